@@ -1,0 +1,83 @@
+/**
+ * CPU backend benchmark (not a test): matmul GFLOP/s at several sizes and decode-attention
+ * throughput in GB/s of KV read, next to this machine's memory bandwidth measured in the same run.
+ *
+ *   npm run bench -w @kvkit/tensor-core            (prints a table; --json FILE writes the numbers)
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { attention, createRng, matmul, randomNormal, type Tensor } from '../src/index.js';
+
+function timeIt(run: () => void, minSeconds = 0.5): number {
+  run(); // warm-up (JIT, caches)
+  let reps = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    run();
+    reps += 1;
+    elapsed = (performance.now() - start) / 1000;
+  } while (elapsed < minSeconds);
+  return elapsed / reps;
+}
+
+/** Bandwidth ceilings: a native memcpy (TypedArray.set) and a JS read loop over 256 MiB. */
+function measureBandwidth(): { copyGBs: number; readGBs: number } {
+  const n = 64 * 1024 * 1024; // 64 Mi floats = 256 MiB
+  const src = new Float32Array(n).fill(1);
+  const dst = new Float32Array(n);
+  const copy = timeIt(() => dst.set(src), 1);
+  let sink = 0;
+  const read = timeIt(() => {
+    let s = 0;
+    for (let i = 0; i < n; i += 4) s += src[i] + src[i + 1] + src[i + 2] + src[i + 3];
+    sink += s;
+  }, 1);
+  if (sink === -1) console.log(sink);
+  return { copyGBs: (2 * 4 * n) / copy / 1e9, readGBs: (4 * n) / read / 1e9 };
+}
+
+const rng = createRng(1234);
+const results: Record<string, unknown>[] = [];
+const bandwidth = measureBandwidth();
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+console.log(`memory bandwidth: copy ${bandwidth.copyGBs.toFixed(2)} GB/s (read+write), JS read loop ${bandwidth.readGBs.toFixed(2)} GB/s`);
+
+console.log('\nmatmul (f32, single thread)');
+console.log('shape                      GFLOP/s   ms');
+for (const [m, k, n, tb] of [
+  [64, 64, 64, false],
+  [256, 256, 256, false],
+  [256, 256, 256, true],
+  [512, 512, 512, true],
+  [1, 4096, 4096, true],
+  [1024, 256, 768, true],
+] as const) {
+  const a = randomNormal([m, k], rng);
+  const b = randomNormal(tb ? [n, k] : [k, n], rng);
+  const seconds = timeIt(() => matmul(a, b, { transposeB: tb }).dispose());
+  const gflops = (2 * m * n * k) / seconds / 1e9;
+  const label = `${m}×${k}·${tb ? `(${n}×${k})ᵀ` : `${k}×${n}`}`;
+  console.log(`${label.padEnd(26)} ${gflops.toFixed(2).padStart(7)}   ${(seconds * 1e3).toFixed(2)}`);
+  results.push({ bench: 'matmul', m, k, n, transposeB: tb, gflops, ms: seconds * 1e3 });
+}
+
+console.log('\ndecode attention (reference kernel, 1 query token, 8 query heads / 2 KV heads, head_dim 64)');
+console.log('KV tokens  dtype   GB/s KV read   % of JS read bandwidth   ms');
+for (const n of [1024, 4096, 16384]) {
+  for (const dtype of ['f32', 'f16'] as const) {
+    const q: Tensor = randomNormal([8, 1, 64], rng);
+    const k = randomNormal([2, n, 64], rng, { dtype });
+    const v = randomNormal([2, n, 64], rng, { dtype });
+    const seconds = timeIt(() => attention(q, k, v).output.dispose());
+    const bytes = 2 * 2 * n * 64 * (dtype === 'f32' ? 4 : 2);
+    const gbs = bytes / seconds / 1e9;
+    console.log(`${String(n).padStart(9)}  ${dtype.padEnd(5)} ${gbs.toFixed(2).padStart(13)}   ${((100 * gbs) / bandwidth.readGBs).toFixed(1).padStart(20)}%   ${(seconds * 1e3).toFixed(2)}`);
+    results.push({ bench: 'decode-attention', kvTokens: n, dtype, gbs, fractionOfReadBandwidth: gbs / bandwidth.readGBs, ms: seconds * 1e3 });
+  }
+}
+
+const jsonIndex = process.argv.indexOf('--json');
+if (jsonIndex > 0) {
+  writeFileSync(process.argv[jsonIndex + 1], JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, bandwidth, results }, null, 2));
+}

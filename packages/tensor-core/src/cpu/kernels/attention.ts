@@ -1,0 +1,88 @@
+import { registerKernel } from '../../kernel-registry.js';
+import type { AttentionAttrs } from '../../ops/attention.js';
+import type { CpuBackend } from '../cpu-backend.js';
+import { outputBuffer, readIndices, readNumbers, wrapOutput } from '../host-data.js';
+
+/** True when a query at `qPos` may attend to a key at `kPos`. The one definition every backend mirrors. */
+export function keyVisible(qPos: number, kPos: number, causal: boolean, window: number): boolean {
+  if (causal && kPos > qPos) return false;
+  if (window > 0 && qPos - kPos >= window) return false;
+  return true;
+}
+
+export function registerAttentionKernel(): void {
+  registerKernel<'attention', CpuBackend>('attention', 'cpu', (backend, [q, k, v, qPositions, kPositions], attrs: AttentionAttrs) => {
+    const { scale, causal, window, softcap, statistics } = attrs;
+    const qv = readNumbers(q);
+    const kv = readNumbers(k);
+    const vv = readNumbers(v);
+    const qPos = readIndices(qPositions);
+    const kPos = readIndices(kPositions);
+    const [qHeads, m, d] = q.shape;
+    const [kvHeads, n] = k.shape;
+    const dv = v.shape[2];
+    const group = qHeads / kvHeads;
+    const out = outputBuffer(q.dtype, qHeads * m * dv);
+    const keySum = statistics ? new Float32Array(qHeads * n) : undefined;
+    const keyMax = statistics ? new Float32Array(qHeads * n) : undefined;
+    const sumRow = new Float64Array(n);
+    const scores = new Float64Array(n);
+    const acc = new Float64Array(dv);
+    for (let h = 0; h < qHeads; h++) {
+      const kvh = Math.floor(h / group);
+      const kBase = kvh * n * d;
+      const vBase = kvh * n * dv;
+      sumRow.fill(0);
+      for (let i = 0; i < m; i++) {
+        const qBase = (h * m + i) * d;
+        let maxScore = -Infinity;
+        for (let j = 0; j < n; j++) {
+          if (!keyVisible(qPos[i], kPos[j], causal, window)) {
+            scores[j] = -Infinity;
+            continue;
+          }
+          let s = 0;
+          const kj = kBase + j * d;
+          for (let c = 0; c < d; c++) s += qv[qBase + c] * kv[kj + c];
+          s *= scale;
+          if (softcap > 0) s = softcap * Math.tanh(s / softcap);
+          scores[j] = s;
+          if (s > maxScore || s !== s) maxScore = s;
+        }
+        acc.fill(0);
+        const oBase = (h * m + i) * dv;
+        if (maxScore === -Infinity) {
+          for (let c = 0; c < dv; c++) out[oBase + c] = 0; // no visible key: zeros, never NaN
+          continue;
+        }
+        let total = 0;
+        for (let j = 0; j < n; j++) {
+          const p = Math.exp(scores[j] - maxScore);
+          scores[j] = p;
+          total += p;
+        }
+        for (let j = 0; j < n; j++) {
+          const p = scores[j] / total;
+          if (p === 0) continue;
+          const vj = vBase + j * dv;
+          for (let c = 0; c < dv; c++) acc[c] += p * vv[vj + c];
+          if (keySum && keyMax) {
+            sumRow[j] += p;
+            if (p > keyMax[h * n + j]) keyMax[h * n + j] = p;
+          }
+        }
+        for (let c = 0; c < dv; c++) out[oBase + c] = acc[c];
+      }
+      if (keySum) for (let j = 0; j < n; j++) keySum[h * n + j] = sumRow[j];
+    }
+    const output = wrapOutput(backend, [qHeads, m, dv], q.dtype, out);
+    if (!keySum || !keyMax) return { output };
+    return {
+      output,
+      statistics: {
+        keySum: wrapOutput(backend, [qHeads, n], 'f32', keySum),
+        keyMax: wrapOutput(backend, [qHeads, n], 'f32', keyMax),
+      },
+    };
+  });
+}

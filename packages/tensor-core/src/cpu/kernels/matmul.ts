@@ -1,0 +1,48 @@
+import { registerKernel } from '../../kernel-registry.js';
+import { broadcastStrides, contiguousStrides, sizeOf } from '../../shape.js';
+import type { CpuBackend } from '../cpu-backend.js';
+import { outputBuffer, readNumbers, wrapOutput } from '../host-data.js';
+import { type FloatArray, gemmNN, gemmNT, transposeMatrix } from './gemm.js';
+
+/** Element offsets of each broadcast batch entry into an operand with batch shape `shape`. */
+function batchOffsets(shape: readonly number[], batchShape: readonly number[], matrixSize: number): number[] {
+  const strides = broadcastStrides(shape, contiguousStrides(shape).map((s) => s * matrixSize), batchShape);
+  const count = sizeOf(batchShape);
+  const offsets = new Array<number>(count);
+  const index = new Array<number>(batchShape.length).fill(0);
+  for (let b = 0; b < count; b++) {
+    let off = 0;
+    for (let i = 0; i < batchShape.length; i++) off += index[i] * strides[i];
+    offsets[b] = off;
+    for (let axis = batchShape.length - 1; axis >= 0; axis--) {
+      if (++index[axis] < batchShape[axis]) break;
+      index[axis] = 0;
+    }
+  }
+  return offsets;
+}
+
+export function registerMatmulKernel(): void {
+  registerKernel<'matmul', CpuBackend>('matmul', 'cpu', (backend, [a, b], { transposeA, transposeB, batchShape, m, n, k }) => {
+    const av = readNumbers(a) as FloatArray;
+    const bv = readNumbers(b) as FloatArray;
+    const out = outputBuffer(a.dtype, sizeOf(batchShape) * m * n) as FloatArray;
+    const aOffsets = batchOffsets(a.shape.slice(0, -2), batchShape, m * k);
+    const bOffsets = batchOffsets(b.shape.slice(0, -2), batchShape, k * n);
+    for (let batch = 0; batch < aOffsets.length; batch++) {
+      // Bring A to [m, k]; B stays in whichever layout makes the inner loop contiguous.
+      let aData: FloatArray = av;
+      let aOff = aOffsets[batch];
+      if (transposeA) {
+        aData = transposeMatrix(av, aOff, k, m);
+        aOff = 0;
+      }
+      const cOff = batch * m * n;
+      if (transposeB) gemmNT(aData, aOff, bv, bOffsets[batch], out, cOff, m, n, k);
+      // With several rows of A, transposing B once (k·n copies) buys the faster dot-product kernel.
+      else if (m >= 8) gemmNT(aData, aOff, transposeMatrix(bv, bOffsets[batch], k, n), 0, out, cOff, m, n, k);
+      else gemmNN(aData, aOff, bv, bOffsets[batch], out, cOff, m, n, k);
+    }
+    return wrapOutput(backend, [...batchShape, m, n], a.dtype, out);
+  });
+}

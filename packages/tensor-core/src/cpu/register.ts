@@ -1,0 +1,22 @@
+import { registerAttentionKernel } from './kernels/attention.js';
+import { registerElementwiseKernels } from './kernels/elementwise.js';
+import { registerIndexingKernels } from './kernels/indexing.js';
+import { registerLayoutKernels } from './kernels/layout.js';
+import { registerMatmulKernel } from './kernels/matmul.js';
+import { registerPackingKernels } from './kernels/packing.js';
+import { registerReduceKernels } from './kernels/reduce.js';
+import { registerRopeKernel } from './kernels/rope.js';
+import { registerSoftmaxNormKernels } from './kernels/softmax-norm.js';
+
+/** Registers every CPU kernel of tensor-core (called once, when the CPU backend is created). */
+export function registerCpuKernels(): void {
+  registerLayoutKernels();
+  registerElementwiseKernels();
+  registerReduceKernels();
+  registerSoftmaxNormKernels();
+  registerMatmulKernel();
+  registerRopeKernel();
+  registerIndexingKernels();
+  registerPackingKernels();
+  registerAttentionKernel();
+}

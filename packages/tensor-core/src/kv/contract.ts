@@ -1,0 +1,87 @@
+import type { Backend } from '../backend.js';
+import type { AttentionMask, AttentionStatistics } from '../ops/attention.js';
+import type { RopeLayout } from '../rope-config.js';
+import type { Tensor } from '../tensor.js';
+import type { CacheMemoryReport, MemoryReport } from './memory-report.js';
+
+/** What the model says about the tokens it appends. */
+export interface StepInfo {
+  /** Absolute positions of the appended tokens (length n). Kept per token: after eviction they have gaps. */
+  positions: Int32Array;
+  /** 'prefill' when a prompt chunk is appended, 'decode' for generated tokens. */
+  phase: 'prefill' | 'decode';
+  /** Token ids of the appended tokens, for methods that look at them (FastGen's special-token heads). */
+  tokenIds?: Int32Array;
+}
+
+export interface AttendOptions extends AttentionMask {
+  /** Absolute positions of the queries (length m). */
+  positions: Int32Array;
+  /** Also return per-key attention statistics over the stored keys. */
+  statistics?: boolean;
+}
+
+export interface AttendResult {
+  /** [qHeads, m, headDim], in the queries' dtype. */
+  output: Tensor;
+  /** Per stored key, per query head (see `AttentionStatistics`), when asked for. */
+  statistics?: AttentionStatistics;
+}
+
+/**
+ * One layer of a KV cache. Everything a compression method does happens behind this interface:
+ * the model appends K/V and asks for attention; the layer decides how K/V are stored (dense,
+ * quantized, evicted, low-rank, paged) and which kernel reads them.
+ *
+ * Contract:
+ * - K/V are [kvHeads, n, headDim] (grouped-query attention is native; never repeat heads).
+ * - A failed `append` (bad shape, dtype, positions, out of memory) throws a typed error and leaves
+ *   the layer exactly as it was.
+ * - `memory()` reports bytes actually resident, by part.
+ */
+export interface KVCacheLayer {
+  readonly layerIndex: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Tokens appended so far (whatever is still stored). */
+  readonly length: number;
+  /**
+   * Whether `append` takes keys after RoPE (the default) or before it. Pre-RoPE methods (KVQuant,
+   * ShadowKV, Palu) apply RoPE themselves, from the stored positions and `CacheSpec.rope`.
+   */
+  readonly keyInput: 'post-rope' | 'pre-rope';
+  append(k: Tensor, v: Tensor, step: StepInfo): void;
+  /** q: [qHeads, m, headDim] at `options.positions` → attention over what the layer holds. */
+  attend(q: Tensor, options: AttendOptions): AttendResult;
+  memory(): MemoryReport;
+  dispose(): void;
+}
+
+export interface KVCache {
+  readonly layers: readonly KVCacheLayer[];
+  readonly spec: CacheSpec;
+  memory(): CacheMemoryReport;
+  dispose(): void;
+}
+
+/** What a model tells a cache factory about itself. */
+export interface CacheSpec {
+  numLayers: number;
+  qHeads: number;
+  kvHeads: number;
+  headDim: number;
+  /** The model's context length (max_position_embeddings). */
+  maxPositions: number;
+  backend: Backend;
+  /** The model's rotary embedding, for layers that store pre-RoPE keys. */
+  rope: { invFreq: Float32Array; layout: RopeLayout };
+  /** Sliding-window attention of the model (Mistral), if any. */
+  slidingWindow?: number;
+}
+
+export interface LayerSpec extends CacheSpec {
+  layerIndex: number;
+}
+
+/** Makes one cache layer; compression methods are (composable) layer factories. */
+export type CacheLayerFactory = (spec: LayerSpec) => KVCacheLayer;

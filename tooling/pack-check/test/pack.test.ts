@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const packages = readdirSync(join(root, 'packages'))
+  .map((dir) => join(root, 'packages', dir))
+  .filter((dir) => existsSync(join(dir, 'package.json')))
+  .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
+  .filter(({ manifest }) => !manifest.private);
+
+const scratch = mkdtempSync(join(tmpdir(), 'kvkit-pack-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('published tarballs', () => {
+  it('every public package declares types-first exports, ESM and no side effects', () => {
+    for (const { manifest } of packages) {
+      expect(manifest.type, manifest.name).toBe('module');
+      expect(manifest.sideEffects, manifest.name).toBe(false);
+      for (const [subpath, target] of Object.entries(manifest.exports as Record<string, unknown>)) {
+        if (typeof target === 'string') continue;
+        expect(Object.keys(target as object)[0], `${manifest.name} exports ${subpath}`).toBe('types');
+      }
+    }
+  });
+
+  it('pack, install outside the repo, import from Node and type-check from TypeScript', () => {
+    const tarballs = packages.map(({ dir }) => {
+      const out = execFileSync('npm', ['pack', '--pack-destination', scratch, '--json'], { cwd: dir, encoding: 'utf8' });
+      return join(scratch, JSON.parse(out)[0].filename as string);
+    });
+    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', ...tarballs], { cwd: scratch, stdio: 'pipe' });
+    const imports = packages.map(({ manifest }, i) => `import * as p${i} from '${manifest.name}';`).join('\n');
+    writeFileSync(join(scratch, 'smoke.mjs'), `${imports}\nconsole.log(JSON.stringify([${packages.map((_, i) => `Object.keys(p${i}).length`).join(', ')}]));\n`);
+    const counts = JSON.parse(execFileSync('node', ['smoke.mjs'], { cwd: scratch, encoding: 'utf8' })) as number[];
+    counts.forEach((n, i) => expect(n, packages[i].manifest.name).toBeGreaterThan(0));
+    writeFileSync(
+      join(scratch, 'smoke.ts'),
+      `${imports}\nexport const names: string[] = [${packages.map((_, i) => `...Object.keys(p${i})`).join(', ')}];\n` +
+        (packages.some((p) => p.manifest.name === '@kvkit/tensor-core')
+          ? `import { tensor, type Tensor } from '@kvkit/tensor-core';\nexport const t: Tensor = tensor([1, 2], [2]);\n// @ts-expect-error a shape must be an array of numbers\ntensor([1], 'x');\n`
+          : ''),
+    );
+    writeFileSync(
+      join(scratch, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, skipLibCheck: false, types: [] }, files: ['smoke.ts'] }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    execFileSync('node', [tsc, '-p', join(scratch, 'tsconfig.json')], { cwd: scratch, stdio: 'pipe' });
+  });
+});
