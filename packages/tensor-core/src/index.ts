@@ -50,7 +50,7 @@ export * from './ops/packing.js';
 export * from './ops/attention.js';
 
 // Linear algebra (float64, host)
-// LINALG-PENDING export * from './linalg/index.js';
+export * from './linalg/index.js';
 
 // The KV-cache contract
 export type { StepInfo, AttendOptions, AttendResult, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type CacheSpec, attention, cpuBackend, createCache, denseCache, denseF16Bytes, ropeInverseFrequencies, slice, tensor,
+} from '../src/index.js';
+import { assertClose, withSeed } from '../src/testing/index.js';
+import { f32Values, naiveAttention, randomArray } from './reference.js';
+
+const spec = (over: Partial<CacheSpec> = {}): CacheSpec => ({
+  numLayers: 2,
+  qHeads: 4,
+  kvHeads: 2,
+  headDim: 8,
+  maxPositions: 512,
+  backend: cpuBackend(),
+  rope: { invFreq: ropeInverseFrequencies(8, 10000), layout: 'half' },
+  ...over,
+});
+
+const positions = (start: number, n: number) => Int32Array.from({ length: n }, (_, i) => start + i);
+
+describe('dense cache', () => {
+  it('prefill + decode steps give exactly the attention over all K/V seen (f32 storage)', () =>
+    withSeed((rng) => {
+      const cache = createCache(spec(), denseCache({ dtype: 'f32', initialCapacity: 4 }));
+      const layer = cache.layers[1];
+      const vs: number[][] = [[], []];
+      const kHeads: number[][] = [[], []];
+      let t = 0;
+      for (const n of [7, 1, 1, 5, 1]) {
+        const k = f32Values(randomArray(rng, 2 * n * 8));
+        const v = f32Values(randomArray(rng, 2 * n * 8));
+        for (let h = 0; h < 2; h++) {
+          kHeads[h].push(...k.subarray(h * n * 8, (h + 1) * n * 8));
+          vs[h].push(...v.subarray(h * n * 8, (h + 1) * n * 8));
+        }
+        layer.append(tensor(k, [2, n, 8]), tensor(v, [2, n, 8]), { positions: positions(t, n), phase: t === 0 ? 'prefill' : 'decode' });
+        t += n;
+        const q = f32Values(randomArray(rng, 4 * n * 8));
+        const res = layer.attend(tensor(q, [4, n, 8]), { positions: positions(t - n, n), statistics: true });
+        const ref = naiveAttention(q, [...kHeads[0], ...kHeads[1]], [...vs[0], ...vs[1]], { qHeads: 4, kvHeads: 2, m: n, n: t, d: 8, dv: 8 }, {
+          scale: 1 / Math.sqrt(8), qPos: [...positions(t - n, n)], kPos: [...positions(0, t)], causal: true, window: 0, softcap: 0,
+        });
+        assertClose(res.output.readSync(), ref.out, 1e-6, `after ${t} tokens`);
+        assertClose(res.statistics!.keySum.readSync(), ref.keySum, 1e-6);
+      }
+      expect(layer.length).toBe(15);
+    }));
+
+  it('f16 storage matches attention over f16-rounded K/V', () =>
+    withSeed((rng) => {
+      const layer = createCache(spec(), denseCache({ dtype: 'f16' })).layers[0];
+      const k = tensor(randomArray(rng, 2 * 6 * 8), [2, 6, 8]);
+      const v = tensor(randomArray(rng, 2 * 6 * 8), [2, 6, 8]);
+      layer.append(k, v, { positions: positions(0, 6), phase: 'prefill' });
+      const q = tensor(randomArray(rng, 4 * 2 * 8), [4, 2, 8]);
+      const out = layer.attend(q, { positions: positions(4, 2) }).output;
+      const kh = tensor(k.readFloat32Sync(), [2, 6, 8], { dtype: 'f16' });
+      const vh = tensor(v.readFloat32Sync(), [2, 6, 8], { dtype: 'f16' });
+      const ref = attention(q, kh, vh, {}).output;
+      assertClose(out.readSync(), ref.readSync(), 1e-7);
+    }));
+
+  it('a failed append leaves the cache exactly as it was', () =>
+    withSeed((rng) => {
+      const layer = createCache(spec(), denseCache({ dtype: 'f32', initialCapacity: 2 })).layers[0];
+      const k = tensor(randomArray(rng, 2 * 3 * 8), [2, 3, 8]);
+      layer.append(k, k, { positions: positions(0, 3), phase: 'prefill' });
+      const q = tensor(randomArray(rng, 4 * 8), [4, 1, 8]);
+      const before = layer.attend(q, { positions: positions(3, 1) }).output.readSync();
+      const memBefore = layer.memory();
+      const bad: [() => void, string][] = [
+        [() => layer.append(tensor(new Float32Array(3 * 2 * 8), [3, 2, 8]), k, { positions: positions(3, 2), phase: 'decode' }), 'SHAPE_MISMATCH'],
+        [() => layer.append(k, slice(k, [0, 0, 0], [2, 2, 8]), { positions: positions(3, 3), phase: 'decode' }), 'SHAPE_MISMATCH'],
+        [() => layer.append(k, k, { positions: positions(3, 2), phase: 'decode' }), 'SHAPE_MISMATCH'],
+        [() => layer.append(k, k, { positions: Int32Array.from([-1, 4, 5]), phase: 'decode' }), 'INVALID_CONFIG'],
+        [() => layer.append(tensor(new Int32Array(48), [2, 3, 8]), k, { positions: positions(3, 3), phase: 'decode' }), 'UNSUPPORTED_DTYPE'],
+      ];
+      for (const [call, code] of bad) expect(call).toThrow(expect.objectContaining({ code }));
+      expect(layer.length).toBe(3);
+      expect(layer.memory()).toEqual(memBefore);
+      expect(Array.from(layer.attend(q, { positions: positions(3, 1) }).output.readSync())).toEqual(Array.from(before));
+      expect(() => layer.attend(tensor(new Float32Array(3 * 8), [3, 1, 8]), { positions: positions(3, 1) })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    }));
+
+  it('reports resident bytes by part, capacity included, and sums layers', () => {
+    const cache = createCache(spec(), denseCache({ dtype: 'f16', initialCapacity: 8 }));
+    const k = tensor(new Float32Array(2 * 5 * 8), [2, 5, 8]);
+    for (const layer of cache.layers) layer.append(k, k, { positions: positions(0, 5), phase: 'prefill' });
+    const layerReport = cache.layers[0].memory();
+    expect(layerReport.parts.keys).toBe(2 * 5 * 8 * 2);
+    expect(layerReport.parts.values).toBe(2 * 5 * 8 * 2);
+    expect(layerReport.parts.reserved).toBe(2 * 2 * 3 * 8 * 2 + 8 * 3);
+    expect(layerReport.bytes).toBe(Object.values(layerReport.parts).reduce((a, b) => a + b, 0));
+    const report = cache.memory();
+    expect(report.bytes).toBe(2 * layerReport.bytes);
+    expect(report.layers).toHaveLength(2);
+    expect(report.tokens).toBe(5);
+    expect(report.parts.keys + report.parts.values).toBe(denseF16Bytes(5, 2, 8, 2));
+  });
+
+  it('grows past its initial capacity without losing tokens', () => {
+    const layer = createCache(spec(), denseCache({ dtype: 'f32', initialCapacity: 1 })).layers[0];
+    const all: Float32Array[] = [];
+    for (let t = 0; t < 9; t++) {
+      const k = tensor(Float32Array.from({ length: 16 }, (_, i) => t * 100 + i), [2, 1, 8]);
+      all.push(k.readSync() as Float32Array);
+      layer.append(k, k, { positions: positions(t, 1), phase: 'decode' });
+    }
+    // A query that attends only to the last key (by huge dot product) returns that key's value.
+    const q = tensor(Float32Array.from({ length: 4 * 8 }, () => 1), [4, 1, 8]);
+    const out = layer.attend(q, { positions: positions(8, 1), scale: 10 }).output.readSync();
+    expect(Array.from(out.slice(0, 8))).toEqual(Array.from(all[8].slice(0, 8)));
+    expect(layer.length).toBe(9);
+  });
+
+  it('validates the spec and the options', () => {
+    expect(() => createCache(spec({ qHeads: 3 }))).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => createCache(spec({ numLayers: 0 }))).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => denseCache({ dtype: 'bf16' as never })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    const perLayer = createCache(spec(), { perLayer: (i) => denseCache({ dtype: i === 0 ? 'f32' : 'f16' }) });
+    expect((perLayer.layers[0] as unknown as { dtype: string }).dtype).toBe('f32');
+    expect((perLayer.layers[1] as unknown as { dtype: string }).dtype).toBe('f16');
+    const cache = createCache(spec());
+    cache.dispose();
+    expect(() => cache.layers[0].memory()).not.toThrow();
+    expect(() => cache.layers[0].append(tensor(new Float32Array(16), [2, 1, 8]), tensor(new Float32Array(16), [2, 1, 8]), { positions: positions(0, 1), phase: 'decode' })).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { attention, tensor } from '../src/index.js';
+import { assertClose, withSeed } from '../src/testing/index.js';
+import { f32Values, naiveAttention, randomArray } from './reference.js';
+
+describe('reference attention', () => {
+  const configs = [
+    { qHeads: 1, kvHeads: 1, m: 1, n: 1, d: 8, dv: 8 },
+    { qHeads: 4, kvHeads: 4, m: 5, n: 5, d: 16, dv: 16 },
+    { qHeads: 8, kvHeads: 2, m: 3, n: 37, d: 64, dv: 64 },
+    { qHeads: 8, kvHeads: 1, m: 1, n: 50, d: 32, dv: 24 },
+    { qHeads: 6, kvHeads: 3, m: 13, n: 13, d: 12, dv: 12 },
+  ];
+  for (const dims of configs) {
+    it(`matches the textbook formula with repeated K/V: ${JSON.stringify(dims)}`, () =>
+      withSeed((rng) => {
+        const { qHeads, kvHeads, m, n, d, dv } = dims;
+        const q = f32Values(randomArray(rng, qHeads * m * d));
+        const k = f32Values(randomArray(rng, kvHeads * n * d));
+        const v = f32Values(randomArray(rng, kvHeads * n * dv));
+        for (const mask of [
+          { causal: true, window: 0, softcap: 0 },
+          { causal: false, window: 0, softcap: 0 },
+          { causal: true, window: 4, softcap: 0 },
+          { causal: true, window: 0, softcap: 1.5 },
+        ]) {
+          const qPos = Array.from({ length: m }, (_, i) => n - m + i);
+          const kPos = Array.from({ length: n }, (_, j) => j);
+          const ref = naiveAttention(q, k, v, dims, { scale: 1 / Math.sqrt(d), qPos, kPos, ...mask });
+          const res = attention(tensor(q, [qHeads, m, d]), tensor(k, [kvHeads, n, d]), tensor(v, [kvHeads, n, dv]), {
+            causal: mask.causal,
+            window: mask.window || undefined,
+            softcap: mask.softcap || undefined,
+            statistics: true,
+          });
+          const label = JSON.stringify(mask);
+          assertClose(res.output.readSync(), ref.out, 1e-6, `output ${label}`);
+          assertClose(res.statistics!.keySum.readSync(), ref.keySum, 1e-6, `keySum ${label}`);
+          assertClose(res.statistics!.keyMax.readSync(), ref.keyMax, 1e-6, `keyMax ${label}`);
+        }
+      }));
+  }
+
+  it('honours explicit positions with gaps (after eviction) and gives zeros when no key is visible', () =>
+    withSeed((rng) => {
+      const dims = { qHeads: 2, kvHeads: 1, m: 2, n: 4, d: 8, dv: 8 };
+      const q = f32Values(randomArray(rng, 2 * 2 * 8));
+      const k = f32Values(randomArray(rng, 4 * 8));
+      const v = f32Values(randomArray(rng, 4 * 8));
+      const qPos = [3, 20];
+      const kPos = [0, 5, 9, 19];
+      const ref = naiveAttention(q, k, v, dims, { scale: 0.3, qPos, kPos, causal: true, window: 0, softcap: 0 });
+      const out = attention(tensor(q, [2, 2, 8]), tensor(k, [1, 4, 8]), tensor(v, [1, 4, 8]), {
+        scale: 0.3,
+        queryPositions: tensor(qPos, [2], { dtype: 'i32' }),
+        keyPositions: tensor(kPos, [4], { dtype: 'i32' }),
+      }).output.readSync();
+      assertClose(out, ref.out, 1e-6);
+      const none = attention(tensor(q.subarray(0, 8), [1, 1, 8]), tensor(k, [1, 4, 8]), tensor(v, [1, 4, 8]), {
+        queryPositions: tensor([2], [1], { dtype: 'i32' }),
+        keyPositions: tensor([5, 6, 7, 8], [4], { dtype: 'i32' }),
+      }).output.readSync();
+      expect(Array.from(none)).toEqual(new Array(8).fill(0));
+    }));
+
+  it('reads f16 K/V with f32 queries', () =>
+    withSeed((rng) => {
+      const dims = { qHeads: 4, kvHeads: 2, m: 1, n: 9, d: 16, dv: 16 };
+      const q = f32Values(randomArray(rng, 4 * 16));
+      const kT = tensor(randomArray(rng, 2 * 9 * 16), [2, 9, 16], { dtype: 'f16' });
+      const vT = tensor(randomArray(rng, 2 * 9 * 16), [2, 9, 16], { dtype: 'f16' });
+      const ref = naiveAttention(q, kT.readFloat32Sync(), vT.readFloat32Sync(), dims, {
+        scale: 0.25, qPos: [8], kPos: [...Array(9).keys()], causal: true, window: 0, softcap: 0,
+      });
+      assertClose(attention(tensor(q, [4, 1, 16]), kT, vT).output.readSync(), ref.out, 1e-6);
+    }));
+
+  it('rejects shapes that are not q [H, m, d], k/v [Hkv, n, d] and bad masks', () => {
+    const q = tensor(new Float32Array(3 * 2 * 4), [3, 2, 4]);
+    const k = tensor(new Float32Array(2 * 5 * 4), [2, 5, 4]);
+    expect(() => attention(q, k, k)).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    const q4 = tensor(new Float32Array(4 * 2 * 4), [4, 2, 4]);
+    expect(() => attention(q4, k, tensor(new Float32Array(2 * 4 * 4), [2, 4, 4]))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(() => attention(q4, k, k, { window: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => attention(q4, k, k, { scale: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => attention(q4, k, k, { keyPositions: tensor([0, 1], [2], { dtype: 'i32' }) })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+  });
+});

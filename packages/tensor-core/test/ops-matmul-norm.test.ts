@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { layerNorm, matmul, rmsNorm, tensor, transpose } from '../src/index.js';
+import { assertClose, withSeed } from '../src/testing/index.js';
+import { f32Values, naiveMatmul, randomArray } from './reference.js';
+
+describe('matmul', () => {
+  it('matches the triple loop for every transpose combination and awkward sizes', () =>
+    withSeed((rng) => {
+      for (const [m, k, n] of [[1, 1, 1], [1, 64, 33], [5, 7, 3], [37, 19, 70], [4, 128, 4], [130, 3, 65]]) {
+        for (const ta of [false, true]) {
+          for (const tb of [false, true]) {
+            const a = f32Values(randomArray(rng, m * k));
+            const b = f32Values(randomArray(rng, k * n));
+            const out = matmul(tensor(a, ta ? [k, m] : [m, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeA: ta, transposeB: tb });
+            expect(out.shape).toEqual([m, n]);
+            assertClose(out.readSync(), naiveMatmul(a, b, m, k, n, ta, tb), 1e-6, `${m}x${k}x${n} ta=${ta} tb=${tb}`);
+          }
+        }
+      }
+    }));
+
+  it('broadcasts batch dimensions', () =>
+    withSeed((rng) => {
+      const a = f32Values(randomArray(rng, 2 * 3 * 4 * 5));
+      const b = f32Values(randomArray(rng, 3 * 5 * 6));
+      const out = matmul(tensor(a, [2, 3, 4, 5]), tensor(b, [3, 5, 6]));
+      expect(out.shape).toEqual([2, 3, 4, 6]);
+      const expected: number[] = [];
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 3; j++) expected.push(...naiveMatmul(a.subarray((i * 3 + j) * 20, (i * 3 + j + 1) * 20), b.subarray(j * 30, (j + 1) * 30), 4, 5, 6));
+      assertClose(out.readSync(), expected, 1e-6);
+    }));
+
+  it('works on f16/bf16 operands and non-contiguous views', () =>
+    withSeed((rng) => {
+      const a = randomArray(rng, 12 * 8);
+      const b = randomArray(rng, 8 * 9);
+      for (const dtype of ['f16', 'bf16'] as const) {
+        const ta = tensor(a, [12, 8], { dtype });
+        const tb = tensor(b, [8, 9], { dtype });
+        const ref = naiveMatmul(ta.readFloat32Sync(), tb.readFloat32Sync(), 12, 8, 9);
+        assertClose(matmul(ta, tb).readFloat32Sync(), ref, dtype === 'f16' ? 2e-3 : 1e-2, dtype);
+      }
+      const at = transpose(tensor(f32Values(a), [8, 12])); // a view, [12, 8]
+      const direct = naiveMatmul(transpose(tensor(f32Values(a), [8, 12])).readSync(), f32Values(b), 12, 8, 9);
+      assertClose(matmul(at, tensor(f32Values(b), [8, 9])).readSync(), direct, 1e-6, 'view');
+    }));
+
+  it('rejects mismatched inner dimensions, integer and mixed dtypes', () => {
+    expect(() => matmul(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(8), [4, 2]))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(() => matmul(tensor([1, 2], [1, 2], { dtype: 'i32' }), tensor([1, 2], [2, 1], { dtype: 'i32' }))).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_DTYPE' }));
+    expect(() => matmul(tensor([1, 2], [1, 2]), tensor([1, 2], [2, 1], { dtype: 'f16' }))).toThrow(expect.objectContaining({ code: 'DTYPE_MISMATCH' }));
+    expect(() => matmul(tensor([1, 2], [2]), tensor([1, 2], [2, 1]))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+  });
+});
+
+describe('norms', () => {
+  it('rmsNorm and layerNorm match their float64 definitions', () =>
+    withSeed((rng) => {
+      const rows = 6;
+      const d = 37;
+      const x = f32Values(randomArray(rng, rows * d, 3));
+      const w = f32Values(randomArray(rng, d));
+      const b = f32Values(randomArray(rng, d));
+      const rms: number[] = [];
+      const ln: number[] = [];
+      for (let r = 0; r < rows; r++) {
+        const row = Array.from(x.subarray(r * d, (r + 1) * d));
+        const ms = row.reduce((s, v) => s + v * v, 0) / d;
+        const mu = row.reduce((s, v) => s + v, 0) / d;
+        const variance = row.reduce((s, v) => s + (v - mu) ** 2, 0) / d;
+        row.forEach((v, i) => {
+          rms.push((v / Math.sqrt(ms + 1e-6)) * w[i]);
+          ln.push(((v - mu) / Math.sqrt(variance + 1e-5)) * w[i] + b[i]);
+        });
+      }
+      assertClose(rmsNorm(tensor(x, [2, 3, d]), tensor(w, [d]), 1e-6).readSync(), rms, 1e-6, 'rmsNorm');
+      assertClose(layerNorm(tensor(x, [rows, d]), tensor(w, [d]), tensor(b, [d]), 1e-5).readSync(), ln, 1e-6, 'layerNorm');
+    }));
+
+  it('rejects a weight that does not match the last axis', () => {
+    expect(() => rmsNorm(tensor(new Float32Array(6), [2, 3]), tensor([1, 1], [2]))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(() => rmsNorm(tensor(new Float32Array(6), [2, 3]), tensor([1, 1, 1], [3]), -1)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+  });
+});

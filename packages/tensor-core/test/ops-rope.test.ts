@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { parseRopeScaling, rope, ropeInverseFrequencies, tensor } from '../src/index.js';
+import { assertClose, withSeed } from '../src/testing/index.js';
+import { f32Values, randomArray } from './reference.js';
+
+/** Rotary embedding straight from RoFormer's definition, with the angle rounded to f32 as HF does. */
+function ropeRef(x: Float64Array, heads: number, n: number, d: number, pos: number[], inv: ArrayLike<number>, layout: 'half' | 'interleaved'): Float64Array {
+  const out = Float64Array.from(x);
+  const r = inv.length;
+  for (let h = 0; h < heads; h++)
+    for (let t = 0; t < n; t++)
+      for (let i = 0; i < r; i++) {
+        const angle = Math.fround(pos[t] * inv[i]);
+        const c = Math.fround(Math.cos(angle));
+        const s = Math.fround(Math.sin(angle));
+        const base = (h * n + t) * d;
+        const [a, b] = layout === 'half' ? [base + i, base + i + r] : [base + 2 * i, base + 2 * i + 1];
+        out[a] = x[a] * c - x[b] * s;
+        out[b] = x[b] * c + x[a] * s;
+      }
+  return out;
+}
+
+describe('rope', () => {
+  it('rotates pairs in both HF layouts, with partial rotary dims and arbitrary positions', () =>
+    withSeed((rng) => {
+      for (const layout of ['half', 'interleaved'] as const) {
+        for (const [d, rot] of [[64, 64], [16, 8], [6, 2]]) {
+          const heads = 3;
+          const n = 5;
+          const x = f32Values(randomArray(rng, heads * n * d));
+          const pos = [0, 1, 7, 300, 2047];
+          const inv = ropeInverseFrequencies(rot, 10000);
+          const out = rope(tensor(x, [heads, n, d]), tensor(pos, [n], { dtype: 'i32' }), tensor(inv, [rot / 2]), layout);
+          assertClose(out.readSync(), ropeRef(x, heads, n, d, pos, inv, layout), 1e-6, `${layout} d=${d} r=${rot}`);
+        }
+      }
+    }));
+
+  it('preserves norms of each rotated pair and is the identity at position 0', () =>
+    withSeed((rng) => {
+      const x = f32Values(randomArray(rng, 2 * 32));
+      const inv = ropeInverseFrequencies(32, 500000);
+      const out = rope(tensor(x, [2, 32]), tensor([0, 123], [2], { dtype: 'i32' }), tensor(inv, [16])).readSync();
+      assertClose(out.subarray(0, 32), x.subarray(0, 32), 1e-7);
+      for (let i = 0; i < 16; i++) {
+        const before = Math.hypot(x[32 + i], x[48 + i]);
+        expect(Math.hypot(out[32 + i], out[48 + i])).toBeCloseTo(before, 5);
+      }
+    }));
+
+  it('computes the inverse frequencies of every scaling type from their definitions', () => {
+    const d = 64;
+    const theta = 10000;
+    const plain = Array.from({ length: d / 2 }, (_, i) => 1 / theta ** ((2 * i) / d));
+    assertClose(ropeInverseFrequencies(d, theta), plain, 1e-6, 'default');
+    assertClose(ropeInverseFrequencies(d, theta, { type: 'linear', factor: 4 }), plain.map((f) => f / 4), 1e-6, 'linear');
+    const ntkBase = theta * 8 ** (d / (d - 2));
+    assertClose(ropeInverseFrequencies(d, theta, { type: 'ntk', factor: 8 }), plain.map((_, i) => 1 / ntkBase ** ((2 * i) / d)), 1e-6, 'ntk');
+    // Llama 3.1: wavelengths longer than 8192/1 scaled by 1/8, shorter than 8192/4 untouched, a linear blend in between.
+    const llama = ropeInverseFrequencies(128, 500000, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
+    const base = Array.from({ length: 64 }, (_, i) => 1 / 500000 ** ((2 * i) / 128));
+    base.forEach((f, i) => {
+      const wavelen = (2 * Math.PI) / f;
+      let expected = f;
+      if (wavelen > 8192) expected = f / 8;
+      else if (wavelen >= 2048) {
+        const smooth = (8192 / wavelen - 1) / 3;
+        expected = (1 - smooth) * (f / 8) + smooth * f;
+      }
+      expect(Math.abs(llama[i] - expected) / expected).toBeLessThan(1e-6);
+    });
+  });
+
+  it('parses HF rope_scaling and refuses unknown types with the supported list', () => {
+    expect(parseRopeScaling(null)).toEqual({ type: 'default' });
+    expect(parseRopeScaling({ type: 'linear', factor: 2 })).toEqual({ type: 'linear', factor: 2 });
+    expect(parseRopeScaling({ rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 }).type).toBe('llama3');
+    expect(() => parseRopeScaling({ rope_type: 'yarn', factor: 4 })).toThrow(/not supported; supported: default, linear, ntk, llama3/);
+    expect(() => parseRopeScaling({ rope_type: 'linear' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+  });
+
+  it('rejects bad positions, frequencies and dtypes', () => {
+    const x = tensor(new Float32Array(8), [2, 4]);
+    const inv = tensor(ropeInverseFrequencies(4, 10000), [2]);
+    expect(() => rope(x, tensor([0], [1], { dtype: 'i32' }), inv)).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(() => rope(x, tensor([0, 1], [2]), inv)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_DTYPE' }));
+    expect(() => rope(x, tensor([0, 1], [2], { dtype: 'i32' }), tensor(new Float32Array(3), [3]))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(() => ropeInverseFrequencies(5, 10000)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+  });
+});
