@@ -1,0 +1,279 @@
+import { InvalidConfigError, NotConvergedError } from '../errors.js';
+import type { Matrix } from './matrix.js';
+import { ColumnRotationBatch, applyReflectionsToRows, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
+
+export interface EighOptions {
+  /** Order of the eigenvalues (and their vectors); default 'descending'. */
+  order?: 'ascending' | 'descending';
+  /**
+   * Largest accepted asymmetry max|aᵢⱼ − aⱼᵢ| relative to max|aᵢⱼ|; default 1e-8. Within it the
+   * matrix is symmetrized as (A + Aᵀ)/2.
+   */
+  tolerance?: number;
+}
+
+export interface EighResult {
+  /** The eigenvalues, in the requested order. */
+  values: Float64Array;
+  /**
+   * n×n orthonormal eigenvectors as COLUMNS (column j belongs to values[j]); each is signed so its
+   * largest-magnitude component (the first, on ties) is positive.
+   */
+  vectors: Matrix;
+}
+
+const EPSILON = Number.EPSILON;
+/** QL iterations allowed per eigenvalue; two or three are typical with Wilkinson's shift. */
+const MAX_ITERATIONS_PER_EIGENVALUE = 50;
+
+/**
+ * Eigendecomposition of a symmetric matrix, A = V diag(λ) Vᵀ: Householder tridiagonalization, then
+ * implicit QL with Wilkinson shifts on the tridiagonal matrix (Golub & Van Loan §8.3; the tred2/tql2
+ * scheme of Wilkinson & Reinsch). O(n³). The QL rotations depend only on the tridiagonal matrix, so
+ * they are recorded and applied to the eigenvectors in cache-friendly batches.
+ */
+export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
+  requireSquareMatrix(a, 'eigh');
+  requireFiniteMatrix(a, 'eigh');
+  const tolerance = options.tolerance ?? 1e-8;
+  if (!(tolerance >= 0)) throw new InvalidConfigError(`eigh: tolerance must be a number >= 0, got ${tolerance}`);
+  const order = options.order ?? 'descending';
+  if (order !== 'ascending' && order !== 'descending') {
+    throw new InvalidConfigError(`eigh: order must be 'ascending' or 'descending', got ${String(order)}`);
+  }
+  const n = a.rows;
+  if (n === 0) return { values: new Float64Array(0), vectors: { rows: 0, cols: 0, data: new Float64Array(0) } };
+
+  // Scale to max |entry| = 1 so no square in the reflections or shifts overflows or underflows.
+  const scale = maxAbsEntry(a);
+  const work = symmetrizedCopy(a, scale, tolerance);
+
+  const diagonal = new Float64Array(n);
+  const offDiagonal = new Float64Array(n);
+  const q = transposeMatrix({ rows: n, cols: n, data: tridiagonalize(work, n, diagonal, offDiagonal) }).data;
+  tridiagonalQl(diagonal, offDiagonal, q, n);
+
+  const orderIndex = Array.from({ length: n }, (_, i) => i);
+  orderIndex.sort((i, j) => (order === 'descending' ? diagonal[j] - diagonal[i] : diagonal[i] - diagonal[j]) || i - j);
+  const values = new Float64Array(n);
+  const vectors = new Float64Array(n * n);
+  for (let col = 0; col < n; col++) {
+    const source = orderIndex[col];
+    values[col] = diagonal[source] * scale;
+    const sign = largestComponentSign(q, source, n, n);
+    for (let k = 0; k < n; k++) vectors[k * n + col] = sign * q[k * n + source];
+  }
+  return { values, vectors: { rows: n, cols: n, data: vectors } };
+}
+
+/** (A + Aᵀ)/(2·scale) after checking that A is symmetric within `tolerance`. */
+function symmetrizedCopy(a: Matrix, scale: number, tolerance: number): Float64Array {
+  const n = a.rows;
+  const src = a.data;
+  const out = new Float64Array(n * n);
+  const inverse = scale > 0 ? 1 / scale : 1;
+  let worst = 0;
+  let worstRow = 0;
+  let worstCol = 0;
+  for (let i = 0; i < n; i++) {
+    out[i * n + i] = src[i * n + i] * inverse;
+    for (let j = i + 1; j < n; j++) {
+      const upper = src[i * n + j];
+      const lower = src[j * n + i];
+      const gap = Math.abs(upper - lower);
+      if (gap > worst) {
+        worst = gap;
+        worstRow = i;
+        worstCol = j;
+      }
+      const mean = 0.5 * (upper + lower) * inverse;
+      out[i * n + j] = mean;
+      out[j * n + i] = mean;
+    }
+  }
+  if (worst > tolerance * scale) {
+    throw new InvalidConfigError(
+      `eigh: the matrix is not symmetric: |a[${worstRow}][${worstCol}] − a[${worstCol}][${worstRow}]| = ${worst} ` +
+        `(${src[worstRow * n + worstCol]} vs ${src[worstCol * n + worstRow]}) exceeds tolerance ${tolerance} × max|a| = ${tolerance * scale}`,
+      { row: worstRow, col: worstCol, asymmetry: worst, tolerance },
+    );
+  }
+  return out;
+}
+
+/**
+ * Reduces the symmetric `work` (n×n, row-major; only its upper triangle is read) to tridiagonal
+ * T = Qᵀ A Q with Householder reflections H_k = I − τ v vᵀ that zero row k beyond the
+ * superdiagonal, one row at a time (Golub & Van Loan Alg. 8.3.1). Fills the diagonal and the
+ * superdiagonal (offDiagonal[k] couples k and k+1) and returns Qᵀ (n×n, row-major): its rows are
+ * the starting eigenvector estimates that the QL rotations then refine.
+ */
+function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, offDiagonal: Float64Array): Float64Array {
+  const taus = new Float64Array(n);
+  const v = new Float64Array(n); // the current reflection vector, v[t] for index first + t
+  const w = new Float64Array(n); // p = τ S v, then w = p − (τ/2)(pᵀv) v, same indexing
+  for (let k = 0; k + 2 < n; k++) {
+    const first = k + 1;
+    const start = k * n + first; // v is stored in row k, columns k+1..n-1
+    const length = n - first;
+    diagonal[k] = work[k * n + k];
+    const sumSquares = dotProduct(work, start + 1, work, start + 1, length - 1);
+    const x0 = work[start];
+    if (sumSquares === 0) {
+      // Row k is already tridiagonal: no reflection (τ = 0).
+      offDiagonal[k] = x0;
+      continue;
+    }
+    const norm = Math.sqrt(x0 * x0 + sumSquares);
+    // α = −sign(x₀)‖x‖ so that v₀ = x₀ − α never cancels.
+    const alpha = x0 >= 0 ? -norm : norm;
+    const tau = 1 / (norm * (norm + Math.abs(x0)));
+    work[start] = x0 - alpha;
+    offDiagonal[k] = alpha;
+    taus[k] = tau;
+    for (let t = 0; t < length; t++) v[t] = work[start + t];
+
+    // Trailing block S ← H S H as a symmetric rank-2 update: p = τ S v, w = p − (τ/2)(pᵀv) v,
+    // S ← S − v wᵀ − w vᵀ. S is read and written through its upper triangle only, so row i
+    // contributes both its own entry of S v (a dot product) and, by symmetry, the entries below.
+    w.fill(0, 0, length);
+    for (let t = 0; t < length; t++) {
+      const row = (first + t) * n + first;
+      const vt = v[t];
+      let acc0 = work[row + t] * vt;
+      let acc1 = 0;
+      let j = t + 1;
+      for (; j + 1 < length; j += 2) {
+        const s0 = work[row + j];
+        const s1 = work[row + j + 1];
+        acc0 += s0 * v[j];
+        acc1 += s1 * v[j + 1];
+        w[j] += s0 * vt;
+        w[j + 1] += s1 * vt;
+      }
+      if (j < length) {
+        const s0 = work[row + j];
+        acc0 += s0 * v[j];
+        w[j] += s0 * vt;
+      }
+      w[t] += acc0 + acc1;
+    }
+    let pv = 0;
+    for (let t = 0; t < length; t++) {
+      w[t] *= tau;
+      pv += w[t] * v[t];
+    }
+    axpy(-0.5 * tau * pv, v, 0, w, 0, length);
+    for (let t = 0; t < length; t++) {
+      const row = (first + t) * n + first;
+      axpy(-v[t], w, t, work, row + t, length - t);
+      axpy(-w[t], v, t, work, row + t, length - t);
+    }
+  }
+  if (n >= 2) {
+    diagonal[n - 2] = work[(n - 2) * n + n - 2];
+    offDiagonal[n - 2] = work[(n - 2) * n + n - 1];
+  }
+  diagonal[n - 1] = work[(n - 1) * n + n - 1];
+  offDiagonal[n - 1] = 0;
+
+  // Qᵀ = H_{n-3} ⋯ H_0, accumulated as I·H_{n-3}⋯H_0 from the right: H_k touches columns k+1..
+  // and, at that point, only rows k+1.. are non-trivial there. v_k still lies in row k of `work`.
+  const qt = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) qt[i * n + i] = 1;
+  const count = Math.max(n - 2, 0);
+  const offsets = new Int32Array(count);
+  const starts = new Int32Array(count);
+  const order = new Float64Array(count);
+  for (let j = 0; j < count; j++) {
+    const k = count - 1 - j;
+    offsets[j] = k * n + k + 1;
+    starts[j] = k + 1;
+    order[j] = taus[k];
+  }
+  applyReflectionsToRows(qt, n, n, count, work, offsets, starts, order);
+  return qt;
+}
+
+/**
+ * Diagonalizes the symmetric tridiagonal (diagonal, offDiagonal) in place by implicit QL sweeps with
+ * Wilkinson's shift, chasing the bulge with Givens rotations (Golub & Van Loan §8.3.3, in its QL
+ * orientation). Each sweep's rotations are recorded and then applied to the columns of `vectors`
+ * (n×n, row-major, starting as Q) through a ColumnRotationBatch; they end up holding the
+ * eigenvectors.
+ */
+function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vectors: Float64Array, n: number): void {
+  const d = diagonal;
+  const e = offDiagonal;
+  const cosines = new Float64Array(n);
+  const sines = new Float64Array(n);
+  const batch = new ColumnRotationBatch(vectors, n, n);
+  for (let l = 0; l < n; l++) {
+    let iterations = 0;
+    for (;;) {
+      // Find the first negligible off-diagonal at or after l: the block l..m is unreduced.
+      let m = l;
+      while (m < n - 1 && Math.abs(e[m]) > EPSILON * (Math.abs(d[m]) + Math.abs(d[m + 1]))) m++;
+      if (m === l) break;
+      if (++iterations > MAX_ITERATIONS_PER_EIGENVALUE) {
+        throw new NotConvergedError(
+          `eigh: the QL iteration did not converge for eigenvalue ${l} after ${MAX_ITERATIONS_PER_EIGENVALUE} sweeps`,
+          { index: l, iterations: MAX_ITERATIONS_PER_EIGENVALUE },
+        );
+      }
+      // Wilkinson shift: the eigenvalue of the leading 2×2 of the block closer to d[l].
+      let g = (d[l + 1] - d[l]) / (2 * e[l]);
+      let r = Math.hypot(g, 1);
+      g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
+      let s = 1;
+      let c = 1;
+      let p = 0;
+      let lowest = m; // the sweep's rotations cover columns lowest..m
+      let deflatedEarly = false;
+      for (let i = m - 1; i >= l; i--) {
+        const f = s * e[i];
+        const b = c * e[i];
+        r = Math.hypot(f, g);
+        e[i + 1] = r;
+        if (r === 0) {
+          // The bulge vanished (underflow): the block splits here; recover and restart.
+          d[i + 1] -= p;
+          e[m] = 0;
+          deflatedEarly = true;
+          break;
+        }
+        s = f / r;
+        c = g / r;
+        g = d[i + 1] - p;
+        r = (d[i] - g) * s + 2 * c * b;
+        p = s * r;
+        d[i + 1] = g + p;
+        g = c * r - b;
+        // Columns (i, i+1) = (x, y) ← (c·x − s·y, s·x + c·y): the batch's convention with −s.
+        cosines[i] = c;
+        sines[i] = -s;
+        lowest = i;
+      }
+      batch.add(lowest, m, false, cosines, sines);
+      if (deflatedEarly) continue;
+      d[l] -= p;
+      e[l] = g;
+      e[m] = 0;
+    }
+  }
+  batch.flush();
+}
+
+/** +1 or −1: the sign of column `col`'s largest-magnitude entry (the first one on exact ties). */
+function largestComponentSign(data: Float64Array, col: number, rows: number, cols: number): number {
+  let best = 0;
+  let bestIndex = 0;
+  for (let k = 0; k < rows; k++) {
+    const v = Math.abs(data[k * cols + col]);
+    if (v > best) {
+      best = v;
+      bestIndex = k;
+    }
+  }
+  return data[bestIndex * cols + col] < 0 ? -1 : 1;
+}

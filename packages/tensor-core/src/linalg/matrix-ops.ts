@@ -1,0 +1,369 @@
+import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
+import { type LinearOperator, type Matrix, matrix } from './matrix.js';
+
+export interface MatmulOptions {
+  /** Use Aᵀ in place of A. */
+  transposeA?: boolean;
+  /** Use Bᵀ in place of B. */
+  transposeB?: boolean;
+}
+
+/**
+ * op(A)·op(B) in float64. The inner loop runs along a row of B and a row of C (i-k-j order), so
+ * every hot access is contiguous; a transposed B is materialized first for the same reason.
+ * Products of ±Infinity with zeros follow IEEE rules (no zero-skipping).
+ */
+export function matmulMatrix(a: Matrix, b: Matrix, opts: MatmulOptions = {}): Matrix {
+  const transposeA = opts.transposeA ?? false;
+  const rhs = opts.transposeB ? transposeMatrix(b) : b;
+  const m = transposeA ? a.cols : a.rows;
+  const inner = transposeA ? a.rows : a.cols;
+  if (rhs.rows !== inner) {
+    throw new ShapeMismatchError(
+      `matmulMatrix: op(A) is ${m}×${inner} but op(B) is ${rhs.rows}×${rhs.cols}; the inner dimensions must agree`,
+      { a: [a.rows, a.cols], b: [b.rows, b.cols], transposeA, transposeB: opts.transposeB ?? false },
+    );
+  }
+  const n = rhs.cols;
+  const out = new Float64Array(m * n);
+  const ad = a.data;
+  const bd = rhs.data;
+  const aRowStride = transposeA ? 1 : a.cols;
+  const aInnerStride = transposeA ? a.cols : 1;
+  for (let i = 0; i < m; i++) {
+    const cRow = i * n;
+    for (let k = 0; k < inner; k++) axpy(ad[i * aRowStride + k * aInnerStride], bd, k * n, out, cRow, n);
+  }
+  return { rows: m, cols: n, data: out };
+}
+
+/** Aᵀ as a new matrix. */
+export function transposeMatrix(a: Matrix): Matrix {
+  const { rows, cols, data } = a;
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const row = i * cols;
+    for (let j = 0; j < cols; j++) out[j * rows + i] = data[row + j];
+  }
+  return { rows: cols, cols: rows, data: out };
+}
+
+/** The n×n identity. */
+export function identityMatrix(n: number): Matrix {
+  const out = matrix(n, n);
+  for (let i = 0; i < n; i++) out.data[i * n + i] = 1;
+  return out;
+}
+
+/** A stored matrix seen as a `LinearOperator`, so randomized algorithms take either form. */
+export function operatorFromMatrix(a: Matrix): LinearOperator {
+  return {
+    rows: a.rows,
+    cols: a.cols,
+    multiply: (x: Matrix) => matmulMatrix(a, x),
+    multiplyTransposed: (x: Matrix) => matmulMatrix(a, x, { transposeA: true }),
+  };
+}
+
+/**
+ * Throws InvalidConfigError naming the first NaN or ±Infinity in `a`: every factorization here
+ * would otherwise spread it silently through its output.
+ * @internal
+ */
+export function requireFiniteMatrix(a: Matrix, where: string): void {
+  const { data, cols } = a;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const row = Math.floor(i / cols);
+      const col = i - row * cols;
+      throw new InvalidConfigError(`${where}: entry (${row}, ${col}) is ${data[i]}; the matrix must be finite`, {
+        row,
+        col,
+        value: data[i],
+      });
+    }
+  }
+}
+
+/**
+ * Throws ShapeMismatchError unless `a` is square.
+ * @internal
+ */
+export function requireSquareMatrix(a: Matrix, where: string): void {
+  if (a.rows !== a.cols) {
+    throw new ShapeMismatchError(`${where}: expected a square matrix, got ${a.rows}×${a.cols}`, { rows: a.rows, cols: a.cols });
+  }
+}
+
+/**
+ * The largest |entry| of `a` (0 for an empty matrix): factorizations divide by it first so that
+ * squares of huge or tiny entries neither overflow nor underflow.
+ * @internal
+ */
+export function maxAbsEntry(a: Matrix): number {
+  let max = 0;
+  const data = a.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = Math.abs(data[i]);
+    if (v > max) max = v;
+  }
+  return max;
+}
+
+/**
+ * Σ x[xOffset + t]·y[yOffset + t] for t < length, with four partial sums: a single running sum
+ * would make every addition wait for the previous one.
+ * @internal
+ */
+export function dotProduct(x: Float64Array, xOffset: number, y: Float64Array, yOffset: number, length: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let t = 0;
+  for (; t + 3 < length; t += 4) {
+    s0 += x[xOffset + t] * y[yOffset + t];
+    s1 += x[xOffset + t + 1] * y[yOffset + t + 1];
+    s2 += x[xOffset + t + 2] * y[yOffset + t + 2];
+    s3 += x[xOffset + t + 3] * y[yOffset + t + 3];
+  }
+  for (; t < length; t++) s0 += x[xOffset + t] * y[yOffset + t];
+  return s0 + s1 + (s2 + s3);
+}
+
+/**
+ * y[yOffset + t] += alpha·x[xOffset + t] for t < length (unrolled by four, which V8 runs markedly
+ * faster than the plain loop).
+ * @internal
+ */
+export function axpy(alpha: number, x: Float64Array, xOffset: number, y: Float64Array, yOffset: number, length: number): void {
+  let t = 0;
+  for (; t + 3 < length; t += 4) {
+    const yi = yOffset + t;
+    const xi = xOffset + t;
+    y[yi] += alpha * x[xi];
+    y[yi + 1] += alpha * x[xi + 1];
+    y[yi + 2] += alpha * x[xi + 2];
+    y[yi + 3] += alpha * x[xi + 3];
+  }
+  for (; t < length; t++) y[yOffset + t] += alpha * x[xOffset + t];
+}
+
+/**
+ * Sequences of plane rotations of adjacent columns, recorded now and applied later to the columns
+ * of a rows×cols row-major matrix — the eigenvector updates of QL/QR sweeps, whose rotations
+ * depend only on the small tridiagonal or bidiagonal matrix, never on the vectors.
+ *
+ * Rotation k of a sequence maps columns (k, k+1) = (x, y) to (c·x + s·y, c·y − s·x). Applied
+ * one by one, every rotation would stream two whole columns through memory; instead, whole
+ * sequences are applied a few rows at a time. Within a row a sequence chains (each column is final
+ * once both its rotations ran), so the value passed along stays in a register, and a block of rows
+ * stays in cache while all recorded sequences run over it.
+ * @internal
+ */
+export class ColumnRotationBatch {
+  private readonly cosines: Float64Array;
+  private readonly sines: Float64Array;
+  private readonly lows: number[] = [];
+  private readonly highs: number[] = [];
+  private readonly ascending: boolean[] = [];
+  private readonly offsets: number[] = [];
+  private used = 0;
+
+  constructor(
+    private readonly vectors: Float64Array,
+    private readonly rows: number,
+    private readonly cols: number,
+    capacity = 8 * cols,
+  ) {
+    // Eight sequences' worth of full-length rotations: enough that re-reading the rows once per
+    // flush costs less than streaming the rotations past every block of rows.
+    const size = Math.max(capacity, cols, 256);
+    this.cosines = new Float64Array(size);
+    this.sines = new Float64Array(size);
+  }
+
+  /**
+   * Records the rotations k = low..high-1 (cosines[k], sines[k]), to run in ascending order of k
+   * or, when `ascendingOrder` is false, from high-1 down to low.
+   */
+  add(low: number, high: number, ascendingOrder: boolean, cosines: Float64Array, sines: Float64Array): void {
+    const count = high - low;
+    if (count <= 0) return;
+    if (this.used + count > this.cosines.length) this.flush();
+    this.cosines.set(cosines.subarray(low, high), this.used);
+    this.sines.set(sines.subarray(low, high), this.used);
+    this.lows.push(low);
+    this.highs.push(high);
+    this.ascending.push(ascendingOrder);
+    this.offsets.push(this.used - low); // so cosines[offset + k] is rotation k
+    this.used += count;
+  }
+
+  /** Applies everything recorded, in order, and empties the batch. */
+  flush(): void {
+    const sequences = this.lows.length;
+    if (sequences === 0) return;
+    const { vectors, rows, cols, cosines, sines } = this;
+    let row = 0;
+    for (; row + 3 < rows; row += 4) {
+      for (let q = 0; q < sequences; q++) {
+        applyChain4(vectors, row * cols, cols, this.lows[q], this.highs[q], this.ascending[q], cosines, sines, this.offsets[q]);
+      }
+    }
+    for (; row < rows; row++) {
+      for (let q = 0; q < sequences; q++) {
+        applyChain1(vectors, row * cols, this.lows[q], this.highs[q], this.ascending[q], cosines, sines, this.offsets[q]);
+      }
+    }
+    this.lows.length = 0;
+    this.highs.length = 0;
+    this.ascending.length = 0;
+    this.offsets.length = 0;
+    this.used = 0;
+  }
+}
+
+/** One rotation sequence over one row starting at `base`. */
+function applyChain1(
+  v: Float64Array,
+  base: number,
+  low: number,
+  high: number,
+  ascendingOrder: boolean,
+  cosines: Float64Array,
+  sines: Float64Array,
+  offset: number,
+): void {
+  if (ascendingOrder) {
+    let carry = v[base + low];
+    for (let k = low; k < high; k++) {
+      const c = cosines[offset + k];
+      const s = sines[offset + k];
+      const y = v[base + k + 1];
+      v[base + k] = c * carry + s * y;
+      carry = c * y - s * carry;
+    }
+    v[base + high] = carry;
+  } else {
+    let carry = v[base + high];
+    for (let k = high - 1; k >= low; k--) {
+      const c = cosines[offset + k];
+      const s = sines[offset + k];
+      const x = v[base + k];
+      v[base + k + 1] = c * carry - s * x;
+      carry = c * x + s * carry;
+    }
+    v[base + low] = carry;
+  }
+}
+
+/** One rotation sequence over four consecutive rows, whose independent chains overlap. */
+function applyChain4(
+  v: Float64Array,
+  base: number,
+  cols: number,
+  low: number,
+  high: number,
+  ascendingOrder: boolean,
+  cosines: Float64Array,
+  sines: Float64Array,
+  offset: number,
+): void {
+  const r0 = base;
+  const r1 = r0 + cols;
+  const r2 = r1 + cols;
+  const r3 = r2 + cols;
+  if (ascendingOrder) {
+    let carry0 = v[r0 + low];
+    let carry1 = v[r1 + low];
+    let carry2 = v[r2 + low];
+    let carry3 = v[r3 + low];
+    for (let k = low; k < high; k++) {
+      const c = cosines[offset + k];
+      const s = sines[offset + k];
+      const y0 = v[r0 + k + 1];
+      const y1 = v[r1 + k + 1];
+      const y2 = v[r2 + k + 1];
+      const y3 = v[r3 + k + 1];
+      v[r0 + k] = c * carry0 + s * y0;
+      v[r1 + k] = c * carry1 + s * y1;
+      v[r2 + k] = c * carry2 + s * y2;
+      v[r3 + k] = c * carry3 + s * y3;
+      carry0 = c * y0 - s * carry0;
+      carry1 = c * y1 - s * carry1;
+      carry2 = c * y2 - s * carry2;
+      carry3 = c * y3 - s * carry3;
+    }
+    v[r0 + high] = carry0;
+    v[r1 + high] = carry1;
+    v[r2 + high] = carry2;
+    v[r3 + high] = carry3;
+  } else {
+    let carry0 = v[r0 + high];
+    let carry1 = v[r1 + high];
+    let carry2 = v[r2 + high];
+    let carry3 = v[r3 + high];
+    for (let k = high - 1; k >= low; k--) {
+      const c = cosines[offset + k];
+      const s = sines[offset + k];
+      const x0 = v[r0 + k];
+      const x1 = v[r1 + k];
+      const x2 = v[r2 + k];
+      const x3 = v[r3 + k];
+      v[r0 + k + 1] = c * carry0 - s * x0;
+      v[r1 + k + 1] = c * carry1 - s * x1;
+      v[r2 + k + 1] = c * carry2 - s * x2;
+      v[r3 + k + 1] = c * carry3 - s * x3;
+      carry0 = c * x0 + s * carry0;
+      carry1 = c * x1 + s * carry1;
+      carry2 = c * x2 + s * carry2;
+      carry3 = c * x3 + s * carry3;
+    }
+    v[r0 + low] = carry0;
+    v[r1 + low] = carry1;
+    v[r2 + low] = carry2;
+    v[r3 + low] = carry3;
+  }
+}
+
+/**
+ * Householder reflections H_j = I − τ_j v_j v_jᵀ applied from the right, in order j = 0..count-1,
+ * to the rows of the rowCount×cols row-major `target`: row ← row·H_j. Reflection j acts on
+ * columns starts[j]..cols-1, its vector lies contiguously in `vectors` from offsets[j], and rows
+ * above starts[j] must be zero in those columns (as when accumulating Q = H_{k}⋯H_0 backwards),
+ * so they are skipped.
+ *
+ * Rows transform independently, so a block of reflections is applied to one row after another
+ * while that row stays in cache: the matrix streams through memory once per block rather than
+ * once per reflection.
+ * @internal
+ */
+export function applyReflectionsToRows(
+  target: Float64Array,
+  rowCount: number,
+  cols: number,
+  count: number,
+  vectors: Float64Array,
+  offsets: ArrayLike<number>,
+  starts: ArrayLike<number>,
+  taus: ArrayLike<number>,
+): void {
+  const blockSize = 16;
+  for (let first = 0; first < count; first += blockSize) {
+    const last = Math.min(first + blockSize, count);
+    let lowestRow = rowCount;
+    for (let j = first; j < last; j++) lowestRow = Math.min(lowestRow, starts[j]);
+    for (let row = lowestRow; row < rowCount; row++) {
+      const base = row * cols;
+      for (let j = first; j < last; j++) {
+        const start = starts[j];
+        const tau = taus[j];
+        if (row < start || tau === 0) continue;
+        const length = cols - start;
+        const dot = dotProduct(target, base + start, vectors, offsets[j], length);
+        if (dot !== 0) axpy(-tau * dot, vectors, offsets[j], target, base + start, length);
+      }
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
+import type { Matrix } from './matrix.js';
+import { axpy, requireSquareMatrix } from './matrix-ops.js';
+
+export interface TriangularSolveOptions {
+  /** T is lower triangular (default true); otherwise upper. Only that triangle of T is read. */
+  lower?: boolean;
+  /** Solve Tᵀ X = B instead of T X = B (default false). */
+  transpose?: boolean;
+  /** Take T's diagonal as all ones without reading it (default false). */
+  unitDiagonal?: boolean;
+}
+
+/**
+ * X with T X = B (or Tᵀ X = B) for triangular T (n×n) and B (n×k), by substitution. Without the
+ * transpose each row of X is a combination of already-solved rows ("dot" form, reading row i of T);
+ * with it, each solved row is subtracted from the remaining ones ("axpy" form), which also reads
+ * T by rows, so neither orientation walks down a column of T.
+ */
+export function solveTriangular(t: Matrix, b: Matrix, options: TriangularSolveOptions = {}): Matrix {
+  requireSquareMatrix(t, 'solveTriangular');
+  const n = t.rows;
+  if (b.rows !== n) {
+    throw new ShapeMismatchError(`solveTriangular: T is ${n}×${n} but B has ${b.rows} rows; they must agree`, {
+      t: [n, n],
+      b: [b.rows, b.cols],
+    });
+  }
+  const lower = options.lower ?? true;
+  const transpose = options.transpose ?? false;
+  const unitDiagonal = options.unitDiagonal ?? false;
+  const k = b.cols;
+  const td = t.data;
+  const x = Float64Array.from(b.data);
+
+  if (!unitDiagonal) {
+    for (let i = 0; i < n; i++) {
+      const pivot = td[i * n + i];
+      if (pivot === 0 || !Number.isFinite(pivot)) {
+        throw new InvalidConfigError(`solveTriangular: singular triangular matrix: diagonal entry ${i} is ${pivot}`, { index: i, value: pivot });
+      }
+    }
+  }
+
+  // The system matrix M = op(T) is lower triangular exactly when T is lower xor transposed; a lower
+  // M is solved top-down, an upper one bottom-up.
+  const forward = lower !== transpose;
+  for (let step = 0; step < n; step++) {
+    const i = forward ? step : n - 1 - step;
+    const xi = i * k;
+    if (!transpose) {
+      // Row i of M = row i of T: subtract its already-solved part, then divide.
+      const from = lower ? 0 : i + 1;
+      const to = lower ? i : n;
+      for (let j = from; j < to; j++) {
+        const tij = td[i * n + j];
+        if (tij !== 0) axpy(-tij, x, j * k, x, xi, k);
+      }
+      if (!unitDiagonal) divideRow(x, xi, k, td[i * n + i]);
+    } else {
+      // Column i of M = row i of T: finish x_i, then remove it from the rows still to be solved.
+      if (!unitDiagonal) divideRow(x, xi, k, td[i * n + i]);
+      const from = lower ? 0 : i + 1;
+      const to = lower ? i : n;
+      for (let j = from; j < to; j++) {
+        const tij = td[i * n + j];
+        if (tij !== 0) axpy(-tij, x, xi, x, j * k, k);
+      }
+    }
+  }
+  return { rows: n, cols: k, data: x };
+}
+
+function divideRow(x: Float64Array, offset: number, length: number, pivot: number): void {
+  for (let c = 0; c < length; c++) x[offset + c] /= pivot;
+}
