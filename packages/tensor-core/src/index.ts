@@ -58,3 +58,12 @@ export { type MemoryReport, type CacheMemoryReport, memoryReport, combineReports
 export { validateAppend, validateAttend } from './kv/validate.js';
 export { type DenseCacheOptions, DenseCacheLayer, denseCache } from './kv/dense-cache.js';
 export { type CacheMethod, createCache } from './kv/create-cache.js';
+export {
+  type ParamSpec,
+  type MethodParams,
+  type MethodDescriptor,
+  type MethodContext,
+  parseMethodSpec,
+  resolveParams,
+  formatMethodSpec,
+} from './kv/method-descriptor.js';
