@@ -28,7 +28,10 @@ export interface CudaErrorContext {
 // Driver status codes (cuda.h's CUresult), grouped by what the caller can do about them.
 const OUT_OF_MEMORY = new Set([2]); // CUDA_ERROR_OUT_OF_MEMORY
 const UNAVAILABLE = new Set([3, 4, 34, 35, 46, 100, 101, 222, 803, 804]); // not initialized, deinitialized, stub library, insufficient driver, busy, no device, invalid device, unsupported PTX version, system driver mismatch, compat not supported
-const DEVICE_LOST = new Set([214, 215, 217, 218, 219, 700, 701, 702, 714, 715, 716, 717, 718, 719, 720, 999]); // ECC, NVLink, illegal address, launch failures, traps, timeouts, unknown: the context is gone
+// Sticky faults (the context is gone): uncorrectable ECC / NVLink errors, illegal address, launch
+// timeout, hardware stack error, illegal instruction, misaligned address, invalid address space,
+// invalid PC, launch failure (traps included), unknown.
+const DEVICE_LOST = new Set([214, 220, 700, 702, 714, 715, 716, 717, 718, 719, 999]);
 
 /**
  * Maps a driver status to a typed kvkit error that names the operation and the kernel:
