@@ -36,7 +36,7 @@ import {
 } from '@kvkit/tensor-core';
 import { CUDA_MODULES, type CudaBackend, registerCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
-import { parityCases, type ParityResult, runParityCase } from './cuda-parity.js';
+import { parityCases, type ParityResult, runParityCase } from '../../packages/cuda-runtime/test/parity-cases.js';
 
 const outDir = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : (process.env.OUT ?? '.');
 const quick = process.argv.includes('--quick');

@@ -2,8 +2,10 @@
 // Policy (caching allocator, compile cache, argument packing, error types) lives in TypeScript;
 // this file only moves bytes and calls the driver. Everything runs on one context (the device's
 // primary context) and one non-blocking stream, so work is ordered the way JavaScript issued it.
+#include <dlfcn.h>
 #include <napi.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -530,6 +532,94 @@ Napi::Value GetErrorName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), ErrorName(info[0].As<Napi::Number>().Int32Value()));
 }
 
+// ---- the CPU emulator (kernels compiled by a host C++ compiler; see emulator/kvkit_emulator.h) --
+// "Device" memory is host memory; modules are shared objects exporting kvemu_launch_<kernel>.
+
+typedef int (*EmuLaunchFn)(unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void**);
+typedef const char* (*EmuErrorFn)();
+
+Napi::Value HostAlloc(const Napi::CallbackInfo& info) {
+  size_t bytes = static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue());
+  size_t rounded = ((bytes > 0 ? bytes : 1) + 255) / 256 * 256;
+  void* p = std::aligned_alloc(256, rounded);
+  if (!p) {
+    Napi::Error error = Napi::Error::New(info.Env(), "host allocation failed");
+    error.Set("cudaCode", Napi::Number::New(info.Env(), 2));
+    error.Set("cudaName", Napi::String::New(info.Env(), "CUDA_ERROR_OUT_OF_MEMORY"));
+    throw error;
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(p)));
+}
+
+void HostFree(const Napi::CallbackInfo& info) { std::free(reinterpret_cast<void*>(ToAddress(info[0]))); }
+
+void HostWrite(const Napi::CallbackInfo& info) {
+  Napi::TypedArray view = info[1].As<Napi::TypedArray>();
+  std::memcpy(reinterpret_cast<void*>(ToAddress(info[0])), static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset(), view.ByteLength());
+}
+
+void HostRead(const Napi::CallbackInfo& info) {
+  Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+  std::memcpy(static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset(), reinterpret_cast<void*>(ToAddress(info[1])), view.ByteLength());
+}
+
+void HostCopy(const Napi::CallbackInfo& info) {
+  std::memmove(reinterpret_cast<void*>(ToAddress(info[0])), reinterpret_cast<void*>(ToAddress(info[1])),
+               static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue()));
+}
+
+void HostSet(const Napi::CallbackInfo& info) {
+  uint8_t* dst = reinterpret_cast<uint8_t*>(ToAddress(info[0]));
+  uint32_t value = info[1].As<Napi::Number>().Uint32Value();
+  size_t count = static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue());
+  int width = info[3].As<Napi::Number>().Int32Value();
+  for (size_t i = 0; i < count; i++) std::memcpy(dst + i * width, &value, width);  // little-endian: the low `width` bytes
+}
+
+Napi::Value EmuLoad(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* err = dlerror();
+    throw Napi::Error::New(info.Env(), std::string("emulator: cannot load ") + path + ": " + (err ? err : "unknown"));
+  }
+  return FromHandle(info.Env(), handle);
+}
+
+void EmuUnload(const Napi::CallbackInfo& info) { dlclose(ToHandle<void*>(info[0])); }
+
+Napi::Value EmuFunction(const Napi::CallbackInfo& info) {
+  std::string name = "kvemu_launch_" + info[1].As<Napi::String>().Utf8Value();
+  void* fn = dlsym(ToHandle<void*>(info[0]), name.c_str());
+  if (!fn) {
+    Napi::Error error = Napi::Error::New(info.Env(), "emulator: the module has no kernel " + info[1].As<Napi::String>().Utf8Value());
+    error.Set("cudaCode", Napi::Number::New(info.Env(), 500));
+    error.Set("cudaName", Napi::String::New(info.Env(), "CUDA_ERROR_NOT_FOUND"));
+    throw error;
+  }
+  return FromHandle(info.Env(), fn);
+}
+
+// emuLaunch(module, fn, gx, gy, gz, bx, by, bz, shared, args, offsets): runs the grid to completion.
+void EmuLaunch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* module = ToHandle<void*>(info[0]);
+  EmuLaunchFn fn = reinterpret_cast<EmuLaunchFn>(ToHandle<void*>(info[1]));
+  unsigned dims[7];
+  for (int i = 0; i < 7; i++) dims[i] = info[2 + i].As<Napi::Number>().Uint32Value();
+  Napi::Uint8Array args = info[9].As<Napi::Uint8Array>();
+  Napi::Uint32Array offsets = info[10].As<Napi::Uint32Array>();
+  std::vector<void*> params(offsets.ElementLength() + 1);
+  for (size_t i = 0; i < offsets.ElementLength(); i++) params[i] = args.Data() + offsets[i];
+  if (fn(dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], params.data()) != 0) {
+    EmuErrorFn lastError = reinterpret_cast<EmuErrorFn>(dlsym(module, "kvemu_last_error"));
+    Napi::Error error = Napi::Error::New(env, std::string("emulated kernel failed: ") + (lastError ? lastError() : "unknown"));
+    error.Set("cudaCode", Napi::Number::New(env, 719));
+    error.Set("cudaName", Napi::String::New(env, "CUDA_ERROR_LAUNCH_FAILED"));
+    throw error;
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("open", Napi::Function::New(env, Open));
@@ -555,6 +645,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("eventDestroy", Napi::Function::New(env, EventDestroy));
   exports.Set("nvrtcCompile", Napi::Function::New(env, NvrtcCompile));
   exports.Set("errorName", Napi::Function::New(env, GetErrorName));
+  exports.Set("hostAlloc", Napi::Function::New(env, HostAlloc));
+  exports.Set("hostFree", Napi::Function::New(env, HostFree));
+  exports.Set("hostWrite", Napi::Function::New(env, HostWrite));
+  exports.Set("hostRead", Napi::Function::New(env, HostRead));
+  exports.Set("hostCopy", Napi::Function::New(env, HostCopy));
+  exports.Set("hostSet", Napi::Function::New(env, HostSet));
+  exports.Set("emuLoad", Napi::Function::New(env, EmuLoad));
+  exports.Set("emuUnload", Napi::Function::New(env, EmuUnload));
+  exports.Set("emuFunction", Napi::Function::New(env, EmuFunction));
+  exports.Set("emuLaunch", Napi::Function::New(env, EmuLaunch));
   return exports;
 }
 

@@ -31,7 +31,43 @@ export interface NativeAddon extends NvrtcBinding {
   eventElapsed(start: number, end: number): number;
   eventDestroy(event: number): void;
   errorName(code: number): string;
+  // The CPU emulator (see emulator.ts).
+  hostAlloc(bytes: number): number;
+  hostFree(address: number): void;
+  hostWrite(dst: number, data: ArrayBufferView): void;
+  hostRead(into: ArrayBufferView, src: number): void;
+  hostCopy(dst: number, src: number, bytes: number): void;
+  hostSet(dst: number, value: number, count: number, width: number): void;
+  emuLoad(path: string): number;
+  emuUnload(module: number): void;
+  emuFunction(module: number, kernel: string): number;
+  emuLaunch(module: number, fn: number, gx: number, gy: number, gz: number, bx: number, by: number, bz: number, shared: number, args: Uint8Array, offsets: Uint32Array): void;
 }
+
+/** The device calls the runtime makes: the driver through the addon, or the CPU emulator. */
+export type DeviceOps = Pick<
+  NativeAddon,
+  | 'close'
+  | 'memAlloc'
+  | 'memFree'
+  | 'memGetInfo'
+  | 'memcpyHtoD'
+  | 'memcpyDtoD'
+  | 'memcpyDtoH'
+  | 'memset'
+  | 'synchronize'
+  | 'synchronizeBlocking'
+  | 'moduleLoad'
+  | 'moduleUnload'
+  | 'moduleGetFunction'
+  | 'funcAttributes'
+  | 'funcSetMaxDynamicShared'
+  | 'launch'
+  | 'eventCreate'
+  | 'eventRecord'
+  | 'eventElapsed'
+  | 'eventDestroy'
+>;
 
 export interface NativeDeviceInfo {
   ordinal: number;

@@ -6,10 +6,10 @@ import { delimiter, dirname, join } from 'node:path';
 import type { CudaSource } from '@kvkit/tensor-core/cuda';
 import { CudaCompileError } from './errors.js';
 
-/** Compiled device code: a cubin for the exact architecture, or PTX the driver JIT-compiles. */
+/** Compiled device code: a cubin for the exact architecture, PTX the driver JIT-compiles, or an emulator shared object. */
 export interface CompiledImage {
   readonly image: Uint8Array;
-  readonly format: 'cubin' | 'ptx';
+  readonly format: 'cubin' | 'ptx' | 'so';
 }
 
 /** A way to turn CUDA C into device code (NVRTC in-process, or nvcc from the PATH). */
@@ -54,7 +54,7 @@ export function compileCached(
   dir: string = defaultCacheDir(),
 ): CompiledImage & { key: string; fromCache: boolean } {
   const key = cacheKey(source, arch, compiler.id);
-  for (const format of ['cubin', 'ptx'] as const) {
+  for (const format of ['cubin', 'ptx', 'so'] as const) {
     const file = join(dir, `${key}.${format}`);
     if (existsSync(file)) {
       try {
@@ -79,7 +79,7 @@ export function compileCached(
 
 /** Removes a cache entry (after the driver rejected it as corrupt). */
 export function evictCached(key: string, dir: string = defaultCacheDir()): void {
-  for (const format of ['cubin', 'ptx']) rmSync(join(dir, `${key}.${format}`), { force: true });
+  for (const format of ['cubin', 'ptx', 'so']) rmSync(join(dir, `${key}.${format}`), { force: true });
 }
 
 export interface NvrtcBinding {

@@ -2,6 +2,7 @@ import { BackendUnavailable } from '@kvkit/tensor-core';
 import type { CudaDeviceInfo } from '@kvkit/tensor-core/cuda';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { type CudaCompiler, defaultCacheDir, findNvcc, nvccCompiler, nvrtcCompiler } from './compiler.js';
+import { emulatedDevice, emulatorCompiler, emulatorDeviceInfo } from './emulator.js';
 import type { NativeCudaError } from './errors.js';
 import { CudaRuntime, setDisposeHook } from './runtime.js';
 
@@ -12,6 +13,11 @@ export interface LoadCudaRuntimeOptions {
   cacheDir?: string;
   /** 'nvrtc' (default when the library is there) or 'nvcc' (the toolkit's compiler on the PATH). */
   compiler?: 'nvrtc' | 'nvcc';
+  /**
+   * Run on the CPU emulator instead of a GPU (kernels compiled with the host C++ compiler, one fiber
+   * per CUDA thread): for testing kernels on machines without a GPU. Default: $KVKIT_CUDA_EMULATE === '1'.
+   */
+  emulate?: boolean;
 }
 
 const INSTALL_HINT = 'CUDA needs an NVIDIA GPU with its driver (libcuda.so.1) and NVRTC (libnvrtc.so from the CUDA toolkit or the nvidia-cuda-nvrtc package) or nvcc on the PATH';
@@ -51,12 +57,23 @@ function chooseCompiler(addon: NativeAddon, probe: ReturnType<NativeAddon['probe
  * (libcuda.so.1), no device, or no compiler (NVRTC nor nvcc).
  */
 export function loadCudaRuntime(options: LoadCudaRuntimeOptions = {}): CudaRuntime {
-  if (instance && !instance.isDisposed) return instance;
+  const emulate = options.emulate ?? process.env.KVKIT_CUDA_EMULATE === '1';
+  if (instance && !instance.isDisposed && (instance.device.kind === 'emulator') === emulate) return instance;
   let addon: NativeAddon;
   try {
     addon = loadAddon();
   } catch (error) {
     throw unavailable((error as Error).message, error);
+  }
+  if (emulate) {
+    let compiler: CudaCompiler;
+    try {
+      compiler = emulatorCompiler();
+    } catch (error) {
+      throw unavailable(`the CUDA emulator needs a host C++ compiler ($CXX or g++): ${(error as Error).message}`, error);
+    }
+    instance = new CudaRuntime(emulatedDevice(addon), emulatorDeviceInfo(compiler.id), compiler, options.cacheDir ?? defaultCacheDir());
+    return instance;
   }
   const probe = addon.probe();
   if (!probe.driver.ok) throw unavailable(`${probe.driver.reason} — ${INSTALL_HINT}`);

@@ -11,7 +11,7 @@ import type {
   KernelArg,
   LaunchConfig,
 } from '@kvkit/tensor-core/cuda';
-import type { NativeAddon } from './addon.js';
+import type { DeviceOps, NativeAddon } from './addon.js';
 import { CachingAllocator } from './allocator.js';
 import { packArgs } from './args.js';
 import { type CudaCompiler, compileCached, defaultCacheDir, evictCached } from './compiler.js';
@@ -59,7 +59,7 @@ export class CudaRuntime implements CudaRuntimeLike {
   private disposed = false;
 
   constructor(
-    private readonly native: NativeAddon,
+    private readonly native: DeviceOps,
     readonly device: CudaDeviceInfo,
     private readonly compiler: CudaCompiler,
     private readonly cacheDir: string = defaultCacheDir(),

@@ -13,8 +13,8 @@ export type KernelArg =
   | { readonly type: 'bytes'; readonly value: Uint8Array; readonly align: number };
 
 export interface CudaDeviceInfo {
-  /** 'cuda' for a real device. */
-  readonly kind: 'cuda';
+  /** 'cuda' for a real device; 'emulator' for @kvkit/cuda-runtime's CPU emulator (tests without a GPU). */
+  readonly kind: 'cuda' | 'emulator';
   readonly ordinal: number;
   readonly name: string;
   readonly computeCapability: readonly [number, number];
@@ -108,5 +108,5 @@ export interface CudaRuntimeLike {
 
 /** What `@kvkit/cuda-runtime` exports that the backend uses (imported dynamically). */
 export interface CudaRuntimeModule {
-  loadCudaRuntime(options?: { device?: number }): CudaRuntimeLike;
+  loadCudaRuntime(options?: { device?: number; emulate?: boolean }): CudaRuntimeLike;
 }

@@ -29,7 +29,7 @@ __device__ __forceinline__ float score(const float* q, const TK* kRow, int d, fl
 template <class TQ, class TK>
 __device__ void attention(TQ* out, float* keySum, float* keyMax, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos,
                           int H, int Hkv, int m, int n, int d, int dv, float scale, int causal, int window, float softcap) {
-  extern __shared__ __attribute__((aligned(16))) unsigned char kv_attention_smem[];
+  KV_DYNAMIC_SHARED(kv_attention_smem);
   float* q = reinterpret_cast<float*>(kv_attention_smem);  // [d]
   float* acc = q + d;                                       // [ATT_WARPS][dv]
   float* warpMax = acc + ATT_WARPS * dv;                    // [ATT_WARPS]

@@ -24,8 +24,8 @@ struct alignas(16) Float4 {
 template <class T>
 __device__ __forceinline__ void gemm_simt(T* __restrict__ C, const T* __restrict__ A, const T* __restrict__ B, int M, int N, int K, kv_i64 sAm,
                                           kv_i64 sAk, kv_i64 sBk, kv_i64 sBn, const KvLayout& batchA, const KvLayout& batchB, kv_i64 batches) {
-  __shared__ alignas(16) float As[2][SG_BK][SG_BM + SG_PAD];
-  __shared__ alignas(16) float Bs[2][SG_BK][SG_BN + SG_PAD];
+  __shared__ __attribute__((aligned(16))) float As[2][SG_BK][SG_BM + SG_PAD];
+  __shared__ __attribute__((aligned(16))) float Bs[2][SG_BK][SG_BN + SG_PAD];
   const int tid = threadIdx.x;
   const int tx = tid % 16, ty = tid / 16;
   const int mBase = blockIdx.y * SG_BM, nBase = blockIdx.x * SG_BN;
@@ -122,14 +122,31 @@ KV_FOR_FLOAT_DTYPES(KV_GEMM_SIMT)
 // Halves per operand tile per stage: max of k-major 128×(32+8) and mn-major 32×(128+8).
 #define MM_TILE 5120
 
-__device__ __forceinline__ kv_u32 smem_address(const void* p) {
+#ifdef KVKIT_EMULATOR  // the CPU emulator of @kvkit/cuda-runtime: the same instructions by their documented semantics
+typedef const void* SmemAddress;
+__device__ __forceinline__ SmemAddress smem_address(const void* p) { return p; }
+__device__ __forceinline__ void cp_async16(SmemAddress dst, const void* src, bool valid) {
+  if (valid) memcpy(const_cast<void*>(dst), src, 16);
+  else memset(const_cast<void*>(dst), 0, 16);
+}
+__device__ __forceinline__ void cp_async_commit() {}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {}
+__device__ __forceinline__ void ldmatrix_x4(kv_u32* r, SmemAddress address) { kvemu::ldmatrix_x4(r, address, false); }
+__device__ __forceinline__ void ldmatrix_x4_trans(kv_u32* r, SmemAddress address) { kvemu::ldmatrix_x4(r, address, true); }
+template <bool BF16>
+__device__ __forceinline__ void mma_16816(float* c, const kv_u32* a, const kv_u32* b) { kvemu::mma_m16n8k16(c, a, b, BF16); }
+#else
+typedef kv_u32 SmemAddress;
+
+__device__ __forceinline__ SmemAddress smem_address(const void* p) {
   kv_u32 a;
   asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
   return a;
 }
 
 // 16 bytes global → shared, asynchronously; zero-filled when `valid` is false (nothing is read).
-__device__ __forceinline__ void cp_async16(kv_u32 dst, const void* src, bool valid) {
+__device__ __forceinline__ void cp_async16(SmemAddress dst, const void* src, bool valid) {
   const int bytes = valid ? 16 : 0;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
 }
@@ -139,10 +156,10 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(N));
 }
 
-__device__ __forceinline__ void ldmatrix_x4(kv_u32* r, kv_u32 address) {
+__device__ __forceinline__ void ldmatrix_x4(kv_u32* r, SmemAddress address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
 }
-__device__ __forceinline__ void ldmatrix_x4_trans(kv_u32* r, kv_u32 address) {
+__device__ __forceinline__ void ldmatrix_x4_trans(kv_u32* r, SmemAddress address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
 }
 
@@ -158,8 +175,8 @@ __device__ __forceinline__ void mma_16816(float* c, const kv_u32* a, const kv_u3
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
   }
 }
+#endif
 
-extern __shared__ __attribute__((aligned(16))) unsigned char kv_dynamic_smem[];
 
 // A_K: A is k-contiguous (tile stored [m][k]) else m-contiguous ([k][m]); B_K: B is k-contiguous
 // ([n][k]) else n-contiguous ([k][n]). 8 warps in a 2 (m) × 4 (n) grid, 64×32 outputs per warp.
@@ -167,6 +184,7 @@ template <class T, bool BF16, bool A_K, bool B_K>
 __device__ __forceinline__ void gemm_mma(T* __restrict__ C, const kv_u16* __restrict__ A, const kv_u16* __restrict__ B, int M, int N, int K,
                                          kv_i64 sAm, kv_i64 sAk, kv_i64 sBk, kv_i64 sBn, const KvLayout& batchA, const KvLayout& batchB,
                                          kv_i64 batches) {
+  KV_DYNAMIC_SHARED(kv_dynamic_smem);
   kv_u16* smem = reinterpret_cast<kv_u16*>(kv_dynamic_smem);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;

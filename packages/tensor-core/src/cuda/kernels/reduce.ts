@@ -98,8 +98,8 @@ export function registerCudaReduceKernels(): void {
         backend.launch(reduceModule, `kv_topk_load_${x.dtype}`, { grid: gridFor(total, backend), block: BLOCK }, [
           ...scratch, arg.ptr(backend.address(x)), arg.i64(rows), arg.i32(n), arg.i32(P),
         ]);
-        for (let size = 2; size <= P; size *= 2) {
-          for (let stride = size / 2; stride > 0; stride /= 2) {
+        for (let size = 2; size <= P; size <<= 1) {
+          for (let stride = size >> 1; stride > 0; stride >>= 1) {
             backend.launch(reduceModule, 'kv_topk_step', { grid: gridFor(total, backend), block: BLOCK }, [
               ...scratch, arg.i64(rows), arg.i32(n), arg.i32(P), arg.i32(size), arg.i32(stride), arg.bool(largest),
             ]);

@@ -26,6 +26,11 @@ __device__ __forceinline__ bool kv_isnan(double x) { return x != x; }
 
 // ---- 16-bit floats: round to nearest even, NaN and infinities preserved -------------------------
 
+#ifdef KVKIT_EMULATOR  // the CPU emulator of @kvkit/cuda-runtime converts in software
+__device__ __forceinline__ float kv_f16_to_float(kv_u16 h) { return kvemu::half_to_float(h); }
+__device__ __forceinline__ kv_u16 kv_float_to_f16(float f) { return kvemu::float_to_half(f); }
+__device__ __forceinline__ kv_u16 kv_float_to_bf16(float f) { return kvemu::float_to_bf16(f); }
+#else
 __device__ __forceinline__ float kv_f16_to_float(kv_u16 h) {
   float f;
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -36,12 +41,13 @@ __device__ __forceinline__ kv_u16 kv_float_to_f16(float f) {
   asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
   return h;
 }
-__device__ __forceinline__ float kv_bf16_to_float(kv_u16 b) { return __uint_as_float(((kv_u32)b) << 16); }
 __device__ __forceinline__ kv_u16 kv_float_to_bf16(float f) {
   kv_u16 h;
   asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
   return h;
 }
+#endif
+__device__ __forceinline__ float kv_bf16_to_float(kv_u16 b) { return __uint_as_float(((kv_u32)b) << 16); }
 
 // A double rounded to f32 "to odd" (truncate, then set the last bit when inexact). Rounding that
 // f32 to f16/bf16 (≥ 2 fewer bits) then equals rounding the double directly: one rounding, as on
@@ -131,6 +137,13 @@ __device__ __forceinline__ kv_i64 kv_offset(const KvLayout& layout, kv_i64 linea
   }
   return offset;
 }
+
+// Dynamic shared memory (the launch's sharedBytes) as a byte array named `name`.
+#ifdef KVKIT_EMULATOR
+#define KV_DYNAMIC_SHARED(name) unsigned char* name = kvemu::dynamic_shared()
+#else
+#define KV_DYNAMIC_SHARED(name) extern __shared__ __attribute__((aligned(16))) unsigned char name[]
+#endif
 
 // Grid-stride loop over [0, n).
 #define KV_GRID_LOOP(i, n) \
