@@ -3,25 +3,11 @@ import { runKernel } from '../../kernel-registry.js';
 import type { Tensor } from '../../tensor.js';
 import type { CudaBackend } from '../cuda-backend.js';
 import { arg, BLOCK, defineCudaModule, gridFor, registerCudaKernel } from '../kernel-api.js';
-import { materialize, rowMajor } from './layout.js';
+import { linesAlong as lines } from '../../cpu/kernels/lines.js';
+import { materialize, withRowMajor } from './layout.js';
 import source from './indexing.cu';
 
 export const indexingModule = defineCudaModule({ name: 'kvkit-indexing', source });
-
-function lines(shape: readonly number[], axis: number): { outer: number; length: number; inner: number } {
-  const size = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
-  return { outer: size(shape.slice(0, axis)), length: shape[axis], inner: size(shape.slice(axis + 1)) };
-}
-
-/** Runs `body` with row-major versions of `tensors`, disposing the copies afterwards. */
-function withRowMajor<T>(backend: CudaBackend, tensors: Tensor[], body: (staged: Tensor[]) => T): T {
-  const staged = tensors.map((t) => rowMajor(backend, t));
-  try {
-    return body(staged);
-  } finally {
-    for (const t of staged) t.dispose();
-  }
-}
 
 /** Accumulates `updates` into the row-major tensor `acc` (f32, i32 or u32) at `indices` along the axis. */
 function scatterAdd(backend: CudaBackend, acc: Tensor, updates: Tensor, indices: Tensor, axis: number, shape: readonly number[]): void {

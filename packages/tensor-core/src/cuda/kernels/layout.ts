@@ -51,6 +51,16 @@ export function rowMajor(backend: CudaBackend, t: Tensor): Tensor {
   return t.isContiguous() ? t.view(t.shape, contiguousStrides(t.shape), t.offset) : materialize(backend, t);
 }
 
+/** Runs `body` with row-major versions of `tensors` (absent ones stay absent), disposing them afterwards. */
+export function withRowMajor<T, const A extends readonly (Tensor | undefined)[]>(backend: CudaBackend, tensors: A, body: (staged: { [K in keyof A]: A[K] }) => T): T {
+  const staged = tensors.map((t) => (t ? rowMajor(backend, t) : undefined)) as { [K in keyof A]: A[K] };
+  try {
+    return body(staged);
+  } finally {
+    for (const t of staged as readonly (Tensor | undefined)[]) t?.dispose();
+  }
+}
+
 /** The raw bit pattern `value` has as one element of `dtype` (what memset writes). */
 export function fillBits(dtype: DType, value: number): number {
   switch (dtype) {

@@ -1,24 +1,13 @@
 import { runKernel } from '../../kernel-registry.js';
 import { sizeOf } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
-import type { CudaBackend } from '../cuda-backend.js';
 import { arg, BLOCK, defineCudaModule, gridFor, registerCudaKernel } from '../kernel-api.js';
 import source from './softmax-norm.cu';
-import { rowMajor } from './layout.js';
+import { withRowMajor } from './layout.js';
 
 export const softmaxNormModule = defineCudaModule({ name: 'kvkit-softmax-norm', source });
 
 /** Blocks for a block-per-row kernel: one per row, capped (the kernels loop over the rest). */
 const rowGrid = (rows: number): number => Math.max(1, Math.min(rows, 65535));
-
-function withRowMajor<T>(backend: CudaBackend, inputs: readonly (Tensor | undefined)[], body: (rowMajorInputs: (Tensor | undefined)[]) => T): T {
-  const staged = inputs.map((t) => (t ? rowMajor(backend, t) : undefined));
-  try {
-    return body(staged);
-  } finally {
-    for (const t of staged) t?.dispose();
-  }
-}
 
 export function registerCudaSoftmaxNormKernels(): void {
   registerCudaKernel('softmax', (backend, [input], { axis, log }) => {
@@ -30,11 +19,11 @@ export function registerCudaSoftmaxNormKernels(): void {
       const inner = sizeOf(input.shape.slice(axis + 1));
       if (inner === 1) {
         backend.launch(softmaxNormModule, `kv_softmax_rows_${input.dtype}`, { grid: rowGrid(outer), block: BLOCK }, [
-          arg.ptr(backend.address(out)), arg.ptr(backend.address(x!)), arg.i64(outer), arg.i64(length), arg.bool(log),
+          arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.i64(outer), arg.i64(length), arg.bool(log),
         ]);
       } else {
         backend.launch(softmaxNormModule, `kv_softmax_columns_${input.dtype}`, { grid: gridFor(outer * inner, backend), block: BLOCK }, [
-          arg.ptr(backend.address(out)), arg.ptr(backend.address(x!)), arg.i64(outer), arg.i64(length), arg.i64(inner), arg.bool(log),
+          arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.i64(outer), arg.i64(length), arg.i64(inner), arg.bool(log),
         ]);
       }
       return out;
@@ -48,7 +37,7 @@ export function registerCudaSoftmaxNormKernels(): void {
     if (rows === 0) return out;
     return withRowMajor(backend, [input, weight], ([x, w]) => {
       backend.launch(softmaxNormModule, `kv_rms_norm_${input.dtype}_${weight.dtype}`, { grid: rowGrid(rows), block: BLOCK }, [
-        arg.ptr(backend.address(out)), arg.ptr(backend.address(x!)), arg.ptr(backend.address(w!)), arg.i64(rows), arg.i64(d), arg.f32(eps),
+        arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.ptr(backend.address(w)), arg.i64(rows), arg.i64(d), arg.f32(eps),
       ]);
       return out;
     });
@@ -64,7 +53,7 @@ export function registerCudaSoftmaxNormKernels(): void {
     try {
       return withRowMajor(backend, [input, weight, biasAsWeight], ([x, w, b]) => {
         backend.launch(softmaxNormModule, `kv_layer_norm_${input.dtype}_${weight.dtype}`, { grid: rowGrid(rows), block: BLOCK }, [
-          arg.ptr(backend.address(out)), arg.ptr(backend.address(x!)), arg.ptr(backend.address(w!)), arg.ptr(b ? backend.address(b) : 0),
+          arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.ptr(backend.address(w)), arg.ptr(b ? backend.address(b) : 0),
           arg.i64(rows), arg.i64(d), arg.f32(eps),
         ]);
         return out;
