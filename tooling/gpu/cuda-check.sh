@@ -7,6 +7,9 @@
 #       copies the addon next to it and packs Node (shared/tools/gpu-carry.sh).
 #   There (device tool, carry [".gpu-carry"]):   bash tooling/gpu/cuda-check.sh run [--quick]
 #       writes $OUT/torch.json and $OUT/cuda-check.json and prints a short table last.
+#   Dry run of the bundled script here, on the CPU emulator (tiny sizes, no torch):
+#       KVKIT_CUDA_ADDON=$PWD/.gpu-carry/kvkit_cuda.node KVKIT_CUDA_EMULATOR_HEADER=$PWD/packages/cuda-runtime/emulator/kvkit_emulator.h \
+#         node .gpu-carry/cuda-check.mjs --emulate --out /tmp/cuda-check
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

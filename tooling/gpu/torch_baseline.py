@@ -60,7 +60,7 @@ bandwidth = {
     "copy f32": gbps(2 * nbytes, time_ms(lambda: x.clone(), 10)),
     "add f32": gbps(3 * nbytes, time_ms(lambda: x + y, 10)),
     "exp f32": gbps(2 * nbytes, time_ms(lambda: torch.exp(x), 10)),
-    "transpose copy f32": gbps(2 * nbytes, time_ms(lambda: x.view(1 << 14, elements >> 14).t().contiguous(), 5)),
+    "transpose copy f32": gbps(2 * nbytes, time_ms(lambda: x.view(elements >> 8, 256).t().contiguous(), 5)),
     "softmax f32 rows of 4096": gbps(2 * nbytes, time_ms(lambda: torch.softmax(x.view(-1, 4096), dim=-1), 5)),
     "rmsNorm f32 rows of 4096": gbps(
         2 * nbytes, time_ms(lambda: torch.nn.functional.rms_norm(x.view(-1, 4096), (4096,), torch.ones(4096, device=device)), 5)

@@ -13,14 +13,18 @@ import { CudaCompileError } from './errors.js';
  * The CPU emulator: kernels compile with the host C++ compiler against emulator/kvkit_emulator.h
  * (every CUDA thread a fiber; barriers, shuffles, ldmatrix and mma by their documented semantics)
  * and run on the CPU, with host memory as device memory. For testing kernel logic without a GPU —
- * not for speed, and blind to races and the GPU memory model.
+ * not for speed, and blind to races and the GPU memory model. The header is found next to this
+ * package, or at $KVKIT_CUDA_EMULATOR_HEADER (bundled scripts).
  */
-export const EMULATOR_HEADER = fileURLToPath(new URL('../emulator/kvkit_emulator.h', import.meta.url));
+export function emulatorHeaderPath(): string {
+  return process.env.KVKIT_CUDA_EMULATOR_HEADER || fileURLToPath(new URL('../emulator/kvkit_emulator.h', import.meta.url));
+}
 
 /** Compiles a module into a shared object exporting kvemu_launch_<kernel> for every `extern "C" __global__` kernel. */
 export function emulatorCompiler(cxx: string = process.env.CXX ?? 'g++'): CudaCompiler {
   const version = execFileSync(cxx, ['-dumpfullversion'], { encoding: 'utf8' }).trim();
-  const header = readFileSync(EMULATOR_HEADER, 'utf8');
+  const headerPath = emulatorHeaderPath();
+  const header = readFileSync(headerPath, 'utf8');
   const id = `emulator ${cxx} ${version} ${createHash('sha256').update(header).digest('hex').slice(0, 16)}`;
   return {
     id,
@@ -28,7 +32,7 @@ export function emulatorCompiler(cxx: string = process.env.CXX ?? 'g++'): CudaCo
       const dir = mkdtempSync(join(tmpdir(), 'kvkit-emu-'));
       try {
         const main = writeSourceTree(source, dir);
-        const flags = ['-std=c++17', '-DKVKIT_EMULATOR', '-include', EMULATOR_HEADER, '-I', dir, ...(source.options ?? [])];
+        const flags = ['-std=c++17', '-DKVKIT_EMULATOR', '-include', headerPath, '-I', dir, ...(source.options ?? [])];
         let preprocessed: string;
         try {
           preprocessed = execFileSync(cxx, ['-E', ...flags, '-x', 'c++', main], { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -13,7 +13,7 @@ export {
   nvccVersion,
   writeSourceTree,
 } from './compiler.js';
-export { EMULATOR_HEADER, emulatorCompiler } from './emulator.js';
+export { emulatorCompiler, emulatorHeaderPath } from './emulator.js';
 export { CudaCompileError, type CudaErrorContext, translateCudaError } from './errors.js';
 export type {
   CudaDeviceInfo,

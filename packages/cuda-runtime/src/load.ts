@@ -70,7 +70,7 @@ export function loadCudaRuntime(options: LoadCudaRuntimeOptions = {}): CudaRunti
     try {
       compiler = emulatorCompiler();
     } catch (error) {
-      throw unavailable(`the CUDA emulator needs a host C++ compiler ($CXX or g++): ${(error as Error).message}`, error);
+      throw unavailable(`the CUDA emulator cannot start (it needs a host C++ compiler, $CXX or g++, and emulator/kvkit_emulator.h): ${(error as Error).message}`, error);
     }
     instance = new CudaRuntime(emulatedDevice(addon), emulatorDeviceInfo(compiler.id), compiler, options.cacheDir ?? defaultCacheDir());
     return instance;
