@@ -10,7 +10,6 @@ import {
   IndexOutOfRangeError,
   InvalidConfigError,
   type KVCache,
-  matmul,
   rmsNorm,
   ropeInverseFrequencies,
   ShapeMismatchError,
@@ -19,7 +18,7 @@ import {
   UnsupportedModelError,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { decoderLayer, type LayerActivations, type Segment } from './decoder-layer.js';
+import { decoderLayer, type LayerActivations, linear, type Segment } from './decoder-layer.js';
 import { TensorScope } from './tensor-scope.js';
 import type { LlamaTokenizer } from './tokenizer.js';
 import type { LlamaWeights } from './weights.js';
@@ -177,10 +176,8 @@ export class LlamaModel {
         x = scope.track(gather(x, scope.track(tensor(lastRows, [lastRows.length], { dtype: 'i32', backend: this.backend })), 0));
       }
       const normed = scope.track(rmsNorm(x, this.weights.finalNorm, this.config.rmsNormEps));
-      const logits = matmul(normed, this.weights.lmHead, { transposeB: true });
-      if (logits.dtype === 'f32') return logits;
-      scope.track(logits);
-      return cast(logits, 'f32');
+      const logits = linear(normed, { weight: this.weights.lmHead }, scope);
+      return logits.dtype === 'f32' ? scope.untrack(logits) : cast(logits, 'f32');
     } finally {
       scope.dispose();
     }

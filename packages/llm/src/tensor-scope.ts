@@ -13,6 +13,13 @@ export class TensorScope {
     return t;
   }
 
+  /** Takes `t` back out of the scope (the caller keeps it). */
+  untrack<T extends Tensor>(t: T): T {
+    const at = this.tensors.lastIndexOf(t);
+    if (at >= 0) this.tensors.splice(at, 1);
+    return t;
+  }
+
   dispose(): void {
     for (const t of this.tensors) t.dispose();
     this.tensors.length = 0;

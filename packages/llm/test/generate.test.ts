@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { denseCache, KvkitError } from '@kvkit/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate, generateBatch, type GenerateOptions, type LlamaModel, loadModel, type TokenEvent } from '../src/index.js';
+import { generate, generateBatch, type GenerateOptions, type GenerateResult, type LlamaModel, loadModel, type TokenEvent } from '../src/index.js';
 import { filesOf, readReference, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
 
 const dir = (name: string): string => join(TORCH_REFERENCE, name);
@@ -118,7 +118,7 @@ describe('generate', () => {
 
   it('decodes a batch together with the same results as one request at a time', async () => {
     const prompts = [prompt, Int32Array.of(3, 4), 'Call me Ishmael. Some years ago'];
-    const single = [];
+    const single: GenerateResult[] = [];
     for (const p of prompts) single.push(await generate(model, p, { maxNewTokens: 6, ignoreEos: true }));
     const stopAt = single[1].ids[1];
     const batch = await generateBatch(model, prompts, { maxNewTokens: 6, ignoreEos: true });

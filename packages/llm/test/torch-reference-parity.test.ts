@@ -3,10 +3,10 @@
 // NOT transformers; the transformers fixtures are in transformers-parity.test.ts.
 import { join } from 'node:path';
 import { denseCache } from '@kvkit/tensor-core';
-import { assertClose } from '@kvkit/tensor-core/testing';
+import { assertClose, relativeError } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
-import { readReference, rows, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
+import { filesOf, readReference, rows, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
 
 const fixtures = torchFixtures();
 
@@ -45,5 +45,26 @@ describe('parity with the independent PyTorch reference', () => {
         }
       });
     }
+  }
+
+  // Guards against fixtures too small to tell: without the feature under test, the logits must differ.
+  for (const [name, patch] of [
+    ['mistral-sliding', { sliding_window: null }],
+    ['llama3-rope', { rope_scaling: null }],
+    ['qwen2-bias', { rope_theta: 10000 }],
+  ] as const) {
+    it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
+      const dir = join(TORCH_REFERENCE, name);
+      const ref = readReference(dir);
+      const files = filesOf(dir);
+      const config = JSON.parse(new TextDecoder().decode(files['config.json']));
+      files['config.json'] = new TextEncoder().encode(JSON.stringify({ ...config, ...patch }));
+      const model = await loadModel({ files });
+      const cache = model.createCache();
+      const logits = model.forward(Int32Array.from(ref.ids), cache);
+      expect(relativeError(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length))).toBeGreaterThan(1e-2);
+      cache.dispose();
+      model.dispose();
+    });
   }
 });
