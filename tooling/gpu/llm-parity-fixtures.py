@@ -28,47 +28,21 @@ import argparse
 import json
 import math
 import os
+import sys
 
 import torch
 import transformers
 from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 
+# The variants, their dimensions and token counts are those of the independent PyTorch reference, so
+# both fixture sets cover the same cases.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import llm_reference as shared  # noqa: E402
+
 V5 = int(transformers.__version__.split(".")[0]) >= 5
-
-BASE = dict(
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    vocab_size=96,
-    max_position_embeddings=64,
-    rms_norm_eps=1e-5,
-    hidden_act="silu",
-    tie_word_embeddings=False,
-    bos_token_id=0,
-    eos_token_id=0,
-)
-
-LLAMA3_ROPE = dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original_max_position_embeddings=64)
-
-# name: (config class, config overrides, rope_theta, rope scaling or None, saved dtype, save options)
-ARCHITECTURES = {
-    "llama": (LlamaConfig, {}, 10000.0, None, torch.float32, {}),
-    "llama3-rope": (LlamaConfig, dict(num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256), 10000.0, LLAMA3_ROPE, torch.float32, {}),
-    "mistral-sliding": (MistralConfig, dict(sliding_window=4, head_dim=16), 10000.0, None, torch.float32, {}),
-    "qwen2-bias": (Qwen2Config, dict(use_sliding_window=False, sliding_window=4, max_window_layers=2, rms_norm_eps=1e-6), 1000000.0, None, torch.float32, {}),
-    "smollm-tied": (LlamaConfig, dict(hidden_size=48, num_attention_heads=6, num_key_value_heads=2, tie_word_embeddings=True), 10000.0, None, torch.float32, {}),
-    "llama-mqa-bias": (LlamaConfig, dict(num_key_value_heads=1, attention_bias=True, mlp_bias=True), 10000.0, None, torch.float32, {}),
-    "llama-f16": (LlamaConfig, {}, 10000.0, None, torch.float16, {}),
-    "qwen2-bf16-tied": (Qwen2Config, dict(use_sliding_window=False, tie_word_embeddings=True), 10000.0, None, torch.bfloat16, {}),
-    # A sharded checkpoint as save_pretrained writes it (model.safetensors.index.json + shards).
-    "llama-sharded": (LlamaConfig, {}, 10000.0, None, torch.float32, dict(max_shard_size="40KB")),
-}
-
-PROMPT_TOKENS = 7
-DECODE_TOKENS = 5
-GREEDY_TOKENS = 6
+CONFIG_CLASSES = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
+TORCH_DTYPE = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+PROMPT_TOKENS, DECODE_TOKENS, GREEDY_TOKENS = shared.PROMPT_TOKENS, shared.DECODE_TOKENS, shared.GREEDY_TOKENS
 
 TOKENIZER_TEXTS = [
     "Call me Ishmael. Some years ago—never mind how long precisely—having little or no money in my purse,",
@@ -81,34 +55,30 @@ TOKENIZER_TEXTS = [
 ]
 
 
-def make_config(cls, overrides, theta, scaling):
-    kwargs = dict(BASE)
-    kwargs.update(overrides)
+def variants():
+    """name → (config dict without rope fields, rope_theta, rope scaling, saved dtype, save options)."""
+    out = {}
+    for name, spec in shared.ARCHITECTURES.items():
+        cfg = dict(shared.BASE)
+        cfg.update(spec["config"])
+        cfg.pop("architectures", None)
+        theta = cfg.pop("rope_theta")
+        scaling = cfg.pop("rope_scaling", None)
+        out[name] = (cfg, theta, scaling, TORCH_DTYPE[spec["dtype"]], {})
+    # A sharded checkpoint as save_pretrained writes it (model.safetensors.index.json + shards).
+    out["llama-sharded"] = out["llama"][:4] + (dict(max_shard_size="40KB"),)
+    return out
+
+
+def make_config(cfg, theta, scaling):
+    kwargs = dict(cfg)
+    cls = CONFIG_CLASSES[kwargs.pop("model_type")]
     if V5:
         params = {"rope_type": "default", "rope_theta": theta}
         if scaling:
             params.update(scaling)
         return cls(rope_parameters=params, **kwargs)
     return cls(rope_theta=theta, rope_scaling=scaling, **kwargs)
-
-
-def expected_inv_freq(head_dim, theta, scaling):
-    """Independent of transformers: 1/theta^(2i/d), llama3-scaled when asked."""
-    inv = [1.0 / theta ** (2 * i / head_dim) for i in range(head_dim // 2)]
-    if scaling:
-        f, lo, hi, old = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"], scaling["original_max_position_embeddings"]
-        out = []
-        for x in inv:
-            wavelen = 2 * math.pi / x
-            if wavelen > old / lo:
-                out.append(x / f)
-            elif wavelen < old / hi:
-                out.append(x)
-            else:
-                s = (old / wavelen - lo) / (hi - lo)
-                out.append((1 - s) * x / f + s * x)
-        inv = out
-    return torch.tensor(inv, dtype=torch.float64)
 
 
 def reinitialize(model, gen):
@@ -134,27 +104,22 @@ def load(directory, dtype, device="cpu"):
     return model.to(device).eval()
 
 
-def check_semantics(model, cfg_overrides, theta, scaling, name):
+def check_semantics(model, cfg, theta, scaling, name):
     """Fails when transformers did not apply a config field the fixture is about."""
-    cfg = model.config
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    config = model.config
     inv = model.model.rotary_emb.inv_freq.double().cpu()
-    want = expected_inv_freq(head_dim, theta, scaling)
+    want = shared.inverse_frequencies({**cfg, "rope_theta": theta, "rope_scaling": scaling}).double()
     if not torch.allclose(inv, want, rtol=1e-5, atol=0):
         raise RuntimeError(f"{name}: rotary inv_freq {inv.tolist()} differs from the expected {want.tolist()}")
-    if "sliding_window" in cfg_overrides and cfg.model_type == "mistral" and cfg.sliding_window != cfg_overrides["sliding_window"]:
+    if cfg["model_type"] == "mistral" and config.sliding_window != cfg["sliding_window"]:
         raise RuntimeError(f"{name}: sliding_window not applied")
     attn = model.model.layers[0].self_attn
-    if cfg.model_type == "qwen2" and attn.q_proj.bias is None:
+    if config.model_type == "qwen2" and attn.q_proj.bias is None:
         raise RuntimeError(f"{name}: Qwen2 q_proj has no bias")
-    if cfg_overrides.get("attention_bias") and attn.o_proj.bias is None:
+    if cfg.get("attention_bias") and attn.o_proj.bias is None:
         raise RuntimeError(f"{name}: attention_bias not applied")
-    if cfg.tie_word_embeddings and model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
+    if config.tie_word_embeddings and model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
         raise RuntimeError(f"{name}: embeddings not tied")
-
-
-def rounded(t):
-    return [[float(f"{v:.9g}") for v in row] for row in t.float().tolist()]
 
 
 @torch.no_grad()
@@ -179,10 +144,10 @@ def references(model, ids):
 
 
 def build(name, spec, out, seed):
-    cls, overrides, theta, scaling, dtype, save_options = spec
+    cfg, theta, scaling, dtype, save_options = spec
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    config = make_config(cls, overrides, theta, scaling)
+    config = make_config(cfg, theta, scaling)
     model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").float().eval()
     reinitialize(model, gen)
     directory = os.path.join(out, name)
@@ -190,7 +155,7 @@ def build(name, spec, out, seed):
     model.to(dtype).save_pretrained(directory, safe_serialization=True, **save_options)
 
     reloaded = load(directory, torch.float32)
-    check_semantics(reloaded, overrides, theta, scaling, name)
+    check_semantics(reloaded, cfg, theta, scaling, name)
     ids = torch.randint(1, config.vocab_size, (PROMPT_TOKENS + DECODE_TOKENS,), generator=gen).tolist()
     prefill, decode, full, greedy, gap = references(reloaded, ids)
     cross = float((torch.cat([prefill, decode]) - full).norm() / full.norm())
@@ -202,9 +167,9 @@ def build(name, spec, out, seed):
         "weights_dtype": str(dtype).replace("torch.", ""),
         "prompt_tokens": PROMPT_TOKENS,
         "ids": ids,
-        "prefill_logits": rounded(prefill),
-        "decode_logits": rounded(decode),
-        "full_logits": rounded(full),
+        "prefill_logits": shared.rounded(prefill),
+        "decode_logits": shared.rounded(decode),
+        "full_logits": shared.rounded(full),
         "greedy": {"ids": greedy, "min_top2_gap": gap},
     }
     if dtype != torch.float32:
@@ -212,7 +177,7 @@ def build(name, spec, out, seed):
         native = load(directory, dtype, device)
         with torch.no_grad():
             logits = native(input_ids=torch.tensor([ids], device=device), use_cache=False).logits[0].float().cpu()
-        reference["native"] = {"dtype": str(dtype).replace("torch.", ""), "device": device, "full_logits": rounded(logits)}
+        reference["native"] = {"dtype": str(dtype).replace("torch.", ""), "device": device, "full_logits": shared.rounded(logits)}
     with open(os.path.join(directory, "reference.json"), "w") as f:
         json.dump(reference, f)
     size = sum(os.path.getsize(os.path.join(directory, n)) for n in os.listdir(directory))
@@ -245,7 +210,7 @@ def main():
     torch.set_num_threads(4)
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, cuda {torch.cuda.is_available()}", flush=True)
     os.makedirs(args.out, exist_ok=True)
-    for i, (name, spec) in enumerate(ARCHITECTURES.items()):
+    for i, (name, spec) in enumerate(variants().items()):
         build(name, spec, args.out, args.seed + i)
     if os.path.exists(args.tokenizer):
         tokenizer_reference(args.tokenizer, args.out)

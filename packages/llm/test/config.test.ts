@@ -1,24 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KvkitError } from '@kvkit/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
 import { TORCH_REFERENCE } from './helpers/fixtures.js';
 
 const fixtureConfig = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(TORCH_REFERENCE, name, 'config.json'), 'utf8'));
 
-function rejects(raw: unknown, code: string, pattern: RegExp): KvkitError {
-  let caught: unknown;
-  try {
-    parseModelConfig(raw);
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KvkitError);
-  expect((caught as KvkitError).code).toBe(code);
-  expect((caught as Error).message).toMatch(pattern);
-  return caught as KvkitError;
-}
+const rejects = (raw: unknown, code: string, pattern: RegExp): void => {
+  expectKvkitError(() => parseModelConfig(raw), code, pattern);
+};
 
 // Field values of public checkpoints' config.json (dimensions only).
 const LLAMA_32_1B = {

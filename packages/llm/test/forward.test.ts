@@ -1,24 +1,13 @@
 import { join } from 'node:path';
-import { denseCache, gather, KvkitError, rope, tensor } from '@kvkit/tensor-core';
+import { denseCache, gather, rope, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LayerActivations, type LlamaModel, loadModel } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
 import { preRopeDenseCache, type Recorded, recordingCache } from './helpers/cache-layers.js';
 import { readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
 
 const dir = (name: string): string => join(TORCH_REFERENCE, name);
-
-function expectCode(fn: () => unknown, code: string, pattern?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KvkitError);
-  expect((caught as KvkitError).code).toBe(code);
-  if (pattern) expect((caught as Error).message).toMatch(pattern);
-}
 
 describe('forward', () => {
   let llama: LlamaModel;
@@ -184,13 +173,13 @@ describe('forward', () => {
   it('refuses bad input before touching the cache', () => {
     const cache = llama.createCache();
     llama.forward(Int32Array.of(1, 2, 3), cache).dispose();
-    expectCode(() => llama.forward(Int32Array.of(5, 96), cache), 'INDEX_OUT_OF_RANGE', /token id 96 at index 1 is outside the vocabulary \[0, 96\)/);
-    expectCode(() => llama.forward(Int32Array.of(-1), cache), 'INDEX_OUT_OF_RANGE');
-    expectCode(() => llama.forward(new Int32Array(0), cache), 'INVALID_CONFIG', /non-empty/);
-    expectCode(() => llama.forward(Int32Array.from({ length: 62 }, () => 1), cache), 'INDEX_OUT_OF_RANGE', /position 64 is beyond the model's context of 64 tokens/);
-    expectCode(() => llama.forward(Int32Array.of(1), cache, { positions: Int32Array.of(1, 2) }), 'SHAPE_MISMATCH');
-    expectCode(() => llama.forward(Int32Array.of(1), mistral.createCache()), 'SHAPE_MISMATCH', /does not fit this model/);
-    expectCode(() => llama.forwardBatch([{ ids: Int32Array.of(1), cache }, { ids: Int32Array.of(2), cache }]), 'INVALID_CONFIG', /twice/);
+    expectKvkitError(() => llama.forward(Int32Array.of(5, 96), cache), 'INDEX_OUT_OF_RANGE', /token id 96 at index 1 is outside the vocabulary \[0, 96\)/);
+    expectKvkitError(() => llama.forward(Int32Array.of(-1), cache), 'INDEX_OUT_OF_RANGE');
+    expectKvkitError(() => llama.forward(new Int32Array(0), cache), 'INVALID_CONFIG', /non-empty/);
+    expectKvkitError(() => llama.forward(Int32Array.from({ length: 62 }, () => 1), cache), 'INDEX_OUT_OF_RANGE', /position 64 is beyond the model's context of 64 tokens/);
+    expectKvkitError(() => llama.forward(Int32Array.of(1), cache, { positions: Int32Array.of(1, 2) }), 'SHAPE_MISMATCH');
+    expectKvkitError(() => llama.forward(Int32Array.of(1), mistral.createCache()), 'SHAPE_MISMATCH', /does not fit this model/);
+    expectKvkitError(() => llama.forwardBatch([{ ids: Int32Array.of(1), cache }, { ids: Int32Array.of(2), cache }]), 'INVALID_CONFIG', /twice/);
     expect(cache.layers.map((l) => l.length)).toEqual([3, 3]);
     expect(llama.nextPosition(cache)).toBe(3);
     // Past the context only when asked for.
@@ -210,7 +199,7 @@ describe('forward', () => {
     logits.dispose();
     cache.dispose();
     model.dispose();
-    expectCode(() => model.createCache(), 'DISPOSED');
+    expectKvkitError(() => model.createCache(), 'DISPOSED');
   });
 
   it('works with the tensor-core dense f16 cache too (f32 compute)', () => {

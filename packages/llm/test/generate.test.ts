@@ -1,22 +1,13 @@
 import { join } from 'node:path';
-import { denseCache, KvkitError } from '@kvkit/tensor-core';
+import { denseCache } from '@kvkit/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, generateBatch, type GenerateOptions, type GenerateResult, type LlamaModel, loadModel, type TokenEvent } from '../src/index.js';
+import { expectKvkitErrorAsync } from './helpers/errors.js';
 import { filesOf, readReference, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
 
 const dir = (name: string): string => join(TORCH_REFERENCE, name);
 
-async function rejects(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KvkitError);
-  expect((caught as KvkitError).code).toBe(code);
-  expect((caught as Error).message).toMatch(pattern);
-}
+const rejects = expectKvkitErrorAsync;
 
 describe('generate', () => {
   let model: LlamaModel;

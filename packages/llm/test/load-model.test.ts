@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getBackend, KvkitError } from '@kvkit/tensor-core';
+import { getBackend } from '@kvkit/tensor-core';
 import { assertClose } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { type LlamaModel, loadModel, type ModelSource, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
+import { expectKvkitErrorAsync } from './helpers/errors.js';
 import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
 
 const LLAMA = join(TORCH_REFERENCE, 'llama');
@@ -19,21 +20,11 @@ function expectReferenceLogits(model: LlamaModel): void {
   model.dispose();
 }
 
-async function loadFails(source: ModelSource, code: string, pattern: RegExp, options: Parameters<typeof loadModel>[1] = {}): Promise<KvkitError> {
-  let caught: unknown;
-  try {
-    await loadModel(source, options);
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KvkitError);
-  expect((caught as KvkitError).code).toBe(code);
-  expect((caught as Error).message).toMatch(pattern);
-  return caught as KvkitError;
-}
+const loadFails = (source: ModelSource, code: string, pattern: RegExp, options: Parameters<typeof loadModel>[1] = {}) =>
+  expectKvkitErrorAsync(loadModel(source, options), code, pattern);
 
-/** A fetch that serves a fixture directory (404 for anything else), counting requests. */
-function directoryFetch(dir: string, files: Record<string, Uint8Array>, requested: string[]): typeof fetch {
+/** A fetch that serves the given files under /models/tiny/ (404 for anything else), recording what was asked. */
+function directoryFetch(files: Record<string, Uint8Array>, requested: string[]): typeof fetch {
   return (async (input: string | URL | Request) => {
     const url = new URL(String(input));
     const name = decodeURIComponent(url.pathname.replace('/models/tiny/', ''));
@@ -78,7 +69,7 @@ describe('loadModel', () => {
     const arrayBuffers = Object.fromEntries(Object.entries(filesOf(LLAMA)).map(([k, v]) => [k, v.slice().buffer]));
     expectReferenceLogits(await loadModel({ files: arrayBuffers }, { backend: 'cpu' }));
     const requested: string[] = [];
-    const model = await loadModel({ baseUrl: 'https://example.test/models/tiny', fetch: directoryFetch(LLAMA, filesOf(LLAMA), requested) });
+    const model = await loadModel({ baseUrl: 'https://example.test/models/tiny', fetch: directoryFetch(filesOf(LLAMA), requested) });
     expect(requested).toContain('model.safetensors.index.json'); // looked for, 404: single file
     expect(requested).toContain('model.safetensors');
     expect(model.tokenizer.eosTokenIds).toEqual([0]);

