@@ -3,11 +3,15 @@ export { LlamaModel, type ForwardOptions, type BatchItem, type BatchForwardOptio
 export type { LayerActivations } from './decoder-layer.js';
 export { type LlamaConfig, type ModelType, SUPPORTED_MODEL_TYPES, SUPPORTED_ROPE_TYPES, parseModelConfig } from './config.js';
 export { LlamaTokenizer, loadTokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer.js';
-export { type ModelSource, type ModelFiles, openModelSource } from './model-source.js';
+export { type ModelSource, type ModelFiles, type RandomAccessFile, openModelSource } from './model-source.js';
 export {
   parseSafetensors,
+  safetensorsHeaderLength,
+  parseSafetensorsHeader,
   readFloat32,
+  decodeFloat32,
   serializeSafetensors,
+  type SafetensorsHeader,
   type SafetensorsFile,
   type SafetensorsEntry,
   type SafetensorsInput,

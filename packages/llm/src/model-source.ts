@@ -9,12 +9,22 @@ export type ModelSource =
   | { files: Record<string, ArrayBuffer | Uint8Array> }
   | { baseUrl: string; fetch?: typeof fetch };
 
+/** Byte ranges of one file, read on demand (so a checkpoint larger than memory allows is never held whole). */
+export interface RandomAccessFile {
+  readonly size: number;
+  /** Bytes [start, end) of the file. */
+  read(start: number, end: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 /** Read access to the files of one model directory. */
 export interface ModelFiles {
   /** Where the files come from, for error messages. */
   readonly description: string;
   /** The file's bytes, or undefined when the directory has no such file. */
   read(name: string): Promise<Uint8Array | undefined>;
+  /** Range access to a file (sources that support it), or undefined when there is no such file. */
+  open?(name: string): Promise<RandomAccessFile | undefined>;
 }
 
 /** Opens a model source (an already open `ModelFiles` is returned as is). Node's file system is imported only for directory paths. */
@@ -69,15 +79,47 @@ class DirectoryFiles implements ModelFiles {
   }
 
   async read(name: string): Promise<Uint8Array | undefined> {
-    const { readFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
+    const file = await this.open(name);
+    if (!file) return undefined;
     try {
-      return new Uint8Array(await readFile(join(this.directory, name)));
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'ENOENT') return undefined;
-      throw new CorruptModelFileError(name, `could not be read from ${this.description}: ${(error as Error).message}`);
+      return await file.read(0, file.size);
+    } finally {
+      await file.close();
     }
+  }
+
+  async open(name: string): Promise<RandomAccessFile | undefined> {
+    const { open } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const fail = (error: unknown): never => {
+      throw new CorruptModelFileError(name, `could not be read from ${this.description}: ${(error as Error).message}`);
+    };
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(join(this.directory, name), 'r');
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return undefined;
+      return fail(error);
+    }
+    const size = (await handle.stat()).size;
+    return {
+      size,
+      // Chunked reads: one fs read returns at most 2 GiB.
+      read: async (start, end) => {
+        const out = new Uint8Array(end - start);
+        try {
+          for (let done = 0; done < out.length; ) {
+            const { bytesRead } = await handle.read(out, done, Math.min(out.length - done, 1 << 30), start + done);
+            if (bytesRead === 0) throw new Error(`the file ended at byte ${start + done} while ${end} bytes were expected`);
+            done += bytesRead;
+          }
+        } catch (error) {
+          fail(error);
+        }
+        return out;
+      },
+      close: () => handle.close(),
+    };
   }
 }
 

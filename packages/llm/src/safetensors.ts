@@ -41,37 +41,58 @@ export interface SafetensorsEntry {
   end: number;
 }
 
-export interface SafetensorsFile {
+/** The parsed header of a safetensors file: its tensors with absolute byte ranges. */
+export interface SafetensorsHeader {
   fileName: string;
   metadata: Record<string, string>;
   tensors: Map<string, SafetensorsEntry>;
+  /** Bytes of the 8-byte length field plus the JSON header: where the data section starts. */
+  dataStart: number;
+}
+
+/** A safetensors file held in memory. */
+export interface SafetensorsFile extends SafetensorsHeader {
   bytes: Uint8Array;
 }
 
-/** Parses and checks a safetensors file held in memory. The tensor data is not copied. */
-export function parseSafetensors(bytes: Uint8Array, fileName: string): SafetensorsFile {
+/**
+ * Reads the header length from the first 8 bytes of a file of `fileSize` bytes and checks it, so a
+ * reader can fetch exactly the header next. Returns the header's byte length.
+ */
+export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number, fileName: string): number {
+  if (fileSize < 8 || first8.length < 8) {
+    throw new CorruptModelFileError(fileName, `truncated: ${fileSize} bytes, fewer than the 8-byte header length that starts a safetensors file`);
+  }
+  const headerLength = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    throw new CorruptModelFileError(fileName, `header length ${headerLength} is larger than the ${MAX_HEADER_BYTES}-byte limit: not a safetensors file, or corrupt`);
+  }
+  if (8 + Number(headerLength) > fileSize) {
+    throw new CorruptModelFileError(fileName, `truncated header: its length field says ${headerLength} bytes but only ${fileSize - 8} follow`, {
+      headerLength: Number(headerLength),
+      available: fileSize - 8,
+    });
+  }
+  return Number(headerLength);
+}
+
+/**
+ * Parses and checks the JSON header (the bytes after the length field) of a safetensors file of
+ * `fileSize` bytes: dtypes, shapes, offsets that match them, lie inside the file and do not overlap.
+ */
+export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number, fileName: string): SafetensorsHeader {
   const fail = (problem: string, details: Record<string, unknown> = {}): never => {
     throw new CorruptModelFileError(fileName, problem, details);
   };
-  if (bytes.length < 8) fail(`truncated: ${bytes.length} bytes, fewer than the 8-byte header length that starts a safetensors file`);
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength} is larger than the ${MAX_HEADER_BYTES}-byte limit: not a safetensors file, or corrupt`);
-  const headerEnd = 8 + Number(headerLength);
-  if (headerEnd > bytes.length) {
-    fail(`truncated header: its length field says ${headerLength} bytes but only ${bytes.length - 8} follow`, {
-      headerLength: Number(headerLength),
-      available: bytes.length - 8,
-    });
-  }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, headerEnd)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (error) {
     fail(`header is not valid UTF-8 JSON (${(error as Error).message})`);
   }
   if (!isPlainObject(header)) return fail('header must be a JSON object mapping tensor names to { dtype, shape, data_offsets }');
-
-  const dataLength = bytes.length - headerEnd;
+  const dataStart = 8 + headerBytes.length;
+  const dataLength = fileSize - dataStart;
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, SafetensorsEntry>();
   for (const [name, raw] of Object.entries(header)) {
@@ -80,10 +101,16 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
       Object.assign(metadata, raw);
       continue;
     }
-    tensors.set(name, parseEntry(name, raw, headerEnd, dataLength, fail));
+    tensors.set(name, parseEntry(name, raw, dataStart, dataLength, fail));
   }
   assertNoOverlap([...tensors.values()], fail);
-  return { fileName, metadata, tensors, bytes };
+  return { fileName, metadata, tensors, dataStart };
+}
+
+/** Parses and checks a safetensors file held in memory. The tensor data is not copied. */
+export function parseSafetensors(bytes: Uint8Array, fileName: string): SafetensorsFile {
+  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, fileName);
+  return { ...parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, fileName), bytes };
 }
 
 function parseEntry(name: string, raw: unknown, headerEnd: number, dataLength: number, fail: (problem: string, details?: Record<string, unknown>) => never): SafetensorsEntry {
@@ -130,38 +157,44 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The raw bytes of a tensor, copied when the source is not aligned for `elementBytes`-wide views. */
-function alignedBytes(file: SafetensorsFile, entry: SafetensorsEntry, elementBytes: number): { buffer: ArrayBufferLike; byteOffset: number; length: number } {
-  const absolute = file.bytes.byteOffset + entry.begin;
-  const length = (entry.end - entry.begin) / elementBytes;
-  if (absolute % elementBytes === 0) return { buffer: file.bytes.buffer, byteOffset: absolute, length };
-  const copy = file.bytes.slice(entry.begin, entry.end);
-  return { buffer: copy.buffer, byteOffset: 0, length };
+/** A typed-array view of `bytes`, copying them first when they are not aligned for `elementBytes`. */
+function aligned(bytes: Uint8Array, elementBytes: number): { buffer: ArrayBufferLike; byteOffset: number; length: number } {
+  const length = bytes.length / elementBytes;
+  if (bytes.byteOffset % elementBytes === 0) return { buffer: bytes.buffer, byteOffset: bytes.byteOffset, length };
+  return { buffer: bytes.slice().buffer, byteOffset: 0, length };
 }
 
-/** A tensor's elements decoded to f32 (a fresh array), from F32, F16, BF16 (or F64) storage. */
-export function readFloat32(file: SafetensorsFile, entry: SafetensorsEntry): Float32Array {
+/**
+ * Decodes a tensor's raw bytes (exactly its data range) to f32 (a fresh array), from F32, F16, BF16
+ * (or F64) storage.
+ */
+export function decodeFloat32(bytes: Uint8Array, entry: SafetensorsEntry, fileName: string): Float32Array {
   switch (entry.dtype) {
     case 'F32': {
-      const { buffer, byteOffset, length } = alignedBytes(file, entry, 4);
+      const { buffer, byteOffset, length } = aligned(bytes, 4);
       return new Float32Array(buffer, byteOffset, length).slice();
     }
     case 'F16':
     case 'BF16': {
-      const { buffer, byteOffset, length } = alignedBytes(file, entry, 2);
+      const { buffer, byteOffset, length } = aligned(bytes, 2);
       const bits = new Uint16Array(buffer, byteOffset, length);
       return entry.dtype === 'F16' ? f16ArrayToF32(bits) : bf16ArrayToF32(bits);
     }
     case 'F64': {
-      const { buffer, byteOffset, length } = alignedBytes(file, entry, 8);
+      const { buffer, byteOffset, length } = aligned(bytes, 8);
       return Float32Array.from(new Float64Array(buffer, byteOffset, length));
     }
     default:
       throw new UnsupportedDTypeError(
-        `${file.fileName}: tensor "${entry.name}" has dtype ${entry.dtype}; supported weight dtypes: ${SUPPORTED_WEIGHT_DTYPES.join(', ')} (and F64)`,
-        { file: file.fileName, tensor: entry.name, dtype: entry.dtype },
+        `${fileName}: tensor "${entry.name}" has dtype ${entry.dtype}; supported weight dtypes: ${SUPPORTED_WEIGHT_DTYPES.join(', ')} (and F64)`,
+        { file: fileName, tensor: entry.name, dtype: entry.dtype },
       );
   }
+}
+
+/** A tensor of an in-memory file decoded to f32. */
+export function readFloat32(file: SafetensorsFile, entry: SafetensorsEntry): Float32Array {
+  return decodeFloat32(file.bytes.subarray(entry.begin, entry.end), entry, file.fileName);
 }
 
 /** A tensor to write: its safetensors dtype, shape and raw little-endian elements. */

@@ -1,7 +1,7 @@
 import { type Backend, CorruptModelFileError, f32ArrayToF16, type Tensor, tensor } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { type ModelFiles, requireFile } from './model-source.js';
-import { parseSafetensors, readFloat32, type SafetensorsEntry, type SafetensorsFile } from './safetensors.js';
+import { decodeFloat32, parseSafetensors, parseSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader, safetensorsHeaderLength } from './safetensors.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 
 /** A linear layer in HF layout: weight [out, in], optional bias [out]. */
@@ -89,17 +89,23 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
     const indexBytes = await files.read(SHARD_INDEX_FILE);
     const plan = indexBytes ? shardPlan(parseShardIndex(indexBytes), expected) : new Map([[SINGLE_FILE, expected]]);
     for (const [shardName, wanted] of plan) {
-      const shard = parseSafetensors(await requireFile(files, shardName), shardName);
-      for (const item of wanted) {
-        const entry = shard.tensors.get(item.name);
-        if (!entry) {
-          throw new CorruptModelFileError(shardName, `tensor "${item.name}" is missing (config.json implies shape [${item.shape.join(', ')}])`, {
-            tensor: item.name,
-          });
+      const shard = await openShard(files, shardName);
+      try {
+        for (const item of wanted) {
+          const entry = shard.header.tensors.get(item.name);
+          if (!entry) {
+            throw new CorruptModelFileError(shardName, `tensor "${item.name}" is missing (config.json implies shape [${item.shape.join(', ')}])`, {
+              tensor: item.name,
+            });
+          }
+          assertShape(shardName, entry, item.shape);
+          const values = decodeFloat32(await shard.read(entry), entry, shardName);
+          const t = dtype === 'f16' ? tensor(f32ArrayToF16(values), item.shape, { dtype: 'f16', backend }) : tensor(values, item.shape, { dtype: 'f32', backend });
+          loaded.push(t);
+          item.assign(t);
         }
-        const t = uploadTensor(shard, entry, item.shape, backend, dtype);
-        loaded.push(t);
-        item.assign(t);
+      } finally {
+        await shard.close();
       }
     }
   } catch (error) {
@@ -128,15 +134,35 @@ function shardPlan(index: ReturnType<typeof parseShardIndex>, expected: Expected
   return plan;
 }
 
-function uploadTensor(file: SafetensorsFile, entry: SafetensorsEntry, shape: number[], backend: Backend, dtype: 'f32' | 'f16'): Tensor {
+function assertShape(fileName: string, entry: SafetensorsEntry, shape: number[]): void {
   if (entry.shape.length !== shape.length || entry.shape.some((dim, i) => dim !== shape[i])) {
-    throw new CorruptModelFileError(
-      file.fileName,
-      `tensor "${entry.name}" has shape [${entry.shape.join(', ')}], but config.json implies [${shape.join(', ')}]`,
-      { tensor: entry.name, shape: entry.shape, expected: shape },
-    );
+    throw new CorruptModelFileError(fileName, `tensor "${entry.name}" has shape [${entry.shape.join(', ')}], but config.json implies [${shape.join(', ')}]`, {
+      tensor: entry.name,
+      shape: entry.shape,
+      expected: shape,
+    });
   }
-  const values = readFloat32(file, entry);
-  if (dtype === 'f16') return tensor(f32ArrayToF16(values), shape, { dtype: 'f16', backend });
-  return tensor(values, shape, { dtype: 'f32', backend });
+}
+
+/** A shard's header and its tensors' bytes: read by range where the source allows it, else whole. */
+interface ShardReader {
+  header: SafetensorsHeader;
+  read(entry: SafetensorsEntry): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+async function openShard(files: ModelFiles, name: string): Promise<ShardReader> {
+  const file = files.open ? await files.open(name) : undefined;
+  if (!file) {
+    const whole = parseSafetensors(await requireFile(files, name), name);
+    return { header: whole, read: async (entry) => whole.bytes.subarray(entry.begin, entry.end), close: async () => {} };
+  }
+  try {
+    const headerLength = safetensorsHeaderLength(await file.read(0, Math.min(8, file.size)), file.size, name);
+    const header = parseSafetensorsHeader(await file.read(8, 8 + headerLength), file.size, name);
+    return { header, read: (entry) => file.read(entry.begin, entry.end), close: () => file.close() };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
 }

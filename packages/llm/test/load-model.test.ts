@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getBackend } from '@kvkit/tensor-core';
 import { assertClose } from '@kvkit/tensor-core/testing';
@@ -116,6 +117,27 @@ describe('loadModel', () => {
     );
     await loadFails({ files: { ...files, 'config.json': new TextEncoder().encode('{"model_type": "llama",') } }, 'CORRUPT_MODEL_FILE', /^config\.json: is not valid JSON/);
     await loadFails({ files: { ...files, 'tokenizer.json': new TextEncoder().encode('{"model": {"type": "Nope"}}') } }, 'CORRUPT_MODEL_FILE', /^tokenizer\.json: /);
+  });
+
+  it('reads a directory by byte ranges, with the same checks', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'kvkit-llm-'));
+    try {
+      const files = filesOf(LLAMA);
+      const write = (weights: Uint8Array): void => {
+        for (const [name, bytes] of Object.entries({ ...files, 'model.safetensors': weights })) writeFileSync(join(scratch, name), bytes);
+      };
+      write(files['model.safetensors']);
+      expectReferenceLogits(await loadModel(scratch));
+      const weights = files['model.safetensors'];
+      write(weights.subarray(0, 5));
+      await loadFails(scratch, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated: 5 bytes/);
+      write(weights.subarray(0, 64));
+      await loadFails(scratch, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated header/);
+      write(weights.subarray(0, weights.length - 1));
+      await loadFails(scratch, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated: tensor "[^"]+" ends at data byte \d+/);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('names a tensor whose shape does not match config.json, or that is missing', async () => {
