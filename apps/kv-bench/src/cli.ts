@@ -1,10 +1,10 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadModel } from '@kvkit/llm';
-import { KvkitError } from '@kvkit/tensor-core';
+import { InvalidConfigError, KvkitError } from '@kvkit/tensor-core';
 import { chooseBackend } from './backend-choice.js';
 import { htmlReport } from './html-report.js';
 import { availableMethods, describeMethods, parseMethodList } from './methods.js';
@@ -54,12 +54,6 @@ async function main(): Promise<void> {
   const methods = await availableMethods();
   if (values.list) return void console.log(describeMethods(methods));
 
-  const modelDir = resolve(values.model ?? DEFAULT_MODEL);
-  const backend = await chooseBackend(values.backend!);
-  const model = await loadModel(modelDir, { backend });
-  const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
-  const text = readFileSync(textFile, 'utf8');
-
   let list = values.methods;
   if (!list) {
     const names = new Set(methods.map((m) => m.name));
@@ -70,6 +64,17 @@ async function main(): Promise<void> {
   }
   if (!list.split(',').some((s) => s.trim().split(':')[0] === 'dense')) list = `dense,${list}`;
   const runs = parseMethodList(list, methods);
+
+  const modelDir = resolve(values.model ?? DEFAULT_MODEL);
+  const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
+  const backend = await chooseBackend(values.backend!);
+  const model = await loadModel(modelDir, { backend });
+  if (!existsSync(textFile)) {
+    throw new InvalidConfigError(
+      values.text ? `--text ${textFile} does not exist` : `no --text given and the model has no held-out text at ${textFile}; pass --text FILE`,
+    );
+  }
+  const text = readFileSync(textFile, 'utf8');
 
   const context = model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);

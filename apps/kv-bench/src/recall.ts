@@ -13,7 +13,7 @@ export interface RecallProbe {
 }
 
 export interface RecallResult {
-  /** Mean NLL (nats/token) on the first reading (model-intrinsic: computed inside the prompt). */
+  /** Mean NLL (nats/token) on the first reading, inside the prompt. */
   firstNll: number;
   /** Mean NLL on the repeat, decoded through the cache. */
   repeatNll: number;
@@ -40,7 +40,7 @@ export async function evaluateRecall(model: LlamaModel, probes: readonly RecallP
       }
       onTokens?.(prompt.length);
       // The last prompt position predicts the repeat's first token; then teacher-force the repeat.
-      let row = all.slice((prompt.length - 1) * vocab, prompt.length * vocab);
+      let row: Float32Array = all.slice((prompt.length - 1) * vocab, prompt.length * vocab);
       for (let t = 0; t < passage.length; t++) {
         repeat += nll(row, passage[t]);
         repeatCount += 1;
@@ -59,11 +59,12 @@ export async function evaluateRecall(model: LlamaModel, probes: readonly RecallP
 }
 
 /**
- * The share of the dense cache's recall gain a method keeps: 1 = remembers like the dense cache,
- * 0 = no better than a first reading.
+ * The share of the dense cache's recall gain a method keeps: 1 = predicts the repeat as well as the
+ * dense cache, 0 = no better than the dense cache's first reading. Both ends are measured on the
+ * dense cache, so a method that also hurts the first reading gets no credit for that.
  */
 export function recallRetained(method: RecallResult, dense: RecallResult): number {
   const gain = dense.firstNll - dense.repeatNll;
   if (!(gain > 0)) return NaN;
-  return (method.firstNll - method.repeatNll) / gain;
+  return (dense.firstNll - method.repeatNll) / gain;
 }

@@ -1,5 +1,5 @@
 import type { LlamaModel } from '@kvkit/llm';
-import { createRng } from '@kvkit/tensor-core';
+import { createRng, InvalidConfigError } from '@kvkit/tensor-core';
 import type { MethodRun } from './methods.js';
 import { evaluatePasskey, makePasskeyPrompts } from './passkey.js';
 import { evaluateRecall, type RecallProbe, recallRetained } from './recall.js';
@@ -42,9 +42,13 @@ export function tokensPerMethod(s: BenchSettings): number {
 /** Runs every method on the same windows, probes and prompts; the dense row first. */
 export async function runBench({ model, text, methods, settings: s, onProgress }: BenchInput): Promise<BenchRecord[]> {
   const ids = model.tokenizer.encode(text);
-  const windows = makeWindows(ids, s.windowTokens, s.windows, s.prefillFraction);
-  if (windows.length === 0) throw new Error(`the text has ${ids.length} tokens: not enough for one window of ${s.windowTokens}`);
-  const rest = ids.subarray(windows.length * s.windowTokens);
+  // Windows from the first 80% of the text, recall probes from the rest, so they never overlap.
+  const split = Math.floor(ids.length * 0.8);
+  const windows = makeWindows(ids.subarray(0, split), s.windowTokens, s.windows, s.prefillFraction);
+  if (windows.length === 0) {
+    throw new InvalidConfigError(`the text has ${ids.length} tokens: not enough for one window of ${s.windowTokens} (give a longer --text or a smaller --window-tokens)`);
+  }
+  const rest = ids.subarray(split);
   const recallProbes: RecallProbe[] = [];
   const probeLength = s.recallPassageTokens + s.recallFillerTokens;
   for (let i = 0; i < s.recallProbes && (i + 1) * probeLength <= rest.length; i++) {
@@ -54,7 +58,7 @@ export async function runBench({ model, text, methods, settings: s, onProgress }
   const prompts = makePasskeyPrompts(model, text, s.passkeyLengths, s.passkeyDepths, s.passkeyPerCell, createRng(s.seed));
 
   const ordered = methods.some((m) => m.method === 'dense') ? [...methods].sort((a, b) => Number(b.method === 'dense') - Number(a.method === 'dense')) : methods;
-  if (ordered[0]?.method !== 'dense') throw new Error('runBench needs a dense row first (parseMethodList with "dense")');
+  if (ordered[0]?.method !== 'dense') throw new InvalidConfigError('runBench needs a dense row (the reference for KL and recall)');
   const records: BenchRecord[] = [];
   let reference: Float32Array[][] | undefined;
   let denseRecall: { firstNll: number; repeatNll: number } | undefined;

@@ -8,11 +8,17 @@ export interface Window {
   prefill: number;
 }
 
-/** Cuts `ids` into `count` consecutive windows of `length` tokens, each prefilling `prefillFraction` of itself. */
-export function makeWindows(ids: Int32Array, length: number, count: number, prefillFraction: number): Window[] {
+/**
+ * `count` windows of `length` tokens spread evenly over `ids` (so they sample different documents),
+ * each prefilling `prefillFraction` of itself. Fewer when the text is too short.
+ */
+export function makeWindows(ids: ArrayLike<number> & { subarray(a: number, b: number): Int32Array }, length: number, count: number, prefillFraction: number): Window[] {
+  const fit = Math.min(count, Math.floor(ids.length / length));
+  const prefill = Math.min(length - 1, Math.max(1, Math.round(length * prefillFraction)));
   const windows: Window[] = [];
-  for (let start = 0; windows.length < count && start + length <= ids.length; start += length) {
-    windows.push({ ids: ids.subarray(start, start + length), prefill: Math.max(1, Math.round(length * prefillFraction)) });
+  for (let i = 0; i < fit; i++) {
+    const start = fit === 1 ? 0 : Math.floor((i * (ids.length - length)) / (fit - 1));
+    windows.push({ ids: ids.subarray(start, start + length), prefill });
   }
   return windows;
 }
