@@ -110,7 +110,8 @@ export class MixedPrecisionLayer implements KVCacheLayer {
   readonly high: Tier;
   readonly low: Tier;
   private readonly window: RecordStore;
-  private readonly windowColumns: TokenColumns;
+  /** Host bookkeeping of the window tokens (positions and statistics). */
+  readonly windowColumns: TokenColumns;
   private readonly backend: Backend;
   private disposed = false;
 
