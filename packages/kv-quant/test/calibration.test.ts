@@ -15,7 +15,12 @@ describe('KVCalibration', () => {
       const pos = Int32Array.from({ length: n }, (_, i) => 7 * i);
       const a = KVCalibration.fromSamples({ kvHeads: 2, headDim: d, rope, layers: [{ keys: pre, values: pre, positions: pos }] });
       const post = a.keys(0, 'post-rope');
-      const b = KVCalibration.fromSamples({ kvHeads: 2, headDim: d, rope, layers: [{ keys: tensor(post, [2, n, d]), values: pre, positions: pos, keyInput: 'post-rope' }] });
+      const b = KVCalibration.fromSamples({
+        kvHeads: 2,
+        headDim: d,
+        rope,
+        layers: [{ keys: tensor(post, [2, n, d]), values: pre, positions: pos, keyInput: 'post-rope' }],
+      });
       assertClose(b.keys(0, 'pre-rope'), pre, 1e-6, 'inverse RoPE');
       assertClose(b.keys(0, 'post-rope'), post, 1e-6, 'RoPE again');
       // Rotation preserves norms per RoPE pair.
@@ -36,7 +41,10 @@ describe('KVCalibration', () => {
         headDim: d,
         qHeads: 2,
         rope,
-        layers: [undefined, { keys: randomArray(rng, n * d), values: randomArray(rng, n * d), positions: positions(3, n), queries: randomArray(rng, 2 * n * d) }],
+        layers: [
+          undefined,
+          { keys: randomArray(rng, n * d), values: randomArray(rng, n * d), positions: positions(3, n), queries: randomArray(rng, 2 * n * d) },
+        ],
       });
       const back = KVCalibration.load(JSON.stringify(c.toJSON()));
       expect(back.numLayers).toBe(2);
@@ -56,12 +64,14 @@ describe('KVCalibration', () => {
     withSeed((rng) => {
       const x = randomArray(rng, 2 * 4 * d);
       expect(() => KVCalibration.fromSamples({ kvHeads: 2, headDim: d, layers: [{ keys: x, values: x, positions: positions(0, 5) }] })).toThrow(
-        expect.objectContaining({ code: 'SHAPE_MISMATCH' }),
+        expect.objectContaining({ code: 'SHAPE_MISMATCH' })
       );
-      expect(() => KVCalibration.fromSamples({ kvHeads: 2, headDim: d, layers: [{ keys: x, values: x, positions: positions(0, 4), keyInput: 'post-rope' }] })).toThrow(
-        expect.objectContaining({ code: 'INVALID_CONFIG' }),
+      expect(() =>
+        KVCalibration.fromSamples({ kvHeads: 2, headDim: d, layers: [{ keys: x, values: x, positions: positions(0, 4), keyInput: 'post-rope' }] })
+      ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+      expect(() => KVCalibration.fromSamples({ kvHeads: 2, headDim: d, qHeads: 3, layers: [] })).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG' })
       );
-      expect(() => KVCalibration.fromSamples({ kvHeads: 2, headDim: d, qHeads: 3, layers: [] })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
       const c = KVCalibration.fromSamples({ kvHeads: 2, headDim: d, layers: [{ keys: x, values: x, positions: positions(0, 4) }] });
       expect(() => c.keys(0, 'post-rope')).toThrow(expect.objectContaining({ name: 'CalibrationRequiredError' }));
       expect(() => c.layer(2)).toThrow(expect.objectContaining({ name: 'CalibrationRequiredError' }));
@@ -79,7 +89,12 @@ describe('KVCalibrationCollector', () => {
         const k = randomArray(rng, 2 * n * d);
         const v = randomArray(rng, 2 * n * d);
         const q = randomArray(rng, 4 * n * d);
-        collector.observe(1, { keys: tensor(k, [2, n, d]), values: tensor(v, [2, n, d]), queries: tensor(q, [4, n, d]), positions: positions(start, n) });
+        collector.observe(1, {
+          keys: tensor(k, [2, n, d]),
+          values: tensor(v, [2, n, d]),
+          queries: tensor(q, [4, n, d]),
+          positions: positions(start, n),
+        });
         all.push({ k, v, q, n, start });
         start += n;
       }
@@ -93,16 +108,20 @@ describe('KVCalibrationCollector', () => {
         kept.forEach((g, j) => {
           const chunk = all.find((c) => g >= c.start && g < c.start + c.n)!;
           const t = g - chunk.start;
-          expect(Array.from(s.keys.subarray((h * 7 + j) * d, (h * 7 + j + 1) * d))).toEqual(Array.from(chunk.k.subarray((h * chunk.n + t) * d, (h * chunk.n + t + 1) * d)));
-          expect(Array.from(s.values.subarray((h * 7 + j) * d, (h * 7 + j + 1) * d))).toEqual(Array.from(chunk.v.subarray((h * chunk.n + t) * d, (h * chunk.n + t + 1) * d)));
+          expect(Array.from(s.keys.subarray((h * 7 + j) * d, (h * 7 + j + 1) * d))).toEqual(
+            Array.from(chunk.k.subarray((h * chunk.n + t) * d, (h * chunk.n + t + 1) * d))
+          );
+          expect(Array.from(s.values.subarray((h * 7 + j) * d, (h * 7 + j + 1) * d))).toEqual(
+            Array.from(chunk.v.subarray((h * chunk.n + t) * d, (h * chunk.n + t + 1) * d))
+          );
         });
       }
       expect(s.queries!.length).toBe(4 * 7 * d);
-      expect(() => collector.observe(2, { keys: tensor(all[0].k, [2, 5, d]), values: tensor(all[0].v, [2, 5, d]), positions: positions(0, 5) })).toThrow(
-        expect.objectContaining({ code: 'INVALID_CONFIG' }),
-      );
-      expect(() => collector.observe(0, { keys: tensor(all[0].k, [2, 5, d]), values: tensor(all[0].v, [2, 5, d]), positions: positions(0, 4) })).toThrow(
-        expect.objectContaining({ code: 'SHAPE_MISMATCH' }),
-      );
+      expect(() =>
+        collector.observe(2, { keys: tensor(all[0].k, [2, 5, d]), values: tensor(all[0].v, [2, 5, d]), positions: positions(0, 5) })
+      ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+      expect(() =>
+        collector.observe(0, { keys: tensor(all[0].k, [2, 5, d]), values: tensor(all[0].v, [2, 5, d]), positions: positions(0, 4) })
+      ).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
     }));
 });

@@ -186,6 +186,27 @@ describe('mixed precision (ZipCache, MiKV)', () => {
       expect(m.bytes).toBe(Object.values(m.parts).reduce((a, b) => a + b, 0));
     }));
 
+  it('gives back the window capacity a long prefill needed once it has been quantized', () =>
+    withSeed((rng) => {
+      const layer = mixedPrecision({ recent: 8, initialCapacity: 16 })(layerSpec({ headDim: 64 })) as MixedPrecisionLayer;
+      const n = 500;
+      layer.append(tensor(randomArray(rng, 2 * n * 64), [2, n, 64]), tensor(randomArray(rng, 2 * n * 64), [2, n, 64]), {
+        positions: positions(0, n),
+        phase: 'prefill',
+      });
+      layer.attend(tensor(randomArray(rng, 4 * 64), [4, 1, 64]), { positions: Int32Array.of(n - 1) }).output.dispose();
+      const during = layer.windowColumns.capacity;
+      layer.append(tensor(randomArray(rng, 2 * 64), [2, 1, 64]), tensor(randomArray(rng, 2 * 64), [2, 1, 64]), {
+        positions: Int32Array.of(n),
+        phase: 'decode',
+      });
+      expect(during).toBeGreaterThanOrEqual(n);
+      expect(layer.windowColumns.count).toBe(9);
+      // Shrunk to twice the 8 rows left after the flush; the new token fits.
+      expect(layer.windowColumns.capacity).toBe(16);
+      expect((layer as unknown as { window: { capacity: number } }).window.capacity).toBe(16);
+    }));
+
   it('bad configurations are typed errors', () => {
     expect(() => zipCache({ bits: 5 })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_BIT_WIDTH' }));
     expect(() => zipCache({ salientRatio: 1.5 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));

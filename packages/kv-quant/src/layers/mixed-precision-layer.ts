@@ -344,6 +344,9 @@ export class MixedPrecisionLayer implements KVCacheLayer {
     }
     this.window.dropFront(plan.flushed);
     this.windowColumns.dropFront(plan.flushed);
+    // A prefill waits in the window until its attention statistics are in; give that room back.
+    this.window.shrink(Math.max(1, this.parts.recent));
+    this.windowColumns.shrink(Math.max(1, this.parts.recent));
   }
 
   private assertAlive(): void {

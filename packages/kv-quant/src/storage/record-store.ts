@@ -48,6 +48,16 @@ export class RecordStore {
     for (const b of this.buffers.values()) b.reserve(this.used + extra, this.used);
   }
 
+  /**
+   * Gives back capacity after a burst (a prefill that waited in a window): when fewer than a
+   * quarter of the rows are used, shrinks to twice the rows in use (at least `minimum`).
+   */
+  shrink(minimum: number): void {
+    const target = Math.max(minimum, 2 * this.used);
+    if (this.capacity <= 4 * Math.max(this.used, 1) || target >= this.capacity) return;
+    for (const b of this.buffers.values()) b.resize(target, this.used);
+  }
+
   /** Appends rows (every field, same row count); call `reserve` first. */
   append(record: RecordTensors, rows: number): void {
     for (const [name, b] of this.buffers) b.write(this.used, record[name]);

@@ -75,6 +75,11 @@ export class RowBuffer {
     if (needed <= this.capacity) return;
     let capacity = Math.max(1, this.capacity);
     while (capacity < needed) capacity *= 2;
+    this.resize(capacity, used);
+  }
+
+  /** Reallocates to exactly `capacity` rows (≥ used), keeping the first `used` rows. */
+  resize(capacity: number, used: number): void {
     const next = zeros([...this.lead, capacity, ...this.inner], { dtype: this.dtype, backend: this.backend });
     if (used > 0) {
       const src = this.rows(0, used);

@@ -26,7 +26,7 @@ export class TokenColumns {
   static readonly rowBytes = 12;
 
   push(position: number, attention = 0, queries = 0): void {
-    if (this.used === this.capacity) this.grow(Math.max(1, 2 * this.capacity));
+    if (this.used === this.capacity) this.reallocate(Math.max(1, 2 * this.capacity));
     this.positions[this.used] = position;
     this.attention[this.used] = attention;
     this.queries[this.used] = queries;
@@ -48,7 +48,14 @@ export class TokenColumns {
     this.used -= k;
   }
 
-  private grow(capacity: number): void {
+  /** Same policy as `RecordStore.shrink`: after a burst, keep twice the rows in use. */
+  shrink(minimum: number): void {
+    const target = Math.max(minimum, 2 * this.used);
+    if (this.capacity <= 4 * Math.max(this.used, 1) || target >= this.capacity) return;
+    this.reallocate(target);
+  }
+
+  private reallocate(capacity: number): void {
     for (const key of ['positions', 'attention', 'queries'] as const) {
       const next = new (this[key].constructor as Int32ArrayConstructor | Float32ArrayConstructor)(capacity);
       next.set(this[key].subarray(0, this.used));
