@@ -83,3 +83,23 @@ export function referenceAttention(
   }
   return { out, keySum };
 }
+
+/** Float64 RoPE ('half' layout) written from the formula. */
+export function ropeHalf(x: ArrayLike<number>, heads: number, n: number, d: number, pos: ArrayLike<number>, invFreq: Float32Array): Float64Array {
+  const out = Float64Array.from(x);
+  const half = invFreq.length;
+  for (let h = 0; h < heads; h++) {
+    for (let t = 0; t < n; t++) {
+      for (let i = 0; i < half; i++) {
+        const angle = Math.fround(pos[t] * invFreq[i]);
+        const c = Math.fround(Math.cos(angle));
+        const s = Math.fround(Math.sin(angle));
+        const a = x[(h * n + t) * d + i];
+        const b = x[(h * n + t) * d + i + half];
+        out[(h * n + t) * d + i] = a * c - b * s;
+        out[(h * n + t) * d + i + half] = b * c + a * s;
+      }
+    }
+  }
+  return out;
+}

@@ -85,41 +85,43 @@ describe('kivi', () => {
       }
     }));
 
-  it('dequantizes to within half a step of the inputs: keys per channel over groups of tokens, values per token over groups of channels', () =>
-    withSeed((rng) => {
-      const total = 50;
-      const k = randomArray(rng, H * total * D, 2);
-      const v = randomArray(rng, H * total * D);
-      const layer = makeLayer({ bits: 4, valueGroupSize: 8 });
-      appendRange(layer, k, v, total, 0, total);
-      const view = layer.view();
-      const { keys, values } = dequantizeKivi(view);
-      const kd = keys.readSync();
-      const vd = values.readSync();
-      const kScale = view.keyScale.readFloat32Sync();
-      const vScale = view.valueScale.readFloat32Sync();
-      const gCap = view.keyScale.shape[1];
-      const vCap = view.valueScale.shape[1];
-      for (let h = 0; h < H; h++) {
-        for (let t = 0; t < total; t++) {
-          for (let c = 0; c < D; c++) {
-            const i = (h * total + t) * D + c;
-            const g = Math.floor(t / 8);
-            if (g < view.keyGroups) {
-              // The direct formula: this channel's group of 8 tokens shares one asymmetric 4-bit grid.
-              const xs = Array.from({ length: 8 }, (_, j) => f16(k[(h * total + g * 8 + j) * D + c]));
-              const s = kScale[(h * gCap + g) * D + c];
-              expect(s * 15).toBeGreaterThanOrEqual(Math.max(...xs) - Math.min(...xs) - 1e-9);
-              expect(Math.abs(kd[i] - f16(k[i]))).toBeLessThanOrEqual(s / 2 + 1e-6);
-            } else expect(kd[i]).toBe(f16(k[i]));
-            if (t < view.valueTokens) {
-              const s = vScale[(h * vCap + t) * 2 + Math.floor(c / 8)];
-              expect(Math.abs(vd[i] - f16(v[i]))).toBeLessThanOrEqual(s / 2 + 1e-6);
-            } else expect(vd[i]).toBe(f16(v[i]));
+  for (const bits of [2, 4, 8] as const) {
+    it(`${bits}-bit: dequantizes to within half a step of the inputs: keys per channel over groups of tokens, values per token over groups of channels`, () =>
+      withSeed((rng) => {
+        const total = 50;
+        const k = randomArray(rng, H * total * D, 2);
+        const v = randomArray(rng, H * total * D);
+        const layer = makeLayer({ bits, valueGroupSize: 8 });
+        appendRange(layer, k, v, total, 0, total);
+        const view = layer.view();
+        const { keys, values } = dequantizeKivi(view);
+        const kd = keys.readSync();
+        const vd = values.readSync();
+        const kScale = view.keyScale.readFloat32Sync();
+        const vScale = view.valueScale.readFloat32Sync();
+        const gCap = view.keyScale.shape[1];
+        const vCap = view.valueScale.shape[1];
+        for (let h = 0; h < H; h++) {
+          for (let t = 0; t < total; t++) {
+            for (let c = 0; c < D; c++) {
+              const i = (h * total + t) * D + c;
+              const g = Math.floor(t / 8);
+              if (g < view.keyGroups) {
+                // The direct formula: this channel's group of 8 tokens shares one asymmetric grid of 2^bits levels.
+                const xs = Array.from({ length: 8 }, (_, j) => f16(k[(h * total + g * 8 + j) * D + c]));
+                const s = kScale[(h * gCap + g) * D + c];
+                expect(s * (2 ** bits - 1)).toBeGreaterThanOrEqual(Math.max(...xs) - Math.min(...xs) - 1e-9);
+                expect(Math.abs(kd[i] - f16(k[i]))).toBeLessThanOrEqual(s / 2 + 1e-6);
+              } else expect(kd[i]).toBe(f16(k[i]));
+              if (t < view.valueTokens) {
+                const s = vScale[(h * vCap + t) * 2 + Math.floor(c / 8)];
+                expect(Math.abs(vd[i] - f16(v[i]))).toBeLessThanOrEqual(s / 2 + 1e-6);
+              } else expect(vd[i]).toBe(f16(v[i]));
+            }
           }
         }
-      }
-    }));
+      }));
+  }
 
   it('attends like attention over the dequantized cache (fused-kernel seam and generic path agree)', () =>
     withSeed((rng) => {

@@ -2,7 +2,7 @@ import { type MethodContext, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { fitDatatype, KVCalibration, kvquant, listMethods, type QuantizedCacheLayer, quantizeLut, dequantizeLut } from '../src/index.js';
-import { cpu, f16, layerSpec, positions, randomArray, referenceAttention, withOutlierChannels } from './helpers.js';
+import { layerSpec, positions, randomArray, referenceAttention, ropeHalf, withOutlierChannels } from './helpers.js';
 
 const d = 16;
 const spec = layerSpec({ headDim: d, kvHeads: 2, qHeads: 4 });
@@ -22,22 +22,6 @@ function calibrationFor(rng: Parameters<Parameters<typeof withSeed>[0]>[0], n = 
       },
     ],
   });
-}
-
-/** Float64 RoPE ('half' layout). */
-function ropeHalf(x: ArrayLike<number>, heads: number, n: number, pos: ArrayLike<number>, invFreq: Float32Array): Float64Array {
-  const out = Float64Array.from(x);
-  const half = invFreq.length;
-  for (let h = 0; h < heads; h++)
-    for (let t = 0; t < n; t++)
-      for (let i = 0; i < half; i++) {
-        const angle = Math.fround(pos[t] * invFreq[i]);
-        const [c, s] = [Math.fround(Math.cos(angle)), Math.fround(Math.sin(angle))];
-        const [a, b] = [x[(h * n + t) * d + i], x[(h * n + t) * d + i + half]];
-        out[(h * n + t) * d + i] = a * c - b * s;
-        out[(h * n + t) * d + i + half] = b * c + a * s;
-      }
-  return out;
 }
 
 describe('non-uniform datatypes', () => {
@@ -108,7 +92,7 @@ describe('kvquant', () => {
       const q = randomArray(rng, 4 * 2 * d);
       const qPos = Int32Array.of(30, 61);
       const out = layer.attend(tensor(q, [4, 2, d]), { positions: qPos }).output.readSync();
-      const ref = referenceAttention(q, ropeHalf(keys, 2, n, pos, spec.rope.invFreq), values, { qHeads: 4, kvHeads: 2, m: 2, n, d }, qPos, pos);
+      const ref = referenceAttention(q, ropeHalf(keys, 2, n, d, pos, spec.rope.invFreq), values, { qHeads: 4, kvHeads: 2, m: 2, n, d }, qPos, pos);
       assertClose(out, ref.out, 1e-5, 'kvquant attend');
       // The sink (first token) is exact; in every other vector the largest outlier is exact and the rest is close.
       for (let h = 0; h < 2; h++) {
@@ -170,7 +154,5 @@ describe('kvquant', () => {
         }
       }
       expect(calibrationFor(rng, 32, false).queryEnergy(0)).toBeUndefined();
-      void f16;
-      void cpu;
     }));
 });

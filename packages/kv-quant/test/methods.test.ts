@@ -97,24 +97,22 @@ describe('method registry', () => {
       expect(errors.kivi).toBeGreaterThan(0); // the prefill is longer than the residual: something was quantized
     }));
 
-  it('builds methods from name:key=value specs and refuses unknown names, parameters and values', () =>
-    withSeed((rng) => {
-      const layer = methodFromSpec('kivi:bits=4:group=16:residual=32')(spec());
-      expect(layer).toBeInstanceOf(KiviLayer);
-      expect((layer as KiviLayer).bits).toBe(4);
-      expect((layer as KiviLayer).groupSize).toBe(16);
-      expect(methodFromSpec('zipcache:bits=1:highBits=4')(spec())).toBeInstanceOf(MixedPrecisionLayer);
-      expect(formatMethodSpec('kivi', resolveParams(listMethods()[2], { bits: '4' }))).toBe('kivi:bits=4:group=32:residual=128:dtype=f16');
-      for (const bad of ['nope:bits=2', 'kivi:bits=3', 'kivi:colour=red', 'uniform:axis=diagonal', 'qaq:outliers=2']) {
-        expect(() => methodFromSpec(bad), bad).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-      }
-      expect(() => methodFromSpec('kvquant')).toThrow(expect.objectContaining({ name: 'CalibrationRequiredError' }));
-      expect(() => methodFromSpec('cq:channels=4:bits=1', { calibration: 'not a calibration' })).toThrow(
-        expect.objectContaining({ code: 'INVALID_CONFIG' })
-      );
-      expect(() => methodFromSpec('uniform:group=24')(spec())).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-      void rng;
-    }));
+  it('builds methods from name:key=value specs and refuses unknown names, parameters and values', () => {
+    const layer = methodFromSpec('kivi:bits=4:group=16:residual=32')(spec());
+    expect(layer).toBeInstanceOf(KiviLayer);
+    expect((layer as KiviLayer).bits).toBe(4);
+    expect((layer as KiviLayer).groupSize).toBe(16);
+    expect(methodFromSpec('zipcache:bits=1:highBits=4')(spec())).toBeInstanceOf(MixedPrecisionLayer);
+    expect(formatMethodSpec('kivi', resolveParams(listMethods()[2], { bits: '4' }))).toBe('kivi:bits=4:group=32:residual=128:dtype=f16');
+    for (const bad of ['nope:bits=2', 'kivi:bits=3', 'kivi:colour=red', 'uniform:axis=diagonal', 'qaq:outliers=2']) {
+      expect(() => methodFromSpec(bad), bad).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    }
+    expect(() => methodFromSpec('kvquant')).toThrow(expect.objectContaining({ name: 'CalibrationRequiredError' }));
+    expect(() => methodFromSpec('cq:channels=4:bits=1', { calibration: 'not a calibration' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' })
+    );
+    expect(() => methodFromSpec('uniform:group=24')(spec())).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+  });
 });
 
 describe('the cache-layer contract, for every method', () => {

@@ -2,33 +2,13 @@ import { ropeInverseFrequencies, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { ChannelRotation, hadamard, KVCalibration, outlierAwareOrder, type QuantizedCacheLayer, rotateKV, uniformQuant } from '../src/index.js';
-import { cpu, layerSpec, positions, randomArray, referenceAttention, withOutlierChannels } from './helpers.js';
+import { cpu, layerSpec, positions, randomArray, referenceAttention, ropeHalf, withOutlierChannels } from './helpers.js';
 
 /** Sylvester's construction: H_1 = [1], H_2n = [[H, H], [H, −H]]. */
 function sylvester(n: number): number[][] {
   let h = [[1]];
   while (h.length < n) h = [...h.map((r) => [...r, ...r]), ...h.map((r) => [...r, ...r.map((x) => -x)])];
   return h;
-}
-
-/** Float64 RoPE ('half' layout) written from the formula. */
-function ropeHalf(x: ArrayLike<number>, heads: number, n: number, d: number, pos: ArrayLike<number>, invFreq: Float32Array): Float64Array {
-  const out = Float64Array.from(x);
-  const half = invFreq.length;
-  for (let h = 0; h < heads; h++) {
-    for (let t = 0; t < n; t++) {
-      for (let i = 0; i < half; i++) {
-        const angle = Math.fround(pos[t] * invFreq[i]);
-        const c = Math.fround(Math.cos(angle));
-        const s = Math.fround(Math.sin(angle));
-        const a = x[(h * n + t) * d + i];
-        const b = x[(h * n + t) * d + i + half];
-        out[(h * n + t) * d + i] = a * c - b * s;
-        out[(h * n + t) * d + i + half] = b * c + a * s;
-      }
-    }
-  }
-  return out;
 }
 
 describe('Walsh–Hadamard rotation', () => {

@@ -1,7 +1,7 @@
 import { createCache, packCodes, tensor, unpackCodes, wordsPerRow } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { dequantizeUniform, quantizeUniform, uniformQuant } from '../src/index.js';
+import { dequantizeUniform, fp8, quantizeUniform, uniformQuant } from '../src/index.js';
 import { f16, layerSpec, positions, randomArray, withOutlierChannels } from './helpers.js';
 
 /** One f16 ulp at x (the spacing of f16 values around |x|). */
@@ -190,4 +190,26 @@ describe('per-channel vs per-token semantics', () => {
         }
       }
     }));
+});
+
+describe('uniformQuant and fp8 configuration errors', () => {
+  it('are typed errors, raised when the factory or the layer is built', () => {
+    const spec = layerSpec({ headDim: 16 });
+    const cases: [() => unknown, string][] = [
+      [() => uniformQuant({ bits: 5 }), 'UNSUPPORTED_BIT_WIDTH'],
+      [() => uniformQuant({ bits: 1, symmetric: true }), 'UNSUPPORTED_BIT_WIDTH'],
+      [() => uniformQuant({ axis: 'diagonal' as never }), 'INVALID_CONFIG'],
+      [() => uniformQuant({ groupSize: 0 }), 'INVALID_CONFIG'],
+      [() => uniformQuant({ initialCapacity: 0 }), 'INVALID_CONFIG'],
+      [() => uniformQuant({ dtype: 'bf16' as never }), 'INVALID_CONFIG'],
+      [() => uniformQuant({ groupSize: 24 })(spec), 'INVALID_CONFIG'],
+      [() => uniformQuant({ axis: 'channel', groupSize: 8, residual: 12 })(spec), 'INVALID_CONFIG'],
+      [() => fp8({ format: 'e3m4' as never }), 'INVALID_CONFIG'],
+      [() => fp8({ scaling: 'per-token' as never }), 'INVALID_CONFIG'],
+      [() => fp8({ sinks: -1 }), 'INVALID_CONFIG'],
+    ];
+    for (const [build, code] of cases) expect(build).toThrow(expect.objectContaining({ code }));
+    // A per-channel group size need not divide the head dimension (it counts tokens).
+    expect(() => uniformQuant({ axis: 'channel', groupSize: 24 })(spec)).not.toThrow();
+  });
 });

@@ -183,6 +183,15 @@ export class KVCalibration {
     return this.samples[layer] !== undefined && this.samples[layer]!.tokens > 0;
   }
 
+  /** Checks that the calibration was taken on a model with this layer's KV geometry. */
+  assertFits(spec: { kvHeads: number; headDim: number }, method: string): void {
+    if (this.kvHeads !== spec.kvHeads || this.headDim !== spec.headDim) {
+      throw new InvalidConfigError(
+        `${method}: the calibration is for ${this.kvHeads} KV heads of ${this.headDim} channels, the model has ${spec.kvHeads} of ${spec.headDim}`
+      );
+    }
+  }
+
   /** The samples of `layer`; a typed error naming `method` when there are none. */
   layer(layer: number, method = 'calibration'): LayerSamples {
     const s = this.samples[layer];

@@ -121,7 +121,6 @@ export class ChannelRotation {
   /** Gathers the channels of each head group in `order` (no-op without orders). */
   private permute(x: Tensor, order: Tensor[] | undefined, scope: Scope): Tensor {
     if (!order) return x;
-    const groups = x.shape[0];
     const parts = order.map((idx, g) => scope.track(gather(scope.track(slice(x, [g, 0, 0], [g + 1, x.shape[1], x.shape[2]])), idx, 2)));
     return scope.track(parts.length === 1 ? parts[0] : concat(parts, 0));
   }

@@ -3,8 +3,7 @@ import type { KVCalibration } from '../calibration/calibration.js';
 import { fitCodebooks } from '../calibration/fit.js';
 import { VectorTokenCodec } from '../codecs/vector-codec.js';
 import { CalibrationRequiredError } from '../errors.js';
-import { QuantizedCacheLayer } from '../layers/quantized-layer.js';
-import { TokenStream } from '../streams/token-stream.js';
+import { tokenCodecLayer } from './token-layer.js';
 import { type CommonQuantOptions, integer, oneOf, resolveCommon } from './options.js';
 
 export interface CoupledQuantOptions extends CommonQuantOptions {
@@ -56,11 +55,7 @@ export function coupledQuant(options: CoupledQuantOptions): CacheLayerFactory {
   const fit = (spec: LayerSpec) => {
     const cached = fits.get(spec.layerIndex);
     if (cached) return cached;
-    if (calibration.kvHeads !== spec.kvHeads || calibration.headDim !== spec.headDim) {
-      throw new InvalidConfigError(
-        `${where}: the calibration is for ${calibration.kvHeads} KV heads of ${calibration.headDim} channels, the model has ${spec.kvHeads} of ${spec.headDim}`
-      );
-    }
+    calibration.assertFits(spec, where);
     const samples = calibration.layer(spec.layerIndex, where);
     const n = samples.tokens;
     const codebookOptions = { seed: options.seed, iterations: options.iterations };
@@ -78,26 +73,16 @@ export function coupledQuant(options: CoupledQuantOptions): CacheLayerFactory {
     if (spec.headDim % channels !== 0)
       throw new InvalidConfigError(`${where}: ${channels} coupled channels must divide the head dimension ${spec.headDim}`);
     const books = fit(spec);
-    const stream = (codebook: Float32Array, side: string) =>
-      new TokenStream(
-        spec.backend,
-        spec.kvHeads,
-        spec.headDim,
-        new VectorTokenCodec(spec.backend, spec.kvHeads, spec.headDim, channels, codeBits, codebook, `${where} ${side}`),
-        {
-          sinks,
-          window: residual,
-          storageDType: common.dtype,
-          initialCapacity: common.initialCapacity,
-        }
-      );
-    return new QuantizedCacheLayer(spec, {
+    const codec = (codebook: Float32Array, side: string) =>
+      new VectorTokenCodec(spec.backend, spec.kvHeads, spec.headDim, channels, codeBits, codebook, `${where} ${side}`);
+    return tokenCodecLayer(spec, {
       method: where,
       keyInput,
-      storageDType: common.dtype,
-      keys: stream(books.keys, 'keys'),
-      values: stream(books.values, 'values'),
-      initialCapacity: common.initialCapacity,
+      keys: codec(books.keys, 'keys'),
+      values: codec(books.values, 'values'),
+      sinks,
+      residual,
+      ...common,
     });
   };
 }

@@ -1,9 +1,8 @@
 import type { CacheLayerFactory, LayerSpec } from '@kvkit/tensor-core';
 import type { KVCalibration } from '../calibration/calibration.js';
 import { type Fp8Scaling, Fp8TokenCodec } from '../codecs/fp8-codec.js';
-import { QuantizedCacheLayer } from '../layers/quantized-layer.js';
 import { FP8_FORMATS, type Fp8Format } from '../numeric/fp8.js';
-import { TokenStream } from '../streams/token-stream.js';
+import { tokenCodecLayer } from './token-layer.js';
 import { type CommonQuantOptions, integer, oneOf, resolveCommon } from './options.js';
 
 export interface Fp8Options extends CommonQuantOptions {
@@ -45,26 +44,15 @@ export function fp8(options: Fp8Options = {}): CacheLayerFactory {
         scaling
       );
     };
-    const stream = (side: 'keys' | 'values') =>
-      new TokenStream(
-        spec.backend,
-        spec.kvHeads,
-        spec.headDim,
-        new Fp8TokenCodec(spec.backend, spec.kvHeads, spec.headDim, format, scaling, absMax(side)),
-        {
-          sinks,
-          window,
-          storageDType: common.dtype,
-          initialCapacity: common.initialCapacity,
-        }
-      );
-    return new QuantizedCacheLayer(spec, {
+    const codec = (side: 'keys' | 'values') => new Fp8TokenCodec(spec.backend, spec.kvHeads, spec.headDim, format, scaling, absMax(side));
+    return tokenCodecLayer(spec, {
       method: where,
       keyInput: 'post-rope',
-      storageDType: common.dtype,
-      keys: stream('keys'),
-      values: stream('values'),
-      initialCapacity: common.initialCapacity,
+      keys: codec('keys'),
+      values: codec('values'),
+      sinks,
+      residual: window,
+      ...common,
     });
   };
 }

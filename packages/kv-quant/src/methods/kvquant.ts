@@ -1,4 +1,4 @@
-import { type CacheLayerFactory, InvalidConfigError, type LayerSpec } from '@kvkit/tensor-core';
+import { type CacheLayerFactory, type LayerSpec } from '@kvkit/tensor-core';
 import type { KVCalibration } from '../calibration/calibration.js';
 import { fitChannelRanges, fitDatatype, normalizedTokenSamples } from '../calibration/fit.js';
 import { ChannelAffine } from '../codecs/channel-affine.js';
@@ -7,8 +7,7 @@ import { LutTokenCodec } from '../codecs/lut-codec.js';
 import { assertGroupDivides } from '../codecs/uniform-codec.js';
 import { CalibrationRequiredError } from '../errors.js';
 import { LUT_BITS } from '../kernels/lut.js';
-import { QuantizedCacheLayer } from '../layers/quantized-layer.js';
-import { TokenStream } from '../streams/token-stream.js';
+import { tokenCodecLayer } from './token-layer.js';
 import { type CommonQuantOptions, fraction, integer, oneOf, outlierCount, resolveCommon } from './options.js';
 
 export interface KvQuantOptions extends CommonQuantOptions {
@@ -60,11 +59,7 @@ export function kvquant(options: KvQuantOptions): CacheLayerFactory {
   const fit = (spec: LayerSpec, valueGroupSize: number, outliers: number): KvQuantFit => {
     const cached = fits.get(spec.layerIndex);
     if (cached) return cached;
-    if (calibration.kvHeads !== spec.kvHeads || calibration.headDim !== spec.headDim) {
-      throw new InvalidConfigError(
-        `${where}: the calibration is for ${calibration.kvHeads} KV heads of ${calibration.headDim} channels, the model has ${spec.kvHeads} of ${spec.headDim}`
-      );
-    }
+    calibration.assertFits(spec, where);
     const samples = calibration.layer(spec.layerIndex, where);
     const { kvHeads: H, headDim: d } = spec;
     const n = samples.tokens;
@@ -111,20 +106,6 @@ export function kvquant(options: KvQuantOptions): CacheLayerFactory {
       { outliers, center: 'mean', valueDType: common.dtype },
       `${where} values`
     );
-    const stream = (codec: DenseSparseCodec) =>
-      new TokenStream(backend, kvHeads, headDim, codec, {
-        sinks,
-        window: residual,
-        storageDType: common.dtype,
-        initialCapacity: common.initialCapacity,
-      });
-    return new QuantizedCacheLayer(spec, {
-      method: where,
-      keyInput: 'pre-rope',
-      storageDType: common.dtype,
-      keys: stream(keyCodec),
-      values: stream(valueCodec),
-      initialCapacity: common.initialCapacity,
-    });
+    return tokenCodecLayer(spec, { method: where, keyInput: 'pre-rope', keys: keyCodec, values: valueCodec, sinks, residual, ...common });
   };
 }

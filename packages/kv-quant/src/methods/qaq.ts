@@ -2,8 +2,7 @@ import type { CacheLayerFactory } from '@kvkit/tensor-core';
 import { DenseSparseCodec } from '../codecs/dense-sparse-codec.js';
 import { UniformTokenCodec } from '../codecs/uniform-codec.js';
 import { assertUniformBits } from '../kernels/uniform.js';
-import { QuantizedCacheLayer } from '../layers/quantized-layer.js';
-import { TokenStream } from '../streams/token-stream.js';
+import { tokenCodecLayer } from './token-layer.js';
 import { type CommonQuantOptions, fraction, integer, outlierCount, resolveCommon } from './options.js';
 
 export interface QaqOptions extends CommonQuantOptions {
@@ -38,28 +37,23 @@ export function qaq(options: QaqOptions = {}): CacheLayerFactory {
   const sinks = integer(options.sinks ?? 0, 'sinks', where);
   const residual = integer(options.residual ?? 0, 'residual', where);
   return (spec) => {
-    const { backend, kvHeads, headDim } = spec;
+    const { headDim } = spec;
     const outliers = outlierCount(share, headDim);
-    const stream = (bits: number, side: string) =>
-      new TokenStream(
-        backend,
-        kvHeads,
+    const codec = (bits: number, side: string) =>
+      new DenseSparseCodec(
+        new UniformTokenCodec(headDim, { bits, groupSize, symmetric: false, paramDType: common.dtype }, `${where} ${side}`),
         headDim,
-        new DenseSparseCodec(
-          new UniformTokenCodec(headDim, { bits, groupSize, symmetric: false, paramDType: common.dtype }, `${where} ${side}`),
-          headDim,
-          { outliers, center: 'mean', valueDType: common.dtype },
-          `${where} ${side}`
-        ),
-        { sinks, window: residual, storageDType: common.dtype, initialCapacity: common.initialCapacity }
+        { outliers, center: 'mean', valueDType: common.dtype },
+        `${where} ${side}`
       );
-    return new QuantizedCacheLayer(spec, {
+    return tokenCodecLayer(spec, {
       method: where,
       keyInput: 'post-rope',
-      storageDType: common.dtype,
-      keys: stream(keyBits, 'keys'),
-      values: stream(valueBits, 'values'),
-      initialCapacity: common.initialCapacity,
+      keys: codec(keyBits, 'keys'),
+      values: codec(valueBits, 'values'),
+      sinks,
+      residual,
+      ...common,
     });
   };
 }

@@ -4,9 +4,8 @@ import { outlierAwareOrder } from '../calibration/fit.js';
 import { UniformTokenCodec } from '../codecs/uniform-codec.js';
 import { assertUniformBits } from '../kernels/uniform.js';
 import { ChannelRotation } from '../layers/channel-rotation.js';
-import { QuantizedCacheLayer } from '../layers/quantized-layer.js';
 import { largestPowerOfTwoDividing } from '../numeric/hadamard.js';
-import { TokenStream } from '../streams/token-stream.js';
+import { tokenCodecLayer } from './token-layer.js';
 import { type CommonQuantOptions, integer, oneOf, resolveCommon } from './options.js';
 
 export interface RotateKvOptions extends CommonQuantOptions {
@@ -87,28 +86,7 @@ export function rotateKV(options: RotateKvOptions = {}): CacheLayerFactory {
       options.rotateValues === false
         ? undefined
         : new ChannelRotation(backend, { kvHeads, headDim, headGroup: 1, blockSize: largestPowerOfTwoDividing(headDim) }, `${where} values`);
-    const stream = () =>
-      new TokenStream(
-        backend,
-        kvHeads,
-        headDim,
-        new UniformTokenCodec(headDim, { bits, groupSize, symmetric: false, paramDType: common.dtype }, where),
-        {
-          sinks,
-          window: residual,
-          storageDType: common.dtype,
-          initialCapacity: common.initialCapacity,
-        }
-      );
-    return new QuantizedCacheLayer(spec, {
-      method: where,
-      keyInput,
-      storageDType: common.dtype,
-      keys: stream(),
-      values: stream(),
-      keyRotation,
-      valueRotation,
-      initialCapacity: common.initialCapacity,
-    });
+    const codec = () => new UniformTokenCodec(headDim, { bits, groupSize, symmetric: false, paramDType: common.dtype }, where);
+    return tokenCodecLayer(spec, { method: where, keyInput, keys: codec(), values: codec(), sinks, residual, keyRotation, valueRotation, ...common });
   };
 }
