@@ -16,6 +16,13 @@ export interface CoordinatedLayer {
   compressNow(): void;
 }
 
+export interface CrossLayerOptions {
+  /** Sets every layer's budget weight. */
+  allocator?: LayerAllocator;
+  /** Defer prefill compression to the end of each pass even without a signal allocator. */
+  deferPrefill?: boolean;
+}
+
 /** What the model runtime reports after each decoder layer (the `onLayer` event of @kvkit/llm). */
 export interface LayerActivationsLike {
   layerIndex: number;
@@ -45,11 +52,22 @@ export class CrossLayerState {
   private waitingForHidden = false;
   private decodeSteps = 0;
 
+  readonly allocator?: LayerAllocator;
+  private readonly deferPrefill: boolean;
+  private readonly passEnd: ((state: CrossLayerState) => void)[] = [];
+
   constructor(
     readonly numLayers: number,
-    readonly allocator?: LayerAllocator,
+    options: CrossLayerOptions = {},
   ) {
+    this.allocator = options.allocator;
+    this.deferPrefill = (options.allocator !== undefined && options.allocator.needs !== 'none') || (options.deferPrefill ?? false);
     this.cosines = new Array(numLayers).fill(undefined);
+  }
+
+  /** Runs `callback` at the end of each prefill pass, before the deferred layers compress (RazorAttention picks its heads there). */
+  onPassEnd(callback: (state: CrossLayerState) => void): void {
+    this.passEnd.push(callback);
   }
 
   /** Called by each layer when it is built, in layer order. */
@@ -77,14 +95,14 @@ export class CrossLayerState {
   /** A layer finished attending: compress now or wait for the rest of the pass. */
   attended(layer: CoordinatedLayer, phase: 'prefill' | 'decode'): void {
     const allocator = this.allocator;
-    if (!allocator || allocator.needs === 'none') {
+    if (!this.deferPrefill) {
       layer.maybeCompress(phase);
       return;
     }
     const last = layer.layerIndex === this.numLayers - 1;
     if (phase === 'decode') {
       layer.maybeCompress(phase);
-      if (last) {
+      if (last && allocator) {
         this.decodeSteps++;
         if (allocator.reallocateEvery > 0 && this.decodeSteps % allocator.reallocateEvery === 0) {
           this.reallocate(this.layers, `reallocated at decode step ${this.decodeSteps}`);
@@ -95,13 +113,13 @@ export class CrossLayerState {
     }
     this.pending.add(layer);
     const seen = layer.layerIndex + 1;
-    if (!last && allocator.layerInterval > 0 && seen % allocator.layerInterval === 0) {
+    if (!last && allocator && allocator.layerInterval > 0 && seen % allocator.layerInterval === 0) {
       const sofar = this.layers.slice(0, seen);
       this.reallocate(sofar, `reallocated among layers 0..${layer.layerIndex}`);
       for (const l of sofar) l.compressNow();
     }
     if (!last) return;
-    if (allocator.needs === 'hidden' && this.hiddenHook) {
+    if (allocator?.needs === 'hidden' && this.hiddenHook) {
       this.waitingForHidden = true; // the last layer's hidden state arrives after its attention
       return;
     }
@@ -125,6 +143,7 @@ export class CrossLayerState {
 
   private finishPass(): void {
     this.reallocate(this.layers, 'allocated after the prefill pass');
+    for (const callback of this.passEnd) callback(this);
     for (const l of this.layers) if (this.pending.has(l)) l.compressNow();
     this.pending.clear();
   }
@@ -171,13 +190,10 @@ function meanRowCosine(a: Float32Array, b: Float32Array, rows: number, width: nu
  * A factory whose layers share one `CrossLayerState` per cache: building layer 0 starts a new state,
  * later layers join it (createCache builds layers in order). `build` makes one layer.
  */
-export function crossLayerFactory(
-  build: (spec: LayerSpec, state: CrossLayerState) => KVCacheLayer,
-  options: { allocator?: LayerAllocator } = {},
-): CacheLayerFactory {
+export function crossLayerFactory(build: (spec: LayerSpec, state: CrossLayerState) => KVCacheLayer, options: CrossLayerOptions = {}): CacheLayerFactory {
   let state: CrossLayerState | undefined;
   return (spec) => {
-    if (spec.layerIndex === 0) state = new CrossLayerState(spec.numLayers, options.allocator);
+    if (spec.layerIndex === 0) state = new CrossLayerState(spec.numLayers, options);
     if (!state || state.numLayers !== spec.numLayers) {
       throw new InvalidConfigError(`cross-layer method: layer ${spec.layerIndex} built before layer 0 of its cache; build caches with createCache`);
     }

@@ -220,6 +220,20 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     return Math.min(this.seen, protectedTokens + Math.round((total - protectedTokens) * this.weight));
   }
 
+  /** The method, its parts and what they decided (head policies, retrieval heads, layer weight). */
+  describe(): Record<string, unknown> {
+    return {
+      method: this.method.name,
+      layer: this.layerIndex,
+      scorer: this.scorer?.name ?? 'none',
+      selector: this.selector.name,
+      policy: this.policy.name,
+      ...(this.selector.describe?.() ?? {}),
+      allocation: this.allocation(),
+      stored: this.storedTokens(),
+    };
+  }
+
   allocation(): AllocationInfo {
     return { budget: this.layerBudget(), weight: this.weight, source: this.weightSource };
   }

@@ -24,6 +24,8 @@ export interface SelectionContext {
 export interface HeadSelector {
   readonly name: string;
   select(context: SelectionContext): Int32Array;
+  /** What the selector decided so far (FastGen's head policies, RazorAttention's retrieval heads). */
+  describe?(): Record<string, unknown>;
 }
 
 export type SelectorFactory = (layer: LayerSpec) => HeadSelector;
