@@ -1,5 +1,5 @@
-import { type CacheSpec, cpuBackend, type LayerSpec, ropeInverseFrequencies, type Tensor, tensor } from '@kvkit/tensor-core';
-import type { Rng } from '@kvkit/tensor-core';
+import { type CacheSpec, cpuBackend, type LayerSpec, type Rng, ropeInverseFrequencies, type Tensor, tensor } from '@kvkit/tensor-core';
+
 
 export const backend = cpuBackend();
 

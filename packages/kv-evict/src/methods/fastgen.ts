@@ -1,8 +1,10 @@
 import type { CacheLayerFactory } from '@kvkit/tensor-core';
 import { nonNegativeInteger, numberInRange } from '../budget.js';
-import { compressingLayer } from '../layer/compressing-layer.js';
-import { accumulatedAttentionScorer } from '../scoring/accumulated-attention.js';
-import { fastGenSelector } from '../selection/fastgen-selector.js';
+import { FastGenProfile, fastGenScorer } from '../fastgen/fastgen-profile.js';
+import { fastGenSelector } from '../fastgen/fastgen-selector.js';
+import type { FastGenConfig } from '../fastgen/fastgen-policies.js';
+import { CompressingLayer, checkMethod } from '../layer/compressing-layer.js';
+import type { CompressionMethod } from '../layer/compression-method.js';
 import type { CommonOptions } from './options.js';
 
 export interface FastGenOptions extends Omit<CommonOptions, 'recent' | 'heads' | 'headFloor'> {
@@ -27,20 +29,19 @@ export interface FastGenOptions extends Omit<CommonOptions, 'recent' | 'heads' |
  * punctuation policies.
  */
 export function fastGen(options: FastGenOptions = {}): CacheLayerFactory {
-  return compressingLayer({
-    name: 'fastgen',
-    scorer: () => accumulatedAttentionScorer({ decay: 1 }),
-    selector: fastGenSelector({
-      threshold: numberInRange(options.threshold ?? 0.95, 0, 1, 'fastgen', 'threshold'),
-      localRatio: numberInRange(options.localRatio ?? 0.3, 0, 1, 'fastgen', 'localRatio'),
-      frequencyRatio: numberInRange(options.frequencyRatio ?? 0.3, 0, 1, 'fastgen', 'frequencyRatio'),
-      special: new Set(Array.from(options.specialTokenIds ?? [])),
-      punctuation: new Set(Array.from(options.punctuationTokenIds ?? [])),
-      sinks: nonNegativeInteger(options.sinks ?? 1, 'fastgen', 'sinks'),
-    }),
-    gqa: options.gqa,
-    trigger: options.trigger,
-    store: options.store,
-    policy: options.policy,
-  });
+  const config: FastGenConfig = {
+    threshold: numberInRange(options.threshold ?? 0.95, 0, 1, 'fastgen', 'threshold'),
+    localRatio: numberInRange(options.localRatio ?? 0.3, 0, 1, 'fastgen', 'localRatio'),
+    frequencyRatio: numberInRange(options.frequencyRatio ?? 0.3, 0, 1, 'fastgen', 'frequencyRatio'),
+    special: new Set(Array.from(options.specialTokenIds ?? [])),
+    punctuation: new Set(Array.from(options.punctuationTokenIds ?? [])),
+    sinks: nonNegativeInteger(options.sinks ?? 1, 'fastgen', 'sinks'),
+  };
+  const shared: CompressionMethod = { name: 'fastgen', gqa: options.gqa, trigger: options.trigger, store: options.store, policy: options.policy };
+  checkMethod(shared);
+  return (spec) => {
+    // The scorer measures the policies on the prompt; the selector applies the chosen one.
+    const profile = new FastGenProfile(spec.kvHeads);
+    return new CompressingLayer(spec, { ...shared, scorer: () => fastGenScorer(profile, config), selector: fastGenSelector(config, profile) });
+  };
 }
