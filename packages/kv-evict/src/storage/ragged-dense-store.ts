@@ -296,10 +296,12 @@ export class RaggedDenseStore implements TokenStore {
     return { keys, values, positions: new Int32Array(size), count: 0 };
   }
 
-  /** A copy of `buffers` with room for `needed` tokens (capacity doubles, at least `minCapacity`). */
+  /**
+   * A copy of `buffers` with room for `needed` tokens: at least double the old capacity (amortized
+   * growth while decoding) but exactly `needed` for a bulk append that is larger (a prompt).
+   */
   private grownCopy(buffers: HeadBuffers, needed: number): HeadBuffers {
-    let capacity = Math.max(this.minCapacity, buffers.positions.length);
-    while (capacity < needed) capacity *= 2;
+    const capacity = Math.max(needed, 2 * buffers.positions.length, this.minCapacity);
     const grown = this.allocate(capacity);
     try {
       if (buffers.count > 0) {
