@@ -3,18 +3,14 @@ import { InvalidConfigError } from '@kvkit/tensor-core';
 /** A per-token state column a scorer keeps (accumulated attention, key norm, a window ring …). */
 export interface ColumnSpec {
   name: string;
-  /** Numbers per token (a ring of the last w observations has width w). Default 1. */
+  /** Numbers per token (default 1). */
   width?: number;
-  /** f64 (default) or f32 for wide columns whose precision matters less than their bytes. */
-  dtype?: 'f64' | 'f32';
 }
-
-export type Column = Float64Array | Float32Array;
 
 interface HeadTable {
   count: number;
   tokenIds: Int32Array;
-  columns: Map<string, Column>;
+  columns: Map<string, Float64Array>;
 }
 
 /**
@@ -25,18 +21,14 @@ interface HeadTable {
 export class TokenTable {
   private readonly heads: HeadTable[] = [];
   private readonly widths = new Map<string, number>();
-  private readonly wide = new Set<string>();
 
   constructor(
     readonly kvHeads: number,
     columns: readonly ColumnSpec[] = [],
   ) {
-    for (const column of columns) {
-      this.widths.set(column.name, column.width ?? 1);
-      if (column.dtype === 'f32') this.wide.add(column.name);
-    }
+    for (const column of columns) this.widths.set(column.name, column.width ?? 1);
     for (let h = 0; h < kvHeads; h++) {
-      this.heads.push({ count: 0, tokenIds: new Int32Array(16), columns: new Map([...this.widths].map(([name, w]) => [name, this.allocate(name, 16 * w)])) });
+      this.heads.push({ count: 0, tokenIds: new Int32Array(16), columns: new Map([...this.widths].map(([name, w]) => [name, new Float64Array(16 * w)])) });
     }
   }
 
@@ -51,7 +43,7 @@ export class TokenTable {
   }
 
   /** The column's live values, [count, width] row-major (a view: valid until the next append/retain). */
-  column(head: number, name: string): Column {
+  column(head: number, name: string): Float64Array {
     const w = this.width(name);
     const table = this.heads[head];
     return table.columns.get(name)!.subarray(0, table.count * w);
@@ -75,7 +67,7 @@ export class TokenTable {
         table.tokenIds = ids;
         for (const [name, data] of table.columns) {
           const w = this.widths.get(name)!;
-          const grown = this.allocate(name, capacity * w);
+          const grown = new Float64Array(capacity * w);
           grown.set(data.subarray(0, table.count * w));
           table.columns.set(name, grown);
         }
@@ -110,14 +102,10 @@ export class TokenTable {
     }
   }
 
-  private allocate(name: string, length: number): Column {
-    return this.wide.has(name) ? new Float32Array(length) : new Float64Array(length);
-  }
-
-  /** Resident bytes: ids (4 B) and columns (8 or 4 B per number) of the tokens held, plus spare capacity. */
+  /** Resident bytes: ids (4 B) and columns (8 B per number) of the tokens held, plus spare capacity. */
   bytes(): { statistics: number; reserved: number } {
     let perTokenBytes = 4;
-    for (const [name, w] of this.widths) perTokenBytes += (this.wide.has(name) ? 4 : 8) * w;
+    for (const w of this.widths.values()) perTokenBytes += 8 * w;
     let used = 0;
     let capacity = 0;
     for (const table of this.heads) {

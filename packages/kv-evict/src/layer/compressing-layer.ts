@@ -29,6 +29,7 @@ import { raggedDenseStore } from '../storage/ragged-dense-store.js';
 import type { TokenStore } from '../storage/token-store.js';
 import { TokenTable } from '../token-table.js';
 import type { CompressionMethod } from './compression-method.js';
+import { QueryWindow } from './query-window.js';
 import { resolveTrigger, TriggerState } from './trigger.js';
 
 export const DEFAULT_PROTECTION: Protection = { sinks: 4, recent: 32 };
@@ -83,11 +84,13 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   private readonly gqa: GqaReduce;
   private readonly trigger: TriggerState;
   private readonly skipped: boolean;
+  private readonly queryWindow?: QueryWindow;
   private weight = 1;
   private weightSource = 'uniform';
   private seen = 0;
-  private rowsBefore = 0;
   private phase: 'prefill' | 'decode' = 'prefill';
+  /** The mask options of the last attend call (the query window's recomputation uses them). */
+  private mask: Pick<AttendOptions, 'causal' | 'window' | 'softcap' | 'scale'> = {};
   private disposed = false;
 
   constructor(
@@ -108,6 +111,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     this.scorer = this.skipped ? undefined : method.scorer?.(spec);
     this.selector = (method.selector ?? topKSelector(this.protection))(spec);
     this.table = new TokenTable(this.kvHeads, this.scorer?.columns ?? []);
+    if (this.scorer?.queryWindow) this.queryWindow = new QueryWindow(this.scorer.queryWindow, spec.qHeads, spec.headDim);
     this.store = (method.store ?? raggedDenseStore())({ kvHeads: spec.kvHeads, headDim: spec.headDim, backend: spec.backend, layerIndex: spec.layerIndex });
     try {
       this.policy = (method.policy ?? evictPolicy())(spec);
@@ -153,7 +157,8 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   attend(q: Tensor, options: AttendOptions): AttendResult {
     this.assertAlive();
     validateAttend(this, q, options);
-    const step: ScoringStep = { phase: this.phase, queryPositions: options.positions, rowsBefore: this.rowsBefore };
+    const step: ScoringStep = { phase: this.phase, queryPositions: options.positions };
+    this.mask = { causal: options.causal, window: options.window, softcap: options.softcap, scale: options.scale };
     const request = this.scorer?.observation(step);
     const heads = this.headKeys();
     let result;
@@ -161,15 +166,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
       result = attendHeads(
         q,
         heads.map((h) => h.keys),
-        {
-          positions: options.positions,
-          causal: options.causal,
-          window: options.window,
-          softcap: options.softcap,
-          scale: options.scale,
-          statistics: options.statistics,
-          observe: request,
-        },
+        { ...this.mask, positions: options.positions, statistics: options.statistics, observe: request },
       );
     } finally {
       for (const h of heads) h.dispose();
@@ -181,7 +178,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
         this.scorer.observe(h, observation, this.table, step, this.store.positions(h));
       }
     }
-    this.rowsBefore += q.shape[1];
+    this.queryWindow?.push(q.readFloat32Sync(), q.shape[1], options.positions);
     const statistics = result.statistics ? this.paddedStatistics(result.statistics, group, q) : undefined;
     if (this.state) this.state.attended(this, this.phase);
     else this.maybeCompress(this.phase);
@@ -197,7 +194,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     this.trigger.compressed();
     if (this.skipped) return;
     const layerBudget = this.layerBudget();
-    const scores = Array.from({ length: this.kvHeads }, (_, h) => this.headScores(h));
+    const scores = this.allScores();
     const counts = this.storedTokens();
     const budgets = !Number.isFinite(layerBudget)
       ? counts.map(() => Infinity)
@@ -241,8 +238,8 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   allocationSignal(): LayerSignal {
     return {
       layerIndex: this.layerIndex,
-      scores: Array.from({ length: this.kvHeads }, (_, h) => {
-        const s = this.headScores(h).map((x) => (Number.isFinite(x) && x > 0 ? x : 0));
+      scores: this.allScores().map((raw) => {
+        const s = raw.map((x) => (Number.isFinite(x) && x > 0 ? x : 0));
         const total = s.reduce((a, b) => a + b, 0);
         return total > 0 ? s.map((x) => x / total) : s;
       }),
@@ -270,7 +267,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   memory(): MemoryReport {
     const parts: Record<string, number> = { ...this.store.memory() };
     const table = this.table.bytes();
-    parts.statistics = (parts.statistics ?? 0) + table.statistics;
+    parts.statistics = (parts.statistics ?? 0) + table.statistics + (this.queryWindow?.bytes() ?? 0);
     parts.reserved = (parts.reserved ?? 0) + table.reserved;
     for (const [name, bytes] of Object.entries(this.policy.memory?.() ?? {})) parts[name] = (parts[name] ?? 0) + bytes;
     const tokens = this.storedTokens().reduce((a, b) => a + b, 0) / this.kvHeads;
@@ -284,9 +281,33 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     this.policy.dispose?.();
   }
 
-  private headScores(head: number): Float64Array {
-    const positions = this.store.positions(head);
-    return this.scorer ? this.scorer.scores(head, this.table, positions) : Float64Array.from(positions);
+  /** Every head's scores now (the query window's attention recomputed over the held keys first). */
+  private allScores(): Float64Array[] {
+    const window = this.windowSums();
+    return Array.from({ length: this.kvHeads }, (_, h) => {
+      const positions = this.store.positions(h);
+      return this.scorer ? this.scorer.scores(h, this.table, positions, window?.[h]) : Float64Array.from(positions);
+    });
+  }
+
+  /** Σ over the query window's rows of their attention to each stored token, per head (reduced over the group). */
+  private windowSums(): Float64Array[] | undefined {
+    if (!this.queryWindow || this.queryWindow.rows === 0) return undefined;
+    const heads = this.headKeys();
+    const { queries, positions } = this.queryWindow.read(heads[0].keys.keys.backend);
+    try {
+      const result = attendHeads(
+        queries,
+        heads.map((h) => h.keys),
+        { ...this.mask, positions, observe: { rows: positions.length } },
+      );
+      result.output.dispose();
+      const group = queries.shape[0] / this.kvHeads;
+      return result.observations!.map((observation, h) => this.reduceObservation(observation, group, h).sum);
+    } finally {
+      queries.dispose();
+      for (const h of heads) h.dispose();
+    }
   }
 
   /** Each head's stored tokens plus the policy's extra keys (compensation token, demoted tier). */

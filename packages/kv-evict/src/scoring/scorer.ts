@@ -7,8 +7,6 @@ export interface ScoringStep {
   phase: 'prefill' | 'decode';
   /** Positions of the call's queries. */
   queryPositions: Int32Array;
-  /** Query rows this layer attended in earlier calls (ring buffers place row i at rowsBefore + i). */
-  rowsBefore: number;
 }
 
 /** What a KV head's query group paid its keys over the observed rows, reduced over the group (mean or max). */
@@ -39,8 +37,14 @@ export interface TokenScorer {
   onAppend?(head: number, first: number, n: number, table: TokenTable, keys?: Float32Array): void;
   /** Folds one attend call's observation of `head` into the state. Covers every stored token (`positions`). */
   observe?(head: number, observation: KeyObservation, table: TokenTable, step: ScoringStep, positions: Int32Array): void;
+  /**
+   * The number of most recent queries whose attention this scorer reads at compression time
+   * (SnapKV's observation window). The layer keeps those queries and passes their summed attention
+   * over the current keys to `scores` as `window`.
+   */
+  readonly queryWindow?: number;
   /** One score per stored token of `head`, in storage order. */
-  scores(head: number, table: TokenTable, positions: Int32Array): Float64Array;
+  scores(head: number, table: TokenTable, positions: Int32Array, window?: Float64Array): Float64Array;
 }
 
 /** Makes a layer's scorer. */
