@@ -102,6 +102,18 @@ describe('attendHeads (the attention seam)', () => {
       assertClose(f32(result.output), ref.output, 1e-5, 'output');
     }));
 
+  it('scales the fused sums when every observed row has the same weight', () =>
+    withSeed((rng) => {
+      const n = 6;
+      const keys = randomArray(rng, n * d);
+      const values = randomArray(rng, n * d);
+      const q = randomArray(rng, 2 * 3 * d);
+      const qPos = positions(3, 3);
+      const result = attendHeads(tensor(q, [2, 3, d], { backend }), [head(keys, values, positions(0, n))], { positions: qPos, observe: { rows: 2, rowWeights: Float64Array.of(0.5, 0.5) } });
+      const rows = referenceAttention(q, 2, 3, d, [{ keys, values, positions: positions(0, n) }], qPos).probabilities[0];
+      assertClose(result.observations![0].sum.subarray(0, n), rows[0].map((_, j) => 0.5 * (rows[1][j] + rows[2][j])), 1e-5, 'half-weighted sum');
+    }));
+
   it('observes an unweighted suffix through the fused kernel', () =>
     withSeed((rng) => {
       const n = 6;

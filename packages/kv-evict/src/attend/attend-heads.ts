@@ -133,7 +133,10 @@ function attendGroup(
     return { output, statistics: stats, observation };
   }
 
-  const needsComposed = observe !== undefined && observe.rows > 0 && (observe.rowWeights !== undefined || perRowCount > 0);
+  // Equal row weights (a single decode row, or λ = 1) scale the fused kernel's sums; only varying weights or single rows need probabilities.
+  const weights = observe?.rowWeights;
+  const uniformWeight = weights && weights.every((w) => w === weights[0]) ? weights[0] : weights ? undefined : 1;
+  const needsComposed = observe !== undefined && observe.rows > 0 && (uniformWeight === undefined || perRowCount > 0);
   if (needsComposed) {
     // The fused kernel gives the output (and the caller's statistics); the observed suffix is recomputed as probabilities.
     const fused = fusedAttention(q, head, positions, mask, 0, m, wantStatistics, scope);
@@ -156,7 +159,7 @@ function attendGroup(
     parts.push(second.output);
     if (stats && second.keySum && second.keyMax) mergeStatistics(stats, second.keySum, second.keyMax);
     if (observation && second.keySum && second.keyMax) {
-      observation.sum.set(second.keySum);
+      for (let i = 0; i < second.keySum.length; i++) observation.sum[i] = uniformWeight! * second.keySum[i];
       observation.max.set(second.keyMax);
     }
   }
