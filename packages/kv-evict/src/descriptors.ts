@@ -48,6 +48,8 @@ const recent = (fallback?: number): ParamSpec => ({
   ...(fallback !== undefined ? { default: fallback } : {}),
   min: 0,
 });
+/** A number in [0, 1]. */
+const share = (name: string, description: string, fallback: number): ParamSpec => ({ name, type: 'number', description, default: fallback, min: 0, max: 1 });
 const COMMON: ParamSpec[] = [
   { name: 'heads', type: 'string', description: 'split of a layer budget over KV heads (adaptive = Ada-KV)', default: 'uniform', values: ['uniform', 'adaptive'] },
   { name: 'gqa', type: 'string', description: 'score aggregation over a query group', default: 'mean', values: ['mean', 'max'] },
@@ -59,7 +61,7 @@ const SCORER_PARAMS: ParamSpec[] = [
   { name: 'observationWindow', type: 'integer', description: 'queries in the observation window (snapkv, globallocal)', default: 32, min: 1 },
   { name: 'kernel', type: 'integer', description: 'SnapKV pooling kernel (odd)', default: 5, min: 1 },
   { name: 'pooling', type: 'string', description: 'SnapKV pooling', default: 'avg', values: ['avg', 'max', 'none'] },
-  { name: 'decay', type: 'number', description: 'A2SF forgetting factor', default: 0.9, min: 0, max: 1 },
+  share('decay', 'A2SF forgetting factor', 0.9),
 ];
 const scorerChoice = (fallback: ScorerName): ParamSpec => ({ name: 'scorer', type: 'string', description: 'token scorer the method wraps', default: fallback, values: [...SCORER_NAMES] });
 
@@ -101,7 +103,7 @@ export function listMethods(): MethodDescriptor[] {
     describe(
       'a2sf',
       'A2SF: accumulated attention with a forgetting factor (Jo & Shin, 2024)',
-      [budget(), sinks(0), recent(0.5), { name: 'decay', type: 'number', description: 'forgetting factor λ', default: 0.9, min: 0, max: 1 }, ...COMMON],
+      [budget(), sinks(0), recent(0.5), share('decay', 'forgetting factor λ', 0.9), ...COMMON],
       (p, c) => a2sf({ ...common(p, c), budget: p.budget as number, decay: p.decay as number }),
     ),
     describe(
@@ -120,9 +122,9 @@ export function listMethods(): MethodDescriptor[] {
       'fastgen',
       'FastGen: per-head policy (special, punctuation, heavy hitters, local, full) from prompt profiling (Ge et al., 2024); special/punctuation ids from context.tokenClasses',
       [
-        { name: 'threshold', type: 'number', description: 'share of a head’s prompt attention its policy must recover', default: 0.95, min: 0, max: 1 },
-        { name: 'localRatio', type: 'number', description: 'local window share of the tokens seen', default: 0.3, min: 0, max: 1 },
-        { name: 'frequencyRatio', type: 'number', description: 'heavy-hitter share of the tokens seen', default: 0.3, min: 0, max: 1 },
+        share('threshold', 'share of a head’s prompt attention its policy must recover', 0.95),
+        share('localRatio', 'local window share of the tokens seen', 0.3),
+        share('frequencyRatio', 'heavy-hitter share of the tokens seen', 0.3),
         sinks(1),
         ...COMMON.filter((s) => s.name !== 'heads'),
       ],
@@ -142,8 +144,8 @@ export function listMethods(): MethodDescriptor[] {
       [
         { ...budget(0.2), description: 'tokens a non-retrieval head keeps (sinks + window): fraction of the tokens seen or a count' },
         sinks(4),
-        { name: 'echoShare', type: 'number', description: 'share of heads kept as echo heads', default: 0.01, min: 0, max: 1 },
-        { name: 'inductionShare', type: 'number', description: 'share of heads kept as induction heads', default: 0.14, min: 0, max: 1 },
+        share('echoShare', 'share of heads kept as echo heads', 0.01),
+        share('inductionShare', 'share of heads kept as induction heads', 0.14),
         { name: 'compensation', type: 'boolean', description: 'summarize dropped tokens in a compensation token', default: true },
         { name: 'gqa', type: 'string', description: 'echo/induction aggregation over a query group', default: 'max', values: ['mean', 'max'] },
         ...COMMON.filter((s) => s.name !== 'heads' && s.name !== 'gqa'),
@@ -194,8 +196,8 @@ export function listMethods(): MethodDescriptor[] {
       'D2O: layer budgets from attention density, evicted tokens recalled and merged past an EMA threshold (Wan et al., 2024)',
       [
         budget(),
-        { name: 'beta', type: 'number', description: 'EMA factor of the merge threshold', default: 0.9, min: 0, max: 1 },
-        { name: 'floor', type: 'number', description: 'share of the budget every layer keeps', default: 0.2, min: 0, max: 1 },
+        share('beta', 'EMA factor of the merge threshold', 0.9),
+        share('floor', 'share of the budget every layer keeps', 0.2),
         sinks(0),
         recent(0.5),
         ...COMMON,
@@ -207,7 +209,7 @@ export function listMethods(): MethodDescriptor[] {
       'EMS: Global-Local scores, head-wise budgets, evict then merge (Li et al., 2024)',
       [
         budget(),
-        { name: 'evict', type: 'number', description: 'share of the overflow dropped; the rest is merged', default: 0.5, min: 0, max: 1 },
+        share('evict', 'share of the overflow dropped; the rest is merged', 0.5),
         { name: 'observationWindow', type: 'integer', description: 'queries of the local score', default: 32, min: 1 },
         sinks(0),
         recent(),
@@ -251,7 +253,7 @@ export function listMethods(): MethodDescriptor[] {
     describe(
       'squeeze',
       'SqueezeAttention: layer budgets from hidden-state cosine similarity, over any scorer (Wang et al., 2024); needs the runtime hook (else uniform)',
-      [budget(), scorerChoice('h2o'), { name: 'squeeze', type: 'number', description: 'budget share of the least important layer group', default: 0.5, min: 0, max: 1 }, sinks(0), recent(0.5), ...SCORER_PARAMS, ...COMMON],
+      [budget(), scorerChoice('h2o'), share('squeeze', 'budget share of the least important layer group', 0.5), sinks(0), recent(0.5), ...SCORER_PARAMS, ...COMMON],
       (p, c) => squeezeAttention({ ...common(p, c), ...scorerOptions(p), budget: p.budget as number, scorer: p.scorer as ScorerName, squeeze: p.squeeze as number }),
     ),
     describe(
@@ -285,8 +287,8 @@ export function listMethods(): MethodDescriptor[] {
       [
         budget(),
         scorerChoice('snapkv'),
-        { name: 'mass', type: 'number', description: 'attention share the uncertainty measures', default: 0.9, min: 0, max: 1 },
-        { name: 'floor', type: 'number', description: 'share of the budget every layer keeps', default: 0.2, min: 0, max: 1 },
+        share('mass', 'attention share the uncertainty measures', 0.9),
+        share('floor', 'share of the budget every layer keeps', 0.2),
         sinks(0),
         recent(),
         ...SCORER_PARAMS,
@@ -298,9 +300,9 @@ export function listMethods(): MethodDescriptor[] {
       'minicache',
       'MiniCache: merge adjacent layers per token (shared SLERP directions, own norms, distinct tokens kept) (Liu et al., 2024)',
       [
-        { name: 'start', type: 'number', description: 'first merged layer as a share of the depth', default: 0.5, min: 0, max: 1 },
-        { name: 't', type: 'number', description: 'SLERP interpolation factor', default: 0.6, min: 0, max: 1 },
-        { name: 'retain', type: 'number', description: 'share of the most distinct tokens kept unmerged', default: 0.05, min: 0, max: 1 },
+        share('start', 'first merged layer as a share of the depth', 0.5),
+        share('t', 'SLERP interpolation factor', 0.6),
+        share('retain', 'share of the most distinct tokens kept unmerged', 0.05),
         { name: 'dtype', type: 'string', description: 'storage dtype', default: 'f16', values: ['f16', 'f32'] },
       ],
       (p, c) => miniCache({ start: p.start as number, t: p.t as number, retain: p.retain as number, store: c?.store ?? raggedDenseStore({ dtype: p.dtype as 'f16' | 'f32' }) }),

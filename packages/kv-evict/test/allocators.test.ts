@@ -85,14 +85,14 @@ describe('layer budget allocators', () => {
     expect(tokensForMass([peaked], 0.9)).toBe(1);
     expect(tokensForMass([flat], 0.9)).toBe(3);
     // Uncertainty 1 vs 3 → normalized 0.5, 1.5 → 0.2 + 0.8·w.
-    expect([...zigzagAllocator({ mass: 0.9, floor: 0.2 }).weights(signals, context)]).toEqual([0.6, 1.4].map((w) => expect.closeTo(w, 12)));
+    expect([...zigzagAllocator({ mass: 0.9, floor: 0.2 }).allocate(signals, context).weights]).toEqual([0.6, 1.4].map((w) => expect.closeTo(w, 12)));
     // Density 1/(n Σp²): 1/(3·0.815) and 1.
     const dense = [1 / (3 * 0.815), 1];
     expect(attentionDensity([peaked])).toBeCloseTo(dense[0], 12);
     const total = dense[0] + dense[1];
-    expect([...densityAllocator({ floor: 0.2 }).weights(signals, context)]).toEqual(dense.map((x) => expect.closeTo(0.2 + 0.8 * ((2 * x) / total), 12)));
+    expect([...densityAllocator({ floor: 0.2 }).allocate(signals, context).weights]).toEqual(dense.map((x) => expect.closeTo(0.2 + 0.8 * ((2 * x) / total), 12)));
     // DynamicKV: 4 slots; the pool's top 4 are 0.9 (layer 0) and three 1/3 (layer 1) → wins 1 : 3.
-    expect([...dynamicAllocator().weights(signals, context)]).toEqual([0.5, 1.5]);
+    expect([...dynamicAllocator().allocate(signals, context).weights]).toEqual([0.5, 1.5]);
   });
 
   it('k-means on layer cosines groups the close values', () => {

@@ -1,7 +1,7 @@
 import { createCache, InvalidConfigError, parseMethodSpec, resolveParams } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { listMethods } from '../src/index.js';
+import { type CompressingLayer, type EvictMethodContext, listMethods, raggedDenseStore } from '../src/index.js';
 import { cacheSpec, f32, positions, randomTensor } from './helpers.js';
 
 const NAMES = ['streaming', 'h2o', 'a2sf', 'l2norm', 'snapkv', 'tova', 'fastgen', 'razor', 'chunkkv', 'kvmerger', 'd2o', 'ems', 'clusterkv', 'pyramidkv', 'squeeze', 'dynamickv', 'zigzag', 'minicache'];
@@ -44,6 +44,25 @@ describe('listMethods', () => {
       cache.dispose();
     }),
   );
+
+  it('takes the storage (evict + quantize) and FastGen token classes from the harness context', () =>
+    withSeed((rng) => {
+      const methods = listMethods();
+      const h2o = methods.find((m) => m.name === 'h2o')!;
+      const spec = cacheSpec({ numLayers: 1 });
+      const cache = createCache(spec, h2o.create(resolveParams(h2o, { budget: '8' }), { store: raggedDenseStore({ dtype: 'f32' }) } as EvictMethodContext));
+      const layer = cache.layers[0];
+      layer.append(randomTensor(rng, [2, 20, 8]), randomTensor(rng, [2, 20, 8]), { positions: positions(0, 20), phase: 'prefill' });
+      layer.attend(randomTensor(rng, [4, 20, 8]), { positions: positions(0, 20) });
+      expect(layer.memory().parts.keys).toBe(2 * 8 * 8 * 4); // 8 tokens per head, f32 from the context's store
+      const fastgen = methods.find((m) => m.name === 'fastgen')!;
+      const withClasses = createCache(spec, fastgen.create(resolveParams(fastgen, {}), { tokenClasses: { special: [1], punctuation: [2] } } as EvictMethodContext));
+      const ids = Int32Array.from({ length: 20 }, (_, i) => (i % 5 === 0 ? 2 : 3));
+      const l = withClasses.layers[0];
+      l.append(randomTensor(rng, [2, 20, 8]), randomTensor(rng, [2, 20, 8]), { positions: positions(0, 20), phase: 'prefill', tokenIds: ids });
+      l.attend(randomTensor(rng, [4, 20, 8]), { positions: positions(0, 20) });
+      expect((l as CompressingLayer).describe().headPolicies).toHaveLength(2);
+    }));
 
   it('rejects unknown parameters and values out of range with typed errors', () => {
     const h2o = listMethods().find((m) => m.name === 'h2o')!;

@@ -27,10 +27,13 @@ export interface LayerAllocator {
   readonly reallocateEvery: number;
   /** During a prefill pass, reallocate among the layers seen so far every this many layers (0 = at the end of the pass only). */
   readonly layerInterval: number;
-  /** One weight per signal, in the same order; their mean is 1. */
-  weights(signals: readonly LayerSignal[], context: AllocationContext): Float64Array;
-  /** Why the weights are what they are (shown by `allocation()`), e.g. a fallback. */
-  describe?(): string;
+  /** One weight per signal, in the same order (mean 1), and optionally why (shown by `allocation()`, e.g. a fallback). */
+  allocate(signals: readonly LayerSignal[], context: AllocationContext): Allocation;
+}
+
+export interface Allocation {
+  weights: Float64Array;
+  note?: string;
 }
 
 /** Scales positive values to mean 1 (all-zero or empty input: all ones). */
@@ -67,5 +70,5 @@ export function capWeights(weights: Float64Array, max: number): Float64Array {
 
 /** Uniform budgets: every layer keeps the same. */
 export function uniformAllocator(): LayerAllocator {
-  return { name: 'uniform', needs: 'none', reallocateEvery: 0, layerInterval: 0, weights: (signals) => new Float64Array(signals.length).fill(1) };
+  return { name: 'uniform', needs: 'none', reallocateEvery: 0, layerInterval: 0, allocate: (signals) => ({ weights: new Float64Array(signals.length).fill(1) }) };
 }

@@ -14,6 +14,6 @@ export function densityAllocator(options: { floor?: number } = {}): LayerAllocat
     needs: 'scores',
     reallocateEvery: 0,
     layerInterval: 0,
-    weights: (signals) => normalizeWeights(signals.map((s) => attentionDensity(s.scores))).map((w) => floor + (1 - floor) * w),
+    allocate: (signals) => ({ weights: normalizeWeights(signals.map((s) => attentionDensity(s.scores))).map((w) => floor + (1 - floor) * w) }),
   };
 }

@@ -18,7 +18,7 @@ export function dynamicAllocator(options: { layerInterval?: number; reallocateEv
     needs: 'scores',
     reallocateEvery,
     layerInterval,
-    weights: (signals, context) => {
+    allocate: (signals, context) => {
       const slots = signals.length * context.kvHeads * context.scoredBudget;
       const pool: { value: number; layer: number }[] = [];
       signals.forEach((s, layer) => {
@@ -27,7 +27,7 @@ export function dynamicAllocator(options: { layerInterval?: number; reallocateEv
       pool.sort((a, b) => b.value - a.value);
       const wins = new Float64Array(signals.length);
       for (let i = 0; i < Math.min(slots, pool.length); i++) wins[pool[i].layer]++;
-      return capWeights(normalizeWeights(wins), maxWeight);
+      return { weights: capWeights(normalizeWeights(wins), maxWeight) };
     },
   };
 }

@@ -13,11 +13,11 @@ export function pyramidAllocator(options: { beta?: number } = {}): LayerAllocato
     needs: 'none',
     reallocateEvery: 0,
     layerInterval: 0,
-    weights: (signals, context) => {
+    allocate: (signals, context) => {
       const L = context.numLayers;
       const top = 2 - 1 / beta;
       const step = L > 1 ? (2 - 2 / beta) / (L - 1) : 0;
-      return Float64Array.from(signals, (s) => (L > 1 ? top - s.layerIndex * step : 1));
+      return { weights: Float64Array.from(signals, (s) => (L > 1 ? top - s.layerIndex * step : 1)) };
     },
   };
 }

@@ -16,18 +16,15 @@ import { kmeans1d } from './kmeans-1d.js';
  */
 export function squeezeAllocator(options: { squeeze?: number } = {}): LayerAllocator {
   const squeeze = numberInRange(options.squeeze ?? 0.5, 0, 1, 'squeeze', 'squeeze');
-  let note = '';
   return {
     name: 'squeeze',
     needs: 'hidden',
     reallocateEvery: 0,
     layerInterval: 0,
-    describe: () => note,
-    weights: (signals) => {
+    allocate: (signals) => {
       const known = signals.map((s) => s.hiddenCosine).filter((c): c is number => c !== undefined);
       if (known.length === 0) {
-        note = 'no hidden states observed (wire the runtime hook to observeLayer): uniform';
-        return new Float64Array(signals.length).fill(1);
+        return { weights: new Float64Array(signals.length).fill(1), note: 'no hidden states observed (wire the runtime hook to observeLayer): uniform' };
       }
       const mean = known.reduce((a, b) => a + b, 0) / known.length;
       const cosines = signals.map((s) => s.hiddenCosine ?? mean);
@@ -35,13 +32,9 @@ export function squeezeAllocator(options: { squeeze?: number } = {}): LayerAlloc
       const top = Math.max(...groups);
       const squeezed = groups.filter((g) => g === top).length;
       const others = signals.length - squeezed;
-      if (top === 0 || others === 0) {
-        note = 'all layers alike: uniform';
-        return new Float64Array(signals.length).fill(1);
-      }
-      note = `${squeezed} layer(s) squeezed to ${squeeze}`;
+      if (top === 0 || others === 0) return { weights: new Float64Array(signals.length).fill(1), note: 'all layers alike: uniform' };
       const raise = 1 + (squeezed * (1 - squeeze)) / others;
-      return Float64Array.from(groups, (g) => (g === top ? squeeze : raise));
+      return { weights: Float64Array.from(groups, (g) => (g === top ? squeeze : raise)), note: `${squeezed} layer(s) squeezed to ${squeeze}` };
     },
   };
 }

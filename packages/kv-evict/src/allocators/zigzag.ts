@@ -16,9 +16,9 @@ export function zigzagAllocator(options: { mass?: number; floor?: number } = {})
     needs: 'scores',
     reallocateEvery: 0,
     layerInterval: 0,
-    weights: (signals) => {
+    allocate: (signals) => {
       const uncertainty = normalizeWeights(signals.map((s) => tokensForMass(s.scores, mass)));
-      return uncertainty.map((u) => floor + (1 - floor) * u);
+      return { weights: uncertainty.map((u) => floor + (1 - floor) * u) };
     },
   };
 }

@@ -162,8 +162,9 @@ export class CrossLayerState {
       scoredBudget: shapes.reduce((s, x) => s + x.scored, 0) / shapes.length,
     };
     const maxWeight = Math.min(...shapes.map((s) => s.maxWeight));
-    const weights = capWeights(allocator.weights(signals, context), maxWeight);
-    const note = allocator.describe ? `${source}; ${allocator.describe()}` : source;
+    const allocation = allocator.allocate(signals, context);
+    const weights = capWeights(allocation.weights, maxWeight);
+    const note = allocation.note ? `${source}; ${allocation.note}` : source;
     layers.forEach((l, i) => l.setWeight(weights[i], `${allocator.name}: ${note}`));
   }
 }
