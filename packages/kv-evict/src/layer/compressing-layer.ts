@@ -7,6 +7,7 @@ import {
   type LayerSpec,
   type MemoryReport,
   memoryReport,
+  ShapeMismatchError,
   type StepInfo,
   type Tensor,
   tensor,
@@ -157,6 +158,9 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   attend(q: Tensor, options: AttendOptions): AttendResult {
     this.assertAlive();
     validateAttend(this, q, options);
+    if (this.queryWindow && q.shape[0] !== this.queryWindow.qHeads) {
+      throw new ShapeMismatchError(`kv-evict ${this.method.name} layer ${this.layerIndex}: q has ${q.shape[0]} heads, the model has ${this.queryWindow.qHeads}`);
+    }
     const step: ScoringStep = { phase: this.phase, queryPositions: options.positions };
     this.mask = { causal: options.causal, window: options.window, softcap: options.softcap, scale: options.scale };
     const request = this.scorer?.observation(step);

@@ -14,7 +14,7 @@ export class QueryWindow {
 
   constructor(
     readonly size: number,
-    private readonly qHeads: number,
+    readonly qHeads: number,
     private readonly headDim: number,
   ) {
     this.data = new Float32Array(qHeads * size * headDim);
