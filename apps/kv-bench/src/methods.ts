@@ -79,7 +79,7 @@ export function describeMethods(methods: readonly MethodDescriptor[]): string {
     lines.push(`    ${m.description}`);
     for (const p of m.params) {
       const extra = [
-        p.default !== undefined ? `default ${p.default}` : 'required',
+        p.default !== undefined ? `default ${p.default}` : 'no default',
         p.values ? `one of ${p.values.join('|')}` : undefined,
         p.min !== undefined || p.max !== undefined ? `range [${p.min ?? '-∞'}, ${p.max ?? '∞'}]` : undefined,
       ].filter(Boolean);
