@@ -120,8 +120,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  const code = (error as { code?: string }).code ?? '';
   if (error instanceof KvkitError) {
     console.error(`kv-bench: ${error.message} [${error.code}]`);
+  } else if (code.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`kv-bench: ${(error as Error).message}\n\n${USAGE}`);
   } else {
     console.error(error);
   }
