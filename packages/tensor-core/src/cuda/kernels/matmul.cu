@@ -4,7 +4,8 @@
 // * kv_gemm_simt_<dtype>: every float dtype; 128×128 tiles, 8×8 outputs per thread from shared
 //   memory (double-buffered), f32 FMA accumulation (true f32, no TF32).
 // * kv_gemm_mma_<f16|bf16>_<A><B>: tensor cores (mma.sync m16n8k16, f32 accumulation), 128×128×32
-//   tiles, a 3-stage cp.async pipeline, ldmatrix fragment loads. A is 'k' (k contiguous) or 'm'
+//   tiles, a 3-stage cp.async pipeline, ldmatrix fragment loads; two blocks per SM (128 registers
+//   per thread without spills, 2 × 60 KiB shared memory). A is 'k' (k contiguous) or 'm'
 //   (m contiguous); B is 'k' or 'n'. The launcher picks it when the contiguous dimensions are
 //   multiples of 8 and every row starts 16-byte aligned, else the SIMT kernel.
 #include "kvkit/prelude.cuh"
@@ -306,7 +307,7 @@ __device__ __forceinline__ void gemm_mma(T* __restrict__ C, const kv_u16* __rest
 }
 
 #define KV_GEMM_MMA(sn, T, BF16, an, A_K, bn, B_K)                                                                          \
-  extern "C" __global__ void __launch_bounds__(256) kv_gemm_mma_##sn##_##an##bn(                                            \
+  extern "C" __global__ void __launch_bounds__(256, 2) kv_gemm_mma_##sn##_##an##bn(                                            \
       T* C, const kv_u16* A, const kv_u16* B, int M, int N, int K, kv_i64 sAm, kv_i64 sAk, kv_i64 sBk, kv_i64 sBn,           \
       KvLayout batchA, KvLayout batchB, kv_i64 batches) {                                                                   \
     gemm_mma<T, BF16, A_K, B_K>(C, A, B, M, N, K, sAm, sAk, sBk, sBn, batchA, batchB, batches);                            \
