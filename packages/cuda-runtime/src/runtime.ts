@@ -55,7 +55,7 @@ export class CudaRuntime implements CudaRuntimeLike {
   private readonly modules = new Map<string, { source: CudaSource; module: CudaModule }>();
   private readonly moduleHandles: number[] = [];
   private readonly recent: string[] = [];
-  private readonly syncEachLaunch: boolean;
+  private syncEachLaunch: boolean;
   private disposed = false;
 
   constructor(
@@ -175,6 +175,14 @@ export class CudaRuntime implements CudaRuntimeLike {
     } catch (error) {
       throw translateCudaError(error, { operation: 'synchronize (a queued kernel failed)', kernel: this.recentKernels() });
     }
+  }
+
+  /**
+   * Synchronize after every launch (default: KVKIT_CUDA_SYNC=1), so an asynchronous fault is
+   * reported by the launch of the kernel that caused it. Slow; for debugging and first runs.
+   */
+  setSynchronousLaunches(on: boolean): void {
+    this.syncEachLaunch = on;
   }
 
   /** Kernel attributes (registers, static shared memory), for tuning and diagnostics. */
