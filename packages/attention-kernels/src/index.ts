@@ -6,3 +6,20 @@ export {
   residualValueTokens,
   validateKiviView,
 } from './formats/kivi.js';
+
+// Dense attention
+export type { KernelAttrs, KernelOptions, KernelResult, KeyStatistics, StatisticsAttrs, StatisticsOptions } from './ops/attention-types.js';
+export { type FlashAttentionOptions, flashAttention } from './ops/flash-attention.js';
+export { type BatchedDecodeOptions, type DecodeAttentionOptions, batchedDecodeAttention, decodeAttention } from './ops/decode-attention.js';
+export { type AttentionState, mergeAttentionStates } from './ops/merge-states.js';
+
+// Fused decode over compressed caches
+export { type KiviDecodeOptions, kiviDecodeAttention } from './ops/kivi-decode.js';
+
+export { type LatentAttentionOptions, latentAttention } from './ops/latent-attention.js';
+
+// Statistics for eviction scorers
+export { type AttentionStatisticsOptions, attentionStatistics } from './ops/attention-statistics.js';
+export { type PoolOptions, poolKeyScores, reduceQueryGroups } from './ops/key-pooling.js';
+
+export { ensureAttentionKernels } from './kernels.js';

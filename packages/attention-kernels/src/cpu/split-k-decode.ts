@@ -1,0 +1,111 @@
+import type { Tensor } from '@kvkit/tensor-core';
+import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
+import { type HostFloats, hostFloats, hostInts, scaledQueries } from './host-data.js';
+import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
+import { SoftmaxState } from './online-softmax.js';
+import { accumulateRange, type MaskAttrs, statisticsRange, TileScratch } from './tile-loop.js';
+import { createQueryBlock, DenseRowSource, type QueryBlock } from './tile-source.js';
+
+export type SplitKAttrs = KernelAttrs & { partitionSize: number };
+
+/** Reusable buffers of one split-K call. */
+class SplitKWorkspace {
+  readonly block: QueryBlock;
+  readonly total: SoftmaxState;
+  readonly partial: SoftmaxState;
+  readonly scratch: TileScratch;
+  readonly source: DenseRowSource;
+
+  constructor(rows: number, d: number, dv: number, tile: number) {
+    this.block = createQueryBlock(rows, d);
+    this.total = new SoftmaxState(rows, dv);
+    this.partial = new SoftmaxState(rows, dv);
+    this.scratch = new TileScratch(rows, tile);
+    this.source = new DenseRowSource(d, dv, tile);
+  }
+}
+
+/**
+ * Flash-decoding for the rows in `ws.block` over keys [0, n) of the bound source: the key range is
+ * cut into partitions of `partitionSize`, each reduced to its own (max, sum, partial output), and
+ * the partials are merged by log-sum-exp — the structure a GPU runs in parallel, one partition per
+ * thread block. Result in `ws.total`.
+ */
+function splitK(ws: SplitKWorkspace, mask: MaskAttrs, n: number, partitionSize: number): void {
+  ws.total.reset(ws.block.rows);
+  for (let p0 = 0; p0 < n; p0 += partitionSize) {
+    ws.partial.reset(ws.block.rows);
+    accumulateRange(ws.source, ws.block, ws.partial, mask, p0, Math.min(n, p0 + partitionSize), ws.scratch);
+    ws.total.merge(ws.partial);
+  }
+}
+
+/** One request: queries [qHeads, m, d] from `qBase`, keys [kvHeads, total, d] rows [start, start + n). */
+function decodeRequest(
+  ws: SplitKWorkspace,
+  attrs: SplitKAttrs,
+  io: { qs: Float64Array; qPos: Int32Array; keys: HostFloats; values: HostFloats; kPos: Int32Array; out: Float64Array; lse?: Float64Array; stats?: StatisticsCollector },
+  shape: { qHeads: number; kvHeads: number; m: number; d: number; dv: number; total: number },
+  request: number,
+  start: number,
+  n: number,
+): void {
+  const { qHeads, kvHeads, m, d, dv, total } = shape;
+  const group = qHeads / kvHeads;
+  const qBase = request * qHeads * m * d;
+  for (let kvh = 0; kvh < kvHeads; kvh++) {
+    ws.source.bind(io.keys, (kvh * total + start) * d, io.values, (kvh * total + start) * dv, io.kPos, start);
+    fillBlock(ws.block, io.qs, qBase, m, kvh, group, 0, m, io.qPos, request * m, attrs.statistics);
+    splitK(ws, attrs, n, attrs.partitionSize);
+    writeBlock(ws.total, ws.block, m, io.out, request * qHeads * m * dv, io.lse, request * qHeads * m);
+    if (io.stats) statisticsRange(ws.source, ws.block, ws.total, attrs, 0, n, start, io.stats, ws.scratch);
+  }
+  io.stats?.countQueries(io.qPos, request * m, m, io.kPos, start, start, n, attrs.statistics, attrs.causal, attrs.window);
+}
+
+/** Split-K decode of one request: q [qHeads, m, d] over k, v [kvHeads, n, ·]. */
+export function decodeAttentionCpu(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: Tensor, attrs: SplitKAttrs): KernelResult {
+  const [qHeads, m, d] = q.shape;
+  const [kvHeads, n] = k.shape;
+  const dv = v.shape[2];
+  const io = ioFor(q, k, v, qPositions, kPositions, attrs, qHeads * m * dv, qHeads * m, qHeads, n);
+  const ws = new SplitKWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
+  decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total: n }, 0, 0, n);
+  return kernelResult(q, [qHeads, m, dv], io.out, [qHeads, m], io.lse, io.stats);
+}
+
+/**
+ * Split-K decode of a batch of requests with different KV lengths: q [batch, qHeads, m, d]; keys of
+ * request b are rows [indptr[b], indptr[b+1]) of k, v [kvHeads, total, ·] (ragged, packed).
+ */
+export function batchedDecodeAttentionCpu(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  qPositions: Tensor,
+  kPositions: Tensor,
+  kvIndptr: Tensor,
+  attrs: SplitKAttrs,
+): KernelResult {
+  const [batch, qHeads, m, d] = q.shape;
+  const [kvHeads, total] = k.shape;
+  const dv = v.shape[2];
+  const indptr = hostInts(kvIndptr);
+  const io = ioFor(q, k, v, qPositions, kPositions, attrs, batch * qHeads * m * dv, batch * qHeads * m, qHeads, total);
+  const ws = new SplitKWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
+  for (let b = 0; b < batch; b++) decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total }, b, indptr[b], indptr[b + 1] - indptr[b]);
+  return kernelResult(q, [batch, qHeads, m, dv], io.out, [batch, qHeads, m], io.lse, io.stats);
+}
+
+function ioFor(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: Tensor, attrs: SplitKAttrs, outSize: number, lseSize: number, qHeads: number, keys: number) {
+  return {
+    qs: scaledQueries(q, attrs.scale),
+    qPos: hostInts(qPositions),
+    keys: hostFloats(k),
+    values: hostFloats(v),
+    kPos: hostInts(kPositions),
+    out: new Float64Array(outSize),
+    lse: attrs.lse ? new Float64Array(lseSize) : undefined,
+    stats: attrs.statistics.enabled ? new StatisticsCollector(qHeads, keys) : undefined,
+  };
+}

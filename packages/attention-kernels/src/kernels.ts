@@ -1,0 +1,43 @@
+import type { Backend, Tensor } from '@kvkit/tensor-core';
+import { registerCpuAttentionKernels } from './cpu/register.js';
+import type { KernelAttrs, KernelResult, KeyStatistics, KiviKernelAttrs } from './ops/attention-types.js';
+import type { AttentionState } from './ops/merge-states.js';
+
+/**
+ * The kernels of this package, by name: what a CPU, WebGPU or CUDA implementation receives and
+ * returns. Each backend registers its implementations with tensor-core's
+ * `registerKernel(name, backendName, impl)`; the ops dispatch on the inputs' backend.
+ */
+declare module '@kvkit/tensor-core' {
+  interface KernelSignatures {
+    /** [q, k, v, queryPositions, keyPositions] */
+    flashAttention: { inputs: [Tensor, Tensor, Tensor, Tensor, Tensor]; attrs: KernelAttrs & { queryBlock: number }; output: KernelResult };
+    /** [q, k, queryPositions, keyPositions]: statistics only (V never read). */
+    attentionStatistics: { inputs: [Tensor, Tensor, Tensor, Tensor]; attrs: KernelAttrs & { queryBlock: number }; output: KeyStatistics };
+    /** [q, k, v, queryPositions, keyPositions] */
+    decodeAttention: { inputs: [Tensor, Tensor, Tensor, Tensor, Tensor]; attrs: KernelAttrs & { partitionSize: number }; output: KernelResult };
+    /** [q [B,H,m,d], k, v (packed), queryPositions [B,m], keyPositions [total], kvIndptr [B+1]] */
+    batchedDecodeAttention: {
+      inputs: [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      attrs: KernelAttrs & { partitionSize: number };
+      output: KernelResult;
+    };
+    /**
+     * [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues,
+     * keyPositions, queryPositions]: a `KiviCacheView`'s buffers.
+     */
+    kiviDecodeAttention: { inputs: Tensor[]; attrs: KiviKernelAttrs; output: KernelResult };
+    /** [output0, lse0, output1, lse1, …] */
+    mergeAttentionStates: { inputs: Tensor[]; attrs: Record<string, never>; output: AttentionState };
+    /** [scores [..., n]] */
+    poolKeyScores: { inputs: [Tensor]; attrs: { kernelSize: number; mode: 'max' | 'avg' }; output: Tensor };
+  }
+}
+
+/** Registration of this package's kernels, per backend; the WebGPU and CUDA variants add theirs here. */
+const registrars = new Map<string, () => void>([['cpu', registerCpuAttentionKernels]]);
+
+/** Makes sure this package's kernels for `backend` are registered (idempotent, cheap). */
+export function ensureAttentionKernels(backend: Backend): void {
+  registrars.get(backend.name)?.();
+}

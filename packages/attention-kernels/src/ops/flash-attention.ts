@@ -1,0 +1,32 @@
+import { runKernel, type Tensor } from '@kvkit/tensor-core';
+import { ensureAttentionKernels } from '../kernels.js';
+import type { KernelOptions, KernelResult } from './attention-types.js';
+import { denseShapes, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+
+export interface FlashAttentionOptions extends KernelOptions {
+  /** i32 [m]: absolute positions of the queries; default n − m … n − 1 (as tensor-core's `attention`). */
+  queryPositions?: Tensor | Int32Array;
+  /** i32 [n]: absolute positions of the keys; default 0 … n − 1 (after eviction they have gaps). */
+  keyPositions?: Tensor | Int32Array;
+  /** Queries per block (default 32); each K/V tile is read once per block, for every head of the group. */
+  queryBlock?: number;
+}
+
+/**
+ * Tiled attention with online softmax (FlashAttention) for prefill: q [qHeads, m, d],
+ * k [kvHeads, n, d], v [kvHeads, n, dv] → [qHeads, m, dv], with exactly the semantics of tensor-core's
+ * reference `attention` (causal, sliding window, soft-cap, scale, explicit positions, GQA without
+ * repeating K/V), never materializing the m × n score matrix. Optional per-key statistics (per query
+ * head; a window of last queries and a decay for SnapKV/A2SF) and log-sum-exp per row.
+ */
+export function flashAttention(q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions = {}): KernelResult {
+  const where = 'flashAttention';
+  const { m, d, n } = denseShapes(q, k, v, where);
+  const attrs = { ...resolveKernelAttrs(options, d, where), queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') };
+  ensureAttentionKernels(q.backend);
+  return withTemporaries(q.backend, (temps) => {
+    const qPos = temps.positions(options.queryPositions, [m], n - m, where, 'queryPositions');
+    const kPos = temps.positions(options.keyPositions, [n], 0, where, 'keyPositions');
+    return runKernel('flashAttention', [q, k, v, qPos, kPos], attrs);
+  });
+}
