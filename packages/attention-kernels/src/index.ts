@@ -13,6 +13,13 @@ export { type FlashAttentionOptions, flashAttention } from './ops/flash-attentio
 export { type BatchedDecodeOptions, type DecodeAttentionOptions, batchedDecodeAttention, decodeAttention } from './ops/decode-attention.js';
 export { type AttentionState, mergeAttentionStates } from './ops/merge-states.js';
 
+// Paged KV (per-head block tables over a page pool)
+export { type PagedKVPoolOptions, PagedKVPool } from './paged/page-pool.js';
+export type { BlockTableView } from './paged/block-table.js';
+export { PagedSequence } from './paged/paged-sequence.js';
+export { type PagedAttentionOptions, batchedPagedAttention, pagedAttention } from './ops/paged-attention.js';
+export { type PagedCacheOptions, PagedCacheLayer, pagedCache } from './paged/paged-cache.js';
+
 // Fused decode over compressed caches
 export { type KiviDecodeOptions, kiviDecodeAttention } from './ops/kivi-decode.js';
 

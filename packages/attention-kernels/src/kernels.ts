@@ -27,6 +27,15 @@ declare module '@kvkit/tensor-core' {
      * keyPositions, queryPositions]: a `KiviCacheView`'s buffers.
      */
     kiviDecodeAttention: { inputs: Tensor[]; attrs: KiviKernelAttrs; output: KernelResult };
+    /**
+     * [q [B,H,m,d], poolKeys [pages,P,d], poolValues [pages,P,dv], poolPositions [pages,P],
+     * pageTable [B,kvHeads,maxPages], lengths [B,kvHeads], queryPositions [B,m]]
+     */
+    pagedAttention: { inputs: Tensor[]; attrs: KernelAttrs & { maxLength: number }; output: KernelResult };
+    /** In place: [poolKeys, poolValues, poolPositions, k [rows,d], v [rows,dv], positions [rows], slots [rows]] */
+    pagedWrite: { inputs: Tensor[]; attrs: Record<string, never>; output: void };
+    /** In place, in order: [poolKeys, poolValues, poolPositions, fromSlots, toSlots] */
+    pagedMove: { inputs: Tensor[]; attrs: Record<string, never>; output: void };
     /** [output0, lse0, output1, lse1, …] */
     mergeAttentionStates: { inputs: Tensor[]; attrs: Record<string, never>; output: AttentionState };
     /** [scores [..., n]] */

@@ -93,7 +93,7 @@ describe('statistics without outputs', () => {
       assertClose(stats.keySum.readSync(), ref.statistics!.keySum.readSync(), 1e-5);
       assertClose(stats.keyMax.readSync(), ref.statistics!.keyMax.readSync(), 1e-5);
       const count = stats.queryCount.readSync();
-      for (let j = 0; j < n; j++) expect(count[j]).toBe(Math.min(w, n - j)); // causal: queries at n−w … n−1
+      for (let h = 0; h < kvHeads; h++) for (let j = 0; j < n; j++) expect(count[h * n + j]).toBe(Math.min(w, n - j)); // causal: queries at n−w … n−1
     }));
 
   it('poolKeyScores: max and zero-padded average over odd neighbourhoods (SnapKV)', () => {

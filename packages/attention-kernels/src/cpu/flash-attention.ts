@@ -32,7 +32,7 @@ export function flashAttentionCpu(
   const kPos = hostInts(kPositions);
   const out = new Float64Array(qHeads * m * dv);
   const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
-  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, n) : undefined;
+  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n) : undefined;
   const bq = Math.max(1, Math.min(attrs.queryBlock, m));
   const block = createQueryBlock(group * bq, d);
   const state = new SoftmaxState(group * bq, dv);
@@ -48,7 +48,7 @@ export function flashAttentionCpu(
       writeBlock(state, block, m, out, 0, lse, 0);
       if (stats) statisticsRange(source, block, state, attrs, 0, n, 0, stats, scratch);
     }
+    stats?.countQueries(kvh, qPos, 0, m, kPos, 0, 0, n, attrs.statistics, attrs);
   }
-  stats?.countQueries(qPos, 0, m, kPos, 0, 0, n, attrs.statistics, attrs.causal, attrs.window);
-  return kernelResult(q, [qHeads, m, dv], out, [qHeads, m], lse, stats);
+  return kernelResult(q, [qHeads, m, dv], out, [qHeads, m], lse, stats && { collector: stats, headShape: [qHeads], kvShape: [kvHeads] });
 }

@@ -8,7 +8,8 @@ import type { KeyStatisticArrays } from './tile-loop.js';
 /**
  * Fills `block` with the rows of KV head `kvh` for queries [i0, i1) of one request: row
  * r = (head in group)·(i1 − i0) + (i − i0). `qs` holds the request's scaled queries [qHeads, m, d]
- * from element `qBase`; its positions start at `qPos[posBase]`.
+ * from element `qBase`; its positions start at `qPos[posBase]`. Rows record head `headBase + h`
+ * (batched kernels number the heads of request b from b·qHeads).
  */
 export function fillBlock(
   block: QueryBlock,
@@ -22,6 +23,7 @@ export function fillBlock(
   qPos: Int32Array,
   posBase: number,
   stats: StatisticsAttrs,
+  headBase = 0,
 ): void {
   const d = block.d;
   const span = i1 - i0;
@@ -33,7 +35,7 @@ export function fillBlock(
       const r = g * span + (i - i0);
       block.q.set(qs.subarray(qBase + (h * m + i) * d, qBase + (h * m + i + 1) * d), r * d);
       block.pos[r] = qPos[posBase + i];
-      block.head[r] = h;
+      block.head[r] = headBase + h;
       block.query[r] = i;
       block.statWeight[r] = stats.enabled && i >= firstStat ? stats.decay ** (m - 1 - i) : 0;
     }
@@ -50,47 +52,57 @@ export function writeBlock(state: SoftmaxState, block: QueryBlock, m: number, ou
   }
 }
 
-/** Per-key statistic arrays for `qHeads` heads over `n` keys, and the visible-query counts. */
+/**
+ * Per-key statistic arrays: keySum/keyMax [heads, n] (heads = query heads, times the batch for
+ * batched kernels) and the visible-query counts [kvRows, n] (one row per KV head and request: with
+ * ragged per-head caches, key j of one head is not key j of another).
+ */
 export class StatisticsCollector implements KeyStatisticArrays {
   readonly keySum: Float64Array;
   readonly keyMax: Float64Array;
   readonly queryCount: Float64Array;
 
   constructor(
-    readonly qHeads: number,
+    readonly heads: number,
+    readonly kvRows: number,
     readonly n: number,
   ) {
-    this.keySum = new Float64Array(qHeads * n);
-    this.keyMax = new Float64Array(qHeads * n);
-    this.queryCount = new Float64Array(n);
+    this.keySum = new Float64Array(heads * n);
+    this.keyMax = new Float64Array(heads * n);
+    this.queryCount = new Float64Array(kvRows * n);
   }
 
-  /** Counts, for keys [keyBase, keyBase + count), the contributing queries that can see them. */
+  /**
+   * For keys [keyBase, keyBase + count) of KV row `kvRow` (positions from `kPos[kPosBase]`), counts
+   * the contributing queries (positions from `qPos[qPosBase]`, m of them) that can see each key.
+   */
   countQueries(
+    kvRow: number,
     qPos: Int32Array,
-    posBase: number,
+    qPosBase: number,
     m: number,
     kPos: Int32Array,
     kPosBase: number,
     keyBase: number,
     count: number,
     stats: StatisticsAttrs,
-    causal: boolean,
-    window: number,
+    mask: { causal: boolean; window: number },
   ): void {
     const first = stats.window > 0 ? Math.max(0, m - stats.window) : 0;
+    const row = kvRow * this.n + keyBase;
     for (let i = first; i < m; i++) {
-      const qp = qPos[posBase + i];
-      for (let j = 0; j < count; j++) if (keyVisible(qp, kPos[kPosBase + j], causal, window)) this.queryCount[keyBase + j] += 1;
+      const qp = qPos[qPosBase + i];
+      for (let j = 0; j < count; j++) if (keyVisible(qp, kPos[kPosBase + j], mask.causal, mask.window)) this.queryCount[row + j] += 1;
     }
   }
 
-  tensors(backend: Backend): NonNullable<KernelResult['statistics']> {
-    const { qHeads, n } = this;
+  /** The statistics as f32 tensors of shapes [...headShape, n] and [...kvShape, n]. */
+  tensors(backend: Backend, headShape: readonly number[], kvShape: readonly number[]): NonNullable<KernelResult['statistics']> {
+    const { n } = this;
     return {
-      keySum: tensor(this.keySum, [qHeads, n], { dtype: 'f32', backend }),
-      keyMax: tensor(this.keyMax, [qHeads, n], { dtype: 'f32', backend }),
-      queryCount: tensor(this.queryCount, [n], { dtype: 'f32', backend }),
+      keySum: tensor(this.keySum, [...headShape, n], { dtype: 'f32', backend }),
+      keyMax: tensor(this.keyMax, [...headShape, n], { dtype: 'f32', backend }),
+      queryCount: tensor(this.queryCount, [...kvShape, n], { dtype: 'f32', backend }),
     };
   }
 }
@@ -102,11 +114,11 @@ export function kernelResult(
   out: Float64Array,
   lseShape: readonly number[],
   lse: Float64Array | undefined,
-  stats: StatisticsCollector | undefined,
+  stats: { collector: StatisticsCollector; headShape: readonly number[]; kvShape: readonly number[] } | undefined,
 ): KernelResult {
   const backend = q.backend;
   const result: KernelResult = { output: outputTensor(out, outShape, q.dtype, backend) };
   if (lse) result.lse = tensor(lse, lseShape, { dtype: 'f32', backend });
-  if (stats) result.statistics = stats.tensors(backend);
+  if (stats) result.statistics = stats.collector.tensors(backend, stats.headShape, stats.kvShape);
   return result;
 }

@@ -59,7 +59,7 @@ export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs)
   const qPos = hostInts(qPositions);
   const out = new Float64Array(qHeads * m * d);
   const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
-  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, n) : undefined;
+  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n) : undefined;
   const rows = group * m;
   const block = createQueryBlock(rows, d);
   const total = new SoftmaxState(rows, d);
@@ -83,7 +83,7 @@ export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs)
     }
     writeBlock(total, block, m, out, 0, lse, 0);
     if (stats) for (let s = 0; s + 1 < cuts.length; s++) statisticsRange(source, block, total, attrs, cuts[s], cuts[s + 1], 0, stats, scratch);
+    stats?.countQueries(kvh, qPos, 0, m, source.positions, 0, 0, n, attrs.statistics, attrs);
   }
-  stats?.countQueries(qPos, 0, m, source.positions, 0, 0, n, attrs.statistics, attrs.causal, attrs.window);
-  return kernelResult(q, [qHeads, m, d], out, [qHeads, m], lse, stats);
+  return kernelResult(q, [qHeads, m, d], out, [qHeads, m], lse, stats && { collector: stats, headShape: [qHeads], kvShape: [kvHeads] });
 }

@@ -3,6 +3,7 @@ import { flashAttentionCpu } from './flash-attention.js';
 import { poolKeyScoresCpu } from './key-pooling.js';
 import { kiviDecodeAttentionCpu } from './kivi-decode.js';
 import { mergeAttentionStatesCpu } from './merge-states.js';
+import { pagedAttentionCpu, pagedMoveCpu, pagedWriteCpu } from './paged.js';
 import { batchedDecodeAttentionCpu, decodeAttentionCpu } from './split-k-decode.js';
 
 let registered = false;
@@ -20,6 +21,9 @@ export function registerCpuAttentionKernels(): void {
   registerKernel('decodeAttention', 'cpu', (_b, [q, k, v, qp, kp], attrs) => decodeAttentionCpu(q, k, v, qp, kp, attrs));
   registerKernel('batchedDecodeAttention', 'cpu', (_b, [q, k, v, qp, kp, indptr], attrs) => batchedDecodeAttentionCpu(q, k, v, qp, kp, indptr, attrs));
   registerKernel('kiviDecodeAttention', 'cpu', (_b, inputs, attrs) => kiviDecodeAttentionCpu(inputs, attrs));
+  registerKernel('pagedAttention', 'cpu', (_b, inputs, attrs) => pagedAttentionCpu(inputs, attrs));
+  registerKernel('pagedWrite', 'cpu', (_b, inputs) => pagedWriteCpu(inputs));
+  registerKernel('pagedMove', 'cpu', (_b, inputs) => pagedMoveCpu(inputs));
   registerKernel('mergeAttentionStates', 'cpu', (_b, inputs) => mergeAttentionStatesCpu(inputs));
   registerKernel('poolKeyScores', 'cpu', (_b, [scores], attrs) => poolKeyScoresCpu(scores, attrs));
 }

@@ -59,8 +59,8 @@ function decodeRequest(
     splitK(ws, attrs, n, attrs.partitionSize);
     writeBlock(ws.total, ws.block, m, io.out, request * qHeads * m * dv, io.lse, request * qHeads * m);
     if (io.stats) statisticsRange(ws.source, ws.block, ws.total, attrs, 0, n, start, io.stats, ws.scratch);
+    io.stats?.countQueries(kvh, io.qPos, request * m, m, io.kPos, start, start, n, attrs.statistics, attrs);
   }
-  io.stats?.countQueries(io.qPos, request * m, m, io.kPos, start, start, n, attrs.statistics, attrs.causal, attrs.window);
 }
 
 /** Split-K decode of one request: q [qHeads, m, d] over k, v [kvHeads, n, ·]. */
@@ -68,10 +68,10 @@ export function decodeAttentionCpu(q: Tensor, k: Tensor, v: Tensor, qPositions: 
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];
-  const io = ioFor(q, k, v, qPositions, kPositions, attrs, qHeads * m * dv, qHeads * m, qHeads, n);
+  const io = ioFor(q, k, v, qPositions, kPositions, attrs, qHeads * m * dv, qHeads * m, qHeads, kvHeads, n);
   const ws = new SplitKWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
   decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total: n }, 0, 0, n);
-  return kernelResult(q, [qHeads, m, dv], io.out, [qHeads, m], io.lse, io.stats);
+  return kernelResult(q, [qHeads, m, dv], io.out, [qHeads, m], io.lse, io.stats && { collector: io.stats, headShape: [qHeads], kvShape: [kvHeads] });
 }
 
 /**
@@ -91,13 +91,13 @@ export function batchedDecodeAttentionCpu(
   const [kvHeads, total] = k.shape;
   const dv = v.shape[2];
   const indptr = hostInts(kvIndptr);
-  const io = ioFor(q, k, v, qPositions, kPositions, attrs, batch * qHeads * m * dv, batch * qHeads * m, qHeads, total);
+  const io = ioFor(q, k, v, qPositions, kPositions, attrs, batch * qHeads * m * dv, batch * qHeads * m, qHeads, kvHeads, total);
   const ws = new SplitKWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
   for (let b = 0; b < batch; b++) decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total }, b, indptr[b], indptr[b + 1] - indptr[b]);
-  return kernelResult(q, [batch, qHeads, m, dv], io.out, [batch, qHeads, m], io.lse, io.stats);
+  return kernelResult(q, [batch, qHeads, m, dv], io.out, [batch, qHeads, m], io.lse, io.stats && { collector: io.stats, headShape: [qHeads], kvShape: [kvHeads] });
 }
 
-function ioFor(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: Tensor, attrs: SplitKAttrs, outSize: number, lseSize: number, qHeads: number, keys: number) {
+function ioFor(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: Tensor, attrs: SplitKAttrs, outSize: number, lseSize: number, qHeads: number, kvHeads: number, keys: number) {
   return {
     qs: scaledQueries(q, attrs.scale),
     qPos: hostInts(qPositions),
@@ -106,6 +106,6 @@ function ioFor(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: 
     kPos: hostInts(kPositions),
     out: new Float64Array(outSize),
     lse: attrs.lse ? new Float64Array(lseSize) : undefined,
-    stats: attrs.statistics.enabled ? new StatisticsCollector(qHeads, keys) : undefined,
+    stats: attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, keys) : undefined,
   };
 }

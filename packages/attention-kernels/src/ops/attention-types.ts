@@ -20,7 +20,10 @@ export interface StatisticsAttrs {
 
 /** Per-key statistics (tensor-core's `AttentionStatistics`) plus the count ZipCache normalizes by. */
 export interface KeyStatistics extends AttentionStatistics {
-  /** f32 [n]: how many contributing queries can see each key (mask only; the same for every head). */
+  /**
+   * f32 [kvHeads, n]: how many contributing queries can see each key (from the mask alone; ZipCache
+   * normalizes keySum by it). Per KV head because paged caches keep different tokens per head.
+   */
   queryCount: Tensor;
 }
 
