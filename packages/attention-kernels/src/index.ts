@@ -20,6 +20,12 @@ export { PagedSequence } from './paged/paged-sequence.js';
 export { type PagedAttentionOptions, batchedPagedAttention, pagedAttention } from './ops/paged-attention.js';
 export { type PagedCacheOptions, PagedCacheLayer, pagedCache } from './paged/paged-cache.js';
 
+// Prefix sharing (ChunkAttention)
+export { type PrefixTreeOptions, ChunkNode, PrefixKVTree } from './prefix/prefix-tree.js';
+export { PrefixSequence } from './prefix/prefix-sequence.js';
+export { type PrefixSharedAttentionOptions, prefixSharedAttention } from './ops/prefix-attention.js';
+export { type PrefixCacheOptions, type PrefixSharedCacheFactory, PrefixCacheLayer, prefixSharedCache } from './prefix/prefix-cache.js';
+
 // Fused decode over compressed caches
 export { type KiviDecodeOptions, kiviDecodeAttention } from './ops/kivi-decode.js';
 

@@ -36,6 +36,11 @@ declare module '@kvkit/tensor-core' {
     pagedWrite: { inputs: Tensor[]; attrs: Record<string, never>; output: void };
     /** In place, in order: [poolKeys, poolValues, poolPositions, fromSlots, toSlots] */
     pagedMove: { inputs: Tensor[]; attrs: Record<string, never>; output: void };
+    /**
+     * [q [B,H,m,d], poolKeys, poolValues, poolPositions, queryPositions [B,m], chunkPages [S,kvHeads],
+     * chunkCounts [S], chunkUsersIndptr [S+1], chunkUsers, ownTable [B,kvHeads,maxOwn], ownLengths [B]]
+     */
+    prefixSharedAttention: { inputs: Tensor[]; attrs: KernelAttrs; output: KernelResult };
     /** [output0, lse0, output1, lse1, …] */
     mergeAttentionStates: { inputs: Tensor[]; attrs: Record<string, never>; output: AttentionState };
     /** [scores [..., n]] */

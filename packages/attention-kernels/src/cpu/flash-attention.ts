@@ -38,11 +38,12 @@ export function flashAttentionCpu(
   const state = new SoftmaxState(group * bq, dv);
   const scratch = new TileScratch(group * bq, attrs.tileSize);
   const source = new DenseRowSource(d, dv, attrs.tileSize);
+  const request = { qs, qBase: 0, m, qPos, posBase: 0, headBase: 0, stats: attrs.statistics };
   for (let kvh = 0; kvh < kvHeads; kvh++) {
     source.bind(keys, kvh * n * d, values, kvh * n * dv, kPos, 0);
     for (let i0 = 0; i0 < m; i0 += bq) {
       const i1 = Math.min(m, i0 + bq);
-      fillBlock(block, qs, 0, m, kvh, group, i0, i1, qPos, 0, attrs.statistics);
+      fillBlock(block, request, kvh, group, i0, i1);
       state.reset(block.rows);
       accumulateRange(source, block, state, attrs, 0, n, scratch, v !== undefined);
       writeBlock(state, block, m, out, 0, lse, 0);

@@ -5,34 +5,35 @@ import type { SoftmaxState } from './online-softmax.js';
 import type { QueryBlock } from './tile-source.js';
 import type { KeyStatisticArrays } from './tile-loop.js';
 
+/** Where the query rows of one request come from (see `fillBlock`). */
+export interface RequestQueries {
+  /** Scaled queries; the request's [qHeads, m, d] start at element `qBase`. */
+  qs: Float64Array;
+  qBase: number;
+  m: number;
+  /** Query positions; the request's start at `qPos[posBase]`. */
+  qPos: Int32Array;
+  posBase: number;
+  /** Head number recorded for query head h is `headBase + h` (batched kernels: b · qHeads). */
+  headBase: number;
+  stats: StatisticsAttrs;
+}
+
 /**
- * Fills `block` with the rows of KV head `kvh` for queries [i0, i1) of one request: row
- * r = (head in group)·(i1 − i0) + (i − i0). `qs` holds the request's scaled queries [qHeads, m, d]
- * from element `qBase`; its positions start at `qPos[posBase]`. Rows record head `headBase + h`
- * (batched kernels number the heads of request b from b·qHeads).
+ * Fills rows of `block` with the query rows of KV head `kvh` (its `group` query heads) for
+ * queries [i0, i1) of one request, from row `rowBase` on: row rowBase + g·(i1 − i0) + (i − i0).
+ * `block.rows` becomes the end of these rows, so several requests can be stacked in one block.
  */
-export function fillBlock(
-  block: QueryBlock,
-  qs: Float64Array,
-  qBase: number,
-  m: number,
-  kvh: number,
-  group: number,
-  i0: number,
-  i1: number,
-  qPos: Int32Array,
-  posBase: number,
-  stats: StatisticsAttrs,
-  headBase = 0,
-): void {
+export function fillBlock(block: QueryBlock, req: RequestQueries, kvh: number, group: number, i0: number, i1: number, rowBase = 0): void {
   const d = block.d;
+  const { qs, qBase, m, qPos, posBase, headBase, stats } = req;
   const span = i1 - i0;
-  block.rows = group * span;
+  block.rows = rowBase + group * span;
   const firstStat = stats.window > 0 ? m - stats.window : 0;
   for (let g = 0; g < group; g++) {
     const h = kvh * group + g;
     for (let i = i0; i < i1; i++) {
-      const r = g * span + (i - i0);
+      const r = rowBase + g * span + (i - i0);
       block.q.set(qs.subarray(qBase + (h * m + i) * d, qBase + (h * m + i + 1) * d), r * d);
       block.pos[r] = qPos[posBase + i];
       block.head[r] = headBase + h;

@@ -68,7 +68,7 @@ export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs)
   const cuts = kiviSegments(attrs);
   for (let kvh = 0; kvh < kvHeads; kvh++) {
     source.bindHead(kvh);
-    fillBlock(block, qs, 0, m, kvh, group, 0, m, qPos, 0, attrs.statistics);
+    fillBlock(block, { qs, qBase: 0, m, qPos, posBase: 0, headBase: 0, stats: attrs.statistics }, kvh, group, 0, m);
     total.reset(rows);
     partial.reset(rows);
     let inPartition = 0;

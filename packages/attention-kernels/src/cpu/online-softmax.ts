@@ -43,21 +43,25 @@ export class SoftmaxState {
     for (let i = r * dv, e = i + dv; i < e; i++) acc[i] *= c;
   }
 
-  /** Folds `other` (same rows, disjoint keys) into this state: the log-sum-exp merge. */
-  merge(other: SoftmaxState): void {
+  /**
+   * Folds `other` (the same queries, disjoint keys) into this state — the log-sum-exp merge: row
+   * `from + i` of `other` into row i, for every row of this state.
+   */
+  merge(other: SoftmaxState, from = 0): void {
     const dv = this.dv;
     for (let r = 0; r < this.rows; r++) {
-      const m2 = other.max[r];
+      const o = from + r;
+      const m2 = other.max[o];
       if (m2 === -Infinity) continue;
       const m1 = this.max[r];
       const m = m1 > m2 ? m1 : m2;
       const c1 = m1 === -Infinity ? 0 : Math.exp(m1 - m);
       const c2 = Math.exp(m2 - m);
       this.max[r] = m;
-      this.sum[r] = this.sum[r] * c1 + other.sum[r] * c2;
+      this.sum[r] = this.sum[r] * c1 + other.sum[o] * c2;
       const a = this.acc;
       const b = other.acc;
-      for (let i = r * dv, e = i + dv; i < e; i++) a[i] = a[i] * c1 + b[i] * c2;
+      for (let i = r * dv, j = o * dv, e = i + dv; i < e; i++, j++) a[i] = a[i] * c1 + b[j] * c2;
     }
   }
 

@@ -41,7 +41,7 @@ export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelRe
     for (let kvh = 0; kvh < kvHeads; kvh++) {
       const row = b * kvHeads + kvh;
       const len = lens[row];
-      fillBlock(block, qs, b * qHeads * m * d, m, kvh, group, 0, m, qPos, b * m, attrs.statistics, b * qHeads);
+      fillBlock(block, { qs, qBase: b * qHeads * m * d, m, qPos, posBase: b * m, headBase: b * qHeads, stats: attrs.statistics }, kvh, group, 0, m);
       state.reset(rows);
       const visit = (body: (start: number, count: number) => void) => {
         for (let p = 0; p * P < len; p++) {

@@ -4,6 +4,7 @@ import { poolKeyScoresCpu } from './key-pooling.js';
 import { kiviDecodeAttentionCpu } from './kivi-decode.js';
 import { mergeAttentionStatesCpu } from './merge-states.js';
 import { pagedAttentionCpu, pagedMoveCpu, pagedWriteCpu } from './paged.js';
+import { prefixSharedAttentionCpu } from './prefix-attention.js';
 import { batchedDecodeAttentionCpu, decodeAttentionCpu } from './split-k-decode.js';
 
 let registered = false;
@@ -24,6 +25,7 @@ export function registerCpuAttentionKernels(): void {
   registerKernel('pagedAttention', 'cpu', (_b, inputs, attrs) => pagedAttentionCpu(inputs, attrs));
   registerKernel('pagedWrite', 'cpu', (_b, inputs) => pagedWriteCpu(inputs));
   registerKernel('pagedMove', 'cpu', (_b, inputs) => pagedMoveCpu(inputs));
+  registerKernel('prefixSharedAttention', 'cpu', (_b, inputs, attrs) => prefixSharedAttentionCpu(inputs, attrs));
   registerKernel('mergeAttentionStates', 'cpu', (_b, inputs) => mergeAttentionStatesCpu(inputs));
   registerKernel('poolKeyScores', 'cpu', (_b, [scores], attrs) => poolKeyScoresCpu(scores, attrs));
 }

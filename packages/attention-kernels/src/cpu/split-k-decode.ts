@@ -55,7 +55,7 @@ function decodeRequest(
   const qBase = request * qHeads * m * d;
   for (let kvh = 0; kvh < kvHeads; kvh++) {
     ws.source.bind(io.keys, (kvh * total + start) * d, io.values, (kvh * total + start) * dv, io.kPos, start);
-    fillBlock(ws.block, io.qs, qBase, m, kvh, group, 0, m, io.qPos, request * m, attrs.statistics);
+    fillBlock(ws.block, { qs: io.qs, qBase, m, qPos: io.qPos, posBase: request * m, headBase: 0, stats: attrs.statistics }, kvh, group, 0, m);
     splitK(ws, attrs, n, attrs.partitionSize);
     writeBlock(ws.total, ws.block, m, io.out, request * qHeads * m * dv, io.lse, request * qHeads * m);
     if (io.stats) statisticsRange(ws.source, ws.block, ws.total, attrs, 0, n, start, io.stats, ws.scratch);
