@@ -31,7 +31,7 @@ declare module '@kvkit/tensor-core' {
      * [q [B,H,m,d], poolKeys [pages,P,d], poolValues [pages,P,dv], poolPositions [pages,P],
      * pageTable [B,kvHeads,maxPages], lengths [B,kvHeads], queryPositions [B,m]]
      */
-    pagedAttention: { inputs: Tensor[]; attrs: KernelAttrs & { maxLength: number }; output: KernelResult };
+    pagedAttention: { inputs: Tensor[]; attrs: KernelAttrs & { maxLength: number; queryBlock: number }; output: KernelResult };
     /** In place: [poolKeys, poolValues, poolPositions, k [rows,d], v [rows,dv], positions [rows], slots [rows]] */
     pagedWrite: { inputs: Tensor[]; attrs: Record<string, never>; output: void };
     /** In place, in order: [poolKeys, poolValues, poolPositions, fromSlots, toSlots] */

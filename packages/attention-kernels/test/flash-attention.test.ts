@@ -33,7 +33,7 @@ function parity(rng: Rng, kernel: Kernel, extra: Record<string, number>, c: { d:
 
 describe.each(kernels)('%s matches the float64 reference attention', (_name, kernel, extra) => {
   for (const d of [64, 128]) {
-    for (const group of [1, 4, 8]) {
+    for (const group of [1, 2, 4, 8]) {
       it(`head_dim ${d}, GQA ${group}: lengths that do not divide the tiles, length 1, f32 and f16`, () =>
         withSeed((rng) => {
           for (const [m, n] of [[1, 1], [1, 77], [3, 50], [23, 23], [9, 61]]) {

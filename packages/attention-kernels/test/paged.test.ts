@@ -186,7 +186,7 @@ describe('pagedCache (KVCacheLayer)', () => {
       const paged = createCache(spec, pagedCache({ pageSize: 8, dtype: 'f32' }));
       const dense = createCache(spec, denseCache({ dtype: 'f32' }));
       let pos = 0;
-      for (const n of [13, 1, 1, 7, 1]) {
+      for (const n of [45, 1, 1, 7, 1]) {
         const positions = Int32Array.from({ length: n }, (_, i) => pos + i);
         pos += n;
         for (let l = 0; l < 2; l++) {

@@ -52,6 +52,36 @@ export function scores4(q: Float64Array, r: number, d: number, k: Float32Array, 
   }
 }
 
+/** out[o_i + t] = q_(r+i) · k_t for the two rows r, r+1 (GQA groups of 2, e.g. the project's own model). */
+export function scores2(q: Float64Array, r: number, d: number, k: Float32Array, kOff: number, count: number, out: Float64Array, stride: number): void {
+  const q0 = r * d;
+  const q1 = q0 + d;
+  const o0 = r * stride;
+  const o1 = o0 + stride;
+  const even = d - (d & 1);
+  for (let t = 0, kt = kOff; t < count; t++, kt += d) {
+    let a0 = 0;
+    let a1 = 0;
+    let b0 = 0;
+    let b1 = 0;
+    let c = 0;
+    for (; c < even; c += 2) {
+      const x = k[kt + c];
+      const y = k[kt + c + 1];
+      a0 += q[q0 + c] * x;
+      a1 += q[q1 + c] * x;
+      b0 += q[q0 + c + 1] * y;
+      b1 += q[q1 + c + 1] * y;
+    }
+    if (c < d) {
+      a0 += q[q0 + c] * k[kt + c];
+      a1 += q[q1 + c] * k[kt + c];
+    }
+    out[o0 + t] = a0 + b0;
+    out[o1 + t] = a1 + b1;
+  }
+}
+
 /** out[o + t] = q_r · k_t for one row. */
 export function scores1(q: Float64Array, r: number, d: number, k: Float32Array, kOff: number, count: number, out: Float64Array, stride: number): void {
   const q0 = r * d;
@@ -126,6 +156,42 @@ export function accumulate4(p: Float64Array, v: Float32Array, vOff: number, dv: 
       acc[a1 + c] += p[pt + 1] * x;
       acc[a2 + c] += p[pt + 2] * x;
       acc[a3 + c] += p[pt + 3] * x;
+    }
+  }
+}
+
+/** acc_(r+i) += Σ_t p[(r+i)·stride + t] · v_t for the two rows r, r+1 (two channels × two rows in registers). */
+export function accumulate2(p: Float64Array, stride: number, v: Float32Array, vOff: number, dv: number, count: number, acc: Float64Array, r: number): void {
+  const a0 = r * dv;
+  const a1 = a0 + dv;
+  const p0 = r * stride;
+  const p1 = p0 + stride;
+  const even = dv - (dv & 1);
+  let c = 0;
+  for (; c < even; c += 2) {
+    let x0 = 0;
+    let x1 = 0;
+    let y0 = 0;
+    let y1 = 0;
+    for (let t = 0, vt = vOff + c; t < count; t++, vt += dv) {
+      const x = v[vt];
+      const y = v[vt + 1];
+      const w0 = p[p0 + t];
+      const w1 = p[p1 + t];
+      x0 += w0 * x;
+      x1 += w1 * x;
+      y0 += w0 * y;
+      y1 += w1 * y;
+    }
+    acc[a0 + c] += x0;
+    acc[a1 + c] += x1;
+    acc[a0 + c + 1] += y0;
+    acc[a1 + c + 1] += y1;
+  }
+  if (c < dv) {
+    for (let t = 0, vt = vOff + c; t < count; t++, vt += dv) {
+      acc[a0 + c] += p[p0 + t] * v[vt];
+      acc[a1 + c] += p[p1 + t] * v[vt];
     }
   }
 }

@@ -2,9 +2,8 @@ import type { Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import { hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
-import { SoftmaxState } from './online-softmax.js';
-import { accumulateRange, statisticsRange, TileScratch } from './tile-loop.js';
-import { createQueryBlock, DenseRowSource } from './tile-source.js';
+import { accumulateRange, statisticsRange } from './tile-loop.js';
+import { denseWorkspace } from './workspace.js';
 
 /**
  * FlashAttention on the CPU: for each KV head, blocks of `queryBlock` queries × every query head of
@@ -34,10 +33,7 @@ export function flashAttentionCpu(
   const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
   const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n) : undefined;
   const bq = Math.max(1, Math.min(attrs.queryBlock, m));
-  const block = createQueryBlock(group * bq, d);
-  const state = new SoftmaxState(group * bq, dv);
-  const scratch = new TileScratch(group * bq, attrs.tileSize);
-  const source = new DenseRowSource(d, dv, attrs.tileSize);
+  const { block, state, scratch, source } = denseWorkspace(group * bq, d, dv, attrs.tileSize);
   const request = { qs, qBase: 0, m, qPos, posBase: 0, headBase: 0, stats: attrs.statistics };
   for (let kvh = 0; kvh < kvHeads; kvh++) {
     source.bind(keys, kvh * n * d, values, kvh * n * dv, kPos, 0);

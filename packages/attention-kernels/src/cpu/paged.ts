@@ -2,17 +2,17 @@ import type { Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
-import { SoftmaxState } from './online-softmax.js';
-import { accumulateRange, statisticsRange, TileScratch } from './tile-loop.js';
-import { createQueryBlock, DenseRowSource } from './tile-source.js';
+import { accumulateRange, statisticsRange } from './tile-loop.js';
+import { denseWorkspace } from './workspace.js';
 
-export type PagedAttrs = KernelAttrs & { maxLength: number };
+export type PagedAttrs = KernelAttrs & { maxLength: number; queryBlock: number };
 
 /**
  * Decode attention through block tables: q [B, qHeads, m, d]; pool keys [pages, P, d], values
  * [pages, P, dv], positions [pages, P]; table i32 [B, kvHeads, maxPages]; lengths i32 [B, kvHeads];
  * query positions [B, m]. Each KV head of each request walks its own pages (ragged lengths) with
- * one online-softmax state; statistics are indexed by the head's storage order, [B, qHeads, maxLength].
+ * one online-softmax state per block of queries; statistics are indexed by the head's storage
+ * order, [B, qHeads, maxLength].
  */
 export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelResult {
   const [q, poolKeys, poolValues, poolPositions, table, lengths, qPositions] = inputs;
@@ -32,17 +32,13 @@ export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelRe
   const out = new Float64Array(batch * qHeads * m * dv);
   const lse = attrs.lse ? new Float64Array(batch * qHeads * m) : undefined;
   const stats = attrs.statistics.enabled ? new StatisticsCollector(batch * qHeads, batch * kvHeads, L) : undefined;
-  const rows = group * m;
-  const block = createQueryBlock(rows, d);
-  const state = new SoftmaxState(rows, dv);
-  const scratch = new TileScratch(rows, attrs.tileSize);
-  const source = new DenseRowSource(d, dv, attrs.tileSize);
+  const bq = Math.max(1, Math.min(attrs.queryBlock, m));
+  const { block, state, scratch, source } = denseWorkspace(group * bq, d, dv, attrs.tileSize);
   for (let b = 0; b < batch; b++) {
+    const request = { qs, qBase: b * qHeads * m * d, m, qPos, posBase: b * m, headBase: b * qHeads, stats: attrs.statistics };
     for (let kvh = 0; kvh < kvHeads; kvh++) {
       const row = b * kvHeads + kvh;
       const len = lens[row];
-      fillBlock(block, { qs, qBase: b * qHeads * m * d, m, qPos, posBase: b * m, headBase: b * qHeads, stats: attrs.statistics }, kvh, group, 0, m);
-      state.reset(rows);
       const visit = (body: (start: number, count: number) => void) => {
         for (let p = 0; p * P < len; p++) {
           const page = pages[row * maxPages + p];
@@ -50,14 +46,15 @@ export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelRe
           body(p * P, Math.min(P, len - p * P));
         }
       };
-      visit((_start, count) => accumulateRange(source, block, state, attrs, 0, count, scratch));
-      writeBlock(state, block, m, out, 0, lse, 0);
-      if (stats) {
-        visit((start, count) => {
-          statisticsRange(source, block, state, attrs, 0, count, start, stats, scratch);
-          stats.countQueries(row, qPos, b * m, m, kPos, source.positionBase, start, count, attrs.statistics, attrs);
-        });
+      // Blocks of queries (prefill through a paged cache), each sweeping the head's pages.
+      for (let i0 = 0; i0 < m; i0 += bq) {
+        fillBlock(block, request, kvh, group, i0, Math.min(m, i0 + bq));
+        state.reset(block.rows);
+        visit((_start, count) => accumulateRange(source, block, state, attrs, 0, count, scratch));
+        writeBlock(state, block, m, out, 0, lse, 0);
+        if (stats) visit((start, count) => statisticsRange(source, block, state, attrs, 0, count, start, stats, scratch));
       }
+      if (stats) visit((start, count) => stats.countQueries(row, qPos, b * m, m, kPos, source.positionBase, start, count, attrs.statistics, attrs));
     }
   }
   return kernelResult(q, [batch, qHeads, m, dv], out, [batch, qHeads, m], lse, stats && { collector: stats, headShape: [batch, qHeads], kvShape: [batch, kvHeads] });

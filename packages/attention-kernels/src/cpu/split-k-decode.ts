@@ -2,47 +2,29 @@ import type { Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import { type HostFloats, hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
-import { SoftmaxState } from './online-softmax.js';
-import { accumulateRange, type MaskAttrs, statisticsRange, TileScratch } from './tile-loop.js';
-import { createQueryBlock, DenseRowSource, type QueryBlock } from './tile-source.js';
+import { accumulateRange, type MaskAttrs, statisticsRange } from './tile-loop.js';
+import { type DenseWorkspace, denseWorkspace } from './workspace.js';
 
 export type SplitKAttrs = KernelAttrs & { partitionSize: number };
-
-/** Reusable buffers of one split-K call. */
-class SplitKWorkspace {
-  readonly block: QueryBlock;
-  readonly total: SoftmaxState;
-  readonly partial: SoftmaxState;
-  readonly scratch: TileScratch;
-  readonly source: DenseRowSource;
-
-  constructor(rows: number, d: number, dv: number, tile: number) {
-    this.block = createQueryBlock(rows, d);
-    this.total = new SoftmaxState(rows, dv);
-    this.partial = new SoftmaxState(rows, dv);
-    this.scratch = new TileScratch(rows, tile);
-    this.source = new DenseRowSource(d, dv, tile);
-  }
-}
 
 /**
  * Flash-decoding for the rows in `ws.block` over keys [0, n) of the bound source: the key range is
  * cut into partitions of `partitionSize`, each reduced to its own (max, sum, partial output), and
  * the partials are merged by log-sum-exp — the structure a GPU runs in parallel, one partition per
- * thread block. Result in `ws.total`.
+ * thread block. Result in `ws.state`.
  */
-function splitK(ws: SplitKWorkspace, mask: MaskAttrs, n: number, partitionSize: number): void {
-  ws.total.reset(ws.block.rows);
+function splitK(ws: DenseWorkspace, mask: MaskAttrs, n: number, partitionSize: number): void {
+  ws.state.reset(ws.block.rows);
   for (let p0 = 0; p0 < n; p0 += partitionSize) {
     ws.partial.reset(ws.block.rows);
     accumulateRange(ws.source, ws.block, ws.partial, mask, p0, Math.min(n, p0 + partitionSize), ws.scratch);
-    ws.total.merge(ws.partial);
+    ws.state.merge(ws.partial);
   }
 }
 
 /** One request: queries [qHeads, m, d] from `qBase`, keys [kvHeads, total, d] rows [start, start + n). */
 function decodeRequest(
-  ws: SplitKWorkspace,
+  ws: DenseWorkspace,
   attrs: SplitKAttrs,
   io: { qs: Float64Array; qPos: Int32Array; keys: HostFloats; values: HostFloats; kPos: Int32Array; out: Float64Array; lse?: Float64Array; stats?: StatisticsCollector },
   shape: { qHeads: number; kvHeads: number; m: number; d: number; dv: number; total: number },
@@ -57,8 +39,8 @@ function decodeRequest(
     ws.source.bind(io.keys, (kvh * total + start) * d, io.values, (kvh * total + start) * dv, io.kPos, start);
     fillBlock(ws.block, { qs: io.qs, qBase, m, qPos: io.qPos, posBase: request * m, headBase: 0, stats: attrs.statistics }, kvh, group, 0, m);
     splitK(ws, attrs, n, attrs.partitionSize);
-    writeBlock(ws.total, ws.block, m, io.out, request * qHeads * m * dv, io.lse, request * qHeads * m);
-    if (io.stats) statisticsRange(ws.source, ws.block, ws.total, attrs, 0, n, start, io.stats, ws.scratch);
+    writeBlock(ws.state, ws.block, m, io.out, request * qHeads * m * dv, io.lse, request * qHeads * m);
+    if (io.stats) statisticsRange(ws.source, ws.block, ws.state, attrs, 0, n, start, io.stats, ws.scratch);
     io.stats?.countQueries(kvh, io.qPos, request * m, m, io.kPos, start, start, n, attrs.statistics, attrs);
   }
 }
@@ -69,7 +51,7 @@ export function decodeAttentionCpu(q: Tensor, k: Tensor, v: Tensor, qPositions: 
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];
   const io = ioFor(q, k, v, qPositions, kPositions, attrs, qHeads * m * dv, qHeads * m, qHeads, kvHeads, n);
-  const ws = new SplitKWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
+  const ws = denseWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
   decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total: n }, 0, 0, n);
   return kernelResult(q, [qHeads, m, dv], io.out, [qHeads, m], io.lse, io.stats && { collector: io.stats, headShape: [qHeads], kvShape: [kvHeads] });
 }
@@ -92,7 +74,7 @@ export function batchedDecodeAttentionCpu(
   const dv = v.shape[2];
   const indptr = hostInts(kvIndptr);
   const io = ioFor(q, k, v, qPositions, kPositions, attrs, batch * qHeads * m * dv, batch * qHeads * m, qHeads, kvHeads, total);
-  const ws = new SplitKWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
+  const ws = denseWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
   for (let b = 0; b < batch; b++) decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total }, b, indptr[b], indptr[b + 1] - indptr[b]);
   return kernelResult(q, [batch, qHeads, m, dv], io.out, [batch, qHeads, m], io.lse, io.stats && { collector: io.stats, headShape: [qHeads], kvShape: [kvHeads] });
 }

@@ -2,7 +2,7 @@ import { InvalidConfigError, reshape, runKernel, ShapeMismatchError, type Tensor
 import { ensureAttentionKernels } from '../kernels.js';
 import type { BlockTableView } from '../paged/block-table.js';
 import type { KernelOptions, KernelResult } from './attention-types.js';
-import { assertFloatTensor, assertGroups, assertShape, resolveKernelAttrs, withTemporaries } from './validate.js';
+import { assertFloatTensor, assertGroups, assertShape, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
 export interface PagedAttentionOptions extends KernelOptions {
   /**
@@ -10,6 +10,8 @@ export interface PagedAttentionOptions extends KernelOptions {
    * keeps its own tokens, so "the last m positions" is not defined.
    */
   queryPositions: Tensor | Int32Array;
+  /** Queries per block when m is large (prefill through the paged cache; default 32). */
+  queryBlock?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ export function batchedPagedAttention(q: Tensor, tables: readonly BlockTableView
   if (d !== pool.headDim) throw new ShapeMismatchError(`${where}: q has head dim ${d} but the pool holds ${pool.headDim}`);
   assertGroups(qHeads, kvHeads, where);
   if (options?.queryPositions === undefined) throw new InvalidConfigError(`${where}: queryPositions are required for paged caches`);
-  const attrs = resolveKernelAttrs(options, d, where);
+  const attrs = { ...resolveKernelAttrs(options, d, where), queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') };
   let maxPages = 0;
   let maxLength = 0;
   for (const t of tables) {

@@ -1,0 +1,207 @@
+/**
+ * CPU benchmark of the attention kernels (not a test): decode GB/s of KV read for dense f32/f16 and
+ * fused KIVI 2/4-bit caches next to tensor-core's reference attention and this machine's measured
+ * memory bandwidth, prefill time and FLOP rate of flash attention vs the reference, paged and
+ * prefix-shared decode. Timings are medians of interleaved rounds (the machine is shared).
+ *
+ *   npm run bench -w @kvkit/attention-kernels            (table; --json FILE writes every number)
+ *   npm run bench -w @kvkit/attention-kernels -- --quick (smaller sizes)
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { attention, bytesPerElement, createRng, randomNormal, type Rng, type Tensor, tensor, wordsPerRow } from '@kvkit/tensor-core';
+import {
+  decodeAttention,
+  dequantizeKivi,
+  flashAttention,
+  type KiviCacheView,
+  kiviDecodeAttention,
+  PagedKVPool,
+  PagedSequence,
+  pagedAttention,
+  prefixSharedAttention,
+  PrefixKVTree,
+} from '../src/index.js';
+
+const quick = process.argv.includes('--quick');
+const rng = createRng(20261126);
+const results: Record<string, unknown>[] = [];
+
+/** Median seconds per call of each function, measured in interleaved rounds. */
+function timeAll(fns: (() => void)[], roundSeconds = quick ? 0.15 : 0.4, rounds = 5): number[] {
+  for (const f of fns) f(); // warm-up (JIT)
+  const samples: number[][] = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    fns.forEach((f, i) => {
+      let reps = 0;
+      const start = performance.now();
+      let elapsed = 0;
+      do {
+        f();
+        reps += 1;
+        elapsed = (performance.now() - start) / 1000;
+      } while (elapsed < roundSeconds);
+      samples[i].push(elapsed / reps);
+    });
+  }
+  return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]);
+}
+
+/** Ceilings: a native copy (TypedArray.set, read + write) and a JS read loop over 256 MiB. */
+function bandwidth(): { copyGBs: number; readGBs: number } {
+  const n = 64 * 1024 * 1024;
+  const src = new Float32Array(n).fill(1);
+  const dst = new Float32Array(n);
+  let sink = 0;
+  const [copy, read] = timeAll(
+    [
+      () => dst.set(src),
+      () => {
+        let s = 0;
+        for (let i = 0; i < n; i += 4) s += src[i] + src[i + 1] + src[i + 2] + src[i + 3];
+        sink += s;
+      },
+    ],
+    0.5,
+    3,
+  );
+  if (sink === -1) console.log(sink);
+  return { copyGBs: (8 * n) / copy / 1e9, readGBs: (4 * n) / read / 1e9 };
+}
+
+/** A KIVI cache of random codes and scales (the kernel's speed does not depend on the values). */
+function randomKivi(r: Rng, bits: 2 | 4, kvHeads: number, n: number, d: number, groupSize = 32, residual = 128): KiviCacheView {
+  const keyGroups = Math.floor(Math.max(0, n - residual) / groupSize);
+  const valueTokens = Math.max(0, n - residual);
+  const words = (count: number) => Uint32Array.from({ length: count }, () => r.int(2 ** 31) * 2 + r.int(2));
+  const f16 = (shape: number[]) => randomNormal(shape, r, { dtype: 'f16', std: 0.1 });
+  const rk = n - keyGroups * groupSize;
+  const rv = n - valueTokens;
+  return {
+    bits, groupSize, valueGroupSize: groupSize, kvHeads, headDim: d, length: n, keyGroups, valueTokens,
+    keyCodes: tensor(words(kvHeads * keyGroups * d * wordsPerRow(groupSize, bits)), [kvHeads, keyGroups, d, wordsPerRow(groupSize, bits)], { dtype: 'u32' }),
+    keyScale: f16([kvHeads, keyGroups, d]),
+    keyMin: f16([kvHeads, keyGroups, d]),
+    valueCodes: tensor(words(kvHeads * valueTokens * wordsPerRow(d, bits, groupSize)), [kvHeads, valueTokens, wordsPerRow(d, bits, groupSize)], { dtype: 'u32' }),
+    valueScale: f16([kvHeads, valueTokens, d / groupSize]),
+    valueMin: f16([kvHeads, valueTokens, d / groupSize]),
+    residualKeys: f16([kvHeads, rk, d]),
+    residualValues: f16([kvHeads, rv, d]),
+    positions: tensor(Int32Array.from({ length: n }, (_, i) => i), [n], { dtype: 'i32' }),
+  };
+}
+
+/** Bytes a fused kernel must read from a KIVI view: codes, scales, mins and residual rows. */
+function kiviBytes(v: KiviCacheView): number {
+  const b = (t: Tensor, rows: number) => (t.size / t.shape[1]) * rows * bytesPerElement(t.dtype);
+  return (
+    b(v.keyCodes, v.keyGroups) + b(v.keyScale, v.keyGroups) + b(v.keyMin, v.keyGroups) +
+    b(v.valueCodes, v.valueTokens) + b(v.valueScale, v.valueTokens) + b(v.valueMin, v.valueTokens) +
+    b(v.residualKeys, v.length - v.keyGroups * v.groupSize) + b(v.residualValues, v.length - v.valueTokens)
+  );
+}
+
+const bw = bandwidth();
+const machine = `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+console.log(`machine: ${machine}`);
+console.log(`memory bandwidth: copy ${bw.copyGBs.toFixed(2)} GB/s (read+write), JS read loop ${bw.readGBs.toFixed(2)} GB/s\n`);
+
+const fmt = (x: number, digits = 2) => x.toFixed(digits);
+console.log('decode (1 query token): GB/s of KV read, % of the JS read bandwidth; reference = tensor-core attention (non-fused for KIVI: dequantize + attention)');
+console.log('shape (qH/kvH/d)  KV tokens  cache    ms kernel   GB/s  %read   GFMA/s |  ms ref   speed-up');
+const decodeShapes: [number, number, number, number[]][] = quick
+  ? [[4, 2, 64, [512, 2048]], [32, 8, 128, [4096]]]
+  : [[4, 2, 64, [128, 512, 2048]], [32, 8, 128, [4096, 16384]]];
+for (const [qHeads, kvHeads, d, lengths] of decodeShapes) {
+  for (const n of lengths) {
+    const q = randomNormal([qHeads, 1, d], rng);
+    const fma = 2 * qHeads * n * d;
+    const cases: { cache: string; bytes: number; kernel: () => void; reference: () => void }[] = [];
+    for (const dtype of ['f32', 'f16'] as const) {
+      const k = randomNormal([kvHeads, n, d], rng, { dtype });
+      const v = randomNormal([kvHeads, n, d], rng, { dtype });
+      cases.push({
+        cache: dtype,
+        bytes: 2 * kvHeads * n * d * bytesPerElement(dtype),
+        kernel: () => decodeAttention(q, k, v).output.dispose(),
+        reference: () => attention(q, k, v).output.dispose(),
+      });
+    }
+    for (const bits of [2, 4] as const) {
+      const view = randomKivi(rng, bits, kvHeads, n, d);
+      cases.push({
+        cache: `kivi${bits}`,
+        bytes: kiviBytes(view),
+        kernel: () => kiviDecodeAttention(q, view).output.dispose(),
+        reference: () => {
+          const { keys, values } = dequantizeKivi(view);
+          attention(q, keys, values).output.dispose();
+          keys.dispose();
+          values.dispose();
+        },
+      });
+    }
+    for (const c of cases) {
+      const [tk, tr] = timeAll([c.kernel, c.reference]);
+      const gbs = c.bytes / tk / 1e9;
+      console.log(
+        `${`${qHeads}/${kvHeads}/${d}`.padEnd(16)} ${String(n).padStart(9)}  ${c.cache.padEnd(6)} ${fmt(tk * 1e3, 3).padStart(10)} ${fmt(gbs).padStart(6)} ${fmt((100 * gbs) / bw.readGBs, 1).padStart(5)}% ${fmt(fma / tk / 1e9).padStart(8)} | ${fmt(tr * 1e3, 3).padStart(7)} ${fmt(tr / tk).padStart(8)}×`,
+      );
+      results.push({ bench: 'decode', qHeads, kvHeads, headDim: d, kvTokens: n, cache: c.cache, bytes: c.bytes, ms: tk * 1e3, gbs, fractionOfReadBandwidth: gbs / bw.readGBs, fractionOfCopyBandwidth: gbs / bw.copyGBs, gfmas: fma / tk / 1e9, referenceMs: tr * 1e3 });
+    }
+  }
+}
+
+console.log('\nprefill (causal, f32): flashAttention vs the reference attention');
+console.log('shape (qH/kvH/d)    tokens   ms flash  GFLOP/s |   ms ref  speed-up');
+for (const [qHeads, kvHeads, d] of [[4, 2, 64], [8, 2, 128]] as const) {
+  for (const n of quick ? [256] : [256, 1024, 2048]) {
+    const q = randomNormal([qHeads, n, d], rng);
+    const k = randomNormal([kvHeads, n, d], rng);
+    const v = randomNormal([kvHeads, n, d], rng);
+    const [tf, tr] = timeAll([() => flashAttention(q, k, v).output.dispose(), () => attention(q, k, v).output.dispose()], quick ? 0.2 : 0.5, 3);
+    const flops = 2 * 2 * qHeads * d * ((n * (n + 1)) / 2); // QKᵀ and PV over the visible pairs
+    console.log(`${`${qHeads}/${kvHeads}/${d}`.padEnd(16)} ${String(n).padStart(9)} ${fmt(tf * 1e3, 1).padStart(10)} ${fmt(flops / tf / 1e9).padStart(8)} | ${fmt(tr * 1e3, 1).padStart(8)} ${fmt(tr / tf).padStart(8)}×`);
+    results.push({ bench: 'prefill', qHeads, kvHeads, headDim: d, tokens: n, ms: tf * 1e3, gflops: flops / tf / 1e9, referenceMs: tr * 1e3 });
+  }
+}
+
+console.log('\npaged and prefix-shared decode (32/8/128 heads; pages/chunks of 16 and 64 tokens)');
+{
+  const [qHeads, kvHeads, d] = [32, 8, 128];
+  const prefix = quick ? 1024 : 4096;
+  const own = 64;
+  const batch = 8;
+  const tree = new PrefixKVTree({ kvHeads, headDim: d, chunkSize: 64, dtype: 'f16' });
+  const tokens = Int32Array.from({ length: prefix }, (_, i) => i % 1000);
+  const seqs = Array.from({ length: batch }, (_, b) => {
+    const seq = tree.openSequence();
+    const all = Int32Array.from([...tokens, ...Array.from({ length: own }, () => 1000 + b)]);
+    const positions = Int32Array.from(all, (_, i) => i);
+    seq.append(randomNormal([kvHeads, all.length, d], rng), randomNormal([kvHeads, all.length, d], rng), positions, all);
+    return seq;
+  });
+  const q = randomNormal([batch, qHeads, 1, d], rng);
+  const qPos = Int32Array.from({ length: batch }, () => prefix + own);
+  const qOne = randomNormal([qHeads, 1, d], rng);
+  const pool = new PagedKVPool({ headDim: d, pageSize: 16, dtype: 'f16' });
+  const paged = new PagedSequence(pool, kvHeads);
+  const n = prefix + own;
+  const k = randomNormal([kvHeads, n, d], rng, { dtype: 'f16' });
+  const v = randomNormal([kvHeads, n, d], rng, { dtype: 'f16' });
+  paged.append(k, v, Int32Array.from({ length: n }, (_, i) => i));
+  const [tShared, tSeparate, tPaged, tDense] = timeAll([
+    () => prefixSharedAttention(q, seqs, { queryPositions: qPos }).output.dispose(),
+    () => seqs.forEach((s) => pagedAttention(qOne, s, { queryPositions: Int32Array.of(n) }).output.dispose()),
+    () => pagedAttention(qOne, paged, { queryPositions: Int32Array.of(n) }).output.dispose(),
+    () => decodeAttention(qOne, k, v).output.dispose(),
+  ]);
+  const bytes = 2 * kvHeads * n * d * 2;
+  console.log(`dense f16, ${n} tokens: ${fmt(tDense * 1e3)} ms; paged (page 16): ${fmt(tPaged * 1e3)} ms (${fmt(bytes / tPaged / 1e9)} GB/s)`);
+  console.log(`batch ${batch} sharing a ${prefix}-token prefix (+${own} own each): two-phase ${fmt(tShared * 1e3)} ms vs one request at a time ${fmt(tSeparate * 1e3)} ms (${fmt(tSeparate / tShared)}×); tree holds ${tree.chunkCount} chunks instead of ${batch * Math.ceil(n / 64)}`);
+  results.push({ bench: 'paged', pageSize: 16, kvTokens: n, ms: tPaged * 1e3, denseMs: tDense * 1e3 });
+  results.push({ bench: 'prefix-shared', batch, prefix, own, chunkSize: 64, twoPhaseMs: tShared * 1e3, separateMs: tSeparate * 1e3, chunks: tree.chunkCount });
+}
+
+const jsonIndex = process.argv.indexOf('--json');
+if (jsonIndex > 0) writeFileSync(process.argv[jsonIndex + 1], JSON.stringify({ date: new Date().toISOString(), machine, bandwidth: bw, results }, null, 2));
