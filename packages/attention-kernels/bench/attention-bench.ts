@@ -8,7 +8,7 @@
  *   npm run bench -w @kvkit/attention-kernels -- --quick (smaller sizes)
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { attention, bytesPerElement, createRng, randomNormal, type Rng, type Tensor, tensor, wordsPerRow } from '@kvkit/tensor-core';
 import {
   decodeAttention,
@@ -47,26 +47,50 @@ function timeAll(fns: (() => void)[], roundSeconds = quick ? 0.15 : 0.4, rounds 
   return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]);
 }
 
-/** Ceilings: a native copy (TypedArray.set, read + write) and a JS read loop over 256 MiB. */
-function bandwidth(): { copyGBs: number; readGBs: number } {
-  const n = 64 * 1024 * 1024;
+/**
+ * Ceilings, measured again inside every comparison (the machine is shared, its speed drifts): a JS
+ * read loop over 128 MiB (memory bandwidth a kernel written in JS can reach) and a register-blocked
+ * multiply-add loop over an L1-resident tile (the scalar FMA rate of V8 here).
+ */
+const probeData = new Float32Array(32 * 1024 * 1024).fill(1);
+const probeTile = Float32Array.from({ length: 64 * 64 }, (_, i) => Math.sin(i));
+const probeQ = Float64Array.from({ length: 4 * 64 }, (_, i) => Math.cos(i));
+let sink = 0;
+function readProbe(): void {
+  const x = probeData;
+  let s = 0;
+  for (let i = 0; i < x.length; i += 4) s += x[i] + x[i + 1] + x[i + 2] + x[i + 3];
+  sink += s;
+}
+const READ_PROBE_BYTES = probeData.byteLength;
+function fmaProbe(): void {
+  const k = probeTile;
+  const q = probeQ;
+  for (let rep = 0; rep < 64; rep++) {
+    for (let t = 0; t < 64; t++) {
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let e = 0;
+      for (let j = 0; j < 64; j++) {
+        const x = k[t * 64 + j];
+        a += q[j] * x;
+        b += q[64 + j] * x;
+        c += q[128 + j] * x;
+        e += q[192 + j] * x;
+      }
+      sink += a + b + c + e;
+    }
+  }
+}
+const FMA_PROBE = 64 * 64 * 64 * 4;
+
+function copyBandwidth(): number {
+  const n = 32 * 1024 * 1024;
   const src = new Float32Array(n).fill(1);
   const dst = new Float32Array(n);
-  let sink = 0;
-  const [copy, read] = timeAll(
-    [
-      () => dst.set(src),
-      () => {
-        let s = 0;
-        for (let i = 0; i < n; i += 4) s += src[i] + src[i + 1] + src[i + 2] + src[i + 3];
-        sink += s;
-      },
-    ],
-    0.5,
-    3,
-  );
-  if (sink === -1) console.log(sink);
-  return { copyGBs: (8 * n) / copy / 1e9, readGBs: (4 * n) / read / 1e9 };
+  const [copy] = timeAll([() => dst.set(src)], 0.5, 3);
+  return (8 * n) / copy / 1e9;
 }
 
 /** A KIVI cache of random codes and scales (the kernel's speed does not depend on the values). */
@@ -93,7 +117,8 @@ function randomKivi(r: Rng, bits: 2 | 4, kvHeads: number, n: number, d: number, 
 
 /** Bytes a fused kernel must read from a KIVI view: codes, scales, mins and residual rows. */
 function kiviBytes(v: KiviCacheView): number {
-  const b = (t: Tensor, rows: number) => (t.size / t.shape[1]) * rows * bytesPerElement(t.dtype);
+  // elements per entry of axis 1 (tokens or groups) times the valid entries
+  const b = (t: Tensor, rows: number) => t.shape.reduce((a, s, i) => (i === 1 ? a : a * s), 1) * rows * bytesPerElement(t.dtype);
   return (
     b(v.keyCodes, v.keyGroups) + b(v.keyScale, v.keyGroups) + b(v.keyMin, v.keyGroups) +
     b(v.valueCodes, v.valueTokens) + b(v.valueScale, v.valueTokens) + b(v.valueMin, v.valueTokens) +
@@ -101,14 +126,17 @@ function kiviBytes(v: KiviCacheView): number {
   );
 }
 
-const bw = bandwidth();
+const copyGBs = copyBandwidth();
+const [readT, fmaT] = timeAll([readProbe, fmaProbe], 0.5, 3);
+const bw = { copyGBs, readGBs: READ_PROBE_BYTES / readT / 1e9, gfmas: FMA_PROBE / fmaT / 1e9 };
 const machine = `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
-console.log(`machine: ${machine}`);
-console.log(`memory bandwidth: copy ${bw.copyGBs.toFixed(2)} GB/s (read+write), JS read loop ${bw.readGBs.toFixed(2)} GB/s\n`);
+console.log(`machine: ${machine}; load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`ceilings at start: copy ${bw.copyGBs.toFixed(2)} GB/s (read+write), JS read loop ${bw.readGBs.toFixed(2)} GB/s, JS scalar FMA ${bw.gfmas.toFixed(2)} GFMA/s`);
+console.log('(every row below re-measures the read loop and the FMA loop in the same interleaved rounds; fractions are against those)\n');
 
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
 console.log('decode (1 query token): GB/s of KV read, % of the JS read bandwidth; reference = tensor-core attention (non-fused for KIVI: dequantize + attention)');
-console.log('shape (qH/kvH/d)  KV tokens  cache    ms kernel   GB/s  %read   GFMA/s |  ms ref   speed-up');
+console.log('shape (qH/kvH/d)  KV tokens  cache    ms kernel   GB/s  %read   GFMA/s  %fma |  ms ref   speed-up');
 const decodeShapes: [number, number, number, number[]][] = quick
   ? [[4, 2, 64, [512, 2048]], [32, 8, 128, [4096]]]
   : [[4, 2, 64, [128, 512, 2048]], [32, 8, 128, [4096, 16384]]];
@@ -142,27 +170,33 @@ for (const [qHeads, kvHeads, d, lengths] of decodeShapes) {
       });
     }
     for (const c of cases) {
-      const [tk, tr] = timeAll([c.kernel, c.reference]);
+      const [tk, tr, tRead, tFma] = timeAll([c.kernel, c.reference, readProbe, fmaProbe]);
       const gbs = c.bytes / tk / 1e9;
+      const readGBs = READ_PROBE_BYTES / tRead / 1e9;
+      const ceiling = FMA_PROBE / tFma / 1e9;
+      const gfmas = fma / tk / 1e9;
       console.log(
-        `${`${qHeads}/${kvHeads}/${d}`.padEnd(16)} ${String(n).padStart(9)}  ${c.cache.padEnd(6)} ${fmt(tk * 1e3, 3).padStart(10)} ${fmt(gbs).padStart(6)} ${fmt((100 * gbs) / bw.readGBs, 1).padStart(5)}% ${fmt(fma / tk / 1e9).padStart(8)} | ${fmt(tr * 1e3, 3).padStart(7)} ${fmt(tr / tk).padStart(8)}×`,
+        `${`${qHeads}/${kvHeads}/${d}`.padEnd(16)} ${String(n).padStart(9)}  ${c.cache.padEnd(6)} ${fmt(tk * 1e3, 3).padStart(10)} ${fmt(gbs).padStart(6)} ${fmt((100 * gbs) / readGBs, 1).padStart(5)}% ${fmt(gfmas).padStart(8)} ${fmt((100 * gfmas) / ceiling, 0).padStart(4)}% | ${fmt(tr * 1e3, 3).padStart(7)} ${fmt(tr / tk).padStart(8)}×`,
       );
-      results.push({ bench: 'decode', qHeads, kvHeads, headDim: d, kvTokens: n, cache: c.cache, bytes: c.bytes, ms: tk * 1e3, gbs, fractionOfReadBandwidth: gbs / bw.readGBs, fractionOfCopyBandwidth: gbs / bw.copyGBs, gfmas: fma / tk / 1e9, referenceMs: tr * 1e3 });
+      results.push({ bench: 'decode', qHeads, kvHeads, headDim: d, kvTokens: n, cache: c.cache, bytes: c.bytes, ms: tk * 1e3, gbs, readGBs, fractionOfReadBandwidth: gbs / readGBs, gfmas, fmaCeiling: ceiling, fractionOfFma: gfmas / ceiling, referenceMs: tr * 1e3 });
     }
   }
 }
 
 console.log('\nprefill (causal, f32): flashAttention vs the reference attention');
-console.log('shape (qH/kvH/d)    tokens   ms flash  GFLOP/s |   ms ref  speed-up');
+console.log('shape (qH/kvH/d)    tokens   ms flash  GFLOP/s  %fma |   ms ref  speed-up');
 for (const [qHeads, kvHeads, d] of [[4, 2, 64], [8, 2, 128]] as const) {
   for (const n of quick ? [256] : [256, 1024, 2048]) {
     const q = randomNormal([qHeads, n, d], rng);
     const k = randomNormal([kvHeads, n, d], rng);
     const v = randomNormal([kvHeads, n, d], rng);
-    const [tf, tr] = timeAll([() => flashAttention(q, k, v).output.dispose(), () => attention(q, k, v).output.dispose()], quick ? 0.2 : 0.5, 3);
+    const [tf, tr, tFma] = timeAll([() => flashAttention(q, k, v).output.dispose(), () => attention(q, k, v).output.dispose(), fmaProbe], quick ? 0.2 : 0.5, 3);
     const flops = 2 * 2 * qHeads * d * ((n * (n + 1)) / 2); // QKᵀ and PV over the visible pairs
-    console.log(`${`${qHeads}/${kvHeads}/${d}`.padEnd(16)} ${String(n).padStart(9)} ${fmt(tf * 1e3, 1).padStart(10)} ${fmt(flops / tf / 1e9).padStart(8)} | ${fmt(tr * 1e3, 1).padStart(8)} ${fmt(tr / tf).padStart(8)}×`);
-    results.push({ bench: 'prefill', qHeads, kvHeads, headDim: d, tokens: n, ms: tf * 1e3, gflops: flops / tf / 1e9, referenceMs: tr * 1e3 });
+    const ceiling = (2 * FMA_PROBE) / tFma / 1e9;
+    console.log(
+      `${`${qHeads}/${kvHeads}/${d}`.padEnd(16)} ${String(n).padStart(9)} ${fmt(tf * 1e3, 1).padStart(10)} ${fmt(flops / tf / 1e9).padStart(8)} ${fmt((100 * flops) / tf / 1e9 / ceiling, 0).padStart(4)}% | ${fmt(tr * 1e3, 1).padStart(8)} ${fmt(tr / tf).padStart(8)}×`,
+    );
+    results.push({ bench: 'prefill', qHeads, kvHeads, headDim: d, tokens: n, ms: tf * 1e3, gflops: flops / tf / 1e9, flopCeiling: ceiling, referenceMs: tr * 1e3 });
   }
 }
 
@@ -204,4 +238,5 @@ console.log('\npaged and prefix-shared decode (32/8/128 heads; pages/chunks of 1
 }
 
 const jsonIndex = process.argv.indexOf('--json');
-if (jsonIndex > 0) writeFileSync(process.argv[jsonIndex + 1], JSON.stringify({ date: new Date().toISOString(), machine, bandwidth: bw, results }, null, 2));
+if (jsonIndex > 0) writeFileSync(process.argv[jsonIndex + 1], JSON.stringify({ date: new Date().toISOString(), machine, loadAverage: loadavg(), ceilings: bw, results }, null, 2));
+if (sink === 0.5) console.log(sink); // keeps the probes' work observable

@@ -97,6 +97,21 @@ function positionRange(positions: Int32Array, from: number, count: number): [num
 }
 
 /**
+ * Classifies the rows against tokens [t0, t0 + count) and, when any row sees them, loads the tile
+ * and computes the raw scores of the visible rows. For the statistics pass (`finished` given) only
+ * rows that contribute statistics and saw some key in pass 1 take part.
+ */
+function scoreTile(source: TileSource, block: QueryBlock, mask: MaskAttrs, t0: number, count: number, scratch: TileScratch, finished: SoftmaxState | undefined): boolean {
+  const active = scratch.active;
+  const [pMin, pMax] = positionRange(source.positions, source.positionBase + t0, count);
+  if (!classifyRows(block, mask, pMin, pMax, active, finished !== undefined)) return false;
+  if (finished) for (let r = 0; r < block.rows; r++) if (active[r] !== HIDDEN && finished.sum[r] === 0) active[r] = HIDDEN;
+  source.load(t0, t0 + count);
+  source.scores(block, active, count, scratch.scores, scratch.tile);
+  return true;
+}
+
+/**
  * Pass 1 of every kernel: folds tokens [a, b) of `source` into `state`, one tile at a time, with
  * the online softmax. Tiles no row can see are skipped without reading them. Without values only
  * the row maxima and sums are kept (statistics-only passes).
@@ -117,10 +132,7 @@ export function accumulateRange(
   for (let t0 = a; t0 < b; t0 += tile) {
     const count = Math.min(tile, b - t0);
     const pBase = source.positionBase + t0;
-    const [pMin, pMax] = positionRange(source.positions, pBase, count);
-    if (!classifyRows(block, mask, pMin, pMax, active, false)) continue;
-    source.load(t0, t0 + count);
-    source.scores(block, active, count, s, tile);
+    if (!scoreTile(source, block, mask, t0, count, scratch, undefined)) continue;
     for (let r = 0; r < block.rows; r++) {
       const cls = active[r];
       if (cls === HIDDEN) continue;
@@ -176,11 +188,7 @@ export function statisticsRange(
   for (let t0 = a; t0 < b; t0 += tile) {
     const count = Math.min(tile, b - t0);
     const pBase = source.positionBase + t0;
-    const [pMin, pMax] = positionRange(source.positions, pBase, count);
-    if (!classifyRows(block, mask, pMin, pMax, active, true)) continue;
-    for (let r = 0; r < block.rows; r++) if (active[r] !== HIDDEN && state.sum[r] === 0) active[r] = HIDDEN;
-    source.load(t0, t0 + count);
-    source.scores(block, active, count, s, tile);
+    if (!scoreTile(source, block, mask, t0, count, scratch, state)) continue;
     for (let r = 0; r < block.rows; r++) {
       const cls = active[r];
       if (cls === HIDDEN) continue;

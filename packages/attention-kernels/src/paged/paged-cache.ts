@@ -12,9 +12,8 @@ import {
   type StepInfo,
   type Tensor,
   validateAppend,
-  validateAttend,
 } from '@kvkit/tensor-core';
-import { pagedAttention } from '../ops/paged-attention.js';
+import { attendThroughTable } from './attend-table.js';
 import { PagedKVPool } from './page-pool.js';
 import { assertKeepIndices, PagedSequence } from './paged-sequence.js';
 
@@ -99,10 +98,7 @@ export class PagedCacheLayer implements KVCacheLayer {
 
   attend(q: Tensor, options: AttendOptions): AttendResult {
     this.assertAlive();
-    validateAttend(this, q, options);
-    const { positions, ...rest } = options;
-    const r = pagedAttention(q, this.sequence, { ...rest, queryPositions: positions });
-    return r.statistics ? { output: r.output, statistics: r.statistics } : { output: r.output };
+    return attendThroughTable(this, this.sequence, q, options);
   }
 
   /**

@@ -12,9 +12,8 @@ import {
   type StepInfo,
   type Tensor,
   validateAppend,
-  validateAttend,
 } from '@kvkit/tensor-core';
-import { pagedAttention } from '../ops/paged-attention.js';
+import { attendThroughTable } from '../paged/attend-table.js';
 import type { PrefixSequence } from './prefix-sequence.js';
 import { PrefixKVTree } from './prefix-tree.js';
 
@@ -92,10 +91,7 @@ export class PrefixCacheLayer implements KVCacheLayer {
 
   attend(q: Tensor, options: AttendOptions): AttendResult {
     this.assertAlive();
-    validateAttend(this, q, options);
-    const { positions, ...rest } = options;
-    const r = pagedAttention(q, this.sequence, { ...rest, queryPositions: positions });
-    return r.statistics ? { output: r.output, statistics: r.statistics } : { output: r.output };
+    return attendThroughTable(this, this.sequence, q, options);
   }
 
   /**
