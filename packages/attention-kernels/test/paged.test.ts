@@ -19,7 +19,7 @@ function fill(rng: Rng, seq: PagedSequence, n: number, d: number) {
 
 /** Reference attention of the query heads of KV head h over the tokens `keep` of that head. */
 function headReference(q: Tensor, k: Tensor, v: Tensor, h: number, keep: number[], positions: Int32Array, qPos: Int32Array, options = {}) {
-  const [qHeads, m, d] = q.shape;
+  const [qHeads, , d] = q.shape;
   const group = qHeads / k.shape[0];
   const rows = (t: Tensor) => tensor(Float32Array.from(keep.flatMap((j) => [...slice(t, [h, j], [h + 1, j + 1]).readSync()])), [1, keep.length, d]);
   const qh = slice(q, [h * group], [(h + 1) * group]);
