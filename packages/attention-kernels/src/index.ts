@@ -8,7 +8,7 @@ export {
 } from './formats/kivi.js';
 
 // Dense attention
-export type { KernelAttrs, KernelOptions, KernelResult, KeyStatistics, StatisticsAttrs, StatisticsOptions } from './ops/attention-types.js';
+export type { KernelAttrs, KernelOptions, KernelResult, KeyLogWeightsOption, KeyStatistics, KiviKernelAttrs, StatisticsAttrs, StatisticsOptions } from './ops/attention-types.js';
 export { type FlashAttentionOptions, flashAttention } from './ops/flash-attention.js';
 export { type BatchedDecodeOptions, type DecodeAttentionOptions, batchedDecodeAttention, decodeAttention } from './ops/decode-attention.js';
 export { type AttentionState, mergeAttentionStates } from './ops/merge-states.js';

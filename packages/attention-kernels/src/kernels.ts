@@ -10,15 +10,15 @@ import type { AttentionState } from './ops/merge-states.js';
  */
 declare module '@kvkit/tensor-core' {
   interface KernelSignatures {
-    /** [q, k, v, queryPositions, keyPositions] */
-    flashAttention: { inputs: [Tensor, Tensor, Tensor, Tensor, Tensor]; attrs: KernelAttrs & { queryBlock: number }; output: KernelResult };
-    /** [q, k, queryPositions, keyPositions]: statistics only (V never read). */
-    attentionStatistics: { inputs: [Tensor, Tensor, Tensor, Tensor]; attrs: KernelAttrs & { queryBlock: number }; output: KeyStatistics };
-    /** [q, k, v, queryPositions, keyPositions] */
-    decodeAttention: { inputs: [Tensor, Tensor, Tensor, Tensor, Tensor]; attrs: KernelAttrs & { partitionSize: number }; output: KernelResult };
-    /** [q [B,H,m,d], k, v (packed), queryPositions [B,m], keyPositions [total], kvIndptr [B+1]] */
+    /** [q, k, v, queryPositions, keyPositions, keyLogWeights?] */
+    flashAttention: { inputs: [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?]; attrs: KernelAttrs & { queryBlock: number }; output: KernelResult };
+    /** [q, k, queryPositions, keyPositions, keyLogWeights?]: statistics only (V never read). */
+    attentionStatistics: { inputs: [Tensor, Tensor, Tensor, Tensor, Tensor?]; attrs: KernelAttrs & { queryBlock: number }; output: KeyStatistics };
+    /** [q, k, v, queryPositions, keyPositions, keyLogWeights?] */
+    decodeAttention: { inputs: [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?]; attrs: KernelAttrs & { partitionSize: number }; output: KernelResult };
+    /** [q [B,H,m,d], k, v (packed), queryPositions [B,m], keyPositions [total], kvIndptr [B+1], keyLogWeights [kvHeads,total]?] */
     batchedDecodeAttention: {
-      inputs: [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      inputs: [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?];
       attrs: KernelAttrs & { partitionSize: number };
       output: KernelResult;
     };

@@ -35,6 +35,35 @@ describe('batchedDecodeAttention', () => {
       }
     }));
 
+  it('per-key log weights and probability rows are read at each request\'s offset in the packed cache', () =>
+    withSeed((rng) => {
+      const lengths = [20, 45, 7];
+      const total = 72;
+      const q = randomNormal([3, 8, 2, 32], rng);
+      const k = randomNormal([2, total, 32], rng);
+      const v = randomNormal([2, total, 32], rng);
+      const lw = Float32Array.from({ length: 2 * total }, () => rng.uniform());
+      const stats = { rowProbabilities: 1 };
+      const got = batchedDecodeAttention(q, k, v, { kvLengths: lengths, keyLogWeights: tensor(lw, [2, total]), statistics: stats, tileSize: 8 });
+      const out = got.output.readSync();
+      const rows = got.statistics!.rowProbabilities!;
+      expect(rows.shape).toEqual([8, 1, total]);
+      let start = 0;
+      lengths.forEach((n, b) => {
+        const w = new Float32Array(2 * n);
+        for (let h = 0; h < 2; h++) w.set(lw.subarray(h * total + start, h * total + start + n), h * n);
+        const one = decodeAttention(tensor(slice(q, [b], [b + 1]).readSync(), [8, 2, 32]), slice(k, [0, start], [2, start + n]), slice(v, [0, start], [2, start + n]), {
+          keyLogWeights: tensor(w, [2, n]),
+          statistics: stats,
+        });
+        assertClose(out.subarray(b * 8 * 2 * 32, (b + 1) * 8 * 2 * 32), one.output.readSync(), 1e-6, `request ${b}`);
+        const mine = rows.readSync();
+        const ref = one.statistics!.rowProbabilities!.readSync();
+        for (let h = 0; h < 8; h++) assertClose(mine.subarray(h * total + start, h * total + start + n), ref.subarray(h * n, (h + 1) * n), 1e-6, `row probabilities ${b}`);
+        start += n;
+      });
+    }));
+
   it('refuses lengths that do not match the packed cache', () =>
     withSeed((rng) => {
       const q = randomNormal([2, 4, 1, 8], rng);

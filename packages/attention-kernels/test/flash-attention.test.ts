@@ -2,7 +2,7 @@ import { attention, randomNormal, type Rng, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { decodeAttention, flashAttention, type KernelOptions } from '../src/index.js';
-import { gappedPositions, i32, probabilities } from './helpers/reference.js';
+import { gappedPositions, i32, outputOf, probabilities } from './helpers/reference.js';
 
 type Kernel = typeof flashAttention | typeof decodeAttention;
 const kernels: [string, Kernel, Record<string, number>][] = [
@@ -123,6 +123,46 @@ describe('statistics for eviction scorers', () => {
           expect(got.statistics!.queryCount.shape).toEqual([kvHeads, n]);
           expect([...got.statistics!.queryCount.readSync()]).toEqual([...count, ...count]);
         }
+      }
+    }));
+
+  it('arbitrary query weights, probability rows and per-key log weights follow their definitions', () =>
+    withSeed((rng) => {
+      const [qHeads, kvHeads, m, n, d] = [8, 2, 12, 70, 32];
+      const q = randomNormal([qHeads, m, d], rng);
+      const k = randomNormal([kvHeads, n, d], rng);
+      const v = randomNormal([kvHeads, n, d], rng);
+      const kPos = gappedPositions(rng, n);
+      const qPos = kPos.slice(n - m);
+      const lw = Float32Array.from({ length: kvHeads * n }, () => (rng.uniform() < 0.2 ? Math.log(1 + rng.int(5)) : 0));
+      const w = 5;
+      const weights = Float64Array.from({ length: w }, () => rng.uniform() * 2);
+      const p = probabilities(q, k, { qPos, kPos, softcap: 4, logWeights: lw });
+      const sum = new Float64Array(qHeads * n);
+      const rows = new Float64Array(qHeads * 3 * n);
+      for (let h = 0; h < qHeads; h++)
+        for (let i = m - w; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            sum[h * n + j] += weights[i - (m - w)] * p[h][i][j];
+            if (i >= m - 3) rows[(h * 3 + i - (m - 3)) * n + j] = p[h][i][j];
+          }
+      for (const [kernel, extra] of [[flashAttention, { queryBlock: 5, tileSize: 16 }], [decodeAttention, { partitionSize: 24, tileSize: 16 }]] as const) {
+        const got = kernel(q, k, v, {
+          ...extra,
+          softcap: 4,
+          queryPositions: i32(qPos),
+          keyPositions: i32(kPos),
+          keyLogWeights: tensor(lw, [kvHeads, n]),
+          statistics: { window: w, weights, rowProbabilities: 3 },
+        });
+        assertClose(got.output.readSync(), outputOf(p, v), 1e-5, 'output with log weights');
+        assertClose(got.statistics!.keySum.readSync(), sum, 1e-5, 'weighted keySum');
+        expect(got.statistics!.rowProbabilities!.shape).toEqual([qHeads, 3, n]);
+        assertClose(got.statistics!.rowProbabilities!.readSync(), rows, 1e-5, 'probability rows');
+        expect(() => kernel(q, k, v, { statistics: { window: w, weights: [1, 2] } })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+        expect(() => kernel(q, k, v, { statistics: { window: 2, rowProbabilities: 3 } })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+        expect(() => kernel(q, k, v, { statistics: { weights: new Float64Array(m), decay: 0.5 } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+        expect(() => kernel(q, k, v, { keyLogWeights: tensor(lw, [1, kvHeads * n]) })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
       }
     }));
 

@@ -1,6 +1,6 @@
 import type { Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import { hostFloats, hostInts, scaledQueries } from './host-data.js';
+import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
 import { accumulateRange, statisticsRange } from './tile-loop.js';
 import { denseWorkspace } from './workspace.js';
@@ -18,6 +18,7 @@ export function flashAttentionCpu(
   v: Tensor | undefined,
   qPositions: Tensor,
   kPositions: Tensor,
+  keyLogWeights: Tensor | undefined,
   attrs: KernelAttrs & { queryBlock: number },
 ): KernelResult {
   const [qHeads, m, d] = q.shape;
@@ -29,14 +30,15 @@ export function flashAttentionCpu(
   const values = v ? hostFloats(v) : keys;
   const qPos = hostInts(qPositions);
   const kPos = hostInts(kPositions);
+  const logWeights = keyLogWeights && (hostRaw(keyLogWeights) as Float32Array);
   const out = new Float64Array(qHeads * m * dv);
   const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
-  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n) : undefined;
+  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n, attrs.statistics.rowProbabilities) : undefined;
   const bq = Math.max(1, Math.min(attrs.queryBlock, m));
   const { block, state, scratch, source } = denseWorkspace(group * bq, d, dv, attrs.tileSize);
   const request = { qs, qBase: 0, m, qPos, posBase: 0, headBase: 0, stats: attrs.statistics };
   for (let kvh = 0; kvh < kvHeads; kvh++) {
-    source.bind(keys, kvh * n * d, values, kvh * n * dv, kPos, 0);
+    source.bind(keys, kvh * n * d, values, kvh * n * dv, kPos, 0, logWeights, kvh * n);
     for (let i0 = 0; i0 < m; i0 += bq) {
       const i1 = Math.min(m, i0 + bq);
       fillBlock(block, request, kvh, group, i0, i1);

@@ -29,7 +29,8 @@ export function fillBlock(block: QueryBlock, req: RequestQueries, kvh: number, g
   const { qs, qBase, m, qPos, posBase, headBase, stats } = req;
   const span = i1 - i0;
   block.rows = rowBase + group * span;
-  const firstStat = stats.window > 0 ? m - stats.window : 0;
+  const firstStat = stats.window > 0 ? Math.max(0, m - stats.window) : 0;
+  const firstProb = m - stats.rowProbabilities;
   for (let g = 0; g < group; g++) {
     const h = kvh * group + g;
     for (let i = i0; i < i1; i++) {
@@ -38,7 +39,10 @@ export function fillBlock(block: QueryBlock, req: RequestQueries, kvh: number, g
       block.pos[r] = qPos[posBase + i];
       block.head[r] = headBase + h;
       block.query[r] = i;
-      block.statWeight[r] = stats.enabled && i >= firstStat ? stats.decay ** (m - 1 - i) : 0;
+      const contributes = stats.enabled && i >= firstStat;
+      block.contributes[r] = contributes ? 1 : 0;
+      block.statWeight[r] = !contributes ? 0 : stats.weights ? stats.weights[i - firstStat] : stats.decay ** (m - 1 - i);
+      block.probRow[r] = contributes && i >= firstProb ? i - firstProb : -1;
     }
   }
 }
@@ -62,15 +66,18 @@ export class StatisticsCollector implements KeyStatisticArrays {
   readonly keySum: Float64Array;
   readonly keyMax: Float64Array;
   readonly queryCount: Float64Array;
+  readonly rowProbs: Float64Array | undefined;
 
   constructor(
     readonly heads: number,
     readonly kvRows: number,
     readonly n: number,
+    readonly probRows = 0,
   ) {
     this.keySum = new Float64Array(heads * n);
     this.keyMax = new Float64Array(heads * n);
     this.queryCount = new Float64Array(kvRows * n);
+    this.rowProbs = probRows > 0 ? new Float64Array(heads * probRows * n) : undefined;
   }
 
   /**
@@ -97,14 +104,16 @@ export class StatisticsCollector implements KeyStatisticArrays {
     }
   }
 
-  /** The statistics as f32 tensors of shapes [...headShape, n] and [...kvShape, n]. */
+  /** The statistics as f32 tensors of shapes [...headShape, n] and [...kvShape, n] (row probabilities [...headShape, rows, n]). */
   tensors(backend: Backend, headShape: readonly number[], kvShape: readonly number[]): NonNullable<KernelResult['statistics']> {
     const { n } = this;
-    return {
+    const stats: NonNullable<KernelResult['statistics']> = {
       keySum: tensor(this.keySum, [...headShape, n], { dtype: 'f32', backend }),
       keyMax: tensor(this.keyMax, [...headShape, n], { dtype: 'f32', backend }),
       queryCount: tensor(this.queryCount, [...kvShape, n], { dtype: 'f32', backend }),
     };
+    if (this.rowProbs) stats.rowProbabilities = tensor(this.rowProbs, [...headShape, this.probRows, n], { dtype: 'f32', backend });
+    return stats;
   }
 }
 

@@ -59,7 +59,7 @@ export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs)
   const qPos = hostInts(qPositions);
   const out = new Float64Array(qHeads * m * d);
   const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
-  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n) : undefined;
+  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n, attrs.statistics.rowProbabilities) : undefined;
   const rows = group * m;
   const block = createQueryBlock(rows, d);
   const total = new SoftmaxState(rows, d);

@@ -31,7 +31,7 @@ export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelRe
   const qPos = hostInts(qPositions);
   const out = new Float64Array(batch * qHeads * m * dv);
   const lse = attrs.lse ? new Float64Array(batch * qHeads * m) : undefined;
-  const stats = attrs.statistics.enabled ? new StatisticsCollector(batch * qHeads, batch * kvHeads, L) : undefined;
+  const stats = attrs.statistics.enabled ? new StatisticsCollector(batch * qHeads, batch * kvHeads, L, attrs.statistics.rowProbabilities) : undefined;
   const bq = Math.max(1, Math.min(attrs.queryBlock, m));
   const { block, state, scratch, source } = denseWorkspace(group * bq, d, dv, attrs.tileSize);
   for (let b = 0; b < batch; b++) {

@@ -13,14 +13,14 @@ let registered = false;
 export function registerCpuAttentionKernels(): void {
   if (registered) return;
   registered = true;
-  registerKernel('flashAttention', 'cpu', (_b, [q, k, v, qp, kp], attrs) => flashAttentionCpu(q, k, v, qp, kp, attrs));
-  registerKernel('attentionStatistics', 'cpu', (_b, [q, k, qp, kp], attrs) => {
-    const { statistics } = flashAttentionCpu(q, k, undefined, qp, kp, attrs);
+  registerKernel('flashAttention', 'cpu', (_b, [q, k, v, qp, kp, lw], attrs) => flashAttentionCpu(q, k, v, qp, kp, lw, attrs));
+  registerKernel('attentionStatistics', 'cpu', (_b, [q, k, qp, kp, lw], attrs) => {
+    const { statistics } = flashAttentionCpu(q, k, undefined, qp, kp, lw, attrs);
     if (!statistics) throw new Error('attentionStatistics: statistics were not computed'); // unreachable: the op enables them
     return statistics;
   });
-  registerKernel('decodeAttention', 'cpu', (_b, [q, k, v, qp, kp], attrs) => decodeAttentionCpu(q, k, v, qp, kp, attrs));
-  registerKernel('batchedDecodeAttention', 'cpu', (_b, [q, k, v, qp, kp, indptr], attrs) => batchedDecodeAttentionCpu(q, k, v, qp, kp, indptr, attrs));
+  registerKernel('decodeAttention', 'cpu', (_b, [q, k, v, qp, kp, lw], attrs) => decodeAttentionCpu(q, k, v, qp, kp, lw, attrs));
+  registerKernel('batchedDecodeAttention', 'cpu', (_b, [q, k, v, qp, kp, indptr, lw], attrs) => batchedDecodeAttentionCpu(q, k, v, qp, kp, indptr, lw, attrs));
   registerKernel('kiviDecodeAttention', 'cpu', (_b, inputs, attrs) => kiviDecodeAttentionCpu(inputs, attrs));
   registerKernel('pagedAttention', 'cpu', (_b, inputs, attrs) => pagedAttentionCpu(inputs, attrs));
   registerKernel('pagedWrite', 'cpu', (_b, inputs) => pagedWriteCpu(inputs));

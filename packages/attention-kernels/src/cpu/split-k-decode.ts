@@ -1,6 +1,6 @@
 import type { Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import { type HostFloats, hostFloats, hostInts, scaledQueries } from './host-data.js';
+import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
 import { accumulateRange, type MaskAttrs, statisticsRange } from './tile-loop.js';
 import { type DenseWorkspace, denseWorkspace } from './workspace.js';
@@ -26,7 +26,7 @@ function splitK(ws: DenseWorkspace, mask: MaskAttrs, n: number, partitionSize: n
 function decodeRequest(
   ws: DenseWorkspace,
   attrs: SplitKAttrs,
-  io: { qs: Float64Array; qPos: Int32Array; keys: HostFloats; values: HostFloats; kPos: Int32Array; out: Float64Array; lse?: Float64Array; stats?: StatisticsCollector },
+  io: ReturnType<typeof ioFor>,
   shape: { qHeads: number; kvHeads: number; m: number; d: number; dv: number; total: number },
   request: number,
   start: number,
@@ -36,7 +36,7 @@ function decodeRequest(
   const group = qHeads / kvHeads;
   const qBase = request * qHeads * m * d;
   for (let kvh = 0; kvh < kvHeads; kvh++) {
-    ws.source.bind(io.keys, (kvh * total + start) * d, io.values, (kvh * total + start) * dv, io.kPos, start);
+    ws.source.bind(io.keys, (kvh * total + start) * d, io.values, (kvh * total + start) * dv, io.kPos, start, io.logWeights, kvh * total + start);
     fillBlock(ws.block, { qs: io.qs, qBase, m, qPos: io.qPos, posBase: request * m, headBase: 0, stats: attrs.statistics }, kvh, group, 0, m);
     splitK(ws, attrs, n, attrs.partitionSize);
     writeBlock(ws.state, ws.block, m, io.out, request * qHeads * m * dv, io.lse, request * qHeads * m);
@@ -46,11 +46,11 @@ function decodeRequest(
 }
 
 /** Split-K decode of one request: q [qHeads, m, d] over k, v [kvHeads, n, ·]. */
-export function decodeAttentionCpu(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: Tensor, attrs: SplitKAttrs): KernelResult {
+export function decodeAttentionCpu(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: Tensor, keyLogWeights: Tensor | undefined, attrs: SplitKAttrs): KernelResult {
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];
-  const io = ioFor(q, k, v, qPositions, kPositions, attrs, qHeads * m * dv, qHeads * m, qHeads, kvHeads, n);
+  const io = ioFor(q, k, v, qPositions, kPositions, keyLogWeights, attrs, qHeads * m * dv, qHeads * m, qHeads, kvHeads, n);
   const ws = denseWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
   decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total: n }, 0, 0, n);
   return kernelResult(q, [qHeads, m, dv], io.out, [qHeads, m], io.lse, io.stats && { collector: io.stats, headShape: [qHeads], kvShape: [kvHeads] });
@@ -67,20 +67,35 @@ export function batchedDecodeAttentionCpu(
   qPositions: Tensor,
   kPositions: Tensor,
   kvIndptr: Tensor,
+  keyLogWeights: Tensor | undefined,
   attrs: SplitKAttrs,
 ): KernelResult {
   const [batch, qHeads, m, d] = q.shape;
   const [kvHeads, total] = k.shape;
   const dv = v.shape[2];
   const indptr = hostInts(kvIndptr);
-  const io = ioFor(q, k, v, qPositions, kPositions, attrs, batch * qHeads * m * dv, batch * qHeads * m, qHeads, kvHeads, total);
+  const io = ioFor(q, k, v, qPositions, kPositions, keyLogWeights, attrs, batch * qHeads * m * dv, batch * qHeads * m, qHeads, kvHeads, total);
   const ws = denseWorkspace((qHeads / kvHeads) * m, d, dv, attrs.tileSize);
   for (let b = 0; b < batch; b++) decodeRequest(ws, attrs, io, { qHeads, kvHeads, m, d, dv, total }, b, indptr[b], indptr[b + 1] - indptr[b]);
   return kernelResult(q, [batch, qHeads, m, dv], io.out, [batch, qHeads, m], io.lse, io.stats && { collector: io.stats, headShape: [qHeads], kvShape: [kvHeads] });
 }
 
-function ioFor(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: Tensor, attrs: SplitKAttrs, outSize: number, lseSize: number, qHeads: number, kvHeads: number, keys: number) {
+function ioFor(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  qPositions: Tensor,
+  kPositions: Tensor,
+  keyLogWeights: Tensor | undefined,
+  attrs: SplitKAttrs,
+  outSize: number,
+  lseSize: number,
+  qHeads: number,
+  kvHeads: number,
+  keys: number,
+) {
   return {
+    logWeights: keyLogWeights && (hostRaw(keyLogWeights) as Float32Array),
     qs: scaledQueries(q, attrs.scale),
     qPos: hostInts(qPositions),
     keys: hostFloats(k),
@@ -88,6 +103,6 @@ function ioFor(q: Tensor, k: Tensor, v: Tensor, qPositions: Tensor, kPositions: 
     kPos: hostInts(kPositions),
     out: new Float64Array(outSize),
     lse: attrs.lse ? new Float64Array(lseSize) : undefined,
-    stats: attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, keys) : undefined,
+    stats: attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, keys, attrs.statistics.rowProbabilities) : undefined,
   };
 }

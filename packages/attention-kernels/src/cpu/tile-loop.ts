@@ -36,13 +36,14 @@ export class TileScratch {
 
 /**
  * Classifies every row against the tile's position range: hidden (skip), fully visible (no per-key
- * test) or partial. Returns whether any row sees the tile. `onlyStatRows` skips rows of weight 0.
+ * test) or partial. Returns whether any row sees the tile. `onlyStatRows` skips rows outside the
+ * statistics' observation window.
  */
 function classifyRows(block: QueryBlock, mask: MaskAttrs, pMin: number, pMax: number, active: Uint8Array, onlyStatRows: boolean): boolean {
   const { causal, window } = mask;
   let any = false;
   for (let r = 0; r < block.rows; r++) {
-    if (onlyStatRows && block.statWeight[r] === 0) {
+    if (onlyStatRows && block.contributes[r] === 0) {
       active[r] = HIDDEN;
       continue;
     }
@@ -58,20 +59,16 @@ function classifyRows(block: QueryBlock, mask: MaskAttrs, pMin: number, pMax: nu
 }
 
 /**
- * Masks (partial rows) and soft-caps the raw scores of row r in place; returns the row's maximum
- * (−∞ when no key is visible, NaN propagates like in the reference).
+ * Masks (partial rows), soft-caps and adds the keys' log weights to the raw scores of row r in
+ * place, for tokens [t0, t0 + count) of `source`; returns the row's maximum (−∞ when no key is
+ * visible, NaN propagates like in the reference).
  */
-function finishScores(
-  s: Float64Array,
-  o: number,
-  count: number,
-  cls: number,
-  qp: number,
-  positions: Int32Array,
-  pBase: number,
-  mask: MaskAttrs,
-): number {
+function finishScores(s: Float64Array, o: number, count: number, cls: number, qp: number, source: TileSource, t0: number, mask: MaskAttrs): number {
   const { causal, window, softcap } = mask;
+  const positions = source.positions;
+  const pBase = source.positionBase + t0;
+  const lw = source.logWeights;
+  const lwBase = source.logWeightBase + t0;
   let max = -Infinity;
   for (let t = 0; t < count; t++) {
     let x = s[o + t];
@@ -79,7 +76,9 @@ function finishScores(
       s[o + t] = -Infinity;
       continue;
     }
-    if (softcap > 0) s[o + t] = x = softcap * Math.tanh(x / softcap);
+    if (softcap > 0) x = softcap * Math.tanh(x / softcap);
+    if (lw) x += lw[lwBase + t];
+    s[o + t] = x;
     if (x > max || x !== x) max = x;
   }
   return max;
@@ -131,13 +130,12 @@ export function accumulateRange(
   const active = scratch.active;
   for (let t0 = a; t0 < b; t0 += tile) {
     const count = Math.min(tile, b - t0);
-    const pBase = source.positionBase + t0;
     if (!scoreTile(source, block, mask, t0, count, scratch, undefined)) continue;
     for (let r = 0; r < block.rows; r++) {
       const cls = active[r];
       if (cls === HIDDEN) continue;
       const o = r * tile;
-      const tileMax = finishScores(s, o, count, cls, block.pos[r], source.positions, pBase, mask);
+      const tileMax = finishScores(s, o, count, cls, block.pos[r], source, t0, mask);
       if (tileMax === -Infinity) {
         active[r] = HIDDEN;
         continue;
@@ -163,6 +161,9 @@ export interface KeyStatisticArrays {
   n: number;
   keySum: Float64Array;
   keyMax: Float64Array;
+  /** [heads, probRows, n]: probability rows of the last contributing queries, when asked for. */
+  rowProbs: Float64Array | undefined;
+  probRows: number;
 }
 
 /**
@@ -184,24 +185,25 @@ export function statisticsRange(
   const { tile } = scratch;
   const s = scratch.scores;
   const active = scratch.active;
-  const { keySum, keyMax, n } = stats;
+  const { keySum, keyMax, n, rowProbs, probRows } = stats;
   for (let t0 = a; t0 < b; t0 += tile) {
     const count = Math.min(tile, b - t0);
-    const pBase = source.positionBase + t0;
     if (!scoreTile(source, block, mask, t0, count, scratch, state)) continue;
     for (let r = 0; r < block.rows; r++) {
       const cls = active[r];
       if (cls === HIDDEN) continue;
       const o = r * tile;
-      finishScores(s, o, count, cls, block.pos[r], source.positions, pBase, mask);
+      finishScores(s, o, count, cls, block.pos[r], source, t0, mask);
       const m = state.max[r];
       const inv = 1 / state.sum[r];
       const w = block.statWeight[r];
       const row = block.head[r] * n + keyBase + t0;
+      const probRow = rowProbs && block.probRow[r] >= 0 ? (block.head[r] * probRows + block.probRow[r]) * n + keyBase + t0 : -1;
       for (let t = 0; t < count; t++) {
         const p = Math.exp(s[o + t] - m) * inv;
         keySum[row + t] += w * p;
         if (p > keyMax[row + t]) keyMax[row + t] = p;
+        if (probRow >= 0) (rowProbs as Float64Array)[probRow + t] = p;
       }
     }
   }

@@ -14,8 +14,12 @@ export interface QueryBlock {
   head: Int32Array;
   /** Index of each row's query within its request. */
   query: Int32Array;
-  /** Weight of each row in the per-key sums (0: the row does not contribute to statistics). */
+  /** Whether each row's query contributes to the statistics (the observation window). */
+  contributes: Uint8Array;
+  /** Weight of each contributing row in the per-key sums. */
   statWeight: Float64Array;
+  /** Index of the row among the returned probability rows, or −1. */
+  probRow: Int32Array;
 }
 
 export function createQueryBlock(rows: number, d: number): QueryBlock {
@@ -26,7 +30,9 @@ export function createQueryBlock(rows: number, d: number): QueryBlock {
     pos: new Int32Array(rows),
     head: new Int32Array(rows),
     query: new Int32Array(rows),
+    contributes: new Uint8Array(rows),
     statWeight: new Float64Array(rows),
+    probRow: new Int32Array(rows),
   };
 }
 
@@ -40,6 +46,9 @@ export interface TileSource {
   /** Absolute positions: token t's is `positions[positionBase + t]`. */
   readonly positions: Int32Array;
   readonly positionBase: number;
+  /** Optional log multiplicity added to token t's score: `logWeights[logWeightBase + t]`. */
+  readonly logWeights: Float32Array | undefined;
+  readonly logWeightBase: number;
   /** Makes tokens [a, b) ready for `scores` and `accumulate`. */
   load(a: number, b: number): void;
   /** out[r·stride + t] = q_r · k_(a+t) for every row r with active[r] ≠ 0, t < count. */
@@ -55,6 +64,8 @@ export interface TileSource {
 export abstract class RowTileSource implements TileSource {
   positions: Int32Array = new Int32Array(0);
   positionBase = 0;
+  logWeights: Float32Array | undefined = undefined;
+  logWeightBase = 0;
   protected kTile: Float32Array = new Float32Array(0);
   protected vTile: Float32Array = new Float32Array(0);
   protected kOff = 0;
@@ -111,8 +122,13 @@ export class DenseRowSource extends RowTileSource {
   private keyBase = 0;
   private valueBase = 0;
 
-  /** Token t of the source is the row starting at element `keyBase + t·d` of `keys` (and likewise for values). */
-  bind(keys: HostFloats, keyBase: number, values: HostFloats, valueBase: number, positions: Int32Array, positionBase: number): this {
+  /**
+   * Token t of the source is the row starting at element `keyBase + t·d` of `keys` (and likewise for
+   * values); its position is `positions[positionBase + t]`, its log weight `logWeights[positionBase + t]`.
+   */
+  bind(keys: HostFloats, keyBase: number, values: HostFloats, valueBase: number, positions: Int32Array, positionBase: number, logWeights?: Float32Array, logWeightBase = positionBase): this {
+    this.logWeights = logWeights;
+    this.logWeightBase = logWeightBase;
     this.keys = keys;
     this.values = values;
     this.keyBase = keyBase;

@@ -9,6 +9,16 @@ export interface StatisticsOptions {
   window?: number;
   /** Query i of m adds decay^(m−1−i)·p to keySum (A2SF's forgetting factor). Default 1. keyMax is unweighted. */
   decay?: number;
+  /**
+   * Any weight per contributing query, oldest first (its length must be the number of contributing
+   * queries: min(window, m), or m); replaces `decay`.
+   */
+  weights?: Float64Array | readonly number[];
+  /**
+   * Also return the probabilities of the last `rowProbabilities` contributing queries one by one,
+   * [qHeads, rows, n] (SnapKV's per-row window, FastGen's head profiling). Default 0.
+   */
+  rowProbabilities?: number;
 }
 
 /** Statistics as the kernels resolve them (window 0 = every query). */
@@ -16,6 +26,10 @@ export interface StatisticsAttrs {
   enabled: boolean;
   window: number;
   decay: number;
+  /** Weights of the contributing queries, oldest first (absent: powers of `decay`). */
+  weights: Float64Array | undefined;
+  /** How many of the last contributing queries also get their probability rows returned. */
+  rowProbabilities: number;
 }
 
 /** Per-key statistics (tensor-core's `AttentionStatistics`) plus the count ZipCache normalizes by. */
@@ -25,6 +39,8 @@ export interface KeyStatistics extends AttentionStatistics {
    * normalizes keySum by it). Per KV head because paged caches keep different tokens per head.
    */
   queryCount: Tensor;
+  /** f32 [qHeads, rows, n]: the probabilities of the last `rowProbabilities` contributing queries, oldest first. */
+  rowProbabilities?: Tensor;
 }
 
 export interface KernelOptions extends AttentionMask {
@@ -34,6 +50,15 @@ export interface KernelOptions extends AttentionMask {
   returnLse?: boolean;
   /** Keys per tile (default 64). */
   tileSize?: number;
+}
+
+/** Per-key log weights, an option of the dense kernels. */
+export interface KeyLogWeightsOption {
+  /**
+   * f32 [kvHeads, n]: a log multiplicity added to each key's score after soft-capping (a key that
+   * stands for c merged tokens gets log c, so softmax weighs it as c copies).
+   */
+  keyLogWeights?: Tensor;
 }
 
 export interface KernelResult {

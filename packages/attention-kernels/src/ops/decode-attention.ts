@@ -1,9 +1,9 @@
 import { InvalidConfigError, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
 import { ensureAttentionKernels } from '../kernels.js';
-import type { KernelOptions, KernelResult } from './attention-types.js';
-import { assertFloatTensor, assertGroups, assertShape, denseShapes, kvShapes, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+import type { KernelOptions, KernelResult, KeyLogWeightsOption } from './attention-types.js';
+import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, denseShapes, keyLogWeightsInput, kvShapes, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
-export interface DecodeAttentionOptions extends KernelOptions {
+export interface DecodeAttentionOptions extends KernelOptions, KeyLogWeightsOption {
   /** i32 [m]: absolute positions of the queries; default n − m … n − 1. */
   queryPositions?: Tensor | Int32Array;
   /** i32 [n]: absolute positions of the keys; default 0 … n − 1. */
@@ -19,17 +19,19 @@ export interface DecodeAttentionOptions extends KernelOptions {
  */
 export function decodeAttention(q: Tensor, k: Tensor, v: Tensor, options: DecodeAttentionOptions = {}): KernelResult {
   const where = 'decodeAttention';
-  const { m, d, n } = denseShapes(q, k, v, where);
+  const { m, d, n, kvHeads } = denseShapes(q, k, v, where);
   const attrs = { ...resolveKernelAttrs(options, d, where), partitionSize: positiveInteger(options.partitionSize, 512, where, 'partitionSize') };
+  checkStatisticsFor(attrs.statistics, m, where);
+  const logWeights = keyLogWeightsInput(options.keyLogWeights, kvHeads, n, where);
   ensureAttentionKernels(q.backend);
   return withTemporaries(q.backend, (temps) => {
     const qPos = temps.positions(options.queryPositions, [m], n - m, where, 'queryPositions');
     const kPos = temps.positions(options.keyPositions, [n], 0, where, 'keyPositions');
-    return runKernel('decodeAttention', [q, k, v, qPos, kPos], attrs);
+    return runKernel('decodeAttention', [q, k, v, qPos, kPos, logWeights], attrs);
   });
 }
 
-export interface BatchedDecodeOptions extends KernelOptions {
+export interface BatchedDecodeOptions extends KernelOptions, KeyLogWeightsOption {
   /** KV length of each request; request b owns rows [Σ lengths before b, + lengths[b]) of k and v. */
   kvLengths: ArrayLike<number>;
   /** i32 [batch, m]: query positions; default per request lengths[b] − m … lengths[b] − 1. */
@@ -61,6 +63,8 @@ export function batchedDecodeAttention(q: Tensor, k: Tensor, v: Tensor, options:
   }
   if (indptr[batch] !== total) throw new ShapeMismatchError(`${where}: kvLengths sum to ${indptr[batch]} but k holds ${total} tokens`);
   const attrs = { ...resolveKernelAttrs(options, d, where), partitionSize: positiveInteger(options.partitionSize, 512, where, 'partitionSize') };
+  checkStatisticsFor(attrs.statistics, m, where);
+  const logWeights = keyLogWeightsInput(options.keyLogWeights, kvHeads, total, where);
   ensureAttentionKernels(q.backend);
   return withTemporaries(q.backend, (temps) => {
     const defaultQ = new Int32Array(batch * m);
@@ -71,6 +75,6 @@ export function batchedDecodeAttention(q: Tensor, k: Tensor, v: Tensor, options:
     }
     const qPos = temps.positions(options.queryPositions ?? defaultQ, [batch, m], 0, where, 'queryPositions');
     const kPos = temps.positions(options.keyPositions ?? defaultK, [total], 0, where, 'keyPositions');
-    return runKernel('batchedDecodeAttention', [q, k, v, qPos, kPos, temps.ints(indptr, [batch + 1])], attrs);
+    return runKernel('batchedDecodeAttention', [q, k, v, qPos, kPos, temps.ints(indptr, [batch + 1]), logWeights], attrs);
   });
 }

@@ -2,7 +2,7 @@ import { runKernel, ShapeMismatchError, slice, type Tensor } from '@kvkit/tensor
 import { type KiviCacheView, validateKiviView } from '../formats/kivi.js';
 import { ensureAttentionKernels } from '../kernels.js';
 import type { KernelOptions, KernelResult } from './attention-types.js';
-import { assertFloatTensor, assertGroups, assertShape, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
 export interface KiviDecodeOptions extends KernelOptions {
   /** i32 [m]: positions of the queries; default: the positions of the last m held tokens. */
@@ -39,6 +39,7 @@ export function kiviDecodeAttention(q: Tensor, view: KiviCacheView, options: Kiv
     keyGroups: view.keyGroups,
     valueTokens: view.valueTokens,
   };
+  checkStatisticsFor(attrs.statistics, m, where);
   ensureAttentionKernels(q.backend);
   return withTemporaries(q.backend, (temps) => {
     const qPos =

@@ -2,7 +2,7 @@ import { InvalidConfigError, reshape, runKernel, ShapeMismatchError, type Tensor
 import { ensureAttentionKernels } from '../kernels.js';
 import type { BlockTableView } from '../paged/block-table.js';
 import type { KernelOptions, KernelResult } from './attention-types.js';
-import { assertFloatTensor, assertGroups, assertShape, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
 export interface PagedAttentionOptions extends KernelOptions {
   /**
@@ -34,7 +34,9 @@ export function pagedAttention(q: Tensor, table: BlockTableView, options: PagedA
     const result: KernelResult = { output: squeeze(r.output) };
     if (r.lse) result.lse = squeeze(r.lse);
     if (r.statistics) {
-      result.statistics = { keySum: squeeze(r.statistics.keySum), keyMax: squeeze(r.statistics.keyMax), queryCount: squeeze(r.statistics.queryCount) };
+      const { keySum, keyMax, queryCount, rowProbabilities } = r.statistics;
+      result.statistics = { keySum: squeeze(keySum), keyMax: squeeze(keyMax), queryCount: squeeze(queryCount) };
+      if (rowProbabilities) result.statistics.rowProbabilities = squeeze(rowProbabilities);
     }
     return result;
   } finally {
@@ -63,6 +65,7 @@ export function batchedPagedAttention(q: Tensor, tables: readonly BlockTableView
   assertGroups(qHeads, kvHeads, where);
   if (options?.queryPositions === undefined) throw new InvalidConfigError(`${where}: queryPositions are required for paged caches`);
   const attrs = { ...resolveKernelAttrs(options, d, where), queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') };
+  checkStatisticsFor(attrs.statistics, m, where);
   let maxPages = 0;
   let maxLength = 0;
   for (const t of tables) {

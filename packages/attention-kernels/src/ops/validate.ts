@@ -63,13 +63,45 @@ export function positiveInteger(value: number | undefined, fallback: number, whe
 }
 
 export function resolveStatistics(option: boolean | StatisticsOptions | undefined, where: string): StatisticsAttrs {
-  if (!option) return { enabled: false, window: 0, decay: 1 };
+  if (!option) return { enabled: false, window: 0, decay: 1, weights: undefined, rowProbabilities: 0 };
   const o = option === true ? {} : option;
   const window = o.window ?? 0;
   const decay = o.decay ?? 1;
+  const rowProbabilities = o.rowProbabilities ?? 0;
   if (!Number.isInteger(window) || window < 0) throw new InvalidConfigError(`${where}: statistics.window must be a positive integer (or absent), got ${o.window}`);
   if (!(decay > 0 && decay <= 1)) throw new InvalidConfigError(`${where}: statistics.decay must be in (0, 1], got ${o.decay}`);
-  return { enabled: true, window, decay };
+  if (!Number.isInteger(rowProbabilities) || rowProbabilities < 0) {
+    throw new InvalidConfigError(`${where}: statistics.rowProbabilities must be a non-negative integer, got ${o.rowProbabilities}`);
+  }
+  let weights: Float64Array | undefined;
+  if (o.weights !== undefined) {
+    if (o.decay !== undefined) throw new InvalidConfigError(`${where}: give statistics.weights or statistics.decay, not both`);
+    weights = Float64Array.from(o.weights);
+    if (weights.some((w) => !(w >= 0) || !Number.isFinite(w))) throw new InvalidConfigError(`${where}: statistics.weights must be finite and non-negative`);
+  }
+  return { enabled: true, window, decay, weights, rowProbabilities };
+}
+
+/** Checks the statistics options against the query count m (weights and row counts depend on it). */
+export function checkStatisticsFor(stats: StatisticsAttrs, m: number, where: string): void {
+  if (!stats.enabled) return;
+  const contributing = stats.window > 0 ? Math.min(stats.window, m) : m;
+  if (stats.weights && stats.weights.length !== contributing) {
+    throw new ShapeMismatchError(`${where}: statistics.weights has ${stats.weights.length} entries for ${contributing} contributing queries`);
+  }
+  if (stats.rowProbabilities > contributing) {
+    throw new ShapeMismatchError(`${where}: statistics.rowProbabilities ${stats.rowProbabilities} exceeds the ${contributing} contributing queries`);
+  }
+}
+
+/** The optional per-key log weights [kvHeads, n] (f32), checked. */
+export function keyLogWeightsInput(t: Tensor | undefined, kvHeads: number, n: number, where: string): Tensor | undefined {
+  if (t === undefined) return undefined;
+  if (t.dtype !== 'f32') throw new UnsupportedDTypeError(`${where}: keyLogWeights must be f32, got ${t.dtype}`);
+  if (t.rank !== 2 || t.shape[0] !== kvHeads || t.shape[1] !== n) {
+    throw new ShapeMismatchError(`${where}: keyLogWeights must be [${kvHeads}, ${n}], got [${t.shape.join(', ')}]`);
+  }
+  return t;
 }
 
 /** Mask, statistics, lse and tile attributes from the options, validated. */

@@ -17,12 +17,13 @@ export function i32(values: Int32Array): Tensor {
 
 /**
  * Softmax probabilities p[h][i][j] straight from the definition, in float64 (causal/window mask,
- * soft-cap, scale), for statistics the reference attention does not give (windows, decay, counts).
+ * soft-cap, scale, per-key log weights), for what the reference attention does not give (windows,
+ * weights, counts, probability rows, log weights).
  */
 export function probabilities(
   q: Tensor,
   k: Tensor,
-  o: { qPos: Int32Array; kPos: Int32Array; scale?: number; causal?: boolean; window?: number; softcap?: number },
+  o: { qPos: Int32Array; kPos: Int32Array; scale?: number; causal?: boolean; window?: number; softcap?: number; logWeights?: Float32Array },
 ): Float64Array[][] {
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
@@ -44,6 +45,7 @@ export function probabilities(
         for (let c = 0; c < d; c++) x += qv[(h * m + i) * d + c] * kv[(kvh * n + j) * d + c];
         x *= scale;
         if (o.softcap) x = o.softcap * Math.tanh(x / o.softcap);
+        if (o.logWeights) x += o.logWeights[kvh * n + j];
         s[j] = x;
       }
       const max = Math.max(...s);
@@ -58,4 +60,18 @@ export function probabilities(
     result.push(rows);
   }
   return result;
+}
+
+/** Σ_j p[h][i][j] · v_(kv head of h, j) in float64: the output for probabilities from `probabilities`. */
+export function outputOf(p: Float64Array[][], v: Tensor): Float64Array {
+  const qHeads = p.length;
+  const m = p[0]?.length ?? 0;
+  const [kvHeads, n, dv] = v.shape;
+  const vv = v.readFloat32Sync();
+  const out = new Float64Array(qHeads * m * dv);
+  for (let h = 0; h < qHeads; h++) {
+    const kvh = Math.floor(h / (qHeads / kvHeads));
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let c = 0; c < dv; c++) out[(h * m + i) * dv + c] += p[h][i][j] * vv[(kvh * n + j) * dv + c];
+  }
+  return out;
 }
