@@ -1,7 +1,7 @@
 import { type AttentionMask, runKernel, type Tensor } from '@kvkit/tensor-core';
-import { ensureAttentionKernels } from '../kernels.js';
 import type { KeyLogWeightsOption, KeyStatistics, StatisticsOptions } from './attention-types.js';
-import { checkStatisticsFor, denseShapes, keyLogWeightsInput, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+import { denseCall } from './dense-call.js';
+import { positiveInteger } from './validate.js';
 
 export interface AttentionStatisticsOptions extends AttentionMask, KeyLogWeightsOption {
   /** i32 [m]: positions of the queries; default n − m … n − 1 (the last m tokens). */
@@ -22,15 +22,7 @@ export interface AttentionStatisticsOptions extends AttentionMask, KeyLogWeights
  */
 export function attentionStatistics(q: Tensor, k: Tensor, options: AttentionStatisticsOptions = {}): KeyStatistics {
   const where = 'attentionStatistics';
-  const { m, d, n, kvHeads } = denseShapes(q, k, undefined, where);
-  const base = resolveKernelAttrs({ ...options, statistics: options.statistics ?? true }, d, where);
-  const attrs = { ...base, queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') };
-  checkStatisticsFor(attrs.statistics, m, where);
-  const logWeights = keyLogWeightsInput(options.keyLogWeights, kvHeads, n, where);
-  ensureAttentionKernels(q.backend);
-  return withTemporaries(q.backend, (temps) => {
-    const qPos = temps.positions(options.queryPositions, [m], n - m, where, 'queryPositions');
-    const kPos = temps.positions(options.keyPositions, [n], 0, where, 'keyPositions');
-    return runKernel('attentionStatistics', [q, k, qPos, kPos, logWeights], attrs);
-  });
+  const extra = () => ({ queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') });
+  const withStatistics = { ...options, statistics: options.statistics ?? true };
+  return denseCall(q, k, undefined, withStatistics, where, extra, (attrs, qPos, kPos, logWeights) => runKernel('attentionStatistics', [q, k, qPos, kPos, logWeights], attrs));
 }

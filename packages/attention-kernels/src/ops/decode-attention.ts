@@ -1,7 +1,8 @@
 import { InvalidConfigError, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
 import { ensureAttentionKernels } from '../kernels.js';
 import type { KernelOptions, KernelResult, KeyLogWeightsOption } from './attention-types.js';
-import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, denseShapes, keyLogWeightsInput, kvShapes, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+import { denseCall } from './dense-call.js';
+import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, keyLogWeightsInput, kvShapes, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
 export interface DecodeAttentionOptions extends KernelOptions, KeyLogWeightsOption {
   /** i32 [m]: absolute positions of the queries; default n − m … n − 1. */
@@ -19,16 +20,8 @@ export interface DecodeAttentionOptions extends KernelOptions, KeyLogWeightsOpti
  */
 export function decodeAttention(q: Tensor, k: Tensor, v: Tensor, options: DecodeAttentionOptions = {}): KernelResult {
   const where = 'decodeAttention';
-  const { m, d, n, kvHeads } = denseShapes(q, k, v, where);
-  const attrs = { ...resolveKernelAttrs(options, d, where), partitionSize: positiveInteger(options.partitionSize, 512, where, 'partitionSize') };
-  checkStatisticsFor(attrs.statistics, m, where);
-  const logWeights = keyLogWeightsInput(options.keyLogWeights, kvHeads, n, where);
-  ensureAttentionKernels(q.backend);
-  return withTemporaries(q.backend, (temps) => {
-    const qPos = temps.positions(options.queryPositions, [m], n - m, where, 'queryPositions');
-    const kPos = temps.positions(options.keyPositions, [n], 0, where, 'keyPositions');
-    return runKernel('decodeAttention', [q, k, v, qPos, kPos, logWeights], attrs);
-  });
+  const extra = () => ({ partitionSize: positiveInteger(options.partitionSize, 512, where, 'partitionSize') });
+  return denseCall(q, k, v, options, where, extra, (attrs, qPos, kPos, logWeights) => runKernel('decodeAttention', [q, k, v, qPos, kPos, logWeights], attrs));
 }
 
 export interface BatchedDecodeOptions extends KernelOptions, KeyLogWeightsOption {

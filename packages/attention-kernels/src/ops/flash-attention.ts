@@ -1,7 +1,7 @@
 import { runKernel, type Tensor } from '@kvkit/tensor-core';
-import { ensureAttentionKernels } from '../kernels.js';
 import type { KernelOptions, KernelResult, KeyLogWeightsOption } from './attention-types.js';
-import { checkStatisticsFor, denseShapes, keyLogWeightsInput, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+import { denseCall } from './dense-call.js';
+import { positiveInteger } from './validate.js';
 
 export interface FlashAttentionOptions extends KernelOptions, KeyLogWeightsOption {
   /** i32 [m]: absolute positions of the queries; default n − m … n − 1 (as tensor-core's `attention`). */
@@ -21,14 +21,6 @@ export interface FlashAttentionOptions extends KernelOptions, KeyLogWeightsOptio
  */
 export function flashAttention(q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions = {}): KernelResult {
   const where = 'flashAttention';
-  const { m, d, n, kvHeads } = denseShapes(q, k, v, where);
-  const attrs = { ...resolveKernelAttrs(options, d, where), queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') };
-  checkStatisticsFor(attrs.statistics, m, where);
-  const logWeights = keyLogWeightsInput(options.keyLogWeights, kvHeads, n, where);
-  ensureAttentionKernels(q.backend);
-  return withTemporaries(q.backend, (temps) => {
-    const qPos = temps.positions(options.queryPositions, [m], n - m, where, 'queryPositions');
-    const kPos = temps.positions(options.keyPositions, [n], 0, where, 'keyPositions');
-    return runKernel('flashAttention', [q, k, v, qPos, kPos, logWeights], attrs);
-  });
+  const extra = () => ({ queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') });
+  return denseCall(q, k, v, options, where, extra, (attrs, qPos, kPos, logWeights) => runKernel('flashAttention', [q, k, v, qPos, kPos, logWeights], attrs));
 }
