@@ -1,0 +1,448 @@
+import {
+  type AttendOptions,
+  type AttendResult,
+  type Backend,
+  DisposedError,
+  type KVCacheLayer,
+  type LayerSpec,
+  type Matrix,
+  type MemoryReport,
+  type StepInfo,
+  type Tensor,
+  bytesPerElement,
+  cast,
+  concat,
+  gather,
+  matmul,
+  matrix,
+  mean,
+  memoryReport,
+  reshape,
+  rope,
+  slice,
+  tensor,
+  transposeMatrix,
+  validateAppend,
+  validateAttend,
+} from '@kvkit/tensor-core';
+import { lowRankHeadAttention } from '../attention/latent-attention.js';
+import { GrowableBuffer } from '../cache/growable-buffer.js';
+import { basisTensor, disposeAll, groupRows, headRows, tokenRange } from '../cache/head-tensors.js';
+import { DenseLatentStore } from '../cache/latent-store.js';
+import { emptyAttention } from '../cache/low-rank-layer.js';
+import { PositionStore } from '../cache/position-store.js';
+import { leftSingularDirections } from '../fit/principal-directions.js';
+
+export interface ShadowKVPlan {
+  /** Rank of the key basis over all heads' concatenated pre-RoPE keys. */
+  rank: number;
+  /** Tokens per chunk: one landmark (mean post-RoPE key) per chunk and head. */
+  chunk: number;
+  /** Tokens selected per decode step from the compressed part (whole chunks). */
+  budget: number;
+  /** Chunks per head kept with exact keys and always attended (the least landmark-like). */
+  outliers: number;
+  /** Most recent tokens kept whole and always attended. */
+  window: number;
+  dtype: 'f16' | 'f32';
+  /** A calibrated basis [kvHeads·headDim, rank]; without it the basis is the SVD of the sequence's first compressed keys. */
+  basis?: Matrix;
+  initialCapacity: number;
+}
+
+interface Window {
+  keys: Tensor;
+  values: Tensor;
+  positions: Int32Array;
+}
+
+/** Per head, the chunks kept exact: chunk index → post-RoPE keys [1, chunk, d], and each chunk's score. */
+interface Outlier {
+  chunk: number;
+  score: number;
+  keys: Tensor;
+}
+
+/**
+ * ShadowKV's cache (Sun et al., 2024), key path: pre-RoPE keys of all heads are stored as rank-r
+ * latents (basis: SVD of the sequence's own keys at its first compression, as the paper does at
+ * prefill, or a calibrated one), values are kept whole (the paper offloads them to the CPU; here they
+ * are resident and counted), and every chunk of `chunk` tokens gets a landmark per head — the mean of
+ * its post-RoPE keys. Each decode step scores the landmarks against the query, picks the best chunks
+ * within `budget`, rebuilds only their keys (basis · latent, then RoPE at their positions), and
+ * attends over them plus the outlier chunks (lowest key–landmark cosine, kept exact) and the recent
+ * window. Queries of several tokens (prefill) attend over every chunk. Recent tokens leave the window
+ * a chunk at a time, projected on the same basis (the paper leaves decode tokens uncompressed).
+ *
+ * Selection reads landmark scores on the host, so this layer needs a synchronous backend (CPU).
+ */
+export class ShadowKVCacheLayer implements KVCacheLayer {
+  readonly layerIndex: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly keyInput = 'pre-rope' as const;
+  private readonly backend: Backend;
+  private readonly plan: ShadowKVPlan;
+  private readonly invFreq: Tensor;
+  private readonly layout: LayerSpec['rope']['layout'];
+  private basis?: Tensor;
+  private headBasis: Tensor[] = [];
+  private readonly latents: DenseLatentStore;
+  private readonly values: GrowableBuffer;
+  private readonly landmarks: GrowableBuffer;
+  private readonly positions: PositionStore;
+  private outliers: Outlier[][];
+  private window?: Window;
+  private disposed = false;
+
+  constructor(spec: LayerSpec, plan: ShadowKVPlan) {
+    this.layerIndex = spec.layerIndex;
+    this.kvHeads = spec.kvHeads;
+    this.headDim = spec.headDim;
+    this.backend = spec.backend;
+    this.plan = plan;
+    this.layout = spec.rope.layout;
+    this.invFreq = tensor(spec.rope.invFreq, [spec.rope.invFreq.length], { dtype: 'f32', backend: this.backend });
+    const capacity = plan.initialCapacity;
+    this.latents = new DenseLatentStore(this.backend, plan.rank, plan.dtype, capacity);
+    this.values = new GrowableBuffer(this.backend, this.kvHeads, this.headDim, plan.dtype, capacity);
+    this.landmarks = new GrowableBuffer(this.backend, this.kvHeads, this.headDim, plan.dtype, Math.ceil(capacity / plan.chunk));
+    this.positions = new PositionStore(this.backend, capacity);
+    this.outliers = Array.from({ length: this.kvHeads }, () => []);
+    if (plan.basis) this.setBasis(plan.basis);
+  }
+
+  get length(): number {
+    return this.positions.length + (this.window?.positions.length ?? 0);
+  }
+
+  append(k: Tensor, v: Tensor, step: StepInfo): void {
+    this.assertAlive();
+    const n = validateAppend(this, k, v, step);
+    if (n === 0) return;
+    const temps: Tensor[] = [];
+    const track = <T extends Tensor>(t: T): T => {
+      temps.push(t);
+      return t;
+    };
+    const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : track(cast(t, 'f32')));
+    const held = this.window?.positions.length ?? 0;
+    const total = held + n;
+    const allPositions = new Int32Array(total);
+    if (this.window) allPositions.set(this.window.positions);
+    allPositions.set(step.positions, held);
+    const created: Tensor[] = [];
+    try {
+      const allKeys = this.window ? track(concat([f32(this.window.keys), f32(k)], 1)) : f32(k);
+      const allValues = this.window ? track(concat([f32(this.window.values), f32(v)], 1)) : f32(v);
+      const fold = this.foldable(total);
+      let basis: Matrix | undefined;
+      let folded: Folded | undefined;
+      if (fold > 0) {
+        const keys = track(slice(allKeys, [0, 0, 0], [this.kvHeads, fold, this.headDim]));
+        const rows = track(groupRows(keys, 0, this.kvHeads));
+        if (!this.basis) basis = this.fitBasis(rows);
+        const basisNow = this.basis ?? track(basisTensor(basis as Matrix, this.backend));
+        folded = this.foldChunks(keys, rows, basisNow, allValues, allPositions.subarray(0, fold), track, created);
+      }
+      const window: Window | undefined =
+        total > fold
+          ? {
+              keys: tokenRange(allKeys, fold, total, this.plan.dtype),
+              values: tokenRange(allValues, fold, total, this.plan.dtype),
+              positions: allPositions.slice(fold),
+            }
+          : undefined;
+      if (window) created.push(window.keys, window.values);
+      // Commit: reserve (the only step that allocates), then write.
+      const stored = this.positions.length;
+      this.latents.reserve(stored + fold);
+      this.values.reserve(stored + fold);
+      this.landmarks.reserve((stored + fold) / this.plan.chunk);
+      this.positions.reserve(stored + fold);
+      if (folded) {
+        if (basis) this.setBasis(basis);
+        this.latents.append(folded.latents);
+        this.values.append(folded.values);
+        this.landmarks.append(folded.landmarks);
+        this.positions.append(allPositions.subarray(0, fold));
+        this.replaceOutliers(folded.outliers);
+      }
+      if (this.window) disposeAll([this.window.keys, this.window.values]);
+      this.window = window;
+      created.length = 0;
+    } finally {
+      disposeAll(temps);
+      disposeAll(created);
+    }
+  }
+
+  attend(q: Tensor, options: AttendOptions): AttendResult {
+    this.assertAlive();
+    validateAttend(this, q, options);
+    const [qHeads, m] = q.shape;
+    const n = this.length;
+    if (n === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
+    const perKv = qHeads / this.kvHeads;
+    const stored = this.positions.length;
+    const chunks = stored / this.plan.chunk;
+    const selectable = Math.floor(this.plan.budget / this.plan.chunk);
+    const everything = m > 1 || chunks <= selectable + this.plan.outliers;
+    const temps: Tensor[] = [];
+    const track = <T extends Tensor>(t: T): T => {
+      temps.push(t);
+      return t;
+    };
+    try {
+      const qf = q.dtype === 'f32' ? q : track(cast(q, 'f32'));
+      const queryPositions = track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
+      const storedPositions = this.positions.values();
+      const windowPositions = this.window?.positions ?? new Int32Array(0);
+      const outputs: Tensor[] = [];
+      const sums: Float32Array[] = [];
+      const maxes: Float32Array[] = [];
+      for (let h = 0; h < this.kvHeads; h++) {
+        const qh = track(slice(qf, [h * perKv, 0, 0], [(h + 1) * perKv, m, this.headDim]));
+        const outlierChunks = new Set(this.outliers[h].map((o) => o.chunk));
+        const picked = stored ? this.selectChunks(qh, h, chunks, everything ? Infinity : selectable, outlierChunks, track) : [];
+        const tokenIndex = chunkTokens(picked, this.plan.chunk);
+        const outlierIndex = chunkTokens(this.outliers[h].map((o) => o.chunk), this.plan.chunk);
+        const keyParts: Tensor[] = [];
+        const valueParts: Tensor[] = [];
+        if (tokenIndex.length) {
+          const latents = track(this.latents.gather(tokenIndex));
+          const rebuilt = track(matmul(latents, this.headBasis[h], { transposeB: true }));
+          const pos = track(tensor(pick(storedPositions, tokenIndex), [tokenIndex.length], { dtype: 'i32', backend: this.backend }));
+          keyParts.push(track(rope(rebuilt, pos, this.invFreq, this.layout)));
+          valueParts.push(this.gatherValues(h, tokenIndex, track));
+        }
+        if (outlierIndex.length) {
+          for (const o of this.outliers[h]) keyParts.push(o.keys.dtype === 'f32' ? o.keys : track(cast(o.keys, 'f32')));
+          valueParts.push(this.gatherValues(h, outlierIndex, track));
+        }
+        if (this.window) {
+          const head = track(slice(this.window.keys, [h, 0, 0], [h + 1, windowPositions.length, this.headDim]));
+          const pos = track(tensor(windowPositions, [windowPositions.length], { dtype: 'i32', backend: this.backend }));
+          const headF32 = head.dtype === 'f32' ? head : track(cast(head, 'f32'));
+          keyParts.push(track(rope(headF32, pos, this.invFreq, this.layout)));
+          const values = track(slice(this.window.values, [h, 0, 0], [h + 1, windowPositions.length, this.headDim]));
+          valueParts.push(values.dtype === 'f32' ? values : track(cast(values, 'f32')));
+        }
+        const storageIndex = Int32Array.from([...tokenIndex, ...outlierIndex, ...windowPositions.map((_, i) => stored + i)]);
+        const keyPositions = Int32Array.from([...pick(storedPositions, tokenIndex), ...pick(storedPositions, outlierIndex), ...windowPositions]);
+        const result = lowRankHeadAttention(
+          qh,
+          { kind: 'direct', tensor: track(concat(keyParts, 1)) },
+          { kind: 'direct', tensor: track(concat(valueParts, 1)) },
+          {
+            causal: options.causal,
+            window: options.window,
+            softcap: options.softcap,
+            scale: options.scale ?? 1 / Math.sqrt(this.headDim),
+            queryPositions,
+            keyPositions: track(tensor(keyPositions, [keyPositions.length], { dtype: 'i32', backend: this.backend })),
+            statistics: options.statistics,
+          },
+        );
+        outputs.push(track(result.output));
+        if (result.statistics) {
+          track(result.statistics.keySum);
+          track(result.statistics.keyMax);
+          // Keys that were not selected got no attention: scatter the selected ones into storage order.
+          sums.push(scatterColumns(result.statistics.keySum.readFloat32Sync(), perKv, storageIndex, n));
+          maxes.push(scatterColumns(result.statistics.keyMax.readFloat32Sync(), perKv, storageIndex, n));
+        }
+      }
+      const joined = concat(outputs, 0);
+      const output = q.dtype === 'f32' ? joined : cast(joined, q.dtype);
+      if (output !== joined) joined.dispose();
+      if (!options.statistics) return { output };
+      const stat = (rows: Float32Array[]) => tensor(concatFloat32(rows), [qHeads, n], { dtype: 'f32', backend: this.backend });
+      return { output, statistics: { keySum: stat(sums), keyMax: stat(maxes) } };
+    } finally {
+      disposeAll(temps);
+    }
+  }
+
+  memory(): MemoryReport {
+    const parts: Record<string, number> = {};
+    const add = (name: string, bytes: number) => {
+      parts[name] = (parts[name] ?? 0) + bytes;
+    };
+    for (const [name, bytes] of Object.entries(this.latents.memory())) add(name, bytes);
+    for (const [name, buffer] of [['values', this.values], ['landmarks', this.landmarks]] as const) {
+      const { used, reserved } = buffer.bytes();
+      add(name, used);
+      add('reserved', reserved);
+    }
+    const positions = this.positions.bytes();
+    add('positions', positions.used);
+    add('reserved', positions.reserved);
+    for (const head of this.outliers) for (const o of head) add('outliers', o.keys.size * bytesPerElement(o.keys.dtype));
+    if (this.window) {
+      const held = this.window.positions.length;
+      add('window', 2 * held * this.kvHeads * this.headDim * bytesPerElement(this.plan.dtype));
+      add('positions', 4 * held);
+    }
+    if (this.basis) add('projections', 4 * this.basis.size);
+    return memoryReport(parts, this.length);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    disposeAll([this.invFreq, this.basis, ...this.headBasis, this.window?.keys, this.window?.values]);
+    for (const head of this.outliers) disposeAll(head.map((o) => o.keys));
+    this.latents.dispose();
+    this.values.dispose();
+    this.landmarks.dispose();
+    this.positions.dispose();
+  }
+
+  /**
+   * Tokens that can leave the window now: whole chunks beyond the `window` most recent tokens. Before
+   * the basis exists, at least `rank` tokens must go together so their SVD has `rank` directions.
+   */
+  private foldable(total: number): number {
+    const fold = Math.floor(Math.max(0, total - this.plan.window) / this.plan.chunk) * this.plan.chunk;
+    if (!this.basis && fold < this.plan.rank) return 0;
+    return fold;
+  }
+
+  /** The per-sequence basis: the leading right singular vectors of the tokens' concatenated pre-RoPE keys. */
+  private fitBasis(rows: Tensor): Matrix {
+    const x = matrix(rows.shape[0], rows.shape[1], rows.readFloat32Sync());
+    return leftSingularDirections(transposeMatrix(x), { maxRank: this.plan.rank }).basis;
+  }
+
+  private setBasis(basis: Matrix): void {
+    this.basis = basisTensor(basis, this.backend);
+    this.headBasis = Array.from({ length: this.kvHeads }, (_, h) => headRows(this.basis as Tensor, h, this.headDim));
+  }
+
+  /** Latents, values, landmarks and outlier candidates of the first `keys.shape[1]` tokens (whole chunks). */
+  private foldChunks(keys: Tensor, rows: Tensor, basis: Tensor, allValues: Tensor, positions: Int32Array, track: <T extends Tensor>(t: T) => T, created: Tensor[]): Folded {
+    const fold = keys.shape[1];
+    const c = this.plan.chunk;
+    const latents = track(reshape(track(matmul(rows, basis)), [1, fold, this.plan.rank]));
+    const values = track(slice(allValues, [0, 0, 0], [this.kvHeads, fold, this.headDim]));
+    const pos = track(tensor(positions, [fold], { dtype: 'i32', backend: this.backend }));
+    const rotated = track(rope(keys, pos, this.invFreq, this.layout));
+    const chunked = track(reshape(rotated, [this.kvHeads, fold / c, c, this.headDim]));
+    const landmarks = track(mean(chunked, { axes: 2 }));
+    const firstChunk = this.positions.length / c;
+    const scores = chunkCosines(rotated.readFloat32Sync(), landmarks.readFloat32Sync(), this.kvHeads, fold / c, c, this.headDim);
+    const outliers = this.outliers.map((current, h) => {
+      const candidates: { chunk: number; score: number; keys?: Tensor }[] = [...current];
+      for (let i = 0; i < fold / c; i++) candidates.push({ chunk: firstChunk + i, score: scores[h * (fold / c) + i] });
+      candidates.sort((a, b) => a.score - b.score || a.chunk - b.chunk);
+      return candidates.slice(0, this.plan.outliers).map((o) => {
+        if (o.keys) return o as Outlier;
+        const local = o.chunk - firstChunk;
+        const view = track(slice(rotated, [h, local * c, 0], [h + 1, (local + 1) * c, this.headDim]));
+        const keysCopy = tokenRange(view, 0, c, this.plan.dtype);
+        created.push(keysCopy);
+        return { chunk: o.chunk, score: o.score, keys: keysCopy };
+      });
+    });
+    return { latents, values, landmarks, outliers };
+  }
+
+  private replaceOutliers(next: Outlier[][]): void {
+    this.outliers.forEach((current, h) => disposeAll(current.filter((o) => !next[h].includes(o)).map((o) => o.keys)));
+    this.outliers = next;
+  }
+
+  /** The best `limit` chunks for these queries by landmark score (max over query heads and tokens), outliers excluded. */
+  private selectChunks(qh: Tensor, h: number, chunks: number, limit: number, exclude: Set<number>, track: <T extends Tensor>(t: T) => T): number[] {
+    const eligible = Array.from({ length: chunks }, (_, i) => i).filter((i) => !exclude.has(i));
+    if (eligible.length <= limit) return eligible;
+    const landmarkView = track(this.landmarks.view());
+    const landmarks = track(slice(landmarkView, [h, 0, 0], [h + 1, chunks, this.headDim]));
+    const scores = track(matmul(qh, landmarks.dtype === 'f32' ? landmarks : track(cast(landmarks, 'f32')), { transposeB: true })).readFloat32Sync();
+    const best = new Float64Array(chunks).fill(-Infinity);
+    for (let i = 0; i < scores.length; i++) best[i % chunks] = Math.max(best[i % chunks], scores[i]);
+    return eligible
+      .sort((a, b) => best[b] - best[a] || a - b)
+      .slice(0, limit)
+      .sort((a, b) => a - b);
+  }
+
+  private gatherValues(h: number, index: Int32Array, track: <T extends Tensor>(t: T) => T): Tensor {
+    const all = track(this.values.view());
+    const head = track(slice(all, [h, 0, 0], [h + 1, all.shape[1], this.headDim]));
+    const picked = track(gather(head, track(tensor(index, [index.length], { dtype: 'i32', backend: this.backend })), 1));
+    return picked.dtype === 'f32' ? picked : track(cast(picked, 'f32'));
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new DisposedError(`shadowkv cache layer ${this.layerIndex}`);
+  }
+}
+
+interface Folded {
+  latents: Tensor;
+  values: Tensor;
+  landmarks: Tensor;
+  outliers: Outlier[][];
+}
+
+/** Storage indices of every token of the given chunks. */
+function chunkTokens(chunks: readonly number[], size: number): Int32Array {
+  const out = new Int32Array(chunks.length * size);
+  chunks.forEach((chunk, i) => {
+    for (let t = 0; t < size; t++) out[i * size + t] = chunk * size + t;
+  });
+  return out;
+}
+
+function pick(values: Int32Array, index: Int32Array): Int32Array {
+  return Int32Array.from(index, (i) => values[i]);
+}
+
+/**
+ * Per head and chunk, the smallest cosine similarity between a key of the chunk and the chunk's
+ * landmark: low means the landmark summarizes the chunk badly (ShadowKV's outlier criterion).
+ */
+function chunkCosines(keys: Float32Array, landmarks: Float32Array, heads: number, chunks: number, size: number, d: number): Float64Array {
+  const out = new Float64Array(heads * chunks);
+  for (let h = 0; h < heads; h++) {
+    for (let c = 0; c < chunks; c++) {
+      const lm = (h * chunks + c) * d;
+      let lmNorm = 0;
+      for (let i = 0; i < d; i++) lmNorm += landmarks[lm + i] ** 2;
+      let worst = Infinity;
+      for (let t = 0; t < size; t++) {
+        const k = (h * chunks * size + c * size + t) * d;
+        let dot = 0;
+        let kNorm = 0;
+        for (let i = 0; i < d; i++) {
+          dot += keys[k + i] * landmarks[lm + i];
+          kNorm += keys[k + i] ** 2;
+        }
+        const denominator = Math.sqrt(lmNorm * kNorm);
+        worst = Math.min(worst, denominator > 0 ? dot / denominator : 1);
+      }
+      out[h * chunks + c] = worst;
+    }
+  }
+  return out;
+}
+
+/** [rows, k] statistics of the selected keys → [rows, n] in storage order (unselected keys: 0). */
+function scatterColumns(values: Float32Array, rows: number, index: Int32Array, n: number): Float32Array {
+  const out = new Float32Array(rows * n);
+  const k = index.length;
+  for (let r = 0; r < rows; r++) for (let j = 0; j < k; j++) out[r * n + index[j]] = values[r * k + j];
+  return out;
+}
+
+function concatFloat32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
