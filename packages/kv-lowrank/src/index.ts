@@ -27,7 +27,7 @@ export { blockHadamard, rotateBasis } from './fit/hadamard.js';
 
 // Rank search
 export { type RankAllocation, uniformAllocation, fixedRankAllocation, allocationCost, fullCost, validateAllocation } from './rank/allocation.js';
-export { type RankGranularity, type RankUnit, rankUnits } from './rank/units.js';
+export { type RankGranularity, type RankUnit, rankUnits, budgetFor } from './rank/units.js';
 export { type EnergySearchOptions, allocateRanksByEnergy } from './rank/energy-search.js';
 export { type KLSearchOptions, type KLSearchResult, type UnitSensitivity, searchRanksByKL } from './rank/kl-search.js';
 

@@ -3,7 +3,7 @@
  * References in the tests are written independently of the package (float64 loops, tensor-core's
  * reference attention).
  */
-import { type CacheSpec, type Matrix, type Rng, type Tensor, cpuBackend, matrix, rope, ropeInverseFrequencies, tensor } from '@kvkit/tensor-core';
+import { type CacheSpec, type Matrix, type Rng, type Tensor, attention, cpuBackend, matrix, rope, ropeInverseFrequencies, tensor } from '@kvkit/tensor-core';
 import { KVCalibrationSet } from '../src/index.js';
 
 export const backend = cpuBackend();
@@ -110,4 +110,82 @@ export function randomMatrix(rng: Rng, rows: number, cols: number, scale = 1): M
 /** x ↦ float64 copy. */
 export function f64(t: Tensor): Float64Array {
   return Float64Array.from(t.readFloat32Sync());
+}
+
+/** Fresh rows in the given subspaces: [heads, n, width] with head h's rows B_h·c. */
+export function rowsInSubspaces(rng: Rng, bases: readonly Matrix[], n: number): Float32Array {
+  const width = bases[0].rows;
+  const out = new Float32Array(bases.length * n * width);
+  bases.forEach((b, h) => {
+    for (let t = 0; t < n; t++) {
+      const c = Array.from({ length: b.cols }, () => rng.normal());
+      for (let i = 0; i < width; i++) {
+        let s = 0;
+        for (let j = 0; j < b.cols; j++) s += b.data[i * b.cols + j] * c[j];
+        out[(h * n + t) * width + i] = s;
+      }
+    }
+  });
+  return out;
+}
+
+/**
+ * The uncompressed reference: tensor-core's attention over K/V given heads-first as host arrays
+ * ([kvHeads, n, d] each), at explicit positions.
+ */
+export function referenceAttention(
+  q: Tensor,
+  keys: ArrayLike<number>,
+  values: ArrayLike<number>,
+  kvHeads: number,
+  queryPositions: Int32Array,
+  keyPositions: Int32Array,
+  options: { statistics?: boolean; window?: number } = {},
+) {
+  const n = keyPositions.length;
+  const d = q.shape[2];
+  return attention(q, tensor(Float32Array.from(keys), [kvHeads, n, d], { backend }), tensor(Float32Array.from(values), [kvHeads, n, values.length / (kvHeads * n)], { backend }), {
+    queryPositions: tensor(queryPositions, [queryPositions.length], { dtype: 'i32', backend }),
+    keyPositions: tensor(keyPositions, [n], { dtype: 'i32', backend }),
+    ...options,
+  });
+}
+
+/** Host K/V accumulated heads-first across appends (what a dense cache would hold). */
+export class HostKV {
+  readonly keys: number[][];
+  readonly values: number[][];
+  readonly positions: number[] = [];
+
+  constructor(
+    readonly kvHeads: number,
+    readonly headDim: number,
+  ) {
+    this.keys = Array.from({ length: kvHeads }, () => []);
+    this.values = Array.from({ length: kvHeads }, () => []);
+  }
+
+  add(k: ArrayLike<number>, v: ArrayLike<number>, positions: Int32Array): void {
+    const n = positions.length;
+    const d = this.headDim;
+    for (let h = 0; h < this.kvHeads; h++) {
+      for (let i = h * n * d; i < (h + 1) * n * d; i++) {
+        this.keys[h].push(k[i]);
+        this.values[h].push(v[i]);
+      }
+    }
+    this.positions.push(...positions);
+  }
+
+  flatKeys(): number[] {
+    return this.keys.flat();
+  }
+
+  flatValues(): number[] {
+    return this.values.flat();
+  }
+
+  keyPositions(): Int32Array {
+    return Int32Array.from(this.positions);
+  }
 }

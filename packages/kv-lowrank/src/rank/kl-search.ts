@@ -64,7 +64,8 @@ export async function searchRanksByKL(set: ProjectionSet, options: KLSearchOptio
   const measure = async (ranks: number[]): Promise<number> => {
     const kl = await options.evaluate(allocationFromUnits(set, units, ranks));
     if (!Number.isFinite(kl)) throw new InvalidConfigError(`${where}: evaluate returned ${kl}; it must return a finite KL`);
-    options.onProgress?.(++done, total);
+    done += 1;
+    options.onProgress?.(done, total);
     return kl;
   };
   const sensitivity: UnitSensitivity[] = [];
