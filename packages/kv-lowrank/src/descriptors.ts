@@ -1,4 +1,4 @@
-import { type CacheLayerFactory, InvalidConfigError, type MethodContext, type MethodDescriptor, type MethodParams, type ParamSpec, denseCache } from '@kvkit/tensor-core';
+import { type CacheLayerFactory, InvalidConfigError, type MethodContext, type MethodDescriptor, type MethodParams, type ParamSpec, denseCache, valuesPerWord } from '@kvkit/tensor-core';
 import type { LatentStorage } from './cache/latent-store.js';
 import type { ProjectionSet } from './fit/projection-set.js';
 import { fitHeadMerge, headMerge } from './heads/head-merge.js';
@@ -37,7 +37,11 @@ function storageOf(p: MethodParams): LatentStorage {
 /** The rank choice of a feature method from its parameters (rank, ratio, allocation). */
 function rankChoice(method: string, p: MethodParams, projections: ProjectionSet, context: MethodContext | undefined): RankChoice {
   if ((p.rank as number) > 0) return { rank: p.rank as number };
-  if (p.allocation === 'energy') return { ranks: allocateRanksByEnergy(projections, { ratio: p.ratio as number, granularity: 'group' }) };
+  if (p.allocation === 'energy') {
+    // Quantized latents pack whole u32 words per group: ranks in multiples of a word's codes waste no bits.
+    const step = (p.bits as number) > 0 ? valuesPerWord(p.bits as number) : 1;
+    return { ranks: allocateRanksByEnergy(projections, { ratio: p.ratio as number, granularity: 'group', step, minRank: step }) };
+  }
   if (p.allocation === 'given') {
     const ranks = calibrationOf(context).ranks?.[method];
     if (!ranks) throw new InvalidConfigError(`${method}: allocation=given needs context.calibration.ranks.${method} (from searchRanksByKL or allocateRanksByEnergy)`);

@@ -1,6 +1,7 @@
 import {
   type AttendOptions,
   type AttendResult,
+  type AttentionMask,
   type Backend,
   DisposedError,
   InvalidConfigError,
@@ -11,10 +12,8 @@ import {
   type StepInfo,
   type Tensor,
   bytesPerElement,
-  cast,
   concat,
   matmul,
-  memoryReport,
   reshape,
   rope,
   slice,
@@ -24,9 +23,13 @@ import {
   zeros,
 } from '@kvkit/tensor-core';
 import { type DirectOperand, type LatentOperand, lowRankHeadAttention } from '../attention/latent-attention.js';
-import { asF32, basisTensor, disposeAll, groupRows, headRows, tokenRange } from './head-tensors.js';
+import { joinHeadResults } from './head-results.js';
+import { basisTensor, disposeAll, groupRows, headRows } from './head-tensors.js';
 import { type LatentStorage, type LatentStore, createLatentStore } from './latent-store.js';
+import { MemoryTally } from './memory-tally.js';
 import { PositionStore } from './position-store.js';
+import { type RecentWindow, disposeWindow, windowTail, windowThenNew } from './recent-window.js';
+import { TensorScope } from './tensor-scope.js';
 
 /** Everything a low-rank cache layer needs, built by a method (eigen, palu, matryoshka, cskv, head merging). */
 export interface LowRankLayerPlan {
@@ -45,12 +48,6 @@ export interface LowRankLayerPlan {
   /** 'absorb' (default): attention in latent space where exact; 'reconstruct': always rebuild K/V. */
   attend?: 'absorb' | 'reconstruct';
   initialCapacity?: number;
-}
-
-interface Window {
-  keys: Tensor;
-  values: Tensor;
-  positions: Int32Array;
 }
 
 /**
@@ -78,7 +75,7 @@ export class LowRankCacheLayer implements KVCacheLayer {
   private readonly invFreq?: Tensor;
   private readonly ropeLayout: LayerSpec['rope']['layout'];
   private readonly windowDtype: 'f16' | 'f32';
-  private window?: Window;
+  private window?: RecentWindow;
   private disposed = false;
 
   constructor(spec: LayerSpec, plan: LowRankLayerPlan) {
@@ -115,49 +112,29 @@ export class LowRankCacheLayer implements KVCacheLayer {
     this.assertAlive();
     const n = validateAppend(this, k, v, step);
     if (n === 0) return;
-    const held = this.window?.positions.length ?? 0;
-    const total = held + n;
-    const leaving = Math.max(0, total - this.plan.window);
-    const temporaries: Tensor[] = [];
-    const f32 = (t: Tensor): Tensor => {
-      const out = asF32(t);
-      if (out !== t) temporaries.push(out);
-      return out;
-    };
-    const allPositions = new Int32Array(total);
-    if (this.window) allPositions.set(this.window.positions);
-    allPositions.set(step.positions, held);
+    const scope = new TensorScope();
     try {
-      const allKeys = this.window ? concat([f32(this.window.keys), f32(k)], 1) : f32(k);
-      const allValues = this.window ? concat([f32(this.window.values), f32(v)], 1) : f32(v);
-      if (this.window) temporaries.push(allKeys, allValues);
+      const all = windowThenNew(this.window, k, v, step.positions, scope);
+      const total = all.positions.length;
+      const leaving = Math.max(0, total - this.plan.window);
       // Everything is computed before anything is stored: a failure leaves the layer as it was.
-      const keyLatents = leaving ? this.project(allKeys, leaving, this.keyBasis, this.plan.keyGroupSize, temporaries) : [];
-      const valueLatents = leaving ? this.project(allValues, leaving, this.valueBasis, this.plan.valueGroupSize, temporaries) : [];
-      const kept = total - leaving;
-      const window: Window | undefined = kept
-        ? {
-            keys: tokenRange(allKeys, leaving, total, this.windowDtype),
-            values: tokenRange(allValues, leaving, total, this.windowDtype),
-            positions: allPositions.slice(leaving),
-          }
-        : undefined;
+      const keyLatents = leaving ? this.project(all.keys, leaving, this.keyBasis, this.plan.keyGroupSize, scope) : [];
+      const valueLatents = leaving ? this.project(all.values, leaving, this.valueBasis, this.plan.valueGroupSize, scope) : [];
+      const window = windowTail(all, leaving, this.windowDtype);
       const stored = this.positions.length;
       try {
         for (const store of [...this.keyStores, ...this.valueStores]) store.reserve(stored + leaving);
         this.positions.reserve(stored + leaving);
+        if (leaving) appendAll([...this.keyStores, ...this.valueStores], [...keyLatents, ...valueLatents], stored);
       } catch (error) {
-        disposeAll([window?.keys, window?.values]);
+        disposeWindow(window);
         throw error;
       }
-      if (leaving) {
-        appendAll([...this.keyStores, ...this.valueStores], [...keyLatents, ...valueLatents], stored, () => disposeAll([window?.keys, window?.values]));
-        this.positions.append(allPositions.subarray(0, leaving));
-      }
-      if (this.window) disposeAll([this.window.keys, this.window.values]);
+      if (leaving) this.positions.append(all.positions.subarray(0, leaving));
+      disposeWindow(this.window);
       this.window = window;
     } finally {
-      disposeAll(temporaries);
+      scope.dispose();
     }
   }
 
@@ -168,125 +145,87 @@ export class LowRankCacheLayer implements KVCacheLayer {
     const perKv = qHeads / this.kvHeads;
     const stored = this.positions.length;
     const held = this.window?.positions.length ?? 0;
-    const n = stored + held;
-    if (n === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
-    const scale = options.scale ?? 1 / Math.sqrt(this.headDim);
+    if (stored + held === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
     const absorbKeys = this.plan.attend !== 'reconstruct' && this.keyInput === 'post-rope' && held === 0;
     const absorbValues = this.plan.attend !== 'reconstruct' && held === 0;
-    const temporaries: Tensor[] = [];
-    const track = <T extends Tensor>(t: T): T => {
-      temporaries.push(t);
-      return t;
-    };
+    const scope = new TensorScope();
     try {
-      const qf = asF32(q);
-      if (qf !== q) track(qf);
-      const keyPositions = track(held === 0 ? this.positions.tensor() : this.allPositionsTensor());
-      const queryPositions = track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
-      const keyLatents = stored ? this.keyStores.map((s) => track(s.read())) : [];
-      const valueLatents = stored ? this.valueStores.map((s) => track(s.read())) : [];
-      const outputs: Tensor[] = [];
-      const sums: Tensor[] = [];
-      const maxes: Tensor[] = [];
+      const qf = scope.f32(q);
+      const keyPositions = scope.track(held === 0 ? this.positions.tensor() : this.allPositionsTensor());
+      const queryPositions = scope.track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
+      const keyLatents = stored ? this.keyStores.map((s) => scope.track(s.read())) : [];
+      const valueLatents = stored ? this.valueStores.map((s) => scope.track(s.read())) : [];
+      const results: AttendResult[] = [];
       for (let h = 0; h < this.kvHeads; h++) {
-        const qh = track(slice(qf, [h * perKv, 0, 0], [(h + 1) * perKv, m, this.headDim]));
+        const qh = scope.track(slice(qf, [h * perKv, 0, 0], [(h + 1) * perKv, m, this.headDim]));
         const kGroup = Math.floor(h / this.plan.keyGroupSize);
         const vGroup = Math.floor(h / this.plan.valueGroupSize);
         const keys: LatentOperand | DirectOperand = absorbKeys
           ? { kind: 'latent', latents: keyLatents[kGroup], basis: this.keyHead[h] }
-          : { kind: 'direct', tensor: track(this.fullKeys(h, keyLatents[kGroup], keyPositions, track)) };
+          : { kind: 'direct', tensor: this.fullKeys(h, keyLatents[kGroup], keyPositions, scope) };
         const values: LatentOperand | DirectOperand = absorbValues
           ? { kind: 'latent', latents: valueLatents[vGroup], basis: this.valueHead[h] }
-          : { kind: 'direct', tensor: track(this.fullRows(h, valueLatents[vGroup], this.valueHead[h], this.window?.values, track)) };
-        const result = lowRankHeadAttention(qh, keys, values, {
-          causal: options.causal,
-          window: options.window,
-          softcap: options.softcap,
-          scale,
-          queryPositions,
-          keyPositions,
-          statistics: options.statistics,
-        });
-        outputs.push(track(result.output));
-        if (result.statistics) {
-          sums.push(track(result.statistics.keySum));
-          maxes.push(track(result.statistics.keyMax));
-        }
+          : { kind: 'direct', tensor: this.fullRows(h, valueLatents[vGroup], this.valueHead[h], this.window?.values, scope) };
+        const result = lowRankHeadAttention(qh, keys, values, { ...maskOf(options, this.headDim), queryPositions, keyPositions });
+        results.push(trackResult(result, scope));
       }
-      const joined = concat(outputs, 0);
-      const output = q.dtype === 'f32' ? joined : cast(joined, q.dtype);
-      if (output !== joined) joined.dispose();
-      if (!options.statistics) return { output };
-      return { output, statistics: { keySum: concat(sums, 0), keyMax: concat(maxes, 0) } };
+      return joinHeadResults(results, q.dtype);
     } finally {
-      disposeAll(temporaries);
+      scope.dispose();
     }
   }
 
   memory(): MemoryReport {
-    const parts: Record<string, number> = {};
-    const add = (name: string, bytes: number) => {
-      parts[name] = (parts[name] ?? 0) + bytes;
-    };
-    for (const store of [...this.keyStores, ...this.valueStores]) for (const [name, bytes] of Object.entries(store.memory())) add(name, bytes);
-    const positions = this.positions.bytes();
-    add('positions', positions.used);
-    add('reserved', positions.reserved);
+    const tally = new MemoryTally();
+    for (const store of [...this.keyStores, ...this.valueStores]) tally.addParts(store.memory());
+    tally.addBuffer('positions', this.positions.bytes());
     if (this.window) {
       const held = this.window.positions.length;
-      add('window', 2 * held * this.kvHeads * this.headDim * bytesPerElement(this.windowDtype));
-      add('positions', 4 * held);
+      tally.add('window', 2 * held * this.kvHeads * this.headDim * bytesPerElement(this.windowDtype)).add('positions', 4 * held);
     }
     // The bases are resident once per layer; the per-head row views share their storage.
-    for (const basis of [...this.keyBasis, ...this.valueBasis]) add('projections', 4 * basis.size);
-    return memoryReport(parts, this.length);
+    for (const basis of [...this.keyBasis, ...this.valueBasis]) tally.add('projections', 4 * basis.size);
+    return tally.report(this.length);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    disposeAll([...this.keyHead, ...this.valueHead, ...this.keyBasis, ...this.valueBasis, this.invFreq, this.window?.keys, this.window?.values]);
+    disposeAll([...this.keyHead, ...this.valueHead, ...this.keyBasis, ...this.valueBasis, this.invFreq]);
+    disposeWindow(this.window);
     for (const store of [...this.keyStores, ...this.valueStores]) store.dispose();
     this.positions.dispose();
   }
 
   /** Latents of the first `count` tokens of x [kvHeads, total, d], per group: f32 [1, count, r]. */
-  private project(x: Tensor, count: number, bases: readonly Tensor[], groupSize: number, temporaries: Tensor[]): Tensor[] {
-    const leaving = slice(x, [0, 0, 0], [this.kvHeads, count, this.headDim]);
-    temporaries.push(leaving);
+  private project(x: Tensor, count: number, bases: readonly Tensor[], groupSize: number, scope: TensorScope): Tensor[] {
+    const leaving = scope.track(slice(x, [0, 0, 0], [this.kvHeads, count, this.headDim]));
     return bases.map((basis, j) => {
-      const rows = groupRows(leaving, j * groupSize, groupSize);
-      const latents = matmul(rows, basis);
-      const shaped = reshape(latents, [1, count, basis.shape[1]]);
-      temporaries.push(rows, latents, shaped);
-      return shaped;
+      const rows = scope.track(groupRows(leaving, j * groupSize, groupSize));
+      return scope.track(reshape(scope.track(matmul(rows, basis)), [1, count, basis.shape[1]]));
     });
   }
 
   /** Keys of head h in full ([1, n, d]): rebuilt from latents, then the window, rotated when stored pre-RoPE. */
-  private fullKeys(h: number, latents: Tensor | undefined, positions: Tensor, track: (t: Tensor) => Tensor): Tensor {
-    const keys = this.fullRows(h, latents, this.keyHead[h], this.window?.keys, track);
+  private fullKeys(h: number, latents: Tensor | undefined, positions: Tensor, scope: TensorScope): Tensor {
+    const keys = this.fullRows(h, latents, this.keyHead[h], this.window?.keys, scope);
     if (this.keyInput === 'post-rope') return keys;
-    track(keys);
-    return rope(keys, positions, this.invFreq as Tensor, this.ropeLayout);
+    return scope.track(rope(keys, positions, this.invFreq as Tensor, this.ropeLayout));
   }
 
   /** Rows of head h in full ([1, n, d]): basis·latents for the compressed tokens, then the window's. */
-  private fullRows(h: number, latents: Tensor | undefined, basis: Tensor, window: Tensor | undefined, track: (t: Tensor) => Tensor): Tensor {
+  private fullRows(h: number, latents: Tensor | undefined, basis: Tensor, window: Tensor | undefined, scope: TensorScope): Tensor {
     const parts: Tensor[] = [];
-    if (latents) parts.push(track(matmul(latents, basis, { transposeB: true })));
-    if (window) {
-      const head = track(slice(window, [h, 0, 0], [h + 1, window.shape[1], this.headDim]));
-      parts.push(track(asF32(head)));
-    }
-    return concat(parts, 1);
+    if (latents) parts.push(scope.track(matmul(latents, basis, { transposeB: true })));
+    if (window) parts.push(scope.f32(scope.track(slice(window, [h, 0, 0], [h + 1, window.shape[1], this.headDim]))));
+    return scope.track(concat(parts, 1));
   }
 
   private allPositionsTensor(): Tensor {
     const stored = this.positions.values();
     const all = new Int32Array(this.length);
     all.set(stored);
-    all.set((this.window as Window).positions, stored.length);
+    all.set((this.window as RecentWindow).positions, stored.length);
     return tensor(all, [all.length], { dtype: 'i32', backend: this.backend });
   }
 
@@ -299,13 +238,12 @@ export class LowRankCacheLayer implements KVCacheLayer {
  * Appends latents[i] to stores[i], all or nothing: a store that refuses its latents (the quantizer's
  * f16 range) rolls back the ones already appended to `length`.
  */
-export function appendAll(stores: readonly LatentStore[], latents: readonly Tensor[], length: number, onFailure?: () => void): void {
+export function appendAll(stores: readonly LatentStore[], latents: readonly Tensor[], length: number): void {
   let done = 0;
   try {
     for (; done < stores.length; done++) stores[done].append(latents[done]);
   } catch (error) {
     for (let i = 0; i < done; i++) stores[i].truncate(length);
-    onFailure?.();
     throw error;
   }
 }
@@ -319,6 +257,27 @@ function checkBases(where: string, part: string, bases: readonly Matrix[], group
   bases.forEach((b, j) => {
     if (b.rows !== dim || b.cols < 1 || b.cols > dim) throw new InvalidConfigError(`${where}: ${part} basis ${j} must be ${dim} × r with 1 ≤ r ≤ ${dim}, got ${b.rows} × ${b.cols}`);
   });
+}
+
+/** The mask options of an attend call, with the model's score scale made explicit (latent keys have fewer dimensions). */
+export function maskOf(options: AttendOptions, headDim: number): AttentionMask & { scale: number; statistics?: boolean } {
+  return {
+    causal: options.causal,
+    window: options.window,
+    softcap: options.softcap,
+    scale: options.scale ?? 1 / Math.sqrt(headDim),
+    statistics: options.statistics,
+  };
+}
+
+/** Registers a head's result tensors in `scope` (they are copied out by `joinHeadResults`). */
+export function trackResult(result: AttendResult, scope: TensorScope): AttendResult {
+  scope.track(result.output);
+  if (result.statistics) {
+    scope.track(result.statistics.keySum);
+    scope.track(result.statistics.keyMax);
+  }
+  return result;
 }
 
 /** Attention over an empty cache: every query sees no key and outputs zeros. */

@@ -3,6 +3,7 @@ import type { KVCalibrationSet, ProjectionWeights } from '../calibration/calibra
 import { groupSamples } from '../fit/fit-projections.js';
 import { principalDirections, secondMoment } from '../fit/principal-directions.js';
 import { type GroupBasis, type ProjectionSet, validateProjectionSet } from '../fit/projection-set.js';
+import { concatArrays } from '../cache/concat-arrays.js';
 import type { LatentStorage } from '../cache/latent-store.js';
 import { featureProjectionCache } from '../methods/feature-projection.js';
 import { ropePairs } from './rope-pairs.js';
@@ -165,7 +166,7 @@ export function convertHeadMerge(weights: Required<Pick<ProjectionWeights, 'q' |
   const qHeads = q.rows / d;
   const perKv = qHeads / kvHeads;
   const rowsOf = (w: Matrix, start: number, count: number) => matrix(count, w.cols, w.data.subarray(start * w.cols, (start + count) * w.cols));
-  const stack = (blocks: Matrix[]) => matrix(blocks.reduce((s, b) => s + b.rows, 0), blocks[0].cols, concatData(blocks));
+  const stack = (blocks: Matrix[]) => matrix(blocks.reduce((s, b) => s + b.rows, 0), blocks[0].cols, concatArrays(blocks.map((b) => b.data), Float64Array));
   const keyBases = projections.key.layers[layer].map((b) => b.basis);
   const valueBases = projections.value.layers[layer].map((b) => b.basis);
   const newK = stack(keyBases.map((p, j) => matmulMatrix(p, rowsOf(k, j * g * d, g * d), { transposeA: true })));
@@ -184,14 +185,4 @@ export function convertHeadMerge(weights: Required<Pick<ProjectionWeights, 'q' |
     for (let r = 0; r < hidden; r++) newO.data.set(lifted.data.subarray(r * d, (r + 1) * d), r * o.cols + i * d);
   }
   return { q: stack(qBlocks), k: newK, v: newV, o: newO, kvHeads: kvHeads / g };
-}
-
-function concatData(blocks: readonly Matrix[]): Float64Array {
-  const out = new Float64Array(blocks.reduce((s, b) => s + b.data.length, 0));
-  let at = 0;
-  for (const b of blocks) {
-    out.set(b.data, at);
-    at += b.data.length;
-  }
-  return out;
 }

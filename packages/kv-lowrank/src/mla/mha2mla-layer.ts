@@ -9,11 +9,9 @@ import {
   type StepInfo,
   type Tensor,
   add,
-  cast,
   concat,
   gather,
   matmul,
-  memoryReport,
   rope,
   slice,
   tensor,
@@ -22,10 +20,13 @@ import {
 } from '@kvkit/tensor-core';
 import { lowRankHeadAttention } from '../attention/latent-attention.js';
 import { GrowableBuffer } from '../cache/growable-buffer.js';
-import { asF32, disposeAll } from '../cache/head-tensors.js';
+import { joinHeadResults } from '../cache/head-results.js';
+import { disposeAll } from '../cache/head-tensors.js';
 import { type LatentStorage, type LatentStore, createLatentStore } from '../cache/latent-store.js';
-import { emptyAttention } from '../cache/low-rank-layer.js';
+import { emptyAttention, maskOf, trackResult } from '../cache/low-rank-layer.js';
+import { MemoryTally } from '../cache/memory-tally.js';
 import { PositionStore } from '../cache/position-store.js';
+import { TensorScope } from '../cache/tensor-scope.js';
 
 /** One layer of an MHA2MLA conversion, ready to run: per-head channel lists and latent blocks. */
 export interface MlaLayerPlan {
@@ -90,37 +91,31 @@ export class Mha2MlaCacheLayer implements KVCacheLayer {
     this.assertAlive();
     const n = validateAppend(this, k, v, step);
     if (n === 0) return;
-    const temps: Tensor[] = [];
-    const track = <T extends Tensor>(t: T): T => {
-      temps.push(t);
-      return t;
-    };
+    const scope = new TensorScope();
     try {
-      const kf = asF32(k);
-      const vf = asF32(v);
-      if (kf !== k) track(kf);
-      if (vf !== v) track(vf);
-      const pos = track(tensor(step.positions, [n], { dtype: 'i32', backend: this.backend }));
-      const rotated = track(rope(kf, pos, this.invFreq, this.layout));
+      const kf = scope.f32(k);
+      const vf = scope.f32(v);
+      const pos = scope.track(tensor(step.positions, [n], { dtype: 'i32', backend: this.backend }));
+      const rotated = scope.track(rope(kf, pos, this.invFreq, this.layout));
       const ropeParts: Tensor[] = [];
       let latent: Tensor | undefined;
       for (let h = 0; h < this.kvHeads; h++) {
-        ropeParts.push(track(gather(track(this.head(rotated, h)), this.ropeIndex[h], 2)));
+        ropeParts.push(scope.track(gather(this.head(rotated, h, scope), this.ropeIndex[h], 2)));
         for (const [x, block] of [[kf, this.keyBlock[h]], [vf, this.valueBlock[h]]] as const) {
-          const term = track(matmul(track(this.head(x, h)), block));
-          latent = latent ? track(add(latent, term)) : term;
+          const term = scope.track(matmul(this.head(x, h, scope), block));
+          latent = latent ? scope.track(add(latent, term)) : term;
         }
       }
-      const ropeKeys = track(concat(ropeParts, 0));
+      const ropeKeys = scope.track(concat(ropeParts, 0));
       const stored = this.length;
       this.ropeKeys.reserve(stored + n);
       this.latents.reserve(stored + n);
       this.positions.reserve(stored + n);
-      this.latents.append(latent as Tensor);
+      this.latents.append(latent as Tensor); // the one step that can refuse (quantizer range): first
       this.ropeKeys.append(ropeKeys);
       this.positions.append(step.positions);
     } finally {
-      disposeAll(temps);
+      scope.dispose();
     }
   }
 
@@ -128,76 +123,40 @@ export class Mha2MlaCacheLayer implements KVCacheLayer {
     this.assertAlive();
     validateAttend(this, q, options);
     const [qHeads, m] = q.shape;
-    const n = this.length;
-    if (n === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
+    if (this.length === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
     const perKv = qHeads / this.kvHeads;
-    const temps: Tensor[] = [];
-    const track = <T extends Tensor>(t: T): T => {
-      temps.push(t);
-      return t;
-    };
+    const scope = new TensorScope();
     try {
-      const qf = asF32(q);
-      if (qf !== q) track(qf);
-      const queryPositions = track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
-      const keyPositions = track(this.positions.tensor());
-      const unrotated = track(rope(qf, queryPositions, this.inverseFreq, this.layout));
-      const latents = track(this.latents.read());
-      const ropeView = track(this.ropeKeys.view());
-      const ropeKeys = ropeView.dtype === 'f32' ? ropeView : track(cast(ropeView, 'f32'));
-      const outputs: Tensor[] = [];
-      const sums: Tensor[] = [];
-      const maxes: Tensor[] = [];
+      const qf = scope.f32(q);
+      const queryPositions = scope.track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
+      const keyPositions = scope.track(this.positions.tensor());
+      const unrotated = scope.track(rope(qf, queryPositions, this.inverseFreq, this.layout));
+      const latents = scope.track(this.latents.read());
+      const ropeKeys = scope.f32(scope.track(this.ropeKeys.view()));
+      const results: AttendResult[] = [];
       for (let h = 0; h < this.kvHeads; h++) {
-        const range = [h * perKv, (h + 1) * perKv] as const;
-        const qRope = track(gather(track(slice(qf, [range[0], 0, 0], [range[1], m, this.headDim])), this.ropeIndex[h], 2));
-        const qLatent = track(matmul(track(slice(unrotated, [range[0], 0, 0], [range[1], m, this.headDim])), this.keyBlock[h]));
-        const queries = track(concat([qRope, qLatent], 2));
-        const keys = track(concat([track(this.head(ropeKeys, h)), latents], 2));
-        const result = lowRankHeadAttention(
-          queries,
-          { kind: 'direct', tensor: keys },
-          { kind: 'latent', latents, basis: this.valueBlock[h] },
-          {
-            causal: options.causal,
-            window: options.window,
-            softcap: options.softcap,
-            scale: options.scale ?? 1 / Math.sqrt(this.headDim),
-            queryPositions,
-            keyPositions,
-            statistics: options.statistics,
-          },
-        );
-        outputs.push(track(result.output));
-        if (result.statistics) {
-          sums.push(track(result.statistics.keySum));
-          maxes.push(track(result.statistics.keyMax));
-        }
+        const group = (x: Tensor) => scope.track(slice(x, [h * perKv, 0, 0], [(h + 1) * perKv, m, this.headDim]));
+        const qRope = scope.track(gather(group(qf), this.ropeIndex[h], 2));
+        const qLatent = scope.track(matmul(group(unrotated), this.keyBlock[h]));
+        const queries = scope.track(concat([qRope, qLatent], 2));
+        const keys = scope.track(concat([this.head(ropeKeys, h, scope), latents], 2));
+        const result = lowRankHeadAttention(queries, { kind: 'direct', tensor: keys }, { kind: 'latent', latents, basis: this.valueBlock[h] }, {
+          ...maskOf(options, this.headDim),
+          queryPositions,
+          keyPositions,
+        });
+        results.push(trackResult(result, scope));
       }
-      const joined = concat(outputs, 0);
-      const output = q.dtype === 'f32' ? joined : cast(joined, q.dtype);
-      if (output !== joined) joined.dispose();
-      if (!options.statistics) return { output };
-      return { output, statistics: { keySum: concat(sums, 0), keyMax: concat(maxes, 0) } };
+      return joinHeadResults(results, q.dtype);
     } finally {
-      disposeAll(temps);
+      scope.dispose();
     }
   }
 
   memory(): MemoryReport {
-    const parts: Record<string, number> = {};
-    const addPart = (name: string, bytes: number) => {
-      parts[name] = (parts[name] ?? 0) + bytes;
-    };
-    const ropeKeys = this.ropeKeys.bytes();
-    addPart('keys', ropeKeys.used);
-    addPart('reserved', ropeKeys.reserved);
-    for (const [name, bytes] of Object.entries(this.latents.memory())) addPart(name, bytes);
-    const positions = this.positions.bytes();
-    addPart('positions', positions.used);
-    addPart('reserved', positions.reserved);
-    for (const block of [...this.keyBlock, ...this.valueBlock]) addPart('projections', 4 * block.size);
-    return memoryReport(parts, this.length);
+    const tally = new MemoryTally().addBuffer('keys', this.ropeKeys.bytes()).addParts(this.latents.memory()).addBuffer('positions', this.positions.bytes());
+    for (const block of [...this.keyBlock, ...this.valueBlock]) tally.add('projections', 4 * block.size);
+    return tally.report(this.length);
   }
 
   dispose(): void {
@@ -210,8 +169,8 @@ export class Mha2MlaCacheLayer implements KVCacheLayer {
   }
 
   /** Head h of x [heads, n, width] as a [1, n, width] view. */
-  private head(x: Tensor, h: number): Tensor {
-    return slice(x, [h, 0, 0], [h + 1, x.shape[1], x.shape[2]]);
+  private head(x: Tensor, h: number, scope: TensorScope): Tensor {
+    return scope.track(slice(x, [h, 0, 0], [h + 1, x.shape[1], x.shape[2]]));
   }
 
   private assertAlive(): void {

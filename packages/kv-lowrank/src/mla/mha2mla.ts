@@ -1,6 +1,7 @@
 import { BudgetTooSmallError, type CacheLayerFactory, InvalidConfigError, type LayerSpec, type Matrix, ShapeMismatchError, matmulMatrix, matrix } from '@kvkit/tensor-core';
 import type { ProjectionWeights } from '../calibration/calibration-set.js';
 import { type LatentStorage, resolveLatentStorage } from '../cache/latent-store.js';
+import { concatArrays } from '../cache/concat-arrays.js';
 import { leadingColumns } from '../fit/principal-directions.js';
 import { jointWeights, type MlaConversion, mlaChannels } from './mha2mla-fit.js';
 import { Mha2MlaCacheLayer, type MlaLayerPlan } from './mha2mla-layer.js';
@@ -117,18 +118,8 @@ export function convertMha2Mla(weights: Pick<ProjectionWeights, 'k' | 'v'>, conv
   const keyRope = matrix(ropeRows.length, k.cols);
   ropeRows.forEach((r, i) => keyRope.data.set(k.data.subarray(r * k.cols, (r + 1) * k.cols), i * k.cols));
   const plan = layerPlan(conversion, layer, rank, {}, 1);
-  const stack = (blocks: Float32Array[]) => matrix(kvHeads * d, rank, concatFloat(blocks));
+  const stack = (blocks: Float32Array[]) => matrix(kvHeads * d, rank, concatArrays(blocks, Float64Array));
   return { keptFrequencies: fit.keptFrequencies.map((x) => Int32Array.from(x)), keyRope, down, upKey: stack(plan.keyBlocks), upValue: stack(plan.valueBlocks) };
-}
-
-function concatFloat(blocks: readonly Float32Array[]): Float64Array {
-  const out = new Float64Array(blocks.reduce((s, b) => s + b.length, 0));
-  let at = 0;
-  for (const b of blocks) {
-    out.set(b, at);
-    at += b.length;
-  }
-  return out;
 }
 
 function validateConversion(conversion: MlaConversion, where: string): void {

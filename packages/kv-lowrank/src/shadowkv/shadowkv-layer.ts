@@ -10,13 +10,11 @@ import {
   type StepInfo,
   type Tensor,
   bytesPerElement,
-  cast,
   concat,
   gather,
   matmul,
   matrix,
   mean,
-  memoryReport,
   reshape,
   rope,
   slice,
@@ -29,8 +27,13 @@ import { lowRankHeadAttention } from '../attention/latent-attention.js';
 import { GrowableBuffer } from '../cache/growable-buffer.js';
 import { basisTensor, disposeAll, groupRows, headRows, tokenRange } from '../cache/head-tensors.js';
 import { DenseLatentStore } from '../cache/latent-store.js';
-import { emptyAttention } from '../cache/low-rank-layer.js';
+import { concatArrays } from '../cache/concat-arrays.js';
+import { joinHeadResults } from '../cache/head-results.js';
+import { emptyAttention, maskOf, trackResult } from '../cache/low-rank-layer.js';
+import { MemoryTally } from '../cache/memory-tally.js';
 import { PositionStore } from '../cache/position-store.js';
+import { type RecentWindow, disposeWindow, windowTail, windowThenNew } from '../cache/recent-window.js';
+import { TensorScope } from '../cache/tensor-scope.js';
 import { leftSingularDirections } from '../fit/principal-directions.js';
 
 export interface ShadowKVPlan {
@@ -48,12 +51,6 @@ export interface ShadowKVPlan {
   /** A calibrated basis [kvHeads·headDim, rank]; without it the basis is the SVD of the sequence's first compressed keys. */
   basis?: Matrix;
   initialCapacity: number;
-}
-
-interface Window {
-  keys: Tensor;
-  values: Tensor;
-  positions: Int32Array;
 }
 
 /** Per head, the chunks kept exact: chunk index → post-RoPE keys [1, chunk, d], and each chunk's score. */
@@ -92,7 +89,7 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
   private readonly landmarks: GrowableBuffer;
   private readonly positions: PositionStore;
   private outliers: Outlier[][];
-  private window?: Window;
+  private window?: RecentWindow;
   private disposed = false;
 
   constructor(spec: LayerSpec, plan: ShadowKVPlan) {
@@ -120,40 +117,26 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
     this.assertAlive();
     const n = validateAppend(this, k, v, step);
     if (n === 0) return;
-    const temps: Tensor[] = [];
-    const track = <T extends Tensor>(t: T): T => {
-      temps.push(t);
-      return t;
-    };
-    const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : track(cast(t, 'f32')));
-    const held = this.window?.positions.length ?? 0;
-    const total = held + n;
-    const allPositions = new Int32Array(total);
-    if (this.window) allPositions.set(this.window.positions);
-    allPositions.set(step.positions, held);
-    const created: Tensor[] = [];
+    const scope = new TensorScope();
+    // What the layer keeps if the append succeeds (new window, new outlier keys); released if it fails.
+    const pending = new TensorScope();
     try {
-      const allKeys = this.window ? track(concat([f32(this.window.keys), f32(k)], 1)) : f32(k);
-      const allValues = this.window ? track(concat([f32(this.window.values), f32(v)], 1)) : f32(v);
-      const fold = this.foldable(total);
+      const all = windowThenNew(this.window, k, v, step.positions, scope);
+      const fold = this.foldable(all.positions.length);
       let basis: Matrix | undefined;
       let folded: Folded | undefined;
       if (fold > 0) {
-        const keys = track(slice(allKeys, [0, 0, 0], [this.kvHeads, fold, this.headDim]));
-        const rows = track(groupRows(keys, 0, this.kvHeads));
+        const keys = scope.track(slice(all.keys, [0, 0, 0], [this.kvHeads, fold, this.headDim]));
+        const rows = scope.track(groupRows(keys, 0, this.kvHeads));
         if (!this.basis) basis = this.fitBasis(rows);
-        const basisNow = this.basis ?? track(basisTensor(basis as Matrix, this.backend));
-        folded = this.foldChunks(keys, rows, basisNow, allValues, allPositions.subarray(0, fold), track, created);
+        const basisNow = this.basis ?? scope.track(basisTensor(basis as Matrix, this.backend));
+        folded = this.foldChunks(keys, rows, basisNow, all.values, all.positions.subarray(0, fold), scope, pending);
       }
-      const window: Window | undefined =
-        total > fold
-          ? {
-              keys: tokenRange(allKeys, fold, total, this.plan.dtype),
-              values: tokenRange(allValues, fold, total, this.plan.dtype),
-              positions: allPositions.slice(fold),
-            }
-          : undefined;
-      if (window) created.push(window.keys, window.values);
+      const window = windowTail(all, fold, this.plan.dtype);
+      if (window) {
+        pending.track(window.keys);
+        pending.track(window.values);
+      }
       // Commit: reserve (the only step that allocates), then write.
       const stored = this.positions.length;
       this.latents.reserve(stored + fold);
@@ -165,15 +148,16 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
         this.latents.append(folded.latents);
         this.values.append(folded.values);
         this.landmarks.append(folded.landmarks);
-        this.positions.append(allPositions.subarray(0, fold));
+        this.positions.append(all.positions.subarray(0, fold));
         this.replaceOutliers(folded.outliers);
       }
-      if (this.window) disposeAll([this.window.keys, this.window.values]);
+      disposeWindow(this.window);
       this.window = window;
-      created.length = 0;
+    } catch (error) {
+      pending.dispose();
+      throw error;
     } finally {
-      disposeAll(temps);
-      disposeAll(created);
+      scope.dispose();
     }
   }
 
@@ -188,110 +172,82 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
     const chunks = stored / this.plan.chunk;
     const selectable = Math.floor(this.plan.budget / this.plan.chunk);
     const everything = m > 1 || chunks <= selectable + this.plan.outliers;
-    const temps: Tensor[] = [];
-    const track = <T extends Tensor>(t: T): T => {
-      temps.push(t);
-      return t;
-    };
+    const scope = new TensorScope();
+    const i32 = (values: Int32Array) => scope.track(tensor(values, [values.length], { dtype: 'i32', backend: this.backend }));
     try {
-      const qf = q.dtype === 'f32' ? q : track(cast(q, 'f32'));
-      const queryPositions = track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
+      const qf = scope.f32(q);
+      const queryPositions = i32(options.positions);
       const storedPositions = this.positions.values();
       const windowPositions = this.window?.positions ?? new Int32Array(0);
-      const outputs: Tensor[] = [];
+      const results: AttendResult[] = [];
       const sums: Float32Array[] = [];
       const maxes: Float32Array[] = [];
       for (let h = 0; h < this.kvHeads; h++) {
-        const qh = track(slice(qf, [h * perKv, 0, 0], [(h + 1) * perKv, m, this.headDim]));
+        const qh = scope.track(slice(qf, [h * perKv, 0, 0], [(h + 1) * perKv, m, this.headDim]));
         const outlierChunks = new Set(this.outliers[h].map((o) => o.chunk));
-        const picked = stored ? this.selectChunks(qh, h, chunks, everything ? Infinity : selectable, outlierChunks, track) : [];
+        const picked = stored ? this.selectChunks(qh, h, chunks, everything ? Infinity : selectable, outlierChunks, scope) : [];
         const tokenIndex = chunkTokens(picked, this.plan.chunk);
         const outlierIndex = chunkTokens(this.outliers[h].map((o) => o.chunk), this.plan.chunk);
         const keyParts: Tensor[] = [];
         const valueParts: Tensor[] = [];
         if (tokenIndex.length) {
-          const latents = track(this.latents.gather(tokenIndex));
-          const rebuilt = track(matmul(latents, this.headBasis[h], { transposeB: true }));
-          const pos = track(tensor(pick(storedPositions, tokenIndex), [tokenIndex.length], { dtype: 'i32', backend: this.backend }));
-          keyParts.push(track(rope(rebuilt, pos, this.invFreq, this.layout)));
-          valueParts.push(this.gatherValues(h, tokenIndex, track));
+          const rebuilt = scope.track(matmul(scope.track(this.latents.gather(tokenIndex)), this.headBasis[h], { transposeB: true }));
+          keyParts.push(scope.track(rope(rebuilt, i32(pick(storedPositions, tokenIndex)), this.invFreq, this.layout)));
+          valueParts.push(this.gatherValues(h, tokenIndex, scope));
         }
         if (outlierIndex.length) {
-          for (const o of this.outliers[h]) keyParts.push(o.keys.dtype === 'f32' ? o.keys : track(cast(o.keys, 'f32')));
-          valueParts.push(this.gatherValues(h, outlierIndex, track));
+          for (const o of this.outliers[h]) keyParts.push(scope.f32(o.keys));
+          valueParts.push(this.gatherValues(h, outlierIndex, scope));
         }
         if (this.window) {
-          const head = track(slice(this.window.keys, [h, 0, 0], [h + 1, windowPositions.length, this.headDim]));
-          const pos = track(tensor(windowPositions, [windowPositions.length], { dtype: 'i32', backend: this.backend }));
-          const headF32 = head.dtype === 'f32' ? head : track(cast(head, 'f32'));
-          keyParts.push(track(rope(headF32, pos, this.invFreq, this.layout)));
-          const values = track(slice(this.window.values, [h, 0, 0], [h + 1, windowPositions.length, this.headDim]));
-          valueParts.push(values.dtype === 'f32' ? values : track(cast(values, 'f32')));
+          const head = (x: Tensor) => scope.f32(scope.track(slice(x, [h, 0, 0], [h + 1, windowPositions.length, this.headDim])));
+          keyParts.push(scope.track(rope(head(this.window.keys), i32(windowPositions), this.invFreq, this.layout)));
+          valueParts.push(head(this.window.values));
         }
         const storageIndex = Int32Array.from([...tokenIndex, ...outlierIndex, ...windowPositions.map((_, i) => stored + i)]);
         const keyPositions = Int32Array.from([...pick(storedPositions, tokenIndex), ...pick(storedPositions, outlierIndex), ...windowPositions]);
-        const result = lowRankHeadAttention(
-          qh,
-          { kind: 'direct', tensor: track(concat(keyParts, 1)) },
-          { kind: 'direct', tensor: track(concat(valueParts, 1)) },
-          {
-            causal: options.causal,
-            window: options.window,
-            softcap: options.softcap,
-            scale: options.scale ?? 1 / Math.sqrt(this.headDim),
-            queryPositions,
-            keyPositions: track(tensor(keyPositions, [keyPositions.length], { dtype: 'i32', backend: this.backend })),
-            statistics: options.statistics,
-          },
+        const result = trackResult(
+          lowRankHeadAttention(
+            qh,
+            { kind: 'direct', tensor: scope.track(concat(keyParts, 1)) },
+            { kind: 'direct', tensor: scope.track(concat(valueParts, 1)) },
+            { ...maskOf(options, this.headDim), queryPositions, keyPositions: i32(keyPositions) },
+          ),
+          scope,
         );
-        outputs.push(track(result.output));
+        results.push({ output: result.output });
         if (result.statistics) {
-          track(result.statistics.keySum);
-          track(result.statistics.keyMax);
           // Keys that were not selected got no attention: scatter the selected ones into storage order.
           sums.push(scatterColumns(result.statistics.keySum.readFloat32Sync(), perKv, storageIndex, n));
           maxes.push(scatterColumns(result.statistics.keyMax.readFloat32Sync(), perKv, storageIndex, n));
         }
       }
-      const joined = concat(outputs, 0);
-      const output = q.dtype === 'f32' ? joined : cast(joined, q.dtype);
-      if (output !== joined) joined.dispose();
+      const { output } = joinHeadResults(results, q.dtype);
       if (!options.statistics) return { output };
-      const stat = (rows: Float32Array[]) => tensor(concatFloat32(rows), [qHeads, n], { dtype: 'f32', backend: this.backend });
+      const stat = (rows: Float32Array[]) => tensor(concatArrays(rows, Float32Array), [qHeads, n], { dtype: 'f32', backend: this.backend });
       return { output, statistics: { keySum: stat(sums), keyMax: stat(maxes) } };
     } finally {
-      disposeAll(temps);
+      scope.dispose();
     }
   }
 
   memory(): MemoryReport {
-    const parts: Record<string, number> = {};
-    const add = (name: string, bytes: number) => {
-      parts[name] = (parts[name] ?? 0) + bytes;
-    };
-    for (const [name, bytes] of Object.entries(this.latents.memory())) add(name, bytes);
-    for (const [name, buffer] of [['values', this.values], ['landmarks', this.landmarks]] as const) {
-      const { used, reserved } = buffer.bytes();
-      add(name, used);
-      add('reserved', reserved);
-    }
-    const positions = this.positions.bytes();
-    add('positions', positions.used);
-    add('reserved', positions.reserved);
-    for (const head of this.outliers) for (const o of head) add('outliers', o.keys.size * bytesPerElement(o.keys.dtype));
+    const tally = new MemoryTally().addParts(this.latents.memory()).addBuffer('values', this.values.bytes()).addBuffer('landmarks', this.landmarks.bytes());
+    tally.addBuffer('positions', this.positions.bytes());
+    for (const head of this.outliers) for (const o of head) tally.add('outliers', o.keys.size * bytesPerElement(o.keys.dtype));
     if (this.window) {
       const held = this.window.positions.length;
-      add('window', 2 * held * this.kvHeads * this.headDim * bytesPerElement(this.plan.dtype));
-      add('positions', 4 * held);
+      tally.add('window', 2 * held * this.kvHeads * this.headDim * bytesPerElement(this.plan.dtype)).add('positions', 4 * held);
     }
-    if (this.basis) add('projections', 4 * this.basis.size);
-    return memoryReport(parts, this.length);
+    if (this.basis) tally.add('projections', 4 * this.basis.size);
+    return tally.report(this.length);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    disposeAll([this.invFreq, this.basis, ...this.headBasis, this.window?.keys, this.window?.values]);
+    disposeAll([this.invFreq, this.basis, ...this.headBasis]);
+    disposeWindow(this.window);
     for (const head of this.outliers) disposeAll(head.map((o) => o.keys));
     this.latents.dispose();
     this.values.dispose();
@@ -321,7 +277,8 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
   }
 
   /** Latents, values, landmarks and outlier candidates of the first `keys.shape[1]` tokens (whole chunks). */
-  private foldChunks(keys: Tensor, rows: Tensor, basis: Tensor, allValues: Tensor, positions: Int32Array, track: <T extends Tensor>(t: T) => T, created: Tensor[]): Folded {
+  private foldChunks(keys: Tensor, rows: Tensor, basis: Tensor, allValues: Tensor, positions: Int32Array, scope: TensorScope, pending: TensorScope): Folded {
+    const track = <T extends Tensor>(t: T): T => scope.track(t);
     const fold = keys.shape[1];
     const c = this.plan.chunk;
     const latents = track(reshape(track(matmul(rows, basis)), [1, fold, this.plan.rank]));
@@ -340,8 +297,7 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
         if (o.keys) return o as Outlier;
         const local = o.chunk - firstChunk;
         const view = track(slice(rotated, [h, local * c, 0], [h + 1, (local + 1) * c, this.headDim]));
-        const keysCopy = tokenRange(view, 0, c, this.plan.dtype);
-        created.push(keysCopy);
+        const keysCopy = pending.track(tokenRange(view, 0, c, this.plan.dtype));
         return { chunk: o.chunk, score: o.score, keys: keysCopy };
       });
     });
@@ -354,12 +310,12 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
   }
 
   /** The best `limit` chunks for these queries by landmark score (max over query heads and tokens), outliers excluded. */
-  private selectChunks(qh: Tensor, h: number, chunks: number, limit: number, exclude: Set<number>, track: <T extends Tensor>(t: T) => T): number[] {
+  private selectChunks(qh: Tensor, h: number, chunks: number, limit: number, exclude: Set<number>, scope: TensorScope): number[] {
     const eligible = Array.from({ length: chunks }, (_, i) => i).filter((i) => !exclude.has(i));
     if (eligible.length <= limit) return eligible;
-    const landmarkView = track(this.landmarks.view());
-    const landmarks = track(slice(landmarkView, [h, 0, 0], [h + 1, chunks, this.headDim]));
-    const scores = track(matmul(qh, landmarks.dtype === 'f32' ? landmarks : track(cast(landmarks, 'f32')), { transposeB: true })).readFloat32Sync();
+    const landmarkView = scope.track(this.landmarks.view());
+    const landmarks = scope.f32(scope.track(slice(landmarkView, [h, 0, 0], [h + 1, chunks, this.headDim])));
+    const scores = scope.track(matmul(qh, landmarks, { transposeB: true })).readFloat32Sync();
     const best = new Float64Array(chunks).fill(-Infinity);
     for (let i = 0; i < scores.length; i++) best[i % chunks] = Math.max(best[i % chunks], scores[i]);
     return eligible
@@ -368,11 +324,10 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
       .sort((a, b) => a - b);
   }
 
-  private gatherValues(h: number, index: Int32Array, track: <T extends Tensor>(t: T) => T): Tensor {
-    const all = track(this.values.view());
-    const head = track(slice(all, [h, 0, 0], [h + 1, all.shape[1], this.headDim]));
-    const picked = track(gather(head, track(tensor(index, [index.length], { dtype: 'i32', backend: this.backend })), 1));
-    return picked.dtype === 'f32' ? picked : track(cast(picked, 'f32'));
+  private gatherValues(h: number, index: Int32Array, scope: TensorScope): Tensor {
+    const all = scope.track(this.values.view());
+    const head = scope.track(slice(all, [h, 0, 0], [h + 1, all.shape[1], this.headDim]));
+    return scope.f32(scope.track(gather(head, scope.track(tensor(index, [index.length], { dtype: 'i32', backend: this.backend })), 1)));
   }
 
   private assertAlive(): void {
@@ -434,15 +389,5 @@ function scatterColumns(values: Float32Array, rows: number, index: Int32Array, n
   const out = new Float32Array(rows * n);
   const k = index.length;
   for (let r = 0; r < rows; r++) for (let j = 0; j < k; j++) out[r * n + index[j]] = values[r * k + j];
-  return out;
-}
-
-function concatFloat32(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
