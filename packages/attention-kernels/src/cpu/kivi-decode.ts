@@ -1,0 +1,89 @@
+import type { Tensor } from '@kvkit/tensor-core';
+import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
+import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
+import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
+import { floatsOf, KiviRowSource } from './kivi-source.js';
+import { SoftmaxState } from './online-softmax.js';
+import { accumulateRange, statisticsRange, TileScratch } from './tile-loop.js';
+import { createQueryBlock } from './tile-source.js';
+
+/**
+ * Token ranges that a tile may not straddle: every key group, the end of the quantized keys, the
+ * end of the quantized values, the end of the cache.
+ */
+export function kiviSegments(attrs: Pick<KiviKernelAttrs, 'groupSize' | 'length' | 'keyGroups' | 'valueTokens'>): number[] {
+  const cuts = new Set<number>([0, attrs.keyGroups * attrs.groupSize, attrs.valueTokens, attrs.length]);
+  for (let g = 1; g < attrs.keyGroups; g++) cuts.add(g * attrs.groupSize);
+  return [...cuts].sort((x, y) => x - y);
+}
+
+/**
+ * Fused decode over a KIVI cache: split-K over the tokens (partitions cut at key-group boundaries),
+ * each tile dequantized in scratch as it is read, partials merged by log-sum-exp. Inputs:
+ * [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues,
+ * keyPositions, queryPositions].
+ */
+export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs): KernelResult {
+  const [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, kPositions, qPositions] = inputs;
+  const [qHeads, m, d] = q.shape;
+  const kvHeads = keyCodes.shape[0];
+  const group = qHeads / kvHeads;
+  const n = attrs.length;
+  const source = new KiviRowSource(
+    {
+      bits: attrs.bits,
+      groupSize: attrs.groupSize,
+      valueGroupSize: attrs.valueGroupSize,
+      d,
+      keyTokens: attrs.keyGroups * attrs.groupSize,
+      valueTokens: attrs.valueTokens,
+      keyGroupCapacity: keyCodes.shape[1],
+      valueTokenCapacity: valueCodes.shape[1],
+      residualKeyCapacity: residualKeys.shape[1],
+      residualValueCapacity: residualValues.shape[1],
+    },
+    {
+      keyCodes: hostRaw(keyCodes) as Uint32Array,
+      keyScale: floatsOf(hostFloats(keyScale)),
+      keyMin: floatsOf(hostFloats(keyMin)),
+      valueCodes: hostRaw(valueCodes) as Uint32Array,
+      valueScale: floatsOf(hostFloats(valueScale)),
+      valueMin: floatsOf(hostFloats(valueMin)),
+      residualKeys: hostFloats(residualKeys),
+      residualValues: hostFloats(residualValues),
+    },
+    hostInts(kPositions),
+    attrs.tileSize,
+  );
+  const qs = scaledQueries(q, attrs.scale);
+  const qPos = hostInts(qPositions);
+  const out = new Float64Array(qHeads * m * d);
+  const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
+  const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n, attrs.statistics.rowProbabilities) : undefined;
+  const rows = group * m;
+  const block = createQueryBlock(rows, d);
+  const total = new SoftmaxState(rows, d);
+  const partial = new SoftmaxState(rows, d);
+  const scratch = new TileScratch(rows, attrs.tileSize);
+  const cuts = kiviSegments(attrs);
+  for (let kvh = 0; kvh < kvHeads; kvh++) {
+    source.bindHead(kvh);
+    fillBlock(block, { qs, qBase: 0, m, qPos, posBase: 0, headBase: 0, stats: attrs.statistics }, kvh, group, 0, m);
+    total.reset(rows);
+    partial.reset(rows);
+    let inPartition = 0;
+    for (let s = 0; s + 1 < cuts.length; s++) {
+      accumulateRange(source, block, partial, attrs, cuts[s], cuts[s + 1], scratch);
+      inPartition += cuts[s + 1] - cuts[s];
+      if (inPartition >= attrs.partitionSize || s + 2 === cuts.length) {
+        total.merge(partial);
+        partial.reset(rows);
+        inPartition = 0;
+      }
+    }
+    writeBlock(total, block, m, out, 0, lse, 0);
+    if (stats) for (let s = 0; s + 1 < cuts.length; s++) statisticsRange(source, block, total, attrs, cuts[s], cuts[s + 1], 0, stats, scratch);
+    stats?.countQueries(kvh, qPos, 0, m, source.positions, 0, 0, n, attrs.statistics, attrs);
+  }
+  return kernelResult(q, [qHeads, m, d], out, [qHeads, m], lse, stats && { collector: stats, headShape: [qHeads], kvShape: [kvHeads] });
+}

@@ -1,0 +1,171 @@
+import { f16ArrayToF32 } from '@kvkit/tensor-core';
+import { accumulate1, accumulate2, accumulate4, scores1, scores2, scores4, transpose4 } from './dense-math.js';
+import type { HostFloats } from './host-data.js';
+
+/** The query rows that read one KV head: (query head in the group) × (query), pre-scaled. */
+export interface QueryBlock {
+  rows: number;
+  d: number;
+  /** rows × d, already multiplied by the score scale. */
+  q: Float64Array;
+  /** Absolute position of each row's query. */
+  pos: Int32Array;
+  /** Query head of each row (where its statistics go). */
+  head: Int32Array;
+  /** Index of each row's query within its request. */
+  query: Int32Array;
+  /** Whether each row's query contributes to the statistics (the observation window). */
+  contributes: Uint8Array;
+  /** Weight of each contributing row in the per-key sums. */
+  statWeight: Float64Array;
+  /** Index of the row among the returned probability rows, or −1. */
+  probRow: Int32Array;
+}
+
+export function createQueryBlock(rows: number, d: number): QueryBlock {
+  return {
+    rows,
+    d,
+    q: new Float64Array(rows * d),
+    pos: new Int32Array(rows),
+    head: new Int32Array(rows),
+    query: new Int32Array(rows),
+    contributes: new Uint8Array(rows),
+    statWeight: new Float64Array(rows),
+    probRow: new Int32Array(rows),
+  };
+}
+
+/**
+ * Keys and values of one KV head over a token range, read a tile at a time. Implementations decode
+ * their storage (f16 rows, packed low-bit codes ...) inside `load`/`scores`/`accumulate`, so no full
+ * dequantized copy is ever made. Token indices are relative to the source.
+ */
+export interface TileSource {
+  readonly dv: number;
+  /** Absolute positions: token t's is `positions[positionBase + t]`. */
+  readonly positions: Int32Array;
+  readonly positionBase: number;
+  /** Optional log multiplicity added to token t's score: `logWeights[logWeightBase + t]`. */
+  readonly logWeights: Float32Array | undefined;
+  readonly logWeightBase: number;
+  /** Makes tokens [a, b) ready for `scores` and `accumulate`. */
+  load(a: number, b: number): void;
+  /** out[r·stride + t] = q_r · k_(a+t) for every row r with active[r] ≠ 0, t < count. */
+  scores(block: QueryBlock, active: Uint8Array, count: number, out: Float64Array, stride: number): void;
+  /** acc[r·dv + c] += Σ_t p[r·stride + t] · v_(a+t)[c] for every active row. */
+  accumulate(block: QueryBlock, active: Uint8Array, count: number, p: Float64Array, stride: number, acc: Float64Array): void;
+}
+
+/**
+ * A source whose tiles end up as f32 rows (keys [count, d], values [count, dv]) — read in place or
+ * decoded into tile-sized scratch by `load` — scored and accumulated by the shared dense loops.
+ */
+export abstract class RowTileSource implements TileSource {
+  positions: Int32Array = new Int32Array(0);
+  positionBase = 0;
+  logWeights: Float32Array | undefined = undefined;
+  logWeightBase = 0;
+  protected kTile: Float32Array = new Float32Array(0);
+  protected vTile: Float32Array = new Float32Array(0);
+  protected kOff = 0;
+  protected vOff = 0;
+  protected readonly kScratch: Float32Array;
+  protected readonly vScratch: Float32Array;
+  private readonly pScratch: Float64Array;
+
+  constructor(
+    readonly d: number,
+    readonly dv: number,
+    tileCapacity: number,
+  ) {
+    this.kScratch = new Float32Array(tileCapacity * d);
+    this.vScratch = new Float32Array(tileCapacity * dv);
+    this.pScratch = new Float64Array(tileCapacity * 4);
+  }
+
+  abstract load(a: number, b: number): void;
+
+  scores(block: QueryBlock, active: Uint8Array, count: number, out: Float64Array, stride: number): void {
+    const { d, kTile, kOff } = this;
+    forEachRowBlock(
+      block.rows,
+      active,
+      (r) => scores4(block.q, r, d, kTile, kOff, count, out, stride),
+      (r) => scores2(block.q, r, d, kTile, kOff, count, out, stride),
+      (r) => scores1(block.q, r, d, kTile, kOff, count, out, stride),
+    );
+  }
+
+  accumulate(block: QueryBlock, active: Uint8Array, count: number, p: Float64Array, stride: number, acc: Float64Array): void {
+    const { dv, vTile, vOff, pScratch } = this;
+    forEachRowBlock(
+      block.rows,
+      active,
+      (r) => {
+        transpose4(p, r, stride, count, active, pScratch);
+        accumulate4(pScratch, vTile, vOff, dv, count, acc, r);
+      },
+      (r) => accumulate2(p, stride, vTile, vOff, dv, count, acc, r), // a pair is visited only when both rows are active
+      (r) => accumulate1(p, r * stride, vTile, vOff, dv, count, acc, r),
+    );
+  }
+}
+
+/**
+ * Dense K/V rows (f32 read in place, f16 decoded one tile at a time into scratch). `bind` points
+ * the source at a run of consecutive rows: a KV head of a dense tensor, a page of a paged pool, ...
+ */
+export class DenseRowSource extends RowTileSource {
+  private keys!: HostFloats;
+  private values!: HostFloats;
+  private keyBase = 0;
+  private valueBase = 0;
+
+  /**
+   * Token t of the source is the row starting at element `keyBase + t·d` of `keys` (and likewise for
+   * values); its position is `positions[positionBase + t]`, its log weight `logWeights[positionBase + t]`.
+   */
+  bind(keys: HostFloats, keyBase: number, values: HostFloats, valueBase: number, positions: Int32Array, positionBase: number, logWeights?: Float32Array, logWeightBase = positionBase): this {
+    this.logWeights = logWeights;
+    this.logWeightBase = logWeightBase;
+    this.keys = keys;
+    this.values = values;
+    this.keyBase = keyBase;
+    this.valueBase = valueBase;
+    this.positions = positions;
+    this.positionBase = positionBase;
+    return this;
+  }
+
+  load(a: number, b: number): void {
+    const { d, dv } = this;
+    [this.kTile, this.kOff] = rowsOf(this.keys, this.keyBase + a * d, (b - a) * d, this.kScratch);
+    if (dv > 0) [this.vTile, this.vOff] = rowsOf(this.values, this.valueBase + a * dv, (b - a) * dv, this.vScratch); // dv 0: statistics only
+  }
+}
+
+/** `length` f32 elements from `start` of `rows`: in place for f32, decoded into `scratch` for f16. */
+export function rowsOf(rows: HostFloats, start: number, length: number, scratch: Float32Array): [Float32Array, number] {
+  if (!rows.f16) return [rows.data as Float32Array, start];
+  f16ArrayToF32((rows.data as Uint16Array).subarray(start, start + length), scratch);
+  return [scratch, 0];
+}
+
+/**
+ * Visits the active rows: whole blocks of four (when any of the four is active) through `four`,
+ * then a pair through `two`, then single rows through `one`.
+ */
+export function forEachRowBlock(rows: number, active: Uint8Array, four: (r: number) => void, two: (r: number) => void, one: (r: number) => void): void {
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    if (active[r] | active[r + 1] | active[r + 2] | active[r + 3]) four(r);
+  }
+  if (r + 1 < rows) {
+    if (active[r] && active[r + 1]) two(r);
+    else if (active[r]) one(r);
+    else if (active[r + 1]) one(r + 1);
+    r += 2;
+  }
+  if (r < rows && active[r]) one(r);
+}
