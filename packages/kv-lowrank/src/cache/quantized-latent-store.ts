@@ -112,11 +112,11 @@ export class QuantizedLatentStore implements LatentStore {
     const codes = new Uint8Array(this.width);
     rows.forEach((slot, t) => {
       unpackCodes(this.codes.subarray(slot * this.rowWords, (slot + 1) * this.rowWords), this.width, this.bits, this.groupSize, codes);
-      for (let i = 0; i < this.width; i++) {
-        const g = Math.floor(i / this.groupSize);
+      for (let g = 0; g < this.groups; g++) {
         const min = f16BitsToNumber(this.minimums[slot * this.groups + g]);
         const scale = f16BitsToNumber(this.scales[slot * this.groups + g]);
-        out[t * this.width + i] = min + codes[i] * scale;
+        const end = Math.min((g + 1) * this.groupSize, this.width);
+        for (let i = g * this.groupSize; i < end; i++) out[t * this.width + i] = min + codes[i] * scale;
       }
     });
     return tensor(out, [1, rows.length, this.width], { dtype: 'f32', backend: this.backend });
