@@ -58,6 +58,14 @@ describe('cskv', () => {
       const spec = specOf({ numLayers: 1 });
       const projections = fitCskv(syntheticCalibration(rng, spec, 48, 3).set);
       const layer = createCache(spec, cskv({ projections, rank: 16, window: 3, storage: { dtype: 'f32' } })).layers[0];
+      // Fewer tokens than the window: everything is still exact, nothing is compressed yet.
+      const early = createCache(spec, cskv({ projections, rank: 2, window: 3, storage: { dtype: 'f32' } })).layers[0];
+      const k2 = randomTensor(rng, [2, 2, 8]);
+      early.append(k2, k2, { positions: positions(0, 2), phase: 'prefill' });
+      expect(early.memory().parts.latents).toBeUndefined();
+      const q2 = randomTensor(rng, [4, 1, 8]);
+      const rotated = rope(k2, tensor(positions(0, 2), [2], { dtype: 'i32', backend }), tensor(spec.rope.invFreq, [4], { backend })).readFloat32Sync();
+      assertClose(early.attend(q2, { positions: positions(1, 1) }).output.readSync(), referenceAttention(q2, rotated, k2.readFloat32Sync(), 2, positions(1, 1), positions(0, 2)).output.readSync(), 1e-6);
       const k = randomTensor(rng, [2, 5, 8]);
       const v = randomTensor(rng, [2, 5, 8]);
       layer.append(k, v, { positions: positions(0, 5), phase: 'prefill' });
