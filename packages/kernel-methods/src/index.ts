@@ -1,0 +1,17 @@
+// Points and validation
+export { type PointsInput, asPoints } from './points.js';
+
+// Kernels
+export type { Kernel, KernelSpec, RadialKernel } from './kernels/kernel.js';
+export { isRadialKernel, kernelBlock } from './kernels/kernel.js';
+export { type RbfOptions, type MaternOptions, type ImqOptions, rbf, matern, imq } from './kernels/radial.js';
+export { type LaplaceOptions, laplace } from './kernels/laplace.js';
+export { type PolynomialOptions, linear, poly, cosine } from './kernels/dot-product.js';
+export { type PrecomputedOptions, type PrecomputedKernel, precomputed } from './kernels/precomputed.js';
+export { sumKernel, productMatern, powerKernel } from './kernels/combinations.js';
+export { type MedianBandwidthOptions, medianBandwidth } from './kernels/bandwidth.js';
+export { kernelFromJSON } from './kernels/from-json.js';
+export { besselK, gamma as gammaFunction } from './kernels/special-functions.js';
+
+// Lazy kernel matrices
+export { type KernelMatrixOptions, KernelMatrix } from './operator/kernel-matrix.js';

@@ -1,0 +1,84 @@
+import { add, type Matrix, matmul, maximum, mul, reshape, sum, type Tensor } from '@kvkit/tensor-core';
+import { withTensorScope } from '../util/tensor-scope.js';
+
+/**
+ * ‖x_i − y_j‖² for i in [rowStart, rowEnd), j in [colStart, colEnd) into `out` (row-major), by direct
+ * differences: exact (no cancellation of ‖x‖² + ‖y‖² − 2x·y) and as fast for the small feature
+ * counts kernel methods meet.
+ */
+export function squaredDistances(x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
+  const d = x.cols;
+  const xd = x.data;
+  const yd = y.data;
+  const width = colEnd - colStart;
+  for (let i = rowStart; i < rowEnd; i++) {
+    const xi = i * d;
+    const outRow = (i - rowStart) * width - colStart;
+    for (let j = colStart; j < colEnd; j++) {
+      const yj = j * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const diff = xd[xi + k] - yd[yj + k];
+        s += diff * diff;
+      }
+      out[outRow + j] = s;
+    }
+  }
+}
+
+/** ‖x_i − y_j‖₁ for the same ranges (the Laplace kernel's distance). */
+export function manhattanDistances(x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
+  const d = x.cols;
+  const xd = x.data;
+  const yd = y.data;
+  const width = colEnd - colStart;
+  for (let i = rowStart; i < rowEnd; i++) {
+    const xi = i * d;
+    const outRow = (i - rowStart) * width - colStart;
+    for (let j = colStart; j < colEnd; j++) {
+      const yj = j * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += Math.abs(xd[xi + k] - yd[yj + k]);
+      out[outRow + j] = s;
+    }
+  }
+}
+
+/** x_i · y_j for the same ranges. */
+export function innerProducts(x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
+  const d = x.cols;
+  const xd = x.data;
+  const yd = y.data;
+  const width = colEnd - colStart;
+  for (let i = rowStart; i < rowEnd; i++) {
+    const xi = i * d;
+    const outRow = (i - rowStart) * width - colStart;
+    for (let j = colStart; j < colEnd; j++) {
+      const yj = j * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += xd[xi + k] * yd[yj + k];
+      out[outRow + j] = s;
+    }
+  }
+}
+
+/** Squared norms of the rows of a [n, d] tensor, as [n, 1]. */
+export function rowSquaredNorms(x: Tensor, track: <T extends Tensor>(t: T) => T): Tensor {
+  return sum(track(mul(x, x)), { axes: 1, keepDims: true });
+}
+
+/**
+ * ‖x_i − y_j‖² as a [bx, by] tensor from one matmul: ‖x‖² + ‖y‖² − 2·x yᵀ, clamped at 0 (the
+ * expansion can round slightly negative). Runs on the tensors' backend.
+ */
+export function squaredDistanceTensor(x: Tensor, y: Tensor): Tensor {
+  return withTensorScope((track) => {
+    const nx = track(rowSquaredNorms(x, track));
+    const ny = track(reshape(track(rowSquaredNorms(y, track)), [1, y.shape[0]]));
+    const cross = track(matmul(x, y, { transposeB: true }));
+    const scaled = track(mul(cross, -2));
+    const withX = track(add(scaled, nx));
+    const total = track(add(withX, ny));
+    return maximum(total, 0);
+  });
+}
