@@ -15,3 +15,11 @@ export { besselK, gamma as gammaFunction } from './kernels/special-functions.js'
 
 // Lazy kernel matrices
 export { type KernelMatrixOptions, KernelMatrix } from './operator/kernel-matrix.js';
+export { centeredOperator } from './operator/centered.js';
+
+// Decomposition
+export { type KpcaSolver, type KernelPCAOptions, type KernelPCAJSON, KernelPCA } from './decomposition/kernel-pca.js';
+export { type DualKpcaLoss, type DualKpcaOptions, type DualKpcaResult, solveDualKpca } from './decomposition/dual-kpca.js';
+
+// Solvers
+export { type ConjugateGradientOptions, type ConjugateGradientResult, conjugateGradient } from './util/linalg.js';
