@@ -23,3 +23,10 @@ export { type DualKpcaLoss, type DualKpcaOptions, type DualKpcaResult, solveDual
 
 // Solvers
 export { type ConjugateGradientOptions, type ConjugateGradientResult, conjugateGradient } from './util/linalg.js';
+
+// Approximation
+export { type LandmarkSampling, type NystroemOptions, type NystroemJSON, Nystroem, ridgeLeverageScores } from './approximation/nystroem.js';
+export { type RandomFourierFeaturesOptions, type RandomFourierFeaturesJSON, RandomFourierFeatures } from './approximation/random-features.js';
+
+// Regression
+export { type KrrSolver, type KernelRidgeOptions, type KernelRidgeJSON, KernelRidge } from './regression/kernel-ridge.js';
