@@ -141,8 +141,8 @@ export function uniformIndices(n: number, m: number, rng: Rng): Int32Array {
 
 /**
  * Approximate λ-ridge leverage scores ℓᵢ = (K(K + λI)⁻¹)ᵢᵢ from a uniform pilot sample S:
- * ℓ̃ᵢ = (k(xᵢ, xᵢ) − k_iSᵀ(K_SS + λI)⁻¹k_iS)/λ (Musco & Musco 2017, Eq. 3, one level instead of
- * their recursion); then m distinct points drawn with probability ∝ ℓ̃ (successive sampling).
+ * ℓ̃ᵢ = min(1, (k(xᵢ, xᵢ) − k_iSᵀ(K_SS + λI)⁻¹k_iS)/λ) (Musco & Musco 2017, Eq. 3, one level
+ * instead of their recursion); then m distinct points drawn with probability ∝ ℓ̃ (successive sampling).
  */
 export function ridgeLeverageScores(
   kernel: Kernel,
@@ -166,7 +166,8 @@ export function ridgeLeverageScores(
   for (let i = 0; i < x.rows; i++) {
     let q = 0;
     for (let t = 0; t < s; t++) q += cross.data[t * x.rows + i] * solved.data[t * x.rows + i];
-    scores[i] = Math.max((diagonal[i] - q) / lambda, 0) + 1e-12;
+    // A true leverage score is at most 1; points far from the pilot would otherwise get up to k(x, x)/λ.
+    scores[i] = Math.min(Math.max((diagonal[i] - q) / lambda, 0), 1) + 1e-12;
   }
   return scores;
 }
