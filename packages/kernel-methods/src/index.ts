@@ -30,3 +30,22 @@ export { type RandomFourierFeaturesOptions, type RandomFourierFeaturesJSON, Rand
 
 // Regression
 export { type KrrSolver, type KernelRidgeOptions, type KernelRidgeJSON, KernelRidge } from './regression/kernel-ridge.js';
+
+// Hypothesis tests
+export { type TestResult, type NullSimulationOptions, monteCarloPValue } from './hypothesis/test-result.js';
+export { type MmdTestOptions, mmdSquared, mmdTest } from './hypothesis/mmd.js';
+export {
+  type ScoreFunction,
+  type KsdTestOptions,
+  type PerturbationOptions,
+  steinKernelMatrix,
+  ksdSquared,
+  ksdTest,
+  perturbSample,
+  perturbedKsdTest,
+} from './hypothesis/ksd.js';
+
+// Thinning and compression
+export { kernelHalve } from './thinning/kernel-halving.js';
+export { type SplitKernel, type KernelThinningOptions, type ThinningResult, kernelThinning, ktSwap, coresetMmd } from './thinning/kernel-thinning.js';
+export { type Halve, type Thin, type CompressPlusPlusOptions, kernelHalving, kernelThinner, compress, compressPlusPlus } from './thinning/compress.js';
