@@ -49,3 +49,29 @@ export {
 export { kernelHalve } from './thinning/kernel-halving.js';
 export { type SplitKernel, type KernelThinningOptions, type ThinningResult, kernelThinning, ktSwap, coresetMmd } from './thinning/kernel-thinning.js';
 export { type Halve, type Thin, type CompressPlusPlusOptions, kernelHalving, kernelThinner, compress, compressPlusPlus } from './thinning/compress.js';
+
+// Representation similarity
+export {
+  type KernelCkaOptions,
+  type MinibatchCkaOptions,
+  type DeconfoundedCkaOptions,
+  linearCka,
+  kernelCka,
+  ckaFromGrams,
+  unbiasedHsic,
+  minibatchCka,
+  deconfoundedCka,
+  residualize,
+} from './similarity/cka.js';
+export {
+  type CcaOptions,
+  type CcaResult,
+  type SvccaOptions,
+  type SvccaResult,
+  type StochasticCcaOptions,
+  type StochasticCcaResult,
+  cca,
+  ccaTransform,
+  svcca,
+  stochasticCca,
+} from './similarity/cca.js';
