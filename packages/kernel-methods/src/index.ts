@@ -75,3 +75,21 @@ export {
   svcca,
   stochasticCca,
 } from './similarity/cca.js';
+
+// Clustering
+export { type KernelKMeansOptions, type KernelKMeansJSON, KernelKMeans } from './clustering/kernel-kmeans.js';
+export { type ClusterTreeNode, type ClusterTree, explainClusters, clusterMedoids } from './clustering/cluster-tree.js';
+
+// Density
+export {
+  type BandwidthRule,
+  type KernelDensityOptions,
+  type KernelDensityJSON,
+  type ModeFindingOptions,
+  type Mode,
+  KernelDensity,
+  findModes,
+} from './density/kernel-density.js';
+
+// Semi-supervised regression
+export { type StkrOptions, SpectrallyTransformedKernelRegression } from './regression/stkr.js';

@@ -147,9 +147,11 @@ export class KernelRidge {
         : weightedWithoutReplacement(ridgeLeverageScores(this.kernel, x, Math.min(n, 2 * m), this.alpha, rng, this.options, m), m, rng);
     const centers = selectRows(x, indices);
     const kmm = new KernelMatrix(this.kernel, centers, undefined, this.options).toMatrix();
-    // Jitter relative to the kernel's scale keeps the Cholesky of a numerically singular K_mm.
+    // The preconditioner factors K_mm + jI with j relative to the kernel's scale: real data has
+    // duplicate points, which make K_mm exactly singular. Only the preconditioner is perturbed; the
+    // system CG solves is the exact one.
     const scale = kmm.data.reduce((s, v, i) => (i % (m + 1) === 0 ? s + v : s), 0) / m;
-    const t = cholesky(kmm, { jitter: 1e-10 * scale + Number.EPSILON * m * scale });
+    const t = cholesky(kmm, { jitter: 1e-6 * scale });
     const ttt = matmulMatrix(t, t, { transposeA: true });
     const inner = addToDiagonal({ rows: m, cols: m, data: ttt.data.map((v) => (v * n) / m) }, this.alpha);
     const a = cholesky(inner);
