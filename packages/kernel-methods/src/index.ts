@@ -93,3 +93,6 @@ export {
 
 // Semi-supervised regression
 export { type StkrOptions, SpectrallyTransformedKernelRegression } from './regression/stkr.js';
+
+// Graph kernels
+export { type GraphKernelName, type GraphKernelOptions, graphKernel } from './graph/graph-kernels.js';
