@@ -96,3 +96,6 @@ export { type StkrOptions, SpectrallyTransformedKernelRegression } from './regre
 
 // Graph kernels
 export { type GraphKernelName, type GraphKernelOptions, graphKernel } from './graph/graph-kernels.js';
+
+// Embedding
+export { type TsneOptions, tsne, trustworthiness } from './embedding/tsne.js';
