@@ -1,12 +1,14 @@
 import { add, type Matrix, matmul, maximum, mul, reshape, sum, type Tensor } from '@kvkit/tensor-core';
 import { withTensorScope } from '../util/tensor-scope.js';
 
+type PairMeasure = 'squared' | 'manhattan' | 'inner';
+
 /**
- * ‖x_i − y_j‖² for i in [rowStart, rowEnd), j in [colStart, colEnd) into `out` (row-major), by direct
- * differences: exact (no cancellation of ‖x‖² + ‖y‖² − 2x·y) and as fast for the small feature
- * counts kernel methods meet.
+ * The pairwise measure of rows i in [rowStart, rowEnd) of x and j in [colStart, colEnd) of y into
+ * `out` (row-major). Squared distances are taken by direct differences: exact (no cancellation of
+ * ‖x‖² + ‖y‖² − 2x·y) and as fast for the small feature counts kernel methods meet.
  */
-export function squaredDistances(x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
+function pairwise(measure: PairMeasure, x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
   const d = x.cols;
   const xd = x.data;
   const yd = y.data;
@@ -17,50 +19,29 @@ export function squaredDistances(x: Matrix, y: Matrix, out: Float64Array, rowSta
     for (let j = colStart; j < colEnd; j++) {
       const yj = j * d;
       let s = 0;
-      for (let k = 0; k < d; k++) {
-        const diff = xd[xi + k] - yd[yj + k];
-        s += diff * diff;
+      if (measure === 'squared') {
+        for (let k = 0; k < d; k++) {
+          const diff = xd[xi + k] - yd[yj + k];
+          s += diff * diff;
+        }
+      } else if (measure === 'manhattan') {
+        for (let k = 0; k < d; k++) s += Math.abs(xd[xi + k] - yd[yj + k]);
+      } else {
+        for (let k = 0; k < d; k++) s += xd[xi + k] * yd[yj + k];
       }
       out[outRow + j] = s;
     }
   }
 }
 
-/** ‖x_i − y_j‖₁ for the same ranges (the Laplace kernel's distance). */
-export function manhattanDistances(x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
-  const d = x.cols;
-  const xd = x.data;
-  const yd = y.data;
-  const width = colEnd - colStart;
-  for (let i = rowStart; i < rowEnd; i++) {
-    const xi = i * d;
-    const outRow = (i - rowStart) * width - colStart;
-    for (let j = colStart; j < colEnd; j++) {
-      const yj = j * d;
-      let s = 0;
-      for (let k = 0; k < d; k++) s += Math.abs(xd[xi + k] - yd[yj + k]);
-      out[outRow + j] = s;
-    }
-  }
-}
+type Ranges = [x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number];
 
-/** x_i · y_j for the same ranges. */
-export function innerProducts(x: Matrix, y: Matrix, out: Float64Array, rowStart: number, rowEnd: number, colStart: number, colEnd: number): void {
-  const d = x.cols;
-  const xd = x.data;
-  const yd = y.data;
-  const width = colEnd - colStart;
-  for (let i = rowStart; i < rowEnd; i++) {
-    const xi = i * d;
-    const outRow = (i - rowStart) * width - colStart;
-    for (let j = colStart; j < colEnd; j++) {
-      const yj = j * d;
-      let s = 0;
-      for (let k = 0; k < d; k++) s += xd[xi + k] * yd[yj + k];
-      out[outRow + j] = s;
-    }
-  }
-}
+/** ‖x_i − y_j‖² over the ranges. */
+export const squaredDistances = (...args: Ranges): void => pairwise('squared', ...args);
+/** ‖x_i − y_j‖₁ over the ranges (the Laplace kernel's distance). */
+export const manhattanDistances = (...args: Ranges): void => pairwise('manhattan', ...args);
+/** x_i · y_j over the ranges. */
+export const innerProducts = (...args: Ranges): void => pairwise('inner', ...args);
 
 /** Squared norms of the rows of a [n, d] tensor, as [n, 1]. */
 export function rowSquaredNorms(x: Tensor, track: <T extends Tensor>(t: T) => T): Tensor {

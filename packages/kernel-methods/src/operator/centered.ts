@@ -14,14 +14,21 @@ export function centeredOperator(k: LinearOperator): LinearOperator {
 /** H K H of a stored square matrix, in place on a copy. */
 export function centerGram(k: Matrix): { centered: Matrix; rowMeans: Float64Array; mean: number } {
   const n = k.rows;
-  const rowMeans = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < n; j++) s += k.data[i * n + j];
-    rowMeans[i] = s / n;
-  }
+  const rowMeans = gramRowMeans(k);
   const mean = rowMeans.reduce((a, b) => a + b, 0) / n;
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = k.data[i * n + j] - rowMeans[i] - rowMeans[j] + mean;
   return { centered: { rows: n, cols: n, data: out }, rowMeans, mean };
+}
+
+/** Row means of a square matrix. */
+export function gramRowMeans(k: Matrix): Float64Array {
+  const n = k.rows;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += k.data[i * n + j];
+    out[i] = s / n;
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 import { createRng, InvalidConfigError, type Matrix, matmulMatrix, ShapeMismatchError } from '@kvkit/tensor-core';
 import { linear } from '../kernels/dot-product.js';
 import type { Kernel } from '../kernels/kernel.js';
+import { gramRowMeans } from '../operator/centered.js';
 import { KernelMatrix } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, selectRows } from '../points.js';
 import { centerColumns, frobenius } from '../util/linalg.js';
@@ -34,7 +35,7 @@ export function linearCka(xs: PointsInput, ys: PointsInput): number {
 /** tr((HKH)·L) = tr(KHLH): (n−1)²·HSIC with the biased estimator; K and L symmetric n×n. */
 function centeredTrace(k: Matrix, l: Matrix): number {
   const n = k.rows;
-  const rowK = rowMeans(k);
+  const rowK = gramRowMeans(k);
   const meanK = rowK.reduce((a, b) => a + b, 0) / n;
   let trace = 0;
   for (let i = 0; i < n; i++) {
@@ -43,17 +44,6 @@ function centeredTrace(k: Matrix, l: Matrix): number {
     }
   }
   return trace;
-}
-
-function rowMeans(k: Matrix): Float64Array {
-  const n = k.rows;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < n; j++) s += k.data[i * n + j];
-    out[i] = s / n;
-  }
-  return out;
 }
 
 /** CKA of two Gram matrices: HSIC(K, L)/√(HSIC(K, K)·HSIC(L, L)) with the biased HSIC. */
