@@ -145,15 +145,24 @@ export class KernelRidge {
       (this.options.sampling ?? 'uniform') === 'uniform'
         ? uniformIndices(n, m, rng)
         : weightedWithoutReplacement(ridgeLeverageScores(this.kernel, x, Math.min(n, 2 * m), this.alpha, rng, this.options, m), m, rng);
-    const centers = selectRows(x, indices);
+    // Duplicate rows (common in real data) would make K_mm exactly singular: keep one of each.
+    const seen = new Set<string>();
+    const distinct = Int32Array.from(indices).filter((i) => {
+      const key = x.data.subarray(i * x.cols, (i + 1) * x.cols).join(',');
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    const centers = selectRows(x, distinct);
     const kmm = new KernelMatrix(this.kernel, centers, undefined, this.options).toMatrix();
+    const mc = centers.rows;
     // The preconditioner factors K_mm + jI with j relative to the kernel's scale: real data has
     // duplicate points, which make K_mm exactly singular. Only the preconditioner is perturbed; the
     // system CG solves is the exact one.
-    const scale = kmm.data.reduce((s, v, i) => (i % (m + 1) === 0 ? s + v : s), 0) / m;
+    const scale = kmm.data.reduce((s, v, i) => (i % (mc + 1) === 0 ? s + v : s), 0) / mc;
     const t = cholesky(kmm, { jitter: 1e-6 * scale });
     const ttt = matmulMatrix(t, t, { transposeA: true });
-    const inner = addToDiagonal({ rows: m, cols: m, data: ttt.data.map((v) => (v * n) / m) }, this.alpha);
+    const inner = addToDiagonal({ rows: mc, cols: mc, data: ttt.data.map((v) => (v * n) / mc) }, this.alpha);
     const a = cholesky(inner);
     const knm = new KernelMatrix(this.kernel, x, centers, this.options);
     const alpha = this.alpha;
