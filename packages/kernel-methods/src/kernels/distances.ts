@@ -1,4 +1,4 @@
-import { add, type Matrix, matmul, maximum, mul, reshape, sum, type Tensor } from '@kvkit/tensor-core';
+import { expandDims, type Matrix, mul, sub, sum, type Tensor } from '@kvkit/tensor-core';
 import { withTensorScope } from '../util/tensor-scope.js';
 
 type PairMeasure = 'squared' | 'manhattan' | 'inner';
@@ -49,17 +49,13 @@ export function rowSquaredNorms(x: Tensor, track: <T extends Tensor>(t: T) => T)
 }
 
 /**
- * ‖x_i − y_j‖² as a [bx, by] tensor from one matmul: ‖x‖² + ‖y‖² − 2·x yᵀ, clamped at 0 (the
- * expansion can round slightly negative). Runs on the tensors' backend.
+ * ‖x_i − y_j‖² as a [bx, by] tensor by direct differences through a [bx, by, d] broadcast, on the
+ * tensors' backend. Not the one-matmul expansion ‖x‖² + ‖y‖² − 2x·y: in f32 that cancels to noise
+ * of ~1e-7·‖x‖² near r = 0, which √-based kernels (Matérn) turn into errors of ~1e-4.
  */
 export function squaredDistanceTensor(x: Tensor, y: Tensor): Tensor {
   return withTensorScope((track) => {
-    const nx = track(rowSquaredNorms(x, track));
-    const ny = track(reshape(track(rowSquaredNorms(y, track)), [1, y.shape[0]]));
-    const cross = track(matmul(x, y, { transposeB: true }));
-    const scaled = track(mul(cross, -2));
-    const withX = track(add(scaled, nx));
-    const total = track(add(withX, ny));
-    return maximum(total, 0);
+    const diff = track(sub(track(expandDims(x, 1)), track(expandDims(y, 0))));
+    return sum(track(mul(diff, diff)), { axes: 2 });
   });
 }
