@@ -89,6 +89,7 @@ export class WebGpuBackend implements Backend {
   private dispatches = 0;
   private uniformUsed = 0;
   private held = 0;
+  private compileMs = 0;
   private heldBuffers = 0;
   private timer: PassTimer | undefined;
   private captured: KvkitError | undefined;
@@ -246,16 +247,18 @@ export class WebGpuBackend implements Backend {
     let program = this.programs.get(key);
     if (!program) {
       const full = { ...spec(), key };
+      const started = performance.now();
       program = new Program(this.device, full, { nativeF16: this.nativeF16 });
+      this.compileMs += performance.now() - started;
       this.programs.set(key, program);
       this.watchCompilation(program);
     }
     return program;
   }
 
-  /** Number of compiled pipelines (one per kernel, dtypes and rank). */
-  get pipelineCount(): number {
-    return this.programs.size;
+  /** Compiled pipelines (one per kernel, dtypes, rank and variant) and the host time spent creating them. */
+  pipelineStats(): { pipelines: number; compileMs: number } {
+    return { pipelines: this.programs.size, compileMs: this.compileMs };
   }
 
   /**
@@ -437,6 +440,8 @@ export class WebGpuBackend implements Backend {
     try {
       return await Promise.race([work, lost]);
     } catch (error) {
+      // A map aborted by a dying device may reject before `device.lost` settles: give it a moment.
+      if (!this.lost && !this.disposed) await Promise.race([this.device.lost, new Promise((resolve) => setTimeout(resolve, 100))]);
       throw this.lost ?? error;
     } finally {
       this.lostWaiters.delete(reject);

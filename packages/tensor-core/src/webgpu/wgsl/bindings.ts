@@ -1,4 +1,5 @@
 import type { DType } from '../../dtype.js';
+import { InvalidConfigError } from '../../errors.js';
 import { computeType, decodeExpr, elementsPerWord, encodeExpr } from './dtypes.js';
 
 /**
@@ -11,6 +12,7 @@ import { computeType, decodeExpr, elementsPerWord, encodeExpr } from './dtypes.j
  *   invocations may write neighbouring elements concurrently (each element by one invocation).
  * - `words`: whole 32-bit words, for kernels that pack sub-word elements themselves.
  *   Generates `NAME_store_word(w, bits)`.
+ * - `atomic`: 32-bit dtypes only (i32, u32): `array<atomic<T>>` for the WGSL atomic built-ins.
  *
  * `e` is an element index into the whole buffer (tensor offset included), `w` a word index.
  */
@@ -18,7 +20,7 @@ export interface TensorBindingSpec {
   /** WGSL identifier (also the prefix of the generated functions). */
   name: string;
   dtype: DType;
-  access: 'read' | 'write' | 'words';
+  access: 'read' | 'write' | 'words' | 'atomic';
   /** f32 reads only: declare the buffer as `array<vec4<f32>>` and add `NAME_load4(i)` (elements 4i … 4i+3). */
   vec4?: boolean;
 }
@@ -32,7 +34,7 @@ const SHIFT_BY_WIDTH: Record<number, number> = { 2: 1, 4: 2 };
 
 /** True when this binding needs `enable f16;`. */
 export function usesNativeF16(spec: TensorBindingSpec, options: BindingOptions): boolean {
-  return options.nativeF16 && spec.dtype === 'f16' && spec.access !== 'words';
+  return options.nativeF16 && spec.dtype === 'f16' && (spec.access === 'read' || spec.access === 'write');
 }
 
 /** WGSL declaration of binding `index` in group 0 plus its accessor functions. */
@@ -40,6 +42,10 @@ export function bindingDeclaration(spec: TensorBindingSpec, index: number, optio
   const { name, dtype, access } = spec;
   const ct = computeType(dtype);
   const mode = access === 'read' ? 'read' : 'read_write';
+  if (access === 'atomic') {
+    if (ct === 'f32' || elementsPerWord(dtype) !== 1) throw new InvalidConfigError(`binding ${name}: atomic access needs an i32 or u32 tensor, got ${dtype}`);
+    return `@group(0) @binding(${index}) var<storage, read_write> ${name}: array<atomic<${ct}>>;`;
+  }
   if (access === 'words') {
     return [
       `@group(0) @binding(${index}) var<storage, read_write> ${name}: array<u32>;`,
