@@ -13,12 +13,23 @@ import {
 import { assertClose } from '../../src/testing/index.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from '../../src/index.js';
 
-export interface ParityCase {
-  name: string;
-  run(gpu: Backend, rng: Rng): Promise<void>;
+/**
+ * How much of each case to run. `FULL` (Node): every float dtype and layout variant. `LITE` (the
+ * browser, where every pipeline compiles again in Chromium's GPU process): every kernel, f32 and
+ * f16, without the variants that only change tile constants or batch rank.
+ */
+export interface ParityScope {
+  floats: readonly DType[];
+  full: boolean;
 }
 
-const FLOATS: readonly DType[] = ['f32', 'f16', 'bf16'];
+export const FULL: ParityScope = { floats: ['f32', 'f16', 'bf16'], full: true };
+export const LITE: ParityScope = { floats: ['f32', 'f16'], full: false };
+
+export interface ParityCase {
+  name: string;
+  run(gpu: Backend, rng: Rng, scope: ParityScope): Promise<void>;
+}
 const TOLERANCE: Record<string, number> = { f32: 1e-5, f16: 2e-3, bf16: 1e-2 };
 
 function normals(rng: Rng, n: number, scale = 1): number[] {
@@ -62,7 +73,7 @@ const BINARY: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'min
 export const PARITY_CASES: ParityCase[] = [
   {
     name: 'upload/download round trip of every dtype, including odd sub-word offsets',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       const samples: Record<DType, number[]> = {
         f32: normals(rng, 37),
         f16: normals(rng, 37),
@@ -81,7 +92,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'contiguous copies of sliced and transposed views (bit-exact, every dtype)',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       for (const dtype of ['f32', 'f16', 'u8', 'i32'] as DType[]) {
         const values = dtype === 'u8' ? ints(rng, 120, 0, 256) : dtype === 'i32' ? ints(rng, 120, -1000, 1000) : normals(rng, 120);
         const [c, g] = both(gpu, values, [2, 3, 4, 5], dtype);
@@ -93,7 +104,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'cast between all dtypes with the CPU rounding, truncation, saturation and NaN rules',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       const special = [NaN, Infinity, -Infinity, 0, -0, 0.5, -0.5, 1.5, 2.5, -2.5, 127.9, -128.9, 255.5, 300, -300, 65504, 65520, 1e-8, 6e-8, 3e9, -3e9, 5e9];
       const values = [...special, ...normals(rng, 40, 100), ...normals(rng, 20, 1e-5)];
       const dtypes: DType[] = ['f32', 'f16', 'bf16', 'i8', 'u8', 'i32', 'u32'];
@@ -123,7 +134,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'fill of every dtype',
-    async run(gpu) {
+    async run(gpu, _rng, scope) {
       for (const [dtype, value] of [['f32', -1.25], ['f16', 3.5], ['bf16', -7], ['i8', -3], ['u8', 200], ['i32', -123456], ['u32', 4000000000], ['f32', 0]] as [DType, number][]) {
         await expectExact(`full ${dtype}`, full([3, 5], value, { dtype, backend: 'cpu' }), full([3, 5], value, { dtype, backend: gpu }));
       }
@@ -131,7 +142,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'assign into strided views (odd sub-word offsets, overlapping source) and concat',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       for (const dtype of ['f32', 'f16', 'u8'] as DType[]) {
         const base = dtype === 'u8' ? ints(rng, 60, 0, 256) : normals(rng, 60);
         const src = dtype === 'u8' ? ints(rng, 12, 0, 256) : normals(rng, 12);
@@ -154,8 +165,8 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'binary ops with broadcasting and views, float dtypes (pow with negative bases, NaN in maximum/minimum)',
-    async run(gpu, rng) {
-      for (const dtype of FLOATS) {
+    async run(gpu, rng, scope) {
+      for (const dtype of scope.floats) {
         for (const op of BINARY) {
           const a = normals(rng, 24, 2);
           const b = normals(rng, 6, 2).map((v) => (op === 'pow' ? Math.round(v) : op === 'div' ? v + Math.sign(v) * 0.5 : v));
@@ -179,7 +190,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'binary ops on integer dtypes wrap like the CPU typed-array stores',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       for (const [dtype, lo, hi] of [['i32', -50000, 50000], ['u32', 0, 100000], ['i8', -128, 128], ['u8', 0, 256]] as [DType, number, number][]) {
         for (const op of ['add', 'sub', 'mul', 'maximum', 'minimum'] as BinaryOp[]) {
           const [ca, ga] = both(gpu, ints(rng, 30, lo, hi), [5, 6], dtype);
@@ -191,8 +202,8 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'unary ops on every float dtype and the integer ones',
-    async run(gpu, rng) {
-      for (const dtype of FLOATS) {
+    async run(gpu, rng, scope) {
+      for (const dtype of scope.floats) {
         for (const op of UNARY) {
           const positive = op === 'log' || op === 'sqrt' || op === 'rsqrt';
           const values = normals(rng, 48, 3).map((v) => (positive ? Math.abs(v) + 0.01 : v));
@@ -212,9 +223,9 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'reductions over axis sets, keepDims, views, NaN propagation, integer wrap and the two-pass split',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       const ops: ReduceOp[] = ['sum', 'mean', 'max', 'min'];
-      for (const dtype of FLOATS) {
+      for (const dtype of scope.floats) {
         const values = normals(rng, 120);
         values[17] = NaN;
         const [c, g] = both(gpu, values, [4, 5, 6], dtype);
@@ -240,7 +251,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'argmax/argmin: first index on ties, NaN wins, any axis',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       for (const dtype of ['f32', 'f16', 'i32'] as DType[]) {
         const values = dtype === 'i32' ? ints(rng, 60, -3, 3) : normals(rng, 60).map((v) => Math.round(v * 2) / 2);
         if (dtype !== 'i32') {
@@ -257,7 +268,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'topk: sorted, lower index first on ties, NaN above +inf, largest and smallest',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       for (const dtype of ['f32', 'bf16', 'i32'] as DType[]) {
         const values = dtype === 'i32' ? ints(rng, 3 * 37, -5, 5) : normals(rng, 3 * 37).map((v) => Math.round(v * 2) / 2);
         if (dtype !== 'i32') Object.assign(values, { 4: NaN, 5: Infinity, 40: -Infinity, 41: NaN, 80: -0, 81: 0 });
@@ -278,8 +289,8 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'softmax and logSoftmax along any axis (a −∞ row gives NaN, as on the CPU)',
-    async run(gpu, rng) {
-      for (const dtype of FLOATS) {
+    async run(gpu, rng, scope) {
+      for (const dtype of scope.floats) {
         const values = normals(rng, 3 * 4 * 70, 3);
         for (let j = 0; j < 70; j++) values[j] = -Infinity; // row 0 of axis 2
         values[75] = NaN; // row 1 of axis 2
@@ -294,8 +305,8 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'rmsNorm and layerNorm (with and without bias, strided inputs and weights)',
-    async run(gpu, rng) {
-      for (const dtype of FLOATS) {
+    async run(gpu, rng, scope) {
+      for (const dtype of scope.floats) {
         const [c, g] = both(gpu, normals(rng, 5 * 300, 2), [5, 300], dtype);
         const [cw, gw] = both(gpu, normals(rng, 600), [600], dtype);
         const [cb, gb] = both(gpu, normals(rng, 300), [300], dtype);
@@ -310,22 +321,22 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'matmul: tiled 64 and 128, exact and edge tiles, every transpose layout, gemv paths, batch broadcast, f16/bf16',
-    async run(gpu, rng) {
-      const cases: { a: number[]; b: number[]; ta?: boolean; tb?: boolean; dtype?: DType; label: string }[] = [
+    async run(gpu, rng, scope) {
+      const cases: { a: number[]; b: number[]; ta?: boolean; tb?: boolean; dtype?: DType; label: string; full?: boolean }[] = [
         { a: [37, 29], b: [29, 45], label: 'edge tiles' },
-        { a: [64, 32], b: [32, 64], label: 'exact 64-tiles' },
+        { a: [64, 32], b: [32, 64], label: 'exact 64-tiles', full: true },
         { a: [29, 37], b: [45, 29], ta: true, tb: true, label: 'both transposed' },
         { a: [40, 36], b: [52, 36], tb: true, label: 'transposeB (vec along k)' },
         { a: [36, 40], b: [36, 52], ta: true, label: 'transposeA (vec along rows)' },
-        { a: [96, 8, 8], b: [96, 8, 12], label: '128-tiles (many batches)' },
+        { a: [96, 128, 8], b: [96, 8, 128], label: 'exact 128-tiles (many batches)', full: true },
         { a: [1, 70], b: [70, 33], label: 'gemv m=1' },
         { a: [3, 70], b: [33, 70], tb: true, label: 'gemv dot m=3' },
         { a: [50, 20], b: [20, 3], label: 'n ≤ 4 via the transposed product' },
-        { a: [2, 1, 9, 16], b: [3, 16, 11], label: 'batch broadcast' },
+        { a: [2, 1, 9, 16], b: [3, 16, 11], label: 'batch broadcast', full: true },
         { a: [21, 19], b: [19, 23], dtype: 'f16', label: 'f16' },
         { a: [2, 21], b: [21, 23], dtype: 'bf16', label: 'bf16 gemv' },
       ];
-      for (const { a, b, ta = false, tb = false, dtype = 'f32', label } of cases) {
+      for (const { a, b, ta = false, tb = false, dtype = 'f32', label } of cases.filter((c) => scope.full || !c.full)) {
         const [ca, ga] = both(gpu, normals(rng, a.reduce((x, y) => x * y)), a, dtype);
         const [cb, gb] = both(gpu, normals(rng, b.reduce((x, y) => x * y)), b, dtype);
         await expectClose(`matmul ${label}`, matmul(ca, cb, { transposeA: ta, transposeB: tb }), matmul(ga, gb, { transposeA: ta, transposeB: tb }));
@@ -341,8 +352,8 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'rope: half and interleaved layouts, partial rotary, large positions, views',
-    async run(gpu, rng) {
-      for (const dtype of FLOATS) {
+    async run(gpu, rng, scope) {
+      for (const dtype of scope.floats) {
         for (const layout of ['half', 'interleaved'] as const) {
           const [c, g] = both(gpu, normals(rng, 2 * 3 * 7 * 16), [2, 3, 7, 16], dtype);
           const positions = Int32Array.from({ length: 7 }, () => rng.int(60000));
@@ -361,7 +372,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'gather and scatter (replace keeps the last duplicate, add sums them) on any axis',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       for (const dtype of ['f32', 'f16', 'u8', 'i32'] as DType[]) {
         const data = (n: number) => (dtype === 'u8' ? ints(rng, n, 0, 100) : dtype === 'i32' ? ints(rng, n, -1000, 1000) : normals(rng, n));
         const [c, g] = both(gpu, data(60), [3, 4, 5], dtype);
@@ -383,7 +394,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'packBits/unpackBits in the shared layout: every width, group sizes, strided words',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       for (const bits of [1, 2, 3, 4, 8]) {
         for (const groupSize of [33, 10, 70]) {
           for (const dtype of ['u8', 'u32'] as DType[]) {
@@ -403,7 +414,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'attention: grouped heads, causal, window, soft-cap, gapped positions, statistics, strided K/V, f16',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       const settings = [
         { qHeads: 4, kvHeads: 2, m: 5, n: 9, d: 8, dv: 8, options: {} },
         { qHeads: 6, kvHeads: 3, m: 3, n: 150, d: 16, dv: 12, options: { window: 40, softcap: 5, statistics: true } },
@@ -441,7 +452,7 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'the dense KV cache runs on webgpu (assign into views) and matches the CPU cache',
-    async run(gpu, rng) {
+    async run(gpu, rng, scope) {
       const spec = { numLayers: 1, qHeads: 4, kvHeads: 2, headDim: 8, maxPositions: 256, rope: { invFreq: ropeInverseFrequencies(8, 10000), layout: 'half' as const } };
       const cpuCache = createCache({ ...spec, backend: getBackend('cpu') }, denseCache({ dtype: 'f16', initialCapacity: 4 }));
       const gpuCache = createCache({ ...spec, backend: gpu }, denseCache({ dtype: 'f16', initialCapacity: 4 }));

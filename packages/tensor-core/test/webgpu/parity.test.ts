@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { getBackend, listKernels } from '../../src/index.js';
 import { withSeed } from '../../src/testing/index.js';
-import { COVERED_KERNELS, PARITY_CASES } from './parity-cases.js';
+import { COVERED_KERNELS, FULL, PARITY_CASES } from './parity-cases.js';
 import { openTestBackend } from './setup.js';
 
 const gpu = await openTestBackend();
@@ -20,6 +20,6 @@ describe.skipIf(!gpu)('webgpu parity with the CPU backend (Node + Dawn)', () => 
   });
 
   for (const testCase of PARITY_CASES) {
-    it(testCase.name, () => withSeed((rng) => testCase.run(gpu!, rng)));
+    it(testCase.name, () => withSeed((rng) => testCase.run(gpu!, rng, FULL)));
   }
 });

@@ -1,3 +1,5 @@
+// The ops modules declare the kernel signatures (declaration merging); bring them all into scope.
+import type {} from '../../index.js';
 import { type KernelImpl, type KernelName, registerKernel } from '../../kernel-registry.js';
 import type { WebGpuBackend } from '../backend.js';
 import { attentionTensor } from './attention.js';
