@@ -38,7 +38,10 @@ export interface WebGpuMemoryStats {
 }
 
 export interface GpuTiming {
-  /** Sum of the compute passes' GPU time (timestamp-query); undefined without the feature. */
+  /**
+   * Sum of the compute passes' GPU time (timestamp-query); undefined without the feature or when
+   * no compute pass ran (buffer copies and clears are outside passes and only in `wallMs`).
+   */
   gpuMs: number | undefined;
   /** Host time from the first recorded command to completion. */
   wallMs: number;

@@ -27,11 +27,11 @@ export class PassTimer {
     return { querySet: this.querySet, beginningOfPassWriteIndex: begin, endOfPassWriteIndex: begin + 1 };
   }
 
-  /** Total GPU milliseconds of the timed passes (undefined when some pass went untimed). */
+  /** Total GPU milliseconds of the timed passes (undefined when none ran or some pass went untimed). */
   async read(): Promise<number | undefined> {
     if (this.used === 0 || this.overflow) {
       this.querySet.destroy();
-      return this.used === 0 ? 0 : undefined;
+      return undefined;
     }
     const bytes = this.used * 8;
     const resolve = this.device.createBuffer({ size: bytes, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
