@@ -152,7 +152,8 @@ def main():
     p.add_argument("--tokens-per-step", type=int, default=16384)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--passkey-share", type=float, default=0.08)
-    p.add_argument("--eval-every", type=float, default=5.0, help="minutes between validation runs")
+    p.add_argument("--eval-every", type=float, default=15.0, help="minutes between validation runs")
+    p.add_argument("--eval-tokens", type=int, default=16384, help="validation tokens per periodic evaluation")
     p.add_argument("--seed", type=int, default=20261126)
     args = p.parse_args()
 
@@ -214,12 +215,12 @@ def main():
             print(f"step {step} seq {seq} loss {loss.item():.4f} lr {lr:.2e} tokens {tokens_seen} ({rate:.0f} tok/s) {elapsed / 60:.1f} min", flush=True)
         if time.time() - last_eval > args.eval_every * 60 or time.time() - start >= budget:
             last_eval = time.time()
-            v = evaluate(model, val, args.context if seq == args.context else 512, 65536)
+            v = evaluate(model, val, args.context if seq == args.context else 512, args.eval_tokens)
             curve.append({"step": step, "tokens": tokens_seen, "minutes": round((time.time() - start) / 60, 1), "seq": seq, "train_loss": round(loss.item(), 4), "val_loss": round(v, 4)})
             print(f"== eval step {step}: val loss {v:.4f} (seq {curve[-1]['seq']})", flush=True)
             if seq == args.context and v < best[0]:
                 best = (v, {k: t.detach().clone() for k, t in model.state_dict().items()})
-    v = evaluate(model, val, args.context, 65536)
+    v = evaluate(model, val, args.context, args.eval_tokens)
     curve.append({"step": step, "tokens": tokens_seen, "minutes": round((time.time() - start) / 60, 1), "seq": args.context, "train_loss": round(loss.item(), 4), "val_loss": round(v, 4)})
     if v < best[0]:
         best = (v, None)  # the current weights are the best

@@ -1,0 +1,132 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadModel } from '@kvkit/llm';
+import { InvalidConfigError, KvkitError } from '@kvkit/tensor-core';
+import { chooseBackend } from './backend-choice.js';
+import { htmlReport } from './html-report.js';
+import { availableMethods, describeMethods, parseMethodList } from './methods.js';
+import { Progress } from './progress.js';
+import { type BenchSettings, runBench, tokensPerMethod } from './run.js';
+import { formatTable } from './table.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '..', '..', '..');
+const DEFAULT_MODEL = resolve(repoRoot, 'models', 'kvkit-tiny');
+/** A handful of rows; the ones whose package is not installed are dropped with a note. */
+const DEFAULT_METHODS = ['dense', 'kivi:bits=4', 'kivi:bits=2', 'streaming:budget=0.25', 'h2o:budget=0.25', 'snapkv:budget=0.25'];
+
+const USAGE = `kv-bench — what KV-cache compression costs in quality and saves in memory, on a real model
+
+usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--text FILE]
+                [--json FILE] [--html FILE] [--list] [--windows N] [--window-tokens N]
+                [--passkey-lengths 256,512,...] [--passkey-per-cell N] [--seed N]
+
+  --model DIR       a Hugging Face model directory (default: the shipped models/kvkit-tiny)
+  --backend NAME    cpu (default), webgpu, cuda
+  --methods LIST    rows separated by commas, each name:key=value:… (see --list)
+  --text FILE       any UTF-8 text (default: the model's held-out test text, <model>/eval/test.txt)
+  --json FILE       one record per row (method, params, ppl, bpb, kl, recall, passkey, kvBytes, …)
+  --html FILE       a self-contained report with plots
+  --list            every available method with its parameters`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      backend: { type: 'string', default: 'cpu' },
+      methods: { type: 'string' },
+      text: { type: 'string' },
+      json: { type: 'string' },
+      html: { type: 'string' },
+      list: { type: 'boolean', default: false },
+      windows: { type: 'string', default: '2' },
+      'window-tokens': { type: 'string' },
+      'passkey-lengths': { type: 'string' },
+      'passkey-per-cell': { type: 'string', default: '2' },
+      seed: { type: 'string', default: '20261126' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return void console.log(USAGE);
+  const methods = await availableMethods();
+  if (values.list) return void console.log(describeMethods(methods));
+
+  let list = values.methods;
+  if (!list) {
+    const names = new Set(methods.map((m) => m.name));
+    const chosen = DEFAULT_METHODS.filter((spec) => names.has(spec.split(':')[0]));
+    const missing = DEFAULT_METHODS.filter((spec) => !names.has(spec.split(':')[0]));
+    if (missing.length) console.error(`note: default rows not available in this install: ${missing.join(', ')}`);
+    list = chosen.join(',');
+  }
+  if (!list.split(',').some((s) => s.trim().split(':')[0] === 'dense')) list = `dense,${list}`;
+  const runs = parseMethodList(list, methods);
+
+  const modelDir = resolve(values.model ?? DEFAULT_MODEL);
+  const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
+  const backend = await chooseBackend(values.backend!);
+  const model = await loadModel(modelDir, { backend });
+  if (!existsSync(textFile)) {
+    throw new InvalidConfigError(
+      values.text ? `--text ${textFile} does not exist` : `no --text given and the model has no held-out text at ${textFile}; pass --text FILE`,
+    );
+  }
+  const text = readFileSync(textFile, 'utf8');
+
+  const context = model.config.maxPositions;
+  const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);
+  const settings: BenchSettings = {
+    windowTokens,
+    windows: Number(values.windows),
+    prefillFraction: 0.5,
+    recallProbes: 2,
+    recallPassageTokens: 64,
+    recallFillerTokens: Math.min(Math.round(windowTokens * 0.6), context - 160),
+    passkeyLengths: (values['passkey-lengths'] ?? [256, 512, 1024].filter((l) => l <= context - 16).join(',')).split(',').map(Number),
+    passkeyDepths: [0.1, 0.5, 0.9],
+    passkeyPerCell: Number(values['passkey-per-cell']),
+    seed: Number(values.seed),
+  };
+  const progress = new Progress(tokensPerMethod(settings) * runs.length);
+  const started = Date.now();
+  const records = await runBench({
+    model,
+    text,
+    methods: runs,
+    settings,
+    onProgress: (label, tokens) => {
+      progress.setLabel(label);
+      progress.advance(tokens);
+    },
+  });
+  progress.finish();
+
+  console.log(`kv-bench: model ${modelDir}, text ${textFile}, backend ${backend.name}, ${cpus().length} cores, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`windows: ${settings.windows} × ${settings.windowTokens} tokens (first ${settings.prefillFraction * 100}% prefilled, the rest decoded token by token); passkey prompts of ${settings.passkeyLengths.join('/')} tokens`);
+  console.log(formatTable(records));
+  const date = new Date().toISOString();
+  if (values.json) {
+    mkdirSync(dirname(resolve(values.json)), { recursive: true });
+    writeFileSync(values.json, JSON.stringify({ model: modelDir, text: textFile, backend: backend.name, date, settings, records }, null, 2));
+  }
+  if (values.html) {
+    mkdirSync(dirname(resolve(values.html)), { recursive: true });
+    writeFileSync(values.html, htmlReport(records, { model: modelDir, text: textFile, backend: backend.name, date, settings: { ...settings } }));
+  }
+  model.dispose();
+}
+
+main().catch((error: unknown) => {
+  const code = (error as { code?: string }).code ?? '';
+  if (error instanceof KvkitError) {
+    console.error(`kv-bench: ${error.message} [${error.code}]`);
+  } else if (code.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`kv-bench: ${(error as Error).message}\n\n${USAGE}`);
+  } else {
+    console.error(error);
+  }
+  process.exit(1);
+});

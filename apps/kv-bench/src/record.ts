@@ -1,0 +1,33 @@
+import type { MethodParams } from '@kvkit/tensor-core';
+
+/** One row of results: a method with its parameters on one model and text. The --json schema. */
+export interface BenchRecord {
+  method: string;
+  label: string;
+  params: MethodParams;
+  /** Perplexity over the decoded tokens of the held-out windows. */
+  ppl: number;
+  /** Bits per byte of the same text (model-size independent; comparable with compressors). */
+  bpb: number;
+  /** Mean KL(dense ‖ method) of the next-token distribution, nats per token (0 for the dense row). */
+  kl: number;
+  /** Share of the dense cache's repeat-passage gain kept (1 = remembers like dense). */
+  recall: number;
+  recallFirstNll: number;
+  recallRepeatNll: number;
+  /** Passkey exact-match accuracy over all prompts. */
+  passkey: number;
+  passkeyByLength: Record<string, number>;
+  passkeyByDepth: Record<string, number>;
+  /** Resident KV bytes at the end of the largest window, and by part. */
+  kvBytes: number;
+  kvBytesF16: number;
+  /** kvBytesF16 / kvBytes. */
+  compression: number;
+  kvParts: Record<string, number>;
+  kvLayerBytes: number[];
+  /** Decode tokens per second (teacher-forced, one token per forward). */
+  tokensPerSec: number;
+  prefillTokensPerSec: number;
+  evaluatedTokens: number;
+}

@@ -1,0 +1,68 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, writeRandomModel } from './random-model.js';
+
+const cli = join(import.meta.dirname, '..', 'dist', 'cli.js');
+
+describe('kv-bench CLI', () => {
+  let model: string;
+  let out: string;
+  beforeAll(() => {
+    model = writeRandomModel({ context: 256 });
+    out = mkdtempSync(join(tmpdir(), 'kvbench-out-'));
+  });
+  afterAll(() => {
+    rmSync(model, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('--list prints every method with its parameters and an example', () => {
+    const text = execFileSync('node', [cli, '--list'], { encoding: 'utf8' });
+    expect(text).toMatch(/^dense {2}\(@kvkit\/tensor-core\)/m);
+    expect(text).toMatch(/dtype=<string>/);
+    expect(text).toMatch(/--methods takes rows separated by commas/);
+  });
+
+  it('refuses an unknown method and a bad parameter with a clear message and exit code 1', () => {
+    const unknown = spawnSync('node', [cli, '--model', model, '--methods', 'nope'], { encoding: 'utf8' });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown method "nope"; available: dense/);
+    const bad = spawnSync('node', [cli, '--model', model, '--methods', 'dense:dtype=f64'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/dtype=f64 is not allowed; allowed: f16, f32 \[INVALID_CONFIG\]/);
+    const noModel = spawnSync('node', [cli, '--model', join(out, 'missing')], { encoding: 'utf8' });
+    expect(noModel.status).toBe(1);
+    expect(noModel.stderr).toMatch(/config\.json/);
+  });
+
+  it('runs end to end on a user text and writes the JSON records and a self-contained HTML report', () => {
+    const textFile = join(out, 'text.txt');
+    writeFileSync(textFile, readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8').slice(0, 20000));
+    const json = join(out, 'r.json');
+    const html = join(out, 'r.html');
+    const stdout = execFileSync(
+      'node',
+      [cli, '--model', model, '--text', textFile, '--methods', 'dense:dtype=f32,dense', '--windows', '1', '--window-tokens', '64', '--passkey-lengths', '96', '--passkey-per-cell', '1', '--json', json, '--html', html],
+      { encoding: 'utf8' },
+    );
+    expect(stdout).toMatch(/method\s+ppl\s+Δppl\s+bpb\s+KL\s+recall\s+passkey\s+KV bytes\s+vs f16\s+decode tok\/s/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.records).toHaveLength(2);
+    for (const r of report.records) {
+      for (const key of ['method', 'params', 'ppl', 'bpb', 'kl', 'recall', 'passkey', 'kvBytes', 'kvBytesF16', 'tokensPerSec']) expect(r).toHaveProperty(key);
+      expect(r.ppl).toBeGreaterThan(1);
+      expect(r.kvBytes).toBeGreaterThan(0);
+    }
+    expect(report.records[0].kl).toBe(0);
+    expect(report.records[1].params).toEqual({ dtype: 'f16' });
+    expect(report.records[1].kl).toBeGreaterThan(0);
+    // f32 storage holds twice the bytes of the f16 baseline for the K/V part.
+    expect(report.records[0].kvParts.keys).toBe(2 * report.records[1].kvParts.keys);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/<svg/);
+    expect(page).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+});

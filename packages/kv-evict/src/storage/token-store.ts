@@ -1,0 +1,60 @@
+import type { Backend, Tensor } from '@kvkit/tensor-core';
+
+/** What a store needs to know about the layer it serves. */
+export interface StoreSpec {
+  kvHeads: number;
+  headDim: number;
+  backend: Backend;
+  layerIndex: number;
+}
+
+/** One head's tokens as attention reads them. Dispose the tensors when done. */
+export interface HeadView {
+  /** [1, n, headDim]. */
+  keys: Tensor;
+  /** [1, n, headDim]. */
+  values: Tensor;
+  /** Absolute positions of the n tokens, in storage order. */
+  positions: Int32Array;
+  dispose(): void;
+}
+
+/**
+ * Per-KV-head ragged token storage: each head holds its own kept tokens and their positions, in the
+ * order they arrived. This is the interface eviction policies evict from and the place where the
+ * storage format plugs in — the dense store (`raggedDenseStore`) by default, a quantized store
+ * (from kv-quant) for evict + quantize:
+ *
+ * - `append` adds the same tokens to every head and is atomic: if it throws, nothing changed.
+ * - `retain(head, keep)` keeps only the listed tokens of one head and must release the bytes of the
+ *   others (a group-quantized store re-packs the groups it touches); `memory()` shows the saving.
+ * - `write` overwrites one token (merging methods write the merged vector back; a quantized store
+ *   re-quantizes it). `appendHead` adds host vectors to one head (demotion targets, merged tokens).
+ * - `read` returns host f32 copies (scorers and mergers that look at keys); `view` returns tensors
+ *   attention can read — a quantized store dequantizes there, or a fused kernel reads it directly
+ *   once the attention seam (`attend/attend-heads.ts`) learns its format.
+ */
+export interface TokenStore {
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Tokens held by `head`. */
+  count(head: number): number;
+  /** Positions of `head`'s tokens in storage order (a read-only view; do not keep it across calls). */
+  positions(head: number): Int32Array;
+  /** k, v: [kvHeads, n, headDim] (any float dtype); positions: length n. */
+  append(keys: Tensor, values: Tensor, positions: Int32Array): void;
+  /** Adds n host vectors (row-major [n, headDim]) to one head. */
+  appendHead(head: number, keys: Float32Array, values: Float32Array, positions: Int32Array): void;
+  /** Keeps the tokens at the given storage indices (strictly ascending) and frees the rest. */
+  retain(head: number, keep: Int32Array): void;
+  /** Overwrites the key and value of token `index` of `head`. */
+  write(head: number, index: number, key: Float32Array, value: Float32Array): void;
+  /** Host f32 copies, row-major [count, headDim]. */
+  read(head: number): { keys: Float32Array; values: Float32Array };
+  view(head: number): HeadView;
+  /** Resident bytes by part (keys, values, positions, reserved, or codes/scales for quantized stores). */
+  memory(): Record<string, number>;
+  dispose(): void;
+}
+
+export type TokenStoreFactory = (spec: StoreSpec) => TokenStore;

@@ -1,0 +1,206 @@
+import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, UnsupportedModelError } from '@kvkit/tensor-core';
+
+/** The `model_type`s this runtime runs, with the checkpoints each covers. */
+export const SUPPORTED_MODEL_TYPES = {
+  llama: 'Llama 2, Llama 3.x, SmolLM/SmolLM2, TinyLlama (LlamaForCausalLM)',
+  mistral: 'Mistral 7B and other MistralForCausalLM checkpoints (sliding-window attention)',
+  qwen2: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)',
+} as const;
+
+export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
+
+/** `rope_scaling` types implemented (HF names). */
+export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3'] as const;
+
+/** A Llama-family config, normalized from an HF config.json. */
+export interface LlamaConfig {
+  modelType: ModelType;
+  numLayers: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  /** The context length (max_position_embeddings). */
+  maxPositions: number;
+  ropeTheta: number;
+  ropeScaling: RopeScaling;
+  /** Sliding-window attention span (Mistral): a query sees keys with queryPos − keyPos < slidingWindow. */
+  slidingWindow?: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  /** Which projections carry a bias (Qwen2: q, k, v; Llama with attention_bias: all four). */
+  attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
+  mlpBias: boolean;
+  bosTokenId?: number;
+  eosTokenIds: number[];
+  /** The dtype the checkpoint was saved in, as the config states it (informational). */
+  torchDtype?: string;
+}
+
+const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+};
+
+/** HF class defaults for fields a config.json may leave out. */
+const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number | null }> = {
+  llama: { maxPositions: 2048, slidingWindow: null },
+  mistral: { maxPositions: 4096 * 32, slidingWindow: 4096 },
+  qwen2: { maxPositions: 32768, slidingWindow: null },
+};
+
+/** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
+export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptModelFileError(fileName, 'must hold a JSON object');
+  const c = raw as Record<string, unknown>;
+  const supportedList = Object.entries(SUPPORTED_MODEL_TYPES)
+    .map(([type, what]) => `${type} (${what})`)
+    .join('; ');
+  const modelType = c.model_type;
+  if (typeof modelType !== 'string' || !(modelType in SUPPORTED_MODEL_TYPES)) {
+    throw new UnsupportedModelError(`${fileName}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${supportedList}`, {
+      file: fileName,
+      field: 'model_type',
+      value: modelType,
+      supported: Object.keys(SUPPORTED_MODEL_TYPES),
+    });
+  }
+  const type = modelType as ModelType;
+  const unsupported = (field: string, value: unknown, supported: string): never => {
+    throw new UnsupportedModelError(`${fileName}: ${field} = ${JSON.stringify(value)} is not supported; supported: ${supported}`, {
+      file: fileName,
+      field,
+      value,
+    });
+  };
+  const invalid = (field: string, problem: string): never => {
+    throw new InvalidConfigError(`${fileName}: ${field} ${problem}`, { file: fileName, field, value: c[field] });
+  };
+  const positiveInt = (field: string, fallback?: number): number => {
+    const value = c[field] ?? fallback;
+    if (value === undefined) return invalid(field, 'is required');
+    if (!Number.isSafeInteger(value) || (value as number) <= 0) return invalid(field, `must be a positive integer, got ${JSON.stringify(value)}`);
+    return value as number;
+  };
+  const positiveNumber = (value: unknown, field: string): number => {
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) return invalid(field, `must be a positive number, got ${JSON.stringify(value)}`);
+    return value;
+  };
+
+  const architectures = c.architectures;
+  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(CAUSAL_LM_ARCHITECTURES[type])) {
+    unsupported('architectures', architectures, `${CAUSAL_LM_ARCHITECTURES[type]} for model_type ${type}`);
+  }
+  const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
+  if (act !== 'silu' && act !== 'swish') unsupported('hidden_act', act, 'silu (SwiGLU MLP)');
+  if (c.quantization_config !== undefined && c.quantization_config !== null) {
+    const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
+    unsupported('quantization_config', method ?? c.quantization_config, 'unquantized f32, f16 or bf16 checkpoints');
+  }
+  const partialRotary = c.partial_rotary_factor ?? 1;
+  if (partialRotary !== 1) unsupported('partial_rotary_factor', partialRotary, '1 (full rotary embedding)');
+
+  const hiddenSize = positiveInt('hidden_size');
+  const numHeads = positiveInt('num_attention_heads');
+  const numKvHeads = positiveInt('num_key_value_heads', type === 'mistral' && c.num_key_value_heads === undefined ? 8 : numHeads);
+  if (numHeads % numKvHeads !== 0) invalid('num_key_value_heads', `(${numKvHeads}) must divide num_attention_heads (${numHeads})`);
+  if (c.head_dim === undefined || c.head_dim === null) {
+    if (hiddenSize % numHeads !== 0) invalid('hidden_size', `(${hiddenSize}) must be a multiple of num_attention_heads (${numHeads}) when head_dim is not given`);
+  }
+  const headDim = c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim');
+  if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
+
+  const { ropeTheta, ropeScaling } = parseRope(c, fileName, unsupported, positiveNumber);
+  const slidingWindow = parseSlidingWindow(c, type, unsupported, positiveInt);
+
+  const attentionBias = Boolean(c.attention_bias ?? false);
+  const rmsNormEps = positiveNumber(c.rms_norm_eps ?? 1e-6, 'rms_norm_eps');
+  return {
+    modelType: type,
+    numLayers: positiveInt('num_hidden_layers'),
+    hiddenSize,
+    intermediateSize: positiveInt('intermediate_size'),
+    numHeads,
+    numKvHeads,
+    headDim,
+    vocabSize: positiveInt('vocab_size'),
+    maxPositions: positiveInt('max_position_embeddings', DEFAULTS[type].maxPositions),
+    ropeTheta,
+    ropeScaling,
+    ...(slidingWindow !== undefined ? { slidingWindow } : {}),
+    rmsNormEps,
+    tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
+    attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
+    mlpBias: Boolean(c.mlp_bias ?? false),
+    bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
+    eosTokenIds: tokenIdList(c.eos_token_id),
+    torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
+  };
+}
+
+/** `eos_token_id` may be a number, a list, or absent. */
+export function tokenIdList(value: unknown): number[] {
+  if (typeof value === 'number' && Number.isInteger(value)) return [value];
+  if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number' && Number.isInteger(v));
+  return [];
+}
+
+/**
+ * transformers 4.x writes `rope_theta` and `rope_scaling`; 5.x writes one `rope_parameters`
+ * object holding both. Either is read.
+ */
+function parseRope(
+  c: Record<string, unknown>,
+  fileName: string,
+  unsupported: (field: string, value: unknown, supported: string) => never,
+  positiveNumber: (value: unknown, field: string) => number,
+): { ropeTheta: number; ropeScaling: RopeScaling } {
+  const params = c.rope_parameters;
+  const field = params !== undefined && params !== null ? 'rope_parameters' : 'rope_scaling';
+  const scaling = (field === 'rope_parameters' ? params : c.rope_scaling) as Record<string, unknown> | null | undefined;
+  const theta = (field === 'rope_parameters' ? (scaling?.rope_theta ?? c.rope_theta) : c.rope_theta) ?? 10000;
+  const ropeTheta = positiveNumber(theta, 'rope_theta');
+  if (scaling === undefined || scaling === null) return { ropeTheta, ropeScaling: { type: 'default' } };
+  const ropeType = scaling.rope_type ?? scaling.type ?? 'default';
+  if (!(SUPPORTED_ROPE_TYPES as readonly unknown[]).includes(ropeType)) {
+    unsupported(`${field}.rope_type`, ropeType, `${SUPPORTED_ROPE_TYPES.join(', ')} (or no ${field})`);
+  }
+  try {
+    return { ropeTheta, ropeScaling: parseRopeScaling({ ...scaling, rope_type: ropeType }) };
+  } catch (error) {
+    throw new InvalidConfigError(`${fileName}: ${field}: ${(error as Error).message}`, { file: fileName, field });
+  }
+}
+
+/**
+ * Mistral: `sliding_window` (null: none). Qwen2 declares a window but uses it only with
+ * `use_sliding_window` (never set by released checkpoints; its per-layer variant is not supported).
+ * transformers 5.x may list `layer_types`; a mix of full and sliding layers is not supported.
+ */
+function parseSlidingWindow(
+  c: Record<string, unknown>,
+  type: ModelType,
+  unsupported: (field: string, value: unknown, supported: string) => never,
+  positiveInt: (field: string, fallback?: number) => number,
+): number | undefined {
+  const layerTypes = c.layer_types;
+  if (Array.isArray(layerTypes)) {
+    const kinds = new Set(layerTypes);
+    for (const kind of kinds) if (kind !== 'full_attention' && kind !== 'sliding_attention') unsupported('layer_types', kind, 'full_attention, sliding_attention');
+    if (kinds.size > 1) unsupported('layer_types', 'a mix of full_attention and sliding_attention layers', 'the same attention type on every layer');
+  }
+  let uses: boolean;
+  if (type === 'qwen2') {
+    if (c.use_sliding_window === true) unsupported('use_sliding_window', true, 'false (Qwen2 per-layer sliding windows are not implemented)');
+    uses = false;
+  } else if (type === 'mistral') {
+    uses = c.sliding_window !== null && !(Array.isArray(layerTypes) && layerTypes[0] === 'full_attention');
+  } else {
+    uses = Array.isArray(layerTypes) && layerTypes[0] === 'sliding_attention';
+  }
+  if (!uses) return undefined;
+  return positiveInt('sliding_window', DEFAULTS[type].slidingWindow ?? undefined);
+}

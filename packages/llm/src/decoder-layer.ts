@@ -1,0 +1,139 @@
+import {
+  add,
+  concat,
+  contiguous,
+  type KVCache,
+  matmul,
+  mul,
+  reshape,
+  rmsNorm,
+  rope,
+  silu,
+  slice,
+  type Tensor,
+  transpose,
+} from '@kvkit/tensor-core';
+import type { LlamaConfig } from './config.js';
+import { TensorScope } from './tensor-scope.js';
+import type { LayerWeights, LinearWeights } from './weights.js';
+
+/** A run of consecutive rows of the batch that belongs to one request and its cache. */
+export interface Segment {
+  cache: KVCache;
+  /** First row of the segment in the batch. */
+  start: number;
+  length: number;
+  positions: Int32Array;
+  tokenIds: Int32Array;
+  phase: 'prefill' | 'decode';
+}
+
+/**
+ * What one decoder layer saw and computed during a forward pass, for calibration (kv-quant,
+ * kv-lowrank) and inspection. The tensors are released when the callback returns: copy what you keep.
+ */
+export interface LayerActivations {
+  layerIndex: number;
+  /** Absolute positions of the rows. */
+  positions: Int32Array;
+  /** [n, hidden]: the layer's input (the residual stream before input_layernorm). */
+  hidden: Tensor;
+  /** [qHeads, n, headDim]: queries after RoPE. */
+  q: Tensor;
+  /** [kvHeads, n, headDim]: keys before RoPE. */
+  keyPreRope: Tensor;
+  /** [kvHeads, n, headDim]: keys after RoPE. */
+  key: Tensor;
+  /** [kvHeads, n, headDim]. */
+  value: Tensor;
+  /** [qHeads, n, headDim]: attention output, before o_proj. */
+  attention: Tensor;
+}
+
+export interface LayerContext {
+  config: LlamaConfig;
+  /** f32 [headDim / 2]. */
+  invFreq: Tensor;
+  /** i32 [rows]: positions of every row of the batch. */
+  positions: Tensor;
+  segments: readonly Segment[];
+  onLayer?: (event: LayerActivations) => void;
+}
+
+/**
+ * x · Wᵀ (+ b), HF `nn.Linear`. A single row (decode) is computed as W · xᵀ instead: the same dot
+ * products, but each loaded x value then feeds several weight rows at once, which doubles the CPU
+ * matmul rate for matrix-vector products; [out, 1] and [1, out] share one memory layout.
+ */
+export function linear(x: Tensor, w: LinearWeights, scope: TensorScope): Tensor {
+  const y =
+    x.shape[0] === 1
+      ? scope.track(reshape(scope.track(matmul(w.weight, x, { transposeB: true })), [1, w.weight.shape[0]]))
+      : scope.track(matmul(x, w.weight, { transposeB: true }));
+  return w.bias ? scope.track(add(y, w.bias)) : y;
+}
+
+/** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
+function splitHeads(x: Tensor, heads: number, headDim: number, scope: TensorScope): Tensor {
+  const rows = x.shape[0];
+  return scope.track(transpose(scope.track(reshape(x, [rows, heads, headDim])), [1, 0, 2]));
+}
+
+/** Rows [start, start + length) of a [heads, rows, headDim] tensor, contiguous. */
+function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope): Tensor {
+  if (whole) return t;
+  const view = scope.track(slice(t, [0, segment.start, 0], [t.shape[0], segment.start + segment.length, t.shape[2]]));
+  return scope.track(contiguous(view));
+}
+
+/**
+ * One pre-norm decoder block: x + attn(norm(x)), then + mlp(norm(·)). Attention goes through each
+ * segment's cache layer: the layer receives K/V ([kvHeads, n, headDim], never repeated per query
+ * head; keys before or after RoPE as its `keyInput` asks) and computes attention over what it holds.
+ * Returns the new residual stream (the caller owns it).
+ */
+export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx: LayerContext): Tensor {
+  const { config, segments } = ctx;
+  const { numHeads, numKvHeads, headDim } = config;
+  const rows = x.shape[0];
+  const scope = new TensorScope();
+  try {
+    const h = scope.track(rmsNorm(x, w.inputNorm, config.rmsNormEps));
+    const q = scope.track(rope(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope), ctx.positions, ctx.invFreq, 'half'));
+    const keyPreRope = scope.track(contiguous(splitHeads(linear(h, w.k, scope), numKvHeads, headDim, scope)));
+    const key = scope.track(rope(keyPreRope, ctx.positions, ctx.invFreq, 'half'));
+    const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope)));
+
+    const whole = segments.length === 1;
+    const outputs: Tensor[] = [];
+    for (const segment of segments) {
+      const layer = segment.cache.layers[layerIndex];
+      const keys = layer.keyInput === 'pre-rope' ? keyPreRope : key;
+      layer.append(rowsOf(keys, segment, whole, scope), rowsOf(value, segment, whole, scope), {
+        positions: segment.positions,
+        phase: segment.phase,
+        tokenIds: segment.tokenIds,
+      });
+      const window = config.slidingWindow;
+      const result = layer.attend(rowsOf(q, segment, whole, scope), { positions: segment.positions, ...(window ? { window } : {}) });
+      outputs.push(scope.track(result.output));
+      if (result.statistics) {
+        result.statistics.keySum.dispose();
+        result.statistics.keyMax.dispose();
+      }
+    }
+    const attention = whole ? outputs[0] : scope.track(concat(outputs, 1));
+    if (ctx.onLayer) {
+      const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
+      ctx.onLayer({ layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
+    }
+    const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [rows, numHeads * headDim]));
+    const afterAttention = scope.track(add(x, linear(merged, w.o, scope)));
+
+    const h2 = scope.track(rmsNorm(afterAttention, w.postAttentionNorm, config.rmsNormEps));
+    const gated = scope.track(mul(scope.track(silu(linear(h2, w.gate, scope))), linear(h2, w.up, scope)));
+    return add(afterAttention, linear(gated, w.down, scope));
+  } finally {
+    scope.dispose();
+  }
+}

@@ -1,0 +1,34 @@
+import { type Backend, backendOf, InvalidConfigError, resolveBackend } from '@kvkit/tensor-core';
+import { parseModelConfig } from './config.js';
+import { LlamaModel } from './model.js';
+import { type ModelSource, openModelSource, parseJson, requireFile } from './model-source.js';
+import { loadTokenizer } from './tokenizer.js';
+import { loadWeights } from './weights.js';
+
+export interface LoadModelOptions {
+  /** A backend, or the name of a registered one (initialized here); default: the default backend (CPU). */
+  backend?: Backend | string;
+  /** Weight and compute dtype on the backend; default f32 (f16/bf16 checkpoints are widened at load). */
+  dtype?: 'f32' | 'f16';
+  /** Load tokenizer.json too (default true); false for weights-only directories. */
+  tokenizer?: boolean;
+}
+
+/**
+ * Loads a Hugging Face model directory: config.json, model.safetensors or a sharded
+ * model.safetensors.index.json, tokenizer.json (+ tokenizer_config.json, generation_config.json).
+ * `source` is a directory path (Node), `{ files }` (in-memory files) or `{ baseUrl, fetch? }`.
+ */
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<LlamaModel> {
+  const dtype = options.dtype ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw new InvalidConfigError(`loadModel: dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
+  const backend = typeof options.backend === 'string' ? await resolveBackend(options.backend) : backendOf(options.backend);
+  const files = openModelSource(source);
+  const config = parseModelConfig(parseJson(await requireFile(files, 'config.json'), 'config.json'));
+  const tokenizer = options.tokenizer === false ? undefined : await loadTokenizer(files);
+  if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
+    throw new InvalidConfigError(`tokenizer.json has ${tokenizer.vocabSize} tokens, more than config.json's vocab_size ${config.vocabSize}`);
+  }
+  const weights = await loadWeights(files, config, backend, dtype);
+  return new LlamaModel(config, weights, backend, dtype, tokenizer);
+}

@@ -1,0 +1,251 @@
+import {
+  type Backend,
+  type CacheMethod,
+  type CacheSpec,
+  cast,
+  createCache,
+  denseCache,
+  DisposedError,
+  gather,
+  IndexOutOfRangeError,
+  InvalidConfigError,
+  type KVCache,
+  rmsNorm,
+  ropeInverseFrequencies,
+  ShapeMismatchError,
+  type Tensor,
+  tensor,
+  UnsupportedModelError,
+} from '@kvkit/tensor-core';
+import type { LlamaConfig } from './config.js';
+import { decoderLayer, type LayerActivations, linear, type Segment } from './decoder-layer.js';
+import { TensorScope } from './tensor-scope.js';
+import type { LlamaTokenizer } from './tokenizer.js';
+import type { LlamaWeights } from './weights.js';
+
+export interface ForwardOptions {
+  /** Absolute positions of the tokens; default: continuing from where this cache left off. */
+  positions?: Int32Array;
+  /** Logits for every token ([n, vocab], default) or only the last ([1, vocab]). */
+  logits?: 'all' | 'last';
+  /** Called for every layer with its activations (released when the callback returns). */
+  onLayer?: (event: LayerActivations) => void;
+  /** How the cache should see the tokens; default 'prefill' for several tokens or a fresh cache, else 'decode'. */
+  phase?: 'prefill' | 'decode';
+  /**
+   * Let positions run past the model's context (max_position_embeddings). Off by default: such
+   * positions were never trained on. Turn it on when the cache policy (eviction with re-indexed
+   * positions, a sliding window) makes it meaningful.
+   */
+  allowBeyondContext?: boolean;
+}
+
+/** One request of a batched forward pass: its tokens and its own cache. */
+export interface BatchItem {
+  ids: Int32Array;
+  cache: KVCache;
+  positions?: Int32Array;
+}
+
+export interface BatchForwardOptions {
+  logits?: 'all' | 'last';
+  phase?: 'prefill' | 'decode';
+  allowBeyondContext?: boolean;
+}
+
+/**
+ * A Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, SmolLM) on a tensor-core backend. The KV
+ * cache is not part of the model: each request brings its own (`createCache`), so any compression
+ * method that implements the cache contract plugs in.
+ */
+export class LlamaModel {
+  /** Bytes the weights occupy on the backend. */
+  readonly weightBytes: number;
+  private readonly invFreqHost: Float32Array;
+  private readonly invFreq: Tensor;
+  /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
+  private readonly nextPositions = new WeakMap<KVCache, number>();
+  private disposed = false;
+
+  constructor(
+    readonly config: LlamaConfig,
+    private readonly weights: LlamaWeights,
+    readonly backend: Backend,
+    /** Weight and activation dtype on the backend. */
+    readonly dtype: 'f32' | 'f16',
+    private readonly tokenizerInstance?: LlamaTokenizer,
+  ) {
+    this.weightBytes = weights.bytes;
+    this.invFreqHost = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
+    this.invFreq = tensor(this.invFreqHost, [this.invFreqHost.length], { dtype: 'f32', backend });
+  }
+
+  get tokenizer(): LlamaTokenizer {
+    if (!this.tokenizerInstance) throw new UnsupportedModelError('this model was loaded without a tokenizer (no tokenizer.json, or { tokenizer: false })');
+    return this.tokenizerInstance;
+  }
+
+  get hasTokenizer(): boolean {
+    return this.tokenizerInstance !== undefined;
+  }
+
+  /** What a cache factory needs to know about this model. */
+  cacheSpec(): CacheSpec {
+    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingWindow } = this.config;
+    return {
+      numLayers,
+      qHeads: numHeads,
+      kvHeads: numKvHeads,
+      headDim,
+      maxPositions,
+      backend: this.backend,
+      rope: { invFreq: this.invFreqHost.slice(), layout: 'half' },
+      ...(slidingWindow !== undefined ? { slidingWindow } : {}),
+    };
+  }
+
+  /** A cache for one request; default: dense, in the model's dtype. */
+  createCache(method: CacheMethod = denseCache({ dtype: this.dtype })): KVCache {
+    this.assertAlive();
+    return createCache(this.cacheSpec(), method);
+  }
+
+  /** The position the next token fed through `cache` gets. */
+  nextPosition(cache: KVCache): number {
+    return this.nextPositions.get(cache) ?? cache.layers[0]?.length ?? 0;
+  }
+
+  /**
+   * Runs `ids` through the model, appending their K/V to `cache`, and returns f32 logits
+   * ([n, vocab], or [1, vocab] with `logits: 'last'`). Everything is checked before the cache is touched.
+   */
+  forward(ids: Int32Array, cache: KVCache, options: ForwardOptions = {}): Tensor {
+    const { onLayer, ...rest } = options;
+    return this.run([{ ids, cache, positions: options.positions }], rest, onLayer);
+  }
+
+  /**
+   * One forward pass over several requests, each with its own cache: the projections and the MLP run
+   * once over all rows (one matmul per weight), attention runs per request through its cache.
+   * Logits rows follow the items (with 'last': one row per item).
+   */
+  forwardBatch(items: readonly BatchItem[], options: BatchForwardOptions = {}): Tensor {
+    return this.run(items, options);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const seen = new Set<Tensor>();
+    const release = (t: Tensor | undefined): void => {
+      if (t && !seen.has(t)) {
+        seen.add(t);
+        t.dispose();
+      }
+    };
+    release(this.weights.embed);
+    release(this.weights.lmHead);
+    release(this.weights.finalNorm);
+    for (const layer of this.weights.layers) {
+      release(layer.inputNorm);
+      release(layer.postAttentionNorm);
+      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]) {
+        release(lin.weight);
+        release(lin.bias);
+      }
+    }
+    this.invFreq.dispose();
+  }
+
+  private run(items: readonly BatchItem[], options: BatchForwardOptions, onLayer?: (event: LayerActivations) => void): Tensor {
+    this.assertAlive();
+    if (items.length === 0) throw new InvalidConfigError('forwardBatch: needs at least one item');
+    const segments = this.plan(items, options);
+    const allIds = concatInt32(items.map((item) => item.ids));
+    const allPositions = concatInt32(segments.map((s) => s.positions));
+    const scope = new TensorScope();
+    try {
+      const positions = scope.track(tensor(allPositions, [allPositions.length], { dtype: 'i32', backend: this.backend }));
+      const idTensor = scope.track(tensor(allIds, [allIds.length], { dtype: 'i32', backend: this.backend }));
+      let x = scope.track(gather(this.weights.embed, idTensor, 0));
+      const ctx = { config: this.config, invFreq: this.invFreq, positions, segments, onLayer };
+      for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
+      for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
+      if (options.logits === 'last') {
+        const lastRows = Int32Array.from(segments, (s) => s.start + s.length - 1);
+        x = scope.track(gather(x, scope.track(tensor(lastRows, [lastRows.length], { dtype: 'i32', backend: this.backend })), 0));
+      }
+      const normed = scope.track(rmsNorm(x, this.weights.finalNorm, this.config.rmsNormEps));
+      const logits = linear(normed, { weight: this.weights.lmHead }, scope);
+      return logits.dtype === 'f32' ? scope.untrack(logits) : cast(logits, 'f32');
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /** Checks every item before any cache is written, and lays the rows out as segments. */
+  private plan(items: readonly BatchItem[], options: BatchForwardOptions): Segment[] {
+    const { vocabSize, maxPositions, numLayers, numKvHeads, headDim } = this.config;
+    const segments: Segment[] = [];
+    const caches = new Set<KVCache>();
+    let start = 0;
+    items.forEach((item, index) => {
+      const where = items.length === 1 ? 'forward' : `forwardBatch item ${index}`;
+      const { ids, cache } = item;
+      if (!(ids instanceof Int32Array) || ids.length === 0) throw new InvalidConfigError(`${where}: ids must be a non-empty Int32Array`);
+      for (let i = 0; i < ids.length; i++) {
+        if (ids[i] < 0 || ids[i] >= vocabSize) {
+          throw new IndexOutOfRangeError(`${where}: token id ${ids[i]} at index ${i} is outside the vocabulary [0, ${vocabSize})`, { index: i, id: ids[i] });
+        }
+      }
+      const spec = cache?.spec;
+      if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim) {
+        throw new ShapeMismatchError(
+          `${where}: the cache does not fit this model (needs ${numLayers} layers of ${numKvHeads} KV heads × ${headDim}); make it with model.createCache()`,
+        );
+      }
+      if (caches.has(cache)) throw new InvalidConfigError(`${where}: the same cache appears twice in one batch`);
+      caches.add(cache);
+      const next = this.nextPosition(cache);
+      const positions = item.positions ?? Int32Array.from({ length: ids.length }, (_, i) => next + i);
+      if (!(positions instanceof Int32Array) || positions.length !== ids.length) {
+        throw new ShapeMismatchError(`${where}: positions must be an Int32Array with one entry per token (${ids.length})`);
+      }
+      for (let i = 0; i < positions.length; i++) {
+        if (positions[i] < 0) throw new InvalidConfigError(`${where}: position ${positions[i]} at index ${i} is negative`);
+        if (positions[i] >= maxPositions && !options.allowBeyondContext) {
+          throw new IndexOutOfRangeError(
+            `${where}: position ${positions[i]} is beyond the model's context of ${maxPositions} tokens (max_position_embeddings); ` +
+              'shorten the input, or pass allowBeyondContext when the cache policy handles long inputs',
+            { position: positions[i], maxPositions },
+          );
+        }
+      }
+      const phase = options.phase ?? (ids.length > 1 || next === 0 ? 'prefill' : 'decode');
+      segments.push({ cache, start, length: ids.length, positions, tokenIds: ids, phase });
+      start += ids.length;
+    });
+    return segments;
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new DisposedError('LlamaModel');
+  }
+}
+
+function concatInt32(parts: readonly Int32Array[]): Int32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+function maxOf(values: Int32Array): number {
+  let m = -1;
+  for (const v of values) if (v > m) m = v;
+  return m;
+}

@@ -1,0 +1,95 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+import { CorruptModelFileError, IndexOutOfRangeError } from '@kvkit/tensor-core';
+import { tokenIdList } from './config.js';
+import { type ModelFiles, type ModelSource, openModelSource, readJsonFile, requireFile, parseJson } from './model-source.js';
+
+export interface EncodeOptions {
+  /** Add the special tokens the tokenizer's post-processor adds (a BOS token for Llama); default true, as in HF. */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Leave out special tokens (BOS, EOS, chat markers); default false, as in HF. */
+  skipSpecialTokens?: boolean;
+}
+
+/**
+ * A Hugging Face tokenizer (tokenizer.json through `@huggingface/tokenizers`) with the token ids
+ * generation needs: EOS ids come from generation_config.json, else config.json, else the
+ * tokenizer config's `eos_token`.
+ */
+export class LlamaTokenizer {
+  readonly eosTokenIds: readonly number[];
+  readonly bosTokenId: number | undefined;
+  /** One more than the largest id the tokenizer can produce (vocabulary plus added tokens). */
+  readonly vocabSize: number;
+  private readonly tokenizer: Tokenizer;
+
+  constructor(
+    tokenizerJson: object,
+    tokenizerConfig: Record<string, unknown> = {},
+    ids: { eosTokenIds?: readonly number[]; bosTokenId?: number } = {},
+  ) {
+    try {
+      this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    } catch (error) {
+      throw new CorruptModelFileError('tokenizer.json', `could not be read as a Hugging Face tokenizer: ${(error as Error).message}`);
+    }
+    let maxId = -1;
+    for (const id of this.tokenizer.get_vocab(true).values()) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
+    const eosFromConfig = this.tokenId(tokenizerConfig.eos_token);
+    this.eosTokenIds = ids.eosTokenIds && ids.eosTokenIds.length > 0 ? [...ids.eosTokenIds] : eosFromConfig === undefined ? [] : [eosFromConfig];
+    this.bosTokenId = ids.bosTokenId ?? this.tokenId(tokenizerConfig.bos_token);
+  }
+
+  encode(text: string, options: EncodeOptions = {}): Int32Array {
+    return Int32Array.from(this.tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids);
+  }
+
+  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    const list = Array.from(ids);
+    for (let i = 0; i < list.length; i++) {
+      if (!Number.isInteger(list[i]) || list[i] < 0 || list[i] >= this.vocabSize) {
+        throw new IndexOutOfRangeError(`decode: token id ${list[i]} at index ${i} is outside the tokenizer's ids [0, ${this.vocabSize})`, { index: i, id: list[i] });
+      }
+    }
+    return this.tokenizer.decode(list, { skip_special_tokens: options.skipSpecialTokens ?? false });
+  }
+
+  /** The id of a token string, or undefined when it is not in the vocabulary. */
+  tokenToId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+
+  /** The token string of an id, or undefined. */
+  idToToken(id: number): string | undefined {
+    return this.tokenizer.id_to_token(id);
+  }
+
+  /** True for added special tokens (BOS/EOS, chat markers). */
+  isSpecial(id: number): boolean {
+    return this.tokenizer.get_added_tokens_decoder().get(id)?.special ?? false;
+  }
+
+  private tokenId(token: unknown): number | undefined {
+    const content = typeof token === 'string' ? token : (token as { content?: unknown } | null)?.content;
+    return typeof content === 'string' ? this.tokenizer.token_to_id(content) : undefined;
+  }
+}
+
+/** Reads tokenizer.json (required) and tokenizer_config.json, generation_config.json, config.json (optional). */
+export async function loadTokenizer(source: ModelSource | ModelFiles): Promise<LlamaTokenizer> {
+  const files = openModelSource(source);
+  const tokenizerJson = parseJson(await requireFile(files, 'tokenizer.json'), 'tokenizer.json');
+  if (typeof tokenizerJson !== 'object' || tokenizerJson === null || Array.isArray(tokenizerJson)) {
+    throw new CorruptModelFileError('tokenizer.json', 'must hold a JSON object');
+  }
+  const tokenizerConfig = ((await readJsonFile(files, 'tokenizer_config.json')) ?? {}) as Record<string, unknown>;
+  const generation = ((await readJsonFile(files, 'generation_config.json')) ?? {}) as Record<string, unknown>;
+  const model = ((await readJsonFile(files, 'config.json')) ?? {}) as Record<string, unknown>;
+  const eosFromGeneration = tokenIdList(generation.eos_token_id);
+  const eosTokenIds = eosFromGeneration.length > 0 ? eosFromGeneration : tokenIdList(model.eos_token_id);
+  const bos = generation.bos_token_id ?? model.bos_token_id;
+  return new LlamaTokenizer(tokenizerJson, tokenizerConfig, { eosTokenIds, bosTokenId: typeof bos === 'number' ? bos : undefined });
+}

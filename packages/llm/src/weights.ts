@@ -1,0 +1,168 @@
+import { type Backend, CorruptModelFileError, f32ArrayToF16, type Tensor, tensor } from '@kvkit/tensor-core';
+import type { LlamaConfig } from './config.js';
+import { type ModelFiles, requireFile } from './model-source.js';
+import { decodeFloat32, parseSafetensors, parseSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader, safetensorsHeaderLength } from './safetensors.js';
+import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
+
+/** A linear layer in HF layout: weight [out, in], optional bias [out]. */
+export interface LinearWeights {
+  weight: Tensor;
+  bias?: Tensor;
+}
+
+export interface LayerWeights {
+  inputNorm: Tensor;
+  q: LinearWeights;
+  k: LinearWeights;
+  v: LinearWeights;
+  o: LinearWeights;
+  postAttentionNorm: Tensor;
+  gate: LinearWeights;
+  up: LinearWeights;
+  down: LinearWeights;
+}
+
+export interface LlamaWeights {
+  /** [vocab, hidden]. */
+  embed: Tensor;
+  layers: LayerWeights[];
+  finalNorm: Tensor;
+  /** [vocab, hidden]; the embedding itself when the embeddings are tied. */
+  lmHead: Tensor;
+  /** Bytes the weights occupy on the backend. */
+  bytes: number;
+}
+
+export const SINGLE_FILE = 'model.safetensors';
+
+interface ExpectedTensor {
+  name: string;
+  shape: number[];
+  /** Where the loaded tensor goes. */
+  assign: (t: Tensor) => void;
+}
+
+/**
+ * Every tensor the config implies, with its shape. Names follow HF's `LlamaForCausalLM` (shared by
+ * Mistral and Qwen2).
+ */
+function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] }): ExpectedTensor[] {
+  const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
+  const list: ExpectedTensor[] = [{ name: 'model.embed_tokens.weight', shape: [vocabSize, d], assign: (t) => (target.embed = t) }];
+  const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void): void => {
+    const weights: LinearWeights = {} as LinearWeights;
+    set(weights);
+    list.push({ name: `${prefix}.weight`, shape: [out, inDim], assign: (t) => (weights.weight = t) });
+    if (bias) list.push({ name: `${prefix}.bias`, shape: [out], assign: (t) => (weights.bias = t) });
+  };
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `model.layers.${i}`;
+    const bias = config.attentionBias;
+    list.push({ name: `${p}.input_layernorm.weight`, shape: [d], assign: (t) => (layer.inputNorm = t) });
+    linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
+    linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
+    linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
+    linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+    list.push({ name: `${p}.post_attention_layernorm.weight`, shape: [d], assign: (t) => (layer.postAttentionNorm = t) });
+    linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
+    linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
+    linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
+  }
+  list.push({ name: 'model.norm.weight', shape: [d], assign: (t) => (target.finalNorm = t) });
+  if (!config.tieWordEmbeddings) list.push({ name: 'lm_head.weight', shape: [vocabSize, d], assign: (t) => (target.lmHead = t) });
+  return list;
+}
+
+/**
+ * Loads the weights of a single-file or sharded safetensors checkpoint onto `backend` in `dtype`
+ * (f16 and bf16 checkpoints are widened to f32 at load for f32 compute). Every tensor the config
+ * implies must be present with the implied shape; a mismatch names the file and the tensor. One
+ * shard is held in memory at a time. On failure, tensors already uploaded are released.
+ */
+export async function loadWeights(files: ModelFiles, config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16'): Promise<LlamaWeights> {
+  const target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] } = { layers: [] };
+  const expected = expectedTensors(config, target);
+  const loaded: Tensor[] = [];
+  try {
+    const indexBytes = await files.read(SHARD_INDEX_FILE);
+    const plan = indexBytes ? shardPlan(parseShardIndex(indexBytes), expected) : new Map([[SINGLE_FILE, expected]]);
+    for (const [shardName, wanted] of plan) {
+      const shard = await openShard(files, shardName);
+      try {
+        for (const item of wanted) {
+          const entry = shard.header.tensors.get(item.name);
+          if (!entry) {
+            throw new CorruptModelFileError(shardName, `tensor "${item.name}" is missing (config.json implies shape [${item.shape.join(', ')}])`, {
+              tensor: item.name,
+            });
+          }
+          assertShape(shardName, entry, item.shape);
+          const values = decodeFloat32(await shard.read(entry), entry, shardName);
+          const t = dtype === 'f16' ? tensor(f32ArrayToF16(values), item.shape, { dtype: 'f16', backend }) : tensor(values, item.shape, { dtype: 'f32', backend });
+          loaded.push(t);
+          item.assign(t);
+        }
+      } finally {
+        await shard.close();
+      }
+    }
+  } catch (error) {
+    for (const t of loaded) t.dispose();
+    throw error;
+  }
+  if (config.tieWordEmbeddings) target.lmHead = target.embed;
+  const bytes = loaded.reduce((sum, t) => sum + t.size * (dtype === 'f32' ? 4 : 2), 0);
+  return { ...(target as LlamaWeights), bytes };
+}
+
+/** Which tensors to read from which shard, refusing tensors the index does not place. */
+function shardPlan(index: ReturnType<typeof parseShardIndex>, expected: ExpectedTensor[]): Map<string, ExpectedTensor[]> {
+  const plan = new Map<string, ExpectedTensor[]>();
+  for (const item of expected) {
+    const shard = index.weightMap.get(item.name);
+    if (!shard) {
+      throw new CorruptModelFileError(index.fileName, `weight_map has no entry for tensor "${item.name}" (config.json implies shape [${item.shape.join(', ')}])`, {
+        tensor: item.name,
+      });
+    }
+    const list = plan.get(shard) ?? [];
+    list.push(item);
+    plan.set(shard, list);
+  }
+  return plan;
+}
+
+function assertShape(fileName: string, entry: SafetensorsEntry, shape: number[]): void {
+  if (entry.shape.length !== shape.length || entry.shape.some((dim, i) => dim !== shape[i])) {
+    throw new CorruptModelFileError(fileName, `tensor "${entry.name}" has shape [${entry.shape.join(', ')}], but config.json implies [${shape.join(', ')}]`, {
+      tensor: entry.name,
+      shape: entry.shape,
+      expected: shape,
+    });
+  }
+}
+
+/** A shard's header and its tensors' bytes: read by range where the source allows it, else whole. */
+interface ShardReader {
+  header: SafetensorsHeader;
+  read(entry: SafetensorsEntry): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+async function openShard(files: ModelFiles, name: string): Promise<ShardReader> {
+  const file = files.open ? await files.open(name) : undefined;
+  if (!file) {
+    const whole = parseSafetensors(await requireFile(files, name), name);
+    return { header: whole, read: async (entry) => whole.bytes.subarray(entry.begin, entry.end), close: async () => {} };
+  }
+  try {
+    const headerLength = safetensorsHeaderLength(await file.read(0, Math.min(8, file.size)), file.size, name);
+    const header = parseSafetensorsHeader(await file.read(8, 8 + headerLength), file.size, name);
+    return { header, read: (entry) => file.read(entry.begin, entry.end), close: () => file.close() };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+}

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseModelConfig } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
+import { TORCH_REFERENCE } from './helpers/fixtures.js';
+
+const fixtureConfig = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(TORCH_REFERENCE, name, 'config.json'), 'utf8'));
+
+const rejects = (raw: unknown, code: string, pattern: RegExp): void => {
+  expectKvkitError(() => parseModelConfig(raw), code, pattern);
+};
+
+// Field values of public checkpoints' config.json (dimensions only).
+const LLAMA_32_1B = {
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 2048,
+  intermediate_size: 8192,
+  num_hidden_layers: 16,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  head_dim: 64,
+  vocab_size: 128256,
+  max_position_embeddings: 131072,
+  rms_norm_eps: 1e-5,
+  rope_theta: 500000.0,
+  rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+  tie_word_embeddings: true,
+  attention_bias: false,
+  mlp_bias: false,
+  hidden_act: 'silu',
+  bos_token_id: 128000,
+  eos_token_id: [128001, 128008, 128009],
+  torch_dtype: 'bfloat16',
+};
+
+const MISTRAL_7B_V01 = {
+  architectures: ['MistralForCausalLM'],
+  model_type: 'mistral',
+  hidden_size: 4096,
+  intermediate_size: 14336,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  vocab_size: 32000,
+  max_position_embeddings: 32768,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000.0,
+  sliding_window: 4096,
+  tie_word_embeddings: false,
+  hidden_act: 'silu',
+  bos_token_id: 1,
+  eos_token_id: 2,
+};
+
+const QWEN25_05B = {
+  architectures: ['Qwen2ForCausalLM'],
+  model_type: 'qwen2',
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  vocab_size: 151936,
+  max_position_embeddings: 32768,
+  max_window_layers: 21,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000.0,
+  sliding_window: 32768,
+  use_sliding_window: false,
+  tie_word_embeddings: true,
+  hidden_act: 'silu',
+  eos_token_id: 151643,
+};
+
+describe('config.json', () => {
+  it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
+    const c = parseModelConfig(LLAMA_32_1B);
+    expect(c).toMatchObject({
+      modelType: 'llama',
+      numLayers: 16,
+      hiddenSize: 2048,
+      intermediateSize: 8192,
+      numHeads: 32,
+      numKvHeads: 8,
+      headDim: 64,
+      vocabSize: 128256,
+      maxPositions: 131072,
+      ropeTheta: 500000,
+      ropeScaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+      rmsNormEps: 1e-5,
+      tieWordEmbeddings: true,
+      attentionBias: { q: false, k: false, v: false, o: false },
+      mlpBias: false,
+      bosTokenId: 128000,
+      eosTokenIds: [128001, 128008, 128009],
+      torchDtype: 'bfloat16',
+    });
+    expect(c.slidingWindow).toBeUndefined();
+  });
+
+  it('normalizes Mistral (sliding window) and Qwen2.5 (q/k/v biases, declared window unused)', () => {
+    expect(parseModelConfig(MISTRAL_7B_V01)).toMatchObject({ modelType: 'mistral', headDim: 128, numKvHeads: 8, slidingWindow: 4096, eosTokenIds: [2] });
+    expect(parseModelConfig({ ...MISTRAL_7B_V01, sliding_window: null }).slidingWindow).toBeUndefined();
+    const { sliding_window: _unused, ...noWindowField } = MISTRAL_7B_V01;
+    expect(parseModelConfig(noWindowField).slidingWindow).toBe(4096); // HF's MistralConfig default
+    const qwen = parseModelConfig(QWEN25_05B);
+    expect(qwen).toMatchObject({ modelType: 'qwen2', headDim: 64, attentionBias: { q: true, k: true, v: true, o: false }, tieWordEmbeddings: true });
+    expect(qwen.slidingWindow).toBeUndefined();
+  });
+
+  it('reads the fixtures’ configs as the reference script meant them', () => {
+    expect(parseModelConfig(fixtureConfig('mistral-sliding'))).toMatchObject({ slidingWindow: 4, headDim: 16, numHeads: 4, hiddenSize: 32 });
+    expect(parseModelConfig(fixtureConfig('qwen2-bias')).slidingWindow).toBeUndefined();
+    expect(parseModelConfig(fixtureConfig('llama-mqa-bias'))).toMatchObject({ numKvHeads: 1, attentionBias: { q: true, k: true, v: true, o: true }, mlpBias: true });
+    expect(parseModelConfig(fixtureConfig('smollm-tied'))).toMatchObject({ tieWordEmbeddings: true, numHeads: 6, numKvHeads: 2, headDim: 8 });
+  });
+
+  it('reads transformers 5 configs (rope_parameters, dtype, layer_types)', () => {
+    const { rope_theta: _t, rope_scaling: _s, torch_dtype: _d, ...rest } = LLAMA_32_1B;
+    const v5 = { ...rest, dtype: 'bfloat16', rope_parameters: { rope_type: 'llama3', rope_theta: 500000.0, factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192 } };
+    expect(parseModelConfig(v5)).toMatchObject({ ropeTheta: 500000, ropeScaling: { type: 'llama3', factor: 32 }, torchDtype: 'bfloat16' });
+    expect(parseModelConfig({ ...rest, rope_parameters: { rope_type: 'default', rope_theta: 1234 } })).toMatchObject({ ropeTheta: 1234, ropeScaling: { type: 'default' } });
+    const layerTypes = (kind: string) => Array.from({ length: 32 }, () => kind);
+    expect(parseModelConfig({ ...MISTRAL_7B_V01, layer_types: layerTypes('sliding_attention') }).slidingWindow).toBe(4096);
+    expect(parseModelConfig({ ...QWEN25_05B, layer_types: layerTypes('full_attention').slice(0, 24) }).slidingWindow).toBeUndefined();
+  });
+
+  it('defaults what HF defaults (KV heads, eps, theta, context)', () => {
+    const c = parseModelConfig({ model_type: 'llama', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: 10 });
+    expect(c).toMatchObject({ numKvHeads: 4, headDim: 16, rmsNormEps: 1e-6, ropeTheta: 10000, maxPositions: 2048, tieWordEmbeddings: false, eosTokenIds: [] });
+  });
+
+  it('refuses unsupported architectures, naming the field and listing what is supported', () => {
+    rejects({ ...LLAMA_32_1B, model_type: 'gpt2' }, 'UNSUPPORTED_MODEL', /config\.json: model_type "gpt2" is not supported; supported: llama \(.*\); mistral \(.*\); qwen2 \(/);
+    rejects({ hidden_size: 8 }, 'UNSUPPORTED_MODEL', /model_type undefined is not supported; supported: llama/);
+    rejects({ ...LLAMA_32_1B, hidden_act: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_act = "gelu" is not supported; supported: silu/);
+    rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "yarn" is not supported; supported: default, linear, llama3/);
+    rejects({ ...LLAMA_32_1B, rope_scaling: { type: 'dynamic', factor: 2 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "dynamic"/);
+    rejects({ ...QWEN25_05B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported/);
+    rejects({ ...LLAMA_32_1B, quantization_config: { quant_method: 'gptq', bits: 4 } }, 'UNSUPPORTED_MODEL', /quantization_config = "gptq" is not supported; supported: unquantized f32, f16 or bf16/);
+    rejects({ ...LLAMA_32_1B, architectures: ['LlamaForSequenceClassification'] }, 'UNSUPPORTED_MODEL', /architectures = \["LlamaForSequenceClassification"\] is not supported; supported: LlamaForCausalLM/);
+    rejects({ ...LLAMA_32_1B, partial_rotary_factor: 0.5 }, 'UNSUPPORTED_MODEL', /partial_rotary_factor = 0\.5/);
+    rejects(
+      { ...MISTRAL_7B_V01, layer_types: ['sliding_attention', 'full_attention'] },
+      'UNSUPPORTED_MODEL',
+      /layer_types = "a mix of full_attention and sliding_attention layers" is not supported/,
+    );
+  });
+
+  it('refuses invalid values, naming the field', () => {
+    const { hidden_size: _h, ...noHidden } = LLAMA_32_1B;
+    rejects(noHidden, 'INVALID_CONFIG', /config\.json: hidden_size is required/);
+    rejects({ ...LLAMA_32_1B, num_key_value_heads: 5 }, 'INVALID_CONFIG', /num_key_value_heads \(5\) must divide num_attention_heads \(32\)/);
+    rejects({ ...LLAMA_32_1B, num_hidden_layers: 0 }, 'INVALID_CONFIG', /num_hidden_layers must be a positive integer, got 0/);
+    rejects({ ...LLAMA_32_1B, vocab_size: '128256' }, 'INVALID_CONFIG', /vocab_size must be a positive integer, got "128256"/);
+    rejects({ ...LLAMA_32_1B, head_dim: 63 }, 'INVALID_CONFIG', /head_dim must be even/);
+    rejects({ ...LLAMA_32_1B, head_dim: undefined, hidden_size: 2050 }, 'INVALID_CONFIG', /hidden_size \(2050\) must be a multiple of num_attention_heads \(32\)/);
+    rejects({ ...LLAMA_32_1B, rope_theta: -1 }, 'INVALID_CONFIG', /rope_theta must be a positive number/);
+    rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'INVALID_CONFIG', /config\.json: rope_scaling: .*low_freq_factor/);
+    rejects([1, 2], 'CORRUPT_MODEL_FILE', /config\.json: must hold a JSON object/);
+  });
+});

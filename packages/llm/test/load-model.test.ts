@@ -1,0 +1,190 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getBackend } from '@kvkit/tensor-core';
+import { assertClose } from '@kvkit/tensor-core/testing';
+import { describe, expect, it } from 'vitest';
+import { type LlamaModel, loadModel, type ModelSource, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
+import { expectKvkitErrorAsync } from './helpers/errors.js';
+import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+
+const LLAMA = join(TORCH_REFERENCE, 'llama');
+const ref = readReference(LLAMA);
+
+/** Prefill logits of the fixture prompt, checked against the PyTorch reference. */
+function expectReferenceLogits(model: LlamaModel): void {
+  const cache = model.createCache();
+  const logits = model.forward(Int32Array.from(ref.ids), cache);
+  assertClose(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length), 1e-5, 'logits');
+  logits.dispose();
+  cache.dispose();
+  model.dispose();
+}
+
+const loadFails = (source: ModelSource, code: string, pattern: RegExp, options: Parameters<typeof loadModel>[1] = {}) =>
+  expectKvkitErrorAsync(loadModel(source, options), code, pattern);
+
+/** A fetch that serves the given files under /models/tiny/ (404 for anything else), recording what was asked. */
+function directoryFetch(files: Record<string, Uint8Array>, requested: string[]): typeof fetch {
+  return (async (input: string | URL | Request) => {
+    const url = new URL(String(input));
+    const name = decodeURIComponent(url.pathname.replace('/models/tiny/', ''));
+    requested.push(name);
+    const body = files[name];
+    return body ? new Response(body) : new Response('not found', { status: 404 });
+  }) as typeof fetch;
+}
+
+/** The llama fixture's weights split into two shards with an index, as save_pretrained writes them. */
+function shardedFiles(): Record<string, Uint8Array> {
+  const files = filesOf(LLAMA);
+  const file = parseSafetensors(files['model.safetensors'], 'model.safetensors');
+  const names = [...file.tensors.keys()].sort();
+  const shards = [names.slice(0, 10), names.slice(10)];
+  const weightMap: Record<string, string> = {};
+  const out: Record<string, Uint8Array> = { ...files };
+  delete out['model.safetensors'];
+  shards.forEach((group, i) => {
+    const shardName = `model-0000${i + 1}-of-00002.safetensors`;
+    const tensors: Parameters<typeof serializeSafetensors>[0] = {};
+    for (const name of group) {
+      const entry = file.tensors.get(name)!;
+      tensors[name] = { dtype: 'F32', shape: entry.shape, data: readFloat32(file, entry) };
+      weightMap[name] = shardName;
+    }
+    out[shardName] = serializeSafetensors(tensors);
+  });
+  out['model.safetensors.index.json'] = new TextEncoder().encode(JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
+  return out;
+}
+
+const withConfig = (files: Record<string, Uint8Array>, patch: Record<string, unknown>): Record<string, Uint8Array> => {
+  const config = JSON.parse(new TextDecoder().decode(files['config.json']));
+  return { ...files, 'config.json': new TextEncoder().encode(JSON.stringify({ ...config, ...patch })) };
+};
+
+describe('loadModel', () => {
+  it('loads a directory, in-memory files and a URL, with the same weights', async () => {
+    expectReferenceLogits(await loadModel(LLAMA));
+    expectReferenceLogits(await loadModel({ files: filesOf(LLAMA) }));
+    const arrayBuffers = Object.fromEntries(Object.entries(filesOf(LLAMA)).map(([k, v]) => [k, v.slice().buffer]));
+    expectReferenceLogits(await loadModel({ files: arrayBuffers }, { backend: 'cpu' }));
+    const requested: string[] = [];
+    const model = await loadModel({ baseUrl: 'https://example.test/models/tiny', fetch: directoryFetch(filesOf(LLAMA), requested) });
+    expect(requested).toContain('model.safetensors.index.json'); // looked for, 404: single file
+    expect(requested).toContain('model.safetensors');
+    expect(model.tokenizer.eosTokenIds).toEqual([0]);
+    expectReferenceLogits(model);
+  });
+
+  it('loads a sharded checkpoint through model.safetensors.index.json', async () => {
+    const files = shardedFiles();
+    expectReferenceLogits(await loadModel({ files }));
+    const { 'model-00002-of-00002.safetensors': _dropped, ...missingShard } = files;
+    await loadFails({ files: missingShard }, 'CORRUPT_MODEL_FILE', /^model-00002-of-00002\.safetensors: missing from the given files/);
+    const index = JSON.parse(new TextDecoder().decode(files['model.safetensors.index.json']));
+    delete index.weight_map['model.norm.weight'];
+    await loadFails(
+      { files: { ...files, 'model.safetensors.index.json': new TextEncoder().encode(JSON.stringify(index)) } },
+      'CORRUPT_MODEL_FILE',
+      /^model\.safetensors\.index\.json: weight_map has no entry for tensor "model\.norm\.weight" \(config\.json implies shape \[32\]\)/,
+    );
+  });
+
+  it('names the missing file', async () => {
+    const files = filesOf(LLAMA);
+    const without = (name: string): Record<string, Uint8Array> => Object.fromEntries(Object.entries(files).filter(([k]) => k !== name));
+    await loadFails({ files: without('config.json') }, 'CORRUPT_MODEL_FILE', /^config\.json: missing from the given files/);
+    await loadFails({ files: without('model.safetensors') }, 'CORRUPT_MODEL_FILE', /^model\.safetensors: missing from the given files/);
+    await loadFails({ files: without('tokenizer.json') }, 'CORRUPT_MODEL_FILE', /^tokenizer\.json: missing/);
+    await loadFails('/nonexistent/kvkit/model', 'CORRUPT_MODEL_FILE', /^config\.json: missing from directory \/nonexistent\/kvkit\/model/);
+    // Weights only: the tokenizer is not needed, and asking for it says why it is not there.
+    const model = await loadModel({ files: without('tokenizer.json') }, { tokenizer: false });
+    expect(model.hasTokenizer).toBe(false);
+    expect(() => model.tokenizer).toThrow(/loaded without a tokenizer/);
+    expectReferenceLogits(model);
+  });
+
+  it('names the file and the problem for truncated or corrupt files', async () => {
+    const files = filesOf(LLAMA);
+    const weights = files['model.safetensors'];
+    await loadFails({ files: { ...files, 'model.safetensors': weights.subarray(0, 6) } }, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated: 6 bytes/);
+    await loadFails({ files: { ...files, 'model.safetensors': weights.subarray(0, 100) } }, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated header/);
+    await loadFails(
+      { files: { ...files, 'model.safetensors': weights.subarray(0, weights.length - 10) } },
+      'CORRUPT_MODEL_FILE',
+      /^model\.safetensors: truncated: tensor "[^"]+" ends at data byte \d+, but the file holds only \d+ bytes/,
+    );
+    await loadFails({ files: { ...files, 'config.json': new TextEncoder().encode('{"model_type": "llama",') } }, 'CORRUPT_MODEL_FILE', /^config\.json: is not valid JSON/);
+    await loadFails({ files: { ...files, 'tokenizer.json': new TextEncoder().encode('{"model": {"type": "Nope"}}') } }, 'CORRUPT_MODEL_FILE', /^tokenizer\.json: /);
+  });
+
+  it('reads a directory by byte ranges, with the same checks', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'kvkit-llm-'));
+    try {
+      const files = filesOf(LLAMA);
+      const write = (weights: Uint8Array): void => {
+        for (const [name, bytes] of Object.entries({ ...files, 'model.safetensors': weights })) writeFileSync(join(scratch, name), bytes);
+      };
+      write(files['model.safetensors']);
+      expectReferenceLogits(await loadModel(scratch));
+      const weights = files['model.safetensors'];
+      write(weights.subarray(0, 5));
+      await loadFails(scratch, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated: 5 bytes/);
+      write(weights.subarray(0, 64));
+      await loadFails(scratch, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated header/);
+      write(weights.subarray(0, weights.length - 1));
+      await loadFails(scratch, 'CORRUPT_MODEL_FILE', /^model\.safetensors: truncated: tensor "[^"]+" ends at data byte \d+/);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('names a tensor whose shape does not match config.json, or that is missing', async () => {
+    const files = filesOf(LLAMA);
+    await loadFails(
+      { files: withConfig(files, { intermediate_size: 48 }) },
+      'CORRUPT_MODEL_FILE',
+      /^model\.safetensors: tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[64, 32\], but config\.json implies \[48, 32\]/,
+    );
+    await loadFails({ files: withConfig(files, { num_hidden_layers: 3 }) }, 'CORRUPT_MODEL_FILE', /tensor "model\.layers\.2\.input_layernorm\.weight" is missing \(config\.json implies shape \[32\]\)/);
+    await loadFails({ files: withConfig(files, { attention_bias: true }) }, 'CORRUPT_MODEL_FILE', /tensor "model\.layers\.0\.self_attn\.q_proj\.bias" is missing/);
+    await loadFails({ files: withConfig(files, { model_type: 'phi3' }) }, 'UNSUPPORTED_MODEL', /model_type "phi3" is not supported; supported: llama/);
+    await loadFails({ files: withConfig(files, { vocab_size: 90 }) }, 'INVALID_CONFIG', /tokenizer\.json has 96 tokens, more than config\.json's vocab_size 90/);
+  });
+
+  it('releases what it uploaded when loading fails', async () => {
+    const cpu = getBackend('cpu');
+    const before = cpu.bytesInUse();
+    await loadFails({ files: withConfig(filesOf(LLAMA), { num_hidden_layers: 3 }) }, 'CORRUPT_MODEL_FILE', /is missing/);
+    expect(cpu.bytesInUse()).toBe(before);
+    const model = await loadModel(LLAMA);
+    expect(cpu.bytesInUse()).toBeGreaterThanOrEqual(before + model.weightBytes);
+    model.dispose();
+    expect(cpu.bytesInUse()).toBe(before);
+  });
+
+  it('reports fetch failures and unknown backends clearly', async () => {
+    const failing = (async () => new Response('boom', { status: 500 })) as typeof fetch;
+    await loadFails({ baseUrl: 'https://example.test/m/', fetch: failing }, 'CORRUPT_MODEL_FILE', /^config\.json: fetching https:\/\/example\.test\/m\/config\.json failed with HTTP 500/);
+    const offline = (async () => {
+      throw new TypeError('network down');
+    }) as typeof fetch;
+    await loadFails({ baseUrl: 'https://example.test/m', fetch: offline }, 'CORRUPT_MODEL_FILE', /could not be fetched from https:\/\/example\.test\/m\/config\.json: network down/);
+    await loadFails(LLAMA, 'BACKEND_UNAVAILABLE', /no backend named "no-such-backend"/, { backend: 'no-such-backend' });
+    await loadFails(LLAMA, 'INVALID_CONFIG', /dtype must be 'f32' or 'f16'/, { dtype: 'bf16' as 'f32' });
+    await loadFails(42 as unknown as ModelSource, 'INVALID_CONFIG', /model source must be/);
+  });
+
+  it('reads weights stored in f16 and bf16 into f32', async () => {
+    for (const [name, dtype] of [['llama-f16', 'F16'], ['qwen2-bf16-tied', 'BF16']]) {
+      const dir = join(TORCH_REFERENCE, name);
+      const file = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), 'model.safetensors');
+      expect([...file.tensors.values()].every((e) => e.dtype === dtype)).toBe(true);
+      const model = await loadModel(dir);
+      expect(model.dtype).toBe('f32');
+      expect(model.weightBytes).toBe([...file.tensors.values()].reduce((n, e) => n + (e.end - e.begin) * 2, 0));
+      model.dispose();
+    }
+  });
+});

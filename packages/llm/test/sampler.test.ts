@@ -1,0 +1,127 @@
+import { createRng } from '@kvkit/tensor-core';
+import { withSeed } from '@kvkit/tensor-core/testing';
+import { describe, expect, it } from 'vitest';
+import { argmax, Sampler, StopCriteria } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
+
+/** softmax(logits / t) in float64. */
+function softmax(logits: number[], t: number): number[] {
+  const m = Math.max(...logits);
+  const e = logits.map((l) => Math.exp((l - m) / t));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}
+
+/** HF's TopPLogitsWarper, from its definition: sort ascending, drop tokens whose cumulative mass is <= 1 − p. */
+function hfTopPKept(probs: number[], p: number): Set<number> {
+  const order = probs.map((_, i) => i).sort((a, b) => probs[a] - probs[b]);
+  const kept = new Set<number>();
+  let cumulative = 0;
+  order.forEach((id, rank) => {
+    cumulative += probs[id];
+    if (cumulative > 1 - p || rank === order.length - 1) kept.add(id);
+  });
+  return kept;
+}
+
+/** Empirical frequencies of `draws` samples. */
+function frequencies(sampler: Sampler, logits: Float32Array, draws: number): number[] {
+  const counts = new Array<number>(logits.length).fill(0);
+  for (let i = 0; i < draws; i++) counts[sampler.sample(logits)] += 1;
+  return counts.map((c) => c / draws);
+}
+
+/** Every frequency within 5 standard errors of its probability (and zero where the probability is zero). */
+function expectDistribution(freq: number[], probs: number[], draws: number): void {
+  probs.forEach((p, i) => {
+    if (p === 0) expect(freq[i]).toBe(0);
+    else expect(Math.abs(freq[i] - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / draws) + 1e-9);
+  });
+}
+
+describe('sampler', () => {
+  it('is greedy at temperature 0 (first index on ties, NaN never wins)', () => {
+    expect(argmax([1, 3, 3, 2])).toBe(1);
+    expect(argmax([Number.NaN, -1, -2])).toBe(1);
+    const sampler = new Sampler({}, createRng(1));
+    expect(sampler.sample(Float32Array.of(0.1, 2, -3, 1.99))).toBe(1);
+    expect(new Sampler({ temperature: 0, topK: 2, topP: 0.1 }, createRng(1)).sample(Float32Array.of(0, 0, 5))).toBe(2);
+  });
+
+  it('draws from softmax(logits / temperature)', () =>
+    withSeed((rng, seed) => {
+      const logits = Float32Array.from({ length: 8 }, () => rng.normal() * 2);
+      const draws = 20000;
+      const freq = frequencies(new Sampler({ temperature: 0.7 }, createRng(seed)), logits, draws);
+      expectDistribution(freq, softmax([...logits], 0.7), draws);
+    }));
+
+  it('keeps only the top k tokens', () =>
+    withSeed((rng, seed) => {
+      const logits = Float32Array.from({ length: 10 }, () => rng.normal());
+      const top = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 3);
+      const probs = softmax([...logits], 1.3).map((p, i) => (top.includes(i) ? p : 0));
+      const total = probs.reduce((a, b) => a + b, 0);
+      const draws = 20000;
+      expectDistribution(frequencies(new Sampler({ temperature: 1.3, topK: 3 }, createRng(seed)), logits, draws), probs.map((p) => p / total), draws);
+    }));
+
+  it('keeps the nucleus as HF’s top-p warper defines it', () =>
+    withSeed((rng, seed) => {
+      for (const topP of [0.5, 0.8, 0.95]) {
+        const logits = Float32Array.from({ length: 12 }, () => rng.normal() * 1.5);
+        const probs = softmax([...logits], 1);
+        const kept = hfTopPKept(probs, topP);
+        const masked = probs.map((p, i) => (kept.has(i) ? p : 0));
+        const total = masked.reduce((a, b) => a + b, 0);
+        const draws = 20000;
+        expectDistribution(frequencies(new Sampler({ temperature: 1, topP }, createRng(seed)), logits, draws), masked.map((p) => p / total), draws);
+      }
+      // A dominant token alone fills the nucleus.
+      expect(new Sampler({ temperature: 1, topP: 0.5 }, createRng(seed)).sample(Float32Array.of(0, 10, 0))).toBe(1);
+    }));
+
+  it('repeats itself for the same seed and differs for another', () => {
+    const logits = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i));
+    const run = (seed: number) => Array.from({ length: 40 }, ((s) => () => s.sample(logits))(new Sampler({ temperature: 1, topK: 20, topP: 0.9 }, createRng(seed))));
+    expect(run(7)).toEqual(run(7));
+    expect(run(7)).not.toEqual(run(8));
+  });
+
+  it('refuses invalid options, naming them', () => {
+    const bad = (options: ConstructorParameters<typeof Sampler>[0], pattern: RegExp) =>
+      expectKvkitError(() => new Sampler(options, createRng(0)), 'INVALID_CONFIG', pattern);
+    bad({ temperature: -1 }, /temperature must be a finite number >= 0/);
+    bad({ temperature: Number.NaN }, /temperature/);
+    bad({ topK: 1.5 }, /topK must be an integer >= 0/);
+    bad({ topP: 0 }, /topP must be in \(0, 1\]/);
+    bad({ topP: 1.2 }, /topP must be in \(0, 1\]/);
+  });
+});
+
+describe('stop criteria', () => {
+  it('stops on token ids (EOS by default) and finds the earliest stop string', () => {
+    const stop = new StopCriteria(['\n\n', 'END', 7], [0]);
+    expect(stop.isStopToken(0)).toBe(true);
+    expect(stop.isStopToken(7)).toBe(true);
+    expect(stop.isStopToken(1)).toBe(false);
+    expect(stop.findStopString('abc END x\n\n')).toBe(4);
+    expect(stop.findStopString('no stop here')).toBe(-1);
+  });
+
+  it('holds back a possible stop string and an incomplete character from the stream', () => {
+    const stop = new StopCriteria(['END', '\n\n']);
+    expect(stop.pendingTail('the E')).toBe(1);
+    expect(stop.pendingTail('the EN')).toBe(2);
+    expect(stop.pendingTail('the ENx')).toBe(0);
+    expect(stop.pendingTail('line\n')).toBe(1);
+    expect(stop.pendingTail('whale \uFFFD')).toBe(1);
+    expect(stop.pendingTail('E\uFFFD')).toBe(2);
+    expect(new StopCriteria([]).pendingTail('anything')).toBe(0);
+  });
+
+  it('refuses empty strings and bad ids', () => {
+    expect(() => new StopCriteria([''])).toThrow(/must not be empty/);
+    expect(() => new StopCriteria([-1])).toThrow(/integers >= 0/);
+  });
+});

@@ -1,0 +1,70 @@
+// Parity with an independent plain-PyTorch re-implementation of each architecture's Hugging Face
+// semantics (tooling/fixtures/llm_reference.py, float64, full recomputation without a cache) —
+// NOT transformers; the transformers fixtures are in transformers-parity.test.ts.
+import { join } from 'node:path';
+import { denseCache } from '@kvkit/tensor-core';
+import { assertClose, relativeError } from '@kvkit/tensor-core/testing';
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../src/index.js';
+import { filesOf, readReference, rows, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
+
+const fixtures = torchFixtures();
+
+describe('parity with the independent PyTorch reference', () => {
+  it('has a fixture for every architecture variant', () => {
+    expect(fixtures).toEqual(['llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'qwen2-bf16-tied', 'qwen2-bias', 'smollm-tied']);
+  });
+
+  for (const name of fixtures) {
+    for (const dtype of ['f32', 'f16'] as const) {
+      // f32 compute matches the float64 reference to f32 rounding (f16/bf16 checkpoints are widened
+      // exactly at load, as in the reference); f16 compute rounds every activation to f16.
+      const tolerance = dtype === 'f32' ? 1e-5 : 1e-2;
+      it(`${name}: prefill and ${dtype === 'f32' ? 'f32' : 'f16'}-compute decode logits within ${tolerance}`, async () => {
+        const dir = join(TORCH_REFERENCE, name);
+        const ref = readReference(dir);
+        const model = await loadModel(dir, { dtype });
+        const cache = model.createCache(denseCache({ dtype }));
+        try {
+          const ids = Int32Array.from(ref.ids);
+          const p = ref.prompt_tokens;
+          const prefill = model.forward(ids.subarray(0, p), cache, { logits: 'all' });
+          expect(prefill.shape).toEqual([p, model.config.vocabSize]);
+          assertClose(prefill.readFloat32Sync(), rows(ref.logits, 0, p), tolerance, `${name} prefill`);
+          prefill.dispose();
+          for (let t = p; t < ids.length; t++) {
+            const step = model.forward(ids.subarray(t, t + 1), cache, { logits: 'last' });
+            expect(step.shape).toEqual([1, model.config.vocabSize]);
+            assertClose(step.readFloat32Sync(), rows(ref.logits, t, t + 1), tolerance, `${name} decode position ${t}`);
+            step.dispose();
+          }
+          expect(cache.layers.every((layer) => layer.length === ids.length)).toBe(true);
+        } finally {
+          cache.dispose();
+          model.dispose();
+        }
+      });
+    }
+  }
+
+  // Guards against fixtures too small to tell: without the feature under test, the logits must differ.
+  for (const [name, patch] of [
+    ['mistral-sliding', { sliding_window: null }],
+    ['llama3-rope', { rope_scaling: null }],
+    ['qwen2-bias', { rope_theta: 10000 }],
+  ] as const) {
+    it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
+      const dir = join(TORCH_REFERENCE, name);
+      const ref = readReference(dir);
+      const files = filesOf(dir);
+      const config = JSON.parse(new TextDecoder().decode(files['config.json']));
+      files['config.json'] = new TextEncoder().encode(JSON.stringify({ ...config, ...patch }));
+      const model = await loadModel({ files });
+      const cache = model.createCache();
+      const logits = model.forward(Int32Array.from(ref.ids), cache);
+      expect(relativeError(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length))).toBeGreaterThan(1e-2);
+      cache.dispose();
+      model.dispose();
+    });
+  }
+});

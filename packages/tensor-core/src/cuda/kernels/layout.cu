@@ -1,0 +1,59 @@
+// Layout kernels: strided copies (contiguous, assign, concat) by element width, and dtype casts.
+#include "kvkit/prelude.cuh"
+
+// dst[dstLayout(i)] = src[srcLayout(i)] for every row-major index i < n. Width-typed, dtype-agnostic.
+template <class W>
+__device__ __forceinline__ void strided_copy(W* __restrict__ dst, const W* __restrict__ src, const KvLayout& dl, const KvLayout& sl, kv_i64 n) {
+  KV_GRID_LOOP(i, n) dst[kv_offset(dl, i)] = src[kv_offset(sl, i)];
+}
+
+extern "C" __global__ void kv_strided_copy_b1(kv_u8* dst, const kv_u8* src, KvLayout dl, KvLayout sl, kv_i64 n) { strided_copy(dst, src, dl, sl, n); }
+extern "C" __global__ void kv_strided_copy_b2(kv_u16* dst, const kv_u16* src, KvLayout dl, KvLayout sl, kv_i64 n) { strided_copy(dst, src, dl, sl, n); }
+extern "C" __global__ void kv_strided_copy_b4(kv_u32* dst, const kv_u32* src, KvLayout dl, KvLayout sl, kv_i64 n) { strided_copy(dst, src, dl, sl, n); }
+
+template <class T>
+struct KvRange {
+  static __device__ __forceinline__ double lo() { return 0; }
+  static __device__ __forceinline__ double hi() { return 0; }
+};
+#define KV_RANGE(T, LO, HI)                                       \
+  template <>                                                     \
+  struct KvRange<T> {                                             \
+    static __device__ __forceinline__ double lo() { return LO; }  \
+    static __device__ __forceinline__ double hi() { return HI; }  \
+  };
+KV_RANGE(kv_i8, -128.0, 127.0)
+KV_RANGE(kv_u8, 0.0, 255.0)
+KV_RANGE(kv_i32, -2147483648.0, 2147483647.0)
+KV_RANGE(kv_u32, 0.0, 4294967295.0)
+#undef KV_RANGE
+
+// One value of S as D, with the CPU backend's rules: floats round to nearest even (once); float →
+// integer truncates toward zero and saturates, NaN → 0; integer → integer saturates.
+template <class S, class D>
+__device__ __forceinline__ D cast_value(S x) {
+  if constexpr (KvType<D>::is_float) {
+    if constexpr (KvType<S>::is_float) return KvType<D>::store(KvType<S>::load(x));
+    else return KvType<D>::from_double((double)KvType<S>::load(x));
+  } else {
+    double v = (double)KvType<S>::load(x);
+    if (kv_isnan(v)) return (D)0;
+    v = trunc(v);
+    v = v < KvRange<D>::lo() ? KvRange<D>::lo() : (v > KvRange<D>::hi() ? KvRange<D>::hi() : v);
+    return (D)(kv_i64)v;
+  }
+}
+
+#define KV_CAST(sn, S, dn, D)                                                                                 \
+  extern "C" __global__ void kv_cast_##sn##_to_##dn(D* __restrict__ dst, const S* __restrict__ src, KvLayout sl, kv_i64 n) { \
+    KV_GRID_LOOP(i, n) dst[i] = cast_value<S, D>(src[kv_offset(sl, i)]);                                    \
+  }
+#define KV_CAST_TO_ALL(sn, S) \
+  KV_CAST(sn, S, f32, float)  \
+  KV_CAST(sn, S, f16, kv_f16) \
+  KV_CAST(sn, S, bf16, kv_bf16) \
+  KV_CAST(sn, S, i8, kv_i8)   \
+  KV_CAST(sn, S, u8, kv_u8)   \
+  KV_CAST(sn, S, i32, kv_i32) \
+  KV_CAST(sn, S, u32, kv_u32)
+KV_FOR_ALL_DTYPES(KV_CAST_TO_ALL)
