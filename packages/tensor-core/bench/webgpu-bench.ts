@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { add, contiguous, createRng, matmul, type Tensor, tensor } from '../src/index.js';
 import { freshSeed } from '../src/testing/index.js';
 import { createWebGpuBackend, runMap, type WebGpuBackend } from '../src/webgpu/index.js';
-import { FULL, PARITY_CASES } from '../test/webgpu/parity-cases.js';
+import { FULL, runParityCases } from '../test/webgpu/parity-cases.js';
 
 const args = process.argv.slice(2);
 const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
@@ -67,21 +67,6 @@ async function timePerRep(backend: WebGpuBackend, reps: number, body: () => Tens
     }
   });
   return { gpuMs: timing.gpuMs === undefined ? undefined : timing.gpuMs / reps, wallMs: timing.wallMs / reps };
-}
-
-async function parity(backend: WebGpuBackend): Promise<{ name: string; ok: boolean; ms: number; error?: string }[]> {
-  const seed = freshSeed();
-  const results = [];
-  for (const [i, testCase] of PARITY_CASES.entries()) {
-    const started = performance.now();
-    try {
-      await testCase.run(backend, createRng((seed + i) >>> 0), FULL);
-      results.push({ name: testCase.name, ok: true, ms: performance.now() - started });
-    } catch (error) {
-      results.push({ name: testCase.name, ok: false, ms: performance.now() - started, error: `${(error as Error).message} [seed ${seed + i}]` });
-    }
-  }
-  return results;
 }
 
 async function matmulRun(backend: WebGpuBackend, n: number) {
@@ -170,7 +155,7 @@ async function main(): Promise<void> {
   try {
     const device = { ...backend.info, features: [...backend.features].sort(), maxBufferBytes: backend.maxBufferBytes, nativeF16: backend.nativeF16 };
     console.log(`device: ${device.vendor} ${device.architecture} ${device.description}; timestamp-query: ${backend.features.has('timestamp-query')}`);
-    const parityResults = await parity(backend);
+    const parityResults = await runParityCases(backend, freshSeed(), FULL);
     const failed = parityResults.filter((r) => !r.ok);
     console.log(`parity: ${parityResults.length - failed.length}/${parityResults.length} cases pass`);
     for (const f of failed) console.log(`  FAIL ${f.name}: ${f.error}`);

@@ -1,4 +1,6 @@
 import { InvalidConfigError, IndexOutOfRangeError, type KvkitError } from '../errors.js';
+import type { WebGpuBackend, WebGpuStorage } from './backend.js';
+import type { TensorBindingSpec } from './wgsl/bindings.js';
 
 /**
  * Bad input that only a kernel can see (an index out of range on the device, a code wider than its
@@ -47,3 +49,8 @@ export class StatusCounters {
 
 /** Counter indices of tensor-core's own kernels. */
 export const STATUS = { gatherIndex: 0, scatterIndex: 1, packCode: 2 } as const;
+
+/** The status buffer as an extra binding of `runMap` (named `status`, as STATUS_WGSL expects). */
+export function statusBinding(backend: WebGpuBackend): { spec: TensorBindingSpec; buffer: WebGpuStorage } {
+  return { spec: { name: 'status', dtype: 'u32', access: 'words' }, buffer: backend.statusStorage };
+}

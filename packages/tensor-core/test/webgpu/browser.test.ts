@@ -82,7 +82,7 @@ describe.skipIf(!available)('webgpu parity in headless Chromium (navigator.gpu)'
       if (!run) return ctx.skip();
       const result = run.results.find((r) => r.name === testCase.name);
       expect(result, 'the case ran in the browser').toBeDefined();
-      if (!result?.ok) throw new Error(`${result?.error} [browser seeds start at ${seed}; reproduce with KVKIT_SEED=${seed}]`);
+      if (!result?.ok) throw new Error(`${result?.error} (browser run; its cases are seeded from KVKIT_SEED=${seed})`);
     });
   }
 });

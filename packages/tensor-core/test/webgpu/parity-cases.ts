@@ -6,7 +6,7 @@
  */
 import {
   type Backend, type DType, type Rng, type Tensor,
-  argmax, argmin, assign, attention, binary, cast, concat, contiguous, createCache, denseCache, expandDims, full, gather, getBackend,
+  argmax, argmin, assign, attention, binary, cast, concat, contiguous, createCache, createRng, denseCache, expandDims, full, gather, getBackend,
   layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, slice, softmax, tensor, topk,
   transpose, unary, unpackBits,
 } from '../../src/index.js';
@@ -475,6 +475,29 @@ export const PARITY_CASES: ParityCase[] = [
     },
   },
 ];
+
+export interface ParityResult {
+  name: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+/** Runs every case (case i seeded with seed + i) and collects the outcomes instead of stopping at the first failure. */
+export async function runParityCases(gpu: Backend, seed: number, scope: ParityScope): Promise<ParityResult[]> {
+  const results: ParityResult[] = [];
+  for (const [i, testCase] of PARITY_CASES.entries()) {
+    const started = performance.now();
+    try {
+      await testCase.run(gpu, createRng((seed + i) >>> 0), scope);
+      results.push({ name: testCase.name, ok: true, ms: performance.now() - started });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      results.push({ name: testCase.name, ok: false, ms: performance.now() - started, error: `${message} [seed ${(seed + i) >>> 0}]` });
+    }
+  }
+  return results;
+}
 
 /** Kernels the cases above exercise (the suite checks this covers every kernel registered for webgpu). */
 export const COVERED_KERNELS = [

@@ -1,7 +1,7 @@
 import { sizeOf } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import type { WebGpuBackend } from '../backend.js';
-import { STATUS, STATUS_WGSL } from '../status-counters.js';
+import { STATUS, STATUS_WGSL, statusBinding } from '../status-counters.js';
 import { computeType, rawAlias } from '../wgsl/dtypes.js';
 import { substitutedIndexFunction } from '../wgsl/strided.js';
 import type { UniformField, UniformValues } from '../wgsl/uniforms.js';
@@ -46,7 +46,7 @@ export function gatherTensor(backend: WebGpuBackend, x: Tensor, indices: Tensor,
     extra: [
       { spec: { name: 'x', dtype: rawAlias(x.dtype), access: 'read' }, buffer: x },
       { spec: { name: 'idx', dtype: indices.dtype, access: 'read' }, buffer: indices },
-      { spec: { name: 'status', dtype: 'u32', access: 'words' }, buffer: backend.statusStorage },
+      statusBinding(backend),
     ],
     uniforms: {
       fields: [

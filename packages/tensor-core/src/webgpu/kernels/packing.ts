@@ -1,7 +1,7 @@
 import { valuesPerWord, wordsPerGroup, wordsPerRow } from '../../packing.js';
 import type { Tensor } from '../../tensor.js';
 import type { WebGpuBackend } from '../backend.js';
-import { STATUS, STATUS_WGSL } from '../status-counters.js';
+import { STATUS, STATUS_WGSL, statusBinding } from '../status-counters.js';
 import { lastAxisFunction, lastAxisUniforms, lastAxisValues } from '../wgsl/strided.js';
 import { runMap } from './map.js';
 
@@ -20,7 +20,7 @@ export function packBitsTensor(backend: WebGpuBackend, codes: Tensor, bits: numb
     operands: [],
     extra: [
       { spec: { name: 'codes', dtype: codes.dtype, access: 'read' }, buffer: codes },
-      { spec: { name: 'status', dtype: 'u32', access: 'words' }, buffer: backend.statusStorage },
+      statusBinding(backend),
     ],
     uniforms: {
       fields: [
