@@ -49,12 +49,14 @@ function fail(label: string, detail: string): never {
   throw new Error(`${label}: ${detail}`);
 }
 
-/** Same shape and dtype, and elements equal (NaN matches NaN; +0 and −0 differ). */
+/** Same shape and dtype, and elements equal (floats: NaN matches NaN, +0 and −0 differ; integers: exactly). */
 async function expectExact(label: string, expected: Tensor, actual: Tensor): Promise<void> {
   if (expected.dtype !== actual.dtype) fail(label, `dtype ${actual.dtype}, expected ${expected.dtype}`);
   if (expected.shape.join() !== actual.shape.join()) fail(label, `shape [${actual.shape}], expected [${expected.shape}]`);
-  const e = await expected.readFloat32();
-  const a = await actual.readFloat32();
+  const float = expected.dtype === 'f32' || expected.dtype === 'f16' || expected.dtype === 'bf16';
+  // Integers compare as read (u32/i32 do not fit f32 exactly); floats as decoded values.
+  const e: ArrayLike<number> = float ? await expected.readFloat32() : await expected.read();
+  const a: ArrayLike<number> = float ? await actual.readFloat32() : await actual.read();
   for (let i = 0; i < e.length; i++) {
     if (!(Object.is(e[i], a[i]) || (Number.isNaN(e[i]) && Number.isNaN(a[i])))) fail(label, `element ${i} is ${a[i]}, expected ${e[i]}`);
   }
@@ -122,14 +124,16 @@ export const PARITY_CASES: ParityCase[] = [
       const [ch, gh] = both(gpu, patterns, [65536], 'f16');
       await expectExact('f16 → f32, all patterns', cast(ch, 'f32'), cast(gh, 'f32'));
       await expectExact('f16 → bf16, all patterns', cast(ch, 'bf16'), cast(gh, 'bf16'));
-      // f32 values right on and next to f16/bf16 rounding ties.
-      const ties = Array.from({ length: 200 }, (_, i) => {
-        const base = (1 + rng.int(1024) / 1024) * 2 ** (rng.int(20) - 10);
-        return base + (i % 3 - 1) * 2 ** -12 * base + 2 ** -11 * base;
-      });
-      const [ct, gt] = both(gpu, ties, [ties.length], 'f32');
-      await expectExact('f32 → f16 near ties', cast(ct, 'f16'), cast(gt, 'f16'));
-      await expectExact('f32 → bf16 near ties', cast(ct, 'bf16'), cast(gt, 'bf16'));
+      // f32 values exactly on f16/bf16 rounding ties (round half to even) and 2^-20 relative beside them.
+      for (const [to, mantissa] of [['f16', 10], ['bf16', 7]] as const) {
+        const ties = Array.from({ length: 300 }, (_, i) => {
+          const scale = 2 ** (rng.int(20) - 10);
+          const grid = (1 + rng.int(2 ** mantissa) / 2 ** mantissa) * scale;
+          return grid + scale * 2 ** -(mantissa + 1) + ((i % 3) - 1) * scale * 2 ** -20;
+        });
+        const [ct, gt] = both(gpu, ties, [ties.length], 'f32');
+        await expectExact(`f32 → ${to} on and beside ties`, cast(ct, to), cast(gt, to));
+      }
     },
   },
   {
