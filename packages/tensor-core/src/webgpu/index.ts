@@ -15,9 +15,18 @@ export { Program, type ProgramSpec } from './program.js';
 export type { TensorBindingSpec } from './wgsl/bindings.js';
 export { type UniformField, type UniformValues, UniformLayout } from './wgsl/uniforms.js';
 export { type WgslScalar, computeType, decodeExpr, encodeExpr, elementsPerWord, rawAlias } from './wgsl/dtypes.js';
-export { coalesceDims, indexFunction, isRowMajor, operandUniforms } from './wgsl/strided.js';
+export {
+  coalesceDims,
+  indexFunction,
+  isRowMajor,
+  lastAxisFunction,
+  lastAxisUniforms,
+  lastAxisValues,
+  operandUniforms,
+  unravelFunction,
+} from './wgsl/strided.js';
 export { type MapOperand, type MapSpec, runMap } from './kernels/map.js';
-export { STATUS_WGSL } from './status-counters.js';
+export { STATUS_WGSL, StatusCounters, statusBinding } from './status-counters.js';
 export { registerWebGpuKernels };
 
 export const WEBGPU_INSTALL_HINT =
