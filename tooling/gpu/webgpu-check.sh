@@ -23,6 +23,11 @@ case "$mode" in
     carry_tool=${GPU_CARRY_TOOL:-/work/shared/tools/gpu-carry.sh}
     [ -f "$carry_tool" ] || { echo "the gpu-carry tool ($carry_tool) packs Node, the Vulkan loader and Dawn; set GPU_CARRY_TOOL" >&2; exit 1; }
     bash "$carry_tool" >/dev/null
+    # NVIDIA's Vulkan ICD (libGLX_nvidia) needs the glvnd libraries, which that machine lacks: without
+    # them the loader finds "no drivers". The prelude unpacks every .deb in .gpu-carry/debs.
+    (cd .gpu-carry/debs && o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/kvkit-apt-lists' \
+      && mkdir -p /tmp/kvkit-apt-lists/partial && apt-get $o update >/dev/null \
+      && apt-get $o download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 >/dev/null)
     npx esbuild packages/tensor-core/bench/webgpu-bench.ts --bundle --platform=node --format=esm --target=node20 \
       --outfile=.gpu-carry/webgpu-bench.mjs --log-level=warning
     du -sh .gpu-carry
