@@ -65,4 +65,22 @@ describe('kv-bench CLI', () => {
     expect(page).toMatch(/<svg/);
     expect(page).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
+
+  it('--workers 2 measures rows on worker threads and gives the same records as one thread', () => {
+    const textFile = join(out, 'text-workers.txt');
+    writeFileSync(textFile, readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8').slice(0, 20000));
+    const run = (workers: string) => {
+      const json = join(out, `w${workers}.json`);
+      const args = ['--model', model, '--text', textFile, '--methods', 'dense:dtype=f32,dense,dense:dtype=f32', '--windows', '1', '--window-tokens', '64'];
+      execFileSync('node', [cli, ...args, '--passkey-lengths', '96', '--passkey-per-cell', '1', '--workers', workers, '--json', json], { encoding: 'utf8' });
+      // Timings differ run to run; everything measured must not.
+      return JSON.parse(readFileSync(json, 'utf8')).records.map((r: Record<string, unknown>) => ({ ...r, tokensPerSec: 0, prefillTokensPerSec: 0 }));
+    };
+    const one = run('1');
+    expect(run('2')).toEqual(one);
+    expect(one.map((r: { label: string }) => r.label)).toEqual(['dense:dtype=f32', 'dense', 'dense:dtype=f32']);
+    const bad = spawnSync('node', [cli, '--model', model, '--text', textFile, '--workers', '0'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--workers must be a positive integer, got 0 \[INVALID_CONFIG\]/);
+  });
 });
