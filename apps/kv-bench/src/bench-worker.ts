@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '@kvkit/llm';
 import { chooseBackend } from './backend-choice.js';
+import { calibrationContexts } from './calibration.js';
 import { measureMethod, prepareInputs } from './measure.js';
 import { availableMethods, parseMethodList } from './methods.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
@@ -19,6 +20,7 @@ const reference = new Promise<Float32Array[][]>((resolve) => {
 async function start(): Promise<void> {
   const model = await loadModel(setup.modelDir, { backend: await chooseBackend(setup.backend) });
   const methods = await availableMethods();
+  const contexts = await calibrationContexts(setup.calibration);
   const inputs = prepareInputs(model, setup.text, setup.settings);
   port.on('message', (message: ToWorker) => {
     if (message.type === 'reference') provideReference(message.logProbs);
@@ -27,7 +29,7 @@ async function start(): Promise<void> {
       port.close();
     } else {
       void (async () => {
-        const [run] = parseMethodList(message.spec, methods);
+        const [run] = parseMethodList(message.spec, methods, contexts);
         const { measurement, logProbs } = await measureMethod(model, inputs, run, {
           isReference: message.isReference,
           reference: () => reference,

@@ -7,7 +7,8 @@ import { loadModel } from '@kvkit/llm';
 import { InvalidConfigError, KvkitError } from '@kvkit/tensor-core';
 import { chooseBackend } from './backend-choice.js';
 import { htmlReport } from './html-report.js';
-import { availableMethods, describeMethods, parseMethodList } from './methods.js';
+import { calibrationContexts, collectCalibration, packagesNeedingCalibration } from './calibration.js';
+import { availableMethods, describeMethods, parseMethodList, resolveMethodList } from './methods.js';
 import { BenchWorkerError, runBenchParallel } from './parallel.js';
 import { Progress } from './progress.js';
 import { type BenchSettings, runBench, tokensPerMethod } from './run.js';
@@ -24,6 +25,7 @@ const USAGE = `kv-bench — what KV-cache compression costs in quality and saves
 usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--text FILE]
                 [--json FILE] [--html FILE] [--list] [--windows N] [--window-tokens N]
                 [--passkey-lengths 256,512,...] [--passkey-per-cell N] [--seed N] [--workers N]
+                [--calibration FILE]
 
   --model DIR       a Hugging Face model directory (default: the shipped models/kvkit-tiny)
   --backend NAME    cpu (default), webgpu, cuda
@@ -32,6 +34,7 @@ usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--te
   --json FILE       one record per row (method, params, ppl, bpb, kl, recall, passkey, kvBytes, …)
   --html FILE       a self-contained report with plots
   --list            every available method with its parameters
+  --calibration FILE  text the calibrated methods fit on (default: <model>/eval/calibration.txt)
   --workers N       rows measured in parallel, one model copy per worker thread (default: one per
                     core on the CPU backend, 1 on a GPU backend)`;
 
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
       'passkey-per-cell': { type: 'string', default: '2' },
       seed: { type: 'string', default: '20261126' },
       workers: { type: 'string' },
+      calibration: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -67,7 +71,7 @@ async function main(): Promise<void> {
     list = chosen.join(',');
   }
   if (!list.split(',').some((s) => s.trim().split(':')[0] === 'dense')) list = `dense,${list}`;
-  const runs = parseMethodList(list, methods);
+  const rows = resolveMethodList(list, methods);
 
   const modelDir = resolve(values.model ?? DEFAULT_MODEL);
   const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
@@ -79,6 +83,18 @@ async function main(): Promise<void> {
     );
   }
   const text = readFileSync(textFile, 'utf8');
+
+  const calibrated = packagesNeedingCalibration(rows.map((r) => r.descriptor));
+  let calibration = {};
+  if (calibrated.length > 0) {
+    const calibrationFile = values.calibration ? resolve(values.calibration) : resolve(modelDir, 'eval', 'calibration.txt');
+    if (!existsSync(calibrationFile)) {
+      const needing = rows.filter((r) => r.descriptor.needsCalibration).map((r) => r.label);
+      throw new InvalidConfigError(`${needing.join(', ')} fit on calibration text, and ${calibrationFile} does not exist; pass --calibration FILE`);
+    }
+    calibration = await collectCalibration(model, readFileSync(calibrationFile, 'utf8'), calibrated);
+  }
+  const runs = parseMethodList(list, methods, await calibrationContexts(calibration));
 
   const context = model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);
@@ -103,7 +119,7 @@ async function main(): Promise<void> {
   const workers = workerCount(values.workers, backend.name, runs.length);
   const records =
     workers > 1
-      ? await runBenchParallel({ modelDir, backend: backend.name, text, methods: runs, settings, workers, onProgress })
+      ? await runBenchParallel({ modelDir, backend: backend.name, text, methods: runs, settings, calibration, workers, onProgress })
       : await runBench({ model, text, methods: runs, settings, onProgress });
   progress.finish();
 

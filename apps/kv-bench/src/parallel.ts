@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { CalibrationData } from './calibration.js';
 import { type MethodMeasurement, referenceFirst, toRecord } from './measure.js';
 import type { MethodRun } from './methods.js';
 import type { BenchRecord } from './record.js';
@@ -12,6 +13,7 @@ export interface ParallelBenchInput {
   /** Rows, already validated in this thread (parseMethodList), so bad input fails before any worker starts. */
   methods: MethodRun[];
   settings: BenchSettings;
+  calibration: CalibrationData;
   workers: number;
   onProgress?: (label: string, tokens: number) => void;
 }
@@ -32,9 +34,9 @@ export class BenchWorkerError extends Error {
  * whichever worker is free, the reference row first; its log-probabilities are broadcast to every
  * worker (the other rows need them for KL only at the end of their run). Same records as runBench.
  */
-export async function runBenchParallel({ modelDir, backend, text, methods, settings, workers, onProgress }: ParallelBenchInput): Promise<BenchRecord[]> {
+export async function runBenchParallel({ modelDir, backend, text, methods, settings, calibration, workers, onProgress }: ParallelBenchInput): Promise<BenchRecord[]> {
   const ordered = referenceFirst(methods);
-  const setup: WorkerSetup = { modelDir, backend, text, settings };
+  const setup: WorkerSetup = { modelDir, backend, text, settings, calibration };
   const count = Math.max(1, Math.min(workers, ordered.length));
   const results: MethodMeasurement[] = [];
   let next = 0;

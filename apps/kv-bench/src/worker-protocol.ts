@@ -1,3 +1,4 @@
+import type { CalibrationData } from './calibration.js';
 import type { MethodMeasurement } from './measure.js';
 import type { BenchSettings } from './settings.js';
 
@@ -7,6 +8,8 @@ export interface WorkerSetup {
   backend: string;
   text: string;
   settings: BenchSettings;
+  /** Collected once in the main thread; each worker loads it into its methods' contexts. */
+  calibration: CalibrationData;
 }
 
 /** Main thread → worker. */

@@ -84,4 +84,30 @@ describe('models/kvkit-tiny', () => {
     cache.dispose();
     model.dispose();
   });
+
+  it.runIf(present)('attentionWeights(layer) gives the checkpoint\'s projections in HF layout; a bad layer is a typed error', async () => {
+    const model = await loadModel(KVKIT_TINY);
+    const file = readFileSync(join(KVKIT_TINY, 'model.safetensors'));
+    const headerLength = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8'));
+    // IEEE half precision by its definition (sign, 5-bit exponent, 10-bit mantissa).
+    const half = (bits: number) => {
+      const sign = bits & 0x8000 ? -1 : 1;
+      const exponent = (bits >> 10) & 0x1f;
+      const mantissa = bits & 0x3ff;
+      return exponent === 0 ? sign * 2 ** -14 * (mantissa / 1024) : sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+    };
+    const { numLayers, numHeads, numKvHeads, headDim, hiddenSize } = model.config;
+    const weights = model.attentionWeights(numLayers - 1);
+    for (const [name, shape] of [['q', [numHeads * headDim, hiddenSize]], ['k', [numKvHeads * headDim, hiddenSize]], ['v', [numKvHeads * headDim, hiddenSize]], ['o', [hiddenSize, numHeads * headDim]]] as const) {
+      const entry = header[`model.layers.${numLayers - 1}.self_attn.${name}_proj.weight`];
+      expect(entry.shape).toEqual(shape);
+      expect(weights[name].shape).toEqual(shape);
+      const got = weights[name].readFloat32Sync();
+      const start = 8 + headerLength + entry.data_offsets[0];
+      for (let i = 0; i < got.length; i += 97) expect(got[i]).toBe(half(file.readUInt16LE(start + 2 * i)));
+    }
+    expect(() => model.attentionWeights(numLayers)).toThrow(/attentionWeights: layer 6 is outside 0…5/);
+    model.dispose();
+  });
 });
