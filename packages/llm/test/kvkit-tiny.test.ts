@@ -50,38 +50,19 @@ describe('models/kvkit-tiny', () => {
 
   // tooling/fixtures/kvkit_tiny_reference.py: a float64 PyTorch decoder on the same f16 weights.
   it.runIf(present)('matches the float64 PyTorch reference on held-out text (prefill, then cached decode)', async () => {
-    const reference = JSON.parse(readFileSync(join(FIXTURES, 'kvkit-tiny-reference.json'), 'utf8')) as {
-      ids: number[]; positions: number[]; logits: number[][]; nll: number[];
-    };
     const model = await loadModel(KVKIT_TINY);
-    const vocab = model.config.vocabSize;
-    const prefill = 100;
-    const cache = model.createCache();
-    const rows: Float32Array[] = [];
-    const prefillLogits = model.forward(Int32Array.from(reference.ids.slice(0, prefill)), cache).readFloat32Sync();
-    for (let t = 0; t < prefill; t++) rows.push(prefillLogits.subarray(t * vocab, (t + 1) * vocab));
-    for (let t = prefill; t < reference.ids.length; t++) {
-      const out = model.forward(Int32Array.of(reference.ids[t]), cache);
-      rows.push(out.readFloat32Sync());
-      out.dispose();
-    }
-    reference.positions.forEach((position, i) => {
-      const want = reference.logits[i];
-      let diff = 0;
-      let norm = 0;
-      for (let v = 0; v < vocab; v++) {
-        diff += (rows[position][v] - want[v]) ** 2;
-        norm += want[v] ** 2;
-      }
-      expect(Math.sqrt(diff / norm), `logits at position ${position}`).toBeLessThan(1e-4);
-    });
-    for (let t = 0; t + 1 < reference.ids.length; t++) {
-      const row = rows[t];
-      const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
-      const nll = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) - row[reference.ids[t + 1]];
-      expect(Math.abs(nll - reference.nll[t]), `loss at position ${t}`).toBeLessThan(1e-3);
-    }
-    cache.dispose();
+    expectReferenceLogits(model, readFixture('kvkit-tiny-reference.json'));
+    model.dispose();
+  });
+
+  // tooling/gpu/kvkit-tiny-transformers.py, run on the GPU machine: transformers loads the shipped
+  // directory as saved (AutoModelForCausalLM + AutoTokenizer) and its tokens and logits are the reference.
+  const transformersFixture = join(FIXTURES, 'kvkit-tiny-transformers.json');
+  it.runIf(present && existsSync(transformersFixture))('loads in Hugging Face transformers with the same tokens and logits', async () => {
+    const model = await loadModel(KVKIT_TINY);
+    const reference = readFixture('kvkit-tiny-transformers.json') as Reference & { text: string };
+    expect(Array.from(model.tokenizer.encode(reference.text).subarray(0, reference.ids.length))).toEqual(reference.ids);
+    expectReferenceLogits(model, reference);
     model.dispose();
   });
 
@@ -111,3 +92,46 @@ describe('models/kvkit-tiny', () => {
     model.dispose();
   });
 });
+
+interface Reference {
+  ids: number[];
+  positions: number[];
+  logits: number[][];
+  nll: number[];
+}
+
+function readFixture(name: string): Reference {
+  return JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as Reference;
+}
+
+/** Prefills the first 100 ids, decodes the rest one at a time, and compares logits and losses. */
+function expectReferenceLogits(model: Awaited<ReturnType<typeof loadModel>>, reference: Reference): void {
+  const vocab = model.config.vocabSize;
+  const prefill = 100;
+  const cache = model.createCache();
+  const rows: Float32Array[] = [];
+  const prefillLogits = model.forward(Int32Array.from(reference.ids.slice(0, prefill)), cache).readFloat32Sync();
+  for (let t = 0; t < prefill; t++) rows.push(prefillLogits.subarray(t * vocab, (t + 1) * vocab));
+  for (let t = prefill; t < reference.ids.length; t++) {
+    const out = model.forward(Int32Array.of(reference.ids[t]), cache);
+    rows.push(out.readFloat32Sync());
+    out.dispose();
+  }
+  reference.positions.forEach((position, i) => {
+    const want = reference.logits[i];
+    let diff = 0;
+    let norm = 0;
+    for (let v = 0; v < vocab; v++) {
+      diff += (rows[position][v] - want[v]) ** 2;
+      norm += want[v] ** 2;
+    }
+    expect(Math.sqrt(diff / norm), `logits at position ${position}`).toBeLessThan(1e-4);
+  });
+  for (let t = 0; t + 1 < reference.ids.length; t++) {
+    const row = rows[t];
+    const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
+    const nll = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) - row[reference.ids[t + 1]];
+    expect(Math.abs(nll - reference.nll[t]), `loss at position ${t}`).toBeLessThan(1e-3);
+  }
+  cache.dispose();
+}
