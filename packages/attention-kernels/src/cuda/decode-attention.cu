@@ -1,0 +1,182 @@
+// Split-K decode attention (flash-decoding) for one sequence with grouped-query heads:
+// q [H, m, d], k [Hkv, n, d], v [Hkv, n, dv], positions qPos [m], kPos [n], optional per-key log
+// weights [Hkv, n] → out [H, m, dv] (+ lse [H, m]). Same semantics as the CPU kernel: causal /
+// sliding-window masks on positions, soft-cap, then log weights; a row that sees no key outputs
+// zeros and lse −∞.
+//
+// Pass 1 (kv_decode_partial_*): one block per (partition of keys, KV head, chunk of query rows).
+// The query rows of a KV head (its `group` query heads × m queries) share the block, so each K/V
+// row is read from memory once per partition, not once per query head. Each of the DEC_WARPS warps
+// walks every DEC_WARPS-th key of the partition with its own online softmax (lanes split the head
+// dimension); the warps then merge and the block writes the partition's unnormalized output with
+// its (max, Σ exp) per row. Pass 2 (kv_decode_merge_*): one block per output row merges the
+// partitions by log-sum-exp.
+#include "kvkit/prelude.cuh"
+
+#define DEC_WARPS 4
+// Query rows per block (registers hold one partial dot product per row).
+#define DEC_ROWS 8
+
+__device__ __forceinline__ bool dec_visible(kv_i32 qp, kv_i32 kp, int causal, int window) {
+  if (causal && kp > qp) return false;
+  if (window > 0 && (kv_i64)qp - (kv_i64)kp >= window) return false;
+  return true;
+}
+
+// Shared memory: q [DEC_ROWS][d] (scaled), acc [DEC_WARPS][DEC_ROWS][dv], max/sum [DEC_WARPS][DEC_ROWS].
+template <class TQ, class TK>
+__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos,
+                               const float* logW, int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window,
+                               float softcap) {
+  KV_DYNAMIC_SHARED(kv_decode_smem);
+  float* q = reinterpret_cast<float*>(kv_decode_smem);
+  float* acc = q + DEC_ROWS * d;
+  float* wMax = acc + DEC_WARPS * DEC_ROWS * dv;
+  float* wSum = wMax + DEC_WARPS * DEC_ROWS;
+
+  const int part = blockIdx.x, kvh = blockIdx.y;
+  const int group = H / Hkv;
+  const int rows = group * m;  // rows of this KV head: r = g·m + i → query head kvh·group + g, query i
+  const int r0 = blockIdx.z * DEC_ROWS;
+  const int rc = min(DEC_ROWS, rows - r0);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int j0 = part * partition, j1 = min(n, j0 + partition);
+
+  for (int e = threadIdx.x; e < rc * d; e += blockDim.x) {
+    const int r = r0 + e / d, c = e % d;
+    const int h = kvh * group + r / m, i = r % m;
+    q[e] = KvType<TQ>::load(Q[((kv_i64)h * m + i) * d + c]) * scale;
+  }
+  float* myAcc = acc + warp * DEC_ROWS * dv;
+  for (int e = lane; e < DEC_ROWS * dv; e += 32) myAcc[e] = 0.0f;
+  kv_i32 qp[DEC_ROWS];
+  float runMax[DEC_ROWS], runSum[DEC_ROWS];
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++) {
+    qp[r] = r < rc ? qPos[(r0 + r) % m] : 0;
+    runMax[r] = -KV_INF;
+    runSum[r] = 0.0f;
+  }
+  __syncthreads();
+
+  const TK* kBase = K + (kv_i64)kvh * n * d;
+  const TK* vBase = V + (kv_i64)kvh * n * dv;
+  for (int j = j0 + warp; j < j1; j += DEC_WARPS) {
+    const kv_i32 kp = kPos[j];
+    bool any = false;
+#pragma unroll
+    for (int r = 0; r < DEC_ROWS; r++) any |= r < rc && dec_visible(qp[r], kp, causal, window);
+    if (!any) continue;  // warp-uniform: every lane sees the same positions
+    float dot[DEC_ROWS];
+#pragma unroll
+    for (int r = 0; r < DEC_ROWS; r++) dot[r] = 0.0f;
+    const TK* kRow = kBase + (kv_i64)j * d;
+    for (int c = lane; c < d; c += 32) {
+      const float kc = KvType<TK>::load(kRow[c]);
+#pragma unroll
+      for (int r = 0; r < DEC_ROWS; r++)
+        if (r < rc) dot[r] += q[r * d + c] * kc;
+    }
+    const float lw = logW ? logW[(kv_i64)kvh * n + j] : 0.0f;
+    float p[DEC_ROWS], rescale[DEC_ROWS];
+#pragma unroll
+    for (int r = 0; r < DEC_ROWS; r++) {
+      float s = kv_warp_sum(dot[r]);
+      p[r] = 0.0f;
+      rescale[r] = 1.0f;
+      if (r >= rc || !dec_visible(qp[r], kp, causal, window)) continue;
+      if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
+      s += lw;
+      if (s > runMax[r] || kv_isnan(s)) {
+        rescale[r] = runMax[r] == -KV_INF ? 0.0f : expf(runMax[r] - s);  // NaN s: NaN from here on
+        runSum[r] *= rescale[r];
+        runMax[r] = s;
+      }
+      p[r] = expf(s - runMax[r]);
+      runSum[r] += p[r];
+    }
+    const TK* vRow = vBase + (kv_i64)j * dv;
+    for (int c = lane; c < dv; c += 32) {
+      const float vc = KvType<TK>::load(vRow[c]);
+#pragma unroll
+      for (int r = 0; r < DEC_ROWS; r++)
+        if (r < rc) myAcc[r * dv + c] = myAcc[r * dv + c] * rescale[r] + p[r] * vc;
+    }
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < DEC_ROWS; r++) {
+      wMax[warp * DEC_ROWS + r] = runMax[r];
+      wSum[warp * DEC_ROWS + r] = runSum[r];
+    }
+  }
+  __syncthreads();
+
+  // Merge the warps' states of each row and write the partition's (max, sum, unnormalized output).
+  for (int r = 0; r < rc; r++) {
+    float mx = -KV_INF;
+    for (int w = 0; w < DEC_WARPS; w++) mx = kv_max_nan(mx, wMax[w * DEC_ROWS + r]);
+    const int rr = r0 + r;
+    const kv_i64 row = (kv_i64)(kvh * group + rr / m) * m + rr % m;  // output row h·m + i
+    const kv_i64 slot = (kv_i64)part * H * m + row;
+    for (int c = threadIdx.x; c < dv; c += blockDim.x) {
+      float a = 0.0f;
+      for (int w = 0; w < DEC_WARPS; w++) {
+        const float wm = wMax[w * DEC_ROWS + r];
+        if (wm != -KV_INF) a += acc[(w * DEC_ROWS + r) * dv + c] * expf(wm - mx);
+      }
+      partAcc[slot * dv + c] = a;
+    }
+    if (threadIdx.x == 0) {
+      float sum = 0.0f;
+      for (int w = 0; w < DEC_WARPS; w++) {
+        const float wm = wMax[w * DEC_ROWS + r];
+        if (wm != -KV_INF) sum += wSum[w * DEC_ROWS + r] * expf(wm - mx);
+      }
+      partStat[2 * slot] = mx;
+      partStat[2 * slot + 1] = sum;
+    }
+  }
+}
+
+// One block per output row: out = Σ_p e^{max_p − M} acc_p / Σ_p e^{max_p − M} sum_p, lse = M + log Σ.
+template <class TQ>
+__device__ void decode_merge(TQ* out, float* lse, const float* partAcc, const float* partStat, int rows, int parts, int dv) {
+  const kv_i64 row = blockIdx.x;
+  float mx = -KV_INF;
+  for (int p = 0; p < parts; p++) mx = kv_max_nan(mx, partStat[2 * ((kv_i64)p * rows + row)]);
+  float total = 0.0f;
+  for (int p = 0; p < parts; p++) {
+    const kv_i64 slot = (kv_i64)p * rows + row;
+    if (partStat[2 * slot] != -KV_INF) total += partStat[2 * slot + 1] * expf(partStat[2 * slot] - mx);
+  }
+  const bool none = mx == -KV_INF || total == 0.0f;
+  for (int c = threadIdx.x; c < dv; c += blockDim.x) {
+    float value = 0.0f;
+    if (!none) {
+      for (int p = 0; p < parts; p++) {
+        const kv_i64 slot = (kv_i64)p * rows + row;
+        if (partStat[2 * slot] != -KV_INF) value += partAcc[slot * dv + c] * expf(partStat[2 * slot] - mx);
+      }
+      value /= total;
+    }
+    out[row * dv + c] = KvType<TQ>::store(value);
+  }
+  if (lse && threadIdx.x == 0) lse[row] = none ? -KV_INF : mx + logf(total);
+}
+
+#define KV_DECODE_PARTIAL(qn, TQ, kn, TK)                                                                                              \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_decode_partial_##qn##_##kn(                                        \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const float* logW, \
+      int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window, float softcap) {                 \
+    decode_partial<TQ, TK>(partAcc, partStat, Q, K, V, qPos, kPos, logW, H, Hkv, m, n, d, dv, partition, scale, causal, window, softcap); \
+  }
+#define KV_DECODE_PARTIAL_KV(qn, TQ) KV_DECODE_PARTIAL(qn, TQ, f32, float) KV_DECODE_PARTIAL(qn, TQ, f16, kv_f16) KV_DECODE_PARTIAL(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_DECODE_PARTIAL_KV)
+
+#define KV_DECODE_MERGE(qn, TQ)                                                                                                     \
+  extern "C" __global__ void kv_decode_merge_##qn(TQ* out, float* lse, const float* partAcc, const float* partStat, int rows, int parts, \
+                                                  int dv) {                                                                         \
+    decode_merge<TQ>(out, lse, partAcc, partStat, rows, parts, dv);                                                                 \
+  }
+KV_FOR_FLOAT_DTYPES(KV_DECODE_MERGE)

@@ -1,0 +1,5 @@
+import type { CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
+import { decodeAttentionModule } from './decode-attention.js';
+
+/** Every CUDA module of this package, e.g. to compile them ahead of use (warm the disk cache). */
+export const CUDA_ATTENTION_MODULES: readonly CudaModuleDefinition[] = [decodeAttentionModule];

@@ -1,0 +1,11 @@
+import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
+import { decodeAttentionCuda } from './decode-attention.js';
+
+let registered = false;
+
+/** Registers the CUDA kernels of @kvkit/attention-kernels (once). */
+export function registerCudaAttentionKernels(): void {
+  if (registered) return;
+  registered = true;
+  registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
+}

@@ -1,0 +1,36 @@
+// The CUDA kernels of this package on @kvkit/cuda-runtime's CPU emulator (the same .cu source,
+// compiled with the host C++ compiler, one fiber per CUDA thread) against the CPU kernels on fresh
+// random inputs. tooling/gpu/attention-check.sh runs the same cases on a real GPU.
+import { loadCudaRuntime } from '@kvkit/cuda-runtime';
+import { createRng, getBackend, InvalidConfigError, randomNormal, toBackend } from '@kvkit/tensor-core';
+import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
+import { freshSeed } from '@kvkit/tensor-core/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeAttention } from '../src/index.js';
+import { CUDA_ATTENTION_MODULES } from '../src/cuda/modules.js';
+import { gpuParityCases } from './gpu/parity-cases.js';
+
+const seed = freshSeed();
+const rng = createRng(seed);
+let cuda: CudaBackend;
+
+beforeAll(async () => {
+  cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
+  for (const module of CUDA_ATTENTION_MODULES) cuda.module(module); // compile (or read the disk cache) up front
+}, 600_000);
+
+describe(`CUDA attention kernels on the emulator match the CPU kernels (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {
+  for (const c of gpuParityCases()) {
+    it(c.name, async () => {
+      const error = await c.run(cuda, rng);
+      if (!(error <= c.tolerance)) throw new Error(`${c.name}: relative error ${error} > ${c.tolerance} [seed ${seed}]`);
+      expect(error).toBeLessThanOrEqual(c.tolerance);
+    });
+  }
+
+  it('asking a CUDA kernel for per-key statistics is a typed error', async () => {
+    const cpu = getBackend('cpu');
+    const [q, k, v] = await Promise.all([[2, 1, 8], [1, 5, 8], [1, 5, 8]].map((shape) => toBackend(randomNormal(shape, rng, { backend: cpu }), cuda)));
+    expect(() => decodeAttention(q, k, v, { statistics: true })).toThrow(InvalidConfigError);
+  });
+});

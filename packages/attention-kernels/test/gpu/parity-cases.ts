@@ -1,0 +1,148 @@
+/**
+ * Parity of the GPU kernels (WebGPU, CUDA) with this package's CPU kernels on fresh random inputs:
+ * each case builds its inputs on the CPU, runs the op there and on the GPU backend, and reports the
+ * worst relative error ‖gpu − cpu‖ / ‖cpu‖ over the outputs it compares (NaN never passes, and a
+ * −∞ log-sum-exp must be −∞ on both). Used by the vitest suites (emulator, SwiftShader) and by
+ * tooling/gpu/attention-check.ts on a real GPU.
+ */
+import { type Backend, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
+import { relativeError } from '@kvkit/tensor-core/testing';
+import { decodeAttention, type DecodeAttentionOptions, type KernelResult } from '../../src/index.js';
+
+export interface GpuParityCase {
+  name: string;
+  /** The kernel it covers (as registered). */
+  kernel: string;
+  tolerance: number;
+  /** Worst relative error of the GPU result against the CPU kernel's. */
+  run(gpu: Backend, rng: Rng): Promise<number>;
+}
+
+/** Relative error that treats matching infinities (lse of a row that sees no key) as exact. */
+function errorOf(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) return Infinity;
+  const a: number[] = [];
+  const e: number[] = [];
+  for (let i = 0; i < expected.length; i++) {
+    if (expected[i] === -Infinity || expected[i] === Infinity) {
+      if (actual[i] !== expected[i]) return Infinity;
+      continue;
+    }
+    a.push(actual[i]);
+    e.push(expected[i]);
+  }
+  if (e.length === 0) return 0;
+  if (e.every((x) => x === 0)) return a.every((x) => x === 0) ? 0 : Infinity;
+  return relativeError(a, e);
+}
+
+/** Worst error over output (and lse when both have it). */
+export async function compareResults(got: KernelResult, ref: KernelResult): Promise<number> {
+  if (got.output.dtype !== ref.output.dtype || got.output.shape.join() !== ref.output.shape.join()) return Infinity;
+  let worst = errorOf(await got.output.readFloat32(), await ref.output.readFloat32());
+  if (ref.lse) worst = Math.max(worst, got.lse ? errorOf(await got.lse.readFloat32(), await ref.lse.readFloat32()) : Infinity);
+  return Number.isNaN(worst) ? Infinity : worst;
+}
+
+export const tolerance = (dtype: DType): number => (dtype === 'f32' ? 1e-5 : 1e-2);
+
+/** Strictly increasing key positions with gaps of 1–3 (what eviction leaves). */
+function gapped(rng: Rng, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let j = 0, p = 0; j < n; j++, p += 1 + rng.int(3)) out[j] = p;
+  return out;
+}
+
+interface DenseShape {
+  kvHeads: number;
+  group: number;
+  m: number;
+  n: number;
+  d: number;
+  dv?: number;
+  dtype: DType;
+  /** Query i at queryStart + 2i (default: the last query at the last key). */
+  queryStart?: number;
+}
+
+/** Random q/k/v on the CPU plus positions: keys gapped, queries at the end (each a little apart). */
+function denseInputs(rng: Rng, s: DenseShape) {
+  const cpu = getBackend('cpu');
+  const q = randomNormal([s.kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu });
+  const k = randomNormal([s.kvHeads, s.n, s.d], rng, { dtype: s.dtype, backend: cpu });
+  const v = randomNormal([s.kvHeads, s.n, s.dv ?? s.d], rng, { dtype: s.dtype, backend: cpu });
+  const kPos = gapped(rng, s.n);
+  const last = s.n > 0 ? kPos[s.n - 1] : 0;
+  const start = s.queryStart ?? last - 2 * (s.m - 1);
+  const qPos = Int32Array.from({ length: s.m }, (_, i) => start + 2 * i);
+  return { q, k, v, kPos, qPos };
+}
+
+async function onGpu(gpu: Backend, t: Tensor): Promise<Tensor> {
+  return toBackend(t, gpu);
+}
+
+function decodeCase(name: string, shape: DenseShape, options: Omit<DecodeAttentionOptions, 'queryPositions' | 'keyPositions'> & { logWeights?: boolean } = {}): GpuParityCase {
+  return {
+    name: `decodeAttention: ${name}`,
+    kernel: 'decodeAttention',
+    tolerance: tolerance(shape.dtype),
+    async run(gpu, rng) {
+      const { q, k, v, kPos, qPos } = denseInputs(rng, shape);
+      const { logWeights, ...rest } = options;
+      const cpuOptions: DecodeAttentionOptions = { ...rest, queryPositions: qPos, keyPositions: kPos };
+      const lw = logWeights ? randomNormal([shape.kvHeads, shape.n], rng, { backend: getBackend('cpu') }) : undefined;
+      const ref = decodeAttention(q, k, v, { ...cpuOptions, keyLogWeights: lw });
+      const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
+      const glw = lw && (await onGpu(gpu, lw));
+      const gpuOptions: DecodeAttentionOptions = {
+        ...rest,
+        queryPositions: await onGpu(gpu, tensor(qPos, [shape.m], { dtype: 'i32' })),
+        keyPositions: await onGpu(gpu, tensor(kPos, [shape.n], { dtype: 'i32' })),
+        keyLogWeights: glw,
+      };
+      return compareResults(decodeAttention(gq, gk, gv, gpuOptions), ref);
+    },
+  };
+}
+
+/** Views (non-contiguous k/v): the CPU reference runs on the same views of the same data. */
+function decodeViewCase(dtype: DType): GpuParityCase {
+  return {
+    name: `decodeAttention: k/v are strided views (a window of a longer cache), ${dtype}`,
+    kernel: 'decodeAttention',
+    tolerance: tolerance(dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const [kvHeads, group, m, full, from, n, d] = [2, 3, 2, 90, 13, 61, 64];
+      const q = randomNormal([kvHeads * group, m, d], rng, { dtype, backend: cpu });
+      const k = randomNormal([kvHeads, full, d], rng, { dtype, backend: cpu });
+      const v = randomNormal([kvHeads, full, d], rng, { dtype, backend: cpu });
+      const window = (t: Tensor) => slice(t, [0, from, 0], [kvHeads, from + n, d]);
+      const options = { partitionSize: 16, returnLse: true };
+      const ref = decodeAttention(q, window(k), window(v), options);
+      const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
+      return compareResults(decodeAttention(gq, window(gk), window(gv), options), ref);
+    },
+  };
+}
+
+export function decodeAttentionCases(): GpuParityCase[] {
+  return [
+    decodeCase('MHA, one query, n = 77 over partitions of 32, f32', { kvHeads: 2, group: 1, m: 1, n: 77, d: 64, dtype: 'f32' }, { partitionSize: 32, returnLse: true }),
+    decodeCase('GQA 4, one query, n = 1000, head dim 128, f32', { kvHeads: 2, group: 4, m: 1, n: 1000, d: 128, dtype: 'f32' }, { partitionSize: 256 }),
+    decodeCase('GQA 8 × 3 queries (24 rows: 3 row chunks), n = 123, f32', { kvHeads: 1, group: 8, m: 3, n: 123, d: 32, dtype: 'f32' }, { partitionSize: 50, returnLse: true }),
+    decodeCase('value dim ≠ key dim (96 vs 64), n = 45, single partition', { kvHeads: 2, group: 2, m: 2, n: 45, d: 64, dv: 96, dtype: 'f32' }, {}),
+    decodeCase('sliding window 9 + soft-cap 4 + scale 0.2 on gapped positions', { kvHeads: 2, group: 2, m: 4, n: 70, d: 48, dtype: 'f32' }, { window: 9, softcap: 4, scale: 0.2, partitionSize: 16, returnLse: true }),
+    decodeCase('non-causal, per-key log weights', { kvHeads: 2, group: 2, m: 3, n: 55, d: 40, dtype: 'f32' }, { causal: false, logWeights: true, partitionSize: 24, returnLse: true }),
+    decodeCase('queries before every key (rows see nothing: zeros, lse −∞) mixed with rows that see some', { kvHeads: 1, group: 2, m: 5, n: 9, d: 16, dtype: 'f32', queryStart: -5 }, { partitionSize: 4, returnLse: true }),
+    decodeCase('f16, GQA 4, n = 300', { kvHeads: 2, group: 4, m: 1, n: 300, d: 128, dtype: 'f16' }, { partitionSize: 64, returnLse: true }),
+    decodeCase('bf16, GQA 2, n = 129', { kvHeads: 2, group: 2, m: 2, n: 129, d: 64, dtype: 'bf16' }, { partitionSize: 64 }),
+    decodeViewCase('f32'),
+  ];
+}
+
+/** Every GPU parity case of this package. */
+export function gpuParityCases(): GpuParityCase[] {
+  return [...decodeAttentionCases()];
+}
