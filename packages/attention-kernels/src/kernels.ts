@@ -1,6 +1,7 @@
 import type { Backend, Tensor } from '@kvkit/tensor-core';
 import { registerCpuAttentionKernels } from './cpu/register.js';
 import { registerCudaAttentionKernels } from './cuda/register.js';
+import { registerWebGpuAttentionKernels } from './webgpu/register.js';
 import type { KernelAttrs, KernelResult, KeyStatistics, KiviKernelAttrs } from './ops/attention-types.js';
 import type { AttentionState } from './ops/merge-states.js';
 
@@ -56,6 +57,7 @@ declare module '@kvkit/tensor-core' {
 const registrars = new Map<string, () => void>([
   ['cpu', registerCpuAttentionKernels],
   ['cuda', registerCudaAttentionKernels],
+  ['webgpu', registerWebGpuAttentionKernels],
 ]);
 
 /** Makes sure this package's kernels for `backend` are registered (idempotent, cheap). */

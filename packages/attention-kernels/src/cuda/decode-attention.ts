@@ -3,7 +3,7 @@ import { arg, type CudaBackend, defineCudaModule, rowMajor } from '@kvkit/tensor
 import type { KernelResult } from '../ops/attention-types.js';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import source from './decode-attention.cu';
-import { assertNoStatistics } from './unsupported.js';
+import { assertNoStatistics } from '../gpu/unsupported.js';
 
 export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source });
 
@@ -27,7 +27,7 @@ export function decodeAttentionCuda(
   [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
   attrs: SplitKAttrs,
 ): KernelResult {
-  assertNoStatistics(attrs, 'decodeAttention');
+  assertNoStatistics(attrs, 'decodeAttention', 'CUDA');
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];

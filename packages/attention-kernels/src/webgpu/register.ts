@@ -1,0 +1,12 @@
+import { registerKernel } from '@kvkit/tensor-core';
+import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { decodeAttentionWebGpu } from './decode-attention.js';
+
+let registered = false;
+
+/** Registers the WebGPU (WGSL) kernels of @kvkit/attention-kernels (once). */
+export function registerWebGpuAttentionKernels(): void {
+  if (registered) return;
+  registered = true;
+  registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) => decodeAttentionWebGpu(backend, inputs, attrs));
+}
