@@ -10,7 +10,8 @@
 // walks every DEC_WARPS-th key of the partition with its own online softmax (lanes split the head
 // dimension); the warps then merge and the block writes the partition's unnormalized output with
 // its (max, Σ exp) per row. Pass 2 (kv_decode_merge_*): one block per output row merges the
-// partitions by log-sum-exp.
+// partitions by log-sum-exp. The fused KIVI decode (kv_kivi_decode_partial_*) is the same pass 1
+// over keys and values dequantized from packed codes as they are read.
 #include "kvkit/prelude.cuh"
 
 #define DEC_WARPS 4
@@ -23,9 +24,19 @@ __device__ __forceinline__ bool dec_visible(kv_i32 qp, kv_i32 kp, int causal, in
   return true;
 }
 
+// Where the keys and values come from: a dense [Hkv, n, ·] pair, or a KIVI cache (KiviSource below).
+template <class TK>
+struct DenseSource {
+  const TK* K;
+  const TK* V;
+  int n, d, dv;
+  __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[((kv_i64)kvh * n + j) * d + c]); }
+  __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[((kv_i64)kvh * n + j) * dv + c]); }
+};
+
 // Shared memory: q [DEC_ROWS][d] (scaled), acc [DEC_WARPS][DEC_ROWS][dv], max/sum [DEC_WARPS][DEC_ROWS].
-template <class TQ, class TK>
-__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos,
+template <class TQ, class Source>
+__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, const kv_i32* qPos, const kv_i32* kPos,
                                const float* logW, int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window,
                                float softcap) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
@@ -59,8 +70,6 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
   }
   __syncthreads();
 
-  const TK* kBase = K + (kv_i64)kvh * n * d;
-  const TK* vBase = V + (kv_i64)kvh * n * dv;
   for (int j = j0 + warp; j < j1; j += DEC_WARPS) {
     const kv_i32 kp = kPos[j];
     bool any = false;
@@ -70,9 +79,8 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
     float dot[DEC_ROWS];
 #pragma unroll
     for (int r = 0; r < DEC_ROWS; r++) dot[r] = 0.0f;
-    const TK* kRow = kBase + (kv_i64)j * d;
     for (int c = lane; c < d; c += 32) {
-      const float kc = KvType<TK>::load(kRow[c]);
+      const float kc = src.key(kvh, j, c);
 #pragma unroll
       for (int r = 0; r < DEC_ROWS; r++)
         if (r < rc) dot[r] += q[r * d + c] * kc;
@@ -95,9 +103,8 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
       p[r] = expf(s - runMax[r]);
       runSum[r] += p[r];
     }
-    const TK* vRow = vBase + (kv_i64)j * dv;
     for (int c = lane; c < dv; c += 32) {
-      const float vc = KvType<TK>::load(vRow[c]);
+      const float vc = src.value(kvh, j, c);
 #pragma unroll
       for (int r = 0; r < DEC_ROWS; r++)
         if (r < rc) myAcc[r * dv + c] = myAcc[r * dv + c] * rescale[r] + p[r] * vc;
@@ -139,6 +146,62 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
   }
 }
 
+// A KIVI cache (packages/attention-kernels/src/formats/kivi.ts), dequantized as it is read: keys per
+// channel in groups of `groupSize` tokens (code · scale + min), values per token in groups of
+// `valueGroupSize` channels; the newest tokens come from the full-precision residual buffers.
+// Codes use tensor-core's packed layout: 32/bits codes per u32 word, low bits first, each group
+// starting on a new word.
+template <class TS, class TR>
+struct KiviSource {
+  const kv_u32* keyCodes;
+  const TS* keyScale;
+  const TS* keyMin;
+  const kv_u32* valueCodes;
+  const TS* valueScale;
+  const TS* valueMin;
+  const TR* residualKeys;
+  const TR* residualValues;
+  int bits, groupSize, valueGroupSize, d, keyTokens, valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap;
+
+  __device__ __forceinline__ kv_u32 code(const kv_u32* words, kv_i64 rowWord, int i) const {
+    const int perWord = 32 / bits;
+    return (words[rowWord + i / perWord] >> ((i % perWord) * bits)) & ((1u << bits) - 1u);
+  }
+  __device__ __forceinline__ float key(int kvh, int j, int c) const {
+    if (j >= keyTokens) return KvType<TR>::load(residualKeys[((kv_i64)kvh * residualKeyCap + (j - keyTokens)) * d + c]);
+    const int perWord = 32 / bits;
+    const int g = j / groupSize;
+    const kv_i64 row = ((kv_i64)kvh * keyGroupCap + g) * d + c;
+    const kv_u32 q = code(keyCodes, row * ((groupSize + perWord - 1) / perWord), j - g * groupSize);
+    return (float)q * KvType<TS>::load(keyScale[row]) + KvType<TS>::load(keyMin[row]);
+  }
+  __device__ __forceinline__ float value(int kvh, int j, int c) const {
+    if (j >= valueTokens) return KvType<TR>::load(residualValues[((kv_i64)kvh * residualValueCap + (j - valueTokens)) * d + c]);
+    const int perWord = 32 / bits;
+    const int groupWords = (valueGroupSize + perWord - 1) / perWord;
+    const int groups = d / valueGroupSize;
+    const int vg = c / valueGroupSize;
+    const kv_i64 row = (kv_i64)kvh * valueTokenCap + j;
+    const kv_u32 q = code(valueCodes, row * groups * groupWords + vg * groupWords, c - vg * valueGroupSize);
+    return (float)q * KvType<TS>::load(valueScale[row * groups + vg]) + KvType<TS>::load(valueMin[row * groups + vg]);
+  }
+};
+
+#define KV_KIVI_PARTIAL(qn, TQ, sn, TS, rn, TR)                                                                                          \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_kivi_decode_partial_##qn##_##sn##_##rn(                              \
+      float* partAcc, float* partStat, const TQ* Q, const kv_u32* keyCodes, const TS* keyScale, const TS* keyMin, const kv_u32* valueCodes, \
+      const TS* valueScale, const TS* valueMin, const TR* residualKeys, const TR* residualValues, const kv_i32* qPos, const kv_i32* kPos,    \
+      int H, int Hkv, int m, int n, int d, int partition, float scale, int causal, int window, float softcap, int bits, int groupSize,       \
+      int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap, int residualKeyCap, int residualValueCap) {   \
+    const KiviSource<TS, TR> src{keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, bits,         \
+                                 groupSize, valueGroupSize, d, keyTokens, valueTokens, keyGroupCap, valueTokenCap, residualKeyCap,           \
+                                 residualValueCap};                                                                                       \
+    decode_partial<TQ>(partAcc, partStat, Q, src, qPos, kPos, nullptr, H, Hkv, m, n, d, d, partition, scale, causal, window, softcap);     \
+  }
+#define KV_KIVI_PARTIAL_R(qn, TQ, sn, TS) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f32, float) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f16, kv_f16)
+#define KV_KIVI_PARTIAL_S(qn, TQ) KV_KIVI_PARTIAL_R(qn, TQ, f32, float) KV_KIVI_PARTIAL_R(qn, TQ, f16, kv_f16)
+KV_FOR_FLOAT_DTYPES(KV_KIVI_PARTIAL_S)
+
 // One block per output row: out = Σ_p e^{max_p − M} acc_p / Σ_p e^{max_p − M} sum_p, lse = M + log Σ.
 template <class TQ>
 __device__ void decode_merge(TQ* out, float* lse, const float* partAcc, const float* partStat, int rows, int parts, int dv) {
@@ -169,7 +232,8 @@ __device__ void decode_merge(TQ* out, float* lse, const float* partAcc, const fl
   extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_decode_partial_##qn##_##kn(                                        \
       float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const float* logW, \
       int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window, float softcap) {                 \
-    decode_partial<TQ, TK>(partAcc, partStat, Q, K, V, qPos, kPos, logW, H, Hkv, m, n, d, dv, partition, scale, causal, window, softcap); \
+    const DenseSource<TK> src{K, V, n, d, dv};                                                                                       \
+    decode_partial<TQ>(partAcc, partStat, Q, src, qPos, kPos, logW, H, Hkv, m, n, d, dv, partition, scale, causal, window, softcap);    \
   }
 #define KV_DECODE_PARTIAL_KV(qn, TQ) KV_DECODE_PARTIAL(qn, TQ, f32, float) KV_DECODE_PARTIAL(qn, TQ, f16, kv_f16) KV_DECODE_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_DECODE_PARTIAL_KV)

@@ -1,9 +1,9 @@
-import type { Tensor } from '@kvkit/tensor-core';
-import { arg, type CudaBackend, defineCudaModule, rowMajor } from '@kvkit/tensor-core/cuda';
-import type { KernelResult } from '../ops/attention-types.js';
+import { cast, type Tensor } from '@kvkit/tensor-core';
+import { arg, type CudaBackend, defineCudaModule, type KernelArg, rowMajor } from '@kvkit/tensor-core/cuda';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
-import source from './decode-attention.cu';
 import { assertNoStatistics } from '../gpu/unsupported.js';
+import type { KernelAttrs, KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
+import source from './decode-attention.cu';
 
 export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source });
 
@@ -11,17 +11,74 @@ const WARPS = 4; // DEC_WARPS in decode-attention.cu
 const ROWS = 8; // DEC_ROWS
 const MERGE_THREADS = 128;
 
-/** The split-K partials of one launch: [parts, rows, dv] unnormalized outputs and [parts, rows, 2] (max, Σ). */
-export interface DecodePartials {
+/** What pass 1 of a split-K decode launch needs besides its own inputs. */
+interface PartialLaunch {
+  /** Partial outputs [parts, rows, dv] and states [parts, rows, 2] (max, Σ exp) to fill. */
   acc: Tensor;
   stat: Tensor;
-  parts: number;
+  grid: [number, number, number];
+  block: number;
+  sharedBytes: number;
+}
+
+/** Row-major copies (or views) of the inputs, disposed together. */
+class Staging {
+  private readonly made: Tensor[] = [];
+  constructor(private readonly backend: CudaBackend) {}
+  rowMajor(t: Tensor): Tensor {
+    return this.keep(rowMajor(this.backend, t));
+  }
+  keep(t: Tensor): Tensor {
+    this.made.push(t);
+    return t;
+  }
+  dispose(): void {
+    for (const t of this.made) t.dispose();
+  }
 }
 
 /**
- * Split-K decode attention on CUDA: one block per (partition, KV head, chunk of ≤ 8 query rows)
- * writes partial states, a second kernel merges them by log-sum-exp (decode-attention.cu).
+ * The split-K skeleton every CUDA decode kernel shares: allocates the partials, lets `partial` launch
+ * pass 1 (one block per partition × KV head × chunk of ≤ 8 query rows), then merges the partitions
+ * by log-sum-exp into the output [qHeads, m, dv] (q's dtype) and the f32 lse [qHeads, m].
  */
+function splitKDecode(
+  backend: CudaBackend,
+  q: Tensor,
+  shape: { kvHeads: number; n: number; dv: number; partition: number },
+  attrs: KernelAttrs,
+  partial: (launch: PartialLaunch, staging: Staging) => void,
+): KernelResult {
+  const [qHeads, m, d] = q.shape;
+  const { kvHeads, n, dv, partition } = shape;
+  const rows = qHeads * m;
+  const output = backend.empty([qHeads, m, dv], q.dtype);
+  const lse = attrs.lse ? backend.empty([qHeads, m], 'f32') : undefined;
+  if (rows === 0 || dv === 0) return lse ? { output, lse } : { output };
+  const staging = new Staging(backend);
+  try {
+    const parts = n === 0 ? 0 : Math.ceil(n / partition);
+    const acc = staging.keep(backend.empty([Math.max(parts, 1), rows, dv], 'f32'));
+    const stat = staging.keep(backend.empty([Math.max(parts, 1), rows, 2], 'f32'));
+    if (parts > 0) {
+      const chunks = Math.ceil(((qHeads / kvHeads) * m) / ROWS);
+      const sharedBytes = 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS);
+      partial({ acc, stat, grid: [parts, kvHeads, chunks], block: WARPS * 32, sharedBytes }, staging);
+    }
+    backend.launch(decodeAttentionModule, `kv_decode_merge_${q.dtype}`, { grid: rows, block: MERGE_THREADS }, [
+      arg.ptr(backend.address(output)), arg.ptr(lse ? backend.address(lse) : 0),
+      arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)),
+      arg.i32(rows), arg.i32(parts), arg.i32(dv),
+    ]);
+  } finally {
+    staging.dispose();
+  }
+  return lse ? { output, lse } : { output };
+}
+
+const maskArgs = (attrs: KernelAttrs): KernelArg[] => [arg.f32(attrs.scale), arg.bool(attrs.causal), arg.i32(attrs.window), arg.f32(attrs.softcap)];
+
+/** Split-K decode attention over dense K/V [kvHeads, n, ·] (decode-attention.cu). */
 export function decodeAttentionCuda(
   backend: CudaBackend,
   [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
@@ -31,48 +88,55 @@ export function decodeAttentionCuda(
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];
-  const rows = qHeads * m;
-  const output = backend.empty([qHeads, m, dv], q.dtype);
-  const lse = attrs.lse ? backend.empty([qHeads, m], 'f32') : undefined;
-  if (rows === 0 || dv === 0) return lse ? { output, lse } : { output };
-  const staged: Tensor[] = [];
-  const stage = (t: Tensor): Tensor => {
-    const r = rowMajor(backend, t);
-    staged.push(r);
-    return r;
-  };
-  try {
-    const parts = n === 0 ? 0 : Math.ceil(n / attrs.partitionSize);
-    const acc = backend.empty([Math.max(parts, 1), rows, dv], 'f32');
-    const stat = backend.empty([Math.max(parts, 1), rows, 2], 'f32');
-    staged.push(acc, stat);
-    if (parts > 0) {
-      const [qs, ks, vs, qp, kp] = [q, k, v, qPos, kPos].map(stage);
-      const lw = logWeights && stage(logWeights);
-      const chunks = Math.ceil(((qHeads / kvHeads) * m) / ROWS);
-      const sharedBytes = 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS);
-      backend.launch(decodeAttentionModule, `kv_decode_partial_${q.dtype}_${k.dtype}`, { grid: [parts, kvHeads, chunks], block: WARPS * 32, sharedBytes }, [
-        arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)),
-        arg.ptr(backend.address(qs)), arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)),
-        arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)), arg.ptr(lw ? backend.address(lw) : 0),
-        arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(n), arg.i32(d), arg.i32(dv), arg.i32(attrs.partitionSize),
-        arg.f32(attrs.scale), arg.bool(attrs.causal), arg.i32(attrs.window), arg.f32(attrs.softcap),
-      ]);
-    }
-    mergePartialsCuda(backend, { acc, stat, parts }, output, lse);
-  } finally {
-    for (const t of staged) t.dispose();
-  }
-  return lse ? { output, lse } : { output };
+  return splitKDecode(backend, q, { kvHeads, n, dv, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+    const [qs, ks, vs, qp, kp] = [q, k, v, qPos, kPos].map((t) => staging.rowMajor(t));
+    const lw = logWeights && staging.rowMajor(logWeights);
+    const { acc, stat, ...config } = launch;
+    backend.launch(decodeAttentionModule, `kv_decode_partial_${q.dtype}_${k.dtype}`, config, [
+      arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)),
+      arg.ptr(backend.address(qs)), arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)),
+      arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)), arg.ptr(lw ? backend.address(lw) : 0),
+      arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(n), arg.i32(d), arg.i32(dv), arg.i32(attrs.partitionSize),
+      ...maskArgs(attrs),
+    ]);
+  });
 }
 
-/** Merges split-K partials into `output` [rows, dv] (q's dtype) and, when given, `lse` [rows]. */
-export function mergePartialsCuda(backend: CudaBackend, partials: DecodePartials, output: Tensor, lse: Tensor | undefined): void {
-  const rows = partials.acc.shape[1];
-  const dv = partials.acc.shape[2];
-  backend.launch(decodeAttentionModule, `kv_decode_merge_${output.dtype}`, { grid: rows, block: MERGE_THREADS }, [
-    arg.ptr(backend.address(output)), arg.ptr(lse ? backend.address(lse) : 0),
-    arg.ptr(backend.address(partials.acc)), arg.ptr(backend.address(partials.stat)),
-    arg.i32(rows), arg.i32(partials.parts), arg.i32(dv),
-  ]);
+/** The dtype a group of tensors is read in: theirs when they agree, else f32 (they are cast). */
+function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
+  return tensors.every((t) => t.dtype === 'f16') ? 'f16' : 'f32';
+}
+
+/**
+ * Fused KIVI decode: pass 1 dequantizes keys (per channel, per token group) and values (per token,
+ * per channel group) from the packed codes as it reads them; the residual is read as is. Inputs as
+ * the `kiviDecodeAttention` kernel signature lists them.
+ */
+export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: KiviKernelAttrs): KernelResult {
+  assertNoStatistics(attrs, 'kiviDecodeAttention', 'CUDA');
+  const [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, kPos, qPos] = inputs;
+  const [qHeads, m, d] = q.shape;
+  const kvHeads = keyCodes.shape[0];
+  const n = attrs.length;
+  return splitKDecode(backend, q, { kvHeads, n, dv: d, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+    const scaleType = commonDtype([keyScale, keyMin, valueScale, valueMin]);
+    const residualType = commonDtype([residualKeys, residualValues]);
+    const as = (t: Tensor, dtype: 'f16' | 'f32') => staging.rowMajor(t.dtype === dtype ? t : staging.keep(cast(t, dtype)));
+    const floats = [keyScale, keyMin, valueScale, valueMin].map((t) => as(t, scaleType));
+    const residual = [residualKeys, residualValues].map((t) => as(t, residualType));
+    const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));
+    const { acc, stat, ...config } = launch;
+    backend.launch(decodeAttentionModule, `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`, config, [
+      arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
+      arg.ptr(backend.address(kc)), arg.ptr(backend.address(floats[0])), arg.ptr(backend.address(floats[1])),
+      arg.ptr(backend.address(vc)), arg.ptr(backend.address(floats[2])), arg.ptr(backend.address(floats[3])),
+      arg.ptr(backend.address(residual[0])), arg.ptr(backend.address(residual[1])),
+      arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)),
+      arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(n), arg.i32(d), arg.i32(attrs.partitionSize),
+      ...maskArgs(attrs),
+      arg.i32(attrs.bits), arg.i32(attrs.groupSize), arg.i32(attrs.valueGroupSize),
+      arg.i32(attrs.keyGroups * attrs.groupSize), arg.i32(attrs.valueTokens),
+      arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
+    ]);
+  });
 }

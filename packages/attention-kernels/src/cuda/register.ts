@@ -1,5 +1,5 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
-import { decodeAttentionCuda } from './decode-attention.js';
+import { decodeAttentionCuda, kiviDecodeAttentionCuda } from './decode-attention.js';
 
 let registered = false;
 
@@ -8,4 +8,5 @@ export function registerCudaAttentionKernels(): void {
   if (registered) return;
   registered = true;
   registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
+  registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
 }

@@ -1,7 +1,7 @@
-import { InvalidConfigError, type Tensor } from '@kvkit/tensor-core';
-import type { UniformField, UniformValues, WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { contiguous, InvalidConfigError, type Tensor } from '@kvkit/tensor-core';
+import type { TensorBindingSpec, UniformField, UniformValues, WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
-import type { KernelResult } from '../ops/attention-types.js';
+import type { KernelAttrs, KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import { assertNoStatistics } from '../gpu/unsupported.js';
 
 const WORKGROUP = 128;
@@ -33,7 +33,13 @@ function viewValues(name: string, t: Tensor): UniformValues {
   return { [`${name}_offset`]: t.offset, [`${name}_strides`]: t.strides };
 }
 
-const PARTIAL_CODE = (withLogWeights: boolean) => `
+/**
+ * Pass 1 of split-K decode over a key/value source: \`source\` defines
+ * \`key_at(kvh, j, c)\` and \`value_at(kvh, j, c)\` (element c of token j of KV head kvh, as f32).
+ * Partials go to one f32 buffer \`part\`: unnormalized outputs [parts, rows, dv], then (max, Σ exp)
+ * [parts, rows, 2] (one binding: the KIVI variant needs every other one the device allows).
+ */
+const PARTIAL_CODE = (source: string, withLogWeights: boolean) => `${source}
 const TILE: u32 = ${TILE}u;
 const ROWS: u32 = ${MAX_ROWS}u;
 var<workgroup> qs: array<f32, ${Q_CAPACITY}>;
@@ -71,8 +77,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     row_sum[lid] = 0.0;
   }
   workgroupBarrier();
-  let kb = u_k_offset() + kvh * u_k_strides(0u);
-  let vb = u_v_offset() + kvh * u_v_strides(0u);
   for (var t0 = j0; t0 < j1; t0 = t0 + TILE) {
     let count = min(TILE, j1 - t0);
     // Scores of the tile (masked: −∞), one (row, key) pair per step.
@@ -84,9 +88,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = t0 + t;
         let qp = qpos_load(u_qpos_offset() + ((r0 + r) % u_m()) * u_qpos_stride());
         if (visible(qp, kpos_load(u_kpos_offset() + j * u_kpos_stride()))) {
-          let kr = kb + j * u_k_strides(1u);
           var dot = 0.0;
-          for (var c = 0u; c < d; c = c + 1u) { dot = dot + qs[r * d + c] * k_load(kr + c * u_k_strides(2u)); }
+          for (var c = 0u; c < d; c = c + 1u) { dot = dot + qs[r * d + c] * key_at(kvh, j, c); }
           if (u_softcap() > 0.0) { dot = u_softcap() * tanh_acc(dot / u_softcap()); }
           ${withLogWeights ? 'dot = dot + lw_load(u_lw_offset() + kvh * u_lw_strides(0u) + j * u_lw_strides(1u));' : ''}
           s = dot;
@@ -119,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var a: array<f32, ${MAX_ROWS}>;
       for (var r = 0u; r < ROWS; r = r + 1u) { a[r] = select(0.0, acc[min(r, rc - 1u) * dv + c] * row_alpha[r], r < rc); }
       for (var t = 0u; t < count; t = t + 1u) {
-        let x = v_load(vb + (t0 + t) * u_v_strides(1u) + c * u_v_strides(2u));
+        let x = value_at(kvh, t0 + t, c);
         for (var r = 0u; r < ROWS; r = r + 1u) { a[r] = a[r] + probs[r * TILE + t] * x; }
       }
       for (var r = 0u; r < rc; r = r + 1u) { acc[r * dv + c] = a[r]; }
@@ -130,13 +133,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = lid; e < rc * dv; e = e + ${WORKGROUP}u) {
     let rr = r0 + e / dv;
     let slot = part * total_rows + (kvh * u_group() + rr / u_m()) * u_m() + rr % u_m();
-    pacc_store(slot * dv + e % dv, acc[e]);
+    part_store(slot * dv + e % dv, acc[e]);
   }
   if (lid < rc) {
     let rr = r0 + lid;
     let slot = part * total_rows + (kvh * u_group() + rr / u_m()) * u_m() + rr % u_m();
-    pstat_store(2u * slot, row_max[lid]);
-    pstat_store(2u * slot + 1u, row_sum[lid]);
+    let stat = u_parts() * total_rows * dv + 2u * slot;
+    part_store(stat, row_max[lid]);
+    part_store(stat + 1u, row_sum[lid]);
   }
 }`;
 
@@ -145,12 +149,13 @@ const MERGE_CODE = (withLse: boolean) => `
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= u_rows()) { return; }
+  let stats = u_parts() * u_rows() * u_dv();
   var mx = -inf_f32();
-  for (var p = 0u; p < u_parts(); p = p + 1u) { mx = nan_max(mx, pstat_load(2u * (p * u_rows() + row))); }
+  for (var p = 0u; p < u_parts(); p = p + 1u) { mx = nan_max(mx, part_load(stats + 2u * (p * u_rows() + row))); }
   var total = 0.0;
   for (var p = 0u; p < u_parts(); p = p + 1u) {
-    let pm = pstat_load(2u * (p * u_rows() + row));
-    if (pm != -inf_f32()) { total = total + pstat_load(2u * (p * u_rows() + row) + 1u) * exp(pm - mx); }
+    let pm = part_load(stats + 2u * (p * u_rows() + row));
+    if (pm != -inf_f32()) { total = total + part_load(stats + 2u * (p * u_rows() + row) + 1u) * exp(pm - mx); }
   }
   let none = mx == -inf_f32() || total == 0.0;
   for (var c = lid; c < u_dv(); c = c + ${WORKGROUP}u) {
@@ -158,8 +163,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (!none) {
       for (var p = 0u; p < u_parts(); p = p + 1u) {
         let slot = p * u_rows() + row;
-        let pm = pstat_load(2u * slot);
-        if (pm != -inf_f32()) { value = value + pacc_load(slot * u_dv() + c) * exp(pm - mx); }
+        let pm = part_load(stats + 2u * slot);
+        if (pm != -inf_f32()) { value = value + part_load(slot * u_dv() + c) * exp(pm - mx); }
       }
       value = value / total;
     }
@@ -168,69 +173,71 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${withLse ? 'if (lid == 0u) { lse_store(row, select(mx + log(total), -inf_f32(), none)); }' : ''}
 }`;
 
-/** Split-K partial states: [parts, rows, dv] unnormalized outputs and [parts, rows, 2] (max, Σ exp). */
-export interface WebGpuPartials {
-  acc: Tensor;
-  stat: Tensor;
-  parts: number;
+/** Pass 1 of one split-K launch, as a kernel's source-specific part describes it. */
+interface SourcePass {
+  /** Cache key of the source variant (dtypes, options). */
+  key: string;
+  /** Defines `key_at` and `value_at`. */
+  code: string;
+  /** Source buffers, bound after q, qpos and kpos. */
+  bindings: TensorBindingSpec[];
+  buffers: Tensor[];
+  uniforms: UniformField[];
+  values: UniformValues;
+  withLogWeights: boolean;
+  /** Copies made for this launch, disposed once it is recorded. */
+  temporaries?: Tensor[];
 }
 
+const COMMON_FIELDS: UniformField[] = [
+  ...['m', 'n', 'd', 'dv', 'group', 'heads', 'kvheads', 'rows', 'chunks', 'parts', 'partition', 'causal', 'window'].map((name) => ({ name, type: 'u32' as const })),
+  { name: 'scale', type: 'f32' },
+  { name: 'softcap', type: 'f32' },
+  ...strided('q', 3),
+  { name: 'qpos_offset', type: 'u32' },
+  { name: 'qpos_stride', type: 'u32' },
+  { name: 'kpos_offset', type: 'u32' },
+  { name: 'kpos_stride', type: 'u32' },
+];
+
 /**
- * Split-K decode attention in WGSL: one workgroup per (partition of keys, KV head, chunk of query
- * rows) streams its keys in tiles of 32 with an online softmax, sharing every K/V element among the
- * query heads of the KV head (GQA); a second program merges the partitions by log-sum-exp. Views of
- * any strides are read in place (offsets and strides are uniforms).
+ * The split-K skeleton of every WGSL decode kernel: pass 1 (one workgroup per partition × KV head
+ * × chunk of query rows, over the source `pass` describes) writes partial states, pass 2 merges
+ * them by log-sum-exp into the output [qHeads, m, dv] (q's dtype) and the f32 lse [qHeads, m].
  */
-export function decodeAttentionWebGpu(
+function splitKDecode(
   backend: WebGpuBackend,
-  [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
-  attrs: SplitKAttrs,
+  [q, qPos, kPos]: readonly [Tensor, Tensor, Tensor],
+  shape: { kvHeads: number; n: number; dv: number; partition: number },
+  attrs: KernelAttrs,
+  where: string,
+  pass: () => SourcePass,
 ): KernelResult {
-  const where = 'decodeAttention';
-  assertNoStatistics(attrs, where, 'WebGPU');
   const [qHeads, m, d] = q.shape;
-  const [kvHeads, n] = k.shape;
-  const dv = v.shape[2];
+  const { kvHeads, n, dv, partition } = shape;
   const rows = qHeads * m;
   const output = backend.empty([qHeads, m, dv], q.dtype);
   const lse = attrs.lse ? backend.empty([qHeads, m], 'f32') : undefined;
   if (rows === 0 || dv === 0) return lse ? { output, lse } : { output };
   const perGroup = rowsPerWorkgroup(d, dv, where);
-  const parts = n === 0 ? 0 : Math.ceil(n / attrs.partitionSize);
-  const partials: WebGpuPartials = {
-    acc: backend.empty([Math.max(parts, 1), rows, dv], 'f32'),
-    stat: backend.empty([Math.max(parts, 1), rows, 2], 'f32'),
-    parts,
-  };
+  const parts = n === 0 ? 0 : Math.ceil(n / partition);
+  const partials = backend.empty([Math.max(parts, 1) * rows * (dv + 2)], 'f32');
+  let source: SourcePass | undefined;
   try {
     if (parts > 0) {
+      source = pass();
       const chunks = Math.ceil(((qHeads / kvHeads) * m) / perGroup);
-      const withLogWeights = logWeights !== undefined;
-      const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${k.dtype}:${withLogWeights ? 'lw' : 'plain'}`, () => ({
+      const pass1 = source;
+      const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${source.key}`, () => ({
         bindings: [
           { name: 'q', dtype: q.dtype, access: 'read' },
-          { name: 'k', dtype: k.dtype, access: 'read' },
-          { name: 'v', dtype: v.dtype, access: 'read' },
           { name: 'qpos', dtype: 'i32', access: 'read' },
           { name: 'kpos', dtype: 'i32', access: 'read' },
-          ...(withLogWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : []),
-          { name: 'pacc', dtype: 'f32', access: 'write' },
-          { name: 'pstat', dtype: 'f32', access: 'write' },
+          ...pass1.bindings,
+          { name: 'part', dtype: 'f32', access: 'write' },
         ],
-        uniforms: [
-          ...['m', 'n', 'd', 'dv', 'group', 'heads', 'kvheads', 'rows', 'chunks', 'parts', 'partition', 'causal', 'window'].map((name) => ({ name, type: 'u32' as const })),
-          { name: 'scale', type: 'f32' },
-          { name: 'softcap', type: 'f32' },
-          ...strided('q', 3),
-          ...strided('k', 3),
-          ...strided('v', 3),
-          ...(withLogWeights ? strided('lw', 2) : []),
-          { name: 'qpos_offset', type: 'u32' },
-          { name: 'qpos_stride', type: 'u32' },
-          { name: 'kpos_offset', type: 'u32' },
-          { name: 'kpos_stride', type: 'u32' },
-        ],
-        code: PARTIAL_CODE(withLogWeights),
+        uniforms: [...COMMON_FIELDS, ...pass1.uniforms],
+        code: PARTIAL_CODE(pass1.code, pass1.withLogWeights),
       }));
       const values: UniformValues = {
         m,
@@ -243,43 +250,138 @@ export function decodeAttentionWebGpu(
         rows: perGroup,
         chunks,
         parts,
-        partition: attrs.partitionSize,
+        partition,
         causal: attrs.causal ? 1 : 0,
         window: attrs.window,
         scale: attrs.scale,
         softcap: attrs.softcap,
         ...viewValues('q', q),
-        ...viewValues('k', k),
-        ...viewValues('v', v),
-        ...(logWeights ? viewValues('lw', logWeights) : {}),
         qpos_offset: qPos.offset,
         qpos_stride: qPos.strides[0],
         kpos_offset: kPos.offset,
         kpos_stride: kPos.strides[0],
+        ...source.values,
       };
-      const buffers = [q, k, v, qPos, kPos, ...(logWeights ? [logWeights] : []), partials.acc, partials.stat];
-      backend.dispatch(program, buffers, values, backend.grid(parts * kvHeads * chunks));
+      backend.dispatch(program, [q, qPos, kPos, ...source.buffers, partials], values, backend.grid(parts * kvHeads * chunks));
     }
-    mergePartialsWebGpu(backend, partials, output, lse);
+    const merge = backend.program(`attention-kernels:decode-merge:${q.dtype}:${lse ? 'lse' : 'plain'}`, () => ({
+      bindings: [
+        { name: 'part', dtype: 'f32', access: 'read' },
+        { name: 'out', dtype: q.dtype, access: 'write' },
+        ...(lse ? [{ name: 'lse', dtype: 'f32' as const, access: 'write' as const }] : []),
+      ],
+      uniforms: ['rows', 'parts', 'dv'].map((name) => ({ name, type: 'u32' as const })),
+      code: MERGE_CODE(lse !== undefined),
+    }));
+    backend.dispatch(merge, [partials, output, ...(lse ? [lse] : [])], { rows, parts, dv }, backend.grid(rows));
   } finally {
-    partials.acc.dispose();
-    partials.stat.dispose();
+    partials.dispose();
+    for (const t of source?.temporaries ?? []) t.dispose();
   }
   return lse ? { output, lse } : { output };
 }
 
-/** Merges split-K partials into `output` [rows, dv] (row-major, any float dtype) and, when given, `lse` [rows]. */
-export function mergePartialsWebGpu(backend: WebGpuBackend, partials: WebGpuPartials, output: Tensor, lse: Tensor | undefined): void {
-  const [, rows, dv] = partials.acc.shape;
-  const program = backend.program(`attention-kernels:decode-merge:${output.dtype}:${lse ? 'lse' : 'plain'}`, () => ({
+/**
+ * Split-K decode attention in WGSL over dense K/V: one workgroup per (partition of keys, KV head,
+ * chunk of query rows) streams its keys in tiles of 32 with an online softmax, sharing every K/V
+ * element among the query heads of the KV head (GQA); a second program merges the partitions by
+ * log-sum-exp. Views of any strides are read in place (offsets and strides are uniforms).
+ */
+export function decodeAttentionWebGpu(
+  backend: WebGpuBackend,
+  [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
+  attrs: SplitKAttrs,
+): KernelResult {
+  const where = 'decodeAttention';
+  assertNoStatistics(attrs, where, 'WebGPU');
+  const [kvHeads, n] = k.shape;
+  return splitKDecode(backend, [q, qPos, kPos], { kvHeads, n, dv: v.shape[2], partition: attrs.partitionSize }, attrs, where, () => ({
+    key: `dense:${k.dtype}:${logWeights ? 'lw' : 'plain'}`,
+    code: `
+fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + kvh * u_k_strides(0u) + j * u_k_strides(1u) + c * u_k_strides(2u)); }
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u) + c * u_v_strides(2u)); }`,
     bindings: [
-      { name: 'pacc', dtype: 'f32', access: 'read' },
-      { name: 'pstat', dtype: 'f32', access: 'read' },
-      { name: 'out', dtype: output.dtype, access: 'write' },
-      ...(lse ? [{ name: 'lse', dtype: 'f32' as const, access: 'write' as const }] : []),
+      { name: 'k', dtype: k.dtype, access: 'read' },
+      { name: 'v', dtype: v.dtype, access: 'read' },
+      ...(logWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : []),
     ],
-    uniforms: ['rows', 'parts', 'dv'].map((name) => ({ name, type: 'u32' as const })),
-    code: MERGE_CODE(lse !== undefined),
+    buffers: [k, v, ...(logWeights ? [logWeights] : [])],
+    uniforms: [...strided('k', 3), ...strided('v', 3), ...(logWeights ? strided('lw', 2) : [])],
+    values: { ...viewValues('k', k), ...viewValues('v', v), ...(logWeights ? viewValues('lw', logWeights) : {}) },
+    withLogWeights: logWeights !== undefined,
   }));
-  backend.dispatch(program, [partials.acc, partials.stat, output, ...(lse ? [lse] : [])], { rows, parts: partials.parts, dv }, backend.grid(rows));
 }
+
+const KIVI_BUFFERS = ['kcodes', 'kscale', 'kmin', 'vcodes', 'vscale', 'vmin', 'rkeys', 'rvalues'] as const;
+
+/**
+ * Fused KIVI decode in WGSL: the split-K pass reads keys (per channel, per token group) and values
+ * (per token, per channel group) from the packed codes, dequantizing as it goes; the residual is
+ * read as is. Every buffer is addressed row-major from its view offset (the view's capacities are
+ * the row counts).
+ */
+export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: KiviKernelAttrs): KernelResult {
+  const where = 'kiviDecodeAttention';
+  assertNoStatistics(attrs, where, 'WebGPU');
+  const [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, kPos, qPos] = inputs;
+  const kvHeads = keyCodes.shape[0];
+  const d = q.shape[2];
+  const sources = [keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues];
+  return splitKDecode(backend, [q, qPos, kPos], { kvHeads, n: attrs.length, dv: d, partition: attrs.partitionSize }, attrs, where, () => {
+    const staged = sources.map((t) => (t.isContiguous() ? t : contiguous(t)));
+    return {
+      key: `kivi:${staged.map((t) => t.dtype).join(':')}`,
+      code: KIVI_SOURCE,
+      bindings: KIVI_BUFFERS.map((name, i) => ({ name, dtype: staged[i].dtype, access: 'read' as const })),
+      buffers: staged,
+      uniforms: [
+        ...KIVI_BUFFERS.map((name) => ({ name: `${name}_offset`, type: 'u32' as const })),
+        ...['bits', 'group_size', 'value_group_size', 'key_tokens', 'value_tokens', 'key_group_cap', 'value_token_cap', 'rkey_cap', 'rvalue_cap'].map((name) => ({ name, type: 'u32' as const })),
+      ],
+      values: {
+        ...Object.fromEntries(KIVI_BUFFERS.map((name, i) => [`${name}_offset`, staged[i].offset])),
+        bits: attrs.bits,
+        group_size: attrs.groupSize,
+        value_group_size: attrs.valueGroupSize,
+        key_tokens: attrs.keyGroups * attrs.groupSize,
+        value_tokens: attrs.valueTokens,
+        key_group_cap: keyCodes.shape[1],
+        value_token_cap: valueCodes.shape[1],
+        rkey_cap: residualKeys.shape[1],
+        rvalue_cap: residualValues.shape[1],
+      },
+      withLogWeights: false,
+      temporaries: staged.filter((t, i) => t !== sources[i]),
+    };
+  });
+}
+
+/** KIVI dequantization (src/formats/kivi.ts; tensor-core's packed layout: 32/bits codes per word, each group word-aligned). */
+const KIVI_SOURCE = `
+fn kivi_code(word: u32, i: u32) -> f32 {
+  let per_word = 32u / u_bits();
+  return f32((word >> ((i % per_word) * u_bits())) & ((1u << u_bits()) - 1u));
+}
+fn key_at(kvh: u32, j: u32, c: u32) -> f32 {
+  let d = u_d();
+  if (j >= u_key_tokens()) { return rkeys_load(u_rkeys_offset() + (kvh * u_rkey_cap() + j - u_key_tokens()) * d + c); }
+  let per_word = 32u / u_bits();
+  let g = j / u_group_size();
+  let t = j - g * u_group_size();
+  let row = (kvh * u_key_group_cap() + g) * d + c;
+  let words = (u_group_size() + per_word - 1u) / per_word;
+  let code = kivi_code(kcodes_load(u_kcodes_offset() + row * words + t / per_word), t);
+  return code * kscale_load(u_kscale_offset() + row) + kmin_load(u_kmin_offset() + row);
+}
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 {
+  let d = u_d();
+  if (j >= u_value_tokens()) { return rvalues_load(u_rvalues_offset() + (kvh * u_rvalue_cap() + j - u_value_tokens()) * d + c); }
+  let per_word = 32u / u_bits();
+  let group_words = (u_value_group_size() + per_word - 1u) / per_word;
+  let groups = d / u_value_group_size();
+  let vg = c / u_value_group_size();
+  let i = c - vg * u_value_group_size();
+  let row = kvh * u_value_token_cap() + j;
+  let code = kivi_code(vcodes_load(u_vcodes_offset() + (row * groups + vg) * group_words + i / per_word), i);
+  return code * vscale_load(u_vscale_offset() + row * groups + vg) + vmin_load(u_vmin_offset() + row * groups + vg);
+}`;

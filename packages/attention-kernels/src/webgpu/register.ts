@@ -1,6 +1,6 @@
 import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
-import { decodeAttentionWebGpu } from './decode-attention.js';
+import { decodeAttentionWebGpu, kiviDecodeAttentionWebGpu } from './decode-attention.js';
 
 let registered = false;
 
@@ -9,4 +9,5 @@ export function registerWebGpuAttentionKernels(): void {
   if (registered) return;
   registered = true;
   registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) => decodeAttentionWebGpu(backend, inputs, attrs));
+  registerKernel<'kiviDecodeAttention', WebGpuBackend>('kiviDecodeAttention', 'webgpu', (backend, inputs, attrs) => kiviDecodeAttentionWebGpu(backend, inputs, attrs));
 }

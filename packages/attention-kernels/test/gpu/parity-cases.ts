@@ -7,7 +7,8 @@
  */
 import { type Backend, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { decodeAttention, type DecodeAttentionOptions, type KernelResult } from '../../src/index.js';
+import { decodeAttention, type DecodeAttentionOptions, type KernelResult, type KiviCacheView, kiviDecodeAttention, type KiviDecodeOptions } from '../../src/index.js';
+import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
   name: string;
@@ -142,7 +143,48 @@ export function decodeAttentionCases(): GpuParityCase[] {
   ];
 }
 
+/** The view with every buffer moved to `gpu`. */
+async function kiviOnGpu(gpu: Backend, view: KiviCacheView): Promise<KiviCacheView> {
+  const names = ['keyCodes', 'keyScale', 'keyMin', 'valueCodes', 'valueScale', 'valueMin', 'residualKeys', 'residualValues', 'positions'] as const;
+  const moved = await Promise.all(names.map((name) => onGpu(gpu, view[name])));
+  return { ...view, ...Object.fromEntries(names.map((name, i) => [name, moved[i]])) };
+}
+
+function kiviCase(
+  name: string,
+  shape: { bits: 2 | 4 | 8; group: number; m: number; n: number; residual: number; groupSize: number; valueGroupSize: number; d: number; capacity?: number; floatDType: 'f32' | 'f16'; qDType: DType },
+  options: Omit<KiviDecodeOptions, 'queryPositions'> & { queryPositions?: Int32Array } = {},
+): GpuParityCase {
+  return {
+    name: `kiviDecodeAttention: ${name}`,
+    kernel: 'kiviDecodeAttention',
+    tolerance: tolerance(shape.qDType),
+    async run(gpu, rng) {
+      const kvHeads = 2;
+      const { view } = randomKiviView(rng, {
+        bits: shape.bits, groupSize: shape.groupSize, valueGroupSize: shape.valueGroupSize, kvHeads, headDim: shape.d, length: shape.n,
+        residual: shape.residual, extraCapacity: shape.capacity, floatDType: shape.floatDType, positions: gapped(rng, shape.n + (shape.capacity ?? 0)),
+      });
+      const q = randomNormal([kvHeads * shape.group, shape.m, shape.d], rng, { dtype: shape.qDType, backend: getBackend('cpu') });
+      const { queryPositions, ...rest } = options;
+      const ref = kiviDecodeAttention(q, view, { ...rest, queryPositions });
+      const gpuPositions = queryPositions && (await onGpu(gpu, tensor(queryPositions, [queryPositions.length], { dtype: 'i32' })));
+      return compareResults(kiviDecodeAttention(await onGpu(gpu, q), await kiviOnGpu(gpu, view), { ...rest, queryPositions: gpuPositions }), ref);
+    },
+  };
+}
+
+export function kiviDecodeAttentionCases(): GpuParityCase[] {
+  return [
+    kiviCase('2-bit, GQA 4, n = 77 (2 groups of 32 + 13 residual), f32', { bits: 2, group: 4, m: 1, n: 77, residual: 13, groupSize: 32, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { partitionSize: 32, returnLse: true }),
+    kiviCase('4-bit, 3 queries, n = 100, group 24, spare capacity, f16 scales', { bits: 4, group: 2, m: 3, n: 100, residual: 37, groupSize: 24, valueGroupSize: 32, d: 128, capacity: 2, floatDType: 'f16', qDType: 'f32' }, { partitionSize: 48, returnLse: true }),
+    kiviCase('8-bit, GQA 8, no residual, n = 130 (groups of 16)', { bits: 8, group: 8, m: 1, n: 130, residual: 0, groupSize: 16, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { partitionSize: 64 }),
+    kiviCase('2-bit, all tokens residual (n = 20 < one group)', { bits: 2, group: 2, m: 2, n: 20, residual: 20, groupSize: 32, valueGroupSize: 16, d: 32, floatDType: 'f32', qDType: 'f32' }, { returnLse: true }),
+    kiviCase('2-bit, window + soft-cap + explicit query position, f16 queries', { bits: 2, group: 4, m: 1, n: 150, residual: 20, groupSize: 32, valueGroupSize: 32, d: 64, floatDType: 'f16', qDType: 'f16' }, { window: 50, softcap: 3, queryPositions: Int32Array.of(260), partitionSize: 64 }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases()];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases()];
 }
