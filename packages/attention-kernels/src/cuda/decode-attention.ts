@@ -83,8 +83,9 @@ export function decodeAttentionCuda(
   backend: CudaBackend,
   [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
   attrs: SplitKAttrs,
+  where = 'decodeAttention',
 ): KernelResult {
-  assertNoStatistics(attrs, 'decodeAttention', 'CUDA');
+  assertNoStatistics(attrs, where, 'CUDA');
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];

@@ -1,4 +1,5 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
+import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { decodeAttentionCuda, kiviDecodeAttentionCuda } from './decode-attention.js';
 
 let registered = false;
@@ -9,4 +10,5 @@ export function registerCudaAttentionKernels(): void {
   registered = true;
   registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
+  registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'));
 }

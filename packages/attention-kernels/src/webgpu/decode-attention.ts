@@ -291,8 +291,8 @@ export function decodeAttentionWebGpu(
   backend: WebGpuBackend,
   [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
   attrs: SplitKAttrs,
+  where = 'decodeAttention',
 ): KernelResult {
-  const where = 'decodeAttention';
   assertNoStatistics(attrs, where, 'WebGPU');
   const [kvHeads, n] = k.shape;
   return splitKDecode(backend, [q, qPos, kPos], { kvHeads, n, dv: v.shape[2], partition: attrs.partitionSize }, attrs, where, () => ({

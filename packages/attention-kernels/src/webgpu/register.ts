@@ -1,5 +1,6 @@
 import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { decodeAttentionWebGpu, kiviDecodeAttentionWebGpu } from './decode-attention.js';
 
 let registered = false;
@@ -10,4 +11,7 @@ export function registerWebGpuAttentionKernels(): void {
   registered = true;
   registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) => decodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'kiviDecodeAttention', WebGpuBackend>('kiviDecodeAttention', 'webgpu', (backend, inputs, attrs) => kiviDecodeAttentionWebGpu(backend, inputs, attrs));
+  registerKernel<'flashAttention', WebGpuBackend>('flashAttention', 'webgpu', (backend, inputs, attrs) =>
+    decodeAttentionWebGpu(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'),
+  );
 }

@@ -7,7 +7,7 @@
  */
 import { type Backend, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { decodeAttention, type DecodeAttentionOptions, type KernelResult, type KiviCacheView, kiviDecodeAttention, type KiviDecodeOptions } from '../../src/index.js';
+import { decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, kiviDecodeAttention, type KiviDecodeOptions } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -184,7 +184,43 @@ export function kiviDecodeAttentionCases(): GpuParityCase[] {
   ];
 }
 
+/** Prefill: every query of a prompt (positions = key positions, so causal masking is by position). */
+function flashCase(name: string, shape: DenseShape, options: Omit<FlashAttentionOptions, 'queryPositions' | 'keyPositions'> & { logWeights?: boolean } = {}): GpuParityCase {
+  return {
+    name: `flashAttention: ${name}`,
+    kernel: 'flashAttention',
+    tolerance: tolerance(shape.dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const { q, k, v, kPos } = denseInputs(rng, shape);
+      // Queries are the last m tokens of the prompt, at their own (gapped) positions.
+      const qPos = kPos.slice(shape.n - shape.m);
+      const { logWeights, ...rest } = options;
+      const lw = logWeights ? randomNormal([shape.kvHeads, shape.n], rng, { backend: cpu }) : undefined;
+      const ref = flashAttention(q, k, v, { ...rest, queryPositions: qPos, keyPositions: kPos, keyLogWeights: lw });
+      const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
+      const got = flashAttention(gq, gk, gv, {
+        ...rest,
+        queryPositions: await onGpu(gpu, tensor(qPos, [shape.m], { dtype: 'i32' })),
+        keyPositions: await onGpu(gpu, tensor(kPos, [shape.n], { dtype: 'i32' })),
+        keyLogWeights: lw && (await onGpu(gpu, lw)),
+      });
+      return compareResults(got, ref);
+    },
+  };
+}
+
+export function flashAttentionCases(): GpuParityCase[] {
+  return [
+    flashCase('causal prefill of 45 tokens, GQA 4, f32', { kvHeads: 2, group: 4, m: 45, n: 45, d: 64, dtype: 'f32' }, { returnLse: true }),
+    flashCase('causal prefill of 700 tokens (2 key partitions), MHA, head dim 32', { kvHeads: 2, group: 1, m: 700, n: 700, d: 32, dtype: 'f32' }, { returnLse: true }),
+    flashCase('chunked prefill: last 13 of 90 tokens, sliding window 20 + soft-cap', { kvHeads: 1, group: 2, m: 13, n: 90, d: 48, dtype: 'f32' }, { window: 20, softcap: 6, returnLse: true }),
+    flashCase('non-causal with key log weights, GQA 2', { kvHeads: 2, group: 2, m: 17, n: 31, d: 32, dtype: 'f32' }, { causal: false, logWeights: true }),
+    flashCase('f16 prefill of 64 tokens, GQA 8', { kvHeads: 1, group: 8, m: 64, n: 64, d: 128, dtype: 'f16' }, { returnLse: true }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases()];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases()];
 }
