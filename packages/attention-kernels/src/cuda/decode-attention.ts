@@ -65,15 +65,25 @@ function splitKDecode(
       const sharedBytes = 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS);
       partial({ acc, stat, grid: [parts, kvHeads, chunks], block: WARPS * 32, sharedBytes }, staging);
     }
-    backend.launch(decodeAttentionModule, `kv_decode_merge_${q.dtype}`, { grid: rows, block: MERGE_THREADS }, [
-      arg.ptr(backend.address(output)), arg.ptr(lse ? backend.address(lse) : 0),
-      arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)),
-      arg.i32(rows), arg.i32(parts), arg.i32(dv),
-    ]);
+    mergePartialsCuda(backend, { acc, stat, parts }, output, lse);
   } finally {
     staging.dispose();
   }
   return lse ? { output, lse } : { output };
+}
+
+/**
+ * Pass 2: merges partials (outputs f32 [parts, rows, dv], states f32 [parts, rows, 2]) by
+ * log-sum-exp into `output` (row-major, rows × dv elements, any float dtype) and, when given, `lse` [rows].
+ */
+export function mergePartialsCuda(backend: CudaBackend, partials: { acc: Tensor; stat: Tensor; parts: number }, output: Tensor, lse: Tensor | undefined): void {
+  const [, rows, dv] = partials.acc.shape;
+  if (rows === 0) return;
+  backend.launch(decodeAttentionModule, `kv_decode_merge_${output.dtype}`, { grid: rows, block: MERGE_THREADS }, [
+    arg.ptr(backend.address(output)), arg.ptr(lse ? backend.address(lse) : 0),
+    arg.ptr(backend.address(partials.acc)), arg.ptr(backend.address(partials.stat)),
+    arg.i32(rows), arg.i32(partials.parts), arg.i32(dv),
+  ]);
 }
 
 const maskArgs = (attrs: KernelAttrs): KernelArg[] => [arg.f32(attrs.scale), arg.bool(attrs.causal), arg.i32(attrs.window), arg.f32(attrs.softcap)];

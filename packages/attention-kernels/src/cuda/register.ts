@@ -1,6 +1,7 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { decodeAttentionCuda, kiviDecodeAttentionCuda } from './decode-attention.js';
+import { mergeAttentionStatesCuda } from './merge-states.js';
 
 let registered = false;
 
@@ -11,4 +12,5 @@ export function registerCudaAttentionKernels(): void {
   registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'));
+  registerCudaKernel('mergeAttentionStates', (backend, inputs) => mergeAttentionStatesCuda(backend, inputs));
 }

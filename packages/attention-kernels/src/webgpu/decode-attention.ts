@@ -264,21 +264,35 @@ function splitKDecode(
       };
       backend.dispatch(program, [q, qPos, kPos, ...source.buffers, partials], values, backend.grid(parts * kvHeads * chunks));
     }
-    const merge = backend.program(`attention-kernels:decode-merge:${q.dtype}:${lse ? 'lse' : 'plain'}`, () => ({
-      bindings: [
-        { name: 'part', dtype: 'f32', access: 'read' },
-        { name: 'out', dtype: q.dtype, access: 'write' },
-        ...(lse ? [{ name: 'lse', dtype: 'f32' as const, access: 'write' as const }] : []),
-      ],
-      uniforms: ['rows', 'parts', 'dv'].map((name) => ({ name, type: 'u32' as const })),
-      code: MERGE_CODE(lse !== undefined),
-    }));
-    backend.dispatch(merge, [partials, output, ...(lse ? [lse] : [])], { rows, parts, dv }, backend.grid(rows));
+    mergePartialsWebGpu(backend, partials, { rows, parts, dv }, output, lse);
   } finally {
     partials.dispose();
     for (const t of source?.temporaries ?? []) t.dispose();
   }
   return lse ? { output, lse } : { output };
+}
+
+/**
+ * Pass 2: merges partials (one f32 buffer: outputs [parts, rows, dv], then states [parts, rows, 2])
+ * by log-sum-exp into `output` (row-major, rows × dv elements) and, when given, the f32 `lse` [rows].
+ */
+export function mergePartialsWebGpu(
+  backend: WebGpuBackend,
+  partials: Tensor,
+  { rows, parts, dv }: { rows: number; parts: number; dv: number },
+  output: Tensor,
+  lse: Tensor | undefined,
+): void {
+  const merge = backend.program(`attention-kernels:decode-merge:${output.dtype}:${lse ? 'lse' : 'plain'}`, () => ({
+    bindings: [
+      { name: 'part', dtype: 'f32', access: 'read' },
+      { name: 'out', dtype: output.dtype, access: 'write' },
+      ...(lse ? [{ name: 'lse', dtype: 'f32' as const, access: 'write' as const }] : []),
+    ],
+    uniforms: ['rows', 'parts', 'dv'].map((name) => ({ name, type: 'u32' as const })),
+    code: MERGE_CODE(lse !== undefined),
+  }));
+  backend.dispatch(merge, [partials, output, ...(lse ? [lse] : [])], { rows, parts, dv }, backend.grid(rows));
 }
 
 /**

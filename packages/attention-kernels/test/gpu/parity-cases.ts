@@ -7,7 +7,7 @@
  */
 import { type Backend, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, kiviDecodeAttention, type KiviDecodeOptions } from '../../src/index.js';
+import { type AttentionState, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -220,7 +220,40 @@ export function flashAttentionCases(): GpuParityCase[] {
   ];
 }
 
+/**
+ * States of attention over disjoint key ranges (one range sees nothing for some rows: lse −∞),
+ * merged; the CPU merge of the same states is the reference.
+ */
+function mergeCase(name: string, dtype: DType, ranges: number[]): GpuParityCase {
+  return {
+    name: `mergeAttentionStates: ${name}`,
+    kernel: 'mergeAttentionStates',
+    tolerance: tolerance(dtype),
+    async run(gpu, rng) {
+      const shape: DenseShape = { kvHeads: 2, group: 2, m: 3, n: ranges.at(-1)!, d: 32, dtype };
+      const { q, k, v, kPos, qPos } = denseInputs(rng, shape);
+      const parts: AttentionState[] = [];
+      for (let p = 0; p + 1 < ranges.length; p++) {
+        const [a, b] = [ranges[p], ranges[p + 1]];
+        const cut = (t: Tensor) => slice(t, [0, a, 0], [shape.kvHeads, b, shape.d]);
+        const r = decodeAttention(q, cut(k), cut(v), { queryPositions: qPos, keyPositions: kPos.slice(a, b), returnLse: true });
+        parts.push({ output: r.output, lse: r.lse! });
+      }
+      const ref = mergeAttentionStates(parts);
+      const moved = await Promise.all(parts.map(async (p) => ({ output: await onGpu(gpu, p.output), lse: await onGpu(gpu, p.lse) })));
+      return compareResults(mergeAttentionStates(moved), { output: ref.output, lse: ref.lse });
+    },
+  };
+}
+
+export function mergeAttentionStatesCases(): GpuParityCase[] {
+  return [
+    mergeCase('three key ranges (47 + 30 + 1 keys), f32', 'f32', [0, 47, 77, 78]),
+    mergeCase('two ranges, f16 outputs', 'f16', [0, 20, 61]),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases()];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases()];
 }
