@@ -25,19 +25,45 @@ __device__ __forceinline__ bool dec_visible(kv_i32 qp, kv_i32 kp, int causal, in
 }
 
 // Where the keys and values come from: a dense [Hkv, n, ·] pair, or a KIVI cache (KiviSource below).
+// A source also says where positions come from and how many tokens KV row `kvh` holds.
 template <class TK>
 struct DenseSource {
   const TK* K;
   const TK* V;
+  const kv_i32* qPos;
+  const kv_i32* kPos;
   int n, d, dv;
   __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[((kv_i64)kvh * n + j) * d + c]); }
   __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[((kv_i64)kvh * n + j) * dv + c]); }
+  __device__ __forceinline__ kv_i32 keyPosition(int, int j) const { return kPos[j]; }
+  __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
+  __device__ __forceinline__ int length(int) const { return n; }
+};
+
+// A paged pool read through per-(request, KV head) block tables: KV row kvh = b·kvHeads + head
+// walks pages table[kvh][·] of P slots; the queries of request b have positions qPos[b][·].
+template <class TK>
+struct PagedSource {
+  const TK* K;
+  const TK* V;
+  const kv_i32* positions;
+  const kv_i32* table;
+  const kv_i32* lengths;
+  const kv_i32* qPos;
+  int pageSize, maxPages, kvHeads, m, d, dv;
+  __device__ __forceinline__ kv_i64 slot(int kvh, int j) const {
+    return (kv_i64)table[(kv_i64)kvh * maxPages + j / pageSize] * pageSize + j % pageSize;
+  }
+  __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[slot(kvh, j) * d + c]); }
+  __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[slot(kvh, j) * dv + c]); }
+  __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return positions[slot(kvh, j)]; }
+  __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
+  __device__ __forceinline__ int length(int kvh) const { return lengths[kvh]; }
 };
 
 // Shared memory: q [DEC_ROWS][d] (scaled), acc [DEC_WARPS][DEC_ROWS][dv], max/sum [DEC_WARPS][DEC_ROWS].
 template <class TQ, class Source>
-__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, const kv_i32* qPos, const kv_i32* kPos,
-                               const float* logW, int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window,
+__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, const float* logW, int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window,
                                float softcap) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
@@ -51,7 +77,7 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
   const int r0 = blockIdx.z * DEC_ROWS;
   const int rc = min(DEC_ROWS, rows - r0);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int j0 = part * partition, j1 = min(n, j0 + partition);
+  const int j0 = part * partition, j1 = min(src.length(kvh), j0 + partition);
 
   for (int e = threadIdx.x; e < rc * d; e += blockDim.x) {
     const int r = r0 + e / d, c = e % d;
@@ -64,14 +90,14 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
   float runMax[DEC_ROWS], runSum[DEC_ROWS];
 #pragma unroll
   for (int r = 0; r < DEC_ROWS; r++) {
-    qp[r] = r < rc ? qPos[(r0 + r) % m] : 0;
+    qp[r] = r < rc ? src.queryPosition(kvh, (r0 + r) % m) : 0;
     runMax[r] = -KV_INF;
     runSum[r] = 0.0f;
   }
   __syncthreads();
 
   for (int j = j0 + warp; j < j1; j += DEC_WARPS) {
-    const kv_i32 kp = kPos[j];
+    const kv_i32 kp = src.keyPosition(kvh, j);
     bool any = false;
 #pragma unroll
     for (int r = 0; r < DEC_ROWS; r++) any |= r < rc && dec_visible(qp[r], kp, causal, window);
@@ -161,7 +187,13 @@ struct KiviSource {
   const TS* valueMin;
   const TR* residualKeys;
   const TR* residualValues;
-  int bits, groupSize, valueGroupSize, d, keyTokens, valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap;
+  const kv_i32* qPos;
+  const kv_i32* kPos;
+  int bits, groupSize, valueGroupSize, d, n, keyTokens, valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap;
+
+  __device__ __forceinline__ kv_i32 keyPosition(int, int j) const { return kPos[j]; }
+  __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
+  __device__ __forceinline__ int length(int) const { return n; }
 
   __device__ __forceinline__ kv_u32 code(const kv_u32* words, kv_i64 rowWord, int i) const {
     const int perWord = 32 / bits;
@@ -193,14 +225,25 @@ struct KiviSource {
       const TS* valueScale, const TS* valueMin, const TR* residualKeys, const TR* residualValues, const kv_i32* qPos, const kv_i32* kPos,    \
       int H, int Hkv, int m, int n, int d, int partition, float scale, int causal, int window, float softcap, int bits, int groupSize,       \
       int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap, int residualKeyCap, int residualValueCap) {   \
-    const KiviSource<TS, TR> src{keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, bits,         \
-                                 groupSize, valueGroupSize, d, keyTokens, valueTokens, keyGroupCap, valueTokenCap, residualKeyCap,           \
-                                 residualValueCap};                                                                                       \
-    decode_partial<TQ>(partAcc, partStat, Q, src, qPos, kPos, nullptr, H, Hkv, m, n, d, d, partition, scale, causal, window, softcap);     \
+    const KiviSource<TS, TR> src{keyCodes,       keyScale,   keyMin,      valueCodes,  valueScale,  valueMin,      residualKeys,   \
+                                 residualValues, qPos,       kPos,        bits,        groupSize,   valueGroupSize, d,              \
+                                 n,              keyTokens,  valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap}; \
+    decode_partial<TQ>(partAcc, partStat, Q, src, nullptr, H, Hkv, m, n, d, d, partition, scale, causal, window, softcap);     \
   }
 #define KV_KIVI_PARTIAL_R(qn, TQ, sn, TS) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f32, float) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f16, kv_f16)
 #define KV_KIVI_PARTIAL_S(qn, TQ) KV_KIVI_PARTIAL_R(qn, TQ, f32, float) KV_KIVI_PARTIAL_R(qn, TQ, f16, kv_f16)
 KV_FOR_FLOAT_DTYPES(KV_KIVI_PARTIAL_S)
+
+#define KV_PAGED_PARTIAL(qn, TQ, kn, TK)                                                                                                  \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_paged_decode_partial_##qn##_##kn(                                     \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* positions, const kv_i32* table,               \
+      const kv_i32* lengths, const kv_i32* qPos, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window, \
+      float softcap, int pageSize, int maxPages, int kvHeads) {                                                                           \
+    const PagedSource<TK> src{K, V, positions, table, lengths, qPos, pageSize, maxPages, kvHeads, m, d, dv};                             \
+    decode_partial<TQ>(partAcc, partStat, Q, src, nullptr, H, Hkv, m, 0, d, dv, partition, scale, causal, window, softcap);              \
+  }
+#define KV_PAGED_PARTIAL_KV(qn, TQ) KV_PAGED_PARTIAL(qn, TQ, f32, float) KV_PAGED_PARTIAL(qn, TQ, f16, kv_f16) KV_PAGED_PARTIAL(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_PAGED_PARTIAL_KV)
 
 // One block per output row: out = Σ_p e^{max_p − M} acc_p / Σ_p e^{max_p − M} sum_p, lse = M + log Σ.
 template <class TQ>
@@ -232,8 +275,8 @@ __device__ void decode_merge(TQ* out, float* lse, const float* partAcc, const fl
   extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_decode_partial_##qn##_##kn(                                        \
       float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const float* logW, \
       int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window, float softcap) {                 \
-    const DenseSource<TK> src{K, V, n, d, dv};                                                                                       \
-    decode_partial<TQ>(partAcc, partStat, Q, src, qPos, kPos, logW, H, Hkv, m, n, d, dv, partition, scale, causal, window, softcap);    \
+    const DenseSource<TK> src{K, V, qPos, kPos, n, d, dv};                                                                           \
+    decode_partial<TQ>(partAcc, partStat, Q, src, logW, H, Hkv, m, n, d, dv, partition, scale, causal, window, softcap);    \
   }
 #define KV_DECODE_PARTIAL_KV(qn, TQ) KV_DECODE_PARTIAL(qn, TQ, f32, float) KV_DECODE_PARTIAL(qn, TQ, f16, kv_f16) KV_DECODE_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_DECODE_PARTIAL_KV)

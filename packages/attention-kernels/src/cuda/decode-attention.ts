@@ -1,4 +1,4 @@
-import { cast, type Tensor } from '@kvkit/tensor-core';
+import { cast, reshape, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend, defineCudaModule, type KernelArg, rowMajor } from '@kvkit/tensor-core/cuda';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { assertNoStatistics } from '../gpu/unsupported.js';
@@ -150,4 +150,47 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
       arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
     ]);
   });
+}
+
+/**
+ * Decode (or chunked prefill) through block tables: the batch folds into the heads (KV row
+ * b·kvHeads + head walks its own pages, ragged lengths), so it is the same split-K launch over
+ * maxLength tokens; partitions past a row's length are empty. Output [B, qHeads, m, dv].
+ */
+export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: KernelAttrs & { maxLength: number }): KernelResult {
+  assertNoStatistics(attrs, 'pagedAttention', 'CUDA');
+  const [q, poolKeys, poolValues, poolPositions, table, lengths, qPos] = inputs;
+  const [batch, qHeads, m, d] = q.shape;
+  const [, pageSize] = poolKeys.shape;
+  const dv = poolValues.shape[2];
+  const [, kvHeads, maxPages] = table.shape;
+  const folded = reshape(q, [batch * qHeads, m, d]);
+  try {
+    const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
+    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, attrs, (launch, staging) => {
+      const [qs, ks, vs, pos, tab, len, qp] = [folded, poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => staging.rowMajor(t));
+      const { acc, stat, ...config } = launch;
+      backend.launch(decodeAttentionModule, `kv_paged_decode_partial_${q.dtype}_${poolKeys.dtype}`, config, [
+        arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
+        arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(pos)),
+        arg.ptr(backend.address(tab)), arg.ptr(backend.address(len)), arg.ptr(backend.address(qp)),
+        arg.i32(batch * qHeads), arg.i32(batch * kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(partition),
+        ...maskArgs(attrs),
+        arg.i32(pageSize), arg.i32(maxPages), arg.i32(kvHeads),
+      ]);
+    });
+    return unfoldBatch(r, batch, qHeads);
+  } finally {
+    folded.dispose();
+  }
+}
+
+/** [B·qHeads, m, ·] results viewed as [B, qHeads, m, ·]. */
+export function unfoldBatch(r: KernelResult, batch: number, qHeads: number): KernelResult {
+  const view = (t: Tensor): Tensor => {
+    const v = reshape(t, [batch, qHeads, ...t.shape.slice(1)]);
+    t.dispose();
+    return v;
+  };
+  return r.lse ? { output: view(r.output), lse: view(r.lse) } : { output: view(r.output) };
 }

@@ -1,6 +1,6 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
-import { decodeAttentionCuda, kiviDecodeAttentionCuda } from './decode-attention.js';
+import { decodeAttentionCuda, kiviDecodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
 import { mergeAttentionStatesCuda } from './merge-states.js';
 
 let registered = false;
@@ -12,5 +12,6 @@ export function registerCudaAttentionKernels(): void {
   registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'));
+  registerCudaKernel('pagedAttention', (backend, inputs, attrs) => pagedAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('mergeAttentionStates', (backend, inputs) => mergeAttentionStatesCuda(backend, inputs));
 }

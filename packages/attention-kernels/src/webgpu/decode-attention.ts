@@ -1,4 +1,4 @@
-import { contiguous, InvalidConfigError, type Tensor } from '@kvkit/tensor-core';
+import { contiguous, InvalidConfigError, reshape, type Tensor } from '@kvkit/tensor-core';
 import type { TensorBindingSpec, UniformField, UniformValues, WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import type { KernelAttrs, KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
@@ -34,8 +34,9 @@ function viewValues(name: string, t: Tensor): UniformValues {
 }
 
 /**
- * Pass 1 of split-K decode over a key/value source: \`source\` defines
- * \`key_at(kvh, j, c)\` and \`value_at(kvh, j, c)\` (element c of token j of KV head kvh, as f32).
+ * Pass 1 of split-K decode over a key/value source: \`source\` defines \`key_at(kvh, j, c)\` and
+ * \`value_at(kvh, j, c)\` (element c of token j of KV row kvh, as f32), \`kpos_at(kvh, j)\`,
+ * \`qpos_at(kvh, i)\` (positions of token j and query i) and \`length_at(kvh)\` (tokens of the row).
  * Partials go to one f32 buffer \`part\`: unnormalized outputs [parts, rows, dv], then (max, Σ exp)
  * [parts, rows, 2] (one binding: the KIVI variant needs every other one the device allows).
  */
@@ -65,7 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let r0 = chunk * u_rows();
   let rc = min(u_rows(), rows - r0);
   let j0 = part * u_partition();
-  let j1 = min(u_n(), j0 + u_partition());
+  let j1 = min(length_at(kvh), j0 + u_partition());
   for (var e = lid; e < rc * d; e = e + ${WORKGROUP}u) {
     let r = r0 + e / d;
     let h = kvh * u_group() + r / u_m();
@@ -86,8 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var s = -inf_f32();
       if (r < rc && t < count) {
         let j = t0 + t;
-        let qp = qpos_load(u_qpos_offset() + ((r0 + r) % u_m()) * u_qpos_stride());
-        if (visible(qp, kpos_load(u_kpos_offset() + j * u_kpos_stride()))) {
+        if (visible(qpos_at(kvh, (r0 + r) % u_m()), kpos_at(kvh, j))) {
           var dot = 0.0;
           for (var c = 0u; c < d; c = c + 1u) { dot = dot + qs[r * d + c] * key_at(kvh, j, c); }
           if (u_softcap() > 0.0) { dot = u_softcap() * tanh_acc(dot / u_softcap()); }
@@ -179,7 +179,7 @@ interface SourcePass {
   key: string;
   /** Defines `key_at` and `value_at`. */
   code: string;
-  /** Source buffers, bound after q, qpos and kpos. */
+  /** Source buffers, bound after q. */
   bindings: TensorBindingSpec[];
   buffers: Tensor[];
   uniforms: UniformField[];
@@ -194,11 +194,35 @@ const COMMON_FIELDS: UniformField[] = [
   { name: 'scale', type: 'f32' },
   { name: 'softcap', type: 'f32' },
   ...strided('q', 3),
-  { name: 'qpos_offset', type: 'u32' },
-  { name: 'qpos_stride', type: 'u32' },
-  { name: 'kpos_offset', type: 'u32' },
-  { name: 'kpos_stride', type: 'u32' },
 ];
+
+/** Positions as dense and KIVI sources have them: query i at qpos[i], token j at kpos[j], n tokens per row. */
+function listedPositions(qPos: Tensor, kPos: Tensor): Pick<SourcePass, 'code' | 'bindings' | 'buffers' | 'uniforms' | 'values'> {
+  return {
+    code: `
+fn qpos_at(kvh: u32, i: u32) -> i32 { return qpos_load(u_qpos_offset() + i * u_qpos_stride()); }
+fn kpos_at(kvh: u32, j: u32) -> i32 { return kpos_load(u_kpos_offset() + j * u_kpos_stride()); }
+fn length_at(kvh: u32) -> u32 { return u_n(); }`,
+    bindings: [
+      { name: 'qpos', dtype: 'i32', access: 'read' },
+      { name: 'kpos', dtype: 'i32', access: 'read' },
+    ],
+    buffers: [qPos, kPos],
+    uniforms: ['qpos_offset', 'qpos_stride', 'kpos_offset', 'kpos_stride'].map((name) => ({ name, type: 'u32' as const })),
+    values: { qpos_offset: qPos.offset, qpos_stride: qPos.strides[0], kpos_offset: kPos.offset, kpos_stride: kPos.strides[0] },
+  };
+}
+
+/** Two source parts as one (code, bindings, buffers, uniforms and values concatenated). */
+function joinSources(a: ReturnType<typeof listedPositions>, b: Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'>): Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'> {
+  return {
+    code: a.code + b.code,
+    bindings: [...a.bindings, ...b.bindings],
+    buffers: [...a.buffers, ...b.buffers],
+    uniforms: [...a.uniforms, ...b.uniforms],
+    values: { ...a.values, ...b.values },
+  };
+}
 
 /**
  * The split-K skeleton of every WGSL decode kernel: pass 1 (one workgroup per partition × KV head
@@ -207,7 +231,7 @@ const COMMON_FIELDS: UniformField[] = [
  */
 function splitKDecode(
   backend: WebGpuBackend,
-  [q, qPos, kPos]: readonly [Tensor, Tensor, Tensor],
+  q: Tensor,
   shape: { kvHeads: number; n: number; dv: number; partition: number },
   attrs: KernelAttrs,
   where: string,
@@ -231,8 +255,6 @@ function splitKDecode(
       const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${source.key}`, () => ({
         bindings: [
           { name: 'q', dtype: q.dtype, access: 'read' },
-          { name: 'qpos', dtype: 'i32', access: 'read' },
-          { name: 'kpos', dtype: 'i32', access: 'read' },
           ...pass1.bindings,
           { name: 'part', dtype: 'f32', access: 'write' },
         ],
@@ -256,13 +278,9 @@ function splitKDecode(
         scale: attrs.scale,
         softcap: attrs.softcap,
         ...viewValues('q', q),
-        qpos_offset: qPos.offset,
-        qpos_stride: qPos.strides[0],
-        kpos_offset: kPos.offset,
-        kpos_stride: kPos.strides[0],
         ...source.values,
       };
-      backend.dispatch(program, [q, qPos, kPos, ...source.buffers, partials], values, backend.grid(parts * kvHeads * chunks));
+      backend.dispatch(program, [q, ...source.buffers, partials], values, backend.grid(parts * kvHeads * chunks));
     }
     mergePartialsWebGpu(backend, partials, { rows, parts, dv }, output, lse);
   } finally {
@@ -309,9 +327,11 @@ export function decodeAttentionWebGpu(
 ): KernelResult {
   assertNoStatistics(attrs, where, 'WebGPU');
   const [kvHeads, n] = k.shape;
-  return splitKDecode(backend, [q, qPos, kPos], { kvHeads, n, dv: v.shape[2], partition: attrs.partitionSize }, attrs, where, () => ({
+  return splitKDecode(backend, q, { kvHeads, n, dv: v.shape[2], partition: attrs.partitionSize }, attrs, where, () => ({
     key: `dense:${k.dtype}:${logWeights ? 'lw' : 'plain'}`,
-    code: `
+    withLogWeights: logWeights !== undefined,
+    ...joinSources(listedPositions(qPos, kPos), {
+      code: `
 fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + kvh * u_k_strides(0u) + j * u_k_strides(1u) + c * u_k_strides(2u)); }
 fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u) + c * u_v_strides(2u)); }`,
     bindings: [
@@ -322,9 +342,70 @@ fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh 
     buffers: [k, v, ...(logWeights ? [logWeights] : [])],
     uniforms: [...strided('k', 3), ...strided('v', 3), ...(logWeights ? strided('lw', 2) : [])],
     values: { ...viewValues('k', k), ...viewValues('v', v), ...(logWeights ? viewValues('lw', logWeights) : {}) },
-    withLogWeights: logWeights !== undefined,
+    }),
   }));
 }
+
+/**
+ * Decode (or chunked prefill) through block tables in WGSL: the batch folds into the heads (KV row
+ * b·kvHeads + head walks its own pages, ragged lengths), the same split-K pass over maxLength tokens
+ * (partitions past a row's length are empty). Output [B, qHeads, m, dv].
+ */
+export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: KernelAttrs & { maxLength: number }): KernelResult {
+  const where = 'pagedAttention';
+  assertNoStatistics(attrs, where, 'WebGPU');
+  const [q, poolKeys, poolValues, poolPositions, table, lengths, qPos] = inputs;
+  const [batch, qHeads, m, d] = q.shape;
+  const [, pageSize] = poolKeys.shape;
+  const dv = poolValues.shape[2];
+  const [, kvHeads, maxPages] = table.shape;
+  const folded = reshape(q, [batch * qHeads, m, d]);
+  const staged = [poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => (t.isContiguous() ? t : contiguous(t)));
+  const [keys, values, positions, tab, lens, qp] = staged;
+  try {
+    const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
+    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, attrs, where, () => ({
+      key: `paged:${poolKeys.dtype}`,
+      withLogWeights: false,
+      code: PAGED_SOURCE,
+      bindings: (['pk', 'pv', 'ppos', 'tab', 'lens', 'qp'] as const).map((name, i) => ({ name, dtype: staged[i].dtype, access: 'read' as const })),
+      buffers: [keys, values, positions, tab, lens, qp],
+      uniforms: [...['pk', 'pv', 'ppos', 'tab', 'lens', 'qp'].map((name) => `${name}_offset`), 'page_size', 'max_pages', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
+      values: {
+        pk_offset: keys.offset,
+        pv_offset: values.offset,
+        ppos_offset: positions.offset,
+        tab_offset: tab.offset,
+        lens_offset: lens.offset,
+        qp_offset: qp.offset,
+        page_size: pageSize,
+        max_pages: maxPages,
+        kv_heads_per_request: kvHeads,
+      },
+    }));
+    const unfold = (t: Tensor): Tensor => {
+      const view = reshape(t, [batch, qHeads, ...t.shape.slice(1)]);
+      t.dispose();
+      return view;
+    };
+    return r.lse ? { output: unfold(r.output), lse: unfold(r.lse) } : { output: unfold(r.output) };
+  } finally {
+    folded.dispose();
+    staged.forEach((t, i) => t !== inputs[i + 1] && t.dispose());
+  }
+}
+
+/** Pool pages through the block table of KV row kvh = b·kvHeads + head (all buffers row-major). */
+const PAGED_SOURCE = `
+fn slot_of(kvh: u32, j: u32) -> u32 {
+  let page = u32(tab_load(u_tab_offset() + kvh * u_max_pages() + j / u_page_size()));
+  return page * u_page_size() + j % u_page_size();
+}
+fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return pk_load(u_pk_offset() + slot_of(kvh, j) * u_d() + c); }
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return pv_load(u_pv_offset() + slot_of(kvh, j) * u_dv() + c); }
+fn kpos_at(kvh: u32, j: u32) -> i32 { return ppos_load(u_ppos_offset() + slot_of(kvh, j)); }
+fn qpos_at(kvh: u32, i: u32) -> i32 { return qp_load(u_qp_offset() + (kvh / u_kv_heads_per_request()) * u_m() + i); }
+fn length_at(kvh: u32) -> u32 { return u32(lens_load(u_lens_offset() + kvh)); }`;
 
 const KIVI_BUFFERS = ['kcodes', 'kscale', 'kmin', 'vcodes', 'vscale', 'vmin', 'rkeys', 'rvalues'] as const;
 
@@ -341,10 +422,13 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
   const kvHeads = keyCodes.shape[0];
   const d = q.shape[2];
   const sources = [keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues];
-  return splitKDecode(backend, [q, qPos, kPos], { kvHeads, n: attrs.length, dv: d, partition: attrs.partitionSize }, attrs, where, () => {
+  return splitKDecode(backend, q, { kvHeads, n: attrs.length, dv: d, partition: attrs.partitionSize }, attrs, where, () => {
     const staged = sources.map((t) => (t.isContiguous() ? t : contiguous(t)));
     return {
       key: `kivi:${staged.map((t) => t.dtype).join(':')}`,
+      withLogWeights: false,
+      temporaries: staged.filter((t, i) => t !== sources[i]),
+      ...joinSources(listedPositions(qPos, kPos), {
       code: KIVI_SOURCE,
       bindings: KIVI_BUFFERS.map((name, i) => ({ name, dtype: staged[i].dtype, access: 'read' as const })),
       buffers: staged,
@@ -364,8 +448,7 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
         rkey_cap: residualKeys.shape[1],
         rvalue_cap: residualValues.shape[1],
       },
-      withLogWeights: false,
-      temporaries: staged.filter((t, i) => t !== sources[i]),
+      }),
     };
   });
 }

@@ -1,7 +1,7 @@
 import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
-import { decodeAttentionWebGpu, kiviDecodeAttentionWebGpu } from './decode-attention.js';
+import { decodeAttentionWebGpu, kiviDecodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
 
 let registered = false;
@@ -15,5 +15,6 @@ export function registerWebGpuAttentionKernels(): void {
   registerKernel<'flashAttention', WebGpuBackend>('flashAttention', 'webgpu', (backend, inputs, attrs) =>
     decodeAttentionWebGpu(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'),
   );
+  registerKernel<'pagedAttention', WebGpuBackend>('pagedAttention', 'webgpu', (backend, inputs, attrs) => pagedAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'mergeAttentionStates', WebGpuBackend>('mergeAttentionStates', 'webgpu', (backend, inputs) => mergeAttentionStatesWebGpu(backend, inputs));
 }

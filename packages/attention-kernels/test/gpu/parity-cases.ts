@@ -5,9 +5,9 @@
  * −∞ log-sum-exp must be −∞ on both). Used by the vitest suites (emulator, SwiftShader) and by
  * tooling/gpu/attention-check.ts on a real GPU.
  */
-import { type Backend, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
+import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates } from '../../src/index.js';
+import { type AttentionState, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -253,7 +253,65 @@ export function mergeAttentionStatesCases(): GpuParityCase[] {
   ];
 }
 
+/**
+ * The `pagedAttention` kernel itself (what the paged ops dispatch) on a random pool: pages handed
+ * out in shuffled order, ragged per-(request, head) lengths, gapped positions per row, a batch of
+ * requests with their own query positions. Same inputs and attributes on both backends.
+ */
+function pagedCase(name: string, s: { batch: number; kvHeads: number; group: number; m: number; pageSize: number; maxLength: number; d: number; dtype: DType; window?: number; softcap?: number }): GpuParityCase {
+  return {
+    name: `pagedAttention: ${name}`,
+    kernel: 'pagedAttention',
+    tolerance: tolerance(s.dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const rows = s.batch * s.kvHeads;
+      const maxPages = Math.ceil(s.maxLength / s.pageSize);
+      const pages = rows * maxPages + 3; // a few pages nobody uses
+      const order = Array.from({ length: pages }, (_, i) => i).sort(() => rng.uniform() - 0.5);
+      const lengths = Int32Array.from({ length: rows }, (_, r) => (r === 0 ? s.maxLength : rng.int(s.maxLength + 1)));
+      const positions = new Int32Array(pages * s.pageSize);
+      const table = new Int32Array(rows * maxPages);
+      const lastPosition = new Int32Array(rows);
+      for (let r = 0; r < rows; r++) {
+        const keyPositions = gapped(rng, lengths[r]);
+        for (let p = 0; p < maxPages; p++) table[r * maxPages + p] = order[r * maxPages + p];
+        for (let j = 0; j < lengths[r]; j++) positions[table[r * maxPages + Math.floor(j / s.pageSize)] * s.pageSize + (j % s.pageSize)] = keyPositions[j];
+        lastPosition[r] = lengths[r] > 0 ? keyPositions[lengths[r] - 1] : 0;
+      }
+      const qPos = new Int32Array(s.batch * s.m);
+      for (let b = 0; b < s.batch; b++) for (let i = 0; i < s.m; i++) qPos[b * s.m + i] = lastPosition[b * s.kvHeads] - (s.m - 1 - i);
+      const inputs = [
+        randomNormal([s.batch, s.kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu }),
+        randomNormal([pages, s.pageSize, s.d], rng, { dtype: s.dtype, backend: cpu }),
+        randomNormal([pages, s.pageSize, s.d], rng, { dtype: s.dtype, backend: cpu }),
+        tensor(positions, [pages, s.pageSize], { dtype: 'i32', backend: cpu }),
+        tensor(table, [s.batch, s.kvHeads, maxPages], { dtype: 'i32', backend: cpu }),
+        tensor(lengths, [s.batch, s.kvHeads], { dtype: 'i32', backend: cpu }),
+        tensor(qPos, [s.batch, s.m], { dtype: 'i32', backend: cpu }),
+      ];
+      const attrs = {
+        scale: 1 / Math.sqrt(s.d), causal: true, window: s.window ?? 0, softcap: s.softcap ?? 0, lse: true, tileSize: 64,
+        statistics: { enabled: false, window: 0, decay: 1, weights: undefined, rowProbabilities: 0 }, maxLength: s.maxLength, queryBlock: 32,
+      };
+      ensureAttentionKernels(cpu);
+      ensureAttentionKernels(gpu);
+      const ref = runKernel('pagedAttention', inputs, attrs);
+      const moved = await Promise.all(inputs.map((t) => onGpu(gpu, t)));
+      return compareResults(runKernel('pagedAttention', moved, attrs), ref);
+    },
+  };
+}
+
+export function pagedAttentionCases(): GpuParityCase[] {
+  return [
+    pagedCase('batch 3, GQA 4, pages of 16, ragged lengths up to 77, f32', { batch: 3, kvHeads: 2, group: 4, m: 1, pageSize: 16, maxLength: 77, d: 64, dtype: 'f32' }),
+    pagedCase('batch 2, 3 queries, pages of 5, window 9 + soft-cap, 600 tokens (2 partitions)', { batch: 2, kvHeads: 1, group: 2, m: 3, pageSize: 5, maxLength: 600, d: 32, dtype: 'f32', window: 9, softcap: 5 }),
+    pagedCase('f16 pool, batch 2, GQA 8, pages of 16', { batch: 2, kvHeads: 1, group: 8, m: 1, pageSize: 16, maxLength: 50, d: 128, dtype: 'f16' }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases()];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases()];
 }
