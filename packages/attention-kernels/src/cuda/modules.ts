@@ -1,5 +1,6 @@
 import type { CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
 import { decodeAttentionModule } from './decode-attention.js';
+import { pagedWriteModule } from './paged-write.js';
 
 /** Every CUDA module of this package, e.g. to compile them ahead of use (warm the disk cache). */
-export const CUDA_ATTENTION_MODULES: readonly CudaModuleDefinition[] = [decodeAttentionModule];
+export const CUDA_ATTENTION_MODULES: readonly CudaModuleDefinition[] = [decodeAttentionModule, pagedWriteModule];

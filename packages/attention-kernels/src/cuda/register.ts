@@ -2,6 +2,7 @@ import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { decodeAttentionCuda, kiviDecodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
 import { mergeAttentionStatesCuda } from './merge-states.js';
+import { pagedMoveCuda, pagedWriteCuda } from './paged-write.js';
 
 let registered = false;
 
@@ -13,5 +14,7 @@ export function registerCudaAttentionKernels(): void {
   registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'));
   registerCudaKernel('pagedAttention', (backend, inputs, attrs) => pagedAttentionCuda(backend, inputs, attrs));
+  registerCudaKernel('pagedWrite', (backend, inputs) => pagedWriteCuda(backend, inputs));
+  registerCudaKernel('pagedMove', (backend, inputs) => pagedMoveCuda(backend, inputs));
   registerCudaKernel('mergeAttentionStates', (backend, inputs) => mergeAttentionStatesCuda(backend, inputs));
 }

@@ -3,6 +3,7 @@ import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { decodeAttentionWebGpu, kiviDecodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
+import { pagedMoveWebGpu, pagedWriteWebGpu } from './paged-write.js';
 
 let registered = false;
 
@@ -16,5 +17,7 @@ export function registerWebGpuAttentionKernels(): void {
     decodeAttentionWebGpu(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'),
   );
   registerKernel<'pagedAttention', WebGpuBackend>('pagedAttention', 'webgpu', (backend, inputs, attrs) => pagedAttentionWebGpu(backend, inputs, attrs));
+  registerKernel<'pagedWrite', WebGpuBackend>('pagedWrite', 'webgpu', (backend, inputs) => pagedWriteWebGpu(backend, inputs));
+  registerKernel<'pagedMove', WebGpuBackend>('pagedMove', 'webgpu', (backend, inputs) => pagedMoveWebGpu(backend, inputs));
   registerKernel<'mergeAttentionStates', WebGpuBackend>('mergeAttentionStates', 'webgpu', (backend, inputs) => mergeAttentionStatesWebGpu(backend, inputs));
 }

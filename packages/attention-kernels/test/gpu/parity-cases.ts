@@ -7,7 +7,7 @@
  */
 import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates } from '../../src/index.js';
+import { type AttentionState, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -311,7 +311,47 @@ export function pagedAttentionCases(): GpuParityCase[] {
   ];
 }
 
+/**
+ * A paged cache used end to end on the GPU: appends in chunks (pagedWrite; the pool starts with 2
+ * pages and grows), head-wise retain (pagedMove compacts in order), more appends into the freed
+ * slots, then pagedAttention; the same calls on a CPU pool are the reference.
+ */
+function pagedCacheCase(dtype: 'f32' | 'f16'): GpuParityCase {
+  return {
+    name: `pagedWrite + pagedMove + pagedAttention: a ${dtype} paged cache filled, compacted and refilled`,
+    kernel: 'pagedWrite',
+    tolerance: tolerance(dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const [kvHeads, group, d, pageSize] = [2, 4, 32, 5];
+      const pools = [cpu, gpu].map((backend) => new PagedKVPool({ headDim: d, pageSize, dtype, initialPages: 2, backend }));
+      const seqs = pools.map((pool) => new PagedSequence(pool, kvHeads));
+      let position = 0;
+      const append = async (n: number) => {
+        const k = randomNormal([kvHeads, n, d], rng, { backend: cpu });
+        const v = randomNormal([kvHeads, n, d], rng, { backend: cpu });
+        const positions = Int32Array.from({ length: n }, () => (position += 1 + rng.int(2)));
+        seqs[0].append(k, v, positions);
+        seqs[1].append(await onGpu(gpu, k), await onGpu(gpu, v), positions);
+      };
+      for (const n of [7, 1, 12, 3]) await append(n);
+      const keep = (length: number) => Int32Array.from({ length }, (_, i) => i).filter(() => rng.uniform() < 0.6);
+      const keeps = [keep(seqs[0].headLength(0)), keep(seqs[0].headLength(1))];
+      for (const seq of seqs) keeps.forEach((kept, h) => seq.retain(h, kept));
+      await append(6);
+      const q = randomNormal([kvHeads * group, 2, d], rng, { backend: cpu });
+      const qPos = Int32Array.of(position - 1, position);
+      const ref = pagedAttention(q, seqs[0], { queryPositions: qPos, returnLse: true });
+      const got = pagedAttention(await onGpu(gpu, q), seqs[1], { queryPositions: qPos, returnLse: true });
+      const error = await compareResults(got, ref);
+      for (const seq of seqs) seq.release();
+      for (const pool of pools) pool.dispose();
+      return error;
+    },
+  };
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases()];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16')];
 }
