@@ -4,7 +4,8 @@
 import { createRng, getBackend, InvalidConfigError, randomNormal, toBackend } from '@kvkit/tensor-core';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeAttention } from '../src/index.js';
+import { kiviDecodeAttention } from '../src/index.js';
+import { randomKiviView } from './helpers/random-kivi.js';
 import { gpuParityCases } from './gpu/parity-cases.js';
 import { openWebGpuForTests } from './gpu/webgpu-device.js';
 
@@ -23,9 +24,10 @@ describe.skipIf(!gpu)(`WebGPU attention kernels match the CPU kernels (seed ${se
     });
   }
 
-  it('asking a WebGPU kernel for per-key statistics is a typed error', async () => {
-    const cpu = getBackend('cpu');
-    const [q, k, v] = await Promise.all([[2, 1, 8], [1, 5, 8], [1, 5, 8]].map((shape) => toBackend(randomNormal(shape, rng, { backend: cpu }), gpu!)));
-    expect(() => decodeAttention(q, k, v, { statistics: true })).toThrow(InvalidConfigError);
+  it('asking the fused KIVI kernel for per-key statistics is a typed error (CPU only)', async () => {
+    const { view } = randomKiviView(rng, { bits: 2, groupSize: 4, valueGroupSize: 4, kvHeads: 1, headDim: 8, length: 9, residual: 1 });
+    const q = await toBackend(randomNormal([2, 1, 8], rng, { backend: getBackend('cpu') }), gpu!);
+    const moved = { ...view, ...Object.fromEntries(await Promise.all((['keyCodes', 'keyScale', 'keyMin', 'valueCodes', 'valueScale', 'valueMin', 'residualKeys', 'residualValues', 'positions'] as const).map(async (name) => [name, await toBackend(view[name], gpu!)]))) };
+    expect(() => kiviDecodeAttention(q, moved, { statistics: true })).toThrow(InvalidConfigError);
   });
 });

@@ -3,6 +3,8 @@ import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { decodeAttentionCuda, kiviDecodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
 import { mergeAttentionStatesCuda } from './merge-states.js';
 import { pagedMoveCuda, pagedWriteCuda } from './paged-write.js';
+import { attentionStatisticsCuda, keyStatisticsCuda } from './statistics.js';
+import { statisticsInputs, withKeyStatistics } from '../gpu/with-statistics.js';
 
 let registered = false;
 
@@ -10,10 +12,19 @@ let registered = false;
 export function registerCudaAttentionKernels(): void {
   if (registered) return;
   registered = true;
-  registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
+  registerCudaKernel('decodeAttention', (backend, inputs, attrs) =>
+    withKeyStatistics(attrs, (a) => decodeAttentionCuda(backend, inputs, a), (lse) => keyStatisticsCuda(backend, statisticsInputs(inputs), attrs, lse)),
+  );
   registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
-  registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'));
+  registerCudaKernel('flashAttention', (backend, inputs, attrs) =>
+    withKeyStatistics(
+      { ...attrs, partitionSize: FLASH_PARTITION },
+      (a) => decodeAttentionCuda(backend, inputs, a, 'flashAttention'),
+      (lse) => keyStatisticsCuda(backend, statisticsInputs(inputs), attrs, lse),
+    ),
+  );
   registerCudaKernel('pagedAttention', (backend, inputs, attrs) => pagedAttentionCuda(backend, inputs, attrs));
+  registerCudaKernel('attentionStatistics', (backend, inputs, attrs) => attentionStatisticsCuda(backend, inputs, attrs));
   registerCudaKernel('pagedWrite', (backend, inputs) => pagedWriteCuda(backend, inputs));
   registerCudaKernel('pagedMove', (backend, inputs) => pagedMoveCuda(backend, inputs));
   registerCudaKernel('mergeAttentionStates', (backend, inputs) => mergeAttentionStatesCuda(backend, inputs));

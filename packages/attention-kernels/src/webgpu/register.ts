@@ -4,6 +4,8 @@ import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { decodeAttentionWebGpu, kiviDecodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
 import { pagedMoveWebGpu, pagedWriteWebGpu } from './paged-write.js';
+import { attentionStatisticsWebGpu, keyStatisticsWebGpu } from './statistics.js';
+import { statisticsInputs, withKeyStatistics } from '../gpu/with-statistics.js';
 
 let registered = false;
 
@@ -11,12 +13,19 @@ let registered = false;
 export function registerWebGpuAttentionKernels(): void {
   if (registered) return;
   registered = true;
-  registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) => decodeAttentionWebGpu(backend, inputs, attrs));
+  registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) =>
+    withKeyStatistics(attrs, (a) => decodeAttentionWebGpu(backend, inputs, a), (lse) => keyStatisticsWebGpu(backend, statisticsInputs(inputs), attrs, lse)),
+  );
   registerKernel<'kiviDecodeAttention', WebGpuBackend>('kiviDecodeAttention', 'webgpu', (backend, inputs, attrs) => kiviDecodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'flashAttention', WebGpuBackend>('flashAttention', 'webgpu', (backend, inputs, attrs) =>
-    decodeAttentionWebGpu(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'),
+    withKeyStatistics(
+      { ...attrs, partitionSize: FLASH_PARTITION },
+      (a) => decodeAttentionWebGpu(backend, inputs, a, 'flashAttention'),
+      (lse) => keyStatisticsWebGpu(backend, statisticsInputs(inputs), attrs, lse),
+    ),
   );
   registerKernel<'pagedAttention', WebGpuBackend>('pagedAttention', 'webgpu', (backend, inputs, attrs) => pagedAttentionWebGpu(backend, inputs, attrs));
+  registerKernel<'attentionStatistics', WebGpuBackend>('attentionStatistics', 'webgpu', (backend, inputs, attrs) => attentionStatisticsWebGpu(backend, inputs, attrs));
   registerKernel<'pagedWrite', WebGpuBackend>('pagedWrite', 'webgpu', (backend, inputs) => pagedWriteWebGpu(backend, inputs));
   registerKernel<'pagedMove', WebGpuBackend>('pagedMove', 'webgpu', (backend, inputs) => pagedMoveWebGpu(backend, inputs));
   registerKernel<'mergeAttentionStates', WebGpuBackend>('mergeAttentionStates', 'webgpu', (backend, inputs) => mergeAttentionStatesWebGpu(backend, inputs));

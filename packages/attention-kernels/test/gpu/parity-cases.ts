@@ -7,7 +7,7 @@
  */
 import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence } from '../../src/index.js';
+import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -42,7 +42,19 @@ export async function compareResults(got: KernelResult, ref: KernelResult): Prom
   if (got.output.dtype !== ref.output.dtype || got.output.shape.join() !== ref.output.shape.join()) return Infinity;
   let worst = errorOf(await got.output.readFloat32(), await ref.output.readFloat32());
   if (ref.lse) worst = Math.max(worst, got.lse ? errorOf(await got.lse.readFloat32(), await ref.lse.readFloat32()) : Infinity);
+  if (ref.statistics) worst = Math.max(worst, got.statistics ? await statisticsError(got.statistics, ref.statistics) : Infinity);
   return Number.isNaN(worst) ? Infinity : worst;
+}
+
+/** Worst error over keySum, keyMax, queryCount and the probability rows (present on both or neither). */
+async function statisticsError(got: KeyStatistics, ref: KeyStatistics): Promise<number> {
+  let worst = 0;
+  for (const part of ['keySum', 'keyMax', 'queryCount', 'rowProbabilities'] as const) {
+    const [a, b] = [got[part], ref[part]];
+    if (!a !== !b) return Infinity;
+    if (a && b) worst = Math.max(worst, a.shape.join() === b.shape.join() ? errorOf(await a.readFloat32(), await b.readFloat32()) : Infinity);
+  }
+  return worst;
 }
 
 export const tolerance = (dtype: DType): number => (dtype === 'f32' ? 1e-5 : 1e-2);
@@ -140,6 +152,7 @@ export function decodeAttentionCases(): GpuParityCase[] {
     decodeCase('f16, GQA 4, n = 300', { kvHeads: 2, group: 4, m: 1, n: 300, d: 128, dtype: 'f16' }, { partitionSize: 64, returnLse: true }),
     decodeCase('bf16, GQA 2, n = 129', { kvHeads: 2, group: 2, m: 2, n: 129, d: 64, dtype: 'bf16' }, { partitionSize: 64 }),
     decodeViewCase('f32'),
+    decodeCase('with per-key statistics (window of 2 queries, 1 probability row) and lse', { kvHeads: 2, group: 2, m: 3, n: 90, d: 32, dtype: 'f32' }, { statistics: { window: 2, rowProbabilities: 1 }, partitionSize: 32, returnLse: true }),
   ];
 }
 
@@ -217,6 +230,7 @@ export function flashAttentionCases(): GpuParityCase[] {
     flashCase('chunked prefill: last 13 of 90 tokens, sliding window 20 + soft-cap', { kvHeads: 1, group: 2, m: 13, n: 90, d: 48, dtype: 'f32' }, { window: 20, softcap: 6, returnLse: true }),
     flashCase('non-causal with key log weights, GQA 2', { kvHeads: 2, group: 2, m: 17, n: 31, d: 32, dtype: 'f32' }, { causal: false, logWeights: true }),
     flashCase('f16 prefill of 64 tokens, GQA 8', { kvHeads: 1, group: 8, m: 64, n: 64, d: 128, dtype: 'f16' }, { returnLse: true }),
+    flashCase('with SnapKV statistics (window 8, decay 0.9), no lse', { kvHeads: 2, group: 2, m: 40, n: 40, d: 32, dtype: 'f32' }, { statistics: { window: 8, decay: 0.9 } }),
   ];
 }
 
@@ -351,7 +365,40 @@ function pagedCacheCase(dtype: 'f32' | 'f16'): GpuParityCase {
   };
 }
 
+/** Statistics only (V never read): keySum, keyMax, queryCount and probability rows, f32 on every backend. */
+function statisticsCase(name: string, shape: DenseShape, options: Omit<AttentionStatisticsOptions, 'queryPositions' | 'keyPositions'> & { logWeights?: boolean }): GpuParityCase {
+  return {
+    name: `attentionStatistics: ${name}`,
+    kernel: 'attentionStatistics',
+    tolerance: 1e-5,
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const { q, k, kPos, qPos } = denseInputs(rng, shape);
+      const { logWeights, ...rest } = options;
+      const lw = logWeights ? randomNormal([shape.kvHeads, shape.n], rng, { backend: cpu }) : undefined;
+      const ref = attentionStatistics(q, k, { ...rest, queryPositions: qPos, keyPositions: kPos, keyLogWeights: lw });
+      const got = attentionStatistics(await onGpu(gpu, q), await onGpu(gpu, k), {
+        ...rest,
+        queryPositions: await onGpu(gpu, tensor(qPos, [shape.m], { dtype: 'i32' })),
+        keyPositions: await onGpu(gpu, tensor(kPos, [shape.n], { dtype: 'i32' })),
+        keyLogWeights: lw && (await onGpu(gpu, lw)),
+      });
+      const worst = await statisticsError(got, ref);
+      return Number.isNaN(worst) ? Infinity : worst;
+    },
+  };
+}
+
+export function attentionStatisticsCases(): GpuParityCase[] {
+  return [
+    statisticsCase('every query, GQA 4, n = 77', { kvHeads: 2, group: 4, m: 6, n: 77, d: 64, dtype: 'f32' }, {}),
+    statisticsCase('SnapKV window of 4 + 2 probability rows, soft-cap, log weights', { kvHeads: 2, group: 2, m: 9, n: 50, d: 32, dtype: 'f32' }, { statistics: { window: 4, rowProbabilities: 2 }, softcap: 5, logWeights: true }),
+    statisticsCase('A2SF decay 0.8 with a sliding window, f16 inputs', { kvHeads: 1, group: 2, m: 5, n: 40, d: 64, dtype: 'f16' }, { statistics: { decay: 0.8 }, window: 12 }),
+    statisticsCase('explicit weights, queries before every key', { kvHeads: 1, group: 1, m: 4, n: 12, d: 16, dtype: 'f32', queryStart: -3 }, { statistics: { weights: [0.1, 0.2, 0.3, 0.4] } }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16')];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases()];
 }
