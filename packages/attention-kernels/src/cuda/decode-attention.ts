@@ -1,6 +1,7 @@
 import { cast, reshape, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend, defineCudaModule, type KernelArg, rowMajor } from '@kvkit/tensor-core/cuda';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
+import { planSplitK } from '../gpu/split-k-plan.js';
 import { assertNoStatistics } from '../gpu/unsupported.js';
 import type { KernelAttrs, KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import source from './decode-attention.cu';
@@ -50,14 +51,12 @@ function splitKDecode(
   partial: (launch: PartialLaunch, staging: Staging) => void,
 ): KernelResult {
   const [qHeads, m, d] = q.shape;
-  const { kvHeads, n, dv, partition } = shape;
-  const rows = qHeads * m;
-  const output = backend.empty([qHeads, m, dv], q.dtype);
-  const lse = attrs.lse ? backend.empty([qHeads, m], 'f32') : undefined;
-  if (rows === 0 || dv === 0) return lse ? { output, lse } : { output };
+  const { kvHeads, dv } = shape;
+  const plan = planSplitK(backend, q, shape, attrs.lse);
+  const { rows, parts, output, lse } = plan;
+  if (plan.empty) return plan.result();
   const staging = new Staging(backend);
   try {
-    const parts = n === 0 ? 0 : Math.ceil(n / partition);
     const acc = staging.keep(backend.empty([Math.max(parts, 1), rows, dv], 'f32'));
     const stat = staging.keep(backend.empty([Math.max(parts, 1), rows, 2], 'f32'));
     if (parts > 0) {
@@ -69,7 +68,7 @@ function splitKDecode(
   } finally {
     staging.dispose();
   }
-  return lse ? { output, lse } : { output };
+  return plan.result();
 }
 
 /**

@@ -1,6 +1,7 @@
 import { type Tensor, tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend, defineCudaModule, gridFor, rowMajor } from '@kvkit/tensor-core/cuda';
 import { statisticsWeights } from '../gpu/statistics-weights.js';
+import { statisticsOnly, zeroKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KeyStatistics } from '../ops/attention-types.js';
 import { decodeAttentionCuda } from './decode-attention.js';
 import source from './statistics.cu';
@@ -8,14 +9,13 @@ import source from './statistics.cu';
 export const statisticsModule = defineCudaModule({ name: 'kvkit-attention-statistics', source });
 
 /** `attentionStatistics` on CUDA: the split-K decode with lse (V := K, its output unused), then `keyStatisticsCuda`. */
-export function attentionStatisticsCuda(backend: CudaBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
-  const rows = decodeAttentionCuda(backend, [q, k, k, qPos, kPos, logWeights], { ...attrs, lse: true, statistics: { ...attrs.statistics, enabled: false }, partitionSize: 512 }, 'attentionStatistics');
-  try {
-    return keyStatisticsCuda(backend, [q, k, qPos, kPos, logWeights], attrs, rows.lse as Tensor);
-  } finally {
-    rows.output.dispose();
-    rows.lse?.dispose();
-  }
+export function attentionStatisticsCuda(backend: CudaBackend, inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
+  const [q, k, qPos, kPos, logWeights] = inputs;
+  return statisticsOnly(
+    attrs,
+    (a) => decodeAttentionCuda(backend, [q, k, k, qPos, kPos, logWeights], a, 'attentionStatistics'),
+    (lse) => keyStatisticsCuda(backend, inputs, attrs, lse),
+  );
 }
 
 /**
@@ -26,11 +26,8 @@ export function keyStatisticsCuda(backend: CudaBackend, [q, k, qPos, kPos, logWe
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const stats = attrs.statistics;
-  const keySum = backend.zeros([qHeads, n], 'f32');
-  const keyMax = backend.zeros([qHeads, n], 'f32');
-  const queryCount = backend.zeros([kvHeads, n], 'f32');
-  const rowProbabilities = stats.rowProbabilities > 0 ? backend.zeros([qHeads, stats.rowProbabilities, n], 'f32') : undefined;
-  const result: KeyStatistics = rowProbabilities ? { keySum, keyMax, queryCount, rowProbabilities } : { keySum, keyMax, queryCount };
+  const result = zeroKeyStatistics(backend, qHeads, kvHeads, n, stats.rowProbabilities);
+  const { keySum, keyMax, queryCount, rowProbabilities } = result;
   if (qHeads * m * n === 0) return result;
   const { first, firstRow, weights } = statisticsWeights(stats, m);
   const made = [rowMajor(backend, lse), tensor(weights, [weights.length], { backend })];

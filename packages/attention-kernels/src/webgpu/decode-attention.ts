@@ -2,6 +2,7 @@ import { contiguous, InvalidConfigError, reshape, type Tensor } from '@kvkit/ten
 import type { TensorBindingSpec, UniformField, UniformValues, WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import type { KernelAttrs, KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
+import { planSplitK } from '../gpu/split-k-plan.js';
 import { assertNoStatistics } from '../gpu/unsupported.js';
 
 const WORKGROUP = 128;
@@ -239,12 +240,10 @@ function splitKDecode(
 ): KernelResult {
   const [qHeads, m, d] = q.shape;
   const { kvHeads, n, dv, partition } = shape;
-  const rows = qHeads * m;
-  const output = backend.empty([qHeads, m, dv], q.dtype);
-  const lse = attrs.lse ? backend.empty([qHeads, m], 'f32') : undefined;
-  if (rows === 0 || dv === 0) return lse ? { output, lse } : { output };
+  const plan = planSplitK(backend, q, shape, attrs.lse);
+  const { rows, parts, output, lse } = plan;
+  if (plan.empty) return plan.result();
   const perGroup = rowsPerWorkgroup(d, dv, where);
-  const parts = n === 0 ? 0 : Math.ceil(n / partition);
   const partials = backend.empty([Math.max(parts, 1) * rows * (dv + 2)], 'f32');
   let source: SourcePass | undefined;
   try {
@@ -287,7 +286,7 @@ function splitKDecode(
     partials.dispose();
     for (const t of source?.temporaries ?? []) t.dispose();
   }
-  return lse ? { output, lse } : { output };
+  return plan.result();
 }
 
 /**

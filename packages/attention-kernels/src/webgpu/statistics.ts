@@ -1,20 +1,20 @@
 import { type Tensor, tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { statisticsWeights } from '../gpu/statistics-weights.js';
+import { statisticsOnly, zeroKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KeyStatistics } from '../ops/attention-types.js';
 import { decodeAttentionWebGpu } from './decode-attention.js';
 
 const WORKGROUP = 128;
 
 /** `attentionStatistics` in WGSL: the split-K decode with lse (V := K, its output unused), then `keyStatisticsWebGpu`. */
-export function attentionStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
-  const rows = decodeAttentionWebGpu(backend, [q, k, k, qPos, kPos, logWeights], { ...attrs, lse: true, statistics: { ...attrs.statistics, enabled: false }, partitionSize: 512 }, 'attentionStatistics');
-  try {
-    return keyStatisticsWebGpu(backend, [q, k, qPos, kPos, logWeights], attrs, rows.lse as Tensor);
-  } finally {
-    rows.output.dispose();
-    rows.lse?.dispose();
-  }
+export function attentionStatisticsWebGpu(backend: WebGpuBackend, inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
+  const [q, k, qPos, kPos, logWeights] = inputs;
+  return statisticsOnly(
+    attrs,
+    (a) => decodeAttentionWebGpu(backend, [q, k, k, qPos, kPos, logWeights], a, 'attentionStatistics'),
+    (lse) => keyStatisticsWebGpu(backend, inputs, attrs, lse),
+  );
 }
 
 /**
@@ -28,12 +28,10 @@ export function keyStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, l
   const [kvHeads, n] = k.shape;
   const stats = attrs.statistics;
   const probRows = stats.rowProbabilities;
-  const keySum = backend.zeros([qHeads, n], 'f32');
-  const keyMax = backend.zeros([qHeads, n], 'f32');
-  const queryCount = backend.zeros([kvHeads, n], 'f32');
+  const result = zeroKeyStatistics(backend, qHeads, kvHeads, n, probRows);
+  const { keySum, keyMax, queryCount } = result;
   // A 1-element placeholder keeps one binding layout when no probability rows are asked for.
-  const rowProbs = backend.zeros(probRows > 0 ? [qHeads, probRows, n] : [1], 'f32');
-  const result: KeyStatistics = probRows > 0 ? { keySum, keyMax, queryCount, rowProbabilities: rowProbs } : { keySum, keyMax, queryCount };
+  const rowProbs = result.rowProbabilities ?? backend.zeros([1], 'f32');
   const { first, firstRow, weights } = statisticsWeights(stats, m);
   const weightT = tensor(weights, [weights.length], { backend });
   try {
