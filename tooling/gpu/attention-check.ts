@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * The attention-kernels check for the GPU machine (bundled by attention-check.sh into one file; no
  * npm there). One process per backend, so a crash or hang in one cannot hide the other's results:
@@ -11,7 +12,8 @@
  * tolerant and time-bounded); (2) the backend's copy bandwidth; (3) split-K decode attention at
  * batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, over 4k–32k keys (the batch folded
  * into the heads: same memory traffic and work), as ms, GB/s of K/V read and fraction of the copy
- * bandwidth, each output spot-checked against the CPU kernel. The summary puts PyTorch SDPA on the
+ * bandwidth, each output spot-checked against the CPU kernel; (4) the fused 2-bit KIVI decode on the
+ * same shapes (GB/s of packed bytes, speed-up over f16). The summary puts PyTorch SDPA on the
  * same shapes beside it (tooling/gpu/attention_torch.py, DIR/attention/torch-attention.json).
  * --emulate: the CUDA run on @kvkit/cuda-runtime's CPU emulator at tiny sizes (a dry run of this script).
  */
@@ -19,12 +21,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
-import { type Backend, concat, contiguous, createRng, type DType, getBackend, randomNormal, slice, type Tensor, toBackend, zeros } from '@kvkit/tensor-core';
+import { type Backend, concat, contiguous, createRng, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend, wordsPerRow, zeros } from '@kvkit/tensor-core';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend, type WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { CUDA_ATTENTION_MODULES } from '../../packages/attention-kernels/src/cuda/modules.js';
-import { decodeAttention } from '../../packages/attention-kernels/src/index.js';
+import { decodeAttention, type KiviCacheView, kiviDecodeAttention } from '../../packages/attention-kernels/src/index.js';
 import { gpuParityCases } from '../../packages/attention-kernels/test/gpu/parity-cases.js';
 
 const args = process.argv.slice(2);
@@ -43,13 +45,23 @@ const PARTITION = 512;
 mkdirSync(outDir, { recursive: true });
 const log = (line: string): void => console.log(line);
 
+interface TimingEntry {
+  ms?: number;
+  kvGBps?: number;
+  fractionOfCopy?: number;
+  spotCheckError?: number;
+  error?: string;
+}
+
 interface BackendReport {
   backend: string;
   device?: unknown;
   seed?: number;
   parity?: { name: string; kernel: string; error?: number; tolerance: number; pass: boolean; failure?: string; ms: number }[];
   copyGBps?: number;
-  decode?: Record<string, { ms?: number; kvGBps?: number; fractionOfCopy?: number; spotCheckError?: number; error?: string }>;
+  decode?: Record<string, TimingEntry>;
+  /** Fused 2-bit KIVI decode on the same shapes: GB/s of the compressed bytes read, and speed-up over the f16 decode. */
+  kivi?: Record<string, TimingEntry & { speedupOverF16?: number; bytesPerToken?: number }>;
   fatal?: string;
 }
 
@@ -155,7 +167,7 @@ async function copyBandwidth(device: Device): Promise<number> {
  * Decode over n keys: q [batch·qHeads, 1, d], k/v [batch·kvHeads, n, d] (every KV head holds the
  * same random block, uploaded once and concatenated on the device: no gigabyte of host data).
  */
-async function decodeAt(device: Device, n: number, copyGBps: number | undefined): Promise<NonNullable<BackendReport['decode']>[string]> {
+async function decodeAt(device: Device, n: number, copyGBps: number | undefined): Promise<TimingEntry> {
   const cpu = getBackend('cpu');
   const rng = createRng(n);
   const { batch, qHeads, kvHeads, d } = dims;
@@ -181,6 +193,77 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     const ref = decodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), kBlock, vBlock, options).output.readFloat32Sync();
     const spotCheckError = relativeError(got, ref);
     return { ms, kvGBps, fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined, spotCheckError };
+  } finally {
+    for (const t of live) t.dispose();
+  }
+}
+
+const KIVI = { bits: 2 as const, groupSize: 32, valueGroupSize: 32 };
+
+/** One KV head of a 2-bit KIVI cache of n tokens: random codes, scales and minima; the tokens past the last full key group wait in the f16 residual. */
+function kiviBlock(rng: Rng, n: number, d: number): KiviCacheView {
+  const cpu = getBackend('cpu');
+  const groups = Math.floor(n / KIVI.groupSize);
+  const residual = n - groups * KIVI.groupSize;
+  const quantized = n - residual;
+  const words = (count: number) => Uint32Array.from({ length: count }, () => rng.int(2 ** 32));
+  const floats = (count: number, lo: number, hi: number) => Float32Array.from({ length: count }, () => lo + (hi - lo) * rng.uniform());
+  const half = (data: Float32Array, shape: number[]) => tensor(data, shape, { dtype: 'f16', backend: cpu });
+  const vGroups = d / KIVI.valueGroupSize;
+  const kWords = wordsPerRow(KIVI.groupSize, KIVI.bits);
+  const vWords = wordsPerRow(d, KIVI.bits, KIVI.valueGroupSize);
+  return {
+    ...KIVI, kvHeads: 1, headDim: d, length: n, keyGroups: groups, valueTokens: quantized,
+    keyCodes: tensor(words(groups * d * kWords), [1, groups, d, kWords], { dtype: 'u32', backend: cpu }),
+    keyScale: half(floats(groups * d, 0.2, 0.6), [1, groups, d]),
+    keyMin: half(floats(groups * d, -1, -0.5), [1, groups, d]),
+    valueCodes: tensor(words(quantized * vWords), [1, quantized, vWords], { dtype: 'u32', backend: cpu }),
+    valueScale: half(floats(quantized * vGroups, 0.2, 0.6), [1, quantized, vGroups]),
+    valueMin: half(floats(quantized * vGroups, -1, -0.5), [1, quantized, vGroups]),
+    residualKeys: half(floats(residual * d, -1, 1), [1, residual, d]),
+    residualValues: half(floats(residual * d, -1, 1), [1, residual, d]),
+    positions: tensor(Int32Array.from({ length: n }, (_, j) => j), [n], { dtype: 'i32', backend: cpu }),
+  };
+}
+
+/** Fused 2-bit KIVI decode at the decode shapes (every KV head holds the same block, as in decodeAt). */
+async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f16Ms: number | undefined): Promise<NonNullable<BackendReport['kivi']>[string]> {
+  const cpu = getBackend('cpu');
+  const rng = createRng(n + 1);
+  const { batch, qHeads, kvHeads, d } = dims;
+  const group = qHeads / kvHeads;
+  const heads = batch * kvHeads;
+  const qHost = randomNormal([batch * qHeads, 1, d], rng, { dtype: DECODE_DTYPE, backend: cpu });
+  const block = kiviBlock(rng, n, d);
+  const names = ['keyCodes', 'keyScale', 'keyMin', 'valueCodes', 'valueScale', 'valueMin', 'residualKeys', 'residualValues'] as const;
+  const live: Tensor[] = [];
+  try {
+    const q = await toBackend(qHost, device.backend);
+    live.push(q);
+    const view: KiviCacheView = { ...block, kvHeads: heads };
+    for (const name of names) {
+      const one = await toBackend(block[name], device.backend);
+      view[name] = concat(new Array<Tensor>(heads).fill(one), 0);
+      live.push(one, view[name]);
+    }
+    view.positions = await toBackend(block.positions, device.backend);
+    live.push(view.positions);
+    const options = { partitionSize: PARTITION };
+    const ms = await device.time(dims.reps, () => kiviDecodeAttention(q, view, options).output.dispose());
+    const bytes = names.reduce((sum, name) => sum + view[name].size * (view[name].dtype === 'u32' ? 4 : 2), 0);
+    const kvGBps = bytes / (ms / 1000) / 1e9;
+    const out = kiviDecodeAttention(q, view, options).output;
+    live.push(out);
+    const got = (await out.readFloat32()).subarray(0, group * d);
+    const ref = kiviDecodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), block, options).output.readFloat32Sync();
+    return {
+      ms,
+      kvGBps,
+      fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined,
+      spotCheckError: relativeError(got, ref),
+      speedupOverF16: f16Ms ? f16Ms / ms : undefined,
+      bytesPerToken: bytes / (heads * n),
+    };
   } finally {
     for (const t of live) t.dispose();
   }
@@ -215,6 +298,18 @@ async function runBackend(name: string): Promise<void> {
       }
       save();
     }
+    report.kivi = {};
+    for (const n of dims.lengths) {
+      try {
+        report.kivi[n] = await within(30_000, `kivi decode n=${n}`, kiviAt(device, n, report.copyGBps, report.decode[n]?.ms));
+        const r = report.kivi[n];
+        log(`${name} kivi 2-bit decode n=${n}: ${r.ms?.toFixed(3)} ms, ${r.kvGBps?.toFixed(0)} GB/s of packed K/V (${r.bytesPerToken?.toFixed(0)} B per token and KV head), ${r.speedupOverF16?.toFixed(2)}× the f16 decode, spot check error ${r.spotCheckError?.toExponential(2)}`);
+      } catch (error) {
+        report.kivi[n] = { error: (error as Error).message };
+        log(`${name} kivi decode n=${n} failed: ${(error as Error).message}`);
+      }
+      save();
+    }
   } catch (error) {
     report.fatal = (error as Error).stack ?? String(error);
     log(`${name}: ${(error as Error).message}`);
@@ -243,12 +338,20 @@ function summarize(): void {
   lines.push('', `decode attention, batch ${dims.batch} × ${dims.qHeads} query heads × ${dims.kvHeads} KV heads × head dim ${dims.d}, ${DECODE_DTYPE}; GB/s of K/V read (% of the backend's copy GB/s)`, '');
   lines.push(`| keys | CUDA ms | CUDA GB/s | WebGPU ms | WebGPU GB/s | torch SDPA ms | torch GB/s (${torch?.gqa ?? 'not run'}) |`, '|---|---|---|---|---|---|---|');
   const lengths = new Set<string>([...backends.flatMap((b) => Object.keys(b.decode ?? {})), ...Object.keys(torch?.decode ?? {})]);
-  const cell = (r: { ms?: number; kvGBps?: number; fractionOfCopy?: number; error?: string } | undefined): [string, string] =>
+  const cell = (r: TimingEntry | undefined): [string, string] =>
     !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.kvGBps)}${r.fractionOfCopy ? ` (${(100 * r.fractionOfCopy).toFixed(0)}%)` : ''}`];
   for (const n of [...lengths].sort((a, b) => Number(a) - Number(b))) {
     const [c, w] = backends.map((b) => cell(b.decode?.[n]));
     const t = cell(torch?.decode?.[n]);
     lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} | ${t[0]} | ${t[1]} |`);
+  }
+  lines.push('', `fused KIVI ${KIVI.bits}-bit decode (key groups of ${KIVI.groupSize} tokens, value groups of ${KIVI.valueGroupSize} channels, f16 scales), same shapes: GB/s of packed bytes read (× the f16 decode's speed)`, '');
+  lines.push('| keys | CUDA ms | CUDA GB/s (× f16) | WebGPU ms | WebGPU GB/s (× f16) |', '|---|---|---|---|---|');
+  const kiviCell = (r: (TimingEntry & { speedupOverF16?: number }) | undefined): [string, string] =>
+    !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.kvGBps)}${r.speedupOverF16 ? ` (${r.speedupOverF16.toFixed(2)}×)` : ''}`];
+  for (const n of [...new Set(backends.flatMap((b) => Object.keys(b.kivi ?? {})))].sort((a, b) => Number(a) - Number(b))) {
+    const [c, w] = backends.map((b) => kiviCell(b.kivi?.[n]));
+    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} |`);
   }
   if (torch?.copyGBps) lines.push('', `torch copy: ${fmt(torch.copyGBps)} GB/s`);
   const summary = { date: new Date().toISOString(), backends, torch, table: lines.join('\n') };
