@@ -9,7 +9,6 @@ Writes OUT/attention/torch-attention.json.
 
     python3 tooling/gpu/attention_torch.py --out DIR [--quick]
 """
-import inspect
 import json
 import os
 import sys
@@ -44,7 +43,20 @@ report["copyGBps"] = 2 * x.numel() * 4 / (time_ms(lambda: x.clone(), 10) / 1000)
 del x
 print(f"torch copy: {report['copyGBps']:.0f} GB/s")
 
-gqa = "enable_gqa" in inspect.signature(F.scaled_dot_product_attention).parameters if hasattr(F, "scaled_dot_product_attention") else False
+
+
+def supports_gqa():
+    """Whether this torch's SDPA takes enable_gqa (2.5+); its signature is not introspectable (a builtin)."""
+    try:
+        q = torch.zeros(1, 2, 1, 8, device=device, dtype=torch.float16)
+        k = torch.zeros(1, 1, 4, 8, device=device, dtype=torch.float16)
+        F.scaled_dot_product_attention(q, k, k, enable_gqa=True)
+        return True
+    except Exception:  # TypeError on older torch
+        return False
+
+
+gqa = supports_gqa()
 report["gqa"] = "enable_gqa" if gqa else "K/V repeated to the query heads"
 decode = {}
 for n in lengths:
