@@ -115,10 +115,11 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
     float p[DEC_ROWS], rescale[DEC_ROWS];
 #pragma unroll
     for (int r = 0; r < DEC_ROWS; r++) {
-      float s = kv_warp_sum(dot[r]);
       p[r] = 0.0f;
       rescale[r] = 1.0f;
-      if (r >= rc || !dec_visible(qp[r], kp, causal, window)) continue;
+      if (r >= rc) continue;  // block-uniform, so the shuffles below stay convergent
+      float s = kv_warp_sum(dot[r]);
+      if (!dec_visible(qp[r], kp, causal, window)) continue;
       if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
       s += lw;
       if (s > runMax[r] || kv_isnan(s)) {
