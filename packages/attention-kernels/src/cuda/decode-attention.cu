@@ -32,12 +32,34 @@ struct DenseSource {
   const TK* V;
   const kv_i32* qPos;
   const kv_i32* kPos;
+  const float* logW;
   int n, d, dv;
   __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[((kv_i64)kvh * n + j) * d + c]); }
   __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[((kv_i64)kvh * n + j) * dv + c]); }
   __device__ __forceinline__ kv_i32 keyPosition(int, int j) const { return kPos[j]; }
   __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
   __device__ __forceinline__ int length(int) const { return n; }
+  __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[(kv_i64)kvh * n + j] : 0.0f; }
+};
+
+// A batch of requests with their K/V packed along the tokens (ragged, FlashInfer/vLLM varlen):
+// KV row kvh = b·kvHeads + head reads rows [indptr[b], indptr[b+1]) of that head.
+template <class TK>
+struct RaggedSource {
+  const TK* K;
+  const TK* V;
+  const kv_i32* qPos;
+  const kv_i32* kPos;
+  const kv_i32* indptr;
+  const float* logW;
+  int total, kvHeads, m, d, dv;
+  __device__ __forceinline__ kv_i64 row(int kvh, int j) const { return (kv_i64)(kvh % kvHeads) * total + indptr[kvh / kvHeads] + j; }
+  __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[row(kvh, j) * d + c]); }
+  __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[row(kvh, j) * dv + c]); }
+  __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return kPos[indptr[kvh / kvHeads] + j]; }
+  __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
+  __device__ __forceinline__ int length(int kvh) const { return indptr[kvh / kvHeads + 1] - indptr[kvh / kvHeads]; }
+  __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[row(kvh, j)] : 0.0f; }
 };
 
 // A paged pool read through per-(request, KV head) block tables: KV row kvh = b·kvHeads + head
@@ -59,11 +81,12 @@ struct PagedSource {
   __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return positions[slot(kvh, j)]; }
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return lengths[kvh]; }
+  __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
 };
 
 // Shared memory: q [DEC_ROWS][d] (scaled), acc [DEC_WARPS][DEC_ROWS][dv], max/sum [DEC_WARPS][DEC_ROWS].
 template <class TQ, class Source>
-__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, const float* logW, int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window,
+__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window,
                                float softcap) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
@@ -111,7 +134,7 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
       for (int r = 0; r < DEC_ROWS; r++)
         if (r < rc) dot[r] += q[r * d + c] * kc;
     }
-    const float lw = logW ? logW[(kv_i64)kvh * n + j] : 0.0f;
+    const float lw = src.logWeight(kvh, j);
     float p[DEC_ROWS], rescale[DEC_ROWS];
 #pragma unroll
     for (int r = 0; r < DEC_ROWS; r++) {
@@ -195,6 +218,7 @@ struct KiviSource {
   __device__ __forceinline__ kv_i32 keyPosition(int, int j) const { return kPos[j]; }
   __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
   __device__ __forceinline__ int length(int) const { return n; }
+  __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
 
   __device__ __forceinline__ kv_u32 code(const kv_u32* words, kv_i64 rowWord, int i) const {
     const int perWord = 32 / bits;
@@ -229,7 +253,7 @@ struct KiviSource {
     const KiviSource<TS, TR> src{keyCodes,       keyScale,   keyMin,      valueCodes,  valueScale,  valueMin,      residualKeys,   \
                                  residualValues, qPos,       kPos,        bits,        groupSize,   valueGroupSize, d,              \
                                  n,              keyTokens,  valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap}; \
-    decode_partial<TQ>(partAcc, partStat, Q, src, nullptr, H, Hkv, m, n, d, d, partition, scale, causal, window, softcap);     \
+    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, d, partition, scale, causal, window, softcap);                \
   }
 #define KV_KIVI_PARTIAL_R(qn, TQ, sn, TS) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f32, float) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f16, kv_f16)
 #define KV_KIVI_PARTIAL_S(qn, TQ) KV_KIVI_PARTIAL_R(qn, TQ, f32, float) KV_KIVI_PARTIAL_R(qn, TQ, f16, kv_f16)
@@ -241,10 +265,21 @@ KV_FOR_FLOAT_DTYPES(KV_KIVI_PARTIAL_S)
       const kv_i32* lengths, const kv_i32* qPos, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window, \
       float softcap, int pageSize, int maxPages, int kvHeads) {                                                                           \
     const PagedSource<TK> src{K, V, positions, table, lengths, qPos, pageSize, maxPages, kvHeads, m, d, dv};                             \
-    decode_partial<TQ>(partAcc, partStat, Q, src, nullptr, H, Hkv, m, 0, d, dv, partition, scale, causal, window, softcap);              \
+    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                        \
   }
 #define KV_PAGED_PARTIAL_KV(qn, TQ) KV_PAGED_PARTIAL(qn, TQ, f32, float) KV_PAGED_PARTIAL(qn, TQ, f16, kv_f16) KV_PAGED_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_PAGED_PARTIAL_KV)
+
+#define KV_RAGGED_PARTIAL(qn, TQ, kn, TK)                                                                                                  \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_ragged_decode_partial_##qn##_##kn(                                     \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const kv_i32* indptr, \
+      const float* logW, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window, float softcap, int total, \
+      int kvHeads) {                                                                                                                       \
+    const RaggedSource<TK> src{K, V, qPos, kPos, indptr, logW, total, kvHeads, m, d, dv};                                                 \
+    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                           \
+  }
+#define KV_RAGGED_PARTIAL_KV(qn, TQ) KV_RAGGED_PARTIAL(qn, TQ, f32, float) KV_RAGGED_PARTIAL(qn, TQ, f16, kv_f16) KV_RAGGED_PARTIAL(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_RAGGED_PARTIAL_KV)
 
 // One block per output row: out = Σ_p e^{max_p − M} acc_p / Σ_p e^{max_p − M} sum_p, lse = M + log Σ.
 template <class TQ>
@@ -276,8 +311,8 @@ __device__ void decode_merge(TQ* out, float* lse, const float* partAcc, const fl
   extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_decode_partial_##qn##_##kn(                                        \
       float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const float* logW, \
       int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window, float softcap) {                 \
-    const DenseSource<TK> src{K, V, qPos, kPos, n, d, dv};                                                                           \
-    decode_partial<TQ>(partAcc, partStat, Q, src, logW, H, Hkv, m, n, d, dv, partition, scale, causal, window, softcap);    \
+    const DenseSource<TK> src{K, V, qPos, kPos, logW, n, d, dv};                                                                     \
+    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                      \
   }
 #define KV_DECODE_PARTIAL_KV(qn, TQ) KV_DECODE_PARTIAL(qn, TQ, f32, float) KV_DECODE_PARTIAL(qn, TQ, f16, kv_f16) KV_DECODE_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_DECODE_PARTIAL_KV)

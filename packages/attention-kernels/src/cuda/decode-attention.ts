@@ -2,6 +2,7 @@ import { cast, reshape, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend, defineCudaModule, type KernelArg, rowMajor } from '@kvkit/tensor-core/cuda';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { planSplitK } from '../gpu/split-k-plan.js';
+import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { assertNoStatistics } from '../gpu/unsupported.js';
 import type { KernelAttrs, KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import source from './decode-attention.cu';
@@ -184,12 +185,38 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
   }
 }
 
-/** [B·qHeads, m, ·] results viewed as [B, qHeads, m, ·]. */
-export function unfoldBatch(r: KernelResult, batch: number, qHeads: number): KernelResult {
-  const view = (t: Tensor): Tensor => {
-    const v = reshape(t, [batch, qHeads, ...t.shape.slice(1)]);
-    t.dispose();
-    return v;
-  };
-  return r.lse ? { output: view(r.output), lse: view(r.lse) } : { output: view(r.output) };
+/**
+ * Split-K decode for a batch of requests with ragged K/V packed along the tokens (kvIndptr [B+1]):
+ * the batch folds into the KV rows as for paged caches. The longest request is not known on the
+ * host (the offsets live on the device), so the partitions cover all `total` tokens; those past a
+ * request's end are empty blocks. Output [B, qHeads, m, dv].
+ */
+export function batchedDecodeAttentionCuda(
+  backend: CudaBackend,
+  [q, k, v, qPos, kPos, indptr, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
+  attrs: SplitKAttrs,
+): KernelResult {
+  assertNoStatistics(attrs, 'batchedDecodeAttention', 'CUDA');
+  const [batch, qHeads, m, d] = q.shape;
+  const [kvHeads, total] = k.shape;
+  const dv = v.shape[2];
+  const folded = reshape(q, [batch * qHeads, m, d]);
+  try {
+    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+      const [qs, ks, vs, qp, kp, ip] = [folded, k, v, qPos, kPos, indptr].map((t) => staging.rowMajor(t));
+      const lw = logWeights && staging.rowMajor(logWeights);
+      const { acc, stat, ...config } = launch;
+      backend.launch(decodeAttentionModule, `kv_ragged_decode_partial_${q.dtype}_${k.dtype}`, config, [
+        arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
+        arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)),
+        arg.ptr(backend.address(ip)), arg.ptr(lw ? backend.address(lw) : 0),
+        arg.i32(batch * qHeads), arg.i32(batch * kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(attrs.partitionSize),
+        ...maskArgs(attrs),
+        arg.i32(total), arg.i32(kvHeads),
+      ]);
+    });
+    return unfoldBatch(r, batch, qHeads);
+  } finally {
+    folded.dispose();
+  }
 }

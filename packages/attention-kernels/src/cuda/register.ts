@@ -1,6 +1,6 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
-import { decodeAttentionCuda, kiviDecodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
+import { batchedDecodeAttentionCuda, decodeAttentionCuda, kiviDecodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
 import { mergeAttentionStatesCuda } from './merge-states.js';
 import { pagedMoveCuda, pagedWriteCuda } from './paged-write.js';
 import { attentionStatisticsCuda, keyStatisticsCuda } from './statistics.js';
@@ -15,6 +15,7 @@ export function registerCudaAttentionKernels(): void {
   registerCudaKernel('decodeAttention', (backend, inputs, attrs) =>
     withKeyStatistics(attrs, (a) => decodeAttentionCuda(backend, inputs, a), (lse) => keyStatisticsCuda(backend, statisticsInputs(inputs), attrs, lse)),
   );
+  registerCudaKernel('batchedDecodeAttention', (backend, inputs, attrs) => batchedDecodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('flashAttention', (backend, inputs, attrs) =>
     withKeyStatistics(

@@ -3,6 +3,7 @@ import type { TensorBindingSpec, UniformField, UniformValues, WebGpuBackend } fr
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import type { KernelAttrs, KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import { planSplitK } from '../gpu/split-k-plan.js';
+import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { assertNoStatistics } from '../gpu/unsupported.js';
 
 const WORKGROUP = 128;
@@ -37,7 +38,8 @@ function viewValues(name: string, t: Tensor): UniformValues {
 /**
  * Pass 1 of split-K decode over a key/value source: \`source\` defines \`key_at(kvh, j, c)\` and
  * \`value_at(kvh, j, c)\` (element c of token j of KV row kvh, as f32), \`kpos_at(kvh, j)\`,
- * \`qpos_at(kvh, i)\` (positions of token j and query i) and \`length_at(kvh)\` (tokens of the row).
+ * \`qpos_at(kvh, i)\` (positions of token j and query i), \`length_at(kvh)\` (tokens of the row) and,
+ * with log weights, \`log_weight(kvh, j)\`.
  * Partials go to one f32 buffer \`part\`: unnormalized outputs [parts, rows, dv], then (max, Σ exp)
  * [parts, rows, 2] (one binding: the KIVI variant needs every other one the device allows).
  */
@@ -92,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           var dot = 0.0;
           for (var c = 0u; c < d; c = c + 1u) { dot = dot + qs[r * d + c] * key_at(kvh, j, c); }
           if (u_softcap() > 0.0) { dot = u_softcap() * tanh_acc(dot / u_softcap()); }
-          ${withLogWeights ? 'dot = dot + lw_load(u_lw_offset() + kvh * u_lw_strides(0u) + j * u_lw_strides(1u));' : ''}
+          ${withLogWeights ? 'dot = dot + log_weight(kvh, j);' : ''}
           s = dot;
         }
       }
@@ -332,7 +334,8 @@ export function decodeAttentionWebGpu(
     ...joinSources(listedPositions(qPos, kPos), {
       code: `
 fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + kvh * u_k_strides(0u) + j * u_k_strides(1u) + c * u_k_strides(2u)); }
-fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u) + c * u_v_strides(2u)); }`,
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u) + c * u_v_strides(2u)); }
+${logWeights ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + kvh * u_lw_strides(0u) + j * u_lw_strides(1u)); }' : ''}`,
     bindings: [
       { name: 'k', dtype: k.dtype, access: 'read' },
       { name: 'v', dtype: v.dtype, access: 'read' },
@@ -382,17 +385,61 @@ export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Te
         kv_heads_per_request: kvHeads,
       },
     }));
-    const unfold = (t: Tensor): Tensor => {
-      const view = reshape(t, [batch, qHeads, ...t.shape.slice(1)]);
-      t.dispose();
-      return view;
-    };
-    return r.lse ? { output: unfold(r.output), lse: unfold(r.lse) } : { output: unfold(r.output) };
+    return unfoldBatch(r, batch, qHeads);
   } finally {
     folded.dispose();
     staged.forEach((t, i) => t !== inputs[i + 1] && t.dispose());
   }
 }
+
+/**
+ * Split-K decode in WGSL for a batch of requests with ragged K/V packed along the tokens (kvIndptr
+ * [B+1]): the batch folds into the KV rows as for paged caches. The longest request is not known
+ * on the host (the offsets live on the device), so the partitions cover all \`total\` tokens; those
+ * past a request's end are empty. Output [B, qHeads, m, dv].
+ */
+export function batchedDecodeAttentionWebGpu(
+  backend: WebGpuBackend,
+  inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
+  attrs: SplitKAttrs,
+): KernelResult {
+  const where = 'batchedDecodeAttention';
+  assertNoStatistics(attrs, where, 'WebGPU');
+  const [q, , v, , , , logWeights] = inputs;
+  const [batch, qHeads, m, d] = q.shape;
+  const [kvHeads, total] = inputs[1].shape;
+  const folded = reshape(q, [batch * qHeads, m, d]);
+  const staged = inputs.slice(1).map((t) => (t === undefined || t.isContiguous() ? t : contiguous(t)));
+  const [k, vs, qPos, kPos, indptr, lw] = staged as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?];
+  const names = ['k', 'v', 'qp', 'kp', 'ip', ...(lw ? ['lw'] : [])];
+  try {
+    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: attrs.partitionSize }, attrs, where, () => ({
+      key: `ragged:${k.dtype}:${lw ? 'lw' : 'plain'}`,
+      withLogWeights: lw !== undefined,
+      code: RAGGED_SOURCE + (lw ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + ragged_row(kvh, j)); }' : ''),
+      bindings: names.map((name, i) => ({ name, dtype: (staged[i] as Tensor).dtype, access: 'read' as const })),
+      buffers: [k, vs, qPos, kPos, indptr, ...(lw ? [lw] : [])],
+      uniforms: [...names.map((name) => `${name}_offset`), 'total', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
+      values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, (staged[i] as Tensor).offset])), total, kv_heads_per_request: kvHeads },
+    }));
+    return unfoldBatch(r, batch, qHeads);
+  } finally {
+    folded.dispose();
+    staged.forEach((t, i) => t !== inputs[i + 1] && t?.dispose());
+  }
+}
+
+/** Packed ragged K/V: KV row kvh = b·kvHeads + head reads tokens [indptr[b], indptr[b+1]) of that head (row-major buffers). */
+const RAGGED_SOURCE = `
+fn ragged_start(kvh: u32) -> u32 { return u32(ip_load(u_ip_offset() + kvh / u_kv_heads_per_request())); }
+fn ragged_row(kvh: u32, j: u32) -> u32 { return (kvh % u_kv_heads_per_request()) * u_total() + ragged_start(kvh) + j; }
+fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + ragged_row(kvh, j) * u_d() + c); }
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + ragged_row(kvh, j) * u_dv() + c); }
+fn kpos_at(kvh: u32, j: u32) -> i32 { return kp_load(u_kp_offset() + ragged_start(kvh) + j); }
+fn qpos_at(kvh: u32, i: u32) -> i32 { return qp_load(u_qp_offset() + (kvh / u_kv_heads_per_request()) * u_m() + i); }
+fn length_at(kvh: u32) -> u32 { return u32(ip_load(u_ip_offset() + kvh / u_kv_heads_per_request() + 1u)) - ragged_start(kvh); }
+`;
+
 
 /** Pool pages through the block table of KV row kvh = b·kvHeads + head (all buffers row-major). */
 const PAGED_SOURCE = `

@@ -1,7 +1,7 @@
 import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
-import { decodeAttentionWebGpu, kiviDecodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
+import { batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, kiviDecodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
 import { pagedMoveWebGpu, pagedWriteWebGpu } from './paged-write.js';
 import { attentionStatisticsWebGpu, keyStatisticsWebGpu } from './statistics.js';
@@ -16,6 +16,7 @@ export function registerWebGpuAttentionKernels(): void {
   registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) =>
     withKeyStatistics(attrs, (a) => decodeAttentionWebGpu(backend, inputs, a), (lse) => keyStatisticsWebGpu(backend, statisticsInputs(inputs), attrs, lse)),
   );
+  registerKernel<'batchedDecodeAttention', WebGpuBackend>('batchedDecodeAttention', 'webgpu', (backend, inputs, attrs) => batchedDecodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'kiviDecodeAttention', WebGpuBackend>('kiviDecodeAttention', 'webgpu', (backend, inputs, attrs) => kiviDecodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'flashAttention', WebGpuBackend>('flashAttention', 'webgpu', (backend, inputs, attrs) =>
     withKeyStatistics(

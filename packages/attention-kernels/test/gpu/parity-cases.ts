@@ -7,7 +7,7 @@
  */
 import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence } from '../../src/index.js';
+import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -398,7 +398,51 @@ export function attentionStatisticsCases(): GpuParityCase[] {
   ];
 }
 
+/** Ragged batch decode: requests of different lengths (one empty) packed along the tokens. */
+function batchedCase(name: string, s: { lengths: number[]; kvHeads: number; group: number; m: number; d: number; dtype: DType; partitionSize: number; logWeights?: boolean; window?: number }): GpuParityCase {
+  return {
+    name: `batchedDecodeAttention: ${name}`,
+    kernel: 'batchedDecodeAttention',
+    tolerance: tolerance(s.dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const total = s.lengths.reduce((a, b) => a + b, 0);
+      const q = randomNormal([s.lengths.length, s.kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu });
+      const k = randomNormal([s.kvHeads, total, s.d], rng, { dtype: s.dtype, backend: cpu });
+      const v = randomNormal([s.kvHeads, total, s.d], rng, { dtype: s.dtype, backend: cpu });
+      const kPos = new Int32Array(total);
+      const qPos = new Int32Array(s.lengths.length * s.m);
+      let at = 0;
+      s.lengths.forEach((n, b) => {
+        kPos.set(gapped(rng, n), at);
+        const last = n > 0 ? kPos[at + n - 1] : 0;
+        for (let i = 0; i < s.m; i++) qPos[b * s.m + i] = last - (s.m - 1 - i);
+        at += n;
+      });
+      const lw = s.logWeights ? randomNormal([s.kvHeads, total], rng, { backend: cpu }) : undefined;
+      const options = { kvLengths: s.lengths, partitionSize: s.partitionSize, returnLse: true, window: s.window };
+      const ref = batchedDecodeAttention(q, k, v, { ...options, queryPositions: qPos, keyPositions: kPos, keyLogWeights: lw });
+      const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
+      const got = batchedDecodeAttention(gq, gk, gv, {
+        ...options,
+        queryPositions: await onGpu(gpu, tensor(qPos, [s.lengths.length, s.m], { dtype: 'i32' })),
+        keyPositions: await onGpu(gpu, tensor(kPos, [total], { dtype: 'i32' })),
+        keyLogWeights: lw && (await onGpu(gpu, lw)),
+      });
+      return compareResults(got, ref);
+    },
+  };
+}
+
+export function batchedDecodeAttentionCases(): GpuParityCase[] {
+  return [
+    batchedCase('4 requests of 37, 0, 120 and 5 tokens, GQA 4, f32', { lengths: [37, 0, 120, 5], kvHeads: 2, group: 4, m: 1, d: 64, dtype: 'f32', partitionSize: 32 }),
+    batchedCase('2 requests, 3 queries each, window 20, log weights', { lengths: [70, 45], kvHeads: 1, group: 2, m: 3, d: 32, dtype: 'f32', partitionSize: 16, logWeights: true, window: 20 }),
+    batchedCase('f16, 3 requests', { lengths: [64, 33, 1], kvHeads: 2, group: 2, m: 1, d: 128, dtype: 'f16', partitionSize: 64 }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases()];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases()];
 }
