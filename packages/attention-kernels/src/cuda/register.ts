@@ -1,6 +1,7 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { batchedDecodeAttentionCuda, decodeAttentionCuda, kiviDecodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
+import { poolKeyScoresCuda } from './key-pooling.js';
 import { mergeAttentionStatesCuda } from './merge-states.js';
 import { pagedMoveCuda, pagedWriteCuda } from './paged-write.js';
 import { attentionStatisticsCuda, keyStatisticsCuda } from './statistics.js';
@@ -28,5 +29,6 @@ export function registerCudaAttentionKernels(): void {
   registerCudaKernel('attentionStatistics', (backend, inputs, attrs) => attentionStatisticsCuda(backend, inputs, attrs));
   registerCudaKernel('pagedWrite', (backend, inputs) => pagedWriteCuda(backend, inputs));
   registerCudaKernel('pagedMove', (backend, inputs) => pagedMoveCuda(backend, inputs));
+  registerCudaKernel('poolKeyScores', (backend, [scores], attrs) => poolKeyScoresCuda(backend, scores, attrs));
   registerCudaKernel('mergeAttentionStates', (backend, inputs) => mergeAttentionStatesCuda(backend, inputs));
 }

@@ -2,6 +2,7 @@ import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, kiviDecodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
+import { poolKeyScoresWebGpu } from './key-pooling.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
 import { pagedMoveWebGpu, pagedWriteWebGpu } from './paged-write.js';
 import { attentionStatisticsWebGpu, keyStatisticsWebGpu } from './statistics.js';
@@ -29,5 +30,6 @@ export function registerWebGpuAttentionKernels(): void {
   registerKernel<'attentionStatistics', WebGpuBackend>('attentionStatistics', 'webgpu', (backend, inputs, attrs) => attentionStatisticsWebGpu(backend, inputs, attrs));
   registerKernel<'pagedWrite', WebGpuBackend>('pagedWrite', 'webgpu', (backend, inputs) => pagedWriteWebGpu(backend, inputs));
   registerKernel<'pagedMove', WebGpuBackend>('pagedMove', 'webgpu', (backend, inputs) => pagedMoveWebGpu(backend, inputs));
+  registerKernel<'poolKeyScores', WebGpuBackend>('poolKeyScores', 'webgpu', (backend, [scores], attrs) => poolKeyScoresWebGpu(backend, scores, attrs));
   registerKernel<'mergeAttentionStates', WebGpuBackend>('mergeAttentionStates', 'webgpu', (backend, inputs) => mergeAttentionStatesWebGpu(backend, inputs));
 }

@@ -5,9 +5,9 @@
  * −∞ log-sum-exp must be −∞ on both). Used by the vitest suites (emulator, SwiftShader) and by
  * tooling/gpu/attention-check.ts on a real GPU.
  */
-import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
+import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence } from '../../src/index.js';
+import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -442,7 +442,24 @@ export function batchedDecodeAttentionCases(): GpuParityCase[] {
   ];
 }
 
+/** Pooling of score rows along the key axis (windows clipped at both ends, a strided view as input). */
+function poolingCase(dtype: DType, mode: 'max' | 'avg', kernelSize: number): GpuParityCase {
+  return {
+    name: `poolKeyScores: ${mode} over ${kernelSize} keys, ${dtype}, a transposed view`,
+    kernel: 'poolKeyScores',
+    tolerance: tolerance(dtype),
+    async run(gpu, rng) {
+      const scores = randomNormal([37, 3], rng, { dtype, backend: getBackend('cpu') });
+      const rows = (t: Tensor) => transpose(t); // [3, 37], not contiguous
+      const ref = poolKeyScores(rows(scores), { kernelSize, mode });
+      const got = poolKeyScores(rows(await onGpu(gpu, scores)), { kernelSize, mode });
+      if (got.dtype !== ref.dtype) return Infinity;
+      return errorOf(await got.readFloat32(), await ref.readFloat32());
+    },
+  };
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases()];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
 }
