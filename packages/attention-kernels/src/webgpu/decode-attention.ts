@@ -253,6 +253,12 @@ function splitKDecode(
       source = pass();
       const chunks = Math.ceil(((qHeads / kvHeads) * m) / perGroup);
       const pass1 = source;
+      // q + the source's buffers + the partials, all storage bindings of one stage.
+      const storageBindings = pass1.bindings.length + 2;
+      const allowed = backend.device.limits.maxStorageBuffersPerShaderStage;
+      if (storageBindings > allowed) {
+        throw new InvalidConfigError(`${where}: the WebGPU kernel binds ${storageBindings} storage buffers; this device allows ${allowed} per shader stage`);
+      }
       const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${source.key}`, () => ({
         bindings: [
           { name: 'q', dtype: q.dtype, access: 'read' },
