@@ -1,4 +1,4 @@
-import { type Tensor, tensor } from '@kvkit/tensor-core';
+import { concat, reshape, type Tensor, tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { statisticsWeights } from '../gpu/statistics-weights.js';
 import { statisticsOnly, zeroKeyStatistics } from '../gpu/with-statistics.js';
@@ -18,7 +18,7 @@ export function attentionStatisticsWebGpu(backend: WebGpuBackend, inputs: readon
 }
 
 /**
- * Per-key statistics given each query row's log-sum-exp \`lse\` [qHeads, m] (row-major, from the
+ * Per-key statistics given each query row's log-sum-exp \`lse\` [qHeads, m] (from the
  * attention pass): one invocation per (query head h, key j) recomputes p = exp(score − lse) for every
  * contributing query that sees j: keySum += weight · p, keyMax = max p, probability rows of the last
  * queries, and (first head of each group) the visible-query count per KV head. Views are read in place.
@@ -33,7 +33,10 @@ export function keyStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, l
   // A 1-element placeholder keeps one binding layout when no probability rows are asked for.
   const rowProbs = result.rowProbabilities ?? backend.zeros([1], 'f32');
   const { first, firstRow, weights } = statisticsWeights(stats, m);
+  // The rows' lse and the query weights share one binding (lse first), so the program binds at most 10 buffers.
   const weightT = tensor(weights, [weights.length], { backend });
+  const lseFlat = reshape(lse, [lse.size]);
+  const rowData = concat([lseFlat, weightT], 0);
   try {
     if (qHeads * m * n > 0) {
       const withLogWeights = logWeights !== undefined;
@@ -44,8 +47,7 @@ export function keyStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, l
           { name: 'qpos', dtype: 'i32', access: 'read' },
           { name: 'kpos', dtype: 'i32', access: 'read' },
           ...(withLogWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : []),
-          { name: 'lse', dtype: 'f32', access: 'read' },
-          { name: 'wts', dtype: 'f32', access: 'read' },
+          { name: 'rowdata', dtype: 'f32', access: 'read' },
           { name: 'ksum', dtype: 'f32', access: 'write' },
           { name: 'kmax', dtype: 'f32', access: 'write' },
           { name: 'qcount', dtype: 'f32', access: 'write' },
@@ -59,7 +61,7 @@ export function keyStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, l
             { name: `${name}_offset`, type: 'u32' as const },
             { name: `${name}_strides`, type: 'u32' as const, length: name === 'lw' ? 2 : 3 },
           ]),
-          ...['qpos_offset', 'qpos_stride', 'kpos_offset', 'kpos_stride', 'lse_offset'].map((name) => ({ name, type: 'u32' as const })),
+          ...['qpos_offset', 'qpos_stride', 'kpos_offset', 'kpos_stride'].map((name) => ({ name, type: 'u32' as const })),
         ],
         code: `
 fn visible(qp: i32, kp: i32) -> bool {
@@ -81,7 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var i = u_first(); i < u_m(); i = i + 1u) {
     if (!visible(qpos_load(u_qpos_offset() + i * u_qpos_stride()), kp)) { continue; }
     count = count + 1.0;
-    let l = lse_load(u_lse_offset() + h * u_m() + i);
+    let l = rowdata_load(h * u_m() + i);
     if (l == -inf_f32()) { continue; }
     let qb = u_q_offset() + h * u_q_strides(0u) + i * u_q_strides(1u);
     var s = 0.0;
@@ -89,7 +91,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (u_softcap() > 0.0) { s = u_softcap() * tanh_acc(s / u_softcap()); }
     ${withLogWeights ? 's = s + lw_load(u_lw_offset() + kvh * u_lw_strides(0u) + j * u_lw_strides(1u));' : ''}
     let p = exp(s - l);
-    total = total + wts_load(i) * p;
+    total = total + rowdata_load(u_heads() * u_m() + i) * p;
     if (p > best) { best = p; }
     if (u_prob_rows() > 0u && i >= u_first_row()) { probs_store((h * u_prob_rows() + i - u_first_row()) * u_n() + j, p); }
   }
@@ -100,19 +102,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }));
       backend.dispatch(
         program,
-        [q, k, qPos, kPos, ...(logWeights ? [logWeights] : []), lse, weightT, keySum, keyMax, queryCount, rowProbs],
+        [q, k, qPos, kPos, ...(logWeights ? [logWeights] : []), rowData, keySum, keyMax, queryCount, rowProbs],
         {
           heads: qHeads, group: qHeads / kvHeads, m, n, d, causal: attrs.causal ? 1 : 0, window: attrs.window,
           first, first_row: Math.max(firstRow, 0), prob_rows: probRows, scale: attrs.scale, softcap: attrs.softcap,
           q_offset: q.offset, q_strides: q.strides, k_offset: k.offset, k_strides: k.strides,
           ...(logWeights ? { lw_offset: logWeights.offset, lw_strides: logWeights.strides } : {}),
-          qpos_offset: qPos.offset, qpos_stride: qPos.strides[0], kpos_offset: kPos.offset, kpos_stride: kPos.strides[0], lse_offset: lse.offset,
+          qpos_offset: qPos.offset, qpos_stride: qPos.strides[0], kpos_offset: kPos.offset, kpos_stride: kPos.strides[0],
         },
         backend.grid(Math.ceil((qHeads * n) / WORKGROUP)),
       );
     }
   } finally {
-    weightT.dispose();
+    for (const t of [weightT, lseFlat, rowData]) t.dispose();
     if (probRows === 0) rowProbs.dispose();
   }
   return result;
