@@ -2,7 +2,7 @@ import { type Tensor } from '@kvkit/tensor-core';
 import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import { stackStates } from '../gpu/stacked-states.js';
 import type { AttentionState } from '../ops/merge-states.js';
-import { mergePartialsCuda } from './decode-attention.js';
+import { mergePartialsCuda } from './split-k.js';
 
 /** `mergeAttentionStates` on CUDA: the states stacked as split-K partials, merged by the decode merge kernel. */
 export function mergeAttentionStatesCuda(backend: CudaBackend, inputs: readonly Tensor[]): AttentionState {

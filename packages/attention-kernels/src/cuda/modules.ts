@@ -1,5 +1,5 @@
 import type { CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
-import { decodeAttentionModule } from './decode-attention.js';
+import { decodeAttentionModule } from './split-k.js';
 import { keyPoolingModule } from './key-pooling.js';
 import { pagedWriteModule } from './paged-write.js';
 import { statisticsModule } from './statistics.js';

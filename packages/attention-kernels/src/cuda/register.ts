@@ -1,6 +1,7 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
-import { batchedDecodeAttentionCuda, decodeAttentionCuda, kiviDecodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
+import { batchedDecodeAttentionCuda, decodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
+import { kiviDecodeAttentionCuda } from './kivi-decode.js';
 import { poolKeyScoresCuda } from './key-pooling.js';
 import { mergeAttentionStatesCuda } from './merge-states.js';
 import { pagedMoveCuda, pagedWriteCuda } from './paged-write.js';

@@ -2,7 +2,7 @@ import { concat, reshape, type Tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { stackStates } from '../gpu/stacked-states.js';
 import type { AttentionState } from '../ops/merge-states.js';
-import { mergePartialsWebGpu } from './decode-attention.js';
+import { mergePartialsWebGpu } from './split-k.js';
 
 /** `mergeAttentionStates` in WGSL: the states stacked as split-K partials, merged by the decode merge program. */
 export function mergeAttentionStatesWebGpu(backend: WebGpuBackend, inputs: readonly Tensor[]): AttentionState {

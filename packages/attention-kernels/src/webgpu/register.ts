@@ -1,7 +1,8 @@
 import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
-import { batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, kiviDecodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
+import { batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
+import { kiviDecodeAttentionWebGpu } from './kivi-decode.js';
 import { poolKeyScoresWebGpu } from './key-pooling.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
 import { pagedMoveWebGpu, pagedWriteWebGpu } from './paged-write.js';
