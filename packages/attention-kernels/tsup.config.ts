@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   treeshake: true,
+  // CUDA C kernel sources ship inside the bundle as text (compiled by NVRTC at first use).
+  loader: { '.cu': 'text' },
 });

@@ -1,5 +1,7 @@
 import type { Backend, Tensor } from '@kvkit/tensor-core';
 import { registerCpuAttentionKernels } from './cpu/register.js';
+import { registerCudaAttentionKernels } from './cuda/register.js';
+import { registerWebGpuAttentionKernels } from './webgpu/register.js';
 import type { KernelAttrs, KernelResult, KeyStatistics, KiviKernelAttrs } from './ops/attention-types.js';
 import type { AttentionState } from './ops/merge-states.js';
 
@@ -48,8 +50,15 @@ declare module '@kvkit/tensor-core' {
   }
 }
 
-/** Registration of this package's kernels, per backend; the WebGPU and CUDA variants add theirs here. */
-const registrars = new Map<string, () => void>([['cpu', registerCpuAttentionKernels]]);
+/**
+ * Registration of this package's kernels, per backend. A GPU backend runs the kernels it has here
+ * (see the README's backends section); the others raise tensor-core's KernelNotFoundError.
+ */
+const registrars = new Map<string, () => void>([
+  ['cpu', registerCpuAttentionKernels],
+  ['cuda', registerCudaAttentionKernels],
+  ['webgpu', registerWebGpuAttentionKernels],
+]);
 
 /** Makes sure this package's kernels for `backend` are registered (idempotent, cheap). */
 export function ensureAttentionKernels(backend: Backend): void {

@@ -1,0 +1,101 @@
+import { reshape, type Tensor } from '@kvkit/tensor-core';
+import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
+import type { SplitKAttrs } from '../cpu/split-k-decode.js';
+import { unfoldBatch } from '../gpu/unfold-batch.js';
+import { assertNoStatistics } from '../gpu/unsupported.js';
+import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
+import { decodeAttentionModule, maskArgs, splitKDecode } from './split-k.js';
+
+/** Split-K decode attention over dense K/V [kvHeads, n, ·] (decode-attention.cu). */
+export function decodeAttentionCuda(
+  backend: CudaBackend,
+  [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
+  attrs: SplitKAttrs,
+  where = 'decodeAttention',
+): KernelResult {
+  assertNoStatistics(attrs, where, 'CUDA');
+  const [qHeads, m, d] = q.shape;
+  const [kvHeads, n] = k.shape;
+  const dv = v.shape[2];
+  return splitKDecode(backend, q, { kvHeads, n, dv, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+    const [qs, ks, vs, qp, kp] = [q, k, v, qPos, kPos].map((t) => staging.rowMajor(t));
+    const lw = logWeights && staging.rowMajor(logWeights);
+    const { acc, stat, ...config } = launch;
+    backend.launch(decodeAttentionModule, `kv_decode_partial_${q.dtype}_${k.dtype}`, config, [
+      arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)),
+      arg.ptr(backend.address(qs)), arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)),
+      arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)), arg.ptr(lw ? backend.address(lw) : 0),
+      arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(n), arg.i32(d), arg.i32(dv), arg.i32(attrs.partitionSize),
+      ...maskArgs(attrs),
+    ]);
+  });
+}
+
+/**
+ * Decode (or chunked prefill) through block tables: the batch folds into the heads (KV row
+ * b·kvHeads + head walks its own pages, ragged lengths), so it is the same split-K launch over
+ * maxLength tokens; partitions past a row's length are empty. Output [B, qHeads, m, dv].
+ */
+export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: KernelAttrs & { maxLength: number }): KernelResult {
+  assertNoStatistics(attrs, 'pagedAttention', 'CUDA');
+  const [q, poolKeys, poolValues, poolPositions, table, lengths, qPos] = inputs;
+  const [batch, qHeads, m, d] = q.shape;
+  const [, pageSize] = poolKeys.shape;
+  const dv = poolValues.shape[2];
+  const [, kvHeads, maxPages] = table.shape;
+  const folded = reshape(q, [batch * qHeads, m, d]);
+  try {
+    const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
+    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, attrs, (launch, staging) => {
+      const [qs, ks, vs, pos, tab, len, qp] = [folded, poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => staging.rowMajor(t));
+      const { acc, stat, ...config } = launch;
+      backend.launch(decodeAttentionModule, `kv_paged_decode_partial_${q.dtype}_${poolKeys.dtype}`, config, [
+        arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
+        arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(pos)),
+        arg.ptr(backend.address(tab)), arg.ptr(backend.address(len)), arg.ptr(backend.address(qp)),
+        arg.i32(batch * qHeads), arg.i32(batch * kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(partition),
+        ...maskArgs(attrs),
+        arg.i32(pageSize), arg.i32(maxPages), arg.i32(kvHeads),
+      ]);
+    });
+    return unfoldBatch(r, batch, qHeads);
+  } finally {
+    folded.dispose();
+  }
+}
+
+/**
+ * Split-K decode for a batch of requests with ragged K/V packed along the tokens (kvIndptr [B+1]):
+ * the batch folds into the KV rows as for paged caches. The longest request is not known on the
+ * host (the offsets live on the device), so the partitions cover all `total` tokens; those past a
+ * request's end are empty blocks. Output [B, qHeads, m, dv].
+ */
+export function batchedDecodeAttentionCuda(
+  backend: CudaBackend,
+  [q, k, v, qPos, kPos, indptr, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
+  attrs: SplitKAttrs,
+): KernelResult {
+  assertNoStatistics(attrs, 'batchedDecodeAttention', 'CUDA');
+  const [batch, qHeads, m, d] = q.shape;
+  const [kvHeads, total] = k.shape;
+  const dv = v.shape[2];
+  const folded = reshape(q, [batch * qHeads, m, d]);
+  try {
+    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+      const [qs, ks, vs, qp, kp, ip] = [folded, k, v, qPos, kPos, indptr].map((t) => staging.rowMajor(t));
+      const lw = logWeights && staging.rowMajor(logWeights);
+      const { acc, stat, ...config } = launch;
+      backend.launch(decodeAttentionModule, `kv_ragged_decode_partial_${q.dtype}_${k.dtype}`, config, [
+        arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
+        arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)),
+        arg.ptr(backend.address(ip)), arg.ptr(lw ? backend.address(lw) : 0),
+        arg.i32(batch * qHeads), arg.i32(batch * kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(attrs.partitionSize),
+        ...maskArgs(attrs),
+        arg.i32(total), arg.i32(kvHeads),
+      ]);
+    });
+    return unfoldBatch(r, batch, qHeads);
+  } finally {
+    folded.dispose();
+  }
+}

@@ -1,0 +1,44 @@
+import { cast, type Tensor } from '@kvkit/tensor-core';
+import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
+import { assertNoStatistics } from '../gpu/unsupported.js';
+import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
+import { decodeAttentionModule, maskArgs, splitKDecode } from './split-k.js';
+
+/** The dtype a group of tensors is read in: theirs when they agree, else f32 (they are cast). */
+function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
+  return tensors.every((t) => t.dtype === 'f16') ? 'f16' : 'f32';
+}
+
+/**
+ * Fused KIVI decode: pass 1 dequantizes keys (per channel, per token group) and values (per token,
+ * per channel group) from the packed codes as it reads them; the residual is read as is. Inputs as
+ * the `kiviDecodeAttention` kernel signature lists them.
+ */
+export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: KiviKernelAttrs): KernelResult {
+  assertNoStatistics(attrs, 'kiviDecodeAttention', 'CUDA');
+  const [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, kPos, qPos] = inputs;
+  const [qHeads, m, d] = q.shape;
+  const kvHeads = keyCodes.shape[0];
+  const n = attrs.length;
+  return splitKDecode(backend, q, { kvHeads, n, dv: d, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+    const scaleType = commonDtype([keyScale, keyMin, valueScale, valueMin]);
+    const residualType = commonDtype([residualKeys, residualValues]);
+    const as = (t: Tensor, dtype: 'f16' | 'f32') => staging.rowMajor(t.dtype === dtype ? t : staging.keep(cast(t, dtype)));
+    const floats = [keyScale, keyMin, valueScale, valueMin].map((t) => as(t, scaleType));
+    const residual = [residualKeys, residualValues].map((t) => as(t, residualType));
+    const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));
+    const { acc, stat, ...config } = launch;
+    backend.launch(decodeAttentionModule, `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`, config, [
+      arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
+      arg.ptr(backend.address(kc)), arg.ptr(backend.address(floats[0])), arg.ptr(backend.address(floats[1])),
+      arg.ptr(backend.address(vc)), arg.ptr(backend.address(floats[2])), arg.ptr(backend.address(floats[3])),
+      arg.ptr(backend.address(residual[0])), arg.ptr(backend.address(residual[1])),
+      arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)),
+      arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(n), arg.i32(d), arg.i32(attrs.partitionSize),
+      ...maskArgs(attrs),
+      arg.i32(attrs.bits), arg.i32(attrs.groupSize), arg.i32(attrs.valueGroupSize),
+      arg.i32(attrs.keyGroups * attrs.groupSize), arg.i32(attrs.valueTokens),
+      arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
+    ]);
+  });
+}

@@ -1,0 +1,88 @@
+import type { Tensor } from '@kvkit/tensor-core';
+import { arg, type CudaBackend, defineCudaModule, type KernelArg, rowMajor } from '@kvkit/tensor-core/cuda';
+import { planSplitK } from '../gpu/split-k-plan.js';
+import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
+import source from './decode-attention.cu';
+
+/** The split-K kernels of every CUDA decode path (dense, KIVI, paged, ragged) and their merge. */
+export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source });
+
+const WARPS = 4; // DEC_WARPS in decode-attention.cu
+const ROWS = 8; // DEC_ROWS
+const MERGE_THREADS = 128;
+
+/** What pass 1 of a split-K decode launch needs besides its own inputs. */
+export interface PartialLaunch {
+  /** Partial outputs [parts, rows, dv] and states [parts, rows, 2] (max, Σ exp) to fill. */
+  acc: Tensor;
+  stat: Tensor;
+  grid: [number, number, number];
+  block: number;
+  sharedBytes: number;
+}
+
+/** Row-major copies (or views) of the inputs, disposed together. */
+export class Staging {
+  private readonly made: Tensor[] = [];
+  constructor(private readonly backend: CudaBackend) {}
+  rowMajor(t: Tensor): Tensor {
+    return this.keep(rowMajor(this.backend, t));
+  }
+  keep(t: Tensor): Tensor {
+    this.made.push(t);
+    return t;
+  }
+  dispose(): void {
+    for (const t of this.made) t.dispose();
+  }
+}
+
+/**
+ * The split-K skeleton every CUDA decode kernel shares: allocates the partials, lets `partial` launch
+ * pass 1 (one block per partition × KV head × chunk of ≤ 8 query rows), then merges the partitions
+ * by log-sum-exp into the output [qHeads, m, dv] (q's dtype) and the f32 lse [qHeads, m].
+ */
+export function splitKDecode(
+  backend: CudaBackend,
+  q: Tensor,
+  shape: { kvHeads: number; n: number; dv: number; partition: number },
+  attrs: KernelAttrs,
+  partial: (launch: PartialLaunch, staging: Staging) => void,
+): KernelResult {
+  const [qHeads, m, d] = q.shape;
+  const { kvHeads, dv } = shape;
+  const plan = planSplitK(backend, q, shape, attrs.lse);
+  const { rows, parts, output, lse } = plan;
+  if (plan.empty) return plan.result();
+  const staging = new Staging(backend);
+  try {
+    const acc = staging.keep(backend.empty([Math.max(parts, 1), rows, dv], 'f32'));
+    const stat = staging.keep(backend.empty([Math.max(parts, 1), rows, 2], 'f32'));
+    if (parts > 0) {
+      const chunks = Math.ceil(((qHeads / kvHeads) * m) / ROWS);
+      const sharedBytes = 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS);
+      partial({ acc, stat, grid: [parts, kvHeads, chunks], block: WARPS * 32, sharedBytes }, staging);
+    }
+    mergePartialsCuda(backend, { acc, stat, parts }, output, lse);
+  } finally {
+    staging.dispose();
+  }
+  return plan.result();
+}
+
+/**
+ * Pass 2: merges partials (outputs f32 [parts, rows, dv], states f32 [parts, rows, 2]) by
+ * log-sum-exp into `output` (row-major, rows × dv elements, any float dtype) and, when given, `lse` [rows].
+ */
+export function mergePartialsCuda(backend: CudaBackend, partials: { acc: Tensor; stat: Tensor; parts: number }, output: Tensor, lse: Tensor | undefined): void {
+  const [, rows, dv] = partials.acc.shape;
+  if (rows === 0) return;
+  backend.launch(decodeAttentionModule, `kv_decode_merge_${output.dtype}`, { grid: rows, block: MERGE_THREADS }, [
+    arg.ptr(backend.address(output)), arg.ptr(lse ? backend.address(lse) : 0),
+    arg.ptr(backend.address(partials.acc)), arg.ptr(backend.address(partials.stat)),
+    arg.i32(rows), arg.i32(partials.parts), arg.i32(dv),
+  ]);
+}
+
+/** The mask attributes as the partial kernels take them (scale, causal, window, softcap). */
+export const maskArgs = (attrs: KernelAttrs): KernelArg[] => [arg.f32(attrs.scale), arg.bool(attrs.causal), arg.i32(attrs.window), arg.f32(attrs.softcap)];

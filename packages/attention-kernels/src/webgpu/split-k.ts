@@ -1,0 +1,318 @@
+import { InvalidConfigError, type Tensor } from '@kvkit/tensor-core';
+import type { TensorBindingSpec, UniformField, UniformValues, WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { planSplitK } from '../gpu/split-k-plan.js';
+import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
+
+const WORKGROUP = 128;
+/** Keys scored per tile. */
+const TILE = 32;
+/** Query rows per workgroup at most (each invocation keeps one accumulator per row). */
+const MAX_ROWS = 8;
+/** Workgroup-memory floats for the scaled query rows (rows · d) and the output accumulators (rows · dv). */
+const Q_CAPACITY = 1024;
+const ACC_CAPACITY = 2048;
+
+/**
+ * Query rows a workgroup takes: up to MAX_ROWS, as many as the workgroup memory holds for this
+ * head dimension (d ≤ 1024 and dv ≤ 2048 are supported).
+ */
+function rowsPerWorkgroup(d: number, dv: number, where: string): number {
+  const rows = Math.min(MAX_ROWS, Math.floor(Q_CAPACITY / Math.max(d, 1)), Math.floor(ACC_CAPACITY / Math.max(dv, 1)));
+  if (rows < 1) throw new InvalidConfigError(`${where}: the WebGPU kernel supports head dims up to ${Q_CAPACITY} (keys) and ${ACC_CAPACITY} (values), got ${d} and ${dv}`);
+  return rows;
+}
+
+export const strided = (name: string, rank: number): UniformField[] => [
+  { name: `${name}_offset`, type: 'u32' },
+  { name: `${name}_strides`, type: 'u32', length: rank },
+];
+
+/** Offsets and strides of a view, as the uniforms of `strided` name them. */
+export function viewValues(name: string, t: Tensor): UniformValues {
+  return { [`${name}_offset`]: t.offset, [`${name}_strides`]: t.strides };
+}
+
+/**
+ * Pass 1 of split-K decode over a key/value source: \`source\` defines \`key_at(kvh, j, c)\` and
+ * \`value_at(kvh, j, c)\` (element c of token j of KV row kvh, as f32), \`kpos_at(kvh, j)\`,
+ * \`qpos_at(kvh, i)\` (positions of token j and query i), \`length_at(kvh)\` (tokens of the row) and,
+ * with log weights, \`log_weight(kvh, j)\`.
+ * Partials go to one f32 buffer \`part\`: unnormalized outputs [parts, rows, dv], then (max, Σ exp)
+ * [parts, rows, 2] (one binding: the KIVI variant needs every other one the device allows).
+ */
+const PARTIAL_CODE = (source: string, withLogWeights: boolean) => `${source}
+const TILE: u32 = ${TILE}u;
+const ROWS: u32 = ${MAX_ROWS}u;
+var<workgroup> qs: array<f32, ${Q_CAPACITY}>;
+var<workgroup> acc: array<f32, ${ACC_CAPACITY}>;
+var<workgroup> probs: array<f32, ${MAX_ROWS * TILE}>;
+var<workgroup> row_max: array<f32, ${MAX_ROWS}>;
+var<workgroup> row_sum: array<f32, ${MAX_ROWS}>;
+var<workgroup> row_alpha: array<f32, ${MAX_ROWS}>;
+fn visible(qp: i32, kp: i32) -> bool {
+  if (u_causal() != 0u && kp > qp) { return false; }
+  return u_window() == 0u || qp - kp < i32(u_window());
+}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = wid.x + wid.y * nwg.x;
+  if (g >= u_parts() * u_kvheads() * u_chunks()) { return; }
+  let part = g % u_parts();
+  let kvh = (g / u_parts()) % u_kvheads();
+  let chunk = g / (u_parts() * u_kvheads());
+  let d = u_d();
+  let dv = u_dv();
+  let rows = u_group() * u_m();
+  let r0 = chunk * u_rows();
+  let rc = min(u_rows(), rows - r0);
+  let j0 = part * u_partition();
+  let j1 = min(length_at(kvh), j0 + u_partition());
+  for (var e = lid; e < rc * d; e = e + ${WORKGROUP}u) {
+    let r = r0 + e / d;
+    let h = kvh * u_group() + r / u_m();
+    qs[e] = q_load(u_q_offset() + h * u_q_strides(0u) + (r % u_m()) * u_q_strides(1u) + (e % d) * u_q_strides(2u)) * u_scale();
+  }
+  for (var e = lid; e < rc * dv; e = e + ${WORKGROUP}u) { acc[e] = 0.0; }
+  if (lid < ROWS) {
+    row_max[lid] = -inf_f32();
+    row_sum[lid] = 0.0;
+  }
+  workgroupBarrier();
+  for (var t0 = j0; t0 < j1; t0 = t0 + TILE) {
+    let count = min(TILE, j1 - t0);
+    // Scores of the tile (masked: −∞), one (row, key) pair per step.
+    for (var e = lid; e < ROWS * TILE; e = e + ${WORKGROUP}u) {
+      let r = e / TILE;
+      let t = e % TILE;
+      var s = -inf_f32();
+      if (r < rc && t < count) {
+        let j = t0 + t;
+        if (visible(qpos_at(kvh, (r0 + r) % u_m()), kpos_at(kvh, j))) {
+          var dot = 0.0;
+          for (var c = 0u; c < d; c = c + 1u) { dot = dot + qs[r * d + c] * key_at(kvh, j, c); }
+          if (u_softcap() > 0.0) { dot = u_softcap() * tanh_acc(dot / u_softcap()); }
+          ${withLogWeights ? 'dot = dot + log_weight(kvh, j);' : ''}
+          s = dot;
+        }
+      }
+      probs[e] = s;
+    }
+    workgroupBarrier();
+    // Each row's new running max and the factor that rescales what it accumulated so far.
+    if (lid < rc) {
+      var mx = row_max[lid];
+      for (var t = 0u; t < count; t = t + 1u) { mx = nan_max(mx, probs[lid * TILE + t]); }
+      row_alpha[lid] = select(exp(row_max[lid] - mx), 1.0, mx == -inf_f32());
+      row_max[lid] = mx;
+    }
+    workgroupBarrier();
+    for (var e = lid; e < ROWS * TILE; e = e + ${WORKGROUP}u) {
+      let r = e / TILE;
+      let s = probs[e];
+      probs[e] = select(exp(s - row_max[min(r, ROWS - 1u)]), 0.0, r >= rc || s == -inf_f32());
+    }
+    workgroupBarrier();
+    if (lid < rc) {
+      var sm = 0.0;
+      for (var t = 0u; t < count; t = t + 1u) { sm = sm + probs[lid * TILE + t]; }
+      row_sum[lid] = row_sum[lid] * row_alpha[lid] + sm;
+    }
+    // Output channels: each V element is read once and feeds every row of the workgroup.
+    for (var c = lid; c < dv; c = c + ${WORKGROUP}u) {
+      var a: array<f32, ${MAX_ROWS}>;
+      for (var r = 0u; r < ROWS; r = r + 1u) { a[r] = select(0.0, acc[min(r, rc - 1u) * dv + c] * row_alpha[r], r < rc); }
+      for (var t = 0u; t < count; t = t + 1u) {
+        let x = value_at(kvh, t0 + t, c);
+        for (var r = 0u; r < ROWS; r = r + 1u) { a[r] = a[r] + probs[r * TILE + t] * x; }
+      }
+      for (var r = 0u; r < rc; r = r + 1u) { acc[r * dv + c] = a[r]; }
+    }
+    workgroupBarrier();
+  }
+  let total_rows = u_heads() * u_m();
+  for (var e = lid; e < rc * dv; e = e + ${WORKGROUP}u) {
+    let rr = r0 + e / dv;
+    let slot = part * total_rows + (kvh * u_group() + rr / u_m()) * u_m() + rr % u_m();
+    part_store(slot * dv + e % dv, acc[e]);
+  }
+  if (lid < rc) {
+    let rr = r0 + lid;
+    let slot = part * total_rows + (kvh * u_group() + rr / u_m()) * u_m() + rr % u_m();
+    let stat = u_parts() * total_rows * dv + 2u * slot;
+    part_store(stat, row_max[lid]);
+    part_store(stat + 1u, row_sum[lid]);
+  }
+}`;
+
+const MERGE_CODE = (withLse: boolean) => `
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= u_rows()) { return; }
+  let stats = u_parts() * u_rows() * u_dv();
+  var mx = -inf_f32();
+  for (var p = 0u; p < u_parts(); p = p + 1u) { mx = nan_max(mx, part_load(stats + 2u * (p * u_rows() + row))); }
+  var total = 0.0;
+  for (var p = 0u; p < u_parts(); p = p + 1u) {
+    let pm = part_load(stats + 2u * (p * u_rows() + row));
+    if (pm != -inf_f32()) { total = total + part_load(stats + 2u * (p * u_rows() + row) + 1u) * exp(pm - mx); }
+  }
+  let none = mx == -inf_f32() || total == 0.0;
+  for (var c = lid; c < u_dv(); c = c + ${WORKGROUP}u) {
+    var value = 0.0;
+    if (!none) {
+      for (var p = 0u; p < u_parts(); p = p + 1u) {
+        let slot = p * u_rows() + row;
+        let pm = part_load(stats + 2u * slot);
+        if (pm != -inf_f32()) { value = value + part_load(slot * u_dv() + c) * exp(pm - mx); }
+      }
+      value = value / total;
+    }
+    out_store(row * u_dv() + c, value);
+  }
+  ${withLse ? 'if (lid == 0u) { lse_store(row, select(mx + log(total), -inf_f32(), none)); }' : ''}
+}`;
+
+/** Pass 1 of one split-K launch, as a kernel's source-specific part describes it. */
+export interface SourcePass {
+  /** Cache key of the source variant (dtypes, options). */
+  key: string;
+  /** Defines `key_at` and `value_at`. */
+  code: string;
+  /** Source buffers, bound after q. */
+  bindings: TensorBindingSpec[];
+  buffers: Tensor[];
+  uniforms: UniformField[];
+  values: UniformValues;
+  withLogWeights: boolean;
+  /** Copies made for this launch, disposed once it is recorded. */
+  temporaries?: Tensor[];
+}
+
+const COMMON_FIELDS: UniformField[] = [
+  ...['m', 'n', 'd', 'dv', 'group', 'heads', 'kvheads', 'rows', 'chunks', 'parts', 'partition', 'causal', 'window'].map((name) => ({ name, type: 'u32' as const })),
+  { name: 'scale', type: 'f32' },
+  { name: 'softcap', type: 'f32' },
+  ...strided('q', 3),
+];
+
+/** Positions as dense and KIVI sources have them: query i at qpos[i], token j at kpos[j], n tokens per row. */
+export function listedPositions(qPos: Tensor, kPos: Tensor): Pick<SourcePass, 'code' | 'bindings' | 'buffers' | 'uniforms' | 'values'> {
+  return {
+    code: `
+fn qpos_at(kvh: u32, i: u32) -> i32 { return qpos_load(u_qpos_offset() + i * u_qpos_stride()); }
+fn kpos_at(kvh: u32, j: u32) -> i32 { return kpos_load(u_kpos_offset() + j * u_kpos_stride()); }
+fn length_at(kvh: u32) -> u32 { return u_n(); }`,
+    bindings: [
+      { name: 'qpos', dtype: 'i32', access: 'read' },
+      { name: 'kpos', dtype: 'i32', access: 'read' },
+    ],
+    buffers: [qPos, kPos],
+    uniforms: ['qpos_offset', 'qpos_stride', 'kpos_offset', 'kpos_stride'].map((name) => ({ name, type: 'u32' as const })),
+    values: { qpos_offset: qPos.offset, qpos_stride: qPos.strides[0], kpos_offset: kPos.offset, kpos_stride: kPos.strides[0] },
+  };
+}
+
+/** Two source parts as one (code, bindings, buffers, uniforms and values concatenated). */
+export function joinSources(a: ReturnType<typeof listedPositions>, b: Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'>): Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'> {
+  return {
+    code: a.code + b.code,
+    bindings: [...a.bindings, ...b.bindings],
+    buffers: [...a.buffers, ...b.buffers],
+    uniforms: [...a.uniforms, ...b.uniforms],
+    values: { ...a.values, ...b.values },
+  };
+}
+
+/**
+ * The split-K skeleton of every WGSL decode kernel: pass 1 (one workgroup per partition × KV head
+ * × chunk of query rows, over the source `pass` describes) writes partial states, pass 2 merges
+ * them by log-sum-exp into the output [qHeads, m, dv] (q's dtype) and the f32 lse [qHeads, m].
+ */
+export function splitKDecode(
+  backend: WebGpuBackend,
+  q: Tensor,
+  shape: { kvHeads: number; n: number; dv: number; partition: number },
+  attrs: KernelAttrs,
+  where: string,
+  pass: () => SourcePass,
+): KernelResult {
+  const [qHeads, m, d] = q.shape;
+  const { kvHeads, n, dv, partition } = shape;
+  const plan = planSplitK(backend, q, shape, attrs.lse);
+  const { rows, parts, output, lse } = plan;
+  if (plan.empty) return plan.result();
+  const perGroup = rowsPerWorkgroup(d, dv, where);
+  const partials = backend.empty([Math.max(parts, 1) * rows * (dv + 2)], 'f32');
+  let source: SourcePass | undefined;
+  try {
+    if (parts > 0) {
+      source = pass();
+      const chunks = Math.ceil(((qHeads / kvHeads) * m) / perGroup);
+      const pass1 = source;
+      // q + the source's buffers + the partials, all storage bindings of one stage.
+      const storageBindings = pass1.bindings.length + 2;
+      const allowed = backend.device.limits.maxStorageBuffersPerShaderStage;
+      if (storageBindings > allowed) {
+        throw new InvalidConfigError(`${where}: the WebGPU kernel binds ${storageBindings} storage buffers; this device allows ${allowed} per shader stage`);
+      }
+      const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${source.key}`, () => ({
+        bindings: [
+          { name: 'q', dtype: q.dtype, access: 'read' },
+          ...pass1.bindings,
+          { name: 'part', dtype: 'f32', access: 'write' },
+        ],
+        uniforms: [...COMMON_FIELDS, ...pass1.uniforms],
+        code: PARTIAL_CODE(pass1.code, pass1.withLogWeights),
+      }));
+      const values: UniformValues = {
+        m,
+        n,
+        d,
+        dv,
+        group: qHeads / kvHeads,
+        heads: qHeads,
+        kvheads: kvHeads,
+        rows: perGroup,
+        chunks,
+        parts,
+        partition,
+        causal: attrs.causal ? 1 : 0,
+        window: attrs.window,
+        scale: attrs.scale,
+        softcap: attrs.softcap,
+        ...viewValues('q', q),
+        ...source.values,
+      };
+      backend.dispatch(program, [q, ...source.buffers, partials], values, backend.grid(parts * kvHeads * chunks));
+    }
+    mergePartialsWebGpu(backend, partials, { rows, parts, dv }, output, lse);
+  } finally {
+    partials.dispose();
+    for (const t of source?.temporaries ?? []) t.dispose();
+  }
+  return plan.result();
+}
+
+/**
+ * Pass 2: merges partials (one f32 buffer: outputs [parts, rows, dv], then states [parts, rows, 2])
+ * by log-sum-exp into `output` (row-major, rows × dv elements) and, when given, the f32 `lse` [rows].
+ */
+export function mergePartialsWebGpu(
+  backend: WebGpuBackend,
+  partials: Tensor,
+  { rows, parts, dv }: { rows: number; parts: number; dv: number },
+  output: Tensor,
+  lse: Tensor | undefined,
+): void {
+  const merge = backend.program(`attention-kernels:decode-merge:${output.dtype}:${lse ? 'lse' : 'plain'}`, () => ({
+    bindings: [
+      { name: 'part', dtype: 'f32', access: 'read' },
+      { name: 'out', dtype: output.dtype, access: 'write' },
+      ...(lse ? [{ name: 'lse', dtype: 'f32' as const, access: 'write' as const }] : []),
+    ],
+    uniforms: ['rows', 'parts', 'dv'].map((name) => ({ name, type: 'u32' as const })),
+    code: MERGE_CODE(lse !== undefined),
+  }));
+  backend.dispatch(merge, [partials, output, ...(lse ? [lse] : [])], { rows, parts, dv }, backend.grid(rows));
+}

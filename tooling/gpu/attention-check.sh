@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The @kvkit/attention-kernels check on the GPU machine (about a minute): parity of every CUDA and
+# WebGPU (Dawn → Vulkan) attention kernel with the CPU kernels, then split-K decode attention at
+# batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, 4k–32k keys, in GB/s of K/V read and as
+# a fraction of the copy bandwidth, next to PyTorch SDPA on the same shapes, and the fused 2-bit KIVI decode.
+#
+#   Here (build machine):   bash tooling/gpu/attention-check.sh prepare
+#       builds the packages, packs Node + Vulkan loader + Dawn (shared gpu-carry tool) and the glvnd
+#       libraries NVIDIA's Vulkan ICD needs, bundles tooling/gpu/attention-check.ts into
+#       .gpu-carry/attention-check.mjs and copies the CUDA addon next to it.
+#   There (device tool, carry [".gpu-carry"], timeout_s ≥ 90):   bash tooling/gpu/attention-check.sh run [--quick]
+#       writes $OUT/attention/attention.json (+ attention-cuda.json, attention-webgpu.json,
+#       torch-attention.json) and prints a markdown table last. Every step is time-bounded and one
+#       failing step (or backend) does not stop the others.
+#   Dry runs of the bundle here (tiny sizes; logic checked, numbers meaningless):
+#       CUDA emulator:  KVKIT_CUDA_ADDON=$PWD/.gpu-carry/kvkit_cuda.node KVKIT_CUDA_EMULATOR_HEADER=$PWD/packages/cuda-runtime/emulator/kvkit_emulator.h \
+#                         node .gpu-carry/attention-check.mjs --backend cuda --emulate --out /tmp/attention-check
+#       SwiftShader:    LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=/tmp \
+#                         KVKIT_DAWN_NODE=$PWD/node_modules/webgpu/dist/linux-x64/dawn.node KVKIT_ATTENTION_CHECK_TINY=1 \
+#                         node .gpu-carry/attention-check.mjs --backend webgpu --out /tmp/attention-check
+#       then:           KVKIT_ATTENTION_CHECK_TINY=1 node .gpu-carry/attention-check.mjs --summarize --out /tmp/attention-check
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+mode=${1:-}
+shift || true
+
+case "$mode" in
+  prepare)
+    [ -s node_modules/webgpu/dist/linux-x64/dawn.node ] || { echo "node_modules/webgpu is missing: npm ci first" >&2; exit 1; }
+    npx turbo run build --filter=@kvkit/attention-kernels... --filter=@kvkit/cuda-runtime... >/dev/null
+    carry_tool=${GPU_CARRY_TOOL:-/work/shared/tools/gpu-carry.sh}
+    [ -f "$carry_tool" ] || { echo "the gpu-carry tool ($carry_tool) packs Node, the Vulkan loader and Dawn; set GPU_CARRY_TOOL" >&2; exit 1; }
+    bash "$carry_tool" >/dev/null
+    # NVIDIA's Vulkan ICD needs the glvnd libraries that machine lacks (see webgpu-check.sh).
+    if ! ls .gpu-carry/debs/libglvnd0_*.deb >/dev/null 2>&1; then
+      (cd .gpu-carry/debs && o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/kvkit-apt-lists' \
+        && mkdir -p /tmp/kvkit-apt-lists/partial && apt-get $o update >/dev/null \
+        && apt-get $o download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 >/dev/null)
+    fi
+    npx esbuild tooling/gpu/attention-check.ts --bundle --platform=node --format=esm --target=node20 --loader:.cu=text \
+      --banner:js="import { createRequire as __kvkitCreateRequire } from 'node:module'; const require = __kvkitCreateRequire(import.meta.url);" \
+      --outfile=.gpu-carry/attention-check.mjs --log-level=warning
+    cp packages/cuda-runtime/build/Release/kvkit_cuda.node .gpu-carry/kvkit_cuda.node
+    du -sh .gpu-carry
+    echo "prepared: run on the GPU machine with  bash tooling/gpu/attention-check.sh run   (carry .gpu-carry)"
+    ;;
+  run)
+    out=${OUT:-$root/.gpu-out}
+    mkdir -p "$out/attention"
+    [ -s .gpu-carry/attention-check.mjs ] || { echo "no .gpu-carry/attention-check.mjs: run 'bash tooling/gpu/attention-check.sh prepare' first" >&2; exit 2; }
+    set +e # from here on every step reports its own failure and the next one runs
+    # shellcheck disable=SC1091
+    source .gpu-carry/prelude.sh
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    quick=()
+    [ "${1:-}" = "--quick" ] && quick=(--quick)
+    export KVKIT_CUDA_ADDON="$root/.gpu-carry/kvkit_cuda.node" KVKIT_CUDA_CACHE=${KVKIT_CUDA_CACHE:-/tmp/kvkit-cuda-cache}
+    export KVKIT_DAWN_NODE="$root/.gpu-carry/dawn.node"
+    # Hard limits per step (seconds; override with ATTENTION_TORCH_S / _CUDA_S / _WEBGPU_S): at most 110 s
+    # in all, about 50 s expected on an H100/H200. The CUDA step pays the first NVRTC compile of the
+    # modules (the split-K one takes ~17 s of CPU with nvcc on the 2-core build machine); it times
+    # decode before the parity cases, so their compiles cannot cost the numbers.
+    timeout -k 5 "${ATTENTION_TORCH_S:-20}" python3 tooling/gpu/attention_torch.py --out "$out" "${quick[@]}" 2>&1 | tail -n 8 || echo "torch baseline failed or timed out"
+    timeout -k 5 "${ATTENTION_CUDA_S:-60}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" "${quick[@]}" || echo "cuda check ended with status $?"
+    timeout -k 5 "${ATTENTION_WEBGPU_S:-30}" node .gpu-carry/attention-check.mjs --backend webgpu --out "$out" "${quick[@]}" || echo "webgpu check ended with status $?"
+    node .gpu-carry/attention-check.mjs --summarize --out "$out"
+    ;;
+  *)
+    echo "usage: $0 prepare | run [--quick]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,371 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The attention-kernels check for the GPU machine (bundled by attention-check.sh into one file; no
+ * npm there). One process per backend, so a crash or hang in one cannot hide the other's results:
+ *
+ *   node attention-check.mjs --backend cuda   [--emulate] [--quick] --out DIR  → DIR/attention/attention-cuda.json
+ *   node attention-check.mjs --backend webgpu [--quick] --out DIR              → DIR/attention/attention-webgpu.json
+ *   node attention-check.mjs --summarize --out DIR                            → DIR/attention/attention.json + a markdown table
+ *
+ * Per backend: (1) the backend's copy bandwidth; (2) split-K decode attention at
+ * batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, over 4k–32k keys (the batch folded
+ * into the heads: same memory traffic and work), as ms, GB/s of K/V read and fraction of the copy
+ * bandwidth, each output spot-checked against the CPU kernel; (3) parity of every GPU kernel of
+ * @kvkit/attention-kernels with its CPU kernel on fresh random inputs
+ * (packages/attention-kernels/test/gpu/parity-cases.ts, each case failure-tolerant and
+ * time-bounded); (4) the fused 2-bit KIVI decode on the
+ * same shapes (GB/s of packed bytes, speed-up over f16). The summary puts PyTorch SDPA on the
+ * same shapes beside it (tooling/gpu/attention_torch.py, DIR/attention/torch-attention.json).
+ * --emulate: the CUDA run on @kvkit/cuda-runtime's CPU emulator at tiny sizes (a dry run of this script).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { loadCudaRuntime } from '@kvkit/cuda-runtime';
+import { type Backend, concat, contiguous, createRng, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend, wordsPerRow, zeros } from '@kvkit/tensor-core';
+import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
+import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
+import { createWebGpuBackend, type WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { CUDA_ATTENTION_MODULES } from '../../packages/attention-kernels/src/cuda/modules.js';
+import { decodeAttention, type KiviCacheView, kiviDecodeAttention } from '../../packages/attention-kernels/src/index.js';
+import { gpuParityCases } from '../../packages/attention-kernels/test/gpu/parity-cases.js';
+
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const outDir = join(option('--out') ?? process.env.OUT ?? '.', 'attention');
+const quick = args.includes('--quick');
+const emulate = args.includes('--emulate');
+const backendName = option('--backend');
+/** Tiny shapes where the device is emulated or software (SwiftShader): the logic is checked, not speed. */
+const tiny = emulate || process.env.KVKIT_ATTENTION_CHECK_TINY === '1';
+const CASE_TIMEOUT_MS = 20_000;
+const dims = tiny ? { batch: 2, qHeads: 4, kvHeads: 2, d: 64, lengths: [256, 1000], reps: 2, copyElements: 1 << 16 } : { batch: 8, qHeads: 32, kvHeads: 8, d: 128, lengths: quick ? [4096] : [4096, 16384, 32768], reps: 20, copyElements: 1 << 27 };
+const DECODE_DTYPE: DType = 'f16';
+const PARTITION = 512;
+
+mkdirSync(outDir, { recursive: true });
+const log = (line: string): void => console.log(line);
+
+interface TimingEntry {
+  ms?: number;
+  kvGBps?: number;
+  fractionOfCopy?: number;
+  spotCheckError?: number;
+  error?: string;
+}
+
+interface BackendReport {
+  backend: string;
+  device?: unknown;
+  seed?: number;
+  parity?: { name: string; kernel: string; error?: number; tolerance: number; pass: boolean; failure?: string; ms: number }[];
+  copyGBps?: number;
+  decode?: Record<string, TimingEntry>;
+  /** Fused 2-bit KIVI decode on the same shapes: GB/s of the compressed bytes read, and speed-up over the f16 decode. */
+  kivi?: Record<string, TimingEntry & { speedupOverF16?: number; bytesPerToken?: number }>;
+  fatal?: string;
+}
+
+/** Rejects after `ms` (the pending work is abandoned; the process ends at the end anyway). */
+function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface Device {
+  backend: Backend;
+  /** Device ms per call of `body` over `reps` calls, after a warm-up. */
+  time(reps: number, body: () => void): Promise<number>;
+  describe(): unknown;
+}
+
+async function openCuda(): Promise<Device> {
+  const runtime = loadCudaRuntime({ emulate });
+  const backend: CudaBackend = await createCudaBackend({ runtime: () => runtime });
+  for (const module of CUDA_ATTENTION_MODULES) backend.module(module); // NVRTC (~10 s for the split-K module), then the disk cache
+  return {
+    backend,
+    describe: () => runtime.device,
+    async time(reps, body) {
+      body();
+      await backend.synchronize();
+      const start = runtime.createEvent();
+      const end = runtime.createEvent();
+      start.record();
+      for (let i = 0; i < reps; i++) body();
+      end.record();
+      await backend.synchronize();
+      const ms = end.elapsedSince(start) / reps;
+      start.dispose();
+      end.dispose();
+      return ms;
+    },
+  };
+}
+
+async function openWebGpu(): Promise<Device> {
+  // Unquantized timestamps; Dawn straight from a .node file on the GPU machine (no node_modules there).
+  const flags = ['disable-dawn-features=timestamp_quantization'];
+  const options = { adapter: { powerPreference: 'high-performance' as const }, maxPooledBytes: 8 * 2 ** 30 };
+  const dawnPath = process.env.KVKIT_DAWN_NODE;
+  const backend: WebGpuBackend = dawnPath
+    ? await createWebGpuBackend({ gpu: (createRequire(import.meta.url)(dawnPath) as { create(flags: string[]): GPU }).create(flags), ...options })
+    : await createWebGpuBackend({ dawnFlags: flags, ...options });
+  return {
+    backend,
+    describe: () => backend.info,
+    async time(reps, body) {
+      body();
+      await backend.synchronize();
+      const timing = await backend.timeGpu(() => {
+        for (let i = 0; i < reps; i++) {
+          body();
+          backend.flush();
+        }
+      });
+      return (timing.gpuMs ?? timing.wallMs) / reps;
+    },
+  };
+}
+
+async function parity(device: Device, report: BackendReport, save: () => void): Promise<void> {
+  const seed = freshSeed();
+  const rng = createRng(seed);
+  report.seed = seed;
+  report.parity = [];
+  for (const c of gpuParityCases()) {
+    const started = performance.now();
+    const entry: NonNullable<BackendReport['parity']>[number] = { name: c.name, kernel: c.kernel, tolerance: c.tolerance, pass: false, ms: 0 };
+    try {
+      entry.error = await within(CASE_TIMEOUT_MS, c.name, c.run(device.backend, rng));
+      entry.pass = entry.error <= c.tolerance;
+    } catch (error) {
+      entry.failure = (error as Error).message;
+    }
+    entry.ms = Math.round(performance.now() - started);
+    report.parity.push(entry);
+    if (!entry.pass) log(`PARITY FAIL ${c.name}: ${entry.failure ?? `error ${entry.error} > ${c.tolerance}`}`);
+    save();
+  }
+  const passed = report.parity.filter((p) => p.pass).length;
+  log(`${report.backend} parity: ${passed}/${report.parity.length} passed (seed ${seed}; reproduce with KVKIT_SEED=${seed})`);
+}
+
+async function copyBandwidth(device: Device): Promise<number> {
+  const big = zeros([dims.copyElements], { backend: device.backend });
+  try {
+    const ms = await device.time(tiny ? 2 : 10, () => contiguous(big).dispose());
+    return (2 * dims.copyElements * 4) / (ms / 1000) / 1e9;
+  } finally {
+    big.dispose();
+  }
+}
+
+/**
+ * Decode over n keys: q [batch·qHeads, 1, d], k/v [batch·kvHeads, n, d] (every KV head holds the
+ * same random block, uploaded once and concatenated on the device: no gigabyte of host data).
+ */
+async function decodeAt(device: Device, n: number, copyGBps: number | undefined): Promise<TimingEntry> {
+  const cpu = getBackend('cpu');
+  const rng = createRng(n);
+  const { batch, qHeads, kvHeads, d } = dims;
+  const group = qHeads / kvHeads;
+  const qHost = randomNormal([batch * qHeads, 1, d], rng, { dtype: DECODE_DTYPE, backend: cpu });
+  const kBlock = randomNormal([1, n, d], rng, { dtype: DECODE_DTYPE, backend: cpu });
+  const vBlock = randomNormal([1, n, d], rng, { dtype: DECODE_DTYPE, backend: cpu });
+  const live: Tensor[] = [];
+  try {
+    const [q, kb, vb] = await Promise.all([qHost, kBlock, vBlock].map((t) => toBackend(t, device.backend)));
+    live.push(q, kb, vb);
+    const k = concat(new Array<Tensor>(batch * kvHeads).fill(kb), 0);
+    const v = concat(new Array<Tensor>(batch * kvHeads).fill(vb), 0);
+    live.push(k, v);
+    const options = { partitionSize: PARTITION };
+    const ms = await device.time(dims.reps, () => decodeAttention(q, k, v, options).output.dispose());
+    const kvBytes = 2 * batch * kvHeads * n * d * 2;
+    const kvGBps = kvBytes / (ms / 1000) / 1e9;
+    // The first KV head's query heads against the CPU kernel over the same block.
+    const out = decodeAttention(q, k, v, options).output;
+    live.push(out);
+    const got = (await out.readFloat32()).subarray(0, group * d);
+    const ref = decodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), kBlock, vBlock, options).output.readFloat32Sync();
+    const spotCheckError = relativeError(got, ref);
+    return { ms, kvGBps, fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined, spotCheckError };
+  } finally {
+    for (const t of live) t.dispose();
+  }
+}
+
+const KIVI = { bits: 2 as const, groupSize: 32, valueGroupSize: 32 };
+
+/** One KV head of a 2-bit KIVI cache of n tokens: random codes, scales and minima; the tokens past the last full key group wait in the f16 residual. */
+function kiviBlock(rng: Rng, n: number, d: number): KiviCacheView {
+  const cpu = getBackend('cpu');
+  const groups = Math.floor(n / KIVI.groupSize);
+  const residual = n - groups * KIVI.groupSize;
+  const quantized = n - residual;
+  const words = (count: number) => Uint32Array.from({ length: count }, () => rng.int(2 ** 32));
+  const floats = (count: number, lo: number, hi: number) => Float32Array.from({ length: count }, () => lo + (hi - lo) * rng.uniform());
+  const half = (data: Float32Array, shape: number[]) => tensor(data, shape, { dtype: 'f16', backend: cpu });
+  const vGroups = d / KIVI.valueGroupSize;
+  const kWords = wordsPerRow(KIVI.groupSize, KIVI.bits);
+  const vWords = wordsPerRow(d, KIVI.bits, KIVI.valueGroupSize);
+  return {
+    ...KIVI, kvHeads: 1, headDim: d, length: n, keyGroups: groups, valueTokens: quantized,
+    keyCodes: tensor(words(groups * d * kWords), [1, groups, d, kWords], { dtype: 'u32', backend: cpu }),
+    keyScale: half(floats(groups * d, 0.2, 0.6), [1, groups, d]),
+    keyMin: half(floats(groups * d, -1, -0.5), [1, groups, d]),
+    valueCodes: tensor(words(quantized * vWords), [1, quantized, vWords], { dtype: 'u32', backend: cpu }),
+    valueScale: half(floats(quantized * vGroups, 0.2, 0.6), [1, quantized, vGroups]),
+    valueMin: half(floats(quantized * vGroups, -1, -0.5), [1, quantized, vGroups]),
+    residualKeys: half(floats(residual * d, -1, 1), [1, residual, d]),
+    residualValues: half(floats(residual * d, -1, 1), [1, residual, d]),
+    positions: tensor(Int32Array.from({ length: n }, (_, j) => j), [n], { dtype: 'i32', backend: cpu }),
+  };
+}
+
+/** Fused 2-bit KIVI decode at the decode shapes (every KV head holds the same block, as in decodeAt). */
+async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f16Ms: number | undefined): Promise<NonNullable<BackendReport['kivi']>[string]> {
+  const cpu = getBackend('cpu');
+  const rng = createRng(n + 1);
+  const { batch, qHeads, kvHeads, d } = dims;
+  const group = qHeads / kvHeads;
+  const heads = batch * kvHeads;
+  const qHost = randomNormal([batch * qHeads, 1, d], rng, { dtype: DECODE_DTYPE, backend: cpu });
+  const block = kiviBlock(rng, n, d);
+  const names = ['keyCodes', 'keyScale', 'keyMin', 'valueCodes', 'valueScale', 'valueMin', 'residualKeys', 'residualValues'] as const;
+  const live: Tensor[] = [];
+  try {
+    const q = await toBackend(qHost, device.backend);
+    live.push(q);
+    const view: KiviCacheView = { ...block, kvHeads: heads };
+    for (const name of names) {
+      const one = await toBackend(block[name], device.backend);
+      view[name] = concat(new Array<Tensor>(heads).fill(one), 0);
+      live.push(one, view[name]);
+    }
+    view.positions = await toBackend(block.positions, device.backend);
+    live.push(view.positions);
+    const options = { partitionSize: PARTITION };
+    const ms = await device.time(dims.reps, () => kiviDecodeAttention(q, view, options).output.dispose());
+    const bytes = names.reduce((sum, name) => sum + view[name].size * (view[name].dtype === 'u32' ? 4 : 2), 0);
+    const kvGBps = bytes / (ms / 1000) / 1e9;
+    const out = kiviDecodeAttention(q, view, options).output;
+    live.push(out);
+    const got = (await out.readFloat32()).subarray(0, group * d);
+    const ref = kiviDecodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), block, options).output.readFloat32Sync();
+    return {
+      ms,
+      kvGBps,
+      fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined,
+      spotCheckError: relativeError(got, ref),
+      speedupOverF16: f16Ms ? f16Ms / ms : undefined,
+      bytesPerToken: bytes / (heads * n),
+    };
+  } finally {
+    for (const t of live) t.dispose();
+  }
+}
+
+async function runBackend(name: string): Promise<void> {
+  const report: BackendReport = { backend: name };
+  const file = join(outDir, `attention-${name}.json`);
+  const save = (): void => writeFileSync(file, JSON.stringify(report, null, 2));
+  save();
+  try {
+    const device = await within(120_000, `opening ${name}`, name === 'cuda' ? openCuda() : openWebGpu());
+    report.device = device.describe();
+    log(`${name}: ${JSON.stringify(report.device)}`);
+    save();
+    try {
+      report.copyGBps = await within(30_000, 'copy bandwidth', copyBandwidth(device));
+      log(`${name} copy: ${report.copyGBps.toFixed(0)} GB/s (read + write)`);
+    } catch (error) {
+      log(`${name} copy bandwidth failed: ${(error as Error).message}`);
+    }
+    report.decode = {};
+    for (const n of dims.lengths) {
+      try {
+        report.decode[n] = await within(30_000, `decode n=${n}`, decodeAt(device, n, report.copyGBps));
+        const r = report.decode[n];
+        log(`${name} decode n=${n}: ${r.ms?.toFixed(3)} ms, ${r.kvGBps?.toFixed(0)} GB/s of K/V (${r.fractionOfCopy ? `${(100 * r.fractionOfCopy).toFixed(0)}% of copy` : 'no copy figure'}), spot check error ${r.spotCheckError?.toExponential(2)}`);
+      } catch (error) {
+        report.decode[n] = { error: (error as Error).message };
+        log(`${name} decode n=${n} failed: ${(error as Error).message}`);
+      }
+      save();
+    }
+    // Parity after the headline timing, so a slow first compile of tensor-core's modules cannot cost the numbers.
+    await parity(device, report, save);
+    report.kivi = {};
+    for (const n of dims.lengths) {
+      try {
+        report.kivi[n] = await within(30_000, `kivi decode n=${n}`, kiviAt(device, n, report.copyGBps, report.decode[n]?.ms));
+        const r = report.kivi[n];
+        log(`${name} kivi 2-bit decode n=${n}: ${r.ms?.toFixed(3)} ms, ${r.kvGBps?.toFixed(0)} GB/s of packed K/V (${r.bytesPerToken?.toFixed(0)} B per token and KV head), ${r.speedupOverF16?.toFixed(2)}× the f16 decode, spot check error ${r.spotCheckError?.toExponential(2)}`);
+      } catch (error) {
+        report.kivi[n] = { error: (error as Error).message };
+        log(`${name} kivi decode n=${n} failed: ${(error as Error).message}`);
+      }
+      save();
+    }
+  } catch (error) {
+    report.fatal = (error as Error).stack ?? String(error);
+    log(`${name}: ${(error as Error).message}`);
+  }
+  save();
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function summarize(): void {
+  const backends = ['cuda', 'webgpu'].map((b) => readJson<BackendReport>(join(outDir, `attention-${b}.json`)) ?? { backend: b, fatal: 'no result (not run, or killed before its first write)' });
+  const torch = readJson<{ copyGBps?: number; gqa?: string; decode?: Record<string, { ms?: number; kvGBps?: number; error?: string }> }>(join(outDir, 'torch-attention.json'));
+  const fmt = (x: number | undefined, digits = 0): string => (x === undefined || !Number.isFinite(x) ? '—' : x >= 100 || digits > 0 ? x.toFixed(digits) : x.toPrecision(3));
+  const lines = ['', '| backend | parity (passed/total) | failures | copy GB/s |', '|---|---|---|---|'];
+  for (const b of backends) {
+    const p = b.parity ?? [];
+    const failed = p.filter((x) => !x.pass).map((x) => x.name.split(':')[0] + (x.failure ? ` (${x.failure.slice(0, 60)})` : ` (${x.error?.toExponential(1)})`));
+    lines.push(`| ${b.backend} | ${b.fatal && p.length === 0 ? `not run: ${b.fatal.split('\n')[0].slice(0, 80)}` : `${p.length - failed.length}/${p.length}`} | ${failed.join('; ') || '—'} | ${fmt(b.copyGBps)} |`);
+  }
+  lines.push('', `decode attention, batch ${dims.batch} × ${dims.qHeads} query heads × ${dims.kvHeads} KV heads × head dim ${dims.d}, ${DECODE_DTYPE}; GB/s of K/V read (% of the backend's copy GB/s)`, '');
+  lines.push(`| keys | CUDA ms | CUDA GB/s | WebGPU ms | WebGPU GB/s | torch SDPA ms | torch GB/s (${torch?.gqa ?? 'not run'}) |`, '|---|---|---|---|---|---|---|');
+  const lengths = new Set<string>([...backends.flatMap((b) => Object.keys(b.decode ?? {})), ...Object.keys(torch?.decode ?? {})]);
+  const cell = (r: TimingEntry | undefined): [string, string] =>
+    !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.kvGBps)}${r.fractionOfCopy ? ` (${(100 * r.fractionOfCopy).toFixed(0)}%)` : ''}`];
+  for (const n of [...lengths].sort((a, b) => Number(a) - Number(b))) {
+    const [c, w] = backends.map((b) => cell(b.decode?.[n]));
+    const t = cell(torch?.decode?.[n]);
+    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} | ${t[0]} | ${t[1]} |`);
+  }
+  lines.push('', `fused KIVI ${KIVI.bits}-bit decode (key groups of ${KIVI.groupSize} tokens, value groups of ${KIVI.valueGroupSize} channels, f16 scales), same shapes: GB/s of packed bytes read (× the f16 decode's speed)`, '');
+  lines.push('| keys | CUDA ms | CUDA GB/s (× f16) | WebGPU ms | WebGPU GB/s (× f16) |', '|---|---|---|---|---|');
+  const kiviCell = (r: (TimingEntry & { speedupOverF16?: number }) | undefined): [string, string] =>
+    !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.kvGBps)}${r.speedupOverF16 ? ` (${r.speedupOverF16.toFixed(2)}×)` : ''}`];
+  for (const n of [...new Set(backends.flatMap((b) => Object.keys(b.kivi ?? {})))].sort((a, b) => Number(a) - Number(b))) {
+    const [c, w] = backends.map((b) => kiviCell(b.kivi?.[n]));
+    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} |`);
+  }
+  if (torch?.copyGBps) lines.push('', `torch copy: ${fmt(torch.copyGBps)} GB/s`);
+  const summary = { date: new Date().toISOString(), backends, torch, table: lines.join('\n') };
+  writeFileSync(join(outDir, 'attention.json'), JSON.stringify(summary, null, 2));
+  console.log(lines.join('\n'));
+}
+
+if (args.includes('--summarize')) summarize();
+else if (backendName === 'cuda' || backendName === 'webgpu') {
+  await runBackend(backendName);
+  process.exit(0); // a hung GPU request must not keep the process alive past its report
+} else {
+  console.error('usage: attention-check.mjs --backend cuda|webgpu [--emulate] [--quick] --out DIR | --summarize --out DIR');
+  process.exit(2);
+}

@@ -1,0 +1,86 @@
+"""PyTorch's decode attention on the shapes of tooling/gpu/attention-check.ts, same card, same run.
+
+scaled_dot_product_attention for one query per sequence (batch 8, 32 query heads, 8 KV heads,
+head dim 128, f16) over 4k-32k keys, timed with CUDA events; K/V GB/s counts the K and V bytes of
+the 8 KV heads once (what a GQA-aware kernel must read). Where this torch has no `enable_gqa`, K/V
+are repeated to 32 heads before timing and the GB/s still counts the 8-head bytes (so it is the
+rate of useful bytes). Also the copy bandwidth (clone of 1 GiB: bytes read + written).
+Writes OUT/attention/torch-attention.json.
+
+    python3 tooling/gpu/attention_torch.py --out DIR [--quick]
+"""
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+out_dir = os.path.join(sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.environ.get("OUT", "."), "attention")
+quick = "--quick" in sys.argv
+device = torch.device("cuda")
+batch, q_heads, kv_heads, head_dim = 8, 32, 8, 128
+lengths = [4096] if quick else [4096, 16384, 32768]
+
+
+def time_ms(fn, reps):
+    fn()
+    fn()
+    torch.cuda.synchronize()
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps
+
+
+report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda}
+x = torch.zeros(1 << 28, device=device)
+report["copyGBps"] = 2 * x.numel() * 4 / (time_ms(lambda: x.clone(), 10) / 1000) / 1e9
+del x
+print(f"torch copy: {report['copyGBps']:.0f} GB/s")
+
+
+
+def supports_gqa():
+    """Whether this torch's SDPA takes enable_gqa (2.5+); its signature is not introspectable (a builtin)."""
+    try:
+        q = torch.zeros(1, 2, 1, 8, device=device, dtype=torch.float16)
+        k = torch.zeros(1, 1, 4, 8, device=device, dtype=torch.float16)
+        F.scaled_dot_product_attention(q, k, k, enable_gqa=True)
+        return True
+    except Exception:  # TypeError on older torch
+        return False
+
+
+gqa = supports_gqa()
+report["gqa"] = "enable_gqa" if gqa else "K/V repeated to the query heads"
+decode = {}
+for n in lengths:
+    try:
+        q = torch.randn(batch, q_heads, 1, head_dim, device=device, dtype=torch.float16)
+        k = torch.randn(batch, kv_heads, n, head_dim, device=device, dtype=torch.float16)
+        v = torch.randn(batch, kv_heads, n, head_dim, device=device, dtype=torch.float16)
+        kv_bytes = 2 * k.numel() * 2
+        if gqa:
+            fn = lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True)  # noqa: E731
+        else:
+            kr = k.repeat_interleave(q_heads // kv_heads, dim=1)
+            vr = v.repeat_interleave(q_heads // kv_heads, dim=1)
+            fn = lambda: F.scaled_dot_product_attention(q, kr, vr)  # noqa: E731
+        ms = time_ms(fn, 20)
+        decode[str(n)] = {"ms": ms, "kvGBps": kv_bytes / (ms / 1000) / 1e9}
+        print(f"torch sdpa decode n={n}: {ms:.3f} ms, {decode[str(n)]['kvGBps']:.0f} GB/s of K/V")
+        del q, k, v
+        torch.cuda.empty_cache()
+    except Exception as error:  # one failing size must not hide the others
+        decode[str(n)] = {"error": str(error)}
+        print(f"torch sdpa decode n={n} failed: {error}")
+report["decode"] = decode
+
+os.makedirs(out_dir, exist_ok=True)
+with open(os.path.join(out_dir, "torch-attention.json"), "w") as f:
+    json.dump(report, f, indent=2)
