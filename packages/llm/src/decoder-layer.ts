@@ -11,10 +11,10 @@ import {
   silu,
   slice,
   type Tensor,
+  TensorScope,
   transpose,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { TensorScope } from './tensor-scope.js';
 import type { LayerWeights, LinearWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */

@@ -14,12 +14,12 @@ import {
   ropeInverseFrequencies,
   ShapeMismatchError,
   type Tensor,
+  TensorScope,
   tensor,
   UnsupportedModelError,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { decoderLayer, type LayerActivations, linear, type Segment } from './decoder-layer.js';
-import { TensorScope } from './tensor-scope.js';
 import type { LlamaTokenizer } from './tokenizer.js';
 import type { LlamaWeights } from './weights.js';
 

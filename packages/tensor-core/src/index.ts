@@ -2,6 +2,7 @@
 export { type DType, DTYPES, type HostArray, type HostArrayOf, bytesPerElement, isDType, isFloatDType, isIntegerDType, allocateHostArray } from './dtype.js';
 export * from './errors.js';
 export { Tensor } from './tensor.js';
+export { TensorScope } from './tensor-scope.js';
 export { type Shape, sizeOf, contiguousStrides, broadcastShapes, shapesEqual, formatShape } from './shape.js';
 export { Rng, createRng } from './rng.js';
 export { erf, normalCdf } from './special-functions.js';
@@ -35,6 +36,7 @@ export {
 export { type KernelSignatures, type KernelName, type KernelImpl, registerKernel, runKernel, hasKernel, kernelBackends, listKernels } from './kernel-registry.js';
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
 export { keyVisible } from './cpu/kernels/attention.js';
+export { hostView, hostFloat32, tensorFromHost } from './cpu/host-view.js';
 
 // Operations
 export * from './ops/creation.js';
@@ -48,6 +50,9 @@ export * from './ops/rope.js';
 export * from './ops/indexing.js';
 export * from './ops/packing.js';
 export * from './ops/attention.js';
+
+// The safetensors file format (Hugging Face checkpoints, fitted projections)
+export * from './safetensors/index.js';
 
 // Linear algebra (float64, host)
 export * from './linalg/index.js';

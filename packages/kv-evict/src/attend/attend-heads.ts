@@ -1,5 +1,4 @@
-import { type AttentionMask, attention, concat, resolveAttentionMask, slice, type Tensor, tensor } from '@kvkit/tensor-core';
-import { TensorScope } from '../tensor-scope.js';
+import { type AttentionMask, attention, concat, resolveAttentionMask, slice, type Tensor, tensor, TensorScope } from '@kvkit/tensor-core';
 import { composedAttention } from './composed-attention.js';
 import type { HeadKeys, ResolvedMask } from './head-keys.js';
 
@@ -143,7 +142,7 @@ function attendGroup(
     if (stats && fused.keySum && fused.keyMax) mergeStatistics(stats, fused.keySum, fused.keyMax);
     const suffix = scope.track(slice(q, [0, observedFrom, 0], [group, m, d]));
     composedAttention(suffix, head, positions.subarray(observedFrom), mask, { output: false, onBlock: fold(observedFrom, false) });
-    return { output: scope.release(fused.output), statistics: stats, observation };
+    return { output: scope.untrack(fused.output), statistics: stats, observation };
   }
 
   // Fused path: one kernel call, or two when the observed rows are a suffix (its statistics are the observation).
@@ -163,7 +162,7 @@ function attendGroup(
       observation.max.set(second.keyMax);
     }
   }
-  const output = parts.length === 1 ? scope.release(parts[0]) : concat(parts, 1);
+  const output = parts.length === 1 ? scope.untrack(parts[0]) : concat(parts, 1);
   return { output, statistics: stats, observation };
 }
 

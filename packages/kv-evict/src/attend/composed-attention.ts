@@ -1,5 +1,4 @@
-import { add, cast, concat, keyVisible, matmul, reshape, scale, slice, softmax, type Tensor, tanh, tensor } from '@kvkit/tensor-core';
-import { TensorScope } from '../tensor-scope.js';
+import { add, cast, concat, keyVisible, matmul, reshape, scale, slice, softmax, type Tensor, tanh, tensor, TensorScope } from '@kvkit/tensor-core';
 import type { HeadKeys, ResolvedMask } from './head-keys.js';
 
 /** Rows of probabilities materialized at once stay below this many numbers. */
