@@ -1,7 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'cuda/index': 'src/cuda/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    'webgpu/index': 'src/webgpu/index.ts',
+    'cuda/index': 'src/cuda/index.ts',
+  },
   format: ['esm'],
   dts: true,
   sourcemap: true,

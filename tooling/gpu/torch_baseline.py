@@ -1,4 +1,4 @@
-"""PyTorch baselines for tooling/gpu/cuda-check.sh, on the same card in the same run.
+"""PyTorch baselines for tooling/gpu/cuda-check.sh and webgpu-check.sh, on the same card in the same run.
 
 Same shapes and byte-counting conventions as cuda-check.ts: matmul TFLOP/s (f32 with TF32 off,
 f16, bf16), and memory-bound ops in GB/s counting the bytes read + written once.
@@ -12,6 +12,8 @@ import torch
 
 out_dir = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.environ.get("OUT", ".")
 quick = "--quick" in sys.argv
+# Extra f32 sizes (the WebGPU check compares f32 at 1024–8192); the default list skips f32 at 8192.
+f32_sizes = [int(n) for n in sys.argv[sys.argv.index("--f32-sizes") + 1].split(",")] if "--f32-sizes" in sys.argv else []
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 device = torch.device("cuda")
@@ -34,16 +36,24 @@ def time_ms(fn, reps):
 report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda}
 dtypes = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 matmul = {}
+
+
+def measure_matmul(name, dtype, n):
+    a = torch.rand(n, n, device=device, dtype=dtype) * 2 - 1
+    b = torch.rand(n, n, device=device, dtype=dtype) * 2 - 1
+    ms = time_ms(lambda: torch.matmul(a, b), 10 if n >= 4096 else 50)
+    matmul[f"{name} {n}"] = 2 * n**3 / (ms / 1000) / 1e12
+    print(f"torch matmul {name} {n}^3: {ms:.3f} ms, {matmul[f'{name} {n}']:.1f} TFLOP/s")
+
+
 for n in [1024] if quick else [1024, 4096, 8192]:
     for name, dtype in dtypes.items():
         if n == 8192 and name == "f32":
             continue
-        a = torch.rand(n, n, device=device, dtype=dtype) * 2 - 1
-        b = torch.rand(n, n, device=device, dtype=dtype) * 2 - 1
-        ms = time_ms(lambda: torch.matmul(a, b), 10 if n >= 4096 else 50)
-        matmul[f"{name} {n}"] = 2 * n**3 / (ms / 1000) / 1e12
-        print(f"torch matmul {name} {n}^3: {ms:.3f} ms, {matmul[f'{name} {n}']:.1f} TFLOP/s")
-        del a, b
+        measure_matmul(name, dtype, n)
+for n in f32_sizes:
+    if f"f32 {n}" not in matmul:
+        measure_matmul("f32", torch.float32, n)
 report["matmulTflops"] = matmul
 
 elements = 1 << 24 if quick else 1 << 28

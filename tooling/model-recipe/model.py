@@ -20,7 +20,8 @@ class RMSNorm(nn.Module):
 
 
 def rope_tables(head_dim, theta, positions):
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64, device=positions.device).float() / head_dim
+    inv_freq = 1.0 / (theta ** exponents)
     freqs = positions.float()[:, None] * inv_freq[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos(), emb.sin()
@@ -111,8 +112,8 @@ class LlamaLM(nn.Module):
     def forward(self, ids):
         b, t = ids.shape
         head_dim = self.cfg["hidden_size"] // self.cfg["num_attention_heads"]
-        cos, sin = rope_tables(head_dim, self.cfg["rope_theta"], torch.arange(t))
-        mask = torch.full((t, t), float("-inf")).triu(1)
+        cos, sin = rope_tables(head_dim, self.cfg["rope_theta"], torch.arange(t, device=ids.device))
+        mask = torch.full((t, t), float("-inf"), device=ids.device).triu(1)
         x = self.model.embed_tokens(ids)
         for layer in self.model.layers:
             x = layer(x, cos, sin, mask)

@@ -25,11 +25,20 @@ def main():
     )
     full = [c["val_loss"] for c in t["curve"] if c["seq"] == cfg["max_position_embeddings"]]
     if len(full) >= 2 and full[-1] < full[-2]:
-        convergence = "Validation loss was still falling when the time budget ended: the model is compute-limited, not converged."
+        convergence = "Validation loss was still falling when the training budget ended: the model is compute-limited, not converged."
     else:
-        convergence = "Validation loss had stopped improving at full context before the time budget ended."
+        convergence = "Validation loss had stopped improving at full context before the training budget ended."
     passkey = ", ".join(f"{k} tokens: {100 * v:.0f}%" for k, v in sorted(t["passkey"].items(), key=lambda kv: int(kv[0])))
     a = t["args"]
+    on_gpu = t.get("device", "cpu") != "cpu"
+    if on_gpu:
+        build = f"Trained on one {t['device']} with PyTorch {t['torch']} (bf16 autocast, f32 master weights)."
+        hardware = f"on one {t['device']}"
+    else:
+        build = (f"This is a **CPU-fallback build** (trained on {t['threads']} CPU threads with PyTorch {t['torch']}, no GPU "
+                 "was available); the recipe's full size (6 layers, 2,048 tokens) is trained on a GPU.")
+        hardware = f"on {t['threads']} CPU threads"
+    budget = f"{float(a['max_tokens']) / 1e6:.0f} M tokens or {a['minutes']} minutes, whichever came first" if a.get("max_tokens", float("inf")) != float("inf") else f"a fixed wall-clock budget of {a['minutes']} minutes"
     card = f"""# kvkit-tiny
 
 kvkit's own small language model: a {t['parameters'] / 1e6:.2f} M-parameter Llama-architecture decoder
@@ -37,9 +46,7 @@ kvkit's own small language model: a {t['parameters'] / 1e6:.2f} M-parameter Llam
 format (`config.json`, `model.safetensors` in f16, `tokenizer.json`). It exists so that every KV-cache
 method in kvkit is measured on a real transformer running real text; `kv-bench` uses it by default.
 
-This is the **CPU-fallback build** (trained on a 2-core CPU with Debian's PyTorch {t['torch']}, no GPU
-was available): smaller and shorter-context than the recipe's full size (6 layers, 2,048 tokens,
-trained on a GPU), which replaces it once a GPU run is made.
+{build}
 
 ## Architecture
 
@@ -69,10 +76,10 @@ sentences or train-split text — and the question at the end), so the model lea
 ## Training
 
 AdamW (β = 0.9, 0.95; weight decay 0.1), peak learning rate {a['lr']}, warm-up then cosine decay to 10%
-over a fixed wall-clock budget of {a['minutes']} minutes, {a['tokens_per_step']:,} tokens per step,
-gradient clipping 1.0. First {100 * (1 - a['long_share']):.0f}% of the time at {a['short_context']}-token
+over {budget}, {a['tokens_per_step']:,} tokens per step,
+gradient clipping 1.0. First {100 * (1 - a['long_share']):.0f}% of the schedule at {a['short_context']}-token
 sequences, the rest at the full {a['context']}-token context. The checkpoint with the best validation loss at
-full context is exported. {t['steps']} steps, {t['tokens_seen']:,} tokens, {t['minutes']} minutes on {t['threads']} CPU threads.
+full context is exported. {t['steps']} steps, {t['tokens_seen']:,} tokens, {t['minutes']} minutes {hardware}.
 
 | step | tokens | minutes | sequence | train loss | validation loss |
 |---|---|---|---|---|---|

@@ -4,6 +4,10 @@
     python3 train.py --data build/data --tokenizer build/tokenizer.json --out ../../models/kvkit-tiny \
         --minutes 100 --threads 2
 
+On a CUDA machine it trains there (bf16 autocast, f32 master weights); the schedule then runs on
+tokens (--max-tokens) rather than wall time, since a GPU would otherwise repeat the small corpus
+many times over.
+
 Data: <data>/{train,validation,test}.u16 and passkey.{u16,idx} from tokenize.mjs. Training is in two
 phases: short sequences first (cheap steps, most of the tokens), then the full context so attention
 learns long range and passkey retrieval. Sequences are packed documents; a share of rows are
@@ -11,6 +15,7 @@ passkey documents (a key stated early, filler, the question at the end). Validat
 measured periodically; the best checkpoint by validation loss is the one exported.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -22,6 +27,15 @@ import torch
 import torch.nn.functional as F
 
 from model import LlamaLM
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast():
+    """bf16 matmuls on the GPU (the model keeps softmax and norms in f32); plain f32 on the CPU."""
+    if DEVICE.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16)
 
 
 def load_u16(path):
@@ -64,8 +78,9 @@ def evaluate(model, tokens, seq_len, max_tokens):
     total, count = 0.0, 0
     n_windows = min((len(tokens) - 1) // seq_len, max(1, max_tokens // seq_len))
     for w in range(n_windows):
-        chunk = tokens[w * seq_len : w * seq_len + seq_len + 1][None]
-        logits = model(chunk[:, :-1])
+        chunk = tokens[w * seq_len : w * seq_len + seq_len + 1][None].to(DEVICE)
+        with autocast():
+            logits = model(chunk[:, :-1]).float()
         total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), chunk[:, 1:].reshape(-1), reduction="sum").item()
         count += seq_len
     model.train()
@@ -86,12 +101,13 @@ def passkey_accuracy(model, path, context):
     for p in prompts:
         if len(p["ids"]) + len(p["answer"]) > context:
             continue
-        ids = torch.tensor(p["ids"])[None]
+        ids = torch.tensor(p["ids"], device=DEVICE)[None]
         out = []
         for _ in range(len(p["answer"])):
-            nxt = model(ids)[0, -1].argmax().item()
+            with autocast():
+                nxt = model(ids)[0, -1].float().argmax().item()
             out.append(nxt)
-            ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+            ids = torch.cat([ids, torch.tensor([[nxt]], device=DEVICE)], dim=1)
         key = str(p["tokens"])
         hit, total = by_length.get(key, (0, 0))
         by_length[key] = (hit + int(out == p["answer"]), total + 1)
@@ -118,7 +134,7 @@ def save_safetensors(path, tensors):
 
 def export(model, cfg, out, tokenizer_path):
     os.makedirs(out, exist_ok=True)
-    state = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    state = {k: v.detach().to(torch.float16).cpu() for k, v in model.state_dict().items() if k != "lm_head.weight"}
     save_safetensors(os.path.join(out, "model.safetensors"), state)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
@@ -150,6 +166,7 @@ def main():
     p.add_argument("--short-context", type=int, default=256)
     p.add_argument("--long-share", type=float, default=0.35, help="share of the time budget spent at full context")
     p.add_argument("--tokens-per-step", type=int, default=16384)
+    p.add_argument("--max-tokens", type=float, default=float("inf"), help="training tokens; the schedule ends at whichever of this and --minutes comes first")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--passkey-share", type=float, default=0.08)
     p.add_argument("--eval-every", type=float, default=15.0, help="minutes between validation runs")
@@ -169,7 +186,10 @@ def main():
         "rope_scaling": None, "attention_bias": False, "mlp_bias": False, "tie_word_embeddings": True,
         "bos_token_id": 0, "eos_token_id": 0, "initializer_range": 0.02, "torch_dtype": "float16",
     }
-    model = LlamaLM(cfg)
+    model = LlamaLM(cfg).to(DEVICE)
+    if DEVICE.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        print(f"device: {torch.cuda.get_device_name()}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params / 1e6:.2f} M", flush=True)
 
@@ -193,17 +213,18 @@ def main():
     best = (float("inf"), None)
     while True:
         elapsed = time.time() - start
-        if elapsed >= budget:
+        frac = max(elapsed / budget, tokens_seen / args.max_tokens)
+        if frac >= 1:
             break
-        frac = elapsed / budget
         seq = args.short_context if frac < 1 - args.long_share else args.context
         bsz = max(1, args.tokens_per_step // seq)
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in opt.param_groups:
             group["lr"] = lr
-        x, y = batches.batch(bsz, seq)
-        logits = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        x, y = (t.to(DEVICE, non_blocking=True) for t in batches.batch(bsz, seq))
+        with autocast():
+            logits = model(x)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -213,7 +234,8 @@ def main():
         if step % 20 == 0:
             rate = tokens_seen / (time.time() - start)
             print(f"step {step} seq {seq} loss {loss.item():.4f} lr {lr:.2e} tokens {tokens_seen} ({rate:.0f} tok/s) {elapsed / 60:.1f} min", flush=True)
-        if time.time() - last_eval > args.eval_every * 60 or time.time() - start >= budget:
+        done = time.time() - start >= budget or tokens_seen >= args.max_tokens
+        if time.time() - last_eval > args.eval_every * 60 or done:
             last_eval = time.time()
             v = evaluate(model, val, args.context if seq == args.context else 512, args.eval_tokens)
             curve.append({"step": step, "tokens": tokens_seen, "minutes": round((time.time() - start) / 60, 1), "seq": seq, "train_loss": round(loss.item(), 4), "val_loss": round(v, 4)})
@@ -241,7 +263,7 @@ def main():
         "parameters": n_params, "steps": step, "tokens_seen": tokens_seen, "minutes": round((time.time() - start) / 60, 1),
         "final_val_loss_nats": round(final_val, 4), "val_tokens": bytes_total,
         "test_loss_nats": round(test_loss, 4), "test_bits_per_byte": round(test_bpb, 4), "passkey": passkey, "curve": curve, "args": vars(args), "threads": args.threads,
-        "torch": torch.__version__,
+        "torch": torch.__version__, "device": torch.cuda.get_device_name() if DEVICE.type == "cuda" else "cpu",
     }
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump(report, f, indent=2)

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,7 +7,9 @@ import { loadModel } from '@kvkit/llm';
 import { InvalidConfigError, KvkitError } from '@kvkit/tensor-core';
 import { chooseBackend } from './backend-choice.js';
 import { htmlReport } from './html-report.js';
-import { availableMethods, describeMethods, parseMethodList } from './methods.js';
+import { calibrationContexts, collectCalibration, packagesNeedingCalibration } from './calibration.js';
+import { availableMethods, describeMethods, parseMethodList, resolveMethodList } from './methods.js';
+import { BenchWorkerError, runBenchParallel } from './parallel.js';
 import { Progress } from './progress.js';
 import { type BenchSettings, runBench, tokensPerMethod } from './run.js';
 import { formatTable } from './table.js';
@@ -22,7 +24,8 @@ const USAGE = `kv-bench — what KV-cache compression costs in quality and saves
 
 usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--text FILE]
                 [--json FILE] [--html FILE] [--list] [--windows N] [--window-tokens N]
-                [--passkey-lengths 256,512,...] [--passkey-per-cell N] [--seed N]
+                [--passkey-lengths 256,512,...] [--passkey-per-cell N] [--seed N] [--workers N]
+                [--calibration FILE]
 
   --model DIR       a Hugging Face model directory (default: the shipped models/kvkit-tiny)
   --backend NAME    cpu (default), webgpu, cuda
@@ -30,7 +33,10 @@ usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--te
   --text FILE       any UTF-8 text (default: the model's held-out test text, <model>/eval/test.txt)
   --json FILE       one record per row (method, params, ppl, bpb, kl, recall, passkey, kvBytes, …)
   --html FILE       a self-contained report with plots
-  --list            every available method with its parameters`;
+  --list            every available method with its parameters
+  --calibration FILE  text the calibrated methods fit on (default: <model>/eval/calibration.txt)
+  --workers N       rows measured in parallel, one model copy per worker thread (default: one per
+                    core on the CPU backend, 1 on a GPU backend)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -47,6 +53,8 @@ async function main(): Promise<void> {
       'passkey-lengths': { type: 'string' },
       'passkey-per-cell': { type: 'string', default: '2' },
       seed: { type: 'string', default: '20261126' },
+      workers: { type: 'string' },
+      calibration: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -63,7 +71,7 @@ async function main(): Promise<void> {
     list = chosen.join(',');
   }
   if (!list.split(',').some((s) => s.trim().split(':')[0] === 'dense')) list = `dense,${list}`;
-  const runs = parseMethodList(list, methods);
+  const rows = resolveMethodList(list, methods);
 
   const modelDir = resolve(values.model ?? DEFAULT_MODEL);
   const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
@@ -75,6 +83,18 @@ async function main(): Promise<void> {
     );
   }
   const text = readFileSync(textFile, 'utf8');
+
+  const calibrated = packagesNeedingCalibration(rows.map((r) => r.descriptor));
+  let calibration = {};
+  if (calibrated.length > 0) {
+    const calibrationFile = values.calibration ? resolve(values.calibration) : resolve(modelDir, 'eval', 'calibration.txt');
+    if (!existsSync(calibrationFile)) {
+      const needing = rows.filter((r) => r.descriptor.needsCalibration).map((r) => r.label);
+      throw new InvalidConfigError(`${needing.join(', ')} fit on calibration text, and ${calibrationFile} does not exist; pass --calibration FILE`);
+    }
+    calibration = await collectCalibration(model, readFileSync(calibrationFile, 'utf8'), calibrated);
+  }
+  const runs = parseMethodList(list, methods, await calibrationContexts(calibration));
 
   const context = model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);
@@ -92,19 +112,20 @@ async function main(): Promise<void> {
   };
   const progress = new Progress(tokensPerMethod(settings) * runs.length);
   const started = Date.now();
-  const records = await runBench({
-    model,
-    text,
-    methods: runs,
-    settings,
-    onProgress: (label, tokens) => {
-      progress.setLabel(label);
-      progress.advance(tokens);
-    },
-  });
+  const onProgress = (label: string, tokens: number) => {
+    progress.setLabel(label);
+    progress.advance(tokens);
+  };
+  const workers = workerCount(values.workers, backend.name, runs.length);
+  const records =
+    workers > 1
+      ? await runBenchParallel({ modelDir, backend: backend.name, text, methods: runs, settings, calibration, workers, onProgress })
+      : await runBench({ model, text, methods: runs, settings, onProgress });
   progress.finish();
 
-  console.log(`kv-bench: model ${modelDir}, text ${textFile}, backend ${backend.name}, ${cpus().length} cores, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `kv-bench: model ${modelDir}, text ${textFile}, backend ${backend.name}, ${cpus().length} cores, ${workers} worker${workers > 1 ? 's' : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
   console.log(`windows: ${settings.windows} × ${settings.windowTokens} tokens (first ${settings.prefillFraction * 100}% prefilled, the rest decoded token by token); passkey prompts of ${settings.passkeyLengths.join('/')} tokens`);
   console.log(formatTable(records));
   const date = new Date().toISOString();
@@ -119,9 +140,19 @@ async function main(): Promise<void> {
   model.dispose();
 }
 
+/** --workers, else one per core on the CPU (rows are independent) and one on a GPU (one device). */
+function workerCount(given: string | undefined, backend: string, rows: number): number {
+  if (given !== undefined) {
+    const n = Number(given);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidConfigError(`--workers must be a positive integer, got ${given}`);
+    return Math.min(n, rows);
+  }
+  return backend === 'cpu' ? Math.min(availableParallelism(), rows) : 1;
+}
+
 main().catch((error: unknown) => {
   const code = (error as { code?: string }).code ?? '';
-  if (error instanceof KvkitError) {
+  if (error instanceof KvkitError || error instanceof BenchWorkerError) {
     console.error(`kv-bench: ${error.message} [${error.code}]`);
   } else if (code.startsWith('ERR_PARSE_ARGS')) {
     console.error(`kv-bench: ${(error as Error).message}\n\n${USAGE}`);

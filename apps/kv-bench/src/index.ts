@@ -1,4 +1,7 @@
-export { type BenchInput, type BenchSettings, runBench, tokensPerMethod } from './run.js';
+export { type BenchInput, runBench } from './run.js';
+export { type BenchSettings, tokensPerMethod } from './settings.js';
+export { type BenchInputs, type MethodMeasurement, measureMethod, prepareInputs, toRecord } from './measure.js';
+export { BenchWorkerError, type ParallelBenchInput, runBenchParallel } from './parallel.js';
 export { type BenchRecord } from './record.js';
 export { type MethodRun, availableMethods, denseMethod, describeMethods, parseMethodList } from './methods.js';
 export { evaluateText, makeWindows, type Window, type TextResult } from './text-eval.js';

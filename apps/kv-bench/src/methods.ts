@@ -2,6 +2,7 @@ import {
   type CacheLayerFactory,
   denseCache,
   InvalidConfigError,
+  type MethodContext,
   type MethodDescriptor,
   type MethodParams,
   formatMethodSpec,
@@ -42,19 +43,24 @@ function isMissingModule(error: unknown, name: string): boolean {
   return (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && (e.message ?? '').includes(name);
 }
 
-/** One row of the benchmark: a method with resolved parameters and the label it is shown under. */
-export interface MethodRun {
+/** One row of the benchmark before its cache factory exists: a method with resolved parameters. */
+export interface ResolvedRow {
   label: string;
   method: string;
   params: MethodParams;
   descriptor: MethodDescriptor;
+}
+
+/** One row of the benchmark, ready to run. */
+export interface MethodRun extends ResolvedRow {
   factory: CacheLayerFactory;
 }
 
 /**
- * Parses `--methods`: rows separated by commas, each `name:key=value:…` (see `kv-bench --list`).
+ * Parses and checks `--methods`: rows separated by commas, each `name:key=value:…` (see
+ * `kv-bench --list`). No factory is built yet: calibration may have to run first.
  */
-export function parseMethodList(list: string, methods: readonly MethodDescriptor[], context: Record<string, unknown> = {}): MethodRun[] {
+export function resolveMethodList(list: string, methods: readonly MethodDescriptor[]): ResolvedRow[] {
   const byName = new Map(methods.map((m) => [m.name, m]));
   return list
     .split(',')
@@ -66,9 +72,16 @@ export function parseMethodList(list: string, methods: readonly MethodDescriptor
       if (!descriptor) {
         throw new InvalidConfigError(`unknown method "${name}"; available: ${[...byName.keys()].join(', ')} (kv-bench --list shows their parameters)`);
       }
-      const params = resolveParams(descriptor, raw);
-      return { label: formatMethodSpec(name, raw), method: name, params, descriptor, factory: descriptor.create(params, context) };
+      return { label: formatMethodSpec(name, raw), method: name, params: resolveParams(descriptor, raw), descriptor };
     });
+}
+
+/**
+ * `resolveMethodList` plus each row's cache factory, built with its package's context (the
+ * calibration kv-bench collected for that package, see calibration.ts).
+ */
+export function parseMethodList(list: string, methods: readonly MethodDescriptor[], contexts: ReadonlyMap<string, MethodContext> = new Map()): MethodRun[] {
+  return resolveMethodList(list, methods).map((row) => ({ ...row, factory: row.descriptor.create(row.params, contexts.get(row.descriptor.package) ?? {}) }));
 }
 
 /** `kv-bench --list`: every method, its parameters with types/defaults/allowed values, and examples. */

@@ -65,4 +65,46 @@ describe('kv-bench CLI', () => {
     expect(page).toMatch(/<svg/);
     expect(page).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
+
+  it('--workers 2 measures rows on worker threads and gives the same records as one thread', () => {
+    const textFile = join(out, 'text-workers.txt');
+    writeFileSync(textFile, readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8').slice(0, 20000));
+    const run = (workers: string) => {
+      const json = join(out, `w${workers}.json`);
+      const args = ['--model', model, '--text', textFile, '--methods', 'dense:dtype=f32,dense,dense:dtype=f32', '--windows', '1', '--window-tokens', '64'];
+      execFileSync('node', [cli, ...args, '--passkey-lengths', '96', '--passkey-per-cell', '1', '--workers', workers, '--json', json], { encoding: 'utf8' });
+      // Timings differ run to run; everything measured must not.
+      return JSON.parse(readFileSync(json, 'utf8')).records.map((r: Record<string, unknown>) => ({ ...r, tokensPerSec: 0, prefillTokensPerSec: 0 }));
+    };
+    const one = run('1');
+    expect(run('2')).toEqual(one);
+    expect(one.map((r: { label: string }) => r.label)).toEqual(['dense:dtype=f32', 'dense', 'dense:dtype=f32']);
+    const bad = spawnSync('node', [cli, '--model', model, '--text', textFile, '--workers', '0'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--workers must be a positive integer, got 0 \[INVALID_CONFIG\]/);
+  });
+
+  it('calibrated rows fit on the calibration text first; without one they fail with a clear message', () => {
+    const textFile = join(out, 'text-calibration.txt');
+    const heldOut = readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8');
+    writeFileSync(textFile, heldOut.slice(0, 20000));
+    const missing = spawnSync('node', [cli, '--model', model, '--text', textFile, '--methods', 'dense,kvquant:bits=4'], { encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/kvquant:bits=4 fit on calibration text, and .*calibration\.txt does not exist; pass --calibration FILE \[INVALID_CONFIG\]/);
+    const calibrationFile = join(out, 'calibration.txt');
+    writeFileSync(calibrationFile, readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'calibration.txt'), 'utf8'));
+    const json = join(out, 'calibrated.json');
+    execFileSync(
+      'node',
+      [cli, '--model', model, '--text', textFile, '--calibration', calibrationFile, '--methods', 'dense,kvquant:bits=8,eigen:ratio=1', '--windows', '1', '--window-tokens', '64', '--passkey-lengths', '96', '--passkey-per-cell', '1', '--json', json],
+      { encoding: 'utf8' },
+    );
+    const [dense, kvquant, eigen] = JSON.parse(readFileSync(json, 'utf8')).records;
+    // The fits ran and were used: a full-rank projection fitted on the calibration text barely moves
+    // the model, and 8-bit KVQuant stays close while storing less.
+    expect(eigen.kl).toBeLessThan(1e-3);
+    expect(kvquant.kl).toBeGreaterThan(0);
+    expect(kvquant.kl).toBeLessThan(5e-2);
+    expect(kvquant.kvBytes).toBeLessThan(dense.kvBytes);
+  });
 });

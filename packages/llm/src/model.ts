@@ -104,6 +104,20 @@ export class LlamaModel {
     };
   }
 
+  /**
+   * Layer `layer`'s attention projection weights in Hugging Face layout [out, in] (the model's own
+   * tensors, on its backend: read them, do not dispose them), for calibration fits that start from
+   * the weights (Palu's low-rank W_k / W_v, MHA2MLA).
+   */
+  attentionWeights(layer: number): { q: Tensor; k: Tensor; v: Tensor; o: Tensor } {
+    this.assertAlive();
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.config.numLayers) {
+      throw new IndexOutOfRangeError(`attentionWeights: layer ${layer} is outside 0…${this.config.numLayers - 1}`, { layer });
+    }
+    const w = this.weights.layers[layer];
+    return { q: w.q.weight, k: w.k.weight, v: w.v.weight, o: w.o.weight };
+  }
+
   /** A cache for one request; default: dense, in the model's dtype. */
   createCache(method: CacheMethod = denseCache({ dtype: this.dtype })): KVCache {
     this.assertAlive();

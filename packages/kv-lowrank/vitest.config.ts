@@ -1,0 +1,3 @@
+import { kvkitVitestConfig } from '@kvkit/vitest-config';
+
+export default kvkitVitestConfig();
