@@ -58,7 +58,7 @@ export * from './safetensors/index.js';
 export * from './linalg/index.js';
 
 // The KV-cache contract
-export type { StepInfo, AttendOptions, AttendResult, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';
+export type { StepInfo, AttendOptions, AttendResult, LayerObservation, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';
 export { type MemoryReport, type CacheMemoryReport, memoryReport, combineReports, denseF16Bytes } from './kv/memory-report.js';
 export { validateAppend, validateAttend } from './kv/validate.js';
 export { type DenseCacheOptions, DenseCacheLayer, denseCache } from './kv/dense-cache.js';
