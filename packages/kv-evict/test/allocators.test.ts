@@ -47,20 +47,28 @@ describe('layer budget allocators', () => {
   it('SqueezeAttention: the layers whose hidden state barely changes are squeezed (hidden states from the runtime hook)', () =>
     withSeed((rng) => {
       const n = 40;
-      const hidden = (axis: number, extra = 0) => {
-        const x = new Float32Array(n * 16);
+      // Each token's hidden state before attention is e0; after it, e0·cos + e1·sin: per-layer cosines 0, 0, 1, 1/3.
+      const observation = (cosine: number) => {
+        const before = new Float32Array(n * 16);
+        const after = new Float32Array(n * 16);
         for (let t = 0; t < n; t++) {
-          x[t * 16 + axis] = 1;
-          x[t * 16 + 3] += extra;
+          before[t * 16] = 1;
+          after[t * 16] = cosine;
+          after[t * 16 + 1] = Math.sqrt(1 - cosine * cosine);
         }
-        return tensor(x, [n, 16], { backend });
+        return {
+          positions: positions(0, n),
+          phase: 'prefill' as const,
+          hiddenIn: tensor(before, [n, 16], { backend }),
+          hiddenOut: tensor(after, [n, 16], { backend }),
+          cosine: tensor(new Float32Array(n).fill(cosine), [n], { backend }),
+        };
       };
-      // Layer inputs e0, e1, e2, e2 + 0.01·e3: cosines 0, 0, ≈1, and the last layer gets their mean (1/3).
-      const inputs = [hidden(0), hidden(1), hidden(2), hidden(2, 0.01)];
+      const cosines = [0, 0, 1, 1 / 3];
       const cache = createCache(cacheSpec({ numLayers: 4 }), squeezeAttention({ budget: 0.5, sinks: 0, recent: 4, squeeze: 0.5 }));
       prefill(cache, rng, n, (l) => {
-        if (l === 3) expect(stored(cache)[0]).toBe(n); // still waiting for the last hidden state
-        (cache.layers[l] as CompressingLayer).observeLayer({ layerIndex: l, hidden: inputs[l] });
+        if (l === 3) expect(stored(cache)[0]).toBe(n); // still waiting for the last layer's observation
+        cache.layers[l].observeLayer?.(observation(cosines[l]));
       });
       const weights = cache.layers.map((l) => (l as CompressingLayer).allocation().weight);
       [7 / 6, 7 / 6, 0.5, 7 / 6].forEach((w, l) => expect(weights[l]).toBeCloseTo(w, 12));

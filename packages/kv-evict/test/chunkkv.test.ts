@@ -33,13 +33,27 @@ describe('ChunkKV', () => {
       const spec = cacheSpec({ numLayers: 4, qHeads: 4, kvHeads: 2, headDim: d });
       const cache = createCache(spec, chunkKV({ budget: 0.3, chunk: 5, reuse: 2, recent: 4, observationWindow: 8 }));
       const n = 60;
+      // Every query leans on channel 0; the first group's keys make chunk 3 (positions 15–19) stand out and
+      // chunk 1 (5–9) invisible, the second group's the other way round, so the groups must select differently.
+      const [chunkA, chunkB] = [3, 1];
       const feed = (start: number, count: number, phase: 'prefill' | 'decode') => {
         for (const layer of cache.layers) {
-          layer.append(tensor(randomArray(rng, 2 * count * d), [2, count, d], { backend }), tensor(randomArray(rng, 2 * count * d), [2, count, d], { backend }), {
+          const keys = randomArray(rng, 2 * count * d);
+          const [liked, shunned] = layer.layerIndex < 2 ? [chunkA, chunkB] : [chunkB, chunkA];
+          for (let h = 0; h < 2; h++) {
+            for (let i = 0; i < count; i++) {
+              const chunk = Math.floor((start + i) / 5);
+              if (chunk === liked) keys[(h * count + i) * d] += 6;
+              if (chunk === shunned) keys[(h * count + i) * d] -= 6;
+            }
+          }
+          const queries = randomArray(rng, 4 * count * d);
+          for (let r = 0; r < 4 * count; r++) queries[r * d] += 2;
+          layer.append(tensor(keys, [2, count, d], { backend }), tensor(randomArray(rng, 2 * count * d), [2, count, d], { backend }), {
             positions: positions(start, count),
             phase,
           });
-          layer.attend(tensor(randomArray(rng, 4 * count * d), [4, count, d], { backend }), { positions: positions(start, count) });
+          layer.attend(tensor(queries, [4, count, d], { backend }), { positions: positions(start, count) });
         }
       };
       feed(0, n, 'prefill');
@@ -49,7 +63,14 @@ describe('ChunkKV', () => {
         expect(kept(1, h)).toEqual(kept(0, h));
         expect(kept(3, h)).toEqual(kept(2, h));
       }
-      expect(kept(2, 0)).not.toEqual(kept(0, 0)); // a new group selects on its own
+      // a new group selects on its own
+      const chunkPositions = (c: number) => [5 * c, 5 * c + 1, 5 * c + 2, 5 * c + 3, 5 * c + 4];
+      for (const h of [0, 1]) {
+        expect(kept(0, h)).toEqual(expect.arrayContaining(chunkPositions(chunkA)));
+        expect(kept(0, h)).not.toContain(5 * chunkB);
+        expect(kept(2, h)).toEqual(expect.arrayContaining(chunkPositions(chunkB)));
+        expect(kept(2, h)).not.toContain(5 * chunkA);
+      }
       expect((cache.layers[1] as CompressingLayer).describe().scorer).toBe('recency'); // followers compute no scores
     }));
 });

@@ -1,5 +1,5 @@
 import { attention, type CacheLayerFactory, denseCache, InvalidConfigError, type Rng, ShapeMismatchError, tensor } from '@kvkit/tensor-core';
-import { withSeed } from '@kvkit/tensor-core/testing';
+import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import {
   a2sf,
@@ -124,7 +124,7 @@ describe.each(CASES)('$name: invariants on random inputs', ({ make, evictOnly })
       expect(after.tokens).toBe((kept[0] + kept[1]) / 2);
     }));
 
-  it('with a budget covering every token, attention equals the dense cache bit for bit', () =>
+  it('with a budget covering every token, attention equals the dense cache (to f32 rounding)', () =>
     withSeed((rng) => {
       const ours = make(1, 4, 8, 'uniform', 'f16')(spec) as CompressingLayer;
       const dense = denseCache({ dtype: 'f16' })(spec);
@@ -140,7 +140,8 @@ describe.each(CASES)('$name: invariants on random inputs', ({ make, evictOnly })
         for (const layer of [ours, dense]) layer.append(k, v, { positions: positions(start, count), phase });
         const a = ours.attend(q, { positions: positions(start, count) }).output;
         const b = dense.attend(q, { positions: positions(start, count) }).output;
-        expect([...a.readSync()]).toEqual([...b.readSync()]);
+        // The fused kernel and the dense cache's float64 reference sum in different orders: equal up to the last f32 bit.
+        assertClose(a.readSync(), b.readSync(), 1e-6, `attend at ${start}`);
       }
     }));
 

@@ -44,7 +44,6 @@ export { type MatryoshkaOptions, matryoshka, fitMatryoshka } from './methods/mat
 export { type CskvOptions, cskv, fitCskv } from './methods/cskv.js';
 
 // Save / load
-export { type SafetensorsDType, type SafetensorsEntry, type DecodedSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
 export { type EncodeProjectionOptions, type EncodedProjections, type ProjectionSidecar, encodeProjections, decodeProjections, saveProjections, loadProjections } from './io/projection-files.js';
 
 // Other methods

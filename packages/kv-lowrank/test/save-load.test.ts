@@ -5,9 +5,7 @@ import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import {
   decodeProjections,
-  decodeSafetensors,
   encodeProjections,
-  encodeSafetensors,
   fitPalu,
   fitProjections,
   loadProjections,
@@ -15,19 +13,6 @@ import {
   uniformAllocation,
 } from '../src/index.js';
 import { specOf, syntheticCalibration } from './helpers.js';
-
-/** A safetensors file written byte by byte from the format's definition. */
-function handMade(): Uint8Array {
-  const header = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I32","shape":[1,1],"data_offsets":[8,12]},"__metadata__":{"k":"v"}}';
-  const bytes = new Uint8Array(8 + header.length + 12);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, header.length, true);
-  bytes.set(new TextEncoder().encode(header), 8);
-  view.setFloat32(8 + header.length, 1.5, true);
-  view.setFloat32(12 + header.length, -2.25, true);
-  view.setInt32(16 + header.length, -7, true);
-  return bytes;
-}
 
 function withHeader(header: string, data = new Uint8Array(0)): Uint8Array {
   const bytes = new Uint8Array(8 + header.length + data.length);
@@ -37,60 +22,18 @@ function withHeader(header: string, data = new Uint8Array(0)): Uint8Array {
   return bytes;
 }
 
-describe('safetensors', () => {
-  it('reads a file written from the format definition', () => {
-    const { tensors, metadata } = decodeSafetensors(handMade());
-    expect(Array.from(tensors.a.data)).toEqual([1.5, -2.25]);
-    expect(tensors.b).toEqual({ dtype: 'I32', shape: [1, 1], data: Int32Array.of(-7) });
-    expect(metadata).toEqual({ k: 'v' });
-  });
-
-  it('round-trips F64, F32 and I32 tensors with an 8-byte aligned data section', () =>
+describe('projection files', () => {
+  it('refuses a corrupt safetensors container with CorruptModelFileError', () =>
     withSeed((rng) => {
-      const tensors = {
-        x: { dtype: 'F64' as const, shape: [2, 3], data: Float64Array.from({ length: 6 }, () => rng.normal()) },
-        y: { dtype: 'F32' as const, shape: [3], data: Float32Array.from({ length: 3 }, () => rng.normal()) },
-        z: { dtype: 'I32' as const, shape: [0], data: new Int32Array(0) },
-      };
-      const bytes = encodeSafetensors(tensors, { note: 'hi' });
-      const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-      expect((8 + headerLength) % 8).toBe(0);
-      const decoded = decodeSafetensors(bytes);
-      expect(decoded.tensors).toEqual(tensors);
-      expect(decoded.metadata).toEqual({ note: 'hi' });
+      const { set } = syntheticCalibration(rng, specOf(), 16, 2, { weights: true });
+      const { safetensors, sidecar } = encodeProjections(fitPalu(set, { groupSize: 2 }));
+      const truncated = safetensors.subarray(0, safetensors.length - 4);
+      const overlapping = withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4));
+      for (const bytes of [new Uint8Array(5), truncated, withHeader('{not json'), overlapping]) {
+        expect(() => decodeProjections(bytes, sidecar, 'p.safetensors')).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL_FILE' }));
+      }
     }));
 
-  it('refuses inconsistent tensors when writing', () => {
-    expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-    expect(() => encodeSafetensors({ a: { dtype: 'F64', shape: [2], data: new Float32Array(2) } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-    expect(() => encodeSafetensors({ __metadata__: { dtype: 'F32', shape: [0], data: new Float32Array(0) } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-  });
-
-  it('rejects corrupt files with CorruptModelFileError', () => {
-    const four = new Uint8Array(4);
-    const good = handMade();
-    const tooLong = good.slice();
-    new DataView(tooLong.buffer).setUint32(0, 10_000, true);
-    const cases = [
-      new Uint8Array(5),
-      tooLong,
-      withHeader('{not json'),
-      withHeader('[1]'),
-      withHeader('{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}', four),
-      withHeader('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', four),
-      withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}', four),
-      withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}', four),
-      withHeader('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', four),
-      withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', four),
-      withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', new Uint8Array(8)),
-      withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(8)),
-      withHeader('{"__metadata__":{"k":1}}'),
-    ];
-    for (const bytes of cases) expect(() => decodeSafetensors(bytes, 'f.safetensors')).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL_FILE' }));
-  });
-});
-
-describe('projection files', () => {
   it('round-trip bit-exactly in F64 and to f32 precision in F32, with ranks and metadata', () =>
     withSeed((rng) => {
       const { set } = syntheticCalibration(rng, specOf(), 32, 3, { weights: true });
@@ -133,7 +76,7 @@ describe('projection files', () => {
 
   it('refuses a sidecar that does not match its tensors', () =>
     withSeed((rng) => {
-      const { set } = syntheticCalibration(rng, specOf(), 16, 2);
+      const { set } = syntheticCalibration(rng, specOf(), 16, 2, { weights: true });
       const projections = fitProjections(set);
       const { safetensors, sidecar } = encodeProjections(projections);
       const bad = [

@@ -5,12 +5,15 @@
  * same shapes, measured in the same run, is the ceiling the model's projections can reach.
  *
  *   npm run bench -w @kvkit/llm            (--json FILE also writes the numbers;
- *                                           --model DIR measures another model directory)
+ *                                           --model DIR measures another model directory;
+ *                                           --cache dense|paged the KV cache measured, default dense;
+ *                                           --dtype f32|f16 one cache dtype only; --no-random skips the random model)
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pagedCache } from '@kvkit/attention-kernels';
 import { createRng, denseCache, matmul, randomNormal } from '@kvkit/tensor-core';
 import { type LlamaModel, loadModel, type SafetensorsInput, serializeSafetensors } from '../src/index.js';
 
@@ -118,12 +121,18 @@ function row(model: string, cache: string, phase: string, context: number, token
   };
 }
 
+/** The KV cache measured: tensor-core's dense cache or attention-kernels' paged cache (the model's default). */
+const cacheKind = process.argv.includes('--cache') ? process.argv[process.argv.indexOf('--cache') + 1] : 'dense';
+if (cacheKind !== 'dense' && cacheKind !== 'paged') throw new Error(`--cache must be dense or paged, got ${cacheKind}`);
+const cacheOf = (dtype: 'f32' | 'f16') => (cacheKind === 'paged' ? pagedCache({ dtype }) : denseCache({ dtype }));
+
 function benchModel(label: string, model: LlamaModel, rows: Row[]): void {
   const rng = createRng(11);
   const ids = (n: number) => Int32Array.from({ length: n }, () => 1 + rng.int(model.config.vocabSize - 1));
   const flopsPerToken = matmulFlopsPerToken(model);
-  for (const cacheDtype of ['f32', 'f16'] as const) {
-    const method = denseCache({ dtype: cacheDtype });
+  const only = process.argv.includes('--dtype') ? process.argv[process.argv.indexOf('--dtype') + 1] : undefined;
+  for (const cacheDtype of (['f32', 'f16'] as const).filter((d) => only === undefined || d === only)) {
+    const method = cacheOf(cacheDtype);
     // Prefill: one forward pass over the prompt (logits of the last token only).
     for (const n of [128, 512, 1000]) {
       const runs = measure(3, () => {
@@ -148,7 +157,7 @@ function benchModel(label: string, model: LlamaModel, rows: Row[]): void {
   }
   // Batched decode: 8 requests of 128 tokens each, one forward pass per step.
   const batch = 8;
-  const caches = Array.from({ length: batch }, () => model.createCache(denseCache({ dtype: 'f32' })));
+  const caches = Array.from({ length: batch }, () => model.createCache(cacheOf('f32')));
   for (const cache of caches) model.forward(ids(120), cache, { logits: 'last' }).dispose();
   const runs = measure(8, () => model.forwardBatch(caches.map((cache) => ({ ids: ids(1), cache })), { logits: 'last' }).dispose());
   for (const cache of caches) cache.dispose();
@@ -186,10 +195,12 @@ async function main(): Promise<void> {
   const ceiling = matmulCeiling();
   console.log(`matmul ceiling (tensor-core CPU, f32, per CPU second): (704×256)·(1×256)ᵀ ${ceiling.decode.toFixed(2)} GFLOP/s, 512×256·(704×256)ᵀ ${ceiling.prefill.toFixed(2)} GFLOP/s`);
   const rows: Row[] = [];
-  const random = await randomTinyModel();
-  console.log(`random kvkit-tiny shape: ${(random.weightBytes / 2 ** 20).toFixed(1)} MiB of f32 weights, ${(matmulFlopsPerToken(random) / 1e6).toFixed(1)} MFLOP per token in matmuls`);
-  benchModel('random (kvkit-tiny shape)', random, rows);
-  random.dispose();
+  if (!process.argv.includes('--no-random')) {
+    const random = await randomTinyModel();
+    console.log(`random kvkit-tiny shape: ${(random.weightBytes / 2 ** 20).toFixed(1)} MiB of f32 weights, ${(matmulFlopsPerToken(random) / 1e6).toFixed(1)} MFLOP per token in matmuls`);
+    benchModel('random (kvkit-tiny shape)', random, rows);
+    random.dispose();
+  }
   const modelAt = process.argv.indexOf('--model');
   const realDir = modelAt > 0 ? process.argv[modelAt + 1] : TINY_DIR;
   if (existsSync(join(realDir, 'model.safetensors')) || existsSync(join(realDir, 'model.safetensors.index.json'))) {
@@ -202,7 +213,7 @@ async function main(): Promise<void> {
   console.log('\n| model | KV cache | phase | context | tokens/s | ms/token (wall) | ms/token (CPU) | matmul GFLOP/s (CPU time) |');
   console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const cells = [r.model, `dense ${r.cache}`, r.phase, r.context, r.tokensPerSec.toFixed(0), r.msPerToken.toFixed(2), r.cpuMsPerToken.toFixed(2), r.gflops.toFixed(2)];
+    const cells = [r.model, `${cacheKind} ${r.cache}`, r.phase, r.context, r.tokensPerSec.toFixed(0), r.msPerToken.toFixed(2), r.cpuMsPerToken.toFixed(2), r.gflops.toFixed(2)];
     console.log(`| ${cells.join(' | ')} |`);
   }
   const jsonAt = process.argv.indexOf('--json');

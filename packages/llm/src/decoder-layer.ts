@@ -1,20 +1,24 @@
 import {
   add,
+  cast,
   concat,
   contiguous,
   type KVCache,
   matmul,
+  maximum,
   mul,
   reshape,
   rmsNorm,
   rope,
+  rsqrt,
   silu,
   slice,
+  sum,
   type Tensor,
+  TensorScope,
   transpose,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { TensorScope } from './tensor-scope.js';
 import type { LayerWeights, LinearWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
@@ -129,11 +133,41 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     }
     const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [rows, numHeads * headDim]));
     const afterAttention = scope.track(add(x, linear(merged, w.o, scope)));
+    reportToLayers(x, afterAttention, layerIndex, segments, scope);
 
     const h2 = scope.track(rmsNorm(afterAttention, w.postAttentionNorm, config.rmsNormEps));
     const gated = scope.track(mul(scope.track(silu(linear(h2, w.gate, scope))), linear(h2, w.up, scope)));
     return add(afterAttention, linear(gated, w.down, scope));
   } finally {
     scope.dispose();
+  }
+}
+
+/**
+ * Calls `observeLayer` of each segment's cache layer that has one (the optional hook of the KV-cache
+ * contract) with the layer's hidden state before and after attention and their per-row cosine,
+ * computed with tensor ops so nothing is read back here.
+ */
+function reportToLayers(before: Tensor, after: Tensor, layerIndex: number, segments: readonly Segment[], scope: TensorScope): void {
+  const observers = segments.filter((s) => s.cache.layers[layerIndex].observeLayer);
+  if (observers.length === 0) return;
+  // In f32 even for 16-bit models: squared norms of hidden states overflow f16.
+  const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
+  const [a, b] = [f32(before), f32(after)];
+  const rowSum = (t: Tensor) => scope.track(sum(t, { axes: [-1] }));
+  const dot = rowSum(scope.track(mul(a, b)));
+  const norms = scope.track(mul(rowSum(scope.track(mul(a, a))), rowSum(scope.track(mul(b, b)))));
+  // cos = dot / √(|a|²·|b|²); the floor keeps a zero row at 0 instead of NaN.
+  const cosine = scope.track(mul(dot, scope.track(rsqrt(scope.track(maximum(norms, 1e-30))))));
+  const whole = segments.length === 1;
+  for (const segment of observers) {
+    const rows = (t: Tensor) => (whole ? t : scope.track(slice(t, [segment.start, ...t.shape.slice(1).map(() => 0)], [segment.start + segment.length, ...t.shape.slice(1)])));
+    segment.cache.layers[layerIndex].observeLayer!({
+      positions: segment.positions,
+      phase: segment.phase,
+      hiddenIn: rows(before),
+      hiddenOut: rows(after),
+      cosine: rows(cosine),
+    });
   }
 }

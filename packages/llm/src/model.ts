@@ -4,7 +4,6 @@ import {
   type CacheSpec,
   cast,
   createCache,
-  denseCache,
   DisposedError,
   gather,
   IndexOutOfRangeError,
@@ -14,12 +13,13 @@ import {
   ropeInverseFrequencies,
   ShapeMismatchError,
   type Tensor,
+  TensorScope,
   tensor,
   UnsupportedModelError,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
+import { defaultCacheMethod } from './default-cache.js';
 import { decoderLayer, type LayerActivations, linear, type Segment } from './decoder-layer.js';
-import { TensorScope } from './tensor-scope.js';
 import type { LlamaTokenizer } from './tokenizer.js';
 import type { LlamaWeights } from './weights.js';
 
@@ -118,8 +118,11 @@ export class LlamaModel {
     return { q: w.q.weight, k: w.k.weight, v: w.v.weight, o: w.o.weight };
   }
 
-  /** A cache for one request; default: dense, in the model's dtype. */
-  createCache(method: CacheMethod = denseCache({ dtype: this.dtype })): KVCache {
+  /**
+   * A cache for one request; default: attention-kernels' paged cache in the model's dtype (the dense
+   * cache on backends without its kernels, see `defaultCacheMethod`).
+   */
+  createCache(method: CacheMethod = defaultCacheMethod(this.backend, this.dtype)): KVCache {
     this.assertAlive();
     return createCache(this.cacheSpec(), method);
   }

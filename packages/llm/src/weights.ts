@@ -1,7 +1,18 @@
-import { type Backend, CorruptModelFileError, f32ArrayToF16, type Tensor, tensor } from '@kvkit/tensor-core';
+import {
+  type Backend,
+  CorruptModelFileError,
+  decodeSafetensorsFloat32,
+  f32ArrayToF16,
+  parseSafetensors,
+  parseSafetensorsHeader,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  safetensorsHeaderLength,
+  type Tensor,
+  tensor,
+} from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { type ModelFiles, requireFile } from './model-source.js';
-import { decodeFloat32, parseSafetensors, parseSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader, safetensorsHeaderLength } from './safetensors.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 
 /** A linear layer in HF layout: weight [out, in], optional bias [out]. */
@@ -99,7 +110,7 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
             });
           }
           assertShape(shardName, entry, item.shape);
-          const values = decodeFloat32(await shard.read(entry), entry, shardName);
+          const values = decodeSafetensorsFloat32(await shard.read(entry), entry, shardName);
           const t = dtype === 'f16' ? tensor(f32ArrayToF16(values), item.shape, { dtype: 'f16', backend }) : tensor(values, item.shape, { dtype: 'f32', backend });
           loaded.push(t);
           item.assign(t);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { PagedCacheLayer } from '@kvkit/attention-kernels';
 import { denseCache, gather, rope, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,24 @@ describe('forward', () => {
   const randomIds = (model: LlamaModel, n: number, rng: { int(n: number): number }): Int32Array =>
     Int32Array.from({ length: n }, () => rng.int(model.config.vocabSize));
 
-  it('defaults to a dense cache in the model dtype, and describes itself to cache factories', () => {
+  it('defaults to the paged cache on the CPU, with the dense cache’s logits (prefill and decode, sliding window too)', () =>
+    withSeed((rng) => {
+      for (const model of [llama, mistral]) {
+        const paged = model.createCache();
+        const dense = model.createCache(denseCache({ dtype: 'f32' }));
+        expect(paged.layers.every((l) => l instanceof PagedCacheLayer)).toBe(true);
+        const prompt = randomIds(model, 9, rng);
+        assertClose(model.forward(prompt, paged).readFloat32Sync(), model.forward(prompt, dense).readFloat32Sync(), 1e-5, 'prefill');
+        for (let step = 0; step < 3; step++) {
+          const next = randomIds(model, 1, rng);
+          assertClose(model.forward(next, paged).readFloat32Sync(), model.forward(next, dense).readFloat32Sync(), 1e-5, `decode ${step}`);
+        }
+        paged.dispose();
+        dense.dispose();
+      }
+    }));
+
+  it('defaults to a cache in the model dtype, and describes itself to cache factories', () => {
     const cache = llama.createCache();
     const spec = llama.cacheSpec();
     expect(spec).toMatchObject({ numLayers: 2, qHeads: 4, kvHeads: 2, headDim: 8, maxPositions: 64 });
@@ -33,7 +51,7 @@ describe('forward', () => {
     expect(Array.from(spec.rope.invFreq)).toEqual(Array.from(Float32Array.from([1, 0.1, 0.01, 0.001])));
     expect(mistral.cacheSpec().slidingWindow).toBe(4);
     expect(cache.layers).toHaveLength(2);
-    expect((cache.layers[0] as unknown as { dtype: string }).dtype).toBe('f32');
+    expect((cache.layers[0] as PagedCacheLayer).pool.dtype).toBe('f32');
     cache.dispose();
   });
 
@@ -192,7 +210,7 @@ describe('forward', () => {
   it('computes in f16 when asked, returning f32 logits', async () => {
     const model = await loadModel(dir('llama'), { dtype: 'f16' });
     const cache = model.createCache();
-    expect((cache.layers[0] as unknown as { dtype: string }).dtype).toBe('f16');
+    expect((cache.layers[0] as PagedCacheLayer).pool.dtype).toBe('f16');
     const logits = model.forward(Int32Array.of(1, 2, 3), cache);
     expect(logits.dtype).toBe('f32');
     expect(model.weightBytes).toBe(llama.weightBytes / 2);

@@ -64,6 +64,15 @@ export function allocateHostArray<D extends DType>(dtype: D, length: number): Ho
   throw new UnsupportedDTypeError(`unknown dtype ${String(dtype)}`);
 }
 
+/** The dtype a typed array holds when nobody says otherwise (anything but an integer array: f32). */
+export function inferHostDType(data: ArrayLike<number>): DType {
+  if (data instanceof Int32Array) return 'i32';
+  if (data instanceof Uint32Array) return 'u32';
+  if (data instanceof Int8Array) return 'i8';
+  if (data instanceof Uint8Array) return 'u8';
+  return 'f32';
+}
+
 /** True when `data` is the host array type of `dtype`. */
 export function hostArrayMatches(dtype: DType, data: HostArray): boolean {
   switch (dtype) {

@@ -2,6 +2,7 @@
 export { type DType, DTYPES, type HostArray, type HostArrayOf, bytesPerElement, isDType, isFloatDType, isIntegerDType, allocateHostArray } from './dtype.js';
 export * from './errors.js';
 export { Tensor } from './tensor.js';
+export { TensorScope } from './tensor-scope.js';
 export { type Shape, sizeOf, contiguousStrides, broadcastShapes, shapesEqual, formatShape } from './shape.js';
 export { Rng, createRng } from './rng.js';
 export { erf, normalCdf } from './special-functions.js';
@@ -35,6 +36,7 @@ export {
 export { type KernelSignatures, type KernelName, type KernelImpl, registerKernel, runKernel, hasKernel, kernelBackends, listKernels } from './kernel-registry.js';
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
 export { keyVisible } from './cpu/kernels/attention.js';
+export { hostView, hostFloat32, tensorFromHost } from './cpu/host-view.js';
 
 // Operations
 export * from './ops/creation.js';
@@ -49,11 +51,14 @@ export * from './ops/indexing.js';
 export * from './ops/packing.js';
 export * from './ops/attention.js';
 
+// The safetensors file format (Hugging Face checkpoints, fitted projections)
+export * from './safetensors/index.js';
+
 // Linear algebra (float64, host)
 export * from './linalg/index.js';
 
 // The KV-cache contract
-export type { StepInfo, AttendOptions, AttendResult, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';
+export type { StepInfo, AttendOptions, AttendResult, LayerObservation, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';
 export { type MemoryReport, type CacheMemoryReport, memoryReport, combineReports, denseF16Bytes } from './kv/memory-report.js';
 export { validateAppend, validateAttend } from './kv/validate.js';
 export { type DenseCacheOptions, DenseCacheLayer, denseCache } from './kv/dense-cache.js';

@@ -1,6 +1,6 @@
-import type { Tensor } from '@kvkit/tensor-core';
+import { hostFloat32, type Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
+import { hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
 import { accumulateRange, statisticsRange } from './tile-loop.js';
 import { denseWorkspace } from './workspace.js';
@@ -30,7 +30,7 @@ export function flashAttentionCpu(
   const values = v ? hostFloats(v) : keys;
   const qPos = hostInts(qPositions);
   const kPos = hostInts(kPositions);
-  const logWeights = keyLogWeights && (hostRaw(keyLogWeights) as Float32Array);
+  const logWeights = keyLogWeights && hostFloat32(keyLogWeights);
   const out = new Float64Array(qHeads * m * dv);
   const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
   const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n, attrs.statistics.rowProbabilities) : undefined;

@@ -1,8 +1,8 @@
-import type { Tensor } from '@kvkit/tensor-core';
+import { hostFloat32, hostView, type Tensor } from '@kvkit/tensor-core';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
-import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
+import { hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
-import { floatsOf, KiviRowSource } from './kivi-source.js';
+import { KiviRowSource } from './kivi-source.js';
 import { SoftmaxState } from './online-softmax.js';
 import { accumulateRange, statisticsRange, TileScratch } from './tile-loop.js';
 import { createQueryBlock } from './tile-source.js';
@@ -43,12 +43,12 @@ export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs)
       residualValueCapacity: residualValues.shape[1],
     },
     {
-      keyCodes: hostRaw(keyCodes) as Uint32Array,
-      keyScale: floatsOf(hostFloats(keyScale)),
-      keyMin: floatsOf(hostFloats(keyMin)),
-      valueCodes: hostRaw(valueCodes) as Uint32Array,
-      valueScale: floatsOf(hostFloats(valueScale)),
-      valueMin: floatsOf(hostFloats(valueMin)),
+      keyCodes: hostView(keyCodes) as Uint32Array,
+      keyScale: hostFloat32(keyScale),
+      keyMin: hostFloat32(keyMin),
+      valueCodes: hostView(valueCodes) as Uint32Array,
+      valueScale: hostFloat32(valueScale),
+      valueMin: hostFloat32(valueMin),
       residualKeys: hostFloats(residualKeys),
       residualValues: hostFloats(residualValues),
     },

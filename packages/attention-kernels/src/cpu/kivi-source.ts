@@ -1,4 +1,4 @@
-import { f16ArrayToF32, valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
+import { valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
 import type { HostFloats } from './host-data.js';
 import { RowTileSource, rowsOf } from './tile-source.js';
 
@@ -28,10 +28,6 @@ export interface KiviBuffers {
   valueMin: Float32Array;
   residualKeys: HostFloats;
   residualValues: HostFloats;
-}
-
-export function floatsOf(rows: HostFloats): Float32Array {
-  return rows.f16 ? f16ArrayToF32(rows.data as Uint16Array) : (rows.data as Float32Array);
 }
 
 /**

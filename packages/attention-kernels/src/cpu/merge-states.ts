@@ -1,7 +1,6 @@
-import type { Tensor } from '@kvkit/tensor-core';
-import { f16ArrayToF32 } from '@kvkit/tensor-core';
+import { hostFloat32, type Tensor } from '@kvkit/tensor-core';
 import type { AttentionState } from '../ops/merge-states.js';
-import { hostFloats, outputTensor } from './host-data.js';
+import { outputTensor } from './host-data.js';
 
 /** Log-sum-exp merge of partial results given as [output0, lse0, output1, lse1, …]. */
 export function mergeAttentionStatesCpu(inputs: Tensor[]): AttentionState {
@@ -11,9 +10,8 @@ export function mergeAttentionStatesCpu(inputs: Tensor[]): AttentionState {
   const outs: ArrayLike<number>[] = [];
   const lses: ArrayLike<number>[] = [];
   for (let i = 0; i < inputs.length; i += 2) {
-    const o = hostFloats(inputs[i]);
-    outs.push(o.f16 ? f16ArrayToF32(o.data as Uint16Array) : o.data);
-    lses.push(hostFloats(inputs[i + 1]).data as Float32Array);
+    outs.push(hostFloat32(inputs[i]));
+    lses.push(hostFloat32(inputs[i + 1]));
   }
   const out = new Float64Array(first.size);
   const lse = new Float64Array(rows);

@@ -1,6 +1,6 @@
-import type { Tensor } from '@kvkit/tensor-core';
+import { hostView, type Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
+import { hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
 import { accumulateRange, statisticsRange } from './tile-loop.js';
 import { denseWorkspace } from './workspace.js';
@@ -65,11 +65,11 @@ export function pagedWriteCpu(inputs: Tensor[]): void {
   const [poolKeys, poolValues, poolPositions, k, v, positions, slots] = inputs;
   const d = poolKeys.shape[2];
   const dv = poolValues.shape[2];
-  const K = hostRaw(poolKeys);
-  const V = hostRaw(poolValues);
-  const Pos = hostRaw(poolPositions);
-  const kRows = hostRaw(k);
-  const vRows = hostRaw(v);
+  const K = hostView(poolKeys);
+  const V = hostView(poolValues);
+  const Pos = hostView(poolPositions);
+  const kRows = hostView(k);
+  const vRows = hostView(v);
   const pos = hostInts(positions);
   const at = hostInts(slots);
   for (let i = 0; i < at.length; i++) {
@@ -85,9 +85,9 @@ export function pagedMoveCpu(inputs: Tensor[]): void {
   const [poolKeys, poolValues, poolPositions, from, to] = inputs;
   const d = poolKeys.shape[2];
   const dv = poolValues.shape[2];
-  const K = hostRaw(poolKeys);
-  const V = hostRaw(poolValues);
-  const Pos = hostRaw(poolPositions);
+  const K = hostView(poolKeys);
+  const V = hostView(poolValues);
+  const Pos = hostView(poolPositions);
   const src = hostInts(from);
   const dst = hostInts(to);
   for (let i = 0; i < src.length; i++) {

@@ -1,6 +1,6 @@
-import type { Tensor } from '@kvkit/tensor-core';
+import { hostFloat32, type Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import { hostFloats, hostInts, hostRaw, scaledQueries } from './host-data.js';
+import { hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
 import { accumulateRange, type MaskAttrs, statisticsRange } from './tile-loop.js';
 import { type DenseWorkspace, denseWorkspace } from './workspace.js';
@@ -95,7 +95,7 @@ function ioFor(
   keys: number,
 ) {
   return {
-    logWeights: keyLogWeights && (hostRaw(keyLogWeights) as Float32Array),
+    logWeights: keyLogWeights && hostFloat32(keyLogWeights),
     qs: scaledQueries(q, attrs.scale),
     qPos: hostInts(qPositions),
     keys: hostFloats(k),

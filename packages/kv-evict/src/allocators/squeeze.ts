@@ -8,11 +8,10 @@ import { kmeans1d } from './kmeans-1d.js';
  * three groups (k-means); the group with the highest similarity keeps `squeeze` × its budget and the
  * freed tokens go evenly to the other layers. Computed after each prefill pass, fixed while decoding.
  *
- * The cosine needs hidden states: the runtime reports each layer's input through `observeLayer`
- * (see `CrossLayerState`), and the cosine of layer l is taken between the inputs of layers l and l+1
- * — the whole block (attention and MLP) rather than attention alone, because that is what the
- * runtime's hook shows; the last layer gets the mean of the others. Without hidden states the
- * allocation stays uniform and `allocation().source` says so.
+ * The cosine needs hidden states: the runtime reports, through the contract's optional
+ * `observeLayer` hook (@kvkit/llm calls it), each layer's hidden state before and after attention
+ * and their per-token cosine; a layer's signal is its mean over the prefill tokens, as in the paper.
+ * Without the hook the allocation stays uniform and `allocation().source` says so.
  */
 export function squeezeAllocator(options: { squeeze?: number } = {}): LayerAllocator {
   const squeeze = numberInRange(options.squeeze ?? 0.5, 0, 1, 'squeeze', 'squeeze');
@@ -24,7 +23,7 @@ export function squeezeAllocator(options: { squeeze?: number } = {}): LayerAlloc
     allocate: (signals) => {
       const known = signals.map((s) => s.hiddenCosine).filter((c): c is number => c !== undefined);
       if (known.length === 0) {
-        return { weights: new Float64Array(signals.length).fill(1), note: 'no hidden states observed (wire the runtime hook to observeLayer): uniform' };
+        return { weights: new Float64Array(signals.length).fill(1), note: 'no hidden states observed (the runtime did not call observeLayer): uniform' };
       }
       const mean = known.reduce((a, b) => a + b, 0) / known.length;
       const cosines = signals.map((s) => s.hiddenCosine ?? mean);

@@ -1,7 +1,6 @@
-import { type AttentionMask, attention, concat, resolveAttentionMask, slice, type Tensor, tensor } from '@kvkit/tensor-core';
-import { TensorScope } from '../tensor-scope.js';
-import { composedAttention } from './composed-attention.js';
-import type { HeadKeys, ResolvedMask } from './head-keys.js';
+import { attentionStatistics, decodeAttention, flashAttention, type KeyStatistics, type StatisticsOptions } from '@kvkit/attention-kernels';
+import { type AttentionMask, concat, slice, type Tensor, tensor, TensorScope } from '@kvkit/tensor-core';
+import type { HeadKeys } from './head-keys.js';
 
 /** Which query rows a scorer watches in this attend call, and how. */
 export interface ObservationRequest {
@@ -44,42 +43,42 @@ export interface AttendHeadsResult {
   observations?: HeadObservation[];
 }
 
+/** Up to this many queries per call attend with the split-K decode kernel, more with the flash kernel. */
+const DECODE_QUERIES = 8;
+
 /**
  * THE attention seam of kv-evict: every cache layer of this package attends through this one
  * function. Query heads [h·g, (h+1)·g) read KV head h (grouped-query attention), and every KV head
  * reads only its own keys — the ragged storage is never padded or repeated.
  *
- * Today it calls tensor-core's reference `attention` per KV head (the fused path, bit-identical to
- * the dense cache) and composes ops for what that kernel lacks (per-key log weights, weighted or
- * per-row statistics). The fused kernels of @kvkit/attention-kernels (flash attention with
- * statistics, observation-window statistics, paged ragged storage) replace the body of this
- * function without any change to the layers.
+ * Each KV head's group runs the fused kernels of @kvkit/attention-kernels (`decodeAttention` for a
+ * few queries, `flashAttention` for more): per-key log weights, the caller's statistics and the
+ * scorer's observation (a window of last rows, row weights, single rows' probabilities) all come
+ * from the kernel's one pass. Only when the caller's statistics and an observation are both asked
+ * for does `attentionStatistics` re-score the observed rows (it never reads V).
  */
 export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: AttendHeadsOptions): AttendHeadsResult {
   const [qHeads, m, d] = q.shape;
   const group = qHeads / heads.length;
-  const mask = resolveAttentionMask(options, d, 'kv-evict attend');
-  const observe = options.observe ? clampRequest(options.observe, m) : undefined;
+  const { positions, statistics: wantStatistics = false, observe: request, ...mask } = options;
+  const observe = request ? clampRequest(request, m) : undefined;
   const scope = new TensorScope();
   try {
     const outputs: Tensor[] = [];
     const statistics: { keySum: Float32Array; keyMax: Float32Array }[] = [];
     const observations: HeadObservation[] = [];
     for (let h = 0; h < heads.length; h++) {
-      const qh = scope.track(slice(q, [h * group, 0, 0], [(h + 1) * group, m, d]));
-      const result = attendGroup(qh, heads[h], options.positions, mask, options.statistics ?? false, observe, scope);
+      const qh = heads.length === 1 ? q : scope.track(slice(q, [h * group, 0, 0], [(h + 1) * group, m, d]));
+      const result = attendGroup(qh, heads[h], positions, mask, wantStatistics, observe, scope);
       outputs.push(result.output);
       if (result.statistics) statistics.push(result.statistics);
       if (result.observation) observations.push(result.observation);
     }
-    let output = outputs[0];
-    if (outputs.length > 1) {
-      output = concat(outputs, 0);
-      for (const part of outputs) part.dispose();
-    }
+    // The parts stay in the scope (released after the concat); a single part goes to the caller.
+    const output = outputs.length === 1 ? scope.untrack(outputs[0]) : concat(outputs, 0);
     return {
       output,
-      ...(options.statistics ? { statistics } : {}),
+      ...(wantStatistics ? { statistics } : {}),
       ...(observe ? { observations } : {}),
     };
   } finally {
@@ -88,6 +87,7 @@ export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: Atte
 }
 
 interface GroupResult {
+  /** Tracked by the scope. */
   output: Tensor;
   statistics?: { keySum: Float32Array; keyMax: Float32Array };
   observation?: HeadObservation;
@@ -97,98 +97,40 @@ function attendGroup(
   q: Tensor,
   head: HeadKeys,
   positions: Int32Array,
-  mask: ResolvedMask,
+  mask: AttentionMask,
   wantStatistics: boolean,
   observe: ObservationRequest | undefined,
   scope: TensorScope,
 ): GroupResult {
-  const [group, m, d] = q.shape;
+  const [group, m] = q.shape;
   const n = head.positions.length;
-  const observedFrom = observe ? m - observe.rows : m;
-  const perRowCount = observe?.perRow ?? 0;
-  const stats = wantStatistics ? { keySum: new Float32Array(group * n), keyMax: new Float32Array(group * n) } : undefined;
-  const observation: HeadObservation | undefined = observe
-    ? { rows: observe.rows, sum: new Float32Array(group * n), max: new Float32Array(group * n), perRowCount, ...(perRowCount > 0 ? { perRow: new Float32Array(group * perRowCount * n) } : {}) }
-    : undefined;
-
-  /** Folds a block of probabilities ([group, rows, n], first row `start` of the rows given) into the results. */
-  const fold = (offset: number, collectStatistics: boolean) => (start: number, rows: number, p: Float32Array) => {
-    for (let g = 0; g < group; g++) {
-      for (let r = 0; r < rows; r++) {
-        const row = offset + start + r;
-        const base = (g * rows + r) * n;
-        if (stats && collectStatistics) accumulate(stats.keySum, stats.keyMax, g * n, p, base, n, 1);
-        if (!observation || row < observedFrom) continue;
-        const i = row - observedFrom;
-        accumulate(observation.sum, observation.max, g * n, p, base, n, observe!.rowWeights ? observe!.rowWeights[i] : 1);
-        const k = i - (observe!.rows - perRowCount);
-        if (observation.perRow && k >= 0) observation.perRow.set(p.subarray(base, base + n), (g * perRowCount + k) * n);
-      }
-    }
+  const common = {
+    ...mask,
+    queryPositions: positions,
+    keyPositions: head.positions,
+    ...(head.logWeights ? { keyLogWeights: scope.track(tensor(head.logWeights, [1, n], { dtype: 'f32', backend: q.backend })) } : {}),
   };
-
-  if (head.logWeights) {
-    // Weighted keys: the composed path gives the output, and statistics from the same probabilities.
-    const output = composedAttention(q, head, positions, mask, { output: true, onBlock: fold(0, true) })!;
-    return { output, statistics: stats, observation };
-  }
-
-  // Equal row weights (a single decode row, or λ = 1) scale the fused kernel's sums; only varying weights or single rows need probabilities.
-  const weights = observe?.rowWeights;
-  const uniformWeight = weights && weights.every((w) => w === weights[0]) ? weights[0] : weights ? undefined : 1;
-  const needsComposed = observe !== undefined && observe.rows > 0 && (uniformWeight === undefined || perRowCount > 0);
-  if (needsComposed) {
-    // The fused kernel gives the output (and the caller's statistics); the observed suffix is recomputed as probabilities.
-    const fused = fusedAttention(q, head, positions, mask, 0, m, wantStatistics, scope);
-    if (stats && fused.keySum && fused.keyMax) mergeStatistics(stats, fused.keySum, fused.keyMax);
-    const suffix = scope.track(slice(q, [0, observedFrom, 0], [group, m, d]));
-    composedAttention(suffix, head, positions.subarray(observedFrom), mask, { output: false, onBlock: fold(observedFrom, false) });
-    return { output: scope.release(fused.output), statistics: stats, observation };
-  }
-
-  // Fused path: one kernel call, or two when the observed rows are a suffix (its statistics are the observation).
-  const split = observe && observe.rows > 0 ? observedFrom : m;
-  const parts: Tensor[] = [];
-  if (split > 0) {
-    const first = fusedAttention(q, head, positions, mask, 0, split, wantStatistics, scope);
-    parts.push(first.output);
-    if (stats && first.keySum && first.keyMax) mergeStatistics(stats, first.keySum, first.keyMax);
-  }
-  if (split < m) {
-    const second = fusedAttention(q, head, positions, mask, split, m, true, scope);
-    parts.push(second.output);
-    if (stats && second.keySum && second.keyMax) mergeStatistics(stats, second.keySum, second.keyMax);
-    if (observation && second.keySum && second.keyMax) {
-      for (let i = 0; i < second.keySum.length; i++) observation.sum[i] = uniformWeight! * second.keySum[i];
-      observation.max.set(second.keyMax);
+  const observed: StatisticsOptions | undefined =
+    observe && observe.rows > 0
+      ? { window: observe.rows, ...(observe.rowWeights ? { weights: observe.rowWeights } : {}), ...(observe.perRow ? { rowProbabilities: observe.perRow } : {}) }
+      : undefined;
+  const attend = m <= DECODE_QUERIES ? decodeAttention : flashAttention;
+  const result = attend(q, head.keys, head.values, { ...common, statistics: wantStatistics ? true : (observed ?? false) });
+  scope.track(result.output);
+  const fromKernel = result.statistics && tracked(scope, result.statistics);
+  const statistics = wantStatistics && fromKernel ? { keySum: fromKernel.keySum.readFloat32Sync(), keyMax: fromKernel.keyMax.readFloat32Sync() } : undefined;
+  let observation: HeadObservation | undefined;
+  if (observe) {
+    const perRowCount = observe.perRow ?? 0;
+    observation = { rows: observe.rows, sum: new Float32Array(group * n), max: new Float32Array(group * n), perRowCount };
+    if (observed) {
+      const stats = wantStatistics ? tracked(scope, attentionStatistics(q, head.keys, { ...common, statistics: observed })) : fromKernel!;
+      observation.sum = stats.keySum.readFloat32Sync();
+      observation.max = stats.keyMax.readFloat32Sync();
+      if (stats.rowProbabilities) observation.perRow = stats.rowProbabilities.readFloat32Sync();
     }
   }
-  const output = parts.length === 1 ? scope.release(parts[0]) : concat(parts, 1);
-  return { output, statistics: stats, observation };
-}
-
-function fusedAttention(
-  q: Tensor,
-  head: HeadKeys,
-  positions: Int32Array,
-  mask: ResolvedMask,
-  from: number,
-  to: number,
-  statistics: boolean,
-  scope: TensorScope,
-): { output: Tensor; keySum?: Float32Array; keyMax?: Float32Array } {
-  const [group, m, d] = q.shape;
-  const rows = from === 0 && to === m ? q : scope.track(slice(q, [0, from, 0], [group, to, d]));
-  const queryPositions = scope.track(tensor(positions.subarray(from, to), [to - from], { dtype: 'i32', backend: q.backend }));
-  const keyPositions = scope.track(tensor(head.positions, [head.positions.length], { dtype: 'i32', backend: q.backend }));
-  const result = attention(rows, head.keys, head.values, { ...mask, queryPositions, keyPositions, statistics });
-  scope.track(result.output);
-  if (!result.statistics) return { output: result.output };
-  const keySum = Float32Array.from(result.statistics.keySum.readFloat32Sync());
-  const keyMax = Float32Array.from(result.statistics.keyMax.readFloat32Sync());
-  result.statistics.keySum.dispose();
-  result.statistics.keyMax.dispose();
-  return { output: result.output, keySum, keyMax };
+  return { output: result.output, statistics, observation };
 }
 
 /** Clamps the observed rows to the call's queries; per-row rows to the observed ones; checks weights. */
@@ -201,17 +143,8 @@ function clampRequest(request: ObservationRequest, m: number): ObservationReques
   return { rows, ...(perRow > 0 ? { perRow } : {}), ...(rowWeights ? { rowWeights } : {}) };
 }
 
-function accumulate(sum: Float32Array, max: Float32Array, at: number, p: Float32Array, base: number, n: number, weight: number): void {
-  for (let j = 0; j < n; j++) {
-    const value = p[base + j];
-    sum[at + j] += weight * value;
-    if (value > max[at + j]) max[at + j] = value;
-  }
-}
-
-function mergeStatistics(into: { keySum: Float32Array; keyMax: Float32Array }, keySum: Float32Array, keyMax: Float32Array): void {
-  for (let i = 0; i < keySum.length; i++) {
-    into.keySum[i] += keySum[i];
-    if (keyMax[i] > into.keyMax[i]) into.keyMax[i] = keyMax[i];
-  }
+/** Registers every tensor of the kernel's statistics for release with the scope. */
+function tracked(scope: TensorScope, stats: KeyStatistics): KeyStatistics {
+  for (const t of [stats.keySum, stats.keyMax, stats.queryCount, stats.rowProbabilities]) if (t) scope.track(t);
+  return stats;
 }

@@ -14,11 +14,3 @@ export interface HeadKeys {
    */
   logWeights?: Float32Array;
 }
-
-/** Resolved mask options (see tensor-core's `resolveAttentionMask`). */
-export interface ResolvedMask {
-  scale: number;
-  causal: boolean;
-  window: number;
-  softcap: number;
-}

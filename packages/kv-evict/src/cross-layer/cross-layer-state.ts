@@ -1,4 +1,4 @@
-import { type CacheLayerFactory, InvalidConfigError, type KVCacheLayer, type LayerSpec, type Tensor } from '@kvkit/tensor-core';
+import { type CacheLayerFactory, InvalidConfigError, type KVCacheLayer, type LayerObservation, type LayerSpec } from '@kvkit/tensor-core';
 import { type AllocationContext, capWeights, type LayerAllocator, type LayerSignal } from '../allocators/allocator.js';
 
 /** A cache layer as the cross-layer state drives it. */
@@ -23,13 +23,6 @@ export interface CrossLayerOptions {
   deferPrefill?: boolean;
 }
 
-/** What the model runtime reports after each decoder layer (the `onLayer` event of @kvkit/llm). */
-export interface LayerActivationsLike {
-  layerIndex: number;
-  /** [n, hidden]: the residual stream entering the layer. */
-  hidden: Tensor;
-}
-
 /**
  * The object the layers of ONE cache share, for methods that look across layers: layer budget
  * allocators (PyramidKV, SqueezeAttention, DynamicKV, ZigZagKV, D2O's layer level), ChunkKV's
@@ -39,15 +32,15 @@ export interface LayerActivationsLike {
  * signals defer compression during a prefill pass until every layer has attended (the cache briefly
  * holds the whole pass, as kvpress does), then allocate and compress all layers; DynamicKV also
  * reallocates among the layers seen so far every `layerInterval` layers, and while decoding every
- * `reallocateEvery` steps. Hidden states (SqueezeAttention) arrive through `observeLayer`, which a
- * runtime calls after each layer (`model.forward(ids, cache, { onLayer: (e) => cache.layers[e.layerIndex].observeLayer?.(e) })`).
+ * `reallocateEvery` steps. Hidden-state signals (SqueezeAttention) arrive through the layers'
+ * `observeLayer`, the optional hook of tensor-core's KV-cache contract that a runtime such as
+ * @kvkit/llm calls after each layer has attended.
  */
 export class CrossLayerState {
   private readonly layers: CoordinatedLayer[] = [];
   private readonly pending = new Set<CoordinatedLayer>();
   private readonly sharedValues = new Map<string, unknown>();
   private readonly cosines: (number | undefined)[];
-  private lastHidden: { layerIndex: number; rows: number; width: number; data: Float32Array } | undefined;
   private hiddenHook = false;
   private waitingForHidden = false;
   private decodeSteps = 0;
@@ -126,16 +119,18 @@ export class CrossLayerState {
     this.finishPass();
   }
 
-  /** Hidden states from the runtime (see the class comment). */
-  observeLayer(event: LayerActivationsLike): void {
+  /**
+   * A layer's observation from the runtime (see the class comment): during a prefill pass, the mean
+   * over its rows of the cosine between the layer's hidden state before and after attention.
+   */
+  observeLayer(layerIndex: number, observation: LayerObservation): void {
     this.hiddenHook = true;
-    const [rows, width] = event.hidden.shape;
-    const data = Float32Array.from(event.hidden.readFloat32Sync());
-    if (this.lastHidden && this.lastHidden.layerIndex === event.layerIndex - 1 && this.lastHidden.rows === rows && this.lastHidden.width === width) {
-      this.cosines[event.layerIndex - 1] = meanRowCosine(this.lastHidden.data, data, rows, width);
-    }
-    this.lastHidden = event.layerIndex === this.numLayers - 1 ? undefined : { layerIndex: event.layerIndex, rows, width, data };
-    if (event.layerIndex === this.numLayers - 1 && this.waitingForHidden) {
+    if (observation.phase !== 'prefill') return;
+    const cosines = observation.cosine.readFloat32Sync();
+    let total = 0;
+    for (const c of cosines) total += c;
+    this.cosines[layerIndex] = cosines.length > 0 ? total / cosines.length : undefined;
+    if (layerIndex === this.numLayers - 1 && this.waitingForHidden) {
       this.waitingForHidden = false;
       this.finishPass();
     }
@@ -167,24 +162,6 @@ export class CrossLayerState {
     const note = allocation.note ? `${source}; ${allocation.note}` : source;
     layers.forEach((l, i) => l.setWeight(weights[i], `${allocator.name}: ${note}`));
   }
-}
-
-function meanRowCosine(a: Float32Array, b: Float32Array, rows: number, width: number): number {
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    let dot = 0;
-    let na = 0;
-    let nb = 0;
-    for (let c = 0; c < width; c++) {
-      const x = a[r * width + c];
-      const y = b[r * width + c];
-      dot += x * y;
-      na += x * x;
-      nb += y * y;
-    }
-    total += na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 1;
-  }
-  return rows > 0 ? total / rows : 1;
 }
 
 /**

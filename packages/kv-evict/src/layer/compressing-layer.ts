@@ -4,6 +4,7 @@ import {
   type CacheLayerFactory,
   DisposedError,
   type KVCacheLayer,
+  type LayerObservation,
   type LayerSpec,
   type MemoryReport,
   memoryReport,
@@ -18,7 +19,7 @@ import type { LayerSignal } from '../allocators/allocator.js';
 import { attendHeads } from '../attend/attend-heads.js';
 import type { HeadKeys } from '../attend/head-keys.js';
 import { type Budget, resolveBudget, validateBudget } from '../budget.js';
-import type { CoordinatedLayer, CrossLayerState, LayerActivationsLike } from '../cross-layer/cross-layer-state.js';
+import type { CoordinatedLayer, CrossLayerState } from '../cross-layer/cross-layer-state.js';
 import { type GqaReduce, reduceGroup, validateGqa } from '../gqa.js';
 import { evictPolicy } from '../policies/evict.js';
 import type { CompressionPolicy, ExtraKeys } from '../policies/policy.js';
@@ -263,9 +264,9 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     return { scored, maxWeight: scored > 0 ? (this.seen - protectedTokens) / scored : Infinity };
   }
 
-  /** Hidden states from the runtime's per-layer hook, for cross-layer methods (SqueezeAttention). */
-  observeLayer(event: LayerActivationsLike): void {
-    this.state?.observeLayer(event);
+  /** The runtime's per-layer hook of the KV-cache contract, for cross-layer methods (SqueezeAttention). */
+  observeLayer(observation: LayerObservation): void {
+    this.state?.observeLayer(this.layerIndex, observation);
   }
 
   memory(): MemoryReport {

@@ -1,4 +1,5 @@
-import { type AttentionOptions, type AttentionResult, type Tensor, attention, matmul } from '@kvkit/tensor-core';
+import { latentAttention } from '@kvkit/attention-kernels';
+import { type AttentionOptions, type AttentionResult, matmul, type Tensor } from '@kvkit/tensor-core';
 
 /** Keys or values held as latents z with a basis P (head rows of the group basis): x ≈ P·z. */
 export interface LatentOperand {
@@ -17,8 +18,9 @@ export interface DirectOperand {
 }
 
 /**
- * Attention of one KV head's query group over low-rank storage: THE seam where a fused
- * low-rank decode kernel (@kvkit/attention-kernels) replaces the three reference ops below.
+ * Attention of one KV head's query group over low-rank storage, THE attention seam of this package:
+ * @kvkit/attention-kernels' `latentAttention` (split-K decode for a few queries, flash for more)
+ * runs over whatever the storage holds, latents or direct tensors.
  *
  * - Latent keys: scores qᵀ(P z) = (Pᵀq)ᵀ z, so queries are projected once ([g, m, r]) and the scores
  *   are computed against the stored latents, never rebuilding the n × headDim keys.
@@ -33,11 +35,15 @@ export function lowRankHeadAttention(q: Tensor, keys: LatentOperand | DirectOper
   const keyTensor = keys.kind === 'latent' ? keys.latents : keys.tensor;
   const valueTensor = values.kind === 'latent' ? values.latents : values.tensor;
   try {
-    const result = attention(projected, keyTensor, valueTensor, options);
-    if (values.kind === 'direct') return result;
-    const lifted = matmul(result.output, values.basis, { transposeB: true });
-    result.output.dispose();
-    return { output: lifted, statistics: result.statistics };
+    const { output, statistics } = latentAttention(projected, keyTensor, valueTensor, options);
+    // The kernel also counts the queries that see each key; the cache contract reports sum and max only.
+    statistics?.queryCount.dispose();
+    statistics?.rowProbabilities?.dispose();
+    const reported = statistics ? { keySum: statistics.keySum, keyMax: statistics.keyMax } : undefined;
+    if (values.kind === 'direct') return { output, ...(reported ? { statistics: reported } : {}) };
+    const lifted = matmul(output, values.basis, { transposeB: true });
+    output.dispose();
+    return { output: lifted, ...(reported ? { statistics: reported } : {}) };
   } finally {
     if (projected !== q) projected.dispose();
   }

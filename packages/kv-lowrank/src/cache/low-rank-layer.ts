@@ -21,6 +21,7 @@ import {
   validateAppend,
   validateAttend,
   zeros,
+  TensorScope,
 } from '@kvkit/tensor-core';
 import { type DirectOperand, type LatentOperand, lowRankHeadAttention } from '../attention/latent-attention.js';
 import { joinHeadResults } from './head-results.js';
@@ -29,7 +30,7 @@ import { type LatentStorage, type LatentStore, createLatentStore } from './laten
 import { MemoryTally } from './memory-tally.js';
 import { PositionStore } from './position-store.js';
 import { type RecentWindow, disposeWindow, windowTail, windowThenNew } from './recent-window.js';
-import { TensorScope } from './tensor-scope.js';
+import { asF32 } from './as-f32.js';
 
 /** Everything a low-rank cache layer needs, built by a method (eigen, palu, matryoshka, cskv, head merging). */
 export interface LowRankLayerPlan {
@@ -150,7 +151,7 @@ export class LowRankCacheLayer implements KVCacheLayer {
     const absorbValues = this.plan.attend !== 'reconstruct' && held === 0;
     const scope = new TensorScope();
     try {
-      const qf = scope.f32(q);
+      const qf = asF32(scope, q);
       const keyPositions = scope.track(held === 0 ? this.positions.tensor() : this.allPositionsTensor());
       const queryPositions = scope.track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
       const keyLatents = stored ? this.keyStores.map((s) => scope.track(s.read())) : [];
@@ -217,7 +218,7 @@ export class LowRankCacheLayer implements KVCacheLayer {
   private fullRows(h: number, latents: Tensor | undefined, basis: Tensor, window: Tensor | undefined, scope: TensorScope): Tensor {
     const parts: Tensor[] = [];
     if (latents) parts.push(scope.track(matmul(latents, basis, { transposeB: true })));
-    if (window) parts.push(scope.f32(scope.track(slice(window, [h, 0, 0], [h + 1, window.shape[1], this.headDim]))));
+    if (window) parts.push(asF32(scope, scope.track(slice(window, [h, 0, 0], [h + 1, window.shape[1], this.headDim]))));
     return scope.track(concat(parts, 1));
   }
 

@@ -1,6 +1,6 @@
-import { type Tensor, concat } from '@kvkit/tensor-core';
+import { type Tensor, concat, type TensorScope } from '@kvkit/tensor-core';
 import { tokenRange } from './head-tensors.js';
-import type { TensorScope } from './tensor-scope.js';
+import { asF32 } from './as-f32.js';
 
 /** Recent tokens a layer keeps whole: keys and values [kvHeads, w, headDim] and their positions. */
 export interface RecentWindow {
@@ -15,8 +15,8 @@ export function windowThenNew(window: RecentWindow | undefined, k: Tensor, v: Te
   const all = new Int32Array(held + positions.length);
   if (window) all.set(window.positions);
   all.set(positions, held);
-  if (!window) return { keys: scope.f32(k), values: scope.f32(v), positions: all };
-  const join = (a: Tensor, b: Tensor) => scope.track(concat([scope.f32(a), scope.f32(b)], 1));
+  if (!window) return { keys: asF32(scope, k), values: asF32(scope, v), positions: all };
+  const join = (a: Tensor, b: Tensor) => scope.track(concat([asF32(scope, a), asF32(scope, b)], 1));
   return { keys: join(window.keys, k), values: join(window.values, v), positions: all };
 }
 

@@ -1,7 +1,6 @@
-import { CorruptModelFileError, InvalidConfigError } from '@kvkit/tensor-core';
+import { CorruptModelFileError, InvalidConfigError, parseSafetensors, readSafetensorsData, type SafetensorsInput, serializeSafetensors } from '@kvkit/tensor-core';
 import { type GroupBasis, KEY_SOURCES, type KeyBasisSource, type ProjectionSet, VALUE_SOURCES, type ValueBasisSource, validateProjectionSet } from '../fit/projection-set.js';
 import { type RankAllocation, validateAllocation } from '../rank/allocation.js';
-import { type SafetensorsEntry, decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 /** The JSON sidecar of a projections file: what the tensors are, and an optional rank allocation. */
 export interface ProjectionSidecar {
@@ -44,12 +43,13 @@ export function encodeProjections(set: ProjectionSet, options: EncodeProjectionO
   const basisDtype = options.basisDtype ?? 'F32';
   if (basisDtype !== 'F32' && basisDtype !== 'F64') throw new InvalidConfigError(`encodeProjections: basisDtype must be F32 or F64, got ${String(basisDtype)}`);
   if (options.ranks) validateAllocation(set, options.ranks, 'encodeProjections');
-  const tensors: Record<string, SafetensorsEntry> = {};
+  const tensors: Record<string, SafetensorsInput> = {};
   for (const part of ['key', 'value'] as const) {
     set[part].layers.forEach((groups, l) =>
       groups.forEach((g, j) => {
-        const data = basisDtype === 'F32' ? Float32Array.from(g.basis.data) : Float64Array.from(g.basis.data);
-        tensors[name(part, l, j, 'basis')] = { dtype: basisDtype, shape: [g.basis.rows, g.basis.cols], data };
+        const shape = [g.basis.rows, g.basis.cols];
+        tensors[name(part, l, j, 'basis')] =
+          basisDtype === 'F32' ? { dtype: 'F32', shape, data: Float32Array.from(g.basis.data) } : { dtype: 'F64', shape, data: Float64Array.from(g.basis.data) };
         tensors[name(part, l, j, 'spectrum')] = { dtype: 'F64', shape: [g.spectrum.length], data: Float64Array.from(g.spectrum) };
         tensors[name(part, l, j, 'total')] = { dtype: 'F64', shape: [1], data: Float64Array.of(g.totalEnergy) };
       }),
@@ -68,7 +68,7 @@ export function encodeProjections(set: ProjectionSet, options: EncodeProjectionO
     ...(options.ranks ? { ranks: options.ranks } : {}),
     ...(options.metadata ? { metadata: options.metadata } : {}),
   };
-  return { safetensors: encodeSafetensors(tensors, { format: 'kvkit-kv-projections' }), sidecar };
+  return { safetensors: serializeSafetensors(tensors, { format: 'kvkit-kv-projections' }), sidecar };
 }
 
 /** Rebuilds projections (and saved ranks) from `encodeProjections` output; inconsistencies throw CorruptModelFileError. */
@@ -80,7 +80,7 @@ export function decodeProjections(bytes: Uint8Array, sidecar: unknown, file = 'p
   }
   const numLayers = meta.numLayers as number;
   const kvHeads = meta.kvHeads as number;
-  const { tensors } = decodeSafetensors(bytes, file);
+  const tensors = readTensors(bytes, file);
   const read = (part: 'key' | 'value'): GroupBasis[][] => {
     const groupSize = (meta[part] as { groupSize: number }).groupSize;
     const groups = Number.isInteger(groupSize) && groupSize > 0 ? kvHeads / groupSize : NaN;
@@ -146,4 +146,19 @@ export async function loadProjections(prefix: string): Promise<{ projections: Pr
   }
   const bytes = await readFile(`${prefix}.safetensors`);
   return decodeProjections(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sidecar, `${prefix}.safetensors`);
+}
+
+/**
+ * The F32/F64 tensors of a safetensors file by name (the format's checks are tensor-core's); tensors
+ * of other dtypes are not part of a projection file and are left out, so asking for them reports
+ * the file as malformed.
+ */
+function readTensors(bytes: Uint8Array, file: string): Record<string, { dtype: string; shape: number[]; data: Float32Array | Float64Array }> {
+  const parsed = parseSafetensors(bytes, file);
+  const out: Record<string, { dtype: string; shape: number[]; data: Float32Array | Float64Array }> = {};
+  for (const [tensorName, entry] of parsed.tensors) {
+    if (entry.dtype !== 'F32' && entry.dtype !== 'F64') continue;
+    out[tensorName] = { dtype: entry.dtype, shape: entry.shape, data: readSafetensorsData(parsed, entry) as Float32Array | Float64Array };
+  }
+  return out;
 }

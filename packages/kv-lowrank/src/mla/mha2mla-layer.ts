@@ -17,6 +17,7 @@ import {
   tensor,
   validateAppend,
   validateAttend,
+  TensorScope,
 } from '@kvkit/tensor-core';
 import { lowRankHeadAttention } from '../attention/latent-attention.js';
 import { GrowableBuffer } from '../cache/growable-buffer.js';
@@ -26,7 +27,7 @@ import { type LatentStorage, type LatentStore, createLatentStore } from '../cach
 import { emptyAttention, maskOf, trackResult } from '../cache/low-rank-layer.js';
 import { MemoryTally } from '../cache/memory-tally.js';
 import { PositionStore } from '../cache/position-store.js';
-import { TensorScope } from '../cache/tensor-scope.js';
+import { asF32 } from '../cache/as-f32.js';
 
 /** One layer of an MHA2MLA conversion, ready to run: per-head channel lists and latent blocks. */
 export interface MlaLayerPlan {
@@ -93,8 +94,8 @@ export class Mha2MlaCacheLayer implements KVCacheLayer {
     if (n === 0) return;
     const scope = new TensorScope();
     try {
-      const kf = scope.f32(k);
-      const vf = scope.f32(v);
+      const kf = asF32(scope, k);
+      const vf = asF32(scope, v);
       const pos = scope.track(tensor(step.positions, [n], { dtype: 'i32', backend: this.backend }));
       const rotated = scope.track(rope(kf, pos, this.invFreq, this.layout));
       const ropeParts: Tensor[] = [];
@@ -127,12 +128,12 @@ export class Mha2MlaCacheLayer implements KVCacheLayer {
     const perKv = qHeads / this.kvHeads;
     const scope = new TensorScope();
     try {
-      const qf = scope.f32(q);
+      const qf = asF32(scope, q);
       const queryPositions = scope.track(tensor(options.positions, [m], { dtype: 'i32', backend: this.backend }));
       const keyPositions = scope.track(this.positions.tensor());
       const unrotated = scope.track(rope(qf, queryPositions, this.inverseFreq, this.layout));
       const latents = scope.track(this.latents.read());
-      const ropeKeys = scope.f32(scope.track(this.ropeKeys.view()));
+      const ropeKeys = asF32(scope, scope.track(this.ropeKeys.view()));
       const results: AttendResult[] = [];
       for (let h = 0; h < this.kvHeads; h++) {
         const group = (x: Tensor) => scope.track(slice(x, [h * perKv, 0, 0], [(h + 1) * perKv, m, this.headDim]));

@@ -22,6 +22,7 @@ import {
   transposeMatrix,
   validateAppend,
   validateAttend,
+  TensorScope,
 } from '@kvkit/tensor-core';
 import { lowRankHeadAttention } from '../attention/latent-attention.js';
 import { GrowableBuffer } from '../cache/growable-buffer.js';
@@ -33,7 +34,7 @@ import { emptyAttention, maskOf, trackResult } from '../cache/low-rank-layer.js'
 import { MemoryTally } from '../cache/memory-tally.js';
 import { PositionStore } from '../cache/position-store.js';
 import { type RecentWindow, disposeWindow, windowTail, windowThenNew } from '../cache/recent-window.js';
-import { TensorScope } from '../cache/tensor-scope.js';
+import { asF32 } from '../cache/as-f32.js';
 import { leftSingularDirections } from '../fit/principal-directions.js';
 
 export interface ShadowKVPlan {
@@ -175,7 +176,7 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
     const scope = new TensorScope();
     const i32 = (values: Int32Array) => scope.track(tensor(values, [values.length], { dtype: 'i32', backend: this.backend }));
     try {
-      const qf = scope.f32(q);
+      const qf = asF32(scope, q);
       const queryPositions = i32(options.positions);
       const storedPositions = this.positions.values();
       const windowPositions = this.window?.positions ?? new Int32Array(0);
@@ -196,11 +197,11 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
           valueParts.push(this.gatherValues(h, tokenIndex, scope));
         }
         if (outlierIndex.length) {
-          for (const o of this.outliers[h]) keyParts.push(scope.f32(o.keys));
+          for (const o of this.outliers[h]) keyParts.push(asF32(scope, o.keys));
           valueParts.push(this.gatherValues(h, outlierIndex, scope));
         }
         if (this.window) {
-          const head = (x: Tensor) => scope.f32(scope.track(slice(x, [h, 0, 0], [h + 1, windowPositions.length, this.headDim])));
+          const head = (x: Tensor) => asF32(scope, scope.track(slice(x, [h, 0, 0], [h + 1, windowPositions.length, this.headDim])));
           keyParts.push(scope.track(rope(head(this.window.keys), i32(windowPositions), this.invFreq, this.layout)));
           valueParts.push(head(this.window.values));
         }
@@ -314,7 +315,7 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
     const eligible = Array.from({ length: chunks }, (_, i) => i).filter((i) => !exclude.has(i));
     if (eligible.length <= limit) return eligible;
     const landmarkView = scope.track(this.landmarks.view());
-    const landmarks = scope.f32(scope.track(slice(landmarkView, [h, 0, 0], [h + 1, chunks, this.headDim])));
+    const landmarks = asF32(scope, scope.track(slice(landmarkView, [h, 0, 0], [h + 1, chunks, this.headDim])));
     const scores = scope.track(matmul(qh, landmarks, { transposeB: true })).readFloat32Sync();
     const best = new Float64Array(chunks).fill(-Infinity);
     for (let i = 0; i < scores.length; i++) best[i % chunks] = Math.max(best[i % chunks], scores[i]);
@@ -327,7 +328,7 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
   private gatherValues(h: number, index: Int32Array, scope: TensorScope): Tensor {
     const all = scope.track(this.values.view());
     const head = scope.track(slice(all, [h, 0, 0], [h + 1, all.shape[1], this.headDim]));
-    return scope.f32(scope.track(gather(head, scope.track(tensor(index, [index.length], { dtype: 'i32', backend: this.backend })), 1)));
+    return asF32(scope, scope.track(gather(head, scope.track(tensor(index, [index.length], { dtype: 'i32', backend: this.backend })), 1)));
   }
 
   private assertAlive(): void {

@@ -1,4 +1,4 @@
-import { type CpuBackend, InvalidConfigError, registerKernel, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
+import { type CpuBackend, hostView, InvalidConfigError, registerKernel, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
 import type { ParamDType } from '../numeric/param-dtype.js';
 import { lazyRegistration, output, readFloats, rowsOf } from './host.js';
 
@@ -75,8 +75,8 @@ export const ensureOutlierKernels = lazyRegistration(() => {
   registerKernel<'kvMergeOutliers', CpuBackend>('kvMergeOutliers', 'cpu', (backend, [dense, indicesT, valuesT]) => {
     const { rows, length: d } = rowsOf(dense);
     const count = indicesT.shape[indicesT.rank - 1];
-    const out = readFloats(dense, 'kvMergeOutliers');
-    const indices = indicesT.readSync();
+    const out = Float32Array.from(readFloats(dense, 'kvMergeOutliers')); // written below: a copy, not the input's view
+    const indices = hostView(indicesT);
     const values = readFloats(valuesT, 'kvMergeOutliers');
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < count; j++) out[r * d + indices[r * count + j]] = values[r * count + j];

@@ -1,7 +1,6 @@
-import { type Backend, concat, gather, InvalidConfigError, reshape, slice, type Tensor, tensor, transpose } from '@kvkit/tensor-core';
+import { type Backend, concat, gather, InvalidConfigError, reshape, slice, type Tensor, tensor, TensorScope, transpose } from '@kvkit/tensor-core';
 import { hadamard } from '../kernels/hadamard.js';
 import { assertHadamardBlock } from '../numeric/hadamard.js';
-import { Scope } from '../storage/scope.js';
 
 export interface ChannelRotationOptions {
   kvHeads: number;
@@ -78,7 +77,7 @@ export class ChannelRotation {
   forQueryHeads(x: Tensor, direction: 'forward' | 'inverse'): Tensor {
     if (this.headGroup !== 1) throw new InvalidConfigError('a grouped-head rotation cannot be moved onto the queries; rotate the keys back instead');
     const [qHeads, m, d] = x.shape;
-    const scope = new Scope();
+    const scope = new TensorScope();
     try {
       const rows = scope.track(reshape(x, [this.kvHeads, (qHeads / this.kvHeads) * m, d]));
       const rotated = scope.track(this.apply(rows, direction === 'forward'));
@@ -101,7 +100,7 @@ export class ChannelRotation {
     const { kvHeads, headDim: d, headGroup: hg } = this;
     const n = x.shape[1];
     const groups = kvHeads / hg;
-    const scope = new Scope();
+    const scope = new TensorScope();
     let result: Tensor | undefined;
     try {
       // [kvHeads, n, d] → [groups, n, hg·d]: the channels of a head group side by side.
@@ -119,7 +118,7 @@ export class ChannelRotation {
   }
 
   /** Gathers the channels of each head group in `order` (no-op without orders). */
-  private permute(x: Tensor, order: Tensor[] | undefined, scope: Scope): Tensor {
+  private permute(x: Tensor, order: Tensor[] | undefined, scope: TensorScope): Tensor {
     if (!order) return x;
     const parts = order.map((idx, g) => scope.track(gather(scope.track(slice(x, [g, 0, 0], [g + 1, x.shape[1], x.shape[2]])), idx, 2)));
     return scope.track(parts.length === 1 ? parts[0] : concat(parts, 0));

@@ -1,20 +1,19 @@
-import { dequantizeKivi, type KiviCacheView } from '@kvkit/attention-kernels';
-import { type AttendOptions, type AttendResult, attention, slice, tensor } from '@kvkit/tensor-core';
-import type { Tensor } from '@kvkit/tensor-core';
+import { type KiviCacheView, kiviDecodeAttention } from '@kvkit/attention-kernels';
+import type { AttendOptions, AttendResult, Tensor } from '@kvkit/tensor-core';
 
 /**
- * Attention over a KIVI cache. Today: the reference dequantizer of @kvkit/attention-kernels, then
- * tensor-core's attention. This is the one function to switch to the fused `kiviDecodeAttention`
- * kernel when it lands; the stored format does not change.
+ * Attention over a KIVI cache: the fused `kiviDecodeAttention` kernel of @kvkit/attention-kernels
+ * reads the codes, scales and residual rows in place and dequantizes one tile at a time, so the
+ * dequantized cache never exists. It takes any number of queries at their own positions (the
+ * causal mask, window and soft-cap come from `options`), so prefill queries use it too.
  */
 export function kiviAttend(view: KiviCacheView, q: Tensor, options: AttendOptions): AttendResult {
-  const { keys, values } = dequantizeKivi(view);
-  const keyPositions = slice(view.positions, [0], [view.length]);
-  const queryPositions = tensor(options.positions, [options.positions.length], { dtype: 'i32', backend: q.backend });
-  const { positions: _positions, ...mask } = options;
-  try {
-    return attention(q, keys, values, { ...mask, queryPositions, keyPositions });
-  } finally {
-    for (const t of [keys, values, keyPositions, queryPositions]) t.dispose();
-  }
+  const { positions, statistics, ...mask } = options;
+  const result = kiviDecodeAttention(q, view, { ...mask, queryPositions: positions, statistics: statistics ?? false });
+  if (!result.statistics) return { output: result.output };
+  // The contract's statistics are keySum and keyMax; the kernel's extras are released here.
+  const { keySum, keyMax, queryCount, rowProbabilities } = result.statistics;
+  queryCount.dispose();
+  rowProbabilities?.dispose();
+  return { output: result.output, statistics: { keySum, keyMax } };
 }

@@ -16,12 +16,12 @@ import {
   tensor,
   validateAppend,
   validateAttend,
+  TensorScope,
 } from '@kvkit/tensor-core';
 import type { TokenCodec } from '../codecs/codec.js';
 import type { ParamDType } from '../numeric/param-dtype.js';
 import type { TokenScorer, TokenStatistics } from '../scorers/token-scores.js';
 import { addParts, disposeRecord, type FieldSpec, RecordStore, type RecordTensors } from '../storage/record-store.js';
-import { Scope } from '../storage/scope.js';
 import { TokenColumns } from '../storage/token-columns.js';
 import { joinTokens } from '../streams/stream.js';
 
@@ -71,7 +71,7 @@ class Tier {
   /** Decoded keys and values of the rows at `rows` (all rows when absent), f32 [heads, n, d]. */
   decode(rows?: Int32Array): { k: Tensor; v: Tensor } {
     const view = this.store.view();
-    const scope = new Scope();
+    const scope = new TensorScope();
     try {
       let record = view;
       if (rows) {
@@ -156,7 +156,7 @@ export class MixedPrecisionLayer implements KVCacheLayer {
     this.assertAlive();
     const n = validateAppend(this, k, v, step);
     if (n === 0) return;
-    const scope = new Scope();
+    const scope = new TensorScope();
     const dtype = this.parts.storageDType;
     let plan: FlushPlan | undefined;
     try {
@@ -176,7 +176,7 @@ export class MixedPrecisionLayer implements KVCacheLayer {
   attend(q: Tensor, options: AttendOptions): AttendResult {
     this.assertAlive();
     validateAttend(this, q, options);
-    const scope = new Scope();
+    const scope = new TensorScope();
     let output: Tensor | undefined;
     try {
       const keys: Tensor[] = [];
@@ -289,7 +289,7 @@ export class MixedPrecisionLayer implements KVCacheLayer {
     const toHighRows = incoming.filter((i) => keepHigh.has(i)).map((i) => i - hc - lc);
     const toLowRows = incoming.filter((i) => !keepHigh.has(i)).map((i) => i - hc - lc);
     const plan: FlushPlan = { flushed, toLow: [], demoted: [...demoted].sort((a, b) => b - a) };
-    const scope = new Scope();
+    const scope = new TensorScope();
     try {
       const windowRows = (rows: number[]) => {
         const index = scope.track(tensor(Int32Array.from(rows), [rows.length], { dtype: 'i32', backend: this.backend }));

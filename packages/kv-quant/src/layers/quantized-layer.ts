@@ -15,11 +15,11 @@ import {
   tensor,
   validateAppend,
   validateAttend,
+  TensorScope,
 } from '@kvkit/tensor-core';
 import type { ParamDType } from '../numeric/param-dtype.js';
 import { addParts } from '../storage/record-store.js';
 import { RowBuffer } from '../storage/row-buffer.js';
-import { Scope } from '../storage/scope.js';
 import type { KVStream, Staged } from '../streams/stream.js';
 import type { ChannelRotation } from './channel-rotation.js';
 
@@ -90,7 +90,7 @@ export class QuantizedCacheLayer implements KVCacheLayer {
     this.assertAlive();
     const n = validateAppend(this, k, v, step);
     if (n === 0) return;
-    const scope = new Scope();
+    const scope = new TensorScope();
     const staged: Staged[] = [];
     try {
       const kIn = this.prepare(k, this.parts.keyRotation, scope);
@@ -113,7 +113,7 @@ export class QuantizedCacheLayer implements KVCacheLayer {
   attend(q: Tensor, options: AttendOptions): AttendResult {
     this.assertAlive();
     validateAttend(this, q, options);
-    const scope = new Scope();
+    const scope = new TensorScope();
     let output: Tensor | undefined;
     try {
       let keys = scope.track(this.parts.keys.decode());
@@ -163,7 +163,7 @@ export class QuantizedCacheLayer implements KVCacheLayer {
    * Attention of (possibly rotated) queries over the dequantized keys and values. The one place a
    * fused kernel reading the stored codes directly would plug in.
    */
-  protected runAttention(query: Tensor, keys: Tensor, values: Tensor, keyPositions: Tensor, options: AttendOptions, scope: Scope): AttendResult {
+  protected runAttention(query: Tensor, keys: Tensor, values: Tensor, keyPositions: Tensor, options: AttendOptions, scope: TensorScope): AttendResult {
     const queryPositions = scope.track(tensor(options.positions, [options.positions.length], { dtype: 'i32', backend: this.backend }));
     const { positions: _positions, ...mask } = options;
     return attention(query, keys, values, { ...mask, queryPositions, keyPositions });
@@ -174,7 +174,7 @@ export class QuantizedCacheLayer implements KVCacheLayer {
   }
 
   /** K or V rounded to the storage dtype (after the rotation, if any). */
-  private prepare(x: Tensor, rotation: ChannelRotation | undefined, scope: Scope): Tensor {
+  private prepare(x: Tensor, rotation: ChannelRotation | undefined, scope: TensorScope): Tensor {
     const rotated = rotation ? scope.track(rotation.forward(x)) : x;
     return rotated.dtype === this.parts.storageDType ? rotated : scope.track(cast(rotated, this.parts.storageDType));
   }

@@ -1,8 +1,7 @@
-import { type Backend, contiguous, InvalidConfigError, reshape, type Tensor, transpose, wordsPerRow } from '@kvkit/tensor-core';
+import { type Backend, contiguous, InvalidConfigError, reshape, type Tensor, TensorScope, transpose, wordsPerRow } from '@kvkit/tensor-core';
 import { assertUniformBits, dequantizeUniform, quantizeUniform, type UniformQuantAttrs } from '../kernels/uniform.js';
 import type { ParamDType } from '../numeric/param-dtype.js';
 import { addParts, disposeRecord, RecordStore } from '../storage/record-store.js';
-import { Scope } from '../storage/scope.js';
 import { joinTokens, type KVStream, type Staged, tokenRange } from './stream.js';
 
 export interface ChannelGroupStreamOptions {
@@ -78,7 +77,7 @@ export class ChannelGroupStream implements KVStream {
     const total = held + n;
     const flush = Math.floor(total / this.flushSize) * this.flushSize;
     const G = this.options.groupSize;
-    const scope = new Scope();
+    const scope = new TensorScope();
     let encoded: Record<string, Tensor> | undefined;
     try {
       if (flush > 0) {
@@ -129,7 +128,7 @@ export class ChannelGroupStream implements KVStream {
     const parts: Tensor[] = [];
     const g = this.groups.count;
     if (g > 0) {
-      const scope = new Scope();
+      const scope = new TensorScope();
       try {
         const record = this.groups.view();
         for (const t of Object.values(record)) scope.track(t);

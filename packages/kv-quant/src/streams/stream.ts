@@ -1,5 +1,4 @@
-import { type Backend, cast, concat, slice, type Tensor, zeros } from '@kvkit/tensor-core';
-import { Scope } from '../storage/scope.js';
+import { type Backend, cast, concat, slice, type Tensor, TensorScope, zeros } from '@kvkit/tensor-core';
 
 /**
  * One side (keys or values) of a quantized cache layer: what is stored and how, for the tokens in
@@ -31,7 +30,7 @@ export function tokenRange(x: Tensor, start: number, end: number): Tensor {
 
 /** Joins token blocks ([heads, n_i, d], any float dtype) into one f32 tensor; takes ownership of the parts. */
 export function joinTokens(parts: Tensor[], backend: Backend, heads: number, headDim: number): Tensor {
-  const scope = new Scope();
+  const scope = new TensorScope();
   for (const p of parts) scope.track(p);
   const blocks = parts.filter((p) => p.shape[1] > 0).map((p) => (p.dtype === 'f32' ? p : scope.track(cast(p, 'f32'))));
   let result: Tensor;

@@ -1,8 +1,7 @@
-import type { Backend, Tensor } from '@kvkit/tensor-core';
+import { type Backend, type Tensor, TensorScope } from '@kvkit/tensor-core';
 import type { TokenCodec } from '../codecs/codec.js';
 import type { ParamDType } from '../numeric/param-dtype.js';
 import { addParts, disposeRecord, RecordStore, type RecordTensors } from '../storage/record-store.js';
-import { Scope } from '../storage/scope.js';
 import { joinTokens, type KVStream, type Staged, tokenRange } from './stream.js';
 
 export interface TokenStreamOptions {
@@ -43,7 +42,7 @@ export class TokenStream implements KVStream {
 
   stage(x: Tensor): Staged {
     const n = x.shape[1];
-    const scope = new Scope();
+    const scope = new TensorScope();
     const toSinks = Math.min(n, this.options.sinks - this.sinks.count);
     const rest = n - toSinks;
     const overflow = Math.max(0, this.window.count + rest - this.options.window);

@@ -29,6 +29,24 @@ export interface AttendResult {
 }
 
 /**
+ * What a model runtime reports to a cache layer once the layer's decoder block has attended
+ * (`KVCacheLayer.observeLayer`): the signals layer-wise budget methods need, such as
+ * SqueezeAttention's cosine similarity between a layer's hidden state before and after attention.
+ * The tensors are released when the call returns: copy what you keep.
+ */
+export interface LayerObservation {
+  /** Absolute positions of the rows (this cache's tokens of the forward pass). */
+  positions: Int32Array;
+  phase: 'prefill' | 'decode';
+  /** [n, hidden]: the residual stream entering the layer. */
+  hiddenIn: Tensor;
+  /** [n, hidden]: the residual stream after the layer's attention (x + o_proj(attention(norm(x)))). */
+  hiddenOut: Tensor;
+  /** f32 [n]: cos(hiddenIn_t, hiddenOut_t) per row (0 where either vector is zero). */
+  cosine: Tensor;
+}
+
+/**
  * One layer of a KV cache. Everything a compression method does happens behind this interface:
  * the model appends K/V and asks for attention; the layer decides how K/V are stored (dense,
  * quantized, evicted, low-rank, paged) and which kernel reads them.
@@ -53,6 +71,12 @@ export interface KVCacheLayer {
   append(k: Tensor, v: Tensor, step: StepInfo): void;
   /** q: [qHeads, m, headDim] at `options.positions` → attention over what the layer holds. */
   attend(q: Tensor, options: AttendOptions): AttendResult;
+  /**
+   * Optional: called by the model runtime after the layer's `append` and `attend` of each forward
+   * pass (every pass, prefill and decode), for methods that budget across layers. Runtimes that do
+   * not call it leave such methods on their fallback; layers that do not need it leave it out.
+   */
+  observeLayer?(observation: LayerObservation): void;
   memory(): MemoryReport;
   dispose(): void;
 }

@@ -1,6 +1,6 @@
 import type { Backend } from '../backend.js';
 import { defaultBackend, getBackend } from '../backend-registry.js';
-import { allocateHostArray, assertDType, type DType, type HostArray, hostArrayMatches, integerRange } from '../dtype.js';
+import { allocateHostArray, assertDType, type DType, type HostArray, hostArrayMatches, inferHostDType, integerRange } from '../dtype.js';
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
 import { numberToBf16Bits, numberToF16Bits } from '../float16.js';
 import { runKernel } from '../kernel-registry.js';
@@ -54,7 +54,7 @@ export function encodeNumbers(values: ArrayLike<number>, dtype: DType, where: st
  * already holds `dtype`'s representation (f16/bf16 as Uint16Array bit patterns). Shape defaults to 1-D.
  */
 export function tensor(data: ArrayLike<number> | HostArray, shape?: Shape, options: CreateOptions = {}): Tensor {
-  const dtype = assertDType(options.dtype ?? inferDType(data), 'tensor');
+  const dtype = assertDType(options.dtype ?? inferHostDType(data), 'tensor');
   const resolvedShape = shape ?? [data.length];
   assertValidShape(resolvedShape, 'tensor');
   if (sizeOf(resolvedShape) !== data.length) {
@@ -67,14 +67,6 @@ export function tensor(data: ArrayLike<number> | HostArray, shape?: Shape, optio
   // A typed array already in the dtype's representation is taken as is (f16/bf16: bit patterns).
   const raw = ArrayBuffer.isView(data) && hostArrayMatches(dtype, data as HostArray) ? (data as HostArray) : encodeNumbers(data, dtype, 'tensor');
   return new Tensor(new SharedStorage(backend, backend.upload(dtype, raw)), resolvedShape, dtype);
-}
-
-function inferDType(data: ArrayLike<number>): DType {
-  if (data instanceof Int32Array) return 'i32';
-  if (data instanceof Uint32Array) return 'u32';
-  if (data instanceof Int8Array) return 'i8';
-  if (data instanceof Uint8Array) return 'u8';
-  return 'f32';
 }
 
 export function scalar(value: number, options: CreateOptions = {}): Tensor {
