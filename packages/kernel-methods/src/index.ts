@@ -98,4 +98,5 @@ export { type StkrOptions, SpectrallyTransformedKernelRegression } from './regre
 export { type GraphKernelName, type GraphKernelOptions, graphKernel } from './graph/graph-kernels.js';
 
 // Embedding
+export { type BarnesHutTsneOptions, type BarnesHutTsneResult, barnesHutTsne } from './embedding/barnes-hut-tsne.js';
 export { type TsneOptions, tsne, trustworthiness } from './embedding/tsne.js';

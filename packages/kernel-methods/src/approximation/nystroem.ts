@@ -1,9 +1,9 @@
-import { cholesky, choleskySolve, createRng, InvalidConfigError, type Matrix, matmulMatrix, type Rng } from '@kvkit/tensor-core';
+import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, matmulMatrix, type Matrix, type Rng } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, selectRows } from '../points.js';
-import { addToDiagonal, shiftedEigh } from '../util/linalg.js';
+import { addToDiagonal } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 
 export type LandmarkSampling = 'uniform' | 'ridge-leverage';
@@ -120,7 +120,7 @@ export class Nystroem {
 
 /** K^{−1/2} of a symmetric PSD matrix (eigenvalues floored at 1e-12), symmetric. */
 export function inverseSquareRoot(k: Matrix): Matrix {
-  const { values, vectors } = shiftedEigh(k);
+  const { values, vectors } = eigh(k);
   const m = k.rows;
   const scaled = new Float64Array(m * m);
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) scaled[i * m + j] = vectors.data[i * m + j] / Math.sqrt(Math.max(values[j], 1e-12));
@@ -174,7 +174,7 @@ export function ridgeLeverageScores(
 
 /** Σ_{i>rank} λᵢ(K)/rank, K's eigenvalues estimated from the pilot Gram (× n/|S|); floored for smooth kernels. */
 function tailRidge(kss: Matrix, rank: number, n: number, diagonal: Float64Array): number {
-  const values = shiftedEigh(kss).values;
+  const values = eigh(kss).values;
   let tail = 0;
   for (let i = rank; i < values.length; i++) tail += Math.max(values[i], 0);
   const meanDiagonal = diagonal.reduce((a, b) => a + b, 0) / n;

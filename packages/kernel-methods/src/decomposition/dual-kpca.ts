@@ -1,5 +1,4 @@
-import { InvalidConfigError, type LinearOperator, type Matrix, matmulMatrix, NotConvergedError, qr, type Rng } from '@kvkit/tensor-core';
-import { shiftedEigh } from '../util/linalg.js';
+import { eigh, InvalidConfigError, type LinearOperator, matmulMatrix, type Matrix, NotConvergedError, qr, type Rng } from '@kvkit/tensor-core';
 
 /**
  * The loss of the dual KPCA problem of Tonin, Lambert, Patrinos & Suykens ("Extending Kernel PCA
@@ -86,7 +85,7 @@ export function solveDualKpca(g: LinearOperator, components: number, rng: Rng, o
   // Rayleigh–Ritz: eigenvectors of Hᵀ G H order and rotate the columns.
   const gh = g.multiply(h);
   const small = matmulMatrix(h, gh, { transposeA: true });
-  const ritz = shiftedEigh(symmetrize(small), { order: 'descending' });
+  const ritz = eigh(symmetrize(small), { order: 'descending' });
   const rotated = matmulMatrix(h, ritz.vectors);
   const vectors = new Float64Array(n * components);
   for (let i = 0; i < n; i++) vectors.set(rotated.data.subarray(i * width, i * width + components), i * components);

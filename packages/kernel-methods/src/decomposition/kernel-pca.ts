@@ -1,10 +1,10 @@
-import { cholesky, choleskySolve, createRng, InvalidConfigError, type Matrix, randomizedSvd } from '@kvkit/tensor-core';
+import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, type Matrix, randomizedSvd } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { centeredOperator, centerGram } from '../operator/centered.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
-import { addToDiagonal, leadingColumns, scaleColumns, shiftedEigh } from '../util/linalg.js';
+import { addToDiagonal, leadingColumns, scaleColumns } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
@@ -96,7 +96,7 @@ export class KernelPCA {
     const mean = rowMeans.reduce((a, b) => a + b, 0) / n;
     if (solver === 'exact') {
       const { centered } = centerGram(operator.toMatrix());
-      const decomposition = shiftedEigh(centered, { order: 'descending' });
+      const decomposition = eigh(centered, { order: 'descending' });
       vectors = leadingColumns(decomposition.vectors, k);
       values = decomposition.values.slice(0, k);
     } else if (solver === 'randomized') {

@@ -1,6 +1,6 @@
-import { createRng, InvalidConfigError, type Matrix, svd } from '@kvkit/tensor-core';
+import { InvalidConfigError, type Matrix } from '@kvkit/tensor-core';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
-import { centerColumns } from '../util/linalg.js';
+import { autoLearningRate, calibrateRow, EXAGGERATION, EXAGGERATION_ITERATIONS, gainsStep, initialEmbedding } from './tsne-common.js';
 
 export interface TsneOptions {
   /** Output dimension (default 2). */
@@ -29,17 +29,16 @@ export function tsne(points: PointsInput, options: TsneOptions = {}): Matrix {
   if (perplexity >= n) throw new InvalidConfigError(`tsne: perplexity ${perplexity} must be below the number of points ${n}`);
   const iterations = requireInteger(options.iterations ?? 1000, 251, 1e6, 'tsne', 'iterations');
   const p = jointProbabilities(x, perplexity);
-  const y = initialEmbedding(x, dims, options.init ?? 'pca', options.seed ?? 0);
-  const exaggeration = 12;
-  const learningRate = Math.max(n / exaggeration / 4, 50);
+  const y = initialEmbedding(x, dims, options.init ?? 'pca', options.seed ?? 0, 'tsne');
+  const learningRate = autoLearningRate(n);
   const update = new Float64Array(n * dims);
   const gains = new Float64Array(n * dims).fill(1);
   const gradient = new Float64Array(n * dims);
   const q = new Float64Array(n * n);
   for (let it = 0; it < iterations; it++) {
-    const early = it < 250;
+    const early = it < EXAGGERATION_ITERATIONS;
     const momentum = early ? 0.5 : 0.8;
-    const scale = early ? exaggeration : 1;
+    const scale = early ? EXAGGERATION : 1;
     // Student-t kernel (1 + ‖yᵢ − yⱼ‖²)⁻¹ and its sum.
     let total = 0;
     for (let i = 0; i < n; i++) {
@@ -61,12 +60,7 @@ export function tsne(points: PointsInput, options: TsneOptions = {}): Matrix {
         for (let k = 0; k < dims; k++) gradient[i * dims + k] += factor * (y[i * dims + k] - y[j * dims + k]);
       }
     }
-    for (let t = 0; t < n * dims; t++) {
-      // Gains grow where the gradient keeps its sign against the update and shrink otherwise.
-      gains[t] = Math.sign(gradient[t]) !== Math.sign(update[t]) ? gains[t] + 0.2 : Math.max(gains[t] * 0.8, 0.01);
-      update[t] = momentum * update[t] - learningRate * gains[t] * gradient[t];
-      y[t] += update[t];
-    }
+    gainsStep(y, gradient, update, gains, momentum, learningRate);
   }
   return { rows: n, cols: dims, data: y };
 }
@@ -74,65 +68,24 @@ export function tsne(points: PointsInput, options: TsneOptions = {}): Matrix {
 /** Symmetrized affinities pᵢⱼ = (p_{j|i} + p_{i|j})/(2n), each row's precision set to match the perplexity. */
 function jointProbabilities(x: Matrix, perplexity: number): Float64Array {
   const { rows: n, cols: d } = x;
-  const target = Math.log(perplexity);
   const conditional = new Float64Array(n * n);
   const distances = new Float64Array(n);
+  const row = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       let s = 0;
       for (let k = 0; k < d; k++) s += (x.data[i * d + k] - x.data[j * d + k]) ** 2;
       distances[j] = s;
     }
-    let beta = 1;
-    let low = -Infinity;
-    let high = Infinity;
-    for (let step = 0; step < 100; step++) {
-      let sum = 0;
-      let weighted = 0;
-      for (let j = 0; j < n; j++) {
-        if (j === i) continue;
-        const w = Math.exp(-distances[j] * beta);
-        conditional[i * n + j] = w;
-        sum += w;
-        weighted += w * distances[j];
-      }
-      if (sum === 0) sum = 1e-300;
-      const entropy = Math.log(sum) + (beta * weighted) / sum;
-      for (let j = 0; j < n; j++) conditional[i * n + j] /= sum;
-      if (Math.abs(entropy - target) < 1e-5) break;
-      if (entropy > target) {
-        low = beta;
-        beta = high === Infinity ? beta * 2 : (beta + high) / 2;
-      } else {
-        high = beta;
-        beta = low === -Infinity ? beta / 2 : (beta + low) / 2;
-      }
-    }
+    // The point itself gets weight exp(−β·∞) = 0.
+    distances[i] = Infinity;
+    calibrateRow(distances, n, perplexity, row);
+    row[i] = 0;
+    conditional.set(row, i * n);
   }
   const p = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) p[i * n + j] = Math.max((conditional[i * n + j] + conditional[j * n + i]) / (2 * n), 1e-12);
   return p;
-}
-
-function initialEmbedding(x: Matrix, dims: number, init: 'pca' | 'random', seed: number): Float64Array {
-  const n = x.rows;
-  const y = new Float64Array(n * dims);
-  if (init === 'random') {
-    const rng = createRng(seed);
-    for (let i = 0; i < y.length; i++) y[i] = 1e-4 * rng.normal();
-    return y;
-  }
-  if (init !== 'pca') throw new InvalidConfigError(`tsne: init must be 'pca' or 'random', got ${String(init)}`);
-  const { u, s } = svd(centerColumns(x));
-  for (let i = 0; i < n; i++) for (let k = 0; k < dims; k++) y[i * dims + k] = u.data[i * u.cols + k] * s[k];
-  // Scale so the first coordinate has standard deviation 1e-4 (scikit-learn).
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += y[i * dims] / n;
-  let variance = 0;
-  for (let i = 0; i < n; i++) variance += (y[i * dims] - mean) ** 2 / n;
-  const factor = 1e-4 / Math.sqrt(variance || 1);
-  for (let i = 0; i < y.length; i++) y[i] *= factor;
-  return y;
 }
 
 /**

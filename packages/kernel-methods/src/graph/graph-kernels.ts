@@ -1,6 +1,5 @@
-import { InvalidConfigError, type Matrix, matmulMatrix, ShapeMismatchError } from '@kvkit/tensor-core';
+import { eigh, InvalidConfigError, matmulMatrix, type Matrix, ShapeMismatchError } from '@kvkit/tensor-core';
 import { requireFinite, requirePositive } from '../points.js';
-import { shiftedEigh } from '../util/linalg.js';
 
 /**
  * Node kernels of an undirected weighted graph for node clustering (Fouss et al. 2012; Avrachenkov,
@@ -81,7 +80,7 @@ export function graphKernel(adjacency: Matrix, name: GraphKernelName, options: G
 
 /** V·f(Λ)·Vᵀ for symmetric S = VΛVᵀ; f also receives the largest |eigenvalue|. */
 function spectralFunction(s: Matrix, f: (value: number, max: number) => number): Matrix {
-  const { values, vectors } = shiftedEigh(s);
+  const { values, vectors } = eigh(s);
   const n = s.rows;
   const max = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const scaled = new Float64Array(n * n);

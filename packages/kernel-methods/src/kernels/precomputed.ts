@@ -1,6 +1,5 @@
-import { IndexOutOfRangeError, InvalidConfigError, type Matrix, NotPositiveDefiniteError, ShapeMismatchError } from '@kvkit/tensor-core';
+import { eigh, IndexOutOfRangeError, InvalidConfigError, type Matrix, NotPositiveDefiniteError, ShapeMismatchError } from '@kvkit/tensor-core';
 import { requireFinite } from '../points.js';
-import { shiftedEigh } from '../util/linalg.js';
 import type { Kernel, KernelSpec } from './kernel.js';
 
 export interface PrecomputedOptions {
@@ -36,7 +35,7 @@ export function precomputed(gram: Matrix, options: PrecomputedOptions = {}): Pre
   const tolerance = options.tolerance ?? 1e-8;
   if (options.checkPsd ?? true) {
     // eigh checks symmetry itself (within the same relative tolerance) and reports the worst pair.
-    const { values } = shiftedEigh(gram, { order: 'ascending', tolerance });
+    const { values } = eigh(gram, { order: 'ascending', tolerance });
     const largest = Math.max(Math.abs(values[0]), Math.abs(values[n - 1]));
     if (values[0] < -tolerance * largest) {
       throw new NotPositiveDefiniteError(

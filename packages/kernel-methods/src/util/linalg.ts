@@ -1,4 +1,4 @@
-import { type EighOptions, type EighResult, eigh, type Matrix, NotConvergedError } from '@kvkit/tensor-core';
+import { type Matrix, NotConvergedError } from '@kvkit/tensor-core';
 
 /** Column means of a matrix. */
 export function columnMeans(m: Matrix): Float64Array {
@@ -127,17 +127,4 @@ function columnDots(a: Float64Array, b: Float64Array, n: number, k: number): Flo
   const out = new Float64Array(k);
   for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) out[j] += a[i * k + j] * b[i * k + j];
   return out;
-}
-
-/**
- * tensor-core's `eigh` on A + c·I with c = max |diagonal|, eigenvalues shifted back: eigenvectors
- * are unchanged and the absolute accuracy stays ~ε·‖A‖, but no eigenvalue sits near zero, where
- * the QL iteration's relative deflation test can stall (kernel matrices have clusters of
- * numerically zero eigenvalues, from duplicate or near-duplicate points).
- */
-export function shiftedEigh(a: Matrix, options: EighOptions = {}): EighResult {
-  let shift = 0;
-  for (let i = 0; i < a.rows; i++) shift = Math.max(shift, Math.abs(a.data[i * a.cols + i]));
-  const result = eigh(addToDiagonal(a, shift), options);
-  return { values: result.values.map((v) => v - shift), vectors: result.vectors };
 }

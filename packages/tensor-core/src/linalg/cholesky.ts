@@ -29,28 +29,61 @@ export function cholesky(a: Matrix, options: CholeskyOptions = {}): Matrix {
   const pivotFloor = Number.EPSILON * maxDiagonal;
 
   const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const rowI = i * n;
-    for (let j = 0; j <= i; j++) {
+  // Rows are computed four at a time: each already-finished row j is read once for all four dot
+  // products (register blocking), which quarters the memory traffic of the O(n³/6) inner loop.
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    for (let j = 0; j < i; j++) {
       const rowJ = j * n;
-      const sum = ad[rowI + j] - dotProduct(l, rowI, l, rowJ, j);
-      if (j < i) {
-        l[rowI + j] = sum / l[rowJ + j];
-        continue;
+      let s0 = ad[r0 + j];
+      let s1 = ad[r1 + j];
+      let s2 = ad[r2 + j];
+      let s3 = ad[r3 + j];
+      for (let k = 0; k < j; k++) {
+        const ljk = l[rowJ + k];
+        s0 -= l[r0 + k] * ljk;
+        s1 -= l[r1 + k] * ljk;
+        s2 -= l[r2 + k] * ljk;
+        s3 -= l[r3 + k] * ljk;
       }
-      const pivot = sum + jitter;
-      if (!(pivot > pivotFloor)) {
-        throw new NotPositiveDefiniteError(
-          `cholesky: the matrix is not positive definite: pivot ${i} is ${pivot}` +
-            (pivot > 0 ? ` (below the rounding level ${pivotFloor})` : '') +
-            `; a symmetric positive definite matrix is required (a positive jitter regularizes a semidefinite one)`,
-          { pivot: i, value: pivot, jitter },
-        );
-      }
-      l[rowI + i] = Math.sqrt(pivot);
+      const pivot = l[rowJ + j];
+      l[r0 + j] = s0 / pivot;
+      l[r1 + j] = s1 / pivot;
+      l[r2 + j] = s2 / pivot;
+      l[r3 + j] = s3 / pivot;
     }
+    // The 4×4 diagonal block, row by row.
+    for (let row = i; row < i + 4; row++) finishRow(ad, l, n, row, i, jitter, pivotFloor);
   }
+  for (; i < n; i++) finishRow(ad, l, n, i, 0, jitter, pivotFloor);
   return { rows: n, cols: n, data: l };
+}
+
+/** Entries from..i of row i of L, given its entries before `from` and all rows above. */
+function finishRow(ad: Float64Array, l: Float64Array, n: number, i: number, from: number, jitter: number, pivotFloor: number): void {
+  const rowI = i * n;
+  for (let j = from; j <= i; j++) {
+    const rowJ = j * n;
+    const sum = ad[rowI + j] - dotProduct(l, rowI, l, rowJ, j);
+    if (j < i) {
+      l[rowI + j] = sum / l[rowJ + j];
+      continue;
+    }
+    const pivot = sum + jitter;
+    if (!(pivot > pivotFloor)) {
+      throw new NotPositiveDefiniteError(
+        `cholesky: the matrix is not positive definite: pivot ${i} is ${pivot}` +
+          (pivot > 0 ? ` (below the rounding level ${pivotFloor})` : '') +
+          `; a symmetric positive definite matrix is required (a positive jitter regularizes a semidefinite one)`,
+        { pivot: i, value: pivot, jitter },
+      );
+    }
+    l[rowI + i] = Math.sqrt(pivot);
+  }
 }
 
 /** X with A X = B given A's Cholesky factor L (A = L Lᵀ): forward then back substitution. */

@@ -208,12 +208,19 @@ function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vector
   const cosines = new Float64Array(n);
   const sines = new Float64Array(n);
   const batch = new ColumnRotationBatch(vectors, n, n);
+  // ‖T‖∞ bounds every eigenvalue and is preserved (up to rounding) by the orthogonal sweeps, so
+  // ε‖T‖ is the absolute accuracy any eigenvalue can have. An off-diagonal below it is negligible
+  // even when its neighbouring diagonal entries are tiny too: the purely relative test alone never
+  // deflates inside a cluster of (numerically) zero eigenvalues and the iteration stalls there.
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]) + (i > 0 ? Math.abs(e[i - 1]) : 0));
+  const absoluteFloor = EPSILON * norm;
   for (let l = 0; l < n; l++) {
     let iterations = 0;
     for (;;) {
       // Find the first negligible off-diagonal at or after l: the block l..m is unreduced.
       let m = l;
-      while (m < n - 1 && Math.abs(e[m]) > EPSILON * (Math.abs(d[m]) + Math.abs(d[m + 1]))) m++;
+      while (m < n - 1 && !negligible(e[m], d[m], d[m + 1], absoluteFloor)) m++;
       if (m === l) break;
       if (++iterations > MAX_ITERATIONS_PER_EIGENVALUE) {
         throw new NotConvergedError(
@@ -262,6 +269,16 @@ function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vector
     }
   }
   batch.flush();
+}
+
+/**
+ * Whether the off-diagonal `e` between diagonal entries `d0` and `d1` can be set to zero: small
+ * relative to its neighbours (keeps small eigenvalues of graded matrices accurate) or below the
+ * absolute floor ε‖T‖ (guarantees progress inside clusters of tiny eigenvalues).
+ */
+function negligible(e: number, d0: number, d1: number, absoluteFloor: number): boolean {
+  const size = Math.abs(e);
+  return size <= EPSILON * (Math.abs(d0) + Math.abs(d1)) || size <= absoluteFloor;
 }
 
 /** +1 or −1: the sign of column `col`'s largest-magnitude entry (the first one on exact ties). */
