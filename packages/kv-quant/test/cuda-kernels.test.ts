@@ -7,6 +7,7 @@ import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quantizeUniform } from '../src/index.js';
+import { fp8CudaModule } from '../src/cuda/fp8.js';
 import { uniformCudaModule } from '../src/cuda/uniform.js';
 import { gpuParityCases } from './gpu-parity-cases.js';
 
@@ -16,7 +17,7 @@ let cuda: CudaBackend;
 
 beforeAll(async () => {
   cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
-  cuda.module(uniformCudaModule); // compile once up front (g++ for the emulator, cached on disk)
+  for (const module of [uniformCudaModule, fp8CudaModule]) cuda.module(module); // compile up front (g++ for the emulator, cached on disk)
 }, 600_000);
 
 describe(`kv-quant CUDA kernels = CPU kernels, bit for bit, on the emulator (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {

@@ -5,7 +5,7 @@
  * word for word, scale/zero as their f16/f32 bits, dequantized values as f32 bits.
  */
 import { type Backend, cpuBackend, type DType, type Rng, type Tensor, tensor, transpose } from '@kvkit/tensor-core';
-import { dequantizeUniform, quantizeUniform, type UniformQuantAttrs } from '../src/index.js';
+import { dequantizeFp8, dequantizeUniform, type Fp8Format, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../src/index.js';
 
 export interface GpuParityCase {
   name: string;
@@ -94,6 +94,50 @@ function uniformCases(): GpuParityCase[] {
   return cases;
 }
 
+/** Magnitudes over 2^-14 … 2^12 (saturating and subnormal fp8 codes after scaling), exact fp8 ties, specials. */
+function fp8Values(rng: Rng, n: number): Float32Array {
+  const out = new Float32Array(n);
+  const specials = [NaN, Infinity, -Infinity, -0, 0, 448, 57344, 1e6, 2 ** -10, 1.0625, 1.1875, 0.5 * 2 ** -9];
+  for (let i = 0; i < n; i++) {
+    const sign = rng.uniform() < 0.5 ? -1 : 1;
+    // Every 3rd value an exact midpoint between two e4m3 (/16) or e5m2 (/8) neighbours: ties to even.
+    const tie = (1 + (2 * Math.floor(rng.uniform() * 4) + 1) / (rng.uniform() < 0.5 ? 16 : 8)) * 2 ** (Math.floor(rng.uniform() * 14) - 6);
+    out[i] = i < specials.length ? specials[i] : sign * (i % 3 === 0 ? tie : 2 ** (rng.uniform() * 26 - 14));
+  }
+  return out;
+}
+
+function fp8Cases(): GpuParityCase[] {
+  const shapes: { shape: number[]; dtype: DType; perHead: boolean; zeroScale?: boolean }[] = [
+    { shape: [3, 4, 37], dtype: 'f32', perHead: true },
+    { shape: [5, 9], dtype: 'f32', perHead: false },
+    { shape: [2, 3, 22], dtype: 'f16', perHead: true, zeroScale: true },
+    { shape: [4, 13], dtype: 'bf16', perHead: false },
+  ];
+  const cases: GpuParityCase[] = [];
+  for (const format of ['e4m3', 'e5m2'] as Fp8Format[]) {
+    for (const c of shapes) {
+      cases.push({
+        name: `fp8 ${format} ${c.dtype} [${c.shape}] ${c.perHead ? 'per-head' : 'global'} scale${c.zeroScale ? ' (one zero)' : ''}`,
+        async run(gpu, rng) {
+          const data = fp8Values(rng, c.shape.reduce((a, b) => a * b, 1));
+          const scales = Float32Array.from({ length: c.perHead ? c.shape[0] : 1 }, () => 2 ** (rng.uniform() * 8 - 4) * (1 + rng.uniform()));
+          scales[0] = 2 ** (Math.floor(rng.uniform() * 6) - 3); // a power of two keeps the ties exact after x / scale
+          if (c.zeroScale) scales[1] = 0;
+          const length = c.shape[c.shape.length - 1];
+          const on = (backend: Backend) => [tensor(data, c.shape, { dtype: c.dtype, backend }), tensor(scales, [scales.length], { backend })] as const;
+          const [xc, sc] = on(cpu);
+          const [xg, sg] = on(gpu);
+          const ref = quantizeFp8(xc, sc, format);
+          const got = quantizeFp8(xg, sg, format);
+          return (await compare('codes', got, ref)) ?? compare('dequantized', dequantizeFp8(got, sg, format, length), dequantizeFp8(ref, sc, format, length));
+        },
+      });
+    }
+  }
+  return cases;
+}
+
 export function gpuParityCases(): GpuParityCase[] {
-  return [...uniformCases()];
+  return [...uniformCases(), ...fp8Cases()];
 }
