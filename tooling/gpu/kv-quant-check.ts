@@ -1,6 +1,6 @@
 /**
  * The kv-quant GPU check (bundled by kv-quant-check.sh into one file; no npm on the GPU machine):
- *   1. parity of every kv-quant CUDA kernel with its CPU kernel, bit for bit, on fresh random inputs
+ *   1. parity of every kv-quant CUDA kernel (uniform, fp8) with its CPU kernel, bit for bit, on fresh random inputs
  *      (the cases of packages/kv-quant/test/gpu-parity-cases.ts, which the emulator suite also runs);
  *   2. quantize/dequantize throughput at a realistic KV size (32 heads × 8192 tokens × 128 dims, f16)
  *      in GB/s of input read, next to the measured device copy bandwidth.
@@ -12,10 +12,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
-import { contiguous, createRng, randomUniform, resolveBackend, type Tensor, toBackend, transpose } from '@kvkit/tensor-core';
+import { contiguous, createRng, randomUniform, resolveBackend, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
 import { type CudaBackend, registerCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
-import { dequantizeUniform, quantizeUniform, type UniformQuantAttrs } from '../../packages/kv-quant/src/index.js';
+import { dequantizeUniform, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../../packages/kv-quant/src/index.js';
+import { fp8CudaModule } from '../../packages/kv-quant/src/cuda/fp8.js';
 import { uniformCudaModule } from '../../packages/kv-quant/src/cuda/uniform.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
 
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   report.device = runtime.device;
   await step('compile', 20_000, async () => {
     const t0 = performance.now();
-    cuda.module(uniformCudaModule);
+    for (const module of [uniformCudaModule, fp8CudaModule]) cuda.module(module);
     report.compileMs = Math.round(performance.now() - t0);
   });
 
@@ -124,6 +125,9 @@ async function main(): Promise<void> {
     // Dequantize: GB/s of the f32 output written (its input is the packed codes).
     throughput['dequantize asym 4-bit g128 (f32 written)'] = gbps(x.size * 4, await time(runtime, cuda, reps, () => dequantizeUniform(q, dims, attrs).dispose()));
     dispose(q);
+    const scale = await toBackend(tensor(new Float32Array(heads).fill(0.01), [heads]), cuda);
+    throughput['quantize fp8 e4m3, per-head scale'] = gbps(xBytes, await time(runtime, cuda, reps, () => quantizeFp8(x, scale, 'e4m3').dispose()));
+    scale.dispose();
     x.dispose();
   });
 }
