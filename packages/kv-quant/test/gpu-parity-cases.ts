@@ -41,6 +41,8 @@ function values(rng: Rng, n: number): Float32Array {
     out[i] = u < 0.05 ? 0 : u < 0.1 ? Math.round(rng.uniform() * 8) / 4 : (rng.uniform() * 2 - 1) * 3;
   }
   if (n > 8) out.fill(out[0], 0, 5); // a constant run: groups of ≤ 5 there have scale 0
+  // A non-negative run with −0 after +0: its group's minimum is −0 (Math.min orders −0 below +0).
+  if (n > 21) out.set([0, -0, 0.5, 1, 0.25, 2, 0], 14);
   return out;
 }
 

@@ -43,6 +43,19 @@ __device__ __forceinline__ typename P::S round_up(double x) {
   return P::value(r) < x ? P::step(r, true) : r;
 }
 
+// Math.min / Math.max semantics (the CPU kernel's): NaN propagates, −0 < +0.
+__device__ __forceinline__ bool neg_zero(double a) { return a == 0.0 && 1.0 / a < 0.0; }
+__device__ __forceinline__ double js_min(double a, double b) {
+  if (a != a || b != b) return NAN;
+  if (a == 0.0 && b == 0.0) return neg_zero(a) ? a : b;
+  return a < b ? a : b;
+}
+__device__ __forceinline__ double js_max(double a, double b) {
+  if (a != a || b != b) return NAN;
+  if (a == 0.0 && b == 0.0) return neg_zero(a) ? b : a;
+  return a > b ? a : b;
+}
+
 // rint: round half to even in the default rounding mode, as roundHalfEven on the host.
 __device__ __forceinline__ double clamp_code(double q, double lo, double hi) { return fmin(hi, fmax(lo, rint(q))); }
 
@@ -64,7 +77,7 @@ __device__ void quantize_uniform(kv_u32* words, typename P::S* scale, typename P
     double z = 0.0, s = 0.0, lo = 0.0, hi = 0.0;
     if (symmetric) {
       double absMax = 0.0;
-      for (kv_i64 i = 0; i < len; i++) absMax = fmax(absMax, fabs((double)KvType<T>::load(v[i])));
+      for (kv_i64 i = 0; i < len; i++) absMax = js_max(absMax, fabs((double)KvType<T>::load(v[i])));
       const typename P::S ps = absMax > 0.0 ? round_up<P>(absMax / (half - 1.0)) : P::nearest(0.0);
       scale[e] = ps;
       s = P::value(ps);
@@ -74,8 +87,8 @@ __device__ void quantize_uniform(kv_u32* words, typename P::S* scale, typename P
       double mn = INFINITY, mx = -INFINITY;
       for (kv_i64 i = 0; i < len; i++) {
         const double xi = (double)KvType<T>::load(v[i]);
-        mn = fmin(mn, xi);
-        mx = fmax(mx, xi);
+        mn = js_min(mn, xi);
+        mx = js_max(mx, xi);
       }
       const typename P::S pz = round_down<P>(mn);
       z = P::value(pz);
