@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   treeshake: true,
+  // CUDA C kernels (src/cuda/*.cu) ship as text, compiled by NVRTC at run time.
+  loader: { '.cu': 'text' },
 });

@@ -9,6 +9,7 @@ import {
   unpackCodes,
   wordsPerRow,
 } from '@kvkit/tensor-core';
+import { registerFp8CudaKernels } from '../cuda/fp8.js';
 import { decodeFp8, encodeFp8, FP8_FORMATS, type Fp8Format } from '../numeric/fp8.js';
 import { lazyRegistration, output, readFloats, readWords, rowsOf } from './host.js';
 
@@ -56,6 +57,8 @@ export const ensureFp8Kernels = lazyRegistration(() => {
     }
     return output(backend, out, [...words.shape.slice(0, -1), length], 'f32');
   });
+  // GPU implementations, bit-exact with the CPU kernel: picked when the tensors live on that backend.
+  registerFp8CudaKernels();
 });
 
 function checkScale(x: Tensor, scale: Tensor, where: string): void {

@@ -10,6 +10,7 @@ import {
   wordsPerRow,
 } from '@kvkit/tensor-core';
 import { type ParamDType, roundDownToParam, roundHalfEven, roundUpToParam } from '../numeric/param-dtype.js';
+import { registerUniformCudaKernels } from '../cuda/uniform.js';
 import { lazyRegistration, output, readFloats, readWords, rowsOf } from './host.js';
 
 /**
@@ -145,6 +146,8 @@ export const ensureUniformKernels = lazyRegistration(() => {
     );
     return output(backend, values, [...codes.shape.slice(0, -1), attrs.length], 'f32');
   });
+  // GPU implementations, bit-exact with the CPU kernel: picked when the tensors live on that backend.
+  registerUniformCudaKernels();
 });
 
 /** Quantizes the last axis of a float tensor (see `UniformQuantAttrs` for the formulas). */
