@@ -16,6 +16,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from torch_timing import time_ms
+
 out_dir = os.path.join(sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.environ.get("OUT", "."), "attention")
 quick = "--quick" in sys.argv
 device = torch.device("cuda")
@@ -23,18 +25,6 @@ batch, q_heads, kv_heads, head_dim = 8, 32, 8, 128
 lengths = [4096] if quick else [4096, 16384, 32768]
 
 
-def time_ms(fn, reps):
-    fn()
-    fn()
-    torch.cuda.synchronize()
-    start = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / reps
 
 
 report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda}

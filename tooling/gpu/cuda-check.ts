@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
+import { timeDeviceMs } from './device-timer.js';
 import {
   add,
   contiguous,
@@ -152,22 +153,6 @@ async function main(): Promise<void> {
   printTable();
 }
 
-/** Milliseconds per call of `body`, timed with device events over `reps` calls after a warm-up. */
-async function time(runtime: ReturnType<typeof loadCudaRuntime>, cuda: CudaBackend, reps: number, body: () => void): Promise<number> {
-  body();
-  body();
-  await cuda.synchronize();
-  const start = runtime.createEvent();
-  const end = runtime.createEvent();
-  start.record();
-  for (let i = 0; i < reps; i++) body();
-  end.record();
-  await cuda.synchronize();
-  const ms = end.elapsedSince(start) / reps;
-  start.dispose();
-  end.dispose();
-  return ms;
-}
 
 async function benchmarks(cuda: CudaBackend, runtime: ReturnType<typeof loadCudaRuntime>): Promise<Record<string, unknown>> {
   const rng = createRng(1);
@@ -178,7 +163,7 @@ async function benchmarks(cuda: CudaBackend, runtime: ReturnType<typeof loadCuda
       if (n === 8192 && dtype === 'f32') continue;
       const a = await toBackend(randomUniform([n, n], rng, { dtype, low: -1, high: 1 }), cuda);
       const b = await toBackend(randomUniform([n, n], rng, { dtype, low: -1, high: 1 }), cuda);
-      const ms = await time(runtime, cuda, n >= 4096 ? 10 : 50, () => matmul(a, b).dispose());
+      const ms = await timeDeviceMs(runtime, cuda, n >= 4096 ? 10 : 50, () => matmul(a, b).dispose());
       matmuls[`${dtype} ${n}`] = (2 * n ** 3) / (ms / 1000) / 1e12;
       log(`matmul ${dtype} ${n}³: ${ms.toFixed(3)} ms, ${matmuls[`${dtype} ${n}`].toFixed(1)} TFLOP/s`);
       a.dispose();
@@ -193,20 +178,20 @@ async function benchmarks(cuda: CudaBackend, runtime: ReturnType<typeof loadCuda
   const big2 = zeros([elements], { backend: cuda });
   const gbps = (bytes: number, ms: number) => bytes / (ms / 1000) / 1e9;
   const bytes = elements * 4;
-  bandwidth['copy f32 (copy engine)'] = gbps(2 * bytes, await time(runtime, cuda, 10, () => contiguous(big).dispose()));
-  bandwidth['add f32'] = gbps(3 * bytes, await time(runtime, cuda, 10, () => add(big, big2).dispose()));
-  bandwidth['exp f32'] = gbps(2 * bytes, await time(runtime, cuda, 10, () => unary('exp', big).dispose()));
+  bandwidth['copy f32 (copy engine)'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 10, () => contiguous(big).dispose()));
+  bandwidth['add f32'] = gbps(3 * bytes, await timeDeviceMs(runtime, cuda, 10, () => add(big, big2).dispose()));
+  bandwidth['exp f32'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 10, () => unary('exp', big).dispose()));
   const square = reshape(big, [elements >> 8, 256]);
-  bandwidth['transpose copy f32 (strided kernel)'] = gbps(2 * bytes, await time(runtime, cuda, 5, () => contiguous(transpose(square)).dispose()));
+  bandwidth['transpose copy f32 (strided kernel)'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => contiguous(transpose(square)).dispose()));
   square.dispose();
   const rows = reshape(big, [elements / sizes.rows, sizes.rows]);
-  bandwidth[`softmax f32 rows of ${sizes.rows}`] = gbps(2 * bytes, await time(runtime, cuda, 5, () => softmax(rows).dispose()));
+  bandwidth[`softmax f32 rows of ${sizes.rows}`] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => softmax(rows).dispose()));
   const weight = zeros([sizes.rows], { backend: cuda });
-  bandwidth[`rmsNorm f32 rows of ${sizes.rows}`] = gbps(2 * bytes, await time(runtime, cuda, 5, () => rmsNorm(rows, weight).dispose()));
+  bandwidth[`rmsNorm f32 rows of ${sizes.rows}`] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => rmsNorm(rows, weight).dispose()));
   rows.dispose();
   weight.dispose();
   const half = zeros([elements], { backend: cuda, dtype: 'f16' });
-  bandwidth['add f16'] = gbps(3 * elements * 2, await time(runtime, cuda, 10, () => add(half, half).dispose()));
+  bandwidth['add f16'] = gbps(3 * elements * 2, await timeDeviceMs(runtime, cuda, 10, () => add(half, half).dispose()));
   half.dispose();
   big.dispose();
   big2.dispose();
@@ -221,7 +206,7 @@ async function benchmarks(cuda: CudaBackend, runtime: ReturnType<typeof loadCuda
   for (let i = 0; i < launches; i++) unary('neg', one).dispose();
   const enqueueUs = ((performance.now() - started) * 1000) / launches;
   await cuda.synchronize();
-  const deviceUs = (await time(runtime, cuda, launches, () => unary('neg', one).dispose())) * 1000;
+  const deviceUs = (await timeDeviceMs(runtime, cuda, launches, () => unary('neg', one).dispose())) * 1000;
   started = performance.now();
   for (let i = 0; i < 200; i++) {
     unary('neg', one).dispose();

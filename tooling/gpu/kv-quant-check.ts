@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
+import { timeDeviceMs } from './device-timer.js';
 import { contiguous, createRng, randomUniform, resolveBackend, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
 import { type CudaBackend, registerCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
@@ -55,22 +56,6 @@ async function step<T>(name: string, limitMs: number, body: () => Promise<T>): P
 }
 report.failures = {};
 
-/** Mean device time of `body` in ms (two warm-up runs, CUDA events around `reps` runs). */
-async function time(runtime: ReturnType<typeof loadCudaRuntime>, cuda: CudaBackend, reps: number, body: () => void): Promise<number> {
-  body();
-  body();
-  await cuda.synchronize();
-  const start = runtime.createEvent();
-  const end = runtime.createEvent();
-  start.record();
-  for (let i = 0; i < reps; i++) body();
-  end.record();
-  await cuda.synchronize();
-  const ms = end.elapsedSince(start) / reps;
-  start.dispose();
-  end.dispose();
-  return ms;
-}
 
 async function main(): Promise<void> {
   const runtime = loadCudaRuntime({ emulate });
@@ -104,7 +89,7 @@ async function main(): Promise<void> {
     const x = await toBackend(randomUniform([heads, tokens, dims], rng, { dtype: 'f16', low: -2, high: 2 }), cuda);
     const xBytes = x.size * 2;
     const gbps = (bytes: number, ms: number) => bytes / (ms / 1000) / 1e9;
-    throughput['copy f16 (reference)'] = gbps(2 * xBytes, await time(runtime, cuda, reps, () => contiguous(x).dispose()));
+    throughput['copy f16 (reference)'] = gbps(2 * xBytes, await timeDeviceMs(runtime, cuda, reps, () => contiguous(x).dispose()));
     const cases: [string, UniformQuantAttrs, boolean][] = [
       ['quantize asym 4-bit, per-token g128', { bits: 4, groupSize: 128, symmetric: false, paramDType: 'f16' }, false],
       ['quantize asym 2-bit, per-token g32', { bits: 2, groupSize: 32, symmetric: false, paramDType: 'f16' }, false],
@@ -118,15 +103,15 @@ async function main(): Promise<void> {
     };
     for (const [name, attrs, perChannel] of cases) {
       const input = perChannel ? transpose(x, [0, 2, 1]) : x;
-      throughput[name] = gbps(xBytes, await time(runtime, cuda, reps, () => dispose(quantizeUniform(input, attrs))));
+      throughput[name] = gbps(xBytes, await timeDeviceMs(runtime, cuda, reps, () => dispose(quantizeUniform(input, attrs))));
     }
     const attrs = cases[0][1];
     const q = quantizeUniform(x, attrs);
     // Dequantize: GB/s of the f32 output written (its input is the packed codes).
-    throughput['dequantize asym 4-bit g128 (f32 written)'] = gbps(x.size * 4, await time(runtime, cuda, reps, () => dequantizeUniform(q, dims, attrs).dispose()));
+    throughput['dequantize asym 4-bit g128 (f32 written)'] = gbps(x.size * 4, await timeDeviceMs(runtime, cuda, reps, () => dequantizeUniform(q, dims, attrs).dispose()));
     dispose(q);
     const scale = await toBackend(tensor(new Float32Array(heads).fill(0.01), [heads]), cuda);
-    throughput['quantize fp8 e4m3, per-head scale'] = gbps(xBytes, await time(runtime, cuda, reps, () => quantizeFp8(x, scale, 'e4m3').dispose()));
+    throughput['quantize fp8 e4m3, per-head scale'] = gbps(xBytes, await timeDeviceMs(runtime, cuda, reps, () => quantizeFp8(x, scale, 'e4m3').dispose()));
     scale.dispose();
     x.dispose();
   });

@@ -10,6 +10,8 @@ import sys
 
 import torch
 
+from torch_timing import time_ms
+
 out_dir = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.environ.get("OUT", ".")
 quick = "--quick" in sys.argv
 # Extra f32 sizes (the WebGPU check compares f32 at 1024–8192); the default list skips f32 at 8192.
@@ -19,18 +21,6 @@ torch.backends.cudnn.allow_tf32 = False
 device = torch.device("cuda")
 
 
-def time_ms(fn, reps):
-    fn()
-    fn()
-    torch.cuda.synchronize()
-    start = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / reps
 
 
 report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda}
