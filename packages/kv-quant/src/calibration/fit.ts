@@ -40,42 +40,6 @@ export function fitChannelRanges(
 }
 
 /**
- * Widens trimmed channel ranges by one common factor until at most `tolerance` of the calibration
- * vectors [heads, n, d] have more than `capacity` entries outside their range. The sparse store
- * keeps a fixed `capacity` outliers per vector; quantile-trimmed ranges alone put `trim · d`
- * entries outside on average, so vectors above the average would clip the rest — more outliers
- * would then mean more clipping, the opposite of the dense-and-sparse idea. Returns new ranges.
- */
-export function widenForSparseCapacity(
-  x: Float32Array,
-  heads: number,
-  n: number,
-  d: number,
-  center: Float32Array,
-  halfRange: Float32Array,
-  capacity: number,
-  tolerance = 0.01
-): Float32Array {
-  const overflowShare = (factor: number): number => {
-    let over = 0;
-    for (let h = 0; h < heads; h++) {
-      for (let t = 0; t < n; t++) {
-        let outside = 0;
-        for (let c = 0; c < d; c++) {
-          const half = (halfRange[h * d + c] || 1) * factor;
-          if (Math.abs(x[(h * n + t) * d + c] - center[h * d + c]) > half) outside++;
-        }
-        if (outside > capacity) over++;
-      }
-    }
-    return over / Math.max(1, heads * n);
-  };
-  let factor = 1;
-  while (factor < 16 && overflowShare(factor) > tolerance) factor *= 1.05;
-  return Float32Array.from(halfRange, (h) => h * factor);
-}
-
-/**
  * A non-uniform datatype of 2^bits levels in [−1, 1] fitted to normalized samples by weighted 1-D
  * k-means (KVQuant's sensitivity-weighted nuqX), started from the uniform grid. Samples outside
  * [−1, 1] are clamped (they are the outliers the sparse store keeps).

@@ -1,6 +1,6 @@
 import { type CacheLayerFactory, type LayerSpec } from '@kvkit/tensor-core';
 import type { KVCalibration } from '../calibration/calibration.js';
-import { fitChannelRanges, fitDatatype, normalizedTokenSamples, widenForSparseCapacity } from '../calibration/fit.js';
+import { fitChannelRanges, fitDatatype, normalizedTokenSamples } from '../calibration/fit.js';
 import { ChannelAffine } from '../codecs/channel-affine.js';
 import { DenseSparseCodec } from '../codecs/dense-sparse-codec.js';
 import { LutTokenCodec } from '../codecs/lut-codec.js';
@@ -63,9 +63,7 @@ export function kvquant(options: KvQuantOptions): CacheLayerFactory {
     const samples = calibration.layer(spec.layerIndex, where);
     const { kvHeads: H, headDim: d } = spec;
     const n = samples.tokens;
-    const trimmed = fitChannelRanges(samples.keys, H, n, d, share);
-    const center = trimmed.center;
-    const halfRange = widenForSparseCapacity(samples.keys, H, n, d, center, trimmed.halfRange, outliers);
+    const { center, halfRange } = fitChannelRanges(samples.keys, H, n, d, share);
     const energy = options.sensitivity === false ? undefined : calibration.queryEnergy(spec.layerIndex);
     const keySamples: number[] = [];
     const keyWeights: number[] = [];
