@@ -63,7 +63,11 @@ export function kvquant(options: KvQuantOptions): CacheLayerFactory {
     const samples = calibration.layer(spec.layerIndex, where);
     const { kvHeads: H, headDim: d } = spec;
     const n = samples.tokens;
-    const { center, halfRange } = fitChannelRanges(samples.keys, H, n, d, share);
+    // The full calibrated range, untrimmed: only a fixed number of outliers per vector reaches the
+    // sparse store, so a range trimmed by the outlier share clips every further out-of-range entry
+    // of a vector (and a larger share clipped more). The non-uniform datatype spends its levels
+    // where the mass is, so the wide range costs little.
+    const { center, halfRange } = fitChannelRanges(samples.keys, H, n, d, 0);
     const energy = options.sensitivity === false ? undefined : calibration.queryEnergy(spec.layerIndex);
     const keySamples: number[] = [];
     const keyWeights: number[] = [];
@@ -72,7 +76,6 @@ export function kvquant(options: KvQuantOptions): CacheLayerFactory {
         for (let c = 0; c < d; c++) {
           const half = halfRange[h * d + c] || 1;
           const v = (samples.keys[(h * n + t) * d + c] - center[h * d + c]) / half;
-          if (Math.abs(v) > 1) continue; // outliers live in the sparse store
           keySamples.push(v);
           keyWeights.push(energy ? energy[h * d + c] : 1);
         }
