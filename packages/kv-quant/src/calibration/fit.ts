@@ -13,8 +13,9 @@ function quantileSorted(sorted: Float64Array, q: number): number {
 
 /**
  * Per (head, channel) range of calibration activations [heads, n, d], with the `trim` share of
- * extreme values (half at each end) left out: KVQuant's offline per-channel key normalization,
- * whose outliers go to the sparse store instead. Returns center and half-range, [heads·d] each.
+ * extreme values (half at each end) left out. KVQuant's offline per-channel key normalization uses
+ * the full range (trim 0): its sparse store keeps a fixed number of outliers per vector, so a
+ * trimmed range would clip every further out-of-range entry. Returns center and half-range, [heads·d] each.
  */
 export function fitChannelRanges(
   x: Float32Array,
