@@ -35,7 +35,10 @@ async function start(): Promise<void> {
           reference: () => reference,
           onTokens: (tokens) => send({ type: 'progress', label: run.label, tokens }),
         });
-        if (logProbs) send({ type: 'reference', logProbs });
+        if (logProbs) {
+          provideReference(logProbs);
+          send({ type: 'reference', logProbs });
+        }
         send({ type: 'result', index: message.index, measurement });
         send({ type: 'ready' });
       })().catch(fail);

@@ -21,15 +21,16 @@ export function packagesNeedingCalibration(descriptors: readonly MethodDescripto
 export async function collectCalibration(model: LlamaModel, text: string, packages: readonly CalibratedPackage[], tokens = 2048): Promise<CalibrationData> {
   if (packages.length === 0) return {};
   const { numLayers, numHeads, numKvHeads, headDim, maxPositions } = model.config;
-  const spec = model.createCache().spec;
-  const rope0 = spec.rope!;
+  const rope0 = model.cacheSpec().rope!;
   const observers: ((event: LayerActivations) => void)[] = [];
   const finishers: [CalibratedPackage, () => unknown][] = [];
+  const cleanups: (() => void)[] = [];
 
   if (packages.includes('@kvkit/kv-quant')) {
     const { KVCalibrationCollector } = await import('@kvkit/kv-quant');
     const collector = new KVCalibrationCollector({ numLayers, kvHeads: numKvHeads, headDim, qHeads: numHeads, rope: rope0, maxTokens: tokens });
     const invFreq = tensor(rope0.invFreq, [rope0.invFreq.length]);
+    cleanups.push(() => invFreq.dispose());
     observers.push((event) => {
       // KVQuant weighs key channels by pre-RoPE query energy: rotate the queries back by -position.
       const back = tensor(Int32Array.from(event.positions, (p) => -p), [event.positions.length]);
@@ -50,13 +51,17 @@ export async function collectCalibration(model: LlamaModel, text: string, packag
 
   const ids = model.tokenizer.encode(text);
   const chunk = Math.min(maxPositions, 1024);
-  for (let start = 0; start < Math.min(ids.length, tokens); start += chunk) {
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      model.forward(ids.subarray(start, start + chunk), cache, { logits: 'last', onLayer: (event) => observers.forEach((o) => o(event)) }).dispose();
-    } finally {
-      cache.dispose();
+  try {
+    for (let start = 0; start < Math.min(ids.length, tokens); start += chunk) {
+      const cache = model.createCache(denseCache({ dtype: 'f32' }));
+      try {
+        model.forward(ids.subarray(start, start + chunk), cache, { logits: 'last', onLayer: (event) => observers.forEach((o) => o(event)) }).dispose();
+      } finally {
+        cache.dispose();
+      }
     }
+  } finally {
+    for (const cleanup of cleanups) cleanup();
   }
   return Object.fromEntries(finishers.map(([pkg, finish]) => [pkg, finish()]));
 }

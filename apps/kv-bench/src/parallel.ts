@@ -55,7 +55,10 @@ export async function runBenchParallel({ modelDir, backend, text, methods, setti
         worker.on('message', (message: FromWorker) => {
           if (message.type === 'ready') dispatch(worker);
           else if (message.type === 'progress') onProgress?.(message.label, message.tokens);
-          else if (message.type === 'reference') for (const other of pool) other.postMessage({ type: 'reference', logProbs: message.logProbs } satisfies ToWorker);
+          else if (message.type === 'reference') {
+            // The producing worker already holds them; the others get a copy for their KL.
+            for (const other of pool) if (other !== worker) other.postMessage({ type: 'reference', logProbs: message.logProbs } satisfies ToWorker);
+          }
           else if (message.type === 'result') {
             results[message.index] = message.measurement;
             if (++finished === ordered.length) resolve();

@@ -12,7 +12,7 @@ const present = existsSync(join(KVKIT_TINY, 'model.safetensors'));
 if (!present) console.warn(`[@kvkit/llm] SKIPPED: models/kvkit-tiny has no model.safetensors yet (${KVKIT_TINY}); its tests run once the weights are committed.`);
 
 describe('models/kvkit-tiny', () => {
-  if (!present) it.skip('SKIPPED: models/kvkit-tiny/model.safetensors is absent (the model is still being trained)', () => {});
+  if (!present) it.skip('SKIPPED: models/kvkit-tiny/model.safetensors is absent (train it with tooling/model-recipe)', () => {});
 
   it.runIf(present)('loads, predicts English well above chance, and generates consistently', async () => {
     const model = await loadModel(KVKIT_TINY);
