@@ -15,7 +15,7 @@ import type { RetrievalHeadProfile } from './razor/retrieval-heads.js';
 import type { Pooling } from './scoring/pooling.js';
 import type { HeadAllocation } from './selection/head-budgets.js';
 import { raggedDenseStore } from './storage/ragged-dense-store.js';
-import type { TokenStoreFactory } from './storage/token-store.js';
+import type { TokenStoreFactory } from '@kvkit/tensor-core';
 
 const PACKAGE = '@kvkit/kv-evict';
 

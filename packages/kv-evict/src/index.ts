@@ -1,5 +1,6 @@
 export * from './budget.js';
-export * from './storage/token-store.js';
+// The store interface lives in tensor-core (kv-quant implements it too); re-exported for existing imports.
+export type { StoreSpec, HeadView, TokenStore, TokenStoreFactory } from '@kvkit/tensor-core';
 export * from './storage/ragged-dense-store.js';
 export * from './attend/attend-heads.js';
 export * from './attend/head-keys.js';

@@ -19,7 +19,7 @@ import { attendHeads } from '../attend/attend-heads.js';
 import type { HeadKeys } from '../attend/head-keys.js';
 import { type Budget, resolveBudget } from '../budget.js';
 import type { GqaReduce } from '../gqa.js';
-import type { TokenStore, TokenStoreFactory } from '../storage/token-store.js';
+import type { TokenStore, TokenStoreFactory } from '@kvkit/tensor-core';
 import { sphericalKMeans } from './spherical-kmeans.js';
 
 export interface ClusterKVConfig {

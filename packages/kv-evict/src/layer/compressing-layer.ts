@@ -28,7 +28,7 @@ import { adaptiveHeadBudgets, type HeadAllocation, uniformHeadBudgets, validateH
 import { type Protection, protectedCount, validateProtection } from '../selection/protection.js';
 import { type HeadSelector, topKSelector } from '../selection/selector.js';
 import { raggedDenseStore } from '../storage/ragged-dense-store.js';
-import type { TokenStore } from '../storage/token-store.js';
+import type { TokenStore } from '@kvkit/tensor-core';
 import { TokenTable } from '../token-table.js';
 import type { CompressionMethod } from './compression-method.js';
 import { QueryWindow } from './query-window.js';

@@ -4,7 +4,7 @@ import type { HeadAllocation } from '../selection/head-budgets.js';
 import type { Protection } from '../selection/protection.js';
 import type { SelectorFactory } from '../selection/selector.js';
 import type { ScorerFactory } from '../scoring/scorer.js';
-import type { TokenStoreFactory } from '../storage/token-store.js';
+import type { TokenStoreFactory } from '@kvkit/tensor-core';
 import type { Budget } from '../budget.js';
 import type { TriggerOptions } from './trigger.js';
 

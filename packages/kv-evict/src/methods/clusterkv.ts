@@ -3,7 +3,7 @@ import { nonNegativeInteger, positiveInteger, validateBudget } from '../budget.j
 import { ClusterKVLayer } from '../clusterkv/clusterkv-layer.js';
 import { type GqaReduce, validateGqa } from '../gqa.js';
 import { raggedDenseStore } from '../storage/ragged-dense-store.js';
-import type { TokenStoreFactory } from '../storage/token-store.js';
+import type { TokenStoreFactory } from '@kvkit/tensor-core';
 
 export interface ClusterKVOptions {
   /** Tokens attention reads per step: a fraction of the tokens seen or a count. */

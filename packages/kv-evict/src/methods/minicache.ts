@@ -6,7 +6,7 @@ import { MiniCachePair } from '../minicache/minicache-pair.js';
 import type { CompressionPolicy } from '../policies/policy.js';
 import { shrinkHead } from '../policies/policy.js';
 import { raggedDenseStore } from '../storage/ragged-dense-store.js';
-import type { TokenStoreFactory } from '../storage/token-store.js';
+import type { TokenStoreFactory } from '@kvkit/tensor-core';
 
 export interface MiniCacheOptions {
   /** First merged layer as a share of the depth (default 0.5: the middle-to-deep half is merged in adjacent pairs). */

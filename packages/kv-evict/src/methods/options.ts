@@ -3,7 +3,7 @@ import type { GqaReduce } from '../gqa.js';
 import type { TriggerOptions } from '../layer/trigger.js';
 import type { PolicyFactory } from '../policies/policy.js';
 import type { HeadAllocation } from '../selection/head-budgets.js';
-import type { TokenStoreFactory } from '../storage/token-store.js';
+import type { TokenStoreFactory } from '@kvkit/tensor-core';
 
 /** Options every kv-evict method takes. */
 export interface CommonOptions {

@@ -1,6 +1,6 @@
 import type { CompressingLayer } from '../layer/compressing-layer.js';
 import type { ExtraKeys } from '../policies/policy.js';
-import type { TokenStore } from '../storage/token-store.js';
+import type { TokenStore } from '@kvkit/tensor-core';
 import { angleBetween, slerpDirection } from './slerp.js';
 
 /** What one merge of a head decided, between `plan` and `commit`. */

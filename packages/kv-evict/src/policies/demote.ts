@@ -1,4 +1,4 @@
-import type { TokenStore, TokenStoreFactory } from '../storage/token-store.js';
+import type { TokenStore, TokenStoreFactory } from '@kvkit/tensor-core';
 import { type CompressionPolicy, droppedIndices, type PolicyFactory, shrinkHead } from './policy.js';
 
 /**

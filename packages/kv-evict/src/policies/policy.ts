@@ -1,5 +1,5 @@
 import type { LayerSpec } from '@kvkit/tensor-core';
-import type { TokenStore } from '../storage/token-store.js';
+import type { TokenStore } from '@kvkit/tensor-core';
 import type { TokenTable } from '../token-table.js';
 
 /** What a policy may look at and change when a head shrinks. */

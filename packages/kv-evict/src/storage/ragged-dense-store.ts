@@ -14,7 +14,7 @@ import {
   tensor,
   zeros,
 } from '@kvkit/tensor-core';
-import type { HeadView, StoreSpec, TokenStore, TokenStoreFactory } from './token-store.js';
+import type { HeadView, StoreSpec, TokenStore, TokenStoreFactory } from '@kvkit/tensor-core';
 
 export interface RaggedDenseStoreOptions {
   /** Storage dtype of K and V: f16 (default, what a GPU runtime keeps) or f32 for exact reference runs. */

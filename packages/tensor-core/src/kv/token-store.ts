@@ -1,4 +1,5 @@
-import type { Backend, Tensor } from '@kvkit/tensor-core';
+import type { Backend } from '../backend.js';
+import type { Tensor } from '../tensor.js';
 
 /** What a store needs to know about the layer it serves. */
 export interface StoreSpec {
@@ -20,7 +21,8 @@ export interface HeadView {
 }
 
 /**
- * Per-KV-head ragged token storage: each head holds its own kept tokens and their positions, in the
+ * Per-KV-head ragged token storage (the seam between eviction methods, e.g. @kvkit/kv-evict, and storage
+ * formats, e.g. @kvkit/kv-quant's quantized store): each head holds its own kept tokens and their positions, in the
  * order they arrived. This is the interface eviction policies evict from and the place where the
  * storage format plugs in — the dense store (`raggedDenseStore`) by default, a quantized store
  * (from kv-quant) for evict + quantize:
@@ -32,7 +34,7 @@ export interface HeadView {
  *   re-quantizes it). `appendHead` adds host vectors to one head (demotion targets, merged tokens).
  * - `read` returns host f32 copies (scorers and mergers that look at keys); `view` returns tensors
  *   attention can read — a quantized store dequantizes there, or a fused kernel reads it directly
- *   once the attention seam (`attend/attend-heads.ts`) learns its format.
+ *   once the attention seam of the evicting package learns its format.
  */
 export interface TokenStore {
   readonly kvHeads: number;
