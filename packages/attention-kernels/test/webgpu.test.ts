@@ -2,14 +2,13 @@
 // without a GPU) against the CPU kernels on fresh random inputs. tooling/gpu/attention-check.sh runs
 // the same cases on an NVIDIA GPU.
 import { createRng, getBackend, InvalidConfigError, randomNormal, toBackend } from '@kvkit/tensor-core';
-import { freshSeed } from '@kvkit/tensor-core/testing';
+import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kiviDecodeAttention } from '../src/index.js';
 import { randomKiviView } from './helpers/random-kivi.js';
 import { gpuParityCases } from './gpu/parity-cases.js';
-import { openWebGpuForTests } from './gpu/webgpu-device.js';
 
-const gpu = await openWebGpuForTests();
+const gpu = await openWebGpuForTests('attention-kernels');
 const seed = freshSeed();
 const rng = createRng(seed);
 

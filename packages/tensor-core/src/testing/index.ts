@@ -77,3 +77,6 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 export function toFloat64(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(values as ArrayLike<number>);
 }
+
+export { openWebGpuForTests, TEST_DAWN_FEATURES, webgpuRequired } from './webgpu-backend.js';
+export { prepareSwiftShaderEnvironment } from './swiftshader-env.js';

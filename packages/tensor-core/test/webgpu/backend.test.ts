@@ -5,7 +5,7 @@ import {
 } from '../../src/index.js';
 import { assertClose, withSeed } from '../../src/testing/index.js';
 import { WebGpuBackend, createWebGpuBackend, registerWebGpuBackend, runMap } from '../../src/webgpu/index.js';
-import { openTestBackend } from './setup.js';
+import { openWebGpuForTests } from '../../src/testing/index.js';
 
 declare module '../../src/kernel-registry.js' {
   interface KernelSignatures {
@@ -14,7 +14,7 @@ declare module '../../src/kernel-registry.js' {
   }
 }
 
-const gpu = await openTestBackend();
+const gpu = await openWebGpuForTests('tensor-core');
 
 describe.skipIf(!gpu)('webgpu backend (Node + Dawn)', () => {
   const backend = gpu as WebGpuBackend;

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshSeed } from '../../src/testing/index.js';
 import type { BrowserRun } from './browser-entry.js';
 import { PARITY_CASES } from './parity-cases.js';
-import { TEST_DAWN_FEATURES, webgpuRequired } from './setup.js';
+import { TEST_DAWN_FEATURES, webgpuRequired } from '../../src/testing/index.js';
 
 const CHROMIUM = process.env.KVKIT_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--enable-unsafe-webgpu', `--enable-dawn-features=${TEST_DAWN_FEATURES}`, '--no-sandbox', '--disable-gpu-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];

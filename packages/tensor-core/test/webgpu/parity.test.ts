@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { getBackend, listKernels } from '../../src/index.js';
 import { withSeed } from '../../src/testing/index.js';
 import { COVERED_KERNELS, FULL, PARITY_CASES } from './parity-cases.js';
-import { openTestBackend } from './setup.js';
+import { openWebGpuForTests } from '../../src/testing/index.js';
 
-const gpu = await openTestBackend();
+const gpu = await openWebGpuForTests('tensor-core');
 
 describe.skipIf(!gpu)('webgpu parity with the CPU backend (Node + Dawn)', () => {
   afterAll(() => {

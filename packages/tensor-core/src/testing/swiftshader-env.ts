@@ -9,8 +9,6 @@
  *   dlopen("libvulkan.so.1") finds it by soname. LD_LIBRARY_PATH cannot do this: the dynamic
  *   loader reads it only at process start.
  */
-import { existsSync } from 'node:fs';
-
 const CHROMIUM = '/usr/lib/chromium';
 const ICD = `${CHROMIUM}/vk_swiftshader_icd.json`;
 const RTLD_NOW = 2;
@@ -28,7 +26,10 @@ function pinLibrary(path: string): boolean {
 }
 
 export function prepareSwiftShaderEnvironment(): void {
-  if (process.platform !== 'linux') return;
+  if (typeof process === 'undefined' || process.platform !== 'linux') return;
+  // Through getBuiltinModule, not an import: this module is part of the testing entry, which
+  // browser test bundles include too.
+  const { existsSync } = process.getBuiltinModule('node:fs');
   if (!process.env.VK_ICD_FILENAMES && existsSync(ICD)) process.env.VK_ICD_FILENAMES = ICD;
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   if (!pinLibrary('libvulkan.so.1') && existsSync(`${CHROMIUM}/libvulkan.so.1`)) pinLibrary(`${CHROMIUM}/libvulkan.so.1`);
