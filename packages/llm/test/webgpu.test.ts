@@ -1,0 +1,64 @@
+// The runtime on a real WebGPU device (Dawn in Node; SwiftShader on machines without a GPU): every
+// architecture variant against the independent float64 PyTorch reference, prefill and cached decode,
+// and the shipped model against the CPU backend. tooling/gpu runs the same on an NVIDIA GPU.
+import { join } from 'node:path';
+import { PagedCacheLayer } from '@kvkit/attention-kernels';
+import { assertClose, openWebGpuForTests } from '@kvkit/tensor-core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generate, loadModel } from '../src/index.js';
+import { KVKIT_TINY, readReference, rows, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
+
+const gpu = await openWebGpuForTests('llm');
+
+describe.skipIf(!gpu)('the runtime on WebGPU', () => {
+  afterAll(() => gpu?.dispose());
+
+  for (const name of torchFixtures()) {
+    for (const dtype of ['f32', 'f16'] as const) {
+      const tolerance = dtype === 'f32' ? 1e-5 : 1e-2;
+      it(`${name}: ${dtype} prefill and decode on the default (paged) cache match the PyTorch reference within ${tolerance}`, async () => {
+        const dir = join(TORCH_REFERENCE, name);
+        const ref = readReference(dir);
+        const model = await loadModel(dir, { backend: gpu!, dtype });
+        const cache = model.createCache();
+        try {
+          expect(cache.layers.every((layer) => layer instanceof PagedCacheLayer)).toBe(true);
+          const ids = Int32Array.from(ref.ids);
+          const p = ref.prompt_tokens;
+          const prefill = model.forward(ids.subarray(0, p), cache, { logits: 'all' });
+          expect(prefill.backend.name).toBe('webgpu');
+          assertClose(await prefill.readFloat32(), rows(ref.logits, 0, p), tolerance, `${name} prefill`);
+          prefill.dispose();
+          for (let t = p; t < ids.length; t++) {
+            const step = model.forward(ids.subarray(t, t + 1), cache, { logits: 'last' });
+            assertClose(await step.readFloat32(), rows(ref.logits, t, t + 1), tolerance, `${name} decode position ${t}`);
+            step.dispose();
+          }
+        } finally {
+          cache.dispose();
+          model.dispose();
+        }
+      });
+    }
+  }
+
+  it('kvkit-tiny: the same logits and the same greedy continuation as on the CPU', async () => {
+    const onGpu = await loadModel(KVKIT_TINY, { backend: gpu! });
+    const onCpu = await loadModel(KVKIT_TINY);
+    try {
+      const prompt = 'The whale, said Ishmael, was';
+      const ids = Int32Array.from(onCpu.tokenizer.encode(prompt));
+      const [gpuCache, cpuCache] = [onGpu.createCache(), onCpu.createCache()];
+      const gpuLogits = onGpu.forward(ids, gpuCache);
+      const cpuLogits = onCpu.forward(ids, cpuCache);
+      assertClose(await gpuLogits.readFloat32(), cpuLogits.readFloat32Sync(), 1e-4, 'prefill logits');
+      for (const t of [gpuLogits, cpuLogits, gpuCache, cpuCache]) t.dispose();
+      const options = { maxNewTokens: 12, temperature: 0 };
+      const [a, b] = [await generate(onGpu, prompt, options), await generate(onCpu, prompt, options)];
+      expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+    } finally {
+      onGpu.dispose();
+      onCpu.dispose();
+    }
+  });
+});
