@@ -2,7 +2,7 @@
 // hands it (see parallel.ts). Rows are independent, so they run on separate cores.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '@kvkit/llm';
-import { chooseBackend } from './backend-choice.js';
+import { openBackend } from '@kvkit/tensor-core';
 import { calibrationContexts } from './calibration.js';
 import { measureMethod, prepareInputs } from './measure.js';
 import { availableMethods, parseMethodList } from './methods.js';
@@ -18,7 +18,7 @@ const reference = new Promise<Float32Array[][]>((resolve) => {
 });
 
 async function start(): Promise<void> {
-  const model = await loadModel(setup.modelDir, { backend: await chooseBackend(setup.backend) });
+  const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend) });
   const methods = await availableMethods();
   const contexts = await calibrationContexts(setup.calibration);
   const inputs = prepareInputs(model, setup.text, setup.settings);

@@ -4,8 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadModel } from '@kvkit/llm';
-import { InvalidConfigError, KvkitError } from '@kvkit/tensor-core';
-import { chooseBackend } from './backend-choice.js';
+import { InvalidConfigError, KvkitError, openBackend } from '@kvkit/tensor-core';
 import { htmlReport } from './html-report.js';
 import { calibrationContexts, collectCalibration, packagesNeedingCalibration } from './calibration.js';
 import { availableMethods, describeMethods, parseMethodList, resolveMethodList } from './methods.js';
@@ -75,7 +74,7 @@ async function main(): Promise<void> {
 
   const modelDir = resolve(values.model ?? DEFAULT_MODEL);
   const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
-  const backend = await chooseBackend(values.backend!);
+  const backend = await openBackend(values.backend!);
   const model = await loadModel(modelDir, { backend });
   if (!existsSync(textFile)) {
     throw new InvalidConfigError(

@@ -33,6 +33,7 @@ export {
   defaultBackend,
   setDefaultBackend,
 } from './backend-registry.js';
+export { openBackend } from './open-backend.js';
 export { type KernelSignatures, type KernelName, type KernelImpl, registerKernel, runKernel, hasKernel, kernelBackends, listKernels } from './kernel-registry.js';
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
 export { keyVisible } from './cpu/kernels/attention.js';
