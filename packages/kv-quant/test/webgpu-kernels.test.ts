@@ -7,6 +7,7 @@ import { createRng, tensor, toBackend, UnsupportedDTypeError } from '@kvkit/tens
 import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dequantizeUniform, quantizeUniform } from '../src/index.js';
+import { gpuEdgeCases } from './gpu-edge-cases.js';
 import { gpuParityCases } from './gpu-parity-cases.js';
 
 const gpu = await openWebGpuForTests('kv-quant');
@@ -16,7 +17,7 @@ const rng = createRng(seed);
 describe.skipIf(!gpu)(`kv-quant WGSL kernels = CPU kernels, bit for bit (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {
   afterAll(() => gpu?.dispose());
 
-  for (const c of gpuParityCases()) {
+  for (const c of [...gpuParityCases(), ...gpuEdgeCases()]) {
     it(c.name, async () => {
       const mismatch = await c.run(gpu!, rng);
       expect(mismatch, `${c.name} [seed ${seed}]`).toBeUndefined();

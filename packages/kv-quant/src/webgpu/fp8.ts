@@ -2,7 +2,7 @@ import { registerKernel, wordsPerRow } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/fp8.js';
 import type { Fp8Format } from '../numeric/fp8.js';
-import { floatBitsReader, rowOperand, taskEntry, taskGrid } from './rows.js';
+import { assertFloatInput, releaseStaged, rowOperand, taskEntry, taskGrid } from './rows.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
 /**
@@ -51,7 +51,7 @@ fn kvq_fp8_scaled(code: u32, eb: u32, f: KvqF64) -> KvqF64 {
 }`;
 
 /** The scale of row `r`: one per slice of the first axis (rows_per_scale rows each) or one for all. */
-const SCALE_OF_ROW = `fn scale_of(r: u32) -> KvqF64 { return kvq_from_bits(scale_raw(scale_elem(0u, r / u_rows_per_scale())), 23u, 8u); }`;
+const SCALE_OF_ROW = `fn scale_of(r: u32) -> KvqF64 { return kvq_from_bits(scale_bits(scale_elem(0u, r / u_rows_per_scale())), 23u, 8u); }`;
 
 const SIZE_UNIFORMS = ['rows', 'n', 'row_words', 'rows_per_scale', 'exponent_bits'].map((name) => ({ name, type: 'u32' as const }));
 
@@ -81,27 +81,27 @@ ${taskEntry(`
   if (task >= u_rows() * u_n()) { return; }
   let r = task / u_n();
   let j = task - r * u_n();
-  let code = (codes_raw(codes_elem(r, j / 4u)) >> (8u * (j % 4u))) & 0xffu;
+  let code = (codes_bits(codes_elem(r, j / 4u)) >> (8u * (j % 4u))) & 0xffu;
   out_store_raw(task, kvq_to_bits(kvq_fp8_scaled(code, u_exponent_bits(), scale_of(r)), 23u, 8u, KVQ_NEAREST));`)}`;
 
 export function registerFp8WebGpuKernels(): void {
   registerKernel<'kvQuantizeFp8', WebGpuBackend>('kvQuantizeFp8', 'webgpu', (backend, [x, scale], { format }) => {
     const where = 'kvQuantizeFp8';
+    assertFloatInput(x, where);
     const n = x.shape[x.rank - 1];
     const rowWords = wordsPerRow(n, 8);
     const out = backend.empty([...x.shape.slice(0, -1), rowWords], 'u32');
     if (out.size === 0) return out;
     const rows = x.size / n;
-    const input = rowOperand('x', x);
-    const s = rowOperand('scale', scale);
-    const reader = floatBitsReader('x', x.dtype, where);
-    const program = backend.program(`${where}:${x.dtype}:${x.rank}`, () => ({
-      bindings: [input.binding, s.binding, { name: 'codes', dtype: 'u32', access: 'words' }],
-      uniforms: [...SIZE_UNIFORMS, ...input.uniforms, ...s.uniforms],
-      code: `${input.code}\n${s.code}\n${reader}\n${QUANTIZE_SOURCE}`,
+    const operands = [rowOperand('x', x), rowOperand('scale', scale)];
+    const program = backend.program(where, () => ({
+      bindings: [...operands.map((o) => o.binding), { name: 'codes', dtype: 'u32', access: 'words' }],
+      uniforms: [...SIZE_UNIFORMS, ...operands.flatMap((o) => o.uniforms)],
+      code: `${operands.map((o) => o.code).join('\n')}\n${QUANTIZE_SOURCE}`,
     }));
     const sizes = { rows, n, row_words: rowWords, rows_per_scale: rows / scale.size, exponent_bits: exponentBits(format) };
-    backend.dispatch(program, [x, scale, out], { ...sizes, ...input.values, ...s.values }, taskGrid(backend, out.size));
+    backend.dispatch(program, [...operands.map((o) => o.tensor), out], Object.assign(sizes, ...operands.map((o) => o.values)), taskGrid(backend, out.size));
+    releaseStaged(operands);
     return out;
   });
 
@@ -110,15 +110,15 @@ export function registerFp8WebGpuKernels(): void {
     const out = backend.empty([...codes.shape.slice(0, -1), length], 'f32');
     if (out.size === 0) return out;
     const rows = out.size / length;
-    const words = rowOperand('codes', codes);
-    const s = rowOperand('scale', scale);
-    const program = backend.program(`${where}:${codes.rank}`, () => ({
-      bindings: [words.binding, s.binding, { name: 'out', dtype: 'u32', access: 'write' }],
-      uniforms: [...SIZE_UNIFORMS, ...words.uniforms, ...s.uniforms],
-      code: `${words.code}\n${s.code}\n${DEQUANTIZE_SOURCE}`,
+    const operands = [rowOperand('codes', codes), rowOperand('scale', scale)];
+    const program = backend.program(where, () => ({
+      bindings: [...operands.map((o) => o.binding), { name: 'out', dtype: 'u32', access: 'write' }],
+      uniforms: [...SIZE_UNIFORMS, ...operands.flatMap((o) => o.uniforms)],
+      code: `${operands.map((o) => o.code).join('\n')}\n${DEQUANTIZE_SOURCE}`,
     }));
     const sizes = { rows, n: length, row_words: codes.shape[codes.rank - 1], rows_per_scale: rows / scale.size, exponent_bits: exponentBits(format) };
-    backend.dispatch(program, [codes, scale, out], { ...sizes, ...words.values, ...s.values }, taskGrid(backend, out.size));
+    backend.dispatch(program, [...operands.map((o) => o.tensor), out], Object.assign(sizes, ...operands.map((o) => o.values)), taskGrid(backend, out.size));
+    releaseStaged(operands);
     return out;
   });
 }

@@ -54,6 +54,9 @@ fn kvq_round_nearest(t: u32) -> u32 {
 }
 
 // ---- float64 values ----
+// The division's step count, as a variable: a constant bound gets the 80 steps unrolled, which
+// makes shader compilation several times slower (seconds per pipeline on SwiftShader).
+var<private> kvq_steps: u32 = 80u;
 const KVQ_ZERO = 0u;
 const KVQ_FINITE = 1u;
 const KVQ_INF = 2u;
@@ -201,7 +204,7 @@ fn kvq_div(a: KvqF64, b: KvqF64) -> KvqF64 {
   // Quotient of a's 53 bits followed by 27 zeros: 56 or 57 bits, enough for rounding.
   var r = 0u;
   var q = vec2<u32>(0u, 0u);
-  for (var i = 0u; i < 80u; i++) {
+  for (var i = 0u; i < kvq_steps; i++) {
     var bit = 0u;
     if (i < 21u) { bit = (a.m.y >> (20u - i)) & 1u; } else if (i < 53u) { bit = (a.m.x >> (52u - i)) & 1u; }
     r = (r << 1u) | bit;
