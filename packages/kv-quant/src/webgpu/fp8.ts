@@ -3,6 +3,7 @@ import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/fp8.js';
 import type { Fp8Format } from '../numeric/fp8.js';
 import { assertFloatInput, releaseStaged, rowOperand, taskEntry, taskGrid } from './rows.js';
+import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
 /**
@@ -57,19 +58,27 @@ const SIZE_UNIFORMS = ['rows', 'n', 'row_words', 'rows_per_scale', 'exponent_bit
 
 /** Quantize: one thread per output word (four codes). */
 const QUANTIZE_SOURCE = `${SOFT_DOUBLE_WGSL}
+${FAST_PATH_WGSL}
 ${FP8_WGSL}
 ${SCALE_OF_ROW}
 ${taskEntry(`
   if (task >= u_rows() * u_row_words()) { return; }
   let r = task / u_row_words();
   let first = (task - r * u_row_words()) * 4u;
-  let f = scale_of(r);
+  let f_bits = scale_bits(scale_elem(0u, r / u_rows_per_scale()));
+  let f = kvq_from_bits(f_bits, 23u, 8u);
   let positive = kvq_less(kvq_special(KVQ_ZERO, 0u), f);
+  let tame = kvq_tame(f_bits, false);
   var word = 0u;
   for (var k = 0u; k < 4u && first + k < u_n(); k++) {
-    var q = kvq_special(KVQ_ZERO, 0u);
-    if (positive) { q = kvq_div(kvq_from_bits(x_f32_bits(r, first + k), 23u, 8u), f); }
-    word = word | (kvq_fp8_encode(q, u_exponent_bits()) << (8u * k));
+    var code = 0u; // the code of +0 (no positive scale)
+    if (positive) {
+      let xb = x_f32_bits(r, first + k);
+      code = 0xffffffffu;
+      if (tame && kvq_tame(xb, false)) { code = kvq_fast_fp8(bitcast<f32>(xb) / bitcast<f32>(f_bits), u_exponent_bits()); }
+      if (code == 0xffffffffu) { code = kvq_fp8_encode(kvq_div(kvq_from_bits(xb, 23u, 8u), f), u_exponent_bits()); }
+    }
+    word = word | (code << (8u * k));
   }
   codes_store_word(task, word);`)}`;
 

@@ -2,6 +2,7 @@ import { registerKernel, type Tensor, UnsupportedDTypeError, wordsPerRow } from 
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/uniform.js';
 import { assertFloatInput, PARAM_UNIFORMS, paramLayout, releaseStaged, rowOperand, taskEntry, taskGrid } from './rows.js';
+import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
 /**
@@ -32,6 +33,7 @@ function paramStore(name: string): string {
 
 /** Quantize: one thread per (row, group) — min/max or abs-max, parameters, then the group's words. */
 const QUANTIZE_SOURCE = `${SOFT_DOUBLE_WGSL}
+${FAST_PATH_WGSL}
 ${paramStore('scale')}
 ${paramStore('zero')}
 
@@ -89,6 +91,7 @@ ${taskEntry(`
   let symmetric = u_symmetric() == 1u;
   var scale_bits = 0u;
   var z = kvq_special(KVQ_ZERO, 0u);
+  var p_zero_bits = 0u;
   var lo = 0;
   var hi = i32(top);
   var offset = 0u;
@@ -100,6 +103,7 @@ ${taskEntry(`
   } else {
     let p = asymmetric_parameters(r, start, len, top);
     scale_bits = p.x;
+    p_zero_bits = p.y;
     zero_put(task, p.y);
     z = ${PARAM('p.y')};
   }
@@ -107,6 +111,13 @@ ${taskEntry(`
   let s = ${PARAM('scale_bits')};
   let coded = kvq_less(kvq_special(KVQ_ZERO, 0u), s);
   let nz = kvq_negate(z);
+  // The parameters as f32, for the f32 shortcut (fast-path.ts) where they are tame.
+  var zero_f32 = 0u;
+  if (!symmetric) { zero_f32 = select(p_zero_bits, kvq_f16_to_f32_bits(p_zero_bits), u_param_eb() == 5u); }
+  let scale_f32 = select(scale_bits, kvq_f16_to_f32_bits(scale_bits), u_param_eb() == 5u);
+  let tame = kvq_tame(zero_f32, true) && kvq_tame(scale_f32, false);
+  let zf = bitcast<f32>(zero_f32);
+  let sf = bitcast<f32>(scale_f32);
   // code = offset + clamp(rint(q), lo, hi) with q = (x − zero) / scale (x / scale when symmetric);
   // a NaN quotient gives code 0 (NaN stored in a Uint8Array), no scale gives the offset.
   // A short last group takes only the words its codes need (tensor-core's wordsPerRow).
@@ -117,10 +128,17 @@ ${taskEntry(`
       if (i >= len) { break; }
       var code = offset;
       if (coded) {
-        var d = kvq_from_bits(x_f32_bits(r, start + i), 23u, 8u);
-        if (!symmetric) { d = kvq_add(d, nz); }
-        let q = kvq_div(d, s);
-        code = select(offset + u32(kvq_rint_clamp(q, lo, hi)), 0u, kvq_is_nan(q));
+        let xb = x_f32_bits(r, start + i);
+        var k = -2147483647 - 1;
+        if (tame && kvq_tame(xb, true)) { k = kvq_fast_rint((bitcast<f32>(xb) - zf) / sf); }
+        if (k != -2147483647 - 1) {
+          code = offset + u32(clamp(k, lo, hi));
+        } else {
+          var d = kvq_from_bits(xb, 23u, 8u);
+          if (!symmetric) { d = kvq_add(d, nz); }
+          let q = kvq_div(d, s);
+          code = select(offset + u32(kvq_rint_clamp(q, lo, hi)), 0u, kvq_is_nan(q));
+        }
       }
       word = word | (code << (k * bits));
     }
