@@ -2,7 +2,7 @@ import { registerKernel, wordsPerRow } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/fp8.js';
 import type { Fp8Format } from '../numeric/fp8.js';
-import { assertFloatInput, releaseStaged, rowOperand, taskEntry, taskGrid } from './rows.js';
+import { assertFloatInput, launchRows, rowOperand, taskEntry } from './rows.js';
 import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
@@ -102,15 +102,14 @@ export function registerFp8WebGpuKernels(): void {
     const out = backend.empty([...x.shape.slice(0, -1), rowWords], 'u32');
     if (out.size === 0) return out;
     const rows = x.size / n;
-    const operands = [rowOperand('x', x), rowOperand('scale', scale)];
-    const program = backend.program(where, () => ({
-      bindings: [...operands.map((o) => o.binding), { name: 'codes', dtype: 'u32', access: 'words' }],
-      uniforms: [...SIZE_UNIFORMS, ...operands.flatMap((o) => o.uniforms)],
-      code: `${operands.map((o) => o.code).join('\n')}\n${QUANTIZE_SOURCE}`,
-    }));
-    const sizes = { rows, n, row_words: rowWords, rows_per_scale: rows / scale.size, exponent_bits: exponentBits(format) };
-    backend.dispatch(program, [...operands.map((o) => o.tensor), out], Object.assign(sizes, ...operands.map((o) => o.values)), taskGrid(backend, out.size));
-    releaseStaged(operands);
+    launchRows(backend, where, {
+      operands: [rowOperand('x', x), rowOperand('scale', scale)],
+      outputs: [{ binding: { name: 'codes', dtype: 'u32', access: 'words' }, tensor: out }],
+      uniforms: SIZE_UNIFORMS,
+      values: { rows, n, row_words: rowWords, rows_per_scale: rows / scale.size, exponent_bits: exponentBits(format) },
+      source: QUANTIZE_SOURCE,
+      tasks: out.size,
+    });
     return out;
   });
 
@@ -119,15 +118,14 @@ export function registerFp8WebGpuKernels(): void {
     const out = backend.empty([...codes.shape.slice(0, -1), length], 'f32');
     if (out.size === 0) return out;
     const rows = out.size / length;
-    const operands = [rowOperand('codes', codes), rowOperand('scale', scale)];
-    const program = backend.program(where, () => ({
-      bindings: [...operands.map((o) => o.binding), { name: 'out', dtype: 'u32', access: 'write' }],
-      uniforms: [...SIZE_UNIFORMS, ...operands.flatMap((o) => o.uniforms)],
-      code: `${operands.map((o) => o.code).join('\n')}\n${DEQUANTIZE_SOURCE}`,
-    }));
-    const sizes = { rows, n: length, row_words: codes.shape[codes.rank - 1], rows_per_scale: rows / scale.size, exponent_bits: exponentBits(format) };
-    backend.dispatch(program, [...operands.map((o) => o.tensor), out], Object.assign(sizes, ...operands.map((o) => o.values)), taskGrid(backend, out.size));
-    releaseStaged(operands);
+    launchRows(backend, where, {
+      operands: [rowOperand('codes', codes), rowOperand('scale', scale)],
+      outputs: [{ binding: { name: 'out', dtype: 'u32', access: 'write' }, tensor: out }],
+      uniforms: SIZE_UNIFORMS,
+      values: { rows, n: length, row_words: codes.shape[codes.rank - 1], rows_per_scale: rows / scale.size, exponent_bits: exponentBits(format) },
+      source: DEQUANTIZE_SOURCE,
+      tasks: out.size,
+    });
     return out;
   });
 }

@@ -11,9 +11,9 @@ import {
 } from '@kvkit/tensor-core/webgpu';
 
 /** Threads per workgroup of kv-quant's WGSL kernels (one task per thread). */
-export const WORKGROUP = 64;
+const WORKGROUP = 64;
 
-/** Entry point of a kernel whose thread `task` runs `body` (grid from `taskGrid`). */
+/** Entry point of a kernel whose thread `task` runs `body` (dispatched by `launchRows`). */
 export function taskEntry(body: string): string {
   return `@compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -23,7 +23,7 @@ ${body}
 }
 
 /** Workgroups for `tasks` threads (a 2-D grid past the per-dimension limit; see `taskEntry`). */
-export function taskGrid(backend: WebGpuBackend, tasks: number): [number, number] {
+function taskGrid(backend: WebGpuBackend, tasks: number): [number, number] {
   return backend.grid(Math.ceil(tasks / WORKGROUP));
 }
 
@@ -80,8 +80,30 @@ fn ${name}_f32_bits(r: u32, c: u32) -> u32 {
   };
 }
 
-/** Disposes the copies `rowOperand` made. */
-export function releaseStaged(operands: readonly RowOperand[]): void {
+/** An output buffer of a launch: its binding and the tensor bound there. */
+export interface LaunchOutput {
+  binding: TensorBindingSpec;
+  tensor: Tensor;
+}
+
+/**
+ * Compiles (once, under `key`) and records one kernel launch: the row operands' bindings, then
+ * the outputs'; uniforms are `uniforms` plus the operands' addressing; `tasks` threads run
+ * `source` (see `taskEntry`). Copies `rowOperand` made are released after recording.
+ */
+export function launchRows(
+  backend: WebGpuBackend,
+  key: string,
+  launch: { operands: RowOperand[]; outputs: LaunchOutput[]; uniforms: UniformField[]; values: UniformValues; source: string; tasks: number }
+): void {
+  const { operands, outputs } = launch;
+  const program = backend.program(key, () => ({
+    bindings: [...operands.map((o) => o.binding), ...outputs.map((o) => o.binding)],
+    uniforms: [...launch.uniforms, ...operands.flatMap((o) => o.uniforms)],
+    code: `${operands.map((o) => o.code).join('\n')}\n${launch.source}`,
+  }));
+  const values = Object.assign({}, launch.values, ...operands.map((o) => o.values));
+  backend.dispatch(program, [...operands.map((o) => o.tensor), ...outputs.map((o) => o.tensor)], values, taskGrid(backend, launch.tasks));
   for (const o of operands) o.staged?.dispose();
 }
 

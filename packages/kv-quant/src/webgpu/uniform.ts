@@ -1,7 +1,7 @@
 import { registerKernel, type Tensor, UnsupportedDTypeError, wordsPerRow } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/uniform.js';
-import { assertFloatInput, PARAM_UNIFORMS, paramLayout, releaseStaged, rowOperand, taskEntry, taskGrid } from './rows.js';
+import { assertFloatInput, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
 import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
@@ -189,7 +189,7 @@ export function registerUniformWebGpuKernels(): void {
   registerKernel<'kvQuantizeUniform', WebGpuBackend>('kvQuantizeUniform', 'webgpu', (backend, [x], { bits, groupSize, symmetric, paramDType }) => {
     const where = 'kvQuantizeUniform';
     assertFloatInput(x, where);
-    const param = paramLayout(paramDType, where);
+    const paramBits = paramLayout(paramDType, where);
     const n = x.shape[x.rank - 1];
     const lead = x.shape.slice(0, -1);
     const rows = n === 0 ? 0 : x.size / n;
@@ -199,22 +199,18 @@ export function registerUniformWebGpuKernels(): void {
     const zero = symmetric ? undefined : backend.empty([...lead, size.groups], paramDType);
     const tasks = rows * size.groups;
     if (tasks === 0) return { codes, scale, zero };
-    const input = rowOperand('x', x);
-    const program = backend.program(where, () => ({
-      bindings: [
-        input.binding,
-        { name: 'codes', dtype: 'u32', access: 'words' },
-        { name: 'scale', dtype: 'u32', access: 'atomic' },
-        { name: 'zero', dtype: 'u32', access: 'atomic' },
-      ],
-      uniforms: [...SIZE_UNIFORMS, ...PARAM_UNIFORMS, ...input.uniforms],
-      code: `${input.code}\n${QUANTIZE_SOURCE}`,
-    }));
     // The symmetric launch writes no zero points: a one-word placeholder takes the binding.
     const zeroTarget = zero ?? backend.empty([1], 'u32');
-    backend.dispatch(program, [input.tensor, codes, scale, zeroTarget], { ...size, ...param, ...input.values }, taskGrid(backend, tasks));
+    const param = (name: string, tensor: Tensor) => ({ binding: { name, dtype: 'u32' as const, access: 'atomic' as const }, tensor });
+    launchRows(backend, where, {
+      operands: [rowOperand('x', x)],
+      outputs: [{ binding: { name: 'codes', dtype: 'u32', access: 'words' }, tensor: codes }, param('scale', scale), param('zero', zeroTarget)],
+      uniforms: [...SIZE_UNIFORMS, ...PARAM_UNIFORMS],
+      values: { ...size, ...paramBits },
+      source: QUANTIZE_SOURCE,
+      tasks,
+    });
     if (!zero) zeroTarget.dispose();
-    releaseStaged([input]);
     return { codes, scale, zero };
   });
 
@@ -224,15 +220,14 @@ export function registerUniformWebGpuKernels(): void {
     const param = paramLayout(scale.dtype, where);
     const out = backend.empty([...codes.shape.slice(0, -1), length], 'f32');
     if (out.size === 0) return out;
-    const operands = [rowOperand('codes', codes), rowOperand('scale', scale), rowOperand('zero', zero ?? scale)];
-    const program = backend.program(where, () => ({
-      bindings: [...operands.map((o) => o.binding), { name: 'out', dtype: 'u32', access: 'write' }],
-      uniforms: [...SIZE_UNIFORMS, ...PARAM_UNIFORMS, ...operands.flatMap((o) => o.uniforms)],
-      code: `${operands.map((o) => o.code).join('\n')}\n${DEQUANTIZE_SOURCE}`,
-    }));
-    const values = Object.assign({}, sizes(out.size / length, length, groupSize, bits, !zero), param, ...operands.map((o) => o.values));
-    backend.dispatch(program, [...operands.map((o) => o.tensor), out], values, taskGrid(backend, out.size));
-    releaseStaged(operands);
+    launchRows(backend, where, {
+      operands: [rowOperand('codes', codes), rowOperand('scale', scale), rowOperand('zero', zero ?? scale)],
+      outputs: [{ binding: { name: 'out', dtype: 'u32', access: 'write' }, tensor: out }],
+      uniforms: [...SIZE_UNIFORMS, ...PARAM_UNIFORMS],
+      values: { ...sizes(out.size / length, length, groupSize, bits, !zero), ...param },
+      source: DEQUANTIZE_SOURCE,
+      tasks: out.size,
+    });
     return out;
   });
 }
