@@ -6,7 +6,7 @@
  * Each case packs its scenarios as rows of one tensor (one dispatch), filled around fresh random
  * values. Used by the WebGPU suite and by tooling/gpu/kv-quant-check.ts.
  */
-import { type Backend, cpuBackend, type DType, type Rng, tensor } from '@kvkit/tensor-core';
+import { type Backend, cpuBackend, type DType, type Rng, type Tensor, tensor, transpose } from '@kvkit/tensor-core';
 import { dequantizeFp8, dequantizeUniform, type Fp8Format, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../src/index.js';
 import { fp8Table } from '../src/numeric/fp8.js';
 import { compare, type GpuParityCase } from './gpu-parity-cases.js';
@@ -66,9 +66,16 @@ function uniformEdgeRows(rng: Rng, bits: number, symmetric: boolean): number[][]
   ];
 }
 
-async function runUniform(gpu: Backend, data: Float32Array, shape: number[], dtype: DType, attrs: UniformQuantAttrs): Promise<string | undefined> {
-  const ref = quantizeUniform(tensor(data, shape, { dtype, backend: cpu }), attrs);
-  const got = quantizeUniform(tensor(data, shape, { dtype, backend: gpu }), attrs);
+async function runUniform(
+  gpu: Backend,
+  data: Float32Array,
+  shape: number[],
+  dtype: DType,
+  attrs: UniformQuantAttrs,
+  view: (t: Tensor) => Tensor = (t) => t
+): Promise<string | undefined> {
+  const ref = quantizeUniform(view(tensor(data, shape, { dtype, backend: cpu })), attrs);
+  const got = quantizeUniform(view(tensor(data, shape, { dtype, backend: gpu })), attrs);
   const length = shape[shape.length - 1];
   return (
     (await compare('codes', got.codes, ref.codes)) ??
@@ -122,6 +129,14 @@ function uniformEdgeCases(): GpuParityCase[] {
       run: (gpu, rng) => runUniform(gpu, Float32Array.from({ length: shape[0] * shape[1] }, () => rng.uniform() * 2 - 1), shape, 'f32', attrs),
     });
   }
+  // Leading axes that do not merge into two strided ones: the kernel reads a row-major copy.
+  cases.push({
+    name: 'uniform asym 4-bit bf16→f16 on a rank-4 view whose leading axes do not merge',
+    run: (gpu, rng) =>
+      runUniform(gpu, Float32Array.from({ length: 2 * 3 * 4 * 9 }, () => rng.uniform() * 2 - 1), [2, 3, 4, 9], 'bf16', { bits: 4, groupSize: 4, symmetric: false, paramDType: 'f16' }, (t) =>
+        transpose(t, [1, 0, 2, 3])
+      ),
+  });
   return cases;
 }
 
