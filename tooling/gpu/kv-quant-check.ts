@@ -4,10 +4,12 @@
  *      (the cases of packages/kv-quant/test/gpu-parity-cases.ts, which the emulator suite also runs);
  *   2. quantize/dequantize throughput at a realistic KV size (32 heads × 8192 tokens × 128 dims, f16)
  *      in GB/s of input read, next to the measured device copy bandwidth.
- * kv-quant has no WGSL kernels yet, so there is no WebGPU section (the report says so).
+ *   3. the same parity cases (plus the edge cases of gpu-edge-cases.ts) and throughput for kv-quant's WGSL
+ *      kernels on WebGPU (Dawn on the NVIDIA Vulkan driver; kv-quant-webgpu.ts).
  * Every step is time-bounded and failure-tolerant: a failing step is recorded and the next one runs.
  * Writes <out>/kv-quant/kv-quant.json and prints a markdown table last.
- *   --emulate   the CUDA CPU emulator, tiny sizes (a dry run of the script here)
+ *   --emulate   the CUDA CPU emulator and WebGPU on SwiftShader, tiny sizes (a dry run of the script here)
+ *   --skip-cuda / --skip-webgpu   leave a section out
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import { dequantizeUniform, quantizeFp8, quantizeUniform, type UniformQuantAttrs
 import { fp8CudaModule } from '../../packages/kv-quant/src/cuda/fp8.js';
 import { uniformCudaModule } from '../../packages/kv-quant/src/cuda/uniform.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
+import { type WebGpuSection, webgpuChecks, webgpuRows } from './kv-quant-webgpu.js';
 
 const argv = process.argv;
 const outRoot = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : (process.env.OUT ?? '.');
@@ -27,7 +30,8 @@ const emulate = argv.includes('--emulate');
 const outDir = join(outRoot, 'kv-quant');
 mkdirSync(outDir, { recursive: true });
 const seed = freshSeed();
-const report: Record<string, unknown> = { date: new Date().toISOString(), seed, emulate, webgpu: 'kv-quant has no WGSL kernels yet' };
+const webgpu: WebGpuSection = { parity: {} };
+const report: Record<string, unknown> = { date: new Date().toISOString(), seed, emulate, webgpu };
 const save = (): void => writeFileSync(join(outDir, 'kv-quant.json'), JSON.stringify(report, null, 2));
 const started = performance.now();
 const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -129,14 +133,23 @@ function table(): string {
   const t = ((report.throughput ?? {}) as { gbps?: Record<string, number> }).gbps ?? {};
   const copy = t['copy f16 (reference)'];
   for (const [name, v] of Object.entries(t)) lines.push(`| ${name} | ${v.toFixed(1)} GB/s${copy && name !== 'copy f16 (reference)' ? ` (${((100 * v) / copy).toFixed(0)}% of copy)` : ''} |`);
+  lines.push(...webgpuRows(webgpu));
   for (const [name, v] of Object.entries(report.failures as Record<string, string>)) lines.push(`| step ${name} failed | ${v} |`);
-  lines.push(`| WebGPU | ${report.webgpu} |`);
   return lines.join('\n');
 }
 
-main()
+async function all(): Promise<void> {
+  if (!argv.includes('--skip-cuda')) {
+    await main().catch((error) => {
+      (report.failures as Record<string, string>).main = error instanceof Error ? error.message : String(error);
+    });
+  }
+  if (!argv.includes('--skip-webgpu')) await webgpuChecks(step, seed, emulate, webgpu);
+}
+
+all()
   .catch((error) => {
-    (report.failures as Record<string, string>).main = error instanceof Error ? error.message : String(error);
+    (report.failures as Record<string, string>).all = error instanceof Error ? error.message : String(error);
   })
   .finally(() => {
     save();

@@ -21,14 +21,25 @@ async function bitsOf(t: Tensor): Promise<Uint32Array> {
   return Uint32Array.from(values as ArrayLike<number>);
 }
 
-/** undefined when equal, else the first mismatch. */
-async function compare(label: string, gpu: Tensor | undefined, ref: Tensor | undefined): Promise<string | undefined> {
+/** Whether raw bits of a float dtype are a NaN. */
+function isNaNBits(bits: number, dtype: DType): boolean {
+  if (dtype === 'f32') return (bits & 0x7fffffff) > 0x7f800000;
+  if (dtype === 'f16') return (bits & 0x7fff) > 0x7c00;
+  return dtype === 'bf16' && (bits & 0x7fff) > 0x7f80;
+}
+
+/**
+ * undefined when equal, else the first mismatch. With `anyNaN`, a NaN matches any NaN: the sign
+ * and payload of a NaN the CPU computes (∞ − ∞, 0 · ∞) are the host's (x86 gives −NaN).
+ */
+export async function compare(label: string, gpu: Tensor | undefined, ref: Tensor | undefined, anyNaN = false): Promise<string | undefined> {
   if (!gpu || !ref) return gpu === ref ? undefined : `${label}: present on one backend only`;
   if (gpu.dtype !== ref.dtype || gpu.shape.join() !== ref.shape.join())
     return `${label}: ${gpu.dtype} [${gpu.shape}] vs CPU ${ref.dtype} [${ref.shape}]`;
   const [a, b] = await Promise.all([bitsOf(gpu), bitsOf(ref)]);
   for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) return `${label}[${i}]: 0x${a[i].toString(16)} vs CPU 0x${b[i].toString(16)} (${a.length} elements)`;
+    if (a[i] !== b[i] && !(anyNaN && isNaNBits(a[i], gpu.dtype) && isNaNBits(b[i], gpu.dtype)))
+      return `${label}[${i}]: 0x${a[i].toString(16)} vs CPU 0x${b[i].toString(16)} (${a.length} elements)`;
   }
   return undefined;
 }

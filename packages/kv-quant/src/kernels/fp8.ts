@@ -10,6 +10,7 @@ import {
   wordsPerRow,
 } from '@kvkit/tensor-core';
 import { registerFp8CudaKernels } from '../cuda/fp8.js';
+import { registerFp8WebGpuKernels } from '../webgpu/fp8.js';
 import { decodeFp8, encodeFp8, FP8_FORMATS, type Fp8Format } from '../numeric/fp8.js';
 import { lazyRegistration, output, readFloats, readWords, rowsOf } from './host.js';
 
@@ -59,6 +60,7 @@ export const ensureFp8Kernels = lazyRegistration(() => {
   });
   // GPU implementations, bit-exact with the CPU kernel: picked when the tensors live on that backend.
   registerFp8CudaKernels();
+  registerFp8WebGpuKernels();
 });
 
 function checkScale(x: Tensor, scale: Tensor, where: string): void {

@@ -11,6 +11,7 @@ import {
 } from '@kvkit/tensor-core';
 import { type ParamDType, roundDownToParam, roundHalfEven, roundUpToParam } from '../numeric/param-dtype.js';
 import { registerUniformCudaKernels } from '../cuda/uniform.js';
+import { registerUniformWebGpuKernels } from '../webgpu/uniform.js';
 import { lazyRegistration, output, readFloats, readWords, rowsOf } from './host.js';
 
 /**
@@ -148,6 +149,7 @@ export const ensureUniformKernels = lazyRegistration(() => {
   });
   // GPU implementations, bit-exact with the CPU kernel: picked when the tensors live on that backend.
   registerUniformCudaKernels();
+  registerUniformWebGpuKernels();
 });
 
 /** Quantizes the last axis of a float tensor (see `UniformQuantAttrs` for the formulas). */
