@@ -11,39 +11,26 @@
 #       KVKIT_CUDA_ADDON=$PWD/.gpu-carry/kvkit_cuda.node KVKIT_CUDA_EMULATOR_HEADER=$PWD/packages/cuda-runtime/emulator/kvkit_emulator.h \
 #         node .gpu-carry/cuda-check.mjs --emulate --out /tmp/cuda-check
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+# shellcheck source=tooling/gpu/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$gpu_root"
 mode=${1:-}
 shift || true
 
 case "$mode" in
   prepare)
     npx turbo run build --filter=@kvkit/cuda-runtime... >/dev/null
-    carry_tool=${GPU_CARRY_TOOL:-/work/shared/tools/gpu-carry.sh}
-    if [ -x "$carry_tool" ] || [ -f "$carry_tool" ]; then bash "$carry_tool" >/dev/null; else
-      mkdir -p .gpu-carry && [ -s .gpu-carry/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .gpu-carry/node.xz
-    fi
-    npx esbuild tooling/gpu/cuda-check.ts --bundle --platform=node --format=esm --target=node20 \
-      --banner:js="import { createRequire as __kvkitCreateRequire } from 'node:module'; const require = __kvkitCreateRequire(import.meta.url);" \
-      --outfile=.gpu-carry/cuda-check.mjs --log-level=warning
-    cp packages/cuda-runtime/build/Release/kvkit_cuda.node .gpu-carry/kvkit_cuda.node
+    gpu_prepare_carry
+    gpu_bundle tooling/gpu/cuda-check.ts cuda-check.mjs
+    gpu_copy_cuda_addon
     du -sh .gpu-carry
     echo "prepared: run on the GPU machine with  bash tooling/gpu/cuda-check.sh run   (carry .gpu-carry)"
     ;;
   run)
-    out=${OUT:-$root/.gpu-out}
+    out=${OUT:-$gpu_root/.gpu-out}
     mkdir -p "$out"
-    if [ -f .gpu-carry/prelude.sh ]; then
-      # shellcheck disable=SC1091
-      source .gpu-carry/prelude.sh >/dev/null 2>&1 || true
-    fi
-    if ! command -v node >/dev/null 2>&1; then
-      xz -d -c .gpu-carry/node.xz > /tmp/node && chmod +x /tmp/node && mkdir -p /tmp/nodebin && ln -sf /tmp/node /tmp/nodebin/node
-      export PATH=/tmp/nodebin:$PATH
-    fi
-    export KVKIT_CUDA_ADDON="$root/.gpu-carry/kvkit_cuda.node"
-    export KVKIT_CUDA_CACHE=${KVKIT_CUDA_CACHE:-/tmp/kvkit-cuda-cache}
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    gpu_require_bundle cuda-check.mjs tooling/gpu/cuda-check.sh
+    gpu_enter
     python3 tooling/gpu/torch_baseline.py --out "$out" "$@" 2>&1 | tail -n 30 || echo "torch baseline failed"
     node .gpu-carry/cuda-check.mjs --out "$out" "$@"
     ;;

@@ -15,44 +15,26 @@
 #       KVKIT_CUDA_ADDON=$PWD/.gpu-carry/kvkit_cuda.node KVKIT_CUDA_EMULATOR_HEADER=$PWD/packages/cuda-runtime/emulator/kvkit_emulator.h \
 #         node .gpu-carry/kv-quant-check.mjs --emulate --out /tmp/kv-quant-check
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+# shellcheck source=tooling/gpu/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$gpu_root"
 mode=${1:-}
 shift || true
 
 case "$mode" in
   prepare)
     npx turbo run build --filter=@kvkit/cuda-runtime... --filter=@kvkit/kv-quant... >/dev/null
-    carry_tool=${GPU_CARRY_TOOL:-/work/shared/tools/gpu-carry.sh}
-    if [ -f "$carry_tool" ]; then bash "$carry_tool" >/dev/null; else
-      mkdir -p .gpu-carry && { [ -s .gpu-carry/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .gpu-carry/node.xz; }
-    fi
-    # WebGPU there: NVIDIA's Vulkan ICD (libGLX_nvidia) needs the glvnd libraries, which that machine
-    # lacks (see webgpu-check.sh); the prelude unpacks every .deb in .gpu-carry/debs.
-    if [ -d .gpu-carry/debs ] && ! ls .gpu-carry/debs/libglvnd0_*.deb >/dev/null 2>&1; then
-      (cd .gpu-carry/debs && o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/kvkit-apt-lists' \
-        && mkdir -p /tmp/kvkit-apt-lists/partial && apt-get $o update >/dev/null \
-        && apt-get $o download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 >/dev/null) || echo "glvnd download failed: the WebGPU section will report no adapter" >&2
-    fi
-    npx esbuild tooling/gpu/kv-quant-check.ts --bundle --platform=node --format=esm --target=node20 --loader:.cu=text \
-      --banner:js="import { createRequire as __kvkitCreateRequire } from 'node:module'; const require = __kvkitCreateRequire(import.meta.url);" \
-      --outfile=.gpu-carry/kv-quant-check.mjs --log-level=warning
-    cp packages/cuda-runtime/build/Release/kvkit_cuda.node .gpu-carry/kvkit_cuda.node
+    gpu_prepare_carry
+    gpu_bundle tooling/gpu/kv-quant-check.ts kv-quant-check.mjs
+    gpu_copy_cuda_addon
     du -sh .gpu-carry
     echo "prepared: run on the GPU machine with  bash tooling/gpu/kv-quant-check.sh run   (carry .gpu-carry)"
     ;;
   run)
-    out=${OUT:-$root/.gpu-out}
+    out=${OUT:-$gpu_root/.gpu-out}
     mkdir -p "$out/kv-quant"
-    [ -s .gpu-carry/kv-quant-check.mjs ] || { echo "no .gpu-carry/kv-quant-check.mjs: run 'bash tooling/gpu/kv-quant-check.sh prepare' first" >&2; exit 2; }
-    set +e # the prelude's steps report their own failures; the check records what is missing
-    # shellcheck disable=SC1091
-    source .gpu-carry/prelude.sh >/dev/null 2>&1
-    set -e
-    export KVKIT_CUDA_ADDON="$root/.gpu-carry/kvkit_cuda.node"
-    export KVKIT_CUDA_CACHE=${KVKIT_CUDA_CACHE:-/tmp/kvkit-cuda-cache}
-    [ -s .gpu-carry/dawn.node ] && export KVKIT_DAWN_NODE="$root/.gpu-carry/dawn.node"
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    gpu_require_bundle kv-quant-check.mjs tooling/gpu/kv-quant-check.sh
+    gpu_enter
     # The script bounds each of its steps; this bounds the whole (NVRTC hangs, driver faults).
     timeout 200 node .gpu-carry/kv-quant-check.mjs --out "$out" "$@" || echo "kv-quant check ended with status $? (see $out/kv-quant/kv-quant.json)"
     ;;

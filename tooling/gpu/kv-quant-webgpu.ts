@@ -6,7 +6,6 @@
  * On the GPU machine Dawn comes from KVKIT_DAWN_NODE (the bundle has no node_modules); here, from
  * npm `webgpu` on SwiftShader (`small`: tiny sizes, numbers meaningless).
  */
-import { createRequire } from 'node:module';
 import { createRng, type Rng, randomUniform, type Tensor, tensor, transpose } from '@kvkit/tensor-core';
 import { createWebGpuBackend, runMap, type WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { dequantizeFp8, dequantizeUniform, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../../packages/kv-quant/src/index.js';
@@ -26,11 +25,7 @@ async function openBackend(): Promise<WebGpuBackend> {
   // Unquantized timestamps (Dawn rounds them to 100 µs by default).
   const flags = ['disable-dawn-features=timestamp_quantization'];
   const options = { adapter: { powerPreference: 'high-performance' as const }, maxPooledBytes: 4 * 2 ** 30 };
-  const dawnPath = process.env.KVKIT_DAWN_NODE;
-  if (dawnPath) {
-    const dawn = createRequire(import.meta.url)(dawnPath) as { create(flags: string[]): GPU };
-    return createWebGpuBackend({ gpu: dawn.create(flags), ...options });
-  }
+  // KVKIT_DAWN_NODE (the GPU machine's bundle has no node_modules) is honoured by the backend itself.
   return createWebGpuBackend({ dawnFlags: flags, ...options });
 }
 

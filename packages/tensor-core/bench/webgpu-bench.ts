@@ -11,7 +11,6 @@
  * node_modules); otherwise the `webgpu` package is used.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { add, contiguous, createRng, matmul, type Tensor, tensor } from '../src/index.js';
 import { freshSeed } from '../src/testing/index.js';
@@ -22,20 +21,12 @@ const args = process.argv.slice(2);
 const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
 const quick = args.includes('--quick');
 
-interface DawnModule {
-  create(flags: string[]): GPU;
-}
-
 async function openBackend(): Promise<WebGpuBackend> {
   // Timestamps unquantized (Dawn rounds them to 100 µs by default).
   const flags = ['disable-dawn-features=timestamp_quantization'];
   // A pool large enough to keep the 1 GiB operands of the bandwidth runs, so repetitions reuse buffers.
   const options = { adapter: { powerPreference: 'high-performance' as const }, maxPooledBytes: 16 * 2 ** 30 };
-  const dawnPath = process.env.KVKIT_DAWN_NODE;
-  if (dawnPath) {
-    const dawn = createRequire(import.meta.url)(dawnPath) as DawnModule;
-    return createWebGpuBackend({ gpu: dawn.create(flags), ...options });
-  }
+  // KVKIT_DAWN_NODE (the GPU machine's bundle has no node_modules) is honoured by the backend itself.
   return createWebGpuBackend({ dawnFlags: flags, ...options });
 }
 

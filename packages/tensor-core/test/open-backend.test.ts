@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BackendUnavailable, openBackend } from '../src/index.js';
+import { createWebGpuBackend } from '../src/webgpu/index.js';
 import { prepareSwiftShaderEnvironment, webgpuRequired } from '../src/testing/index.js';
 
 describe('openBackend: a backend by name, registered on demand', () => {
@@ -22,5 +26,32 @@ describe('openBackend: a backend by name, registered on demand', () => {
     const opened = await openBackend('cuda').catch((error: unknown) => error);
     if (opened instanceof BackendUnavailable) expect(opened.message).toMatch(/cuda/i);
     else expect(opened).toMatchObject({ name: 'cuda' });
+  });
+});
+
+describe('KVKIT_DAWN_NODE: Dawn loaded from a file instead of the webgpu package', () => {
+  const withEnv = async <T>(value: string, body: () => Promise<T>): Promise<T> => {
+    const before = process.env.KVKIT_DAWN_NODE;
+    process.env.KVKIT_DAWN_NODE = value;
+    try {
+      return await body();
+    } finally {
+      if (before === undefined) delete process.env.KVKIT_DAWN_NODE;
+      else process.env.KVKIT_DAWN_NODE = before;
+    }
+  };
+
+  it('a file that is not Dawn is BackendUnavailable naming the variable', async () => {
+    await expect(withEnv('/nonexistent/dawn.node', () => createWebGpuBackend())).rejects.toThrow(/KVKIT_DAWN_NODE=\/nonexistent\/dawn.node/);
+  });
+
+  it("the webgpu package's own dawn.node gives a working backend", async () => {
+    prepareSwiftShaderEnvironment();
+    const dawn = join(dirname(createRequire(import.meta.url).resolve('webgpu')), 'dist', `${process.platform}-${process.arch}`, 'dawn.node');
+    expect(existsSync(dawn), dawn).toBe(true);
+    const backend = await withEnv(dawn, () => createWebGpuBackend({ dawnFlags: ['enable-dawn-features=disable_workgroup_init'] })).catch((e: unknown) => e);
+    if (backend instanceof BackendUnavailable && /no GPU adapter/.test(backend.message) && !webgpuRequired) return;
+    expect(backend).toMatchObject({ name: 'webgpu' });
+    (backend as { dispose(): void }).dispose();
   });
 });

@@ -46,8 +46,9 @@ interface NodeWebGpuModule {
 }
 
 /**
- * `navigator.gpu` in browsers (and Deno); in Node the optional peer dependency `webgpu` (Dawn),
- * imported only here so installing tensor-core never pulls a native binary.
+ * `navigator.gpu` in browsers (and Deno); in Node the Dawn file named by KVKIT_DAWN_NODE, else the
+ * optional peer dependency `webgpu` (Dawn), imported only here so installing tensor-core never
+ * pulls a native binary.
  */
 async function findGpu(options: WebGpuDeviceOptions): Promise<GPU> {
   if (options.gpu) return options.gpu;
@@ -55,6 +56,17 @@ async function findGpu(options: WebGpuDeviceOptions): Promise<GPU> {
   if (nav?.gpu) return nav.gpu;
   const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
   if (!isNode) throw new BackendUnavailable('webgpu: navigator.gpu is missing (this browser has no WebGPU, or the page is not a secure context)');
+  const dawnNode = process.env.KVKIT_DAWN_NODE;
+  if (dawnNode) {
+    // A Dawn build given as a file (a machine without node_modules, a custom Dawn): the same
+    // create(flags) entry point the `webgpu` package exposes.
+    try {
+      const { createRequire } = process.getBuiltinModule('node:module');
+      return (createRequire(import.meta.url)(dawnNode) as NodeWebGpuModule).create(options.dawnFlags ?? []);
+    } catch (error) {
+      throw new BackendUnavailable(`webgpu: KVKIT_DAWN_NODE=${dawnNode} could not be loaded as Dawn for Node (${(error as Error).message})`, [], { cause: error });
+    }
+  }
   let module: NodeWebGpuModule;
   try {
     // A non-literal specifier keeps bundlers from resolving the native package for browser builds.

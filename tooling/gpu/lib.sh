@@ -1,0 +1,59 @@
+# Shared steps of the tooling/gpu/*-check.sh scripts; source it, then call the functions.
+#
+# Here (build machine):  gpu_prepare_carry; gpu_bundle tooling/gpu/x.ts x.mjs; gpu_copy_cuda_addon
+# There (GPU machine):   gpu_enter   (Node on PATH, Vulkan loader + glvnd installed, CUDA/Dawn paths exported)
+
+gpu_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Packs Node, Debian's Vulkan loader and Dawn into .gpu-carry (the shared gpu-carry tool) plus the
+# glvnd libraries NVIDIA's Vulkan ICD (libGLX_nvidia) needs and that machine lacks: without them the
+# loader finds "no drivers". The prelude unpacks every .deb in .gpu-carry/debs there.
+gpu_prepare_carry() {
+  local carry_tool=${GPU_CARRY_TOOL:-/work/shared/tools/gpu-carry.sh}
+  (
+    cd "$gpu_root" || exit 1
+    if [ -f "$carry_tool" ]; then bash "$carry_tool" >/dev/null; else
+      echo "no gpu-carry tool at $carry_tool (set GPU_CARRY_TOOL): packing Node only, WebGPU will be missing there" >&2
+      mkdir -p .gpu-carry && { [ -s .gpu-carry/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .gpu-carry/node.xz; }
+    fi
+    if [ -d .gpu-carry/debs ] && ! ls .gpu-carry/debs/libglvnd0_*.deb >/dev/null 2>&1; then
+      (cd .gpu-carry/debs && o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/kvkit-apt-lists' \
+        && mkdir -p /tmp/kvkit-apt-lists/partial && apt-get $o update >/dev/null \
+        && apt-get $o download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 >/dev/null) || echo "glvnd download failed: WebGPU will report no adapter there" >&2
+    fi
+  )
+}
+
+# gpu_bundle ENTRY.ts OUT.mjs: one self-contained ESM file under .gpu-carry (CUDA C sources inlined as
+# text; `require` defined for the addon loader).
+gpu_bundle() {
+  (cd "$gpu_root" && npx esbuild "$1" --bundle --platform=node --format=esm --target=node20 --loader:.cu=text --loader:.cuh=text \
+    --banner:js="import { createRequire as __kvkitCreateRequire } from 'node:module'; const require = __kvkitCreateRequire(import.meta.url);" \
+    --outfile=".gpu-carry/$2" --log-level=warning)
+}
+
+gpu_copy_cuda_addon() {
+  cp "$gpu_root/packages/cuda-runtime/build/Release/kvkit_cuda.node" "$gpu_root/.gpu-carry/kvkit_cuda.node"
+}
+
+# On the GPU machine: the prelude (Node, Vulkan loader, glvnd, VK_DRIVER_FILES), then the paths the
+# bundles read. Its steps report their own failures; the checks then say what is missing.
+gpu_enter() {
+  set +e
+  # shellcheck disable=SC1091
+  [ -f "$gpu_root/.gpu-carry/prelude.sh" ] && source "$gpu_root/.gpu-carry/prelude.sh" >/dev/null 2>&1
+  if ! command -v node >/dev/null 2>&1; then
+    xz -d -c "$gpu_root/.gpu-carry/node.xz" > /tmp/node && chmod +x /tmp/node && mkdir -p /tmp/nodebin && ln -sf /tmp/node /tmp/nodebin/node
+    export PATH=/tmp/nodebin:$PATH
+  fi
+  set -e
+  export KVKIT_CUDA_ADDON="$gpu_root/.gpu-carry/kvkit_cuda.node"
+  export KVKIT_CUDA_CACHE=${KVKIT_CUDA_CACHE:-/tmp/kvkit-cuda-cache}
+  [ -s "$gpu_root/.gpu-carry/dawn.node" ] && export KVKIT_DAWN_NODE="$gpu_root/.gpu-carry/dawn.node"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+}
+
+# gpu_require_bundle NAME.mjs SCRIPT: fails with the prepare command when the bundle is missing.
+gpu_require_bundle() {
+  [ -s "$gpu_root/.gpu-carry/$1" ] || { echo "no .gpu-carry/$1: run 'bash $2 prepare' here first" >&2; exit 2; }
+}
