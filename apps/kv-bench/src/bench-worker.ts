@@ -5,7 +5,7 @@ import { loadModel } from '@kvkit/llm';
 import { openBackend } from '@kvkit/tensor-core';
 import { calibrationContexts } from './calibration.js';
 import { measureMethod, prepareInputs } from './measure.js';
-import { availableMethods, parseMethodList } from './methods.js';
+import { availableMethods, availableStores, parseMethodList } from './methods.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 const port = parentPort!;
@@ -20,6 +20,7 @@ const reference = new Promise<Float32Array[][]>((resolve) => {
 async function start(): Promise<void> {
   const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend) });
   const methods = await availableMethods();
+  const stores = await availableStores();
   const contexts = await calibrationContexts(setup.calibration);
   const inputs = prepareInputs(model, setup.text, setup.settings);
   port.on('message', (message: ToWorker) => {
@@ -29,7 +30,7 @@ async function start(): Promise<void> {
       port.close();
     } else {
       void (async () => {
-        const [run] = parseMethodList(message.spec, methods, contexts);
+        const [run] = parseMethodList(message.spec, methods, contexts, stores);
         const { measurement, logProbs } = await measureMethod(model, inputs, run, {
           isReference: message.isReference,
           reference: () => reference,

@@ -7,7 +7,7 @@ import { loadModel } from '@kvkit/llm';
 import { InvalidConfigError, KvkitError, openBackend } from '@kvkit/tensor-core';
 import { htmlReport } from './html-report.js';
 import { calibrationContexts, collectCalibration, packagesNeedingCalibration } from './calibration.js';
-import { availableMethods, describeMethods, parseMethodList, resolveMethodList } from './methods.js';
+import { availableMethods, availableStores, describeMethods, parseMethodList, resolveMethodList } from './methods.js';
 import { BenchWorkerError, runBenchParallel } from './parallel.js';
 import { Progress } from './progress.js';
 import { type BenchSettings, runBench, tokensPerMethod } from './run.js';
@@ -28,7 +28,9 @@ usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--te
 
   --model DIR       a Hugging Face model directory (default: the shipped models/kvkit-tiny)
   --backend NAME    cpu (default), webgpu, cuda
-  --methods LIST    rows separated by commas, each name:key=value:… (see --list)
+  --methods LIST    rows separated by commas, each name:key=value:… (see --list); an eviction
+                    method may name the store it keeps its tokens in, method+store, e.g.
+                    h2o:budget=0.5+quant:bits=4 (evict + quantize)
   --text FILE       any UTF-8 text (default: the model's held-out test text, <model>/eval/test.txt)
   --json FILE       one record per row (method, params, ppl, bpb, kl, recall, passkey, kvBytes, …)
   --html FILE       a self-contained report with plots
@@ -59,7 +61,8 @@ async function main(): Promise<void> {
   });
   if (values.help) return void console.log(USAGE);
   const methods = await availableMethods();
-  if (values.list) return void console.log(describeMethods(methods));
+  const stores = await availableStores();
+  if (values.list) return void console.log(describeMethods(methods, stores));
 
   let list = values.methods;
   if (!list) {
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
     list = chosen.join(',');
   }
   if (!list.split(',').some((s) => s.trim().split(':')[0] === 'dense')) list = `dense,${list}`;
-  const rows = resolveMethodList(list, methods);
+  const rows = resolveMethodList(list, methods, stores);
 
   const modelDir = resolve(values.model ?? DEFAULT_MODEL);
   const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
     }
     calibration = await collectCalibration(model, readFileSync(calibrationFile, 'utf8'), calibrated);
   }
-  const runs = parseMethodList(list, methods, await calibrationContexts(calibration));
+  const runs = parseMethodList(list, methods, await calibrationContexts(calibration), stores);
 
   const context = model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);

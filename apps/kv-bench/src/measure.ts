@@ -39,6 +39,8 @@ export interface MethodMeasurement {
   label: string;
   method: string;
   params: MethodRun['params'];
+  /** The store of a composed row (method+store). */
+  store?: { name: string; params: MethodRun['params'] };
   isReference: boolean;
   text: Omit<TextResult, 'logProbs'>;
   recall: RecallResult;
@@ -79,7 +81,16 @@ export async function measureMethod(
   }
   const { logProbs, ...textResult } = text;
   return {
-    measurement: { label: run.label, method: run.method, params: run.params, isReference, text: textResult, recall, passkey },
+    measurement: {
+      label: run.label,
+      method: run.method,
+      params: run.params,
+      ...(run.store ? { store: { name: run.store.name, params: run.store.params } } : {}),
+      isReference,
+      text: textResult,
+      recall,
+      passkey,
+    },
     logProbs: isReference ? logProbs : undefined,
   };
 }
@@ -99,6 +110,7 @@ export function toRecord(m: MethodMeasurement, referenceRecall: RecallResult): B
     method: m.method,
     label: m.label,
     params: m.params,
+    ...(m.store ? { store: m.store } : {}),
     ppl: Math.exp(t.nll / t.tokens),
     bpb: t.nll / Math.LN2 / t.bytes,
     kl: m.isReference ? 0 : (t.kl ?? NaN),

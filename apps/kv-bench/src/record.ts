@@ -5,6 +5,8 @@ export interface BenchRecord {
   method: string;
   label: string;
   params: MethodParams;
+  /** A composed row's store (`h2o:budget=0.5+quant:bits=4`: name 'quant' and its parameters); `method` is then 'h2o+quant'. */
+  store?: { name: string; params: MethodParams };
   /** Perplexity over the decoded tokens of the held-out windows. */
   ppl: number;
   /** Bits per byte of the same text (model-size independent; comparable with compressors). */

@@ -84,6 +84,28 @@ describe('kv-bench CLI', () => {
     expect(bad.stderr).toMatch(/--workers must be a positive integer, got 0 \[INVALID_CONFIG\]/);
   });
 
+  it('runs method+store rows (evict + quantize) on worker threads, and refuses a store on a method that takes none', () => {
+    const textFile = join(out, 'text-store.txt');
+    writeFileSync(textFile, readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8').slice(0, 20000));
+    const json = join(out, 'store.json');
+    const args = ['--model', model, '--text', textFile, '--windows', '1', '--window-tokens', '64', '--passkey-lengths', '96', '--passkey-per-cell', '1'];
+    execFileSync('node', [cli, ...args, '--methods', 'dense,h2o:budget=0.5,h2o:budget=0.5+quant:bits=4:group=8', '--workers', '2', '--json', json], { encoding: 'utf8' });
+    const [, plain, composed] = JSON.parse(readFileSync(json, 'utf8')).records;
+    expect(composed.label).toBe('h2o:budget=0.5+quant:bits=4:group=8');
+    expect(composed.method).toBe('h2o+quant');
+    expect(composed.store).toEqual({ name: 'quant', params: { bits: 4, group: 8, dtype: 'f16' } });
+    expect(plain.store).toBeUndefined();
+    // The same tokens kept in 4-bit codes: codes replace the f16 keys and values, and take fewer bytes.
+    expect(composed.kvParts.keys).toBeUndefined();
+    expect(composed.kvParts.codes).toBeGreaterThan(0);
+    expect(composed.kvParts.codes + composed.kvParts.scales + composed.kvParts.zeros).toBeLessThan(plain.kvParts.keys + plain.kvParts.values);
+    expect(composed.kl).toBeGreaterThan(0);
+    const refused = spawnSync('node', [cli, ...args, '--methods', 'kivi:bits=2+quant:bits=4'], { encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/kivi takes no store; methods that do: .*h2o.* \[INVALID_CONFIG\]/);
+    expect(execFileSync('node', [cli, '--help'], { encoding: 'utf8' })).toMatch(/h2o:budget=0\.5\+quant:bits=4 \(evict \+ quantize\)/);
+  });
+
   it('calibrated rows fit on the calibration text first; without one they fail with a clear message', () => {
     const textFile = join(out, 'text-calibration.txt');
     const heldOut = readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8');

@@ -87,8 +87,14 @@ function scorerOptions(p: MethodParams): ScorerOptions {
   };
 }
 
-function describe(name: string, description: string, params: ParamSpec[], create: (p: MethodParams, c?: EvictMethodContext) => CacheLayerFactory): MethodDescriptor {
-  return { name, package: PACKAGE, description, params, create: (p, c) => create(p, c as EvictMethodContext | undefined) };
+/** `takesStore`: every kv-evict method keeps its tokens in `context.store` when given one (harnesses compose method+store). */
+function describe(
+  name: string,
+  description: string,
+  params: ParamSpec[],
+  create: (p: MethodParams, c?: EvictMethodContext) => CacheLayerFactory,
+): MethodDescriptor & { takesStore: true } {
+  return { name, package: PACKAGE, description, params, takesStore: true, create: (p, c) => create(p, c as EvictMethodContext | undefined) };
 }
 
 /** Every kv-evict method, for harnesses such as kv-bench (`name:key=value:…`). */

@@ -11,6 +11,11 @@ export { type CoupledQuantOptions, coupledQuant } from './methods/coupled.js';
 export type { CommonQuantOptions } from './methods/options.js';
 export { listMethods, methodFromSpec } from './methods/registry.js';
 
+// Evict + quantize: a TokenStore for eviction methods (e.g. @kvkit/kv-evict's `store` option)
+export { type QuantizedStoreOptions, type QuantizedStoreSettings, STORE_BITS, quantizedStore } from './store/quantized-store.js';
+export { QuantizedTokenStore } from './store/quantized-token-store.js';
+export { type StoreDescriptor, listStores } from './store/store-registry.js';
+
 // Layers
 export { QuantizedCacheLayer, type QuantizedLayerParts } from './layers/quantized-layer.js';
 export { MixedPrecisionLayer, type MixedPrecisionParts } from './layers/mixed-precision-layer.js';

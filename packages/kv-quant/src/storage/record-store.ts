@@ -64,6 +64,31 @@ export class RecordStore {
     this.used += rows;
   }
 
+  /** Overwrites row `row` (< count) of every field with a one-row record. */
+  writeRow(row: number, record: RecordTensors): void {
+    for (const [name, b] of this.buffers) b.write(row, record[name]);
+  }
+
+  /**
+   * Keeps the rows at `index` (an i32 tensor of ascending row numbers), moved to the front in that
+   * order, in buffers of `capacity` rows: every field is gathered before any buffer changes.
+   */
+  keepRows(index: Tensor, capacity: number): void {
+    const kept = index.shape[0];
+    const picked = new Map<string, Tensor>();
+    try {
+      if (kept > 0) for (const [name, b] of this.buffers) picked.set(name, b.gatherRows(index, this.used));
+      for (const [name, b] of this.buffers) {
+        const rows = picked.get(name);
+        if (rows) b.replaceRows(rows, capacity);
+        else if (capacity !== b.capacity) b.resize(capacity, 0);
+      }
+    } finally {
+      for (const t of picked.values()) t.dispose();
+    }
+    this.used = kept;
+  }
+
   /** Views of rows [start, end) of every field (dispose with `disposeRecord`). */
   view(start = 0, end = this.used): RecordTensors {
     const out: RecordTensors = {};

@@ -1,4 +1,4 @@
-import { assign, type Backend, bytesPerElement, cast, contiguous, type DType, slice, type Tensor, zeros } from '@kvkit/tensor-core';
+import { assign, type Backend, bytesPerElement, cast, contiguous, type DType, gather, slice, type Tensor, zeros } from '@kvkit/tensor-core';
 
 /**
  * A preallocated tensor [...lead, capacity, ...inner] that holds rows along one axis and grows by
@@ -68,6 +68,26 @@ export class RowBuffer {
     } finally {
       copy.dispose();
     }
+  }
+
+  /** A new tensor of the rows at `index` (i32 row numbers below `used`), in that order. */
+  gatherRows(index: Tensor, used: number): Tensor {
+    const stored = this.rows(0, used);
+    try {
+      return gather(stored, index, this.axis);
+    } finally {
+      stored.dispose();
+    }
+  }
+
+  /** Makes `rows` the first rows of a buffer of `capacity` rows (reallocated when the capacity changes). */
+  replaceRows(rows: Tensor, capacity: number): void {
+    if (capacity !== this.capacity) {
+      const next = zeros([...this.lead, capacity, ...this.inner], { dtype: this.dtype, backend: this.backend });
+      this.storage.dispose();
+      this.storage = next;
+    }
+    this.write(0, rows);
   }
 
   /** Grows (doubling) until `needed` rows fit, keeping the first `used` rows. */
