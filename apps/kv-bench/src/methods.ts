@@ -8,9 +8,8 @@ import {
   formatMethodSpec,
   parseMethodSpec,
   resolveParams,
+  type StoreDescriptor,
 } from '@kvkit/tensor-core';
-// A type only: kv-quant stays an optional install (stores are found through `listStores()`).
-import type { StoreDescriptor } from '@kvkit/kv-quant';
 
 /** The uncompressed reference every row is compared with. */
 export const denseMethod: MethodDescriptor = {
@@ -56,12 +55,9 @@ export async function availableStores(): Promise<StoreDescriptor[]> {
   return stores;
 }
 
-/**
- * Whether a method runs on a store passed in its context (`{ store }`): its descriptor says
- * `takesStore: true` (kv-evict's eviction methods do).
- */
+/** Whether a method runs on a store passed in its context (`{ store }`); kv-evict's eviction methods do. */
 export function takesStore(descriptor: MethodDescriptor): boolean {
-  return (descriptor as { takesStore?: unknown }).takesStore === true;
+  return descriptor.takesStore === true;
 }
 
 function isMissingModule(error: unknown, name: string): boolean {

@@ -93,7 +93,7 @@ function describe(
   description: string,
   params: ParamSpec[],
   create: (p: MethodParams, c?: EvictMethodContext) => CacheLayerFactory,
-): MethodDescriptor & { takesStore: true } {
+): MethodDescriptor {
   return { name, package: PACKAGE, description, params, takesStore: true, create: (p, c) => create(p, c as EvictMethodContext | undefined) };
 }
 

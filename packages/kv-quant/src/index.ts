@@ -14,7 +14,9 @@ export { listMethods, methodFromSpec } from './methods/registry.js';
 // Evict + quantize: a TokenStore for eviction methods (e.g. @kvkit/kv-evict's `store` option)
 export { type QuantizedStoreOptions, type QuantizedStoreSettings, STORE_BITS, quantizedStore } from './store/quantized-store.js';
 export { QuantizedTokenStore } from './store/quantized-token-store.js';
-export { type StoreDescriptor, listStores } from './store/store-registry.js';
+// StoreDescriptor is tensor-core's (the shared interface); re-exported for harnesses importing it from here.
+export type { StoreDescriptor } from '@kvkit/tensor-core';
+export { listStores } from './store/store-registry.js';
 
 // Layers
 export { QuantizedCacheLayer, type QuantizedLayerParts } from './layers/quantized-layer.js';

@@ -9,6 +9,7 @@ import {
   InvalidConfigError,
   reshape,
   ShapeMismatchError,
+  validateKeepIndices,
   slice,
   type Tensor,
   tensor,
@@ -153,7 +154,7 @@ export class RaggedDenseStore implements TokenStore {
   retain(head: number, keep: Int32Array): void {
     this.assertAlive();
     const buffers = this.head(head);
-    checkKeepIndices(keep, buffers.count, `ragged store retain (head ${head})`);
+    validateKeepIndices(keep, buffers.count, `ragged store retain (head ${head})`);
     if (keep.length === buffers.count) return;
     const kept = keep.length;
     const capacity = buffers.positions.length;
@@ -353,12 +354,3 @@ export class RaggedDenseStore implements TokenStore {
   }
 }
 
-/** Keep lists are strictly ascending storage indices inside [0, count). */
-export function checkKeepIndices(keep: Int32Array, count: number, where: string): void {
-  if (!(keep instanceof Int32Array)) throw new InvalidConfigError(`${where}: keep must be an Int32Array of storage indices`);
-  for (let i = 0; i < keep.length; i++) {
-    const k = keep[i];
-    if (k < 0 || k >= count) throw new IndexOutOfRangeError(`${where}: index ${k} is outside [0, ${count})`, { index: k, count });
-    if (i > 0 && k <= keep[i - 1]) throw new InvalidConfigError(`${where}: keep indices must be strictly ascending (${keep[i - 1]} then ${k})`);
-  }
-}

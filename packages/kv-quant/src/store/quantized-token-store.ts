@@ -11,6 +11,7 @@ import {
   type Tensor,
   tensor,
   type TokenStore,
+  validateKeepIndices,
   zeros,
 } from '@kvkit/tensor-core';
 import { UniformTokenCodec } from '../codecs/uniform-codec.js';
@@ -133,7 +134,7 @@ export class QuantizedTokenStore implements TokenStore {
     this.assertAlive();
     const rows = this.head(head);
     const count = rows.records.count;
-    checkKeep(keep, count, `quantized store retain (head ${head})`);
+    validateKeepIndices(keep, count, `quantized store retain (head ${head})`);
     if (keep.length === count) return;
     const kept = keep.length;
     const { minCapacity } = this.settings;
@@ -320,12 +321,3 @@ function headSlice(record: RecordTensors, h: number, n: number): RecordTensors {
   return out;
 }
 
-/** Keep lists are strictly ascending storage indices inside [0, count). */
-function checkKeep(keep: Int32Array, count: number, where: string): void {
-  if (!(keep instanceof Int32Array)) throw new InvalidConfigError(`${where}: keep must be an Int32Array of storage indices`);
-  for (let i = 0; i < keep.length; i++) {
-    const k = keep[i];
-    if (k < 0 || k >= count) throw new IndexOutOfRangeError(`${where}: index ${k} is outside [0, ${count})`, { index: k, count });
-    if (i > 0 && k <= keep[i - 1]) throw new InvalidConfigError(`${where}: keep indices must be strictly ascending (${keep[i - 1]} then ${k})`);
-  }
-}

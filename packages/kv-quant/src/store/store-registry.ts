@@ -1,20 +1,5 @@
-import type { MethodParams, ParamSpec, TokenStoreFactory } from '@kvkit/tensor-core';
+import type { ParamSpec, StoreDescriptor } from '@kvkit/tensor-core';
 import { quantizedStore, STORE_BITS } from './quantized-store.js';
-
-/**
- * A token storage format as a harness shows it and builds it from `name:key=value:…` — the store
- * counterpart of tensor-core's `MethodDescriptor`. Eviction methods that take a `store` (kv-evict's,
- * through their method context) run on it: kv-bench writes `h2o:budget=0.5+quant:bits=4`.
- */
-export interface StoreDescriptor {
-  /** Short name used on command lines, e.g. 'quant'. */
-  name: string;
-  package: string;
-  description: string;
-  params: readonly ParamSpec[];
-  /** Builds the factory from parameters already checked against `params` (tensor-core's `resolveParams`). */
-  create(params: MethodParams): TokenStoreFactory;
-}
 
 const bitsOverride = (name: string, what: string): ParamSpec => ({ name, type: 'integer', description: `bits of the ${what} codes (overrides bits)`, values: STORE_BITS });
 

@@ -1,5 +1,6 @@
 import { InvalidConfigError } from '../errors.js';
 import type { CacheLayerFactory } from './contract.js';
+import type { TokenStoreFactory } from './token-store.js';
 
 /** One parameter of a compression method, as a harness shows it and parses it. */
 export interface ParamSpec {
@@ -29,7 +30,24 @@ export interface MethodDescriptor {
   params: readonly ParamSpec[];
   /** Whether `create` needs calibration data from the model (passed in `context`). */
   needsCalibration?: boolean;
+  /** Whether the method keeps its tokens in a `TokenStore` given as `context.store` (method + store rows). */
+  takesStore?: boolean;
   create(params: MethodParams, context?: MethodContext): CacheLayerFactory;
+}
+
+/**
+ * A token storage format as a harness shows it and builds it from `name:key=value:…` — the store
+ * counterpart of `MethodDescriptor`. Methods with `takesStore` run on it (kv-bench writes
+ * `h2o:budget=0.5+quant:bits=4`).
+ */
+export interface StoreDescriptor {
+  /** Short name used on command lines, e.g. 'quant'. */
+  name: string;
+  package: string;
+  description: string;
+  params: readonly ParamSpec[];
+  /** Builds the factory from parameters already checked against `params` (`resolveParams`). */
+  create(params: MethodParams): TokenStoreFactory;
 }
 
 /** What a harness can hand to methods that fit on the model (calibration activations, etc.). */

@@ -1,4 +1,5 @@
 import type { Backend } from '../backend.js';
+import { IndexOutOfRangeError, InvalidConfigError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 
 /** What a store needs to know about the layer it serves. */
@@ -60,3 +61,16 @@ export interface TokenStore {
 }
 
 export type TokenStoreFactory = (spec: StoreSpec) => TokenStore;
+
+/**
+ * The check every `TokenStore.retain` makes before touching anything: keep lists are strictly
+ * ascending storage indices inside [0, count).
+ */
+export function validateKeepIndices(keep: Int32Array, count: number, where: string): void {
+  if (!(keep instanceof Int32Array)) throw new InvalidConfigError(`${where}: keep must be an Int32Array of storage indices`);
+  for (let i = 0; i < keep.length; i++) {
+    const k = keep[i];
+    if (k < 0 || k >= count) throw new IndexOutOfRangeError(`${where}: index ${k} is outside [0, ${count})`, { index: k, count });
+    if (i > 0 && k <= keep[i - 1]) throw new InvalidConfigError(`${where}: keep indices must be strictly ascending (${keep[i - 1]} then ${k})`);
+  }
+}

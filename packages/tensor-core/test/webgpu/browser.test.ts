@@ -43,6 +43,8 @@ describe.skipIf(!available)('webgpu parity in headless Chromium (navigator.gpu)'
       target: 'es2022',
       write: false,
       logLevel: 'silent',
+      // openBackend's lazy import of the CUDA subpath comes along; its kernel sources are text (as in tsup).
+      loader: { '.cu': 'text', '.cuh': 'text' },
     });
     const script = bundle.outputFiles[0].text;
     server = createServer((request, response) => {
