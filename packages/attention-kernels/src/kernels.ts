@@ -40,9 +40,11 @@ declare module '@kvkit/tensor-core' {
     pagedMove: { inputs: Tensor[]; attrs: Record<string, never>; output: void };
     /**
      * [q [B,H,m,d], poolKeys, poolValues, poolPositions, queryPositions [B,m], chunkPages [S,kvHeads],
-     * chunkCounts [S], chunkUsersIndptr [S+1], chunkUsers, ownTable [B,kvHeads,maxOwn], ownLengths [B]]
+     * chunkCounts [S], chunkUsersIndptr [S+1], chunkUsers, ownTable [B,kvHeads,maxOwn], ownLengths [B],
+     * chunkDepths [S] (a shared chunk's index in the paths through it), ownStart [B] (shared chunks
+     * of each request)]; attrs: the most users of a shared chunk, the longest path in chunks.
      */
-    prefixSharedAttention: { inputs: Tensor[]; attrs: KernelAttrs; output: KernelResult };
+    prefixSharedAttention: { inputs: Tensor[]; attrs: KernelAttrs & { maxUsers: number; slots: number }; output: KernelResult };
     /** [output0, lse0, output1, lse1, …] */
     mergeAttentionStates: { inputs: Tensor[]; attrs: Record<string, never>; output: AttentionState };
     /** [scores [..., n]] */

@@ -5,6 +5,7 @@ import { kiviDecodeAttentionCuda } from './kivi-decode.js';
 import { poolKeyScoresCuda } from './key-pooling.js';
 import { mergeAttentionStatesCuda } from './merge-states.js';
 import { pagedMoveCuda, pagedWriteCuda } from './paged-write.js';
+import { prefixSharedAttentionCuda } from './prefix-attention.js';
 import { attentionStatisticsCuda, keyStatisticsCuda } from './statistics.js';
 import { statisticsInputs, withKeyStatistics } from '../gpu/with-statistics.js';
 
@@ -31,5 +32,6 @@ export function registerCudaAttentionKernels(): void {
   registerCudaKernel('pagedWrite', (backend, inputs) => pagedWriteCuda(backend, inputs));
   registerCudaKernel('pagedMove', (backend, inputs) => pagedMoveCuda(backend, inputs));
   registerCudaKernel('poolKeyScores', (backend, [scores], attrs) => poolKeyScoresCuda(backend, scores, attrs));
+  registerCudaKernel('prefixSharedAttention', (backend, inputs, attrs) => prefixSharedAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('mergeAttentionStates', (backend, inputs) => mergeAttentionStatesCuda(backend, inputs));
 }

@@ -41,14 +41,18 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
   sequences.forEach((s, b) => {
     for (const node of s.nodes) usersOf.set(node, [...(usersOf.get(node) ?? []), b]);
   });
+  // Their ancestors are shared too, so a request's shared chunks are the first ones of its path and
+  // chunk c sits at the same depth in every path through it.
   const sharedChunks = [...usersOf.entries()].filter(([, u]) => u.length > 1);
   const chunkPages = new Int32Array(sharedChunks.length * kvHeads);
   const chunkCounts = new Int32Array(sharedChunks.length);
+  const chunkDepths = new Int32Array(sharedChunks.length);
   const usersIndptr = new Int32Array(sharedChunks.length + 1);
   const users: number[] = [];
   sharedChunks.forEach(([node, u], c) => {
     chunkPages.set(node.pages, c * kvHeads);
     chunkCounts[c] = node.count;
+    chunkDepths[c] = sequences[u[0]].nodes.indexOf(node);
     users.push(...u);
     usersIndptr[c + 1] = users.length;
   });
@@ -56,12 +60,17 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
   const maxOwn = Math.max(1, ...own.map((o) => o.length));
   const ownTable = new Int32Array(batch * kvHeads * maxOwn);
   const ownLengths = new Int32Array(batch);
+  const ownStart = Int32Array.from(sequences, (s, b) => s.nodes.length - own[b].length);
   own.forEach((nodes, b) => {
     nodes.forEach((node, p) => {
       for (let h = 0; h < kvHeads; h++) ownTable[(b * kvHeads + h) * maxOwn + p] = node.pages[h];
       ownLengths[b] += node.count;
     });
   });
+  // Partial states per query row a GPU kernel keeps: one per chunk of the longest path.
+  const slots = Math.max(1, ...sequences.map((s) => s.nodes.length));
+  let maxUsers = 1;
+  for (let c = 0; c < sharedChunks.length; c++) maxUsers = Math.max(maxUsers, usersIndptr[c + 1] - usersIndptr[c]);
   ensureAttentionKernels(q.backend);
   return withTemporaries(q.backend, (temps) => {
     const qPos = temps.positions(options.queryPositions, [batch, m], 0, where, 'queryPositions');
@@ -80,8 +89,10 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
         temps.ints(Int32Array.from(users), [users.length]),
         temps.ints(ownTable, [batch, kvHeads, maxOwn]),
         temps.ints(ownLengths, [batch]),
+        temps.ints(chunkDepths, [sharedChunks.length]),
+        temps.ints(ownStart, [batch]),
       ],
-      attrs,
+      { ...attrs, maxUsers, slots },
     );
   });
 }

@@ -4,6 +4,7 @@ import { FLASH_PARTITION } from '../gpu/flash-partition.js';
 import { batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
 import { kiviDecodeAttentionWebGpu } from './kivi-decode.js';
 import { poolKeyScoresWebGpu } from './key-pooling.js';
+import { prefixSharedAttentionWebGpu } from './prefix-attention.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
 import { pagedMoveWebGpu, pagedWriteWebGpu } from './paged-write.js';
 import { attentionStatisticsWebGpu, keyStatisticsWebGpu } from './statistics.js';
@@ -32,5 +33,6 @@ export function registerWebGpuAttentionKernels(): void {
   registerKernel<'pagedWrite', WebGpuBackend>('pagedWrite', 'webgpu', (backend, inputs) => pagedWriteWebGpu(backend, inputs));
   registerKernel<'pagedMove', WebGpuBackend>('pagedMove', 'webgpu', (backend, inputs) => pagedMoveWebGpu(backend, inputs));
   registerKernel<'poolKeyScores', WebGpuBackend>('poolKeyScores', 'webgpu', (backend, [scores], attrs) => poolKeyScoresWebGpu(backend, scores, attrs));
+  registerKernel<'prefixSharedAttention', WebGpuBackend>('prefixSharedAttention', 'webgpu', (backend, inputs, attrs) => prefixSharedAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'mergeAttentionStates', WebGpuBackend>('mergeAttentionStates', 'webgpu', (backend, inputs) => mergeAttentionStatesWebGpu(backend, inputs));
 }

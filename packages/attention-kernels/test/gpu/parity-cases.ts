@@ -5,9 +5,9 @@
  * −∞ log-sum-exp must be −∞ on both). Used by the vitest suites (emulator, SwiftShader) and by
  * tooling/gpu/attention-check.ts on a real GPU.
  */
-import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
+import { type Backend, createRng, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores } from '../../src/index.js';
+import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores, PrefixKVTree, prefixSharedAttention } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -459,7 +459,72 @@ function poolingCase(dtype: DType, mode: 'max' | 'avg', kernelSize: number): Gpu
   };
 }
 
+/**
+ * ChunkAttention's two-phase decode: one prefix tree per backend filled with the same requests
+ * (a common prompt of several chunks shared three ways, a branch shared two ways, a request sharing
+ * nothing, a one-token request, lengths that fill no chunk exactly), then `prefixSharedAttention`
+ * over the batch on both. K/V of a token is a function of (token, position), as a model's would be,
+ * so identical prefixes are found and shared.
+ */
+function prefixCase(name: string, s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number }): GpuParityCase {
+  return {
+    name: `prefixSharedAttention: ${name}`,
+    kernel: 'prefixSharedAttention',
+    tolerance: tolerance(s.dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const kvHeads = 2;
+      const salt = rng.int(1 << 30);
+      const kvOf = (tokens: readonly number[], positions: readonly number[]) => {
+        const n = tokens.length;
+        const [k, v] = [new Float32Array(kvHeads * n * s.d), new Float32Array(kvHeads * n * s.d)];
+        tokens.forEach((token, t) => {
+          const r = createRng((token * 7919 + positions[t] * 104729 + salt) >>> 0);
+          for (let h = 0; h < kvHeads; h++) for (let c = 0; c < s.d; c++) [k[(h * n + t) * s.d + c], v[(h * n + t) * s.d + c]] = [r.normal(), r.normal()];
+        });
+        return [k, v].map((x) => tensor(x, [kvHeads, n, s.d], { backend: cpu }));
+      };
+      const tokens = (n: number) => Array.from({ length: n }, () => rng.int(50));
+      const C = s.chunkSize;
+      const common = tokens(3 * C + 2);
+      const branch = tokens(C + 1);
+      const prompts = [[...common, ...branch, ...tokens(3)], [...common, ...branch, ...tokens(C + 2)], [...common, ...tokens(1)], tokens(C + 3), tokens(1)];
+      const trees = [cpu, gpu].map((backend) => new PrefixKVTree({ kvHeads, headDim: s.d, chunkSize: C, dtype: s.dtype, backend }));
+      const sequences = trees.map((tree) => prompts.map(() => tree.openSequence()));
+      const lengths = prompts.map(() => 0);
+      const append = async (b: number, ids: number[]) => {
+        const positions = Int32Array.from(ids, (_, i) => lengths[b] + i);
+        const [k, v] = kvOf(ids, Array.from(positions));
+        sequences[0][b].append(k, v, positions, Int32Array.from(ids));
+        sequences[1][b].append(await onGpu(gpu, k), await onGpu(gpu, v), positions, Int32Array.from(ids));
+        lengths[b] += ids.length;
+      };
+      for (let b = 0; b < prompts.length; b++) await append(b, prompts[b]);
+      for (let b = 0; b < prompts.length - 1; b++) await append(b, tokens(1 + rng.int(2))); // decode steps (the one-token request stays at 1)
+      const batch = prompts.length;
+      const q = randomNormal([batch, kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu });
+      const qPos = Int32Array.from({ length: batch * s.m }, (_, e) => lengths[Math.floor(e / s.m)] - s.m + (e % s.m));
+      const options = { queryPositions: qPos, returnLse: true, window: s.window, softcap: s.softcap };
+      const ref = prefixSharedAttention(q, sequences[0], options);
+      const got = prefixSharedAttention(await onGpu(gpu, q), sequences[1], options);
+      const shared = sequences[0][0].sharedTokens;
+      const error = await compareResults(got, ref);
+      for (const list of sequences) for (const seq of list) seq.release();
+      for (const tree of trees) tree.dispose();
+      return shared > 0 ? error : Infinity; // the batch must exercise the chunk-first phase
+    },
+  };
+}
+
+export function prefixSharedAttentionCases(): GpuParityCase[] {
+  return [
+    prefixCase('5 requests (3-way and 2-way shared chunks, one sharing nothing, one of 1 token), MHA, head dim 64, chunks of 16, f32', { group: 1, m: 1, d: 64, chunkSize: 16, dtype: 'f32' }),
+    prefixCase('GQA 4, 2 queries per request, head dim 128, chunks of 7, window 20 + soft-cap', { group: 4, m: 2, d: 128, chunkSize: 7, dtype: 'f32', window: 20, softcap: 8 }),
+    prefixCase('GQA 8 (16 query rows per user: 2 blocks per shared chunk), head dim 64, chunks of 5, f16 pool', { group: 8, m: 2, d: 64, chunkSize: 5, dtype: 'f16' }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), ...prefixSharedAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
 }
