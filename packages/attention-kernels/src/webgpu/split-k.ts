@@ -213,8 +213,11 @@ const COMMON_FIELDS: UniformField[] = [
   ...strided('q', 3),
 ];
 
+/** WGSL code with the buffers and uniforms it reads: a part of a source. */
+export type SourceParts = Pick<SourcePass, 'code' | 'bindings' | 'buffers' | 'uniforms' | 'values'>;
+
 /** Positions as dense and KIVI sources have them: query i at qpos[i], token j at kpos[j], n tokens per row. */
-export function listedPositions(qPos: Tensor, kPos: Tensor): Pick<SourcePass, 'code' | 'bindings' | 'buffers' | 'uniforms' | 'values'> {
+export function listedPositions(qPos: Tensor, kPos: Tensor): SourceParts {
   return {
     code: `
 fn qpos_at(kvh: u32, i: u32) -> i32 { return qpos_load(u_qpos_offset() + i * u_qpos_stride()); }
@@ -230,14 +233,14 @@ fn length_at(kvh: u32) -> u32 { return u_n(); }`,
   };
 }
 
-/** Two source parts as one (code, bindings, buffers, uniforms and values concatenated). */
-export function joinSources(a: ReturnType<typeof listedPositions>, b: Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'>): Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'> {
+/** Source parts as one (code, bindings, buffers, uniforms and values concatenated). */
+export function joinSources(...parts: SourceParts[]): SourceParts {
   return {
-    code: a.code + b.code,
-    bindings: [...a.bindings, ...b.bindings],
-    buffers: [...a.buffers, ...b.buffers],
-    uniforms: [...a.uniforms, ...b.uniforms],
-    values: { ...a.values, ...b.values },
+    code: parts.map((p) => p.code).join('\n'),
+    bindings: parts.flatMap((p) => p.bindings),
+    buffers: parts.flatMap((p) => p.buffers),
+    uniforms: parts.flatMap((p) => p.uniforms),
+    values: Object.assign({}, ...parts.map((p) => p.values)),
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { type Backend, createRng, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores, PrefixKVTree, prefixSharedAttention } from '../../src/index.js';
+import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, type StatisticsOptions, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, latentAttention, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores, PrefixKVTree, prefixSharedAttention } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -194,6 +194,9 @@ export function kiviDecodeAttentionCases(): GpuParityCase[] {
     kiviCase('8-bit, GQA 8, no residual, n = 130 (groups of 16)', { bits: 8, group: 8, m: 1, n: 130, residual: 0, groupSize: 16, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { partitionSize: 64 }),
     kiviCase('2-bit, all tokens residual (n = 20 < one group)', { bits: 2, group: 2, m: 2, n: 20, residual: 20, groupSize: 32, valueGroupSize: 16, d: 32, floatDType: 'f32', qDType: 'f32' }, { returnLse: true }),
     kiviCase('2-bit, window + soft-cap + explicit query position, f16 queries', { bits: 2, group: 4, m: 1, n: 150, residual: 20, groupSize: 32, valueGroupSize: 32, d: 64, floatDType: 'f16', qDType: 'f16' }, { window: 50, softcap: 3, queryPositions: Int32Array.of(260), partitionSize: 64 }),
+    kiviCase('with per-key statistics (H2O sums), 2-bit, GQA 4, n = 77, head dim 64', { bits: 2, group: 4, m: 1, n: 77, residual: 13, groupSize: 32, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { statistics: true, partitionSize: 32, returnLse: true }),
+    kiviCase('with statistics (window of 2 queries, decay 0.9, 1 probability row), 4-bit, MHA, 3 queries, head dim 128, f16 scales', { bits: 4, group: 1, m: 3, n: 100, residual: 37, groupSize: 24, valueGroupSize: 32, d: 128, floatDType: 'f16', qDType: 'f32' }, { statistics: { window: 2, decay: 0.9, rowProbabilities: 1 }, window: 40 }),
+    kiviCase('with statistics, GQA 8, a cache of 1 token (all residual)', { bits: 2, group: 8, m: 1, n: 1, residual: 1, groupSize: 32, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { statistics: true }),
   ];
 }
 
@@ -272,7 +275,10 @@ export function mergeAttentionStatesCases(): GpuParityCase[] {
  * out in shuffled order, ragged per-(request, head) lengths, gapped positions per row, a batch of
  * requests with their own query positions. Same inputs and attributes on both backends.
  */
-function pagedCase(name: string, s: { batch: number; kvHeads: number; group: number; m: number; pageSize: number; maxLength: number; d: number; dtype: DType; window?: number; softcap?: number }): GpuParityCase {
+function pagedCase(
+  name: string,
+  s: { batch: number; kvHeads: number; group: number; m: number; pageSize: number; maxLength: number; d: number; dtype: DType; window?: number; softcap?: number; statistics?: { window: number; decay: number; rowProbabilities: number } },
+): GpuParityCase {
   return {
     name: `pagedAttention: ${name}`,
     kernel: 'pagedAttention',
@@ -306,7 +312,7 @@ function pagedCase(name: string, s: { batch: number; kvHeads: number; group: num
       ];
       const attrs = {
         scale: 1 / Math.sqrt(s.d), causal: true, window: s.window ?? 0, softcap: s.softcap ?? 0, lse: true, tileSize: 64,
-        statistics: { enabled: false, window: 0, decay: 1, weights: undefined, rowProbabilities: 0 }, maxLength: s.maxLength, queryBlock: 32,
+        statistics: { enabled: s.statistics !== undefined, window: 0, decay: 1, rowProbabilities: 0, ...s.statistics, weights: undefined }, maxLength: s.maxLength, queryBlock: 32,
       };
       ensureAttentionKernels(cpu);
       ensureAttentionKernels(gpu);
@@ -322,6 +328,9 @@ export function pagedAttentionCases(): GpuParityCase[] {
     pagedCase('batch 3, GQA 4, pages of 16, ragged lengths up to 77, f32', { batch: 3, kvHeads: 2, group: 4, m: 1, pageSize: 16, maxLength: 77, d: 64, dtype: 'f32' }),
     pagedCase('batch 2, 3 queries, pages of 5, window 9 + soft-cap, 600 tokens (2 partitions)', { batch: 2, kvHeads: 1, group: 2, m: 3, pageSize: 5, maxLength: 600, d: 32, dtype: 'f32', window: 9, softcap: 5 }),
     pagedCase('f16 pool, batch 2, GQA 8, pages of 16', { batch: 2, kvHeads: 1, group: 8, m: 1, pageSize: 16, maxLength: 50, d: 128, dtype: 'f16' }),
+    pagedCase('with per-key statistics [B, H, L], batch 3, GQA 4, head dim 64, pages of 16, ragged lengths up to 77', { batch: 3, kvHeads: 2, group: 4, m: 1, pageSize: 16, maxLength: 77, d: 64, dtype: 'f32', statistics: { window: 0, decay: 1, rowProbabilities: 0 } }),
+    pagedCase('with statistics (window of 2 of 3 queries, decay 0.8, 2 probability rows), MHA, head dim 128, pages of 5, sliding window 9', { batch: 2, kvHeads: 2, group: 1, m: 3, pageSize: 5, maxLength: 41, d: 128, dtype: 'f32', window: 9, statistics: { window: 2, decay: 0.8, rowProbabilities: 2 } }),
+    pagedCase('with statistics, GQA 8, f16 pool, head dim 64, a cache of 1 token', { batch: 2, kvHeads: 1, group: 8, m: 1, pageSize: 16, maxLength: 1, d: 64, dtype: 'f16', statistics: { window: 0, decay: 1, rowProbabilities: 1 } }),
   ];
 }
 
@@ -399,7 +408,10 @@ export function attentionStatisticsCases(): GpuParityCase[] {
 }
 
 /** Ragged batch decode: requests of different lengths (one empty) packed along the tokens. */
-function batchedCase(name: string, s: { lengths: number[]; kvHeads: number; group: number; m: number; d: number; dtype: DType; partitionSize: number; logWeights?: boolean; window?: number }): GpuParityCase {
+function batchedCase(
+  name: string,
+  s: { lengths: number[]; kvHeads: number; group: number; m: number; d: number; dtype: DType; partitionSize: number; logWeights?: boolean; window?: number; statistics?: boolean | StatisticsOptions },
+): GpuParityCase {
   return {
     name: `batchedDecodeAttention: ${name}`,
     kernel: 'batchedDecodeAttention',
@@ -420,7 +432,7 @@ function batchedCase(name: string, s: { lengths: number[]; kvHeads: number; grou
         at += n;
       });
       const lw = s.logWeights ? randomNormal([s.kvHeads, total], rng, { backend: cpu }) : undefined;
-      const options = { kvLengths: s.lengths, partitionSize: s.partitionSize, returnLse: true, window: s.window };
+      const options = { kvLengths: s.lengths, partitionSize: s.partitionSize, returnLse: true, window: s.window, statistics: s.statistics };
       const ref = batchedDecodeAttention(q, k, v, { ...options, queryPositions: qPos, keyPositions: kPos, keyLogWeights: lw });
       const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
       const got = batchedDecodeAttention(gq, gk, gv, {
@@ -439,6 +451,9 @@ export function batchedDecodeAttentionCases(): GpuParityCase[] {
     batchedCase('4 requests of 37, 0, 120 and 5 tokens, GQA 4, f32', { lengths: [37, 0, 120, 5], kvHeads: 2, group: 4, m: 1, d: 64, dtype: 'f32', partitionSize: 32 }),
     batchedCase('2 requests, 3 queries each, window 20, log weights', { lengths: [70, 45], kvHeads: 1, group: 2, m: 3, d: 32, dtype: 'f32', partitionSize: 16, logWeights: true, window: 20 }),
     batchedCase('f16, 3 requests', { lengths: [64, 33, 1], kvHeads: 2, group: 2, m: 1, d: 128, dtype: 'f16', partitionSize: 64 }),
+    batchedCase('with per-key statistics [H, total] in packed order, 5 requests of 37, 0, 1, 120 and 5 tokens, GQA 4, head dim 64', { lengths: [37, 0, 1, 120, 5], kvHeads: 2, group: 4, m: 1, d: 64, dtype: 'f32', partitionSize: 32, statistics: true }),
+    batchedCase('with statistics (window 2 of 3 queries, 1 probability row) and log weights, MHA, head dim 128', { lengths: [70, 45], kvHeads: 2, group: 1, m: 3, d: 128, dtype: 'f32', partitionSize: 16, logWeights: true, statistics: { window: 2, rowProbabilities: 1 } }),
+    batchedCase('with statistics (decay 0.7), GQA 8, sliding window 30', { lengths: [3, 90], kvHeads: 1, group: 8, m: 2, d: 64, dtype: 'f32', partitionSize: 64, window: 30, statistics: { decay: 0.7 } }),
   ];
 }
 
@@ -524,7 +539,38 @@ export function prefixSharedAttentionCases(): GpuParityCase[] {
   ];
 }
 
+/**
+ * Attention in a low-rank latent space (kv-lowrank): latent queries [H, m, r] over latent keys
+ * [Hkv, n, r] and values [Hkv, n, rv] with r ≠ rv and the model's scale; the op picks the split-K
+ * kernel for few queries and the flash kernel above, so both are covered.
+ */
+function latentCase(name: string, s: { kvHeads: number; group: number; m: number; n: number; r: number; rv: number; headDim: number; statistics?: boolean }): GpuParityCase {
+  return {
+    name: `latentAttention: ${name}`,
+    kernel: s.m <= 16 ? 'decodeAttention' : 'flashAttention',
+    tolerance: 1e-5,
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const qLat = randomNormal([s.kvHeads * s.group, s.m, s.r], rng, { backend: cpu });
+      const kLat = randomNormal([s.kvHeads, s.n, s.r], rng, { backend: cpu });
+      const vLat = randomNormal([s.kvHeads, s.n, s.rv], rng, { backend: cpu });
+      const options = { scale: 1 / Math.sqrt(s.headDim), returnLse: true, statistics: s.statistics };
+      const ref = latentAttention(qLat, kLat, vLat, options);
+      const [gq, gk, gv] = await Promise.all([qLat, kLat, vLat].map((t) => onGpu(gpu, t)));
+      return compareResults(latentAttention(gq, gk, gv, options), ref);
+    },
+  };
+}
+
+export function latentAttentionCases(): GpuParityCase[] {
+  return [
+    latentCase('decode, GQA 4, rank 64 keys / 128 values, n = 77, with statistics', { kvHeads: 2, group: 4, m: 1, n: 77, r: 64, rv: 128, headDim: 128, statistics: true }),
+    latentCase('decode, MHA, rank 128 keys / 48 values, a cache of 1 token', { kvHeads: 2, group: 1, m: 1, n: 1, r: 128, rv: 48, headDim: 128 }),
+    latentCase('prefill of 40 queries (flash kernel), GQA 8, rank 64 / 64, n = 45', { kvHeads: 1, group: 8, m: 40, n: 45, r: 64, rv: 64, headDim: 64 }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), ...prefixSharedAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), ...prefixSharedAttentionCases(), ...latentAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
 }
