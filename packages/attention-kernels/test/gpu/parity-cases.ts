@@ -481,7 +481,7 @@ function poolingCase(dtype: DType, mode: 'max' | 'avg', kernelSize: number): Gpu
  * over the batch on both. K/V of a token is a function of (token, position), as a model's would be,
  * so identical prefixes are found and shared.
  */
-function prefixCase(name: string, s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number }): GpuParityCase {
+function prefixCase(name: string, s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; nothingShared?: boolean }): GpuParityCase {
   return {
     name: `prefixSharedAttention: ${name}`,
     kernel: 'prefixSharedAttention',
@@ -503,7 +503,9 @@ function prefixCase(name: string, s: { group: number; m: number; d: number; chun
       const C = s.chunkSize;
       const common = tokens(3 * C + 2);
       const branch = tokens(C + 1);
-      const prompts = [[...common, ...branch, ...tokens(3)], [...common, ...branch, ...tokens(C + 2)], [...common, ...tokens(1)], tokens(C + 3), tokens(1)];
+      const prompts = s.nothingShared
+        ? [tokens(2 * C + 1), tokens(C - 1), tokens(1)]
+        : [[...common, ...branch, ...tokens(3)], [...common, ...branch, ...tokens(C + 2)], [...common, ...tokens(1)], tokens(C + 3), tokens(1)];
       const trees = [cpu, gpu].map((backend) => new PrefixKVTree({ kvHeads, headDim: s.d, chunkSize: C, dtype: s.dtype, backend }));
       const sequences = trees.map((tree) => prompts.map(() => tree.openSequence()));
       const lengths = prompts.map(() => 0);
@@ -526,7 +528,7 @@ function prefixCase(name: string, s: { group: number; m: number; d: number; chun
       const error = await compareResults(got, ref);
       for (const list of sequences) for (const seq of list) seq.release();
       for (const tree of trees) tree.dispose();
-      return shared > 0 ? error : Infinity; // the batch must exercise the chunk-first phase
+      return (shared > 0) !== !!s.nothingShared ? error : Infinity; // the batch must exercise the phases it names
     },
   };
 }
@@ -536,6 +538,7 @@ export function prefixSharedAttentionCases(): GpuParityCase[] {
     prefixCase('5 requests (3-way and 2-way shared chunks, one sharing nothing, one of 1 token), MHA, head dim 64, chunks of 16, f32', { group: 1, m: 1, d: 64, chunkSize: 16, dtype: 'f32' }),
     prefixCase('GQA 4, 2 queries per request, head dim 128, chunks of 7, window 20 + soft-cap', { group: 4, m: 2, d: 128, chunkSize: 7, dtype: 'f32', window: 20, softcap: 8 }),
     prefixCase('GQA 8 (16 query rows per user: 2 blocks per shared chunk), head dim 64, chunks of 5, f16 pool', { group: 8, m: 2, d: 64, chunkSize: 5, dtype: 'f16' }),
+    prefixCase('3 requests sharing nothing (sequence-first phase only), GQA 4, head dim 64, chunks of 8', { group: 4, m: 1, d: 64, chunkSize: 8, dtype: 'f32', nothingShared: true }),
   ];
 }
 
