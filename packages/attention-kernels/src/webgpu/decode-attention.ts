@@ -98,13 +98,7 @@ export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Te
       uniforms: [...names.map((name) => `${name}_offset`), 'page_size', 'max_pages', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
       values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), page_size: pageSize, max_pages: maxPages, kv_heads_per_request: kvHeads },
     };
-    const values: SourceParts = {
-      code: 'fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return pv_load(u_pv_offset() + slot_of(kvh, j) * u_dv() + c); }',
-      bindings: [{ name: 'pv', dtype: valueRows.dtype, access: 'read' }],
-      buffers: [valueRows],
-      uniforms: [{ name: 'pv_offset', type: 'u32' }],
-      values: { pv_offset: valueRows.offset },
-    };
+    const values = rowMajorValues('pv', valueRows, 'slot_of(kvh, j)');
     const result = withKeyStatistics(
       attrs,
       (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, where, () => ({ ...keys, ...joinSources(keys, values) })),
@@ -144,13 +138,7 @@ export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: rea
       uniforms: [...names.map((name) => `${name}_offset`), 'total', 'kv_heads_per_request', 'heads_per_request', 'batch'].map((name) => ({ name, type: 'u32' as const })),
       values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), total, kv_heads_per_request: kvHeads, heads_per_request: qHeads, batch },
     };
-    const values: SourceParts = {
-      code: 'fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + ragged_row(kvh, j) * u_dv() + c); }',
-      bindings: [{ name: 'v', dtype: vs.dtype, access: 'read' }],
-      buffers: [vs],
-      uniforms: [{ name: 'v_offset', type: 'u32' }],
-      values: { v_offset: vs.offset },
-    };
+    const values = rowMajorValues('v', vs, 'ragged_row(kvh, j)');
     const result = withKeyStatistics(
       attrs,
       (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, values) })),
@@ -161,6 +149,17 @@ export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: rea
     folded.dispose();
     staged.forEach((t, i) => t !== inputs[i + 1] && t?.dispose());
   }
+}
+
+/** Values of a row-major buffer bound as \`name\`: value c of token j of KV row kvh is element \`row\` · dv + c. */
+function rowMajorValues(name: string, values: Tensor, row: string): SourceParts {
+  return {
+    code: `fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return ${name}_load(u_${name}_offset() + ${row} * u_dv() + c); }`,
+    bindings: [{ name, dtype: values.dtype, access: 'read' }],
+    buffers: [values],
+    uniforms: [{ name: `${name}_offset`, type: 'u32' }],
+    values: { [`${name}_offset`]: values.offset },
+  };
 }
 
 /** Packed ragged keys: KV row kvh = b·kvHeads + head reads tokens [indptr[b], indptr[b+1]) of that head (row-major buffers). */

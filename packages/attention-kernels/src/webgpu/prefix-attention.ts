@@ -37,30 +37,23 @@ export function prefixSharedAttentionWebGpu(backend: WebGpuBackend, inputs: read
     };
     const poolValuesOf = { pk_offset: pool[0].offset, pv_offset: pool[1].offset, ppos_offset: pool[2].offset, page_size: plan.pageSize, kv_per_request: kvHeads, heads_per_request: qHeads };
     const grid = { heads: batch * qHeads, m, group, n: plan.pageSize, dv, partition: plan.pageSize, partSlots: plan.slots * rows };
-    if (plan.sharedChunks > 0) {
-      // Small i32 tables joined into one binding: the pass already binds q, the pool and the partials.
-      const parts = [chunkPages, chunkCounts, usersIndptr, users, chunkDepths, qPos].map(flat);
-      const meta = keep(concat(parts, 0));
-      const pass: SourcePass = {
+    // Small i32 tables joined into one binding: the pass already binds q, the pool and the partials.
+    const phase = (name: string, code: string, rows: string, tables: Tensor[]): SourcePass => {
+      const parts = tables.map(flat);
+      return {
         ...common,
-        key: `prefix-shared:${pool[0].dtype}:${pool[1].dtype}`,
-        code: POOL_READS + SHARED_PHASE,
-        buffers: [...pool, meta],
-        values: { ...poolValuesOf, ...metaOffsets(parts) },
-        rows: SHARED_ROWS,
+        key: `prefix-${name}:${pool[0].dtype}:${pool[1].dtype}`,
+        code: POOL_READS + code,
+        buffers: [...pool, keep(concat(parts, 0))],
+        values: { ...poolValuesOf, ...metaOffsets(parts), max_own: ownTable.shape[2] },
+        rows,
       };
+    };
+    if (plan.sharedChunks > 0) {
+      const pass = phase('shared', SHARED_PHASE, SHARED_ROWS, [chunkPages, chunkCounts, usersIndptr, users, chunkDepths, qPos]);
       dispatchPartials(backend, folded, partials, { ...grid, kvRows: plan.sharedChunks * kvHeads, parts: 1, chunks: plan.sharedRowChunks }, attrs, where, pass);
     }
-    const parts = [ownTable, ownLengths, ownStart, qPos].map(flat);
-    const meta = keep(concat(parts, 0));
-    const pass: SourcePass = {
-      ...common,
-      key: `prefix-own:${pool[0].dtype}:${pool[1].dtype}`,
-      code: POOL_READS + OWN_PHASE,
-      buffers: [...pool, meta],
-      values: { ...poolValuesOf, ...metaOffsets(parts), max_own: ownTable.shape[2] },
-      rows: OWN_ROWS,
-    };
+    const pass = phase('own', OWN_PHASE, OWN_ROWS, [ownTable, ownLengths, ownStart, qPos]);
     dispatchPartials(backend, folded, partials, { ...grid, kvRows: batch * kvHeads, parts: plan.slots, chunks: plan.ownRowChunks }, attrs, where, pass);
     mergePartialsWebGpu(backend, partials, { rows, parts: plan.slots, dv }, plan.output, plan.lse);
   } finally {
@@ -72,7 +65,7 @@ export function prefixSharedAttentionWebGpu(backend: WebGpuBackend, inputs: read
 /** Where each table starts in the joined i32 buffer (`tables`), as uniforms a0 … a5. */
 const META_FIELDS = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'max_own'];
 function metaOffsets(parts: readonly Tensor[]): Record<string, number> {
-  const values: Record<string, number> = { a4: 0, a5: 0, max_own: 0 };
+  const values: Record<string, number> = { a4: 0, a5: 0 };
   let at = 0;
   parts.forEach((t, i) => {
     values[`a${i}`] = at;
