@@ -1,15 +1,16 @@
 import type { DType, Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 
-export type PrefixAttrs = KernelAttrs & { maxUsers: number; slots: number };
+export type PrefixAttrs = KernelAttrs & { maxUsers: number; slots: number; ownPagesPerSlot: number };
 
 /**
  * What both GPU backends' two-phase (ChunkAttention) launches start from. Every query row
- * (request b, query head h, query i) has `slots` partial states, one per chunk of the longest path:
- * slot t holds its attention over the t-th chunk of its request's path — written by phase 1 for the
- * shared chunks (a request's shared chunks are the first ones of its path, and a chunk has the same
- * depth in every path through it) and by phase 2 for its own chunks and the empty slots past its
- * path. The split-K merge then reduces the slots of each row by log-sum-exp.
+ * (request b, query head h, query i) has `slots` partial states: slot t < ownStart[b] holds its
+ * attention over the t-th run of shared chunks on its request's path (a request's shared chunks
+ * are the first ones of its path, and a run has the same index on every path through it), written
+ * by phase 1; the following slots hold groups of `ownPagesPerSlot` of its own chunks, and those past
+ * its path an empty state, written by phase 2. The split-K merge then reduces the slots of each
+ * row by log-sum-exp.
  */
 export interface PrefixPlan {
   batch: number;
@@ -22,8 +23,11 @@ export interface PrefixPlan {
   /** Output rows: batch · qHeads · m. */
   rows: number;
   slots: number;
-  sharedChunks: number;
-  /** Blocks of query rows per shared chunk and KV head (the users' rows, `rowsPerBlock` at a time). */
+  /** Runs of shared chunks (phase 1 reads each once per KV head). */
+  runs: number;
+  /** Own keys per phase-2 partition (ownPagesPerSlot pages). */
+  ownPartition: number;
+  /** Blocks of query rows per run and KV head (the users' rows, `rowsPerBlock` at a time). */
   sharedRowChunks: number;
   /** Blocks of query rows per request and KV head. */
   ownRowChunks: number;
@@ -34,7 +38,7 @@ export interface PrefixPlan {
 }
 
 export function prefixLaunch(backend: { empty(shape: readonly number[], dtype: DType): Tensor }, inputs: readonly Tensor[], attrs: PrefixAttrs, rowsPerBlock: number): PrefixPlan {
-  const [q, poolKeys, poolValues, , , , chunkCounts, , , ownTable] = inputs;
+  const [q, poolKeys, poolValues, , , , , , , ownTable, , , runSlots] = inputs;
   const [batch, qHeads, m] = q.shape;
   const kvHeads = ownTable.shape[1];
   const group = qHeads / kvHeads;
@@ -51,7 +55,8 @@ export function prefixLaunch(backend: { empty(shape: readonly number[], dtype: D
     pageSize: poolKeys.shape[1],
     rows: batch * qHeads * m,
     slots: attrs.slots,
-    sharedChunks: chunkCounts.shape[0],
+    runs: runSlots.shape[0],
+    ownPartition: attrs.ownPagesPerSlot * poolKeys.shape[1],
     sharedRowChunks: Math.ceil((attrs.maxUsers * group * m) / rowsPerBlock),
     ownRowChunks: Math.ceil((group * m) / rowsPerBlock),
     output,

@@ -539,6 +539,7 @@ export function prefixSharedAttentionCases(): GpuParityCase[] {
     prefixCase('GQA 4, 2 queries per request, head dim 128, chunks of 7, window 20 + soft-cap', { group: 4, m: 2, d: 128, chunkSize: 7, dtype: 'f32', window: 20, softcap: 8 }),
     prefixCase('GQA 8 (16 query rows per user: 2 blocks per shared chunk), head dim 64, chunks of 5, f16 pool', { group: 8, m: 2, d: 64, chunkSize: 5, dtype: 'f16' }),
     prefixCase('3 requests sharing nothing (sequence-first phase only), GQA 4, head dim 64, chunks of 8', { group: 4, m: 1, d: 64, chunkSize: 8, dtype: 'f32', nothingShared: true }),
+    prefixCase('chunks of 200 (3 shared chunks read as runs of ≤ 512 tokens: 2 + 1), MHA, head dim 64', { group: 1, m: 1, d: 64, chunkSize: 200, dtype: 'f32' }),
   ];
 }
 
