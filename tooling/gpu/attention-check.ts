@@ -305,8 +305,12 @@ async function prefixAt(device: Device, n: number): Promise<NonNullable<BackendR
     for (let b = 0; b < batch; b++) {
       const seq = tree.openSequence();
       sequences.push(seq);
-      if (b === 0) seq.append(pk, pv, promptPositions, prompt);
-      else seq.adopt(prompt, promptPositions);
+      const adopted = b === 0 ? 0 : seq.adopt(prompt, promptPositions); // whole chunks of the prompt already in the tree
+      if (adopted < n) {
+        const [k, v] = [pk, pv].map((t) => slice(t, [0, adopted, 0], [kvHeads, n, d]));
+        live.push(k, v);
+        seq.append(k, v, promptPositions.subarray(adopted), prompt.subarray(adopted));
+      }
       seq.append(ok, ov, ownPositions, Int32Array.from({ length: PREFIX_OWN }, () => 30000 + b)); // distinct own tokens
     }
     const qHost = randomNormal([batch, qHeads, 1, d], rng, { dtype: DECODE_DTYPE, backend: cpu });
