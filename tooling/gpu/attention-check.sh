@@ -2,7 +2,9 @@
 # The @kvkit/attention-kernels check on the GPU machine (about a minute): parity of every CUDA and
 # WebGPU (Dawn → Vulkan) attention kernel with the CPU kernels, then split-K decode attention at
 # batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, 4k–32k keys, in GB/s of K/V read and as
-# a fraction of the copy bandwidth, next to PyTorch SDPA on the same shapes, and the fused 2-bit KIVI decode.
+# a fraction of the copy bandwidth, next to PyTorch SDPA on the same shapes, the fused 2-bit KIVI decode, and
+# prefixSharedAttention for the batch sharing a 4k–32k prompt next to batched paged attention. The parity
+# cases are packages/attention-kernels/test/gpu/parity-cases.ts (every GPU kernel, statistics included).
 #
 #   Here (build machine):   bash tooling/gpu/attention-check.sh prepare
 #       builds the packages, packs Node + Vulkan loader + Dawn (shared gpu-carry tool) and the glvnd
