@@ -14,7 +14,10 @@
  * @kvkit/attention-kernels with its CPU kernel on fresh random inputs
  * (packages/attention-kernels/test/gpu/parity-cases.ts, each case failure-tolerant and
  * time-bounded); (4) the fused 2-bit KIVI decode on the
- * same shapes (GB/s of packed bytes, speed-up over f16). The summary puts PyTorch SDPA on the
+ * same shapes (GB/s of packed bytes, speed-up over f16); (5) ChunkAttention's two-phase decode
+ * (prefixSharedAttention) for the batch sharing a system prompt of 4k–32k tokens plus 128 own
+ * tokens each, against batched paged attention over the same sequences (which reads the shared
+ * prompt once per request). The summary puts PyTorch SDPA on the
  * same shapes beside it (tooling/gpu/attention_torch.py, DIR/attention/torch-attention.json).
  * --emulate: the CUDA run on @kvkit/cuda-runtime's CPU emulator at tiny sizes (a dry run of this script).
  */
@@ -27,7 +30,7 @@ import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend, type WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { CUDA_ATTENTION_MODULES } from '../../packages/attention-kernels/src/cuda/modules.js';
-import { decodeAttention, type KiviCacheView, kiviDecodeAttention } from '../../packages/attention-kernels/src/index.js';
+import { batchedPagedAttention, decodeAttention, type KiviCacheView, kiviDecodeAttention, PrefixKVTree, type PrefixSequence, prefixSharedAttention } from '../../packages/attention-kernels/src/index.js';
 import { gpuParityCases } from '../../packages/attention-kernels/test/gpu/parity-cases.js';
 
 const args = process.argv.slice(2);
@@ -63,6 +66,8 @@ interface BackendReport {
   decode?: Record<string, TimingEntry>;
   /** Fused 2-bit KIVI decode on the same shapes: GB/s of the compressed bytes read, and speed-up over the f16 decode. */
   kivi?: Record<string, TimingEntry & { speedupOverF16?: number; bytesPerToken?: number }>;
+  /** Two-phase prefix-shared decode over a shared prompt of n tokens (+ PREFIX_OWN each): ms, and batched paged attention over the same sequences. */
+  prefix?: Record<string, TimingEntry & { pagedMs?: number; speedupOverPaged?: number }>;
   fatal?: string;
 }
 
@@ -270,6 +275,61 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
   }
 }
 
+const PREFIX_OWN = 128;
+const PREFIX_CHUNK = 64;
+
+/**
+ * The batch of the decode shapes sharing a system prompt of n tokens, each request with PREFIX_OWN
+ * tokens of its own, in one prefix tree on the device (the first request writes the prompt, the
+ * others adopt it): one decode step by prefixSharedAttention (shared chunks read once per KV head
+ * for the whole batch) and by batchedPagedAttention over the same sequences (read once per request).
+ */
+async function prefixAt(device: Device, n: number): Promise<NonNullable<BackendReport['prefix']>[string]> {
+  const cpu = getBackend('cpu');
+  const rng = createRng(n + 2);
+  const { batch, qHeads, kvHeads, d } = dims;
+  const tree = new PrefixKVTree({ kvHeads, headDim: d, chunkSize: PREFIX_CHUNK, dtype: DECODE_DTYPE, backend: device.backend, initialPages: kvHeads * (Math.ceil(n / PREFIX_CHUNK) + batch * (Math.ceil(PREFIX_OWN / PREFIX_CHUNK) + 1)) });
+  const live: Tensor[] = [];
+  const sequences: PrefixSequence[] = [];
+  try {
+    const upload = async (tokens: number) => {
+      const [k, v] = await Promise.all([0, 1].map(() => toBackend(randomNormal([kvHeads, tokens, d], rng, { dtype: DECODE_DTYPE, backend: cpu }), device.backend)));
+      live.push(k, v);
+      return [k, v];
+    };
+    const prompt = Int32Array.from({ length: n }, (_, i) => i % 30000);
+    const promptPositions = Int32Array.from({ length: n }, (_, i) => i);
+    const [pk, pv] = await upload(n);
+    const [ok, ov] = await upload(PREFIX_OWN);
+    const ownPositions = Int32Array.from({ length: PREFIX_OWN }, (_, i) => n + i);
+    for (let b = 0; b < batch; b++) {
+      const seq = tree.openSequence();
+      sequences.push(seq);
+      const adopted = b === 0 ? 0 : seq.adopt(prompt, promptPositions); // whole chunks of the prompt already in the tree
+      if (adopted < n) {
+        const [k, v] = [pk, pv].map((t) => slice(t, [0, adopted, 0], [kvHeads, n, d]));
+        live.push(k, v);
+        seq.append(k, v, promptPositions.subarray(adopted), prompt.subarray(adopted));
+      }
+      seq.append(ok, ov, ownPositions, Int32Array.from({ length: PREFIX_OWN }, () => 30000 + b)); // distinct own tokens
+    }
+    const qHost = randomNormal([batch, qHeads, 1, d], rng, { dtype: DECODE_DTYPE, backend: cpu });
+    const q = await toBackend(qHost, device.backend);
+    live.push(q);
+    const options = { queryPositions: Int32Array.from({ length: batch }, () => n + PREFIX_OWN - 1) };
+    const ms = await device.time(dims.reps, () => prefixSharedAttention(q, sequences, options).output.dispose());
+    const pagedMs = await device.time(dims.reps, () => batchedPagedAttention(q, sequences, options).output.dispose());
+    const got = prefixSharedAttention(q, sequences, options).output;
+    const ref = batchedPagedAttention(q, sequences, options).output;
+    live.push(got, ref);
+    return { ms, pagedMs, speedupOverPaged: pagedMs / ms, spotCheckError: relativeError(await got.readFloat32(), await ref.readFloat32()) };
+  } finally {
+    for (const seq of sequences) seq.release();
+    tree.dispose();
+    for (const t of live) t.dispose();
+  }
+}
+
 async function runBackend(name: string): Promise<void> {
   const report: BackendReport = { backend: name };
   const file = join(outDir, `attention-${name}.json`);
@@ -309,6 +369,18 @@ async function runBackend(name: string): Promise<void> {
       } catch (error) {
         report.kivi[n] = { error: (error as Error).message };
         log(`${name} kivi decode n=${n} failed: ${(error as Error).message}`);
+      }
+      save();
+    }
+    report.prefix = {};
+    for (const n of dims.lengths) {
+      try {
+        report.prefix[n] = await within(30_000, `prefix-shared decode n=${n}`, prefixAt(device, n));
+        const r = report.prefix[n];
+        log(`${name} prefix-shared decode, shared prompt n=${n} + ${PREFIX_OWN} own: ${r.ms?.toFixed(3)} ms, ${r.speedupOverPaged?.toFixed(2)}× batched paged attention (${r.pagedMs?.toFixed(3)} ms), spot check error ${r.spotCheckError?.toExponential(2)}`);
+      } catch (error) {
+        report.prefix[n] = { error: (error as Error).message };
+        log(`${name} prefix-shared decode n=${n} failed: ${(error as Error).message}`);
       }
       save();
     }
@@ -354,6 +426,13 @@ function summarize(): void {
   for (const n of [...new Set(backends.flatMap((b) => Object.keys(b.kivi ?? {})))].sort((a, b) => Number(a) - Number(b))) {
     const [c, w] = backends.map((b) => kiviCell(b.kivi?.[n]));
     lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} |`);
+  }
+  lines.push('', `prefix-shared decode (ChunkAttention, chunks of ${PREFIX_CHUNK}): the batch shares a prompt of n tokens, ${PREFIX_OWN} own tokens each; ms (× batched paged attention over the same sequences)`, '');
+  lines.push('| shared n | CUDA ms (× paged) | WebGPU ms (× paged) |', '|---|---|---|');
+  const prefixCell = (r: (TimingEntry & { speedupOverPaged?: number }) | undefined): string =>
+    !r ? '—' : r.error ? `failed: ${r.error.slice(0, 40)}` : `${fmt(r.ms, 3)}${r.speedupOverPaged ? ` (${r.speedupOverPaged.toFixed(2)}×)` : ''}`;
+  for (const n of [...new Set(backends.flatMap((b) => Object.keys(b.prefix ?? {})))].sort((a, b) => Number(a) - Number(b))) {
+    lines.push(`| ${n} | ${prefixCell(backends[0].prefix?.[n])} | ${prefixCell(backends[1].prefix?.[n])} |`);
   }
   if (torch?.copyGBps) lines.push('', `torch copy: ${fmt(torch.copyGBps)} GB/s`);
   const summary = { date: new Date().toISOString(), backends, torch, table: lines.join('\n') };

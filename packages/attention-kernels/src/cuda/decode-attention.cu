@@ -84,10 +84,30 @@ struct PagedSource {
   __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
 };
 
+// Which query rows the block of KV row `kvh` serves, where they and their partial states live and
+// which keys partition `part` covers. StandardRows: one sequence (or a batch folded into the KV
+// rows): KV row kvh serves its `group` query heads × m queries, row rr = g·m + i; partition p of the
+// row's keys goes to slot p·H·m + (kvh·group + g)·m + i. The prefix-shared kernels have their own.
+struct StandardRows {
+  int H, group, m, partition;
+  __device__ __forceinline__ int count(int) const { return group * m; }
+  __device__ __forceinline__ kv_i64 queryRow(int kvh, int rr) const { return (kv_i64)(kvh * group + rr / m) * m + rr % m; }
+  template <class Source>
+  __device__ __forceinline__ kv_i32 queryPosition(const Source& src, int kvh, int rr) const { return src.queryPosition(kvh, rr % m); }
+  __device__ __forceinline__ kv_i64 slot(int part, int kvh, int rr) const { return (kv_i64)part * H * m + queryRow(kvh, rr); }
+  // Keys [j0, j1) of the partition; false: the block has nothing to write.
+  template <class Source>
+  __device__ __forceinline__ bool keys(const Source& src, int part, int kvh, int& j0, int& j1) const {
+    j0 = part * partition;
+    j1 = min(src.length(kvh), j0 + partition);
+    return true;
+  }
+};
+
 // Shared memory: q [DEC_ROWS][d] (scaled), acc [DEC_WARPS][DEC_ROWS][dv], max/sum [DEC_WARPS][DEC_ROWS].
-template <class TQ, class Source>
-__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window,
-                               float softcap) {
+template <class TQ, class Source, class Rows>
+__device__ void decode_partial_rows(float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv, float scale, int causal,
+                                    int window, float softcap) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
   float* acc = q + DEC_ROWS * d;
@@ -95,25 +115,21 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
   float* wSum = wMax + DEC_WARPS * DEC_ROWS;
 
   const int part = blockIdx.x, kvh = blockIdx.y;
-  const int group = H / Hkv;
-  const int rows = group * m;  // rows of this KV head: r = g·m + i → query head kvh·group + g, query i
+  const int rows = rowMap.count(kvh);
   const int r0 = blockIdx.z * DEC_ROWS;
+  int j0 = 0, j1 = 0;
+  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return;  // block-uniform, before any barrier
   const int rc = min(DEC_ROWS, rows - r0);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int j0 = part * partition, j1 = min(src.length(kvh), j0 + partition);
 
-  for (int e = threadIdx.x; e < rc * d; e += blockDim.x) {
-    const int r = r0 + e / d, c = e % d;
-    const int h = kvh * group + r / m, i = r % m;
-    q[e] = KvType<TQ>::load(Q[((kv_i64)h * m + i) * d + c]) * scale;
-  }
+  for (int e = threadIdx.x; e < rc * d; e += blockDim.x) q[e] = KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + e / d) * d + e % d]) * scale;
   float* myAcc = acc + warp * DEC_ROWS * dv;
   for (int e = lane; e < DEC_ROWS * dv; e += 32) myAcc[e] = 0.0f;
   kv_i32 qp[DEC_ROWS];
   float runMax[DEC_ROWS], runSum[DEC_ROWS];
 #pragma unroll
   for (int r = 0; r < DEC_ROWS; r++) {
-    qp[r] = r < rc ? src.queryPosition(kvh, (r0 + r) % m) : 0;
+    qp[r] = r < rc ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
     runMax[r] = -KV_INF;
     runSum[r] = 0.0f;
   }
@@ -173,9 +189,7 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
   for (int r = 0; r < rc; r++) {
     float mx = -KV_INF;
     for (int w = 0; w < DEC_WARPS; w++) mx = kv_max_nan(mx, wMax[w * DEC_ROWS + r]);
-    const int rr = r0 + r;
-    const kv_i64 row = (kv_i64)(kvh * group + rr / m) * m + rr % m;  // output row h·m + i
-    const kv_i64 slot = (kv_i64)part * H * m + row;
+    const kv_i64 slot = rowMap.slot(part, kvh, r0 + r);
     for (int c = threadIdx.x; c < dv; c += blockDim.x) {
       float a = 0.0f;
       for (int w = 0; w < DEC_WARPS; w++) {
@@ -194,6 +208,12 @@ __device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, con
       partStat[2 * slot + 1] = sum;
     }
   }
+}
+
+template <class TQ, class Source>
+__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, int H, int Hkv, int m, int d, int dv, int partition, float scale,
+                               int causal, int window, float softcap) {
+  decode_partial_rows<TQ>(partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, dv, scale, causal, window, softcap);
 }
 
 // A KIVI cache (packages/attention-kernels/src/formats/kivi.ts), dequantized as it is read: keys per
@@ -323,3 +343,233 @@ KV_FOR_FLOAT_DTYPES(KV_DECODE_PARTIAL_KV)
     decode_merge<TQ>(out, lse, partAcc, partStat, rows, parts, dv);                                                                 \
   }
 KV_FOR_FLOAT_DTYPES(KV_DECODE_MERGE)
+
+// ChunkAttention's two-phase decode over a prefix tree stored in a page pool (pages of P tokens
+// of one KV head). Output row (request b, query head h, query i) = (b·qHeads + h)·m + i of q
+// [B, qHeads, m, d]; every row has its partial slots (the runs of shared chunks on its request's
+// path, then groups of its own chunks; src/gpu/prefix-launch.ts), merged afterwards by kv_decode_merge_*.
+template <class TK>
+struct PoolPages {
+  const TK* K;
+  const TK* V;
+  const kv_i32* positions;
+  int pageSize, d, dv;
+  __device__ __forceinline__ kv_i64 slot(int page, int j) const { return (kv_i64)page * pageSize + j; }
+  __device__ __forceinline__ float key(int page, int j, int c) const { return KvType<TK>::load(K[slot(page, j) * d + c]); }
+  __device__ __forceinline__ float value(int page, int j, int c) const { return KvType<TK>::load(V[slot(page, j) * dv + c]); }
+  __device__ __forceinline__ kv_i32 position(int page, int j) const { return positions[slot(page, j)]; }
+};
+
+// Token j of KV row kvh, read from the pool page that `Pages::page(kvh, j, pageSize)` names.
+template <class TK, class Pages>
+struct PoolSource {
+  PoolPages<TK> pool;
+  Pages pages;
+  __device__ __forceinline__ int page(int kvh, int j) const { return pages.page(kvh, j, pool.pageSize); }
+  __device__ __forceinline__ float key(int kvh, int j, int c) const { return pool.key(page(kvh, j), j % pool.pageSize, c); }
+  __device__ __forceinline__ float value(int kvh, int j, int c) const { return pool.value(page(kvh, j), j % pool.pageSize, c); }
+  __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return pool.position(page(kvh, j), j % pool.pageSize); }
+  __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
+};
+
+// Phase 1 (chunk-first): KV row kvh = r·kvHeads + head is run r of shared chunks (consecutive,
+// full, with the same users; chunks runStarts[r] … runStarts[r+1] − 1) for that head.
+struct SharedRunPages {
+  const kv_i32* chunkPages;  // [S, kvHeads]
+  const kv_i32* runStarts;   // [R + 1]
+  int kvHeads;
+  __device__ __forceinline__ int page(int kvh, int j, int pageSize) const {
+    return chunkPages[(kv_i64)(runStarts[kvh / kvHeads] + j / pageSize) * kvHeads + kvh % kvHeads];
+  }
+};
+
+// The rows of a run: every user's query rows, u·group·m + g·m + i (user u of the users list of the
+// run's first chunk), so the run is read once for all of them; the partial goes to the run's slot.
+struct SharedRunRows {
+  const kv_i32* chunkCounts;
+  const kv_i32* usersIndptr;
+  const kv_i32* users;
+  const kv_i32* runStarts;
+  const kv_i32* runSlots;
+  const kv_i32* qPos;  // [B, m]
+  int rowsTotal, qHeads, kvHeads, group, m, pageSize;
+  __device__ __forceinline__ int run(int kvh) const { return kvh / kvHeads; }
+  __device__ __forceinline__ int firstChunk(int kvh) const { return runStarts[run(kvh)]; }
+  __device__ __forceinline__ int user(int kvh, int rr) const { return users[usersIndptr[firstChunk(kvh)] + rr / (group * m)]; }
+  __device__ __forceinline__ int count(int kvh) const { return (usersIndptr[firstChunk(kvh) + 1] - usersIndptr[firstChunk(kvh)]) * group * m; }
+  __device__ __forceinline__ kv_i64 queryRow(int kvh, int rr) const {
+    return ((kv_i64)user(kvh, rr) * qHeads + (kvh % kvHeads) * group + (rr / m) % group) * m + rr % m;
+  }
+  template <class Source>
+  __device__ __forceinline__ kv_i32 queryPosition(const Source&, int kvh, int rr) const { return qPos[(kv_i64)user(kvh, rr) * m + rr % m]; }
+  __device__ __forceinline__ kv_i64 slot(int, int kvh, int rr) const { return (kv_i64)runSlots[run(kvh)] * rowsTotal + queryRow(kvh, rr); }
+  template <class Source>
+  __device__ __forceinline__ bool keys(const Source&, int, int kvh, int& j0, int& j1) const {
+    const int last = runStarts[run(kvh) + 1] - 1;
+    j0 = 0;
+    j1 = (last - firstChunk(kvh)) * pageSize + chunkCounts[last];
+    return true;
+  }
+};
+
+// Phase 2 (sequence-first): KV row kvh = b·kvHeads + head walks request b's own pages.
+struct OwnChunkPages {
+  const kv_i32* ownTable;  // [B, kvHeads, maxOwn]
+  int maxOwn;
+  __device__ __forceinline__ int page(int kvh, int j, int pageSize) const { return ownTable[(kv_i64)kvh * maxOwn + j / pageSize]; }
+};
+
+// Partition p of request b's KV row is slot p: own tokens [(p − ownStart[b])·partition, +partition)
+// (slots before ownStart are phase 1's and skipped; slots past the request's path get an empty state).
+struct OwnChunkRows {
+  const kv_i32* ownLengths;
+  const kv_i32* ownStart;
+  const kv_i32* qPos;
+  int rowsTotal, qHeads, kvHeads, group, m, partition;
+  __device__ __forceinline__ int request(int kvh) const { return kvh / kvHeads; }
+  __device__ __forceinline__ int count(int) const { return group * m; }
+  __device__ __forceinline__ kv_i64 queryRow(int kvh, int rr) const { return ((kv_i64)request(kvh) * qHeads + (kvh % kvHeads) * group + rr / m) * m + rr % m; }
+  template <class Source>
+  __device__ __forceinline__ kv_i32 queryPosition(const Source&, int kvh, int rr) const { return qPos[(kv_i64)request(kvh) * m + rr % m]; }
+  __device__ __forceinline__ kv_i64 slot(int part, int kvh, int rr) const { return (kv_i64)part * rowsTotal + queryRow(kvh, rr); }
+  template <class Source>
+  __device__ __forceinline__ bool keys(const Source&, int part, int kvh, int& j0, int& j1) const {
+    const int first = ownStart[request(kvh)];
+    if (part < first) return false;
+    const int length = ownLengths[request(kvh)];
+    j0 = min(length, (part - first) * partition);
+    j1 = min(length, j0 + partition);
+    return true;
+  }
+};
+
+#define KV_PREFIX_PARTIALS(qn, TQ, kn, TK)                                                                                                  \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_prefix_shared_partial_##qn##_##kn(                                      \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* positions, const kv_i32* chunkPages,            \
+      const kv_i32* chunkCounts, const kv_i32* usersIndptr, const kv_i32* users, const kv_i32* runStarts, const kv_i32* runSlots,          \
+      const kv_i32* qPos, int batch, int qHeads, int kvHeads, int m, int d, int dv, int pageSize, float scale, int causal, int window,     \
+      float softcap) {                                                                                                                     \
+    const PoolSource<TK, SharedRunPages> src{PoolPages<TK>{K, V, positions, pageSize, d, dv}, SharedRunPages{chunkPages, runStarts, kvHeads}}; \
+    const SharedRunRows rows{chunkCounts, usersIndptr, users, runStarts, runSlots, qPos, batch * qHeads * m, qHeads, kvHeads, qHeads / kvHeads, m, pageSize}; \
+    decode_partial_rows<TQ>(partAcc, partStat, Q, src, rows, d, dv, scale, causal, window, softcap);                                      \
+  }                                                                                                                                        \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_prefix_own_partial_##qn##_##kn(                                         \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* positions, const kv_i32* ownTable,              \
+      const kv_i32* ownLengths, const kv_i32* ownStart, const kv_i32* qPos, int batch, int qHeads, int kvHeads, int m, int d, int dv,       \
+      int pageSize, int maxOwn, int partition, float scale, int causal, int window, float softcap) {                                       \
+    const PoolSource<TK, OwnChunkPages> src{PoolPages<TK>{K, V, positions, pageSize, d, dv}, OwnChunkPages{ownTable, maxOwn}};              \
+    const OwnChunkRows rows{ownLengths, ownStart, qPos, batch * qHeads * m, qHeads, kvHeads, qHeads / kvHeads, m, partition};               \
+    decode_partial_rows<TQ>(partAcc, partStat, Q, src, rows, d, dv, scale, causal, window, softcap);                                      \
+  }
+#define KV_PREFIX_PARTIALS_KV(qn, TQ) KV_PREFIX_PARTIALS(qn, TQ, f32, float) KV_PREFIX_PARTIALS(qn, TQ, f16, kv_f16) KV_PREFIX_PARTIALS(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_PREFIX_PARTIALS_KV)
+
+// Per-key statistics of the softmax probabilities (the second pass after the attention pass, given
+// each query row's log-sum-exp), over the same sources. One thread per output cell (row, col) of
+// [rows, width]: the target names the folded query head whose probabilities go there, its KV row
+// and the key's index in it. For every contributing query i (i ≥ first) that sees the key,
+// p = exp(score − lse[head, i]); keySum += weight[i] · p, keyMax = max p, rowProbs[row, i − firstRow]
+// = p for the last rows; the threads of the first head of a group also count the contributing
+// queries that see the key (queryCount [rows / group, width]). Rows that see no key (lse −∞) add
+// nothing; cells past a KV row's length stay zero. Outputs start zeroed.
+struct FoldedTarget {  // one sequence, or a batch folded into the heads (paged): row = folded query head
+  int group;
+  template <class Source>
+  __device__ __forceinline__ bool locate(const Source& src, int row, int col, int& head, int& kvr, int& j) const {
+    head = row;
+    kvr = row / group;
+    j = col;
+    return col < src.length(kvr);
+  }
+};
+
+struct RaggedTarget {  // [qHeads, total] in packed order: column col is request b's key col − indptr[b]
+  const kv_i32* indptr;
+  int batch, qHeads, kvHeads, group;
+  template <class Source>
+  __device__ __forceinline__ bool locate(const Source&, int row, int col, int& head, int& kvr, int& j) const {
+    int lo = 0, hi = batch;  // the last request starting at or before col (empty ones share the next start)
+    while (lo + 1 < hi) {
+      const int mid = (lo + hi) / 2;
+      if (indptr[mid] <= col) lo = mid;
+      else hi = mid;
+    }
+    head = lo * qHeads + row;
+    kvr = lo * kvHeads + row / group;
+    j = col - indptr[lo];
+    return true;
+  }
+};
+
+template <class TQ, class Source, class Target>
+__device__ void key_statistics(float* keySum, float* keyMax, float* queryCount, float* rowProbs, const TQ* Q, const float* lse, const float* weights,
+                               const Source src, const Target target, int rows, int width, int group, int m, int d, float scale, int causal, int window,
+                               float softcap, int first, int firstRow, int probRows) {
+  KV_GRID_LOOP(e, (kv_i64)rows * width) {
+    const int row = (int)(e / width), col = (int)(e % width);
+    int head = 0, kvr = 0, j = 0;
+    if (!target.locate(src, row, col, head, kvr, j)) continue;
+    const kv_i32 kp = src.keyPosition(kvr, j);
+    const float lw = src.logWeight(kvr, j);
+    float sum = 0.0f, best = 0.0f, count = 0.0f;
+    for (int i = first; i < m; i++) {
+      if (!dec_visible(src.queryPosition(kvr, i), kp, causal, window)) continue;
+      count += 1.0f;
+      const float l = lse[(kv_i64)head * m + i];
+      if (l == -KV_INF) continue;
+      const TQ* qRow = Q + ((kv_i64)head * m + i) * d;
+      float s = 0.0f;
+      for (int c = 0; c < d; c++) s += KvType<TQ>::load(qRow[c]) * scale * src.key(kvr, j, c);
+      if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
+      s += lw;
+      const float p = expf(s - l);
+      sum += weights[i] * p;
+      if (p > best) best = p;
+      if (rowProbs && i >= firstRow) rowProbs[((kv_i64)row * probRows + (i - firstRow)) * width + col] = p;
+    }
+    keySum[e] = sum;
+    keyMax[e] = best;
+    if (row % group == 0) queryCount[(kv_i64)(row / group) * width + col] = count;
+  }
+}
+
+#define KV_STAT_PARAMS(TQ)                                                                                                              \
+  float *keySum, float *keyMax, float *queryCount, float *rowProbs, const TQ *Q, const float *lse, const float *weights, int rows, int width, \
+      int group, int m, int d, float scale, int causal, int window, float softcap, int first, int firstRow, int probRows
+#define KV_STAT_ARGS(src, target) \
+  keySum, keyMax, queryCount, rowProbs, Q, lse, weights, src, target, rows, width, group, m, d, scale, causal, window, softcap, first, firstRow, probRows
+
+#define KV_DENSE_STATISTICS(qn, TQ, kn, TK)                                                                                              \
+  extern "C" __global__ void kv_key_statistics_##qn##_##kn(KV_STAT_PARAMS(TQ), const TK* K, const kv_i32* qPos, const kv_i32* kPos,     \
+                                                           const float* logW) {                                                        \
+    const DenseSource<TK> src{K, nullptr, qPos, kPos, logW, width, d, 0};                                                              \
+    key_statistics<TQ>(KV_STAT_ARGS(src, FoldedTarget{group}));                                                                        \
+  }                                                                                                                                    \
+  extern "C" __global__ void kv_paged_key_statistics_##qn##_##kn(KV_STAT_PARAMS(TQ), const TK* K, const kv_i32* positions,              \
+                                                                 const kv_i32* table, const kv_i32* lengths, const kv_i32* qPos,         \
+                                                                 int pageSize, int maxPages, int kvHeads) {                             \
+    const PagedSource<TK> src{K, nullptr, positions, table, lengths, qPos, pageSize, maxPages, kvHeads, m, d, 0};                       \
+    key_statistics<TQ>(KV_STAT_ARGS(src, FoldedTarget{group}));                                                                        \
+  }                                                                                                                                    \
+  extern "C" __global__ void kv_ragged_key_statistics_##qn##_##kn(KV_STAT_PARAMS(TQ), const TK* K, const kv_i32* qPos, const kv_i32* kPos, \
+                                                                  const kv_i32* indptr, const float* logW, int total, int batch,          \
+                                                                  int qHeads, int kvHeads) {                                             \
+    const RaggedSource<TK> src{K, nullptr, qPos, kPos, indptr, logW, total, kvHeads, m, d, 0};                                          \
+    key_statistics<TQ>(KV_STAT_ARGS(src, (RaggedTarget{indptr, batch, qHeads, kvHeads, group})));                                      \
+  }
+#define KV_DENSE_STATISTICS_K(qn, TQ) KV_DENSE_STATISTICS(qn, TQ, f32, float) KV_DENSE_STATISTICS(qn, TQ, f16, kv_f16) KV_DENSE_STATISTICS(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_DENSE_STATISTICS_K)
+
+// Keys of a KIVI cache for the statistics pass (its values are never read).
+#define KV_KIVI_STATISTICS(qn, TQ, sn, TS, rn, TR)                                                                                        \
+  extern "C" __global__ void kv_kivi_key_statistics_##qn##_##sn##_##rn(KV_STAT_PARAMS(TQ), const kv_u32* keyCodes, const TS* keyScale,  \
+                                                                       const TS* keyMin, const TR* residualKeys, const kv_i32* qPos,     \
+                                                                       const kv_i32* kPos, int bits, int groupSize, int keyTokens,      \
+                                                                       int keyGroupCap, int residualKeyCap) {                           \
+    const KiviSource<TS, TR> src{keyCodes, keyScale, keyMin,    nullptr,     nullptr, nullptr,     residualKeys, nullptr, qPos, kPos, bits, \
+                                 groupSize, 1,      d,         width,       keyTokens, 0,      keyGroupCap,  0,       residualKeyCap, 0};  \
+    key_statistics<TQ>(KV_STAT_ARGS(src, FoldedTarget{group}));                                                                          \
+  }
+#define KV_KIVI_STATISTICS_R(qn, TQ, sn, TS) KV_KIVI_STATISTICS(qn, TQ, sn, TS, f32, float) KV_KIVI_STATISTICS(qn, TQ, sn, TS, f16, kv_f16)
+#define KV_KIVI_STATISTICS_S(qn, TQ) KV_KIVI_STATISTICS_R(qn, TQ, f32, float) KV_KIVI_STATISTICS_R(qn, TQ, f16, kv_f16)
+KV_FOR_FLOAT_DTYPES(KV_KIVI_STATISTICS_S)

@@ -2,18 +2,32 @@ import { reshape, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
-import { assertNoStatistics } from '../gpu/unsupported.js';
-import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
+import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
+import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
 import { decodeAttentionModule, maskArgs, splitKDecode } from './split-k.js';
+import { keyStatisticsCuda } from './statistics.js';
 
-/** Split-K decode attention over dense K/V [kvHeads, n, ·] (decode-attention.cu). */
+/** Split-K decode attention over dense K/V [kvHeads, n, ·] (decode-attention.cu), with per-key statistics from a second pass when asked for. */
 export function decodeAttentionCuda(
   backend: CudaBackend,
-  [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
+  inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
   attrs: SplitKAttrs,
-  where = 'decodeAttention',
 ): KernelResult {
-  assertNoStatistics(attrs, where, 'CUDA');
+  const [q, k, , qPos, kPos, logWeights] = inputs;
+  return withKeyStatistics(attrs, (a) => denseSplitK(backend, inputs, a), (lse) => denseStatistics(backend, [q, k, qPos, kPos, logWeights], attrs, lse));
+}
+
+/** `attentionStatistics` on CUDA: the split-K decode with lse (V := K, its output unused), then the statistics pass. */
+export function attentionStatisticsCuda(backend: CudaBackend, inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
+  const [q, k, qPos, kPos, logWeights] = inputs;
+  return statisticsOnly(
+    attrs,
+    (a) => denseSplitK(backend, [q, k, k, qPos, kPos, logWeights], a),
+    (lse) => denseStatistics(backend, inputs, attrs, lse),
+  );
+}
+
+function denseSplitK(backend: CudaBackend, [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: SplitKAttrs): KernelResult {
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];
@@ -31,13 +45,27 @@ export function decodeAttentionCuda(
   });
 }
 
+function denseStatistics(backend: CudaBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs, lse: Tensor): KeyStatistics {
+  const [qHeads] = q.shape;
+  const [kvHeads, n] = k.shape;
+  return keyStatisticsCuda(backend, q, lse, {
+    kernel: `kv_key_statistics_${q.dtype}_${k.dtype}`,
+    rows: qHeads,
+    width: n,
+    group: qHeads / kvHeads,
+    headShape: [qHeads],
+    kvShape: [kvHeads],
+    source: (staging) => [k, qPos, kPos].map((t) => arg.ptr(backend.address(staging.rowMajor(t)))).concat(arg.ptr(logWeights ? backend.address(staging.rowMajor(logWeights)) : 0)),
+  }, attrs);
+}
+
 /**
  * Decode (or chunked prefill) through block tables: the batch folds into the heads (KV row
  * b·kvHeads + head walks its own pages, ragged lengths), so it is the same split-K launch over
- * maxLength tokens; partitions past a row's length are empty. Output [B, qHeads, m, dv].
+ * maxLength tokens; partitions past a row's length are empty. Output [B, qHeads, m, dv]; statistics
+ * [B, qHeads, maxLength].
  */
 export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: KernelAttrs & { maxLength: number }): KernelResult {
-  assertNoStatistics(attrs, 'pagedAttention', 'CUDA');
   const [q, poolKeys, poolValues, poolPositions, table, lengths, qPos] = inputs;
   const [batch, qHeads, m, d] = q.shape;
   const [, pageSize] = poolKeys.shape;
@@ -46,7 +74,7 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
   const folded = reshape(q, [batch * qHeads, m, d]);
   try {
     const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
-    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, attrs, (launch, staging) => {
+    const attention = (a: KernelAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, (launch, staging) => {
       const [qs, ks, vs, pos, tab, len, qp] = [folded, poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => staging.rowMajor(t));
       const { acc, stat, ...config } = launch;
       backend.launch(decodeAttentionModule, `kv_paged_decode_partial_${q.dtype}_${poolKeys.dtype}`, config, [
@@ -58,7 +86,21 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
         arg.i32(pageSize), arg.i32(maxPages), arg.i32(kvHeads),
       ]);
     });
-    return unfoldBatch(r, batch, qHeads);
+    const r = withKeyStatistics(attrs, attention, (lse) =>
+      keyStatisticsCuda(backend, folded, lse, {
+        kernel: `kv_paged_key_statistics_${q.dtype}_${poolKeys.dtype}`,
+        rows: batch * qHeads,
+        width: attrs.maxLength,
+        group: qHeads / kvHeads,
+        headShape: [batch, qHeads],
+        kvShape: [batch, kvHeads],
+        source: (staging) => [
+          ...[poolKeys, poolPositions, table, lengths, qPos].map((t) => arg.ptr(backend.address(staging.rowMajor(t)))),
+          arg.i32(pageSize), arg.i32(maxPages), arg.i32(kvHeads),
+        ],
+      }, attrs),
+    );
+    return { ...unfoldBatch(r, batch, qHeads), ...(r.statistics ? { statistics: r.statistics } : {}) };
   } finally {
     folded.dispose();
   }
@@ -68,20 +110,19 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
  * Split-K decode for a batch of requests with ragged K/V packed along the tokens (kvIndptr [B+1]):
  * the batch folds into the KV rows as for paged caches. The longest request is not known on the
  * host (the offsets live on the device), so the partitions cover all `total` tokens; those past a
- * request's end are empty blocks. Output [B, qHeads, m, dv].
+ * request's end are empty blocks. Output [B, qHeads, m, dv]; statistics [qHeads, total] in packed order.
  */
 export function batchedDecodeAttentionCuda(
   backend: CudaBackend,
   [q, k, v, qPos, kPos, indptr, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
   attrs: SplitKAttrs,
 ): KernelResult {
-  assertNoStatistics(attrs, 'batchedDecodeAttention', 'CUDA');
   const [batch, qHeads, m, d] = q.shape;
   const [kvHeads, total] = k.shape;
   const dv = v.shape[2];
   const folded = reshape(q, [batch * qHeads, m, d]);
   try {
-    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+    const attention = (a: SplitKAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv, partition: a.partitionSize }, a, (launch, staging) => {
       const [qs, ks, vs, qp, kp, ip] = [folded, k, v, qPos, kPos, indptr].map((t) => staging.rowMajor(t));
       const lw = logWeights && staging.rowMajor(logWeights);
       const { acc, stat, ...config } = launch;
@@ -94,7 +135,22 @@ export function batchedDecodeAttentionCuda(
         arg.i32(total), arg.i32(kvHeads),
       ]);
     });
-    return unfoldBatch(r, batch, qHeads);
+    const r = withKeyStatistics(attrs, attention, (lse) =>
+      keyStatisticsCuda(backend, folded, lse, {
+        kernel: `kv_ragged_key_statistics_${q.dtype}_${k.dtype}`,
+        rows: qHeads,
+        width: total,
+        group: qHeads / kvHeads,
+        headShape: [qHeads],
+        kvShape: [kvHeads],
+        source: (staging) => [
+          ...[k, qPos, kPos, indptr].map((t) => arg.ptr(backend.address(staging.rowMajor(t)))),
+          arg.ptr(logWeights ? backend.address(staging.rowMajor(logWeights)) : 0),
+          arg.i32(total), arg.i32(batch), arg.i32(qHeads), arg.i32(kvHeads),
+        ],
+      }, attrs),
+    );
+    return { ...unfoldBatch(r, batch, qHeads), ...(r.statistics ? { statistics: r.statistics } : {}) };
   } finally {
     folded.dispose();
   }

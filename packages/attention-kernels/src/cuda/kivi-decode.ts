@@ -1,8 +1,9 @@
 import { cast, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
-import { assertNoStatistics } from '../gpu/unsupported.js';
+import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
-import { decodeAttentionModule, maskArgs, splitKDecode } from './split-k.js';
+import { decodeAttentionModule, maskArgs, splitKDecode, type Staging } from './split-k.js';
+import { keyStatisticsCuda } from './statistics.js';
 
 /** The dtype a group of tensors is read in: theirs when they agree, else f32 (they are cast). */
 function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
@@ -12,20 +13,20 @@ function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
 /**
  * Fused KIVI decode: pass 1 dequantizes keys (per channel, per token group) and values (per token,
  * per channel group) from the packed codes as it reads them; the residual is read as is. Inputs as
- * the `kiviDecodeAttention` kernel signature lists them.
+ * the `kiviDecodeAttention` kernel signature lists them. Per-key
+ * statistics, when asked for, take a second pass over the keys from the rows' lse.
  */
 export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: KiviKernelAttrs): KernelResult {
-  assertNoStatistics(attrs, 'kiviDecodeAttention', 'CUDA');
   const [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, kPos, qPos] = inputs;
   const [qHeads, m, d] = q.shape;
   const kvHeads = keyCodes.shape[0];
   const n = attrs.length;
-  return splitKDecode(backend, q, { kvHeads, n, dv: d, partition: attrs.partitionSize }, attrs, (launch, staging) => {
-    const scaleType = commonDtype([keyScale, keyMin, valueScale, valueMin]);
-    const residualType = commonDtype([residualKeys, residualValues]);
-    const as = (t: Tensor, dtype: 'f16' | 'f32') => staging.rowMajor(t.dtype === dtype ? t : staging.keep(cast(t, dtype)));
-    const floats = [keyScale, keyMin, valueScale, valueMin].map((t) => as(t, scaleType));
-    const residual = [residualKeys, residualValues].map((t) => as(t, residualType));
+  const scaleType = commonDtype([keyScale, keyMin, valueScale, valueMin]);
+  const residualType = commonDtype([residualKeys, residualValues]);
+  const as = (staging: Staging, t: Tensor, dtype: 'f16' | 'f32') => staging.rowMajor(t.dtype === dtype ? t : staging.keep(cast(t, dtype)));
+  const attention = (a: KiviKernelAttrs) => splitKDecode(backend, q, { kvHeads, n, dv: d, partition: a.partitionSize }, a, (launch, staging) => {
+    const floats = [keyScale, keyMin, valueScale, valueMin].map((t) => as(staging, t, scaleType));
+    const residual = [residualKeys, residualValues].map((t) => as(staging, t, residualType));
     const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));
     const { acc, stat, ...config } = launch;
     backend.launch(decodeAttentionModule, `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`, config, [
@@ -41,4 +42,18 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
       arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
     ]);
   });
+  return withKeyStatistics(attrs, attention, (lse) =>
+    keyStatisticsCuda(backend, q, lse, {
+      kernel: `kv_kivi_key_statistics_${q.dtype}_${scaleType}_${residualType}`,
+      rows: qHeads,
+      width: n,
+      group: qHeads / kvHeads,
+      headShape: [qHeads],
+      kvShape: [kvHeads],
+      source: (staging) => [
+        ...[keyCodes, as(staging, keyScale, scaleType), as(staging, keyMin, scaleType), as(staging, residualKeys, residualType), qPos, kPos].map((t) => arg.ptr(backend.address(staging.rowMajor(t)))),
+        arg.i32(attrs.bits), arg.i32(attrs.groupSize), arg.i32(attrs.keyGroups * attrs.groupSize), arg.i32(keyCodes.shape[1]), arg.i32(residualKeys.shape[1]),
+      ],
+    }, attrs),
+  );
 }

@@ -2,7 +2,6 @@ import type { CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
 import { decodeAttentionModule } from './split-k.js';
 import { keyPoolingModule } from './key-pooling.js';
 import { pagedWriteModule } from './paged-write.js';
-import { statisticsModule } from './statistics.js';
 
 /** Every CUDA module of this package, e.g. to compile them ahead of use (warm the disk cache). */
-export const CUDA_ATTENTION_MODULES: readonly CudaModuleDefinition[] = [decodeAttentionModule, pagedWriteModule, statisticsModule, keyPoolingModule];
+export const CUDA_ATTENTION_MODULES: readonly CudaModuleDefinition[] = [decodeAttentionModule, pagedWriteModule, keyPoolingModule];

@@ -37,6 +37,12 @@ export class Staging {
   }
 }
 
+/** Query rows per block of pass 1, and its block size and dynamic shared memory for these head dims. */
+export const PARTIAL_ROWS = ROWS;
+export function partialBlock(d: number, dv: number): { block: number; sharedBytes: number } {
+  return { block: WARPS * 32, sharedBytes: 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS) };
+}
+
 /**
  * The split-K skeleton every CUDA decode kernel shares: allocates the partials, lets `partial` launch
  * pass 1 (one block per partition × KV head × chunk of ≤ 8 query rows), then merges the partitions
@@ -60,8 +66,7 @@ export function splitKDecode(
     const stat = staging.keep(backend.empty([Math.max(parts, 1), rows, 2], 'f32'));
     if (parts > 0) {
       const chunks = Math.ceil(((qHeads / kvHeads) * m) / ROWS);
-      const sharedBytes = 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS);
-      partial({ acc, stat, grid: [parts, kvHeads, chunks], block: WARPS * 32, sharedBytes }, staging);
+      partial({ acc, stat, grid: [parts, kvHeads, chunks], ...partialBlock(d, dv) }, staging);
     }
     mergePartialsCuda(backend, { acc, stat, parts }, output, lse);
   } finally {

@@ -2,7 +2,7 @@ import { type Backend, type Tensor, zeros } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
 
 /**
- * A dense GPU attention call that may ask for per-key statistics: the attention pass runs with its
+ * A GPU attention call that may ask for per-key statistics: the attention pass runs with its
  * log-sum-exp (and statistics off), then `statistics(lse)` recomputes the probabilities per key from
  * it — the CPU kernels' two passes. The lse is returned only when it was asked for.
  */
@@ -14,11 +14,6 @@ export function withKeyStatistics<A extends KernelAttrs>(attrs: A, attention: (a
   if (attrs.lse) return { ...result, statistics: stats };
   lse.dispose();
   return { output: result.output, statistics: stats };
-}
-
-/** [q, k, v, qPos, kPos, logWeights?] → what the statistics pass reads (V never). */
-export function statisticsInputs([q, k, , qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?]): [Tensor, Tensor, Tensor, Tensor, Tensor?] {
-  return [q, k, qPos, kPos, logWeights];
 }
 
 /**
@@ -36,12 +31,12 @@ export function statisticsOnly<A extends KernelAttrs>(attrs: A, attention: (attr
 }
 
 /**
- * Zeroed statistics outputs on `backend`: keySum/keyMax [qHeads, n], queryCount [kvHeads, n] and,
- * when `probRows` > 0, the probability rows [qHeads, probRows, n].
+ * Zeroed statistics outputs on `backend`: keySum/keyMax [...headShape, width], queryCount
+ * [...kvShape, width] and, when `probRows` > 0, the probability rows [...headShape, probRows, width].
  */
-export function zeroKeyStatistics(backend: Backend, qHeads: number, kvHeads: number, n: number, probRows: number): KeyStatistics {
+export function zeroKeyStatistics(backend: Backend, headShape: readonly number[], kvShape: readonly number[], width: number, probRows: number): KeyStatistics {
   const f32 = (shape: number[]) => zeros(shape, { dtype: 'f32', backend });
-  const result: KeyStatistics = { keySum: f32([qHeads, n]), keyMax: f32([qHeads, n]), queryCount: f32([kvHeads, n]) };
-  if (probRows > 0) result.rowProbabilities = f32([qHeads, probRows, n]);
+  const result: KeyStatistics = { keySum: f32([...headShape, width]), keyMax: f32([...headShape, width]), queryCount: f32([...kvShape, width]) };
+  if (probRows > 0) result.rowProbabilities = f32([...headShape, probRows, width]);
   return result;
 }

@@ -6,6 +6,9 @@ import type { AttentionMask } from '@kvkit/tensor-core';
 import type { KernelResult } from './attention-types.js';
 import { assertFloatTensor, assertGroups, assertShape, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
+/** Tokens of shared chunks a GPU block reads at most (a split-K partition's size). */
+const SHARED_RUN_TOKENS = 512;
+
 export interface PrefixSharedAttentionOptions extends AttentionMask {
   /** i32 [batch, m]: positions of the queries (required). */
   queryPositions: Tensor | Int32Array;
@@ -41,17 +44,48 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
   sequences.forEach((s, b) => {
     for (const node of s.nodes) usersOf.set(node, [...(usersOf.get(node) ?? []), b]);
   });
-  const sharedChunks = [...usersOf.entries()].filter(([, u]) => u.length > 1);
+  // Their ancestors are shared too, so a request's shared chunks are the first ones of its path.
+  // GPU kernels read them in runs: consecutive chunks of a path with the same users, up to
+  // SHARED_RUN_TOKENS tokens (cut greedily from the root, so every user of a run sees the same
+  // runs before it and the run has one partial-state slot for all of them: its index on the path).
+  const maxRun = Math.max(1, Math.floor(SHARED_RUN_TOKENS / tree.chunkSize));
+  const runs: { nodes: ChunkNode[]; users: number[]; slot: number }[] = [];
+  const runOf = new Map<ChunkNode, number>();
+  const ownStart = new Int32Array(batch);
+  sequences.forEach((s, b) => {
+    let current: number | undefined;
+    for (const node of s.nodes) {
+      const u = usersOf.get(node) as number[];
+      if (u.length < 2) break;
+      let r = runOf.get(node);
+      if (r === undefined) {
+        const prev = current === undefined ? undefined : runs[current];
+        if (prev && prev.users.length === u.length && prev.users.every((x, i) => x === u[i]) && prev.nodes.length < maxRun && prev.nodes[prev.nodes.length - 1] === node.parent) {
+          prev.nodes.push(node);
+          r = current as number;
+        } else {
+          r = runs.push({ nodes: [node], users: u, slot: current === undefined ? 0 : runs[current].slot + 1 }) - 1;
+        }
+        runOf.set(node, r);
+      }
+      current = r;
+    }
+    ownStart[b] = current === undefined ? 0 : runs[current].slot + 1;
+  });
+  const sharedChunks = runs.flatMap((r) => r.nodes);
   const chunkPages = new Int32Array(sharedChunks.length * kvHeads);
   const chunkCounts = new Int32Array(sharedChunks.length);
   const usersIndptr = new Int32Array(sharedChunks.length + 1);
   const users: number[] = [];
-  sharedChunks.forEach(([node, u], c) => {
+  sharedChunks.forEach((node, c) => {
     chunkPages.set(node.pages, c * kvHeads);
     chunkCounts[c] = node.count;
-    users.push(...u);
+    users.push(...(usersOf.get(node) as number[]));
     usersIndptr[c + 1] = users.length;
   });
+  const runStarts = new Int32Array(runs.length + 1);
+  runs.forEach((r, i) => (runStarts[i + 1] = runStarts[i] + r.nodes.length));
+  const runSlots = Int32Array.from(runs, (r) => r.slot);
   const own = sequences.map((s) => s.nodes.filter((node) => (usersOf.get(node)?.length ?? 0) === 1));
   const maxOwn = Math.max(1, ...own.map((o) => o.length));
   const ownTable = new Int32Array(batch * kvHeads * maxOwn);
@@ -62,6 +96,10 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
       ownLengths[b] += node.count;
     });
   });
+  // Partial states per query row a GPU kernel keeps: one per run, then one per group of own chunks.
+  const ownPagesPerSlot = maxRun;
+  const slots = Math.max(1, ...own.map((nodes, b) => ownStart[b] + Math.ceil(nodes.length / ownPagesPerSlot)));
+  const maxUsers = Math.max(1, ...runs.map((r) => r.users.length));
   ensureAttentionKernels(q.backend);
   return withTemporaries(q.backend, (temps) => {
     const qPos = temps.positions(options.queryPositions, [batch, m], 0, where, 'queryPositions');
@@ -80,8 +118,11 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
         temps.ints(Int32Array.from(users), [users.length]),
         temps.ints(ownTable, [batch, kvHeads, maxOwn]),
         temps.ints(ownLengths, [batch]),
+        temps.ints(runStarts, [runs.length + 1]),
+        temps.ints(runSlots, [runs.length]),
+        temps.ints(ownStart, [batch]),
       ],
-      attrs,
+      { ...attrs, maxUsers, slots, ownPagesPerSlot },
     );
   });
 }

@@ -2,52 +2,81 @@ import { contiguous, reshape, type Tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
-import { assertNoStatistics } from '../gpu/unsupported.js';
-import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import { joinSources, listedPositions, splitKDecode, strided, viewValues } from './split-k.js';
+import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
+import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
+import { joinSources, listedPositions, type SourceParts, splitKDecode, strided, viewValues } from './split-k.js';
+import { FOLDED_TARGET, type KeySource, keyStatisticsWebGpu } from './statistics.js';
 
-/**
- * Split-K decode attention in WGSL over dense K/V: one workgroup per (partition of keys, KV head,
- * chunk of query rows) streams its keys in tiles of 32 with an online softmax, sharing every K/V
- * element among the query heads of the KV head (GQA); a second program merges the partitions by
- * log-sum-exp. Views of any strides are read in place (offsets and strides are uniforms).
- */
-export function decodeAttentionWebGpu(
-  backend: WebGpuBackend,
-  [q, k, v, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
-  attrs: SplitKAttrs,
-  where = 'decodeAttention',
-): KernelResult {
-  assertNoStatistics(attrs, where, 'WebGPU');
-  const [kvHeads, n] = k.shape;
-  return splitKDecode(backend, q, { kvHeads, n, dv: v.shape[2], partition: attrs.partitionSize }, attrs, where, () => ({
+type DenseInputs = readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?];
+
+/** Dense keys [kvHeads, n, d] (any strides, read in place) with their positions and optional log weights [kvHeads, n]. */
+function denseKeys(k: Tensor, qPos: Tensor, kPos: Tensor, logWeights: Tensor | undefined): KeySource {
+  return {
     key: `dense:${k.dtype}:${logWeights ? 'lw' : 'plain'}`,
     withLogWeights: logWeights !== undefined,
     ...joinSources(listedPositions(qPos, kPos), {
       code: `
 fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + kvh * u_k_strides(0u) + j * u_k_strides(1u) + c * u_k_strides(2u)); }
-fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u) + c * u_v_strides(2u)); }
 ${logWeights ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + kvh * u_lw_strides(0u) + j * u_lw_strides(1u)); }' : ''}`,
-    bindings: [
-      { name: 'k', dtype: k.dtype, access: 'read' },
-      { name: 'v', dtype: v.dtype, access: 'read' },
-      ...(logWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : []),
-    ],
-    buffers: [k, v, ...(logWeights ? [logWeights] : [])],
-    uniforms: [...strided('k', 3), ...strided('v', 3), ...(logWeights ? strided('lw', 2) : [])],
-    values: { ...viewValues('k', k), ...viewValues('v', v), ...(logWeights ? viewValues('lw', logWeights) : {}) },
+      bindings: [{ name: 'k', dtype: k.dtype, access: 'read' }, ...(logWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : [])],
+      buffers: [k, ...(logWeights ? [logWeights] : [])],
+      uniforms: [...strided('k', 3), ...(logWeights ? strided('lw', 2) : [])],
+      values: { ...viewValues('k', k), ...(logWeights ? viewValues('lw', logWeights) : {}) },
     }),
-  }));
+  };
+}
+
+function denseValues(v: Tensor): SourceParts {
+  return {
+    code: `
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u) + c * u_v_strides(2u)); }`,
+    bindings: [{ name: 'v', dtype: v.dtype, access: 'read' }],
+    buffers: [v],
+    uniforms: strided('v', 3),
+    values: viewValues('v', v),
+  };
+}
+
+/**
+ * Split-K decode attention in WGSL over dense K/V: one workgroup per (partition of keys, KV head,
+ * chunk of query rows) streams its keys in tiles of 32 with an online softmax, sharing every K/V
+ * element among the query heads of the KV head (GQA); a second program merges the partitions by
+ * log-sum-exp. Views of any strides are read in place (offsets and strides are uniforms). Per-key
+ * statistics, when asked for, take a second pass from the rows' lse.
+ */
+export function decodeAttentionWebGpu(backend: WebGpuBackend, inputs: DenseInputs, attrs: SplitKAttrs, where = 'decodeAttention'): KernelResult {
+  const [q, k, v, qPos, kPos, logWeights] = inputs;
+  const keys = denseKeys(k, qPos, kPos, logWeights);
+  return withKeyStatistics(
+    attrs,
+    (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, denseValues(v)) })),
+    (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
+  );
+}
+
+/** `attentionStatistics` in WGSL: the split-K decode with lse (V := K, its output unused), then the statistics pass. */
+export function attentionStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
+  const keys = denseKeys(k, qPos, kPos, logWeights);
+  return statisticsOnly(
+    attrs,
+    (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: k.shape[2], partition: a.partitionSize }, a, 'attentionStatistics', () => ({ ...keys, ...joinSources(keys, denseValues(k)) })),
+    (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
+  );
+}
+
+function denseStatistics(backend: WebGpuBackend, q: Tensor, k: Tensor, keys: KeySource, attrs: KernelAttrs, lse: Tensor): KeyStatistics {
+  const [qHeads] = q.shape;
+  const [kvHeads, n] = k.shape;
+  return keyStatisticsWebGpu(backend, q, lse, keys, { rows: qHeads, width: n, group: qHeads / kvHeads, headShape: [qHeads], kvShape: [kvHeads], target: FOLDED_TARGET }, attrs);
 }
 
 /**
  * Decode (or chunked prefill) through block tables in WGSL: the batch folds into the heads (KV row
  * b·kvHeads + head walks its own pages, ragged lengths), the same split-K pass over maxLength tokens
- * (partitions past a row's length are empty). Output [B, qHeads, m, dv].
+ * (partitions past a row's length are empty). Output [B, qHeads, m, dv]; statistics [B, qHeads, maxLength].
  */
 export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: KernelAttrs & { maxLength: number }): KernelResult {
   const where = 'pagedAttention';
-  assertNoStatistics(attrs, where, 'WebGPU');
   const [q, poolKeys, poolValues, poolPositions, table, lengths, qPos] = inputs;
   const [batch, qHeads, m, d] = q.shape;
   const [, pageSize] = poolKeys.shape;
@@ -55,29 +84,28 @@ export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Te
   const [, kvHeads, maxPages] = table.shape;
   const folded = reshape(q, [batch * qHeads, m, d]);
   const staged = [poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => (t.isContiguous() ? t : contiguous(t)));
-  const [keys, values, positions, tab, lens, qp] = staged;
+  const [keyRows, valueRows, positions, tab, lens, qp] = staged;
   try {
     const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
-    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, attrs, where, () => ({
+    const names = ['pk', 'ppos', 'tab', 'lens', 'qp'];
+    const keyBuffers = [keyRows, positions, tab, lens, qp];
+    const keys: KeySource = {
       key: `paged:${poolKeys.dtype}`,
       withLogWeights: false,
-      code: PAGED_SOURCE,
-      bindings: (['pk', 'pv', 'ppos', 'tab', 'lens', 'qp'] as const).map((name, i) => ({ name, dtype: staged[i].dtype, access: 'read' as const })),
-      buffers: [keys, values, positions, tab, lens, qp],
-      uniforms: [...['pk', 'pv', 'ppos', 'tab', 'lens', 'qp'].map((name) => `${name}_offset`), 'page_size', 'max_pages', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
-      values: {
-        pk_offset: keys.offset,
-        pv_offset: values.offset,
-        ppos_offset: positions.offset,
-        tab_offset: tab.offset,
-        lens_offset: lens.offset,
-        qp_offset: qp.offset,
-        page_size: pageSize,
-        max_pages: maxPages,
-        kv_heads_per_request: kvHeads,
-      },
-    }));
-    return unfoldBatch(r, batch, qHeads);
+      code: PAGED_KEYS,
+      bindings: names.map((name, i) => ({ name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
+      buffers: keyBuffers,
+      uniforms: [...names.map((name) => `${name}_offset`), 'page_size', 'max_pages', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
+      values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), page_size: pageSize, max_pages: maxPages, kv_heads_per_request: kvHeads },
+    };
+    const values = rowMajorValues('pv', valueRows, 'slot_of(kvh, j)');
+    const result = withKeyStatistics(
+      attrs,
+      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, where, () => ({ ...keys, ...joinSources(keys, values) })),
+      (lse) =>
+        keyStatisticsWebGpu(backend, folded, lse, keys, { rows: batch * qHeads, width: attrs.maxLength, group: qHeads / kvHeads, headShape: [batch, qHeads], kvShape: [batch, kvHeads], target: FOLDED_TARGET }, attrs),
+    );
+    return { ...unfoldBatch(result, batch, qHeads), ...(result.statistics ? { statistics: result.statistics } : {}) };
   } finally {
     folded.dispose();
     staged.forEach((t, i) => t !== inputs[i + 1] && t.dispose());
@@ -88,59 +116,85 @@ export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Te
  * Split-K decode in WGSL for a batch of requests with ragged K/V packed along the tokens (kvIndptr
  * [B+1]): the batch folds into the KV rows as for paged caches. The longest request is not known
  * on the host (the offsets live on the device), so the partitions cover all \`total\` tokens; those
- * past a request's end are empty. Output [B, qHeads, m, dv].
+ * past a request's end are empty. Output [B, qHeads, m, dv]; statistics [qHeads, total] in packed order.
  */
-export function batchedDecodeAttentionWebGpu(
-  backend: WebGpuBackend,
-  inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
-  attrs: SplitKAttrs,
-): KernelResult {
+export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: SplitKAttrs): KernelResult {
   const where = 'batchedDecodeAttention';
-  assertNoStatistics(attrs, where, 'WebGPU');
   const [q, , v, , , , logWeights] = inputs;
   const [batch, qHeads, m, d] = q.shape;
   const [kvHeads, total] = inputs[1].shape;
   const folded = reshape(q, [batch * qHeads, m, d]);
   const staged = inputs.slice(1).map((t) => (t === undefined || t.isContiguous() ? t : contiguous(t)));
   const [k, vs, qPos, kPos, indptr, lw] = staged as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?];
-  const names = ['k', 'v', 'qp', 'kp', 'ip', ...(lw ? ['lw'] : [])];
+  const names = ['k', 'qp', 'kp', 'ip', ...(lw ? ['lw'] : [])];
+  const keyBuffers = [k, qPos, kPos, indptr, ...(lw ? [lw] : [])];
   try {
-    const r = splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: attrs.partitionSize }, attrs, where, () => ({
+    const keys: KeySource = {
       key: `ragged:${k.dtype}:${lw ? 'lw' : 'plain'}`,
       withLogWeights: lw !== undefined,
-      code: RAGGED_SOURCE + (lw ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + ragged_row(kvh, j)); }' : ''),
-      bindings: names.map((name, i) => ({ name, dtype: (staged[i] as Tensor).dtype, access: 'read' as const })),
-      buffers: [k, vs, qPos, kPos, indptr, ...(lw ? [lw] : [])],
-      uniforms: [...names.map((name) => `${name}_offset`), 'total', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
-      values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, (staged[i] as Tensor).offset])), total, kv_heads_per_request: kvHeads },
-    }));
-    return unfoldBatch(r, batch, qHeads);
+      code: RAGGED_KEYS + (lw ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + ragged_row(kvh, j)); }' : ''),
+      bindings: names.map((name, i) => ({ name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
+      buffers: keyBuffers,
+      uniforms: [...names.map((name) => `${name}_offset`), 'total', 'kv_heads_per_request', 'heads_per_request', 'batch'].map((name) => ({ name, type: 'u32' as const })),
+      values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), total, kv_heads_per_request: kvHeads, heads_per_request: qHeads, batch },
+    };
+    const values = rowMajorValues('v', vs, 'ragged_row(kvh, j)');
+    const result = withKeyStatistics(
+      attrs,
+      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, values) })),
+      (lse) => keyStatisticsWebGpu(backend, folded, lse, keys, { rows: qHeads, width: total, group: qHeads / kvHeads, headShape: [qHeads], kvShape: [kvHeads], target: RAGGED_TARGET }, attrs),
+    );
+    return { ...unfoldBatch(result, batch, qHeads), ...(result.statistics ? { statistics: result.statistics } : {}) };
   } finally {
     folded.dispose();
     staged.forEach((t, i) => t !== inputs[i + 1] && t?.dispose());
   }
 }
 
-/** Packed ragged K/V: KV row kvh = b·kvHeads + head reads tokens [indptr[b], indptr[b+1]) of that head (row-major buffers). */
-const RAGGED_SOURCE = `
+/** Values of a row-major buffer bound as \`name\`: value c of token j of KV row kvh is element \`row\` · dv + c. */
+function rowMajorValues(name: string, values: Tensor, row: string): SourceParts {
+  return {
+    code: `fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return ${name}_load(u_${name}_offset() + ${row} * u_dv() + c); }`,
+    bindings: [{ name, dtype: values.dtype, access: 'read' }],
+    buffers: [values],
+    uniforms: [{ name: `${name}_offset`, type: 'u32' }],
+    values: { [`${name}_offset`]: values.offset },
+  };
+}
+
+/** Packed ragged keys: KV row kvh = b·kvHeads + head reads tokens [indptr[b], indptr[b+1]) of that head (row-major buffers). */
+const RAGGED_KEYS = `
 fn ragged_start(kvh: u32) -> u32 { return u32(ip_load(u_ip_offset() + kvh / u_kv_heads_per_request())); }
 fn ragged_row(kvh: u32, j: u32) -> u32 { return (kvh % u_kv_heads_per_request()) * u_total() + ragged_start(kvh) + j; }
 fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + ragged_row(kvh, j) * u_d() + c); }
-fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + ragged_row(kvh, j) * u_dv() + c); }
 fn kpos_at(kvh: u32, j: u32) -> i32 { return kp_load(u_kp_offset() + ragged_start(kvh) + j); }
 fn qpos_at(kvh: u32, i: u32) -> i32 { return qp_load(u_qp_offset() + (kvh / u_kv_heads_per_request()) * u_m() + i); }
 fn length_at(kvh: u32) -> u32 { return u32(ip_load(u_ip_offset() + kvh / u_kv_heads_per_request() + 1u)) - ragged_start(kvh); }
 `;
 
+/**
+ * Statistics of a ragged batch are [qHeads, total], keys in packed order: column col belongs to the
+ * last request b with indptr[b] ≤ col (empty requests share their start with the next one).
+ */
+const RAGGED_TARGET = `
+fn stat_target(row: u32, col: u32) -> Target {
+  var lo = 0u;
+  var hi = u_batch();
+  while (lo + 1u < hi) {
+    let mid = (lo + hi) / 2u;
+    if (u32(ip_load(u_ip_offset() + mid)) <= col) { lo = mid; } else { hi = mid; }
+  }
+  let kvr = lo * u_kv_heads_per_request() + row / u_group();
+  return Target(lo * u_heads_per_request() + row, kvr, col - ragged_start(kvr), true);
+}`;
 
 /** Pool pages through the block table of KV row kvh = b·kvHeads + head (all buffers row-major). */
-const PAGED_SOURCE = `
+const PAGED_KEYS = `
 fn slot_of(kvh: u32, j: u32) -> u32 {
   let page = u32(tab_load(u_tab_offset() + kvh * u_max_pages() + j / u_page_size()));
   return page * u_page_size() + j % u_page_size();
 }
 fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return pk_load(u_pk_offset() + slot_of(kvh, j) * u_d() + c); }
-fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return pv_load(u_pv_offset() + slot_of(kvh, j) * u_dv() + c); }
 fn kpos_at(kvh: u32, j: u32) -> i32 { return ppos_load(u_ppos_offset() + slot_of(kvh, j)); }
 fn qpos_at(kvh: u32, i: u32) -> i32 { return qp_load(u_qp_offset() + (kvh / u_kv_heads_per_request()) * u_m() + i); }
 fn length_at(kvh: u32) -> u32 { return u32(lens_load(u_lens_offset() + kvh)); }`;

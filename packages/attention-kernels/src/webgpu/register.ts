@@ -1,13 +1,12 @@
 import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { FLASH_PARTITION } from '../gpu/flash-partition.js';
-import { batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
+import { attentionStatisticsWebGpu, batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
 import { kiviDecodeAttentionWebGpu } from './kivi-decode.js';
 import { poolKeyScoresWebGpu } from './key-pooling.js';
+import { prefixSharedAttentionWebGpu } from './prefix-attention.js';
 import { mergeAttentionStatesWebGpu } from './merge-states.js';
 import { pagedMoveWebGpu, pagedWriteWebGpu } from './paged-write.js';
-import { attentionStatisticsWebGpu, keyStatisticsWebGpu } from './statistics.js';
-import { statisticsInputs, withKeyStatistics } from '../gpu/with-statistics.js';
 
 let registered = false;
 
@@ -15,22 +14,17 @@ let registered = false;
 export function registerWebGpuAttentionKernels(): void {
   if (registered) return;
   registered = true;
-  registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) =>
-    withKeyStatistics(attrs, (a) => decodeAttentionWebGpu(backend, inputs, a), (lse) => keyStatisticsWebGpu(backend, statisticsInputs(inputs), attrs, lse)),
-  );
+  registerKernel<'decodeAttention', WebGpuBackend>('decodeAttention', 'webgpu', (backend, inputs, attrs) => decodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'batchedDecodeAttention', WebGpuBackend>('batchedDecodeAttention', 'webgpu', (backend, inputs, attrs) => batchedDecodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'kiviDecodeAttention', WebGpuBackend>('kiviDecodeAttention', 'webgpu', (backend, inputs, attrs) => kiviDecodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'flashAttention', WebGpuBackend>('flashAttention', 'webgpu', (backend, inputs, attrs) =>
-    withKeyStatistics(
-      { ...attrs, partitionSize: FLASH_PARTITION },
-      (a) => decodeAttentionWebGpu(backend, inputs, a, 'flashAttention'),
-      (lse) => keyStatisticsWebGpu(backend, statisticsInputs(inputs), attrs, lse),
-    ),
+    decodeAttentionWebGpu(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'),
   );
   registerKernel<'pagedAttention', WebGpuBackend>('pagedAttention', 'webgpu', (backend, inputs, attrs) => pagedAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'attentionStatistics', WebGpuBackend>('attentionStatistics', 'webgpu', (backend, inputs, attrs) => attentionStatisticsWebGpu(backend, inputs, attrs));
   registerKernel<'pagedWrite', WebGpuBackend>('pagedWrite', 'webgpu', (backend, inputs) => pagedWriteWebGpu(backend, inputs));
   registerKernel<'pagedMove', WebGpuBackend>('pagedMove', 'webgpu', (backend, inputs) => pagedMoveWebGpu(backend, inputs));
   registerKernel<'poolKeyScores', WebGpuBackend>('poolKeyScores', 'webgpu', (backend, [scores], attrs) => poolKeyScoresWebGpu(backend, scores, attrs));
+  registerKernel<'prefixSharedAttention', WebGpuBackend>('prefixSharedAttention', 'webgpu', (backend, inputs, attrs) => prefixSharedAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'mergeAttentionStates', WebGpuBackend>('mergeAttentionStates', 'webgpu', (backend, inputs) => mergeAttentionStatesWebGpu(backend, inputs));
 }

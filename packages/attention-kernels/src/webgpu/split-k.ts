@@ -34,13 +34,14 @@ export function viewValues(name: string, t: Tensor): UniformValues {
 
 /**
  * Pass 1 of split-K decode over a key/value source: \`source\` defines \`key_at(kvh, j, c)\` and
- * \`value_at(kvh, j, c)\` (element c of token j of KV row kvh, as f32), \`kpos_at(kvh, j)\`,
- * \`qpos_at(kvh, i)\` (positions of token j and query i), \`length_at(kvh)\` (tokens of the row) and,
- * with log weights, \`log_weight(kvh, j)\`.
- * Partials go to one f32 buffer \`part\`: unnormalized outputs [parts, rows, dv], then (max, Σ exp)
- * [parts, rows, 2] (one binding: the KIVI variant needs every other one the device allows).
+ * \`value_at(kvh, j, c)\` (element c of token j of KV row kvh, as f32), \`kpos_at(kvh, j)\` and,
+ * with log weights, \`log_weight(kvh, j)\`; \`rows\` (default \`STANDARD_ROWS\`) says which query rows
+ * a KV row serves, where they and their partial results live, and which keys a partition covers.
+ * Partials go to one f32 buffer \`part\`: unnormalized outputs [part_slots, dv], then (max, Σ exp)
+ * [part_slots, 2] (one binding: the KIVI variant needs every other one the device allows).
  */
-const PARTIAL_CODE = (source: string, withLogWeights: boolean) => `${source}
+const PARTIAL_CODE = (source: string, rows: string, withLogWeights: boolean) => `${source}
+${rows}
 const TILE: u32 = ${TILE}u;
 const ROWS: u32 = ${MAX_ROWS}u;
 var<workgroup> qs: array<f32, ${Q_CAPACITY}>;
@@ -62,15 +63,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let chunk = g / (u_parts() * u_kvheads());
   let d = u_d();
   let dv = u_dv();
-  let rows = u_group() * u_m();
+  let rows = rows_of(kvh);
   let r0 = chunk * u_rows();
+  // Workgroup-uniform: row chunks past this KV row's rows and partitions it does not own do nothing.
+  if (r0 >= rows || !part_active(part, kvh)) { return; }
   let rc = min(u_rows(), rows - r0);
-  let j0 = part * u_partition();
-  let j1 = min(length_at(kvh), j0 + u_partition());
+  let keys = part_keys(part, kvh);
+  let j0 = keys.x;
+  let j1 = keys.y;
   for (var e = lid; e < rc * d; e = e + ${WORKGROUP}u) {
-    let r = r0 + e / d;
-    let h = kvh * u_group() + r / u_m();
-    qs[e] = q_load(u_q_offset() + h * u_q_strides(0u) + (r % u_m()) * u_q_strides(1u) + (e % d) * u_q_strides(2u)) * u_scale();
+    qs[e] = q_load(q_row(kvh, r0 + e / d) + (e % d) * u_q_strides(2u)) * u_scale();
   }
   for (var e = lid; e < rc * dv; e = e + ${WORKGROUP}u) { acc[e] = 0.0; }
   if (lid < ROWS) {
@@ -87,7 +89,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var s = -inf_f32();
       if (r < rc && t < count) {
         let j = t0 + t;
-        if (visible(qpos_at(kvh, (r0 + r) % u_m()), kpos_at(kvh, j))) {
+        if (visible(row_qpos(kvh, r0 + r), kpos_at(kvh, j))) {
           var dot = 0.0;
           for (var c = 0u; c < d; c = c + 1u) { dot = dot + qs[r * d + c] * key_at(kvh, j, c); }
           if (u_softcap() > 0.0) { dot = u_softcap() * tanh_acc(dot / u_softcap()); }
@@ -129,19 +131,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     workgroupBarrier();
   }
-  let total_rows = u_heads() * u_m();
   for (var e = lid; e < rc * dv; e = e + ${WORKGROUP}u) {
-    let rr = r0 + e / dv;
-    let slot = part * total_rows + (kvh * u_group() + rr / u_m()) * u_m() + rr % u_m();
-    part_store(slot * dv + e % dv, acc[e]);
+    part_store(partial_slot(part, kvh, r0 + e / dv) * dv + e % dv, acc[e]);
   }
   if (lid < rc) {
-    let rr = r0 + lid;
-    let slot = part * total_rows + (kvh * u_group() + rr / u_m()) * u_m() + rr % u_m();
-    let stat = u_parts() * total_rows * dv + 2u * slot;
+    let stat = u_part_slots() * dv + 2u * partial_slot(part, kvh, r0 + lid);
     part_store(stat, row_max[lid]);
     part_store(stat + 1u, row_sum[lid]);
   }
+}`;
+
+/**
+ * The row mapping of one sequence (dense, KIVI) or of a batch folded into the KV rows (paged,
+ * ragged): KV row kvh serves the \`group\` query heads of its KV head × m queries, row rr = g·m + i;
+ * the partial of partition p for that row goes to slot p·heads·m + (kvh·group + g)·m + i; partition
+ * p covers keys [p·partition, +partition) of the row's \`length_at(kvh)\`. Sources define
+ * \`qpos_at(kvh, i)\` and \`length_at(kvh)\` for it.
+ */
+export const STANDARD_ROWS = `
+fn rows_of(kvh: u32) -> u32 { return u_group() * u_m(); }
+fn q_row(kvh: u32, rr: u32) -> u32 { return u_q_offset() + (kvh * u_group() + rr / u_m()) * u_q_strides(0u) + (rr % u_m()) * u_q_strides(1u); }
+fn row_qpos(kvh: u32, rr: u32) -> i32 { return qpos_at(kvh, rr % u_m()); }
+fn partial_slot(part: u32, kvh: u32, rr: u32) -> u32 { return part * u_heads() * u_m() + (kvh * u_group() + rr / u_m()) * u_m() + rr % u_m(); }
+fn part_active(part: u32, kvh: u32) -> bool { return true; }
+fn part_keys(part: u32, kvh: u32) -> vec2<u32> {
+  let j0 = part * u_partition();
+  return vec2<u32>(j0, min(length_at(kvh), j0 + u_partition()));
 }`;
 
 const MERGE_CODE = (withLse: boolean) => `
@@ -185,19 +200,24 @@ export interface SourcePass {
   uniforms: UniformField[];
   values: UniformValues;
   withLogWeights: boolean;
+  /** Row mapping (\`rows_of\`, \`q_row\`, \`row_qpos\`, \`partial_slot\`, \`part_active\`, \`part_keys\`); default \`STANDARD_ROWS\`. */
+  rows?: string;
   /** Copies made for this launch, disposed once it is recorded. */
   temporaries?: Tensor[];
 }
 
 const COMMON_FIELDS: UniformField[] = [
-  ...['m', 'n', 'd', 'dv', 'group', 'heads', 'kvheads', 'rows', 'chunks', 'parts', 'partition', 'causal', 'window'].map((name) => ({ name, type: 'u32' as const })),
+  ...['m', 'n', 'd', 'dv', 'group', 'heads', 'kvheads', 'rows', 'chunks', 'parts', 'part_slots', 'partition', 'causal', 'window'].map((name) => ({ name, type: 'u32' as const })),
   { name: 'scale', type: 'f32' },
   { name: 'softcap', type: 'f32' },
   ...strided('q', 3),
 ];
 
+/** WGSL code with the buffers and uniforms it reads: a part of a source. */
+export type SourceParts = Pick<SourcePass, 'code' | 'bindings' | 'buffers' | 'uniforms' | 'values'>;
+
 /** Positions as dense and KIVI sources have them: query i at qpos[i], token j at kpos[j], n tokens per row. */
-export function listedPositions(qPos: Tensor, kPos: Tensor): Pick<SourcePass, 'code' | 'bindings' | 'buffers' | 'uniforms' | 'values'> {
+export function listedPositions(qPos: Tensor, kPos: Tensor): SourceParts {
   return {
     code: `
 fn qpos_at(kvh: u32, i: u32) -> i32 { return qpos_load(u_qpos_offset() + i * u_qpos_stride()); }
@@ -213,15 +233,78 @@ fn length_at(kvh: u32) -> u32 { return u_n(); }`,
   };
 }
 
-/** Two source parts as one (code, bindings, buffers, uniforms and values concatenated). */
-export function joinSources(a: ReturnType<typeof listedPositions>, b: Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'>): Omit<SourcePass, 'key' | 'withLogWeights' | 'temporaries'> {
+/** Source parts as one (code, bindings, buffers, uniforms and values concatenated). */
+export function joinSources(...parts: SourceParts[]): SourceParts {
   return {
-    code: a.code + b.code,
-    bindings: [...a.bindings, ...b.bindings],
-    buffers: [...a.buffers, ...b.buffers],
-    uniforms: [...a.uniforms, ...b.uniforms],
-    values: { ...a.values, ...b.values },
+    code: parts.map((p) => p.code).join('\n'),
+    bindings: parts.flatMap((p) => p.bindings),
+    buffers: parts.flatMap((p) => p.buffers),
+    uniforms: parts.flatMap((p) => p.uniforms),
+    values: Object.assign({}, ...parts.map((p) => p.values)),
   };
+}
+
+/** Query rows a workgroup of pass 1 takes for these head dims (see `rowsPerWorkgroup`). */
+export function partialRows(q: Tensor, dv: number, where: string): number {
+  return rowsPerWorkgroup(q.shape[q.rank - 1], dv, where);
+}
+
+/** The launch shape of one pass-1 dispatch. */
+export interface PartialGrid {
+  /** KV rows (what `kvh` indexes in the source), partitions per KV row, chunks of query rows per KV row. */
+  kvRows: number;
+  parts: number;
+  chunks: number;
+  /** Slots of the partial buffer (its outputs region holds part_slots × dv floats). */
+  partSlots: number;
+  /** q is [heads, m, d] (strides from the view); group = query heads per KV head. */
+  heads: number;
+  m: number;
+  group: number;
+  n: number;
+  dv: number;
+  partition: number;
+}
+
+/**
+ * Records one pass-1 dispatch: one workgroup per (partition, KV row, chunk of query rows) over the
+ * source `pass` describes, writing its partial states into `partials`. The source's temporaries
+ * are the caller's to dispose.
+ */
+export function dispatchPartials(backend: WebGpuBackend, q: Tensor, partials: Tensor, grid: PartialGrid, attrs: KernelAttrs, where: string, pass: SourcePass): void {
+  const d = q.shape[q.rank - 1];
+  // q + the source's buffers + the partials, all storage bindings of one stage.
+  const storageBindings = pass.bindings.length + 2;
+  const allowed = backend.device.limits.maxStorageBuffersPerShaderStage;
+  if (storageBindings > allowed) {
+    throw new InvalidConfigError(`${where}: the WebGPU kernel binds ${storageBindings} storage buffers; this device allows ${allowed} per shader stage`);
+  }
+  const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${pass.key}`, () => ({
+    bindings: [{ name: 'q', dtype: q.dtype, access: 'read' }, ...pass.bindings, { name: 'part', dtype: 'f32', access: 'write' }],
+    uniforms: [...COMMON_FIELDS, ...pass.uniforms],
+    code: PARTIAL_CODE(pass.code, pass.rows ?? STANDARD_ROWS, pass.withLogWeights),
+  }));
+  const values: UniformValues = {
+    m: grid.m,
+    n: grid.n,
+    d,
+    dv: grid.dv,
+    group: grid.group,
+    heads: grid.heads,
+    kvheads: grid.kvRows,
+    rows: partialRows(q, grid.dv, where),
+    chunks: grid.chunks,
+    parts: grid.parts,
+    part_slots: grid.partSlots,
+    partition: grid.partition,
+    causal: attrs.causal ? 1 : 0,
+    window: attrs.window,
+    scale: attrs.scale,
+    softcap: attrs.softcap,
+    ...viewValues('q', q),
+    ...pass.values,
+  };
+  backend.dispatch(program, [q, ...pass.buffers, partials], values, backend.grid(grid.parts * grid.kvRows * grid.chunks));
 }
 
 /**
@@ -237,54 +320,20 @@ export function splitKDecode(
   where: string,
   pass: () => SourcePass,
 ): KernelResult {
-  const [qHeads, m, d] = q.shape;
+  const [qHeads, m] = q.shape;
   const { kvHeads, n, dv, partition } = shape;
   const plan = planSplitK(backend, q, shape, attrs.lse);
   const { rows, parts, output, lse } = plan;
   if (plan.empty) return plan.result();
-  const perGroup = rowsPerWorkgroup(d, dv, where);
+  const perGroup = partialRows(q, dv, where);
   const partials = backend.empty([Math.max(parts, 1) * rows * (dv + 2)], 'f32');
   let source: SourcePass | undefined;
   try {
     if (parts > 0) {
       source = pass();
-      const chunks = Math.ceil(((qHeads / kvHeads) * m) / perGroup);
-      const pass1 = source;
-      // q + the source's buffers + the partials, all storage bindings of one stage.
-      const storageBindings = pass1.bindings.length + 2;
-      const allowed = backend.device.limits.maxStorageBuffersPerShaderStage;
-      if (storageBindings > allowed) {
-        throw new InvalidConfigError(`${where}: the WebGPU kernel binds ${storageBindings} storage buffers; this device allows ${allowed} per shader stage`);
-      }
-      const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${source.key}`, () => ({
-        bindings: [
-          { name: 'q', dtype: q.dtype, access: 'read' },
-          ...pass1.bindings,
-          { name: 'part', dtype: 'f32', access: 'write' },
-        ],
-        uniforms: [...COMMON_FIELDS, ...pass1.uniforms],
-        code: PARTIAL_CODE(pass1.code, pass1.withLogWeights),
-      }));
-      const values: UniformValues = {
-        m,
-        n,
-        d,
-        dv,
-        group: qHeads / kvHeads,
-        heads: qHeads,
-        kvheads: kvHeads,
-        rows: perGroup,
-        chunks,
-        parts,
-        partition,
-        causal: attrs.causal ? 1 : 0,
-        window: attrs.window,
-        scale: attrs.scale,
-        softcap: attrs.softcap,
-        ...viewValues('q', q),
-        ...source.values,
-      };
-      backend.dispatch(program, [q, ...source.buffers, partials], values, backend.grid(parts * kvHeads * chunks));
+      const group = qHeads / kvHeads;
+      const chunks = Math.ceil((group * m) / perGroup);
+      dispatchPartials(backend, q, partials, { kvRows: kvHeads, parts, chunks, partSlots: parts * rows, heads: qHeads, m, group, n, dv, partition }, attrs, where, source);
     }
     mergePartialsWebGpu(backend, partials, { rows, parts, dv }, output, lse);
   } finally {

@@ -1,69 +1,108 @@
-import { concat, reshape, type Tensor, tensor } from '@kvkit/tensor-core';
-import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { concat, contiguous, reshape, slice, type Tensor, tensor, zeros } from '@kvkit/tensor-core';
+import type { UniformField, UniformValues, WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { statisticsWeights } from '../gpu/statistics-weights.js';
-import { statisticsOnly, zeroKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KeyStatistics } from '../ops/attention-types.js';
-import { decodeAttentionWebGpu } from './decode-attention.js';
+import { type SourceParts, strided, viewValues } from './split-k.js';
 
 const WORKGROUP = 128;
 
-/** `attentionStatistics` in WGSL: the split-K decode with lse (V := K, its output unused), then `keyStatisticsWebGpu`. */
-export function attentionStatisticsWebGpu(backend: WebGpuBackend, inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
-  const [q, k, qPos, kPos, logWeights] = inputs;
-  return statisticsOnly(
-    attrs,
-    (a) => decodeAttentionWebGpu(backend, [q, k, k, qPos, kPos, logWeights], a, 'attentionStatistics'),
-    (lse) => keyStatisticsWebGpu(backend, inputs, attrs, lse),
-  );
+/** The keys a statistics pass reads: a split-K source's key part (\`key_at\`, \`kpos_at\`, \`qpos_at\`, \`length_at\`, \`log_weight\`). */
+export interface KeySource extends SourceParts {
+  /** Cache key of the variant (dtypes, options). */
+  key: string;
+  withLogWeights: boolean;
 }
 
 /**
- * Per-key statistics given each query row's log-sum-exp \`lse\` [qHeads, m] (from the
- * attention pass): one invocation per (query head h, key j) recomputes p = exp(score − lse) for every
- * contributing query that sees j: keySum += weight · p, keyMax = max p, probability rows of the last
- * queries, and (first head of each group) the visible-query count per KV head. Views are read in place.
+ * How the statistics' rows and columns map onto KV rows and keys. The output is [rows, width]
+ * (keySum, keyMax; probability rows [rows, probRows, width]; queryCount [rows / group, width]).
+ * \`target\` defines \`stat_target(row, col) -> Target\`: the folded query head whose probabilities go
+ * there, its KV row, the key's index in that row, and whether the cell holds a key at all.
  */
-export function keyStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs, lse: Tensor): KeyStatistics {
-  const [qHeads, m, d] = q.shape;
-  const [kvHeads, n] = k.shape;
+export interface StatisticsLayout {
+  rows: number;
+  width: number;
+  group: number;
+  headShape: number[];
+  kvShape: number[];
+  target: string;
+}
+
+/** One sequence, or a batch folded into the heads (paged): row = folded query head, column = key of its KV row (zeros past the row's length). */
+export const FOLDED_TARGET = `
+fn stat_target(row: u32, col: u32) -> Target {
+  let kvr = row / u_group();
+  return Target(row, kvr, col, col < length_at(kvr));
+}`;
+
+/**
+ * Per-key statistics given each query row's log-sum-exp \`lse\` (from the attention pass): one
+ * invocation per output cell (query head, key) recomputes p = exp(score − lse) for every
+ * contributing query that sees the key: keySum += weight · p, keyMax = max p, probability rows of
+ * the last queries, and (first head of each group) the visible-query count per KV row. q is
+ * [folded heads, m, d] (any strides). The four outputs share one binding (so a source may bind up to
+ * five buffers within a 10-binding stage) and are copied out at the end.
+ */
+export function keyStatisticsWebGpu(backend: WebGpuBackend, q: Tensor, lse: Tensor, source: KeySource, layout: StatisticsLayout, attrs: KernelAttrs): KeyStatistics {
+  const [heads, m, d] = q.shape;
+  const { rows, width, group } = layout;
   const stats = attrs.statistics;
   const probRows = stats.rowProbabilities;
-  const result = zeroKeyStatistics(backend, qHeads, kvHeads, n, probRows);
-  const { keySum, keyMax, queryCount } = result;
-  // A 1-element placeholder keeps one binding layout when no probability rows are asked for.
-  const rowProbs = result.rowProbabilities ?? backend.zeros([1], 'f32');
+  const cells = rows * width;
+  const kvRows = rows / group;
+  const bases = { kmax: cells, qcount: 2 * cells, probs: 2 * cells + kvRows * width };
+  const all = zeros([bases.probs + rows * probRows * width], { dtype: 'f32', backend });
   const { first, firstRow, weights } = statisticsWeights(stats, m);
-  // The rows' lse and the query weights share one binding (lse first), so the program binds at most 10 buffers.
+  // The rows' lse and the query weights share one binding (lse first).
   const weightT = tensor(weights, [weights.length], { backend });
   const lseFlat = reshape(lse, [lse.size]);
   const rowData = concat([lseFlat, weightT], 0);
   try {
-    if (qHeads * m * n > 0) {
-      const withLogWeights = logWeights !== undefined;
-      const program = backend.program(`attention-kernels:key-statistics:${q.dtype}:${k.dtype}:${withLogWeights ? 'lw' : 'plain'}`, () => ({
-        bindings: [
-          { name: 'q', dtype: q.dtype, access: 'read' },
-          { name: 'k', dtype: k.dtype, access: 'read' },
-          { name: 'qpos', dtype: 'i32', access: 'read' },
-          { name: 'kpos', dtype: 'i32', access: 'read' },
-          ...(withLogWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : []),
-          { name: 'rowdata', dtype: 'f32', access: 'read' },
-          { name: 'ksum', dtype: 'f32', access: 'write' },
-          { name: 'kmax', dtype: 'f32', access: 'write' },
-          { name: 'qcount', dtype: 'f32', access: 'write' },
-          { name: 'probs', dtype: 'f32', access: 'write' },
-        ],
-        uniforms: [
-          ...['heads', 'group', 'm', 'n', 'd', 'causal', 'window', 'first', 'first_row', 'prob_rows'].map((name) => ({ name, type: 'u32' as const })),
-          { name: 'scale', type: 'f32' },
-          { name: 'softcap', type: 'f32' },
-          ...['q', 'k', ...(withLogWeights ? ['lw'] : [])].flatMap((name) => [
-            { name: `${name}_offset`, type: 'u32' as const },
-            { name: `${name}_strides`, type: 'u32' as const, length: name === 'lw' ? 2 : 3 },
-          ]),
-          ...['qpos_offset', 'qpos_stride', 'kpos_offset', 'kpos_stride'].map((name) => ({ name, type: 'u32' as const })),
-        ],
-        code: `
+    if (cells > 0 && heads * m > 0) {
+      const program = backend.program(`attention-kernels:key-statistics:${q.dtype}:${source.key}:${layout.target === FOLDED_TARGET ? 'folded' : 'ragged'}`, () => ({
+        bindings: [{ name: 'q', dtype: q.dtype, access: 'read' }, ...source.bindings, { name: 'rowdata', dtype: 'f32', access: 'read' }, { name: 'stats', dtype: 'f32', access: 'write' }],
+        uniforms: [...STATISTICS_FIELDS, ...source.uniforms],
+        code: STATISTICS_CODE(source.code, layout.target, source.withLogWeights),
+      }));
+      const values: UniformValues = {
+        rows_out: rows, width, group, m, n: width, d, causal: attrs.causal ? 1 : 0, window: attrs.window,
+        first, first_row: Math.max(firstRow, 0), prob_rows: probRows, lse_count: heads * m,
+        kmax_base: bases.kmax, qcount_base: bases.qcount, probs_base: bases.probs,
+        scale: attrs.scale, softcap: attrs.softcap, ...viewValues('q', q), ...source.values,
+      };
+      backend.dispatch(program, [q, ...source.buffers, rowData, all], values, backend.grid(Math.ceil(cells / WORKGROUP)));
+    }
+    const part = (at: number, shape: number[]): Tensor => {
+      const view = slice(all, [at], [at + shape.reduce((a, b) => a * b, 1)]);
+      const copy = contiguous(view);
+      view.dispose();
+      const out = reshape(copy, shape);
+      copy.dispose();
+      return out;
+    };
+    const result: KeyStatistics = {
+      keySum: part(0, [...layout.headShape, width]),
+      keyMax: part(bases.kmax, [...layout.headShape, width]),
+      queryCount: part(bases.qcount, [...layout.kvShape, width]),
+    };
+    if (probRows > 0) result.rowProbabilities = part(bases.probs, [...layout.headShape, probRows, width]);
+    return result;
+  } finally {
+    for (const t of [all, weightT, lseFlat, rowData]) t.dispose();
+  }
+}
+
+const STATISTICS_FIELDS: UniformField[] = [
+  ...['rows_out', 'width', 'group', 'm', 'n', 'd', 'causal', 'window', 'first', 'first_row', 'prob_rows', 'lse_count', 'kmax_base', 'qcount_base', 'probs_base'].map((name) => ({ name, type: 'u32' as const })),
+  { name: 'scale', type: 'f32' },
+  { name: 'softcap', type: 'f32' },
+  ...strided('q', 3),
+];
+
+const STATISTICS_CODE = (source: string, target: string, withLogWeights: boolean) => `
+struct Target { head: u32, kvr: u32, j: u32, ok: bool }
+${source}
+${target}
 fn visible(qp: i32, kp: i32) -> bool {
   if (u_causal() != 0u && kp > qp) { return false; }
   return u_window() == 0u || qp - kp < i32(u_window());
@@ -71,51 +110,31 @@ fn visible(qp: i32, kp: i32) -> bool {
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let e = (wid.x + wid.y * nwg.x) * ${WORKGROUP}u + lid;
-  if (e >= u_heads() * u_n()) { return; }
-  let h = e / u_n();
-  let j = e % u_n();
-  let kvh = h / u_group();
-  let kp = kpos_load(u_kpos_offset() + j * u_kpos_stride());
-  let kb = u_k_offset() + kvh * u_k_strides(0u) + j * u_k_strides(1u);
+  if (e >= u_rows_out() * u_width()) { return; }
+  let row = e / u_width();
+  let col = e % u_width();
+  let t = stat_target(row, col);
+  if (!t.ok) { return; }
+  let kp = kpos_at(t.kvr, t.j);
   var total = 0.0;
   var best = 0.0;
   var count = 0.0;
   for (var i = u_first(); i < u_m(); i = i + 1u) {
-    if (!visible(qpos_load(u_qpos_offset() + i * u_qpos_stride()), kp)) { continue; }
+    if (!visible(qpos_at(t.kvr, i), kp)) { continue; }
     count = count + 1.0;
-    let l = rowdata_load(h * u_m() + i);
+    let l = rowdata_load(t.head * u_m() + i);
     if (l == -inf_f32()) { continue; }
-    let qb = u_q_offset() + h * u_q_strides(0u) + i * u_q_strides(1u);
+    let qb = u_q_offset() + t.head * u_q_strides(0u) + i * u_q_strides(1u);
     var s = 0.0;
-    for (var c = 0u; c < u_d(); c = c + 1u) { s = s + q_load(qb + c * u_q_strides(2u)) * u_scale() * k_load(kb + c * u_k_strides(2u)); }
+    for (var c = 0u; c < u_d(); c = c + 1u) { s = s + q_load(qb + c * u_q_strides(2u)) * u_scale() * key_at(t.kvr, t.j, c); }
     if (u_softcap() > 0.0) { s = u_softcap() * tanh_acc(s / u_softcap()); }
-    ${withLogWeights ? 's = s + lw_load(u_lw_offset() + kvh * u_lw_strides(0u) + j * u_lw_strides(1u));' : ''}
+    ${withLogWeights ? 's = s + log_weight(t.kvr, t.j);' : ''}
     let p = exp(s - l);
-    total = total + rowdata_load(u_heads() * u_m() + i) * p;
+    total = total + rowdata_load(u_lse_count() + i) * p;
     if (p > best) { best = p; }
-    if (u_prob_rows() > 0u && i >= u_first_row()) { probs_store((h * u_prob_rows() + i - u_first_row()) * u_n() + j, p); }
+    if (u_prob_rows() > 0u && i >= u_first_row()) { stats_store(u_probs_base() + (row * u_prob_rows() + i - u_first_row()) * u_width() + col, p); }
   }
-  ksum_store(e, total);
-  kmax_store(e, best);
-  if (h % u_group() == 0u) { qcount_store(kvh * u_n() + j, count); }
-}`,
-      }));
-      backend.dispatch(
-        program,
-        [q, k, qPos, kPos, ...(logWeights ? [logWeights] : []), rowData, keySum, keyMax, queryCount, rowProbs],
-        {
-          heads: qHeads, group: qHeads / kvHeads, m, n, d, causal: attrs.causal ? 1 : 0, window: attrs.window,
-          first, first_row: Math.max(firstRow, 0), prob_rows: probRows, scale: attrs.scale, softcap: attrs.softcap,
-          q_offset: q.offset, q_strides: q.strides, k_offset: k.offset, k_strides: k.strides,
-          ...(logWeights ? { lw_offset: logWeights.offset, lw_strides: logWeights.strides } : {}),
-          qpos_offset: qPos.offset, qpos_stride: qPos.strides[0], kpos_offset: kPos.offset, kpos_stride: kPos.strides[0],
-        },
-        backend.grid(Math.ceil((qHeads * n) / WORKGROUP)),
-      );
-    }
-  } finally {
-    for (const t of [weightT, lseFlat, rowData]) t.dispose();
-    if (probRows === 0) rowProbs.dispose();
-  }
-  return result;
-}
+  stats_store(e, total);
+  stats_store(u_kmax_base() + e, best);
+  if (row % u_group() == 0u) { stats_store(u_qcount_base() + (row / u_group()) * u_width() + col, count); }
+}`;

@@ -5,9 +5,9 @@
  * −∞ log-sum-exp must be −∞ on both). Used by the vitest suites (emulator, SwiftShader) and by
  * tooling/gpu/attention-check.ts on a real GPU.
  */
-import { type Backend, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
+import { type Backend, createRng, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores } from '../../src/index.js';
+import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, type StatisticsOptions, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, latentAttention, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores, PrefixKVTree, prefixSharedAttention } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
 
 export interface GpuParityCase {
@@ -194,6 +194,9 @@ export function kiviDecodeAttentionCases(): GpuParityCase[] {
     kiviCase('8-bit, GQA 8, no residual, n = 130 (groups of 16)', { bits: 8, group: 8, m: 1, n: 130, residual: 0, groupSize: 16, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { partitionSize: 64 }),
     kiviCase('2-bit, all tokens residual (n = 20 < one group)', { bits: 2, group: 2, m: 2, n: 20, residual: 20, groupSize: 32, valueGroupSize: 16, d: 32, floatDType: 'f32', qDType: 'f32' }, { returnLse: true }),
     kiviCase('2-bit, window + soft-cap + explicit query position, f16 queries', { bits: 2, group: 4, m: 1, n: 150, residual: 20, groupSize: 32, valueGroupSize: 32, d: 64, floatDType: 'f16', qDType: 'f16' }, { window: 50, softcap: 3, queryPositions: Int32Array.of(260), partitionSize: 64 }),
+    kiviCase('with per-key statistics (H2O sums), 2-bit, GQA 4, n = 77, head dim 64', { bits: 2, group: 4, m: 1, n: 77, residual: 13, groupSize: 32, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { statistics: true, partitionSize: 32, returnLse: true }),
+    kiviCase('with statistics (window of 2 queries, decay 0.9, 1 probability row), 4-bit, MHA, 3 queries, head dim 128, f16 scales', { bits: 4, group: 1, m: 3, n: 100, residual: 37, groupSize: 24, valueGroupSize: 32, d: 128, floatDType: 'f16', qDType: 'f32' }, { statistics: { window: 2, decay: 0.9, rowProbabilities: 1 }, window: 40 }),
+    kiviCase('with statistics, GQA 8, a cache of 1 token (all residual)', { bits: 2, group: 8, m: 1, n: 1, residual: 1, groupSize: 32, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { statistics: true }),
   ];
 }
 
@@ -272,7 +275,10 @@ export function mergeAttentionStatesCases(): GpuParityCase[] {
  * out in shuffled order, ragged per-(request, head) lengths, gapped positions per row, a batch of
  * requests with their own query positions. Same inputs and attributes on both backends.
  */
-function pagedCase(name: string, s: { batch: number; kvHeads: number; group: number; m: number; pageSize: number; maxLength: number; d: number; dtype: DType; window?: number; softcap?: number }): GpuParityCase {
+function pagedCase(
+  name: string,
+  s: { batch: number; kvHeads: number; group: number; m: number; pageSize: number; maxLength: number; d: number; dtype: DType; window?: number; softcap?: number; statistics?: { window: number; decay: number; rowProbabilities: number } },
+): GpuParityCase {
   return {
     name: `pagedAttention: ${name}`,
     kernel: 'pagedAttention',
@@ -306,7 +312,7 @@ function pagedCase(name: string, s: { batch: number; kvHeads: number; group: num
       ];
       const attrs = {
         scale: 1 / Math.sqrt(s.d), causal: true, window: s.window ?? 0, softcap: s.softcap ?? 0, lse: true, tileSize: 64,
-        statistics: { enabled: false, window: 0, decay: 1, weights: undefined, rowProbabilities: 0 }, maxLength: s.maxLength, queryBlock: 32,
+        statistics: { enabled: s.statistics !== undefined, window: 0, decay: 1, rowProbabilities: 0, ...s.statistics, weights: undefined }, maxLength: s.maxLength, queryBlock: 32,
       };
       ensureAttentionKernels(cpu);
       ensureAttentionKernels(gpu);
@@ -322,6 +328,9 @@ export function pagedAttentionCases(): GpuParityCase[] {
     pagedCase('batch 3, GQA 4, pages of 16, ragged lengths up to 77, f32', { batch: 3, kvHeads: 2, group: 4, m: 1, pageSize: 16, maxLength: 77, d: 64, dtype: 'f32' }),
     pagedCase('batch 2, 3 queries, pages of 5, window 9 + soft-cap, 600 tokens (2 partitions)', { batch: 2, kvHeads: 1, group: 2, m: 3, pageSize: 5, maxLength: 600, d: 32, dtype: 'f32', window: 9, softcap: 5 }),
     pagedCase('f16 pool, batch 2, GQA 8, pages of 16', { batch: 2, kvHeads: 1, group: 8, m: 1, pageSize: 16, maxLength: 50, d: 128, dtype: 'f16' }),
+    pagedCase('with per-key statistics [B, H, L], batch 3, GQA 4, head dim 64, pages of 16, ragged lengths up to 77', { batch: 3, kvHeads: 2, group: 4, m: 1, pageSize: 16, maxLength: 77, d: 64, dtype: 'f32', statistics: { window: 0, decay: 1, rowProbabilities: 0 } }),
+    pagedCase('with statistics (window of 2 of 3 queries, decay 0.8, 2 probability rows), MHA, head dim 128, pages of 5, sliding window 9', { batch: 2, kvHeads: 2, group: 1, m: 3, pageSize: 5, maxLength: 41, d: 128, dtype: 'f32', window: 9, statistics: { window: 2, decay: 0.8, rowProbabilities: 2 } }),
+    pagedCase('with statistics, GQA 8, f16 pool, head dim 64, a cache of 1 token', { batch: 2, kvHeads: 1, group: 8, m: 1, pageSize: 16, maxLength: 1, d: 64, dtype: 'f16', statistics: { window: 0, decay: 1, rowProbabilities: 1 } }),
   ];
 }
 
@@ -399,7 +408,10 @@ export function attentionStatisticsCases(): GpuParityCase[] {
 }
 
 /** Ragged batch decode: requests of different lengths (one empty) packed along the tokens. */
-function batchedCase(name: string, s: { lengths: number[]; kvHeads: number; group: number; m: number; d: number; dtype: DType; partitionSize: number; logWeights?: boolean; window?: number }): GpuParityCase {
+function batchedCase(
+  name: string,
+  s: { lengths: number[]; kvHeads: number; group: number; m: number; d: number; dtype: DType; partitionSize: number; logWeights?: boolean; window?: number; statistics?: boolean | StatisticsOptions },
+): GpuParityCase {
   return {
     name: `batchedDecodeAttention: ${name}`,
     kernel: 'batchedDecodeAttention',
@@ -420,7 +432,7 @@ function batchedCase(name: string, s: { lengths: number[]; kvHeads: number; grou
         at += n;
       });
       const lw = s.logWeights ? randomNormal([s.kvHeads, total], rng, { backend: cpu }) : undefined;
-      const options = { kvLengths: s.lengths, partitionSize: s.partitionSize, returnLse: true, window: s.window };
+      const options = { kvLengths: s.lengths, partitionSize: s.partitionSize, returnLse: true, window: s.window, statistics: s.statistics };
       const ref = batchedDecodeAttention(q, k, v, { ...options, queryPositions: qPos, keyPositions: kPos, keyLogWeights: lw });
       const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
       const got = batchedDecodeAttention(gq, gk, gv, {
@@ -439,6 +451,9 @@ export function batchedDecodeAttentionCases(): GpuParityCase[] {
     batchedCase('4 requests of 37, 0, 120 and 5 tokens, GQA 4, f32', { lengths: [37, 0, 120, 5], kvHeads: 2, group: 4, m: 1, d: 64, dtype: 'f32', partitionSize: 32 }),
     batchedCase('2 requests, 3 queries each, window 20, log weights', { lengths: [70, 45], kvHeads: 1, group: 2, m: 3, d: 32, dtype: 'f32', partitionSize: 16, logWeights: true, window: 20 }),
     batchedCase('f16, 3 requests', { lengths: [64, 33, 1], kvHeads: 2, group: 2, m: 1, d: 128, dtype: 'f16', partitionSize: 64 }),
+    batchedCase('with per-key statistics [H, total] in packed order, 5 requests of 37, 0, 1, 120 and 5 tokens, GQA 4, head dim 64', { lengths: [37, 0, 1, 120, 5], kvHeads: 2, group: 4, m: 1, d: 64, dtype: 'f32', partitionSize: 32, statistics: true }),
+    batchedCase('with statistics (window 2 of 3 queries, 1 probability row) and log weights, MHA, head dim 128', { lengths: [70, 45], kvHeads: 2, group: 1, m: 3, d: 128, dtype: 'f32', partitionSize: 16, logWeights: true, statistics: { window: 2, rowProbabilities: 1 } }),
+    batchedCase('with statistics (decay 0.7), GQA 8, sliding window 30', { lengths: [3, 90], kvHeads: 1, group: 8, m: 2, d: 64, dtype: 'f32', partitionSize: 64, window: 30, statistics: { decay: 0.7 } }),
   ];
 }
 
@@ -459,7 +474,107 @@ function poolingCase(dtype: DType, mode: 'max' | 'avg', kernelSize: number): Gpu
   };
 }
 
+/**
+ * ChunkAttention's two-phase decode: one prefix tree per backend filled with the same requests
+ * (a common prompt of several chunks shared three ways, a branch shared two ways, a request sharing
+ * nothing, a one-token request, lengths that fill no chunk exactly), then `prefixSharedAttention`
+ * over the batch on both. K/V of a token is a function of (token, position), as a model's would be,
+ * so identical prefixes are found and shared.
+ */
+function prefixCase(name: string, s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; nothingShared?: boolean }): GpuParityCase {
+  return {
+    name: `prefixSharedAttention: ${name}`,
+    kernel: 'prefixSharedAttention',
+    tolerance: tolerance(s.dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const kvHeads = 2;
+      const salt = rng.int(1 << 30);
+      const kvOf = (tokens: readonly number[], positions: readonly number[]) => {
+        const n = tokens.length;
+        const [k, v] = [new Float32Array(kvHeads * n * s.d), new Float32Array(kvHeads * n * s.d)];
+        tokens.forEach((token, t) => {
+          const r = createRng((token * 7919 + positions[t] * 104729 + salt) >>> 0);
+          for (let h = 0; h < kvHeads; h++) for (let c = 0; c < s.d; c++) [k[(h * n + t) * s.d + c], v[(h * n + t) * s.d + c]] = [r.normal(), r.normal()];
+        });
+        return [k, v].map((x) => tensor(x, [kvHeads, n, s.d], { backend: cpu }));
+      };
+      const tokens = (n: number) => Array.from({ length: n }, () => rng.int(50));
+      const C = s.chunkSize;
+      const common = tokens(3 * C + 2);
+      const branch = tokens(C + 1);
+      const prompts = s.nothingShared
+        ? [tokens(2 * C + 1), tokens(C - 1), tokens(1)]
+        : [[...common, ...branch, ...tokens(3)], [...common, ...branch, ...tokens(C + 2)], [...common, ...tokens(1)], tokens(C + 3), tokens(1)];
+      const trees = [cpu, gpu].map((backend) => new PrefixKVTree({ kvHeads, headDim: s.d, chunkSize: C, dtype: s.dtype, backend }));
+      const sequences = trees.map((tree) => prompts.map(() => tree.openSequence()));
+      const lengths = prompts.map(() => 0);
+      const append = async (b: number, ids: number[]) => {
+        const positions = Int32Array.from(ids, (_, i) => lengths[b] + i);
+        const [k, v] = kvOf(ids, Array.from(positions));
+        sequences[0][b].append(k, v, positions, Int32Array.from(ids));
+        sequences[1][b].append(await onGpu(gpu, k), await onGpu(gpu, v), positions, Int32Array.from(ids));
+        lengths[b] += ids.length;
+      };
+      for (let b = 0; b < prompts.length; b++) await append(b, prompts[b]);
+      for (let b = 0; b < prompts.length - 1; b++) await append(b, tokens(1 + rng.int(2))); // decode steps (the one-token request stays at 1)
+      const batch = prompts.length;
+      const q = randomNormal([batch, kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu });
+      const qPos = Int32Array.from({ length: batch * s.m }, (_, e) => lengths[Math.floor(e / s.m)] - s.m + (e % s.m));
+      const options = { queryPositions: qPos, returnLse: true, window: s.window, softcap: s.softcap };
+      const ref = prefixSharedAttention(q, sequences[0], options);
+      const got = prefixSharedAttention(await onGpu(gpu, q), sequences[1], options);
+      const shared = sequences[0][0].sharedTokens;
+      const error = await compareResults(got, ref);
+      for (const list of sequences) for (const seq of list) seq.release();
+      for (const tree of trees) tree.dispose();
+      return (shared > 0) !== !!s.nothingShared ? error : Infinity; // the batch must exercise the phases it names
+    },
+  };
+}
+
+export function prefixSharedAttentionCases(): GpuParityCase[] {
+  return [
+    prefixCase('5 requests (3-way and 2-way shared chunks, one sharing nothing, one of 1 token), MHA, head dim 64, chunks of 16, f32', { group: 1, m: 1, d: 64, chunkSize: 16, dtype: 'f32' }),
+    prefixCase('GQA 4, 2 queries per request, head dim 128, chunks of 7, window 20 + soft-cap', { group: 4, m: 2, d: 128, chunkSize: 7, dtype: 'f32', window: 20, softcap: 8 }),
+    prefixCase('GQA 8 (16 query rows per user: 2 blocks per shared chunk), head dim 64, chunks of 5, f16 pool', { group: 8, m: 2, d: 64, chunkSize: 5, dtype: 'f16' }),
+    prefixCase('3 requests sharing nothing (sequence-first phase only), GQA 4, head dim 64, chunks of 8', { group: 4, m: 1, d: 64, chunkSize: 8, dtype: 'f32', nothingShared: true }),
+    prefixCase('chunks of 200 (3 shared chunks read as runs of ≤ 512 tokens: 2 + 1), MHA, head dim 64', { group: 1, m: 1, d: 64, chunkSize: 200, dtype: 'f32' }),
+  ];
+}
+
+/**
+ * Attention in a low-rank latent space (kv-lowrank): latent queries [H, m, r] over latent keys
+ * [Hkv, n, r] and values [Hkv, n, rv] with r ≠ rv and the model's scale; the op picks the split-K
+ * kernel for few queries and the flash kernel above, so both are covered.
+ */
+function latentCase(name: string, s: { kvHeads: number; group: number; m: number; n: number; r: number; rv: number; headDim: number; statistics?: boolean }): GpuParityCase {
+  return {
+    name: `latentAttention: ${name}`,
+    kernel: s.m <= 16 ? 'decodeAttention' : 'flashAttention',
+    tolerance: 1e-5,
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const qLat = randomNormal([s.kvHeads * s.group, s.m, s.r], rng, { backend: cpu });
+      const kLat = randomNormal([s.kvHeads, s.n, s.r], rng, { backend: cpu });
+      const vLat = randomNormal([s.kvHeads, s.n, s.rv], rng, { backend: cpu });
+      const options = { scale: 1 / Math.sqrt(s.headDim), returnLse: true, statistics: s.statistics };
+      const ref = latentAttention(qLat, kLat, vLat, options);
+      const [gq, gk, gv] = await Promise.all([qLat, kLat, vLat].map((t) => onGpu(gpu, t)));
+      return compareResults(latentAttention(gq, gk, gv, options), ref);
+    },
+  };
+}
+
+export function latentAttentionCases(): GpuParityCase[] {
+  return [
+    latentCase('decode, GQA 4, rank 64 keys / 128 values, n = 77, with statistics', { kvHeads: 2, group: 4, m: 1, n: 77, r: 64, rv: 128, headDim: 128, statistics: true }),
+    latentCase('decode, MHA, rank 128 keys / 48 values, a cache of 1 token', { kvHeads: 2, group: 1, m: 1, n: 1, r: 128, rv: 48, headDim: 128 }),
+    latentCase('prefill of 40 queries (flash kernel), GQA 8, rank 64 / 64, n = 45', { kvHeads: 1, group: 8, m: 40, n: 45, r: 64, rv: 64, headDim: 64 }),
+  ];
+}
+
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), ...prefixSharedAttentionCases(), ...latentAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
 }

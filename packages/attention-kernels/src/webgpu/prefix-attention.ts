@@ -1,0 +1,137 @@
+import { concat, reshape, type Tensor } from '@kvkit/tensor-core';
+import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { prefixLaunch, type PrefixAttrs } from '../gpu/prefix-launch.js';
+import type { KernelResult } from '../ops/attention-types.js';
+import { dispatchPartials, mergePartialsWebGpu, partialRows, type SourcePass } from './split-k.js';
+
+/**
+ * ChunkAttention's two-phase decode in WGSL, on the split-K kernel with two row mappings writing
+ * one set of partial states, then the split-K merge (see `prefixLaunch` for the slot layout).
+ * Phase 1 (chunk-first): one workgroup per (run of shared chunks, KV head, block of ≤ 8 of its
+ * users' query rows), so a chunk's page is read once for every request that shares it, not once
+ * per request. Phase 2 (sequence-first): the paged pass over each request's own chunks. The merge folds each row's slots (its shared chunks, then its own) by log-sum-exp.
+ */
+export function prefixSharedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: PrefixAttrs): KernelResult {
+  const where = 'prefixSharedAttention';
+  const [q, poolKeys, poolValues, poolPositions, qPos, chunkPages, chunkCounts, usersIndptr, users, ownTable, ownLengths, runStarts, runSlots, ownStart] = inputs;
+  const plan = prefixLaunch(backend, inputs, attrs, partialRows(q, poolValues.shape[2], where));
+  const { batch, qHeads, m, kvHeads, group, dv, rows } = plan;
+  if (rows === 0 || dv === 0) return plan.result();
+  const made: Tensor[] = [];
+  const keep = (t: Tensor): Tensor => made[made.push(t) - 1];
+  const flat = (t: Tensor) => keep(reshape(t, [t.size]));
+  const folded = keep(reshape(q, [batch * qHeads, m, q.shape[3]]));
+  const pool = [poolKeys, poolValues, poolPositions].map((t) => (t.isContiguous() ? t : keep(reshape(t, t.shape))));
+  const partials = keep(backend.empty([plan.slots * rows * (dv + 2)], 'f32'));
+  try {
+    const common = {
+      withLogWeights: false,
+      bindings: [
+        { name: 'pk', dtype: pool[0].dtype, access: 'read' as const },
+        { name: 'pv', dtype: pool[1].dtype, access: 'read' as const },
+        { name: 'ppos', dtype: 'i32' as const, access: 'read' as const },
+        { name: 'tables', dtype: 'i32' as const, access: 'read' as const },
+      ],
+      uniforms: ['pk_offset', 'pv_offset', 'ppos_offset', 'page_size', 'kv_per_request', 'heads_per_request', ...META_FIELDS].map((name) => ({ name, type: 'u32' as const })),
+    };
+    const poolValuesOf = { pk_offset: pool[0].offset, pv_offset: pool[1].offset, ppos_offset: pool[2].offset, page_size: plan.pageSize, kv_per_request: kvHeads, heads_per_request: qHeads };
+    const grid = { heads: batch * qHeads, m, group, n: plan.pageSize, dv, partition: plan.pageSize, partSlots: plan.slots * rows };
+    // Small i32 tables joined into one binding: the pass already binds q, the pool and the partials.
+    const phase = (name: string, code: string, rows: string, tables: Tensor[]): SourcePass => {
+      const parts = tables.map(flat);
+      return {
+        ...common,
+        key: `prefix-${name}:${pool[0].dtype}:${pool[1].dtype}`,
+        code: POOL_READS + code,
+        buffers: [...pool, keep(concat(parts, 0))],
+        values: { ...poolValuesOf, ...metaOffsets(parts), max_own: ownTable.shape[2] },
+        rows,
+      };
+    };
+    if (plan.runs > 0) {
+      const pass = phase('shared', SHARED_PHASE, SHARED_ROWS, [chunkPages, chunkCounts, usersIndptr, users, runStarts, runSlots, qPos]);
+      dispatchPartials(backend, folded, partials, { ...grid, kvRows: plan.runs * kvHeads, parts: 1, chunks: plan.sharedRowChunks }, attrs, where, pass);
+    }
+    const pass = phase('own', OWN_PHASE, OWN_ROWS, [ownTable, ownLengths, ownStart, qPos]);
+    dispatchPartials(backend, folded, partials, { ...grid, kvRows: batch * kvHeads, parts: plan.slots, chunks: plan.ownRowChunks, partition: plan.ownPartition }, attrs, where, pass);
+    mergePartialsWebGpu(backend, partials, { rows, parts: plan.slots, dv }, plan.output, plan.lse);
+  } finally {
+    for (const t of made) t.dispose();
+  }
+  return plan.result();
+}
+
+/** Where each table starts in the joined i32 buffer (`tables`), as uniforms a0 … a6. */
+const META_FIELDS = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'max_own'];
+function metaOffsets(parts: readonly Tensor[]): Record<string, number> {
+  const values: Record<string, number> = { a4: 0, a5: 0, a6: 0 };
+  let at = 0;
+  parts.forEach((t, i) => {
+    values[`a${i}`] = at;
+    at += t.size;
+  });
+  return values;
+}
+
+/** Token j of page `page` (pool rows are row-major from their offsets). */
+const POOL_READS = `
+fn page_key(page: u32, j: u32, c: u32) -> f32 { return pk_load(u_pk_offset() + (page * u_page_size() + j) * u_d() + c); }
+fn page_value(page: u32, j: u32, c: u32) -> f32 { return pv_load(u_pv_offset() + (page * u_page_size() + j) * u_dv() + c); }
+fn page_position(page: u32, j: u32) -> i32 { return ppos_load(u_ppos_offset() + page * u_page_size() + j); }
+fn tbl(table: u32, i: u32) -> u32 { return u32(tables_load(table + i)); }
+/** Query row (request b, query head h, query i) of the folded q [B·H, m, d]. */
+fn q_of(b: u32, h: u32, i: u32) -> u32 { return u_q_offset() + (b * u_heads_per_request() + h) * u_q_strides(0u) + i * u_q_strides(1u); }
+fn slot_row(b: u32, h: u32, i: u32) -> u32 { return (b * u_heads_per_request() + h) * u_m() + i; }`;
+
+/**
+ * Phase 1: KV row kvh = r·kvHeads + head is run r of shared chunks (consecutive, full, with the same
+ * users) for that head; its rows are (user u, query head g of the group, query i), u·group·m + g·m + i.
+ * Tables in \`tables\`: a0 chunkPages [S, kvHeads], a1 chunkCounts, a2 usersIndptr, a3 users (per
+ * chunk; a run's users are its first chunk's), a4 runStarts [R+1], a5 runSlots, a6 qPos [B, m].
+ */
+const SHARED_PHASE = `
+fn run_of(kvh: u32) -> u32 { return kvh / u_kv_per_request(); }
+fn first_chunk(kvh: u32) -> u32 { return tbl(u_a4(), run_of(kvh)); }
+fn user_of(kvh: u32, rr: u32) -> u32 { return tbl(u_a3(), tbl(u_a2(), first_chunk(kvh)) + rr / (u_group() * u_m())); }
+fn run_page(kvh: u32, j: u32) -> u32 { return tbl(u_a0(), (first_chunk(kvh) + j / u_page_size()) * u_kv_per_request() + kvh % u_kv_per_request()); }
+fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return page_key(run_page(kvh, j), j % u_page_size(), c); }
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return page_value(run_page(kvh, j), j % u_page_size(), c); }
+fn kpos_at(kvh: u32, j: u32) -> i32 { return page_position(run_page(kvh, j), j % u_page_size()); }`;
+const SHARED_ROWS = `
+fn rows_of(kvh: u32) -> u32 { let c = first_chunk(kvh); return (tbl(u_a2(), c + 1u) - tbl(u_a2(), c)) * u_group() * u_m(); }
+fn head_of(kvh: u32, rr: u32) -> u32 { return (kvh % u_kv_per_request()) * u_group() + (rr / u_m()) % u_group(); }
+fn q_row(kvh: u32, rr: u32) -> u32 { return q_of(user_of(kvh, rr), head_of(kvh, rr), rr % u_m()); }
+fn row_qpos(kvh: u32, rr: u32) -> i32 { return tables_load(u_a6() + user_of(kvh, rr) * u_m() + rr % u_m()); }
+fn partial_slot(part: u32, kvh: u32, rr: u32) -> u32 {
+  return tbl(u_a5(), run_of(kvh)) * u_heads() * u_m() + slot_row(user_of(kvh, rr), head_of(kvh, rr), rr % u_m());
+}
+fn part_active(part: u32, kvh: u32) -> bool { return true; }
+fn part_keys(part: u32, kvh: u32) -> vec2<u32> {
+  let last = tbl(u_a4(), run_of(kvh) + 1u) - 1u;
+  return vec2<u32>(0u, (last - first_chunk(kvh)) * u_page_size() + tbl(u_a1(), last));
+}`;
+
+/**
+ * Phase 2: KV row kvh = b·kvHeads + head walks request b's own pages; partition p is slot p of the
+ * row, which holds own tokens [(p − ownStart[b])·partition, +partition) (slots before ownStart are
+ * phase 1's: skipped; slots past the request's path hold an empty state). Tables: a0 ownTable
+ * [B, kvHeads, maxOwn], a1 ownLengths [B], a2 ownStart [B], a3 qPos [B, m].
+ */
+const OWN_PHASE = `
+fn request_of(kvh: u32) -> u32 { return kvh / u_kv_per_request(); }
+fn own_page(kvh: u32, j: u32) -> u32 { return tbl(u_a0(), kvh * u_max_own() + j / u_page_size()); }
+fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return page_key(own_page(kvh, j), j % u_page_size(), c); }
+fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return page_value(own_page(kvh, j), j % u_page_size(), c); }
+fn kpos_at(kvh: u32, j: u32) -> i32 { return page_position(own_page(kvh, j), j % u_page_size()); }`;
+const OWN_ROWS = `
+fn rows_of(kvh: u32) -> u32 { return u_group() * u_m(); }
+fn head_of(kvh: u32, rr: u32) -> u32 { return (kvh % u_kv_per_request()) * u_group() + rr / u_m(); }
+fn q_row(kvh: u32, rr: u32) -> u32 { return q_of(request_of(kvh), head_of(kvh, rr), rr % u_m()); }
+fn row_qpos(kvh: u32, rr: u32) -> i32 { return tables_load(u_a3() + request_of(kvh) * u_m() + rr % u_m()); }
+fn partial_slot(part: u32, kvh: u32, rr: u32) -> u32 { return part * u_heads() * u_m() + slot_row(request_of(kvh), head_of(kvh, rr), rr % u_m()); }
+fn part_active(part: u32, kvh: u32) -> bool { return part >= tbl(u_a2(), request_of(kvh)); }
+fn part_keys(part: u32, kvh: u32) -> vec2<u32> {
+  let j0 = (part - tbl(u_a2(), request_of(kvh))) * u_partition();
+  let len = tbl(u_a1(), request_of(kvh));
+  return vec2<u32>(min(j0, len), min(len, j0 + u_partition()));
+}`;
