@@ -22,8 +22,9 @@
 #                         node .gpu-carry/attention-check.mjs --backend webgpu --out /tmp/attention-check
 #       then:           KVKIT_ATTENTION_CHECK_TINY=1 node .gpu-carry/attention-check.mjs --summarize --out /tmp/attention-check
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+# shellcheck source=tooling/gpu/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$gpu_root"
 mode=${1:-}
 shift || true
 
@@ -31,34 +32,20 @@ case "$mode" in
   prepare)
     [ -s node_modules/webgpu/dist/linux-x64/dawn.node ] || { echo "node_modules/webgpu is missing: npm ci first" >&2; exit 1; }
     npx turbo run build --filter=@kvkit/attention-kernels... --filter=@kvkit/cuda-runtime... >/dev/null
-    carry_tool=${GPU_CARRY_TOOL:-/work/shared/tools/gpu-carry.sh}
-    [ -f "$carry_tool" ] || { echo "the gpu-carry tool ($carry_tool) packs Node, the Vulkan loader and Dawn; set GPU_CARRY_TOOL" >&2; exit 1; }
-    bash "$carry_tool" >/dev/null
-    # NVIDIA's Vulkan ICD needs the glvnd libraries that machine lacks (see webgpu-check.sh).
-    if ! ls .gpu-carry/debs/libglvnd0_*.deb >/dev/null 2>&1; then
-      (cd .gpu-carry/debs && o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/kvkit-apt-lists' \
-        && mkdir -p /tmp/kvkit-apt-lists/partial && apt-get $o update >/dev/null \
-        && apt-get $o download libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2 >/dev/null)
-    fi
-    npx esbuild tooling/gpu/attention-check.ts --bundle --platform=node --format=esm --target=node20 --loader:.cu=text \
-      --banner:js="import { createRequire as __kvkitCreateRequire } from 'node:module'; const require = __kvkitCreateRequire(import.meta.url);" \
-      --outfile=.gpu-carry/attention-check.mjs --log-level=warning
-    cp packages/cuda-runtime/build/Release/kvkit_cuda.node .gpu-carry/kvkit_cuda.node
+    gpu_prepare_carry
+    gpu_bundle tooling/gpu/attention-check.ts attention-check.mjs
+    gpu_copy_cuda_addon
     du -sh .gpu-carry
     echo "prepared: run on the GPU machine with  bash tooling/gpu/attention-check.sh run   (carry .gpu-carry)"
     ;;
   run)
-    out=${OUT:-$root/.gpu-out}
+    out=${OUT:-$gpu_root/.gpu-out}
     mkdir -p "$out/attention"
-    [ -s .gpu-carry/attention-check.mjs ] || { echo "no .gpu-carry/attention-check.mjs: run 'bash tooling/gpu/attention-check.sh prepare' first" >&2; exit 2; }
+    gpu_require_bundle attention-check.mjs tooling/gpu/attention-check.sh
+    gpu_enter
     set +e # from here on every step reports its own failure and the next one runs
-    # shellcheck disable=SC1091
-    source .gpu-carry/prelude.sh
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     quick=()
     [ "${1:-}" = "--quick" ] && quick=(--quick)
-    export KVKIT_CUDA_ADDON="$root/.gpu-carry/kvkit_cuda.node" KVKIT_CUDA_CACHE=${KVKIT_CUDA_CACHE:-/tmp/kvkit-cuda-cache}
-    export KVKIT_DAWN_NODE="$root/.gpu-carry/dawn.node"
     # Hard limits per step (seconds; override with ATTENTION_TORCH_S / _CUDA_S / _WEBGPU_S): at most 140 s
     # in all (about 50 s measured on an H100/H200 before the prefix-shared timing and the statistics
     # kernels were added; not re-measured since). The CUDA step pays the first NVRTC compile of the

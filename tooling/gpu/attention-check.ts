@@ -22,7 +22,6 @@
  * --emulate: the CUDA run on @kvkit/cuda-runtime's CPU emulator at tiny sizes (a dry run of this script).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { type Backend, concat, contiguous, createRng, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend, wordsPerRow, zeros } from '@kvkit/tensor-core';
@@ -112,13 +111,11 @@ async function openCuda(): Promise<Device> {
 }
 
 async function openWebGpu(): Promise<Device> {
-  // Unquantized timestamps; Dawn straight from a .node file on the GPU machine (no node_modules there).
+  // Unquantized timestamps.
   const flags = ['disable-dawn-features=timestamp_quantization'];
   const options = { adapter: { powerPreference: 'high-performance' as const }, maxPooledBytes: 8 * 2 ** 30 };
-  const dawnPath = process.env.KVKIT_DAWN_NODE;
-  const backend: WebGpuBackend = dawnPath
-    ? await createWebGpuBackend({ gpu: (createRequire(import.meta.url)(dawnPath) as { create(flags: string[]): GPU }).create(flags), ...options })
-    : await createWebGpuBackend({ dawnFlags: flags, ...options });
+  // KVKIT_DAWN_NODE (the GPU machine's bundle has no node_modules) is honoured by the backend itself.
+  const backend: WebGpuBackend = await createWebGpuBackend({ dawnFlags: flags, ...options });
   return {
     backend,
     describe: () => backend.info,
