@@ -24,41 +24,35 @@
 set -euo pipefail
 # shellcheck source=tooling/gpu/lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$gpu_root"
-mode=${1:-}
-shift || true
 
-case "$mode" in
-  prepare)
-    [ -s node_modules/webgpu/dist/linux-x64/dawn.node ] || { echo "node_modules/webgpu is missing: npm ci first" >&2; exit 1; }
-    npx turbo run build --filter=@kvkit/attention-kernels... --filter=@kvkit/cuda-runtime... >/dev/null
-    gpu_prepare_carry
-    gpu_bundle tooling/gpu/attention-check.ts attention-check.mjs
-    gpu_copy_cuda_addon
-    du -sh .gpu-carry
-    echo "prepared: run on the GPU machine with  bash tooling/gpu/attention-check.sh run   (carry .gpu-carry)"
-    ;;
-  run)
-    out=${OUT:-$gpu_root/.gpu-out}
-    mkdir -p "$out/attention"
-    gpu_require_bundle attention-check.mjs tooling/gpu/attention-check.sh
-    gpu_enter
-    set +e # from here on every step reports its own failure and the next one runs
-    quick=()
-    [ "${1:-}" = "--quick" ] && quick=(--quick)
-    # Hard limits per step (seconds; override with ATTENTION_TORCH_S / _CUDA_S / _WEBGPU_S): at most 140 s
-    # in all (about 50 s measured on an H100/H200 before the prefix-shared timing and the statistics
-    # kernels were added; not re-measured since). The CUDA step pays the first NVRTC compile of the
-    # modules (the split-K one, now with the statistics and prefix kernels, takes ~37 s of CPU with nvcc
-    # for two architectures on the 2-core build machine); it times decode before the parity cases, so
-    # their compiles cannot cost the numbers; the prefix-shared timing comes last.
-    timeout -k 5 "${ATTENTION_TORCH_S:-20}" python3 tooling/gpu/attention_torch.py --out "$out" "${quick[@]}" 2>&1 | tail -n 8 || echo "torch baseline failed or timed out"
-    timeout -k 5 "${ATTENTION_CUDA_S:-80}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" "${quick[@]}" || echo "cuda check ended with status $?"
-    timeout -k 5 "${ATTENTION_WEBGPU_S:-40}" node .gpu-carry/attention-check.mjs --backend webgpu --out "$out" "${quick[@]}" || echo "webgpu check ended with status $?"
-    node .gpu-carry/attention-check.mjs --summarize --out "$out"
-    ;;
-  *)
-    echo "usage: $0 prepare | run [--quick]" >&2
-    exit 2
-    ;;
-esac
+prepare() {
+  [ -s node_modules/webgpu/dist/linux-x64/dawn.node ] || { echo "node_modules/webgpu is missing: npm ci first" >&2; exit 1; }
+  npx turbo run build --filter=@kvkit/attention-kernels... --filter=@kvkit/cuda-runtime... >/dev/null
+  gpu_prepare_carry
+  gpu_bundle tooling/gpu/attention-check.ts attention-check.mjs
+  gpu_copy_cuda_addon
+  du -sh .gpu-carry
+  echo "prepared: run on the GPU machine with  bash tooling/gpu/attention-check.sh run   (carry .gpu-carry)"
+}
+
+run() {
+  local out=${OUT:-$gpu_root/.gpu-out}
+  mkdir -p "$out/attention"
+  gpu_require_bundle attention-check.mjs tooling/gpu/attention-check.sh
+  gpu_enter
+  set +e # from here on every step reports its own failure and the next one runs
+  local quick=()
+  [ "${1:-}" = "--quick" ] && quick=(--quick)
+  # Hard limits per step (seconds; override with ATTENTION_TORCH_S / _CUDA_S / _WEBGPU_S): at most 140 s
+  # in all (about 50 s measured on an H100/H200 before the prefix-shared timing and the statistics
+  # kernels were added; not re-measured since). The CUDA step pays the first NVRTC compile of the
+  # modules (the split-K one, now with the statistics and prefix kernels, takes ~37 s of CPU with nvcc
+  # for two architectures on the 2-core build machine); it times decode before the parity cases, so
+  # their compiles cannot cost the numbers; the prefix-shared timing comes last.
+  timeout -k 5 "${ATTENTION_TORCH_S:-20}" python3 tooling/gpu/attention_torch.py --out "$out" "${quick[@]}" 2>&1 | tail -n 8 || echo "torch baseline failed or timed out"
+  timeout -k 5 "${ATTENTION_CUDA_S:-80}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" "${quick[@]}" || echo "cuda check ended with status $?"
+  timeout -k 5 "${ATTENTION_WEBGPU_S:-40}" node .gpu-carry/attention-check.mjs --backend webgpu --out "$out" "${quick[@]}" || echo "webgpu check ended with status $?"
+  node .gpu-carry/attention-check.mjs --summarize --out "$out"
+}
+
+gpu_main "$@"

@@ -13,29 +13,23 @@
 set -euo pipefail
 # shellcheck source=tooling/gpu/lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$gpu_root"
-mode=${1:-}
-shift || true
 
-case "$mode" in
-  prepare)
-    npx turbo run build --filter=@kvkit/cuda-runtime... >/dev/null
-    gpu_prepare_carry
-    gpu_bundle tooling/gpu/cuda-check.ts cuda-check.mjs
-    gpu_copy_cuda_addon
-    du -sh .gpu-carry
-    echo "prepared: run on the GPU machine with  bash tooling/gpu/cuda-check.sh run   (carry .gpu-carry)"
-    ;;
-  run)
-    out=${OUT:-$gpu_root/.gpu-out}
-    mkdir -p "$out"
-    gpu_require_bundle cuda-check.mjs tooling/gpu/cuda-check.sh
-    gpu_enter
-    python3 tooling/gpu/torch_baseline.py --out "$out" "$@" 2>&1 | tail -n 30 || echo "torch baseline failed"
-    node .gpu-carry/cuda-check.mjs --out "$out" "$@"
-    ;;
-  *)
-    echo "usage: $0 prepare | run [--quick]" >&2
-    exit 2
-    ;;
-esac
+prepare() {
+  npx turbo run build --filter=@kvkit/cuda-runtime... >/dev/null
+  gpu_prepare_carry
+  gpu_bundle tooling/gpu/cuda-check.ts cuda-check.mjs
+  gpu_copy_cuda_addon
+  du -sh .gpu-carry
+  echo "prepared: run on the GPU machine with  bash tooling/gpu/cuda-check.sh run   (carry .gpu-carry)"
+}
+
+run() {
+  local out=${OUT:-$gpu_root/.gpu-out}
+  mkdir -p "$out"
+  gpu_require_bundle cuda-check.mjs tooling/gpu/cuda-check.sh
+  gpu_enter
+  python3 tooling/gpu/torch_baseline.py --out "$out" "$@" 2>&1 | tail -n 30 || echo "torch baseline failed"
+  node .gpu-carry/cuda-check.mjs --out "$out" "$@"
+}
+
+gpu_main "$@"

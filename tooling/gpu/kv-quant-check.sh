@@ -17,29 +17,23 @@
 set -euo pipefail
 # shellcheck source=tooling/gpu/lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$gpu_root"
-mode=${1:-}
-shift || true
 
-case "$mode" in
-  prepare)
-    npx turbo run build --filter=@kvkit/cuda-runtime... --filter=@kvkit/kv-quant... >/dev/null
-    gpu_prepare_carry
-    gpu_bundle tooling/gpu/kv-quant-check.ts kv-quant-check.mjs
-    gpu_copy_cuda_addon
-    du -sh .gpu-carry
-    echo "prepared: run on the GPU machine with  bash tooling/gpu/kv-quant-check.sh run   (carry .gpu-carry)"
-    ;;
-  run)
-    out=${OUT:-$gpu_root/.gpu-out}
-    mkdir -p "$out/kv-quant"
-    gpu_require_bundle kv-quant-check.mjs tooling/gpu/kv-quant-check.sh
-    gpu_enter
-    # The script bounds each of its steps; this bounds the whole (NVRTC hangs, driver faults).
-    timeout 200 node .gpu-carry/kv-quant-check.mjs --out "$out" "$@" || echo "kv-quant check ended with status $? (see $out/kv-quant/kv-quant.json)"
-    ;;
-  *)
-    echo "usage: $0 prepare | run" >&2
-    exit 2
-    ;;
-esac
+prepare() {
+  npx turbo run build --filter=@kvkit/cuda-runtime... --filter=@kvkit/kv-quant... >/dev/null
+  gpu_prepare_carry
+  gpu_bundle tooling/gpu/kv-quant-check.ts kv-quant-check.mjs
+  gpu_copy_cuda_addon
+  du -sh .gpu-carry
+  echo "prepared: run on the GPU machine with  bash tooling/gpu/kv-quant-check.sh run   (carry .gpu-carry)"
+}
+
+run() {
+  local out=${OUT:-$gpu_root/.gpu-out}
+  mkdir -p "$out/kv-quant"
+  gpu_require_bundle kv-quant-check.mjs tooling/gpu/kv-quant-check.sh
+  gpu_enter
+  # The script bounds each of its steps; this bounds the whole (NVRTC hangs, driver faults).
+  timeout 200 node .gpu-carry/kv-quant-check.mjs --out "$out" "$@" || echo "kv-quant check ended with status $? (see $out/kv-quant/kv-quant.json)"
+}
+
+gpu_main "$@"

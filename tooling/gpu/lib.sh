@@ -57,3 +57,19 @@ gpu_enter() {
 gpu_require_bundle() {
   [ -s "$gpu_root/.gpu-carry/$1" ] || { echo "no .gpu-carry/$1: run 'bash $2 prepare' here first" >&2; exit 2; }
 }
+
+# gpu_main "$@" — the command line every check script shares: `prepare` here, `run [options]` there.
+# The script defines the functions prepare and run; they start in the repository root.
+gpu_main() {
+  local mode=${1:-}
+  shift || true
+  cd "$gpu_root"
+  case "$mode" in
+    prepare) prepare "$@" ;;
+    run) run "$@" ;;
+    *)
+      echo "usage: $0 prepare | run [options]" >&2
+      exit 2
+      ;;
+  esac
+}

@@ -18,36 +18,30 @@
 set -euo pipefail
 # shellcheck source=tooling/gpu/lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$gpu_root"
-mode=${1:-}
-shift || true
 
-case "$mode" in
-  prepare)
-    npx turbo run build --filter=@kvkit/llm... --filter=@kvkit/cuda-runtime... >/dev/null
-    gpu_prepare_carry
-    gpu_bundle packages/llm/bench/llm-bench.ts llm-bench.mjs
-    gpu_copy_cuda_addon
-    du -sh .gpu-carry
-    echo "prepared: run on the GPU machine with  bash tooling/gpu/llm-check.sh run   (carry .gpu-carry)"
-    ;;
-  run)
-    out=${OUT:-$gpu_root/.gpu-out}
-    mkdir -p "$out/llm"
-    gpu_require_bundle llm-bench.mjs tooling/gpu/llm-check.sh
-    gpu_enter
-    set +e # from here on every step reports its own failure and the next one runs
-    timeout -k 5 60 python3 tooling/gpu/kvkit-tiny-transformers.py --out "$out/llm/kvkit-tiny-transformers.json" 2>&1 | tail -n 5
-    timeout -k 5 60 python3 tooling/gpu/llm_torch_baseline.py --model models/kvkit-tiny --out "$out/llm" 2>&1 | tail -n 14
-    for backend in cuda webgpu; do
-      for dtype in f32 f16; do
-        timeout -k 5 "${LLM_BENCH_S:-45}" node .gpu-carry/llm-bench.mjs --backend "$backend" --model-dtype "$dtype" --model models/kvkit-tiny \
-          --no-random --dtype "$dtype" --cache paged --json "$out/llm/llm-$backend-$dtype.json" 2>&1 | tail -n 9 || echo "llm bench on $backend $dtype ended with status $?"
-      done
+prepare() {
+  npx turbo run build --filter=@kvkit/llm... --filter=@kvkit/cuda-runtime... >/dev/null
+  gpu_prepare_carry
+  gpu_bundle packages/llm/bench/llm-bench.ts llm-bench.mjs
+  gpu_copy_cuda_addon
+  du -sh .gpu-carry
+  echo "prepared: run on the GPU machine with  bash tooling/gpu/llm-check.sh run   (carry .gpu-carry)"
+}
+
+run() {
+  local out=${OUT:-$gpu_root/.gpu-out}
+  mkdir -p "$out/llm"
+  gpu_require_bundle llm-bench.mjs tooling/gpu/llm-check.sh
+  gpu_enter
+  set +e # from here on every step reports its own failure and the next one runs
+  timeout -k 5 60 python3 tooling/gpu/kvkit-tiny-transformers.py --out "$out/llm/kvkit-tiny-transformers.json" 2>&1 | tail -n 5
+  timeout -k 5 60 python3 tooling/gpu/llm_torch_baseline.py --model models/kvkit-tiny --out "$out/llm" 2>&1 | tail -n 14
+  for backend in cuda webgpu; do
+    for dtype in f32 f16; do
+      timeout -k 5 "${LLM_BENCH_S:-45}" node .gpu-carry/llm-bench.mjs --backend "$backend" --model-dtype "$dtype" --model models/kvkit-tiny \
+        --no-random --dtype "$dtype" --cache paged --json "$out/llm/llm-$backend-$dtype.json" 2>&1 | tail -n 9 || echo "llm bench on $backend $dtype ended with status $?"
     done
-    ;;
-  *)
-    echo "usage: $0 prepare | run" >&2
-    exit 2
-    ;;
-esac
+  done
+}
+
+gpu_main "$@"

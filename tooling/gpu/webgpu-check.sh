@@ -14,30 +14,24 @@
 set -euo pipefail
 # shellcheck source=tooling/gpu/lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$gpu_root"
-mode=${1:-}
-shift || true
 
-case "$mode" in
-  prepare)
-    [ -s node_modules/webgpu/dist/linux-x64/dawn.node ] || { echo "node_modules/webgpu is missing: npm ci first" >&2; exit 1; }
-    gpu_prepare_carry
-    gpu_bundle packages/tensor-core/bench/webgpu-bench.ts webgpu-bench.mjs
-    du -sh .gpu-carry
-    echo "prepared: run on the GPU machine with  bash tooling/gpu/webgpu-check.sh run   (carry .gpu-carry)"
-    ;;
-  run)
-    out=${OUT:-$gpu_root/.gpu-out}
-    mkdir -p "$out"
-    gpu_require_bundle webgpu-bench.mjs tooling/gpu/webgpu-check.sh
-    gpu_enter
-    quick=()
-    [ "${1:-}" = "--quick" ] && quick=(--quick)
-    python3 tooling/gpu/torch_baseline.py --out "$out" --f32-sizes 1024,2048,4096,8192 "${quick[@]}" 2>&1 | tail -n 30 || echo "torch baseline failed"
-    node .gpu-carry/webgpu-bench.mjs --out "$out" "${quick[@]}"
-    ;;
-  *)
-    echo "usage: $0 prepare | run [--quick]" >&2
-    exit 2
-    ;;
-esac
+prepare() {
+  [ -s node_modules/webgpu/dist/linux-x64/dawn.node ] || { echo "node_modules/webgpu is missing: npm ci first" >&2; exit 1; }
+  gpu_prepare_carry
+  gpu_bundle packages/tensor-core/bench/webgpu-bench.ts webgpu-bench.mjs
+  du -sh .gpu-carry
+  echo "prepared: run on the GPU machine with  bash tooling/gpu/webgpu-check.sh run   (carry .gpu-carry)"
+}
+
+run() {
+  local out=${OUT:-$gpu_root/.gpu-out}
+  mkdir -p "$out"
+  gpu_require_bundle webgpu-bench.mjs tooling/gpu/webgpu-check.sh
+  gpu_enter
+  local quick=()
+  [ "${1:-}" = "--quick" ] && quick=(--quick)
+  python3 tooling/gpu/torch_baseline.py --out "$out" --f32-sizes 1024,2048,4096,8192 "${quick[@]}" 2>&1 | tail -n 30 || echo "torch baseline failed"
+  node .gpu-carry/webgpu-bench.mjs --out "$out" "${quick[@]}"
+}
+
+gpu_main "$@"
