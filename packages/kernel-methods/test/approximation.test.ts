@@ -104,10 +104,12 @@ describe('random Fourier features', () => {
         }
         expectSameMean(meanStd(iid), { mean: f.errorMean[s], std: f.errorStd[s] }, f.seeds, `D=${D}`);
         // With scikit-learn's random-offset features the frequency variance is a small part of the
-        // total, so orthogonality helps little here: it must not be worse beyond 3 standard errors.
+        // total, so orthogonality helps little here: it must not be worse beyond 5 standard errors
+        // (the standard error is itself estimated from 10 seeds, so the difference over it is
+        // t-distributed: at 3 its slack was 2.4–2.6 sd from failing over 20 seeds, ~1 run in 150).
         const a = meanStd(orf);
         const b = meanStd(iid);
-        expect(a.mean).toBeLessThan(b.mean + 3 * Math.sqrt((a.std ** 2 + b.std ** 2) / f.seeds));
+        expect(a.mean).toBeLessThan(b.mean + 5 * Math.sqrt((a.std ** 2 + b.std ** 2) / f.seeds));
       });
     }));
 

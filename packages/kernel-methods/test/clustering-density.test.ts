@@ -188,7 +188,10 @@ describe('spectrally transformed kernel regression', () => {
       let stkrPoly = 0;
       let stkrKpca = 0;
       let krr = 0;
-      const reps = 5;
+      // Per repetition over 60 seeds: accuracy(poly STKR) − accuracy(KRR) mean 0.087 sd 0.034,
+      // KPCA-STKR accuracy mean 0.72 sd 0.10. Averaged over 10 repetitions the first bound is
+      // 4.3 sd away (it was 3.0 at 5), the second 6.9; an STKR no better than KRR passes 1 time in 10⁴.
+      const reps = 10;
       for (let r = 0; r < reps; r++) {
         const { x, truth } = rings(rng, 120, 0.05);
         const labeledIdx = [0, 1, 2, 120, 121, 122].map((i) => i + rng.int(20));
