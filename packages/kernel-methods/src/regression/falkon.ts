@@ -20,8 +20,6 @@ export interface FalkonOptions extends KernelMatrixOptions {
 export interface FalkonResult {
   coefficients: Matrix;
   iterations: number;
-  /** Bytes of the K_nm cache that was used (0 when tiles were evaluated on the fly). */
-  cachedBytes: number;
 }
 
 /**
@@ -61,7 +59,7 @@ export function falkon(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, op
     where: options.where,
   });
   const coefficients = solveTriangular(t, solveTriangular(a, result.x, { lower: true, transpose: true }), { lower: true, transpose: true });
-  return { coefficients, iterations: result.iterations, cachedBytes: normal.cachedBytes() };
+  return { coefficients, iterations: result.iterations };
 }
 
 interface NormalProduct {
@@ -69,7 +67,6 @@ interface NormalProduct {
   apply(b: Matrix): Matrix;
   /** K_mn Y for Y (n × k). */
   transposedTimes(y: Matrix): Matrix;
-  cachedBytes(): number;
 }
 
 /**
@@ -83,7 +80,6 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
     return {
       apply: (b) => knm.multiplyTransposed(knm.multiply(b)),
       transposedTimes: (y) => knm.multiplyTransposed(y),
-      cachedBytes: () => 0,
     };
   }
   const n = x.rows;
@@ -127,6 +123,5 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
       forEachTile((r0, r1) => accumulateTransposedProduct(tile, r1 - r0, m, y.data, r0, out, 0, k));
       return { rows: m, cols: k, data: out };
     },
-    cachedBytes: () => (cache ? cache.byteLength : 0),
   };
 }
