@@ -4,6 +4,10 @@
 //
 //   npm run bench -w @kvkit/kernel-methods                 # sizes 2000,5000,10000,20000
 //   KVKIT_BENCH_SIZES=2000,5000 npm run bench -w @kvkit/kernel-methods
+//   KVKIT_BENCH_METHODS=nystroem KVKIT_BENCH_SIZES=20000 npm run bench -w @kvkit/kernel-methods
+//
+// KVKIT_BENCH_METHODS picks rows (default all): kpca-randomized, kpca-dual, nystroem, krr; the
+// scikit-learn side skips KPCA / exact KernelRidge too when their rows are not picked.
 //
 // Data: bench/spam-cases.ts (SpamAssassin paragraphs, 25 standardized text features); the
 // regression target is the e-mail's spam label (0/1).
@@ -16,7 +20,15 @@ const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split('
 const COMPONENTS = 10;
 const LANDMARKS = 500;
 const ALPHA = 1;
-const LIMITS = { kpcaLimit: 20000, arpackLimit: 10000, krrLimit: 8000, exactKpcaLimit: 0, choleskyLimit: 4000 };
+const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-randomized,kpca-dual,nystroem,krr').split(','));
+const kpca = methods.has('kpca-randomized') || methods.has('kpca-dual');
+const LIMITS = {
+  kpcaLimit: methods.has('kpca-randomized') ? 20000 : 0,
+  arpackLimit: kpca ? 10000 : 0,
+  krrLimit: methods.has('krr') ? 8000 : 0,
+  exactKpcaLimit: 0,
+  choleskyLimit: 4000,
+};
 
 function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
   let s = 0;
@@ -59,48 +71,56 @@ cases.forEach((c, index) => {
   const yTest = c.y.slice(c.trainRows);
   const reference = ref.kpcaArpack?.eigenvalues;
 
-  const randomized = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'randomized', seed: 0 }).fit(c.x));
-  lines.push(
-    `| ${c.n} | KPCA randomized (10 comp.) | ${fmt(randomized.seconds)} | ${fmt(ref.kpcaRandomized?.seconds)} | ${eigenError(randomized.value.eigenvalues as Float64Array, reference)} | ${eigenError(ref.kpcaRandomized?.eigenvalues ?? [], reference)} |`,
-  );
-  const dual = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'dual', seed: 0, dual: { tolerance: 1e-4 } }).fit(c.x));
-  lines.push(`| ${c.n} | KPCA dual gradient (10 comp.) | ${fmt(dual.seconds)} | – | ${eigenError(dual.value.eigenvalues as Float64Array, reference)} | – |`);
+  if (methods.has('kpca-randomized')) {
+    const randomized = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'randomized', seed: 0 }).fit(c.x));
+    lines.push(
+      `| ${c.n} | KPCA randomized (10 comp.) | ${fmt(randomized.seconds)} | ${fmt(ref.kpcaRandomized?.seconds)} | ${eigenError(randomized.value.eigenvalues as Float64Array, reference)} | ${eigenError(ref.kpcaRandomized?.eigenvalues ?? [], reference)} |`,
+    );
+  }
+  if (methods.has('kpca-dual')) {
+    const dual = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'dual', seed: 0, dual: { tolerance: 1e-4 } }).fit(c.x));
+    lines.push(`| ${c.n} | KPCA dual gradient (10 comp.) | ${fmt(dual.seconds)} | – | ${eigenError(dual.value.eigenvalues as Float64Array, reference)} | – |`);
+  }
   if (c.n <= LIMITS.exactKpcaLimit) {
     const exact = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'exact' }).fit(c.x));
     lines.push(`| ${c.n} | KPCA exact / ARPACK | ${fmt(exact.seconds)} | ${fmt(ref.kpcaArpack?.seconds)} | ${eigenError(exact.value.eigenvalues as Float64Array, reference)} | reference |`);
   } else if (ref.kpcaArpack) {
     lines.push(`| ${c.n} | KPCA ARPACK (reference) | – | ${fmt(ref.kpcaArpack.seconds)} | – | reference |`);
   }
-  console.error(`kvkit: n = ${c.n} KPCA done`);
+  if (kpca) console.error(`kvkit: n = ${c.n} KPCA done`);
 
-  const nys = time(() => {
-    const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: LANDMARKS, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
-    return model.predict(test).data;
-  });
-  lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
-  const features = time(() => {
-    const map = new Nystroem({ kernel, nComponents: LANDMARKS, seed: 0 }).fit(train);
-    const phi = map.transform(train);
-    const gram = matmulMatrix(phi, phi, { transposeA: true });
-    for (let i = 0; i < LANDMARKS; i++) gram.data[i * LANDMARKS + i] += ALPHA;
-    const w = choleskySolve(cholesky(gram), matmulMatrix(phi, { rows: c.trainRows, cols: 1, data: yTrain }, { transposeA: true }));
-    return matmulMatrix(map.transform(test), w).data;
-  });
-  lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
-  console.error(`kvkit: n = ${c.n} Nyström done`);
-
-  if (c.trainRows <= LIMITS.choleskyLimit) {
-    const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA }).fit(train, yTrain).predict(test).data);
-    lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
+  if (methods.has('nystroem')) {
+    const nys = time(() => {
+      const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: LANDMARKS, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
+      return model.predict(test).data;
+    });
+    lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+    const features = time(() => {
+      const map = new Nystroem({ kernel, nComponents: LANDMARKS, seed: 0 }).fit(train);
+      const phi = map.transform(train);
+      const gram = matmulMatrix(phi, phi, { transposeA: true });
+      for (let i = 0; i < LANDMARKS; i++) gram.data[i * LANDMARKS + i] += ALPHA;
+      const w = choleskySolve(cholesky(gram), matmulMatrix(phi, { rows: c.trainRows, cols: 1, data: yTrain }, { transposeA: true }));
+      return matmulMatrix(map.transform(test), w).data;
+    });
+    lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
   }
-  const cg = time(() => {
-    const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'cg', tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
-    return { pred: model.predict(test).data, iterations: model.iterations };
-  });
-  lines.push(
-    `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
-  );
-  console.error(`kvkit: n = ${c.n} KRR done`);
+  if (methods.has('nystroem')) console.error(`kvkit: n = ${c.n} Nyström done`);
+
+  if (methods.has('krr')) {
+    if (c.trainRows <= LIMITS.choleskyLimit) {
+      const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA }).fit(train, yTrain).predict(test).data);
+      lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
+    }
+    const cg = time(() => {
+      const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'cg', tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
+      return { pred: model.predict(test).data, iterations: model.iterations };
+    });
+    lines.push(
+      `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
+    );
+  }
+  if (methods.has('krr')) console.error(`kvkit: n = ${c.n} KRR done`);
 });
 
 console.log(`\nMachine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, Node ${process.version}; scikit-learn ${sk.sklearn}, numpy ${sk.numpy}; ${new Date().toISOString().slice(0, 10)}`);

@@ -57,7 +57,7 @@ describe('Nystroem against scikit-learn (SpamAssassin features)', () => {
 });
 
 describe('ridge-leverage landmarks', () => {
-  it('find small far-away clusters that uniform sampling misses (lower trace error averaged over 10 seeds)', () =>
+  it('find small far-away clusters that uniform sampling misses (lower trace error averaged over 20 samplings)', () =>
     withSeed((rng) => {
       // 400 points in one tight cluster and 8 clusters of 3 points far from it and each other.
       const rows: number[][] = [];
@@ -75,12 +75,14 @@ describe('ridge-leverage landmarks', () => {
         }
         return missing / phi.rows;
       };
+      // Averaged over 20 samplings: with 10, the ratio leverage/uniform had mean 0.40, sd 0.06 and
+      // max 0.57 over 150 seeds, 3.3 sd from the 0.6 bound; 20 shrinks the sd by √2.
       let uniform = 0;
       let leverage = 0;
-      for (let seed = 0; seed < 10; seed++) {
+      for (let seed = 0; seed < 20; seed++) {
         const s = rng.int(1 << 30);
-        uniform += traceError(new Nystroem({ kernel: k, nComponents: 20, seed: s }).fitTransform(pts)) / 10;
-        leverage += traceError(new Nystroem({ kernel: k, nComponents: 20, sampling: 'ridge-leverage', ridge: 1, seed: s }).fitTransform(pts)) / 10;
+        uniform += traceError(new Nystroem({ kernel: k, nComponents: 20, seed: s }).fitTransform(pts)) / 20;
+        leverage += traceError(new Nystroem({ kernel: k, nComponents: 20, sampling: 'ridge-leverage', ridge: 1, seed: s }).fitTransform(pts)) / 20;
       }
       expect(leverage).toBeLessThan(0.6 * uniform);
     }));
@@ -102,10 +104,12 @@ describe('random Fourier features', () => {
         }
         expectSameMean(meanStd(iid), { mean: f.errorMean[s], std: f.errorStd[s] }, f.seeds, `D=${D}`);
         // With scikit-learn's random-offset features the frequency variance is a small part of the
-        // total, so orthogonality helps little here: it must not be worse beyond 3 standard errors.
+        // total, so orthogonality helps little here: it must not be worse beyond 5 standard errors
+        // (the standard error is itself estimated from 10 seeds, so the difference over it is
+        // t-distributed: at 3 its slack was 2.4–2.6 sd from failing over 20 seeds, ~1 run in 150).
         const a = meanStd(orf);
         const b = meanStd(iid);
-        expect(a.mean).toBeLessThan(b.mean + 3 * Math.sqrt((a.std ** 2 + b.std ** 2) / f.seeds));
+        expect(a.mean).toBeLessThan(b.mean + 5 * Math.sqrt((a.std ** 2 + b.std ** 2) / f.seeds));
       });
     }));
 

@@ -42,11 +42,14 @@ describe('MMD', () => {
       const band = binomialBand(reps, 0.05);
       expect(rejections).toBeGreaterThanOrEqual(band.lower);
       expect(rejections).toBeLessThanOrEqual(band.upper);
+      // The power here is 0.962 (38.5 of 40 over 53 seeds): at least 68 rejections of 80 fails with
+      // probability 1e-5 for it, and 84% of the time for a test of power 0.8 (with 34 of 40 it
+      // failed 1 run in 1400).
       let power = 0;
-      for (let r = 0; r < 40; r++) {
+      for (let r = 0; r < 80; r++) {
         if (mmdTest(gaussian(rng, 25, 2), gaussian(rng, 25, 2, 1), { kernel: k, nullSamples: 99, nullSeed: rng.nextU32() }).rejected) power++;
       }
-      expect(power).toBeGreaterThanOrEqual(34); // the power here is ≈ 0.99
+      expect(power).toBeGreaterThanOrEqual(68);
     }));
 });
 
@@ -121,7 +124,9 @@ describe('kernel Stein discrepancy', () => {
       let plain = 0;
       let perturbed = 0;
       let perturbedUnderNull = 0;
-      const reps = 30;
+      // Over 150 seeds at 30 repetitions, perturbed − plain rejections: mean 14.6, sd 2.8 (the bound
+      // 0.25·30 failed 3 times). At 60 repetitions that doubles to ~29 against a bound of 12 (4.3 sd).
+      const reps = 60;
       // Jumps of 2.5μ, longer than the distance between the modes: under H₀ the flows between the
       // modes balance and the sample stays a sample of p; under the alternative the net flow lands
       // off-centre in the receiving mode, a change of shape the Stein discrepancy does see.
@@ -132,7 +137,7 @@ describe('kernel Stein discrepancy', () => {
         if (perturbedKsdTest(x, { ...options, nullSeed: rng.nextU32(), seed: rng.nextU32() }).rejected) perturbed++;
         if (perturbedKsdTest(sample(60, 0.5), { ...options, nullSeed: rng.nextU32(), seed: rng.nextU32() }).rejected) perturbedUnderNull++;
       }
-      expect(perturbed).toBeGreaterThan(plain + reps * 0.25);
+      expect(perturbed).toBeGreaterThan(plain + reps * 0.2);
       expect(perturbedUnderNull).toBeLessThanOrEqual(binomialBand(reps, 0.05).upper);
       // The perturbation leaves the target invariant: a sample from p keeps its mode weights.
       const fromTarget = perturbSample(sample(4000, 0.5), { logDensity, jumps: [[2 * mu]], steps: 3, seed: 1 });

@@ -1,4 +1,4 @@
-import { type Matrix, matmulMatrix, matrix, qr, type Rng } from '@kvkit/tensor-core';
+import { type Matrix, matmulMatrix, matrix, qr, type Rng, svd } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { cca, ccaTransform, deconfoundedCka, KernelMatrix, kernelCka, linear, linearCka, minibatchCka, rbf, stochasticCca, svcca, unbiasedHsic } from '../src/index.js';
@@ -81,13 +81,16 @@ describe('CKA', () => {
     withSeed((rng) => {
       // Two unrelated random networks on the same inputs look similar to plain CKA (they both mirror
       // the input geometry); after regressing out the input similarity, far less remains.
+      // 64 hidden units: with 16 the plain CKA (mean 0.52, sd 0.06) came within 3.3 sd of its 0.3
+      // bound. Over 300 seeds at 64: plain mean 0.81 sd 0.03 min 0.73; plain − deconfounded mean
+      // 0.67 sd 0.08 min 0.48 (bounds 7 and 4.8 sd away).
       const inputs = gaussian(rng, 120, 8);
-      const netA = relu(matmulMatrix(inputs, gaussian(rng, 8, 16)));
-      const netB = relu(matmulMatrix(inputs, gaussian(rng, 8, 16)));
+      const netA = relu(matmulMatrix(inputs, gaussian(rng, 8, 64)));
+      const netB = relu(matmulMatrix(inputs, gaussian(rng, 8, 64)));
       const plain = linearCka(netA, netB);
       const deconfounded = deconfoundedCka(netA, netB, inputs);
-      expect(plain).toBeGreaterThan(0.3);
-      expect(deconfounded).toBeLessThan(plain - 0.25);
+      expect(plain).toBeGreaterThan(0.6);
+      expect(deconfounded).toBeLessThan(plain - 0.3);
       expect(deconfoundedCka(netA, netA, inputs)).toBeCloseTo(1, 10);
     }));
 
@@ -122,12 +125,16 @@ describe('CCA', () => {
         const q = qr(center(a)).q;
         return matmulMatrix(q, matmulMatrix(q, center(b), { transposeA: true }));
       };
+      // Iterated to convergence: a fixed 200 iterations left a 1e-5 error 1 time in 150, when ρ₂ is
+      // close to ρ₁ (convergence goes as (ρ₂/ρ₁)^(2·iterations)).
       let v = column(x, 0);
-      for (let it = 0; it < 200; it++) {
+      for (let it = 0, change = Infinity; it < 20000 && change > 1e-15; it++) {
         const py = ols(y, { rows: v.length, cols: 1, data: v });
         const px = ols(x, py);
         const norm = Math.hypot(...px.data);
-        v = px.data.map((t) => t / norm);
+        const next = px.data.map((t) => t / norm);
+        change = Math.hypot(...next.map((t, i) => t - v[i]));
+        v = next;
       }
       const py = ols(y, { rows: v.length, cols: 1, data: v });
       expect(correlation(v, py.data)).toBeCloseTo(result.correlations[0], 6);
@@ -149,16 +156,20 @@ describe('CCA', () => {
     withSeed((rng) => {
       const { x, y } = twoViews(rng, 600);
       const exact = cca(x, y, { nComponents: 2, regularization: 1e-3 });
-      const sgd = stochasticCca(x, y, { nComponents: 2, epochs: 60, batchSize: 50, seed: rng.nextU32() });
-      // SGD with a decaying step ends near, not at, the optimum: within a few hundredths.
+      const sgd = stochasticCca(x, y, { nComponents: 2, epochs: 100, batchSize: 50, seed: rng.nextU32() });
+      // SGD with a decaying step ends near, not at, the optimum. Gaps to the exact correlations over
+      // 300 seeds: ρ₁ mean 0.0000 sd 0.0003 max 0.0034, ρ₂ mean 0.0004 sd 0.0026 max 0.038 (the
+      // bounds: 9× and 2× the worst). Before the step decay was slowed to ten epochs, 27 runs in
+      // 150 failed these bounds at 60 epochs, ρ₂ off by up to 0.5.
       expect(sgd.values[0]).toBeGreaterThan(exact.correlations[0] - 0.03);
       expect(sgd.values[1]).toBeGreaterThan(exact.correlations[1] - 0.08);
-      // PLS: the top singular values of the cross-covariance.
+      // PLS: the top singular values of the cross-covariance; the relative shortfall over 300 seeds
+      // was at most 2.3e-5 (first) and 3.9e-5 (second).
       const cxy = matmulMatrix(center(x), center(y), { transposeA: true });
-      const sv = svdValues({ ...cxy, data: cxy.data.map((v) => v / 599) });
-      const pls = stochasticCca(x, y, { nComponents: 2, mode: 'pls', epochs: 60, batchSize: 50, seed: rng.nextU32() });
-      expect(pls.values[0]).toBeGreaterThan(0.95 * sv[0]);
-      expect(pls.values[1]).toBeGreaterThan(0.85 * sv[1]);
+      const sv = svd({ ...cxy, data: cxy.data.map((v) => v / 599) }).s;
+      const pls = stochasticCca(x, y, { nComponents: 2, mode: 'pls', epochs: 100, batchSize: 50, seed: rng.nextU32() });
+      expect(pls.values[0]).toBeGreaterThan(0.99 * sv[0]);
+      expect(pls.values[1]).toBeGreaterThan(0.98 * sv[1]);
       expect(pls.values[0]).toBeLessThanOrEqual(sv[0] * (1 + 1e-9));
     }));
 
@@ -180,25 +191,4 @@ function center(m: Matrix): Matrix {
     for (let i = 0; i < m.rows; i++) out[i * m.cols + j] -= mean;
   }
   return { rows: m.rows, cols: m.cols, data: out };
-}
-
-function svdValues(m: Matrix): number[] {
-  // Eigenvalues of MᵀM by repeated power iteration with deflation (2 values suffice here).
-  const values: number[] = [];
-  const mtm = matmulMatrix(m, m, { transposeA: true });
-  const a = Float64Array.from(mtm.data);
-  const n = mtm.rows;
-  for (let c = 0; c < 2; c++) {
-    let v = Float64Array.from({ length: n }, (_, i) => 1 + i);
-    let lambda = 0;
-    for (let it = 0; it < 500; it++) {
-      const w = new Float64Array(n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) w[i] += a[i * n + j] * v[j];
-      lambda = Math.hypot(...w);
-      v = w.map((t) => t / lambda);
-    }
-    values.push(Math.sqrt(lambda));
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] -= lambda * v[i] * v[j];
-  }
-  return values;
 }

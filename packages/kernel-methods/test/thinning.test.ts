@@ -63,14 +63,16 @@ describe('kernel thinning', () => {
   it('Compress++ (higher-order, with kernel halving and thinning) beats i.i.d. subsampling; a custom halver is used', () =>
     withSeed((rng) => {
       const kernel = rbf({ gamma: 0.5 });
+      // Means over 8 samples: with 6, 0.8·iid − cpp had mean 0.064, sd 0.016 over 120 seeds (3.7–4.0
+      // sd from failing); 8 samples shrink the sd by √(3/4).
       let cpp = 0;
       let iid = 0;
-      for (let s = 0; s < 6; s++) {
+      for (let s = 0; s < 8; s++) {
         const x = gaussian(rng, 256, 2);
         const result = compressPlusPlus(x, { kernel, g: 2, seed: rng.nextU32() });
         expect(result.indices.length).toBe(16);
-        cpp += result.mmd / 6;
-        iid += iidMmd(x, 16, kernel, rng) / 6;
+        cpp += result.mmd / 8;
+        iid += iidMmd(x, 16, kernel, rng) / 8;
       }
       expect(cpp).toBeLessThan(0.8 * iid);
       // Compress with a halver that keeps even positions: sizes follow 2^g·√n.

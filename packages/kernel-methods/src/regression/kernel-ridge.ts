@@ -1,10 +1,11 @@
-import { cholesky, choleskySolve, createRng, InvalidConfigError, type Matrix, matmulMatrix, solveTriangular } from '@kvkit/tensor-core';
+import { cholesky, choleskySolve, createRng, InvalidConfigError, type Matrix } from '@kvkit/tensor-core';
 import { type LandmarkSampling, ridgeLeverageScores, uniformIndices, weightedWithoutReplacement } from '../approximation/nystroem.js';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive, selectRows } from '../points.js';
 import { addToDiagonal, conjugateGradient } from '../util/linalg.js';
+import { falkon } from './falkon.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 
 export type KrrSolver = 'cholesky' | 'cg' | 'nystroem-pcg';
@@ -27,6 +28,12 @@ export interface KernelRidgeOptions extends KernelMatrixOptions {
   /** nystroem-pcg: number of centres (default min(n, 1000)) and how they are sampled. */
   nCenters?: number;
   sampling?: LandmarkSampling;
+  /**
+   * nystroem-pcg on the host: K_nm (n·m float64 values) is kept during the fit when it takes at
+   * most this many bytes (default 64 MiB), so each CG iteration reads it instead of evaluating the
+   * kernel again; 0 keeps memory at O(m² + tile) whatever n is. Freed when fit returns.
+   */
+  kernelCacheBytes?: number;
   seed?: number;
 }
 
@@ -65,6 +72,7 @@ export class KernelRidge {
     if (!['cholesky', 'cg', 'nystroem-pcg'].includes(this.solver)) {
       throw new InvalidConfigError(`KernelRidge: solver must be cholesky, cg or nystroem-pcg, got ${String(this.solver)}`);
     }
+    if (options.kernelCacheBytes !== undefined) requirePositive(options.kernelCacheBytes, 'KernelRidge', 'kernelCacheBytes', true);
     this.options = options;
   }
 
@@ -132,11 +140,7 @@ export class KernelRidge {
     return model;
   }
 
-  /**
-   * FALKON: solve (K_mn K_nm + α K_mm) β = K_mn y by CG preconditioned with P = T·A, where
-   * K_mm = TTᵀ and AAᵀ = (n/m)TᵀT + αI, so that PPᵀ ≈ (n/m)K_mm² + αK_mm approximates the system
-   * matrix for uniformly sampled centres. CG runs on P⁻¹(·)P⁻ᵀ, β = P⁻ᵀu.
-   */
+  /** Samples the centres, then solves the Nyström-restricted problem with FALKON. */
   private fitNystroem(x: Matrix, y: Matrix): void {
     const n = x.rows;
     const m = requireInteger(this.options.nCenters ?? Math.min(n, 1000), 1, n, 'KernelRidge', 'nCenters');
@@ -154,34 +158,15 @@ export class KernelRidge {
       return true;
     });
     const centers = selectRows(x, distinct);
-    const kmm = new KernelMatrix(this.kernel, centers, undefined, this.options).toMatrix();
-    const mc = centers.rows;
-    // The preconditioner factors K_mm + jI with j relative to the kernel's scale: real data has
-    // duplicate points, which make K_mm exactly singular. Only the preconditioner is perturbed; the
-    // system CG solves is the exact one.
-    const scale = kmm.data.reduce((s, v, i) => (i % (mc + 1) === 0 ? s + v : s), 0) / mc;
-    const t = cholesky(kmm, { jitter: 1e-6 * scale });
-    const ttt = matmulMatrix(t, t, { transposeA: true });
-    const inner = addToDiagonal({ rows: mc, cols: mc, data: ttt.data.map((v) => (v * n) / mc) }, this.alpha);
-    const a = cholesky(inner);
-    const knm = new KernelMatrix(this.kernel, x, centers, this.options);
-    const alpha = this.alpha;
-    // P⁻¹v = A⁻¹T⁻¹v and P⁻ᵀv = T⁻ᵀA⁻ᵀv.
-    const pInv = (v: Matrix) => solveTriangular(a, solveTriangular(t, v, { lower: true }), { lower: true });
-    const pInvT = (v: Matrix) => solveTriangular(t, solveTriangular(a, v, { lower: true, transpose: true }), { lower: true, transpose: true });
-    const system = (beta: Matrix): Matrix => {
-      const kb = knm.multiplyTransposed(knm.multiply(beta));
-      const reg = matmulMatrix(kmm, beta);
-      for (let i = 0; i < kb.data.length; i++) kb.data[i] += alpha * reg.data[i];
-      return kb;
-    };
-    const rhs = pInv(knm.multiplyTransposed(y));
-    const result = conjugateGradient((u) => pInv(system(pInvT(u))), rhs, {
+    const result = falkon(this.kernel, x, y, centers, {
+      ...this.options,
+      alpha: this.alpha,
+      cacheBytes: this.options.kernelCacheBytes ?? 64 * 2 ** 20,
       tolerance: this.options.tolerance ?? 1e-8,
       maxIterations: this.options.maxIterations ?? 1000,
       where: 'KernelRidge.fit (nystroem-pcg)',
     });
-    this.coefficients = pInvT(result.x);
+    this.coefficients = result.coefficients;
     this.iterations = result.iterations;
     this.centers = centers;
   }

@@ -1,0 +1,127 @@
+import { cholesky, type Matrix, matmulMatrix, solveTriangular } from '@kvkit/tensor-core';
+import type { Kernel } from '../kernels/kernel.js';
+import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
+import { addToDiagonal, conjugateGradient } from '../util/linalg.js';
+import { accumulateProduct, accumulateTransposedProduct } from '../util/tile-products.js';
+
+export interface FalkonOptions extends KernelMatrixOptions {
+  /** Ridge α of ‖K_nm β − y‖² + α βᵀ(K_mm + jI)β. */
+  alpha: number;
+  tolerance?: number;
+  maxIterations?: number;
+  /**
+   * Keep K_nm (n·m float64 values) after the first product when it takes at most this many bytes,
+   * so later CG iterations read it instead of re-evaluating the kernel (host engine only).
+   */
+  cacheBytes?: number;
+  where: string;
+}
+
+export interface FalkonResult {
+  coefficients: Matrix;
+  iterations: number;
+}
+
+/**
+ * FALKON (Rudi, Carratino & Rosasco 2017): solve (K_mnK_nm + α(K_mm + jI)) β = K_mn y by CG
+ * preconditioned with P = T·A, where K_mm + jI = TTᵀ and AAᵀ = (n/m)TᵀT + αI, so that
+ * PPᵀ = (n/m)(K_mm + jI)² + α(K_mm + jI) approximates the system matrix for uniform centres. CG runs
+ * on P⁻¹(·)P⁻ᵀ, β = P⁻ᵀu. The jitter j (relative to the kernel's scale) is part of the regularizer,
+ * as in the paper's implementation: with the exact K_mm there, directions where K_mm is (numerically)
+ * singular — duplicate or nearly collinear centres — keep an eigenvalue ≈ 0 in the system but j in the
+ * preconditioner, and CG needs hundreds of iterations instead of tens.
+ */
+export function falkon(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: FalkonOptions): FalkonResult {
+  const n = x.rows;
+  const m = centers.rows;
+  const alpha = options.alpha;
+  const kmm = new KernelMatrix(kernel, centers, undefined, options).toMatrix();
+  let scale = 0;
+  for (let i = 0; i < m; i++) scale += kmm.data[i * (m + 1)] / m;
+  const t = cholesky(kmm, { jitter: 1e-6 * scale });
+  const ttt = matmulMatrix(t, t, { transposeA: true });
+  for (let i = 0; i < ttt.data.length; i++) ttt.data[i] *= n / m;
+  const a = cholesky(addToDiagonal(ttt, alpha));
+  const normal = normalProduct(kernel, x, centers, options);
+  // In u = Pᵀβ coordinates the system is P⁻¹K_mnK_nmP⁻ᵀu + αA⁻¹A⁻ᵀu (the regularizer's T cancels):
+  // with w = A⁻ᵀu, β = T⁻ᵀw, the product is A⁻¹(T⁻¹K_mnK_nmβ + αw).
+  const system = (u: Matrix): Matrix => {
+    const w = solveTriangular(a, u, { lower: true, transpose: true });
+    const beta = solveTriangular(t, w, { lower: true, transpose: true });
+    const z = solveTriangular(t, normal.apply(beta), { lower: true });
+    for (let i = 0; i < z.data.length; i++) z.data[i] += alpha * w.data[i];
+    return solveTriangular(a, z, { lower: true });
+  };
+  const rhs = solveTriangular(a, solveTriangular(t, normal.transposedTimes(y), { lower: true }), { lower: true });
+  const result = conjugateGradient(system, rhs, {
+    tolerance: options.tolerance ?? 1e-8,
+    maxIterations: options.maxIterations ?? 1000,
+    where: options.where,
+  });
+  const coefficients = solveTriangular(t, solveTriangular(a, result.x, { lower: true, transpose: true }), { lower: true, transpose: true });
+  return { coefficients, iterations: result.iterations };
+}
+
+interface NormalProduct {
+  /** K_mn(K_nm B) for B (m × k). */
+  apply(b: Matrix): Matrix;
+  /** K_mn Y for Y (n × k). */
+  transposedTimes(y: Matrix): Matrix;
+}
+
+/**
+ * K_mnK_nm·B. On a device engine: two lazy products. On the host: one pass over row tiles of K_nm,
+ * each tile evaluated once into a reused buffer and used for both K_tile·B and K_tileᵀ·(K_tile·B);
+ * K_nm is kept whole after the first pass when it fits in `cacheBytes`.
+ */
+function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: FalkonOptions): NormalProduct {
+  const knm = new KernelMatrix(kernel, x, centers, options);
+  if (knm.engine !== 'host') {
+    return {
+      apply: (b) => knm.multiplyTransposed(knm.multiply(b)),
+      transposedTimes: (y) => knm.multiplyTransposed(y),
+    };
+  }
+  const n = x.rows;
+  const m = centers.rows;
+  const cache = n * m * 8 <= (options.cacheBytes ?? 0) ? new Float64Array(n * m) : undefined;
+  let cacheFilled = false;
+  // Row tiles of about tileSize² values, the memory bound of the lazy operator.
+  const tileRows = cache ? n : Math.max(1, Math.min(n, Math.floor((knm.tileSize * knm.tileSize) / m)));
+  const tile = cache ?? new Float64Array(tileRows * m);
+  let rows = new Float64Array(0);
+  /** Calls visit(r0, r1) once the values of K_nm[r0:r1, :] are in `tile` (row-major, width m). */
+  const forEachTile = (visit: (r0: number, r1: number) => void): void => {
+    if (cache) {
+      if (!cacheFilled) kernel.evaluate(x, centers, cache, 0, n, 0, m);
+      cacheFilled = true;
+      visit(0, n);
+      return;
+    }
+    for (let r0 = 0; r0 < n; r0 += tileRows) {
+      const r1 = Math.min(n, r0 + tileRows);
+      kernel.evaluate(x, centers, tile, r0, r1, 0, m);
+      visit(r0, r1);
+    }
+  };
+  return {
+    apply(b) {
+      const k = b.cols;
+      const out = new Float64Array(m * k);
+      if (rows.length < tileRows * k) rows = new Float64Array(tileRows * k);
+      forEachTile((r0, r1) => {
+        const height = r1 - r0;
+        rows.fill(0, 0, height * k);
+        accumulateProduct(tile, height, m, b.data, 0, rows, 0, k);
+        accumulateTransposedProduct(tile, height, m, rows, 0, out, 0, k);
+      });
+      return { rows: m, cols: k, data: out };
+    },
+    transposedTimes(y) {
+      const k = y.cols;
+      const out = new Float64Array(m * k);
+      forEachTile((r0, r1) => accumulateTransposedProduct(tile, r1 - r0, m, y.data, r0, out, 0, k));
+      return { rows: m, cols: k, data: out };
+    },
+  };
+}

@@ -1,0 +1,42 @@
+// Products of a row-major kernel tile with a block of a dense right-hand side, accumulated into
+// an output block: the inner loops of every tiled kernel-matrix product.
+
+/** out[r0 + i, :] += Σ_j tile[i, j]·v[c0 + j, :]. */
+export function accumulateProduct(tile: Float64Array, height: number, width: number, v: Float64Array, c0: number, out: Float64Array, r0: number, k: number): void {
+  if (k === 1) {
+    for (let i = 0; i < height; i++) {
+      const row = i * width;
+      let s = 0;
+      for (let j = 0; j < width; j++) s += tile[row + j] * v[c0 + j];
+      out[r0 + i] += s;
+    }
+    return;
+  }
+  for (let i = 0; i < height; i++) {
+    const row = i * width;
+    const o = (r0 + i) * k;
+    for (let j = 0; j < width; j++) {
+      const w = tile[row + j];
+      const vr = (c0 + j) * k;
+      for (let l = 0; l < k; l++) out[o + l] += w * v[vr + l];
+    }
+  }
+}
+
+/** out[c0 + j, :] += Σ_i tile[i, j]·v[r0 + i, :]. */
+export function accumulateTransposedProduct(tile: Float64Array, height: number, width: number, v: Float64Array, r0: number, out: Float64Array, c0: number, k: number): void {
+  for (let i = 0; i < height; i++) {
+    const row = i * width;
+    const vr = (r0 + i) * k;
+    if (k === 1) {
+      const vi = v[r0 + i];
+      for (let j = 0; j < width; j++) out[c0 + j] += tile[row + j] * vi;
+      continue;
+    }
+    for (let j = 0; j < width; j++) {
+      const w = tile[row + j];
+      const o = (c0 + j) * k;
+      for (let l = 0; l < k; l++) out[o + l] += w * v[vr + l];
+    }
+  }
+}
