@@ -1,5 +1,6 @@
 // kv-quant's CUDA kernels (src/cuda/*.cu) on @kvkit/cuda-runtime's CPU emulator — the same .cu
-// source NVRTC compiles on a device — bit for bit against the CPU kernels on fresh random inputs.
+// source NVRTC compiles on a device — bit for bit against the CPU kernels on fresh random inputs:
+// the parity cases (gpu-parity-cases.ts) and the edge cases the WebGPU suite runs (gpu-edge-cases.ts).
 // tooling/gpu/kv-quant-check.sh runs the same cases on a real GPU.
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { createRng, tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
@@ -9,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { dequantizeUniform, quantizeUniform } from '../src/index.js';
 import { fp8CudaModule } from '../src/cuda/fp8.js';
 import { uniformCudaModule } from '../src/cuda/uniform.js';
+import { gpuEdgeCases } from './gpu-edge-cases.js';
 import { gpuParityCases } from './gpu-parity-cases.js';
 
 const seed = freshSeed();
@@ -21,12 +23,20 @@ beforeAll(async () => {
 }, 600_000);
 
 describe(`kv-quant CUDA kernels = CPU kernels, bit for bit, on the emulator (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {
-  for (const c of gpuParityCases()) {
+  for (const c of [...gpuParityCases(), ...gpuEdgeCases()]) {
     it(c.name, async () => {
       const mismatch = await c.run(cuda, rng);
       expect(mismatch, `${c.name} [seed ${seed}]`).toBeUndefined();
     });
   }
+
+  it('a symmetric group holding ±∞ gets scale ∞, code 0 for ±∞ (∞/∞ is NaN, stored as 0), the offset for finite values (x/∞ = ±0)', async () => {
+    const attrs = { bits: 4, groupSize: 4, symmetric: true, paramDType: 'f32' } as const;
+    const q = quantizeUniform(tensor([Infinity, 1, -2, 0, 0.5, -Infinity, 3, -0], [2, 4], { backend: cuda }), attrs);
+    expect(Array.from(await q.scale.read())).toEqual([Infinity, Infinity]);
+    // 4-bit codes, 8 to a word, the first value in the lowest bits: [0, 8, 8, 8] and [8, 0, 8, 8].
+    expect(Array.from(await q.codes.read())).toEqual([0x8880, 0x8808]);
+  });
 
   it('quantizes tensors that live on the CUDA backend there (the result stays on it)', () => {
     const q = quantizeUniform(tensor([0.5, -1, 2, 3], [1, 4], { backend: cuda }), { bits: 4, groupSize: 4, symmetric: false, paramDType: 'f16' });

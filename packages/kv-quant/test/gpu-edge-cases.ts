@@ -4,7 +4,7 @@
  * quotient would not do, constant groups, the NaN/±∞ policy of the CPU kernel, parameters that
  * overflow or underflow f16, subnormal inputs, and sizes that leave most of a workgroup idle.
  * Each case packs its scenarios as rows of one tensor (one dispatch), filled around fresh random
- * values. Used by the WebGPU suite and by tooling/gpu/kv-quant-check.ts.
+ * values. Used by the WebGPU and CUDA-emulator suites and by tooling/gpu/kv-quant-check.ts.
  */
 import { type Backend, cpuBackend, type DType, type Rng, type Tensor, tensor, transpose } from '@kvkit/tensor-core';
 import { dequantizeFp8, dequantizeUniform, type Fp8Format, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../src/index.js';

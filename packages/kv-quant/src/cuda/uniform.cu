@@ -56,8 +56,16 @@ __device__ __forceinline__ double js_max(double a, double b) {
   return a > b ? a : b;
 }
 
-// rint: round half to even in the default rounding mode, as roundHalfEven on the host.
-__device__ __forceinline__ double clamp_code(double q, double lo, double hi) { return fmin(hi, fmax(lo, rint(q))); }
+// The CPU kernel's code: offset + clamp(rint(d / s), lo, hi) (rint: round half to even, as
+// roundHalfEven), offset alone when there is no scale. A NaN quotient (an infinite difference over
+// an infinite scale) makes the CPU's code NaN, which its Uint8Array stores as 0 — not the clamp's
+// bound, which fmin/fmax would give (they drop a NaN operand).
+__device__ __forceinline__ kv_u32 uniform_code(double d, double s, kv_u32 offset, double lo, double hi) {
+  if (!(s > 0.0)) return offset;
+  const double q = d / s;
+  if (q != q) return 0u;
+  return offset + (kv_u32)(kv_i32)fmin(hi, fmax(lo, rint(q)));
+}
 
 // One thread per (row, group): min/max (or abs-max), the rounded parameters, then the group's words.
 template <class T, class P>
@@ -99,12 +107,14 @@ __device__ void quantize_uniform(kv_u32* words, typename P::S* scale, typename P
       hi = top;
     }
     const kv_u32 offset = symmetric ? (kv_u32)half : 0u;
-    for (kv_i64 w = 0; w < perGroup; w++) {
+    // A short last group takes only the words its codes need (tensor-core's wordsPerRow): writing
+    // perGroup words there would spill into the next row's codes, or past the end of the buffer.
+    const kv_i64 groupWords = (len + vpw - 1) / vpw;
+    for (kv_i64 w = 0; w < groupWords; w++) {
       kv_u32 word = 0;
       for (int k = 0; k < vpw && w * vpw + k < len; k++) {
         const double xi = (double)KvType<T>::load(v[w * vpw + k]);
-        const kv_u32 code = offset + (s > 0.0 ? (kv_u32)(kv_i32)clamp_code((xi - z) / s, lo, hi) : 0u);
-        word |= code << (k * bits);
+        word |= uniform_code(xi - z, s, offset, lo, hi) << (k * bits);
       }
       out[w] = word;
     }
