@@ -1,7 +1,7 @@
 /**
  * The kv-quant GPU check (bundled by kv-quant-check.sh into one file; no npm on the GPU machine):
  *   1. parity of every kv-quant CUDA kernel (uniform, fp8) with its CPU kernel, bit for bit, on fresh random inputs
- *      (the cases of packages/kv-quant/test/gpu-parity-cases.ts, which the emulator suite also runs);
+ *      (the cases of packages/kv-quant/test/gpu-parity-cases.ts and gpu-edge-cases.ts, which the emulator suite also runs);
  *   2. quantize/dequantize throughput at a realistic KV size (32 heads × 8192 tokens × 128 dims, f16)
  *      in GB/s of input read, next to the measured device copy bandwidth.
  *   3. the same parity cases (plus the edge cases of gpu-edge-cases.ts) and throughput for kv-quant's WGSL
@@ -21,6 +21,7 @@ import { freshSeed } from '@kvkit/tensor-core/testing';
 import { dequantizeUniform, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../../packages/kv-quant/src/index.js';
 import { fp8CudaModule } from '../../packages/kv-quant/src/cuda/fp8.js';
 import { uniformCudaModule } from '../../packages/kv-quant/src/cuda/uniform.js';
+import { gpuEdgeCases } from '../../packages/kv-quant/test/gpu-edge-cases.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
 import { type WebGpuSection, webgpuChecks, webgpuRows } from './kv-quant-webgpu.js';
 
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   report.parity = parity;
   const rng = createRng(seed);
   await step('parity', 20_000, async () => {
-    for (const c of gpuParityCases()) {
+    for (const c of [...gpuParityCases(), ...gpuEdgeCases()]) {
       try {
         parity[c.name] = (await c.run(cuda, rng)) ?? 'exact';
       } catch (error) {

@@ -1,7 +1,7 @@
 // kv-quant's WGSL kernels (src/webgpu/*) on a real WebGPU device — Dawn in Node, on SwiftShader
 // where there is no GPU (CI sets KVKIT_REQUIRE_WEBGPU=1, so a missing device fails rather than
 // skips) — bit for bit against the CPU kernels on fresh random inputs: the cases the CUDA
-// emulator suite runs (gpu-parity-cases.ts) and the edge cases of webgpu-edge-cases.ts.
+// emulator suite runs (gpu-parity-cases.ts) and the edge cases of gpu-edge-cases.ts.
 // tooling/gpu/kv-quant-check.sh runs the same cases on an NVIDIA GPU.
 import { createRng, tensor, toBackend, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
