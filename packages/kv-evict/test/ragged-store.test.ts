@@ -49,6 +49,25 @@ describe('raggedDenseStore', () => {
       store.dispose();
     }));
 
+  it('grows by an eighth while tokens arrive one at a time, so reserved capacity stays a small share', () =>
+    withSeed((rng) => {
+      // Decoding appends one token per step, and merged stores (MiniCache) only ever grow: doubling
+      // would leave up to half the buffer allocated and empty, reported as reserved bytes.
+      const minCapacity = 4;
+      const store = raggedDenseStore({ dtype: 'f16', minCapacity })(spec);
+      for (let t = 0; t < 300; t++) {
+        store.append(tensor(randomArray(rng, 2 * 4), [2, 1, 4], { backend }), tensor(randomArray(rng, 2 * 4), [2, 1, 4], { backend }), positions(t, 1));
+        store.appendHead(0, randomArray(rng, 4), randomArray(rng, 4), Int32Array.of(1000 + t));
+        for (const head of [0, 1]) {
+          const count = store.count(head);
+          expect(store.capacity(head)).toBeGreaterThanOrEqual(count);
+          expect(store.capacity(head)).toBeLessThanOrEqual(count + Math.max(minCapacity, Math.ceil(count / 8)));
+        }
+      }
+      expect(store.count(0)).toBe(600);
+      store.dispose();
+    }));
+
   it('writes a merged vector in place and appends host rows to one head', () => {
     const store = raggedDenseStore({ dtype: 'f32' })(spec);
     store.append(tensor(new Float32Array(2 * 2 * 4).fill(1), [2, 2, 4], { backend }), tensor(new Float32Array(16).fill(2), [2, 2, 4], { backend }), positions(0, 2));
