@@ -28,14 +28,20 @@ function buildPrompt() {
   return { k: tensor(k, [4, n, d], { backend }), q: tensor(q, [4, n, d], { backend }) };
 }
 
+/** A FastGen layer (threshold 0.95) that has profiled and compressed the prompt of `buildPrompt`. */
+function profiledLayer(): CompressingLayer {
+  const layer = fastGen({ specialTokenIds: [1], punctuationTokenIds: [2], threshold: 0.95, store: raggedDenseStore({ dtype: 'f32' }) })(
+    layerSpec({ qHeads: 4, kvHeads: 4, headDim: d }),
+  ) as CompressingLayer;
+  const { k, q } = buildPrompt();
+  layer.append(k, k, { positions: positions(0, n), phase: 'prefill', tokenIds });
+  layer.attend(q, { positions: positions(0, n) });
+  return layer;
+}
+
 describe('FastGen', () => {
   it('profiles each head on the prompt and gives it the cheapest policy that recovers the threshold', () => {
-    const layer = fastGen({ specialTokenIds: [1], punctuationTokenIds: [2], threshold: 0.95, store: raggedDenseStore({ dtype: 'f32' }) })(
-      layerSpec({ qHeads: 4, kvHeads: 4, headDim: d }),
-    ) as CompressingLayer;
-    const { k, q } = buildPrompt();
-    layer.append(k, k, { positions: positions(0, n), phase: 'prefill', tokenIds });
-    layer.attend(q, { positions: positions(0, n) });
+    const layer = profiledLayer();
     const info = layer.describe() as { headPolicies: string[]; recovery: number[][] };
     expect(info.headPolicies).toEqual(['special', 'punctuation', 'local', 'full']);
     expect(info.recovery[0][FASTGEN_POLICIES.indexOf('special')]).toBeGreaterThan(0.999);
@@ -66,12 +72,7 @@ describe('FastGen', () => {
     // FastGen's ratios are of the sequence so far: a head under the local policy keeps the last
     // ⌈0.3 · seen⌉ positions at every step. Sized by the tokens it still holds, the window would
     // shrink by 30% a step and collapse to a handful of tokens.
-    const layer = fastGen({ specialTokenIds: [1], punctuationTokenIds: [2], threshold: 0.95, store: raggedDenseStore({ dtype: 'f32' }) })(
-      layerSpec({ qHeads: 4, kvHeads: 4, headDim: d }),
-    ) as CompressingLayer;
-    const { k, q } = buildPrompt();
-    layer.append(k, k, { positions: positions(0, n), phase: 'prefill', tokenIds });
-    layer.attend(q, { positions: positions(0, n) });
+    const layer = profiledLayer();
     expect((layer.describe() as { headPolicies: string[] }).headPolicies[2]).toBe('local');
     const steps = 40;
     for (let t = n; t < n + steps; t++) {
