@@ -52,5 +52,8 @@ describe('ClusterKV', () => {
       const memory = layer.memory();
       expect(memory.parts.keys).toBe((n + 2) * d * 4);
       expect(memory.parts.centroids).toBe(4 * (d * 4 + 4));
+      // One i32 cluster id per token, in a buffer that grows by at most max(16, an eighth) at a time.
+      expect(memory.parts.indices).toBeGreaterThanOrEqual((n + 2) * 4);
+      expect(memory.parts.indices).toBeLessThanOrEqual((n + 2 + Math.max(16, Math.ceil(n / 8))) * 4);
     }));
 });

@@ -28,14 +28,20 @@ function buildPrompt() {
   return { k: tensor(k, [4, n, d], { backend }), q: tensor(q, [4, n, d], { backend }) };
 }
 
+/** A FastGen layer (threshold 0.95) that has profiled and compressed the prompt of `buildPrompt`. */
+function profiledLayer(): CompressingLayer {
+  const layer = fastGen({ specialTokenIds: [1], punctuationTokenIds: [2], threshold: 0.95, store: raggedDenseStore({ dtype: 'f32' }) })(
+    layerSpec({ qHeads: 4, kvHeads: 4, headDim: d }),
+  ) as CompressingLayer;
+  const { k, q } = buildPrompt();
+  layer.append(k, k, { positions: positions(0, n), phase: 'prefill', tokenIds });
+  layer.attend(q, { positions: positions(0, n) });
+  return layer;
+}
+
 describe('FastGen', () => {
   it('profiles each head on the prompt and gives it the cheapest policy that recovers the threshold', () => {
-    const layer = fastGen({ specialTokenIds: [1], punctuationTokenIds: [2], threshold: 0.95, store: raggedDenseStore({ dtype: 'f32' }) })(
-      layerSpec({ qHeads: 4, kvHeads: 4, headDim: d }),
-    ) as CompressingLayer;
-    const { k, q } = buildPrompt();
-    layer.append(k, k, { positions: positions(0, n), phase: 'prefill', tokenIds });
-    layer.attend(q, { positions: positions(0, n) });
+    const layer = profiledLayer();
     const info = layer.describe() as { headPolicies: string[]; recovery: number[][] };
     expect(info.headPolicies).toEqual(['special', 'punctuation', 'local', 'full']);
     expect(info.recovery[0][FASTGEN_POLICIES.indexOf('special')]).toBeGreaterThan(0.999);
@@ -60,6 +66,29 @@ describe('FastGen', () => {
     expect([...layer.storedPositions(0)]).toEqual([0]);
     expect([...layer.storedPositions(1)]).toEqual([0, ...PUNCT, n + 1]);
     expect(layer.storedPositions(3)).toHaveLength(n + 2);
+  });
+
+  it('sizes the local window and the heavy hitters by the tokens seen while decoding, not by the tokens still held', () => {
+    // FastGen's ratios are of the sequence so far: a head under the local policy keeps the last
+    // ⌈0.3 · seen⌉ positions at every step. Sized by the tokens it still holds, the window would
+    // shrink by 30% a step and collapse to a handful of tokens.
+    const layer = profiledLayer();
+    expect((layer.describe() as { headPolicies: string[] }).headPolicies[2]).toBe('local');
+    const steps = 40;
+    for (let t = n; t < n + steps; t++) {
+      const kk = tensor(new Float32Array(4 * d), [4, 1, d], { backend });
+      layer.append(kk, kk, { positions: positions(t, 1), phase: 'decode', tokenIds: Int32Array.of(50) });
+      layer.attend(tensor(new Float32Array(4 * d), [4, 1, d], { backend }), { positions: positions(t, 1) });
+      const seen = t + 1;
+      const window = Math.ceil(0.3 * seen);
+      const held = [...layer.storedPositions(2)];
+      expect(held.slice(-window)).toEqual([...positions(seen - window, window)]);
+      // BOS and the punctuation stay; the rest outside the window are at most ⌈0.3 · seen⌉ heavy hitters.
+      expect(held).toEqual(expect.arrayContaining([0, ...PUNCT]));
+      const heavy = held.filter((p) => p < seen - window && p !== 0 && !PUNCT.includes(p));
+      expect(heavy.length).toBeLessThanOrEqual(Math.ceil(0.3 * seen));
+      expect(heavy.length).toBeGreaterThanOrEqual(Math.ceil(0.3 * seen) - window - 1 - PUNCT.length);
+    }
   });
 
   it('finds special and punctuation tokens in a byte-level BPE vocabulary', () => {

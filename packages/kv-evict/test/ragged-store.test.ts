@@ -1,7 +1,7 @@
 import { IndexOutOfRangeError, InvalidConfigError, ShapeMismatchError, tensor } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { raggedDenseStore } from '../src/index.js';
+import { type RaggedDenseStore, raggedDenseStore } from '../src/index.js';
 import { backend, f32, positions, randomArray } from './helpers.js';
 
 const spec = { kvHeads: 2, headDim: 4, backend, layerIndex: 0 };
@@ -46,6 +46,25 @@ describe('raggedDenseStore', () => {
       expect(before.reserved).toBe(0);
       expect(after.reserved).toBe((14 - 10) * (2 * rowBytes + 4));
       expect(after.keys + after.values + after.positions + after.reserved).toBeLessThan(before.keys + before.values + before.positions + before.reserved);
+      store.dispose();
+    }));
+
+  it('grows by an eighth while tokens arrive one at a time, so reserved capacity stays a small share', () =>
+    withSeed((rng) => {
+      // Decoding appends one token per step, and merged stores (MiniCache) only ever grow: doubling
+      // would leave up to half the buffer allocated and empty, reported as reserved bytes.
+      const minCapacity = 4;
+      const store = raggedDenseStore({ dtype: 'f16', minCapacity })(spec) as RaggedDenseStore;
+      for (let t = 0; t < 300; t++) {
+        store.append(tensor(randomArray(rng, 2 * 4), [2, 1, 4], { backend }), tensor(randomArray(rng, 2 * 4), [2, 1, 4], { backend }), positions(t, 1));
+        store.appendHead(0, randomArray(rng, 4), randomArray(rng, 4), Int32Array.of(1000 + t));
+        for (const head of [0, 1]) {
+          const count = store.count(head);
+          expect(store.capacity(head)).toBeGreaterThanOrEqual(count);
+          expect(store.capacity(head)).toBeLessThanOrEqual(count + Math.max(minCapacity, Math.ceil(count / 8)));
+        }
+      }
+      expect(store.count(0)).toBe(600);
       store.dispose();
     }));
 

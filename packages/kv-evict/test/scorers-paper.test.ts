@@ -1,4 +1,4 @@
-import { tensor } from '@kvkit/tensor-core';
+import { rope, ropeInverseFrequencies, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { a2sf, type CompressingLayer, h2o, l2norm, raggedDenseStore, snapKV, streamingLLM, tova } from '../src/index.js';
@@ -111,5 +111,27 @@ describe('scorers against their papers, on a hand-checkable attention matrix', (
       const lowest = norms.map((norm, j) => ({ norm, j })).sort((a, b) => a.norm - b.norm).slice(0, 5).map((x) => x.j).sort((a, b) => a - b);
       expect(run(2)).toEqual(lowest);
       expect(run(1)).toHaveLength(n); // layers 0 and 1 stay whole (the paper's choice)
+    }));
+
+  it('the L2-norm scorer reads post-RoPE keys and keeps the tokens the pre-RoPE norms pick (RoPE is a rotation)', () =>
+    withSeed((rng) => {
+      // The paper (and kvpress's KnormPress) scores the keys as cached, i.e. after RoPE; the rotation
+      // keeps every norm, so the pre-RoPE ranking is the same. Checked at positions far apart.
+      const n = 16;
+      const d = 8;
+      const norms = Array.from({ length: n }, () => 0.5 + 3 * rng.uniform());
+      const k = new Float32Array(n * d);
+      norms.forEach((norm, j) => {
+        const dir = randomArray(rng, d);
+        const len = Math.hypot(...dir);
+        for (let c = 0; c < d; c++) k[j * d + c] = (dir[c] / len) * norm;
+      });
+      const at = Int32Array.from({ length: n }, (_, j) => 37 * j + 5);
+      const rotated = rope(tensor(k, [1, n, d], { backend }), tensor(at, [n], { dtype: 'i32', backend }), tensor(ropeInverseFrequencies(d, 10000), [d / 2], { backend }));
+      const layer = l2norm({ budget: 5, store: exact })(layerSpec({ qHeads: 1, kvHeads: 1, headDim: d, layerIndex: 2 })) as CompressingLayer;
+      layer.append(rotated, rotated, { positions: at, phase: 'prefill' });
+      layer.attend(tensor(randomArray(rng, n * d), [1, n, d], { backend }), { positions: at });
+      const lowest = norms.map((norm, j) => ({ norm, j })).sort((a, b) => a.norm - b.norm).slice(0, 5).map((x) => at[x.j]).sort((a, b) => a - b);
+      expect([...layer.storedPositions(0)]).toEqual(lowest);
     }));
 });

@@ -35,11 +35,12 @@ export interface ClusterKVConfig {
 }
 
 interface HeadClusters {
-  /** Unit centroids, [clusters, d]. */
-  centroids: number[][];
+  /** Unit centroids, one f32 row of d per cluster (what `memory()` counts). */
+  centroids: Float32Array[];
   sizes: number[];
-  /** Cluster of each stored token (−1: not clustered yet). */
-  assignment: number[];
+  /** Cluster of each stored token (−1: not clustered yet), in the first `count` slots of an i32 buffer. */
+  assignment: Int32Array;
+  count: number;
 }
 
 /**
@@ -72,7 +73,7 @@ export class ClusterKVLayer implements KVCacheLayer {
     this.kvHeads = spec.kvHeads;
     this.headDim = spec.headDim;
     this.store = config.store({ kvHeads: spec.kvHeads, headDim: spec.headDim, backend: spec.backend, layerIndex: spec.layerIndex });
-    this.heads = Array.from({ length: spec.kvHeads }, () => ({ centroids: [], sizes: [], assignment: [] }));
+    this.heads = Array.from({ length: spec.kvHeads }, () => ({ centroids: [], sizes: [], assignment: new Int32Array(0), count: 0 }));
     this.rng = createRng((config.seed * 1009 + spec.layerIndex) >>> 0);
   }
 
@@ -95,7 +96,16 @@ export class ClusterKVLayer implements KVCacheLayer {
     const n = validateAppend(this, k, v, step);
     if (n === 0) return;
     this.store.append(k, v, step.positions);
-    for (const head of this.heads) for (let i = 0; i < n; i++) head.assignment.push(-1);
+    for (const head of this.heads) {
+      if (head.count + n > head.assignment.length) {
+        // Grows like the token store (an eighth, or exactly for a prompt): the slack is resident too.
+        const grown = new Int32Array(Math.max(head.count + n, head.assignment.length + Math.max(16, Math.ceil(head.assignment.length / 8))));
+        grown.set(head.assignment.subarray(0, head.count));
+        head.assignment = grown;
+      }
+      head.assignment.fill(-1, head.count, head.count + n);
+      head.count += n;
+    }
     this.seen += n;
     this.phase = step.phase;
   }
@@ -148,7 +158,7 @@ export class ClusterKVLayer implements KVCacheLayer {
     let indices = 0;
     for (const head of this.heads) {
       centroids += head.centroids.length * (this.headDim * 4 + 4); // f32 centroid + its size
-      indices += head.assignment.length * 4;
+      indices += head.assignment.byteLength;
     }
     parts.centroids = centroids;
     parts.indices = indices;
@@ -165,7 +175,7 @@ export class ClusterKVLayer implements KVCacheLayer {
   /** Storage indices head `h` reads now, or undefined for all of them (nothing clustered yet). */
   private select(h: number, budget: number, q: Float32Array, group: number, m: number, d: number): Int32Array | undefined {
     const head = this.heads[h];
-    const count = head.assignment.length;
+    const count = head.count;
     if (head.centroids.length === 0 || count <= budget) return undefined;
     const marks = new Uint8Array(count);
     let used = 0;
@@ -206,7 +216,7 @@ export class ClusterKVLayer implements KVCacheLayer {
     const d = this.headDim;
     for (let h = 0; h < this.kvHeads; h++) {
       const head = this.heads[h];
-      const count = head.assignment.length;
+      const count = head.count;
       const ready: number[] = [];
       for (let i = sinks; i < count - recent; i++) if (head.assignment[i] < 0) ready.push(i);
       if (ready.length === 0 || (this.phase === 'decode' && ready.length < interval)) continue;
@@ -223,7 +233,7 @@ export class ClusterKVLayer implements KVCacheLayer {
       });
       for (let c = 0; c < k; c++) {
         if (sizes[c] === 0) continue;
-        head.centroids.push(Array.from(centroids.subarray(c * d, (c + 1) * d)));
+        head.centroids.push(centroids.slice(c * d, (c + 1) * d));
         head.sizes.push(sizes[c]);
       }
       // Renumber around empty clusters so ids match the centroid list.

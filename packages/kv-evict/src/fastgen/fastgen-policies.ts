@@ -17,10 +17,13 @@ export interface FastGenConfig {
 
 /**
  * The kept set of `policy` over the first `upTo` stored tokens (a query at storage index upTo − 1
- * sees them), as marks: special tokens; + punctuation; + the top `frequencyRatio` of them by
- * accumulated attention (`byScore`: indices ranked best first); + the last `localRatio` of them.
+ * sees them), as marks: special tokens; + punctuation; + the ⌈frequencyRatio · seen⌉ best of them by
+ * accumulated attention (`byScore`: indices ranked best first); + the last ⌈localRatio · seen⌉.
+ * The ratios are of the tokens `seen` so far (FastGen's sequence length), which is `upTo` on the
+ * uncompressed prompt but more than the tokens held once the head has been compressed: sized by
+ * what is held, the window would shrink at every decode step.
  */
-export function policyMarks(policy: FastGenPolicy, upTo: number, tokenIds: Int32Array, byScore: Int32Array, config: FastGenConfig): Uint8Array {
+export function policyMarks(policy: FastGenPolicy, upTo: number, tokenIds: Int32Array, byScore: Int32Array, config: FastGenConfig, seen = upTo): Uint8Array {
   const marks = new Uint8Array(upTo);
   if (policy === 'full') return marks.fill(1);
   const level = FASTGEN_POLICIES.indexOf(policy);
@@ -29,7 +32,7 @@ export function policyMarks(policy: FastGenPolicy, upTo: number, tokenIds: Int32
     else if (level >= 1 && config.punctuation.has(tokenIds[j])) marks[j] = 1;
   }
   if (level >= 2) {
-    const heavy = Math.ceil(config.frequencyRatio * upTo - 1e-9);
+    const heavy = Math.ceil(config.frequencyRatio * seen - 1e-9);
     let taken = 0;
     for (let r = 0; r < byScore.length && taken < heavy; r++) {
       if (byScore[r] >= upTo) continue;
@@ -38,7 +41,7 @@ export function policyMarks(policy: FastGenPolicy, upTo: number, tokenIds: Int32
     }
   }
   if (level >= 3) {
-    const local = Math.ceil(config.localRatio * upTo - 1e-9);
+    const local = Math.min(upTo, Math.ceil(config.localRatio * seen - 1e-9));
     for (let j = Math.max(0, upTo - local); j < upTo; j++) marks[j] = 1;
   }
   return marks;

@@ -14,7 +14,7 @@ export function fastGenSelector(config: FastGenConfig, profile: FastGenProfile):
     select: (context) => {
       const policy = profile.choose(context.head, config.threshold);
       const count = context.scores.length;
-      return indicesOf(policyMarks(policy, count, context.table.tokenIds(context.head), rankTokens(context.scores), config));
+      return indicesOf(policyMarks(policy, count, context.table.tokenIds(context.head), rankTokens(context.scores), config, context.seen));
     },
     describe: () => ({ headPolicies: [...profile.policies], recovery: profile.recovery.map((r) => (r ? [...r] : null)) }),
   });

@@ -298,11 +298,14 @@ export class RaggedDenseStore implements TokenStore {
   }
 
   /**
-   * A copy of `buffers` with room for `needed` tokens: at least double the old capacity (amortized
-   * growth while decoding) but exactly `needed` for a bulk append that is larger (a prompt).
+   * A copy of `buffers` with room for `needed` tokens: an eighth more than the old capacity (at least
+   * `minCapacity` more) while tokens arrive one by one, exactly `needed` for a larger bulk append (a
+   * prompt). An eighth, not double: the slack is resident memory, and stores that only grow (merged
+   * tokens) would otherwise report up to half their buffers as reserved; copies stay amortized O(1).
    */
   private grownCopy(buffers: HeadBuffers, needed: number): HeadBuffers {
-    const capacity = Math.max(needed, 2 * buffers.positions.length, this.minCapacity);
+    const old = buffers.positions.length;
+    const capacity = Math.max(needed, old + Math.max(this.minCapacity, Math.ceil(old / 8)));
     const grown = this.allocate(capacity);
     try {
       if (buffers.count > 0) {
