@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '@kvkit/llm';
 import { openBackend } from '@kvkit/tensor-core';
 import { calibrationContexts } from './calibration.js';
+import { withTokenClasses } from './token-classes.js';
 import { measureMethod, prepareInputs } from './measure.js';
 import { availableMethods, availableStores, parseMethodList } from './methods.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
@@ -21,7 +22,7 @@ async function start(): Promise<void> {
   const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend) });
   const methods = await availableMethods();
   const stores = await availableStores();
-  const contexts = await calibrationContexts(setup.calibration);
+  const contexts = await withTokenClasses(await calibrationContexts(setup.calibration), model);
   const inputs = prepareInputs(model, setup.text, setup.settings);
   port.on('message', (message: ToWorker) => {
     if (message.type === 'reference') provideReference(message.logProbs);

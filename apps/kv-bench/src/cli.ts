@@ -12,6 +12,7 @@ import { BenchWorkerError, runBenchParallel } from './parallel.js';
 import { Progress } from './progress.js';
 import { type BenchSettings, runBench, tokensPerMethod } from './run.js';
 import { formatTable } from './table.js';
+import { withTokenClasses } from './token-classes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..', '..');
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     }
     calibration = await collectCalibration(model, readFileSync(calibrationFile, 'utf8'), calibrated);
   }
-  const runs = parseMethodList(list, methods, await calibrationContexts(calibration), stores);
+  const runs = parseMethodList(list, methods, await withTokenClasses(await calibrationContexts(calibration), model), stores);
 
   const context = model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);
