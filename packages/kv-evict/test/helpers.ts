@@ -1,27 +1,16 @@
-import { type CacheSpec, cpuBackend, type LayerSpec, type Rng, ropeInverseFrequencies, type Tensor, tensor } from '@kvkit/tensor-core';
+import { type CacheSpec, cpuBackend, type LayerSpec, type Rng, type Tensor, tensor } from '@kvkit/tensor-core';
+import { consecutivePositions, testCacheSpec } from '@kvkit/tensor-core/testing';
 
 
 export const backend = cpuBackend();
 
-export function cacheSpec(over: Partial<CacheSpec> = {}): CacheSpec {
-  const headDim = over.headDim ?? 8;
-  return {
-    numLayers: 2,
-    qHeads: 4,
-    kvHeads: 2,
-    headDim,
-    maxPositions: 4096,
-    backend,
-    rope: { invFreq: ropeInverseFrequencies(headDim, 10000), layout: 'half' },
-    ...over,
-  };
-}
+export const cacheSpec = (over: Partial<CacheSpec> = {}): CacheSpec => testCacheSpec(over);
 
 export function layerSpec(over: Partial<LayerSpec> = {}): LayerSpec {
   return { ...cacheSpec(over), layerIndex: over.layerIndex ?? 0 };
 }
 
-export const positions = (start: number, n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => start + i);
+export const positions = consecutivePositions;
 
 export function randomArray(rng: Rng, n: number, std = 1): Float32Array {
   return Float32Array.from({ length: n }, () => std * rng.normal());

@@ -3,26 +3,15 @@
  * References in the tests are written independently of the package (float64 loops, tensor-core's
  * reference attention).
  */
-import { type CacheSpec, type Matrix, type Rng, type Tensor, attention, cpuBackend, matrix, rope, ropeInverseFrequencies, tensor } from '@kvkit/tensor-core';
+import { type CacheSpec, type Matrix, type Rng, type Tensor, attention, cpuBackend, matrix, rope, tensor } from '@kvkit/tensor-core';
+import { consecutivePositions, testCacheSpec } from '@kvkit/tensor-core/testing';
 import { KVCalibrationSet } from '../src/index.js';
 
 export const backend = cpuBackend();
 
-export function specOf(over: Partial<CacheSpec> = {}): CacheSpec {
-  const headDim = over.headDim ?? 8;
-  return {
-    numLayers: 2,
-    qHeads: 4,
-    kvHeads: 2,
-    headDim,
-    maxPositions: 4096,
-    backend,
-    rope: { invFreq: ropeInverseFrequencies(headDim, 10000), layout: 'half' },
-    ...over,
-  };
-}
+export const specOf = (over: Partial<CacheSpec> = {}): CacheSpec => testCacheSpec(over);
 
-export const positions = (start: number, n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => start + i);
+export const positions = consecutivePositions;
 
 /** Standard normal values (f32-representable), scaled. */
 export function randomValues(rng: Rng, n: number, scale = 1): Float32Array {
