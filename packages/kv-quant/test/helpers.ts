@@ -5,29 +5,19 @@ import {
   type LayerSpec,
   numberToF16Bits,
   type Rng,
-  ropeInverseFrequencies,
   type Tensor,
   tensor,
 } from '@kvkit/tensor-core';
+import { consecutivePositions, testCacheSpec } from '@kvkit/tensor-core/testing';
 
 export const cpu = cpuBackend();
 
+/** A small CPU layer spec (head dim 16 unless overridden). */
 export function layerSpec(over: Partial<CacheSpec> & { layerIndex?: number } = {}): LayerSpec {
-  const headDim = over.headDim ?? 16;
-  return {
-    numLayers: 2,
-    qHeads: 4,
-    kvHeads: 2,
-    headDim,
-    maxPositions: 4096,
-    backend: cpu,
-    rope: { invFreq: ropeInverseFrequencies(headDim, 10000), layout: 'half' },
-    layerIndex: 0,
-    ...over,
-  };
+  return { ...testCacheSpec({ headDim: 16, ...over }), layerIndex: over.layerIndex ?? 0 };
 }
 
-export const positions = (start: number, n: number) => Int32Array.from({ length: n }, (_, i) => start + i);
+export const positions = consecutivePositions;
 
 export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * scale);
