@@ -181,6 +181,14 @@ describe('CCA', () => {
     expect(() => cca(x, matrix(4, 2))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
     expect(() => cca(x, y, { nComponents: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
   });
+
+  it('stochastic CCA with a step too large for the data stops with NOT_CONVERGED naming the learning rate', () =>
+    withSeed((rng) => {
+      const { x, y } = twoViews(rng, 200);
+      expect(() => stochasticCca(x, y, { nComponents: 2, learningRate: 50, epochs: 20, batchSize: 50, seed: rng.nextU32() })).toThrow(
+        expect.objectContaining({ code: 'NOT_CONVERGED', message: expect.stringMatching(/learningRate 50 is too large/) }),
+      );
+    }));
 });
 
 function center(m: Matrix): Matrix {

@@ -1,4 +1,4 @@
-import { cholesky, createRng, InvalidConfigError, type Matrix, matmulMatrix, ShapeMismatchError, solveTriangular, svd } from '@kvkit/tensor-core';
+import { cholesky, createRng, InvalidConfigError, type Matrix, matmulMatrix, NotConvergedError, ShapeMismatchError, solveTriangular, svd } from '@kvkit/tensor-core';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { addToDiagonal, centerColumns, columnMeans, leadingColumns } from '../util/linalg.js';
 
@@ -205,6 +205,11 @@ export function stochasticCca(xs: PointsInput, ys: PointsInput, options: Stochas
       for (let i = 0; i < ux.length; i++) ux[i] -= lr * gx.data[i];
       for (let i = 0; i < uy.length; i++) uy[i] -= lr * gy.data[i];
       t++;
+    }
+    // A step too large for the data's curvature makes the iterates blow up; say so here rather than
+    // let the NaNs surface later as bad input to the final CCA/SVD.
+    if (!ux.every(Number.isFinite) || !uy.every(Number.isFinite)) {
+      throw new NotConvergedError(`stochasticCca: the iterates diverged in epoch ${epoch + 1} (learningRate ${rate} is too large for this data; try a smaller one)`, { epoch: epoch + 1, learningRate: rate });
     }
   }
   const wx: Matrix = { rows: p, cols: k, data: ux };
