@@ -31,6 +31,7 @@ import { createWebGpuBackend, type WebGpuBackend } from '@kvkit/tensor-core/webg
 import { CUDA_ATTENTION_MODULES } from '../../packages/attention-kernels/src/cuda/modules.js';
 import { batchedPagedAttention, decodeAttention, type KiviCacheView, kiviDecodeAttention, PrefixKVTree, type PrefixSequence, prefixSharedAttention } from '../../packages/attention-kernels/src/index.js';
 import { gpuParityCases } from '../../packages/attention-kernels/test/gpu/parity-cases.js';
+import { timeDeviceMs, timeWebGpuMs } from './device-timer.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -93,20 +94,7 @@ async function openCuda(): Promise<Device> {
   return {
     backend,
     describe: () => runtime.device,
-    async time(reps, body) {
-      body();
-      await backend.synchronize();
-      const start = runtime.createEvent();
-      const end = runtime.createEvent();
-      start.record();
-      for (let i = 0; i < reps; i++) body();
-      end.record();
-      await backend.synchronize();
-      const ms = end.elapsedSince(start) / reps;
-      start.dispose();
-      end.dispose();
-      return ms;
-    },
+    time: (reps, body) => timeDeviceMs(runtime, backend, reps, body),
   };
 }
 
@@ -119,17 +107,7 @@ async function openWebGpu(): Promise<Device> {
   return {
     backend,
     describe: () => backend.info,
-    async time(reps, body) {
-      body();
-      await backend.synchronize();
-      const timing = await backend.timeGpu(() => {
-        for (let i = 0; i < reps; i++) {
-          body();
-          backend.flush();
-        }
-      });
-      return (timing.gpuMs ?? timing.wallMs) / reps;
-    },
+    time: (reps, body) => timeWebGpuMs(backend, reps, body),
   };
 }
 

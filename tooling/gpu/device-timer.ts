@@ -1,4 +1,5 @@
 import type { CudaBackend } from '@kvkit/tensor-core/cuda';
+import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { loadCudaRuntime } from '@kvkit/cuda-runtime';
 
 /** Mean device time of `body` in ms: two warm-up runs, then CUDA events around `reps` runs. */
@@ -16,4 +17,21 @@ export async function timeDeviceMs(runtime: ReturnType<typeof loadCudaRuntime>, 
   start.dispose();
   end.dispose();
   return ms;
+}
+
+/**
+ * Mean GPU ms per repetition of `body` on WebGPU after a warm-up: timestamp queries where the adapter
+ * has them, wall time otherwise. Each repetition is flushed on its own, so its buffers return to the
+ * pool and the next one reuses them.
+ */
+export async function timeWebGpuMs(backend: WebGpuBackend, reps: number, body: () => void): Promise<number> {
+  body();
+  await backend.synchronize();
+  const timing = await backend.timeGpu(() => {
+    for (let r = 0; r < reps; r++) {
+      body();
+      backend.flush();
+    }
+  });
+  return (timing.gpuMs ?? timing.wallMs) / reps;
 }

@@ -11,6 +11,7 @@ import { createWebGpuBackend, runMap, type WebGpuBackend } from '@kvkit/tensor-c
 import { dequantizeFp8, dequantizeUniform, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../../packages/kv-quant/src/index.js';
 import { gpuEdgeCases } from '../../packages/kv-quant/test/gpu-edge-cases.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
+import { timeWebGpuMs } from './device-timer.js';
 
 export interface WebGpuSection {
   adapter?: string;
@@ -29,18 +30,6 @@ async function openBackend(): Promise<WebGpuBackend> {
   return createWebGpuBackend({ dawnFlags: flags, ...options });
 }
 
-/** GPU ms per repetition (timestamp queries; wall time where the adapter has none), after a warm-up. */
-async function msPerRep(backend: WebGpuBackend, reps: number, body: () => void): Promise<number> {
-  body();
-  await backend.synchronize();
-  const timing = await backend.timeGpu(() => {
-    for (let r = 0; r < reps; r++) {
-      body();
-      backend.flush();
-    }
-  });
-  return (timing.gpuMs ?? timing.wallMs) / reps;
-}
 
 function disposeAll(q: { codes: Tensor; scale: Tensor; zero?: Tensor }): void {
   q.codes.dispose();
@@ -68,7 +57,7 @@ async function throughput(backend: WebGpuBackend, rng: Rng, small: boolean, sect
   };
   const copy = () =>
     runMap(backend, { key: 'copy', shape: x.shape, operands: [{ name: 'x', tensor: x }], dtype: x.dtype, raw: true, value: 'fn value(i: u32) -> u32 { return x_raw(x_index(i)); }' }).dispose();
-  record('copy f16 (reference)', 2 * xBytes, await msPerRep(backend, reps, copy));
+  record('copy f16 (reference)', 2 * xBytes, await timeWebGpuMs(backend, reps, copy));
   const cases: [string, UniformQuantAttrs, boolean][] = [
     ['quantize asym 4-bit, per-token g128', { bits: 4, groupSize: 128, symmetric: false, paramDType: 'f16' }, false],
     ['quantize asym 2-bit, per-token g32', { bits: 2, groupSize: 32, symmetric: false, paramDType: 'f16' }, false],
@@ -77,16 +66,16 @@ async function throughput(backend: WebGpuBackend, rng: Rng, small: boolean, sect
   ];
   for (const [name, attrs, perChannel] of cases) {
     const input = perChannel ? transpose(x, [0, 2, 1]) : x;
-    record(name, xBytes, await msPerRep(backend, reps, () => disposeAll(quantizeUniform(input, attrs))));
+    record(name, xBytes, await timeWebGpuMs(backend, reps, () => disposeAll(quantizeUniform(input, attrs))));
   }
   const attrs = cases[0][1];
   const q = quantizeUniform(x, attrs);
-  record('dequantize asym 4-bit g128 (f32 written)', x.size * 4, await msPerRep(backend, reps, () => dequantizeUniform(q, dims, attrs).dispose()));
+  record('dequantize asym 4-bit g128 (f32 written)', x.size * 4, await timeWebGpuMs(backend, reps, () => dequantizeUniform(q, dims, attrs).dispose()));
   disposeAll(q);
   const scale = tensor(new Float32Array(heads).fill(0.01), [heads], { backend });
-  record('quantize fp8 e4m3, per-head scale', xBytes, await msPerRep(backend, reps, () => quantizeFp8(x, scale, 'e4m3').dispose()));
+  record('quantize fp8 e4m3, per-head scale', xBytes, await timeWebGpuMs(backend, reps, () => quantizeFp8(x, scale, 'e4m3').dispose()));
   const codes = quantizeFp8(x, scale, 'e4m3');
-  record('dequantize fp8 e4m3 (f32 written)', x.size * 4, await msPerRep(backend, reps, () => dequantizeFp8(codes, scale, 'e4m3', dims).dispose()));
+  record('dequantize fp8 e4m3 (f32 written)', x.size * 4, await timeWebGpuMs(backend, reps, () => dequantizeFp8(codes, scale, 'e4m3', dims).dispose()));
   codes.dispose();
   scale.dispose();
   x.dispose();
