@@ -64,7 +64,7 @@ export { type MemoryReport, type CacheMemoryReport, memoryReport, combineReports
 export { validateAppend, validateAttend } from './kv/validate.js';
 export { type DenseCacheOptions, DenseCacheLayer, denseCache } from './kv/dense-cache.js';
 export { type CacheMethod, createCache } from './kv/create-cache.js';
-export { type StoreSpec, type HeadView, type TokenStore, type TokenStoreFactory, validateKeepIndices } from './kv/token-store.js';
+export { type StoreSpec, type HeadView, type TokenCodes, type TokenStore, type TokenStoreFactory, validateKeepIndices } from './kv/token-store.js';
 export {
   type ParamSpec,
   type MethodParams,

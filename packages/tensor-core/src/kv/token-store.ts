@@ -10,14 +10,40 @@ export interface StoreSpec {
   layerIndex: number;
 }
 
-/** One head's tokens as attention reads them. Dispose the tensors when done. */
+/**
+ * One head's n tokens held as per-token uniform codes in tensor-core's packed layout (`packing.ts`):
+ * token t's channels are cut into groups of `groupSize`, each with one scale and zero point, and
+ * x̂ = code · scale + zero (asymmetric min–max, rounded once to f32). Kernels that read codes in place
+ * (e.g. @kvkit/attention-kernels' quantized tile sources) take this instead of dequantized tensors.
+ */
+export interface TokenCodes {
+  /** Bits per code: 2, 3, 4 or 8. */
+  bits: number;
+  /** Channels per scale and zero point; divides headDim. */
+  groupSize: number;
+  /** u32 [n, (headDim / groupSize) · ⌈groupSize / ⌊32 / bits⌋⌉]. */
+  codes: Tensor;
+  /** f16 or f32 [n, headDim / groupSize]. */
+  scales: Tensor;
+  /** Same dtype and shape as `scales`. */
+  zeros: Tensor;
+}
+
+/**
+ * One head's tokens as attention reads them. Dispose the view when done.
+ *
+ * A store holding codes sets `codes`; it may then build `keys` and `values` lazily (on first read),
+ * so a kernel that reads the codes in place never pays for a dequantized copy.
+ */
 export interface HeadView {
   /** [1, n, headDim]. */
-  keys: Tensor;
+  readonly keys: Tensor;
   /** [1, n, headDim]. */
-  values: Tensor;
+  readonly values: Tensor;
   /** Absolute positions of the n tokens, in storage order. */
   positions: Int32Array;
+  /** The same tokens as per-token codes, when the store holds them so (valid until the view is disposed). */
+  readonly codes?: { keys: TokenCodes; values: TokenCodes };
   dispose(): void;
 }
 
