@@ -1,0 +1,26 @@
+import { type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
+
+/**
+ * Float operands whose dtype is a kernel argument rather than a template parameter, so one kernel
+ * serves every mix of f32, f16 and bf16 inputs (the LUT and outlier modules include this header).
+ */
+export const FLOAT_KIND_HEADER: Readonly<Record<string, string>> = {
+  'kvquant/float-kind.cuh': `#pragma once
+#include "kvkit/prelude.cuh"
+// Element i of a float array of kind 0 (f32), 1 (f16) or 2 (bf16), widened to f32 exactly.
+__device__ __forceinline__ float kv_load_float(const void* p, kv_i64 i, int kind) {
+  if (kind == 0) return ((const float*)p)[i];
+  const kv_u16 b = ((const kv_u16*)p)[i];
+  return kind == 1 ? kv_f16_to_float(b) : kv_bf16_to_float(b);
+}
+`,
+};
+
+const KINDS: Partial<Record<string, number>> = { f32: 0, f16: 1, bf16: 2 };
+
+/** The `kind` argument of `kv_load_float` for a tensor (a typed error for non-float dtypes). */
+export function floatKind(t: Tensor, where: string): number {
+  const kind = KINDS[t.dtype];
+  if (kind === undefined) throw new UnsupportedDTypeError(`${where} (cuda): expected a float tensor, got ${t.dtype}`);
+  return kind;
+}
