@@ -1,20 +1,10 @@
 import { registerKernel, type Tensor, UnsupportedDTypeError, wordsPerRow } from '@kvkit/tensor-core';
-import { arg, BLOCK, type CudaBackend, defineCudaModule, gridFor, rowMajor } from '@kvkit/tensor-core/cuda';
+import { arg, BLOCK, type CudaBackend, defineCudaModule, gridFor } from '@kvkit/tensor-core/cuda';
 import type {} from '../kernels/lut.js';
-import { FLOAT_KIND_HEADER, floatKind } from './float-kind.js';
+import { FLOAT_KIND_HEADER, floatKind, withRowMajor } from './operands.js';
 import source from './lut.cu';
 
 export const lutCudaModule = defineCudaModule({ name: 'kvkit-kv-quant-lut', source, headers: FLOAT_KIND_HEADER });
-
-/** Row-major versions of `tensors` (absent ones stay absent) for the duration of `body`. */
-export function withRowMajor<T>(backend: CudaBackend, tensors: (Tensor | undefined)[], body: (views: (Tensor | undefined)[]) => T): T {
-  const views = tensors.map((t) => t && rowMajor(backend, t));
-  try {
-    return body(views);
-  } finally {
-    for (const v of views) v?.dispose();
-  }
-}
 
 const address = (backend: CudaBackend, t: Tensor | undefined): number => (t ? backend.address(t) : 0);
 

@@ -1,8 +1,7 @@
 import { registerKernel, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import { arg, BLOCK, type CudaBackend, defineCudaModule, gridFor } from '@kvkit/tensor-core/cuda';
 import type {} from '../kernels/outliers.js';
-import { FLOAT_KIND_HEADER, floatKind } from './float-kind.js';
-import { withRowMajor } from './lut.js';
+import { FLOAT_KIND_HEADER, floatKind, withRowMajor } from './operands.js';
 import source from './outliers.cu';
 
 export const outliersCudaModule = defineCudaModule({ name: 'kvkit-kv-quant-outliers', source, headers: FLOAT_KIND_HEADER });

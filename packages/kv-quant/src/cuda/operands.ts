@@ -1,4 +1,5 @@
 import { type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
+import { type CudaBackend, rowMajor } from '@kvkit/tensor-core/cuda';
 
 /**
  * Float operands whose dtype is a kernel argument rather than a template parameter, so one kernel
@@ -23,4 +24,14 @@ export function floatKind(t: Tensor, where: string): number {
   const kind = KINDS[t.dtype];
   if (kind === undefined) throw new UnsupportedDTypeError(`${where} (cuda): expected a float tensor, got ${t.dtype}`);
   return kind;
+}
+
+/** Row-major versions of `tensors` (absent ones stay absent) for the duration of `body`. */
+export function withRowMajor<T>(backend: CudaBackend, tensors: (Tensor | undefined)[], body: (views: (Tensor | undefined)[]) => T): T {
+  const views = tensors.map((t) => t && rowMajor(backend, t));
+  try {
+    return body(views);
+  } finally {
+    for (const v of views) v?.dispose();
+  }
 }
