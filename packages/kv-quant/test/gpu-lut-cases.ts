@@ -40,12 +40,17 @@ function dyadicLevels(rng: Rng, bits: number): Float32Array {
   return Float32Array.from([-1, 1, ...inner].sort((a, b) => a - b));
 }
 
-/** Values for a table: near and exactly on levels and midpoints, beyond ±1, random. */
-function nearLevels(rng: Rng, levels: Float32Array, spread: number): () => number {
+/**
+ * Values for a table, times `spread`: exactly on midpoints and levels, beyond ±1 ('none'), random
+ * in [−1, 1]. For 'minmax' (`extremes`), ±spread instead of values beyond ±1, so most groups have
+ * zero 0 and scale `spread` and their midpoints stay exact ties after normalizing.
+ */
+function nearLevels(rng: Rng, levels: Float32Array, spread: number, extremes = false): () => number {
   return () => {
     const k = Math.floor(rng.uniform() * (levels.length - 1));
     const u = rng.uniform();
-    const normalized = u < 0.3 ? (levels[k] + levels[k + 1]) / 2 : u < 0.45 ? levels[k] : u < 0.55 ? (rng.uniform() * 2 - 1) * 1.5 : rng.uniform() * 2 - 1;
+    const far = extremes ? pick(rng, [-1, 1]) : (rng.uniform() * 2 - 1) * 1.5;
+    const normalized = u < 0.3 ? (levels[k] + levels[k + 1]) / 2 : u < 0.4 ? levels[k] : u < 0.6 ? far : rng.uniform() * 2 - 1;
     return normalized * spread;
   };
 }
@@ -95,7 +100,7 @@ function lutRandomCases(): GpuParityCase[] {
         name: `lut ${bits}-bit ${normalize} ${c.dtype}→${paramDType} [${c.shape}] g${c.groupSize}${c.perChannel ? ' per-channel' : ''}`,
         run(gpu, rng) {
           const levels = dyadicLevels(rng, bits);
-          const fill = nearLevels(rng, levels, normalize === 'none' ? 1 : 2.5);
+          const fill = normalize === 'none' ? nearLevels(rng, levels, 1) : nearLevels(rng, levels, 2.5, true);
           const data = Float32Array.from({ length: c.shape.reduce((a, x) => a * x, 1) }, fill);
           return runLut(gpu, data, c.shape, c.dtype, levels, attrs, c.perChannel ? (t) => transpose(t, [0, 2, 1]) : undefined);
         },
