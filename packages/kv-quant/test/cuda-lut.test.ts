@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeOutliers, quantizeLut, splitOutliers } from '../src/index.js';
 import { lutCudaModule } from '../src/cuda/lut.js';
 import { outliersCudaModule } from '../src/cuda/outliers.js';
-import { gpuLutCases } from './gpu-lut-cases.js';
+import { gpuLutCases, kvquantLayerError } from './gpu-lut-cases.js';
 
 const seed = freshSeed();
 const rng = createRng(seed);
@@ -27,6 +27,10 @@ describe(`kv-quant LUT and outlier CUDA kernels = CPU kernels, bit for bit, on t
       expect(mismatch, `${c.name} [seed ${seed}]`).toBeUndefined();
     });
   }
+
+  it('a kvquant layer with its tensors on CUDA (normalizer, outlier split, LUT codes, merge there) attends like the CPU layer (relative error < 1e-5)', async () => {
+    expect(await kvquantLayerError(cuda, rng), `seed ${seed}`).toBeLessThan(1e-5);
+  });
 
   it('runs on tensors that live on the CUDA backend, and the results stay there', () => {
     const levels = tensor([-1, -0.25, 0.25, 1], [4], { backend: cuda });

@@ -7,9 +7,11 @@
  * f16/bf16 inputs. Used by the WebGPU (SwiftShader) and CUDA-emulator suites and by
  * tooling/gpu/kv-quant-check.ts.
  */
-import { type Backend, cpuBackend, type DType, type Rng, type Tensor, tensor, transpose } from '@kvkit/tensor-core';
-import { dequantizeLut, type LutQuantAttrs, mergeOutliers, type OutlierAttrs, quantizeLut, splitOutliers } from '../src/index.js';
+import { type Backend, cpuBackend, type DType, randomNormal, type Rng, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
+import { relativeError } from '@kvkit/tensor-core/testing';
+import { dequantizeLut, KVCalibration, kvquant, type LutQuantAttrs, mergeOutliers, type OutlierAttrs, quantizeLut, splitOutliers } from '../src/index.js';
 import { compare, type GpuParityCase } from './gpu-parity-cases.js';
+import { layerSpec, positions, randomArray, withOutlierChannels } from './helpers.js';
 
 const cpu = cpuBackend();
 
@@ -310,4 +312,37 @@ function outlierEdgeCases(): GpuParityCase[] {
 
 export function gpuLutCases(): GpuParityCase[] {
   return [...lutRandomCases(), ...lutEdgeCases(), ...outlierRandomCases(), ...outlierEdgeCases()];
+}
+
+/**
+ * A KVQuant layer (per-channel normalized pre-RoPE keys, LUT codes, dense-and-sparse outliers) with
+ * its tensors on `gpu` next to one on the CPU, fed the same prefill and decode steps: the relative
+ * error of the GPU layer's attention against the CPU layer's.
+ */
+export async function kvquantLayerError(gpu: Backend, rng: Rng): Promise<number> {
+  const [kvHeads, headDim, qHeads, n] = [2, 16, 4, 64];
+  const spec = (backend?: Backend) => layerSpec({ headDim, kvHeads, qHeads, backend });
+  const calibration = KVCalibration.fromSamples({
+    kvHeads,
+    headDim,
+    qHeads,
+    rope: spec().rope,
+    layers: [{ keys: withOutlierChannels(rng, kvHeads, n, headDim, [4], 12), values: randomArray(rng, kvHeads * n * headDim), positions: positions(0, n) }],
+  });
+  const method = kvquant({ calibration, bits: 3, outliers: 0.1 });
+  const layers = [method(spec()), method(spec(gpu))];
+  let start = 0;
+  for (const count of [20, 1, 1]) {
+    const k = randomNormal([kvHeads, count, headDim], rng, { backend: cpu });
+    const v = randomNormal([kvHeads, count, headDim], rng, { backend: cpu });
+    const step = { positions: positions(start, count), phase: start === 0 ? ('prefill' as const) : ('decode' as const) };
+    layers[0].append(k, v, step);
+    layers[1].append(await toBackend(k, gpu), await toBackend(v, gpu), step);
+    start += count;
+  }
+  const q = randomNormal([qHeads, 2, headDim], rng, { backend: cpu });
+  const at = { positions: positions(start - 2, 2) };
+  const ref = await layers[0].attend(q, at).output.read();
+  const got = await layers[1].attend(await toBackend(q, gpu), at).output.read();
+  return relativeError(got as Float32Array, ref as Float32Array);
 }

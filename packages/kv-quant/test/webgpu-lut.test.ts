@@ -6,7 +6,7 @@ import { createRng, tensor, toBackend, UnsupportedDTypeError } from '@kvkit/tens
 import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeOutliers, quantizeLut, splitOutliers } from '../src/index.js';
-import { gpuLutCases } from './gpu-lut-cases.js';
+import { gpuLutCases, kvquantLayerError } from './gpu-lut-cases.js';
 
 const gpu = await openWebGpuForTests('kv-quant');
 const seed = freshSeed();
@@ -21,6 +21,10 @@ describe.skipIf(!gpu)(`kv-quant LUT and outlier WGSL kernels = CPU kernels, bit 
       expect(mismatch, `${c.name} [seed ${seed}]`).toBeUndefined();
     });
   }
+
+  it('a kvquant layer with its tensors on WebGPU (normalizer, outlier split, LUT codes, merge there) attends like the CPU layer (relative error < 1e-5)', async () => {
+    expect(await kvquantLayerError(gpu!, rng), `seed ${seed}`).toBeLessThan(1e-5);
+  }, 120_000);
 
   it('runs on tensors that live on the WebGPU backend, and the results stay there', async () => {
     const x = await toBackend(tensor([0.5, -1, 2, 3], [1, 4]), gpu!);
