@@ -263,7 +263,7 @@ function outlierEdgeRows(rng: Rng): number[][] {
     r([-0, 0], () => pick(rng, [0, -0])),
     r([1e-45, -1e-45, 1e-40], () => signed() * 1e-42),
     r([3.4e38, -3.4e38, 3e38], () => signed() * 1e38),
-    // Mean ⅓-ish (not exact in float64): distances that round to ties only in float64.
+    // |2^−60 − mean| and |0 − mean| are equal only after float64 rounding: a tie the index breaks.
     r([1, 1, 1, 0, 0], () => pick(rng, [1, 0, 2 ** -60, 1 + 2 ** -23])),
     r([], signed),
   ];
