@@ -1,6 +1,6 @@
 /**
  * The kv-quant GPU check (bundled by kv-quant-check.sh into one file; no npm on the GPU machine):
- *   1. parity of every kv-quant CUDA kernel (uniform, fp8) with its CPU kernel, bit for bit, on fresh random inputs
+ *   1. parity of every kv-quant CUDA kernel (uniform, fp8, LUT, outliers) with its CPU kernel, bit for bit, on fresh random inputs
  *      (the cases of packages/kv-quant/test/gpu-parity-cases.ts and gpu-edge-cases.ts, which the emulator suite also runs);
  *   2. quantize/dequantize throughput at a realistic KV size (32 heads × 8192 tokens × 128 dims, f16)
  *      in GB/s of input read, next to the measured device copy bandwidth.
@@ -20,8 +20,11 @@ import { type CudaBackend, registerCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { dequantizeUniform, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../../packages/kv-quant/src/index.js';
 import { fp8CudaModule } from '../../packages/kv-quant/src/cuda/fp8.js';
+import { lutCudaModule } from '../../packages/kv-quant/src/cuda/lut.js';
+import { outliersCudaModule } from '../../packages/kv-quant/src/cuda/outliers.js';
 import { uniformCudaModule } from '../../packages/kv-quant/src/cuda/uniform.js';
 import { gpuEdgeCases } from '../../packages/kv-quant/test/gpu-edge-cases.js';
+import { gpuLutCases } from '../../packages/kv-quant/test/gpu-lut-cases.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
 import { type WebGpuSection, webgpuChecks, webgpuRows } from './kv-quant-webgpu.js';
 
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
   report.device = runtime.device;
   await step('compile', 20_000, async () => {
     const t0 = performance.now();
-    for (const module of [uniformCudaModule, fp8CudaModule]) cuda.module(module);
+    for (const module of [uniformCudaModule, fp8CudaModule, lutCudaModule, outliersCudaModule]) cuda.module(module);
     report.compileMs = Math.round(performance.now() - t0);
   });
 
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   report.parity = parity;
   const rng = createRng(seed);
   await step('parity', 20_000, async () => {
-    for (const c of [...gpuParityCases(), ...gpuEdgeCases()]) {
+    for (const c of [...gpuParityCases(), ...gpuEdgeCases(), ...gpuLutCases()]) {
       try {
         parity[c.name] = (await c.run(cuda, rng)) ?? 'exact';
       } catch (error) {

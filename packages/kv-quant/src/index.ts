@@ -37,8 +37,8 @@ export { KVCalibrationCollector, type CollectorOptions, type LayerActivations } 
 export { fitChannelRanges, fitDatatype, fitCodebooks, outlierAwareOrder } from './calibration/fit.js';
 export { CalibrationRequiredError } from './errors.js';
 
-// Quantizers (tensor ops dispatched through tensor-core's kernel registry: CPU everywhere; uniform and
-// FP8 also on CUDA (src/cuda) and WebGPU (src/webgpu), bit-exact with the CPU, picked by the tensors' backend)
+// Quantizers (tensor ops dispatched through tensor-core's kernel registry: CPU everywhere; uniform,
+// FP8, LUT and outliers also on CUDA (src/cuda) and WebGPU (src/webgpu), bit-exact with the CPU, picked by the tensors' backend)
 export {
   type UniformQuantAttrs,
   type UniformQuantized,

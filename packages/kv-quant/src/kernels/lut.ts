@@ -11,6 +11,8 @@ import {
   wordsPerRow,
 } from '@kvkit/tensor-core';
 import { type ParamDType, roundToParam, roundUpToParam } from '../numeric/param-dtype.js';
+import { registerLutCudaKernels } from '../cuda/lut.js';
+import { registerLutWebGpuKernels } from '../webgpu/lut.js';
 import { lazyRegistration, output, readFloats, readWords, rowsOf } from './host.js';
 
 /**
@@ -19,7 +21,7 @@ import { lazyRegistration, output, readFloats, readWords, rowsOf } from './host.
  * is first mapped into [−1, 1]: zero = the group's midpoint (rounded to `paramDType`), scale = the
  * smallest `paramDType` value ≥ the largest distance from it; x̂ = level[code] · scale + zero.
  * With `normalize: 'none'` the values are already normalized and x̂ = level[code].
- * The code is the nearest level (ties → the lower one).
+ * The code is the nearest level (ties → the lower one); a NaN (input, or (x − zero)/scale) gets code 0.
  */
 export interface LutQuantAttrs {
   bits: number;
@@ -44,8 +46,9 @@ declare module '@kvkit/tensor-core' {
 
 export const LUT_BITS: readonly number[] = [1, 2, 3, 4, 8];
 
-/** Index of the level nearest to v in the sorted `levels` (ties → lower index). */
+/** Index of the level nearest to v in the sorted `levels` (ties → lower index; NaN → 0, on every backend). */
 export function nearestLevel(levels: ArrayLike<number>, v: number): number {
+  if (Number.isNaN(v)) return 0;
   let lo = 0;
   let hi = levels.length - 1;
   if (v <= levels[0]) return 0;
@@ -116,6 +119,8 @@ export const ensureLutKernels = lazyRegistration(() => {
     }
     return output(backend, out, [...words.shape.slice(0, -1), length], 'f32');
   });
+  registerLutCudaKernels();
+  registerLutWebGpuKernels();
 });
 
 function check(levels: Tensor, attrs: LutQuantAttrs, where: string): void {

@@ -1,5 +1,7 @@
 import { type CpuBackend, hostView, InvalidConfigError, registerKernel, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
 import type { ParamDType } from '../numeric/param-dtype.js';
+import { registerOutlierCudaKernels } from '../cuda/outliers.js';
+import { registerOutlierWebGpuKernels } from '../webgpu/outliers.js';
 import { lazyRegistration, output, readFloats, rowsOf } from './host.js';
 
 /**
@@ -31,10 +33,20 @@ declare module '@kvkit/tensor-core' {
   }
 }
 
-/** The `count` indices of `row` farthest from `center` (ties → lower index), ascending. */
+/**
+ * The `count` indices of `row` farthest from `center`, ascending. The distance is |x − center| in
+ * float64; a NaN distance (x NaN, center NaN, or ∞ − ∞) ranks above +∞, so NaNs are outliers
+ * first; equal distances (NaNs included) rank by index, lower first. Every backend selects so.
+ */
 export function outlierIndices(row: ArrayLike<number>, offset: number, length: number, count: number, center: number): number[] {
+  const distance = Array.from({ length }, (_, i) => Math.abs(row[offset + i] - center));
   const order = Array.from({ length }, (_, i) => i);
-  order.sort((a, b) => Math.abs(row[offset + b] - center) - Math.abs(row[offset + a] - center) || a - b);
+  order.sort((a, b) => {
+    const da = distance[a];
+    const db = distance[b];
+    if (Number.isNaN(da) !== Number.isNaN(db)) return Number.isNaN(da) ? -1 : 1;
+    return da === db || Number.isNaN(da) ? a - b : db > da ? 1 : -1;
+  });
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
@@ -79,10 +91,15 @@ export const ensureOutlierKernels = lazyRegistration(() => {
     const indices = hostView(indicesT);
     const values = readFloats(valuesT, 'kvMergeOutliers');
     for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < count; j++) out[r * d + indices[r * count + j]] = values[r * count + j];
+      for (let j = 0; j < count; j++) {
+        const c = indices[r * count + j];
+        if (c >= 0 && c < d) out[r * d + c] = values[r * count + j]; // outside the row: skipped (every backend)
+      }
     }
     return output(backend, out, dense.shape, 'f32');
   });
+  registerOutlierCudaKernels();
+  registerOutlierWebGpuKernels();
 });
 
 /** Splits the `count` outliers of every row of `select` off (values taken from `source`, default `select`). */
@@ -97,7 +114,10 @@ export function splitOutliers(select: Tensor, attrs: OutlierAttrs, source: Tenso
   return runKernel('kvSplitOutliers', [select, source], attrs);
 }
 
-/** `dense` (f32 [..., d]) with the sparse outliers written back. */
+/**
+ * `dense` (f32 [..., d]) with the sparse outliers written back: value j of a row goes to channel
+ * indices[j]; a later j wins over an earlier one with the same index, an index outside [0, d) is skipped.
+ */
 export function mergeOutliers(dense: Tensor, indices: Tensor, values: Tensor): Tensor {
   if (indices.shape.slice(0, -1).join() !== dense.shape.slice(0, -1).join() || values.shape.join() !== indices.shape.join()) {
     throw new ShapeMismatchError(
