@@ -17,7 +17,8 @@
  * same shapes (GB/s of packed bytes, speed-up over f16); (5) ChunkAttention's two-phase decode
  * (prefixSharedAttention) for the batch sharing a system prompt of 4k–32k tokens plus 128 own
  * tokens each, against batched paged attention over the same sequences (which reads the shared
- * prompt once per request). The summary puts PyTorch SDPA on the
+ * prompt once per request), and the same decode with per-key statistics (H2O sums over each
+ * request's whole path: a second pass from the merged lse). The summary puts PyTorch SDPA on the
  * same shapes beside it (tooling/gpu/attention_torch.py, DIR/attention/torch-attention.json).
  * --emulate: the CUDA run on @kvkit/cuda-runtime's CPU emulator at tiny sizes (a dry run of this script).
  */
@@ -29,7 +30,7 @@ import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend, type WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { CUDA_ATTENTION_MODULES } from '../../packages/attention-kernels/src/cuda/modules.js';
-import { batchedPagedAttention, decodeAttention, type KiviCacheView, kiviDecodeAttention, PrefixKVTree, type PrefixSequence, prefixSharedAttention } from '../../packages/attention-kernels/src/index.js';
+import { batchedPagedAttention, decodeAttention, type KernelResult, type KeyStatistics, type KiviCacheView, kiviDecodeAttention, PrefixKVTree, type PrefixSequence, prefixSharedAttention } from '../../packages/attention-kernels/src/index.js';
 import { gpuParityCases } from '../../packages/attention-kernels/test/gpu/parity-cases.js';
 import { timeDeviceMs, timeWebGpuMs } from './device-timer.js';
 
@@ -67,7 +68,7 @@ interface BackendReport {
   /** Fused 2-bit KIVI decode on the same shapes: GB/s of the compressed bytes read, and speed-up over the f16 decode. */
   kivi?: Record<string, TimingEntry & { speedupOverF16?: number; bytesPerToken?: number }>;
   /** Two-phase prefix-shared decode over a shared prompt of n tokens (+ PREFIX_OWN each): ms, and batched paged attention over the same sequences. */
-  prefix?: Record<string, TimingEntry & { pagedMs?: number; speedupOverPaged?: number }>;
+  prefix?: Record<string, TimingEntry & { pagedMs?: number; speedupOverPaged?: number; statisticsMs?: number; statisticsSpotCheckError?: number }>;
   fatal?: string;
 }
 
@@ -294,10 +295,19 @@ async function prefixAt(device: Device, n: number): Promise<NonNullable<BackendR
     const options = { queryPositions: Int32Array.from({ length: batch }, () => n + PREFIX_OWN - 1) };
     const ms = await device.time(dims.reps, () => prefixSharedAttention(q, sequences, options).output.dispose());
     const pagedMs = await device.time(dims.reps, () => batchedPagedAttention(q, sequences, options).output.dispose());
-    const got = prefixSharedAttention(q, sequences, options).output;
-    const ref = batchedPagedAttention(q, sequences, options).output;
-    live.push(got, ref);
-    return { ms, pagedMs, speedupOverPaged: pagedMs / ms, spotCheckError: relativeError(await got.readFloat32(), await ref.readFloat32()) };
+    const withStatistics = { ...options, statistics: true };
+    const release = (r: KernelResult) => [r.output, ...Object.values(r.statistics ?? {})].forEach((t) => t?.dispose());
+    const statisticsMs = await device.time(dims.reps, () => release(prefixSharedAttention(q, sequences, withStatistics)));
+    const got = prefixSharedAttention(q, sequences, withStatistics);
+    const ref = batchedPagedAttention(q, sequences, withStatistics);
+    live.push(got.output, ref.output);
+    try {
+      const spotCheckError = relativeError(await got.output.readFloat32(), await ref.output.readFloat32());
+      const statisticsSpotCheckError = relativeError(await (got.statistics as KeyStatistics).keySum.readFloat32(), await (ref.statistics as KeyStatistics).keySum.readFloat32());
+      return { ms, pagedMs, speedupOverPaged: pagedMs / ms, spotCheckError, statisticsMs, statisticsSpotCheckError };
+    } finally {
+      for (const r of [got, ref]) for (const t of Object.values(r.statistics ?? {})) t?.dispose();
+    }
   } finally {
     for (const seq of sequences) seq.release();
     tree.dispose();
@@ -352,7 +362,7 @@ async function runBackend(name: string): Promise<void> {
       try {
         report.prefix[n] = await within(30_000, `prefix-shared decode n=${n}`, prefixAt(device, n));
         const r = report.prefix[n];
-        log(`${name} prefix-shared decode, shared prompt n=${n} + ${PREFIX_OWN} own: ${r.ms?.toFixed(3)} ms, ${r.speedupOverPaged?.toFixed(2)}× batched paged attention (${r.pagedMs?.toFixed(3)} ms), spot check error ${r.spotCheckError?.toExponential(2)}`);
+        log(`${name} prefix-shared decode, shared prompt n=${n} + ${PREFIX_OWN} own: ${r.ms?.toFixed(3)} ms, ${r.speedupOverPaged?.toFixed(2)}× batched paged attention (${r.pagedMs?.toFixed(3)} ms), spot check error ${r.spotCheckError?.toExponential(2)}; with statistics ${r.statisticsMs?.toFixed(3)} ms (keySum spot check error ${r.statisticsSpotCheckError?.toExponential(2)})`);
       } catch (error) {
         report.prefix[n] = { error: (error as Error).message };
         log(`${name} prefix-shared decode n=${n} failed: ${(error as Error).message}`);
@@ -403,11 +413,12 @@ function summarize(): void {
     lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} |`);
   }
   lines.push('', `prefix-shared decode (ChunkAttention, chunks of ${PREFIX_CHUNK}): the batch shares a prompt of n tokens, ${PREFIX_OWN} own tokens each; ms (× batched paged attention over the same sequences)`, '');
-  lines.push('| shared n | CUDA ms (× paged) | WebGPU ms (× paged) |', '|---|---|---|');
+  lines.push('| shared n | CUDA ms (× paged) | WebGPU ms (× paged) | CUDA ms with statistics | WebGPU ms with statistics |', '|---|---|---|---|---|');
   const prefixCell = (r: (TimingEntry & { speedupOverPaged?: number }) | undefined): string =>
     !r ? '—' : r.error ? `failed: ${r.error.slice(0, 40)}` : `${fmt(r.ms, 3)}${r.speedupOverPaged ? ` (${r.speedupOverPaged.toFixed(2)}×)` : ''}`;
   for (const n of [...new Set(backends.flatMap((b) => Object.keys(b.prefix ?? {})))].sort((a, b) => Number(a) - Number(b))) {
-    lines.push(`| ${n} | ${prefixCell(backends[0].prefix?.[n])} | ${prefixCell(backends[1].prefix?.[n])} |`);
+    const withStatistics = backends.map((b) => fmt(b.prefix?.[n]?.statisticsMs, 3));
+    lines.push(`| ${n} | ${prefixCell(backends[0].prefix?.[n])} | ${prefixCell(backends[1].prefix?.[n])} | ${withStatistics[0]} | ${withStatistics[1]} |`);
   }
   if (torch?.copyGBps) lines.push('', `torch copy: ${fmt(torch.copyGBps)} GB/s`);
   const summary = { date: new Date().toISOString(), backends, torch, table: lines.join('\n') };

@@ -42,10 +42,12 @@ declare module '@kvkit/tensor-core' {
      * [q [B,H,m,d], poolKeys, poolValues, poolPositions, queryPositions [B,m], chunkPages [S,kvHeads],
      * chunkCounts [S], chunkUsersIndptr [S+1], chunkUsers, ownTable [B,kvHeads,maxOwn], ownLengths [B],
      * runStarts [R+1] (the shared chunks in runs of consecutive chunks with the same users), runSlots [R]
-     * (a run's index on the paths through it), ownStart [B] (runs on each request's path)]; attrs: the
-     * most users of a run, partial-state slots per row (runs, then groups of `ownPagesPerSlot` own chunks).
+     * (a run's index on the paths through it), ownStart [B] (runs on each request's path), and with
+     * statistics pathTable [B,kvHeads,maxPath] (every chunk of each request's path, a block table),
+     * pathLengths [B,kvHeads]]; attrs: the most users of a run, partial-state slots per row (runs, then
+     * groups of `ownPagesPerSlot` own chunks), the longest path (statistics width; 0 without).
      */
-    prefixSharedAttention: { inputs: Tensor[]; attrs: KernelAttrs & { maxUsers: number; slots: number; ownPagesPerSlot: number }; output: KernelResult };
+    prefixSharedAttention: { inputs: Tensor[]; attrs: KernelAttrs & { maxUsers: number; slots: number; ownPagesPerSlot: number; maxLength: number }; output: KernelResult };
     /** [output0, lse0, output1, lse1, …] */
     mergeAttentionStates: { inputs: Tensor[]; attrs: Record<string, never>; output: AttentionState };
     /** [scores [..., n]] */

@@ -10,6 +10,9 @@ import { CUDA_ATTENTION_MODULES } from '../src/cuda/modules.js';
 import { gpuParityCases } from './gpu/parity-cases.js';
 
 const seed = freshSeed();
+// The emulator runs one fiber per CUDA thread: the 700-token prefill takes ~20 s on an idle core and
+// over a minute on a loaded machine, past vitest's default 60 s.
+const CASE_TIMEOUT_MS = 240_000;
 const rng = createRng(seed);
 let cuda: CudaBackend;
 
@@ -24,6 +27,6 @@ describe(`CUDA attention kernels on the emulator match the CPU kernels (seed ${s
       const error = await c.run(cuda, rng);
       if (!(error <= c.tolerance)) throw new Error(`${c.name}: relative error ${error} > ${c.tolerance} [seed ${seed}]`);
       expect(error).toBeLessThanOrEqual(c.tolerance);
-    });
+    }, CASE_TIMEOUT_MS);
   }
 });

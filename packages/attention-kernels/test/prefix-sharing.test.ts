@@ -1,40 +1,9 @@
-import { attention, cpuBackend, createCache, createRng, type Rng, tensor } from '@kvkit/tensor-core';
+import { attention, cpuBackend, createCache, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { pagedAttention, PrefixCacheLayer, PrefixKVTree, type PrefixSequence, prefixSharedAttention, prefixSharedCache } from '../src/index.js';
+import { pagedAttention, PrefixCacheLayer, PrefixKVTree, prefixSharedAttention, prefixSharedCache } from '../src/index.js';
+import { appendTokens, D, KV, kvOf, randomTokens, type Request } from './helpers/prefix-requests.js';
 import { i32 } from './helpers/reference.js';
-
-const [KV, D] = [2, 32];
-
-/** K/V as a deterministic function of (token, position): what a model computes for a shared prefix. */
-function kvOf(tokens: ArrayLike<number>, positions: ArrayLike<number>, salt: number) {
-  const n = tokens.length;
-  const k = new Float32Array(KV * n * D);
-  const v = new Float32Array(KV * n * D);
-  for (let t = 0; t < n; t++) {
-    const rng = createRng((tokens[t] * 7919 + positions[t] * 104729 + salt) >>> 0);
-    for (let h = 0; h < KV; h++) for (let c = 0; c < D; c++) {
-      k[(h * n + t) * D + c] = rng.normal();
-      v[(h * n + t) * D + c] = rng.normal();
-    }
-  }
-  return { k: tensor(k, [KV, n, D]), v: tensor(v, [KV, n, D]) };
-}
-
-function randomTokens(rng: Rng, n: number): Int32Array {
-  return Int32Array.from({ length: n }, () => rng.int(50));
-}
-
-/** A request: tokens appended so far (mirror of what its sequence must hold). */
-interface Request { seq: PrefixSequence; tokens: number[]; positions: number[] }
-
-function appendTokens(r: Request, tokens: Int32Array, salt = 0) {
-  const positions = Int32Array.from(tokens, (_, i) => r.positions.length + i);
-  const { k, v } = kvOf(tokens, positions, salt);
-  r.seq.append(k, v, positions, tokens);
-  r.tokens.push(...tokens);
-  r.positions.push(...positions);
-}
 
 function referenceOf(r: Request, q: ReturnType<typeof tensor>, qPos: Int32Array) {
   const { k, v } = kvOf(r.tokens, r.positions, 0);
@@ -111,7 +80,6 @@ describe('prefix tree (ChunkAttention)', () => {
           });
         }
         expect(() => prefixSharedAttention(q, reqs.map((r) => r.seq).slice(1), { queryPositions: qPos })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
-        expect(() => prefixSharedAttention(q, reqs.map((r) => r.seq), { queryPositions: qPos, statistics: true } as never)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
       }
     }));
 

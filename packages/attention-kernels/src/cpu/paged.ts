@@ -1,8 +1,9 @@
 import { hostView, type Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import { hostFloats, hostInts, scaledQueries } from './host-data.js';
+import { hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
-import { accumulateRange, statisticsRange } from './tile-loop.js';
+import { PageWalker } from './page-walk.js';
+import { accumulateRange } from './tile-loop.js';
 import { denseWorkspace } from './workspace.js';
 
 export type PagedAttrs = KernelAttrs & { maxLength: number; queryBlock: number };
@@ -17,16 +18,11 @@ export type PagedAttrs = KernelAttrs & { maxLength: number; queryBlock: number }
 export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelResult {
   const [q, poolKeys, poolValues, poolPositions, table, lengths, qPositions] = inputs;
   const [batch, qHeads, m, d] = q.shape;
-  const [, P] = poolKeys.shape;
   const dv = poolValues.shape[2];
-  const [, kvHeads, maxPages] = table.shape;
+  const kvHeads = table.shape[1];
   const group = qHeads / kvHeads;
   const L = attrs.maxLength;
   const qs = scaledQueries(q, attrs.scale);
-  const keys = hostFloats(poolKeys);
-  const values = hostFloats(poolValues);
-  const kPos = hostInts(poolPositions);
-  const pages = hostInts(table);
   const lens = hostInts(lengths);
   const qPos = hostInts(qPositions);
   const out = new Float64Array(batch * qHeads * m * dv);
@@ -34,32 +30,25 @@ export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelRe
   const stats = attrs.statistics.enabled ? new StatisticsCollector(batch * qHeads, batch * kvHeads, L, attrs.statistics.rowProbabilities) : undefined;
   const bq = Math.max(1, Math.min(attrs.queryBlock, m));
   const { block, state, scratch, source } = denseWorkspace(group * bq, d, dv, attrs.tileSize);
+  const pages = new PageWalker(source, poolKeys, poolValues, poolPositions, table);
   for (let b = 0; b < batch; b++) {
     const request = { qs, qBase: b * qHeads * m * d, m, qPos, posBase: b * m, headBase: b * qHeads, stats: attrs.statistics };
     for (let kvh = 0; kvh < kvHeads; kvh++) {
       const row = b * kvHeads + kvh;
       const len = lens[row];
-      const visit = (body: (start: number, count: number) => void) => {
-        for (let p = 0; p * P < len; p++) {
-          const page = pages[row * maxPages + p];
-          source.bind(keys, page * P * d, values, page * P * dv, kPos, page * P);
-          body(p * P, Math.min(P, len - p * P));
-        }
-      };
       // Blocks of queries (prefill through a paged cache), each sweeping the head's pages.
       for (let i0 = 0; i0 < m; i0 += bq) {
         fillBlock(block, request, kvh, group, i0, Math.min(m, i0 + bq));
         state.reset(block.rows);
-        visit((_start, count) => accumulateRange(source, block, state, attrs, 0, count, scratch));
+        pages.walk(row, len, (_start, count) => accumulateRange(source, block, state, attrs, 0, count, scratch));
         writeBlock(state, block, m, out, 0, lse, 0);
-        if (stats) visit((start, count) => statisticsRange(source, block, state, attrs, 0, count, start, stats, scratch));
+        if (stats) pages.statistics(row, len, block, state, attrs, stats, scratch);
       }
-      if (stats) visit((start, count) => stats.countQueries(row, qPos, b * m, m, kPos, source.positionBase, start, count, attrs.statistics, attrs));
+      if (stats) pages.countQueries(row, len, qPos, b * m, m, attrs, stats);
     }
   }
   return kernelResult(q, [batch, qHeads, m, dv], out, [batch, qHeads, m], lse, stats && { collector: stats, headShape: [batch, qHeads], kvShape: [batch, kvHeads] });
 }
-
 /** In place: writes rows i of k, v, positions into slot slots[i] of the pool (same dtype as the pool). */
 export function pagedWriteCpu(inputs: Tensor[]): void {
   const [poolKeys, poolValues, poolPositions, k, v, positions, slots] = inputs;

@@ -86,24 +86,40 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
         arg.i32(pageSize), arg.i32(maxPages), arg.i32(kvHeads),
       ]);
     });
-    const r = withKeyStatistics(attrs, attention, (lse) =>
-      keyStatisticsCuda(backend, folded, lse, {
-        kernel: `kv_paged_key_statistics_${q.dtype}_${poolKeys.dtype}`,
-        rows: batch * qHeads,
-        width: attrs.maxLength,
-        group: qHeads / kvHeads,
-        headShape: [batch, qHeads],
-        kvShape: [batch, kvHeads],
-        source: (staging) => [
-          ...[poolKeys, poolPositions, table, lengths, qPos].map((t) => arg.ptr(backend.address(staging.rowMajor(t)))),
-          arg.i32(pageSize), arg.i32(maxPages), arg.i32(kvHeads),
-        ],
-      }, attrs),
-    );
+    const r = withKeyStatistics(attrs, attention, (lse) => pagedStatisticsCuda(backend, folded, lse, [poolKeys, poolPositions, table, lengths, qPos], attrs));
     return { ...unfoldBatch(r, batch, qHeads), ...(r.statistics ? { statistics: r.statistics } : {}) };
   } finally {
     folded.dispose();
   }
+}
+
+/**
+ * Per-key statistics through block tables from the rows' lse, for q folded to [B·qHeads, m, d]:
+ * the keys of KV row b·kvHeads + head are the pool slots its table row lists (table
+ * [B, kvHeads, maxPages], lengths [B, kvHeads], query positions [B, m]). Statistics
+ * [B, qHeads, maxLength], queryCount [B, kvHeads, maxLength].
+ */
+export function pagedStatisticsCuda(
+  backend: CudaBackend,
+  folded: Tensor,
+  lse: Tensor,
+  [poolKeys, poolPositions, table, lengths, qPos]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor],
+  attrs: KernelAttrs & { maxLength: number },
+): KeyStatistics {
+  const [batch, kvHeads, maxPages] = table.shape;
+  const qHeads = folded.shape[0] / batch;
+  return keyStatisticsCuda(backend, folded, lse, {
+    kernel: `kv_paged_key_statistics_${folded.dtype}_${poolKeys.dtype}`,
+    rows: batch * qHeads,
+    width: attrs.maxLength,
+    group: qHeads / kvHeads,
+    headShape: [batch, qHeads],
+    kvShape: [batch, kvHeads],
+    source: (staging) => [
+      ...[poolKeys, poolPositions, table, lengths, qPos].map((t) => arg.ptr(backend.address(staging.rowMajor(t)))),
+      arg.i32(poolKeys.shape[1]), arg.i32(maxPages), arg.i32(kvHeads),
+    ],
+  }, attrs);
 }
 
 /**

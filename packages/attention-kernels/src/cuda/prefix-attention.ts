@@ -1,7 +1,9 @@
-import type { Tensor } from '@kvkit/tensor-core';
+import { reshape, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
 import { prefixLaunch, type PrefixAttrs } from '../gpu/prefix-launch.js';
+import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult } from '../ops/attention-types.js';
+import { pagedStatisticsCuda } from './decode-attention.js';
 import { decodeAttentionModule, maskArgs, mergePartialsCuda, PARTIAL_ROWS, partialBlock, Staging } from './split-k.js';
 
 /**
@@ -9,9 +11,25 @@ import { decodeAttentionModule, maskArgs, mergePartialsCuda, PARTIAL_ROWS, parti
  * pass with two row mappings writing one set of partial states, then the split-K merge (slot layout:
  * `prefixLaunch`). Phase 1 (chunk-first) runs one block per (run of shared chunks, KV head, ≤ 8 of
  * its users' query rows), so a shared page is read once for all the requests that share it; phase 2
- * (sequence-first) walks each request's own pages.
+ * (sequence-first) walks each request's own pages. Statistics, when asked for, take the paged
+ * kernel's statistics pass over each request's whole path (inputs 14 and 15: a block table of the
+ * path) from the rows' merged lse.
  */
 export function prefixSharedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: PrefixAttrs): KernelResult {
+  return withKeyStatistics(attrs, (a) => twoPhase(backend, inputs, a), (lse) => {
+    const [q, poolKeys, , poolPositions, qPos] = inputs;
+    const [pathTable, pathLengths] = inputs.slice(14);
+    const [batch, qHeads, m, d] = q.shape;
+    const folded = reshape(q, [batch * qHeads, m, d]);
+    try {
+      return pagedStatisticsCuda(backend, folded, lse, [poolKeys, poolPositions, pathTable, pathLengths, qPos], attrs);
+    } finally {
+      folded.dispose();
+    }
+  });
+}
+
+function twoPhase(backend: CudaBackend, inputs: readonly Tensor[], attrs: PrefixAttrs): KernelResult {
   const plan = prefixLaunch(backend, inputs, attrs, PARTIAL_ROWS);
   const { batch, qHeads, m, kvHeads, dv, rows, slots } = plan;
   if (rows === 0 || dv === 0) return plan.result();

@@ -1,7 +1,7 @@
 import type { DType, Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 
-export type PrefixAttrs = KernelAttrs & { maxUsers: number; slots: number; ownPagesPerSlot: number };
+export type PrefixAttrs = KernelAttrs & { maxUsers: number; slots: number; ownPagesPerSlot: number; maxLength: number };
 
 /**
  * What both GPU backends' two-phase (ChunkAttention) launches start from. Every query row

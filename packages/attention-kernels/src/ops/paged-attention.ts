@@ -1,6 +1,6 @@
 import { InvalidConfigError, reshape, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
 import { ensureAttentionKernels } from '../kernels.js';
-import type { BlockTableView } from '../paged/block-table.js';
+import { type BlockTableView, packBlockTables } from '../paged/block-table.js';
 import type { KernelOptions, KernelResult } from './attention-types.js';
 import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
@@ -66,29 +66,13 @@ export function batchedPagedAttention(q: Tensor, tables: readonly BlockTableView
   if (options?.queryPositions === undefined) throw new InvalidConfigError(`${where}: queryPositions are required for paged caches`);
   const attrs = { ...resolveKernelAttrs(options, d, where), queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') };
   checkStatisticsFor(attrs.statistics, m, where);
-  let maxPages = 0;
-  let maxLength = 0;
-  for (const t of tables) {
-    for (let h = 0; h < kvHeads; h++) {
-      maxPages = Math.max(maxPages, t.headPages(h).length);
-      maxLength = Math.max(maxLength, t.headLength(h));
-    }
-  }
-  const pageTable = new Int32Array(batch * kvHeads * Math.max(maxPages, 1));
-  const lengths = new Int32Array(batch * kvHeads);
-  tables.forEach((t, b) => {
-    for (let h = 0; h < kvHeads; h++) {
-      const row = b * kvHeads + h;
-      pageTable.set(t.headPages(h), row * Math.max(maxPages, 1));
-      lengths[row] = t.headLength(h);
-    }
-  });
+  const packed = packBlockTables(tables, kvHeads);
   ensureAttentionKernels(q.backend);
   return withTemporaries(q.backend, (temps) => {
     const qPos = temps.positions(options.queryPositions, [batch, m], 0, where, 'queryPositions');
     const { keys, values, positions } = pool.storage();
-    const tableT = temps.ints(pageTable, [batch, kvHeads, Math.max(maxPages, 1)]);
-    const lengthT = temps.ints(lengths, [batch, kvHeads]);
-    return runKernel('pagedAttention', [q, keys, values, positions, tableT, lengthT, qPos], { ...attrs, maxLength });
+    const tableT = temps.ints(packed.pages, [batch, kvHeads, packed.maxPages]);
+    const lengthT = temps.ints(packed.lengths, [batch, kvHeads]);
+    return runKernel('pagedAttention', [q, keys, values, positions, tableT, lengthT, qPos], { ...attrs, maxLength: packed.maxLength });
   });
 }

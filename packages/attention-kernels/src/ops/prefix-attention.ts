@@ -2,26 +2,26 @@ import { InvalidConfigError, runKernel, ShapeMismatchError, type Tensor } from '
 import { ensureAttentionKernels } from '../kernels.js';
 import type { ChunkNode } from '../prefix/prefix-tree.js';
 import type { PrefixSequence } from '../prefix/prefix-sequence.js';
-import type { AttentionMask } from '@kvkit/tensor-core';
-import type { KernelResult } from './attention-types.js';
-import { assertFloatTensor, assertGroups, assertShape, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
+import { packBlockTables } from '../paged/block-table.js';
+import type { KernelOptions, KernelResult } from './attention-types.js';
+import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, resolveKernelAttrs, withTemporaries } from './validate.js';
 
 /** Tokens of shared chunks a GPU block reads at most (a split-K partition's size). */
 const SHARED_RUN_TOKENS = 512;
 
-export interface PrefixSharedAttentionOptions extends AttentionMask {
+export interface PrefixSharedAttentionOptions extends KernelOptions {
   /** i32 [batch, m]: positions of the queries (required). */
   queryPositions: Tensor | Int32Array;
-  returnLse?: boolean;
-  tileSize?: number;
 }
 
 /**
  * Two-phase decode (ChunkAttention) for a batch of sequences of one `PrefixKVTree`: q
  * [batch, qHeads, m, d] → [batch, qHeads, m, dv]. Chunks used by more than one sequence of the batch
  * are read once per KV head for all of them (chunk-first), then each sequence reads its own chunks
- * (sequence-first), and the partial results merge by log-sum-exp. Statistics are not produced here
- * (a shared chunk cannot be evicted for one request); use `pagedAttention` on one sequence for them.
+ * (sequence-first), and the partial results merge by log-sum-exp. Statistics are those of
+ * `batchedPagedAttention` over the same sequences: [batch, qHeads, L] (queryCount [batch, kvHeads, L])
+ * with L the longest sequence, key j of request b being the j-th token of its path — a shared chunk's
+ * keys appear in the statistics of every request of the batch that attends them.
  */
 export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSequence[], options: PrefixSharedAttentionOptions): KernelResult {
   const where = 'prefixSharedAttention';
@@ -35,10 +35,8 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
   if (d !== pool.headDim) throw new ShapeMismatchError(`${where}: q has head dim ${d} but the tree holds ${pool.headDim}`);
   assertGroups(qHeads, kvHeads, where);
   if (options?.queryPositions === undefined) throw new InvalidConfigError(`${where}: queryPositions are required`);
-  if ('statistics' in options && (options as { statistics?: unknown }).statistics) {
-    throw new InvalidConfigError(`${where}: statistics are not available from the two-phase kernel; use pagedAttention on one sequence`);
-  }
-  const attrs = resolveKernelAttrs({ ...options, tileSize: positiveInteger(options.tileSize, 64, where, 'tileSize') }, d, where);
+  const attrs = resolveKernelAttrs(options, d, where);
+  checkStatisticsFor(attrs.statistics, m, where);
   // Chunks used by several sequences of this batch: a prefix of every path that contains them.
   const usersOf = new Map<ChunkNode, number[]>();
   sequences.forEach((s, b) => {
@@ -100,6 +98,9 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
   const ownPagesPerSlot = maxRun;
   const slots = Math.max(1, ...own.map((nodes, b) => ownStart[b] + Math.ceil(nodes.length / ownPagesPerSlot)));
   const maxUsers = Math.max(1, ...runs.map((r) => r.users.length));
+  // Statistics need each row's final normalizer, known after the merge: a second pass (the paged
+  // kernel's) then reads every request's whole path through its block table.
+  const paths = attrs.statistics.enabled ? packBlockTables(sequences, kvHeads) : undefined;
   ensureAttentionKernels(q.backend);
   return withTemporaries(q.backend, (temps) => {
     const qPos = temps.positions(options.queryPositions, [batch, m], 0, where, 'queryPositions');
@@ -121,8 +122,9 @@ export function prefixSharedAttention(q: Tensor, sequences: readonly PrefixSeque
         temps.ints(runStarts, [runs.length + 1]),
         temps.ints(runSlots, [runs.length]),
         temps.ints(ownStart, [batch]),
+        ...(paths ? [temps.ints(paths.pages, [batch, kvHeads, paths.maxPages]), temps.ints(paths.lengths, [batch, kvHeads])] : []),
       ],
-      { ...attrs, maxUsers, slots, ownPagesPerSlot },
+      { ...attrs, maxUsers, slots, ownPagesPerSlot, maxLength: paths?.maxLength ?? 0 },
     );
   });
 }

@@ -81,35 +81,56 @@ export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Te
   const [batch, qHeads, m, d] = q.shape;
   const [, pageSize] = poolKeys.shape;
   const dv = poolValues.shape[2];
-  const [, kvHeads, maxPages] = table.shape;
+  const kvHeads = table.shape[1];
   const folded = reshape(q, [batch * qHeads, m, d]);
-  const staged = [poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => (t.isContiguous() ? t : contiguous(t)));
-  const [keyRows, valueRows, positions, tab, lens, qp] = staged;
+  const valueRows = poolValues.isContiguous() ? poolValues : contiguous(poolValues);
+  const paged = pagedKeys(poolKeys, poolPositions, table, lengths, qPos);
   try {
     const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
-    const names = ['pk', 'ppos', 'tab', 'lens', 'qp'];
-    const keyBuffers = [keyRows, positions, tab, lens, qp];
-    const keys: KeySource = {
-      key: `paged:${poolKeys.dtype}`,
-      withLogWeights: false,
-      code: PAGED_KEYS,
-      bindings: names.map((name, i) => ({ name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
-      buffers: keyBuffers,
-      uniforms: [...names.map((name) => `${name}_offset`), 'page_size', 'max_pages', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
-      values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), page_size: pageSize, max_pages: maxPages, kv_heads_per_request: kvHeads },
-    };
+    const { keys } = paged;
     const values = rowMajorValues('pv', valueRows, 'slot_of(kvh, j)');
     const result = withKeyStatistics(
       attrs,
       (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, where, () => ({ ...keys, ...joinSources(keys, values) })),
-      (lse) =>
-        keyStatisticsWebGpu(backend, folded, lse, keys, { rows: batch * qHeads, width: attrs.maxLength, group: qHeads / kvHeads, headShape: [batch, qHeads], kvShape: [batch, kvHeads], target: FOLDED_TARGET }, attrs),
+      (lse) => pagedStatisticsWebGpu(backend, folded, lse, keys, batch, kvHeads, attrs),
     );
     return { ...unfoldBatch(result, batch, qHeads), ...(result.statistics ? { statistics: result.statistics } : {}) };
   } finally {
     folded.dispose();
-    staged.forEach((t, i) => t !== inputs[i + 1] && t.dispose());
+    paged.dispose();
+    if (valueRows !== poolValues) valueRows.dispose();
   }
+}
+
+/**
+ * The keys of a page pool read through block tables (table [B, kvHeads, maxPages], lengths
+ * [B, kvHeads], query positions [B, m]): KV row b·kvHeads + head walks its pages. Non-contiguous
+ * inputs are copied; `dispose` releases the copies.
+ */
+export function pagedKeys(poolKeys: Tensor, poolPositions: Tensor, table: Tensor, lengths: Tensor, qPos: Tensor): { keys: KeySource; dispose(): void } {
+  const given = [poolKeys, poolPositions, table, lengths, qPos];
+  const keyBuffers = given.map((t) => (t.isContiguous() ? t : contiguous(t)));
+  const names = ['pk', 'ppos', 'tab', 'lens', 'qp'];
+  const keys: KeySource = {
+    key: `paged:${poolKeys.dtype}`,
+    withLogWeights: false,
+    code: PAGED_KEYS,
+    bindings: names.map((name, i) => ({ name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
+    buffers: keyBuffers,
+    uniforms: [...names.map((name) => `${name}_offset`), 'page_size', 'max_pages', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
+    values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), page_size: poolKeys.shape[1], max_pages: table.shape[2], kv_heads_per_request: table.shape[1] },
+  };
+  return { keys, dispose: () => keyBuffers.forEach((t, i) => t !== given[i] && t.dispose()) };
+}
+
+/**
+ * Per-key statistics through block tables (`pagedKeys`) from the rows' lse, for q folded to
+ * [B·qHeads, m, d]: [B, qHeads, maxLength], queryCount [B, kvHeads, maxLength].
+ */
+export function pagedStatisticsWebGpu(backend: WebGpuBackend, folded: Tensor, lse: Tensor, keys: KeySource, batch: number, kvHeads: number, attrs: KernelAttrs & { maxLength: number }): KeyStatistics {
+  const qHeads = folded.shape[0] / batch;
+  const layout = { rows: batch * qHeads, width: attrs.maxLength, group: qHeads / kvHeads, headShape: [batch, qHeads], kvShape: [batch, kvHeads], target: FOLDED_TARGET };
+  return keyStatisticsWebGpu(backend, folded, lse, keys, layout, attrs);
 }
 
 /**

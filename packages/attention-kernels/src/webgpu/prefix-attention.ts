@@ -1,7 +1,9 @@
 import { concat, reshape, type Tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { prefixLaunch, type PrefixAttrs } from '../gpu/prefix-launch.js';
+import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult } from '../ops/attention-types.js';
+import { pagedKeys, pagedStatisticsWebGpu } from './decode-attention.js';
 import { dispatchPartials, mergePartialsWebGpu, partialRows, type SourcePass } from './split-k.js';
 
 /**
@@ -10,8 +12,26 @@ import { dispatchPartials, mergePartialsWebGpu, partialRows, type SourcePass } f
  * Phase 1 (chunk-first): one workgroup per (run of shared chunks, KV head, block of ≤ 8 of its
  * users' query rows), so a chunk's page is read once for every request that shares it, not once
  * per request. Phase 2 (sequence-first): the paged pass over each request's own chunks. The merge folds each row's slots (its shared chunks, then its own) by log-sum-exp.
+ * Statistics, when asked for, take the paged kernel's statistics pass over each request's whole
+ * path (inputs 14 and 15: a block table of the path) from the rows' merged lse.
  */
 export function prefixSharedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: PrefixAttrs): KernelResult {
+  return withKeyStatistics(attrs, (a) => twoPhase(backend, inputs, a), (lse) => {
+    const [q, poolKeys, , poolPositions, qPos] = inputs;
+    const [pathTable, pathLengths] = inputs.slice(14);
+    const [batch, qHeads, m, d] = q.shape;
+    const folded = reshape(q, [batch * qHeads, m, d]);
+    const paged = pagedKeys(poolKeys, poolPositions, pathTable, pathLengths, qPos);
+    try {
+      return pagedStatisticsWebGpu(backend, folded, lse, paged.keys, batch, pathTable.shape[1], attrs);
+    } finally {
+      paged.dispose();
+      folded.dispose();
+    }
+  });
+}
+
+function twoPhase(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: PrefixAttrs): KernelResult {
   const where = 'prefixSharedAttention';
   const [q, poolKeys, poolValues, poolPositions, qPos, chunkPages, chunkCounts, usersIndptr, users, ownTable, ownLengths, runStarts, runSlots, ownStart] = inputs;
   const plan = prefixLaunch(backend, inputs, attrs, partialRows(q, poolValues.shape[2], where));

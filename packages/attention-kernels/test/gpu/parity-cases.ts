@@ -5,7 +5,7 @@
  * −∞ log-sum-exp must be −∞ on both). Used by the vitest suites (emulator, SwiftShader) and by
  * tooling/gpu/attention-check.ts on a real GPU.
  */
-import { type Backend, createRng, type DType, getBackend, randomNormal, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
+import { attention, type AttentionMask, type Backend, cast, createRng, type DType, getBackend, randomNormal, reshape, type Rng, runKernel, slice, type Tensor, tensor, toBackend, transpose } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
 import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, type StatisticsOptions, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, latentAttention, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores, PrefixKVTree, prefixSharedAttention } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
@@ -481,7 +481,10 @@ function poolingCase(dtype: DType, mode: 'max' | 'avg', kernelSize: number): Gpu
  * over the batch on both. K/V of a token is a function of (token, position), as a model's would be,
  * so identical prefixes are found and shared.
  */
-function prefixCase(name: string, s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; nothingShared?: boolean }): GpuParityCase {
+function prefixCase(
+  name: string,
+  s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; causal?: boolean; nothingShared?: boolean; statistics?: boolean | StatisticsOptions },
+): GpuParityCase {
   return {
     name: `prefixSharedAttention: ${name}`,
     kernel: 'prefixSharedAttention',
@@ -508,6 +511,7 @@ function prefixCase(name: string, s: { group: number; m: number; d: number; chun
         : [[...common, ...branch, ...tokens(3)], [...common, ...branch, ...tokens(C + 2)], [...common, ...tokens(1)], tokens(C + 3), tokens(1)];
       const trees = [cpu, gpu].map((backend) => new PrefixKVTree({ kvHeads, headDim: s.d, chunkSize: C, dtype: s.dtype, backend }));
       const sequences = trees.map((tree) => prompts.map(() => tree.openSequence()));
+      const held = prompts.map((): number[] => []);
       const lengths = prompts.map(() => 0);
       const append = async (b: number, ids: number[]) => {
         const positions = Int32Array.from(ids, (_, i) => lengths[b] + i);
@@ -515,22 +519,65 @@ function prefixCase(name: string, s: { group: number; m: number; d: number; chun
         sequences[0][b].append(k, v, positions, Int32Array.from(ids));
         sequences[1][b].append(await onGpu(gpu, k), await onGpu(gpu, v), positions, Int32Array.from(ids));
         lengths[b] += ids.length;
+        held[b].push(...ids);
       };
       for (let b = 0; b < prompts.length; b++) await append(b, prompts[b]);
       for (let b = 0; b < prompts.length - 1; b++) await append(b, tokens(1 + rng.int(2))); // decode steps (the one-token request stays at 1)
       const batch = prompts.length;
       const q = randomNormal([batch, kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu });
       const qPos = Int32Array.from({ length: batch * s.m }, (_, e) => lengths[Math.floor(e / s.m)] - s.m + (e % s.m));
-      const options = { queryPositions: qPos, returnLse: true, window: s.window, softcap: s.softcap };
+      const options = { queryPositions: qPos, returnLse: true, window: s.window, softcap: s.softcap, causal: s.causal, statistics: s.statistics };
       const ref = prefixSharedAttention(q, sequences[0], options);
       const got = prefixSharedAttention(await onGpu(gpu, q), sequences[1], options);
       const shared = sequences[0][0].sharedTokens;
-      const error = await compareResults(got, ref);
+      let error = await compareResults(got, ref);
+      if (s.statistics === true) {
+        // H2O sums also against tensor-core's reference attention on each request's own, unshared K/V.
+        const requests = held.map((ids) => {
+          const positions = Array.from(ids, (_, i) => i);
+          const [k, v] = kvOf(ids, positions);
+          return { k, v, positions: Int32Array.from(positions) };
+        });
+        const mask = { window: s.window, softcap: s.softcap, causal: s.causal };
+        error = Math.max(error, await perRequestStatisticsError(got.statistics as KeyStatistics, q, qPos, requests, mask, s.dtype));
+      }
       for (const list of sequences) for (const seq of list) seq.release();
       for (const tree of trees) tree.dispose();
       return (shared > 0) !== !!s.nothingShared ? error : Infinity; // the batch must exercise the phases it names
     },
   };
+}
+
+/**
+ * Worst error of keySum/keyMax [B, qHeads, L] against tensor-core's reference attention with
+ * statistics over each request's full key sequence (K/V rounded to the pool's dtype first; zeros
+ * expected past a request's length).
+ */
+async function perRequestStatisticsError(
+  got: KeyStatistics,
+  q: Tensor,
+  qPos: Int32Array,
+  requests: { k: Tensor; v: Tensor; positions: Int32Array }[],
+  mask: AttentionMask,
+  dtype: DType,
+): Promise<number> {
+  const [batch, qHeads, m, d] = q.shape;
+  const L = got.keySum.shape[2];
+  const expected = { keySum: new Float32Array(batch * qHeads * L), keyMax: new Float32Array(batch * qHeads * L) };
+  requests.forEach(({ k, v, positions }, b) => {
+    const qb = reshape(slice(q, [b], [b + 1]), [qHeads, m, d]);
+    const i32 = (x: Int32Array) => tensor(x, [x.length], { dtype: 'i32', backend: q.backend });
+    const pooled = (t: Tensor) => (t.dtype === dtype ? t : cast(t, dtype));
+    const stats = attention(qb, pooled(k), pooled(v), { ...mask, queryPositions: i32(qPos.slice(b * m, (b + 1) * m)), keyPositions: i32(positions), statistics: true }).statistics as KeyStatistics;
+    const n = positions.length;
+    for (const part of ['keySum', 'keyMax'] as const) {
+      const rows = stats[part].readSync();
+      for (let h = 0; h < qHeads; h++) expected[part].set(rows.subarray(h * n, (h + 1) * n), (b * qHeads + h) * L);
+    }
+  });
+  let worst = 0;
+  for (const part of ['keySum', 'keyMax'] as const) worst = Math.max(worst, errorOf(await got[part].readFloat32(), expected[part]));
+  return worst;
 }
 
 export function prefixSharedAttentionCases(): GpuParityCase[] {
@@ -540,6 +587,9 @@ export function prefixSharedAttentionCases(): GpuParityCase[] {
     prefixCase('GQA 8 (16 query rows per user: 2 blocks per shared chunk), head dim 64, chunks of 5, f16 pool', { group: 8, m: 2, d: 64, chunkSize: 5, dtype: 'f16' }),
     prefixCase('3 requests sharing nothing (sequence-first phase only), GQA 4, head dim 64, chunks of 8', { group: 4, m: 1, d: 64, chunkSize: 8, dtype: 'f32', nothingShared: true }),
     prefixCase('chunks of 200 (3 shared chunks read as runs of ≤ 512 tokens: 2 + 1), MHA, head dim 64', { group: 1, m: 1, d: 64, chunkSize: 200, dtype: 'f32' }),
+    prefixCase('with per-key statistics [B, H, L] (H2O sums; also against the reference on each request\'s own keys), GQA 4, 2 queries, chunks of 8', { group: 4, m: 2, d: 64, chunkSize: 8, dtype: 'f32', statistics: true }),
+    prefixCase('with statistics (window 1 of 2 queries, decay 0.9, 1 probability row), not causal, sliding window 30 + soft-cap, MHA, head dim 128, chunks of 7', { group: 1, m: 2, d: 128, chunkSize: 7, dtype: 'f32', causal: false, window: 30, softcap: 6, statistics: { window: 1, decay: 0.9, rowProbabilities: 1 } }),
+    prefixCase('with statistics, 3 requests sharing nothing, GQA 8, f16 pool, chunks of 5', { group: 8, m: 1, d: 64, chunkSize: 5, dtype: 'f16', nothingShared: true, statistics: true }),
   ];
 }
 
