@@ -124,7 +124,8 @@ function vectorData(rng: Rng, c: VectorCase): { x: Float32Array; books: Float32A
 /**
  * In head 0, group 0: centroids k−2 and k−1 around base point 1. Token 0 sits at exactly equal
  * float64 distances from both (k−2 must win); token 1 is one f32 step off, so the two distances
- * differ by far less than f32 resolves (the decision falls to the exact float64 path). With one
+ * differ by less than the f32 margin (the decision falls to the exact float64 path); with k ≥ 4
+ * and c ≥ 2, centroid k−3 is farther from token 0 than the tie by less than an f32 step. With one
  * channel the pair is 1 ± 1/2; with more, the pair is offset (3/8, 4/8) and (5/8, 0) (3² + 4² = 5²).
  * The other centroids move 10 away so that the pair is nearest.
  */
@@ -143,6 +144,13 @@ function tiePair(books: Float32Array, x: Float32Array, c: VectorCase, k: number)
   }
   books.set(a, (k - 2) * cc);
   books.set(b, (k - 1) * cc);
+  if (k >= 4 && cc >= 2) {
+    // Centroid k−3: centroid k−2 moved 2^−23·(4, −3), perpendicular to its offset from token 0, so
+    // token 0's distance to it exceeds the tie by 25·2^−46 — below an f32 step, which would tie it.
+    books[(k - 3) * cc] = a[0] + 4 * 2 ** -23;
+    books[(k - 3) * cc + 1] = a[1] - 3 * 2 ** -23;
+    books.fill(1, (k - 3) * cc + 2, (k - 2) * cc);
+  }
   const d = c.groups * cc;
   for (let j = 0; j < cc; j++) {
     x[j] = 1;
