@@ -21,8 +21,11 @@ import { freshSeed } from '@kvkit/tensor-core/testing';
 import { dequantizeUniform, quantizeFp8, quantizeUniform, type UniformQuantAttrs } from '../../packages/kv-quant/src/index.js';
 import { fp8CudaModule } from '../../packages/kv-quant/src/cuda/fp8.js';
 import { uniformCudaModule } from '../../packages/kv-quant/src/cuda/uniform.js';
+import { hadamardCudaModule } from '../../packages/kv-quant/src/cuda/hadamard.js';
+import { vectorCudaModule } from '../../packages/kv-quant/src/cuda/vector.js';
 import { gpuEdgeCases } from '../../packages/kv-quant/test/gpu-edge-cases.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
+import { gpuRotationCases } from '../../packages/kv-quant/test/gpu-rotation-cases.js';
 import { type WebGpuSection, webgpuChecks, webgpuRows } from './kv-quant-webgpu.js';
 
 const argv = process.argv;
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
   report.device = runtime.device;
   await step('compile', 20_000, async () => {
     const t0 = performance.now();
-    for (const module of [uniformCudaModule, fp8CudaModule]) cuda.module(module);
+    for (const module of [uniformCudaModule, fp8CudaModule, hadamardCudaModule, vectorCudaModule]) cuda.module(module);
     report.compileMs = Math.round(performance.now() - t0);
   });
 
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   report.parity = parity;
   const rng = createRng(seed);
   await step('parity', 20_000, async () => {
-    for (const c of [...gpuParityCases(), ...gpuEdgeCases()]) {
+    for (const c of [...gpuParityCases(), ...gpuEdgeCases(), ...gpuRotationCases()]) {
       try {
         parity[c.name] = (await c.run(cuda, rng)) ?? 'exact';
       } catch (error) {
