@@ -40,6 +40,8 @@ function hadamardCases(): GpuParityCase[] {
     { shape: [2, 3, 4, 8], dtype: 'f32', blockSize: 4, e: 30, view: (t) => transpose(t, [1, 0, 2, 3]), note: 'rank-4 view, leading axes do not merge' },
     { shape: [65, 4], dtype: 'f32', blockSize: 2, e: 20, note: 'partial workgroup' },
     { shape: [1, 1], dtype: 'f32', blockSize: 1, e: 1 },
+    { shape: [2, 2048], dtype: 'f32', blockSize: 2048, e: 20, note: 'a full workgroup block' },
+    { shape: [2, 4096], dtype: 'f16', blockSize: 4096, e: 8, note: 'WebGPU: beyond workgroup memory, in a scratch buffer' },
   ];
   const cases: GpuParityCase[] = shapes.map((c) => ({
     name: `hadamard ${c.dtype} [${c.shape}] B=${c.blockSize}, magnitudes 2^±${c.e}${c.note ? ` (${c.note})` : ''}`,

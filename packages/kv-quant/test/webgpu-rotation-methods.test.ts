@@ -40,7 +40,7 @@ describe.skipIf(!gpu)(`RotateKV and Coupled Quantization layers on WebGPU (seed 
       kvHeads: H,
       headDim: D,
       rope: layerSpec({ headDim: D, kvHeads: H }).rope,
-      layers: [{ keys: randomNormal([H, 64, D], rng).readSync(), values: randomNormal([H, 64, D], rng).readSync(), positions: positions(0, 64), keyInput: 'post-rope' }],
+      layers: [{ keys: randomNormal([H, 64, D], rng).readFloat32Sync(), values: randomNormal([H, 64, D], rng).readFloat32Sync(), positions: positions(0, 64), keyInput: 'post-rope' }],
     });
 
   for (const [name, method] of [
