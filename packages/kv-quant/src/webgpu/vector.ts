@@ -12,22 +12,23 @@ import { SOFT_DOUBLE_MULTIPLY_WGSL } from './soft-double-multiply.js';
  * bits, is strictly below every earlier one (NaN distances never win; all NaN → 0).
  *
  * Here the K distances are first computed in f32. When every value of the group and codebook is
- * ±0 or of magnitude 2^−100 … 2^40, each f32 distance is within (c + 1)·2^−24 relative plus 2^−125
- * absolute of the exact one (−, ·, + correctly rounded in WGSL; a fused multiply-add or another
- * summation order only lowers that; flushed subnormals cost at most 2^−126 a term), and the CPU's
- * float64 distance within far less. The margin below, (c + 2)·2^−21 relative and 2^−99
- * absolute, covers both errors on both sides with room for the rounding of the test itself: a
- * centroid whose f32 distance exceeds the f32 minimum by more than that is provably not the CPU's
- * choice. The centroids left (usually the minimum alone) — or all K when a value is outside that
- * range (±∞, NaN, huge or tiny) — are compared again with the CPU's exact float64 arithmetic
- * (soft-double.ts), in index order with the CPU's strict test. Dequantizing copies centroid bits.
+ * ±0 or of magnitude 2^−100 … 2^41, no difference is subnormal and nothing overflows, so each f32
+ * distance is within (c + 2)·2^−24 relative (−, ·, + correctly rounded in WGSL; a fused
+ * multiply-add or another summation order only lowers that) plus 2c·2^−126 absolute (squares
+ * and partial sums flushed or rounded as subnormals) of the exact distance, and the CPU's float64 one far closer.
+ * The margin used, (c + 2)·2^−21 relative and 2^−99 absolute on each side, covers both errors with
+ * room for the rounding of the test itself: a centroid whose f32 distance exceeds the f32 minimum
+ * by more than that is provably not the CPU's choice. The centroids left (usually the minimum
+ * alone) — or all K when a value is outside that range (±∞, NaN, subnormal, huge) — are compared
+ * again in the CPU's exact float64 arithmetic (soft-double.ts), in index order with its strict
+ * test. Dequantizing copies the centroid's f32 bits.
  */
 
 const SIZE_UNIFORMS = ['rows', 'n', 'groups', 'channels', 'bits', 'row_words'].map((name) => ({ name, type: 'u32' as const }));
 
 const QUANTIZE_SOURCE = `${SOFT_DOUBLE_WGSL}
 ${SOFT_DOUBLE_MULTIPLY_WGSL}
-// ±0, or a magnitude in 2^−100 … 2^41 (biased exponent 27 … 167): the f32 distances' error bound holds.
+// ±0, or a magnitude in [2^−100, 2^41) (biased exponent 27 … 167): the f32 distances' error bound holds.
 fn tame(b: u32) -> bool {
   let ex = (b >> 23u) & 0xffu;
   return (b & 0x7fffffffu) == 0u || (ex >= 27u && ex <= 167u);
