@@ -90,6 +90,8 @@ interface VectorCase {
   channels: number;
   bits: number;
   dtype: DType;
+  /** Tokens read through a view: the data laid out [n, heads, d], transposed to [heads, n, d]. */
+  transposed?: boolean;
 }
 
 /**
@@ -165,7 +167,9 @@ async function runVector(gpu: Backend, x: Float32Array, books: Float32Array, c: 
   const attrs = { channels: c.channels, bits: c.bits };
   const on = (backend: Backend) =>
     [
-      tensor(x, [c.heads, c.n, c.groups * c.channels], { dtype: c.dtype, backend }),
+      c.transposed
+        ? transpose(tensor(x, [c.n, c.heads, c.groups * c.channels], { dtype: c.dtype, backend }), [1, 0, 2])
+        : tensor(x, [c.heads, c.n, c.groups * c.channels], { dtype: c.dtype, backend }),
       tensor(books, [c.heads, c.groups, 2 ** c.bits, c.channels], { backend }),
     ] as const;
   const [xc, bc] = on(cpu);
@@ -184,9 +188,10 @@ function vectorCases(): GpuParityCase[] {
     { heads: 2, n: 4, groups: 2, channels: 8, bits: 4, dtype: 'f32' },
     { heads: 1, n: 3, groups: 5, channels: 2, bits: 8, dtype: 'f32' },
     { heads: 1, n: 65, groups: 1, channels: 2, bits: 2, dtype: 'f32' },
+    { heads: 2, n: 6, groups: 4, channels: 2, bits: 3, dtype: 'f32', transposed: true },
   ];
   const cases: GpuParityCase[] = shapes.map((c) => ({
-    name: `vector ${c.bits}-bit c=${c.channels} ${c.dtype} [${c.heads}, ${c.n}, ${c.groups}·${c.channels}]: near/on/between centroids, exact tie, near-tie, duplicate centroid`,
+    name: `vector ${c.bits}-bit c=${c.channels} ${c.dtype} [${c.heads}, ${c.n}, ${c.groups}·${c.channels}]${c.transposed ? ' (transposed view)' : ''}: near/on/between centroids, exact tie, near-tie, duplicate centroid`,
     run(gpu, rng) {
       const { x, books } = vectorData(rng, c);
       return runVector(gpu, x, books, c);
