@@ -23,9 +23,12 @@ import { fp8CudaModule } from '../../packages/kv-quant/src/cuda/fp8.js';
 import { lutCudaModule } from '../../packages/kv-quant/src/cuda/lut.js';
 import { outliersCudaModule } from '../../packages/kv-quant/src/cuda/outliers.js';
 import { uniformCudaModule } from '../../packages/kv-quant/src/cuda/uniform.js';
+import { hadamardCudaModule } from '../../packages/kv-quant/src/cuda/hadamard.js';
+import { vectorCudaModule } from '../../packages/kv-quant/src/cuda/vector.js';
 import { gpuEdgeCases } from '../../packages/kv-quant/test/gpu-edge-cases.js';
 import { gpuLutCases } from '../../packages/kv-quant/test/gpu-lut-cases.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
+import { gpuRotationCases } from '../../packages/kv-quant/test/gpu-rotation-cases.js';
 import { type WebGpuSection, webgpuChecks, webgpuRows } from './kv-quant-webgpu.js';
 
 const argv = process.argv;
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
   report.device = runtime.device;
   await step('compile', 20_000, async () => {
     const t0 = performance.now();
-    for (const module of [uniformCudaModule, fp8CudaModule, lutCudaModule, outliersCudaModule]) cuda.module(module);
+    for (const module of [uniformCudaModule, fp8CudaModule, lutCudaModule, outliersCudaModule, hadamardCudaModule, vectorCudaModule]) cuda.module(module);
     report.compileMs = Math.round(performance.now() - t0);
   });
 
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
   report.parity = parity;
   const rng = createRng(seed);
   await step('parity', 20_000, async () => {
-    for (const c of [...gpuParityCases(), ...gpuEdgeCases(), ...gpuLutCases()]) {
+    for (const c of [...gpuParityCases(), ...gpuEdgeCases(), ...gpuLutCases(), ...gpuRotationCases()]) {
       try {
         parity[c.name] = (await c.run(cuda, rng)) ?? 'exact';
       } catch (error) {

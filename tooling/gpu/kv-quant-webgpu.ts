@@ -12,6 +12,7 @@ import { dequantizeFp8, dequantizeUniform, quantizeFp8, quantizeUniform, type Un
 import { gpuEdgeCases } from '../../packages/kv-quant/test/gpu-edge-cases.js';
 import { gpuLutCases } from '../../packages/kv-quant/test/gpu-lut-cases.js';
 import { gpuParityCases } from '../../packages/kv-quant/test/gpu-parity-cases.js';
+import { gpuRotationCases } from '../../packages/kv-quant/test/gpu-rotation-cases.js';
 import { timeWebGpuMs } from './device-timer.js';
 
 export interface WebGpuSection {
@@ -90,7 +91,7 @@ export async function webgpuChecks(step: Step, seed: number, small: boolean, sec
     section.adapter = [backend.info.vendor, backend.info.architecture, backend.info.description].filter(Boolean).join(' ');
     const rng = createRng(seed);
     await step('webgpu: parity', 60_000, async () => {
-      for (const c of [...gpuParityCases(), ...gpuEdgeCases(), ...gpuLutCases()]) {
+      for (const c of [...gpuParityCases(), ...gpuEdgeCases(), ...gpuLutCases(), ...gpuRotationCases()]) {
         try {
           section.parity[c.name] = (await c.run(backend, rng)) ?? 'exact';
         } catch (error) {

@@ -1,5 +1,7 @@
 import { type CpuBackend, registerKernel, runKernel, type Tensor } from '@kvkit/tensor-core';
 import { assertHadamardBlock, fwhtInPlace } from '../numeric/hadamard.js';
+import { registerHadamardCudaKernels } from '../cuda/hadamard.js';
+import { registerHadamardWebGpuKernels } from '../webgpu/hadamard.js';
 import { lazyRegistration, output, readFloats, rowsOf } from './host.js';
 
 declare module '@kvkit/tensor-core' {
@@ -17,6 +19,9 @@ export const ensureHadamardKernels = lazyRegistration(() => {
     }
     return output(backend, values, x.shape, 'f32');
   });
+  // GPU implementations, bit-exact with the CPU kernel: picked when the tensors live on that backend.
+  registerHadamardCudaKernels();
+  registerHadamardWebGpuKernels();
 });
 
 /**

@@ -11,6 +11,8 @@ import {
   wordsPerRow,
 } from '@kvkit/tensor-core';
 import { nearestCentroid } from '../numeric/kmeans.js';
+import { registerVectorCudaKernels } from '../cuda/vector.js';
+import { registerVectorWebGpuKernels } from '../webgpu/vector.js';
 import { lazyRegistration, output, readFloats, readWords } from './host.js';
 
 /**
@@ -67,6 +69,9 @@ export const ensureVectorKernels = lazyRegistration(() => {
     }
     return output(backend, out, [h, n, d], 'f32');
   });
+  // GPU implementations, bit-exact with the CPU kernel: picked when the tensors live on that backend.
+  registerVectorCudaKernels();
+  registerVectorWebGpuKernels();
 });
 
 function check(codebooks: Tensor, heads: number, attrs: VectorQuantAttrs, where: string): void {
