@@ -1,12 +1,16 @@
 import {
+  type Backend,
+  type KVCacheLayer,
   type CacheSpec,
   cpuBackend,
   f16BitsToNumber,
   type LayerSpec,
   numberToF16Bits,
+  randomNormal,
   type Rng,
   type Tensor,
   tensor,
+  toBackend,
 } from '@kvkit/tensor-core';
 import { consecutivePositions, testCacheSpec } from '@kvkit/tensor-core/testing';
 
@@ -18,6 +22,23 @@ export function layerSpec(over: Partial<CacheSpec> & { layerIndex?: number } = {
 }
 
 export const positions = consecutivePositions;
+
+/**
+ * Appends the same random [H, n, D] keys and values, one step per entry of `steps` (the first a
+ * prefill), to a CPU layer and to a layer on `gpu` (its copies moved there). Returns the next position.
+ */
+export async function appendToBoth(layers: readonly [KVCacheLayer, KVCacheLayer], gpu: Backend, rng: Rng, shape: { H: number; D: number }, steps: readonly number[]): Promise<number> {
+  let start = 0;
+  for (const n of steps) {
+    const k = randomNormal([shape.H, n, shape.D], rng, { backend: cpu });
+    const v = randomNormal([shape.H, n, shape.D], rng, { backend: cpu });
+    const phase = start === 0 ? 'prefill' : 'decode';
+    layers[0].append(k, v, { positions: positions(start, n), phase });
+    layers[1].append(await toBackend(k, gpu), await toBackend(v, gpu), { positions: positions(start, n), phase });
+    start += n;
+  }
+  return start;
+}
 
 export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal() * scale);

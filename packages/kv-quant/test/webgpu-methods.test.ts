@@ -5,7 +5,7 @@ import { createRng, getBackend, type LayerSpec, randomNormal, slice, type Tensor
 import { freshSeed, openWebGpuForTests, relativeError } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type KiviLayer, kivi, uniformQuant } from '../src/index.js';
-import { layerSpec, positions } from './helpers.js';
+import { appendToBoth, layerSpec, positions } from './helpers.js';
 
 const gpu = await openWebGpuForTests('kv-quant methods');
 const seed = freshSeed();
@@ -16,17 +16,7 @@ const [H, D] = [2, 16];
 /** The same prefill and decode steps on a CPU layer and a WebGPU layer; returns both attention outputs and layers. */
 async function runBoth(method: (spec: LayerSpec) => ReturnType<ReturnType<typeof kivi>>) {
   const layers = [method(layerSpec({ headDim: D, kvHeads: H })), method(layerSpec({ headDim: D, kvHeads: H, backend: gpu! }))];
-  const steps = [40, 1, 1, 1];
-  let start = 0;
-  for (const n of steps) {
-    const k = randomNormal([H, n, D], rng, { backend: cpu });
-    const v = randomNormal([H, n, D], rng, { backend: cpu });
-    for (const layer of layers) {
-      const on = layer === layers[0] ? [k, v] : [await toBackend(k, gpu!), await toBackend(v, gpu!)];
-      layer.append(on[0], on[1], { positions: positions(start, n), phase: start === 0 ? 'prefill' : 'decode' });
-    }
-    start += n;
-  }
+  const start = await appendToBoth([layers[0], layers[1]], gpu!, rng, { H, D }, [40, 1, 1, 1]);
   const q = randomNormal([4, 2, D], rng, { backend: cpu });
   const qPos = { positions: positions(start - 2, 2) };
   const ref = layers[0].attend(q, qPos).output;

@@ -1,30 +1,20 @@
 // RotateKV and Coupled Quantization layers with their tensors on WebGPU (Dawn; SwiftShader without a
 // GPU): the rotation and vector kernels they dispatch are the WGSL ones, so the decoded cache equals
 // the CPU layer's bit for bit (attention over a decoded cache is webgpu-methods.test.ts's subject).
-import { createRng, getBackend, type LayerSpec, randomNormal, toBackend } from '@kvkit/tensor-core';
+import { createRng, type LayerSpec, randomNormal } from '@kvkit/tensor-core';
 import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { coupledQuant, KVCalibration, type QuantizedCacheLayer, rotateKV } from '../src/index.js';
-import { layerSpec, positions } from './helpers.js';
+import { appendToBoth, layerSpec, positions } from './helpers.js';
 
 const gpu = await openWebGpuForTests('kv-quant rotation methods');
 const seed = freshSeed();
 const rng = createRng(seed);
-const cpu = getBackend('cpu');
 const [H, D] = [2, 16];
 
 async function runBoth(method: (spec: LayerSpec) => unknown) {
   const layers = [method(layerSpec({ headDim: D, kvHeads: H })), method(layerSpec({ headDim: D, kvHeads: H, backend: gpu! }))] as QuantizedCacheLayer[];
-  let start = 0;
-  for (const n of [24, 1, 1]) {
-    const k = randomNormal([H, n, D], rng, { backend: cpu });
-    const v = randomNormal([H, n, D], rng, { backend: cpu });
-    for (const layer of layers) {
-      const on = layer === layers[0] ? [k, v] : [await toBackend(k, gpu!), await toBackend(v, gpu!)];
-      layer.append(on[0], on[1], { positions: positions(start, n), phase: start === 0 ? 'prefill' : 'decode' });
-    }
-    start += n;
-  }
+  await appendToBoth([layers[0], layers[1]], gpu!, rng, { H, D }, [24, 1, 1]);
   return layers;
 }
 

@@ -1,8 +1,8 @@
-import { registerKernel, type Tensor, wordsPerRow } from '@kvkit/tensor-core';
+import { registerKernel, type Tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/lut.js';
 import { packedStore, storeWidth } from './packed-store.js';
-import { assertFloatInput, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
 /**
@@ -155,17 +155,7 @@ ${taskEntry(`
   out_store_raw(task, kvq_to_bits(kvq_add(product, kvq_from_bits(zero_f32_bits(r, g), 23u, 8u)), 23u, 8u, KVQ_NEAREST));`)}`;
 
 function sizes(rows: number, n: number, groupSize: number, bits: number, minmax: boolean) {
-  const perWord = Math.floor(32 / bits);
-  return {
-    rows,
-    n,
-    group_size: groupSize,
-    groups: Math.ceil(n / groupSize),
-    group_words: Math.ceil(groupSize / perWord),
-    row_words: wordsPerRow(n, bits, groupSize),
-    bits,
-    minmax: minmax ? 1 : 0,
-  };
+  return { ...groupedRowSizes(rows, n, groupSize, bits), minmax: minmax ? 1 : 0 };
 }
 
 export function registerLutWebGpuKernels(): void {

@@ -1,4 +1,4 @@
-import { contiguous, type DType, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
+import { contiguous, type DType, type Tensor, UnsupportedDTypeError, wordsPerRow } from '@kvkit/tensor-core';
 import {
   coalesceDims,
   lastAxisFunction,
@@ -122,3 +122,17 @@ export const PARAM_UNIFORMS: UniformField[] = [
   { name: 'param_mb', type: 'u32' },
   { name: 'param_eb', type: 'u32' },
 ];
+
+/** Uniform values describing rows of `n` values coded in groups of `groupSize` at `bits` (the packed layout). */
+export function groupedRowSizes(rows: number, n: number, groupSize: number, bits: number) {
+  const perWord = Math.floor(32 / bits);
+  return {
+    rows,
+    n,
+    group_size: groupSize,
+    groups: Math.ceil(n / groupSize),
+    group_words: Math.ceil(groupSize / perWord),
+    row_words: wordsPerRow(n, bits, groupSize),
+    bits,
+  };
+}

@@ -1,7 +1,7 @@
-import { registerKernel, type Tensor, UnsupportedDTypeError, wordsPerRow } from '@kvkit/tensor-core';
+import { registerKernel, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/uniform.js';
-import { assertFloatInput, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
 import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
@@ -172,17 +172,7 @@ ${taskEntry(`
   out_store_raw(task, kvq_to_bits(v, 23u, 8u, KVQ_NEAREST));`)}`;
 
 function sizes(rows: number, n: number, groupSize: number, bits: number, symmetric: boolean) {
-  const perWord = Math.floor(32 / bits);
-  return {
-    rows,
-    n,
-    group_size: groupSize,
-    groups: Math.ceil(n / groupSize),
-    group_words: Math.ceil(groupSize / perWord),
-    row_words: wordsPerRow(n, bits, groupSize),
-    bits,
-    symmetric: symmetric ? 1 : 0,
-  };
+  return { ...groupedRowSizes(rows, n, groupSize, bits), symmetric: symmetric ? 1 : 0 };
 }
 
 export function registerUniformWebGpuKernels(): void {
