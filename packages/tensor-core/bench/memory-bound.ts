@@ -122,9 +122,9 @@ async function rawRows(device: GPUDevice, path: string, variants: readonly RawVa
   try {
     suite.fill();
     const results = [];
-    if (copyEngine) results.push(await suite.runCopyEngine(options.timing, timestamps));
-    for (const v of variants) {
-      const r = await suite.run(v, options.timing, timestamps);
+    const runs = [...(copyEngine ? [() => suite.runCopyEngine(options.timing, timestamps)] : []), ...variants.map((v) => () => suite.run(v, options.timing, timestamps))];
+    for (const run of runs) {
+      const r = await run();
       options.log(`  ${path}: ${r.name}: ${(r.bytes / (r.medianMs * 1e-3) / 1e9).toFixed(1)} GB/s median (${r.source}, ${r.reps} reps, wrong words ${r.wrongWords})`);
       results.push(r);
     }
