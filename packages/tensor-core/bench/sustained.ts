@@ -46,9 +46,9 @@ function repsFor(perRepMs: number, ms: number, options: SustainOptions): number 
 }
 
 /**
- * Records `reps` repetitions into one encoder. With a query set, repetition r writes its timestamps
- * at queries 2r and 2r + 1 (`slots(r)`), or for work outside passes the recorder brackets it itself;
- * `durations` turns the resolved stamps into per-repetition ms.
+ * Work timed by `sustainRaw`: `record` puts `reps` repetitions into one encoder, writing timestamps
+ * into the query set when one is given (`queries(reps)` of them: around each pass, or around the
+ * copies for work outside passes); `durations` turns the resolved stamps into per-repetition ms.
  */
 export interface RawWork {
   record(encoder: GPUCommandEncoder, reps: number, querySet: GPUQuerySet | undefined): void;
