@@ -73,3 +73,22 @@ gpu_main() {
       ;;
   esac
 }
+
+# gpu_clock_sampler_start FILE: samples the GPU's pstate, SM/memory clocks, power and utilization
+# every 100 ms into FILE (CSV, line-buffered so a bench can read it while it runs) until
+# gpu_clock_sampler_stop. Returns 1 (and samples nothing) where nvidia-smi is missing.
+gpu_clock_sampler_pid=
+gpu_clock_sampler_start() {
+  command -v nvidia-smi >/dev/null 2>&1 || return 1
+  local line_buffered=()
+  command -v stdbuf >/dev/null 2>&1 && line_buffered=(stdbuf -oL)
+  "${line_buffered[@]}" nvidia-smi --query-gpu=timestamp,pstate,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 100 > "$1" 2>/dev/null &
+  gpu_clock_sampler_pid=$!
+}
+
+gpu_clock_sampler_stop() {
+  [ -n "$gpu_clock_sampler_pid" ] || return 0
+  kill "$gpu_clock_sampler_pid" 2>/dev/null || true
+  wait "$gpu_clock_sampler_pid" 2>/dev/null || true
+  gpu_clock_sampler_pid=
+}

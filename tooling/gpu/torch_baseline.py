@@ -1,7 +1,8 @@
 """PyTorch baselines for tooling/gpu/cuda-check.sh and webgpu-check.sh, on the same card in the same run.
 
 Same shapes and byte-counting conventions as cuda-check.ts: matmul TFLOP/s (f32 with TF32 off,
-f16, bf16), and memory-bound ops in GB/s counting the bytes read + written once.
+f16, bf16), and memory-bound ops in GB/s counting the bytes read + written once, from the median
+call of a sustained run (bandwidthDetail: best, mean and the timed window for the GPU clock samples).
 Writes OUT/torch.json.
 """
 import json
@@ -10,7 +11,7 @@ import sys
 
 import torch
 
-from torch_timing import time_ms
+from torch_timing import time_ms, time_sustained
 
 out_dir = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.environ.get("OUT", ".")
 quick = "--quick" in sys.argv
@@ -46,31 +47,41 @@ for n in f32_sizes:
         measure_matmul("f32", torch.float32, n)
 report["matmulTflops"] = matmul
 
+# 2^28 f32 elements per operand, like packages/tensor-core/bench/webgpu-bench.ts. Each op is timed
+# sustained (torch_timing.time_sustained: >= 300 ms warm-up, >= 300 ms timed, per-call events) and
+# its GB/s come from the median call, counting the bytes read + written once, as the WebGPU bench does.
 elements = 1 << 24 if quick else 1 << 28
-x = torch.zeros(elements, device=device)
-y = torch.zeros(elements, device=device)
+x = torch.rand(elements, device=device) - 0.5
+y = torch.rand(elements, device=device) - 0.5
 nbytes = elements * 4
+sustain = {"warmup_ms": 0.0, "timed_ms": 20.0, "min_reps": 3} if quick else {"warmup_ms": 300.0, "timed_ms": 300.0}
 
 
 def gbps(total_bytes, ms):
     return total_bytes / (ms / 1000) / 1e9
 
 
-bandwidth = {
-    "copy f32": gbps(2 * nbytes, time_ms(lambda: x.clone(), 10)),
-    "add f32": gbps(3 * nbytes, time_ms(lambda: x + y, 10)),
-    "exp f32": gbps(2 * nbytes, time_ms(lambda: torch.exp(x), 10)),
-    "transpose copy f32": gbps(2 * nbytes, time_ms(lambda: x.view(elements >> 8, 256).t().contiguous(), 5)),
-    "softmax f32 rows of 4096": gbps(2 * nbytes, time_ms(lambda: torch.softmax(x.view(-1, 4096), dim=-1), 5)),
-    "rmsNorm f32 rows of 4096": gbps(
-        2 * nbytes, time_ms(lambda: torch.nn.functional.rms_norm(x.view(-1, 4096), (4096,), torch.ones(4096, device=device)), 5)
-    ),
+h = (torch.rand(elements, device=device) - 0.5).to(torch.float16)
+memory_ops = {
+    "copy f32": (2 * nbytes, lambda: x.clone()),
+    "add f32": (3 * nbytes, lambda: x + y),
+    "exp f32": (2 * nbytes, lambda: torch.exp(x)),
+    "transpose copy f32": (2 * nbytes, lambda: x.view(elements >> 8, 256).t().contiguous()),
+    "softmax f32 rows of 4096": (2 * nbytes, lambda: torch.softmax(x.view(-1, 4096), dim=-1)),
+    "rmsNorm f32 rows of 4096": (2 * nbytes, lambda: torch.nn.functional.rms_norm(x.view(-1, 4096), (4096,), torch.ones(4096, device=device))),
+    "add f16": (3 * elements * 2, lambda: h + h),
 }
-h = torch.zeros(elements, device=device, dtype=torch.float16)
-bandwidth["add f16"] = gbps(3 * elements * 2, time_ms(lambda: h + h, 10))
+bandwidth = {}
+detail = {}
+for name, (total_bytes, fn) in memory_ops.items():
+    t = time_sustained(fn, **sustain)
+    detail[name] = {**t, "bytes": total_bytes, "GBpsBest": gbps(total_bytes, t["bestMs"]), "GBpsMean": gbps(total_bytes, t["meanMs"])}
+    bandwidth[name] = gbps(total_bytes, t["medianMs"])
 report["bandwidthGBps"] = bandwidth
+report["bandwidthDetail"] = detail
 for k, v in bandwidth.items():
-    print(f"torch {k}: {v:.0f} GB/s")
+    d = detail[k]
+    print(f"torch {k}: {v:.0f} GB/s median, {d['GBpsBest']:.0f} best, {d['GBpsMean']:.0f} mean ({d['reps']} calls)")
 
 os.makedirs(out_dir, exist_ok=True)
 with open(os.path.join(out_dir, "torch.json"), "w") as f:

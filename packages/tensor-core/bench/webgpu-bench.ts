@@ -5,25 +5,36 @@
  * same run) exists. A benchmark, not a test: tooling/gpu/webgpu-check.sh runs it on the GPU machine;
  * it also runs anywhere Dawn finds an adapter (on SwiftShader: functional only).
  *
- *   node --import tsx bench/webgpu-bench.ts [--out DIR] [--quick]
+ *   node --import tsx bench/webgpu-bench.ts [--out DIR] [--quick] [--clocks nvidia-smi.csv]
+ *     [--sections parity,matmul,bandwidth] [--sms 132] [--warmup-ms 300] [--timed-ms 300]
+ *
+ * The memory-bound section (memory-bound.ts) times every row sustained and prints the GPU clocks
+ * of its timed window from the nvidia-smi samples in --clocks; its table comes last.
  *
  * KVKIT_DAWN_NODE=/path/dawn.node loads Dawn directly (the bundle on the GPU machine has no
  * node_modules); otherwise the `webgpu` package is used.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { add, contiguous, createRng, matmul, type Tensor, tensor } from '../src/index.js';
+import { createRng, matmul, type Tensor, tensor } from '../src/index.js';
 import { freshSeed } from '../src/testing/index.js';
-import { createWebGpuBackend, runMap, type WebGpuBackend } from '../src/webgpu/index.js';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/webgpu/index.js';
 import { FULL, runParityCases } from '../test/webgpu/parity-cases.js';
+import { clocksDuring, formatRange, readClockSamples } from './gpu-clocks.js';
+import { attachClocks, memoryBoundRows, memoryBoundTable, type TorchBandwidth } from './memory-bound.js';
 
 const args = process.argv.slice(2);
-const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
+const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const number = (name: string, fallback: number) => Number(option(name) ?? fallback);
+const outDir = option('--out');
 const quick = args.includes('--quick');
+const clocksFile = option('--clocks');
+const sections = new Set((option('--sections') ?? 'parity,matmul,bandwidth').split(','));
+// Timestamps unquantized (Dawn rounds them to 100 µs by default).
+const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
 
 async function openBackend(): Promise<WebGpuBackend> {
-  // Timestamps unquantized (Dawn rounds them to 100 µs by default).
-  const flags = ['disable-dawn-features=timestamp_quantization'];
+  const flags = DAWN_FLAGS;
   // A pool large enough to keep the 1 GiB operands of the bandwidth runs, so repetitions reuse buffers.
   const options = { adapter: { powerPreference: 'high-performance' as const }, maxPooledBytes: 16 * 2 ** 30 };
   // KVKIT_DAWN_NODE (the GPU machine's bundle has no node_modules) is honoured by the backend itself.
@@ -88,55 +99,23 @@ async function matmulRun(backend: WebGpuBackend, n: number) {
   return { n, reps, gpuMs: time.gpuMs, wallMs: time.wallMs, tflops: (2 * n ** 3) / (ms * 1e-3) / 1e12, spotRelativeError: Math.sqrt(diff / norm) };
 }
 
-/** GB/s counting the bytes read + written once (the convention of torch_baseline.py). */
-async function bandwidthRuns(backend: WebGpuBackend, elements: number) {
-  const x = tensor(fill(elements, 7), [elements], { backend });
-  const y = tensor(fill(elements, 8), [elements], { backend });
-  const xh = tensor(new Uint16Array(elements).fill(0x3c00), [elements], { dtype: 'f16', backend });
-  const yh = tensor(new Uint16Array(elements).fill(0x4000), [elements], { dtype: 'f16', backend });
-  const copyKernel = (t: Tensor) =>
-    runMap(backend, { key: 'copy', shape: t.shape, operands: [{ name: 'x', tensor: t }], dtype: t.dtype, raw: true, value: 'fn value(i: u32) -> u32 { return x_raw(x_index(i)); }' });
-  const runs: { op: string; bytes: number; body: () => Tensor }[] = [
-    { op: 'copy f32 (kernel)', bytes: 8 * elements, body: () => copyKernel(x) },
-    { op: 'copy f32 (copy engine)', bytes: 8 * elements, body: () => contiguous(x) },
-    { op: 'add f32', bytes: 12 * elements, body: () => add(x, y) },
-    { op: 'add f16', bytes: 6 * elements, body: () => add(xh, yh) },
-  ];
-  const results: Record<string, { gbps: number; gpuMs: number | undefined; wallMs: number }> = {};
-  for (const run of runs) {
-    const time = await timePerRep(backend, 10, run.body);
-    const ms = time.gpuMs ?? time.wallMs;
-    results[run.op] = { gbps: run.bytes / (ms * 1e-3) / 1e9, gpuMs: time.gpuMs, wallMs: time.wallMs };
-  }
-  for (const t of [x, y, xh, yh]) t.dispose();
-  return results;
-}
-
-interface TorchReport {
+interface TorchReport extends TorchBandwidth {
   device?: string;
   matmulTflops?: Record<string, number>;
-  bandwidthGBps?: Record<string, number>;
 }
 
-function table(report: { parity: { ok: boolean }[]; matmul: { n: number; tflops: number; spotRelativeError: number }[]; bandwidth: Record<string, { gbps: number }> }, torch: TorchReport): string {
-  const copy = torch.bandwidthGBps?.['copy f32'] ?? report.bandwidth['copy f32 (copy engine)'].gbps;
-  const passed = report.parity.filter((r) => r.ok).length;
+function matmulTable(parity: { ok: boolean }[], matmuls: { n: number; tflops: number; spotRelativeError: number }[], torch: TorchReport): string {
+  const passed = parity.filter((r) => r.ok).length;
+  const head = `parity with the CPU backend: ${parity.length ? `${passed}/${parity.length} cases` : 'not run'}`;
+  if (matmuls.length === 0) return `${head}\nmatmul: not run`;
   return [
-    '',
-    `parity with the CPU backend: ${passed}/${report.parity.length} cases`,
+    head,
     '',
     '| matmul f32 | WebGPU TFLOP/s | torch TFLOP/s (TF32 off) | WebGPU / torch | spot rel. error |',
     '|---|---|---|---|---|',
-    ...report.matmul.map(({ n, tflops, spotRelativeError }) => {
+    ...matmuls.map(({ n, tflops, spotRelativeError }) => {
       const t = torch.matmulTflops?.[`f32 ${n}`];
       return `| ${n}³ | ${tflops.toFixed(2)} | ${t?.toFixed(1) ?? '—'} | ${t ? `${((100 * tflops) / t).toFixed(0)}%` : '—'} | ${spotRelativeError.toExponential(1)} |`;
-    }),
-    '',
-    `| memory-bound op | WebGPU GB/s | % of torch copy (${copy.toFixed(0)} GB/s) | torch GB/s |`,
-    '|---|---|---|---|',
-    ...Object.entries(report.bandwidth).map(([op, { gbps }]) => {
-      const t = torch.bandwidthGBps?.[op.split(' (')[0]];
-      return `| ${op} | ${gbps.toFixed(0)} | ${((100 * gbps) / copy).toFixed(0)}% | ${t?.toFixed(0) ?? '—'} |`;
     }),
   ].join('\n');
 }
@@ -146,28 +125,68 @@ async function main(): Promise<void> {
   try {
     const device = { ...backend.info, features: [...backend.features].sort(), maxBufferBytes: backend.maxBufferBytes, nativeF16: backend.nativeF16 };
     console.log(`device: ${device.vendor} ${device.architecture} ${device.description}; timestamp-query: ${backend.features.has('timestamp-query')}`);
-    const parityResults = await runParityCases(backend, freshSeed(), FULL);
+    const phases: { name: string; window: [number, number] }[] = [];
+    const phase = async <T>(name: string, body: () => Promise<T>): Promise<T> => {
+      const start = Date.now();
+      console.log(`phase ${name} starts ${new Date(start).toISOString()}`);
+      try {
+        return await body();
+      } finally {
+        phases.push({ name, window: [start, Date.now()] });
+      }
+    };
+    const parityResults = sections.has('parity') ? await phase('parity', () => runParityCases(backend, freshSeed(), FULL)) : [];
     const failed = parityResults.filter((r) => !r.ok);
     console.log(`parity: ${parityResults.length - failed.length}/${parityResults.length} cases pass`);
     for (const f of failed) console.log(`  FAIL ${f.name}: ${f.error}`);
     const matmuls = [];
-    for (const n of quick ? [256, 512] : [1024, 2048, 4096, 8192]) {
-      const result = await matmulRun(backend, n);
-      matmuls.push(result);
-      console.log(`matmul f32 ${n}³: ${result.tflops.toFixed(2)} TFLOP/s (spot error ${result.spotRelativeError.toExponential(1)})`);
+    if (sections.has('matmul')) {
+      for (const n of quick ? [256, 512] : [1024, 2048, 4096, 8192]) {
+        const result = await phase(`matmul ${n}`, () => matmulRun(backend, n));
+        matmuls.push(result);
+        console.log(`matmul f32 ${n}³: ${result.tflops.toFixed(2)} TFLOP/s (spot error ${result.spotRelativeError.toExponential(1)})`);
+      }
     }
-    const bandwidth = await bandwidthRuns(backend, quick ? 1 << 20 : 1 << 28);
-    for (const [op, r] of Object.entries(bandwidth)) console.log(`${op}: ${r.gbps.toFixed(1)} GB/s`);
-    const report = { date: new Date().toISOString(), device, pipelines: backend.pipelineStats(), parity: parityResults, matmul: matmuls, bandwidth };
+    const elements = quick ? 1 << 20 : 1 << 28;
+    const timing = { warmupMs: number('--warmup-ms', quick ? 0 : 300), timedMs: number('--timed-ms', quick ? 0 : 300), minReps: quick ? 2 : 20, maxReps: 2000 };
+    const memory = sections.has('bandwidth')
+      ? await phase('memory-bound', () => memoryBoundRows(backend, { elements, timing, sms: number('--sms', 132), dawnFlags: DAWN_FLAGS, log: (line) => console.log(line) }))
+      : { rows: [] };
     const torchFile = outDir ? join(outDir, 'torch.json') : undefined;
     const torch = torchFile && existsSync(torchFile) ? (JSON.parse(readFileSync(torchFile, 'utf8')) as TorchReport) : {};
-    const printed = table(report, torch);
+    // nvidia-smi writes its samples line-buffered (webgpu-check.sh); give the last one a moment to land.
+    if (clocksFile) await new Promise((resolve) => setTimeout(resolve, 300));
+    const samples = readClockSamples(clocksFile);
+    attachClocks(memory.rows, samples);
+    const phaseClocks = phases.map((p) => ({ ...p, clocks: clocksDuring(samples, p.window[0], p.window[1]) }));
+    for (const p of phaseClocks) {
+      if (p.clocks) console.log(`clocks during ${p.name}: mem ${formatRange(p.clocks.memMHz)} MHz, SM ${formatRange(p.clocks.smMHz)} MHz, ${p.clocks.pstates}, ≤ ${p.clocks.maxPowerW.toFixed(0)} W`);
+    }
+    const printed = [
+      '',
+      matmulTable(parityResults, matmuls, torch),
+      '',
+      memory.rows.length ? memoryBoundTable(memory.rows, elements, torch, samples) : 'memory-bound rows: not run',
+      memory.robustnessOff ? `robustness-off rows: ${memory.robustnessOff}` : '',
+    ].join('\n');
+    const report = {
+      date: new Date().toISOString(),
+      device,
+      pipelines: backend.pipelineStats(),
+      timing,
+      clockSamples: samples.length,
+      phases: phaseClocks,
+      parity: parityResults,
+      matmul: matmuls,
+      bandwidth: memory.rows,
+      robustnessOff: memory.robustnessOff,
+    };
     if (outDir) {
       mkdirSync(outDir, { recursive: true });
       writeFileSync(join(outDir, 'webgpu.json'), `${JSON.stringify({ ...report, torchDevice: torch.device, table: printed }, null, 2)}\n`);
     }
     console.log(printed);
-    if (failed.length > 0) process.exitCode = 1;
+    if (failed.length > 0 || memory.rows.some((r) => (r.wrongWords ?? 0) > 0)) process.exitCode = 1;
   } finally {
     backend.dispose();
   }

@@ -21,7 +21,11 @@ export interface TensorBindingSpec {
   name: string;
   dtype: DType;
   access: 'read' | 'write' | 'words' | 'atomic';
-  /** f32 reads only: declare the buffer as `array<vec4<f32>>` and add `NAME_load4(i)` (elements 4i … 4i+3). */
+  /**
+   * 32-bit dtypes (`read`/`write`): declare the buffer as `array<vec4<T>>` and add `NAME_load4(i)`
+   * (elements 4i … 4i+3). `words`: `array<vec4<u32>>` plus `NAME_store_word4(q, bits)` (words 4q … 4q+3).
+   * The buffer's size must be a multiple of 16 bytes (the backend's buffers are).
+   */
   vec4?: boolean;
 }
 
@@ -47,10 +51,20 @@ export function bindingDeclaration(spec: TensorBindingSpec, index: number, optio
     return `@group(0) @binding(${index}) var<storage, read_write> ${name}: array<atomic<${ct}>>;`;
   }
   if (access === 'words') {
+    if (spec.vec4) {
+      return [
+        `@group(0) @binding(${index}) var<storage, read_write> ${name}: array<vec4<u32>>;`,
+        `fn ${name}_store_word(w: u32, bits: u32) { ${name}[w >> 2u][w & 3u] = bits; }`,
+        `fn ${name}_store_word4(q: u32, bits: vec4<u32>) { ${name}[q] = bits; }`,
+      ].join('\n');
+    }
     return [
       `@group(0) @binding(${index}) var<storage, read_write> ${name}: array<u32>;`,
       `fn ${name}_store_word(w: u32, bits: u32) { ${name}[w] = bits; }`,
     ].join('\n');
+  }
+  if (spec.vec4 && elementsPerWord(dtype) !== 1) {
+    throw new InvalidConfigError(`binding ${name}: vec4 access needs a 32-bit dtype (or access 'words'), got ${dtype}`);
   }
   if (usesNativeF16(spec, options)) {
     const lines = [
@@ -68,14 +82,14 @@ export function bindingDeclaration(spec: TensorBindingSpec, index: number, optio
   }
   const perWord = elementsPerWord(dtype);
   if (perWord === 1) {
-    const element = spec.vec4 ? 'vec4<f32>' : ct;
+    const element = spec.vec4 ? `vec4<${ct}>` : ct;
     const at = spec.vec4 ? `${name}[e >> 2u][e & 3u]` : `${name}[e]`;
     const lines = [
       `@group(0) @binding(${index}) var<storage, ${mode}> ${name}: array<${element}>;`,
       `fn ${name}_load(e: u32) -> ${ct} { return ${at}; }`,
       `fn ${name}_raw(e: u32) -> u32 { return ${ct === 'u32' ? at : `bitcast<u32>(${at})`}; }`,
     ];
-    if (spec.vec4) lines.push(`fn ${name}_load4(i: u32) -> vec4<f32> { return ${name}[i]; }`);
+    if (spec.vec4) lines.push(`fn ${name}_load4(i: u32) -> vec4<${ct}> { return ${name}[i]; }`);
     if (access === 'write') {
       lines.push(
         `fn ${name}_store(e: u32, v: ${ct}) { ${at} = v; }`,
