@@ -25,7 +25,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
-import { type Backend, concat, contiguous, createRng, type DType, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend, wordsPerRow, zeros } from '@kvkit/tensor-core';
+import { type Backend, concat, contiguous, createRng, getBackend, randomNormal, type Rng, slice, type Tensor, tensor, toBackend, wordsPerRow, zeros } from '@kvkit/tensor-core';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend, type WebGpuBackend } from '@kvkit/tensor-core/webgpu';
@@ -44,7 +44,7 @@ const backendName = option('--backend');
 const tiny = emulate || process.env.KVKIT_ATTENTION_CHECK_TINY === '1';
 const CASE_TIMEOUT_MS = 20_000;
 const dims = tiny ? { batch: 2, qHeads: 4, kvHeads: 2, d: 64, lengths: [256, 1000], reps: 2, copyElements: 1 << 16 } : { batch: 8, qHeads: 32, kvHeads: 8, d: 128, lengths: quick ? [4096] : [4096, 16384, 32768], reps: 20, copyElements: 1 << 27 };
-const DECODE_DTYPE: DType = 'f16';
+const DECODE_DTYPE = 'f16' as const;
 const PARTITION = 512;
 
 mkdirSync(outDir, { recursive: true });
