@@ -25,13 +25,21 @@ function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
 
 describe('KernelRidge against scikit-learn (Boston, 400 train / 106 test)', () => {
   for (const spec of f.models) {
-    it(`${spec.kernel}: Cholesky and CG predictions and dual coefficients`, () => {
+    it(`${spec.kernel}: Cholesky, default (auto → stored-K PCG), PCG and lazy CG predictions and dual coefficients`, () => {
       const kernel = kernelOf(spec);
-      const exact = new KernelRidge({ kernel, alpha: spec.alpha }).fit(train, yTrain);
+      const exact = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'cholesky' }).fit(train, yTrain);
       assertClose(exact.predict(test).data, flat(spec.predictions), 1e-9, 'cholesky predictions');
       assertClose(exact.dualCoef.data, flat(spec.dualCoef), 1e-8, 'dual coefficients');
-      const cg = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'cg', tolerance: 1e-10, maxIterations: 5000 }).fit(train, yTrain);
-      assertClose(cg.predict(test).data, flat(spec.predictions), 1e-7, 'cg predictions');
+      const auto = new KernelRidge({ kernel, alpha: spec.alpha });
+      expect(auto.resolveSolver(train.rows)).toBe('pcg');
+      auto.fit(train, yTrain);
+      // CG at its default tolerance (1e-8) matches the exact solve's predictions to ~1e-8.
+      assertClose(auto.predict(test).data, flat(spec.predictions), 1e-7, 'auto predictions');
+      assertClose(auto.dualCoef.data, flat(spec.dualCoef), 1e-6, 'auto dual coefficients');
+      for (const solver of ['pcg', 'cg'] as const) {
+        const model = new KernelRidge({ kernel, alpha: spec.alpha, solver, tolerance: 1e-10, maxIterations: 5000 }).fit(train, yTrain);
+        assertClose(model.predict(test).data, flat(spec.predictions), 1e-8, `${solver} predictions`);
+      }
     });
   }
 

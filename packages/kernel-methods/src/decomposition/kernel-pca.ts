@@ -2,24 +2,34 @@ import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, type Matr
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { centeredOperator, centerGram } from '../operator/centered.js';
+import { centerPacked, type DenseKernelOptions, materializeKernel, packedKernelFits, packedMatvec, requirePackedKernelFits } from '../operator/dense-kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
+import { lanczosLargest } from '../util/lanczos.js';
 import { addToDiagonal, leadingColumns, scaleColumns } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
-export type KpcaSolver = 'auto' | 'exact' | 'randomized' | 'dual';
+export type KpcaSolver = 'auto' | 'exact' | 'lanczos' | 'randomized' | 'dual';
 
-export interface KernelPCAOptions extends KernelMatrixOptions {
+export interface KernelPCAOptions extends KernelMatrixOptions, DenseKernelOptions {
   kernel: Kernel;
   nComponents: number;
   /**
-   * 'exact': eigendecomposition of the stored centered Gram (O(n³), n×n memory);
-   * 'randomized': Halko–Martinsson–Tropp on the lazy centered operator (no n×n storage);
-   * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`);
-   * 'auto' (default): exact up to 1000 points, randomized above.
+   * Which eigensolver (scikit-learn's eigen_solver):
+   * 'exact': full eigendecomposition of the stored centered Gram (O(n³) time, n×n memory);
+   * 'lanczos': the centered Gram computed once into packed storage (n(n+1)/2 float64, within
+   * `maxMemoryBytes`), then thick-restart Lanczos with full reorthogonalization (ARPACK's
+   * approach): a few dozen O(n²) products; BudgetTooSmallError when K does not fit;
+   * 'randomized': Halko–Martinsson–Tropp on the lazy centered operator (no n×n storage; every
+   * product evaluates the kernel again);
+   * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`), lazy too;
+   * 'auto' (default): exact up to 200 points, lanczos while K fits `maxMemoryBytes`, randomized above.
    */
   solver?: KpcaSolver;
+  /** Lanczos: residual tolerance ‖K y − θ y‖ ≤ tolerance·θ_max (default 1e-10) and Krylov basis size (default max(2k + 20, 60)). */
+  tolerance?: number;
+  basisSize?: number;
   /** Randomized solver: oversampling (default 10) and power iterations (default 4). */
   oversample?: number;
   powerIterations?: number;
@@ -68,7 +78,7 @@ export class KernelPCA {
   private preimageModel?: { alpha: number; embedding: Matrix; dualCoef: Matrix };
   /** Eigenvalues of the centered Gram matrix, descending (after fit). */
   eigenvalues?: Float64Array;
-  /** Iterations the dual solver took (after a dual fit). */
+  /** Iterations of the last fit: dual-solver iterations, or the products Lanczos took. */
   iterations?: number;
 
   constructor(options: KernelPCAOptions) {
@@ -76,9 +86,10 @@ export class KernelPCA {
     this.kernel = options.kernel;
     this.nComponents = requireInteger(options.nComponents, 1, Number.MAX_SAFE_INTEGER, 'KernelPCA', 'nComponents');
     this.solver = options.solver ?? 'auto';
-    if (!['auto', 'exact', 'randomized', 'dual'].includes(this.solver)) {
-      throw new InvalidConfigError(`KernelPCA: solver must be auto, exact, randomized or dual, got ${String(this.solver)}`);
+    if (!['auto', 'exact', 'lanczos', 'randomized', 'dual'].includes(this.solver)) {
+      throw new InvalidConfigError(`KernelPCA: solver must be auto, exact, lanczos, randomized or dual, got ${String(this.solver)}`);
     }
+    if (options.maxMemoryBytes !== undefined) requirePositive(options.maxMemoryBytes, 'KernelPCA', 'maxMemoryBytes', true);
     if (options.preimage) requirePositive(options.preimage.alpha, 'KernelPCA', 'preimage.alpha');
     this.options = options;
   }
@@ -88,30 +99,48 @@ export class KernelPCA {
     const n = x.rows;
     const k = this.nComponents;
     if (k > n) throw new InvalidConfigError(`KernelPCA.fit: nComponents ${k} exceeds the ${n} points`, { nComponents: k, points: n });
-    const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
-    const solver = this.solver === 'auto' ? (n <= 1000 ? 'exact' : 'randomized') : this.solver;
+    const solver = this.resolveSolver(n);
     let vectors: Matrix;
     let values: Float64Array;
-    const rowMeans = operator.rowSums().map((s) => s / n);
-    const mean = rowMeans.reduce((a, b) => a + b, 0) / n;
+    let rowMeans: Float64Array;
+    let mean: number;
     if (solver === 'exact') {
-      const { centered } = centerGram(operator.toMatrix());
-      const decomposition = eigh(centered, { order: 'descending' });
+      const centering = centerGram(new KernelMatrix(this.kernel, x, undefined, this.options).toMatrix());
+      const decomposition = eigh(centering.centered, { order: 'descending' });
       vectors = leadingColumns(decomposition.vectors, k);
       values = decomposition.values.slice(0, k);
-    } else if (solver === 'randomized') {
-      const result = randomizedSvd(centeredOperator(operator), k, {
-        oversample: this.options.oversample ?? 10,
-        powerIterations: this.options.powerIterations ?? 4,
+      ({ rowMeans, mean } = centering);
+    } else if (solver === 'lanczos') {
+      requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelPCA.fit (lanczos)', "solver 'randomized'");
+      const gram = materializeKernel(this.kernel, x);
+      ({ rowMeans, mean } = centerPacked(gram));
+      const result = lanczosLargest((v, out) => packedMatvec(gram, v, out), n, k, {
+        tolerance: this.options.tolerance,
+        basisSize: this.options.basisSize,
         seed: this.options.seed ?? 0,
+        where: 'KernelPCA.fit (lanczos)',
       });
-      vectors = signByLargest(result.u);
-      values = result.s;
-    } else {
-      const result = solveDualKpca(centeredOperator(operator), k, createRng(this.options.seed ?? 0), this.options.dual);
       vectors = signByLargest(result.vectors);
       values = result.values;
-      this.iterations = result.iterations;
+      this.iterations = result.products;
+    } else {
+      const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
+      rowMeans = operator.rowSums().map((s) => s / n);
+      mean = rowMeans.reduce((a, b) => a + b, 0) / n;
+      if (solver === 'randomized') {
+        const result = randomizedSvd(centeredOperator(operator), k, {
+          oversample: this.options.oversample ?? 10,
+          powerIterations: this.options.powerIterations ?? 4,
+          seed: this.options.seed ?? 0,
+        });
+        vectors = signByLargest(result.u);
+        values = result.s;
+      } else {
+        const result = solveDualKpca(centeredOperator(operator), k, createRng(this.options.seed ?? 0), this.options.dual);
+        vectors = signByLargest(result.vectors);
+        values = result.values;
+        this.iterations = result.iterations;
+      }
     }
     for (let j = 0; j < k; j++) {
       if (!(values[j] > 0)) {
@@ -213,6 +242,13 @@ export class KernelPCA {
       };
     }
     return model;
+  }
+
+  /** The solver a fit of n points runs: 'auto' resolved by size and the memory budget. */
+  resolveSolver(n: number): Exclude<KpcaSolver, 'auto'> {
+    if (this.solver !== 'auto') return this.solver;
+    if (n <= 200) return 'exact';
+    return packedKernelFits(n, this.options.maxMemoryBytes) ? 'lanczos' : 'randomized';
   }
 
   private fitPreimage(embedding: Matrix, x: Matrix, alpha: number): Matrix {
