@@ -6,8 +6,10 @@
 //   KVKIT_BENCH_SIZES=2000,5000 npm run bench -w @kvkit/kernel-methods
 //   KVKIT_BENCH_METHODS=nystroem KVKIT_BENCH_SIZES=20000 npm run bench -w @kvkit/kernel-methods
 //
-// KVKIT_BENCH_METHODS picks rows (default all): kpca-randomized, kpca-dual, nystroem, krr; the
-// scikit-learn side skips KPCA / exact KernelRidge too when their rows are not picked.
+// KVKIT_BENCH_METHODS picks rows (default all): kpca-lanczos (the default KernelPCA: stored K,
+// Lanczos), kpca-randomized, kpca-dual, nystroem, krr-pcg (the default KernelRidge: stored K,
+// preconditioned CG), krr (Cholesky and CG on the lazy operator); the scikit-learn side skips
+// KPCA / Nystroem / exact KernelRidge too when their rows are not picked.
 //
 // Data: bench/spam-cases.ts (SpamAssassin paragraphs, 25 standardized text features); the
 // regression target is the e-mail's spam label (0/1).
@@ -20,12 +22,14 @@ const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split('
 const COMPONENTS = 10;
 const LANDMARKS = 500;
 const ALPHA = 1;
-const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-randomized,kpca-dual,nystroem,krr').split(','));
-const kpca = methods.has('kpca-randomized') || methods.has('kpca-dual');
+const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-lanczos,kpca-randomized,kpca-dual,nystroem,krr-pcg,krr').split(','));
+const kpca = methods.has('kpca-lanczos') || methods.has('kpca-randomized') || methods.has('kpca-dual');
+const exactKrr = methods.has('krr') || methods.has('krr-pcg');
 const LIMITS = {
   kpcaLimit: methods.has('kpca-randomized') ? 20000 : 0,
   arpackLimit: kpca ? 10000 : 0,
-  krrLimit: methods.has('krr') ? 8000 : 0,
+  krrLimit: exactKrr ? 8000 : 0,
+  nystroem: methods.has('nystroem'),
   exactKpcaLimit: 0,
   choleskyLimit: 4000,
 };
@@ -47,6 +51,18 @@ function eigenError(values: ArrayLike<number>, reference: ArrayLike<number> | un
   return Math.sqrt(diff / norm).toExponential(1);
 }
 
+/** ‖a − b‖/‖b‖ (kvkit's predictions against scikit-learn's), or '–' without a reference. */
+function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number> | undefined): string {
+  if (!b) return '–';
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm).toExponential(1);
+}
+
 const all = paragraphs();
 const d = all.x.cols;
 const gamma = 1 / d;
@@ -54,7 +70,7 @@ console.error(`data: ${all.x.rows} paragraphs × ${d} features; sizes ${sizes.jo
 const cases = benchCases(all, sizes);
 
 // scikit-learn first (its own process, same rows), then kvkit.
-const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; eigenvalues?: number[]; rmse?: number }>[] }>('--bench-input', {
+const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; eigenvalues?: number[]; rmse?: number; predictions?: number[] }>[] }>('--bench-input', {
   cases: cases.map((c) => ({ n: c.n, d, x: Array.from(c.x.data), y: Array.from(c.y), gamma, components: COMPONENTS, alpha: ALPHA, landmarks: LANDMARKS, trainRows: c.trainRows, ...LIMITS })),
 });
 
@@ -71,6 +87,14 @@ cases.forEach((c, index) => {
   const yTest = c.y.slice(c.trainRows);
   const reference = ref.kpcaArpack?.eigenvalues;
 
+  if (methods.has('kpca-lanczos')) {
+    const model = new KernelPCA({ kernel, nComponents: COMPONENTS });
+    if (model.resolveSolver(c.n) !== 'lanczos') throw new Error(`bench: KernelPCA auto picked ${model.resolveSolver(c.n)} at n = ${c.n}`);
+    const lanczos = time(() => model.fit(c.x));
+    lines.push(
+      `| ${c.n} | KPCA default: stored K + Lanczos (10 comp., ${model.iterations} products) / ARPACK | ${fmt(lanczos.seconds)} | ${fmt(ref.kpcaArpack?.seconds)} | ${eigenError(model.eigenvalues as Float64Array, reference)} | reference |`,
+    );
+  }
   if (methods.has('kpca-randomized')) {
     const randomized = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'randomized', seed: 0 }).fit(c.x));
     lines.push(
@@ -107,6 +131,15 @@ cases.forEach((c, index) => {
   }
   if (methods.has('nystroem')) console.error(`kvkit: n = ${c.n} Nyström done`);
 
+  const skPredictions = ref.kernelRidge?.predictions;
+  if (methods.has('krr-pcg')) {
+    const model = new KernelRidge({ kernel, alpha: ALPHA });
+    if (model.resolveSolver(c.trainRows) !== 'pcg') throw new Error(`bench: KernelRidge auto picked ${model.resolveSolver(c.trainRows)} at n = ${c.trainRows}`);
+    const pcg = time(() => model.fit(train, yTrain).predict(test).data);
+    lines.push(
+      `| ${c.n} | KRR default: stored K + PCG (${model.iterations} it.) | ${fmt(pcg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(pcg.value, yTest).toFixed(4)}; pred. vs sklearn ${relativeDifference(pcg.value, skPredictions)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
+    );
+  }
   if (methods.has('krr')) {
     if (c.trainRows <= LIMITS.choleskyLimit) {
       const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA }).fit(train, yTrain).predict(test).data);
@@ -120,7 +153,7 @@ cases.forEach((c, index) => {
       `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
     );
   }
-  if (methods.has('krr')) console.error(`kvkit: n = ${c.n} KRR done`);
+  if (exactKrr) console.error(`kvkit: n = ${c.n} KRR done`);
 });
 
 console.log(`\nMachine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, Node ${process.version}; scikit-learn ${sk.sklearn}, numpy ${sk.numpy}; ${new Date().toISOString().slice(0, 10)}`);

@@ -1,4 +1,4 @@
-import { cholesky, choleskySolve, type Matrix } from '@kvkit/tensor-core';
+import { cholesky, type Matrix } from '@kvkit/tensor-core';
 
 export interface PivotedCholeskyResult {
   /** The factor F as `rank` rows of length n: K ≈ FᵀF. */
@@ -49,47 +49,62 @@ export function pivotedCholesky(diagonal: Float64Array, column: (pivot: number, 
 }
 
 /**
- * z = (FᵀF + αI)⁻¹ r by the Woodbury identity, (r − Fᵀ(αI + FFᵀ)⁻¹F r)/α: the preconditioner of
- * K + αI from a low-rank K ≈ FᵀF (Gardner et al. 2018 use the pivoted-Cholesky one for GP
- * solves). Building it costs O(n·rank²); each application O(n·rank·columns).
+ * z = (FᵀF + αI)⁻¹ r by the Woodbury identity, (r − Fᵀ(αI + FFᵀ)⁻¹F r)/α = (r − WᵀW r)/α with
+ * W = L⁻¹F and LLᵀ = αI + FFᵀ: the preconditioner of K + αI from a low-rank K ≈ FᵀF (Gardner et
+ * al. 2018 use the pivoted-Cholesky one for GP solves). Building W costs O(n·rank²); each
+ * application two passes over W, O(n·rank·columns).
  */
 export function lowRankPlusShiftInverse(rows: Float64Array[], alpha: number): (r: Matrix) => Matrix {
   const rank = rows.length;
-  if (rank === 0) return (r) => ({ rows: r.rows, cols: r.cols, data: r.data.map((v) => v / alpha) });
-  const n = rows[0].length;
+  const n = rank > 0 ? rows[0].length : 0;
   const inner = new Float64Array(rank * rank);
   for (let a = 0; a < rank; a++) {
     for (let b = a; b < rank; b++) {
-      const fa = rows[a];
-      const fb = rows[b];
-      let s = 0;
-      for (let i = 0; i < n; i++) s += fa[i] * fb[i];
+      const s = dot(rows[a], rows[b]);
       inner[a * rank + b] = s;
       inner[b * rank + a] = s;
     }
     inner[a * rank + a] += alpha;
   }
-  const factor = cholesky({ rows: rank, cols: rank, data: inner });
+  const l = cholesky({ rows: rank, cols: rank, data: inner }).data;
+  // W = L⁻¹F by forward substitution over rows.
+  const w: Float64Array[] = [];
+  for (let a = 0; a < rank; a++) {
+    const row = Float64Array.from(rows[a]);
+    for (let b = 0; b < a; b++) {
+      const c = l[a * rank + b];
+      const wb = w[b];
+      for (let i = 0; i < n; i++) row[i] -= c * wb[i];
+    }
+    const scale = 1 / l[a * rank + a];
+    for (let i = 0; i < n; i++) row[i] *= scale;
+    w.push(row);
+  }
   return (r) => {
     const k = r.cols;
-    const projected = new Float64Array(rank * k);
+    const rd = r.data;
+    const out = Float64Array.from(rd);
+    const coefficients = new Float64Array(k);
     for (let a = 0; a < rank; a++) {
-      const fa = rows[a];
-      for (let i = 0; i < n; i++) {
-        const f = fa[i];
-        for (let l = 0; l < k; l++) projected[a * k + l] += f * r.data[i * k + l];
+      const wa = w[a];
+      if (k === 1) {
+        // The common single-target case without the column loop.
+        const c = dot(wa, rd);
+        for (let i = 0; i < n; i++) out[i] -= wa[i] * c;
+        continue;
       }
+      coefficients.fill(0);
+      for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) coefficients[c] += wa[i] * rd[i * k + c];
+      for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) out[i * k + c] -= wa[i] * coefficients[c];
     }
-    const solved = choleskySolve(factor, { rows: rank, cols: k, data: projected }).data;
-    const out = Float64Array.from(r.data);
-    for (let a = 0; a < rank; a++) {
-      const fa = rows[a];
-      for (let i = 0; i < n; i++) {
-        const f = fa[i];
-        for (let l = 0; l < k; l++) out[i * k + l] -= f * solved[a * k + l];
-      }
-    }
-    for (let i = 0; i < out.length; i++) out[i] /= alpha;
+    const scale = 1 / alpha;
+    for (let i = 0; i < out.length; i++) out[i] *= scale;
     return { rows: r.rows, cols: k, data: out };
   };
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
 }
