@@ -70,13 +70,16 @@ console.error(`data: ${all.x.rows} paragraphs × ${d} features; sizes ${sizes.jo
 const cases = benchCases(all, sizes);
 
 // scikit-learn first (its own process, same rows), then kvkit.
-const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; eigenvalues?: number[]; rmse?: number; predictions?: number[] }>[] }>('--bench-input', {
+const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; cpuSeconds: number; eigenvalues?: number[]; rmse?: number; predictions?: number[] }>[] }>('--bench-input', {
   cases: cases.map((c) => ({ n: c.n, d, x: Array.from(c.x.data), y: Array.from(c.y), gamma, components: COMPONENTS, alpha: ALPHA, landmarks: LANDMARKS, trainRows: c.trainRows, ...LIMITS })),
 });
 
-const fmt = (s: number | undefined) => (s === undefined ? '–' : s < 10 ? s.toFixed(2) : s.toFixed(1));
+const seconds = (s: number) => (s < 10 ? s.toFixed(2) : s.toFixed(1));
+/** Wall-clock seconds, then CPU seconds of the process (all threads) in parentheses. */
+const fmt = (run: { seconds: number; cpuSeconds?: number } | undefined) =>
+  run === undefined ? '–' : run.cpuSeconds === undefined ? seconds(run.seconds) : `${seconds(run.seconds)} (${seconds(run.cpuSeconds)})`;
 const lines: string[] = [];
-lines.push(`| n | method | kvkit (s) | scikit-learn (s) | kvkit accuracy | scikit-learn accuracy |`);
+lines.push(`| n | method | kvkit s: wall (CPU) | scikit-learn s: wall (CPU) | kvkit accuracy | scikit-learn accuracy |`);
 lines.push(`|---|---|---|---|---|---|`);
 cases.forEach((c, index) => {
   const ref = sk.results[index];
@@ -92,24 +95,24 @@ cases.forEach((c, index) => {
     if (model.resolveSolver(c.n) !== 'lanczos') throw new Error(`bench: KernelPCA auto picked ${model.resolveSolver(c.n)} at n = ${c.n}`);
     const lanczos = time(() => model.fit(c.x));
     lines.push(
-      `| ${c.n} | KPCA default: stored K + Lanczos (10 comp., ${model.iterations} products) / ARPACK | ${fmt(lanczos.seconds)} | ${fmt(ref.kpcaArpack?.seconds)} | ${eigenError(model.eigenvalues as Float64Array, reference)} | reference |`,
+      `| ${c.n} | KPCA default: stored K + Lanczos (10 comp., ${model.iterations} products) / ARPACK | ${fmt(lanczos)} | ${fmt(ref.kpcaArpack)} | ${eigenError(model.eigenvalues as Float64Array, reference)} | reference |`,
     );
   }
   if (methods.has('kpca-randomized')) {
     const randomized = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'randomized', seed: 0 }).fit(c.x));
     lines.push(
-      `| ${c.n} | KPCA randomized (10 comp.) | ${fmt(randomized.seconds)} | ${fmt(ref.kpcaRandomized?.seconds)} | ${eigenError(randomized.value.eigenvalues as Float64Array, reference)} | ${eigenError(ref.kpcaRandomized?.eigenvalues ?? [], reference)} |`,
+      `| ${c.n} | KPCA randomized (10 comp.) | ${fmt(randomized)} | ${fmt(ref.kpcaRandomized)} | ${eigenError(randomized.value.eigenvalues as Float64Array, reference)} | ${eigenError(ref.kpcaRandomized?.eigenvalues ?? [], reference)} |`,
     );
   }
   if (methods.has('kpca-dual')) {
     const dual = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'dual', seed: 0, dual: { tolerance: 1e-4 } }).fit(c.x));
-    lines.push(`| ${c.n} | KPCA dual gradient (10 comp.) | ${fmt(dual.seconds)} | – | ${eigenError(dual.value.eigenvalues as Float64Array, reference)} | – |`);
+    lines.push(`| ${c.n} | KPCA dual gradient (10 comp.) | ${fmt(dual)} | – | ${eigenError(dual.value.eigenvalues as Float64Array, reference)} | – |`);
   }
   if (c.n <= LIMITS.exactKpcaLimit) {
     const exact = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'exact' }).fit(c.x));
-    lines.push(`| ${c.n} | KPCA exact / ARPACK | ${fmt(exact.seconds)} | ${fmt(ref.kpcaArpack?.seconds)} | ${eigenError(exact.value.eigenvalues as Float64Array, reference)} | reference |`);
+    lines.push(`| ${c.n} | KPCA exact / ARPACK | ${fmt(exact)} | ${fmt(ref.kpcaArpack)} | ${eigenError(exact.value.eigenvalues as Float64Array, reference)} | reference |`);
   } else if (ref.kpcaArpack) {
-    lines.push(`| ${c.n} | KPCA ARPACK (reference) | – | ${fmt(ref.kpcaArpack.seconds)} | – | reference |`);
+    lines.push(`| ${c.n} | KPCA ARPACK (reference) | – | ${fmt(ref.kpcaArpack)} | – | reference |`);
   }
   if (kpca) console.error(`kvkit: n = ${c.n} KPCA done`);
 
@@ -118,7 +121,7 @@ cases.forEach((c, index) => {
       const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: LANDMARKS, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
       return model.predict(test).data;
     });
-    lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+    lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys)} | ${fmt(ref.nystroemRidge)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
     const features = time(() => {
       const map = new Nystroem({ kernel, nComponents: LANDMARKS, seed: 0 }).fit(train);
       const phi = map.transform(train);
@@ -127,7 +130,7 @@ cases.forEach((c, index) => {
       const w = choleskySolve(cholesky(gram), matmulMatrix(phi, { rows: c.trainRows, cols: 1, data: yTrain }, { transposeA: true }));
       return matmulMatrix(map.transform(test), w).data;
     });
-    lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+    lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features)} | ${fmt(ref.nystroemRidge)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
   }
   if (methods.has('nystroem')) console.error(`kvkit: n = ${c.n} Nyström done`);
 
@@ -137,20 +140,20 @@ cases.forEach((c, index) => {
     if (model.resolveSolver(c.trainRows) !== 'pcg') throw new Error(`bench: KernelRidge auto picked ${model.resolveSolver(c.trainRows)} at n = ${c.trainRows}`);
     const pcg = time(() => model.fit(train, yTrain).predict(test).data);
     lines.push(
-      `| ${c.n} | KRR default: stored K + PCG (${model.iterations} it.) | ${fmt(pcg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(pcg.value, yTest).toFixed(4)}; pred. vs sklearn ${relativeDifference(pcg.value, skPredictions)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
+      `| ${c.n} | KRR default: stored K + PCG (${model.iterations} it.) | ${fmt(pcg)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(pcg.value, yTest).toFixed(4)}; pred. vs sklearn ${relativeDifference(pcg.value, skPredictions)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
     );
   }
   if (methods.has('krr')) {
     if (c.trainRows <= LIMITS.choleskyLimit) {
-      const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA }).fit(train, yTrain).predict(test).data);
-      lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
+      const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA, solver: 'cholesky' }).fit(train, yTrain).predict(test).data);
+      lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
     }
     const cg = time(() => {
       const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'cg', tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
       return { pred: model.predict(test).data, iterations: model.iterations };
     });
     lines.push(
-      `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
+      `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
     );
   }
   if (exactKrr) console.error(`kvkit: n = ${c.n} KRR done`);

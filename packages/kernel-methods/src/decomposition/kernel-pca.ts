@@ -2,7 +2,14 @@ import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, type Matr
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { centeredOperator, centerGram } from '../operator/centered.js';
-import { centerPacked, type DenseKernelOptions, materializeKernel, packedKernelFits, packedMatvec, requirePackedKernelFits } from '../operator/dense-kernel.js';
+import {
+  centeredPackedMatvec,
+  materializeKernel,
+  packedKernelFits,
+  packedRowMeans,
+  requirePackedKernelFits,
+  type StoredKernelOptions,
+} from '../operator/stored-kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { lanczosLargest } from '../util/lanczos.js';
@@ -12,7 +19,7 @@ import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
 export type KpcaSolver = 'auto' | 'exact' | 'lanczos' | 'randomized' | 'dual';
 
-export interface KernelPCAOptions extends KernelMatrixOptions, DenseKernelOptions {
+export interface KernelPCAOptions extends KernelMatrixOptions, StoredKernelOptions {
   kernel: Kernel;
   nComponents: number;
   /**
@@ -113,8 +120,9 @@ export class KernelPCA {
     } else if (solver === 'lanczos') {
       requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelPCA.fit (lanczos)', "solver 'randomized'");
       const gram = materializeKernel(this.kernel, x);
-      ({ rowMeans, mean } = centerPacked(gram));
-      const result = lanczosLargest((v, out) => packedMatvec(gram, v, out), n, k, {
+      ({ rowMeans, mean } = packedRowMeans(gram));
+      const scratch = new Float64Array(n);
+      const result = lanczosLargest((v, out) => centeredPackedMatvec(gram, v, out, scratch), n, k, {
         tolerance: this.options.tolerance,
         basisSize: this.options.basisSize,
         seed: this.options.seed ?? 0,

@@ -3,7 +3,7 @@ import { type LandmarkSampling, ridgeLeverageScores, uniformIndices, weightedWit
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import {
-  type DenseKernelOptions,
+  type StoredKernelOptions,
   materializeKernel,
   packedDiagonal,
   packedKernelFits,
@@ -11,7 +11,7 @@ import {
   packedRow,
   requirePackedKernelFits,
   rowOffset,
-} from '../operator/dense-kernel.js';
+} from '../operator/stored-kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive, selectRows } from '../points.js';
 import { addToDiagonal, conjugateGradient } from '../util/linalg.js';
@@ -21,7 +21,7 @@ import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireMo
 
 export type KrrSolver = 'auto' | 'pcg' | 'cholesky' | 'cg' | 'nystroem-pcg';
 
-export interface KernelRidgeOptions extends KernelMatrixOptions, DenseKernelOptions {
+export interface KernelRidgeOptions extends KernelMatrixOptions, StoredKernelOptions {
   kernel: Kernel;
   /** Ridge α > 0 of (K + αI)c = y, scikit-learn's KernelRidge(alpha) (default 1). */
   alpha?: number;

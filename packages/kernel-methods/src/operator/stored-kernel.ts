@@ -8,7 +8,7 @@ import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kerne
  */
 export const DEFAULT_MAX_MEMORY_BYTES = 512 * 2 ** 20;
 
-export interface DenseKernelOptions {
+export interface StoredKernelOptions {
   /**
    * Most bytes the fit may spend on the stored kernel matrix, its packed upper triangle of
    * n(n+1)/2 float64 values (default 512 MiB: n ≤ 11 585). 'auto' solvers store K when it fits
@@ -276,36 +276,32 @@ export function packedDiagonal(a: PackedSymmetric): Float64Array {
   return out;
 }
 
-/**
- * Centers A in place in feature space, A ← H A H with H = I − 11ᵀ/n (A[i][j] − rᵢ − rⱼ + r̄ with
- * r the row means), and returns the row means and their mean (what projecting new points needs).
- */
-export function centerPacked(a: PackedSymmetric): { rowMeans: Float64Array; mean: number } {
-  const { n, data } = a;
+/** Row means of A and their mean: what projecting new points onto kernel PCA components needs. */
+export function packedRowMeans(a: PackedSymmetric): { rowMeans: Float64Array; mean: number } {
+  const n = a.n;
   const rowMeans = packedMatvec(a, new Float64Array(n).fill(1), new Float64Array(n));
-  for (let i = 0; i < n; i++) rowMeans[i] /= n;
   let mean = 0;
-  for (let i = 0; i < n; i++) mean += rowMeans[i];
-  mean /= n;
   for (let i = 0; i < n; i++) {
-    const row = rowOffset(n, i) - i;
-    const shift = mean - rowMeans[i];
-    for (let j = i; j < n; j++) data[row + j] += shift - rowMeans[j];
+    rowMeans[i] /= n;
+    mean += rowMeans[i];
   }
-  return { rowMeans, mean };
+  return { rowMeans, mean: mean / n };
 }
 
-/** The full n×n matrix (for the O(n³) dense solvers). */
-export function unpack(a: PackedSymmetric): Matrix {
+/**
+ * out = H A H v with H = I − 11ᵀ/n, the feature-space centered matrix, as two O(n) centerings
+ * around one product (cheaper than centering the stored matrix, a full pass over it).
+ */
+export function centeredPackedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Array, scratch: Float64Array): Float64Array {
   const n = a.n;
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const row = rowOffset(n, i) - i;
-    for (let j = i; j < n; j++) {
-      const v = a.data[row + j];
-      out[i * n + j] = v;
-      out[j * n + i] = v;
-    }
-  }
-  return { rows: n, cols: n, data: out };
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += v[i];
+  mean /= n;
+  for (let i = 0; i < n; i++) scratch[i] = v[i] - mean;
+  packedMatvec(a, scratch, out);
+  mean = 0;
+  for (let i = 0; i < n; i++) mean += out[i];
+  mean /= n;
+  for (let i = 0; i < n; i++) out[i] -= mean;
+  return out;
 }
