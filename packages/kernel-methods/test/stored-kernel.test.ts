@@ -2,7 +2,7 @@ import { cholesky, choleskySolve, eigh, type Matrix, matmulMatrix, matrix, type 
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { centerGram } from '../src/operator/centered.js';
-import { centeredPackedMatvec, materializeKernel, packedRowMeans, type PackedSymmetric, packedDiagonal, packedMatvec, packedMultiply, packedRow } from '../src/operator/stored-kernel.js';
+import { centeredPackedMatvec, materializeKernel, packedRowMeans, radialCrossProduct, type PackedSymmetric, packedDiagonal, packedMatvec, packedMultiply, packedRow } from '../src/operator/stored-kernel.js';
 import { KernelPCA, KernelRidge, kernelBlock, laplace, matern, poly, rbf } from '../src/index.js';
 import { lanczosLargest } from '../src/util/lanczos.js';
 import { lowRankPlusShiftInverse, pivotedCholesky } from '../src/util/pivoted-cholesky.js';
@@ -54,6 +54,22 @@ describe('stored (packed) kernel matrices', () => {
       for (const kernel of [rbf({ gamma: 0.3 }), matern({ nu: 0.5, lengthScale: 2 }), matern({ nu: 2.5 }), laplace({ gamma: 0.2 }), poly({ degree: 2 })]) {
         const full = unpack(materializeKernel(kernel, x));
         assertClose(full.data, kernelBlock(kernel, x, x).data, 1e-14, `${kernel.name} K`);
+      }
+    }));
+
+  it('radial cross products K(x, y)·V by the Gram route equal the pairwise kernel times V (near-duplicates included)', () =>
+    withSeed((rng) => {
+      const y = randomPoints(rng, 29, 4);
+      const x = randomPoints(rng, 11, 4);
+      for (let k = 0; k < 4; k++) {
+        x.data[2 * 4 + k] = y.data[5 * 4 + k];
+        x.data[7 * 4 + k] = y.data[5 * 4 + k] + 1e-10 * rng.normal();
+      }
+      for (const kernel of [rbf({ gamma: 0.7 }), matern({ nu: 0.5 })]) {
+        for (const cols of [1, 3]) {
+          const v = matrix(29, cols, Array.from({ length: 29 * cols }, () => rng.normal()));
+          assertClose(radialCrossProduct(kernel, x, y, v).data, product(kernelBlock(kernel, x, y), v), 1e-13, `${kernel.name} K·V (${cols})`);
+        }
       }
     }));
 

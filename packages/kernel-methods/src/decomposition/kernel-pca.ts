@@ -7,8 +7,10 @@ import {
   materializeKernel,
   packedKernelFits,
   packedRowMeans,
+  radialCrossProduct,
   requirePackedKernelFits,
   type StoredKernelOptions,
+  usesHostGramRoute,
 } from '../operator/stored-kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
@@ -182,10 +184,7 @@ export class KernelPCA {
     const xTrain = requireFitted(this.x, 'KernelPCA.transform');
     const x = asPoints(points, 'KernelPCA.transform', { cols: xTrain.cols });
     const alphas = this.alphas as Matrix;
-    const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
-    // H_new K_new H: K_new A − 1·(rowMeansᵀA) − r_new·(1ᵀA) + mean·(1ᵀA), with r_new the new rows' means.
-    const product = cross.multiply(alphas);
-    const newRowMeans = cross.rowSums().map((s) => s / xTrain.rows);
+    const { product, newRowMeans } = this.crossProjection(x, xTrain, alphas);
     const k = alphas.cols;
     const meanProjection = new Float64Array(k);
     const sumProjection = new Float64Array(k);
@@ -250,6 +249,32 @@ export class KernelPCA {
       };
     }
     return model;
+  }
+
+  /**
+   * K(x, X_train)·A and the new rows' kernel means: one Gram-route pass over [A | 1] for radial
+   * kernels on the host, the lazy operator's product and row sums otherwise.
+   */
+  private crossProjection(x: Matrix, xTrain: Matrix, alphas: Matrix): { product: Matrix; newRowMeans: Float64Array } {
+    const n = xTrain.rows;
+    if (!usesHostGramRoute(this.kernel, this.options.engine)) {
+      const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
+      return { product: cross.multiply(alphas), newRowMeans: cross.rowSums().map((s) => s / n) };
+    }
+    const k = alphas.cols;
+    const augmented = new Float64Array(n * (k + 1));
+    for (let i = 0; i < n; i++) {
+      augmented.set(alphas.data.subarray(i * k, (i + 1) * k), i * (k + 1));
+      augmented[i * (k + 1) + k] = 1;
+    }
+    const both = radialCrossProduct(this.kernel, x, xTrain, { rows: n, cols: k + 1, data: augmented }).data;
+    const product = new Float64Array(x.rows * k);
+    const newRowMeans = new Float64Array(x.rows);
+    for (let i = 0; i < x.rows; i++) {
+      product.set(both.subarray(i * (k + 1), i * (k + 1) + k), i * k);
+      newRowMeans[i] = both[i * (k + 1) + k] / n;
+    }
+    return { product: { rows: x.rows, cols: k, data: product }, newRowMeans };
   }
 
   /** The solver a fit of n points runs: 'auto' resolved by size and the memory budget. */

@@ -91,7 +91,7 @@ function applyProfile(f: (s: number) => number, xd: Float64Array, d: number, nor
   for (let j = i + 1; j < n; j++) {
     const scale = ni + norms[j];
     let s = scale - 2 * out[row + j];
-    if (s < 1e-6 * scale) s = directSquaredDistance(xd, i * d, j * d, d);
+    if (s < 1e-6 * scale) s = crossSquaredDistance(xd, i * d, xd, j * d, d);
     out[row + j] = f(s);
   }
 }
@@ -146,15 +146,6 @@ function upperGramProducts(x: Matrix, packed: PackedSymmetric, i0: number, i1: n
 function dot(xd: Float64Array, a: number, b: number, d: number): number {
   let s = 0;
   for (let k = 0; k < d; k++) s += xd[a + k] * xd[b + k];
-  return s;
-}
-
-function directSquaredDistance(xd: Float64Array, a: number, b: number, d: number): number {
-  let s = 0;
-  for (let k = 0; k < d; k++) {
-    const t = xd[a + k] - xd[b + k];
-    s += t * t;
-  }
   return s;
 }
 
@@ -304,4 +295,91 @@ export function centeredPackedMatvec(a: PackedSymmetric, v: Float64Array, out: F
   mean /= n;
   for (let i = 0; i < n; i++) out[i] -= mean;
   return out;
+}
+
+/** True when cross products of this kernel run on the host by the Gram route (`radialCrossProduct`). */
+export function usesHostGramRoute(kernel: Kernel, engine: unknown): kernel is RadialKernel {
+  return (engine === undefined || engine === 'host') && isRadialKernel(kernel);
+}
+
+/**
+ * K(x, y)·V (x.rows × V.cols) on the host for a radial kernel, by the same Gram route as
+ * `materializeKernel`: four rows of x at a time, their kernel rows in a 4 × y.rows buffer, then
+ * accumulated into the product, so memory stays O(y.rows) whatever x.rows is. Used for
+ * predictions and projections against stored training points.
+ */
+export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v: Matrix): Matrix {
+  const { rows: n, cols: d, data: xd } = x;
+  const { rows: m, data: yd } = y;
+  const k = v.cols;
+  const vd = v.data;
+  const f = kernel.profile;
+  const yNorms = new Float64Array(m);
+  for (let j = 0; j < m; j++) yNorms[j] = dot(yd, j * d, j * d, d);
+  const buffer = new Float64Array(ROW_BLOCK * m);
+  const out = new Float64Array(n * k);
+  for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+    const height = Math.min(ROW_BLOCK, n - i0);
+    crossGramProducts(xd, yd, d, m, i0, height, buffer);
+    for (let r = 0; r < height; r++) {
+      const i = i0 + r;
+      const ni = dot(xd, i * d, i * d, d);
+      const row = r * m;
+      const o = i * k;
+      for (let j = 0; j < m; j++) {
+        const scale = ni + yNorms[j];
+        let s = scale - 2 * buffer[row + j];
+        if (s < 1e-6 * scale) s = crossSquaredDistance(xd, i * d, yd, j * d, d);
+        const w = f(s);
+        if (k === 1) out[o] += w * vd[j];
+        else for (let l = 0; l < k; l++) out[o + l] += w * vd[j * k + l];
+      }
+    }
+  }
+  return { rows: n, cols: k, data: out };
+}
+
+/** buffer[r][j] = x_{i0+r}·y_j for r < height, four rows of x per pass over y when there are four. */
+function crossGramProducts(xd: Float64Array, yd: Float64Array, d: number, m: number, i0: number, height: number, buffer: Float64Array): void {
+  if (height < ROW_BLOCK) {
+    for (let r = 0; r < height; r++) {
+      for (let j = 0; j < m; j++) {
+        let s = 0;
+        for (let t = 0; t < d; t++) s += xd[(i0 + r) * d + t] * yd[j * d + t];
+        buffer[r * m + j] = s;
+      }
+    }
+    return;
+  }
+  const a0 = i0 * d;
+  const a1 = a0 + d;
+  const a2 = a1 + d;
+  const a3 = a2 + d;
+  for (let j = 0; j < m; j++) {
+    const b = j * d;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let t = 0; t < d; t++) {
+      const w = yd[b + t];
+      s0 += xd[a0 + t] * w;
+      s1 += xd[a1 + t] * w;
+      s2 += xd[a2 + t] * w;
+      s3 += xd[a3 + t] * w;
+    }
+    buffer[j] = s0;
+    buffer[m + j] = s1;
+    buffer[2 * m + j] = s2;
+    buffer[3 * m + j] = s3;
+  }
+}
+
+function crossSquaredDistance(xd: Float64Array, a: number, yd: Float64Array, b: number, d: number): number {
+  let s = 0;
+  for (let t = 0; t < d; t++) {
+    const u = xd[a + t] - yd[b + t];
+    s += u * u;
+  }
+  return s;
 }

@@ -9,8 +9,10 @@ import {
   packedKernelFits,
   packedMultiply,
   packedRow,
+  radialCrossProduct,
   requirePackedKernelFits,
   rowOffset,
+  usesHostGramRoute,
 } from '../operator/stored-kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive, selectRows } from '../points.js';
@@ -159,7 +161,9 @@ export class KernelRidge {
   predict(points: PointsInput): Matrix {
     const centers = requireFitted(this.centers, 'KernelRidge.predict');
     const x = asPoints(points, 'KernelRidge.predict', { cols: centers.cols });
-    return new KernelMatrix(this.kernel, x, centers, this.options).multiply(this.coefficients as Matrix);
+    const coefficients = this.coefficients as Matrix;
+    if (usesHostGramRoute(this.kernel, this.options.engine)) return radialCrossProduct(this.kernel, x, centers, coefficients);
+    return new KernelMatrix(this.kernel, x, centers, this.options).multiply(coefficients);
   }
 
   /** The dual coefficients (n × t, or m × t for Nyström centres). */
