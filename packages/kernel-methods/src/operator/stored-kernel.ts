@@ -115,22 +115,26 @@ function upperGramProducts(x: Matrix, packed: PackedSymmetric, i0: number, i1: n
     const row = rowOffset(n, i) - i;
     for (let j = i; j < i0 + ROW_BLOCK - 1; j++) out[row + j] = dot(xd, i * d, j * d, d);
   }
-  const a0 = i0 * d;
+  fourRowProducts(xd, i0 * d, xd, d, i0 + ROW_BLOCK - 1, n, out, [0, 1, 2, 3].map((r) => rowOffset(n, i0 + r) - i0 - r));
+}
+
+/**
+ * out[offsets[r] + j] = x_{row r}·y_j for the four consecutive rows of x from `a0` (a flat offset)
+ * and j in [j0, j1): each y_j is read once for four dot products (register blocking).
+ */
+function fourRowProducts(xd: Float64Array, a0: number, yd: Float64Array, d: number, j0: number, j1: number, out: Float64Array, offsets: number[]): void {
   const a1 = a0 + d;
   const a2 = a1 + d;
   const a3 = a2 + d;
-  const o0 = rowOffset(n, i0) - i0;
-  const o1 = rowOffset(n, i0 + 1) - i0 - 1;
-  const o2 = rowOffset(n, i0 + 2) - i0 - 2;
-  const o3 = rowOffset(n, i0 + 3) - i0 - 3;
-  for (let j = i0 + ROW_BLOCK - 1; j < n; j++) {
+  const [o0, o1, o2, o3] = offsets;
+  for (let j = j0; j < j1; j++) {
     const b = j * d;
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
     let s3 = 0;
     for (let k = 0; k < d; k++) {
-      const v = xd[b + k];
+      const v = yd[b + k];
       s0 += xd[a0 + k] * v;
       s1 += xd[a1 + k] * v;
       s2 += xd[a2 + k] * v;
@@ -351,28 +355,7 @@ function crossGramProducts(xd: Float64Array, yd: Float64Array, d: number, m: num
     }
     return;
   }
-  const a0 = i0 * d;
-  const a1 = a0 + d;
-  const a2 = a1 + d;
-  const a3 = a2 + d;
-  for (let j = 0; j < m; j++) {
-    const b = j * d;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let t = 0; t < d; t++) {
-      const w = yd[b + t];
-      s0 += xd[a0 + t] * w;
-      s1 += xd[a1 + t] * w;
-      s2 += xd[a2 + t] * w;
-      s3 += xd[a3 + t] * w;
-    }
-    buffer[j] = s0;
-    buffer[m + j] = s1;
-    buffer[2 * m + j] = s2;
-    buffer[3 * m + j] = s3;
-  }
+  fourRowProducts(xd, i0 * d, yd, d, 0, m, buffer, [0, m, 2 * m, 3 * m]);
 }
 
 function crossSquaredDistance(xd: Float64Array, a: number, yd: Float64Array, b: number, d: number): number {
