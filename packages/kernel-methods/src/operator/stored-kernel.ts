@@ -3,7 +3,7 @@ import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kerne
 
 /**
  * Default cap on the bytes an estimator may spend on a materialized kernel matrix: 512 MiB. K is
- * stored as its packed upper triangle (n(n+1)/2 float64 values), so n up to 11 585 fits. Above it
+ * stored as its packed upper triangle (n(n+1)/2 float64 values), so n up to 11 584 fits. Above it
  * the estimators fall back to the lazy, tiled operator.
  */
 export const DEFAULT_MAX_MEMORY_BYTES = 512 * 2 ** 20;
@@ -11,7 +11,7 @@ export const DEFAULT_MAX_MEMORY_BYTES = 512 * 2 ** 20;
 export interface StoredKernelOptions {
   /**
    * Most bytes the fit may spend on the stored kernel matrix, its packed upper triangle of
-   * n(n+1)/2 float64 values (default 512 MiB: n ≤ 11 585). 'auto' solvers store K when it fits
+   * n(n+1)/2 float64 values (default 512 MiB: n ≤ 11 584). 'auto' solvers store K when it fits
    * and use the lazy operator above; forcing a stored-K solver over the budget throws
    * BudgetTooSmallError.
    */
