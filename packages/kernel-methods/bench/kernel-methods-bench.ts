@@ -6,8 +6,10 @@
 //   KVKIT_BENCH_SIZES=2000,5000 npm run bench -w @kvkit/kernel-methods
 //   KVKIT_BENCH_METHODS=nystroem KVKIT_BENCH_SIZES=20000 npm run bench -w @kvkit/kernel-methods
 //
-// KVKIT_BENCH_METHODS picks rows (default all): kpca-randomized, kpca-dual, nystroem, krr; the
-// scikit-learn side skips KPCA / exact KernelRidge too when their rows are not picked.
+// KVKIT_BENCH_METHODS picks rows (default all): kpca-lanczos (the default KernelPCA: stored K,
+// Lanczos), kpca-randomized, kpca-dual, nystroem, krr-pcg (the default KernelRidge: stored K,
+// preconditioned CG), krr (Cholesky and CG on the lazy operator); the scikit-learn side skips
+// KPCA / Nystroem / exact KernelRidge too when their rows are not picked.
 //
 // Data: bench/spam-cases.ts (SpamAssassin paragraphs, 25 standardized text features); the
 // regression target is the e-mail's spam label (0/1).
@@ -20,12 +22,14 @@ const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split('
 const COMPONENTS = 10;
 const LANDMARKS = 500;
 const ALPHA = 1;
-const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-randomized,kpca-dual,nystroem,krr').split(','));
-const kpca = methods.has('kpca-randomized') || methods.has('kpca-dual');
+const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-lanczos,kpca-randomized,kpca-dual,nystroem,krr-pcg,krr').split(','));
+const kpca = methods.has('kpca-lanczos') || methods.has('kpca-randomized') || methods.has('kpca-dual');
+const exactKrr = methods.has('krr') || methods.has('krr-pcg');
 const LIMITS = {
   kpcaLimit: methods.has('kpca-randomized') ? 20000 : 0,
   arpackLimit: kpca ? 10000 : 0,
-  krrLimit: methods.has('krr') ? 8000 : 0,
+  krrLimit: exactKrr ? 8000 : 0,
+  nystroem: methods.has('nystroem'),
   exactKpcaLimit: 0,
   choleskyLimit: 4000,
 };
@@ -36,13 +40,15 @@ function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
   return Math.sqrt(s / truth.length);
 }
 
-function eigenError(values: ArrayLike<number>, reference: ArrayLike<number> | undefined): string {
-  if (!reference) return '–';
+
+/** ‖a − b‖/‖b‖ (kvkit's eigenvalues or predictions against the reference), or '–' without one. */
+function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number> | undefined): string {
+  if (!b) return '–';
   let diff = 0;
   let norm = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff += (values[i] - reference[i]) ** 2;
-    norm += reference[i] ** 2;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
   }
   return Math.sqrt(diff / norm).toExponential(1);
 }
@@ -54,13 +60,16 @@ console.error(`data: ${all.x.rows} paragraphs × ${d} features; sizes ${sizes.jo
 const cases = benchCases(all, sizes);
 
 // scikit-learn first (its own process, same rows), then kvkit.
-const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; eigenvalues?: number[]; rmse?: number }>[] }>('--bench-input', {
+const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; cpuSeconds: number; eigenvalues?: number[]; rmse?: number; predictions?: number[] }>[] }>('--bench-input', {
   cases: cases.map((c) => ({ n: c.n, d, x: Array.from(c.x.data), y: Array.from(c.y), gamma, components: COMPONENTS, alpha: ALPHA, landmarks: LANDMARKS, trainRows: c.trainRows, ...LIMITS })),
 });
 
-const fmt = (s: number | undefined) => (s === undefined ? '–' : s < 10 ? s.toFixed(2) : s.toFixed(1));
+const seconds = (s: number) => (s < 10 ? s.toFixed(2) : s.toFixed(1));
+/** Wall-clock seconds, then CPU seconds of the process (all threads) in parentheses. */
+const fmt = (run: { seconds: number; cpuSeconds?: number } | undefined) =>
+  run === undefined ? '–' : run.cpuSeconds === undefined ? seconds(run.seconds) : `${seconds(run.seconds)} (${seconds(run.cpuSeconds)})`;
 const lines: string[] = [];
-lines.push(`| n | method | kvkit (s) | scikit-learn (s) | kvkit accuracy | scikit-learn accuracy |`);
+lines.push(`| n | method | kvkit s: wall (CPU) | scikit-learn s: wall (CPU) | kvkit accuracy | scikit-learn accuracy |`);
 lines.push(`|---|---|---|---|---|---|`);
 cases.forEach((c, index) => {
   const ref = sk.results[index];
@@ -71,21 +80,29 @@ cases.forEach((c, index) => {
   const yTest = c.y.slice(c.trainRows);
   const reference = ref.kpcaArpack?.eigenvalues;
 
+  if (methods.has('kpca-lanczos')) {
+    const model = new KernelPCA({ kernel, nComponents: COMPONENTS });
+    if (model.resolveSolver(c.n) !== 'lanczos') throw new Error(`bench: KernelPCA auto picked ${model.resolveSolver(c.n)} at n = ${c.n}`);
+    const lanczos = time(() => model.fit(c.x));
+    lines.push(
+      `| ${c.n} | KPCA default: stored K + Lanczos (10 comp., ${model.iterations} products) / ARPACK | ${fmt(lanczos)} | ${fmt(ref.kpcaArpack)} | ${relativeDifference(model.eigenvalues as Float64Array, reference)} | reference |`,
+    );
+  }
   if (methods.has('kpca-randomized')) {
     const randomized = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'randomized', seed: 0 }).fit(c.x));
     lines.push(
-      `| ${c.n} | KPCA randomized (10 comp.) | ${fmt(randomized.seconds)} | ${fmt(ref.kpcaRandomized?.seconds)} | ${eigenError(randomized.value.eigenvalues as Float64Array, reference)} | ${eigenError(ref.kpcaRandomized?.eigenvalues ?? [], reference)} |`,
+      `| ${c.n} | KPCA randomized (10 comp.) | ${fmt(randomized)} | ${fmt(ref.kpcaRandomized)} | ${relativeDifference(randomized.value.eigenvalues as Float64Array, reference)} | ${relativeDifference(ref.kpcaRandomized?.eigenvalues ?? [], reference)} |`,
     );
   }
   if (methods.has('kpca-dual')) {
     const dual = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'dual', seed: 0, dual: { tolerance: 1e-4 } }).fit(c.x));
-    lines.push(`| ${c.n} | KPCA dual gradient (10 comp.) | ${fmt(dual.seconds)} | – | ${eigenError(dual.value.eigenvalues as Float64Array, reference)} | – |`);
+    lines.push(`| ${c.n} | KPCA dual gradient (10 comp.) | ${fmt(dual)} | – | ${relativeDifference(dual.value.eigenvalues as Float64Array, reference)} | – |`);
   }
   if (c.n <= LIMITS.exactKpcaLimit) {
     const exact = time(() => new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'exact' }).fit(c.x));
-    lines.push(`| ${c.n} | KPCA exact / ARPACK | ${fmt(exact.seconds)} | ${fmt(ref.kpcaArpack?.seconds)} | ${eigenError(exact.value.eigenvalues as Float64Array, reference)} | reference |`);
+    lines.push(`| ${c.n} | KPCA exact / ARPACK | ${fmt(exact)} | ${fmt(ref.kpcaArpack)} | ${relativeDifference(exact.value.eigenvalues as Float64Array, reference)} | reference |`);
   } else if (ref.kpcaArpack) {
-    lines.push(`| ${c.n} | KPCA ARPACK (reference) | – | ${fmt(ref.kpcaArpack.seconds)} | – | reference |`);
+    lines.push(`| ${c.n} | KPCA ARPACK (reference) | – | ${fmt(ref.kpcaArpack)} | – | reference |`);
   }
   if (kpca) console.error(`kvkit: n = ${c.n} KPCA done`);
 
@@ -94,7 +111,7 @@ cases.forEach((c, index) => {
       const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: LANDMARKS, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
       return model.predict(test).data;
     });
-    lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+    lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys)} | ${fmt(ref.nystroemRidge)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
     const features = time(() => {
       const map = new Nystroem({ kernel, nComponents: LANDMARKS, seed: 0 }).fit(train);
       const phi = map.transform(train);
@@ -103,24 +120,33 @@ cases.forEach((c, index) => {
       const w = choleskySolve(cholesky(gram), matmulMatrix(phi, { rows: c.trainRows, cols: 1, data: yTrain }, { transposeA: true }));
       return matmulMatrix(map.transform(test), w).data;
     });
-    lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features.seconds)} | ${fmt(ref.nystroemRidge?.seconds)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+    lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features)} | ${fmt(ref.nystroemRidge)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
   }
   if (methods.has('nystroem')) console.error(`kvkit: n = ${c.n} Nyström done`);
 
+  const skPredictions = ref.kernelRidge?.predictions;
+  if (methods.has('krr-pcg')) {
+    const model = new KernelRidge({ kernel, alpha: ALPHA });
+    if (model.resolveSolver(c.trainRows) !== 'pcg') throw new Error(`bench: KernelRidge auto picked ${model.resolveSolver(c.trainRows)} at n = ${c.trainRows}`);
+    const pcg = time(() => model.fit(train, yTrain).predict(test).data);
+    lines.push(
+      `| ${c.n} | KRR default: stored K + PCG (${model.iterations} it.) | ${fmt(pcg)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(pcg.value, yTest).toFixed(4)}; pred. vs sklearn ${relativeDifference(pcg.value, skPredictions)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
+    );
+  }
   if (methods.has('krr')) {
     if (c.trainRows <= LIMITS.choleskyLimit) {
-      const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA }).fit(train, yTrain).predict(test).data);
-      lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
+      const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA, solver: 'cholesky' }).fit(train, yTrain).predict(test).data);
+      lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
     }
     const cg = time(() => {
       const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'cg', tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
       return { pred: model.predict(test).data, iterations: model.iterations };
     });
     lines.push(
-      `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg.seconds)} | ${fmt(ref.kernelRidge?.seconds)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
+      `| ${c.n} | KRR exact (CG on the lazy operator, ${cg.value.iterations} it.) | ${fmt(cg)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(cg.value.pred, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
     );
   }
-  if (methods.has('krr')) console.error(`kvkit: n = ${c.n} KRR done`);
+  if (exactKrr) console.error(`kvkit: n = ${c.n} KRR done`);
 });
 
 console.log(`\nMachine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, Node ${process.version}; scikit-learn ${sk.sklearn}, numpy ${sk.numpy}; ${new Date().toISOString().slice(0, 10)}`);

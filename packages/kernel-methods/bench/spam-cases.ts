@@ -52,10 +52,13 @@ function standardize(m: Matrix): Matrix {
   return { rows: m.rows, cols: m.cols, data: out };
 }
 
-export function time<T>(body: () => T): { seconds: number; value: T } {
+/** Runs body once: wall-clock seconds, CPU seconds of this process (user + system) and the result. */
+export function time<T>(body: () => T): { seconds: number; cpuSeconds: number; value: T } {
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const value = body();
-  return { seconds: (performance.now() - start) / 1000, value };
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - start) / 1000, cpuSeconds: (used.user + used.system) / 1e6, value };
 }
 
 /** The first n rows (after a fixed shuffle) of the paragraphs for each size, standardized. */

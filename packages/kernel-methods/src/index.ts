@@ -16,6 +16,7 @@ export { besselK, gamma as gammaFunction } from './kernels/special-functions.js'
 // Lazy kernel matrices
 export { type KernelMatrixOptions, KernelMatrix } from './operator/kernel-matrix.js';
 export { centeredOperator } from './operator/centered.js';
+export { type StoredKernelOptions, DEFAULT_MAX_MEMORY_BYTES } from './operator/stored-kernel.js';
 
 // Decomposition
 export { type KpcaSolver, type KernelPCAOptions, type KernelPCAJSON, KernelPCA } from './decomposition/kernel-pca.js';

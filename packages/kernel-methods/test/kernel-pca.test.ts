@@ -23,12 +23,13 @@ describe('KernelPCA against scikit-learn', () => {
   const expectedTrain = flat(f.train);
   const expectedTest = flat(f.test);
 
-  for (const solver of ['exact', 'randomized', 'dual'] as const) {
+  for (const solver of ['exact', 'lanczos', 'randomized', 'dual'] as const) {
     it(`Boston, rbf, 5 components, ${solver} solver: eigenvalues, embedding (up to sign), transform`, () => {
       const kpca = new KernelPCA({ kernel: rbf({ gamma: f.gamma }), nComponents: f.nComponents, solver, powerIterations: 6, dual: { tolerance: 1e-9 } });
       const z = kpca.fitTransform(train);
-      const tol = solver === 'exact' ? 1e-8 : 1e-6;
-      assertClose(kpca.eigenvalues as Float64Array, flat(f.eigenvalues), solver === 'exact' ? 1e-10 : 1e-8, 'eigenvalues');
+      const precise = solver === 'exact' || solver === 'lanczos';
+      const tol = precise ? 1e-8 : 1e-6;
+      assertClose(kpca.eigenvalues as Float64Array, flat(f.eigenvalues), precise ? 1e-10 : 1e-8, 'eigenvalues');
       assertClose(alignSigns(z, expectedTrain), expectedTrain, tol, 'train embedding');
       assertClose(alignSigns(kpca.transform(test), expectedTest), expectedTest, tol, 'test embedding');
     });
@@ -51,6 +52,7 @@ describe('KernelPCA against scikit-learn', () => {
     const fs = fixtures.kpcaSpam;
     const xs = everyNth(spam().x, 12);
     const kpca = new KernelPCA({ kernel: rbf({ gamma: fs.gamma }), nComponents: fs.nComponents });
+    expect(kpca.resolveSolver(xs.rows)).toBe('lanczos'); // the default path: stored K, Lanczos
     const z = kpca.fitTransform(xs);
     assertClose(kpca.eigenvalues as Float64Array, flat(fs.eigenvalues), 1e-9, 'eigenvalues');
     const expected = flat(fs.train);
@@ -129,6 +131,11 @@ describe('KernelPCA bad input', () => {
     expect(() => new KernelPCA({ kernel, nComponents: 1 }).transform(matrix(1, 2))).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => fitted.inverseTransform(matrix(1, 1))).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => KernelPCA.load({ name: 'Nystroem' } as unknown as KernelPCAJSON)).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL_FILE' }));
+    // A forced stored-K solver over the memory budget; 'auto' falls back to the lazy randomized solver.
+    const pts = matrix(300, 1, Array.from({ length: 300 }, (_, i) => i / 100));
+    expect(() => new KernelPCA({ kernel, nComponents: 2, solver: 'lanczos', maxMemoryBytes: 1000 }).fit(pts)).toThrow(expect.objectContaining({ code: 'BUDGET_TOO_SMALL' }));
+    expect(new KernelPCA({ kernel, nComponents: 2, maxMemoryBytes: 1000 }).resolveSolver(300)).toBe('randomized');
+    expect(() => new KernelPCA({ kernel, nComponents: 2, maxMemoryBytes: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     // Identical points: the centered Gram is zero, no component exists.
     expect(() => new KernelPCA({ kernel, nComponents: 1 }).fit(matrix(3, 1, [1, 1, 1]))).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     void relativeError;

@@ -25,13 +25,21 @@ function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
 
 describe('KernelRidge against scikit-learn (Boston, 400 train / 106 test)', () => {
   for (const spec of f.models) {
-    it(`${spec.kernel}: Cholesky and CG predictions and dual coefficients`, () => {
+    it(`${spec.kernel}: Cholesky, default (auto → stored-K PCG), PCG and lazy CG predictions and dual coefficients`, () => {
       const kernel = kernelOf(spec);
-      const exact = new KernelRidge({ kernel, alpha: spec.alpha }).fit(train, yTrain);
+      const exact = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'cholesky' }).fit(train, yTrain);
       assertClose(exact.predict(test).data, flat(spec.predictions), 1e-9, 'cholesky predictions');
       assertClose(exact.dualCoef.data, flat(spec.dualCoef), 1e-8, 'dual coefficients');
-      const cg = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'cg', tolerance: 1e-10, maxIterations: 5000 }).fit(train, yTrain);
-      assertClose(cg.predict(test).data, flat(spec.predictions), 1e-7, 'cg predictions');
+      const auto = new KernelRidge({ kernel, alpha: spec.alpha });
+      expect(auto.resolveSolver(train.rows)).toBe('pcg');
+      auto.fit(train, yTrain);
+      // CG at its default tolerance (1e-8) matches the exact solve's predictions to ~1e-8.
+      assertClose(auto.predict(test).data, flat(spec.predictions), 1e-7, 'auto predictions');
+      assertClose(auto.dualCoef.data, flat(spec.dualCoef), 1e-6, 'auto dual coefficients');
+      for (const solver of ['pcg', 'cg'] as const) {
+        const model = new KernelRidge({ kernel, alpha: spec.alpha, solver, tolerance: 1e-10, maxIterations: 5000 }).fit(train, yTrain);
+        assertClose(model.predict(test).data, flat(spec.predictions), 1e-8, `${solver} predictions`);
+      }
     });
   }
 
@@ -77,13 +85,16 @@ describe('KernelRidge against scikit-learn (Boston, 400 train / 106 test)', () =
     withSeed((rng) => {
       const kernel = rbf({ gamma: 0.1 });
       const y2 = matrix(train.rows, 2, Array.from({ length: 2 * train.rows }, (_, i) => (i % 2 === 0 ? yTrain[i >> 1] : rng.normal())));
-      const model = new KernelRidge({ kernel, alpha: 1 }).fit(train, y2);
-      const single = new KernelRidge({ kernel, alpha: 1 }).fit(train, yTrain).predict(test).data;
+      const model = new KernelRidge({ kernel, alpha: 1, solver: 'cholesky' }).fit(train, y2);
+      const single = new KernelRidge({ kernel, alpha: 1, solver: 'cholesky' }).fit(train, yTrain).predict(test).data;
       const both = model.predict(test).data;
       assertClose(both.filter((_, i) => i % 2 === 0), single, 1e-12, 'first output');
+      // The default (stored-K CG) solves both columns, each to its own residual tolerance.
+      const auto = new KernelRidge({ kernel, alpha: 1 }).fit(train, y2).predict(test).data;
+      assertClose(auto, both, 1e-7, 'default solver, two outputs');
       const all = rowRange(x, 0, x.rows);
       const pre = precomputed(new KernelMatrix(kernel, all).toMatrix());
-      const viaGram = new KernelRidge({ kernel: pre, alpha: 1 }).fit(rowRange(pre.points, 0, f.trainRows), yTrain);
+      const viaGram = new KernelRidge({ kernel: pre, alpha: 1, solver: 'cholesky' }).fit(rowRange(pre.points, 0, f.trainRows), yTrain);
       assertClose(viaGram.predict(rowRange(pre.points, f.trainRows, x.rows)).data, single, 1e-9, 'precomputed');
       const loaded = KernelRidge.load(JSON.parse(JSON.stringify(model.toJSON())) as KernelRidgeJSON);
       assertClose(loaded.predict(test).data, both, 0, 'loaded');

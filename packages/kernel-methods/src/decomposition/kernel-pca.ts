@@ -2,24 +2,43 @@ import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, type Matr
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { centeredOperator, centerGram } from '../operator/centered.js';
+import {
+  centeredPackedMatvec,
+  materializeKernel,
+  packedKernelFits,
+  packedRowMeans,
+  radialCrossProduct,
+  requirePackedKernelFits,
+  type StoredKernelOptions,
+  usesHostGramRoute,
+} from '../operator/stored-kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
+import { lanczosLargest } from '../util/lanczos.js';
 import { addToDiagonal, leadingColumns, scaleColumns } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
-export type KpcaSolver = 'auto' | 'exact' | 'randomized' | 'dual';
+export type KpcaSolver = 'auto' | 'exact' | 'lanczos' | 'randomized' | 'dual';
 
-export interface KernelPCAOptions extends KernelMatrixOptions {
+export interface KernelPCAOptions extends KernelMatrixOptions, StoredKernelOptions {
   kernel: Kernel;
   nComponents: number;
   /**
-   * 'exact': eigendecomposition of the stored centered Gram (O(n³), n×n memory);
-   * 'randomized': Halko–Martinsson–Tropp on the lazy centered operator (no n×n storage);
-   * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`);
-   * 'auto' (default): exact up to 1000 points, randomized above.
+   * Which eigensolver (scikit-learn's eigen_solver):
+   * 'exact': full eigendecomposition of the stored centered Gram (O(n³) time, n×n memory);
+   * 'lanczos': the centered Gram computed once into packed storage (n(n+1)/2 float64, within
+   * `maxMemoryBytes`), then thick-restart Lanczos with full reorthogonalization (ARPACK's
+   * approach): a few dozen O(n²) products; BudgetTooSmallError when K does not fit;
+   * 'randomized': Halko–Martinsson–Tropp on the lazy centered operator (no n×n storage; every
+   * product evaluates the kernel again);
+   * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`), lazy too;
+   * 'auto' (default): exact up to 200 points, lanczos while K fits `maxMemoryBytes`, randomized above.
    */
   solver?: KpcaSolver;
+  /** Lanczos: residual tolerance ‖K y − θ y‖ ≤ tolerance·θ_max (default 1e-10) and Krylov basis size (default max(2k + 20, 60)). */
+  tolerance?: number;
+  basisSize?: number;
   /** Randomized solver: oversampling (default 10) and power iterations (default 4). */
   oversample?: number;
   powerIterations?: number;
@@ -68,7 +87,7 @@ export class KernelPCA {
   private preimageModel?: { alpha: number; embedding: Matrix; dualCoef: Matrix };
   /** Eigenvalues of the centered Gram matrix, descending (after fit). */
   eigenvalues?: Float64Array;
-  /** Iterations the dual solver took (after a dual fit). */
+  /** Iterations of the last fit: dual-solver iterations, or the products Lanczos took. */
   iterations?: number;
 
   constructor(options: KernelPCAOptions) {
@@ -76,9 +95,10 @@ export class KernelPCA {
     this.kernel = options.kernel;
     this.nComponents = requireInteger(options.nComponents, 1, Number.MAX_SAFE_INTEGER, 'KernelPCA', 'nComponents');
     this.solver = options.solver ?? 'auto';
-    if (!['auto', 'exact', 'randomized', 'dual'].includes(this.solver)) {
-      throw new InvalidConfigError(`KernelPCA: solver must be auto, exact, randomized or dual, got ${String(this.solver)}`);
+    if (!['auto', 'exact', 'lanczos', 'randomized', 'dual'].includes(this.solver)) {
+      throw new InvalidConfigError(`KernelPCA: solver must be auto, exact, lanczos, randomized or dual, got ${String(this.solver)}`);
     }
+    if (options.maxMemoryBytes !== undefined) requirePositive(options.maxMemoryBytes, 'KernelPCA', 'maxMemoryBytes', true);
     if (options.preimage) requirePositive(options.preimage.alpha, 'KernelPCA', 'preimage.alpha');
     this.options = options;
   }
@@ -88,30 +108,49 @@ export class KernelPCA {
     const n = x.rows;
     const k = this.nComponents;
     if (k > n) throw new InvalidConfigError(`KernelPCA.fit: nComponents ${k} exceeds the ${n} points`, { nComponents: k, points: n });
-    const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
-    const solver = this.solver === 'auto' ? (n <= 1000 ? 'exact' : 'randomized') : this.solver;
+    const solver = this.resolveSolver(n);
     let vectors: Matrix;
     let values: Float64Array;
-    const rowMeans = operator.rowSums().map((s) => s / n);
-    const mean = rowMeans.reduce((a, b) => a + b, 0) / n;
+    let rowMeans: Float64Array;
+    let mean: number;
     if (solver === 'exact') {
-      const { centered } = centerGram(operator.toMatrix());
-      const decomposition = eigh(centered, { order: 'descending' });
+      const centering = centerGram(new KernelMatrix(this.kernel, x, undefined, this.options).toMatrix());
+      const decomposition = eigh(centering.centered, { order: 'descending' });
       vectors = leadingColumns(decomposition.vectors, k);
       values = decomposition.values.slice(0, k);
-    } else if (solver === 'randomized') {
-      const result = randomizedSvd(centeredOperator(operator), k, {
-        oversample: this.options.oversample ?? 10,
-        powerIterations: this.options.powerIterations ?? 4,
+      ({ rowMeans, mean } = centering);
+    } else if (solver === 'lanczos') {
+      requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelPCA.fit (lanczos)', "solver 'randomized'");
+      const gram = materializeKernel(this.kernel, x);
+      ({ rowMeans, mean } = packedRowMeans(gram));
+      const scratch = new Float64Array(n);
+      const result = lanczosLargest((v, out) => centeredPackedMatvec(gram, v, out, scratch), n, k, {
+        tolerance: this.options.tolerance,
+        basisSize: this.options.basisSize,
         seed: this.options.seed ?? 0,
+        where: 'KernelPCA.fit (lanczos)',
       });
-      vectors = signByLargest(result.u);
-      values = result.s;
-    } else {
-      const result = solveDualKpca(centeredOperator(operator), k, createRng(this.options.seed ?? 0), this.options.dual);
       vectors = signByLargest(result.vectors);
       values = result.values;
-      this.iterations = result.iterations;
+      this.iterations = result.products;
+    } else {
+      const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
+      rowMeans = operator.rowSums().map((s) => s / n);
+      mean = rowMeans.reduce((a, b) => a + b, 0) / n;
+      if (solver === 'randomized') {
+        const result = randomizedSvd(centeredOperator(operator), k, {
+          oversample: this.options.oversample ?? 10,
+          powerIterations: this.options.powerIterations ?? 4,
+          seed: this.options.seed ?? 0,
+        });
+        vectors = signByLargest(result.u);
+        values = result.s;
+      } else {
+        const result = solveDualKpca(centeredOperator(operator), k, createRng(this.options.seed ?? 0), this.options.dual);
+        vectors = signByLargest(result.vectors);
+        values = result.values;
+        this.iterations = result.iterations;
+      }
     }
     for (let j = 0; j < k; j++) {
       if (!(values[j] > 0)) {
@@ -145,10 +184,7 @@ export class KernelPCA {
     const xTrain = requireFitted(this.x, 'KernelPCA.transform');
     const x = asPoints(points, 'KernelPCA.transform', { cols: xTrain.cols });
     const alphas = this.alphas as Matrix;
-    const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
-    // H_new K_new H: K_new A − 1·(rowMeansᵀA) − r_new·(1ᵀA) + mean·(1ᵀA), with r_new the new rows' means.
-    const product = cross.multiply(alphas);
-    const newRowMeans = cross.rowSums().map((s) => s / xTrain.rows);
+    const { product, newRowMeans } = this.crossProjection(x, xTrain, alphas);
     const k = alphas.cols;
     const meanProjection = new Float64Array(k);
     const sumProjection = new Float64Array(k);
@@ -213,6 +249,39 @@ export class KernelPCA {
       };
     }
     return model;
+  }
+
+  /**
+   * K(x, X_train)·A and the new rows' kernel means: one Gram-route pass over [A | 1] for radial
+   * kernels on the host, the lazy operator's product and row sums otherwise.
+   */
+  private crossProjection(x: Matrix, xTrain: Matrix, alphas: Matrix): { product: Matrix; newRowMeans: Float64Array } {
+    const n = xTrain.rows;
+    if (!usesHostGramRoute(this.kernel, this.options.engine)) {
+      const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
+      return { product: cross.multiply(alphas), newRowMeans: cross.rowSums().map((s) => s / n) };
+    }
+    const k = alphas.cols;
+    const augmented = new Float64Array(n * (k + 1));
+    for (let i = 0; i < n; i++) {
+      augmented.set(alphas.data.subarray(i * k, (i + 1) * k), i * (k + 1));
+      augmented[i * (k + 1) + k] = 1;
+    }
+    const both = radialCrossProduct(this.kernel, x, xTrain, { rows: n, cols: k + 1, data: augmented }).data;
+    const product = new Float64Array(x.rows * k);
+    const newRowMeans = new Float64Array(x.rows);
+    for (let i = 0; i < x.rows; i++) {
+      product.set(both.subarray(i * (k + 1), i * (k + 1) + k), i * k);
+      newRowMeans[i] = both[i * (k + 1) + k] / n;
+    }
+    return { product: { rows: x.rows, cols: k, data: product }, newRowMeans };
+  }
+
+  /** The solver a fit of n points runs: 'auto' resolved by size and the memory budget. */
+  resolveSolver(n: number): Exclude<KpcaSolver, 'auto'> {
+    if (this.solver !== 'auto') return this.solver;
+    if (n <= 200) return 'exact';
+    return packedKernelFits(n, this.options.maxMemoryBytes) ? 'lanczos' : 'randomized';
   }
 
   private fitPreimage(embedding: Matrix, x: Matrix, alpha: number): Matrix {

@@ -1,0 +1,368 @@
+import { BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
+import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
+
+/**
+ * Default cap on the bytes an estimator may spend on a materialized kernel matrix: 512 MiB. K is
+ * stored as its packed upper triangle (n(n+1)/2 float64 values), so n up to 11 584 fits. Above it
+ * the estimators fall back to the lazy, tiled operator.
+ */
+export const DEFAULT_MAX_MEMORY_BYTES = 512 * 2 ** 20;
+
+export interface StoredKernelOptions {
+  /**
+   * Most bytes the fit may spend on the stored kernel matrix, its packed upper triangle of
+   * n(n+1)/2 float64 values (default 512 MiB: n ≤ 11 584). 'auto' solvers store K when it fits
+   * and use the lazy operator above; forcing a stored-K solver over the budget throws
+   * BudgetTooSmallError.
+   */
+  maxMemoryBytes?: number;
+}
+
+/**
+ * A symmetric n×n matrix stored as its upper triangle, row by row: row i holds A[i][i..n−1] from
+ * `rowOffset(n, i)`. Half the memory of the full matrix, and a product reads each value once.
+ */
+export interface PackedSymmetric {
+  readonly n: number;
+  readonly data: Float64Array;
+}
+
+/** Where row i (its diagonal entry) starts in a packed upper triangle of order n. */
+export function rowOffset(n: number, i: number): number {
+  return i * n - (i * (i - 1)) / 2;
+}
+
+/** Bytes of the packed n×n kernel matrix. */
+export function packedKernelBytes(n: number): number {
+  return ((n * (n + 1)) / 2) * Float64Array.BYTES_PER_ELEMENT;
+}
+
+/** True when the packed kernel matrix of n points fits the budget (default 512 MiB). */
+export function packedKernelFits(n: number, maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES): boolean {
+  return packedKernelBytes(n) <= maxMemoryBytes;
+}
+
+/** Throws BudgetTooSmallError when a solver that stores K was forced but K does not fit the budget. */
+export function requirePackedKernelFits(n: number, maxMemoryBytes: number | undefined, where: string, lazyAlternative: string): void {
+  const budget = maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  const bytes = packedKernelBytes(n);
+  if (bytes > budget) {
+    throw new BudgetTooSmallError(
+      `${where}: the kernel matrix of ${n} points needs ${bytes} bytes (packed upper triangle) but maxMemoryBytes is ${budget}; raise maxMemoryBytes or use ${lazyAlternative}, which never stores it`,
+      { points: n, bytes, maxMemoryBytes: budget },
+    );
+  }
+}
+
+/**
+ * K(x, x) computed once into packed storage. Radial kernels take the Gram route:
+ * ‖xᵢ − xⱼ‖² = ‖xᵢ‖² + ‖xⱼ‖² − 2xᵢ·xⱼ with the dot products four rows at a time (each xⱼ read once
+ * per four rows), then the profile over each row. Where the expansion cancels (the distance is
+ * below 1e-6 of ‖xᵢ‖² + ‖xⱼ‖²: near-duplicate points) it is recomputed by differences, so
+ * √-based profiles (Matérn) stay exact to float64 rounding. Other kernels go tile by tile through
+ * `kernel.evaluate`.
+ */
+export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
+  const n = x.rows;
+  const packed = { n, data: new Float64Array((n * (n + 1)) / 2) };
+  if (isRadialKernel(kernel)) radialGram(kernel, x, packed);
+  else tiledGram(kernel, x, packed);
+  return packed;
+}
+
+function radialGram(kernel: RadialKernel, x: Matrix, packed: PackedSymmetric): void {
+  const { rows: n, cols: d, data: xd } = x;
+  const norms = new Float64Array(n);
+  for (let i = 0; i < n; i++) norms[i] = dot(xd, i * d, i * d, d);
+  // Four rows of dot products, then their profile while the rows are still in cache.
+  for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+    const i1 = Math.min(i0 + ROW_BLOCK, n);
+    upperGramProducts(x, packed, i0, i1);
+    for (let i = i0; i < i1; i++) applyProfile(kernel.profile, xd, d, norms, packed, i);
+  }
+}
+
+/** Row i of the packed matrix: dot products xᵢ·xⱼ → f(‖xᵢ − xⱼ‖²). */
+function applyProfile(f: (s: number) => number, xd: Float64Array, d: number, norms: Float64Array, packed: PackedSymmetric, i: number): void {
+  const { n, data: out } = packed;
+  const row = rowOffset(n, i) - i; // out[row + j] is entry (i, j)
+  const ni = norms[i];
+  out[row + i] = f(0);
+  for (let j = i + 1; j < n; j++) {
+    const scale = ni + norms[j];
+    let s = scale - 2 * out[row + j];
+    if (s < 1e-6 * scale) s = crossSquaredDistance(xd, i * d, xd, j * d, d);
+    out[row + j] = f(s);
+  }
+}
+
+// Rows per register block of the Gram products.
+const ROW_BLOCK = 4;
+
+/** Entries (i, j ≥ i) = xᵢ·xⱼ of rows i0 ≤ i < i1, four rows at once when there are four. */
+function upperGramProducts(x: Matrix, packed: PackedSymmetric, i0: number, i1: number): void {
+  const { cols: d, data: xd } = x;
+  const { n, data: out } = packed;
+  if (i1 - i0 < ROW_BLOCK) {
+    for (let i = i0; i < i1; i++) {
+      const row = rowOffset(n, i) - i;
+      for (let j = i; j < n; j++) out[row + j] = dot(xd, i * d, j * d, d);
+    }
+    return;
+  }
+  // The block's own upper-left corner (j < i0 + 3) one entry at a time.
+  for (let i = i0; i < i1; i++) {
+    const row = rowOffset(n, i) - i;
+    for (let j = i; j < i0 + ROW_BLOCK - 1; j++) out[row + j] = dot(xd, i * d, j * d, d);
+  }
+  fourRowProducts(xd, i0 * d, xd, d, i0 + ROW_BLOCK - 1, n, out, [0, 1, 2, 3].map((r) => rowOffset(n, i0 + r) - i0 - r));
+}
+
+/**
+ * out[offsets[r] + j] = x_{row r}·y_j for the four consecutive rows of x from `a0` (a flat offset)
+ * and j in [j0, j1): each y_j is read once for four dot products (register blocking).
+ */
+function fourRowProducts(xd: Float64Array, a0: number, yd: Float64Array, d: number, j0: number, j1: number, out: Float64Array, offsets: number[]): void {
+  const a1 = a0 + d;
+  const a2 = a1 + d;
+  const a3 = a2 + d;
+  const [o0, o1, o2, o3] = offsets;
+  for (let j = j0; j < j1; j++) {
+    const b = j * d;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let k = 0; k < d; k++) {
+      const v = yd[b + k];
+      s0 += xd[a0 + k] * v;
+      s1 += xd[a1 + k] * v;
+      s2 += xd[a2 + k] * v;
+      s3 += xd[a3 + k] * v;
+    }
+    out[o0 + j] = s0;
+    out[o1 + j] = s1;
+    out[o2 + j] = s2;
+    out[o3 + j] = s3;
+  }
+}
+
+function dot(xd: Float64Array, a: number, b: number, d: number): number {
+  let s = 0;
+  for (let k = 0; k < d; k++) s += xd[a + k] * xd[b + k];
+  return s;
+}
+
+const TILE = 128;
+
+function tiledGram(kernel: Kernel, x: Matrix, packed: PackedSymmetric): void {
+  const n = x.rows;
+  const out = packed.data;
+  const tile = new Float64Array(TILE * TILE);
+  for (let r0 = 0; r0 < n; r0 += TILE) {
+    const r1 = Math.min(r0 + TILE, n);
+    for (let c0 = r0; c0 < n; c0 += TILE) {
+      const c1 = Math.min(c0 + TILE, n);
+      const width = c1 - c0;
+      kernel.evaluate(x, x, tile, r0, r1, c0, c1);
+      for (let i = r0; i < r1; i++) {
+        const from = Math.max(i, c0);
+        if (from >= c1) continue;
+        out.set(tile.subarray((i - r0) * width + from - c0, (i - r0 + 1) * width), rowOffset(n, i) + from - i);
+      }
+    }
+  }
+}
+
+/**
+ * out = A·v, reading each stored value once: A[i][j] (j > i) serves row i (a dot product) and row j
+ * (an axpy). Four rows at a time, so each out[j] is loaded and stored once per four rows.
+ */
+export function packedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Array): Float64Array {
+  const { n, data } = a;
+  out.fill(0);
+  let i0 = 0;
+  for (; i0 + ROW_BLOCK <= n; i0 += ROW_BLOCK) {
+    // The 4×4 diagonal block, entry by entry.
+    for (let i = i0; i < i0 + ROW_BLOCK; i++) {
+      const row = rowOffset(n, i) - i;
+      out[i] += data[row + i] * v[i];
+      for (let j = i + 1; j < i0 + ROW_BLOCK; j++) {
+        out[i] += data[row + j] * v[j];
+        out[j] += data[row + j] * v[i];
+      }
+    }
+    const r0 = rowOffset(n, i0) - i0;
+    const r1 = rowOffset(n, i0 + 1) - i0 - 1;
+    const r2 = rowOffset(n, i0 + 2) - i0 - 2;
+    const r3 = rowOffset(n, i0 + 3) - i0 - 3;
+    const v0 = v[i0];
+    const v1 = v[i0 + 1];
+    const v2 = v[i0 + 2];
+    const v3 = v[i0 + 3];
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = i0 + ROW_BLOCK; j < n; j++) {
+      const a0 = data[r0 + j];
+      const a1 = data[r1 + j];
+      const a2 = data[r2 + j];
+      const a3 = data[r3 + j];
+      const vj = v[j];
+      s0 += a0 * vj;
+      s1 += a1 * vj;
+      s2 += a2 * vj;
+      s3 += a3 * vj;
+      out[j] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+    }
+    out[i0] += s0;
+    out[i0 + 1] += s1;
+    out[i0 + 2] += s2;
+    out[i0 + 3] += s3;
+  }
+  for (let i = i0; i < n; i++) {
+    const row = rowOffset(n, i) - i;
+    out[i] += data[row + i] * v[i];
+    for (let j = i + 1; j < n; j++) {
+      out[i] += data[row + j] * v[j];
+      out[j] += data[row + j] * v[i];
+    }
+  }
+  return out;
+}
+
+/** A·V for an n×k row-major block V. */
+export function packedMultiply(a: PackedSymmetric, v: Matrix): Matrix {
+  const { n, data } = a;
+  const k = v.cols;
+  if (k === 1) return { rows: n, cols: 1, data: packedMatvec(a, v.data, new Float64Array(n)) };
+  const vd = v.data;
+  const out = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const row = rowOffset(n, i) - i;
+    const oi = i * k;
+    const w0 = data[row + i];
+    for (let l = 0; l < k; l++) out[oi + l] += w0 * vd[oi + l];
+    for (let j = i + 1; j < n; j++) {
+      const w = data[row + j];
+      const oj = j * k;
+      for (let l = 0; l < k; l++) {
+        out[oi + l] += w * vd[oj + l];
+        out[oj + l] += w * vd[oi + l];
+      }
+    }
+  }
+  return { rows: n, cols: k, data: out };
+}
+
+/** Row p of A (= column p), all n entries. */
+export function packedRow(a: PackedSymmetric, p: number, out: Float64Array): Float64Array {
+  const { n, data } = a;
+  for (let j = 0; j < p; j++) out[j] = data[rowOffset(n, j) + p - j];
+  out.set(data.subarray(rowOffset(n, p), rowOffset(n, p + 1)), p);
+  return out;
+}
+
+/** The diagonal of A. */
+export function packedDiagonal(a: PackedSymmetric): Float64Array {
+  const out = new Float64Array(a.n);
+  for (let i = 0; i < a.n; i++) out[i] = a.data[rowOffset(a.n, i)];
+  return out;
+}
+
+/** Row means of A and their mean: what projecting new points onto kernel PCA components needs. */
+export function packedRowMeans(a: PackedSymmetric): { rowMeans: Float64Array; mean: number } {
+  const n = a.n;
+  const rowMeans = packedMatvec(a, new Float64Array(n).fill(1), new Float64Array(n));
+  let mean = 0;
+  for (let i = 0; i < n; i++) {
+    rowMeans[i] /= n;
+    mean += rowMeans[i];
+  }
+  return { rowMeans, mean: mean / n };
+}
+
+/**
+ * out = H A H v with H = I − 11ᵀ/n, the feature-space centered matrix, as two O(n) centerings
+ * around one product (cheaper than centering the stored matrix, a full pass over it).
+ */
+export function centeredPackedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Array, scratch: Float64Array): Float64Array {
+  const n = a.n;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += v[i];
+  mean /= n;
+  for (let i = 0; i < n; i++) scratch[i] = v[i] - mean;
+  packedMatvec(a, scratch, out);
+  mean = 0;
+  for (let i = 0; i < n; i++) mean += out[i];
+  mean /= n;
+  for (let i = 0; i < n; i++) out[i] -= mean;
+  return out;
+}
+
+/** True when cross products of this kernel run on the host by the Gram route (`radialCrossProduct`). */
+export function usesHostGramRoute(kernel: Kernel, engine: unknown): kernel is RadialKernel {
+  return (engine === undefined || engine === 'host') && isRadialKernel(kernel);
+}
+
+/**
+ * K(x, y)·V (x.rows × V.cols) on the host for a radial kernel, by the same Gram route as
+ * `materializeKernel`: four rows of x at a time, their kernel rows in a 4 × y.rows buffer, then
+ * accumulated into the product, so memory stays O(y.rows) whatever x.rows is. Used for
+ * predictions and projections against stored training points.
+ */
+export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v: Matrix): Matrix {
+  const { rows: n, cols: d, data: xd } = x;
+  const { rows: m, data: yd } = y;
+  const k = v.cols;
+  const vd = v.data;
+  const f = kernel.profile;
+  const yNorms = new Float64Array(m);
+  for (let j = 0; j < m; j++) yNorms[j] = dot(yd, j * d, j * d, d);
+  const buffer = new Float64Array(ROW_BLOCK * m);
+  const out = new Float64Array(n * k);
+  for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+    const height = Math.min(ROW_BLOCK, n - i0);
+    crossGramProducts(xd, yd, d, m, i0, height, buffer);
+    for (let r = 0; r < height; r++) {
+      const i = i0 + r;
+      const ni = dot(xd, i * d, i * d, d);
+      const row = r * m;
+      const o = i * k;
+      for (let j = 0; j < m; j++) {
+        const scale = ni + yNorms[j];
+        let s = scale - 2 * buffer[row + j];
+        if (s < 1e-6 * scale) s = crossSquaredDistance(xd, i * d, yd, j * d, d);
+        const w = f(s);
+        if (k === 1) out[o] += w * vd[j];
+        else for (let l = 0; l < k; l++) out[o + l] += w * vd[j * k + l];
+      }
+    }
+  }
+  return { rows: n, cols: k, data: out };
+}
+
+/** buffer[r][j] = x_{i0+r}·y_j for r < height, four rows of x per pass over y when there are four. */
+function crossGramProducts(xd: Float64Array, yd: Float64Array, d: number, m: number, i0: number, height: number, buffer: Float64Array): void {
+  if (height < ROW_BLOCK) {
+    for (let r = 0; r < height; r++) {
+      for (let j = 0; j < m; j++) {
+        let s = 0;
+        for (let t = 0; t < d; t++) s += xd[(i0 + r) * d + t] * yd[j * d + t];
+        buffer[r * m + j] = s;
+      }
+    }
+    return;
+  }
+  fourRowProducts(xd, i0 * d, yd, d, 0, m, buffer, [0, m, 2 * m, 3 * m]);
+}
+
+function crossSquaredDistance(xd: Float64Array, a: number, yd: Float64Array, b: number, d: number): number {
+  let s = 0;
+  for (let t = 0; t < d; t++) {
+    const u = xd[a + t] - yd[b + t];
+    s += u * u;
+  }
+  return s;
+}

@@ -1,0 +1,163 @@
+import { createRng, eigh, InvalidConfigError, type Matrix, NotConvergedError, type Rng } from '@kvkit/tensor-core';
+
+export interface LanczosOptions {
+  /** Stop when every wanted Ritz pair has ‖A y − θ y‖ ≤ tolerance·|θ_max| (default 1e-10). */
+  tolerance?: number;
+  /** Krylov basis size before a thick restart (default min(n, max(2k + 20, 60))). */
+  basisSize?: number;
+  /** Most thick restarts before NotConvergedError (default 50). */
+  maxRestarts?: number;
+  /** Seed of the start vector (default 0). */
+  seed?: number;
+  where?: string;
+}
+
+export interface LanczosResult {
+  /** The k largest eigenvalues, descending. */
+  values: Float64Array;
+  /** Their eigenvectors as the columns of an n×k matrix. */
+  vectors: Matrix;
+  /** Products with A that the solve took. */
+  products: number;
+  restarts: number;
+}
+
+// Ritz values are checked every CHECK_EVERY expansions (the small eigenproblem is cheap, but not free).
+const CHECK_EVERY = 4;
+
+/**
+ * The k largest eigenpairs of a symmetric n×n matrix given by its product, by thick-restart Lanczos
+ * (Wu & Simon 2000) with full reorthogonalization (classical Gram–Schmidt, twice). The basis grows
+ * to `basisSize` vectors; if the wanted Ritz pairs have not converged by then, it restarts from the
+ * best Ritz vectors plus the last Lanczos vector, which keeps the Krylov information (ARPACK's
+ * implicit restart does the same in exact arithmetic). Each step costs one product and O(n·basis)
+ * for the orthogonalization, so on a stored matrix the products dominate.
+ */
+export function lanczosLargest(apply: (v: Float64Array, out: Float64Array) => void, n: number, k: number, options: LanczosOptions = {}): LanczosResult {
+  const where = options.where ?? 'lanczosLargest';
+  if (!Number.isInteger(k) || k < 1 || k > n) throw new InvalidConfigError(`${where}: k must be an integer in [1, ${n}], got ${k}`, { k, n });
+  const tolerance = options.tolerance ?? 1e-10;
+  if (!(tolerance > 0)) throw new InvalidConfigError(`${where}: tolerance must be > 0, got ${tolerance}`, { tolerance });
+  const m = Math.min(n, Math.max(k + 1, options.basisSize ?? Math.max(2 * k + 20, 60)));
+  const maxRestarts = options.maxRestarts ?? 50;
+  const rng = createRng(options.seed ?? 0);
+  const stride = m + 1;
+  const t = new Float64Array(stride * stride); // the projected matrix Vᵀ A V, plus the row of the next vector
+  const basis: Float64Array[] = [randomUnitVector(n, rng, [])];
+  const w = new Float64Array(n);
+  const h = new Float64Array(m);
+  let size = 0;
+  let kept = 0;
+  let products = 0;
+  let restarts = 0;
+  let scale = 0;
+  for (;;) {
+    const j = size;
+    apply(basis[j], w);
+    products++;
+    h.fill(0, 0, j + 1);
+    orthogonalize(w, basis, j + 1, h);
+    for (let i = 0; i <= j; i++) {
+      t[i * stride + j] = h[i];
+      t[j * stride + i] = h[i];
+    }
+    scale = Math.max(scale, Math.abs(h[j]));
+    let beta = norm(w);
+    size = j + 1;
+    if (size < n) {
+      if (beta <= 1e-14 * scale) {
+        // An invariant subspace: continue from a fresh direction, with no coupling to the old one.
+        basis[size] = randomUnitVector(n, rng, basis.slice(0, size));
+        beta = 0;
+      } else {
+        const next = basis[size] ?? new Float64Array(n);
+        for (let i = 0; i < n; i++) next[i] = w[i] / beta;
+        basis[size] = next;
+      }
+    } else beta = 0; // the basis spans Rⁿ: the projection is exact
+    t[size * stride + j] = beta;
+    t[j * stride + size] = beta;
+    if (size < k || (size !== m && (size - kept) % CHECK_EVERY !== 0)) continue;
+
+    const { values, vectors } = eigh(projected(t, stride, size), { order: 'descending' });
+    const s = vectors.data; // size×size, eigenvectors as columns
+    let converged = true;
+    const bound = tolerance * Math.max(Math.abs(values[0]), Number.MIN_VALUE);
+    for (let i = 0; i < k; i++) if (!(Math.abs(beta * s[(size - 1) * size + i]) <= bound)) converged = false;
+    if (converged) return { values: values.slice(0, k), vectors: ritzVectors(basis, s, size, k, n), products, restarts };
+    if (size < m) continue;
+    if (restarts >= maxRestarts) {
+      throw new NotConvergedError(`${where}: Lanczos did not reach tolerance ${tolerance} in ${products} products (${restarts} restarts); raise basisSize or loosen tolerance`, {
+        products,
+        restarts,
+      });
+    }
+    // Thick restart: the best `kept` Ritz vectors, then the last Lanczos vector; the projected
+    // matrix becomes diag(θ) bordered by the residual couplings β·s_last.
+    kept = Math.min(m - 1, k + Math.ceil((m - k) / 3));
+    const ritz = ritzVectors(basis, s, size, kept, n);
+    const last = basis[size];
+    t.fill(0);
+    for (let i = 0; i < kept; i++) {
+      const column = basis[i];
+      for (let r = 0; r < n; r++) column[r] = ritz.data[r * kept + i];
+      t[i * stride + i] = values[i];
+      const coupling = beta * s[(size - 1) * size + i];
+      t[kept * stride + i] = coupling;
+      t[i * stride + kept] = coupling;
+    }
+    basis[size] = basis[kept];
+    basis[kept] = last;
+    size = kept;
+    restarts++;
+  }
+}
+
+/** w ← w − V Vᵀ w over the first `count` basis vectors, twice (CGS2), accumulating the coefficients in h. */
+function orthogonalize(w: Float64Array, basis: Float64Array[], count: number, h: Float64Array): void {
+  const n = w.length;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < count; i++) {
+      const v = basis[i];
+      let c = 0;
+      for (let r = 0; r < n; r++) c += v[r] * w[r];
+      h[i] += c;
+      for (let r = 0; r < n; r++) w[r] -= c * v[r];
+    }
+  }
+}
+
+function norm(v: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+function randomUnitVector(n: number, rng: Rng, against: Float64Array[]): Float64Array {
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) v[i] = rng.normal();
+  orthogonalize(v, against, against.length, new Float64Array(against.length));
+  const s = norm(v);
+  for (let i = 0; i < n; i++) v[i] /= s;
+  return v;
+}
+
+function projected(t: Float64Array, stride: number, size: number): Matrix {
+  const out = new Float64Array(size * size);
+  for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) out[i * size + j] = t[i * stride + j];
+  return { rows: size, cols: size, data: out };
+}
+
+/** Y = V·S[:, :count] (n×count, row-major). */
+function ritzVectors(basis: Float64Array[], s: Float64Array, size: number, count: number, n: number): Matrix {
+  const out = new Float64Array(n * count);
+  for (let l = 0; l < size; l++) {
+    const v = basis[l];
+    for (let i = 0; i < count; i++) {
+      const c = s[l * size + i];
+      if (c === 0) continue;
+      for (let r = 0; r < n; r++) out[r * count + i] += c * v[r];
+    }
+  }
+  return { rows: n, cols: count, data: out };
+}
