@@ -18,8 +18,9 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { decodeAttention } from '@kvkit/attention-kernels';
 import { h2o, raggedDenseStore, snapKV } from '@kvkit/kv-evict';
-import { type CacheLayerFactory, cpuBackend, createRng, type HeadView, type KVCacheLayer, type LayerSpec, ropeInverseFrequencies, tensor, type TokenStoreFactory } from '@kvkit/tensor-core';
+import { type CacheLayerFactory, cpuBackend, createRng, type KVCacheLayer, type LayerSpec, ropeInverseFrequencies, tensor, type TokenStoreFactory } from '@kvkit/tensor-core';
 import { quantizedStore } from '@kvkit/kv-quant'; // the built package (its CUDA sources are bundled there)
+import { dequantizingViews } from '../test/dequantizing-views.js';
 
 const H = 2;
 const QH = 4;
@@ -38,24 +39,6 @@ const spec: LayerSpec = {
 };
 const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
 const positions = (start: number, n: number) => Int32Array.from({ length: n }, (_, i) => start + i);
-
-/** The same store with codes hidden from its views: attention dequantizes, as before it read codes. */
-function dequantizingViews(factory: TokenStoreFactory): TokenStoreFactory {
-  return (storeSpec) => {
-    const store = factory(storeSpec);
-    const view = (head: number): HeadView => {
-      const inner = store.view(head);
-      return { keys: inner.keys, values: inner.values, positions: inner.positions, dispose: () => inner.dispose() };
-    };
-    return new Proxy(store, {
-      get: (target, prop) => {
-        if (prop === 'view') return view;
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-  };
-}
 
 /** Interleaved rounds of every variant; milliseconds per call, median over rounds. */
 function race(variants: Record<string, () => void>, rounds: number, callsPerRound: number): Record<string, number> {

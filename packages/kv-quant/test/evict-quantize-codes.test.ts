@@ -1,33 +1,16 @@
 // Evict + quantize with attention reading the store's codes in place: the same outputs and the same
 // evictions as attention over the dequantized rows, and no dequantization on that path.
 import { clusterKV, compensationPolicy, h2o, snapKV } from '@kvkit/kv-evict';
-import { type CacheLayerFactory, type HeadView, type KVCacheLayer, tensor, type TokenStore, type TokenStoreFactory } from '@kvkit/tensor-core';
+import { type CacheLayerFactory, type KVCacheLayer, tensor, type TokenStoreFactory } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { UniformTokenCodec } from '../src/codecs/uniform-codec.js';
 import { QuantizedTokenStore, quantizedStore } from '../src/index.js';
+import { dequantizingViews } from './dequantizing-views.js';
 import { cpu, layerSpec, positions, randomArray } from './helpers.js';
 
 const d = 64;
 const spec = layerSpec({ qHeads: 4, kvHeads: 2, headDim: d });
-
-/** The same store, but its views carry no codes: attention takes today's dequantized path. */
-function withoutCodes(factory: TokenStoreFactory): TokenStoreFactory {
-  return (storeSpec) => {
-    const store = factory(storeSpec);
-    const view = (head: number): HeadView => {
-      const inner = store.view(head);
-      return { keys: inner.keys, values: inner.values, positions: inner.positions, dispose: () => inner.dispose() };
-    };
-    return new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'view') return view;
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) as TokenStore;
-  };
-}
 
 type Method = (store: TokenStoreFactory) => CacheLayerFactory;
 
@@ -70,7 +53,7 @@ describe('evict + quantize: attention reads the quantized store in place', () =>
         };
         for (const bits of [4, 2]) {
           const fused = run(method, quantizedStore({ bits }), inputs, n);
-          const dequantized = run(method, withoutCodes(quantizedStore({ bits })), inputs, n);
+          const dequantized = run(method, dequantizingViews(quantizedStore({ bits })), inputs, n);
           expect(fused.kept).toEqual(dequantized.kept);
           fused.outputs.forEach((out, i) => assertClose(out, dequantized.outputs[i], 1e-5, `${name} ${bits}-bit call ${i}`));
         }
@@ -100,7 +83,7 @@ describe('evict + quantize: attention reads the quantized store in place', () =>
         // And so does a store whose views carry no codes.
         decode.mockClear();
         read.mockClear();
-        run(methods[0][1], withoutCodes(quantizedStore({ bits: 4 })), inputs, n);
+        run(methods[0][1], dequantizingViews(quantizedStore({ bits: 4 })), inputs, n);
         expect(viewDecodes()).toBeGreaterThan(0);
       } finally {
         decode.mockRestore();

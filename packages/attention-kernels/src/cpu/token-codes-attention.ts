@@ -3,39 +3,22 @@ import type { KernelResult } from '../ops/attention-types.js';
 import type { TokenCodesKernelAttrs } from '../ops/token-codes-attention.js';
 import { hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
-import { SoftmaxState } from './online-softmax.js';
-import { accumulateRange, statisticsRange, TileScratch } from './tile-loop.js';
-import { createQueryBlock, type QueryBlock } from './tile-source.js';
+import { accumulateRange, statisticsRange } from './tile-loop.js';
 import { hostTokenCodes, TokenCodesRowSource } from './token-codes-source.js';
+import { denseWorkspace } from './workspace.js';
 
-/** Buffers of one call shape, reused across calls (decode calls are short; see `denseWorkspace`). */
-class CodesWorkspace {
-  readonly block: QueryBlock;
-  readonly state: SoftmaxState;
-  readonly partial: SoftmaxState;
-  readonly scratch: TileScratch;
-  readonly source: TokenCodesRowSource;
+const sources = new Map<string, TokenCodesRowSource>();
 
-  constructor(rows: number, d: number, dv: number, tile: number) {
-    this.block = createQueryBlock(rows, d);
-    this.state = new SoftmaxState(rows, dv);
-    this.partial = new SoftmaxState(rows, dv);
-    this.scratch = new TileScratch(rows, tile);
-    this.source = new TokenCodesRowSource(d, dv, tile);
+/** A code source with tile scratch for one shape, reused across calls like `denseWorkspace`'s buffers. */
+function codesSource(d: number, dv: number, tile: number): TokenCodesRowSource {
+  const key = `${d}:${dv}:${tile}`;
+  let source = sources.get(key);
+  if (!source) {
+    if (sources.size >= 32) sources.delete(sources.keys().next().value as string);
+    source = new TokenCodesRowSource(d, dv, tile);
+    sources.set(key, source);
   }
-}
-
-const workspaces = new Map<string, CodesWorkspace>();
-
-function codesWorkspace(rows: number, d: number, dv: number, tile: number): CodesWorkspace {
-  const key = `${rows}:${d}:${dv}:${tile}`;
-  let ws = workspaces.get(key);
-  if (!ws) {
-    if (workspaces.size >= 32) workspaces.delete(workspaces.keys().next().value as string);
-    ws = new CodesWorkspace(rows, d, dv, tile);
-    workspaces.set(key, ws);
-  }
-  return ws;
+  return source;
 }
 
 /**
@@ -64,7 +47,8 @@ export function tokenCodesAttentionCpu(inputs: Tensor[], attrs: TokenCodesKernel
   const lse = attrs.lse ? new Float64Array(qHeads * m) : undefined;
   const stats = attrs.statistics.enabled ? new StatisticsCollector(qHeads, kvHeads, n, attrs.statistics.rowProbabilities) : undefined;
   const bq = attrs.mode === 'decode' ? Math.max(1, m) : Math.max(1, Math.min(attrs.queryBlock, m));
-  const { block, state, partial, scratch, source } = codesWorkspace(group * bq, d, dv, attrs.tileSize);
+  const { block, state, partial, scratch } = denseWorkspace(group * bq, d, dv, attrs.tileSize);
+  const source = codesSource(d, dv, attrs.tileSize);
   const request = { qs, qBase: 0, m, qPos, posBase: 0, headBase: 0, stats: attrs.statistics };
   for (let kvh = 0; kvh < kvHeads; kvh++) {
     source.bind(keys, values, kvh * n, kPos, 0, logWeights, kvh * n);
