@@ -1,7 +1,9 @@
-import { attention, randomNormal, tensor } from '@kvkit/tensor-core';
+import { loadCudaRuntime } from '@kvkit/cuda-runtime';
+import { attention, createRng, randomNormal, tensor, toBackend } from '@kvkit/tensor-core';
+import { createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { attentionStatistics, decodeAttention, flashAttention } from '../src/index.js';
+import { attentionStatistics, decodeAttention, flashAttention, type TokenCodesInput } from '../src/index.js';
 import { gappedPositions, i32, probabilities } from './helpers/reference.js';
 import { randomTokenCodes } from './helpers/random-token-codes.js';
 
@@ -143,4 +145,19 @@ describe('decodeAttention / flashAttention over per-token codes ({ codes: TokenC
       expect(() => decodeAttention(q, k.input, v.input, { keyPositions: new Int32Array(3) })).toThrow(code('SHAPE_MISMATCH'));
       expect(() => decodeAttention(q, k.input, v.input, { keyLogWeights: f32(new Float32Array(20), [1, 20]) })).toThrow(code('SHAPE_MISMATCH'));
     }));
+});
+
+describe('per-token codes on a GPU backend', () => {
+  it('raise KERNEL_NOT_FOUND (the code-reading kernel is CPU only; callers fall back to dequantized rows)', async () => {
+    const cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
+    const rng = createRng(3);
+    const k = randomTokenCodes(rng, { kvHeads: 1, n: 8, dim: 64, bits: 4, groupSize: 32 });
+    const onGpu = async (input: TokenCodesInput): Promise<TokenCodesInput> => {
+      const [codes, scales, zeros] = await Promise.all([input.codes.codes, input.codes.scales, input.codes.zeros].map((t) => toBackend(t, cuda)));
+      return { codes: { ...input.codes, codes, scales, zeros } };
+    };
+    const q = await toBackend(randomNormal([2, 1, 64], rng), cuda);
+    const gpuCodes = await onGpu(k.input);
+    expect(() => decodeAttention(q, gpuCodes, gpuCodes)).toThrow(expect.objectContaining({ code: 'KERNEL_NOT_FOUND' }));
+  });
 });
