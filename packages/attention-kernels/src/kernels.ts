@@ -4,6 +4,7 @@ import { registerCudaAttentionKernels } from './cuda/register.js';
 import { registerWebGpuAttentionKernels } from './webgpu/register.js';
 import type { KernelAttrs, KernelResult, KeyStatistics, KiviKernelAttrs } from './ops/attention-types.js';
 import type { AttentionState } from './ops/merge-states.js';
+import type { TokenCodesKernelAttrs } from './ops/token-codes-attention.js';
 
 /**
  * The kernels of this package, by name: what a CPU, WebGPU or CUDA implementation receives and
@@ -29,6 +30,11 @@ declare module '@kvkit/tensor-core' {
      * keyPositions, queryPositions]: a `KiviCacheView`'s buffers.
      */
     kiviDecodeAttention: { inputs: Tensor[]; attrs: KiviKernelAttrs; output: KernelResult };
+    /**
+     * [q, queryPositions, keyPositions, keyCodes, keyScales, keyZeros, valueCodes, valueScales,
+     * valueZeros, keyLogWeights?]: keys and values as per-token codes (`TokenCodes`, [n, ·] or [kvHeads, n, ·]).
+     */
+    tokenCodesAttention: { inputs: Tensor[]; attrs: TokenCodesKernelAttrs; output: KernelResult };
     /**
      * [q [B,H,m,d], poolKeys [pages,P,d], poolValues [pages,P,dv], poolPositions [pages,P],
      * pageTable [B,kvHeads,maxPages], lengths [B,kvHeads], queryPositions [B,m]]

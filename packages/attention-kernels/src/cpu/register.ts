@@ -6,6 +6,7 @@ import { mergeAttentionStatesCpu } from './merge-states.js';
 import { pagedAttentionCpu, pagedMoveCpu, pagedWriteCpu } from './paged.js';
 import { prefixSharedAttentionCpu } from './prefix-attention.js';
 import { batchedDecodeAttentionCpu, decodeAttentionCpu } from './split-k-decode.js';
+import { tokenCodesAttentionCpu } from './token-codes-attention.js';
 
 let registered = false;
 
@@ -22,6 +23,7 @@ export function registerCpuAttentionKernels(): void {
   registerKernel('decodeAttention', 'cpu', (_b, [q, k, v, qp, kp, lw], attrs) => decodeAttentionCpu(q, k, v, qp, kp, lw, attrs));
   registerKernel('batchedDecodeAttention', 'cpu', (_b, [q, k, v, qp, kp, indptr, lw], attrs) => batchedDecodeAttentionCpu(q, k, v, qp, kp, indptr, lw, attrs));
   registerKernel('kiviDecodeAttention', 'cpu', (_b, inputs, attrs) => kiviDecodeAttentionCpu(inputs, attrs));
+  registerKernel('tokenCodesAttention', 'cpu', (_b, inputs, attrs) => tokenCodesAttentionCpu(inputs, attrs));
   registerKernel('pagedAttention', 'cpu', (_b, inputs, attrs) => pagedAttentionCpu(inputs, attrs));
   registerKernel('pagedWrite', 'cpu', (_b, inputs) => pagedWriteCpu(inputs));
   registerKernel('pagedMove', 'cpu', (_b, inputs) => pagedMoveCpu(inputs));

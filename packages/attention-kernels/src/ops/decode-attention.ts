@@ -2,6 +2,8 @@ import { InvalidConfigError, runKernel, ShapeMismatchError, type Tensor } from '
 import { ensureAttentionKernels } from '../kernels.js';
 import type { KernelOptions, KernelResult, KeyLogWeightsOption } from './attention-types.js';
 import { denseCall } from './dense-call.js';
+import { isTokenCodesInput, type TokenCodesInput } from '../formats/token-codes.js';
+import { tokenCodesAttention } from './token-codes-attention.js';
 import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, keyLogWeightsInput, kvShapes, positiveInteger, resolveKernelAttrs, withTemporaries } from './validate.js';
 
 export interface DecodeAttentionOptions extends KernelOptions, KeyLogWeightsOption {
@@ -16,10 +18,12 @@ export interface DecodeAttentionOptions extends KernelOptions, KeyLogWeightsOpti
 /**
  * Split-K decode attention (flash-decoding) for a few queries over a long cache: the keys are cut
  * into partitions, each reduced to (max, sum, partial output), merged by log-sum-exp. Same inputs,
- * semantics and options as `flashAttention`; meant for m ≪ n.
+ * semantics and options as `flashAttention`; meant for m ≪ n. k and v may be per-token codes
+ * (`{ codes: TokenCodes }`, e.g. a quantized store's `HeadView.codes`), dequantized a tile at a time.
  */
-export function decodeAttention(q: Tensor, k: Tensor, v: Tensor, options: DecodeAttentionOptions = {}): KernelResult {
+export function decodeAttention(q: Tensor, k: Tensor | TokenCodesInput, v: Tensor | TokenCodesInput, options: DecodeAttentionOptions = {}): KernelResult {
   const where = 'decodeAttention';
+  if (isTokenCodesInput(k) || isTokenCodesInput(v)) return tokenCodesAttention(q, k, v, options, where, 'decode');
   const extra = () => ({ partitionSize: positiveInteger(options.partitionSize, 512, where, 'partitionSize') });
   return denseCall(q, k, v, options, where, extra, (attrs, qPos, kPos, logWeights) => runKernel('decodeAttention', [q, k, v, qPos, kPos, logWeights], attrs));
 }

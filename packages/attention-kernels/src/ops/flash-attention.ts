@@ -1,6 +1,8 @@
 import { runKernel, type Tensor } from '@kvkit/tensor-core';
 import type { KernelOptions, KernelResult, KeyLogWeightsOption } from './attention-types.js';
 import { denseCall } from './dense-call.js';
+import { isTokenCodesInput, type TokenCodesInput } from '../formats/token-codes.js';
+import { tokenCodesAttention } from './token-codes-attention.js';
 import { positiveInteger } from './validate.js';
 
 export interface FlashAttentionOptions extends KernelOptions, KeyLogWeightsOption {
@@ -17,10 +19,12 @@ export interface FlashAttentionOptions extends KernelOptions, KeyLogWeightsOptio
  * k [kvHeads, n, d], v [kvHeads, n, dv] → [qHeads, m, dv], with exactly the semantics of tensor-core's
  * reference `attention` (causal, sliding window, soft-cap, scale, explicit positions, GQA without
  * repeating K/V), never materializing the m × n score matrix. Optional per-key statistics (per query
- * head; a window of last queries and a decay for SnapKV/A2SF) and log-sum-exp per row.
+ * head; a window of last queries and a decay for SnapKV/A2SF) and log-sum-exp per row. k and v may
+ * be per-token codes (`{ codes: TokenCodes }`), dequantized a tile at a time.
  */
-export function flashAttention(q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions = {}): KernelResult {
+export function flashAttention(q: Tensor, k: Tensor | TokenCodesInput, v: Tensor | TokenCodesInput, options: FlashAttentionOptions = {}): KernelResult {
   const where = 'flashAttention';
+  if (isTokenCodesInput(k) || isTokenCodesInput(v)) return tokenCodesAttention(q, k, v, options, where, 'flash');
   const extra = () => ({ queryBlock: positiveInteger(options.queryBlock, 32, where, 'queryBlock') });
   return denseCall(q, k, v, options, where, extra, (attrs, qPos, kPos, logWeights) => runKernel('flashAttention', [q, k, v, qPos, kPos, logWeights], attrs));
 }

@@ -56,6 +56,10 @@ const DECODE_QUERIES = 8;
  * scorer's observation (a window of last rows, row weights, single rows' probabilities) all come
  * from the kernel's one pass. Only when the caller's statistics and an observation are both asked
  * for does `attentionStatistics` re-score the observed rows (it never reads V).
+ *
+ * When every head carries per-token codes (a quantized store) and the inputs live on the CPU, the
+ * kernels read the codes in place, a tile at a time, and the heads' f32 keys/values are never
+ * built; otherwise (other backends, heads with extra keys) they read the dequantized rows.
  */
 export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: AttendHeadsOptions): AttendHeadsResult {
   const [qHeads, m, d] = q.shape;
@@ -67,9 +71,10 @@ export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: Atte
     const outputs: Tensor[] = [];
     const statistics: { keySum: Float32Array; keyMax: Float32Array }[] = [];
     const observations: HeadObservation[] = [];
+    const readCodes = q.backend.name === 'cpu' && heads.every((head) => head.codes !== undefined);
     for (let h = 0; h < heads.length; h++) {
       const qh = heads.length === 1 ? q : scope.track(slice(q, [h * group, 0, 0], [(h + 1) * group, m, d]));
-      const result = attendGroup(qh, heads[h], positions, mask, wantStatistics, observe, scope);
+      const result = attendGroup(qh, heads[h], readCodes, positions, mask, wantStatistics, observe, scope);
       outputs.push(result.output);
       if (result.statistics) statistics.push(result.statistics);
       if (result.observation) observations.push(result.observation);
@@ -96,6 +101,7 @@ interface GroupResult {
 function attendGroup(
   q: Tensor,
   head: HeadKeys,
+  readCodes: boolean,
   positions: Int32Array,
   mask: AttentionMask,
   wantStatistics: boolean,
@@ -115,7 +121,9 @@ function attendGroup(
       ? { window: observe.rows, ...(observe.rowWeights ? { weights: observe.rowWeights } : {}), ...(observe.perRow ? { rowProbabilities: observe.perRow } : {}) }
       : undefined;
   const attend = m <= DECODE_QUERIES ? decodeAttention : flashAttention;
-  const result = attend(q, head.keys, head.values, { ...common, statistics: wantStatistics ? true : (observed ?? false) });
+  const keys = readCodes ? { codes: head.codes!.keys } : head.keys;
+  const values = readCodes ? { codes: head.codes!.values } : head.values;
+  const result = attend(q, keys, values, { ...common, statistics: wantStatistics ? true : (observed ?? false) });
   scope.track(result.output);
   const fromKernel = result.statistics && tracked(scope, result.statistics);
   const statistics = wantStatistics && fromKernel ? { keySum: fromKernel.keySum.readFloat32Sync(), keyMax: fromKernel.keyMax.readFloat32Sync() } : undefined;
@@ -124,7 +132,7 @@ function attendGroup(
     const perRowCount = observe.perRow ?? 0;
     observation = { rows: observe.rows, sum: new Float32Array(group * n), max: new Float32Array(group * n), perRowCount };
     if (observed) {
-      const stats = wantStatistics ? tracked(scope, attentionStatistics(q, head.keys, { ...common, statistics: observed })) : fromKernel!;
+      const stats = wantStatistics ? tracked(scope, attentionStatistics(q, keys, { ...common, statistics: observed })) : fromKernel!;
       observation.sum = stats.keySum.readFloat32Sync();
       observation.max = stats.keyMax.readFloat32Sync();
       if (stats.rowProbabilities) observation.perRow = stats.rowProbabilities.readFloat32Sync();

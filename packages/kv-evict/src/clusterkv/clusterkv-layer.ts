@@ -3,7 +3,9 @@ import {
   type AttendResult,
   createRng,
   DisposedError,
+  type Backend,
   gather,
+  type HeadView,
   type KVCacheLayer,
   type LayerSpec,
   type MemoryReport,
@@ -16,10 +18,10 @@ import {
   validateAttend,
 } from '@kvkit/tensor-core';
 import { attendHeads } from '../attend/attend-heads.js';
-import type { HeadKeys } from '../attend/head-keys.js';
+import { type HeadKeys, headKeysOf } from '../attend/head-keys.js';
 import { type Budget, resolveBudget } from '../budget.js';
 import type { GqaReduce } from '../gqa.js';
-import type { TokenStore, TokenStoreFactory } from '@kvkit/tensor-core';
+import type { TokenCodes, TokenStore, TokenStoreFactory } from '@kvkit/tensor-core';
 import { sphericalKMeans } from './spherical-kmeans.js';
 
 export interface ClusterKVConfig {
@@ -118,25 +120,16 @@ export class ClusterKVLayer implements KVCacheLayer {
     const [qHeads, m, d] = q.shape;
     const group = qHeads / this.kvHeads;
     const heads: HeadKeys[] = [];
+    const views: HeadView[] = [];
     const temporaries: Tensor[] = [];
     try {
       this.lastSelected = [];
       for (let h = 0; h < this.kvHeads; h++) {
         const view = this.store.view(h);
+        views.push(view);
         const selected = this.select(h, budget, qHost, group, m, d);
         this.lastSelected.push(selected ? selected.length : view.positions.length);
-        if (!selected) {
-          heads.push({ keys: view.keys, values: view.values, positions: view.positions });
-          temporaries.push(view.keys, view.values);
-          continue;
-        }
-        const index = tensor(selected, [selected.length], { dtype: 'i32', backend: q.backend });
-        const keys = gather(view.keys, index, 1);
-        const values = gather(view.values, index, 1);
-        index.dispose();
-        view.dispose();
-        temporaries.push(keys, values);
-        heads.push({ keys, values, positions: Int32Array.from(selected, (i) => view.positions[i]) });
+        heads.push(selected ? selectedKeys(view, selected, q.backend, temporaries) : headKeysOf(view));
       }
       const result = attendHeads(q, heads, {
         positions: options.positions,
@@ -149,6 +142,7 @@ export class ClusterKVLayer implements KVCacheLayer {
       return { output: result.output };
     } finally {
       for (const t of temporaries) t.dispose();
+      for (const view of views) view.dispose();
     }
   }
 
@@ -251,4 +245,31 @@ export class ClusterKVLayer implements KVCacheLayer {
   private assertAlive(): void {
     if (this.disposed) throw new DisposedError(`kv-evict clusterkv layer ${this.layerIndex}`);
   }
+}
+
+/**
+ * The selected tokens of one head: their codes gathered when the store holds codes (the kernels read
+ * those in place), their f32 rows gathered from the view only if something reads `keys`/`values`.
+ */
+function selectedKeys(view: HeadView, selected: Int32Array, backend: Backend, temporaries: Tensor[]): HeadKeys {
+  const index = tensor(selected, [selected.length], { dtype: 'i32', backend });
+  temporaries.push(index);
+  const pick = (t: Tensor, axis: number): Tensor => {
+    const picked = gather(t, index, axis);
+    temporaries.push(picked);
+    return picked;
+  };
+  const pickCodes = (c: TokenCodes): TokenCodes => ({ ...c, codes: pick(c.codes, 0), scales: pick(c.scales, 0), zeros: pick(c.zeros, 0) });
+  let rows: { keys: Tensor; values: Tensor } | undefined;
+  const dense = () => (rows ??= { keys: pick(view.keys, 1), values: pick(view.values, 1) });
+  return {
+    get keys() {
+      return dense().keys;
+    },
+    get values() {
+      return dense().values;
+    },
+    positions: Int32Array.from(selected, (i) => view.positions[i]),
+    ...(view.codes ? { codes: { keys: pickCodes(view.codes.keys), values: pickCodes(view.codes.values) } } : {}),
+  };
 }

@@ -1,6 +1,7 @@
 import {
   type AttendOptions,
   type AttendResult,
+  type Backend,
   type CacheLayerFactory,
   DisposedError,
   type KVCacheLayer,
@@ -17,7 +18,7 @@ import {
 } from '@kvkit/tensor-core';
 import type { LayerSignal } from '../allocators/allocator.js';
 import { attendHeads } from '../attend/attend-heads.js';
-import type { HeadKeys } from '../attend/head-keys.js';
+import { type HeadKeys, headKeysOf } from '../attend/head-keys.js';
 import { type Budget, resolveBudget, validateBudget } from '../budget.js';
 import type { CoordinatedLayer, CrossLayerState } from '../cross-layer/cross-layer-state.js';
 import { type GqaReduce, reduceGroup, validateGqa } from '../gqa.js';
@@ -75,6 +76,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   readonly headDim: number;
   readonly keyInput = 'post-rope' as const;
   readonly store: TokenStore;
+  private readonly backend: Backend;
   readonly table: TokenTable;
   private readonly scorer?: TokenScorer;
   private readonly selector: HeadSelector;
@@ -115,6 +117,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     this.table = new TokenTable(this.kvHeads, this.scorer?.columns ?? []);
     if (this.scorer?.queryWindow) this.queryWindow = new QueryWindow(this.scorer.queryWindow, spec.qHeads, spec.headDim);
     this.store = (method.store ?? raggedDenseStore())({ kvHeads: spec.kvHeads, headDim: spec.headDim, backend: spec.backend, layerIndex: spec.layerIndex });
+    this.backend = spec.backend;
     try {
       this.policy = (method.policy ?? evictPolicy())(spec);
     } catch (error) {
@@ -299,7 +302,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   private windowSums(): Float64Array[] | undefined {
     if (!this.queryWindow || this.queryWindow.rows === 0) return undefined;
     const heads = this.headKeys();
-    const { queries, positions } = this.queryWindow.read(heads[0].keys.keys.backend);
+    const { queries, positions } = this.queryWindow.read(this.backend); // not a head's keys: reading them could dequantize a store
     try {
       const result = attendHeads(
         queries,
@@ -323,7 +326,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
         const view = this.store.view(h);
         const extra = this.policy.extraKeys?.(h);
         if (!extra) {
-          out.push({ keys: { keys: view.keys, values: view.values, positions: view.positions }, dispose: () => view.dispose() });
+          out.push({ keys: headKeysOf(view), dispose: () => view.dispose() });
           continue;
         }
         out.push(withExtraKeys(view, extra, this.headDim));

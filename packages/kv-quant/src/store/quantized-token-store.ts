@@ -10,6 +10,7 @@ import {
   type StoreSpec,
   type Tensor,
   tensor,
+  type TokenCodes,
   type TokenStore,
   validateKeepIndices,
   zeros,
@@ -32,8 +33,10 @@ interface HeadRows {
  * Each KV head owns a `RecordStore` of rows — a token's packed key codes, value codes and their
  * per-group scales and zero points — plus host positions. Tokens enter quantized (`append`,
  * `appendHead`, `write` all encode), eviction keeps whole rows (`retain` gathers the kept rows to the
- * front and shrinks the buffers when more than half would stay empty), and `read`/`view`
- * dequantize to f32. `memory()` reports codes, scales, zeros, positions and unused capacity.
+ * front and shrinks the buffers when more than half would stay empty). `view` hands out the codes
+ * themselves (`HeadView.codes`, views of the buffers, no copy) for kernels that read them in place,
+ * and dequantizes to f32 only when `keys`/`values` are read; `read` dequantizes. `memory()` reports
+ * codes, scales, zeros, positions and unused capacity.
  */
 export class QuantizedTokenStore implements TokenStore {
   readonly kvHeads: number;
@@ -186,18 +189,36 @@ export class QuantizedTokenStore implements TokenStore {
   view(head: number): HeadView {
     const rows = this.head(head);
     const n = rows.records.count;
-    const decoded = this.decode(head);
-    const keys = reshape(decoded.keys, [1, n, this.headDim]);
-    const values = reshape(decoded.values, [1, n, this.headDim]);
-    if (keys !== decoded.keys) decoded.keys.dispose();
-    if (values !== decoded.values) decoded.values.dispose();
+    const d = this.headDim;
+    // Views of rows [0, n) of the store's own buffers: the codes as they are stored, no copy.
+    const record = rows.records.view(0, n);
+    const { groupSize } = this.settings;
+    const codes = {
+      keys: tokenCodes(record, KEY, this.settings.keyBits, groupSize),
+      values: tokenCodes(record, VALUE, this.settings.valueBits, groupSize),
+    };
+    let decoded: { keys: Tensor; values: Tensor } | undefined;
+    // Dequantized on first read of keys or values (both at once: they are read together).
+    const dequantized = (): { keys: Tensor; values: Tensor } => {
+      if (!decoded) {
+        const f32 = this.decodeRecord(record, n);
+        decoded = { keys: asHeadRows(f32.keys, n, d), values: asHeadRows(f32.values, n, d) };
+      }
+      return decoded;
+    };
     return {
-      keys,
-      values,
+      get keys() {
+        return dequantized().keys;
+      },
+      get values() {
+        return dequantized().values;
+      },
+      codes,
       positions: rows.positions.slice(0, n),
       dispose: () => {
-        keys.dispose();
-        values.dispose();
+        disposeRecord(record);
+        decoded?.keys.dispose();
+        decoded?.values.dispose();
       },
     };
   }
@@ -273,27 +294,44 @@ export class QuantizedTokenStore implements TokenStore {
   private decode(head: number): { keys: Tensor; values: Tensor } {
     const rows = this.head(head);
     const n = rows.records.count;
+    const record = rows.records.view(0, n);
+    try {
+      return this.decodeRecord(record, n);
+    } finally {
+      disposeRecord(record);
+    }
+  }
+
+  /** f32 [n, d] keys and values of a record of n rows. */
+  private decodeRecord(record: RecordTensors, n: number): { keys: Tensor; values: Tensor } {
     if (n === 0) {
       const empty = () => zeros([0, this.headDim], { dtype: 'f32', backend: this.backend });
       return { keys: empty(), values: empty() };
     }
-    const record = rows.records.view(0, n);
+    const keys = this.keyCodec.decode(unprefixed(record, KEY));
     try {
-      const keys = this.keyCodec.decode(unprefixed(record, KEY));
-      try {
-        return { keys, values: this.valueCodec.decode(unprefixed(record, VALUE)) };
-      } catch (error) {
-        keys.dispose();
-        throw error;
-      }
-    } finally {
-      disposeRecord(record);
+      return { keys, values: this.valueCodec.decode(unprefixed(record, VALUE)) };
+    } catch (error) {
+      keys.dispose();
+      throw error;
     }
   }
 
   private assertAlive(): void {
     if (this.disposed) throw new DisposedError('quantized token store');
   }
+}
+
+/** The key or value half of a record as tensor-core's `TokenCodes` (the record's own tensors). */
+function tokenCodes(record: RecordTensors, prefix: string, bits: number, groupSize: number): TokenCodes {
+  return { bits, groupSize, codes: record[prefix + 'codes'], scales: record[prefix + 'scale'], zeros: record[prefix + 'zero'] };
+}
+
+/** [n, d] → [1, n, d] (the reshape may return its input or a new view; the input is released once). */
+function asHeadRows(t: Tensor, n: number, d: number): Tensor {
+  const shaped = reshape(t, [1, n, d]);
+  if (shaped !== t) t.dispose();
+  return shaped;
 }
 
 function prefixed(record: RecordTensors, prefix: string): RecordTensors {
