@@ -24,7 +24,8 @@ export interface KernelMatrixOptions {
    * Where tiles are computed: 'host' (default: float64 on the CPU, exact) or a backend (instance or
    * registered name: 'cpu', 'webgpu', 'cuda'), where each tile is built from tensor-core operations
    * (`kernel.tensorBlock`, then `matmul` with the right-hand side) in f32 and only the products come
-   * back. Device backends are asynchronous: use the `…Async` methods there.
+   * back. Device backends are asynchronous: use the `…Async` methods there (`multiplyAsync`,
+   * `multiplyTransposedAsync`, `rowSumsAsync`); blocks, `toMatrix` and `diag` are always computed on the host.
    */
   engine?: 'host' | Backend | string;
 }
@@ -139,6 +140,14 @@ export class KernelMatrix implements LinearOperator {
     this.checkRhs(v, this.cols, 'multiplyAsync');
     if (!this.backend) return this.hostProduct(v, false);
     return readMatrixAsync(this.deviceProduct(v, false), this.rows, v.cols);
+  }
+
+  /** Kᵀ·V on any backend (device backends read back asynchronously). */
+  async multiplyTransposedAsync(v: Matrix): Promise<Matrix> {
+    this.checkRhs(v, this.rows, 'multiplyTransposedAsync');
+    if (this.symmetric) return this.multiplyAsync(v);
+    if (!this.backend) return this.hostProduct(v, true);
+    return readMatrixAsync(this.deviceProduct(v, true), this.cols, v.cols);
   }
 
   /** K·1 on any backend. */

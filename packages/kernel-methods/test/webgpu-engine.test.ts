@@ -1,0 +1,33 @@
+// KernelMatrix with engine = a WebGPU backend — Dawn in Node, on SwiftShader where there is no GPU
+// (CI sets KVKIT_REQUIRE_WEBGPU=1, so a missing device fails rather than skips) — against the float64
+// host engine on fresh random inputs (device-engine-cases.ts), then KernelRidge fitted end to end
+// with the engine. tooling/gpu/kernel-methods-check.sh runs the same cases on an NVIDIA GPU.
+import { BackendUnavailable, createRng } from '@kvkit/tensor-core';
+import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KernelMatrix, rbf } from '../src/index.js';
+import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
+import { deviceEstimatorCases } from './device-estimator-cases.js';
+
+const gpu = await openWebGpuForTests('kernel-methods');
+const seed = freshSeed();
+const rng = createRng(seed);
+
+describe.skipIf(!gpu)(`KernelMatrix on WebGPU = the float64 host engine within f32 (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {
+  afterAll(() => gpu?.dispose());
+
+  for (const c of [...deviceEngineCases(), ...deviceEstimatorCases()]) {
+    it(c.name, async () => {
+      const error = await c.run(gpu!, rng);
+      if (!(error <= c.tolerance)) throw new Error(`${c.name}: relative error ${error} > ${c.tolerance} [seed ${seed}]`);
+      expect(error).toBeLessThanOrEqual(c.tolerance);
+    });
+  }
+
+  it('the synchronous products on an asynchronous backend are a typed error naming the Async methods', () => {
+    const operator = new KernelMatrix(rbf(), uniformMatrix(6, 2, rng), undefined, { engine: gpu! });
+    expect(() => operator.rowSums()).toThrow(BackendUnavailable);
+    expect(() => operator.multiply(uniformMatrix(6, 1, rng))).toThrow(/multiplyAsync/);
+    operator.dispose();
+  });
+});
