@@ -246,6 +246,16 @@ export class KernelMatrix implements LinearOperator {
   }
 }
 
+/**
+ * Throws BackendUnavailable when `engine` is an asynchronous backend (WebGPU, CUDA), whose products
+ * a synchronous estimator method cannot read back; `instead` names the method to call.
+ */
+export function requireSynchronousEngine(engine: KernelMatrixOptions['engine'], where: string, instead: string): void {
+  if (engine === undefined || engine === 'host') return;
+  const backend = backendOf(engine);
+  if (!backend.synchronous) throw new BackendUnavailable(`${where}: the "${backend.name}" engine is asynchronous; use ${instead}`);
+}
+
 function readMatrixSync(tiles: Tensor[], rows: number, cols: number, backend: Backend): Matrix {
   if (!backend.synchronous) {
     for (const t of tiles) t.dispose();
