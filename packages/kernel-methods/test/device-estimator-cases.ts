@@ -6,7 +6,8 @@ import { KernelPCA, KernelRidge, rbf } from '../src/index.js';
 import { type DeviceEngineCase, uniformMatrix } from './device-engine-cases.js';
 
 // f32 products perturb the solved systems by ~1e-7 relative; CG stops at 1e-7 relative residual, and
-// K + αI (rbf, α = 0.5, n = 45) has condition number < 100: the predictions agree to ~1e-5.
+// K + αI (rbf, α = 0.5, n = 45) has condition number < 100. Over 60 seeds on the CPU backend (the same
+// f32 tile path) the worst errors were 2e-6 (CG), 4e-6 (FALKON predictions), 2e-8 (KPCA eigenvalues).
 const SOLVE_TOLERANCE = 1e-4;
 
 export function deviceEstimatorCases(): DeviceEngineCase[] {
@@ -37,10 +38,9 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
         const options = { kernel, alpha: 0.5, solver: 'nystroem-pcg', nCenters: 12, seed: 3, tolerance: 1e-7, tileSize: 16 } as const;
         const device = await new KernelRidge({ ...options, engine: backend }).fitAsync(x, y);
         const reference = new KernelRidge(options).fit(x, y);
-        return Math.max(
-          relativeError(device.dualCoef.data, reference.dualCoef.data),
-          relativeError((await device.predictAsync(test)).data, reference.predict(test).data),
-        );
+        // Predictions only: β itself is ill-determined along K_mm's near-null directions (up to ~3e-4
+        // apart over 200 seeds with f32 products) while the fitted function agrees to < 2e-5.
+        return relativeError((await device.predictAsync(test)).data, reference.predict(test).data);
       },
     },
     {
