@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { type Backend, createRng, type Matrix } from '@kvkit/tensor-core';
 import { createCudaBackend } from '@kvkit/tensor-core/cuda';
-import { freshSeed } from '@kvkit/tensor-core/testing';
+import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { runScikitLearn } from '../../packages/kernel-methods/bench/scikit-learn-runner.js';
 import { KernelPCA, KernelRidge, rbf } from '../../packages/kernel-methods/src/index.js';
@@ -84,16 +84,7 @@ function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
 }
 
 /** ‖a − b‖/‖b‖, undefined without a reference. */
-function relative(a: ArrayLike<number>, b: ArrayLike<number> | undefined): number | undefined {
-  if (!b) return undefined;
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
+const relative = (a: ArrayLike<number>, b: ArrayLike<number> | undefined): number | undefined => (b ? relativeError(a, b) : undefined);
 
 interface Row {
   n: number;
