@@ -4,7 +4,7 @@
 #
 #   Here:   bash tooling/gpu/session.sh prepare [CHECK...]
 #   There (device tool, carry [".gpu-carry"], timeout_s 600):   bash tooling/gpu/session.sh run [CHECK...]
-#       CHECK: llm, attention, kv-quant, cuda, webgpu (default: all, in that order; each keeps its own
+#       CHECK: llm, attention, kv-quant, cuda, webgpu, kernel-methods (default: all, in that order; each keeps its own
 #       time bounds, and SESSION_S (default 540) stops starting new ones late).
 #       writes $OUT/session.log (everything printed) and $OUT/results.tar.gz (each check's files).
 #   Back here:   mkdir -p .gpu-out && tar -xzf <files_at>/results.tar.gz -C .gpu-out
@@ -13,7 +13,7 @@ here=$(dirname "$0")
 mode=${1:-}
 shift || true
 checks=("$@")
-[ ${#checks[@]} -gt 0 ] || checks=(llm attention kv-quant cuda webgpu)
+[ ${#checks[@]} -gt 0 ] || checks=(llm attention kv-quant cuda webgpu kernel-methods)
 for c in "${checks[@]}"; do
   [ -f "$here/$c-check.sh" ] || { echo "unknown check '$c' (no $here/$c-check.sh)" >&2; exit 2; }
 done

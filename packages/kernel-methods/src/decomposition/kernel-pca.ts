@@ -12,10 +12,10 @@ import {
   type StoredKernelOptions,
   usesHostGramRoute,
 } from '../operator/stored-kernel.js';
-import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
+import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
-import { lanczosLargest } from '../util/lanczos.js';
-import { addToDiagonal, leadingColumns, scaleColumns } from '../util/linalg.js';
+import { lanczosLargest, lanczosLargestAsync } from '../util/lanczos.js';
+import { addToDiagonal, centerColumns, leadingColumns, scaleColumns } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
@@ -36,7 +36,8 @@ export interface KernelPCAOptions extends KernelMatrixOptions, StoredKernelOptio
    * 'auto' (default): exact up to 200 points, lanczos while K fits `maxMemoryBytes`, randomized above.
    */
   solver?: KpcaSolver;
-  /** Lanczos: residual tolerance ‖K y − θ y‖ ≤ tolerance·θ_max (default 1e-10) and Krylov basis size (default max(2k + 20, 60)). */
+  /** Lanczos: residual tolerance ‖K y − θ y‖ ≤ tolerance·θ_max (default 1e-10; 1e-6 in `fitAsync` on a device engine, whose f32 products are exact to
+   * ~1e-7) and Krylov basis size (default max(2k + 20, 60)). */
   tolerance?: number;
   basisSize?: number;
   /** Randomized solver: oversampling (default 10) and power iterations (default 4). */
@@ -134,6 +135,7 @@ export class KernelPCA {
       values = result.values;
       this.iterations = result.products;
     } else {
+      requireSynchronousEngine(this.options.engine, `KernelPCA.fit (${solver})`, "fitAsync (solver 'lanczos')");
       const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
       rowMeans = operator.rowSums().map((s) => s / n);
       mean = rowMeans.reduce((a, b) => a + b, 0) / n;
@@ -152,6 +154,48 @@ export class KernelPCA {
         this.iterations = result.iterations;
       }
     }
+    return this.setFit(x, vectors, values, rowMeans, mean);
+  }
+
+  /**
+   * `fit` with the kernel products on the `engine` backend (a WebGPU or CUDA backend, read back
+   * asynchronously): there the 'auto' and 'lanczos' solvers run thick-restart Lanczos on the lazy
+   * centered operator H K H, each product K·v built tile by tile on the device in f32 (K is never
+   * stored); the Krylov basis stays on the host in float64. With the host engine it is `fit`.
+   */
+  async fitAsync(points: PointsInput): Promise<this> {
+    const engine = this.options.engine ?? 'host';
+    if (engine === 'host') return this.fit(points);
+    const x = asPoints(points, 'KernelPCA.fitAsync', { minRows: 2, cols: this.kernel.inputDim });
+    const n = x.rows;
+    const k = this.nComponents;
+    if (k > n) throw new InvalidConfigError(`KernelPCA.fitAsync: nComponents ${k} exceeds the ${n} points`, { nComponents: k, points: n });
+    if (this.solver !== 'auto' && this.solver !== 'lanczos') {
+      throw new InvalidConfigError(`KernelPCA.fitAsync: on a device engine the solver is 'lanczos' (or 'auto'), got '${this.solver}'`, { solver: this.solver });
+    }
+    const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
+    try {
+      const rowMeans = (await operator.rowSumsAsync()).map((s) => s / n);
+      const mean = rowMeans.reduce((a, b) => a + b, 0) / n;
+      // H K H v = H (K (H v)): two centerings on the host around one device product.
+      const centeredProduct = async (v: Float64Array): Promise<Float64Array> =>
+        centerColumns(await operator.multiplyAsync(centerColumns({ rows: n, cols: 1, data: v }))).data;
+      const result = await lanczosLargestAsync(centeredProduct, n, k, {
+        tolerance: this.options.tolerance ?? 1e-6,
+        basisSize: this.options.basisSize,
+        seed: this.options.seed ?? 0,
+        where: 'KernelPCA.fitAsync (lanczos)',
+      });
+      this.iterations = result.products;
+      return this.setFit(x, signByLargest(result.vectors), result.values, rowMeans, mean);
+    } finally {
+      operator.dispose();
+    }
+  }
+
+  /** Stores a fit's eigenpairs (after checking they are positive) and the training centering. */
+  private setFit(x: Matrix, vectors: Matrix, values: Float64Array, rowMeans: Float64Array, mean: number): this {
+    const k = this.nComponents;
     for (let j = 0; j < k; j++) {
       if (!(values[j] > 0)) {
         throw new InvalidConfigError(

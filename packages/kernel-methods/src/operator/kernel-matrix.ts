@@ -24,7 +24,8 @@ export interface KernelMatrixOptions {
    * Where tiles are computed: 'host' (default: float64 on the CPU, exact) or a backend (instance or
    * registered name: 'cpu', 'webgpu', 'cuda'), where each tile is built from tensor-core operations
    * (`kernel.tensorBlock`, then `matmul` with the right-hand side) in f32 and only the products come
-   * back. Device backends are asynchronous: use the `…Async` methods there.
+   * back. Device backends are asynchronous: use the `…Async` methods there (`multiplyAsync`,
+   * `multiplyTransposedAsync`, `rowSumsAsync`); blocks, `toMatrix` and `diag` are always computed on the host.
    */
   engine?: 'host' | Backend | string;
 }
@@ -141,6 +142,14 @@ export class KernelMatrix implements LinearOperator {
     return readMatrixAsync(this.deviceProduct(v, false), this.rows, v.cols);
   }
 
+  /** Kᵀ·V on any backend (device backends read back asynchronously). */
+  async multiplyTransposedAsync(v: Matrix): Promise<Matrix> {
+    this.checkRhs(v, this.rows, 'multiplyTransposedAsync');
+    if (this.symmetric) return this.multiplyAsync(v);
+    if (!this.backend) return this.hostProduct(v, true);
+    return readMatrixAsync(this.deviceProduct(v, true), this.cols, v.cols);
+  }
+
   /** K·1 on any backend. */
   async rowSumsAsync(): Promise<Float64Array> {
     return (await this.multiplyAsync({ rows: this.cols, cols: 1, data: new Float64Array(this.cols).fill(1) })).data;
@@ -235,6 +244,16 @@ export class KernelMatrix implements LinearOperator {
       throw new ShapeMismatchError(`KernelMatrix.block: ${what} [${start}, ${end}) are not within [0, ${size})`, { start, end, size });
     }
   }
+}
+
+/**
+ * Throws BackendUnavailable when `engine` is an asynchronous backend (WebGPU, CUDA), whose products
+ * a synchronous estimator method cannot read back; `instead` names the method to call.
+ */
+export function requireSynchronousEngine(engine: KernelMatrixOptions['engine'], where: string, instead: string): void {
+  if (engine === undefined || engine === 'host') return;
+  const backend = backendOf(engine);
+  if (!backend.synchronous) throw new BackendUnavailable(`${where}: the "${backend.name}" engine is asynchronous; use ${instead}`);
 }
 
 function readMatrixSync(tiles: Tensor[], rows: number, cols: number, backend: Backend): Matrix {

@@ -1,7 +1,8 @@
 import { cholesky, type Matrix, matmulMatrix, solveTriangular } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
-import { addToDiagonal, conjugateGradient } from '../util/linalg.js';
+import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
+import { type ProductSteps, runSteps, runStepsAsync } from '../util/product-driver.js';
 import { accumulateProduct, accumulateTransposedProduct } from '../util/tile-products.js';
 
 export interface FalkonOptions extends KernelMatrixOptions {
@@ -32,34 +33,63 @@ export interface FalkonResult {
  * preconditioner, and CG needs hundreds of iterations instead of tens.
  */
 export function falkon(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: FalkonOptions): FalkonResult {
-  const n = x.rows;
+  const normal = normalProduct(kernel, x, centers, options);
+  return runSteps(falkonSteps(kernel, x.rows, y, centers, options), (request) =>
+    request.op === 'apply' ? normal.apply(request.v) : normal.transposedTimes(request.v),
+  );
+}
+
+/**
+ * `falkon` with K_nm's products on a device engine (a KernelMatrix on WebGPU / CUDA, read back
+ * asynchronously); the preconditioner and the CG vectors stay on the host in float64.
+ */
+export async function falkonAsync(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: FalkonOptions): Promise<FalkonResult> {
+  const knm = new KernelMatrix(kernel, x, centers, options);
+  try {
+    return await runStepsAsync(falkonSteps(kernel, x.rows, y, centers, options), async (request) =>
+      request.op === 'apply' ? knm.multiplyTransposedAsync(await knm.multiplyAsync(request.v)) : knm.multiplyTransposedAsync(request.v),
+    );
+  } finally {
+    knm.dispose();
+  }
+}
+
+/** A product FALKON needs: K_mn(K_nm·v) ('apply', v: m × k) or K_mn·v ('transposedTimes', v: n × k). */
+interface NormalRequest {
+  op: 'apply' | 'transposedTimes';
+  v: Matrix;
+}
+
+/** The FALKON solve as an iteration that yields the K_nm products it needs (see product-driver.ts). */
+function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, options: FalkonOptions): ProductSteps<NormalRequest, Matrix, FalkonResult> {
   const m = centers.rows;
   const alpha = options.alpha;
-  const kmm = new KernelMatrix(kernel, centers, undefined, options).toMatrix();
+  const kmm = new KernelMatrix(kernel, centers, undefined, { tileSize: options.tileSize }).toMatrix();
   let scale = 0;
   for (let i = 0; i < m; i++) scale += kmm.data[i * (m + 1)] / m;
   const t = cholesky(kmm, { jitter: 1e-6 * scale });
   const ttt = matmulMatrix(t, t, { transposeA: true });
   for (let i = 0; i < ttt.data.length; i++) ttt.data[i] *= n / m;
   const a = cholesky(addToDiagonal(ttt, alpha));
-  const normal = normalProduct(kernel, x, centers, options);
   // In u = Pᵀβ coordinates the system is P⁻¹K_mnK_nmP⁻ᵀu + αA⁻¹A⁻ᵀu (the regularizer's T cancels):
   // with w = A⁻ᵀu, β = T⁻ᵀw, the product is A⁻¹(T⁻¹K_mnK_nmβ + αw).
-  const system = (u: Matrix): Matrix => {
-    const w = solveTriangular(a, u, { lower: true, transpose: true });
-    const beta = solveTriangular(t, w, { lower: true, transpose: true });
-    const z = solveTriangular(t, normal.apply(beta), { lower: true });
-    for (let i = 0; i < z.data.length; i++) z.data[i] += alpha * w.data[i];
-    return solveTriangular(a, z, { lower: true });
-  };
-  const rhs = solveTriangular(a, solveTriangular(t, normal.transposedTimes(y), { lower: true }), { lower: true });
-  const result = conjugateGradient(system, rhs, {
+  const kmnY = yield { op: 'transposedTimes', v: y };
+  const rhs = solveTriangular(a, solveTriangular(t, kmnY, { lower: true }), { lower: true });
+  const cg = conjugateGradientSteps(rhs, {
     tolerance: options.tolerance ?? 1e-8,
     maxIterations: options.maxIterations ?? 1000,
     where: options.where,
   });
-  const coefficients = solveTriangular(t, solveTriangular(a, result.x, { lower: true, transpose: true }), { lower: true, transpose: true });
-  return { coefficients, iterations: result.iterations };
+  let step = cg.next();
+  while (!step.done) {
+    const w = solveTriangular(a, step.value, { lower: true, transpose: true });
+    const beta = solveTriangular(t, w, { lower: true, transpose: true });
+    const z = solveTriangular(t, yield { op: 'apply', v: beta }, { lower: true });
+    for (let i = 0; i < z.data.length; i++) z.data[i] += alpha * w.data[i];
+    step = cg.next(solveTriangular(a, z, { lower: true }));
+  }
+  const coefficients = solveTriangular(t, solveTriangular(a, step.value.x, { lower: true, transpose: true }), { lower: true, transpose: true });
+  return { coefficients, iterations: step.value.iterations };
 }
 
 interface NormalProduct {

@@ -14,11 +14,11 @@ import {
   rowOffset,
   usesHostGramRoute,
 } from '../operator/stored-kernel.js';
-import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
+import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive, selectRows } from '../points.js';
-import { addToDiagonal, conjugateGradient } from '../util/linalg.js';
+import { addToDiagonal, type ConjugateGradientOptions, conjugateGradient, conjugateGradientAsync } from '../util/linalg.js';
 import { lowRankPlusShiftInverse, pivotedCholesky } from '../util/pivoted-cholesky.js';
-import { falkon } from './falkon.js';
+import { type FalkonOptions, falkon, falkonAsync } from './falkon.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 
 export type KrrSolver = 'auto' | 'pcg' | 'cholesky' | 'cg' | 'nystroem-pcg';
@@ -109,6 +109,7 @@ export class KernelRidge {
     const y = asTargets(targets, x.rows, 'KernelRidge.fit');
     const alpha = this.alpha;
     const solver = this.resolveSolver(x.rows);
+    if (solver === 'cg' || solver === 'nystroem-pcg') requireSynchronousEngine(this.options.engine, `KernelRidge.fit (${solver})`, 'fitAsync');
     if (solver === 'cholesky') {
       const gram = new KernelMatrix(this.kernel, x, undefined, this.options).toMatrix();
       this.coefficients = choleskySolve(cholesky(addToDiagonal(gram, alpha)), y);
@@ -132,21 +133,10 @@ export class KernelRidge {
       } else {
         const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
         diagonal = this.kernel.diagonal(x);
-        column = (pivot, out) => this.kernel.evaluate(x, x, out, 0, n, pivot, pivot + 1);
-        apply = (v) => {
-          const kv = operator.multiply(v);
-          for (let i = 0; i < kv.data.length; i++) kv.data[i] += alpha * v.data[i];
-          return kv;
-        };
+        column = this.lazyColumn(x);
+        apply = (v) => addRidge(operator.multiply(v), v, alpha);
       }
-      const rank = this.options.preconditionerRank ?? 0;
-      const factor = pivotedCholesky(diagonal, column, rank, alpha);
-      const result = conjugateGradient(apply, y, {
-        tolerance: this.options.tolerance,
-        maxIterations: this.options.maxIterations,
-        precondition: factor.rows.length > 0 ? lowRankPlusShiftInverse(factor.rows, alpha) : undefined,
-        where: `KernelRidge.fit (${solver})`,
-      });
+      const result = conjugateGradient(apply, y, this.cgOptions(diagonal, column, `KernelRidge.fit (${solver})`));
       this.coefficients = result.x;
       this.iterations = result.iterations;
       this.centers = x;
@@ -157,11 +147,55 @@ export class KernelRidge {
     return this;
   }
 
+  /**
+   * `fit` with the kernel products on the `engine` backend (a WebGPU or CUDA backend, whose results
+   * are read back asynchronously): the lazy solvers 'cg' and 'nystroem-pcg' build each tile there in
+   * f32 and bring back only the products; CG and the FALKON preconditioner stay on the host in
+   * float64. The stored solvers ('pcg', 'cholesky', and 'auto' while K fits the budget) evaluate K on
+   * the host whatever the engine, so there it is `fit`.
+   */
+  async fitAsync(points: PointsInput, targets: ArrayLike<number> | Matrix): Promise<this> {
+    const x = asPoints(points, 'KernelRidge.fitAsync', { cols: this.kernel.inputDim });
+    const y = asTargets(targets, x.rows, 'KernelRidge.fitAsync');
+    const solver = this.resolveSolver(x.rows);
+    if (solver === 'nystroem-pcg') {
+      const centers = this.sampleCenters(x);
+      const result = await falkonAsync(this.kernel, x, y, centers, this.falkonOptions('KernelRidge.fitAsync (nystroem-pcg)'));
+      this.setFit(centers, result.coefficients, result.iterations, y.cols);
+      return this;
+    }
+    if (solver !== 'cg') return this.fit(x, y);
+    const alpha = this.alpha;
+    const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
+    try {
+      const options = this.cgOptions(this.kernel.diagonal(x), this.lazyColumn(x), 'KernelRidge.fitAsync (cg)');
+      const result = await conjugateGradientAsync(async (v) => addRidge(await operator.multiplyAsync(v), v, alpha), y, options);
+      this.setFit(x, result.x, result.iterations, y.cols);
+    } finally {
+      operator.dispose();
+    }
+    return this;
+  }
+
+  /** `predict` with the products on the `engine` backend (read back asynchronously). */
+  async predictAsync(points: PointsInput): Promise<Matrix> {
+    const centers = requireFitted(this.centers, 'KernelRidge.predictAsync');
+    const x = asPoints(points, 'KernelRidge.predictAsync', { cols: centers.cols });
+    if (usesHostGramRoute(this.kernel, this.options.engine)) return this.predict(x);
+    const operator = new KernelMatrix(this.kernel, x, centers, this.options);
+    try {
+      return await operator.multiplyAsync(this.coefficients as Matrix);
+    } finally {
+      operator.dispose();
+    }
+  }
+
   /** Predictions k(x, centres)·coefficients (n × t; t = 1 for a vector target). */
   predict(points: PointsInput): Matrix {
     const centers = requireFitted(this.centers, 'KernelRidge.predict');
     const x = asPoints(points, 'KernelRidge.predict', { cols: centers.cols });
     const coefficients = this.coefficients as Matrix;
+    requireSynchronousEngine(this.options.engine, 'KernelRidge.predict', 'predictAsync');
     if (usesHostGramRoute(this.kernel, this.options.engine)) return radialCrossProduct(this.kernel, x, centers, coefficients);
     return new KernelMatrix(this.kernel, x, centers, this.options).multiply(coefficients);
   }
@@ -202,6 +236,15 @@ export class KernelRidge {
 
   /** Samples the centres, then solves the Nyström-restricted problem with FALKON. */
   private fitNystroem(x: Matrix, y: Matrix): void {
+    const centers = this.sampleCenters(x);
+    const result = falkon(this.kernel, x, y, centers, this.falkonOptions('KernelRidge.fit (nystroem-pcg)'));
+    this.coefficients = result.coefficients;
+    this.iterations = result.iterations;
+    this.centers = centers;
+  }
+
+  /** The Nyström centres: m rows sampled uniformly or by ridge leverage, duplicates dropped. */
+  private sampleCenters(x: Matrix): Matrix {
     const n = x.rows;
     const m = requireInteger(this.options.nCenters ?? Math.min(n, 1000), 1, n, 'KernelRidge', 'nCenters');
     const rng = createRng(this.options.seed ?? 0);
@@ -217,17 +260,46 @@ export class KernelRidge {
       seen.add(key);
       return true;
     });
-    const centers = selectRows(x, distinct);
-    const result = falkon(this.kernel, x, y, centers, {
+    return selectRows(x, distinct);
+  }
+
+  private falkonOptions(where: string): FalkonOptions {
+    return {
       ...this.options,
       alpha: this.alpha,
       cacheBytes: this.options.kernelCacheBytes ?? 64 * 2 ** 20,
       tolerance: this.options.tolerance ?? 1e-8,
       maxIterations: this.options.maxIterations ?? 1000,
-      where: 'KernelRidge.fit (nystroem-pcg)',
-    });
-    this.coefficients = result.coefficients;
-    this.iterations = result.iterations;
-    this.centers = centers;
+      where,
+    };
   }
+
+  /** Column `pivot` of K evaluated on the host (the pivoted-Cholesky preconditioner of 'cg'). */
+  private lazyColumn(x: Matrix): (pivot: number, out: Float64Array) => void {
+    return (pivot, out) => this.kernel.evaluate(x, x, out, 0, x.rows, pivot, pivot + 1);
+  }
+
+  /** CG's options for K + αI, with the pivoted-Cholesky preconditioner of rank `preconditionerRank`. */
+  private cgOptions(diagonal: Float64Array, column: (pivot: number, out: Float64Array) => void, where: string): ConjugateGradientOptions {
+    const factor = pivotedCholesky(diagonal, column, this.options.preconditionerRank ?? 0, this.alpha);
+    return {
+      tolerance: this.options.tolerance,
+      maxIterations: this.options.maxIterations,
+      precondition: factor.rows.length > 0 ? lowRankPlusShiftInverse(factor.rows, this.alpha) : undefined,
+      where,
+    };
+  }
+
+  private setFit(centers: Matrix, coefficients: Matrix, iterations: number, targetColumns: number): void {
+    this.centers = centers;
+    this.coefficients = coefficients;
+    this.iterations = iterations;
+    this.targetColumns = targetColumns;
+  }
+}
+
+/** K·V + α·V in place on K·V. */
+function addRidge(kv: Matrix, v: Matrix, alpha: number): Matrix {
+  for (let i = 0; i < kv.data.length; i++) kv.data[i] += alpha * v.data[i];
+  return kv;
 }

@@ -1,4 +1,5 @@
 import { createRng, eigh, InvalidConfigError, type Matrix, NotConvergedError, type Rng } from '@kvkit/tensor-core';
+import { type ProductSteps, runSteps, runStepsAsync } from './product-driver.js';
 
 export interface LanczosOptions {
   /** Stop when every wanted Ritz pair has ‖A y − θ y‖ ≤ tolerance·|θ_max| (default 1e-10). */
@@ -34,6 +35,20 @@ const CHECK_EVERY = 4;
  * for the orthogonalization, so on a stored matrix the products dominate.
  */
 export function lanczosLargest(apply: (v: Float64Array, out: Float64Array) => void, n: number, k: number, options: LanczosOptions = {}): LanczosResult {
+  const product = new Float64Array(n);
+  return runSteps(lanczosSteps(n, k, options), (v) => {
+    apply(v, product);
+    return product;
+  });
+}
+
+/** `lanczosLargest` with an asynchronous product A·v (a KernelMatrix on a device engine). */
+export function lanczosLargestAsync(apply: (v: Float64Array) => Promise<Float64Array>, n: number, k: number, options: LanczosOptions = {}): Promise<LanczosResult> {
+  return runStepsAsync(lanczosSteps(n, k, options), apply);
+}
+
+/** The Lanczos iteration: yields each basis vector v, expects A·v back (length n). */
+function* lanczosSteps(n: number, k: number, options: LanczosOptions): ProductSteps<Float64Array, Float64Array, LanczosResult> {
   const where = options.where ?? 'lanczosLargest';
   if (!Number.isInteger(k) || k < 1 || k > n) throw new InvalidConfigError(`${where}: k must be an integer in [1, ${n}], got ${k}`, { k, n });
   const tolerance = options.tolerance ?? 1e-10;
@@ -53,7 +68,7 @@ export function lanczosLargest(apply: (v: Float64Array, out: Float64Array) => vo
   let scale = 0;
   for (;;) {
     const j = size;
-    apply(basis[j], w);
+    w.set(yield basis[j]);
     products++;
     h.fill(0, 0, j + 1);
     orthogonalize(w, basis, j + 1, h);

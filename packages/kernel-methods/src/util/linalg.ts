@@ -1,4 +1,5 @@
 import { type Matrix, NotConvergedError } from '@kvkit/tensor-core';
+import { type ProductSteps, runSteps, runStepsAsync } from './product-driver.js';
 
 /** Column means of a matrix. */
 export function columnMeans(m: Matrix): Float64Array {
@@ -68,6 +69,16 @@ export interface ConjugateGradientResult {
  * its own step sizes). Throws NotConvergedError after maxIterations.
  */
 export function conjugateGradient(apply: (v: Matrix) => Matrix, b: Matrix, options: ConjugateGradientOptions = {}): ConjugateGradientResult {
+  return runSteps(conjugateGradientSteps(b, options), apply);
+}
+
+/** `conjugateGradient` with an asynchronous product (a KernelMatrix on a device engine). */
+export function conjugateGradientAsync(apply: (v: Matrix) => Promise<Matrix>, b: Matrix, options: ConjugateGradientOptions = {}): Promise<ConjugateGradientResult> {
+  return runStepsAsync(conjugateGradientSteps(b, options), apply);
+}
+
+/** The CG iteration: yields each search direction P (n × k), expects A·P back. */
+export function* conjugateGradientSteps(b: Matrix, options: ConjugateGradientOptions): ProductSteps<Matrix, Matrix, ConjugateGradientResult> {
   const tolerance = options.tolerance ?? 1e-8;
   const maxIterations = options.maxIterations ?? 1000;
   const where = options.where ?? 'conjugateGradient';
@@ -97,7 +108,7 @@ export function conjugateGradient(apply: (v: Matrix) => Matrix, b: Matrix, optio
         { iterations, residual: Math.max(...residual) },
       );
     }
-    const ap = apply({ rows: n, cols: k, data: p }).data;
+    const ap = (yield { rows: n, cols: k, data: p }).data;
     const pap = columnDots(p, ap, n, k);
     for (let j = 0; j < k; j++) {
       if (residual[j] <= tolerance) continue; // converged columns stay put

@@ -1,0 +1,35 @@
+// KernelMatrix with engine = the CUDA backend, on @kvkit/cuda-runtime's CPU emulator (tensor-core's
+// .cu kernels compiled with the host C++ compiler), against the float64 host engine on fresh random
+// inputs (device-engine-cases.ts), then KernelRidge fitted end to end with the engine.
+// tooling/gpu/kernel-methods-check.sh runs the same cases on an NVIDIA GPU.
+import { loadCudaRuntime } from '@kvkit/cuda-runtime';
+import { createRng } from '@kvkit/tensor-core';
+import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
+import { freshSeed } from '@kvkit/tensor-core/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { deviceEngineCases } from './device-engine-cases.js';
+import { deviceEstimatorCases } from './device-estimator-cases.js';
+
+const seed = freshSeed();
+const rng = createRng(seed);
+// The first run compiles tensor-core's CUDA sources for the emulator (cached on disk afterwards).
+const CASE_TIMEOUT_MS = 120_000;
+let cuda: CudaBackend;
+
+beforeAll(async () => {
+  cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
+}, 600_000);
+
+describe(`KernelMatrix on CUDA (emulator) = the float64 host engine within f32 (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {
+  for (const c of [...deviceEngineCases(), ...deviceEstimatorCases()]) {
+    it(
+      c.name,
+      async () => {
+        const error = await c.run(cuda, rng);
+        if (!(error <= c.tolerance)) throw new Error(`${c.name}: relative error ${error} > ${c.tolerance} [seed ${seed}]`);
+        expect(error).toBeLessThanOrEqual(c.tolerance);
+      },
+      CASE_TIMEOUT_MS,
+    );
+  }
+});

@@ -1,0 +1,57 @@
+// Estimators fitted end to end with a device engine (fitAsync: the lazy operator's products on
+// WebGPU / CUDA in f32, the solvers on the host in float64) against float64 host fits: cases shared
+// by webgpu-engine.test.ts, cuda-engine.test.ts and tooling/gpu/kernel-methods-check.ts.
+import { relativeError } from '@kvkit/tensor-core/testing';
+import { KernelPCA, KernelRidge, rbf } from '../src/index.js';
+import { type DeviceEngineCase, uniformMatrix } from './device-engine-cases.js';
+
+// f32 products perturb the solved systems by ~1e-7 relative; CG stops at 1e-7 relative residual, and
+// K + αI (rbf, α = 0.5, n = 45) has condition number < 100. Over 60 seeds on the CPU backend (the same
+// f32 tile path) the worst errors were 2e-6 (CG), 4e-6 (FALKON predictions), 2e-8 (KPCA eigenvalues).
+const SOLVE_TOLERANCE = 1e-4;
+
+export function deviceEstimatorCases(): DeviceEngineCase[] {
+  const kernel = rbf({ gamma: 0.4 });
+  return [
+    {
+      name: "KernelRidge 'cg' fitAsync/predictAsync on the device = the Cholesky solve in float64 (n = 45, tiles of 16)",
+      tolerance: SOLVE_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(45, 4, rng);
+        const y = uniformMatrix(45, 1, rng).data;
+        const test = uniformMatrix(11, 4, rng);
+        const device = await new KernelRidge({ kernel, alpha: 0.5, solver: 'cg', tolerance: 1e-7, tileSize: 16, engine: backend }).fitAsync(x, y);
+        const reference = new KernelRidge({ kernel, alpha: 0.5, solver: 'cholesky' }).fit(x, y);
+        return Math.max(
+          relativeError(device.dualCoef.data, reference.dualCoef.data),
+          relativeError((await device.predictAsync(test)).data, reference.predict(test).data),
+        );
+      },
+    },
+    {
+      name: "KernelRidge 'nystroem-pcg' (FALKON) fitAsync on the device = the same fit on the host (n = 50, m = 12, tiles of 16)",
+      tolerance: SOLVE_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(50, 4, rng);
+        const y = uniformMatrix(50, 1, rng).data;
+        const test = uniformMatrix(9, 4, rng);
+        const options = { kernel, alpha: 0.5, solver: 'nystroem-pcg', nCenters: 12, seed: 3, tolerance: 1e-7, tileSize: 16 } as const;
+        const device = await new KernelRidge({ ...options, engine: backend }).fitAsync(x, y);
+        const reference = new KernelRidge(options).fit(x, y);
+        // Predictions only: β itself is ill-determined along K_mm's near-null directions (up to ~3e-4
+        // apart over 200 seeds with f32 products) while the fitted function agrees to < 2e-5.
+        return relativeError((await device.predictAsync(test)).data, reference.predict(test).data);
+      },
+    },
+    {
+      name: 'KernelPCA fitAsync (Lanczos on the lazy centered operator) on the device = the exact eigendecomposition in float64 (n = 40, 4 comp.)',
+      tolerance: SOLVE_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(40, 3, rng);
+        const device = await new KernelPCA({ kernel, nComponents: 4, tileSize: 16, engine: backend }).fitAsync(x);
+        const reference = new KernelPCA({ kernel, nComponents: 4, solver: 'exact' }).fit(x);
+        return relativeError(device.eigenvalues as Float64Array, reference.eigenvalues as Float64Array);
+      },
+    },
+  ];
+}

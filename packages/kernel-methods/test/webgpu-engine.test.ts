@@ -1,0 +1,48 @@
+// KernelMatrix with engine = a WebGPU backend — Dawn in Node, on SwiftShader where there is no GPU
+// (CI sets KVKIT_REQUIRE_WEBGPU=1, so a missing device fails rather than skips) — against the float64
+// host engine on fresh random inputs (device-engine-cases.ts), then KernelRidge fitted end to end
+// with the engine. tooling/gpu/kernel-methods-check.sh runs the same cases on an NVIDIA GPU.
+import { BackendUnavailable, createRng, InvalidConfigError } from '@kvkit/tensor-core';
+import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KernelMatrix, KernelPCA, KernelRidge, rbf } from '../src/index.js';
+import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
+import { deviceEstimatorCases } from './device-estimator-cases.js';
+
+const gpu = await openWebGpuForTests('kernel-methods');
+const seed = freshSeed();
+const rng = createRng(seed);
+
+describe.skipIf(!gpu)(`KernelMatrix on WebGPU = the float64 host engine within f32 (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {
+  afterAll(() => gpu?.dispose());
+
+  for (const c of [...deviceEngineCases(), ...deviceEstimatorCases()]) {
+    it(c.name, async () => {
+      const error = await c.run(gpu!, rng);
+      if (!(error <= c.tolerance)) throw new Error(`${c.name}: relative error ${error} > ${c.tolerance} [seed ${seed}]`);
+      expect(error).toBeLessThanOrEqual(c.tolerance);
+    });
+  }
+
+  it('the synchronous products on an asynchronous backend are a typed error naming the Async methods', () => {
+    const operator = new KernelMatrix(rbf(), uniformMatrix(6, 2, rng), undefined, { engine: gpu! });
+    expect(() => operator.rowSums()).toThrow(BackendUnavailable);
+    expect(() => operator.multiply(uniformMatrix(6, 1, rng))).toThrow(/multiplyAsync/);
+    operator.dispose();
+  });
+
+  it('estimators on an asynchronous engine: the synchronous fit/predict name fitAsync/predictAsync; fitAsync rejects other KPCA solvers', async () => {
+    const x = uniformMatrix(20, 2, rng);
+    const y = uniformMatrix(20, 1, rng).data;
+    for (const solver of ['cg', 'nystroem-pcg'] as const) {
+      expect(() => new KernelRidge({ kernel: rbf(), solver, nCenters: 5, engine: gpu! }).fit(x, y)).toThrow(/fitAsync/);
+      expect(() => new KernelRidge({ kernel: rbf(), solver, nCenters: 5, engine: gpu! }).fit(x, y)).toThrow(BackendUnavailable);
+    }
+    const model = await new KernelRidge({ kernel: rbf(), solver: 'cg', engine: gpu! }).fitAsync(x, y);
+    expect(() => model.predict(x)).toThrow(/predictAsync/);
+    expect(() => new KernelPCA({ kernel: rbf(), nComponents: 2, solver: 'randomized', engine: gpu! }).fit(x)).toThrow(BackendUnavailable);
+    const kpca = new KernelPCA({ kernel: rbf(), nComponents: 2, solver: 'dual', engine: gpu! });
+    await expect(kpca.fitAsync(x)).rejects.toThrow(InvalidConfigError);
+    expect(kpca.eigenvalues).toBeUndefined();
+  });
+});
