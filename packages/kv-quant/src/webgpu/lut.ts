@@ -2,7 +2,7 @@ import { registerKernel, type Tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/lut.js';
 import { packedStore, storeWidth } from './packed-store.js';
-import { assertFloatInput, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, DEQUANTIZE_TASK_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
 /**
@@ -137,15 +137,7 @@ fn lut_mul(a: KvqF64, b: KvqF64) -> KvqF64 {
   return kvq_round(s, a.e + b.e + 58, p);
 }
 ${taskEntry(`
-  if (task >= u_rows() * u_n()) { return; }
-  let r = task / u_n();
-  let i = task - r * u_n();
-  let g = i / u_group_size();
-  let j = i - g * u_group_size();
-  let bits = u_bits();
-  let per_word = 32u / bits;
-  let word = codes_raw(codes_elem(r, g * u_group_words() + j / per_word));
-  let code = (word >> ((j % per_word) * bits)) & ((1u << bits) - 1u);
+${DEQUANTIZE_TASK_WGSL}
   let level = levels_f32_bits(0u, code);
   if (u_minmax() == 0u) {
     out_store_raw(task, level);

@@ -136,3 +136,17 @@ export function groupedRowSizes(rows: number, n: number, groupSize: number, bits
     bits,
   };
 }
+
+/**
+ * The head of a dequantize kernel over grouped rows (one thread per value; bindings `codes`, uniforms of
+ * `groupedRowSizes`): the thread's row `r`, channel `i`, group `g`, index `j` in the group and its `code`.
+ */
+export const DEQUANTIZE_TASK_WGSL = `  if (task >= u_rows() * u_n()) { return; }
+  let r = task / u_n();
+  let i = task - r * u_n();
+  let g = i / u_group_size();
+  let j = i - g * u_group_size();
+  let bits = u_bits();
+  let per_word = 32u / bits;
+  let word = codes_raw(codes_elem(r, g * u_group_words() + j / per_word));
+  let code = (word >> ((j % per_word) * bits)) & ((1u << bits) - 1u);`;

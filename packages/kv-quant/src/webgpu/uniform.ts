@@ -1,7 +1,7 @@
 import { registerKernel, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/uniform.js';
-import { assertFloatInput, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, DEQUANTIZE_TASK_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
 import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
@@ -151,15 +151,7 @@ ${taskEntry(`
  */
 const DEQUANTIZE_SOURCE = `${SOFT_DOUBLE_WGSL}
 ${taskEntry(`
-  if (task >= u_rows() * u_n()) { return; }
-  let r = task / u_n();
-  let i = task - r * u_n();
-  let g = i / u_group_size();
-  let j = i - g * u_group_size();
-  let bits = u_bits();
-  let per_word = 32u / bits;
-  let word = codes_raw(codes_elem(r, g * u_group_words() + j / per_word));
-  let code = (word >> ((j % per_word) * bits)) & ((1u << bits) - 1u);
+${DEQUANTIZE_TASK_WGSL}
   let s = ${PARAM('scale_bits(scale_elem(r, g))')};
   var v: KvqF64;
   if (u_symmetric() == 1u) {
