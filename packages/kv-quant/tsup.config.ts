@@ -8,6 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   treeshake: true,
-  // CUDA C kernels (src/cuda/*.cu) ship as text, compiled by NVRTC at run time.
-  loader: { '.cu': 'text' },
+  // CUDA C kernels and headers (src/cuda/*.cu, *.cuh) ship as text, compiled by NVRTC at run time.
+  loader: { '.cu': 'text', '.cuh': 'text' },
 });

@@ -6,7 +6,7 @@ export default kvkitVitestConfig({
     {
       name: 'kvkit-cuda-source-text',
       transform(code: string, id: string) {
-        return id.endsWith('.cu') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+        return id.endsWith('.cu') || id.endsWith('.cuh') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
       },
     },
   ],

@@ -1,21 +1,12 @@
 import { type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import { type CudaBackend, rowMajor } from '@kvkit/tensor-core/cuda';
+import floatKindHeader from './kvquant/float-kind.cuh';
 
 /**
  * Float operands whose dtype is a kernel argument rather than a template parameter, so one kernel
  * serves every mix of f32, f16 and bf16 inputs (the LUT and outlier modules include this header).
  */
-export const FLOAT_KIND_HEADER: Readonly<Record<string, string>> = {
-  'kvquant/float-kind.cuh': `#pragma once
-#include "kvkit/prelude.cuh"
-// Element i of a float array of kind 0 (f32), 1 (f16) or 2 (bf16), widened to f32 exactly.
-__device__ __forceinline__ float kv_load_float(const void* p, kv_i64 i, int kind) {
-  if (kind == 0) return ((const float*)p)[i];
-  const kv_u16 b = ((const kv_u16*)p)[i];
-  return kind == 1 ? kv_f16_to_float(b) : kv_bf16_to_float(b);
-}
-`,
-};
+export const FLOAT_KIND_HEADER: Readonly<Record<string, string>> = { 'kvquant/float-kind.cuh': floatKindHeader };
 
 const KINDS: Partial<Record<string, number>> = { f32: 0, f16: 1, bf16: 2 };
 
