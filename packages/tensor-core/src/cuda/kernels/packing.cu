@@ -28,16 +28,12 @@ __device__ void pack_bits(kv_u32* words, const C* codes, kv_i64 rows, kv_i64 n, 
 
 // One thread per code.
 extern "C" __global__ void kv_unpack_bits(kv_u8* codes, const kv_u32* words, kv_i64 rows, kv_i64 n, kv_i64 wordsPerRow, int bits, kv_i64 groupSize) {
-  const int vpw = 32 / bits;
-  const kv_i64 perGroup = (groupSize + vpw - 1) / vpw;
-  const kv_u32 mask = (1u << bits) - 1u;
+  const kv_i64 perGroup = (groupSize + 32 / bits - 1) / (32 / bits);
   KV_GRID_LOOP(e, rows * n) {
     const kv_i64 row = e / n;
     const kv_i64 i = e - row * n;
     const kv_i64 g = i / groupSize;
-    const kv_i64 j = i - g * groupSize;
-    const kv_u32 word = words[row * wordsPerRow + g * perGroup + j / vpw];
-    codes[e] = (kv_u8)((word >> ((j % vpw) * bits)) & mask);
+    codes[e] = (kv_u8)kv_packed_code(words + row * wordsPerRow, g, perGroup, i - g * groupSize, bits);
   }
 }
 

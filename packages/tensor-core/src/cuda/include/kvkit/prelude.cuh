@@ -58,6 +58,13 @@ __device__ __forceinline__ float kv_f64_to_f32_odd(double d) {
   return f;
 }
 
+// Code j of group g of one row in tensor-core's packed layout (packing.ts): ⌊32/bits⌋ codes per u32
+// word, the first in the low bits, no code straddling words, each group starting on a fresh word.
+__device__ __forceinline__ kv_u32 kv_packed_code(const kv_u32* row, kv_i64 g, kv_i64 wordsPerGroup, kv_i64 j, int bits) {
+  const int vpw = 32 / bits;
+  return (row[g * wordsPerGroup + j / vpw] >> ((j % vpw) * bits)) & ((1u << bits) - 1u);
+}
+
 // ---- dtype traits: storage type T, compute type C, load/store ----------------------------------
 
 template <class T>
