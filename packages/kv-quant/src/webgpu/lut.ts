@@ -2,7 +2,7 @@ import { registerKernel, type Tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/lut.js';
 import { packedStore, storeWidth } from './packed-store.js';
-import { assertFloatInput, DEQUANTIZE_TASK_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, DEQUANTIZE_TASK_WGSL, GROUP_RANGE_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
 /**
@@ -46,22 +46,7 @@ ${LEVELS_WGSL}
 ${packedStore('scale').code}
 ${packedStore('zero').code}
 
-struct LutRange { low: KvqF64, high: KvqF64 }
-
-// Math.min / Math.max over the group (−0 below +0); a NaN anywhere makes both NaN.
-fn group_range(r: u32, start: u32, len: u32) -> LutRange {
-  var lo_bits = 0x7f800000u;
-  var hi_bits = 0xff800000u;
-  var nan = false;
-  for (var i = 0u; i < len; i++) {
-    let b = x_f32_bits(r, start + i);
-    nan = nan || kvq_is_nan_bits(b);
-    if (kvq_order(b) < kvq_order(lo_bits)) { lo_bits = b; }
-    if (kvq_order(b) > kvq_order(hi_bits)) { hi_bits = b; }
-  }
-  if (nan) { return LutRange(kvq_special(KVQ_NAN, 0u), kvq_special(KVQ_NAN, 0u)); }
-  return LutRange(kvq_from_bits(lo_bits, 23u, 8u), kvq_from_bits(hi_bits, 23u, 8u));
-}
+${GROUP_RANGE_WGSL}
 
 ${taskEntry(`
   if (task >= u_rows() * u_groups()) { return; }
@@ -77,7 +62,7 @@ ${taskEntry(`
   if (minmax) {
     // zero = the midpoint (lo + hi) / 2 rounded to nearest; scale = the smallest parameter value
     // ≥ max(hi − zero, zero − lo) (Math.max: NaN if either is), or 0 unless that is > 0.
-    let bounds = group_range(r, start, len);
+    let bounds = kvq_group_range(r, start, len);
     var mid = kvq_add(bounds.low, bounds.high);
     if (mid.cls == KVQ_FINITE) { mid.e = mid.e - 1; } // halving is exact: far from double's subnormals
     let zero_bits = ${PARAM_TO_BITS('mid', 'KVQ_NEAREST')};

@@ -150,3 +150,24 @@ export const DEQUANTIZE_TASK_WGSL = `  if (task >= u_rows() * u_n()) { return; }
   let per_word = 32u / bits;
   let word = codes_raw(codes_elem(r, g * u_group_words() + j / per_word));
   let code = (word >> ((j % per_word) * bits)) & ((1u << bits) - 1u);`;
+
+/**
+ * `kvq_group_range(r, start, len)`: Math.min / Math.max of x's values [start, start + len) in row r
+ * as soft doubles (−0 below +0; a NaN anywhere makes both NaN). Needs SOFT_DOUBLE_WGSL and an `x` binding.
+ */
+export const GROUP_RANGE_WGSL = `struct KvqRange { low: KvqF64, high: KvqF64 }
+
+// Math.min / Math.max over the group (−0 below +0); a NaN anywhere makes both NaN.
+fn kvq_group_range(r: u32, start: u32, len: u32) -> KvqRange {
+  var lo_bits = 0x7f800000u;
+  var hi_bits = 0xff800000u;
+  var nan = false;
+  for (var i = 0u; i < len; i++) {
+    let b = x_f32_bits(r, start + i);
+    nan = nan || kvq_is_nan_bits(b);
+    if (kvq_order(b) < kvq_order(lo_bits)) { lo_bits = b; }
+    if (kvq_order(b) > kvq_order(hi_bits)) { hi_bits = b; }
+  }
+  if (nan) { return KvqRange(kvq_special(KVQ_NAN, 0u), kvq_special(KVQ_NAN, 0u)); }
+  return KvqRange(kvq_from_bits(lo_bits, 23u, 8u), kvq_from_bits(hi_bits, 23u, 8u));
+}`;

@@ -1,7 +1,7 @@
 import { registerKernel, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type {} from '../kernels/uniform.js';
-import { assertFloatInput, DEQUANTIZE_TASK_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, DEQUANTIZE_TASK_WGSL, GROUP_RANGE_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
 import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
@@ -36,6 +36,7 @@ const QUANTIZE_SOURCE = `${SOFT_DOUBLE_WGSL}
 ${FAST_PATH_WGSL}
 ${paramStore('scale')}
 ${paramStore('zero')}
+${GROUP_RANGE_WGSL}
 
 // Symmetric: absMax = max(+0, |x|…), NaN propagating; scale = the smallest parameter value
 // ≥ absMax / (2^(b−1) − 1). Returns the scale's bits.
@@ -57,21 +58,9 @@ fn symmetric_scale(r: u32, start: u32, len: u32, half: u32) -> u32 {
 // parameter value ≤ lo; scale = the smallest ≥ (hi − zero) / (2^b − 1), or 0 unless hi > zero.
 // Returns (scale bits, zero bits).
 fn asymmetric_parameters(r: u32, start: u32, len: u32, top: u32) -> vec2<u32> {
-  var lo_bits = 0x7f800000u;
-  var hi_bits = 0xff800000u;
-  var nan = false;
-  for (var i = 0u; i < len; i++) {
-    let b = x_f32_bits(r, start + i);
-    nan = nan || kvq_is_nan_bits(b);
-    if (kvq_order(b) < kvq_order(lo_bits)) { lo_bits = b; }
-    if (kvq_order(b) > kvq_order(hi_bits)) { hi_bits = b; }
-  }
-  var low = kvq_from_bits(lo_bits, 23u, 8u);
-  var high = kvq_from_bits(hi_bits, 23u, 8u);
-  if (nan) {
-    low = kvq_special(KVQ_NAN, 0u);
-    high = low;
-  }
+  let range = kvq_group_range(r, start, len);
+  let low = range.low;
+  let high = range.high;
   let zero_bits = ${TO_PARAM('low', 'KVQ_DOWN')};
   let z = ${PARAM('zero_bits')};
   if (!kvq_less(z, high)) { return vec2<u32>(0u, zero_bits); }
