@@ -1,5 +1,6 @@
-import { registerKernel, type Tensor, UnsupportedDTypeError, wordsPerRow } from '@kvkit/tensor-core';
+import { registerKernel, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import { arg, BLOCK, type CudaBackend, defineCudaModule, gridFor } from '@kvkit/tensor-core/cuda';
+import { groupedRows } from '../kernels/grouped-rows.js';
 import type {} from '../kernels/lut.js';
 import { FLOAT_KIND_HEADER, floatKind, withRowMajor } from './operands.js';
 import source from './lut.cu';
@@ -14,11 +15,7 @@ export function registerLutCudaKernels(): void {
     const where = 'kvQuantizeLut';
     const xKind = floatKind(x, where);
     if (paramDType !== 'f16' && paramDType !== 'f32') throw new UnsupportedDTypeError(`${where} (cuda): parameters must be f16 or f32, got ${paramDType}`);
-    const n = x.shape[x.rank - 1];
-    const lead = x.shape.slice(0, -1);
-    const rows = n === 0 ? 0 : x.size / n;
-    const groups = Math.ceil(n / groupSize);
-    const rowWords = wordsPerRow(n, bits, groupSize);
+    const { n, lead, rows, groups, rowWords } = groupedRows(x, bits, groupSize);
     const codes = backend.empty([...lead, rowWords], 'u32');
     const minmax = normalize === 'minmax';
     const scale = minmax ? backend.empty([...lead, groups], paramDType) : undefined;

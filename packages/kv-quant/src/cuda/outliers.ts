@@ -1,5 +1,6 @@
 import { registerKernel, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import { arg, BLOCK, type CudaBackend, defineCudaModule, gridFor } from '@kvkit/tensor-core/cuda';
+import { emptyOutlierSplit } from '../kernels/outlier-outputs.js';
 import type {} from '../kernels/outliers.js';
 import { FLOAT_KIND_HEADER, floatKind, withRowMajor } from './operands.js';
 import source from './outliers.cu';
@@ -17,15 +18,10 @@ export function registerOutlierCudaKernels(): void {
     const where = 'kvSplitOutliers';
     const selKind = floatKind(select, where);
     const srcKind = floatKind(source, where);
-    const bytes = indexBytes(indexDType, where);
-    if (valueDType !== 'f16' && valueDType !== 'f32') throw new UnsupportedDTypeError(`${where} (cuda): outlier values must be f16 or f32, got ${valueDType}`);
-    const d = select.shape[select.rank - 1];
-    const lead = select.shape.slice(0, -1);
-    const rows = d === 0 ? 0 : select.size / d;
-    const indices = backend.empty([...lead, count], indexDType);
-    const values = backend.empty([...lead, count], valueDType);
-    const inliers = backend.empty(select.shape, 'f32');
-    if (rows === 0) return { indices, values, inliers };
+    const { split, rows, d } = emptyOutlierSplit(backend, select, { count, valueDType, indexDType }, `${where} (cuda)`);
+    const { indices, values, inliers } = split;
+    if (rows === 0) return split;
+    const bytes = indexDType === 'u8' ? 1 : 4;
     withRowMajor(backend, [select, source], ([sel, src]) =>
       backend.launch(outliersCudaModule, 'kv_split_outliers', { grid: gridFor(rows, backend), block: BLOCK }, [
         arg.ptr(backend.address(indices)), arg.i32(bytes), arg.ptr(backend.address(values)), arg.bool(valueDType === 'f16'), arg.ptr(backend.address(inliers)),
@@ -33,7 +29,7 @@ export function registerOutlierCudaKernels(): void {
         arg.i64(rows), arg.i64(d), arg.i64(count), arg.bool(center === 'mean'),
       ])
     );
-    return { indices, values, inliers };
+    return split;
   });
 
   registerKernel<'kvMergeOutliers', CudaBackend>('kvMergeOutliers', 'cuda', (backend, [dense, indices, values]) => {

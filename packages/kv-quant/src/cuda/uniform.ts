@@ -1,5 +1,6 @@
-import { registerKernel, type Tensor, UnsupportedDTypeError, wordsPerRow } from '@kvkit/tensor-core';
+import { registerKernel, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import { arg, BLOCK, type CudaBackend, defineCudaModule, gridFor, rowMajor } from '@kvkit/tensor-core/cuda';
+import { groupedRows } from '../kernels/grouped-rows.js';
 import type {} from '../kernels/uniform.js';
 import source from './uniform.cu';
 
@@ -8,11 +9,7 @@ export const uniformCudaModule = defineCudaModule({ name: 'kvkit-kv-quant-unifor
 /** The CUDA implementations of kvQuantizeUniform / kvDequantizeUniform (src/cuda/uniform.cu). */
 export function registerUniformCudaKernels(): void {
   registerKernel<'kvQuantizeUniform', CudaBackend>('kvQuantizeUniform', 'cuda', (backend, [x], { bits, groupSize, symmetric, paramDType }) => {
-    const n = x.shape[x.rank - 1];
-    const lead = x.shape.slice(0, -1);
-    const rows = n === 0 ? 0 : x.size / n;
-    const groups = Math.ceil(n / groupSize);
-    const rowWords = wordsPerRow(n, bits, groupSize);
+    const { n, lead, rows, groups, rowWords } = groupedRows(x, bits, groupSize);
     const codes = backend.empty([...lead, rowWords], 'u32');
     const scale = backend.empty([...lead, groups], paramDType);
     const zero = symmetric ? undefined : backend.empty([...lead, groups], paramDType);

@@ -1,8 +1,9 @@
 import { registerKernel, type Tensor } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { groupedRows } from '../kernels/grouped-rows.js';
 import type {} from '../kernels/lut.js';
 import { packedStore, storeWidth } from './packed-store.js';
-import { assertFloatInput, DEQUANTIZE_TASK_WGSL, GROUP_RANGE_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, DEQUANTIZE_TASK_WGSL, GROUP_RANGE_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, QUANTIZE_TASK_WGSL, rowOperand, taskEntry } from './rows.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
 /**
@@ -49,13 +50,7 @@ ${packedStore('zero').code}
 ${GROUP_RANGE_WGSL}
 
 ${taskEntry(`
-  if (task >= u_rows() * u_groups()) { return; }
-  let r = task / u_groups();
-  let g = task - r * u_groups();
-  let start = g * u_group_size();
-  let len = min(u_group_size(), u_n() - start);
-  let bits = u_bits();
-  let per_word = 32u / bits;
+${QUANTIZE_TASK_WGSL}
   let minmax = u_minmax() == 1u;
   var center = kvq_special(KVQ_ZERO, 0u);
   var half = kvq_special(KVQ_ZERO, 0u);
@@ -141,9 +136,7 @@ export function registerLutWebGpuKernels(): void {
     assertFloatInput(x, where);
     const paramBits = paramLayout(paramDType, where);
     const minmax = normalize === 'minmax';
-    const n = x.shape[x.rank - 1];
-    const lead = x.shape.slice(0, -1);
-    const rows = n === 0 ? 0 : x.size / n;
+    const { n, lead, rows } = groupedRows(x, bits, groupSize);
     const size = sizes(rows, n, groupSize, bits, minmax);
     const codes = backend.empty([...lead, size.row_words], 'u32');
     const scale = minmax ? backend.empty([...lead, size.groups], paramDType) : undefined;

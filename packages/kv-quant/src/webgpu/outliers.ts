@@ -1,5 +1,6 @@
 import { registerKernel, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { emptyOutlierSplit } from '../kernels/outlier-outputs.js';
 import type {} from '../kernels/outliers.js';
 import { packedStore, storeWidth } from './packed-store.js';
 import { assertFloatInput, launchRows, rowOperand, taskEntry } from './rows.js';
@@ -103,15 +104,9 @@ export function registerOutlierWebGpuKernels(): void {
     const where = 'kvSplitOutliers';
     assertFloatInput(select, where);
     assertFloatInput(source, where);
-    assertOneOf(valueDType, ['f16', 'f32'], 'the outlier values', where);
-    assertOneOf(indexDType, ['u8', 'i32'], 'the indices', where);
-    const d = select.shape[select.rank - 1];
-    const lead = select.shape.slice(0, -1);
-    const rows = d === 0 ? 0 : select.size / d;
-    const indices = backend.empty([...lead, count], indexDType);
-    const values = backend.empty([...lead, count], valueDType);
-    const inliers = backend.empty(select.shape, 'f32');
-    if (rows === 0) return { indices, values, inliers };
+    const { split, rows, d } = emptyOutlierSplit(backend, select, { count, valueDType, indexDType }, `${where} (webgpu)`);
+    const { indices, values, inliers } = split;
+    if (rows === 0) return split;
     const scratch = backend.empty([rows * d * 2], 'u32');
     const atomic = (name: string, tensor: Tensor) => ({ binding: { name, dtype: 'u32' as const, access: 'atomic' as const }, tensor });
     launchRows(backend, where, {
@@ -128,7 +123,7 @@ export function registerOutlierWebGpuKernels(): void {
       tasks: rows,
     });
     scratch.dispose();
-    return { indices, values, inliers };
+    return split;
   });
 
   registerKernel<'kvMergeOutliers', WebGpuBackend>('kvMergeOutliers', 'webgpu', (backend, [dense, indices, values]) => {

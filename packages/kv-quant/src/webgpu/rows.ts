@@ -138,6 +138,18 @@ export function groupedRowSizes(rows: number, n: number, groupSize: number, bits
 }
 
 /**
+ * The head of a quantize kernel over grouped rows (one thread per group; uniforms of
+ * `groupedRowSizes`): the thread's row `r`, group `g`, its first value `start` and length `len`.
+ */
+export const QUANTIZE_TASK_WGSL = `  if (task >= u_rows() * u_groups()) { return; }
+  let r = task / u_groups();
+  let g = task - r * u_groups();
+  let start = g * u_group_size();
+  let len = min(u_group_size(), u_n() - start);
+  let bits = u_bits();
+  let per_word = 32u / bits;`;
+
+/**
  * The head of a dequantize kernel over grouped rows (one thread per value; bindings `codes`, uniforms of
  * `groupedRowSizes`): the thread's row `r`, channel `i`, group `g`, index `j` in the group and its `code`.
  */

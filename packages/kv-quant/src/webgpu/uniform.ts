@@ -1,7 +1,8 @@
 import { registerKernel, type Tensor, UnsupportedDTypeError } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { groupedRows } from '../kernels/grouped-rows.js';
 import type {} from '../kernels/uniform.js';
-import { assertFloatInput, DEQUANTIZE_TASK_WGSL, GROUP_RANGE_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, rowOperand, taskEntry } from './rows.js';
+import { assertFloatInput, DEQUANTIZE_TASK_WGSL, GROUP_RANGE_WGSL, groupedRowSizes, launchRows, PARAM_UNIFORMS, paramLayout, QUANTIZE_TASK_WGSL, rowOperand, taskEntry } from './rows.js';
 import { FAST_PATH_WGSL } from './fast-path.js';
 import { SOFT_DOUBLE_WGSL } from './soft-double.js';
 
@@ -68,13 +69,7 @@ fn asymmetric_parameters(r: u32, start: u32, len: u32, top: u32) -> vec2<u32> {
 }
 
 ${taskEntry(`
-  if (task >= u_rows() * u_groups()) { return; }
-  let r = task / u_groups();
-  let g = task - r * u_groups();
-  let start = g * u_group_size();
-  let len = min(u_group_size(), u_n() - start);
-  let bits = u_bits();
-  let per_word = 32u / bits;
+${QUANTIZE_TASK_WGSL}
   let top = (1u << bits) - 1u;
   let half = 1u << (bits - 1u);
   let symmetric = u_symmetric() == 1u;
@@ -161,9 +156,7 @@ export function registerUniformWebGpuKernels(): void {
     const where = 'kvQuantizeUniform';
     assertFloatInput(x, where);
     const paramBits = paramLayout(paramDType, where);
-    const n = x.shape[x.rank - 1];
-    const lead = x.shape.slice(0, -1);
-    const rows = n === 0 ? 0 : x.size / n;
+    const { n, lead, rows } = groupedRows(x, bits, groupSize);
     const size = sizes(rows, n, groupSize, bits, symmetric);
     const codes = backend.empty([...lead, size.row_words], 'u32');
     const scale = backend.empty([...lead, size.groups], paramDType);
