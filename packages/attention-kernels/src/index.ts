@@ -29,7 +29,7 @@ export { type PrefixCacheOptions, type PrefixSharedCacheFactory, PrefixCacheLaye
 // Fused decode over compressed caches
 export { type KiviDecodeOptions, kiviDecodeAttention } from './ops/kivi-decode.js';
 export { type TokenCodesInput, TOKEN_CODE_BITS, isTokenCodesInput, validateTokenCodes } from './formats/token-codes.js';
-export type { TokenCodesKernelAttrs } from './ops/token-codes-attention.js';
+export { type TokenCodesKernelAttrs, readsTokenCodes } from './ops/token-codes-attention.js';
 
 export { type LatentAttentionOptions, latentAttention } from './ops/latent-attention.js';
 

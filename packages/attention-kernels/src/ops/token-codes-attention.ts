@@ -1,4 +1,4 @@
-import { InvalidConfigError, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
+import { type Backend, hasKernel, InvalidConfigError, runKernel, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
 import { isTokenCodesInput, type TokenCodesInput, validateTokenCodes } from '../formats/token-codes.js';
 import { ensureAttentionKernels } from '../kernels.js';
 import type { KernelAttrs, KernelResult } from './attention-types.js';
@@ -69,4 +69,13 @@ export function tokenCodesAttention(
     const inputs = [q, qPos, kPos, k.codes.codes, k.codes.scales, k.codes.zeros, ...valueTensors, ...(logWeights ? [logWeights] : [])];
     return runKernel('tokenCodesAttention', inputs, attrs);
   });
+}
+
+/**
+ * Whether attention on `backend` can read `{ codes }` keys and values in place (a `tokenCodesAttention`
+ * kernel is registered for it); callers holding codes fall back to dequantized rows where it cannot.
+ */
+export function readsTokenCodes(backend: Backend): boolean {
+  ensureAttentionKernels(backend);
+  return hasKernel('tokenCodesAttention', backend.name);
 }

@@ -1,4 +1,4 @@
-import { attentionStatistics, decodeAttention, flashAttention, type KeyStatistics, type StatisticsOptions } from '@kvkit/attention-kernels';
+import { attentionStatistics, decodeAttention, flashAttention, type KeyStatistics, readsTokenCodes, type StatisticsOptions } from '@kvkit/attention-kernels';
 import { type AttentionMask, concat, slice, type Tensor, tensor, TensorScope } from '@kvkit/tensor-core';
 import type { HeadKeys } from './head-keys.js';
 
@@ -57,9 +57,9 @@ const DECODE_QUERIES = 8;
  * from the kernel's one pass. Only when the caller's statistics and an observation are both asked
  * for does `attentionStatistics` re-score the observed rows (it never reads V).
  *
- * When every head carries per-token codes (a quantized store) and the inputs live on the CPU, the
- * kernels read the codes in place, a tile at a time, and the heads' f32 keys/values are never
- * built; otherwise (other backends, heads with extra keys) they read the dequantized rows.
+ * When every head carries per-token codes (a quantized store) and the backend has a kernel that
+ * reads them (`readsTokenCodes`; the CPU today), the kernels read the codes in place, a tile at a
+ * time, and the heads' f32 keys/values are never built; otherwise they read the dequantized rows.
  */
 export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: AttendHeadsOptions): AttendHeadsResult {
   const [qHeads, m, d] = q.shape;
@@ -71,7 +71,7 @@ export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: Atte
     const outputs: Tensor[] = [];
     const statistics: { keySum: Float32Array; keyMax: Float32Array }[] = [];
     const observations: HeadObservation[] = [];
-    const readCodes = q.backend.name === 'cpu' && heads.every((head) => head.codes !== undefined);
+    const readCodes = heads.every((head) => head.codes !== undefined) && readsTokenCodes(q.backend);
     for (let h = 0; h < heads.length; h++) {
       const qh = heads.length === 1 ? q : scope.track(slice(q, [h * group, 0, 0], [(h + 1) * group, m, d]));
       const result = attendGroup(qh, heads[h], readCodes, positions, mask, wantStatistics, observe, scope);
