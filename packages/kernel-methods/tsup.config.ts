@@ -1,3 +1,4 @@
+import { watEsbuildPlugin } from '@kvkit/wat';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -8,4 +9,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   treeshake: true,
+  // src/wasm/*.wat (the SIMD hot loops) are compiled and inlined as bytes.
+  esbuildPlugins: [watEsbuildPlugin()],
 });

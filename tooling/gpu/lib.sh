@@ -24,12 +24,10 @@ gpu_prepare_carry() {
   )
 }
 
-# gpu_bundle ENTRY.ts OUT.mjs: one self-contained ESM file under .gpu-carry (CUDA C sources inlined as
-# text; `require` defined for the addon loader).
+# gpu_bundle ENTRY.ts OUT.mjs: one self-contained ESM file under .gpu-carry (bundle.mjs: CUDA C sources
+# inlined as text, .wat compiled to bytes; `require` defined for the addon loader).
 gpu_bundle() {
-  (cd "$gpu_root" && npx esbuild "$1" --bundle --platform=node --format=esm --target=node20 --loader:.cu=text --loader:.cuh=text \
-    --banner:js="import { createRequire as __kvkitCreateRequire } from 'node:module'; const require = __kvkitCreateRequire(import.meta.url);" \
-    --outfile=".gpu-carry/$2" --log-level=warning)
+  (cd "$gpu_root" && node tooling/gpu/bundle.mjs "$1" ".gpu-carry/$2")
 }
 
 gpu_copy_cuda_addon() {

@@ -1,5 +1,6 @@
 import { BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
+import { addressOf, SimdArena, type StoredKernelExports } from '../wasm/simd-arena.js';
 
 /**
  * Default cap on the bytes an estimator may spend on a materialized kernel matrix: 512 MiB. K is
@@ -25,6 +26,15 @@ export interface StoredKernelOptions {
 export interface PackedSymmetric {
   readonly n: number;
   readonly data: Float64Array;
+  /** Set when `data` lives in WebAssembly memory: products run there, through the v/out slots. */
+  readonly simd?: PackedSimd;
+}
+
+/** The SIMD functions bound to the memory holding a packed matrix, and its product's in/out slots. */
+export interface PackedSimd {
+  readonly kernels: StoredKernelExports;
+  readonly v: Float64Array;
+  readonly out: Float64Array;
 }
 
 /** Where row i (its diagonal entry) starts in a packed upper triangle of order n. */
@@ -60,25 +70,77 @@ export function requirePackedKernelFits(n: number, maxMemoryBytes: number | unde
  * per four rows), then the profile over each row. Where the expansion cancels (the distance is
  * below 1e-6 of ‖xᵢ‖² + ‖xⱼ‖²: near-duplicate points) it is recomputed by differences, so
  * √-based profiles (Matérn) stay exact to float64 rounding. Other kernels go tile by tile through
- * `kernel.evaluate`.
+ * `kernel.evaluate`. Where WebAssembly SIMD is available the matrix lives in WebAssembly memory
+ * and the dot products and later matrix–vector products run there (same float64 sums).
  */
 export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
   const n = x.rows;
-  const packed = { n, data: new Float64Array((n * (n + 1)) / 2) };
-  if (isRadialKernel(kernel)) radialGram(kernel, x, packed);
-  else tiledGram(kernel, x, packed);
+  const radial = isRadialKernel(kernel);
+  const length = (n * (n + 1)) / 2;
+  const arena = SimdArena.create(radial ? [length, n, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK] : [length, n, n]);
+  if (!arena) {
+    const packed = { n, data: new Float64Array(length) };
+    if (radial) radialGram(kernel, x, packed, (i0, i1) => upperGramProducts(x, packed, i0, i1));
+    else tiledGram(kernel, x, packed);
+    return packed;
+  }
+  const [data, v, out, rows, columns] = arena.arrays;
+  const packed = { n, data, simd: { kernels: arena.kernels, v, out } };
+  if (radial) {
+    simdUpperGramProducts(arena.kernels, x, packed, rows, columns);
+    radialGram(kernel, x, packed, () => {});
+  } else tiledGram(kernel, x, packed);
   return packed;
 }
 
-function radialGram(kernel: RadialKernel, x: Matrix, packed: PackedSymmetric): void {
+/**
+ * The radial profile over the packed Gram products, row by row; `products(i0, i1)` fills the dot
+ * products of rows [i0, i1) first (a no-op when they were all computed beforehand).
+ */
+function radialGram(kernel: RadialKernel, x: Matrix, packed: PackedSymmetric, products: (i0: number, i1: number) => void): void {
   const { rows: n, cols: d, data: xd } = x;
   const norms = new Float64Array(n);
   for (let i = 0; i < n; i++) norms[i] = dot(xd, i * d, i * d, d);
   // Four rows of dot products, then their profile while the rows are still in cache.
   for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
     const i1 = Math.min(i0 + ROW_BLOCK, n);
-    upperGramProducts(x, packed, i0, i1);
+    products(i0, i1);
     for (let i = i0; i < i1; i++) applyProfile(kernel.profile, xd, d, norms, packed, i);
+  }
+}
+
+// Columns of x transposed at a time for the SIMD Gram products (d × 256 float64 of scratch).
+const COLUMN_CHUNK = 256;
+
+/**
+ * Every packed entry xᵢ·xⱼ (j ≥ i) with the SIMD row-block kernel: column chunks of x transposed
+ * into `columns`, then each four-row block's products with the chunk (its rows copied into `rows`).
+ * The entries left of a block's diagonal corner and the last n mod 4 rows go entry by entry.
+ */
+function simdUpperGramProducts(kernels: StoredKernelExports, x: Matrix, packed: PackedSymmetric, rows: Float64Array, columns: Float64Array): void {
+  const { rows: n, cols: d, data: xd } = x;
+  const out = packed.data;
+  const blocks = n - (n % ROW_BLOCK);
+  for (let c0 = 0; c0 < n; c0 += COLUMN_CHUNK) {
+    const c1 = Math.min(c0 + COLUMN_CHUNK, n);
+    const width = c1 - c0;
+    for (let j = c0; j < c1; j++) for (let k = 0; k < d; k++) columns[k * width + j - c0] = xd[j * d + k];
+    for (let i0 = 0; i0 < blocks && i0 + ROW_BLOCK - 1 < c1; i0 += ROW_BLOCK) {
+      const from = Math.max(c0, i0 + ROW_BLOCK - 1);
+      rows.set(xd.subarray(i0 * d, (i0 + ROW_BLOCK) * d));
+      const base = (r: number) => addressOf(out, rowOffset(n, i0 + r) - i0 - r + c0);
+      kernels.rowBlockProducts(addressOf(rows), d, addressOf(columns), width, from - c0, width, base(0), base(1), base(2), base(3));
+    }
+  }
+  for (let i0 = 0; i0 < blocks; i0 += ROW_BLOCK) {
+    for (let i = i0; i < i0 + ROW_BLOCK; i++) {
+      const row = rowOffset(n, i) - i;
+      for (let j = i; j < i0 + ROW_BLOCK - 1; j++) out[row + j] = dot(xd, i * d, j * d, d);
+    }
+  }
+  for (let i = blocks; i < n; i++) {
+    const row = rowOffset(n, i) - i;
+    for (let j = i; j < n; j++) out[row + j] = dot(xd, i * d, j * d, d);
   }
 }
 
@@ -179,7 +241,14 @@ function tiledGram(kernel: Kernel, x: Matrix, packed: PackedSymmetric): void {
  * (an axpy). Four rows at a time, so each out[j] is loaded and stored once per four rows.
  */
 export function packedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Array): Float64Array {
-  const { n, data } = a;
+  const { n, data, simd } = a;
+  if (simd) {
+    simd.v.set(v.subarray(0, n));
+    simd.out.fill(0);
+    simd.kernels.packedMatvec(addressOf(data), n, addressOf(simd.v), addressOf(simd.out));
+    out.set(simd.out);
+    return out;
+  }
   out.fill(0);
   let i0 = 0;
   for (; i0 + ROW_BLOCK <= n; i0 += ROW_BLOCK) {
@@ -320,11 +389,11 @@ export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v
   const f = kernel.profile;
   const yNorms = new Float64Array(m);
   for (let j = 0; j < m; j++) yNorms[j] = dot(yd, j * d, j * d, d);
-  const buffer = new Float64Array(ROW_BLOCK * m);
+  const blockProducts = crossBlockProducts(x, y);
   const out = new Float64Array(n * k);
   for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
     const height = Math.min(ROW_BLOCK, n - i0);
-    crossGramProducts(xd, yd, d, m, i0, height, buffer);
+    const buffer = blockProducts(i0, height);
     for (let r = 0; r < height; r++) {
       const i = i0 + r;
       const ni = dot(xd, i * d, i * d, d);
@@ -341,6 +410,32 @@ export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v
     }
   }
   return { rows: n, cols: k, data: out };
+}
+
+/**
+ * `(i0, height)` → a 4 × y.rows buffer whose row r holds x_{i0+r}·y_j (r < height): the SIMD
+ * row-block kernel on y transposed once into WebAssembly memory (a short last block is padded
+ * with zero rows), else the JavaScript loops.
+ */
+function crossBlockProducts(x: Matrix, y: Matrix): (i0: number, height: number) => Float64Array {
+  const { cols: d, data: xd } = x;
+  const { rows: m, data: yd } = y;
+  const arena = SimdArena.create([ROW_BLOCK * d, d * m, ROW_BLOCK * m]);
+  if (!arena) {
+    const buffer = new Float64Array(ROW_BLOCK * m);
+    return (i0, height) => {
+      crossGramProducts(xd, yd, d, m, i0, height, buffer);
+      return buffer;
+    };
+  }
+  const [rows, columns, buffer] = arena.arrays;
+  for (let j = 0; j < m; j++) for (let t = 0; t < d; t++) columns[t * m + j] = yd[j * d + t];
+  const at = (r: number) => addressOf(buffer, r * m);
+  return (i0, height) => {
+    rows.fill(0).set(xd.subarray(i0 * d, (i0 + height) * d));
+    arena.kernels.rowBlockProducts(addressOf(rows), d, addressOf(columns), m, 0, m, at(0), at(1), at(2), at(3));
+    return buffer;
+  };
 }
 
 /** buffer[r][j] = x_{i0+r}·y_j for r < height, four rows of x per pass over y when there are four. */

@@ -1,0 +1,91 @@
+// The WebAssembly SIMD loops of the stored kernel matrix against direct float64 formulas and the
+// JavaScript loops, at sizes around their blocking (4 rows, pairs of columns, 256-column chunks).
+import { type Matrix, matrix, type Rng } from '@kvkit/tensor-core';
+import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { kernelBlock, matern, rbf } from '../src/index.js';
+import { materializeKernel, packedMatvec, packedRow, radialCrossProduct, type PackedSymmetric } from '../src/operator/stored-kernel.js';
+import { setSimdKernels } from '../src/wasm/simd-arena.js';
+
+function randomPoints(rng: Rng, n: number, d: number): Matrix {
+  return matrix(n, d, Array.from({ length: n * d }, () => rng.normal()));
+}
+
+function unpack(a: PackedSymmetric): Float64Array {
+  const out = new Float64Array(a.n * a.n);
+  for (let p = 0; p < a.n; p++) packedRow(a, p, out.subarray(p * a.n, (p + 1) * a.n));
+  return out;
+}
+
+/** A·v for the full matrix, in float64, written out. */
+function matvec(a: Float64Array, n: number, v: Float64Array): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i] += a[i * n + j] * v[j];
+  return out;
+}
+
+afterEach(() => setSimdKernels(true));
+
+describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
+  it('run in Node: a materialized matrix lives in WebAssembly memory, and not when they are turned off', () => {
+    const x = matrix(6, 2, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(materializeKernel(rbf({ gamma: 0.1 }), x).simd).toBeDefined();
+    setSimdKernels(false);
+    expect(materializeKernel(rbf({ gamma: 0.1 }), x).simd).toBeUndefined();
+  });
+
+  it('Gram-route K equals the pairwise kernel and the JavaScript loops, at every blocking edge', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.05 });
+      for (const [n, d] of [[1, 3], [2, 1], [3, 2], [4, 5], [5, 25], [7, 2], [8, 3], [255, 4], [256, 1], [257, 3], [301, 25], [517, 64]]) {
+        const x = randomPoints(rng, n, d);
+        setSimdKernels(true);
+        const simd = materializeKernel(kernel, x);
+        expect(simd.simd, 'SIMD path').toBeDefined();
+        setSimdKernels(false);
+        const plain = materializeKernel(kernel, x);
+        const full = unpack(simd);
+        if (n <= 301) assertClose(full, kernelBlock(kernel, x, x).data, 1e-13, `n=${n} d=${d} vs pairwise`);
+        assertClose(full, unpack(plain), 1e-14, `n=${n} d=${d} vs JavaScript loops`);
+      }
+    }));
+
+  it('packed K·v equals the dense product and the JavaScript loop (odd and even n, repeated calls)', () =>
+    withSeed((rng) => {
+      const kernel = matern({ nu: 1.5 });
+      for (const n of [1, 2, 3, 4, 5, 6, 9, 64, 131, 402]) {
+        const x = randomPoints(rng, n, 3);
+        const simd = materializeKernel(kernel, x);
+        setSimdKernels(false);
+        const plain = materializeKernel(kernel, x);
+        setSimdKernels(true);
+        const full = unpack(simd);
+        for (let repeat = 0; repeat < 2; repeat++) {
+          const v = Float64Array.from({ length: n }, () => rng.normal());
+          const out = new Float64Array(n).fill(Number.NaN); // the product overwrites, never accumulates
+          packedMatvec(simd, v, out);
+          assertClose(out, matvec(full, n, v), 1e-13, `n=${n} vs dense`);
+          assertClose(out, packedMatvec(plain, v, new Float64Array(n)), 1e-14, `n=${n} vs JavaScript loop`);
+        }
+      }
+    }));
+
+  it('cross products K(x, y)·V equal the pairwise kernel times V with short last blocks and column tails', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.2 });
+      for (const [n, m, d, k] of [[1, 1, 1, 1], [3, 5, 2, 1], [6, 7, 4, 3], [13, 258, 25, 2]]) {
+        const x = randomPoints(rng, n, d);
+        const y = randomPoints(rng, m, d);
+        const v = randomPoints(rng, m, k);
+        const kxy = kernelBlock(kernel, x, y);
+        const expected = new Float64Array(n * k);
+        for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) for (let l = 0; l < k; l++) expected[i * k + l] += kxy.data[i * m + j] * v.data[j * k + l];
+        const simd = radialCrossProduct(kernel, x, y, v).data;
+        setSimdKernels(false);
+        const plain = radialCrossProduct(kernel, x, y, v).data;
+        setSimdKernels(true);
+        assertClose(simd, expected, 1e-13, `n=${n} m=${m} d=${d} k=${k}`);
+        assertClose(simd, plain, 1e-14, `n=${n} m=${m} vs JavaScript loops`);
+      }
+    }));
+});

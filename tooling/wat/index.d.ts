@@ -1,0 +1,4 @@
+export declare function compileWat(path: string): Promise<Uint8Array>;
+export declare function watModuleCode(path: string): Promise<string>;
+export declare function watEsbuildPlugin(): { name: string; setup(build: unknown): void };
+export declare function watVitePlugin(): { name: string; load(id: string): Promise<{ code: string; map: null } | undefined> };
