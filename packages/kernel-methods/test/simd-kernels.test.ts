@@ -4,8 +4,9 @@ import { type Matrix, matrix, type Rng } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kernelBlock, matern, rbf } from '../src/index.js';
+import { radialCrossRows } from '../src/operator/radial-cross.js';
 import { materializeKernel, packedMatvec, packedRow, radialCrossProduct, type PackedSymmetric } from '../src/operator/stored-kernel.js';
-import { setSimdKernels } from '../src/wasm/simd-arena.js';
+import { addressOf, setSimdKernels, SimdArena } from '../src/wasm/simd-arena.js';
 
 function randomPoints(rng: Rng, n: number, d: number): Matrix {
   return matrix(n, d, Array.from({ length: n * d }, () => rng.normal()));
@@ -73,7 +74,7 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
   it('cross products K(x, y)·V equal the pairwise kernel times V with short last blocks and column tails', () =>
     withSeed((rng) => {
       const kernel = rbf({ gamma: 0.2 });
-      for (const [n, m, d, k] of [[1, 1, 1, 1], [3, 5, 2, 1], [6, 7, 4, 3], [13, 258, 25, 2]]) {
+      for (const [n, m, d, k] of [[1, 1, 1, 1], [3, 5, 2, 1], [6, 7, 4, 3], [13, 258, 25, 2], [9, 131, 5, 7], [5, 33, 3, 8], [4, 1, 2, 4]]) {
         const x = randomPoints(rng, n, d);
         const y = randomPoints(rng, m, d);
         const v = randomPoints(rng, m, k);
@@ -87,5 +88,40 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
         assertClose(simd, expected, 1e-13, `n=${n} m=${m} d=${d} k=${k}`);
         assertClose(simd, plain, 1e-14, `n=${n} m=${m} vs JavaScript loops`);
       }
+    }));
+
+  it('cross kernel rows k(x, y) for any row range equal the pairwise kernel (Gaussian in WebAssembly, Matérn in JavaScript)', () =>
+    withSeed((rng) => {
+      for (const kernel of [rbf({ gamma: 0.3 }), matern({ nu: 2.5 })]) {
+        const x = randomPoints(rng, 23, 6);
+        const y = randomPoints(rng, 41, 6);
+        const expected = kernelBlock(kernel, x, y).data;
+        const rows = radialCrossRows(kernel, x, y);
+        for (const [r0, r1] of [[0, 23], [3, 10], [22, 23], [5, 5]]) {
+          const out = new Float64Array((r1 - r0) * 41);
+          rows(r0, r1, out);
+          assertClose(out, expected.subarray(r0 * 41, r1 * 41), 1e-13, `${kernel.name} rows ${r0}–${r1}`);
+        }
+      }
+    }));
+
+  it('the Gaussian profile exp(−γs) is within 2 ulp of Math.exp down to 2.23e-308 and 0 (or within 2.3e-308) below', () =>
+    withSeed((rng) => {
+      const count = 20001;
+      const arena = SimdArena.create([count, count]) as SimdArena;
+      const [row, norms] = arena.arrays;
+      // norms = 0 and products −s/2 give exactly s = 0 + 0 − 2·(−s/2): the exp alone is under test.
+      const s = Float64Array.from({ length: count }, (_, j) => (j % 2 ? rng.uniform() * 760 : (j / count) * 760));
+      for (let j = 0; j < count; j++) row[j] = -s[j] / 2;
+      const gamma = 1;
+      arena.kernels.gaussianFromProducts(addressOf(row), addressOf(norms), 0, 0, count, gamma);
+      for (let j = 0; j < count; j++) {
+        const expected = Math.exp(-gamma * s[j]);
+        const error = Math.abs(row[j] - expected);
+        if (expected >= 2.23e-308) {
+          if (error > 2 * Number.EPSILON * expected) throw new Error(`exp(−${s[j]}) = ${row[j]}, Math.exp gives ${expected}`);
+        } else if (!(error <= 2.3e-308)) throw new Error(`exp(−${s[j]}) = ${row[j]} in the subnormal range, Math.exp gives ${expected}`);
+      }
+      expect(row[0]).toBe(1);
     }));
 });

@@ -44,6 +44,8 @@ export interface RadialKernel extends Kernel {
    * differentiable at s = 0 (Matérn ν = 1/2).
    */
   profileDerivatives?(squaredDistance: number): [number, number, number];
+  /** γ when the profile is exactly exp(−γs) (the Gaussian kernel): the SIMD loops evaluate it in place. */
+  readonly gaussianGamma?: number;
 }
 
 export function isRadialKernel(kernel: Kernel): kernel is RadialKernel {

@@ -16,6 +16,7 @@ class RadialKernelImpl implements RadialKernel {
     readonly profile: (squaredDistance: number) => number,
     private readonly tensorProfile?: (squaredDistance: Tensor, track: Track) => Tensor,
     readonly profileDerivatives?: (squaredDistance: number) => [number, number, number],
+    readonly gaussianGamma?: number,
   ) {
     if (!tensorProfile) this.tensorBlock = undefined;
   }
@@ -60,6 +61,7 @@ export function rbf(options: RbfOptions = {}): RadialKernel {
       const f = Math.exp(-g * s);
       return [f, -g * f, g * g * f];
     },
+    g,
   );
 }
 

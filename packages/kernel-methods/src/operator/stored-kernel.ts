@@ -1,6 +1,9 @@
 import { BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena, type StoredKernelExports } from '../wasm/simd-arena.js';
+import { crossSquaredDistance, dot, fourRowProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
+
+export { radialCrossProduct, usesHostGramRoute } from './radial-cross.js';
 
 /**
  * Default cap on the bytes an estimator may spend on a materialized kernel matrix: 512 MiB. K is
@@ -77,19 +80,21 @@ export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
   const n = x.rows;
   const radial = isRadialKernel(kernel);
   const length = (n * (n + 1)) / 2;
-  const arena = SimdArena.create(radial ? [length, n, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK] : [length, n, n]);
+  const arena = SimdArena.create(radial ? [length, n, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n] : [length, n, n]);
   if (!arena) {
     const packed = { n, data: new Float64Array(length) };
     if (radial) radialGram(kernel, x, packed, (i0, i1) => upperGramProducts(x, packed, i0, i1));
     else tiledGram(kernel, x, packed);
     return packed;
   }
-  const [data, v, out, rows, columns] = arena.arrays;
+  const [data, v, out, rows, columns, norms] = arena.arrays;
   const packed = { n, data, simd: { kernels: arena.kernels, v, out } };
-  if (radial) {
+  if (!radial) tiledGram(kernel, x, packed);
+  else {
     simdUpperGramProducts(arena.kernels, x, packed, rows, columns);
-    radialGram(kernel, x, packed, () => {});
-  } else tiledGram(kernel, x, packed);
+    if (kernel.gaussianGamma === undefined) radialGram(kernel, x, packed, () => {});
+    else simdGaussianProfile(arena.kernels, kernel.gaussianGamma, x, packed, norms);
+  }
   return packed;
 }
 
@@ -99,13 +104,23 @@ export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
  */
 function radialGram(kernel: RadialKernel, x: Matrix, packed: PackedSymmetric, products: (i0: number, i1: number) => void): void {
   const { rows: n, cols: d, data: xd } = x;
-  const norms = new Float64Array(n);
-  for (let i = 0; i < n; i++) norms[i] = dot(xd, i * d, i * d, d);
+  const norms = squaredNorms(x, new Float64Array(n));
   // Four rows of dot products, then their profile while the rows are still in cache.
   for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
     const i1 = Math.min(i0 + ROW_BLOCK, n);
     products(i0, i1);
     for (let i = i0; i < i1; i++) applyProfile(kernel.profile, xd, d, norms, packed, i);
+  }
+}
+
+/** The Gaussian profile exp(−γ‖xᵢ − xⱼ‖²) over the packed Gram products, in WebAssembly. */
+function simdGaussianProfile(kernels: StoredKernelExports, gamma: number, x: Matrix, packed: PackedSymmetric, norms: Float64Array): void {
+  const { n, data } = packed;
+  squaredNorms(x, norms);
+  for (let i = 0; i < n; i++) {
+    const diagonal = rowOffset(n, i);
+    data[diagonal] = 1;
+    kernels.gaussianFromProducts(addressOf(data, diagonal - i), addressOf(norms), norms[i], i + 1, n, gamma);
   }
 }
 
@@ -158,9 +173,6 @@ function applyProfile(f: (s: number) => number, xd: Float64Array, d: number, nor
   }
 }
 
-// Rows per register block of the Gram products.
-const ROW_BLOCK = 4;
-
 /** Entries (i, j ≥ i) = xᵢ·xⱼ of rows i0 ≤ i < i1, four rows at once when there are four. */
 function upperGramProducts(x: Matrix, packed: PackedSymmetric, i0: number, i1: number): void {
   const { cols: d, data: xd } = x;
@@ -178,41 +190,6 @@ function upperGramProducts(x: Matrix, packed: PackedSymmetric, i0: number, i1: n
     for (let j = i; j < i0 + ROW_BLOCK - 1; j++) out[row + j] = dot(xd, i * d, j * d, d);
   }
   fourRowProducts(xd, i0 * d, xd, d, i0 + ROW_BLOCK - 1, n, out, [0, 1, 2, 3].map((r) => rowOffset(n, i0 + r) - i0 - r));
-}
-
-/**
- * out[offsets[r] + j] = x_{row r}·y_j for the four consecutive rows of x from `a0` (a flat offset)
- * and j in [j0, j1): each y_j is read once for four dot products (register blocking).
- */
-function fourRowProducts(xd: Float64Array, a0: number, yd: Float64Array, d: number, j0: number, j1: number, out: Float64Array, offsets: number[]): void {
-  const a1 = a0 + d;
-  const a2 = a1 + d;
-  const a3 = a2 + d;
-  const [o0, o1, o2, o3] = offsets;
-  for (let j = j0; j < j1; j++) {
-    const b = j * d;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let k = 0; k < d; k++) {
-      const v = yd[b + k];
-      s0 += xd[a0 + k] * v;
-      s1 += xd[a1 + k] * v;
-      s2 += xd[a2 + k] * v;
-      s3 += xd[a3 + k] * v;
-    }
-    out[o0 + j] = s0;
-    out[o1 + j] = s1;
-    out[o2 + j] = s2;
-    out[o3 + j] = s3;
-  }
-}
-
-function dot(xd: Float64Array, a: number, b: number, d: number): number {
-  let s = 0;
-  for (let k = 0; k < d; k++) s += xd[a + k] * xd[b + k];
-  return s;
 }
 
 const TILE = 128;
@@ -368,96 +345,4 @@ export function centeredPackedMatvec(a: PackedSymmetric, v: Float64Array, out: F
   mean /= n;
   for (let i = 0; i < n; i++) out[i] -= mean;
   return out;
-}
-
-/** True when cross products of this kernel run on the host by the Gram route (`radialCrossProduct`). */
-export function usesHostGramRoute(kernel: Kernel, engine: unknown): kernel is RadialKernel {
-  return (engine === undefined || engine === 'host') && isRadialKernel(kernel);
-}
-
-/**
- * K(x, y)·V (x.rows × V.cols) on the host for a radial kernel, by the same Gram route as
- * `materializeKernel`: four rows of x at a time, their kernel rows in a 4 × y.rows buffer, then
- * accumulated into the product, so memory stays O(y.rows) whatever x.rows is. Used for
- * predictions and projections against stored training points.
- */
-export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v: Matrix): Matrix {
-  const { rows: n, cols: d, data: xd } = x;
-  const { rows: m, data: yd } = y;
-  const k = v.cols;
-  const vd = v.data;
-  const f = kernel.profile;
-  const yNorms = new Float64Array(m);
-  for (let j = 0; j < m; j++) yNorms[j] = dot(yd, j * d, j * d, d);
-  const blockProducts = crossBlockProducts(x, y);
-  const out = new Float64Array(n * k);
-  for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
-    const height = Math.min(ROW_BLOCK, n - i0);
-    const buffer = blockProducts(i0, height);
-    for (let r = 0; r < height; r++) {
-      const i = i0 + r;
-      const ni = dot(xd, i * d, i * d, d);
-      const row = r * m;
-      const o = i * k;
-      for (let j = 0; j < m; j++) {
-        const scale = ni + yNorms[j];
-        let s = scale - 2 * buffer[row + j];
-        if (s < 1e-6 * scale) s = crossSquaredDistance(xd, i * d, yd, j * d, d);
-        const w = f(s);
-        if (k === 1) out[o] += w * vd[j];
-        else for (let l = 0; l < k; l++) out[o + l] += w * vd[j * k + l];
-      }
-    }
-  }
-  return { rows: n, cols: k, data: out };
-}
-
-/**
- * `(i0, height)` → a 4 × y.rows buffer whose row r holds x_{i0+r}·y_j (r < height): the SIMD
- * row-block kernel on y transposed once into WebAssembly memory (a short last block is padded
- * with zero rows), else the JavaScript loops.
- */
-function crossBlockProducts(x: Matrix, y: Matrix): (i0: number, height: number) => Float64Array {
-  const { cols: d, data: xd } = x;
-  const { rows: m, data: yd } = y;
-  const arena = SimdArena.create([ROW_BLOCK * d, d * m, ROW_BLOCK * m]);
-  if (!arena) {
-    const buffer = new Float64Array(ROW_BLOCK * m);
-    return (i0, height) => {
-      crossGramProducts(xd, yd, d, m, i0, height, buffer);
-      return buffer;
-    };
-  }
-  const [rows, columns, buffer] = arena.arrays;
-  for (let j = 0; j < m; j++) for (let t = 0; t < d; t++) columns[t * m + j] = yd[j * d + t];
-  const at = (r: number) => addressOf(buffer, r * m);
-  return (i0, height) => {
-    rows.fill(0).set(xd.subarray(i0 * d, (i0 + height) * d));
-    arena.kernels.rowBlockProducts(addressOf(rows), d, addressOf(columns), m, 0, m, at(0), at(1), at(2), at(3));
-    return buffer;
-  };
-}
-
-/** buffer[r][j] = x_{i0+r}·y_j for r < height, four rows of x per pass over y when there are four. */
-function crossGramProducts(xd: Float64Array, yd: Float64Array, d: number, m: number, i0: number, height: number, buffer: Float64Array): void {
-  if (height < ROW_BLOCK) {
-    for (let r = 0; r < height; r++) {
-      for (let j = 0; j < m; j++) {
-        let s = 0;
-        for (let t = 0; t < d; t++) s += xd[(i0 + r) * d + t] * yd[j * d + t];
-        buffer[r * m + j] = s;
-      }
-    }
-    return;
-  }
-  fourRowProducts(xd, i0 * d, yd, d, 0, m, buffer, [0, m, 2 * m, 3 * m]);
-}
-
-function crossSquaredDistance(xd: Float64Array, a: number, yd: Float64Array, b: number, d: number): number {
-  let s = 0;
-  for (let t = 0; t < d; t++) {
-    const u = xd[a + t] - yd[b + t];
-    s += u * u;
-  }
-  return s;
 }

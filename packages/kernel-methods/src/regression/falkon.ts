@@ -1,9 +1,11 @@
-import { cholesky, type Matrix, matmulMatrix, solveTriangular } from '@kvkit/tensor-core';
+import { cholesky, type Matrix, solveTriangular } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
-import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
+import { addToDiagonal, conjugateGradientSteps, scaledLowerGram } from '../util/linalg.js';
 import { type ProductSteps, runSteps, runStepsAsync } from '../util/product-driver.js';
-import { accumulateProduct, accumulateTransposedProduct } from '../util/tile-products.js';
+import { radialCrossRows, usesHostGramRoute } from '../operator/radial-cross.js';
+import { accumulateProduct, accumulateTransposedProduct, simdMatvec, simdTransposedMatvec } from '../util/tile-products.js';
+import { SimdArena } from '../wasm/simd-arena.js';
 
 export interface FalkonOptions extends KernelMatrixOptions {
   /** Ridge α of ‖K_nm β − y‖² + α βᵀ(K_mm + jI)β. */
@@ -68,9 +70,7 @@ function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, opt
   let scale = 0;
   for (let i = 0; i < m; i++) scale += kmm.data[i * (m + 1)] / m;
   const t = cholesky(kmm, { jitter: 1e-6 * scale });
-  const ttt = matmulMatrix(t, t, { transposeA: true });
-  for (let i = 0; i < ttt.data.length; i++) ttt.data[i] *= n / m;
-  const a = cholesky(addToDiagonal(ttt, alpha));
+  const a = cholesky(addToDiagonal(scaledLowerGram(t, n / m), alpha));
   // In u = Pᵀβ coordinates the system is P⁻¹K_mnK_nmP⁻ᵀu + αA⁻¹A⁻ᵀu (the regularizer's T cancels):
   // with w = A⁻ᵀu, β = T⁻ᵀw, the product is A⁻¹(T⁻¹K_mnK_nmβ + αw).
   const kmnY = yield { op: 'transposedTimes', v: y };
@@ -102,7 +102,8 @@ interface NormalProduct {
 /**
  * K_mnK_nm·B. On a device engine: two lazy products. On the host: one pass over row tiles of K_nm,
  * each tile evaluated once into a reused buffer and used for both K_tile·B and K_tileᵀ·(K_tile·B);
- * K_nm is kept whole after the first pass when it fits in `cacheBytes`.
+ * K_nm is kept whole after the first pass when it fits in `cacheBytes` (in WebAssembly memory where
+ * SIMD is available: single-column products then run there).
  */
 function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: FalkonOptions): NormalProduct {
   const knm = new KernelMatrix(kernel, x, centers, options);
@@ -114,7 +115,14 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
   }
   const n = x.rows;
   const m = centers.rows;
-  const cache = n * m * 8 <= (options.cacheBytes ?? 0) ? new Float64Array(n * m) : undefined;
+  // Rows of K_nm: by the Gram route for radial kernels (WebAssembly SIMD where available).
+  const evaluateRows = usesHostGramRoute(kernel, knm.engine)
+    ? radialCrossRows(kernel, x, centers)
+    : (r0: number, r1: number, out: Float64Array) => kernel.evaluate(x, centers, out, r0, r1, 0, m);
+  const cacheFits = n * m * 8 <= (options.cacheBytes ?? 0);
+  // A cached K_nm in WebAssembly memory, with slots for a vector product's input and outputs.
+  const arena = cacheFits ? SimdArena.create([n * m, m, n, m]) : null;
+  const cache = arena ? arena.arrays[0] : cacheFits ? new Float64Array(n * m) : undefined;
   let cacheFilled = false;
   // Row tiles of about tileSize² values, the memory bound of the lazy operator.
   const tileRows = cache ? n : Math.max(1, Math.min(n, Math.floor((knm.tileSize * knm.tileSize) / m)));
@@ -123,20 +131,34 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
   /** Calls visit(r0, r1) once the values of K_nm[r0:r1, :] are in `tile` (row-major, width m). */
   const forEachTile = (visit: (r0: number, r1: number) => void): void => {
     if (cache) {
-      if (!cacheFilled) kernel.evaluate(x, centers, cache, 0, n, 0, m);
+      if (!cacheFilled) evaluateRows(0, n, cache);
       cacheFilled = true;
       visit(0, n);
       return;
     }
     for (let r0 = 0; r0 < n; r0 += tileRows) {
       const r1 = Math.min(n, r0 + tileRows);
-      kernel.evaluate(x, centers, tile, r0, r1, 0, m);
+      evaluateRows(r0, r1, tile);
       visit(r0, r1);
     }
+  };
+  /** K_mn(K_nm b) or K_mn v for one column, all in the arena: two SIMD passes over the cache. */
+  const simdVector = (v: Float64Array, transposedOnly: boolean): Matrix => {
+    const [cached, b, nRows, mOut] = (arena as SimdArena).arrays;
+    const kernels = (arena as SimdArena).kernels;
+    forEachTile(() => {});
+    if (transposedOnly) nRows.set(v);
+    else {
+      b.set(v);
+      simdMatvec(kernels, cached, n, m, b, nRows);
+    }
+    simdTransposedMatvec(kernels, cached, n, m, nRows, mOut);
+    return { rows: m, cols: 1, data: Float64Array.from(mOut) };
   };
   return {
     apply(b) {
       const k = b.cols;
+      if (arena && k === 1) return simdVector(b.data, false);
       const out = new Float64Array(m * k);
       if (rows.length < tileRows * k) rows = new Float64Array(tileRows * k);
       forEachTile((r0, r1) => {
@@ -149,6 +171,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
     },
     transposedTimes(y) {
       const k = y.cols;
+      if (arena && k === 1) return simdVector(y.data, true);
       const out = new Float64Array(m * k);
       forEachTile((r0, r1) => accumulateTransposedProduct(tile, r1 - r0, m, y.data, r0, out, 0, k));
       return { rows: m, cols: k, data: out };

@@ -1,5 +1,6 @@
 // Products of a row-major kernel tile with a block of a dense right-hand side, accumulated into
 // an output block: the inner loops of every tiled kernel-matrix product.
+import { addressOf, type StoredKernelExports } from '../wasm/simd-arena.js';
 
 /** out[r0 + i, :] += Σ_j tile[i, j]·v[c0 + j, :]. */
 export function accumulateProduct(tile: Float64Array, height: number, width: number, v: Float64Array, c0: number, out: Float64Array, r0: number, k: number): void {
@@ -39,4 +40,23 @@ export function accumulateTransposedProduct(tile: Float64Array, height: number, 
       for (let l = 0; l < k; l++) out[o + l] += w * v[vr + l];
     }
   }
+}
+
+/**
+ * out = A·b for a row-major rows × cols matrix A, with A, b and out in the same SIMD arena
+ * (WebAssembly memory): four rows per call of the row-block kernel, the last rows mod 4 here.
+ */
+export function simdMatvec(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, b: Float64Array, out: Float64Array): void {
+  out.fill(0, 0, rows);
+  const blocks = rows - (rows % 4);
+  for (let i0 = 0; i0 < blocks; i0 += 4) kernels.rowBlockDots(addressOf(a, i0 * cols), cols, addressOf(b), addressOf(out, i0));
+  if (blocks < rows) accumulateProduct(a.subarray(blocks * cols), rows - blocks, cols, b, 0, out.subarray(blocks), 0, 1);
+}
+
+/** out = Aᵀ·v (cols entries) for the same arena-resident A, four rows of A per call. */
+export function simdTransposedMatvec(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, v: Float64Array, out: Float64Array): void {
+  out.fill(0, 0, cols);
+  const blocks = rows - (rows % 4);
+  for (let i0 = 0; i0 < blocks; i0 += 4) kernels.rowBlockTransposedAxpy(addressOf(a, i0 * cols), cols, v[i0], v[i0 + 1], v[i0 + 2], v[i0 + 3], addressOf(out));
+  if (blocks < rows) accumulateTransposedProduct(a.subarray(blocks * cols), rows - blocks, cols, v, blocks, out, 0, 1);
 }

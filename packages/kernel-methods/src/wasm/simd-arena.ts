@@ -4,6 +4,10 @@ import storedKernelWasm from './stored-kernel.wat';
 export interface StoredKernelExports {
   rowBlockProducts(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
   packedMatvec(a: number, n: number, v: number, out: number): void;
+  gaussianFromProducts(row: number, norms: number, ni: number, j0: number, j1: number, gamma: number): void;
+  rowBlockDots(a: number, m: number, b: number, out: number): void;
+  rowBlockTransposedAxpy(a: number, m: number, c0: number, c1: number, c2: number, c3: number, out: number): void;
+  rowBlockTimesMatrix(w: number, m: number, v: number, k: number, out: number): void;
 }
 
 const PAGE_BYTES = 65536;
