@@ -1,8 +1,9 @@
-import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, matmulMatrix, type Matrix, type Rng } from '@kvkit/tensor-core';
-import type { Kernel, KernelSpec } from '../kernels/kernel.js';
+import { cholesky, createRng, eigh, InvalidConfigError, type Matrix, type Rng, solveTriangular, transposeMatrix } from '@kvkit/tensor-core';
+import { isRadialKernel, type Kernel, type KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
-import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
+import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, selectRows } from '../points.js';
+import { rightMultiplier } from '../util/dense-product.js';
 import { addToDiagonal } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 
@@ -61,38 +62,87 @@ export class Nystroem {
     this.options = options;
   }
 
-  /** Chooses the landmarks (or takes `indices`) and forms K_CC^{−1/2}. */
+  /** Chooses the landmarks (or takes `indices`) and forms K_CC^{−1/2}, all on the host in float64. */
   fit(points: PointsInput, fitOptions: { indices?: ArrayLike<number> } = {}): this {
     const x = asPoints(points, 'Nystroem.fit', { cols: this.kernel.inputDim });
-    const m = this.nComponents;
-    if (m > x.rows) throw new InvalidConfigError(`Nystroem.fit: nComponents ${m} exceeds the ${x.rows} points`, { nComponents: m, points: x.rows });
-    let indices: Int32Array;
-    if (fitOptions.indices) {
-      indices = Int32Array.from(fitOptions.indices);
-      if (indices.length !== m || indices.some((i) => !(i >= 0 && i < x.rows)) || new Set(indices).size !== m) {
-        throw new InvalidConfigError(`Nystroem.fit: indices must be ${m} distinct row numbers in [0, ${x.rows})`);
-      }
-    } else {
-      const rng = createRng(this.options.seed ?? 0);
-      indices = this.sampling === 'uniform' ? uniformIndices(x.rows, m, rng) : ridgeLeverageIndices(this.kernel, x, m, this.options.ridge, rng, this.options);
-    }
-    const landmarks = selectRows(x, indices);
-    this.landmarks = landmarks;
-    this.componentIndices = indices;
-    this.normalization = inverseSquareRoot(new KernelMatrix(this.kernel, landmarks, undefined, this.options).toMatrix());
-    return this;
+    const indices = this.checkedIndices(x, fitOptions.indices, 'Nystroem.fit');
+    return this.setLandmarks(x, indices ?? this.sampleIndices(x, (sketch) => hostCrossProduct(this.kernel, x, sketch.sample, sketch.whitening, this.options)));
   }
 
-  /** φ(x) = k(x, C)·K_CC^{−1/2} (n × m). */
+  /**
+   * `fit` with the kernel products on the `engine` backend (WebGPU, CUDA: read back asynchronously):
+   * ridge-leverage sampling's n × |S| cross product K(x, S)·L⁻ᵀ runs there in f32; the small algebra
+   * (K_SS's and K_CC's factorizations, the m×m matrices themselves) stays on the host in float64.
+   * Uniform sampling needs no product, so there it is `fit`; with the host engine it is `fit`.
+   */
+  async fitAsync(points: PointsInput, fitOptions: { indices?: ArrayLike<number> } = {}): Promise<this> {
+    const x = asPoints(points, 'Nystroem.fitAsync', { cols: this.kernel.inputDim });
+    const indices = this.checkedIndices(x, fitOptions.indices, 'Nystroem.fitAsync');
+    if (indices || this.sampling === 'uniform' || isHostEngine(this.options.engine)) return this.fit(x, fitOptions);
+    const sketch = leverageSketch(this.kernel, x, this.pilotSize(x), this.options.ridge, createRng(this.options.seed ?? 0), this.nComponents, this.options);
+    const product = await deviceCrossProduct(this.kernel, x, sketch.sample, sketch.whitening, this.options);
+    return this.setLandmarks(x, this.leverageIndices(sketch, product));
+  }
+
+  /**
+   * φ(x) = k(x, C)·K_CC^{−1/2} (n × m). On the host: row tiles of k(x, C) in float64, each multiplied
+   * by K_CC^{−1/2} as it is made (WebAssembly SIMD where available), so k(x, C) is never stored whole;
+   * on a synchronous backend (engine 'cpu') the lazy operator's f32 product.
+   */
   transform(points: PointsInput): Matrix {
     const landmarks = requireFitted(this.landmarks, 'Nystroem.transform');
     const x = asPoints(points, 'Nystroem.transform', { cols: landmarks.cols });
-    const cross = new KernelMatrix(this.kernel, x, landmarks, this.options).toMatrix();
-    return matmulMatrix(cross, this.normalization as Matrix);
+    requireSynchronousEngine(this.options.engine, 'Nystroem.transform', 'transformAsync');
+    return hostCrossProduct(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
+  }
+
+  /** `transform` with k(x, C)·K_CC^{−1/2} on the `engine` backend (f32, read back asynchronously). */
+  async transformAsync(points: PointsInput): Promise<Matrix> {
+    const landmarks = requireFitted(this.landmarks, 'Nystroem.transformAsync');
+    const x = asPoints(points, 'Nystroem.transformAsync', { cols: landmarks.cols });
+    if (isHostEngine(this.options.engine)) return this.transform(x);
+    return deviceCrossProduct(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
   }
 
   fitTransform(points: PointsInput): Matrix {
     return this.fit(points).transform(points);
+  }
+
+  /** The given landmark indices, checked (undefined when none were given). */
+  private checkedIndices(x: Matrix, given: ArrayLike<number> | undefined, where: string): Int32Array | undefined {
+    const m = this.nComponents;
+    if (m > x.rows) throw new InvalidConfigError(`${where}: nComponents ${m} exceeds the ${x.rows} points`, { nComponents: m, points: x.rows });
+    if (!given) return undefined;
+    const indices = Int32Array.from(given);
+    if (indices.length !== m || indices.some((i) => !(i >= 0 && i < x.rows)) || new Set(indices).size !== m) {
+      throw new InvalidConfigError(`${where}: indices must be ${m} distinct row numbers in [0, ${x.rows})`);
+    }
+    return indices;
+  }
+
+  /** Sampled landmark indices; `crossProduct` computes ridge-leverage sampling's K(x, S)·L⁻ᵀ. */
+  private sampleIndices(x: Matrix, crossProduct: (sketch: LeverageSketch) => Matrix): Int32Array {
+    const rng = createRng(this.options.seed ?? 0);
+    if (this.sampling === 'uniform') return uniformIndices(x.rows, this.nComponents, rng);
+    const sketch = leverageSketch(this.kernel, x, this.pilotSize(x), this.options.ridge, rng, this.nComponents, this.options);
+    return this.leverageIndices(sketch, crossProduct(sketch));
+  }
+
+  private pilotSize(x: Matrix): number {
+    return Math.min(x.rows, Math.max(2 * this.nComponents, 50));
+  }
+
+  private leverageIndices(sketch: LeverageSketch, product: Matrix): Int32Array {
+    return weightedWithoutReplacement(leverageFromProduct(sketch, product), this.nComponents, sketch.rng);
+  }
+
+  /** Stores the landmarks and K_CC^{−1/2} (K_CC evaluated on the host in float64). */
+  private setLandmarks(x: Matrix, indices: Int32Array): this {
+    const landmarks = selectRows(x, indices);
+    this.landmarks = landmarks;
+    this.componentIndices = indices;
+    this.normalization = inverseSquareRoot(new KernelMatrix(this.kernel, landmarks, undefined, { tileSize: this.options.tileSize }).toMatrix());
+    return this;
   }
 
   toJSON(): NystroemJSON {
@@ -118,13 +168,13 @@ export class Nystroem {
   }
 }
 
-/** K^{−1/2} of a symmetric PSD matrix (eigenvalues floored at 1e-12), symmetric. */
+/** K^{−1/2} = U·diag(λ^{−1/2})·Uᵀ of a symmetric PSD matrix (eigenvalues floored at 1e-12), symmetric. */
 export function inverseSquareRoot(k: Matrix): Matrix {
   const { values, vectors } = eigh(k);
   const m = k.rows;
   const scaled = new Float64Array(m * m);
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) scaled[i * m + j] = vectors.data[i * m + j] / Math.sqrt(Math.max(values[j], 1e-12));
-  return matmulMatrix({ rows: m, cols: m, data: scaled }, vectors, { transposeB: true });
+  return rightMultiplier(transposeMatrix(vectors))({ rows: m, cols: m, data: scaled });
 }
 
 /** m distinct indices uniformly at random (a partial Fisher–Yates shuffle). */
@@ -143,6 +193,7 @@ export function uniformIndices(n: number, m: number, rng: Rng): Int32Array {
  * Approximate λ-ridge leverage scores ℓᵢ = (K(K + λI)⁻¹)ᵢᵢ from a uniform pilot sample S:
  * ℓ̃ᵢ = min(1, (k(xᵢ, xᵢ) − k_iSᵀ(K_SS + λI)⁻¹k_iS)/λ) (Musco & Musco 2017, Eq. 3, one level
  * instead of their recursion); then m distinct points drawn with probability ∝ ℓ̃ (successive sampling).
+ * Computed on the host in float64 whatever `options.engine` is (Nystroem.fitAsync takes the device route).
  */
 export function ridgeLeverageScores(
   kernel: Kernel,
@@ -153,19 +204,40 @@ export function ridgeLeverageScores(
   options: KernelMatrixOptions = {},
   rank = Math.max(1, Math.floor(pilot / 2)),
 ): Float64Array {
+  const sketch = leverageSketch(kernel, x, pilot, ridge, rng, rank, options);
+  return leverageFromProduct(sketch, hostCrossProduct(kernel, x, sketch.sample, sketch.whitening, { tileSize: options.tileSize }));
+}
+
+/** What the scores need besides K(x, S)·L⁻ᵀ: the pilot sample S, L⁻ᵀ (LLᵀ = K_SS + λI), λ and k(xᵢ, xᵢ). */
+interface LeverageSketch {
+  sample: Matrix;
+  whitening: Matrix;
+  lambda: number;
+  diagonal: Float64Array;
+  rng: Rng;
+}
+
+function leverageSketch(kernel: Kernel, x: Matrix, pilot: number, ridge: number | undefined, rng: Rng, rank: number, options: KernelMatrixOptions): LeverageSketch {
   const sample = selectRows(x, uniformIndices(x.rows, Math.min(pilot, x.rows), rng));
   const diagonal = kernel.diagonal(x);
-  const kss = new KernelMatrix(kernel, sample, undefined, options).toMatrix();
+  const kss = new KernelMatrix(kernel, sample, undefined, { tileSize: options.tileSize }).toMatrix();
   const lambda = ridge ?? tailRidge(kss, rank, x.rows, diagonal);
   if (!(lambda > 0)) throw new InvalidConfigError(`ridge leverage: the ridge must be > 0, got ${lambda}`);
-  const factor = cholesky(addToDiagonal(kss, lambda));
-  const cross = new KernelMatrix(kernel, sample, x, options).toMatrix(); // |S| × n
-  const solved = choleskySolve(factor, cross);
-  const scores = new Float64Array(x.rows);
   const s = sample.rows;
-  for (let i = 0; i < x.rows; i++) {
+  const identity = new Float64Array(s * s);
+  for (let i = 0; i < s; i++) identity[i * s + i] = 1;
+  const whitening = solveTriangular(cholesky(addToDiagonal(kss, lambda)), { rows: s, cols: s, data: identity }, { lower: true, transpose: true });
+  return { sample, whitening, lambda, diagonal, rng };
+}
+
+/** Scores from the rows of K(x, S)·L⁻ᵀ, whose squared norms are k_iSᵀ(K_SS + λI)⁻¹k_iS. */
+function leverageFromProduct(sketch: LeverageSketch, product: Matrix): Float64Array {
+  const { diagonal, lambda } = sketch;
+  const s = product.cols;
+  const scores = new Float64Array(product.rows);
+  for (let i = 0; i < product.rows; i++) {
     let q = 0;
-    for (let t = 0; t < s; t++) q += cross.data[t * x.rows + i] * solved.data[t * x.rows + i];
+    for (let t = 0; t < s; t++) q += product.data[i * s + t] ** 2;
     // A true leverage score is at most 1; points far from the pilot would otherwise get up to k(x, x)/λ.
     scores[i] = Math.min(Math.max((diagonal[i] - q) / lambda, 0), 1) + 1e-12;
   }
@@ -181,9 +253,89 @@ function tailRidge(kss: Matrix, rank: number, n: number, diagonal: Float64Array)
   return Math.max((tail * n) / kss.rows / rank, 1e-8 * meanDiagonal * n);
 }
 
-function ridgeLeverageIndices(kernel: Kernel, x: Matrix, m: number, ridge: number | undefined, rng: Rng, options: KernelMatrixOptions): Int32Array {
-  const scores = ridgeLeverageScores(kernel, x, Math.min(x.rows, Math.max(2 * m, 50)), ridge, rng, options, m);
-  return weightedWithoutReplacement(scores, m, rng);
+function isHostEngine(engine: KernelMatrixOptions['engine']): boolean {
+  return engine === undefined || engine === 'host';
+}
+
+/**
+ * K(x, y)·V on the host engine: row tiles of about tileSize² kernel values evaluated in float64 and
+ * multiplied by V as they are made; on a synchronous backend, the lazy operator's product.
+ */
+function hostCrossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions): Matrix {
+  if (!isHostEngine(options.engine)) return new KernelMatrix(kernel, x, y, options).multiply(v);
+  const m = y.rows;
+  const tileSize = options.tileSize ?? 256;
+  const tileRows = Math.max(4, Math.min(x.rows, Math.floor((tileSize * tileSize) / m)));
+  const times = rightMultiplier(v);
+  const kernelRows = hostKernelRows(kernel, x, y);
+  const out = new Float64Array(x.rows * v.cols);
+  for (let r0 = 0; r0 < x.rows; r0 += tileRows) {
+    const r1 = Math.min(x.rows, r0 + tileRows);
+    out.set(times(kernelRows(r0, r1)).data, r0 * v.cols);
+  }
+  return { rows: x.rows, cols: v.cols, data: out };
+}
+
+/**
+ * (r0, r1) → k(x[r0:r1], y) in float64. Radial kernels by the Gram route: the dot products x_i·y_j
+ * as one dense product (SIMD where available), then ‖x_i − y_j‖² = ‖x_i‖² + ‖y_j‖² − 2x_i·y_j,
+ * recomputed by differences where that cancels (below 1e-6 of ‖x_i‖² + ‖y_j‖²: near-duplicate
+ * points) so √-based profiles stay exact; other kernels through `kernel.evaluate`.
+ */
+function hostKernelRows(kernel: Kernel, x: Matrix, y: Matrix): (r0: number, r1: number) => Matrix {
+  const { cols: d, data: xd } = x;
+  const { rows: m, data: yd } = y;
+  if (!isRadialKernel(kernel)) {
+    return (r0, r1) => {
+      const out = new Float64Array((r1 - r0) * m);
+      kernel.evaluate(x, y, out, r0, r1, 0, m);
+      return { rows: r1 - r0, cols: m, data: out };
+    };
+  }
+  const f = kernel.profile;
+  const dots = rightMultiplier(transposeMatrix(y));
+  const yNorms = new Float64Array(m);
+  for (let j = 0; j < m; j++) yNorms[j] = squaredNorm(yd, j * d, d);
+  return (r0, r1) => {
+    const tile = dots({ rows: r1 - r0, cols: d, data: xd.subarray(r0 * d, r1 * d) });
+    const out = tile.data;
+    for (let i = r0; i < r1; i++) {
+      const xNorm = squaredNorm(xd, i * d, d);
+      const row = (i - r0) * m;
+      for (let j = 0; j < m; j++) {
+        const scale = xNorm + yNorms[j];
+        let s = scale - 2 * out[row + j];
+        if (s < 1e-6 * scale) s = squaredDistance(xd, i * d, yd, j * d, d);
+        out[row + j] = f(s);
+      }
+    }
+    return tile;
+  };
+}
+
+function squaredNorm(ad: Float64Array, a: number, d: number): number {
+  let s = 0;
+  for (let t = 0; t < d; t++) s += ad[a + t] * ad[a + t];
+  return s;
+}
+
+function squaredDistance(ad: Float64Array, a: number, bd: Float64Array, b: number, d: number): number {
+  let s = 0;
+  for (let t = 0; t < d; t++) {
+    const u = ad[a + t] - bd[b + t];
+    s += u * u;
+  }
+  return s;
+}
+
+/** K(x, y)·V on a device engine, read back asynchronously; the operator's device copies are released. */
+async function deviceCrossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions): Promise<Matrix> {
+  const operator = new KernelMatrix(kernel, x, y, options);
+  try {
+    return await operator.multiplyAsync(v);
+  } finally {
+    operator.dispose();
+  }
 }
 
 /** m distinct indices, each next one drawn with probability ∝ its weight among those left. */

@@ -1,0 +1,116 @@
+// Nystroem's host path (row tiles of k(x, C), radial kernels by the Gram route, the products with
+// K_CC^{−1/2} in WebAssembly SIMD where available) and ridge-leverage scores, against direct float64
+// formulas written out here, with the SIMD loops on and off; the engine errors of the async methods.
+import { choleskySolve, cholesky, createRng, eigh, type Matrix, matrix, type Rng } from '@kvkit/tensor-core';
+import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Kernel, kernelBlock, laplace, matern, Nystroem, rbf, ridgeLeverageScores } from '../src/index.js';
+import { uniformIndices } from '../src/approximation/nystroem.js';
+import { setSimdKernels } from '../src/wasm/simd-arena.js';
+
+function randomPoints(rng: Rng, n: number, d: number): Matrix {
+  return matrix(n, d, Array.from({ length: n * d }, () => rng.normal()));
+}
+
+function rowsOf(x: Matrix, indices: ArrayLike<number>): Matrix {
+  const out = new Float64Array(indices.length * x.cols);
+  for (let r = 0; r < indices.length; r++) out.set(x.data.subarray(indices[r] * x.cols, (indices[r] + 1) * x.cols), r * x.cols);
+  return { rows: indices.length, cols: x.cols, data: out };
+}
+
+/** φ(x) = k(x, C)·U diag(max(λ, 1e-12)^{−1/2}) Uᵀ, every sum written out in float64. */
+function directFeatures(kernel: Kernel, x: Matrix, landmarks: Matrix): Float64Array {
+  const m = landmarks.rows;
+  const { values, vectors } = eigh(kernelBlock(kernel, landmarks, landmarks));
+  const u = vectors.data;
+  const normalization = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let t = 0; t < m; t++) s += (u[i * m + t] * u[j * m + t]) / Math.sqrt(Math.max(values[t], 1e-12));
+      normalization[i * m + j] = s;
+    }
+  }
+  const cross = kernelBlock(kernel, x, landmarks).data;
+  const out = new Float64Array(x.rows * m);
+  for (let i = 0; i < x.rows; i++) for (let j = 0; j < m; j++) for (let t = 0; t < m; t++) out[i * m + j] += cross[i * m + t] * normalization[t * m + j];
+  return out;
+}
+
+afterEach(() => setSimdKernels(true));
+
+describe('Nystroem on the host', () => {
+  it('φ(x) = k(x, C)·K_CC^{−1/2} to float64 rounding: radial (Gram route, with near-duplicates) and other kernels, tiles and SIMD blocks at their edges', () =>
+    withSeed((rng) => {
+      const kernels = [rbf({ gamma: 0.2 }), matern({ nu: 1.5, lengthScale: 2 }), matern({ nu: 0.5, lengthScale: 1.5 }), laplace({ gamma: 0.3 })];
+      for (const kernel of kernels) {
+        for (const [n, m, tileSize] of [[23, 7, 4], [61, 13, 9], [40, 40, 256]]) {
+          const x = randomPoints(rng, n, 3);
+          // Near-duplicates of landmarks: the Gram expansion cancels there and distances are recomputed.
+          const test = randomPoints(rng, 9, 3);
+          for (let t = 0; t < 3; t++) test.data[4 * 3 + t] = x.data[2 * 3 + t] + 1e-9 * rng.normal();
+          const indices = uniformIndices(n, m, createRng(rng.int(1 << 30)));
+          const model = new Nystroem({ kernel, nComponents: m, tileSize }).fit(x, { indices });
+          const reference = directFeatures(kernel, test, rowsOf(x, indices));
+          assertClose(model.transform(test).data, reference, 1e-10, `${kernel.name} n=${n} m=${m}`);
+          setSimdKernels(false);
+          const plain = new Nystroem({ kernel, nComponents: m, tileSize }).fit(x, { indices });
+          assertClose(plain.transform(test).data, model.transform(test).data, 1e-13, `${kernel.name} without SIMD`);
+          setSimdKernels(true);
+        }
+      }
+    }));
+
+  it('ridge-leverage scores = min(1, (k(xᵢ, xᵢ) − k_iSᵀ(K_SS + λI)⁻¹k_iS)/λ) with the same pilot sample', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.5 });
+      const x = randomPoints(rng, 57, 2);
+      const seed = rng.int(1 << 30);
+      const pilot = 18;
+      const lambda = 0.05;
+      const scores = ridgeLeverageScores(kernel, x, pilot, lambda, createRng(seed), { tileSize: 5 });
+      const sample = rowsOf(x, uniformIndices(x.rows, pilot, createRng(seed)));
+      const kss = kernelBlock(kernel, sample, sample);
+      for (let i = 0; i < pilot; i++) kss.data[i * pilot + i] += lambda;
+      const cross = kernelBlock(kernel, sample, x);
+      const solved = choleskySolve(cholesky(kss), cross);
+      const expected = new Float64Array(x.rows);
+      for (let i = 0; i < x.rows; i++) {
+        let q = 0;
+        for (let t = 0; t < pilot; t++) q += cross.data[t * x.rows + i] * solved.data[t * x.rows + i];
+        expected[i] = Math.min(Math.max((1 - q) / lambda, 0), 1) + 1e-12;
+      }
+      assertClose(scores, expected, 1e-9, 'scores');
+      expect(scores.some((s) => s < 1)).toBe(true);
+    }));
+
+  it('fitAsync / transformAsync with the host engine are fit / transform', async () => {
+    const x = withSeed((rng) => randomPoints(rng, 30, 2));
+    const kernel = rbf({ gamma: 0.3 });
+    for (const sampling of ['uniform', 'ridge-leverage'] as const) {
+      const sync = new Nystroem({ kernel, nComponents: 6, sampling, seed: 4 }).fit(x);
+      const async = await new Nystroem({ kernel, nComponents: 6, sampling, seed: 4 }).fitAsync(x);
+      expect(Array.from(async.componentIndices as Int32Array)).toEqual(Array.from(sync.componentIndices as Int32Array));
+      assertClose((await async.transformAsync(x)).data, sync.transform(x).data, 0, sampling);
+    }
+  });
+
+  it('errors: bad indices and too many components from fit and fitAsync, transformAsync before fit', async () => {
+    const x = matrix(5, 2, [0, 0, 1, 0, 0, 1, 1, 1, 2, 2]);
+    const model = new Nystroem({ kernel: rbf(), nComponents: 3 });
+    await expect(model.transformAsync(x)).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/Nystroem.transformAsync/) });
+    expect(() => model.fit(x, { indices: [0, 0, 1] })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    await expect(model.fitAsync(x, { indices: [0, 1, 9] })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    await expect(new Nystroem({ kernel: rbf(), nComponents: 6 }).fitAsync(x)).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    expect(model.componentIndices).toBeUndefined();
+  });
+
+  it('a synchronous backend engine (cpu, f32 tiles) gives the host features within f32', () =>
+    withSeed((rng) => {
+      const x = randomPoints(rng, 33, 3);
+      const kernel = rbf({ gamma: 0.2 });
+      const host = new Nystroem({ kernel, nComponents: 8, seed: 1 }).fit(x);
+      const cpu = new Nystroem({ kernel, nComponents: 8, seed: 1, engine: 'cpu', tileSize: 8 }).fit(x);
+      assertClose(cpu.transform(x).data, host.transform(x).data, 1e-4, 'cpu engine');
+    }));
+});
