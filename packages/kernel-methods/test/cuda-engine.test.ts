@@ -1,6 +1,7 @@
 // KernelMatrix with engine = the CUDA backend, on @kvkit/cuda-runtime's CPU emulator (tensor-core's
 // .cu kernels compiled with the host C++ compiler), against the float64 host engine on fresh random
-// inputs (device-engine-cases.ts), then KernelRidge fitted end to end with the engine.
+// inputs (device-engine-cases.ts), then KernelRidge, KernelPCA and Nystroem fitted end to end with the
+// engine (device-estimator-cases.ts).
 // tooling/gpu/kernel-methods-check.sh runs the same cases on an NVIDIA GPU.
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { createRng } from '@kvkit/tensor-core';

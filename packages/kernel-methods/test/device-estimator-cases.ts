@@ -2,13 +2,24 @@
 // WebGPU / CUDA in f32, the solvers on the host in float64) against float64 host fits: cases shared
 // by webgpu-engine.test.ts, cuda-engine.test.ts and tooling/gpu/kernel-methods-check.ts.
 import { relativeError } from '@kvkit/tensor-core/testing';
-import { KernelPCA, KernelRidge, rbf } from '../src/index.js';
+import { type Matrix, matmulMatrix } from '@kvkit/tensor-core';
+import { KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
 import { type DeviceEngineCase, uniformMatrix } from './device-engine-cases.js';
 
 // f32 products perturb the solved systems by ~1e-7 relative; CG stops at 1e-7 relative residual, and
 // K + αI (rbf, α = 0.5, n = 45) has condition number < 100. Over 60 seeds on the CPU backend (the same
 // f32 tile path) the worst errors were 2e-6 (CG), 4e-6 (FALKON predictions), 2e-8 (KPCA eigenvalues).
 const SOLVE_TOLERANCE = 1e-4;
+// f32 cross products k(x, ·) times float64 coefficients (Nyström's K_CC^{−1/2}, KPCA's V/√λ): relative
+// errors ~1e-7 amplified by the coefficients' size against the result's. Over 600 seeds on the CPU
+// backend (the same f32 tile path) the worst were 1.4e-6 (randomized KPCA), 8e-8 (KPCA projections),
+// 1e-6 (uniform Nyström), 4e-6 (ridge-leverage Nyström, whose landmarks always matched the host's).
+const PROJECTION_TOLERANCE = 1e-4;
+
+/** φ(x)·φ(y)ᵀ: the kernel approximation, the quantity Nyström features are for. */
+function gram(features: Matrix): Float64Array {
+  return matmulMatrix(features, features, { transposeB: true }).data;
+}
 
 export function deviceEstimatorCases(): DeviceEngineCase[] {
   const kernel = rbf({ gamma: 0.4 });
@@ -53,5 +64,61 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
         return relativeError(device.eigenvalues as Float64Array, reference.eigenvalues as Float64Array);
       },
     },
+    {
+      name: "KernelPCA fitAsync 'randomized' on the device = the host's randomized fit with the same seed (n = 40, 4 comp.), and transformAsync",
+      tolerance: PROJECTION_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(40, 3, rng);
+        const test = uniformMatrix(7, 3, rng);
+        const options = { kernel, nComponents: 4, solver: 'randomized', seed: 5, tileSize: 16 } as const;
+        const device = await new KernelPCA({ ...options, engine: backend }).fitAsync(x);
+        const reference = new KernelPCA(options).fit(x);
+        return Math.max(
+          relativeError(device.eigenvalues as Float64Array, reference.eigenvalues as Float64Array),
+          relativeError((await device.transformAsync(test)).data, reference.transform(test).data),
+        );
+      },
+    },
+    {
+      name: 'KernelPCA transformAsync on the device = the float64 projection of the same fitted model (n = 45, 3 comp., tiles of 16)',
+      tolerance: PROJECTION_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(45, 3, rng);
+        const test = uniformMatrix(19, 3, rng);
+        const device = new KernelPCA({ kernel, nComponents: 3, solver: 'exact', tileSize: 16, engine: backend }).fit(x);
+        const host = KernelPCA.load(device.toJSON());
+        return relativeError((await device.transformAsync(test)).data, host.transform(test).data);
+      },
+    },
+    {
+      name: 'Nystroem fitAsync/transformAsync (uniform, m = 12) on the device = the host features; φφᵀ agrees (n = 50, tiles of 16)',
+      tolerance: PROJECTION_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(50, 4, rng);
+        const test = uniformMatrix(13, 4, rng);
+        const options = { kernel, nComponents: 12, seed: 2, tileSize: 16 } as const;
+        const device = await new Nystroem({ ...options, engine: backend }).fitAsync(x);
+        const reference = new Nystroem(options).fit(x);
+        if (!sameIndices(device.componentIndices, reference.componentIndices)) return Infinity;
+        const features = await device.transformAsync(test);
+        return Math.max(relativeError(features.data, reference.transform(test).data), relativeError(gram(features), gram(reference.transform(test))));
+      },
+    },
+    {
+      name: "Nystroem fitAsync 'ridge-leverage' on the device (K(x, S)·L⁻ᵀ there) picks the host's landmarks (n = 80, m = 10, λ = 0.3)",
+      tolerance: PROJECTION_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(80, 3, rng);
+        const options = { kernel, nComponents: 10, sampling: 'ridge-leverage', ridge: 0.3, seed: rng.int(1 << 30), tileSize: 16 } as const;
+        const device = await new Nystroem({ ...options, engine: backend }).fitAsync(x);
+        const reference = new Nystroem(options).fit(x);
+        if (!sameIndices(device.componentIndices, reference.componentIndices)) return Infinity;
+        return relativeError((await device.transformAsync(x)).data, reference.transform(x).data);
+      },
+    },
   ];
+}
+
+function sameIndices(a: Int32Array | undefined, b: Int32Array | undefined): boolean {
+  return !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
 }

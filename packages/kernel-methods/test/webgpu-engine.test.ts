@@ -1,11 +1,12 @@
 // KernelMatrix with engine = a WebGPU backend — Dawn in Node, on SwiftShader where there is no GPU
 // (CI sets KVKIT_REQUIRE_WEBGPU=1, so a missing device fails rather than skips) — against the float64
-// host engine on fresh random inputs (device-engine-cases.ts), then KernelRidge fitted end to end
-// with the engine. tooling/gpu/kernel-methods-check.sh runs the same cases on an NVIDIA GPU.
+// host engine on fresh random inputs (device-engine-cases.ts), then KernelRidge, KernelPCA and Nystroem
+// fitted end to end with the engine (device-estimator-cases.ts). tooling/gpu/kernel-methods-check.sh runs
+// the same cases on an NVIDIA GPU.
 import { BackendUnavailable, createRng, InvalidConfigError } from '@kvkit/tensor-core';
 import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KernelMatrix, KernelPCA, KernelRidge, rbf } from '../src/index.js';
+import { KernelMatrix, KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
 import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 
@@ -41,8 +42,29 @@ describe.skipIf(!gpu)(`KernelMatrix on WebGPU = the float64 host engine within f
     const model = await new KernelRidge({ kernel: rbf(), solver: 'cg', engine: gpu! }).fitAsync(x, y);
     expect(() => model.predict(x)).toThrow(/predictAsync/);
     expect(() => new KernelPCA({ kernel: rbf(), nComponents: 2, solver: 'randomized', engine: gpu! }).fit(x)).toThrow(BackendUnavailable);
-    const kpca = new KernelPCA({ kernel: rbf(), nComponents: 2, solver: 'dual', engine: gpu! });
-    await expect(kpca.fitAsync(x)).rejects.toThrow(InvalidConfigError);
-    expect(kpca.eigenvalues).toBeUndefined();
+    expect(() => new KernelPCA({ kernel: rbf(), nComponents: 2, solver: 'randomized', engine: gpu! }).fit(x)).toThrow(/fitAsync \(solver 'randomized'\)/);
+    for (const solver of ['dual', 'exact'] as const) {
+      const kpca = new KernelPCA({ kernel: rbf(), nComponents: 2, solver, engine: gpu! });
+      await expect(kpca.fitAsync(x)).rejects.toThrow(InvalidConfigError);
+      expect(kpca.eigenvalues).toBeUndefined();
+    }
+    const badSketch = new KernelPCA({ kernel: rbf(), nComponents: 2, solver: 'randomized', oversample: -1, engine: gpu! });
+    await expect(badSketch.fitAsync(x)).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/oversample/) });
+    expect(badSketch.eigenvalues).toBeUndefined();
+    // Fitted on the host (exact), projected with the engine: transform names transformAsync.
+    const projected = new KernelPCA({ kernel: rbf(), nComponents: 2, solver: 'exact', engine: gpu! }).fit(x);
+    expect(() => projected.transform(x)).toThrow(BackendUnavailable);
+    expect(() => projected.transform(x)).toThrow(/transformAsync/);
+  });
+
+  it('Nystroem on an asynchronous engine: transform names transformAsync; fitAsync checks its inputs first', async () => {
+    const x = uniformMatrix(20, 2, rng);
+    const model = await new Nystroem({ kernel: rbf(), nComponents: 5, sampling: 'ridge-leverage', engine: gpu! }).fitAsync(x);
+    expect(() => model.transform(x)).toThrow(BackendUnavailable);
+    expect(() => model.transform(x)).toThrow(/transformAsync/);
+    await expect(model.transformAsync(uniformMatrix(3, 4, rng))).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
+    const unfitted = new Nystroem({ kernel: rbf(), nComponents: 30, engine: gpu! });
+    await expect(unfitted.fitAsync(x)).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    expect(unfitted.componentIndices).toBeUndefined();
   });
 });

@@ -16,6 +16,7 @@ import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { lanczosLargest, lanczosLargestAsync } from '../util/lanczos.js';
 import { addToDiagonal, centerColumns, leadingColumns, scaleColumns } from '../util/linalg.js';
+import { type SymmetricRandomizedSvdOptions, symmetricRandomizedSvdAsync } from '../util/randomized-svd-async.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
@@ -135,16 +136,12 @@ export class KernelPCA {
       values = result.values;
       this.iterations = result.products;
     } else {
-      requireSynchronousEngine(this.options.engine, `KernelPCA.fit (${solver})`, "fitAsync (solver 'lanczos')");
+      requireSynchronousEngine(this.options.engine, `KernelPCA.fit (${solver})`, `fitAsync (solver '${solver === 'randomized' ? 'randomized' : 'lanczos'}')`);
       const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
       rowMeans = operator.rowSums().map((s) => s / n);
       mean = rowMeans.reduce((a, b) => a + b, 0) / n;
       if (solver === 'randomized') {
-        const result = randomizedSvd(centeredOperator(operator), k, {
-          oversample: this.options.oversample ?? 10,
-          powerIterations: this.options.powerIterations ?? 4,
-          seed: this.options.seed ?? 0,
-        });
+        const result = randomizedSvd(centeredOperator(operator), k, this.randomizedOptions('KernelPCA.fit'));
         vectors = signByLargest(result.u);
         values = result.s;
       } else {
@@ -159,9 +156,11 @@ export class KernelPCA {
 
   /**
    * `fit` with the kernel products on the `engine` backend (a WebGPU or CUDA backend, read back
-   * asynchronously): there the 'auto' and 'lanczos' solvers run thick-restart Lanczos on the lazy
-   * centered operator H K H, each product K·v built tile by tile on the device in f32 (K is never
-   * stored); the Krylov basis stays on the host in float64. With the host engine it is `fit`.
+   * asynchronously), on the lazy centered operator H K H, each product K·V built tile by tile on the
+   * device in f32 (K is never stored), the solver's vectors on the host in float64:
+   * 'auto' and 'lanczos' run thick-restart Lanczos; 'randomized' runs the host's randomized SVD
+   * (same sketch from the same seed, same power iterations). 'exact' and 'dual' are refused
+   * (InvalidConfigError). With the host engine it is `fit`.
    */
   async fitAsync(points: PointsInput): Promise<this> {
     const engine = this.options.engine ?? 'host';
@@ -170,17 +169,23 @@ export class KernelPCA {
     const n = x.rows;
     const k = this.nComponents;
     if (k > n) throw new InvalidConfigError(`KernelPCA.fitAsync: nComponents ${k} exceeds the ${n} points`, { nComponents: k, points: n });
-    if (this.solver !== 'auto' && this.solver !== 'lanczos') {
-      throw new InvalidConfigError(`KernelPCA.fitAsync: on a device engine the solver is 'lanczos' (or 'auto'), got '${this.solver}'`, { solver: this.solver });
+    if (this.solver !== 'auto' && this.solver !== 'lanczos' && this.solver !== 'randomized') {
+      throw new InvalidConfigError(`KernelPCA.fitAsync: on a device engine the solver is 'lanczos' (or 'auto') or 'randomized', got '${this.solver}'`, {
+        solver: this.solver,
+      });
     }
+    const randomized = this.solver === 'randomized' ? this.randomizedOptions('KernelPCA.fitAsync') : undefined;
     const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
     try {
       const rowMeans = (await operator.rowSumsAsync()).map((s) => s / n);
       const mean = rowMeans.reduce((a, b) => a + b, 0) / n;
-      // H K H v = H (K (H v)): two centerings on the host around one device product.
-      const centeredProduct = async (v: Float64Array): Promise<Float64Array> =>
-        centerColumns(await operator.multiplyAsync(centerColumns({ rows: n, cols: 1, data: v }))).data;
-      const result = await lanczosLargestAsync(centeredProduct, n, k, {
+      // H K H V = H (K (H V)): two centerings on the host around one device product.
+      const centeredProduct = async (v: Matrix): Promise<Matrix> => centerColumns(await operator.multiplyAsync(centerColumns(v)));
+      if (randomized) {
+        const result = await symmetricRandomizedSvdAsync(centeredProduct, n, k, randomized);
+        return this.setFit(x, signByLargest(result.u), result.s, rowMeans, mean);
+      }
+      const result = await lanczosLargestAsync(async (v) => (await centeredProduct({ rows: n, cols: 1, data: v })).data, n, k, {
         tolerance: this.options.tolerance ?? 1e-6,
         basisSize: this.options.basisSize,
         seed: this.options.seed ?? 0,
@@ -191,6 +196,15 @@ export class KernelPCA {
     } finally {
       operator.dispose();
     }
+  }
+
+  /** The randomized solver's settings (oversample default 10, power iterations default 4, seed default 0), checked. */
+  private randomizedOptions(where: string): SymmetricRandomizedSvdOptions {
+    return {
+      oversample: requireInteger(this.options.oversample ?? 10, 0, Number.MAX_SAFE_INTEGER, where, 'oversample'),
+      powerIterations: requireInteger(this.options.powerIterations ?? 4, 0, Number.MAX_SAFE_INTEGER, where, 'powerIterations'),
+      seed: this.options.seed ?? 0,
+    };
   }
 
   /** Stores a fit's eigenpairs (after checking they are positive) and the training centering. */
@@ -227,23 +241,28 @@ export class KernelPCA {
   transform(points: PointsInput): Matrix {
     const xTrain = requireFitted(this.x, 'KernelPCA.transform');
     const x = asPoints(points, 'KernelPCA.transform', { cols: xTrain.cols });
-    const alphas = this.alphas as Matrix;
-    const { product, newRowMeans } = this.crossProjection(x, xTrain, alphas);
-    const k = alphas.cols;
-    const meanProjection = new Float64Array(k);
-    const sumProjection = new Float64Array(k);
-    const rowMeans = this.rowMeans as Float64Array;
-    for (let i = 0; i < alphas.rows; i++) {
-      for (let j = 0; j < k; j++) {
-        meanProjection[j] += rowMeans[i] * alphas.data[i * k + j];
-        sumProjection[j] += alphas.data[i * k + j];
-      }
+    requireSynchronousEngine(this.options.engine, 'KernelPCA.transform', 'transformAsync');
+    const augmented = this.augmentedAlphas();
+    const both = usesHostGramRoute(this.kernel, this.options.engine)
+      ? radialCrossProduct(this.kernel, x, xTrain, augmented)
+      : new KernelMatrix(this.kernel, x, xTrain, this.options).multiply(augmented);
+    return this.centeredProjection(both);
+  }
+
+  /**
+   * `transform` with the cross products K(x, X_train)·[V/√λ | 1] on the `engine` backend (f32, read
+   * back asynchronously); the centering stays on the host in float64. With the host engine it is `transform`.
+   */
+  async transformAsync(points: PointsInput): Promise<Matrix> {
+    const xTrain = requireFitted(this.x, 'KernelPCA.transformAsync');
+    const x = asPoints(points, 'KernelPCA.transformAsync', { cols: xTrain.cols });
+    if ((this.options.engine ?? 'host') === 'host') return this.transform(x);
+    const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
+    try {
+      return this.centeredProjection(await cross.multiplyAsync(this.augmentedAlphas()));
+    } finally {
+      cross.dispose();
     }
-    const out = product.data;
-    for (let i = 0; i < x.rows; i++) {
-      for (let j = 0; j < k; j++) out[i * k + j] += -meanProjection[j] + (this.mean - newRowMeans[i]) * sumProjection[j];
-    }
-    return product;
   }
 
   /**
@@ -295,30 +314,40 @@ export class KernelPCA {
     return model;
   }
 
-  /**
-   * K(x, X_train)·A and the new rows' kernel means: one Gram-route pass over [A | 1] for radial
-   * kernels on the host, the lazy operator's product and row sums otherwise.
-   */
-  private crossProjection(x: Matrix, xTrain: Matrix, alphas: Matrix): { product: Matrix; newRowMeans: Float64Array } {
-    const n = xTrain.rows;
-    if (!usesHostGramRoute(this.kernel, this.options.engine)) {
-      const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
-      return { product: cross.multiply(alphas), newRowMeans: cross.rowSums().map((s) => s / n) };
-    }
-    const k = alphas.cols;
+  /** [A | 1] (n × (k + 1)): one cross product gives the projections and the new rows' kernel sums. */
+  private augmentedAlphas(): Matrix {
+    const alphas = this.alphas as Matrix;
+    const { rows: n, cols: k } = alphas;
     const augmented = new Float64Array(n * (k + 1));
     for (let i = 0; i < n; i++) {
       augmented.set(alphas.data.subarray(i * k, (i + 1) * k), i * (k + 1));
       augmented[i * (k + 1) + k] = 1;
     }
-    const both = radialCrossProduct(this.kernel, x, xTrain, { rows: n, cols: k + 1, data: augmented }).data;
-    const product = new Float64Array(x.rows * k);
-    const newRowMeans = new Float64Array(x.rows);
-    for (let i = 0; i < x.rows; i++) {
-      product.set(both.subarray(i * (k + 1), i * (k + 1) + k), i * k);
-      newRowMeans[i] = both[i * (k + 1) + k] / n;
+    return { rows: n, cols: k + 1, data: augmented };
+  }
+
+  /**
+   * The projections from K(x, X_train)·[A | 1]: K(x, X)·A centered with the training centering,
+   * + (mean − newRowMean_i)·Σ_i A − rowMeansᵀA per row (the expansion of H' K(x, X) H A).
+   */
+  private centeredProjection(both: Matrix): Matrix {
+    const alphas = this.alphas as Matrix;
+    const { rows: n, cols: k } = alphas;
+    const rowMeans = this.rowMeans as Float64Array;
+    const meanProjection = new Float64Array(k);
+    const sumProjection = new Float64Array(k);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < k; j++) {
+        meanProjection[j] += rowMeans[i] * alphas.data[i * k + j];
+        sumProjection[j] += alphas.data[i * k + j];
+      }
     }
-    return { product: { rows: x.rows, cols: k, data: product }, newRowMeans };
+    const out = new Float64Array(both.rows * k);
+    for (let i = 0; i < both.rows; i++) {
+      const newRowMean = both.data[i * (k + 1) + k] / n;
+      for (let j = 0; j < k; j++) out[i * k + j] = both.data[i * (k + 1) + j] + (-meanProjection[j] + (this.mean - newRowMean) * sumProjection[j]);
+    }
+    return { rows: both.rows, cols: k, data: out };
   }
 
   /** The solver a fit of n points runs: 'auto' resolved by size and the memory budget. */
