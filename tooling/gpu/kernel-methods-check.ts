@@ -7,8 +7,9 @@
  *   2. timings at n = 2000, 5000, 10000, 20000 on the benchmark's SpamAssassin rows
  *      (packages/kernel-methods/bench/spam-cases.ts, exported here by `--export-data` because the
  *      GPU machine has no node_modules): KPCA top 10 (Lanczos on the lazy centered operator), Nyström
- *      KRR (FALKON, m = 500) and exact KRR (CG on the lazy operator), each with the CUDA and the WebGPU
- *      engine (`fitAsync`), with its accuracy next to it: eigenvalue error / prediction difference
+ *      KRR (FALKON, m = 500), Nyström features (m = 500: `fitAsync`, then `transformAsync` of the
+ *      test rows) and exact KRR (CG on the lazy operator), each with the CUDA and the WebGPU
+ *      engine (`fitAsync`), with its accuracy next to it: eigenvalue error / prediction or feature difference
  *      against the float64 host path (run on that machine's CPU for n <= --reference-max) and test RMSE;
  *   3. scikit-learn on the same rows (tooling/fixtures/kernel_methods_sklearn.py) when `--python` names
  *      an interpreter that has it.
@@ -31,7 +32,7 @@ import { createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { runScikitLearn } from '../../packages/kernel-methods/bench/scikit-learn-runner.js';
-import { KernelPCA, KernelRidge, rbf } from '../../packages/kernel-methods/src/index.js';
+import { KernelPCA, KernelRidge, Nystroem, rbf } from '../../packages/kernel-methods/src/index.js';
 import { deviceEngineCases } from '../../packages/kernel-methods/test/device-engine-cases.js';
 import { deviceEstimatorCases } from '../../packages/kernel-methods/test/device-estimator-cases.js';
 
@@ -176,20 +177,23 @@ async function main(): Promise<void> {
 
 
   // The float64 host path (this machine's CPU, one Node thread) as the accuracy reference.
-  const host = new Map<number, { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array }>();
+  const host = new Map<number, { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array; features?: Float64Array }>();
   for (const c of data) {
     if (c.n > referenceMax || elapsedMs() > sklearnBudgetMs + 0.25 * budgetMs) continue;
     const train = rows(c.x, 0, c.trainRows);
     const test = rows(c.x, c.trainRows, c.n);
     const yTrain = c.y.slice(0, c.trainRows);
     const yTest = c.y.slice(c.trainRows);
-    const ref: { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array } = {};
+    const ref: { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array; features?: Float64Array } = {};
     let t = performance.now();
     ref.eigenvalues = new KernelPCA({ kernel, nComponents: COMPONENTS }).fit(c.x).eigenvalues;
     results.push({ n: c.n, engine: 'host f64', method: 'KPCA top 10 (stored K + Lanczos)', seconds: (performance.now() - t) / 1000 });
     t = performance.now();
     ref.falkon = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: landmarks, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain).predict(test).data;
     results.push({ n: c.n, engine: 'host f64', method: `Nyström KRR (FALKON, m = ${landmarks})`, seconds: (performance.now() - t) / 1000, rmse: rmse(ref.falkon, yTest) });
+    t = performance.now();
+    ref.features = new Nystroem({ kernel, nComponents: landmarks, seed: 0 }).fit(train).transform(test).data;
+    results.push({ n: c.n, engine: 'host f64', method: `Nyström features (m = ${landmarks}): fit + transform of the test rows`, seconds: (performance.now() - t) / 1000 });
     t = performance.now();
     ref.exact = new KernelRidge({ kernel, alpha: ALPHA }).fit(train, yTrain).predict(test).data;
     results.push({ n: c.n, engine: 'host f64', method: 'exact KRR (stored K + CG)', seconds: (performance.now() - t) / 1000, rmse: rmse(ref.exact, yTest) });
@@ -272,6 +276,11 @@ async function main(): Promise<void> {
         const model = await new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: landmarks, seed: 0, tolerance: 1e-5, maxIterations: 3000, ...options }).fitAsync(train, yTrain);
         const pred = (await model.predictAsync(test)).data;
         return { detail: `${model.iterations} it.`, rmse: rmse(pred, yTest), vsHost: relative(pred, ref?.falkon) };
+      });
+      await timed(`Nyström features (m = ${landmarks}): fit + transform of the test rows`, async () => {
+        const map = await new Nystroem({ kernel, nComponents: landmarks, seed: 0, ...options }).fitAsync(train);
+        const features = (await map.transformAsync(test)).data;
+        return { detail: `${test.rows} × ${landmarks} features`, vsHost: relative(features, ref?.features) };
       });
       await timed('exact KRR (CG on the lazy operator)', async () => {
         const model = await new KernelRidge({ kernel, alpha: ALPHA, solver: 'cg', tolerance: 1e-5, maxIterations: 3000, ...options }).fitAsync(train, yTrain);
