@@ -1,6 +1,7 @@
 import { cholesky, createRng, eigh, InvalidConfigError, type Matrix, type Rng, solveTriangular, transposeMatrix } from '@kvkit/tensor-core';
-import { isRadialKernel, type Kernel, type KernelSpec } from '../kernels/kernel.js';
+import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
+import { crossProductAsync, crossProduct, isHostEngine } from '../operator/cross-product.js';
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, selectRows } from '../points.js';
 import { rightMultiplier } from '../util/dense-product.js';
@@ -66,7 +67,7 @@ export class Nystroem {
   fit(points: PointsInput, fitOptions: { indices?: ArrayLike<number> } = {}): this {
     const x = asPoints(points, 'Nystroem.fit', { cols: this.kernel.inputDim });
     const indices = this.checkedIndices(x, fitOptions.indices, 'Nystroem.fit');
-    return this.setLandmarks(x, indices ?? this.sampleIndices(x, (sketch) => hostCrossProduct(this.kernel, x, sketch.sample, sketch.whitening, this.options)));
+    return this.setLandmarks(x, indices ?? this.sampleIndices(x, (sketch) => crossProduct(this.kernel, x, sketch.sample, sketch.whitening, this.options)));
   }
 
   /**
@@ -80,7 +81,7 @@ export class Nystroem {
     const indices = this.checkedIndices(x, fitOptions.indices, 'Nystroem.fitAsync');
     if (indices || this.sampling === 'uniform' || isHostEngine(this.options.engine)) return this.fit(x, fitOptions);
     const sketch = leverageSketch(this.kernel, x, this.pilotSize(x), this.options.ridge, createRng(this.options.seed ?? 0), this.nComponents, this.options);
-    const product = await deviceCrossProduct(this.kernel, x, sketch.sample, sketch.whitening, this.options);
+    const product = await crossProductAsync(this.kernel, x, sketch.sample, sketch.whitening, this.options);
     return this.setLandmarks(x, this.leverageIndices(sketch, product));
   }
 
@@ -93,7 +94,7 @@ export class Nystroem {
     const landmarks = requireFitted(this.landmarks, 'Nystroem.transform');
     const x = asPoints(points, 'Nystroem.transform', { cols: landmarks.cols });
     requireSynchronousEngine(this.options.engine, 'Nystroem.transform', 'transformAsync');
-    return hostCrossProduct(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
+    return crossProduct(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
   }
 
   /** `transform` with k(x, C)·K_CC^{−1/2} on the `engine` backend (f32, read back asynchronously). */
@@ -101,7 +102,7 @@ export class Nystroem {
     const landmarks = requireFitted(this.landmarks, 'Nystroem.transformAsync');
     const x = asPoints(points, 'Nystroem.transformAsync', { cols: landmarks.cols });
     if (isHostEngine(this.options.engine)) return this.transform(x);
-    return deviceCrossProduct(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
+    return crossProductAsync(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
   }
 
   fitTransform(points: PointsInput): Matrix {
@@ -205,7 +206,7 @@ export function ridgeLeverageScores(
   rank = Math.max(1, Math.floor(pilot / 2)),
 ): Float64Array {
   const sketch = leverageSketch(kernel, x, pilot, ridge, rng, rank, options);
-  return leverageFromProduct(sketch, hostCrossProduct(kernel, x, sketch.sample, sketch.whitening, { tileSize: options.tileSize }));
+  return leverageFromProduct(sketch, crossProduct(kernel, x, sketch.sample, sketch.whitening, { tileSize: options.tileSize }));
 }
 
 /** What the scores need besides K(x, S)·L⁻ᵀ: the pilot sample S, L⁻ᵀ (LLᵀ = K_SS + λI), λ and k(xᵢ, xᵢ). */
@@ -251,91 +252,6 @@ function tailRidge(kss: Matrix, rank: number, n: number, diagonal: Float64Array)
   for (let i = rank; i < values.length; i++) tail += Math.max(values[i], 0);
   const meanDiagonal = diagonal.reduce((a, b) => a + b, 0) / n;
   return Math.max((tail * n) / kss.rows / rank, 1e-8 * meanDiagonal * n);
-}
-
-function isHostEngine(engine: KernelMatrixOptions['engine']): boolean {
-  return engine === undefined || engine === 'host';
-}
-
-/**
- * K(x, y)·V on the host engine: row tiles of about tileSize² kernel values evaluated in float64 and
- * multiplied by V as they are made; on a synchronous backend, the lazy operator's product.
- */
-function hostCrossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions): Matrix {
-  if (!isHostEngine(options.engine)) return new KernelMatrix(kernel, x, y, options).multiply(v);
-  const m = y.rows;
-  const tileSize = options.tileSize ?? 256;
-  const tileRows = Math.max(4, Math.min(x.rows, Math.floor((tileSize * tileSize) / m)));
-  const times = rightMultiplier(v);
-  const kernelRows = hostKernelRows(kernel, x, y);
-  const out = new Float64Array(x.rows * v.cols);
-  for (let r0 = 0; r0 < x.rows; r0 += tileRows) {
-    const r1 = Math.min(x.rows, r0 + tileRows);
-    out.set(times(kernelRows(r0, r1)).data, r0 * v.cols);
-  }
-  return { rows: x.rows, cols: v.cols, data: out };
-}
-
-/**
- * (r0, r1) → k(x[r0:r1], y) in float64. Radial kernels by the Gram route: the dot products x_i·y_j
- * as one dense product (SIMD where available), then ‖x_i − y_j‖² = ‖x_i‖² + ‖y_j‖² − 2x_i·y_j,
- * recomputed by differences where that cancels (below 1e-6 of ‖x_i‖² + ‖y_j‖²: near-duplicate
- * points) so √-based profiles stay exact; other kernels through `kernel.evaluate`.
- */
-function hostKernelRows(kernel: Kernel, x: Matrix, y: Matrix): (r0: number, r1: number) => Matrix {
-  const { cols: d, data: xd } = x;
-  const { rows: m, data: yd } = y;
-  if (!isRadialKernel(kernel)) {
-    return (r0, r1) => {
-      const out = new Float64Array((r1 - r0) * m);
-      kernel.evaluate(x, y, out, r0, r1, 0, m);
-      return { rows: r1 - r0, cols: m, data: out };
-    };
-  }
-  const f = kernel.profile;
-  const dots = rightMultiplier(transposeMatrix(y));
-  const yNorms = new Float64Array(m);
-  for (let j = 0; j < m; j++) yNorms[j] = squaredNorm(yd, j * d, d);
-  return (r0, r1) => {
-    const tile = dots({ rows: r1 - r0, cols: d, data: xd.subarray(r0 * d, r1 * d) });
-    const out = tile.data;
-    for (let i = r0; i < r1; i++) {
-      const xNorm = squaredNorm(xd, i * d, d);
-      const row = (i - r0) * m;
-      for (let j = 0; j < m; j++) {
-        const scale = xNorm + yNorms[j];
-        let s = scale - 2 * out[row + j];
-        if (s < 1e-6 * scale) s = squaredDistance(xd, i * d, yd, j * d, d);
-        out[row + j] = f(s);
-      }
-    }
-    return tile;
-  };
-}
-
-function squaredNorm(ad: Float64Array, a: number, d: number): number {
-  let s = 0;
-  for (let t = 0; t < d; t++) s += ad[a + t] * ad[a + t];
-  return s;
-}
-
-function squaredDistance(ad: Float64Array, a: number, bd: Float64Array, b: number, d: number): number {
-  let s = 0;
-  for (let t = 0; t < d; t++) {
-    const u = ad[a + t] - bd[b + t];
-    s += u * u;
-  }
-  return s;
-}
-
-/** K(x, y)·V on a device engine, read back asynchronously; the operator's device copies are released. */
-async function deviceCrossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions): Promise<Matrix> {
-  const operator = new KernelMatrix(kernel, x, y, options);
-  try {
-    return await operator.multiplyAsync(v);
-  } finally {
-    operator.dispose();
-  }
 }
 
 /** m distinct indices, each next one drawn with probability ∝ its weight among those left. */

@@ -12,6 +12,7 @@ import {
   type StoredKernelOptions,
   usesHostGramRoute,
 } from '../operator/stored-kernel.js';
+import { crossProductAsync } from '../operator/cross-product.js';
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { lanczosLargest, lanczosLargestAsync } from '../util/lanczos.js';
@@ -257,12 +258,7 @@ export class KernelPCA {
     const xTrain = requireFitted(this.x, 'KernelPCA.transformAsync');
     const x = asPoints(points, 'KernelPCA.transformAsync', { cols: xTrain.cols });
     if ((this.options.engine ?? 'host') === 'host') return this.transform(x);
-    const cross = new KernelMatrix(this.kernel, x, xTrain, this.options);
-    try {
-      return this.centeredProjection(await cross.multiplyAsync(this.augmentedAlphas()));
-    } finally {
-      cross.dispose();
-    }
+    return this.centeredProjection(await crossProductAsync(this.kernel, x, xTrain, this.augmentedAlphas(), this.options));
   }
 
   /**
