@@ -57,9 +57,13 @@ describe.skipIf(!gpu)(`KernelMatrix on WebGPU = the float64 host engine within f
     expect(() => projected.transform(x)).toThrow(/transformAsync/);
   });
 
-  it('Nystroem on an asynchronous engine: transform names transformAsync; fitAsync checks its inputs first', async () => {
+  it('Nystroem on an asynchronous engine: transform and the ridge-leverage fit name their Async methods; fitAsync checks its inputs first', async () => {
     const x = uniformMatrix(20, 2, rng);
-    const model = await new Nystroem({ kernel: rbf(), nComponents: 5, sampling: 'ridge-leverage', engine: gpu! }).fitAsync(x);
+    const leverage = new Nystroem({ kernel: rbf(), nComponents: 5, sampling: 'ridge-leverage', engine: gpu! });
+    expect(() => leverage.fit(x)).toThrow(BackendUnavailable);
+    expect(() => leverage.fit(x)).toThrow(/fitAsync/);
+    expect(leverage.componentIndices).toBeUndefined();
+    const model = await leverage.fitAsync(x);
     expect(() => model.transform(x)).toThrow(BackendUnavailable);
     expect(() => model.transform(x)).toThrow(/transformAsync/);
     await expect(model.transformAsync(uniformMatrix(3, 4, rng))).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });

@@ -67,6 +67,7 @@ export class Nystroem {
   fit(points: PointsInput, fitOptions: { indices?: ArrayLike<number> } = {}): this {
     const x = asPoints(points, 'Nystroem.fit', { cols: this.kernel.inputDim });
     const indices = this.checkedIndices(x, fitOptions.indices, 'Nystroem.fit');
+    if (!indices && this.sampling === 'ridge-leverage') requireSynchronousEngine(this.options.engine, 'Nystroem.fit (ridge-leverage)', 'fitAsync');
     return this.setLandmarks(x, indices ?? this.sampleIndices(x, (sketch) => crossProduct(this.kernel, x, sketch.sample, sketch.whitening, this.options)));
   }
 
