@@ -63,7 +63,10 @@ export class Nystroem {
     this.options = options;
   }
 
-  /** Chooses the landmarks (or takes `indices`) and forms K_CC^{−1/2}, all on the host in float64. */
+  /**
+   * Chooses the landmarks (or takes `indices`) and forms K_CC^{−1/2} on the host in float64 (with a
+   * synchronous backend engine such as 'cpu', ridge-leverage sampling's cross product runs there).
+   */
   fit(points: PointsInput, fitOptions: { indices?: ArrayLike<number> } = {}): this {
     const x = asPoints(points, 'Nystroem.fit', { cols: this.kernel.inputDim });
     const indices = this.checkedIndices(x, fitOptions.indices, 'Nystroem.fit');
@@ -81,7 +84,7 @@ export class Nystroem {
     const x = asPoints(points, 'Nystroem.fitAsync', { cols: this.kernel.inputDim });
     const indices = this.checkedIndices(x, fitOptions.indices, 'Nystroem.fitAsync');
     if (indices || this.sampling === 'uniform' || isHostEngine(this.options.engine)) return this.fit(x, fitOptions);
-    const sketch = leverageSketch(this.kernel, x, this.pilotSize(x), this.options.ridge, createRng(this.options.seed ?? 0), this.nComponents, this.options);
+    const sketch = this.leverageSketch(x, createRng(this.options.seed ?? 0));
     const product = await crossProductAsync(this.kernel, x, sketch.sample, sketch.whitening, this.options);
     return this.setLandmarks(x, this.leverageIndices(sketch, product));
   }
@@ -126,12 +129,14 @@ export class Nystroem {
   private sampleIndices(x: Matrix, crossProduct: (sketch: LeverageSketch) => Matrix): Int32Array {
     const rng = createRng(this.options.seed ?? 0);
     if (this.sampling === 'uniform') return uniformIndices(x.rows, this.nComponents, rng);
-    const sketch = leverageSketch(this.kernel, x, this.pilotSize(x), this.options.ridge, rng, this.nComponents, this.options);
+    const sketch = this.leverageSketch(x, rng);
     return this.leverageIndices(sketch, crossProduct(sketch));
   }
 
-  private pilotSize(x: Matrix): number {
-    return Math.min(x.rows, Math.max(2 * this.nComponents, 50));
+  /** Ridge leverage's pilot sample of max(2m, 50) points (at most n) and its factorization. */
+  private leverageSketch(x: Matrix, rng: Rng): LeverageSketch {
+    const pilot = Math.min(x.rows, Math.max(2 * this.nComponents, 50));
+    return leverageSketch(this.kernel, x, pilot, this.options.ridge, rng, this.nComponents, this.options);
   }
 
   private leverageIndices(sketch: LeverageSketch, product: Matrix): Int32Array {
