@@ -18,7 +18,14 @@ export function isHostEngine(engine: KernelMatrixOptions['engine']): boolean {
  * (engine 'cpu'), the lazy operator's f32 product.
  */
 export function crossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions): Matrix {
-  if (!isHostEngine(options.engine)) return new KernelMatrix(kernel, x, y, options).multiply(v);
+  if (!isHostEngine(options.engine)) {
+    const operator = new KernelMatrix(kernel, x, y, options);
+    try {
+      return operator.multiply(v);
+    } finally {
+      operator.dispose();
+    }
+  }
   const m = y.rows;
   const tileSize = options.tileSize ?? 256;
   const tileRows = Math.max(4, Math.min(x.rows, Math.floor((tileSize * tileSize) / m)));
