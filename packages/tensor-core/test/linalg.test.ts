@@ -12,12 +12,14 @@ import {
   operatorFromMatrix,
   qr,
   randomizedSvd,
+  randomizedSvdAsync,
+  type AsyncLinearOperator,
   solveTriangular,
   svd,
   transposeMatrix,
 } from '../src/linalg/index.js';
-import type { Rng } from '../src/rng.js';
-import { assertClose, withSeed } from '../src/testing/index.js';
+import { createRng, type Rng } from '../src/rng.js';
+import { assertClose, freshSeed, withSeed } from '../src/testing/index.js';
 import { naiveMatmul } from './reference.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -542,6 +544,29 @@ describe('randomizedSvd', () => {
     expectCode(() => randomizedSvd(matrix(2, 2, [1, Infinity, 0, 1]), 1), InvalidConfigError, 'INVALID_CONFIG', /Infinity/);
     const broken: LinearOperator = { rows: 5, cols: 4, multiply: () => matrix(5, 1), multiplyTransposed: () => matrix(4, 1) };
     expectCode(() => randomizedSvd(broken, 2), ShapeMismatchError, 'SHAPE_MISMATCH', /multiply returned 5×1, expected 5×4/);
+  });
+
+  it('randomizedSvdAsync with asynchronous products returns exactly the synchronous result; bad input rejects the same way', async () => {
+    const seed = freshSeed();
+    const rng = createRng(seed);
+    const a = withSingularValues(rng, m, n, decaying);
+    const operator = operatorFromMatrix(a);
+    let products = 0;
+    const asyncOperator: AsyncLinearOperator = {
+      rows: m,
+      cols: n,
+      multiply: async (v) => (products++, operator.multiply(v)),
+      multiplyTransposed: async (v) => (products++, operator.multiplyTransposed(v)),
+    };
+    const expected = randomizedSvd(a, 6, { seed, powerIterations: 3 });
+    const got = await randomizedSvdAsync(asyncOperator, 6, { seed, powerIterations: 3 });
+    expect(Array.from(got.s), `seed ${seed}`).toEqual(Array.from(expected.s));
+    expect(Array.from(got.u.data)).toEqual(Array.from(expected.u.data));
+    expect(Array.from(got.vt.data)).toEqual(Array.from(expected.vt.data));
+    expect(products).toBe(2 + 2 * 3); // sketch, B, and two per power iteration
+    await expect(randomizedSvdAsync(asyncOperator, 0)).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    const broken: AsyncLinearOperator = { rows: 5, cols: 4, multiply: async () => matrix(5, 1), multiplyTransposed: async () => matrix(4, 1) };
+    await expect(randomizedSvdAsync(broken, 2)).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
   });
 });
 

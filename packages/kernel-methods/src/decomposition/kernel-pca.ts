@@ -1,4 +1,4 @@
-import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, type Matrix, randomizedSvd } from '@kvkit/tensor-core';
+import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, type Matrix, type RandomizedSvdOptions, randomizedSvd, randomizedSvdAsync } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { centeredOperator, centerGram } from '../operator/centered.js';
@@ -17,7 +17,6 @@ import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { lanczosLargest, lanczosLargestAsync } from '../util/lanczos.js';
 import { addToDiagonal, centerColumns, leadingColumns, scaleColumns } from '../util/linalg.js';
-import { type SymmetricRandomizedSvdOptions, symmetricRandomizedSvdAsync } from '../util/randomized-svd-async.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
@@ -183,7 +182,8 @@ export class KernelPCA {
       // H K H V = H (K (H V)): two centerings on the host around one device product.
       const centeredProduct = async (v: Matrix): Promise<Matrix> => centerColumns(await operator.multiplyAsync(centerColumns(v)));
       if (randomized) {
-        const result = await symmetricRandomizedSvdAsync(centeredProduct, n, k, randomized);
+        // H K H is symmetric: its transposed product is the same product.
+        const result = await randomizedSvdAsync({ rows: n, cols: n, multiply: centeredProduct, multiplyTransposed: centeredProduct }, k, randomized);
         return this.setFit(x, signByLargest(result.u), result.s, rowMeans, mean);
       }
       const result = await lanczosLargestAsync(async (v) => (await centeredProduct({ rows: n, cols: 1, data: v })).data, n, k, {
@@ -200,7 +200,7 @@ export class KernelPCA {
   }
 
   /** The randomized solver's settings (oversample default 10, power iterations default 4, seed default 0), checked. */
-  private randomizedOptions(where: string): SymmetricRandomizedSvdOptions {
+  private randomizedOptions(where: string): RandomizedSvdOptions {
     return {
       oversample: requireInteger(this.options.oversample ?? 10, 0, Number.MAX_SAFE_INTEGER, where, 'oversample'),
       powerIterations: requireInteger(this.options.powerIterations ?? 4, 0, Number.MAX_SAFE_INTEGER, where, 'powerIterations'),

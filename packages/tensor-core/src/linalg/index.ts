@@ -2,7 +2,7 @@ export { type LinearOperator, type Matrix, matrix, matrixFromTensor } from './ma
 export { matmulMatrix, transposeMatrix, identityMatrix, operatorFromMatrix } from './matrix-ops.js';
 export { type EighOptions, type EighResult, eigh } from './eigh.js';
 export { type SvdResult, svd } from './svd.js';
-export { type RandomizedSvdOptions, randomizedSvd } from './randomized-svd.js';
+export { type AsyncLinearOperator, type RandomizedSvdOptions, randomizedSvd, randomizedSvdAsync } from './randomized-svd.js';
 export { type CholeskyOptions, cholesky, choleskySolve } from './cholesky.js';
 export { type TriangularSolveOptions, solveTriangular } from './triangular.js';
 export { type QrResult, qr } from './qr.js';

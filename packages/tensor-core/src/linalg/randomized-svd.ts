@@ -26,7 +26,42 @@ export interface RandomizedSvdOptions {
 export function randomizedSvd(a: Matrix | LinearOperator, rank: number, options: RandomizedSvdOptions = {}): SvdResult {
   if (!isLinearOperator(a)) requireFiniteMatrix(a, 'randomizedSvd');
   const operator: LinearOperator = isLinearOperator(a) ? a : operatorFromMatrix(a);
-  const { rows: m, cols: n } = operator;
+  const steps = randomizedSvdSteps(operator.rows, operator.cols, rank, options);
+  let step = steps.next();
+  while (!step.done) step = steps.next(operator[step.value.op](step.value.v));
+  return step.value;
+}
+
+/** A linear operator whose products arrive asynchronously (e.g. computed on a GPU and read back). */
+export interface AsyncLinearOperator {
+  readonly rows: number;
+  readonly cols: number;
+  multiply(v: Matrix): Promise<Matrix>;
+  multiplyTransposed(v: Matrix): Promise<Matrix>;
+}
+
+/**
+ * `randomizedSvd` for an operator with asynchronous products: the same sketch from the same seed,
+ * the same steps on the host in float64, so with the same products it returns the same result.
+ */
+export async function randomizedSvdAsync(operator: AsyncLinearOperator, rank: number, options: RandomizedSvdOptions = {}): Promise<SvdResult> {
+  const steps = randomizedSvdSteps(operator.rows, operator.cols, rank, options);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await operator[step.value.op](step.value.v));
+  return step.value;
+}
+
+/** A product the randomized SVD needs next: A·v ('multiply') or Aᵀ·v ('multiplyTransposed'). */
+interface ProductRequest {
+  op: 'multiply' | 'multiplyTransposed';
+  v: Matrix;
+}
+
+/**
+ * The algorithm as an iteration over the products it needs (one body for the synchronous and the
+ * asynchronous drivers): validates, yields each product request, checks each product's shape.
+ */
+function* randomizedSvdSteps(m: number, n: number, rank: number, options: RandomizedSvdOptions): Generator<ProductRequest, SvdResult, Matrix> {
   const smaller = Math.min(m, n);
   if (!Number.isInteger(rank) || rank < 1 || rank > smaller) {
     throw new InvalidConfigError(`randomizedSvd: rank must be an integer in [1, ${smaller}] for a ${m}×${n} matrix, got ${rank}`, {
@@ -45,17 +80,23 @@ export function randomizedSvd(a: Matrix | LinearOperator, rank: number, options:
   }
   const rng = options.rng ?? createRng(options.seed ?? 0);
   const sketchSize = Math.min(rank + oversample, smaller);
+  const multiply = function* (v: Matrix): Generator<ProductRequest, Matrix, Matrix> {
+    return checkedProduct(yield { op: 'multiply', v }, m, v.cols, 'multiply');
+  };
+  const multiplyTransposed = function* (v: Matrix): Generator<ProductRequest, Matrix, Matrix> {
+    return checkedProduct(yield { op: 'multiplyTransposed', v }, n, v.cols, 'multiplyTransposed');
+  };
 
   const omega = new Float64Array(n * sketchSize);
   for (let i = 0; i < omega.length; i++) omega[i] = rng.normal();
-  let basis = qr(checkedProduct(operator.multiply({ rows: n, cols: sketchSize, data: omega }), m, sketchSize, 'multiply')).q;
+  let basis = qr(yield* multiply({ rows: n, cols: sketchSize, data: omega })).q;
   for (let iteration = 0; iteration < powerIterations; iteration++) {
-    const rowSpace = qr(checkedProduct(operator.multiplyTransposed(basis), n, sketchSize, 'multiplyTransposed')).q;
-    basis = qr(checkedProduct(operator.multiply(rowSpace), m, sketchSize, 'multiply')).q;
+    const rowSpace = qr(yield* multiplyTransposed(basis)).q;
+    basis = qr(yield* multiply(rowSpace)).q;
   }
 
   // B = Qᵀ A, formed as (Aᵀ Q)ᵀ so only the operator's two products are needed.
-  const small = transposeMatrix(checkedProduct(operator.multiplyTransposed(basis), n, sketchSize, 'multiplyTransposed'));
+  const small = transposeMatrix(yield* multiplyTransposed(basis));
   const factors = svd(small);
   const u = matmulMatrix(basis, factors.u);
   return {
