@@ -17,6 +17,7 @@ export { besselK, gamma as gammaFunction } from './kernels/special-functions.js'
 export { type KernelMatrixOptions, KernelMatrix } from './operator/kernel-matrix.js';
 export { centeredOperator } from './operator/centered.js';
 export { type StoredKernelOptions, DEFAULT_MAX_MEMORY_BYTES } from './operator/stored-kernel.js';
+export { setSimdKernels } from './wasm/simd-arena.js';
 
 // Decomposition
 export { type KpcaSolver, type KernelPCAOptions, type KernelPCAJSON, KernelPCA } from './decomposition/kernel-pca.js';

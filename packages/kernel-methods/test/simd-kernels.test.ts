@@ -3,10 +3,10 @@
 import { type Matrix, matrix, type Rng } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kernelBlock, matern, rbf } from '../src/index.js';
+import { kernelBlock, matern, rbf, setSimdKernels } from '../src/index.js';
 import { radialCrossRows } from '../src/operator/radial-cross.js';
 import { materializeKernel, packedMatvec, packedRow, radialCrossProduct, type PackedSymmetric } from '../src/operator/stored-kernel.js';
-import { addressOf, setSimdKernels, SimdArena } from '../src/wasm/simd-arena.js';
+import { addressOf, SimdArena } from '../src/wasm/simd-arena.js';
 
 function randomPoints(rng: Rng, n: number, d: number): Matrix {
   return matrix(n, d, Array.from({ length: n * d }, () => rng.normal()));

@@ -27,7 +27,13 @@ let compiled: object | null | undefined;
 
 /** The compiled module, or null where WebAssembly or its SIMD is unavailable. */
 function storedKernelModule(): object | null {
-  if (compiled === undefined) compiled = wasm?.validate(storedKernelWasm) ? new wasm.Module(storedKernelWasm) : null;
+  if (compiled === undefined) {
+    try {
+      compiled = wasm?.validate(storedKernelWasm) ? new wasm.Module(storedKernelWasm) : null;
+    } catch {
+      compiled = null; // e.g. a Content-Security-Policy without 'wasm-unsafe-eval'
+    }
+  }
   return compiled;
 }
 
