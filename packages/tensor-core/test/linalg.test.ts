@@ -6,6 +6,7 @@ import {
   cholesky,
   choleskySolve,
   eigh,
+  eigvalsh,
   identityMatrix,
   matmulMatrix,
   matrix,
@@ -283,6 +284,28 @@ describe('eigh', () => {
       });
     });
   }
+
+  it('eigvalsh gives eigh’s values without the vectors: known spectra, both orders, and the same input errors', () => {
+    withSeed((rng) => {
+      for (const n of [0, 1, 2, 9, 60]) {
+        const lambda = Array.from({ length: n }, (_, i) => (i % 4 === 0 ? -1.5 : Math.round(8 * rng.normal()) / 4));
+        const q = randomOrthogonal(rng, n);
+        const a = product(scaleColumns(q, lambda), q, false, true);
+        for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a.data[i * n + j] = a.data[j * n + i];
+        const descending = [...lambda].sort((x, y) => y - x);
+        const scale = Math.max(1, ...descending.map(Math.abs));
+        const values = eigvalsh(a);
+        expect(values.length).toBe(n);
+        for (let i = 0; i < n; i++) expect(Math.abs(values[i] - descending[i])).toBeLessThan(1e-12 * scale * Math.sqrt(n));
+        if (n > 0) assertClose(values, eigh(a).values, 1e-13, `n = ${n}: eigvalsh vs eigh`);
+        const ascending = eigvalsh(a, { order: 'ascending' });
+        expect(Array.from(ascending)).toEqual(Array.from(values).reverse());
+      }
+    });
+    expectCode(() => eigvalsh(matrix(2, 3)), ShapeMismatchError, 'SHAPE_MISMATCH');
+    expectCode(() => eigvalsh(matrix(2, 2, [1, 2, 0, 1])), InvalidConfigError, 'INVALID_CONFIG', /eigvalsh: the matrix is not symmetric/);
+    expectCode(() => eigvalsh(matrix(2, 2, [1, NaN, NaN, 1])), InvalidConfigError, 'INVALID_CONFIG');
+  });
 
   it('matches the closed form of a 2×2 matrix', () => {
     withSeed((rng) => {

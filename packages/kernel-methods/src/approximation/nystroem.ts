@@ -1,4 +1,4 @@
-import { cholesky, createRng, eigh, InvalidConfigError, type Matrix, type Rng, solveTriangular, transposeMatrix } from '@kvkit/tensor-core';
+import { cholesky, createRng, eigh, eigvalsh, InvalidConfigError, type Matrix, type Rng, solveTriangular, transposeMatrix } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { crossProductAsync, crossProduct, isHostEngine } from '../operator/cross-product.js';
@@ -253,7 +253,7 @@ function leverageFromProduct(sketch: LeverageSketch, product: Matrix): Float64Ar
 
 /** Σ_{i>rank} λᵢ(K)/rank, K's eigenvalues estimated from the pilot Gram (× n/|S|); floored for smooth kernels. */
 function tailRidge(kss: Matrix, rank: number, n: number, diagonal: Float64Array): number {
-  const values = eigh(kss).values;
+  const values = eigvalsh(kss);
   let tail = 0;
   for (let i = rank; i < values.length; i++) tail += Math.max(values[i], 0);
   const meanDiagonal = diagonal.reduce((a, b) => a + b, 0) / n;

@@ -1,4 +1,4 @@
-import { eigh, IndexOutOfRangeError, InvalidConfigError, type Matrix, NotPositiveDefiniteError, ShapeMismatchError } from '@kvkit/tensor-core';
+import { eigvalsh, IndexOutOfRangeError, InvalidConfigError, type Matrix, NotPositiveDefiniteError, ShapeMismatchError } from '@kvkit/tensor-core';
 import { requireFinite } from '../points.js';
 import type { Kernel, KernelSpec } from './kernel.js';
 
@@ -34,8 +34,8 @@ export function precomputed(gram: Matrix, options: PrecomputedOptions = {}): Pre
   requireFinite(gram.data, n, 'precomputed', 'Gram row');
   const tolerance = options.tolerance ?? 1e-8;
   if (options.checkPsd ?? true) {
-    // eigh checks symmetry itself (within the same relative tolerance) and reports the worst pair.
-    const { values } = eigh(gram, { order: 'ascending', tolerance });
+    // eigvalsh checks symmetry itself (within the same relative tolerance) and reports the worst pair.
+    const values = eigvalsh(gram, { order: 'ascending', tolerance });
     const largest = Math.max(Math.abs(values[0]), Math.abs(values[n - 1]));
     if (values[0] < -tolerance * largest) {
       throw new NotPositiveDefiniteError(

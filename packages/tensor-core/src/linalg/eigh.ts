@@ -33,28 +33,16 @@ const MAX_ITERATIONS_PER_EIGENVALUE = 50;
  * they are recorded and applied to the eigenvectors in cache-friendly batches.
  */
 export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
-  requireSquareMatrix(a, 'eigh');
-  requireFiniteMatrix(a, 'eigh');
-  const tolerance = options.tolerance ?? 1e-8;
-  if (!(tolerance >= 0)) throw new InvalidConfigError(`eigh: tolerance must be a number >= 0, got ${tolerance}`);
-  const order = options.order ?? 'descending';
-  if (order !== 'ascending' && order !== 'descending') {
-    throw new InvalidConfigError(`eigh: order must be 'ascending' or 'descending', got ${String(order)}`);
-  }
-  const n = a.rows;
+  const { n, order, scale, work } = prepare(a, options, 'eigh');
   if (n === 0) return { values: new Float64Array(0), vectors: { rows: 0, cols: 0, data: new Float64Array(0) } };
-
-  // Scale to max |entry| = 1 so no square in the reflections or shifts overflows or underflows.
-  const scale = maxAbsEntry(a);
-  const work = symmetrizedCopy(a, scale, tolerance);
 
   const diagonal = new Float64Array(n);
   const offDiagonal = new Float64Array(n);
-  const q = transposeMatrix({ rows: n, cols: n, data: tridiagonalize(work, n, diagonal, offDiagonal) }).data;
+  const taus = tridiagonalize(work, n, diagonal, offDiagonal);
+  const q = transposeMatrix({ rows: n, cols: n, data: accumulateQt(work, taus, n) }).data;
   tridiagonalQl(diagonal, offDiagonal, q, n);
 
-  const orderIndex = Array.from({ length: n }, (_, i) => i);
-  orderIndex.sort((i, j) => (order === 'descending' ? diagonal[j] - diagonal[i] : diagonal[i] - diagonal[j]) || i - j);
+  const orderIndex = sortedOrder(diagonal, order);
   const values = new Float64Array(n);
   const vectors = new Float64Array(n * n);
   for (let col = 0; col < n; col++) {
@@ -66,8 +54,45 @@ export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
   return { values, vectors: { rows: n, cols: n, data: vectors } };
 }
 
+/**
+ * The eigenvalues of a symmetric matrix alone, in the requested order: `eigh`'s tridiagonalization
+ * and QL sweeps without forming or rotating the eigenvectors, about a third of its work. Same
+ * values as `eigh(a).values` (the same arithmetic on the tridiagonal matrix).
+ */
+export function eigvalsh(a: Matrix, options: EighOptions = {}): Float64Array {
+  const { n, order, scale, work } = prepare(a, options, 'eigvalsh');
+  const diagonal = new Float64Array(n);
+  const offDiagonal = new Float64Array(n);
+  if (n === 0) return diagonal;
+  tridiagonalize(work, n, diagonal, offDiagonal);
+  tridiagonalQl(diagonal, offDiagonal, null, n);
+  return Float64Array.from(sortedOrder(diagonal, order), (source) => diagonal[source] * scale);
+}
+
+/** Validation and the scaled, symmetrized working copy shared by `eigh` and `eigvalsh`. */
+function prepare(a: Matrix, options: EighOptions, where: string): { n: number; order: 'ascending' | 'descending'; scale: number; work: Float64Array } {
+  requireSquareMatrix(a, where);
+  requireFiniteMatrix(a, where);
+  const tolerance = options.tolerance ?? 1e-8;
+  if (!(tolerance >= 0)) throw new InvalidConfigError(`${where}: tolerance must be a number >= 0, got ${tolerance}`);
+  const order = options.order ?? 'descending';
+  if (order !== 'ascending' && order !== 'descending') {
+    throw new InvalidConfigError(`${where}: order must be 'ascending' or 'descending', got ${String(order)}`);
+  }
+  // Scale to max |entry| = 1 so no square in the reflections or shifts overflows or underflows.
+  const scale = maxAbsEntry(a);
+  return { n: a.rows, order, scale, work: symmetrizedCopy(a, scale, tolerance, where) };
+}
+
+/** Indices of the eigenvalues in the requested order (ties by index). */
+function sortedOrder(diagonal: Float64Array, order: 'ascending' | 'descending'): number[] {
+  const orderIndex = Array.from({ length: diagonal.length }, (_, i) => i);
+  orderIndex.sort((i, j) => (order === 'descending' ? diagonal[j] - diagonal[i] : diagonal[i] - diagonal[j]) || i - j);
+  return orderIndex;
+}
+
 /** (A + Aᵀ)/(2·scale) after checking that A is symmetric within `tolerance`. */
-function symmetrizedCopy(a: Matrix, scale: number, tolerance: number): Float64Array {
+function symmetrizedCopy(a: Matrix, scale: number, tolerance: number, where: string): Float64Array {
   const n = a.rows;
   const src = a.data;
   const out = new Float64Array(n * n);
@@ -93,7 +118,7 @@ function symmetrizedCopy(a: Matrix, scale: number, tolerance: number): Float64Ar
   }
   if (worst > tolerance * scale) {
     throw new InvalidConfigError(
-      `eigh: the matrix is not symmetric: |a[${worstRow}][${worstCol}] − a[${worstCol}][${worstRow}]| = ${worst} ` +
+      `${where}: the matrix is not symmetric: |a[${worstRow}][${worstCol}] − a[${worstCol}][${worstRow}]| = ${worst} ` +
         `(${src[worstRow * n + worstCol]} vs ${src[worstCol * n + worstRow]}) exceeds tolerance ${tolerance} × max|a| = ${tolerance * scale}`,
       { row: worstRow, col: worstCol, asymmetry: worst, tolerance },
     );
@@ -105,8 +130,8 @@ function symmetrizedCopy(a: Matrix, scale: number, tolerance: number): Float64Ar
  * Reduces the symmetric `work` (n×n, row-major; only its upper triangle is read) to tridiagonal
  * T = Qᵀ A Q with Householder reflections H_k = I − τ v vᵀ that zero row k beyond the
  * superdiagonal, one row at a time (Golub & Van Loan Alg. 8.3.1). Fills the diagonal and the
- * superdiagonal (offDiagonal[k] couples k and k+1) and returns Qᵀ (n×n, row-major): its rows are
- * the starting eigenvector estimates that the QL rotations then refine.
+ * superdiagonal (offDiagonal[k] couples k and k+1) and returns the τ_k; the v_k stay in row k of
+ * `work`, from which `accumulateQt` forms Qᵀ (the starting eigenvector estimates).
  */
 function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, offDiagonal: Float64Array): Float64Array {
   const taus = new Float64Array(n);
@@ -176,7 +201,14 @@ function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, o
   }
   diagonal[n - 1] = work[(n - 1) * n + n - 1];
   offDiagonal[n - 1] = 0;
+  return taus;
+}
 
+/**
+ * Qᵀ (n×n, row-major) of the tridiagonalization from its reflections (v_k in row k of `work`, τ_k
+ * in `taus`): its rows are the starting eigenvector estimates that the QL rotations then refine.
+ */
+function accumulateQt(work: Float64Array, taus: Float64Array, n: number): Float64Array {
   // Qᵀ = H_{n-3} ⋯ H_0, accumulated as I·H_{n-3}⋯H_0 from the right: H_k touches columns k+1..
   // and, at that point, only rows k+1.. are non-trivial there. v_k still lies in row k of `work`.
   const qt = new Float64Array(n * n);
@@ -200,14 +232,14 @@ function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, o
  * Wilkinson's shift, chasing the bulge with Givens rotations (Golub & Van Loan §8.3.3, in its QL
  * orientation). Each sweep's rotations are recorded and then applied to the columns of `vectors`
  * (n×n, row-major, starting as Q) through a ColumnRotationBatch; they end up holding the
- * eigenvectors.
+ * eigenvectors. Without `vectors` (eigenvalues only) the rotations are not applied.
  */
-function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vectors: Float64Array, n: number): void {
+function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vectors: Float64Array | null, n: number): void {
   const d = diagonal;
   const e = offDiagonal;
   const cosines = new Float64Array(n);
   const sines = new Float64Array(n);
-  const batch = new ColumnRotationBatch(vectors, n, n);
+  const batch = vectors ? new ColumnRotationBatch(vectors, n, n) : null;
   // ‖T‖∞ bounds every eigenvalue and is preserved (up to rounding) by the orthogonal sweeps, so
   // ε‖T‖ is the absolute accuracy any eigenvalue can have. An off-diagonal below it is negligible
   // even when its neighbouring diagonal entries are tiny too: the purely relative test alone never
@@ -261,14 +293,14 @@ function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vector
         sines[i] = -s;
         lowest = i;
       }
-      batch.add(lowest, m, false, cosines, sines);
+      batch?.add(lowest, m, false, cosines, sines);
       if (deflatedEarly) continue;
       d[l] -= p;
       e[l] = g;
       e[m] = 0;
     }
   }
-  batch.flush();
+  batch?.flush();
 }
 
 /**
