@@ -14,11 +14,13 @@
 #   There (device tool, carry [".gpu-carry"], timeout_s 300, ~4 min):   bash tooling/gpu/kernel-methods-check.sh run [options]
 #       writes $OUT/kernel-methods/kernel-methods.json and prints a markdown table last
 #       (options go to the script: --sizes, --tile, --reference-max, --budget-s, --skip-cuda, --skip-webgpu).
-#   Dry run of the bundle here, on the CUDA CPU emulator and on SwiftShader (numbers meaningless):
+#   Dry run of the bundle here, on the CUDA CPU emulator and on SwiftShader (numbers meaningless),
+#   on rows of the --quick sizes (the prepared data holds only the full sizes):
+#       node --import tsx --import @kvkit/wat/register tooling/gpu/kernel-methods-check.ts --export-data /tmp/kmq.json --sizes 60,90
 #       LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=/tmp \
 #       KVKIT_DAWN_NODE=$PWD/node_modules/webgpu/dist/linux-x64/dawn.node \
 #       KVKIT_CUDA_ADDON=$PWD/.gpu-carry/kvkit_cuda.node KVKIT_CUDA_EMULATOR_HEADER=$PWD/packages/cuda-runtime/emulator/kvkit_emulator.h \
-#         node .gpu-carry/kernel-methods-check.mjs --emulate --quick --python /usr/bin/python3 --out /tmp/kernel-methods-check
+#         node .gpu-carry/kernel-methods-check.mjs --emulate --quick --data /tmp/kmq.json --python /usr/bin/python3 --out /tmp/kernel-methods-check
 set -euo pipefail
 # shellcheck source=tooling/gpu/lib.sh
 source "$(dirname "$0")/lib.sh"
