@@ -31,9 +31,14 @@ export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v
     for (let i0 = 0; i0 < n; i0 += ROW_BLOCK) {
       const height = Math.min(ROW_BLOCK, n - i0);
       blocks.values(i0, height);
-      simd.out.fill(0);
-      if (k === 1) simd.kernels.rowBlockDots(addressOf(blocks.buffer), m, addressOf(simd.v), addressOf(simd.out));
-      else simd.kernels.rowBlockTimesMatrix(addressOf(blocks.buffer), m, addressOf(simd.v), k, addressOf(simd.out));
+      if (k === 1) {
+        simd.out.fill(0);
+        simd.kernels.rowBlockDots(addressOf(blocks.buffer), m, addressOf(simd.v), addressOf(simd.out));
+      } else {
+        // The row-block kernel reads V row-major as its "transposed" operand: out = values · V.
+        const at = (r: number) => addressOf(simd.out, r * k);
+        simd.kernels.rowBlockProducts(addressOf(blocks.buffer), m, addressOf(simd.v), k, 0, k, at(0), at(1), at(2), at(3));
+      }
       out.set(simd.out.subarray(0, height * k), i0 * k);
     }
     return { rows: n, cols: k, data: out };

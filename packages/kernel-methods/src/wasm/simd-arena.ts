@@ -7,7 +7,6 @@ export interface StoredKernelExports {
   gaussianFromProducts(row: number, norms: number, ni: number, j0: number, j1: number, gamma: number): void;
   rowBlockDots(a: number, m: number, b: number, out: number): void;
   rowBlockTransposedAxpy(a: number, m: number, c0: number, c1: number, c2: number, c3: number, out: number): void;
-  rowBlockTimesMatrix(w: number, m: number, v: number, k: number, out: number): void;
 }
 
 const PAGE_BYTES = 65536;
