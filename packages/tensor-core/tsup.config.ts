@@ -1,3 +1,4 @@
+import { watEsbuildPlugin } from '@kvkit/wat';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -16,4 +17,6 @@ export default defineConfig({
   // CUDA C kernel sources ship inside the bundle as text; @kvkit/cuda-runtime loads at run time only.
   loader: { '.cu': 'text', '.cuh': 'text' },
   external: ['@kvkit/cuda-runtime'],
+  // src/simd/*.wat (the dense SIMD kernels) are compiled and inlined as bytes.
+  esbuildPlugins: [watEsbuildPlugin()],
 });

@@ -1,3 +1,5 @@
 import { kvkitVitestConfig } from '@kvkit/vitest-config';
+import { watVitePlugin } from '@kvkit/wat';
 
-export default kvkitVitestConfig();
+// .wat imports compile to their module bytes, as the tsup build does.
+export default kvkitVitestConfig({ plugins: [watVitePlugin()] });

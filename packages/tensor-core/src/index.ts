@@ -57,6 +57,7 @@ export * from './safetensors/index.js';
 
 // Linear algebra (float64, host)
 export * from './linalg/index.js';
+export * from './simd/index.js';
 
 // The KV-cache contract
 export type { StepInfo, AttendOptions, AttendResult, LayerObservation, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';

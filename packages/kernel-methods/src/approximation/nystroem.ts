@@ -1,10 +1,9 @@
-import { cholesky, createRng, eigh, eigvalsh, InvalidConfigError, type Matrix, type Rng, solveTriangular, transposeMatrix } from '@kvkit/tensor-core';
+import { cholesky, createRng, eigh, eigvalsh, InvalidConfigError, type Matrix, matmulMatrix, type Rng, solveTriangular } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { crossProductAsync, crossProduct, isHostEngine } from '../operator/cross-product.js';
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, selectRows } from '../points.js';
-import { rightMultiplier } from '../util/dense-product.js';
 import { addToDiagonal } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 
@@ -181,7 +180,7 @@ export function inverseSquareRoot(k: Matrix): Matrix {
   const m = k.rows;
   const scaled = new Float64Array(m * m);
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) scaled[i * m + j] = vectors.data[i * m + j] / Math.sqrt(Math.max(values[j], 1e-12));
-  return rightMultiplier(transposeMatrix(vectors))({ rows: m, cols: m, data: scaled });
+  return matmulMatrix({ rows: m, cols: m, data: scaled }, vectors, { transposeB: true });
 }
 
 /** m distinct indices uniformly at random (a partial Fisher–Yates shuffle). */

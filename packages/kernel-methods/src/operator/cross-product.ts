@@ -1,6 +1,5 @@
-import type { Matrix } from '@kvkit/tensor-core';
+import { type Matrix, matmulMatrix } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
-import { rightMultiplier } from '../util/dense-product.js';
 import { KernelMatrix, type KernelMatrixOptions } from './kernel-matrix.js';
 import { radialCrossProduct, usesHostGramRoute } from './radial-cross.js';
 
@@ -31,13 +30,12 @@ export function crossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, op
   const m = y.rows;
   const tileSize = options.tileSize ?? 256;
   const tileRows = Math.max(4, Math.min(x.rows, Math.floor((tileSize * tileSize) / m)));
-  const times = rightMultiplier(v);
   const tile = new Float64Array(tileRows * m);
   const out = new Float64Array(x.rows * v.cols);
   for (let r0 = 0; r0 < x.rows; r0 += tileRows) {
     const r1 = Math.min(x.rows, r0 + tileRows);
     kernel.evaluate(x, y, tile, r0, r1, 0, m);
-    out.set(times({ rows: r1 - r0, cols: m, data: tile.subarray(0, (r1 - r0) * m) }).data, r0 * v.cols);
+    out.set(matmulMatrix({ rows: r1 - r0, cols: m, data: tile.subarray(0, (r1 - r0) * m) }, v).data, r0 * v.cols);
   }
   return { rows: x.rows, cols: v.cols, data: out };
 }

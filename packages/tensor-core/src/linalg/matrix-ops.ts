@@ -1,4 +1,5 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
+import { addressOf, SimdArena } from '../simd/simd-arena.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
 
 export interface MatmulOptions {
@@ -25,6 +26,10 @@ export function matmulMatrix(a: Matrix, b: Matrix, opts: MatmulOptions = {}): Ma
     );
   }
   const n = rhs.cols;
+  if (m * inner * n >= SIMD_MIN_WORK) {
+    const product = simdMatmul(a, transposeA, rhs, m, inner, n);
+    if (product) return product;
+  }
   const out = new Float64Array(m * n);
   const ad = a.data;
   const bd = rhs.data;
@@ -33,6 +38,35 @@ export function matmulMatrix(a: Matrix, b: Matrix, opts: MatmulOptions = {}): Ma
   for (let i = 0; i < m; i++) {
     const cRow = i * n;
     for (let k = 0; k < inner; k++) axpy(ad[i * aRowStride + k * aInnerStride], bd, k * n, out, cRow, n);
+  }
+  return { rows: m, cols: n, data: out };
+}
+
+// Below this many multiply-adds the copies into WebAssembly memory cost more than they save.
+const SIMD_MIN_WORK = 32 * 32 * 32;
+
+/**
+ * op(A)·B with the SIMD row-block kernel (B copied once into WebAssembly memory, op(A) four rows at
+ * a time, a short last block padded with zero rows), or null where SIMD is unavailable. Each entry
+ * is summed over k in order from zero, as in the loop above: the same float64 values.
+ */
+function simdMatmul(a: Matrix, transposeA: boolean, b: Matrix, m: number, inner: number, n: number): Matrix | null {
+  const arena = SimdArena.create([4 * inner, inner * n, 4 * n]);
+  if (!arena) return null;
+  const [rows, rhs, block] = arena.arrays;
+  rhs.set(b.data);
+  const out = new Float64Array(m * n);
+  const ad = a.data;
+  const at = (r: number) => addressOf(block, r * n);
+  for (let i0 = 0; i0 < m; i0 += 4) {
+    const height = Math.min(4, m - i0);
+    if (height < 4) rows.fill(0);
+    if (transposeA) {
+      // Columns i0..i0+3 of A, read a row of A at a time (four neighbouring values per row).
+      for (let k = 0; k < inner; k++) for (let r = 0; r < height; r++) rows[r * inner + k] = ad[k * a.cols + i0 + r];
+    } else rows.set(ad.subarray(i0 * inner, (i0 + height) * inner));
+    arena.kernels.rowBlockProducts(addressOf(rows), inner, addressOf(rhs), n, 0, n, at(0), at(1), at(2), at(3));
+    out.set(block.subarray(0, height * n), i0 * n);
   }
   return { rows: m, cols: n, data: out };
 }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { watEsbuildPlugin } from '@kvkit/wat';
 import { build } from 'esbuild';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +46,7 @@ describe.skipIf(!available)('webgpu parity in headless Chromium (navigator.gpu)'
       logLevel: 'silent',
       // openBackend's lazy import of the CUDA subpath comes along; its kernel sources are text (as in tsup).
       loader: { '.cu': 'text', '.cuh': 'text' },
+      plugins: [watEsbuildPlugin()],
     });
     const script = bundle.outputFiles[0].text;
     server = createServer((request, response) => {

@@ -1,0 +1,1 @@
+export { addressOf, type DenseSimdKernels, SimdArena, setSimdKernels } from './simd-arena.js';

@@ -1,0 +1,101 @@
+import denseWasm from './dense.wat';
+
+/** The dense kernels of dense.wat, present in every arena; pointers are byte addresses in its memory. */
+export interface DenseSimdKernels {
+  /**
+   * out[o_r + 8j] = Σ_k x_r[k]·yt[k·ld + j] for the four rows x_r at xa + 8·d·r and j0 ≤ j < j1:
+   * four rows of A·B with B (d × ld) row-major at yt, or of X·Yᵀ with Y stored transposed.
+   */
+  rowBlockProducts(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
+  /** out[r] += a_r · b for the four rows a_r = a + 8·r·m (m columns). */
+  rowBlockDots(a: number, m: number, b: number, out: number): void;
+  /** out[j] += Σ_r a_r[j]·c_r for the same four rows, j < m. */
+  rowBlockTransposedAxpy(a: number, m: number, c0: number, c1: number, c2: number, c3: number, out: number): void;
+}
+
+/** The part of the WebAssembly JS API used here (the ES library types do not declare it). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer };
+  Instance: new (module: object, imports: object) => { readonly exports: object };
+}
+
+const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+const PAGE_BYTES = 65536;
+/** wasm32 addresses 4 GiB at most; above it (or where the engine refuses the memory) callers use their JavaScript loops. */
+const MAX_PAGES = 65536;
+const compiled = new Map<Uint8Array, object | null>();
+
+/** A compiled module (cached by its bytes), or null where WebAssembly or its SIMD is unavailable or refused. */
+function compile(bytes: Uint8Array): object | null {
+  let module = compiled.get(bytes);
+  if (module === undefined) {
+    try {
+      module = wasm?.validate(bytes) ? new wasm.Module(bytes) : null;
+    } catch {
+      module = null; // e.g. a Content-Security-Policy without 'wasm-unsafe-eval'
+    }
+    compiled.set(bytes, module);
+  }
+  return module;
+}
+
+let enabled = true;
+
+/**
+ * Turns the WebAssembly SIMD loops of every kvkit package off (false) or back on, for arenas created
+ * afterwards: for benchmarks that compare them with the JavaScript loops, and for environments that
+ * forbid compiling WebAssembly. Results are the same float64 values either way.
+ */
+export function setSimdKernels(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * float64 arrays in one WebAssembly memory sized once for them, with SIMD kernels bound to it:
+ * tensor-core's dense kernels plus, optionally, a package's own module (text compiled to `bytes`,
+ * importing `env.memory`). The memory never grows, so the views stay valid for the arena's life
+ * (growing would detach every view). `create` returns null where SIMD is unavailable or the memory
+ * cannot be had: callers then run their JavaScript loops.
+ */
+export class SimdArena<Extra extends object = object> {
+  private constructor(
+    readonly kernels: DenseSimdKernels & Extra,
+    readonly arrays: Float64Array[],
+  ) {}
+
+  /** An arena holding one zeroed float64 array of each length, or null (use the JavaScript loops). */
+  static create<Extra extends object = object>(lengths: number[], extraModule?: Uint8Array): SimdArena<Extra> | null {
+    if (!enabled || !wasm) return null;
+    const dense = compile(denseWasm);
+    const extra = extraModule ? compile(extraModule) : undefined;
+    if (!dense || extra === null) return null;
+    // Each array starts on a 16-byte boundary, so two-lane loads of aligned pairs stay aligned.
+    const starts: number[] = [];
+    let bytes = 0;
+    for (const length of lengths) {
+      starts.push(bytes);
+      bytes += Math.ceil((length * 8) / 16) * 16;
+    }
+    const pages = Math.max(1, Math.ceil(bytes / PAGE_BYTES));
+    if (pages > MAX_PAGES) return null;
+    let memory: { readonly buffer: ArrayBuffer };
+    try {
+      memory = new wasm.Memory({ initial: pages });
+    } catch {
+      return null; // out of address space or memory: the JavaScript path needs the same bytes, as plain arrays
+    }
+    const imports = { env: { memory } };
+    const kernels = { ...new wasm.Instance(dense, imports).exports, ...(extra ? new wasm.Instance(extra, imports).exports : {}) };
+    return new SimdArena(
+      kernels as DenseSimdKernels & Extra,
+      lengths.map((length, i) => new Float64Array(memory.buffer, starts[i], length)),
+    );
+  }
+}
+
+/** Byte address of element `index` of an arena array. */
+export function addressOf(array: Float64Array, index = 0): number {
+  return array.byteOffset + index * 8;
+}
