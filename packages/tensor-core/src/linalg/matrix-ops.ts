@@ -1,5 +1,5 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
-import { addressOf, SimdArena } from '../simd/simd-arena.js';
+import { addressOf, SimdArena, simdKernelsEnabled } from '../simd/simd-arena.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
 
 export interface MatmulOptions {
@@ -44,16 +44,36 @@ export function matmulMatrix(a: Matrix, b: Matrix, opts: MatmulOptions = {}): Ma
 
 // Below this many multiply-adds the copies into WebAssembly memory cost more than they save.
 const SIMD_MIN_WORK = 32 * 32 * 32;
+// Products whose operands fit this many float64 values (8 MiB) share one kept scratch arena, so a
+// call does not pay for a fresh WebAssembly memory and instance (≈ 0.2 ms, more than a 48³
+// product); larger ones get their own, whose setup their work dwarfs.
+const SCRATCH_VALUES = 2 ** 20;
+let scratch: SimdArena | null = null;
+
+/** A float64 area of at least `length` values with the dense kernels: the shared scratch or a one-off arena. */
+function scratchArena(length: number): SimdArena | null {
+  if (length > SCRATCH_VALUES) return SimdArena.create([length]);
+  if (!simdKernelsEnabled()) return null;
+  scratch ??= SimdArena.create([SCRATCH_VALUES]);
+  return scratch;
+}
 
 /**
- * op(A)·B with the SIMD row-block kernel (B copied once into WebAssembly memory, op(A) four rows at
- * a time, a short last block padded with zero rows), or null where SIMD is unavailable. Each entry
- * is summed over k in order from zero, as in the loop above: the same float64 values.
+ * op(A)·B with the SIMD row-block kernel (B copied into WebAssembly memory, op(A) four rows at a
+ * time, a short last block padded with zero rows), or null where SIMD is unavailable. Each entry is
+ * summed over k in order from zero, as in the loop above: the same float64 values.
  */
 function simdMatmul(a: Matrix, transposeA: boolean, b: Matrix, m: number, inner: number, n: number): Matrix | null {
-  const arena = SimdArena.create([4 * inner, inner * n, 4 * n]);
+  // Three areas in one arena, each starting on a 16-byte boundary (an even number of values).
+  const even = (count: number) => count + (count % 2);
+  const rowsLength = even(4 * inner);
+  const rhsLength = even(inner * n);
+  const arena = scratchArena(rowsLength + rhsLength + 4 * n);
   if (!arena) return null;
-  const [rows, rhs, block] = arena.arrays;
+  const area = arena.arrays[0];
+  const rows = area.subarray(0, rowsLength);
+  const rhs = area.subarray(rowsLength, rowsLength + inner * n);
+  const block = area.subarray(rowsLength + rhsLength, rowsLength + rhsLength + 4 * n);
   rhs.set(b.data);
   const out = new Float64Array(m * n);
   const ad = a.data;

@@ -52,6 +52,11 @@ export function setSimdKernels(on: boolean): void {
   enabled = on;
 }
 
+/** Whether SIMD loops are switched on (`setSimdKernels`); callers holding an arena check it per use. */
+export function simdKernelsEnabled(): boolean {
+  return enabled;
+}
+
 /**
  * float64 arrays in one WebAssembly memory sized once for them, with SIMD kernels bound to it:
  * tensor-core's dense kernels plus, optionally, a package's own module (text compiled to `bytes`,
