@@ -124,6 +124,11 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
   const arena = cacheFits ? SimdArena.create([n * m, m, n, m]) : null;
   const cache = arena ? arena.arrays[0] : cacheFits ? new Float64Array(n * m) : undefined;
   let cacheFilled = false;
+  /** K_nm into the cache, on first use. */
+  const fillCache = (store: Float64Array): void => {
+    if (!cacheFilled) evaluateRows(0, n, store);
+    cacheFilled = true;
+  };
   // Row tiles of about tileSize² values, the memory bound of the lazy operator.
   const tileRows = cache ? n : Math.max(1, Math.min(n, Math.floor((knm.tileSize * knm.tileSize) / m)));
   const tile = cache ?? new Float64Array(tileRows * m);
@@ -131,8 +136,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
   /** Calls visit(r0, r1) once the values of K_nm[r0:r1, :] are in `tile` (row-major, width m). */
   const forEachTile = (visit: (r0: number, r1: number) => void): void => {
     if (cache) {
-      if (!cacheFilled) evaluateRows(0, n, cache);
-      cacheFilled = true;
+      fillCache(cache);
       visit(0, n);
       return;
     }
@@ -146,7 +150,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
   const simdVector = (v: Float64Array, transposedOnly: boolean): Matrix => {
     const [cached, b, nRows, mOut] = (arena as SimdArena).arrays;
     const kernels = (arena as SimdArena).kernels;
-    forEachTile(() => {});
+    fillCache(cached);
     if (transposedOnly) nRows.set(v);
     else {
       b.set(v);
