@@ -96,14 +96,9 @@ extern "C" __global__ void kv_quantize_lut(kv_u32* words, void* scale, void* zer
 // One thread per value: the level, or level · scale + zero in double (the product is exact) rounded once to f32.
 extern "C" __global__ void kv_dequantize_lut(float* out, const kv_u32* words, const float* levels, const void* scale, int scaleKind, const void* zero,
                                              int zeroKind, kv_i64 rows, kv_i64 n, kv_i64 groupSize, kv_i64 wordsPerRow, int bits) {
-  const kv_i64 groups = (n + groupSize - 1) / groupSize;
-  const kv_i64 perGroup = (groupSize + 32 / bits - 1) / (32 / bits);
   KV_GRID_LOOP(e, rows * n) {
-    const kv_i64 row = e / n;
-    const kv_i64 i = e - row * n;
-    const kv_i64 g = i / groupSize;
-    const kv_u32 code = kv_packed_code(words + row * wordsPerRow, g, perGroup, i - g * groupSize, bits);
-    const kv_i64 p = row * groups + g;
-    out[e] = scale ? (float)((double)levels[code] * (double)kv_load_float(scale, p, scaleKind) + (double)kv_load_float(zero, p, zeroKind)) : levels[code];
+    const KvGroupedCode c = kv_grouped_code(words, e, n, groupSize, wordsPerRow, bits);
+    out[e] = scale ? (float)((double)levels[c.code] * (double)kv_load_float(scale, c.group, scaleKind) + (double)kv_load_float(zero, c.group, zeroKind))
+                   : levels[c.code];
   }
 }

@@ -125,16 +125,10 @@ __device__ void quantize_uniform(kv_u32* words, typename P::S* scale, typename P
 template <class P>
 __device__ void dequantize_uniform(float* out, const kv_u32* words, const typename P::S* scale, const typename P::S* zero, kv_i64 rows, kv_i64 n,
                                    kv_i64 groupSize, kv_i64 wordsPerRow, int bits) {
-  const kv_i64 groups = (n + groupSize - 1) / groupSize;
-  const kv_i64 perGroup = (groupSize + 32 / bits - 1) / (32 / bits);
   const double offset = zero ? 0.0 : (double)(1 << (bits - 1));
   KV_GRID_LOOP(e, rows * n) {
-    const kv_i64 row = e / n;
-    const kv_i64 i = e - row * n;
-    const kv_i64 g = i / groupSize;
-    const kv_u32 code = kv_packed_code(words + row * wordsPerRow, g, perGroup, i - g * groupSize, bits);
-    const kv_i64 p = row * groups + g;
-    out[e] = (float)(((double)code - offset) * P::value(scale[p]) + (zero ? P::value(zero[p]) : 0.0));
+    const KvGroupedCode c = kv_grouped_code(words, e, n, groupSize, wordsPerRow, bits);
+    out[e] = (float)(((double)c.code - offset) * P::value(scale[c.group]) + (zero ? P::value(zero[c.group]) : 0.0));
   }
 }
 

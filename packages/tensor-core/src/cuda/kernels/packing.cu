@@ -28,13 +28,7 @@ __device__ void pack_bits(kv_u32* words, const C* codes, kv_i64 rows, kv_i64 n, 
 
 // One thread per code.
 extern "C" __global__ void kv_unpack_bits(kv_u8* codes, const kv_u32* words, kv_i64 rows, kv_i64 n, kv_i64 wordsPerRow, int bits, kv_i64 groupSize) {
-  const kv_i64 perGroup = (groupSize + 32 / bits - 1) / (32 / bits);
-  KV_GRID_LOOP(e, rows * n) {
-    const kv_i64 row = e / n;
-    const kv_i64 i = e - row * n;
-    const kv_i64 g = i / groupSize;
-    codes[e] = (kv_u8)kv_packed_code(words + row * wordsPerRow, g, perGroup, i - g * groupSize, bits);
-  }
+  KV_GRID_LOOP(e, rows * n) codes[e] = (kv_u8)kv_grouped_code(words, e, n, groupSize, wordsPerRow, bits).code;
 }
 
 extern "C" __global__ void kv_pack_bits_u8(kv_u32* words, const kv_u8* codes, kv_i64 rows, kv_i64 n, kv_i64 wordsPerRow, int bits, kv_i64 groupSize,

@@ -65,6 +65,23 @@ __device__ __forceinline__ kv_u32 kv_packed_code(const kv_u32* row, kv_i64 g, kv
   return (row[g * wordsPerGroup + j / vpw] >> ((j % vpw) * bits)) & ((1u << bits) - 1u);
 }
 
+// Element e of a rows × n tensor in that layout (rows of wordsPerRow words, groups of groupSize along
+// n): its code, and its group's index row · groups + g (where per-group scales and zeros live).
+struct KvGroupedCode {
+  kv_u32 code;
+  kv_i64 group;
+};
+__device__ __forceinline__ KvGroupedCode kv_grouped_code(const kv_u32* words, kv_i64 e, kv_i64 n, kv_i64 groupSize, kv_i64 wordsPerRow, int bits) {
+  const kv_i64 wordsPerGroup = (groupSize + 32 / bits - 1) / (32 / bits);
+  const kv_i64 row = e / n;
+  const kv_i64 i = e - row * n;
+  const kv_i64 g = i / groupSize;
+  KvGroupedCode out;
+  out.code = kv_packed_code(words + row * wordsPerRow, g, wordsPerGroup, i - g * groupSize, bits);
+  out.group = row * ((n + groupSize - 1) / groupSize) + g;
+  return out;
+}
+
 // ---- dtype traits: storage type T, compute type C, load/store ----------------------------------
 
 template <class T>
