@@ -343,7 +343,9 @@ describe('eigh', () => {
           t.data[i * size + i] = diagonal[i];
           if (i + 1 < size) t.data[i * size + i + 1] = t.data[(i + 1) * size + i] = off[i];
         }
-        const { values } = checkDecomposition(t, 1e-14);
+        // Orthogonality of a backward-stable eigensolver degrades as O(n·ε): over 3000 seeds of the random
+        // 30×30 case the worst max-entry |VᵀV − I| was 1.9·n·ε, so a fixed 1e-14 failed now and then.
+        const { values } = checkDecomposition(t, 8 * size * Number.EPSILON);
         const expected = bisectionEigenvalues(diagonal, off);
         for (let i = 0; i < size; i++) expect(Math.abs(values[i] - expected[i])).toBeLessThan(1e-13);
       }
