@@ -18,7 +18,9 @@ import {
   solveTriangular,
   svd,
   transposeMatrix,
+  triangularGram,
 } from '../src/linalg/index.js';
+import { setSimdKernels } from '../src/simd/index.js';
 import { createRng, type Rng } from '../src/rng.js';
 import { assertClose, freshSeed, withSeed } from '../src/testing/index.js';
 import { naiveMatmul } from './reference.js';
@@ -603,7 +605,8 @@ describe('cholesky', () => {
     return a;
   }
 
-  for (const n of [1, 5, 40]) {
+  // 64 and up run blocked (panels of 32 columns, SIMD trailing update) where WebAssembly SIMD is available.
+  for (const n of [1, 5, 40, 64, 97, 130]) {
     it(`factors a random SPD ${n}×${n} matrix and solves with it`, () => {
       withSeed((rng) => {
         const a = randomSpd(rng, n);
@@ -622,10 +625,45 @@ describe('cholesky', () => {
 
   it('reads only the lower triangle', () => {
     withSeed((rng) => {
-      const a = randomSpd(rng, 6);
-      const spoiled = Float64Array.from(a.data);
-      for (let i = 0; i < 6; i++) for (let j = i + 1; j < 6; j++) spoiled[i * 6 + j] = 1e3 * rng.normal();
-      expect(Array.from(cholesky({ rows: 6, cols: 6, data: spoiled }).data)).toEqual(Array.from(cholesky(a).data));
+      for (const n of [6, 70]) {
+        const a = randomSpd(rng, n);
+        const spoiled = Float64Array.from(a.data);
+        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) spoiled[i * n + j] = 1e3 * rng.normal();
+        expect(Array.from(cholesky({ rows: n, cols: n, data: spoiled }).data)).toEqual(Array.from(cholesky(a).data));
+      }
+    });
+  });
+
+  it('gives the same factor blocked with SIMD and row by row without it, to rounding', () => {
+    try {
+      withSeed((rng) => {
+        for (const n of [64, 65, 99, 160]) {
+          const a = randomSpd(rng, n);
+          const blocked = cholesky(a, { jitter: 0.5 });
+          setSimdKernels(false);
+          const rows = cholesky(a, { jitter: 0.5 });
+          setSimdKernels(true);
+          assertClose(blocked.data, rows.data, 1e-14, `n = ${n}`);
+          for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expect(blocked.data[i * n + j]).toBe(0);
+        }
+      });
+    } finally {
+      setSimdKernels(true);
+    }
+  });
+
+  it('names the failing pivot in the blocked path too (a pivot in a later panel, and one inside the trailing update)', () => {
+    const n = 80;
+    const diagonal = matrix(n, n);
+    for (let i = 0; i < n; i++) diagonal.data[i * n + i] = i === 66 ? -1 : 2;
+    expectCode(() => cholesky(diagonal), NotPositiveDefiniteError, 'NOT_POSITIVE_DEFINITE', /pivot 66 is -1/);
+    // Rows 40 and 41 equal (rank-deficient): pivot 41 is the rounding-level remainder of the update.
+    withSeed((rng) => {
+      const b = randomMatrix(rng, n, n);
+      for (let k = 0; k < n; k++) b.data[41 * n + k] = b.data[40 * n + k];
+      const a = product(b, b, false, true);
+      const error = expectCode(() => cholesky(a), NotPositiveDefiniteError, 'NOT_POSITIVE_DEFINITE', /pivot 41/);
+      expect(error.details).toMatchObject({ pivot: 41 });
     });
   });
 
@@ -695,6 +733,23 @@ describe('solveTriangular', () => {
         });
       }
 
+  it('solves one column with the same values as the first column of a multi-column solve, for every orientation', () => {
+    withSeed((rng) => {
+      const n = 40;
+      for (const lower of [true, false])
+        for (const transpose of [false, true])
+          for (const unitDiagonal of [false, true]) {
+            const { stored } = randomTriangular(rng, n, lower);
+            const b = randomMatrix(rng, n, 3);
+            const column: Matrix = { rows: n, cols: 1, data: Float64Array.from({ length: n }, (_, i) => b.data[i * 3]) };
+            const options = { lower, transpose, unitDiagonal };
+            const all = solveTriangular(stored, b, options);
+            const one = solveTriangular(stored, column, options);
+            expect(Array.from(one.data), JSON.stringify(options)).toEqual(Array.from({ length: n }, (_, i) => all.data[i * 3]));
+          }
+    });
+  });
+
   it('rejects a zero pivot and mismatched shapes', () => {
     const t = matrix(3, 3, [1, 0, 0, 2, 0, 0, 3, 4, 5]);
     const error = expectCode(() => solveTriangular(t, matrix(3, 1, [1, 2, 3])), InvalidConfigError, 'INVALID_CONFIG', /singular triangular matrix/);
@@ -702,5 +757,42 @@ describe('solveTriangular', () => {
     expect(solveTriangular(t, matrix(3, 1, [1, 2, 3]), { unitDiagonal: true }).rows).toBe(3);
     expectCode(() => solveTriangular(t, matrix(2, 1)), ShapeMismatchError, 'SHAPE_MISMATCH');
     expectCode(() => solveTriangular(matrix(2, 3), matrix(2, 1)), ShapeMismatchError, 'SHAPE_MISMATCH');
+  });
+});
+
+describe('triangularGram', () => {
+  /** Σ_{k ≥ max(i, j)} L[k][i]·L[k][j], summed in ascending k, written out. */
+  function directGram(l: Matrix): Float64Array {
+    const n = l.rows;
+    const out = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let k = Math.max(i, j); k < n; k++) sum += l.data[k * n + i] * l.data[k * n + j];
+        out[i * n + j] = sum;
+      }
+    return out;
+  }
+
+  it('equals LᵀL summed in ascending k, bit for bit, with and without SIMD, ignoring the upper triangle', () => {
+    try {
+      withSeed((rng) => {
+        for (const n of [0, 1, 5, 31, 32, 33, 70]) {
+          const l = randomMatrix(rng, n, n);
+          const clean = matrix(n, n);
+          for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) clean.data[i * n + j] = l.data[i * n + j];
+          for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) l.data[i * n + j] = Number.NaN;
+          const expected = Array.from(directGram(clean));
+          expect(Array.from(triangularGram(l).data), `n = ${n}, SIMD`).toEqual(expected);
+          setSimdKernels(false);
+          expect(Array.from(triangularGram(l).data), `n = ${n}, JavaScript`).toEqual(expected);
+          setSimdKernels(true);
+          assertClose(triangularGram(l).data, product(clean, clean, true, false).data, 1e-14, `n = ${n}: LᵀL`);
+        }
+      });
+    } finally {
+      setSimdKernels(true);
+    }
+    expectCode(() => triangularGram(matrix(2, 3)), ShapeMismatchError, 'SHAPE_MISMATCH');
   });
 });

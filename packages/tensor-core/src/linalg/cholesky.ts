@@ -1,5 +1,7 @@
 import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from '../errors.js';
 import type { Matrix } from './matrix.js';
+import { addressOf } from '../simd/simd-arena.js';
+import { scratchArena } from '../simd/scratch-arena.js';
 import { dotProduct, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { solveTriangular } from './triangular.js';
 
@@ -9,11 +11,11 @@ export interface CholeskyOptions {
 }
 
 /**
- * Lower-triangular L with A + jitter·I = L Lᵀ, row by row (the Cholesky–Banachiewicz order, so each
- * entry is a dot product of two contiguous rows of L; Golub & Van Loan §4.2). Only the lower
- * triangle of A is read. A pivot that is not positive, or that is below the rounding level
- * ε·max(diagonal) — where it would be noise rather than information — means A is not numerically
- * positive definite: NotPositiveDefiniteError names the pivot.
+ * Lower-triangular L with A + jitter·I = L Lᵀ. Only the lower triangle of A is read. A pivot that is
+ * not positive, or that is below the rounding level ε·max(diagonal) — where it would be noise rather
+ * than information — means A is not numerically positive definite: NotPositiveDefiniteError names
+ * the pivot. From order 64 on, where WebAssembly SIMD is available, it runs blocked (see
+ * `blockedCholesky`); below that, or without SIMD, row by row.
  */
 export function cholesky(a: Matrix, options: CholeskyOptions = {}): Matrix {
   requireSquareMatrix(a, 'cholesky');
@@ -26,63 +28,147 @@ export function cholesky(a: Matrix, options: CholeskyOptions = {}): Matrix {
   const ad = a.data;
   let maxDiagonal = 0;
   for (let i = 0; i < n; i++) maxDiagonal = Math.max(maxDiagonal, Math.abs(ad[i * n + i] + jitter));
-  const pivotFloor = Number.EPSILON * maxDiagonal;
-
-  const l = new Float64Array(n * n);
-  // Rows are computed four at a time: each already-finished row j is read once for all four dot
-  // products (register blocking), which quarters the memory traffic of the O(n³/6) inner loop.
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    const r0 = i * n;
-    const r1 = r0 + n;
-    const r2 = r1 + n;
-    const r3 = r2 + n;
-    for (let j = 0; j < i; j++) {
-      const rowJ = j * n;
-      let s0 = ad[r0 + j];
-      let s1 = ad[r1 + j];
-      let s2 = ad[r2 + j];
-      let s3 = ad[r3 + j];
-      for (let k = 0; k < j; k++) {
-        const ljk = l[rowJ + k];
-        s0 -= l[r0 + k] * ljk;
-        s1 -= l[r1 + k] * ljk;
-        s2 -= l[r2 + k] * ljk;
-        s3 -= l[r3 + k] * ljk;
-      }
-      const pivot = l[rowJ + j];
-      l[r0 + j] = s0 / pivot;
-      l[r1 + j] = s1 / pivot;
-      l[r2 + j] = s2 / pivot;
-      l[r3 + j] = s3 / pivot;
-    }
-    // The 4×4 diagonal block, row by row.
-    for (let row = i; row < i + 4; row++) finishRow(ad, l, n, row, i, jitter, pivotFloor);
-  }
-  for (; i < n; i++) finishRow(ad, l, n, i, 0, jitter, pivotFloor);
+  const pivot = { jitter, floor: Number.EPSILON * maxDiagonal };
+  const l = (n >= BLOCKED_MIN_ORDER ? blockedCholesky(ad, n, pivot) : null) ?? rowCholesky(ad, n, pivot);
   return { rows: n, cols: n, data: l };
 }
 
-/** Entries from..i of row i of L, given its entries before `from` and all rows above. */
-function finishRow(ad: Float64Array, l: Float64Array, n: number, i: number, from: number, jitter: number, pivotFloor: number): void {
-  const rowI = i * n;
-  for (let j = from; j <= i; j++) {
+/** The jitter added to each pivot and the floor a pivot must exceed. */
+interface PivotRule {
+  jitter: number;
+  floor: number;
+}
+
+// Below this order the panel bookkeeping costs more than the SIMD update saves.
+const BLOCKED_MIN_ORDER = 64;
+/** Columns per panel: the trailing update's inner length, against the panel solve's n²·width/4 scalar work. */
+const PANEL_WIDTH = 32;
+
+/**
+ * Right-looking blocked Cholesky (Golub & Van Loan §4.2.9): for each panel of PANEL_WIDTH columns,
+ * finish those columns of L for every row below (scalar: the recurrence restricted to the panel),
+ * then subtract the panel's outer product L_P L_Pᵀ from the trailing lower triangle with the SIMD
+ * row-block kernel — the O(n³/6) part. Null where SIMD is unavailable.
+ */
+function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64Array | null {
+  const even = (count: number) => count + (count % 2);
+  const paddedRows = n + 3 - ((n + 3) % 4);
+  const panelLength = even(paddedRows * PANEL_WIDTH);
+  const transposedLength = even(PANEL_WIDTH * n);
+  const arena = scratchArena(panelLength + transposedLength + 4 * n);
+  if (!arena) return null;
+  const area = arena.arrays[0];
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) l.set(ad.subarray(i * n, i * n + i + 1), i * n);
+  for (let c0 = 0; c0 < n; c0 += PANEL_WIDTH) {
+    const c1 = Math.min(n, c0 + PANEL_WIDTH);
+    for (let i = c0; i < c1; i++) finishRow(l, l, n, i, c0, i, c0, pivot);
+    let i = c1;
+    for (; i + 3 < n; i += 4) solveFourRows(l, l, n, i, c0, c1, c0);
+    for (; i < n; i++) finishRow(l, l, n, i, c0, c1 - 1, c0, pivot);
+    const rest = n - c1;
+    if (rest === 0) break;
+    // The panel's rows below it, packed (rows of width p, a zero-padded last block) and transposed.
+    const p = c1 - c0;
+    const panel = area.subarray(0, (rest + 3 - ((rest + 3) % 4)) * p);
+    const transposed = area.subarray(panelLength, panelLength + p * rest);
+    const products = area.subarray(panelLength + transposedLength, panelLength + transposedLength + 4 * rest);
+    panel.fill(0, rest * p);
+    for (let r = 0; r < rest; r++) {
+      const row = (c1 + r) * n + c0;
+      for (let k = 0; k < p; k++) {
+        const v = l[row + k];
+        panel[r * p + k] = v;
+        transposed[k * rest + r] = v;
+      }
+    }
+    const at = (r: number) => addressOf(products, r * rest);
+    for (let r0 = 0; r0 < rest; r0 += 4) {
+      const height = Math.min(4, rest - r0);
+      // Columns up to the block's last row: the lower triangle of the trailing matrix.
+      arena.kernels.rowBlockProducts(addressOf(panel, r0 * p), p, addressOf(transposed), rest, 0, r0 + height, at(0), at(1), at(2), at(3));
+      for (let r = 0; r < height; r++) {
+        const target = (c1 + r0 + r) * n + c1;
+        const source = r * rest;
+        for (let j = 0; j <= r0 + r; j++) l[target + j] -= products[source + j];
+      }
+    }
+  }
+  return l;
+}
+
+/**
+ * Row by row (the Cholesky–Banachiewicz order, so each entry is a dot product of two contiguous rows
+ * of L; Golub & Van Loan §4.2), four rows at a time.
+ */
+function rowCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64Array {
+  const l = new Float64Array(n * n);
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    solveFourRows(ad, l, n, i, 0, i, 0);
+    // The 4×4 diagonal block, row by row.
+    for (let row = i; row < i + 4; row++) finishRow(ad, l, n, row, i, row, 0, pivot);
+  }
+  for (; i < n; i++) finishRow(ad, l, n, i, 0, i, 0, pivot);
+  return l;
+}
+
+/**
+ * Entries from ≤ j < to of the four rows i..i+3 of L (all left of their diagonal) from `source`'s
+ * rows, given their entries from `start` to `from` and rows j of L: each is the source entry minus
+ * the dot product of the two rows over start..j, divided by L[j][j]. Row j of L is read once for all
+ * four rows (register blocking), which quarters the memory traffic of the O(n³/6) inner loop.
+ */
+function solveFourRows(source: Float64Array, l: Float64Array, n: number, i: number, from: number, to: number, start: number): void {
+  const r0 = i * n;
+  const r1 = r0 + n;
+  const r2 = r1 + n;
+  const r3 = r2 + n;
+  for (let j = from; j < to; j++) {
     const rowJ = j * n;
-    const sum = ad[rowI + j] - dotProduct(l, rowI, l, rowJ, j);
+    let s0 = source[r0 + j];
+    let s1 = source[r1 + j];
+    let s2 = source[r2 + j];
+    let s3 = source[r3 + j];
+    for (let k = start; k < j; k++) {
+      const ljk = l[rowJ + k];
+      s0 -= l[r0 + k] * ljk;
+      s1 -= l[r1 + k] * ljk;
+      s2 -= l[r2 + k] * ljk;
+      s3 -= l[r3 + k] * ljk;
+    }
+    const pivotJ = l[rowJ + j];
+    l[r0 + j] = s0 / pivotJ;
+    l[r1 + j] = s1 / pivotJ;
+    l[r2 + j] = s2 / pivotJ;
+    l[r3 + j] = s3 / pivotJ;
+  }
+}
+
+/**
+ * Entries from..to of row i of L (to ≤ i; the diagonal when to = i) from `source`'s row i, given L's
+ * entries of row i from `start` to `from` and those of the rows above: each is the source entry
+ * minus the dot product of the two rows of L over start..j, divided by the pivot (or its root).
+ */
+function finishRow(source: Float64Array, l: Float64Array, n: number, i: number, from: number, to: number, start: number, pivot: PivotRule): void {
+  const rowI = i * n;
+  for (let j = from; j <= to; j++) {
+    const rowJ = j * n;
+    const sum = source[rowI + j] - dotProduct(l, rowI + start, l, rowJ + start, j - start);
     if (j < i) {
       l[rowI + j] = sum / l[rowJ + j];
       continue;
     }
-    const pivot = sum + jitter;
-    if (!(pivot > pivotFloor)) {
+    const value = sum + pivot.jitter;
+    if (!(value > pivot.floor)) {
       throw new NotPositiveDefiniteError(
-        `cholesky: the matrix is not positive definite: pivot ${i} is ${pivot}` +
-          (pivot > 0 ? ` (below the rounding level ${pivotFloor})` : '') +
+        `cholesky: the matrix is not positive definite: pivot ${i} is ${value}` +
+          (value > 0 ? ` (below the rounding level ${pivot.floor})` : '') +
           `; a symmetric positive definite matrix is required (a positive jitter regularizes a semidefinite one)`,
-        { pivot: i, value: pivot, jitter },
+        { pivot: i, value, jitter: pivot.jitter },
       );
     }
-    l[rowI + i] = Math.sqrt(pivot);
+    l[rowI + i] = Math.sqrt(value);
   }
 }
 

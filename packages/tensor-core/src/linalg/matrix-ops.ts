@@ -1,5 +1,6 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
-import { addressOf, SimdArena, simdKernelsEnabled } from '../simd/simd-arena.js';
+import { scratchArena } from '../simd/scratch-arena.js';
+import { addressOf } from '../simd/simd-arena.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
 
 export interface MatmulOptions {
@@ -44,19 +45,6 @@ export function matmulMatrix(a: Matrix, b: Matrix, opts: MatmulOptions = {}): Ma
 
 // Below this many multiply-adds the copies into WebAssembly memory cost more than they save.
 const SIMD_MIN_WORK = 32 * 32 * 32;
-// Products whose operands fit this many float64 values (8 MiB) share one kept scratch arena, so a
-// call does not pay for a fresh WebAssembly memory and instance (≈ 0.2 ms, more than a 48³
-// product); larger ones get their own, whose setup their work dwarfs.
-const SCRATCH_VALUES = 2 ** 20;
-let scratch: SimdArena | null = null;
-
-/** A float64 area of at least `length` values with the dense kernels: the shared scratch or a one-off arena. */
-function scratchArena(length: number): SimdArena | null {
-  if (length > SCRATCH_VALUES) return SimdArena.create([length]);
-  if (!simdKernelsEnabled()) return null;
-  scratch ??= SimdArena.create([SCRATCH_VALUES]);
-  return scratch;
-}
 
 /**
  * op(A)·B with the SIMD row-block kernel (B copied into WebAssembly memory, op(A) four rows at a

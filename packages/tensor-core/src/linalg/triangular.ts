@@ -45,6 +45,10 @@ export function solveTriangular(t: Matrix, b: Matrix, options: TriangularSolveOp
   // The system matrix M = op(T) is lower triangular exactly when T is lower xor transposed; a lower
   // M is solved top-down, an upper one bottom-up.
   const forward = lower !== transpose;
+  if (k === 1) {
+    solveVector(td, n, x, lower, transpose, unitDiagonal);
+    return { rows: n, cols: 1, data: x };
+  }
   for (let step = 0; step < n; step++) {
     const i = forward ? step : n - 1 - step;
     const xi = i * k;
@@ -69,6 +73,29 @@ export function solveTriangular(t: Matrix, b: Matrix, options: TriangularSolveOp
     }
   }
   return { rows: n, cols: k, data: x };
+}
+
+/**
+ * The one-column case with the row loops written out: the same operations in the same order as the
+ * general loop (which calls axpy once per entry of T, and that call dominates when k = 1).
+ */
+function solveVector(td: Float64Array, n: number, x: Float64Array, lower: boolean, transpose: boolean, unitDiagonal: boolean): void {
+  const forward = lower !== transpose;
+  for (let step = 0; step < n; step++) {
+    const i = forward ? step : n - 1 - step;
+    const row = i * n;
+    const from = lower ? 0 : i + 1;
+    const to = lower ? i : n;
+    if (!transpose) {
+      let xi = x[i];
+      for (let j = from; j < to; j++) xi -= td[row + j] * x[j];
+      x[i] = unitDiagonal ? xi : xi / td[row + i];
+    } else {
+      const xi = unitDiagonal ? x[i] : x[i] / td[row + i];
+      x[i] = xi;
+      for (let j = from; j < to; j++) x[j] -= td[row + j] * xi;
+    }
+  }
 }
 
 function divideRow(x: Float64Array, offset: number, length: number, pivot: number): void {

@@ -1,0 +1,64 @@
+import { addressOf } from '../simd/simd-arena.js';
+import { scratchArena } from '../simd/scratch-arena.js';
+import type { Matrix } from './matrix.js';
+import { requireSquareMatrix } from './matrix-ops.js';
+
+// Below this order the copies into WebAssembly memory cost more than the SIMD loop saves.
+const SIMD_MIN_ORDER = 32;
+
+/**
+ * LᵀL for a lower-triangular L (n×n; its upper triangle is not read), the symmetric n×n product
+ * LAPACK calls lauum: entry (i, j) is Σ_{k ≥ max(i, j)} L[k][i]·L[k][j], summed over k in ascending
+ * order. It skips the zeros above the diagonal, a third of a full product's work; from order 32 on it
+ * runs in the WebAssembly SIMD row-block kernel where available, with the same float64 values.
+ */
+export function triangularGram(l: Matrix): Matrix {
+  requireSquareMatrix(l, 'triangularGram');
+  const n = l.rows;
+  const out = new Float64Array(n * n);
+  if (!(n >= SIMD_MIN_ORDER && simdUpperGram(l.data, n, out))) scalarUpperGram(l.data, n, out);
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[j * n + i] = out[i * n + j];
+  return { rows: n, cols: n, data: out };
+}
+
+/** The upper triangle of LᵀL, row k of L at a time: each adds L[k][i]·L[k][j] to (i, j) for i ≤ j ≤ k. */
+function scalarUpperGram(ld: Float64Array, n: number, out: Float64Array): void {
+  for (let k = 0; k < n; k++) {
+    const row = k * n;
+    for (let i = 0; i <= k; i++) {
+      const w = ld[row + i];
+      const o = i * n;
+      for (let j = i; j <= k; j++) out[o + j] += w * ld[row + j];
+    }
+  }
+}
+
+/**
+ * The upper triangle of LᵀL four rows at a time: rows i0..i0+3 of Lᵀ (columns of L, from row i0 on,
+ * where they start being nonzero) against L's rows i0.. as the right-hand factor. False where SIMD
+ * is unavailable.
+ */
+function simdUpperGram(ld: Float64Array, n: number, out: Float64Array): boolean {
+  const even = (count: number) => count + (count % 2);
+  const columnsLength = even(4 * n);
+  const factorLength = even(n * n);
+  const arena = scratchArena(columnsLength + factorLength + 4 * n);
+  if (!arena) return false;
+  const area = arena.arrays[0];
+  const columns = area.subarray(0, columnsLength);
+  const factor = area.subarray(columnsLength, columnsLength + n * n);
+  const block = area.subarray(columnsLength + factorLength, columnsLength + factorLength + 4 * n);
+  factor.set(ld);
+  // Only L's lower triangle is read: the copy's upper triangle is cleared (it may hold anything).
+  for (let i = 0; i < n; i++) factor.fill(0, i * n + i + 1, (i + 1) * n);
+  const at = (r: number) => addressOf(block, r * n);
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const height = Math.min(4, n - i0);
+    const depth = n - i0;
+    columns.fill(0, 0, 4 * depth);
+    for (let r = 0; r < height; r++) for (let k = 0; k < depth; k++) columns[r * depth + k] = factor[(i0 + k) * n + i0 + r];
+    arena.kernels.rowBlockProducts(addressOf(columns), depth, addressOf(factor, i0 * n), n, i0, n, at(0), at(1), at(2), at(3));
+    for (let r = 0; r < height; r++) out.set(block.subarray(r * n + i0 + r, (r + 1) * n), (i0 + r) * n + i0 + r);
+  }
+  return true;
+}
