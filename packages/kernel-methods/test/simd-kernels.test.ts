@@ -3,7 +3,7 @@
 import { type Matrix, matrix, type Rng } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kernelBlock, matern, rbf, setSimdKernels } from '../src/index.js';
+import { KernelRidge, kernelBlock, matern, rbf, setSimdKernels } from '../src/index.js';
 import { radialCrossRows } from '../src/operator/radial-cross.js';
 import { materializeKernel, packedMatvec, packedRow, radialCrossProduct, type PackedSymmetric } from '../src/operator/stored-kernel.js';
 import { addressOf, SimdArena } from '../src/wasm/simd-arena.js';
@@ -87,6 +87,26 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
         setSimdKernels(true);
         assertClose(simd, expected, 1e-13, `n=${n} m=${m} d=${d} k=${k}`);
         assertClose(simd, plain, 1e-14, `n=${n} m=${m} vs JavaScript loops`);
+      }
+    }));
+
+  it('FALKON on the cached K_nm (one fused SIMD pass per CG product) equals the tiled JavaScript loops, n mod 4 = 0…3', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.3 });
+      for (const n of [40, 41, 42, 43]) {
+        const x = randomPoints(rng, n, 3);
+        const y = Float64Array.from({ length: n }, (_, i) => Math.sin(x.data[3 * i]) + 0.1 * rng.normal());
+        const fit = (cacheBytes: number) =>
+          new KernelRidge({ kernel, alpha: 0.5, solver: 'nystroem-pcg', nCenters: 9, seed: 1, tolerance: 1e-12, kernelCacheBytes: cacheBytes }).fit(x, y);
+        const cached = fit(2 ** 20);
+        const tiled = fit(0);
+        setSimdKernels(false);
+        const plainCached = fit(2 ** 20);
+        setSimdKernels(true);
+        const probe = randomPoints(rng, 5, 3);
+        const expected = tiled.predict(probe).data;
+        assertClose(cached.predict(probe).data, expected, 1e-10, `n=${n}: SIMD cache vs tiled JavaScript`);
+        assertClose(plainCached.predict(probe).data, expected, 1e-10, `n=${n}: JavaScript cache vs tiled`);
       }
     }));
 

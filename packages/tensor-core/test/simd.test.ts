@@ -45,6 +45,44 @@ describe('SIMD matmulMatrix', () => {
   });
 });
 
+describe('rowBlockNormalProduct', () => {
+  it('gives out = Aᵀ(A·b) in one pass: equal to rowBlockDots then rowBlockTransposedAxpy bit for bit, and to the float64 formula', () =>
+    withSeed((rng) => {
+      for (const [blocks, m] of [[1, 1], [3, 7], [25, 64], [10, 501]]) {
+        const rows = 4 * blocks;
+        const arena = SimdArena.create([rows * m, m, rows, m, rows, m]) as SimdArena;
+        const [a, b, fusedRows, fusedOut, plainRows, plainOut] = arena.arrays;
+        a.set(random(rng, rows, m).data);
+        b.set(random(rng, m, 1).data);
+        fusedRows.fill(Number.NaN); // overwritten, not accumulated into
+        arena.kernels.rowBlockNormalProduct(addressOf(a), blocks, m, addressOf(b), addressOf(fusedRows), addressOf(fusedOut));
+        for (let i0 = 0; i0 < rows; i0 += 4) arena.kernels.rowBlockDots(addressOf(a, i0 * m), m, addressOf(b), addressOf(plainRows, i0));
+        for (let i0 = 0; i0 < rows; i0 += 4) {
+          const c = plainRows.subarray(i0, i0 + 4);
+          arena.kernels.rowBlockTransposedAxpy(addressOf(a, i0 * m), m, c[0], c[1], c[2], c[3], addressOf(plainOut));
+        }
+        const label = `${rows}×${m}`;
+        expect(Array.from(fusedRows), label).toEqual(Array.from(plainRows));
+        expect(Array.from(fusedOut), label).toEqual(Array.from(plainOut));
+        for (let j = 0; j < m; j++) {
+          let expected = 0;
+          let magnitude = 0;
+          for (let i = 0; i < rows; i++) {
+            let dot = 0;
+            let dotMagnitude = 0;
+            for (let t = 0; t < m; t++) {
+              dot += a[i * m + t] * b[t];
+              dotMagnitude += Math.abs(a[i * m + t] * b[t]);
+            }
+            expected += a[i * m + j] * dot;
+            magnitude += Math.abs(a[i * m + j]) * dotMagnitude;
+          }
+          expect(Math.abs(fusedOut[j] - expected), `${label} column ${j}`).toBeLessThanOrEqual(4 * (m + rows) * Number.EPSILON * magnitude);
+        }
+      }
+    }));
+});
+
 describe('SimdArena', () => {
   it('hands out zeroed, 16-byte-aligned arrays in one memory, and null when SIMD is turned off', () => {
     const arena = SimdArena.create([3, 5, 1]) as SimdArena;

@@ -1,10 +1,10 @@
-import { cholesky, type Matrix, solveTriangular } from '@kvkit/tensor-core';
+import { cholesky, type Matrix, solveTriangular, triangularGram } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
-import { addToDiagonal, conjugateGradientSteps, scaledLowerGram } from '../util/linalg.js';
+import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
 import { type ProductSteps, runSteps, runStepsAsync } from '../util/product-driver.js';
 import { radialCrossRows, usesHostGramRoute } from '../operator/radial-cross.js';
-import { accumulateProduct, accumulateTransposedProduct, simdMatvec, simdTransposedMatvec } from '../util/tile-products.js';
+import { accumulateProduct, accumulateTransposedProduct, simdNormalProduct, simdTransposedMatvec } from '../util/tile-products.js';
 import { SimdArena } from '../wasm/simd-arena.js';
 
 export interface FalkonOptions extends KernelMatrixOptions {
@@ -70,7 +70,9 @@ function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, opt
   let scale = 0;
   for (let i = 0; i < m; i++) scale += kmm.data[i * (m + 1)] / m;
   const t = cholesky(kmm, { jitter: 1e-6 * scale });
-  const a = cholesky(addToDiagonal(scaledLowerGram(t, n / m), alpha));
+  const gram = triangularGram(t);
+  for (let i = 0; i < gram.data.length; i++) gram.data[i] *= n / m;
+  const a = cholesky(addToDiagonal(gram, alpha));
   // In u = Pᵀβ coordinates the system is P⁻¹K_mnK_nmP⁻ᵀu + αA⁻¹A⁻ᵀu (the regularizer's T cancels):
   // with w = A⁻ᵀu, β = T⁻ᵀw, the product is A⁻¹(T⁻¹K_mnK_nmβ + αw).
   const kmnY = yield { op: 'transposedTimes', v: y };
@@ -146,17 +148,18 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
       visit(r0, r1);
     }
   };
-  /** K_mn(K_nm b) or K_mn v for one column, all in the arena: two SIMD passes over the cache. */
+  /** K_mn(K_nm b) or K_mn v for one column, all in the arena: one SIMD pass over the cache. */
   const simdVector = (v: Float64Array, transposedOnly: boolean): Matrix => {
     const [cached, b, nRows, mOut] = (arena as SimdArena).arrays;
     const kernels = (arena as SimdArena).kernels;
     fillCache(cached);
-    if (transposedOnly) nRows.set(v);
-    else {
+    if (transposedOnly) {
+      nRows.set(v);
+      simdTransposedMatvec(kernels, cached, n, m, nRows, mOut);
+    } else {
       b.set(v);
-      simdMatvec(kernels, cached, n, m, b, nRows);
+      simdNormalProduct(kernels, cached, n, m, b, nRows, mOut);
     }
-    simdTransposedMatvec(kernels, cached, n, m, nRows, mOut);
     return { rows: m, cols: 1, data: Float64Array.from(mOut) };
   };
   return {

@@ -38,34 +38,6 @@ export function addToDiagonal(a: Matrix, c: number): Matrix {
   return { rows: a.rows, cols: a.cols, data: out };
 }
 
-/**
- * c·TᵀT for a lower-triangular square T (the upper triangle of T is ignored): entry (i, j) is
- * c·Σ_{k ≥ max(i, j)} T_ki·T_kj, one sixth of a dense product's work (symmetry and the zeros),
- * row by row of T so each row is read once: (TᵀT) += t_kᵀt_k over its first k + 1 entries.
- */
-export function scaledLowerGram(t: Matrix, c: number): Matrix {
-  const m = t.rows;
-  const td = t.data;
-  const out = new Float64Array(m * m);
-  for (let k = 0; k < m; k++) {
-    const row = k * m;
-    for (let i = 0; i <= k; i++) {
-      const w = td[row + i];
-      if (w === 0) continue;
-      const o = i * m;
-      for (let j = i; j <= k; j++) out[o + j] += w * td[row + j];
-    }
-  }
-  for (let i = 0; i < m; i++) {
-    for (let j = i; j < m; j++) {
-      const v = c * out[i * m + j];
-      out[i * m + j] = v;
-      out[j * m + i] = v;
-    }
-  }
-  return { rows: m, cols: m, data: out };
-}
-
 /** Frobenius norm. */
 export function frobenius(m: Matrix | Float64Array): number {
   const d = m instanceof Float64Array ? m : m.data;

@@ -43,14 +43,19 @@ export function accumulateTransposedProduct(tile: Float64Array, height: number, 
 }
 
 /**
- * out = A·b for a row-major rows × cols matrix A, with A, b and out in the same SIMD arena
- * (WebAssembly memory): four rows per call of the row-block kernel, the last rows mod 4 here.
+ * out = Aᵀ(A·b) (cols entries) for the same arena-resident A in one pass over it: each block of four
+ * rows is used for its dots with b and, while still in cache, for its share of out. `rows` receives
+ * A·b. The same values as the two separate passes (dots, then simdTransposedMatvec), at half the memory traffic.
  */
-export function simdMatvec(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, b: Float64Array, out: Float64Array): void {
-  out.fill(0, 0, rows);
+export function simdNormalProduct(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, b: Float64Array, rowsOut: Float64Array, out: Float64Array): void {
+  out.fill(0, 0, cols);
   const blocks = rows - (rows % 4);
-  for (let i0 = 0; i0 < blocks; i0 += 4) kernels.rowBlockDots(addressOf(a, i0 * cols), cols, addressOf(b), addressOf(out, i0));
-  if (blocks < rows) accumulateProduct(a.subarray(blocks * cols), rows - blocks, cols, b, 0, out.subarray(blocks), 0, 1);
+  kernels.rowBlockNormalProduct(addressOf(a), blocks / 4, cols, addressOf(b), addressOf(rowsOut), addressOf(out));
+  if (blocks === rows) return;
+  const tail = a.subarray(blocks * cols);
+  rowsOut.fill(0, blocks, rows);
+  accumulateProduct(tail, rows - blocks, cols, b, 0, rowsOut.subarray(blocks), 0, 1);
+  accumulateTransposedProduct(tail, rows - blocks, cols, rowsOut, blocks, out, 0, 1);
 }
 
 /** out = Aᵀ·v (cols entries) for the same arena-resident A, four rows of A per call. */

@@ -94,7 +94,7 @@
 
   ;; Four consecutive rows a_r = a + 8·r·m of a row-major matrix with m columns:
   ;; out[r] += a_r · b (b has m entries), pairs of columns per f64x2.
-  (func (export "rowBlockDots") (param $a i32) (param $m i32) (param $b i32) (param $out i32)
+  (func $rowBlockDots (export "rowBlockDots") (param $a i32) (param $m i32) (param $b i32) (param $out i32)
     (local $j i32) (local $q i32) (local $row i32) (local $bj v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local.set $row (i32.shl (local.get $m) (i32.const 3)))
@@ -134,7 +134,7 @@
       (f64.add (f64x2.extract_lane 0 (local.get $s3)) (f64x2.extract_lane 1 (local.get $s3))))))
 
   ;; The same four rows transposed: out[j] += Σ_r a_r[j]·c_r for j < m (out has m entries).
-  (func (export "rowBlockTransposedAxpy") (param $a i32) (param $m i32) (param $c0 f64) (param $c1 f64) (param $c2 f64) (param $c3 f64) (param $out i32)
+  (func $rowBlockTransposedAxpy (export "rowBlockTransposedAxpy") (param $a i32) (param $m i32) (param $c0 f64) (param $c1 f64) (param $c2 f64) (param $c3 f64) (param $out i32)
     (local $j i32) (local $q i32) (local $o i32) (local $row i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local.set $row (i32.shl (local.get $m) (i32.const 3)))
@@ -164,4 +164,24 @@
                        (f64.mul (f64.load (i32.add (local.get $q) (local.get $row))) (local.get $c1)))
               (f64.add (f64.mul (f64.load (i32.add (local.get $q) (i32.shl (local.get $row) (i32.const 1)))) (local.get $c2))
                        (f64.mul (f64.load (i32.add (local.get $q) (i32.mul (local.get $row) (i32.const 3)))) (local.get $c3)))))))))
+
+  ;; The normal-equations product over 4·blocks rows of a row-major matrix A (m columns), one pass:
+  ;; each block of four rows gives rows[4k + r] = a_r · b and then out[j] += Σ_r a_r[j]·rows[4k + r]
+  ;; while those rows are still in cache, so out += Aᵀ(A·b) reads A once instead of twice. Same
+  ;; values and order as rowBlockDots over every block followed by rowBlockTransposedAxpy.
+  (func (export "rowBlockNormalProduct") (param $a i32) (param $blocks i32) (param $m i32) (param $b i32) (param $rows i32) (param $out i32)
+    (local $k i32) (local $stride i32)
+    (local.set $stride (i32.shl (local.get $m) (i32.const 5)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $k) (local.get $blocks)))
+      (v128.store (local.get $rows) (v128.const i64x2 0 0))
+      (v128.store offset=16 (local.get $rows) (v128.const i64x2 0 0))
+      (call $rowBlockDots (local.get $a) (local.get $m) (local.get $b) (local.get $rows))
+      (call $rowBlockTransposedAxpy (local.get $a) (local.get $m)
+        (f64.load (local.get $rows)) (f64.load offset=8 (local.get $rows))
+        (f64.load offset=16 (local.get $rows)) (f64.load offset=24 (local.get $rows)) (local.get $out))
+      (local.set $a (i32.add (local.get $a) (local.get $stride)))
+      (local.set $rows (i32.add (local.get $rows) (i32.const 32)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $next))))
 )

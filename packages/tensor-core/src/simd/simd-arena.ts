@@ -11,6 +11,11 @@ export interface DenseSimdKernels {
   rowBlockDots(a: number, m: number, b: number, out: number): void;
   /** out[j] += Σ_r a_r[j]·c_r for the same four rows, j < m. */
   rowBlockTransposedAxpy(a: number, m: number, c0: number, c1: number, c2: number, c3: number, out: number): void;
+  /**
+   * One pass of out += Aᵀ(A·b) over 4·blocks rows of A (m columns) at a: rows[i] = a_i · b for each
+   * row (the intermediate A·b), then its contribution to out, block by block while it is in cache.
+   */
+  rowBlockNormalProduct(a: number, blocks: number, m: number, b: number, rows: number, out: number): void;
 }
 
 /** The part of the WebAssembly JS API used here (the ES library types do not declare it). */
