@@ -1,7 +1,7 @@
 import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { addressOf } from '../simd/simd-arena.js';
-import { scratchArena } from '../simd/scratch-arena.js';
+import { scratchAreas } from '../simd/scratch-arena.js';
 import { dotProduct, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { solveTriangular } from './triangular.js';
 
@@ -51,13 +51,11 @@ const PANEL_WIDTH = 32;
  * row-block kernel — the O(n³/6) part. Null where SIMD is unavailable.
  */
 function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64Array | null {
-  const even = (count: number) => count + (count % 2);
-  const paddedRows = n + 3 - ((n + 3) % 4);
-  const panelLength = even(paddedRows * PANEL_WIDTH);
-  const transposedLength = even(PANEL_WIDTH * n);
-  const arena = scratchArena(panelLength + transposedLength + 4 * n);
-  if (!arena) return null;
-  const area = arena.arrays[0];
+  // The largest panel's areas: its rows below it (packed, rounded up to whole blocks of four), the
+  // same transposed, and four rows of products.
+  const scratch = scratchAreas([(n + 3 - ((n + 3) % 4)) * PANEL_WIDTH, PANEL_WIDTH * n, 4 * n]);
+  if (!scratch) return null;
+  const [panelArea, transposedArea, productsArea] = scratch.areas;
   const l = new Float64Array(n * n);
   for (let i = 0; i < n; i++) l.set(ad.subarray(i * n, i * n + i + 1), i * n);
   for (let c0 = 0; c0 < n; c0 += PANEL_WIDTH) {
@@ -70,9 +68,9 @@ function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64
     if (rest === 0) break;
     // The panel's rows below it, packed (rows of width p, a zero-padded last block) and transposed.
     const p = c1 - c0;
-    const panel = area.subarray(0, (rest + 3 - ((rest + 3) % 4)) * p);
-    const transposed = area.subarray(panelLength, panelLength + p * rest);
-    const products = area.subarray(panelLength + transposedLength, panelLength + transposedLength + 4 * rest);
+    const panel = panelArea.subarray(0, (rest + 3 - ((rest + 3) % 4)) * p);
+    const transposed = transposedArea.subarray(0, p * rest);
+    const products = productsArea.subarray(0, 4 * rest);
     panel.fill(0, rest * p);
     for (let r = 0; r < rest; r++) {
       const row = (c1 + r) * n + c0;
@@ -86,7 +84,7 @@ function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64
     for (let r0 = 0; r0 < rest; r0 += 4) {
       const height = Math.min(4, rest - r0);
       // Columns up to the block's last row: the lower triangle of the trailing matrix.
-      arena.kernels.rowBlockProducts(addressOf(panel, r0 * p), p, addressOf(transposed), rest, 0, r0 + height, at(0), at(1), at(2), at(3));
+      scratch.kernels.rowBlockProducts(addressOf(panel, r0 * p), p, addressOf(transposed), rest, 0, r0 + height, at(0), at(1), at(2), at(3));
       for (let r = 0; r < height; r++) {
         const target = (c1 + r0 + r) * n + c1;
         const source = r * rest;

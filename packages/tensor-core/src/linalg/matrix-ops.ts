@@ -1,5 +1,5 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
-import { scratchArena } from '../simd/scratch-arena.js';
+import { scratchAreas } from '../simd/scratch-arena.js';
 import { addressOf } from '../simd/simd-arena.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
 
@@ -52,16 +52,9 @@ const SIMD_MIN_WORK = 32 * 32 * 32;
  * summed over k in order from zero, as in the loop above: the same float64 values.
  */
 function simdMatmul(a: Matrix, transposeA: boolean, b: Matrix, m: number, inner: number, n: number): Matrix | null {
-  // Three areas in one arena, each starting on a 16-byte boundary (an even number of values).
-  const even = (count: number) => count + (count % 2);
-  const rowsLength = even(4 * inner);
-  const rhsLength = even(inner * n);
-  const arena = scratchArena(rowsLength + rhsLength + 4 * n);
-  if (!arena) return null;
-  const area = arena.arrays[0];
-  const rows = area.subarray(0, rowsLength);
-  const rhs = area.subarray(rowsLength, rowsLength + inner * n);
-  const block = area.subarray(rowsLength + rhsLength, rowsLength + rhsLength + 4 * n);
+  const scratch = scratchAreas([4 * inner, inner * n, 4 * n]);
+  if (!scratch) return null;
+  const [rows, rhs, block] = scratch.areas;
   rhs.set(b.data);
   const out = new Float64Array(m * n);
   const ad = a.data;
@@ -73,7 +66,7 @@ function simdMatmul(a: Matrix, transposeA: boolean, b: Matrix, m: number, inner:
       // Columns i0..i0+3 of A, read a row of A at a time (four neighbouring values per row).
       for (let k = 0; k < inner; k++) for (let r = 0; r < height; r++) rows[r * inner + k] = ad[k * a.cols + i0 + r];
     } else rows.set(ad.subarray(i0 * inner, (i0 + height) * inner));
-    arena.kernels.rowBlockProducts(addressOf(rows), inner, addressOf(rhs), n, 0, n, at(0), at(1), at(2), at(3));
+    scratch.kernels.rowBlockProducts(addressOf(rows), inner, addressOf(rhs), n, 0, n, at(0), at(1), at(2), at(3));
     out.set(block.subarray(0, height * n), i0 * n);
   }
   return { rows: m, cols: n, data: out };

@@ -1,5 +1,5 @@
 import { addressOf } from '../simd/simd-arena.js';
-import { scratchArena } from '../simd/scratch-arena.js';
+import { scratchAreas } from '../simd/scratch-arena.js';
 import type { Matrix } from './matrix.js';
 import { requireSquareMatrix } from './matrix-ops.js';
 
@@ -39,15 +39,9 @@ function scalarUpperGram(ld: Float64Array, n: number, out: Float64Array): void {
  * is unavailable.
  */
 function simdUpperGram(ld: Float64Array, n: number, out: Float64Array): boolean {
-  const even = (count: number) => count + (count % 2);
-  const columnsLength = even(4 * n);
-  const factorLength = even(n * n);
-  const arena = scratchArena(columnsLength + factorLength + 4 * n);
-  if (!arena) return false;
-  const area = arena.arrays[0];
-  const columns = area.subarray(0, columnsLength);
-  const factor = area.subarray(columnsLength, columnsLength + n * n);
-  const block = area.subarray(columnsLength + factorLength, columnsLength + factorLength + 4 * n);
+  const scratch = scratchAreas([4 * n, n * n, 4 * n]);
+  if (!scratch) return false;
+  const [columns, factor, block] = scratch.areas;
   factor.set(ld);
   // Only L's lower triangle is read: the copy's upper triangle is cleared (it may hold anything).
   for (let i = 0; i < n; i++) factor.fill(0, i * n + i + 1, (i + 1) * n);
@@ -57,7 +51,7 @@ function simdUpperGram(ld: Float64Array, n: number, out: Float64Array): boolean 
     const depth = n - i0;
     columns.fill(0, 0, 4 * depth);
     for (let r = 0; r < height; r++) for (let k = 0; k < depth; k++) columns[r * depth + k] = factor[(i0 + k) * n + i0 + r];
-    arena.kernels.rowBlockProducts(addressOf(columns), depth, addressOf(factor, i0 * n), n, i0, n, at(0), at(1), at(2), at(3));
+    scratch.kernels.rowBlockProducts(addressOf(columns), depth, addressOf(factor, i0 * n), n, i0, n, at(0), at(1), at(2), at(3));
     for (let r = 0; r < height; r++) out.set(block.subarray(r * n + i0 + r, (r + 1) * n), (i0 + r) * n + i0 + r);
   }
   return true;
