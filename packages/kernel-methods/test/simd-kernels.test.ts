@@ -90,12 +90,12 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
       }
     }));
 
-  it('FALKON on the cached K_nm (one fused SIMD pass per CG product) equals the tiled JavaScript loops, n mod 4 = 0…3', () =>
+  it('FALKON on the cached K_nm (one SIMD pass per CG product) equals the tiled JavaScript loops, n mod 4 = 0…3, 1–17 outputs', () =>
     withSeed((rng) => {
       const kernel = rbf({ gamma: 0.3 });
-      for (const n of [40, 41, 42, 43]) {
+      for (const [n, k] of [[40, 1], [41, 1], [42, 1], [43, 1], [41, 3], [42, 17]]) {
         const x = randomPoints(rng, n, 3);
-        const y = Float64Array.from({ length: n }, (_, i) => Math.sin(x.data[3 * i]) + 0.1 * rng.normal());
+        const y = matrix(n, k, Array.from({ length: n * k }, (_, e) => Math.sin((1 + (e % k)) * x.data[3 * Math.floor(e / k)]) + 0.1 * rng.normal()));
         const fit = (cacheBytes: number) =>
           new KernelRidge({ kernel, alpha: 0.5, solver: 'nystroem-pcg', nCenters: 9, seed: 1, tolerance: 1e-12, kernelCacheBytes: cacheBytes }).fit(x, y);
         const cached = fit(2 ** 20);
@@ -105,8 +105,8 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
         setSimdKernels(true);
         const probe = randomPoints(rng, 5, 3);
         const expected = tiled.predict(probe).data;
-        assertClose(cached.predict(probe).data, expected, 1e-10, `n=${n}: SIMD cache vs tiled JavaScript`);
-        assertClose(plainCached.predict(probe).data, expected, 1e-10, `n=${n}: JavaScript cache vs tiled`);
+        assertClose(cached.predict(probe).data, expected, 1e-10, `n=${n} k=${k}: SIMD cache vs tiled JavaScript`);
+        assertClose(plainCached.predict(probe).data, expected, 1e-10, `n=${n} k=${k}: JavaScript cache vs tiled`);
       }
     }));
 

@@ -4,7 +4,7 @@ import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matri
 import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
 import { type ProductSteps, runSteps, runStepsAsync } from '../util/product-driver.js';
 import { radialCrossRows, usesHostGramRoute } from '../operator/radial-cross.js';
-import { accumulateProduct, accumulateTransposedProduct, simdNormalProduct, simdTransposedMatvec } from '../util/tile-products.js';
+import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns, simdTransposedMatvec } from '../util/tile-products.js';
 import { SimdArena } from '../wasm/simd-arena.js';
 
 export interface FalkonOptions extends KernelMatrixOptions {
@@ -35,7 +35,7 @@ export interface FalkonResult {
  * preconditioner, and CG needs hundreds of iterations instead of tens.
  */
 export function falkon(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: FalkonOptions): FalkonResult {
-  const normal = normalProduct(kernel, x, centers, options);
+  const normal = normalProduct(kernel, x, centers, y.cols, options);
   return runSteps(falkonSteps(kernel, x.rows, y, centers, options), (request) =>
     request.op === 'apply' ? normal.apply(request.v) : normal.transposedTimes(request.v),
   );
@@ -94,6 +94,9 @@ function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, opt
   return { coefficients, iterations: step.value.iterations };
 }
 
+/** Right-hand columns per SIMD pass over the cached K_nm: bounds the arena's extra (2m + n)·16 values. */
+const MAX_ARENA_COLUMNS = 16;
+
 interface NormalProduct {
   /** K_mn(K_nm B) for B (m × k). */
   apply(b: Matrix): Matrix;
@@ -105,9 +108,9 @@ interface NormalProduct {
  * K_mnK_nm·B. On a device engine: two lazy products. On the host: one pass over row tiles of K_nm,
  * each tile evaluated once into a reused buffer and used for both K_tile·B and K_tileᵀ·(K_tile·B);
  * K_nm is kept whole after the first pass when it fits in `cacheBytes` (in WebAssembly memory where
- * SIMD is available: single-column products then run there).
+ * SIMD is available: the products then run there, `columns` right-hand columns at most 16 at a time).
  */
-function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: FalkonOptions): NormalProduct {
+function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: number, options: FalkonOptions): NormalProduct {
   const knm = new KernelMatrix(kernel, x, centers, options);
   if (knm.engine !== 'host') {
     return {
@@ -122,8 +125,10 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
     ? radialCrossRows(kernel, x, centers)
     : (r0: number, r1: number, out: Float64Array) => kernel.evaluate(x, centers, out, r0, r1, 0, m);
   const cacheFits = n * m * 8 <= (options.cacheBytes ?? 0);
-  // A cached K_nm in WebAssembly memory, with slots for a vector product's input and outputs.
-  const arena = cacheFits ? SimdArena.create([n * m, m, n, m]) : null;
+  // A cached K_nm in WebAssembly memory, with slots for up to `width` right-hand columns at a time:
+  // the input (m × width), K_nm·B (n × width) and the result (m × width).
+  const width = Math.min(columns, MAX_ARENA_COLUMNS);
+  const arena = cacheFits ? SimdArena.create([n * m, m * width, n * width, m * width]) : null;
   const cache = arena ? arena.arrays[0] : cacheFits ? new Float64Array(n * m) : undefined;
   let cacheFilled = false;
   /** K_nm into the cache, on first use. */
@@ -148,24 +153,38 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
       visit(r0, r1);
     }
   };
-  /** K_mn(K_nm b) or K_mn v for one column, all in the arena: one SIMD pass over the cache. */
-  const simdVector = (v: Float64Array, transposedOnly: boolean): Matrix => {
+  /** K_mn(K_nm B) or K_mn V, all in the arena: one SIMD pass over the cache. */
+  const simdProduct = (v: Matrix, transposedOnly: boolean): Matrix => {
     const [cached, b, nRows, mOut] = (arena as SimdArena).arrays;
     const kernels = (arena as SimdArena).kernels;
+    const k = v.cols;
     fillCache(cached);
-    if (transposedOnly) {
-      nRows.set(v);
-      simdTransposedMatvec(kernels, cached, n, m, nRows, mOut);
-    } else {
-      b.set(v);
-      simdNormalProduct(kernels, cached, n, m, b, nRows, mOut);
+    if (k === 1) {
+      if (transposedOnly) {
+        nRows.set(v.data);
+        simdTransposedMatvec(kernels, cached, n, m, nRows, mOut);
+      } else {
+        b.set(v.data);
+        simdNormalProduct(kernels, cached, n, m, b, nRows, mOut);
+      }
+      return { rows: m, cols: 1, data: Float64Array.from(mOut) };
     }
-    return { rows: m, cols: 1, data: Float64Array.from(mOut) };
+    // Up to `width` columns at a time; the result comes back column by column (w × m).
+    const out = new Float64Array(m * k);
+    const [input, inputRows] = transposedOnly ? [nRows, n] : [b, m];
+    for (let l0 = 0; l0 < k; l0 += width) {
+      const w = Math.min(width, k - l0);
+      for (let i = 0; i < inputRows; i++) for (let l = 0; l < w; l++) input[i * w + l] = v.data[i * k + l0 + l];
+      if (transposedOnly) simdTransposedColumns(kernels, cached, n, m, nRows, w, mOut);
+      else simdNormalColumns(kernels, cached, n, m, b, w, nRows, mOut);
+      for (let l = 0; l < w; l++) for (let j = 0; j < m; j++) out[j * k + l0 + l] = mOut[l * m + j];
+    }
+    return { rows: m, cols: k, data: out };
   };
   return {
     apply(b) {
       const k = b.cols;
-      if (arena && k === 1) return simdVector(b.data, false);
+      if (arena) return simdProduct(b, false);
       const out = new Float64Array(m * k);
       if (rows.length < tileRows * k) rows = new Float64Array(tileRows * k);
       forEachTile((r0, r1) => {
@@ -178,7 +197,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, options: Falk
     },
     transposedTimes(y) {
       const k = y.cols;
-      if (arena && k === 1) return simdVector(y.data, true);
+      if (arena) return simdProduct(y, true);
       const out = new Float64Array(m * k);
       forEachTile((r0, r1) => accumulateTransposedProduct(tile, r1 - r0, m, y.data, r0, out, 0, k));
       return { rows: m, cols: k, data: out };

@@ -58,6 +58,54 @@ export function simdNormalProduct(kernels: StoredKernelExports, a: Float64Array,
   accumulateTransposedProduct(tail, rows - blocks, cols, rowsOut, blocks, out, 0, 1);
 }
 
+/**
+ * The k-column forms of the two products above, for arena-resident A (rows × cols), four rows of A
+ * at a time: `transposedColumns` adds Aᵀ·V (V: rows × k, row-major) and `normalColumns` Aᵀ(A·B)
+ * (B: cols × k, row-major; `rowsOut`, rows × k, receives A·B) into `outColumns`, which holds the
+ * result column by column (k × cols: column l at l·cols) so each column is one contiguous axpy target.
+ */
+export function simdTransposedColumns(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, v: Float64Array, k: number, outColumns: Float64Array): void {
+  outColumns.fill(0, 0, k * cols);
+  const blocks = rows - (rows % 4);
+  for (let i0 = 0; i0 < blocks; i0 += 4) addBlockColumns(kernels, a, i0, cols, v, k, outColumns);
+  addTailColumns(a, blocks, rows, cols, v, k, outColumns);
+}
+
+/** Aᵀ(A·B) for k columns into `outColumns` (k × cols), A·B into `rowsOut`; see simdTransposedColumns. */
+export function simdNormalColumns(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, b: Float64Array, k: number, rowsOut: Float64Array, outColumns: Float64Array): void {
+  outColumns.fill(0, 0, k * cols);
+  const blocks = rows - (rows % 4);
+  const at = (r: number) => addressOf(rowsOut, r * k);
+  for (let i0 = 0; i0 < blocks; i0 += 4) {
+    kernels.rowBlockProducts(addressOf(a, i0 * cols), cols, addressOf(b), k, 0, k, at(i0), at(i0 + 1), at(i0 + 2), at(i0 + 3));
+    addBlockColumns(kernels, a, i0, cols, rowsOut, k, outColumns);
+  }
+  if (blocks === rows) return;
+  rowsOut.fill(0, blocks * k, rows * k);
+  accumulateProduct(a.subarray(blocks * cols), rows - blocks, cols, b, 0, rowsOut.subarray(blocks * k), 0, k);
+  addTailColumns(a, blocks, rows, cols, rowsOut, k, outColumns);
+}
+
+/** Column l of out += Σ_r a_{i0+r}·v[i0 + r, l] for the four rows from i0, every l. */
+function addBlockColumns(kernels: StoredKernelExports, a: Float64Array, i0: number, cols: number, v: Float64Array, k: number, outColumns: Float64Array): void {
+  const block = addressOf(a, i0 * cols);
+  const v0 = i0 * k;
+  for (let l = 0; l < k; l++) {
+    kernels.rowBlockTransposedAxpy(block, cols, v[v0 + l], v[v0 + k + l], v[v0 + 2 * k + l], v[v0 + 3 * k + l], addressOf(outColumns, l * cols));
+  }
+}
+
+/** The same for the last rows (fewer than four), in JavaScript. */
+function addTailColumns(a: Float64Array, from: number, rows: number, cols: number, v: Float64Array, k: number, outColumns: Float64Array): void {
+  for (let i = from; i < rows; i++) {
+    for (let l = 0; l < k; l++) {
+      const w = v[i * k + l];
+      const o = l * cols;
+      for (let j = 0; j < cols; j++) outColumns[o + j] += a[i * cols + j] * w;
+    }
+  }
+}
+
 /** out = Aᵀ·v (cols entries) for the same arena-resident A, four rows of A per call. */
 export function simdTransposedMatvec(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, v: Float64Array, out: Float64Array): void {
   out.fill(0, 0, cols);
