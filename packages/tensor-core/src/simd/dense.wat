@@ -184,4 +184,16 @@
       (local.set $rows (i32.add (local.get $rows) (i32.const 32)))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $next))))
+
+  ;; Rewrites one byte (its own value) every 4096 bytes of [at, at + bytes): the operating system's
+  ;; first touch of those pages (the slow part of filling fresh memory), done ahead so threads can
+  ;; share it; the contents stay as they were.
+  (func (export "touchPages") (param $at i32) (param $bytes i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $at) (local.get $bytes)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+      (i32.store8 (local.get $at) (i32.load8_u (local.get $at)))
+      (local.set $at (i32.add (local.get $at) (i32.const 4096)))
+      (br $next))))
 )

@@ -1,1 +1,2 @@
 export { addressOf, type DenseSimdKernels, SimdArena, setSimdKernels } from './simd-arena.js';
+export { type SimdThreads, setSimdThreads, simdThreadCount } from './simd-threads.js';
