@@ -1,11 +1,11 @@
 // The WebAssembly SIMD loops of the stored kernel matrix against direct float64 formulas and the
 // JavaScript loops, at sizes around their blocking (4 rows, pairs of columns, 256-column chunks).
-import { type Matrix, matrix, type Rng } from '@kvkit/tensor-core';
+import { type Matrix, matrix, type Rng, setSimdThreads } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KernelRidge, kernelBlock, matern, rbf, setSimdKernels } from '../src/index.js';
 import { radialCrossRows } from '../src/operator/radial-cross.js';
-import { materializeKernel, packedMatvec, packedRow, radialCrossProduct, type PackedSymmetric } from '../src/operator/stored-kernel.js';
+import { materializeKernel, packedMatvec, packedRow, radialCrossProduct, triangleRowRanges, type PackedSymmetric } from '../src/operator/stored-kernel.js';
 import { addressOf, SimdArena } from '../src/wasm/simd-arena.js';
 
 function randomPoints(rng: Rng, n: number, d: number): Matrix {
@@ -25,7 +25,10 @@ function matvec(a: Float64Array, n: number, v: Float64Array): Float64Array {
   return out;
 }
 
-afterEach(() => setSimdKernels(true));
+afterEach(() => {
+  setSimdKernels(true);
+  setSimdThreads();
+});
 
 describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
   it('run in Node: a materialized matrix lives in WebAssembly memory, and not when they are turned off', () => {
@@ -108,6 +111,52 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
         assertClose(cached.predict(probe).data, expected, 1e-10, `n=${n} k=${k}: SIMD cache vs tiled JavaScript`);
         assertClose(plainCached.predict(probe).data, expected, 1e-10, `n=${n} k=${k}: JavaScript cache vs tiled`);
       }
+    }));
+
+  it('splits a packed triangle into row ranges of about equal entries, on block boundaries', () => {
+    for (const [n, parts] of [[600, 2], [603, 3], [5, 2], [4001, 4], [512, 1]]) {
+      const ranges = triangleRowRanges(n, parts);
+      expect(ranges.length).toBe(parts);
+      expect(ranges[0][0]).toBe(0);
+      expect(ranges[parts - 1][1]).toBe(n);
+      const entries = ranges.map(([from, to]) => {
+        expect(from % 4).toBe(0);
+        expect(to === n || to % 4 === 0).toBe(true);
+        return ((to - from) * (2 * n - from - to + 1)) / 2;
+      });
+      for (let t = 1; t < parts; t++) expect(ranges[t][0]).toBe(ranges[t - 1][1]);
+      if (n >= 512) for (const count of entries) expect(Math.abs(count - (n * (n + 1)) / 2 / parts)).toBeLessThan(4 * n);
+    }
+  });
+
+  it('with worker threads: the same stored K, its products within rounding of one thread, and FALKON alike', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.05 });
+      for (const n of [600, 601, 602, 603]) {
+        const x = randomPoints(rng, n, 5);
+        const v = Float64Array.from({ length: n }, () => rng.normal());
+        setSimdThreads(2);
+        const threaded = materializeKernel(kernel, x);
+        expect(threaded.simd?.threads?.count, 'threads attached').toBe(2);
+        const threadedProduct = packedMatvec(threaded, v, new Float64Array(n));
+        const data = Float64Array.from(threaded.data);
+        threaded.simd?.release();
+        setSimdThreads(1);
+        const single = materializeKernel(kernel, x);
+        expect(single.simd?.threads).toBeNull();
+        expect(Array.from(data), `n = ${n}: K`).toEqual(Array.from(single.data));
+        const product = packedMatvec(single, v, new Float64Array(n));
+        assertClose(threadedProduct, product, 1e-14, `n = ${n}: K·v on two threads vs one`);
+        assertClose(product, matvec(unpack(single), n, v), 1e-13, `n = ${n}: K·v vs the dense product`);
+      }
+      const x = randomPoints(rng, 701, 4);
+      const y = Float64Array.from({ length: 701 }, (_, i) => Math.cos(x.data[4 * i]) + 0.1 * rng.normal());
+      const probe = randomPoints(rng, 7, 4);
+      const fit = () => new KernelRidge({ kernel, alpha: 0.3, solver: 'nystroem-pcg', nCenters: 400, seed: 2, tolerance: 1e-12 }).fit(x, y).predict(probe).data;
+      setSimdThreads(2);
+      const threaded = fit();
+      setSimdThreads(1);
+      assertClose(threaded, fit(), 1e-10, 'FALKON on two threads vs one');
     }));
 
   it('cross kernel rows k(x, y) for any row range equal the pairwise kernel (Gaussian in WebAssembly, Matérn in JavaScript)', () =>

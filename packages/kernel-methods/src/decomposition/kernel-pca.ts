@@ -124,14 +124,19 @@ export class KernelPCA {
     } else if (solver === 'lanczos') {
       requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelPCA.fit (lanczos)', "solver 'randomized'");
       const gram = materializeKernel(this.kernel, x);
-      ({ rowMeans, mean } = packedRowMeans(gram));
-      const scratch = new Float64Array(n);
-      const result = lanczosLargest((v, out) => centeredPackedMatvec(gram, v, out, scratch), n, k, {
-        tolerance: this.options.tolerance,
-        basisSize: this.options.basisSize,
-        seed: this.options.seed ?? 0,
-        where: 'KernelPCA.fit (lanczos)',
-      });
+      let result;
+      try {
+        ({ rowMeans, mean } = packedRowMeans(gram));
+        const scratch = new Float64Array(n);
+        result = lanczosLargest((v, out) => centeredPackedMatvec(gram, v, out, scratch), n, k, {
+          tolerance: this.options.tolerance,
+          basisSize: this.options.basisSize,
+          seed: this.options.seed ?? 0,
+          where: 'KernelPCA.fit (lanczos)',
+        });
+      } finally {
+        gram.simd?.release();
+      }
       vectors = signByLargest(result.vectors);
       values = result.values;
       this.iterations = result.products;

@@ -1,6 +1,6 @@
-import { BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
+import { BudgetTooSmallError, type Matrix, type SimdThreads } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
-import { addressOf, SimdArena, type StoredKernelExports } from '../wasm/simd-arena.js';
+import { addressOf, SimdArena, simdThreadCount, type StoredKernelExports } from '../wasm/simd-arena.js';
 import { crossSquaredDistance, dot, fourRowProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 
 export { radialCrossProduct, usesHostGramRoute } from './radial-cross.js';
@@ -38,6 +38,11 @@ export interface PackedSimd {
   readonly kernels: StoredKernelExports;
   readonly v: Float64Array;
   readonly out: Float64Array;
+  /** Worker threads on the same memory, with one more out slot for each worker (partial products). */
+  readonly threads: SimdThreads | null;
+  readonly workerOuts: Float64Array[];
+  /** Lets the worker threads go (call when done with the matrix; products then run on one thread). */
+  release(): void;
 }
 
 /** Where row i (its diagonal entry) starts in a packed upper triangle of order n. */
@@ -80,22 +85,50 @@ export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
   const n = x.rows;
   const radial = isRadialKernel(kernel);
   const length = (n * (n + 1)) / 2;
-  const arena = SimdArena.create(radial ? [length, n, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n] : [length, n, n]);
+  // Worker outs for the threaded products: one n-vector per extra thread.
+  const workers = Math.max(0, simdThreadCount() - 1);
+  const lengths = [length, n, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n, ...new Array<number>(workers).fill(n)];
+  const arena = SimdArena.create(lengths, { threads: n >= THREADED_MIN_ORDER });
   if (!arena) {
     const packed = { n, data: new Float64Array(length) };
     if (radial) radialGram(kernel, x, packed, (i0, i1) => upperGramProducts(x, packed, i0, i1));
     else tiledGram(kernel, x, packed);
     return packed;
   }
-  const [data, v, out, rows, columns, norms] = arena.arrays;
-  const packed = { n, data, simd: { kernels: arena.kernels, v, out } };
+  const [data, v, out, rows, columns, norms, ...outs] = arena.arrays;
+  const threads = arena.threads;
+  const packed = { n, data, simd: { kernels: arena.kernels, v, out, threads, workerOuts: outs.slice(0, (threads?.count ?? 1) - 1), release: () => arena.release() } };
+  // Fresh pages cost most of a fill on some machines (the first touch): threads take their share.
+  arena.touchInParallel(data);
   if (!radial) tiledGram(kernel, x, packed);
   else {
     simdUpperGramProducts(arena.kernels, x, packed, rows, columns);
     if (kernel.gaussianGamma === undefined) radialGram(kernel, x, packed, () => {});
-    else simdGaussianProfile(arena.kernels, kernel.gaussianGamma, x, packed, norms);
+    else simdGaussianProfile(packed.simd, kernel.gaussianGamma, x, packed, norms);
   }
   return packed;
+}
+
+// Below this order a product is too short for threads to pay their hand-off (≈ 10–50 µs).
+const THREADED_MIN_ORDER = 512;
+
+/**
+ * Row ranges [from, to) of an order-n packed triangle with about equal numbers of entries (row i
+ * holds n − i), boundaries multiples of 4 (the row-block kernels' blocks).
+ */
+export function triangleRowRanges(n: number, parts: number): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  const total = (n * (n + 1)) / 2;
+  let from = 0;
+  for (let t = 1; t <= parts; t++) {
+    // Entries in rows [0, b): n·b − b(b − 1)/2 = total·t/parts, solved for b.
+    const target = (total * t) / parts;
+    const exact = n + 0.5 - Math.sqrt((n + 0.5) ** 2 - 2 * target);
+    const to = t === parts ? n : Math.min(n, Math.max(from, Math.round(exact / ROW_BLOCK) * ROW_BLOCK));
+    ranges.push([from, to]);
+    from = to;
+  }
+  return ranges;
 }
 
 /**
@@ -113,15 +146,13 @@ function radialGram(kernel: RadialKernel, x: Matrix, packed: PackedSymmetric, pr
   }
 }
 
-/** The Gaussian profile exp(−γ‖xᵢ − xⱼ‖²) over the packed Gram products, in WebAssembly. */
-function simdGaussianProfile(kernels: StoredKernelExports, gamma: number, x: Matrix, packed: PackedSymmetric, norms: Float64Array): void {
+/** The Gaussian profile exp(−γ‖xᵢ − xⱼ‖²) over the packed Gram products, in WebAssembly (on every thread). */
+function simdGaussianProfile(simd: PackedSimd, gamma: number, x: Matrix, packed: PackedSymmetric, norms: Float64Array): void {
   const { n, data } = packed;
   squaredNorms(x, norms);
-  for (let i = 0; i < n; i++) {
-    const diagonal = rowOffset(n, i);
-    data[diagonal] = 1;
-    kernels.gaussianFromProducts(addressOf(data, diagonal - i), addressOf(norms), norms[i], i + 1, n, gamma);
-  }
+  const rows = triangleRowRanges(n, simd.threads?.count ?? 1).map(([from, to]) => [addressOf(data), addressOf(norms), n, from, to, gamma]);
+  if (simd.threads) simd.threads.run('gaussianRows', rows);
+  else simd.kernels.gaussianRows(...(rows[0] as [number, number, number, number, number, number]));
 }
 
 // Columns of x transposed at a time for the SIMD Gram products (d × 256 float64 of scratch).
@@ -219,6 +250,17 @@ function tiledGram(kernel: Kernel, x: Matrix, packed: PackedSymmetric): void {
  */
 export function packedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Array): Float64Array {
   const { n, data, simd } = a;
+  if (simd?.threads && simd.threads.count > 1) {
+    // Each thread its rows (about equal entries) into its own out; the partial products summed here.
+    simd.v.set(v.subarray(0, n));
+    const outs = [simd.out, ...simd.workerOuts];
+    for (const partial of outs) partial.fill(0);
+    const ranges = triangleRowRanges(n, outs.length);
+    simd.threads.run('packedMatvecRows', ranges.map(([from, to], t) => [addressOf(data), n, addressOf(simd.v), addressOf(outs[t]), from, to]));
+    out.set(simd.out);
+    for (let t = 1; t < outs.length; t++) for (let j = 0; j < n; j++) out[j] += outs[t][j];
+    return out;
+  }
   if (simd) {
     simd.v.set(v.subarray(0, n));
     simd.out.fill(0);

@@ -5,7 +5,7 @@ import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
 import { type ProductSteps, runSteps, runStepsAsync } from '../util/product-driver.js';
 import { radialCrossRows, usesHostGramRoute } from '../operator/radial-cross.js';
 import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns, simdTransposedMatvec } from '../util/tile-products.js';
-import { SimdArena } from '../wasm/simd-arena.js';
+import { SimdArena, simdThreadCount } from '../wasm/simd-arena.js';
 
 export interface FalkonOptions extends KernelMatrixOptions {
   /** Ridge α of ‖K_nm β − y‖² + α βᵀ(K_mm + jI)β. */
@@ -36,9 +36,13 @@ export interface FalkonResult {
  */
 export function falkon(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: FalkonOptions): FalkonResult {
   const normal = normalProduct(kernel, x, centers, y.cols, options);
-  return runSteps(falkonSteps(kernel, x.rows, y, centers, options), (request) =>
-    request.op === 'apply' ? normal.apply(request.v) : normal.transposedTimes(request.v),
-  );
+  try {
+    return runSteps(falkonSteps(kernel, x.rows, y, centers, options), (request) =>
+      request.op === 'apply' ? normal.apply(request.v) : normal.transposedTimes(request.v),
+    );
+  } finally {
+    normal.release();
+  }
 }
 
 /**
@@ -94,6 +98,9 @@ function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, opt
   return { coefficients, iterations: step.value.iterations };
 }
 
+// Below this many cached values (n·m) a product is too short for threads to pay their hand-off.
+const THREADED_MIN_VALUES = 2 ** 18;
+
 /** Right-hand columns per SIMD pass over the cached K_nm: bounds the arena's extra (2m + n)·16 values. */
 const MAX_ARENA_COLUMNS = 16;
 
@@ -102,6 +109,8 @@ interface NormalProduct {
   apply(b: Matrix): Matrix;
   /** K_mn Y for Y (n × k). */
   transposedTimes(y: Matrix): Matrix;
+  /** Lets the worker threads of the cache's arena go. */
+  release(): void;
 }
 
 /**
@@ -116,6 +125,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
     return {
       apply: (b) => knm.multiplyTransposed(knm.multiply(b)),
       transposedTimes: (y) => knm.multiplyTransposed(y),
+      release: () => {},
     };
   }
   const n = x.rows;
@@ -128,12 +138,19 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
   // A cached K_nm in WebAssembly memory, with slots for up to `width` right-hand columns at a time:
   // the input (m × width), K_nm·B (n × width) and the result (m × width).
   const width = Math.min(columns, MAX_ARENA_COLUMNS);
-  const arena = cacheFits ? SimdArena.create([n * m, m * width, n * width, m * width]) : null;
+  // Worker threads (single-column products) get an m-vector each for their partial results.
+  const workers = Math.max(0, simdThreadCount() - 1);
+  const lengths = [n * m, m * width, n * width, m * width, ...new Array<number>(workers).fill(m)];
+  const arena = cacheFits ? SimdArena.create(lengths, { threads: n * m >= THREADED_MIN_VALUES }) : null;
+  const threads = arena?.threads ?? null;
+  const parallel = threads ? { threads, outs: (arena as SimdArena).arrays.slice(4) } : undefined;
   const cache = arena ? arena.arrays[0] : cacheFits ? new Float64Array(n * m) : undefined;
   let cacheFilled = false;
-  /** K_nm into the cache, on first use. */
+  /** K_nm into the cache, on first use (its fresh pages first touched by every thread). */
   const fillCache = (store: Float64Array): void => {
-    if (!cacheFilled) evaluateRows(0, n, store);
+    if (cacheFilled) return;
+    arena?.touchInParallel(store);
+    evaluateRows(0, n, store);
     cacheFilled = true;
   };
   // Row tiles of about tileSize² values, the memory bound of the lazy operator.
@@ -165,7 +182,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
         simdTransposedMatvec(kernels, cached, n, m, nRows, mOut);
       } else {
         b.set(v.data);
-        simdNormalProduct(kernels, cached, n, m, b, nRows, mOut);
+        simdNormalProduct(kernels, cached, n, m, b, nRows, mOut, parallel);
       }
       return { rows: m, cols: 1, data: Float64Array.from(mOut) };
     }
@@ -195,6 +212,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
       });
       return { rows: m, cols: k, data: out };
     },
+    release: () => arena?.release(),
     transposedTimes(y) {
       const k = y.cols;
       if (arena) return simdProduct(y, true);

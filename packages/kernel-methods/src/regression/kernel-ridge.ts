@@ -119,9 +119,11 @@ export class KernelRidge {
       let apply: (v: Matrix) => Matrix;
       let diagonal: Float64Array;
       let column: (pivot: number, out: Float64Array) => void;
+      let release: (() => void) | undefined;
       if (solver === 'pcg') {
         requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelRidge.fit (pcg)', "solver 'cg'");
         const gram = materializeKernel(this.kernel, x);
+        release = gram.simd?.release;
         diagonal = packedDiagonal(gram);
         // K + αI in place (the solve's matrix); the preconditioner reads K's columns back without α.
         for (let i = 0; i < n; i++) gram.data[rowOffset(n, i)] += alpha;
@@ -136,7 +138,12 @@ export class KernelRidge {
         column = this.lazyColumn(x);
         apply = (v) => addRidge(operator.multiply(v), v, alpha);
       }
-      const result = conjugateGradient(apply, y, this.cgOptions(diagonal, column, `KernelRidge.fit (${solver})`));
+      let result;
+      try {
+        result = conjugateGradient(apply, y, this.cgOptions(diagonal, column, `KernelRidge.fit (${solver})`));
+      } finally {
+        release?.();
+      }
       this.coefficients = result.x;
       this.iterations = result.iterations;
       this.centers = x;

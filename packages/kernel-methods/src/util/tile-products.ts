@@ -1,5 +1,6 @@
 // Products of a row-major kernel tile with a block of a dense right-hand side, accumulated into
 // an output block: the inner loops of every tiled kernel-matrix product.
+import type { SimdThreads } from '@kvkit/tensor-core';
 import { addressOf, type StoredKernelExports } from '../wasm/simd-arena.js';
 
 /** out[r0 + i, :] += Σ_j tile[i, j]·v[c0 + j, :]. */
@@ -45,12 +46,37 @@ export function accumulateTransposedProduct(tile: Float64Array, height: number, 
 /**
  * out = Aᵀ(A·b) (cols entries) for the same arena-resident A in one pass over it: each block of four
  * rows is used for its dots with b and, while still in cache, for its share of out. `rows` receives
- * A·b. The same values as the two separate passes (dots, then simdTransposedMatvec), at half the memory traffic.
+ * A·b. The same values as the two separate passes (dots, then simdTransposedMatvec), at half the memory traffic;
+ * with `parallel`, the threads' partial results are summed at the end (last-bit differences).
  */
-export function simdNormalProduct(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, b: Float64Array, rowsOut: Float64Array, out: Float64Array): void {
+export function simdNormalProduct(
+  kernels: StoredKernelExports,
+  a: Float64Array,
+  rows: number,
+  cols: number,
+  b: Float64Array,
+  rowsOut: Float64Array,
+  out: Float64Array,
+  parallel?: { threads: SimdThreads; outs: Float64Array[] },
+): void {
   out.fill(0, 0, cols);
   const blocks = rows - (rows % 4);
-  kernels.rowBlockNormalProduct(addressOf(a), blocks / 4, cols, addressOf(b), addressOf(rowsOut), addressOf(out));
+  if (parallel) {
+    // Each thread a run of blocks into its own out (`outs`, one per worker), summed afterwards.
+    const { threads, outs } = parallel;
+    const partials = [out, ...outs.slice(0, threads.count - 1)];
+    for (const partial of partials) partial.fill(0, 0, cols);
+    const count = blocks / 4;
+    threads.run(
+      'rowBlockNormalProduct',
+      partials.map((partial, t) => {
+        const first = Math.floor((count * t) / partials.length);
+        const end = Math.floor((count * (t + 1)) / partials.length);
+        return [addressOf(a, 4 * first * cols), end - first, cols, addressOf(b), addressOf(rowsOut, 4 * first), addressOf(partial)];
+      }),
+    );
+    for (let t = 1; t < partials.length; t++) for (let j = 0; j < cols; j++) out[j] += partials[t][j];
+  } else kernels.rowBlockNormalProduct(addressOf(a), blocks / 4, cols, addressOf(b), addressOf(rowsOut), addressOf(out));
   if (blocks === rows) return;
   const tail = a.subarray(blocks * cols);
   rowsOut.fill(0, blocks, rows);

@@ -4,6 +4,10 @@ import storedKernelWasm from './stored-kernel.wat';
 /** The functions of stored-kernel.wat; every pointer is a byte address in the arena's memory. */
 export interface StoredKernelOnly {
   packedMatvec(a: number, n: number, v: number, out: number): void;
+  /** Rows [from, to) of packedMatvec (from a multiple of 4; to one too, or n). */
+  packedMatvecRows(a: number, n: number, v: number, out: number, from: number, to: number): void;
+  /** Rows [from, to) of a packed Gram matrix made Gaussian in place (diagonal 1). */
+  gaussianRows(a: number, norms: number, n: number, from: number, to: number, gamma: number): void;
   gaussianFromProducts(row: number, norms: number, ni: number, j0: number, j1: number, gamma: number): void;
 }
 
@@ -15,9 +19,9 @@ export type SimdArena = CoreSimdArena<StoredKernelOnly>;
 
 export const SimdArena = {
   /** One zeroed float64 array of each length in WebAssembly memory, or null (use the JavaScript loops). */
-  create(lengths: number[]): SimdArena | null {
-    return CoreSimdArena.create<StoredKernelOnly>(lengths, storedKernelWasm);
+  create(lengths: number[], options: { threads?: boolean } = {}): SimdArena | null {
+    return CoreSimdArena.create<StoredKernelOnly>(lengths, storedKernelWasm, options);
   },
 };
 
-export { addressOf, setSimdKernels } from '@kvkit/tensor-core';
+export { addressOf, setSimdKernels, simdThreadCount } from '@kvkit/tensor-core';

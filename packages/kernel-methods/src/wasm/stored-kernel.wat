@@ -16,7 +16,7 @@
   ;; out[j] = exp(−γ·max(nᵢ + norms[j] − 2·out[j], 0)) for j0 ≤ j < j1, in place: dot products
   ;; xᵢ·xⱼ become Gaussian kernel values. Where the expansion cancels (near-duplicate points) the
   ;; Gaussian stays accurate (its value is ≈ 1 − γs), so no recomputation by differences is needed.
-  (func (export "gaussianFromProducts")
+  (func $gaussianFromProducts (export "gaussianFromProducts")
     (param $row i32) (param $norms i32) (param $ni f64) (param $j0 i32) (param $j1 i32) (param $gamma f64)
     (local $j i32) (local $p i32) (local $q i32) (local $s v128) (local $nig v128) (local $g v128)
     (local.set $nig (f64x2.splat (local.get $ni)))
@@ -76,14 +76,21 @@
   ;; a time: each stored value serves row i (a dot product, s_r) and row j (an axpy into out[j]),
   ;; two columns per f64x2.
   (func (export "packedMatvec") (param $a i32) (param $n i32) (param $v i32) (param $out i32)
+    (call $packedMatvecRows (local.get $a) (local.get $n) (local.get $v) (local.get $out) (i32.const 0) (local.get $n)))
+
+  ;; Rows [from, to) of the packed product (from a multiple of 4; to a multiple of 4, or n): each
+  ;; row's dot product with v into out[i] and its axpy into out[j > i]. Threads give each their own
+  ;; range and out, summed afterwards.
+  (func $packedMatvecRows (export "packedMatvecRows") (param $a i32) (param $n i32) (param $v i32) (param $out i32) (param $from i32) (param $to i32)
     (local $i0 i32) (local $i i32) (local $j i32) (local $row i32) (local $blockEnd i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $q i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $vj v128)
     (local $w f64) (local $acc f64) (local $vi f64) (local $t f64)
+    (local.set $i0 (local.get $from))
     (block $blocksDone (loop $blocks
-      (br_if $blocksDone (i32.gt_s (i32.add (local.get $i0) (i32.const 4)) (local.get $n)))
+      (br_if $blocksDone (i32.gt_s (i32.add (local.get $i0) (i32.const 4)) (local.get $to)))
       (local.set $blockEnd (i32.add (local.get $i0) (i32.const 4)))
       ;; the 4×4 diagonal block, entry by entry
       (local.set $i (local.get $i0))
@@ -172,7 +179,7 @@
     ;; the last 0–3 rows, entry by entry
     (local.set $i (local.get $i0))
     (block $tailDone (loop $tail
-      (br_if $tailDone (i32.ge_s (local.get $i) (local.get $n)))
+      (br_if $tailDone (i32.ge_s (local.get $i) (local.get $to)))
       (local.set $row (call $rowBase (local.get $a) (local.get $n) (local.get $i)))
       (local.set $vi (f64.load (i32.add (local.get $v) (i32.shl (local.get $i) (i32.const 3)))))
       (local.set $acc (f64.mul (f64.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3)))) (local.get $vi)))
@@ -190,4 +197,19 @@
       (f64.store (local.get $q) (f64.add (f64.load (local.get $q)) (local.get $acc)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $tail))))
+
+  ;; Rows [from, to) of a packed Gram matrix turned Gaussian in place: the diagonal set to 1 and
+  ;; gaussianFromProducts on the rest of each row (norms: the squared norms of the points).
+  (func (export "gaussianRows") (param $a i32) (param $norms i32) (param $n i32) (param $from i32) (param $to i32) (param $gamma f64)
+    (local $i i32) (local $row i32)
+    (local.set $i (local.get $from))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $to)))
+      (local.set $row (call $rowBase (local.get $a) (local.get $n) (local.get $i)))
+      (f64.store (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3))) (f64.const 1))
+      (call $gaussianFromProducts (local.get $row) (local.get $norms)
+        (f64.load (i32.add (local.get $norms) (i32.shl (local.get $i) (i32.const 3))))
+        (i32.add (local.get $i) (i32.const 1)) (local.get $n) (local.get $gamma))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
 )
