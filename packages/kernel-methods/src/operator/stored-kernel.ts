@@ -109,7 +109,7 @@ export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
   return packed;
 }
 
-// Below this order a product is too short for threads to pay their hand-off (≈ 10–50 µs).
+// Below this order a product is too short for threads to pay their hand-off (≈ 30–40 µs a job).
 const THREADED_MIN_ORDER = 512;
 
 /**
