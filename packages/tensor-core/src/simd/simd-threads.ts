@@ -85,7 +85,7 @@ export function setSimdThreads(count?: number): void {
 
 /** The thread count the next arena gets (1 where workers are unavailable). */
 export function simdThreadCount(): number {
-  if (!workerModule()) return 1;
+  if (pool === null || !workerModule()) return 1; // null: found unavailable, or failed once
   const os = nodeBuiltin('node:os') as { availableParallelism?: () => number } | undefined;
   return requested ?? Math.min(4, os?.availableParallelism?.() ?? 1);
 }
@@ -140,6 +140,17 @@ export class SimdThreads {
   static attach(memory: object, modules: object[], exports: Record<string, (...args: number[]) => void>): SimdThreads | null {
     const count = simdThreadCount();
     if (count < 2) return null;
+    try {
+      return SimdThreads.attachTo(memory, modules, exports, count);
+    } catch {
+      // A runtime with Node's API but not all of it (workers from source, Atomics.wait on this
+      // thread): one thread from now on.
+      pool = null;
+      return null;
+    }
+  }
+
+  private static attachTo(memory: object, modules: object[], exports: Record<string, (...args: number[]) => void>, count: number): SimdThreads | null {
     const current = poolWith(count - 1);
     if (!current) return null;
     current.attached?.detach();
