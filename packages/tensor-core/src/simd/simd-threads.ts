@@ -14,8 +14,8 @@ const KIND = 2;
 const FAILED = 3;
 const CALL = 1;
 const DETACH = 2;
-/** How long an attach waits for the workers to instantiate the modules (the first one also starts them). */
-const ATTACH_TIMEOUT_MS = 10_000;
+/** How long an attach waits for the workers to instantiate the modules (the first one also starts them, ≈ 0.1 s; generous for a loaded CI machine). */
+const ATTACH_TIMEOUT_MS = 30_000;
 
 // The worker's whole program. On an attach message it instantiates the modules on the memory and
 // serves jobs until told to detach, which returns it to its event loop for the next attach.
