@@ -137,13 +137,13 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
         const v = Float64Array.from({ length: n }, () => rng.normal());
         setSimdThreads(2);
         const threaded = materializeKernel(kernel, x);
-        expect(threaded.simd?.threads?.count, 'threads attached').toBe(2);
+        expect(threaded.simd?.arena.threads?.count, 'threads attached').toBe(2);
         const threadedProduct = packedMatvec(threaded, v, new Float64Array(n));
         const data = Float64Array.from(threaded.data);
-        threaded.simd?.release();
+        threaded.simd?.arena.release();
         setSimdThreads(1);
         const single = materializeKernel(kernel, x);
-        expect(single.simd?.threads).toBeNull();
+        expect(single.simd?.arena.threads).toBeNull();
         expect(Array.from(data), `n = ${n}: K`).toEqual(Array.from(single.data));
         const product = packedMatvec(single, v, new Float64Array(n));
         assertClose(threadedProduct, product, 1e-14, `n = ${n}: K·v on two threads vs one`);

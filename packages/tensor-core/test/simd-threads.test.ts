@@ -34,6 +34,26 @@ describe('withSharedMemoryImport', () => {
   });
 });
 
+describe('SimdArena.run', () => {
+  it('runs a job on the calling thread alone without worker threads, and refuses a split for more threads', () =>
+    withSeed((rng) => {
+      setSimdThreads(1);
+      const m = 9;
+      const arena = SimdArena.create([4 * m, m, 4], undefined, { threads: true }) as SimdArena;
+      expect(arena.threadCount).toBe(1);
+      const [a, b, out] = arena.arrays;
+      a.set(Array.from({ length: 4 * m }, () => rng.normal()));
+      b.set(Array.from({ length: m }, () => rng.normal()));
+      arena.run('rowBlockDots', [[addressOf(a), m, addressOf(b), addressOf(out)]]);
+      for (let r = 0; r < 4; r++) {
+        let dot = 0;
+        for (let j = 0; j < m; j++) dot += a[r * m + j] * b[j];
+        expect(Math.abs(out[r] - dot)).toBeLessThan(1e-14 * m);
+      }
+      expect(() => arena.run('rowBlockDots', [null, null])).toThrow(/one thread here/);
+    }));
+});
+
 describe.skipIf(!hasWorkers)('SimdThreads', () => {
   it('runs an export on two threads at once, each on its own rows, with the single-thread values', () =>
     withSeed((rng) => {

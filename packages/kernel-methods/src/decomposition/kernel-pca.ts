@@ -135,7 +135,7 @@ export class KernelPCA {
           where: 'KernelPCA.fit (lanczos)',
         });
       } finally {
-        gram.simd?.release();
+        gram.simd?.arena.release();
       }
       vectors = signByLargest(result.vectors);
       values = result.values;

@@ -1,4 +1,4 @@
-import { BudgetTooSmallError, type Matrix, type SimdThreads } from '@kvkit/tensor-core';
+import { BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena, simdThreadCount, type StoredKernelExports } from '../wasm/simd-arena.js';
 import { crossSquaredDistance, dot, fourRowProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
@@ -33,16 +33,15 @@ export interface PackedSymmetric {
   readonly simd?: PackedSimd;
 }
 
-/** The SIMD functions bound to the memory holding a packed matrix, and its product's in/out slots. */
+/**
+ * The arena holding a packed matrix (its kernels and, where attached, its worker threads; call
+ * `arena.release()` when done with the matrix), and its product's slots: v, and one out per thread
+ * for the partial products (outs[0] the caller's).
+ */
 export interface PackedSimd {
-  readonly kernels: StoredKernelExports;
+  readonly arena: SimdArena;
   readonly v: Float64Array;
-  readonly out: Float64Array;
-  /** Worker threads on the same memory, with one more out slot for each worker (partial products). */
-  readonly threads: SimdThreads | null;
-  readonly workerOuts: Float64Array[];
-  /** Lets the worker threads go (call when done with the matrix; products then run on one thread). */
-  release(): void;
+  readonly outs: Float64Array[];
 }
 
 /** Where row i (its diagonal entry) starts in a packed upper triangle of order n. */
@@ -85,9 +84,8 @@ export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
   const n = x.rows;
   const radial = isRadialKernel(kernel);
   const length = (n * (n + 1)) / 2;
-  // Worker outs for the threaded products: one n-vector per extra thread.
-  const workers = Math.max(0, simdThreadCount() - 1);
-  const lengths = [length, n, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n, ...new Array<number>(workers).fill(n)];
+  // One product out per thread (partial products, summed afterwards).
+  const lengths = [length, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n, ...new Array<number>(simdThreadCount()).fill(n)];
   const arena = SimdArena.create(lengths, { threads: n >= THREADED_MIN_ORDER });
   if (!arena) {
     const packed = { n, data: new Float64Array(length) };
@@ -95,16 +93,15 @@ export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
     else tiledGram(kernel, x, packed);
     return packed;
   }
-  const [data, v, out, rows, columns, norms, ...outs] = arena.arrays;
-  const threads = arena.threads;
-  const packed = { n, data, simd: { kernels: arena.kernels, v, out, threads, workerOuts: outs.slice(0, (threads?.count ?? 1) - 1), release: () => arena.release() } };
+  const [data, v, rows, columns, norms, ...outs] = arena.arrays;
+  const packed = { n, data, simd: { arena, v, outs: outs.slice(0, arena.threadCount) } };
   // Fresh pages cost most of a fill on some machines (the first touch): threads take their share.
   arena.touchInParallel(data);
   if (!radial) tiledGram(kernel, x, packed);
   else {
     simdUpperGramProducts(arena.kernels, x, packed, rows, columns);
     if (kernel.gaussianGamma === undefined) radialGram(kernel, x, packed, () => {});
-    else simdGaussianProfile(packed.simd, kernel.gaussianGamma, x, packed, norms);
+    else simdGaussianProfile(arena, kernel.gaussianGamma, x, packed, norms);
   }
   return packed;
 }
@@ -147,12 +144,10 @@ function radialGram(kernel: RadialKernel, x: Matrix, packed: PackedSymmetric, pr
 }
 
 /** The Gaussian profile exp(−γ‖xᵢ − xⱼ‖²) over the packed Gram products, in WebAssembly (on every thread). */
-function simdGaussianProfile(simd: PackedSimd, gamma: number, x: Matrix, packed: PackedSymmetric, norms: Float64Array): void {
+function simdGaussianProfile(arena: SimdArena, gamma: number, x: Matrix, packed: PackedSymmetric, norms: Float64Array): void {
   const { n, data } = packed;
   squaredNorms(x, norms);
-  const rows = triangleRowRanges(n, simd.threads?.count ?? 1).map(([from, to]) => [addressOf(data), addressOf(norms), n, from, to, gamma]);
-  if (simd.threads) simd.threads.run('gaussianRows', rows);
-  else simd.kernels.gaussianRows(...(rows[0] as [number, number, number, number, number, number]));
+  arena.run('gaussianRows', triangleRowRanges(n, arena.threadCount).map(([from, to]) => [addressOf(data), addressOf(norms), n, from, to, gamma]));
 }
 
 // Columns of x transposed at a time for the SIMD Gram products (d × 256 float64 of scratch).
@@ -250,22 +245,15 @@ function tiledGram(kernel: Kernel, x: Matrix, packed: PackedSymmetric): void {
  */
 export function packedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Array): Float64Array {
   const { n, data, simd } = a;
-  if (simd?.threads && simd.threads.count > 1) {
+  if (simd) {
     // Each thread its rows (about equal entries) into its own out; the partial products summed here.
+    const { arena, outs } = simd;
     simd.v.set(v.subarray(0, n));
-    const outs = [simd.out, ...simd.workerOuts];
     for (const partial of outs) partial.fill(0);
     const ranges = triangleRowRanges(n, outs.length);
-    simd.threads.run('packedMatvecRows', ranges.map(([from, to], t) => [addressOf(data), n, addressOf(simd.v), addressOf(outs[t]), from, to]));
-    out.set(simd.out);
+    arena.run('packedMatvecRows', ranges.map(([from, to], t) => [addressOf(data), n, addressOf(simd.v), addressOf(outs[t]), from, to]));
+    out.set(outs[0]);
     for (let t = 1; t < outs.length; t++) for (let j = 0; j < n; j++) out[j] += outs[t][j];
-    return out;
-  }
-  if (simd) {
-    simd.v.set(v.subarray(0, n));
-    simd.out.fill(0);
-    simd.kernels.packedMatvec(addressOf(data), n, addressOf(simd.v), addressOf(simd.out));
-    out.set(simd.out);
     return out;
   }
   out.fill(0);

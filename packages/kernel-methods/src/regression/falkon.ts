@@ -4,7 +4,7 @@ import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matri
 import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
 import { type ProductSteps, runSteps, runStepsAsync } from '../util/product-driver.js';
 import { radialCrossRows, usesHostGramRoute } from '../operator/radial-cross.js';
-import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns, simdTransposedMatvec } from '../util/tile-products.js';
+import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns } from '../util/tile-products.js';
 import { SimdArena, simdThreadCount } from '../wasm/simd-arena.js';
 
 export interface FalkonOptions extends KernelMatrixOptions {
@@ -138,12 +138,9 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
   // A cached K_nm in WebAssembly memory, with slots for up to `width` right-hand columns at a time:
   // the input (m × width), K_nm·B (n × width) and the result (m × width).
   const width = Math.min(columns, MAX_ARENA_COLUMNS);
-  // Worker threads (single-column products) get an m-vector each for their partial results.
-  const workers = Math.max(0, simdThreadCount() - 1);
-  const lengths = [n * m, m * width, n * width, m * width, ...new Array<number>(workers).fill(m)];
+  // Each worker thread (single-column products) gets an m-vector for its partial result.
+  const lengths = [n * m, m * width, n * width, m * width, ...new Array<number>(simdThreadCount() - 1).fill(m)];
   const arena = cacheFits ? SimdArena.create(lengths, { threads: n * m >= THREADED_MIN_VALUES }) : null;
-  const threads = arena?.threads ?? null;
-  const parallel = threads ? { threads, outs: (arena as SimdArena).arrays.slice(4) } : undefined;
   const cache = arena ? arena.arrays[0] : cacheFits ? new Float64Array(n * m) : undefined;
   let cacheFilled = false;
   /** K_nm into the cache, on first use (its fresh pages first touched by every thread). */
@@ -172,19 +169,15 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
   };
   /** K_mn(K_nm B) or K_mn V, all in the arena: one SIMD pass over the cache. */
   const simdProduct = (v: Matrix, transposedOnly: boolean): Matrix => {
-    const [cached, b, nRows, mOut] = (arena as SimdArena).arrays;
-    const kernels = (arena as SimdArena).kernels;
+    const simd = arena as SimdArena;
+    const [cached, b, nRows, mOut, ...workerOuts] = simd.arrays;
+    const kernels = simd.kernels;
     const k = v.cols;
     fillCache(cached);
-    if (k === 1) {
-      if (transposedOnly) {
-        nRows.set(v.data);
-        simdTransposedMatvec(kernels, cached, n, m, nRows, mOut);
-      } else {
-        b.set(v.data);
-        simdNormalProduct(kernels, cached, n, m, b, nRows, mOut, parallel);
-      }
-      return { rows: m, cols: 1, data: Float64Array.from(mOut) };
+    if (k === 1 && !transposedOnly) {
+      b.set(v.data);
+      simdNormalProduct(simd, cached, n, m, b, nRows, [mOut, ...workerOuts.slice(0, simd.threadCount - 1)]);
+      return { rows: m, cols: 1, data: mOut.slice(0, m) };
     }
     // Up to `width` columns at a time; the result comes back column by column (w × m).
     const out = new Float64Array(m * k);

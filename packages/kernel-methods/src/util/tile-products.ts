@@ -1,7 +1,6 @@
 // Products of a row-major kernel tile with a block of a dense right-hand side, accumulated into
 // an output block: the inner loops of every tiled kernel-matrix product.
-import type { SimdThreads } from '@kvkit/tensor-core';
-import { addressOf, type StoredKernelExports } from '../wasm/simd-arena.js';
+import { addressOf, type SimdArena, type StoredKernelExports } from '../wasm/simd-arena.js';
 
 /** out[r0 + i, :] += Σ_j tile[i, j]·v[c0 + j, :]. */
 export function accumulateProduct(tile: Float64Array, height: number, width: number, v: Float64Array, c0: number, out: Float64Array, r0: number, k: number): void {
@@ -44,39 +43,25 @@ export function accumulateTransposedProduct(tile: Float64Array, height: number, 
 }
 
 /**
- * out = Aᵀ(A·b) (cols entries) for the same arena-resident A in one pass over it: each block of four
- * rows is used for its dots with b and, while still in cache, for its share of out. `rows` receives
- * A·b. The same values as the two separate passes (dots, then simdTransposedMatvec), at half the memory traffic;
- * with `parallel`, the threads' partial results are summed at the end (last-bit differences).
+ * outs[0] = Aᵀ(A·b) (cols entries) for arena-resident A in one pass over it: each block of four rows
+ * is used for its dots with b and, while still in cache, for its share of the result. `rowsOut`
+ * receives A·b. The blocks are split among the arena's threads, thread t adding into outs[t]
+ * (one out per thread), and the partial results summed into outs[0] at the end.
  */
-export function simdNormalProduct(
-  kernels: StoredKernelExports,
-  a: Float64Array,
-  rows: number,
-  cols: number,
-  b: Float64Array,
-  rowsOut: Float64Array,
-  out: Float64Array,
-  parallel?: { threads: SimdThreads; outs: Float64Array[] },
-): void {
-  out.fill(0, 0, cols);
+export function simdNormalProduct(arena: SimdArena, a: Float64Array, rows: number, cols: number, b: Float64Array, rowsOut: Float64Array, outs: Float64Array[]): void {
+  const out = outs[0];
+  for (const partial of outs) partial.fill(0, 0, cols);
   const blocks = rows - (rows % 4);
-  if (parallel) {
-    // Each thread a run of blocks into its own out (`outs`, one per worker), summed afterwards.
-    const { threads, outs } = parallel;
-    const partials = [out, ...outs.slice(0, threads.count - 1)];
-    for (const partial of partials) partial.fill(0, 0, cols);
-    const count = blocks / 4;
-    threads.run(
-      'rowBlockNormalProduct',
-      partials.map((partial, t) => {
-        const first = Math.floor((count * t) / partials.length);
-        const end = Math.floor((count * (t + 1)) / partials.length);
-        return [addressOf(a, 4 * first * cols), end - first, cols, addressOf(b), addressOf(rowsOut, 4 * first), addressOf(partial)];
-      }),
-    );
-    for (let t = 1; t < partials.length; t++) for (let j = 0; j < cols; j++) out[j] += partials[t][j];
-  } else kernels.rowBlockNormalProduct(addressOf(a), blocks / 4, cols, addressOf(b), addressOf(rowsOut), addressOf(out));
+  const count = blocks / 4;
+  arena.run(
+    'rowBlockNormalProduct',
+    outs.map((partial, t) => {
+      const first = Math.floor((count * t) / outs.length);
+      const end = Math.floor((count * (t + 1)) / outs.length);
+      return [addressOf(a, 4 * first * cols), end - first, cols, addressOf(b), addressOf(rowsOut, 4 * first), addressOf(partial)];
+    }),
+  );
+  for (let t = 1; t < outs.length; t++) for (let j = 0; j < cols; j++) out[j] += outs[t][j];
   if (blocks === rows) return;
   const tail = a.subarray(blocks * cols);
   rowsOut.fill(0, blocks, rows);
@@ -85,8 +70,8 @@ export function simdNormalProduct(
 }
 
 /**
- * The k-column forms of the two products above, for arena-resident A (rows × cols), four rows of A
- * at a time: `transposedColumns` adds Aᵀ·V (V: rows × k, row-major) and `normalColumns` Aᵀ(A·B)
+ * Products with k columns for arena-resident A (rows × cols), four rows of A at a time, on the
+ * calling thread: `transposedColumns` adds Aᵀ·V (V: rows × k, row-major) and `normalColumns` Aᵀ(A·B)
  * (B: cols × k, row-major; `rowsOut`, rows × k, receives A·B) into `outColumns`, which holds the
  * result column by column (k × cols: column l at l·cols) so each column is one contiguous axpy target.
  */
@@ -130,12 +115,4 @@ function addTailColumns(a: Float64Array, from: number, rows: number, cols: numbe
       for (let j = 0; j < cols; j++) outColumns[o + j] += a[i * cols + j] * w;
     }
   }
-}
-
-/** out = Aᵀ·v (cols entries) for the same arena-resident A, four rows of A per call. */
-export function simdTransposedMatvec(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, v: Float64Array, out: Float64Array): void {
-  out.fill(0, 0, cols);
-  const blocks = rows - (rows % 4);
-  for (let i0 = 0; i0 < blocks; i0 += 4) kernels.rowBlockTransposedAxpy(addressOf(a, i0 * cols), cols, v[i0], v[i0 + 1], v[i0 + 2], v[i0 + 3], addressOf(out));
-  if (blocks < rows) accumulateTransposedProduct(a.subarray(blocks * cols), rows - blocks, cols, v, blocks, out, 0, 1);
 }

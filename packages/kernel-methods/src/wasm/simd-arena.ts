@@ -3,8 +3,7 @@ import storedKernelWasm from './stored-kernel.wat';
 
 /** The functions of stored-kernel.wat; every pointer is a byte address in the arena's memory. */
 export interface StoredKernelOnly {
-  packedMatvec(a: number, n: number, v: number, out: number): void;
-  /** Rows [from, to) of packedMatvec (from a multiple of 4; to one too, or n). */
+  /** Rows [from, to) of the packed product out += A·v (from a multiple of 4; to one too, or n). */
   packedMatvecRows(a: number, n: number, v: number, out: number, from: number, to: number): void;
   /** Rows [from, to) of a packed Gram matrix made Gaussian in place (diagonal 1). */
   gaussianRows(a: number, norms: number, n: number, from: number, to: number, gamma: number): void;

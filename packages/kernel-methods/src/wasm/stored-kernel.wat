@@ -72,16 +72,11 @@
       (f64x2.mul (local.get $p)
         (i64x2.shl (i64x2.add (local.get $shifted) (v128.const i64x2 1023 1023)) (i32.const 52)))))
 
-  ;; out += A·v for the packed order-n upper triangle at a (out zeroed by the caller). Four rows at
-  ;; a time: each stored value serves row i (a dot product, s_r) and row j (an axpy into out[j]),
-  ;; two columns per f64x2.
-  (func (export "packedMatvec") (param $a i32) (param $n i32) (param $v i32) (param $out i32)
-    (call $packedMatvecRows (local.get $a) (local.get $n) (local.get $v) (local.get $out) (i32.const 0) (local.get $n)))
-
-  ;; Rows [from, to) of the packed product (from a multiple of 4; to a multiple of 4, or n): each
-  ;; row's dot product with v into out[i] and its axpy into out[j > i]. Threads give each their own
-  ;; range and out, summed afterwards.
-  (func $packedMatvecRows (export "packedMatvecRows") (param $a i32) (param $n i32) (param $v i32) (param $out i32) (param $from i32) (param $to i32)
+  ;; out += (rows [from, to) of A)·v for the packed order-n upper triangle at a, from a multiple of
+  ;; 4, to a multiple of 4 or n. Four rows at a time: each stored value serves row i (a dot product,
+  ;; s_r) and row j (an axpy into out[j]), two columns per f64x2. Threads give each their own range
+  ;; and out, summed afterwards.
+  (func (export "packedMatvecRows") (param $a i32) (param $n i32) (param $v i32) (param $out i32) (param $from i32) (param $to i32)
     (local $i0 i32) (local $i i32) (local $j i32) (local $row i32) (local $blockEnd i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $q i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)

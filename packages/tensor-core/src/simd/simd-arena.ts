@@ -127,21 +127,38 @@ export class SimdArena<Extra extends object = object> {
     );
   }
 
+  /** Threads that `run` splits a job among, the caller's included (1 without worker threads). */
+  get threadCount(): number {
+    return this.threads?.count ?? 1;
+  }
+
+  /**
+   * Calls export `name` once per thread at the same time, thread t with args[t] (the caller runs
+   * args[0]; a null entry sits the job out), and returns when all calls have returned. Without
+   * worker threads, args holds one entry and the call runs here. Callers write their work split
+   * once, for `threadCount` parts, whatever that count is.
+   */
+  run(name: string, args: Array<number[] | null>): void {
+    if (this.threads) {
+      this.threads.run(name, args);
+      return;
+    }
+    if (args.length !== 1) throw new Error(`SimdArena.run: one thread here, but ${args.length} argument lists`);
+    if (args[0]) (this.kernels as unknown as Record<string, (...values: number[]) => void>)[name](...args[0]);
+  }
+
   /**
    * With worker threads: the first touch of `array`'s fresh pages (the slow part of filling new
    * memory on some machines, ≈ 3 ms per MiB on a VM here) split among all threads, 1.9× faster on
    * two; nothing without threads (a single thread gains nothing by touching ahead).
    */
   touchInParallel(array: Float64Array): void {
-    const threads = this.threads;
-    if (!threads) return;
+    const count = this.threadCount;
+    if (count === 1) return;
     const bytes = array.length * 8;
     const page = 4096;
-    const boundary = (t: number) => (t === threads.count ? bytes : Math.floor((bytes * t) / threads.count / page) * page);
-    threads.run(
-      'touchPages',
-      Array.from({ length: threads.count }, (_, t) => [addressOf(array) + boundary(t), boundary(t + 1) - boundary(t)]),
-    );
+    const boundary = (t: number) => (t === count ? bytes : Math.floor((bytes * t) / count / page) * page);
+    this.run('touchPages', Array.from({ length: count }, (_, t) => [addressOf(array) + boundary(t), boundary(t + 1) - boundary(t)]));
   }
 
   /** Lets the worker threads go (they keep the memory alive while attached); the arena stays usable on one thread. */
