@@ -1,8 +1,7 @@
-import { cholesky, type Matrix, solveTriangular, triangularGram } from '@kvkit/tensor-core';
+import { cholesky, type Matrix, type ProductSteps, runSteps, runStepsAsync, solveTriangular, triangularGram } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
-import { type ProductSteps, runSteps, runStepsAsync } from '../util/product-driver.js';
 import { radialCrossRows, usesHostGramRoute } from '../operator/radial-cross.js';
 import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns } from '../util/tile-products.js';
 import { SimdArena, simdThreadCount } from '../wasm/simd-arena.js';
@@ -66,7 +65,7 @@ interface NormalRequest {
   v: Matrix;
 }
 
-/** The FALKON solve as an iteration that yields the K_nm products it needs (see product-driver.ts). */
+/** The FALKON solve as an iteration that yields the K_nm products it needs (tensor-core's runSteps / runStepsAsync drive it). */
 function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, options: FalkonOptions): ProductSteps<NormalRequest, Matrix, FalkonResult> {
   const m = centers.rows;
   const alpha = options.alpha;

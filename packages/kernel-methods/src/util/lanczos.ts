@@ -1,5 +1,4 @@
-import { createRng, eigh, InvalidConfigError, type Matrix, NotConvergedError, type Rng } from '@kvkit/tensor-core';
-import { type ProductSteps, runSteps, runStepsAsync } from './product-driver.js';
+import { createRng, eigh, InvalidConfigError, type Matrix, NotConvergedError, type ProductSteps, type Rng, runSteps, runStepsAsync } from '@kvkit/tensor-core';
 
 export interface LanczosOptions {
   /** Stop when every wanted Ritz pair has ‖A y − θ y‖ ≤ tolerance·|θ_max| (default 1e-10). */

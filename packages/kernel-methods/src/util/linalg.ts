@@ -1,5 +1,4 @@
-import { type Matrix, NotConvergedError } from '@kvkit/tensor-core';
-import { type ProductSteps, runSteps, runStepsAsync } from './product-driver.js';
+import { type Matrix, NotConvergedError, type ProductSteps, runSteps, runStepsAsync } from '@kvkit/tensor-core';
 
 /** Column means of a matrix. */
 export function columnMeans(m: Matrix): Float64Array {

@@ -7,3 +7,4 @@ export { type CholeskyOptions, cholesky, choleskySolve } from './cholesky.js';
 export { type TriangularSolveOptions, solveTriangular } from './triangular.js';
 export { triangularGram } from './triangular-gram.js';
 export { type QrResult, qr } from './qr.js';
+export { type ProductSteps, runSteps, runStepsAsync } from './product-steps.js';

@@ -2,6 +2,7 @@ import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
 import { createRng, type Rng } from '../rng.js';
 import type { LinearOperator, Matrix } from './matrix.js';
 import { matmulMatrix, operatorFromMatrix, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
+import { type ProductSteps, runSteps, runStepsAsync } from './product-steps.js';
 import { qr } from './qr.js';
 import { type SvdResult, svd } from './svd.js';
 
@@ -26,10 +27,7 @@ export interface RandomizedSvdOptions {
 export function randomizedSvd(a: Matrix | LinearOperator, rank: number, options: RandomizedSvdOptions = {}): SvdResult {
   if (!isLinearOperator(a)) requireFiniteMatrix(a, 'randomizedSvd');
   const operator: LinearOperator = isLinearOperator(a) ? a : operatorFromMatrix(a);
-  const steps = randomizedSvdSteps(operator.rows, operator.cols, rank, options);
-  let step = steps.next();
-  while (!step.done) step = steps.next(operator[step.value.op](step.value.v));
-  return step.value;
+  return runSteps(randomizedSvdSteps(operator.rows, operator.cols, rank, options), (request) => operator[request.op](request.v));
 }
 
 /** A linear operator whose products arrive asynchronously (e.g. computed on a GPU and read back). */
@@ -45,10 +43,7 @@ export interface AsyncLinearOperator {
  * the same steps on the host in float64, so with the same products it returns the same result.
  */
 export async function randomizedSvdAsync(operator: AsyncLinearOperator, rank: number, options: RandomizedSvdOptions = {}): Promise<SvdResult> {
-  const steps = randomizedSvdSteps(operator.rows, operator.cols, rank, options);
-  let step = steps.next();
-  while (!step.done) step = steps.next(await operator[step.value.op](step.value.v));
-  return step.value;
+  return runStepsAsync(randomizedSvdSteps(operator.rows, operator.cols, rank, options), (request) => operator[request.op](request.v));
 }
 
 /** A product the randomized SVD needs next: A·v ('multiply') or Aᵀ·v ('multiplyTransposed'). */
@@ -61,7 +56,7 @@ interface ProductRequest {
  * The algorithm as an iteration over the products it needs (one body for the synchronous and the
  * asynchronous drivers): validates, yields each product request, checks each product's shape.
  */
-function* randomizedSvdSteps(m: number, n: number, rank: number, options: RandomizedSvdOptions): Generator<ProductRequest, SvdResult, Matrix> {
+function* randomizedSvdSteps(m: number, n: number, rank: number, options: RandomizedSvdOptions): ProductSteps<ProductRequest, Matrix, SvdResult> {
   const smaller = Math.min(m, n);
   if (!Number.isInteger(rank) || rank < 1 || rank > smaller) {
     throw new InvalidConfigError(`randomizedSvd: rank must be an integer in [1, ${smaller}] for a ${m}×${n} matrix, got ${rank}`, {
