@@ -1,4 +1,4 @@
-import { cholesky, createRng, eigh, eigvalsh, InvalidConfigError, type Matrix, matmulMatrix, type Rng, solveTriangular } from '@kvkit/tensor-core';
+import { cholesky, createRng, eigh, eigvalsh, identityMatrix, InvalidConfigError, type Matrix, matmulMatrix, type Rng, solveTriangular } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { crossProductAsync, crossProduct, isHostEngine } from '../operator/cross-product.js';
@@ -229,10 +229,7 @@ function leverageSketch(kernel: Kernel, x: Matrix, pilot: number, ridge: number 
   const kss = new KernelMatrix(kernel, sample, undefined, { tileSize: options.tileSize }).toMatrix();
   const lambda = ridge ?? tailRidge(kss, rank, x.rows, diagonal);
   if (!(lambda > 0)) throw new InvalidConfigError(`ridge leverage: the ridge must be > 0, got ${lambda}`);
-  const s = sample.rows;
-  const identity = new Float64Array(s * s);
-  for (let i = 0; i < s; i++) identity[i * s + i] = 1;
-  const whitening = solveTriangular(cholesky(addToDiagonal(kss, lambda)), { rows: s, cols: s, data: identity }, { lower: true, transpose: true });
+  const whitening = solveTriangular(cholesky(addToDiagonal(kss, lambda)), identityMatrix(sample.rows), { lower: true, transpose: true });
   return { sample, whitening, lambda, diagonal, rng };
 }
 

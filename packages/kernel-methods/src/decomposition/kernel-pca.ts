@@ -7,12 +7,10 @@ import {
   materializeKernel,
   packedKernelFits,
   packedRowMeans,
-  radialCrossProduct,
   requirePackedKernelFits,
   type StoredKernelOptions,
-  usesHostGramRoute,
 } from '../operator/stored-kernel.js';
-import { crossProductAsync } from '../operator/cross-product.js';
+import { crossProduct, crossProductAsync, isHostEngine } from '../operator/cross-product.js';
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { lanczosLargest, lanczosLargestAsync } from '../util/lanczos.js';
@@ -248,11 +246,7 @@ export class KernelPCA {
     const xTrain = requireFitted(this.x, 'KernelPCA.transform');
     const x = asPoints(points, 'KernelPCA.transform', { cols: xTrain.cols });
     requireSynchronousEngine(this.options.engine, 'KernelPCA.transform', 'transformAsync');
-    const augmented = this.augmentedAlphas();
-    const both = usesHostGramRoute(this.kernel, this.options.engine)
-      ? radialCrossProduct(this.kernel, x, xTrain, augmented)
-      : new KernelMatrix(this.kernel, x, xTrain, this.options).multiply(augmented);
-    return this.centeredProjection(both);
+    return this.centeredProjection(crossProduct(this.kernel, x, xTrain, this.augmentedAlphas(), this.options));
   }
 
   /**
@@ -262,7 +256,7 @@ export class KernelPCA {
   async transformAsync(points: PointsInput): Promise<Matrix> {
     const xTrain = requireFitted(this.x, 'KernelPCA.transformAsync');
     const x = asPoints(points, 'KernelPCA.transformAsync', { cols: xTrain.cols });
-    if ((this.options.engine ?? 'host') === 'host') return this.transform(x);
+    if (isHostEngine(this.options.engine)) return this.transform(x);
     return this.centeredProjection(await crossProductAsync(this.kernel, x, xTrain, this.augmentedAlphas(), this.options));
   }
 

@@ -9,11 +9,10 @@ import {
   packedKernelFits,
   packedMultiply,
   packedRow,
-  radialCrossProduct,
   requirePackedKernelFits,
   rowOffset,
-  usesHostGramRoute,
 } from '../operator/stored-kernel.js';
+import { crossProduct, crossProductAsync, isHostEngine } from '../operator/cross-product.js';
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive, selectRows } from '../points.js';
 import { addToDiagonal, type ConjugateGradientOptions, conjugateGradient, conjugateGradientAsync } from '../util/linalg.js';
@@ -188,13 +187,8 @@ export class KernelRidge {
   async predictAsync(points: PointsInput): Promise<Matrix> {
     const centers = requireFitted(this.centers, 'KernelRidge.predictAsync');
     const x = asPoints(points, 'KernelRidge.predictAsync', { cols: centers.cols });
-    if (usesHostGramRoute(this.kernel, this.options.engine)) return this.predict(x);
-    const operator = new KernelMatrix(this.kernel, x, centers, this.options);
-    try {
-      return await operator.multiplyAsync(this.coefficients as Matrix);
-    } finally {
-      operator.dispose();
-    }
+    if (isHostEngine(this.options.engine)) return this.predict(x);
+    return crossProductAsync(this.kernel, x, centers, this.coefficients as Matrix, this.options);
   }
 
   /** Predictions k(x, centres)·coefficients (n × t; t = 1 for a vector target). */
@@ -203,8 +197,7 @@ export class KernelRidge {
     const x = asPoints(points, 'KernelRidge.predict', { cols: centers.cols });
     const coefficients = this.coefficients as Matrix;
     requireSynchronousEngine(this.options.engine, 'KernelRidge.predict', 'predictAsync');
-    if (usesHostGramRoute(this.kernel, this.options.engine)) return radialCrossProduct(this.kernel, x, centers, coefficients);
-    return new KernelMatrix(this.kernel, x, centers, this.options).multiply(coefficients);
+    return crossProduct(this.kernel, x, centers, coefficients, this.options);
   }
 
   /** The dual coefficients (n × t, or m × t for Nyström centres). */
