@@ -54,11 +54,37 @@ export function squaredNorms(x: Matrix, out: Float64Array): Float64Array {
 }
 
 /** ‖x_a − y_b‖² by differences (exact where the Gram expansion cancels). */
-export function crossSquaredDistance(xd: Float64Array, a: number, yd: Float64Array, b: number, d: number): number {
+function crossSquaredDistance(xd: Float64Array, a: number, yd: Float64Array, b: number, d: number): number {
   let s = 0;
   for (let t = 0; t < d; t++) {
     const u = xd[a + t] - yd[b + t];
     s += u * u;
   }
   return s;
+}
+
+/**
+ * values[offset + j] ← f(‖x_a − y_j‖²) for j0 ≤ j < j1, from the dot products x_a·y_j held there:
+ * ‖x_a‖² + ‖y_j‖² − 2x_a·y_j, recomputed by differences where the expansion cancels (near-duplicate
+ * points), so √-based profiles stay exact to float64 rounding. `ni` = ‖x_a‖², `norms[j]` = ‖y_j‖².
+ */
+export function radialProfileFromProducts(
+  f: (s: number) => number,
+  values: Float64Array,
+  offset: number,
+  j0: number,
+  j1: number,
+  ni: number,
+  norms: Float64Array,
+  xd: Float64Array,
+  a: number,
+  yd: Float64Array,
+  d: number,
+): void {
+  for (let j = j0; j < j1; j++) {
+    const scale = ni + norms[j];
+    let s = scale - 2 * values[offset + j];
+    if (s < 1e-6 * scale) s = crossSquaredDistance(xd, a, yd, j * d, d);
+    values[offset + j] = f(s);
+  }
 }

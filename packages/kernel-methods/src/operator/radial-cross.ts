@@ -5,7 +5,7 @@
 import type { Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena } from '../wasm/simd-arena.js';
-import { crossSquaredDistance, dot, dotBetween, fourRowProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
+import { dot, dotBetween, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 
 /** True when cross products of this kernel run on the host by the Gram route (`radialCrossProduct`). */
 export function usesHostGramRoute(kernel: Kernel, engine: unknown): kernel is RadialKernel {
@@ -139,14 +139,6 @@ class CrossBlocks {
     const { x, y, buffer, yNorms } = this;
     const { cols: d, data: xd } = x;
     const m = y.rows;
-    const f = this.kernel.profile;
-    const ni = dot(xd, i * d, i * d, d);
-    const row = r * m;
-    for (let j = 0; j < m; j++) {
-      const scale = ni + yNorms[j];
-      let s = scale - 2 * buffer[row + j];
-      if (s < 1e-6 * scale) s = crossSquaredDistance(xd, i * d, y.data, j * d, d);
-      buffer[row + j] = f(s);
-    }
+    radialProfileFromProducts(this.kernel.profile, buffer, r * m, 0, m, dot(xd, i * d, i * d, d), yNorms, xd, i * d, y.data, d);
   }
 }

@@ -1,7 +1,7 @@
 import { BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena, simdThreadCount, type StoredKernelExports } from '../wasm/simd-arena.js';
-import { crossSquaredDistance, dot, fourRowProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
+import { dot, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 
 export { radialCrossProduct, usesHostGramRoute } from './radial-cross.js';
 
@@ -189,14 +189,8 @@ function simdUpperGramProducts(kernels: StoredKernelExports, x: Matrix, packed: 
 function applyProfile(f: (s: number) => number, xd: Float64Array, d: number, norms: Float64Array, packed: PackedSymmetric, i: number): void {
   const { n, data: out } = packed;
   const row = rowOffset(n, i) - i; // out[row + j] is entry (i, j)
-  const ni = norms[i];
   out[row + i] = f(0);
-  for (let j = i + 1; j < n; j++) {
-    const scale = ni + norms[j];
-    let s = scale - 2 * out[row + j];
-    if (s < 1e-6 * scale) s = crossSquaredDistance(xd, i * d, xd, j * d, d);
-    out[row + j] = f(s);
-  }
+  radialProfileFromProducts(f, out, row, i + 1, n, norms[i], norms, xd, i * d, xd, d);
 }
 
 /** Entries (i, j ≥ i) = xᵢ·xⱼ of rows i0 ≤ i < i1, four rows at once when there are four. */
