@@ -6,6 +6,7 @@ import denseWasm from '../src/simd/dense.wat';
 import { addressOf, SimdArena, setSimdThreads, simdThreadCount } from '../src/simd/index.js';
 import { withSharedMemoryImport } from '../src/simd/shared-module.js';
 import { withSeed } from '../src/testing/index.js';
+import { randomArray } from './reference.js';
 
 /** The WebAssembly API (this package's TypeScript library settings do not declare it). */
 const WebAssembly = (globalThis as unknown as {
@@ -42,8 +43,8 @@ describe('SimdArena.run', () => {
       const arena = SimdArena.create([4 * m, m, 4], undefined, { threads: true }) as SimdArena;
       expect(arena.threadCount).toBe(1);
       const [a, b, out] = arena.arrays;
-      a.set(Array.from({ length: 4 * m }, () => rng.normal()));
-      b.set(Array.from({ length: m }, () => rng.normal()));
+      a.set(randomArray(rng, 4 * m));
+      b.set(randomArray(rng, m));
       arena.run('rowBlockDots', [[addressOf(a), m, addressOf(b), addressOf(out)]]);
       for (let r = 0; r < 4; r++) {
         let dot = 0;
@@ -62,8 +63,8 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
       const arena = SimdArena.create([8 * m, m, 8, 8], undefined, { threads: true }) as SimdArena;
       expect(arena.threads?.count).toBe(2);
       const [a, b, parallel, single] = arena.arrays;
-      a.set(Array.from({ length: 8 * m }, () => rng.normal()));
-      b.set(Array.from({ length: m }, () => rng.normal()));
+      a.set(randomArray(rng, 8 * m));
+      b.set(randomArray(rng, m));
       arena.threads?.run('rowBlockDots', [
         [addressOf(a), m, addressOf(b), addressOf(parallel)],
         [addressOf(a, 4 * m), m, addressOf(b), addressOf(parallel, 4)],

@@ -4,12 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Matrix, matmulMatrix } from '../src/linalg/index.js';
 import { addressOf, SimdArena, setSimdKernels } from '../src/simd/index.js';
 import { withSeed } from '../src/testing/index.js';
-import { naiveMatmul } from './reference.js';
+import type { Rng } from '../src/rng.js';
+import { naiveMatmul, randomArray } from './reference.js';
 
 afterEach(() => setSimdKernels(true));
 
-function random(rng: { normal(): number }, rows: number, cols: number): Matrix {
-  return { rows, cols, data: Float64Array.from({ length: rows * cols }, () => rng.normal()) };
+function random(rng: Rng, rows: number, cols: number): Matrix {
+  return { rows, cols, data: randomArray(rng, rows * cols) };
 }
 
 describe('SIMD matmulMatrix', () => {
@@ -52,8 +53,8 @@ describe('rowBlockNormalProduct', () => {
         const rows = 4 * blocks;
         const arena = SimdArena.create([rows * m, m, rows, m, rows, m]) as SimdArena;
         const [a, b, fusedRows, fusedOut, plainRows, plainOut] = arena.arrays;
-        a.set(random(rng, rows, m).data);
-        b.set(random(rng, m, 1).data);
+        a.set(randomArray(rng, rows * m));
+        b.set(randomArray(rng, m));
         fusedRows.fill(Number.NaN); // overwritten, not accumulated into
         arena.kernels.rowBlockNormalProduct(addressOf(a), blocks, m, addressOf(b), addressOf(fusedRows), addressOf(fusedOut));
         for (let i0 = 0; i0 < rows; i0 += 4) arena.kernels.rowBlockDots(addressOf(a, i0 * m), m, addressOf(b), addressOf(plainRows, i0));
