@@ -24,6 +24,7 @@ import { setSimdKernels } from '../src/simd/index.js';
 import { createRng, type Rng } from '../src/rng.js';
 import { assertClose, freshSeed, withSeed } from '../src/testing/index.js';
 import { naiveMatmul } from './reference.js';
+import { applyReflectionsToRows } from '../src/linalg/reflections.js';
 
 // ---------------------------------------------------------------------------------------------
 // Independent references: direct loops over the definitions, none of the code under test.
@@ -261,7 +262,8 @@ describe('eigh', () => {
     return { values, vectors };
   }
 
-  for (const n of [1, 2, 3, 17, 100]) {
+  // 200: the accumulation of Q takes its later blocks of reflections in compact WY form.
+  for (const n of [1, 2, 3, 17, 100, 200]) {
     it(`decomposes a random symmetric ${n}×${n} matrix (AV = VΛ, VᵀV = I, Σλ = trace)`, () => {
       withSeed((rng) => {
         const a = randomSymmetric(rng, n);
@@ -404,6 +406,44 @@ describe('eigh', () => {
     assertClose(eigh(nearly).values, [3 + 5e-11, 1 - 5e-11], 1e-15, 'symmetrized eigenvalues');
     expectCode(() => eigh(nearly, { tolerance: 1e-12 }), InvalidConfigError, 'INVALID_CONFIG');
   });
+});
+
+describe('applyReflectionsToRows', () => {
+  it('equals the reflections applied one at a time in float64, in blocks (compact WY) and singly, with τ = 0 among them', () =>
+    withSeed((rng) => {
+      // Q's accumulation shape: reflection j starts at column k + 1 (k = count − 1 − j) and rows
+      // above its start are zero there (identity rows), as eigh and svd use it.
+      for (const [rows, cols] of [[40, 40], [300, 300], [180, 260]]) {
+        const count = Math.min(rows, cols) - 2;
+        const target = new Float64Array(rows * cols);
+        for (let i = 0; i < Math.min(rows, cols); i++) target[i * cols + i] = 1;
+        const vectors = new Float64Array(count * cols);
+        const offsets = new Int32Array(count);
+        const starts = new Int32Array(count);
+        const taus = new Float64Array(count);
+        for (let j = 0; j < count; j++) {
+          const start = count - j;
+          starts[j] = start;
+          offsets[j] = j * cols;
+          let norm = 0;
+          for (let c = 0; c < cols - start; c++) {
+            vectors[j * cols + c] = rng.normal();
+            norm += vectors[j * cols + c] ** 2;
+          }
+          taus[j] = j % 37 === 5 ? 0 : 2 / norm; // an exact reflection, or none
+        }
+        const expected = Float64Array.from(target);
+        for (let j = 0; j < count; j++) {
+          for (let r = 0; r < rows; r++) {
+            let dot = 0;
+            for (let c = starts[j]; c < cols; c++) dot += expected[r * cols + c] * vectors[offsets[j] + c - starts[j]];
+            for (let c = starts[j]; c < cols; c++) expected[r * cols + c] -= taus[j] * dot * vectors[offsets[j] + c - starts[j]];
+          }
+        }
+        applyReflectionsToRows(target, rows, cols, count, vectors, offsets, starts, taus);
+        assertClose(target, expected, 1e-12, `${rows}×${cols}`);
+      }
+    }));
 });
 
 describe('svd', () => {

@@ -35,6 +35,86 @@ describe('SIMD matmulMatrix', () => {
       }
     }));
 
+  it('gives the same values when B passes in several panels and C in several chunks of rows', () =>
+    withSeed((rng) => {
+      // 70 columns make a panel of B 468 rows deep; 2000 make it 16 rows deep and a chunk of C 264 rows tall.
+      for (const [m, k, n] of [[6, 1500, 70], [270, 20, 2000]]) {
+        for (const transposeA of [false, true]) {
+          const a = transposeA ? random(rng, k, m) : random(rng, m, k);
+          const b = random(rng, k, n);
+          const simd = matmulMatrix(a, b, { transposeA });
+          const label = `${m}×${k}×${n} tA=${transposeA}`;
+          expect(Array.from(simd.data), label).toEqual(Array.from(naiveMatmul(a.data, b.data, m, k, n, transposeA, false)));
+        }
+      }
+    }));
+
+  it('computes AᵀA and AAᵀ from their upper triangle: symmetric, and equal to the formula bit for bit', () =>
+    withSeed((rng) => {
+      // A tall A for AᵀA and a wide one for AAᵀ: small products with B in several panels (1200 rows of 37).
+      for (const [tall, short] of [[1200, 37], [70, 70], [700, 5]]) {
+        for (const [transposeA, transposeB] of [[true, false], [false, true]]) {
+          const [rows, cols] = transposeA ? [tall, short] : [short, tall];
+          const a = random(rng, rows, cols);
+          const m = transposeA ? cols : rows;
+          const inner = transposeA ? rows : cols;
+          const product = matmulMatrix(a, a, { transposeA, transposeB });
+          const copy = { ...a, data: a.data.slice() }; // a different object: the general path
+          const label = `${rows}×${cols} tA=${transposeA}`;
+          expect(Array.from(product.data), label).toEqual(Array.from(naiveMatmul(a.data, a.data, m, inner, m, transposeA, transposeB)));
+          expect(Array.from(product.data), label).toEqual(Array.from(matmulMatrix(a, copy, { transposeA, transposeB }).data));
+        }
+      }
+    }));
+
+  it('accumulates into a given matrix: C + op(A)·op(B) summed on from C, in place, with and without SIMD', () =>
+    withSeed((rng) => {
+      for (const [m, k, n] of [[3, 5, 4], [33, 700, 40], [270, 20, 2000]]) {
+        for (const transposeA of [false, true]) {
+          const a = transposeA ? random(rng, k, m) : random(rng, m, k);
+          const b = random(rng, k, n);
+          const start = random(rng, m, n);
+          // The formula: each entry's sum starts at C's value and adds the k products in order.
+          const expected = new Float64Array(m * n);
+          for (let i = 0; i < m; i++)
+            for (let j = 0; j < n; j++) {
+              let sum = start.data[i * n + j];
+              for (let p = 0; p < k; p++) sum += (transposeA ? a.data[p * m + i] : a.data[i * k + p]) * b.data[p * n + j];
+              expected[i * n + j] = sum;
+            }
+          for (const simdOn of [true, false]) {
+            setSimdKernels(simdOn);
+            const c = { ...start, data: start.data.slice() };
+            const result = matmulMatrix(a, b, { transposeA, accumulate: c });
+            setSimdKernels(true);
+            expect(result.data).toBe(c.data);
+            expect(Array.from(c.data), `${m}×${k}×${n} tA=${transposeA} simd=${simdOn}`).toEqual(Array.from(expected));
+          }
+        }
+      }
+      // A symmetric product summed over row tiles equals the product of the whole.
+      const tall = random(rng, 900, 41);
+      const sum = { rows: 41, cols: 41, data: new Float64Array(41 * 41) };
+      for (let r0 = 0; r0 < 900; r0 += 300) {
+        const tile = { rows: 300, cols: 41, data: tall.data.subarray(r0 * 41, (r0 + 300) * 41) };
+        matmulMatrix(tile, tile, { transposeA: true, accumulate: sum });
+      }
+      expect(Array.from(sum.data)).toEqual(Array.from(naiveMatmul(tall.data, tall.data, 41, 900, 41, true, false)));
+    }));
+
+  it('refuses an accumulator of the wrong shape or sharing memory with A or B, leaving it untouched', () => {
+    const a: Matrix = { rows: 4, cols: 3, data: new Float64Array(12).fill(1) };
+    const wrong: Matrix = { rows: 3, cols: 4, data: new Float64Array(12).fill(7) };
+    expect(() => matmulMatrix(a, a, { transposeB: true, accumulate: wrong })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    expect(Array.from(wrong.data)).toEqual(new Array(12).fill(7));
+    const square: Matrix = { rows: 3, cols: 3, data: new Float64Array(9).fill(2) };
+    expect(() => matmulMatrix(square, square, { accumulate: square })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    const shared = new Float64Array(18);
+    const view: Matrix = { rows: 3, cols: 3, data: shared.subarray(4, 13) };
+    expect(() => matmulMatrix({ rows: 3, cols: 3, data: shared.subarray(0, 9) }, square, { accumulate: view })).toThrow(/shares memory/);
+    expect(Array.from(square.data)).toEqual(new Array(9).fill(2));
+  });
+
   it('keeps IEEE products of infinities and zeros (no zero-skipping)', () => {
     const m = 40;
     const a: Matrix = { rows: m, cols: m, data: new Float64Array(m * m) };

@@ -1,6 +1,7 @@
 import { InvalidConfigError, NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { ColumnRotationBatch, applyReflectionsToRows, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
+import { ColumnRotationBatch, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
+import { applyReflectionsToRows } from './reflections.js';
 
 export interface EighOptions {
   /** Order of the eigenvalues (and their vectors); default 'descending'. */

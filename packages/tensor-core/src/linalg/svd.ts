@@ -1,6 +1,7 @@
 import { NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { ColumnRotationBatch, applyReflectionsToRows, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
+import { ColumnRotationBatch, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
+import { applyReflectionsToRows } from './reflections.js';
 
 export interface SvdResult {
   /** m×r with orthonormal columns (r = min(m, n), or the requested rank for randomizedSvd). */

@@ -11,6 +11,22 @@
   (func (export "rowBlockProducts")
     (param $xa i32) (param $d i32) (param $yt i32) (param $ld i32) (param $j0 i32) (param $j1 i32)
     (param $o0 i32) (param $o1 i32) (param $o2 i32) (param $o3 i32)
+    (call $rowBlockProductsFrom (local.get $xa) (local.get $d) (local.get $yt) (local.get $ld) (local.get $j0) (local.get $j1)
+      (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (i32.const 0)))
+
+  ;; The same with out[o_r + 8j] += x_r · y_j, the sum continuing from the value already there: a
+  ;; product split over consecutive ranges of k (a cache-sized panel of y at a time) adds the
+  ;; same terms in the same order as one call over all of k, so it gives the same float64 values.
+  (func (export "rowBlockProductsAdd")
+    (param $xa i32) (param $d i32) (param $yt i32) (param $ld i32) (param $j0 i32) (param $j1 i32)
+    (param $o0 i32) (param $o1 i32) (param $o2 i32) (param $o3 i32)
+    (call $rowBlockProductsFrom (local.get $xa) (local.get $d) (local.get $yt) (local.get $ld) (local.get $j0) (local.get $j1)
+      (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (i32.const 1)))
+
+  ;; The row-block product, its sums starting at zero or (with $add) at the outputs' values.
+  (func $rowBlockProductsFrom
+    (param $xa i32) (param $d i32) (param $yt i32) (param $ld i32) (param $j0 i32) (param $j1 i32)
+    (param $o0 i32) (param $o1 i32) (param $o2 i32) (param $o3 i32) (param $add i32)
     (local $j i32) (local $k i32) (local $p i32) (local $q i32) (local $xr i32) (local $step i32)
     (local $y01 v128) (local $y23 v128) (local $x v128)
     (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
@@ -21,10 +37,22 @@
     ;; four columns at a time
     (block $done4 (loop $cols4
       (br_if $done4 (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $j1)))
-      (local.set $a0 (v128.const f64x2 0 0)) (local.set $a1 (v128.const f64x2 0 0))
-      (local.set $b0 (v128.const f64x2 0 0)) (local.set $b1 (v128.const f64x2 0 0))
-      (local.set $c0 (v128.const f64x2 0 0)) (local.set $c1 (v128.const f64x2 0 0))
-      (local.set $e0 (v128.const f64x2 0 0)) (local.set $e1 (v128.const f64x2 0 0))
+      (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+      (if (local.get $add)
+        (then
+          (local.set $a0 (v128.load (i32.add (local.get $o0) (local.get $q))))
+          (local.set $a1 (v128.load offset=16 (i32.add (local.get $o0) (local.get $q))))
+          (local.set $b0 (v128.load (i32.add (local.get $o1) (local.get $q))))
+          (local.set $b1 (v128.load offset=16 (i32.add (local.get $o1) (local.get $q))))
+          (local.set $c0 (v128.load (i32.add (local.get $o2) (local.get $q))))
+          (local.set $c1 (v128.load offset=16 (i32.add (local.get $o2) (local.get $q))))
+          (local.set $e0 (v128.load (i32.add (local.get $o3) (local.get $q))))
+          (local.set $e1 (v128.load offset=16 (i32.add (local.get $o3) (local.get $q)))))
+        (else
+          (local.set $a0 (v128.const f64x2 0 0)) (local.set $a1 (v128.const f64x2 0 0))
+          (local.set $b0 (v128.const f64x2 0 0)) (local.set $b1 (v128.const f64x2 0 0))
+          (local.set $c0 (v128.const f64x2 0 0)) (local.set $c1 (v128.const f64x2 0 0))
+          (local.set $e0 (v128.const f64x2 0 0)) (local.set $e1 (v128.const f64x2 0 0))))
       (local.set $p (i32.add (local.get $yt) (i32.shl (local.get $j) (i32.const 3))))
       (local.set $xr (local.get $xa))
       (local.set $k (i32.const 0))
@@ -65,7 +93,15 @@
     ;; the last 0–3 columns one at a time
     (block $done1 (loop $cols1
       (br_if $done1 (i32.ge_s (local.get $j) (local.get $j1)))
-      (local.set $s0 (f64.const 0)) (local.set $s1 (f64.const 0)) (local.set $s2 (f64.const 0)) (local.set $s3 (f64.const 0))
+      (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+      (if (local.get $add)
+        (then
+          (local.set $s0 (f64.load (i32.add (local.get $o0) (local.get $q))))
+          (local.set $s1 (f64.load (i32.add (local.get $o1) (local.get $q))))
+          (local.set $s2 (f64.load (i32.add (local.get $o2) (local.get $q))))
+          (local.set $s3 (f64.load (i32.add (local.get $o3) (local.get $q)))))
+        (else
+          (local.set $s0 (f64.const 0)) (local.set $s1 (f64.const 0)) (local.set $s2 (f64.const 0)) (local.set $s3 (f64.const 0))))
       (local.set $p (i32.add (local.get $yt) (i32.shl (local.get $j) (i32.const 3))))
       (local.set $xr (local.get $xa))
       (local.set $k (i32.const 0))

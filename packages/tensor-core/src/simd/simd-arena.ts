@@ -9,6 +9,11 @@ export interface DenseSimdKernels {
    * four rows of A·B with B (d × ld) row-major at yt, or of X·Yᵀ with Y stored transposed.
    */
   rowBlockProducts(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
+  /**
+   * `rowBlockProducts` adding to the outputs: out[o_r + 8j] += Σ_k …, each sum continuing from the
+   * value there, so a product split into consecutive ranges of k gives the same float64 values.
+   */
+  rowBlockProductsAdd(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
   /** out[r] += a_r · b for the four rows a_r = a + 8·r·m (m columns). */
   rowBlockDots(a: number, m: number, b: number, out: number): void;
   /** out[j] += Σ_r a_r[j]·c_r for the same four rows, j < m. */
