@@ -7,7 +7,7 @@
 //   KVKIT_BENCH_METHODS=nystroem KVKIT_BENCH_SIZES=20000 npm run bench -w @kvkit/kernel-methods
 //
 // KVKIT_BENCH_THREADS=1 keeps kvkit on one thread. KVKIT_BENCH_METHODS picks rows (default all): kpca-lanczos (the default KernelPCA: stored K,
-// Lanczos), kpca-randomized, kpca-dual, nystroem, krr-pcg (the default KernelRidge: stored K,
+// Lanczos), kpca-randomized, kpca-dual, nystroem, nystroem-multi (10 target columns), krr-pcg (the default KernelRidge: stored K,
 // preconditioned CG), krr (Cholesky and CG on the lazy operator); the scikit-learn side skips
 // KPCA / Nystroem / exact KernelRidge too when their rows are not picked.
 //
@@ -22,8 +22,10 @@ import { benchCases, paragraphs, time } from './spam-cases.js';
 const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split(',').map(Number);
 const COMPONENTS = 10;
 const LANDMARKS = 500;
+/** Target columns of the multi-output row: column j is y + x[:, j] (the text length plus one standardized feature). */
+const OUTPUTS = 10;
 const ALPHA = 1;
-const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-lanczos,kpca-randomized,kpca-dual,nystroem,krr-pcg,krr').split(','));
+const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-lanczos,kpca-randomized,kpca-dual,nystroem,nystroem-multi,krr-pcg,krr').split(','));
 const kpca = methods.has('kpca-lanczos') || methods.has('kpca-randomized') || methods.has('kpca-dual');
 const exactKrr = methods.has('krr') || methods.has('krr-pcg');
 // scikit-learn's exact KPCA (ARPACK) and KernelRidge hold the full n×n K (3.2 GB at n = 20000,
@@ -36,6 +38,13 @@ const LIMITS = {
   exactKpcaLimit: 0,
   choleskyLimit: 4000,
 };
+
+/** The multi-output row's targets, n × OUTPUTS row-major (scikit-learn receives the same values). */
+function multiTargets(c: { n: number; x: Matrix; y: Float64Array }): Float64Array {
+  const out = new Float64Array(c.n * OUTPUTS);
+  for (let i = 0; i < c.n; i++) for (let j = 0; j < OUTPUTS; j++) out[i * OUTPUTS + j] = c.y[i] + c.x.data[i * c.x.cols + j];
+  return out;
+}
 
 function rmse(pred: ArrayLike<number>, truth: ArrayLike<number>): number {
   let s = 0;
@@ -85,13 +94,26 @@ const gamma = 1 / d;
   new KernelPCA({ kernel: rbf({ gamma }), nComponents: COMPONENTS }).fit(warm.x);
   new KernelRidge({ kernel: rbf({ gamma }), alpha: ALPHA }).fit(xs, ys);
   new KernelRidge({ kernel: rbf({ gamma }), alpha: ALPHA, solver: 'nystroem-pcg', nCenters: 200, seed: 0 }).fit(xs, ys);
+  new KernelRidge({ kernel: rbf({ gamma }), alpha: ALPHA, solver: 'nystroem', nCenters: 200, seed: 0 }).fit(xs, ys);
 }
 console.error(`data: ${all.x.rows} paragraphs × ${d} features; sizes ${sizes.join(', ')}`);
 const cases = benchCases(all, sizes);
 
 // scikit-learn first (its own process, same rows), then kvkit.
 const sk = runScikitLearn<{ sklearn: string; numpy: string; results: Record<string, { seconds: number; cpuSeconds: number; eigenvalues?: number[]; rmse?: number; predictions?: number[] }>[] }>('--bench-input', {
-  cases: cases.map((c) => ({ n: c.n, d, x: Array.from(c.x.data), y: Array.from(c.y), gamma, components: COMPONENTS, alpha: ALPHA, landmarks: LANDMARKS, trainRows: c.trainRows, ...LIMITS })),
+  cases: cases.map((c) => ({
+    n: c.n,
+    d,
+    x: Array.from(c.x.data),
+    y: Array.from(c.y),
+    ...(methods.has('nystroem-multi') ? { yMulti: Array.from(multiTargets(c)), outputs: OUTPUTS } : {}),
+    gamma,
+    components: COMPONENTS,
+    alpha: ALPHA,
+    landmarks: LANDMARKS,
+    trainRows: c.trainRows,
+    ...LIMITS,
+  })),
 });
 
 const seconds = (s: number) => (s < 10 ? s.toFixed(2) : s.toFixed(1));
@@ -142,6 +164,8 @@ cases.forEach((c, index) => {
       return model.predict(test).data;
     });
     lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (FALKON-PCG / Nystroem+Ridge) | ${fmt(nys)} | ${fmt(ref.nystroemRidge)} | RMSE ${rmse(nys.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
+    const direct = time(() => new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem', nCenters: LANDMARKS, seed: 0 }).fit(train, yTrain).predict(test).data);
+    lines.push(`| ${c.n} | Nyström KRR, m = ${LANDMARKS} (direct / Nystroem+Ridge) | ${fmt(direct)} | ${fmt(ref.nystroemRidge)} | RMSE ${rmse(direct.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
     const features = time(() => {
       const map = new Nystroem({ kernel, nComponents: LANDMARKS, seed: 0 }).fit(train);
       const phi = map.transform(train);
@@ -153,6 +177,21 @@ cases.forEach((c, index) => {
     lines.push(`| ${c.n} | Nystroem features + ridge, m = ${LANDMARKS} | ${fmt(features)} | ${fmt(ref.nystroemRidge)} | RMSE ${rmse(features.value, yTest).toFixed(4)} | RMSE ${ref.nystroemRidge?.rmse?.toFixed(4)} |`);
   }
   if (methods.has('nystroem')) console.error(`kvkit: n = ${c.n} Nyström done`);
+
+  if (methods.has('nystroem-multi')) {
+    const targets = multiTargets(c);
+    const yTrainMulti: Matrix = { rows: c.trainRows, cols: OUTPUTS, data: targets.subarray(0, c.trainRows * OUTPUTS) };
+    const yTestMulti = targets.subarray(c.trainRows * OUTPUTS);
+    for (const [solver, label] of [['nystroem-pcg', 'FALKON-PCG'], ['nystroem', 'direct']] as const) {
+      const multi = time(() =>
+        new KernelRidge({ kernel, alpha: ALPHA, solver, nCenters: LANDMARKS, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrainMulti).predict(test).data,
+      );
+      lines.push(
+        `| ${c.n} | Nyström KRR, ${OUTPUTS} outputs, m = ${LANDMARKS} (${label} / Nystroem+Ridge) | ${fmt(multi)} | ${fmt(ref.nystroemRidgeMulti)} | RMSE ${rmse(multi.value, yTestMulti).toFixed(4)} | RMSE ${ref.nystroemRidgeMulti?.rmse?.toFixed(4)} |`,
+      );
+    }
+    console.error(`kvkit: n = ${c.n} Nyström, ${OUTPUTS} outputs done`);
+  }
 
   const skPredictions = ref.kernelRidge?.predictions;
   if (methods.has('krr-pcg')) {

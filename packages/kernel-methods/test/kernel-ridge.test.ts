@@ -81,6 +81,59 @@ describe('KernelRidge against scikit-learn (Boston, 400 train / 106 test)', () =
     expect(tiled.iterations).toBe(cached.iterations);
   });
 
+  it("solver 'nystroem' solves the same Nyström system directly: the float64 formula, exact KRR with every point a centre, FALKON", () => {
+    // The reference: (K_mnK_nm + α(K_mm + jI))β = K_mn y formed whole and solved by Cholesky.
+    const reference = (kernel: Kernel, alpha: number, centers: ReturnType<typeof matrix>) => {
+      const m = centers.rows;
+      const knm = kernelBlock(kernel, train, centers);
+      const kmm = kernelBlock(kernel, centers, centers);
+      let scale = 0;
+      for (let i = 0; i < m; i++) scale += kmm.data[i * (m + 1)] / m;
+      const system = matmulMatrix(knm, knm, { transposeA: true });
+      for (let i = 0; i < system.data.length; i++) system.data[i] += alpha * kmm.data[i];
+      for (let i = 0; i < m; i++) system.data[i * (m + 1)] += alpha * 1e-6 * scale;
+      const beta = choleskySolve(cholesky(system), matmulMatrix(knm, { rows: train.rows, cols: 1, data: yTrain }, { transposeA: true }));
+      return matmulMatrix(kernelBlock(kernel, test, centers), beta).data;
+    };
+    // A radial kernel (Gram route, WebAssembly), a wide one with K_mm numerically singular, and a
+    // non-radial one (the kernel's own loop); tiles of 90 rows (tileSize 8: 4 and a short one) or all of K_nm.
+    for (const [kernel, alpha] of [[rbf({ gamma: 0.1 }), 1], [rbf({ gamma: 0.001 }), 1], [poly({ degree: 2, gamma: 0.01, coef0: 1 }), 10]] as const) {
+      for (const tileSize of [8, undefined]) {
+        const model = new KernelRidge({ kernel, alpha, solver: 'nystroem', nCenters: 90, seed: 3, tileSize }).fit(train, yTrain);
+        expect(model.iterations).toBeUndefined();
+        const { rows, cols, data } = model.toJSON().centers;
+        assertClose(model.predict(test).data, reference(kernel, alpha, matrix(rows, cols, data)), 1e-8, `${kernel.name} tileSize ${tileSize}`);
+      }
+    }
+    const spec = f.models[0];
+    const kernel = kernelOf(spec);
+    const all = new KernelRidge({ kernel, alpha: spec.alpha, solver: 'nystroem', nCenters: f.trainRows }).fit(train, yTrain);
+    assertClose(all.predict(test).data, flat(spec.predictions), 1e-5, 'every point a centre: scikit-learn KernelRidge');
+    const options = { kernel, alpha: spec.alpha, nCenters: 120, seed: 4 };
+    const direct = new KernelRidge({ ...options, solver: 'nystroem' }).fit(train, yTrain).predict(test).data;
+    const falkonFit = new KernelRidge({ ...options, solver: 'nystroem-pcg', tolerance: 1e-12 }).fit(train, yTrain).predict(test).data;
+    assertClose(direct, falkonFit, 1e-8, 'FALKON at tolerance 1e-12');
+  });
+
+  it("solver 'nystroem' with several outputs: one factorization, each column as its own fit, and a JSON round trip", () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.1 });
+      const k = 5;
+      const targets = matrix(train.rows, k, Array.from({ length: k * train.rows }, (_, e) => yTrain[Math.floor(e / k)] * (1 + (e % k)) + rng.normal()));
+      const options = { kernel, alpha: 2, solver: 'nystroem' as const, nCenters: 150, seed: 6 };
+      const model = new KernelRidge(options).fit(train, targets);
+      const all = model.predict(test);
+      expect([all.rows, all.cols]).toEqual([test.rows, k]);
+      for (let c = 0; c < k; c++) {
+        const column = Float64Array.from({ length: train.rows }, (_, i) => targets.data[i * k + c]);
+        const single = new KernelRidge(options).fit(train, column).predict(test).data;
+        assertClose(all.data.filter((_, e) => e % k === c), single, 1e-12, `output ${c}`);
+      }
+      const loaded = KernelRidge.load(JSON.parse(JSON.stringify(model.toJSON())) as KernelRidgeJSON);
+      expect(loaded.solver).toBe('nystroem');
+      assertClose(loaded.predict(test).data, all.data, 0, 'loaded');
+    }));
+
   it('multi-output targets, a precomputed kernel and a JSON round trip', () =>
     withSeed((rng) => {
       const kernel = rbf({ gamma: 0.1 });

@@ -2,7 +2,7 @@ import { cholesky, type Matrix, type ProductSteps, runSteps, runStepsAsync, solv
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
-import { radialCrossRows, usesHostGramRoute } from '../operator/radial-cross.js';
+import { centerGram, knmRows } from './nystroem-system.js';
 import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns } from '../util/tile-products.js';
 import { SimdArena, simdThreadCount } from '../wasm/simd-arena.js';
 
@@ -69,10 +69,8 @@ interface NormalRequest {
 function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, options: FalkonOptions): ProductSteps<NormalRequest, Matrix, FalkonResult> {
   const m = centers.rows;
   const alpha = options.alpha;
-  const kmm = new KernelMatrix(kernel, centers, undefined, { tileSize: options.tileSize }).toMatrix();
-  let scale = 0;
-  for (let i = 0; i < m; i++) scale += kmm.data[i * (m + 1)] / m;
-  const t = cholesky(kmm, { jitter: 1e-6 * scale });
+  const { kmm, jitter } = centerGram(kernel, centers, options.tileSize);
+  const t = cholesky(kmm, { jitter });
   const gram = triangularGram(t);
   for (let i = 0; i < gram.data.length; i++) gram.data[i] *= n / m;
   const a = cholesky(addToDiagonal(gram, alpha));
@@ -129,10 +127,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
   }
   const n = x.rows;
   const m = centers.rows;
-  // Rows of K_nm: by the Gram route for radial kernels (WebAssembly SIMD where available).
-  const evaluateRows = usesHostGramRoute(kernel, knm.engine)
-    ? radialCrossRows(kernel, x, centers)
-    : (r0: number, r1: number, out: Float64Array) => kernel.evaluate(x, centers, out, r0, r1, 0, m);
+  const evaluateRows = knmRows(kernel, x, centers, knm.engine);
   const cacheFits = n * m * 8 <= (options.cacheBytes ?? 0);
   // A cached K_nm in WebAssembly memory, with slots for up to `width` right-hand columns at a time:
   // the input (m × width), K_nm·B (n × width) and the result (m × width).

@@ -18,9 +18,10 @@ import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive,
 import { addToDiagonal, type ConjugateGradientOptions, conjugateGradient, conjugateGradientAsync } from '../util/linalg.js';
 import { lowRankPlusShiftInverse, pivotedCholesky } from '../util/pivoted-cholesky.js';
 import { type FalkonOptions, falkon, falkonAsync } from './falkon.js';
+import { nystroemDirect } from './nystroem-direct.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 
-export type KrrSolver = 'auto' | 'pcg' | 'cholesky' | 'cg' | 'nystroem-pcg';
+export type KrrSolver = 'auto' | 'pcg' | 'cholesky' | 'cg' | 'nystroem-pcg' | 'nystroem';
 
 export interface KernelRidgeOptions extends KernelMatrixOptions, StoredKernelOptions {
   kernel: Kernel;
@@ -36,7 +37,10 @@ export interface KernelRidgeOptions extends KernelMatrixOptions, StoredKernelOpt
    * 'cg': the same CG on the lazy operator K + αI (no n×n storage, every product evaluates the
    * kernel again);
    * 'nystroem-pcg': the Nyström-restricted problem over m centres, solved by CG with the FALKON
-   * preconditioner (Rudi, Carratino & Rosasco 2017): O(n·m) per iteration, O(m²) memory.
+   * preconditioner (Rudi, Carratino & Rosasco 2017): O(n·m) per iteration, O(m²) memory;
+   * 'nystroem': the same Nyström problem solved directly, K_mnK_nm + α(K_mm + jI) formed tile by
+   * tile and factorized once (O(n·m² + m³), O(m²) memory, on the host): the faster choice for
+   * m up to a few thousand, and for many target columns, whose cost CG multiplies and it does not.
    * Ridge-leverage sampling of the centres uses the regression's own α as λ.
    */
   solver?: KrrSolver;
@@ -50,7 +54,7 @@ export interface KernelRidgeOptions extends KernelMatrixOptions, StoredKernelOpt
    * 50–200 pays off when α is small next to K's spectrum (CG's iterations grow like √(λ_max/α)).
    */
   preconditionerRank?: number;
-  /** nystroem-pcg: number of centres (default min(n, 1000)) and how they are sampled. */
+  /** nystroem-pcg / nystroem: number of centres (default min(n, 1000)) and how they are sampled. */
   nCenters?: number;
   sampling?: LandmarkSampling;
   /**
@@ -86,7 +90,7 @@ export class KernelRidge {
   private centers?: Matrix;
   private coefficients?: Matrix;
   private targetColumns = 1;
-  /** CG iterations of the last fit (cg, nystroem-pcg). */
+  /** CG iterations of the last fit (pcg, cg, nystroem-pcg; undefined after a direct solve). */
   iterations?: number;
 
   constructor(options: KernelRidgeOptions) {
@@ -94,8 +98,8 @@ export class KernelRidge {
     this.kernel = options.kernel;
     this.alpha = requirePositive(options.alpha ?? 1, 'KernelRidge', 'alpha');
     this.solver = options.solver ?? 'auto';
-    if (!['auto', 'pcg', 'cholesky', 'cg', 'nystroem-pcg'].includes(this.solver)) {
-      throw new InvalidConfigError(`KernelRidge: solver must be auto, pcg, cholesky, cg or nystroem-pcg, got ${String(this.solver)}`);
+    if (!['auto', 'pcg', 'cholesky', 'cg', 'nystroem-pcg', 'nystroem'].includes(this.solver)) {
+      throw new InvalidConfigError(`KernelRidge: solver must be auto, pcg, cholesky, cg, nystroem-pcg or nystroem, got ${String(this.solver)}`);
     }
     if (options.maxMemoryBytes !== undefined) requirePositive(options.maxMemoryBytes, 'KernelRidge', 'maxMemoryBytes', true);
     if (options.preconditionerRank !== undefined) requireInteger(options.preconditionerRank, 0, Number.MAX_SAFE_INTEGER, 'KernelRidge', 'preconditionerRank');
@@ -147,7 +151,7 @@ export class KernelRidge {
       this.iterations = result.iterations;
       this.centers = x;
     } else {
-      this.fitNystroem(x, y);
+      this.fitNystroem(x, y, solver);
     }
     this.targetColumns = y.cols;
     return this;
@@ -157,8 +161,8 @@ export class KernelRidge {
    * `fit` with the kernel products on the `engine` backend (a WebGPU or CUDA backend, whose results
    * are read back asynchronously): the lazy solvers 'cg' and 'nystroem-pcg' build each tile there in
    * f32 and bring back only the products; CG and the FALKON preconditioner stay on the host in
-   * float64. The stored solvers ('pcg', 'cholesky', and 'auto' while K fits the budget) evaluate K on
-   * the host whatever the engine, so there it is `fit`.
+   * float64. The stored solvers ('pcg', 'cholesky', and 'auto' while K fits the budget) and the direct
+   * 'nystroem' evaluate the kernel on the host whatever the engine, so there it is `fit`.
    */
   async fitAsync(points: PointsInput, targets: ArrayLike<number> | Matrix): Promise<this> {
     const x = asPoints(points, 'KernelRidge.fitAsync', { cols: this.kernel.inputDim });
@@ -234,12 +238,18 @@ export class KernelRidge {
     return packedKernelFits(n, this.options.maxMemoryBytes) ? 'pcg' : 'cg';
   }
 
-  /** Samples the centres, then solves the Nyström-restricted problem with FALKON. */
-  private fitNystroem(x: Matrix, y: Matrix): void {
+  /** Samples the centres, then solves the Nyström-restricted problem with FALKON or directly. */
+  private fitNystroem(x: Matrix, y: Matrix, solver: 'nystroem-pcg' | 'nystroem'): void {
     const centers = this.sampleCenters(x);
-    const result = falkon(this.kernel, x, y, centers, this.falkonOptions('KernelRidge.fit (nystroem-pcg)'));
-    this.coefficients = result.coefficients;
-    this.iterations = result.iterations;
+    if (solver === 'nystroem') {
+      const { tileSize, engine } = this.options;
+      this.coefficients = nystroemDirect(this.kernel, x, y, centers, { alpha: this.alpha, tileSize, engine });
+      this.iterations = undefined;
+    } else {
+      const result = falkon(this.kernel, x, y, centers, this.falkonOptions('KernelRidge.fit (nystroem-pcg)'));
+      this.coefficients = result.coefficients;
+      this.iterations = result.iterations;
+    }
     this.centers = centers;
   }
 
