@@ -289,6 +289,24 @@ describe('eigh', () => {
     });
   }
 
+  it('gives the same values and vectors with and without SIMD, bit for bit (tridiagonalization kernels, odd and even orders)', () =>
+    withSeed((rng) => {
+      for (const n of [31, 32, 33, 64, 151]) {
+        const a = randomSymmetric(rng, n);
+        const simd = eigh(a);
+        const simdValues = eigvalsh(a);
+        setSimdKernels(false);
+        try {
+          const plain = eigh(a);
+          expect(Array.from(simd.values), `n = ${n}`).toEqual(Array.from(plain.values));
+          expect(Array.from(simd.vectors.data), `n = ${n}`).toEqual(Array.from(plain.vectors.data));
+          expect(Array.from(simdValues), `n = ${n}`).toEqual(Array.from(eigvalsh(a)));
+        } finally {
+          setSimdKernels(true);
+        }
+      }
+    }));
+
   it('eigvalsh gives eigh’s values without the vectors: known spectra, both orders, and the same input errors', () => {
     withSeed((rng) => {
       for (const n of [0, 1, 2, 9, 60]) {

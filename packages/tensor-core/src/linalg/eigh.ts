@@ -2,6 +2,7 @@ import { InvalidConfigError, NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { ColumnRotationBatch, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
+import { addressOf, SimdArena } from '../simd/simd-arena.js';
 
 export interface EighOptions {
   /** Order of the eigenvalues (and their vectors); default 'descending'. */
@@ -24,6 +25,8 @@ export interface EighResult {
 }
 
 const EPSILON = Number.EPSILON;
+/** Order from which the tridiagonalization runs in WebAssembly SIMD (below it, setup outweighs the loops). */
+const SIMD_MIN_ORDER = 32;
 /** QL iterations allowed per eigenvalue; two or three are typical with Wilkinson's shift. */
 const MAX_ITERATIONS_PER_EIGENVALUE = 50;
 
@@ -134,10 +137,15 @@ function symmetrizedCopy(a: Matrix, scale: number, tolerance: number, where: str
  * superdiagonal (offDiagonal[k] couples k and k+1) and returns the τ_k; the v_k stay in row k of
  * `work`, from which `accumulateQt` forms Qᵀ (the starting eigenvector estimates).
  */
-function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, offDiagonal: Float64Array): Float64Array {
+function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Float64Array, offDiagonal: Float64Array): Float64Array {
   const taus = new Float64Array(n);
-  const v = new Float64Array(n); // the current reflection vector, v[t] for index first + t
-  const w = new Float64Array(n); // p = τ S v, then w = p − (τ/2)(pᵀv) v, same indexing
+  // From order 32 on, the reduction runs in WebAssembly memory: its two O(n²) loops per step (the
+  // product S·v and the rank-2 update) in the SIMD kernels, the same float64 values as the loops below.
+  const simd = n >= SIMD_MIN_ORDER ? SimdArena.create([n * n, n, n]) : null;
+  const work = simd ? simd.arrays[0] : matrixWork;
+  if (simd) work.set(matrixWork);
+  const v = simd ? simd.arrays[1] : new Float64Array(n); // the current reflection vector, v[t] for index first + t
+  const w = simd ? simd.arrays[2] : new Float64Array(n); // p = τ S v, then w = p − (τ/2)(pᵀv) v, same indexing
   for (let k = 0; k + 2 < n; k++) {
     const first = k + 1;
     const start = k * n + first; // v is stored in row k, columns k+1..n-1
@@ -163,26 +171,30 @@ function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, o
     // S ← S − v wᵀ − w vᵀ. S is read and written through its upper triangle only, so row i
     // contributes both its own entry of S v (a dot product) and, by symmetry, the entries below.
     w.fill(0, 0, length);
-    for (let t = 0; t < length; t++) {
-      const row = (first + t) * n + first;
-      const vt = v[t];
-      let acc0 = work[row + t] * vt;
-      let acc1 = 0;
-      let j = t + 1;
-      for (; j + 1 < length; j += 2) {
-        const s0 = work[row + j];
-        const s1 = work[row + j + 1];
-        acc0 += s0 * v[j];
-        acc1 += s1 * v[j + 1];
-        w[j] += s0 * vt;
-        w[j + 1] += s1 * vt;
+    const trailing = first * n + first;
+    if (simd) simd.kernels.symmetricUpperMatvec(addressOf(work, trailing), n, length, addressOf(v), addressOf(w));
+    else {
+      for (let t = 0; t < length; t++) {
+        const row = trailing + t * n;
+        const vt = v[t];
+        let acc0 = work[row + t] * vt;
+        let acc1 = 0;
+        let j = t + 1;
+        for (; j + 1 < length; j += 2) {
+          const s0 = work[row + j];
+          const s1 = work[row + j + 1];
+          acc0 += s0 * v[j];
+          acc1 += s1 * v[j + 1];
+          w[j] += s0 * vt;
+          w[j + 1] += s1 * vt;
+        }
+        if (j < length) {
+          const s0 = work[row + j];
+          acc0 += s0 * v[j];
+          w[j] += s0 * vt;
+        }
+        w[t] += acc0 + acc1;
       }
-      if (j < length) {
-        const s0 = work[row + j];
-        acc0 += s0 * v[j];
-        w[j] += s0 * vt;
-      }
-      w[t] += acc0 + acc1;
     }
     let pv = 0;
     for (let t = 0; t < length; t++) {
@@ -190,10 +202,15 @@ function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, o
       pv += w[t] * v[t];
     }
     axpy(-0.5 * tau * pv, v, 0, w, 0, length);
-    for (let t = 0; t < length; t++) {
-      const row = (first + t) * n + first;
-      axpy(-v[t], w, t, work, row + t, length - t);
-      axpy(-w[t], v, t, work, row + t, length - t);
+    // Both rank-1 terms in one pass over each row: (s − v_t·w_j) − w_t·v_j.
+    if (simd) simd.kernels.symmetricUpperRank2(addressOf(work, trailing), n, length, addressOf(v), addressOf(w));
+    else {
+      for (let t = 0; t < length; t++) {
+        const row = trailing + t * n;
+        const vt = v[t];
+        const wt = w[t];
+        for (let j = t; j < length; j++) work[row + j] = work[row + j] - vt * w[j] - wt * v[j];
+      }
     }
   }
   if (n >= 2) {
@@ -202,6 +219,7 @@ function tridiagonalize(work: Float64Array, n: number, diagonal: Float64Array, o
   }
   diagonal[n - 1] = work[(n - 1) * n + n - 1];
   offDiagonal[n - 1] = 0;
+  if (simd) matrixWork.set(work); // the reflection vectors, for accumulateQt
   return taus;
 }
 

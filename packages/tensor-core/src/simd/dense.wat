@@ -221,6 +221,78 @@
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $next))))
 
+  ;; The symmetric product p = S·v of a Householder tridiagonalization step, S (length × length,
+  ;; row stride ld values, at a) read through its upper triangle only: row t gives its own entry of
+  ;; S·v (a dot product over j ≥ t) and, by symmetry, adds s_tj·v_t to w[j] for j > t. w must start
+  ;; at zero. The dot's two lanes sum the columns t+1, t+3, … (after s_tt·v_t) and t+2, t+4, …, as
+  ;; eigh's JavaScript loop does with its two partial sums: the same float64 values.
+  (func (export "symmetricUpperMatvec") (param $a i32) (param $ld i32) (param $length i32) (param $v i32) (param $w i32)
+    (local $t i32) (local $j i32) (local $row i32) (local $vt f64) (local $vts v128) (local $acc v128) (local $s v128)
+    (local $tail f64) (local $q i32) (local $o i32)
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $length)))
+      (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))))
+      (local.set $vt (f64.load (i32.add (local.get $v) (i32.shl (local.get $t) (i32.const 3)))))
+      (local.set $vts (f64x2.splat (local.get $vt)))
+      (local.set $acc (f64x2.replace_lane 0 (v128.const f64x2 0 0)
+        (f64.mul (f64.load (i32.add (local.get $row) (i32.shl (local.get $t) (i32.const 3)))) (local.get $vt))))
+      (local.set $j (i32.add (local.get $t) (i32.const 1)))
+      (block $pairsDone (loop $pairs
+        (br_if $pairsDone (i32.ge_s (i32.add (local.get $j) (i32.const 1)) (local.get $length)))
+        (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+        (local.set $s (v128.load (i32.add (local.get $row) (local.get $q))))
+        (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $s) (v128.load (i32.add (local.get $v) (local.get $q))))))
+        (local.set $o (i32.add (local.get $w) (local.get $q)))
+        (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o)) (f64x2.mul (local.get $s) (local.get $vts))))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $pairs)))
+      (local.set $tail (f64x2.extract_lane 0 (local.get $acc)))
+      (if (i32.lt_s (local.get $j) (local.get $length))
+        (then
+          (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+          (local.set $tail (f64.add (local.get $tail)
+            (f64.mul (f64.load (i32.add (local.get $row) (local.get $q))) (f64.load (i32.add (local.get $v) (local.get $q))))))
+          (local.set $o (i32.add (local.get $w) (local.get $q)))
+          (f64.store (local.get $o) (f64.add (f64.load (local.get $o)) (f64.mul (f64.load (i32.add (local.get $row) (local.get $q))) (local.get $vt))))))
+      (local.set $o (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 3))))
+      (f64.store (local.get $o) (f64.add (f64.load (local.get $o)) (f64.add (local.get $tail) (f64x2.extract_lane 1 (local.get $acc)))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $rows))))
+
+  ;; The symmetric rank-2 update S ← S − v wᵀ − w vᵀ of the same step on the upper triangle:
+  ;; s_tj ← (s_tj − v_t·w_j) − w_t·v_j for j ≥ t, in that order (eigh's JavaScript loop).
+  (func (export "symmetricUpperRank2") (param $a i32) (param $ld i32) (param $length i32) (param $v i32) (param $w i32)
+    (local $t i32) (local $j i32) (local $row i32) (local $vt f64) (local $wt f64) (local $vts v128) (local $wts v128)
+    (local $q i32) (local $p i32)
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $length)))
+      (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))))
+      (local.set $vt (f64.load (i32.add (local.get $v) (i32.shl (local.get $t) (i32.const 3)))))
+      (local.set $wt (f64.load (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 3)))))
+      (local.set $vts (f64x2.splat (local.get $vt)))
+      (local.set $wts (f64x2.splat (local.get $wt)))
+      (local.set $j (local.get $t))
+      (block $pairsDone (loop $pairs
+        (br_if $pairsDone (i32.ge_s (i32.add (local.get $j) (i32.const 1)) (local.get $length)))
+        (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+        (local.set $p (i32.add (local.get $row) (local.get $q)))
+        (v128.store (local.get $p)
+          (f64x2.sub
+            (f64x2.sub (v128.load (local.get $p)) (f64x2.mul (local.get $vts) (v128.load (i32.add (local.get $w) (local.get $q)))))
+            (f64x2.mul (local.get $wts) (v128.load (i32.add (local.get $v) (local.get $q))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $pairs)))
+      (if (i32.lt_s (local.get $j) (local.get $length))
+        (then
+          (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+          (local.set $p (i32.add (local.get $row) (local.get $q)))
+          (f64.store (local.get $p)
+            (f64.sub
+              (f64.sub (f64.load (local.get $p)) (f64.mul (local.get $vt) (f64.load (i32.add (local.get $w) (local.get $q)))))
+              (f64.mul (local.get $wt) (f64.load (i32.add (local.get $v) (local.get $q))))))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $rows))))
+
   ;; Rewrites one byte (its own value) every 4096 bytes of [at, at + bytes): the operating system's
   ;; first touch of those pages (the slow part of filling fresh memory), done ahead so threads can
   ;; share it; the contents stay as they were.

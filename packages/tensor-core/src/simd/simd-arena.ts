@@ -23,6 +23,13 @@ export interface DenseSimdKernels {
    * row (the intermediate A·b), then its contribution to out, block by block while it is in cache.
    */
   rowBlockNormalProduct(a: number, blocks: number, m: number, b: number, rows: number, out: number): void;
+  /**
+   * w += S·v for the symmetric S (length × length, row stride ld values, at a) read through its
+   * upper triangle: a Householder tridiagonalization step's product (w starts at zero).
+   */
+  symmetricUpperMatvec(a: number, ld: number, length: number, v: number, w: number): void;
+  /** S ← S − v wᵀ − w vᵀ on the upper triangle of the same S: the step's rank-2 update. */
+  symmetricUpperRank2(a: number, ld: number, length: number, v: number, w: number): void;
   /** One byte rewritten with its own value every 4096 bytes of [at, at + bytes): the pages' first touch. */
   touchPages(at: number, bytes: number): void;
 }
