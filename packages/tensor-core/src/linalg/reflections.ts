@@ -35,6 +35,7 @@ export function applyReflectionsToRows(
   let buffer: Float64Array | undefined;
   let lowestOfAll = cols;
   for (let j = 0; j < count; j++) lowestOfAll = Math.min(lowestOfAll, starts[j]);
+  const reflections = { vectors, offsets, starts, taus };
   for (let first = 0; first < count; first += BLOCK) {
     const last = Math.min(first + BLOCK, count);
     let lowest = cols;
@@ -43,25 +44,24 @@ export function applyReflectionsToRows(
     const work = Math.max(rowCount - lowest, 0) * (cols - lowest) * (last - first);
     if (work >= BLOCKED_MIN_WORK) {
       buffer ??= new Float64Array((rowCount - lowestOfAll) * (cols - lowestOfAll));
-      applyBlock(target, rowCount, cols, first, last, lowest, vectors, offsets, starts, taus, buffer);
+      applyBlock(target, rowCount, cols, first, last, lowest, reflections, buffer);
+    } else {
+      applyOneByOne(target, rowCount, cols, first, last, lowest, reflections);
     }
-    else applyOneByOne(target, rowCount, cols, first, last, lowest, vectors, offsets, starts, taus);
   }
 }
 
+/** Householder vectors and scalars as `applyReflectionsToRows` takes them. */
+interface Reflections {
+  vectors: Float64Array;
+  offsets: ArrayLike<number>;
+  starts: ArrayLike<number>;
+  taus: ArrayLike<number>;
+}
+
 /** Reflections first..last-1 one at a time, a row at a time (rows from `lowest` on). */
-function applyOneByOne(
-  target: Float64Array,
-  rowCount: number,
-  cols: number,
-  first: number,
-  last: number,
-  lowest: number,
-  vectors: Float64Array,
-  offsets: ArrayLike<number>,
-  starts: ArrayLike<number>,
-  taus: ArrayLike<number>,
-): void {
+function applyOneByOne(target: Float64Array, rowCount: number, cols: number, first: number, last: number, lowest: number, reflections: Reflections): void {
+  const { vectors, offsets, starts, taus } = reflections;
   for (let row = lowest; row < rowCount; row++) {
     const base = row * cols;
     for (let j = first; j < last; j++) {
@@ -87,12 +87,10 @@ function applyBlock(
   first: number,
   last: number,
   lowest: number,
-  vectors: Float64Array,
-  offsets: ArrayLike<number>,
-  starts: ArrayLike<number>,
-  taus: ArrayLike<number>,
+  reflections: Reflections,
   buffer: Float64Array,
 ): void {
+  const { vectors, offsets, starts, taus } = reflections;
   const b = last - first;
   const width = cols - lowest;
   const height = rowCount - lowest;
