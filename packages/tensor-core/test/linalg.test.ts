@@ -564,6 +564,30 @@ describe('svd', () => {
     for (let i = 1; i < 4; i++) expect(ones.s[i]).toBeLessThan(1e-15);
   });
 
+  it('gives the same factors with and without SIMD, bit for bit, zero-chasing steps included', () =>
+    withSeed((rng) => {
+      // A 40×40 upper bidiagonal with zeros inside and at the end of its diagonal (both chases run
+      // on U and V between batched rotations), and random 70×40 / 40×70 matrices.
+      const bidiagonal = matrix(40, 40);
+      for (let i = 0; i < 40; i++) {
+        bidiagonal.data[i * 41] = i === 17 || i === 39 ? 0 : 1 + rng.uniform();
+        if (i + 1 < 40) bidiagonal.data[i * 41 + 1] = 1 + rng.uniform();
+      }
+      for (const a of [bidiagonal, randomMatrix(rng, 70, 40), randomMatrix(rng, 40, 70)]) {
+        const simd = checkSvd(a, 1e-12);
+        setSimdKernels(false);
+        try {
+          const plain = svd(a);
+          expect(Array.from(simd.s)).toEqual(Array.from(plain.s));
+          expect(Array.from(simd.u.data)).toEqual(Array.from(plain.u.data));
+          expect(Array.from(simd.vt.data)).toEqual(Array.from(plain.vt.data));
+        } finally {
+          setSimdKernels(true);
+        }
+      }
+      expect(svd(bidiagonal).s[39]).toBe(0);
+    }));
+
   it('rejects non-finite input', () => {
     expectCode(() => svd(matrix(2, 2, [1, 2, NaN, 4])), InvalidConfigError, 'INVALID_CONFIG', /\(1, 0\)/);
   });

@@ -1,7 +1,8 @@
 import { InvalidConfigError, NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { ColumnRotationBatch, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
+import { axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
+import { deferredRotationBatch } from './transposed-rotation-batch.js';
 import { addressOf, SimdArena } from '../simd/simd-arena.js';
 
 export interface EighOptions {
@@ -258,7 +259,7 @@ function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vector
   const e = offDiagonal;
   const cosines = new Float64Array(n);
   const sines = new Float64Array(n);
-  const batch = vectors ? new ColumnRotationBatch(vectors, n, n) : null;
+  const batch = vectors ? deferredRotationBatch(vectors, n, n) : null;
   // ‖T‖∞ bounds every eigenvalue and is preserved (up to rounding) by the orthogonal sweeps, so
   // ε‖T‖ is the absolute accuracy any eigenvalue can have. An off-diagonal below it is negligible
   // even when its neighbouring diagonal entries are tiny too: the purely relative test alone never
@@ -319,7 +320,7 @@ function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vector
       e[m] = 0;
     }
   }
-  batch?.flush();
+  batch?.finish();
 }
 
 /**

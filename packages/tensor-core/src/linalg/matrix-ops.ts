@@ -261,23 +261,21 @@ export function axpy(alpha: number, x: Float64Array, xOffset: number, y: Float64
  * @internal
  */
 export class ColumnRotationBatch {
-  private readonly cosines: Float64Array;
-  private readonly sines: Float64Array;
-  private readonly lows: number[] = [];
-  private readonly highs: number[] = [];
-  private readonly ascending: boolean[] = [];
-  private readonly offsets: number[] = [];
-  private used = 0;
+  protected readonly cosines: Float64Array;
+  protected readonly sines: Float64Array;
+  protected readonly lows: number[] = [];
+  protected readonly highs: number[] = [];
+  protected readonly ascending: boolean[] = [];
+  protected readonly offsets: number[] = [];
+  protected used = 0;
 
   constructor(
-    private readonly vectors: Float64Array,
-    private readonly rows: number,
-    private readonly cols: number,
+    protected readonly vectors: Float64Array,
+    protected readonly rows: number,
+    protected readonly cols: number,
     capacity = 8 * cols,
   ) {
-    // Eight sequences' worth of full-length rotations: enough that re-reading the rows once per
-    // flush costs less than streaming the rotations past every block of rows.
-    const size = Math.max(capacity, cols, 256);
+    const size = rotationBatchSize(cols, capacity);
     this.cosines = new Float64Array(size);
     this.sines = new Float64Array(size);
   }
@@ -301,8 +299,23 @@ export class ColumnRotationBatch {
 
   /** Applies everything recorded, in order, and empties the batch. */
   flush(): void {
+    if (this.lows.length === 0) return;
+    this.applyRecorded();
+    this.lows.length = 0;
+    this.highs.length = 0;
+    this.ascending.length = 0;
+    this.offsets.length = 0;
+    this.used = 0;
+  }
+
+  /** Flushes and leaves the matrix holding every rotation (a batch that keeps its own copy writes it back). */
+  finish(): void {
+    this.flush();
+  }
+
+  /** The recorded sequences on the matrix: four rows at a time, every sequence per block of rows. */
+  protected applyRecorded(): void {
     const sequences = this.lows.length;
-    if (sequences === 0) return;
     const { vectors, rows, cols, cosines, sines } = this;
     let row = 0;
     for (; row + 3 < rows; row += 4) {
@@ -315,12 +328,17 @@ export class ColumnRotationBatch {
         applyChain1(vectors, row * cols, this.lows[q], this.highs[q], this.ascending[q], cosines, sines, this.offsets[q]);
       }
     }
-    this.lows.length = 0;
-    this.highs.length = 0;
-    this.ascending.length = 0;
-    this.offsets.length = 0;
-    this.used = 0;
   }
+}
+
+/**
+ * Rotations a batch holds before it flushes: by default eight sequences' worth of full-length
+ * rotations, enough that re-reading the rows once per flush costs less than streaming the
+ * rotations past every block of rows.
+ * @internal
+ */
+export function rotationBatchSize(cols: number, capacity = 8 * cols): number {
+  return Math.max(capacity, cols, 256);
 }
 
 /** One rotation sequence over one row starting at `base`. */

@@ -1,7 +1,8 @@
 import { NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { ColumnRotationBatch, axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
+import { axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
+import { deferredRotationBatch } from './transposed-rotation-batch.js';
 
 export interface SvdResult {
   /** m×r with orthonormal columns (r = min(m, n), or the requested rank for randomizedSvd). */
@@ -183,8 +184,10 @@ function bidiagonalQr(d: Float64Array, e: Float64Array, left: Float64Array, m: n
     leftCos: new Float64Array(n),
     leftSin: new Float64Array(n),
   };
-  const leftBatch = new ColumnRotationBatch(left, m, n);
-  const rightBatch = new ColumnRotationBatch(right, n, n);
+  // The batches keep their own copies (in SIMD) until finished: a zero-chasing step, which works on
+  // U or V directly, finishes the batch first and starts a new one after.
+  let leftBatch = deferredRotationBatch(left, m, n);
+  let rightBatch = deferredRotationBatch(right, n, n);
   let steps = 0;
   let q = n - 1;
   while (q > 0) {
@@ -208,13 +211,15 @@ function bidiagonalQr(d: Float64Array, e: Float64Array, left: Float64Array, m: n
       }
     }
     if (zeroAt >= 0) {
-      leftBatch.flush();
+      leftBatch.finish();
       chaseZeroDiagonalRow(d, e, zeroAt, q, left, m, n);
+      leftBatch = deferredRotationBatch(left, m, n);
       continue;
     }
     if (d[q] === 0) {
-      rightBatch.flush();
+      rightBatch.finish();
       chaseZeroDiagonalColumn(d, e, p, q, right, n);
+      rightBatch = deferredRotationBatch(right, n, n);
       continue;
     }
     if (++steps > maxSteps) {
@@ -225,8 +230,8 @@ function bidiagonalQr(d: Float64Array, e: Float64Array, left: Float64Array, m: n
     rightBatch.add(p, q, true, rotations.rightCos, rotations.rightSin);
     leftBatch.add(p, q, true, rotations.leftCos, rotations.leftSin);
   }
-  leftBatch.flush();
-  rightBatch.flush();
+  leftBatch.finish();
+  rightBatch.finish();
 }
 
 /** The rotations of one Golub–Kahan step, by the index k of the pair (k, k+1) they combine. */

@@ -293,6 +293,89 @@
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $rows))))
 
+  ;; Recorded sequences of plane rotations applied to the columns of a matrix V stored transposed:
+  ;; rows (k, k+1) of Vᵀ (row stride ld values, ld a multiple of 8, at vt) are V's columns (k, k+1).
+  ;; Sequence q (four f64 at desc + 32q: low, high, ascending 1/0, offset) runs rotation k with
+  ;; cos[offset + k], sin[offset + k] for k = low..high-1 in ascending order, mapping (x, y) to
+  ;; (c·x + s·y, c·y − s·x), or from high-1 down with the pair's roles mirrored (the same form with
+  ;; −s). Eight columns of Vᵀ (eight rows of V) at a time, four f64x2 chains in flight, the value
+  ;; passed along each chain kept in a register; every sequence runs over a block of eight before
+  ;; the next block. Same operations as tensor-core's ColumnRotationBatch loops: the same values.
+  (func (export "rotationChains") (param $vt i32) (param $ld i32) (param $blocks i32) (param $count i32) (param $desc i32) (param $cos i32) (param $sin i32)
+    (local $b i32) (local $q i32) (local $d i32) (local $low i32) (local $high i32) (local $offset i32) (local $i i32) (local $n i32)
+    (local $column i32) (local $row i32) (local $coef i32) (local $step i32) (local $coefStep i32) (local $sign f64)
+    (local $carry i32) (local $read i32) (local $write i32)
+    (local $c v128) (local $s v128)
+    (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128)
+    (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
+    (local.set $row (i32.shl (local.get $ld) (i32.const 3)))
+    (block $blocksDone (loop $nextBlock
+      (br_if $blocksDone (i32.ge_s (local.get $b) (local.get $blocks)))
+      (local.set $column (i32.add (local.get $vt) (i32.shl (local.get $b) (i32.const 6))))
+      (local.set $q (i32.const 0))
+      (block $sequencesDone (loop $nextSequence
+        (br_if $sequencesDone (i32.ge_s (local.get $q) (local.get $count)))
+        (local.set $d (i32.add (local.get $desc) (i32.shl (local.get $q) (i32.const 5))))
+        (local.set $low (i32.trunc_f64_s (f64.load (local.get $d))))
+        (local.set $high (i32.trunc_f64_s (f64.load offset=8 (local.get $d))))
+        (local.set $offset (i32.trunc_f64_s (f64.load offset=24 (local.get $d))))
+        (local.set $n (i32.sub (local.get $high) (local.get $low)))
+        (if (f64.ne (f64.load offset=16 (local.get $d)) (f64.const 0))
+          (then
+            ;; ascending: carry starts at row low; read k+1, write k; the carry ends at row high
+            (local.set $carry (i32.add (local.get $column) (i32.mul (local.get $low) (local.get $row))))
+            (local.set $write (local.get $carry))
+            (local.set $read (i32.add (local.get $carry) (local.get $row)))
+            (local.set $coef (i32.shl (i32.add (local.get $offset) (local.get $low)) (i32.const 3)))
+            (local.set $step (local.get $row))
+            (local.set $coefStep (i32.const 8))
+            (local.set $sign (f64.const 1)))
+          (else
+            ;; descending: carry starts at row high; read k, write k+1; the carry ends at row low
+            (local.set $carry (i32.add (local.get $column) (i32.mul (local.get $high) (local.get $row))))
+            (local.set $write (local.get $carry))
+            (local.set $read (i32.sub (local.get $carry) (local.get $row)))
+            (local.set $coef (i32.shl (i32.sub (i32.add (local.get $offset) (local.get $high)) (i32.const 1)) (i32.const 3)))
+            (local.set $step (i32.sub (i32.const 0) (local.get $row)))
+            (local.set $coefStep (i32.const -8))
+            (local.set $sign (f64.const -1))))
+        (local.set $k0 (v128.load offset=0 (local.get $carry)))
+        (local.set $k1 (v128.load offset=16 (local.get $carry)))
+        (local.set $k2 (v128.load offset=32 (local.get $carry)))
+        (local.set $k3 (v128.load offset=48 (local.get $carry)))
+        (local.set $i (i32.const 0))
+        (block $chainDone (loop $chain
+          (br_if $chainDone (i32.ge_s (local.get $i) (local.get $n)))
+          (local.set $c (f64x2.splat (f64.load (i32.add (local.get $cos) (local.get $coef)))))
+          (local.set $s (f64x2.splat (f64.mul (local.get $sign) (f64.load (i32.add (local.get $sin) (local.get $coef))))))
+        (local.set $y0 (v128.load offset=0 (local.get $read)))
+        (v128.store offset=0 (local.get $write) (f64x2.add (f64x2.mul (local.get $c) (local.get $k0)) (f64x2.mul (local.get $s) (local.get $y0))))
+        (local.set $k0 (f64x2.sub (f64x2.mul (local.get $c) (local.get $y0)) (f64x2.mul (local.get $s) (local.get $k0))))
+        (local.set $y1 (v128.load offset=16 (local.get $read)))
+        (v128.store offset=16 (local.get $write) (f64x2.add (f64x2.mul (local.get $c) (local.get $k1)) (f64x2.mul (local.get $s) (local.get $y1))))
+        (local.set $k1 (f64x2.sub (f64x2.mul (local.get $c) (local.get $y1)) (f64x2.mul (local.get $s) (local.get $k1))))
+        (local.set $y2 (v128.load offset=32 (local.get $read)))
+        (v128.store offset=32 (local.get $write) (f64x2.add (f64x2.mul (local.get $c) (local.get $k2)) (f64x2.mul (local.get $s) (local.get $y2))))
+        (local.set $k2 (f64x2.sub (f64x2.mul (local.get $c) (local.get $y2)) (f64x2.mul (local.get $s) (local.get $k2))))
+        (local.set $y3 (v128.load offset=48 (local.get $read)))
+        (v128.store offset=48 (local.get $write) (f64x2.add (f64x2.mul (local.get $c) (local.get $k3)) (f64x2.mul (local.get $s) (local.get $y3))))
+        (local.set $k3 (f64x2.sub (f64x2.mul (local.get $c) (local.get $y3)) (f64x2.mul (local.get $s) (local.get $k3))))
+          (local.set $read (i32.add (local.get $read) (local.get $step)))
+          (local.set $write (i32.add (local.get $write) (local.get $step)))
+          (local.set $coef (i32.add (local.get $coef) (local.get $coefStep)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $chain)))
+        ;; the chain's last value lands on the far end (the row written next)
+        (local.set $carry (local.get $write))
+        (v128.store offset=0 (local.get $carry) (local.get $k0))
+        (v128.store offset=16 (local.get $carry) (local.get $k1))
+        (v128.store offset=32 (local.get $carry) (local.get $k2))
+        (v128.store offset=48 (local.get $carry) (local.get $k3))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br $nextSequence)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $nextBlock))))
+
   ;; Rewrites one byte (its own value) every 4096 bytes of [at, at + bytes): the operating system's
   ;; first touch of those pages (the slow part of filling fresh memory), done ahead so threads can
   ;; share it; the contents stay as they were.

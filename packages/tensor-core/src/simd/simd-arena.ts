@@ -30,6 +30,12 @@ export interface DenseSimdKernels {
   symmetricUpperMatvec(a: number, ld: number, length: number, v: number, w: number): void;
   /** S ← S − v wᵀ − w vᵀ on the upper triangle of the same S: the step's rank-2 update. */
   symmetricUpperRank2(a: number, ld: number, length: number, v: number, w: number): void;
+  /**
+   * Recorded rotation sequences on the columns of V stored transposed (Vᵀ at vt, row stride ld, a
+   * multiple of 8; `blocks` = ld / 8): sequence q is four f64 at desc + 32q (low, high, ascending
+   * 1/0, offset into cos and sin), as ColumnRotationBatch records them.
+   */
+  rotationChains(vt: number, ld: number, blocks: number, count: number, desc: number, cos: number, sin: number): void;
   /** One byte rewritten with its own value every 4096 bytes of [at, at + bytes): the pages' first touch. */
   touchPages(at: number, bytes: number): void;
 }
