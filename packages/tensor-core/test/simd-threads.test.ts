@@ -1,10 +1,12 @@
 // Worker threads for the SIMD loops (src/simd/simd-threads.ts): a module rewritten to import a shared
 // memory, workers attached to an arena running exports on their own arguments, and the pool's
-// contract (one arena attached at a time, failures reported, threads off with setSimdThreads(1)).
+// contract (arenas sharing the workers in turn, failures reported, threads off with setSimdThreads(1)).
 import { afterEach, describe, expect, it } from 'vitest';
 import denseWasm from '../src/simd/dense.wat';
 import { addressOf, SimdArena, setSimdThreads, simdThreadCount } from '../src/simd/index.js';
 import { withSharedMemoryImport } from '../src/simd/shared-module.js';
+import { threadedScratchAreas } from '../src/simd/scratch-arena.js';
+import { matmulMatrix } from '../src/linalg/index.js';
 import { withSeed } from '../src/testing/index.js';
 import { randomArray } from './reference.js';
 
@@ -94,16 +96,72 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
     arena.release();
   });
 
-  it('attaches one arena at a time: a second attach detaches the first, and release lets go', () => {
-    setSimdThreads(2);
-    const first = SimdArena.create([64], undefined, { threads: true }) as SimdArena;
-    const second = SimdArena.create([64], undefined, { threads: true }) as SimdArena;
-    expect(() => first.threads?.run('touchPages', [null, [addressOf(first.arrays[0]), 8]])).toThrow(/detached/);
-    expect(() => second.threads?.run('noSuchExport', [null, null])).toThrow(/not an export/);
-    second.release();
-    expect(() => second.threads?.run('touchPages', [null, null])).toThrow(/detached/);
-    first.release(); // already detached: a no-op
-  });
+  it('shares the workers between arenas: a run on an arena whose workers another took (or that released them) takes them back, same values', () =>
+    withSeed((rng) => {
+      setSimdThreads(2);
+      const m = 23;
+      const make = () => {
+        const arena = SimdArena.create([8 * m, m, 8], undefined, { threads: true }) as SimdArena;
+        arena.arrays[0].set(randomArray(rng, 8 * m));
+        arena.arrays[1].set(randomArray(rng, m));
+        return arena;
+      };
+      const dots = (arena: SimdArena) => {
+        const [a, b, out] = arena.arrays;
+        out.fill(0);
+        arena.run('rowBlockDots', [
+          [addressOf(a), m, addressOf(b), addressOf(out)],
+          [addressOf(a, 4 * m), m, addressOf(b), addressOf(out, 4)],
+        ]);
+        return Array.from(out);
+      };
+      const first = make();
+      const second = make(); // takes the workers from the first
+      // The single-thread values, computed on each arena's own instance.
+      const single = (arena: SimdArena) => {
+        const [a, b] = arena.arrays;
+        return Array.from({ length: 8 }, (_, r) => {
+          let dot = 0;
+          for (let j = 0; j < m; j++) dot += a[r * m + j] * b[j];
+          return dot;
+        });
+      };
+      for (let round = 0; round < 3; round++) {
+        for (const [arena, other] of [[first, second], [second, first]]) {
+          const values = dots(arena);
+          expect(arena.threads?.attached).toBe(true); // the workers ran its job, not this thread alone
+          expect(other.threads?.attached).toBe(false);
+          single(arena).forEach((dot, r) => expect(Math.abs(values[r] - dot)).toBeLessThan(1e-14 * m));
+        }
+      }
+      expect(() => second.threads?.run('noSuchExport', [null, null])).toThrow(/not an export/);
+      second.release();
+      expect(second.threads?.attached).toBe(false);
+      first.release(); // already without workers: a no-op
+      expect(dots(second).every(Number.isFinite)).toBe(true); // takes them back after a release
+      expect(second.threads?.attached).toBe(true);
+      second.release();
+    }));
+
+  it('splits large matmulMatrix products among the threads: the same values as one thread, bit for bit', () =>
+    withSeed((rng) => {
+      // 260×250×260 and up: past the threaded threshold (2²⁴ multiply-adds); B in several panels.
+      const random = (rows: number, cols: number) => ({ rows, cols, data: randomArray(rng, rows * cols) });
+      const a = random(250, 260);
+      const b = random(250, 300);
+      const c = random(260, 300);
+      const cases = [
+        () => matmulMatrix(a, a, { transposeA: true }), // AᵀA: upper triangle, split by its work
+        () => matmulMatrix(a, b, { transposeA: true }),
+        () => matmulMatrix(c, b, { transposeB: true }),
+        () => matmulMatrix(a, b, { transposeA: true, accumulate: { ...c, data: c.data.slice() } }),
+      ];
+      setSimdThreads(2);
+      const threaded = cases.map((product) => product().data);
+      expect(threadedScratchAreas([1])?.arena.threads?.attached).toBe(true); // the products ran there
+      setSimdThreads(1);
+      cases.forEach((product, index) => expect(Array.from(threaded[index]), `case ${index}`).toEqual(Array.from(product().data)));
+    }));
 
   it('is off with setSimdThreads(1), and rejects a count below 1', () => {
     setSimdThreads(1);

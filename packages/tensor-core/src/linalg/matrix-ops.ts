@@ -1,5 +1,5 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
-import { scratchAreas } from '../simd/scratch-arena.js';
+import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
 import { addressOf } from '../simd/simd-arena.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
 
@@ -73,17 +73,26 @@ const SIMD_MIN_WORK = 32 * 32 * 32;
 // op(A) passes over it; streaming all of a tall B from memory for each block of four rows instead
 // made AᵀA of an 8000×500 A run at a third of the speed.
 const PANEL_VALUES = 32768;
+// The block of op(A) copied next to each panel (this many values, 2 MiB): with the panel and C's
+// chunk it keeps every product inside the kept scratch arena (a tall Aᵀ·y with one column
+// otherwise asked for a 64 MB one-off memory, whose first touch cost more than the product).
+const A_BLOCK_VALUES = 2 ** 18;
+// From this many multiply-adds (≈ 1.5 ms on one core) a product splits among the worker threads:
+// a panel's hand-off (≈ 40 µs) stays small next to its share.
+const THREADED_MIN_WORK = 2 ** 24;
 // Rows of C computed per pass over B's panels (this many values, 4 MiB): C's chunk and a panel
 // together fit the kept scratch arena, however large C is.
 const CHUNK_VALUES = 2 ** 19;
 
 /**
- * out (+)= op(A)·B with the SIMD row-block kernel; false (out untouched) where SIMD is unavailable. C is computed a chunk
- * of rows at a time; for each chunk, B passes in panels of consecutive k, each copied into
- * WebAssembly memory and swept by every four-row block of op(A) (a short last block padded with
- * zero rows). Each entry is summed over k in order from zero, panel after panel, as in the loop
- * above: the same float64 values. With `symmetric` (C = Cᵀ), a block starts at its first row's
- * diagonal and the lower triangle is mirrored.
+ * out (+)= op(A)·B with the SIMD row-block kernel; false (out untouched) where SIMD is unavailable.
+ * C is computed a chunk of rows at a time; for each chunk, B passes in panels of consecutive k,
+ * each copied into WebAssembly memory with the matching block of A (rows of A, or for Aᵀ the rows
+ * k of A, which the kernel reads down their columns), and every four-row block of the chunk is
+ * multiplied by it (a short last block reads padding and its extra rows are dropped). Each entry is
+ * summed over k in order from zero (or from C's value), panel after panel, as in the loop above:
+ * the same float64 values. With `symmetric` (C = Cᵀ), a block starts at its first row's diagonal
+ * and the lower triangle is mirrored; for AᵀA the panel of B is the block of A itself.
  */
 function simdMatmul(
   a: Matrix,
@@ -96,44 +105,75 @@ function simdMatmul(
   out: Float64Array,
   accumulate: boolean,
 ): boolean {
-  const depth = Math.min(inner, Math.max(16, Math.floor(PANEL_VALUES / n)));
   const chunkRows = 4 * Math.ceil(Math.min(m, Math.max(4, Math.floor(CHUNK_VALUES / n))) / 4);
-  const scratch = scratchAreas([4 * depth, depth * n, chunkRows * n]);
+  const depth = Math.min(inner, Math.max(16, Math.min(Math.floor(PANEL_VALUES / n), Math.floor(A_BLOCK_VALUES / chunkRows))));
+  const aIsPanel = symmetric && transposeA;
+  // Four spare values: a short last block's padding rows read at most three past a block's end.
+  const lengths = [aIsPanel ? 0 : depth * chunkRows + 4, depth * n + 4, chunkRows * n];
+  // Large products split each panel's row blocks among the worker threads (Node), in shared memory.
+  const threaded = m * inner * n >= THREADED_MIN_WORK ? threadedScratchAreas(lengths) : null;
+  const scratch = threaded ?? scratchAreas(lengths);
   if (!scratch) return false;
-  const [rows, panel, chunk] = scratch.areas;
-  const { rowBlockProducts, rowBlockProductsAdd } = scratch.kernels;
+  const [aBlock, panel, chunk] = scratch.areas;
   const ad = a.data;
   const bd = b.data;
   for (let r0 = 0; r0 < m; r0 += chunkRows) {
-    const r1 = Math.min(m, r0 + chunkRows);
-    if (accumulate) chunk.set(out.subarray(r0 * n, r1 * n));
+    const height = Math.min(chunkRows, m - r0);
+    if (accumulate) chunk.set(out.subarray(r0 * n, (r0 + height) * n));
     for (let k0 = 0; k0 < inner; k0 += depth) {
       const width = Math.min(depth, inner - k0);
       // One panel holds all of B: copied once for every chunk.
       if (width < inner || r0 === 0) panel.set(bd.subarray(k0 * n, (k0 + width) * n));
-      const product = k0 === 0 && !accumulate ? rowBlockProducts : rowBlockProductsAdd;
-      for (let i0 = r0; i0 < r1; i0 += 4) {
-        const height = Math.min(4, r1 - i0);
-        if (height < 4) rows.fill(0);
-        if (transposeA) {
-          // Columns i0..i0+3 of A, read a row of A at a time (four neighbouring values per row).
-          for (let k = 0; k < width; k++) {
-            const from = (k0 + k) * a.cols + i0;
-            for (let r = 0; r < height; r++) rows[r * width + k] = ad[from + r];
-          }
-        } else {
-          for (let r = 0; r < height; r++) rows.set(ad.subarray((i0 + r) * inner + k0, (i0 + r) * inner + k0 + width), r * width);
-        }
-        const at = (r: number) => addressOf(chunk, (i0 - r0 + r) * n);
-        product(addressOf(rows), width, addressOf(panel), n, symmetric ? i0 : 0, n, at(0), at(1), at(2), at(3));
+      // x_i[k] (row i of the chunk in op(A), k of the panel) at xa + i·xs + k·xk bytes.
+      let xa: number;
+      let xs: number;
+      let xk: number;
+      if (aIsPanel) {
+        [xa, xs, xk] = [addressOf(panel, r0), 8, 8 * n];
+      } else if (transposeA) {
+        for (let k = 0; k < width; k++) aBlock.set(ad.subarray((k0 + k) * a.cols + r0, (k0 + k) * a.cols + r0 + height), k * height);
+        [xa, xs, xk] = [addressOf(aBlock), 8, 8 * height];
+      } else {
+        for (let r = 0; r < height; r++) aBlock.set(ad.subarray((r0 + r) * inner + k0, (r0 + r) * inner + k0 + width), r * width);
+        [xa, xs, xk] = [addressOf(aBlock), 8 * width, 8];
+      }
+      const add = accumulate || k0 > 0 ? 1 : 0;
+      const blocks = Math.ceil(height / 4);
+      const job = (b0: number, b1: number) => [xa, xs, xk, width, addressOf(panel), n, addressOf(chunk), 8 * n, b0, b1, r0, symmetric ? 1 : 0, add];
+      if (threaded) {
+        const ranges = blockRanges(blocks, threaded.arena.threadCount, symmetric ? n - r0 : 0);
+        threaded.arena.run('rowBlocksProducts', ranges.map(([b0, b1]) => (b1 > b0 ? job(b0, b1) : null)));
+      } else {
+        scratch.kernels.rowBlocksProducts(xa, xs, xk, width, addressOf(panel), n, addressOf(chunk), 8 * n, 0, blocks, r0, symmetric ? 1 : 0, add);
       }
     }
-    out.set(chunk.subarray(0, (r1 - r0) * n), r0 * n);
+    out.set(chunk.subarray(0, height * n), r0 * n);
   }
   if (symmetric) {
     for (let i = 1; i < m; i++) for (let j = 0; j < i; j++) out[i * n + j] = out[j * n + i];
   }
   return true;
+}
+
+/**
+ * `parts` consecutive ranges [b0, b1) of `blocks` row blocks with about equal work: equal counts,
+ * or, for a symmetric product's upper triangle (`columns` > 0: the columns left of the chunk's
+ * first row), in proportion to each block's columns from its diagonal on (columns − 4b).
+ */
+function blockRanges(blocks: number, parts: number, columns: number): Array<[number, number]> {
+  const work = (b: number) => (columns > 0 ? Math.max(columns - 4 * b, 1) : 1);
+  let total = 0;
+  for (let b = 0; b < blocks; b++) total += work(b);
+  const ranges: Array<[number, number]> = [];
+  let b = 0;
+  let done = 0;
+  for (let part = 1; part <= parts; part++) {
+    const from = b;
+    const target = (total * part) / parts;
+    while (b < blocks && (part === parts || done + work(b) / 2 < target)) done += work(b++);
+    ranges.push([from, b]);
+  }
+  return ranges;
 }
 
 /** Aᵀ as a new matrix. */

@@ -1,10 +1,14 @@
 import { type DenseSimdKernels, SimdArena, simdKernelsEnabled } from './simd-arena.js';
+import { simdThreadCount } from './simd-threads.js';
 
 // Work areas up to this many float64 values (8 MiB) share one kept scratch arena, so a call does
 // not pay for a fresh WebAssembly memory and instance (≈ 0.2 ms, more than a 48³ product); larger
-// ones get their own, whose setup their work dwarfs.
+// ones get their own.
 const SCRATCH_VALUES = 2 ** 20;
 let scratch: SimdArena | null = null;
+// The same in shared memory with the worker threads attached, for jobs worth splitting; created on
+// first use (and its first touch and the workers' start paid once).
+let threadedScratch: SimdArena | null | undefined;
 
 /** A float64 area of at least `length` values: the shared scratch arena or a one-off one. */
 function scratchArena(length: number): SimdArena | null {
@@ -21,14 +25,36 @@ function scratchArena(length: number): SimdArena | null {
  * their contents are only valid until the caller returns.
  */
 export function scratchAreas(lengths: number[]): { kernels: DenseSimdKernels; areas: Float64Array[] } | null {
-  const even = (count: number) => count + (count % 2);
   const arena = scratchArena(lengths.reduce((total, length) => total + even(length), 0));
-  if (!arena) return null;
+  return arena ? { kernels: arena.kernels, areas: carve(arena, lengths) } : null;
+}
+
+/**
+ * `scratchAreas` in the kept threaded scratch arena (8 MiB of shared memory with the worker threads
+ * attached; `arena.run` splits a job among them): null with one thread, where shared memory or SIMD
+ * is unavailable, or when the lengths do not fit. Valid until the caller returns, like `scratchAreas`.
+ */
+export function threadedScratchAreas(lengths: number[]): { kernels: DenseSimdKernels; areas: Float64Array[]; arena: SimdArena } | null {
+  if (!simdKernelsEnabled() || simdThreadCount() < 2) return null;
+  if (lengths.reduce((total, length) => total + even(length), 0) > SCRATCH_VALUES) return null;
+  if (threadedScratch === undefined) {
+    const arena = SimdArena.create([SCRATCH_VALUES], undefined, { threads: true });
+    threadedScratch = arena?.threads ? arena : null;
+  }
+  return threadedScratch ? { kernels: threadedScratch.kernels, areas: carve(threadedScratch, lengths), arena: threadedScratch } : null;
+}
+
+/** An even count, so every area starts on a 16-byte boundary. */
+function even(count: number): number {
+  return count + (count % 2);
+}
+
+/** Consecutive views of the arena's one array, one per length. */
+function carve(arena: SimdArena, lengths: number[]): Float64Array[] {
   let start = 0;
-  const areas = lengths.map((length) => {
+  return lengths.map((length) => {
     const view = arena.arrays[0].subarray(start, start + length);
     start += even(length);
     return view;
   });
-  return { kernels: arena.kernels, areas };
 }

@@ -14,6 +14,12 @@ export interface DenseSimdKernels {
    * value there, so a product split into consecutive ranges of k gives the same float64 values.
    */
   rowBlockProductsAdd(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
+  /**
+   * Row blocks b0 ≤ b < b1 (rows 4b..4b+3) of C (row r at c + r·cs bytes) = or (add 1) += op(A)'s
+   * rows times a panel of B (d rows, ld wide, at yt), with x_i[k] at xa + i·xs + k·xk bytes; from
+   * column firstRow + 4b on where `symmetric` is 1, else from column 0. matmulMatrix's panel step.
+   */
+  rowBlocksProducts(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, symmetric: number, add: number): void;
   /** out[r] += a_r · b for the four rows a_r = a + 8·r·m (m columns). */
   rowBlockDots(a: number, m: number, b: number, out: number): void;
   /** out[j] += Σ_r a_r[j]·c_r for the same four rows, j < m. */
@@ -179,7 +185,7 @@ export class SimdArena<Extra extends object = object> {
     this.run('touchPages', Array.from({ length: count }, (_, t) => [addressOf(array) + boundary(t), boundary(t + 1) - boundary(t)]));
   }
 
-  /** Lets the worker threads go (they keep the memory alive while attached); the arena stays usable on one thread. */
+  /** Lets the worker threads go (they keep the memory alive while attached); a later `run` takes them back. */
   release(): void {
     this.threads?.detach();
   }

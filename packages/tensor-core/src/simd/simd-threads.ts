@@ -116,15 +116,19 @@ function poolWith(workers: number): Pool | null {
 }
 
 /**
- * Worker threads attached to one shared arena: `run` calls an export on every thread at once, each
- * with its own arguments, and returns when all have finished. One arena is attached at a time;
- * attaching another detaches the previous one.
+ * Worker threads for one shared arena: `run` calls an export on every thread at once, each with its
+ * own arguments, and returns when all have finished. The pool's workers serve one arena at a time:
+ * a `run` on an arena whose workers another arena has since taken (or that `release`d them) takes
+ * them back first, which costs an instantiation of its modules on each worker (well under a
+ * millisecond for tensor-core's), so arenas in use at the same time share the pool correctly.
  */
 export class SimdThreads {
   private readonly names: string[];
 
   private constructor(
     private readonly pool: Pool,
+    private readonly memory: object,
+    private readonly modules: object[],
     private readonly exports: Record<string, (...args: number[]) => void>,
     /** Threads taking part in each job, the caller's included. */
     readonly count: number,
@@ -140,37 +144,50 @@ export class SimdThreads {
   static attach(memory: object, modules: object[], exports: Record<string, (...args: number[]) => void>): SimdThreads | null {
     const count = simdThreadCount();
     if (count < 2) return null;
+    let current: Pool | null;
     try {
-      return SimdThreads.attachTo(memory, modules, exports, count);
+      current = poolWith(count - 1);
     } catch {
-      // A runtime with Node's API but not all of it (workers from source, Atomics.wait on this
-      // thread): one thread from now on.
+      // A runtime with Node's API but not all of it (workers from source): one thread from now on.
       pool = null;
       return null;
     }
+    if (!current) return null;
+    const threads = new SimdThreads(current, memory, modules, exports, Math.min(count, current.workers.length + 1));
+    return threads.takeWorkers() ? threads : null;
   }
 
-  private static attachTo(memory: object, modules: object[], exports: Record<string, (...args: number[]) => void>, count: number): SimdThreads | null {
-    const current = poolWith(count - 1);
-    if (!current) return null;
-    current.attached?.detach();
-    const threads = new SimdThreads(current, exports, Math.min(count, current.workers.length + 1));
-    const { workers, control } = current;
-    const used = workers.slice(0, threads.count - 1);
-    Atomics.store(control, DONE, 0);
-    Atomics.store(control, FAILED, 0);
-    for (const worker of used) worker.postMessage({ memory, modules, names: threads.names });
-    if (!threads.waitForWorkers(used.length, ATTACH_TIMEOUT_MS)) {
-      // Workers that never came up (a starved machine): run on one thread from now on.
+  /** Whether the pool's workers serve this arena now (a `run` takes them back when not). */
+  get attached(): boolean {
+    return this.pool.attached === this;
+  }
+
+  /** Hands the pool's workers to this arena (detaching whichever had them); false if they could not take it. */
+  private takeWorkers(): boolean {
+    const current = this.pool;
+    try {
+      current.attached?.detach();
+      const { workers, control } = current;
+      const used = workers.slice(0, this.count - 1);
+      Atomics.store(control, DONE, 0);
+      Atomics.store(control, FAILED, 0);
+      for (const worker of used) worker.postMessage({ memory: this.memory, modules: this.modules, names: this.names });
+      if (!this.waitForWorkers(used.length, ATTACH_TIMEOUT_MS)) {
+        // Workers that never came up (a starved machine): one thread from now on.
+        pool = null;
+        return false;
+      }
+      current.attached = this;
+      if (Atomics.load(control, FAILED)) {
+        this.detach();
+        return false;
+      }
+      return true;
+    } catch {
+      // Atomics.wait refused on this thread, or workers that cannot be messaged: one thread from now on.
       pool = null;
-      return null;
+      return false;
     }
-    current.attached = threads;
-    if (Atomics.load(control, FAILED)) {
-      threads.detach();
-      return null;
-    }
-    return threads;
   }
 
   /**
@@ -179,9 +196,13 @@ export class SimdThreads {
    */
   run(name: string, args: Array<number[] | null>): void {
     const { control, args: slots } = this.pool;
-    if (this.pool.attached !== this) throw new Error('SimdThreads.run: these threads were detached (another arena attached them, or release was called)');
     const index = this.names.indexOf(name);
     if (index < 0) throw new Error(`SimdThreads.run: '${name}' is not an export of the arena's modules`);
+    if (this.pool.attached !== this && (pool !== this.pool || !this.takeWorkers())) {
+      // The workers are gone: every share runs here, one after another (the same values, later).
+      for (const values of args) if (values) this.exports[name](...values);
+      return;
+    }
     for (let worker = 1; worker < this.count; worker++) {
       const values = args[worker] ?? null;
       if (values && values.length > MAX_ARGS) throw new Error(`SimdThreads.run: at most ${MAX_ARGS} arguments, got ${values.length}`);
