@@ -93,6 +93,25 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
       }
     }));
 
+  it('a V too large for the cache (m·k > 32768) goes through chunks and matmul panels: the same values as four-row blocks', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.2 });
+      // 700 rows make three chunks of 218 kernel rows (1 MiB each at m = 601) and a short one.
+      const [n, m, d, k] = [700, 601, 6, 60];
+      const x = randomPoints(rng, n, d);
+      const y = randomPoints(rng, m, d);
+      const v = randomPoints(rng, m, k);
+      const panels = radialCrossProduct(kernel, x, y, v).data;
+      // The first 50 columns alone (m·50 ≤ 32768) take the four-row path: every entry is the same sum.
+      const narrow = { rows: m, cols: 50, data: Float64Array.from({ length: m * 50 }, (_, e) => v.data[Math.floor(e / 50) * k + (e % 50)]) };
+      const rows = radialCrossProduct(kernel, x, y, narrow).data;
+      expect(Array.from(panels.filter((_, e) => e % k < 50))).toEqual(Array.from(rows));
+      const kxy = kernelBlock(kernel, x, y);
+      const expected = new Float64Array(n * k);
+      for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) for (let l = 0; l < k; l++) expected[i * k + l] += kxy.data[i * m + j] * v.data[j * k + l];
+      assertClose(panels, expected, 1e-13, 'vs the pairwise kernel times V');
+    }));
+
   it('FALKON on the cached K_nm (one SIMD pass per CG product) equals the tiled JavaScript loops, n mod 4 = 0…3, 1–17 outputs', () =>
     withSeed((rng) => {
       const kernel = rbf({ gamma: 0.3 });
