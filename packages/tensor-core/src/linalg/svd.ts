@@ -3,6 +3,10 @@ import type { Matrix } from './matrix.js';
 import { axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
 import { deferredRotationBatch } from './transposed-rotation-batch.js';
+import { addressOf, SimdArena } from '../simd/simd-arena.js';
+
+/** Columns from which the bidiagonalization runs in WebAssembly SIMD (below, setup outweighs the loops). */
+const SIMD_MIN_COLUMNS = 32;
 
 export interface SvdResult {
   /** m×r with orthonormal columns (r = min(m, n), or the requested rank for randomizedSvd). */
@@ -76,7 +80,7 @@ function tallSvd(a: Matrix): RawSvd {
  * kept in the zeroed parts of `work`. Returns the first n rows of U_Bᵀ (n×m) and V_Bᵀ (n×n).
  */
 function bidiagonalize(
-  work: Float64Array,
+  matrixWork: Float64Array,
   m: number,
   n: number,
   diagonal: Float64Array,
@@ -84,8 +88,13 @@ function bidiagonalize(
 ): { leftRows: Float64Array; rightRows: Float64Array } {
   const leftTaus = new Float64Array(n);
   const rightTaus = new Float64Array(n);
-  const v = new Float64Array(Math.max(m, n)); // the current reflection vector, contiguous
-  const w = new Float64Array(n);
+  // From 32 columns on, the reduction runs in WebAssembly memory with its row loops in SIMD
+  // kernels: the same operations in the same order, so the same float64 values.
+  const simd = n >= SIMD_MIN_COLUMNS ? SimdArena.create([m * n, Math.max(m, n), n]) : null;
+  const work = simd ? simd.arrays[0] : matrixWork;
+  if (simd) work.set(matrixWork);
+  const v = simd ? simd.arrays[1] : new Float64Array(Math.max(m, n)); // the current reflection vector, contiguous
+  const w = simd ? simd.arrays[2] : new Float64Array(n);
   for (let k = 0; k < n; k++) {
     // Left reflection on column k, rows k..m-1 (v stored in place, strided by n).
     const height = m - k;
@@ -105,8 +114,14 @@ function bidiagonalize(
       // Columns k+1..n-1: A ← A − τ v (vᵀA), with vᵀA gathered row by row.
       for (let t = 0; t < height; t++) v[t] = work[(k + t) * n + k];
       w.fill(0, 0, width);
-      for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(v[t], work, (k + t) * n + k + 1, w, 0, width);
-      for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(-tau * v[t], w, 0, work, (k + t) * n + k + 1, width);
+      if (simd) {
+        const block = addressOf(work, k * n + k + 1);
+        simd.kernels.rowsAxpyInto(block, n, height, width, addressOf(v), addressOf(w));
+        simd.kernels.rowsAxpyFrom(block, n, height, width, addressOf(v), -tau, addressOf(w));
+      } else {
+        for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(v[t], work, (k + t) * n + k + 1, w, 0, width);
+        for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(-tau * v[t], w, 0, work, (k + t) * n + k + 1, width);
+      }
     }
     // Right reflection on row k, columns k+1..n-1 (v stored in place, contiguous).
     if (width === 0) continue;
@@ -124,10 +139,13 @@ function bidiagonalize(
     superDiagonal[k] = alpha;
     rightTaus[k] = tau;
     // Rows k+1..m-1: A ← A − τ (A v) vᵀ.
-    for (let i = k + 1; i < m; i++) {
-      const row = i * n + k + 1;
-      const dot = dotProduct(work, row, work, start, width);
-      if (dot !== 0) axpy(-tau * dot, work, start, work, row, width);
+    if (simd) simd.kernels.rowsReflect(addressOf(work, (k + 1) * n + k + 1), n, m - k - 1, width, addressOf(work, start), -tau);
+    else {
+      for (let i = k + 1; i < m; i++) {
+        const row = i * n + k + 1;
+        const dot = dotProduct(work, row, work, start, width);
+        if (dot !== 0) axpy(-tau * dot, work, start, work, row, width);
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { addressOf, SimdArena } from '../simd/simd-arena.js';
-import { ColumnRotationBatch, rotationBatchSize } from './matrix-ops.js';
+import { ColumnRotationBatch, rotationBatchSize, transposeInto } from './matrix-ops.js';
 
 /** Rows of V from which the SIMD batch pays for its two transposes and its arena. */
 const SIMD_MIN_ROWS = 32;
@@ -24,7 +24,7 @@ class TransposedRotationBatch extends ColumnRotationBatch {
     super(vectors, rows, cols);
     this.ld = paddedRows(rows);
     const [transposed] = arena.arrays;
-    for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) transposed[k * this.ld + r] = vectors[r * cols + k];
+    transposeInto(vectors, rows, cols, cols, transposed, this.ld);
   }
 
   /** The SIMD batch for `vectors`, or null where SIMD is off or unavailable or the matrix is small. */
@@ -53,7 +53,7 @@ class TransposedRotationBatch extends ColumnRotationBatch {
     this.flush();
     const [transposed] = this.arena.arrays;
     const { vectors, rows, cols, ld } = this;
-    for (let k = 0; k < cols; k++) for (let r = 0; r < rows; r++) vectors[r * cols + k] = transposed[k * ld + r];
+    transposeInto(transposed, cols, rows, ld, vectors, cols);
   }
 }
 

@@ -402,6 +402,84 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $nextBlock))))
 
+  ;; w[j] += c_t·a_t[j] for rows t < height (row t at a + 8·t·ld, j < width) in order of t, skipping
+  ;; c_t = 0: w = Aᵀc, row by row (a left Householder reflection's vᵀA in svd's bidiagonalization),
+  ;; each entry updated as tensor-core's axpy does.
+  (func (export "rowsAxpyInto") (param $a i32) (param $ld i32) (param $height i32) (param $width i32) (param $coef i32) (param $w i32)
+    (local $t i32) (local $c f64)
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $t) (local.get $height)))
+      (local.set $c (f64.load (i32.add (local.get $coef) (i32.shl (local.get $t) (i32.const 3)))))
+      (if (f64.ne (local.get $c) (f64.const 0))
+        (then (call $axpyPairs (local.get $c) (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))) (local.get $w) (local.get $width))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $next))))
+
+  ;; a_t[j] += (scale·c_t)·w[j] for rows t < height with c_t ≠ 0: the rank-1 update A ← A − τ c wᵀ
+  ;; (scale = −τ) of the same reflection.
+  (func (export "rowsAxpyFrom") (param $a i32) (param $ld i32) (param $height i32) (param $width i32) (param $coef i32) (param $scale f64) (param $w i32)
+    (local $t i32) (local $c f64)
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $t) (local.get $height)))
+      (local.set $c (f64.load (i32.add (local.get $coef) (i32.shl (local.get $t) (i32.const 3)))))
+      (if (f64.ne (local.get $c) (f64.const 0))
+        (then (call $axpyPairs (f64.mul (local.get $scale) (local.get $c)) (local.get $w)
+          (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))) (local.get $width))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $next))))
+
+  ;; For each row t < rows (at a + 8·t·ld): d = a_t·v (four partial sums over j mod 4, added as
+  ;; s0 + s1 + (s2 + s3), tensor-core's dotProduct), then a_t += (scale·d)·v unless d = 0: a right
+  ;; Householder reflection A ← A − τ (A v) vᵀ (scale = −τ).
+  (func (export "rowsReflect") (param $a i32) (param $ld i32) (param $rows i32) (param $width i32) (param $v i32) (param $scale f64)
+    (local $t i32) (local $j i32) (local $row i32) (local $p i32) (local $q i32)
+    (local $low v128) (local $high v128) (local $s0 f64) (local $d f64)
+    (block $rowsDone (loop $rowsNext
+      (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $rows)))
+      (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))))
+      (local.set $low (v128.const f64x2 0 0))
+      (local.set $high (v128.const f64x2 0 0))
+      (local.set $j (i32.const 0))
+      (block $quadsDone (loop $quads
+        (br_if $quadsDone (i32.ge_s (i32.add (local.get $j) (i32.const 3)) (local.get $width)))
+        (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $q (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $low (f64x2.add (local.get $low) (f64x2.mul (v128.load (local.get $p)) (v128.load (local.get $q)))))
+        (local.set $high (f64x2.add (local.get $high) (f64x2.mul (v128.load offset=16 (local.get $p)) (v128.load offset=16 (local.get $q)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $quads)))
+      (local.set $s0 (f64x2.extract_lane 0 (local.get $low)))
+      (block $tailDone (loop $tail
+        (br_if $tailDone (i32.ge_s (local.get $j) (local.get $width)))
+        (local.set $s0 (f64.add (local.get $s0)
+          (f64.mul (f64.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3))))
+                   (f64.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3)))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $tail)))
+      (local.set $d (f64.add (f64.add (local.get $s0) (f64x2.extract_lane 1 (local.get $low)))
+        (f64.add (f64x2.extract_lane 0 (local.get $high)) (f64x2.extract_lane 1 (local.get $high)))))
+      (if (f64.ne (local.get $d) (f64.const 0))
+        (then (call $axpyPairs (f64.mul (local.get $scale) (local.get $d)) (local.get $v) (local.get $row) (local.get $width))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $rowsNext))))
+
+  ;; y[j] += alpha·x[j] for j < length, two at a time (each entry as tensor-core's axpy computes it).
+  (func $axpyPairs (param $alpha f64) (param $x i32) (param $y i32) (param $length i32)
+    (local $j i32) (local $alphas v128) (local $p i32)
+    (local.set $alphas (f64x2.splat (local.get $alpha)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (i32.add (local.get $j) (i32.const 1)) (local.get $length)))
+      (local.set $p (i32.add (local.get $y) (i32.shl (local.get $j) (i32.const 3))))
+      (v128.store (local.get $p) (f64x2.add (v128.load (local.get $p))
+        (f64x2.mul (local.get $alphas) (v128.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3)))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $next)))
+    (if (i32.lt_s (local.get $j) (local.get $length))
+      (then
+        (local.set $p (i32.add (local.get $y) (i32.shl (local.get $j) (i32.const 3))))
+        (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+          (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3))))))))))
+
   ;; Rewrites one byte (its own value) every 4096 bytes of [at, at + bytes): the operating system's
   ;; first touch of those pages (the slow part of filling fresh memory), done ahead so threads can
   ;; share it; the contents stay as they were.

@@ -42,6 +42,12 @@ export interface DenseSimdKernels {
    * 1/0, offset into cos and sin), as ColumnRotationBatch records them.
    */
   rotationChains(vt: number, ld: number, blocks: number, count: number, desc: number, cos: number, sin: number): void;
+  /** w[j] += c_t·a_t[j] over rows t < height (row stride ld values) with c_t ≠ 0, in order: w = Aᵀc. */
+  rowsAxpyInto(a: number, ld: number, height: number, width: number, coef: number, w: number): void;
+  /** a_t += (scale·c_t)·w over rows t < height with c_t ≠ 0: the rank-1 update A += scale·c wᵀ. */
+  rowsAxpyFrom(a: number, ld: number, height: number, width: number, coef: number, scale: number, w: number): void;
+  /** a_t += (scale·(a_t·v))·v for each row t < rows whose dot is non-zero (dotProduct's summation order). */
+  rowsReflect(a: number, ld: number, rows: number, width: number, v: number, scale: number): void;
   /** One byte rewritten with its own value every 4096 bytes of [at, at + bytes): the pages' first touch. */
   touchPages(at: number, bytes: number): void;
 }
