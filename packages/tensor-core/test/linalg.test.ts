@@ -23,7 +23,7 @@ import {
 import { setSimdKernels } from '../src/simd/index.js';
 import { createRng, type Rng } from '../src/rng.js';
 import { assertClose, freshSeed, withSeed } from '../src/testing/index.js';
-import { naiveMatmul } from './reference.js';
+import { expectIdentical, naiveMatmul } from './reference.js';
 import { applyReflectionsToRows } from '../src/linalg/reflections.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -298,9 +298,9 @@ describe('eigh', () => {
         setSimdKernels(false);
         try {
           const plain = eigh(a);
-          expect(Array.from(simd.values), `n = ${n}`).toEqual(Array.from(plain.values));
-          expect(Array.from(simd.vectors.data), `n = ${n}`).toEqual(Array.from(plain.vectors.data));
-          expect(Array.from(simdValues), `n = ${n}`).toEqual(Array.from(eigvalsh(a)));
+          expectIdentical(simd.values, plain.values, `n = ${n} values`);
+          expectIdentical(simd.vectors.data, plain.vectors.data, `n = ${n} vectors`);
+          expectIdentical(simdValues, eigvalsh(a), `n = ${n} eigvalsh`);
         } finally {
           setSimdKernels(true);
         }
@@ -578,9 +578,9 @@ describe('svd', () => {
         setSimdKernels(false);
         try {
           const plain = svd(a);
-          expect(Array.from(simd.s)).toEqual(Array.from(plain.s));
-          expect(Array.from(simd.u.data)).toEqual(Array.from(plain.u.data));
-          expect(Array.from(simd.vt.data)).toEqual(Array.from(plain.vt.data));
+          expectIdentical(simd.s, plain.s, 's');
+          expectIdentical(simd.u.data, plain.u.data, 'U');
+          expectIdentical(simd.vt.data, plain.vt.data, 'Vᵀ');
         } finally {
           setSimdKernels(true);
         }

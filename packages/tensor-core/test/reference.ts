@@ -72,3 +72,14 @@ export function naiveAttention(
   }
   return { out, keySum, keyMax };
 }
+
+/**
+ * Asserts two arrays hold the same float64 values, bit for bit (Object.is: −0 ≠ +0, NaN = NaN),
+ * naming the first difference. A loop, not toEqual: deep equality over 10⁵ entries takes seconds.
+ */
+export function expectIdentical(actual: ArrayLike<number>, expected: ArrayLike<number>, label = 'values'): void {
+  if (actual.length !== expected.length) throw new Error(`${label}: lengths ${actual.length} and ${expected.length} differ`);
+  for (let i = 0; i < actual.length; i++) {
+    if (!Object.is(actual[i], expected[i])) throw new Error(`${label}: entry ${i} is ${actual[i]}, expected ${expected[i]} (bit for bit)`);
+  }
+}

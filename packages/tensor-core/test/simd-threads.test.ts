@@ -8,7 +8,7 @@ import { withSharedMemoryImport } from '../src/simd/shared-module.js';
 import { threadedScratchAreas } from '../src/simd/scratch-arena.js';
 import { matmulMatrix } from '../src/linalg/index.js';
 import { withSeed } from '../src/testing/index.js';
-import { randomArray } from './reference.js';
+import { expectIdentical, randomArray } from './reference.js';
 
 /** The WebAssembly API (this package's TypeScript library settings do not declare it). */
 const WebAssembly = (globalThis as unknown as {
@@ -160,7 +160,7 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
       const threaded = cases.map((product) => product().data);
       expect(threadedScratchAreas([1])?.arena.threads?.attached).toBe(true); // the products ran there
       setSimdThreads(1);
-      cases.forEach((product, index) => expect(Array.from(threaded[index]), `case ${index}`).toEqual(Array.from(product().data)));
+      cases.forEach((product, index) => expectIdentical(threaded[index], product().data, `case ${index}`));
     }));
 
   it('is off with setSimdThreads(1), and rejects a count below 1', () => {

@@ -5,7 +5,7 @@ import { type Matrix, matmulMatrix } from '../src/linalg/index.js';
 import { addressOf, SimdArena, setSimdKernels } from '../src/simd/index.js';
 import { withSeed } from '../src/testing/index.js';
 import type { Rng } from '../src/rng.js';
-import { naiveMatmul, randomArray } from './reference.js';
+import { expectIdentical, naiveMatmul, randomArray } from './reference.js';
 
 afterEach(() => setSimdKernels(true));
 
@@ -44,7 +44,7 @@ describe('SIMD matmulMatrix', () => {
           const b = random(rng, k, n);
           const simd = matmulMatrix(a, b, { transposeA });
           const label = `${m}×${k}×${n} tA=${transposeA}`;
-          expect(Array.from(simd.data), label).toEqual(Array.from(naiveMatmul(a.data, b.data, m, k, n, transposeA, false)));
+          expectIdentical(simd.data, naiveMatmul(a.data, b.data, m, k, n, transposeA, false), label);
         }
       }
     }));
@@ -61,15 +61,16 @@ describe('SIMD matmulMatrix', () => {
           const product = matmulMatrix(a, a, { transposeA, transposeB });
           const copy = { ...a, data: a.data.slice() }; // a different object: the general path
           const label = `${rows}×${cols} tA=${transposeA}`;
-          expect(Array.from(product.data), label).toEqual(Array.from(naiveMatmul(a.data, a.data, m, inner, m, transposeA, transposeB)));
-          expect(Array.from(product.data), label).toEqual(Array.from(matmulMatrix(a, copy, { transposeA, transposeB }).data));
+          expectIdentical(product.data, naiveMatmul(a.data, a.data, m, inner, m, transposeA, transposeB), label);
+          expectIdentical(product.data, matmulMatrix(a, copy, { transposeA, transposeB }).data, label);
         }
       }
     }));
 
   it('accumulates into a given matrix: C + op(A)·op(B) summed on from C, in place, with and without SIMD', () =>
     withSeed((rng) => {
-      for (const [m, k, n] of [[3, 5, 4], [33, 700, 40], [270, 20, 2000]]) {
+      // 2000 columns: panels of B 16 rows deep, so the sum continues across three panels.
+      for (const [m, k, n] of [[3, 5, 4], [33, 700, 40], [10, 40, 2000]]) {
         for (const transposeA of [false, true]) {
           const a = transposeA ? random(rng, k, m) : random(rng, m, k);
           const b = random(rng, k, n);
@@ -88,7 +89,7 @@ describe('SIMD matmulMatrix', () => {
             const result = matmulMatrix(a, b, { transposeA, accumulate: c });
             setSimdKernels(true);
             expect(result.data).toBe(c.data);
-            expect(Array.from(c.data), `${m}×${k}×${n} tA=${transposeA} simd=${simdOn}`).toEqual(Array.from(expected));
+            expectIdentical(c.data, expected, `${m}×${k}×${n} tA=${transposeA} simd=${simdOn}`);
           }
         }
       }
@@ -99,7 +100,7 @@ describe('SIMD matmulMatrix', () => {
         const tile = { rows: 300, cols: 41, data: tall.data.subarray(r0 * 41, (r0 + 300) * 41) };
         matmulMatrix(tile, tile, { transposeA: true, accumulate: sum });
       }
-      expect(Array.from(sum.data)).toEqual(Array.from(naiveMatmul(tall.data, tall.data, 41, 900, 41, true, false)));
+      expectIdentical(sum.data, naiveMatmul(tall.data, tall.data, 41, 900, 41, true, false), 'AᵀA summed over tiles');
     }));
 
   it('refuses an accumulator of the wrong shape or sharing memory with A or B, leaving it untouched', () => {
