@@ -9,7 +9,8 @@ const SIMD_MIN_ROWS = 32;
  * applies the recorded sequences there with the SIMD kernel (eight rows of V per block, four f64x2
  * chains in flight): the same operations, the same values. The matrix itself is only written back by
  * `finish`, so it is for callers that read the vectors once all rotations are done (eigh's QL
- * sweeps); callers that touch the matrix between flushes keep the plain batch.
+ * sweeps; svd's Golub–Kahan steps, which finish it before a zero chase works on the matrix and
+ * start a new one after).
  * @internal
  */
 class TransposedRotationBatch extends ColumnRotationBatch {
