@@ -60,7 +60,7 @@ describe.skipIf(!gpu)('the runtime on WebGPU', () => {
       onGpu.dispose();
       onCpu.dispose();
     }
-    // The shipped model on SwiftShader (a GPU emulated on the CPU) takes ≈ 15 s alone and 50+ s
-    // while CI runs the other packages' suites beside it: past the 60 s default.
-  }, 180_000);
+    // The shipped model on SwiftShader (a GPU emulated on the CPU) takes ≈ 15 s alone and 53–80 s
+    // in CI runs beside the other packages' suites: past the 60 s default (pack-check's budget).
+  }, 300_000);
 });
