@@ -3,7 +3,7 @@
 // contract (arenas sharing the workers in turn, failures reported, threads off with setSimdThreads(1)).
 import { afterEach, describe, expect, it } from 'vitest';
 import denseWasm from '../src/simd/dense.wat';
-import { addressOf, SimdArena, setSimdThreads, simdThreadCount } from '../src/simd/index.js';
+import { addressOf, balancedRanges, SimdArena, setSimdThreads, simdThreadCount } from '../src/simd/index.js';
 import { withSharedMemoryImport } from '../src/simd/shared-module.js';
 import { threadedScratchAreas } from '../src/simd/scratch-arena.js';
 import { matmulMatrix } from '../src/linalg/index.js';
@@ -34,6 +34,27 @@ describe('withSharedMemoryImport', () => {
     expect(Object.keys(instance.exports)).toContain('rowBlockProducts');
     expect(() => new WebAssembly.Instance(new WebAssembly.Module(denseWasm), { env: { memory } })).toThrow();
     expect(() => withSharedMemoryImport(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0))).toThrow(/imports no memory/);
+  });
+});
+
+describe('balancedRanges', () => {
+  it('splits 0..count into `parts` consecutive ranges whose work is within one index of an equal share', () => {
+    for (const [count, parts] of [[10, 3], [3, 4], [0, 2], [125, 2], [1000, 7]]) {
+      for (const work of [() => 1, (i: number) => count - i]) {
+        const ranges = balancedRanges(count, parts, work);
+        expect(ranges.length).toBe(parts);
+        expect(ranges[0][0]).toBe(0);
+        expect(ranges[parts - 1][1]).toBe(count);
+        let total = 0;
+        for (let i = 0; i < count; i++) total += work(i);
+        for (let t = 0; t < parts; t++) {
+          if (t > 0) expect(ranges[t][0]).toBe(ranges[t - 1][1]);
+          let sum = 0;
+          for (let i = ranges[t][0]; i < ranges[t][1]; i++) sum += work(i);
+          expect(Math.abs(sum - total / parts)).toBeLessThanOrEqual(Math.max(work(0), 1));
+        }
+      }
+    }
   });
 });
 

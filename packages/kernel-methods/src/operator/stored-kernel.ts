@@ -1,7 +1,8 @@
-import { BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
+import { balancedRanges, BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena, simdThreadCount, type StoredKernelExports } from '../wasm/simd-arena.js';
 import { dot, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
+import { addPartials } from '../util/tile-products.js';
 
 export { radialCrossProduct, usesHostGramRoute } from './radial-cross.js';
 
@@ -114,18 +115,13 @@ const THREADED_MIN_ORDER = 512;
  * holds n − i), boundaries multiples of 4 (the row-block kernels' blocks).
  */
 export function triangleRowRanges(n: number, parts: number): Array<[number, number]> {
-  const ranges: Array<[number, number]> = [];
-  const total = (n * (n + 1)) / 2;
-  let from = 0;
-  for (let t = 1; t <= parts; t++) {
-    // Entries in rows [0, b): n·b − b(b − 1)/2 = total·t/parts, solved for b.
-    const target = (total * t) / parts;
-    const exact = n + 0.5 - Math.sqrt((n + 0.5) ** 2 - 2 * target);
-    const to = t === parts ? n : Math.min(n, Math.max(from, Math.round(exact / ROW_BLOCK) * ROW_BLOCK));
-    ranges.push([from, to]);
-    from = to;
-  }
-  return ranges;
+  // Block b holds rows 4b..4b+3: Σ (n − i) over them.
+  const entries = (b: number) => {
+    const first = ROW_BLOCK * b;
+    const last = Math.min(n, first + ROW_BLOCK) - 1;
+    return ((last - first + 1) * (2 * n - first - last)) / 2;
+  };
+  return balancedRanges(Math.ceil(n / ROW_BLOCK), parts, entries).map(([from, to]) => [Math.min(n, from * ROW_BLOCK), Math.min(n, to * ROW_BLOCK)]);
 }
 
 /**
@@ -246,8 +242,8 @@ export function packedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Ar
     for (const partial of outs) partial.fill(0);
     const ranges = triangleRowRanges(n, outs.length);
     arena.run('packedMatvecRows', ranges.map(([from, to], t) => [addressOf(data), n, addressOf(simd.v), addressOf(outs[t]), from, to]));
+    addPartials(outs, n);
     out.set(outs[0]);
-    for (let t = 1; t < outs.length; t++) for (let j = 0; j < n; j++) out[j] += outs[t][j];
     return out;
   }
   out.fill(0);

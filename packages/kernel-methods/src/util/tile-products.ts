@@ -1,5 +1,6 @@
 // Products of a row-major kernel tile with a block of a dense right-hand side, accumulated into
 // an output block: the inner loops of every tiled kernel-matrix product.
+import { balancedRanges } from '@kvkit/tensor-core';
 import { addressOf, type SimdArena, type StoredKernelExports } from '../wasm/simd-arena.js';
 
 /** out[r0 + i, :] += Σ_j tile[i, j]·v[c0 + j, :]. */
@@ -55,18 +56,20 @@ export function simdNormalProduct(arena: SimdArena, a: Float64Array, rows: numbe
   const count = blocks / 4;
   arena.run(
     'rowBlockNormalProduct',
-    outs.map((partial, t) => {
-      const first = Math.floor((count * t) / outs.length);
-      const end = Math.floor((count * (t + 1)) / outs.length);
-      return [addressOf(a, 4 * first * cols), end - first, cols, addressOf(b), addressOf(rowsOut, 4 * first), addressOf(partial)];
-    }),
+    balancedRanges(count, outs.length).map(([first, end], t) => [addressOf(a, 4 * first * cols), end - first, cols, addressOf(b), addressOf(rowsOut, 4 * first), addressOf(outs[t])]),
   );
-  for (let t = 1; t < outs.length; t++) for (let j = 0; j < cols; j++) out[j] += outs[t][j];
+  addPartials(outs, cols);
   if (blocks === rows) return;
   const tail = a.subarray(blocks * cols);
   rowsOut.fill(0, blocks, rows);
   accumulateProduct(tail, rows - blocks, cols, b, 0, rowsOut.subarray(blocks), 0, 1);
   accumulateTransposedProduct(tail, rows - blocks, cols, rowsOut, blocks, out, 0, 1);
+}
+
+/** outs[0][j] += outs[t][j] for every later thread's partial result t, j < length. */
+export function addPartials(outs: Float64Array[], length: number): void {
+  const out = outs[0];
+  for (let t = 1; t < outs.length; t++) for (let j = 0; j < length; j++) out[j] += outs[t][j];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
 import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
 import { addressOf } from '../simd/simd-arena.js';
+import { balancedRanges } from '../simd/work-split.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
 
 export interface MatmulOptions {
@@ -141,7 +142,8 @@ function simdMatmul(
       const blocks = Math.ceil(height / 4);
       const job = (b0: number, b1: number) => [xa, xs, xk, width, addressOf(panel), n, addressOf(chunk), 8 * n, b0, b1, r0, symmetric ? 1 : 0, add];
       if (threaded) {
-        const ranges = blockRanges(blocks, threaded.arena.threadCount, symmetric ? n - r0 : 0);
+        // A symmetric product's block b covers the columns from its diagonal on: n − r0 − 4b of them.
+        const ranges = balancedRanges(blocks, threaded.arena.threadCount, symmetric ? (b) => Math.max(n - r0 - 4 * b, 1) : undefined);
         threaded.arena.run('rowBlocksProducts', ranges.map(([b0, b1]) => (b1 > b0 ? job(b0, b1) : null)));
       } else {
         scratch.kernels.rowBlocksProducts(xa, xs, xk, width, addressOf(panel), n, addressOf(chunk), 8 * n, 0, blocks, r0, symmetric ? 1 : 0, add);
@@ -153,27 +155,6 @@ function simdMatmul(
     for (let i = 1; i < m; i++) for (let j = 0; j < i; j++) out[i * n + j] = out[j * n + i];
   }
   return true;
-}
-
-/**
- * `parts` consecutive ranges [b0, b1) of `blocks` row blocks with about equal work: equal counts,
- * or, for a symmetric product's upper triangle (`columns` > 0: the columns left of the chunk's
- * first row), in proportion to each block's columns from its diagonal on (columns − 4b).
- */
-function blockRanges(blocks: number, parts: number, columns: number): Array<[number, number]> {
-  const work = (b: number) => (columns > 0 ? Math.max(columns - 4 * b, 1) : 1);
-  let total = 0;
-  for (let b = 0; b < blocks; b++) total += work(b);
-  const ranges: Array<[number, number]> = [];
-  let b = 0;
-  let done = 0;
-  for (let part = 1; part <= parts; part++) {
-    const from = b;
-    const target = (total * part) / parts;
-    while (b < blocks && (part === parts || done + work(b) / 2 < target)) done += work(b++);
-    ranges.push([from, b]);
-  }
-  return ranges;
 }
 
 /** Aᵀ as a new matrix. */
