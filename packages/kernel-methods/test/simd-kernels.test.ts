@@ -5,6 +5,7 @@ import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KernelRidge, kernelBlock, matern, rbf, setSimdKernels } from '../src/index.js';
 import { radialCrossRows } from '../src/operator/radial-cross.js';
+import { crossProduct } from '../src/operator/cross-product.js';
 import { materializeKernel, packedMatvec, packedRow, radialCrossProduct, triangleRowRanges, type PackedSymmetric } from '../src/operator/stored-kernel.js';
 import { addressOf, SimdArena } from '../src/wasm/simd-arena.js';
 
@@ -93,18 +94,18 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
       }
     }));
 
-  it('a V too large for the cache (m·k > 32768) goes through chunks and matmul panels: the same values as four-row blocks', () =>
+  it('crossProduct with a V too large for the cache (m·k > 32768) goes through kernel-row tiles and matmul panels: the same values as four-row blocks', () =>
     withSeed((rng) => {
       const kernel = rbf({ gamma: 0.2 });
-      // 700 rows make three chunks of 218 kernel rows (1 MiB each at m = 601) and a short one.
+      // 700 rows make six tiles of 109 kernel rows (256² values each at m = 601) and a short one.
       const [n, m, d, k] = [700, 601, 6, 60];
       const x = randomPoints(rng, n, d);
       const y = randomPoints(rng, m, d);
       const v = randomPoints(rng, m, k);
-      const panels = radialCrossProduct(kernel, x, y, v).data;
+      const panels = crossProduct(kernel, x, y, v, {}).data;
       // The first 50 columns alone (m·50 ≤ 32768) take the four-row path: every entry is the same sum.
       const narrow = { rows: m, cols: 50, data: Float64Array.from({ length: m * 50 }, (_, e) => v.data[Math.floor(e / 50) * k + (e % 50)]) };
-      const rows = radialCrossProduct(kernel, x, y, narrow).data;
+      const rows = crossProduct(kernel, x, y, narrow, {}).data;
       expect(Array.from(panels.filter((_, e) => e % k < 50))).toEqual(Array.from(rows));
       const kxy = kernelBlock(kernel, x, y);
       const expected = new Float64Array(n * k);

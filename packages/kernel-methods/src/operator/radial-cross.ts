@@ -2,7 +2,7 @@
 // ‖x − y‖² = ‖x‖² + ‖y‖² − 2x·y: four rows of x at a time against all of y, in WebAssembly SIMD
 // where available. What predictions, projections and Nyström / FALKON products against stored
 // points need.
-import { type Matrix, matmulMatrix } from '@kvkit/tensor-core';
+import type { Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena } from '../wasm/simd-arena.js';
 import { dot, dotBetween, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
@@ -11,12 +11,6 @@ import { dot, dotBetween, fourRowProducts, radialProfileFromProducts, ROW_BLOCK,
 export function usesHostGramRoute(kernel: Kernel, engine: unknown): kernel is RadialKernel {
   return (engine === undefined || engine === 'host') && isRadialKernel(kernel);
 }
-
-// V (m × k) up to this many values (256 KiB) stays in a core's L2 cache while every block of four
-// kernel rows is multiplied by it; a larger one goes through matmulMatrix's panels.
-const SMALL_V_VALUES = 32768;
-// Kernel rows evaluated per chunk on the panel path (1 MiB).
-const CHUNK_VALUES = 2 ** 17;
 
 /**
  * K(x, y)·V (x.rows × V.cols) on the host for a radial kernel: four rows of x at a time, their
@@ -29,21 +23,6 @@ export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v
   const m = y.rows;
   const k = v.cols;
   const out = new Float64Array(n * k);
-  if (m * k > SMALL_V_VALUES) {
-    // A V too large to stay in cache for every block of four rows (Nyström's K_CC^{-1/2}): kernel
-    // rows a chunk at a time, each chunk times V by matmulMatrix's cache-sized panels (and its
-    // worker threads), summed into `out` from zero: the same values as the four-row path.
-    const rowsOf = radialCrossRows(kernel, x, y);
-    const chunkRows = Math.max(ROW_BLOCK, Math.min(n, Math.floor(CHUNK_VALUES / m)));
-    const chunk = new Float64Array(chunkRows * m);
-    for (let r0 = 0; r0 < n; r0 += chunkRows) {
-      const r1 = Math.min(n, r0 + chunkRows);
-      rowsOf(r0, r1, chunk);
-      const rows = r1 - r0;
-      matmulMatrix({ rows, cols: m, data: chunk.subarray(0, rows * m) }, v, { accumulate: { rows, cols: k, data: out.subarray(r0 * k, r1 * k) } });
-    }
-    return { rows: n, cols: k, data: out };
-  }
   const blocks = new CrossBlocks(kernel, x, y, k);
   const simd = blocks.simd;
   if (simd) {
@@ -78,6 +57,16 @@ export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v
     }
   }
   return { rows: n, cols: k, data: out };
+}
+
+/**
+ * An evaluator of whole rows of k(x, y) on the host: `(r0, r1, out)` writes rows r0 ≤ i < r1 into
+ * `out` (row-major, y.rows wide) — by the Gram route for radial kernels (WebAssembly SIMD where
+ * available), else the kernel's own loop.
+ */
+export function hostKernelRows(kernel: Kernel, x: Matrix, y: Matrix, engine: unknown): (r0: number, r1: number, out: Float64Array) => void {
+  if (usesHostGramRoute(kernel, engine)) return radialCrossRows(kernel, x, y);
+  return (r0, r1, out) => kernel.evaluate(x, y, out, r0, r1, 0, y.rows);
 }
 
 /**

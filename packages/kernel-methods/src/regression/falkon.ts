@@ -2,7 +2,8 @@ import { cholesky, type Matrix, type ProductSteps, runSteps, runStepsAsync, solv
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
-import { centerGram, knmRows } from './nystroem-system.js';
+import { centerGram } from './nystroem-system.js';
+import { hostKernelRows } from '../operator/radial-cross.js';
 import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns } from '../util/tile-products.js';
 import { SimdArena, simdThreadCount } from '../wasm/simd-arena.js';
 
@@ -127,7 +128,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
   }
   const n = x.rows;
   const m = centers.rows;
-  const evaluateRows = knmRows(kernel, x, centers, knm.engine);
+  const evaluateRows = hostKernelRows(kernel, x, centers, knm.engine);
   const cacheFits = n * m * 8 <= (options.cacheBytes ?? 0);
   // A cached K_nm in WebAssembly memory, with slots for up to `width` right-hand columns at a time:
   // the input (m × width), K_nm·B (n × width) and the result (m × width).

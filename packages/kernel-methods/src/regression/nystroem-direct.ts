@@ -1,6 +1,8 @@
 import { cholesky, choleskySolve, type Matrix, matmulMatrix, matrix } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
-import { centerGram, knmRows } from './nystroem-system.js';
+import { centerGram } from './nystroem-system.js';
+import { hostKernelRows } from '../operator/radial-cross.js';
+import { tileSizeOf } from '../operator/kernel-matrix.js';
 
 export interface NystroemDirectOptions {
   /** Ridge α of ‖K_nm β − y‖² + α βᵀ(K_mm + jI)β. */
@@ -21,9 +23,9 @@ export interface NystroemDirectOptions {
 export function nystroemDirect(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: NystroemDirectOptions): Matrix {
   const n = x.rows;
   const m = centers.rows;
-  const tileSize = options.tileSize ?? 256;
+  const tileSize = tileSizeOf(options, 'KernelRidge.fit (nystroem)');
   const tileRows = Math.max(1, Math.min(n, Math.max(m, Math.floor((tileSize * tileSize) / m))));
-  const evaluateRows = knmRows(kernel, x, centers, options.engine);
+  const evaluateRows = hostKernelRows(kernel, x, centers, options.engine);
   const tile = new Float64Array(tileRows * m);
   const normal = matrix(m, m);
   const rhs = matrix(m, y.cols);
