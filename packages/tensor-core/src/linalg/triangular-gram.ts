@@ -34,24 +34,22 @@ function scalarUpperGram(ld: Float64Array, n: number, out: Float64Array): void {
 }
 
 /**
- * The upper triangle of LᵀL four rows at a time: rows i0..i0+3 of Lᵀ (columns of L, from row i0 on,
- * where they start being nonzero) against L's rows i0.. as the right-hand factor. False where SIMD
- * is unavailable.
+ * The upper triangle of LᵀL four rows at a time: rows i0..i0+3 of Lᵀ — columns of L, read in place
+ * from row i0 on, where they start being nonzero — against L's rows i0.. as the right-hand factor,
+ * from column i0 on. False where SIMD is unavailable.
  */
 function simdUpperGram(ld: Float64Array, n: number, out: Float64Array): boolean {
-  const scratch = scratchAreas([4 * n, n * n, 4 * n]);
+  // Four spare values: the last block's padding rows read up to three entries past the matrix.
+  const scratch = scratchAreas([n * n + 4, 4 * n]);
   if (!scratch) return false;
-  const [columns, factor, block] = scratch.areas;
+  const [factor, block] = scratch.areas;
   factor.set(ld);
   // Only L's lower triangle is read: the copy's upper triangle is cleared (it may hold anything).
   for (let i = 0; i < n; i++) factor.fill(0, i * n + i + 1, (i + 1) * n);
-  const at = (r: number) => addressOf(block, r * n);
   for (let i0 = 0; i0 < n; i0 += 4) {
     const height = Math.min(4, n - i0);
-    const depth = n - i0;
-    columns.fill(0, 0, 4 * depth);
-    for (let r = 0; r < height; r++) for (let k = 0; k < depth; k++) columns[r * depth + k] = factor[(i0 + k) * n + i0 + r];
-    scratch.kernels.rowBlockProducts(addressOf(columns), depth, addressOf(factor, i0 * n), n, i0, n, at(0), at(1), at(2), at(3));
+    // x_r[k] = L[i0 + k][i0 + r]: one block of four rows, columns from i0 (its diagonal) on.
+    scratch.kernels.rowBlocksProducts(addressOf(factor, i0 * n + i0), 8, 8 * n, n - i0, addressOf(factor, i0 * n), n, addressOf(block), 8 * n, 0, 1, i0, 1, 0);
     for (let r = 0; r < height; r++) out.set(block.subarray(r * n + i0 + r, (r + 1) * n), (i0 + r) * n + i0 + r);
   }
   return true;

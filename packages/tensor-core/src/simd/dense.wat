@@ -15,16 +15,6 @@
       (local.get $yt) (local.get $ld) (local.get $j0) (local.get $j1)
       (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (i32.const 0)))
 
-  ;; The same with out[o_r + 8j] += x_r · y_j, the sum continuing from the value already there: a
-  ;; product split over consecutive ranges of k (a cache-sized panel of y at a time) adds the
-  ;; same terms in the same order as one call over all of k, so it gives the same float64 values.
-  (func (export "rowBlockProductsAdd")
-    (param $xa i32) (param $d i32) (param $yt i32) (param $ld i32) (param $j0 i32) (param $j1 i32)
-    (param $o0 i32) (param $o1 i32) (param $o2 i32) (param $o3 i32)
-    (call $rowBlockProductsFrom (local.get $xa) (i32.shl (local.get $d) (i32.const 3)) (i32.const 8) (local.get $d)
-      (local.get $yt) (local.get $ld) (local.get $j0) (local.get $j1)
-      (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3) (i32.const 1)))
-
   ;; Row blocks b0 ≤ b < b1 of C (rows 4b..4b+3; row r of C at c + r·cs bytes) += or = rows of
   ;; op(A) times a panel of B: x_i[k] at xa + i·xs + k·xk bytes (A's rows or, transposed, its
   ;; columns), B's panel (d rows, ld wide) at yt, columns 0..n (from the block's first row on, for a

@@ -10,11 +10,6 @@ export interface DenseSimdKernels {
    */
   rowBlockProducts(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
   /**
-   * `rowBlockProducts` adding to the outputs: out[o_r + 8j] += Σ_k …, each sum continuing from the
-   * value there, so a product split into consecutive ranges of k gives the same float64 values.
-   */
-  rowBlockProductsAdd(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
-  /**
    * Row blocks b0 ≤ b < b1 (rows 4b..4b+3) of C (row r at c + r·cs bytes) = or (add 1) += op(A)'s
    * rows times a panel of B (d rows, ld wide, at yt), with x_i[k] at xa + i·xs + k·xk bytes; from
    * column firstRow + 4b on where `symmetric` is 1, else from column 0. matmulMatrix's panel step.
