@@ -1,8 +1,8 @@
 import { InvalidConfigError, NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
+import { axpy, type ColumnRotationBatch, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
-import { deferredRotationBatch } from './transposed-rotation-batch.js';
+import { deferredRotationBatchOfTransposed } from './transposed-rotation-batch.js';
 import { addressOf, SimdArena } from '../simd/simd-arena.js';
 
 export interface EighOptions {
@@ -44,8 +44,10 @@ export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
   const diagonal = new Float64Array(n);
   const offDiagonal = new Float64Array(n);
   const taus = tridiagonalize(work, n, diagonal, offDiagonal);
-  const q = transposeMatrix({ rows: n, cols: n, data: accumulateQt(work, taus, n) }).data;
-  tridiagonalQl(diagonal, offDiagonal, q, n);
+  // The rotations start from Q, which the accumulation gives as Qᵀ (rows): the batch takes it so.
+  const batch = deferredRotationBatchOfTransposed(accumulateQt(work, taus, n), n, n);
+  tridiagonalQl(diagonal, offDiagonal, batch, n);
+  const q = batch.finish();
 
   const orderIndex = sortedOrder(diagonal, order);
   const values = new Float64Array(n);
@@ -250,16 +252,15 @@ function accumulateQt(work: Float64Array, taus: Float64Array, n: number): Float6
 /**
  * Diagonalizes the symmetric tridiagonal (diagonal, offDiagonal) in place by implicit QL sweeps with
  * Wilkinson's shift, chasing the bulge with Givens rotations (Golub & Van Loan §8.3.3, in its QL
- * orientation). Each sweep's rotations are recorded and then applied to the columns of `vectors`
- * (n×n, row-major, starting as Q) through a ColumnRotationBatch; they end up holding the
- * eigenvectors. Without `vectors` (eigenvalues only) the rotations are not applied.
+ * orientation). Each sweep's rotations are recorded in `batch` (the columns of the n×n vectors,
+ * starting as Q), whose `finish` then gives the eigenvectors. Without a batch (eigenvalues only)
+ * the rotations are not kept.
  */
-function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vectors: Float64Array | null, n: number): void {
+function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, batch: ColumnRotationBatch | null, n: number): void {
   const d = diagonal;
   const e = offDiagonal;
   const cosines = new Float64Array(n);
   const sines = new Float64Array(n);
-  const batch = vectors ? deferredRotationBatch(vectors, n, n) : null;
   // ‖T‖∞ bounds every eigenvalue and is preserved (up to rounding) by the orthogonal sweeps, so
   // ε‖T‖ is the absolute accuracy any eigenvalue can have. An off-diagonal below it is negligible
   // even when its neighbouring diagonal entries are tiny too: the purely relative test alone never
@@ -320,7 +321,6 @@ function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, vector
       e[m] = 0;
     }
   }
-  batch?.finish();
 }
 
 /**

@@ -347,9 +347,13 @@ export class ColumnRotationBatch {
     this.used = 0;
   }
 
-  /** Flushes and leaves the matrix holding every rotation (a batch that keeps its own copy writes it back). */
-  finish(): void {
+  /**
+   * Flushes and returns the matrix holding every rotation (a batch that keeps its own copy writes it
+   * back first).
+   */
+  finish(): Float64Array {
     this.flush();
+    return this.vectors;
   }
 
   /** The recorded sequences on the matrix: four rows at a time, every sequence per block of rows. */

@@ -2,7 +2,7 @@ import { NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
-import { deferredRotationBatch } from './transposed-rotation-batch.js';
+import { deferredRotationBatch, deferredRotationBatchOfTransposed } from './transposed-rotation-batch.js';
 import { addressOf, SimdArena } from '../simd/simd-arena.js';
 
 /** Columns from which the bidiagonalization runs in WebAssembly SIMD (below, setup outweighs the loops). */
@@ -64,11 +64,9 @@ function tallSvd(a: Matrix): RawSvd {
   const diagonal = new Float64Array(n);
   const superDiagonal = new Float64Array(n);
   const { leftRows, rightRows } = bidiagonalize(work, m, n, diagonal, superDiagonal);
-  // The reflections are accumulated as rows (contiguous dot products); the rotations run fastest
-  // on columns (see ColumnRotationBatch), so switch layouts once in between.
-  const left = transposeMatrix({ rows: n, cols: m, data: leftRows }).data;
-  const right = transposeMatrix({ rows: n, cols: n, data: rightRows }).data;
-  bidiagonalQr(diagonal, superDiagonal, left, m, right, n);
+  // The reflections are accumulated as rows (contiguous dot products); the rotations run on columns,
+  // which the batches take from those rows (see deferredRotationBatchOfTransposed).
+  const { left, right } = bidiagonalQr(diagonal, superDiagonal, leftRows, m, rightRows, n);
   for (let i = 0; i < n; i++) diagonal[i] *= scale;
   return { left, values: diagonal, right };
 }
@@ -187,11 +185,12 @@ function bidiagonalize(
 /**
  * Diagonalizes the upper bidiagonal (d, e) in place (e[k] couples k and k+1) with implicit-shift
  * Golub–Kahan steps (Golub & Van Loan Alg. 8.6.1, Wilkinson shift from the trailing 2×2 of BᵀB).
- * `left` (m×n) and `right` (n×n) hold U and V as columns; a rotation of rows of B is applied to
- * the same columns of U and a rotation of columns of B to the same columns of V, which keeps
- * A = U B Vᵀ throughout.
+ * U (m×n) and V (n×n) start as the bidiagonalization's, given as rows (`leftRows` n×m = U_Bᵀ,
+ * `rightRows` n×n = V_Bᵀ) and returned as columns (`left`, `right`, row-major); a rotation of rows
+ * of B is applied to the same columns of U and a rotation of columns of B to the same columns of V,
+ * which keeps A = U B Vᵀ throughout.
  */
-function bidiagonalQr(d: Float64Array, e: Float64Array, left: Float64Array, m: number, right: Float64Array, n: number): void {
+function bidiagonalQr(d: Float64Array, e: Float64Array, leftRows: Float64Array, m: number, rightRows: Float64Array, n: number): { left: Float64Array; right: Float64Array } {
   let norm = 0;
   for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]) + (i + 1 < n ? Math.abs(e[i]) : 0));
   const zeroTolerance = EPSILON * norm;
@@ -204,8 +203,8 @@ function bidiagonalQr(d: Float64Array, e: Float64Array, left: Float64Array, m: n
   };
   // The batches keep their own copies (in SIMD) until finished: a zero-chasing step, which works on
   // U or V directly, finishes the batch first and starts a new one after.
-  let leftBatch = deferredRotationBatch(left, m, n);
-  let rightBatch = deferredRotationBatch(right, n, n);
+  let leftBatch = deferredRotationBatchOfTransposed(leftRows, m, n);
+  let rightBatch = deferredRotationBatchOfTransposed(rightRows, n, n);
   let steps = 0;
   let q = n - 1;
   while (q > 0) {
@@ -229,13 +228,13 @@ function bidiagonalQr(d: Float64Array, e: Float64Array, left: Float64Array, m: n
       }
     }
     if (zeroAt >= 0) {
-      leftBatch.finish();
+      const left = leftBatch.finish();
       chaseZeroDiagonalRow(d, e, zeroAt, q, left, m, n);
       leftBatch = deferredRotationBatch(left, m, n);
       continue;
     }
     if (d[q] === 0) {
-      rightBatch.finish();
+      const right = rightBatch.finish();
       chaseZeroDiagonalColumn(d, e, p, q, right, n);
       rightBatch = deferredRotationBatch(right, n, n);
       continue;
@@ -248,8 +247,7 @@ function bidiagonalQr(d: Float64Array, e: Float64Array, left: Float64Array, m: n
     rightBatch.add(p, q, true, rotations.rightCos, rotations.rightSin);
     leftBatch.add(p, q, true, rotations.leftCos, rotations.leftSin);
   }
-  leftBatch.finish();
-  rightBatch.finish();
+  return { left: leftBatch.finish(), right: rightBatch.finish() };
 }
 
 /** The rotations of one Golub–Kahan step, by the index k of the pair (k, k+1) they combine. */

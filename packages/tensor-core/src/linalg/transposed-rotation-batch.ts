@@ -24,16 +24,23 @@ class TransposedRotationBatch extends ColumnRotationBatch {
   ) {
     super(vectors, rows, cols);
     this.ld = paddedRows(rows);
-    const [transposed] = arena.arrays;
-    transposeInto(vectors, rows, cols, cols, transposed, this.ld);
   }
 
-  /** The SIMD batch for `vectors`, or null where SIMD is off or unavailable or the matrix is small. */
-  static create(vectors: Float64Array, rows: number, cols: number): TransposedRotationBatch | null {
+  /**
+   * The SIMD batch for the rows×cols matrix V, given as V itself or as Vᵀ (`transposed`, cols×rows:
+   * V's columns as rows, copied as they are), or null where SIMD is off or unavailable or the
+   * matrix is small. `vectors` receives V at `finish`.
+   */
+  static create(vectors: Float64Array, rows: number, cols: number, transposed?: Float64Array): TransposedRotationBatch | null {
     if (rows < SIMD_MIN_ROWS || cols < 2) return null;
     const capacity = rotationBatchSize(cols);
     const arena = SimdArena.create([paddedRows(rows) * cols, capacity, capacity, 4 * capacity]);
-    return arena ? new TransposedRotationBatch(vectors, rows, cols, arena) : null;
+    if (!arena) return null;
+    const batch = new TransposedRotationBatch(vectors, rows, cols, arena);
+    const [copy] = arena.arrays;
+    if (transposed) for (let k = 0; k < cols; k++) copy.set(transposed.subarray(k * rows, (k + 1) * rows), k * batch.ld);
+    else transposeInto(vectors, rows, cols, cols, copy, batch.ld);
+    return batch;
   }
 
   protected override applyRecorded(): void {
@@ -50,11 +57,12 @@ class TransposedRotationBatch extends ColumnRotationBatch {
     this.arena.kernels.rotationChains(addressOf(transposed), this.ld, this.ld / 8, sequences, addressOf(desc), addressOf(cos), addressOf(sin));
   }
 
-  override finish(): void {
+  override finish(): Float64Array {
     this.flush();
     const [transposed] = this.arena.arrays;
     const { vectors, rows, cols, ld } = this;
     transposeInto(transposed, cols, rows, ld, vectors, cols);
+    return vectors;
   }
 }
 
@@ -70,4 +78,18 @@ function paddedRows(rows: number): number {
  */
 export function deferredRotationBatch(vectors: Float64Array, rows: number, cols: number): ColumnRotationBatch {
   return TransposedRotationBatch.create(vectors, rows, cols) ?? new ColumnRotationBatch(vectors, rows, cols);
+}
+
+/**
+ * `deferredRotationBatch` for V (rows×cols) given as Vᵀ (cols×rows), as Householder accumulations
+ * produce it: the SIMD batch takes those rows as they are, so V is transposed once (at `finish`,
+ * which returns it) instead of once into V and back again into the batch's copy.
+ * @internal
+ */
+export function deferredRotationBatchOfTransposed(transposed: Float64Array, rows: number, cols: number): ColumnRotationBatch {
+  const vectors = new Float64Array(rows * cols);
+  const simd = TransposedRotationBatch.create(vectors, rows, cols, transposed);
+  if (simd) return simd;
+  transposeInto(transposed, cols, rows, rows, vectors, cols);
+  return new ColumnRotationBatch(vectors, rows, cols);
 }
