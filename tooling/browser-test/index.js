@@ -12,23 +12,23 @@ import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.KVKIT_CHROMIUM ?? '/usr/bin/chromium';
 
-/** A page that loaded the bundled `entry` (a file path), and `close()` for the page, browser and server. */
-export async function openInChromium(entry, { args = [] } = {}) {
-  const bundle = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-    loader: { '.cu': 'text', '.cuh': 'text' },
-    plugins: [watEsbuildPlugin()],
-  });
-  const script = bundle.outputFiles[0].text;
+// The headers that make a page cross-origin isolated, the condition for SharedArrayBuffer (and so
+// for WebAssembly threads) in browsers.
+const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
+/**
+ * A page that loaded the bundled `entry` (a file path), and `close()` for the page, browser and
+ * server. `worker`: a second entry, bundled and served at /worker.js for the page to start;
+ * `crossOriginIsolated`: serve everything with the COOP/COEP headers.
+ */
+export async function openInChromium(entry, { args = [], worker, crossOriginIsolated = false } = {}) {
+  const script = await bundled(entry);
+  const workerScript = worker ? await bundled(worker) : undefined;
+  const headers = crossOriginIsolated ? ISOLATION_HEADERS : {};
   const server = createServer((request, response) => {
-    if (request.url === '/bundle.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    else response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/bundle.js"></script>');
+    if (request.url === '/bundle.js') response.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(script);
+    else if (request.url === '/worker.js' && workerScript) response.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(workerScript);
+    else response.writeHead(200, { ...headers, 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/bundle.js"></script>');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const profile = mkdtempSync(join(tmpdir(), 'kvkit-chromium-'));
@@ -51,4 +51,20 @@ export async function openInChromium(entry, { args = [] } = {}) {
     await close();
     throw error;
   }
+}
+
+/** `entry` bundled for the browser as one ES module's text. */
+async function bundled(entry) {
+  const bundle = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+    loader: { '.cu': 'text', '.cuh': 'text' },
+    plugins: [watEsbuildPlugin()],
+  });
+  return bundle.outputFiles[0].text;
 }
