@@ -1,3 +1,3 @@
 export { addressOf, type DenseSimdKernels, SimdArena, setSimdKernels } from './simd-arena.js';
-export { type SimdThreads, setSimdThreads, simdThreadCount } from './simd-threads.js';
+export { type SimdThreads, setSimdThreads, simdThreadCount, startSimdThreads } from './simd-threads.js';
 export { balancedRanges } from './work-split.js';

@@ -1,7 +1,9 @@
 // Worker threads for the SIMD loops: each worker instantiates an arena's modules on the arena's
 // shared memory and runs one export per job on its own arguments, while the calling thread runs
-// its own share. Node only (worker_threads through process.getBuiltinModule, and Atomics.wait on the
-// main thread); elsewhere, or with setSimdThreads(1), there is no pool and callers run on one thread.
+// its own share. In Node (worker_threads through process.getBuiltinModule) the pool starts on first
+// use; in a cross-origin isolated page, `startSimdThreads` starts it (thread-host.ts says why).
+// Elsewhere, or with setSimdThreads(1), there is no pool and callers run on one thread.
+import { type HostedWorker, type ThreadHost, threadHost, waitWhile } from './thread-host.js';
 
 /** Most argument values a job passes to an export. */
 const MAX_ARGS = 14;
@@ -14,18 +16,21 @@ const KIND = 2;
 const FAILED = 3;
 const CALL = 1;
 const DETACH = 2;
-/** How long an attach waits for the workers to instantiate the modules (the first one also starts them, ≈ 0.1 s; generous for a loaded CI machine). */
+/** Most workers a pool starts. */
+const MAX_WORKERS = 8;
+/** How long an attach (or a start) waits for the workers to instantiate the modules (the first one also starts them, ≈ 0.1 s; generous for a loaded CI machine). */
 const ATTACH_TIMEOUT_MS = 30_000;
 
-// The worker's whole program. On an attach message it instantiates the modules on the memory and
-// serves jobs until told to detach, which returns it to its event loop for the next attach.
+// The worker's whole program, the same script for Node and browsers. Its first message hands it
+// the pool's control cells and its slot, which it acknowledges ('ready'); then, on each attach
+// message, it instantiates the modules on the memory and serves jobs until told to detach, which
+// returns it to its event loop for the next attach.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const control = new Int32Array(workerData.control);
-const args = new Float64Array(workerData.args);
-const base = workerData.slot * ${SLOT};
+const port = typeof require === 'function' ? require('node:worker_threads').parentPort : null;
+const post = (message) => (port ? port.postMessage(message) : postMessage(message));
+let control, args, base;
 const finish = () => { Atomics.add(control, ${DONE}, 1); Atomics.notify(control, ${DONE}); };
-parentPort.on('message', ({ memory, modules, names }) => {
+const serve = ({ memory, modules, names }) => {
   let functions = [];
   try {
     const imports = { env: { memory } };
@@ -50,20 +55,25 @@ parentPort.on('message', ({ memory, modules, names }) => {
     }
     finish();
   }
-});
+};
+const receive = (message) => {
+  if (control) return serve(message);
+  control = new Int32Array(message.control);
+  args = new Float64Array(message.args);
+  base = message.slot * ${SLOT};
+  post('ready');
+};
+if (port) port.on('message', receive);
+else self.onmessage = (event) => receive(event.data);
 `;
 
-interface NodeWorker {
-  postMessage(message: unknown): void;
-  unref(): void;
-}
-
-interface WorkerModule {
-  Worker: new (source: string, options: { eval: boolean; workerData: unknown }) => NodeWorker;
-}
-
 interface Pool {
-  workers: NodeWorker[];
+  host: ThreadHost;
+  workers: HostedWorker[];
+  /** Workers that take jobs: every one in Node; in browsers, those `startSimdThreads` saw start. */
+  usable: number;
+  /** A browser start in progress. */
+  starting: Promise<void> | null;
   control: Int32Array;
   args: Float64Array;
   attached: SimdThreads | null;
@@ -76,43 +86,84 @@ let pool: Pool | null | undefined;
  * Threads the SIMD loops of every kvkit package may use, the caller's included: 1 turns the worker
  * threads off; no argument restores the default, the machine's available parallelism (at most 4).
  * Takes effect for arenas created afterwards; a larger count than the pool has starts more workers
- * (8 at most).
+ * (8 at most; in browsers, at the next `startSimdThreads`).
  */
 export function setSimdThreads(count?: number): void {
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new RangeError(`setSimdThreads: count must be an integer >= 1, got ${count}`);
   requested = count;
 }
 
-/** The thread count the next arena gets (1 where workers are unavailable). */
+/** The thread count the next arena gets (1 where workers are unavailable, or in a browser before `startSimdThreads`). */
 export function simdThreadCount(): number {
-  if (pool === null || !workerModule()) return 1; // null: found unavailable, or failed once
-  const os = nodeBuiltin('node:os') as { availableParallelism?: () => number } | undefined;
-  return requested ?? Math.min(4, os?.availableParallelism?.() ?? 1);
+  const host = pool === null ? null : threadHost(); // null: found unavailable, or failed once
+  if (!host) return 1;
+  const wanted = Math.min(wantedThreads(host), MAX_WORKERS + 1);
+  return host.kind === 'node' ? wanted : Math.min(wanted, (pool?.usable ?? 0) + 1);
 }
 
-/** A Node built-in module without an import statement (bundles for browsers stay free of it); undefined elsewhere. */
-function nodeBuiltin(name: string): unknown {
-  return (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process?.getBuiltinModule?.(name);
+function wantedThreads(host: ThreadHost): number {
+  return requested ?? Math.min(4, host.parallelism);
 }
 
-function workerModule(): WorkerModule | undefined {
-  return nodeBuiltin('node:worker_threads') as WorkerModule | undefined;
+/**
+ * Starts the worker threads now and resolves with the thread count arenas get from then on.
+ * Browsers need this call, once, before the work: a worker there starts only after its creator
+ * returns to the event loop, which kvkit's synchronous calls never do. It works from a Web Worker
+ * or the page itself, in a cross-origin isolated page (served with `Cross-Origin-Opener-Policy:
+ * same-origin` and `Cross-Origin-Embedder-Policy: require-corp`, for SharedArrayBuffer); elsewhere
+ * it resolves with 1 and the loops run on one thread. In Node the pool starts on first use, and
+ * this call only starts it early.
+ */
+export async function startSimdThreads(): Promise<number> {
+  const host = pool === null ? null : threadHost();
+  if (!host) return 1;
+  const current = poolWith(host, Math.min(wantedThreads(host), MAX_WORKERS + 1) - 1);
+  await current?.starting;
+  return simdThreadCount();
 }
 
-/** The pool with at least `workers` workers, or null where threads are unavailable. */
-function poolWith(workers: number): Pool | null {
-  if (pool === undefined) {
-    if (!workerModule() || typeof SharedArrayBuffer === 'undefined') pool = null;
-    else pool = { workers: [], control: new Int32Array(new SharedArrayBuffer(16)), args: new Float64Array(new SharedArrayBuffer(8 * SLOT * 8)), attached: null };
+/** The pool with at least `workers` workers started (in browsers, once `starting` settles), or null where threads are unavailable. */
+function poolWith(host: ThreadHost, workers: number): Pool | null {
+  try {
+    pool ??= { host, workers: [], usable: 0, starting: null, control: new Int32Array(new SharedArrayBuffer(16)), args: new Float64Array(new SharedArrayBuffer(8 * SLOT * MAX_WORKERS)), attached: null };
+    const current = pool;
+    if (current.workers.length >= workers) return current;
+    const first = current.workers.length;
+    const started: Array<Promise<boolean>> = [];
+    for (let slot = first; slot < workers; slot++) {
+      let settle: (ok: boolean) => void = () => {};
+      started.push(new Promise((resolve) => (settle = resolve)));
+      const worker = host.spawn(WORKER_SOURCE, () => settle(true), () => {
+        settle(false);
+        if (slot < current.usable) pool = null; // a worker that took jobs is gone: one thread from now on
+      });
+      worker.postMessage({ control: current.control.buffer, args: current.args.buffer, slot });
+      current.workers.push(worker);
+    }
+    if (host.kind === 'node') current.usable = current.workers.length; // they start while an attach waits
+    else current.starting = startedInTime(started).then((ok) => {
+      if (ok) current.usable = current.workers.length;
+      else pool = null; // a blocked script URL, or workers that never started: one thread from now on
+      current.starting = null;
+    });
+    return current;
+  } catch {
+    // A runtime with the API but not all of it (workers from source, shared buffers in messages): one thread from now on.
+    pool = null;
+    return null;
   }
-  if (!pool) return null;
-  const { Worker } = workerModule() as WorkerModule;
-  while (pool.workers.length < Math.min(workers, 8)) {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { control: pool.control.buffer, args: pool.args.buffer, slot: pool.workers.length } });
-    worker.unref(); // an idle pool never keeps the process alive
-    pool.workers.push(worker);
+}
+
+/** Whether every worker reported its start within the attach timeout. */
+async function startedInTime(started: Array<Promise<boolean>>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ATTACH_TIMEOUT_MS)));
+  const all = Promise.all(started).then((results) => results.every(Boolean));
+  try {
+    return await Promise.race([all, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
-  return pool;
 }
 
 /**
@@ -143,17 +194,11 @@ export class SimdThreads {
    */
   static attach(memory: object, modules: object[], exports: Record<string, (...args: number[]) => void>): SimdThreads | null {
     const count = simdThreadCount();
-    if (count < 2) return null;
-    let current: Pool | null;
-    try {
-      current = poolWith(count - 1);
-    } catch {
-      // A runtime with Node's API but not all of it (workers from source): one thread from now on.
-      pool = null;
-      return null;
-    }
+    const host = threadHost();
+    if (count < 2 || !host) return null;
+    const current = poolWith(host, count - 1);
     if (!current) return null;
-    const threads = new SimdThreads(current, memory, modules, exports, Math.min(count, current.workers.length + 1));
+    const threads = new SimdThreads(current, memory, modules, exports, Math.min(count, current.usable + 1));
     return threads.takeWorkers() ? threads : null;
   }
 
@@ -184,7 +229,7 @@ export class SimdThreads {
       }
       return true;
     } catch {
-      // Atomics.wait refused on this thread, or workers that cannot be messaged: one thread from now on.
+      // Workers that cannot be messaged (a memory or module the runtime will not post): one thread from now on.
       pool = null;
       return false;
     }
@@ -243,8 +288,7 @@ export class SimdThreads {
     const deadline = performance.now() + timeoutMs;
     for (let done = Atomics.load(control, DONE); done < expected; done = Atomics.load(control, DONE)) {
       const left = deadline - performance.now();
-      if (left <= 0) return false;
-      Atomics.wait(control, DONE, done, left);
+      if (left <= 0 || !waitWhile(control, DONE, done, left)) return false;
     }
     return true;
   }
