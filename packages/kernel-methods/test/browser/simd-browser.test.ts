@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { CHROMIUM, openInChromium } from '@kvkit/browser-test';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import type { SimdBrowserRun } from './simd-entry.js';
+import type { SimdBrowserRun, ThreadedBrowserRun } from './simd-entry.js';
 
 const required = process.env.KVKIT_REQUIRE_WEBGPU === '1'; // CI: the browser suites must run
 const available = existsSync(CHROMIUM);
@@ -31,6 +31,21 @@ describe.skipIf(!available)('kernel-methods SIMD loops in headless Chromium', ()
       expect(run.matrixDifference, `seed ${seed}: K`).toBeLessThan(1e-14);
       expect(run.productDifference, `seed ${seed}: K·v`).toBeLessThan(1e-12);
       expect(run.eigenvalueDifference, `seed ${seed}: eigenvalues`).toBeLessThan(1e-12);
+    } finally {
+      await close();
+    }
+  }, 120_000);
+
+  it('splits the stored K and K·v among worker threads in a cross-origin isolated page, with the one-thread values', async () => {
+    const seed = freshSeed();
+    const { page, close } = await openInChromium(fileURLToPath(new URL('./simd-entry.ts', import.meta.url)), { crossOriginIsolated: true });
+    try {
+      await page.waitForFunction(() => 'runThreadedCheck' in globalThis);
+      const run = await page.evaluate((s) => (globalThis as unknown as { runThreadedCheck(seed: number): Promise<ThreadedBrowserRun> }).runThreadedCheck(s), seed);
+      expect(run.started, `seed ${seed}: threads started`).toBe(2);
+      expect(run.attached, `seed ${seed}: threads attached to the stored K`).toBe(2);
+      expect(run.differingEntries, `seed ${seed}: K`).toBe(0);
+      expect(run.productDifference, `seed ${seed}: K·v`).toBeLessThan(1e-13);
     } finally {
       await close();
     }

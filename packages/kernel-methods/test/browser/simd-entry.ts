@@ -1,6 +1,6 @@
 // Bundled for headless Chromium by simd-browser.test.ts: the stored kernel matrix with the
 // WebAssembly SIMD loops and with the JavaScript loops, on the same seeded points.
-import { createRng, type Matrix } from '@kvkit/tensor-core';
+import { createRng, type Matrix, setSimdThreads, startSimdThreads } from '@kvkit/tensor-core';
 import { KernelPCA, rbf, setSimdKernels } from '../../src/index.js';
 import { materializeKernel, packedMatvec } from '../../src/operator/stored-kernel.js';
 
@@ -42,4 +42,40 @@ function run(seed: number): SimdBrowserRun {
   };
 }
 
-(globalThis as unknown as { runSimdCheck: typeof run }).runSimdCheck = run;
+export interface ThreadedBrowserRun {
+  /** What startSimdThreads resolved with, and the threads attached to the stored K's arena. */
+  started: number;
+  attached: number;
+  /** Entries of K differing between two threads and one (the split is by rows: none should). */
+  differingEntries: number;
+  /** max |K·v (two threads) − K·v (one)|: the partial sums are added in another order. */
+  productDifference: number;
+}
+
+// The stored K and K·v on the page's main thread with the worker threads started (the page must
+// be cross-origin isolated) and with one thread.
+async function runThreaded(seed: number): Promise<ThreadedBrowserRun> {
+  const rng = createRng(seed);
+  const n = 602;
+  const x: Matrix = { rows: n, cols: 5, data: Float64Array.from({ length: n * 5 }, () => rng.normal()) };
+  const v = Float64Array.from({ length: n }, () => rng.normal());
+  const kernel = rbf({ gamma: 0.05 });
+  setSimdThreads(2);
+  const started = await startSimdThreads();
+  const threaded = materializeKernel(kernel, x);
+  const attached = threaded.simd?.arena.threadCount ?? 0;
+  const threadedProduct = packedMatvec(threaded, v, new Float64Array(n));
+  threaded.simd?.arena.release();
+  setSimdThreads(1);
+  const single = materializeKernel(kernel, x);
+  const product = packedMatvec(single, v, new Float64Array(n));
+  setSimdThreads();
+  return {
+    started,
+    attached,
+    differingEntries: threaded.data.reduce((count, value, i) => count + (Object.is(value, single.data[i]) ? 0 : 1), 0),
+    productDifference: threadedProduct.reduce((worst, value, i) => Math.max(worst, Math.abs(value - product[i])), 0),
+  };
+}
+
+Object.assign(globalThis, { runSimdCheck: run, runThreadedCheck: runThreaded });
