@@ -23,7 +23,7 @@ import {
 import { setSimdKernels } from '../src/simd/index.js';
 import { createRng, type Rng } from '../src/rng.js';
 import { assertClose, freshSeed, withSeed } from '../src/testing/index.js';
-import { expectIdentical, naiveMatmul } from './reference.js';
+import { bisectionEigenvalues, expectIdentical, naiveMatmul } from './reference.js';
 import { applyReflectionsToRows } from '../src/linalg/reflections.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -126,39 +126,6 @@ function largestComponent(a: Matrix, index: number, asRow: boolean): number {
   return value;
 }
 
-/**
- * Eigenvalues (descending) of the symmetric tridiagonal matrix (diagonal, off) by bisection on the
- * Sturm count: the number of negative pivots of T − xI is the number of eigenvalues below x.
- */
-function bisectionEigenvalues(diagonal: readonly number[], off: readonly number[]): number[] {
-  const n = diagonal.length;
-  const below = (x: number): number => {
-    let count = 0;
-    let pivot = 1;
-    for (let i = 0; i < n; i++) {
-      pivot = diagonal[i] - x - (i > 0 ? off[i - 1] ** 2 / pivot : 0);
-      if (pivot === 0) pivot = -1e-300;
-      if (pivot < 0) count++;
-    }
-    return count;
-  };
-  let bound = 0;
-  for (let i = 0; i < n; i++) bound = Math.max(bound, Math.abs(diagonal[i]) + Math.abs(off[i - 1] ?? 0) + Math.abs(off[i] ?? 0));
-  const values: number[] = [];
-  for (let k = n - 1; k >= 0; k--) {
-    // The (k+1)-th smallest: the least x with more than k eigenvalues below it.
-    let lo = -bound - 1;
-    let hi = bound + 1;
-    for (let iteration = 0; iteration < 200 && hi - lo > 0; iteration++) {
-      const mid = 0.5 * (lo + hi);
-      if (mid === lo || mid === hi) break;
-      if (below(mid) > k) hi = mid;
-      else lo = mid;
-    }
-    values.push(0.5 * (lo + hi));
-  }
-  return values;
-}
 
 function expectCode(fn: () => unknown, errorClass: new (...args: never[]) => KvkitError, code: string, message?: RegExp): KvkitError {
   let caught: unknown;
@@ -429,12 +396,13 @@ describe('eigh', () => {
 describe('applyReflectionsToRows', () => {
   it('equals the reflections applied one at a time in float64, in blocks (compact WY) and singly, with τ = 0 among them', () =>
     withSeed((rng) => {
-      // Q's accumulation shape: reflection j starts at column k + 1 (k = count − 1 − j) and rows
-      // above its start are zero there (identity rows), as eigh and svd use it.
-      for (const [rows, cols] of [[40, 40], [300, 300], [180, 260]]) {
+      // Q's accumulation shape: reflection j starts at column k + 1 (k = count − 1 − j). From the
+      // identity, rows above its start are zero there and skipped; from a dense matrix (eigh's
+      // Zᵀ·Qᵀ) every row takes every reflection.
+      for (const [rows, cols, dense] of [[40, 40, false], [300, 300, false], [180, 260, false], [40, 40, true], [300, 300, true], [90, 150, true]] as const) {
         const count = Math.min(rows, cols) - 2;
-        const target = new Float64Array(rows * cols);
-        for (let i = 0; i < Math.min(rows, cols); i++) target[i * cols + i] = 1;
+        const target = dense ? randomMatrix(rng, rows, cols).data : new Float64Array(rows * cols);
+        if (!dense) for (let i = 0; i < Math.min(rows, cols); i++) target[i * cols + i] = 1;
         const vectors = new Float64Array(count * cols);
         const offsets = new Int32Array(count);
         const starts = new Int32Array(count);
@@ -458,8 +426,8 @@ describe('applyReflectionsToRows', () => {
             for (let c = starts[j]; c < cols; c++) expected[r * cols + c] -= taus[j] * dot * vectors[offsets[j] + c - starts[j]];
           }
         }
-        applyReflectionsToRows(target, rows, cols, count, vectors, offsets, starts, taus);
-        assertClose(target, expected, 1e-12, `${rows}×${cols}`);
+        applyReflectionsToRows(target, rows, cols, count, vectors, offsets, starts, taus, !dense);
+        assertClose(target, expected, 1e-12, `${rows}×${cols}${dense ? ', dense rows' : ''}`);
       }
     }));
 });

@@ -83,3 +83,37 @@ export function expectIdentical(actual: ArrayLike<number>, expected: ArrayLike<n
     if (!Object.is(actual[i], expected[i])) throw new Error(`${label}: entry ${i} is ${actual[i]}, expected ${expected[i]} (bit for bit)`);
   }
 }
+
+/**
+ * Eigenvalues (descending) of the symmetric tridiagonal matrix (diagonal, off) by bisection on the
+ * Sturm count: the number of negative pivots of T − xI is the number of eigenvalues below x.
+ */
+export function bisectionEigenvalues(diagonal: readonly number[], off: readonly number[]): number[] {
+  const n = diagonal.length;
+  const below = (x: number): number => {
+    let count = 0;
+    let pivot = 1;
+    for (let i = 0; i < n; i++) {
+      pivot = diagonal[i] - x - (i > 0 ? off[i - 1] ** 2 / pivot : 0);
+      if (pivot === 0) pivot = -1e-300;
+      if (pivot < 0) count++;
+    }
+    return count;
+  };
+  let bound = 0;
+  for (let i = 0; i < n; i++) bound = Math.max(bound, Math.abs(diagonal[i]) + Math.abs(off[i - 1] ?? 0) + Math.abs(off[i] ?? 0));
+  const values: number[] = [];
+  for (let k = n - 1; k >= 0; k--) {
+    // The (k+1)-th smallest: the least x with more than k eigenvalues below it.
+    let lo = -bound - 1;
+    let hi = bound + 1;
+    for (let iteration = 0; iteration < 200 && hi - lo > 0; iteration++) {
+      const mid = 0.5 * (lo + hi);
+      if (mid === lo || mid === hi) break;
+      if (below(mid) > k) hi = mid;
+      else lo = mid;
+    }
+    values.push(0.5 * (lo + hi));
+  }
+  return values;
+}

@@ -9,9 +9,10 @@ const BLOCKED_MIN_WORK = 2 ** 18;
 /**
  * Householder reflections H_j = I − τ_j v_j v_jᵀ applied from the right, in order j = 0..count-1,
  * to the rows of the rowCount×cols row-major `target`: row ← row·H_j. Reflection j acts on
- * columns starts[j]..cols-1, its vector lies contiguously in `vectors` from offsets[j], and rows
- * above starts[j] must be zero in those columns (as when accumulating Q = H_{k}⋯H_0 backwards),
- * so they are skipped.
+ * columns starts[j]..cols-1 and its vector lies contiguously in `vectors` from offsets[j]. With
+ * `skipLeadingRows` (the default), rows above starts[j] must be zero in those columns (as when
+ * accumulating Q = H_{k}⋯H_0 backwards from the identity), so they are skipped; without it every
+ * row takes every reflection (a product Z·H_0⋯H_k with a dense Z).
  *
  * Reflections go in blocks of 32. A large block is applied in the compact WY form (Schreiber & Van
  * Loan 1989; LAPACK's larft/larfb): H_first⋯H_last = I − V T Vᵀ with T upper triangular, so the
@@ -29,21 +30,23 @@ export function applyReflectionsToRows(
   offsets: ArrayLike<number>,
   starts: ArrayLike<number>,
   taus: ArrayLike<number>,
+  skipLeadingRows = true,
 ): void {
   // The blocks' copies of their rows share one buffer, sized for the largest block (from the lowest
   // start): fresh pages cost a first touch each, ≈ 3 ms per MiB on some VMs.
   let buffer: Float64Array | undefined;
   let lowestOfAll = cols;
   for (let j = 0; j < count; j++) lowestOfAll = Math.min(lowestOfAll, starts[j]);
-  const reflections = { vectors, offsets, starts, taus };
+  const reflections = { vectors, offsets, starts, taus, skipLeadingRows };
   for (let first = 0; first < count; first += BLOCK) {
     const last = Math.min(first + BLOCK, count);
     let lowest = cols;
     for (let j = first; j < last; j++) lowest = Math.min(lowest, starts[j]);
-    // Rows above the lowest start are zero in every column the block touches.
-    const work = Math.max(rowCount - lowest, 0) * (cols - lowest) * (last - first);
+    // Rows above the lowest start are zero in every column the block touches (when skipped).
+    const firstRow = skipLeadingRows ? lowest : 0;
+    const work = Math.max(rowCount - firstRow, 0) * (cols - lowest) * (last - first);
     if (work >= BLOCKED_MIN_WORK) {
-      buffer ??= new Float64Array((rowCount - lowestOfAll) * (cols - lowestOfAll));
+      buffer ??= new Float64Array((rowCount - (skipLeadingRows ? lowestOfAll : 0)) * (cols - lowestOfAll));
       applyBlock(target, rowCount, cols, first, last, lowest, reflections, buffer);
     } else {
       applyOneByOne(target, rowCount, cols, first, last, lowest, reflections);
@@ -57,17 +60,19 @@ interface Reflections {
   offsets: ArrayLike<number>;
   starts: ArrayLike<number>;
   taus: ArrayLike<number>;
+  /** Whether rows above a reflection's start are zero there (and skipped). */
+  skipLeadingRows: boolean;
 }
 
-/** Reflections first..last-1 one at a time, a row at a time (rows from `lowest` on). */
+/** Reflections first..last-1 one at a time, a row at a time (rows from `lowest` on where leading rows are skipped). */
 function applyOneByOne(target: Float64Array, rowCount: number, cols: number, first: number, last: number, lowest: number, reflections: Reflections): void {
-  const { vectors, offsets, starts, taus } = reflections;
-  for (let row = lowest; row < rowCount; row++) {
+  const { vectors, offsets, starts, taus, skipLeadingRows } = reflections;
+  for (let row = skipLeadingRows ? lowest : 0; row < rowCount; row++) {
     const base = row * cols;
     for (let j = first; j < last; j++) {
       const start = starts[j];
       const tau = taus[j];
-      if (row < start || tau === 0) continue;
+      if ((skipLeadingRows && row < start) || tau === 0) continue;
       const length = cols - start;
       const dot = dotProduct(target, base + start, vectors, offsets[j], length);
       if (dot !== 0) axpy(-tau * dot, vectors, offsets[j], target, base + start, length);
@@ -76,7 +81,8 @@ function applyOneByOne(target: Float64Array, rowCount: number, cols: number, fir
 }
 
 /**
- * Reflections first..last-1 in compact WY form on the block R = target[lowest.., lowest..]: V holds
+ * Reflections first..last-1 in compact WY form on the block R = target[firstRow.., lowest..] (firstRow
+ * lowest where leading rows are skipped, else 0): V holds
  * their vectors as columns over columns lowest..cols-1 (zero above each start), T is built column
  * by column as in LAPACK's larft (forward), and R ← R − (R V T) Vᵀ.
  */
@@ -90,10 +96,11 @@ function applyBlock(
   reflections: Reflections,
   buffer: Float64Array,
 ): void {
-  const { vectors, offsets, starts, taus } = reflections;
+  const { vectors, offsets, starts, taus, skipLeadingRows } = reflections;
   const b = last - first;
   const width = cols - lowest;
-  const height = rowCount - lowest;
+  const firstRow = skipLeadingRows ? lowest : 0;
+  const height = rowCount - firstRow;
   const v = matrix(width, b);
   for (let j = 0; j < b; j++) {
     const skip = starts[first + j] - lowest;
@@ -102,7 +109,7 @@ function applyBlock(
   }
   const t = upperTriangularFactor(v, taus, first, b);
   const r: Matrix = { rows: height, cols: width, data: buffer.subarray(0, height * width) };
-  for (let i = 0; i < height; i++) r.data.set(target.subarray((lowest + i) * cols + lowest, (lowest + i + 1) * cols), i * width);
+  for (let i = 0; i < height; i++) r.data.set(target.subarray((firstRow + i) * cols + lowest, (firstRow + i + 1) * cols), i * width);
   // W = −(R V) T (T upper triangular), then R += W Vᵀ.
   const rv = matmulMatrix(r, v).data;
   const td = t.data;
@@ -116,7 +123,7 @@ function applyBlock(
     }
   }
   matmulMatrix({ rows: height, cols: b, data: w }, v, { transposeB: true, accumulate: r });
-  for (let i = 0; i < height; i++) target.set(r.data.subarray(i * width, (i + 1) * width), (lowest + i) * cols + lowest);
+  for (let i = 0; i < height; i++) target.set(r.data.subarray(i * width, (i + 1) * width), (firstRow + i) * cols + lowest);
 }
 
 /**
