@@ -1,8 +1,10 @@
-import { InvalidConfigError, NotConvergedError } from '../errors.js';
+import { InvalidConfigError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { axpy, type ColumnRotationBatch, dotProduct, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
+import { axpy, dotProduct, transposeInto, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
 import { deferredRotationBatchOfTransposed } from './transposed-rotation-batch.js';
+import { tridiagonalDivideConquer } from './tridiagonal-divide-conquer.js';
+import { tridiagonalQl } from './tridiagonal-ql.js';
 import { addressOf, SimdArena } from '../simd/simd-arena.js';
 
 export interface EighOptions {
@@ -25,11 +27,10 @@ export interface EighResult {
   vectors: Matrix;
 }
 
-const EPSILON = Number.EPSILON;
+/** Order from which the tridiagonal's eigenvectors come from divide and conquer instead of QL. */
+const DIVIDE_AND_CONQUER_MIN_ORDER = 64;
 /** Order from which the tridiagonalization runs in WebAssembly SIMD (below it, setup outweighs the loops). */
 const SIMD_MIN_ORDER = 32;
-/** QL iterations allowed per eigenvalue; two or three are typical with Wilkinson's shift. */
-const MAX_ITERATIONS_PER_EIGENVALUE = 50;
 
 /**
  * Eigendecomposition of a symmetric matrix, A = V diag(λ) Vᵀ: Householder tridiagonalization, then
@@ -44,10 +45,7 @@ export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
   const diagonal = new Float64Array(n);
   const offDiagonal = new Float64Array(n);
   const taus = tridiagonalize(work, n, diagonal, offDiagonal);
-  // The rotations start from Q, which the accumulation gives as Qᵀ (rows): the batch takes it so.
-  const batch = deferredRotationBatchOfTransposed(accumulateQt(work, taus, n), n, n);
-  tridiagonalQl(diagonal, offDiagonal, batch, n);
-  const q = batch.finish();
+  const q = eigenvectorsOf(work, taus, diagonal, offDiagonal, n);
 
   const orderIndex = sortedOrder(diagonal, order);
   const values = new Float64Array(n);
@@ -59,6 +57,27 @@ export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
     for (let k = 0; k < n; k++) vectors[k * n + col] = sign * q[k * n + source];
   }
   return { values, vectors: { rows: n, cols: n, data: vectors } };
+}
+
+/**
+ * The eigenvectors of A as the columns of an n×n row-major matrix, with the tridiagonal's
+ * eigenvalues left in `diagonal`. From order DIVIDE_AND_CONQUER_MIN_ORDER on by divide and conquer,
+ * whose vectors Z then take the reflections directly (V = QZ, as Vᵀ = ZᵀQᵀ), never forming Q;
+ * below it by QL's rotations applied to Q, accumulated from the reflections.
+ */
+function eigenvectorsOf(work: Float64Array, taus: Float64Array, diagonal: Float64Array, offDiagonal: Float64Array, n: number): Float64Array {
+  if (n >= DIVIDE_AND_CONQUER_MIN_ORDER) {
+    const z = tridiagonalDivideConquer(diagonal, offDiagonal, n);
+    const vt = new Float64Array(n * n);
+    transposeInto(z, n, n, n, vt, n);
+    multiplyByQt(vt, work, taus, n, false);
+    transposeInto(vt, n, n, n, z, n);
+    return z;
+  }
+  // The rotations start from Q, which the accumulation gives as Qᵀ (rows): the batch takes it so.
+  const batch = deferredRotationBatchOfTransposed(accumulateQt(work, taus, n), n, n);
+  tridiagonalQl(diagonal, offDiagonal, batch, n);
+  return batch.finish();
 }
 
 /**
@@ -231,10 +250,19 @@ function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Float64Ar
  * in `taus`): its rows are the starting eigenvector estimates that the QL rotations then refine.
  */
 function accumulateQt(work: Float64Array, taus: Float64Array, n: number): Float64Array {
-  // Qᵀ = H_{n-3} ⋯ H_0, accumulated as I·H_{n-3}⋯H_0 from the right: H_k touches columns k+1..
-  // and, at that point, only rows k+1.. are non-trivial there. v_k still lies in row k of `work`.
   const qt = new Float64Array(n * n);
   for (let i = 0; i < n; i++) qt[i * n + i] = 1;
+  multiplyByQt(qt, work, taus, n, true);
+  return qt;
+}
+
+/**
+ * rows ← rows·Qᵀ for the n×n row-major `rows`, Qᵀ = H_{n-3}⋯H_0 from the tridiagonalization's
+ * reflections (v_k in row k of `work`): from the identity (`fromIdentity`), Qᵀ itself, where H_k
+ * touches columns k+1.. and, at that point, only rows k+1.. are non-trivial there; from Zᵀ (the
+ * tridiagonal's eigenvectors as rows), A's eigenvectors as rows.
+ */
+function multiplyByQt(rows: Float64Array, work: Float64Array, taus: Float64Array, n: number, fromIdentity: boolean): void {
   const count = Math.max(n - 2, 0);
   const offsets = new Int32Array(count);
   const starts = new Int32Array(count);
@@ -245,92 +273,7 @@ function accumulateQt(work: Float64Array, taus: Float64Array, n: number): Float6
     starts[j] = k + 1;
     order[j] = taus[k];
   }
-  applyReflectionsToRows(qt, n, n, count, work, offsets, starts, order);
-  return qt;
-}
-
-/**
- * Diagonalizes the symmetric tridiagonal (diagonal, offDiagonal) in place by implicit QL sweeps with
- * Wilkinson's shift, chasing the bulge with Givens rotations (Golub & Van Loan §8.3.3, in its QL
- * orientation). Each sweep's rotations are recorded in `batch` (the columns of the n×n vectors,
- * starting as Q), whose `finish` then gives the eigenvectors. Without a batch (eigenvalues only)
- * the rotations are not kept.
- */
-function tridiagonalQl(diagonal: Float64Array, offDiagonal: Float64Array, batch: ColumnRotationBatch | null, n: number): void {
-  const d = diagonal;
-  const e = offDiagonal;
-  const cosines = new Float64Array(n);
-  const sines = new Float64Array(n);
-  // ‖T‖∞ bounds every eigenvalue and is preserved (up to rounding) by the orthogonal sweeps, so
-  // ε‖T‖ is the absolute accuracy any eigenvalue can have. An off-diagonal below it is negligible
-  // even when its neighbouring diagonal entries are tiny too: the purely relative test alone never
-  // deflates inside a cluster of (numerically) zero eigenvalues and the iteration stalls there.
-  let norm = 0;
-  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]) + (i > 0 ? Math.abs(e[i - 1]) : 0));
-  const absoluteFloor = EPSILON * norm;
-  for (let l = 0; l < n; l++) {
-    let iterations = 0;
-    for (;;) {
-      // Find the first negligible off-diagonal at or after l: the block l..m is unreduced.
-      let m = l;
-      while (m < n - 1 && !negligible(e[m], d[m], d[m + 1], absoluteFloor)) m++;
-      if (m === l) break;
-      if (++iterations > MAX_ITERATIONS_PER_EIGENVALUE) {
-        throw new NotConvergedError(
-          `eigh: the QL iteration did not converge for eigenvalue ${l} after ${MAX_ITERATIONS_PER_EIGENVALUE} sweeps`,
-          { index: l, iterations: MAX_ITERATIONS_PER_EIGENVALUE },
-        );
-      }
-      // Wilkinson shift: the eigenvalue of the leading 2×2 of the block closer to d[l].
-      let g = (d[l + 1] - d[l]) / (2 * e[l]);
-      let r = Math.hypot(g, 1);
-      g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
-      let s = 1;
-      let c = 1;
-      let p = 0;
-      let lowest = m; // the sweep's rotations cover columns lowest..m
-      let deflatedEarly = false;
-      for (let i = m - 1; i >= l; i--) {
-        const f = s * e[i];
-        const b = c * e[i];
-        r = Math.hypot(f, g);
-        e[i + 1] = r;
-        if (r === 0) {
-          // The bulge vanished (underflow): the block splits here; recover and restart.
-          d[i + 1] -= p;
-          e[m] = 0;
-          deflatedEarly = true;
-          break;
-        }
-        s = f / r;
-        c = g / r;
-        g = d[i + 1] - p;
-        r = (d[i] - g) * s + 2 * c * b;
-        p = s * r;
-        d[i + 1] = g + p;
-        g = c * r - b;
-        // Columns (i, i+1) = (x, y) ← (c·x − s·y, s·x + c·y): the batch's convention with −s.
-        cosines[i] = c;
-        sines[i] = -s;
-        lowest = i;
-      }
-      batch?.add(lowest, m, false, cosines, sines);
-      if (deflatedEarly) continue;
-      d[l] -= p;
-      e[l] = g;
-      e[m] = 0;
-    }
-  }
-}
-
-/**
- * Whether the off-diagonal `e` between diagonal entries `d0` and `d1` can be set to zero: small
- * relative to its neighbours (keeps small eigenvalues of graded matrices accurate) or below the
- * absolute floor ε‖T‖ (guarantees progress inside clusters of tiny eigenvalues).
- */
-function negligible(e: number, d0: number, d1: number, absoluteFloor: number): boolean {
-  const size = Math.abs(e);
-  return size <= EPSILON * (Math.abs(d0) + Math.abs(d1)) || size <= absoluteFloor;
+  applyReflectionsToRows(rows, n, n, count, work, offsets, starts, order, fromIdentity);
 }
 
 /** +1 or −1: the sign of column `col`'s largest-magnitude entry (the first one on exact ties). */
