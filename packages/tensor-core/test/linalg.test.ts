@@ -229,8 +229,9 @@ describe('eigh', () => {
     return { values, vectors };
   }
 
-  // 200: the accumulation of Q takes its later blocks of reflections in compact WY form.
-  for (const n of [1, 2, 3, 17, 100, 200]) {
+  // 200: the accumulation of Q takes its later blocks of reflections in compact WY form; 100 and
+  // up: divide and conquer; 460: the tridiagonalization in panels (two column panels, a short block).
+  for (const n of [1, 2, 3, 17, 100, 200, 460]) {
     it(`decomposes a random symmetric ${n}×${n} matrix (AV = VΛ, VᵀV = I, Σλ = trace)`, () => {
       withSeed((rng) => {
         const a = randomSymmetric(rng, n);
@@ -256,9 +257,9 @@ describe('eigh', () => {
     });
   }
 
-  it('gives the same values and vectors with and without SIMD, bit for bit (tridiagonalization kernels, odd and even orders)', () =>
+  it('gives the same values and vectors with and without SIMD, bit for bit (tridiagonalization kernels, odd and even orders, in panels from 448)', () =>
     withSeed((rng) => {
-      for (const n of [31, 32, 33, 64, 151]) {
+      for (const n of [31, 32, 33, 64, 151, 449]) {
         const a = randomSymmetric(rng, n);
         const simd = eigh(a);
         const simdValues = eigvalsh(a);

@@ -1,11 +1,11 @@
 import { InvalidConfigError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { axpy, dotProduct, transposeInto, maxAbsEntry, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
+import { maxAbsEntry, requireFiniteMatrix, requireSquareMatrix, transposeInto } from './matrix-ops.js';
 import { applyReflectionsToRows } from './reflections.js';
 import { deferredRotationBatchOfTransposed } from './transposed-rotation-batch.js';
 import { tridiagonalDivideConquer } from './tridiagonal-divide-conquer.js';
 import { tridiagonalQl } from './tridiagonal-ql.js';
-import { addressOf, SimdArena } from '../simd/simd-arena.js';
+import { tridiagonalize } from './tridiagonalize.js';
 
 export interface EighOptions {
   /** Order of the eigenvalues (and their vectors); default 'descending'. */
@@ -29,8 +29,6 @@ export interface EighResult {
 
 /** Order from which the tridiagonal's eigenvectors come from divide and conquer instead of QL. */
 const DIVIDE_AND_CONQUER_MIN_ORDER = 64;
-/** Order from which the tridiagonalization runs in WebAssembly SIMD (below it, setup outweighs the loops). */
-const SIMD_MIN_ORDER = 32;
 
 /**
  * Eigendecomposition of a symmetric matrix, A = V diag(λ) Vᵀ: Householder tridiagonalization, then
@@ -150,99 +148,6 @@ function symmetrizedCopy(a: Matrix, scale: number, tolerance: number, where: str
     );
   }
   return out;
-}
-
-/**
- * Reduces the symmetric `work` (n×n, row-major; only its upper triangle is read) to tridiagonal
- * T = Qᵀ A Q with Householder reflections H_k = I − τ v vᵀ that zero row k beyond the
- * superdiagonal, one row at a time (Golub & Van Loan Alg. 8.3.1). Fills the diagonal and the
- * superdiagonal (offDiagonal[k] couples k and k+1) and returns the τ_k; the v_k stay in row k of
- * `work`, from which `accumulateQt` forms Qᵀ (the starting eigenvector estimates).
- */
-function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Float64Array, offDiagonal: Float64Array): Float64Array {
-  const taus = new Float64Array(n);
-  // From order 32 on, the reduction runs in WebAssembly memory: its two O(n²) loops per step (the
-  // product S·v and the rank-2 update) in the SIMD kernels, the same float64 values as the loops below.
-  const simd = n >= SIMD_MIN_ORDER ? SimdArena.create([n * n, n, n]) : null;
-  const work = simd ? simd.arrays[0] : matrixWork;
-  if (simd) work.set(matrixWork);
-  const v = simd ? simd.arrays[1] : new Float64Array(n); // the current reflection vector, v[t] for index first + t
-  const w = simd ? simd.arrays[2] : new Float64Array(n); // p = τ S v, then w = p − (τ/2)(pᵀv) v, same indexing
-  for (let k = 0; k + 2 < n; k++) {
-    const first = k + 1;
-    const start = k * n + first; // v is stored in row k, columns k+1..n-1
-    const length = n - first;
-    diagonal[k] = work[k * n + k];
-    const sumSquares = dotProduct(work, start + 1, work, start + 1, length - 1);
-    const x0 = work[start];
-    if (sumSquares === 0) {
-      // Row k is already tridiagonal: no reflection (τ = 0).
-      offDiagonal[k] = x0;
-      continue;
-    }
-    const norm = Math.sqrt(x0 * x0 + sumSquares);
-    // α = −sign(x₀)‖x‖ so that v₀ = x₀ − α never cancels.
-    const alpha = x0 >= 0 ? -norm : norm;
-    const tau = 1 / (norm * (norm + Math.abs(x0)));
-    work[start] = x0 - alpha;
-    offDiagonal[k] = alpha;
-    taus[k] = tau;
-    for (let t = 0; t < length; t++) v[t] = work[start + t];
-
-    // Trailing block S ← H S H as a symmetric rank-2 update: p = τ S v, w = p − (τ/2)(pᵀv) v,
-    // S ← S − v wᵀ − w vᵀ. S is read and written through its upper triangle only, so row i
-    // contributes both its own entry of S v (a dot product) and, by symmetry, the entries below.
-    w.fill(0, 0, length);
-    const trailing = first * n + first;
-    if (simd) simd.kernels.symmetricUpperMatvec(addressOf(work, trailing), n, length, addressOf(v), addressOf(w));
-    else {
-      for (let t = 0; t < length; t++) {
-        const row = trailing + t * n;
-        const vt = v[t];
-        let acc0 = work[row + t] * vt;
-        let acc1 = 0;
-        let j = t + 1;
-        for (; j + 1 < length; j += 2) {
-          const s0 = work[row + j];
-          const s1 = work[row + j + 1];
-          acc0 += s0 * v[j];
-          acc1 += s1 * v[j + 1];
-          w[j] += s0 * vt;
-          w[j + 1] += s1 * vt;
-        }
-        if (j < length) {
-          const s0 = work[row + j];
-          acc0 += s0 * v[j];
-          w[j] += s0 * vt;
-        }
-        w[t] += acc0 + acc1;
-      }
-    }
-    let pv = 0;
-    for (let t = 0; t < length; t++) {
-      w[t] *= tau;
-      pv += w[t] * v[t];
-    }
-    axpy(-0.5 * tau * pv, v, 0, w, 0, length);
-    // Both rank-1 terms in one pass over each row: (s − v_t·w_j) − w_t·v_j.
-    if (simd) simd.kernels.symmetricUpperRank2(addressOf(work, trailing), n, length, addressOf(v), addressOf(w));
-    else {
-      for (let t = 0; t < length; t++) {
-        const row = trailing + t * n;
-        const vt = v[t];
-        const wt = w[t];
-        for (let j = t; j < length; j++) work[row + j] = work[row + j] - vt * w[j] - wt * v[j];
-      }
-    }
-  }
-  if (n >= 2) {
-    diagonal[n - 2] = work[(n - 2) * n + n - 2];
-    offDiagonal[n - 2] = work[(n - 2) * n + n - 1];
-  }
-  diagonal[n - 1] = work[(n - 1) * n + n - 1];
-  offDiagonal[n - 1] = 0;
-  if (simd) matrixWork.set(work); // the reflection vectors, for accumulateQt
-  return taus;
 }
 
 /**

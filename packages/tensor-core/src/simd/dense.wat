@@ -275,40 +275,6 @@
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $rows))))
 
-  ;; The symmetric rank-2 update S ← S − v wᵀ − w vᵀ of the same step on the upper triangle:
-  ;; s_tj ← (s_tj − v_t·w_j) − w_t·v_j for j ≥ t, in that order (eigh's JavaScript loop).
-  (func (export "symmetricUpperRank2") (param $a i32) (param $ld i32) (param $length i32) (param $v i32) (param $w i32)
-    (local $t i32) (local $j i32) (local $row i32) (local $vt f64) (local $wt f64) (local $vts v128) (local $wts v128)
-    (local $q i32) (local $p i32)
-    (block $rowsDone (loop $rows
-      (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $length)))
-      (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))))
-      (local.set $vt (f64.load (i32.add (local.get $v) (i32.shl (local.get $t) (i32.const 3)))))
-      (local.set $wt (f64.load (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 3)))))
-      (local.set $vts (f64x2.splat (local.get $vt)))
-      (local.set $wts (f64x2.splat (local.get $wt)))
-      (local.set $j (local.get $t))
-      (block $pairsDone (loop $pairs
-        (br_if $pairsDone (i32.ge_s (i32.add (local.get $j) (i32.const 1)) (local.get $length)))
-        (local.set $q (i32.shl (local.get $j) (i32.const 3)))
-        (local.set $p (i32.add (local.get $row) (local.get $q)))
-        (v128.store (local.get $p)
-          (f64x2.sub
-            (f64x2.sub (v128.load (local.get $p)) (f64x2.mul (local.get $vts) (v128.load (i32.add (local.get $w) (local.get $q)))))
-            (f64x2.mul (local.get $wts) (v128.load (i32.add (local.get $v) (local.get $q))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 2)))
-        (br $pairs)))
-      (if (i32.lt_s (local.get $j) (local.get $length))
-        (then
-          (local.set $q (i32.shl (local.get $j) (i32.const 3)))
-          (local.set $p (i32.add (local.get $row) (local.get $q)))
-          (f64.store (local.get $p)
-            (f64.sub
-              (f64.sub (f64.load (local.get $p)) (f64.mul (local.get $vt) (f64.load (i32.add (local.get $w) (local.get $q)))))
-              (f64.mul (local.get $wt) (f64.load (i32.add (local.get $v) (local.get $q))))))))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $rows))))
-
   ;; Recorded sequences of plane rotations applied to the columns of a matrix V stored transposed:
   ;; rows (k, k+1) of Vᵀ (row stride ld values, ld a multiple of 8, at vt) are V's columns (k, k+1).
   ;; Sequence q (four f64 at desc + 32q: low, high, ascending 1/0, offset) runs rotation k with

@@ -29,8 +29,6 @@ export interface DenseSimdKernels {
    * upper triangle: a Householder tridiagonalization step's product (w starts at zero).
    */
   symmetricUpperMatvec(a: number, ld: number, length: number, v: number, w: number): void;
-  /** S ← S − v wᵀ − w vᵀ on the upper triangle of the same S: the step's rank-2 update. */
-  symmetricUpperRank2(a: number, ld: number, length: number, v: number, w: number): void;
   /**
    * Recorded rotation sequences on the columns of V stored transposed (Vᵀ at vt, row stride ld, a
    * multiple of 8; `blocks` = ld / 8): sequence q is four f64 at desc + 32q (low, high, ascending

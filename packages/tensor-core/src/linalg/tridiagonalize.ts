@@ -1,0 +1,216 @@
+import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
+import { axpy, dotProduct } from './matrix-ops.js';
+
+/** Order from which the reduction runs in WebAssembly SIMD (below it, setup outweighs the loops). */
+const SIMD_MIN_ORDER = 32;
+/** Reflections per panel: the trailing matrix takes their rank-2·PANEL update at once. */
+const PANEL = 32;
+/**
+ * Below this order each reflection updates the matrix at once (panels of one): measured on a
+ * 2-core VM, panels of 32 were level at order 400 and 1.3× faster from 500 on, where the matrix
+ * (2 MB) no longer stays in cache between steps; below, their corrections cost what they save.
+ */
+const PANEL_MIN_ORDER = 448;
+/** Columns of the deferred update's right factor per pass (2·PANEL × this, 128 KiB, stays in L2). */
+const COLUMN_PANEL = 256;
+
+/**
+ * Reduces the symmetric `matrixWork` (n×n, row-major; only its upper triangle is read) to
+ * tridiagonal T = Qᵀ A Q with Householder reflections H_k = I − τ v vᵀ that zero row k beyond the
+ * superdiagonal (Golub & Van Loan Alg. 8.3.1). Fills the diagonal and the superdiagonal
+ * (offDiagonal[k] couples k and k+1) and returns the τ_k; the v_k stay in row k of `matrixWork`.
+ *
+ * Blocked as LAPACK's sytrd/latrd: within a panel of PANEL reflections the trailing matrix is not
+ * updated; each step's product S·v reads it as the panel found it and subtracts the panel's
+ * earlier rank-2 terms V(Wᵀv) + W(Vᵀv), and only the row being reduced is brought up to date.
+ * After the panel, the upper triangle takes S ← S − V Wᵀ − W Vᵀ in one product. So each step
+ * streams the trailing matrix once (the product S·v) instead of three times (the product, then
+ * reading and writing a rank-2 update), and the updates run in the matrix-product kernel.
+ */
+export function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Float64Array, offDiagonal: Float64Array): Float64Array {
+  const taus = new Float64Array(n);
+  const steps = Math.max(n - 2, 0);
+  const panel = n >= PANEL_MIN_ORDER ? PANEL : 1;
+  const inner = 2 * Math.min(panel, steps);
+  // The deferred update's left factor has padding rows (a last block of four reads past its end);
+  // so has the matrix (that block's extra rows are written past the last row, into the padding).
+  const lengths = [n * n + 4 * n, n, n, panel * n, panel * n, panel, (n + 4) * inner, inner * COLUMN_PANEL];
+  // From order 32 on everything runs in WebAssembly memory, its loops in the SIMD kernels: the same
+  // float64 values as the loops used without them.
+  const arena = n >= SIMD_MIN_ORDER ? SimdArena.create(lengths) : null;
+  const [padded, v, w, panelV, panelW, coefficients, left, right] = arena ? arena.arrays : lengths.map((length) => new Float64Array(length));
+  const work = padded.subarray(0, n * n);
+  work.set(matrixWork);
+  const kernels = arena?.kernels ?? null;
+  for (let panelStart = 0; panelStart < steps; panelStart += panel) {
+    const panelEnd = Math.min(panelStart + panel, steps);
+    // Row j of panelV / panelW: the panel's j-th v and w over the global indices (zero before its first).
+    panelV.fill(0);
+    panelW.fill(0);
+    for (let k = panelStart; k < panelEnd; k++) {
+      const j = k - panelStart;
+      const first = k + 1;
+      const start = k * n + first; // v is stored in row k, columns k+1..n-1
+      const length = n - first;
+      // Row k as the panel's earlier reflections leave it: a − Σ V_t[k]·W_t − Σ W_t[k]·V_t.
+      for (let t = 0; t < j; t++) coefficients[t] = -panelV[t * n + k];
+      rowsAxpy(kernels, panelW, k, n, j, n - k, coefficients, work, k * n + k);
+      for (let t = 0; t < j; t++) coefficients[t] = -panelW[t * n + k];
+      rowsAxpy(kernels, panelV, k, n, j, n - k, coefficients, work, k * n + k);
+      diagonal[k] = work[k * n + k];
+      const sumSquares = dotProduct(work, start + 1, work, start + 1, length - 1);
+      const x0 = work[start];
+      if (sumSquares === 0) {
+        // Row k is already tridiagonal: no reflection (τ = 0; its panel rows stay zero).
+        offDiagonal[k] = x0;
+        continue;
+      }
+      const norm = Math.sqrt(x0 * x0 + sumSquares);
+      // α = −sign(x₀)‖x‖ so that v₀ = x₀ − α never cancels.
+      const alpha = x0 >= 0 ? -norm : norm;
+      const tau = 1 / (norm * (norm + Math.abs(x0)));
+      work[start] = x0 - alpha;
+      offDiagonal[k] = alpha;
+      taus[k] = tau;
+      v.set(work.subarray(start, start + length));
+
+      // p = τ (S v − V(Wᵀv) − W(Vᵀv)): S as the panel found it, corrected by the panel's earlier terms.
+      w.fill(0, 0, length);
+      const trailing = first * n + first;
+      if (kernels) kernels.symmetricUpperMatvec(addressOf(work, trailing), n, length, addressOf(v), addressOf(w));
+      else symmetricUpperProduct(work, trailing, n, length, v, w);
+      for (let t = 0; t < j; t++) coefficients[t] = -dotProduct(panelW, t * n + first, v, 0, length);
+      rowsAxpy(kernels, panelV, first, n, j, length, coefficients, w, 0);
+      for (let t = 0; t < j; t++) coefficients[t] = -dotProduct(panelV, t * n + first, v, 0, length);
+      rowsAxpy(kernels, panelW, first, n, j, length, coefficients, w, 0);
+      let pv = 0;
+      for (let t = 0; t < length; t++) {
+        w[t] *= tau;
+        pv += w[t] * v[t];
+      }
+      axpy(-0.5 * tau * pv, v, 0, w, 0, length);
+      panelV.set(v.subarray(0, length), j * n + first);
+      panelW.set(w.subarray(0, length), j * n + first);
+    }
+    updateTrailing(kernels, work, n, panelEnd, panelEnd - panelStart, panelV, panelW, left, right);
+  }
+  if (n >= 2) {
+    diagonal[n - 2] = work[(n - 2) * n + n - 2];
+    offDiagonal[n - 2] = work[(n - 2) * n + n - 1];
+  }
+  diagonal[n - 1] = work[(n - 1) * n + n - 1];
+  offDiagonal[n - 1] = 0;
+  matrixWork.set(work); // the reflection vectors, for the accumulation of Q
+  return taus;
+}
+
+/**
+ * target[at + c] += Σ_t coefficients[t]·rows[t·ld + from + c] for c < width, over rows t < height
+ * with a non-zero coefficient, row after row: the SIMD kernel `rowsAxpyInto` or the same loop.
+ */
+function rowsAxpy(
+  kernels: DenseSimdKernels | null,
+  rows: Float64Array,
+  from: number,
+  ld: number,
+  height: number,
+  width: number,
+  coefficients: Float64Array,
+  target: Float64Array,
+  at: number,
+): void {
+  if (height === 0) return;
+  if (kernels) {
+    kernels.rowsAxpyInto(addressOf(rows, from), ld, height, width, addressOf(coefficients), addressOf(target, at));
+    return;
+  }
+  for (let t = 0; t < height; t++) if (coefficients[t] !== 0) axpy(coefficients[t], rows, t * ld + from, target, at, width);
+}
+
+/**
+ * w += S·v for the symmetric S (length × length at `trailing`, row stride n) read through its upper
+ * triangle: row t gives its own entry of S·v (a dot product, two partial sums) and, by symmetry,
+ * the entries below. The SIMD kernel `symmetricUpperMatvec` computes the same sums in the same order.
+ */
+function symmetricUpperProduct(work: Float64Array, trailing: number, n: number, length: number, v: Float64Array, w: Float64Array): void {
+  for (let t = 0; t < length; t++) {
+    const row = trailing + t * n;
+    const vt = v[t];
+    let acc0 = work[row + t] * vt;
+    let acc1 = 0;
+    let j = t + 1;
+    for (; j + 1 < length; j += 2) {
+      const s0 = work[row + j];
+      const s1 = work[row + j + 1];
+      acc0 += s0 * v[j];
+      acc1 += s1 * v[j + 1];
+      w[j] += s0 * vt;
+      w[j + 1] += s1 * vt;
+    }
+    if (j < length) {
+      const s0 = work[row + j];
+      acc0 += s0 * v[j];
+      w[j] += s0 * vt;
+    }
+    w[t] += acc0 + acc1;
+  }
+}
+
+/**
+ * The panel's deferred update of the trailing block from row and column `from` on, in place:
+ * S ← S − V Wᵀ − W Vᵀ, as S += L·R with L = [−V −W] (size × 2·count) and R = [W; V], each entry
+ * summed over the 2·count terms in order from its value. The SIMD kernel computes the upper
+ * triangle a block of four rows at a time (from each block's first row's column, so a few entries
+ * just below the diagonal too, which nothing reads) with R passed in L2-sized column panels; the
+ * loops compute the upper triangle.
+ */
+function updateTrailing(
+  kernels: DenseSimdKernels | null,
+  work: Float64Array,
+  n: number,
+  from: number,
+  count: number,
+  panelV: Float64Array,
+  panelW: Float64Array,
+  left: Float64Array,
+  right: Float64Array,
+): void {
+  const size = n - from;
+  if (size <= 0 || count === 0) return;
+  const inner = 2 * count;
+  for (let i = 0; i < size; i++) {
+    for (let t = 0; t < count; t++) {
+      left[i * inner + t] = -panelV[t * n + from + i];
+      left[i * inner + count + t] = -panelW[t * n + from + i];
+    }
+  }
+  left.fill(0, size * inner, (size + 4) * inner);
+  const corner = from * n + from;
+  if (!kernels) {
+    for (let i = 0; i < size; i++) {
+      for (let t = 0; t < inner; t++) {
+        const factor = left[i * inner + t];
+        const source = t < count ? panelW : panelV;
+        const base = (t % count) * n + from;
+        for (let j = i; j < size; j++) work[corner + i * n + j] += factor * source[base + j];
+      }
+    }
+    return;
+  }
+  for (let c0 = 0; c0 < size; c0 += COLUMN_PANEL) {
+    const width = Math.min(COLUMN_PANEL, size - c0);
+    for (let t = 0; t < inner; t++) {
+      const source = t < count ? panelW : panelV;
+      const base = (t % count) * n + from + c0;
+      right.set(source.subarray(base, base + width), t * width);
+    }
+    // Blocks of four rows above the panel take all its columns; from the panel's first column on,
+    // a block starts at its own first row (c0 is a multiple of four); blocks below it take none.
+    const above = c0 / 4;
+    const blocks = Math.ceil(Math.min(c0 + width, size) / 4);
+    const job = (b0: number, b1: number, symmetric: number) =>
+      kernels.rowBlocksProducts(addressOf(left), 8 * inner, 8, inner, addressOf(right), width, addressOf(work, corner + c0), 8 * n, b0, b1, -c0, symmetric, 1);
+    if (above > 0) job(0, above, 0);
+    job(above, blocks, 1);
+  }
+}
