@@ -1,3 +1,6 @@
+import { threadedScratchAreas, scratchAreas } from '../simd/scratch-arena.js';
+import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
+import { balancedRanges } from '../simd/work-split.js';
 import { type Matrix, matrix } from './matrix.js';
 import { axpy, dotProduct, matmulMatrix } from './matrix-ops.js';
 
@@ -5,6 +8,10 @@ import { axpy, dotProduct, matmulMatrix } from './matrix-ops.js';
 const BLOCK = 32;
 /** Below this many multiply-adds per block (rows × columns × reflections), one at a time is cheaper. */
 const BLOCKED_MIN_WORK = 2 ** 18;
+/** Values of the right factor's panel (V's rows or Vᵀ's columns) per pass of the row-block kernel: 256 KiB, a core's L2. */
+const PANEL_VALUES = 32768;
+/** From this many multiply-adds a block's two large products split among the worker threads. */
+const THREADED_MIN_WORK = 2 ** 22;
 
 /**
  * Householder reflections H_j = I − τ_j v_j v_jᵀ applied from the right, in order j = 0..count-1,
@@ -32,26 +39,37 @@ export function applyReflectionsToRows(
   taus: ArrayLike<number>,
   skipLeadingRows = true,
 ): void {
-  // The blocks' copies of their rows share one buffer, sized for the largest block (from the lowest
-  // start): fresh pages cost a first touch each, ≈ 3 ms per MiB on some VMs.
-  let buffer: Float64Array | undefined;
-  let lowestOfAll = cols;
-  for (let j = 0; j < count; j++) lowestOfAll = Math.min(lowestOfAll, starts[j]);
   const reflections = { vectors, offsets, starts, taus, skipLeadingRows };
-  for (let first = 0; first < count; first += BLOCK) {
-    const last = Math.min(first + BLOCK, count);
+  const blockLowest = (first: number, last: number) => {
     let lowest = cols;
     for (let j = first; j < last; j++) lowest = Math.min(lowest, starts[j]);
-    // Rows above the lowest start are zero in every column the block touches (when skipped).
-    const firstRow = skipLeadingRows ? lowest : 0;
-    const work = Math.max(rowCount - firstRow, 0) * (cols - lowest) * (last - first);
-    if (work >= BLOCKED_MIN_WORK) {
-      buffer ??= new Float64Array((rowCount - (skipLeadingRows ? lowestOfAll : 0)) * (cols - lowestOfAll));
+    return lowest;
+  };
+  // Rows above a block's lowest start are zero in every column it touches (when skipped).
+  const isBlocked = (first: number, last: number, lowest: number) =>
+    Math.max(rowCount - (skipLeadingRows ? lowest : 0), 0) * (cols - lowest) * (last - first) >= BLOCKED_MIN_WORK;
+  // With SIMD, the matrix moves into WebAssembly memory once and every blocked block runs there
+  // (its products in the row-block kernel on the rows in place, no copies); else, in JavaScript,
+  // the blocks' copies of their rows share one buffer, sized for the largest block.
+  let anyBlocked = false;
+  for (let first = 0; first < count && !anyBlocked; first += BLOCK) {
+    const last = Math.min(first + BLOCK, count);
+    anyBlocked = isBlocked(first, last, blockLowest(first, last));
+  }
+  const arena = anyBlocked ? WyArena.create(target, rowCount, cols) : null;
+  const rows = arena ? arena.target : target;
+  let buffer: Float64Array | undefined;
+  for (let first = 0; first < count; first += BLOCK) {
+    const last = Math.min(first + BLOCK, count);
+    const lowest = blockLowest(first, last);
+    if (!isBlocked(first, last, lowest)) applyOneByOne(rows, rowCount, cols, first, last, lowest, reflections);
+    else if (arena) arena.applyBlock(first, last, lowest, reflections);
+    else {
+      buffer ??= new Float64Array((rowCount - (skipLeadingRows ? blockLowest(0, count) : 0)) * (cols - blockLowest(0, count)));
       applyBlock(target, rowCount, cols, first, last, lowest, reflections, buffer);
-    } else {
-      applyOneByOne(target, rowCount, cols, first, last, lowest, reflections);
     }
   }
+  arena?.finish(target);
 }
 
 /** Householder vectors and scalars as `applyReflectionsToRows` takes them. */
@@ -101,45 +119,150 @@ function applyBlock(
   const width = cols - lowest;
   const firstRow = skipLeadingRows ? lowest : 0;
   const height = rowCount - firstRow;
-  const v = matrix(width, b);
-  for (let j = 0; j < b; j++) {
-    const skip = starts[first + j] - lowest;
-    const offset = offsets[first + j];
-    for (let c = skip; c < width; c++) v.data[c * b + j] = vectors[offset + c - skip];
-  }
-  const t = upperTriangularFactor(v, taus, first, b);
+  const v = blockVectors(reflections, first, last, lowest, width, new Float64Array(width * b));
+  const t = upperTriangularFactor(matmulMatrix(v, v, { transposeA: true }).data, taus, first, b);
   const r: Matrix = { rows: height, cols: width, data: buffer.subarray(0, height * width) };
   for (let i = 0; i < height; i++) r.data.set(target.subarray((firstRow + i) * cols + lowest, (firstRow + i + 1) * cols), i * width);
-  // W = −(R V) T (T upper triangular), then R += W Vᵀ.
+  // W = (R V)(−T), then R += W Vᵀ: each sum over the whole of T in order, as the SIMD path's kernel.
   const rv = matmulMatrix(r, v).data;
-  const td = t.data;
+  const negated = t.map((x) => -x);
   const w = new Float64Array(height * b);
   for (let i = 0; i < height; i++) {
     const row = i * b;
     for (let j = 0; j < b; j++) {
       let sum = 0;
-      for (let l = 0; l <= j; l++) sum += rv[row + l] * td[l * b + j];
-      w[row + j] = -sum;
+      for (let l = 0; l < b; l++) sum += rv[row + l] * negated[l * b + j];
+      w[row + j] = sum;
     }
   }
   matmulMatrix({ rows: height, cols: b, data: w }, v, { transposeB: true, accumulate: r });
   for (let i = 0; i < height; i++) target.set(r.data.subarray(i * width, (i + 1) * width), (firstRow + i) * cols + lowest);
 }
 
+/** V (width × b, row-major, in `out`): the block's vectors as columns over columns lowest.., zero above each start. */
+function blockVectors(reflections: Reflections, first: number, last: number, lowest: number, width: number, out: Float64Array): Matrix {
+  const { vectors, offsets, starts } = reflections;
+  const b = last - first;
+  out.fill(0, 0, width * b);
+  for (let j = 0; j < b; j++) {
+    const skip = starts[first + j] - lowest;
+    const offset = offsets[first + j];
+    for (let c = skip; c < width; c++) out[c * b + j] = vectors[offset + c - skip];
+  }
+  return { rows: width, cols: b, data: out.subarray(0, width * b) };
+}
+
 /**
- * T (b × b, upper triangular) with H_0⋯H_{b-1} = I − V T Vᵀ: T[j][j] = τ_j and
- * T[0:j, j] = −τ_j · T[0:j, 0:j] · (V[:, 0:j]ᵀ v_j) (LAPACK's larft, forward direction).
+ * The matrix in WebAssembly memory for the compact WY blocks: VᵀV, R V, (R V)(−T) and R += W Vᵀ
+ * each run in the row-block kernel directly on the rows in place (row stride `cols`), the right
+ * factors in L2-sized panels; the same sums, in the same order, as `applyBlock`'s products. It
+ * lives in the kept scratch arena where it fits (threaded for large blocks), else in its own;
+ * nothing else may use the scratch arena meanwhile, so no matmulMatrix runs while it is held.
+ * Padding rows below the matrix take a short last block's extra rows.
  */
-function upperTriangularFactor(v: Matrix, taus: ArrayLike<number>, first: number, b: number): Matrix {
-  const gram = matmulMatrix(v, v, { transposeA: true });
-  const t = matrix(b, b);
+class WyArena {
+  private constructor(
+    private readonly kernels: DenseSimdKernels,
+    private readonly areas: Float64Array[],
+    /** The arena to split the large products among its threads, or null (one thread). */
+    private readonly threads: SimdArena | null,
+    /** A one-off arena to release at the end. */
+    private readonly owned: SimdArena | null,
+    readonly target: Float64Array,
+    private readonly rowCount: number,
+    private readonly cols: number,
+  ) {}
+
+  static create(target: Float64Array, rowCount: number, cols: number): WyArena | null {
+    // VᵀV's short last block of rows writes up to three rows past it, into (−T)'s area, set right after.
+    const lengths = [(rowCount + 4) * cols, cols * BLOCK, PANEL_VALUES, (rowCount + 4) * BLOCK, (rowCount + 4) * BLOCK, BLOCK * BLOCK, BLOCK * BLOCK];
+    const threaded = rowCount * cols * BLOCK >= THREADED_MIN_WORK;
+    // Threaded: the kept shared arena where it fits, else a one-off shared one; else the kept plain
+    // arena (or, too large for it, a one-off plain one).
+    const kept = threaded ? threadedScratchAreas(lengths) : null;
+    const scratch = kept ?? (threaded ? null : scratchAreas(lengths));
+    let owned: SimdArena | null = null;
+    let kernels: DenseSimdKernels;
+    let areas: Float64Array[];
+    if (scratch) ({ kernels, areas } = scratch);
+    else {
+      owned = SimdArena.create(lengths, undefined, { threads: true });
+      if (!owned) return null;
+      ({ kernels, arrays: areas } = owned);
+    }
+    const rows = areas[0].subarray(0, rowCount * cols);
+    rows.set(target);
+    areas[0].fill(0, rowCount * cols); // the padding rows (a kept arena holds an earlier caller's values)
+    const threads = kept?.arena ?? (owned?.threads ? owned : null);
+    return new WyArena(kernels, areas, threads, owned, rows, rowCount, cols);
+  }
+
+  applyBlock(first: number, last: number, lowest: number, reflections: Reflections): void {
+    const { cols } = this;
+    const [, vPanel, panel, rv, w, gram, negatedT] = this.areas;
+    const b = last - first;
+    const width = cols - lowest;
+    const firstRow = reflections.skipLeadingRows ? lowest : 0;
+    const height = this.rowCount - firstRow;
+    blockVectors(reflections, first, last, lowest, width, vPanel);
+    const depth = Math.max(1, Math.floor(PANEL_VALUES / b));
+    // VᵀV (its columns as rows: x_i[k] = V[k][i]), in panels of V's rows.
+    for (let k0 = 0; k0 < width; k0 += depth) {
+      const rowsOfPanel = Math.min(depth, width - k0);
+      this.kernels.rowBlocksProducts(addressOf(vPanel, k0 * b), 8, 8 * b, rowsOfPanel, addressOf(vPanel, k0 * b), b, addressOf(gram), 8 * b, 0, Math.ceil(b / 4), 0, 0, k0 > 0 ? 1 : 0);
+    }
+    const t = upperTriangularFactor(gram, reflections.taus, first, b);
+    for (let i = 0; i < b * b; i++) negatedT[i] = -t[i];
+    const rowsAt = addressOf(this.target, firstRow * cols + lowest);
+    const blocks = Math.ceil(height / 4);
+    const threaded = height * width * b >= THREADED_MIN_WORK;
+    // R V, in panels of V's rows (consecutive k; the sum goes on from the previous panel's).
+    for (let k0 = 0; k0 < width; k0 += depth) {
+      const rowsOfPanel = Math.min(depth, width - k0);
+      this.rowBlocks(threaded, blocks, [rowsAt + 8 * k0, 8 * cols, 8, rowsOfPanel, addressOf(vPanel, k0 * b), b, addressOf(rv), 8 * b], k0 > 0 ? 1 : 0);
+    }
+    this.rowBlocks(false, blocks, [addressOf(rv), 8 * b, 8, b, addressOf(negatedT), b, addressOf(w), 8 * b], 0);
+    // R += W Vᵀ, Vᵀ a panel of columns at a time.
+    const span = Math.max(4, Math.floor(PANEL_VALUES / b));
+    for (let c0 = 0; c0 < width; c0 += span) {
+      const columns = Math.min(span, width - c0);
+      for (let k = 0; k < b; k++) for (let c = 0; c < columns; c++) panel[k * columns + c] = vPanel[(c0 + c) * b + k];
+      this.rowBlocks(threaded, blocks, [addressOf(w), 8 * b, 8, b, addressOf(panel), columns, rowsAt + 8 * c0, 8 * cols], 1);
+    }
+  }
+
+  /** rowBlocksProducts over row blocks 0..blocks-1 with `head` (xa, xs, xk, d, yt, ld, c, cs), split among the threads when `threaded`. */
+  private rowBlocks(threaded: boolean, blocks: number, head: number[], add: number): void {
+    const [xa, xs, xk, d, yt, ld, c, cs] = head;
+    if (!threaded || !this.threads) {
+      this.kernels.rowBlocksProducts(xa, xs, xk, d, yt, ld, c, cs, 0, blocks, 0, 0, add);
+      return;
+    }
+    const ranges = balancedRanges(blocks, this.threads.threadCount);
+    this.threads.run('rowBlocksProducts', ranges.map(([b0, b1]) => (b1 > b0 ? [xa, xs, xk, d, yt, ld, c, cs, b0, b1, 0, 0, add] : null)));
+  }
+
+  /** Writes the result back (and lets a one-off arena's threads go). */
+  finish(target: Float64Array): void {
+    target.set(this.target);
+    this.owned?.release();
+  }
+}
+
+/**
+ * T (b × b, upper triangular, row-major) with H_0⋯H_{b-1} = I − V T Vᵀ from the Gram matrix VᵀV
+ * (b × b; its upper triangle is read): T[j][j] = τ_j and T[0:j, j] = −τ_j · T[0:j, 0:j] ·
+ * (V[:, 0:j]ᵀ v_j) (LAPACK's larft, forward direction).
+ */
+function upperTriangularFactor(gram: Float64Array, taus: ArrayLike<number>, first: number, b: number): Float64Array {
+  const t = new Float64Array(b * b);
   for (let j = 0; j < b; j++) {
     const tau = taus[first + j];
-    t.data[j * b + j] = tau;
+    t[j * b + j] = tau;
     for (let i = 0; i < j; i++) {
       let sum = 0;
-      for (let l = i; l < j; l++) sum += t.data[i * b + l] * gram.data[l * b + j];
-      t.data[i * b + j] = -tau * sum;
+      for (let l = i; l < j; l++) sum += t[i * b + l] * gram[l * b + j];
+      t[i * b + j] = -tau * sum;
     }
   }
   return t;
