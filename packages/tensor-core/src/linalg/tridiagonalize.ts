@@ -1,4 +1,5 @@
 import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
+import { balancedRanges } from '../simd/work-split.js';
 import { axpy, dotProduct } from './matrix-ops.js';
 
 /** Order from which the reduction runs in WebAssembly SIMD (below it, setup outweighs the loops). */
@@ -13,6 +14,8 @@ const PANEL = 32;
 const PANEL_MIN_ORDER = 448;
 /** Columns of the deferred update's right factor per pass (2·PANEL × this, 128 KiB, stays in L2). */
 const COLUMN_PANEL = 256;
+/** Multiply-adds from which an update's row blocks split among the worker threads (a hand-off costs ≈ 40 µs). */
+const THREADED_MIN_WORK = 2 ** 21;
 
 /**
  * Reduces the symmetric `matrixWork` (n×n, row-major; only its upper triangle is read) to
@@ -37,11 +40,14 @@ export function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Fl
   const lengths = [n * n + 4 * n, n, n, panel * n, panel * n, panel, (n + 4) * inner, inner * COLUMN_PANEL];
   // From order 32 on everything runs in WebAssembly memory, its loops in the SIMD kernels: the same
   // float64 values as the loops used without them.
-  const arena = n >= SIMD_MIN_ORDER ? SimdArena.create(lengths) : null;
+  // In panels, the deferred updates split their row blocks among the worker threads (the same
+  // values: each entry is still summed by one thread).
+  const arena = n >= SIMD_MIN_ORDER ? SimdArena.create(lengths, undefined, { threads: panel > 1 }) : null;
   const [padded, v, w, panelV, panelW, coefficients, left, right] = arena ? arena.arrays : lengths.map((length) => new Float64Array(length));
   const work = padded.subarray(0, n * n);
   work.set(matrixWork);
   const kernels = arena?.kernels ?? null;
+  const split = arena?.threads ? arena : null;
   for (let panelStart = 0; panelStart < steps; panelStart += panel) {
     const panelEnd = Math.min(panelStart + panel, steps);
     // Row j of panelV / panelW: the panel's j-th v and w over the global indices (zero before its first).
@@ -92,8 +98,9 @@ export function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Fl
       panelV.set(v.subarray(0, length), j * n + first);
       panelW.set(w.subarray(0, length), j * n + first);
     }
-    updateTrailing(kernels, work, n, panelEnd, panelEnd - panelStart, panelV, panelW, left, right);
+    updateTrailing(kernels, split, work, n, panelEnd, panelEnd - panelStart, panelV, panelW, left, right);
   }
+  arena?.release();
   if (n >= 2) {
     diagonal[n - 2] = work[(n - 2) * n + n - 2];
     offDiagonal[n - 2] = work[(n - 2) * n + n - 1];
@@ -166,6 +173,7 @@ function symmetricUpperProduct(work: Float64Array, trailing: number, n: number, 
  */
 function updateTrailing(
   kernels: DenseSimdKernels | null,
+  split: SimdArena | null,
   work: Float64Array,
   n: number,
   from: number,
@@ -208,9 +216,16 @@ function updateTrailing(
     // a block starts at its own first row (c0 is a multiple of four); blocks below it take none.
     const above = c0 / 4;
     const blocks = Math.ceil(Math.min(c0 + width, size) / 4);
-    const job = (b0: number, b1: number, symmetric: number) =>
-      kernels.rowBlocksProducts(addressOf(left), 8 * inner, 8, inner, addressOf(right), width, addressOf(work, corner + c0), 8 * n, b0, b1, -c0, symmetric, 1);
-    if (above > 0) job(0, above, 0);
-    job(above, blocks, 1);
+    const job = (b0: number, b1: number, symmetric: number) => [addressOf(left), 8 * inner, 8, inner, addressOf(right), width, addressOf(work, corner + c0), 8 * n, b0, b1, -c0, symmetric, 1];
+    for (const [b0, b1, symmetric] of [[0, above, 0], [above, blocks, 1]]) {
+      if (b1 <= b0) continue;
+      if (!split || (b1 - b0) * 4 * width * inner < THREADED_MIN_WORK) kernels.rowBlocksProducts(...(job(b0, b1, symmetric) as Parameters<DenseSimdKernels['rowBlocksProducts']>));
+      else {
+        // A block below the panel's first column covers the columns from its own first row on.
+        const columnsOf = symmetric ? (b: number) => Math.max(width - 4 * (b0 + b) + c0, 1) : undefined;
+        const ranges = balancedRanges(b1 - b0, split.threadCount, columnsOf);
+        split.run('rowBlocksProducts', ranges.map(([r0, r1]) => (r1 > r0 ? job(b0 + r0, b0 + r1, symmetric) : null)));
+      }
+    }
   }
 }
