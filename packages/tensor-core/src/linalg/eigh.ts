@@ -27,6 +27,10 @@ export interface EighResult {
   vectors: Matrix;
 }
 
+/** Rows and columns per tile of the symmetrized copy. */
+const SYMMETRIZE_TILE = 64;
+/** Rows of the output per tile of eigh's final transpose. */
+const OUTPUT_TILE = 32;
 /** Order from which the tridiagonal's eigenvectors come from divide and conquer instead of QL. */
 const DIVIDE_AND_CONQUER_MIN_ORDER = 64;
 
@@ -43,39 +47,42 @@ export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
   const diagonal = new Float64Array(n);
   const offDiagonal = new Float64Array(n);
   const taus = tridiagonalize(work, n, diagonal, offDiagonal);
-  const q = eigenvectorsOf(work, taus, diagonal, offDiagonal, n);
+  const rows = eigenvectorRows(work, taus, diagonal, offDiagonal, n);
 
   const orderIndex = sortedOrder(diagonal, order);
-  const values = new Float64Array(n);
+  const values = Float64Array.from(orderIndex, (source) => diagonal[source] * scale);
+  const signs = Float64Array.from(orderIndex, (source) => largestComponentSign(rows, source * n, n));
+  // Vector j (row orderIndex[j] of `rows`, signed) into column j, in tiles of rows so the writes stay in cache.
   const vectors = new Float64Array(n * n);
-  for (let col = 0; col < n; col++) {
-    const source = orderIndex[col];
-    values[col] = diagonal[source] * scale;
-    const sign = largestComponentSign(q, source, n, n);
-    for (let k = 0; k < n; k++) vectors[k * n + col] = sign * q[k * n + source];
+  for (let k0 = 0; k0 < n; k0 += OUTPUT_TILE) {
+    const k1 = Math.min(k0 + OUTPUT_TILE, n);
+    for (let col = 0; col < n; col++) {
+      const source = orderIndex[col] * n;
+      const sign = signs[col];
+      for (let k = k0; k < k1; k++) vectors[k * n + col] = sign * rows[source + k];
+    }
   }
   return { values, vectors: { rows: n, cols: n, data: vectors } };
 }
 
 /**
- * The eigenvectors of A as the columns of an n×n row-major matrix, with the tridiagonal's
+ * The eigenvectors of A as the rows of an n×n row-major matrix (Vᵀ), with the tridiagonal's
  * eigenvalues left in `diagonal`. From order DIVIDE_AND_CONQUER_MIN_ORDER on by divide and conquer,
- * whose vectors Z then take the reflections directly (V = QZ, as Vᵀ = ZᵀQᵀ), never forming Q;
- * below it by QL's rotations applied to Q, accumulated from the reflections.
+ * whose vectors Z then take the reflections directly (Vᵀ = ZᵀQᵀ), never forming Q; below it by
+ * QL's rotations applied to Q, accumulated from the reflections.
  */
-function eigenvectorsOf(work: Float64Array, taus: Float64Array, diagonal: Float64Array, offDiagonal: Float64Array, n: number): Float64Array {
+function eigenvectorRows(work: Float64Array, taus: Float64Array, diagonal: Float64Array, offDiagonal: Float64Array, n: number): Float64Array {
+  const rows = new Float64Array(n * n);
   if (n >= DIVIDE_AND_CONQUER_MIN_ORDER) {
-    const z = tridiagonalDivideConquer(diagonal, offDiagonal, n);
-    const vt = new Float64Array(n * n);
-    transposeInto(z, n, n, n, vt, n);
-    multiplyByQt(vt, work, taus, n, false);
-    transposeInto(vt, n, n, n, z, n);
-    return z;
+    transposeInto(tridiagonalDivideConquer(diagonal, offDiagonal, n), n, n, n, rows, n);
+    multiplyByQt(rows, work, taus, n, false);
+    return rows;
   }
   // The rotations start from Q, which the accumulation gives as Qᵀ (rows): the batch takes it so.
   const batch = deferredRotationBatchOfTransposed(accumulateQt(work, taus, n), n, n);
   tridiagonalQl(diagonal, offDiagonal, batch, n);
-  return batch.finish();
+  transposeInto(batch.finish(), n, n, n, rows, n);
+  return rows;
 }
 
 /**
@@ -124,20 +131,28 @@ function symmetrizedCopy(a: Matrix, scale: number, tolerance: number, where: str
   let worst = 0;
   let worstRow = 0;
   let worstCol = 0;
-  for (let i = 0; i < n; i++) {
-    out[i * n + i] = src[i * n + i] * inverse;
-    for (let j = i + 1; j < n; j++) {
-      const upper = src[i * n + j];
-      const lower = src[j * n + i];
-      const gap = Math.abs(upper - lower);
-      if (gap > worst) {
-        worst = gap;
-        worstRow = i;
-        worstCol = j;
+  // Tiles of the upper triangle, so the lower triangle's columns are read while in cache; the
+  // worst asymmetry is the first in row-major order on ties, as an untiled scan would report it.
+  for (let i0 = 0; i0 < n; i0 += SYMMETRIZE_TILE) {
+    const i1 = Math.min(i0 + SYMMETRIZE_TILE, n);
+    for (let j0 = i0; j0 < n; j0 += SYMMETRIZE_TILE) {
+      const j1 = Math.min(j0 + SYMMETRIZE_TILE, n);
+      for (let i = i0; i < i1; i++) {
+        if (j0 === i0) out[i * n + i] = src[i * n + i] * inverse;
+        for (let j = Math.max(j0, i + 1); j < j1; j++) {
+          const upper = src[i * n + j];
+          const lower = src[j * n + i];
+          const gap = Math.abs(upper - lower);
+          if (gap > worst || (gap === worst && gap > 0 && (i < worstRow || (i === worstRow && j < worstCol)))) {
+            worst = gap;
+            worstRow = i;
+            worstCol = j;
+          }
+          const mean = 0.5 * (upper + lower) * inverse;
+          out[i * n + j] = mean;
+          out[j * n + i] = mean;
+        }
       }
-      const mean = 0.5 * (upper + lower) * inverse;
-      out[i * n + j] = mean;
-      out[j * n + i] = mean;
     }
   }
   if (worst > tolerance * scale) {
@@ -181,16 +196,16 @@ function multiplyByQt(rows: Float64Array, work: Float64Array, taus: Float64Array
   applyReflectionsToRows(rows, n, n, count, work, offsets, starts, order, fromIdentity);
 }
 
-/** +1 or −1: the sign of column `col`'s largest-magnitude entry (the first one on exact ties). */
-function largestComponentSign(data: Float64Array, col: number, rows: number, cols: number): number {
+/** +1 or −1: the sign of the largest-magnitude entry (the first one on exact ties) of data[start..start+length). */
+function largestComponentSign(data: Float64Array, start: number, length: number): number {
   let best = 0;
-  let bestIndex = 0;
-  for (let k = 0; k < rows; k++) {
-    const v = Math.abs(data[k * cols + col]);
+  let bestIndex = start;
+  for (let k = start; k < start + length; k++) {
+    const v = Math.abs(data[k]);
     if (v > best) {
       best = v;
       bestIndex = k;
     }
   }
-  return data[bestIndex * cols + col] < 0 ? -1 : 1;
+  return data[bestIndex] < 0 ? -1 : 1;
 }
