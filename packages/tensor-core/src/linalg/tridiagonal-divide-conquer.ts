@@ -251,7 +251,7 @@ function secularRoot(s: Float64Array, w: Float64Array, rho: number, left: number
       }
     }
     const g = 1 + psi + phi;
-    if (Math.abs(g) <= 4 * EPSILON * (k * (Math.abs(psi) + phi) + 1)) return mu;
+    if (Math.abs(g) <= 8 * EPSILON * (Math.abs(psi) + phi + 1)) return mu;
     if (g < 0) low = mu;
     else high = mu;
     // Two-pole model matching ψ and φ in value and slope at μ: C + S₁/(Δ₁ − η) + S₂/(Δ₂ − η) = 0 for the step η.
