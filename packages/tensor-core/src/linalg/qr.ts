@@ -1,5 +1,6 @@
 import type { Matrix } from './matrix.js';
 import { axpy, requireFiniteMatrix } from './matrix-ops.js';
+import { householder } from './reflections.js';
 
 export interface QrResult {
   /** m×k with orthonormal columns, k = min(m, n). */
@@ -28,9 +29,7 @@ export function qr(a: Matrix): QrResult {
     for (let i = j + 1; i < m; i++) sumSquares += work[i * n + j] * work[i * n + j];
     if (sumSquares === 0) continue;
     const x0 = work[j * n + j];
-    const norm = Math.sqrt(x0 * x0 + sumSquares);
-    const alpha = x0 >= 0 ? -norm : norm;
-    const tau = 1 / (norm * (norm + Math.abs(x0)));
+    const { alpha, tau } = householder(x0, sumSquares);
     work[j * n + j] = x0 - alpha;
     taus[j] = tau;
     // Trailing columns: A ← A − τ v (vᵀA), vᵀA gathered row by row so access stays contiguous.

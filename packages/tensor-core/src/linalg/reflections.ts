@@ -1,7 +1,7 @@
-import { threadedScratchAreas, scratchAreas } from '../simd/scratch-arena.js';
+import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
 import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
 import { balancedRanges } from '../simd/work-split.js';
-import { type Matrix, matrix } from './matrix.js';
+import type { Matrix } from './matrix.js';
 import { axpy, dotProduct, matmulMatrix } from './matrix-ops.js';
 
 /** Reflections applied together: 32 of them make the two products of a block BLAS-3 shaped. */
@@ -12,6 +12,29 @@ const BLOCKED_MIN_WORK = 2 ** 18;
 const PANEL_VALUES = 32768;
 /** From this many multiply-adds a block's two large products split among the worker threads. */
 const THREADED_MIN_WORK = 2 ** 22;
+
+/**
+ * The Householder reflection H = I − τ v vᵀ that maps x = (x₀, rest), ‖rest‖² = sumSquares > 0,
+ * to α e₁: α = −sign(x₀)‖x‖, so that v₀ = x₀ − α never cancels; v = (x₀ − α, rest); and
+ * τ = 1/(‖x‖(‖x‖ + |x₀|)). The caller stores v₀ = x₀ − α in place of x₀.
+ */
+export function householder(x0: number, sumSquares: number): { alpha: number; tau: number } {
+  const norm = Math.sqrt(x0 * x0 + sumSquares);
+  return { alpha: x0 >= 0 ? -norm : norm, tau: 1 / (norm * (norm + Math.abs(x0))) };
+}
+
+/**
+ * `householder` for the contiguous x = data[start..start+length), with v₀ stored in place of x₀ (so
+ * data holds v). When x is already a multiple of e₁ there is nothing to reflect: α = x₀, τ = 0
+ * and data is untouched (as LAPACK's larfg).
+ */
+export function reflectInPlace(data: Float64Array, start: number, length: number): { alpha: number; tau: number } {
+  const sumSquares = dotProduct(data, start + 1, data, start + 1, length - 1);
+  if (sumSquares === 0) return { alpha: data[start], tau: 0 };
+  const reflection = householder(data[start], sumSquares);
+  data[start] -= reflection.alpha;
+  return reflection;
+}
 
 /**
  * Householder reflections H_j = I − τ_j v_j v_jᵀ applied from the right, in order j = 0..count-1,
@@ -114,7 +137,7 @@ function applyBlock(
   reflections: Reflections,
   buffer: Float64Array,
 ): void {
-  const { vectors, offsets, starts, taus, skipLeadingRows } = reflections;
+  const { taus, skipLeadingRows } = reflections;
   const b = last - first;
   const width = cols - lowest;
   const firstRow = skipLeadingRows ? lowest : 0;

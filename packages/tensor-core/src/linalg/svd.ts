@@ -1,7 +1,7 @@
 import { NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
-import { applyReflectionsToRows } from './reflections.js';
+import { applyReflectionsToRows, householder, reflectInPlace } from './reflections.js';
 import { deferredRotationBatch, deferredRotationBatchOfTransposed } from './transposed-rotation-batch.js';
 import { addressOf, SimdArena } from '../simd/simd-arena.js';
 
@@ -103,9 +103,7 @@ function bidiagonalize(
     if (sumSquares === 0) {
       diagonal[k] = x0;
     } else {
-      const norm = Math.sqrt(x0 * x0 + sumSquares);
-      const alpha = x0 >= 0 ? -norm : norm;
-      const tau = 1 / (norm * (norm + Math.abs(x0)));
+      const { alpha, tau } = householder(x0, sumSquares);
       work[k * n + k] = x0 - alpha;
       diagonal[k] = alpha;
       leftTaus[k] = tau;
@@ -124,18 +122,10 @@ function bidiagonalize(
     // Right reflection on row k, columns k+1..n-1 (v stored in place, contiguous).
     if (width === 0) continue;
     const start = k * n + k + 1;
-    const tail = dotProduct(work, start + 1, work, start + 1, width - 1);
-    const y0 = work[start];
-    if (tail === 0) {
-      superDiagonal[k] = y0;
-      continue;
-    }
-    const norm = Math.sqrt(y0 * y0 + tail);
-    const alpha = y0 >= 0 ? -norm : norm;
-    const tau = 1 / (norm * (norm + Math.abs(y0)));
-    work[start] = y0 - alpha;
+    const { alpha, tau } = reflectInPlace(work, start, width);
     superDiagonal[k] = alpha;
     rightTaus[k] = tau;
+    if (tau === 0) continue;
     // Rows k+1..m-1: A ← A − τ (A v) vᵀ.
     if (simd) simd.kernels.rowsReflect(addressOf(work, (k + 1) * n + k + 1), n, m - k - 1, width, addressOf(work, start), -tau);
     else {

@@ -1,6 +1,7 @@
 import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
 import { balancedRanges } from '../simd/work-split.js';
 import { axpy, dotProduct } from './matrix-ops.js';
+import { reflectInPlace } from './reflections.js';
 
 /** Order from which the reduction runs in WebAssembly SIMD (below it, setup outweighs the loops). */
 const SIMD_MIN_ORDER = 32;
@@ -64,20 +65,10 @@ export function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Fl
       for (let t = 0; t < j; t++) coefficients[t] = -panelW[t * n + k];
       rowsAxpy(kernels, panelV, k, n, j, n - k, coefficients, work, k * n + k);
       diagonal[k] = work[k * n + k];
-      const sumSquares = dotProduct(work, start + 1, work, start + 1, length - 1);
-      const x0 = work[start];
-      if (sumSquares === 0) {
-        // Row k is already tridiagonal: no reflection (τ = 0; its panel rows stay zero).
-        offDiagonal[k] = x0;
-        continue;
-      }
-      const norm = Math.sqrt(x0 * x0 + sumSquares);
-      // α = −sign(x₀)‖x‖ so that v₀ = x₀ − α never cancels.
-      const alpha = x0 >= 0 ? -norm : norm;
-      const tau = 1 / (norm * (norm + Math.abs(x0)));
-      work[start] = x0 - alpha;
+      const { alpha, tau } = reflectInPlace(work, start, length);
       offDiagonal[k] = alpha;
       taus[k] = tau;
+      if (tau === 0) continue; // row k is already tridiagonal (its panel rows stay zero)
       v.set(work.subarray(start, start + length));
 
       // p = τ (S v − V(Wᵀv) − W(Vᵀv)): S as the panel found it, corrected by the panel's earlier terms.
