@@ -120,3 +120,48 @@ describe('eigh robustness', () => {
     });
   });
 });
+
+describe('eigh robustness in panels and divide and conquer (order 480)', () => {
+  const n = 480;
+  const filled = (entry: (i: number, j: number) => number): Matrix => {
+    const data = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) data[i * n + j] = entry(Math.min(i, j), Math.max(i, j));
+    return { rows: n, cols: n, data };
+  };
+
+  it('handles structured matrices: zero, identity, repeated diagonal, all ones (rank 1), a tridiagonal one', () => {
+    const zero = eigh(filled(() => 0));
+    expect(zero.values.every((value) => value === 0)).toBe(true);
+    checkDefinition(filled((i, j) => (i === j ? 1 : 0)), 'identity');
+    checkDefinition(filled((i, j) => (i === j ? [2, -1, 2, 0.5][i % 4] : 0)), 'repeated diagonal');
+    const ones = filled(() => 1);
+    checkDefinition(ones, 'all ones');
+    expect(Math.abs(eigh(ones).values[0] - n)).toBeLessThan(1e-10 * n);
+    checkDefinition(filled((i, j) => (i === j ? 2 : j === i + 1 ? -1 : 0)), '1-2-1 (already tridiagonal: every reflection is τ = 0)');
+  });
+
+  it('keeps scaled and graded random matrices accurate (entries near 1e±200, rows over 12 orders)', () =>
+    withSeed((rng) => {
+      const base = new Float64Array(n * n);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j <= i; j++) {
+          const value = rng.normal();
+          base[i * n + j] = value;
+          base[j * n + i] = value;
+        }
+      const reference = eigh({ rows: n, cols: n, data: base });
+      const largest = Math.abs(reference.values[0]);
+      for (const scale of [1e200, 1e-200]) {
+        // The definition's sums would overflow or underflow here: compare with the unscaled matrix's
+        // decomposition (checked against the definition) instead.
+        const { values, vectors } = eigh({ rows: n, cols: n, data: base.map((x) => x * scale) });
+        for (let i = 0; i < n; i++) expect(Math.abs(values[i] / scale - reference.values[i]), `scaled by ${scale}: λ${i}`).toBeLessThan(1e-12 * largest);
+        let worst = 0;
+        for (let i = 0; i < n * n; i++) worst = Math.max(worst, Math.abs(vectors.data[i] - reference.vectors.data[i]));
+        expect(worst, `scaled by ${scale}: vectors`).toBeLessThan(1e-8);
+      }
+      checkDefinition({ rows: n, cols: n, data: base }, 'unscaled');
+      const grade = (i: number) => 10 ** (-12 * (i / (n - 1)));
+      checkDefinition(filled((i, j) => base[i * n + j] * grade(i) * grade(j)), 'graded');
+    }));
+});
