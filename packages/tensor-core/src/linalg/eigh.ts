@@ -35,10 +35,11 @@ const OUTPUT_TILE = 32;
 const DIVIDE_AND_CONQUER_MIN_ORDER = 64;
 
 /**
- * Eigendecomposition of a symmetric matrix, A = V diag(λ) Vᵀ: Householder tridiagonalization, then
- * implicit QL with Wilkinson shifts on the tridiagonal matrix (Golub & Van Loan §8.3; the tred2/tql2
- * scheme of Wilkinson & Reinsch). O(n³). The QL rotations depend only on the tridiagonal matrix, so
- * they are recorded and applied to the eigenvectors in cache-friendly batches.
+ * Eigendecomposition of a symmetric matrix, A = V diag(λ) Vᵀ, as LAPACK's syevd: Householder
+ * tridiagonalization (in panels from order 448, `tridiagonalize.ts`), then the tridiagonal's
+ * eigenpairs by divide and conquer from order 64 (`tridiagonal-divide-conquer.ts`), whose vectors
+ * take the reflections in compact WY blocks; below order 64, implicit QL with Wilkinson shifts
+ * (Golub & Van Loan §8.3, `tridiagonal-ql.ts`) with its rotations applied to Q in batches. O(n³).
  */
 export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
   const { n, order, scale, work } = prepare(a, options, 'eigh');
