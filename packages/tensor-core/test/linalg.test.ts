@@ -275,6 +275,30 @@ describe('eigh', () => {
       }
     }));
 
+  it('returns the first `count` eigenpairs in either order (QL, divide and conquer, panels): the full decomposition’s, n × count', () =>
+    withSeed((rng) => {
+      for (const n of [17, 100, 460]) {
+        const a = randomSymmetric(rng, n);
+        for (const order of ['descending', 'ascending'] as const) {
+          const full = eigh(a, { order });
+          for (const count of [1, 7, n]) {
+            const { values, vectors } = eigh(a, { order, count });
+            expect([vectors.rows, vectors.cols]).toEqual([n, count]);
+            const scale = Math.abs(full.values[0]) + Math.abs(full.values[n - 1]);
+            for (let j = 0; j < count; j++) {
+              expect(Math.abs(values[j] - full.values[j]), `n = ${n}, ${order}, count ${count}: λ${j}`).toBeLessThan(1e-13 * scale);
+              let worst = 0;
+              for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(vectors.data[i * count + j] - full.vectors.data[i * n + j]));
+              expect(worst, `n = ${n}, ${order}, count ${count}: vector ${j}`).toBeLessThan(1e-9);
+            }
+          }
+        }
+      }
+      const a = randomSymmetric(rng, 5);
+      expect(eigh(a, { count: 0 }).vectors).toEqual({ rows: 5, cols: 0, data: new Float64Array(0) });
+      for (const count of [-1, 1.5, 6, Number.NaN]) expectCode(() => eigh(a, { count }), InvalidConfigError, 'INVALID_CONFIG', /count must be an integer in \[0, 5\]/);
+    }));
+
   it('eigvalsh gives eigh’s values without the vectors: known spectra, both orders, and the same input errors', () => {
     withSeed((rng) => {
       for (const n of [0, 1, 2, 9, 60]) {

@@ -15,14 +15,21 @@ export interface EighOptions {
    * matrix is symmetrized as (A + Aᵀ)/2.
    */
   tolerance?: number;
+  /**
+   * `eigh` only: the first `count` eigenpairs in `order` (the largest for 'descending'), as scipy's
+   * `subset_by_index`; default all n. From order 64 on, only these vectors take the
+   * tridiagonalization's reflections (2n²·count multiply-adds instead of 2n³): the top 10 of a
+   * 2000 × 2000 RBF Gram matrix take 1.5–1.7 s instead of 2.2–2.3 s (the tridiagonalization stays).
+   */
+  count?: number;
 }
 
 export interface EighResult {
-  /** The eigenvalues, in the requested order. */
+  /** The eigenvalues, in the requested order (`count` of them). */
   values: Float64Array;
   /**
-   * n×n orthonormal eigenvectors as COLUMNS (column j belongs to values[j]); each is signed so its
-   * largest-magnitude component (the first, on ties) is positive.
+   * n × count orthonormal eigenvectors as COLUMNS (column j belongs to values[j]); each is signed so
+   * its largest-magnitude component (the first, on ties) is positive.
    */
   vectors: Matrix;
 }
@@ -43,40 +50,50 @@ const DIVIDE_AND_CONQUER_MIN_ORDER = 64;
  */
 export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
   const { n, order, scale, work } = prepare(a, options, 'eigh');
-  if (n === 0) return { values: new Float64Array(0), vectors: { rows: 0, cols: 0, data: new Float64Array(0) } };
+  const count = options.count ?? n;
+  if (!Number.isInteger(count) || count < 0 || count > n) {
+    throw new InvalidConfigError(`eigh: count must be an integer in [0, ${n}], got ${count}`, { count, order: n });
+  }
+  if (n === 0 || count === 0) return { values: new Float64Array(0), vectors: { rows: n, cols: 0, data: new Float64Array(0) } };
 
   const diagonal = new Float64Array(n);
   const offDiagonal = new Float64Array(n);
   const taus = tridiagonalize(work, n, diagonal, offDiagonal);
-  const rows = eigenvectorRows(work, taus, diagonal, offDiagonal, n);
+  const tridiagonalRows = tridiagonalVectorRows(work, taus, diagonal, offDiagonal, n);
+  const orderIndex = sortedOrder(diagonal, order).slice(0, count);
+  // The wanted vectors as rows (all of them in place, or a subset gathered, row j for vector j),
+  // which then take the reflections; below the divide-and-conquer order they are A's already.
+  const subset = count < n;
+  const rows = subset ? new Float64Array(count * n) : tridiagonalRows;
+  if (subset) orderIndex.forEach((source, j) => rows.set(tridiagonalRows.subarray(source * n, (source + 1) * n), j * n));
+  if (n >= DIVIDE_AND_CONQUER_MIN_ORDER) multiplyByQt(rows, rows.length / n, work, taus, n, false);
+  const rowStart = (col: number) => (subset ? col : orderIndex[col]) * n;
 
-  const orderIndex = sortedOrder(diagonal, order);
   const values = Float64Array.from(orderIndex, (source) => diagonal[source] * scale);
-  const signs = Float64Array.from(orderIndex, (source) => largestComponentSign(rows, source * n, n));
-  // Vector j (row orderIndex[j] of `rows`, signed) into column j, in tiles of rows so the writes stay in cache.
-  const vectors = new Float64Array(n * n);
+  const signs = Float64Array.from(orderIndex, (_, col) => largestComponentSign(rows, rowStart(col), n));
+  // Vector j (its row, signed) into column j, in tiles of rows so the writes stay in cache.
+  const vectors = new Float64Array(n * count);
   for (let k0 = 0; k0 < n; k0 += OUTPUT_TILE) {
     const k1 = Math.min(k0 + OUTPUT_TILE, n);
-    for (let col = 0; col < n; col++) {
-      const source = orderIndex[col] * n;
+    for (let col = 0; col < count; col++) {
+      const source = rowStart(col);
       const sign = signs[col];
-      for (let k = k0; k < k1; k++) vectors[k * n + col] = sign * rows[source + k];
+      for (let k = k0; k < k1; k++) vectors[k * count + col] = sign * rows[source + k];
     }
   }
-  return { values, vectors: { rows: n, cols: n, data: vectors } };
+  return { values, vectors: { rows: n, cols: count, data: vectors } };
 }
 
 /**
- * The eigenvectors of A as the rows of an n×n row-major matrix (Vᵀ), with the tridiagonal's
- * eigenvalues left in `diagonal`. From order DIVIDE_AND_CONQUER_MIN_ORDER on by divide and conquer,
- * whose vectors Z then take the reflections directly (Vᵀ = ZᵀQᵀ), never forming Q; below it by
- * QL's rotations applied to Q, accumulated from the reflections.
+ * Eigenvectors as the rows of an n×n row-major matrix, with the tridiagonal's eigenvalues left in
+ * `diagonal`. From order DIVIDE_AND_CONQUER_MIN_ORDER on, the tridiagonal's own (Zᵀ, by divide and
+ * conquer), which then take the reflections (Vᵀ = ZᵀQᵀ; Q is never formed); below it A's, by QL's
+ * rotations applied to Q, accumulated from the reflections.
  */
-function eigenvectorRows(work: Float64Array, taus: Float64Array, diagonal: Float64Array, offDiagonal: Float64Array, n: number): Float64Array {
+function tridiagonalVectorRows(work: Float64Array, taus: Float64Array, diagonal: Float64Array, offDiagonal: Float64Array, n: number): Float64Array {
   const rows = new Float64Array(n * n);
   if (n >= DIVIDE_AND_CONQUER_MIN_ORDER) {
     transposeInto(tridiagonalDivideConquer(diagonal, offDiagonal, n), n, n, n, rows, n);
-    multiplyByQt(rows, work, taus, n, false);
     return rows;
   }
   // The rotations start from Q, which the accumulation gives as Qᵀ (rows): the batch takes it so.
@@ -173,17 +190,17 @@ function symmetrizedCopy(a: Matrix, scale: number, tolerance: number, where: str
 function accumulateQt(work: Float64Array, taus: Float64Array, n: number): Float64Array {
   const qt = new Float64Array(n * n);
   for (let i = 0; i < n; i++) qt[i * n + i] = 1;
-  multiplyByQt(qt, work, taus, n, true);
+  multiplyByQt(qt, n, work, taus, n, true);
   return qt;
 }
 
 /**
- * rows ← rows·Qᵀ for the n×n row-major `rows`, Qᵀ = H_{n-3}⋯H_0 from the tridiagonalization's
+ * rows ← rows·Qᵀ for the rowCount × n row-major `rows`, Qᵀ = H_{n-3}⋯H_0 from the tridiagonalization's
  * reflections (v_k in row k of `work`): from the identity (`fromIdentity`), Qᵀ itself, where H_k
  * touches columns k+1.. and, at that point, only rows k+1.. are non-trivial there; from Zᵀ (the
  * tridiagonal's eigenvectors as rows), A's eigenvectors as rows.
  */
-function multiplyByQt(rows: Float64Array, work: Float64Array, taus: Float64Array, n: number, fromIdentity: boolean): void {
+function multiplyByQt(rows: Float64Array, rowCount: number, work: Float64Array, taus: Float64Array, n: number, fromIdentity: boolean): void {
   const count = Math.max(n - 2, 0);
   const offsets = new Int32Array(count);
   const starts = new Int32Array(count);
@@ -194,7 +211,7 @@ function multiplyByQt(rows: Float64Array, work: Float64Array, taus: Float64Array
     starts[j] = k + 1;
     order[j] = taus[k];
   }
-  applyReflectionsToRows(rows, n, n, count, work, offsets, starts, order, fromIdentity);
+  applyReflectionsToRows(rows, rowCount, n, count, work, offsets, starts, order, fromIdentity);
 }
 
 /** +1 or −1: the sign of the largest-magnitude entry (the first one on exact ties) of data[start..start+length). */
