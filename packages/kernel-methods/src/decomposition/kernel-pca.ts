@@ -14,7 +14,7 @@ import { crossProduct, crossProductAsync, isHostEngine } from '../operator/cross
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { lanczosLargest, lanczosLargestAsync } from '../util/lanczos.js';
-import { addToDiagonal, centerColumns, leadingColumns, scaleColumns } from '../util/linalg.js';
+import { addToDiagonal, centerColumns, scaleColumns } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
@@ -115,9 +115,8 @@ export class KernelPCA {
     let mean: number;
     if (solver === 'exact') {
       const centering = centerGram(new KernelMatrix(this.kernel, x, undefined, this.options).toMatrix());
-      const decomposition = eigh(centering.centered, { order: 'descending' });
-      vectors = leadingColumns(decomposition.vectors, k);
-      values = decomposition.values.slice(0, k);
+      // Only the top k eigenvectors are carried back from the tridiagonal form (tensor-core's `count`).
+      ({ vectors, values } = eigh(centering.centered, { order: 'descending', count: k }));
       ({ rowMeans, mean } = centering);
     } else if (solver === 'lanczos') {
       requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelPCA.fit (lanczos)', "solver 'randomized'");
