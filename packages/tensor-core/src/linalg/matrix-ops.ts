@@ -1,7 +1,7 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
 import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
 import { addressOf } from '../simd/simd-arena.js';
-import { balancedRanges } from '../simd/work-split.js';
+import { runRowBlocks } from '../simd/row-blocks.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
 
 export interface MatmulOptions {
@@ -138,16 +138,8 @@ function simdMatmul(
         for (let r = 0; r < height; r++) aBlock.set(ad.subarray((r0 + r) * inner + k0, (r0 + r) * inner + k0 + width), r * width);
         [xa, xs, xk] = [addressOf(aBlock), 8 * width, 8];
       }
-      const add = accumulate || k0 > 0 ? 1 : 0;
-      const blocks = Math.ceil(height / 4);
-      const job = (b0: number, b1: number) => [xa, xs, xk, width, addressOf(panel), n, addressOf(chunk), 8 * n, b0, b1, r0, symmetric ? 1 : 0, add];
-      if (threaded) {
-        // A symmetric product's block b covers the columns from its diagonal on: n − r0 − 4b of them.
-        const ranges = balancedRanges(blocks, threaded.arena.threadCount, symmetric ? (b) => Math.max(n - r0 - 4 * b, 1) : undefined);
-        threaded.arena.run('rowBlocksProducts', ranges.map(([b0, b1]) => (b1 > b0 ? job(b0, b1) : null)));
-      } else {
-        scratch.kernels.rowBlocksProducts(xa, xs, xk, width, addressOf(panel), n, addressOf(chunk), 8 * n, 0, blocks, r0, symmetric ? 1 : 0, add);
-      }
+      const job = { xa, xs, xk, d: width, yt: addressOf(panel), ld: n, c: addressOf(chunk), cs: 8 * n, firstRow: r0, symmetric, add: accumulate || k0 > 0 };
+      runRowBlocks(scratch.kernels, threaded?.arena ?? null, job, 0, Math.ceil(height / 4));
     }
     out.set(chunk.subarray(0, height * n), r0 * n);
   }

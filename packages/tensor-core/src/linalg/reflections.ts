@@ -1,6 +1,6 @@
 import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
 import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
-import { balancedRanges } from '../simd/work-split.js';
+import { runRowBlocks } from '../simd/row-blocks.js';
 import type { Matrix } from './matrix.js';
 import { axpy, dotProduct, matmulMatrix } from './matrix-ops.js';
 
@@ -146,19 +146,9 @@ function applyBlock(
   const t = upperTriangularFactor(matmulMatrix(v, v, { transposeA: true }).data, taus, first, b);
   const r: Matrix = { rows: height, cols: width, data: buffer.subarray(0, height * width) };
   for (let i = 0; i < height; i++) r.data.set(target.subarray((firstRow + i) * cols + lowest, (firstRow + i + 1) * cols), i * width);
-  // W = (R V)(−T), then R += W Vᵀ: each sum over the whole of T in order, as the SIMD path's kernel.
-  const rv = matmulMatrix(r, v).data;
-  const negated = t.map((x) => -x);
-  const w = new Float64Array(height * b);
-  for (let i = 0; i < height; i++) {
-    const row = i * b;
-    for (let j = 0; j < b; j++) {
-      let sum = 0;
-      for (let l = 0; l < b; l++) sum += rv[row + l] * negated[l * b + j];
-      w[row + j] = sum;
-    }
-  }
-  matmulMatrix({ rows: height, cols: b, data: w }, v, { transposeB: true, accumulate: r });
+  // W = (R V)(−T), then R += W Vᵀ: the same products, in the same order, as the arena's.
+  const w = matmulMatrix(matmulMatrix(r, v), { rows: b, cols: b, data: t.map((x) => -x) });
+  matmulMatrix(w, v, { transposeB: true, accumulate: r });
   for (let i = 0; i < height; i++) target.set(r.data.subarray(i * width, (i + 1) * width), (firstRow + i) * cols + lowest);
 }
 
@@ -229,40 +219,27 @@ class WyArena {
     const height = this.rowCount - firstRow;
     blockVectors(reflections, first, last, lowest, width, vPanel);
     const depth = Math.max(1, Math.floor(PANEL_VALUES / b));
-    // VᵀV (its columns as rows: x_i[k] = V[k][i]), in panels of V's rows.
+    const blocks = Math.ceil(height / 4);
+    const threads = height * width * b >= THREADED_MIN_WORK ? this.threads : null;
+    const rowsAt = addressOf(this.target, firstRow * cols + lowest);
+    // VᵀV (its columns as rows: x_i[k] = V[k][i]) and R V, in panels of V's rows (consecutive k;
+    // each sum goes on from the previous panel's).
     for (let k0 = 0; k0 < width; k0 += depth) {
-      const rowsOfPanel = Math.min(depth, width - k0);
-      this.kernels.rowBlocksProducts(addressOf(vPanel, k0 * b), 8, 8 * b, rowsOfPanel, addressOf(vPanel, k0 * b), b, addressOf(gram), 8 * b, 0, Math.ceil(b / 4), 0, 0, k0 > 0 ? 1 : 0);
+      const panelOfV = { d: Math.min(depth, width - k0), yt: addressOf(vPanel, k0 * b), ld: b, firstRow: 0, symmetric: false, add: k0 > 0 };
+      runRowBlocks(this.kernels, null, { ...panelOfV, xa: addressOf(vPanel, k0 * b), xs: 8, xk: 8 * b, c: addressOf(gram), cs: 8 * b }, 0, Math.ceil(b / 4));
+      runRowBlocks(this.kernels, threads, { ...panelOfV, xa: rowsAt + 8 * k0, xs: 8 * cols, xk: 8, c: addressOf(rv), cs: 8 * b }, 0, blocks);
     }
     const t = upperTriangularFactor(gram, reflections.taus, first, b);
     for (let i = 0; i < b * b; i++) negatedT[i] = -t[i];
-    const rowsAt = addressOf(this.target, firstRow * cols + lowest);
-    const blocks = Math.ceil(height / 4);
-    const threaded = height * width * b >= THREADED_MIN_WORK;
-    // R V, in panels of V's rows (consecutive k; the sum goes on from the previous panel's).
-    for (let k0 = 0; k0 < width; k0 += depth) {
-      const rowsOfPanel = Math.min(depth, width - k0);
-      this.rowBlocks(threaded, blocks, [rowsAt + 8 * k0, 8 * cols, 8, rowsOfPanel, addressOf(vPanel, k0 * b), b, addressOf(rv), 8 * b], k0 > 0 ? 1 : 0);
-    }
-    this.rowBlocks(false, blocks, [addressOf(rv), 8 * b, 8, b, addressOf(negatedT), b, addressOf(w), 8 * b], 0);
-    // R += W Vᵀ, Vᵀ a panel of columns at a time.
+    // W = (R V)(−T), then R += W Vᵀ, Vᵀ a panel of columns at a time.
+    const fromW = { xa: addressOf(w), xs: 8 * b, xk: 8, d: b, firstRow: 0, symmetric: false };
+    runRowBlocks(this.kernels, null, { ...fromW, xa: addressOf(rv), yt: addressOf(negatedT), ld: b, c: addressOf(w), cs: 8 * b, add: false }, 0, blocks);
     const span = Math.max(4, Math.floor(PANEL_VALUES / b));
     for (let c0 = 0; c0 < width; c0 += span) {
       const columns = Math.min(span, width - c0);
       for (let k = 0; k < b; k++) for (let c = 0; c < columns; c++) panel[k * columns + c] = vPanel[(c0 + c) * b + k];
-      this.rowBlocks(threaded, blocks, [addressOf(w), 8 * b, 8, b, addressOf(panel), columns, rowsAt + 8 * c0, 8 * cols], 1);
+      runRowBlocks(this.kernels, threads, { ...fromW, yt: addressOf(panel), ld: columns, c: rowsAt + 8 * c0, cs: 8 * cols, add: true }, 0, blocks);
     }
-  }
-
-  /** rowBlocksProducts over row blocks 0..blocks-1 with `head` (xa, xs, xk, d, yt, ld, c, cs), split among the threads when `threaded`. */
-  private rowBlocks(threaded: boolean, blocks: number, head: number[], add: number): void {
-    const [xa, xs, xk, d, yt, ld, c, cs] = head;
-    if (!threaded || !this.threads) {
-      this.kernels.rowBlocksProducts(xa, xs, xk, d, yt, ld, c, cs, 0, blocks, 0, 0, add);
-      return;
-    }
-    const ranges = balancedRanges(blocks, this.threads.threadCount);
-    this.threads.run('rowBlocksProducts', ranges.map(([b0, b1]) => (b1 > b0 ? [xa, xs, xk, d, yt, ld, c, cs, b0, b1, 0, 0, add] : null)));
   }
 
   /** Writes the result back (and lets a one-off arena's threads go). */

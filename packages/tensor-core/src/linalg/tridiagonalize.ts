@@ -1,5 +1,5 @@
 import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
-import { balancedRanges } from '../simd/work-split.js';
+import { runRowBlocks } from '../simd/row-blocks.js';
 import { axpy, dotProduct } from './matrix-ops.js';
 import { reflectInPlace } from './reflections.js';
 
@@ -207,16 +207,10 @@ function updateTrailing(
     // a block starts at its own first row (c0 is a multiple of four); blocks below it take none.
     const above = c0 / 4;
     const blocks = Math.ceil(Math.min(c0 + width, size) / 4);
-    const job = (b0: number, b1: number, symmetric: number) => [addressOf(left), 8 * inner, 8, inner, addressOf(right), width, addressOf(work, corner + c0), 8 * n, b0, b1, -c0, symmetric, 1];
-    for (const [b0, b1, symmetric] of [[0, above, 0], [above, blocks, 1]]) {
-      if (b1 <= b0) continue;
-      if (!split || (b1 - b0) * 4 * width * inner < THREADED_MIN_WORK) kernels.rowBlocksProducts(...(job(b0, b1, symmetric) as Parameters<DenseSimdKernels['rowBlocksProducts']>));
-      else {
-        // A block below the panel's first column covers the columns from its own first row on.
-        const columnsOf = symmetric ? (b: number) => Math.max(width - 4 * (b0 + b) + c0, 1) : undefined;
-        const ranges = balancedRanges(b1 - b0, split.threadCount, columnsOf);
-        split.run('rowBlocksProducts', ranges.map(([r0, r1]) => (r1 > r0 ? job(b0 + r0, b0 + r1, symmetric) : null)));
-      }
+    const job = { xa: addressOf(left), xs: 8 * inner, xk: 8, d: inner, yt: addressOf(right), ld: width, c: addressOf(work, corner + c0), cs: 8 * n, firstRow: -c0, add: true };
+    for (const [b0, b1, symmetric] of [[0, above, false], [above, blocks, true]] as const) {
+      const threads = split && (b1 - b0) * 4 * width * inner >= THREADED_MIN_WORK ? split : null;
+      runRowBlocks(kernels, threads, { ...job, symmetric }, b0, b1);
     }
   }
 }

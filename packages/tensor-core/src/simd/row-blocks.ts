@@ -1,0 +1,40 @@
+import type { DenseSimdKernels, SimdArena } from './simd-arena.js';
+import { balancedRanges } from './work-split.js';
+
+/**
+ * One call of the row-block kernel `rowBlocksProducts` but its range of blocks: x_i[k] at
+ * xa + i·xs + k·xk bytes, depth d, B's panel (d rows, ld wide) at yt, C's row r at c + r·cs, and
+ * with `symmetric` each block from column firstRow + 4b on (else from column 0).
+ */
+export interface RowBlocksJob {
+  xa: number;
+  xs: number;
+  xk: number;
+  d: number;
+  yt: number;
+  ld: number;
+  c: number;
+  cs: number;
+  firstRow: number;
+  symmetric: boolean;
+  add: boolean;
+}
+
+/**
+ * The kernel over row blocks b0 ≤ b < b1: split among `threads`' worker threads when given (a
+ * range of whole blocks each, balanced by their columns, so every entry is still summed by one
+ * thread: the same values), else in one call here.
+ */
+export function runRowBlocks(kernels: DenseSimdKernels, threads: SimdArena | null, job: RowBlocksJob, b0: number, b1: number): void {
+  if (b1 <= b0) return;
+  const { xa, xs, xk, d, yt, ld, c, cs, firstRow, symmetric, add } = job;
+  const args = (from: number, to: number) => [xa, xs, xk, d, yt, ld, c, cs, from, to, firstRow, symmetric ? 1 : 0, add ? 1 : 0];
+  if (!threads || threads.threadCount === 1) {
+    kernels.rowBlocksProducts(xa, xs, xk, d, yt, ld, c, cs, b0, b1, firstRow, symmetric ? 1 : 0, add ? 1 : 0);
+    return;
+  }
+  // A symmetric block b covers the columns from firstRow + 4b on: ld − firstRow − 4b of them.
+  const columns = symmetric ? (i: number) => Math.max(ld - firstRow - 4 * (b0 + i), 1) : undefined;
+  const ranges = balancedRanges(b1 - b0, threads.threadCount, columns);
+  threads.run('rowBlocksProducts', ranges.map(([from, to]) => (to > from ? args(b0 + from, b0 + to) : null)));
+}
