@@ -97,12 +97,13 @@ export function setSimdThreads(count?: number): void {
 export function simdThreadCount(): number {
   const host = pool === null ? null : threadHost(); // null: found unavailable, or failed once
   if (!host) return 1;
-  const wanted = Math.min(wantedThreads(host), MAX_WORKERS + 1);
+  const wanted = wantedThreads(host);
   return host.kind === 'node' ? wanted : Math.min(wanted, (pool?.usable ?? 0) + 1);
 }
 
+/** The requested thread count (default: available parallelism, at most 4), capped by the pool's size. */
 function wantedThreads(host: ThreadHost): number {
-  return requested ?? Math.min(4, host.parallelism);
+  return Math.min(requested ?? Math.min(4, host.parallelism), MAX_WORKERS + 1);
 }
 
 /**
@@ -117,7 +118,7 @@ function wantedThreads(host: ThreadHost): number {
 export async function startSimdThreads(): Promise<number> {
   const host = pool === null ? null : threadHost();
   if (!host) return 1;
-  const current = poolWith(host, Math.min(wantedThreads(host), MAX_WORKERS + 1) - 1);
+  const current = poolWith(host, wantedThreads(host) - 1);
   await current?.starting;
   return simdThreadCount();
 }
