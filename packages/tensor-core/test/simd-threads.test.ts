@@ -1,6 +1,7 @@
 // Worker threads for the SIMD loops (src/simd/simd-threads.ts): a module rewritten to import a shared
 // memory, workers attached to an arena running exports on their own arguments, and the pool's
 // contract (arenas sharing the workers in turn, failures reported, threads off with setSimdThreads(1)).
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import denseWasm from '../src/simd/dense.wat';
 import { addressOf, balancedRanges, SimdArena, setSimdThreads, simdThreadCount } from '../src/simd/index.js';
@@ -183,6 +184,20 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
       setSimdThreads(1);
       cases.forEach((product, index) => expectIdentical(threaded[index], product().data, `case ${index}`));
     }));
+
+  it.skipIf(!hasWorkers)('starts its workers in a process run with --input-type=module, where they read their program as an ES module', () => {
+    // The built package (turbo builds it before the tests), in a child process whose workers inherit the flag.
+    const program = [
+      "import { matmulMatrix, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';",
+      'setSimdThreads(2);',
+      'const a = { rows: 400, cols: 400, data: Float64Array.from({ length: 160000 }, (_, i) => Math.sin(i)) };',
+      'matmulMatrix(a, a, { transposeA: true });',
+      'console.log(simdThreadCount());',
+    ].join('\n');
+    const output = execFileSync(process.execPath, ['--input-type=module'], { input: program, cwd: import.meta.dirname, encoding: 'utf8', timeout: 120_000 });
+    // Workers that fail to start leave the pool, after the attach timeout, at one thread.
+    expect(Number(output.trim())).toBe(2);
+  });
 
   it('is off with setSimdThreads(1), and rejects a count below 1', () => {
     setSimdThreads(1);

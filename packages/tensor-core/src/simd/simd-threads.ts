@@ -25,8 +25,11 @@ const ATTACH_TIMEOUT_MS = 30_000;
 // the pool's control cells and its slot, which it acknowledges ('ready'); then, on each attach
 // message, it instantiates the modules on the memory and serves jobs until told to detach, which
 // returns it to its event loop for the next attach.
+//
+// Node evaluates it as CommonJS, or as an ES module when the process runs with --input-type=module
+// (workers inherit execArgv), where there is no require: process.getBuiltinModule serves both.
 const WORKER_SOURCE = `
-const port = typeof require === 'function' ? require('node:worker_threads').parentPort : null;
+const port = globalThis.process?.getBuiltinModule?.('node:worker_threads')?.parentPort ?? null;
 const post = (message) => (port ? port.postMessage(message) : postMessage(message));
 let control, args, base;
 const finish = () => { Atomics.add(control, ${DONE}, 1); Atomics.notify(control, ${DONE}); };
