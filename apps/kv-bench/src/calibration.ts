@@ -1,5 +1,5 @@
 import type { LayerActivations, LlamaModel } from '@kvkit/llm';
-import { denseCache, type MethodContext, type MethodDescriptor, rope, tensor } from '@kvkit/tensor-core';
+import { denseCache, type MethodContext, type MethodDescriptor } from '@kvkit/tensor-core';
 
 /**
  * Calibration for the rows that fit on the model (KVQuant, coupled quantization, the low-rank
@@ -24,21 +24,11 @@ export async function collectCalibration(model: LlamaModel, text: string, packag
   const rope0 = model.cacheSpec().rope!;
   const observers: ((event: LayerActivations) => void)[] = [];
   const finishers: [CalibratedPackage, () => unknown][] = [];
-  const cleanups: (() => void)[] = [];
 
   if (packages.includes('@kvkit/kv-quant')) {
     const { KVCalibrationCollector } = await import('@kvkit/kv-quant');
     const collector = new KVCalibrationCollector({ numLayers, kvHeads: numKvHeads, headDim, qHeads: numHeads, rope: rope0, maxTokens: tokens });
-    const invFreq = tensor(rope0.invFreq, [rope0.invFreq.length]);
-    cleanups.push(() => invFreq.dispose());
-    observers.push((event) => {
-      // KVQuant weighs key channels by pre-RoPE query energy: rotate the queries back by -position.
-      const back = tensor(Int32Array.from(event.positions, (p) => -p), [event.positions.length]);
-      const queries = rope(event.q, back, invFreq, rope0.layout);
-      collector.observe(event.layerIndex, { keys: event.keyPreRope, values: event.value, positions: event.positions, queries });
-      queries.dispose();
-      back.dispose();
-    });
+    observers.push((event) => collector.add(event));
     finishers.push(['@kvkit/kv-quant', () => collector.finish().toJSON()]);
   }
   if (packages.includes('@kvkit/kv-lowrank')) {
@@ -51,17 +41,13 @@ export async function collectCalibration(model: LlamaModel, text: string, packag
 
   const ids = model.tokenizer.encode(text);
   const chunk = Math.min(maxPositions, 1024);
-  try {
-    for (let start = 0; start < Math.min(ids.length, tokens); start += chunk) {
-      const cache = model.createCache(denseCache({ dtype: 'f32' }));
-      try {
-        model.forward(ids.subarray(start, start + chunk), cache, { logits: 'last', onLayer: (event) => observers.forEach((o) => o(event)) }).dispose();
-      } finally {
-        cache.dispose();
-      }
+  for (let start = 0; start < Math.min(ids.length, tokens); start += chunk) {
+    const cache = model.createCache(denseCache({ dtype: 'f32' }));
+    try {
+      model.forward(ids.subarray(start, start + chunk), cache, { logits: 'last', onLayer: (event) => observers.forEach((o) => o(event)) }).dispose();
+    } finally {
+      cache.dispose();
     }
-  } finally {
-    for (const cleanup of cleanups) cleanup();
   }
   return Object.fromEntries(finishers.map(([pkg, finish]) => [pkg, finish()]));
 }

@@ -33,7 +33,7 @@ export {
   type LayerSamplesInput,
   CALIBRATION_FORMAT,
 } from './calibration/calibration.js';
-export { KVCalibrationCollector, type CollectorOptions, type LayerActivations } from './calibration/collector.js';
+export { KVCalibrationCollector, type CollectorOptions, type LayerActivations, type ModelLayerEvent } from './calibration/collector.js';
 export { fitChannelRanges, fitDatatype, fitCodebooks, outlierAwareOrder } from './calibration/fit.js';
 export { CalibrationRequiredError } from './errors.js';
 

@@ -1,4 +1,4 @@
-import { tensor } from '@kvkit/tensor-core';
+import { rope as applyRope, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { KVCalibration, KVCalibrationCollector } from '../src/index.js';
@@ -123,5 +123,33 @@ describe('KVCalibrationCollector', () => {
       expect(() =>
         collector.observe(0, { keys: tensor(all[0].k, [2, 5, d]), values: tensor(all[0].v, [2, 5, d]), positions: positions(0, 4) })
       ).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+    }));
+
+  it("add() takes a model's layer event: post-RoPE queries are stored rotated back, as observe() stores pre-RoPE ones", () =>
+    withSeed((rng) => {
+      const n = 6;
+      const k = randomArray(rng, 2 * n * d);
+      const v = randomArray(rng, 2 * n * d);
+      const qPre = randomArray(rng, 4 * n * d);
+      const pos = Int32Array.from({ length: n }, (_, i) => 40 + 3 * i);
+      const qPost = applyRope(tensor(qPre, [4, n, d]), tensor(pos, [n]), tensor(rope!.invFreq, [d / 2]), rope!.layout);
+      const event = { layerIndex: 1, positions: pos, keyPreRope: tensor(k, [2, n, d]), value: tensor(v, [2, n, d]), q: qPost };
+      const viaEvent = new KVCalibrationCollector({ numLayers: 2, kvHeads: 2, headDim: d, qHeads: 4, rope });
+      viaEvent.add(event);
+      const direct = new KVCalibrationCollector({ numLayers: 2, kvHeads: 2, headDim: d, qHeads: 4, rope });
+      direct.observe(1, { keys: tensor(k, [2, n, d]), values: tensor(v, [2, n, d]), queries: tensor(qPre, [4, n, d]), positions: pos });
+      const a = viaEvent.finish().layer(1);
+      const b = direct.finish().layer(1);
+      expect(Array.from(a.keys)).toEqual(Array.from(b.keys));
+      expect(Array.from(a.values)).toEqual(Array.from(b.values));
+      expect(Array.from(a.positions)).toEqual(Array.from(pos));
+      assertClose(a.queries!, b.queries!, 1e-5, 'queries rotated back');
+
+      const withoutQueries = new KVCalibrationCollector({ numLayers: 2, kvHeads: 2, headDim: d });
+      withoutQueries.add(event);
+      expect(withoutQueries.finish().layer(1).queries).toBeUndefined();
+      const withoutRope = new KVCalibrationCollector({ numLayers: 2, kvHeads: 2, headDim: d, qHeads: 4 });
+      expect(() => withoutRope.add(event)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('rope') }));
+      expect(withoutRope.tokens(1)).toBe(0);
     }));
 });

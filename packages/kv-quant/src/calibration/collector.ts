@@ -1,4 +1,4 @@
-import { InvalidConfigError, type RopeLayout, ShapeMismatchError, type Tensor } from '@kvkit/tensor-core';
+import { InvalidConfigError, type RopeLayout, ShapeMismatchError, type Tensor, rope, tensor } from '@kvkit/tensor-core';
 import { KVCalibration } from './calibration.js';
 
 export interface CollectorOptions {
@@ -21,6 +21,21 @@ export interface LayerActivations {
   positions: Int32Array;
   /** Pre-RoPE queries [qHeads, n, headDim] (optional: sensitivity weights). */
   queries?: Tensor;
+}
+
+/**
+ * What a model runtime reports per layer during a forward pass: @kvkit/llm's `onLayer` event (any
+ * runtime can build it). Queries come after RoPE, keys before, as the model computes them.
+ */
+export interface ModelLayerEvent {
+  layerIndex: number;
+  positions: Int32Array;
+  /** [kvHeads, n, headDim]: keys before RoPE. */
+  keyPreRope: Tensor;
+  /** [kvHeads, n, headDim]. */
+  value: Tensor;
+  /** [qHeads, n, headDim]: queries after RoPE (kept when the collector has `qHeads`). */
+  q?: Tensor;
 }
 
 /**
@@ -60,6 +75,33 @@ export class KVCalibrationCollector {
   /** Tokens kept so far for `layer`. */
   tokens(layer: number): number {
     return this.positions[layer]?.length ?? 0;
+  }
+
+  /**
+   * Adds a model's per-layer event as it comes (`model.forward(ids, cache, { onLayer: (e) => collector.add(e) })`).
+   * Queries are rotated back to pre-RoPE with the collector's `rope`, which KVQuant's sensitivity
+   * weights need; without `qHeads` the event's queries are ignored.
+   */
+  add(event: ModelLayerEvent): void {
+    const { qHeads, rope: modelRope } = this.options;
+    if (!qHeads || !event.q) {
+      this.observe(event.layerIndex, { keys: event.keyPreRope, values: event.value, positions: event.positions });
+      return;
+    }
+    if (!modelRope) {
+      throw new InvalidConfigError("KVCalibrationCollector.add: the event's queries are post-RoPE; give the collector the model's rope to rotate them back");
+    }
+    const backend = event.q.backend;
+    const invFreq = tensor(modelRope.invFreq, [modelRope.invFreq.length], { backend });
+    const back = tensor(Int32Array.from(event.positions, (p) => -p), [event.positions.length], { backend });
+    const queries = rope(event.q, back, invFreq, modelRope.layout);
+    try {
+      this.observe(event.layerIndex, { keys: event.keyPreRope, values: event.value, positions: event.positions, queries });
+    } finally {
+      queries.dispose();
+      back.dispose();
+      invFreq.dispose();
+    }
   }
 
   observe(layer: number, activations: LayerActivations): void {
