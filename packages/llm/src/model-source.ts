@@ -27,7 +27,7 @@ export interface ModelFiles {
   open?(name: string): Promise<RandomAccessFile | undefined>;
 }
 
-/** Opens a model source (an already open `ModelFiles` is returned as is). Node's file system is imported only for directory paths. */
+/** Opens a model source (an already open `ModelFiles` is returned as is). Node's file system is used only for directory paths. */
 export function openModelSource(source: ModelSource | ModelFiles): ModelFiles {
   if (isModelFiles(source)) return source;
   if (typeof source === 'string') return new DirectoryFiles(source);
@@ -72,10 +72,26 @@ export function parseJson(bytes: Uint8Array, name: string): unknown {
   }
 }
 
+type NodeFileSystem = { open: typeof import('node:fs/promises').open; join: typeof import('node:path').join };
+
+/**
+ * Node's file system, reached through process.getBuiltinModule rather than an import, which a
+ * browser bundler would have to resolve (and fail on) although browsers never take this path.
+ */
+function nodeFileSystem(directory: string): NodeFileSystem {
+  const node = (globalThis as { process?: Partial<Pick<NodeJS.Process, 'getBuiltinModule'>> }).process;
+  if (typeof node?.getBuiltinModule !== 'function') {
+    throw new InvalidConfigError(`model source "${directory}": a directory path needs Node's file system (Node ≥ 20.16); in a browser pass { baseUrl } or { files }`);
+  }
+  return { open: node.getBuiltinModule('node:fs/promises').open, join: node.getBuiltinModule('node:path').join };
+}
+
 class DirectoryFiles implements ModelFiles {
   readonly description: string;
+  private readonly fs: NodeFileSystem;
   constructor(private readonly directory: string) {
     this.description = `directory ${directory}`;
+    this.fs = nodeFileSystem(directory);
   }
 
   async read(name: string): Promise<Uint8Array | undefined> {
@@ -89,8 +105,7 @@ class DirectoryFiles implements ModelFiles {
   }
 
   async open(name: string): Promise<RandomAccessFile | undefined> {
-    const { open } = await import('node:fs/promises');
-    const { join } = await import('node:path');
+    const { open, join } = this.fs;
     const fail = (error: unknown): never => {
       throw new CorruptModelFileError(name, `could not be read from ${this.description}: ${(error as Error).message}`);
     };
@@ -151,9 +166,11 @@ class UrlFiles implements ModelFiles {
 
   async read(name: string): Promise<Uint8Array | undefined> {
     const url = this.base + name.split('/').map(encodeURIComponent).join('/');
+    // Called unbound: a browser's fetch throws "Illegal invocation" when `this` is not the window.
+    const fetchFn = this.fetchFn;
     let response: Response;
     try {
-      response = await this.fetchFn(url);
+      response = await fetchFn(url);
     } catch (error) {
       throw new CorruptModelFileError(name, `could not be fetched from ${url}: ${(error as Error).message}`);
     }

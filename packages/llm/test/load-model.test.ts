@@ -26,13 +26,15 @@ const loadFails = (source: ModelSource, code: string, pattern: RegExp, options: 
 
 /** A fetch that serves the given files under /models/tiny/ (404 for anything else), recording what was asked. */
 function directoryFetch(files: Record<string, Uint8Array>, requested: string[]): typeof fetch {
-  return (async (input: string | URL | Request) => {
+  // Like a browser's fetch, it refuses to run as a method of anything but the global object.
+  return async function (this: unknown, input: string | URL | Request) {
+    if (this !== undefined && this !== globalThis) throw new TypeError("Failed to execute 'fetch' on 'Window': Illegal invocation");
     const url = new URL(String(input));
     const name = decodeURIComponent(url.pathname.replace('/models/tiny/', ''));
     requested.push(name);
     const body = files[name];
     return body ? new Response(body) : new Response('not found', { status: 404 });
-  }) as typeof fetch;
+  } as typeof fetch;
 }
 
 /** The llama fixture's weights split into two shards with an index, as save_pretrained writes them. */

@@ -123,9 +123,21 @@ export function decodeProjections(bytes: Uint8Array, sidecar: unknown, file = 'p
   return { projections, ranks: meta.ranks, metadata: meta.metadata };
 }
 
+/**
+ * Node's file API, reached through process.getBuiltinModule rather than an import, which a browser
+ * bundler would have to resolve (and fail on) although browsers use encode/decodeProjections instead.
+ */
+function nodeFiles(where: string): typeof import('node:fs/promises') {
+  const node = (globalThis as { process?: Partial<Pick<NodeJS.Process, 'getBuiltinModule'>> }).process;
+  if (typeof node?.getBuiltinModule !== 'function') {
+    throw new InvalidConfigError(`${where} reads and writes files with Node (≥ 20.16); elsewhere use encodeProjections / decodeProjections`);
+  }
+  return node.getBuiltinModule('node:fs/promises');
+}
+
 /** Writes `<prefix>.safetensors` and `<prefix>.json` (Node). */
 export async function saveProjections(prefix: string, set: ProjectionSet, options: EncodeProjectionOptions = {}): Promise<{ tensors: string; sidecar: string }> {
-  const { writeFile } = await import('node:fs/promises');
+  const { writeFile } = nodeFiles('saveProjections');
   const { safetensors, sidecar } = encodeProjections(set, options);
   const paths = { tensors: `${prefix}.safetensors`, sidecar: `${prefix}.json` };
   await writeFile(paths.tensors, safetensors);
@@ -135,7 +147,7 @@ export async function saveProjections(prefix: string, set: ProjectionSet, option
 
 /** Reads what `saveProjections` wrote (Node). */
 export async function loadProjections(prefix: string): Promise<{ projections: ProjectionSet; ranks?: RankAllocation; metadata?: Record<string, unknown> }> {
-  const { readFile } = await import('node:fs/promises');
+  const { readFile } = nodeFiles('loadProjections');
   const sidecarPath = `${prefix}.json`;
   let sidecar: unknown;
   try {
