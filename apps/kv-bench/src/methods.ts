@@ -1,6 +1,6 @@
 import {
   type CacheLayerFactory,
-  denseCache,
+  denseMethod,
   InvalidConfigError,
   type MethodContext,
   type MethodDescriptor,
@@ -10,15 +10,6 @@ import {
   resolveParams,
   type StoreDescriptor,
 } from '@kvkit/tensor-core';
-
-/** The uncompressed reference every row is compared with. */
-export const denseMethod: MethodDescriptor = {
-  name: 'dense',
-  package: '@kvkit/tensor-core',
-  description: 'the uncompressed cache (the baseline every other row is compared with)',
-  params: [{ name: 'dtype', type: 'string', description: 'storage dtype of K and V', default: 'f16', values: ['f16', 'f32'] }],
-  create: (p) => denseCache({ dtype: p.dtype as 'f16' | 'f32' }),
-};
 
 /** Packages that publish compression methods through `listMethods()`; each is optional. */
 export const METHOD_PACKAGES = ['@kvkit/kv-quant', '@kvkit/kv-evict', '@kvkit/kv-lowrank'] as const;

@@ -63,7 +63,7 @@ export * from './simd/index.js';
 export type { StepInfo, AttendOptions, AttendResult, LayerObservation, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';
 export { type MemoryReport, type CacheMemoryReport, memoryReport, combineReports, denseF16Bytes } from './kv/memory-report.js';
 export { validateAppend, validateAttend } from './kv/validate.js';
-export { type DenseCacheOptions, DenseCacheLayer, denseCache } from './kv/dense-cache.js';
+export { type DenseCacheOptions, DenseCacheLayer, denseCache, denseMethod } from './kv/dense-cache.js';
 export { type CacheMethod, createCache } from './kv/create-cache.js';
 export { type StoreSpec, type HeadView, type TokenCodes, type TokenStore, type TokenStoreFactory, validateKeepIndices } from './kv/token-store.js';
 export {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type MethodDescriptor, denseCache, formatMethodSpec, parseMethodSpec, resolveParams } from '../src/index.js';
+import { type MethodDescriptor, cpuBackend, createCache, denseCache, denseMethod, formatMethodSpec, parseMethodSpec, resolveParams, tensor } from '../src/index.js';
 
 const dense: MethodDescriptor = {
   name: 'dense',
@@ -28,5 +28,17 @@ describe('method descriptors', () => {
     for (const raw of bad) expect(() => resolveParams(dense, raw)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => parseMethodSpec(':a=1')).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => parseMethodSpec('dense:capacity')).toThrow(/not key=value/);
+  });
+
+  it('denseMethod builds the dense cache from a spec, in the dtype asked for', () => {
+    const spec = { numLayers: 1, qHeads: 2, kvHeads: 1, headDim: 8, maxPositions: 64, backend: cpuBackend() };
+    for (const [text, bytesPerValue] of [['dense', 2], ['dense:dtype=f32', 4]] as const) {
+      const cache = createCache(spec, denseMethod.create(resolveParams(denseMethod, parseMethodSpec(text).raw), {}));
+      const tokens = Float32Array.from({ length: 80 }, (_, i) => Math.sin(i));
+      cache.layers[0].append(tensor(tokens, [1, 10, 8]), tensor(tokens, [1, 10, 8]), { positions: Int32Array.from({ length: 10 }, (_, i) => i), phase: 'prefill' });
+      expect(cache.memory().parts.keys, text).toBe(10 * 8 * bytesPerValue);
+      cache.dispose();
+    }
+    expect(() => resolveParams(denseMethod, { dtype: 'bf16' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
   });
 });

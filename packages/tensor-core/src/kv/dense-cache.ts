@@ -6,6 +6,7 @@ import { tensor, zeros } from '../ops/creation.js';
 import { assign, cast, slice } from '../ops/layout.js';
 import type { Tensor } from '../tensor.js';
 import type { AttendOptions, AttendResult, CacheLayerFactory, KVCacheLayer, LayerSpec, StepInfo } from './contract.js';
+import type { MethodDescriptor } from './method-descriptor.js';
 import { type MemoryReport, memoryReport } from './memory-report.js';
 import { validateAppend, validateAttend } from './validate.js';
 
@@ -15,6 +16,15 @@ export interface DenseCacheOptions {
   /** Tokens to allocate up front; capacity doubles when exceeded (default 256). */
   initialCapacity?: number;
 }
+
+/** The uncompressed cache as a method harnesses list beside the KV packages' (`dense`, `dense:dtype=f32`). */
+export const denseMethod: MethodDescriptor = {
+  name: 'dense',
+  package: '@kvkit/tensor-core',
+  description: 'the uncompressed cache (the baseline every other method is compared with)',
+  params: [{ name: 'dtype', type: 'string', description: 'storage dtype of K and V', default: 'f16', values: ['f16', 'f32'] }],
+  create: (p) => denseCache({ dtype: p.dtype as 'f16' | 'f32' }),
+};
 
 /**
  * The uncompressed reference cache: K/V in one preallocated buffer per layer that grows by doubling
