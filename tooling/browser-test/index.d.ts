@@ -11,3 +11,8 @@ export declare function openInChromium(
   entry: string,
   options?: { args?: string[]; worker?: string; crossOriginIsolated?: boolean },
 ): Promise<{ page: Page; close(): Promise<void> }>;
+/**
+ * `url` (a page someone else serves) open in headless Chromium with a fresh profile, and `close()`
+ * for the page, the browser and the profile.
+ */
+export declare function openPage(url: string, options?: { args?: string[] }): Promise<{ page: Page; close(): Promise<void> }>;

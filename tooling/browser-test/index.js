@@ -31,13 +31,26 @@ export async function openInChromium(entry, { args = [], worker, crossOriginIsol
     else response.writeHead(200, { ...headers, 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/bundle.js"></script>');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const opened = await openPage(`http://localhost:${server.address().port}/`, { args });
+    return { page: opened.page, close: async () => { await opened.close(); server.close(); } };
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+}
+
+/**
+ * `url` (a page someone else serves) open in headless Chromium with a fresh profile, and `close()`
+ * for the page, the browser and the profile.
+ */
+export async function openPage(url, { args = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'kvkit-chromium-'));
+  let context;
   const close = async () => {
     await context?.close();
-    server.close();
     rmSync(profile, { recursive: true, force: true });
   };
-  let context;
   try {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -45,7 +58,7 @@ export async function openInChromium(entry, { args = [], worker, crossOriginIsol
       args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...args],
     });
     const page = await context.newPage();
-    await page.goto(`http://localhost:${server.address().port}/`);
+    await page.goto(url);
     return { page, close };
   } catch (error) {
     await close();

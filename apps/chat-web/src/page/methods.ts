@@ -1,0 +1,22 @@
+import { listMethods as evictionMethods } from '@kvkit/kv-evict';
+import { listMethods as quantizationMethods } from '@kvkit/kv-quant';
+import { type CacheLayerFactory, InvalidConfigError, type MethodDescriptor, denseMethod, parseMethodSpec, resolveParams } from '@kvkit/tensor-core';
+
+/**
+ * The cache methods the page offers: the dense baseline and every method of kv-quant and kv-evict
+ * that needs no calibration pass (the ones that do are kv-bench's job). Specs are kv-bench's:
+ * `name:key=value:…`.
+ */
+export const pageMethods: readonly MethodDescriptor[] = [denseMethod, ...quantizationMethods(), ...evictionMethods()].filter((m) => !m.needsCalibration);
+
+export function methodFromPageSpec(spec: string): CacheLayerFactory {
+  const { name, raw } = parseMethodSpec(spec);
+  const descriptor = pageMethods.find((m) => m.name === name);
+  if (!descriptor) throw new InvalidConfigError(`unknown method "${name}"; available here: ${pageMethods.map((m) => m.name).join(', ')}`);
+  return descriptor.create(resolveParams(descriptor, raw), {});
+}
+
+/** One line per parameter, for the method's help text. */
+export function describeParams(descriptor: MethodDescriptor): string {
+  return descriptor.params.map((p) => `${p.name}=${p.default ?? '…'}  ${p.description}${p.values ? ` (${p.values.join('|')})` : ''}`).join('\n');
+}

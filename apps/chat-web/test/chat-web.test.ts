@@ -1,0 +1,139 @@
+// The sample app end to end: its server on localhost, the built page in headless Chromium (the
+// system's chromium through playwright-core; WebGPU on SwiftShader without a GPU), driven as a user
+// would, and what the page generates checked against @kvkit/llm run in Node on the same model.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CHROMIUM, openPage } from '@kvkit/browser-test';
+import { kivi } from '@kvkit/kv-quant';
+import { generate, type LlamaModel, loadModel } from '@kvkit/llm';
+import { denseCache, type CacheLayerFactory } from '@kvkit/tensor-core';
+import { TEST_DAWN_FEATURES, webgpuRequired } from '@kvkit/tensor-core/testing';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChatServer, startChatServer } from '../src/server.js';
+
+const modelDir = resolve(import.meta.dirname, '..', '..', '..', 'models', 'kvkit-tiny');
+const PROMPT = 'Call me Ishmael. Some years ago';
+
+const available = existsSync(CHROMIUM);
+if (!available) {
+  const message = `${CHROMIUM} not found (install Debian's chromium package or set KVKIT_CHROMIUM)`;
+  if (webgpuRequired) throw new Error(`KVKIT_REQUIRE_WEBGPU=1 but the chat-web browser suite cannot run: ${message}`);
+  console.warn(`[chat-web] browser suite skipped: ${message}`);
+}
+
+interface PageStats {
+  backend: string;
+  method: string;
+  generatedTokens: number;
+  kvBytes: number;
+  kvBytesF16: number;
+  parts: Record<string, number>;
+  ids: number[];
+}
+
+/** Fills the form, clicks Generate and waits for the page to finish; the status line and stats. */
+async function runInPage(page: Page, backend: string, method: string, tokens: number): Promise<{ status: string; state: string; stats?: PageStats; output: string }> {
+  await page.selectOption('#backend', backend);
+  await page.fill('#method', method);
+  await page.fill('#tokens', String(tokens));
+  await page.fill('#temperature', '0');
+  await page.click('#run');
+  await page.waitForSelector('#status[data-state=done], #status[data-state=error]', { timeout: 240_000 });
+  const json = await page.getAttribute('#stats', 'data-json');
+  return {
+    status: (await page.textContent('#status')) ?? '',
+    state: (await page.getAttribute('#status', 'data-state')) ?? '',
+    stats: json ? (JSON.parse(json) as PageStats) : undefined,
+    output: (await page.textContent('#output')) ?? '',
+  };
+}
+
+describe('chat-web server', () => {
+  let server: ChatServer;
+  beforeAll(async () => {
+    server = await startChatServer({ modelDir });
+  });
+  afterAll(() => server?.close());
+
+  it('serves the page, its script and the model files, cross-origin isolated; nothing else', async () => {
+    for (const path of ['', 'app.js', 'model/config.json', 'model/tokenizer.json', 'model/model.safetensors']) {
+      const response = await fetch(server.url + path);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('cross-origin-embedder-policy'), path).toBe('require-corp');
+      expect(response.headers.get('cross-origin-opener-policy'), path).toBe('same-origin');
+      await response.arrayBuffer();
+    }
+    for (const path of ['model/README.md', 'model/..%2Fpackage.json', 'model/eval/test.txt', 'package.json', 'src/server.ts']) {
+      expect((await fetch(server.url + path)).status, path).toBe(404);
+    }
+  });
+
+  it('refuses a directory that is not a model', async () => {
+    await expect(startChatServer({ modelDir: import.meta.dirname })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+  });
+});
+
+describe.skipIf(!available)('chat-web in headless Chromium', () => {
+  let server: ChatServer;
+  let page: Page;
+  let close: () => Promise<void>;
+  let model: LlamaModel;
+  /** The same generation in Node: prompt, greedy, the same cache method. */
+  const inNode = (cache: CacheLayerFactory, tokens: number) => generate(model, PROMPT, { maxNewTokens: tokens, cache, seed: 1 });
+
+  beforeAll(async () => {
+    server = await startChatServer({ modelDir });
+    ({ page, close } = await openPage(server.url, { args: ['--enable-unsafe-webgpu', `--enable-dawn-features=${TEST_DAWN_FEATURES}`, '--disable-gpu-sandbox'] }));
+    await page.waitForSelector('#status[data-state=ready]');
+    await page.fill('#prompt', PROMPT);
+    model = await loadModel(modelDir);
+  });
+  afterAll(async () => {
+    await close?.();
+    await server?.close();
+    model?.dispose();
+  });
+
+  it('is cross-origin isolated, so the CPU backend gets worker threads', async () => {
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+  });
+
+  it('generates on the CPU backend (WebAssembly in the page) the tokens @kvkit/llm gives in Node, dense f32 cache', async () => {
+    const run = await runInPage(page, 'cpu', 'dense:dtype=f32', 16);
+    expect(run.state, run.status).toBe('done');
+    const reference = await inNode(denseCache({ dtype: 'f32' }), 16);
+    expect(run.stats!.ids).toEqual(Array.from(reference.ids));
+    expect(run.output).toBe(PROMPT + reference.text);
+    expect(run.stats!.parts).toEqual(reference.memory.parts);
+  });
+
+  it('holds the same bytes by part as Node for a 2-bit KIVI cache (codes, scales, window, reserved …)', async () => {
+    const run = await runInPage(page, 'cpu', 'kivi:bits=2:residual=32', 48);
+    expect(run.state, run.status).toBe('done');
+    const reference = await inNode(kivi({ bits: 2, residual: 32 }), 48);
+    expect(run.stats!.ids).toEqual(Array.from(reference.ids));
+    expect(run.stats!.parts).toEqual(reference.memory.parts);
+    expect(run.stats!.kvBytes).toBe(reference.memory.bytes);
+    expect(run.stats!.parts.codes).toBeGreaterThan(0);
+  });
+
+  it('generates on WebGPU (navigator.gpu; SwiftShader here) through a KIVI cache', async () => {
+    const run = await runInPage(page, 'webgpu', 'kivi:bits=4', 8);
+    expect(run.state, run.status).toBe('done');
+    expect(run.stats!.backend).toBe('webgpu');
+    expect(run.stats!.generatedTokens).toBe(8);
+    const reference = await inNode(kivi({ bits: 4 }), 8);
+    expect(run.stats!.ids).toEqual(Array.from(reference.ids));
+  });
+
+  it('reports a bad method spec as a typed error, and still runs afterwards', async () => {
+    const bad = await runInPage(page, 'cpu', 'kivi:bits=5', 4);
+    expect(bad.state).toBe('error');
+    expect(bad.status).toMatch(/UNSUPPORTED_BIT_WIDTH|INVALID_CONFIG/);
+    const unknown = await runInPage(page, 'cpu', 'nosuchmethod', 4);
+    expect(unknown.status).toMatch(/unknown method "nosuchmethod"/);
+    const good = await runInPage(page, 'cpu', 'streaming:budget=8:sinks=2', 12);
+    expect(good.state, good.status).toBe('done');
+  });
+});
