@@ -150,6 +150,7 @@ async function runRequests(model: LlamaModel, prompts: ReadonlyArray<string | In
       }
       active = active.filter((r) => !r.stopReason);
       if (active.length === 0) break;
+      await yieldToEventLoop();
       const logits = model.forwardBatch(
         active.map((r) => ({ ids: Int32Array.of(r.generated[r.generated.length - 1]), cache: r.cache })),
         { logits: 'last', phase: 'decode', allowBeyondContext: options.allowBeyondContext },
@@ -170,6 +171,31 @@ async function runRequests(model: LlamaModel, prompts: ReadonlyArray<string | In
   } finally {
     for (const r of requests) if (r.ownsCache) r.cache.dispose();
   }
+}
+
+/**
+ * Lets the event loop run between decode steps (timers, I/O, an abort signal, a page's input and
+ * paint, other requests of a server): on the CPU backend a step's awaits resolve at once, so a
+ * generation would otherwise hold the thread from its first token to its last. A task, not a
+ * timer: setTimeout(0) is clamped to 4 ms in browsers once nested.
+ */
+function yieldToEventLoop(): Promise<void> {
+  const { setImmediate, MessageChannel: Channel } = globalThis as unknown as {
+    setImmediate?: (callback: () => void) => unknown;
+    MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(message: null): void } };
+  };
+  if (setImmediate) return new Promise((resolve) => void setImmediate(resolve));
+  if (Channel) {
+    return new Promise((resolve) => {
+      const channel = new Channel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(null);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 async function readAndDispose(logits: Tensor): Promise<Float32Array> {

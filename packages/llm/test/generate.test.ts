@@ -138,6 +138,20 @@ describe('generate', () => {
     expect(result.generatedTokens).toBe(3);
   });
 
+  it('lets the event loop run between tokens, so a timer can abort it (the CPU backend never waits otherwise)', async () => {
+    const controller = new AbortController();
+    let timerRan = -1;
+    let tokens = 0;
+    setTimeout(() => {
+      timerRan = tokens;
+      controller.abort();
+    }, 0);
+    const result = await generate(model, prompt, { maxNewTokens: 400, ignoreEos: true, signal: controller.signal, onToken: () => void tokens++ });
+    expect(result.stopReason).toBe('aborted');
+    expect(timerRan).toBeGreaterThanOrEqual(1);
+    expect(result.generatedTokens).toBeLessThan(400);
+  });
+
   it('refuses bad options before doing any work', async () => {
     await rejects(generate(model, new Int32Array(0)), 'INVALID_CONFIG', /prompt 0 is empty/);
     await rejects(generate(model, prompt, { maxNewTokens: 0 }), 'INVALID_CONFIG', /maxNewTokens must be a positive integer/);
