@@ -127,6 +127,21 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     expect(run.stats!.ids).toEqual(Array.from(reference.ids));
   });
 
+  it('streams tokens while it generates on the CPU, and Stop ends the run (aborted)', async () => {
+    await page.selectOption('#backend', 'cpu');
+    await page.fill('#method', 'dense');
+    await page.fill('#tokens', '1500');
+    await page.click('#run');
+    // Text appears before the run ends: the page paints between tokens, and takes the click.
+    await page.waitForFunction((prompt) => (document.getElementById('output')?.textContent ?? '').length > prompt.length + 20, PROMPT, { timeout: 120_000 });
+    expect(await page.getAttribute('#status', 'data-state')).toBe('busy');
+    await page.click('#stop');
+    await page.waitForSelector('#status[data-state=done], #status[data-state=error]', { timeout: 120_000 });
+    const stats = JSON.parse((await page.getAttribute('#stats', 'data-json')) ?? '{}') as PageStats & { stopReason: string };
+    expect(stats.stopReason).toBe('aborted');
+    expect(stats.generatedTokens).toBeLessThan(1500);
+  });
+
   it('reports a bad method spec as a typed error, and still runs afterwards', async () => {
     const bad = await runInPage(page, 'cpu', 'kivi:bits=5', 4);
     expect(bad.state).toBe('error');
