@@ -150,5 +150,11 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     expect(unknown.status).toMatch(/unknown method "nosuchmethod"/);
     const good = await runInPage(page, 'cpu', 'streaming:budget=8:sinks=2', 12);
     expect(good.state, good.status).toBe('done');
+    // `default`: the model's own cache, the fused paged one on the CPU, as in Node.
+    const modelDefault = await runInPage(page, 'cpu', 'default', 12);
+    expect(modelDefault.state, modelDefault.status).toBe('done');
+    const reference = await generate(model, PROMPT, { maxNewTokens: 12, seed: 1 });
+    expect(modelDefault.stats!.ids).toEqual(Array.from(reference.ids));
+    expect(modelDefault.stats!.parts).toEqual(reference.memory.parts);
   });
 });

@@ -3,7 +3,7 @@
 import { type GenerateResult, type LlamaModel, generate, loadModel } from '@kvkit/llm';
 import { type Backend, cpuBackend, startSimdThreads } from '@kvkit/tensor-core';
 import { createWebGpuBackend } from '@kvkit/tensor-core/webgpu';
-import { describeParams, methodFromPageSpec, pageMethods } from './methods.js';
+import { MODEL_DEFAULT, describeParams, methodFromPageSpec, pageMethods } from './methods.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = {
@@ -120,10 +120,15 @@ async function run(): Promise<void> {
 function showMethodHelp(): void {
   const name = form.method.value.split(':')[0].trim();
   const descriptor = pageMethods.find((m) => m.name === name);
-  view.help.textContent = descriptor ? `${descriptor.description}\n${describeParams(descriptor)}` : `methods: ${pageMethods.map((m) => m.name).join(', ')}`;
+  view.help.textContent =
+    name === MODEL_DEFAULT
+      ? "the model's own cache: fused paged attention on the CPU backend, the dense cache on WebGPU"
+      : descriptor
+        ? `${descriptor.description}\n${describeParams(descriptor)}`
+        : `methods: ${[MODEL_DEFAULT, ...pageMethods.map((m) => m.name)].join(', ')}`;
 }
 
-for (const m of pageMethods) form.methods.appendChild(document.createElement('option')).value = m.name;
+for (const name of [MODEL_DEFAULT, ...pageMethods.map((m) => m.name)]) form.methods.appendChild(document.createElement('option')).value = name;
 form.method.addEventListener('input', showMethodHelp);
 form.run.addEventListener('click', () => void run());
 form.stop.addEventListener('click', () => running?.abort());

@@ -9,10 +9,15 @@ import { type CacheLayerFactory, InvalidConfigError, type MethodDescriptor, dens
  */
 export const pageMethods: readonly MethodDescriptor[] = [denseMethod, ...quantizationMethods(), ...evictionMethods()].filter((m) => !m.needsCalibration);
 
-export function methodFromPageSpec(spec: string): CacheLayerFactory {
+/** The spec that leaves the choice to the model: @kvkit/llm's default cache (fused paged attention on the CPU, dense elsewhere). */
+export const MODEL_DEFAULT = 'default';
+
+/** The cache method of a spec; undefined for `default`, which `generate` turns into the model's own. */
+export function methodFromPageSpec(spec: string): CacheLayerFactory | undefined {
+  if (spec.trim() === MODEL_DEFAULT) return undefined;
   const { name, raw } = parseMethodSpec(spec);
   const descriptor = pageMethods.find((m) => m.name === name);
-  if (!descriptor) throw new InvalidConfigError(`unknown method "${name}"; available here: ${pageMethods.map((m) => m.name).join(', ')}`);
+  if (!descriptor) throw new InvalidConfigError(`unknown method "${name}"; available here: ${[MODEL_DEFAULT, ...pageMethods.map((m) => m.name)].join(', ')}`);
   return descriptor.create(resolveParams(descriptor, raw), {});
 }
 
