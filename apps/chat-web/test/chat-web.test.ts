@@ -24,6 +24,7 @@ if (!available) {
 
 interface PageStats {
   backend: string;
+  weights: string;
   method: string;
   generatedTokens: number;
   kvBytes: number;
@@ -33,8 +34,9 @@ interface PageStats {
 }
 
 /** Fills the form, clicks Generate and waits for the page to finish; the status line and stats. */
-async function runInPage(page: Page, backend: string, method: string, tokens: number): Promise<{ status: string; state: string; stats?: PageStats; output: string }> {
+async function runInPage(page: Page, backend: string, method: string, tokens: number, weights = 'f32'): Promise<{ status: string; state: string; stats?: PageStats; output: string }> {
   await page.selectOption('#backend', backend);
+  await page.selectOption('#dtype', weights);
   await page.fill('#method', method);
   await page.fill('#tokens', String(tokens));
   await page.fill('#temperature', '0');
@@ -125,6 +127,21 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     expect(run.stats!.generatedTokens).toBe(8);
     const reference = await inNode(kivi({ bits: 4 }), 8);
     expect(run.stats!.ids).toEqual(Array.from(reference.ids));
+  });
+
+  it("runs f16 weights on WebGPU, half the bytes of f32, with the tokens of Node's f16 model", async () => {
+    const run = await runInPage(page, 'webgpu', 'dense', 8, 'f16');
+    expect(run.state, run.status).toBe('done');
+    expect(run.stats).toMatchObject({ backend: 'webgpu', weights: 'f16', generatedTokens: 8 });
+    expect(await page.textContent('#stats')).toMatch(/webgpu, f16 weights/);
+    const f16InNode = await loadModel(modelDir, { dtype: 'f16' });
+    try {
+      const reference = await generate(f16InNode, PROMPT, { maxNewTokens: 8, cache: denseCache({ dtype: 'f16' }), seed: 1 });
+      expect(run.stats!.ids).toEqual(Array.from(reference.ids));
+      expect(f16InNode.weightBytes * 2).toBe(model.weightBytes);
+    } finally {
+      f16InNode.dispose();
+    }
   });
 
   it('streams tokens while it generates on the CPU, and Stop ends the run (aborted)', async () => {

@@ -9,6 +9,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const form = {
   prompt: $<HTMLTextAreaElement>('prompt'),
   backend: $<HTMLSelectElement>('backend'),
+  dtype: $<HTMLSelectElement>('dtype'),
   method: $<HTMLInputElement>('method'),
   methods: $<HTMLDataListElement>('methods'),
   tokens: $<HTMLInputElement>('tokens'),
@@ -32,12 +33,14 @@ async function backendNamed(name: string): Promise<Backend> {
   return cpuBackend();
 }
 
-function modelOn(backendName: string): Promise<LlamaModel> {
-  let model = models.get(backendName);
+/** The model on a backend with its weights in `dtype`, loaded once per pair. */
+function modelOn(backendName: string, dtype: 'f32' | 'f16'): Promise<LlamaModel> {
+  const key = `${backendName}/${dtype}`;
+  let model = models.get(key);
   if (!model) {
-    model = backendNamed(backendName).then((backend) => loadModel({ baseUrl: '/model/' }, { backend }));
-    model.catch(() => models.delete(backendName)); // a failed load is retried next time
-    models.set(backendName, model);
+    model = backendNamed(backendName).then((backend) => loadModel({ baseUrl: '/model/' }, { backend, dtype }));
+    model.catch(() => models.delete(key)); // a failed load is retried next time
+    models.set(key, model);
   }
   return model;
 }
@@ -53,6 +56,7 @@ function showStats(model: LlamaModel, backend: string, spec: string, result: Gen
   const f16Bytes = 2 * numLayers * numKvHeads * headDim * 2 * tokensHeld; // K and V in f16, every token kept
   const stats = {
     backend,
+    weights: model.dtype,
     method: spec,
     promptTokens: result.promptTokens,
     generatedTokens: result.generatedTokens,
@@ -66,7 +70,7 @@ function showStats(model: LlamaModel, backend: string, spec: string, result: Gen
   };
   view.stats.dataset.json = JSON.stringify(stats);
   const rows: [string, string][] = [
-    ['backend', backend],
+    ['backend', `${backend}, ${model.dtype} weights (${formatBytes(model.weightBytes)})`],
     ['cache', spec],
     ['tokens', `${stats.promptTokens} prompt + ${stats.generatedTokens} generated (${stats.stopReason})`],
     ['prefill', `${stats.prefillTokensPerSec.toFixed(0)} tokens/s`],
@@ -92,8 +96,9 @@ async function run(): Promise<void> {
   view.output.textContent = '';
   try {
     const cache = methodFromPageSpec(spec); // a bad spec fails here, before any loading
-    setStatus(`loading the model on ${backendName}…`, 'busy');
-    const model = await modelOn(backendName);
+    const dtype = form.dtype.value as 'f32' | 'f16';
+    setStatus(`loading the model on ${backendName} (${dtype} weights)…`, 'busy');
+    const model = await modelOn(backendName, dtype);
     setStatus('generating…', 'busy');
     const prompt = form.prompt.value;
     view.output.textContent = prompt;
