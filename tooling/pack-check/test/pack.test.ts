@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -10,6 +11,11 @@ const packages = readdirSync(join(root, 'packages'))
   .filter((dir) => existsSync(join(dir, 'package.json')))
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
   .filter(({ manifest }) => !manifest.private);
+
+/** Packages for Node only (a native addon); every other public package must bundle for browsers. */
+const NODE_ONLY = new Set(['@kvkit/cuda-runtime']);
+/** Subpath exports that browsers use too. */
+const BROWSER_SUBPATHS: Record<string, string[]> = { '@kvkit/tensor-core': ['webgpu'] };
 
 const scratch = mkdtempSync(join(tmpdir(), 'kvkit-pack-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -26,7 +32,7 @@ describe('published tarballs', () => {
     }
   });
 
-  it('pack, install outside the repo, import from Node and type-check from TypeScript', () => {
+  it('pack, install outside the repo, import from Node, type-check from TypeScript and bundle for browsers', async () => {
     const tarballs = packages.map(({ dir }) => {
       const out = execFileSync('npm', ['pack', '--pack-destination', scratch, '--json'], { cwd: dir, encoding: 'utf8' });
       return join(scratch, JSON.parse(out)[0].filename as string);
@@ -50,5 +56,14 @@ describe('published tarballs', () => {
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     execFileSync('node', [tsc, '-p', join(scratch, 'tsconfig.json')], { cwd: scratch, stdio: 'pipe' });
+
+    // What a web app's bundler does with the installed packages: one import that a browser build
+    // cannot resolve (a Node built-in on a path browsers never take) fails the whole app's build.
+    const forBrowsers = packages.filter(({ manifest }) => !NODE_ONLY.has(manifest.name));
+    const entries = forBrowsers.flatMap(({ manifest }) => [manifest.name, ...(BROWSER_SUBPATHS[manifest.name] ?? []).map((sub) => `${manifest.name}/${sub}`)]);
+    writeFileSync(join(scratch, 'browser.mjs'), `${entries.map((name, i) => `import * as b${i} from '${name}';`).join('\n')}\nconsole.log(${entries.map((_, i) => `b${i}`).join(', ')});\n`);
+    const result = await build({ entryPoints: [join(scratch, 'browser.mjs')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', absWorkingDir: scratch });
+    expect(result.errors).toEqual([]);
+    expect(result.outputFiles[0].text.length).toBeGreaterThan(100_000);
   });
 });
