@@ -55,12 +55,21 @@ function respond(request: IncomingMessage, response: ServerResponse, modelDir: s
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   const page = PAGE_FILES[path];
   if (page) return sendFile(response, page.file, page.type);
-  const name = path.startsWith('/model/') ? decodeURIComponent(path.slice('/model/'.length)) : undefined;
+  const name = path.startsWith('/model/') ? decodedName(path.slice('/model/'.length)) : undefined;
   // A file the model does not have is a 404, which @kvkit/llm reads as "absent" (optional files).
   if (name !== undefined && modelFiles.has(name)) {
     return sendFile(response, join(modelDir, name), name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
   }
   response.writeHead(404, { ...ISOLATION, 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
+}
+
+/** A percent-encoded file name, or undefined for a malformed one (which must not bring the server down). */
+function decodedName(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }
 
 function sendFile(response: ServerResponse, file: string, type: string): void {
@@ -69,5 +78,7 @@ function sendFile(response: ServerResponse, file: string, type: string): void {
     return;
   }
   response.writeHead(200, { ...ISOLATION, 'content-type': type, 'content-length': statSync(file).size, 'cache-control': 'no-cache' });
-  createReadStream(file).pipe(response);
+  createReadStream(file)
+    .on('error', () => response.destroy()) // a file gone mid-read ends this response, not the server
+    .pipe(response);
 }

@@ -66,9 +66,10 @@ describe('chat-web server', () => {
       expect(response.headers.get('cross-origin-opener-policy'), path).toBe('same-origin');
       await response.arrayBuffer();
     }
-    for (const path of ['model/README.md', 'model/..%2Fpackage.json', 'model/eval/test.txt', 'package.json', 'src/server.ts']) {
+    for (const path of ['model/README.md', 'model/..%2Fpackage.json', 'model/eval/test.txt', 'model/%E0%A4%A', 'package.json', 'src/server.ts']) {
       expect((await fetch(server.url + path)).status, path).toBe(404);
     }
+    expect((await fetch(`${server.url}model/config.json`)).status).toBe(200); // still serving after a malformed name
   });
 
   it('refuses a directory that is not a model', async () => {
