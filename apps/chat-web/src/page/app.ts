@@ -27,10 +27,20 @@ function setStatus(text: string, state: 'busy' | 'done' | 'error' | 'ready'): vo
   view.status.dataset.state = state;
 }
 
-async function backendNamed(name: string): Promise<Backend> {
-  if (name === 'webgpu') return createWebGpuBackend(); // navigator.gpu; BackendUnavailable says why not
-  await startSimdThreads(); // worker threads where the page is cross-origin isolated (the server sends the headers)
-  return cpuBackend();
+const backends = new Map<string, Promise<Backend>>();
+
+/** One backend per name for the page's life (a WebGPU device serves the f32 and the f16 model). */
+function backendNamed(name: string): Promise<Backend> {
+  let backend = backends.get(name);
+  if (!backend) {
+    backend =
+      name === 'webgpu'
+        ? createWebGpuBackend() // navigator.gpu; BackendUnavailable says why not
+        : startSimdThreads().then(() => cpuBackend()); // worker threads where the page is cross-origin isolated (the server sends the headers)
+    backend.catch(() => backends.delete(name));
+    backends.set(name, backend);
+  }
+  return backend;
 }
 
 /** The model on a backend with its weights in `dtype`, loaded once per pair. */
