@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// Two outputs: the Node server and CLI, and the page's script — one browser bundle with every
-// kvkit package inside (the CPU backend's WebAssembly included), served as /app.js.
+// Two outputs: the Node server and CLI, and the page's scripts — the page's own (/app.js, the form)
+// and the generation worker's (/worker.js: every kvkit package inside, the CPU backend's
+// WebAssembly included), each one self-contained file.
 export default defineConfig([
   {
     entry: { cli: 'src/cli.ts', server: 'src/server.ts' },
@@ -13,7 +14,7 @@ export default defineConfig([
     banner: { js: '#!/usr/bin/env node' },
   },
   {
-    entry: { app: 'src/page/app.ts' },
+    entry: { app: 'src/page/app.ts', worker: 'src/page/generation-worker.ts' },
     outDir: 'dist/page',
     format: ['esm'],
     platform: 'browser',

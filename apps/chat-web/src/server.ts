@@ -21,13 +21,15 @@ export interface ChatServer {
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-// The page, its bundle, and the model's files under /model/. Every response is cross-origin
+// The page, its two scripts, and the model's files under /model/. Every response is cross-origin
 // isolated (COOP + COEP), the condition for SharedArrayBuffer and so for the CPU backend's threads.
 const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: join(packageDir, 'public', 'index.html'), type: 'text/html; charset=utf-8' },
   '/app.js': { file: join(packageDir, 'dist', 'page', 'app.js'), type: 'text/javascript; charset=utf-8' },
   '/app.js.map': { file: join(packageDir, 'dist', 'page', 'app.js.map'), type: 'application/json' },
+  '/worker.js': { file: join(packageDir, 'dist', 'page', 'worker.js'), type: 'text/javascript; charset=utf-8' },
+  '/worker.js.map': { file: join(packageDir, 'dist', 'page', 'worker.js.map'), type: 'application/json' },
 };
 /** What a model directory may serve: its JSON files and safetensors (shards included), nothing else. */
 const MODEL_FILE = /^[\w.-]+\.(json|safetensors)$/;

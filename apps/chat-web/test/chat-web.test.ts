@@ -2,6 +2,7 @@
 // system's chromium through playwright-core; WebGPU on SwiftShader without a GPU), driven as a user
 // would, and what the page generates checked against @kvkit/llm run in Node on the same model.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { CHROMIUM, openPage } from '@kvkit/browser-test';
 import { kivi } from '@kvkit/kv-quant';
@@ -24,6 +25,7 @@ if (!available) {
 
 interface PageStats {
   backend: string;
+  threads: number;
   weights: string;
   method: string;
   generatedTokens: number;
@@ -58,8 +60,8 @@ describe('chat-web server', () => {
   });
   afterAll(() => server?.close());
 
-  it('serves the page, its script and the model files, cross-origin isolated; nothing else', async () => {
-    for (const path of ['', 'app.js', 'model/config.json', 'model/tokenizer.json', 'model/model.safetensors']) {
+  it('serves the page, its two scripts and the model files, cross-origin isolated; nothing else', async () => {
+    for (const path of ['', 'app.js', 'worker.js', 'model/config.json', 'model/tokenizer.json', 'model/model.safetensors']) {
       const response = await fetch(server.url + path);
       expect(response.status, path).toBe(200);
       expect(response.headers.get('cross-origin-embedder-policy'), path).toBe('require-corp');
@@ -98,11 +100,14 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     model?.dispose();
   });
 
-  it('is cross-origin isolated, so the CPU backend gets worker threads', async () => {
+  it('is cross-origin isolated, so the CPU backend in its worker gets SIMD threads', async () => {
     expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+    const run = await runInPage(page, 'cpu', 'dense', 2);
+    expect(run.state, run.status).toBe('done');
+    expect(run.stats!.threads).toBe(Math.min(availableParallelism(), 4)); // tensor-core's default: the cores, at most 4
   });
 
-  it('generates on the CPU backend (WebAssembly in the page) the tokens @kvkit/llm gives in Node, dense f32 cache', async () => {
+  it("generates on the CPU backend (WebAssembly in the page's worker) the tokens @kvkit/llm gives in Node, dense f32 cache", async () => {
     const run = await runInPage(page, 'cpu', 'dense:dtype=f32', 16);
     expect(run.state, run.status).toBe('done');
     const reference = await inNode(denseCache({ dtype: 'f32' }), 16);

@@ -1,6 +1,7 @@
 import { listMethods as evictionMethods } from '@kvkit/kv-evict';
 import { listMethods as quantizationMethods } from '@kvkit/kv-quant';
 import { type CacheLayerFactory, InvalidConfigError, type MethodDescriptor, denseMethod, parseMethodSpec, resolveParams } from '@kvkit/tensor-core';
+import type { MethodHelp } from './protocol.js';
 
 /**
  * The cache methods the page offers: the dense baseline and every method of kv-quant and kv-evict
@@ -21,7 +22,13 @@ export function methodFromPageSpec(spec: string): CacheLayerFactory | undefined 
   return descriptor.create(resolveParams(descriptor, raw), {});
 }
 
-/** One line per parameter, for the method's help text. */
-export function describeParams(descriptor: MethodDescriptor): string {
-  return descriptor.params.map((p) => `${p.name}=${p.default ?? '…'}  ${p.description}${p.values ? ` (${p.values.join('|')})` : ''}`).join('\n');
+/** Every spec name the page takes, with the help shown under the field. */
+export function methodHelp(): MethodHelp[] {
+  return [
+    { name: MODEL_DEFAULT, help: "the model's own cache: fused paged attention on the CPU backend, the dense cache on WebGPU" },
+    ...pageMethods.map((m) => ({
+      name: m.name,
+      help: [m.description, ...m.params.map((p) => `${p.name}=${p.default ?? '…'}  ${p.description}${p.values ? ` (${p.values.join('|')})` : ''}`)].join('\n'),
+    })),
+  ];
 }

@@ -1,0 +1,38 @@
+/** What the page asks the generation worker for. */
+export type PageRequest =
+  | { type: 'run'; backend: 'cpu' | 'webgpu'; dtype: 'f32' | 'f16'; method: string; prompt: string; maxNewTokens: number; temperature: number }
+  | { type: 'stop' };
+
+/** What a run measured: shown as a table, and kept as JSON on the page for scripts and tests. */
+export interface RunStats {
+  backend: string;
+  /** Threads the CPU backend's SIMD kernels use (1 on WebGPU, whose work is on the device). */
+  threads: number;
+  weights: 'f32' | 'f16';
+  weightBytes: number;
+  method: string;
+  promptTokens: number;
+  generatedTokens: number;
+  stopReason: string;
+  prefillTokensPerSec: number;
+  decodeTokensPerSec: number;
+  kvBytes: number;
+  /** K and V of the same tokens in f16, every token kept. */
+  kvBytesF16: number;
+  parts: Record<string, number>;
+  ids: number[];
+}
+
+/** A cache method as the page lists it: its spec name and a help text. */
+export interface MethodHelp {
+  name: string;
+  help: string;
+}
+
+/** What the worker reports: its methods once at start, then what a run does. */
+export type WorkerMessage =
+  | { type: 'methods'; methods: MethodHelp[] }
+  | { type: 'status'; text: string }
+  | { type: 'token'; text: string }
+  | { type: 'done'; stats: RunStats }
+  | { type: 'error'; code: string; message: string };
