@@ -171,6 +171,9 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     expect(bad.status).toMatch(/UNSUPPORTED_BIT_WIDTH|INVALID_CONFIG/);
     const unknown = await runInPage(page, 'cpu', 'nosuchmethod', 4);
     expect(unknown.status).toMatch(/unknown method "nosuchmethod"/);
+    // A host-scored method on WebGPU is refused before the first step, saying where it runs.
+    const hostScored = await runInPage(page, 'webgpu', 'h2o:budget=0.5', 4);
+    expect(hostScored.status).toMatch(/^BACKEND_UNAVAILABLE: h2o scores tokens on the host.*Run it on the CPU backend/);
     const good = await runInPage(page, 'cpu', 'streaming:budget=8:sinks=2', 12);
     expect(good.state, good.status).toBe('done');
     // `default`: the model's own cache, the fused paged one on the CPU, as in Node.

@@ -23,6 +23,7 @@ export { type RopeScaling, type RopeLayout, SUPPORTED_ROPE_SCALING, parseRopeSca
 
 // Backends and kernels
 export type { Backend, Storage } from './backend.js';
+export { requireSynchronousBackend } from './require-synchronous.js';
 export {
   type BackendFactory,
   type BackendRegistration,

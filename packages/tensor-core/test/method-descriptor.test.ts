@@ -31,7 +31,7 @@ describe('method descriptors', () => {
   });
 
   it('denseMethod builds the dense cache from a spec, in the dtype asked for', () => {
-    const spec = { numLayers: 1, qHeads: 2, kvHeads: 1, headDim: 8, maxPositions: 64, backend: cpuBackend() };
+    const spec = { numLayers: 1, qHeads: 2, kvHeads: 1, headDim: 8, maxPositions: 64, backend: cpuBackend(), rope: { invFreq: new Float32Array(4), layout: 'half' as const } };
     for (const [text, bytesPerValue] of [['dense', 2], ['dense:dtype=f32', 4]] as const) {
       const cache = createCache(spec, denseMethod.create(resolveParams(denseMethod, parseMethodSpec(text).raw), {}));
       const tokens = Float32Array.from({ length: 80 }, (_, i) => Math.sin(i));

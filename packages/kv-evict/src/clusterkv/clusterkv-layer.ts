@@ -10,6 +10,7 @@ import {
   type LayerSpec,
   type MemoryReport,
   memoryReport,
+  requireSynchronousBackend,
   type Rng,
   type StepInfo,
   type Tensor,
@@ -71,6 +72,7 @@ export class ClusterKVLayer implements KVCacheLayer {
     spec: LayerSpec,
     private readonly config: ClusterKVConfig,
   ) {
+    requireSynchronousBackend(spec.backend, 'clusterkv', 'clusters keys and picks clusters for each query on the host');
     this.layerIndex = spec.layerIndex;
     this.kvHeads = spec.kvHeads;
     this.headDim = spec.headDim;

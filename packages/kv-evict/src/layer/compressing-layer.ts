@@ -9,6 +9,7 @@ import {
   type LayerSpec,
   type MemoryReport,
   memoryReport,
+  requireSynchronousBackend,
   ShapeMismatchError,
   type StepInfo,
   type Tensor,
@@ -113,6 +114,10 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     this.gqa = method.gqa ?? 'mean';
     this.trigger = new TriggerState(resolveTrigger(method.trigger, method.name));
     this.scorer = this.skipped ? undefined : method.scorer?.(spec);
+    // A scorer that observes attention, keeps queries or scores keys reads them on the host every step.
+    if (this.scorer && (this.scorer.observe || this.scorer.queryWindow || this.scorer.needsKeys)) {
+      requireSynchronousBackend(spec.backend, method.name, 'scores tokens on the host from attention statistics or keys');
+    }
     this.selector = (method.selector ?? topKSelector(this.protection))(spec);
     this.table = new TokenTable(this.kvHeads, this.scorer?.columns ?? []);
     if (this.scorer?.queryWindow) this.queryWindow = new QueryWindow(this.scorer.queryWindow, spec.qHeads, spec.headDim);

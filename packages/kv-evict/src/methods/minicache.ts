@@ -1,4 +1,4 @@
-import type { CacheLayerFactory } from '@kvkit/tensor-core';
+import { type CacheLayerFactory, requireSynchronousBackend } from '@kvkit/tensor-core';
 import { numberInRange } from '../budget.js';
 import { crossLayerFactory } from '../cross-layer/cross-layer-state.js';
 import { CompressingLayer } from '../layer/compressing-layer.js';
@@ -36,6 +36,8 @@ export function miniCache(options: MiniCacheOptions = {}): CacheLayerFactory {
     const offset = spec.layerIndex - first;
     const paired = offset >= 0 && spec.layerIndex - (offset % 2) + 1 < spec.numLayers;
     if (!paired) return new CompressingLayer(spec, { name: 'minicache', store }, state);
+    // Merging reads both layers' stored keys and values on the host (SLERP, magnitudes, retention).
+    requireSynchronousBackend(spec.backend, 'minicache', 'merges adjacent layers on the host');
     const role = (offset % 2) as 0 | 1;
     const pairStart = spec.layerIndex - role;
     const pair = state.shared(`minicache:${pairStart}`, () => new MiniCachePair(store({ ...spec, layerIndex: pairStart }), spec.headDim, t, retain));

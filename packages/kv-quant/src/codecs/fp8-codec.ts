@@ -1,4 +1,4 @@
-import { type Backend, InvalidConfigError, type Tensor, tensor, wordsPerRow } from '@kvkit/tensor-core';
+import { type Backend, InvalidConfigError, requireSynchronousBackend, type Tensor, tensor, wordsPerRow } from '@kvkit/tensor-core';
 import { dequantizeFp8, quantizeFp8 } from '../kernels/fp8.js';
 import { FP8_FORMATS, type Fp8Format, fp8Max } from '../numeric/fp8.js';
 import type { FieldSpec, RecordTensors } from '../storage/record-store.js';
@@ -27,6 +27,8 @@ export class Fp8TokenCodec implements TokenCodec {
     if (!FP8_FORMATS.includes(format)) throw new InvalidConfigError(`fp8: format must be one of ${FP8_FORMATS.join(', ')}, got ${format}`);
     if (scaling !== 'per-tensor' && scaling !== 'per-head')
       throw new InvalidConfigError(`fp8: scaling must be per-tensor or per-head, got ${scaling}`);
+    // Without calibrated abs-max values the scale is fixed from the first tokens, read on the host.
+    if (!absMax) requireSynchronousBackend(backend, 'fp8', 'fixes its scale from the first tokens on the host (calibrated abs-max values avoid that)');
     this.fields = [{ name: 'codes', dtype: 'u32', inner: [wordsPerRow(headDim, 8)], part: 'codes' }];
     this.label = `fp8 ${format}, ${scaling} scale`;
     if (absMax) this.scale = this.scaleFrom(absMax);

@@ -11,6 +11,7 @@ import {
   type LayerSpec,
   type MemoryReport,
   memoryReport,
+  requireSynchronousBackend,
   type StepInfo,
   type Tensor,
   tensor,
@@ -116,6 +117,7 @@ export class MixedPrecisionLayer implements KVCacheLayer {
   private disposed = false;
 
   constructor(spec: LayerSpec, private readonly parts: MixedPrecisionParts) {
+    requireSynchronousBackend(spec.backend, parts.method, 'ranks tokens on the host by their attention statistics to choose their precision');
     this.layerIndex = spec.layerIndex;
     this.kvHeads = spec.kvHeads;
     this.headDim = spec.headDim;

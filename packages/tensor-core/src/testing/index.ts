@@ -81,3 +81,4 @@ export function toFloat64(values: ArrayLike<number>): Float64Array {
 export { openWebGpuForTests, TEST_DAWN_FEATURES, webgpuRequired } from './webgpu-backend.js';
 export { prepareSwiftShaderEnvironment } from './swiftshader-env.js';
 export { testCacheSpec, consecutivePositions } from './cache-spec.js';
+export { asAsynchronousBackend } from './asynchronous-backend.js';
