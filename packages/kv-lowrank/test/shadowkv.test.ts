@@ -1,5 +1,5 @@
 import { type Tensor, createCache, rope, slice, tensor } from '@kvkit/tensor-core';
-import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { asAsynchronousBackend, assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { fitCskv, fitProjections, shadowKV } from '../src/index.js';
 import { backend, positions, randomOrthonormal, randomTensor, referenceAttention, rowsInSubspaces, specOf, syntheticCalibration } from './helpers.js';
@@ -124,4 +124,11 @@ describe('shadowkv', () => {
       ];
       for (const [call, code] of bad) expect(call).toThrow(expect.objectContaining({ code }));
     }));
+
+  it('refuses an asynchronous backend when the cache is built: chunks are chosen on the host', () => {
+    const onAsync = specOf({ headDim: 16, backend: asAsynchronousBackend(backend, 'gpu-like') });
+    expect(() => createCache(onAsync, shadowKV({ rank: 5, chunk: 4, budget: 1000, outliers: 1, window: 4, dtype: 'f32' }))).toThrow(
+      expect.objectContaining({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/^shadowkv selects chunks .*"gpu-like" is asynchronous/) }),
+    );
+  });
 });

@@ -1,4 +1,4 @@
-import { type Backend, InvalidConfigError, type Tensor, f16BitsToNumber, numberToF16Bits, packCodes, tensor, unpackCodes, wordsPerRow } from '@kvkit/tensor-core';
+import { type Backend, InvalidConfigError, type Tensor, f16BitsToNumber, numberToF16Bits, packCodes, requireSynchronousBackend, tensor, unpackCodes, wordsPerRow } from '@kvkit/tensor-core';
 import type { LatentStore } from './latent-store.js';
 
 /**
@@ -25,6 +25,8 @@ export class QuantizedLatentStore implements LatentStore {
     readonly groupSize: number,
     initialCapacity: number,
   ) {
+    // The latents are quantized on the host as they arrive.
+    requireSynchronousBackend(backend, `a ${bits}-bit latent store`, 'quantizes latents on the host');
     this.rowWords = wordsPerRow(width, bits, groupSize);
     this.groups = Math.ceil(width / groupSize);
     this.levels = 2 ** bits - 1;

@@ -7,6 +7,7 @@ import {
   type LayerSpec,
   type Matrix,
   type MemoryReport,
+  requireSynchronousBackend,
   type StepInfo,
   type Tensor,
   bytesPerElement,
@@ -94,6 +95,7 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
   private disposed = false;
 
   constructor(spec: LayerSpec, plan: ShadowKVPlan) {
+    requireSynchronousBackend(spec.backend, 'shadowkv', 'selects chunks each step by landmark scores read on the host');
     this.layerIndex = spec.layerIndex;
     this.kvHeads = spec.kvHeads;
     this.headDim = spec.headDim;
