@@ -7,7 +7,7 @@ import { loadModel } from '@kvkit/llm';
 import { InvalidConfigError, KvkitError, openBackend } from '@kvkit/tensor-core';
 import { htmlReport } from './html-report.js';
 import { calibrationContexts, collectCalibration, packagesNeedingCalibration } from './calibration.js';
-import { availableMethods, availableStores, describeMethods, parseMethodList, resolveMethodList } from './methods.js';
+import { availableMethods, availableStores, describeMethods, parseMethodList, resolveMethodList, rowsThatCannotRunOn } from './methods.js';
 import { BenchWorkerError, runBenchParallel } from './parallel.js';
 import { Progress } from './progress.js';
 import { type BenchSettings, runBench, tokensPerMethod } from './run.js';
@@ -97,7 +97,14 @@ async function main(): Promise<void> {
     }
     calibration = await collectCalibration(model, readFileSync(calibrationFile, 'utf8'), calibrated);
   }
-  const runs = parseMethodList(list, methods, await withTokenClasses(await calibrationContexts(calibration), model), stores);
+  let runs = parseMethodList(list, methods, await withTokenClasses(await calibrationContexts(calibration), model), stores);
+  const unavailable = rowsThatCannotRunOn(model.cacheSpec(), runs);
+  if (unavailable.length > 0) {
+    const lines = unavailable.map(({ run, reason }) => `  ${run.label}: ${reason}`).join('\n');
+    if (values.methods) throw new InvalidConfigError(`rows that cannot run on ${backend.name}:\n${lines}\nRun them with --backend cpu, or leave them out.`);
+    console.error(`note: default rows that cannot run on ${backend.name}, left out:\n${lines}`);
+    runs = runs.filter((run) => !unavailable.some((u) => u.run === run));
+  }
 
   const context = model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);

@@ -1,5 +1,8 @@
 import {
+  BackendUnavailable,
   type CacheLayerFactory,
+  type CacheSpec,
+  createCache,
   denseMethod,
   InvalidConfigError,
   type MethodContext,
@@ -185,4 +188,21 @@ export function describeMethods(methods: readonly MethodDescriptor[], stores: re
     lines.push(`  kv-bench --methods "${formatMethodSpec(taker.name, { budget: 0.5 })}+${storeExample}"`);
   }
   return lines.join('\n');
+}
+
+/**
+ * The rows whose cache cannot be built for `spec` (its backend): methods that decide on the host
+ * refuse an asynchronous backend (WebGPU, CUDA) when built. Building each cache once, empty, finds
+ * them before any row has spent minutes running.
+ */
+export function rowsThatCannotRunOn(spec: CacheSpec, runs: readonly MethodRun[]): { run: MethodRun; reason: string }[] {
+  return runs.flatMap((run) => {
+    try {
+      createCache(spec, run.factory).dispose();
+      return [];
+    } catch (error) {
+      if (error instanceof BackendUnavailable) return [{ run, reason: error.message }];
+      throw error;
+    }
+  });
 }

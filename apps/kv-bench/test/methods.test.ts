@@ -1,8 +1,8 @@
 import { quantizedStore } from '@kvkit/kv-quant';
 import { cpuBackend, InvalidConfigError, type LayerSpec, ropeInverseFrequencies, tensor } from '@kvkit/tensor-core';
-import { withSeed } from '@kvkit/tensor-core/testing';
+import { asAsynchronousBackend, withSeed } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { availableMethods, availableStores, describeMethods, parseMethodList, resolveMethodList, takesStore } from '../src/methods.js';
+import { availableMethods, availableStores, describeMethods, parseMethodList, resolveMethodList, rowsThatCannotRunOn, takesStore } from '../src/methods.js';
 import type { MethodDescriptor } from '@kvkit/tensor-core';
 import type { StoreDescriptor } from '@kvkit/kv-quant';
 
@@ -99,5 +99,17 @@ describe('method+store rows (evict + quantize)', () => {
     expect(text).toMatch(/^Stores \(where a method marked "takes a store" keeps its tokens; add one to its row with \+\):\nquant {2}\(@kvkit\/kv-quant\)$/m);
     expect(text).toMatch(/^ {4}group=<integer> +channels per scale\/zero-point group \(divides headDim\) \(default 32, range \[1, ∞\]\)$/m);
     expect(text).toMatch(/^ {2}kv-bench --methods "streaming:budget=0\.5\+quant:bits=4"$/m);
+  });
+});
+
+describe('rowsThatCannotRunOn', () => {
+  it('names the rows an asynchronous backend refuses, with the reason, and passes the others', async () => {
+    const methods = await availableMethods();
+    const runs = parseMethodList('dense,kivi:bits=2,streaming:budget=16,h2o:budget=0.5,snapkv:budget=0.5', methods);
+    expect(rowsThatCannotRunOn(spec, runs)).toEqual([]);
+    const onAsync = { ...spec, backend: asAsynchronousBackend(spec.backend, 'gpu-like') };
+    const refused = rowsThatCannotRunOn(onAsync, runs);
+    expect(refused.map(({ run }) => run.label)).toEqual(['h2o:budget=0.5', 'snapkv:budget=0.5']);
+    expect(refused[0].reason).toMatch(/^h2o scores tokens on the host.*"gpu-like" is asynchronous/);
   });
 });
