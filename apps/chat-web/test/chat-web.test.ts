@@ -11,6 +11,7 @@ import { denseCache, type CacheLayerFactory } from '@kvkit/tensor-core';
 import { TEST_DAWN_FEATURES, webgpuRequired } from '@kvkit/tensor-core/testing';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunStats } from '../src/page/protocol.js';
 import { type ChatServer, startChatServer } from '../src/server.js';
 
 const modelDir = resolve(import.meta.dirname, '..', '..', '..', 'models', 'kvkit-tiny');
@@ -23,20 +24,9 @@ if (!available) {
   console.warn(`[chat-web] browser suite skipped: ${message}`);
 }
 
-interface PageStats {
-  backend: string;
-  threads: number;
-  weights: string;
-  method: string;
-  generatedTokens: number;
-  kvBytes: number;
-  kvBytesF16: number;
-  parts: Record<string, number>;
-  ids: number[];
-}
 
 /** Fills the form, clicks Generate and waits for the page to finish; the status line and stats. */
-async function runInPage(page: Page, backend: string, method: string, tokens: number, weights = 'f32'): Promise<{ status: string; state: string; stats?: PageStats; output: string }> {
+async function runInPage(page: Page, backend: string, method: string, tokens: number, weights = 'f32'): Promise<{ status: string; state: string; stats?: RunStats; output: string }> {
   await page.selectOption('#backend', backend);
   await page.selectOption('#dtype', weights);
   await page.fill('#method', method);
@@ -48,7 +38,7 @@ async function runInPage(page: Page, backend: string, method: string, tokens: nu
   return {
     status: (await page.textContent('#status')) ?? '',
     state: (await page.getAttribute('#status', 'data-state')) ?? '',
-    stats: json ? (JSON.parse(json) as PageStats) : undefined,
+    stats: json ? (JSON.parse(json) as RunStats) : undefined,
     output: (await page.textContent('#output')) ?? '',
   };
 }
@@ -160,7 +150,7 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     expect(await page.getAttribute('#status', 'data-state')).toBe('busy');
     await page.click('#stop');
     await page.waitForSelector('#status[data-state=done], #status[data-state=error]', { timeout: 120_000 });
-    const stats = JSON.parse((await page.getAttribute('#stats', 'data-json')) ?? '{}') as PageStats & { stopReason: string };
+    const stats = JSON.parse((await page.getAttribute('#stats', 'data-json')) ?? '{}') as RunStats;
     expect(stats.stopReason).toBe('aborted');
     expect(stats.generatedTokens).toBeLessThan(1500);
   });

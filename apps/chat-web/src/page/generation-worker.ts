@@ -2,7 +2,7 @@
 // main thread, so the page stays responsive during prefill and decode, and the CPU backend's SIMD
 // threads block in Atomics.wait instead of polling (a page's main thread may not block).
 import { type GenerateResult, type LlamaModel, generate, loadModel } from '@kvkit/llm';
-import { type Backend, cpuBackend, simdThreadCount, startSimdThreads } from '@kvkit/tensor-core';
+import { type Backend, cpuBackend, denseF16Bytes, simdThreadCount, startSimdThreads } from '@kvkit/tensor-core';
 import { createWebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { methodFromPageSpec, methodHelp } from './methods.js';
 import type { PageRequest, RunStats, WorkerMessage } from './protocol.js';
@@ -54,7 +54,7 @@ function statsOf(model: LlamaModel, method: string, result: GenerateResult): Run
     prefillTokensPerSec: result.promptTokens / (result.timings.prefillMs / 1000),
     decodeTokensPerSec: result.generatedTokens > 1 ? (result.generatedTokens - 1) / (result.timings.decodeMs / 1000) : 0,
     kvBytes: result.memory.bytes,
-    kvBytesF16: 2 * numLayers * numKvHeads * headDim * 2 * tokensHeld,
+    kvBytesF16: denseF16Bytes(tokensHeld, numKvHeads, headDim, numLayers),
     parts: result.memory.parts,
     ids: Array.from(result.ids),
   };
