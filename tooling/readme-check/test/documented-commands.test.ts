@@ -1,17 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { root, workspacesIn } from './repository.js';
 
 // The commands the Markdown docs tell people to run must exist: `npm run <script> -w <workspace>`
 // and `npm test -w <workspace>` name a workspace that has that script, and `node <file>` names a
 // file that is there (relative to the repository root, the document's folder or a folder the
 // document cd's into; dist/ files exist because turbo builds every workspace this one depends on first).
-const root = join(import.meta.dirname, '..', '..', '..');
-const workspaceDirs = ['packages', 'apps', 'tooling'].flatMap((dir) =>
-  readdirSync(join(root, dir), { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(root, dir, d.name, 'package.json')))
-    .map((d) => join(root, dir, d.name)),
-);
+const workspaceDirs = ['packages', 'apps', 'tooling'].flatMap(workspacesIn);
 const manifests = new Map(
   workspaceDirs.map((dir) => {
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; scripts?: Record<string, string> };

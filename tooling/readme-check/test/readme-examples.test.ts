@@ -3,15 +3,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { codeBlocks } from './markdown-examples.js';
+import { root, workspacesIn } from './repository.js';
 
 // Every ```js block of a README is a complete program that runs from the repository root (where
 // `models/kvkit-tiny` is); declarations and shell lines use ```ts and ```sh. Each package's
 // examples/*.mjs runs the same way.
-const root = join(import.meta.dirname, '..', '..', '..');
-const workspacesIn = (dir: string) =>
-  readdirSync(join(root, dir), { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(root, dir, d.name, 'package.json')))
-    .map((d) => join(root, dir, d.name));
 const packages = workspacesIn('packages');
 const workspaces = [...packages, ...workspacesIn('apps')];
 const readmes = [join(root, 'README.md'), ...workspaces.map((dir) => join(dir, 'README.md')).filter(existsSync)];
