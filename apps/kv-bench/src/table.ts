@@ -1,12 +1,8 @@
+import { formatBytes } from '@kvkit/tensor-core';
 import type { BenchRecord } from './record.js';
 
 const fmt = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
-function bytes(n: number): string {
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(2)} MiB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
-  return `${n} B`;
-}
 
 /** The stdout table: one row per method. */
 export function formatTable(records: readonly BenchRecord[]): string {
@@ -20,7 +16,7 @@ export function formatTable(records: readonly BenchRecord[]): string {
     r.kl < 1e-4 ? r.kl.toExponential(1) : fmt(r.kl, 4),
     fmt(r.recall, 2),
     `${fmt(100 * r.passkey, 0)}%`,
-    bytes(r.kvBytes),
+    formatBytes(r.kvBytes),
     `${fmt(r.compression, 2)}×`,
     fmt(r.tokensPerSec, 0),
   ]);

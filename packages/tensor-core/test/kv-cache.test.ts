@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type CacheSpec, attention, cpuBackend, createCache, denseCache, denseF16Bytes, ropeInverseFrequencies, slice, tensor,
+  type CacheSpec, attention, cpuBackend, createCache, denseCache, denseF16Bytes, formatBytes, ropeInverseFrequencies, slice, tensor,
 } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, naiveAttention, randomArray } from './reference.js';
@@ -124,5 +124,11 @@ describe('dense cache', () => {
     cache.dispose();
     expect(() => cache.layers[0].memory()).not.toThrow();
     expect(() => cache.layers[0].append(tensor(new Float32Array(16), [2, 1, 8]), tensor(new Float32Array(16), [2, 1, 8]), { positions: positions(0, 1), phase: 'decode' })).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+  });
+});
+
+describe('formatBytes', () => {
+  it('writes bytes in binary units', () => {
+    expect([0, 1023, 1024, 1536, (1 << 20) - 1, 3.2e6].map(formatBytes)).toEqual(['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '1024.0 KiB', '3.05 MiB']);
   });
 });

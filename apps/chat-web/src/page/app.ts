@@ -1,5 +1,6 @@
 // The chat page: the form, the streamed text and the cache's bytes by part. The model runs in the
 // generation worker (generation-worker.ts); this thread only talks to it.
+import { formatBytes } from '@kvkit/tensor-core';
 import type { MethodHelp, PageRequest, RunStats, WorkerMessage } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -27,10 +28,6 @@ function setStatus(text: string, state: 'busy' | 'done' | 'error' | 'ready'): vo
 function setRunning(on: boolean): void {
   form.run.disabled = on;
   form.stop.disabled = !on;
-}
-
-function formatBytes(bytes: number): string {
-  return bytes < 1024 ? `${bytes} B` : bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / (1 << 20)).toFixed(2)} MiB`;
 }
 
 function showStats(stats: RunStats): void {

@@ -48,3 +48,10 @@ export function combineReports(layers: readonly MemoryReport[]): CacheMemoryRepo
 export function denseF16Bytes(tokens: number, kvHeads: number, headDim: number, layers: number): number {
   return tokens * kvHeads * headDim * 2 /* K and V */ * 2 /* bytes per f16 */ * layers;
 }
+
+/** Bytes for a memory report: `512 B`, `1.5 KiB`, `3.05 MiB` (binary units). */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(2)} MiB`;
+  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}
