@@ -5,7 +5,8 @@
 #   Here:   bash tooling/gpu/session.sh prepare [CHECK...]
 #   There (device tool, carry [".gpu-carry"], timeout_s 600):   bash tooling/gpu/session.sh run [CHECK...]
 #       CHECK: llm, attention, kv-quant, cuda, webgpu, kernel-methods (default: all, in that order; each keeps its own
-#       time bounds, and SESSION_S (default 540) stops starting new ones late).
+#       time bounds, SESSION_S (default 540) stops starting new ones late, and SESSION_LIMIT_S (default 580)
+#       stops a check still running then, so the archive is always written before the device call's limit).
 #       writes $OUT/session.log (everything printed) and $OUT/results.tar.gz (each check's files).
 #   Back here:   mkdir -p .gpu-out && tar -xzf <files_at>/results.tar.gz -C .gpu-out
 set -euo pipefail
@@ -31,7 +32,9 @@ case "$mode" in
       for c in "${checks[@]}"; do
         if [ $((SECONDS - start)) -ge "${SESSION_S:-540}" ]; then echo "== $c skipped: session time spent"; continue; fi
         echo "== $c (at ${SECONDS}s)"
-        OUT="$work/$c" bash "$here/$c-check.sh" run || echo "== $c ended with status $?"
+        left=$(( ${SESSION_LIMIT_S:-580} - (SECONDS - start) ))
+        [ "$left" -gt 0 ] || { echo "== $c skipped: SESSION_LIMIT_S reached"; continue; }
+        OUT="$work/$c" timeout -k 5 "$left" bash "$here/$c-check.sh" run || echo "== $c ended with status $? (124: stopped at SESSION_LIMIT_S)"
       done
       echo "== done at ${SECONDS}s"
     } 2>&1 | tee "$out/session.log"

@@ -1,7 +1,7 @@
 // Every CUDA kernel source in the repository (packages/*/src/**/*.cu) must compile with nvcc for
 // sm_80 and sm_90, so a kernel that does not compile cannot land. Runs on machines without a GPU.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,16 +15,18 @@ const ARCHS = ['sm_80', 'sm_90'];
 /** Where `#include "kvkit/prelude.cuh"` resolves. */
 const PRELUDE_DIR = join(root, 'packages', 'tensor-core', 'src', 'cuda', 'include');
 
-function findSources(dir: string): string[] {
+function findSources(dir: string, extensions: string[]): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : findSources(path);
-    return entry.name.endsWith('.cu') ? [path] : [];
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : findSources(path, extensions);
+    return extensions.some((extension) => entry.name.endsWith(extension)) ? [path] : [];
   });
 }
 
-const sources = readdirSync(join(root, 'packages')).flatMap((pkg) => findSources(join(root, 'packages', pkg, 'src')));
+const sourcesWith = (extensions: string[]): string[] =>
+  readdirSync(join(root, 'packages')).flatMap((pkg) => findSources(join(root, 'packages', pkg, 'src'), extensions));
+const sources = sourcesWith(['.cu']);
 const nvcc = findNvcc();
 if (!nvcc && !requireCuda) console.warn('[cuda] nvcc is not on the PATH: the kernel compile check is skipped (KVKIT_REQUIRE_CUDA=1 makes it fail)');
 
@@ -85,4 +87,22 @@ describe(`every .cu kernel source compiles with nvcc for ${ARCHS.join(' and ')}`
       });
     }
   });
+});
+
+// nvcc force-includes cuda_runtime.h (and with it the C library's math.h and limits), NVRTC includes
+// nothing: a source that leans on those headers compiles here and fails on the GPU machine. NVRTC
+// did refuse kv-quant's NAN and INFINITY on an H200 while this nvcc check passed, so the names
+// those headers define are refused here (use KV_NAN / KV_INF from kvkit/prelude.cuh).
+describe('every .cu/.cuh source uses only what NVRTC provides (no implicit headers)', () => {
+  const headerOnly = /\b(NAN|INFINITY|HUGE_VALF?|FLT_(MAX|MIN|EPSILON)|DBL_(MAX|MIN|EPSILON)|INT_(MAX|MIN)|UINT_MAX|M_PI\w*|CUDART_\w+)\b|#\s*include\s*</;
+  for (const file of sourcesWith(['.cu', '.cuh'])) {
+    it(relative(root, file), () => {
+      const offending = readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line, index) => ({ line: line.replace(/\/\/.*$/, ''), number: index + 1 }))
+        .filter(({ line }) => headerOnly.test(line))
+        .map(({ line, number }) => `${number}: ${line.trim()}`);
+      expect(offending, `${relative(root, file)} uses names only nvcc's implicit headers define`).toEqual([]);
+    });
+  }
 });

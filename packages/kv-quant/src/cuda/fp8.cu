@@ -11,8 +11,8 @@ __device__ __forceinline__ double fp8_decode(kv_u32 code, int e) {
   const int exponent = (int)((code >> m) & ((1u << e) - 1u));
   const int mantissa = (int)(code & ((1u << m) - 1u));
   const int allOnes = (1 << e) - 1;
-  if (e == 5 && exponent == allOnes) return mantissa == 0 ? sign * INFINITY : NAN;
-  if (e == 4 && exponent == allOnes && mantissa == (1 << m) - 1) return NAN;
+  if (e == 5 && exponent == allOnes) return mantissa == 0 ? sign * KV_INF : KV_NAN;
+  if (e == 4 && exponent == allOnes && mantissa == (1 << m) - 1) return KV_NAN;
   if (exponent == 0) return sign * mantissa * ldexp(1.0, 1 - bias - m);
   return sign * (1.0 + (double)mantissa / (double)(1 << m)) * ldexp(1.0, exponent - bias);
 }
@@ -23,7 +23,7 @@ __device__ __forceinline__ kv_u32 fp8_encode(double x, int e) {
   if (x != x) return 0x7fu;
   const kv_u32 sign = (x < 0.0 || (x == 0.0 && 1.0 / x < 0.0)) ? 0x80u : 0u;  // -0 keeps its sign
   const double a = fabs(x);
-  if (a == INFINITY && e == 5) return sign | 0x7cu;
+  if (a == KV_INF && e == 5) return sign | 0x7cu;
   if (a >= fp8_decode(last, e)) return sign | last;
   kv_u32 lo = 0, hi = last;
   while (lo < hi) {  // first code whose value is ≥ a

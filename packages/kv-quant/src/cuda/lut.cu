@@ -60,7 +60,7 @@ extern "C" __global__ void kv_quantize_lut(kv_u32* words, void* scale, void* zer
     const bool minmax = scale != 0;
     double center = 0.0, half = 0.0;
     if (minmax) {
-      float lo = INFINITY, hi = -INFINITY;
+      float lo = KV_INF, hi = -KV_INF;
       bool nan = false;
       for (kv_i64 i = 0; i < len; i++) {
         const float xi = kv_load_float(x, start + i, xKind);
@@ -68,11 +68,11 @@ extern "C" __global__ void kv_quantize_lut(kv_u32* words, void* scale, void* zer
         if (lut_order(xi) < lut_order(lo)) lo = xi;
         if (lut_order(xi) > lut_order(hi)) hi = xi;
       }
-      const double low = nan ? NAN : (double)lo, high = nan ? NAN : (double)hi;
+      const double low = nan ? KV_NAN : (double)lo, high = nan ? KV_NAN : (double)hi;
       const kv_u32 zeroBits = lut_param_bits((low + high) / 2.0, paramF16, false);
       center = lut_param_value(zeroBits, paramF16);
       const double above = high - center, below = center - low;
-      const double spread = (above != above || below != below) ? NAN : (above < below ? below : above);
+      const double spread = (above != above || below != below) ? KV_NAN : (above < below ? below : above);
       const kv_u32 scaleBits = spread > 0.0 ? lut_param_bits(spread, paramF16, true) : 0u;
       half = lut_param_value(scaleBits, paramF16);
       lut_param_store(scale, e, scaleBits, paramF16);

@@ -46,12 +46,12 @@ __device__ __forceinline__ typename P::S round_up(double x) {
 // Math.min / Math.max semantics (the CPU kernel's): NaN propagates, −0 < +0.
 __device__ __forceinline__ bool neg_zero(double a) { return a == 0.0 && 1.0 / a < 0.0; }
 __device__ __forceinline__ double js_min(double a, double b) {
-  if (a != a || b != b) return NAN;
+  if (a != a || b != b) return KV_NAN;
   if (a == 0.0 && b == 0.0) return neg_zero(a) ? a : b;
   return a < b ? a : b;
 }
 __device__ __forceinline__ double js_max(double a, double b) {
-  if (a != a || b != b) return NAN;
+  if (a != a || b != b) return KV_NAN;
   if (a == 0.0 && b == 0.0) return neg_zero(a) ? b : a;
   return a > b ? a : b;
 }
@@ -92,7 +92,7 @@ __device__ void quantize_uniform(kv_u32* words, typename P::S* scale, typename P
       lo = 1.0 - half;
       hi = half - 1.0;
     } else {
-      double mn = INFINITY, mx = -INFINITY;
+      double mn = KV_INF, mx = -KV_INF;
       for (kv_i64 i = 0; i < len; i++) {
         const double xi = (double)KvType<T>::load(v[i]);
         mn = js_min(mn, xi);

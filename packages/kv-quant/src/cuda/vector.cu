@@ -18,7 +18,7 @@ __device__ __forceinline__ double vq_add(double a, double b) { return __dadd_rn(
 template <class T>
 __device__ __forceinline__ kv_u32 nearest_centroid(const T* x, const float* book, kv_i64 k, int c) {
   kv_u32 best = 0;
-  double bestDist = INFINITY;
+  double bestDist = KV_INF;
   for (kv_i64 i = 0; i < k; i++) {
     double s = 0.0;
     for (int j = 0; j < c; j++) {
