@@ -30,8 +30,15 @@ gpu_bundle() {
   (cd "$gpu_root" && node tooling/gpu/bundle.mjs "$1" ".gpu-carry/$2")
 }
 
+# The addon, and @kvkit/cuda-runtime itself as .gpu-carry/node_modules/@kvkit/cuda-runtime: tensor-core
+# imports that optional peer by a name bundlers leave alone (openBackend('cuda')), so a bundle finds
+# it there by Node's resolution from .gpu-carry/.
 gpu_copy_cuda_addon() {
   cp "$gpu_root/packages/cuda-runtime/build/Release/kvkit_cuda.node" "$gpu_root/.gpu-carry/kvkit_cuda.node"
+  local package="$gpu_root/.gpu-carry/node_modules/@kvkit/cuda-runtime"
+  mkdir -p "$package"
+  (cd "$gpu_root" && node tooling/gpu/bundle.mjs packages/cuda-runtime/src/index.ts "$package/index.mjs")
+  printf '{ "name": "@kvkit/cuda-runtime", "type": "module", "exports": "./index.mjs" }\n' > "$package/package.json"
 }
 
 # On the GPU machine: the prelude (Node, Vulkan loader, glvnd, VK_DRIVER_FILES), then the paths the
