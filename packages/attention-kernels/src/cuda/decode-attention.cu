@@ -40,6 +40,8 @@ struct DenseSource {
   __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
   __device__ __forceinline__ int length(int) const { return n; }
   __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[(kv_i64)kvh * n + j] : 0.0f; }
+  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return K + ((kv_i64)kvh * n + j) * d; }
+  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return V + ((kv_i64)kvh * n + j) * dv; }
 };
 
 // A batch of requests with their K/V packed along the tokens (ragged, FlashInfer/vLLM varlen):
@@ -60,6 +62,8 @@ struct RaggedSource {
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return indptr[kvh / kvHeads + 1] - indptr[kvh / kvHeads]; }
   __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[row(kvh, j)] : 0.0f; }
+  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return K + row(kvh, j) * d; }
+  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return V + row(kvh, j) * dv; }
 };
 
 // A paged pool read through per-(request, KV head) block tables: KV row kvh = b·kvHeads + head
@@ -82,6 +86,8 @@ struct PagedSource {
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return lengths[kvh]; }
   __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
+  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return K + slot(kvh, j) * d; }
+  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return V + slot(kvh, j) * dv; }
 };
 
 // Which query rows the block of KV row `kvh` serves, where they and their partial states live and
@@ -210,10 +216,246 @@ __device__ void decode_partial_rows(float* partAcc, float* partStat, const TQ* Q
   }
 }
 
-template <class TQ, class Source>
-__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const Source src, int H, int Hkv, int m, int d, int dv, int partition, float scale,
-                               int causal, int window, float softcap) {
-  decode_partial_rows<TQ>(partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, dv, scale, causal, window, softcap);
+// ---- Pass 1 with 16-byte loads (dense, ragged, paged and pool sources) -----------------------------
+// The loop above walks one key per warp at a time: a chain of dependent loads, shuffles and
+// shared-memory updates per key, so it is latency-bound (8% of the copy bandwidth on an H200 at
+// 32k keys). Here the block takes the partition in chunks of DEC_KEYS keys, in three phases
+// separated by barriers, each a stream of independent 16-byte loads:
+//   A. scores: d / N lanes per key (N elements per 16 bytes), DEC_UNROLL keys' loads issued before
+//      any is used; the lanes' partial dot products meet by xor-shuffles; one lane writes the score;
+//   B. per query row (a warp each): the chunk's max joins the running max, the scores become
+//      probabilities, the running sum and the accumulators' rescale factor follow;
+//   C. values: dv / N threads per value row, blockDim / (dv / N) key slices; each thread keeps
+//      N channels of every query row in registers.
+// At the end the slices' accumulators meet (shuffles inside a warp, shared memory across warps).
+// Shared memory is the generic pass's layout: q [DEC_ROWS][d], then the acc region holds the
+// chunk's scores [DEC_ROWS][DEC_KEYS] (needs DEC_KEYS <= DEC_WARPS * dv) and at the end the warps'
+// accumulators [DEC_WARPS][DEC_ROWS][dv], then the row states (max, sum, rescale).
+#define DEC_KEYS 128
+#define DEC_UNROLL 4
+
+struct alignas(16) DecVec {
+  kv_u32 w[4];
+};
+
+template <class T>
+struct DecLanes;
+template <>
+struct DecLanes<float> {
+  static constexpr int N = 4;
+  static __device__ __forceinline__ void unpack(const DecVec& v, float* out) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) out[i] = __int_as_float((int)v.w[i]);
+  }
+};
+template <class T16>
+struct DecLanes16 {
+  static constexpr int N = 8;
+  static __device__ __forceinline__ void unpack(const DecVec& v, float* out) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      out[2 * i] = KvType<T16>::load(T16{(kv_u16)(v.w[i] & 0xffffu)});
+      out[2 * i + 1] = KvType<T16>::load(T16{(kv_u16)(v.w[i] >> 16)});
+    }
+  }
+};
+template <>
+struct DecLanes<kv_f16> : DecLanes16<kv_f16> {};
+template <>
+struct DecLanes<kv_bf16> : DecLanes16<kv_bf16> {};
+
+__device__ __forceinline__ bool dec_power_of_two(int x) { return x > 0 && (x & (x - 1)) == 0; }
+
+// Block-uniform: whether these rows can take the 16-byte path (every row starts 16-byte aligned
+// when the bases are and rows hold whole groups of N elements).
+template <class TK>
+__device__ __forceinline__ bool dec_vectorizable(const TK* K, const TK* V, int d, int dv) {
+  constexpr int N = DecLanes<TK>::N;
+  return blockDim.x == DEC_WARPS * 32 && d % N == 0 && dv % N == 0 && dec_power_of_two(d / N) && d / N <= 32 && dec_power_of_two(dv / N) &&
+         dv / N <= 32 && DEC_KEYS <= DEC_WARPS * dv && ((kv_u64)K & 15) == 0 && ((kv_u64)V & 15) == 0;
+}
+
+template <class TK>
+__device__ __forceinline__ DecVec dec_load(const TK* row, int element) {
+  return *reinterpret_cast<const DecVec*>(row + element);
+}
+
+template <class TQ, class TK, class Source, class Rows>
+__device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv, float scale, int causal,
+                                   int window, float softcap) {
+  constexpr int N = DecLanes<TK>::N;
+  KV_DYNAMIC_SHARED(kv_decode_smem);
+  float* q = reinterpret_cast<float*>(kv_decode_smem);
+  float* region = q + DEC_ROWS * d;  // scores, then the warps' accumulators
+  float* rowMax = region + DEC_WARPS * DEC_ROWS * dv;
+  float* rowSum = rowMax + DEC_ROWS;
+  float* rowScale = rowSum + DEC_ROWS;
+
+  const int part = blockIdx.x, kvh = blockIdx.y;
+  const int rows = rowMap.count(kvh);
+  const int r0 = blockIdx.z * DEC_ROWS;
+  int j0 = 0, j1 = 0;
+  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return;  // block-uniform, before any barrier
+  const int rc = min(DEC_ROWS, rows - r0);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int keyLanes = d / N, keysPerWarp = 32 / keyLanes, sub = lane / keyLanes, seg = lane % keyLanes;
+  const int valueLanes = dv / N, slices = blockDim.x / valueLanes, slice = threadIdx.x / valueLanes, vseg = threadIdx.x % valueLanes;
+
+  for (int e = threadIdx.x; e < rc * d; e += blockDim.x) q[e] = KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + e / d) * d + e % d]) * scale;
+  if (threadIdx.x < DEC_ROWS) {
+    rowMax[threadIdx.x] = -KV_INF;
+    rowSum[threadIdx.x] = 0.0f;
+    rowScale[threadIdx.x] = 1.0f;
+  }
+  kv_i32 qp[DEC_ROWS];
+  float acc[DEC_ROWS][N];
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++) {
+    qp[r] = r < rc ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
+#pragma unroll
+    for (int e = 0; e < N; e++) acc[r][e] = 0.0f;
+  }
+  __syncthreads();
+
+  for (int c0 = j0; c0 < j1; c0 += DEC_KEYS) {
+    const int cn = min(DEC_KEYS, j1 - c0);
+    // A. scores of keys c0 + jj into region[r][jj]
+    for (int step = warp * keysPerWarp; step < cn; step += DEC_WARPS * keysPerWarp * DEC_UNROLL) {  // warp-uniform
+      const int base = step + sub;
+      DecVec kr[DEC_UNROLL];
+#pragma unroll
+      for (int u = 0; u < DEC_UNROLL; u++) {
+        const int jj = base + u * DEC_WARPS * keysPerWarp;
+        if (jj < cn) kr[u] = dec_load(src.keyRow(kvh, c0 + jj), seg * N);
+        else kr[u] = DecVec{{0u, 0u, 0u, 0u}};
+      }
+#pragma unroll
+      for (int u = 0; u < DEC_UNROLL; u++) {
+        const int jj = base + u * DEC_WARPS * keysPerWarp;
+        float k[N];
+        DecLanes<TK>::unpack(kr[u], k);
+        float dot[DEC_ROWS];
+#pragma unroll
+        for (int r = 0; r < DEC_ROWS; r++) {
+          dot[r] = 0.0f;
+          if (r >= rc) continue;  // block-uniform
+#pragma unroll
+          for (int e = 0; e < N; e++) dot[r] += q[r * d + seg * N + e] * k[e];
+          for (int o = keyLanes >> 1; o > 0; o >>= 1) dot[r] += __shfl_xor_sync(0xffffffffu, dot[r], o);
+        }
+        if (seg == 0 && jj < cn) {
+          const int j = c0 + jj;
+          const kv_i32 kp = src.keyPosition(kvh, j);
+          const float lw = src.logWeight(kvh, j);
+#pragma unroll
+          for (int r = 0; r < DEC_ROWS; r++) {
+            if (r >= rc) continue;
+            float sc = -KV_INF;
+            if (dec_visible(qp[r], kp, causal, window)) {
+              sc = dot[r];
+              if (softcap > 0.0f) sc = softcap * tanhf(sc / softcap);
+              sc += lw;
+            }
+            region[r * DEC_KEYS + jj] = sc;
+          }
+        }
+      }
+    }
+    __syncthreads();
+    // B. probabilities relative to the running max of each row
+    for (int r = warp; r < rc; r += DEC_WARPS) {
+      float mx = -KV_INF;
+      for (int jj = lane; jj < cn; jj += 32) mx = kv_max_nan(mx, region[r * DEC_KEYS + jj]);
+      mx = kv_warp_max_nan(mx);
+      const float old = rowMax[r];
+      const float next = kv_max_nan(old, mx);
+      float sum = 0.0f;
+      for (int jj = lane; jj < cn; jj += 32) {
+        const float p = next == -KV_INF ? 0.0f : expf(region[r * DEC_KEYS + jj] - next);
+        region[r * DEC_KEYS + jj] = p;
+        sum += p;
+      }
+      sum = kv_warp_sum(sum);
+      if (lane == 0) {
+        const float rescale = old == -KV_INF ? 0.0f : expf(old - next);  // NaN max: NaN from here on
+        rowScale[r] = rescale;
+        rowSum[r] = rowSum[r] * rescale + sum;
+        rowMax[r] = next;
+      }
+    }
+    __syncthreads();
+    // C. acc[r] = acc[r] · rescale[r] + Σ_jj p[r][jj] · v[jj] over this thread's keys and channels
+#pragma unroll
+    for (int r = 0; r < DEC_ROWS; r++) {
+      const float rescale = r < rc ? rowScale[r] : 1.0f;
+#pragma unroll
+      for (int e = 0; e < N; e++) acc[r][e] *= rescale;
+    }
+    for (int base = slice; base < cn; base += slices * DEC_UNROLL) {
+      DecVec vr[DEC_UNROLL];
+#pragma unroll
+      for (int u = 0; u < DEC_UNROLL; u++) {
+        const int jj = base + u * slices;
+        if (jj < cn) vr[u] = dec_load(src.valueRow(kvh, c0 + jj), vseg * N);
+      }
+#pragma unroll
+      for (int u = 0; u < DEC_UNROLL; u++) {
+        const int jj = base + u * slices;
+        if (jj >= cn) continue;
+        float v[N];
+        DecLanes<TK>::unpack(vr[u], v);
+#pragma unroll
+        for (int r = 0; r < DEC_ROWS; r++) {
+          if (r >= rc) continue;
+          const float p = region[r * DEC_KEYS + jj];
+#pragma unroll
+          for (int e = 0; e < N; e++) acc[r][e] += p * v[e];
+        }
+      }
+    }
+    __syncthreads();  // the next chunk's scores overwrite the probabilities
+  }
+
+  // The key slices of a warp meet by shuffles, the warps in shared memory.
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++)
+#pragma unroll
+    for (int e = 0; e < N; e++)
+      for (int o = valueLanes; o < 32; o <<= 1) acc[r][e] += __shfl_xor_sync(0xffffffffu, acc[r][e], o);
+  if (lane < valueLanes) {
+#pragma unroll
+    for (int r = 0; r < DEC_ROWS; r++) {
+      if (r >= rc) continue;
+#pragma unroll
+      for (int e = 0; e < N; e++) region[(warp * DEC_ROWS + r) * dv + vseg * N + e] = acc[r][e];
+    }
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < rc * dv; e += blockDim.x) {
+    const int r = e / dv, c = e % dv;
+    float a = 0.0f;
+    for (int w = 0; w < DEC_WARPS; w++) a += region[(w * DEC_ROWS + r) * dv + c];
+    partAcc[rowMap.slot(part, kvh, r0 + r) * dv + c] = a;
+  }
+  if (threadIdx.x < rc) {
+    const kv_i64 slot = rowMap.slot(part, kvh, r0 + threadIdx.x);
+    partStat[2 * slot] = rowMax[threadIdx.x];
+    partStat[2 * slot + 1] = rowSum[threadIdx.x];
+  }
+}
+
+// Pass 1 over K/V rows: the 16-byte path where the layout allows it, else the generic one.
+template <class TQ, class TK, class Source, class Rows>
+__device__ void decode_partial_rows_of(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
+                                       float scale, int causal, int window, float softcap) {
+  if (dec_vectorizable<TK>(K, V, d, dv)) decode_partial_vec<TQ, TK>(partAcc, partStat, Q, src, rowMap, d, dv, scale, causal, window, softcap);
+  else decode_partial_rows<TQ>(partAcc, partStat, Q, src, rowMap, d, dv, scale, causal, window, softcap);
+}
+
+template <class TQ, class TK, class Source>
+__device__ void decode_partial(float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const Source src, int H, int Hkv, int m, int d, int dv,
+                               int partition, float scale, int causal, int window, float softcap) {
+  decode_partial_rows_of<TQ, TK>(K, V, partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, dv, scale, causal, window, softcap);
 }
 
 // A KIVI cache (packages/attention-kernels/src/formats/kivi.ts), dequantized as it is read: keys per
@@ -273,7 +515,7 @@ struct KiviSource {
     const KiviSource<TS, TR> src{keyCodes,       keyScale,   keyMin,      valueCodes,  valueScale,  valueMin,      residualKeys,   \
                                  residualValues, qPos,       kPos,        bits,        groupSize,   valueGroupSize, d,              \
                                  n,              keyTokens,  valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap}; \
-    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, d, partition, scale, causal, window, softcap);                \
+    decode_partial_rows<TQ>(partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, d, scale, causal, window, softcap);                \
   }
 #define KV_KIVI_PARTIAL_R(qn, TQ, sn, TS) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f32, float) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f16, kv_f16)
 #define KV_KIVI_PARTIAL_S(qn, TQ) KV_KIVI_PARTIAL_R(qn, TQ, f32, float) KV_KIVI_PARTIAL_R(qn, TQ, f16, kv_f16)
@@ -285,7 +527,7 @@ KV_FOR_FLOAT_DTYPES(KV_KIVI_PARTIAL_S)
       const kv_i32* lengths, const kv_i32* qPos, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window, \
       float softcap, int pageSize, int maxPages, int kvHeads) {                                                                           \
     const PagedSource<TK> src{K, V, positions, table, lengths, qPos, pageSize, maxPages, kvHeads, m, d, dv};                             \
-    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                        \
+    decode_partial<TQ, TK>(partAcc, partStat, Q, K, V, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                        \
   }
 #define KV_PAGED_PARTIAL_KV(qn, TQ) KV_PAGED_PARTIAL(qn, TQ, f32, float) KV_PAGED_PARTIAL(qn, TQ, f16, kv_f16) KV_PAGED_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_PAGED_PARTIAL_KV)
@@ -296,7 +538,7 @@ KV_FOR_FLOAT_DTYPES(KV_PAGED_PARTIAL_KV)
       const float* logW, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window, float softcap, int total, \
       int kvHeads) {                                                                                                                       \
     const RaggedSource<TK> src{K, V, qPos, kPos, indptr, logW, total, kvHeads, m, d, dv};                                                 \
-    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                           \
+    decode_partial<TQ, TK>(partAcc, partStat, Q, K, V, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                           \
   }
 #define KV_RAGGED_PARTIAL_KV(qn, TQ) KV_RAGGED_PARTIAL(qn, TQ, f32, float) KV_RAGGED_PARTIAL(qn, TQ, f16, kv_f16) KV_RAGGED_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_RAGGED_PARTIAL_KV)
@@ -332,7 +574,7 @@ __device__ void decode_merge(TQ* out, float* lse, const float* partAcc, const fl
       float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const float* logW, \
       int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window, float softcap) {                 \
     const DenseSource<TK> src{K, V, qPos, kPos, logW, n, d, dv};                                                                     \
-    decode_partial<TQ>(partAcc, partStat, Q, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                      \
+    decode_partial<TQ, TK>(partAcc, partStat, Q, K, V, src, H, Hkv, m, d, dv, partition, scale, causal, window, softcap);                      \
   }
 #define KV_DECODE_PARTIAL_KV(qn, TQ) KV_DECODE_PARTIAL(qn, TQ, f32, float) KV_DECODE_PARTIAL(qn, TQ, f16, kv_f16) KV_DECODE_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_DECODE_PARTIAL_KV)
@@ -370,6 +612,8 @@ struct PoolSource {
   __device__ __forceinline__ float value(int kvh, int j, int c) const { return pool.value(page(kvh, j), j % pool.pageSize, c); }
   __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return pool.position(page(kvh, j), j % pool.pageSize); }
   __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
+  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return pool.K + pool.slot(page(kvh, j), j % pool.pageSize) * pool.d; }
+  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return pool.V + pool.slot(page(kvh, j), j % pool.pageSize) * pool.dv; }
 };
 
 // Phase 1 (chunk-first): KV row kvh = r·kvHeads + head is run r of shared chunks (consecutive,
@@ -451,7 +695,7 @@ struct OwnChunkRows {
       float softcap) {                                                                                                                     \
     const PoolSource<TK, SharedRunPages> src{PoolPages<TK>{K, V, positions, pageSize, d, dv}, SharedRunPages{chunkPages, runStarts, kvHeads}}; \
     const SharedRunRows rows{chunkCounts, usersIndptr, users, runStarts, runSlots, qPos, batch * qHeads * m, qHeads, kvHeads, qHeads / kvHeads, m, pageSize}; \
-    decode_partial_rows<TQ>(partAcc, partStat, Q, src, rows, d, dv, scale, causal, window, softcap);                                      \
+    decode_partial_rows_of<TQ, TK>(K, V, partAcc, partStat, Q, src, rows, d, dv, scale, causal, window, softcap);                                      \
   }                                                                                                                                        \
   extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_prefix_own_partial_##qn##_##kn(                                         \
       float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* positions, const kv_i32* ownTable,              \
@@ -459,7 +703,7 @@ struct OwnChunkRows {
       int pageSize, int maxOwn, int partition, float scale, int causal, int window, float softcap) {                                       \
     const PoolSource<TK, OwnChunkPages> src{PoolPages<TK>{K, V, positions, pageSize, d, dv}, OwnChunkPages{ownTable, maxOwn}};              \
     const OwnChunkRows rows{ownLengths, ownStart, qPos, batch * qHeads * m, qHeads, kvHeads, qHeads / kvHeads, m, partition};               \
-    decode_partial_rows<TQ>(partAcc, partStat, Q, src, rows, d, dv, scale, causal, window, softcap);                                      \
+    decode_partial_rows_of<TQ, TK>(K, V, partAcc, partStat, Q, src, rows, d, dv, scale, causal, window, softcap);                                      \
   }
 #define KV_PREFIX_PARTIALS_KV(qn, TQ) KV_PREFIX_PARTIALS(qn, TQ, f32, float) KV_PREFIX_PARTIALS(qn, TQ, f16, kv_f16) KV_PREFIX_PARTIALS(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_PREFIX_PARTIALS_KV)
