@@ -59,9 +59,17 @@ function fill(n: number, seed: number): Float32Array {
  * warm-up. Each repetition is submitted on its own, so its output buffer returns to the pool and the
  * next one reuses it (no allocation or lazy clearing inside the measurement).
  */
-async function timePerRep(backend: WebGpuBackend, reps: number, body: () => Tensor): Promise<{ gpuMs: number | undefined; wallMs: number }> {
-  body().dispose();
-  await backend.synchronize();
+async function timePerRep(backend: WebGpuBackend, reps: number, body: () => Tensor, warmupMs: number): Promise<{ gpuMs: number | undefined; wallMs: number }> {
+  // Sustained work first: the 2026-11-27 H200 run timed the matmuls after one call each, at the
+  // idle SM clock (345 MHz of 1980), and got a fifth of the rate of the run before.
+  const warmUntil = performance.now() + warmupMs;
+  do {
+    for (let r = 0; r < 4; r++) {
+      body().dispose();
+      backend.flush();
+    }
+    await backend.synchronize();
+  } while (performance.now() < warmUntil);
   const timing = await backend.timeGpu(() => {
     for (let r = 0; r < reps; r++) {
       body().dispose();
@@ -91,8 +99,9 @@ async function matmulRun(backend: WebGpuBackend, n: number) {
     diff += (values[i * n + j] - ref) ** 2;
     norm += ref * ref;
   }
-  const reps = Math.max(3, Math.min(50, Math.round(2e11 / n ** 3)));
-  const time = await timePerRep(backend, reps, () => matmul(ta, tb));
+  // About 2 TFLOP per timing (≥ 60 ms at the H200's f32 rate), 3 to 200 repetitions.
+  const reps = Math.max(3, Math.min(200, Math.round(2e12 / n ** 3)));
+  const time = await timePerRep(backend, reps, () => matmul(ta, tb), number('--warmup-ms', quick ? 0 : 300));
   ta.dispose();
   tb.dispose();
   const ms = time.gpuMs ?? time.wallMs;
