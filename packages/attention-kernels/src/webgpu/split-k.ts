@@ -4,7 +4,7 @@ import { planSplitK } from '../gpu/split-k-plan.js';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 
 const WORKGROUP = 128;
-/** Keys scored per tile. */
+/** Keys scored per tile (each by WORKGROUP / TILE invocations). */
 const TILE = 32;
 /** Query rows per workgroup at most (each invocation keeps one accumulator per row). */
 const MAX_ROWS = 8;
@@ -43,6 +43,7 @@ export function viewValues(name: string, t: Tensor): UniformValues {
 const PARTIAL_CODE = (source: string, rows: string, withLogWeights: boolean) => `${source}
 ${rows}
 const TILE: u32 = ${TILE}u;
+const SPLIT: u32 = ${WORKGROUP / TILE}u;
 const ROWS: u32 = ${MAX_ROWS}u;
 var<workgroup> qs: array<f32, ${Q_CAPACITY}>;
 var<workgroup> acc: array<f32, ${ACC_CAPACITY}>;
@@ -82,6 +83,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   workgroupBarrier();
   for (var t0 = j0; t0 < j1; t0 = t0 + TILE) {
     let count = min(TILE, j1 - t0);
+    // Dot products of the tile: SPLIT invocations per key, each over every SPLIT-th channel and
+    // every row at once, so each key element is read once (not once per row) and adjacent
+    // invocations read adjacent elements; the SPLIT partial sums meet in probs in turn.
+    let tile_key = lid / SPLIT;
+    let split_lane = lid % SPLIT;
+    var dots: array<f32, ${MAX_ROWS}>;
+    for (var r = 0u; r < ROWS; r = r + 1u) { dots[r] = 0.0; }
+    if (tile_key < count) {
+      for (var c = split_lane; c < d; c = c + SPLIT) {
+        let kc = key_at(kvh, t0 + tile_key, c);
+        for (var r = 0u; r < ROWS; r = r + 1u) {
+          if (r < rc) { dots[r] = dots[r] + qs[r * d + c] * kc; }
+        }
+      }
+    }
+    for (var turn = 0u; turn < SPLIT; turn = turn + 1u) {
+      if (split_lane == turn) {
+        for (var r = 0u; r < rc; r = r + 1u) { probs[r * TILE + tile_key] = select(probs[r * TILE + tile_key] + dots[r], dots[r], turn == 0u); }
+      }
+      workgroupBarrier();
+    }
     // Scores of the tile (masked: −∞), one (row, key) pair per step.
     for (var e = lid; e < ROWS * TILE; e = e + ${WORKGROUP}u) {
       let r = e / TILE;
@@ -90,8 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (r < rc && t < count) {
         let j = t0 + t;
         if (visible(row_qpos(kvh, r0 + r), kpos_at(kvh, j))) {
-          var dot = 0.0;
-          for (var c = 0u; c < d; c = c + 1u) { dot = dot + qs[r * d + c] * key_at(kvh, j, c); }
+          var dot = probs[e];
           if (u_softcap() > 0.0) { dot = u_softcap() * tanh_acc(dot / u_softcap()); }
           ${withLogWeights ? 'dot = dot + log_weight(kvh, j);' : ''}
           s = dot;
