@@ -7,8 +7,9 @@ import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { createRng } from '@kvkit/tensor-core';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { deviceEngineCases } from './device-engine-cases.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { KernelMatrix, laplace, rbf } from '../src/index.js';
+import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 
 const seed = freshSeed();
@@ -33,4 +34,25 @@ describe(`KernelMatrix on CUDA (emulator) = the float64 host engine within f32 (
       CASE_TIMEOUT_MS,
     );
   }
+});
+
+describe('KernelMatrix products on CUDA launch a fixed number of kernels', () => {
+  it('a radial kernel: two launches per product (chunk products, their sum) whatever the tile count; other kernels tile by tile', async () => {
+    const x = uniformMatrix(1100, 4, rng);
+    const v = uniformMatrix(1100, 1, rng);
+    const launches = vi.spyOn(cuda, 'launch');
+    try {
+      const fused = new KernelMatrix(rbf({ gamma: 0.5 }), x, undefined, { tileSize: 64, engine: cuda });
+      await fused.multiplyAsync(v);
+      expect(launches).toHaveBeenCalledTimes(2);
+      fused.dispose();
+      launches.mockClear();
+      const tiled = new KernelMatrix(laplace({ gamma: 0.5 }), x, undefined, { tileSize: 550, engine: cuda });
+      await tiled.multiplyAsync(v);
+      expect(launches.mock.calls.length).toBeGreaterThan(4);
+      tiled.dispose();
+    } finally {
+      launches.mockRestore();
+    }
+  }, CASE_TIMEOUT_MS);
 });

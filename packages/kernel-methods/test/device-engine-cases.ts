@@ -76,5 +76,29 @@ export function deviceEngineCases(): DeviceEngineCase[] {
       });
     }
   }
+  // The fused radial product (CUDA / WebGPU) splits y into chunks of 1024 rows and V into groups of
+  // 8 columns: a product over more than one chunk and group, with a rectangular operator's Kᵀ·W too.
+  for (const kernel of [rbf({ gamma: 0.2 }), matern({ nu: 1.5, lengthScale: 2 })]) {
+    cases.push({
+      name: `${kernel.name} ${JSON.stringify(kernel.params)}: 150×1100 (two chunks of y), K·V with 11 columns and Kᵀ·W`,
+      tolerance: 1e-5,
+      async run(backend, rng) {
+        const x = uniformMatrix(150, 3, rng);
+        const y = uniformMatrix(1100, 3, rng);
+        const v = uniformMatrix(1100, 11, rng, 0.5, 1.5);
+        const w = uniformMatrix(150, 2, rng, 0.5, 1.5);
+        const host = new KernelMatrix(kernel, x, y, { tileSize: 64 });
+        const device = new KernelMatrix(kernel, x, y, { tileSize: 64, engine: backend });
+        try {
+          return Math.max(
+            relativeError((await device.multiplyAsync(v)).data, host.multiply(v).data),
+            relativeError((await device.multiplyTransposedAsync(w)).data, host.multiplyTransposed(w).data),
+          );
+        } finally {
+          device.dispose();
+        }
+      },
+    });
+  }
   return cases;
 }

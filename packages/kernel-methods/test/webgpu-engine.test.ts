@@ -5,8 +5,8 @@
 // the same cases on an NVIDIA GPU.
 import { BackendUnavailable, createRng, InvalidConfigError } from '@kvkit/tensor-core';
 import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
-import { afterAll, describe, expect, it } from 'vitest';
-import { KernelMatrix, KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { KernelMatrix, KernelPCA, KernelRidge, laplace, Nystroem, rbf } from '../src/index.js';
 import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 
@@ -24,6 +24,25 @@ describe.skipIf(!gpu)(`KernelMatrix on WebGPU = the float64 host engine within f
       expect(error).toBeLessThanOrEqual(c.tolerance);
     });
   }
+
+  it('a radial kernel: two dispatches per product (chunk products, their sum) whatever the tile count; other kernels tile by tile', async () => {
+    const x = uniformMatrix(1100, 4, rng);
+    const v = uniformMatrix(1100, 1, rng);
+    const dispatches = vi.spyOn(gpu!, 'dispatch');
+    try {
+      const fused = new KernelMatrix(rbf({ gamma: 0.5 }), x, undefined, { tileSize: 64, engine: gpu! });
+      await fused.multiplyAsync(v);
+      expect(dispatches).toHaveBeenCalledTimes(2);
+      fused.dispose();
+      dispatches.mockClear();
+      const tiled = new KernelMatrix(laplace({ gamma: 0.5 }), x, undefined, { tileSize: 550, engine: gpu! });
+      await tiled.multiplyAsync(v);
+      expect(dispatches.mock.calls.length).toBeGreaterThan(4);
+      tiled.dispose();
+    } finally {
+      dispatches.mockRestore();
+    }
+  });
 
   it('the synchronous products on an asynchronous backend are a typed error naming the Async methods', () => {
     const operator = new KernelMatrix(rbf(), uniformMatrix(6, 2, rng), undefined, { engine: gpu! });

@@ -3,6 +3,7 @@ import { requirePositive } from '../points.js';
 import { withTensorScope } from '../util/tensor-scope.js';
 import { squaredDistances, squaredDistanceTensor } from './distances.js';
 import type { KernelSpec, RadialKernel } from './kernel.js';
+import { type DeviceProfile, PROFILE_CODE } from './device-profile.js';
 import { besselK, gamma } from './special-functions.js';
 
 type Track = <T extends Tensor>(t: T) => T;
@@ -17,6 +18,8 @@ class RadialKernelImpl implements RadialKernel {
     private readonly tensorProfile?: (squaredDistance: Tensor, track: Track) => Tensor,
     readonly profileDerivatives?: (squaredDistance: number) => [number, number, number],
     readonly gaussianGamma?: number,
+    /** The profile as the fused device product (operator/device-radial-product.ts) evaluates it. */
+    readonly deviceProfile?: DeviceProfile,
   ) {
     if (!tensorProfile) this.tensorBlock = undefined;
   }
@@ -62,6 +65,7 @@ export function rbf(options: RbfOptions = {}): RadialKernel {
       return [f, -g * f, g * g * f];
     },
     g,
+    { code: PROFILE_CODE.rbf, a: g, b: 0 },
   );
 }
 
@@ -91,6 +95,9 @@ export function matern(options: MaternOptions = {}): RadialKernel {
   if (nu === 0.5) {
     return new RadialKernelImpl('matern', params, (s) => Math.exp(-Math.sqrt(s) / l), (s, track) =>
       exp(track(unary('affine', track(sqrt(s)), { alpha: -1 / l, beta: 0 }))),
+      undefined,
+      undefined,
+      { code: PROFILE_CODE.matern05, a: 1 / l, b: 0 },
     );
   }
   if (nu === 1.5) {
@@ -116,6 +123,8 @@ export function matern(options: MaternOptions = {}): RadialKernel {
         const f2 = r > 0 ? (a * a * a * e) / (4 * r) : Infinity;
         return [f, f1, f2];
       },
+      undefined,
+      { code: PROFILE_CODE.matern15, a, b: 0 },
     );
   }
   if (nu === 2.5) {
@@ -141,6 +150,8 @@ export function matern(options: MaternOptions = {}): RadialKernel {
         const f2 = (a ** 4 / 12) * e;
         return [f, f1, f2];
       },
+      undefined,
+      { code: PROFILE_CODE.matern25, a, b: 0 },
     );
   }
   const c = 2 ** (1 - nu) / gamma(nu);
@@ -175,5 +186,7 @@ export function imq(options: ImqOptions = {}): RadialKernel {
       const u = c2 + s;
       return [u ** -beta, -beta * u ** (-beta - 1), beta * (beta + 1) * u ** (-beta - 2)];
     },
+    undefined,
+    { code: PROFILE_CODE.imq, a: c2, b: beta },
   );
 }

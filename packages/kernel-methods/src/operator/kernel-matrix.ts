@@ -14,6 +14,7 @@ import {
 } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { asPoints, type PointsInput, requireInteger } from '../points.js';
+import { fusedProfile, fusedRadialProduct } from './device-radial-product.js';
 import { accumulateProduct, accumulateTransposedProduct } from '../util/tile-products.js';
 import { withTensorScope } from '../util/tensor-scope.js';
 
@@ -22,9 +23,10 @@ export interface KernelMatrixOptions {
   tileSize?: number;
   /**
    * Where tiles are computed: 'host' (default: float64 on the CPU, exact) or a backend (instance or
-   * registered name: 'cpu', 'webgpu', 'cuda'), where each tile is built from tensor-core operations
-   * (`kernel.tensorBlock`, then `matmul` with the right-hand side) in f32 and only the products come
-   * back. Device backends are asynchronous: use the `…Async` methods there (`multiplyAsync`,
+   * registered name: 'cpu', 'webgpu', 'cuda'), in f32 with only the products coming back: radial
+   * kernels (rbf, Matérn ½ / 3⁄2 / 5⁄2, imq) on CUDA and WebGPU by one fused product (two launches per
+   * product, no tile stored), other kernels and the 'cpu' backend tile by tile from tensor-core
+   * operations (`kernel.tensorBlock`, then `matmul` with the right-hand side). Device backends are asynchronous: use the `…Async` methods there (`multiplyAsync`,
    * `multiplyTransposedAsync`, `rowSumsAsync`); blocks, `toMatrix` and `diag` are always computed on the host.
    */
   engine?: 'host' | Backend | string;
@@ -192,7 +194,10 @@ export class KernelMatrix implements LinearOperator {
     return { rows: outRows, cols: k, data: out };
   }
 
-  /** Per row tile: Σ_c tensorBlock(a_r, b_c)·V_c on the backend; returns one [tile, k] tensor per row tile. */
+  /**
+   * K·V on the backend, only enqueued: radial kernels on CUDA / WebGPU by the fused product (one
+   * [rows, k] tensor); otherwise per row tile Σ_c tensorBlock(a_r, b_c)·V_c, one [tile, k] tensor per row tile.
+   */
   private deviceProduct(v: Matrix, transposed: boolean): Tensor[] {
     const backend = this.backend as Backend;
     this.deviceX ??= tensor(Float32Array.from(this.x.data), [this.x.rows, this.x.cols], { backend });
@@ -203,6 +208,15 @@ export class KernelMatrix implements LinearOperator {
     const bRows = b.shape[0];
     const kernel = this.kernel as Required<Pick<Kernel, 'tensorBlock'>>;
     const rhs = tensor(Float32Array.from(v.data), [v.rows, v.cols], { backend });
+    const profile = fusedProfile(this.kernel, backend, a.shape[1]);
+    if (profile) {
+      // Radial kernels on CUDA / WebGPU: the whole product in two launches, one tensor to read back.
+      try {
+        return [fusedRadialProduct(backend, profile, a, b, rhs)];
+      } finally {
+        rhs.dispose();
+      }
+    }
     const t = this.tileSize;
     const results: Tensor[] = [];
     try {

@@ -1,0 +1,255 @@
+// K(x, y)·V for a radial kernel on the CUDA and WebGPU backends in one fused pass (the KeOps idea):
+// every thread owns one row of x and walks the rows of y, forming ‖x_i − y_j‖² by direct differences
+// (no cancellation, as squaredDistanceTensor), applying the kernel's profile and accumulating into up
+// to eight columns of the product in registers, so no kernel tile and no [t, t, d] difference tensor is
+// ever stored. The rows of y are split into chunks (one grid row each, so the device has enough
+// blocks) whose partial products a second launch sums: two launches per product, whatever n is.
+import { type Backend, type Tensor } from '@kvkit/tensor-core';
+import type { CudaBackend, CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
+import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import type { DeviceProfile } from '../kernels/device-profile.js';
+import type { Kernel } from '../kernels/kernel.js';
+
+// Only types come from tensor-core's cuda / webgpu entry points, so importing this package loads neither.
+
+/** Threads (rows of x) per block / workgroup. */
+const ROWS = 128;
+/** Rows of y staged in shared memory at a time. */
+const STAGE = 32;
+/** Largest feature count the fused kernels take (a thread keeps its row of x in a local array). */
+export const MAX_FUSED_DIM = 64;
+/** Product columns per thread (more columns: a third grid dimension). */
+const COLS = 8;
+/** Rows of y per chunk (grid row) before the partial products are summed. */
+const CHUNK = 1024;
+
+/** The kernel's device profile when the fused product can run it on `backend` for points of `dim` features. */
+export function fusedProfile(kernel: Kernel, backend: Backend, dim: number): DeviceProfile | undefined {
+  const profile = (kernel as { deviceProfile?: DeviceProfile }).deviceProfile;
+  if (!profile || dim < 1 || dim > MAX_FUSED_DIM) return undefined;
+  return backend.name === 'cuda' || backend.name === 'webgpu' ? profile : undefined;
+}
+
+/**
+ * K(x, y)·V as an [x.rows, V.cols] f32 tensor on the backend of x, y and v (all row-major f32 with
+ * offset 0): two launches (chunks' partial products, then their sum; one when y fits one chunk).
+ */
+export function fusedRadialProduct(backend: Backend, profile: DeviceProfile, x: Tensor, y: Tensor, v: Tensor): Tensor {
+  const [n, d] = x.shape;
+  const m = y.shape[0];
+  const k = v.shape[1];
+  const parts = Math.max(1, Math.ceil(m / CHUNK));
+  const geometry = { n, m, d, k, parts, chunk: CHUNK, colGroups: Math.ceil(k / COLS) };
+  if (backend.name === 'cuda') return cudaProduct(backend as CudaBackend, profile, geometry, x, y, v);
+  return webGpuProduct(backend as WebGpuBackend, profile, geometry, x, y, v);
+}
+
+interface Geometry {
+  n: number;
+  m: number;
+  d: number;
+  k: number;
+  parts: number;
+  chunk: number;
+  colGroups: number;
+}
+
+const CUDA_SOURCE = `
+typedef long long kv_i64;
+#define KM_ROWS ${ROWS}
+#define KM_STAGE ${STAGE}
+#define KM_MAXD ${MAX_FUSED_DIM}
+#define KM_COLS ${COLS}
+
+__device__ __forceinline__ float km_profile(int code, float s, float a, float b) {
+  switch (code) {
+    case 0: return expf(-a * s);
+    case 1: return powf(a + s, -b);
+    case 2: return expf(-a * sqrtf(s));
+    case 3: { const float z = a * sqrtf(s); return (1.0f + z) * expf(-z); }
+    default: { const float z = a * sqrtf(s); return (1.0f + z + z * z * (1.0f / 3.0f)) * expf(-z); }
+  }
+}
+
+// partial[p, i, l0 + l] = Σ_{j in chunk p} f(‖x_i − y_j‖²)·v[j, l0 + l] for l < 8; grid (row blocks, chunks, column groups).
+extern "C" __global__ void km_radial_product(float* partial, const float* x, const float* y, const float* v, int n, int m, int d, int k, int chunk, int code, float a, float b) {
+  __shared__ float ys[KM_STAGE * KM_MAXD];
+  __shared__ float vs[KM_STAGE * KM_COLS];
+  const int i = blockIdx.x * KM_ROWS + threadIdx.x;
+  const int j0 = blockIdx.y * chunk;
+  const int j1 = j0 + chunk < m ? j0 + chunk : m;
+  const int l0 = blockIdx.z * KM_COLS;
+  const int width = k - l0 < KM_COLS ? k - l0 : KM_COLS;
+  float xi[KM_MAXD];
+  for (int t = 0; t < d; t++) xi[t] = i < n ? x[(kv_i64)i * d + t] : 0.0f;
+  float acc[KM_COLS];
+#pragma unroll
+  for (int l = 0; l < KM_COLS; l++) acc[l] = 0.0f;
+  for (int c0 = j0; c0 < j1; c0 += KM_STAGE) {
+    const int rows = j1 - c0 < KM_STAGE ? j1 - c0 : KM_STAGE;
+    __syncthreads();
+    for (int e = threadIdx.x; e < rows * d; e += KM_ROWS) ys[e] = y[(kv_i64)c0 * d + e];
+    for (int e = threadIdx.x; e < rows * KM_COLS; e += KM_ROWS) {
+      const int r = e / KM_COLS, l = e % KM_COLS;
+      vs[e] = l < width ? v[(kv_i64)(c0 + r) * k + l0 + l] : 0.0f;
+    }
+    __syncthreads();
+    for (int r = 0; r < rows; r++) {
+      float s = 0.0f;
+      for (int t = 0; t < d; t++) {
+        const float q = xi[t] - ys[r * d + t];
+        s += q * q;
+      }
+      const float f = km_profile(code, s, a, b);
+#pragma unroll
+      for (int l = 0; l < KM_COLS; l++) acc[l] += f * vs[r * KM_COLS + l];
+    }
+  }
+  if (i < n) {
+    float* out = partial + ((kv_i64)blockIdx.y * n + i) * k + l0;
+    for (int l = 0; l < width; l++) out[l] = acc[l];
+  }
+}
+
+// out[e] = Σ_p partial[p·size + e].
+extern "C" __global__ void km_sum_partials(float* out, const float* partial, int parts, kv_i64 size) {
+  for (kv_i64 e = (kv_i64)blockIdx.x * blockDim.x + threadIdx.x; e < size; e += (kv_i64)gridDim.x * blockDim.x) {
+    float s = 0.0f;
+    for (int p = 0; p < parts; p++) s += partial[(kv_i64)p * size + e];
+    out[e] = s;
+  }
+}
+`;
+
+// What defineCudaModule would make, without importing tensor-core's CUDA entry point (no prelude needed).
+const cudaModule: CudaModuleDefinition = Object.freeze({ name: 'kvkit-kernel-methods-radial-product', source: CUDA_SOURCE, headers: Object.freeze({}), options: [] });
+const arg = {
+  ptr: (value: number) => ({ type: 'ptr' as const, value }),
+  i32: (value: number) => ({ type: 'i32' as const, value }),
+  i64: (value: number) => ({ type: 'i64' as const, value }),
+  f32: (value: number) => ({ type: 'f32' as const, value }),
+};
+
+function cudaProduct(backend: CudaBackend, profile: DeviceProfile, g: Geometry, x: Tensor, y: Tensor, v: Tensor): Tensor {
+  const out = backend.empty([g.n, g.k], 'f32');
+  if (g.n === 0 || g.k === 0) return out;
+  const partial = g.parts === 1 ? out : backend.empty([g.parts, g.n, g.k], 'f32');
+  try {
+    backend.launch(cudaModule, 'km_radial_product', { grid: [Math.ceil(g.n / ROWS), g.parts, g.colGroups], block: ROWS }, [
+      arg.ptr(backend.address(partial)), arg.ptr(backend.address(x)), arg.ptr(backend.address(y)), arg.ptr(backend.address(v)),
+      arg.i32(g.n), arg.i32(g.m), arg.i32(g.d), arg.i32(g.k), arg.i32(g.chunk), arg.i32(profile.code), arg.f32(profile.a), arg.f32(profile.b),
+    ]);
+    if (partial !== out) {
+      backend.launch(cudaModule, 'km_sum_partials', { grid: Math.max(1, Math.min(Math.ceil((g.n * g.k) / 256), backend.device.multiprocessors * 8)), block: 256 }, [
+        arg.ptr(backend.address(out)), arg.ptr(backend.address(partial)), arg.i32(g.parts), arg.i64(g.n * g.k),
+      ]);
+    }
+  } finally {
+    if (partial !== out) partial.dispose();
+  }
+  return out;
+}
+
+const WGSL_PROFILE = `
+fn km_profile(s: f32) -> f32 {
+  let a = u_a();
+  let b = u_b();
+  let code = u_code();
+  if (code == 0u) { return exp(-a * s); }
+  if (code == 1u) { return pow(a + s, -b); }
+  if (code == 2u) { return exp(-a * sqrt(s)); }
+  let z = a * sqrt(s);
+  if (code == 3u) { return (1.0 + z) * exp(-z); }
+  return (1.0 + z + z * z * (1.0 / 3.0)) * exp(-z);
+}`;
+
+function webGpuProduct(backend: WebGpuBackend, profile: DeviceProfile, g: Geometry, x: Tensor, y: Tensor, v: Tensor): Tensor {
+  const out = backend.empty([g.n, g.k], 'f32');
+  if (g.n === 0 || g.k === 0) return out;
+  const partial = g.parts === 1 ? out : backend.empty([g.parts, g.n, g.k], 'f32');
+  try {
+    const product = backend.program('kernel-methods:radial-product', () => ({
+      bindings: [
+        { name: 'x', dtype: 'f32', access: 'read' },
+        { name: 'y', dtype: 'f32', access: 'read' },
+        { name: 'v', dtype: 'f32', access: 'read' },
+        { name: 'partial', dtype: 'f32', access: 'write' },
+      ],
+      uniforms: [
+        ...['n', 'm', 'd', 'k', 'chunk', 'code'].map((name) => ({ name, type: 'u32' as const })),
+        { name: 'a', type: 'f32' as const },
+        { name: 'b', type: 'f32' as const },
+      ],
+      code: `
+var<workgroup> ys: array<f32, ${STAGE * MAX_FUSED_DIM}>;
+var<workgroup> vs: array<f32, ${STAGE * COLS}>;
+${WGSL_PROFILE}
+@compute @workgroup_size(${ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n = u_n();
+  let m = u_m();
+  let d = u_d();
+  let k = u_k();
+  let i = wid.x * ${ROWS}u + lid;
+  let j0 = wid.y * u_chunk();
+  let j1 = min(m, j0 + u_chunk());
+  let l0 = wid.z * ${COLS}u;
+  let width = min(${COLS}u, k - l0);
+  var xi: array<f32, ${MAX_FUSED_DIM}>;
+  for (var t = 0u; t < d; t = t + 1u) { xi[t] = select(0.0, x_load(min(i, n - 1u) * d + t), i < n); }
+  var acc: array<f32, ${COLS}>;
+  for (var c0 = j0; c0 < j1; c0 = c0 + ${STAGE}u) {
+    let rows = min(${STAGE}u, j1 - c0);
+    workgroupBarrier();
+    for (var e = lid; e < rows * d; e = e + ${ROWS}u) { ys[e] = y_load(c0 * d + e); }
+    for (var e = lid; e < rows * ${COLS}u; e = e + ${ROWS}u) {
+      let r = e / ${COLS}u;
+      let l = e % ${COLS}u;
+      vs[e] = select(0.0, v_load((c0 + r) * k + l0 + min(l, width - 1u)), l < width);
+    }
+    workgroupBarrier();
+    for (var r = 0u; r < rows; r = r + 1u) {
+      var s = 0.0;
+      for (var t = 0u; t < d; t = t + 1u) {
+        let q = xi[t] - ys[r * d + t];
+        s = s + q * q;
+      }
+      let f = km_profile(s);
+      for (var l = 0u; l < ${COLS}u; l = l + 1u) { acc[l] = acc[l] + f * vs[r * ${COLS}u + l]; }
+    }
+  }
+  if (i < n) {
+    let base = (wid.y * n + i) * k + l0;
+    for (var l = 0u; l < width; l = l + 1u) { partial_store(base + l, acc[l]); }
+  }
+}`,
+    }));
+    backend.dispatch(product, [x, y, v, partial], { n: g.n, m: g.m, d: g.d, k: g.k, chunk: g.chunk, code: profile.code, a: profile.a, b: profile.b }, [
+      Math.ceil(g.n / ROWS),
+      g.parts,
+      g.colGroups,
+    ]);
+    if (partial !== out) {
+      const sum = backend.program('kernel-methods:sum-partials', () => ({
+        bindings: [
+          { name: 'partial', dtype: 'f32', access: 'read' },
+          { name: 'out', dtype: 'f32', access: 'write' },
+        ],
+        uniforms: ['size', 'parts'].map((name) => ({ name, type: 'u32' as const })),
+        code: `
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.x + wid.y * nwg.x) * 256u + lid;
+  if (e >= u_size()) { return; }
+  var s = 0.0;
+  for (var p = 0u; p < u_parts(); p = p + 1u) { s = s + partial_load(p * u_size() + e); }
+  out_store(e, s);
+}`,
+      }));
+      backend.dispatch(sum, [partial, out], { size: g.n * g.k, parts: g.parts }, backend.grid(Math.ceil((g.n * g.k) / 256)));
+    }
+  } finally {
+    if (partial !== out) partial.dispose();
+  }
+  return out;
+}
