@@ -97,15 +97,15 @@ export class Nystroem {
     const landmarks = requireFitted(this.landmarks, 'Nystroem.transform');
     const x = asPoints(points, 'Nystroem.transform', { cols: landmarks.cols });
     requireSynchronousEngine(this.options.engine, 'Nystroem.transform', 'transformAsync');
-    return crossProduct(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
+    return crossProduct(this.kernel, x, landmarks, this.normalization as Matrix, this.options, 'host-coefficients');
   }
 
-  /** `transform` with k(x, C)·K_CC^{−1/2} on the `engine` backend (f32, read back asynchronously). */
+  /** `transform` with k(x, C) evaluated on the `engine` backend (f32, read back asynchronously), times K_CC^{−1/2} on the host in float64. */
   async transformAsync(points: PointsInput): Promise<Matrix> {
     const landmarks = requireFitted(this.landmarks, 'Nystroem.transformAsync');
     const x = asPoints(points, 'Nystroem.transformAsync', { cols: landmarks.cols });
     if (isHostEngine(this.options.engine)) return this.transform(x);
-    return crossProductAsync(this.kernel, x, landmarks, this.normalization as Matrix, this.options);
+    return crossProductAsync(this.kernel, x, landmarks, this.normalization as Matrix, this.options, 'host-coefficients');
   }
 
   fitTransform(points: PointsInput): Matrix {
