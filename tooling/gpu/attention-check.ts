@@ -169,7 +169,14 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     const k = concat(new Array<Tensor>(batch * kvHeads).fill(kb), 0);
     const v = concat(new Array<Tensor>(batch * kvHeads).fill(vb), 0);
     live.push(k, v);
-    const options = { partitionSize: PARTITION };
+    // Positions on the device, made once (as a runtime keeps them): without them every call uploads
+    // n default key positions from the host, a synchronous copy inside the timed loop.
+    const positions = await Promise.all([
+      toBackend(tensor(Int32Array.of(n - 1), [1], { dtype: 'i32', backend: cpu }), device.backend),
+      toBackend(tensor(Int32Array.from({ length: n }, (_, j) => j), [n], { dtype: 'i32', backend: cpu }), device.backend),
+    ]);
+    live.push(...positions);
+    const options = { partitionSize: PARTITION, queryPositions: positions[0], keyPositions: positions[1] };
     const ms = await device.time(dims.reps, () => decodeAttention(q, k, v, options).output.dispose());
     const kvBytes = 2 * batch * kvHeads * n * d * 2;
     const kvGBps = kvBytes / (ms / 1000) / 1e9;
@@ -177,7 +184,7 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     const out = decodeAttention(q, k, v, options).output;
     live.push(out);
     const got = (await out.readFloat32()).subarray(0, group * d);
-    const ref = decodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), kBlock, vBlock, options).output.readFloat32Sync();
+    const ref = decodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), kBlock, vBlock, { partitionSize: PARTITION }).output.readFloat32Sync();
     const spotCheckError = relativeError(got, ref);
     return { ms, kvGBps, fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined, spotCheckError };
   } finally {
@@ -235,14 +242,16 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
     }
     view.positions = await toBackend(block.positions, device.backend);
     live.push(view.positions);
-    const options = { partitionSize: PARTITION };
+    const queryPosition = await toBackend(tensor(Int32Array.of(n - 1), [1], { dtype: 'i32', backend: getBackend('cpu') }), device.backend);
+    live.push(queryPosition);
+    const options = { partitionSize: PARTITION, queryPositions: queryPosition };
     const ms = await device.time(dims.reps, () => kiviDecodeAttention(q, view, options).output.dispose());
     const bytes = names.reduce((sum, name) => sum + view[name].size * (view[name].dtype === 'u32' ? 4 : 2), 0);
     const kvGBps = bytes / (ms / 1000) / 1e9;
     const out = kiviDecodeAttention(q, view, options).output;
     live.push(out);
     const got = (await out.readFloat32()).subarray(0, group * d);
-    const ref = kiviDecodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), block, options).output.readFloat32Sync();
+    const ref = kiviDecodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), block, { partitionSize: PARTITION }).output.readFloat32Sync();
     return {
       ms,
       kvGBps,

@@ -40,8 +40,7 @@ struct DenseSource {
   __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
   __device__ __forceinline__ int length(int) const { return n; }
   __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[(kv_i64)kvh * n + j] : 0.0f; }
-  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return K + ((kv_i64)kvh * n + j) * d; }
-  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return V + ((kv_i64)kvh * n + j) * dv; }
+  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return (kv_i64)kvh * n + j; }
 };
 
 // A batch of requests with their K/V packed along the tokens (ragged, FlashInfer/vLLM varlen):
@@ -62,8 +61,7 @@ struct RaggedSource {
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return indptr[kvh / kvHeads + 1] - indptr[kvh / kvHeads]; }
   __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[row(kvh, j)] : 0.0f; }
-  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return K + row(kvh, j) * d; }
-  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return V + row(kvh, j) * dv; }
+  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return row(kvh, j); }
 };
 
 // A paged pool read through per-(request, KV head) block tables: KV row kvh = b·kvHeads + head
@@ -86,8 +84,7 @@ struct PagedSource {
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return lengths[kvh]; }
   __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
-  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return K + slot(kvh, j) * d; }
-  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return V + slot(kvh, j) * dv; }
+  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return slot(kvh, j); }
 };
 
 // Which query rows the block of KV row `kvh` serves, where they and their partial states live and
@@ -228,9 +225,12 @@ __device__ void decode_partial_rows(float* partAcc, float* partStat, const TQ* Q
 //   C. values: dv / N threads per value row, blockDim / (dv / N) key slices; each thread keeps
 //      N channels of every query row in registers.
 // At the end the slices' accumulators meet (shuffles inside a warp, shared memory across warps).
-// Shared memory is the generic pass's layout: q [DEC_ROWS][d], then the acc region holds the
-// chunk's scores [DEC_ROWS][DEC_KEYS] (needs DEC_KEYS <= DEC_WARPS * dv) and at the end the warps'
-// accumulators [DEC_WARPS][DEC_ROWS][dv], then the row states (max, sum, rescale).
+// Before phase A the chunk's row indices, key positions and log weights are read once, in parallel,
+// into shared memory (the source's table lookups included), so no load in the phases waits on
+// another. Shared memory is the generic pass's layout: q [DEC_ROWS][d], then the acc region holds
+// the chunk's scores [DEC_ROWS][DEC_KEYS] (needs DEC_KEYS <= DEC_WARPS * dv) and at the end the
+// warps' accumulators [DEC_WARPS][DEC_ROWS][dv], then the row states (max, sum, rescale: the
+// generic pass's 2·DEC_WARPS·DEC_ROWS floats), then the chunk's rows (i64), positions and log weights.
 #define DEC_KEYS 128
 #define DEC_UNROLL 4
 
@@ -271,7 +271,7 @@ __device__ __forceinline__ bool dec_power_of_two(int x) { return x > 0 && (x & (
 template <class TK>
 __device__ __forceinline__ bool dec_vectorizable(const TK* K, const TK* V, int d, int dv) {
   constexpr int N = DecLanes<TK>::N;
-  return blockDim.x == DEC_WARPS * 32 && d % N == 0 && dv % N == 0 && dec_power_of_two(d / N) && d / N <= 32 && dec_power_of_two(dv / N) &&
+  return blockDim.x == DEC_WARPS * 32 && DEC_KEYS <= DEC_WARPS * 32 && d % N == 0 && dv % N == 0 && dec_power_of_two(d / N) && d / N <= 32 && dec_power_of_two(dv / N) &&
          dv / N <= 32 && DEC_KEYS <= DEC_WARPS * dv && ((kv_u64)K & 15) == 0 && ((kv_u64)V & 15) == 0;
 }
 
@@ -281,8 +281,8 @@ __device__ __forceinline__ DecVec dec_load(const TK* row, int element) {
 }
 
 template <class TQ, class TK, class Source, class Rows>
-__device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv, float scale, int causal,
-                                   int window, float softcap) {
+__device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
+                                   float scale, int causal, int window, float softcap) {
   constexpr int N = DecLanes<TK>::N;
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
@@ -290,6 +290,9 @@ __device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q,
   float* rowMax = region + DEC_WARPS * DEC_ROWS * dv;
   float* rowSum = rowMax + DEC_ROWS;
   float* rowScale = rowSum + DEC_ROWS;
+  kv_i64* keyRows = reinterpret_cast<kv_i64*>(rowMax + 2 * DEC_WARPS * DEC_ROWS);
+  kv_i32* keyPos = reinterpret_cast<kv_i32*>(keyRows + DEC_KEYS);
+  float* keyLogW = reinterpret_cast<float*>(keyPos + DEC_KEYS);
 
   const int part = blockIdx.x, kvh = blockIdx.y;
   const int rows = rowMap.count(kvh);
@@ -319,6 +322,12 @@ __device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q,
 
   for (int c0 = j0; c0 < j1; c0 += DEC_KEYS) {
     const int cn = min(DEC_KEYS, j1 - c0);
+    for (int t = threadIdx.x; t < cn; t += blockDim.x) {
+      keyRows[t] = src.rowOf(kvh, c0 + t);
+      keyPos[t] = src.keyPosition(kvh, c0 + t);
+      keyLogW[t] = src.logWeight(kvh, c0 + t);
+    }
+    __syncthreads();
     // A. scores of keys c0 + jj into region[r][jj]
     for (int step = warp * keysPerWarp; step < cn; step += DEC_WARPS * keysPerWarp * DEC_UNROLL) {  // warp-uniform
       const int base = step + sub;
@@ -326,7 +335,7 @@ __device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q,
 #pragma unroll
       for (int u = 0; u < DEC_UNROLL; u++) {
         const int jj = base + u * DEC_WARPS * keysPerWarp;
-        if (jj < cn) kr[u] = dec_load(src.keyRow(kvh, c0 + jj), seg * N);
+        if (jj < cn) kr[u] = dec_load(K + keyRows[jj] * d, seg * N);
         else kr[u] = DecVec{{0u, 0u, 0u, 0u}};
       }
 #pragma unroll
@@ -344,9 +353,8 @@ __device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q,
           for (int o = keyLanes >> 1; o > 0; o >>= 1) dot[r] += __shfl_xor_sync(0xffffffffu, dot[r], o);
         }
         if (seg == 0 && jj < cn) {
-          const int j = c0 + jj;
-          const kv_i32 kp = src.keyPosition(kvh, j);
-          const float lw = src.logWeight(kvh, j);
+          const kv_i32 kp = keyPos[jj];
+          const float lw = keyLogW[jj];
 #pragma unroll
           for (int r = 0; r < DEC_ROWS; r++) {
             if (r >= rc) continue;
@@ -396,7 +404,7 @@ __device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q,
 #pragma unroll
       for (int u = 0; u < DEC_UNROLL; u++) {
         const int jj = base + u * slices;
-        if (jj < cn) vr[u] = dec_load(src.valueRow(kvh, c0 + jj), vseg * N);
+        if (jj < cn) vr[u] = dec_load(V + keyRows[jj] * dv, vseg * N);
       }
 #pragma unroll
       for (int u = 0; u < DEC_UNROLL; u++) {
@@ -413,7 +421,7 @@ __device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q,
         }
       }
     }
-    __syncthreads();  // the next chunk's scores overwrite the probabilities
+    __syncthreads();  // the next chunk overwrites the probabilities and the key rows
   }
 
   // The key slices of a warp meet by shuffles, the warps in shared memory.
@@ -448,7 +456,7 @@ __device__ void decode_partial_vec(float* partAcc, float* partStat, const TQ* Q,
 template <class TQ, class TK, class Source, class Rows>
 __device__ void decode_partial_rows_of(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
                                        float scale, int causal, int window, float softcap) {
-  if (dec_vectorizable<TK>(K, V, d, dv)) decode_partial_vec<TQ, TK>(partAcc, partStat, Q, src, rowMap, d, dv, scale, causal, window, softcap);
+  if (dec_vectorizable<TK>(K, V, d, dv)) decode_partial_vec<TQ, TK>(K, V, partAcc, partStat, Q, src, rowMap, d, dv, scale, causal, window, softcap);
   else decode_partial_rows<TQ>(partAcc, partStat, Q, src, rowMap, d, dv, scale, causal, window, softcap);
 }
 
@@ -612,8 +620,7 @@ struct PoolSource {
   __device__ __forceinline__ float value(int kvh, int j, int c) const { return pool.value(page(kvh, j), j % pool.pageSize, c); }
   __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return pool.position(page(kvh, j), j % pool.pageSize); }
   __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
-  __device__ __forceinline__ const TK* keyRow(int kvh, int j) const { return pool.K + pool.slot(page(kvh, j), j % pool.pageSize) * pool.d; }
-  __device__ __forceinline__ const TK* valueRow(int kvh, int j) const { return pool.V + pool.slot(page(kvh, j), j % pool.pageSize) * pool.dv; }
+  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return pool.slot(page(kvh, j), j % pool.pageSize); }
 };
 
 // Phase 1 (chunk-first): KV row kvh = r·kvHeads + head is run r of shared chunks (consecutive,

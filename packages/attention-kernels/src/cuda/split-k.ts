@@ -9,6 +9,7 @@ export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-d
 
 const WARPS = 4; // DEC_WARPS in decode-attention.cu
 const ROWS = 8; // DEC_ROWS
+const KEYS = 128; // DEC_KEYS: the 16-byte pass stages each chunk's rows (i64), positions and log weights
 const MERGE_THREADS = 128;
 
 /** What pass 1 of a split-K decode launch needs besides its own inputs. */
@@ -40,7 +41,7 @@ export class Staging {
 /** Query rows per block of pass 1, and its block size and dynamic shared memory for these head dims. */
 export const PARTIAL_ROWS = ROWS;
 export function partialBlock(d: number, dv: number): { block: number; sharedBytes: number } {
-  return { block: WARPS * 32, sharedBytes: 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS) };
+  return { block: WARPS * 32, sharedBytes: 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS) + KEYS * (8 + 4 + 4) };
 }
 
 /**
