@@ -1,13 +1,3 @@
-import { kvkitVitestConfig } from '@kvkit/vitest-config';
+import { cudaSourceAsText, kvkitVitestConfig } from '@kvkit/vitest-config';
 
-export default kvkitVitestConfig({
-  // CUDA C sources are imported as text, as tsup's `.cu` loader does for the build.
-  plugins: [
-    {
-      name: 'cuda-source-as-text',
-      transform(code: string, id: string) {
-        return id.endsWith('.cu') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
-      },
-    },
-  ],
-});
+export default kvkitVitestConfig({ plugins: [cudaSourceAsText()] });

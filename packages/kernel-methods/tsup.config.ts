@@ -9,6 +9,7 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   treeshake: true,
-  // src/wasm/*.wat (the SIMD hot loops) are compiled and inlined as bytes.
+  // src/wasm/*.wat (the SIMD hot loops) are compiled and inlined as bytes; CUDA C sources ship as text.
   esbuildPlugins: [watEsbuildPlugin()],
+  loader: { '.cu': 'text' },
 });

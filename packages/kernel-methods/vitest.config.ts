@@ -1,5 +1,5 @@
-import { kvkitVitestConfig } from '@kvkit/vitest-config';
+import { cudaSourceAsText, kvkitVitestConfig } from '@kvkit/vitest-config';
 import { watVitePlugin } from '@kvkit/wat';
 
-// .wat imports compile to their module bytes, as the tsup build does.
-export default kvkitVitestConfig({ plugins: [watVitePlugin()] });
+// .wat imports compile to their module bytes and .cu imports are text, as the tsup build does.
+export default kvkitVitestConfig({ plugins: [watVitePlugin(), cudaSourceAsText()] });

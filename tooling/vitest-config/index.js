@@ -18,3 +18,14 @@ export function kvkitVitestConfig(overrides = {}) {
     overrides,
   );
 }
+
+/** CUDA C sources (`.cu`, `.cuh`) imported as text, as the packages' tsup `.cu` loader does for the build. */
+export function cudaSourceAsText() {
+  return {
+    name: 'kvkit-cuda-source-text',
+    /** @param {string} code @param {string} id */
+    transform(code, id) {
+      return id.endsWith('.cu') || id.endsWith('.cuh') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+    },
+  };
+}
