@@ -24,6 +24,25 @@ __device__ __forceinline__ bool dec_visible(kv_i32 qp, kv_i32 kp, int causal, in
   return true;
 }
 
+// Where token j of one KV row lives, in the terms every K/V-row source reduces to: a row index into
+// K/V (consecutive from rowBase, or through a page table), its position (indexed by j from posBase,
+// or by the row) and its log weight (by row). The 16-byte pass reads keys through this, so its body
+// is compiled once per key dtype whatever the source.
+struct DecKeyWalk {
+  const kv_i32* pages;  // nullptr: rows are consecutive from rowBase
+  int pageStride, pageSize;
+  kv_i64 rowBase;
+  const kv_i32* positions;
+  kv_i64 posBase;
+  int positionByRow;
+  const float* logW;  // per row; nullptr: none
+  __device__ __forceinline__ kv_i64 row(int j) const {
+    return pages ? (kv_i64)pages[(kv_i64)(j / pageSize) * pageStride] * pageSize + j % pageSize : rowBase + j;
+  }
+  __device__ __forceinline__ kv_i32 position(int j, kv_i64 r) const { return positions[positionByRow ? r : posBase + j]; }
+  __device__ __forceinline__ float logWeight(kv_i64 r) const { return logW ? logW[r] : 0.0f; }
+};
+
 // Where the keys and values come from: a dense [Hkv, n, ·] pair, or a KIVI cache (KiviSource below).
 // A source also says where positions come from and how many tokens KV row `kvh` holds.
 template <class TK>
@@ -40,7 +59,7 @@ struct DenseSource {
   __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
   __device__ __forceinline__ int length(int) const { return n; }
   __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[(kv_i64)kvh * n + j] : 0.0f; }
-  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return (kv_i64)kvh * n + j; }
+  __device__ __forceinline__ DecKeyWalk walk(int kvh) const { return DecKeyWalk{nullptr, 0, 1, (kv_i64)kvh * n, kPos, 0, 0, logW}; }
 };
 
 // A batch of requests with their K/V packed along the tokens (ragged, FlashInfer/vLLM varlen):
@@ -61,7 +80,10 @@ struct RaggedSource {
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return indptr[kvh / kvHeads + 1] - indptr[kvh / kvHeads]; }
   __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[row(kvh, j)] : 0.0f; }
-  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return row(kvh, j); }
+  __device__ __forceinline__ DecKeyWalk walk(int kvh) const {
+    const int start = indptr[kvh / kvHeads];
+    return DecKeyWalk{nullptr, 0, 1, (kv_i64)(kvh % kvHeads) * total + start, kPos, start, 0, logW};
+  }
 };
 
 // A paged pool read through per-(request, KV head) block tables: KV row kvh = b·kvHeads + head
@@ -84,7 +106,7 @@ struct PagedSource {
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return lengths[kvh]; }
   __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
-  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return slot(kvh, j); }
+  __device__ __forceinline__ DecKeyWalk walk(int kvh) const { return DecKeyWalk{table + (kv_i64)kvh * maxPages, 1, pageSize, 0, positions, 0, 1, nullptr}; }
 };
 
 // Which query rows the block of KV row `kvh` serves, where they and their partial states live and
@@ -280,9 +302,19 @@ __device__ __forceinline__ DecVec dec_load(const TK* row, int element) {
   return *reinterpret_cast<const DecVec*>(row + element);
 }
 
-template <class TQ, class TK, class Source, class Rows>
-__device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
-                                   float scale, int causal, int window, float softcap) {
+// The body, after the block's query rows are in shared memory. Not inlined and templated on the key
+// dtype only: three copies serve every query dtype and source (inlined per kernel, the 16-byte pass
+// tripled NVRTC's first compile of this module).
+// What the body needs of the block's query rows: how many, their positions and their partial slots.
+struct DecBlockRows {
+  int count;
+  kv_i32 position[DEC_ROWS];
+  kv_i64 slot[DEC_ROWS];
+};
+
+template <class TK>
+__device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, float* partAcc, float* partStat, const DecKeyWalk walk, const DecBlockRows rowsOf,
+                                                     int j0, int j1, int d, int dv, int causal, int window, float softcap) {
   constexpr int N = DecLanes<TK>::N;
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
@@ -294,17 +326,11 @@ __device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, flo
   kv_i32* keyPos = reinterpret_cast<kv_i32*>(keyRows + DEC_KEYS);
   float* keyLogW = reinterpret_cast<float*>(keyPos + DEC_KEYS);
 
-  const int part = blockIdx.x, kvh = blockIdx.y;
-  const int rows = rowMap.count(kvh);
-  const int r0 = blockIdx.z * DEC_ROWS;
-  int j0 = 0, j1 = 0;
-  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return;  // block-uniform, before any barrier
-  const int rc = min(DEC_ROWS, rows - r0);
+  const int rc = rowsOf.count;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int keyLanes = d / N, keysPerWarp = 32 / keyLanes, sub = lane / keyLanes, seg = lane % keyLanes;
   const int valueLanes = dv / N, slices = blockDim.x / valueLanes, slice = threadIdx.x / valueLanes, vseg = threadIdx.x % valueLanes;
 
-  for (int e = threadIdx.x; e < rc * d; e += blockDim.x) q[e] = KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + e / d) * d + e % d]) * scale;
   if (threadIdx.x < DEC_ROWS) {
     rowMax[threadIdx.x] = -KV_INF;
     rowSum[threadIdx.x] = 0.0f;
@@ -314,7 +340,7 @@ __device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, flo
   float acc[DEC_ROWS][N];
 #pragma unroll
   for (int r = 0; r < DEC_ROWS; r++) {
-    qp[r] = r < rc ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
+    qp[r] = rowsOf.position[r];
 #pragma unroll
     for (int e = 0; e < N; e++) acc[r][e] = 0.0f;
   }
@@ -323,9 +349,10 @@ __device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, flo
   for (int c0 = j0; c0 < j1; c0 += DEC_KEYS) {
     const int cn = min(DEC_KEYS, j1 - c0);
     for (int t = threadIdx.x; t < cn; t += blockDim.x) {
-      keyRows[t] = src.rowOf(kvh, c0 + t);
-      keyPos[t] = src.keyPosition(kvh, c0 + t);
-      keyLogW[t] = src.logWeight(kvh, c0 + t);
+      const kv_i64 r = walk.row(c0 + t);
+      keyRows[t] = r;
+      keyPos[t] = walk.position(c0 + t, r);
+      keyLogW[t] = walk.logWeight(r);
     }
     __syncthreads();
     // A. scores of keys c0 + jj into region[r][jj]
@@ -443,13 +470,35 @@ __device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, flo
     const int r = e / dv, c = e % dv;
     float a = 0.0f;
     for (int w = 0; w < DEC_WARPS; w++) a += region[(w * DEC_ROWS + r) * dv + c];
-    partAcc[rowMap.slot(part, kvh, r0 + r) * dv + c] = a;
+    partAcc[rowsOf.slot[r] * dv + c] = a;
   }
   if (threadIdx.x < rc) {
-    const kv_i64 slot = rowMap.slot(part, kvh, r0 + threadIdx.x);
+    const kv_i64 slot = rowsOf.slot[threadIdx.x];
     partStat[2 * slot] = rowMax[threadIdx.x];
     partStat[2 * slot + 1] = rowSum[threadIdx.x];
   }
+}
+
+// The 16-byte pass: the block's query rows (scaled) into shared memory, then the body.
+template <class TQ, class TK, class Source, class Rows>
+__device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
+                                   float scale, int causal, int window, float softcap) {
+  KV_DYNAMIC_SHARED(kv_decode_smem);
+  float* q = reinterpret_cast<float*>(kv_decode_smem);
+  const int part = blockIdx.x, kvh = blockIdx.y;
+  const int rows = rowMap.count(kvh);
+  const int r0 = blockIdx.z * DEC_ROWS;
+  int j0 = 0, j1 = 0;
+  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return;  // block-uniform, before any barrier
+  DecBlockRows rowsOf;
+  rowsOf.count = min(DEC_ROWS, rows - r0);
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++) {
+    rowsOf.position[r] = r < rowsOf.count ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
+    rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
+  }
+  for (int e = threadIdx.x; e < rowsOf.count * d; e += blockDim.x) q[e] = KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + e / d) * d + e % d]) * scale;
+  decode_partial_vec_body<TK>(K, V, partAcc, partStat, src.walk(kvh), rowsOf, j0, j1, d, dv, causal, window, softcap);
 }
 
 // Pass 1 over K/V rows: the 16-byte path where the layout allows it, else the generic one.
@@ -620,7 +669,11 @@ struct PoolSource {
   __device__ __forceinline__ float value(int kvh, int j, int c) const { return pool.value(page(kvh, j), j % pool.pageSize, c); }
   __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return pool.position(page(kvh, j), j % pool.pageSize); }
   __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
-  __device__ __forceinline__ kv_i64 rowOf(int kvh, int j) const { return pool.slot(page(kvh, j), j % pool.pageSize); }
+  __device__ __forceinline__ DecKeyWalk walk(int kvh) const {
+    int stride = 1;
+    const kv_i32* table = pages.pageTable(kvh, stride);
+    return DecKeyWalk{table, stride, pool.pageSize, 0, pool.positions, 0, 1, nullptr};
+  }
 };
 
 // Phase 1 (chunk-first): KV row kvh = r·kvHeads + head is run r of shared chunks (consecutive,
@@ -631,6 +684,11 @@ struct SharedRunPages {
   int kvHeads;
   __device__ __forceinline__ int page(int kvh, int j, int pageSize) const {
     return chunkPages[(kv_i64)(runStarts[kvh / kvHeads] + j / pageSize) * kvHeads + kvh % kvHeads];
+  }
+  // The same pages as a table: entry i at table[i · stride].
+  __device__ __forceinline__ const kv_i32* pageTable(int kvh, int& stride) const {
+    stride = kvHeads;
+    return chunkPages + (kv_i64)runStarts[kvh / kvHeads] * kvHeads + kvh % kvHeads;
   }
 };
 
@@ -668,6 +726,10 @@ struct OwnChunkPages {
   const kv_i32* ownTable;  // [B, kvHeads, maxOwn]
   int maxOwn;
   __device__ __forceinline__ int page(int kvh, int j, int pageSize) const { return ownTable[(kv_i64)kvh * maxOwn + j / pageSize]; }
+  __device__ __forceinline__ const kv_i32* pageTable(int kvh, int& stride) const {
+    stride = 1;
+    return ownTable + (kv_i64)kvh * maxOwn;
+  }
 };
 
 // Partition p of request b's KV row is slot p: own tokens [(p − ownStart[b])·partition, +partition)
