@@ -9,5 +9,5 @@ export default defineConfig({
   target: 'es2022',
   treeshake: true,
   // CUDA C kernel sources ship inside the bundle as text (compiled by NVRTC at first use).
-  loader: { '.cu': 'text' },
+  loader: { '.cu': 'text', '.cuh': 'text' },
 });

@@ -91,7 +91,7 @@ interface Device {
 async function openCuda(): Promise<Device> {
   const runtime = loadCudaRuntime({ emulate });
   const backend: CudaBackend = await createCudaBackend({ runtime: () => runtime });
-  for (const module of CUDA_ATTENTION_MODULES) backend.module(module); // NVRTC (~10 s for the split-K module), then the disk cache
+  for (const module of CUDA_ATTENTION_MODULES) backend.module(module); // NVRTC on first use (the split-K modules: tens of seconds in all), then the disk cache
   return {
     backend,
     describe: () => runtime.device,

@@ -26,7 +26,7 @@ function findSources(dir: string, extensions: string[]): string[] {
 
 const sourcesWith = (extensions: string[]): string[] =>
   readdirSync(join(root, 'packages')).flatMap((pkg) => findSources(join(root, 'packages', pkg, 'src'), extensions));
-// Largest first: the two workers then finish close together (decode-attention.cu alone takes ~1 min per arch).
+// Largest first: the two workers then finish close together (the split-K modules take 4–20 s each per arch).
 const sources = sourcesWith(['.cu']).sort((a, b) => statSync(b).size - statSync(a).size);
 const nvcc = findNvcc();
 if (!nvcc && !requireCuda) console.warn('[cuda] nvcc is not on the PATH: the kernel compile check is skipped (KVKIT_REQUIRE_CUDA=1 makes it fail)');

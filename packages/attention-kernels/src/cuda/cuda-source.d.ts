@@ -3,3 +3,7 @@ declare module '*.cu' {
   const source: string;
   export default source;
 }
+declare module '*.cuh' {
+  const source: string;
+  export default source;
+}

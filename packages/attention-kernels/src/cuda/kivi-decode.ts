@@ -1,9 +1,13 @@
 import { cast, type Tensor } from '@kvkit/tensor-core';
-import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
+import { arg, type CudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda';
 import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
-import { decodeAttentionModule, maskArgs, splitKDecode, type Staging } from './split-k.js';
+import source from './kivi-decode.cu';
+import { maskArgs, SPLIT_K_HEADERS, splitKDecode, type Staging } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
+
+/** The fused KIVI decode's pass 1 (its merge is split-k.ts's). */
+export const kiviDecodeModule = defineCudaModule({ name: 'kvkit-attention-kivi', source, headers: SPLIT_K_HEADERS });
 
 /** The dtype a group of tensors is read in: theirs when they agree, else f32 (they are cast). */
 function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
@@ -29,7 +33,7 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
     const residual = [residualKeys, residualValues].map((t) => as(staging, t, residualType));
     const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));
     const { acc, stat, ...config } = launch;
-    backend.launch(decodeAttentionModule, `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`, config, [
+    backend.launch(kiviDecodeModule, `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`, config, [
       arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
       arg.ptr(backend.address(kc)), arg.ptr(backend.address(floats[0])), arg.ptr(backend.address(floats[1])),
       arg.ptr(backend.address(vc)), arg.ptr(backend.address(floats[2])), arg.ptr(backend.address(floats[3])),

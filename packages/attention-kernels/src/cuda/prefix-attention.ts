@@ -1,13 +1,17 @@
 import { reshape, type Tensor } from '@kvkit/tensor-core';
-import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
+import { arg, type CudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda';
 import { prefixLaunch, type PrefixAttrs } from '../gpu/prefix-launch.js';
 import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult } from '../ops/attention-types.js';
 import { pagedStatisticsCuda } from './decode-attention.js';
-import { decodeAttentionModule, maskArgs, mergePartialsCuda, PARTIAL_ROWS, partialBlock, Staging } from './split-k.js';
+import source from './prefix-decode.cu';
+import { maskArgs, mergePartialsCuda, PARTIAL_ROWS, partialBlock, SPLIT_K_HEADERS, Staging } from './split-k.js';
+
+/** The prefix-shared decode's two pass-1 kernels (shared runs, own chunks). */
+export const prefixDecodeModule = defineCudaModule({ name: 'kvkit-attention-prefix', source, headers: SPLIT_K_HEADERS });
 
 /**
- * ChunkAttention's two-phase decode on CUDA (decode-attention.cu, kv_prefix_*_partial): the split-K
+ * ChunkAttention's two-phase decode on CUDA (prefix-decode.cu, kv_prefix_*_partial): the split-K
  * pass with two row mappings writing one set of partial states, then the split-K merge (slot layout:
  * `prefixLaunch`). Phase 1 (chunk-first) runs one block per (run of shared chunks, KV head, ≤ 8 of
  * its users' query rows), so a shared page is read once for all the requests that share it; phase 2
@@ -43,13 +47,13 @@ function twoPhase(backend: CudaBackend, inputs: readonly Tensor[], attrs: Prefix
     const head = [ptr(acc), ptr(stat), ptr(q), ptr(keys), ptr(values), ptr(positions)];
     const suffix = `${q.dtype}_${keys.dtype}`;
     if (plan.runs > 0) {
-      backend.launch(decodeAttentionModule, `kv_prefix_shared_partial_${suffix}`, { grid: [1, plan.runs * kvHeads, plan.sharedRowChunks], ...partialBlock(d, dv) }, [
+      backend.launch(prefixDecodeModule, `kv_prefix_shared_partial_${suffix}`, { grid: [1, plan.runs * kvHeads, plan.sharedRowChunks], ...partialBlock(d, dv) }, [
         ...head, ptr(chunkPages), ptr(chunkCounts), ptr(usersIndptr), ptr(users), ptr(runStarts), ptr(runSlots), ptr(qPos),
         arg.i32(batch), arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(plan.pageSize),
         ...maskArgs(attrs),
       ]);
     }
-    backend.launch(decodeAttentionModule, `kv_prefix_own_partial_${suffix}`, { grid: [slots, batch * kvHeads, plan.ownRowChunks], ...partialBlock(d, dv) }, [
+    backend.launch(prefixDecodeModule, `kv_prefix_own_partial_${suffix}`, { grid: [slots, batch * kvHeads, plan.ownRowChunks], ...partialBlock(d, dv) }, [
       ...head, ptr(ownTable), ptr(ownLengths), ptr(ownStart), ptr(qPos),
       arg.i32(batch), arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(plan.pageSize), arg.i32(ownTable.shape[2]), arg.i32(plan.ownPartition),
       ...maskArgs(attrs),

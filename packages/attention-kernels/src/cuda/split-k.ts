@@ -2,12 +2,23 @@ import type { Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend, defineCudaModule, type KernelArg, rowMajor } from '@kvkit/tensor-core/cuda';
 import { planSplitK } from '../gpu/split-k-plan.js';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
-import source from './decode-attention.cu';
+import decodeSource from './decode-attention.cu';
+import mergeSource from './merge.cu';
+import passHeader from './split-k-pass.cuh';
 
-/** The split-K kernels of every CUDA decode path (dense, KIVI, paged, ragged) and their merge. */
-export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source });
+/** Pass 1 and the sources every split-K module includes (`#include "split-k-pass.cuh"`). */
+export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'split-k-pass.cuh': passHeader });
 
-const WARPS = 4; // DEC_WARPS in decode-attention.cu
+/**
+ * Pass 1 of split-K decode over dense, ragged and paged K/V. The KIVI, prefix-shared and statistics
+ * kernels are modules of their own, so NVRTC compiles (on first use) only what a program launches.
+ */
+export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source: decodeSource, headers: SPLIT_K_HEADERS });
+
+/** Pass 2 of every split-K kernel: the log-sum-exp merge of the partitions. */
+export const splitKMergeModule = defineCudaModule({ name: 'kvkit-attention-merge', source: mergeSource });
+
+const WARPS = 4; // DEC_WARPS in split-k-pass.cuh
 const ROWS = 8; // DEC_ROWS
 const KEYS = 128; // DEC_KEYS: the 16-byte pass stages each chunk's rows (i64), positions and log weights
 const MERGE_THREADS = 128;
@@ -83,7 +94,7 @@ export function splitKDecode(
 export function mergePartialsCuda(backend: CudaBackend, partials: { acc: Tensor; stat: Tensor; parts: number }, output: Tensor, lse: Tensor | undefined): void {
   const [, rows, dv] = partials.acc.shape;
   if (rows === 0) return;
-  backend.launch(decodeAttentionModule, `kv_decode_merge_${output.dtype}`, { grid: rows, block: MERGE_THREADS }, [
+  backend.launch(splitKMergeModule, `kv_decode_merge_${output.dtype}`, { grid: rows, block: MERGE_THREADS }, [
     arg.ptr(backend.address(output)), arg.ptr(lse ? backend.address(lse) : 0),
     arg.ptr(backend.address(partials.acc)), arg.ptr(backend.address(partials.stat)),
     arg.i32(rows), arg.i32(partials.parts), arg.i32(dv),

@@ -1,12 +1,16 @@
 import { type Tensor, tensor } from '@kvkit/tensor-core';
-import { arg, type CudaBackend, gridFor, type KernelArg } from '@kvkit/tensor-core/cuda';
+import { arg, type CudaBackend, defineCudaModule, gridFor, type KernelArg } from '@kvkit/tensor-core/cuda';
 import { statisticsWeights } from '../gpu/statistics-weights.js';
 import { zeroKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KeyStatistics } from '../ops/attention-types.js';
-import { decodeAttentionModule, Staging } from './split-k.js';
+import source from './key-statistics.cu';
+import { SPLIT_K_HEADERS, Staging } from './split-k.js';
+
+/** The per-key statistics kernels (dense, paged, ragged, KIVI), compiled when a caller asks for statistics. */
+export const keyStatisticsModule = defineCudaModule({ name: 'kvkit-attention-statistics', source, headers: SPLIT_K_HEADERS });
 
 /**
- * One statistics launch (decode-attention.cu, kv_*key_statistics_*): the kernel, the output
+ * One statistics launch (key-statistics.cu, kv_*key_statistics_*): the kernel, the output
  * [rows, width] with its group size and shapes, and the arguments that build its key source,
  * given by `source` with a staging area that keeps row-major copies alive through the launch.
  */
@@ -38,7 +42,7 @@ export function keyStatisticsCuda(backend: CudaBackend, q: Tensor, lse: Tensor, 
     const [qs, rowLse] = [q, lse].map((t) => staging.rowMajor(t));
     const weightT = staging.keep(tensor(weights, [weights.length], { backend }));
     const ptr = (t: Tensor | undefined) => arg.ptr(t ? backend.address(t) : 0);
-    backend.launch(decodeAttentionModule, launch.kernel, { grid: gridFor(rows * width, backend), block: 256 }, [
+    backend.launch(keyStatisticsModule, launch.kernel, { grid: gridFor(rows * width, backend), block: 256 }, [
       ptr(keySum), ptr(keyMax), ptr(queryCount), ptr(rowProbabilities), ptr(qs), ptr(rowLse), ptr(weightT),
       arg.i32(rows), arg.i32(width), arg.i32(group), arg.i32(m), arg.i32(d),
       arg.f32(attrs.scale), arg.bool(attrs.causal), arg.i32(attrs.window), arg.f32(attrs.softcap),
