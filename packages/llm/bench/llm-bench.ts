@@ -169,13 +169,14 @@ async function benchModel(label: string, model: LlamaModel, rows: Row[]): Promis
       rows.push(row(label, cacheDtype, 'decode', context, 1, flopsPerToken, { wall: runs.wall.slice(4), cpu: runs.cpu.slice(4) }));
     }
   }
-  // Batched decode: 8 requests of 128 tokens each, one forward pass per step.
+  // Batched decode: 8 requests of 128 tokens each, one forward pass per step, in the --dtype cache (f32 by default).
   const batch = 8;
-  const caches = Array.from({ length: batch }, () => model.createCache(cacheOf('f32')));
+  const batchDtype = only === 'f16' ? 'f16' : 'f32';
+  const caches = Array.from({ length: batch }, () => model.createCache(cacheOf(batchDtype)));
   for (const cache of caches) await finish(model.forward(ids(120), cache, { logits: 'last' }));
   const runs = await measure(8, () => finish(model.forwardBatch(caches.map((cache) => ({ ids: ids(1), cache })), { logits: 'last' })));
   for (const cache of caches) cache.dispose();
-  rows.push(row(label, 'f32', `decode, batch of ${batch}`, 128, batch, flopsPerToken, { wall: runs.wall.slice(2), cpu: runs.cpu.slice(2) }));
+  rows.push(row(label, batchDtype, `decode, batch of ${batch}`, 128, batch, flopsPerToken, { wall: runs.wall.slice(2), cpu: runs.cpu.slice(2) }));
 }
 
 /** GFLOP/s of the CPU matmul on the model's own projection shapes: the ceiling for the layers. */
