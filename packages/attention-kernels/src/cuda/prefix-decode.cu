@@ -12,27 +12,20 @@ struct PoolPages {
   const TK* V;
   const kv_i32* positions;
   int pageSize, d, dv;
-  __device__ __forceinline__ kv_i64 slot(int page, int j) const { return (kv_i64)page * pageSize + j; }
-  __device__ __forceinline__ float key(int page, int j, int c) const { return KvType<TK>::load(K[slot(page, j) * d + c]); }
-  __device__ __forceinline__ float value(int page, int j, int c) const { return KvType<TK>::load(V[slot(page, j) * dv + c]); }
-  __device__ __forceinline__ kv_i32 position(int page, int j) const { return positions[slot(page, j)]; }
 };
 
-// Token j of KV row kvh, read from the pool page that `Pages::page(kvh, j, pageSize)` names.
+// Token j of KV row kvh, read from the pool page at entry j / pageSize of the table
+// `Pages::pageTable(kvh, stride)` names.
 template <class TK, class Pages>
 struct PoolSource {
   PoolPages<TK> pool;
   Pages pages;
-  __device__ __forceinline__ int page(int kvh, int j) const { return pages.page(kvh, j, pool.pageSize); }
-  __device__ __forceinline__ float key(int kvh, int j, int c) const { return pool.key(page(kvh, j), j % pool.pageSize, c); }
-  __device__ __forceinline__ float value(int kvh, int j, int c) const { return pool.value(page(kvh, j), j % pool.pageSize, c); }
-  __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return pool.position(page(kvh, j), j % pool.pageSize); }
-  __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
   __device__ __forceinline__ DecKeyWalk walk(int kvh) const {
     int stride = 1;
     const kv_i32* table = pages.pageTable(kvh, stride);
     return DecKeyWalk{table, stride, pool.pageSize, 0, pool.positions, 0, 1, nullptr};
   }
+  DEC_READ_THROUGH_WALK(TK, pool)
 };
 
 // Phase 1 (chunk-first): KV row kvh = r·kvHeads + head is run r of shared chunks (consecutive,
@@ -41,10 +34,7 @@ struct SharedRunPages {
   const kv_i32* chunkPages;  // [S, kvHeads]
   const kv_i32* runStarts;   // [R + 1]
   int kvHeads;
-  __device__ __forceinline__ int page(int kvh, int j, int pageSize) const {
-    return chunkPages[(kv_i64)(runStarts[kvh / kvHeads] + j / pageSize) * kvHeads + kvh % kvHeads];
-  }
-  // The same pages as a table: entry i at table[i · stride].
+  // The run's pages as a table: its i-th page at table[i · stride].
   __device__ __forceinline__ const kv_i32* pageTable(int kvh, int& stride) const {
     stride = kvHeads;
     return chunkPages + (kv_i64)runStarts[kvh / kvHeads] * kvHeads + kvh % kvHeads;
@@ -84,7 +74,6 @@ struct SharedRunRows {
 struct OwnChunkPages {
   const kv_i32* ownTable;  // [B, kvHeads, maxOwn]
   int maxOwn;
-  __device__ __forceinline__ int page(int kvh, int j, int pageSize) const { return ownTable[(kv_i64)kvh * maxOwn + j / pageSize]; }
   __device__ __forceinline__ const kv_i32* pageTable(int kvh, int& stride) const {
     stride = 1;
     return ownTable + (kv_i64)kvh * maxOwn;

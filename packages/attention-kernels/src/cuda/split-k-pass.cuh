@@ -20,7 +20,6 @@
 #pragma once
 #include "kvkit/prelude.cuh"
 
-
 #define DEC_WARPS 4
 // Query rows per block (registers hold one partial dot product per row).
 #define DEC_ROWS 8
@@ -50,6 +49,20 @@ struct DecKeyWalk {
   __device__ __forceinline__ float logWeight(kv_i64 r) const { return logW ? logW[r] : 0.0f; }
 };
 
+// The generic pass's per-element reads, derived from a source's walk(kvh), so each row source says
+// where its tokens live once. `layout` names the object holding K, V, d and dv.
+#define DEC_READ_THROUGH_WALK(TK, layout)                                                                                          \
+  __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(layout.K[walk(kvh).row(j) * layout.d + c]); }  \
+  __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(layout.V[walk(kvh).row(j) * layout.dv + c]); } \
+  __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const {                                                          \
+    const DecKeyWalk w = walk(kvh);                                                                                              \
+    return w.position(j, w.row(j));                                                                                              \
+  }                                                                                                                              \
+  __device__ __forceinline__ float logWeight(int kvh, int j) const {                                                             \
+    const DecKeyWalk w = walk(kvh);                                                                                              \
+    return w.logWeight(w.row(j));                                                                                                \
+  }
+
 // Where the keys and values come from: a dense [Hkv, n, ·] pair, or a KIVI cache (KiviSource below).
 // A source also says where positions come from and how many tokens KV row `kvh` holds.
 template <class TK>
@@ -60,13 +73,10 @@ struct DenseSource {
   const kv_i32* kPos;
   const float* logW;
   int n, d, dv;
-  __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[((kv_i64)kvh * n + j) * d + c]); }
-  __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[((kv_i64)kvh * n + j) * dv + c]); }
-  __device__ __forceinline__ kv_i32 keyPosition(int, int j) const { return kPos[j]; }
+  __device__ __forceinline__ DecKeyWalk walk(int kvh) const { return DecKeyWalk{nullptr, 0, 1, (kv_i64)kvh * n, kPos, 0, 0, logW}; }
+  DEC_READ_THROUGH_WALK(TK, (*this))
   __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
   __device__ __forceinline__ int length(int) const { return n; }
-  __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[(kv_i64)kvh * n + j] : 0.0f; }
-  __device__ __forceinline__ DecKeyWalk walk(int kvh) const { return DecKeyWalk{nullptr, 0, 1, (kv_i64)kvh * n, kPos, 0, 0, logW}; }
 };
 
 // A batch of requests with their K/V packed along the tokens (ragged, FlashInfer/vLLM varlen):
@@ -80,17 +90,13 @@ struct RaggedSource {
   const kv_i32* indptr;
   const float* logW;
   int total, kvHeads, m, d, dv;
-  __device__ __forceinline__ kv_i64 row(int kvh, int j) const { return (kv_i64)(kvh % kvHeads) * total + indptr[kvh / kvHeads] + j; }
-  __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[row(kvh, j) * d + c]); }
-  __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[row(kvh, j) * dv + c]); }
-  __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return kPos[indptr[kvh / kvHeads] + j]; }
-  __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
-  __device__ __forceinline__ int length(int kvh) const { return indptr[kvh / kvHeads + 1] - indptr[kvh / kvHeads]; }
-  __device__ __forceinline__ float logWeight(int kvh, int j) const { return logW ? logW[row(kvh, j)] : 0.0f; }
   __device__ __forceinline__ DecKeyWalk walk(int kvh) const {
     const int start = indptr[kvh / kvHeads];
     return DecKeyWalk{nullptr, 0, 1, (kv_i64)(kvh % kvHeads) * total + start, kPos, start, 0, logW};
   }
+  DEC_READ_THROUGH_WALK(TK, (*this))
+  __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
+  __device__ __forceinline__ int length(int kvh) const { return indptr[kvh / kvHeads + 1] - indptr[kvh / kvHeads]; }
 };
 
 // A paged pool read through per-(request, KV head) block tables: KV row kvh = b·kvHeads + head
@@ -104,16 +110,10 @@ struct PagedSource {
   const kv_i32* lengths;
   const kv_i32* qPos;
   int pageSize, maxPages, kvHeads, m, d, dv;
-  __device__ __forceinline__ kv_i64 slot(int kvh, int j) const {
-    return (kv_i64)table[(kv_i64)kvh * maxPages + j / pageSize] * pageSize + j % pageSize;
-  }
-  __device__ __forceinline__ float key(int kvh, int j, int c) const { return KvType<TK>::load(K[slot(kvh, j) * d + c]); }
-  __device__ __forceinline__ float value(int kvh, int j, int c) const { return KvType<TK>::load(V[slot(kvh, j) * dv + c]); }
-  __device__ __forceinline__ kv_i32 keyPosition(int kvh, int j) const { return positions[slot(kvh, j)]; }
+  __device__ __forceinline__ DecKeyWalk walk(int kvh) const { return DecKeyWalk{table + (kv_i64)kvh * maxPages, 1, pageSize, 0, positions, 0, 1, nullptr}; }
+  DEC_READ_THROUGH_WALK(TK, (*this))
   __device__ __forceinline__ kv_i32 queryPosition(int kvh, int i) const { return qPos[(kv_i64)(kvh / kvHeads) * m + i]; }
   __device__ __forceinline__ int length(int kvh) const { return lengths[kvh]; }
-  __device__ __forceinline__ float logWeight(int, int) const { return 0.0f; }
-  __device__ __forceinline__ DecKeyWalk walk(int kvh) const { return DecKeyWalk{table + (kv_i64)kvh * maxPages, 1, pageSize, 0, positions, 0, 1, nullptr}; }
 };
 
 // Which query rows the block of KV row `kvh` serves, where they and their partial states live and
@@ -300,7 +300,7 @@ __device__ __forceinline__ bool dec_power_of_two(int x) { return x > 0 && (x & (
 template <class TK>
 __device__ __forceinline__ bool dec_vectorizable(const TK* K, const TK* V, int d, int dv) {
   constexpr int N = DecLanes<TK>::N;
-  return blockDim.x == DEC_WARPS * 32 && DEC_KEYS <= DEC_WARPS * 32 && d % N == 0 && dv % N == 0 && dec_power_of_two(d / N) && d / N <= 32 && dec_power_of_two(dv / N) &&
+  return blockDim.x == DEC_WARPS * 32 && d % N == 0 && dv % N == 0 && dec_power_of_two(d / N) && d / N <= 32 && dec_power_of_two(dv / N) &&
          dv / N <= 32 && DEC_KEYS <= DEC_WARPS * dv && ((kv_u64)K & 15) == 0 && ((kv_u64)V & 15) == 0;
 }
 
@@ -309,15 +309,16 @@ __device__ __forceinline__ DecVec dec_load(const TK* row, int element) {
   return *reinterpret_cast<const DecVec*>(row + element);
 }
 
-// The body, after the block's query rows are in shared memory. Not inlined and templated on the key
-// dtype only: three copies serve every query dtype and source (inlined per kernel, the 16-byte pass
-// tripled NVRTC's first compile of this module).
 // What the body needs of the block's query rows: how many, their positions and their partial slots.
 struct DecBlockRows {
   int count;
   kv_i32 position[DEC_ROWS];
   kv_i64 slot[DEC_ROWS];
 };
+
+// The body, after the block's query rows are in shared memory. Not inlined and templated on the key
+// dtype only: three copies serve every query dtype and source (inlined per kernel, the 16-byte pass
+// tripled NVRTC's first compile of this module).
 
 template <class TK>
 __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, float* partAcc, float* partStat, const DecKeyWalk walk, const DecBlockRows rowsOf,
