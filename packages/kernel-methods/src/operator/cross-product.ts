@@ -21,13 +21,11 @@ export function isHostEngine(engine: KernelMatrixOptions['engine']): boolean {
 export function crossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions, route: CrossRoute = 'device'): Matrix {
   if (!isHostEngine(options.engine) && route === 'host-coefficients') {
     const blocks = deviceKernelBlocks(kernel, x, y, options);
-    const out = new Float64Array(x.rows * v.cols);
     try {
-      for (const block of blocks) addBlockProduct(block, block.values.readFloat32Sync(), y.rows, v, out);
+      return blockProducts(blocks, blocks.map((block) => block.values.readFloat32Sync()), x.rows, y.rows, v);
     } finally {
       for (const block of blocks) block.values.dispose();
     }
-    return { rows: x.rows, cols: v.cols, data: out };
   }
   if (!isHostEngine(options.engine)) {
     const operator = new KernelMatrix(kernel, x, y, options);
@@ -108,24 +106,27 @@ function deviceKernelBlocks(kernel: Kernel, x: Matrix, y: Matrix, options: Kerne
   return blocks;
 }
 
-/** out[r0 : r0 + rows] += block·V in float64. */
-function addBlockProduct(block: DeviceBlock, values: Float32Array, m: number, v: Matrix, out: Float64Array): void {
+/** k(x, y)·V in float64 from the blocks' values read back (values[i] of blocks[i], [rows, m] each). */
+function blockProducts(blocks: readonly DeviceBlock[], values: readonly Float32Array[], rows: number, m: number, v: Matrix): Matrix {
   const k = v.cols;
-  const rows = { rows: block.rows, cols: m, data: Float64Array.from(values) };
-  matmulMatrix(rows, v, { accumulate: { rows: block.rows, cols: k, data: out.subarray(block.r0 * k, (block.r0 + block.rows) * k) } });
+  const out = new Float64Array(rows * k);
+  blocks.forEach((block, i) => {
+    const kernelRows = { rows: block.rows, cols: m, data: Float64Array.from(values[i]) };
+    matmulMatrix(kernelRows, v, { accumulate: { rows: block.rows, cols: k, data: out.subarray(block.r0 * k, (block.r0 + block.rows) * k) } });
+  });
+  return { rows, cols: k, data: out };
 }
 
 /** K(x, y)·V on a device engine (read back asynchronously), the device copies released after; `route` as in CrossRoute. */
 export async function crossProductAsync(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions, route: CrossRoute = 'device'): Promise<Matrix> {
   if (!isHostEngine(options.engine) && route === 'host-coefficients') {
     const blocks = deviceKernelBlocks(kernel, x, y, options);
-    const out = new Float64Array(x.rows * v.cols);
     try {
-      for (const block of blocks) addBlockProduct(block, await block.values.readFloat32(), y.rows, v, out);
+      // Every block's readback in flight at once, not one await per block.
+      return blockProducts(blocks, await Promise.all(blocks.map((block) => block.values.readFloat32())), x.rows, y.rows, v);
     } finally {
       for (const block of blocks) block.values.dispose();
     }
-    return { rows: x.rows, cols: v.cols, data: out };
   }
   const operator = new KernelMatrix(kernel, x, y, options);
   try {
