@@ -242,7 +242,7 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
     }
     view.positions = await toBackend(block.positions, device.backend);
     live.push(view.positions);
-    const queryPosition = await toBackend(tensor(Int32Array.of(n - 1), [1], { dtype: 'i32', backend: getBackend('cpu') }), device.backend);
+    const queryPosition = await toBackend(tensor(Int32Array.of(n - 1), [1], { dtype: 'i32', backend: cpu }), device.backend);
     live.push(queryPosition);
     const options = { partitionSize: PARTITION, queryPositions: queryPosition };
     const ms = await device.time(dims.reps, () => kiviDecodeAttention(q, view, options).output.dispose());
