@@ -316,10 +316,125 @@ struct DecBlockRows {
   kv_i64 slot[DEC_ROWS];
 };
 
+// One key's scores for the block's query rows into scores[r][jj]: the mask, soft-cap and log weight
+// applied, −∞ where the row does not see the key.
+__device__ __forceinline__ void dec_store_scores(float* scores, int jj, const float* dot, kv_i32 kp, float lw, const kv_i32* qp, int rc, int causal, int window,
+                                                 float softcap) {
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++) {
+    if (r >= rc) continue;
+    float sc = -KV_INF;
+    if (dec_visible(qp[r], kp, causal, window)) {
+      sc = dot[r];
+      if (softcap > 0.0f) sc = softcap * tanhf(sc / softcap);
+      sc += lw;
+    }
+    scores[r * DEC_KEYS + jj] = sc;
+  }
+}
+
+// Phase A over keys [first, cn) of a chunk stored as rows of K (row index rowOf(jj)): d / N lanes per
+// key, DEC_UNROLL keys' 16-byte loads issued before any is used, the lanes' partial dot products
+// meet by xor-shuffles. keyLogW may be nullptr (no log weights).
+template <class TK, class RowOf>
+__device__ __forceinline__ void dec_score_rows(const TK* K, RowOf rowOf, int first, int cn, int d, const float* q, float* scores, const kv_i32* keyPos,
+                                               const float* keyLogW, const kv_i32* qp, int rc, int causal, int window, float softcap) {
+  constexpr int N = DecLanes<TK>::N;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int keyLanes = d / N, keysPerWarp = 32 / keyLanes, sub = lane / keyLanes, seg = lane % keyLanes;
+  for (int step = first + warp * keysPerWarp; step < cn; step += DEC_WARPS * keysPerWarp * DEC_UNROLL) {  // warp-uniform
+    const int base = step + sub;
+    DecVec kr[DEC_UNROLL];
+#pragma unroll
+    for (int u = 0; u < DEC_UNROLL; u++) {
+      const int jj = base + u * DEC_WARPS * keysPerWarp;
+      if (jj < cn) kr[u] = dec_load(K + rowOf(jj) * d, seg * N);
+      else kr[u] = DecVec{{0u, 0u, 0u, 0u}};
+    }
+#pragma unroll
+    for (int u = 0; u < DEC_UNROLL; u++) {
+      const int jj = base + u * DEC_WARPS * keysPerWarp;
+      float k[N];
+      DecLanes<TK>::unpack(kr[u], k);
+      float dot[DEC_ROWS];
+#pragma unroll
+      for (int r = 0; r < DEC_ROWS; r++) {
+        dot[r] = 0.0f;
+        if (r >= rc) continue;  // block-uniform
+#pragma unroll
+        for (int e = 0; e < N; e++) dot[r] += q[r * d + seg * N + e] * k[e];
+        for (int o = keyLanes >> 1; o > 0; o >>= 1) dot[r] += __shfl_xor_sync(0xffffffffu, dot[r], o);
+      }
+      if (seg == 0 && jj < cn) dec_store_scores(scores, jj, dot, keyPos[jj], keyLogW ? keyLogW[jj] : 0.0f, qp, rc, causal, window, softcap);
+    }
+  }
+}
+
+// Phase B: per query row (a warp each), the chunk's max joins the running max, the scores become
+// probabilities relative to it, and the running sum and the accumulators' rescale factor follow.
+__device__ __forceinline__ void dec_chunk_probabilities(float* scores, float* rowMax, float* rowSum, float* rowScale, int rc, int cn) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int r = warp; r < rc; r += DEC_WARPS) {
+    float mx = -KV_INF;
+    for (int jj = lane; jj < cn; jj += 32) mx = kv_max_nan(mx, scores[r * DEC_KEYS + jj]);
+    mx = kv_warp_max_nan(mx);
+    const float old = rowMax[r];
+    const float next = kv_max_nan(old, mx);
+    float sum = 0.0f;
+    for (int jj = lane; jj < cn; jj += 32) {
+      const float p = next == -KV_INF ? 0.0f : expf(scores[r * DEC_KEYS + jj] - next);
+      scores[r * DEC_KEYS + jj] = p;
+      sum += p;
+    }
+    sum = kv_warp_sum(sum);
+    if (lane == 0) {
+      const float rescale = old == -KV_INF ? 0.0f : expf(old - next);  // NaN max: NaN from here on
+      rowScale[r] = rescale;
+      rowSum[r] = rowSum[r] * rescale + sum;
+      rowMax[r] = next;
+    }
+  }
+}
+
+// The end of the pass: each thread holds N channels (segment threadIdx % valueLanes) of every query
+// row over its slice of the keys; the slices of a warp meet by shuffles, the warps in shared memory
+// (`region`, [DEC_WARPS][DEC_ROWS][dv]), and the block writes the partition's unnormalized output
+// with its (max, Σ exp) per row.
+template <int N>
+__device__ __forceinline__ void dec_write_partials(float (&acc)[DEC_ROWS][N], float* region, const float* rowMax, const float* rowSum, const DecBlockRows& rowsOf,
+                                                   int valueLanes, int dv, float* partAcc, float* partStat) {
+  const int rc = rowsOf.count;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, vseg = threadIdx.x % valueLanes;
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++)
+#pragma unroll
+    for (int e = 0; e < N; e++)
+      for (int o = valueLanes; o < 32; o <<= 1) acc[r][e] += __shfl_xor_sync(0xffffffffu, acc[r][e], o);
+  if (lane < valueLanes) {
+#pragma unroll
+    for (int r = 0; r < DEC_ROWS; r++) {
+      if (r >= rc) continue;
+#pragma unroll
+      for (int e = 0; e < N; e++) region[(warp * DEC_ROWS + r) * dv + vseg * N + e] = acc[r][e];
+    }
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < rc * dv; e += blockDim.x) {
+    const int r = e / dv, c = e % dv;
+    float a = 0.0f;
+    for (int w = 0; w < DEC_WARPS; w++) a += region[(w * DEC_ROWS + r) * dv + c];
+    partAcc[rowsOf.slot[r] * dv + c] = a;
+  }
+  if (threadIdx.x < rc) {
+    const kv_i64 slot = rowsOf.slot[threadIdx.x];
+    partStat[2 * slot] = rowMax[threadIdx.x];
+    partStat[2 * slot + 1] = rowSum[threadIdx.x];
+  }
+}
+
 // The body, after the block's query rows are in shared memory. Not inlined and templated on the key
 // dtype only: three copies serve every query dtype and source (inlined per kernel, the 16-byte pass
 // tripled NVRTC's first compile of this module).
-
 template <class TK>
 __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, float* partAcc, float* partStat, const DecKeyWalk walk, const DecBlockRows rowsOf,
                                                      int j0, int j1, int d, int dv, int causal, int window, float softcap) {
@@ -335,8 +450,6 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
   float* keyLogW = reinterpret_cast<float*>(keyPos + DEC_KEYS);
 
   const int rc = rowsOf.count;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int keyLanes = d / N, keysPerWarp = 32 / keyLanes, sub = lane / keyLanes, seg = lane % keyLanes;
   const int valueLanes = dv / N, slices = blockDim.x / valueLanes, slice = threadIdx.x / valueLanes, vseg = threadIdx.x % valueLanes;
 
   if (threadIdx.x < DEC_ROWS) {
@@ -363,69 +476,9 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
       keyLogW[t] = walk.logWeight(r);
     }
     __syncthreads();
-    // A. scores of keys c0 + jj into region[r][jj]
-    for (int step = warp * keysPerWarp; step < cn; step += DEC_WARPS * keysPerWarp * DEC_UNROLL) {  // warp-uniform
-      const int base = step + sub;
-      DecVec kr[DEC_UNROLL];
-#pragma unroll
-      for (int u = 0; u < DEC_UNROLL; u++) {
-        const int jj = base + u * DEC_WARPS * keysPerWarp;
-        if (jj < cn) kr[u] = dec_load(K + keyRows[jj] * d, seg * N);
-        else kr[u] = DecVec{{0u, 0u, 0u, 0u}};
-      }
-#pragma unroll
-      for (int u = 0; u < DEC_UNROLL; u++) {
-        const int jj = base + u * DEC_WARPS * keysPerWarp;
-        float k[N];
-        DecLanes<TK>::unpack(kr[u], k);
-        float dot[DEC_ROWS];
-#pragma unroll
-        for (int r = 0; r < DEC_ROWS; r++) {
-          dot[r] = 0.0f;
-          if (r >= rc) continue;  // block-uniform
-#pragma unroll
-          for (int e = 0; e < N; e++) dot[r] += q[r * d + seg * N + e] * k[e];
-          for (int o = keyLanes >> 1; o > 0; o >>= 1) dot[r] += __shfl_xor_sync(0xffffffffu, dot[r], o);
-        }
-        if (seg == 0 && jj < cn) {
-          const kv_i32 kp = keyPos[jj];
-          const float lw = keyLogW[jj];
-#pragma unroll
-          for (int r = 0; r < DEC_ROWS; r++) {
-            if (r >= rc) continue;
-            float sc = -KV_INF;
-            if (dec_visible(qp[r], kp, causal, window)) {
-              sc = dot[r];
-              if (softcap > 0.0f) sc = softcap * tanhf(sc / softcap);
-              sc += lw;
-            }
-            region[r * DEC_KEYS + jj] = sc;
-          }
-        }
-      }
-    }
+    dec_score_rows(K, [&](int jj) { return keyRows[jj]; }, 0, cn, d, q, region, keyPos, keyLogW, qp, rc, causal, window, softcap);
     __syncthreads();
-    // B. probabilities relative to the running max of each row
-    for (int r = warp; r < rc; r += DEC_WARPS) {
-      float mx = -KV_INF;
-      for (int jj = lane; jj < cn; jj += 32) mx = kv_max_nan(mx, region[r * DEC_KEYS + jj]);
-      mx = kv_warp_max_nan(mx);
-      const float old = rowMax[r];
-      const float next = kv_max_nan(old, mx);
-      float sum = 0.0f;
-      for (int jj = lane; jj < cn; jj += 32) {
-        const float p = next == -KV_INF ? 0.0f : expf(region[r * DEC_KEYS + jj] - next);
-        region[r * DEC_KEYS + jj] = p;
-        sum += p;
-      }
-      sum = kv_warp_sum(sum);
-      if (lane == 0) {
-        const float rescale = old == -KV_INF ? 0.0f : expf(old - next);  // NaN max: NaN from here on
-        rowScale[r] = rescale;
-        rowSum[r] = rowSum[r] * rescale + sum;
-        rowMax[r] = next;
-      }
-    }
+    dec_chunk_probabilities(region, rowMax, rowSum, rowScale, rc, cn);
     __syncthreads();
     // C. acc[r] = acc[r] · rescale[r] + Σ_jj p[r][jj] · v[jj] over this thread's keys and channels
 #pragma unroll
@@ -458,47 +511,19 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
     }
     __syncthreads();  // the next chunk overwrites the probabilities and the key rows
   }
-
-  // The key slices of a warp meet by shuffles, the warps in shared memory.
-#pragma unroll
-  for (int r = 0; r < DEC_ROWS; r++)
-#pragma unroll
-    for (int e = 0; e < N; e++)
-      for (int o = valueLanes; o < 32; o <<= 1) acc[r][e] += __shfl_xor_sync(0xffffffffu, acc[r][e], o);
-  if (lane < valueLanes) {
-#pragma unroll
-    for (int r = 0; r < DEC_ROWS; r++) {
-      if (r >= rc) continue;
-#pragma unroll
-      for (int e = 0; e < N; e++) region[(warp * DEC_ROWS + r) * dv + vseg * N + e] = acc[r][e];
-    }
-  }
-  __syncthreads();
-  for (int e = threadIdx.x; e < rc * dv; e += blockDim.x) {
-    const int r = e / dv, c = e % dv;
-    float a = 0.0f;
-    for (int w = 0; w < DEC_WARPS; w++) a += region[(w * DEC_ROWS + r) * dv + c];
-    partAcc[rowsOf.slot[r] * dv + c] = a;
-  }
-  if (threadIdx.x < rc) {
-    const kv_i64 slot = rowsOf.slot[threadIdx.x];
-    partStat[2 * slot] = rowMax[threadIdx.x];
-    partStat[2 * slot + 1] = rowSum[threadIdx.x];
-  }
+  dec_write_partials<N>(acc, region, rowMax, rowSum, rowsOf, valueLanes, dv, partAcc, partStat);
 }
 
-// The 16-byte pass: the block's query rows (scaled) into shared memory, then the body.
-template <class TQ, class TK, class Source, class Rows>
-__device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
-                                   float scale, int causal, int window, float softcap) {
+// The block's query rows (scaled) into shared memory q [DEC_ROWS][d], and what the body needs of
+// them; false (block-uniform, before any barrier): the block has nothing to write.
+template <class TQ, class Source, class Rows>
+__device__ __forceinline__ bool dec_stage_rows(const TQ* Q, const Source& src, const Rows& rowMap, int d, float scale, DecBlockRows& rowsOf, int& j0, int& j1) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
   const int part = blockIdx.x, kvh = blockIdx.y;
   const int rows = rowMap.count(kvh);
   const int r0 = blockIdx.z * DEC_ROWS;
-  int j0 = 0, j1 = 0;
-  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return;  // block-uniform, before any barrier
-  DecBlockRows rowsOf;
+  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return false;
   rowsOf.count = min(DEC_ROWS, rows - r0);
 #pragma unroll
   for (int r = 0; r < DEC_ROWS; r++) {
@@ -506,7 +531,17 @@ __device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, flo
     rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
   }
   for (int e = threadIdx.x; e < rowsOf.count * d; e += blockDim.x) q[e] = KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + e / d) * d + e % d]) * scale;
-  decode_partial_vec_body<TK>(K, V, partAcc, partStat, src.walk(kvh), rowsOf, j0, j1, d, dv, causal, window, softcap);
+  return true;
+}
+
+// The 16-byte pass: the block's query rows into shared memory, then the body.
+template <class TQ, class TK, class Source, class Rows>
+__device__ void decode_partial_vec(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
+                                   float scale, int causal, int window, float softcap) {
+  DecBlockRows rowsOf;
+  int j0 = 0, j1 = 0;
+  if (!dec_stage_rows<TQ>(Q, src, rowMap, d, scale, rowsOf, j0, j1)) return;
+  decode_partial_vec_body<TK>(K, V, partAcc, partStat, src.walk(blockIdx.y), rowsOf, j0, j1, d, dv, causal, window, softcap);
 }
 
 // Pass 1 over K/V rows: the 16-byte path where the layout allows it, else the generic one.
