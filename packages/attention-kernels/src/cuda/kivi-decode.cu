@@ -1,17 +1,21 @@
 // The fused KIVI decode: pass 1 over keys and values dequantized from packed codes as they are read
-// (KiviSource, split-k-pass.cuh); kv_decode_merge_* (merge.cu) is pass 2.
-#include "split-k-pass.cuh"
+// (KiviSource, split-k-pass.cuh); kv_decode_merge_* (merge.cu) is pass 2. `vectorized` (the host's
+// choice, kivi-vec-plan.ts): the 16-byte pass of kivi-vec-pass.cuh, else the generic per-key loop.
+#include "kivi-vec-pass.cuh"
 
 #define KV_KIVI_PARTIAL(qn, TQ, sn, TS, rn, TR)                                                                                          \
   extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_kivi_decode_partial_##qn##_##sn##_##rn(                              \
       float* partAcc, float* partStat, const TQ* Q, const kv_u32* keyCodes, const TS* keyScale, const TS* keyMin, const kv_u32* valueCodes, \
       const TS* valueScale, const TS* valueMin, const TR* residualKeys, const TR* residualValues, const kv_i32* qPos, const kv_i32* kPos,    \
       int H, int Hkv, int m, int n, int d, int partition, float scale, int causal, int window, float softcap, int bits, int groupSize,       \
-      int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap, int residualKeyCap, int residualValueCap) {   \
+      int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap, int residualKeyCap, int residualValueCap,     \
+      int vectorized) {                                                                                                                 \
     const KiviSource<TS, TR> src{keyCodes,       keyScale,   keyMin,      valueCodes,  valueScale,  valueMin,      residualKeys,   \
                                  residualValues, qPos,       kPos,        bits,        groupSize,   valueGroupSize, d,              \
                                  n,              keyTokens,  valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap}; \
-    decode_partial_rows<TQ>(partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, d, scale, causal, window, softcap);                \
+    const StandardRows rows{H, H / Hkv, m, partition};                                                                                \
+    if (vectorized) kivi_decode_partial_vec<TQ>(partAcc, partStat, Q, src, rows, scale, causal, window, softcap);                        \
+    else decode_partial_rows<TQ>(partAcc, partStat, Q, src, rows, d, d, scale, causal, window, softcap);                                 \
   }
 #define KV_KIVI_PARTIAL_R(qn, TQ, sn, TS) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f32, float) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f16, kv_f16)
 #define KV_KIVI_PARTIAL_S(qn, TQ) KV_KIVI_PARTIAL_R(qn, TQ, f32, float) KV_KIVI_PARTIAL_R(qn, TQ, f16, kv_f16)

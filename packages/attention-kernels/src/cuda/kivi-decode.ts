@@ -3,11 +3,13 @@ import { arg, type CudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda
 import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import source from './kivi-decode.cu';
+import vecPassHeader from './kivi-vec-pass.cuh';
+import { kiviVecPlan } from './kivi-vec-plan.js';
 import { maskArgs, SPLIT_K_HEADERS, splitKDecode, type Staging } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
 
 /** The fused KIVI decode's pass 1 (its merge is split-k.ts's). */
-export const kiviDecodeModule = defineCudaModule({ name: 'kvkit-attention-kivi', source, headers: SPLIT_K_HEADERS });
+export const kiviDecodeModule = defineCudaModule({ name: 'kvkit-attention-kivi', source, headers: { ...SPLIT_K_HEADERS, 'kivi-vec-pass.cuh': vecPassHeader } });
 
 /** The dtype a group of tensors is read in: theirs when they agree, else f32 (they are cast). */
 function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
@@ -33,6 +35,8 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
     const residual = [residualKeys, residualValues].map((t) => as(staging, t, residualType));
     const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));
     const { acc, stat, ...config } = launch;
+    const vec = kiviVecPlan({ headDim: d, bits: attrs.bits, groupSize: attrs.groupSize, valueGroupSize: attrs.valueGroupSize, residualAddresses: residual.map((t) => backend.address(t)) });
+    if (vec) config.sharedBytes = Math.max(config.sharedBytes, vec.sharedBytes);
     backend.launch(kiviDecodeModule, `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`, config, [
       arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
       arg.ptr(backend.address(kc)), arg.ptr(backend.address(floats[0])), arg.ptr(backend.address(floats[1])),
@@ -44,6 +48,7 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
       arg.i32(attrs.bits), arg.i32(attrs.groupSize), arg.i32(attrs.valueGroupSize),
       arg.i32(attrs.keyGroups * attrs.groupSize), arg.i32(attrs.valueTokens),
       arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
+      arg.bool(vec !== undefined),
     ]);
   });
   return withKeyStatistics(attrs, attention, (lse) =>
