@@ -6,19 +6,24 @@ import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
 import { joinSources, listedPositions, type SourceParts, splitKDecode, strided, viewValues } from './split-k.js';
 import { FOLDED_TARGET, type KeySource, keyStatisticsWebGpu } from './statistics.js';
+import { rowsAligned, wordRowSource, wordRowsBinding } from './word-rows.js';
 
 type DenseInputs = readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?];
 
-/** Dense keys [kvHeads, n, d] (any strides, read in place) with their positions and optional log weights [kvHeads, n]. */
+/**
+ * Dense keys [kvHeads, n, d] (any strides with unit channel stride, read in place as 16-byte words)
+ * with their positions and optional log weights [kvHeads, n].
+ */
 function denseKeys(k: Tensor, qPos: Tensor, kPos: Tensor, logWeights: Tensor | undefined): KeySource {
+  const aligned = rowsAligned(k);
   return {
-    key: `dense:${k.dtype}:${logWeights ? 'lw' : 'plain'}`,
+    key: `dense:${k.dtype}:${aligned ? 'a' : 'u'}:${logWeights ? 'lw' : 'plain'}`,
     withLogWeights: logWeights !== undefined,
     ...joinSources(listedPositions(qPos, kPos), {
       code: `
-fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + kvh * u_k_strides(0u) + j * u_k_strides(1u) + c * u_k_strides(2u)); }
+${wordRowSource('key', 'k', k.dtype, 'u_d()', aligned, 'u_k_offset() + kvh * u_k_strides(0u) + j * u_k_strides(1u)')}
 ${logWeights ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + kvh * u_lw_strides(0u) + j * u_lw_strides(1u)); }' : ''}`,
-      bindings: [{ name: 'k', dtype: k.dtype, access: 'read' }, ...(logWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : [])],
+      bindings: [wordRowsBinding('k'), ...(logWeights ? [{ name: 'lw', dtype: 'f32' as const, access: 'read' as const }] : [])],
       buffers: [k, ...(logWeights ? [logWeights] : [])],
       uniforms: [...strided('k', 3), ...(logWeights ? strided('lw', 2) : [])],
       values: { ...viewValues('k', k), ...(logWeights ? viewValues('lw', logWeights) : {}) },
@@ -26,15 +31,32 @@ ${logWeights ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_off
   };
 }
 
-function denseValues(v: Tensor): SourceParts {
+function denseValues(v: Tensor): SourceParts & { key: string } {
+  const aligned = rowsAligned(v);
   return {
-    code: `
-fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u) + c * u_v_strides(2u)); }`,
-    bindings: [{ name: 'v', dtype: v.dtype, access: 'read' }],
+    key: `${v.dtype}:${aligned ? 'a' : 'u'}`,
+    code: wordRowSource('value', 'v', v.dtype, 'u_dv()', aligned, 'u_v_offset() + kvh * u_v_strides(0u) + j * u_v_strides(1u)'),
+    bindings: [wordRowsBinding('v')],
     buffers: [v],
     uniforms: strided('v', 3),
     values: viewValues('v', v),
   };
+}
+
+/** The tensor itself when its channels are contiguous (rows of words), else a contiguous copy. */
+function withUnitChannels(t: Tensor): Tensor {
+  return t.shape[t.rank - 1] <= 1 || t.strides[t.rank - 1] === 1 ? t : contiguous(t);
+}
+
+/** Runs `body` on k and v with unit channel strides, disposing the copies it needed. */
+function onRows<T>(k: Tensor, v: Tensor, body: (k: Tensor, v: Tensor) => T): T {
+  const [rk, rv] = [withUnitChannels(k), withUnitChannels(v)];
+  try {
+    return body(rk, rv);
+  } finally {
+    if (rk !== k) rk.dispose();
+    if (rv !== v) rv.dispose();
+  }
 }
 
 /**
@@ -45,23 +67,29 @@ fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return v_load(u_v_offset() + kvh 
  * statistics, when asked for, take a second pass from the rows' lse.
  */
 export function decodeAttentionWebGpu(backend: WebGpuBackend, inputs: DenseInputs, attrs: SplitKAttrs, where = 'decodeAttention'): KernelResult {
-  const [q, k, v, qPos, kPos, logWeights] = inputs;
-  const keys = denseKeys(k, qPos, kPos, logWeights);
-  return withKeyStatistics(
-    attrs,
-    (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, denseValues(v)) })),
-    (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
-  );
+  const [q, k0, v0, qPos, kPos, logWeights] = inputs;
+  return onRows(k0, v0, (k, v) => {
+    const keys = denseKeys(k, qPos, kPos, logWeights);
+    const values = denseValues(v);
+    return withKeyStatistics(
+      attrs,
+      (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
+      (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
+    );
+  });
 }
 
 /** `attentionStatistics` in WGSL: the split-K decode with lse (V := K, its output unused), then the statistics pass. */
-export function attentionStatisticsWebGpu(backend: WebGpuBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
-  const keys = denseKeys(k, qPos, kPos, logWeights);
-  return statisticsOnly(
-    attrs,
-    (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: k.shape[2], partition: a.partitionSize }, a, 'attentionStatistics', () => ({ ...keys, ...joinSources(keys, denseValues(k)) })),
-    (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
-  );
+export function attentionStatisticsWebGpu(backend: WebGpuBackend, [q, k0, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs): KeyStatistics {
+  return onRows(k0, k0, (k) => {
+    const keys = denseKeys(k, qPos, kPos, logWeights);
+    const values = denseValues(k);
+    return statisticsOnly(
+      attrs,
+      (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: k.shape[2], partition: a.partitionSize }, a, 'attentionStatistics', () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
+      (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
+    );
+  });
 }
 
 function denseStatistics(backend: WebGpuBackend, q: Tensor, k: Tensor, keys: KeySource, attrs: KernelAttrs, lse: Tensor): KeyStatistics {
@@ -91,7 +119,7 @@ export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Te
     const values = rowMajorValues('pv', valueRows, 'slot_of(kvh, j)');
     const result = withKeyStatistics(
       attrs,
-      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, where, () => ({ ...keys, ...joinSources(keys, values) })),
+      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, where, () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
       (lse) => pagedStatisticsWebGpu(backend, folded, lse, keys, batch, kvHeads, attrs),
     );
     return { ...unfoldBatch(result, batch, qHeads), ...(result.statistics ? { statistics: result.statistics } : {}) };
@@ -111,11 +139,12 @@ export function pagedKeys(poolKeys: Tensor, poolPositions: Tensor, table: Tensor
   const given = [poolKeys, poolPositions, table, lengths, qPos];
   const keyBuffers = given.map((t) => (t.isContiguous() ? t : contiguous(t)));
   const names = ['pk', 'ppos', 'tab', 'lens', 'qp'];
+  const aligned = rowsAligned(keyBuffers[0]);
   const keys: KeySource = {
-    key: `paged:${poolKeys.dtype}`,
+    key: `paged:${poolKeys.dtype}:${aligned ? 'a' : 'u'}`,
     withLogWeights: false,
-    code: PAGED_KEYS,
-    bindings: names.map((name, i) => ({ name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
+    code: PAGED_KEYS + wordRowSource('key', 'pk', poolKeys.dtype, 'u_d()', aligned, 'u_pk_offset() + slot_of(kvh, j) * u_d()'),
+    bindings: names.map((name, i) => (i === 0 ? wordRowsBinding(name) : { name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
     buffers: keyBuffers,
     uniforms: [...names.map((name) => `${name}_offset`), 'page_size', 'max_pages', 'kv_heads_per_request'].map((name) => ({ name, type: 'u32' as const })),
     values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), page_size: poolKeys.shape[1], max_pages: table.shape[2], kv_heads_per_request: table.shape[1] },
@@ -150,11 +179,15 @@ export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: rea
   const names = ['k', 'qp', 'kp', 'ip', ...(lw ? ['lw'] : [])];
   const keyBuffers = [k, qPos, kPos, indptr, ...(lw ? [lw] : [])];
   try {
+    const aligned = rowsAligned(k);
     const keys: KeySource = {
-      key: `ragged:${k.dtype}:${lw ? 'lw' : 'plain'}`,
+      key: `ragged:${k.dtype}:${aligned ? 'a' : 'u'}:${lw ? 'lw' : 'plain'}`,
       withLogWeights: lw !== undefined,
-      code: RAGGED_KEYS + (lw ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + ragged_row(kvh, j)); }' : ''),
-      bindings: names.map((name, i) => ({ name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
+      code:
+        RAGGED_KEYS +
+        wordRowSource('key', 'k', k.dtype, 'u_d()', aligned, 'u_k_offset() + ragged_row(kvh, j) * u_d()') +
+        (lw ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_offset() + ragged_row(kvh, j)); }' : ''),
+      bindings: names.map((name, i) => (i === 0 ? wordRowsBinding(name) : { name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
       buffers: keyBuffers,
       uniforms: [...names.map((name) => `${name}_offset`), 'total', 'kv_heads_per_request', 'heads_per_request', 'batch'].map((name) => ({ name, type: 'u32' as const })),
       values: { ...Object.fromEntries(names.map((name, i) => [`${name}_offset`, keyBuffers[i].offset])), total, kv_heads_per_request: kvHeads, heads_per_request: qHeads, batch },
@@ -162,7 +195,7 @@ export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: rea
     const values = rowMajorValues('v', vs, 'ragged_row(kvh, j)');
     const result = withKeyStatistics(
       attrs,
-      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, values) })),
+      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
       (lse) => keyStatisticsWebGpu(backend, folded, lse, keys, { rows: qHeads, width: total, group: qHeads / kvHeads, headShape: [qHeads], kvShape: [kvHeads], target: RAGGED_TARGET }, attrs),
     );
     return { ...unfoldBatch(result, batch, qHeads), ...(result.statistics ? { statistics: result.statistics } : {}) };
@@ -172,11 +205,13 @@ export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: rea
   }
 }
 
-/** Values of a row-major buffer bound as \`name\`: value c of token j of KV row kvh is element \`row\` · dv + c. */
-function rowMajorValues(name: string, values: Tensor, row: string): SourceParts {
+/** Values of a row-major buffer bound as \`name\` (16-byte words): token j of KV row kvh is row \`row\` (dv channels). */
+function rowMajorValues(name: string, values: Tensor, row: string): SourceParts & { key: string } {
+  const aligned = rowsAligned(values);
   return {
-    code: `fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return ${name}_load(u_${name}_offset() + ${row} * u_dv() + c); }`,
-    bindings: [{ name, dtype: values.dtype, access: 'read' }],
+    key: `${values.dtype}:${aligned ? 'a' : 'u'}`,
+    code: wordRowSource('value', name, values.dtype, 'u_dv()', aligned, `u_${name}_offset() + (${row}) * u_dv()`),
+    bindings: [wordRowsBinding(name)],
     buffers: [values],
     uniforms: [{ name: `${name}_offset`, type: 'u32' }],
     values: { [`${name}_offset`]: values.offset },
@@ -187,7 +222,6 @@ function rowMajorValues(name: string, values: Tensor, row: string): SourceParts 
 const RAGGED_KEYS = `
 fn ragged_start(kvh: u32) -> u32 { return u32(ip_load(u_ip_offset() + kvh / u_kv_heads_per_request())); }
 fn ragged_row(kvh: u32, j: u32) -> u32 { return (kvh % u_kv_heads_per_request()) * u_total() + ragged_start(kvh) + j; }
-fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return k_load(u_k_offset() + ragged_row(kvh, j) * u_d() + c); }
 fn kpos_at(kvh: u32, j: u32) -> i32 { return kp_load(u_kp_offset() + ragged_start(kvh) + j); }
 fn qpos_at(kvh: u32, i: u32) -> i32 { return qp_load(u_qp_offset() + (kvh / u_kv_heads_per_request()) * u_m() + i); }
 fn length_at(kvh: u32) -> u32 { return u32(ip_load(u_ip_offset() + kvh / u_kv_heads_per_request() + 1u)) - ragged_start(kvh); }
@@ -215,7 +249,6 @@ fn slot_of(kvh: u32, j: u32) -> u32 {
   let page = u32(tab_load(u_tab_offset() + kvh * u_max_pages() + j / u_page_size()));
   return page * u_page_size() + j % u_page_size();
 }
-fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return pk_load(u_pk_offset() + slot_of(kvh, j) * u_d() + c); }
 fn kpos_at(kvh: u32, j: u32) -> i32 { return ppos_load(u_ppos_offset() + slot_of(kvh, j)); }
 fn qpos_at(kvh: u32, i: u32) -> i32 { return qp_load(u_qp_offset() + (kvh / u_kv_heads_per_request()) * u_m() + i); }
 fn length_at(kvh: u32) -> u32 { return u32(lens_load(u_lens_offset() + kvh)); }`;

@@ -3,6 +3,7 @@ import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import { joinSources, type SourceParts, splitKDecode } from './split-k.js';
+import { octByElements, rowsAligned, wordRowReader, wordRowsBinding } from './word-rows.js';
 import { FOLDED_TARGET, type KeySource, keyStatisticsWebGpu } from './statistics.js';
 
 /**
@@ -41,18 +42,22 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
       rvalue_cap: residualValues.shape[1],
       rvalue_base: residualKeys.size,
     };
+    // Key scales and minima [kvHeads, groups, d] are read 8 channels per 16-byte word like float rows.
+    const scalesAligned = rowsAligned(staged[1]) && rowsAligned(staged[2]);
+    // A value octet lies in one channel group when groups are multiples of 8 channels: one scale, one minimum, ≤ 2 code words.
+    const valueOctets = attrs.valueGroupSize % 8 === 0;
     const keys: KeySource = {
-      key: `kivi:${keyBuffers.map((t) => t.dtype).join(':')}`,
+      key: `kivi:${keyBuffers.map((t) => t.dtype).join(':')}:${scalesAligned ? 'a' : 'u'}`,
       withLogWeights: false,
-      code: KIVI_KEYS,
-      bindings: keyNames.map((name, i) => ({ name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
+      code: kiviKeys(staged[1].dtype, staged[2].dtype, scalesAligned),
+      bindings: keyNames.map((name, i) => (i === 1 || i === 2 ? wordRowsBinding(name) : { name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
       buffers: keyBuffers,
       uniforms: [...['kcodes_offset', 'kscale_offset', 'kmin_offset'], ...Object.keys(layout)].map((name) => ({ name, type: 'u32' as const })),
       values: { kcodes_offset: staged[0].offset, kscale_offset: staged[1].offset, kmin_offset: staged[2].offset, ...layout },
     };
     const valueNames = ['vcodes', 'vscale', 'vmin'];
     const values: SourceParts = {
-      code: KIVI_VALUES,
+      code: kiviValues(valueOctets),
       bindings: valueNames.map((name, i) => ({ name, dtype: staged[3 + i].dtype, access: 'read' as const })),
       buffers: staged.slice(3),
       uniforms: valueNames.map((name) => ({ name: `${name}_offset`, type: 'u32' as const })),
@@ -63,7 +68,7 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
       (a) =>
         splitKDecode(backend, q, { kvHeads, n: attrs.length, dv: d, partition: a.partitionSize }, a, where, () => ({
           ...keys,
-          key: `${keys.key}:${values.buffers.map((t) => t.dtype).join(':')}`,
+          key: `${keys.key}:${values.buffers.map((t) => t.dtype).join(':')}:${valueOctets ? 'octets' : 'channels'}`,
           ...joinSources(keys, values),
         })),
       (lse) => keyStatisticsWebGpu(backend, q, lse, keys, { rows: qHeads, width: attrs.length, group: qHeads / kvHeads, headShape: [qHeads], kvShape: [kvHeads], target: FOLDED_TARGET }, attrs),
@@ -73,27 +78,61 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
   }
 }
 
-/** KIVI dequantization (src/formats/kivi.ts; tensor-core's packed layout: 32/bits codes per word, each group word-aligned). */
-const KIVI_KEYS = `
+/**
+ * KIVI dequantization (src/formats/kivi.ts; tensor-core's packed layout: 32/bits codes per word, each
+ * group word-aligned). Keys: token j of group g, channel c is code t = j − g·groupSize of row
+ * (kvh, g, c), times that row's scale plus its minimum. An octet of channels of one token takes 8
+ * code words (one per channel row: the layout is channel-major) and one 16-byte word row each of
+ * scales and minima (see word-rows.ts); residual keys are read as they are.
+ */
+function kiviKeys(scaleType: Tensor['dtype'], minType: Tensor['dtype'], scalesAligned: boolean): string {
+  return `
 fn kivi_code(word: u32, i: u32) -> f32 {
   let per_word = 32u / u_bits();
   return f32((word >> ((i % per_word) * u_bits())) & ((1u << u_bits()) - 1u));
 }
-fn key_at(kvh: u32, j: u32, c: u32) -> f32 {
-  let d = u_d();
-  if (j >= u_key_tokens()) { return resid_load((kvh * u_rkey_cap() + j - u_key_tokens()) * d + c); }
+${wordRowReader('kscale', scaleType, 'u_d()', scalesAligned)}
+${wordRowReader('kmin', minType, 'u_d()', scalesAligned)}
+/** The first element of key row (kvh, group of token j) in the scales, and the code of token j in the group's words. */
+fn key_group_row(kvh: u32, j: u32) -> u32 { return (kvh * u_key_group_cap() + j / u_group_size()) * u_d(); }
+fn key_code(channel_row: u32, j: u32) -> f32 {
   let per_word = 32u / u_bits();
-  let g = j / u_group_size();
-  let t = j - g * u_group_size();
-  let row = (kvh * u_key_group_cap() + g) * d + c;
   let words = (u_group_size() + per_word - 1u) / per_word;
-  let code = kivi_code(kcodes_load(u_kcodes_offset() + row * words + t / per_word), t);
-  return code * kscale_load(u_kscale_offset() + row) + kmin_load(u_kmin_offset() + row);
+  let t = j % u_group_size();
+  return kivi_code(kcodes_load(u_kcodes_offset() + channel_row * words + t / per_word), t);
+}
+fn key_at(kvh: u32, j: u32, c: u32) -> f32 {
+  if (j >= u_key_tokens()) { return resid_load((kvh * u_rkey_cap() + j - u_key_tokens()) * u_d() + c); }
+  let row = key_group_row(kvh, j) + c;
+  return key_code(row, j) * kscale_elem(u_kscale_offset() + row) + kmin_elem(u_kmin_offset() + row);
+}
+fn key_row(kvh: u32, j: u32) -> u32 { return j; }
+fn key_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
+  if (j >= u_key_tokens()) {
+    ${octByElements((c) => `key_at(kvh, j, ${c})`, 'u_d()')}
+  }
+  let row = key_group_row(kvh, j);
+  let scale = kscale_oct(u_kscale_offset() + row, o);
+  let low = kmin_oct(u_kmin_offset() + row, o);
+  var codes = mat2x4<f32>();
+  for (var i = 0u; i < 8u; i = i + 1u) {
+    if (8u * o + i < u_d()) { codes[i / 4u][i % 4u] = key_code(row + 8u * o + i, j); }
+  }
+  return mat2x4<f32>(codes[0] * scale[0] + low[0], codes[1] * scale[1] + low[1]);
 }
 fn qpos_at(kvh: u32, i: u32) -> i32 { return pos_load(i); }
 fn kpos_at(kvh: u32, j: u32) -> i32 { return pos_load(u_m() + j); }
 fn length_at(kvh: u32) -> u32 { return u_n(); }`;
-const KIVI_VALUES = `
+}
+
+/**
+ * Values: token j's channel group vg holds codes for its valueGroupSize channels, with one scale and
+ * minimum. With \`octets\` (groups of a multiple of 8 channels) an octet is one group's codes from
+ * at most two words (exactly one at 2 and 4 bits), dequantized with one scale and minimum;
+ * otherwise channel by channel. Residual values are read as they are.
+ */
+function kiviValues(octets: boolean): string {
+  return `
 fn value_at(kvh: u32, j: u32, c: u32) -> f32 {
   let d = u_d();
   if (j >= u_value_tokens()) { return resid_load(u_rvalue_base() + (kvh * u_rvalue_cap() + j - u_value_tokens()) * d + c); }
@@ -105,4 +144,32 @@ fn value_at(kvh: u32, j: u32, c: u32) -> f32 {
   let row = kvh * u_value_token_cap() + j;
   let code = kivi_code(vcodes_load(u_vcodes_offset() + (row * groups + vg) * group_words + i / per_word), i);
   return code * vscale_load(u_vscale_offset() + row * groups + vg) + vmin_load(u_vmin_offset() + row * groups + vg);
+}
+fn value_row(kvh: u32, j: u32) -> u32 { return j; }
+fn value_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
+  ${
+    octets
+      ? `if (j < u_value_tokens()) {
+    let per_word = 32u / u_bits();
+    let group_words = (u_value_group_size() + per_word - 1u) / per_word;
+    let groups = u_d() / u_value_group_size();
+    let vg = (8u * o) / u_value_group_size();
+    let i0 = 8u * o - vg * u_value_group_size();
+    let slot = (kvh * u_value_token_cap() + j) * groups + vg;
+    let words = u_vcodes_offset() + slot * group_words;
+    let first = vcodes_load(words + i0 / per_word);
+    let second = vcodes_load(words + (i0 + 7u) / per_word);
+    let scale = vscale_load(u_vscale_offset() + slot);
+    let low = vmin_load(u_vmin_offset() + slot);
+    var x = mat2x4<f32>();
+    for (var i = 0u; i < 8u; i = i + 1u) {
+      let e = i0 + i;
+      x[i / 4u][i % 4u] = kivi_code(select(first, second, e / per_word != i0 / per_word), e) * scale + low;
+    }
+    return x;
+  }`
+      : ''
+  }
+  ${octByElements((c) => `value_at(kvh, j, ${c})`, 'u_d()')}
 }`;
+}

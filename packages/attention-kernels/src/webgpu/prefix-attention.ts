@@ -5,6 +5,7 @@ import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult } from '../ops/attention-types.js';
 import { pagedKeys, pagedStatisticsWebGpu } from './decode-attention.js';
 import { dispatchPartials, mergePartialsWebGpu, partialRows, type SourcePass } from './split-k.js';
+import { rowsAligned, wordRowSource, wordRowsBinding } from './word-rows.js';
 
 /**
  * ChunkAttention's two-phase decode in WGSL, on the split-K kernel with two row mappings writing
@@ -47,8 +48,8 @@ function twoPhase(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: Pref
     const common = {
       withLogWeights: false,
       bindings: [
-        { name: 'pk', dtype: pool[0].dtype, access: 'read' as const },
-        { name: 'pv', dtype: pool[1].dtype, access: 'read' as const },
+        wordRowsBinding('pk'),
+        wordRowsBinding('pv'),
         { name: 'ppos', dtype: 'i32' as const, access: 'read' as const },
         { name: 'tables', dtype: 'i32' as const, access: 'read' as const },
       ],
@@ -56,13 +57,18 @@ function twoPhase(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: Pref
     };
     const poolValuesOf = { pk_offset: pool[0].offset, pv_offset: pool[1].offset, ppos_offset: pool[2].offset, page_size: plan.pageSize, kv_per_request: kvHeads, heads_per_request: qHeads };
     const grid = { heads: batch * qHeads, m, group, n: plan.pageSize, dv, partition: plan.pageSize, partSlots: plan.slots * rows };
+    const [keysAligned, valuesAligned] = [rowsAligned(pool[0]), rowsAligned(pool[1])];
+    // Token j of KV row kvh is pool row slot_of(kvh, j) (the phase's page walk) for keys and values.
+    const poolRows =
+      wordRowSource('key', 'pk', pool[0].dtype, 'u_d()', keysAligned, 'u_pk_offset() + slot_of(kvh, j) * u_d()') +
+      wordRowSource('value', 'pv', pool[1].dtype, 'u_dv()', valuesAligned, 'u_pv_offset() + slot_of(kvh, j) * u_dv()');
     // Small i32 tables joined into one binding: the pass already binds q, the pool and the partials.
     const phase = (name: string, code: string, rows: string, tables: Tensor[]): SourcePass => {
       const parts = tables.map(flat);
       return {
         ...common,
-        key: `prefix-${name}:${pool[0].dtype}:${pool[1].dtype}`,
-        code: POOL_READS + code,
+        key: `prefix-${name}:${pool[0].dtype}:${keysAligned ? 'a' : 'u'}:${pool[1].dtype}:${valuesAligned ? 'a' : 'u'}`,
+        code: POOL_READS + code + poolRows,
         buffers: [...pool, keep(concat(parts, 0))],
         values: { ...poolValuesOf, ...metaOffsets(parts), max_own: ownTable.shape[2] },
         rows,
@@ -70,10 +76,10 @@ function twoPhase(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: Pref
     };
     if (plan.runs > 0) {
       const pass = phase('shared', SHARED_PHASE, SHARED_ROWS, [chunkPages, chunkCounts, usersIndptr, users, runStarts, runSlots, qPos]);
-      dispatchPartials(backend, folded, partials, { ...grid, kvRows: plan.runs * kvHeads, parts: 1, chunks: plan.sharedRowChunks }, attrs, where, pass);
+      dispatchPartials(backend, folded, partials, { ...grid, kvRows: plan.runs * kvHeads, parts: 1, chunks: plan.sharedRowChunks, rowsPerKvRow: attrs.maxUsers * group * m }, attrs, where, pass);
     }
     const pass = phase('own', OWN_PHASE, OWN_ROWS, [ownTable, ownLengths, ownStart, qPos]);
-    dispatchPartials(backend, folded, partials, { ...grid, kvRows: batch * kvHeads, parts: plan.slots, chunks: plan.ownRowChunks, partition: plan.ownPartition }, attrs, where, pass);
+    dispatchPartials(backend, folded, partials, { ...grid, kvRows: batch * kvHeads, parts: plan.slots, chunks: plan.ownRowChunks, rowsPerKvRow: group * m, partition: plan.ownPartition }, attrs, where, pass);
     mergePartialsWebGpu(backend, partials, { rows, parts: plan.slots, dv }, plan.output, plan.lse);
   } finally {
     for (const t of made) t.dispose();
@@ -93,11 +99,10 @@ function metaOffsets(parts: readonly Tensor[]): Record<string, number> {
   return values;
 }
 
-/** Token j of page `page` (pool rows are row-major from their offsets). */
+/** Pool slots (pages are whole rows of a head; pool rows are row-major from their offsets) and the tables. */
 const POOL_READS = `
-fn page_key(page: u32, j: u32, c: u32) -> f32 { return pk_load(u_pk_offset() + (page * u_page_size() + j) * u_d() + c); }
-fn page_value(page: u32, j: u32, c: u32) -> f32 { return pv_load(u_pv_offset() + (page * u_page_size() + j) * u_dv() + c); }
-fn page_position(page: u32, j: u32) -> i32 { return ppos_load(u_ppos_offset() + page * u_page_size() + j); }
+fn page_slot(page: u32, j: u32) -> u32 { return page * u_page_size() + j; }
+fn kpos_at(kvh: u32, j: u32) -> i32 { return ppos_load(u_ppos_offset() + slot_of(kvh, j)); }
 fn tbl(table: u32, i: u32) -> u32 { return u32(tables_load(table + i)); }
 /** Query row (request b, query head h, query i) of the folded q [B·H, m, d]. */
 fn q_of(b: u32, h: u32, i: u32) -> u32 { return u_q_offset() + (b * u_heads_per_request() + h) * u_q_strides(0u) + i * u_q_strides(1u); }
@@ -114,9 +119,7 @@ fn run_of(kvh: u32) -> u32 { return kvh / u_kv_per_request(); }
 fn first_chunk(kvh: u32) -> u32 { return tbl(u_a4(), run_of(kvh)); }
 fn user_of(kvh: u32, rr: u32) -> u32 { return tbl(u_a3(), tbl(u_a2(), first_chunk(kvh)) + rr / (u_group() * u_m())); }
 fn run_page(kvh: u32, j: u32) -> u32 { return tbl(u_a0(), (first_chunk(kvh) + j / u_page_size()) * u_kv_per_request() + kvh % u_kv_per_request()); }
-fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return page_key(run_page(kvh, j), j % u_page_size(), c); }
-fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return page_value(run_page(kvh, j), j % u_page_size(), c); }
-fn kpos_at(kvh: u32, j: u32) -> i32 { return page_position(run_page(kvh, j), j % u_page_size()); }`;
+fn slot_of(kvh: u32, j: u32) -> u32 { return page_slot(run_page(kvh, j), j % u_page_size()); }`;
 const SHARED_ROWS = `
 fn rows_of(kvh: u32) -> u32 { let c = first_chunk(kvh); return (tbl(u_a2(), c + 1u) - tbl(u_a2(), c)) * u_group() * u_m(); }
 fn head_of(kvh: u32, rr: u32) -> u32 { return (kvh % u_kv_per_request()) * u_group() + (rr / u_m()) % u_group(); }
@@ -140,9 +143,7 @@ fn part_keys(part: u32, kvh: u32) -> vec2<u32> {
 const OWN_PHASE = `
 fn request_of(kvh: u32) -> u32 { return kvh / u_kv_per_request(); }
 fn own_page(kvh: u32, j: u32) -> u32 { return tbl(u_a0(), kvh * u_max_own() + j / u_page_size()); }
-fn key_at(kvh: u32, j: u32, c: u32) -> f32 { return page_key(own_page(kvh, j), j % u_page_size(), c); }
-fn value_at(kvh: u32, j: u32, c: u32) -> f32 { return page_value(own_page(kvh, j), j % u_page_size(), c); }
-fn kpos_at(kvh: u32, j: u32) -> i32 { return page_position(own_page(kvh, j), j % u_page_size()); }`;
+fn slot_of(kvh: u32, j: u32) -> u32 { return page_slot(own_page(kvh, j), j % u_page_size()); }`;
 const OWN_ROWS = `
 fn rows_of(kvh: u32) -> u32 { return u_group() * u_m(); }
 fn head_of(kvh: u32, rr: u32) -> u32 { return (kvh % u_kv_per_request()) * u_group() + rr / u_m(); }

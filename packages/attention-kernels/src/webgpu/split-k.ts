@@ -4,13 +4,13 @@ import { planSplitK } from '../gpu/split-k-plan.js';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 
 const WORKGROUP = 128;
-/** Keys scored per tile (each by WORKGROUP / TILE invocations). */
-const TILE = 32;
-/** Query rows per workgroup at most (each invocation keeps one accumulator per row). */
+/** Query rows per workgroup at most (each invocation keeps its scores and accumulators for every row in registers). */
 const MAX_ROWS = 8;
-/** Workgroup-memory floats for the scaled query rows (rows · d) and the output accumulators (rows · dv). */
+/** Workgroup-memory floats for the scaled query rows (rows · d) and the partition's output rows (rows · dv). */
 const Q_CAPACITY = 1024;
 const ACC_CAPACITY = 2048;
+/** Key groups of the value phase at most (each keeps its own running max; they merge once per partition). */
+const MAX_KEY_GROUPS = 16;
 
 /**
  * Query rows a workgroup takes: up to MAX_ROWS, as many as the workgroup memory holds for this
@@ -32,28 +32,64 @@ export function viewValues(name: string, t: Tensor): UniformValues {
   return { [`${name}_offset`]: t.offset, [`${name}_strides`]: t.strides };
 }
 
+/** The compile-time shape of one pass-1 program: head dims and query rows per workgroup. */
+interface PartialShape {
+  d: number;
+  dv: number;
+  rows: number;
+}
+
 /**
- * Pass 1 of split-K decode over a key/value source: \`source\` defines \`key_at(kvh, j, c)\` and
- * \`value_at(kvh, j, c)\` (element c of token j of KV row kvh, as f32), \`kpos_at(kvh, j)\` and,
- * with log weights, \`log_weight(kvh, j)\`; \`rows\` (default \`STANDARD_ROWS\`) says which query rows
- * a KV row serves, where they and their partial results live, and which keys a partition covers.
+ * Pass 1 of split-K decode over a key/value source. The source defines, for token j of KV row kvh,
+ * \`key_row(kvh, j)\` / \`value_row(kvh, j)\` (where its channels start: one lookup per token) and
+ * \`key_oct(kvh, row, o)\` / \`value_oct(kvh, row, o)\` (channels 8o … 8o+7 as a mat2x4<f32>: one
+ * 16-byte load of f16, see word-rows.ts), \`kpos_at(kvh, j)\` and, with log weights,
+ * \`log_weight(kvh, j)\`; \`rows\` (default \`STANDARD_ROWS\`) says which query rows a KV row serves,
+ * where they and their partial results live, and which keys a partition covers.
+ *
+ * Each tile of WORKGROUP keys takes two phases with one barrier after each:
+ * - scores: one invocation per key reads its whole key row (D8 octets, all loads independent) and
+ *   scores it against every query row of the workgroup (the rows' scaled queries sit in workgroup
+ *   memory, read by all invocations at once), masked, soft-capped and log-weighted;
+ * - values: KG key groups × LANES invocations, each lane 8 (or OPL · 8) value channels of its
+ *   group's keys, so a value row is read by adjacent invocations, 16 bytes each. Each group keeps its
+ *   own running max and sum per row (no workgroup-wide max per tile), and the groups merge by
+ *   log-sum-exp once, at the end of the partition.
  * Partials go to one f32 buffer \`part\`: unnormalized outputs [part_slots, dv], then (max, Σ exp)
  * [part_slots, 2] (one binding: the KIVI variant needs every other one the device allows).
  */
-const PARTIAL_CODE = (source: string, rows: string, withLogWeights: boolean) => `${source}
+const PARTIAL_CODE = (source: string, rows: string, withLogWeights: boolean, shape: PartialShape) => {
+  const d8 = Math.max(1, Math.ceil(shape.d / 8));
+  const dv8 = Math.max(1, Math.ceil(shape.dv / 8));
+  const lanes = Math.min(dv8, WORKGROUP);
+  const keyGroups = Math.min(MAX_KEY_GROUPS, Math.floor(WORKGROUP / lanes));
+  const scratch = shape.rows * Math.max(WORKGROUP, dv8 * 8);
+  return `${source}
 ${rows}
-const TILE: u32 = ${TILE}u;
-const SPLIT: u32 = ${WORKGROUP / TILE}u;
-const ROWS: u32 = ${MAX_ROWS}u;
-var<workgroup> qs: array<f32, ${Q_CAPACITY}>;
-var<workgroup> acc: array<f32, ${ACC_CAPACITY}>;
-var<workgroup> probs: array<f32, ${MAX_ROWS * TILE}>;
-var<workgroup> row_max: array<f32, ${MAX_ROWS}>;
-var<workgroup> row_sum: array<f32, ${MAX_ROWS}>;
-var<workgroup> row_alpha: array<f32, ${MAX_ROWS}>;
+const WG: u32 = ${WORKGROUP}u;
+const ROWS: u32 = ${shape.rows}u;
+const D8: u32 = ${d8}u;
+const DV8: u32 = ${dv8}u;
+const LANES: u32 = ${lanes}u;
+const OPL: u32 = ${Math.ceil(dv8 / lanes)}u;
+const KG: u32 = ${keyGroups}u;
+var<workgroup> qs: array<mat2x4<f32>, ${shape.rows * d8}>;
+var<workgroup> row_qp: array<i32, ${shape.rows}>;
+/** Scores of the tile [ROWS, WG]; after the last tile, the merged output rows [ROWS, DV8 · 8]. */
+var<workgroup> scratch: array<f32, ${scratch}>;
+/** Each key group's (max, sum) per row. */
+var<workgroup> group_state: array<vec2<f32>, ${keyGroups * shape.rows}>;
 fn visible(qp: i32, kp: i32) -> bool {
   if (u_causal() != 0u && kp > qp) { return false; }
   return u_window() == 0u || qp - kp < i32(u_window());
+}
+fn q_oct(base: u32, o: u32) -> mat2x4<f32> {
+  var x = mat2x4<f32>();
+  for (var i = 0u; i < 8u; i = i + 1u) {
+    let c = 8u * o + i;
+    if (c < u_d()) { x[i / 4u][i % 4u] = q_load(base + c * u_q_strides(2u)) * u_scale(); }
+  }
+  return x;
 }
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -62,105 +98,134 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let part = g % u_parts();
   let kvh = (g / u_parts()) % u_kvheads();
   let chunk = g / (u_parts() * u_kvheads());
-  let d = u_d();
-  let dv = u_dv();
   let rows = rows_of(kvh);
-  let r0 = chunk * u_rows();
+  let r0 = chunk * ROWS;
   // Workgroup-uniform: row chunks past this KV row's rows and partitions it does not own do nothing.
   if (r0 >= rows || !part_active(part, kvh)) { return; }
-  let rc = min(u_rows(), rows - r0);
+  let rc = min(ROWS, rows - r0);
   let keys = part_keys(part, kvh);
   let j0 = keys.x;
   let j1 = keys.y;
-  for (var e = lid; e < rc * d; e = e + ${WORKGROUP}u) {
-    qs[e] = q_load(q_row(kvh, r0 + e / d) + (e % d) * u_q_strides(2u)) * u_scale();
+  // Rows past rc score zero queries: never stored, and no branch on rc in the loops.
+  for (var e = lid; e < ROWS * D8; e = e + WG) {
+    let r = e / D8;
+    var x = mat2x4<f32>();
+    if (r < rc) { x = q_oct(q_row(kvh, r0 + r), e % D8); }
+    qs[e] = x;
   }
-  for (var e = lid; e < rc * dv; e = e + ${WORKGROUP}u) { acc[e] = 0.0; }
-  if (lid < ROWS) {
-    row_max[lid] = -inf_f32();
-    row_sum[lid] = 0.0;
+  if (lid < rc) { row_qp[lid] = row_qpos(kvh, r0 + lid); }
+  let lane = lid % LANES;
+  let kg = lid / LANES;
+  var acc: array<mat2x4<f32>, ${shape.rows * Math.ceil(dv8 / lanes)}>;
+  var mx: array<f32, ${shape.rows}>;
+  var sm: array<f32, ${shape.rows}>;
+  for (var r = 0u; r < ROWS; r = r + 1u) {
+    mx[r] = -inf_f32();
+    sm[r] = 0.0;
   }
   workgroupBarrier();
-  for (var t0 = j0; t0 < j1; t0 = t0 + TILE) {
-    let count = min(TILE, j1 - t0);
-    // Dot products of the tile: SPLIT invocations per key, each over every SPLIT-th channel and
-    // every row at once, so each key element is read once (not once per row) and adjacent
-    // invocations read adjacent elements; the SPLIT partial sums meet in probs in turn.
-    let tile_key = lid / SPLIT;
-    let split_lane = lid % SPLIT;
-    var dots: array<f32, ${MAX_ROWS}>;
-    for (var r = 0u; r < ROWS; r = r + 1u) { dots[r] = 0.0; }
-    if (tile_key < count) {
-      for (var c = split_lane; c < d; c = c + SPLIT) {
-        let kc = key_at(kvh, t0 + tile_key, c);
+  for (var t0 = j0; t0 < j1; t0 = t0 + WG) {
+    let count = min(WG, j1 - t0);
+    if (lid < count) {
+      let j = t0 + lid;
+      let kr = key_row(kvh, j);
+      var dots: array<f32, ${shape.rows}>;
+      for (var r = 0u; r < ROWS; r = r + 1u) { dots[r] = 0.0; }
+      for (var o = 0u; o < D8; o = o + 1u) {
+        let k8 = key_oct(kvh, kr, o);
         for (var r = 0u; r < ROWS; r = r + 1u) {
-          if (r < rc) { dots[r] = dots[r] + qs[r * d + c] * kc; }
+          let q8 = qs[r * D8 + o];
+          dots[r] = dots[r] + dot(q8[0], k8[0]) + dot(q8[1], k8[1]);
         }
       }
-    }
-    for (var turn = 0u; turn < SPLIT; turn = turn + 1u) {
-      if (split_lane == turn) {
-        for (var r = 0u; r < rc; r = r + 1u) { probs[r * TILE + tile_key] = select(probs[r * TILE + tile_key] + dots[r], dots[r], turn == 0u); }
+      let kp = kpos_at(kvh, j);
+      ${withLogWeights ? 'let lw = log_weight(kvh, j);' : ''}
+      for (var r = 0u; r < ROWS; r = r + 1u) {
+        var s = -inf_f32();
+        if (r < rc && visible(row_qp[r], kp)) {
+          s = dots[r];
+          if (u_softcap() > 0.0) { s = u_softcap() * tanh_acc(s / u_softcap()); }
+          ${withLogWeights ? 's = s + lw;' : ''}
+        }
+        scratch[r * WG + lid] = s;
       }
-      workgroupBarrier();
     }
-    // Scores of the tile (masked: −∞), one (row, key) pair per step.
-    for (var e = lid; e < ROWS * TILE; e = e + ${WORKGROUP}u) {
-      let r = e / TILE;
-      let t = e % TILE;
-      var s = -inf_f32();
-      if (r < rc && t < count) {
-        let j = t0 + t;
-        if (visible(row_qpos(kvh, r0 + r), kpos_at(kvh, j))) {
-          var dot = probs[e];
-          if (u_softcap() > 0.0) { dot = u_softcap() * tanh_acc(dot / u_softcap()); }
-          ${withLogWeights ? 'dot = dot + log_weight(kvh, j);' : ''}
-          s = dot;
+    workgroupBarrier();
+    if (kg < KG) {
+      // This group's keys of the tile: kg, kg + KG, …; first its new max per row, then the values.
+      for (var r = 0u; r < ROWS; r = r + 1u) {
+        var m = mx[r];
+        for (var t = kg; t < count; t = t + KG) { m = nan_max(m, scratch[r * WG + t]); }
+        let alpha = select(exp(mx[r] - m), 1.0, m == -inf_f32());
+        mx[r] = m;
+        sm[r] = sm[r] * alpha;
+        for (var k = 0u; k < OPL; k = k + 1u) { acc[r * OPL + k] = acc[r * OPL + k] * alpha; }
+      }
+      for (var t = kg; t < count; t = t + KG) {
+        let vr = value_row(kvh, t0 + t);
+        var p: array<f32, ${shape.rows}>;
+        for (var r = 0u; r < ROWS; r = r + 1u) {
+          let s = scratch[r * WG + t];
+          p[r] = select(exp(s - mx[r]), 0.0, s == -inf_f32());
+          sm[r] = sm[r] + p[r];
+        }
+        for (var k = 0u; k < OPL; k = k + 1u) {
+          let o = lane + k * LANES;
+          if (o < DV8) {
+            let v8 = value_oct(kvh, vr, o);
+            for (var r = 0u; r < ROWS; r = r + 1u) { acc[r * OPL + k] = acc[r * OPL + k] + v8 * p[r]; }
+          }
         }
       }
-      probs[e] = s;
-    }
-    workgroupBarrier();
-    // Each row's new running max and the factor that rescales what it accumulated so far.
-    if (lid < rc) {
-      var mx = row_max[lid];
-      for (var t = 0u; t < count; t = t + 1u) { mx = nan_max(mx, probs[lid * TILE + t]); }
-      row_alpha[lid] = select(exp(row_max[lid] - mx), 1.0, mx == -inf_f32());
-      row_max[lid] = mx;
-    }
-    workgroupBarrier();
-    for (var e = lid; e < ROWS * TILE; e = e + ${WORKGROUP}u) {
-      let r = e / TILE;
-      let s = probs[e];
-      probs[e] = select(exp(s - row_max[min(r, ROWS - 1u)]), 0.0, r >= rc || s == -inf_f32());
-    }
-    workgroupBarrier();
-    if (lid < rc) {
-      var sm = 0.0;
-      for (var t = 0u; t < count; t = t + 1u) { sm = sm + probs[lid * TILE + t]; }
-      row_sum[lid] = row_sum[lid] * row_alpha[lid] + sm;
-    }
-    // Output channels: each V element is read once and feeds every row of the workgroup.
-    for (var c = lid; c < dv; c = c + ${WORKGROUP}u) {
-      var a: array<f32, ${MAX_ROWS}>;
-      for (var r = 0u; r < ROWS; r = r + 1u) { a[r] = select(0.0, acc[min(r, rc - 1u) * dv + c] * row_alpha[r], r < rc); }
-      for (var t = 0u; t < count; t = t + 1u) {
-        let x = value_at(kvh, t0 + t, c);
-        for (var r = 0u; r < ROWS; r = r + 1u) { a[r] = a[r] + probs[r * TILE + t] * x; }
-      }
-      for (var r = 0u; r < rc; r = r + 1u) { acc[r * dv + c] = a[r]; }
     }
     workgroupBarrier();
   }
-  for (var e = lid; e < rc * dv; e = e + ${WORKGROUP}u) {
-    part_store(partial_slot(part, kvh, r0 + e / dv) * dv + e % dv, acc[e]);
+  // Merge the key groups: each row's max over the groups, then the groups add their rescaled
+  // outputs into scratch in turn.
+  if (kg < KG && lane == 0u) {
+    for (var r = 0u; r < ROWS; r = r + 1u) { group_state[kg * ROWS + r] = vec2<f32>(mx[r], sm[r]); }
+  }
+  workgroupBarrier();
+  var top: array<f32, ${shape.rows}>;
+  for (var r = 0u; r < ROWS; r = r + 1u) {
+    top[r] = -inf_f32();
+    for (var h = 0u; h < KG; h = h + 1u) { top[r] = nan_max(top[r], group_state[h * ROWS + r].x); }
+  }
+  for (var turn = 0u; turn < KG; turn = turn + 1u) {
+    if (kg == turn) {
+      for (var r = 0u; r < ROWS; r = r + 1u) {
+        let f = select(exp(mx[r] - top[r]), 0.0, mx[r] == -inf_f32());
+        for (var k = 0u; k < OPL; k = k + 1u) {
+          let o = lane + k * LANES;
+          if (o < DV8) {
+            let add = acc[r * OPL + k] * f;
+            for (var i = 0u; i < 8u; i = i + 1u) {
+              let at = (r * DV8 + o) * 8u + i;
+              scratch[at] = select(scratch[at], 0.0, turn == 0u) + add[i / 4u][i % 4u];
+            }
+          }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  let dv = u_dv();
+  for (var e = lid; e < rc * dv; e = e + WG) {
+    let r = e / dv;
+    part_store(partial_slot(part, kvh, r0 + r) * dv + e % dv, scratch[r * DV8 * 8u + e % dv]);
   }
   if (lid < rc) {
+    var total = 0.0;
+    for (var h = 0u; h < KG; h = h + 1u) {
+      let st = group_state[h * ROWS + lid];
+      if (st.x != -inf_f32()) { total = total + st.y * exp(st.x - top[lid]); }
+    }
     let stat = u_part_slots() * dv + 2u * partial_slot(part, kvh, r0 + lid);
-    part_store(stat, row_max[lid]);
-    part_store(stat + 1u, row_sum[lid]);
+    part_store(stat, top[lid]);
+    part_store(stat + 1u, total);
   }
 }`;
+};
 
 /**
  * The row mapping of one sequence (dense, KIVI) or of a batch folded into the KV rows (paged,
@@ -228,7 +293,7 @@ export interface SourcePass {
 }
 
 const COMMON_FIELDS: UniformField[] = [
-  ...['m', 'n', 'd', 'dv', 'group', 'heads', 'kvheads', 'rows', 'chunks', 'parts', 'part_slots', 'partition', 'causal', 'window'].map((name) => ({ name, type: 'u32' as const })),
+  ...['m', 'n', 'd', 'dv', 'group', 'heads', 'kvheads', 'chunks', 'parts', 'part_slots', 'partition', 'causal', 'window'].map((name) => ({ name, type: 'u32' as const })),
   { name: 'scale', type: 'f32' },
   { name: 'softcap', type: 'f32' },
   ...strided('q', 3),
@@ -276,6 +341,8 @@ export interface PartialGrid {
   kvRows: number;
   parts: number;
   chunks: number;
+  /** Query rows a KV row serves at most (a workgroup takes up to `partialRows` of them). */
+  rowsPerKvRow: number;
   /** Slots of the partial buffer (its outputs region holds part_slots × dv floats). */
   partSlots: number;
   /** q is [heads, m, d] (strides from the view); group = query heads per KV head. */
@@ -300,10 +367,13 @@ export function dispatchPartials(backend: WebGpuBackend, q: Tensor, partials: Te
   if (storageBindings > allowed) {
     throw new InvalidConfigError(`${where}: the WebGPU kernel binds ${storageBindings} storage buffers; this device allows ${allowed} per shader stage`);
   }
-  const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${pass.key}`, () => ({
+  // Head dims and rows per workgroup are compile-time: the per-row scores and accumulators are
+  // register arrays and the octet loops have constant trip counts.
+  const shape = { d, dv: grid.dv, rows: Math.max(1, Math.min(partialRows(q, grid.dv, where), grid.rowsPerKvRow)) };
+  const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${pass.key}:${shape.d}:${shape.dv}:${shape.rows}`, () => ({
     bindings: [{ name: 'q', dtype: q.dtype, access: 'read' }, ...pass.bindings, { name: 'part', dtype: 'f32', access: 'write' }],
     uniforms: [...COMMON_FIELDS, ...pass.uniforms],
-    code: PARTIAL_CODE(pass.code, pass.rows ?? STANDARD_ROWS, pass.withLogWeights),
+    code: PARTIAL_CODE(pass.code, pass.rows ?? STANDARD_ROWS, pass.withLogWeights, shape),
   }));
   const values: UniformValues = {
     m: grid.m,
@@ -313,7 +383,6 @@ export function dispatchPartials(backend: WebGpuBackend, q: Tensor, partials: Te
     group: grid.group,
     heads: grid.heads,
     kvheads: grid.kvRows,
-    rows: partialRows(q, grid.dv, where),
     chunks: grid.chunks,
     parts: grid.parts,
     part_slots: grid.partSlots,
@@ -354,7 +423,7 @@ export function splitKDecode(
       source = pass();
       const group = qHeads / kvHeads;
       const chunks = Math.ceil((group * m) / perGroup);
-      dispatchPartials(backend, q, partials, { kvRows: kvHeads, parts, chunks, partSlots: parts * rows, heads: qHeads, m, group, n, dv, partition }, attrs, where, source);
+      dispatchPartials(backend, q, partials, { kvRows: kvHeads, parts, chunks, rowsPerKvRow: group * m, partSlots: parts * rows, heads: qHeads, m, group, n, dv, partition }, attrs, where, source);
     }
     mergePartialsWebGpu(backend, partials, { rows, parts, dv }, output, lse);
   } finally {
