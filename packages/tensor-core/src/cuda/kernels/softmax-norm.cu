@@ -1,8 +1,10 @@
 // Softmax / log-softmax along an axis, RMSNorm and LayerNorm over the last axis. Inputs are
 // row-major. Statistics accumulate in f64; exp/log run in f32 and each output rounds once.
 #include "kvkit/prelude.cuh"
+#include "row-resident.cuh"
 
-// One block per row (the axis is the last one): max, then Σ exp(x − max), then the outputs.
+// Rows too long for the single-pass kernels below: one block per row, the row read three times
+// (max, then Σ exp(x − max), then the outputs).
 template <class T>
 __device__ void softmax_rows(T* out, const T* x, kv_i64 rows, kv_i64 n, int logOut) {
   __shared__ float maxScratch[32];
@@ -46,7 +48,45 @@ __device__ void softmax_columns(T* out, const T* x, kv_i64 outer, kv_i64 length,
   }
 }
 
-// RMSNorm: x / sqrt(mean(x²) + eps) · weight, one block per row.
+// Single pass over rows held in registers (row-resident.cuh): max, Σ exp(x − max) from the same
+// registers (softmax keeps the exponentials, so each is computed once), then one write.
+template <class T, int VECS, bool VECTORS>
+__device__ void softmax_resident(T* out, const T* x, kv_i64 rows, kv_i64 n, int lanes, int logOut) {
+  __shared__ float maxScratch[KV_ROW_MAX_LANES / 32];
+  __shared__ double sumScratch[KV_ROW_MAX_LANES / 32];
+  const KvRowSlot slot = kv_row_slot(lanes);
+  float v[VECS * KvRowVec<T>::E];
+  for (kv_i64 first = (kv_i64)blockIdx.x * slot.rowsPerBlock; first < rows; first += (kv_i64)gridDim.x * slot.rowsPerBlock) {
+    const kv_i64 r = first + slot.row;
+    const bool active = r < rows;  // a block's rows past the end still join its barriers
+    kv_row_load<T, VECS, VECTORS>(v, x + r * n, n, slot, active, -KV_INF);  // −∞ padding adds exp(−∞) = 0
+    float m = -KV_INF;
+#pragma unroll
+    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) m = kv_max_nan(m, v[k]);
+    m = kv_row_reduce<KvRowMax>(m, maxScratch, lanes);
+    double s = 0;
+#pragma unroll
+    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) {
+      const float e = expf(v[k] - m);
+      s += (double)e;
+      if (!logOut) v[k] = e;
+    }
+    s = kv_row_reduce<KvRowSum>(s, sumScratch, lanes);
+    if (logOut) {
+      const float lse = m + (float)log(s);
+#pragma unroll
+      for (int k = 0; k < VECS * KvRowVec<T>::E; k++) v[k] -= lse;
+    } else {
+      const float inv = (float)(1.0 / s);
+#pragma unroll
+      for (int k = 0; k < VECS * KvRowVec<T>::E; k++) v[k] *= inv;
+    }
+    if (active) kv_row_store<T, VECS, VECTORS>(out + r * n, v, n, slot);
+  }
+}
+
+// Rows too long for the single-pass kernel below: one block per row, the row read twice.
+// RMSNorm: x / sqrt(mean(x²) + eps) · weight.
 template <class T, class W>
 __device__ void rms_norm(T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps) {
   __shared__ double scratch[32];
@@ -60,6 +100,31 @@ __device__ void rms_norm(T* out, const T* x, const W* weight, kv_i64 rows, kv_i6
     ss = kv_block_sum(ss, scratch);
     const float inv = (float)(1.0 / sqrt(ss / (double)d + (double)eps));
     for (kv_i64 i = threadIdx.x; i < d; i += blockDim.x) out[r * d + i] = KvType<T>::store(KvType<T>::load(row[i]) * inv * KvType<W>::load(weight[i]));
+  }
+}
+
+// Single-pass RMSNorm over rows held in registers (row-resident.cuh); the weight is read per
+// element (it is one row, cached after the first rows read it).
+template <class T, class W, int VECS, bool VECTORS>
+__device__ void rms_norm_resident(T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps, int lanes) {
+  __shared__ double scratch[KV_ROW_MAX_LANES / 32];
+  const KvRowSlot slot = kv_row_slot(lanes);
+  float v[VECS * KvRowVec<T>::E];
+  for (kv_i64 first = (kv_i64)blockIdx.x * slot.rowsPerBlock; first < rows; first += (kv_i64)gridDim.x * slot.rowsPerBlock) {
+    const kv_i64 r = first + slot.row;
+    const bool active = r < rows;
+    kv_row_load<T, VECS, VECTORS>(v, x + r * d, d, slot, active, 0.0f);
+    double ss = 0;
+#pragma unroll
+    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) ss += (double)v[k] * (double)v[k];
+    ss = kv_row_reduce<KvRowSum>(ss, scratch, lanes);
+    const float inv = (float)(1.0 / sqrt(ss / (double)d + (double)eps));
+#pragma unroll
+    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) {
+      const kv_i64 i = kv_row_index<T, VECTORS>(k, slot);
+      if (i < d) v[k] = v[k] * inv * KvType<W>::load(weight[i]);
+    }
+    if (active) kv_row_store<T, VECS, VECTORS>(out + r * d, v, d, slot);
   }
 }
 
@@ -85,7 +150,18 @@ __device__ void layer_norm(T* out, const T* x, const W* weight, const W* bias, k
   }
 }
 
+// Single-pass kernels: `_v<VECS>` read 16-byte vectors (rows 16-byte aligned), `_s<VECS>` the same
+// number of elements one at a time (any alignment).
+#define KV_SOFTMAX_RESIDENT(sn, T, VECS, layout, VECTORS)                                                                 \
+  extern "C" __global__ void __launch_bounds__(KV_ROW_MAX_LANES)                                                        \
+      kv_softmax_resident_##sn##_##layout##VECS(T* out, const T* x, kv_i64 rows, kv_i64 n, int lanes, int logOut) {     \
+    softmax_resident<T, VECS, VECTORS>(out, x, rows, n, lanes, logOut);                                                \
+  }
+#define KV_SOFTMAX_RESIDENT_ALL(sn, T)                                                                                  \
+  KV_SOFTMAX_RESIDENT(sn, T, 1, v, true) KV_SOFTMAX_RESIDENT(sn, T, 2, v, true) KV_SOFTMAX_RESIDENT(sn, T, 4, v, true)  \
+  KV_SOFTMAX_RESIDENT(sn, T, 1, s, false) KV_SOFTMAX_RESIDENT(sn, T, 2, s, false) KV_SOFTMAX_RESIDENT(sn, T, 4, s, false)
 #define KV_SOFTMAX(sn, T)                                                                                               \
+  KV_SOFTMAX_RESIDENT_ALL(sn, T)                                                                                        \
   extern "C" __global__ void kv_softmax_rows_##sn(T* out, const T* x, kv_i64 rows, kv_i64 n, int logOut) {             \
     softmax_rows(out, x, rows, n, logOut);                                                                              \
   }                                                                                                                     \
@@ -96,7 +172,17 @@ __device__ void layer_norm(T* out, const T* x, const W* weight, const W* bias, k
 KV_FOR_FLOAT_DTYPES(KV_SOFTMAX)
 
 // Norm kernels for every (input dtype, weight dtype) pair of float dtypes.
+#define KV_RMS_NORM_RESIDENT(sn, T, wn, W, VECS, layout, VECTORS)                                                          \
+  extern "C" __global__ void __launch_bounds__(KV_ROW_MAX_LANES) kv_rms_norm_resident_##sn##_##wn##_##layout##VECS(          \
+      T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps, int lanes) {                                    \
+    rms_norm_resident<T, W, VECS, VECTORS>(out, x, weight, rows, d, eps, lanes);                                             \
+  }
+#define KV_RMS_NORM_RESIDENT_ALL(sn, T, wn, W)                                                                               \
+  KV_RMS_NORM_RESIDENT(sn, T, wn, W, 1, v, true) KV_RMS_NORM_RESIDENT(sn, T, wn, W, 2, v, true)                              \
+  KV_RMS_NORM_RESIDENT(sn, T, wn, W, 4, v, true) KV_RMS_NORM_RESIDENT(sn, T, wn, W, 1, s, false)                             \
+  KV_RMS_NORM_RESIDENT(sn, T, wn, W, 2, s, false) KV_RMS_NORM_RESIDENT(sn, T, wn, W, 4, s, false)
 #define KV_NORM(sn, T, wn, W)                                                                                              \
+  KV_RMS_NORM_RESIDENT_ALL(sn, T, wn, W)                                                                                   \
   extern "C" __global__ void kv_rms_norm_##sn##_##wn(T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps) { \
     rms_norm(out, x, weight, rows, d, eps);                                                                                \
   }                                                                                                                        \

@@ -1,12 +1,14 @@
 import { runKernel } from '../../kernel-registry.js';
 import { sizeOf } from '../../shape.js';
 import { arg, BLOCK, defineCudaModule, gridFor, registerCudaKernel } from '../kernel-api.js';
-import source from './softmax-norm.cu';
 import { withRowMajor } from './layout.js';
+import rowResidentHeader from './row-resident.cuh';
+import { rowResidentLaunch } from './row-resident.js';
+import source from './softmax-norm.cu';
 
-export const softmaxNormModule = defineCudaModule({ name: 'kvkit-softmax-norm', source });
+export const softmaxNormModule = defineCudaModule({ name: 'kvkit-softmax-norm', source, headers: { 'row-resident.cuh': rowResidentHeader } });
 
-/** Blocks for a block-per-row kernel: one per row, capped (the kernels loop over the rest). */
+/** Blocks for the multi-pass block-per-row kernels (rows too long to hold in registers): one per row, capped (the kernels loop over the rest). */
 const rowGrid = (rows: number): number => Math.max(1, Math.min(rows, 65535));
 
 export function registerCudaSoftmaxNormKernels(): void {
@@ -17,7 +19,12 @@ export function registerCudaSoftmaxNormKernels(): void {
       const outer = sizeOf(input.shape.slice(0, axis));
       const length = input.shape[axis];
       const inner = sizeOf(input.shape.slice(axis + 1));
-      if (inner === 1) {
+      const resident = inner === 1 ? rowResidentLaunch(input.dtype, length, outer, [backend.address(x), backend.address(out)]) : undefined;
+      if (resident) {
+        backend.launch(softmaxNormModule, `kv_softmax_resident_${input.dtype}_${resident.variant}`, { grid: resident.grid, block: resident.block }, [
+          arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.i64(outer), arg.i64(length), arg.i32(resident.lanes), arg.bool(log),
+        ]);
+      } else if (inner === 1) {
         backend.launch(softmaxNormModule, `kv_softmax_rows_${input.dtype}`, { grid: rowGrid(outer), block: BLOCK }, [
           arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.i64(outer), arg.i64(length), arg.bool(log),
         ]);
@@ -36,9 +43,13 @@ export function registerCudaSoftmaxNormKernels(): void {
     const rows = d === 0 ? 0 : input.size / d;
     if (rows === 0) return out;
     return withRowMajor(backend, [input, weight], ([x, w]) => {
-      backend.launch(softmaxNormModule, `kv_rms_norm_${input.dtype}_${weight.dtype}`, { grid: rowGrid(rows), block: BLOCK }, [
-        arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.ptr(backend.address(w)), arg.i64(rows), arg.i64(d), arg.f32(eps),
-      ]);
+      const args = [arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.ptr(backend.address(w)), arg.i64(rows), arg.i64(d), arg.f32(eps)];
+      const resident = rowResidentLaunch(input.dtype, d, rows, [backend.address(x), backend.address(out)]);
+      if (resident) {
+        backend.launch(softmaxNormModule, `kv_rms_norm_resident_${input.dtype}_${weight.dtype}_${resident.variant}`, { grid: resident.grid, block: resident.block }, [...args, arg.i32(resident.lanes)]);
+      } else {
+        backend.launch(softmaxNormModule, `kv_rms_norm_${input.dtype}_${weight.dtype}`, { grid: rowGrid(rows), block: BLOCK }, args);
+      }
       return out;
     });
   });

@@ -1,0 +1,147 @@
+// Rows held in registers, for single-pass row kernels (softmax, RMSNorm): each row is read once
+// into `lanes` threads (a power of two, 32..KV_ROW_MAX_LANES; several rows per block when the row
+// needs fewer threads than the block has), reduced with warp shuffles plus one shared-memory step,
+// and written once. A thread holds VECS × E elements, E = the elements of 16 bytes.
+#pragma once
+#include "kvkit/prelude.cuh"
+
+// Widest row: 512 threads × 4 vectors × 16 bytes = 8192 f32 or 16384 f16/bf16 elements.
+#define KV_ROW_MAX_LANES 512
+
+// 16 bytes of a row, loaded and stored as one vector.
+struct alignas(16) KvRowBytes {
+  kv_u32 w[4];
+};
+
+// E elements of dtype T in 16 bytes, as f32.
+template <class T>
+struct KvRowVec;
+template <>
+struct KvRowVec<float> {
+  static constexpr int E = 4;
+  static __device__ __forceinline__ void unpack(const KvRowBytes& b, float* out) {
+#pragma unroll
+    for (int j = 0; j < 4; j++) out[j] = __uint_as_float(b.w[j]);
+  }
+  static __device__ __forceinline__ KvRowBytes pack(const float* in) {
+    KvRowBytes b;
+#pragma unroll
+    for (int j = 0; j < 4; j++) b.w[j] = __float_as_uint(in[j]);
+    return b;
+  }
+};
+// f16 and bf16: two elements per word, the first in the low half.
+template <class T16>
+struct KvRowVec16 {
+  static constexpr int E = 8;
+  static __device__ __forceinline__ void unpack(const KvRowBytes& b, float* out) {
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      out[2 * j] = KvType<T16>::load(T16{(kv_u16)(b.w[j] & 0xffffu)});
+      out[2 * j + 1] = KvType<T16>::load(T16{(kv_u16)(b.w[j] >> 16)});
+    }
+  }
+  static __device__ __forceinline__ KvRowBytes pack(const float* in) {
+    KvRowBytes b;
+#pragma unroll
+    for (int j = 0; j < 4; j++) b.w[j] = (kv_u32)KvType<T16>::store(in[2 * j]).bits | ((kv_u32)KvType<T16>::store(in[2 * j + 1]).bits << 16);
+    return b;
+  }
+};
+template <>
+struct KvRowVec<kv_f16> : KvRowVec16<kv_f16> {};
+template <>
+struct KvRowVec<kv_bf16> : KvRowVec16<kv_bf16> {};
+
+// Where a thread sits: row `row` of the block's rowsPerBlock rows, lane `lane` of that row's `lanes`.
+struct KvRowSlot {
+  int lanes, lane, row, rowsPerBlock;
+};
+__device__ __forceinline__ KvRowSlot kv_row_slot(int lanes) {
+  KvRowSlot s;
+  s.lanes = lanes;
+  s.lane = threadIdx.x & (lanes - 1);
+  s.row = threadIdx.x / lanes;
+  s.rowsPerBlock = blockDim.x / lanes;
+  return s;
+}
+
+// The row element in a thread's slot k. With VECTORS (every row start 16-byte aligned, which the
+// launcher checks), slot k is element k % E of vector (k / E) · lanes + lane; without, element
+// k · lanes + lane. Either way a warp's accesses for one slot (or vector) are contiguous. The two
+// layouts are separate kernels: one kernel with both would hold the registers of the heavier.
+template <class T, bool VECTORS>
+__device__ __forceinline__ kv_i64 kv_row_index(int k, const KvRowSlot& s) {
+  constexpr int E = KvRowVec<T>::E;
+  return VECTORS ? ((kv_i64)(k / E) * s.lanes + s.lane) * E + k % E : (kv_i64)k * s.lanes + s.lane;
+}
+
+// Loads a thread's slots of a row of n elements; slots past the end (or of an inactive row) get `pad`.
+// All vector loads are issued before any value is used.
+template <class T, int VECS, bool VECTORS>
+__device__ __forceinline__ void kv_row_load(float* v, const T* row, kv_i64 n, const KvRowSlot& s, bool active, float pad) {
+  constexpr int E = KvRowVec<T>::E;
+  if (VECTORS) {
+#pragma unroll
+    for (int q = 0; q < VECS; q++) {
+      const kv_i64 i = kv_row_index<T, true>(q * E, s);
+      if (active && i < n) {
+        KvRowVec<T>::unpack(*reinterpret_cast<const KvRowBytes*>(row + i), v + q * E);
+      } else {
+#pragma unroll
+        for (int j = 0; j < E; j++) v[q * E + j] = pad;
+      }
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < VECS * E; k++) {
+      const kv_i64 i = kv_row_index<T, false>(k, s);
+      v[k] = active && i < n ? KvType<T>::load(row[i]) : pad;
+    }
+  }
+}
+
+// Stores a thread's slots that lie inside the row (the layout kv_row_load read).
+template <class T, int VECS, bool VECTORS>
+__device__ __forceinline__ void kv_row_store(T* row, const float* v, kv_i64 n, const KvRowSlot& s) {
+  constexpr int E = KvRowVec<T>::E;
+  if (VECTORS) {
+#pragma unroll
+    for (int q = 0; q < VECS; q++) {
+      const kv_i64 i = kv_row_index<T, true>(q * E, s);
+      if (i < n) *reinterpret_cast<KvRowBytes*>(row + i) = KvRowVec<T>::pack(v + q * E);
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < VECS * E; k++) {
+      const kv_i64 i = kv_row_index<T, false>(k, s);
+      if (i < n) row[i] = KvType<T>::store(v[k]);
+    }
+  }
+}
+
+struct KvRowSum {
+  template <class V>
+  __device__ __forceinline__ V operator()(V a, V b) const { return a + b; }
+};
+struct KvRowMax {
+  __device__ __forceinline__ float operator()(float a, float b) const { return kv_max_nan(a, b); }
+};
+
+// Combines v over the `lanes` threads of each row; every thread of the row gets the result, in the
+// same order of operations. Warp shuffles, then, for rows wider than a warp, one exchange through
+// `scratch` (KV_ROW_MAX_LANES / 32 slots). Every thread of the block must call it (barriers).
+template <class Op, class V>
+__device__ __forceinline__ V kv_row_reduce(V v, V* scratch, int lanes) {
+  const Op op;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (lanes <= 32) return v;
+  const int warp = threadIdx.x >> 5, warpsPerRow = lanes >> 5, firstWarp = warp & ~(warpsPerRow - 1);
+  __syncthreads();  // an earlier reduction may still be reading scratch
+  if ((threadIdx.x & 31) == 0) scratch[warp] = v;
+  __syncthreads();
+  V total = scratch[firstWarp];
+  for (int w = 1; w < warpsPerRow; w++) total = op(total, scratch[firstWarp + w]);
+  return total;
+}
