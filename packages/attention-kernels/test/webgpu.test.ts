@@ -5,6 +5,7 @@ import { createRng } from '@kvkit/tensor-core';
 import { freshSeed, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gpuParityCases } from './gpu/parity-cases.js';
+import { wordDecodeCases } from './gpu/word-decode-cases.js';
 
 const gpu = await openWebGpuForTests('attention-kernels');
 const seed = freshSeed();
@@ -13,7 +14,7 @@ const rng = createRng(seed);
 describe.skipIf(!gpu)(`WebGPU attention kernels match the CPU kernels (seed ${seed}; reproduce with KVKIT_SEED=${seed})`, () => {
   afterAll(() => gpu?.dispose());
 
-  for (const c of gpuParityCases()) {
+  for (const c of [...gpuParityCases(), ...wordDecodeCases()]) {
     it(c.name, async () => {
       const error = await c.run(gpu!, rng);
       if (!(error <= c.tolerance)) throw new Error(`${c.name}: relative error ${error} > ${c.tolerance} [seed ${seed}]`);

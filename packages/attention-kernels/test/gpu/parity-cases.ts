@@ -91,11 +91,11 @@ function denseInputs(rng: Rng, s: DenseShape) {
   return { q, k, v, kPos, qPos };
 }
 
-async function onGpu(gpu: Backend, t: Tensor): Promise<Tensor> {
+export async function onGpu(gpu: Backend, t: Tensor): Promise<Tensor> {
   return toBackend(t, gpu);
 }
 
-function decodeCase(name: string, shape: DenseShape, options: Omit<DecodeAttentionOptions, 'queryPositions' | 'keyPositions'> & { logWeights?: boolean } = {}): GpuParityCase {
+export function decodeCase(name: string, shape: DenseShape, options: Omit<DecodeAttentionOptions, 'queryPositions' | 'keyPositions'> & { logWeights?: boolean } = {}): GpuParityCase {
   return {
     name: `decodeAttention: ${name}`,
     kernel: 'decodeAttention',
@@ -163,7 +163,7 @@ async function kiviOnGpu(gpu: Backend, view: KiviCacheView): Promise<KiviCacheVi
   return { ...view, ...Object.fromEntries(names.map((name, i) => [name, moved[i]])) };
 }
 
-function kiviCase(
+export function kiviCase(
   name: string,
   shape: { bits: 2 | 4 | 8; group: number; m: number; n: number; residual: number; groupSize: number; valueGroupSize: number; d: number; capacity?: number; floatDType: 'f32' | 'f16'; qDType: DType },
   options: Omit<KiviDecodeOptions, 'queryPositions'> & { queryPositions?: Int32Array } = {},
@@ -275,7 +275,7 @@ export function mergeAttentionStatesCases(): GpuParityCase[] {
  * out in shuffled order, ragged per-(request, head) lengths, gapped positions per row, a batch of
  * requests with their own query positions. Same inputs and attributes on both backends.
  */
-function pagedCase(
+export function pagedCase(
   name: string,
   s: { batch: number; kvHeads: number; group: number; m: number; pageSize: number; maxLength: number; d: number; dtype: DType; window?: number; softcap?: number; statistics?: { window: number; decay: number; rowProbabilities: number } },
 ): GpuParityCase {
@@ -408,7 +408,7 @@ export function attentionStatisticsCases(): GpuParityCase[] {
 }
 
 /** Ragged batch decode: requests of different lengths (one empty) packed along the tokens. */
-function batchedCase(
+export function batchedCase(
   name: string,
   s: { lengths: number[]; kvHeads: number; group: number; m: number; d: number; dtype: DType; partitionSize: number; logWeights?: boolean; window?: number; statistics?: boolean | StatisticsOptions },
 ): GpuParityCase {
@@ -481,9 +481,9 @@ function poolingCase(dtype: DType, mode: 'max' | 'avg', kernelSize: number): Gpu
  * over the batch on both. K/V of a token is a function of (token, position), as a model's would be,
  * so identical prefixes are found and shared.
  */
-function prefixCase(
+export function prefixCase(
   name: string,
-  s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; causal?: boolean; nothingShared?: boolean; statistics?: boolean | StatisticsOptions },
+  s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; causal?: boolean; nothingShared?: boolean; statistics?: boolean | StatisticsOptions; sharedChunks?: number },
 ): GpuParityCase {
   return {
     name: `prefixSharedAttention: ${name}`,
@@ -504,7 +504,7 @@ function prefixCase(
       };
       const tokens = (n: number) => Array.from({ length: n }, () => rng.int(50));
       const C = s.chunkSize;
-      const common = tokens(3 * C + 2);
+      const common = tokens((s.sharedChunks ?? 3) * C + 2);
       const branch = tokens(C + 1);
       const prompts = s.nothingShared
         ? [tokens(2 * C + 1), tokens(C - 1), tokens(1)]

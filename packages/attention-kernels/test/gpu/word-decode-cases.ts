@@ -1,0 +1,54 @@
+/**
+ * Parity cases aimed at the WebGPU decode that reads keys and values as 16-byte words
+ * (src/webgpu/word-rows.ts, split-k.ts): head dims 64 and 128, GQA 1/4/8, f32/f16/bf16, lengths that
+ * divide neither the 128-key tile nor the partition, a cache of 1 token, rows that do not start on a
+ * 16-byte boundary (read element by element), paged and ragged sources, KIVI at 2 and 4 bits with a
+ * residual window, and shared prefixes of several 512-token runs. Same harness as parity-cases.ts
+ * (fresh seeded inputs, the CPU kernels as reference).
+ */
+import { type DType, getBackend, randomNormal, slice, type Tensor } from '@kvkit/tensor-core';
+import { decodeAttention } from '../../src/index.js';
+import { batchedCase, compareResults, decodeCase, type GpuParityCase, kiviCase, onGpu, pagedCase, prefixCase, tolerance } from './parity-cases.js';
+
+/** Rows of d channels inside rows of d + 2 (offset 1): no row starts on a 16-byte boundary, so the kernel reads them element by element. */
+function unalignedRowsCase(dtype: DType, d: number): GpuParityCase {
+  return {
+    name: `decodeAttention: ${dtype} rows off the 16-byte grid (channels 1..${d} of ${d + 2}-wide rows), GQA 4, n = 300`,
+    kernel: 'decodeAttention',
+    tolerance: tolerance(dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const [kvHeads, group, n] = [2, 4, 300];
+      const q = randomNormal([kvHeads * group, 1, d], rng, { dtype, backend: cpu });
+      const k = randomNormal([kvHeads, n, d + 2], rng, { dtype, backend: cpu });
+      const v = randomNormal([kvHeads, n, d + 2], rng, { dtype, backend: cpu });
+      const inner = (t: Tensor) => slice(t, [0, 0, 1], [kvHeads, n, d + 1]);
+      const options = { partitionSize: 256, returnLse: true };
+      const ref = decodeAttention(q, inner(k), inner(v), options);
+      const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
+      return compareResults(decodeAttention(gq, inner(gk), inner(gv), options), ref);
+    },
+  };
+}
+
+export function wordDecodeCases(): GpuParityCase[] {
+  return [
+    decodeCase('16-byte rows: f16, head dim 128, GQA 4, n = 1100 (partitions of 512: 2 full + 76; tiles of 128: 8 full + 76), lse', { kvHeads: 2, group: 4, m: 1, n: 1100, d: 128, dtype: 'f16' }, { returnLse: true }),
+    decodeCase('16-byte rows: f32, head dim 64, MHA, n = 1', { kvHeads: 3, group: 1, m: 1, n: 1, d: 64, dtype: 'f32' }, { returnLse: true }),
+    decodeCase('16-byte rows: f16, head dim 64, GQA 8, n = 777 over partitions of 300', { kvHeads: 1, group: 8, m: 1, n: 777, d: 64, dtype: 'f16' }, { partitionSize: 300, returnLse: true }),
+    decodeCase('16-byte rows: f32, head dim 128, GQA 8 × 2 queries (2 row chunks), n = 390', { kvHeads: 2, group: 8, m: 2, n: 390, d: 128, dtype: 'f32' }, { partitionSize: 200, returnLse: true }),
+    decodeCase('16-byte rows: bf16, head dim 128, GQA 4, n = 257', { kvHeads: 2, group: 4, m: 1, n: 257, d: 128, dtype: 'bf16' }, { returnLse: true }),
+    decodeCase('head dim 20 (not a multiple of 8: element reads), f32, GQA 2, n = 131', { kvHeads: 2, group: 2, m: 1, n: 131, d: 20, dtype: 'f32' }, { partitionSize: 64, returnLse: true }),
+    unalignedRowsCase('f16', 64),
+    unalignedRowsCase('f32', 128),
+    pagedCase('16-byte rows: f16 pool, head dim 128, GQA 4, batch 3, pages of 16, ragged lengths up to 1100', { batch: 3, kvHeads: 2, group: 4, m: 1, pageSize: 16, maxLength: 1100, d: 128, dtype: 'f16' }),
+    pagedCase('16-byte rows: f32 pool, head dim 64, MHA, batch 2, pages of 7, lengths up to 600', { batch: 2, kvHeads: 2, group: 1, m: 1, pageSize: 7, maxLength: 600, d: 64, dtype: 'f32' }),
+    batchedCase('16-byte rows: f16, head dim 128, GQA 8, requests of 1, 700 and 129 tokens', { lengths: [1, 700, 129], kvHeads: 1, group: 8, m: 1, d: 128, dtype: 'f16', partitionSize: 512 }),
+    kiviCase('2-bit, head dim 128, GQA 4, n = 1100 (34 groups of 32 + 12 keys; values: 76 residual), f16 scales, partitions of 512', { bits: 2, group: 4, m: 1, n: 1100, residual: 76, groupSize: 32, valueGroupSize: 32, d: 128, floatDType: 'f16', qDType: 'f16' }, { returnLse: true }),
+    kiviCase('4-bit, head dim 64, GQA 8, n = 555 (residual 43), value groups of 16, f32', { bits: 4, group: 8, m: 1, n: 555, residual: 43, groupSize: 32, valueGroupSize: 16, d: 64, floatDType: 'f32', qDType: 'f32' }, { partitionSize: 256, returnLse: true }),
+    kiviCase('2-bit, head dim 48, value groups of 12 (octets cross groups: channel reads), MHA, n = 200', { bits: 2, group: 1, m: 1, n: 200, residual: 20, groupSize: 24, valueGroupSize: 12, d: 48, floatDType: 'f32', qDType: 'f32' }, { returnLse: true }),
+    kiviCase('4-bit, a cache of 1 token (residual), head dim 128, GQA 4', { bits: 4, group: 4, m: 1, n: 1, residual: 1, groupSize: 32, valueGroupSize: 32, d: 128, floatDType: 'f16', qDType: 'f32' }, { returnLse: true }),
+    prefixCase('a shared prompt of 1282 tokens (40 chunks of 32: runs of 512 + 512 + 258) then own suffixes, GQA 4, head dim 128, f16 pool', { group: 4, m: 1, d: 128, chunkSize: 32, dtype: 'f16', sharedChunks: 40 }),
+    prefixCase('a shared prompt of 1154 tokens (18 chunks of 64), MHA, head dim 64, f32 pool', { group: 1, m: 1, d: 64, chunkSize: 64, dtype: 'f32', sharedChunks: 18 }),
+  ];
+}
