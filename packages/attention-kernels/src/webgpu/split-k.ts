@@ -73,6 +73,8 @@ const DV8: u32 = ${dv8}u;
 const LANES: u32 = ${lanes}u;
 const OPL: u32 = ${Math.ceil(dv8 / lanes)}u;
 const KG: u32 = ${keyGroups}u;
+/** Keys of a tile per key group: a constant trip count, so the value loads of a group can be issued ahead. */
+const GROUP_KEYS: u32 = ${Math.ceil(WORKGROUP / keyGroups)}u;
 var<workgroup> qs: array<mat2x4<f32>, ${shape.rows * d8}>;
 var<workgroup> row_qp: array<i32, ${shape.rows}>;
 /** Scores of the tile [ROWS, WG]; after the last tile, the merged output rows [ROWS, DV8 · 8]. */
@@ -155,25 +157,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       // This group's keys of the tile: kg, kg + KG, …; first its new max per row, then the values.
       for (var r = 0u; r < ROWS; r = r + 1u) {
         var m = mx[r];
-        for (var t = kg; t < count; t = t + KG) { m = nan_max(m, scratch[r * WG + t]); }
+        for (var u = 0u; u < GROUP_KEYS; u = u + 1u) {
+          let t = kg + u * KG;
+          if (t < count) { m = nan_max(m, scratch[r * WG + t]); }
+        }
         let alpha = select(exp(mx[r] - m), 1.0, m == -inf_f32());
         mx[r] = m;
         sm[r] = sm[r] * alpha;
         for (var k = 0u; k < OPL; k = k + 1u) { acc[r * OPL + k] = acc[r * OPL + k] * alpha; }
       }
-      for (var t = kg; t < count; t = t + KG) {
-        let vr = value_row(kvh, t0 + t);
-        var p: array<f32, ${shape.rows}>;
-        for (var r = 0u; r < ROWS; r = r + 1u) {
-          let s = scratch[r * WG + t];
-          p[r] = select(exp(s - mx[r]), 0.0, s == -inf_f32());
-          sm[r] = sm[r] + p[r];
-        }
-        for (var k = 0u; k < OPL; k = k + 1u) {
-          let o = lane + k * LANES;
-          if (o < DV8) {
-            let v8 = value_oct(kvh, vr, o);
-            for (var r = 0u; r < ROWS; r = r + 1u) { acc[r * OPL + k] = acc[r * OPL + k] + v8 * p[r]; }
+      for (var u = 0u; u < GROUP_KEYS; u = u + 1u) {
+        let t = kg + u * KG;
+        if (t < count) {
+          let vr = value_row(kvh, t0 + t);
+          var p: array<f32, ${shape.rows}>;
+          for (var r = 0u; r < ROWS; r = r + 1u) {
+            let s = scratch[r * WG + t];
+            p[r] = select(exp(s - mx[r]), 0.0, s == -inf_f32());
+            sm[r] = sm[r] + p[r];
+          }
+          for (var k = 0u; k < OPL; k = k + 1u) {
+            let o = lane + k * LANES;
+            if (o < DV8) {
+              let v8 = value_oct(kvh, vr, o);
+              for (var r = 0u; r < ROWS; r = r + 1u) { acc[r * OPL + k] = acc[r * OPL + k] + v8 * p[r]; }
+            }
           }
         }
       }
