@@ -4,7 +4,7 @@
 #include "kivi-vec-pass.cuh"
 
 #define KV_KIVI_PARTIAL(qn, TQ, sn, TS, rn, TR)                                                                                          \
-  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_kivi_decode_partial_##qn##_##sn##_##rn(                              \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32, KIVI_MIN_BLOCKS) kv_kivi_decode_partial_##qn##_##sn##_##rn(                              \
       float* partAcc, float* partStat, const TQ* Q, const kv_u32* keyCodes, const TS* keyScale, const TS* keyMin, const kv_u32* valueCodes, \
       const TS* valueScale, const TS* valueMin, const TR* residualKeys, const TR* residualValues, const kv_i32* qPos, const kv_i32* kPos,    \
       int H, int Hkv, int m, int n, int d, int partition, float scale, int causal, int window, float softcap, int bits, int groupSize,       \

@@ -28,6 +28,9 @@
 #define KIVI_VALUE_CHANNELS 8
 #define KIVI_GROUP_PAD 4
 #define KIVI_QUAD 4
+// Blocks per SM the KIVI kernels are compiled for: caps registers at 168 (unbounded, ptxas took 236,
+// two blocks per SM); at 168 nothing spills.
+#define KIVI_MIN_BLOCKS 3
 
 struct alignas(16) KiviFloat4 {
   float v[4];
@@ -63,6 +66,10 @@ __device__ __forceinline__ KiviSharedLayout kivi_shared_layout(int d, int bits, 
   L.total = L.valueMin + kivi_round4(DEC_KEYS * L.valueGroups);
   return L;
 }
+
+// A code (< 2^23) as f32 without the int-to-float conversion, which runs at 1/8 of the FMA rate: the
+// code's bits under the exponent of 2^23 make the float 2^23 + code exactly; subtracting 2^23 is exact.
+__device__ __forceinline__ float kivi_code_to_float(kv_u32 code) { return __int_as_float((int)(0x4b000000u | code)) - 8388608.0f; }
 
 // `runs` runs of `run` words, consecutive in global memory, into shared memory `dstStride` words
 // apart: 16-byte loads when the addresses allow (else words), DEC_UNROLL loads in flight per thread.
@@ -130,7 +137,6 @@ __device__ __forceinline__ void kivi_score_quads(const kv_u32* codes, const floa
       const int shift = (t0 % perWord) * bits;
       const float* gScale = scale + (g - firstGroup) * d;
       const float* gMin = minimum + (g - firstGroup) * d;
-#pragma unroll 2
       for (int c4 = quarter * 4; c4 < d; c4 += 16) {
         const KiviFloat4 s = *reinterpret_cast<const KiviFloat4*>(gScale + c4);
         const KiviFloat4 mn = *reinterpret_cast<const KiviFloat4*>(gMin + c4);
@@ -139,7 +145,7 @@ __device__ __forceinline__ void kivi_score_quads(const kv_u32* codes, const floa
         for (int i = 0; i < 4; i++) {
           const kv_u32 w = words[(c4 + i) * L.groupWords] >> shift;
 #pragma unroll
-          for (int t = 0; t < KIVI_QUAD; t++) k[i][t] = (float)((w >> (t * bits)) & mask) * s.v[i] + mn.v[i];
+          for (int t = 0; t < KIVI_QUAD; t++) k[i][t] = kivi_code_to_float((w >> (t * bits)) & mask) * s.v[i] + mn.v[i];
         }
 #pragma unroll
         for (int r = 0; r < DEC_ROWS; r++) {
@@ -256,7 +262,7 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviSource<TS, TR> src, 
         const kv_u64 packed = ((kv_u64)(bits == 8 ? words[1] : 0u) << 32 | words[0]) >> valueShift;
         const float s = valueScale[jj * L.valueGroups + vg], mn = valueMin[jj * L.valueGroups + vg];
 #pragma unroll
-        for (int e = 0; e < N; e++) v[e] = (float)((kv_u32)(packed >> (e * bits)) & mask) * s + mn;
+        for (int e = 0; e < N; e++) v[e] = kivi_code_to_float((kv_u32)(packed >> (e * bits)) & mask) * s + mn;
       } else {
         kivi_load_channels(src.residualValues + (residualValue0 + jj) * d, vseg * N, v);
       }
