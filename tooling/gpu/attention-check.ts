@@ -10,7 +10,9 @@
  * Per backend: (1) the backend's copy bandwidth; (2) split-K decode attention at
  * batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, over 4k–32k keys (the batch folded
  * into the heads: same memory traffic and work), as ms, GB/s of K/V read and fraction of the copy
- * bandwidth, each output spot-checked against the CPU kernel; (3) parity of every GPU kernel of
+ * bandwidth, each output spot-checked against the CPU kernel; (2b) causal prefill (flashAttention)
+ * of 1k–16k tokens, batch 1, same heads, f16, as ms and TFLOP/s (causalPrefillFlops), spot-checked
+ * on the first and last queries of one KV head's group; (3) parity of every GPU kernel of
  * @kvkit/attention-kernels with its CPU kernel on fresh random inputs
  * (packages/attention-kernels/test/gpu/parity-cases.ts, each case failure-tolerant and
  * time-bounded); (4) the fused 2-bit KIVI decode on the
@@ -19,7 +21,8 @@
  * tokens each, against batched paged attention over the same sequences (which reads the shared
  * prompt once per request), and the same decode with per-key statistics (H2O sums over each
  * request's whole path: a second pass from the merged lse). The summary puts PyTorch SDPA on the
- * same shapes beside it (tooling/gpu/attention_torch.py, DIR/attention/torch-attention.json).
+ * same shapes beside it (tooling/gpu/attention_torch.py, DIR/attention/torch-attention.json), and
+ * each backend's prefill TFLOP/s as a fraction of SDPA's (is_causal, enable_gqa) from the same run.
  * --emulate: the CUDA run on @kvkit/cuda-runtime's CPU emulator at tiny sizes (a dry run of this script).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,7 +33,7 @@ import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend, type WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { CUDA_ATTENTION_MODULES } from '../../packages/attention-kernels/src/cuda/modules.js';
-import { batchedPagedAttention, decodeAttention, type KernelResult, type KeyStatistics, type KiviCacheView, kiviDecodeAttention, PrefixKVTree, type PrefixSequence, prefixSharedAttention } from '../../packages/attention-kernels/src/index.js';
+import { batchedPagedAttention, decodeAttention, flashAttention, type KernelResult, type KeyStatistics, type KiviCacheView, kiviDecodeAttention, PrefixKVTree, type PrefixSequence, prefixSharedAttention } from '../../packages/attention-kernels/src/index.js';
 import { gpuParityCases } from '../../packages/attention-kernels/test/gpu/parity-cases.js';
 import { timeDeviceMs, timeWebGpuMs } from './device-timer.js';
 
@@ -43,8 +46,16 @@ const backendName = option('--backend');
 /** Tiny shapes where the device is emulated or software (SwiftShader): the logic is checked, not speed. */
 const tiny = emulate || process.env.KVKIT_ATTENTION_CHECK_TINY === '1';
 const CASE_TIMEOUT_MS = 20_000;
-const dims = tiny ? { batch: 2, qHeads: 4, kvHeads: 2, d: 64, lengths: [256, 1000], reps: 2, copyElements: 1 << 16 } : { batch: 8, qHeads: 32, kvHeads: 8, d: 128, lengths: quick ? [4096] : [4096, 16384, 32768], reps: 20, copyElements: 1 << 27 };
+const dims = tiny
+  ? { batch: 2, qHeads: 4, kvHeads: 2, d: 64, lengths: [256, 1000], reps: 2, copyElements: 1 << 16, prefillLengths: [64, 160], prefillReps: 2 }
+  : { batch: 8, qHeads: 32, kvHeads: 8, d: 128, lengths: quick ? [4096] : [4096, 16384, 32768], reps: 20, copyElements: 1 << 27, prefillLengths: quick ? [1024, 4096] : [1024, 4096, 16384], prefillReps: 5 };
 const DECODE_DTYPE = 'f16' as const;
+/** Prefill runs in f16 on both GPU backends (their flashAttention takes f32, f16 and bf16). */
+const PREFILL_DTYPE = 'f16' as const;
+/** A prefill size whose calls (warm-up + reps, estimated from the size before it: FLOPs ∝ n(n+1)) would take longer is skipped. */
+const PREFILL_BUDGET_MS = 20_000;
+/** Queries at each end of the prompt whose outputs are checked against the CPU kernel. */
+const PREFILL_SPOT = 32;
 const PARTITION = 512;
 
 mkdirSync(outDir, { recursive: true });
@@ -58,6 +69,20 @@ interface TimingEntry {
   error?: string;
 }
 
+interface PrefillEntry {
+  ms?: number;
+  tflops?: number;
+  spotCheckError?: number;
+  error?: string;
+  skipped?: string;
+}
+
+/**
+ * FLOPs of causal attention over n tokens with `heads` query heads of dim d: n(n+1)/2 visible
+ * (query, key) pairs per head, 2d FLOPs for q·k and 2d for p·v each (attention_torch.py counts the same).
+ */
+const causalPrefillFlops = (heads: number, d: number, n: number): number => (4 * heads * d * n * (n + 1)) / 2;
+
 interface BackendReport {
   backend: string;
   device?: unknown;
@@ -65,6 +90,8 @@ interface BackendReport {
   parity?: { name: string; kernel: string; error?: number; tolerance: number; pass: boolean; failure?: string; ms: number }[];
   copyGBps?: number;
   decode?: Record<string, TimingEntry>;
+  /** Causal prefill (flashAttention) of n tokens, batch 1: ms and TFLOP/s (causalPrefillFlops). */
+  prefill?: Record<string, PrefillEntry>;
   /** Fused 2-bit KIVI decode on the same shapes: GB/s of the compressed bytes read, and speed-up over the f16 decode. */
   kivi?: Record<string, TimingEntry & { speedupOverF16?: number; bytesPerToken?: number }>;
   /** Two-phase prefix-shared decode over a shared prompt of n tokens (+ PREFIX_OWN each): ms, and batched paged attention over the same sequences. */
@@ -189,6 +216,74 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     return { ms, kvGBps, fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined, spotCheckError };
   } finally {
     for (const t of live) t.dispose();
+  }
+}
+
+/**
+ * Causal prefill of n tokens: q [qHeads, n, d], k/v [kvHeads, n, d] (GQA), positions 0 … n − 1 on
+ * the device. Every KV head (and its group of query heads) holds the same random block, uploaded
+ * once and concatenated on the device, as in decodeAt. The first and last PREFILL_SPOT queries of
+ * the first group are checked against the CPU kernel (the last see every key).
+ */
+async function prefillAt(device: Device, n: number): Promise<PrefillEntry> {
+  const cpu = getBackend('cpu');
+  const rng = createRng(n + 3);
+  const { qHeads, kvHeads, d } = dims;
+  const group = qHeads / kvHeads;
+  const qBlock = randomNormal([group, n, d], rng, { dtype: PREFILL_DTYPE, backend: cpu });
+  const kBlock = randomNormal([1, n, d], rng, { dtype: PREFILL_DTYPE, backend: cpu });
+  const vBlock = randomNormal([1, n, d], rng, { dtype: PREFILL_DTYPE, backend: cpu });
+  const live: Tensor[] = [];
+  try {
+    const [qb, kb, vb] = await Promise.all([qBlock, kBlock, vBlock].map((t) => toBackend(t, device.backend)));
+    live.push(qb, kb, vb);
+    const [q, k, v] = [qb, kb, vb].map((block) => concat(new Array<Tensor>(kvHeads).fill(block), 0));
+    live.push(q, k, v);
+    const positions = await toBackend(tensor(Int32Array.from({ length: n }, (_, j) => j), [n], { dtype: 'i32', backend: cpu }), device.backend);
+    live.push(positions);
+    const options = { causal: true, queryPositions: positions, keyPositions: positions };
+    const ms = await device.time(dims.prefillReps, () => flashAttention(q, k, v, options).output.dispose());
+    const tflops = causalPrefillFlops(qHeads, d, n) / (ms / 1000) / 1e12;
+    const out = flashAttention(q, k, v, options).output;
+    live.push(out);
+    const spot = Math.min(PREFILL_SPOT, n);
+    const rows = async (t: Tensor, from: number, to: number) => {
+      const part = contiguous(slice(t, [0, from, 0], [group, to, d]));
+      live.push(part);
+      return part.readFloat32();
+    };
+    // The CPU kernel's default positions are n' − m … n' − 1 for m queries over n' keys: the same queries.
+    const firstRef = flashAttention(slice(qBlock, [0, 0, 0], [group, spot, d]), slice(kBlock, [0, 0, 0], [1, spot, d]), slice(vBlock, [0, 0, 0], [1, spot, d])).output.readFloat32Sync();
+    const lastRef = flashAttention(slice(qBlock, [0, n - spot, 0], [group, n, d]), kBlock, vBlock).output.readFloat32Sync();
+    const spotCheckError = Math.max(relativeError(await rows(out, 0, spot), firstRef), relativeError(await rows(out, n - spot, n), lastRef));
+    return { ms, tflops, spotCheckError };
+  } finally {
+    for (const t of live) t.dispose();
+  }
+}
+
+/** The prefill sizes in order, each skipped when its estimated time (from the last timed size) exceeds PREFILL_BUDGET_MS. */
+async function prefillAll(device: Device, report: BackendReport, save: () => void): Promise<void> {
+  const name = report.backend;
+  report.prefill = {};
+  let last: { n: number; ms: number } | undefined;
+  for (const n of dims.prefillLengths) {
+    const estimate = last && (last.ms * n * (n + 1)) / (last.n * (last.n + 1));
+    if (estimate !== undefined && estimate * (dims.prefillReps + 3) > PREFILL_BUDGET_MS) {
+      report.prefill[n] = { skipped: `estimated ${estimate.toFixed(0)} ms per call` };
+      log(`${name} prefill n=${n} skipped: ${report.prefill[n].skipped}`);
+      continue;
+    }
+    try {
+      const r = await within(30_000, `prefill n=${n}`, prefillAt(device, n));
+      report.prefill[n] = r;
+      if (r.ms !== undefined) last = { n, ms: r.ms };
+      log(`${name} causal prefill n=${n}: ${r.ms?.toFixed(3)} ms, ${r.tflops?.toFixed(2)} TFLOP/s, spot check error ${r.spotCheckError?.toExponential(2)}`);
+    } catch (error) {
+      report.prefill[n] = { error: (error as Error).message };
+      log(`${name} prefill n=${n} failed: ${(error as Error).message}`);
+    }
+    save();
   }
 }
 
@@ -357,6 +452,7 @@ async function runBackend(name: string): Promise<void> {
       }
       save();
     }
+    await prefillAll(device, report, save);
     // Parity after the headline timing, so a slow first compile of tensor-core's modules cannot cost the numbers.
     await parity(device, report, save);
     report.kivi = {};
@@ -400,7 +496,12 @@ function readJson<T>(file: string): T | undefined {
 
 function summarize(): void {
   const backends = ['cuda', 'webgpu'].map((b) => readJson<BackendReport>(join(outDir, `attention-${b}.json`)) ?? { backend: b, fatal: 'no result (not run, or killed before its first write)' });
-  const torch = readJson<{ copyGBps?: number; gqa?: string; decode?: Record<string, { ms?: number; kvGBps?: number; error?: string }> }>(join(outDir, 'torch-attention.json'));
+  const torch = readJson<{
+    copyGBps?: number;
+    gqa?: string;
+    decode?: Record<string, { ms?: number; kvGBps?: number; error?: string }>;
+    prefill?: Record<string, { ms?: number; tflops?: number; error?: string }>;
+  }>(join(outDir, 'torch-attention.json'));
   const fmt = (x: number | undefined, digits = 0): string => (x === undefined || !Number.isFinite(x) ? '—' : x >= 100 || digits > 0 ? x.toFixed(digits) : x.toPrecision(3));
   const lines = ['', '| backend | parity (passed/total) | failures | copy GB/s |', '|---|---|---|---|'];
   for (const b of backends) {
@@ -416,6 +517,24 @@ function summarize(): void {
   for (const n of [...lengths].sort((a, b) => Number(a) - Number(b))) {
     const [c, w] = backends.map((b) => cell(b.decode?.[n]));
     const t = cell(torch?.decode?.[n]);
+    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} | ${t[0]} | ${t[1]} |`);
+  }
+  // Prefill TFLOP/s as a fraction of torch SDPA's from the same run (attention_torch.py).
+  const prefillFractionOfTorch: Record<string, Record<string, number>> = {};
+  for (const b of backends) {
+    for (const [n, r] of Object.entries(b.prefill ?? {})) {
+      const t = torch?.prefill?.[n]?.tflops;
+      if (r.tflops !== undefined && t) (prefillFractionOfTorch[b.backend] ??= {})[n] = r.tflops / t;
+    }
+  }
+  lines.push('', `causal prefill (flashAttention), batch 1 × ${dims.qHeads} query heads × ${dims.kvHeads} KV heads × head dim ${dims.d}, ${PREFILL_DTYPE}; TFLOP/s = 4·H·d·n(n+1)/2 / time (H = ${dims.qHeads} query heads, n(n+1)/2 visible pairs, 2d FLOPs each for q·k and p·v) (% of torch SDPA is_causal, ${torch?.gqa ?? 'not run'})`, '');
+  lines.push('| tokens | CUDA ms | CUDA TFLOP/s (% torch) | WebGPU ms | WebGPU TFLOP/s (% torch) | torch SDPA ms | torch TFLOP/s |', '|---|---|---|---|---|---|---|');
+  const prefillCell = (r: PrefillEntry | undefined, fraction: number | undefined): [string, string] =>
+    !r ? ['—', '—'] : r.skipped ? ['skipped', r.skipped] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.tflops, 2)}${fraction ? ` (${(100 * fraction).toFixed(0)}%)` : ''}`];
+  const prefillLengths = new Set<string>([...backends.flatMap((b) => Object.keys(b.prefill ?? {})), ...Object.keys(torch?.prefill ?? {})]);
+  for (const n of [...prefillLengths].sort((a, b) => Number(a) - Number(b))) {
+    const [c, w] = backends.map((b) => prefillCell(b.prefill?.[n], prefillFractionOfTorch[b.backend]?.[n]));
+    const t = prefillCell(torch?.prefill?.[n], undefined);
     lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} | ${t[0]} | ${t[1]} |`);
   }
   lines.push('', `fused KIVI ${KIVI.bits}-bit decode (key groups of ${KIVI.groupSize} tokens, value groups of ${KIVI.valueGroupSize} channels, f16 scales), same shapes: GB/s of packed bytes read (× the f16 decode's speed)`, '');
@@ -435,7 +554,7 @@ function summarize(): void {
     lines.push(`| ${n} | ${prefixCell(backends[0].prefix?.[n])} | ${prefixCell(backends[1].prefix?.[n])} | ${withStatistics[0]} | ${withStatistics[1]} |`);
   }
   if (torch?.copyGBps) lines.push('', `torch copy: ${fmt(torch.copyGBps)} GB/s`);
-  const summary = { date: new Date().toISOString(), backends, torch, table: lines.join('\n') };
+  const summary = { date: new Date().toISOString(), backends, torch, prefillFractionOfTorch, table: lines.join('\n') };
   writeFileSync(join(outDir, 'attention.json'), JSON.stringify(summary, null, 2));
   console.log(lines.join('\n'));
 }

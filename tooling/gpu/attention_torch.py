@@ -4,7 +4,10 @@ scaled_dot_product_attention for one query per sequence (batch 8, 32 query heads
 head dim 128, f16) over 4k-32k keys, timed with CUDA events; K/V GB/s counts the K and V bytes of
 the 8 KV heads once (what a GQA-aware kernel must read). Where this torch has no `enable_gqa`, K/V
 are repeated to 32 heads before timing and the GB/s still counts the 8-head bytes (so it is the
-rate of useful bytes). Also the copy bandwidth (clone of 1 GiB: bytes read + written).
+rate of useful bytes). Also causal prefill (batch 1, same heads, f16, 1k-16k tokens:
+is_causal=True over the whole prompt) in TFLOP/s, counted as attention-check.ts counts it:
+4 * heads * d * n(n+1)/2 (n(n+1)/2 visible pairs per query head, 2d FLOPs each for q.k and p.v).
+And the copy bandwidth (clone of 1 GiB: bytes read + written).
 Writes OUT/attention/torch-attention.json.
 
     python3 tooling/gpu/attention_torch.py --out DIR [--quick]
@@ -23,8 +26,12 @@ quick = "--quick" in sys.argv
 device = torch.device("cuda")
 batch, q_heads, kv_heads, head_dim = 8, 32, 8, 128
 lengths = [4096] if quick else [4096, 16384, 32768]
+prefill_lengths = [1024, 4096] if quick else [1024, 4096, 16384]
 
 
+def causal_prefill_flops(heads, d, n):
+    """FLOPs of causal attention over n tokens (attention-check.ts's causalPrefillFlops)."""
+    return 4 * heads * d * n * (n + 1) / 2
 
 
 report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda}
@@ -70,6 +77,28 @@ for n in lengths:
         decode[str(n)] = {"error": str(error)}
         print(f"torch sdpa decode n={n} failed: {error}")
 report["decode"] = decode
+
+prefill = {}
+for n in prefill_lengths:
+    try:
+        q = torch.randn(1, q_heads, n, head_dim, device=device, dtype=torch.float16)
+        k = torch.randn(1, kv_heads, n, head_dim, device=device, dtype=torch.float16)
+        v = torch.randn(1, kv_heads, n, head_dim, device=device, dtype=torch.float16)
+        if gqa:
+            fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)  # noqa: E731
+        else:
+            kr = k.repeat_interleave(q_heads // kv_heads, dim=1)
+            vr = v.repeat_interleave(q_heads // kv_heads, dim=1)
+            fn = lambda: F.scaled_dot_product_attention(q, kr, vr, is_causal=True)  # noqa: E731
+        ms = time_ms(fn, 10)
+        prefill[str(n)] = {"ms": ms, "tflops": causal_prefill_flops(q_heads, head_dim, n) / (ms / 1000) / 1e12}
+        print(f"torch sdpa causal prefill n={n}: {ms:.3f} ms, {prefill[str(n)]['tflops']:.1f} TFLOP/s")
+        del q, k, v
+        torch.cuda.empty_cache()
+    except Exception as error:  # one failing size must not hide the others
+        prefill[str(n)] = {"error": str(error)}
+        print(f"torch sdpa causal prefill n={n} failed: {error}")
+report["prefill"] = prefill
 
 os.makedirs(out_dir, exist_ok=True)
 with open(os.path.join(out_dir, "torch-attention.json"), "w") as f:
