@@ -1,11 +1,11 @@
 // Nystroem's host path (radial kernels by the Gram route, others in row tiles of k(x, C); the products
 // with K_CC^{−1/2} in WebAssembly SIMD where available) and ridge-leverage scores, against direct float64
 // formulas written out here, with the SIMD loops on and off; the engine errors of the async methods.
-import { choleskySolve, cholesky, createRng, eigh, type Matrix, matmulMatrix, matrix, type Rng } from '@kvkit/tensor-core';
+import { choleskySolve, cholesky, createRng, eigh, type Matrix, matmulMatrix, matrix, qr, type Rng } from '@kvkit/tensor-core';
 import { assertClose, relativeError, withSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Kernel, kernelBlock, laplace, matern, Nystroem, rbf, ridgeLeverageScores } from '../src/index.js';
-import { uniformIndices } from '../src/approximation/nystroem.js';
+import { inverseSquareRoot, uniformIndices } from '../src/approximation/nystroem.js';
 import { setSimdKernels } from '../src/wasm/simd-arena.js';
 
 function randomPoints(rng: Rng, n: number, d: number): Matrix {
@@ -85,6 +85,34 @@ describe('Nystroem on the host', () => {
       // Worst over 400 seeds: 1e-14.
       assertClose(scores, expected, 1e-9, 'scores');
       expect(scores.some((s) => s < 1)).toBe(true);
+    }));
+
+  it('K^{−1/2} = Q diag(max(λ, 1e-12)^{−1/2}) Qᵀ for a K built from a known Q and spectrum (kept, clipped and tiny negative λ), exactly symmetric', () =>
+    withSeed((rng) => {
+      // Sizes below and above the SIMD product's threshold (32³ multiply-adds).
+      for (const m of [5, 40, 130]) {
+        const q = qr(randomPoints(rng, m, m)).q.data;
+        // Spread over [1e-6, 2], a few exact zeros, 1e-15 and −1e-14 (all three clipped to 1e-12).
+        const lambda = Float64Array.from({ length: m }, (_, i) => (i % 7 === 3 ? [0, 1e-15, -1e-14][i % 3] : 10 ** (-6 * rng.uniform()) * 2));
+        const k = new Float64Array(m * m);
+        const reference = new Float64Array(m * m);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < m; j++) {
+            let sk = 0;
+            let ss = 0;
+            for (let t = 0; t < m; t++) {
+              sk += q[i * m + t] * lambda[t] * q[j * m + t];
+              ss += (q[i * m + t] * q[j * m + t]) / Math.sqrt(Math.max(lambda[t], 1e-12));
+            }
+            k[i * m + j] = sk;
+            reference[i * m + j] = ss;
+          }
+        }
+        for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) k[i * m + j] = k[j * m + i];
+        const s = inverseSquareRoot({ rows: m, cols: m, data: k }).data;
+        assertClose(s, reference, 1e-9, `m = ${m}`);
+        for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) expect(s[i * m + j]).toBe(s[j * m + i]);
+      }
     }));
 
   it('fitAsync / transformAsync with the host engine are fit / transform', async () => {
