@@ -61,10 +61,11 @@ function onRows<T>(k: Tensor, v: Tensor, body: (k: Tensor, v: Tensor) => T): T {
 
 /**
  * Split-K decode attention in WGSL over dense K/V: one workgroup per (partition of keys, KV head,
- * chunk of query rows) streams its keys in tiles of 32 with an online softmax, sharing every K/V
- * element among the query heads of the KV head (GQA); a second program merges the partitions by
- * log-sum-exp. Views of any strides are read in place (offsets and strides are uniforms). Per-key
- * statistics, when asked for, take a second pass from the rows' lse.
+ * chunk of query rows) streams its keys in tiles of 128 with an online softmax, reading K/V rows as
+ * 16-byte words and sharing every element among the query heads of the KV head (GQA); a second
+ * program merges the partitions by log-sum-exp. Views are read in place (offsets and strides are
+ * uniforms) unless their channels are strided (then copied). Per-key statistics, when asked for,
+ * take a second pass from the rows' lse.
  */
 export function decodeAttentionWebGpu(backend: WebGpuBackend, inputs: DenseInputs, attrs: SplitKAttrs, where = 'decodeAttention'): KernelResult {
   const [q, k0, v0, qPos, kPos, logWeights] = inputs;

@@ -9,6 +9,8 @@ const MAX_ROWS = 8;
 /** Workgroup-memory floats for the scaled query rows (rows · d) and the partition's output rows (rows · dv). */
 const Q_CAPACITY = 1024;
 const ACC_CAPACITY = 2048;
+/** Invocations per key in the dot products (adjacent 16-byte reads of its row). */
+const KEY_LANES = 2;
 /** Key groups of the value phase at most (each keeps its own running max; they merge once per partition). */
 const MAX_KEY_GROUPS = 16;
 
@@ -47,10 +49,12 @@ interface PartialShape {
  * \`log_weight(kvh, j)\`; \`rows\` (default \`STANDARD_ROWS\`) says which query rows a KV row serves,
  * where they and their partial results live, and which keys a partition covers.
  *
- * Each tile of WORKGROUP keys takes two phases with one barrier after each:
- * - scores: one invocation per key reads its whole key row (D8 octets, all loads independent) and
- *   scores it against every query row of the workgroup (the rows' scaled queries sit in workgroup
- *   memory, read by all invocations at once), masked, soft-capped and log-weighted;
+ * Each tile of WORKGROUP keys takes three phases with one barrier after each:
+ * - dot products: KEY_LANES adjacent invocations per key read its row 16 bytes each, side by side
+ *   (a pair covers whole 32-byte sectors), every invocation KEY_LANES keys of the tile, all loads
+ *   independent; each scores its half of the channels against every query row of the workgroup (the
+ *   rows' scaled queries sit in workgroup memory, read by all invocations at once);
+ * - scores: one invocation per key adds the halves, masks, soft-caps and adds the log weight;
  * - values: KG key groups × LANES invocations, each lane 8 (or OPL · 8) value channels of its
  *   group's keys, so a value row is read by adjacent invocations, 16 bytes each. Each group keeps its
  *   own running max and sum per row (no workgroup-wide max per tile), and the groups merge by
@@ -63,12 +67,15 @@ const PARTIAL_CODE = (source: string, rows: string, withLogWeights: boolean, sha
   const dv8 = Math.max(1, Math.ceil(shape.dv / 8));
   const lanes = Math.min(dv8, WORKGROUP);
   const keyGroups = Math.min(MAX_KEY_GROUPS, Math.floor(WORKGROUP / lanes));
-  const scratch = shape.rows * Math.max(WORKGROUP, dv8 * 8);
+  const scratch = shape.rows * Math.max(WORKGROUP * KEY_LANES, dv8 * 8);
   return `${source}
 ${rows}
 const WG: u32 = ${WORKGROUP}u;
 const ROWS: u32 = ${shape.rows}u;
 const D8: u32 = ${d8}u;
+const KEY_LANES: u32 = ${KEY_LANES}u;
+/** Octets of a key row each of its lanes reads. */
+const LANE_OCTETS: u32 = ${Math.ceil(d8 / KEY_LANES)}u;
 const DV8: u32 = ${dv8}u;
 const LANES: u32 = ${lanes}u;
 const OPL: u32 = ${Math.ceil(dv8 / lanes)}u;
@@ -77,8 +84,10 @@ const KG: u32 = ${keyGroups}u;
 const GROUP_KEYS: u32 = ${Math.ceil(WORKGROUP / keyGroups)}u;
 var<workgroup> qs: array<mat2x4<f32>, ${shape.rows * d8}>;
 var<workgroup> row_qp: array<i32, ${shape.rows}>;
-/** Scores of the tile [ROWS, WG]; after the last tile, the merged output rows [ROWS, DV8 · 8]. */
+/** Partial dot products of the tile [ROWS, WG, KEY_LANES], then its scores at lane 0; after the last tile, the merged output rows [ROWS, DV8 · 8]. */
 var<workgroup> scratch: array<f32, ${scratch}>;
+var<workgroup> tile_kpos: array<i32, ${WORKGROUP}>;
+${withLogWeights ? `var<workgroup> tile_lw: array<f32, ${WORKGROUP}>;` : ''}
 /** Each key group's (max, sum) per row. */
 var<workgroup> group_state: array<vec2<f32>, ${keyGroups * shape.rows}>;
 fn visible(qp: i32, kp: i32) -> bool {
@@ -128,28 +137,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   workgroupBarrier();
   for (var t0 = j0; t0 < j1; t0 = t0 + WG) {
     let count = min(WG, j1 - t0);
-    if (lid < count) {
-      let j = t0 + lid;
-      let kr = key_row(kvh, j);
-      var dots: array<f32, ${shape.rows}>;
-      for (var r = 0u; r < ROWS; r = r + 1u) { dots[r] = 0.0; }
-      for (var o = 0u; o < D8; o = o + 1u) {
-        let k8 = key_oct(kvh, kr, o);
-        for (var r = 0u; r < ROWS; r = r + 1u) {
-          let q8 = qs[r * D8 + o];
-          dots[r] = dots[r] + dot(q8[0], k8[0]) + dot(q8[1], k8[1]);
+    let key_lane = lid % KEY_LANES;
+    for (var h = 0u; h < KEY_LANES; h = h + 1u) {
+      let t = lid / KEY_LANES + h * (WG / KEY_LANES);
+      if (t < count) {
+        let j = t0 + t;
+        let kr = key_row(kvh, j);
+        var dots: array<f32, ${shape.rows}>;
+        for (var r = 0u; r < ROWS; r = r + 1u) { dots[r] = 0.0; }
+        for (var i = 0u; i < LANE_OCTETS; i = i + 1u) {
+          let o = i * KEY_LANES + key_lane;
+          if (o < D8) {
+            let k8 = key_oct(kvh, kr, o);
+            for (var r = 0u; r < ROWS; r = r + 1u) {
+              let q8 = qs[r * D8 + o];
+              dots[r] = dots[r] + dot(q8[0], k8[0]) + dot(q8[1], k8[1]);
+            }
+          }
+        }
+        for (var r = 0u; r < ROWS; r = r + 1u) { scratch[(r * WG + t) * KEY_LANES + key_lane] = dots[r]; }
+        if (key_lane == 0u) {
+          tile_kpos[t] = kpos_at(kvh, j);
+          ${withLogWeights ? 'tile_lw[t] = log_weight(kvh, j);' : ''}
         }
       }
-      let kp = kpos_at(kvh, j);
-      ${withLogWeights ? 'let lw = log_weight(kvh, j);' : ''}
+    }
+    workgroupBarrier();
+    if (lid < count) {
       for (var r = 0u; r < ROWS; r = r + 1u) {
+        let at = (r * WG + lid) * KEY_LANES;
         var s = -inf_f32();
-        if (r < rc && visible(row_qp[r], kp)) {
-          s = dots[r];
+        if (r < rc && visible(row_qp[r], tile_kpos[lid])) {
+          s = 0.0;
+          for (var l = 0u; l < KEY_LANES; l = l + 1u) { s = s + scratch[at + l]; }
           if (u_softcap() > 0.0) { s = u_softcap() * tanh_acc(s / u_softcap()); }
-          ${withLogWeights ? 's = s + lw;' : ''}
+          ${withLogWeights ? 's = s + tile_lw[lid];' : ''}
         }
-        scratch[r * WG + lid] = s;
+        scratch[at] = s;
       }
     }
     workgroupBarrier();
@@ -159,7 +183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var m = mx[r];
         for (var u = 0u; u < GROUP_KEYS; u = u + 1u) {
           let t = kg + u * KG;
-          if (t < count) { m = nan_max(m, scratch[r * WG + t]); }
+          if (t < count) { m = nan_max(m, scratch[(r * WG + t) * KEY_LANES]); }
         }
         let alpha = select(exp(mx[r] - m), 1.0, m == -inf_f32());
         mx[r] = m;
@@ -172,7 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           let vr = value_row(kvh, t0 + t);
           var p: array<f32, ${shape.rows}>;
           for (var r = 0u; r < ROWS; r = r + 1u) {
-            let s = scratch[r * WG + t];
+            let s = scratch[(r * WG + t) * KEY_LANES];
             p[r] = select(exp(s - mx[r]), 0.0, s == -inf_f32());
             sm[r] = sm[r] + p[r];
           }
