@@ -31,9 +31,6 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
     const keyBuffers = [staged[0], staged[1], staged[2], resid, pos];
     const keyNames = ['kcodes', 'kscale', 'kmin', 'resid', 'pos'];
     const layout = {
-      bits: attrs.bits,
-      group_size: attrs.groupSize,
-      value_group_size: attrs.valueGroupSize,
       key_tokens: attrs.keyGroups * attrs.groupSize,
       value_tokens: attrs.valueTokens,
       key_group_cap: keyCodes.shape[1],
@@ -47,9 +44,9 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
     // A value octet lies in one channel group when groups are multiples of 8 channels: one scale, one minimum, ≤ 2 code words.
     const valueOctets = attrs.valueGroupSize % 8 === 0;
     const keys: KeySource = {
-      key: `kivi:${keyBuffers.map((t) => t.dtype).join(':')}:${scalesAligned ? 'a' : 'u'}`,
+      key: `kivi:${attrs.bits}:${attrs.groupSize}:${attrs.valueGroupSize}:${keyBuffers.map((t) => t.dtype).join(':')}:${scalesAligned ? 'a' : 'u'}`,
       withLogWeights: false,
-      code: kiviKeys(staged[1].dtype, staged[2].dtype, scalesAligned),
+      code: kiviKeys(attrs, staged[1].dtype, staged[2].dtype, scalesAligned),
       bindings: keyNames.map((name, i) => (i === 1 || i === 2 ? wordRowsBinding(name) : { name, dtype: keyBuffers[i].dtype, access: 'read' as const })),
       buffers: keyBuffers,
       uniforms: [...['kcodes_offset', 'kscale_offset', 'kmin_offset'], ...Object.keys(layout)].map((name) => ({ name, type: 'u32' as const })),
@@ -79,26 +76,35 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
 }
 
 /**
+ * Bit width and group sizes are compile-time constants of the program (a handful per model), so the
+ * per-token group and word arithmetic divides by constants.
+ */
+type KiviLayout = Pick<KiviKernelAttrs, 'bits' | 'groupSize' | 'valueGroupSize'>;
+
+/**
  * KIVI dequantization (src/formats/kivi.ts; tensor-core's packed layout: 32/bits codes per word, each
  * group word-aligned). Keys: token j of group g, channel c is code t = j − g·groupSize of row
  * (kvh, g, c), times that row's scale plus its minimum. An octet of channels of one token takes 8
  * code words (one per channel row: the layout is channel-major) and one 16-byte word row each of
  * scales and minima (see word-rows.ts); residual keys are read as they are.
  */
-function kiviKeys(scaleType: Tensor['dtype'], minType: Tensor['dtype'], scalesAligned: boolean): string {
+function kiviKeys(layout: KiviLayout, scaleType: Tensor['dtype'], minType: Tensor['dtype'], scalesAligned: boolean): string {
   return `
+const KIVI_BITS: u32 = ${layout.bits}u;
+const KEY_GROUP: u32 = ${layout.groupSize}u;
+const VALUE_GROUP: u32 = ${layout.valueGroupSize}u;
 fn kivi_code(word: u32, i: u32) -> f32 {
-  let per_word = 32u / u_bits();
-  return f32((word >> ((i % per_word) * u_bits())) & ((1u << u_bits()) - 1u));
+  let per_word = 32u / KIVI_BITS;
+  return f32((word >> ((i % per_word) * KIVI_BITS)) & ((1u << KIVI_BITS) - 1u));
 }
 ${wordRowReader('kscale', scaleType, 'u_d()', scalesAligned)}
 ${wordRowReader('kmin', minType, 'u_d()', scalesAligned)}
 /** The first element of key row (kvh, group of token j) in the scales, and the code of token j in the group's words. */
-fn key_group_row(kvh: u32, j: u32) -> u32 { return (kvh * u_key_group_cap() + j / u_group_size()) * u_d(); }
+fn key_group_row(kvh: u32, j: u32) -> u32 { return (kvh * u_key_group_cap() + j / KEY_GROUP) * u_d(); }
 fn key_code(channel_row: u32, j: u32) -> f32 {
-  let per_word = 32u / u_bits();
-  let words = (u_group_size() + per_word - 1u) / per_word;
-  let t = j % u_group_size();
+  let per_word = 32u / KIVI_BITS;
+  let words = (KEY_GROUP + per_word - 1u) / per_word;
+  let t = j % KEY_GROUP;
   return kivi_code(kcodes_load(u_kcodes_offset() + channel_row * words + t / per_word), t);
 }
 fn key_at(kvh: u32, j: u32, c: u32) -> f32 {
@@ -136,11 +142,11 @@ function kiviValues(octets: boolean): string {
 fn value_at(kvh: u32, j: u32, c: u32) -> f32 {
   let d = u_d();
   if (j >= u_value_tokens()) { return resid_load(u_rvalue_base() + (kvh * u_rvalue_cap() + j - u_value_tokens()) * d + c); }
-  let per_word = 32u / u_bits();
-  let group_words = (u_value_group_size() + per_word - 1u) / per_word;
-  let groups = d / u_value_group_size();
-  let vg = c / u_value_group_size();
-  let i = c - vg * u_value_group_size();
+  let per_word = 32u / KIVI_BITS;
+  let group_words = (VALUE_GROUP + per_word - 1u) / per_word;
+  let groups = d / VALUE_GROUP;
+  let vg = c / VALUE_GROUP;
+  let i = c - vg * VALUE_GROUP;
   let row = kvh * u_value_token_cap() + j;
   let code = kivi_code(vcodes_load(u_vcodes_offset() + (row * groups + vg) * group_words + i / per_word), i);
   return code * vscale_load(u_vscale_offset() + row * groups + vg) + vmin_load(u_vmin_offset() + row * groups + vg);
@@ -150,11 +156,11 @@ fn value_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
   ${
     octets
       ? `if (j < u_value_tokens()) {
-    let per_word = 32u / u_bits();
-    let group_words = (u_value_group_size() + per_word - 1u) / per_word;
-    let groups = u_d() / u_value_group_size();
-    let vg = (8u * o) / u_value_group_size();
-    let i0 = 8u * o - vg * u_value_group_size();
+    let per_word = 32u / KIVI_BITS;
+    let group_words = (VALUE_GROUP + per_word - 1u) / per_word;
+    let groups = u_d() / VALUE_GROUP;
+    let vg = (8u * o) / VALUE_GROUP;
+    let i0 = 8u * o - vg * VALUE_GROUP;
     let slot = (kvh * u_value_token_cap() + j) * groups + vg;
     let words = u_vcodes_offset() + slot * group_words;
     let first = vcodes_load(words + i0 / per_word);
