@@ -86,7 +86,9 @@ var<workgroup> qs: array<mat2x4<f32>, ${shape.rows * d8}>;
 var<workgroup> row_qp: array<i32, ${shape.rows}>;
 /** Partial dot products of the tile [ROWS, WG, KEY_LANES], then its scores at lane 0; after the last tile, the merged output rows [ROWS, DV8 · 8]. */
 var<workgroup> scratch: array<f32, ${scratch}>;
+/** Per key of the tile: its position and where its value row starts (page lookups done once, in the dot-product phase). */
 var<workgroup> tile_kpos: array<i32, ${WORKGROUP}>;
+var<workgroup> tile_vrow: array<u32, ${WORKGROUP}>;
 ${withLogWeights ? `var<workgroup> tile_lw: array<f32, ${WORKGROUP}>;` : ''}
 /** Each key group's (max, sum) per row. */
 var<workgroup> group_state: array<vec2<f32>, ${keyGroups * shape.rows}>;
@@ -158,6 +160,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var r = 0u; r < ROWS; r = r + 1u) { scratch[(r * WG + t) * KEY_LANES + key_lane] = dots[r]; }
         if (key_lane == 0u) {
           tile_kpos[t] = kpos_at(kvh, j);
+          tile_vrow[t] = value_row(kvh, j);
           ${withLogWeights ? 'tile_lw[t] = log_weight(kvh, j);' : ''}
         }
       }
@@ -193,7 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var u = 0u; u < GROUP_KEYS; u = u + 1u) {
         let t = kg + u * KG;
         if (t < count) {
-          let vr = value_row(kvh, t0 + t);
+          let vr = tile_vrow[t];
           var p: array<f32, ${shape.rows}>;
           for (var r = 0u; r < ROWS; r = r + 1u) {
             let s = scratch[(r * WG + t) * KEY_LANES];
