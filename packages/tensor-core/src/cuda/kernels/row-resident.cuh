@@ -13,6 +13,25 @@ struct alignas(16) KvRowBytes {
   kv_u32 w[4];
 };
 
+// One 16-byte load / store at a 16-byte aligned address. Spelled in PTX: from plain struct copies
+// nvcc split some of a thread's vectors into four word accesses.
+__device__ __forceinline__ KvRowBytes kv_row_load16(const void* p) {
+#ifdef KVKIT_EMULATOR
+  return *static_cast<const KvRowBytes*>(p);
+#else
+  KvRowBytes b;
+  asm("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(b.w[0]), "=r"(b.w[1]), "=r"(b.w[2]), "=r"(b.w[3]) : "l"(p));
+  return b;
+#endif
+}
+__device__ __forceinline__ void kv_row_store16(void* p, const KvRowBytes& b) {
+#ifdef KVKIT_EMULATOR
+  *static_cast<KvRowBytes*>(p) = b;
+#else
+  asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(b.w[0]), "r"(b.w[1]), "r"(b.w[2]), "r"(b.w[3]) : "memory");
+#endif
+}
+
 // E elements of dtype T in 16 bytes, as f32.
 template <class T>
 struct KvRowVec;
@@ -86,7 +105,7 @@ __device__ __forceinline__ void kv_row_load(float* v, const T* row, kv_i64 n, co
     for (int q = 0; q < VECS; q++) {
       const kv_i64 i = kv_row_index<T, true>(q * E, s);
       if (active && i < n) {
-        KvRowVec<T>::unpack(*reinterpret_cast<const KvRowBytes*>(row + i), v + q * E);
+        KvRowVec<T>::unpack(kv_row_load16(row + i), v + q * E);
       } else {
 #pragma unroll
         for (int j = 0; j < E; j++) v[q * E + j] = pad;
@@ -109,7 +128,7 @@ __device__ __forceinline__ void kv_row_store(T* row, const float* v, kv_i64 n, c
 #pragma unroll
     for (int q = 0; q < VECS; q++) {
       const kv_i64 i = kv_row_index<T, true>(q * E, s);
-      if (i < n) *reinterpret_cast<KvRowBytes*>(row + i) = KvRowVec<T>::pack(v + q * E);
+      if (i < n) kv_row_store16(row + i, KvRowVec<T>::pack(v + q * E));
     }
   } else {
 #pragma unroll
