@@ -6,7 +6,7 @@
  * residual window, and shared prefixes of several 512-token runs. Same harness as parity-cases.ts
  * (fresh seeded inputs, the CPU kernels as reference).
  */
-import { type DType, getBackend, randomNormal, slice, type Tensor } from '@kvkit/tensor-core';
+import { type DType, getBackend, randomNormal, slice, type Tensor, transpose } from '@kvkit/tensor-core';
 import { decodeAttention } from '../../src/index.js';
 import { batchedCase, compareResults, decodeCase, type GpuParityCase, kiviCase, onGpu, pagedCase, prefixCase, tolerance } from './parity-cases.js';
 
@@ -31,6 +31,27 @@ function unalignedRowsCase(dtype: DType, d: number): GpuParityCase {
   };
 }
 
+/** K/V views whose channels are strided (transposes of [kvHeads, d, n] buffers): the kernel reads row-major copies. */
+function stridedChannelsCase(dtype: DType): GpuParityCase {
+  return {
+    name: `decodeAttention: ${dtype} k/v with strided channels (transposed [kvHeads, d, n] buffers), head dim 64, GQA 4, n = 200`,
+    kernel: 'decodeAttention',
+    tolerance: tolerance(dtype),
+    async run(gpu, rng) {
+      const cpu = getBackend('cpu');
+      const [kvHeads, group, n, d] = [2, 4, 200, 64];
+      const q = randomNormal([kvHeads * group, 1, d], rng, { dtype, backend: cpu });
+      const k = randomNormal([kvHeads, d, n], rng, { dtype, backend: cpu });
+      const v = randomNormal([kvHeads, d, n], rng, { dtype, backend: cpu });
+      const rows = (t: Tensor) => transpose(t, [0, 2, 1]);
+      const options = { returnLse: true };
+      const ref = decodeAttention(q, rows(k), rows(v), options);
+      const [gq, gk, gv] = await Promise.all([q, k, v].map((t) => onGpu(gpu, t)));
+      return compareResults(decodeAttention(gq, rows(gk), rows(gv), options), ref);
+    },
+  };
+}
+
 export function wordDecodeCases(): GpuParityCase[] {
   return [
     decodeCase('16-byte rows: f16, head dim 128, GQA 4, n = 1100 (partitions of 512: 2 full + 76; tiles of 128: 8 full + 76), lse', { kvHeads: 2, group: 4, m: 1, n: 1100, d: 128, dtype: 'f16' }, { returnLse: true }),
@@ -41,6 +62,8 @@ export function wordDecodeCases(): GpuParityCase[] {
     decodeCase('head dim 20 (not a multiple of 8: element reads), f32, GQA 2, n = 131', { kvHeads: 2, group: 2, m: 1, n: 131, d: 20, dtype: 'f32' }, { partitionSize: 64, returnLse: true }),
     unalignedRowsCase('f16', 64),
     unalignedRowsCase('f32', 128),
+    unalignedRowsCase('bf16', 64),
+    stridedChannelsCase('f16'),
     pagedCase('16-byte rows: f16 pool, head dim 128, GQA 4, batch 3, pages of 16, ragged lengths up to 1100', { batch: 3, kvHeads: 2, group: 4, m: 1, pageSize: 16, maxLength: 1100, d: 128, dtype: 'f16' }),
     pagedCase('16-byte rows: f32 pool, head dim 64, MHA, batch 2, pages of 7, lengths up to 600', { batch: 2, kvHeads: 2, group: 1, m: 1, pageSize: 7, maxLength: 600, d: 64, dtype: 'f32' }),
     batchedCase('16-byte rows: f16, head dim 128, GQA 8, requests of 1, 700 and 129 tokens', { lengths: [1, 700, 129], kvHeads: 1, group: 8, m: 1, d: 128, dtype: 'f16', partitionSize: 512 }),
