@@ -1,22 +1,36 @@
-// The fused KIVI decode: pass 1 over keys and values dequantized from packed codes as they are read
-// (KiviSource, split-k-pass.cuh); kv_decode_merge_* (merge.cu) is pass 2. `vectorized` (the host's
-// choice, kivi-vec-plan.ts): the 16-byte pass of kivi-vec-pass.cuh, else the generic per-key loop.
+// The fused KIVI decode: pass 1 over keys and values dequantized from packed codes as they are read;
+// kv_decode_merge_* (merge.cu) is pass 2. Two pass-1 kernels, the host (kivi-vec-plan.ts) picks:
+// kv_kivi_decode_vec_partial_* (kivi-vec-pass.cuh: 16-byte loads, codes unpacked in registers) for
+// the shapes it serves, else kv_kivi_decode_partial_* (the generic per-key loop over KiviSource,
+// split-k-pass.cuh).
 #include "kivi-vec-pass.cuh"
 
 #define KV_KIVI_PARTIAL(qn, TQ, sn, TS, rn, TR)                                                                                          \
-  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32, KIVI_MIN_BLOCKS) kv_kivi_decode_partial_##qn##_##sn##_##rn(                              \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_kivi_decode_partial_##qn##_##sn##_##rn(                              \
       float* partAcc, float* partStat, const TQ* Q, const kv_u32* keyCodes, const TS* keyScale, const TS* keyMin, const kv_u32* valueCodes, \
       const TS* valueScale, const TS* valueMin, const TR* residualKeys, const TR* residualValues, const kv_i32* qPos, const kv_i32* kPos,    \
       int H, int Hkv, int m, int n, int d, int partition, float scale, int causal, int window, float softcap, int bits, int groupSize,       \
-      int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap, int residualKeyCap, int residualValueCap,     \
-      int vectorized) {                                                                                                                 \
+      int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap, int residualKeyCap, int residualValueCap) {   \
     const KiviSource<TS, TR> src{keyCodes,       keyScale,   keyMin,      valueCodes,  valueScale,  valueMin,      residualKeys,   \
                                  residualValues, qPos,       kPos,        bits,        groupSize,   valueGroupSize, d,              \
                                  n,              keyTokens,  valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap}; \
-    const StandardRows rows{H, H / Hkv, m, partition};                                                                                \
-    if (vectorized) kivi_decode_partial_vec<TQ>(partAcc, partStat, Q, src, rows, scale, causal, window, softcap);                        \
-    else decode_partial_rows<TQ>(partAcc, partStat, Q, src, rows, d, d, scale, causal, window, softcap);                                 \
+    decode_partial_rows<TQ>(partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, d, scale, causal, window, softcap);                \
   }
 #define KV_KIVI_PARTIAL_R(qn, TQ, sn, TS) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f32, float) KV_KIVI_PARTIAL(qn, TQ, sn, TS, f16, kv_f16)
 #define KV_KIVI_PARTIAL_S(qn, TQ) KV_KIVI_PARTIAL_R(qn, TQ, f32, float) KV_KIVI_PARTIAL_R(qn, TQ, f16, kv_f16)
 KV_FOR_FLOAT_DTYPES(KV_KIVI_PARTIAL_S)
+
+// The same arguments, scales and residual as f16 or f32 by flag (scaleF16, residualF16).
+#define KV_KIVI_VEC_PARTIAL(qn, TQ)                                                                                                       \
+  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32, KIVI_MIN_BLOCKS) kv_kivi_decode_vec_partial_##qn(                         \
+      float* partAcc, float* partStat, const TQ* Q, const kv_u32* keyCodes, const void* keyScale, const void* keyMin,                      \
+      const kv_u32* valueCodes, const void* valueScale, const void* valueMin, const void* residualKeys, const void* residualValues,         \
+      const kv_i32* qPos, const kv_i32* kPos, int H, int Hkv, int m, int n, int d, int partition, float scale, int causal, int window,    \
+      float softcap, int bits, int groupSize, int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap,     \
+      int residualKeyCap, int residualValueCap, int scaleF16, int residualF16) {                                                         \
+    const KiviVecSource src{keyCodes, keyScale,      keyMin,       valueCodes, valueScale,    valueMin,    residualKeys, residualValues, \
+                            qPos,     kPos,          scaleF16,     residualF16, bits,         groupSize,   valueGroupSize, d,           \
+                            n,        keyTokens,     valueTokens,  keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap};        \
+    kivi_decode_partial_vec<TQ>(partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, scale, causal, window, softcap);    \
+  }
+KV_FOR_FLOAT_DTYPES(KV_KIVI_VEC_PARTIAL)

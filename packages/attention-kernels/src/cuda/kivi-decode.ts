@@ -37,7 +37,8 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
     const { acc, stat, ...config } = launch;
     const vec = kiviVecPlan({ headDim: d, bits: attrs.bits, groupSize: attrs.groupSize, valueGroupSize: attrs.valueGroupSize, residualAddresses: residual.map((t) => backend.address(t)) });
     if (vec) config.sharedBytes = Math.max(config.sharedBytes, vec.sharedBytes);
-    backend.launch(kiviDecodeModule, `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`, config, [
+    const kernel = vec ? `kv_kivi_decode_vec_partial_${q.dtype}` : `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`;
+    backend.launch(kiviDecodeModule, kernel, config, [
       arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
       arg.ptr(backend.address(kc)), arg.ptr(backend.address(floats[0])), arg.ptr(backend.address(floats[1])),
       arg.ptr(backend.address(vc)), arg.ptr(backend.address(floats[2])), arg.ptr(backend.address(floats[3])),
@@ -48,7 +49,7 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
       arg.i32(attrs.bits), arg.i32(attrs.groupSize), arg.i32(attrs.valueGroupSize),
       arg.i32(attrs.keyGroups * attrs.groupSize), arg.i32(attrs.valueTokens),
       arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
-      arg.bool(vec !== undefined),
+      ...(vec ? [arg.bool(scaleType === 'f16'), arg.bool(residualType === 'f16')] : []),
     ]);
   });
   return withKeyStatistics(attrs, attention, (lse) =>

@@ -28,7 +28,7 @@
 #define KIVI_VALUE_CHANNELS 8
 #define KIVI_GROUP_PAD 4
 #define KIVI_QUAD 4
-// Blocks per SM the KIVI kernels are compiled for: caps registers at 168 (unbounded, ptxas took 236,
+// Blocks per SM the 16-byte KIVI kernels are compiled for: caps registers at 168 (unbounded, ptxas took 236,
 // two blocks per SM); at 168 nothing spills.
 #define KIVI_MIN_BLOCKS 3
 
@@ -98,10 +98,15 @@ __device__ __forceinline__ void kivi_stage_words(kv_u32* dst, int dstStride, con
   }
 }
 
-template <class TS>
-__device__ __forceinline__ void kivi_stage_floats(float* dst, const TS* src, int count) {
+// `count` f16 or f32 numbers from element `first` of src into shared memory as f32.
+__device__ __forceinline__ void kivi_stage_floats(float* dst, const void* src, bool f16, kv_i64 first, int count) {
+  if (f16) {
 #pragma unroll 4
-  for (int i = threadIdx.x; i < count; i += blockDim.x) dst[i] = KvType<TS>::load(src[i]);
+    for (int i = threadIdx.x; i < count; i += blockDim.x) dst[i] = KvType<kv_f16>::load(static_cast<const kv_f16*>(src)[first + i]);
+  } else {
+#pragma unroll 4
+    for (int i = threadIdx.x; i < count; i += blockDim.x) dst[i] = static_cast<const float*>(src)[first + i];
+  }
 }
 
 // 8 consecutive channels of a full-precision row as f32, by 16-byte loads.
@@ -174,9 +179,31 @@ __device__ __forceinline__ void kivi_score_quads(const kv_u32* codes, const floa
   }
 }
 
-// The body, after the block's query rows are in shared memory; one copy per (scale, residual) dtype.
-template <class TS, class TR>
-__device__ __noinline__ void kivi_decode_vec_body(const KiviSource<TS, TR> src, float* partAcc, float* partStat, const DecBlockRows rowsOf, int j0, int j1, int causal,
+// A KIVI cache as the 16-byte pass reads it (KiviSource's fields), with the dtypes of the scales and
+// of the residual as flags instead of template parameters: ptxas compiles a callee once per kernel
+// that reaches it, so the pass has one kernel per query dtype rather than riding in all twelve
+// (query, scale, residual) kernels of the generic loop.
+struct KiviVecSource {
+  const kv_u32* keyCodes;
+  const void* keyScale;
+  const void* keyMin;
+  const kv_u32* valueCodes;
+  const void* valueScale;
+  const void* valueMin;
+  const void* residualKeys;
+  const void* residualValues;
+  const kv_i32* qPos;
+  const kv_i32* kPos;
+  int scaleF16, residualF16;
+  int bits, groupSize, valueGroupSize, d, n, keyTokens, valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap;
+  __device__ __forceinline__ kv_i32 queryPosition(int, int i) const { return qPos[i]; }
+  __device__ __forceinline__ int length(int) const { return n; }
+};
+
+// The body, after the block's query rows are in shared memory; one copy per residual dtype TR (with
+// the residual's dtype a run-time flag too, ptxas spilled 540 bytes at the 168-register bound).
+template <class TR>
+__device__ __noinline__ void kivi_decode_vec_body(const KiviVecSource& src, float* partAcc, float* partStat, const DecBlockRows& rowsOf, int j0, int j1, int causal,
                                                   int window, float softcap) {
   constexpr int N = KIVI_VALUE_CHANNELS;
   const int kvh = blockIdx.y, d = src.d, bits = src.bits, groupSize = src.groupSize;
@@ -188,6 +215,7 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviSource<TS, TR> src, 
   float* rowMax = smem + L.rowState;
   float* rowSum = rowMax + DEC_ROWS;
   float* rowScale = rowSum + DEC_ROWS;
+  kv_i32* qp = reinterpret_cast<kv_i32*>(rowScale + DEC_ROWS);  // the query rows' positions (registers are the scarce resource)
   kv_i32* keyPos = reinterpret_cast<kv_i32*>(smem + L.keyPos);
   kv_u32* keyCodes = reinterpret_cast<kv_u32*>(smem + L.keyCodes);
   float* keyScale = smem + L.keyScale;
@@ -208,15 +236,13 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviSource<TS, TR> src, 
     rowMax[threadIdx.x] = -KV_INF;
     rowSum[threadIdx.x] = 0.0f;
     rowScale[threadIdx.x] = 1.0f;
+    qp[threadIdx.x] = rowsOf.position[threadIdx.x];
   }
-  kv_i32 qp[DEC_ROWS];
   float acc[DEC_ROWS][N];
 #pragma unroll
-  for (int r = 0; r < DEC_ROWS; r++) {
-    qp[r] = rowsOf.position[r];
+  for (int r = 0; r < DEC_ROWS; r++)
 #pragma unroll
     for (int e = 0; e < N; e++) acc[r][e] = 0.0f;
-  }
 
   for (int c0 = j0; c0 < j1;) {
     const int c1 = min(j1, (c0 / groupSize + L.tileGroups) * groupSize);
@@ -228,21 +254,23 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviSource<TS, TR> src, 
       const int groups = (k1 - 1) / groupSize - firstGroup + 1;
       const kv_i64 group0 = (kv_i64)kvh * src.keyGroupCap + firstGroup;
       kivi_stage_words(keyCodes, L.groupStride, src.keyCodes + group0 * d * L.groupWords, d * L.groupWords, groups);
-      kivi_stage_floats(keyScale, src.keyScale + group0 * d, groups * d);
-      kivi_stage_floats(keyMin, src.keyMin + group0 * d, groups * d);
+      kivi_stage_floats(keyScale, src.keyScale, src.scaleF16, group0 * d, groups * d);
+      kivi_stage_floats(keyMin, src.keyMin, src.scaleF16, group0 * d, groups * d);
     }
     if (v1 > c0) {
       const kv_i64 token0 = (kv_i64)kvh * src.valueTokenCap + c0;
       kivi_stage_words(valueCodes, 0, src.valueCodes + token0 * L.valueWords, (v1 - c0) * L.valueWords, 1);
-      kivi_stage_floats(valueScale, src.valueScale + token0 * L.valueGroups, (v1 - c0) * L.valueGroups);
-      kivi_stage_floats(valueMin, src.valueMin + token0 * L.valueGroups, (v1 - c0) * L.valueGroups);
+      kivi_stage_floats(valueScale, src.valueScale, src.scaleF16, token0 * L.valueGroups, (v1 - c0) * L.valueGroups);
+      kivi_stage_floats(valueMin, src.valueMin, src.scaleF16, token0 * L.valueGroups, (v1 - c0) * L.valueGroups);
     }
     for (int t = threadIdx.x; t < cn; t += blockDim.x) keyPos[t] = src.kPos[c0 + t];
     __syncthreads();
     // A.
     if (k1 > c0) kivi_score_quads(keyCodes, keyScale, keyMin, L, firstGroup, c0, k1, groupSize, bits, d, q, region, keyPos, qp, rc, causal, window, softcap);
     const kv_i64 residualKey0 = (kv_i64)kvh * src.residualKeyCap - src.keyTokens + c0;  // residual row of tile key jj: residualKey0 + jj
-    dec_score_rows(src.residualKeys, [&](int jj) { return residualKey0 + jj; }, max(k1, c0) - c0, cn, d, q, region, keyPos, nullptr, qp, rc, causal, window, softcap);
+    const auto residualRow = [&](int jj) { return residualKey0 + jj; };
+    const int firstResidual = max(k1, c0) - c0;
+    dec_score_rows(static_cast<const TR*>(src.residualKeys), residualRow, firstResidual, cn, d, q, region, keyPos, nullptr, qp, rc, causal, window, softcap);
     __syncthreads();
     // B.
     dec_chunk_probabilities(region, rowMax, rowSum, rowScale, rc, cn);
@@ -264,7 +292,7 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviSource<TS, TR> src, 
 #pragma unroll
         for (int e = 0; e < N; e++) v[e] = kivi_code_to_float((kv_u32)(packed >> (e * bits)) & mask) * s + mn;
       } else {
-        kivi_load_channels(src.residualValues + (residualValue0 + jj) * d, vseg * N, v);
+        kivi_load_channels(static_cast<const TR*>(src.residualValues) + (residualValue0 + jj) * d, vseg * N, v);
       }
 #pragma unroll
       for (int r = 0; r < DEC_ROWS; r++) {
@@ -281,11 +309,12 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviSource<TS, TR> src, 
 }
 
 // The 16-byte KIVI pass: the block's query rows into shared memory, then the body.
-template <class TQ, class TS, class TR>
-__device__ void kivi_decode_partial_vec(float* partAcc, float* partStat, const TQ* Q, const KiviSource<TS, TR> src, const StandardRows rowMap, float scale, int causal,
+template <class TQ>
+__device__ void kivi_decode_partial_vec(float* partAcc, float* partStat, const TQ* Q, const KiviVecSource src, const StandardRows rowMap, float scale, int causal,
                                         int window, float softcap) {
   DecBlockRows rowsOf;
   int j0 = 0, j1 = 0;
   if (!dec_stage_rows<TQ>(Q, src, rowMap, src.d, scale, rowsOf, j0, j1)) return;
-  kivi_decode_vec_body<TS, TR>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap);
+  if (src.residualF16) kivi_decode_vec_body<kv_f16>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap);
+  else kivi_decode_vec_body<float>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap);
 }
