@@ -49,6 +49,22 @@ describe('SIMD matmulMatrix', () => {
       }
     }));
 
+  it('gives the same values when a large product passes several panels per call (one hand-off to the threads), in one pass or several', () =>
+    withSeed((rng) => {
+      // Past 2²⁴ multiply-adds: 128×2000×70 takes its five 468-row panels in one pass, 48×12000×40 its
+      // fifteen 819-row panels in passes of fourteen; AᵀA of a 26000×40 A (its panels are A's own rows)
+      // its 32 panels in passes of 31.
+      for (const [m, k, n] of [[128, 2000, 70], [48, 12000, 40]]) {
+        for (const transposeA of [false, true]) {
+          const a = transposeA ? random(rng, k, m) : random(rng, m, k);
+          const b = random(rng, k, n);
+          expectIdentical(matmulMatrix(a, b, { transposeA }).data, naiveMatmul(a.data, b.data, m, k, n, transposeA, false), `${m}×${k}×${n} tA=${transposeA}`);
+        }
+      }
+      const tall = random(rng, 26000, 40);
+      expectIdentical(matmulMatrix(tall, tall, { transposeA: true }).data, naiveMatmul(tall.data, tall.data, 40, 26000, 40, true, false), 'AᵀA 26000×40');
+    }));
+
   it('computes AᵀA and AAᵀ from their upper triangle: symmetric, and equal to the formula bit for bit', () =>
     withSeed((rng) => {
       // A tall A for AᵀA and a wide one for AAᵀ: small products with B in several panels (1200 rows of 37).

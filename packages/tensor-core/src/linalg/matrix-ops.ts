@@ -1,5 +1,5 @@
 import { InvalidConfigError, ShapeMismatchError } from '../errors.js';
-import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
+import { SCRATCH_VALUES, scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
 import { addressOf } from '../simd/simd-arena.js';
 import { runRowBlocks } from '../simd/row-blocks.js';
 import { type LinearOperator, type Matrix, matrix } from './matrix.js';
@@ -109,10 +109,17 @@ function simdMatmul(
   const chunkRows = 4 * Math.ceil(Math.min(m, Math.max(4, Math.floor(CHUNK_VALUES / n))) / 4);
   const depth = Math.min(inner, Math.max(16, Math.min(Math.floor(PANEL_VALUES / n), Math.floor(A_BLOCK_VALUES / chunkRows))));
   const aIsPanel = symmetric && transposeA;
+  // Large products split their row blocks among the worker threads (Node), in shared memory, a pass
+  // of consecutive panels per hand-off: as many as the kept scratch arena holds next to C's chunk
+  // (each thread still takes its blocks through one panel at a time). One hand-off per panel made a
+  // 500 × 500 × 8000 product hand off 123 times; where the other vCPU was busy each waited for it.
+  const threadedWork = m * inner * n >= THREADED_MIN_WORK;
+  const panelValues = (aIsPanel ? 0 : chunkRows) + n;
+  const panelsPerPass = threadedWork ? Math.max(1, Math.min(Math.ceil(inner / depth), Math.floor((SCRATCH_VALUES - chunkRows * n - 16) / (depth * panelValues)))) : 1;
+  const passDepth = Math.min(inner, panelsPerPass * depth);
   // Four spare values: a short last block's padding rows read at most three past a block's end.
-  const lengths = [aIsPanel ? 0 : depth * chunkRows + 4, depth * n + 4, chunkRows * n];
-  // Large products split each panel's row blocks among the worker threads (Node), in shared memory.
-  const threaded = m * inner * n >= THREADED_MIN_WORK ? threadedScratchAreas(lengths) : null;
+  const lengths = [aIsPanel ? 0 : passDepth * chunkRows + 4, passDepth * n + 4, chunkRows * n];
+  const threaded = threadedWork ? threadedScratchAreas(lengths) : null;
   const scratch = threaded ?? scratchAreas(lengths);
   if (!scratch) return false;
   const [aBlock, panel, chunk] = scratch.areas;
@@ -121,8 +128,8 @@ function simdMatmul(
   for (let r0 = 0; r0 < m; r0 += chunkRows) {
     const height = Math.min(chunkRows, m - r0);
     if (accumulate) chunk.set(out.subarray(r0 * n, (r0 + height) * n));
-    for (let k0 = 0; k0 < inner; k0 += depth) {
-      const width = Math.min(depth, inner - k0);
+    for (let k0 = 0; k0 < inner; k0 += passDepth) {
+      const width = Math.min(passDepth, inner - k0);
       // One panel holds all of B: copied once for every chunk.
       if (width < inner || r0 === 0) panel.set(bd.subarray(k0 * n, (k0 + width) * n));
       // x_i[k] (row i of the chunk in op(A), k of the panel) at xa + i·xs + k·xk bytes.
@@ -138,7 +145,7 @@ function simdMatmul(
         for (let r = 0; r < height; r++) aBlock.set(ad.subarray((r0 + r) * inner + k0, (r0 + r) * inner + k0 + width), r * width);
         [xa, xs, xk] = [addressOf(aBlock), 8 * width, 8];
       }
-      const job = { xa, xs, xk, d: width, yt: addressOf(panel), ld: n, c: addressOf(chunk), cs: 8 * n, firstRow: r0, symmetric, add: accumulate || k0 > 0 };
+      const job = { xa, xs, xk, d: width, yt: addressOf(panel), ld: n, c: addressOf(chunk), cs: 8 * n, firstRow: r0, symmetric, add: accumulate || k0 > 0, panelDepth: depth };
       runRowBlocks(scratch.kernels, threaded?.arena ?? null, job, 0, Math.ceil(height / 4));
     }
     out.set(chunk.subarray(0, height * n), r0 * n);

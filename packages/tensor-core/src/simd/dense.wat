@@ -20,7 +20,7 @@
   ;; columns), B's panel (d rows, ld wide) at yt, columns 0..n (from the block's first row on, for a
   ;; symmetric product: its upper triangle). The kernel of matmulMatrix's panels, so that worker
   ;; threads each take a range of blocks of the same panel in one call.
-  (func (export "rowBlocksProducts")
+  (func $rowBlocksProducts (export "rowBlocksProducts")
     (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
     (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $symmetric i32) (param $add i32)
     (local $b i32) (local $row i32) (local $x i32) (local $o i32)
@@ -38,7 +38,29 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $next))))
 
-  ;; The row-block product, its sums starting at zero or (with $add) at the outputs' values; x_r[k]
+;; rowBlocksProducts over a pass of consecutive panels of B, `depth` rows each (the last may be
+  ;; shorter): the blocks b0 ≤ b < b1 take the first panel, then the next (its sums going on from the
+  ;; values the panel before left), so each panel stays in cache while they pass over it, and a
+  ;; worker thread takes a whole pass in one hand-off. The same sums, in the same order, as one
+  ;; rowBlocksProducts call per panel.
+  (func (export "rowBlocksPanels")
+    (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
+    (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $symmetric i32) (param $add i32)
+    (param $depth i32)
+    (local $k0 i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $k0) (local.get $d)))
+      (call $rowBlocksProducts
+        (i32.add (local.get $xa) (i32.mul (local.get $k0) (local.get $xk))) (local.get $xs) (local.get $xk)
+        (select (local.get $depth) (i32.sub (local.get $d) (local.get $k0))
+          (i32.lt_s (local.get $depth) (i32.sub (local.get $d) (local.get $k0))))
+        (i32.add (local.get $yt) (i32.shl (i32.mul (local.get $k0) (local.get $ld)) (i32.const 3))) (local.get $ld)
+        (local.get $c) (local.get $cs) (local.get $b0) (local.get $b1) (local.get $firstRow) (local.get $symmetric)
+        (i32.or (local.get $add) (i32.gt_s (local.get $k0) (i32.const 0))))
+      (local.set $k0 (i32.add (local.get $k0) (local.get $depth)))
+      (br $next))))
+
+    ;; The row-block product, its sums starting at zero or (with $add) at the outputs' values; x_r[k]
   ;; at xa + r·xs + k·xk bytes (rows of a row-major x: xs = 8d, xk = 8; columns: xs = 8, xk = 8·ld).
   (func $rowBlockProductsFrom
     (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32) (param $j0 i32) (param $j1 i32)

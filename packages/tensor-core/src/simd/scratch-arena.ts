@@ -4,7 +4,7 @@ import { simdThreadCount } from './simd-threads.js';
 // Work areas up to this many float64 values (8 MiB) share one kept scratch arena, so a call does
 // not pay for a fresh WebAssembly memory and instance (≈ 0.2 ms, more than a 48³ product); larger
 // ones get their own.
-const SCRATCH_VALUES = 2 ** 20;
+export const SCRATCH_VALUES = 2 ** 20;
 let scratch: SimdArena | null = null;
 // The same in shared memory with the worker threads attached, for jobs worth splitting; created on
 // first use (and its first touch and the workers' start paid once).

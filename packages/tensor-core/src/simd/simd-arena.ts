@@ -15,6 +15,12 @@ export interface DenseSimdKernels {
    * column firstRow + 4b on where `symmetric` is 1, else from column 0. matmulMatrix's panel step.
    */
   rowBlocksProducts(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, symmetric: number, add: number): void;
+  /**
+   * `rowBlocksProducts` over consecutive panels of B, `depth` of its d rows each, panel after panel
+   * (the sums go on from panel to panel, as one call per panel would leave them): a pass of several
+   * panels in one call, so a worker thread takes it in one hand-off.
+   */
+  rowBlocksPanels(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, symmetric: number, add: number, depth: number): void;
   /** out[r] += a_r · b for the four rows a_r = a + 8·r·m (m columns). */
   rowBlockDots(a: number, m: number, b: number, out: number): void;
   /** out[j] += Σ_r a_r[j]·c_r for the same four rows, j < m. */
