@@ -112,7 +112,7 @@ function simdMatmul(
   // Large products split their row blocks among the worker threads (Node), in shared memory, a pass
   // of consecutive panels per hand-off: as many as the kept scratch arena holds next to C's chunk
   // (each thread still takes its blocks through one panel at a time). One hand-off per panel made a
-  // 500 × 500 × 8000 product hand off 123 times; where the other vCPU was busy each waited for it.
+  // 500 × 500 × 8000 product hand off 124 times (6 now); where the other vCPU was busy, each waited for it.
   const threadedWork = m * inner * n >= THREADED_MIN_WORK;
   const panelValues = (aIsPanel ? 0 : chunkRows) + n;
   const panelsPerPass = threadedWork ? Math.max(1, Math.min(Math.ceil(inner / depth), Math.floor((SCRATCH_VALUES - chunkRows * n - 16) / (depth * panelValues)))) : 1;
