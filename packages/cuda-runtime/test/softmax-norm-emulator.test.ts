@@ -25,9 +25,12 @@ const tolerance = (dtype: DType): number => (dtype === 'f32' ? 1e-5 : 1e-2);
 const rowsFor = (n: number): number => (n <= 128 ? 37 : n <= 4097 ? 5 : 2);
 const normal = (r: Rng, shape: number[], dtype: DType, std: number): Tensor => randomNormal(shape, r, { dtype, std });
 
-/** rows × n elements starting one element into a buffer: contiguous, but no row start is 16-byte aligned. */
-function unaligned(r: Rng, rows: number, n: number, dtype: DType): Tensor {
-  return reshape(slice(normal(r, [rows * n + 1], dtype, 4), [1], [rows * n + 1]), [rows, n]);
+/**
+ * A view of `flat` (rows · n + 1 elements) as rows × n from its second element: contiguous, but no
+ * row start is 16-byte aligned. Taken inside the op, on each backend (an upload would realign it).
+ */
+function unaligned(flat: Tensor, rows: number, n: number): Tensor {
+  return reshape(slice(flat, [1], [rows * n + 1]), [rows, n]);
 }
 
 function cases(): ParityCase[] {
@@ -42,9 +45,20 @@ function cases(): ParityCase[] {
       list.push({ name: `rmsNorm rows of ${n} ${dtype} (f32 weight)`, tolerance: tol, inputs: (r) => [normal(r, [rows, n], dtype, 3), normal(r, [n], 'f32', 1)], op: (x, w) => rmsNorm(x, w, 1e-5) });
     }
     for (const n of [32, 4096, 8192]) {
-      list.push({ name: `softmax rows of ${n} ${dtype}, unaligned view`, tolerance: tol, inputs: (r) => [unaligned(r, 3, n, dtype)], op: (x) => softmax(x) });
-      list.push({ name: `rmsNorm rows of ${n} ${dtype}, unaligned view, ${dtype} weight`, tolerance: tol, inputs: (r) => [unaligned(r, 3, n, dtype), normal(r, [n], dtype, 1)], op: (x, w) => rmsNorm(x, w, 1e-6) });
+      list.push({ name: `softmax rows of ${n} ${dtype}, unaligned view`, tolerance: tol, inputs: (r) => [normal(r, [3 * n + 1], dtype, 4)], op: (flat) => softmax(unaligned(flat, 3, n)) });
+      list.push({
+        name: `rmsNorm rows of ${n} ${dtype}, unaligned view, ${dtype} weight`,
+        tolerance: tol,
+        inputs: (r) => [normal(r, [3 * n + 1], dtype, 4), normal(r, [n], dtype, 1)],
+        op: (flat, w) => rmsNorm(unaligned(flat, 3, n), w, 1e-6),
+      });
     }
+    list.push({
+      name: `rmsNorm rows of 4096 ${dtype}, ${dtype} weight one element into its buffer (element loads)`,
+      tolerance: tol,
+      inputs: (r) => [normal(r, [3, 4096], dtype, 3), normal(r, [4097], dtype, 1)],
+      op: (x, w) => rmsNorm(x, slice(w, [1], [4097])),
+    });
     list.push({ name: `softmax of a transposed view (rows of 96) ${dtype}`, tolerance: tol, inputs: (r) => [normal(r, [96, 40], dtype, 4)], op: (x) => softmax(transpose(x)) });
     list.push({ name: `rmsNorm of a transposed view (rows of 200) ${dtype}, bf16 weight`, tolerance: tol, inputs: (r) => [normal(r, [200, 9], dtype, 2), normal(r, [200], 'bf16', 1)], op: (x, w) => rmsNorm(transpose(x), w) });
     // Rows of 1000 take 64 threads each, 4 rows per block: 6 rows leave the second block half empty.

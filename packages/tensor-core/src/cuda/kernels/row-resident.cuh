@@ -120,6 +120,29 @@ __device__ __forceinline__ void kv_row_load(float* v, const T* row, kv_i64 n, co
   }
 }
 
+// Slots q·E … q·E + E − 1 of a row of dtype S laid out as T's (a norm's weight beside its input):
+// one 16-byte load where S is as wide as T and VECTORS (so aligned: the launcher checks every base
+// it is given), element loads otherwise; 0 past the end.
+template <class T, class S, bool VECTORS>
+__device__ __forceinline__ void kv_row_load_vector_as(float* out, const S* row, kv_i64 n, int q, const KvRowSlot& s) {
+  constexpr int E = KvRowVec<T>::E;
+  if (VECTORS && sizeof(S) == sizeof(T)) {
+    const kv_i64 i = kv_row_index<T, true>(q * E, s);
+    if (i < n) {
+      KvRowVec<S>::unpack(kv_row_load16(row + i), out);
+    } else {
+#pragma unroll
+      for (int j = 0; j < E; j++) out[j] = 0.0f;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < E; j++) {
+      const kv_i64 i = kv_row_index<T, VECTORS>(q * E + j, s);
+      out[j] = i < n ? KvType<S>::load(row[i]) : 0.0f;
+    }
+  }
+}
+
 // Stores a thread's slots that lie inside the row (the layout kv_row_load read).
 template <class T, int VECS, bool VECTORS>
 __device__ __forceinline__ void kv_row_store(T* row, const float* v, kv_i64 n, const KvRowSlot& s) {

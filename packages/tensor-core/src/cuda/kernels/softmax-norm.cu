@@ -103,8 +103,9 @@ __device__ void rms_norm(T* out, const T* x, const W* weight, kv_i64 rows, kv_i6
   }
 }
 
-// Single-pass RMSNorm over rows held in registers (row-resident.cuh); the weight is read per
-// element (it is one row, cached after the first rows read it).
+// Single-pass RMSNorm over rows held in registers (row-resident.cuh); the weight (one row for all
+// rows, cached after the first rows read it) in the same layout, by 16-byte loads where it is as
+// wide as x.
 template <class T, class W, int VECS, bool VECTORS>
 __device__ void rms_norm_resident(T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps, int lanes) {
   __shared__ double scratch[KV_ROW_MAX_LANES / 32];
@@ -120,9 +121,11 @@ __device__ void rms_norm_resident(T* out, const T* x, const W* weight, kv_i64 ro
     ss = kv_row_reduce<KvRowSum>(ss, scratch, lanes);
     const float inv = (float)(1.0 / sqrt(ss / (double)d + (double)eps));
 #pragma unroll
-    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) {
-      const kv_i64 i = kv_row_index<T, VECTORS>(k, slot);
-      if (i < d) v[k] = v[k] * inv * KvType<W>::load(weight[i]);
+    for (int q = 0; q < VECS; q++) {
+      float w[KvRowVec<T>::E];
+      kv_row_load_vector_as<T, W, VECTORS>(w, weight, d, q, slot);
+#pragma unroll
+      for (int j = 0; j < KvRowVec<T>::E; j++) v[q * KvRowVec<T>::E + j] = v[q * KvRowVec<T>::E + j] * inv * w[j];
     }
     if (active) kv_row_store<T, VECS, VECTORS>(out + r * d, v, d, slot);
   }

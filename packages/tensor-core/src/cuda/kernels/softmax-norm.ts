@@ -44,7 +44,7 @@ export function registerCudaSoftmaxNormKernels(): void {
     if (rows === 0) return out;
     return withRowMajor(backend, [input, weight], ([x, w]) => {
       const args = [arg.ptr(backend.address(out)), arg.ptr(backend.address(x)), arg.ptr(backend.address(w)), arg.i64(rows), arg.i64(d), arg.f32(eps)];
-      const resident = rowResidentLaunch(input.dtype, d, rows, [backend.address(x), backend.address(out)]);
+      const resident = rowResidentLaunch(input.dtype, d, rows, [backend.address(x), backend.address(out), backend.address(w)]);
       if (resident) {
         backend.launch(softmaxNormModule, `kv_rms_norm_resident_${input.dtype}_${weight.dtype}_${resident.variant}`, { grid: resident.grid, block: resident.block }, [...args, arg.i32(resident.lanes)]);
       } else {
