@@ -14,13 +14,14 @@ struct alignas(16) KvRowBytes {
 };
 
 // One 16-byte load / store at a 16-byte aligned address. Spelled in PTX: from plain struct copies
-// nvcc split some of a thread's vectors into four word accesses.
+// nvcc split some of a thread's vectors into four word accesses. Volatile, so a load is never moved
+// out of the bounds test that guards it.
 __device__ __forceinline__ KvRowBytes kv_row_load16(const void* p) {
 #ifdef KVKIT_EMULATOR
   return *static_cast<const KvRowBytes*>(p);
 #else
   KvRowBytes b;
-  asm("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(b.w[0]), "=r"(b.w[1]), "=r"(b.w[2]), "=r"(b.w[3]) : "l"(p));
+  asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(b.w[0]), "=r"(b.w[1]), "=r"(b.w[2]), "=r"(b.w[3]) : "l"(p));
   return b;
 #endif
 }
