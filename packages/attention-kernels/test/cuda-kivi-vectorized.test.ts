@@ -76,8 +76,10 @@ for (const bits of [2, 4] as const) {
   for (const d of [64, 128]) {
     for (const group of [1, 4, 8]) {
       for (const { options, ...scenario } of scenarios) {
-        const f16 = k % 3 === 1; // f16 scales, residual and queries in a third of the cases
-        cases.push({ shape: { bits, d, group, ...scenario, valueGroupSize: d === 64 ? 16 : 32, floatDType: f16 ? 'f16' : 'f32', qDType: f16 ? 'f16' : 'f32', capacity: k % 4 === 2 ? 3 : 0 }, options });
+        // f16 scales, residual and queries in a third of the cases, bf16 queries in another
+        const floatDType = k % 3 === 1 ? 'f16' : 'f32';
+        const qDType = (['f32', 'f16', 'bf16'] as const)[k % 3];
+        cases.push({ shape: { bits, d, group, ...scenario, valueGroupSize: d === 64 ? 16 : 32, floatDType, qDType, capacity: k % 4 === 2 ? 3 : 0 }, options });
         k++;
       }
     }

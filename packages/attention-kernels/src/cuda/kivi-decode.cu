@@ -1,6 +1,6 @@
 // The fused KIVI decode: pass 1 over keys and values dequantized from packed codes as they are read;
 // kv_decode_merge_* (merge.cu) is pass 2. Two pass-1 kernels, the host (kivi-vec-plan.ts) picks:
-// kv_kivi_decode_vec_partial_* (kivi-vec-pass.cuh: 16-byte loads, codes unpacked in registers) for
+// kv_kivi_decode_vec_partial (kivi-vec-pass.cuh: 16-byte loads, codes unpacked in registers) for
 // the shapes it serves, else kv_kivi_decode_partial_* (the generic per-key loop over KiviSource,
 // split-k-pass.cuh).
 #include "kivi-vec-pass.cuh"
@@ -20,17 +20,14 @@
 #define KV_KIVI_PARTIAL_S(qn, TQ) KV_KIVI_PARTIAL_R(qn, TQ, f32, float) KV_KIVI_PARTIAL_R(qn, TQ, f16, kv_f16)
 KV_FOR_FLOAT_DTYPES(KV_KIVI_PARTIAL_S)
 
-// The same arguments, scales and residual as f16 or f32 by flag (scaleF16, residualF16).
-#define KV_KIVI_VEC_PARTIAL(qn, TQ)                                                                                                       \
-  extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32, KIVI_MIN_BLOCKS) kv_kivi_decode_vec_partial_##qn(                         \
-      float* partAcc, float* partStat, const TQ* Q, const kv_u32* keyCodes, const void* keyScale, const void* keyMin,                      \
-      const kv_u32* valueCodes, const void* valueScale, const void* valueMin, const void* residualKeys, const void* residualValues,         \
-      const kv_i32* qPos, const kv_i32* kPos, int H, int Hkv, int m, int n, int d, int partition, float scale, int causal, int window,    \
-      float softcap, int bits, int groupSize, int valueGroupSize, int keyTokens, int valueTokens, int keyGroupCap, int valueTokenCap,     \
-      int residualKeyCap, int residualValueCap, int scaleF16, int residualF16) {                                                         \
-    const KiviVecSource src{keyCodes, keyScale,      keyMin,       valueCodes, valueScale,    valueMin,    residualKeys, residualValues, \
-                            qPos,     kPos,          scaleF16,     residualF16, bits,         groupSize,   valueGroupSize, d,           \
-                            n,        keyTokens,     valueTokens,  keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap};        \
-    kivi_decode_partial_vec<TQ>(partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, scale, causal, window, softcap);    \
-  }
-KV_FOR_FLOAT_DTYPES(KV_KIVI_VEC_PARTIAL)
+// The same arguments; the query, scale and residual dtypes are flags (KIVI_QUERY_*, scaleF16, residualF16).
+extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32, KIVI_MIN_BLOCKS) kv_kivi_decode_vec_partial(
+    float* partAcc, float* partStat, const void* Q, const kv_u32* keyCodes, const void* keyScale, const void* keyMin, const kv_u32* valueCodes,
+    const void* valueScale, const void* valueMin, const void* residualKeys, const void* residualValues, const kv_i32* qPos, const kv_i32* kPos, int H, int Hkv,
+    int m, int n, int d, int partition, float scale, int causal, int window, float softcap, int bits, int groupSize, int valueGroupSize, int keyTokens,
+    int valueTokens, int keyGroupCap, int valueTokenCap, int residualKeyCap, int residualValueCap, int queryDtype, int scaleF16, int residualF16) {
+  const KiviVecSource src{keyCodes, keyScale,  keyMin,      valueCodes, valueScale,  valueMin,      residualKeys,   residualValues,
+                          qPos,     kPos,      scaleF16,    residualF16, bits,       groupSize,     valueGroupSize, d,
+                          n,        keyTokens, valueTokens, keyGroupCap, valueTokenCap, residualKeyCap, residualValueCap};
+  kivi_decode_partial_vec(partAcc, partStat, Q, queryDtype, src, StandardRows{H, H / Hkv, m, partition}, scale, causal, window, softcap);
+}

@@ -11,6 +11,9 @@ import { keyStatisticsCuda } from './statistics.js';
 /** The fused KIVI decode's pass 1 (its merge is split-k.ts's). */
 export const kiviDecodeModule = defineCudaModule({ name: 'kvkit-attention-kivi', source, headers: { ...SPLIT_K_HEADERS, 'kivi-vec-pass.cuh': vecPassHeader } });
 
+/** The query dtypes of kv_kivi_decode_vec_partial, by their code (KIVI_QUERY_* in kivi-vec-pass.cuh). */
+const VEC_QUERY_DTYPES = ['f32', 'f16', 'bf16'];
+
 /** The dtype a group of tensors is read in: theirs when they agree, else f32 (they are cast). */
 function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
   return tensors.every((t) => t.dtype === 'f16') ? 'f16' : 'f32';
@@ -37,7 +40,7 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
     const { acc, stat, ...config } = launch;
     const vec = kiviVecPlan({ headDim: d, bits: attrs.bits, groupSize: attrs.groupSize, valueGroupSize: attrs.valueGroupSize, residualAddresses: residual.map((t) => backend.address(t)) });
     if (vec) config.sharedBytes = Math.max(config.sharedBytes, vec.sharedBytes);
-    const kernel = vec ? `kv_kivi_decode_vec_partial_${q.dtype}` : `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`;
+    const kernel = vec ? 'kv_kivi_decode_vec_partial' : `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`;
     backend.launch(kiviDecodeModule, kernel, config, [
       arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
       arg.ptr(backend.address(kc)), arg.ptr(backend.address(floats[0])), arg.ptr(backend.address(floats[1])),
@@ -49,7 +52,7 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
       arg.i32(attrs.bits), arg.i32(attrs.groupSize), arg.i32(attrs.valueGroupSize),
       arg.i32(attrs.keyGroups * attrs.groupSize), arg.i32(attrs.valueTokens),
       arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
-      ...(vec ? [arg.bool(scaleType === 'f16'), arg.bool(residualType === 'f16')] : []),
+      ...(vec ? [arg.i32(VEC_QUERY_DTYPES.indexOf(q.dtype)), arg.bool(scaleType === 'f16'), arg.bool(residualType === 'f16')] : []),
     ]);
   });
   return withKeyStatistics(attrs, attention, (lse) =>

@@ -181,8 +181,8 @@ __device__ __forceinline__ void kivi_score_quads(const kv_u32* codes, const floa
 
 // A KIVI cache as the 16-byte pass reads it (KiviSource's fields), with the dtypes of the scales and
 // of the residual as flags instead of template parameters: ptxas compiles a callee once per kernel
-// that reaches it, so the pass has one kernel per query dtype rather than riding in all twelve
-// (query, scale, residual) kernels of the generic loop.
+// that reaches it, so the pass is one kernel (query dtype a flag too) rather than riding in all
+// twelve (query, scale, residual) kernels of the generic loop.
 struct KiviVecSource {
   const kv_u32* keyCodes;
   const void* keyScale;
@@ -308,13 +308,20 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviVecSource& src, floa
   dec_write_partials<N>(acc, region, rowMax, rowSum, rowsOf, valueLanes, d, partAcc, partStat);
 }
 
+// Query dtypes of the 16-byte KIVI kernel's `queryDtype` (kivi-decode.ts passes them).
+#define KIVI_QUERY_F32 0
+#define KIVI_QUERY_F16 1
+#define KIVI_QUERY_BF16 2
+
 // The 16-byte KIVI pass: the block's query rows into shared memory, then the body.
-template <class TQ>
-__device__ void kivi_decode_partial_vec(float* partAcc, float* partStat, const TQ* Q, const KiviVecSource src, const StandardRows rowMap, float scale, int causal,
-                                        int window, float softcap) {
+__device__ __forceinline__ void kivi_decode_partial_vec(float* partAcc, float* partStat, const void* Q, int queryDtype, const KiviVecSource src, const StandardRows rowMap,
+                                                        float scale, int causal, int window, float softcap) {
   DecBlockRows rowsOf;
   int j0 = 0, j1 = 0;
-  if (!dec_stage_rows<TQ>(Q, src, rowMap, src.d, scale, rowsOf, j0, j1)) return;
+  const bool any = queryDtype == KIVI_QUERY_F16    ? dec_stage_rows(static_cast<const kv_f16*>(Q), src, rowMap, src.d, scale, rowsOf, j0, j1)
+                   : queryDtype == KIVI_QUERY_BF16 ? dec_stage_rows(static_cast<const kv_bf16*>(Q), src, rowMap, src.d, scale, rowsOf, j0, j1)
+                                                   : dec_stage_rows(static_cast<const float*>(Q), src, rowMap, src.d, scale, rowsOf, j0, j1);
+  if (!any) return;
   if (src.residualF16) kivi_decode_vec_body<kv_f16>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap);
   else kivi_decode_vec_body<float>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap);
 }
