@@ -11,7 +11,8 @@
 // dimension); the warps then merge and the block writes the partition's unnormalized output with
 // its (max, Σ exp) per row. Pass 2 (kv_decode_merge_*): one block per output row merges the
 // partitions by log-sum-exp. The fused KIVI decode (kv_kivi_decode_partial_*) is the same pass 1
-// over keys and values dequantized from packed codes as they are read.
+// over keys and values dequantized from packed codes as they are read; its 16-byte variant
+// (kivi-vec-pass.cuh) reuses the 16-byte pass's phases below.
 //
 // This header holds pass 1 (both variants), the sources and the row mappings every split-K kernel
 // shares; the kernels live in one module per feature, so a program compiles only what it launches
