@@ -1,5 +1,5 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
-import { FLASH_PARTITION } from '../gpu/flash-partition.js';
+import { flashPartitionSize } from '../gpu/flash-partition.js';
 import { attentionStatisticsCuda, batchedDecodeAttentionCuda, decodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
 import { kiviDecodeAttentionCuda } from './kivi-decode.js';
 import { poolKeyScoresCuda } from './key-pooling.js';
@@ -16,7 +16,7 @@ export function registerCudaAttentionKernels(): void {
   registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('batchedDecodeAttention', (backend, inputs, attrs) => batchedDecodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
-  registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }));
+  registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: flashPartitionSize(inputs[0], inputs[1], inputs[2]) }));
   registerCudaKernel('pagedAttention', (backend, inputs, attrs) => pagedAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('attentionStatistics', (backend, inputs, attrs) => attentionStatisticsCuda(backend, inputs, attrs));
   registerCudaKernel('pagedWrite', (backend, inputs) => pagedWriteCuda(backend, inputs));

@@ -1,3 +1,5 @@
+import type { Tensor } from '@kvkit/tensor-core';
+
 /**
  * Keys per partition when the GPU backends run `flashAttention` (prefill) on their split-K kernels:
  * each block takes ≤ 8 query rows of one KV head (for m ≥ 8, consecutive queries of one query head)
@@ -6,3 +8,25 @@
  * can see (causal, window) cost a position test, never a dot product.
  */
 export const FLASH_PARTITION = 512;
+
+/**
+ * The f32 partial states of all partitions (rows × partitions × (dv + 2) floats) stay under this.
+ * With a fixed 512-key partition they grow as m·n: a 16k-token prompt at 32 heads of 128 would
+ * hold 8.7 GB of them. A prompt has plenty of parallelism in its query rows alone, so once the
+ * partials would pass this, partitions grow instead.
+ */
+export const FLASH_PARTIALS_BYTES = 256 * 2 ** 20;
+
+/** Partition sizes grow in whole tiles of the kernels' key chunk. */
+const KEY_CHUNK = 128;
+
+/** Keys per partition for a prefill of q [qHeads, m, d] over k [kvHeads, n, d], v [kvHeads, n, dv]. */
+export function flashPartitionSize(q: Tensor, k: Tensor, v: Tensor): number {
+  const rows = q.shape[0] * q.shape[1];
+  const n = k.shape[1];
+  const dv = v.shape[2];
+  const bytesPerPartition = rows * (dv + 2) * 4;
+  const affordable = Math.max(1, Math.floor(FLASH_PARTIALS_BYTES / Math.max(bytesPerPartition, 1)));
+  const partitions = Math.min(Math.ceil(n / FLASH_PARTITION), affordable);
+  return Math.max(FLASH_PARTITION, Math.ceil(n / Math.max(partitions, 1) / KEY_CHUNK) * KEY_CHUNK);
+}

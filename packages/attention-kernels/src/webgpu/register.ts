@@ -1,6 +1,6 @@
 import { registerKernel } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
-import { FLASH_PARTITION } from '../gpu/flash-partition.js';
+import { flashPartitionSize } from '../gpu/flash-partition.js';
 import { attentionStatisticsWebGpu, batchedDecodeAttentionWebGpu, decodeAttentionWebGpu, pagedAttentionWebGpu } from './decode-attention.js';
 import { kiviDecodeAttentionWebGpu } from './kivi-decode.js';
 import { poolKeyScoresWebGpu } from './key-pooling.js';
@@ -18,7 +18,7 @@ export function registerWebGpuAttentionKernels(): void {
   registerKernel<'batchedDecodeAttention', WebGpuBackend>('batchedDecodeAttention', 'webgpu', (backend, inputs, attrs) => batchedDecodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'kiviDecodeAttention', WebGpuBackend>('kiviDecodeAttention', 'webgpu', (backend, inputs, attrs) => kiviDecodeAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'flashAttention', WebGpuBackend>('flashAttention', 'webgpu', (backend, inputs, attrs) =>
-    decodeAttentionWebGpu(backend, inputs, { ...attrs, partitionSize: FLASH_PARTITION }, 'flashAttention'),
+    decodeAttentionWebGpu(backend, inputs, { ...attrs, partitionSize: flashPartitionSize(inputs[0], inputs[1], inputs[2]) }, 'flashAttention'),
   );
   registerKernel<'pagedAttention', WebGpuBackend>('pagedAttention', 'webgpu', (backend, inputs, attrs) => pagedAttentionWebGpu(backend, inputs, attrs));
   registerKernel<'attentionStatistics', WebGpuBackend>('attentionStatistics', 'webgpu', (backend, inputs, attrs) => attentionStatisticsWebGpu(backend, inputs, attrs));
