@@ -1,11 +1,12 @@
 // Nystroem's host path (radial kernels by the Gram route, others in row tiles of k(x, C); the products
 // with K_CC^{−1/2} in WebAssembly SIMD where available) and ridge-leverage scores, against direct float64
 // formulas written out here, with the SIMD loops on and off; the engine errors of the async methods.
-import { choleskySolve, cholesky, createRng, eigh, type Matrix, matmulMatrix, matrix, qr, type Rng } from '@kvkit/tensor-core';
+import { choleskySolve, cholesky, createRng, eigh, type Matrix, matmulMatrix, matrix, qr, type Rng, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';
 import { assertClose, relativeError, withSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Kernel, kernelBlock, laplace, matern, Nystroem, rbf, ridgeLeverageScores } from '../src/index.js';
 import { inverseSquareRoot, uniformIndices } from '../src/approximation/nystroem.js';
+import { threadedGaussianCrossProduct } from '../src/operator/threaded-gaussian-cross.js';
 import { setSimdKernels } from '../src/wasm/simd-arena.js';
 
 function randomPoints(rng: Rng, n: number, d: number): Matrix {
@@ -37,7 +38,10 @@ function directFeatures(kernel: Kernel, x: Matrix, landmarks: Matrix): Float64Ar
   return out;
 }
 
-afterEach(() => setSimdKernels(true));
+afterEach(() => {
+  setSimdKernels(true);
+  setSimdThreads();
+});
 
 describe('Nystroem on the host', () => {
   it('φ(x) = k(x, C)·K_CC^{−1/2} to float64 rounding: radial (Gram route, with near-duplicates) and other kernels, tiles and SIMD blocks at their edges', () =>
@@ -85,6 +89,23 @@ describe('Nystroem on the host', () => {
       // Worst over 400 seeds: 1e-14.
       assertClose(scores, expected, 1e-9, 'scores');
       expect(scores.some((s) => s < 1)).toBe(true);
+    }));
+
+  it('a Gaussian transform large enough for the worker threads (tiles of kernel rows and their product split among them): the direct formula, and the one-thread values bit for bit', () =>
+    withSeed((rng) => {
+      // 703 × 160 × 160 = 1.8e7 multiply-adds: past the threaded path's 2²⁴; 703 rows make a short last tile (703 − 512) and block.
+      const kernel = rbf({ gamma: 0.15 });
+      const x = randomPoints(rng, 703, 4);
+      const indices = uniformIndices(x.rows, 160, createRng(rng.int(1 << 30)));
+      setSimdThreads(2);
+      const model = new Nystroem({ kernel, nComponents: 160 }).fit(x, { indices });
+      const threaded = model.transform(x).data;
+      // Where Node's worker threads run (here), the transform took the threaded path.
+      if (simdThreadCount() > 1) expect(threadedGaussianCrossProduct(kernel, x, rowsOf(x, indices), inverseSquareRoot(kernelBlock(kernel, rowsOf(x, indices), rowsOf(x, indices))))).not.toBeNull();
+      assertClose(threaded, directFeatures(kernel, x, rowsOf(x, indices)), 1e-9, 'threaded transform');
+      setSimdThreads(1);
+      const single = model.transform(x).data;
+      for (let i = 0; i < single.length; i++) if (!Object.is(threaded[i], single[i])) expect.fail(`entry ${i}: ${threaded[i]} (threads) vs ${single[i]} (one thread)`);
     }));
 
   it('K^{−1/2} = Q diag(max(λ, 1e-12)^{−1/2}) Qᵀ for a K built from a known Q and spectrum (kept, clipped and tiny negative λ), exactly symmetric', () =>

@@ -3,6 +3,7 @@ import { withTensorScope } from '../util/tensor-scope.js';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions, tileSizeOf } from './kernel-matrix.js';
 import { hostKernelRows, radialCrossProduct, usesHostGramRoute } from './radial-cross.js';
+import { threadedGaussianCrossProduct } from './threaded-gaussian-cross.js';
 
 // Cross-kernel products K(x, y)·V with a wide V (Nyström's K_CC^{−1/2}, ridge leverage's L⁻ᵀ) on any
 // engine: the host's Gram route or row tiles, a backend's lazy operator.
@@ -14,8 +15,9 @@ export function isHostEngine(engine: KernelMatrixOptions['engine']): boolean {
 
 /**
  * K(x, y)·V, k(x, y) never stored whole. On the host engine: radial kernels by the Gram route
- * (`radialCrossProduct`), other kernels in row tiles of about tileSize² values evaluated in float64
- * and multiplied by V as they are made; on a synchronous backend (engine 'cpu'), the lazy
+ * (`radialCrossProduct`; a Gaussian one against a wide V on the worker threads,
+ * `threadedGaussianCrossProduct`), other kernels in row tiles of about tileSize² values evaluated in
+ * float64 and multiplied by V as they are made; on a synchronous backend (engine 'cpu'), the lazy
  * operator's f32 product.
  */
 export function crossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions, route: CrossRoute = 'device'): Matrix {
@@ -38,6 +40,8 @@ export function crossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, op
   const m = y.rows;
   const k = v.cols;
   if (usesHostGramRoute(kernel, options.engine) && m * k <= SMALL_V_VALUES) return radialCrossProduct(kernel, x, y, v);
+  const threaded = usesHostGramRoute(kernel, options.engine) ? threadedGaussianCrossProduct(kernel, x, y, v) : null;
+  if (threaded) return threaded;
   // Kernel rows a tile at a time, each tile times V by matmulMatrix (its cache-sized panels and
   // worker threads), added into the product from zero. A tile holds about tileSize² values, or k rows
   // when V is wider (no more memory than V itself): every tile copies V's panels once, so thin tiles

@@ -193,7 +193,21 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $tail))))
 
-  ;; Rows [from, to) of a packed Gram matrix turned Gaussian in place: the diagonal set to 1 and
+;; Rows [from, to) of a block of cross dot products xᵢ·yⱼ (row i at a + 8·i·ld, m of them) turned
+  ;; Gaussian in place: gaussianFromProducts with rowNorms[i] = ‖xᵢ‖² and norms[j] = ‖yⱼ‖². A
+  ;; thread's share of a block of kernel rows (Nyström's transform).
+  (func (export "gaussianCrossRows") (param $a i32) (param $ld i32) (param $rowNorms i32) (param $norms i32) (param $m i32) (param $from i32) (param $to i32) (param $gamma f64)
+    (local $i i32)
+    (local.set $i (local.get $from))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $to)))
+      (call $gaussianFromProducts (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $ld)) (i32.const 3)))
+        (local.get $norms) (f64.load (i32.add (local.get $rowNorms) (i32.shl (local.get $i) (i32.const 3))))
+        (i32.const 0) (local.get $m) (local.get $gamma))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+    ;; Rows [from, to) of a packed Gram matrix turned Gaussian in place: the diagonal set to 1 and
   ;; gaussianFromProducts on the rest of each row (norms: the squared norms of the points).
   (func (export "gaussianRows") (param $a i32) (param $norms i32) (param $n i32) (param $from i32) (param $to i32) (param $gamma f64)
     (local $i i32) (local $row i32)
