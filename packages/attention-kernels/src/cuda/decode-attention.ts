@@ -1,4 +1,4 @@
-import { reshape, type Tensor } from '@kvkit/tensor-core';
+import { bytesPerElement, reshape, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
@@ -31,7 +31,7 @@ function denseSplitK(backend: CudaBackend, [q, k, v, qPos, kPos, logWeights]: re
   const [qHeads, m, d] = q.shape;
   const [kvHeads, n] = k.shape;
   const dv = v.shape[2];
-  return splitKDecode(backend, q, { kvHeads, n, dv, partition: attrs.partitionSize }, attrs, (launch, staging) => {
+  return splitKDecode(backend, q, { kvHeads, n, dv, partition: attrs.partitionSize, valueBytes: bytesPerElement(k.dtype) }, attrs, (launch, staging) => {
     const [qs, ks, vs, qp, kp] = [q, k, v, qPos, kPos].map((t) => staging.rowMajor(t));
     const lw = logWeights && staging.rowMajor(logWeights);
     const { acc, stat, ...config } = launch;
@@ -74,7 +74,7 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
   const folded = reshape(q, [batch * qHeads, m, d]);
   try {
     const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
-    const attention = (a: KernelAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, (launch, staging) => {
+    const attention = (a: KernelAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition, valueBytes: bytesPerElement(poolKeys.dtype) }, a, (launch, staging) => {
       const [qs, ks, vs, pos, tab, len, qp] = [folded, poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => staging.rowMajor(t));
       const { acc, stat, ...config } = launch;
       backend.launch(decodeAttentionModule, `kv_paged_decode_partial_${q.dtype}_${poolKeys.dtype}`, config, [
@@ -138,7 +138,7 @@ export function batchedDecodeAttentionCuda(
   const dv = v.shape[2];
   const folded = reshape(q, [batch * qHeads, m, d]);
   try {
-    const attention = (a: SplitKAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv, partition: a.partitionSize }, a, (launch, staging) => {
+    const attention = (a: SplitKAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv, partition: a.partitionSize, valueBytes: bytesPerElement(k.dtype) }, a, (launch, staging) => {
       const [qs, ks, vs, qp, kp, ip] = [folded, k, v, qPos, kPos, indptr].map((t) => staging.rowMajor(t));
       const lw = logWeights && staging.rowMajor(logWeights);
       const { acc, stat, ...config } = launch;

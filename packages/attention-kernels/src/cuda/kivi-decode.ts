@@ -33,7 +33,7 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
   const scaleType = commonDtype([keyScale, keyMin, valueScale, valueMin]);
   const residualType = commonDtype([residualKeys, residualValues]);
   const as = (staging: Staging, t: Tensor, dtype: 'f16' | 'f32') => staging.rowMajor(t.dtype === dtype ? t : staging.keep(cast(t, dtype)));
-  const attention = (a: KiviKernelAttrs) => splitKDecode(backend, q, { kvHeads, n, dv: d, partition: a.partitionSize }, a, (launch, staging) => {
+  const attention = (a: KiviKernelAttrs) => splitKDecode(backend, q, { kvHeads, n, dv: d, partition: a.partitionSize, valueBytes: 0 }, a, (launch, staging) => {
     const floats = [keyScale, keyMin, valueScale, valueMin].map((t) => as(staging, t, scaleType));
     const residual = [residualKeys, residualValues].map((t) => as(staging, t, residualType));
     const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));

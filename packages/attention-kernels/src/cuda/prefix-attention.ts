@@ -1,4 +1,4 @@
-import { reshape, type Tensor } from '@kvkit/tensor-core';
+import { bytesPerElement, reshape, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda';
 import { prefixLaunch, type PrefixAttrs } from '../gpu/prefix-launch.js';
 import { withKeyStatistics } from '../gpu/with-statistics.js';
@@ -47,13 +47,13 @@ function twoPhase(backend: CudaBackend, inputs: readonly Tensor[], attrs: Prefix
     const head = [ptr(acc), ptr(stat), ptr(q), ptr(keys), ptr(values), ptr(positions)];
     const suffix = `${q.dtype}_${keys.dtype}`;
     if (plan.runs > 0) {
-      backend.launch(prefixDecodeModule, `kv_prefix_shared_partial_${suffix}`, { grid: [1, plan.runs * kvHeads, plan.sharedRowChunks], ...partialBlock(d, dv) }, [
+      backend.launch(prefixDecodeModule, `kv_prefix_shared_partial_${suffix}`, { grid: [1, plan.runs * kvHeads, plan.sharedRowChunks], ...partialBlock(d, dv, bytesPerElement(keys.dtype)) }, [
         ...head, ptr(chunkPages), ptr(chunkCounts), ptr(usersIndptr), ptr(users), ptr(runStarts), ptr(runSlots), ptr(qPos),
         arg.i32(batch), arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(plan.pageSize),
         ...maskArgs(attrs),
       ]);
     }
-    backend.launch(prefixDecodeModule, `kv_prefix_own_partial_${suffix}`, { grid: [slots, batch * kvHeads, plan.ownRowChunks], ...partialBlock(d, dv) }, [
+    backend.launch(prefixDecodeModule, `kv_prefix_own_partial_${suffix}`, { grid: [slots, batch * kvHeads, plan.ownRowChunks], ...partialBlock(d, dv, bytesPerElement(keys.dtype)) }, [
       ...head, ptr(ownTable), ptr(ownLengths), ptr(ownStart), ptr(qPos),
       arg.i32(batch), arg.i32(qHeads), arg.i32(kvHeads), arg.i32(m), arg.i32(d), arg.i32(dv), arg.i32(plan.pageSize), arg.i32(ownTable.shape[2]), arg.i32(plan.ownPartition),
       ...maskArgs(attrs),

@@ -20,6 +20,7 @@
 // key-statistics.cu, and merge.cu (pass 2, which every one of them needs).
 #pragma once
 #include "kvkit/prelude.cuh"
+#include "async-copy.cuh"
 
 #define DEC_WARPS 4
 // Query rows per block (registers hold one partial dot product per row).
@@ -263,6 +264,9 @@ __device__ void decode_partial_rows(float* partAcc, float* partStat, const TQ* Q
 // generic pass's 2·DEC_WARPS·DEC_ROWS floats), then the chunk's rows (i64), positions and log weights.
 #define DEC_KEYS 128
 #define DEC_UNROLL 4
+// Shared memory up to which the 16-byte pass also holds the chunk's value rows (split-k.ts sizes
+// launches with the same rule): past it, consumer GPUs (99 KiB per block) could not launch it.
+#define DEC_VALUE_TILE_LIMIT (96 * 1024)
 
 struct alignas(16) DecVec {
   kv_u32 w[4];
@@ -433,6 +437,14 @@ __device__ __forceinline__ void dec_write_partials(float (&acc)[DEC_ROWS][N], fl
   }
 }
 
+// Whether the 16-byte pass's blocks also hold a chunk's value rows [DEC_KEYS][dv] in shared memory,
+// behind the generic pass's layout and the chunk's rows, positions and log weights.
+template <class TK>
+__device__ __forceinline__ bool dec_value_tile_fits(int d, int dv) {
+  const int base = 4 * (DEC_ROWS * d + DEC_WARPS * DEC_ROWS * dv + 2 * DEC_WARPS * DEC_ROWS) + DEC_KEYS * (8 + 4 + 4);
+  return base + DEC_KEYS * dv * (int)sizeof(TK) <= DEC_VALUE_TILE_LIMIT;
+}
+
 // The body, after the block's query rows are in shared memory. Not inlined and templated on the key
 // dtype only: three copies serve every query dtype and source (inlined per kernel, the 16-byte pass
 // tripled NVRTC's first compile of this module).
@@ -449,6 +461,9 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
   kv_i64* keyRows = reinterpret_cast<kv_i64*>(rowMax + 2 * DEC_WARPS * DEC_ROWS);
   kv_i32* keyPos = reinterpret_cast<kv_i32*>(keyRows + DEC_KEYS);
   float* keyLogW = reinterpret_cast<float*>(keyPos + DEC_KEYS);
+  // The chunk's value rows, copied asynchronously while phases A and B run (when they fit).
+  TK* valueTile = reinterpret_cast<TK*>(keyLogW + DEC_KEYS);
+  const bool prefetchValues = dec_value_tile_fits<TK>(d, dv);
 
   const int rc = rowsOf.count;
   const int valueLanes = dv / N, slices = blockDim.x / valueLanes, slice = threadIdx.x / valueLanes, vseg = threadIdx.x % valueLanes;
@@ -477,9 +492,17 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
       keyLogW[t] = walk.logWeight(r);
     }
     __syncthreads();
+    if (prefetchValues) {
+      for (int x = threadIdx.x; x < cn * valueLanes; x += blockDim.x) {
+        const int jj = x / valueLanes, part = x % valueLanes;
+        dec_async_copy16(valueTile + jj * dv + part * N, V + keyRows[jj] * dv + part * N);
+      }
+      dec_async_commit();
+    }
     dec_score_rows(K, [&](int jj) { return keyRows[jj]; }, 0, cn, d, q, region, keyPos, keyLogW, qp, rc, causal, window, softcap);
     __syncthreads();
     dec_chunk_probabilities(region, rowMax, rowSum, rowScale, rc, cn);
+    if (prefetchValues) dec_async_wait_all();
     __syncthreads();
     // C. acc[r] = acc[r] · rescale[r] + Σ_jj p[r][jj] · v[jj] over this thread's keys and channels
 #pragma unroll
@@ -493,7 +516,7 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
 #pragma unroll
       for (int u = 0; u < DEC_UNROLL; u++) {
         const int jj = base + u * slices;
-        if (jj < cn) vr[u] = dec_load(V + keyRows[jj] * dv, vseg * N);
+        if (jj < cn) vr[u] = prefetchValues ? dec_load(valueTile + jj * dv, vseg * N) : dec_load(V + keyRows[jj] * dv, vseg * N);
       }
 #pragma unroll
       for (int u = 0; u < DEC_UNROLL; u++) {
@@ -510,7 +533,7 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
         }
       }
     }
-    __syncthreads();  // the next chunk overwrites the probabilities and the key rows
+    __syncthreads();  // the next chunk overwrites the probabilities, the key rows and the value tile
   }
   dec_write_partials<N>(acc, region, rowMax, rowSum, rowsOf, valueLanes, dv, partAcc, partStat);
 }

@@ -4,10 +4,11 @@ import { planSplitK } from '../gpu/split-k-plan.js';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import decodeSource from './decode-attention.cu';
 import mergeSource from './merge.cu';
+import asyncCopyHeader from './async-copy.cuh';
 import passHeader from './split-k-pass.cuh';
 
 /** Pass 1 and the sources every split-K module includes (`#include "split-k-pass.cuh"`). */
-export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'split-k-pass.cuh': passHeader });
+export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'split-k-pass.cuh': passHeader, 'async-copy.cuh': asyncCopyHeader });
 
 /**
  * Pass 1 of split-K decode over dense, ragged and paged K/V. The KIVI, prefix-shared and statistics
@@ -21,6 +22,7 @@ export const splitKMergeModule = defineCudaModule({ name: 'kvkit-attention-merge
 const WARPS = 4; // DEC_WARPS in split-k-pass.cuh
 const ROWS = 8; // DEC_ROWS
 const KEYS = 128; // DEC_KEYS: the 16-byte pass stages each chunk's rows (i64), positions and log weights
+const VALUE_TILE_LIMIT = 96 * 1024; // DEC_VALUE_TILE_LIMIT
 const MERGE_THREADS = 128;
 
 /** What pass 1 of a split-K decode launch needs besides its own inputs. */
@@ -49,10 +51,16 @@ export class Staging {
   }
 }
 
-/** Query rows per block of pass 1, and its block size and dynamic shared memory for these head dims. */
+/**
+ * Query rows per block of pass 1, and its block size and dynamic shared memory for these head dims
+ * and value rows of `valueBytes` per element: the 16-byte pass also holds a chunk's value rows
+ * when they fit under 96 KiB (dec_value_tile_fits in split-k-pass.cuh; 0: the kernel never does).
+ */
 export const PARTIAL_ROWS = ROWS;
-export function partialBlock(d: number, dv: number): { block: number; sharedBytes: number } {
-  return { block: WARPS * 32, sharedBytes: 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS) + KEYS * (8 + 4 + 4) };
+export function partialBlock(d: number, dv: number, valueBytes: number): { block: number; sharedBytes: number } {
+  const base = 4 * (ROWS * d + WARPS * ROWS * dv + 2 * WARPS * ROWS) + KEYS * (8 + 4 + 4);
+  const valueTile = KEYS * dv * valueBytes;
+  return { block: WARPS * 32, sharedBytes: valueTile > 0 && base + valueTile <= VALUE_TILE_LIMIT ? base + valueTile : base };
 }
 
 /**
@@ -63,7 +71,7 @@ export function partialBlock(d: number, dv: number): { block: number; sharedByte
 export function splitKDecode(
   backend: CudaBackend,
   q: Tensor,
-  shape: { kvHeads: number; n: number; dv: number; partition: number },
+  shape: { kvHeads: number; n: number; dv: number; partition: number; valueBytes: number },
   attrs: KernelAttrs,
   partial: (launch: PartialLaunch, staging: Staging) => void,
 ): KernelResult {
@@ -78,7 +86,7 @@ export function splitKDecode(
     const stat = staging.keep(backend.empty([Math.max(parts, 1), rows, 2], 'f32'));
     if (parts > 0) {
       const chunks = Math.ceil(((qHeads / kvHeads) * m) / ROWS);
-      partial({ acc, stat, grid: [parts, kvHeads, chunks], ...partialBlock(d, dv) }, staging);
+      partial({ acc, stat, grid: [parts, kvHeads, chunks], ...partialBlock(d, dv, shape.valueBytes) }, staging);
     }
     mergePartialsCuda(backend, { acc, stat, parts }, output, lse);
   } finally {
