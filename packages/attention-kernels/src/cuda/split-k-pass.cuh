@@ -20,7 +20,7 @@
 // key-statistics.cu, and merge.cu (pass 2, which every one of them needs).
 #pragma once
 #include "kvkit/prelude.cuh"
-#include "async-copy.cuh"
+#include "kvkit/async-copy.cuh"
 
 #define DEC_WARPS 4
 // Query rows per block (registers hold one partial dot product per row).
@@ -495,14 +495,14 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
     if (prefetchValues) {
       for (int x = threadIdx.x; x < cn * valueLanes; x += blockDim.x) {
         const int jj = x / valueLanes, part = x % valueLanes;
-        dec_async_copy16(valueTile + jj * dv + part * N, V + keyRows[jj] * dv + part * N);
+        cp_async16(smem_address(valueTile + jj * dv + part * N), V + keyRows[jj] * dv + part * N);
       }
-      dec_async_commit();
+      cp_async_commit();
     }
     dec_score_rows(K, [&](int jj) { return keyRows[jj]; }, 0, cn, d, q, region, keyPos, keyLogW, qp, rc, causal, window, softcap);
     __syncthreads();
     dec_chunk_probabilities(region, rowMax, rowSum, rowScale, rc, cn);
-    if (prefetchValues) dec_async_wait_all();
+    if (prefetchValues) cp_async_wait<0>();
     __syncthreads();
     // C. acc[r] = acc[r] · rescale[r] + Σ_jj p[r][jj] · v[jj] over this thread's keys and channels
 #pragma unroll

@@ -4,11 +4,10 @@ import { planSplitK } from '../gpu/split-k-plan.js';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import decodeSource from './decode-attention.cu';
 import mergeSource from './merge.cu';
-import asyncCopyHeader from './async-copy.cuh';
 import passHeader from './split-k-pass.cuh';
 
 /** Pass 1 and the sources every split-K module includes (`#include "split-k-pass.cuh"`). */
-export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'split-k-pass.cuh': passHeader, 'async-copy.cuh': asyncCopyHeader });
+export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'split-k-pass.cuh': passHeader });
 
 /**
  * Pass 1 of split-K decode over dense, ragged and paged K/V. The KIVI, prefix-shared and statistics

@@ -2,12 +2,15 @@ import { InvalidConfigError } from '../errors.js';
 import { type KernelImpl, type KernelName, registerKernel } from '../kernel-registry.js';
 import type { Tensor } from '../tensor.js';
 import type { CudaBackend } from './cuda-backend.js';
+import asyncCopy from './include/kvkit/async-copy.cuh';
 import prelude from './include/kvkit/prelude.cuh';
 import type {} from './kernel-signatures.js';
 import type { CudaSource, KernelArg } from './runtime-contract.js';
 
 /** The include name of the shared prelude (types, f16/bf16, strided layouts, reductions). */
 export const PRELUDE_INCLUDE = 'kvkit/prelude.cuh';
+/** The include name of the shared cp.async wrappers (global → shared copies that do not wait). */
+export const ASYNC_COPY_INCLUDE = 'kvkit/async-copy.cuh';
 
 /** A CUDA C module as packages declare it; compiled on first use, once per backend (and cached on disk). */
 export interface CudaModuleDefinition extends CudaSource {
@@ -16,7 +19,7 @@ export interface CudaModuleDefinition extends CudaSource {
 
 /**
  * Declares a CUDA C module. `source` is the `.cu` text (import it with the `.cu` text loader, or
- * write it inline); it may `#include "kvkit/prelude.cuh"`, which every module gets. Kernels are
+ * write it inline); it may `#include "kvkit/prelude.cuh"` and `"kvkit/async-copy.cuh"`, which every module gets. Kernels are
  * `extern "C" __global__` functions, launched by name through `backend.launch(module, name, …)`.
  */
 export function defineCudaModule(definition: { name: string; source: string; headers?: Readonly<Record<string, string>>; options?: readonly string[] }): CudaModuleDefinition {
@@ -26,7 +29,7 @@ export function defineCudaModule(definition: { name: string; source: string; hea
   return Object.freeze({
     name: definition.name,
     source: definition.source,
-    headers: Object.freeze({ [PRELUDE_INCLUDE]: prelude, ...(definition.headers ?? {}) }),
+    headers: Object.freeze({ [PRELUDE_INCLUDE]: prelude, [ASYNC_COPY_INCLUDE]: asyncCopy, ...(definition.headers ?? {}) }),
     options: definition.options ?? [],
   });
 }

@@ -9,6 +9,7 @@
 //   (m contiguous); B is 'k' or 'n'. The launcher picks it when the contiguous dimensions are
 //   multiples of 8 and every row starts 16-byte aligned, else the SIMT kernel.
 #include "kvkit/prelude.cuh"
+#include "kvkit/async-copy.cuh"
 
 // ---- SIMT ----------------------------------------------------------------------------------------
 
@@ -124,39 +125,11 @@ KV_FOR_FLOAT_DTYPES(KV_GEMM_SIMT)
 #define MM_TILE 5120
 
 #ifdef KVKIT_EMULATOR  // the CPU emulator of @kvkit/cuda-runtime: the same instructions by their documented semantics
-typedef const void* SmemAddress;
-__device__ __forceinline__ SmemAddress smem_address(const void* p) { return p; }
-__device__ __forceinline__ void cp_async16(SmemAddress dst, const void* src, bool valid) {
-  if (valid) memcpy(const_cast<void*>(dst), src, 16);
-  else memset(const_cast<void*>(dst), 0, 16);
-}
-__device__ __forceinline__ void cp_async_commit() {}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {}
 __device__ __forceinline__ void ldmatrix_x4(kv_u32* r, SmemAddress address) { kvemu::ldmatrix_x4(r, address, false); }
 __device__ __forceinline__ void ldmatrix_x4_trans(kv_u32* r, SmemAddress address) { kvemu::ldmatrix_x4(r, address, true); }
 template <bool BF16>
 __device__ __forceinline__ void mma_16816(float* c, const kv_u32* a, const kv_u32* b) { kvemu::mma_m16n8k16(c, a, b, BF16); }
 #else
-typedef kv_u32 SmemAddress;
-
-__device__ __forceinline__ SmemAddress smem_address(const void* p) {
-  kv_u32 a;
-  asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-  return a;
-}
-
-// 16 bytes global → shared, asynchronously; zero-filled when `valid` is false (nothing is read).
-__device__ __forceinline__ void cp_async16(SmemAddress dst, const void* src, bool valid) {
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N));
-}
-
 __device__ __forceinline__ void ldmatrix_x4(kv_u32* r, SmemAddress address) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
 }
