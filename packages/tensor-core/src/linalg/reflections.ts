@@ -10,13 +10,8 @@ const BLOCK = 32;
 const BLOCKED_MIN_WORK = 2 ** 18;
 /** Values of the right factor's panel (V's rows or Vᵀ's columns) per pass of the row-block kernel: 256 KiB, a core's L2. */
 const PANEL_VALUES = 32768;
-/**
- * From this many multiply-adds a block's two large products split among the worker threads (as
- * matmulMatrix's own threshold). At 2²² an eigh of order 500 handed off every block, and took
- * 1.3–2.5× as long as with 2²⁴ on a busy 2-vCPU VM: a hand-off waits while the other vCPU runs
- * something else, and two SIMD products at once ran only ≈ 1.4× as fast as one there.
- */
-const THREADED_MIN_WORK = 2 ** 24;
+/** From this many multiply-adds a block's two large products split among the worker threads. */
+const THREADED_MIN_WORK = 2 ** 22;
 
 /**
  * The Householder reflection H = I − τ v vᵀ that maps x = (x₀, rest), ‖rest‖² = sumSquares > 0,

@@ -15,12 +15,8 @@ const PANEL = 32;
 const PANEL_MIN_ORDER = 448;
 /** Columns of the deferred update's right factor per pass (2·PANEL × this, 128 KiB, stays in L2). */
 const COLUMN_PANEL = 256;
-/**
- * Multiply-adds from which an update's row blocks split among the worker threads (a hand-off costs
- * ≈ 40 µs on an idle machine, more when the other vCPU is busy): raised from 2²¹, where order 500
- * handed off most of its updates for little gain (see reflections.ts' threshold).
- */
-const THREADED_MIN_WORK = 2 ** 23;
+/** Multiply-adds from which an update's row blocks split among the worker threads (a hand-off costs ≈ 40 µs). */
+const THREADED_MIN_WORK = 2 ** 21;
 
 /**
  * Reduces the symmetric `matrixWork` (n×n, row-major; only its upper triangle is read) to
