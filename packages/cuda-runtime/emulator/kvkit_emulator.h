@@ -48,6 +48,10 @@ inline Dim3 g_block, g_grid, g_blockDim;
 inline int g_live = 0;
 inline int g_block_arrived = 0;
 inline unsigned long g_block_gen = 0;
+// __syncthreads_or: whether any thread of the barrier in progress passed a nonzero predicate, and
+// the answer of the last completed one (read by the threads it releases).
+inline int g_block_or_pending = 0;
+inline int g_block_or_result = 0;
 inline std::vector<int> g_warp_live, g_warp_arrived, g_warp_size;
 inline std::vector<unsigned long> g_warp_gen;
 inline std::vector<uint64_t> g_warp_slots;  // 32 × 8 words per warp, for collectives
@@ -124,6 +128,23 @@ inline void block_barrier() {
     return;
   }
   while (g_block_gen == gen) yield();
+}
+
+// __syncthreads_or: the barrier above, returning to every thread whether any passed a nonzero
+// predicate. The result of one barrier is overwritten only when the next completes, which needs
+// every thread to have returned from this one first.
+inline int block_barrier_or(int predicate) {
+  const unsigned long gen = g_block_gen;
+  if (predicate) g_block_or_pending = 1;
+  if (++g_block_arrived == g_live) {
+    g_block_arrived = 0;
+    g_block_or_result = g_block_or_pending;
+    g_block_or_pending = 0;
+    ++g_block_gen;
+    return g_block_or_result;
+  }
+  while (g_block_gen == gen) yield();
+  return g_block_or_result;
 }
 
 // A barrier among the live threads of the calling thread's warp (warp collectives).
@@ -374,6 +395,7 @@ inline unsigned char* dynamic_shared() { return g_dynamic_shared.data(); }
 #define gridDim (kvemu::g_grid)
 
 inline void __syncthreads() { kvemu::block_barrier(); }
+inline int __syncthreads_or(int predicate) { return kvemu::block_barrier_or(predicate); }
 inline void __syncwarp(unsigned = 0xffffffffu) { kvemu::warp_barrier(); }
 template <class T>
 inline T __shfl_xor_sync(unsigned, T value, int laneMask) {

@@ -485,13 +485,20 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
 
   for (int c0 = j0; c0 < j1; c0 += DEC_KEYS) {
     const int cn = min(DEC_KEYS, j1 - c0);
+    int seen = 0;
     for (int t = threadIdx.x; t < cn; t += blockDim.x) {
       const kv_i64 r = walk.row(c0 + t);
+      const kv_i32 kp = walk.position(c0 + t, r);
       keyRows[t] = r;
-      keyPos[t] = walk.position(c0 + t, r);
+      keyPos[t] = kp;
       keyLogW[t] = walk.logWeight(r);
+#pragma unroll
+      for (int row = 0; row < DEC_ROWS; row++) seen |= row < rc && dec_visible(qp[row], kp, causal, window);
     }
-    __syncthreads();
+    // A chunk no row can see (causal prefill: keys past every query of the block) leaves the rows'
+    // states as they are; skip its loads and dot products. Block-uniform, so no barrier is skipped
+    // by part of the block.
+    if (!__syncthreads_or(seen)) continue;
     if (prefetchValues) {
       for (int x = threadIdx.x; x < cn * valueLanes; x += blockDim.x) {
         const int jj = x / valueLanes, part = x % valueLanes;
