@@ -90,6 +90,9 @@ var<workgroup> scratch: array<f32, ${scratch}>;
 var<workgroup> tile_kpos: array<i32, ${WORKGROUP}>;
 var<workgroup> tile_vrow: array<u32, ${WORKGROUP}>;
 ${withLogWeights ? `var<workgroup> tile_lw: array<f32, ${WORKGROUP}>;` : ''}
+/** The latest tile (t0 + 1) some row of the workgroup can see a key of, and its uniform copy. */
+var<workgroup> tile_seen: atomic<u32>;
+var<workgroup> tile_live: u32;
 /** Each key group's (max, sum) per row. */
 var<workgroup> group_state: array<vec2<f32>, ${keyGroups * shape.rows}>;
 fn visible(qp: i32, kp: i32) -> bool {
@@ -136,9 +139,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     mx[r] = -inf_f32();
     sm[r] = 0.0;
   }
+  // Workgroup memory is not zeroed between workgroups (the device may skip it); nothing seen yet.
+  if (lid == 0u) { atomicStore(&tile_seen, 0u); }
   workgroupBarrier();
+  // Several queries per KV row under a causal mask or a window (a prefill): a tile no row can see
+  // (keys past every query of the workgroup) is skipped, not loaded and scored. Decode rows see
+  // every key, so they skip the check's two barriers.
+  let check_tiles = u_m() > 1u && (u_causal() != 0u || u_window() != 0u);
   for (var t0 = j0; t0 < j1; t0 = t0 + WG) {
     let count = min(WG, j1 - t0);
+    if (check_tiles) {
+      if (lid < count) {
+        let kp = kpos_at(kvh, t0 + lid);
+        var seen = false;
+        for (var r = 0u; r < ROWS; r = r + 1u) { seen = seen || (r < rc && visible(row_qp[r], kp)); }
+        if (seen) { atomicMax(&tile_seen, t0 + 1u); }
+      }
+      workgroupBarrier();
+      if (lid == 0u) { tile_live = atomicLoad(&tile_seen); }
+      if (workgroupUniformLoad(&tile_live) != t0 + 1u) { continue; }
+    }
     let key_lane = lid % KEY_LANES;
     for (var h = 0u; h < KEY_LANES; h = h + 1u) {
       let t = lid / KEY_LANES + h * (WG / KEY_LANES);
