@@ -13,10 +13,12 @@ const TILE_ROWS = 512;
 const PANEL_VALUES = 32768;
 /** From this many multiply-adds (x.rows·m·V.cols) the hand-offs are worth it, as matmulMatrix's threshold. */
 const THREADED_MIN_WORK = 2 ** 24;
+/** V is copied into the arena whole: up to this many values (32 MiB, m = 2048 landmarks); a larger one takes the tiles. */
+const MAX_V_VALUES = 2 ** 22;
 
 /**
  * K(x, y)·V (x.rows × V.cols) for a Gaussian `kernel` on the worker threads, or null where they are
- * not to be had (one thread, no SIMD, a small product): the caller's tiles then run. The same
+ * not to be had (one thread, no SIMD, a small product, a V over MAX_V_VALUES): the caller's tiles then run. The same
  * float64 values as radialCrossRows' kernel rows times matmulMatrix: the same kernels, each entry
  * summed by one thread in the same order.
  */
@@ -26,7 +28,7 @@ export function threadedGaussianCrossProduct(kernel: RadialKernel, x: Matrix, y:
   const d = x.cols;
   const m = y.rows;
   const k = v.cols;
-  if (gamma === undefined || n * m * k < THREADED_MIN_WORK || simdThreadCount() < 2) return null;
+  if (gamma === undefined || n * m * k < THREADED_MIN_WORK || m * k > MAX_V_VALUES || simdThreadCount() < 2) return null;
   const tileRows = Math.min(TILE_ROWS, ROW_BLOCK * Math.ceil(n / ROW_BLOCK));
   // A short last block of four reads (and writes) up to three rows past the tile: padding rows.
   const arena = SimdArena.create([tileRows * d, d * m, m, tileRows, tileRows * m, m * k, tileRows * k], { threads: true });
