@@ -78,13 +78,13 @@ __device__ __forceinline__ void kivi_stage_words(kv_u32* dst, int dstStride, con
   const int unit = vectors ? 4 : 1;
   const int perRun = run / unit, total = perRun * runs;
   for (int x0 = threadIdx.x; x0 < total; x0 += DEC_UNROLL * blockDim.x) {
-    DecVec v[DEC_UNROLL];
+    KvVec16 v[DEC_UNROLL];
 #pragma unroll
     for (int u = 0; u < DEC_UNROLL; u++) {
       const int x = x0 + u * blockDim.x;
       if (x >= total) continue;
       const kv_u32* from = src + (kv_i64)(x / perRun) * run + (x % perRun) * unit;
-      if (vectors) v[u] = *reinterpret_cast<const DecVec*>(from);
+      if (vectors) v[u] = *reinterpret_cast<const KvVec16*>(from);
       else v[u].w[0] = *from;
     }
 #pragma unroll
@@ -92,7 +92,7 @@ __device__ __forceinline__ void kivi_stage_words(kv_u32* dst, int dstStride, con
       const int x = x0 + u * blockDim.x;
       if (x >= total) continue;
       kv_u32* to = dst + (x / perRun) * dstStride + (x % perRun) * unit;
-      if (vectors) *reinterpret_cast<DecVec*>(to) = v[u];
+      if (vectors) *reinterpret_cast<KvVec16*>(to) = v[u];
       else *to = v[u].w[0];
     }
   }
@@ -112,9 +112,9 @@ __device__ __forceinline__ void kivi_stage_floats(float* dst, const void* src, b
 // 8 consecutive channels of a full-precision row as f32, by 16-byte loads.
 template <class T>
 __device__ __forceinline__ void kivi_load_channels(const T* row, int channel, float* out) {
-  constexpr int N = DecLanes<T>::N;
+  constexpr int N = KvVec16Lanes<T>::E;
 #pragma unroll
-  for (int h = 0; h < KIVI_VALUE_CHANNELS / N; h++) DecLanes<T>::unpack(dec_load(row, channel + h * N), out + h * N);
+  for (int h = 0; h < KIVI_VALUE_CHANNELS / N; h++) KvVec16Lanes<T>::unpack(dec_load(row, channel + h * N), out + h * N);
 }
 
 // Phase A over the quantized keys [c0, k1) of a tile, whose groups from `firstGroup` on are staged
@@ -276,12 +276,7 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviVecSource& src, floa
     dec_chunk_probabilities(region, rowMax, rowSum, rowScale, rc, cn);
     __syncthreads();
     // C.
-#pragma unroll
-    for (int r = 0; r < DEC_ROWS; r++) {
-      const float rescale = r < rc ? rowScale[r] : 1.0f;
-#pragma unroll
-      for (int e = 0; e < N; e++) acc[r][e] *= rescale;
-    }
+    dec_rescale_rows(acc, rowScale, rc);
     const kv_i64 residualValue0 = (kv_i64)kvh * src.residualValueCap - src.valueTokens + c0;
     for (int jj = slice; jj < cn; jj += slices) {
       float v[N];

@@ -21,6 +21,7 @@
 #pragma once
 #include "kvkit/prelude.cuh"
 #include "kvkit/async-copy.cuh"
+#include "kvkit/vec16.cuh"
 
 #define DEC_WARPS 4
 // Query rows per block (registers hold one partial dot product per row).
@@ -268,50 +269,20 @@ __device__ void decode_partial_rows(float* partAcc, float* partStat, const TQ* Q
 // launches with the same rule): past it, consumer GPUs (99 KiB per block) could not launch it.
 #define DEC_VALUE_TILE_LIMIT (96 * 1024)
 
-struct alignas(16) DecVec {
-  kv_u32 w[4];
-};
-
-template <class T>
-struct DecLanes;
-template <>
-struct DecLanes<float> {
-  static constexpr int N = 4;
-  static __device__ __forceinline__ void unpack(const DecVec& v, float* out) {
-#pragma unroll
-    for (int i = 0; i < 4; i++) out[i] = __int_as_float((int)v.w[i]);
-  }
-};
-template <class T16>
-struct DecLanes16 {
-  static constexpr int N = 8;
-  static __device__ __forceinline__ void unpack(const DecVec& v, float* out) {
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      out[2 * i] = KvType<T16>::load(T16{(kv_u16)(v.w[i] & 0xffffu)});
-      out[2 * i + 1] = KvType<T16>::load(T16{(kv_u16)(v.w[i] >> 16)});
-    }
-  }
-};
-template <>
-struct DecLanes<kv_f16> : DecLanes16<kv_f16> {};
-template <>
-struct DecLanes<kv_bf16> : DecLanes16<kv_bf16> {};
-
 __device__ __forceinline__ bool dec_power_of_two(int x) { return x > 0 && (x & (x - 1)) == 0; }
 
 // Block-uniform: whether these rows can take the 16-byte path (every row starts 16-byte aligned
 // when the bases are and rows hold whole groups of N elements).
 template <class TK>
 __device__ __forceinline__ bool dec_vectorizable(const TK* K, const TK* V, int d, int dv) {
-  constexpr int N = DecLanes<TK>::N;
+  constexpr int N = KvVec16Lanes<TK>::E;
   return blockDim.x == DEC_WARPS * 32 && d % N == 0 && dv % N == 0 && dec_power_of_two(d / N) && d / N <= 32 && dec_power_of_two(dv / N) &&
          dv / N <= 32 && DEC_KEYS <= DEC_WARPS * dv && ((kv_u64)K & 15) == 0 && ((kv_u64)V & 15) == 0;
 }
 
 template <class TK>
-__device__ __forceinline__ DecVec dec_load(const TK* row, int element) {
-  return *reinterpret_cast<const DecVec*>(row + element);
+__device__ __forceinline__ KvVec16 dec_load(const TK* row, int element) {
+  return *reinterpret_cast<const KvVec16*>(row + element);
 }
 
 // What the body needs of the block's query rows: how many, their positions and their partial slots.
@@ -344,23 +315,23 @@ __device__ __forceinline__ void dec_store_scores(float* scores, int jj, const fl
 template <class TK, class RowOf>
 __device__ __forceinline__ void dec_score_rows(const TK* K, RowOf rowOf, int first, int cn, int d, const float* q, float* scores, const kv_i32* keyPos,
                                                const float* keyLogW, const kv_i32* qp, int rc, int causal, int window, float softcap) {
-  constexpr int N = DecLanes<TK>::N;
+  constexpr int N = KvVec16Lanes<TK>::E;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int keyLanes = d / N, keysPerWarp = 32 / keyLanes, sub = lane / keyLanes, seg = lane % keyLanes;
   for (int step = first + warp * keysPerWarp; step < cn; step += DEC_WARPS * keysPerWarp * DEC_UNROLL) {  // warp-uniform
     const int base = step + sub;
-    DecVec kr[DEC_UNROLL];
+    KvVec16 kr[DEC_UNROLL];
 #pragma unroll
     for (int u = 0; u < DEC_UNROLL; u++) {
       const int jj = base + u * DEC_WARPS * keysPerWarp;
       if (jj < cn) kr[u] = dec_load(K + rowOf(jj) * d, seg * N);
-      else kr[u] = DecVec{{0u, 0u, 0u, 0u}};
+      else kr[u] = KvVec16{{0u, 0u, 0u, 0u}};
     }
 #pragma unroll
     for (int u = 0; u < DEC_UNROLL; u++) {
       const int jj = base + u * DEC_WARPS * keysPerWarp;
       float k[N];
-      DecLanes<TK>::unpack(kr[u], k);
+      KvVec16Lanes<TK>::unpack(kr[u], k);
       float dot[DEC_ROWS];
 #pragma unroll
       for (int r = 0; r < DEC_ROWS; r++) {
@@ -437,6 +408,18 @@ __device__ __forceinline__ void dec_write_partials(float (&acc)[DEC_ROWS][N], fl
   }
 }
 
+// Phase C's first step: each row's accumulators times the factor phase B left for it (rows past
+// the block's count keep theirs).
+template <int N>
+__device__ __forceinline__ void dec_rescale_rows(float (&acc)[DEC_ROWS][N], const float* rowScale, int rc) {
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++) {
+    const float rescale = r < rc ? rowScale[r] : 1.0f;
+#pragma unroll
+    for (int e = 0; e < N; e++) acc[r][e] *= rescale;
+  }
+}
+
 // Whether the 16-byte pass's blocks also hold a chunk's value rows [DEC_KEYS][dv] in shared memory,
 // behind the generic pass's layout and the chunk's rows, positions and log weights.
 template <class TK>
@@ -451,7 +434,7 @@ __device__ __forceinline__ bool dec_value_tile_fits(int d, int dv) {
 template <class TK>
 __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, float* partAcc, float* partStat, const DecKeyWalk walk, const DecBlockRows rowsOf,
                                                      int j0, int j1, int d, int dv, int causal, int window, float softcap) {
-  constexpr int N = DecLanes<TK>::N;
+  constexpr int N = KvVec16Lanes<TK>::E;
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
   float* region = q + DEC_ROWS * d;  // scores, then the warps' accumulators
@@ -512,14 +495,9 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
     if (prefetchValues) cp_async_wait<0>();
     __syncthreads();
     // C. acc[r] = acc[r] · rescale[r] + Σ_jj p[r][jj] · v[jj] over this thread's keys and channels
-#pragma unroll
-    for (int r = 0; r < DEC_ROWS; r++) {
-      const float rescale = r < rc ? rowScale[r] : 1.0f;
-#pragma unroll
-      for (int e = 0; e < N; e++) acc[r][e] *= rescale;
-    }
+    dec_rescale_rows(acc, rowScale, rc);
     for (int base = slice; base < cn; base += slices * DEC_UNROLL) {
-      DecVec vr[DEC_UNROLL];
+      KvVec16 vr[DEC_UNROLL];
 #pragma unroll
       for (int u = 0; u < DEC_UNROLL; u++) {
         const int jj = base + u * slices;
@@ -530,7 +508,7 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
         const int jj = base + u * slices;
         if (jj >= cn) continue;
         float v[N];
-        DecLanes<TK>::unpack(vr[u], v);
+        KvVec16Lanes<TK>::unpack(vr[u], v);
 #pragma unroll
         for (int r = 0; r < DEC_ROWS; r++) {
           if (r >= rc) continue;

@@ -4,74 +4,30 @@
 // and written once. A thread holds VECS × E elements, E = the elements of 16 bytes.
 #pragma once
 #include "kvkit/prelude.cuh"
+#include "kvkit/vec16.cuh"
 
 // Widest row: 512 threads × 4 vectors × 16 bytes = 8192 f32 or 16384 f16/bf16 elements.
 #define KV_ROW_MAX_LANES 512
 
-// 16 bytes of a row, loaded and stored as one vector.
-struct alignas(16) KvRowBytes {
-  kv_u32 w[4];
-};
-
 // One 16-byte load / store at a 16-byte aligned address. Spelled in PTX: from plain struct copies
 // nvcc split some of a thread's vectors into four word accesses. Volatile, so a load is never moved
 // out of the bounds test that guards it.
-__device__ __forceinline__ KvRowBytes kv_row_load16(const void* p) {
+__device__ __forceinline__ KvVec16 kv_row_load16(const void* p) {
 #ifdef KVKIT_EMULATOR
-  return *static_cast<const KvRowBytes*>(p);
+  return *static_cast<const KvVec16*>(p);
 #else
-  KvRowBytes b;
+  KvVec16 b;
   asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(b.w[0]), "=r"(b.w[1]), "=r"(b.w[2]), "=r"(b.w[3]) : "l"(p));
   return b;
 #endif
 }
-__device__ __forceinline__ void kv_row_store16(void* p, const KvRowBytes& b) {
+__device__ __forceinline__ void kv_row_store16(void* p, const KvVec16& b) {
 #ifdef KVKIT_EMULATOR
-  *static_cast<KvRowBytes*>(p) = b;
+  *static_cast<KvVec16*>(p) = b;
 #else
   asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(b.w[0]), "r"(b.w[1]), "r"(b.w[2]), "r"(b.w[3]) : "memory");
 #endif
 }
-
-// E elements of dtype T in 16 bytes, as f32.
-template <class T>
-struct KvRowVec;
-template <>
-struct KvRowVec<float> {
-  static constexpr int E = 4;
-  static __device__ __forceinline__ void unpack(const KvRowBytes& b, float* out) {
-#pragma unroll
-    for (int j = 0; j < 4; j++) out[j] = __uint_as_float(b.w[j]);
-  }
-  static __device__ __forceinline__ KvRowBytes pack(const float* in) {
-    KvRowBytes b;
-#pragma unroll
-    for (int j = 0; j < 4; j++) b.w[j] = __float_as_uint(in[j]);
-    return b;
-  }
-};
-// f16 and bf16: two elements per word, the first in the low half.
-template <class T16>
-struct KvRowVec16 {
-  static constexpr int E = 8;
-  static __device__ __forceinline__ void unpack(const KvRowBytes& b, float* out) {
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      out[2 * j] = KvType<T16>::load(T16{(kv_u16)(b.w[j] & 0xffffu)});
-      out[2 * j + 1] = KvType<T16>::load(T16{(kv_u16)(b.w[j] >> 16)});
-    }
-  }
-  static __device__ __forceinline__ KvRowBytes pack(const float* in) {
-    KvRowBytes b;
-#pragma unroll
-    for (int j = 0; j < 4; j++) b.w[j] = (kv_u32)KvType<T16>::store(in[2 * j]).bits | ((kv_u32)KvType<T16>::store(in[2 * j + 1]).bits << 16);
-    return b;
-  }
-};
-template <>
-struct KvRowVec<kv_f16> : KvRowVec16<kv_f16> {};
-template <>
-struct KvRowVec<kv_bf16> : KvRowVec16<kv_bf16> {};
 
 // Where a thread sits: row `row` of the block's rowsPerBlock rows, lane `lane` of that row's `lanes`.
 struct KvRowSlot {
@@ -92,7 +48,7 @@ __device__ __forceinline__ KvRowSlot kv_row_slot(int lanes) {
 // layouts are separate kernels: one kernel with both would hold the registers of the heavier.
 template <class T, bool VECTORS>
 __device__ __forceinline__ kv_i64 kv_row_index(int k, const KvRowSlot& s) {
-  constexpr int E = KvRowVec<T>::E;
+  constexpr int E = KvVec16Lanes<T>::E;
   return VECTORS ? ((kv_i64)(k / E) * s.lanes + s.lane) * E + k % E : (kv_i64)k * s.lanes + s.lane;
 }
 
@@ -100,13 +56,13 @@ __device__ __forceinline__ kv_i64 kv_row_index(int k, const KvRowSlot& s) {
 // All vector loads are issued before any value is used.
 template <class T, int VECS, bool VECTORS>
 __device__ __forceinline__ void kv_row_load(float* v, const T* row, kv_i64 n, const KvRowSlot& s, bool active, float pad) {
-  constexpr int E = KvRowVec<T>::E;
+  constexpr int E = KvVec16Lanes<T>::E;
   if (VECTORS) {
 #pragma unroll
     for (int q = 0; q < VECS; q++) {
       const kv_i64 i = kv_row_index<T, true>(q * E, s);
       if (active && i < n) {
-        KvRowVec<T>::unpack(kv_row_load16(row + i), v + q * E);
+        KvVec16Lanes<T>::unpack(kv_row_load16(row + i), v + q * E);
       } else {
 #pragma unroll
         for (int j = 0; j < E; j++) v[q * E + j] = pad;
@@ -126,11 +82,11 @@ __device__ __forceinline__ void kv_row_load(float* v, const T* row, kv_i64 n, co
 // it is given), element loads otherwise; 0 past the end.
 template <class T, class S, bool VECTORS>
 __device__ __forceinline__ void kv_row_load_vector_as(float* out, const S* row, kv_i64 n, int q, const KvRowSlot& s) {
-  constexpr int E = KvRowVec<T>::E;
+  constexpr int E = KvVec16Lanes<T>::E;
   if (VECTORS && sizeof(S) == sizeof(T)) {
     const kv_i64 i = kv_row_index<T, true>(q * E, s);
     if (i < n) {
-      KvRowVec<S>::unpack(kv_row_load16(row + i), out);
+      KvVec16Lanes<S>::unpack(kv_row_load16(row + i), out);
     } else {
 #pragma unroll
       for (int j = 0; j < E; j++) out[j] = 0.0f;
@@ -147,12 +103,12 @@ __device__ __forceinline__ void kv_row_load_vector_as(float* out, const S* row, 
 // Stores a thread's slots that lie inside the row (the layout kv_row_load read).
 template <class T, int VECS, bool VECTORS>
 __device__ __forceinline__ void kv_row_store(T* row, const float* v, kv_i64 n, const KvRowSlot& s) {
-  constexpr int E = KvRowVec<T>::E;
+  constexpr int E = KvVec16Lanes<T>::E;
   if (VECTORS) {
 #pragma unroll
     for (int q = 0; q < VECS; q++) {
       const kv_i64 i = kv_row_index<T, true>(q * E, s);
-      if (i < n) kv_row_store16(row + i, KvRowVec<T>::pack(v + q * E));
+      if (i < n) kv_row_store16(row + i, KvVec16Lanes<T>::pack(v + q * E));
     }
   } else {
 #pragma unroll

@@ -55,18 +55,18 @@ __device__ void softmax_resident(T* out, const T* x, kv_i64 rows, kv_i64 n, int 
   __shared__ float maxScratch[KV_ROW_MAX_LANES / 32];
   __shared__ double sumScratch[KV_ROW_MAX_LANES / 32];
   const KvRowSlot slot = kv_row_slot(lanes);
-  float v[VECS * KvRowVec<T>::E];
+  float v[VECS * KvVec16Lanes<T>::E];
   for (kv_i64 first = (kv_i64)blockIdx.x * slot.rowsPerBlock; first < rows; first += (kv_i64)gridDim.x * slot.rowsPerBlock) {
     const kv_i64 r = first + slot.row;
     const bool active = r < rows;  // a block's rows past the end still join its barriers
     kv_row_load<T, VECS, VECTORS>(v, x + r * n, n, slot, active, -KV_INF);  // −∞ padding adds exp(−∞) = 0
     float m = -KV_INF;
 #pragma unroll
-    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) m = kv_max_nan(m, v[k]);
+    for (int k = 0; k < VECS * KvVec16Lanes<T>::E; k++) m = kv_max_nan(m, v[k]);
     m = kv_row_reduce<KvRowMax>(m, maxScratch, lanes);
     double s = 0;
 #pragma unroll
-    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) {
+    for (int k = 0; k < VECS * KvVec16Lanes<T>::E; k++) {
       const float e = expf(v[k] - m);
       s += (double)e;
       if (!logOut) v[k] = e;
@@ -75,11 +75,11 @@ __device__ void softmax_resident(T* out, const T* x, kv_i64 rows, kv_i64 n, int 
     if (logOut) {
       const float lse = m + (float)log(s);
 #pragma unroll
-      for (int k = 0; k < VECS * KvRowVec<T>::E; k++) v[k] -= lse;
+      for (int k = 0; k < VECS * KvVec16Lanes<T>::E; k++) v[k] -= lse;
     } else {
       const float inv = (float)(1.0 / s);
 #pragma unroll
-      for (int k = 0; k < VECS * KvRowVec<T>::E; k++) v[k] *= inv;
+      for (int k = 0; k < VECS * KvVec16Lanes<T>::E; k++) v[k] *= inv;
     }
     if (active) kv_row_store<T, VECS, VECTORS>(out + r * n, v, n, slot);
   }
@@ -110,22 +110,22 @@ template <class T, class W, int VECS, bool VECTORS>
 __device__ void rms_norm_resident(T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps, int lanes) {
   __shared__ double scratch[KV_ROW_MAX_LANES / 32];
   const KvRowSlot slot = kv_row_slot(lanes);
-  float v[VECS * KvRowVec<T>::E];
+  float v[VECS * KvVec16Lanes<T>::E];
   for (kv_i64 first = (kv_i64)blockIdx.x * slot.rowsPerBlock; first < rows; first += (kv_i64)gridDim.x * slot.rowsPerBlock) {
     const kv_i64 r = first + slot.row;
     const bool active = r < rows;
     kv_row_load<T, VECS, VECTORS>(v, x + r * d, d, slot, active, 0.0f);
     double ss = 0;
 #pragma unroll
-    for (int k = 0; k < VECS * KvRowVec<T>::E; k++) ss += (double)v[k] * (double)v[k];
+    for (int k = 0; k < VECS * KvVec16Lanes<T>::E; k++) ss += (double)v[k] * (double)v[k];
     ss = kv_row_reduce<KvRowSum>(ss, scratch, lanes);
     const float inv = (float)(1.0 / sqrt(ss / (double)d + (double)eps));
 #pragma unroll
     for (int q = 0; q < VECS; q++) {
-      float w[KvRowVec<T>::E];
+      float w[KvVec16Lanes<T>::E];
       kv_row_load_vector_as<T, W, VECTORS>(w, weight, d, q, slot);
 #pragma unroll
-      for (int j = 0; j < KvRowVec<T>::E; j++) v[q * KvRowVec<T>::E + j] = v[q * KvRowVec<T>::E + j] * inv * w[j];
+      for (int j = 0; j < KvVec16Lanes<T>::E; j++) v[q * KvVec16Lanes<T>::E + j] = v[q * KvVec16Lanes<T>::E + j] * inv * w[j];
     }
     if (active) kv_row_store<T, VECS, VECTORS>(out + r * d, v, d, slot);
   }
