@@ -55,6 +55,17 @@ def supports_gqa():
 
 gqa = supports_gqa()
 report["gqa"] = "enable_gqa" if gqa else "K/V repeated to the query heads"
+
+
+def sdpa_call(q, k, v, **options):
+    """SDPA of q over the KV heads of k, v as a timed call: enable_gqa, or K/V repeated (outside the timing)."""
+    if gqa:
+        return lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True, **options)
+    kr = k.repeat_interleave(q_heads // kv_heads, dim=1)
+    vr = v.repeat_interleave(q_heads // kv_heads, dim=1)
+    return lambda: F.scaled_dot_product_attention(q, kr, vr, **options)
+
+
 decode = {}
 for n in lengths:
     try:
@@ -62,13 +73,7 @@ for n in lengths:
         k = torch.randn(batch, kv_heads, n, head_dim, device=device, dtype=torch.float16)
         v = torch.randn(batch, kv_heads, n, head_dim, device=device, dtype=torch.float16)
         kv_bytes = 2 * k.numel() * 2
-        if gqa:
-            fn = lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True)  # noqa: E731
-        else:
-            kr = k.repeat_interleave(q_heads // kv_heads, dim=1)
-            vr = v.repeat_interleave(q_heads // kv_heads, dim=1)
-            fn = lambda: F.scaled_dot_product_attention(q, kr, vr)  # noqa: E731
-        ms = time_ms(fn, 20)
+        ms = time_ms(sdpa_call(q, k, v), 20)
         decode[str(n)] = {"ms": ms, "kvGBps": kv_bytes / (ms / 1000) / 1e9}
         print(f"torch sdpa decode n={n}: {ms:.3f} ms, {decode[str(n)]['kvGBps']:.0f} GB/s of K/V")
         del q, k, v
@@ -84,13 +89,7 @@ for n in prefill_lengths:
         q = torch.randn(1, q_heads, n, head_dim, device=device, dtype=torch.float16)
         k = torch.randn(1, kv_heads, n, head_dim, device=device, dtype=torch.float16)
         v = torch.randn(1, kv_heads, n, head_dim, device=device, dtype=torch.float16)
-        if gqa:
-            fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)  # noqa: E731
-        else:
-            kr = k.repeat_interleave(q_heads // kv_heads, dim=1)
-            vr = v.repeat_interleave(q_heads // kv_heads, dim=1)
-            fn = lambda: F.scaled_dot_product_attention(q, kr, vr, is_causal=True)  # noqa: E731
-        ms = time_ms(fn, 10)
+        ms = time_ms(sdpa_call(q, k, v, is_causal=True), 10)
         prefill[str(n)] = {"ms": ms, "tflops": causal_prefill_flops(q_heads, head_dim, n) / (ms / 1000) / 1e12}
         print(f"torch sdpa causal prefill n={n}: {ms:.3f} ms, {prefill[str(n)]['tflops']:.1f} TFLOP/s")
         del q, k, v
