@@ -38,7 +38,10 @@ describe('published tarballs', () => {
       return join(scratch, JSON.parse(out)[0].filename as string);
     });
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', ...tarballs], { cwd: scratch, stdio: 'pipe' });
+    // --prefer-offline, not --offline: `npm ci` caches tarballs but not the registry's package
+    // documents, which resolving the tarballs' own dependencies needs; on a fresh machine those come
+    // from the registry once (CI reaches it for `npm ci` anyway), tarballs still from the cache.
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], { cwd: scratch, stdio: 'pipe' });
     const imports = packages.map(({ manifest }, i) => `import * as p${i} from '${manifest.name}';`).join('\n');
     writeFileSync(join(scratch, 'smoke.mjs'), `${imports}\nconsole.log(JSON.stringify([${packages.map((_, i) => `Object.keys(p${i}).length`).join(', ')}]));\n`);
     const counts = JSON.parse(execFileSync('node', ['smoke.mjs'], { cwd: scratch, encoding: 'utf8' })) as number[];
