@@ -2,6 +2,8 @@
 // float64 formula (summed in the same order, so equal to the last bit) and the arena's contract.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Matrix, matmulMatrix } from '../src/linalg/index.js';
+import { dotProduct } from '../src/linalg/matrix-ops.js';
+import { symmetricUpperProduct } from '../src/linalg/tridiagonalize.js';
 import { addressOf, SimdArena, setSimdKernels } from '../src/simd/index.js';
 import { withSeed } from '../src/testing/index.js';
 import type { Rng } from '../src/rng.js';
@@ -177,6 +179,56 @@ describe('rowBlockNormalProduct', () => {
           }
           expect(Math.abs(fusedOut[j] - expected), `${label} column ${j}`).toBeLessThanOrEqual(4 * (m + rows) * Number.EPSILON * magnitude);
         }
+      }
+    }));
+});
+
+describe('symmetricUpperMatvec', () => {
+  it('gives w = S·v from the upper triangle: equal to the JavaScript loop bit for bit, and to the float64 formula', () =>
+    withSeed((rng) => {
+      // Lengths around the four-row blocks and the column pairs (every remainder mod 4, odd and even).
+      for (const length of [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 37, 64, 130]) {
+        const ld = length + 3; // a trailing block inside a wider matrix
+        const arena = SimdArena.create([ld * ld, length, length]) as SimdArena;
+        const [matrix, v, simd] = arena.arrays;
+        matrix.set(randomArray(rng, ld * ld));
+        v.set(randomArray(rng, length));
+        const at = 2 * ld + 3;
+        arena.kernels.symmetricUpperMatvec(addressOf(matrix, at), ld, length, addressOf(v), addressOf(simd));
+        const plain = new Float64Array(length);
+        symmetricUpperProduct(matrix, at, ld, length, v, plain);
+        expect(Array.from(simd), `length ${length}`).toEqual(Array.from(plain));
+        for (let i = 0; i < length; i++) {
+          let expected = 0;
+          let magnitude = 0;
+          for (let j = 0; j < length; j++) {
+            const s = matrix[at + Math.min(i, j) * ld + Math.max(i, j)]; // the upper triangle's entry
+            expected += s * v[j];
+            magnitude += Math.abs(s * v[j]);
+          }
+          expect(Math.abs(simd[i] - expected), `length ${length} row ${i}`).toBeLessThanOrEqual(2 * length * Number.EPSILON * magnitude);
+        }
+        arena.release();
+      }
+    }));
+});
+
+describe('rowsDots', () => {
+  it('gives out[t] = scale·(a_t·x) over strided rows: dotProduct scaled, bit for bit', () =>
+    withSeed((rng) => {
+      for (const [height, width] of [[1, 1], [3, 3], [5, 4], [7, 9], [32, 130], [2, 501]]) {
+        const ld = width + 5;
+        const arena = SimdArena.create([height * ld, width, height]) as SimdArena;
+        const [rows, x, out] = arena.arrays;
+        rows.set(randomArray(rng, height * ld));
+        x.set(randomArray(rng, width));
+        for (const scale of [-1, 0.5]) {
+          out.fill(Number.NaN); // overwritten, not accumulated into
+          arena.kernels.rowsDots(addressOf(rows, 2), ld, height, width, addressOf(x), scale, addressOf(out));
+          const expected = Array.from({ length: height }, (_, t) => scale * dotProduct(rows, t * ld + 2, x, 0, width));
+          expect(Array.from(out), `${height}×${width} scale ${scale}`).toEqual(expected);
+        }
+        arena.release();
       }
     }));
 });

@@ -76,9 +76,9 @@ export function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Fl
       const trailing = first * n + first;
       if (kernels) kernels.symmetricUpperMatvec(addressOf(work, trailing), n, length, addressOf(v), addressOf(w));
       else symmetricUpperProduct(work, trailing, n, length, v, w);
-      for (let t = 0; t < j; t++) coefficients[t] = -dotProduct(panelW, t * n + first, v, 0, length);
+      negatedRowDots(kernels, panelW, first, n, j, length, v, coefficients);
       rowsAxpy(kernels, panelV, first, n, j, length, coefficients, w, 0);
-      for (let t = 0; t < j; t++) coefficients[t] = -dotProduct(panelV, t * n + first, v, 0, length);
+      negatedRowDots(kernels, panelV, first, n, j, length, v, coefficients);
       rowsAxpy(kernels, panelW, first, n, j, length, coefficients, w, 0);
       let pv = 0;
       for (let t = 0; t < length; t++) {
@@ -126,32 +126,84 @@ function rowsAxpy(
 }
 
 /**
- * w += S·v for the symmetric S (length × length at `trailing`, row stride n) read through its upper
- * triangle: row t gives its own entry of S·v (a dot product, two partial sums) and, by symmetry,
- * the entries below. The SIMD kernel `symmetricUpperMatvec` computes the same sums in the same order.
+ * out[t] = −(rows[t·ld + from ..] · x) over `width` entries for rows t < height: the panel's Wᵀv and
+ * Vᵀv, negated as the coefficients of their corrections. The SIMD kernel `rowsDots` or dotProduct.
  */
-function symmetricUpperProduct(work: Float64Array, trailing: number, n: number, length: number, v: Float64Array, w: Float64Array): void {
-  for (let t = 0; t < length; t++) {
+function negatedRowDots(
+  kernels: DenseSimdKernels | null,
+  rows: Float64Array,
+  from: number,
+  ld: number,
+  height: number,
+  width: number,
+  x: Float64Array,
+  out: Float64Array,
+): void {
+  if (height === 0) return;
+  if (kernels) {
+    kernels.rowsDots(addressOf(rows, from), ld, height, width, addressOf(x), -1, addressOf(out));
+    return;
+  }
+  for (let t = 0; t < height; t++) out[t] = -dotProduct(rows, t * ld + from, x, 0, width);
+}
+
+/**
+ * w += S·v for the symmetric S (length × length at `trailing`, row stride n) read through its upper
+ * triangle (w starts at zero): row t gives its own entry of S·v and, by symmetry, the entries below.
+ * Rows go four at a time, as the SIMD kernel `symmetricUpperMatvec` does (its comment gives the
+ * order of the sums), then one at a time; the same sums in the same order, so the same values.
+ * @internal exported for the kernel's test
+ */
+export function symmetricUpperProduct(work: Float64Array, trailing: number, n: number, length: number, v: Float64Array, w: Float64Array): void {
+  const own = new Float64Array(4);
+  const even = new Float64Array(4);
+  const odd = new Float64Array(4);
+  let t = 0;
+  for (; t + 4 <= length; t += 4) {
+    const row = trailing + t * n;
+    // The block's own 4×4 upper triangle, row after row.
+    for (let r = 0; r < 4; r++) {
+      own[r] = work[row + r * n + t + r] * v[t + r];
+      for (let j = t + r + 1; j < t + 4; j++) own[r] = upperEntry(work, row + r * n, j, v, w, v[t + r], own[r]);
+    }
+    even.fill(0);
+    odd.fill(0);
+    let j = t + 4;
+    for (; j + 1 < length; j += 2) {
+      // Each row's dot in two lanes (even and odd offsets); w[c] takes the four rows' terms in pairs.
+      for (let lane = 0; lane < 2; lane++) {
+        const c = j + lane;
+        const s = (r: number) => work[row + r * n + c];
+        w[c] += s(0) * v[t] + s(1) * v[t + 1] + (s(2) * v[t + 2] + s(3) * v[t + 3]);
+        for (let r = 0; r < 4; r++) (lane === 0 ? even : odd)[r] += s(r) * v[c];
+      }
+    }
+    if (j < length) for (let r = 0; r < 4; r++) own[r] = upperEntry(work, row + r * n, j, v, w, v[t + r], own[r]);
+    for (let r = 0; r < 4; r++) w[t + r] += own[r] + (even[r] + odd[r]);
+  }
+  for (; t < length; t++) {
     const row = trailing + t * n;
     const vt = v[t];
-    let acc0 = work[row + t] * vt;
-    let acc1 = 0;
+    let dot = work[row + t] * vt;
+    let even0 = 0;
+    let odd0 = 0;
     let j = t + 1;
     for (; j + 1 < length; j += 2) {
-      const s0 = work[row + j];
-      const s1 = work[row + j + 1];
-      acc0 += s0 * v[j];
-      acc1 += s1 * v[j + 1];
-      w[j] += s0 * vt;
-      w[j + 1] += s1 * vt;
+      even0 += work[row + j] * v[j];
+      odd0 += work[row + j + 1] * v[j + 1];
+      w[j] += work[row + j] * vt;
+      w[j + 1] += work[row + j + 1] * vt;
     }
-    if (j < length) {
-      const s0 = work[row + j];
-      acc0 += s0 * v[j];
-      w[j] += s0 * vt;
-    }
-    w[t] += acc0 + acc1;
+    if (j < length) dot = upperEntry(work, row, j, v, w, vt, dot);
+    w[t] += dot + (even0 + odd0);
   }
+}
+
+/** One entry s = work[row + j] of the upper triangle: w[j] += s·vt; returns own + s·v[j]. */
+function upperEntry(work: Float64Array, row: number, j: number, v: Float64Array, w: Float64Array, vt: number, own: number): number {
+  const s = work[row + j];
+  w[j] += s * vt;
+  return own + s * v[j];
 }
 
 /**

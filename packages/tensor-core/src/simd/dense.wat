@@ -262,40 +262,125 @@
   ;; The symmetric product p = S·v of a Householder tridiagonalization step, S (length × length,
   ;; row stride ld values, at a) read through its upper triangle only: row t gives its own entry of
   ;; S·v (a dot product over j ≥ t) and, by symmetry, adds s_tj·v_t to w[j] for j > t. w must start
-  ;; at zero. The dot's two lanes sum the columns t+1, t+3, … (after s_tt·v_t) and t+2, t+4, …, as
-  ;; eigh's JavaScript loop does with its two partial sums: the same float64 values.
+  ;; at zero. Rows go four at a time, so w and v are loaded and stored once per pair of columns for
+  ;; four rows instead of once per row (the product is bound by those L1 accesses, not by S):
+  ;; - the block's 4×4 upper triangle entry by entry ($upperEntry, row after row);
+  ;; - columns from t+4 in pairs: each row's dot in its own f64x2 (lanes: even and odd offsets),
+  ;;   w[j] += (s_0j·v_0 + s_1j·v_1) + (s_2j·v_2 + s_3j·v_3);
+  ;; - an odd last column by $upperEntry, row after row;
+  ;; - w[t+r] += own_r + (lane 0 + lane 1), own_r being the diagonal block's and last column's terms.
+  ;; The last length mod 4 rows go one at a time (own entry, pairs from t+1, odd last column).
+  ;; eigh's JavaScript loop (symmetricUpperProduct) sums in the same order: the same float64 values.
   (func (export "symmetricUpperMatvec") (param $a i32) (param $ld i32) (param $length i32) (param $v i32) (param $w i32)
-    (local $t i32) (local $j i32) (local $row i32) (local $vt f64) (local $vts v128) (local $acc v128) (local $s v128)
-    (local $tail f64) (local $q i32) (local $o i32)
+    (local $t i32) (local $j i32) (local $q i32) (local $o i32) (local $stride i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $vt0 f64) (local $vt1 f64) (local $vt2 f64) (local $vt3 f64)
+    (local $own0 f64) (local $own1 f64) (local $own2 f64) (local $own3 f64)
+    (local $vs0 v128) (local $vs1 v128) (local $vs2 v128) (local $vs3 v128)
+    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $vj v128)
+    (local.set $stride (i32.shl (local.get $ld) (i32.const 3)))
+    (block $blocksDone (loop $blocks
+      (br_if $blocksDone (i32.gt_s (i32.add (local.get $t) (i32.const 4)) (local.get $length)))
+      (local.set $r0 (i32.add (local.get $a) (i32.mul (local.get $t) (local.get $stride))))
+      (local.set $r1 (i32.add (local.get $r0) (local.get $stride)))
+      (local.set $r2 (i32.add (local.get $r1) (local.get $stride)))
+      (local.set $r3 (i32.add (local.get $r2) (local.get $stride)))
+      (local.set $q (i32.add (local.get $v) (i32.shl (local.get $t) (i32.const 3))))
+      (local.set $vt0 (f64.load (local.get $q)))
+      (local.set $vt1 (f64.load offset=8 (local.get $q)))
+      (local.set $vt2 (f64.load offset=16 (local.get $q)))
+      (local.set $vt3 (f64.load offset=24 (local.get $q)))
+      (local.set $q (i32.shl (local.get $t) (i32.const 3)))
+      (local.set $own0 (f64.mul (f64.load (i32.add (local.get $r0) (local.get $q))) (local.get $vt0)))
+      (local.set $own0 (call $upperEntry (local.get $r0) (i32.add (local.get $t) (i32.const 1)) (local.get $v) (local.get $w) (local.get $vt0) (local.get $own0)))
+      (local.set $own0 (call $upperEntry (local.get $r0) (i32.add (local.get $t) (i32.const 2)) (local.get $v) (local.get $w) (local.get $vt0) (local.get $own0)))
+      (local.set $own0 (call $upperEntry (local.get $r0) (i32.add (local.get $t) (i32.const 3)) (local.get $v) (local.get $w) (local.get $vt0) (local.get $own0)))
+      (local.set $own1 (f64.mul (f64.load offset=8 (i32.add (local.get $r1) (local.get $q))) (local.get $vt1)))
+      (local.set $own1 (call $upperEntry (local.get $r1) (i32.add (local.get $t) (i32.const 2)) (local.get $v) (local.get $w) (local.get $vt1) (local.get $own1)))
+      (local.set $own1 (call $upperEntry (local.get $r1) (i32.add (local.get $t) (i32.const 3)) (local.get $v) (local.get $w) (local.get $vt1) (local.get $own1)))
+      (local.set $own2 (f64.mul (f64.load offset=16 (i32.add (local.get $r2) (local.get $q))) (local.get $vt2)))
+      (local.set $own2 (call $upperEntry (local.get $r2) (i32.add (local.get $t) (i32.const 3)) (local.get $v) (local.get $w) (local.get $vt2) (local.get $own2)))
+      (local.set $own3 (f64.mul (f64.load offset=24 (i32.add (local.get $r3) (local.get $q))) (local.get $vt3)))
+      (local.set $vs0 (f64x2.splat (local.get $vt0)))
+      (local.set $vs1 (f64x2.splat (local.get $vt1)))
+      (local.set $vs2 (f64x2.splat (local.get $vt2)))
+      (local.set $vs3 (f64x2.splat (local.get $vt3)))
+      (local.set $acc0 (v128.const f64x2 0 0))
+      (local.set $acc1 (v128.const f64x2 0 0))
+      (local.set $acc2 (v128.const f64x2 0 0))
+      (local.set $acc3 (v128.const f64x2 0 0))
+      (local.set $j (i32.add (local.get $t) (i32.const 4)))
+      (block $pairsDone (loop $pairs
+        (br_if $pairsDone (i32.ge_s (i32.add (local.get $j) (i32.const 1)) (local.get $length)))
+        (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+        (local.set $s0 (v128.load (i32.add (local.get $r0) (local.get $q))))
+        (local.set $s1 (v128.load (i32.add (local.get $r1) (local.get $q))))
+        (local.set $s2 (v128.load (i32.add (local.get $r2) (local.get $q))))
+        (local.set $s3 (v128.load (i32.add (local.get $r3) (local.get $q))))
+        (local.set $vj (v128.load (i32.add (local.get $v) (local.get $q))))
+        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.mul (local.get $s0) (local.get $vj))))
+        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.mul (local.get $s1) (local.get $vj))))
+        (local.set $acc2 (f64x2.add (local.get $acc2) (f64x2.mul (local.get $s2) (local.get $vj))))
+        (local.set $acc3 (f64x2.add (local.get $acc3) (f64x2.mul (local.get $s3) (local.get $vj))))
+        (local.set $o (i32.add (local.get $w) (local.get $q)))
+        (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o))
+          (f64x2.add
+            (f64x2.add (f64x2.mul (local.get $s0) (local.get $vs0)) (f64x2.mul (local.get $s1) (local.get $vs1)))
+            (f64x2.add (f64x2.mul (local.get $s2) (local.get $vs2)) (f64x2.mul (local.get $s3) (local.get $vs3))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $pairs)))
+      (if (i32.lt_s (local.get $j) (local.get $length))
+        (then
+          (local.set $own0 (call $upperEntry (local.get $r0) (local.get $j) (local.get $v) (local.get $w) (local.get $vt0) (local.get $own0)))
+          (local.set $own1 (call $upperEntry (local.get $r1) (local.get $j) (local.get $v) (local.get $w) (local.get $vt1) (local.get $own1)))
+          (local.set $own2 (call $upperEntry (local.get $r2) (local.get $j) (local.get $v) (local.get $w) (local.get $vt2) (local.get $own2)))
+          (local.set $own3 (call $upperEntry (local.get $r3) (local.get $j) (local.get $v) (local.get $w) (local.get $vt3) (local.get $own3)))))
+      (local.set $o (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 3))))
+      (f64.store (local.get $o) (f64.add (f64.load (local.get $o)) (f64.add (local.get $own0)
+        (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0))))))
+      (f64.store offset=8 (local.get $o) (f64.add (f64.load offset=8 (local.get $o)) (f64.add (local.get $own1)
+        (f64.add (f64x2.extract_lane 0 (local.get $acc1)) (f64x2.extract_lane 1 (local.get $acc1))))))
+      (f64.store offset=16 (local.get $o) (f64.add (f64.load offset=16 (local.get $o)) (f64.add (local.get $own2)
+        (f64.add (f64x2.extract_lane 0 (local.get $acc2)) (f64x2.extract_lane 1 (local.get $acc2))))))
+      (f64.store offset=24 (local.get $o) (f64.add (f64.load offset=24 (local.get $o)) (f64.add (local.get $own3)
+        (f64.add (f64x2.extract_lane 0 (local.get $acc3)) (f64x2.extract_lane 1 (local.get $acc3))))))
+      (local.set $t (i32.add (local.get $t) (i32.const 4)))
+      (br $blocks)))
     (block $rowsDone (loop $rows
       (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $length)))
-      (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))))
-      (local.set $vt (f64.load (i32.add (local.get $v) (i32.shl (local.get $t) (i32.const 3)))))
-      (local.set $vts (f64x2.splat (local.get $vt)))
-      (local.set $acc (f64x2.replace_lane 0 (v128.const f64x2 0 0)
-        (f64.mul (f64.load (i32.add (local.get $row) (i32.shl (local.get $t) (i32.const 3)))) (local.get $vt))))
+      (local.set $r0 (i32.add (local.get $a) (i32.mul (local.get $t) (local.get $stride))))
+      (local.set $vt0 (f64.load (i32.add (local.get $v) (i32.shl (local.get $t) (i32.const 3)))))
+      (local.set $vs0 (f64x2.splat (local.get $vt0)))
+      (local.set $own0 (f64.mul (f64.load (i32.add (local.get $r0) (i32.shl (local.get $t) (i32.const 3)))) (local.get $vt0)))
+      (local.set $acc0 (v128.const f64x2 0 0))
       (local.set $j (i32.add (local.get $t) (i32.const 1)))
       (block $pairsDone (loop $pairs
         (br_if $pairsDone (i32.ge_s (i32.add (local.get $j) (i32.const 1)) (local.get $length)))
         (local.set $q (i32.shl (local.get $j) (i32.const 3)))
-        (local.set $s (v128.load (i32.add (local.get $row) (local.get $q))))
-        (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $s) (v128.load (i32.add (local.get $v) (local.get $q))))))
+        (local.set $s0 (v128.load (i32.add (local.get $r0) (local.get $q))))
+        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.mul (local.get $s0) (v128.load (i32.add (local.get $v) (local.get $q))))))
         (local.set $o (i32.add (local.get $w) (local.get $q)))
-        (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o)) (f64x2.mul (local.get $s) (local.get $vts))))
+        (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o)) (f64x2.mul (local.get $s0) (local.get $vs0))))
         (local.set $j (i32.add (local.get $j) (i32.const 2)))
         (br $pairs)))
-      (local.set $tail (f64x2.extract_lane 0 (local.get $acc)))
       (if (i32.lt_s (local.get $j) (local.get $length))
-        (then
-          (local.set $q (i32.shl (local.get $j) (i32.const 3)))
-          (local.set $tail (f64.add (local.get $tail)
-            (f64.mul (f64.load (i32.add (local.get $row) (local.get $q))) (f64.load (i32.add (local.get $v) (local.get $q))))))
-          (local.set $o (i32.add (local.get $w) (local.get $q)))
-          (f64.store (local.get $o) (f64.add (f64.load (local.get $o)) (f64.mul (f64.load (i32.add (local.get $row) (local.get $q))) (local.get $vt))))))
+        (then (local.set $own0 (call $upperEntry (local.get $r0) (local.get $j) (local.get $v) (local.get $w) (local.get $vt0) (local.get $own0)))))
       (local.set $o (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 3))))
-      (f64.store (local.get $o) (f64.add (f64.load (local.get $o)) (f64.add (local.get $tail) (f64x2.extract_lane 1 (local.get $acc)))))
+      (f64.store (local.get $o) (f64.add (f64.load (local.get $o)) (f64.add (local.get $own0)
+        (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0))))))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $rows))))
+
+  ;; One entry s = row[j] of the symmetric product's upper triangle: w[j] += s·vt, and returns
+  ;; own + s·v[j] (the row's running dot).
+  (func $upperEntry (param $row i32) (param $j i32) (param $v i32) (param $w i32) (param $vt f64) (param $own f64) (result f64)
+    (local $q i32) (local $s f64) (local $o i32)
+    (local.set $q (i32.shl (local.get $j) (i32.const 3)))
+    (local.set $s (f64.load (i32.add (local.get $row) (local.get $q))))
+    (local.set $o (i32.add (local.get $w) (local.get $q)))
+    (f64.store (local.get $o) (f64.add (f64.load (local.get $o)) (f64.mul (local.get $s) (local.get $vt))))
+    (f64.add (local.get $own) (f64.mul (local.get $s) (f64.load (i32.add (local.get $v) (local.get $q))))))
 
   ;; Recorded sequences of plane rotations applied to the columns of a matrix V stored transposed:
   ;; rows (k, k+1) of Vᵀ (row stride ld values, ld a multiple of 8, at vt) are V's columns (k, k+1).
@@ -406,40 +491,53 @@
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $next))))
 
-  ;; For each row t < rows (at a + 8·t·ld): d = a_t·v (four partial sums over j mod 4, added as
-  ;; s0 + s1 + (s2 + s3), tensor-core's dotProduct), then a_t += (scale·d)·v unless d = 0: a right
-  ;; Householder reflection A ← A − τ (A v) vᵀ (scale = −τ).
+  ;; For each row t < rows (at a + 8·t·ld): d = a_t·v ($dotQuads), then a_t += (scale·d)·v unless
+  ;; d = 0: a right Householder reflection A ← A − τ (A v) vᵀ (scale = −τ).
   (func (export "rowsReflect") (param $a i32) (param $ld i32) (param $rows i32) (param $width i32) (param $v i32) (param $scale f64)
-    (local $t i32) (local $j i32) (local $row i32) (local $p i32) (local $q i32)
-    (local $low v128) (local $high v128) (local $s0 f64) (local $d f64)
+    (local $t i32) (local $row i32) (local $d f64)
     (block $rowsDone (loop $rowsNext
       (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $rows)))
       (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))))
-      (local.set $low (v128.const f64x2 0 0))
-      (local.set $high (v128.const f64x2 0 0))
-      (local.set $j (i32.const 0))
-      (block $quadsDone (loop $quads
-        (br_if $quadsDone (i32.ge_s (i32.add (local.get $j) (i32.const 3)) (local.get $width)))
-        (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3))))
-        (local.set $q (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3))))
-        (local.set $low (f64x2.add (local.get $low) (f64x2.mul (v128.load (local.get $p)) (v128.load (local.get $q)))))
-        (local.set $high (f64x2.add (local.get $high) (f64x2.mul (v128.load offset=16 (local.get $p)) (v128.load offset=16 (local.get $q)))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $quads)))
-      (local.set $s0 (f64x2.extract_lane 0 (local.get $low)))
-      (block $tailDone (loop $tail
-        (br_if $tailDone (i32.ge_s (local.get $j) (local.get $width)))
-        (local.set $s0 (f64.add (local.get $s0)
-          (f64.mul (f64.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3))))
-                   (f64.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 3)))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $tail)))
-      (local.set $d (f64.add (f64.add (local.get $s0) (f64x2.extract_lane 1 (local.get $low)))
-        (f64.add (f64x2.extract_lane 0 (local.get $high)) (f64x2.extract_lane 1 (local.get $high)))))
+      (local.set $d (call $dotQuads (local.get $row) (local.get $v) (local.get $width)))
       (if (f64.ne (local.get $d) (f64.const 0))
         (then (call $axpyPairs (f64.mul (local.get $scale) (local.get $d)) (local.get $v) (local.get $row) (local.get $width))))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $rowsNext))))
+
+  ;; out[t] = scale·(a_t·x) for rows t < height (row t at a + 8·t·ld, `width` entries, $dotQuads):
+  ;; the tridiagonalization's panel products Wᵀv and Vᵀv (scale = −1).
+  (func (export "rowsDots") (param $a i32) (param $ld i32) (param $height i32) (param $width i32) (param $x i32) (param $scale f64) (param $out i32)
+    (local $t i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $t) (local.get $height)))
+      (f64.store (i32.add (local.get $out) (i32.shl (local.get $t) (i32.const 3)))
+        (f64.mul (local.get $scale)
+          (call $dotQuads (i32.add (local.get $a) (i32.shl (i32.mul (local.get $t) (local.get $ld)) (i32.const 3))) (local.get $x) (local.get $width))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $next))))
+
+  ;; x·y over `length` entries with four partial sums over j mod 4 (the tail into the first), added
+  ;; as s0 + s1 + (s2 + s3): tensor-core's dotProduct, the same value.
+  (func $dotQuads (param $x i32) (param $y i32) (param $length i32) (result f64)
+    (local $j i32) (local $p i32) (local $q i32) (local $low v128) (local $high v128) (local $s0 f64)
+    (block $quadsDone (loop $quads
+      (br_if $quadsDone (i32.ge_s (i32.add (local.get $j) (i32.const 3)) (local.get $length)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3))))
+      (local.set $q (i32.add (local.get $y) (i32.shl (local.get $j) (i32.const 3))))
+      (local.set $low (f64x2.add (local.get $low) (f64x2.mul (v128.load (local.get $p)) (v128.load (local.get $q)))))
+      (local.set $high (f64x2.add (local.get $high) (f64x2.mul (v128.load offset=16 (local.get $p)) (v128.load offset=16 (local.get $q)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $quads)))
+    (local.set $s0 (f64x2.extract_lane 0 (local.get $low)))
+    (block $tailDone (loop $tail
+      (br_if $tailDone (i32.ge_s (local.get $j) (local.get $length)))
+      (local.set $s0 (f64.add (local.get $s0)
+        (f64.mul (f64.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3))))
+                 (f64.load (i32.add (local.get $y) (i32.shl (local.get $j) (i32.const 3)))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $tail)))
+    (f64.add (f64.add (local.get $s0) (f64x2.extract_lane 1 (local.get $low)))
+      (f64.add (f64x2.extract_lane 0 (local.get $high)) (f64x2.extract_lane 1 (local.get $high)))))
 
   ;; y[j] += alpha·x[j] for j < length, two at a time (each entry as tensor-core's axpy computes it).
   (func $axpyPairs (param $alpha f64) (param $x i32) (param $y i32) (param $length i32)

@@ -47,6 +47,8 @@ export interface DenseSimdKernels {
   rowsAxpyFrom(a: number, ld: number, height: number, width: number, coef: number, scale: number, w: number): void;
   /** a_t += (scale·(a_t·v))·v for each row t < rows whose dot is non-zero (dotProduct's summation order). */
   rowsReflect(a: number, ld: number, rows: number, width: number, v: number, scale: number): void;
+  /** out[t] = scale·(a_t·x) for rows t < height (row stride ld), each dot as tensor-core's dotProduct sums it. */
+  rowsDots(a: number, ld: number, height: number, width: number, x: number, scale: number, out: number): void;
   /** One byte rewritten with its own value every 4096 bytes of [at, at + bytes): the pages' first touch. */
   touchPages(at: number, bytes: number): void;
 }
