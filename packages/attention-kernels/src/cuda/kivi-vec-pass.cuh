@@ -289,13 +289,7 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviVecSource& src, floa
       } else {
         kivi_load_channels(static_cast<const TR*>(src.residualValues) + (residualValue0 + jj) * d, vseg * N, v);
       }
-#pragma unroll
-      for (int r = 0; r < DEC_ROWS; r++) {
-        if (r >= rc) continue;
-        const float p = region[r * DEC_KEYS + jj];
-#pragma unroll
-        for (int e = 0; e < N; e++) acc[r][e] += p * v[e];
-      }
+      dec_add_value(acc, region, jj, v, rc);
     }
     __syncthreads();  // the next tile overwrites the probabilities and the staged codes
     c0 = c1;

@@ -420,6 +420,19 @@ __device__ __forceinline__ void dec_rescale_rows(float (&acc)[DEC_ROWS][N], cons
   }
 }
 
+// Phase C's step per key: each row's accumulators plus its probability of tile key jj (from phase
+// B, in `probs` [DEC_ROWS][DEC_KEYS]) times the key's N value channels v.
+template <int N>
+__device__ __forceinline__ void dec_add_value(float (&acc)[DEC_ROWS][N], const float* probs, int jj, const float* v, int rc) {
+#pragma unroll
+  for (int r = 0; r < DEC_ROWS; r++) {
+    if (r >= rc) continue;  // block-uniform
+    const float p = probs[r * DEC_KEYS + jj];
+#pragma unroll
+    for (int e = 0; e < N; e++) acc[r][e] += p * v[e];
+  }
+}
+
 // Whether the 16-byte pass's blocks also hold a chunk's value rows [DEC_KEYS][dv] in shared memory,
 // behind the generic pass's layout and the chunk's rows, positions and log weights.
 template <class TK>
@@ -509,13 +522,7 @@ __device__ __noinline__ void decode_partial_vec_body(const TK* K, const TK* V, f
         if (jj >= cn) continue;
         float v[N];
         KvVec16Lanes<TK>::unpack(vr[u], v);
-#pragma unroll
-        for (int r = 0; r < DEC_ROWS; r++) {
-          if (r >= rc) continue;
-          const float p = region[r * DEC_KEYS + jj];
-#pragma unroll
-          for (int e = 0; e < N; e++) acc[r][e] += p * v[e];
-        }
+        dec_add_value(acc, region, jj, v, rc);
       }
     }
     __syncthreads();  // the next chunk overwrites the probabilities, the key rows and the value tile
