@@ -4,7 +4,7 @@ import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
-import { joinSources, listedPositions, type SourceParts, splitKDecode, strided, viewValues } from './split-k.js';
+import { joinSources, type KeyedSourceParts, keyValuePass, listedPositions, splitKDecode, strided, viewValues } from './split-k.js';
 import { FOLDED_TARGET, type KeySource, keyStatisticsWebGpu } from './statistics.js';
 import { rowsAligned, wordRowSource, wordRowsBinding } from './word-rows.js';
 
@@ -31,7 +31,7 @@ ${logWeights ? 'fn log_weight(kvh: u32, j: u32) -> f32 { return lw_load(u_lw_off
   };
 }
 
-function denseValues(v: Tensor): SourceParts & { key: string } {
+function denseValues(v: Tensor): KeyedSourceParts {
   const aligned = rowsAligned(v);
   return {
     key: `${v.dtype}:${aligned ? 'a' : 'u'}`,
@@ -74,7 +74,7 @@ export function decodeAttentionWebGpu(backend: WebGpuBackend, inputs: DenseInput
     const values = denseValues(v);
     return withKeyStatistics(
       attrs,
-      (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
+      (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: v.shape[2], partition: a.partitionSize }, a, where, () => keyValuePass(keys, values)),
       (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
     );
   });
@@ -87,7 +87,7 @@ export function attentionStatisticsWebGpu(backend: WebGpuBackend, [q, k0, qPos, 
     const values = denseValues(k);
     return statisticsOnly(
       attrs,
-      (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: k.shape[2], partition: a.partitionSize }, a, 'attentionStatistics', () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
+      (a) => splitKDecode(backend, q, { kvHeads: k.shape[0], n: k.shape[1], dv: k.shape[2], partition: a.partitionSize }, a, 'attentionStatistics', () => keyValuePass(keys, values)),
       (lse) => denseStatistics(backend, q, k, keys, attrs, lse),
     );
   });
@@ -120,7 +120,7 @@ export function pagedAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Te
     const values = rowMajorValues('pv', valueRows, 'slot_of(kvh, j)');
     const result = withKeyStatistics(
       attrs,
-      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, where, () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
+      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition }, a, where, () => keyValuePass(keys, values)),
       (lse) => pagedStatisticsWebGpu(backend, folded, lse, keys, batch, kvHeads, attrs),
     );
     return { ...unfoldBatch(result, batch, qHeads), ...(result.statistics ? { statistics: result.statistics } : {}) };
@@ -196,7 +196,7 @@ export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: rea
     const values = rowMajorValues('v', vs, 'ragged_row(kvh, j)');
     const result = withKeyStatistics(
       attrs,
-      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: a.partitionSize }, a, where, () => ({ ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` })),
+      (a) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv: v.shape[2], partition: a.partitionSize }, a, where, () => keyValuePass(keys, values)),
       (lse) => keyStatisticsWebGpu(backend, folded, lse, keys, { rows: qHeads, width: total, group: qHeads / kvHeads, headShape: [qHeads], kvShape: [kvHeads], target: RAGGED_TARGET }, attrs),
     );
     return { ...unfoldBatch(result, batch, qHeads), ...(result.statistics ? { statistics: result.statistics } : {}) };
@@ -207,7 +207,7 @@ export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: rea
 }
 
 /** Values of a row-major buffer bound as \`name\` (16-byte words): token j of KV row kvh is row \`row\` (dv channels). */
-function rowMajorValues(name: string, values: Tensor, row: string): SourceParts & { key: string } {
+function rowMajorValues(name: string, values: Tensor, row: string): KeyedSourceParts {
   const aligned = rowsAligned(values);
   return {
     key: `${values.dtype}:${aligned ? 'a' : 'u'}`,

@@ -2,7 +2,7 @@ import { cast, concat, contiguous, reshape, type Tensor } from '@kvkit/tensor-co
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
-import { joinSources, type SourceParts, splitKDecode } from './split-k.js';
+import { type KeyedSourceParts, keyValuePass, splitKDecode } from './split-k.js';
 import { octByElements, rowsAligned, wordRowReader, wordRowsBinding } from './word-rows.js';
 import { FOLDED_TARGET, type KeySource, keyStatisticsWebGpu } from './statistics.js';
 
@@ -53,7 +53,8 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
       values: { kcodes_offset: staged[0].offset, kscale_offset: staged[1].offset, kmin_offset: staged[2].offset, ...layout },
     };
     const valueNames = ['vcodes', 'vscale', 'vmin'];
-    const values: SourceParts = {
+    const values: KeyedSourceParts = {
+      key: `${staged.slice(3).map((t) => t.dtype).join(':')}:${valueOctets ? 'octets' : 'channels'}`,
       code: kiviValues(valueOctets),
       bindings: valueNames.map((name, i) => ({ name, dtype: staged[3 + i].dtype, access: 'read' as const })),
       buffers: staged.slice(3),
@@ -63,11 +64,7 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
     return withKeyStatistics(
       attrs,
       (a) =>
-        splitKDecode(backend, q, { kvHeads, n: attrs.length, dv: d, partition: a.partitionSize }, a, where, () => ({
-          ...keys,
-          key: `${keys.key}:${values.buffers.map((t) => t.dtype).join(':')}:${valueOctets ? 'octets' : 'channels'}`,
-          ...joinSources(keys, values),
-        })),
+        splitKDecode(backend, q, { kvHeads, n: attrs.length, dv: d, partition: a.partitionSize }, a, where, () => keyValuePass(keys, values)),
       (lse) => keyStatisticsWebGpu(backend, q, lse, keys, { rows: qHeads, width: attrs.length, group: qHeads / kvHeads, headShape: [qHeads], kvShape: [kvHeads], target: FOLDED_TARGET }, attrs),
     );
   } finally {

@@ -2,6 +2,7 @@ import { InvalidConfigError, type Tensor } from '@kvkit/tensor-core';
 import type { TensorBindingSpec, UniformField, UniformValues, WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { planSplitK } from '../gpu/split-k-plan.js';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
+import { octByElements } from './word-rows.js';
 
 const WORKGROUP = 128;
 /** Query rows per workgroup at most (each invocation keeps its scores and accumulators for every row in registers). */
@@ -100,12 +101,7 @@ fn visible(qp: i32, kp: i32) -> bool {
   return u_window() == 0u || qp - kp < i32(u_window());
 }
 fn q_oct(base: u32, o: u32) -> mat2x4<f32> {
-  var x = mat2x4<f32>();
-  for (var i = 0u; i < 8u; i = i + 1u) {
-    let c = 8u * o + i;
-    if (c < u_d()) { x[i / 4u][i % 4u] = q_load(base + c * u_q_strides(2u)) * u_scale(); }
-  }
-  return x;
+  ${octByElements((c) => `q_load(base + ${c} * u_q_strides(2u)) * u_scale()`, 'u_d()')}
 }
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -333,7 +329,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export interface SourcePass {
   /** Cache key of the source variant (dtypes, options). */
   key: string;
-  /** Defines `key_at` and `value_at`. */
+  /** Defines the key and value reads (\`key_row\`/\`key_oct\`, \`value_row\`/\`value_oct\`: word-rows.ts), \`kpos_at\` and, with log weights, \`log_weight\`. */
   code: string;
   /** Source buffers, bound after q. */
   bindings: TensorBindingSpec[];
@@ -372,6 +368,14 @@ fn length_at(kvh: u32) -> u32 { return u_n(); }`,
     uniforms: ['qpos_offset', 'qpos_stride', 'kpos_offset', 'kpos_stride'].map((name) => ({ name, type: 'u32' as const })),
     values: { qpos_offset: qPos.offset, qpos_stride: qPos.strides[0], kpos_offset: kPos.offset, kpos_stride: kPos.strides[0] },
   };
+}
+
+/** Source parts with the cache key of their variant (dtypes, alignment, options). */
+export type KeyedSourceParts = SourceParts & { key: string };
+
+/** The pass over a key source and a value source: their parts joined, keyed by both variants. */
+export function keyValuePass(keys: KeyedSourceParts & { withLogWeights: boolean }, values: KeyedSourceParts): SourcePass {
+  return { ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` };
 }
 
 /** Source parts as one (code, bindings, buffers, uniforms and values concatenated). */

@@ -104,16 +104,3 @@ fn ${prefix}_row(kvh: u32, j: u32) -> u32 { return ${row}; }
 fn ${prefix}_oct(kvh: u32, row: u32, o: u32) -> mat2x4<f32> { return ${name}_oct(row, o); }
 fn ${prefix}_at(kvh: u32, j: u32, c: u32) -> f32 { return ${name}_elem(${prefix}_row(kvh, j) + c); }`;
 }
-
-/**
- * The split-K body's reads of an operand whose tokens are not rows of words (packed codes), from the
- * source's per-channel `PREFIX_at(kvh, j, c)`: the "row" of token j is j itself and an octet
- * takes eight reads (zeros past `dim`).
- */
-export function octsFromElements(prefix: 'key' | 'value', dim: string): string {
-  return `
-fn ${prefix}_row(kvh: u32, j: u32) -> u32 { return j; }
-fn ${prefix}_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
-  ${octByElements((c) => `${prefix}_at(kvh, j, ${c})`, dim)}
-}`;
-}
