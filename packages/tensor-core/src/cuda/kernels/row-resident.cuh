@@ -9,6 +9,11 @@
 // Widest row: 512 threads × 4 vectors × 16 bytes = 8192 f32 or 16384 f16/bf16 elements.
 #define KV_ROW_MAX_LANES 512
 
+// Instantiates M(args..., VECS, layout, VECTORS) for every single-pass variant the launcher
+// (row-resident.ts) picks from: 1, 2 or 4 vectors per thread, `v` (16-byte loads) or `s` (element loads).
+#define KV_FOR_ROW_RESIDENT_VARIANTS(M, ...) \
+  M(__VA_ARGS__, 1, v, true) M(__VA_ARGS__, 2, v, true) M(__VA_ARGS__, 4, v, true) M(__VA_ARGS__, 1, s, false) M(__VA_ARGS__, 2, s, false) M(__VA_ARGS__, 4, s, false)
+
 // One 16-byte load / store at a 16-byte aligned address. Spelled in PTX: from plain struct copies
 // nvcc split some of a thread's vectors into four word accesses. Volatile, so a load is never moved
 // out of the bounds test that guards it.

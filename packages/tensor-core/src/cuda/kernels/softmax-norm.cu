@@ -160,11 +160,8 @@ __device__ void layer_norm(T* out, const T* x, const W* weight, const W* bias, k
       kv_softmax_resident_##sn##_##layout##VECS(T* out, const T* x, kv_i64 rows, kv_i64 n, int lanes, int logOut) {     \
     softmax_resident<T, VECS, VECTORS>(out, x, rows, n, lanes, logOut);                                                \
   }
-#define KV_SOFTMAX_RESIDENT_ALL(sn, T)                                                                                  \
-  KV_SOFTMAX_RESIDENT(sn, T, 1, v, true) KV_SOFTMAX_RESIDENT(sn, T, 2, v, true) KV_SOFTMAX_RESIDENT(sn, T, 4, v, true)  \
-  KV_SOFTMAX_RESIDENT(sn, T, 1, s, false) KV_SOFTMAX_RESIDENT(sn, T, 2, s, false) KV_SOFTMAX_RESIDENT(sn, T, 4, s, false)
 #define KV_SOFTMAX(sn, T)                                                                                               \
-  KV_SOFTMAX_RESIDENT_ALL(sn, T)                                                                                        \
+  KV_FOR_ROW_RESIDENT_VARIANTS(KV_SOFTMAX_RESIDENT, sn, T)                                                              \
   extern "C" __global__ void kv_softmax_rows_##sn(T* out, const T* x, kv_i64 rows, kv_i64 n, int logOut) {             \
     softmax_rows(out, x, rows, n, logOut);                                                                              \
   }                                                                                                                     \
@@ -180,12 +177,8 @@ KV_FOR_FLOAT_DTYPES(KV_SOFTMAX)
       T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps, int lanes) {                                    \
     rms_norm_resident<T, W, VECS, VECTORS>(out, x, weight, rows, d, eps, lanes);                                             \
   }
-#define KV_RMS_NORM_RESIDENT_ALL(sn, T, wn, W)                                                                               \
-  KV_RMS_NORM_RESIDENT(sn, T, wn, W, 1, v, true) KV_RMS_NORM_RESIDENT(sn, T, wn, W, 2, v, true)                              \
-  KV_RMS_NORM_RESIDENT(sn, T, wn, W, 4, v, true) KV_RMS_NORM_RESIDENT(sn, T, wn, W, 1, s, false)                             \
-  KV_RMS_NORM_RESIDENT(sn, T, wn, W, 2, s, false) KV_RMS_NORM_RESIDENT(sn, T, wn, W, 4, s, false)
 #define KV_NORM(sn, T, wn, W)                                                                                              \
-  KV_RMS_NORM_RESIDENT_ALL(sn, T, wn, W)                                                                                   \
+  KV_FOR_ROW_RESIDENT_VARIANTS(KV_RMS_NORM_RESIDENT, sn, T, wn, W)                                                          \
   extern "C" __global__ void kv_rms_norm_##sn##_##wn(T* out, const T* x, const W* weight, kv_i64 rows, kv_i64 d, float eps) { \
     rms_norm(out, x, weight, rows, d, eps);                                                                                \
   }                                                                                                                        \
