@@ -53,6 +53,13 @@ export function squaredNorms(x: Matrix, out: Float64Array): Float64Array {
   return out;
 }
 
+/** y's columns as rows (out[t·m + j] = y[j, t]): what the row-block kernel reads as its "transposed" operand. */
+export function columnsOf(y: Matrix, out: Float64Array): Float64Array {
+  const { rows: m, cols: d, data } = y;
+  for (let j = 0; j < m; j++) for (let t = 0; t < d; t++) out[t * m + j] = data[j * d + t];
+  return out;
+}
+
 /** ‖x_a − y_b‖² by differences (exact where the Gram expansion cancels). */
 function crossSquaredDistance(xd: Float64Array, a: number, yd: Float64Array, b: number, d: number): number {
   let s = 0;

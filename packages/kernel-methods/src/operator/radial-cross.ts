@@ -5,7 +5,7 @@
 import type { Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena } from '../wasm/simd-arena.js';
-import { dot, dotBetween, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
+import { columnsOf, dot, dotBetween, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 
 /** True when cross products of this kernel run on the host by the Gram route (`radialCrossProduct`). */
 export function usesHostGramRoute(kernel: Kernel, engine: unknown): kernel is RadialKernel {
@@ -115,7 +115,7 @@ class CrossBlocks {
     this.yNorms = squaredNorms(y, this.arena ? this.arena.arrays[3] : new Float64Array(m));
     if (this.arena) {
       const [, columns, , , v, out] = this.arena.arrays;
-      for (let j = 0; j < m; j++) for (let t = 0; t < d; t++) columns[t * m + j] = y.data[j * d + t];
+      columnsOf(y, columns);
       this.simd = { kernels: this.arena.kernels, v, out };
     }
   }

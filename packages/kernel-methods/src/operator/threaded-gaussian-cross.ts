@@ -5,7 +5,7 @@
 import { balancedRanges, type Matrix, runRowBlocks, simdThreadCount } from '@kvkit/tensor-core';
 import type { RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena } from '../wasm/simd-arena.js';
-import { dot, ROW_BLOCK, squaredNorms } from './gram-loops.js';
+import { columnsOf, dot, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 
 /** Rows of x per tile (a multiple of four): the tile (512 × m) and its product stay a few MiB. */
 const TILE_ROWS = 512;
@@ -38,7 +38,7 @@ export function threadedGaussianCrossProduct(kernel: RadialKernel, x: Matrix, y:
   }
   try {
     const [rows, columns, yNorms, xNorms, tile, coefficients, product] = arena.arrays;
-    for (let j = 0; j < m; j++) for (let t = 0; t < d; t++) columns[t * m + j] = y.data[j * d + t];
+    columnsOf(y, columns);
     squaredNorms(y, yNorms);
     coefficients.set(v.data);
     const depth = Math.min(m, Math.max(16, Math.floor(PANEL_VALUES / k)));
