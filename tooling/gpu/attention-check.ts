@@ -199,8 +199,8 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     // Positions on the device, made once (as a runtime keeps them): without them every call uploads
     // n default key positions from the host, a synchronous copy inside the timed loop.
     const positions = await Promise.all([
-      toBackend(tensor(Int32Array.of(n - 1), [1], { dtype: 'i32', backend: cpu }), device.backend),
-      toBackend(tensor(Int32Array.from({ length: n }, (_, j) => j), [n], { dtype: 'i32', backend: cpu }), device.backend),
+      devicePositions(device, n - 1, 1),
+      devicePositions(device, 0, n),
     ]);
     live.push(...positions);
     const options = { partitionSize: PARTITION, queryPositions: positions[0], keyPositions: positions[1] };
@@ -217,6 +217,11 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
   } finally {
     for (const t of live) t.dispose();
   }
+}
+
+/** Positions from, from + 1, … (count of them) as i32 on the device, made once as a runtime keeps them. */
+function devicePositions(device: Device, from: number, count: number): Promise<Tensor> {
+  return toBackend(tensor(Int32Array.from({ length: count }, (_, j) => from + j), [count], { dtype: 'i32', backend: getBackend('cpu') }), device.backend);
 }
 
 /**
@@ -239,7 +244,7 @@ async function prefillAt(device: Device, n: number): Promise<PrefillEntry> {
     live.push(qb, kb, vb);
     const [q, k, v] = [qb, kb, vb].map((block) => concat(new Array<Tensor>(kvHeads).fill(block), 0));
     live.push(q, k, v);
-    const positions = await toBackend(tensor(Int32Array.from({ length: n }, (_, j) => j), [n], { dtype: 'i32', backend: cpu }), device.backend);
+    const positions = await devicePositions(device, 0, n);
     live.push(positions);
     const options = { causal: true, queryPositions: positions, keyPositions: positions };
     const ms = await device.time(dims.prefillReps, () => flashAttention(q, k, v, options).output.dispose());
@@ -337,7 +342,7 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
     }
     view.positions = await toBackend(block.positions, device.backend);
     live.push(view.positions);
-    const queryPosition = await toBackend(tensor(Int32Array.of(n - 1), [1], { dtype: 'i32', backend: cpu }), device.backend);
+    const queryPosition = await devicePositions(device, n - 1, 1);
     live.push(queryPosition);
     const options = { partitionSize: PARTITION, queryPositions: queryPosition };
     const ms = await device.time(dims.reps, () => kiviDecodeAttention(q, view, options).output.dispose());

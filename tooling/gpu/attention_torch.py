@@ -66,38 +66,32 @@ def sdpa_call(q, k, v, **options):
     return lambda: F.scaled_dot_product_attention(q, kr, vr, **options)
 
 
-decode = {}
-for n in lengths:
-    try:
-        q = torch.randn(batch, q_heads, 1, head_dim, device=device, dtype=torch.float16)
-        k = torch.randn(batch, kv_heads, n, head_dim, device=device, dtype=torch.float16)
-        v = torch.randn(batch, kv_heads, n, head_dim, device=device, dtype=torch.float16)
-        kv_bytes = 2 * k.numel() * 2
-        ms = time_ms(sdpa_call(q, k, v), 20)
-        decode[str(n)] = {"ms": ms, "kvGBps": kv_bytes / (ms / 1000) / 1e9}
-        print(f"torch sdpa decode n={n}: {ms:.3f} ms, {decode[str(n)]['kvGBps']:.0f} GB/s of K/V")
-        del q, k, v
-        torch.cuda.empty_cache()
-    except Exception as error:  # one failing size must not hide the others
-        decode[str(n)] = {"error": str(error)}
-        print(f"torch sdpa decode n={n} failed: {error}")
-report["decode"] = decode
+def sdpa_sizes(label, sizes, batch_size, query_len, reps, rates, **options):
+    """SDPA timed at every KV length n (q [batch_size, H, query_len(n), d], K/V [batch_size, Hkv, n, d], f16):
+    {"ms", **rates(n, ms)} per size; a failing size is recorded and does not hide the others."""
+    results = {}
+    for n in sizes:
+        try:
+            q = torch.randn(batch_size, q_heads, query_len(n), head_dim, device=device, dtype=torch.float16)
+            k = torch.randn(batch_size, kv_heads, n, head_dim, device=device, dtype=torch.float16)
+            v = torch.randn(batch_size, kv_heads, n, head_dim, device=device, dtype=torch.float16)
+            ms = time_ms(sdpa_call(q, k, v, **options), reps)
+            results[str(n)] = {"ms": ms, **rates(n, ms)}
+            print(f"torch sdpa {label} n={n}: {results[str(n)]}")
+            del q, k, v
+            torch.cuda.empty_cache()
+        except Exception as error:  # one failing size must not hide the others
+            results[str(n)] = {"error": str(error)}
+            print(f"torch sdpa {label} n={n} failed: {error}")
+    return results
 
-prefill = {}
-for n in prefill_lengths:
-    try:
-        q = torch.randn(1, q_heads, n, head_dim, device=device, dtype=torch.float16)
-        k = torch.randn(1, kv_heads, n, head_dim, device=device, dtype=torch.float16)
-        v = torch.randn(1, kv_heads, n, head_dim, device=device, dtype=torch.float16)
-        ms = time_ms(sdpa_call(q, k, v, is_causal=True), 10)
-        prefill[str(n)] = {"ms": ms, "tflops": causal_prefill_flops(q_heads, head_dim, n) / (ms / 1000) / 1e12}
-        print(f"torch sdpa causal prefill n={n}: {ms:.3f} ms, {prefill[str(n)]['tflops']:.1f} TFLOP/s")
-        del q, k, v
-        torch.cuda.empty_cache()
-    except Exception as error:  # one failing size must not hide the others
-        prefill[str(n)] = {"error": str(error)}
-        print(f"torch sdpa causal prefill n={n} failed: {error}")
-report["prefill"] = prefill
+
+# Decode: one query per sequence; GB/s of the f16 K/V read once.
+report["decode"] = sdpa_sizes("decode", lengths, batch, lambda n: 1, 20, lambda n, ms: {"kvGBps": 2 * batch * kv_heads * n * head_dim * 2 / (ms / 1000) / 1e9})
+# Causal prefill: n queries over n keys; TFLOP/s of the visible pairs only (causal_prefill_flops).
+report["prefill"] = sdpa_sizes(
+    "causal prefill", prefill_lengths, 1, lambda n: n, 10, lambda n, ms: {"tflops": causal_prefill_flops(q_heads, head_dim, n) / (ms / 1000) / 1e12}, is_causal=True
+)
 
 os.makedirs(out_dir, exist_ok=True)
 with open(os.path.join(out_dir, "torch-attention.json"), "w") as f:
