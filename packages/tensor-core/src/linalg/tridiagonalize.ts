@@ -147,6 +147,9 @@ function negatedRowDots(
   for (let t = 0; t < height; t++) out[t] = -dotProduct(rows, t * ld + from, x, 0, width);
 }
 
+/** A four-row block's partial sums in symmetricUpperProduct (kept: it runs once per column). */
+const BLOCK_SUMS = { own: new Float64Array(4), even: new Float64Array(4), odd: new Float64Array(4) };
+
 /**
  * w += S·v for the symmetric S (length × length at `trailing`, row stride n) read through its upper
  * triangle (w starts at zero): row t gives its own entry of S·v and, by symmetry, the entries below.
@@ -155,9 +158,7 @@ function negatedRowDots(
  * @internal exported for the kernel's test
  */
 export function symmetricUpperProduct(work: Float64Array, trailing: number, n: number, length: number, v: Float64Array, w: Float64Array): void {
-  const own = new Float64Array(4);
-  const even = new Float64Array(4);
-  const odd = new Float64Array(4);
+  const { own, even, odd } = BLOCK_SUMS;
   let t = 0;
   for (; t + 4 <= length; t += 4) {
     const row = trailing + t * n;
