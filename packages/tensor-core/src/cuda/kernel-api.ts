@@ -3,6 +3,7 @@ import { type KernelImpl, type KernelName, registerKernel } from '../kernel-regi
 import type { Tensor } from '../tensor.js';
 import type { CudaBackend } from './cuda-backend.js';
 import asyncCopy from './include/kvkit/async-copy.cuh';
+import mma from './include/kvkit/mma.cuh';
 import prelude from './include/kvkit/prelude.cuh';
 import vec16 from './include/kvkit/vec16.cuh';
 import type {} from './kernel-signatures.js';
@@ -14,6 +15,8 @@ export const PRELUDE_INCLUDE = 'kvkit/prelude.cuh';
 export const ASYNC_COPY_INCLUDE = 'kvkit/async-copy.cuh';
 /** The include name of the shared 16-byte row vectors (KvVec16 and its per-dtype lanes). */
 export const VEC16_INCLUDE = 'kvkit/vec16.cuh';
+/** The include name of the shared tensor-core fragment operations (ldmatrix, mma.m16n8k16, f16x2/bf16x2 packing). */
+export const MMA_INCLUDE = 'kvkit/mma.cuh';
 
 /** A CUDA C module as packages declare it; compiled on first use, once per backend (and cached on disk). */
 export interface CudaModuleDefinition extends CudaSource {
@@ -22,7 +25,7 @@ export interface CudaModuleDefinition extends CudaSource {
 
 /**
  * Declares a CUDA C module. `source` is the `.cu` text (import it with the `.cu` text loader, or
- * write it inline); it may `#include "kvkit/prelude.cuh"`, `"kvkit/async-copy.cuh"` and `"kvkit/vec16.cuh"`, which every module gets. Kernels are
+ * write it inline); it may `#include "kvkit/prelude.cuh"`, `"kvkit/async-copy.cuh"`, `"kvkit/vec16.cuh"` and `"kvkit/mma.cuh"`, which every module gets. Kernels are
  * `extern "C" __global__` functions, launched by name through `backend.launch(module, name, …)`.
  */
 export function defineCudaModule(definition: { name: string; source: string; headers?: Readonly<Record<string, string>>; options?: readonly string[] }): CudaModuleDefinition {
@@ -32,7 +35,7 @@ export function defineCudaModule(definition: { name: string; source: string; hea
   return Object.freeze({
     name: definition.name,
     source: definition.source,
-    headers: Object.freeze({ [PRELUDE_INCLUDE]: prelude, [ASYNC_COPY_INCLUDE]: asyncCopy, [VEC16_INCLUDE]: vec16, ...(definition.headers ?? {}) }),
+    headers: Object.freeze({ [PRELUDE_INCLUDE]: prelude, [ASYNC_COPY_INCLUDE]: asyncCopy, [VEC16_INCLUDE]: vec16, [MMA_INCLUDE]: mma, ...(definition.headers ?? {}) }),
     options: definition.options ?? [],
   });
 }

@@ -10,6 +10,7 @@
 //   multiples of 8 and every row starts 16-byte aligned, else the SIMT kernel.
 #include "kvkit/prelude.cuh"
 #include "kvkit/async-copy.cuh"
+#include "kvkit/mma.cuh"
 
 // ---- SIMT ----------------------------------------------------------------------------------------
 
@@ -123,34 +124,6 @@ KV_FOR_FLOAT_DTYPES(KV_GEMM_SIMT)
 #define MM_PAD 8
 // Halves per operand tile per stage: max of k-major 128×(32+8) and mn-major 32×(128+8).
 #define MM_TILE 5120
-
-#ifdef KVKIT_EMULATOR  // the CPU emulator of @kvkit/cuda-runtime: the same instructions by their documented semantics
-__device__ __forceinline__ void ldmatrix_x4(kv_u32* r, SmemAddress address) { kvemu::ldmatrix_x4(r, address, false); }
-__device__ __forceinline__ void ldmatrix_x4_trans(kv_u32* r, SmemAddress address) { kvemu::ldmatrix_x4(r, address, true); }
-template <bool BF16>
-__device__ __forceinline__ void mma_16816(float* c, const kv_u32* a, const kv_u32* b) { kvemu::mma_m16n8k16(c, a, b, BF16); }
-#else
-__device__ __forceinline__ void ldmatrix_x4(kv_u32* r, SmemAddress address) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(kv_u32* r, SmemAddress address) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
-}
-
-template <bool BF16>
-__device__ __forceinline__ void mma_16816(float* c, const kv_u32* a, const kv_u32* b) {
-  if constexpr (BF16) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  } else {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  }
-}
-#endif
-
 
 // A_K: A is k-contiguous (tile stored [m][k]) else m-contiguous ([k][m]); B_K: B is k-contiguous
 // ([n][k]) else n-contiguous ([k][n]). 8 warps in a 2 (m) × 4 (n) grid, 64×32 outputs per warp.
