@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The @kvkit/attention-kernels check on the GPU machine (about a minute): parity of every CUDA and
 # WebGPU (Dawn → Vulkan) attention kernel with the CPU kernels, then split-K decode attention at
-# batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, 4k–32k keys, in GB/s of K/V read and as
-# a fraction of the copy bandwidth, next to PyTorch SDPA on the same shapes; causal flash prefill of 1k–16k
+# batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, 4k–32k keys (CUDA also 128k), in GB/s of K/V read and as
+# a fraction of the copy bandwidth, next to PyTorch SDPA on the same shapes (CUDA: its tensor-core
+# pass and the 16-byte pass, both timed); causal flash prefill of 1k–16k
 # tokens (batch 1, same heads, f16) in TFLOP/s (4·H·d·n(n+1)/2 FLOPs) and as a fraction of PyTorch SDPA's
 # (is_causal, enable_gqa) in the same run; the fused 2-bit KIVI decode, and
 # prefixSharedAttention for the batch sharing a 4k–32k prompt next to batched paged attention. The parity
@@ -51,9 +52,10 @@ run() {
   # backend: sizes whose estimated time would pass that are skipped (attention-check.ts). The CUDA step pays the first NVRTC compile of the
   # modules (the split-K one, now with the statistics and prefix kernels, takes ~37 s of CPU with nvcc
   # for two architectures on the 2-core build machine); it times decode before the parity cases, so
-  # their compiles cannot cost the numbers; the prefix-shared timing comes last.
+  # their compiles cannot cost the numbers; the prefix-shared timing comes last. CUDA also times
+  # 128k keys and every decode twice (the tensor-core pass and the 16-byte pass forced): +55 s.
   timeout -k 5 "${ATTENTION_TORCH_S:-35}" python3 tooling/gpu/attention_torch.py --out "$out" "${quick[@]}" 2>&1 | tail -n 8 || echo "torch baseline failed or timed out"
-  timeout -k 5 "${ATTENTION_CUDA_S:-115}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" "${quick[@]}" || echo "cuda check ended with status $?"
+  timeout -k 5 "${ATTENTION_CUDA_S:-170}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" "${quick[@]}" || echo "cuda check ended with status $?"
   timeout -k 5 "${ATTENTION_WEBGPU_S:-75}" node .gpu-carry/attention-check.mjs --backend webgpu --out "$out" "${quick[@]}" || echo "webgpu check ended with status $?"
   node .gpu-carry/attention-check.mjs --summarize --out "$out"
 }

@@ -8,7 +8,8 @@
  *   node attention-check.mjs --summarize --out DIR                            → DIR/attention/attention.json + a markdown table
  *
  * Per backend: (1) the backend's copy bandwidth; (2) split-K decode attention at
- * batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, over 4k–32k keys (the batch folded
+ * batch 8 × 32 query heads × 8 KV heads × head dim 128, f16, over 4k–32k keys (CUDA also 128k;
+ * CUDA times each decode twice: its default tensor-core pass and the 16-byte pass forced; the batch folded
  * into the heads: same memory traffic and work), as ms, GB/s of K/V read and fraction of the copy
  * bandwidth, each output spot-checked against the CPU kernel; (2b) causal prefill (flashAttention)
  * of 1k–16k tokens, batch 1, same heads, f16, as ms and TFLOP/s (causalPrefillFlops), spot-checked
@@ -49,6 +50,16 @@ const CASE_TIMEOUT_MS = 20_000;
 const dims = tiny
   ? { batch: 2, qHeads: 4, kvHeads: 2, d: 64, lengths: [256, 1000], reps: 2, copyElements: 1 << 16, prefillLengths: [64, 160], prefillReps: 2 }
   : { batch: 8, qHeads: 32, kvHeads: 8, d: 128, lengths: quick ? [4096] : [4096, 16384, 32768], reps: 20, copyElements: 1 << 27, prefillLengths: quick ? [1024, 4096] : [1024, 4096, 16384], prefillReps: 5 };
+/**
+ * Decode and KIVI lengths per backend: CUDA also runs 128k keys, the shape of the KIVI goal (≥ 4×
+ * torch f16 SDPA at batch 8, 128k). WebGPU stops at 32k: 128k f16 K/V is one 2 GiB binding.
+ */
+const decodeLengths = (backend: string): number[] => (backend === 'cuda' && !tiny && !quick ? [...dims.lengths, 131072] : dims.lengths);
+/**
+ * The CUDA decode kernels' override (decode-attention.ts, kivi-decode.ts): 'vec' forces the
+ * 16-byte CUDA-core pass, so one run times it beside the default tensor-core (mma) pass.
+ */
+const CUDA_DECODE_OVERRIDE = 'KVKIT_CUDA_DECODE';
 const DECODE_DTYPE = 'f16' as const;
 /** Prefill runs in f16 on both GPU backends (their flashAttention takes f32, f16 and bf16). */
 const PREFILL_DTYPE = 'f16' as const;
@@ -63,6 +74,8 @@ const log = (line: string): void => console.log(line);
 
 interface TimingEntry {
   ms?: number;
+  /** CUDA: the same call with the 16-byte CUDA-core pass forced (KVKIT_CUDA_DECODE=vec). */
+  vecMs?: number;
   kvGBps?: number;
   fractionOfCopy?: number;
   spotCheckError?: number;
@@ -109,6 +122,7 @@ function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
 }
 
 interface Device {
+  name: 'cuda' | 'webgpu';
   backend: Backend;
   /** Device ms per call of `body` over `reps` calls, after a warm-up. */
   time(reps: number, body: () => void): Promise<number>;
@@ -120,6 +134,7 @@ async function openCuda(): Promise<Device> {
   const backend: CudaBackend = await createCudaBackend({ runtime: () => runtime });
   for (const module of CUDA_ATTENTION_MODULES) backend.module(module); // NVRTC on first use (the split-K modules: tens of seconds in all), then the disk cache
   return {
+    name: 'cuda',
     backend,
     describe: () => runtime.device,
     time: (reps, body) => timeDeviceMs(runtime, backend, reps, body),
@@ -133,6 +148,7 @@ async function openWebGpu(): Promise<Device> {
   // KVKIT_DAWN_NODE (the GPU machine's bundle has no node_modules) is honoured by the backend itself.
   const backend: WebGpuBackend = await createWebGpuBackend({ dawnFlags: flags, ...options });
   return {
+    name: 'webgpu',
     backend,
     describe: () => backend.info,
     time: (reps, body) => timeWebGpuMs(backend, reps, body),
@@ -204,7 +220,9 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     ]);
     live.push(...positions);
     const options = { partitionSize: PARTITION, queryPositions: positions[0], keyPositions: positions[1] };
-    const ms = await device.time(dims.reps, () => decodeAttention(q, k, v, options).output.dispose());
+    const call = () => decodeAttention(q, k, v, options).output.dispose();
+    const ms = await device.time(dims.reps, call);
+    const vecMs = await timeForcedVec(device, call);
     const kvBytes = 2 * batch * kvHeads * n * d * 2;
     const kvGBps = kvBytes / (ms / 1000) / 1e9;
     // The first KV head's query heads against the CPU kernel over the same block.
@@ -213,9 +231,22 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     const got = (await out.readFloat32()).subarray(0, group * d);
     const ref = decodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), kBlock, vBlock, { partitionSize: PARTITION }).output.readFloat32Sync();
     const spotCheckError = relativeError(got, ref);
-    return { ms, kvGBps, fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined, spotCheckError };
+    return { ms, vecMs, kvGBps, fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined, spotCheckError };
   } finally {
     for (const t of live) t.dispose();
+  }
+}
+
+/** On CUDA, device ms per call with the 16-byte pass forced (CUDA_DECODE_OVERRIDE); undefined elsewhere. */
+async function timeForcedVec(device: Device, call: () => void): Promise<number | undefined> {
+  if (device.name !== 'cuda') return undefined;
+  const before = process.env[CUDA_DECODE_OVERRIDE];
+  process.env[CUDA_DECODE_OVERRIDE] = 'vec';
+  try {
+    return await device.time(dims.reps, call);
+  } finally {
+    if (before === undefined) delete process.env[CUDA_DECODE_OVERRIDE];
+    else process.env[CUDA_DECODE_OVERRIDE] = before;
   }
 }
 
@@ -345,7 +376,9 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
     const queryPosition = await devicePositions(device, n - 1, 1);
     live.push(queryPosition);
     const options = { partitionSize: PARTITION, queryPositions: queryPosition };
-    const ms = await device.time(dims.reps, () => kiviDecodeAttention(q, view, options).output.dispose());
+    const call = () => kiviDecodeAttention(q, view, options).output.dispose();
+    const ms = await device.time(dims.reps, call);
+    const vecMs = await timeForcedVec(device, call);
     const bytes = names.reduce((sum, name) => sum + view[name].size * (view[name].dtype === 'u32' ? 4 : 2), 0);
     const kvGBps = bytes / (ms / 1000) / 1e9;
     const out = kiviDecodeAttention(q, view, options).output;
@@ -354,6 +387,7 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
     const ref = kiviDecodeAttention(slice(qHost, [0, 0, 0], [group, 1, d]), block, { partitionSize: PARTITION }).output.readFloat32Sync();
     return {
       ms,
+      vecMs,
       kvGBps,
       fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined,
       spotCheckError: relativeError(got, ref),
@@ -429,6 +463,8 @@ async function prefixAt(device: Device, n: number): Promise<NonNullable<BackendR
   }
 }
 
+const vecNote = (r: TimingEntry): string => (r.vecMs === undefined ? '' : ` (16-byte pass forced: ${r.vecMs.toFixed(3)} ms)`);
+
 async function runBackend(name: string): Promise<void> {
   const report: BackendReport = { backend: name };
   const file = join(outDir, `attention-${name}.json`);
@@ -446,11 +482,11 @@ async function runBackend(name: string): Promise<void> {
       log(`${name} copy bandwidth failed: ${(error as Error).message}`);
     }
     report.decode = {};
-    for (const n of dims.lengths) {
+    for (const n of decodeLengths(name)) {
       try {
         report.decode[n] = await within(30_000, `decode n=${n}`, decodeAt(device, n, report.copyGBps));
         const r = report.decode[n];
-        log(`${name} decode n=${n}: ${r.ms?.toFixed(3)} ms, ${r.kvGBps?.toFixed(0)} GB/s of K/V (${r.fractionOfCopy ? `${(100 * r.fractionOfCopy).toFixed(0)}% of copy` : 'no copy figure'}), spot check error ${r.spotCheckError?.toExponential(2)}`);
+        log(`${name} decode n=${n}: ${r.ms?.toFixed(3)} ms${vecNote(r)}, ${r.kvGBps?.toFixed(0)} GB/s of K/V (${r.fractionOfCopy ? `${(100 * r.fractionOfCopy).toFixed(0)}% of copy` : 'no copy figure'}), spot check error ${r.spotCheckError?.toExponential(2)}`);
       } catch (error) {
         report.decode[n] = { error: (error as Error).message };
         log(`${name} decode n=${n} failed: ${(error as Error).message}`);
@@ -461,11 +497,11 @@ async function runBackend(name: string): Promise<void> {
     // Parity after the headline timing, so a slow first compile of tensor-core's modules cannot cost the numbers.
     await parity(device, report, save);
     report.kivi = {};
-    for (const n of dims.lengths) {
+    for (const n of decodeLengths(name)) {
       try {
         report.kivi[n] = await within(30_000, `kivi decode n=${n}`, kiviAt(device, n, report.copyGBps, report.decode[n]?.ms));
         const r = report.kivi[n];
-        log(`${name} kivi 2-bit decode n=${n}: ${r.ms?.toFixed(3)} ms, ${r.kvGBps?.toFixed(0)} GB/s of packed K/V (${r.bytesPerToken?.toFixed(0)} B per token and KV head), ${r.speedupOverF16?.toFixed(2)}× the f16 decode, spot check error ${r.spotCheckError?.toExponential(2)}`);
+        log(`${name} kivi 2-bit decode n=${n}: ${r.ms?.toFixed(3)} ms${vecNote(r)}, ${r.kvGBps?.toFixed(0)} GB/s of packed K/V (${r.bytesPerToken?.toFixed(0)} B per token and KV head), ${r.speedupOverF16?.toFixed(2)}× the f16 decode, spot check error ${r.spotCheckError?.toExponential(2)}`);
       } catch (error) {
         report.kivi[n] = { error: (error as Error).message };
         log(`${name} kivi decode n=${n} failed: ${(error as Error).message}`);
@@ -515,14 +551,19 @@ function summarize(): void {
     lines.push(`| ${b.backend} | ${b.fatal && p.length === 0 ? `not run: ${b.fatal.split('\n')[0].slice(0, 80)}` : `${p.length - failed.length}/${p.length}`} | ${failed.join('; ') || '—'} | ${fmt(b.copyGBps)} |`);
   }
   lines.push('', `decode attention, batch ${dims.batch} × ${dims.qHeads} query heads × ${dims.kvHeads} KV heads × head dim ${dims.d}, ${DECODE_DTYPE}; GB/s of K/V read (% of the backend's copy GB/s)`, '');
-  lines.push(`| keys | CUDA ms | CUDA GB/s | WebGPU ms | WebGPU GB/s | torch SDPA ms | torch GB/s (${torch?.gqa ?? 'not run'}) |`, '|---|---|---|---|---|---|---|');
+  lines.push(`| keys | CUDA ms (16-byte pass ms) | CUDA GB/s | CUDA / torch speed | WebGPU ms | WebGPU GB/s | torch SDPA ms | torch GB/s (${torch?.gqa ?? 'not run'}) |`, '|---|---|---|---|---|---|---|---|');
   const lengths = new Set<string>([...backends.flatMap((b) => Object.keys(b.decode ?? {})), ...Object.keys(torch?.decode ?? {})]);
   const cell = (r: TimingEntry | undefined): [string, string] =>
-    !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.kvGBps)}${r.fractionOfCopy ? ` (${(100 * r.fractionOfCopy).toFixed(0)}%)` : ''}`];
+    !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [`${fmt(r.ms, 3)}${r.vecMs !== undefined ? ` (${fmt(r.vecMs, 3)})` : ''}`, `${fmt(r.kvGBps)}${r.fractionOfCopy ? ` (${(100 * r.fractionOfCopy).toFixed(0)}%)` : ''}`];
+  /** torch SDPA's ms over ours at the same n: above 1, ours is faster. */
+  const overTorch = (ms: number | undefined, n: string): string => {
+    const t = torch?.decode?.[n]?.ms;
+    return ms && t ? `${(t / ms).toFixed(2)}×` : '—';
+  };
   for (const n of [...lengths].sort((a, b) => Number(a) - Number(b))) {
     const [c, w] = backends.map((b) => cell(b.decode?.[n]));
     const t = cell(torch?.decode?.[n]);
-    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} | ${t[0]} | ${t[1]} |`);
+    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${overTorch(backends[0].decode?.[n]?.ms, n)} | ${w[0]} | ${w[1]} | ${t[0]} | ${t[1]} |`);
   }
   // Prefill TFLOP/s as a fraction of torch SDPA's from the same run (attention_torch.py).
   const prefillFractionOfTorch: Record<string, Record<string, number>> = {};
@@ -543,12 +584,12 @@ function summarize(): void {
     lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} | ${t[0]} | ${t[1]} |`);
   }
   lines.push('', `fused KIVI ${KIVI.bits}-bit decode (key groups of ${KIVI.groupSize} tokens, value groups of ${KIVI.valueGroupSize} channels, f16 scales), same shapes: GB/s of packed bytes read (× the f16 decode's speed)`, '');
-  lines.push('| keys | CUDA ms | CUDA GB/s (× f16) | WebGPU ms | WebGPU GB/s (× f16) |', '|---|---|---|---|---|');
+  lines.push('| keys | CUDA ms (16-byte pass ms) | CUDA GB/s (× our f16) | CUDA / torch f16 SDPA speed | WebGPU ms | WebGPU GB/s (× our f16) |', '|---|---|---|---|---|---|');
   const kiviCell = (r: (TimingEntry & { speedupOverF16?: number }) | undefined): [string, string] =>
-    !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.kvGBps)}${r.speedupOverF16 ? ` (${r.speedupOverF16.toFixed(2)}×)` : ''}`];
+    !r ? ['—', '—'] : r.error ? ['failed', r.error.slice(0, 40)] : [`${fmt(r.ms, 3)}${r.vecMs !== undefined ? ` (${fmt(r.vecMs, 3)})` : ''}`, `${fmt(r.kvGBps)}${r.speedupOverF16 ? ` (${r.speedupOverF16.toFixed(2)}×)` : ''}`];
   for (const n of [...new Set(backends.flatMap((b) => Object.keys(b.kivi ?? {})))].sort((a, b) => Number(a) - Number(b))) {
     const [c, w] = backends.map((b) => kiviCell(b.kivi?.[n]));
-    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${w[0]} | ${w[1]} |`);
+    lines.push(`| ${n} | ${c[0]} | ${c[1]} | ${overTorch(backends[0].kivi?.[n]?.ms, n)} | ${w[0]} | ${w[1]} |`);
   }
   lines.push('', `prefix-shared decode (ChunkAttention, chunks of ${PREFIX_CHUNK}): the batch shares a prompt of n tokens, ${PREFIX_OWN} own tokens each; ms (× batched paged attention over the same sequences)`, '');
   lines.push('| shared n | CUDA ms (× paged) | WebGPU ms (× paged) | CUDA ms with statistics | WebGPU ms with statistics |', '|---|---|---|---|---|');
