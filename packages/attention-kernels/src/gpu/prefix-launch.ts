@@ -3,6 +3,9 @@ import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 
 export type PrefixAttrs = KernelAttrs & { maxUsers: number; slots: number; ownPagesPerSlot: number; maxLength: number };
 
+/** Keys a block of a split launch reads at most (the split-K decode's default partition). */
+export const PREFIX_PARTITION = 512;
+
 /**
  * What both GPU backends' two-phase (ChunkAttention) launches start from. Every query row
  * (request b, query head h, query i) has `slots` partial states: slot t < ownStart[b] holds its
@@ -27,6 +30,17 @@ export interface PrefixPlan {
   runs: number;
   /** Own keys per phase-2 partition (ownPagesPerSlot pages). */
   ownPartition: number;
+  /**
+   * Key partitions a split launch cuts each slot into (1 when a slot spans at most
+   * PREFIX_PARTITION keys): a slot holds at most `ownPartition` keys — own groups by definition,
+   * runs because src/ops/prefix-attention.ts cuts them at ownPagesPerSlot chunks too — so with
+   * chunks longer than PREFIX_PARTITION a run is read by `pieces` blocks, not one. Piece p of slot
+   * t is partial state p·slots + t of its row; a kernel cuts the slot's actual keys into `pieces`
+   * equal spans, so the split stays correct whatever a run's length.
+   */
+  pieces: number;
+  /** Partial states per query row of a split launch: pieces · slots. */
+  pieceSlots: number;
   /** Blocks of query rows per run and KV head (the users' rows, `rowsPerBlock` at a time). */
   sharedRowChunks: number;
   /** Blocks of query rows per request and KV head. */
@@ -45,6 +59,8 @@ export function prefixLaunch(backend: { empty(shape: readonly number[], dtype: D
   const dv = poolValues.shape[2];
   const output = backend.empty([batch, qHeads, m, dv], q.dtype);
   const lse = attrs.lse ? backend.empty([batch, qHeads, m], 'f32') : undefined;
+  const ownPartition = attrs.ownPagesPerSlot * poolKeys.shape[1];
+  const pieces = Math.max(1, Math.ceil(ownPartition / PREFIX_PARTITION));
   return {
     batch,
     qHeads,
@@ -56,7 +72,9 @@ export function prefixLaunch(backend: { empty(shape: readonly number[], dtype: D
     rows: batch * qHeads * m,
     slots: attrs.slots,
     runs: runSlots.shape[0],
-    ownPartition: attrs.ownPagesPerSlot * poolKeys.shape[1],
+    ownPartition,
+    pieces,
+    pieceSlots: pieces * attrs.slots,
     sharedRowChunks: Math.ceil((attrs.maxUsers * group * m) / rowsPerBlock),
     ownRowChunks: Math.ceil((group * m) / rowsPerBlock),
     output,

@@ -10,9 +10,13 @@ import { rowsAligned, wordRowSource, wordRowsBinding } from './word-rows.js';
 /**
  * ChunkAttention's two-phase decode in WGSL, on the split-K kernel with two row mappings writing
  * one set of partial states, then the split-K merge (see `prefixLaunch` for the slot layout).
- * Phase 1 (chunk-first): one workgroup per (run of shared chunks, KV head, block of ≤ 8 of its
- * users' query rows), so a chunk's page is read once for every request that shares it, not once
- * per request. Phase 2 (sequence-first): the paged pass over each request's own chunks. The merge folds each row's slots (its shared chunks, then its own) by log-sum-exp.
+ * Every slot is cut into `plan.pieces` key partitions (one when chunks are at most
+ * PREFIX_PARTITION tokens: runs are then ≤ 512 keys already), piece p of slot t being partial state
+ * p·slots + t. Phase 1 (chunk-first): one workgroup per (piece, run of shared chunks, KV head,
+ * block of ≤ 8 of its users' query rows), so a chunk's page is read once for every request that
+ * shares it, not once per request, and a long run by several workgroups. Phase 2
+ * (sequence-first): the paged pass over each request's own chunks, in pieces too. The merge folds
+ * each row's pieces (its shared runs', then its own) by log-sum-exp.
  * Statistics, when asked for, take the paged kernel's statistics pass over each request's whole
  * path (inputs 14 and 15: a block table of the path) from the rows' merged lse.
  */
@@ -43,7 +47,7 @@ function twoPhase(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: Pref
   const flat = (t: Tensor) => keep(reshape(t, [t.size]));
   const folded = keep(reshape(q, [batch * qHeads, m, q.shape[3]]));
   const pool = [poolKeys, poolValues, poolPositions].map((t) => (t.isContiguous() ? t : keep(reshape(t, t.shape))));
-  const partials = keep(backend.empty([plan.slots * rows * (dv + 2)], 'f32'));
+  const partials = keep(backend.empty([plan.pieceSlots * rows * (dv + 2)], 'f32'));
   try {
     const common = {
       withLogWeights: false,
@@ -53,10 +57,10 @@ function twoPhase(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: Pref
         { name: 'ppos', dtype: 'i32' as const, access: 'read' as const },
         { name: 'tables', dtype: 'i32' as const, access: 'read' as const },
       ],
-      uniforms: ['pk_offset', 'pv_offset', 'ppos_offset', 'page_size', 'kv_per_request', 'heads_per_request', ...META_FIELDS].map((name) => ({ name, type: 'u32' as const })),
+      uniforms: ['pk_offset', 'pv_offset', 'ppos_offset', 'page_size', 'kv_per_request', 'heads_per_request', 'slots', 'pieces', ...META_FIELDS].map((name) => ({ name, type: 'u32' as const })),
     };
-    const poolValuesOf = { pk_offset: pool[0].offset, pv_offset: pool[1].offset, ppos_offset: pool[2].offset, page_size: plan.pageSize, kv_per_request: kvHeads, heads_per_request: qHeads };
-    const grid = { heads: batch * qHeads, m, group, n: plan.pageSize, dv, partition: plan.pageSize, partSlots: plan.slots * rows };
+    const poolValuesOf = { pk_offset: pool[0].offset, pv_offset: pool[1].offset, ppos_offset: pool[2].offset, page_size: plan.pageSize, kv_per_request: kvHeads, heads_per_request: qHeads, slots: plan.slots, pieces: plan.pieces };
+    const grid = { heads: batch * qHeads, m, group, n: plan.pageSize, dv, partition: plan.ownPartition, partSlots: plan.pieceSlots * rows };
     const [keysAligned, valuesAligned] = [rowsAligned(pool[0]), rowsAligned(pool[1])];
     // Token j of KV row kvh is pool row slot_of(kvh, j) (the phase's page walk) for keys and values.
     const poolRows =
@@ -76,11 +80,11 @@ function twoPhase(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: Pref
     };
     if (plan.runs > 0) {
       const pass = phase('shared', SHARED_PHASE, SHARED_ROWS, [chunkPages, chunkCounts, usersIndptr, users, runStarts, runSlots, qPos]);
-      dispatchPartials(backend, folded, partials, { ...grid, kvRows: plan.runs * kvHeads, parts: 1, chunks: plan.sharedRowChunks, rowsPerKvRow: attrs.maxUsers * group * m }, attrs, where, pass);
+      dispatchPartials(backend, folded, partials, { ...grid, kvRows: plan.runs * kvHeads, parts: plan.pieces, chunks: plan.sharedRowChunks, rowsPerKvRow: attrs.maxUsers * group * m }, attrs, where, pass);
     }
     const pass = phase('own', OWN_PHASE, OWN_ROWS, [ownTable, ownLengths, ownStart, qPos]);
-    dispatchPartials(backend, folded, partials, { ...grid, kvRows: batch * kvHeads, parts: plan.slots, chunks: plan.ownRowChunks, rowsPerKvRow: group * m, partition: plan.ownPartition }, attrs, where, pass);
-    mergePartialsWebGpu(backend, partials, { rows, parts: plan.slots, dv }, plan.output, plan.lse);
+    dispatchPartials(backend, folded, partials, { ...grid, kvRows: batch * kvHeads, parts: plan.pieceSlots, chunks: plan.ownRowChunks, rowsPerKvRow: group * m }, attrs, where, pass);
+    mergePartialsWebGpu(backend, partials, { rows, parts: plan.pieceSlots, dv }, plan.output, plan.lse);
   } finally {
     for (const t of made) t.dispose();
   }
@@ -106,11 +110,19 @@ fn kpos_at(kvh: u32, j: u32) -> i32 { return ppos_load(u_ppos_offset() + slot_of
 fn tbl(table: u32, i: u32) -> u32 { return u32(tables_load(table + i)); }
 /** Query row (request b, query head h, query i) of the folded q [B·H, m, d]. */
 fn q_of(b: u32, h: u32, i: u32) -> u32 { return u_q_offset() + (b * u_heads_per_request() + h) * u_q_strides(0u) + i * u_q_strides(1u); }
-fn slot_row(b: u32, h: u32, i: u32) -> u32 { return (b * u_heads_per_request() + h) * u_m() + i; }`;
+fn slot_row(b: u32, h: u32, i: u32) -> u32 { return (b * u_heads_per_request() + h) * u_m() + i; }
+/** Where the partial state of piece p of slot t goes for query row \`row\` (a slot_row). */
+fn piece_state(p: u32, t: u32, row: u32) -> u32 { return (p * u_slots() + t) * u_heads() * u_m() + row; }
+/** Keys [x, y) of piece p of a slot's keys [0, span): u_pieces() spans of whole tiles (WG keys). */
+fn piece_keys(span: u32, p: u32) -> vec2<u32> {
+  let len = (((span + WG - 1u) / WG + u_pieces() - 1u) / u_pieces()) * WG;
+  return vec2<u32>(min(span, p * len), min(span, (p + 1u) * len));
+}`;
 
 /**
  * Phase 1: KV row kvh = r·kvHeads + head is run r of shared chunks (consecutive, full, with the same
- * users) for that head; its rows are (user u, query head g of the group, query i), u·group·m + g·m + i.
+ * users) for that head; its rows are (user u, query head g of the group, query i), u·group·m + g·m + i;
+ * partition \`part\` is piece \`part\` of the run (\`piece_keys\`), kept in the run's slot.
  * Tables in \`tables\`: a0 chunkPages [S, kvHeads], a1 chunkCounts, a2 usersIndptr, a3 users (per
  * chunk; a run's users are its first chunk's), a4 runStarts [R+1], a5 runSlots, a6 qPos [B, m].
  */
@@ -126,19 +138,20 @@ fn head_of(kvh: u32, rr: u32) -> u32 { return (kvh % u_kv_per_request()) * u_gro
 fn q_row(kvh: u32, rr: u32) -> u32 { return q_of(user_of(kvh, rr), head_of(kvh, rr), rr % u_m()); }
 fn row_qpos(kvh: u32, rr: u32) -> i32 { return tables_load(u_a6() + user_of(kvh, rr) * u_m() + rr % u_m()); }
 fn partial_slot(part: u32, kvh: u32, rr: u32) -> u32 {
-  return tbl(u_a5(), run_of(kvh)) * u_heads() * u_m() + slot_row(user_of(kvh, rr), head_of(kvh, rr), rr % u_m());
+  return piece_state(part, tbl(u_a5(), run_of(kvh)), slot_row(user_of(kvh, rr), head_of(kvh, rr), rr % u_m()));
 }
 fn part_active(part: u32, kvh: u32) -> bool { return true; }
 fn part_keys(part: u32, kvh: u32) -> vec2<u32> {
   let last = tbl(u_a4(), run_of(kvh) + 1u) - 1u;
-  return vec2<u32>(0u, (last - first_chunk(kvh)) * u_page_size() + tbl(u_a1(), last));
+  return piece_keys((last - first_chunk(kvh)) * u_page_size() + tbl(u_a1(), last), part);
 }`;
 
 /**
- * Phase 2: KV row kvh = b·kvHeads + head walks request b's own pages; partition p is slot p of the
- * row, which holds own tokens [(p − ownStart[b])·partition, +partition) (slots before ownStart are
- * phase 1's: skipped; slots past the request's path hold an empty state). Tables: a0 ownTable
- * [B, kvHeads, maxOwn], a1 ownLengths [B], a2 ownStart [B], a3 qPos [B, m].
+ * Phase 2: KV row kvh = b·kvHeads + head walks request b's own pages; partition \`part\` is piece
+ * part % pieces of slot t = part / pieces of the row, which holds own tokens
+ * [(t − ownStart[b])·partition, +partition) (slots before ownStart are phase 1's: skipped; slots
+ * past the request's path hold empty states). Tables: a0 ownTable [B, kvHeads, maxOwn], a1
+ * ownLengths [B], a2 ownStart [B], a3 qPos [B, m].
  */
 const OWN_PHASE = `
 fn request_of(kvh: u32) -> u32 { return kvh / u_kv_per_request(); }
@@ -149,10 +162,12 @@ fn rows_of(kvh: u32) -> u32 { return u_group() * u_m(); }
 fn head_of(kvh: u32, rr: u32) -> u32 { return (kvh % u_kv_per_request()) * u_group() + rr / u_m(); }
 fn q_row(kvh: u32, rr: u32) -> u32 { return q_of(request_of(kvh), head_of(kvh, rr), rr % u_m()); }
 fn row_qpos(kvh: u32, rr: u32) -> i32 { return tables_load(u_a3() + request_of(kvh) * u_m() + rr % u_m()); }
-fn partial_slot(part: u32, kvh: u32, rr: u32) -> u32 { return part * u_heads() * u_m() + slot_row(request_of(kvh), head_of(kvh, rr), rr % u_m()); }
-fn part_active(part: u32, kvh: u32) -> bool { return part >= tbl(u_a2(), request_of(kvh)); }
+fn partial_slot(part: u32, kvh: u32, rr: u32) -> u32 {
+  return piece_state(part % u_pieces(), part / u_pieces(), slot_row(request_of(kvh), head_of(kvh, rr), rr % u_m()));
+}
+fn part_active(part: u32, kvh: u32) -> bool { return part / u_pieces() >= tbl(u_a2(), request_of(kvh)); }
 fn part_keys(part: u32, kvh: u32) -> vec2<u32> {
-  let j0 = (part - tbl(u_a2(), request_of(kvh))) * u_partition();
   let len = tbl(u_a1(), request_of(kvh));
-  return vec2<u32>(min(j0, len), min(len, j0 + u_partition()));
+  let j0 = min(len, (part / u_pieces() - tbl(u_a2(), request_of(kvh))) * u_partition());
+  return j0 + piece_keys(min(len, j0 + u_partition()) - j0, part % u_pieces());
 }`;

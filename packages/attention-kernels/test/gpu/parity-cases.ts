@@ -477,13 +477,14 @@ function poolingCase(dtype: DType, mode: 'max' | 'avg', kernelSize: number): Gpu
 /**
  * ChunkAttention's two-phase decode: one prefix tree per backend filled with the same requests
  * (a common prompt of several chunks shared three ways, a branch shared two ways, a request sharing
- * nothing, a one-token request, lengths that fill no chunk exactly), then `prefixSharedAttention`
- * over the batch on both. K/V of a token is a function of (token, position), as a model's would be,
+ * nothing, a one-token request, lengths that fill no chunk exactly) — or, with `suffixes`, that
+ * many requests sharing the common prompt, each with its own suffix of 1 … maxLength tokens — then
+ * `prefixSharedAttention` over the batch on both. K/V of a token is a function of (token, position), as a model's would be,
  * so identical prefixes are found and shared.
  */
 export function prefixCase(
   name: string,
-  s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; causal?: boolean; nothingShared?: boolean; statistics?: boolean | StatisticsOptions; sharedChunks?: number },
+  s: { group: number; m: number; d: number; chunkSize: number; dtype: 'f32' | 'f16'; window?: number; softcap?: number; causal?: boolean; nothingShared?: boolean; statistics?: boolean | StatisticsOptions; sharedChunks?: number; suffixes?: { requests: number; maxLength: number } },
 ): GpuParityCase {
   return {
     name: `prefixSharedAttention: ${name}`,
@@ -506,9 +507,12 @@ export function prefixCase(
       const C = s.chunkSize;
       const common = tokens((s.sharedChunks ?? 3) * C + 2);
       const branch = tokens(C + 1);
+      const suffixes = s.suffixes;
       const prompts = s.nothingShared
         ? [tokens(2 * C + 1), tokens(C - 1), tokens(1)]
-        : [[...common, ...branch, ...tokens(3)], [...common, ...branch, ...tokens(C + 2)], [...common, ...tokens(1)], tokens(C + 3), tokens(1)];
+        : suffixes
+          ? Array.from({ length: suffixes.requests }, () => [...common, ...tokens(1 + rng.int(suffixes.maxLength))])
+          : [[...common, ...branch, ...tokens(3)], [...common, ...branch, ...tokens(C + 2)], [...common, ...tokens(1)], tokens(C + 3), tokens(1)];
       const trees = [cpu, gpu].map((backend) => new PrefixKVTree({ kvHeads, headDim: s.d, chunkSize: C, dtype: s.dtype, backend }));
       const sequences = trees.map((tree) => prompts.map(() => tree.openSequence()));
       const held = prompts.map((): number[] => []);

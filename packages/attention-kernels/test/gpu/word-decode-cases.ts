@@ -52,6 +52,20 @@ function stridedChannelsCase(dtype: DType): GpuParityCase {
   };
 }
 
+/**
+ * Shared runs longer than a partition (chunks over 512 tokens: each run one chunk), so the
+ * prefix-shared decode cuts every slot into pieces of ≤ 512 keys: 4 or 5 requests sharing the prompt,
+ * each with a ragged suffix of its own (own groups of a chunk's length, cut into pieces as well).
+ */
+function splitRunCases(): GpuParityCase[] {
+  return [
+    prefixCase('a shared prompt of 1502 tokens (one chunk of 1500: 3 pieces of ≤ 512 keys), 5 requests with own suffixes of 1–1100 tokens, GQA 4, head dim 128, f16 pool', { group: 4, m: 1, d: 128, chunkSize: 1500, dtype: 'f16', sharedChunks: 1, suffixes: { requests: 5, maxLength: 1100 } }),
+    prefixCase('a shared prompt of 3002 tokens (3 chunks of 1000: 3 runs of 2 pieces), 4 requests with own suffixes of 1–700 tokens, GQA 4, 2 queries, head dim 64, f32 pool', { group: 4, m: 2, d: 64, chunkSize: 1000, dtype: 'f32', sharedChunks: 3, suffixes: { requests: 4, maxLength: 700 } }),
+    prefixCase('with per-key statistics, a shared prompt of 1502 tokens (one chunk of 1500 in 3 pieces), 4 requests with own suffixes of 1–600 tokens, GQA 4, head dim 64, f32 pool', { group: 4, m: 1, d: 64, chunkSize: 1500, dtype: 'f32', sharedChunks: 1, suffixes: { requests: 4, maxLength: 600 }, statistics: true }),
+    prefixCase('with statistics and a window of 700 + soft-cap, a shared prompt of 3002 tokens (chunks of 1000), 3 requests, GQA 4, head dim 128, f16 pool', { group: 4, m: 1, d: 128, chunkSize: 1000, dtype: 'f16', sharedChunks: 3, suffixes: { requests: 3, maxLength: 400 }, window: 700, softcap: 10, statistics: { window: 1, decay: 0.9 } }),
+  ];
+}
+
 export function wordDecodeCases(): GpuParityCase[] {
   return [
     decodeCase('16-byte rows: f16, head dim 128, GQA 4, n = 1100 (partitions of 512: 2 full + 76; tiles of 128: 8 full + 76), lse', { kvHeads: 2, group: 4, m: 1, n: 1100, d: 128, dtype: 'f16' }, { returnLse: true }),
@@ -73,5 +87,6 @@ export function wordDecodeCases(): GpuParityCase[] {
     kiviCase('4-bit, a cache of 1 token (residual), head dim 128, GQA 4', { bits: 4, group: 4, m: 1, n: 1, residual: 1, groupSize: 32, valueGroupSize: 32, d: 128, floatDType: 'f16', qDType: 'f32' }, { returnLse: true }),
     prefixCase('a shared prompt of 1282 tokens (40 chunks of 32: runs of 512 + 512 + 258) then own suffixes, GQA 4, head dim 128, f16 pool', { group: 4, m: 1, d: 128, chunkSize: 32, dtype: 'f16', sharedChunks: 40 }),
     prefixCase('a shared prompt of 1154 tokens (18 chunks of 64), MHA, head dim 64, f32 pool', { group: 1, m: 1, d: 64, chunkSize: 64, dtype: 'f32', sharedChunks: 18 }),
+    ...splitRunCases(),
   ];
 }
