@@ -98,12 +98,14 @@ function mergeBlocks(d: Float64Array, z: Float64Array, ld: number, lo: number, m
     const u = secularVectors(keptPoles, keptW, rho, roots);
     for (let j = 0; j < k; j++) values[kept[j]] = keptPoles[roots.origin[j]] + roots.offset[j];
     for (const [part, first, rows] of [[1, 0, top], [2, top, n - top]] as const) {
-      const columns = kept.map((_, i) => i).filter((i) => support[kept[i]] & part);
+      const columns = Int32Array.from(kept.keys()).filter((i) => support[kept[i]] & part);
       const width = columns.length;
+      const zColumns = Int32Array.from(columns, (c) => lo + kept[c]);
       const q = new Float64Array(rows * width);
       for (let r = 0; r < rows; r++) {
-        const row = (lo + first + r) * ld + lo;
-        for (let c = 0; c < width; c++) q[r * width + c] = z[row + kept[columns[c]]];
+        const row = (lo + first + r) * ld;
+        const out = r * width;
+        for (let c = 0; c < width; c++) q[out + c] = z[row + zColumns[c]];
       }
       const uRows = new Float64Array(width * k);
       for (let c = 0; c < width; c++) uRows.set(u.subarray(columns[c] * k, (columns[c] + 1) * k), c * k);
@@ -111,11 +113,13 @@ function mergeBlocks(d: Float64Array, z: Float64Array, ld: number, lo: number, m
     }
   }
   // Every eigenpair back into d and z, ascending, a row at a time: column j of the block is root
-  // rootOf[p] of the products, or the deflated column p as it was.
+  // rootOfColumn[j] of the products, or (where that is −1) the deflated column sourceOf[j] as it was.
   const order = ascendingOrder(values, n);
+  const sourceOf = Int32Array.from(order);
   const rootOf = new Int32Array(n).fill(-1);
   kept.forEach((p, j) => (rootOf[p] = j));
-  for (let j = 0; j < n; j++) d[lo + j] = values[order[j]];
+  const rootOfColumn = Int32Array.from(sourceOf, (source) => rootOf[source]);
+  for (let j = 0; j < n; j++) d[lo + j] = values[sourceOf[j]];
   const previous = new Float64Array(n);
   for (let r = 0; r < n; r++) {
     const row = (lo + r) * ld + lo;
@@ -123,9 +127,8 @@ function mergeBlocks(d: Float64Array, z: Float64Array, ld: number, lo: number, m
     const product = products[r < top ? 0 : 1];
     const productRow = (r < top ? r : r - top) * k;
     for (let j = 0; j < n; j++) {
-      const source = order[j];
-      const root = rootOf[source];
-      z[row + j] = root < 0 ? previous[source] : product[productRow + root];
+      const root = rootOfColumn[j];
+      z[row + j] = root < 0 ? previous[sourceOf[j]] : product[productRow + root];
     }
   }
 }
@@ -196,6 +199,8 @@ function secularRoots(delta: Float64Array, w: Float64Array, rho: number): Secula
   const offset = new Float64Array(k);
   let norm = 0;
   for (let i = 0; i < k; i++) norm += w[i] * w[i];
+  // ρw_i², the numerators of every term below (the same product as written out in each term).
+  const weights = Float64Array.from(w, (wi) => rho * wi * wi);
   const shifted = new Float64Array(k);
   for (let j = 0; j < k; j++) {
     const last = j === k - 1;
@@ -209,7 +214,7 @@ function secularRoots(delta: Float64Array, w: Float64Array, rho: number): Secula
       // g is increasing between the poles: its sign halfway says which pole the root is nearer.
       const half = (delta[j + 1] - delta[j]) / 2;
       let g = 1;
-      for (let i = 0; i < k; i++) g += (rho * w[i] * w[i]) / (delta[i] - delta[j] - half);
+      for (let i = 0; i < k; i++) g += weights[i] / (delta[i] - delta[j] - half);
       if (g > 0) {
         low = 0;
         high = half;
@@ -221,34 +226,37 @@ function secularRoots(delta: Float64Array, w: Float64Array, rho: number): Secula
     }
     for (let i = 0; i < k; i++) shifted[i] = delta[i] - delta[o];
     origin[j] = o;
-    offset[j] = secularRoot(shifted, w, rho, j, last, low, high);
+    offset[j] = secularRoot(shifted, weights, j, last, low, high);
   }
   return { origin, offset };
 }
 
 /**
- * The root μ ∈ (low, high) of g(μ) = 1 + ρ Σ w_i²/(s_i − μ), where s are the poles shifted so the
- * bracket's pole is 0 and the root lies between poles `left` and left + 1 (or above the last).
+ * The root μ ∈ (low, high) of g(μ) = 1 + Σ weights_i/(s_i − μ) (weights_i = ρw_i²), where s are
+ * the poles shifted so the bracket's pole is 0 and the root lies between poles `left` and left + 1
+ * (or above the last).
  */
-function secularRoot(s: Float64Array, w: Float64Array, rho: number, left: number, last: boolean, low: number, high: number): number {
+function secularRoot(s: Float64Array, weights: Float64Array, left: number, last: boolean, low: number, high: number): number {
   const k = s.length;
   let mu = (low + high) / 2;
   for (let iteration = 0; iteration < MAX_ROOT_ITERATIONS; iteration++) {
-    // ψ: the poles at or left of the root, φ: those right of it; their values and derivatives.
+    // ψ: the poles at or left of the root, φ: those right of it; their values and derivatives
+    // (two loops rather than a branch per term: the same sums in the same order).
     let psi = 0;
     let psiSlope = 0;
     let phi = 0;
     let phiSlope = 0;
-    for (let i = 0; i < k; i++) {
+    for (let i = 0; i <= left; i++) {
       const inverse = 1 / (s[i] - mu);
-      const term = rho * w[i] * w[i] * inverse;
-      if (i <= left) {
-        psi += term;
-        psiSlope += term * inverse;
-      } else {
-        phi += term;
-        phiSlope += term * inverse;
-      }
+      const term = weights[i] * inverse;
+      psi += term;
+      psiSlope += term * inverse;
+    }
+    for (let i = left + 1; i < k; i++) {
+      const inverse = 1 / (s[i] - mu);
+      const term = weights[i] * inverse;
+      phi += term;
+      phiSlope += term * inverse;
     }
     const g = 1 + psi + phi;
     if (Math.abs(g) <= 8 * EPSILON * (Math.abs(psi) + phi + 1)) return mu;
@@ -290,26 +298,31 @@ function secularVectors(delta: Float64Array, w: Float64Array, rho: number, roots
   const k = delta.length;
   const { origin, offset } = roots;
   // λ_j − δ_i, accurately: (δ_origin − δ_i) + offset.
-  const gap = (j: number, i: number) => delta[origin[j]] - delta[i] + offset[j];
+  const rootPole = Float64Array.from(origin, (o) => delta[o]);
   const hat = new Float64Array(k);
   for (let i = 0; i < k; i++) {
     // ŵ_i² = Π_j (λ_j − δ_i) / (ρ Π_{j≠i} (δ_j − δ_i)), paired so each factor is near 1 and positive.
-    let square = gap(k - 1, i) / rho;
-    for (let j = 0; j < i; j++) square *= gap(j, i) / (delta[j] - delta[i]);
-    for (let j = i; j < k - 1; j++) square *= gap(j, i) / (delta[j + 1] - delta[i]);
+    const pole = delta[i];
+    let square = (rootPole[k - 1] - pole + offset[k - 1]) / rho;
+    for (let j = 0; j < i; j++) square *= (rootPole[j] - pole + offset[j]) / (delta[j] - pole);
+    for (let j = i; j < k - 1; j++) square *= (rootPole[j] - pole + offset[j]) / (delta[j + 1] - pole);
     hat[i] = Math.sign(w[i]) * Math.sqrt(Math.max(square, 0));
   }
+  // Row by row (contiguous), each column's sum of squares accumulated in the same order (i ascending).
   const u = new Float64Array(k * k);
-  for (let j = 0; j < k; j++) {
-    let squares = 0;
-    for (let i = 0; i < k; i++) {
-      const value = hat[i] / -gap(j, i);
-      u[i * k + j] = value;
-      squares += value * value;
+  const squares = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    const pole = delta[i];
+    const numerator = hat[i];
+    const row = i * k;
+    for (let j = 0; j < k; j++) {
+      const value = numerator / -(rootPole[j] - pole + offset[j]);
+      u[row + j] = value;
+      squares[j] += value * value;
     }
-    const inverse = 1 / Math.sqrt(squares);
-    for (let i = 0; i < k; i++) u[i * k + j] *= inverse;
   }
+  for (let j = 0; j < k; j++) squares[j] = 1 / Math.sqrt(squares[j]);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) u[i * k + j] *= squares[j];
   return u;
 }
 
