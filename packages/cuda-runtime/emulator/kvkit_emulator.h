@@ -30,12 +30,24 @@ struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
 
+// A cp.async issued by a thread and not yet landed: its 16 bytes (read from global memory when
+// issued) reach shared memory only when a cp.async.wait_group releases its group, so a kernel that
+// reads a tile before waiting for it (or before the barrier after another thread's wait) reads
+// stale data here too, as it could on a GPU.
+struct PendingCopy {
+  void* dst;
+  unsigned char bytes[16];
+  unsigned group;  // the number of commits before it was issued
+};
+
 struct Fiber {
   void* sp = nullptr;
   char* stack = nullptr;
   Dim3 tid;
   int linear = 0;
   bool done = false;
+  std::vector<PendingCopy> copies;
+  unsigned commits = 0;
 };
 
 constexpr size_t kStackBytes = 256 * 1024;
@@ -114,6 +126,8 @@ inline void prepare_fiber(Fiber& f) {
   for (int i = 0; i < 6; i++) *--sp = nullptr;            // rbp rbx r12 r13 r14 r15
   f.sp = sp;
   f.done = false;
+  f.copies.clear();  // copies a thread never waited for do not outlive its block
+  f.commits = 0;
 }
 
 inline int warp_of(const Fiber* f) { return f->linear >> 5; }
@@ -229,6 +243,30 @@ inline uint16_t float_to_bf16(float f) {
   if ((x & 0x7fffffff) > 0x7f800000) return uint16_t((x >> 16) | 0x40);
   x += 0x7fff + ((x >> 16) & 1);
   return uint16_t(x >> 16);
+}
+
+// ---- asynchronous copies (cp.async), landing only when waited for ---------------------------------
+
+// cp.async.cg.shared.global 16 bytes (zeros when !valid: src-size 0).
+inline void cp_async16(void* dst, const void* src, bool valid) {
+  PendingCopy c{dst, {}, g_current->commits};
+  if (valid) std::memcpy(c.bytes, src, 16);
+  g_current->copies.push_back(c);
+}
+
+inline void cp_async_commit() { g_current->commits++; }
+
+// cp.async.wait_group N: every committed group but the newest N lands; copies not yet committed stay pending.
+inline void cp_async_wait(unsigned newest) {
+  Fiber& f = *g_current;
+  const unsigned landed = f.commits > newest ? f.commits - newest : 0;  // groups 0 .. landed − 1
+  size_t kept = 0;
+  for (size_t i = 0; i < f.copies.size(); i++) {
+    PendingCopy& c = f.copies[i];
+    if (c.group < landed) std::memcpy(c.dst, c.bytes, 16);
+    else f.copies[kept++] = c;
+  }
+  f.copies.resize(kept);
 }
 
 // ---- tensor-core instructions, by their documented fragment layouts -----------------------------

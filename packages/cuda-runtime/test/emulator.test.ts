@@ -3,7 +3,7 @@
 // CPU backend on fresh random inputs. This checks kernel logic and the launchers on machines
 // without a GPU; tooling/gpu/cuda-check.sh runs the same cases on a real device.
 import { createRng, DeviceLostError, gather, IndexOutOfRangeError, InvalidConfigError, packBits, tensor, zeros } from '@kvkit/tensor-core';
-import { CUDA_MODULES, type CudaBackend, createCudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda';
+import { arg, CUDA_MODULES, type CudaBackend, createCudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCudaRuntime } from '../src/index.js';
@@ -48,6 +48,43 @@ describe('the emulated runtime', () => {
     expect(cuda.bytesInUse()).toBe(start);
     const info = cuda.runtime.memoryInfo();
     expect(info.inUse).toBeLessThan(64 * 1024); // only the device-check flag and cached scratch stay
+  });
+
+  it('cp.async copies land when a wait releases their group, not when issued (so a missing wait reads stale data here too)', async () => {
+    const module = defineCudaModule({
+      name: 'emulator-async-copy',
+      source: `#include "kvkit/async-copy.cuh"
+extern "C" __global__ void stages(kv_i32* out, const kv_i32* src) {
+  KV_DYNAMIC_SHARED(smem);
+  kv_i32* first = reinterpret_cast<kv_i32*>(smem);
+  kv_i32* second = first + 128;
+  const int t = threadIdx.x;
+  for (int i = 0; i < 4; i++) first[4 * t + i] = second[4 * t + i] = -1;
+  __syncthreads();
+  cp_async16(smem_address(first + 4 * t), src + 4 * t);
+  cp_async_commit();
+  cp_async16(smem_address(second + 4 * t), src + 128 + 4 * t, t % 2 == 0);  // odd threads: zero fill
+  out[t] = first[4 * t];  // issued, not waited for
+  cp_async_commit();
+  cp_async_wait<1>();  // the first group has landed, the second not
+  out[32 + t] = first[4 * t];
+  out[64 + t] = second[4 * t];
+  cp_async_wait<0>();
+  out[96 + t] = second[4 * t];
+}
+`,
+    });
+    const src = tensor(Int32Array.from({ length: 256 }, (_, i) => i + 1), [256], { dtype: 'i32', backend: cuda });
+    const out = zeros([128], { dtype: 'i32', backend: cuda });
+    cuda.launch(module, 'stages', { grid: 1, block: 32, sharedBytes: 1024 }, [arg.ptr(cuda.address(out)), arg.ptr(cuda.address(src))]);
+    const got = [...(await out.read())];
+    const threads = Array.from({ length: 32 }, (_, t) => t);
+    expect(got.slice(0, 32)).toEqual(threads.map(() => -1));
+    expect(got.slice(32, 64)).toEqual(threads.map((t) => 4 * t + 1));
+    expect(got.slice(64, 96)).toEqual(threads.map(() => -1));
+    expect(got.slice(96, 128)).toEqual(threads.map((t) => (t % 2 === 0 ? 129 + 4 * t : 0)));
+    src.dispose();
+    out.dispose();
   });
 
   it('a kernel whose threads wait at different barriers is reported, not hung', () => {

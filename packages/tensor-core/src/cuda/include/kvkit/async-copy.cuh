@@ -1,21 +1,20 @@
 // kvkit CUDA async copies: 16 bytes global → shared without waiting for the data (cp.async, sm_80+),
 // so a block issues a whole tile, computes on something else, then waits once. Every module gets
 // this header; include it as "kvkit/async-copy.cuh". On the CPU emulator of @kvkit/cuda-runtime
-// (KVKIT_EMULATOR) a copy is a plain memcpy, so ordering mistakes show only on a GPU: wait, then
-// barrier, before the block reads what it copied.
+// (KVKIT_EMULATOR) a copy lands only when a wait releases its group, so reading a tile before the
+// wait shows there as stale data; the emulator runs threads in order between barriers, so a
+// missing barrier after the wait shows only when a lower thread reads a higher thread's copies.
+// Wait, then barrier, before the block reads what it copied.
 #pragma once
 #include "kvkit/prelude.cuh"
 
 #ifdef KVKIT_EMULATOR
 typedef const void* SmemAddress;
 __device__ __forceinline__ SmemAddress smem_address(const void* p) { return p; }
-__device__ __forceinline__ void cp_async16(SmemAddress dst, const void* src, bool valid = true) {
-  if (valid) memcpy(const_cast<void*>(dst), src, 16);
-  else memset(const_cast<void*>(dst), 0, 16);
-}
-__device__ __forceinline__ void cp_async_commit() {}
+__device__ __forceinline__ void cp_async16(SmemAddress dst, const void* src, bool valid = true) { kvemu::cp_async16(const_cast<void*>(dst), src, valid); }
+__device__ __forceinline__ void cp_async_commit() { kvemu::cp_async_commit(); }
 template <int N>
-__device__ __forceinline__ void cp_async_wait() {}
+__device__ __forceinline__ void cp_async_wait() { kvemu::cp_async_wait(N); }
 #else
 // A shared-memory address as the 32-bit window offset cp.async and ldmatrix take.
 typedef kv_u32 SmemAddress;
