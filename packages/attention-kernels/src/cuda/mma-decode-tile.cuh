@@ -1,0 +1,240 @@
+// Decode attention on tensor cores, at the level of mma fragments: what a split-K pass 1 needs to
+// score a block's query rows against tiles of keys with mma.m16n8k16, keep an online softmax on the
+// C fragments, multiply the probabilities by value tiles and write the partition's partials for
+// pass 2 (merge.cu). The dense/ragged/paged pass (mma-decode-pass.cuh) and the KIVI pass build on it.
+//
+// A block serves up to MMA_DEC_ROWS query rows of one KV row (GQA group × m queries): the mma's M
+// dimension, rows past the count are zero. Per lane (lane = 4·g + t) a C fragment of an 8-key
+// n-tile holds rows g and g+8, keys 2t and 2t+1 (kvkit/mma.cuh): the softmax state of a lane is
+// therefore that of rows g and g+8, and row reductions run over the quad (xor-shuffles 1 and 2).
+// The C fragments of two adjacent n-tiles, packed to halves, are the A fragment of one 16-key
+// k-step of P·V. Semantics are split-k-pass.cuh's: masks on positions (dec_visible), soft-cap, then
+// log weights; a NaN score turns its row NaN; a row that sees no key keeps max −∞ and sum 0.
+#pragma once
+#include "kvkit/mma.cuh"
+#include "split-k-pass.cuh"
+
+// Query rows per block (the mma M dimension).
+#define MMA_DEC_ROWS 16
+// Largest head dim served (key and value): the fragment arrays below are sized for it.
+#define MMA_DEC_MAX_DIM 128
+// Q·Kᵀ k-steps (16 channels each) and P·V n-tiles (8 value channels each) at that head dim.
+#define MMA_DEC_KSTEPS (MMA_DEC_MAX_DIM / 16)
+#define MMA_DEC_VTILES (MMA_DEC_MAX_DIM / 8)
+// Elements (16 bytes) of padding after each shared-memory row of 16-bit elements: rows are then an
+// odd number of 16-byte units apart, so the 8 row addresses of an ldmatrix hit distinct banks.
+#define MMA_DEC_PAD 8
+
+// The block's query rows: how many, their positions and their partial slots (DecBlockRows for 16 rows).
+struct MmaBlockRows {
+  int count;
+  kv_i32 position[MMA_DEC_ROWS];
+  kv_i64 slot[MMA_DEC_ROWS];
+};
+
+// One lane's online-softmax state for rows g and g+8 over the keys its warp has seen. max is the
+// row's (the same on the 4 lanes of a quad); sum is this lane's share of the row's Σ exp (its key
+// columns), added up over the quad only at the end (mma_write_partials), saving shuffles per step.
+struct MmaRowState {
+  float max[2];
+  float sum[2];
+};
+
+__device__ __forceinline__ void mma_state_init(MmaRowState& st) {
+  st.max[0] = st.max[1] = -KV_INF;
+  st.sum[0] = st.sum[1] = 0.0f;
+}
+
+__device__ __forceinline__ float mma_quad_max(float v) {
+  v = kv_max_nan(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return kv_max_nan(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ __forceinline__ float mma_quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+template <class TK>
+struct MmaOperand {
+  static constexpr bool BF16 = false;
+};
+template <>
+struct MmaOperand<kv_bf16> {
+  static constexpr bool BF16 = true;
+};
+
+// The block's query rows, scaled and rounded to the key dtype TK (f16 or bf16), into the shared
+// tile qTile [MMA_DEC_ROWS][d + MMA_DEC_PAD] (zero rows past the count), and what the pass needs of
+// them. Rows are (blockIdx.x: partition, blockIdx.y: KV row, blockIdx.z: chunk of 16 rows) as
+// `rowMap` maps them. false (block-uniform, before any barrier): the block has nothing to write.
+// A barrier must separate this from mma_query_fragments.
+template <class TQ, class TK, class Source, class Rows>
+__device__ __forceinline__ bool mma_stage_rows(const TQ* Q, const Source& src, const Rows& rowMap, int d, float scale, TK* qTile, MmaBlockRows& rowsOf, int& j0,
+                                               int& j1) {
+  const int part = blockIdx.x, kvh = blockIdx.y;
+  const int rows = rowMap.count(kvh);
+  const int r0 = blockIdx.z * MMA_DEC_ROWS;
+  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return false;
+  rowsOf.count = min(MMA_DEC_ROWS, rows - r0);
+#pragma unroll
+  for (int r = 0; r < MMA_DEC_ROWS; r++) {
+    rowsOf.position[r] = r < rowsOf.count ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
+    rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
+  }
+  for (int e = threadIdx.x; e < MMA_DEC_ROWS * d; e += blockDim.x) {
+    const int r = e / d, c = e - r * d;
+    const float x = r < rowsOf.count ? KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + r) * d + c]) * scale : 0.0f;
+    qTile[r * (d + MMA_DEC_PAD) + c] = KvType<TK>::store(x);
+  }
+  return true;
+}
+
+// The A fragments (16 rows × 16 channels per k-step) of the staged query tile; k-steps past d / 16
+// are zero. Every lane of the warp calls it (ldmatrix is warp-wide).
+template <int KS, class TK>
+__device__ __forceinline__ void mma_query_fragments(const TK* qTile, int d, kv_u32 (&qa)[KS][4]) {
+  const int lane = threadIdx.x & 31;
+  // ldmatrix.x4: lane 8j + r addresses row r of matrix j; matrices (rows 0–7 | 8–15) × (cols 0–7 | 8–15)
+  // in A's register order: a0 (rows 0–7, cols 0–7), a1 (rows 8–15), a2 (cols 8–15), a3.
+  const TK* at = qTile + ((lane & 7) + ((lane >> 3) & 1) * 8) * (d + MMA_DEC_PAD) + (lane >> 4) * 8;
+#pragma unroll
+  for (int ks = 0; ks < KS; ks++) {
+    if (ks < d / 16) ldmatrix_x4(qa[ks], smem_address(at + ks * 16));
+    else qa[ks][0] = qa[ks][1] = qa[ks][2] = qa[ks][3] = 0u;
+  }
+}
+
+// Raw scores of NT 8-key n-tiles (C fragments of Q·Kᵀ) → masked scores, −∞ where the row does not
+// see the key: keys at or past `keys` (a partial tile), rows past the block's count, positions
+// (causal, window); then soft-cap and the key's log weight. keyPos / keyLogW index the tile's keys
+// (keyLogW may be nullptr: no log weights); rowPos are the positions of rows g and g+8.
+template <int NT>
+__device__ __forceinline__ void mma_mask_scores(float (&s)[NT][4], const kv_i32* keyPos, const float* keyLogW, int keys, const kv_i32 (&rowPos)[2],
+                                                const bool (&rowLive)[2], int causal, int window, float softcap) {
+  const int t = threadIdx.x & 3;
+#pragma unroll
+  for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      const int key = nt * 8 + 2 * t + (e & 1), h = e >> 1;
+      float sc = -KV_INF;
+      if (key < keys && rowLive[h] && dec_visible(rowPos[h], keyPos[key], causal, window)) {
+        sc = s[nt][e];
+        if (softcap > 0.0f) sc = softcap * tanhf(sc / softcap);
+        if (keyLogW) sc += keyLogW[key];
+      }
+      s[nt][e] = sc;
+    }
+  }
+}
+
+// Masked scores of NT n-tiles → probabilities exp(s − new max), in place; the rows' maxima take the
+// tile's, their sums and the DT output fragments (8 value channels each) are rescaled to it.
+template <int NT, int DT>
+__device__ __forceinline__ void mma_softmax_step(float (&s)[NT][4], MmaRowState& st, float (&o)[DT][4]) {
+  float rescale[2];
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    float mx = -KV_INF;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) mx = kv_max_nan(mx, kv_max_nan(s[nt][2 * h], s[nt][2 * h + 1]));
+    const float old = st.max[h];
+    const float next = kv_max_nan(old, mma_quad_max(mx));
+    rescale[h] = old == -KV_INF ? 0.0f : expf(old - next);  // NaN max: NaN from here on
+    float sum = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+      for (int e = 2 * h; e < 2 * h + 2; e++) {
+        s[nt][e] = next == -KV_INF ? 0.0f : expf(s[nt][e] - next);
+        sum += s[nt][e];
+      }
+    }
+    st.max[h] = next;
+    st.sum[h] = st.sum[h] * rescale[h] + sum;
+  }
+#pragma unroll
+  for (int dt = 0; dt < DT; dt++) {
+    o[dt][0] *= rescale[0];
+    o[dt][1] *= rescale[0];
+    o[dt][2] *= rescale[1];
+    o[dt][3] *= rescale[1];
+  }
+}
+
+// Probabilities of 2·KS n-tiles (C fragments) → the A fragments of KS 16-key k-steps of P·V: n-tile
+// 2k gives the k-step's key columns 0–7 (a0 row g, a1 row g+8), n-tile 2k+1 columns 8–15 (a2, a3).
+template <bool BF16, int KS>
+__device__ __forceinline__ void mma_probability_fragments(const float (&p)[2 * KS][4], kv_u32 (&a)[KS][4]) {
+#pragma unroll
+  for (int k = 0; k < KS; k++) {
+    a[k][0] = mma_pack2<BF16>(p[2 * k][0], p[2 * k][1]);
+    a[k][1] = mma_pack2<BF16>(p[2 * k][2], p[2 * k][3]);
+    a[k][2] = mma_pack2<BF16>(p[2 * k + 1][0], p[2 * k + 1][1]);
+    a[k][3] = mma_pack2<BF16>(p[2 * k + 1][2], p[2 * k + 1][3]);
+  }
+}
+
+// Floats of shared memory mma_write_partials needs for `warps` warps and dv value channels.
+__device__ __forceinline__ int mma_scratch_floats(int warps, int dv) { return warps * MMA_DEC_ROWS * (3 + dv + MMA_DEC_PAD); }
+
+// The end of the pass: every warp of the block holds its own state and output fragments (DT n-tiles
+// of 8 channels, those past dv unused) over its share of the partition's keys. They merge through
+// shared memory `scratch` (mma_scratch_floats; it may alias tiles the warps read in their loops:
+// the barrier on entry waits for them) into the partition's unnormalized output partAcc[slot·dv + c]
+// and its (max, Σ exp) partStat[2·slot], [2·slot + 1] per row, as pass 2 expects.
+template <int DT>
+__device__ __forceinline__ void mma_write_partials(const float (&o)[DT][4], const MmaRowState& st, float* scratch, const MmaBlockRows& rowsOf, int dv, float* partAcc,
+                                                   float* partStat) {
+  const int warps = blockDim.x >> 5, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int stride = dv + MMA_DEC_PAD;  // padded rows: the quads' 8 rows fall on different banks
+  float* wMax = scratch;                           // [warps][rows]
+  float* wSum = wMax + warps * MMA_DEC_ROWS;       // [warps][rows]
+  float* wFactor = wSum + warps * MMA_DEC_ROWS;    // [warps][rows]: exp(warp max − block max)
+  float* wAcc = wFactor + warps * MMA_DEC_ROWS;    // [warps][rows][stride]
+  const float sum0 = mma_quad_sum(st.sum[0]), sum1 = mma_quad_sum(st.sum[1]);
+  __syncthreads();
+  if (t == 0) {
+    wMax[warp * MMA_DEC_ROWS + g] = st.max[0];
+    wMax[warp * MMA_DEC_ROWS + g + 8] = st.max[1];
+    wSum[warp * MMA_DEC_ROWS + g] = sum0;
+    wSum[warp * MMA_DEC_ROWS + g + 8] = sum1;
+  }
+  float* row0 = wAcc + (warp * MMA_DEC_ROWS + g) * stride + 2 * t;
+  float* row1 = row0 + 8 * stride;
+#pragma unroll
+  for (int dt = 0; dt < DT; dt++) {
+    if (dt * 8 >= dv) continue;
+    row0[dt * 8] = o[dt][0];
+    row0[dt * 8 + 1] = o[dt][1];
+    row1[dt * 8] = o[dt][2];
+    row1[dt * 8 + 1] = o[dt][3];
+  }
+  __syncthreads();
+  const int rc = rowsOf.count;
+  if (threadIdx.x < rc) {
+    const int r = threadIdx.x;
+    float mx = -KV_INF;
+    for (int w = 0; w < warps; w++) mx = kv_max_nan(mx, wMax[w * MMA_DEC_ROWS + r]);
+    float sum = 0.0f;
+    for (int w = 0; w < warps; w++) {
+      const float wm = wMax[w * MMA_DEC_ROWS + r];
+      const float f = wm == -KV_INF ? 0.0f : expf(wm - mx);  // a warp that saw nothing adds nothing
+      wFactor[w * MMA_DEC_ROWS + r] = f;
+      sum += f == 0.0f ? 0.0f : wSum[w * MMA_DEC_ROWS + r] * f;
+    }
+    const kv_i64 slot = rowsOf.slot[r];
+    partStat[2 * slot] = mx;
+    partStat[2 * slot + 1] = sum;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < rc * dv; e += blockDim.x) {
+    const int r = e / dv, c = e - r * dv;
+    float a = 0.0f;
+    for (int w = 0; w < warps; w++) {
+      const float f = wFactor[w * MMA_DEC_ROWS + r];
+      if (f != 0.0f) a += wAcc[(w * MMA_DEC_ROWS + r) * stride + c] * f;
+    }
+    partAcc[rowsOf.slot[r] * dv + c] = a;
+  }
+}
