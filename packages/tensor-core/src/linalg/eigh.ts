@@ -56,17 +56,14 @@ export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
   }
   if (n === 0 || count === 0) return { values: new Float64Array(0), vectors: { rows: n, cols: 0, data: new Float64Array(0) } };
 
-  const diagonal = new Float64Array(n);
-  const offDiagonal = new Float64Array(n);
-  const taus = tridiagonalize(work, n, diagonal, offDiagonal);
-  const tridiagonalRows = tridiagonalVectorRows(work, taus, diagonal, offDiagonal, n);
+  const { diagonal, taus, rows: tridiagonalRows } = tridiagonalEigenpairs(work, n);
   const orderIndex = sortedOrder(diagonal, order).slice(0, count);
   // The wanted vectors as rows (all of them in place, or a subset gathered, row j for vector j),
-  // which then take the reflections; below the divide-and-conquer order they are A's already.
+  // which then take the reflections.
   const subset = count < n;
   const rows = subset ? new Float64Array(count * n) : tridiagonalRows;
   if (subset) orderIndex.forEach((source, j) => rows.set(tridiagonalRows.subarray(source * n, (source + 1) * n), j * n));
-  if (n >= DIVIDE_AND_CONQUER_MIN_ORDER) multiplyByQt(rows, rows.length / n, work, taus, n, false);
+  backTransformRows(rows, rows.length / n, work, taus, n);
   const rowStart = (col: number) => (subset ? col : orderIndex[col]) * n;
 
   const values = Float64Array.from(orderIndex, (source) => diagonal[source] * scale);
@@ -82,6 +79,39 @@ export function eigh(a: Matrix, options: EighOptions = {}): EighResult {
     }
   }
   return { values, vectors: { rows: n, cols: count, data: vectors } };
+}
+
+/**
+ * All eigenpairs of the symmetric `a` in the tridiagonal solver's order, neither sorted nor signed:
+ * the eigenvalues, and the eigenvectors as the rows of an n×n row-major matrix (row j for
+ * values[j]). For callers that combine the pairs (`symmetricMatrixFunction`).
+ * @internal
+ */
+export function eigenpairRows(a: Matrix, options: EighOptions, where: string): { values: Float64Array; rows: Float64Array } {
+  const { n, scale, work } = prepare(a, options, where);
+  if (n === 0) return { values: new Float64Array(0), rows: new Float64Array(0) };
+  const { diagonal, taus, rows } = tridiagonalEigenpairs(work, n);
+  backTransformRows(rows, n, work, taus, n);
+  return { values: diagonal.map((value) => value * scale), rows };
+}
+
+/**
+ * The tridiagonalization of `work` (its reflections left there, their τ in `taus`) and the
+ * tridiagonal's eigenpairs: the eigenvalues in `diagonal`, the eigenvectors as the rows of `rows`.
+ */
+function tridiagonalEigenpairs(work: Float64Array, n: number): { diagonal: Float64Array; taus: Float64Array; rows: Float64Array } {
+  const diagonal = new Float64Array(n);
+  const offDiagonal = new Float64Array(n);
+  const taus = tridiagonalize(work, n, diagonal, offDiagonal);
+  return { diagonal, taus, rows: tridiagonalVectorRows(work, taus, diagonal, offDiagonal, n) };
+}
+
+/**
+ * The tridiagonal's eigenvectors (rowCount of them, as rows) into A's, rows ← rows·Qᵀ; below the
+ * divide-and-conquer order they are A's already.
+ */
+function backTransformRows(rows: Float64Array, rowCount: number, work: Float64Array, taus: Float64Array, n: number): void {
+  if (n >= DIVIDE_AND_CONQUER_MIN_ORDER) multiplyByQt(rows, rowCount, work, taus, n, false);
 }
 
 /**

@@ -1,6 +1,7 @@
 export { type LinearOperator, type Matrix, matrix, matrixFromTensor } from './matrix.js';
 export { matmulMatrix, transposeMatrix, identityMatrix, operatorFromMatrix } from './matrix-ops.js';
 export { type EighOptions, type EighResult, eigh, eigvalsh } from './eigh.js';
+export { type SymmetricMatrixFunctionOptions, symmetricMatrixFunction } from './symmetric-matrix-function.js';
 export { type SvdResult, svd } from './svd.js';
 export { type AsyncLinearOperator, type RandomizedSvdOptions, randomizedSvd, randomizedSvdAsync } from './randomized-svd.js';
 export { type CholeskyOptions, cholesky, choleskySolve } from './cholesky.js';
