@@ -1,4 +1,4 @@
-import { cholesky, createRng, eigh, eigvalsh, identityMatrix, InvalidConfigError, type Matrix, matmulMatrix, type Rng, solveTriangular } from '@kvkit/tensor-core';
+import { cholesky, createRng, eigvalsh, identityMatrix, InvalidConfigError, type Matrix, matmulMatrix, type Rng, solveTriangular, symmetricMatrixFunction } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { crossProductAsync, crossProduct, isHostEngine } from '../operator/cross-product.js';
@@ -175,18 +175,12 @@ export class Nystroem {
 }
 
 /**
- * K^{−1/2} = U·diag(λ^{−1/2})·Uᵀ of a symmetric PSD matrix (eigenvalues floored at 1e-12), as W·Wᵀ
- * with W = U·diag(λ^{−1/4}): a symmetric product, so only its upper triangle is computed (half the
- * multiply-adds of U·D times Uᵀ) and the result is exactly symmetric.
+ * K^{−1/2} = U·diag(λ^{−1/2})·Uᵀ of a symmetric PSD matrix, its eigenvalues floored at 1e-12:
+ * tensor-core's `symmetricMatrixFunction`, which sums it from the eigenvectors without sorting or
+ * transposing them, as a symmetric product (exactly symmetric).
  */
 export function inverseSquareRoot(k: Matrix): Matrix {
-  const { values, vectors } = eigh(k);
-  const m = k.rows;
-  const quarter = Float64Array.from(values, (value) => Math.max(value, 1e-12) ** -0.25);
-  const scaled = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) scaled[i * m + j] = vectors.data[i * m + j] * quarter[j];
-  const w = { rows: m, cols: m, data: scaled };
-  return matmulMatrix(w, w, { transposeB: true });
+  return symmetricMatrixFunction(k, (value) => Math.max(value, 1e-12) ** -0.5);
 }
 
 /** m distinct indices uniformly at random (a partial Fisher–Yates shuffle). */
