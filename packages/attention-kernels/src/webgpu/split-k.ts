@@ -50,7 +50,9 @@ interface PartialShape {
  * \`log_weight(kvh, j)\`; \`rows\` (default \`STANDARD_ROWS\`) says which query rows a KV row serves,
  * where they and their partial results live, and which keys a partition covers.
  *
- * Each tile of WORKGROUP keys takes three phases with one barrier after each:
+ * Each tile of WORKGROUP keys takes three phases with one barrier after each (sources with
+ * \`stagesKeys\` first fill workgroup memory for their \`key_oct\` in \`stage_keys(kvh, t0, count, lid)\`,
+ * one more barrier):
  * - dot products: KEY_LANES adjacent invocations per key read its row 16 bytes each, side by side
  *   (a pair covers whole 32-byte sectors), every invocation KEY_LANES keys of the tile, all loads
  *   independent; each scores its half of the channels against every query row of the workgroup (the
@@ -63,7 +65,7 @@ interface PartialShape {
  * Partials go to one f32 buffer \`part\`: unnormalized outputs [part_slots, dv], then (max, Σ exp)
  * [part_slots, 2] (one binding: the KIVI variant needs every other one the device allows).
  */
-const PARTIAL_CODE = (source: string, rows: string, withLogWeights: boolean, shape: PartialShape) => {
+const PARTIAL_CODE = (source: string, rows: string, withLogWeights: boolean, stagesKeys: boolean, shape: PartialShape) => {
   const d8 = Math.max(1, Math.ceil(shape.d / 8));
   const dv8 = Math.max(1, Math.ceil(shape.dv / 8));
   const lanes = Math.min(dv8, WORKGROUP);
@@ -155,6 +157,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (lid == 0u) { tile_live = atomicLoad(&tile_seen); }
       if (workgroupUniformLoad(&tile_live) != t0 + 1u) { continue; }
     }
+    ${stagesKeys ? 'stage_keys(kvh, t0, count, lid);' : ''}
+    ${stagesKeys ? 'workgroupBarrier();' : ''}
     let key_lane = lid % KEY_LANES;
     for (var h = 0u; h < KEY_LANES; h = h + 1u) {
       let t = lid / KEY_LANES + h * (WG / KEY_LANES);
@@ -337,6 +341,12 @@ export interface SourcePass {
   uniforms: UniformField[];
   values: UniformValues;
   withLogWeights: boolean;
+  /**
+   * The source defines \`stage_keys(kvh, t0, count, lid)\`, which the workgroup runs at the start of
+   * every tile of keys [t0, t0 + count) before its dot products (what \`key_oct\` reads of the tile
+   * goes to workgroup memory once, not once per key).
+   */
+  stagesKeys?: boolean;
   /** Row mapping (\`rows_of\`, \`q_row\`, \`row_qpos\`, \`partial_slot\`, \`part_active\`, \`part_keys\`); default \`STANDARD_ROWS\`. */
   rows?: string;
   /** Copies made for this launch, disposed once it is recorded. */
@@ -374,7 +384,7 @@ fn length_at(kvh: u32) -> u32 { return u_n(); }`,
 export type KeyedSourceParts = SourceParts & { key: string };
 
 /** The pass over a key source and a value source: their parts joined, keyed by both variants. */
-export function keyValuePass(keys: KeyedSourceParts & { withLogWeights: boolean }, values: KeyedSourceParts): SourcePass {
+export function keyValuePass(keys: KeyedSourceParts & Pick<SourcePass, 'withLogWeights' | 'stagesKeys'>, values: KeyedSourceParts): SourcePass {
   return { ...keys, ...joinSources(keys, values), key: `${keys.key}:${values.key}` };
 }
 
@@ -432,7 +442,7 @@ export function dispatchPartials(backend: WebGpuBackend, q: Tensor, partials: Te
   const program = backend.program(`attention-kernels:decode-partial:${q.dtype}:${pass.key}:${shape.d}:${shape.dv}:${shape.rows}`, () => ({
     bindings: [{ name: 'q', dtype: q.dtype, access: 'read' }, ...pass.bindings, { name: 'part', dtype: 'f32', access: 'write' }],
     uniforms: [...COMMON_FIELDS, ...pass.uniforms],
-    code: PARTIAL_CODE(pass.code, pass.rows ?? STANDARD_ROWS, pass.withLogWeights, shape),
+    code: PARTIAL_CODE(pass.code, pass.rows ?? STANDARD_ROWS, pass.withLogWeights, pass.stagesKeys ?? false, shape),
   }));
   const values: UniformValues = {
     m: grid.m,

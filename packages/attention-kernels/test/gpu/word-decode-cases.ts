@@ -66,6 +66,25 @@ function splitRunCases(): GpuParityCase[] {
   ];
 }
 
+/**
+ * KIVI with the key tile staged in workgroup memory (codes copied 16 bytes at a time, scales and
+ * minima as octets): 2 and 4 bits, key and value groups of 32/64/128, head dims 64/128, residual
+ * windows empty and not (keys' residual can exceed a tile), lengths that divide neither the tile nor
+ * the partition; one head dim whose code blocks are not 16-byte multiples (codes copied word by word).
+ */
+function stagedKiviCases(): GpuParityCase[] {
+  return [
+    kiviCase('staged keys: 2-bit, key/value groups of 32, head dim 128, GQA 4, n = 1000 (residual 40), f16 scales', { bits: 2, group: 4, m: 1, n: 1000, residual: 40, groupSize: 32, valueGroupSize: 32, d: 128, floatDType: 'f16', qDType: 'f16' }, { returnLse: true }),
+    kiviCase('staged keys: 2-bit, key/value groups of 64, head dim 64, GQA 4, n = 704 (11 groups, no residual)', { bits: 2, group: 4, m: 1, n: 704, residual: 0, groupSize: 64, valueGroupSize: 64, d: 64, floatDType: 'f32', qDType: 'f32' }, { returnLse: true }),
+    kiviCase('staged keys: 2-bit, key/value groups of 128, head dim 128, GQA 8, n = 1300 (10 groups + 20 residual), partitions of 256, f16 scales', { bits: 2, group: 8, m: 1, n: 1300, residual: 20, groupSize: 128, valueGroupSize: 128, d: 128, floatDType: 'f16', qDType: 'f32' }, { partitionSize: 256, returnLse: true }),
+    kiviCase('staged keys: 4-bit, key groups of 32, value groups of 64, head dim 64, MHA, n = 333 (keys: 13 residual; values: none)', { bits: 4, group: 1, m: 1, n: 333, residual: 0, groupSize: 32, valueGroupSize: 64, d: 64, floatDType: 'f32', qDType: 'f32' }, { returnLse: true }),
+    kiviCase('staged keys: 4-bit, key groups of 64, value groups of 32, head dim 128, GQA 4, n = 900 (keys: 12 groups + 132 residual), f16 scales', { bits: 4, group: 4, m: 1, n: 900, residual: 100, groupSize: 64, valueGroupSize: 32, d: 128, floatDType: 'f16', qDType: 'f16' }, { returnLse: true }),
+    kiviCase('staged keys: 4-bit, key/value groups of 128, head dim 128, GQA 4, 2 queries, n = 1088 (8 groups + 64 residual), f16 scales', { bits: 4, group: 4, m: 2, n: 1088, residual: 64, groupSize: 128, valueGroupSize: 128, d: 128, floatDType: 'f16', qDType: 'f32' }, { returnLse: true }),
+    kiviCase('staged keys: 4-bit, key groups of 128, value groups of 64, head dim 64, GQA 8, n = 1152 (9 groups, no residual), partitions of 384', { bits: 4, group: 8, m: 1, n: 1152, residual: 0, groupSize: 128, valueGroupSize: 64, d: 64, floatDType: 'f32', qDType: 'f32' }, { partitionSize: 384, returnLse: true }),
+    kiviCase('staged keys copied word by word: 2-bit, head dim 42 (code blocks of 42 words), key groups of 16, value groups of 14, GQA 2, n = 300 (residual 12)', { bits: 2, group: 2, m: 1, n: 300, residual: 12, groupSize: 16, valueGroupSize: 14, d: 42, floatDType: 'f32', qDType: 'f32' }, { returnLse: true }),
+  ];
+}
+
 export function wordDecodeCases(): GpuParityCase[] {
   return [
     decodeCase('16-byte rows: f16, head dim 128, GQA 4, n = 1100 (partitions of 512: 2 full + 76; tiles of 128: 8 full + 76), lse', { kvHeads: 2, group: 4, m: 1, n: 1100, d: 128, dtype: 'f16' }, { returnLse: true }),
@@ -88,5 +107,6 @@ export function wordDecodeCases(): GpuParityCase[] {
     prefixCase('a shared prompt of 1282 tokens (40 chunks of 32: runs of 512 + 512 + 258) then own suffixes, GQA 4, head dim 128, f16 pool', { group: 4, m: 1, d: 128, chunkSize: 32, dtype: 'f16', sharedChunks: 40 }),
     prefixCase('a shared prompt of 1154 tokens (18 chunks of 64), MHA, head dim 64, f32 pool', { group: 1, m: 1, d: 64, chunkSize: 64, dtype: 'f32', sharedChunks: 18 }),
     ...splitRunCases(),
+    ...stagedKiviCases(),
   ];
 }
