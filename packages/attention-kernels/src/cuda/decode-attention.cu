@@ -1,6 +1,9 @@
 // Split-K decode attention over dense, ragged (packed varlen) and paged K/V: pass 1 kernels
-// (split-k-pass.cuh has the pass and the sources); kv_decode_merge_* (merge.cu) is pass 2.
+// (split-k-pass.cuh has the pass and the sources); kv_decode_merge_* (merge.cu) is pass 2. The
+// *_mma_* kernels are pass 1 on tensor cores (mma-decode-pass.cuh) for f16/bf16 K/V of the head dims
+// it serves, 16-byte aligned; decode-attention.ts picks them where they apply.
 #include "split-k-pass.cuh"
+#include "mma-decode-pass.cuh"
 
 #define KV_DECODE_PARTIAL(qn, TQ, kn, TK)                                                                                              \
   extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) kv_decode_partial_##qn##_##kn(                                        \
@@ -33,3 +36,36 @@ KV_FOR_FLOAT_DTYPES(KV_PAGED_PARTIAL_KV)
   }
 #define KV_RAGGED_PARTIAL_KV(qn, TQ) KV_RAGGED_PARTIAL(qn, TQ, f32, float) KV_RAGGED_PARTIAL(qn, TQ, f16, kv_f16) KV_RAGGED_PARTIAL(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_RAGGED_PARTIAL_KV)
+
+// Pass 1 on tensor cores: the same arguments as the kernels above, f16/bf16 K/V only.
+#define KV_DECODE_MMA_PARTIAL(qn, TQ, kn, TK)                                                                                          \
+  extern "C" __global__ void __launch_bounds__(MMA_DEC_WARPS * 32, 2) kv_decode_mma_partial_##qn##_##kn(                               \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const float* logW, \
+      int H, int Hkv, int m, int n, int d, int dv, int partition, float scale, int causal, int window, float softcap) {                 \
+    const DenseSource<TK> src{K, V, qPos, kPos, logW, n, d, dv};                                                                     \
+    mma_decode_partial<TQ, TK>(K, V, partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, dv, scale, causal, window, softcap); \
+  }
+#define KV_DECODE_MMA_PARTIAL_KV(qn, TQ) KV_DECODE_MMA_PARTIAL(qn, TQ, f16, kv_f16) KV_DECODE_MMA_PARTIAL(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_DECODE_MMA_PARTIAL_KV)
+
+#define KV_PAGED_MMA_PARTIAL(qn, TQ, kn, TK)                                                                                              \
+  extern "C" __global__ void __launch_bounds__(MMA_DEC_WARPS * 32, 2) kv_paged_decode_mma_partial_##qn##_##kn(                           \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* positions, const kv_i32* table,               \
+      const kv_i32* lengths, const kv_i32* qPos, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window, \
+      float softcap, int pageSize, int maxPages, int kvHeads) {                                                                           \
+    const PagedSource<TK> src{K, V, positions, table, lengths, qPos, pageSize, maxPages, kvHeads, m, d, dv};                             \
+    mma_decode_partial<TQ, TK>(K, V, partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, dv, scale, causal, window, softcap); \
+  }
+#define KV_PAGED_MMA_PARTIAL_KV(qn, TQ) KV_PAGED_MMA_PARTIAL(qn, TQ, f16, kv_f16) KV_PAGED_MMA_PARTIAL(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_PAGED_MMA_PARTIAL_KV)
+
+#define KV_RAGGED_MMA_PARTIAL(qn, TQ, kn, TK)                                                                                              \
+  extern "C" __global__ void __launch_bounds__(MMA_DEC_WARPS * 32, 2) kv_ragged_decode_mma_partial_##qn##_##kn(                           \
+      float* partAcc, float* partStat, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, const kv_i32* indptr, \
+      const float* logW, int H, int Hkv, int m, int d, int dv, int partition, float scale, int causal, int window, float softcap, int total, \
+      int kvHeads) {                                                                                                                       \
+    const RaggedSource<TK> src{K, V, qPos, kPos, indptr, logW, total, kvHeads, m, d, dv};                                                 \
+    mma_decode_partial<TQ, TK>(K, V, partAcc, partStat, Q, src, StandardRows{H, H / Hkv, m, partition}, d, dv, scale, causal, window, softcap); \
+  }
+#define KV_RAGGED_MMA_PARTIAL_KV(qn, TQ) KV_RAGGED_MMA_PARTIAL(qn, TQ, f16, kv_f16) KV_RAGGED_MMA_PARTIAL(qn, TQ, bf16, kv_bf16)
+KV_FOR_FLOAT_DTYPES(KV_RAGGED_MMA_PARTIAL_KV)

@@ -4,7 +4,8 @@ import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
-import { decodeAttentionModule, maskArgs, splitKDecode } from './split-k.js';
+import { mmaDecodeLaunch, mmaDecodeServes } from './mma-decode-plan.js';
+import { decodeAttentionModule, maskArgs, type PartialLaunch, splitKDecode } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
 
 /** Split-K decode attention over dense K/V [kvHeads, n, ·] (decode-attention.cu), with per-key statistics from a second pass when asked for. */
@@ -34,8 +35,9 @@ function denseSplitK(backend: CudaBackend, [q, k, v, qPos, kPos, logWeights]: re
   return splitKDecode(backend, q, { kvHeads, n, dv, partition: attrs.partitionSize, valueBytes: bytesPerElement(k.dtype) }, attrs, (launch, staging) => {
     const [qs, ks, vs, qp, kp] = [q, k, v, qPos, kPos].map((t) => staging.rowMajor(t));
     const lw = logWeights && staging.rowMajor(logWeights);
-    const { acc, stat, ...config } = launch;
-    backend.launch(decodeAttentionModule, `kv_decode_partial_${q.dtype}_${k.dtype}`, config, [
+    const { acc, stat } = launch;
+    const { kernel, config } = partialKernel('decode', launch, { q, k, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
+    backend.launch(decodeAttentionModule, kernel, config, [
       arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)),
       arg.ptr(backend.address(qs)), arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)),
       arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)), arg.ptr(lw ? backend.address(lw) : 0),
@@ -43,6 +45,23 @@ function denseSplitK(backend: CudaBackend, [q, k, v, qPos, kPos, logWeights]: re
       ...maskArgs(attrs),
     ]);
   });
+}
+
+/**
+ * Pass 1's kernel (kv_<source>_partial_<q>_<k>, or kv_<source>_mma_partial_<q>_<k> on tensor cores)
+ * and its launch: the tensor-core pass wherever it serves the K/V (mmaDecodeServes), unless
+ * KVKIT_CUDA_DECODE=vec forces the 16-byte pass (so a GPU run can time both).
+ */
+export function partialKernel(
+  source: 'decode' | 'paged_decode' | 'ragged_decode',
+  launch: PartialLaunch,
+  s: { q: Tensor; k: Tensor; kAddress: number; vAddress: number; rowsPerKvRow: number; d: number; dv: number },
+): { kernel: string; config: Pick<PartialLaunch, 'grid' | 'block' | 'sharedBytes'> } {
+  const { grid, block, sharedBytes } = launch;
+  const config = { grid, block, sharedBytes };
+  const mma = process.env.KVKIT_CUDA_DECODE !== 'vec' && mmaDecodeServes({ keyDtype: s.k.dtype, d: s.d, dv: s.dv, addresses: [s.kAddress, s.vAddress] });
+  const dtypes = `${s.q.dtype}_${s.k.dtype}`;
+  return mma ? { kernel: `kv_${source}_mma_partial_${dtypes}`, config: mmaDecodeLaunch(config, s) } : { kernel: `kv_${source}_partial_${dtypes}`, config };
 }
 
 function denseStatistics(backend: CudaBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs, lse: Tensor): KeyStatistics {
@@ -76,8 +95,9 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
     const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
     const attention = (a: KernelAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition, valueBytes: bytesPerElement(poolKeys.dtype) }, a, (launch, staging) => {
       const [qs, ks, vs, pos, tab, len, qp] = [folded, poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => staging.rowMajor(t));
-      const { acc, stat, ...config } = launch;
-      backend.launch(decodeAttentionModule, `kv_paged_decode_partial_${q.dtype}_${poolKeys.dtype}`, config, [
+      const { acc, stat } = launch;
+      const { kernel, config } = partialKernel('paged_decode', launch, { q, k: poolKeys, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
+      backend.launch(decodeAttentionModule, kernel, config, [
         arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
         arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(pos)),
         arg.ptr(backend.address(tab)), arg.ptr(backend.address(len)), arg.ptr(backend.address(qp)),
@@ -141,8 +161,9 @@ export function batchedDecodeAttentionCuda(
     const attention = (a: SplitKAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: total, dv, partition: a.partitionSize, valueBytes: bytesPerElement(k.dtype) }, a, (launch, staging) => {
       const [qs, ks, vs, qp, kp, ip] = [folded, k, v, qPos, kPos, indptr].map((t) => staging.rowMajor(t));
       const lw = logWeights && staging.rowMajor(logWeights);
-      const { acc, stat, ...config } = launch;
-      backend.launch(decodeAttentionModule, `kv_ragged_decode_partial_${q.dtype}_${k.dtype}`, config, [
+      const { acc, stat } = launch;
+      const { kernel, config } = partialKernel('ragged_decode', launch, { q, k, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
+      backend.launch(decodeAttentionModule, kernel, config, [
         arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
         arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)),
         arg.ptr(backend.address(ip)), arg.ptr(lw ? backend.address(lw) : 0),

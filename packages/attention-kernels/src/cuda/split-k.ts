@@ -4,16 +4,21 @@ import { planSplitK } from '../gpu/split-k-plan.js';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import decodeSource from './decode-attention.cu';
 import mergeSource from './merge.cu';
+import mmaPassHeader from './mma-decode-pass.cuh';
+import mmaTileHeader from './mma-decode-tile.cuh';
 import passHeader from './split-k-pass.cuh';
 
 /** Pass 1 and the sources every split-K module includes (`#include "split-k-pass.cuh"`). */
 export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'split-k-pass.cuh': passHeader });
 
+/** The tensor-core pass 1 (`#include "mma-decode-pass.cuh"`) and its fragment-level pieces, which it includes. */
+export const MMA_DECODE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'mma-decode-tile.cuh': mmaTileHeader, 'mma-decode-pass.cuh': mmaPassHeader });
+
 /**
- * Pass 1 of split-K decode over dense, ragged and paged K/V. The KIVI, prefix-shared and statistics
+ * Pass 1 of split-K decode over dense, ragged and paged K/V (16-byte and tensor-core passes). The KIVI, prefix-shared and statistics
  * kernels are modules of their own, so NVRTC compiles (on first use) only what a program launches.
  */
-export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source: decodeSource, headers: SPLIT_K_HEADERS });
+export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source: decodeSource, headers: { ...SPLIT_K_HEADERS, ...MMA_DECODE_HEADERS } });
 
 /** Pass 2 of every split-K kernel: the log-sum-exp merge of the partitions. */
 export const splitKMergeModule = defineCudaModule({ name: 'kvkit-attention-merge', source: mergeSource });
