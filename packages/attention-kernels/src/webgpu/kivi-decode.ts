@@ -249,7 +249,9 @@ fn value_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
     let slot = (kvh * u_value_token_cap() + j) * groups + vg;
     let words = u_vcodes_offset() + slot * group_words;
     let first = vcodes_load(words + i0 / per_word);
-    let second = vcodes_load(words + (i0 + 7u) / per_word);
+    // At 2 and 4 bits the octet's 8 codes are one word (i0 is a multiple of 8): no second load.
+    var second = first;
+    if (KIVI_BITS > 4u) { second = vcodes_load(words + (i0 + 7u) / per_word); }
     let scale = vscale_load(u_vscale_offset() + slot);
     let low = vmin_load(u_vmin_offset() + slot);
     var x = mat2x4<f32>();
