@@ -7,7 +7,7 @@ import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { createRng, type DType, getBackend, randomNormal, toBackend } from '@kvkit/tensor-core';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kiviVecPlan } from '../src/cuda/kivi-vec-plan.js';
 import { kiviDecodeModule } from '../src/cuda/kivi-decode.js';
 import { splitKMergeModule } from '../src/cuda/split-k.js';
@@ -21,9 +21,13 @@ const KV_HEADS = 2;
 let cuda: CudaBackend;
 
 beforeAll(async () => {
+  vi.stubEnv('KVKIT_CUDA_DECODE', 'vec'); // served shapes with f16/bf16 queries would take the tensor-core pass (cuda-kivi-mma.test.ts)
   cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
   for (const module of [kiviDecodeModule, splitKMergeModule]) cuda.module(module);
 }, 600_000);
+afterAll(() => {
+  vi.unstubAllEnvs();
+});
 
 interface Shape {
   bits: 2 | 4;

@@ -3,13 +3,24 @@ import { arg, type CudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda
 import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import source from './kivi-decode.cu';
+import mmaPassHeader from './kivi-mma-pass.cuh';
+import { kiviMmaPlan } from './kivi-mma-plan.js';
 import vecPassHeader from './kivi-vec-pass.cuh';
 import { kiviVecPlan } from './kivi-vec-plan.js';
+import mmaTileHeader from './mma-decode-tile.cuh';
+import { mmaDecodeLaunch } from './mma-decode-plan.js';
 import { maskArgs, SPLIT_K_HEADERS, splitKDecode, type Staging } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
 
 /** The fused KIVI decode's pass 1 (its merge is split-k.ts's). */
-export const kiviDecodeModule = defineCudaModule({ name: 'kvkit-attention-kivi', source, headers: { ...SPLIT_K_HEADERS, 'kivi-vec-pass.cuh': vecPassHeader } });
+export const kiviDecodeModule = defineCudaModule({
+  name: 'kvkit-attention-kivi',
+  source,
+  headers: { ...SPLIT_K_HEADERS, 'kivi-vec-pass.cuh': vecPassHeader, 'mma-decode-tile.cuh': mmaTileHeader, 'kivi-mma-pass.cuh': mmaPassHeader },
+});
+
+/** `KVKIT_CUDA_DECODE=vec` keeps decode off the tensor-core passes (so a GPU run can time both). */
+const tensorCoresAllowed = (): boolean => (typeof process === 'undefined' ? true : process.env.KVKIT_CUDA_DECODE !== 'vec');
 
 /** The query dtypes of kv_kivi_decode_vec_partial, by their code (KIVI_QUERY_* in kivi-vec-pass.cuh). */
 const VEC_QUERY_DTYPES = ['f32', 'f16', 'bf16'];
@@ -37,10 +48,13 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
     const floats = [keyScale, keyMin, valueScale, valueMin].map((t) => as(staging, t, scaleType));
     const residual = [residualKeys, residualValues].map((t) => as(staging, t, residualType));
     const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));
-    const { acc, stat, ...config } = launch;
-    const vec = kiviVecPlan({ headDim: d, bits: attrs.bits, groupSize: attrs.groupSize, valueGroupSize: attrs.valueGroupSize, residualAddresses: residual.map((t) => backend.address(t)) });
+    const { acc, stat, ...partial } = launch;
+    const shape = { headDim: d, bits: attrs.bits, groupSize: attrs.groupSize, valueGroupSize: attrs.valueGroupSize, residualAddresses: residual.map((t) => backend.address(t)) };
+    const mma = tensorCoresAllowed() ? kiviMmaPlan({ ...shape, partitionSize: a.partitionSize, scaleBytes: scaleType === 'f16' ? 2 : 4, queryDtype: q.dtype }) : undefined;
+    const vec = mma ? undefined : kiviVecPlan(shape);
+    const config = mma ? { ...mmaDecodeLaunch(partial, { rowsPerKvRow: (qHeads / kvHeads) * m, d, dv: d }), sharedBytes: mma.sharedBytes } : partial;
     if (vec) config.sharedBytes = Math.max(config.sharedBytes, vec.sharedBytes);
-    const kernel = vec ? 'kv_kivi_decode_vec_partial' : `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`;
+    const kernel = mma ? 'kv_kivi_decode_mma_partial' : vec ? 'kv_kivi_decode_vec_partial' : `kv_kivi_decode_partial_${q.dtype}_${scaleType}_${residualType}`;
     backend.launch(kiviDecodeModule, kernel, config, [
       arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
       arg.ptr(backend.address(kc)), arg.ptr(backend.address(floats[0])), arg.ptr(backend.address(floats[1])),
@@ -52,7 +66,8 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
       arg.i32(attrs.bits), arg.i32(attrs.groupSize), arg.i32(attrs.valueGroupSize),
       arg.i32(attrs.keyGroups * attrs.groupSize), arg.i32(attrs.valueTokens),
       arg.i32(keyCodes.shape[1]), arg.i32(valueCodes.shape[1]), arg.i32(residualKeys.shape[1]), arg.i32(residualValues.shape[1]),
-      ...(vec ? [arg.i32(VEC_QUERY_DTYPES.indexOf(q.dtype)), arg.bool(scaleType === 'f16'), arg.bool(residualType === 'f16')] : []),
+      ...(mma || vec ? [arg.i32(VEC_QUERY_DTYPES.indexOf(q.dtype)), arg.bool(scaleType === 'f16'), arg.bool(residualType === 'f16')] : []),
+      ...(mma ? [arg.i32(mma.stages)] : []),
     ]);
   });
   return withKeyStatistics(attrs, attention, (lse) =>

@@ -302,8 +302,10 @@ __device__ __noinline__ void kivi_decode_vec_body(const KiviVecSource& src, floa
 #define KIVI_QUERY_F16 1
 #define KIVI_QUERY_BF16 2
 
-// The 16-byte KIVI pass: the block's query rows into shared memory, then the body.
-__device__ __forceinline__ void kivi_decode_partial_vec(float* partAcc, float* partStat, const void* Q, int queryDtype, const KiviVecSource src, const StandardRows rowMap,
+// The 16-byte KIVI pass: the block's query rows into shared memory, then the body. `rowMap` is
+// StandardRows, or the mma pass's view of half its rows (KiviHalfRows, kivi-mma-pass.cuh).
+template <class Rows>
+__device__ __forceinline__ void kivi_decode_partial_vec(float* partAcc, float* partStat, const void* Q, int queryDtype, const KiviVecSource src, const Rows rowMap,
                                                         float scale, int causal, int window, float softcap) {
   DecBlockRows rowsOf;
   int j0 = 0, j1 = 0;

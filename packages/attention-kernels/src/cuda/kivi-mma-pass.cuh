@@ -1,0 +1,403 @@
+// Pass 1 of the fused KIVI decode on tensor cores: scores and values by mma.m16n8k16 straight from
+// the packed codes, with the fragment-level softmax and write-out of mma-decode-tile.cuh and the
+// partials merge.cu reads. Blocks whose keys reach the full-precision residual window take the
+// 16-byte pass (kivi-vec-pass.cuh) instead, so the residual needs nothing here.
+//
+// The algebra (KIVI format: KiviSource in split-k-pass.cuh). Keys are quantized per channel c in
+// groups of G tokens, k[t][c] = code·s[c] + mn[c], so inside a group
+//   score[r][t] = Σ_c (q[r][c]·s[c])·code[t][c] + Σ_c q[r][c]·mn[c]:
+// an mma of Q' = q ⊙ s (A, f16, one per group) with the raw codes (B: small integers, exact in
+// f16), plus a per-(row, group) bias added to the f32 C fragments. Values are quantized per token t
+// in groups of Gv channels, v[t][c] = vcode·vs[t][gc] + vmn[t][gc], so
+//   out[r][c] = Σ_t (p[r][t]·vs[t][gc])·vcode[t][c] + Σ_t p[r][t]·vmn[t][gc]:
+// an mma of P' = p ⊙ vs[:, gc] (A: the probability fragments times the scales, one f16x2 multiply a
+// register) with the raw value codes, plus Σ_t p·vmn[t][gc], which one more mma per step collects
+// for all ≤ 8 value groups at once (B columns = groups) into an extra output tile, rescaled with
+// the others and added to each channel's fragment once at the end.
+//
+// Codes → f16 pairs without int→float conversion: a B register holds two codes of one column (key
+// token or value channel) at consecutive k (key channels 2t, 2t+1 or value tokens 2t, 2t+1). The
+// lane's code sits at bit g·bits of a 16-bit half of each of two words: shift both words by g·bits,
+// byte-permute the two halves into one register, mask the codes and or in 0x6400 (f16 1024 + code),
+// then subtract 1024 with one f16x2 subtract (exact).
+//
+// Precision: f16 operands (Q' = f16(q·s), p, p·vs rounded to f16; codes exact), f32 accumulation,
+// as FlashAttention. Queries of any dtype (bf16 too) are scaled in f32 and rounded to f16 in Q':
+// f16 keeps 3 more mantissa bits than bf16 and the per-group scales keep Q' in its range.
+//
+// Shape of a block: DEC_WARPS warps, MMA_DEC_ROWS query rows (the mma M dimension), the partition's
+// keys in tiles of KIVI_MMA_TILE tokens aligned to multiples of the tile (so key groups, which
+// divide the tile, never straddle one). Per tile:
+//   S. (issued stages − 1 tiles ahead) the tile's packed key codes, key scales/mins, packed value
+//      codes, value scales/mins and key positions into a ring stage by cp.async (16 bytes when the
+//      addresses allow, else plain copies);
+//   P. (block) value scales/mins as f16 [group][token], zero outside the partition (so P' and the
+//      bias vanish there); Q' fragments and the key bias of the tile's groups (warp per (group, row));
+//   C. (warp w: 16-key steps 2w, 2w+1) scores (d/16 k-steps × 2 n-tiles), bias, masks, online
+//      softmax, P·V (d/8 n-tiles) and the value-min tile. The warps merge at the end.
+// The host (kivi-mma-plan.ts) picks this pass only for shapes it serves (bits 2/4, head dim 64/128,
+// G a multiple of 16 dividing the tile, Gv a multiple of 16, partitions of whole 16-key steps) and
+// sizes the shared memory with the same layout (kivi_mma_layout).
+#pragma once
+#include "kivi-vec-pass.cuh"
+#include "mma-decode-tile.cuh"
+
+#define KIVI_MMA_TILE DEC_KEYS
+#define KIVI_MMA_STEP 16
+// Blocks per SM the kernel is compiled for (caps registers at 255 / 2 = 255: no cap in practice).
+#define KIVI_MMA_MIN_BLOCKS 2
+#define KIVI_F16_1024 0x64006400u
+
+// ---- codes → f16 fragment registers --------------------------------------------------------------
+
+#ifdef KVKIT_EMULATOR
+__device__ __forceinline__ kv_u32 kivi_byte_perm(kv_u32 lo, kv_u32 hi, kv_u32 selector) {
+  const kv_u64 bytes = (kv_u64)hi << 32 | lo;
+  kv_u32 out = 0;
+  for (int i = 0; i < 4; i++) out |= (kv_u32)((bytes >> (8 * ((selector >> (4 * i)) & 7))) & 0xffu) << (8 * i);
+  return out;
+}
+__device__ __forceinline__ kv_u32 kivi_f16x2_op(kv_u32 a, kv_u32 b, bool multiply) {
+  kv_u32 out = 0;
+  for (int h = 0; h < 2; h++) {
+    const float x = kv_f16_to_float((kv_u16)(a >> (16 * h))), y = kv_f16_to_float((kv_u16)(b >> (16 * h)));
+    out |= (kv_u32)kv_float_to_f16(multiply ? x * y : x - y) << (16 * h);
+  }
+  return out;
+}
+__device__ __forceinline__ kv_u32 kivi_hsub2(kv_u32 a, kv_u32 b) { return kivi_f16x2_op(a, b, false); }
+__device__ __forceinline__ kv_u32 kivi_hmul2(kv_u32 a, kv_u32 b) { return kivi_f16x2_op(a, b, true); }
+#else
+__device__ __forceinline__ kv_u32 kivi_byte_perm(kv_u32 lo, kv_u32 hi, kv_u32 selector) { return __byte_perm(lo, hi, selector); }
+__device__ __forceinline__ kv_u32 kivi_hsub2(kv_u32 a, kv_u32 b) {
+  kv_u32 d;
+  asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+__device__ __forceinline__ kv_u32 kivi_hmul2(kv_u32 a, kv_u32 b) {
+  kv_u32 d;
+  asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+#endif
+
+// The f16 pair (low: code of word `lo`, high: code of word `hi`) of the codes at bit `shift` of
+// 16-bit half `half` of each word (the shift is the lane's g·bits, the half a compile-time choice).
+template <int BITS>
+__device__ __forceinline__ kv_u32 kivi_code_pair(kv_u32 lo, kv_u32 hi, int shift, int half) {
+  constexpr kv_u32 mask = ((1u << BITS) - 1u) * 0x00010001u;
+  const kv_u32 both = kivi_byte_perm(lo >> shift, hi >> shift, half ? 0x7632u : 0x5410u);
+  return kivi_hsub2((both & mask) | KIVI_F16_1024, KIVI_F16_1024);
+}
+
+// ---- shared memory -------------------------------------------------------------------------------
+
+// Byte offsets from the dynamic shared base; kivi-mma-plan.ts computes the same total.
+struct KiviMmaLayout {
+  int tileGroups, groupWords, valueWords, valueGroups, scaleBytes, stages;
+  int qTile, qFragments, keyBias, valueScale, valueMin, ring, stageBytes;
+  // inside a stage
+  int keyCodes, keyScale, keyMin, valueCodes, valueScaleRaw, valueMinRaw, keyPos;
+  int total;
+};
+
+__device__ __forceinline__ int kivi_round16(int bytes) { return (bytes + 15) & ~15; }
+
+__device__ __forceinline__ KiviMmaLayout kivi_mma_layout(int d, int bits, int groupSize, int valueGroupSize, int scaleBytes, int stages) {
+  const int perWord = 32 / bits;
+  KiviMmaLayout L;
+  L.tileGroups = KIVI_MMA_TILE / groupSize;
+  L.groupWords = groupSize / perWord;
+  L.valueGroups = d / valueGroupSize;
+  L.valueWords = d / perWord;
+  L.scaleBytes = scaleBytes;
+  L.stages = stages;
+  L.qTile = 0;
+  L.qFragments = L.qTile + kivi_round16(MMA_DEC_ROWS * (d + MMA_DEC_PAD) * 4);
+  L.keyBias = L.qFragments + L.tileGroups * MMA_DEC_ROWS * d * 2;
+  L.valueScale = L.keyBias + kivi_round16(L.tileGroups * MMA_DEC_ROWS * 4);
+  L.valueMin = L.valueScale + L.valueGroups * KIVI_MMA_TILE * 2;
+  L.ring = L.valueMin + L.valueGroups * KIVI_MMA_TILE * 2;
+  L.keyCodes = 0;
+  L.keyScale = L.keyCodes + L.tileGroups * d * L.groupWords * 4;
+  L.keyMin = L.keyScale + kivi_round16(L.tileGroups * d * scaleBytes);
+  L.valueCodes = L.keyMin + kivi_round16(L.tileGroups * d * scaleBytes);
+  L.valueScaleRaw = L.valueCodes + KIVI_MMA_TILE * L.valueWords * 4;
+  L.valueMinRaw = L.valueScaleRaw + kivi_round16(KIVI_MMA_TILE * L.valueGroups * scaleBytes);
+  L.keyPos = L.valueMinRaw + kivi_round16(KIVI_MMA_TILE * L.valueGroups * scaleBytes);
+  L.stageBytes = L.keyPos + KIVI_MMA_TILE * 4;
+  // mma_write_partials' scratch aliases everything from the base once the loop is done
+  L.total = max(L.ring + stages * L.stageBytes, mma_scratch_floats(DEC_WARPS, d) * 4);
+  return L;
+}
+
+// `bytes` from global `src` to shared `dst`, by the whole block: 16-byte cp.async when both are
+// 16-byte aligned and the size whole 16-byte units, else plain 4- or 2-byte copies (every staged
+// array is of 2- or 4-byte elements). Visible to the block after cp_async_wait and a barrier.
+__device__ __forceinline__ void kivi_mma_copy(unsigned char* dst, const void* src, int bytes) {
+  const unsigned char* from = static_cast<const unsigned char*>(src);
+  const kv_u64 alignment = (kv_u64)from | (kv_u64)dst | (kv_u64)bytes;
+  if ((alignment & 15) == 0) {
+    for (int x = threadIdx.x * 16; x < bytes; x += blockDim.x * 16) cp_async16(smem_address(dst + x), from + x);
+  } else if ((alignment & 3) == 0) {
+    for (int x = threadIdx.x * 4; x < bytes; x += blockDim.x * 4) *reinterpret_cast<kv_u32*>(dst + x) = *reinterpret_cast<const kv_u32*>(from + x);
+  } else {
+    for (int x = threadIdx.x * 2; x < bytes; x += blockDim.x * 2) *reinterpret_cast<kv_u16*>(dst + x) = *reinterpret_cast<const kv_u16*>(from + x);
+  }
+}
+
+__device__ __forceinline__ float kivi_scale_at(const unsigned char* base, int i, int scaleBytes) {
+  return scaleBytes == 2 ? kv_f16_to_float(reinterpret_cast<const kv_u16*>(base)[i]) : reinterpret_cast<const float*>(base)[i];
+}
+
+// Where tile `tile0` (a multiple of the tile) meets the block's keys [j0, j1): tokens [a, b), key groups [gA, gB].
+struct KiviMmaTile {
+  int tile0, a, b, gA, gB;
+};
+
+__device__ __forceinline__ KiviMmaTile kivi_mma_tile(int tile0, int j0, int j1, int groupSize) {
+  KiviMmaTile T;
+  T.tile0 = tile0;
+  T.a = max(tile0, j0);
+  T.b = min(tile0 + KIVI_MMA_TILE, j1);
+  T.gA = T.a / groupSize;
+  T.gB = (T.b - 1) / groupSize;
+  return T;
+}
+
+// S: the tile's codes, scales, minimums and key positions into ring stage `stage`.
+__device__ __forceinline__ void kivi_mma_stage(unsigned char* stage, const KiviMmaLayout& L, const KiviVecSource& src, const KiviMmaTile& T, int d) {
+  const int kvh = blockIdx.y, sb = L.scaleBytes;
+  const int g0 = T.gA - T.tile0 / src.groupSize, groups = T.gB - T.gA + 1;
+  const kv_i64 group0 = (kv_i64)kvh * src.keyGroupCap + T.gA;
+  kivi_mma_copy(stage + L.keyCodes + g0 * d * L.groupWords * 4, src.keyCodes + group0 * d * L.groupWords, groups * d * L.groupWords * 4);
+  kivi_mma_copy(stage + L.keyScale + g0 * d * sb, static_cast<const unsigned char*>(src.keyScale) + group0 * d * sb, groups * d * sb);
+  kivi_mma_copy(stage + L.keyMin + g0 * d * sb, static_cast<const unsigned char*>(src.keyMin) + group0 * d * sb, groups * d * sb);
+  const int x0 = T.a - T.tile0, tokens = T.b - T.a;
+  const kv_i64 token0 = (kv_i64)kvh * src.valueTokenCap + T.a;
+  kivi_mma_copy(stage + L.valueCodes + x0 * L.valueWords * 4, src.valueCodes + token0 * L.valueWords, tokens * L.valueWords * 4);
+  const int vsb = L.valueGroups * sb;
+  kivi_mma_copy(stage + L.valueScaleRaw + x0 * vsb, static_cast<const unsigned char*>(src.valueScale) + token0 * vsb, tokens * vsb);
+  kivi_mma_copy(stage + L.valueMinRaw + x0 * vsb, static_cast<const unsigned char*>(src.valueMin) + token0 * vsb, tokens * vsb);
+  kivi_mma_copy(stage + L.keyPos + x0 * 4, src.kPos + T.a, tokens * 4);
+}
+
+// P: from a landed stage, what the warps' steps read: value scales/minimums as f16 [group][token]
+// (zero outside [a, b)), and per key group of the tile its Q' A fragments [k-step][lane][4] and its
+// bias q·mn per row. Rows past the count keep the zeros written at the start.
+__device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d, int groupSize,
+                                                 int rc) {
+  kv_u16* valueScale = reinterpret_cast<kv_u16*>(smem + L.valueScale);
+  kv_u16* valueMin = reinterpret_cast<kv_u16*>(smem + L.valueMin);
+  for (int e = threadIdx.x; e < L.valueGroups * KIVI_MMA_TILE; e += blockDim.x) {
+    const int gc = e / KIVI_MMA_TILE, x = e - gc * KIVI_MMA_TILE;
+    const bool in = T.tile0 + x >= T.a && T.tile0 + x < T.b;
+    const int i = x * L.valueGroups + gc;
+    valueScale[e] = kv_float_to_f16(in ? kivi_scale_at(stage + L.valueScaleRaw, i, L.scaleBytes) : 0.0f);
+    valueMin[e] = kv_float_to_f16(in ? kivi_scale_at(stage + L.valueMinRaw, i, L.scaleBytes) : 0.0f);
+  }
+  const float* q = reinterpret_cast<const float*>(smem + L.qTile);
+  kv_u32* fragments = reinterpret_cast<kv_u32*>(smem + L.qFragments);
+  float* keyBias = reinterpret_cast<float*>(smem + L.keyBias);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g0 = T.gA - T.tile0 / groupSize, pairs = (T.gB - T.gA + 1) * rc;
+  for (int p = warp; p < pairs; p += DEC_WARPS) {  // warp-uniform
+    const int gi = g0 + p / rc, r = p % rc;
+    float bias = 0.0f;
+    for (int c = 2 * lane; c < d; c += 64) {
+      const float q0 = q[r * (d + MMA_DEC_PAD) + c], q1 = q[r * (d + MMA_DEC_PAD) + c + 1];
+      const int i = gi * d + c;
+      bias += q0 * kivi_scale_at(stage + L.keyMin, i, L.scaleBytes) + q1 * kivi_scale_at(stage + L.keyMin, i + 1, L.scaleBytes);
+      const kv_u32 pair = mma_pack2<false>(q0 * kivi_scale_at(stage + L.keyScale, i, L.scaleBytes), q1 * kivi_scale_at(stage + L.keyScale, i + 1, L.scaleBytes));
+      // A fragment slot of (row r, channels c, c+1): k-step c/16, lane 4·(r%8) + (c%8)/2, register (r ≥ 8) + 2·(c%16 ≥ 8)
+      const int ks = c >> 4, cc = c & 15;
+      fragments[((gi * (d / 16) + ks) * 32 + 4 * (r & 7) + ((cc & 7) >> 1)) * 4 + (r >> 3) + ((cc >> 3) << 1)] = pair;
+    }
+    bias = kv_warp_sum(bias);
+    if (lane == 0) keyBias[gi * MMA_DEC_ROWS + r] = bias;
+  }
+}
+
+// ---- the pass ------------------------------------------------------------------------------------
+
+// C for one warp's 16-key step at tile offset x0 (inside key group gi of the tile): scores, masks,
+// softmax, P·V into o (DT value tiles, then the value-minimum tile).
+template <int D, int BITS>
+__device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, int groupSize,
+                                              int valueGroupSize, const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
+                                              MmaRowState& st, float (&o)[D / 8 + 1][4]) {
+  constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS;
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3, shift = g * BITS;
+  const int gi = x0 / groupSize, inGroup = x0 - gi * groupSize;
+  // S = Q'·codes + bias
+  const kv_u32* fragments = reinterpret_cast<const kv_u32*>(smem + L.qFragments) + (gi * DK * 32 + lane) * 4;
+  const kv_u32* codes = reinterpret_cast<const kv_u32*>(stage + L.keyCodes) + gi * D * L.groupWords;
+  float s[2][4];
+#pragma unroll
+  for (int h = 0; h < 2; h++) s[h][0] = s[h][1] = s[h][2] = s[h][3] = 0.0f;
+#pragma unroll
+  for (int ks = 0; ks < DK; ks++) {
+    const KvVec16 qa = *reinterpret_cast<const KvVec16*>(fragments + ks * 32 * 4);
+    const kv_u32* channel = codes + (ks * 16 + 2 * t) * L.groupWords;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      const int token = inGroup + 8 * h, word = token / PER_WORD, half = (token % PER_WORD) * BITS / 16;
+      kv_u32 b[2];
+      b[0] = kivi_code_pair<BITS>(channel[word], channel[L.groupWords + word], shift, half);
+      b[1] = kivi_code_pair<BITS>(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], shift, half);
+      mma_16816<false>(s[h], qa.w, b);
+    }
+  }
+  const float* keyBias = reinterpret_cast<const float*>(smem + L.keyBias) + gi * MMA_DEC_ROWS;
+  const float bias0 = keyBias[g], bias1 = keyBias[g + 8];
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    s[h][0] += bias0;
+    s[h][1] += bias0;
+    s[h][2] += bias1;
+    s[h][3] += bias1;
+  }
+  mma_mask_scores<2>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
+  mma_softmax_step<2, DT + 1>(s, st, o);
+  kv_u32 pa[1][4];
+  mma_probability_fragments<false, 1>(s, pa);
+  // the value-minimum tile: column gc of B = vmn[token][gc] (zero past the value groups)
+  const kv_u32* valueScale = reinterpret_cast<const kv_u32*>(smem + L.valueScale);
+  const kv_u32* valueMin = reinterpret_cast<const kv_u32*>(smem + L.valueMin);
+  const int pairAt = (x0 + 2 * t) >> 1;  // f16 pair (tokens x0 + 2t, +1) in a [group][token] row of u32 pairs
+  {
+    kv_u32 b[2] = {0u, 0u};
+    if (g < L.valueGroups) {
+      b[0] = valueMin[g * (KIVI_MMA_TILE / 2) + pairAt];
+      b[1] = valueMin[g * (KIVI_MMA_TILE / 2) + pairAt + 4];
+    }
+    mma_16816<false>(o[DT], pa[0], b);
+  }
+  // O += P'_gc · value codes, n-tile j = channels 8j..8j+7 of value group 8j / Gv
+  const kv_u32* valueCodes = reinterpret_cast<const kv_u32*>(stage + L.valueCodes) + (x0 + 2 * t) * L.valueWords;
+  kv_u32 pv[4];
+#pragma unroll
+  for (int j = 0; j < DT; j++) {
+    if ((8 * j) % valueGroupSize == 0) {  // warp-uniform: a new value group
+      const int gc = 8 * j / valueGroupSize;
+      const kv_u32 s0 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt], s1 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt + 4];
+      pv[0] = kivi_hmul2(pa[0][0], s0);
+      pv[1] = kivi_hmul2(pa[0][1], s0);
+      pv[2] = kivi_hmul2(pa[0][2], s1);
+      pv[3] = kivi_hmul2(pa[0][3], s1);
+    }
+    const int word = 8 * j / PER_WORD, half = (8 * j % PER_WORD) * BITS / 16;
+    kv_u32 b[2];
+    b[0] = kivi_code_pair<BITS>(valueCodes[word], valueCodes[L.valueWords + word], shift, half);
+    b[1] = kivi_code_pair<BITS>(valueCodes[8 * L.valueWords + word], valueCodes[9 * L.valueWords + word], shift, half);
+    mma_16816<false>(o[j], pv, b);
+  }
+}
+
+// The body, after the block's query rows are in shared memory (qTile, f32, scaled). One copy per
+// (head dim, bits); the scale dtype and group sizes are run-time values.
+template <int D, int BITS>
+__device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* partAcc, float* partStat, const MmaBlockRows& rowsOf, int j0, int j1, int causal,
+                                           int window, float softcap, int stages) {
+  constexpr int DT = D / 8;
+  const KiviMmaLayout L = kivi_mma_layout(D, BITS, src.groupSize, src.valueGroupSize, src.scaleF16 ? 2 : 4, stages);
+  KV_DYNAMIC_SHARED(kv_decode_smem);
+  unsigned char* smem = kv_decode_smem;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+  const int rc = rowsOf.count;
+  const kv_i32 rowPos[2] = {rowsOf.position[g], rowsOf.position[g + 8]};
+  const bool rowLive[2] = {g < rc, g + 8 < rc};
+
+  // Q' rows past the count stay zero (P writes rows < rc only); biases start at zero too.
+  for (int x = threadIdx.x * 4; x < L.valueScale - L.qFragments; x += blockDim.x * 4) *reinterpret_cast<kv_u32*>(smem + L.qFragments + x) = 0u;
+
+  const int first = j0 / KIVI_MMA_TILE * KIVI_MMA_TILE;
+  const int tiles = (j1 - 1) / KIVI_MMA_TILE - first / KIVI_MMA_TILE + 1;
+  for (int i = 0; i < stages - 1; i++) {
+    if (i < tiles) kivi_mma_stage(smem + L.ring + i * L.stageBytes, L, src, kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, src.groupSize), D);
+    cp_async_commit();
+  }
+  MmaRowState st;
+  mma_state_init(st);
+  float o[DT + 1][4];
+#pragma unroll
+  for (int j = 0; j <= DT; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+
+  for (int i = 0; i < tiles; i++) {
+    if (stages == 3) cp_async_wait<1>();
+    else cp_async_wait<0>();
+    __syncthreads();  // tile i has landed; every warp is done with tile i − 1 (its stage, P's arrays)
+    const int ahead = i + stages - 1;
+    if (ahead < tiles) kivi_mma_stage(smem + L.ring + (ahead % stages) * L.stageBytes, L, src, kivi_mma_tile(first + ahead * KIVI_MMA_TILE, j0, j1, src.groupSize), D);
+    cp_async_commit();
+    const unsigned char* stage = smem + L.ring + (i % stages) * L.stageBytes;
+    const KiviMmaTile T = kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, src.groupSize);
+    kivi_mma_prepare(smem, stage, L, T, D, src.groupSize, rc);
+    __syncthreads();
+#pragma unroll 1
+    for (int x0 = 2 * KIVI_MMA_STEP * warp; x0 < 2 * KIVI_MMA_STEP * (warp + 1); x0 += KIVI_MMA_STEP) {
+      const int token0 = T.tile0 + x0;
+      if (token0 + KIVI_MMA_STEP <= T.a || token0 >= T.b) continue;  // warp-uniform; partitions start on a step
+      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, src.groupSize, src.valueGroupSize, rowPos, rowLive, causal, window, softcap, st, o);
+    }
+  }
+  cp_async_wait<0>();
+  // Each channel's fragment takes its value group's Σ p·vmn from the value-minimum tile: column gc
+  // of rows g, g+8 lives on lane 4g + gc/2, element gc%2 (row g) and 2 + gc%2 (row g+8).
+  float (&out)[DT][4] = reinterpret_cast<float (&)[DT][4]>(o);
+#pragma unroll
+  for (int j = 0; j < DT; j++) {
+    const int gc = 8 * j / src.valueGroupSize;
+    const float m0 = __shfl_sync(0xffffffffu, (gc & 1) ? o[DT][1] : o[DT][0], 4 * g + (gc >> 1));
+    const float m1 = __shfl_sync(0xffffffffu, (gc & 1) ? o[DT][3] : o[DT][2], 4 * g + (gc >> 1));
+    out[j][0] += m0;
+    out[j][1] += m0;
+    out[j][2] += m1;
+    out[j][3] += m1;
+  }
+  mma_write_partials<DT>(out, st, reinterpret_cast<float*>(smem), rowsOf, D, partAcc, partStat);
+}
+
+// Rows 16·z + 8·half … of StandardRows as the 16-byte pass's 8-row chunk blockIdx.z sees them: the
+// residual blocks of the mma kernel (16 rows a block) run that pass on each half of their rows.
+struct KiviHalfRows {
+  StandardRows base;
+  int shift;  // added to the pass's row index: 8·z + 8·half
+  __device__ __forceinline__ int count(int kvh) const { return base.count(kvh) - shift; }
+  __device__ __forceinline__ kv_i64 queryRow(int kvh, int rr) const { return base.queryRow(kvh, rr + shift); }
+  template <class Source>
+  __device__ __forceinline__ kv_i32 queryPosition(const Source& src, int kvh, int rr) const { return base.queryPosition(src, kvh, rr + shift); }
+  __device__ __forceinline__ kv_i64 slot(int part, int kvh, int rr) const { return base.slot(part, kvh, rr + shift); }
+  template <class Source>
+  __device__ __forceinline__ bool keys(const Source& src, int part, int kvh, int& j0, int& j1) const { return base.keys(src, part, kvh, j0, j1); }
+};
+
+// The tensor-core KIVI pass: blocks of MMA_DEC_ROWS rows; a block whose keys reach the residual
+// window (keys or values) runs the 16-byte pass on its two halves instead (block-uniform).
+__device__ __forceinline__ void kivi_decode_partial_mma(float* partAcc, float* partStat, const void* Q, int queryDtype, const KiviVecSource src,
+                                                        const StandardRows rowMap, float scale, int causal, int window, float softcap, int stages) {
+  int j0 = 0, j1 = 0;
+  rowMap.keys(src, blockIdx.x, blockIdx.y, j0, j1);
+  if (j1 > src.keyTokens || j1 > src.valueTokens) {
+    for (int half = 0; half < 2; half++) {
+      if (half) __syncthreads();  // the first half's last reads of shared memory
+      kivi_decode_partial_vec(partAcc, partStat, Q, queryDtype, src, KiviHalfRows{rowMap, 8 * (int)blockIdx.z + 8 * half}, scale, causal, window, softcap);
+    }
+    return;
+  }
+  KV_DYNAMIC_SHARED(kv_decode_smem);
+  float* qTile = reinterpret_cast<float*>(kv_decode_smem);
+  MmaBlockRows rowsOf;
+  const bool any = queryDtype == KIVI_QUERY_F16    ? mma_stage_rows(static_cast<const kv_f16*>(Q), src, rowMap, src.d, scale, qTile, rowsOf, j0, j1)
+                   : queryDtype == KIVI_QUERY_BF16 ? mma_stage_rows(static_cast<const kv_bf16*>(Q), src, rowMap, src.d, scale, qTile, rowsOf, j0, j1)
+                                                   : mma_stage_rows(static_cast<const float*>(Q), src, rowMap, src.d, scale, qTile, rowsOf, j0, j1);
+  if (!any || j1 <= j0) return;
+  __syncthreads();
+  if (src.d == 128) {
+    if (src.bits == 2) kivi_mma_body<128, 2>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap, stages);
+    else kivi_mma_body<128, 4>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap, stages);
+  } else {
+    if (src.bits == 2) kivi_mma_body<64, 2>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap, stages);
+    else kivi_mma_body<64, 4>(src, partAcc, partStat, rowsOf, j0, j1, causal, window, softcap, stages);
+  }
+}
