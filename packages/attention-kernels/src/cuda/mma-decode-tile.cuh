@@ -81,11 +81,23 @@ __device__ __forceinline__ bool mma_stage_rows(const TQ* Q, const Source& src, c
     rowsOf.position[r] = r < rowsOf.count ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
     rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
   }
-  for (int e = threadIdx.x; e < MMA_DEC_ROWS * d; e += blockDim.x) {
-    const int r = e / d, c = e - r * d;
-    const float x = r < rowsOf.count ? KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + r) * d + c]) * scale : 0.0f;
-    qTile[r * (d + MMA_DEC_PAD) + c] = KvType<TK>::store(x);
+  // Loads only for the live rows (a decode block has group · m of 16, often 4), a thread's 4 at a
+  // time: in flight together rather than one latency each.
+  const int live = rowsOf.count * d;
+  for (int e0 = threadIdx.x; e0 < live; e0 += 4 * blockDim.x) {
+    float x[4];
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+      const int e = e0 + u * blockDim.x, r = e / d;
+      x[u] = e < live ? KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + r) * d + (e - r * d)]) * scale : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+      const int e = e0 + u * blockDim.x;
+      if (e < live) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(x[u]);
+    }
   }
+  for (int e = rowsOf.count * d + threadIdx.x; e < MMA_DEC_ROWS * d; e += blockDim.x) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(0.0f);
   return true;
 }
 
