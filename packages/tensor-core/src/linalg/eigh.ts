@@ -97,7 +97,8 @@ export function eigenpairRows(a: Matrix, options: EighOptions, where: string): {
 
 /**
  * The tridiagonalization of `work` (its reflections left there, their τ in `taus`) and the
- * tridiagonal's eigenpairs: the eigenvalues in `diagonal`, the eigenvectors as the rows of `rows`.
+ * tridiagonal's eigenpairs: the eigenvalues in `diagonal`, the eigenvectors as the rows of `rows`
+ * (`tridiagonalVectorRows`: to take `backTransformRows`, or below its order A's already).
  */
 function tridiagonalEigenpairs(work: Float64Array, n: number): { diagonal: Float64Array; taus: Float64Array; rows: Float64Array } {
   const diagonal = new Float64Array(n);
