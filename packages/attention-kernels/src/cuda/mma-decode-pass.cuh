@@ -15,6 +15,8 @@
 // weights [16] (4-byte cp.async, so nothing in the loop waits on a global load except a paged
 // source's table lookup). At d = dv = 128: 8.6 KiB a stage, 3 stages × 4 warps = 103.5 KiB a block,
 // 2 blocks per SM, and up to 2 stages per warp (≈ 69 KiB per block) in flight while it computes.
+// A block issues its warps' first copies before it stages its query rows, so the two latencies
+// overlap; the query tile borrows a stage the first copies leave free.
 #pragma once
 #include "mma-decode-tile.cuh"
 
@@ -56,49 +58,84 @@ __device__ __forceinline__ void mma_dec_copy_rows(TK* tile, const TK* rows, kv_i
   }
 }
 
-// The pass after the block's query rows are staged (shared memory starts with their tile). Not
-// inlined and templated on the key dtype only, so two copies serve every query dtype and source.
+// One warp's stage b: the step's K rows [16][d + pad], V rows [16][dv + pad], key positions and log
+// weights [16]; stage b of warp w at (w · MMA_DEC_STAGES + b) · mma_dec_stage_bytes.
+template <class TK>
+struct MmaDecStage {
+  TK* keys;
+  TK* values;
+  kv_i32* positions;
+  float* logWeights;
+};
+template <class TK>
+__device__ __forceinline__ MmaDecStage<TK> mma_dec_stage(int warp, int b, int d, int dv) {
+  KV_DYNAMIC_SHARED(kv_decode_smem);
+  MmaDecStage<TK> S;
+  S.keys = reinterpret_cast<TK*>(kv_decode_smem + (warp * MMA_DEC_STAGES + b) * mma_dec_stage_bytes(d, dv));
+  S.values = S.keys + MMA_DEC_STEP * (d + MMA_DEC_PAD);
+  S.positions = reinterpret_cast<kv_i32*>(S.values + MMA_DEC_STEP * (dv + MMA_DEC_PAD));
+  S.logWeights = reinterpret_cast<float*>(S.positions + MMA_DEC_STEP);
+  return S;
+}
+
+// The query tile [16][d + pad] lives in the last warp's last stage: the prologue leaves that stage
+// empty, and the block's barrier after every warp has read its fragments comes before its first fill.
+template <class TK>
+__device__ __forceinline__ TK* mma_dec_query_tile(int d, int dv) {
+  return mma_dec_stage<TK>(MMA_DEC_WARPS - 1, MMA_DEC_STAGES - 1, d, dv).keys;
+}
+
+// How many 16-key steps of the partition [j0, j1) this warp takes (steps w, w + W, …), and the
+// first key of its step i.
+__device__ __forceinline__ int mma_dec_warp_steps(int j0, int j1) {
+  const int steps = (j1 - j0 + MMA_DEC_STEP - 1) / MMA_DEC_STEP, warp = threadIdx.x >> 5;
+  return warp < steps ? (steps - warp + MMA_DEC_WARPS - 1) / MMA_DEC_WARPS : 0;
+}
+__device__ __forceinline__ int mma_dec_first_key(int j0, int i) { return j0 + ((threadIdx.x >> 5) + i * MMA_DEC_WARPS) * MMA_DEC_STEP; }
+
+// The copies of this warp's step i (of `steps`) into its stage i % MMA_DEC_STAGES; one commit group
+// per step, empty past the last, so cp_async_wait counts steps. Lanes kk and kk + 16 look up tile
+// key kk (a paged source's table lookup is the only load the copies wait for).
+template <class TK>
+__device__ __forceinline__ void mma_dec_issue(const TK* K, const TK* V, const DecKeyWalk& walk, int j0, int j1, int d, int dv, int i, int steps) {
+  if (i < steps) {
+    const int lane = threadIdx.x & 31;
+    const MmaDecStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
+    const int base = mma_dec_first_key(j0, i), keys = min(MMA_DEC_STEP, j1 - base);
+    const int kk = lane & (MMA_DEC_STEP - 1);
+    const bool valid = kk < keys;
+    const kv_i64 row = valid ? walk.row(base + kk) : 0;
+    if (lane < MMA_DEC_STEP) {
+      mma_dec_copy4(smem_address(S.positions + kk), walk.positions + (walk.positionByRow ? row : walk.posBase + base + kk), valid);
+      if (walk.logW) mma_dec_copy4(smem_address(S.logWeights + kk), walk.logW + row, valid);
+    }
+    mma_dec_copy_rows(S.keys, K, row, keys, d);
+    mma_dec_copy_rows(S.values, V, row, keys, dv);
+  }
+  cp_async_commit();
+}
+
+// The first MMA_DEC_STAGES − 1 steps' copies of every warp, issued before the block stages its query
+// rows so their latency overlaps.
+template <class TK>
+__device__ __noinline__ void mma_decode_prologue(const TK* K, const TK* V, const DecKeyWalk walk, int j0, int j1, int d, int dv) {
+  const int steps = mma_dec_warp_steps(j0, j1);
+  for (int i = 0; i < MMA_DEC_STAGES - 1; i++) mma_dec_issue(K, V, walk, j0, j1, d, dv, i, steps);
+}
+
+// The pass after the prologue and the query tile. Not inlined and templated on the key dtype only,
+// so two copies serve every query dtype and source.
 template <class TK>
 __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* partAcc, float* partStat, const DecKeyWalk walk, const MmaBlockRows rowsOf, int j0,
                                              int j1, int d, int dv, int causal, int window, float softcap) {
   constexpr bool BF16 = MmaOperand<TK>::BF16;
   KV_DYNAMIC_SHARED(kv_decode_smem);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+  const int lane = threadIdx.x & 31, g = lane >> 2;
 
   __syncthreads();  // the query tile is complete
   kv_u32 qa[MMA_DEC_KSTEPS][4];
-  mma_query_fragments<MMA_DEC_KSTEPS>(reinterpret_cast<const TK*>(kv_decode_smem), d, qa);
-  __syncthreads();  // every warp has its fragments: the stages below overwrite the tile
-
-  const int stageBytes = mma_dec_stage_bytes(d, dv);
-  unsigned char* stages = kv_decode_smem + warp * MMA_DEC_STAGES * stageBytes;
-  const int kStride = d + MMA_DEC_PAD, vStride = dv + MMA_DEC_PAD;
-  auto keyTile = [&](int b) { return reinterpret_cast<TK*>(stages + b * stageBytes); };
-  auto valueTile = [&](int b) { return keyTile(b) + MMA_DEC_STEP * kStride; };
-  auto positionsOf = [&](int b) { return reinterpret_cast<kv_i32*>(valueTile(b) + MMA_DEC_STEP * vStride); };
-  auto logWeightsOf = [&](int b) { return reinterpret_cast<float*>(positionsOf(b) + MMA_DEC_STEP); };
-
-  const int steps = (j1 - j0 + MMA_DEC_STEP - 1) / MMA_DEC_STEP;
-  const int mine = warp < steps ? (steps - warp + MMA_DEC_WARPS - 1) / MMA_DEC_WARPS : 0;
-  auto firstKey = [&](int i) { return j0 + (warp + i * MMA_DEC_WARPS) * MMA_DEC_STEP; };
-
-  // The copies of this warp's step i into stage i % MMA_DEC_STAGES; one commit group per step, empty
-  // past the last, so cp_async_wait counts steps. Lanes kk and kk + 16 look up tile key kk.
-  auto issue = [&](int i) {
-    if (i < mine) {
-      const int b = i % MMA_DEC_STAGES, base = firstKey(i), keys = min(MMA_DEC_STEP, j1 - base);
-      const int kk = lane & (MMA_DEC_STEP - 1);
-      const bool valid = kk < keys;
-      const kv_i64 row = valid ? walk.row(base + kk) : 0;
-      if (lane < MMA_DEC_STEP) {
-        mma_dec_copy4(smem_address(positionsOf(b) + kk), walk.positions + (walk.positionByRow ? row : walk.posBase + base + kk), valid);
-        if (walk.logW) mma_dec_copy4(smem_address(logWeightsOf(b) + kk), walk.logW + row, valid);
-      }
-      mma_dec_copy_rows(keyTile(b), K, row, keys, d);
-      mma_dec_copy_rows(valueTile(b), V, row, keys, dv);
-    }
-    cp_async_commit();
-  };
+  mma_query_fragments<MMA_DEC_KSTEPS>(mma_dec_query_tile<TK>(d, dv), d, qa);
+  __syncthreads();  // every warp has its fragments: the last warp's last stage is free to fill
 
   const kv_i32 rowPos[2] = {rowsOf.position[g], rowsOf.position[g + 8]};
   const bool rowLive[2] = {g < rowsOf.count, g + 8 < rowsOf.count};
@@ -111,52 +148,52 @@ __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* pa
   // ldmatrix row addresses (lane 8j + r gives row r of matrix j): K as B of two n-tiles, matrices
   // (keys 0–7 | 8–15) × (channels 0–7 | 8–15) in b order: n-tile 0 (b0, b1), n-tile 1 (b0, b1);
   // V transposed, matrices (keys 0–7 | 8–15) × (channels 0–7 | 8–15) as n-tile 0 (b0, b1), n-tile 1.
-  const int kRow = (lane & 7) + (lane >> 4) * 8, kCol = ((lane >> 3) & 1) * 8;
-  const int vRow = (lane & 7) + ((lane >> 3) & 1) * 8, vCol = (lane >> 4) * 8;
+  const int kOffset = ((lane & 7) + (lane >> 4) * 8) * (d + MMA_DEC_PAD) + ((lane >> 3) & 1) * 8;
+  const int vOffset = ((lane & 7) + ((lane >> 3) & 1) * 8) * (dv + MMA_DEC_PAD) + (lane >> 4) * 8;
 
-  for (int i = 0; i < MMA_DEC_STAGES - 1; i++) issue(i);
-  for (int i = 0; i < mine; i++) {
-    issue(i + MMA_DEC_STAGES - 1);  // into the stage step i − 1 used (the __syncwarp below ended its reads)
+  const int steps = mma_dec_warp_steps(j0, j1);
+  for (int i = 0; i < steps; i++) {
+    mma_dec_issue(K, V, walk, j0, j1, d, dv, i + MMA_DEC_STAGES - 1, steps);  // into the stage step i − 1 used (the __syncwarp below ended its reads)
     cp_async_wait<MMA_DEC_STAGES - 1>();
     __syncwarp();  // step i's copies, by every lane, have landed and are visible to the warp
-    const int b = i % MMA_DEC_STAGES;
+    const MmaDecStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
 
     float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-    const TK* kt = keyTile(b) + kRow * kStride + kCol;
 #pragma unroll
     for (int ks = 0; ks < MMA_DEC_KSTEPS; ks++) {
       if (ks >= d / 16) break;
       kv_u32 bk[4];
-      ldmatrix_x4(bk, smem_address(kt + ks * 16));
+      ldmatrix_x4(bk, smem_address(S.keys + kOffset + ks * 16));
       mma_16816<BF16>(s[0], qa[ks], bk);
       mma_16816<BF16>(s[1], qa[ks], bk + 2);
     }
-    mma_mask_scores<2>(s, positionsOf(b), walk.logW ? logWeightsOf(b) : nullptr, j1 - firstKey(i), rowPos, rowLive, causal, window, softcap);
+    mma_mask_scores<2>(s, S.positions, walk.logW ? S.logWeights : nullptr, j1 - mma_dec_first_key(j0, i), rowPos, rowLive, causal, window, softcap);
     mma_softmax_step<2, MMA_DEC_VTILES>(s, st, o);
     kv_u32 pa[1][4];
     mma_probability_fragments<BF16, 1>(s, pa);
-    const TK* vt = valueTile(b) + vRow * vStride + vCol;
 #pragma unroll
     for (int p = 0; p < MMA_DEC_VTILES / 2; p++) {
       if (p >= dv / 16) break;
       kv_u32 bv[4];
-      ldmatrix_x4_trans(bv, smem_address(vt + p * 16));
+      ldmatrix_x4_trans(bv, smem_address(S.values + vOffset + p * 16));
       mma_16816<BF16>(o[2 * p], pa[0], bv);
       mma_16816<BF16>(o[2 * p + 1], pa[0], bv + 2);
     }
-    __syncwarp();  // every lane is done with stage b before the next iteration refills it
+    __syncwarp();  // every lane is done with this stage before the next iteration refills it
   }
   cp_async_wait<0>();  // only empty groups remain; nothing may land in the scratch below
   mma_write_partials<MMA_DEC_VTILES>(o, st, reinterpret_cast<float*>(kv_decode_smem), rowsOf, dv, partAcc, partStat);
 }
 
-// The pass: the block's query rows into the shared query tile, then the body.
+// The pass: the block's rows, the first steps' copies, the query tile, then the body.
 template <class TQ, class TK, class Source, class Rows>
 __device__ void mma_decode_partial(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
                                    float scale, int causal, int window, float softcap) {
-  KV_DYNAMIC_SHARED(kv_decode_smem);
   MmaBlockRows rowsOf;
   int j0 = 0, j1 = 0;
-  if (!mma_stage_rows<TQ, TK>(Q, src, rowMap, d, scale, reinterpret_cast<TK*>(kv_decode_smem), rowsOf, j0, j1)) return;
-  mma_decode_body<TK>(K, V, partAcc, partStat, src.walk(blockIdx.y), rowsOf, j0, j1, d, dv, causal, window, softcap);
+  if (!mma_block_rows(src, rowMap, rowsOf, j0, j1)) return;
+  const DecKeyWalk walk = src.walk(blockIdx.y);
+  mma_decode_prologue<TK>(K, V, walk, j0, j1, d, dv);
+  mma_stage_queries<TQ, TK>(Q, rowMap, d, scale, mma_dec_query_tile<TK>(d, dv), rowsOf);
+  mma_decode_body<TK>(K, V, partAcc, partStat, walk, rowsOf, j0, j1, d, dv, causal, window, softcap);
 }

@@ -63,14 +63,11 @@ struct MmaOperand<kv_bf16> {
   static constexpr bool BF16 = true;
 };
 
-// The block's query rows, scaled and rounded to the key dtype TK (f16 or bf16), into the shared
-// tile qTile [MMA_DEC_ROWS][d + MMA_DEC_PAD] (zero rows past the count), and what the pass needs of
-// them. Rows are (blockIdx.x: partition, blockIdx.y: KV row, blockIdx.z: chunk of 16 rows) as
-// `rowMap` maps them. false (block-uniform, before any barrier): the block has nothing to write.
-// A barrier must separate this from mma_query_fragments.
-template <class TQ, class TK, class Source, class Rows>
-__device__ __forceinline__ bool mma_stage_rows(const TQ* Q, const Source& src, const Rows& rowMap, int d, float scale, TK* qTile, MmaBlockRows& rowsOf, int& j0,
-                                               int& j1) {
+// Which query rows the block serves (blockIdx.x: partition, blockIdx.y: KV row, blockIdx.z: chunk
+// of 16 rows, as `rowMap` maps them): count, positions, partial slots, and the partition's keys
+// [j0, j1). false (block-uniform, before any barrier): the block has nothing to write.
+template <class Source, class Rows>
+__device__ __forceinline__ bool mma_block_rows(const Source& src, const Rows& rowMap, MmaBlockRows& rowsOf, int& j0, int& j1) {
   const int part = blockIdx.x, kvh = blockIdx.y;
   const int rows = rowMap.count(kvh);
   const int r0 = blockIdx.z * MMA_DEC_ROWS;
@@ -81,6 +78,15 @@ __device__ __forceinline__ bool mma_stage_rows(const TQ* Q, const Source& src, c
     rowsOf.position[r] = r < rowsOf.count ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
     rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
   }
+  return true;
+}
+
+// The block's query rows (those of mma_block_rows), scaled and rounded to the key dtype TK (f16 or
+// bf16), into the shared tile qTile [MMA_DEC_ROWS][d + MMA_DEC_PAD], zero rows past the count. A
+// barrier must separate this from mma_query_fragments.
+template <class TQ, class TK, class Rows>
+__device__ __forceinline__ void mma_stage_queries(const TQ* Q, const Rows& rowMap, int d, float scale, TK* qTile, const MmaBlockRows& rowsOf) {
+  const int kvh = blockIdx.y, r0 = blockIdx.z * MMA_DEC_ROWS;
   // Loads only for the live rows (a decode block has group · m of 16, often 4), a thread's 4 at a
   // time: in flight together rather than one latency each.
   const int live = rowsOf.count * d;
@@ -97,7 +103,15 @@ __device__ __forceinline__ bool mma_stage_rows(const TQ* Q, const Source& src, c
       if (e < live) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(x[u]);
     }
   }
-  for (int e = rowsOf.count * d + threadIdx.x; e < MMA_DEC_ROWS * d; e += blockDim.x) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(0.0f);
+  for (int e = live + threadIdx.x; e < MMA_DEC_ROWS * d; e += blockDim.x) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(0.0f);
+}
+
+// Both of the above: the block's rows, then their query tile. false: nothing to write (as above).
+template <class TQ, class TK, class Source, class Rows>
+__device__ __forceinline__ bool mma_stage_rows(const TQ* Q, const Source& src, const Rows& rowMap, int d, float scale, TK* qTile, MmaBlockRows& rowsOf, int& j0,
+                                               int& j1) {
+  if (!mma_block_rows(src, rowMap, rowsOf, j0, j1)) return false;
+  mma_stage_queries<TQ, TK>(Q, rowMap, d, scale, qTile, rowsOf);
   return true;
 }
 
