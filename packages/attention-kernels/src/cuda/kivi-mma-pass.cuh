@@ -15,11 +15,13 @@
 // for all ≤ 8 value groups at once (B columns = groups) into an extra output tile, rescaled with
 // the others and added to each channel's fragment once at the end.
 //
-// Codes → f16 pairs without int→float conversion: a B register holds two codes of one column (key
-// token or value channel) at consecutive k (key channels 2t, 2t+1 or value tokens 2t, 2t+1). The
-// lane's code sits at bit g·bits of a 16-bit half of each of two words: shift both words by g·bits,
-// byte-permute the two halves into one register, mask the codes and or in 0x6400 (f16 1024 + code),
-// then subtract 1024 with one f16x2 subtract (exact).
+// Codes → f16 pairs without int→float conversion or shifts: a B register holds two codes of one
+// column n = g (key token or value channel) at consecutive k (key channels 2t, 2t+1 or value tokens
+// 2t, 2t+1), each in its own word at the same bit. One byte permute puts the byte holding the code
+// of each word into the low byte of a half; masking leaves the code where it was in its byte, at bit
+// o = (n·bits) mod 8, and or-ing 0x6400 makes the f16 1024 + code·2^o (≤ 240: exact); one f16x2
+// subtract of 1024 leaves code·2^o. The factor 2^o is per column, so it comes off the f32 C
+// fragments: scores take it in the bias FMA, value channels once at the end.
 //
 // Precision: f16 operands (Q' = f16(q·s), p, p·vs rounded to f16; codes exact), f32 accumulation,
 // as FlashAttention. Queries of any dtype (bf16 too) are scaled in f32 and rounded to f16 in Q':
@@ -44,8 +46,10 @@
 
 #define KIVI_MMA_TILE DEC_KEYS
 #define KIVI_MMA_STEP 16
-// Blocks per SM the kernel is compiled for (caps registers at 255 / 2 = 255: no cap in practice).
-#define KIVI_MMA_MIN_BLOCKS 2
+// Blocks per SM the kernel is compiled for: caps registers at 168 (ptxas takes 254 unbounded, two
+// blocks per SM; at 168 it spills 16 bytes outside the loop). Three blocks of the benchmark shape
+// (2-bit, d 128, groups 32/32, f16 scales: 64 KiB each) fit an H100/H200 SM.
+#define KIVI_MMA_MIN_BLOCKS 3
 #define KIVI_F16_1024 0x64006400u
 
 // ---- codes → f16 fragment registers --------------------------------------------------------------
@@ -81,13 +85,33 @@ __device__ __forceinline__ kv_u32 kivi_hmul2(kv_u32 a, kv_u32 b) {
 }
 #endif
 
-// The f16 pair (low: code of word `lo`, high: code of word `hi`) of the codes at bit `shift` of
-// 16-bit half `half` of each word (the shift is the lane's g·bits, the half a compile-time choice).
+// Where lane g finds the code of its column in a word: the byte permute that brings that byte of
+// two words into the low bytes of the halves, for columns whose first code starts the word (base 0)
+// or its third byte (base 2: the second 8 columns of a 2-bit word), and the mask of its bits there.
+struct KiviCodeLane {
+  kv_u32 select[2];  // by base byte 0, 2
+  kv_u32 mask;
+};
+
 template <int BITS>
-__device__ __forceinline__ kv_u32 kivi_code_pair(kv_u32 lo, kv_u32 hi, int shift, int half) {
-  constexpr kv_u32 mask = ((1u << BITS) - 1u) * 0x00010001u;
-  const kv_u32 both = kivi_byte_perm(lo >> shift, hi >> shift, half ? 0x7632u : 0x5410u);
-  return kivi_hsub2((both & mask) | KIVI_F16_1024, KIVI_F16_1024);
+__device__ __forceinline__ KiviCodeLane kivi_code_lane(int g) {
+  const int byte = (g * BITS) >> 3, bit = (g * BITS) & 7;
+  KiviCodeLane c;
+  for (int base = 0; base < 2; base++) {
+    const kv_u32 b = byte + 2 * base;
+    c.select[base] = b | b << 4 | (b + 4) << 8 | (b + 4) << 12;
+  }
+  c.mask = (((1u << BITS) - 1u) << bit) * 0x00010001u;
+  return c;
+}
+
+// 2^−o of column n (n·bits mod 8 = o: where its code sat in its byte).
+template <int BITS>
+__device__ __forceinline__ float kivi_column_factor(int n) { return 1.0f / (float)(1 << ((n * BITS) & 7)); }
+
+// The f16 pair (code of word lo, code of word hi)·2^o of lane `c`'s column; `base` (0, 1) as in KiviCodeLane.
+__device__ __forceinline__ kv_u32 kivi_code_pair(kv_u32 lo, kv_u32 hi, const KiviCodeLane& c, int base) {
+  return kivi_hsub2((kivi_byte_perm(lo, hi, c.select[base]) & c.mask) | KIVI_F16_1024, KIVI_F16_1024);
 }
 
 // ---- shared memory -------------------------------------------------------------------------------
@@ -95,6 +119,8 @@ __device__ __forceinline__ kv_u32 kivi_code_pair(kv_u32 lo, kv_u32 hi, int shift
 // Byte offsets from the dynamic shared base; kivi-mma-plan.ts computes the same total.
 struct KiviMmaLayout {
   int tileGroups, groupWords, valueWords, valueGroups, scaleBytes, stages;
+  // key groups and value groups are powers of two (multiples of 16 dividing 128): log2 G and log2 (Gv / 8)
+  int groupShift, valueTileShift;
   int qTile, qFragments, keyBias, valueScale, valueMin, ring, stageBytes;
   // inside a stage
   int keyCodes, keyScale, keyMin, valueCodes, valueScaleRaw, valueMinRaw, keyPos;
@@ -102,6 +128,11 @@ struct KiviMmaLayout {
 };
 
 __device__ __forceinline__ int kivi_round16(int bytes) { return (bytes + 15) & ~15; }
+__device__ __forceinline__ int kivi_log2(int x) {
+  int s = 0;
+  while ((1 << s) < x) s++;
+  return s;
+}
 
 __device__ __forceinline__ KiviMmaLayout kivi_mma_layout(int d, int bits, int groupSize, int valueGroupSize, int scaleBytes, int stages) {
   const int perWord = 32 / bits;
@@ -112,6 +143,8 @@ __device__ __forceinline__ KiviMmaLayout kivi_mma_layout(int d, int bits, int gr
   L.valueWords = d / perWord;
   L.scaleBytes = scaleBytes;
   L.stages = stages;
+  L.groupShift = kivi_log2(groupSize);
+  L.valueTileShift = kivi_log2(valueGroupSize / 8);
   L.qTile = 0;
   L.qFragments = L.qTile + kivi_round16(MMA_DEC_ROWS * (d + MMA_DEC_PAD) * 4);
   L.keyBias = L.qFragments + L.tileGroups * MMA_DEC_ROWS * d * 2;
@@ -155,20 +188,20 @@ struct KiviMmaTile {
   int tile0, a, b, gA, gB;
 };
 
-__device__ __forceinline__ KiviMmaTile kivi_mma_tile(int tile0, int j0, int j1, int groupSize) {
+__device__ __forceinline__ KiviMmaTile kivi_mma_tile(int tile0, int j0, int j1, const KiviMmaLayout& L) {
   KiviMmaTile T;
   T.tile0 = tile0;
   T.a = max(tile0, j0);
   T.b = min(tile0 + KIVI_MMA_TILE, j1);
-  T.gA = T.a / groupSize;
-  T.gB = (T.b - 1) / groupSize;
+  T.gA = T.a >> L.groupShift;
+  T.gB = (T.b - 1) >> L.groupShift;
   return T;
 }
 
 // S: the tile's codes, scales, minimums and key positions into ring stage `stage`.
 __device__ __forceinline__ void kivi_mma_stage(unsigned char* stage, const KiviMmaLayout& L, const KiviVecSource& src, const KiviMmaTile& T, int d) {
   const int kvh = blockIdx.y, sb = L.scaleBytes;
-  const int g0 = T.gA - T.tile0 / src.groupSize, groups = T.gB - T.gA + 1;
+  const int g0 = T.gA - (T.tile0 >> L.groupShift), groups = T.gB - T.gA + 1;
   const kv_i64 group0 = (kv_i64)kvh * src.keyGroupCap + T.gA;
   kivi_mma_copy(stage + L.keyCodes + g0 * d * L.groupWords * 4, src.keyCodes + group0 * d * L.groupWords, groups * d * L.groupWords * 4);
   kivi_mma_copy(stage + L.keyScale + g0 * d * sb, static_cast<const unsigned char*>(src.keyScale) + group0 * d * sb, groups * d * sb);
@@ -185,8 +218,7 @@ __device__ __forceinline__ void kivi_mma_stage(unsigned char* stage, const KiviM
 // P: from a landed stage, what the warps' steps read: value scales/minimums as f16 [group][token]
 // (zero outside [a, b)), and per key group of the tile its Q' A fragments [k-step][lane][4] and its
 // bias q·mn per row. Rows past the count keep the zeros written at the start.
-__device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d, int groupSize,
-                                                 int rc) {
+__device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d, int rc) {
   kv_u16* valueScale = reinterpret_cast<kv_u16*>(smem + L.valueScale);
   kv_u16* valueMin = reinterpret_cast<kv_u16*>(smem + L.valueMin);
   for (int e = threadIdx.x; e < L.valueGroups * KIVI_MMA_TILE; e += blockDim.x) {
@@ -200,7 +232,7 @@ __device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsi
   kv_u32* fragments = reinterpret_cast<kv_u32*>(smem + L.qFragments);
   float* keyBias = reinterpret_cast<float*>(smem + L.keyBias);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int g0 = T.gA - T.tile0 / groupSize, pairs = (T.gB - T.gA + 1) * rc;
+  const int g0 = T.gA - (T.tile0 >> L.groupShift), pairs = (T.gB - T.gA + 1) * rc;
   for (int p = warp; p < pairs; p += DEC_WARPS) {  // warp-uniform
     const int gi = g0 + p / rc, r = p % rc;
     float bias = 0.0f;
@@ -223,13 +255,13 @@ __device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsi
 // C for one warp's 16-key step at tile offset x0 (inside key group gi of the tile): scores, masks,
 // softmax, P·V into o (DT value tiles, then the value-minimum tile).
 template <int D, int BITS>
-__device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, int groupSize,
-                                              int valueGroupSize, const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
+__device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
                                               MmaRowState& st, float (&o)[D / 8 + 1][4]) {
-  constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS;
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3, shift = g * BITS;
-  const int gi = x0 / groupSize, inGroup = x0 - gi * groupSize;
-  // S = Q'·codes + bias
+  constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS, VW = D / PER_WORD;
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const KiviCodeLane code = kivi_code_lane<BITS>(g);
+  const int gi = x0 >> L.groupShift, inGroup = x0 - (gi << L.groupShift);
+  // S = Q'·codes (column factors 2^o), then S·2^−o + bias
   const kv_u32* fragments = reinterpret_cast<const kv_u32*>(smem + L.qFragments) + (gi * DK * 32 + lane) * 4;
   const kv_u32* codes = reinterpret_cast<const kv_u32*>(stage + L.keyCodes) + gi * D * L.groupWords;
   float s[2][4];
@@ -241,21 +273,23 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
     const kv_u32* channel = codes + (ks * 16 + 2 * t) * L.groupWords;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-      const int token = inGroup + 8 * h, word = token / PER_WORD, half = (token % PER_WORD) * BITS / 16;
+      // tokens inGroup + 8h + (0..7): word (inGroup + 8h) / PER_WORD, from its byte 0 or 2
+      const int word = (inGroup + 8 * h) / PER_WORD, base = ((8 * h * BITS) & 31) >> 4;
       kv_u32 b[2];
-      b[0] = kivi_code_pair<BITS>(channel[word], channel[L.groupWords + word], shift, half);
-      b[1] = kivi_code_pair<BITS>(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], shift, half);
+      b[0] = kivi_code_pair(channel[word], channel[L.groupWords + word], code, base);
+      b[1] = kivi_code_pair(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], code, base);
       mma_16816<false>(s[h], qa.w, b);
     }
   }
   const float* keyBias = reinterpret_cast<const float*>(smem + L.keyBias) + gi * MMA_DEC_ROWS;
   const float bias0 = keyBias[g], bias1 = keyBias[g + 8];
+  const float f0 = kivi_column_factor<BITS>(2 * t), f1 = kivi_column_factor<BITS>(2 * t + 1);
 #pragma unroll
   for (int h = 0; h < 2; h++) {
-    s[h][0] += bias0;
-    s[h][1] += bias0;
-    s[h][2] += bias1;
-    s[h][3] += bias1;
+    s[h][0] = s[h][0] * f0 + bias0;
+    s[h][1] = s[h][1] * f1 + bias0;
+    s[h][2] = s[h][2] * f0 + bias1;
+    s[h][3] = s[h][3] * f1 + bias1;
   }
   mma_mask_scores<2>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
   mma_softmax_step<2, DT + 1>(s, st, o);
@@ -273,23 +307,31 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
     }
     mma_16816<false>(o[DT], pa[0], b);
   }
-  // O += P'_gc · value codes, n-tile j = channels 8j..8j+7 of value group 8j / Gv
-  const kv_u32* valueCodes = reinterpret_cast<const kv_u32*>(stage + L.valueCodes) + (x0 + 2 * t) * L.valueWords;
+  // O += P'_gc · value codes (column factors 2^o, taken off at the end), n-tile j = channels
+  // 8j..8j+7 of value group j·8 / Gv; the 4 tokens' words 4 at a time (16-byte loads)
+  const kv_u32* valueCodes = reinterpret_cast<const kv_u32*>(stage + L.valueCodes) + (x0 + 2 * t) * VW;
   kv_u32 pv[4];
+  KvVec16 w[4];  // words 4·(j·8 / PER_WORD / 4) … of tokens x0 + 2t, +1, +8, +9
 #pragma unroll
   for (int j = 0; j < DT; j++) {
-    if ((8 * j) % valueGroupSize == 0) {  // warp-uniform: a new value group
-      const int gc = 8 * j / valueGroupSize;
+    const int word = 8 * j / PER_WORD, base = ((8 * j * BITS) & 31) >> 4;
+    if ((8 * j) % (4 * PER_WORD) == 0) {  // compile-time: the first n-tile of the next 4 words
+      w[0] = *reinterpret_cast<const KvVec16*>(valueCodes + word);
+      w[1] = *reinterpret_cast<const KvVec16*>(valueCodes + VW + word);
+      w[2] = *reinterpret_cast<const KvVec16*>(valueCodes + 8 * VW + word);
+      w[3] = *reinterpret_cast<const KvVec16*>(valueCodes + 9 * VW + word);
+    }
+    if ((j & ((1 << L.valueTileShift) - 1)) == 0) {  // warp-uniform: a new value group
+      const int gc = j >> L.valueTileShift;
       const kv_u32 s0 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt], s1 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt + 4];
       pv[0] = kivi_hmul2(pa[0][0], s0);
       pv[1] = kivi_hmul2(pa[0][1], s0);
       pv[2] = kivi_hmul2(pa[0][2], s1);
       pv[3] = kivi_hmul2(pa[0][3], s1);
     }
-    const int word = 8 * j / PER_WORD, half = (8 * j % PER_WORD) * BITS / 16;
     kv_u32 b[2];
-    b[0] = kivi_code_pair<BITS>(valueCodes[word], valueCodes[L.valueWords + word], shift, half);
-    b[1] = kivi_code_pair<BITS>(valueCodes[8 * L.valueWords + word], valueCodes[9 * L.valueWords + word], shift, half);
+    b[0] = kivi_code_pair(w[0].w[word % 4], w[1].w[word % 4], code, base);
+    b[1] = kivi_code_pair(w[2].w[word % 4], w[3].w[word % 4], code, base);
     mma_16816<false>(o[j], pv, b);
   }
 }
@@ -314,7 +356,7 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
   const int first = j0 / KIVI_MMA_TILE * KIVI_MMA_TILE;
   const int tiles = (j1 - 1) / KIVI_MMA_TILE - first / KIVI_MMA_TILE + 1;
   for (int i = 0; i < stages - 1; i++) {
-    if (i < tiles) kivi_mma_stage(smem + L.ring + i * L.stageBytes, L, src, kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, src.groupSize), D);
+    if (i < tiles) kivi_mma_stage(smem + L.ring + i * L.stageBytes, L, src, kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, L), D);
     cp_async_commit();
   }
   MmaRowState st;
@@ -328,32 +370,35 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
     else cp_async_wait<0>();
     __syncthreads();  // tile i has landed; every warp is done with tile i − 1 (its stage, P's arrays)
     const int ahead = i + stages - 1;
-    if (ahead < tiles) kivi_mma_stage(smem + L.ring + (ahead % stages) * L.stageBytes, L, src, kivi_mma_tile(first + ahead * KIVI_MMA_TILE, j0, j1, src.groupSize), D);
+    if (ahead < tiles) kivi_mma_stage(smem + L.ring + (ahead % stages) * L.stageBytes, L, src, kivi_mma_tile(first + ahead * KIVI_MMA_TILE, j0, j1, L), D);
     cp_async_commit();
     const unsigned char* stage = smem + L.ring + (i % stages) * L.stageBytes;
-    const KiviMmaTile T = kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, src.groupSize);
-    kivi_mma_prepare(smem, stage, L, T, D, src.groupSize, rc);
+    const KiviMmaTile T = kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, L);
+    kivi_mma_prepare(smem, stage, L, T, D, rc);
     __syncthreads();
 #pragma unroll 1
     for (int x0 = 2 * KIVI_MMA_STEP * warp; x0 < 2 * KIVI_MMA_STEP * (warp + 1); x0 += KIVI_MMA_STEP) {
       const int token0 = T.tile0 + x0;
       if (token0 + KIVI_MMA_STEP <= T.a || token0 >= T.b) continue;  // warp-uniform; partitions start on a step
-      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, src.groupSize, src.valueGroupSize, rowPos, rowLive, causal, window, softcap, st, o);
+      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, rowPos, rowLive, causal, window, softcap, st, o);
     }
   }
   cp_async_wait<0>();
-  // Each channel's fragment takes its value group's Σ p·vmn from the value-minimum tile: column gc
-  // of rows g, g+8 lives on lane 4g + gc/2, element gc%2 (row g) and 2 + gc%2 (row g+8).
+  // Each channel's fragment loses its column factor and takes its value group's Σ p·vmn from the
+  // value-minimum tile: column gc of rows g, g+8 lives on lane 4g + gc/2, element gc%2 (row g) and
+  // 2 + gc%2 (row g+8).
   float (&out)[DT][4] = reinterpret_cast<float (&)[DT][4]>(o);
+  const int t = lane & 3;
+  const float f0 = kivi_column_factor<BITS>(2 * t), f1 = kivi_column_factor<BITS>(2 * t + 1);
 #pragma unroll
   for (int j = 0; j < DT; j++) {
-    const int gc = 8 * j / src.valueGroupSize;
+    const int gc = j >> L.valueTileShift;
     const float m0 = __shfl_sync(0xffffffffu, (gc & 1) ? o[DT][1] : o[DT][0], 4 * g + (gc >> 1));
     const float m1 = __shfl_sync(0xffffffffu, (gc & 1) ? o[DT][3] : o[DT][2], 4 * g + (gc >> 1));
-    out[j][0] += m0;
-    out[j][1] += m0;
-    out[j][2] += m1;
-    out[j][3] += m1;
+    out[j][0] = out[j][0] * f0 + m0;
+    out[j][1] = out[j][1] * f1 + m0;
+    out[j][2] = out[j][2] * f0 + m1;
+    out[j][3] = out[j][3] * f1 + m1;
   }
   mma_write_partials<DT>(out, st, reinterpret_cast<float*>(smem), rowsOf, D, partAcc, partStat);
 }
