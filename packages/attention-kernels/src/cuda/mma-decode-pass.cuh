@@ -158,15 +158,23 @@ __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* pa
     __syncwarp();  // step i's copies, by every lane, have landed and are visible to the warp
     const MmaDecStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
 
+    // A tile's ldmatrix are issued together ahead of their products (asm statements keep their
+    // order: interleaved, each product would wait for its load); the value tile's load while the
+    // scores go through the softmax.
+    kv_u32 b[MMA_DEC_KSTEPS][4], bv[MMA_DEC_VTILES / 2][4];
+#pragma unroll
+    for (int ks = 0; ks < MMA_DEC_KSTEPS; ks++)
+      if (ks < d / 16) ldmatrix_x4(b[ks], smem_address(S.keys + kOffset + ks * 16));
     float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
 #pragma unroll
     for (int ks = 0; ks < MMA_DEC_KSTEPS; ks++) {
       if (ks >= d / 16) break;
-      kv_u32 bk[4];
-      ldmatrix_x4(bk, smem_address(S.keys + kOffset + ks * 16));
-      mma_16816<BF16>(s[0], qa[ks], bk);
-      mma_16816<BF16>(s[1], qa[ks], bk + 2);
+      mma_16816<BF16>(s[0], qa[ks], b[ks]);
+      mma_16816<BF16>(s[1], qa[ks], b[ks] + 2);
     }
+#pragma unroll
+    for (int p = 0; p < MMA_DEC_VTILES / 2; p++)
+      if (p < dv / 16) ldmatrix_x4_trans(bv[p], smem_address(S.values + vOffset + p * 16));
     mma_mask_scores<2>(s, S.positions, walk.logW ? S.logWeights : nullptr, j1 - mma_dec_first_key(j0, i), rowPos, rowLive, causal, window, softcap);
     mma_softmax_step<2, MMA_DEC_VTILES>(s, st, o);
     kv_u32 pa[1][4];
@@ -174,10 +182,8 @@ __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* pa
 #pragma unroll
     for (int p = 0; p < MMA_DEC_VTILES / 2; p++) {
       if (p >= dv / 16) break;
-      kv_u32 bv[4];
-      ldmatrix_x4_trans(bv, smem_address(S.values + vOffset + p * 16));
-      mma_16816<BF16>(o[2 * p], pa[0], bv);
-      mma_16816<BF16>(o[2 * p + 1], pa[0], bv + 2);
+      mma_16816<BF16>(o[2 * p], pa[0], bv[p]);
+      mma_16816<BF16>(o[2 * p + 1], pa[0], bv[p] + 2);
     }
     __syncwarp();  // every lane is done with this stage before the next iteration refills it
   }
