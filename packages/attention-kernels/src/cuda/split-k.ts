@@ -15,8 +15,9 @@ export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 export const MMA_DECODE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'mma-decode-tile.cuh': mmaTileHeader, 'mma-decode-pass.cuh': mmaPassHeader });
 
 /**
- * Pass 1 of split-K decode over dense, ragged and paged K/V (16-byte and tensor-core passes). The KIVI, prefix-shared and statistics
- * kernels are modules of their own, so NVRTC compiles (on first use) only what a program launches.
+ * Pass 1 of split-K decode over dense, ragged and paged K/V (16-byte and tensor-core passes). The
+ * KIVI, prefix-shared and statistics kernels are modules of their own, so NVRTC compiles (on first
+ * use) only what a program launches.
  */
 export const decodeAttentionModule = defineCudaModule({ name: 'kvkit-attention-decode', source: decodeSource, headers: { ...SPLIT_K_HEADERS, ...MMA_DECODE_HEADERS } });
 
@@ -69,8 +70,9 @@ export function partialBlock(d: number, dv: number, valueBytes: number): { block
 
 /**
  * The split-K skeleton every CUDA decode kernel shares: allocates the partials, lets `partial` launch
- * pass 1 (one block per partition × KV head × chunk of ≤ 8 query rows), then merges the partitions
- * by log-sum-exp into the output [qHeads, m, dv] (q's dtype) and the f32 lse [qHeads, m].
+ * pass 1 (one block per partition × KV head × chunk of ≤ 8 query rows; mmaDecodeLaunch regroups
+ * them by 16 for a tensor-core pass), then merges the partitions by log-sum-exp into the output
+ * [qHeads, m, dv] (q's dtype) and the f32 lse [qHeads, m].
  */
 export function splitKDecode(
   backend: CudaBackend,
