@@ -19,9 +19,12 @@
 // column n = g (key token or value channel) at consecutive k (key channels 2t, 2t+1 or value tokens
 // 2t, 2t+1), each in its own word at the same bit. One byte permute puts the byte holding the code
 // of each word into the low byte of a half; masking leaves the code where it was in its byte, at bit
-// o = (n·bits) mod 8, and or-ing 0x6400 makes the f16 1024 + code·2^o (≤ 240: exact); one f16x2
-// subtract of 1024 leaves code·2^o. The factor 2^o is per column, so it comes off the f32 C
-// fragments: scores take it in the bias FMA, value channels once at the end.
+// o = (n·bits) mod 8, and or-ing 0x6400 makes the f16 1024 + code·2^o (≤ 1264: exact). For values
+// one f16x2 subtract of 1024 leaves code·2^o; keys keep the 1024, whose product Σ_c Q'·1024 leaves
+// with the bias (a step's scores start from zero, so the cancellation costs at most an f32 rounding
+// of 1024·|Σ Q'|, below Q''s own f16 rounding; the value accumulators live for the whole partition,
+// so they subtract). The factor 2^o is per column, so it comes off the f32 C fragments: scores take
+// it in the bias FMA, value channels once at the end.
 //
 // Precision: f16 operands (Q' = f16(q·s), p, p·vs rounded to f16; codes exact), f32 accumulation,
 // as FlashAttention. Queries of any dtype (bf16 too) are scaled in f32 and rounded to f16 in Q':
@@ -109,9 +112,13 @@ __device__ __forceinline__ KiviCodeLane kivi_code_lane(int g) {
 template <int BITS>
 __device__ __forceinline__ float kivi_column_factor(int n) { return 1.0f / (float)(1 << ((n * BITS) & 7)); }
 
-// The f16 pair (code of word lo, code of word hi)·2^o of lane `c`'s column; `base` (0, 1) as in KiviCodeLane.
+// The f16 pair 1024 + (code of word lo, code of word hi)·2^o of lane `c`'s column; `base` (0, 1) as in KiviCodeLane.
+__device__ __forceinline__ kv_u32 kivi_code_pair_1024(kv_u32 lo, kv_u32 hi, const KiviCodeLane& c, int base) {
+  return (kivi_byte_perm(lo, hi, c.select[base]) & c.mask) | KIVI_F16_1024;
+}
+// The same without the 1024: (code, code)·2^o.
 __device__ __forceinline__ kv_u32 kivi_code_pair(kv_u32 lo, kv_u32 hi, const KiviCodeLane& c, int base) {
-  return kivi_hsub2((kivi_byte_perm(lo, hi, c.select[base]) & c.mask) | KIVI_F16_1024, KIVI_F16_1024);
+  return kivi_hsub2(kivi_code_pair_1024(lo, hi, c, base), KIVI_F16_1024);
 }
 
 // ---- shared memory -------------------------------------------------------------------------------
@@ -148,7 +155,7 @@ __device__ __forceinline__ KiviMmaLayout kivi_mma_layout(int d, int bits, int gr
   L.qTile = 0;
   L.qFragments = L.qTile + kivi_round16(MMA_DEC_ROWS * (d + MMA_DEC_PAD) * 4);
   L.keyBias = L.qFragments + L.tileGroups * MMA_DEC_ROWS * d * 2;
-  L.valueScale = L.keyBias + kivi_round16(L.tileGroups * MMA_DEC_ROWS * 4);
+  L.valueScale = L.keyBias + L.tileGroups * 2 * MMA_DEC_ROWS * 4;
   L.valueMin = L.valueScale + L.valueGroups * KIVI_MMA_TILE * 2;
   L.ring = L.valueMin + L.valueGroups * KIVI_MMA_TILE * 2;
   L.keyCodes = 0;
@@ -216,8 +223,9 @@ __device__ __forceinline__ void kivi_mma_stage(unsigned char* stage, const KiviM
 }
 
 // P: from a landed stage, what the warps' steps read: value scales/minimums as f16 [group][token]
-// (zero outside [a, b)), and per key group of the tile its Q' A fragments [k-step][lane][4] and its
-// bias q·mn per row. Rows past the count keep the zeros written at the start.
+// (zero outside [a, b)), and per key group of the tile its Q' A fragments [k-step][lane][4] and per
+// row its bias q·mn and Σ_c Q' (of the f16 Q'), keyBias [group][2][row]. Rows past the count keep
+// the zeros written at the start.
 __device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d, int rc) {
   kv_u16* valueScale = reinterpret_cast<kv_u16*>(smem + L.valueScale);
   kv_u16* valueMin = reinterpret_cast<kv_u16*>(smem + L.valueMin);
@@ -235,18 +243,23 @@ __device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsi
   const int g0 = T.gA - (T.tile0 >> L.groupShift), pairs = (T.gB - T.gA + 1) * rc;
   for (int p = warp; p < pairs; p += DEC_WARPS) {  // warp-uniform
     const int gi = g0 + p / rc, r = p % rc;
-    float bias = 0.0f;
+    float bias = 0.0f, qSum = 0.0f;
     for (int c = 2 * lane; c < d; c += 64) {
       const float q0 = q[r * (d + MMA_DEC_PAD) + c], q1 = q[r * (d + MMA_DEC_PAD) + c + 1];
       const int i = gi * d + c;
       bias += q0 * kivi_scale_at(stage + L.keyMin, i, L.scaleBytes) + q1 * kivi_scale_at(stage + L.keyMin, i + 1, L.scaleBytes);
       const kv_u32 pair = mma_pack2<false>(q0 * kivi_scale_at(stage + L.keyScale, i, L.scaleBytes), q1 * kivi_scale_at(stage + L.keyScale, i + 1, L.scaleBytes));
+      qSum += kv_f16_to_float((kv_u16)pair) + kv_f16_to_float((kv_u16)(pair >> 16));
       // A fragment slot of (row r, channels c, c+1): k-step c/16, lane 4·(r%8) + (c%8)/2, register (r ≥ 8) + 2·(c%16 ≥ 8)
       const int ks = c >> 4, cc = c & 15;
       fragments[((gi * (d / 16) + ks) * 32 + 4 * (r & 7) + ((cc & 7) >> 1)) * 4 + (r >> 3) + ((cc >> 3) << 1)] = pair;
     }
     bias = kv_warp_sum(bias);
-    if (lane == 0) keyBias[gi * MMA_DEC_ROWS + r] = bias;
+    qSum = kv_warp_sum(qSum);
+    if (lane == 0) {
+      keyBias[gi * 2 * MMA_DEC_ROWS + r] = bias;
+      keyBias[gi * 2 * MMA_DEC_ROWS + MMA_DEC_ROWS + r] = qSum;
+    }
   }
 }
 
@@ -256,12 +269,11 @@ __device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsi
 // softmax, P·V into o (DT value tiles, then the value-minimum tile).
 template <int D, int BITS>
 __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
-                                              MmaRowState& st, float (&o)[D / 8 + 1][4]) {
+                                              const KiviCodeLane& code, MmaRowState& st, float (&o)[D / 8 + 1][4]) {
   constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS, VW = D / PER_WORD;
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const KiviCodeLane code = kivi_code_lane<BITS>(g);
-  const int gi = x0 >> L.groupShift, inGroup = x0 - (gi << L.groupShift);
-  // S = Q'·codes (column factors 2^o), then S·2^−o + bias
+  const int gi = x0 >> L.groupShift, inGroupWord = (x0 - (gi << L.groupShift)) / PER_WORD;  // the step starts a word
+  // S = Q'·(1024 + codes·2^o), then S·2^−o + q·mn − 1024·2^−o·ΣQ'
   const kv_u32* fragments = reinterpret_cast<const kv_u32*>(smem + L.qFragments) + (gi * DK * 32 + lane) * 4;
   const kv_u32* codes = reinterpret_cast<const kv_u32*>(stage + L.keyCodes) + gi * D * L.groupWords;
   float s[2][4];
@@ -273,23 +285,23 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
     const kv_u32* channel = codes + (ks * 16 + 2 * t) * L.groupWords;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-      // tokens inGroup + 8h + (0..7): word (inGroup + 8h) / PER_WORD, from its byte 0 or 2
-      const int word = (inGroup + 8 * h) / PER_WORD, base = ((8 * h * BITS) & 31) >> 4;
+      // tokens 8h + (0..7) of the step: word 8h / PER_WORD of the step's, from its byte 0 or 2
+      const int word = inGroupWord + 8 * h / PER_WORD, base = ((8 * h * BITS) & 31) >> 4;
       kv_u32 b[2];
-      b[0] = kivi_code_pair(channel[word], channel[L.groupWords + word], code, base);
-      b[1] = kivi_code_pair(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], code, base);
+      b[0] = kivi_code_pair_1024(channel[word], channel[L.groupWords + word], code, base);
+      b[1] = kivi_code_pair_1024(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], code, base);
       mma_16816<false>(s[h], qa.w, b);
     }
   }
-  const float* keyBias = reinterpret_cast<const float*>(smem + L.keyBias) + gi * MMA_DEC_ROWS;
-  const float bias0 = keyBias[g], bias1 = keyBias[g + 8];
+  const float* keyBias = reinterpret_cast<const float*>(smem + L.keyBias) + gi * 2 * MMA_DEC_ROWS;
   const float f0 = kivi_column_factor<BITS>(2 * t), f1 = kivi_column_factor<BITS>(2 * t + 1);
+  float bias[4];  // C element e: row g + 8·(e ≥ 2), column 2t + e % 2
+#pragma unroll
+  for (int e = 0; e < 4; e++) bias[e] = keyBias[g + 8 * (e >> 1)] - 1024.0f * (e & 1 ? f1 : f0) * keyBias[MMA_DEC_ROWS + g + 8 * (e >> 1)];
 #pragma unroll
   for (int h = 0; h < 2; h++) {
-    s[h][0] = s[h][0] * f0 + bias0;
-    s[h][1] = s[h][1] * f1 + bias0;
-    s[h][2] = s[h][2] * f0 + bias1;
-    s[h][3] = s[h][3] * f1 + bias1;
+#pragma unroll
+    for (int e = 0; e < 4; e++) s[h][e] = s[h][e] * (e & 1 ? f1 : f0) + bias[e];
   }
   mma_mask_scores<2>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
   mma_softmax_step<2, DT + 1>(s, st, o);
@@ -349,6 +361,7 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
   const int rc = rowsOf.count;
   const kv_i32 rowPos[2] = {rowsOf.position[g], rowsOf.position[g + 8]};
   const bool rowLive[2] = {g < rc, g + 8 < rc};
+  const KiviCodeLane code = kivi_code_lane<BITS>(g);
 
   // Q' rows past the count stay zero (P writes rows < rc only); biases start at zero too.
   for (int x = threadIdx.x * 4; x < L.valueScale - L.qFragments; x += blockDim.x * 4) *reinterpret_cast<kv_u32*>(smem + L.qFragments + x) = 0u;
@@ -380,7 +393,7 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
     for (int x0 = 2 * KIVI_MMA_STEP * warp; x0 < 2 * KIVI_MMA_STEP * (warp + 1); x0 += KIVI_MMA_STEP) {
       const int token0 = T.tile0 + x0;
       if (token0 + KIVI_MMA_STEP <= T.a || token0 >= T.b) continue;  // warp-uniform; partitions start on a step
-      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, rowPos, rowLive, causal, window, softcap, st, o);
+      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, rowPos, rowLive, causal, window, softcap, code, st, o);
     }
   }
   cp_async_wait<0>();

@@ -30,7 +30,7 @@ export function kiviMmaSharedBytes(d: number, bits: number, groupSize: number, v
   const fixed =
     round16(ROWS * (d + PAD) * 4) + // query tile (f32)
     tileGroups * ROWS * d * 2 + // Q' fragments per key group
-    round16(tileGroups * ROWS * 4) + // key bias per (group, row)
+    tileGroups * 2 * ROWS * 4 + // per (group, row): q·mn and Σ Q'
     2 * valueGroups * TILE * 2; // value scales and minimums, f16 [group][token]
   const stage =
     tileGroups * d * (groupSize / perWord) * 4 + // key codes
