@@ -74,7 +74,13 @@ __device__ __forceinline__ kv_u32 kivi_f16x2_op(kv_u32 a, kv_u32 b, bool multipl
 }
 __device__ __forceinline__ kv_u32 kivi_hsub2(kv_u32 a, kv_u32 b) { return kivi_f16x2_op(a, b, false); }
 __device__ __forceinline__ kv_u32 kivi_hmul2(kv_u32 a, kv_u32 b) { return kivi_f16x2_op(a, b, true); }
+__device__ __forceinline__ bool kivi_warp_any(bool p) {
+  int v = p;
+  for (int o = 1; o < 32; o <<= 1) v |= __shfl_xor_sync(0xffffffffu, v, o);
+  return v != 0;
+}
 #else
+__device__ __forceinline__ bool kivi_warp_any(bool p) { return __any_sync(0xffffffffu, p); }
 __device__ __forceinline__ kv_u32 kivi_byte_perm(kv_u32 lo, kv_u32 hi, kv_u32 selector) { return __byte_perm(lo, hi, selector); }
 __device__ __forceinline__ kv_u32 kivi_hsub2(kv_u32 a, kv_u32 b) {
   kv_u32 d;
@@ -304,7 +310,20 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
     for (int e = 0; e < 4; e++) s[h][e] = s[h][e] * (e & 1 ? f1 : f0) + bias[e];
   }
   mma_mask_scores<2>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
-  mma_softmax_step<2, DT + 1>(s, st, o);
+  // The softmax step on a probe tile of ones, which comes back as the rows' rescale factors; the
+  // 17 output tiles take them only when some row of the warp has a new max (a factor ≠ 1: rare
+  // once a few hundred keys are in; skipping a factor of exactly 1 changes nothing).
+  float factor[1][4] = {{1.0f, 1.0f, 1.0f, 1.0f}};
+  mma_softmax_step<2, 1>(s, st, factor);
+  if (kivi_warp_any(factor[0][0] != 1.0f || factor[0][2] != 1.0f)) {
+#pragma unroll
+    for (int j = 0; j <= DT; j++) {
+      o[j][0] *= factor[0][0];
+      o[j][1] *= factor[0][0];
+      o[j][2] *= factor[0][2];
+      o[j][3] *= factor[0][2];
+    }
+  }
   kv_u32 pa[1][4];
   mma_probability_fragments<false, 1>(s, pa);
   // the value-minimum tile: column gc of B = vmn[token][gc] (zero past the value groups)
@@ -333,7 +352,7 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
       w[2] = *reinterpret_cast<const KvVec16*>(valueCodes + 8 * VW + word);
       w[3] = *reinterpret_cast<const KvVec16*>(valueCodes + 9 * VW + word);
     }
-    if ((j & ((1 << L.valueTileShift) - 1)) == 0) {  // warp-uniform: a new value group
+    if (j % 2 == 0 && (j & ((1 << L.valueTileShift) - 1)) == 0) {  // a new value group (groups hold ≥ 2 tiles; warp-uniform)
       const int gc = j >> L.valueTileShift;
       const kv_u32 s0 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt], s1 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt + 4];
       pv[0] = kivi_hmul2(pa[0][0], s0);
