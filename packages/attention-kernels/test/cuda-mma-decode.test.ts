@@ -104,6 +104,8 @@ const denseCases: Array<{ shape: Shape & { n: number }; options: DenseOptions; n
   { name: '700 keys, 2 partitions', shape: { group: 8, m: 1, d: 64, kv: 'bf16', q: 'bf16', n: 700 }, options: { returnLse: true } },
   { name: '1500 keys, 3 partitions (the decode shape)', shape: { group: 4, m: 1, d: 128, kv: 'f16', q: 'f16', n: 1500 }, options: { returnLse: true } },
   { name: '700 keys, 32 rows, window 300, partitions of 256', shape: { kvHeads: 1, group: 8, m: 4, d: 128, kv: 'bf16', q: 'f32', n: 700 }, options: { window: 300, partitionSize: 256, returnLse: true } },
+  { name: 'sliding window 200 (the first partitions are skipped whole)', shape: { group: 4, m: 1, d: 128, kv: 'bf16', q: 'bf16', n: 1500 }, options: { window: 200, returnLse: true } },
+  { name: 'causal chunk of 40 queries at the start of 300 keys (later partitions skipped whole)', shape: { kvHeads: 1, group: 1, m: 40, d: 64, kv: 'f16', q: 'f16', n: 300 }, options: { queryStart: 0, partitionSize: 64, returnLse: true } },
   { name: 'value dim 128 ≠ key dim 64, log weights', shape: { group: 2, m: 2, d: 64, dv: 128, kv: 'f16', q: 'f32', n: 100 }, options: { logWeights: true, partitionSize: 64, returnLse: true } },
   { name: 'head dim 32, rows that see no key (zeros, lse −∞) beside rows that see some', shape: { kvHeads: 1, group: 2, m: 5, d: 32, kv: 'f16', q: 'f16', n: 9 }, options: { queryStart: -5, partitionSize: 4, returnLse: true } },
 ];

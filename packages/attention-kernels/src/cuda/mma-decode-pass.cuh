@@ -191,6 +191,24 @@ __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* pa
   mma_write_partials<MMA_DEC_VTILES>(o, st, reinterpret_cast<float*>(kv_decode_smem), rowsOf, dv, partAcc, partStat);
 }
 
+// Block-uniform: whether any of the block's rows sees any key of [j0, j1) (every thread reads a
+// share of the keys' positions, four at a time).
+__device__ __forceinline__ bool mma_dec_any_visible(const DecKeyWalk& walk, const MmaBlockRows& rowsOf, int j0, int j1, int causal, int window) {
+  int seen = 0;
+  for (int j = j0 + threadIdx.x; j < j1; j += 4 * blockDim.x) {
+    kv_i32 kp[4];
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+      const int ju = j + u * blockDim.x;
+      kp[u] = ju < j1 ? walk.position(ju, walk.row(ju)) : 0;
+    }
+#pragma unroll
+    for (int u = 0; u < 4; u++)
+      for (int r = 0; r < rowsOf.count; r++) seen |= j + u * (int)blockDim.x < j1 && dec_visible(rowsOf.position[r], kp[u], causal, window);
+  }
+  return __syncthreads_or(seen);
+}
+
 // The pass: the block's rows, the first steps' copies, the query tile, then the body.
 template <class TQ, class TK, class Source, class Rows>
 __device__ void mma_decode_partial(const TK* K, const TK* V, float* partAcc, float* partStat, const TQ* Q, const Source src, const Rows rowMap, int d, int dv,
@@ -199,6 +217,12 @@ __device__ void mma_decode_partial(const TK* K, const TK* V, float* partAcc, flo
   int j0 = 0, j1 = 0;
   if (!mma_block_rows(src, rowMap, rowsOf, j0, j1)) return;
   const DecKeyWalk walk = src.walk(blockIdx.y);
+  // A partition no row can see (a sliding window's old keys, causal prefill's keys past a chunk of
+  // queries) is common enough to be worth one look at its positions before reading its K/V: then the
+  // block writes the empty partials (no steps). Plain causal decode (one query position) skips the look.
+  bool rowsDiffer = false;
+  for (int r = 1; r < rowsOf.count; r++) rowsDiffer |= rowsOf.position[r] != rowsOf.position[0];
+  if ((window > 0 || (causal && rowsDiffer)) && !mma_dec_any_visible(walk, rowsOf, j0, j1, causal, window)) j1 = j0;
   mma_decode_prologue<TK>(K, V, walk, j0, j1, d, dv);
   mma_stage_queries<TQ, TK>(Q, rowMap, d, scale, mma_dec_query_tile<TK>(d, dv), rowsOf);
   mma_decode_body<TK>(K, V, partAcc, partStat, walk, rowsOf, j0, j1, d, dv, causal, window, softcap);
