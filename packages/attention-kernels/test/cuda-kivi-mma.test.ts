@@ -1,7 +1,7 @@
 // The fused KIVI decode's tensor-core CUDA pass (src/cuda/kivi-mma-pass.cuh) on @kvkit/cuda-runtime's
 // CPU emulator against the CPU kernel, on fresh random caches: 2- and 4-bit, head dims 64 and 128,
 // GQA 1/4/8, one query and more rows than a block's 16, caches quantized throughout and with a
-// residual window (those blocks take the 16-byte pass inside the same kernel), key groups of 16, 32
+// residual window (those blocks take the 16-byte pass inside the same kernel), key groups of 16, 32, 64
 // and 128, value groups of 16 to 128, several partitions, causal rows, windows, soft-cap, f32/f16/
 // bf16 queries, f16/f32 scales, lse. The pass multiplies f16 operands (Q' = q·s, p, p·vs) with f32
 // accumulation, so it serves f16 and bf16 queries (held to their tolerance); f32 queries keep the
@@ -85,7 +85,7 @@ const label = (s: Shape, o: KiviDecodeOptions) =>
 // cycle through 16/32/64/128 (those that divide the head dim).
 const scenarios: Array<Pick<Shape, 'n' | 'residual' | 'groupSize' | 'm'> & { options: KiviDecodeOptions; queryPositions?: boolean }> = [
   { n: 512, residual: 0, groupSize: 32, m: 1, options: { partitionSize: 128, returnLse: true } }, // quantized throughout, 4 partitions
-  { n: 700, residual: 45, groupSize: 32, m: 1, options: { returnLse: true } }, // one quantized partition, one reaching the residual
+  { n: 700, residual: 45, groupSize: 64, m: 1, options: { returnLse: true } }, // one quantized partition, one reaching the residual
   { n: 300, residual: 0, groupSize: 16, m: 5, options: { partitionSize: 96, causal: true, returnLse: true }, queryPositions: true }, // > 16 rows, causal
   { n: 420, residual: 36, groupSize: 128, m: 1, options: { partitionSize: 128, window: 400, softcap: 4, returnLse: true } },
   { n: 200, residual: 0, groupSize: 16, m: 2, options: { partitionSize: 64, softcap: 3 } },
