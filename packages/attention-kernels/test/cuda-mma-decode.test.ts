@@ -13,6 +13,7 @@ import { createRng, type DType, getBackend, randomNormal, runKernel, type Tensor
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MMA_ROWS, mmaDecodeLaunch, mmaDecodeServes, mmaDecodeSharedBytes } from '../src/cuda/mma-decode-plan.js';
 import { decodeAttentionModule, splitKMergeModule } from '../src/cuda/split-k.js';
 import { batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, ensureAttentionKernels, type KernelResult } from '../src/index.js';
 import { compareResults, tolerance } from './gpu/parity-cases.js';
@@ -199,4 +200,23 @@ describe(`tensor-core decode pass 1 on the CUDA emulator matches the CPU kernels
       delete process.env.KVKIT_CUDA_DECODE;
     }
   }, CASE_TIMEOUT_MS);
+});
+
+describe('mmaDecodeServes / mmaDecodeLaunch', () => {
+  const served = { keyDtype: 'f16' as DType, d: 128, dv: 128, addresses: [0, 4096], maxSharedBytes: 227 * 1024 };
+  it('serve f16/bf16 at head dims 16–128 (powers of two), 16-byte aligned, within the device\'s shared memory', () => {
+    expect(mmaDecodeServes(served)).toBe(true);
+    expect(mmaDecodeServes({ ...served, keyDtype: 'bf16', d: 64, dv: 32 })).toBe(true);
+    expect(mmaDecodeServes({ ...served, keyDtype: 'f32' })).toBe(false);
+    expect(mmaDecodeServes({ ...served, d: 96, dv: 96 })).toBe(false);
+    expect(mmaDecodeServes({ ...served, addresses: [0, 4104] })).toBe(false);
+    // consumer GPUs allow 99 KiB per block: head dim 128 (103.5 KiB) keeps the 16-byte pass there, 64 fits
+    expect(mmaDecodeSharedBytes(128, 128)).toBe(105_984);
+    expect(mmaDecodeServes({ ...served, maxSharedBytes: 99 * 1024 })).toBe(false);
+    expect(mmaDecodeServes({ ...served, d: 64, dv: 64, maxSharedBytes: 99 * 1024 })).toBe(true);
+  });
+  it('regroups the launch by 16 query rows per KV row', () => {
+    const launch = mmaDecodeLaunch({ grid: [64, 64, 1] as [number, number, number], block: 128, sharedBytes: 0 }, { rowsPerKvRow: 4 * 9, d: 128, dv: 128 });
+    expect(launch).toEqual({ grid: [64, 64, Math.ceil(36 / MMA_ROWS)], block: 128, sharedBytes: 105_984 });
+  });
 });

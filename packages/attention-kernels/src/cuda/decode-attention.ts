@@ -36,7 +36,7 @@ function denseSplitK(backend: CudaBackend, [q, k, v, qPos, kPos, logWeights]: re
     const [qs, ks, vs, qp, kp] = [q, k, v, qPos, kPos].map((t) => staging.rowMajor(t));
     const lw = logWeights && staging.rowMajor(logWeights);
     const { acc, stat } = launch;
-    const { kernel, config } = partialKernel('decode', launch, { q, k, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
+    const { kernel, config } = partialKernel(backend, 'decode', launch, { q, k, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
     backend.launch(decodeAttentionModule, kernel, config, [
       arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)),
       arg.ptr(backend.address(qs)), arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)),
@@ -49,17 +49,18 @@ function denseSplitK(backend: CudaBackend, [q, k, v, qPos, kPos, logWeights]: re
 
 /**
  * Pass 1's kernel (kv_<source>_partial_<q>_<k>, or kv_<source>_mma_partial_<q>_<k> on tensor cores)
- * and its launch: the tensor-core pass wherever it serves the K/V (mmaDecodeServes), unless
+ * and its launch: the tensor-core pass wherever it serves the K/V on this device (mmaDecodeServes), unless
  * KVKIT_CUDA_DECODE=vec forces the 16-byte pass (so a GPU run can time both).
  */
 export function partialKernel(
+  backend: CudaBackend,
   source: 'decode' | 'paged_decode' | 'ragged_decode',
   launch: PartialLaunch,
   s: { q: Tensor; k: Tensor; kAddress: number; vAddress: number; rowsPerKvRow: number; d: number; dv: number },
 ): { kernel: string; config: Pick<PartialLaunch, 'grid' | 'block' | 'sharedBytes'> } {
   const { grid, block, sharedBytes } = launch;
   const config = { grid, block, sharedBytes };
-  const mma = process.env.KVKIT_CUDA_DECODE !== 'vec' && mmaDecodeServes({ keyDtype: s.k.dtype, d: s.d, dv: s.dv, addresses: [s.kAddress, s.vAddress] });
+  const mma = process.env.KVKIT_CUDA_DECODE !== 'vec' && mmaDecodeServes({ keyDtype: s.k.dtype, d: s.d, dv: s.dv, addresses: [s.kAddress, s.vAddress], maxSharedBytes: backend.device.maxSharedMemoryPerBlockOptin });
   const dtypes = `${s.q.dtype}_${s.k.dtype}`;
   return mma ? { kernel: `kv_${source}_mma_partial_${dtypes}`, config: mmaDecodeLaunch(config, s) } : { kernel: `kv_${source}_partial_${dtypes}`, config };
 }
@@ -96,7 +97,7 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
     const attention = (a: KernelAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition, valueBytes: bytesPerElement(poolKeys.dtype) }, a, (launch, staging) => {
       const [qs, ks, vs, pos, tab, len, qp] = [folded, poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => staging.rowMajor(t));
       const { acc, stat } = launch;
-      const { kernel, config } = partialKernel('paged_decode', launch, { q, k: poolKeys, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
+      const { kernel, config } = partialKernel(backend, 'paged_decode', launch, { q, k: poolKeys, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
       backend.launch(decodeAttentionModule, kernel, config, [
         arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
         arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(pos)),
@@ -162,7 +163,7 @@ export function batchedDecodeAttentionCuda(
       const [qs, ks, vs, qp, kp, ip] = [folded, k, v, qPos, kPos, indptr].map((t) => staging.rowMajor(t));
       const lw = logWeights && staging.rowMajor(logWeights);
       const { acc, stat } = launch;
-      const { kernel, config } = partialKernel('ragged_decode', launch, { q, k, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
+      const { kernel, config } = partialKernel(backend, 'ragged_decode', launch, { q, k, kAddress: backend.address(ks), vAddress: backend.address(vs), rowsPerKvRow: (qHeads / kvHeads) * m, d, dv });
       backend.launch(decodeAttentionModule, kernel, config, [
         arg.ptr(backend.address(acc)), arg.ptr(backend.address(stat)), arg.ptr(backend.address(qs)),
         arg.ptr(backend.address(ks)), arg.ptr(backend.address(vs)), arg.ptr(backend.address(qp)), arg.ptr(backend.address(kp)),

@@ -16,12 +16,26 @@ function stageBytes(d: number, dv: number): number {
   return 2 * STEP_KEYS * (d + PAD + dv + PAD) + 2 * STEP_KEYS * 4;
 }
 
+/** Dynamic shared memory of the tensor-core pass: every warp's stages (they also hold the query tile and the warps' merge). */
+export function mmaDecodeSharedBytes(d: number, dv: number): number {
+  return WARPS * STAGES * stageBytes(d, dv);
+}
+
 /**
  * Whether the tensor-core pass 1 (mma-decode-pass.cuh) serves K/V of this dtype and these head dims
- * at these device addresses: f16/bf16, d and dv among 16, 32, 64, 128, both 16-byte aligned.
+ * at these device addresses on a device allowing `maxSharedBytes` per block: f16/bf16, d and dv among
+ * 16, 32, 64, 128, both 16-byte aligned, and its shared memory within the limit (head dim 128 needs
+ * 103.5 KiB: data-center GPUs allow 163–227 KiB, consumer ones 99 KiB and keep the 16-byte pass).
  */
-export function mmaDecodeServes(shape: { keyDtype: DType; d: number; dv: number; addresses: readonly number[] }): boolean {
-  return (shape.keyDtype === 'f16' || shape.keyDtype === 'bf16') && HEAD_DIMS.includes(shape.d) && HEAD_DIMS.includes(shape.dv) && shape.addresses.every((a) => a % 16 === 0);
+export function mmaDecodeServes(shape: { keyDtype: DType; d: number; dv: number; addresses: readonly number[]; maxSharedBytes: number }): boolean {
+  const { keyDtype, d, dv } = shape;
+  return (
+    (keyDtype === 'f16' || keyDtype === 'bf16') &&
+    HEAD_DIMS.includes(d) &&
+    HEAD_DIMS.includes(dv) &&
+    shape.addresses.every((a) => a % 16 === 0) &&
+    mmaDecodeSharedBytes(d, dv) <= shape.maxSharedBytes
+  );
 }
 
 /**
@@ -35,5 +49,5 @@ export function mmaDecodeLaunch<L extends { grid: [number, number, number]; bloc
   { rowsPerKvRow, d, dv }: { rowsPerKvRow: number; d: number; dv: number },
 ): L {
   const [parts, kvRows] = launch.grid;
-  return { ...launch, grid: [parts, kvRows, Math.ceil(rowsPerKvRow / MMA_ROWS)], block: WARPS * 32, sharedBytes: WARPS * STAGES * stageBytes(d, dv) };
+  return { ...launch, grid: [parts, kvRows, Math.ceil(rowsPerKvRow / MMA_ROWS)], block: WARPS * 32, sharedBytes: mmaDecodeSharedBytes(d, dv) };
 }
