@@ -84,7 +84,7 @@ const label = (s: Shape, o: KiviDecodeOptions) =>
 // Lengths, groups and masks; every one meets every (bits, head dim, GQA) combination. Value groups
 // cycle through 16/32/64/128 (those that divide the head dim).
 const scenarios: Array<Pick<Shape, 'n' | 'residual' | 'groupSize' | 'm'> & { options: KiviDecodeOptions; queryPositions?: boolean }> = [
-  { n: 512, residual: 0, groupSize: 32, m: 1, options: { partitionSize: 128, returnLse: true } }, // quantized throughout, 4 partitions
+  { n: 512, residual: 0, groupSize: 32, m: 1, options: { partitionSize: 128, causal: true, returnLse: true } }, // quantized throughout, 4 partitions, every key visible
   { n: 700, residual: 45, groupSize: 64, m: 1, options: { returnLse: true } }, // one quantized partition, one reaching the residual
   { n: 300, residual: 0, groupSize: 16, m: 5, options: { partitionSize: 96, causal: true, returnLse: true }, queryPositions: true }, // > 16 rows, causal
   { n: 420, residual: 36, groupSize: 128, m: 1, options: { partitionSize: 128, window: 400, softcap: 4, returnLse: true } },

@@ -271,10 +271,12 @@ __device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsi
 
 // ---- the pass ------------------------------------------------------------------------------------
 
-// C for one warp's 16-key step at tile offset x0 (inside key group gi of the tile): scores, masks,
-// softmax, P·V into o (DT value tiles, then the value-minimum tile).
+// C for one warp's 16-key step at tile offset x0 (inside key group gi of the tile): scores, masks
+// (unless `unmasked`: a full step of a tile every row sees, without soft-cap), softmax, P·V into o
+// (DT value tiles, then the value-minimum tile).
 template <int D, int BITS>
-__device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
+__device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, bool unmasked,
+                                              const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
                                               const KiviCodeLane& code, MmaRowState& st, float (&o)[D / 8 + 1][4]) {
   constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS, VW = D / PER_WORD;
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -309,7 +311,7 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
 #pragma unroll
     for (int e = 0; e < 4; e++) s[h][e] = s[h][e] * (e & 1 ? f1 : f0) + bias[e];
   }
-  mma_mask_scores<2>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
+  if (!unmasked) mma_mask_scores<2>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
   // The softmax step on a probe tile of ones, which comes back as the rows' rescale factors; the
   // 17 output tiles take them only when some row of the warp has a new max (a factor ≠ 1: rare
   // once a few hundred keys are in; skipping a factor of exactly 1 changes nothing).
@@ -381,6 +383,13 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
   const kv_i32 rowPos[2] = {rowsOf.position[g], rowsOf.position[g + 8]};
   const bool rowLive[2] = {g < rc, g + 8 < rc};
   const KiviCodeLane code = kivi_code_lane<BITS>(g);
+  // The live rows' position range: a key at or before the first (causal) and within the window of
+  // the last is visible to every row.
+  kv_i32 firstRow = rowsOf.position[0], lastRow = rowsOf.position[0];
+  for (int r = 1; r < rc; r++) {
+    firstRow = min(firstRow, rowsOf.position[r]);
+    lastRow = max(lastRow, rowsOf.position[r]);
+  }
 
   // Q' rows past the count stay zero (P writes rows < rc only); biases start at zero too.
   for (int x = threadIdx.x * 4; x < L.valueScale - L.qFragments; x += blockDim.x * 4) *reinterpret_cast<kv_u32*>(smem + L.qFragments + x) = 0u;
@@ -407,12 +416,20 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
     const unsigned char* stage = smem + L.ring + (i % stages) * L.stageBytes;
     const KiviMmaTile T = kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, L);
     kivi_mma_prepare(smem, stage, L, T, D, rc);
-    __syncthreads();
+    // Whether every key of the tile is visible to every row: then full steps skip the masks (rows
+    // past the count keep finite scores there, which nothing reads). Without soft-cap only.
+    bool hidden = false;
+    if (causal || window > 0) {
+      for (int x = T.a - T.tile0 + threadIdx.x; x < T.b - T.tile0; x += blockDim.x)
+        hidden |= !dec_visible(firstRow, reinterpret_cast<const kv_i32*>(stage + L.keyPos)[x], causal, 0) ||
+                  !dec_visible(lastRow, reinterpret_cast<const kv_i32*>(stage + L.keyPos)[x], 0, window);
+    }
+    const bool unmasked = !__syncthreads_or(hidden) && softcap == 0.0f;
 #pragma unroll 1
     for (int x0 = 2 * KIVI_MMA_STEP * warp; x0 < 2 * KIVI_MMA_STEP * (warp + 1); x0 += KIVI_MMA_STEP) {
       const int token0 = T.tile0 + x0;
       if (token0 + KIVI_MMA_STEP <= T.a || token0 >= T.b) continue;  // warp-uniform; partitions start on a step
-      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, rowPos, rowLive, causal, window, softcap, code, st, o);
+      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, unmasked && token0 + KIVI_MMA_STEP <= T.b, rowPos, rowLive, causal, window, softcap, code, st, o);
     }
   }
   cp_async_wait<0>();
