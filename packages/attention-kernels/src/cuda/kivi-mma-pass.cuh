@@ -26,9 +26,10 @@
 // so they subtract). The factor 2^o is per column, so it comes off the f32 C fragments: scores take
 // it in the bias FMA, value channels once at the end.
 //
-// Precision: f16 operands (Q' = f16(q·s), p, p·vs rounded to f16; codes exact), f32 accumulation,
-// as FlashAttention. Queries of any dtype (bf16 too) are scaled in f32 and rounded to f16 in Q':
-// f16 keeps 3 more mantissa bits than bf16 and the per-group scales keep Q' in its range.
+// Precision: f16 operands (Q' = f16(q·s), p, p·vs, value minimums rounded to f16; codes exact),
+// f32 accumulation, as FlashAttention. bf16 queries are scaled in f32 and rounded to f16 in Q' too:
+// f16 keeps 3 more mantissa bits than bf16 and the per-group scales keep Q' in its range. f32
+// queries ask for f32 arithmetic: the host leaves them to the 16-byte pass.
 //
 // Shape of a block: DEC_WARPS warps, MMA_DEC_ROWS query rows (the mma M dimension), the partition's
 // keys in tiles of KIVI_MMA_TILE tokens aligned to multiples of the tile (so key groups, which
@@ -38,11 +39,12 @@
 //      addresses allow, else plain copies);
 //   P. (block) value scales/mins as f16 [group][token], zero outside the partition (so P' and the
 //      bias vanish there); Q' fragments and the key bias of the tile's groups (warp per (group, row));
-//   C. (warp w: 16-key steps 2w, 2w+1) scores (d/16 k-steps × 2 n-tiles), bias, masks, online
-//      softmax, P·V (d/8 n-tiles) and the value-min tile. The warps merge at the end.
-// The host (kivi-mma-plan.ts) picks this pass only for shapes it serves (bits 2/4, head dim 64/128,
-// G a multiple of 16 dividing the tile, Gv a multiple of 16, partitions of whole 16-key steps) and
-// sizes the shared memory with the same layout (kivi_mma_layout).
+//   C. (warp w: 16-key steps 2w, 2w+1) scores (d/16 k-steps × 2 n-tiles), bias, masks (skipped
+//      where the tile is visible to every row), online softmax (the output tiles rescaled only when
+//      a max grows), P·V (d/8 n-tiles) and the value-min tile. The warps merge at the end.
+// The host (kivi-mma-plan.ts) picks this pass only for shapes it serves (f16/bf16 queries, bits 2/4,
+// head dim 64/128, G a multiple of 16 dividing the tile, Gv a multiple of 16, partitions of whole
+// 16-key steps) and sizes the shared memory with the same layout (kivi_mma_layout).
 #pragma once
 #include "kivi-vec-pass.cuh"
 #include "mma-decode-tile.cuh"
