@@ -37,6 +37,7 @@ struct Dim3 {
 struct PendingCopy {
   void* dst;
   unsigned char bytes[16];
+  unsigned size;   // 4, 8 or 16
   unsigned group;  // the number of commits before it was issued
 };
 
@@ -247,10 +248,10 @@ inline uint16_t float_to_bf16(float f) {
 
 // ---- asynchronous copies (cp.async), landing only when waited for ---------------------------------
 
-// cp.async.cg.shared.global 16 bytes (zeros when !valid: src-size 0).
-inline void cp_async16(void* dst, const void* src, bool valid) {
-  PendingCopy c{dst, {}, g_current->commits};
-  if (valid) std::memcpy(c.bytes, src, 16);
+// cp.async.shared.global of `size` bytes (4, 8 or 16; zeros when !valid: src-size 0).
+inline void cp_async(void* dst, const void* src, unsigned size, bool valid) {
+  PendingCopy c{dst, {}, size, g_current->commits};
+  if (valid) std::memcpy(c.bytes, src, size);
   g_current->copies.push_back(c);
 }
 
@@ -263,7 +264,7 @@ inline void cp_async_wait(unsigned newest) {
   size_t kept = 0;
   for (size_t i = 0; i < f.copies.size(); i++) {
     PendingCopy& c = f.copies[i];
-    if (c.group < landed) std::memcpy(c.dst, c.bytes, 16);
+    if (c.group < landed) std::memcpy(c.dst, c.bytes, c.size);
     else f.copies[kept++] = c;
   }
   f.copies.resize(kept);

@@ -28,19 +28,6 @@
 // Bytes of one warp's stage (mma-decode-plan.ts sizes launches with the same rule).
 __device__ __forceinline__ int mma_dec_stage_bytes(int d, int dv) { return 2 * MMA_DEC_STEP * (d + MMA_DEC_PAD + dv + MMA_DEC_PAD) + 2 * MMA_DEC_STEP * 4; }
 
-// 4 bytes global → shared without waiting (cp.async.ca; zero-filled when !valid: nothing is read).
-#ifdef KVKIT_EMULATOR
-__device__ __forceinline__ void mma_dec_copy4(SmemAddress dst, const void* src, bool valid) {
-  if (valid) memcpy(const_cast<void*>(dst), src, 4);
-  else memset(const_cast<void*>(dst), 0, 4);
-}
-#else
-__device__ __forceinline__ void mma_dec_copy4(SmemAddress dst, const void* src, bool valid) {
-  const int bytes = valid ? 4 : 0;
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(bytes));
-}
-#endif
-
 // Whether the pass serves these head dims: k-steps of 16 channels, rows whose 16-byte chunks divide
 // a warp (the copies below map lanes to (key, chunk) with shifts), up to MMA_DEC_MAX_DIM.
 __device__ __forceinline__ bool mma_dec_serves_dim(int d) { return d == 16 || d == 32 || d == 64 || d == 128; }
@@ -106,8 +93,8 @@ __device__ __forceinline__ void mma_dec_issue(const TK* K, const TK* V, const De
     const bool valid = kk < keys;
     const kv_i64 row = valid ? walk.row(base + kk) : 0;
     if (lane < MMA_DEC_STEP) {
-      mma_dec_copy4(smem_address(S.positions + kk), walk.positions + (walk.positionByRow ? row : walk.posBase + base + kk), valid);
-      if (walk.logW) mma_dec_copy4(smem_address(S.logWeights + kk), walk.logW + row, valid);
+      cp_async4(smem_address(S.positions + kk), walk.positions + (walk.positionByRow ? row : walk.posBase + base + kk), valid);
+      if (walk.logW) cp_async4(smem_address(S.logWeights + kk), walk.logW + row, valid);
     }
     mma_dec_copy_rows(S.keys, K, row, keys, d);
     mma_dec_copy_rows(S.values, V, row, keys, dv);
