@@ -12,8 +12,8 @@
 //   mask, online softmax, probabilities → A fragments (mma-decode-tile.cuh);
 //   O += P·V: one k-step × dv/8 n-tiles, B fragments by ldmatrix.trans from the V tile [key][channel].
 // A stage holds the step's K rows [16][d + pad], V rows [16][dv + pad], key positions and log
-// weights [16] (4-byte cp.async, so nothing in the loop waits on a global load except a paged
-// source's table lookup). At d = dv = 128: 8.6 KiB a stage, 3 stages × 4 warps = 103.5 KiB a block,
+// weights [16] (4-byte cp.async; a paged source's table lookup for a step is made one step ahead, so
+// nothing in the loop waits on a global load). At d = dv = 128: 8.6 KiB a stage, 3 stages × 4 warps = 103.5 KiB a block,
 // 2 blocks per SM, and up to 2 stages per warp (≈ 69 KiB per block) in flight while it computes.
 // A block issues its warps' first copies before it stages its query rows, so the two latencies
 // overlap; the query tile borrows a stage the first copies leave free.
@@ -80,18 +80,25 @@ __device__ __forceinline__ int mma_dec_warp_steps(int j0, int j1) {
 }
 __device__ __forceinline__ int mma_dec_first_key(int j0, int i) { return j0 + ((threadIdx.x >> 5) + i * MMA_DEC_WARPS) * MMA_DEC_STEP; }
 
-// The copies of this warp's step i (of `steps`) into its stage i % MMA_DEC_STAGES; one commit group
-// per step, empty past the last, so cp_async_wait counts steps. Lanes kk and kk + 16 look up tile
-// key kk (a paged source's table lookup is the only load the copies wait for).
+// Row index (into K/V) of tile key kk = lane % 16 of this warp's step i, 0 past the partition or the
+// last step. A paged source reads it from the page table: the pass looks each step's rows up when it
+// issues the step before, so the copies never wait for that load.
+__device__ __forceinline__ kv_i64 mma_dec_step_row(const DecKeyWalk& walk, int j0, int j1, int i, int steps) {
+  const int key = mma_dec_first_key(j0, i) + (threadIdx.x & (MMA_DEC_STEP - 1));
+  return i < steps && key < j1 ? walk.row(key) : 0;
+}
+
+// The copies of this warp's step i (of `steps`) into its stage i % MMA_DEC_STAGES, lane kk and
+// kk + 16 holding tile key kk's row (mma_dec_step_row); one commit group per step, empty past the
+// last, so cp_async_wait counts steps.
 template <class TK>
-__device__ __forceinline__ void mma_dec_issue(const TK* K, const TK* V, const DecKeyWalk& walk, int j0, int j1, int d, int dv, int i, int steps) {
+__device__ __forceinline__ void mma_dec_issue(const TK* K, const TK* V, const DecKeyWalk& walk, int j0, int j1, int d, int dv, int i, int steps, kv_i64 row) {
   if (i < steps) {
     const int lane = threadIdx.x & 31;
     const MmaDecStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
     const int base = mma_dec_first_key(j0, i), keys = min(MMA_DEC_STEP, j1 - base);
     const int kk = lane & (MMA_DEC_STEP - 1);
     const bool valid = kk < keys;
-    const kv_i64 row = valid ? walk.row(base + kk) : 0;
     if (lane < MMA_DEC_STEP) {
       cp_async4(smem_address(S.positions + kk), walk.positions + (walk.positionByRow ? row : walk.posBase + base + kk), valid);
       if (walk.logW) cp_async4(smem_address(S.logWeights + kk), walk.logW + row, valid);
@@ -103,18 +110,24 @@ __device__ __forceinline__ void mma_dec_issue(const TK* K, const TK* V, const De
 }
 
 // The first MMA_DEC_STAGES − 1 steps' copies of every warp, issued before the block stages its query
-// rows so their latency overlaps.
+// rows so their latency overlaps. Returns the rows of the next step (mma_dec_step_row).
 template <class TK>
-__device__ __noinline__ void mma_decode_prologue(const TK* K, const TK* V, const DecKeyWalk walk, int j0, int j1, int d, int dv) {
+__device__ __noinline__ kv_i64 mma_decode_prologue(const TK* K, const TK* V, const DecKeyWalk walk, int j0, int j1, int d, int dv) {
   const int steps = mma_dec_warp_steps(j0, j1);
-  for (int i = 0; i < MMA_DEC_STAGES - 1; i++) mma_dec_issue(K, V, walk, j0, j1, d, dv, i, steps);
+  kv_i64 row = mma_dec_step_row(walk, j0, j1, 0, steps);
+  for (int i = 0; i < MMA_DEC_STAGES - 1; i++) {
+    const kv_i64 next = mma_dec_step_row(walk, j0, j1, i + 1, steps);  // in flight while step i issues
+    mma_dec_issue(K, V, walk, j0, j1, d, dv, i, steps, row);
+    row = next;
+  }
+  return row;
 }
 
 // The pass after the prologue and the query tile. Not inlined and templated on the key dtype only,
 // so two copies serve every query dtype and source.
 template <class TK>
 __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* partAcc, float* partStat, const DecKeyWalk walk, const MmaBlockRows rowsOf, int j0,
-                                             int j1, int d, int dv, int causal, int window, float softcap) {
+                                             int j1, int d, int dv, int causal, int window, float softcap, kv_i64 nextRow) {
   constexpr bool BF16 = MmaOperand<TK>::BF16;
   KV_DYNAMIC_SHARED(kv_decode_smem);
   const int lane = threadIdx.x & 31, g = lane >> 2;
@@ -140,7 +153,11 @@ __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* pa
 
   const int steps = mma_dec_warp_steps(j0, j1);
   for (int i = 0; i < steps; i++) {
-    mma_dec_issue(K, V, walk, j0, j1, d, dv, i + MMA_DEC_STAGES - 1, steps);  // into the stage step i − 1 used (the __syncwarp below ended its reads)
+    // Into the stage step i − 1 used (the __syncwarp below ended its reads); the rows of the step
+    // after it are looked up now and wanted only in the next iteration.
+    const kv_i64 row = nextRow;
+    nextRow = mma_dec_step_row(walk, j0, j1, i + MMA_DEC_STAGES, steps);
+    mma_dec_issue(K, V, walk, j0, j1, d, dv, i + MMA_DEC_STAGES - 1, steps, row);
     cp_async_wait<MMA_DEC_STAGES - 1>();
     __syncwarp();  // step i's copies, by every lane, have landed and are visible to the warp
     const MmaDecStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
@@ -210,7 +227,7 @@ __device__ void mma_decode_partial(const TK* K, const TK* V, float* partAcc, flo
   bool rowsDiffer = false;
   for (int r = 1; r < rowsOf.count; r++) rowsDiffer |= rowsOf.position[r] != rowsOf.position[0];
   if ((window > 0 || (causal && rowsDiffer)) && !mma_dec_any_visible(walk, rowsOf, j0, j1, causal, window)) j1 = j0;
-  mma_decode_prologue<TK>(K, V, walk, j0, j1, d, dv);
+  const kv_i64 nextRow = mma_decode_prologue<TK>(K, V, walk, j0, j1, d, dv);
   mma_stage_queries<TQ, TK>(Q, rowMap, d, scale, mma_dec_query_tile<TK>(d, dv), rowsOf);
-  mma_decode_body<TK>(K, V, partAcc, partStat, walk, rowsOf, j0, j1, d, dv, causal, window, softcap);
+  mma_decode_body<TK>(K, V, partAcc, partStat, walk, rowsOf, j0, j1, d, dv, causal, window, softcap, nextRow);
 }
