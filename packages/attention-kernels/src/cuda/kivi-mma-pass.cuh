@@ -6,7 +6,7 @@
 // The algebra (KIVI format: KiviSource in split-k-pass.cuh). Keys are quantized per channel c in
 // groups of G tokens, k[t][c] = code·s[c] + mn[c], so inside a group
 //   score[r][t] = Σ_c (q[r][c]·s[c])·code[t][c] + Σ_c q[r][c]·mn[c]:
-// an mma of Q' = q ⊙ s (A, f16, one per group) with the raw codes (B: small integers, exact in
+// an mma of Q' = q ⊙ s (A, f16, per group) with the raw codes (B: small integers, exact in
 // f16), plus a per-(row, group) bias added to the f32 C fragments. Values are quantized per token t
 // in groups of Gv channels, v[t][c] = vcode·vs[t][gc] + vmn[t][gc], so
 //   out[r][c] = Σ_t (p[r][t]·vs[t][gc])·vcode[t][c] + Σ_t p[r][t]·vmn[t][gc]:
@@ -26,10 +26,10 @@
 // so they subtract). The factor 2^o is per column, so it comes off the f32 C fragments: scores take
 // it in the bias FMA, value channels once at the end.
 //
-// Precision: f16 operands (Q' = f16(q·s), p, p·vs, value minimums rounded to f16; codes exact),
-// f32 accumulation, as FlashAttention. bf16 queries are scaled in f32 and rounded to f16 in Q' too:
-// f16 keeps 3 more mantissa bits than bf16 and the per-group scales keep Q' in its range. f32
-// queries ask for f32 arithmetic: the host leaves them to the 16-byte pass.
+// Precision: f16 operands (q, key scales and minimums, Q' = q·s, p, p·vs, value minimums rounded
+// to f16; codes exact), f32 accumulation, as FlashAttention. bf16 queries are scaled in f32 and
+// rounded to f16 too: f16 keeps 3 more mantissa bits than bf16 and the per-group scales keep Q' in
+// its range. f32 queries ask for f32 arithmetic: the host leaves them to the 16-byte pass.
 //
 // Shape of a block: DEC_WARPS warps, MMA_DEC_ROWS query rows (the mma M dimension), the partition's
 // keys in tiles of KIVI_MMA_TILE tokens aligned to multiples of the tile (so key groups, which
@@ -38,8 +38,9 @@
 //      codes, value scales/mins and key positions into a ring stage by cp.async (16 bytes when the
 //      addresses allow, else plain copies);
 //   P. (block) value scales/mins as f16 [group][token], zero outside the partition (so P' and the
-//      bias vanish there); Q' fragments and the key bias of the tile's groups (warp per (group, row));
-//   C. (warp w: 16-key steps 2w, 2w+1) scores (d/16 k-steps × 2 n-tiles), bias, masks (skipped
+//      bias vanish there); f32 key scales/mins as f16;
+//   C. (warp w: 16-key steps 2w, 2w+1) Q' per k-step from the query's f16 fragments (staged once),
+//      scores (d/16 k-steps × 2 n-tiles), bias (q·mn and ΣQ' by two more mma a k-step), masks (skipped
 //      where the tile is visible to every row), online softmax (the output tiles rescaled only when
 //      a max grows), P·V (d/8 n-tiles) and the value-min tile. The warps merge at the end.
 // The host (kivi-mma-plan.ts) picks this pass only for shapes it serves (f16/bf16 queries, bits 2/4,
@@ -51,9 +52,9 @@
 
 #define KIVI_MMA_TILE DEC_KEYS
 #define KIVI_MMA_STEP 16
-// Blocks per SM the kernel is compiled for: caps registers at 168 (ptxas takes 254 unbounded, two
-// blocks per SM; at 168 it spills 16 bytes outside the loop). Three blocks of the benchmark shape
-// (2-bit, d 128, groups 32/32, f16 scales: 64 KiB each) fit an H100/H200 SM.
+// Blocks per SM the kernel is compiled for: caps registers at 168 (unbounded, ptxas takes 254: two
+// blocks per SM). Three blocks of the benchmark shape (2-bit, d 128, groups 32/32, f16 scales:
+// 54 KiB each) fit an H100/H200 SM.
 #define KIVI_MMA_MIN_BLOCKS 3
 #define KIVI_F16_1024 0x64006400u
 
@@ -136,7 +137,7 @@ struct KiviMmaLayout {
   int tileGroups, groupWords, valueWords, valueGroups, scaleBytes, stages;
   // key groups and value groups are powers of two (multiples of 16 dividing 128): log2 G and log2 (Gv / 8)
   int groupShift, valueTileShift;
-  int qTile, qFragments, keyBias, valueScale, valueMin, ring, stageBytes;
+  int qTile, qHalves, keyScale16, keyMin16, valueScale, valueMin, ring, stageBytes;
   // inside a stage
   int keyCodes, keyScale, keyMin, valueCodes, valueScaleRaw, valueMinRaw, keyPos;
   int total;
@@ -161,9 +162,10 @@ __device__ __forceinline__ KiviMmaLayout kivi_mma_layout(int d, int bits, int gr
   L.groupShift = kivi_log2(groupSize);
   L.valueTileShift = kivi_log2(valueGroupSize / 8);
   L.qTile = 0;
-  L.qFragments = L.qTile + kivi_round16(MMA_DEC_ROWS * (d + MMA_DEC_PAD) * 4);
-  L.keyBias = L.qFragments + L.tileGroups * MMA_DEC_ROWS * d * 2;
-  L.valueScale = L.keyBias + L.tileGroups * 2 * MMA_DEC_ROWS * 4;
+  L.qHalves = L.qTile + kivi_round16(MMA_DEC_ROWS * (d + MMA_DEC_PAD) * 4);
+  L.keyScale16 = L.qHalves + MMA_DEC_ROWS * d * 2;
+  L.keyMin16 = L.keyScale16 + L.tileGroups * d * 2;
+  L.valueScale = L.keyMin16 + L.tileGroups * d * 2;
   L.valueMin = L.valueScale + L.valueGroups * KIVI_MMA_TILE * 2;
   L.ring = L.valueMin + L.valueGroups * KIVI_MMA_TILE * 2;
   L.keyCodes = 0;
@@ -230,11 +232,10 @@ __device__ __forceinline__ void kivi_mma_stage(unsigned char* stage, const KiviM
   kivi_mma_copy(stage + L.keyPos + x0 * 4, src.kPos + T.a, tokens * 4);
 }
 
-// P: from a landed stage, what the warps' steps read: value scales/minimums as f16 [group][token]
-// (zero outside [a, b)), and per key group of the tile its Q' A fragments [k-step][lane][4] and per
-// row its bias q·mn and Σ_c Q' (of the f16 Q'), keyBias [group][2][row]. Rows past the count keep
-// the zeros written at the start.
-__device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d, int rc) {
+// P: from a landed stage, what the warps' steps read as f16: value scales/minimums [group][token]
+// (zero outside [a, b)) and, for f32 scales, the key groups' scales/minimums [group][channel] (f16
+// ones are read in the stage).
+__device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d) {
   kv_u16* valueScale = reinterpret_cast<kv_u16*>(smem + L.valueScale);
   kv_u16* valueMin = reinterpret_cast<kv_u16*>(smem + L.valueMin);
   for (int e = threadIdx.x; e < L.valueGroups * KIVI_MMA_TILE; e += blockDim.x) {
@@ -244,30 +245,25 @@ __device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsi
     valueScale[e] = kv_float_to_f16(in ? kivi_scale_at(stage + L.valueScaleRaw, i, L.scaleBytes) : 0.0f);
     valueMin[e] = kv_float_to_f16(in ? kivi_scale_at(stage + L.valueMinRaw, i, L.scaleBytes) : 0.0f);
   }
+  if (L.scaleBytes == 4) {
+    const int first = (T.gA - (T.tile0 >> L.groupShift)) * d, count = (T.gB - T.gA + 1) * d;
+    for (int e = first + threadIdx.x; e < first + count; e += blockDim.x) {
+      reinterpret_cast<kv_u16*>(smem + L.keyScale16)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.keyScale)[e]);
+      reinterpret_cast<kv_u16*>(smem + L.keyMin16)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.keyMin)[e]);
+    }
+  }
+}
+
+// The block's query rows (qTile, f32, scaled) as f16 A fragments qHalves [k-step][lane][4], rows
+// past the count zero (as qTile's).
+__device__ __forceinline__ void kivi_mma_query_halves(unsigned char* smem, const KiviMmaLayout& L, int d) {
   const float* q = reinterpret_cast<const float*>(smem + L.qTile);
-  kv_u32* fragments = reinterpret_cast<kv_u32*>(smem + L.qFragments);
-  float* keyBias = reinterpret_cast<float*>(smem + L.keyBias);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int g0 = T.gA - (T.tile0 >> L.groupShift), pairs = (T.gB - T.gA + 1) * rc;
-  for (int p = warp; p < pairs; p += DEC_WARPS) {  // warp-uniform
-    const int gi = g0 + p / rc, r = p % rc;
-    float bias = 0.0f, qSum = 0.0f;
-    for (int c = 2 * lane; c < d; c += 64) {
-      const float q0 = q[r * (d + MMA_DEC_PAD) + c], q1 = q[r * (d + MMA_DEC_PAD) + c + 1];
-      const int i = gi * d + c;
-      bias += q0 * kivi_scale_at(stage + L.keyMin, i, L.scaleBytes) + q1 * kivi_scale_at(stage + L.keyMin, i + 1, L.scaleBytes);
-      const kv_u32 pair = mma_pack2<false>(q0 * kivi_scale_at(stage + L.keyScale, i, L.scaleBytes), q1 * kivi_scale_at(stage + L.keyScale, i + 1, L.scaleBytes));
-      qSum += kv_f16_to_float((kv_u16)pair) + kv_f16_to_float((kv_u16)(pair >> 16));
-      // A fragment slot of (row r, channels c, c+1): k-step c/16, lane 4·(r%8) + (c%8)/2, register (r ≥ 8) + 2·(c%16 ≥ 8)
-      const int ks = c >> 4, cc = c & 15;
-      fragments[((gi * (d / 16) + ks) * 32 + 4 * (r & 7) + ((cc & 7) >> 1)) * 4 + (r >> 3) + ((cc >> 3) << 1)] = pair;
-    }
-    bias = kv_warp_sum(bias);
-    qSum = kv_warp_sum(qSum);
-    if (lane == 0) {
-      keyBias[gi * 2 * MMA_DEC_ROWS + r] = bias;
-      keyBias[gi * 2 * MMA_DEC_ROWS + MMA_DEC_ROWS + r] = qSum;
-    }
+  kv_u32* halves = reinterpret_cast<kv_u32*>(smem + L.qHalves);
+  for (int e = threadIdx.x; e < d / 16 * 32 * 4; e += blockDim.x) {
+    // register e % 4 of lane (e / 4) % 32 in k-step e / 128: row g + 8·(reg & 1), columns 2t + 8·(reg ≥ 2), +1
+    const int reg = e & 3, l = (e >> 2) & 31, ks = e >> 7;
+    const int row = (l >> 2) + 8 * (reg & 1), col = 16 * ks + 2 * (l & 3) + 8 * (reg >> 1);
+    halves[e] = mma_pack2<false>(q[row * (d + MMA_DEC_PAD) + col], q[row * (d + MMA_DEC_PAD) + col + 1]);
   }
 }
 
@@ -283,15 +279,26 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
   constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS, VW = D / PER_WORD;
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int gi = x0 >> L.groupShift, inGroupWord = (x0 - (gi << L.groupShift)) / PER_WORD;  // the step starts a word
-  // S = Q'·(1024 + codes·2^o), then S·2^−o + q·mn − 1024·2^−o·ΣQ'
-  const kv_u32* fragments = reinterpret_cast<const kv_u32*>(smem + L.qFragments) + (gi * DK * 32 + lane) * 4;
+  // S = Q'·(1024 + codes·2^o) with Q' = q ⊙ s (one f16x2 multiply a register, per k-step), then
+  // S·2^−o + q·mn − 1024·2^−o·ΣQ', where q·mn and ΣQ' come by mma too (B: the group's minimums,
+  // and ones; every column of their C fragments holds the row's sum)
+  const kv_u32* halves = reinterpret_cast<const kv_u32*>(smem + L.qHalves) + lane * 4;
+  const unsigned char* scales = L.scaleBytes == 2 ? stage : smem;
+  const kv_u32* scale = reinterpret_cast<const kv_u32*>(scales + (L.scaleBytes == 2 ? L.keyScale : L.keyScale16)) + gi * D / 2 + t;
+  const kv_u32* minimum = reinterpret_cast<const kv_u32*>(scales + (L.scaleBytes == 2 ? L.keyMin : L.keyMin16)) + gi * D / 2 + t;
   const kv_u32* codes = reinterpret_cast<const kv_u32*>(stage + L.keyCodes) + gi * D * L.groupWords;
-  float s[2][4];
+  float s[2][4], bias[4] = {0.0f, 0.0f, 0.0f, 0.0f}, qSum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
   for (int h = 0; h < 2; h++) s[h][0] = s[h][1] = s[h][2] = s[h][3] = 0.0f;
 #pragma unroll
   for (int ks = 0; ks < DK; ks++) {
-    const KvVec16 qa = *reinterpret_cast<const KvVec16*>(fragments + ks * 32 * 4);
+    const KvVec16 q = *reinterpret_cast<const KvVec16*>(halves + ks * 32 * 4);
+    const kv_u32 s0 = scale[8 * ks], s1 = scale[8 * ks + 4];  // channels 16ks + 2t, +1 and + 8, + 9
+    const kv_u32 qa[4] = {kivi_hmul2(q.w[0], s0), kivi_hmul2(q.w[1], s0), kivi_hmul2(q.w[2], s1), kivi_hmul2(q.w[3], s1)};
+    const kv_u32 mn[2] = {minimum[8 * ks], minimum[8 * ks + 4]};
+    const kv_u32 ones[2] = {0x3c003c00u, 0x3c003c00u};
+    mma_16816<false>(bias, q.w, mn);
+    mma_16816<false>(qSum, qa, ones);
     const kv_u32* channel = codes + (ks * 16 + 2 * t) * L.groupWords;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
@@ -300,14 +307,12 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
       kv_u32 b[2];
       b[0] = kivi_code_pair_1024(channel[word], channel[L.groupWords + word], code, base);
       b[1] = kivi_code_pair_1024(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], code, base);
-      mma_16816<false>(s[h], qa.w, b);
+      mma_16816<false>(s[h], qa, b);
     }
   }
-  const float* keyBias = reinterpret_cast<const float*>(smem + L.keyBias) + gi * 2 * MMA_DEC_ROWS;
   const float f0 = kivi_column_factor<BITS>(2 * t), f1 = kivi_column_factor<BITS>(2 * t + 1);
-  float bias[4];  // C element e: row g + 8·(e ≥ 2), column 2t + e % 2
 #pragma unroll
-  for (int e = 0; e < 4; e++) bias[e] = keyBias[g + 8 * (e >> 1)] - 1024.0f * (e & 1 ? f1 : f0) * keyBias[MMA_DEC_ROWS + g + 8 * (e >> 1)];
+  for (int e = 0; e < 4; e++) bias[e] -= 1024.0f * (e & 1 ? f1 : f0) * qSum[e];  // C element e: row g + 8·(e ≥ 2), column 2t + e % 2
 #pragma unroll
   for (int h = 0; h < 2; h++) {
 #pragma unroll
@@ -393,8 +398,7 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
     lastRow = max(lastRow, rowsOf.position[r]);
   }
 
-  // Q' rows past the count stay zero (P writes rows < rc only); biases start at zero too.
-  for (int x = threadIdx.x * 4; x < L.valueScale - L.qFragments; x += blockDim.x * 4) *reinterpret_cast<kv_u32*>(smem + L.qFragments + x) = 0u;
+  kivi_mma_query_halves(smem, L, D);  // read after the loop's first barrier
 
   const int first = j0 / KIVI_MMA_TILE * KIVI_MMA_TILE;
   const int tiles = (j1 - 1) / KIVI_MMA_TILE - first / KIVI_MMA_TILE + 1;
@@ -417,7 +421,7 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
     cp_async_commit();
     const unsigned char* stage = smem + L.ring + (i % stages) * L.stageBytes;
     const KiviMmaTile T = kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, L);
-    kivi_mma_prepare(smem, stage, L, T, D, rc);
+    kivi_mma_prepare(smem, stage, L, T, D);
     // Whether every key of the tile is visible to every row: then full steps skip the masks (rows
     // past the count keep finite scores there, which nothing reads). Without soft-cap only.
     bool hidden = false;

@@ -29,8 +29,8 @@ export function kiviMmaSharedBytes(d: number, bits: number, groupSize: number, v
   const valueGroups = d / valueGroupSize;
   const fixed =
     round16(ROWS * (d + PAD) * 4) + // query tile (f32)
-    tileGroups * ROWS * d * 2 + // Q' fragments per key group
-    tileGroups * 2 * ROWS * 4 + // per (group, row): q·mn and Σ Q'
+    ROWS * d * 2 + // query A fragments (f16)
+    2 * tileGroups * d * 2 + // key scales, minimums as f16 (f32 scales)
     2 * valueGroups * TILE * 2; // value scales and minimums, f16 [group][token]
   const stage =
     tileGroups * d * (groupSize / perWord) * 4 + // key codes
