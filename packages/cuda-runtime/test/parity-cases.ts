@@ -223,6 +223,33 @@ export function parityCases(): ParityCase[] {
     mm('decode 1x4096x512', dtype, [1, 512], [4096, 512], { transposeB: true });
   }
 
+  // The two tensor-core kernels, each forced (KVKIT_CUDA_MATMUL) so that any device runs both on
+  // these small shapes: every A/B layout, edges off the 128×256 and 128×128 tiles, k-tiles wrapping
+  // the 4-stage ring, batches with broadcast, and unaligned n (scalar stores of C's rows).
+  for (const kernel of ['mma256', 'mma128'] as const) {
+    const forced = (name: string, dtype: DType, aShape: number[], bShape: number[], options: { transposeA?: boolean; transposeB?: boolean } = {}) =>
+      add({
+        name: `matmul ${kernel} ${name} ${dtype}`,
+        tolerance: tol(dtype),
+        inputs: (r) => [normal(r, aShape, dtype), normal(r, bShape, dtype)],
+        op: (a, b) => withMatmulKernel(kernel, () => matmul(a, b, options)),
+      });
+    for (const dtype of ['f16', 'bf16'] as DType[]) {
+      forced('AB 300x520x200', dtype, [300, 200], [200, 520]);
+      forced('AᵀB 136x264x200', dtype, [200, 136], [200, 264], { transposeA: true });
+      forced('ABᵀ 257x129x72', dtype, [257, 72], [129, 72], { transposeB: true });
+      forced('AᵀBᵀ 264x136x104', dtype, [104, 264], [136, 104], { transposeA: true, transposeB: true });
+      forced('batch-broadcast [2,1,72,40]x[3,40,264]', dtype, [2, 1, 72, 40], [3, 40, 264]);
+    }
+  }
+  // Big enough (in blocks) for any device to pick the 128×256 kernel without being forced.
+  add({
+    name: 'matmul picks the 128×256 tensor-core kernel for 96 products of 32x264x16 bf16',
+    tolerance: tol('bf16'),
+    inputs: (r) => [normal(r, [96, 32, 16], 'bf16'), normal(r, [96, 16, 264], 'bf16')],
+    op: (a, b) => expectLaunch(a.backend, 'kv_gemm_mma256_bf16_kn', () => matmul(a, b)),
+  });
+
   for (const bits of [1, 2, 3, 4, 8]) {
     add({
       name: `packBits/unpackBits ${bits}-bit, groups of 24`,
@@ -266,6 +293,37 @@ export function parityCases(): ParityCase[] {
     op: (q, k, v, qp, kp) => attention(q, k, v, { queryPositions: qp, keyPositions: kp }).output,
   });
   return cases;
+}
+
+/** `op` with KVKIT_CUDA_MATMUL set to `kernel` (the CUDA launcher reads it per call). */
+function withMatmulKernel<R>(kernel: string, op: () => R): R {
+  const previous = process.env.KVKIT_CUDA_MATMUL;
+  process.env.KVKIT_CUDA_MATMUL = kernel;
+  try {
+    return op();
+  } finally {
+    if (previous === undefined) delete process.env.KVKIT_CUDA_MATMUL;
+    else process.env.KVKIT_CUDA_MATMUL = previous;
+  }
+}
+
+/** `op`'s result, having checked that on a CUDA backend it launched `kernel`. */
+function expectLaunch<R>(backend: Backend, kernel: string, op: () => R): R {
+  if (backend.name !== 'cuda') return op();
+  const target = backend as Backend & { launch: (...args: unknown[]) => unknown };
+  const launch = target.launch;
+  const launched: string[] = [];
+  target.launch = (...args: unknown[]) => {
+    launched.push(String(args[1]));
+    return launch.apply(target, args);
+  };
+  try {
+    const result = op();
+    if (!launched.includes(kernel)) throw new Error(`expected a launch of ${kernel}, got ${launched.join(', ') || 'none'}`);
+    return result;
+  } finally {
+    target.launch = launch;
+  }
 }
 
 // `full` creates on a backend directly: the runner points this at the backend of the run.

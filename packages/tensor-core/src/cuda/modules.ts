@@ -3,7 +3,7 @@ import { attentionModule } from './kernels/attention.js';
 import { elementwiseModule } from './kernels/elementwise.js';
 import { indexingModule } from './kernels/indexing.js';
 import { layoutModule } from './kernels/layout.js';
-import { matmulModule } from './kernels/matmul.js';
+import { matmulMma256Module, matmulModule } from './kernels/matmul.js';
 import { packingModule } from './kernels/packing.js';
 import { reduceModule } from './kernels/reduce.js';
 import { ropeModule } from './kernels/rope.js';
@@ -16,6 +16,7 @@ export const CUDA_MODULES: readonly CudaModuleDefinition[] = [
   reduceModule,
   softmaxNormModule,
   matmulModule,
+  matmulMma256Module,
   ropeModule,
   indexingModule,
   packingModule,

@@ -4,12 +4,27 @@ import type { CudaBackend } from '../cuda-backend.js';
 import { arg, defineCudaModule, registerCudaKernel } from '../kernel-api.js';
 import { collapseViews, layoutArg } from '../layout-arg.js';
 import source from './matmul.cu';
+import mma256Source from './matmul-mma256.cu';
 
 export const matmulModule = defineCudaModule({ name: 'kvkit-matmul', source });
+export const matmulMma256Module = defineCudaModule({ name: 'kvkit-matmul-mma256', source: mma256Source });
 
 const TILE = 128;
 const MMA_SHARED_BYTES = 3 * 2 * 5120 * 2; // MM_STAGES × (A + B) × MM_TILE halves × 2 bytes
+/** matmul-mma256.cu: 128 × 256 block tiles; MW_STAGES × (MW_BM + MW_BN) × MW_BK halves × 2 bytes. */
+const WIDE = { rows: 128, cols: 256, sharedBytes: 4 * (128 + 256) * 32 * 2 };
 const MAX_GRID_Z = 65535;
+
+/**
+ * Whether the 128×256-tile kernel serves a product by default: n must exceed one 128-wide tile (else
+ * half of each wide tile is waste) and its blocks (one per SM) fill at least half of the SMs, else
+ * the 128×128 kernel (two per SM, twice the blocks) finishes sooner — e.g. on 132 SMs 1024³ (32
+ * wide blocks) stays on the 128×128 kernel, 2048³ (128) and up take the wide one.
+ */
+function wideTilesServe(backend: CudaBackend, m: number, n: number, batches: number): boolean {
+  const blocks = Math.ceil(m / WIDE.rows) * Math.ceil(n / WIDE.cols) * batches;
+  return n > TILE && 2 * blocks >= backend.device.multiprocessors;
+}
 
 /** Element strides of a matrix operand: (rows, cols) of the logical matrix; 0 on size-1 axes. */
 function matrixStrides(t: Tensor, transposed: boolean, rows: number, cols: number): [number, number] {
@@ -46,13 +61,23 @@ export function registerCudaMatmulKernel(): void {
     ];
     const grid: [number, number, number] = [Math.ceil(n / TILE), Math.ceil(m / TILE), Math.min(batches, MAX_GRID_Z)];
     const batchAligned = (strides: readonly number[]) => strides.every((s) => s % 8 === 0);
-    const useTensorCores = (a.dtype === 'f16' || a.dtype === 'bf16') && process.env.KVKIT_CUDA_MATMUL !== 'simt';
+    // KVKIT_CUDA_MATMUL (read per call) forces a kernel: 'simt', or where the layouts allow tensor
+    // cores, 'mma128' (128×128 tiles) or 'mma256' (128×256 tiles).
+    const forced = process.env.KVKIT_CUDA_MATMUL;
+    const useTensorCores = (a.dtype === 'f16' || a.dtype === 'bf16') && forced !== 'simt';
     if (useTensorCores) {
       const layoutA = mmaLayout(sAm, sAk, m, k, backend.address(a) % 16 === 0 && batchAligned(batchA.strides));
       const layoutB = mmaLayout(sBn, sBk, n, k, backend.address(b) % 16 === 0 && batchAligned(batchB.strides));
       if (layoutA && layoutB) {
-        const name = `kv_gemm_mma_${a.dtype}_${layoutA === 'k' ? 'k' : 'm'}${layoutB === 'k' ? 'k' : 'n'}`;
-        backend.launch(matmulModule, name, { grid, block: 256, sharedBytes: MMA_SHARED_BYTES }, common);
+        const layouts = `${a.dtype}_${layoutA === 'k' ? 'k' : 'm'}${layoutB === 'k' ? 'k' : 'n'}`;
+        const wide = forced === 'mma256' || (forced !== 'mma128' && wideTilesServe(backend, m, n, batches));
+        if (wide && WIDE.sharedBytes <= backend.device.maxSharedMemoryPerBlockOptin) {
+          const tiles = Math.ceil(m / WIDE.rows) * Math.ceil(n / WIDE.cols); // one grid axis: the kernel rasterizes them
+          const wideGrid: [number, number, number] = [tiles, 1, grid[2]];
+          backend.launch(matmulMma256Module, `kv_gemm_mma256_${layouts}`, { grid: wideGrid, block: 256, sharedBytes: WIDE.sharedBytes }, common);
+        } else {
+          backend.launch(matmulModule, `kv_gemm_mma_${layouts}`, { grid, block: 256, sharedBytes: MMA_SHARED_BYTES }, common);
+        }
         return out;
       }
     }
