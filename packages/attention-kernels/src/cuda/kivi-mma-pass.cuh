@@ -39,8 +39,9 @@
 //      addresses allow, else plain copies);
 //   P. (block) value scales/mins as f16 [group][token], zero outside the partition (so P' and the
 //      bias vanish there); f32 key scales/mins as f16;
-//   C. (warp w: 16-key steps 2w, 2w+1) Q' per k-step from the query's f16 fragments (staged once),
-//      scores (d/16 k-steps × 2 n-tiles), bias (q·mn and ΣQ' by two more mma a k-step), masks (skipped
+//   C. (warp w: tile tokens 32w … 32w + 31, one double step when key groups hold them, else two
+//      16-key steps) Q' per k-step from the query's f16 fragments (staged once),
+//      scores (d/16 k-steps × 2 n-tiles a step), bias (q·mn and ΣQ' by two more mma a k-step), masks (skipped
 //      where the tile is visible to every row), online softmax (the output tiles rescaled only when
 //      a max grows), P·V (d/8 n-tiles) and the value-min tile. The warps merge at the end.
 // The host (kivi-mma-plan.ts) picks this pass only for shapes it serves (f16/bf16 queries, bits 2/4,
@@ -269,14 +270,15 @@ __device__ __forceinline__ void kivi_mma_query_halves(unsigned char* smem, const
 
 // ---- the pass ------------------------------------------------------------------------------------
 
-// C for one warp's 16-key step at tile offset x0 (inside key group gi of the tile): scores, masks
-// (unless `unmasked`: a full step of a tile every row sees, without soft-cap), softmax, P·V into o
-// (DT value tiles, then the value-minimum tile).
-template <int D, int BITS>
+// C for one warp's STEPS 16-key steps at tile offset x0 (inside key group gi of the tile): scores,
+// masks (unless `unmasked`: full steps of a tile every row sees, without soft-cap; `skipFirst`: the
+// first step lies before the partition), softmax, P·V into o (DT value tiles, then the
+// value-minimum tile). Two steps share Q', its biases and the softmax's reductions.
+template <int D, int BITS, int STEPS>
 __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, bool unmasked,
-                                              const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
+                                              bool skipFirst, const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
                                               const KiviCodeLane& code, MmaRowState& st, float (&o)[D / 8 + 1][4]) {
-  constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS, VW = D / PER_WORD;
+  constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS, VW = D / PER_WORD, NT = 2 * STEPS;
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int gi = x0 >> L.groupShift, inGroupWord = (x0 - (gi << L.groupShift)) / PER_WORD;  // the step starts a word
   // S = Q'·(1024 + codes·2^o) with Q' = q ⊙ s (one f16x2 multiply a register, per k-step), then
@@ -287,9 +289,9 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
   const kv_u32* scale = reinterpret_cast<const kv_u32*>(scales + (L.scaleBytes == 2 ? L.keyScale : L.keyScale16)) + gi * D / 2 + t;
   const kv_u32* minimum = reinterpret_cast<const kv_u32*>(scales + (L.scaleBytes == 2 ? L.keyMin : L.keyMin16)) + gi * D / 2 + t;
   const kv_u32* codes = reinterpret_cast<const kv_u32*>(stage + L.keyCodes) + gi * D * L.groupWords;
-  float s[2][4], bias[4] = {0.0f, 0.0f, 0.0f, 0.0f}, qSum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float s[NT][4], bias[4] = {0.0f, 0.0f, 0.0f, 0.0f}, qSum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
-  for (int h = 0; h < 2; h++) s[h][0] = s[h][1] = s[h][2] = s[h][3] = 0.0f;
+  for (int h = 0; h < NT; h++) s[h][0] = s[h][1] = s[h][2] = s[h][3] = 0.0f;
 #pragma unroll
   for (int ks = 0; ks < DK; ks++) {
     const KvVec16 q = *reinterpret_cast<const KvVec16*>(halves + ks * 32 * 4);
@@ -301,7 +303,7 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
     mma_16816<false>(qSum, qa, ones);
     const kv_u32* channel = codes + (ks * 16 + 2 * t) * L.groupWords;
 #pragma unroll
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < NT; h++) {
       // tokens 8h + (0..7) of the step: word 8h / PER_WORD of the step's, from its byte 0 or 2
       const int word = inGroupWord + 8 * h / PER_WORD, base = ((8 * h * BITS) & 31) >> 4;
       kv_u32 b[2];
@@ -314,16 +316,20 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
 #pragma unroll
   for (int e = 0; e < 4; e++) bias[e] -= 1024.0f * (e & 1 ? f1 : f0) * qSum[e];  // C element e: row g + 8·(e ≥ 2), column 2t + e % 2
 #pragma unroll
-  for (int h = 0; h < 2; h++) {
+  for (int h = 0; h < NT; h++) {
 #pragma unroll
     for (int e = 0; e < 4; e++) s[h][e] = s[h][e] * (e & 1 ? f1 : f0) + bias[e];
   }
-  if (!unmasked) mma_mask_scores<2>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
+  if (!unmasked) mma_mask_scores<NT>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
+  if (STEPS == 2 && skipFirst) {  // warp-uniform; after the masks, whose soft-cap would make −∞ finite
+#pragma unroll
+    for (int e = 0; e < 4; e++) s[0][e] = s[1][e] = -KV_INF;
+  }
   // The softmax step on a probe tile of ones, which comes back as the rows' rescale factors; the
   // 17 output tiles take them only when some row of the warp has a new max (a factor ≠ 1: rare
   // once a few hundred keys are in; skipping a factor of exactly 1 changes nothing).
   float factor[1][4] = {{1.0f, 1.0f, 1.0f, 1.0f}};
-  mma_softmax_step<2, 1>(s, st, factor);
+  mma_softmax_step<NT, 1>(s, st, factor);
   if (kivi_warp_any(factor[0][0] != 1.0f || factor[0][2] != 1.0f)) {
 #pragma unroll
     for (int j = 0; j <= DT; j++) {
@@ -333,46 +339,50 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
       o[j][3] *= factor[0][2];
     }
   }
-  kv_u32 pa[1][4];
-  mma_probability_fragments<false, 1>(s, pa);
-  // the value-minimum tile: column gc of B = vmn[token][gc] (zero past the value groups)
+  kv_u32 pa[STEPS][4];
+  mma_probability_fragments<false, STEPS>(s, pa);
   const kv_u32* valueScale = reinterpret_cast<const kv_u32*>(smem + L.valueScale);
   const kv_u32* valueMin = reinterpret_cast<const kv_u32*>(smem + L.valueMin);
-  const int pairAt = (x0 + 2 * t) >> 1;  // f16 pair (tokens x0 + 2t, +1) in a [group][token] row of u32 pairs
-  {
-    kv_u32 b[2] = {0u, 0u};
-    if (g < L.valueGroups) {
-      b[0] = valueMin[g * (KIVI_MMA_TILE / 2) + pairAt];
-      b[1] = valueMin[g * (KIVI_MMA_TILE / 2) + pairAt + 4];
-    }
-    mma_16816<false>(o[DT], pa[0], b);
-  }
-  // O += P'_gc · value codes (column factors 2^o, taken off at the end), n-tile j = channels
-  // 8j..8j+7 of value group j·8 / Gv; the 4 tokens' words 4 at a time (16-byte loads)
-  const kv_u32* valueCodes = reinterpret_cast<const kv_u32*>(stage + L.valueCodes) + (x0 + 2 * t) * VW;
-  kv_u32 pv[4];
-  KvVec16 w[4];  // words 4·(j·8 / PER_WORD / 4) … of tokens x0 + 2t, +1, +8, +9
 #pragma unroll
-  for (int j = 0; j < DT; j++) {
-    const int word = 8 * j / PER_WORD, base = ((8 * j * BITS) & 31) >> 4;
-    if ((8 * j) % (4 * PER_WORD) == 0) {  // compile-time: the first n-tile of the next 4 words
-      w[0] = *reinterpret_cast<const KvVec16*>(valueCodes + word);
-      w[1] = *reinterpret_cast<const KvVec16*>(valueCodes + VW + word);
-      w[2] = *reinterpret_cast<const KvVec16*>(valueCodes + 8 * VW + word);
-      w[3] = *reinterpret_cast<const KvVec16*>(valueCodes + 9 * VW + word);
+  for (int kk = 0; kk < STEPS; kk++) {
+    const int xk = x0 + KIVI_MMA_STEP * kk;
+    const int pairAt = (xk + 2 * t) >> 1;  // f16 pair (tokens xk + 2t, +1) in a [group][token] row of u32 pairs
+    // the value-minimum tile: column gc of B = vmn[token][gc] (zero past the value groups)
+    {
+      kv_u32 b[2] = {0u, 0u};
+      if (g < L.valueGroups) {
+        b[0] = valueMin[g * (KIVI_MMA_TILE / 2) + pairAt];
+        b[1] = valueMin[g * (KIVI_MMA_TILE / 2) + pairAt + 4];
+      }
+      mma_16816<false>(o[DT], pa[kk], b);
     }
-    if (j % 2 == 0 && (j & ((1 << L.valueTileShift) - 1)) == 0) {  // a new value group (groups hold ≥ 2 tiles; warp-uniform)
-      const int gc = j >> L.valueTileShift;
-      const kv_u32 s0 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt], s1 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt + 4];
-      pv[0] = kivi_hmul2(pa[0][0], s0);
-      pv[1] = kivi_hmul2(pa[0][1], s0);
-      pv[2] = kivi_hmul2(pa[0][2], s1);
-      pv[3] = kivi_hmul2(pa[0][3], s1);
+    // O += P'_gc · value codes (column factors 2^o, taken off at the end), n-tile j = channels
+    // 8j..8j+7 of value group j·8 / Gv; the 4 tokens' words 4 at a time (16-byte loads)
+    const kv_u32* valueCodes = reinterpret_cast<const kv_u32*>(stage + L.valueCodes) + (xk + 2 * t) * VW;
+    kv_u32 pv[4];
+    KvVec16 w[4];  // words 4·(j·8 / PER_WORD / 4) … of tokens xk + 2t, +1, +8, +9
+#pragma unroll
+    for (int j = 0; j < DT; j++) {
+      const int word = 8 * j / PER_WORD, base = ((8 * j * BITS) & 31) >> 4;
+      if ((8 * j) % (4 * PER_WORD) == 0) {  // compile-time: the first n-tile of the next 4 words
+        w[0] = *reinterpret_cast<const KvVec16*>(valueCodes + word);
+        w[1] = *reinterpret_cast<const KvVec16*>(valueCodes + VW + word);
+        w[2] = *reinterpret_cast<const KvVec16*>(valueCodes + 8 * VW + word);
+        w[3] = *reinterpret_cast<const KvVec16*>(valueCodes + 9 * VW + word);
+      }
+      if (j % 2 == 0 && (j & ((1 << L.valueTileShift) - 1)) == 0) {  // a new value group (groups hold ≥ 2 tiles; warp-uniform)
+        const int gc = j >> L.valueTileShift;
+        const kv_u32 s0 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt], s1 = valueScale[gc * (KIVI_MMA_TILE / 2) + pairAt + 4];
+        pv[0] = kivi_hmul2(pa[kk][0], s0);
+        pv[1] = kivi_hmul2(pa[kk][1], s0);
+        pv[2] = kivi_hmul2(pa[kk][2], s1);
+        pv[3] = kivi_hmul2(pa[kk][3], s1);
+      }
+      kv_u32 b[2];
+      b[0] = kivi_code_pair(w[0].w[word % 4], w[1].w[word % 4], code, base);
+      b[1] = kivi_code_pair(w[2].w[word % 4], w[3].w[word % 4], code, base);
+      mma_16816<false>(o[j], pv, b);
     }
-    kv_u32 b[2];
-    b[0] = kivi_code_pair(w[0].w[word % 4], w[1].w[word % 4], code, base);
-    b[1] = kivi_code_pair(w[2].w[word % 4], w[3].w[word % 4], code, base);
-    mma_16816<false>(o[j], pv, b);
   }
 }
 
@@ -431,11 +441,22 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
                   !dec_visible(lastRow, reinterpret_cast<const kv_i32*>(stage + L.keyPos)[x], 0, window);
     }
     const bool unmasked = !__syncthreads_or(hidden) && softcap == 0.0f;
+    // warp w: tile tokens [32w, 32w + 32), as one double step inside a key group, or two single
+    // steps (groups of 16); partitions start on a step, so a double step may lose its first half
+    const int x0 = 2 * KIVI_MMA_STEP * warp, token0 = T.tile0 + x0;
+    if (token0 + 2 * KIVI_MMA_STEP > T.a && token0 < T.b) {  // warp-uniform
+      if (L.groupShift >= 5) {
+        kivi_mma_step<D, BITS, 2>(smem, stage, L, x0, T.b - token0, unmasked && token0 + 2 * KIVI_MMA_STEP <= T.b, token0 < T.a, rowPos, rowLive, causal, window,
+                                  softcap, code, st, o);
+      } else {
 #pragma unroll 1
-    for (int x0 = 2 * KIVI_MMA_STEP * warp; x0 < 2 * KIVI_MMA_STEP * (warp + 1); x0 += KIVI_MMA_STEP) {
-      const int token0 = T.tile0 + x0;
-      if (token0 + KIVI_MMA_STEP <= T.a || token0 >= T.b) continue;  // warp-uniform; partitions start on a step
-      kivi_mma_step<D, BITS>(smem, stage, L, x0, T.b - token0, unmasked && token0 + KIVI_MMA_STEP <= T.b, rowPos, rowLive, causal, window, softcap, code, st, o);
+        for (int x = x0; x < x0 + 2 * KIVI_MMA_STEP; x += KIVI_MMA_STEP) {
+          const int token = T.tile0 + x;
+          if (token + KIVI_MMA_STEP <= T.a || token >= T.b) continue;  // warp-uniform
+          kivi_mma_step<D, BITS, 1>(smem, stage, L, x, T.b - token, unmasked && token + KIVI_MMA_STEP <= T.b, false, rowPos, rowLive, causal, window, softcap,
+                                    code, st, o);
+        }
+      }
     }
   }
   cp_async_wait<0>();
