@@ -5,7 +5,8 @@
  *   3. device-side input checks (bad gather index, bad code) raise typed errors;
  *   4. allocation/free stress: device memory returns to its start value;
  *   5. an out-of-memory request gives OutOfMemoryError and the backend stays usable;
- *   6. benchmarks: matmul f32/f16/bf16, copy and elementwise bandwidth, launch overhead.
+ *   6. benchmarks: matmul f32/f16/bf16 (large f16/bf16 also on the 128×128 tensor-core kernel,
+ *      KVKIT_CUDA_MATMUL=mma128), copy and elementwise bandwidth, launch overhead.
  * Writes $OUT/cuda-check.json (or --out DIR); prints a short table last, with the PyTorch numbers
  * of torch_baseline.py (same run) next to ours when $OUT/torch.json exists.
  */
@@ -154,23 +155,45 @@ async function main(): Promise<void> {
 }
 
 
+/** Awaits `run` with KVKIT_CUDA_MATMUL set to `kernel` (the matmul launcher reads it per call). */
+async function withMatmulKernel<R>(kernel: string, run: () => Promise<R>): Promise<R> {
+  const previous = process.env.KVKIT_CUDA_MATMUL;
+  process.env.KVKIT_CUDA_MATMUL = kernel;
+  try {
+    return await run();
+  } finally {
+    if (previous === undefined) delete process.env.KVKIT_CUDA_MATMUL;
+    else process.env.KVKIT_CUDA_MATMUL = previous;
+  }
+}
+
 async function benchmarks(cuda: CudaBackend, runtime: ReturnType<typeof loadCudaRuntime>): Promise<Record<string, unknown>> {
   const rng = createRng(1);
   const out: Record<string, unknown> = {};
   const matmuls: Record<string, number> = {};
+  // The same large f16/bf16 products on the 128×128 tensor-core kernel, which the default dispatch
+  // replaces there by the 128×256 one: both timings from one run.
+  const mma128: Record<string, number> = {};
   for (const n of sizes.matmul) {
     for (const dtype of ['f32', 'f16', 'bf16'] as const) {
       if (n === 8192 && dtype === 'f32') continue;
       const a = await toBackend(randomUniform([n, n], rng, { dtype, low: -1, high: 1 }), cuda);
       const b = await toBackend(randomUniform([n, n], rng, { dtype, low: -1, high: 1 }), cuda);
+      const tflops = (ms: number) => (2 * n ** 3) / (ms / 1000) / 1e12;
       const ms = await timeDeviceMs(runtime, cuda, n >= 4096 ? 10 : 50, () => matmul(a, b).dispose());
-      matmuls[`${dtype} ${n}`] = (2 * n ** 3) / (ms / 1000) / 1e12;
+      matmuls[`${dtype} ${n}`] = tflops(ms);
       log(`matmul ${dtype} ${n}³: ${ms.toFixed(3)} ms, ${matmuls[`${dtype} ${n}`].toFixed(1)} TFLOP/s`);
+      if (dtype !== 'f32' && (n >= 4096 || emulate)) {
+        const ms128 = await withMatmulKernel('mma128', () => timeDeviceMs(runtime, cuda, 10, () => matmul(a, b).dispose()));
+        mma128[`${dtype} ${n}`] = tflops(ms128);
+        log(`matmul ${dtype} ${n}³ with KVKIT_CUDA_MATMUL=mma128: ${ms128.toFixed(3)} ms, ${mma128[`${dtype} ${n}`].toFixed(1)} TFLOP/s`);
+      }
       a.dispose();
       b.dispose();
     }
   }
   out.matmulTflops = matmuls;
+  out.matmulTflopsMma128 = mma128;
 
   const bandwidth: Record<string, number> = {};
   const elements = sizes.elements; // 1 GiB of f32 in the full run
@@ -224,7 +247,13 @@ function printTable(): void {
   const torch = existsSync(torchFile) ? (JSON.parse(readFileSync(torchFile, 'utf8')) as { matmulTflops?: Record<string, number>; bandwidthGBps?: Record<string, number> }) : {};
   const parity = report.parity as { passed: number; failed: number };
   const stress = report.stress as { leakedBytes: number };
-  const bench = report.bench as { matmulTflops: Record<string, number>; bandwidthGBps: Record<string, number>; launchOverheadUs: Record<string, number> };
+  const bench = report.bench as {
+    matmulTflops: Record<string, number>;
+    matmulTflopsMma128: Record<string, number>;
+    bandwidthGBps: Record<string, number>;
+    launchOverheadUs: Record<string, number>;
+  };
+  const ofTorch = (v: number | undefined, t: number | undefined) => (v !== undefined && t ? `${((100 * v) / t).toFixed(0)}%` : '—');
   const copy = torch.bandwidthGBps?.['copy f32'] ?? bench.bandwidthGBps['copy f32 (copy engine)'];
   const lines = [
     '',
@@ -235,11 +264,12 @@ function printTable(): void {
     `| alloc/free stress | leaked ${stress.leakedBytes} bytes |`,
     `| out of memory | ${(report.outOfMemory as { error: string }).error.split(':')[0]}, usable after: ${(report.outOfMemory as { usableAfter: boolean }).usableAfter} |`,
     '',
-    `| matmul | kvkit TFLOP/s | torch TFLOP/s | kvkit / torch |`,
-    `|---|---|---|---|`,
+    `| matmul | kvkit TFLOP/s | torch TFLOP/s | kvkit / torch | kvkit mma128 TFLOP/s | mma128 / torch |`,
+    `|---|---|---|---|---|---|`,
     ...Object.entries(bench.matmulTflops).map(([k, v]) => {
       const t = torch.matmulTflops?.[k];
-      return `| ${k}³ | ${v.toFixed(1)} | ${t?.toFixed(1) ?? '—'} | ${t ? `${((100 * v) / t).toFixed(0)}%` : '—'} |`;
+      const v128 = bench.matmulTflopsMma128[k];
+      return `| ${k}³ | ${v.toFixed(1)} | ${t?.toFixed(1) ?? '—'} | ${ofTorch(v, t)} | ${v128?.toFixed(1) ?? '—'} | ${ofTorch(v128, t)} |`;
     }),
     '',
     `| memory-bound op | kvkit GB/s | % of torch copy (${copy.toFixed(0)} GB/s) | torch GB/s |`,

@@ -7,7 +7,8 @@
 //   tiles, a 3-stage cp.async pipeline, ldmatrix fragment loads; two blocks per SM (128 registers
 //   per thread without spills, 2 × 60 KiB shared memory). A is 'k' (k contiguous) or 'm'
 //   (m contiguous); B is 'k' or 'n'. The launcher picks it when the contiguous dimensions are
-//   multiples of 8 and every row starts 16-byte aligned, else the SIMT kernel.
+//   multiples of 8 and every row starts 16-byte aligned, else the SIMT kernel — except for products
+//   large enough for the 128×256 tiles of kv_gemm_mma256_* (matmul-mma256.cu).
 #include "kvkit/prelude.cuh"
 #include "kvkit/async-copy.cuh"
 #include "kvkit/mma.cuh"
