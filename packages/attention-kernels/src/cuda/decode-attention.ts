@@ -4,7 +4,7 @@ import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
-import { mmaDecodeLaunch, mmaDecodeServes } from './mma-decode-plan.js';
+import { mmaDecodeLaunch, mmaDecodeServes, mmaPrefillLaunch, mmaPrefillServes } from './mma-decode-plan.js';
 import { decodeAttentionModule, maskArgs, type PartialLaunch, splitKDecode } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
 
@@ -48,9 +48,12 @@ function denseSplitK(backend: CudaBackend, [q, k, v, qPos, kPos, logWeights]: re
 }
 
 /**
- * Pass 1's kernel (kv_<source>_partial_<q>_<k>, or kv_<source>_mma_partial_<q>_<k> on tensor cores)
- * and its launch: the tensor-core pass wherever it serves the K/V on this device (mmaDecodeServes), unless
- * KVKIT_CUDA_DECODE=vec forces the 16-byte pass (so a GPU run can time both).
+ * Pass 1's kernel and its launch: kv_<source>_mma_prefill_partial_<q>_<k> (tensor cores, blocks of
+ * 64 rows sharing each K/V tile) for prefill-sized row counts (mmaPrefillServes),
+ * kv_<source>_mma_partial_<q>_<k> (tensor cores, 16-row blocks) wherever the tensor-core pass serves
+ * the K/V on this device (mmaDecodeServes), else kv_<source>_partial_<q>_<k> (16-byte loads).
+ * KVKIT_CUDA_DECODE forces a pass so a GPU run can time all three: `vec` the 16-byte pass, `mma16`
+ * the 16-row tensor-core pass (where it serves).
  */
 export function partialKernel(
   backend: CudaBackend,
@@ -60,9 +63,13 @@ export function partialKernel(
 ): { kernel: string; config: Pick<PartialLaunch, 'grid' | 'block' | 'sharedBytes'> } {
   const { grid, block, sharedBytes } = launch;
   const config = { grid, block, sharedBytes };
-  const mma = process.env.KVKIT_CUDA_DECODE !== 'vec' && mmaDecodeServes({ keyDtype: s.k.dtype, d: s.d, dv: s.dv, addresses: [s.kAddress, s.vAddress], maxSharedBytes: backend.device.maxSharedMemoryPerBlockOptin });
+  const forced = process.env.KVKIT_CUDA_DECODE;
+  const maxSharedBytes = backend.device.maxSharedMemoryPerBlockOptin;
+  const mma = forced !== 'vec' && mmaDecodeServes({ keyDtype: s.k.dtype, d: s.d, dv: s.dv, addresses: [s.kAddress, s.vAddress], maxSharedBytes });
   const dtypes = `${s.q.dtype}_${s.k.dtype}`;
-  return mma ? { kernel: `kv_${source}_mma_partial_${dtypes}`, config: mmaDecodeLaunch(config, s) } : { kernel: `kv_${source}_partial_${dtypes}`, config };
+  if (!mma) return { kernel: `kv_${source}_partial_${dtypes}`, config };
+  if (forced !== 'mma16' && mmaPrefillServes({ ...s, maxSharedBytes })) return { kernel: `kv_${source}_mma_prefill_partial_${dtypes}`, config: mmaPrefillLaunch(config, s) };
+  return { kernel: `kv_${source}_mma_partial_${dtypes}`, config: mmaDecodeLaunch(config, s) };
 }
 
 function denseStatistics(backend: CudaBackend, [q, k, qPos, kPos, logWeights]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: KernelAttrs, lse: Tensor): KeyStatistics {

@@ -1,13 +1,17 @@
 import type { DType } from '@kvkit/tensor-core';
 
 // Mirrors mma-decode-tile.cuh / mma-decode-pass.cuh (MMA_DEC_ROWS, MMA_DEC_WARPS, MMA_DEC_STAGES,
-// MMA_DEC_STEP, MMA_DEC_PAD).
+// MMA_DEC_STEP, MMA_DEC_PAD) and mma-prefill-pass.cuh (MMA_PRE_ROWS, MMA_PRE_KEYS, MMA_PRE_STAGES).
 /** Query rows per block of a tensor-core decode pass (the mma M dimension). */
 export const MMA_ROWS = 16;
 const WARPS = 4;
 const STAGES = 3;
 const STEP_KEYS = 16;
 const PAD = 8;
+/** Query rows per block of the tensor-core prefill pass (4 warps of 16 rows sharing each K/V tile). */
+export const MMA_PREFILL_ROWS = 64;
+const PREFILL_KEYS = 64;
+const PREFILL_STAGES = 3;
 /** Head dims (key and value) the tensor-core pass serves (mma_dec_serves_dim). */
 const HEAD_DIMS = [16, 32, 64, 128];
 
@@ -19,6 +23,26 @@ function stageBytes(d: number, dv: number): number {
 /** Dynamic shared memory of the tensor-core pass: every warp's stages (they also hold the query tile and the warps' merge). */
 export function mmaDecodeSharedBytes(d: number, dv: number): number {
   return WARPS * STAGES * stageBytes(d, dv);
+}
+
+/**
+ * Dynamic shared memory of the tensor-core prefill pass: its ring of 64-key stages (K, V, positions,
+ * log weights; the first also holds the query tile), a row table per stage and 64 bytes of scratch.
+ */
+export function mmaPrefillSharedBytes(d: number, dv: number): number {
+  const stage = 2 * PREFILL_KEYS * (d + PAD + dv + PAD) + 2 * PREFILL_KEYS * 4;
+  return PREFILL_STAGES * (stage + PREFILL_KEYS * 8) + 64;
+}
+
+/**
+ * Whether pass 1 takes the prefill pass (blocks of 64 rows) rather than the 16-row one, given that
+ * the tensor-core pass serves the K/V: from 64 rows per KV row on, where every warp of a block has
+ * a full 16-row fragment to compute on each tile it shares. Below, a 64-row block would leave warps
+ * idle on the same barriers, and the 16-row pass's 4 independent key streams per block keep more
+ * bytes in flight for the few rows of a decode.
+ */
+export function mmaPrefillServes(shape: { rowsPerKvRow: number; d: number; dv: number; maxSharedBytes: number }): boolean {
+  return shape.rowsPerKvRow >= MMA_PREFILL_ROWS && mmaPrefillSharedBytes(shape.d, shape.dv) <= shape.maxSharedBytes;
 }
 
 /**
@@ -50,4 +74,13 @@ export function mmaDecodeLaunch<L extends { grid: [number, number, number]; bloc
 ): L {
   const [parts, kvRows] = launch.grid;
   return { ...launch, grid: [parts, kvRows, Math.ceil(rowsPerKvRow / MMA_ROWS)], block: WARPS * 32, sharedBytes: mmaDecodeSharedBytes(d, dv) };
+}
+
+/** The same for the prefill pass: blocks of MMA_PREFILL_ROWS rows (grid z = ⌈rows per KV row / 64⌉) and its ring as shared memory. */
+export function mmaPrefillLaunch<L extends { grid: [number, number, number]; block: number; sharedBytes: number }>(
+  launch: L,
+  { rowsPerKvRow, d, dv }: { rowsPerKvRow: number; d: number; dv: number },
+): L {
+  const [parts, kvRows] = launch.grid;
+  return { ...launch, grid: [parts, kvRows, Math.ceil(rowsPerKvRow / MMA_PREFILL_ROWS)], block: WARPS * 32, sharedBytes: mmaPrefillSharedBytes(d, dv) };
 }

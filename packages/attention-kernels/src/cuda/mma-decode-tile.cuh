@@ -81,15 +81,14 @@ __device__ __forceinline__ bool mma_block_rows(const Source& src, const Rows& ro
   return true;
 }
 
-// The block's query rows (those of mma_block_rows), scaled and rounded to the key dtype TK (f16 or
-// bf16), into the shared tile qTile [MMA_DEC_ROWS][d + MMA_DEC_PAD], zero rows past the count. A
-// barrier must separate this from mma_query_fragments.
+// Query rows r0 … r0 + count − 1 of KV row kvh (as `rowMap` maps them), scaled and rounded to the key
+// dtype TK (f16 or bf16), into the shared tile qTile [tileRows][d + MMA_DEC_PAD], zero rows past the
+// count. A barrier must separate this from mma_query_fragments.
 template <class TQ, class TK, class Rows>
-__device__ __forceinline__ void mma_stage_queries(const TQ* Q, const Rows& rowMap, int d, float scale, TK* qTile, const MmaBlockRows& rowsOf) {
-  const int kvh = blockIdx.y, r0 = blockIdx.z * MMA_DEC_ROWS;
+__device__ __forceinline__ void mma_stage_query_rows(const TQ* Q, const Rows& rowMap, int kvh, int r0, int count, int tileRows, int d, float scale, TK* qTile) {
   // Loads only for the live rows (a decode block has group · m of 16, often 4), a thread's 4 at a
   // time: in flight together rather than one latency each.
-  const int live = rowsOf.count * d;
+  const int live = count * d;
   for (int e0 = threadIdx.x; e0 < live; e0 += 4 * blockDim.x) {
     float x[4];
 #pragma unroll
@@ -103,7 +102,13 @@ __device__ __forceinline__ void mma_stage_queries(const TQ* Q, const Rows& rowMa
       if (e < live) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(x[u]);
     }
   }
-  for (int e = live + threadIdx.x; e < MMA_DEC_ROWS * d; e += blockDim.x) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(0.0f);
+  for (int e = live + threadIdx.x; e < tileRows * d; e += blockDim.x) qTile[(e / d) * (d + MMA_DEC_PAD) + e % d] = KvType<TK>::store(0.0f);
+}
+
+// The block's query rows (those of mma_block_rows) into qTile [MMA_DEC_ROWS][d + MMA_DEC_PAD], as above.
+template <class TQ, class TK, class Rows>
+__device__ __forceinline__ void mma_stage_queries(const TQ* Q, const Rows& rowMap, int d, float scale, TK* qTile, const MmaBlockRows& rowsOf) {
+  mma_stage_query_rows<TQ, TK>(Q, rowMap, blockIdx.y, blockIdx.z * MMA_DEC_ROWS, rowsOf.count, MMA_DEC_ROWS, d, scale, qTile);
 }
 
 // Both of the above: the block's rows, then their query tile. false: nothing to write (as above).
@@ -201,6 +206,41 @@ __device__ __forceinline__ void mma_probability_fragments(const float (&p)[2 * K
   }
 }
 
+// The lane's share of DT output fragments (8 channels each, those past dv unused) into the rows
+// row0 (row g) and row1 (row g + 8; nullptr: none), which hold channels 0 … dv − 1.
+template <int DT>
+__device__ __forceinline__ void mma_store_fragments(const float (&o)[DT][4], float* row0, float* row1, int dv) {
+  const int t = threadIdx.x & 3;
+#pragma unroll
+  for (int dt = 0; dt < DT; dt++) {
+    if (dt * 8 >= dv) continue;
+    row0[dt * 8 + 2 * t] = o[dt][0];
+    row0[dt * 8 + 2 * t + 1] = o[dt][1];
+    if (!row1) continue;
+    row1[dt * 8 + 2 * t] = o[dt][2];
+    row1[dt * 8 + 2 * t + 1] = o[dt][3];
+  }
+}
+
+// The end of a pass whose warps own distinct rows (no merge across warps): the lane's rows g and
+// g + 8 (partial slots slot[0], slot[1]; live[h] false: past the block's rows) get the warp's
+// unnormalized output partAcc[slot·dv + c] and (max, Σ exp) partStat[2·slot], [2·slot + 1].
+template <int DT>
+__device__ __forceinline__ void mma_write_warp_partials(const float (&o)[DT][4], const MmaRowState& st, const kv_i64 (&slot)[2], const bool (&live)[2], int dv,
+                                                        float* partAcc, float* partStat) {
+  const float sum[2] = {mma_quad_sum(st.sum[0]), mma_quad_sum(st.sum[1])};
+  const int t = threadIdx.x & 3;
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    if (live[h] && t == 0) {
+      partStat[2 * slot[h]] = st.max[h];
+      partStat[2 * slot[h] + 1] = sum[h];
+    }
+  }
+  // Rows are in order: row g + 8 live implies row g live.
+  if (live[0]) mma_store_fragments(o, partAcc + slot[0] * dv, live[1] ? partAcc + slot[1] * dv : nullptr, dv);
+}
+
 // Floats of shared memory mma_write_partials needs for `warps` warps and dv value channels.
 __device__ __forceinline__ int mma_scratch_floats(int warps, int dv) { return warps * MMA_DEC_ROWS * (3 + dv + MMA_DEC_PAD); }
 
@@ -226,16 +266,8 @@ __device__ __forceinline__ void mma_write_partials(const float (&o)[DT][4], cons
     wSum[warp * MMA_DEC_ROWS + g] = sum0;
     wSum[warp * MMA_DEC_ROWS + g + 8] = sum1;
   }
-  float* row0 = wAcc + (warp * MMA_DEC_ROWS + g) * stride + 2 * t;
-  float* row1 = row0 + 8 * stride;
-#pragma unroll
-  for (int dt = 0; dt < DT; dt++) {
-    if (dt * 8 >= dv) continue;
-    row0[dt * 8] = o[dt][0];
-    row0[dt * 8 + 1] = o[dt][1];
-    row1[dt * 8] = o[dt][2];
-    row1[dt * 8 + 1] = o[dt][3];
-  }
+  float* row0 = wAcc + (warp * MMA_DEC_ROWS + g) * stride;
+  mma_store_fragments(o, row0, row0 + 8 * stride, dv);
   __syncthreads();
   const int rc = rowsOf.count;
   if (threadIdx.x < rc) {

@@ -6,13 +6,18 @@ import decodeSource from './decode-attention.cu';
 import mergeSource from './merge.cu';
 import mmaPassHeader from './mma-decode-pass.cuh';
 import mmaTileHeader from './mma-decode-tile.cuh';
+import mmaPrefillHeader from './mma-prefill-pass.cuh';
 import passHeader from './split-k-pass.cuh';
 
 /** Pass 1 and the sources every split-K module includes (`#include "split-k-pass.cuh"`). */
 export const SPLIT_K_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'split-k-pass.cuh': passHeader });
 
-/** The tensor-core pass 1 (`#include "mma-decode-pass.cuh"`) and its fragment-level pieces, which it includes. */
-export const MMA_DECODE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'mma-decode-tile.cuh': mmaTileHeader, 'mma-decode-pass.cuh': mmaPassHeader });
+/** The tensor-core passes 1 (`#include "mma-decode-pass.cuh"`, `"mma-prefill-pass.cuh"`) and their fragment-level pieces, which they include. */
+export const MMA_DECODE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'mma-decode-tile.cuh': mmaTileHeader,
+  'mma-decode-pass.cuh': mmaPassHeader,
+  'mma-prefill-pass.cuh': mmaPrefillHeader,
+});
 
 /**
  * Pass 1 of split-K decode over dense, ragged and paged K/V (16-byte and tensor-core passes). The
