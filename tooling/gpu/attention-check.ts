@@ -56,10 +56,13 @@ const dims = tiny
  */
 const decodeLengths = (backend: string): number[] => (backend === 'cuda' && !tiny && !quick ? [...dims.lengths, 131072] : dims.lengths);
 /**
- * The CUDA decode kernels' override (decode-attention.ts, kivi-decode.ts): 'vec' forces the
- * 16-byte CUDA-core pass, so one run times it beside the default tensor-core (mma) pass.
+ * The CUDA pass-1 override (decode-attention.ts, kivi-decode.ts): 'vec' forces the 16-byte
+ * CUDA-core pass and 'mma16' the 16-row tensor-core pass (prefill's default is the 64-row one), so
+ * one run times them beside the default.
  */
 const CUDA_DECODE_OVERRIDE = 'KVKIT_CUDA_DECODE';
+/** Prefill sizes up to which CUDA also times the forced passes (the 16-byte one is slow there). */
+const PREFILL_COMPARE_MAX = 4096;
 const DECODE_DTYPE = 'f16' as const;
 /** Prefill runs in f16 on both GPU backends (their flashAttention takes f32, f16 and bf16). */
 const PREFILL_DTYPE = 'f16' as const;
@@ -84,6 +87,9 @@ interface TimingEntry {
 
 interface PrefillEntry {
   ms?: number;
+  /** CUDA, up to PREFILL_COMPARE_MAX tokens: the 16-row tensor-core pass and the 16-byte pass forced. */
+  mma16Ms?: number;
+  vecMs?: number;
   tflops?: number;
   spotCheckError?: number;
   error?: string;
@@ -222,7 +228,7 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
     const options = { partitionSize: PARTITION, queryPositions: positions[0], keyPositions: positions[1] };
     const call = () => decodeAttention(q, k, v, options).output.dispose();
     const ms = await device.time(dims.reps, call);
-    const vecMs = await timeForcedVec(device, call);
+    const vecMs = await timeWithOverride(device, 'vec', dims.reps, call);
     const kvBytes = 2 * batch * kvHeads * n * d * 2;
     const kvGBps = kvBytes / (ms / 1000) / 1e9;
     // The first KV head's query heads against the CPU kernel over the same block.
@@ -237,13 +243,13 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
   }
 }
 
-/** On CUDA, device ms per call with the 16-byte pass forced (CUDA_DECODE_OVERRIDE); undefined elsewhere. */
-async function timeForcedVec(device: Device, call: () => void): Promise<number | undefined> {
+/** On CUDA, device ms per call with CUDA_DECODE_OVERRIDE set to `pass`; undefined elsewhere. */
+async function timeWithOverride(device: Device, pass: 'vec' | 'mma16', reps: number, call: () => void): Promise<number | undefined> {
   if (device.name !== 'cuda') return undefined;
   const before = process.env[CUDA_DECODE_OVERRIDE];
-  process.env[CUDA_DECODE_OVERRIDE] = 'vec';
+  process.env[CUDA_DECODE_OVERRIDE] = pass;
   try {
-    return await device.time(dims.reps, call);
+    return await device.time(reps, call);
   } finally {
     if (before === undefined) delete process.env[CUDA_DECODE_OVERRIDE];
     else process.env[CUDA_DECODE_OVERRIDE] = before;
@@ -278,8 +284,12 @@ async function prefillAt(device: Device, n: number): Promise<PrefillEntry> {
     const positions = await devicePositions(device, 0, n);
     live.push(positions);
     const options = { causal: true, queryPositions: positions, keyPositions: positions };
-    const ms = await device.time(dims.prefillReps, () => flashAttention(q, k, v, options).output.dispose());
+    const call = () => flashAttention(q, k, v, options).output.dispose();
+    const ms = await device.time(dims.prefillReps, call);
     const tflops = causalPrefillFlops(qHeads, d, n) / (ms / 1000) / 1e12;
+    const compare = n <= PREFILL_COMPARE_MAX;
+    const mma16Ms = compare ? await timeWithOverride(device, 'mma16', dims.prefillReps, call) : undefined;
+    const vecMs = compare ? await timeWithOverride(device, 'vec', dims.prefillReps, call) : undefined;
     const out = flashAttention(q, k, v, options).output;
     live.push(out);
     const spot = Math.min(PREFILL_SPOT, n);
@@ -292,7 +302,7 @@ async function prefillAt(device: Device, n: number): Promise<PrefillEntry> {
     const firstRef = flashAttention(slice(qBlock, [0, 0, 0], [group, spot, d]), slice(kBlock, [0, 0, 0], [1, spot, d]), slice(vBlock, [0, 0, 0], [1, spot, d])).output.readFloat32Sync();
     const lastRef = flashAttention(slice(qBlock, [0, n - spot, 0], [group, n, d]), kBlock, vBlock).output.readFloat32Sync();
     const spotCheckError = Math.max(relativeError(await rows(out, 0, spot), firstRef), relativeError(await rows(out, n - spot, n), lastRef));
-    return { ms, tflops, spotCheckError };
+    return { ms, mma16Ms, vecMs, tflops, spotCheckError };
   } finally {
     for (const t of live) t.dispose();
   }
@@ -314,7 +324,8 @@ async function prefillAll(device: Device, report: BackendReport, save: () => voi
       const r = await within(30_000, `prefill n=${n}`, prefillAt(device, n));
       report.prefill[n] = r;
       if (r.ms !== undefined) last = { n, ms: r.ms };
-      log(`${name} causal prefill n=${n}: ${r.ms?.toFixed(3)} ms, ${r.tflops?.toFixed(2)} TFLOP/s, spot check error ${r.spotCheckError?.toExponential(2)}`);
+      const forced = r.vecMs === undefined ? '' : ` (16-row tensor-core pass forced: ${r.mma16Ms?.toFixed(3)} ms; 16-byte pass forced: ${r.vecMs.toFixed(3)} ms)`;
+      log(`${name} causal prefill n=${n}: ${r.ms?.toFixed(3)} ms${forced}, ${r.tflops?.toFixed(2)} TFLOP/s, spot check error ${r.spotCheckError?.toExponential(2)}`);
     } catch (error) {
       report.prefill[n] = { error: (error as Error).message };
       log(`${name} prefill n=${n} failed: ${(error as Error).message}`);
@@ -378,7 +389,7 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
     const options = { partitionSize: PARTITION, queryPositions: queryPosition };
     const call = () => kiviDecodeAttention(q, view, options).output.dispose();
     const ms = await device.time(dims.reps, call);
-    const vecMs = await timeForcedVec(device, call);
+    const vecMs = await timeWithOverride(device, 'vec', dims.reps, call);
     const bytes = names.reduce((sum, name) => sum + view[name].size * (view[name].dtype === 'u32' ? 4 : 2), 0);
     const kvGBps = bytes / (ms / 1000) / 1e9;
     const out = kiviDecodeAttention(q, view, options).output;
@@ -574,9 +585,15 @@ function summarize(): void {
     }
   }
   lines.push('', `causal prefill (flashAttention), batch 1 × ${dims.qHeads} query heads × ${dims.kvHeads} KV heads × head dim ${dims.d}, ${PREFILL_DTYPE}; TFLOP/s = 4·H·d·n(n+1)/2 / time (H = ${dims.qHeads} query heads, n(n+1)/2 visible pairs, 2d FLOPs each for q·k and p·v) (% of torch SDPA is_causal, ${torch?.gqa ?? 'not run'})`, '');
-  lines.push('| tokens | CUDA ms | CUDA TFLOP/s (% torch) | WebGPU ms | WebGPU TFLOP/s (% torch) | torch SDPA ms | torch TFLOP/s |', '|---|---|---|---|---|---|---|');
+  lines.push('| tokens | CUDA ms (16-row mma / 16-byte pass ms) | CUDA TFLOP/s (% torch) | WebGPU ms | WebGPU TFLOP/s (% torch) | torch SDPA ms | torch TFLOP/s |', '|---|---|---|---|---|---|---|');
   const prefillCell = (r: PrefillEntry | undefined, fraction: number | undefined): [string, string] =>
-    !r ? ['—', '—'] : r.skipped ? ['skipped', r.skipped] : r.error ? ['failed', r.error.slice(0, 40)] : [fmt(r.ms, 3), `${fmt(r.tflops, 2)}${fraction ? ` (${(100 * fraction).toFixed(0)}%)` : ''}`];
+    !r
+      ? ['—', '—']
+      : r.skipped
+        ? ['skipped', r.skipped]
+        : r.error
+          ? ['failed', r.error.slice(0, 40)]
+          : [`${fmt(r.ms, 3)}${r.vecMs !== undefined ? ` (${fmt(r.mma16Ms, 3)} / ${fmt(r.vecMs, 3)})` : ''}`, `${fmt(r.tflops, 2)}${fraction ? ` (${(100 * fraction).toFixed(0)}%)` : ''}`];
   const prefillLengths = new Set<string>([...backends.flatMap((b) => Object.keys(b.prefill ?? {})), ...Object.keys(torch?.prefill ?? {})]);
   for (const n of [...prefillLengths].sort((a, b) => Number(a) - Number(b))) {
     const [c, w] = backends.map((b) => prefillCell(b.prefill?.[n], prefillFractionOfTorch[b.backend]?.[n]));
