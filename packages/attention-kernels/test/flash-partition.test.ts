@@ -1,6 +1,6 @@
 import { zeros } from '@kvkit/tensor-core';
 import { describe, expect, it } from 'vitest';
-import { FLASH_PARTIALS_BYTES, FLASH_PARTITION, flashPartitionSize } from '../src/gpu/flash-partition.js';
+import { FLASH_PARALLEL_ROWS, FLASH_PARTIALS_BYTES, FLASH_PARTITION, flashPartitionSize } from '../src/gpu/flash-partition.js';
 
 const shapes = (qHeads: number, m: number, kvHeads: number, n: number, d: number) =>
   [zeros([qHeads, m, d]), zeros([kvHeads, n, d]), zeros([kvHeads, n, d])] as const;
@@ -32,5 +32,17 @@ describe('flashPartitionSize', () => {
       expect(Math.ceil(n / partition)).toBeGreaterThanOrEqual(1);
       expect(Math.ceil(n / partition)).toBeLessThanOrEqual(Math.ceil(n / FLASH_PARTITION));
     }
+  });
+
+  it('takes one partition once the query rows alone fill the GPU', () => {
+    // 32 heads × 2048 queries = 65536 rows: 1024 blocks of 64 rows without splitting the keys.
+    for (const [m, n] of [[2048, 2048], [4096, 4096], [4096, 12345], [16384, 16384]]) {
+      expect(32 * m).toBeGreaterThanOrEqual(FLASH_PARALLEL_ROWS);
+      const partition = flashPartitionSize(...shapes(32, m, 8, n, 128));
+      expect(Math.ceil(n / partition), `m ${m}, n ${n}`).toBe(1);
+      expect(partition % 128).toBe(0);
+    }
+    // 32 heads × 1024 queries: half that, so the keys still split (512-key partitions, 2 of them).
+    expect(flashPartitionSize(...shapes(32, 1024, 8, 1024, 128))).toBe(FLASH_PARTITION);
   });
 });

@@ -5,7 +5,8 @@ import type { Tensor } from '@kvkit/tensor-core';
  * each block takes ≤ 8 query rows of one KV head (for m ≥ 8, consecutive queries of one query head)
  * over one partition of keys with an online softmax, and the partitions merge by log-sum-exp. Long
  * prompts get parallelism from both the query chunks and the key partitions. A 128-key tile no row
- * of a block can see (causal, window) costs a position test per key, not its loads.
+ * of a block can see (causal, window) costs a position test per key, not its loads. Prompts with
+ * enough query rows to fill the GPU take one partition (FLASH_PARALLEL_ROWS).
  */
 export const FLASH_PARTITION = 512;
 
@@ -17,6 +18,15 @@ export const FLASH_PARTITION = 512;
  */
 export const FLASH_PARTIALS_BYTES = 256 * 2 ** 20;
 
+/**
+ * Query rows (qHeads · m) that alone give a GPU enough blocks: 1024 of CUDA's 64-row tensor-core
+ * prefill blocks (≈ 4 waves of 2 blocks per SM on 132 SMs; the 8-row passes get 8192). Past them
+ * every key partition only adds partial states to write and merge (at 4k tokens × 32 heads × 128,
+ * each is 68 MB written and read back, ~15% of the attention's own time on an H200), so the
+ * prompt takes one partition.
+ */
+export const FLASH_PARALLEL_ROWS = 65536;
+
 /** Partition sizes grow in whole tiles of the kernels' key chunk. */
 const KEY_CHUNK = 128;
 
@@ -25,6 +35,7 @@ export function flashPartitionSize(q: Tensor, k: Tensor, v: Tensor): number {
   const rows = q.shape[0] * q.shape[1];
   const n = k.shape[1];
   const dv = v.shape[2];
+  if (rows >= FLASH_PARALLEL_ROWS) return Math.max(FLASH_PARTITION, Math.ceil(n / KEY_CHUNK) * KEY_CHUNK);
   const bytesPerPartition = rows * (dv + 2) * 4;
   const affordable = Math.max(1, Math.floor(FLASH_PARTIALS_BYTES / Math.max(bytesPerPartition, 1)));
   const partitions = Math.min(Math.ceil(n / FLASH_PARTITION), affordable);
