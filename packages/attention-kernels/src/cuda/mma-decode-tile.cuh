@@ -159,6 +159,17 @@ __device__ __forceinline__ void mma_mask_scores(float (&s)[NT][4], const kv_i32*
   }
 }
 
+// exp of a score minus its row's max (≤ 0) on the SFU: ex2.approx after a multiply by log2 e, a few
+// ulp from expf where expf's range reduction costs ~10 instructions; the probabilities are rounded
+// to 16 bits for the mma anyway. The emulator keeps expf.
+__device__ __forceinline__ float mma_exp(float x) {
+#ifdef KVKIT_EMULATOR
+  return expf(x);
+#else
+  return __expf(x);
+#endif
+}
+
 // Masked scores of NT n-tiles → probabilities exp(s − new max), in place; the rows' maxima take the
 // tile's, their sums and the DT output fragments (8 value channels each) are rescaled to it.
 template <int NT, int DT>
@@ -171,13 +182,13 @@ __device__ __forceinline__ void mma_softmax_step(float (&s)[NT][4], MmaRowState&
     for (int nt = 0; nt < NT; nt++) mx = kv_max_nan(mx, kv_max_nan(s[nt][2 * h], s[nt][2 * h + 1]));
     const float old = st.max[h];
     const float next = kv_max_nan(old, mma_quad_max(mx));
-    rescale[h] = old == -KV_INF ? 0.0f : expf(old - next);  // NaN max: NaN from here on
+    rescale[h] = old == -KV_INF ? 0.0f : mma_exp(old - next);  // NaN max: NaN from here on
     float sum = 0.0f;
 #pragma unroll
     for (int nt = 0; nt < NT; nt++) {
 #pragma unroll
       for (int e = 2 * h; e < 2 * h + 2; e++) {
-        s[nt][e] = next == -KV_INF ? 0.0f : expf(s[nt][e] - next);
+        s[nt][e] = next == -KV_INF ? 0.0f : mma_exp(s[nt][e] - next);
         sum += s[nt][e];
       }
     }
