@@ -41,21 +41,22 @@ __device__ __forceinline__ const void* mw_at(const void* base, int halves) { ret
 // One thread's share of copying an operand's ROWS × 32 slice (A: ROWS = BM along m; B: ROWS = BN
 // along n) into a stage, k-tile after k-tile: K_MAJOR when the operand is k-contiguous (sOuter
 // between its rows, tile [row][k]), else outer-contiguous (sK between its rows, tile [k][outer]).
-// The thread's chunks lie ROW_STEP shared rows apart, which keeps the swizzle bits of its first.
-// Chunks outside the matrix are zero-filled.
+// The thread's chunks lie ROW_STEP shared rows apart, a multiple of 8, so they all share the
+// swizzle of its first. Chunks outside the matrix are zero-filled (their source is not read).
 template <int ROWS, bool K_MAJOR>
 struct MwOperandLoader {
   static constexpr int CHUNKS_PER_ROW = K_MAJOR ? MW_BK / 8 : ROWS / 8;
   static constexpr int CHUNKS = ROWS * MW_BK / 8 / 256;
   static constexpr int ROW_STEP = 256 / CHUNKS_PER_ROW;
   static constexpr int SMEM_STEP = ROW_STEP * (K_MAJOR ? MW_BK : ROWS);
+  static_assert(ROW_STEP % 8 == 0, "a thread's chunks must share the swizzle of its first");
   const kv_u16* src;  // the thread's first chunk in the next k-tile
   kv_i64 chunkStride, tileStride;
   int smemOffset;     // of the first chunk in the operand tile, in halves
-  int kFirst, K;      // k of the first chunk in the next k-tile
+  int kNext, kSize;   // k of the first chunk in the next k-tile; K
   unsigned outerOk;   // bit r: chunk r's rows (m or n) lie inside the matrix
 
-  __device__ __forceinline__ MwOperandLoader(const kv_u16* base, int outerBase, int outerSize, int K_, kv_i64 sOuter, kv_i64 sK, int tid) : K(K_) {
+  __device__ __forceinline__ MwOperandLoader(const kv_u16* base, int outerBase, int outerSize, int K, kv_i64 sOuter, kv_i64 sK, int tid) : kSize(K) {
     const int row = tid / CHUNKS_PER_ROW, col = tid % CHUNKS_PER_ROW;
     outerOk = 0;
     if constexpr (K_MAJOR) {
@@ -63,7 +64,7 @@ struct MwOperandLoader {
       chunkStride = ROW_STEP * sOuter;
       tileStride = MW_BK;
       smemOffset = mw_kmajor(row, col);
-      kFirst = col * 8;
+      kNext = col * 8;
 #pragma unroll
       for (int r = 0; r < CHUNKS; r++) outerOk |= (unsigned)(outerBase + row + r * ROW_STEP < outerSize) << r;
     } else {
@@ -71,7 +72,7 @@ struct MwOperandLoader {
       chunkStride = ROW_STEP * sK;
       tileStride = MW_BK * sK;
       smemOffset = mw_mnmajor<ROWS>(row, col);
-      kFirst = row;
+      kNext = row;
       if (outerBase + col * 8 < outerSize) outerOk = (1u << CHUNKS) - 1;
     }
   }
@@ -79,11 +80,11 @@ struct MwOperandLoader {
   __device__ __forceinline__ void load(SmemAddress tile) {
 #pragma unroll
     for (int r = 0; r < CHUNKS; r++) {
-      const bool ok = ((outerOk >> r) & 1) && kFirst + (K_MAJOR ? 0 : r * ROW_STEP) < K;
+      const bool ok = ((outerOk >> r) & 1) && kNext + (K_MAJOR ? 0 : r * ROW_STEP) < kSize;
       cp_async16(mw_at(tile, smemOffset + r * SMEM_STEP), src + r * chunkStride, ok);
     }
     src += tileStride;
-    kFirst += MW_BK;
+    kNext += MW_BK;
   }
 };
 
