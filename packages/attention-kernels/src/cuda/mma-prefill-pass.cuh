@@ -29,6 +29,8 @@
 // Score n-tiles (8 keys) and P·V k-steps (16 keys) of a tile.
 #define MMA_PRE_NTILES (MMA_PRE_KEYS / 8)
 #define MMA_PRE_PSTEPS (MMA_PRE_KEYS / 16)
+// Position loads a thread keeps in flight while the block looks for the keys its rows may see.
+#define MMA_PRE_SCAN_LOADS 16
 
 // Bytes of one stage and of the whole pass (mma-decode-plan.ts sizes launches with the same rule):
 // the stages, a row table per stage (paged sources) and a small scratch for block reductions.
@@ -105,19 +107,20 @@ __device__ __forceinline__ bool mma_pre_sees_all(kv_i32 kp, kv_i32 lo, kv_i32 hi
 }
 
 // The keys [first, end) of the partition [j0, j1) that rows at positions [lo, hi] may see (first ==
-// end: none): one pass over their positions, 8 loads in flight per thread. Block-uniform.
+// end: none): one pass over their positions, MMA_PRE_SCAN_LOADS loads in flight per thread (a
+// causal prompt's block reads all n positions: few round trips, L2 hits). Block-uniform.
 __device__ __forceinline__ void mma_pre_visible_keys(const DecKeyWalk& walk, int j0, int j1, kv_i32 lo, kv_i32 hi, int causal, int window, int* scratch, int& first,
                                                      int& end) {
   int a = j1, b = j0 - 1;
-  for (int j = j0 + threadIdx.x; j < j1; j += 8 * blockDim.x) {
-    kv_i32 kp[8];
+  for (int j = j0 + threadIdx.x; j < j1; j += MMA_PRE_SCAN_LOADS * blockDim.x) {
+    kv_i32 kp[MMA_PRE_SCAN_LOADS];
 #pragma unroll
-    for (int u = 0; u < 8; u++) {
+    for (int u = 0; u < MMA_PRE_SCAN_LOADS; u++) {
       const int ju = j + u * blockDim.x;
       kp[u] = ju < j1 ? walk.position(ju, walk.row(ju)) : 0;
     }
 #pragma unroll
-    for (int u = 0; u < 8; u++) {
+    for (int u = 0; u < MMA_PRE_SCAN_LOADS; u++) {
       const int ju = j + u * blockDim.x;
       if (ju < j1 && mma_pre_may_see(kp[u], lo, hi, causal, window)) {
         a = min(a, ju);
@@ -180,7 +183,7 @@ struct MmaPreWarpRows {
   bool any;
 };
 
-// The pass after the visible keys and the query tile. Not inlined and templated on the key dtype
+// The pass after the visible keys, the first tiles' copies and the query tile. Not inlined and templated on the key dtype
 // only, so two copies serve every query dtype and source.
 template <class TK>
 __device__ __noinline__ void mma_prefill_body(const TK* K, const TK* V, float* partAcc, float* partStat, const DecKeyWalk walk, const MmaPreWarpRows rows,
@@ -189,8 +192,7 @@ __device__ __noinline__ void mma_prefill_body(const TK* K, const TK* V, float* p
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int tiles = (end - first + MMA_PRE_KEYS - 1) / MMA_PRE_KEYS;
 
-  __syncthreads();  // the query tile and the first row tables are complete
-  for (int t = 0; t < MMA_PRE_STAGES - 1; t++) mma_pre_issue(K, V, walk, first, end, t, tiles, d, dv);
+  __syncthreads();  // the query tile is complete
   kv_u32 qa[MMA_DEC_KSTEPS][4];
   mma_query_fragments<MMA_DEC_KSTEPS>(mma_pre_stage<TK>(MMA_PRE_STAGES - 1, d, dv).keys + warp * MMA_DEC_ROWS * (d + MMA_DEC_PAD), d, qa);
 
@@ -307,7 +309,11 @@ __device__ void mma_prefill_partial(const TK* K, const TK* V, float* partAcc, fl
     mma_block_min_max(blockLo, blockHi, scratch);
     mma_pre_visible_keys(walk, j0, end, blockLo, blockHi, causal, window, scratch + 2 * MMA_PRE_WARPS, first, end);
   }
-  for (int t = 0; t < MMA_PRE_STAGES; t++) mma_pre_look_up_rows(walk, first, end, t, (end - first + MMA_PRE_KEYS - 1) / MMA_PRE_KEYS, d, dv);
+  // The first tiles' copies go out before the block stages its query rows, so the latencies overlap.
+  const int tiles = (end - first + MMA_PRE_KEYS - 1) / MMA_PRE_KEYS;
+  for (int t = 0; t < MMA_PRE_STAGES; t++) mma_pre_look_up_rows(walk, first, end, t, tiles, d, dv);
+  if (walk.pages) __syncthreads();  // the row tables are complete
+  for (int t = 0; t < MMA_PRE_STAGES - 1; t++) mma_pre_issue(K, V, walk, first, end, t, tiles, d, dv);
   mma_stage_query_rows<TQ, TK>(Q, rowMap, kvh, r0, min(MMA_PRE_ROWS, count - r0), MMA_PRE_ROWS, d, scale, mma_pre_stage<TK>(MMA_PRE_STAGES - 1, d, dv).keys);
   mma_prefill_body<TK>(K, V, partAcc, partStat, walk, rows, first, end, d, dv, causal, window, softcap);
 }
