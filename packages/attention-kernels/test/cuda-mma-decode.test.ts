@@ -141,6 +141,8 @@ describe(`tensor-core decode pass 1 on the CUDA emulator matches the CPU kernels
   const pagedCases: Array<{ shape: Shape & { batch: number; pageSize: number; maxLength: number }; window?: number; softcap?: number }> = [
     { shape: { batch: 2, group: 4, m: 1, d: 128, kv: 'f16', q: 'f16', pageSize: 16, maxLength: 700 }, window: 500 },
     { shape: { batch: 3, group: 8, m: 2, d: 64, kv: 'bf16', q: 'f32', pageSize: 5, maxLength: 77 }, softcap: 5 },
+    // pages of one token: every key of a step has its own table entry, looked up a step ahead of its copies
+    { shape: { batch: 2, group: 2, m: 3, d: 64, kv: 'f16', q: 'bf16', pageSize: 1, maxLength: 600 } },
   ];
   for (const { shape: s, window, softcap } of pagedCases) {
     it(`pagedAttention: ${label(s, `batch ${s.batch}, pages of ${s.pageSize}, ragged lengths up to ${s.maxLength}, window ${window ?? 0}, soft-cap ${softcap ?? 0}`)}`, async () => {
