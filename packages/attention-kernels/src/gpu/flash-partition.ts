@@ -19,13 +19,13 @@ export const FLASH_PARTITION = 512;
 export const FLASH_PARTIALS_BYTES = 256 * 2 ** 20;
 
 /**
- * Query rows (qHeads · m) that alone give a GPU enough blocks: 1024 of CUDA's 64-row tensor-core
- * prefill blocks (≈ 4 waves of 2 blocks per SM on 132 SMs; the 8-row passes get 8192). Past them
- * every key partition only adds partial states to write and merge (at 4k tokens × 32 heads × 128,
- * each is 68 MB written and read back, ~15% of the attention's own time on an H200), so the
- * prompt takes one partition.
+ * Query rows (qHeads · m) that alone give a GPU enough blocks: 512 of CUDA's 64-row tensor-core
+ * prefill blocks (≈ 2 waves of 2 blocks per SM on 132 SMs, heaviest causal blocks first; the 8-row
+ * passes get 4096). Past them every key partition only adds partial states to write and merge
+ * (f32 rows × (dv + 2) each: 17 MB at 1k tokens × 32 heads × 128, written and read back, about a
+ * quarter of the attention's own time on an H200), so the prompt takes one partition.
  */
-export const FLASH_PARALLEL_ROWS = 65536;
+export const FLASH_PARALLEL_ROWS = 32768;
 
 /** Partition sizes grow in whole tiles of the kernels' key chunk. */
 const KEY_CHUNK = 128;
