@@ -171,10 +171,10 @@ __device__ __forceinline__ float mma_exp(float x) {
 }
 
 // Masked scores of NT n-tiles → probabilities exp(s − new max), in place; the rows' maxima take the
-// tile's, their sums and the DT output fragments (8 value channels each) are rescaled to it.
-template <int NT, int DT>
-__device__ __forceinline__ void mma_softmax_step(float (&s)[NT][4], MmaRowState& st, float (&o)[DT][4]) {
-  float rescale[2];
+// tile's and their sums are rescaled to it. rescale[h]: the factor (exp(old max − new max), 1 when
+// the max holds) the output fragments of row g (h = 0) / g + 8 (h = 1) owe.
+template <int NT>
+__device__ __forceinline__ void mma_softmax_probabilities(float (&s)[NT][4], MmaRowState& st, float (&rescale)[2]) {
 #pragma unroll
   for (int h = 0; h < 2; h++) {
     float mx = -KV_INF;
@@ -195,6 +195,11 @@ __device__ __forceinline__ void mma_softmax_step(float (&s)[NT][4], MmaRowState&
     st.max[h] = next;
     st.sum[h] = st.sum[h] * rescale[h] + sum;
   }
+}
+
+// DT output fragments (8 value channels each) × the rows' factors of mma_softmax_probabilities.
+template <int DT>
+__device__ __forceinline__ void mma_rescale_outputs(float (&o)[DT][4], const float (&rescale)[2]) {
 #pragma unroll
   for (int dt = 0; dt < DT; dt++) {
     o[dt][0] *= rescale[0];
@@ -202,6 +207,14 @@ __device__ __forceinline__ void mma_softmax_step(float (&s)[NT][4], MmaRowState&
     o[dt][2] *= rescale[1];
     o[dt][3] *= rescale[1];
   }
+}
+
+// Both: scores → probabilities, and the DT output fragments rescaled to the new maxima.
+template <int NT, int DT>
+__device__ __forceinline__ void mma_softmax_step(float (&s)[NT][4], MmaRowState& st, float (&o)[DT][4]) {
+  float rescale[2];
+  mma_softmax_probabilities(s, st, rescale);
+  mma_rescale_outputs(o, rescale);
 }
 
 // Probabilities of 2·KS n-tiles (C fragments) → the A fragments of KS 16-key k-steps of P·V: n-tile

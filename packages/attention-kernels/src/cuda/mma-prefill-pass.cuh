@@ -11,7 +11,8 @@
 //   S = Q_w·Kᵀ: 8 n-tiles × d/16 k-steps of mma.m16n8k16 (A: the warp's query rows, in registers;
 //     B: ldmatrix from the K tile [key][channel]);
 //   masks (skipped on a tile every row of the warp sees whole, without soft-cap or log weights),
-//   online softmax, probabilities → A fragments (mma-decode-tile.cuh);
+//   online softmax (the outputs rescaled only when a row's max grows), probabilities → A
+//   fragments (mma-decode-tile.cuh);
 //   O += P·V: 4 k-steps × dv/8 n-tiles, B by ldmatrix.trans from the V tile [key][channel].
 // Causal / window: the block first finds the keys any of its rows may see (one pass over the
 // partition's positions), streams only [first, end) of them, and a warp skips a tile none of its
@@ -247,7 +248,11 @@ __device__ __noinline__ void mma_prefill_body(const TK* K, const TK* V, float* p
       }
     }
     if (masks) mma_mask_scores<MMA_PRE_NTILES>(s, S.positions, walk.logW ? S.logWeights : nullptr, keys, rows.position, rows.live, causal, window, softcap);
-    mma_softmax_step<MMA_PRE_NTILES, MMA_DEC_VTILES>(s, st, o);
+    float rescale[2];
+    mma_softmax_probabilities(s, st, rescale);
+    // Once the rows' maxima settle (most tiles of a long prompt), the 64 multiplies of the output
+    // tiles are skipped; the vote costs 5 shuffles.
+    if (mma_warp_or(rescale[0] != 1.0f || rescale[1] != 1.0f)) mma_rescale_outputs(o, rescale);
     kv_u32 pa[MMA_PRE_PSTEPS][4];
     mma_probability_fragments<BF16, MMA_PRE_PSTEPS>(s, pa);
 #pragma unroll
