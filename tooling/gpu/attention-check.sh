@@ -53,9 +53,11 @@ run() {
   # modules (the split-K one, now with the statistics and prefix kernels, takes ~37 s of CPU with nvcc
   # for two architectures on the 2-core build machine); it times decode before the parity cases, so
   # their compiles cannot cost the numbers; the prefix-shared timing comes last. CUDA also times
-  # 128k keys and every decode twice (the tensor-core pass and the 16-byte pass forced): +55 s.
+  # 128k keys and every decode twice (the tensor-core pass and the 16-byte pass forced), prefill up
+  # to 4k three times (64-row and 16-row tensor-core passes, 16-byte pass), and the decode module now
+  # holds the tensor-core kernels too (nvcc here, sm_90 -O1: 73 s for it, 26 s for KIVI's): +125 s.
   timeout -k 5 "${ATTENTION_TORCH_S:-35}" python3 tooling/gpu/attention_torch.py --out "$out" "${quick[@]}" 2>&1 | tail -n 8 || echo "torch baseline failed or timed out"
-  timeout -k 5 "${ATTENTION_CUDA_S:-170}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" "${quick[@]}" || echo "cuda check ended with status $?"
+  timeout -k 5 "${ATTENTION_CUDA_S:-240}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" "${quick[@]}" || echo "cuda check ended with status $?"
   timeout -k 5 "${ATTENTION_WEBGPU_S:-75}" node .gpu-carry/attention-check.mjs --backend webgpu --out "$out" "${quick[@]}" || echo "webgpu check ended with status $?"
   node .gpu-carry/attention-check.mjs --summarize --out "$out"
 }
