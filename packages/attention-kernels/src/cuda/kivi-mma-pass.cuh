@@ -59,6 +59,10 @@
 #define KIVI_MMA_MIN_BLOCKS 3
 #define KIVI_F16_1024 0x64006400u
 
+struct alignas(8) KiviVec8 {
+  kv_u32 w[2];
+};
+
 // ---- codes → f16 fragment registers --------------------------------------------------------------
 
 #ifdef KVKIT_EMULATOR
@@ -133,6 +137,17 @@ __device__ __forceinline__ kv_u32 kivi_code_pair(kv_u32 lo, kv_u32 hi, const Kiv
 
 // ---- shared memory -------------------------------------------------------------------------------
 
+// The arrays a stage holds, in stage order: key codes, key scales, key minimums, value codes, value
+// scales, value minimums, key positions.
+#define KIVI_MMA_ARRAYS 7
+// Where a whole tile of one array comes from and goes: tile k of the block's head starts at
+// `from` + k·bytes in global memory and lands at byte `to` of a stage (the copies table in shared
+// memory, written once a block).
+struct alignas(16) KiviMmaCopy {
+  const unsigned char* from;
+  int bytes, to;
+};
+
 // Byte offsets from the dynamic shared base; kivi-mma-plan.ts computes the same total.
 struct KiviMmaLayout {
   int tileGroups, groupWords, valueWords, valueGroups, scaleBytes, stages;
@@ -168,7 +183,7 @@ __device__ __forceinline__ KiviMmaLayout kivi_mma_layout(int d, int bits, int gr
   L.keyMin16 = L.keyScale16 + L.tileGroups * d * 2;
   L.valueScale = L.keyMin16 + L.tileGroups * d * 2;
   L.valueMin = L.valueScale + L.valueGroups * KIVI_MMA_TILE * 2;
-  L.ring = L.valueMin + L.valueGroups * KIVI_MMA_TILE * 2;
+  L.ring = L.valueMin + L.valueGroups * KIVI_MMA_TILE * 2 + (KIVI_MMA_ARRAYS + 1) * (int)sizeof(KiviMmaCopy);  // the copies table just before the ring
   L.keyCodes = 0;
   L.keyScale = L.keyCodes + L.tileGroups * d * L.groupWords * 4;
   L.keyMin = L.keyScale + kivi_round16(L.tileGroups * d * scaleBytes);
@@ -216,43 +231,140 @@ __device__ __forceinline__ KiviMmaTile kivi_mma_tile(int tile0, int j0, int j1, 
   return T;
 }
 
-// S: the tile's codes, scales, minimums and key positions into ring stage `stage`.
-__device__ __forceinline__ void kivi_mma_stage(unsigned char* stage, const KiviMmaLayout& L, const KiviVecSource& src, const KiviMmaTile& T, int d) {
-  const int kvh = blockIdx.y, sb = L.scaleBytes;
-  const int g0 = T.gA - (T.tile0 >> L.groupShift), groups = T.gB - T.gA + 1;
-  const kv_i64 group0 = (kv_i64)kvh * src.keyGroupCap + T.gA;
-  kivi_mma_copy(stage + L.keyCodes + g0 * d * L.groupWords * 4, src.keyCodes + group0 * d * L.groupWords, groups * d * L.groupWords * 4);
-  kivi_mma_copy(stage + L.keyScale + g0 * d * sb, static_cast<const unsigned char*>(src.keyScale) + group0 * d * sb, groups * d * sb);
-  kivi_mma_copy(stage + L.keyMin + g0 * d * sb, static_cast<const unsigned char*>(src.keyMin) + group0 * d * sb, groups * d * sb);
-  const int x0 = T.a - T.tile0, tokens = T.b - T.a;
-  const kv_i64 token0 = (kv_i64)kvh * src.valueTokenCap + T.a;
-  kivi_mma_copy(stage + L.valueCodes + x0 * L.valueWords * 4, src.valueCodes + token0 * L.valueWords, tokens * L.valueWords * 4);
-  const int vsb = L.valueGroups * sb;
-  kivi_mma_copy(stage + L.valueScaleRaw + x0 * vsb, static_cast<const unsigned char*>(src.valueScale) + token0 * vsb, tokens * vsb);
-  kivi_mma_copy(stage + L.valueMinRaw + x0 * vsb, static_cast<const unsigned char*>(src.valueMin) + token0 * vsb, tokens * vsb);
-  kivi_mma_copy(stage + L.keyPos + x0 * 4, src.kPos + T.a, tokens * 4);
+// The copies table (KiviMmaCopy [KIVI_MMA_ARRAYS], then an int: whether whole tiles may take
+// kivi_mma_stage_whole), just before the ring.
+__device__ __forceinline__ const KiviMmaCopy* kivi_mma_table(const unsigned char* smem, const KiviMmaLayout& L) {
+  return reinterpret_cast<const KiviMmaCopy*>(smem + L.ring) - KIVI_MMA_ARRAYS - 1;
 }
 
-// P: from a landed stage, what the warps' steps read as f16: value scales/minimums [group][token]
-// (zero outside [a, b)) and, for f32 scales, the key groups' scales/minimums [group][channel] (f16
-// ones are read in the stage).
-__device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d) {
-  kv_u16* valueScale = reinterpret_cast<kv_u16*>(smem + L.valueScale);
-  kv_u16* valueMin = reinterpret_cast<kv_u16*>(smem + L.valueMin);
-  for (int e = threadIdx.x; e < L.valueGroups * KIVI_MMA_TILE; e += blockDim.x) {
-    const int gc = e / KIVI_MMA_TILE, x = e - gc * KIVI_MMA_TILE;
-    const bool in = T.tile0 + x >= T.a && T.tile0 + x < T.b;
-    const int i = x * L.valueGroups + gc;
-    valueScale[e] = kv_float_to_f16(in ? kivi_scale_at(stage + L.valueScaleRaw, i, L.scaleBytes) : 0.0f);
-    valueMin[e] = kv_float_to_f16(in ? kivi_scale_at(stage + L.valueMinRaw, i, L.scaleBytes) : 0.0f);
+// S: the tile's codes, scales, minimums and key positions into ring stage `stage`, for any tile (the
+// partition's first and last may be partial: key groups gA…gB, tokens [a, b)), from the copies table.
+__device__ __forceinline__ void kivi_mma_stage(unsigned char* stage, const unsigned char* smem, const KiviMmaLayout& L, const KiviMmaTile& T) {
+  const KiviMmaCopy* copies = kivi_mma_table(smem, L);
+  const int tile = T.tile0 / KIVI_MMA_TILE, g0 = T.gA - (T.tile0 >> L.groupShift), groups = T.gB - T.gA + 1;
+  const int x0 = T.a - T.tile0, tokens = T.b - T.a;
+#pragma unroll 1
+  for (int a = 0; a < KIVI_MMA_ARRAYS; a++) {
+    const KiviMmaCopy c = copies[a];
+    // key arrays (0…2) by whole key groups, the others by tokens
+    const int unit = a < 3 ? c.bytes / L.tileGroups : c.bytes / KIVI_MMA_TILE, at = (a < 3 ? g0 : x0) * unit;
+    kivi_mma_copy(stage + c.to + at, c.from + (kv_i64)tile * c.bytes + at, (a < 3 ? groups : tokens) * unit);
   }
-  if (L.scaleBytes == 4) {
-    const int first = (T.gA - (T.tile0 >> L.groupShift)) * d, count = (T.gB - T.gA + 1) * d;
-    for (int e = first + threadIdx.x; e < first + count; e += blockDim.x) {
-      reinterpret_cast<kv_u16*>(smem + L.keyScale16)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.keyScale)[e]);
-      reinterpret_cast<kv_u16*>(smem + L.keyMin16)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.keyMin)[e]);
+  // value scales/minimums outside [a, b) zero: the warps read them from the stage, and a zero
+  // probability times a stale (perhaps not finite) scale must stay zero
+  if (tokens < KIVI_MMA_TILE) {
+    for (int e = threadIdx.x; e < KIVI_MMA_TILE * L.valueGroups; e += blockDim.x) {
+      const int x = e / L.valueGroups;
+      if (x >= x0 && x < x0 + tokens) continue;
+      if (L.scaleBytes == 2) {
+        reinterpret_cast<kv_u16*>(stage + L.valueScaleRaw)[e] = 0;
+        reinterpret_cast<kv_u16*>(stage + L.valueMinRaw)[e] = 0;
+      } else {
+        reinterpret_cast<kv_u32*>(stage + L.valueScaleRaw)[e] = 0;
+        reinterpret_cast<kv_u32*>(stage + L.valueMinRaw)[e] = 0;
+      }
     }
   }
+}
+
+// The copies table of the block's head, written by threads 0…7: whole tiles may take
+// kivi_mma_stage_whole when every array's tiles are 16-byte aligned starts and sizes.
+__device__ __forceinline__ void kivi_mma_copies(unsigned char* smem, const KiviMmaLayout& L, const KiviVecSource& src, int d) {
+  const kv_i64 kvh = blockIdx.y, group0 = kvh * src.keyGroupCap, token0 = kvh * src.valueTokenCap;
+  const int sb = L.scaleBytes, keyScaleBytes = L.tileGroups * d * sb, valueScaleBytes = KIVI_MMA_TILE * L.valueGroups * sb;
+  const KiviMmaCopy c[KIVI_MMA_ARRAYS] = {
+      {reinterpret_cast<const unsigned char*>(src.keyCodes + group0 * d * L.groupWords), L.tileGroups * d * L.groupWords * 4, L.keyCodes},
+      {static_cast<const unsigned char*>(src.keyScale) + group0 * d * sb, keyScaleBytes, L.keyScale},
+      {static_cast<const unsigned char*>(src.keyMin) + group0 * d * sb, keyScaleBytes, L.keyMin},
+      {reinterpret_cast<const unsigned char*>(src.valueCodes + token0 * L.valueWords), KIVI_MMA_TILE * L.valueWords * 4, L.valueCodes},
+      {static_cast<const unsigned char*>(src.valueScale) + token0 * L.valueGroups * sb, valueScaleBytes, L.valueScaleRaw},
+      {static_cast<const unsigned char*>(src.valueMin) + token0 * L.valueGroups * sb, valueScaleBytes, L.valueMinRaw},
+      {reinterpret_cast<const unsigned char*>(src.kPos), KIVI_MMA_TILE * 4, L.keyPos}};
+  kv_u64 alignment = 0;
+#pragma unroll
+  for (int a = 0; a < KIVI_MMA_ARRAYS; a++) alignment |= (kv_u64)c[a].from | (kv_u64)c[a].bytes;
+  KiviMmaCopy* table = const_cast<KiviMmaCopy*>(kivi_mma_table(smem, L));
+#pragma unroll
+  for (int a = 0; a < KIVI_MMA_ARRAYS; a++)
+    if ((int)threadIdx.x == a) table[a] = c[a];
+  if (threadIdx.x == KIVI_MMA_ARRAYS) *reinterpret_cast<int*>(table + KIVI_MMA_ARRAYS) = (alignment & 15) == 0;
+}
+
+#if DEC_WARPS != 4
+#error "kivi_mma_stage_whole shares a tile's copies among 4 warps"
+#endif
+// S for a whole tile `tile` (tile index: first token tile·KIVI_MMA_TILE) when kivi_mma_copies allows:
+// warp 0 the key codes, warp 1 the value codes (16·D·BITS bytes each: D·BITS/32 16-byte copies a
+// lane), warp 2 key scales and minimums, warp 3 value scales, minimums and key positions.
+template <int D, int BITS>
+__device__ __forceinline__ void kivi_mma_stage_whole(unsigned char* stage, const unsigned char* smem, const KiviMmaLayout& L, int tile) {
+  const KiviMmaCopy* copies = kivi_mma_table(smem, L);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (warp < 2) {
+    constexpr int BYTES = 16 * D * BITS;
+    const KiviMmaCopy c = copies[warp == 0 ? 0 : 3];
+    const unsigned char* from = c.from + (kv_i64)tile * BYTES + 16 * lane;
+    unsigned char* to = stage + c.to + 16 * lane;
+#pragma unroll
+    for (int k = 0; k < BYTES / 512; k++) cp_async16(smem_address(to + 512 * k), from + 512 * k);
+  } else {
+    const int last = warp == 2 ? 3 : KIVI_MMA_ARRAYS;
+#pragma unroll 1
+    for (int a = warp == 2 ? 1 : 4; a < last; a++) {
+      const KiviMmaCopy c = copies[a];
+      const unsigned char* from = c.from + (kv_i64)tile * c.bytes;
+      for (int x = 16 * lane; x < c.bytes; x += 512) cp_async16(smem_address(stage + c.to + x), from + x);
+    }
+  }
+}
+
+// S for tile T: whole tiles by kivi_mma_stage_whole where the copies table allows it, else kivi_mma_stage.
+template <int D, int BITS>
+__device__ __forceinline__ void kivi_mma_issue(unsigned char* stage, const unsigned char* smem, const KiviMmaLayout& L, const KiviMmaTile& T) {
+  const bool whole = *reinterpret_cast<const int*>(kivi_mma_table(smem, L) + KIVI_MMA_ARRAYS) != 0;
+  if (whole && T.a == T.tile0 && T.b == T.tile0 + KIVI_MMA_TILE) kivi_mma_stage_whole<D, BITS>(stage, smem, L, T.tile0 / KIVI_MMA_TILE);
+  else kivi_mma_stage(stage, smem, L, T);
+}
+
+// P (f32 scales only; the warps transpose f16 ones themselves: kivi_mma_warp_values): from a landed
+// stage, the value scales and minimums as f16 [group][token] (zero outside [a, b), as the stage) and
+// the key groups' scales and minimums as f16 [group][channel].
+__device__ __forceinline__ void kivi_mma_prepare(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, const KiviMmaTile& T, int d) {
+  for (int e = threadIdx.x; e < L.valueGroups * KIVI_MMA_TILE; e += blockDim.x) {
+    const int gc = e / KIVI_MMA_TILE, x = e - gc * KIVI_MMA_TILE;
+    reinterpret_cast<kv_u16*>(smem + L.valueScale)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.valueScaleRaw)[x * L.valueGroups + gc]);
+    reinterpret_cast<kv_u16*>(smem + L.valueMin)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.valueMinRaw)[x * L.valueGroups + gc]);
+  }
+  const int first = (T.gA - (T.tile0 >> L.groupShift)) * d, count = (T.gB - T.gA + 1) * d;
+  for (int e = first + threadIdx.x; e < first + count; e += blockDim.x) {
+    reinterpret_cast<kv_u16*>(smem + L.keyScale16)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.keyScale)[e]);
+    reinterpret_cast<kv_u16*>(smem + L.keyMin16)[e] = kv_float_to_f16(reinterpret_cast<const float*>(stage + L.keyMin)[e]);
+  }
+}
+
+// The f16 value scales and minimums of warp tokens [x0, x0 + 32) from the stage's [token][group]
+// into the [group][token] arrays the steps read (as P does for f32 ones): lane l takes tokens
+// x0 + 2·(l % 16), +1 of the scales (l < 16) or minimums, a value group (Gv = d) or two a word.
+// Only the warp reads what it writes: a __syncwarp, no block barrier.
+__device__ __forceinline__ void kivi_mma_warp_values(unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0) {
+  const int lane = threadIdx.x & 31, x = x0 + 2 * (lane & 15), VG = L.valueGroups;
+  const unsigned char* raw = stage + (lane < 16 ? L.valueScaleRaw : L.valueMinRaw);
+  kv_u32* out = reinterpret_cast<kv_u32*>(smem + (lane < 16 ? L.valueScale : L.valueMin)) + (x >> 1);
+  if (VG == 1) {
+    const kv_u16* in = reinterpret_cast<const kv_u16*>(raw) + x;
+    out[0] = (kv_u32)in[0] | (kv_u32)in[1] << 16;
+  } else {
+    const kv_u32* in = reinterpret_cast<const kv_u32*>(raw) + x * (VG >> 1);  // group pairs of token x, then of x + 1
+#pragma unroll
+    for (int gp = 0; gp < 4; gp++) {
+      if (2 * gp < VG) {
+        const kv_u32 lo = in[gp], hi = in[(VG >> 1) + gp];
+        out[(2 * gp) * (KIVI_MMA_TILE / 2)] = kivi_byte_perm(lo, hi, 0x5410);
+        out[(2 * gp + 1) * (KIVI_MMA_TILE / 2)] = kivi_byte_perm(lo, hi, 0x7632);
+      }
+    }
+  }
+  __syncwarp();
 }
 
 // The block's query rows (qTile, f32, scaled) as f16 A fragments qHalves [k-step][lane][4], rows
@@ -357,18 +469,18 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
       mma_16816<false>(o[DT], pa[kk], b);
     }
     // O += P'_gc · value codes (column factors 2^o, taken off at the end), n-tile j = channels
-    // 8j..8j+7 of value group j·8 / Gv; the 4 tokens' words 4 at a time (16-byte loads)
+    // 8j..8j+7 of value group j·8 / Gv; the 4 tokens' words 2 at a time (8-byte loads)
     const kv_u32* valueCodes = reinterpret_cast<const kv_u32*>(stage + L.valueCodes) + (xk + 2 * t) * VW;
     kv_u32 pv[4];
-    KvVec16 w[4];  // words 4·(j·8 / PER_WORD / 4) … of tokens xk + 2t, +1, +8, +9
+    KiviVec8 w[4];  // words 2·(j·8 / PER_WORD / 2), +1 of tokens xk + 2t, +1, +8, +9 (8-byte loads: 8 live registers, not 16)
 #pragma unroll
     for (int j = 0; j < DT; j++) {
       const int word = 8 * j / PER_WORD, base = ((8 * j * BITS) & 31) >> 4;
-      if ((8 * j) % (4 * PER_WORD) == 0) {  // compile-time: the first n-tile of the next 4 words
-        w[0] = *reinterpret_cast<const KvVec16*>(valueCodes + word);
-        w[1] = *reinterpret_cast<const KvVec16*>(valueCodes + VW + word);
-        w[2] = *reinterpret_cast<const KvVec16*>(valueCodes + 8 * VW + word);
-        w[3] = *reinterpret_cast<const KvVec16*>(valueCodes + 9 * VW + word);
+      if ((8 * j) % (2 * PER_WORD) == 0) {  // compile-time: the first n-tile of the next 2 words
+        w[0] = *reinterpret_cast<const KiviVec8*>(valueCodes + word);
+        w[1] = *reinterpret_cast<const KiviVec8*>(valueCodes + VW + word);
+        w[2] = *reinterpret_cast<const KiviVec8*>(valueCodes + 8 * VW + word);
+        w[3] = *reinterpret_cast<const KiviVec8*>(valueCodes + 9 * VW + word);
       }
       if (j % 2 == 0 && (j & ((1 << L.valueTileShift) - 1)) == 0) {  // a new value group (groups hold ≥ 2 tiles; warp-uniform)
         const int gc = j >> L.valueTileShift;
@@ -379,8 +491,8 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
         pv[3] = kivi_hmul2(pa[kk][3], s1);
       }
       kv_u32 b[2];
-      b[0] = kivi_code_pair(w[0].w[word % 4], w[1].w[word % 4], code, base);
-      b[1] = kivi_code_pair(w[2].w[word % 4], w[3].w[word % 4], code, base);
+      b[0] = kivi_code_pair(w[0].w[word % 2], w[1].w[word % 2], code, base);
+      b[1] = kivi_code_pair(w[2].w[word % 2], w[3].w[word % 2], code, base);
       mma_16816<false>(o[j], pv, b);
     }
   }
@@ -400,20 +512,28 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
   const kv_i32 rowPos[2] = {rowsOf.position[g], rowsOf.position[g + 8]};
   const bool rowLive[2] = {g < rc, g + 8 < rc};
   const KiviCodeLane code = kivi_code_lane<BITS>(g);
-  // The live rows' position range: a key at or before the first (causal) and within the window of
-  // the last is visible to every row.
-  kv_i32 firstRow = rowsOf.position[0], lastRow = rowsOf.position[0];
-  for (int r = 1; r < rc; r++) {
-    firstRow = min(firstRow, rowsOf.position[r]);
-    lastRow = max(lastRow, rowsOf.position[r]);
+  // The live rows' position range (after the copies table's flag, read where the masks may be
+  // skipped: no registers held through the loop): a key at or before the first (causal) and within
+  // the window of the last is visible to every row.
+  kv_i32* rowRange = const_cast<kv_i32*>(reinterpret_cast<const kv_i32*>(kivi_mma_table(smem, L) + KIVI_MMA_ARRAYS)) + 1;
+  if (threadIdx.x == 0) {
+    kv_i32 firstRow = rowsOf.position[0], lastRow = rowsOf.position[0];
+    for (int r = 1; r < rc; r++) {
+      firstRow = min(firstRow, rowsOf.position[r]);
+      lastRow = max(lastRow, rowsOf.position[r]);
+    }
+    rowRange[0] = firstRow;
+    rowRange[1] = lastRow;
   }
 
   kivi_mma_query_halves(smem, L, D);  // read after the loop's first barrier
+  kivi_mma_copies(smem, L, src, D);
+  __syncthreads();  // the copies table, the row range
 
   const int first = j0 / KIVI_MMA_TILE * KIVI_MMA_TILE;
   const int tiles = (j1 - 1) / KIVI_MMA_TILE - first / KIVI_MMA_TILE + 1;
   for (int i = 0; i < stages - 1; i++) {
-    if (i < tiles) kivi_mma_stage(smem + L.ring + i * L.stageBytes, L, src, kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, L), D);
+    if (i < tiles) kivi_mma_issue<D, BITS>(smem + L.ring + i * L.stageBytes, smem, L, kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, L));
     cp_async_commit();
   }
   MmaRowState st;
@@ -427,24 +547,29 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
     else cp_async_wait<0>();
     __syncthreads();  // tile i has landed; every warp is done with tile i − 1 (its stage, P's arrays)
     const int ahead = i + stages - 1;
-    if (ahead < tiles) kivi_mma_stage(smem + L.ring + (ahead % stages) * L.stageBytes, L, src, kivi_mma_tile(first + ahead * KIVI_MMA_TILE, j0, j1, L), D);
+    if (ahead < tiles) kivi_mma_issue<D, BITS>(smem + L.ring + (ahead % stages) * L.stageBytes, smem, L, kivi_mma_tile(first + ahead * KIVI_MMA_TILE, j0, j1, L));
     cp_async_commit();
     const unsigned char* stage = smem + L.ring + (i % stages) * L.stageBytes;
     const KiviMmaTile T = kivi_mma_tile(first + i * KIVI_MMA_TILE, j0, j1, L);
-    kivi_mma_prepare(smem, stage, L, T, D);
-    // Whether every key of the tile is visible to every row: then full steps skip the masks (rows
-    // past the count keep finite scores there, which nothing reads). Without soft-cap only.
-    bool hidden = false;
-    if (causal || window > 0) {
-      for (int x = T.a - T.tile0 + threadIdx.x; x < T.b - T.tile0; x += blockDim.x)
-        hidden |= !dec_visible(firstRow, reinterpret_cast<const kv_i32*>(stage + L.keyPos)[x], causal, 0) ||
-                  !dec_visible(lastRow, reinterpret_cast<const kv_i32*>(stage + L.keyPos)[x], 0, window);
+    if (L.scaleBytes == 4) {  // block-uniform
+      kivi_mma_prepare(smem, stage, L, T, D);
+      __syncthreads();
     }
-    const bool unmasked = !__syncthreads_or(hidden) && softcap == 0.0f;
     // warp w: tile tokens [32w, 32w + 32), as one double step inside a key group, or two single
     // steps (groups of 16); partitions start on a step, so a double step may lose its first half
     const int x0 = 2 * KIVI_MMA_STEP * warp, token0 = T.tile0 + x0;
     if (token0 + 2 * KIVI_MMA_STEP > T.a && token0 < T.b) {  // warp-uniform
+      // Whether every key of the warp's 32 (lane x0 + lane's) is visible to every row: then full
+      // steps skip the masks (rows past the count keep finite scores there, which nothing reads).
+      // Without soft-cap only.
+      bool hidden = false;
+      if ((causal || window > 0) && token0 + lane >= T.a && token0 + lane < T.b) {
+        const kv_i32 kp = reinterpret_cast<const kv_i32*>(stage + L.keyPos)[x0 + lane];
+        const kv_i32* rowRange = reinterpret_cast<const kv_i32*>(kivi_mma_table(smem, L) + KIVI_MMA_ARRAYS) + 1;
+        hidden = !dec_visible(rowRange[0], kp, causal, 0) || !dec_visible(rowRange[1], kp, 0, window);
+      }
+      const bool unmasked = softcap == 0.0f && !kivi_warp_any(hidden);
+      if (L.scaleBytes == 2) kivi_mma_warp_values(smem, stage, L, x0);
       if (L.groupShift >= 5) {
         kivi_mma_step<D, BITS, 2>(smem, stage, L, x0, T.b - token0, unmasked && token0 + 2 * KIVI_MMA_STEP <= T.b, token0 < T.a, rowPos, rowLive, causal, window,
                                   softcap, code, st, o);

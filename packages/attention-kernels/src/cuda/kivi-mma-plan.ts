@@ -1,12 +1,14 @@
 import type { DType } from '@kvkit/tensor-core';
 import { type KiviVecShape, kiviVecPlan } from './kivi-vec-plan.js';
 
-// Mirrors kivi-mma-pass.cuh / mma-decode-tile.cuh (KIVI_MMA_TILE, KIVI_MMA_STEP, MMA_DEC_ROWS, MMA_DEC_PAD, DEC_WARPS).
+// Mirrors kivi-mma-pass.cuh / mma-decode-tile.cuh (KIVI_MMA_TILE, KIVI_MMA_STEP, MMA_DEC_ROWS, MMA_DEC_PAD, DEC_WARPS, KIVI_MMA_ARRAYS).
 const TILE = 128;
 const STEP = 16;
 const ROWS = 16;
 const PAD = 8;
 const WARPS = 4;
+/** KIVI_MMA_ARRAYS: the arrays a ring stage holds. */
+const COPIES = 7;
 /** The same bound as the 16-byte pass: past it too few blocks share an SM (and consumer GPUs could not launch it). */
 const MAX_SHARED_BYTES = 96 * 1024;
 
@@ -31,7 +33,8 @@ export function kiviMmaSharedBytes(d: number, bits: number, groupSize: number, v
     round16(ROWS * (d + PAD) * 4) + // query tile (f32)
     ROWS * d * 2 + // query A fragments (f16)
     2 * tileGroups * d * 2 + // key scales, minimums as f16 (f32 scales)
-    2 * valueGroups * TILE * 2; // value scales and minimums, f16 [group][token]
+    2 * valueGroups * TILE * 2 + // value scales and minimums as f16 [token][group] (f32 scales)
+    (COPIES + 1) * 16; // the copies table (KiviMmaCopy: where each array's tiles come from and land; then a flag)
   const stage =
     tileGroups * d * (groupSize / perWord) * 4 + // key codes
     2 * round16(tileGroups * d * scaleBytes) + // key scales, minimums
