@@ -388,7 +388,7 @@ __device__ __forceinline__ void kivi_mma_query_halves(unsigned char* smem, const
 // value-minimum tile). Two steps share Q', its biases and the softmax's reductions.
 template <int D, int BITS, int STEPS>
 __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const unsigned char* stage, const KiviMmaLayout& L, int x0, int keys, bool unmasked,
-                                              bool skipFirst, const kv_i32 (&rowPos)[2], const bool (&rowLive)[2], int causal, int window, float softcap,
+                                              bool skipFirst, const MmaBlockRows& rows, int causal, int window, float softcap,
                                               const KiviCodeLane& code, MmaRowState& st, float (&o)[D / 8 + 1][4]) {
   constexpr int DK = D / 16, DT = D / 8, PER_WORD = 32 / BITS, VW = D / PER_WORD, NT = 2 * STEPS;
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -432,7 +432,11 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
 #pragma unroll
     for (int e = 0; e < 4; e++) s[h][e] = s[h][e] * (e & 1 ? f1 : f0) + bias[e];
   }
-  if (!unmasked) mma_mask_scores<NT>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
+  if (!unmasked) {  // the rows' positions read here: no registers held through the loop
+    const kv_i32 rowPos[2] = {rows.position[g], rows.position[g + 8]};
+    const bool rowLive[2] = {g < rows.count, g + 8 < rows.count};
+    mma_mask_scores<NT>(s, reinterpret_cast<const kv_i32*>(stage + L.keyPos) + x0, nullptr, keys, rowPos, rowLive, causal, window, softcap);
+  }
   if (STEPS == 2 && skipFirst) {  // warp-uniform; after the masks, whose soft-cap would make −∞ finite
 #pragma unroll
     for (int e = 0; e < 4; e++) s[0][e] = s[1][e] = -KV_INF;
@@ -509,8 +513,6 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
   unsigned char* smem = kv_decode_smem;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
   const int rc = rowsOf.count;
-  const kv_i32 rowPos[2] = {rowsOf.position[g], rowsOf.position[g + 8]};
-  const bool rowLive[2] = {g < rc, g + 8 < rc};
   const KiviCodeLane code = kivi_code_lane<BITS>(g);
   // The live rows' position range (after the copies table's flag, read where the masks may be
   // skipped: no registers held through the loop): a key at or before the first (causal) and within
@@ -571,14 +573,14 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
       const bool unmasked = softcap == 0.0f && !kivi_warp_any(hidden);
       if (L.scaleBytes == 2) kivi_mma_warp_values(smem, stage, L, x0);
       if (L.groupShift >= 5) {
-        kivi_mma_step<D, BITS, 2>(smem, stage, L, x0, T.b - token0, unmasked && token0 + 2 * KIVI_MMA_STEP <= T.b, token0 < T.a, rowPos, rowLive, causal, window,
+        kivi_mma_step<D, BITS, 2>(smem, stage, L, x0, T.b - token0, unmasked && token0 + 2 * KIVI_MMA_STEP <= T.b, token0 < T.a, rowsOf, causal, window,
                                   softcap, code, st, o);
       } else {
 #pragma unroll 1
         for (int x = x0; x < x0 + 2 * KIVI_MMA_STEP; x += KIVI_MMA_STEP) {
           const int token = T.tile0 + x;
           if (token + KIVI_MMA_STEP <= T.a || token >= T.b) continue;  // warp-uniform
-          kivi_mma_step<D, BITS, 1>(smem, stage, L, x, T.b - token, unmasked && token + KIVI_MMA_STEP <= T.b, false, rowPos, rowLive, causal, window, softcap,
+          kivi_mma_step<D, BITS, 1>(smem, stage, L, x, T.b - token, unmasked && token + KIVI_MMA_STEP <= T.b, false, rowsOf, causal, window, softcap,
                                     code, st, o);
         }
       }
