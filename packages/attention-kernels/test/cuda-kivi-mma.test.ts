@@ -123,6 +123,27 @@ describe(`the tensor-core KIVI pass on the CUDA emulator matches the CPU kernel 
     }, 240_000);
   }
 
+  // Long partitions (16+ whole tiles through the 3-stage ring, staged warp by warp): the output
+  // accumulators run for the whole partition. The benchmark shape (2-bit, d 128, groups 32/32, f16
+  // scales) and a causal bf16 one with f32 scales whose rows end inside the cache.
+  const long: Array<{ shape: Shape; options: KiviDecodeOptions }> = [
+    { shape: { bits: 2, d: 128, group: 4, m: 1, n: 4096, residual: 0, groupSize: 32, valueGroupSize: 32, floatDType: 'f16', qDType: 'f16' }, options: { partitionSize: 2048, returnLse: true } },
+    {
+      shape: { bits: 2, d: 128, group: 2, m: 2, n: 2560, residual: 0, groupSize: 32, valueGroupSize: 64, floatDType: 'f32', qDType: 'bf16' },
+      options: { partitionSize: 2048, causal: true, queryPositions: Int32Array.from([3 * 2400, 3 * 2500]) },
+    },
+  ];
+  for (const { shape, options } of long) {
+    it(`long partitions: ${label(shape, options)}`, async () => {
+      expect(planOf(shape, options)).toBeDefined();
+      const kernels = watchKernels();
+      const error = await parity(shape, options);
+      expect(kernels()).toContain('kv_kivi_decode_mma_partial');
+      const limit = tolerance(shape.qDType);
+      if (!(error <= limit)) throw new Error(`${label(shape, options)}: relative error ${error} > ${limit} [seed ${seed}]`);
+    }, 240_000);
+  }
+
   it('the parity cases above with f16 and bf16 queries all run the tensor-core pass', () => {
     expect(cases.filter(({ shape, options }) => shape.qDType !== 'f32' && planOf(shape, options) === undefined)).toEqual([]);
   });
