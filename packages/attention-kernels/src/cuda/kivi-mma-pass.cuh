@@ -414,13 +414,37 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
     mma_16816<false>(bias, q.w, mn);
     mma_16816<false>(qSum, qa, ones);
     const kv_u32* channel = codes + (ks * 16 + 2 * t) * L.groupWords;
+    // A double step's 32 tokens are BITS words of each channel row, BITS·4-byte aligned (the step
+    // starts a 32-token group slice, rows are whole groups): one 8- or 16-byte load a row (rows 2t,
+    // 2t + 1, 2t + 8, 2t + 9). Single steps load word by word.
+    kv_u32 rows[4][BITS];
+    if (STEPS == 2) {
+      const int at[4] = {inGroupWord, L.groupWords + inGroupWord, 8 * L.groupWords + inGroupWord, 9 * L.groupWords + inGroupWord};
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        if (BITS == 2) {
+          const KiviVec8 v = *reinterpret_cast<const KiviVec8*>(channel + at[r]);
+          rows[r][0] = v.w[0];
+          rows[r][1] = v.w[1 % BITS];
+        } else {
+          const KvVec16 v = *reinterpret_cast<const KvVec16*>(channel + at[r]);
+#pragma unroll
+          for (int k = 0; k < BITS; k++) rows[r][k] = v.w[k % 4];
+        }
+      }
+    }
 #pragma unroll
     for (int h = 0; h < NT; h++) {
       // tokens 8h + (0..7) of the step: word 8h / PER_WORD of the step's, from its byte 0 or 2
-      const int word = inGroupWord + 8 * h / PER_WORD, base = ((8 * h * BITS) & 31) >> 4;
+      const int wi = 8 * h / PER_WORD, word = inGroupWord + wi, base = ((8 * h * BITS) & 31) >> 4;
       kv_u32 b[2];
-      b[0] = kivi_code_pair_1024(channel[word], channel[L.groupWords + word], code, base);
-      b[1] = kivi_code_pair_1024(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], code, base);
+      if (STEPS == 2) {
+        b[0] = kivi_code_pair_1024(rows[0][wi % BITS], rows[1][wi % BITS], code, base);
+        b[1] = kivi_code_pair_1024(rows[2][wi % BITS], rows[3][wi % BITS], code, base);
+      } else {
+        b[0] = kivi_code_pair_1024(channel[word], channel[L.groupWords + word], code, base);
+        b[1] = kivi_code_pair_1024(channel[8 * L.groupWords + word], channel[9 * L.groupWords + word], code, base);
+      }
       mma_16816<false>(s[h], qa, b);
     }
   }
