@@ -35,10 +35,12 @@
 // keys in tiles of KIVI_MMA_TILE tokens aligned to multiples of the tile (so key groups, which
 // divide the tile, never straddle one). Per tile:
 //   S. (issued stages − 1 tiles ahead) the tile's packed key codes, key scales/mins, packed value
-//      codes, value scales/mins and key positions into a ring stage by cp.async (16 bytes when the
-//      addresses allow, else plain copies);
-//   P. (block) value scales/mins as f16 [group][token], zero outside the partition (so P' and the
-//      bias vanish there); f32 key scales/mins as f16;
+//      codes, value scales/mins and key positions into a ring stage by cp.async: whole tiles warp by
+//      warp from the block's copies table (16-byte copies), partial ones (and unaligned caches) by
+//      block-wide copies that also zero the value scales/mins outside the partition (so P' and the
+//      bias vanish there);
+//   P. value scales/mins as f16 [group][token]: f16 ones by each warp for its own 32 tokens (no
+//      block barrier), f32 ones by the block with the key scales/mins as f16 (a second barrier);
 //   C. (warp w: tile tokens 32w … 32w + 31, one double step when key groups hold them, else two
 //      16-key steps) Q' per k-step from the query's f16 fragments (staged once),
 //      scores (d/16 k-steps × 2 n-tiles a step), bias (q·mn and ΣQ' by two more mma a k-step), masks (skipped
