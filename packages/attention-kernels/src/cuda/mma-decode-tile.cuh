@@ -25,12 +25,8 @@
 // odd number of 16-byte units apart, so the 8 row addresses of an ldmatrix hit distinct banks.
 #define MMA_DEC_PAD 8
 
-// The block's query rows: how many, their positions and their partial slots (DecBlockRows for 16 rows).
-struct MmaBlockRows {
-  int count;
-  kv_i32 position[MMA_DEC_ROWS];
-  kv_i64 slot[MMA_DEC_ROWS];
-};
+// The block's query rows: how many, their positions and their partial slots.
+typedef BlockRows<MMA_DEC_ROWS> MmaBlockRows;
 
 // One lane's online-softmax state for rows g and g+8 over the keys its warp has seen. max is the
 // row's (the same on the 4 lanes of a quad); sum is this lane's share of the row's Σ exp (its key
@@ -63,22 +59,10 @@ struct MmaOperand<kv_bf16> {
   static constexpr bool BF16 = true;
 };
 
-// Which query rows the block serves (blockIdx.x: partition, blockIdx.y: KV row, blockIdx.z: chunk
-// of 16 rows, as `rowMap` maps them): count, positions, partial slots, and the partition's keys
-// [j0, j1). false (block-uniform, before any barrier): the block has nothing to write.
+// Which query rows the block serves (dec_block_rows for chunks of 16 rows).
 template <class Source, class Rows>
 __device__ __forceinline__ bool mma_block_rows(const Source& src, const Rows& rowMap, MmaBlockRows& rowsOf, int& j0, int& j1) {
-  const int part = blockIdx.x, kvh = blockIdx.y;
-  const int rows = rowMap.count(kvh);
-  const int r0 = blockIdx.z * MMA_DEC_ROWS;
-  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return false;
-  rowsOf.count = min(MMA_DEC_ROWS, rows - r0);
-#pragma unroll
-  for (int r = 0; r < MMA_DEC_ROWS; r++) {
-    rowsOf.position[r] = r < rowsOf.count ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
-    rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
-  }
-  return true;
+  return dec_block_rows<MMA_DEC_ROWS>(src, rowMap, rowsOf, j0, j1);
 }
 
 // Query rows r0 … r0 + count − 1 of KV row kvh (as `rowMap` maps them), scaled and rounded to the key

@@ -285,12 +285,33 @@ __device__ __forceinline__ KvVec16 dec_load(const TK* row, int element) {
   return *reinterpret_cast<const KvVec16*>(row + element);
 }
 
-// What the body needs of the block's query rows: how many, their positions and their partial slots.
-struct DecBlockRows {
+// What a pass needs of the block's (up to ROWS) query rows: how many, their positions and their
+// partial slots.
+template <int ROWS>
+struct BlockRows {
   int count;
-  kv_i32 position[DEC_ROWS];
-  kv_i64 slot[DEC_ROWS];
+  kv_i32 position[ROWS];
+  kv_i64 slot[ROWS];
 };
+typedef BlockRows<DEC_ROWS> DecBlockRows;
+
+// Which query rows the block serves (blockIdx.x: partition, blockIdx.y: KV row, blockIdx.z: chunk
+// of ROWS rows, as `rowMap` maps them): count, positions, partial slots, and the partition's keys
+// [j0, j1). false (block-uniform, before any barrier): the block has nothing to write.
+template <int ROWS, class Source, class Rows>
+__device__ __forceinline__ bool dec_block_rows(const Source& src, const Rows& rowMap, BlockRows<ROWS>& rowsOf, int& j0, int& j1) {
+  const int part = blockIdx.x, kvh = blockIdx.y;
+  const int rows = rowMap.count(kvh);
+  const int r0 = blockIdx.z * ROWS;
+  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return false;
+  rowsOf.count = min(ROWS, rows - r0);
+#pragma unroll
+  for (int r = 0; r < ROWS; r++) {
+    rowsOf.position[r] = r < rowsOf.count ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
+    rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
+  }
+  return true;
+}
 
 // One key's scores for the block's query rows into scores[r][jj]: the mask, soft-cap and log weight
 // applied, −∞ where the row does not see the key.
@@ -536,16 +557,8 @@ template <class TQ, class Source, class Rows>
 __device__ __forceinline__ bool dec_stage_rows(const TQ* Q, const Source& src, const Rows& rowMap, int d, float scale, DecBlockRows& rowsOf, int& j0, int& j1) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
   float* q = reinterpret_cast<float*>(kv_decode_smem);
-  const int part = blockIdx.x, kvh = blockIdx.y;
-  const int rows = rowMap.count(kvh);
-  const int r0 = blockIdx.z * DEC_ROWS;
-  if (r0 >= rows || !rowMap.keys(src, part, kvh, j0, j1)) return false;
-  rowsOf.count = min(DEC_ROWS, rows - r0);
-#pragma unroll
-  for (int r = 0; r < DEC_ROWS; r++) {
-    rowsOf.position[r] = r < rowsOf.count ? rowMap.queryPosition(src, kvh, r0 + r) : 0;
-    rowsOf.slot[r] = r < rowsOf.count ? rowMap.slot(part, kvh, r0 + r) : 0;
-  }
+  if (!dec_block_rows<DEC_ROWS>(src, rowMap, rowsOf, j0, j1)) return false;
+  const int kvh = blockIdx.y, r0 = blockIdx.z * DEC_ROWS;
   for (int e = threadIdx.x; e < rowsOf.count * d; e += blockDim.x) q[e] = KvType<TQ>::load(Q[rowMap.queryRow(kvh, r0 + e / d) * d + e % d]) * scale;
   return true;
 }
