@@ -8,16 +8,16 @@
 // 16-byte pass and its f32 tolerance. Dispatch must pick the pass for a served shape (and
 // `KVKIT_CUDA_DECODE=vec` must not), and leave an unserved one to the others.
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
-import { createRng, type DType, getBackend, randomNormal, toBackend } from '@kvkit/tensor-core';
+import { createRng } from '@kvkit/tensor-core';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kiviDecodeModule } from '../src/cuda/kivi-decode.js';
 import { kiviMmaPlan } from '../src/cuda/kivi-mma-plan.js';
 import { splitKMergeModule } from '../src/cuda/split-k.js';
-import { kiviDecodeAttention, type KiviCacheView, type KiviDecodeOptions } from '../src/index.js';
-import { compareResults, tolerance } from './gpu/parity-cases.js';
-import { randomKiviView } from './helpers/random-kivi.js';
+import { type KiviDecodeOptions } from '../src/index.js';
+import { tolerance } from './gpu/parity-cases.js';
+import { kiviCaseLabel, kiviCudaParity, type KiviCudaShape } from './helpers/kivi-cuda-parity.js';
 
 const seed = freshSeed();
 const rng = createRng(seed);
@@ -34,25 +34,7 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
-interface Shape {
-  bits: 2 | 4;
-  d: number;
-  group: number;
-  m: number;
-  n: number;
-  residual: number;
-  groupSize: number;
-  valueGroupSize: number;
-  floatDType: 'f32' | 'f16';
-  qDType: DType;
-  capacity?: number;
-}
-
-async function onCuda(view: KiviCacheView): Promise<KiviCacheView> {
-  const names = ['keyCodes', 'keyScale', 'keyMin', 'valueCodes', 'valueScale', 'valueMin', 'residualKeys', 'residualValues', 'positions'] as const;
-  const moved = await Promise.all(names.map((name) => toBackend(view[name], cuda)));
-  return { ...view, ...Object.fromEntries(names.map((name, i) => [name, moved[i]])) };
-}
+type Shape = KiviCudaShape;
 
 /** From now on, the pass-1 kernels the CUDA decode launches (the merges left out). */
 function watchKernels(): () => string[] {
@@ -60,17 +42,7 @@ function watchKernels(): () => string[] {
   return () => launch.mock.calls.map((call) => String(call[1])).filter((kernel) => !kernel.startsWith('kv_decode_merge'));
 }
 
-/** Worst relative error of the emulated CUDA kernel against the CPU kernel on one random cache. */
-async function parity(s: Shape, options: KiviDecodeOptions): Promise<number> {
-  const positions = Int32Array.from({ length: s.n + (s.capacity ?? 0) }, (_, i) => 3 * i + (i % 2));
-  const { view } = randomKiviView(rng, {
-    bits: s.bits, groupSize: s.groupSize, valueGroupSize: s.valueGroupSize, kvHeads: KV_HEADS, headDim: s.d, length: s.n,
-    residual: s.residual, extraCapacity: s.capacity, floatDType: s.floatDType, positions,
-  });
-  const q = randomNormal([KV_HEADS * s.group, s.m, s.d], rng, { dtype: s.qDType, backend: getBackend('cpu') });
-  const ref = kiviDecodeAttention(q, view, options);
-  return compareResults(kiviDecodeAttention(await toBackend(q, cuda), await onCuda(view), options), ref);
-}
+const parity = (s: Shape, options: KiviDecodeOptions) => kiviCudaParity(rng, cuda, s, options, KV_HEADS);
 
 const planOf = (s: Shape, options: KiviDecodeOptions) =>
   kiviMmaPlan({
@@ -78,8 +50,7 @@ const planOf = (s: Shape, options: KiviDecodeOptions) =>
     partitionSize: Math.ceil((options.partitionSize ?? 512) / s.groupSize) * s.groupSize, scaleBytes: s.floatDType === 'f16' ? 2 : 4, queryDtype: s.qDType,
   });
 
-const label = (s: Shape, o: KiviDecodeOptions) =>
-  `${s.bits}-bit, d ${s.d}, GQA ${s.group}, m ${s.m}, n ${s.n}, residual ${s.residual}, groups ${s.groupSize}/${s.valueGroupSize}, ${s.floatDType} scales, ${s.qDType} q, partition ${o.partitionSize ?? 512}${o.causal ? ', causal' : ''}${o.window ? `, window ${o.window}` : ''}${o.softcap ? `, soft-cap ${o.softcap}` : ''}`;
+const label = kiviCaseLabel;
 
 // Lengths, groups and masks; every one meets every (bits, head dim, GQA) combination. Value groups
 // cycle through 16/32/64/128 (those that divide the head dim).

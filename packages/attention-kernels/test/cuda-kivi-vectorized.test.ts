@@ -4,16 +4,16 @@
 // residual windows empty and not, several tiles and partitions; plus shapes the pass leaves to the
 // generic loop (groups of 6 tokens, head dim 256), which must still agree.
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
-import { createRng, type DType, getBackend, randomNormal, toBackend } from '@kvkit/tensor-core';
+import { createRng } from '@kvkit/tensor-core';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kiviVecPlan } from '../src/cuda/kivi-vec-plan.js';
 import { kiviDecodeModule } from '../src/cuda/kivi-decode.js';
 import { splitKMergeModule } from '../src/cuda/split-k.js';
-import { kiviDecodeAttention, type KiviCacheView, type KiviDecodeOptions } from '../src/index.js';
-import { compareResults, tolerance } from './gpu/parity-cases.js';
-import { randomKiviView } from './helpers/random-kivi.js';
+import { type KiviDecodeOptions } from '../src/index.js';
+import { tolerance } from './gpu/parity-cases.js';
+import { kiviCaseLabel, kiviCudaParity, type KiviCudaShape } from './helpers/kivi-cuda-parity.js';
 
 const seed = freshSeed();
 const rng = createRng(seed);
@@ -29,40 +29,11 @@ afterAll(() => {
   vi.unstubAllEnvs();
 });
 
-interface Shape {
-  bits: 2 | 4;
-  d: number;
-  group: number;
-  m: number;
-  n: number;
-  residual: number;
-  groupSize: number;
-  valueGroupSize: number;
-  floatDType: 'f32' | 'f16';
-  qDType: DType;
-  capacity?: number;
-}
+type Shape = KiviCudaShape;
 
-async function onCuda(view: KiviCacheView): Promise<KiviCacheView> {
-  const names = ['keyCodes', 'keyScale', 'keyMin', 'valueCodes', 'valueScale', 'valueMin', 'residualKeys', 'residualValues', 'positions'] as const;
-  const moved = await Promise.all(names.map((name) => toBackend(view[name], cuda)));
-  return { ...view, ...Object.fromEntries(names.map((name, i) => [name, moved[i]])) };
-}
+const parity = (s: Shape, options: KiviDecodeOptions) => kiviCudaParity(rng, cuda, s, options, KV_HEADS);
 
-/** Worst relative error of the emulated CUDA kernel against the CPU kernel on one random cache. */
-async function parity(s: Shape, options: KiviDecodeOptions): Promise<number> {
-  const positions = Int32Array.from({ length: s.n + (s.capacity ?? 0) }, (_, i) => 3 * i + (i % 2));
-  const { view } = randomKiviView(rng, {
-    bits: s.bits, groupSize: s.groupSize, valueGroupSize: s.valueGroupSize, kvHeads: KV_HEADS, headDim: s.d, length: s.n,
-    residual: s.residual, extraCapacity: s.capacity, floatDType: s.floatDType, positions,
-  });
-  const q = randomNormal([KV_HEADS * s.group, s.m, s.d], rng, { dtype: s.qDType, backend: getBackend('cpu') });
-  const ref = kiviDecodeAttention(q, view, options);
-  return compareResults(kiviDecodeAttention(await toBackend(q, cuda), await onCuda(view), options), ref);
-}
-
-const label = (s: Shape, o: KiviDecodeOptions) =>
-  `${s.bits}-bit, d ${s.d}, GQA ${s.group}, m ${s.m}, n ${s.n}, residual ${s.residual}, groups ${s.groupSize}/${s.valueGroupSize}, ${s.floatDType} scales, ${s.qDType} q, partition ${o.partitionSize ?? 512}`;
+const label = kiviCaseLabel;
 
 // Lengths and windows; every one meets every (bits, head dim, GQA) combination.
 const scenarios: Array<Pick<Shape, 'n' | 'residual' | 'groupSize' | 'm'> & { options: KiviDecodeOptions }> = [

@@ -10,15 +10,15 @@
 //
 // As for the 16-row pass, the scaled query and the probabilities are rounded to the K/V dtype (mma
 // operands), so every case is held to the half-precision tolerance.
-import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { createRng, type DType, getBackend, randomNormal, runKernel, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
-import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
+import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MMA_PREFILL_ROWS, mmaPrefillLaunch, mmaPrefillServes, mmaPrefillSharedBytes } from '../src/cuda/mma-decode-plan.js';
 import { decodeAttentionModule, splitKMergeModule } from '../src/cuda/split-k.js';
 import { batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, ensureAttentionKernels, flashAttention, type FlashAttentionOptions, type KernelResult } from '../src/index.js';
-import { compareResults, tolerance } from './gpu/parity-cases.js';
+import { tolerance } from './gpu/parity-cases.js';
+import { emulatedCudaLoggingPassOne, expectPassOne, gappedPositions } from './helpers/emulated-pass-one.js';
 
 const seed = freshSeed();
 const rng = createRng(seed);
@@ -29,25 +29,12 @@ let cuda: CudaBackend;
 const launched: string[] = [];
 
 beforeAll(async () => {
-  cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
-  for (const module of [decodeAttentionModule, splitKMergeModule]) cuda.module(module);
-  const launch = cuda.launch.bind(cuda);
-  cuda.launch = (definition, kernel, config, args) => {
-    if (kernel.includes('_partial_')) launched.push(kernel);
-    launch(definition, kernel, config, args);
-  };
+  cuda = await emulatedCudaLoggingPassOne([decodeAttentionModule, splitKMergeModule], launched);
 }, 600_000);
 
 beforeEach(() => {
   launched.length = 0;
 });
-
-/** Strictly increasing key positions with gaps of 1–3. */
-function gapped(n: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let j = 0, p = 0; j < n; j++, p += 1 + rng.int(3)) out[j] = p;
-  return out;
-}
 
 const onCuda = (t: Tensor) => toBackend(t, cuda);
 const ints = (values: Int32Array, shape: number[]) => tensor(values, shape, { dtype: 'i32', backend: cpu });
@@ -66,13 +53,7 @@ interface Shape {
 const label = (s: Shape) => `d ${s.d}${s.dv ? `/${s.dv}` : ''}, GQA ${s.group}, m ${s.m}, n ${s.n}, ${s.kv} K/V, ${s.q} q`;
 
 /** Worst relative error against the CPU, and that pass 1 ran the kernel `expected` names (a prefix). */
-async function check(got: KernelResult, ref: KernelResult, s: Pick<Shape, 'kv'>, expected: string): Promise<void> {
-  const error = await compareResults(got, ref);
-  expect(launched.length).toBeGreaterThan(0);
-  for (const kernel of launched) expect(kernel.startsWith(expected), `pass 1 ran ${kernel}, not ${expected}*`).toBe(true);
-  const limit = tolerance(s.kv);
-  if (!(error <= limit)) throw new Error(`relative error ${error} > ${limit} [seed ${seed}]`);
-}
+const check = (got: KernelResult, ref: KernelResult, s: Pick<Shape, 'kv'>, expected: string) => expectPassOne(got, ref, launched, expected, tolerance(s.kv), seed);
 
 function qkv(s: Shape): [Tensor, Tensor, Tensor] {
   const kvHeads = s.kvHeads ?? 2;
@@ -121,7 +102,7 @@ describe(`tensor-core prefill pass 1 on the CUDA emulator matches the CPU kernel
   for (const { name, shape: s, options } of denseCases) {
     it(`decodeAttention: ${label(s)}, ${name}`, async () => {
       const [q, k, v] = qkv(s);
-      const kPos = gapped(s.n);
+      const kPos = gappedPositions(rng, s.n);
       const { logWeights, ...rest } = options;
       // Queries every other position up to the last key: a causal diagonal through gapped keys.
       const qPos = Int32Array.from({ length: s.m }, (_, i) => kPos[s.n - 1] - 2 * (s.m - 1 - i));
@@ -171,7 +152,7 @@ describe(`tensor-core prefill pass 1 on the CUDA emulator matches the CPU kernel
       const table = new Int32Array(rows * maxPages);
       const last = new Int32Array(rows);
       for (let r = 0; r < rows; r++) {
-        const keyPositions = gapped(lengths[r]);
+        const keyPositions = gappedPositions(rng, lengths[r]);
         for (let p = 0; p < maxPages; p++) table[r * maxPages + p] = order[r * maxPages + p];
         for (let j = 0; j < lengths[r]; j++) positions[table[r * maxPages + Math.floor(j / s.pageSize)] * s.pageSize + (j % s.pageSize)] = keyPositions[j];
         last[r] = keyPositions[lengths[r] - 1];

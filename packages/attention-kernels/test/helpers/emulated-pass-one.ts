@@ -1,0 +1,36 @@
+// What the tensor-core pass tests share: an emulated CUDA backend that logs the pass-1 kernels it
+// launches (so a case can check dispatch took the kernel it targets), gapped key positions, and the
+// check of a result against the CPU's together with the kernels that produced it.
+import { loadCudaRuntime } from '@kvkit/cuda-runtime';
+import type { Rng } from '@kvkit/tensor-core';
+import { type CudaBackend, type CudaModuleDefinition, createCudaBackend } from '@kvkit/tensor-core/cuda';
+import { expect } from 'vitest';
+import type { KernelResult } from '../../src/index.js';
+import { compareResults } from '../gpu/parity-cases.js';
+
+/** The emulated backend with `modules` compiled up front; every pass-1 kernel it launches is pushed onto `launched`. */
+export async function emulatedCudaLoggingPassOne(modules: readonly CudaModuleDefinition[], launched: string[]): Promise<CudaBackend> {
+  const cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
+  for (const module of modules) cuda.module(module);
+  const launch = cuda.launch.bind(cuda);
+  cuda.launch = (definition, kernel, config, args) => {
+    if (kernel.includes('_partial')) launched.push(kernel);
+    launch(definition, kernel, config, args);
+  };
+  return cuda;
+}
+
+/** Strictly increasing key positions with gaps of 1–3. */
+export function gappedPositions(rng: Rng, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let j = 0, p = 0; j < n; j++, p += 1 + rng.int(3)) out[j] = p;
+  return out;
+}
+
+/** Worst relative error against the CPU within `limit`, and every pass-1 kernel launched named with the prefix `expected`. */
+export async function expectPassOne(got: KernelResult, ref: KernelResult, launched: readonly string[], expected: string, limit: number, seed: number): Promise<void> {
+  const error = await compareResults(got, ref);
+  expect(launched.length).toBeGreaterThan(0);
+  for (const kernel of launched) expect(kernel.startsWith(expected), `pass 1 ran ${kernel}, not ${expected}*`).toBe(true);
+  if (!(error <= limit)) throw new Error(`relative error ${error} > ${limit} [seed ${seed}]`);
+}
