@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, eigh, type Matrix } from '../src/index.js';
+import { randomSymmetric, rbfGram } from '../test/random-matrices.js';
 
 const sizes = (process.env.KVKIT_BENCH_SIZES ?? '250,500,1000,2000').split(',').map(Number);
 const python = process.env.KVKIT_PYTHON ?? '/usr/bin/python3';
@@ -36,34 +37,10 @@ for case in cases:
 json.dump(out, open(sys.argv[2], 'w'))
 `;
 
-function randomSymmetric(n: number, seed: number): Matrix {
-  const rng = createRng(seed);
-  const data = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j <= i; j++) {
-      const value = rng.normal();
-      data[i * n + j] = value;
-      data[j * n + i] = value;
-    }
-  return { rows: n, cols: n, data };
-}
+const randomSymmetricOf = (n: number, seed: number): Matrix => randomSymmetric(createRng(seed), n);
 
 /** exp(−γ‖x_i − x_j‖²) of n Gaussian points in 5 dimensions. */
-function rbfGram(n: number, seed: number): Matrix {
-  const rng = createRng(seed);
-  const d = 5;
-  const x = Float64Array.from({ length: n * d }, () => rng.normal());
-  const data = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j <= i; j++) {
-      let squared = 0;
-      for (let k = 0; k < d; k++) squared += (x[i * d + k] - x[j * d + k]) ** 2;
-      const value = Math.exp(-0.1 * squared);
-      data[i * n + j] = value;
-      data[j * n + i] = value;
-    }
-  return { rows: n, cols: n, data };
-}
+const rbfGramOf = (n: number, seed: number): Matrix => rbfGram(createRng(seed), n, { dims: 5, gamma: 0.1 });
 
 /** max|AV − VΛ| / max|A| by direct loops. */
 function residual(a: Matrix, values: Float64Array, vectors: Matrix): number {
@@ -86,8 +63,8 @@ function residual(a: Matrix, values: Float64Array, vectors: Matrix): number {
 const directory = mkdtempSync(join(tmpdir(), 'kvkit-linalg-bench-'));
 try {
   const cases = sizes.flatMap((n) => [
-    { label: 'random', n, matrix: randomSymmetric(n, n) },
-    { label: 'rbf', n, matrix: rbfGram(n, n) },
+    { label: 'random', n, matrix: randomSymmetricOf(n, n) },
+    { label: 'rbf', n, matrix: rbfGramOf(n, n) },
   ]);
   const ours = cases.map(({ matrix }) => {
     eigh(matrix); // warm-up

@@ -4,33 +4,13 @@ import { eigh, type Matrix, symmetricMatrixFunction } from '../src/linalg/index.
 import type { Rng } from '../src/rng.js';
 import { withSeed } from '../src/testing/index.js';
 import { naiveMatmul } from './reference.js';
+import { randomSymmetric, rbfGram as randomRbfGram } from './random-matrices.js';
 
 // References: f(A) summed from eigh's pairs by direct loops (Σⱼ f(λⱼ) vⱼvⱼᵀ), and, independently of
 // any eigendecomposition, polynomials of A by naive products (f(λ) = λ² − cλ + d gives A² − cA + dI).
 
-function randomSymmetric(rng: Rng, n: number): Matrix {
-  const data = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j <= i; j++) {
-      const value = rng.normal();
-      data[i * n + j] = value;
-      data[j * n + i] = value;
-    }
-  return { rows: n, cols: n, data };
-}
-
 /** exp(−‖xᵢ − xⱼ‖²/2) of n Gaussian points in 3 dimensions: positive semi-definite, its spectrum decaying fast (Nyström's K_CC). */
-function rbfGram(rng: Rng, n: number): Matrix {
-  const x = Float64Array.from({ length: 3 * n }, () => rng.normal());
-  const data = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      let squared = 0;
-      for (let k = 0; k < 3; k++) squared += (x[3 * i + k] - x[3 * j + k]) ** 2;
-      data[i * n + j] = Math.exp(-squared / 2);
-    }
-  return { rows: n, cols: n, data };
-}
+const rbfGram = (rng: Rng, n: number): Matrix => randomRbfGram(rng, n, { dims: 3, gamma: 0.5 });
 
 /** Σⱼ f(λⱼ) vⱼvⱼᵀ from eigh's pairs, by direct loops. */
 function fromEigenpairs(a: Matrix, f: (value: number) => number): Float64Array {
