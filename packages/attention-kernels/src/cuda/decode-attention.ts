@@ -4,7 +4,7 @@ import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
-import { mmaDecodeLaunch, mmaDecodeServes, mmaPrefillLaunch, mmaPrefillServes } from './mma-decode-plan.js';
+import { forcedCudaPass, mmaDecodeLaunch, mmaDecodeServes, mmaPrefillLaunch, mmaPrefillServes } from './mma-decode-plan.js';
 import { decodeAttentionModule, maskArgs, type PartialLaunch, splitKDecode } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
 
@@ -63,7 +63,7 @@ export function partialKernel(
 ): { kernel: string; config: Pick<PartialLaunch, 'grid' | 'block' | 'sharedBytes'> } {
   const { grid, block, sharedBytes } = launch;
   const config = { grid, block, sharedBytes };
-  const forced = process.env.KVKIT_CUDA_DECODE;
+  const forced = forcedCudaPass();
   const maxSharedBytes = backend.device.maxSharedMemoryPerBlockOptin;
   const mma = forced !== 'vec' && mmaDecodeServes({ keyDtype: s.k.dtype, d: s.d, dv: s.dv, addresses: [s.kAddress, s.vAddress], maxSharedBytes });
   const dtypes = `${s.q.dtype}_${s.k.dtype}`;

@@ -8,7 +8,7 @@ import { kiviMmaPlan } from './kivi-mma-plan.js';
 import vecPassHeader from './kivi-vec-pass.cuh';
 import { kiviVecPlan } from './kivi-vec-plan.js';
 import mmaTileHeader from './mma-decode-tile.cuh';
-import { mmaDecodeLaunch } from './mma-decode-plan.js';
+import { forcedCudaPass, mmaDecodeLaunch } from './mma-decode-plan.js';
 import { maskArgs, SPLIT_K_HEADERS, splitKDecode, type Staging } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
 
@@ -18,9 +18,6 @@ export const kiviDecodeModule = defineCudaModule({
   source,
   headers: { ...SPLIT_K_HEADERS, 'kivi-vec-pass.cuh': vecPassHeader, 'mma-decode-tile.cuh': mmaTileHeader, 'kivi-mma-pass.cuh': mmaPassHeader },
 });
-
-/** `KVKIT_CUDA_DECODE=vec` keeps decode off the tensor-core passes (so a GPU run can time both). */
-const tensorCoresAllowed = (): boolean => (typeof process === 'undefined' ? true : process.env.KVKIT_CUDA_DECODE !== 'vec');
 
 /** The query dtypes of kv_kivi_decode_vec_partial, by their code (KIVI_QUERY_* in kivi-vec-pass.cuh). */
 const VEC_QUERY_DTYPES = ['f32', 'f16', 'bf16'];
@@ -50,7 +47,7 @@ export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly T
     const [qs, kc, vc, qp, kp] = [q, keyCodes, valueCodes, qPos, kPos].map((t) => staging.rowMajor(t));
     const { acc, stat, ...partial } = launch;
     const shape = { headDim: d, bits: attrs.bits, groupSize: attrs.groupSize, valueGroupSize: attrs.valueGroupSize, residualAddresses: residual.map((t) => backend.address(t)) };
-    const mma = tensorCoresAllowed() ? kiviMmaPlan({ ...shape, partitionSize: a.partitionSize, scaleBytes: scaleType === 'f16' ? 2 : 4, queryDtype: q.dtype }) : undefined;
+    const mma = forcedCudaPass() !== 'vec' ? kiviMmaPlan({ ...shape, partitionSize: a.partitionSize, scaleBytes: scaleType === 'f16' ? 2 : 4, queryDtype: q.dtype }) : undefined;
     const vec = mma ? undefined : kiviVecPlan(shape);
     const config = mma ? { ...mmaDecodeLaunch(partial, { rowsPerKvRow: (qHeads / kvHeads) * m, d, dv: d }), sharedBytes: mma.sharedBytes } : partial;
     if (vec) config.sharedBytes = Math.max(config.sharedBytes, vec.sharedBytes);

@@ -15,14 +15,14 @@ const PREFILL_STAGES = 3;
 /** Head dims (key and value) the tensor-core pass serves (mma_dec_serves_dim). */
 const HEAD_DIMS = [16, 32, 64, 128];
 
-/** Bytes of one warp's stage: K and V rows [16][dim + pad] of 16-bit elements, positions and log weights. */
-function stageBytes(d: number, dv: number): number {
-  return 2 * STEP_KEYS * (d + PAD + dv + PAD) + 2 * STEP_KEYS * 4;
+/** Bytes of a stage of `keys` keys: K and V rows [keys][dim + pad] of 16-bit elements, positions and log weights. */
+function stageBytes(keys: number, d: number, dv: number): number {
+  return 2 * keys * (d + PAD + dv + PAD) + 2 * keys * 4;
 }
 
-/** Dynamic shared memory of the tensor-core pass: every warp's stages (they also hold the query tile and the warps' merge). */
+/** Dynamic shared memory of the tensor-core pass: every warp's stages of 16 keys (they also hold the query tile and the warps' merge). */
 export function mmaDecodeSharedBytes(d: number, dv: number): number {
-  return WARPS * STAGES * stageBytes(d, dv);
+  return WARPS * STAGES * stageBytes(STEP_KEYS, d, dv);
 }
 
 /**
@@ -30,8 +30,7 @@ export function mmaDecodeSharedBytes(d: number, dv: number): number {
  * log weights; the first also holds the query tile), a row table per stage and 64 bytes of scratch.
  */
 export function mmaPrefillSharedBytes(d: number, dv: number): number {
-  const stage = 2 * PREFILL_KEYS * (d + PAD + dv + PAD) + 2 * PREFILL_KEYS * 4;
-  return PREFILL_STAGES * (stage + PREFILL_KEYS * 8) + 64;
+  return PREFILL_STAGES * (stageBytes(PREFILL_KEYS, d, dv) + PREFILL_KEYS * 8) + 64;
 }
 
 /**
@@ -68,19 +67,28 @@ export function mmaDecodeServes(shape: { keyDtype: DType; d: number; dv: number;
  * warps, and the warps' stages as dynamic shared memory (they also hold the query tile and, at the
  * end, the warps' merge).
  */
-export function mmaDecodeLaunch<L extends { grid: [number, number, number]; block: number; sharedBytes: number }>(
-  launch: L,
-  { rowsPerKvRow, d, dv }: { rowsPerKvRow: number; d: number; dv: number },
-): L {
-  const [parts, kvRows] = launch.grid;
-  return { ...launch, grid: [parts, kvRows, Math.ceil(rowsPerKvRow / MMA_ROWS)], block: WARPS * 32, sharedBytes: mmaDecodeSharedBytes(d, dv) };
+export function mmaDecodeLaunch<L extends PassLaunch>(launch: L, { rowsPerKvRow, d, dv }: { rowsPerKvRow: number; d: number; dv: number }): L {
+  return regroupRows(launch, rowsPerKvRow, MMA_ROWS, mmaDecodeSharedBytes(d, dv));
 }
 
 /** The same for the prefill pass: blocks of MMA_PREFILL_ROWS rows (grid z = ⌈rows per KV row / 64⌉) and its ring as shared memory. */
-export function mmaPrefillLaunch<L extends { grid: [number, number, number]; block: number; sharedBytes: number }>(
-  launch: L,
-  { rowsPerKvRow, d, dv }: { rowsPerKvRow: number; d: number; dv: number },
-): L {
+export function mmaPrefillLaunch<L extends PassLaunch>(launch: L, { rowsPerKvRow, d, dv }: { rowsPerKvRow: number; d: number; dv: number }): L {
+  return regroupRows(launch, rowsPerKvRow, MMA_PREFILL_ROWS, mmaPrefillSharedBytes(d, dv));
+}
+
+type PassLaunch = { grid: [number, number, number]; block: number; sharedBytes: number };
+
+/** A pass-1 launch with blocks of `rowsPerBlock` query rows (grid z), MMA_DEC_WARPS warps and `sharedBytes`. */
+function regroupRows<L extends PassLaunch>(launch: L, rowsPerKvRow: number, rowsPerBlock: number, sharedBytes: number): L {
   const [parts, kvRows] = launch.grid;
-  return { ...launch, grid: [parts, kvRows, Math.ceil(rowsPerKvRow / MMA_PREFILL_ROWS)], block: WARPS * 32, sharedBytes: mmaPrefillSharedBytes(d, dv) };
+  return { ...launch, grid: [parts, kvRows, Math.ceil(rowsPerKvRow / rowsPerBlock)], block: WARPS * 32, sharedBytes };
+}
+
+/**
+ * The pass `KVKIT_CUDA_DECODE` forces, read at each launch so a GPU run can time them side by side:
+ * 'vec' the 16-byte CUDA-core passes, 'mma16' the 16-row tensor-core pass (where it serves).
+ */
+export function forcedCudaPass(): 'vec' | 'mma16' | undefined {
+  const forced = typeof process === 'undefined' ? undefined : process.env.KVKIT_CUDA_DECODE;
+  return forced === 'vec' || forced === 'mma16' ? forced : undefined;
 }
