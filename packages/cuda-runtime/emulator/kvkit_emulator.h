@@ -199,6 +199,16 @@ inline T shuffle(T value, int source) {
   return out;
 }
 
+// A warp vote over the lanes of the calling thread's warp: any (or all) predicates nonzero.
+inline int warp_vote(int predicate, bool any) {
+  const uint64_t word = predicate != 0;
+  uint64_t* slots = warp_exchange(&word, 1);
+  const int size = g_warp_size[warp_of(g_current)];
+  int result = any ? 0 : 1;
+  for (int lane = 0; lane < size; lane++) result = any ? (result | int(slots[lane * 8])) : (result & int(slots[lane * 8]));
+  return result;
+}
+
 // ---- f16 / bf16 conversions in software (round to nearest even) ----------------------------------
 
 inline float half_to_float(uint16_t h) {
@@ -449,6 +459,9 @@ template <class T>
 inline T __shfl_sync(unsigned, T value, int source) {
   return kvemu::shuffle(value, source & 31);
 }
+// Warp votes: whether any / every lane of the warp (its live lanes) passed a nonzero predicate.
+inline int __any_sync(unsigned, int predicate) { return kvemu::warp_vote(predicate, true); }
+inline int __all_sync(unsigned, int predicate) { return kvemu::warp_vote(predicate, false); }
 
 // One OS thread runs every fiber and no fiber yields inside these, so plain updates are atomic.
 template <class T>

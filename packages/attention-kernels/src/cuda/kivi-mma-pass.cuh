@@ -84,13 +84,7 @@ __device__ __forceinline__ kv_u32 kivi_f16x2_op(kv_u32 a, kv_u32 b, bool multipl
 }
 __device__ __forceinline__ kv_u32 kivi_hsub2(kv_u32 a, kv_u32 b) { return kivi_f16x2_op(a, b, false); }
 __device__ __forceinline__ kv_u32 kivi_hmul2(kv_u32 a, kv_u32 b) { return kivi_f16x2_op(a, b, true); }
-__device__ __forceinline__ bool kivi_warp_any(bool p) {
-  int v = p;
-  for (int o = 1; o < 32; o <<= 1) v |= __shfl_xor_sync(0xffffffffu, v, o);
-  return v != 0;
-}
 #else
-__device__ __forceinline__ bool kivi_warp_any(bool p) { return __any_sync(0xffffffffu, p); }
 __device__ __forceinline__ kv_u32 kivi_byte_perm(kv_u32 lo, kv_u32 hi, kv_u32 selector) { return __byte_perm(lo, hi, selector); }
 __device__ __forceinline__ kv_u32 kivi_hsub2(kv_u32 a, kv_u32 b) {
   kv_u32 d;
@@ -472,7 +466,7 @@ __device__ __forceinline__ void kivi_mma_step(const unsigned char* smem, const u
   // once a few hundred keys are in; skipping a factor of exactly 1 changes nothing).
   float factor[1][4] = {{1.0f, 1.0f, 1.0f, 1.0f}};
   mma_softmax_step<NT, 1>(s, st, factor);
-  if (kivi_warp_any(factor[0][0] != 1.0f || factor[0][2] != 1.0f)) {
+  if (__any_sync(0xffffffffu, factor[0][0] != 1.0f || factor[0][2] != 1.0f)) {
 #pragma unroll
     for (int j = 0; j <= DT; j++) {
       o[j][0] *= factor[0][0];
@@ -596,7 +590,7 @@ __device__ __noinline__ void kivi_mma_body(const KiviVecSource& src, float* part
         const kv_i32* rowRange = reinterpret_cast<const kv_i32*>(kivi_mma_table(smem, L) + KIVI_MMA_ARRAYS) + 1;
         hidden = !dec_visible(rowRange[0], kp, causal, 0) || !dec_visible(rowRange[1], kp, 0, window);
       }
-      const bool unmasked = softcap == 0.0f && !kivi_warp_any(hidden);
+      const bool unmasked = softcap == 0.0f && !__any_sync(0xffffffffu, hidden);
       if (L.scaleBytes == 2) kivi_mma_warp_values(smem, stage, L, x0);
       if (L.groupShift >= 5) {
         kivi_mma_step<D, BITS, 2>(smem, stage, L, x0, T.b - token0, unmasked && token0 + 2 * KIVI_MMA_STEP <= T.b, token0 < T.a, rowsOf, causal, window,

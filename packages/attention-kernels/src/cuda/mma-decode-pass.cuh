@@ -25,9 +25,6 @@
 // Keys per warp step: two 8-key n-tiles of scores, one 16-key k-step of P·V.
 #define MMA_DEC_STEP 16
 
-// Bytes of one warp's stage (mma-decode-plan.ts sizes launches with the same rule).
-__device__ __forceinline__ int mma_dec_stage_bytes(int d, int dv) { return 2 * MMA_DEC_STEP * (d + MMA_DEC_PAD + dv + MMA_DEC_PAD) + 2 * MMA_DEC_STEP * 4; }
-
 // Whether the pass serves these head dims: k-steps of 16 channels, rows whose 16-byte chunks divide
 // a warp (the copies below map lanes to (key, chunk) with shifts), up to MMA_DEC_MAX_DIM.
 __device__ __forceinline__ bool mma_dec_serves_dim(int d) { return d == 16 || d == 32 || d == 64 || d == 128; }
@@ -45,24 +42,11 @@ __device__ __forceinline__ void mma_dec_copy_rows(TK* tile, const TK* rows, kv_i
   }
 }
 
-// One warp's stage b: the step's K rows [16][d + pad], V rows [16][dv + pad], key positions and log
-// weights [16]; stage b of warp w at (w · MMA_DEC_STAGES + b) · mma_dec_stage_bytes.
+// One warp's stage b: a step's MmaKvStage of 16 keys; stage b of warp w is the (w · MMA_DEC_STAGES + b)-th.
 template <class TK>
-struct MmaDecStage {
-  TK* keys;
-  TK* values;
-  kv_i32* positions;
-  float* logWeights;
-};
-template <class TK>
-__device__ __forceinline__ MmaDecStage<TK> mma_dec_stage(int warp, int b, int d, int dv) {
+__device__ __forceinline__ MmaKvStage<TK> mma_dec_stage(int warp, int b, int d, int dv) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
-  MmaDecStage<TK> S;
-  S.keys = reinterpret_cast<TK*>(kv_decode_smem + (warp * MMA_DEC_STAGES + b) * mma_dec_stage_bytes(d, dv));
-  S.values = S.keys + MMA_DEC_STEP * (d + MMA_DEC_PAD);
-  S.positions = reinterpret_cast<kv_i32*>(S.values + MMA_DEC_STEP * (dv + MMA_DEC_PAD));
-  S.logWeights = reinterpret_cast<float*>(S.positions + MMA_DEC_STEP);
-  return S;
+  return mma_kv_stage_at<TK>(kv_decode_smem + (warp * MMA_DEC_STAGES + b) * mma_kv_stage_bytes(MMA_DEC_STEP, d, dv), MMA_DEC_STEP, d, dv);
 }
 
 // The query tile [16][d + pad] lives in the last warp's last stage: the prologue leaves that stage
@@ -95,7 +79,7 @@ template <class TK>
 __device__ __forceinline__ void mma_dec_issue(const TK* K, const TK* V, const DecKeyWalk& walk, int j0, int j1, int d, int dv, int i, int steps, kv_i64 row) {
   if (i < steps) {
     const int lane = threadIdx.x & 31;
-    const MmaDecStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
+    const MmaKvStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
     const int base = mma_dec_first_key(j0, i), keys = min(MMA_DEC_STEP, j1 - base);
     const int kk = lane & (MMA_DEC_STEP - 1);
     const bool valid = kk < keys;
@@ -160,7 +144,7 @@ __device__ __noinline__ void mma_decode_body(const TK* K, const TK* V, float* pa
     mma_dec_issue(K, V, walk, j0, j1, d, dv, i + MMA_DEC_STAGES - 1, steps, row);
     cp_async_wait<MMA_DEC_STAGES - 1>();
     __syncwarp();  // step i's copies, by every lane, have landed and are visible to the warp
-    const MmaDecStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
+    const MmaKvStage<TK> S = mma_dec_stage<TK>(threadIdx.x >> 5, i % MMA_DEC_STAGES, d, dv);
 
     // A tile's ldmatrix are issued together ahead of their products (asm statements keep their
     // order: interleaved, each product would wait for its load); the value tile's load while the

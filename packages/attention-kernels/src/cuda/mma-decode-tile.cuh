@@ -28,6 +28,28 @@
 // The block's query rows: how many, their positions and their partial slots.
 typedef BlockRows<MMA_DEC_ROWS> MmaBlockRows;
 
+// A shared-memory stage of `keys` keys the tensor-core passes fill by cp.async: K rows
+// [keys][d + pad], V rows [keys][dv + pad] (16-bit elements), key positions and log weights [keys].
+template <class TK>
+struct MmaKvStage {
+  TK* keys;
+  TK* values;
+  kv_i32* positions;
+  float* logWeights;
+};
+// Its bytes (mma-decode-plan.ts sizes launches with the same rule).
+__device__ __forceinline__ int mma_kv_stage_bytes(int keys, int d, int dv) { return 2 * keys * (d + MMA_DEC_PAD + dv + MMA_DEC_PAD) + 2 * keys * 4; }
+// The stage starting at `base`.
+template <class TK>
+__device__ __forceinline__ MmaKvStage<TK> mma_kv_stage_at(unsigned char* base, int keys, int d, int dv) {
+  MmaKvStage<TK> S;
+  S.keys = reinterpret_cast<TK*>(base);
+  S.values = S.keys + keys * (d + MMA_DEC_PAD);
+  S.positions = reinterpret_cast<kv_i32*>(S.values + keys * (dv + MMA_DEC_PAD));
+  S.logWeights = reinterpret_cast<float*>(S.positions + keys);
+  return S;
+}
+
 // One lane's online-softmax state for rows g and g+8 over the keys its warp has seen. max is the
 // row's (the same on the 4 lanes of a quad); sum is this lane's share of the row's Σ exp (its key
 // columns), added up over the quad only at the end (mma_write_partials), saving shuffles per step.

@@ -35,27 +35,14 @@
 
 // Bytes of one stage and of the whole pass (mma-decode-plan.ts sizes launches with the same rule):
 // the stages, a row table per stage (paged sources) and a small scratch for block reductions.
-__device__ __forceinline__ int mma_pre_stage_bytes(int d, int dv) { return 2 * MMA_PRE_KEYS * (d + MMA_DEC_PAD + dv + MMA_DEC_PAD) + 2 * MMA_PRE_KEYS * 4; }
-__device__ __forceinline__ int mma_pre_tables_offset(int d, int dv) { return MMA_PRE_STAGES * mma_pre_stage_bytes(d, dv); }
+__device__ __forceinline__ int mma_pre_tables_offset(int d, int dv) { return MMA_PRE_STAGES * mma_kv_stage_bytes(MMA_PRE_KEYS, d, dv); }
 __device__ __forceinline__ int mma_pre_scratch_offset(int d, int dv) { return mma_pre_tables_offset(d, dv) + MMA_PRE_STAGES * MMA_PRE_KEYS * 8; }
 
-// Stage b of the ring: K [64][d + pad], V [64][dv + pad], key positions and log weights [64].
+// Stage b of the ring: an MmaKvStage of 64 keys.
 template <class TK>
-struct MmaPreStage {
-  TK* keys;
-  TK* values;
-  kv_i32* positions;
-  float* logWeights;
-};
-template <class TK>
-__device__ __forceinline__ MmaPreStage<TK> mma_pre_stage(int b, int d, int dv) {
+__device__ __forceinline__ MmaKvStage<TK> mma_pre_stage(int b, int d, int dv) {
   KV_DYNAMIC_SHARED(kv_decode_smem);
-  MmaPreStage<TK> S;
-  S.keys = reinterpret_cast<TK*>(kv_decode_smem + b * mma_pre_stage_bytes(d, dv));
-  S.values = S.keys + MMA_PRE_KEYS * (d + MMA_DEC_PAD);
-  S.positions = reinterpret_cast<kv_i32*>(S.values + MMA_PRE_KEYS * (dv + MMA_DEC_PAD));
-  S.logWeights = reinterpret_cast<float*>(S.positions + MMA_PRE_KEYS);
-  return S;
+  return mma_kv_stage_at<TK>(kv_decode_smem + b * mma_kv_stage_bytes(MMA_PRE_KEYS, d, dv), MMA_PRE_KEYS, d, dv);
 }
 // Rows (into K/V) of tile t's keys for a paged source, in table t % MMA_PRE_STAGES: looked up one
 // tile ahead of their copies, so those never wait for the page table.
@@ -64,12 +51,7 @@ __device__ __forceinline__ kv_i64* mma_pre_row_table(int t, int d, int dv) {
   return reinterpret_cast<kv_i64*>(kv_decode_smem + mma_pre_tables_offset(d, dv)) + (t % MMA_PRE_STAGES) * MMA_PRE_KEYS;
 }
 
-// Warp-wide or / min / max by xor-shuffles (every lane gets the result).
-__device__ __forceinline__ int mma_warp_or(int v) {
-#pragma unroll
-  for (int k = 1; k < 32; k <<= 1) v |= __shfl_xor_sync(0xffffffffu, v, k);
-  return v;
-}
+// Warp-wide min / max by xor-shuffles (every lane gets the result).
 __device__ __forceinline__ int mma_warp_min(int v) {
 #pragma unroll
   for (int k = 1; k < 32; k <<= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, k));
@@ -158,7 +140,7 @@ __device__ __forceinline__ void mma_pre_copy_rows(TK* tile, const TK* src, const
 template <class TK>
 __device__ __forceinline__ void mma_pre_issue(const TK* K, const TK* V, const DecKeyWalk& walk, int first, int end, int t, int tiles, int d, int dv) {
   if (t < tiles) {
-    const MmaPreStage<TK> S = mma_pre_stage<TK>(t % MMA_PRE_STAGES, d, dv);
+    const MmaKvStage<TK> S = mma_pre_stage<TK>(t % MMA_PRE_STAGES, d, dv);
     const kv_i64* rowTable = mma_pre_row_table(t, d, dv);
     const int base = first + t * MMA_PRE_KEYS, keys = min(MMA_PRE_KEYS, end - base);
     if (threadIdx.x < MMA_PRE_KEYS) {
@@ -203,7 +185,7 @@ __device__ __noinline__ void mma_prefill_body(const TK* K, const TK* V, float* p
 #pragma unroll
   for (int dt = 0; dt < MMA_DEC_VTILES; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
   // Masks can be skipped only where every row of the warp is live and nothing but positions masks.
-  const bool plainScores = mma_warp_or(!rows.live[1]) == 0 && softcap <= 0.0f && !walk.logW;  // row g + 8 live: row g too
+  const bool plainScores = !__any_sync(0xffffffffu, !rows.live[1]) && softcap <= 0.0f && !walk.logW;  // row g + 8 live: row g too
 
   // ldmatrix row addresses as in mma-decode-pass.cuh: K as B of two n-tiles (16 keys), V transposed.
   const int kOffset = ((lane & 7) + (lane >> 4) * 8) * (d + MMA_DEC_PAD) + ((lane >> 3) & 1) * 8;
@@ -218,7 +200,7 @@ __device__ __noinline__ void mma_prefill_body(const TK* K, const TK* V, float* p
     mma_pre_issue(K, V, walk, first, end, t + MMA_PRE_STAGES - 1, tiles, d, dv);
     if (!rows.any) continue;
 
-    const MmaPreStage<TK> S = mma_pre_stage<TK>(t % MMA_PRE_STAGES, d, dv);
+    const MmaKvStage<TK> S = mma_pre_stage<TK>(t % MMA_PRE_STAGES, d, dv);
     const int keys = min(MMA_PRE_KEYS, end - first - t * MMA_PRE_KEYS);
     // Which keys of the tile the warp's rows may see / all see (2 keys a lane).
     bool may = false, all = true;
@@ -229,8 +211,8 @@ __device__ __noinline__ void mma_prefill_body(const TK* K, const TK* V, float* p
       may |= kk < keys && mma_pre_may_see(kp, rows.lo, rows.hi, causal, window);
       all &= kk < keys && mma_pre_sees_all(kp, rows.lo, rows.hi, causal, window);
     }
-    if (!mma_warp_or(may)) continue;  // warp-uniform
-    const bool masks = !plainScores || mma_warp_or(!all);
+    if (!__any_sync(0xffffffffu, may)) continue;  // warp-uniform
+    const bool masks = !plainScores || __any_sync(0xffffffffu, !all);
 
     float s[MMA_PRE_NTILES][4];
 #pragma unroll
@@ -252,7 +234,7 @@ __device__ __noinline__ void mma_prefill_body(const TK* K, const TK* V, float* p
     mma_softmax_probabilities(s, st, rescale);
     // Once the rows' maxima settle (most tiles of a long prompt), the 64 multiplies of the output
     // tiles are skipped; the vote costs 5 shuffles.
-    if (mma_warp_or(rescale[0] != 1.0f || rescale[1] != 1.0f)) mma_rescale_outputs(o, rescale);
+    if (__any_sync(0xffffffffu, rescale[0] != 1.0f || rescale[1] != 1.0f)) mma_rescale_outputs(o, rescale);
     kv_u32 pa[MMA_PRE_PSTEPS][4];
     mma_probability_fragments<BF16, MMA_PRE_PSTEPS>(s, pa);
 #pragma unroll
@@ -305,7 +287,7 @@ __device__ void mma_prefill_partial(const TK* K, const TK* V, float* partAcc, fl
   }
   rows.lo = mma_warp_min(lo);
   rows.hi = mma_warp_max(hi);
-  rows.any = mma_warp_or(rows.live[0]);
+  rows.any = __any_sync(0xffffffffu, rows.live[0]);
 
   int first = j0, end = max(j0, j1);  // a ragged row may end before the partition starts
   if (causal || window > 0) {
