@@ -1,7 +1,8 @@
 import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { addressOf } from '../simd/simd-arena.js';
-import { scratchAreas } from '../simd/scratch-arena.js';
+import { runRowBlocks } from '../simd/row-blocks.js';
+import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
 import { dotProduct, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { solveTriangular } from './triangular.js';
 
@@ -43,20 +44,26 @@ interface PivotRule {
 const BLOCKED_MIN_ORDER = 64;
 /** Columns per panel: the trailing update's inner length, against the panel solve's n²·width/4 scalar work. */
 const PANEL_WIDTH = 32;
+/** Multiply-adds of a trailing update from which it is split among the worker threads (below, the hand-off costs more than it saves). */
+const THREADED_UPDATE_MIN = 2 ** 20;
 
 /**
- * Right-looking blocked Cholesky (Golub & Van Loan §4.2.9): for each panel of PANEL_WIDTH columns,
- * finish those columns of L for every row below (scalar: the recurrence restricted to the panel),
- * then subtract the panel's outer product L_P L_Pᵀ from the trailing lower triangle with the SIMD
- * row-block kernel — the O(n³/6) part. Null where SIMD is unavailable.
+ * Right-looking blocked Cholesky (Golub & Van Loan §4.2.9) with L in WebAssembly memory: for each
+ * panel of PANEL_WIDTH columns, finish those columns of L for every row below (scalar: the
+ * recurrence restricted to the panel), then add −L_P L_Pᵀ to the trailing lower triangle in place
+ * with the SIMD row-block kernel — the O(n³/6) part — on the worker threads where the update is
+ * large enough. Null where SIMD is unavailable.
  */
 function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64Array | null {
-  // The largest panel's areas: its rows below it (packed, rounded up to whole blocks of four), the
-  // same transposed, and four rows of products.
-  const scratch = scratchAreas([(n + 3 - ((n + 3) % 4)) * PANEL_WIDTH, PANEL_WIDTH * n, 4 * n]);
+  // L with three spare rows (a last block of four rows may run past row n), the largest panel's
+  // rows below it negated (rounded up to whole blocks of four) and the same transposed.
+  const lengths = [(n + 3) * n, (n + 3 - ((n + 3) % 4)) * PANEL_WIDTH, PANEL_WIDTH * n];
+  const threaded = threadedScratchAreas(lengths);
+  const scratch = threaded ?? scratchAreas(lengths);
   if (!scratch) return null;
-  const [panelArea, transposedArea, productsArea] = scratch.areas;
-  const l = new Float64Array(n * n);
+  const [l, panelArea, transposedArea] = scratch.areas;
+  const threads = threaded?.arena ?? null;
+  // Only entries on or left of the diagonal are read or written back; the rest is never read.
   for (let i = 0; i < n; i++) l.set(ad.subarray(i * n, i * n + i + 1), i * n);
   for (let c0 = 0; c0 < n; c0 += PANEL_WIDTH) {
     const c1 = Math.min(n, c0 + PANEL_WIDTH);
@@ -66,33 +73,26 @@ function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64
     for (; i < n; i++) finishRow(l, l, n, i, c0, c1 - 1, c0, pivot);
     const rest = n - c1;
     if (rest === 0) break;
-    // The panel's rows below it, packed (rows of width p, a zero-padded last block) and transposed.
     const p = c1 - c0;
-    const panel = panelArea.subarray(0, (rest + 3 - ((rest + 3) % 4)) * p);
+    const blocks = Math.ceil(rest / 4);
+    const negated = panelArea.subarray(0, blocks * 4 * p);
     const transposed = transposedArea.subarray(0, p * rest);
-    const products = productsArea.subarray(0, 4 * rest);
-    panel.fill(0, rest * p);
+    negated.fill(0, rest * p);
     for (let r = 0; r < rest; r++) {
       const row = (c1 + r) * n + c0;
       for (let k = 0; k < p; k++) {
         const v = l[row + k];
-        panel[r * p + k] = v;
+        negated[r * p + k] = -v;
         transposed[k * rest + r] = v;
       }
     }
-    const at = (r: number) => addressOf(products, r * rest);
-    for (let r0 = 0; r0 < rest; r0 += 4) {
-      const height = Math.min(4, rest - r0);
-      // Columns up to the block's last row: the lower triangle of the trailing matrix.
-      scratch.kernels.rowBlockProducts(addressOf(panel, r0 * p), p, addressOf(transposed), rest, 0, r0 + height, at(0), at(1), at(2), at(3));
-      for (let r = 0; r < height; r++) {
-        const target = (c1 + r0 + r) * n + c1;
-        const source = r * rest;
-        for (let j = 0; j <= r0 + r; j++) l[target + j] -= products[source + j];
-      }
-    }
+    // Rows past n (the last block's overrun) land in the spare rows.
+    const job = { xa: addressOf(negated), xs: 8 * p, xk: 8, d: p, yt: addressOf(transposed), ld: rest, c: addressOf(l, c1 * n + c1), cs: 8 * n, firstRow: 0, symmetric: false, lower: true, add: true };
+    runRowBlocks(scratch.kernels, (rest * rest * p) / 2 >= THREADED_UPDATE_MIN ? threads : null, job, 0, blocks);
   }
-  return l;
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) out.set(l.subarray(i * n, i * n + i + 1), i * n);
+  return out;
 }
 
 /**

@@ -17,21 +17,25 @@
 
   ;; Row blocks b0 ≤ b < b1 of C (rows 4b..4b+3; row r of C at c + r·cs bytes) += or = rows of
   ;; op(A) times a panel of B: x_i[k] at xa + i·xs + k·xk bytes (A's rows or, transposed, its
-  ;; columns), B's panel (d rows, ld wide) at yt, columns 0..n (from the block's first row on, for a
-  ;; symmetric product: its upper triangle). The kernel of matmulMatrix's panels, so that worker
-  ;; threads each take a range of blocks of the same panel in one call.
+  ;; columns), B's panel (d rows, ld wide) at yt. $triangle picks the columns of block b: 0 all
+  ;; (0..ld), 1 from column firstRow + 4b on (a symmetric product's upper triangle), 2 up to column
+  ;; firstRow + 4b + 4 (a lower triangle, its diagonal blocks whole). The kernel of matmulMatrix's
+  ;; panels, so that worker threads each take a range of blocks of the same panel in one call.
   (func $rowBlocksProducts (export "rowBlocksProducts")
     (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
-    (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $symmetric i32) (param $add i32)
-    (local $b i32) (local $row i32) (local $x i32) (local $o i32)
+    (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $triangle i32) (param $add i32)
+    (local $b i32) (local $row i32) (local $x i32) (local $o i32) (local $end i32)
     (local.set $b (local.get $b0))
     (block $done (loop $next
       (br_if $done (i32.ge_s (local.get $b) (local.get $b1)))
       (local.set $row (i32.shl (local.get $b) (i32.const 2)))
       (local.set $x (i32.add (local.get $xa) (i32.mul (local.get $row) (local.get $xs))))
       (local.set $o (i32.add (local.get $c) (i32.mul (local.get $row) (local.get $cs))))
+      (local.set $end (i32.add (i32.add (local.get $firstRow) (local.get $row)) (i32.const 4)))
       (call $rowBlockProductsFrom (local.get $x) (local.get $xs) (local.get $xk) (local.get $d) (local.get $yt) (local.get $ld)
-        (select (i32.add (local.get $firstRow) (local.get $row)) (i32.const 0) (local.get $symmetric)) (local.get $ld)
+        (select (i32.add (local.get $firstRow) (local.get $row)) (i32.const 0) (i32.eq (local.get $triangle) (i32.const 1)))
+        (select (local.get $end) (local.get $ld)
+          (i32.and (i32.eq (local.get $triangle) (i32.const 2)) (i32.lt_s (local.get $end) (local.get $ld))))
         (local.get $o) (i32.add (local.get $o) (local.get $cs))
         (i32.add (local.get $o) (i32.shl (local.get $cs) (i32.const 1))) (i32.add (local.get $o) (i32.mul (local.get $cs) (i32.const 3)))
         (local.get $add))
@@ -45,7 +49,7 @@
   ;; rowBlocksProducts call per panel.
   (func (export "rowBlocksPanels")
     (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
-    (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $symmetric i32) (param $add i32)
+    (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $triangle i32) (param $add i32)
     (param $depth i32)
     (local $k0 i32)
     (block $done (loop $next
@@ -55,7 +59,7 @@
         (select (local.get $depth) (i32.sub (local.get $d) (local.get $k0))
           (i32.lt_s (local.get $depth) (i32.sub (local.get $d) (local.get $k0))))
         (i32.add (local.get $yt) (i32.shl (i32.mul (local.get $k0) (local.get $ld)) (i32.const 3))) (local.get $ld)
-        (local.get $c) (local.get $cs) (local.get $b0) (local.get $b1) (local.get $firstRow) (local.get $symmetric)
+        (local.get $c) (local.get $cs) (local.get $b0) (local.get $b1) (local.get $firstRow) (local.get $triangle)
         (i32.or (local.get $add) (i32.gt_s (local.get $k0) (i32.const 0))))
       (local.set $k0 (i32.add (local.get $k0) (local.get $depth)))
       (br $next))))

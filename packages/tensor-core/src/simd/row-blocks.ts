@@ -4,8 +4,8 @@ import { balancedRanges } from './work-split.js';
 /**
  * One call of the row-block kernel `rowBlocksProducts` but its range of blocks: x_i[k] at
  * xa + i·xs + k·xk bytes, depth d, B's panel (d rows, ld wide) at yt, C's row r at c + r·cs, and
- * with `symmetric` each block from column firstRow + 4b on (else from column 0); with `panelDepth`,
- * `rowBlocksPanels` on a pass of such panels.
+ * with `symmetric` each block from column firstRow + 4b on, with `lower` up to column
+ * firstRow + 4b + 4 (else all columns); with `panelDepth`, `rowBlocksPanels` on a pass of such panels.
  */
 export interface RowBlocksJob {
   xa: number;
@@ -18,6 +18,8 @@ export interface RowBlocksJob {
   cs: number;
   firstRow: number;
   symmetric: boolean;
+  /** The lower triangle instead (block b up to column firstRow + 4b + 4, its diagonal block whole); not with `symmetric`. */
+  lower?: boolean;
   add: boolean;
   /** With a depth below d: B's d rows are a pass of panels this deep, taken one after another (`rowBlocksPanels`). */
   panelDepth?: number;
@@ -30,16 +32,21 @@ export interface RowBlocksJob {
  */
 export function runRowBlocks(kernels: DenseSimdKernels, threads: SimdArena | null, job: RowBlocksJob, b0: number, b1: number): void {
   if (b1 <= b0) return;
-  const { xa, xs, xk, d, yt, ld, c, cs, firstRow, symmetric, add, panelDepth } = job;
+  const { xa, xs, xk, d, yt, ld, c, cs, firstRow, symmetric, lower, add, panelDepth } = job;
   const panels = panelDepth !== undefined && panelDepth < d;
-  const args = (from: number, to: number) => [xa, xs, xk, d, yt, ld, c, cs, from, to, firstRow, symmetric ? 1 : 0, add ? 1 : 0, ...(panels ? [panelDepth] : [])];
+  const triangle = symmetric ? 1 : lower ? 2 : 0;
+  const args = (from: number, to: number) => [xa, xs, xk, d, yt, ld, c, cs, from, to, firstRow, triangle, add ? 1 : 0, ...(panels ? [panelDepth] : [])];
   if (!threads || threads.threadCount === 1) {
-    if (panels) kernels.rowBlocksPanels(xa, xs, xk, d, yt, ld, c, cs, b0, b1, firstRow, symmetric ? 1 : 0, add ? 1 : 0, panelDepth);
-    else kernels.rowBlocksProducts(xa, xs, xk, d, yt, ld, c, cs, b0, b1, firstRow, symmetric ? 1 : 0, add ? 1 : 0);
+    if (panels) kernels.rowBlocksPanels(xa, xs, xk, d, yt, ld, c, cs, b0, b1, firstRow, triangle, add ? 1 : 0, panelDepth);
+    else kernels.rowBlocksProducts(xa, xs, xk, d, yt, ld, c, cs, b0, b1, firstRow, triangle, add ? 1 : 0);
     return;
   }
-  // A symmetric block b covers the columns from firstRow + 4b on: ld − firstRow − 4b of them.
-  const columns = symmetric ? (i: number) => Math.max(ld - firstRow - 4 * (b0 + i), 1) : undefined;
+  // Block b covers ld − firstRow − 4b columns of an upper triangle, firstRow + 4b + 4 of a lower one.
+  const columns = symmetric
+    ? (i: number) => Math.max(ld - firstRow - 4 * (b0 + i), 1)
+    : lower
+      ? (i: number) => Math.min(firstRow + 4 * (b0 + i) + 4, ld)
+      : undefined;
   const ranges = balancedRanges(b1 - b0, threads.threadCount, columns);
   threads.run(panels ? 'rowBlocksPanels' : 'rowBlocksProducts', ranges.map(([from, to]) => (to > from ? args(b0 + from, b0 + to) : null)));
 }

@@ -11,16 +11,17 @@ export interface DenseSimdKernels {
   rowBlockProducts(xa: number, d: number, yt: number, ld: number, j0: number, j1: number, o0: number, o1: number, o2: number, o3: number): void;
   /**
    * Row blocks b0 ≤ b < b1 (rows 4b..4b+3) of C (row r at c + r·cs bytes) = or (add 1) += op(A)'s
-   * rows times a panel of B (d rows, ld wide, at yt), with x_i[k] at xa + i·xs + k·xk bytes; from
-   * column firstRow + 4b on where `symmetric` is 1, else from column 0. matmulMatrix's panel step.
+   * rows times a panel of B (d rows, ld wide, at yt), with x_i[k] at xa + i·xs + k·xk bytes; block
+   * b's columns by `triangle`: 0 all, 1 from column firstRow + 4b on (upper), 2 below column
+   * firstRow + 4b + 4 (lower, diagonal blocks whole). matmulMatrix's panel step.
    */
-  rowBlocksProducts(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, symmetric: number, add: number): void;
+  rowBlocksProducts(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, triangle: number, add: number): void;
   /**
    * `rowBlocksProducts` over consecutive panels of B, `depth` of its d rows each, panel after panel
    * (the sums go on from panel to panel, as one call per panel would leave them): a pass of several
    * panels in one call, so a worker thread takes it in one hand-off.
    */
-  rowBlocksPanels(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, symmetric: number, add: number, depth: number): void;
+  rowBlocksPanels(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, triangle: number, add: number, depth: number): void;
   /** out[r] += a_r · b for the four rows a_r = a + 8·r·m (m columns). */
   rowBlockDots(a: number, m: number, b: number, out: number): void;
   /** out[j] += Σ_r a_r[j]·c_r for the same four rows, j < m. */
