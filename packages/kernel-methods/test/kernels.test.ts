@@ -64,7 +64,14 @@ describe('lazy kernel matrices', () => {
       for (const tileSize of [1, 7, 16, 64]) {
         const op = new KernelMatrix(kernel, x, undefined, { tileSize });
         assertClose(op.multiply(v).data, matmulMatrix(dense, v).data, 1e-13, `K·V (tile ${tileSize})`);
-        assertClose(op.toMatrix().data, dense.data, 0, 'materialized');
+        // Radial kernels materialize by the Gram route ‖x‖² + ‖y‖² − 2x·y: rounding apart from the
+        // per-entry formula, exactly symmetric, the diagonal k(x, x) exact.
+        const materialized = op.toMatrix().data;
+        assertClose(materialized, dense.data, 1e-14, 'materialized');
+        for (let i = 0; i < 53; i++) {
+          expect(materialized[i * 54]).toBe(1);
+          for (let j = 0; j < i; j++) expect(materialized[i * 53 + j]).toBe(materialized[j * 53 + i]);
+        }
       }
       const op = new KernelMatrix(kernel, x, undefined, { tileSize: 10 });
       assertClose(op.rowSums(), Array.from({ length: 53 }, (_, i) => dense.data.subarray(i * 53, i * 53 + 53).reduce((s, t) => s + t, 0)), 1e-13, 'row sums');
@@ -85,6 +92,7 @@ describe('lazy kernel matrices', () => {
       const u = randomPoints(rng, 31, 2);
       assertClose(op.multiply(v).data, matmulMatrix(dense, v).data, 1e-13, 'K·V');
       assertClose(op.multiplyTransposed(u).data, matmulMatrix(dense, u, { transposeA: true }).data, 1e-13, 'Kᵀ·U');
+      assertClose(op.toMatrix().data, dense.data, 1e-14, 'materialized');
       expect(() => op.diag()).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
     }));
 

@@ -2,8 +2,7 @@ import { cholesky, createRng, eigvalsh, identityMatrix, InvalidConfigError, type
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { crossProductAsync, crossProduct, isHostEngine } from '../operator/cross-product.js';
-import { type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
-import { hostGram } from '../operator/radial-cross.js';
+import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, selectRows } from '../points.js';
 import { addToDiagonal } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
@@ -148,7 +147,7 @@ export class Nystroem {
     const landmarks = selectRows(x, indices);
     this.landmarks = landmarks;
     this.componentIndices = indices;
-    this.normalization = inverseSquareRoot(hostGram(this.kernel, landmarks, this.options.tileSize));
+    this.normalization = inverseSquareRoot(new KernelMatrix(this.kernel, landmarks, undefined, { tileSize: this.options.tileSize }).toMatrix());
     return this;
   }
 
@@ -227,7 +226,7 @@ interface LeverageSketch {
 function leverageSketch(kernel: Kernel, x: Matrix, pilot: number, ridge: number | undefined, rng: Rng, rank: number, options: KernelMatrixOptions): LeverageSketch {
   const sample = selectRows(x, uniformIndices(x.rows, Math.min(pilot, x.rows), rng));
   const diagonal = kernel.diagonal(x);
-  const kss = hostGram(kernel, sample, options.tileSize);
+  const kss = new KernelMatrix(kernel, sample, undefined, { tileSize: options.tileSize }).toMatrix();
   const lambda = ridge ?? tailRidge(kss, rank, x.rows, diagonal);
   if (!(lambda > 0)) throw new InvalidConfigError(`ridge leverage: the ridge must be > 0, got ${lambda}`);
   const whitening = solveTriangular(cholesky(addToDiagonal(kss, lambda)), identityMatrix(sample.rows), { lower: true, transpose: true });

@@ -2,8 +2,7 @@ import { backendOf, InvalidConfigError, type Matrix, matmulMatrix, slice, type T
 import { withTensorScope } from '../util/tensor-scope.js';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions, tileSizeOf } from './kernel-matrix.js';
-import { hostKernelRows, radialCrossProduct, usesHostGramRoute } from './radial-cross.js';
-import { threadedGaussianCrossProduct } from './threaded-gaussian-cross.js';
+import { hostCrossProduct } from './host-cross-product.js';
 
 // Cross-kernel products K(x, y)·V with a wide V (Nyström's K_CC^{−1/2}, ridge leverage's L⁻ᵀ) on any
 // engine: the host's Gram route or row tiles, a backend's lazy operator.
@@ -14,11 +13,8 @@ export function isHostEngine(engine: KernelMatrixOptions['engine']): boolean {
 }
 
 /**
- * K(x, y)·V, k(x, y) never stored whole. On the host engine: radial kernels by the Gram route
- * (`radialCrossProduct`; a Gaussian one against a wide V on the worker threads,
- * `threadedGaussianCrossProduct`), other kernels in row tiles of about tileSize² values evaluated in
- * float64 and multiplied by V as they are made; on a synchronous backend (engine 'cpu'), the lazy
- * operator's f32 product.
+ * K(x, y)·V, k(x, y) never stored whole: on the host engine `hostCrossProduct` (float64); on a
+ * synchronous backend (engine 'cpu'), the lazy operator's f32 product.
  */
 export function crossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, options: KernelMatrixOptions, route: CrossRoute = 'device'): Matrix {
   if (!isHostEngine(options.engine) && route === 'host-coefficients') {
@@ -37,33 +33,8 @@ export function crossProduct(kernel: Kernel, x: Matrix, y: Matrix, v: Matrix, op
       operator.dispose();
     }
   }
-  const m = y.rows;
-  const k = v.cols;
-  if (usesHostGramRoute(kernel, options.engine) && m * k <= SMALL_V_VALUES) return radialCrossProduct(kernel, x, y, v);
-  const threaded = usesHostGramRoute(kernel, options.engine) ? threadedGaussianCrossProduct(kernel, x, y, v) : null;
-  if (threaded) return threaded;
-  // Kernel rows a tile at a time, each tile times V by matmulMatrix (its cache-sized panels and
-  // worker threads), added into the product from zero. A tile holds about tileSize² values, or k rows
-  // when V is wider (no more memory than V itself): every tile copies V's panels once, so thin tiles
-  // against a wide V spent more on those copies than on the product.
-  const tileSize = tileSizeOf(options, 'crossProduct');
-  const tileRows = Math.max(4, Math.min(x.rows, Math.max(k, Math.floor((tileSize * tileSize) / m))));
-  const rowsOf = hostKernelRows(kernel, x, y, options.engine);
-  const tile = new Float64Array(tileRows * m);
-  const out = new Float64Array(x.rows * k);
-  for (let r0 = 0; r0 < x.rows; r0 += tileRows) {
-    const r1 = Math.min(x.rows, r0 + tileRows);
-    const rows = r1 - r0;
-    rowsOf(r0, r1, tile);
-    matmulMatrix({ rows, cols: m, data: tile.subarray(0, rows * m) }, v, { accumulate: { rows, cols: k, data: out.subarray(r0 * k, r1 * k) } });
-  }
-  return { rows: x.rows, cols: k, data: out };
+  return hostCrossProduct(kernel, x, y, v, tileSizeOf(options, 'crossProduct'));
 }
-
-// For a radial kernel, V (m × k) up to this many values (256 KiB) stays in a core's L2 cache while
-// radialCrossProduct multiplies every block of four kernel rows by it; a larger one (Nyström's
-// K_CC^{-1/2}) goes through the tiles and matmulMatrix's panels, with the same values.
-const SMALL_V_VALUES = 32768;
 
 /**
  * How a backend engine forms K(x, y)·V: 'device' multiplies by V there in f32 (the lazy operator's

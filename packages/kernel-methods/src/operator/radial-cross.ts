@@ -5,7 +5,6 @@
 import type { Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena } from '../wasm/simd-arena.js';
-import { KernelMatrix } from './kernel-matrix.js';
 import { columnsOf, dot, dotBetween, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 
 /** True when cross products of this kernel run on the host by the Gram route (`radialCrossProduct`). */
@@ -68,22 +67,6 @@ export function radialCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v
 export function hostKernelRows(kernel: Kernel, x: Matrix, y: Matrix, engine: unknown): (r0: number, r1: number, out: Float64Array) => void {
   if (usesHostGramRoute(kernel, engine)) return radialCrossRows(kernel, x, y);
   return (r0, r1, out) => kernel.evaluate(x, y, out, r0, r1, 0, y.rows);
-}
-
-/**
- * K(x, x) whole on the host in float64, for the m × m matrices of landmarks and centres: by the
- * Gram route for radial kernels (≈ 3× faster than the per-entry loop at m = 500, and the same
- * arithmetic as the cross rows k(x, C) those matrices are paired with; exactly symmetric, its
- * diagonal k(x, x) set exactly), else the tiled operator's `toMatrix`.
- */
-export function hostGram(kernel: Kernel, x: Matrix, tileSize: number | undefined): Matrix {
-  if (!isRadialKernel(kernel)) return new KernelMatrix(kernel, x, undefined, { tileSize }).toMatrix();
-  const n = x.rows;
-  const out = new Float64Array(n * n);
-  radialCrossRows(kernel, x, x)(0, n, out);
-  const diagonal = kernel.diagonal(x);
-  for (let i = 0; i < n; i++) out[i * (n + 1)] = diagonal[i];
-  return { rows: n, cols: n, data: out };
 }
 
 /**
