@@ -35,6 +35,16 @@ describe('KernelPCA against scikit-learn', () => {
     });
   }
 
+  it('the randomized and dual solvers give the same fit on the stored K (within the budget) and on the lazy operator (over it)', () => {
+    for (const solver of ['randomized', 'dual'] as const) {
+      const options = { kernel: rbf({ gamma: f.gamma }), nComponents: f.nComponents, solver, powerIterations: 6, dual: { tolerance: 1e-9 } };
+      const stored = new KernelPCA(options).fit(train);
+      const lazy = new KernelPCA({ ...options, maxMemoryBytes: 8 * train.rows * train.rows - 1 }).fit(train);
+      assertClose(lazy.eigenvalues as Float64Array, stored.eigenvalues as Float64Array, 1e-11, `${solver}: eigenvalues`);
+      assertClose(lazy.transform(test).data, stored.transform(test).data, 1e-9, `${solver}: test embedding`);
+    }
+  });
+
   it('pre-images equal scikit-learn inverse_transform, and a JSON round trip keeps every output', () => {
     const kpca = new KernelPCA({ kernel: rbf({ gamma: f.gamma }), nComponents: f.nComponents, solver: 'exact', preimage: { alpha: f.alpha } });
     kpca.fit(train);

@@ -2,8 +2,10 @@ import { cholesky, choleskySolve, createRng, eigh, InvalidConfigError, type Matr
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { centeredOperator, centerGram } from '../operator/centered.js';
+import { type StoredGram, storedGram } from '../operator/stored-gram.js';
 import {
   centeredPackedMatvec,
+  DEFAULT_MAX_MEMORY_BYTES,
   materializeKernel,
   packedKernelFits,
   packedRowMeans,
@@ -29,9 +31,10 @@ export interface KernelPCAOptions extends KernelMatrixOptions, StoredKernelOptio
    * 'lanczos': the centered Gram computed once into packed storage (n(n+1)/2 float64, within
    * `maxMemoryBytes`), then thick-restart Lanczos with full reorthogonalization (ARPACK's
    * approach): a few dozen O(n²) products; BudgetTooSmallError when K does not fit;
-   * 'randomized': Halko–Martinsson–Tropp on the lazy centered operator (no n×n storage; every
+   * 'randomized': Halko–Martinsson–Tropp on the centered operator: K stored whole (n² float64,
+   * SIMD matrix products) while it fits `maxMemoryBytes`, above it lazy (no n×n storage; every
    * product evaluates the kernel again);
-   * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`), lazy too;
+   * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`), on the same operator;
    * 'auto' (default): exact up to 200 points, lanczos while K fits `maxMemoryBytes`, randomized above.
    */
   solver?: KpcaSolver;
@@ -139,18 +142,22 @@ export class KernelPCA {
       this.iterations = result.products;
     } else {
       requireSynchronousEngine(this.options.engine, `KernelPCA.fit (${solver})`, `fitAsync (solver '${solver === 'randomized' ? 'randomized' : 'lanczos'}')`);
-      const operator = new KernelMatrix(this.kernel, x, undefined, this.options);
-      rowMeans = operator.rowSums().map((s) => s / n);
-      mean = rowMeans.reduce((a, b) => a + b, 0) / n;
-      if (solver === 'randomized') {
-        const result = randomizedSvd(centeredOperator(operator), k, this.randomizedOptions('KernelPCA.fit'));
-        vectors = signByLargest(result.u);
-        values = result.s;
-      } else {
-        const result = solveDualKpca(centeredOperator(operator), k, createRng(this.options.seed ?? 0), this.options.dual);
-        vectors = signByLargest(result.vectors);
-        values = result.values;
-        this.iterations = result.iterations;
+      const operator = this.productOperator(x);
+      try {
+        rowMeans = operator.rowMeans;
+        mean = rowMeans.reduce((a, b) => a + b, 0) / n;
+        if (solver === 'randomized') {
+          const result = randomizedSvd(centeredOperator(operator), k, this.randomizedOptions('KernelPCA.fit'));
+          vectors = signByLargest(result.u);
+          values = result.s;
+        } else {
+          const result = solveDualKpca(centeredOperator(operator), k, createRng(this.options.seed ?? 0), this.options.dual);
+          vectors = signByLargest(result.vectors);
+          values = result.values;
+          this.iterations = result.iterations;
+        }
+      } finally {
+        operator.release();
       }
     }
     return this.setFit(x, vectors, values, rowMeans, mean);
@@ -199,6 +206,18 @@ export class KernelPCA {
     } finally {
       operator.dispose();
     }
+  }
+
+  /**
+   * What the randomized and dual solvers multiply by: on the host engine, K stored whole (n²
+   * float64 in WebAssembly memory, each product on the worker threads; `storedGram`) while that
+   * fits `maxMemoryBytes`; otherwise the lazy operator, which evaluates the kernel in every product.
+   */
+  private productOperator(x: Matrix): StoredGram {
+    const lazy = new KernelMatrix(this.kernel, x, undefined, this.options);
+    const n = x.rows;
+    if (isHostEngine(this.options.engine) && n * n * Float64Array.BYTES_PER_ELEMENT <= (this.options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES)) return storedGram(lazy);
+    return Object.assign(lazy, { rowMeans: lazy.rowSums().map((s) => s / n), release: () => lazy.dispose() });
   }
 
   /** The randomized solver's settings (oversample default 10, power iterations default 4, seed default 0), checked. */

@@ -91,13 +91,19 @@ export class KernelMatrix implements LinearOperator {
   /**
    * The whole matrix, materialized (n·m float64 values: only for sizes that fit). Radial kernels by
    * the Gram route in WebAssembly SIMD (≈ 3× the per-entry loop at m = 500; the arithmetic of their
-   * cross rows and products; exactly symmetric, with k(x, x) exact on the diagonal).
+   * cross rows and products; exactly symmetric, with k(x, x) exact on the diagonal). With `into`,
+   * written there (its first rows·cols values; e.g. WebAssembly memory) instead of a new array.
    */
-  toMatrix(): Matrix {
-    if (isRadialKernel(this.kernel)) return this.radialMatrix(this.kernel);
-    if (!this.symmetric) return this.block(0, this.rows, 0, this.cols);
+  toMatrix(into?: Float64Array): Matrix {
+    const size = this.rows * this.cols;
+    if (into && into.length < size) throw new ShapeMismatchError(`KernelMatrix.toMatrix: the output holds ${into.length} values, the matrix ${size}`);
+    const out = into ? into.subarray(0, size) : new Float64Array(size);
+    if (isRadialKernel(this.kernel)) return this.radialMatrix(this.kernel, out);
+    if (!this.symmetric) {
+      this.kernel.evaluate(this.x, this.y, out, 0, this.rows, 0, this.cols);
+      return { rows: this.rows, cols: this.cols, data: out };
+    }
     const n = this.rows;
-    const out = new Float64Array(n * n);
     this.forEachTile((r0, r1, c0, c1, tile) => {
       const width = c1 - c0;
       for (let i = r0; i < r1; i++) {
@@ -111,8 +117,7 @@ export class KernelMatrix implements LinearOperator {
     return { rows: n, cols: n, data: out };
   }
 
-  private radialMatrix(kernel: RadialKernel): Matrix {
-    const out = new Float64Array(this.rows * this.cols);
+  private radialMatrix(kernel: RadialKernel, out: Float64Array): Matrix {
     radialCrossRows(kernel, this.x, this.y)(0, this.rows, out);
     if (this.symmetric) {
       const diagonal = kernel.diagonal(this.x);
