@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attention, tensor } from '../src/index.js';
+import { attention, setSimdKernels, tensor } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, naiveAttention, randomArray } from './reference.js';
 
@@ -40,6 +40,43 @@ describe('reference attention', () => {
         }
       }));
   }
+
+  // f32 operands take the WebAssembly SIMD loops (scores and the weighted value sum) where
+  // available: the same values, output and statistics, as the JavaScript loops.
+  it('gives the same values with SIMD and without (odd head dims, gaps in positions, masks)', () =>
+    withSeed((rng) => {
+      try {
+        for (const dims of [
+          { qHeads: 4, kvHeads: 2, m: 7, n: 61, d: 63, dv: 65 },
+          { qHeads: 2, kvHeads: 1, m: 1, n: 300, d: 64, dv: 64 },
+        ]) {
+          const { qHeads, kvHeads, m, n, d, dv } = dims;
+          const q = f32Values(randomArray(rng, qHeads * m * d));
+          const k = f32Values(randomArray(rng, kvHeads * n * d));
+          const v = f32Values(randomArray(rng, kvHeads * n * dv));
+          const kPos = Array.from({ length: n }, (_, j) => 2 * j + (j % 3));
+          const qPos = Array.from({ length: m }, (_, i) => kPos[n - 1] - 3 * (m - 1 - i));
+          for (const mask of [{ causal: true }, { causal: false, window: 40 }, { causal: true, softcap: 2 }]) {
+            const run = (simd: boolean) => {
+              setSimdKernels(simd);
+              const res = attention(tensor(q, [qHeads, m, d]), tensor(k, [kvHeads, n, d]), tensor(v, [kvHeads, n, dv]), {
+                ...mask,
+                queryPositions: tensor(qPos, [m], { dtype: 'i32' }),
+                keyPositions: tensor(kPos, [n], { dtype: 'i32' }),
+                statistics: true,
+              });
+              return [res.output.readSync(), res.statistics!.keySum.readSync(), res.statistics!.keyMax.readSync()].map((x) => Array.from(x));
+            };
+            const [simd, loops] = [run(true), run(false)];
+            expect(simd, `${JSON.stringify(dims)} ${JSON.stringify(mask)}`).toEqual(loops);
+            const ref = naiveAttention(q, k, v, dims, { scale: 1 / Math.sqrt(d), qPos, kPos, causal: mask.causal, window: mask.window ?? 0, softcap: mask.softcap ?? 0 });
+            assertClose(simd[0], ref.out, 1e-6, `output ${JSON.stringify(mask)}`);
+          }
+        }
+      } finally {
+        setSimdKernels(true);
+      }
+    }));
 
   it('honours explicit positions with gaps (after eviction) and gives zeros when no key is visible', () =>
     withSeed((rng) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { layerNorm, matmul, rmsNorm, tensor, transpose } from '../src/index.js';
+import { layerNorm, matmul, rmsNorm, setSimdKernels, tensor, transpose } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, naiveMatmul, randomArray } from './reference.js';
 
@@ -16,6 +16,48 @@ describe('matmul', () => {
             assertClose(out.readSync(), naiveMatmul(a, b, m, k, n, ta, tb), 1e-6, `${m}x${k}x${n} ta=${ta} tb=${tb}`);
           }
         }
+      }
+    }));
+
+  // The f32 products run in WebAssembly SIMD where available: each output summed in float64 in two
+  // lanes (even and odd p, each in order) added at the end, rounded to f32 once — the same values
+  // as the JavaScript loops, whatever the shapes (4-row and 2-column blocks, chunks of B's rows).
+  it('gives the even/odd float64 sums exactly, with SIMD and without, independent of the number of rows', () =>
+    withSeed((rng) => {
+      const lanes = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number, tb: boolean) => {
+        const c = new Float32Array(m * n);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let even = 0;
+            let odd = 0;
+            for (let p = 0; p < k; p++) {
+              const term = a[i * k + p] * (tb ? b[j * k + p] : b[p * n + j]);
+              if (p % 2 === 0) even += term;
+              else odd += term;
+            }
+            c[i * n + j] = even + odd;
+          }
+        return c;
+      };
+      try {
+        for (const [m, k, n] of [[1, 256, 1], [704, 256, 1], [9, 33, 70], [13, 17, 4097], [4, 1, 3], [67, 130, 5], [3, 4100, 3]]) {
+          for (const tb of [true, false]) {
+            const a = f32Values(randomArray(rng, m * k));
+            const b = f32Values(randomArray(rng, k * n));
+            const expected = lanes(a, b, m, k, n, tb);
+            setSimdKernels(true);
+            const simd = matmul(tensor(a, [m, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeB: tb }).readSync();
+            setSimdKernels(false);
+            const loops = matmul(tensor(a, [m, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeB: tb }).readSync();
+            expect(Array.from(simd), `${m}×${k}×${n} tb=${tb}, SIMD`).toEqual(Array.from(expected));
+            expect(Array.from(loops), `${m}×${k}×${n} tb=${tb}, loops`).toEqual(Array.from(expected));
+            // Row 0 alone: the same values as in the whole product.
+            const first = matmul(tensor(Array.from(a).slice(0, k), [1, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeB: tb }).readSync();
+            expect(Array.from(first), `${m}×${k}×${n} tb=${tb}, first row`).toEqual(Array.from(expected.subarray(0, n)));
+          }
+        }
+      } finally {
+        setSimdKernels(true);
       }
     }));
 

@@ -2,6 +2,8 @@ import { registerKernel } from '../../kernel-registry.js';
 import type { AttentionAttrs } from '../../ops/attention.js';
 import type { CpuBackend } from '../cpu-backend.js';
 import { outputBuffer, readIndices, readNumbers, wrapOutput } from '../host-data.js';
+import { attentionLoops } from './attention-loops.js';
+import type { FloatArray } from './gemm.js';
 
 /** True when a query at `qPos` may attend to a key at `kPos`. The one definition every backend mirrors. */
 export function keyVisible(qPos: number, kPos: number, causal: boolean, window: number): boolean {
@@ -26,39 +28,35 @@ export function registerAttentionKernel(): void {
     const keySum = statistics ? new Float32Array(qHeads * n) : undefined;
     const keyMax = statistics ? new Float32Array(qHeads * n) : undefined;
     const sumRow = new Float64Array(n);
-    const scores = new Float64Array(n);
-    const visibleKeys = new Int32Array(n);
-    const acc = new Float64Array(dv);
+    // The O(n·d) loops (scores, and probability × values) in WebAssembly SIMD for f32 operands.
+    const loops = attentionLoops(qv as FloatArray, kv as FloatArray, vv as FloatArray, { queryRows: qHeads * m, kvHeads, n, d, dv });
+    const { scores, keys: visibleKeys, acc } = loops;
     for (let h = 0; h < qHeads; h++) {
       const kvh = Math.floor(h / group);
-      const kBase = kvh * n * d;
-      const vBase = kvh * n * dv;
       sumRow.fill(0);
       for (let i = 0; i < m; i++) {
-        const qBase = (h * m + i) * d;
-        let maxScore = -Infinity;
+        const oBase = (h * m + i) * dv;
         // Visible keys only: under a causal mask half the rows of a prefill are masked, and the
-        // exp and V passes skip them instead of multiplying by zero.
-        let visible = 0;
+        // score, exp and V passes skip them instead of multiplying by zero.
+        let first = n;
+        let last = -1;
         for (let j = 0; j < n; j++) {
           if (!keyVisible(qPos[i], kPos[j], causal, window)) continue;
-          const kj = kBase + j * d;
-          let s0 = 0;
-          let s1 = 0;
-          let c = 0;
-          for (; c + 2 <= d; c += 2) {
-            s0 += qv[qBase + c] * kv[kj + c];
-            s1 += qv[qBase + c + 1] * kv[kj + c + 1];
-          }
-          if (c < d) s0 += qv[qBase + c] * kv[kj + c];
-          let s = (s0 + s1) * scale;
+          if (first === n) first = j;
+          last = j;
+        }
+        if (last >= 0) loops.dots(h * m + i, kvh, first, last + 1);
+        let maxScore = -Infinity;
+        let visible = 0;
+        for (let j = first; j <= last; j++) {
+          if (!keyVisible(qPos[i], kPos[j], causal, window)) continue;
+          let s = scores[j] * scale;
           if (softcap > 0) s = softcap * Math.tanh(s / softcap);
+          // Compacted in place: visible ≤ j, so score j is read before slot `visible` is written.
           scores[visible] = s;
           visibleKeys[visible++] = j;
           if (s > maxScore || s !== s) maxScore = s;
         }
-        acc.fill(0);
-        const oBase = (h * m + i) * dv;
         if (maxScore === -Infinity) {
           for (let c = 0; c < dv; c++) out[oBase + c] = 0; // no visible key: zeros, never NaN
           continue;
@@ -69,13 +67,14 @@ export function registerAttentionKernel(): void {
           scores[t] = p;
           total += p;
         }
-        for (let t = 0; t < visible; t++) {
-          const p = scores[t] / total;
-          if (p === 0) continue;
-          const j = visibleKeys[t];
-          const vj = vBase + j * dv;
-          for (let c = 0; c < dv; c++) acc[c] += p * vv[vj + c];
-          if (keySum && keyMax) {
+        for (let t = 0; t < visible; t++) scores[t] /= total;
+        acc.fill(0);
+        loops.weighted(kvh, visible);
+        if (keySum && keyMax) {
+          for (let t = 0; t < visible; t++) {
+            const p = scores[t];
+            if (p === 0) continue;
+            const j = visibleKeys[t];
             sumRow[j] += p;
             if (p > keyMax[h * n + j]) keyMax[h * n + j] = p;
           }

@@ -1,0 +1,65 @@
+// The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD (`gemm-f32.wat`): operands copied into a
+// kept arena a chunk at a time (whole rows: one copy each), float64 sums in gemm.ts's order.
+import { SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
+import gemmF32Wasm from './gemm-f32.wat';
+
+interface GemmF32Kernels {
+  /** C (row stride ldc) = A·Bᵀ for f32 A (m × k, m a multiple of 4), B (n × k, n even); byte addresses. */
+  gemmNTf32(a: number, b: number, c: number, m: number, n: number, k: number, ldc: number): void;
+}
+
+/** Floats of the arena's areas for A's rows, B's rows and the product (2, 4 and 4 MiB). */
+const A_FLOATS = 2 ** 19;
+const B_FLOATS = 2 ** 20;
+const C_FLOATS = 2 ** 20;
+/** Below this many multiply-adds the copies cost more than the SIMD loop saves. */
+const MIN_WORK = 4096;
+
+let arena: { kernels: GemmF32Kernels; a: Float32Array; b: Float32Array; c: Float32Array } | null | undefined;
+
+/** The kept arena (created on first use), or null where SIMD is off or unavailable. */
+function gemmArena(): typeof arena {
+  if (!simdKernelsEnabled()) return null;
+  if (arena === undefined) {
+    const created = SimdArena.create<GemmF32Kernels>([A_FLOATS / 2, B_FLOATS / 2, C_FLOATS / 2], gemmF32Wasm);
+    const floats = (view: Float64Array) => new Float32Array(view.buffer, view.byteOffset, view.length * 2);
+    arena = created ? { kernels: created.kernels, a: floats(created.arrays[0]), b: floats(created.arrays[1]), c: floats(created.arrays[2]) } : null;
+  }
+  return arena;
+}
+
+/**
+ * C[m,n] = A[m,k]·B[n,k]ᵀ for f32 A, B and C by the SIMD kernel; false (C untouched) where it does
+ * not apply: other array types, tiny products, rows longer than the areas, SIMD off or unavailable.
+ */
+export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Float32Array | Float64Array, bOff: number, c: Float32Array | Float64Array, cOff: number, m: number, n: number, k: number): boolean {
+  if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) return false;
+  if (m * n * k < MIN_WORK || k === 0 || 4 * k > A_FLOATS || 2 * k > B_FLOATS) return false;
+  const simd = gemmArena();
+  if (!simd) return false;
+  const address = (view: Float32Array) => view.byteOffset;
+  // Chunks: B's rows (an even count) as many as fit, then A's (a multiple of four) within A's and C's areas.
+  const bRows = Math.min(2 * Math.ceil(n / 2), 2 * Math.floor(B_FLOATS / (2 * k)));
+  const aRows = Math.min(4 * Math.ceil(m / 4), 4 * Math.floor(Math.min(A_FLOATS / k, C_FLOATS / bRows) / 4));
+  if (aRows === 0) return false;
+  for (let j0 = 0; j0 < n; j0 += bRows) {
+    const width = Math.min(bRows, n - j0);
+    const even = width + (width % 2);
+    simd.b.set(b.subarray(bOff + j0 * k, bOff + (j0 + width) * k));
+    if (even > width) simd.b.fill(0, width * k, even * k);
+    for (let i0 = 0; i0 < m; i0 += aRows) {
+      const height = Math.min(aRows, m - i0);
+      const padded = 4 * Math.ceil(height / 4);
+      simd.a.set(a.subarray(aOff + i0 * k, aOff + (i0 + height) * k));
+      if (padded > height) simd.a.fill(0, height * k, padded * k);
+      simd.kernels.gemmNTf32(address(simd.a), address(simd.b), address(simd.c), padded, even, k, even);
+      const product = simd.c;
+      if (width === 1) {
+        for (let i = 0; i < height; i++) c[cOff + (i0 + i) * n + j0] = product[i * even];
+      } else {
+        for (let i = 0; i < height; i++) c.set(product.subarray(i * even, i * even + width), cOff + (i0 + i) * n + j0);
+      }
+    }
+  }
+  return true;
+}
