@@ -11,7 +11,7 @@
 import { createRng, type DType, getBackend, randomNormal, runKernel, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MMA_ROWS, mmaDecodeLaunch, mmaDecodeServes, mmaDecodeSharedBytes } from '../src/cuda/mma-decode-plan.js';
 import { decodeAttentionModule, splitKMergeModule } from '../src/cuda/split-k.js';
 import { batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, ensureAttentionKernels, type KernelResult } from '../src/index.js';
@@ -32,6 +32,10 @@ beforeAll(async () => {
 
 beforeEach(() => {
   launched.length = 0;
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
 });
 
 const onCuda = (t: Tensor) => toBackend(t, cuda);
@@ -176,12 +180,8 @@ describe(`tensor-core decode pass 1 on the CUDA emulator matches the CPU kernels
   }
 
   it('KVKIT_CUDA_DECODE=vec forces the 16-byte pass on a shape the tensor-core pass serves', async () => {
-    process.env.KVKIT_CUDA_DECODE = 'vec';
-    try {
-      await dense({ group: 4, m: 1, d: 128, kv: 'f16', q: 'f16', n: 40 }, { returnLse: true }, 'kv_decode_partial_f16_f16');
-    } finally {
-      delete process.env.KVKIT_CUDA_DECODE;
-    }
+    vi.stubEnv('KVKIT_CUDA_DECODE', 'vec');
+    await dense({ group: 4, m: 1, d: 128, kv: 'f16', q: 'f16', n: 40 }, { returnLse: true }, 'kv_decode_partial_f16_f16');
   }, CASE_TIMEOUT_MS);
 });
 

@@ -13,7 +13,7 @@
 import { createRng, type DType, getBackend, randomNormal, runKernel, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
 import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MMA_PREFILL_ROWS, mmaPrefillLaunch, mmaPrefillServes, mmaPrefillSharedBytes } from '../src/cuda/mma-decode-plan.js';
 import { decodeAttentionModule, splitKMergeModule } from '../src/cuda/split-k.js';
 import { batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, ensureAttentionKernels, flashAttention, type FlashAttentionOptions, type KernelResult } from '../src/index.js';
@@ -34,6 +34,10 @@ beforeAll(async () => {
 
 beforeEach(() => {
   launched.length = 0;
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
 });
 
 const onCuda = (t: Tensor) => toBackend(t, cuda);
@@ -184,21 +188,13 @@ describe(`tensor-core prefill pass 1 on the CUDA emulator matches the CPU kernel
   it('keeps the 16-row pass under 64 rows per KV row (4 heads × 15 queries)', () => flash({ kvHeads: 1, group: 4, m: 15, n: 40, d: 64, kv: 'f16', q: 'f16' }, { returnLse: true }, 'kv_decode_mma_partial_'), CASE_TIMEOUT_MS);
 
   it('KVKIT_CUDA_DECODE=mma16 forces the 16-row tensor-core pass on a prefill shape', async () => {
-    process.env.KVKIT_CUDA_DECODE = 'mma16';
-    try {
-      await flash({ kvHeads: 1, group: 1, m: 70, n: 70, d: 64, kv: 'bf16', q: 'bf16' }, { returnLse: true }, 'kv_decode_mma_partial_');
-    } finally {
-      delete process.env.KVKIT_CUDA_DECODE;
-    }
+    vi.stubEnv('KVKIT_CUDA_DECODE', 'mma16');
+    await flash({ kvHeads: 1, group: 1, m: 70, n: 70, d: 64, kv: 'bf16', q: 'bf16' }, { returnLse: true }, 'kv_decode_mma_partial_');
   }, CASE_TIMEOUT_MS);
 
   it('KVKIT_CUDA_DECODE=vec still forces the 16-byte pass on a prefill shape', async () => {
-    process.env.KVKIT_CUDA_DECODE = 'vec';
-    try {
-      await flash({ kvHeads: 1, group: 1, m: 70, n: 70, d: 64, kv: 'f16', q: 'f16' }, { returnLse: true }, 'kv_decode_partial_f16_f16');
-    } finally {
-      delete process.env.KVKIT_CUDA_DECODE;
-    }
+    vi.stubEnv('KVKIT_CUDA_DECODE', 'vec');
+    await flash({ kvHeads: 1, group: 1, m: 70, n: 70, d: 64, kv: 'f16', q: 'f16' }, { returnLse: true }, 'kv_decode_partial_f16_f16');
   }, CASE_TIMEOUT_MS);
 });
 

@@ -58,3 +58,21 @@ function carve(arena: SimdArena, lengths: number[]): Float64Array[] {
     return view;
   });
 }
+
+/** One kept arena per extra module (`keptModuleArena`). */
+const keptByModule = new Map<Uint8Array, SimdArena<object>>();
+
+/**
+ * A kept arena (one float64 array of at least `bytes`, 1 MiB at least) with `module`'s kernels bound
+ * beside the dense ones, reused by every caller of that module; asked for more than it holds, it
+ * is replaced by a larger one (views into the old one go stale). Null where SIMD is off or
+ * unavailable. For kernels whose operands are copied in for each call (the CPU backend's f32 loops).
+ */
+export function keptModuleArena<Extra extends object>(module: Uint8Array, bytes: number): SimdArena<Extra> | null {
+  if (!simdKernelsEnabled()) return null;
+  const kept = keptByModule.get(module) as SimdArena<Extra> | undefined;
+  if (kept && kept.arrays[0].byteLength >= bytes) return kept;
+  const arena = SimdArena.create<Extra>([Math.ceil(Math.max(bytes, 2 ** 20) / 8)], module);
+  if (arena) keptByModule.set(module, arena);
+  return arena;
+}

@@ -2,7 +2,7 @@
 // and the probability-weighted sum of value rows — in WebAssembly SIMD for f32 operands
 // (`attention-f32.wat`, operands copied into a kept arena once per call) or in JavaScript. Both sum
 // in the same order, so they give the same float64 values.
-import { SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
+import { keptModuleArena } from '../../simd/scratch-arena.js';
 import attentionF32Wasm from './attention-f32.wat';
 import type { FloatArray } from './gemm.js';
 
@@ -35,7 +35,6 @@ export interface AttentionLoops {
 
 /** Above this many bytes of operands the JavaScript loops run (no arena that large is kept). */
 const MAX_ARENA_BYTES = 256 * 2 ** 20;
-let kept: SimdArena<AttentionF32Kernels> | null = null;
 
 export function attentionLoops(q: FloatArray, k: FloatArray, v: FloatArray, shape: AttentionShape): AttentionLoops {
   if (q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array) {
@@ -82,19 +81,15 @@ function scriptLoops(q: FloatArray, k: FloatArray, v: FloatArray, { n, d, dv }: 
 
 /** The loops on a kept arena holding copies of q, k and v, or null (SIMD off or unavailable, operands too large). */
 function simdLoops(q: Float32Array, k: Float32Array, v: Float32Array, { queryRows, kvHeads, n, d, dv }: AttentionShape): AttentionLoops | null {
-  if (!simdKernelsEnabled()) return null;
   // Byte layout: q, k, v (f32), scores (f64, n), acc (f64, dv), keys (i32, n); each 16-byte aligned.
   const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
   const sizes = [queryRows * d * 4, kvHeads * n * d * 4, kvHeads * n * dv * 4, n * 8, dv * 8, n * 4].map(align);
   const total = sizes.reduce((a, b) => a + b, 0);
   if (total > MAX_ARENA_BYTES) return null;
-  if (!kept || kept.arrays[0].byteLength < total) {
-    kept = SimdArena.create<AttentionF32Kernels>([Math.max(total, 2 ** 20) / 8], attentionF32Wasm);
-    if (!kept) return null;
-  }
-  const { kernels } = kept;
-  const buffer = kept.arrays[0].buffer;
-  const base = kept.arrays[0].byteOffset;
+  const arena = keptModuleArena<AttentionF32Kernels>(attentionF32Wasm, total);
+  if (!arena) return null;
+  const { kernels } = arena;
+  const { buffer, byteOffset: base } = arena.arrays[0];
   const starts = sizes.map((_, i) => base + sizes.slice(0, i).reduce((a, b) => a + b, 0));
   new Float32Array(buffer, starts[0], q.length).set(q);
   new Float32Array(buffer, starts[1], k.length).set(k);

@@ -38,23 +38,15 @@ export function registerAttentionKernel(): void {
         const oBase = (h * m + i) * dv;
         // Visible keys only: under a causal mask half the rows of a prefill are masked, and the
         // score, exp and V passes skip them instead of multiplying by zero.
-        let first = n;
-        let last = -1;
-        for (let j = 0; j < n; j++) {
-          if (!keyVisible(qPos[i], kPos[j], causal, window)) continue;
-          if (first === n) first = j;
-          last = j;
-        }
-        if (last >= 0) loops.dots(h * m + i, kvh, first, last + 1);
-        let maxScore = -Infinity;
         let visible = 0;
-        for (let j = first; j <= last; j++) {
-          if (!keyVisible(qPos[i], kPos[j], causal, window)) continue;
-          let s = scores[j] * scale;
+        for (let j = 0; j < n; j++) if (keyVisible(qPos[i], kPos[j], causal, window)) visibleKeys[visible++] = j;
+        if (visible > 0) loops.dots(h * m + i, kvh, visibleKeys[0], visibleKeys[visible - 1] + 1);
+        let maxScore = -Infinity;
+        for (let t = 0; t < visible; t++) {
+          // Compacted in place: t ≤ key j, so score j is read before slot t is written.
+          let s = scores[visibleKeys[t]] * scale;
           if (softcap > 0) s = softcap * Math.tanh(s / softcap);
-          // Compacted in place: visible ≤ j, so score j is read before slot `visible` is written.
-          scores[visible] = s;
-          visibleKeys[visible++] = j;
+          scores[t] = s;
           if (s > maxScore || s !== s) maxScore = s;
         }
         if (maxScore === -Infinity) {

@@ -1,6 +1,6 @@
 // The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD (`gemm-f32.wat`): operands copied into a
 // kept arena a chunk at a time (whole rows: one copy each), float64 sums in gemm.ts's order.
-import { SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
+import { keptModuleArena } from '../../simd/scratch-arena.js';
 import gemmF32Wasm from './gemm-f32.wat';
 
 interface GemmF32Kernels {
@@ -15,17 +15,15 @@ const C_FLOATS = 2 ** 20;
 /** Below this many multiply-adds the copies cost more than the SIMD loop saves. */
 const MIN_WORK = 4096;
 
-let arena: { kernels: GemmF32Kernels; a: Float32Array; b: Float32Array; c: Float32Array } | null | undefined;
-
-/** The kept arena (created on first use), or null where SIMD is off or unavailable. */
-function gemmArena(): typeof arena {
-  if (!simdKernelsEnabled()) return null;
-  if (arena === undefined) {
-    const created = SimdArena.create<GemmF32Kernels>([A_FLOATS / 2, B_FLOATS / 2, C_FLOATS / 2], gemmF32Wasm);
-    const floats = (view: Float64Array) => new Float32Array(view.buffer, view.byteOffset, view.length * 2);
-    arena = created ? { kernels: created.kernels, a: floats(created.arrays[0]), b: floats(created.arrays[1]), c: floats(created.arrays[2]) } : null;
-  }
-  return arena;
+/** The arena's f32 areas for A's rows, B's rows and the product, one after another. */
+function gemmAreas(): { kernels: GemmF32Kernels; a: Float32Array; b: Float32Array; c: Float32Array } | null {
+  const arena = keptModuleArena<GemmF32Kernels>(gemmF32Wasm, 4 * (A_FLOATS + B_FLOATS + C_FLOATS));
+  if (!arena) return null;
+  const { buffer, byteOffset } = arena.arrays[0];
+  const a = new Float32Array(buffer, byteOffset, A_FLOATS);
+  const b = new Float32Array(buffer, a.byteOffset + 4 * A_FLOATS, B_FLOATS);
+  const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, C_FLOATS);
+  return { kernels: arena.kernels, a, b, c };
 }
 
 /**
@@ -35,7 +33,7 @@ function gemmArena(): typeof arena {
 export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Float32Array | Float64Array, bOff: number, c: Float32Array | Float64Array, cOff: number, m: number, n: number, k: number): boolean {
   if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) return false;
   if (m * n * k < MIN_WORK || k === 0 || 4 * k > A_FLOATS || 2 * k > B_FLOATS) return false;
-  const simd = gemmArena();
+  const simd = gemmAreas();
   if (!simd) return false;
   const address = (view: Float32Array) => view.byteOffset;
   // Chunks: B's rows (an even count) as many as fit, then A's (a multiple of four) within A's and C's areas.
