@@ -21,10 +21,26 @@ import { backend, cacheSpec, positions, randomArray } from './helpers.js';
 
 const d = 8;
 
-function prefill(cache: ReturnType<typeof createCache>, rng: Parameters<Parameters<typeof withSeed>[0]>[0], n: number, afterLayer?: (l: number) => void) {
+/**
+ * Random K/V through every layer, attended by random queries; in the layers where `sink(l)` holds,
+ * every query is 3·k₀ of its KV head (k₀ scaled by 3), so all attention lands on token 0.
+ */
+function prefill(
+  cache: ReturnType<typeof createCache>,
+  rng: Parameters<Parameters<typeof withSeed>[0]>[0],
+  n: number,
+  afterLayer?: (l: number) => void,
+  sink: (l: number) => boolean = () => false,
+) {
   cache.layers.forEach((layer, l) => {
-    layer.append(tensor(randomArray(rng, 2 * n * d), [2, n, d], { backend }), tensor(randomArray(rng, 2 * n * d), [2, n, d], { backend }), { positions: positions(0, n), phase: 'prefill' });
-    layer.attend(tensor(randomArray(rng, 4 * n * d, 3), [4, n, d], { backend }), { positions: positions(0, n) });
+    const keys = randomArray(rng, 2 * n * d);
+    const queries = randomArray(rng, 4 * n * d, 3);
+    if (sink(l)) {
+      for (let h = 0; h < 2; h++) for (let c = 0; c < d; c++) keys[h * n * d + c] *= 3;
+      for (let h = 0; h < 4; h++) for (let i = 0; i < n; i++) for (let c = 0; c < d; c++) queries[(h * n + i) * d + c] = 3 * keys[(h >> 1) * n * d + c];
+    }
+    layer.append(tensor(keys, [2, n, d], { backend }), tensor(randomArray(rng, 2 * n * d), [2, n, d], { backend }), { positions: positions(0, n), phase: 'prefill' });
+    layer.attend(tensor(queries, [4, n, d], { backend }), { positions: positions(0, n) });
     afterLayer?.(l);
   });
 }
@@ -117,8 +133,11 @@ describe('layer budget allocators', () => {
       const n = 80;
       const cache = createCache(cacheSpec({ numLayers: 4 }), make());
       const uniform = createCache(cacheSpec({ numLayers: 4 }), h2o({ budget: 0.25, sinks: 0, recent: 4 }));
-      prefill(cache, rng, n);
-      prefill(uniform, rng, n);
+      // Odd layers put all their attention on one token, even layers spread it: layers that really
+      // differ, so the allocator must give them unequal budgets (alike random layers can tie by chance).
+      const sink = (l: number) => l % 2 === 1;
+      prefill(cache, rng, n, undefined, sink);
+      prefill(uniform, rng, n, undefined, sink);
       const total = stored(cache).reduce((a, b) => a + b, 0);
       const uniformTotal = stored(uniform).reduce((a, b) => a + b, 0);
       expect(Math.abs(total - uniformTotal)).toBeLessThanOrEqual(4); // rounding, at most one token per layer
