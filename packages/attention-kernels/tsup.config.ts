@@ -1,3 +1,4 @@
+import { watEsbuildPlugin } from '@kvkit/wat';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -10,4 +11,6 @@ export default defineConfig({
   treeshake: true,
   // CUDA C kernel sources ship inside the bundle as text (compiled by NVRTC at first use).
   loader: { '.cu': 'text', '.cuh': 'text' },
+  // src/cpu/*.wat (the dense CPU loops) are compiled and inlined as bytes.
+  esbuildPlugins: [watEsbuildPlugin()],
 });

@@ -1,3 +1,5 @@
 import { cudaSourceAsText, kvkitVitestConfig } from '@kvkit/vitest-config';
+import { watVitePlugin } from '@kvkit/wat';
 
-export default kvkitVitestConfig({ plugins: [cudaSourceAsText()] });
+// .wat imports compile to their module bytes and .cu imports are text, as the tsup build does.
+export default kvkitVitestConfig({ plugins: [watVitePlugin(), cudaSourceAsText()] });

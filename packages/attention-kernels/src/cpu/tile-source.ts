@@ -1,5 +1,5 @@
 import { f16ArrayToF32 } from '@kvkit/tensor-core';
-import { accumulate1, accumulate2, accumulate4, scores1, scores2, scores4, transpose4 } from './dense-math.js';
+import { rowAccumulate, rowScores } from './dense-row-loops.js';
 import type { HostFloats } from './host-data.js';
 
 /** The query rows that read one KV head: (query head in the group) × (query), pre-scaled. */
@@ -72,7 +72,6 @@ export abstract class RowTileSource implements TileSource {
   protected vOff = 0;
   protected readonly kScratch: Float32Array;
   protected readonly vScratch: Float32Array;
-  private readonly pScratch: Float64Array;
 
   constructor(
     readonly d: number,
@@ -81,34 +80,16 @@ export abstract class RowTileSource implements TileSource {
   ) {
     this.kScratch = new Float32Array(tileCapacity * d);
     this.vScratch = new Float32Array(tileCapacity * dv);
-    this.pScratch = new Float64Array(tileCapacity * 4);
   }
 
   abstract load(a: number, b: number): void;
 
   scores(block: QueryBlock, active: Uint8Array, count: number, out: Float64Array, stride: number): void {
-    const { d, kTile, kOff } = this;
-    forEachRowBlock(
-      block.rows,
-      active,
-      (r) => scores4(block.q, r, d, kTile, kOff, count, out, stride),
-      (r) => scores2(block.q, r, d, kTile, kOff, count, out, stride),
-      (r) => scores1(block.q, r, d, kTile, kOff, count, out, stride),
-    );
+    rowScores(block.q, block.rows, this.d, active, this.kTile, this.kOff, count, out, stride);
   }
 
   accumulate(block: QueryBlock, active: Uint8Array, count: number, p: Float64Array, stride: number, acc: Float64Array): void {
-    const { dv, vTile, vOff, pScratch } = this;
-    forEachRowBlock(
-      block.rows,
-      active,
-      (r) => {
-        transpose4(p, r, stride, count, active, pScratch);
-        accumulate4(pScratch, vTile, vOff, dv, count, acc, r);
-      },
-      (r) => accumulate2(p, stride, vTile, vOff, dv, count, acc, r), // a pair is visited only when both rows are active
-      (r) => accumulate1(p, r * stride, vTile, vOff, dv, count, acc, r),
-    );
+    rowAccumulate(p, stride, block.rows, active, this.vTile, this.vOff, this.dv, count, acc);
   }
 }
 
@@ -150,22 +131,4 @@ export function rowsOf(rows: HostFloats, start: number, length: number, scratch:
   if (!rows.f16) return [rows.data as Float32Array, start];
   f16ArrayToF32((rows.data as Uint16Array).subarray(start, start + length), scratch);
   return [scratch, 0];
-}
-
-/**
- * Visits the active rows: whole blocks of four (when any of the four is active) through `four`,
- * then a pair through `two`, then single rows through `one`.
- */
-export function forEachRowBlock(rows: number, active: Uint8Array, four: (r: number) => void, two: (r: number) => void, one: (r: number) => void): void {
-  let r = 0;
-  for (; r + 3 < rows; r += 4) {
-    if (active[r] | active[r + 1] | active[r + 2] | active[r + 3]) four(r);
-  }
-  if (r + 1 < rows) {
-    if (active[r] && active[r + 1]) two(r);
-    else if (active[r]) one(r);
-    else if (active[r + 1]) one(r + 1);
-    r += 2;
-  }
-  if (r < rows && active[r]) one(r);
 }
