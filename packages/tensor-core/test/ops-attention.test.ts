@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attention, setSimdKernels, tensor } from '../src/index.js';
+import { attention, contiguous, setSimdKernels, slice, tensor, transpose } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, naiveAttention, randomArray } from './reference.js';
 
@@ -110,6 +110,31 @@ describe('reference attention', () => {
         scale: 0.25, qPos: [8], kPos: [...Array(9).keys()], causal: true, window: 0, softcap: 0,
       });
       assertClose(attention(tensor(q, [4, 1, 16]), kT, vT).output.readSync(), ref.out, 1e-6);
+    }));
+
+  it('reads strided K/V views (the first n rows of a cache, a transposed layout) in f16, bf16 and f32 as their contiguous copies, with SIMD and without', () =>
+    withSeed((rng) => {
+      const [kvHeads, capacity, n, d] = [2, 23, 17, 12];
+      const q = tensor(randomArray(rng, 4 * 3 * d), [4, 3, d]);
+      const positions = { queryPositions: tensor(Int32Array.from([14, 15, 16]), [3], { dtype: 'i32' }) };
+      try {
+        for (const dtype of ['f16', 'bf16', 'f32'] as const) {
+          // A cache [kvHeads, capacity, d] holding n tokens, and the same rows stored [d, kvHeads, capacity].
+          const cacheK = tensor(randomArray(rng, kvHeads * capacity * d), [kvHeads, capacity, d], { dtype });
+          const cacheV = tensor(randomArray(rng, kvHeads * capacity * d), [kvHeads, capacity, d], { dtype });
+          const viewK = slice(cacheK, [0, 0, 0], [kvHeads, n, d]);
+          const transposedV = slice(transpose(contiguous(transpose(cacheV, [2, 0, 1])), [1, 2, 0]), [0, 0, 0], [kvHeads, n, d]);
+          expect(viewK.isContiguous() || transposedV.isContiguous()).toBe(false);
+          for (const simd of [true, false]) {
+            setSimdKernels(simd);
+            const strided = attention(q, viewK, transposedV, positions).output.readSync();
+            const copied = attention(q, contiguous(viewK), contiguous(transposedV), positions).output.readSync();
+            expect(Array.from(strided), `${dtype}, SIMD ${simd}`).toEqual(Array.from(copied));
+          }
+        }
+      } finally {
+        setSimdKernels(true);
+      }
     }));
 
   it('rejects shapes that are not q [H, m, d], k/v [Hkv, n, d] and bad masks', () => {

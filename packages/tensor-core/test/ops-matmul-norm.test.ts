@@ -40,19 +40,19 @@ describe('matmul', () => {
         return c;
       };
       try {
-        for (const [m, k, n] of [[1, 256, 1], [704, 256, 1], [9, 33, 70], [13, 17, 4097], [4, 1, 3], [67, 130, 5], [3, 4100, 3]]) {
+        for (const [m, k, n] of [[1, 256, 1], [704, 256, 1], [9, 33, 70], [13, 17, 4097], [4, 1, 3], [67, 130, 5], [3, 4100, 3], [2, 257, 64]]) {
           for (const tb of [true, false]) {
             const a = f32Values(randomArray(rng, m * k));
             const b = f32Values(randomArray(rng, k * n));
             const expected = lanes(a, b, m, k, n, tb);
             setSimdKernels(true);
             const simd = matmul(tensor(a, [m, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeB: tb }).readSync();
+            // Row 0 alone (the single-row SIMD kernel where the product is large enough): the same values as in the whole product.
+            const first = matmul(tensor(Array.from(a).slice(0, k), [1, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeB: tb }).readSync();
             setSimdKernels(false);
             const loops = matmul(tensor(a, [m, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeB: tb }).readSync();
             expect(Array.from(simd), `${m}×${k}×${n} tb=${tb}, SIMD`).toEqual(Array.from(expected));
             expect(Array.from(loops), `${m}×${k}×${n} tb=${tb}, loops`).toEqual(Array.from(expected));
-            // Row 0 alone: the same values as in the whole product.
-            const first = matmul(tensor(Array.from(a).slice(0, k), [1, k]), tensor(b, tb ? [n, k] : [k, n]), { transposeB: tb }).readSync();
             expect(Array.from(first), `${m}×${k}×${n} tb=${tb}, first row`).toEqual(Array.from(expected.subarray(0, n)));
           }
         }

@@ -64,6 +64,43 @@ export function readNumbers(t: Tensor): NumberArray {
   return raw as NumberArray;
 }
 
+/**
+ * The elements of an f32, f16 or bf16 tensor as f32 into `dst` (row-major, its first t.size
+ * values), decoded straight from storage: a strided view (a dense cache's first n of its capacity
+ * rows) is read a contiguous run at a time, with no intermediate copy.
+ */
+export function readFloat32Into(t: Tensor, dst: Float32Array): void {
+  const data = storageData(t);
+  const decode = (from: number, length: number, at: number) => {
+    const target = dst.subarray(at, at + length);
+    if (t.dtype === 'f16') f16ArrayToF32((data as Uint16Array).subarray(from, from + length), target);
+    else if (t.dtype === 'bf16') bf16ArrayToF32((data as Uint16Array).subarray(from, from + length), target);
+    else target.set((data as Float32Array).subarray(from, from + length));
+  };
+  if (t.size === 0) return;
+  if (t.isContiguous()) {
+    decode(t.offset, t.size, 0);
+    return;
+  }
+  // The trailing axes laid out row-major form one contiguous run; the leading ones are walked.
+  const { shape, strides } = t;
+  let axis = shape.length;
+  let run = 1;
+  while (axis > 0 && (shape[axis - 1] === 1 || strides[axis - 1] === run)) run *= shape[--axis];
+  const index = new Array<number>(axis).fill(0);
+  let base = t.offset;
+  for (let o = 0; o < t.size; o += run) {
+    decode(base, run, o);
+    for (let a = axis - 1; a >= 0; a--) {
+      index[a] += 1;
+      base += strides[a];
+      if (index[a] < shape[a]) break;
+      base -= strides[a] * shape[a];
+      index[a] = 0;
+    }
+  }
+}
+
 /** Integer indices of an i32/u32 tensor, row-major. */
 export function readIndices(t: Tensor): Int32Array | Uint32Array {
   return readRaw(t) as Int32Array | Uint32Array;

@@ -1,8 +1,10 @@
 // The two O(n·d) loops of the CPU attention kernel — a query row's scores against a range of keys,
 // and the probability-weighted sum of value rows — in WebAssembly SIMD for f32 operands
-// (`attention-f32.wat`, operands copied into a kept arena once per call) or in JavaScript. Both sum
+// (`attention-f32.wat`, operands decoded into a kept arena once per call) or in JavaScript. Both sum
 // in the same order, so they give the same float64 values.
 import { keptModuleArena } from '../../simd/scratch-arena.js';
+import type { Tensor } from '../../tensor.js';
+import { readFloat32Into, readNumbers } from '../host-data.js';
 import attentionF32Wasm from './attention-f32.wat';
 import type { FloatArray } from './gemm.js';
 
@@ -36,12 +38,15 @@ export interface AttentionLoops {
 /** Above this many bytes of operands the JavaScript loops run (no arena that large is kept). */
 const MAX_ARENA_BYTES = 256 * 2 ** 20;
 
-export function attentionLoops(q: FloatArray, k: FloatArray, v: FloatArray, shape: AttentionShape): AttentionLoops {
-  if (q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array) {
+/** Storage types the SIMD loops read as f32 (decoded straight into the arena). */
+const F32_READABLE = new Set(['f32', 'f16', 'bf16']);
+
+export function attentionLoops(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): AttentionLoops {
+  if ([q, k, v].every((t) => F32_READABLE.has(t.dtype))) {
     const simd = simdLoops(q, k, v, shape);
     if (simd) return simd;
   }
-  return scriptLoops(q, k, v, shape);
+  return scriptLoops(readNumbers(q) as FloatArray, readNumbers(k) as FloatArray, readNumbers(v) as FloatArray, shape);
 }
 
 function scriptLoops(q: FloatArray, k: FloatArray, v: FloatArray, { n, d, dv }: AttentionShape): AttentionLoops {
@@ -79,8 +84,11 @@ function scriptLoops(q: FloatArray, k: FloatArray, v: FloatArray, { n, d, dv }: 
   };
 }
 
-/** The loops on a kept arena holding copies of q, k and v, or null (SIMD off or unavailable, operands too large). */
-function simdLoops(q: Float32Array, k: Float32Array, v: Float32Array, { queryRows, kvHeads, n, d, dv }: AttentionShape): AttentionLoops | null {
+/**
+ * The loops on a kept arena holding q, k and v as f32 (decoded from storage straight into it), or
+ * null (SIMD off or unavailable, operands too large).
+ */
+function simdLoops(q: Tensor, k: Tensor, v: Tensor, { queryRows, kvHeads, n, d, dv }: AttentionShape): AttentionLoops | null {
   // Byte layout: q, k, v (f32), scores (f64, n), acc (f64, dv), keys (i32, n); each 16-byte aligned.
   const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
   const sizes = [queryRows * d * 4, kvHeads * n * d * 4, kvHeads * n * dv * 4, n * 8, dv * 8, n * 4].map(align);
@@ -91,9 +99,9 @@ function simdLoops(q: Float32Array, k: Float32Array, v: Float32Array, { queryRow
   const { kernels } = arena;
   const { buffer, byteOffset: base } = arena.arrays[0];
   const starts = sizes.map((_, i) => base + sizes.slice(0, i).reduce((a, b) => a + b, 0));
-  new Float32Array(buffer, starts[0], q.length).set(q);
-  new Float32Array(buffer, starts[1], k.length).set(k);
-  new Float32Array(buffer, starts[2], v.length).set(v);
+  readFloat32Into(q, new Float32Array(buffer, starts[0], q.size));
+  readFloat32Into(k, new Float32Array(buffer, starts[1], k.size));
+  readFloat32Into(v, new Float32Array(buffer, starts[2], v.size));
   const scores = new Float64Array(buffer, starts[3], n);
   const acc = new Float64Array(buffer, starts[4], dv);
   const keys = new Int32Array(buffer, starts[5], n);

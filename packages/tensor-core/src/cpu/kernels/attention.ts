@@ -1,9 +1,8 @@
 import { registerKernel } from '../../kernel-registry.js';
 import type { AttentionAttrs } from '../../ops/attention.js';
 import type { CpuBackend } from '../cpu-backend.js';
-import { outputBuffer, readIndices, readNumbers, wrapOutput } from '../host-data.js';
+import { outputBuffer, readIndices, wrapOutput } from '../host-data.js';
 import { attentionLoops } from './attention-loops.js';
-import type { FloatArray } from './gemm.js';
 
 /** True when a query at `qPos` may attend to a key at `kPos`. The one definition every backend mirrors. */
 export function keyVisible(qPos: number, kPos: number, causal: boolean, window: number): boolean {
@@ -15,9 +14,6 @@ export function keyVisible(qPos: number, kPos: number, causal: boolean, window: 
 export function registerAttentionKernel(): void {
   registerKernel<'attention', CpuBackend>('attention', 'cpu', (backend, [q, k, v, qPositions, kPositions], attrs: AttentionAttrs) => {
     const { scale, causal, window, softcap, statistics } = attrs;
-    const qv = readNumbers(q);
-    const kv = readNumbers(k);
-    const vv = readNumbers(v);
     const qPos = readIndices(qPositions);
     const kPos = readIndices(kPositions);
     const [qHeads, m, d] = q.shape;
@@ -29,7 +25,7 @@ export function registerAttentionKernel(): void {
     const keyMax = statistics ? new Float32Array(qHeads * n) : undefined;
     const sumRow = new Float64Array(n);
     // The O(n·d) loops (scores, and probability × values) in WebAssembly SIMD for f32 operands.
-    const loops = attentionLoops(qv as FloatArray, kv as FloatArray, vv as FloatArray, { queryRows: qHeads * m, kvHeads, n, d, dv });
+    const loops = attentionLoops(q, k, v, { queryRows: qHeads * m, kvHeads, n, d, dv });
     const { scores, keys: visibleKeys, acc } = loops;
     for (let h = 0; h < qHeads; h++) {
       const kvh = Math.floor(h / group);

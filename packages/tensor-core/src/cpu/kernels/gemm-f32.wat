@@ -89,4 +89,44 @@
         (local.set $j (i32.add (local.get $j) (i32.const 2)))
         (br $cols)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $rows)))))
+      (br $rows))))
+
+  ;; One row of A (k floats at a) times n rows of B (n even): C[j] (f32 at c + 4j) = A·B[j], two
+  ;; rows of B a step, each output's sum in gemmNTf32's two lanes and order: the same values as a
+  ;; row of a four-row block, without computing three padding rows (a decode step's product).
+  (func (export "gemvNTf32") (param $a i32) (param $b i32) (param $c i32) (param $n i32) (param $k i32)
+    (local $j i32) (local $p i32) (local $pairs i32) (local $rowBytes i32) (local $b0 i32) (local $b1 i32)
+    (local $x v128) (local $s0 v128) (local $s1 v128)
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $pairs (i32.shl (i32.and (local.get $k) (i32.const -2)) (i32.const 2)))
+    (local.set $b0 (local.get $b))
+    (block $colsDone (loop $cols
+      (br_if $colsDone (i32.ge_s (local.get $j) (local.get $n)))
+      (local.set $b1 (i32.add (local.get $b0) (local.get $rowBytes)))
+      (local.set $s0 (v128.const f64x2 0 0))
+      (local.set $s1 (v128.const f64x2 0 0))
+      (local.set $p (i32.const 0))
+      (block $pairsDone (loop $steps
+        (br_if $pairsDone (i32.ge_s (local.get $p) (local.get $pairs)))
+        (local.set $x (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $a) (local.get $p)))))
+        (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x)
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $b0) (local.get $p)))))))
+        (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x)
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $b1) (local.get $p)))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $steps)))
+      ;; an odd k: as gemmNTf32, the last float into the even lane by the same vector operations
+      (if (i32.lt_s (local.get $p) (local.get $rowBytes))
+        (then
+          (local.set $x (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $a) (local.get $p)))))
+          (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x)
+            (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $b0) (local.get $p)))))))
+          (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x)
+            (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $b1) (local.get $p)))))))))
+      (f32.store (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0)))))
+      (f32.store offset=4 (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s1)) (f64x2.extract_lane 1 (local.get $s1)))))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (local.set $b0 (i32.add (local.get $b1) (local.get $rowBytes)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $cols))))
+)

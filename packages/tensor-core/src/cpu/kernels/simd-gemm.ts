@@ -6,6 +6,8 @@ import gemmF32Wasm from './gemm-f32.wat';
 interface GemmF32Kernels {
   /** C (row stride ldc) = A·Bᵀ for f32 A (m × k, m a multiple of 4), B (n × k, n even); byte addresses. */
   gemmNTf32(a: number, b: number, c: number, m: number, n: number, k: number, ldc: number): void;
+  /** C[j] = A·B[j] for one f32 row A (k floats) and n rows of B (n even), in gemmNTf32's order. */
+  gemvNTf32(a: number, b: number, c: number, n: number, k: number): void;
 }
 
 /** Floats of the arena's areas for A's rows, B's rows and the product (2, 4 and 4 MiB). */
@@ -47,10 +49,12 @@ export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Floa
     if (even > width) simd.b.fill(0, width * k, even * k);
     for (let i0 = 0; i0 < m; i0 += aRows) {
       const height = Math.min(aRows, m - i0);
-      const padded = 4 * Math.ceil(height / 4);
       simd.a.set(a.subarray(aOff + i0 * k, aOff + (i0 + height) * k));
-      if (padded > height) simd.a.fill(0, height * k, padded * k);
-      simd.kernels.gemmNTf32(address(simd.a), address(simd.b), address(simd.c), padded, even, k, even);
+      // Blocks of four rows, then the last height mod 4 rows one at a time (a decode step's single
+      // row is not padded to four).
+      const blocked = height - (height % 4);
+      if (blocked > 0) simd.kernels.gemmNTf32(address(simd.a), address(simd.b), address(simd.c), blocked, even, k, even);
+      for (let i = blocked; i < height; i++) simd.kernels.gemvNTf32(address(simd.a) + 4 * i * k, address(simd.b), address(simd.c) + 4 * i * even, even, k);
       const product = simd.c;
       if (width === 1) {
         for (let i = 0; i < height; i++) c[cOff + (i0 + i) * n + j0] = product[i * even];
