@@ -3,6 +3,7 @@ import { bf16ArrayToF32, f16ArrayToF32, numberToBf16Bits, numberToF16Bits } from
 import { SharedStorage, Tensor } from '../tensor.js';
 import type { Shape } from '../shape.js';
 import { type CpuBackend, CpuStorage } from './cpu-backend.js';
+import { forEachRun } from './strided-runs.js';
 
 /** Numbers as the CPU kernels read them: f16/bf16 decoded, everything else as stored. */
 export type NumberArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int32Array | Uint32Array;
@@ -29,20 +30,9 @@ export function gatherStrided<T extends { length: number; [i: number]: number }>
   const last = rank - 1;
   const inner = shape[last];
   const innerStride = strides[last];
-  const index = new Array<number>(rank).fill(0);
-  let base = offset;
-  for (let o = 0; o < n; o += inner) {
-    let p = base;
-    for (let i = 0; i < inner; i++, p += innerStride) dst[o + i] = src[p];
-    // advance the outer index (odometer over axes 0..last-1)
-    for (let axis = last - 1; axis >= 0; axis--) {
-      index[axis] += 1;
-      base += strides[axis];
-      if (index[axis] < shape[axis]) break;
-      base -= strides[axis] * shape[axis];
-      index[axis] = 0;
-    }
-  }
+  forEachRun(shape, strides, offset, last, inner, n, (base, o) => {
+    for (let i = 0, p = base; i < inner; i++, p += innerStride) dst[o + i] = src[p];
+  });
   return dst;
 }
 
@@ -87,18 +77,7 @@ export function readFloat32Into(t: Tensor, dst: Float32Array): void {
   let axis = shape.length;
   let run = 1;
   while (axis > 0 && (shape[axis - 1] === 1 || strides[axis - 1] === run)) run *= shape[--axis];
-  const index = new Array<number>(axis).fill(0);
-  let base = t.offset;
-  for (let o = 0; o < t.size; o += run) {
-    decode(base, run, o);
-    for (let a = axis - 1; a >= 0; a--) {
-      index[a] += 1;
-      base += strides[a];
-      if (index[a] < shape[a]) break;
-      base -= strides[a] * shape[a];
-      index[a] = 0;
-    }
-  }
+  forEachRun(shape, strides, t.offset, axis, run, t.size, (base, at) => decode(base, run, at));
 }
 
 /** Integer indices of an i32/u32 tensor, row-major. */

@@ -3,6 +3,7 @@ import { registerKernel } from '../../kernel-registry.js';
 import { sizeOf } from '../../shape.js';
 import type { CpuBackend } from '../cpu-backend.js';
 import { outputBuffer, readNumbers, readRaw, wrapOutput, wrapRaw, writableData } from '../host-data.js';
+import { forEachRun } from '../strided-runs.js';
 
 /** Writes row-major `src` into the strided positions of a view (the inverse of gatherStrided). */
 function scatterStrided(
@@ -22,19 +23,9 @@ function scatterStrided(
   const last = rank - 1;
   const inner = shape[last];
   const innerStride = strides[last];
-  const index = new Array<number>(rank).fill(0);
-  let base = offset;
-  for (let o = 0; o < n; o += inner) {
-    let p = base;
-    for (let i = 0; i < inner; i++, p += innerStride) dst[p] = src[o + i];
-    for (let axis = last - 1; axis >= 0; axis--) {
-      index[axis] += 1;
-      base += strides[axis];
-      if (index[axis] < shape[axis]) break;
-      base -= strides[axis] * shape[axis];
-      index[axis] = 0;
-    }
-  }
+  forEachRun(shape, strides, offset, last, inner, n, (base, o) => {
+    for (let i = 0, p = base; i < inner; i++, p += innerStride) dst[p] = src[o + i];
+  });
 }
 
 /** Float → integer casts truncate toward zero and saturate to the target range; NaN becomes 0. */
