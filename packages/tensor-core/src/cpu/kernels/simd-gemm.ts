@@ -35,6 +35,10 @@ function gemmAreas(): { kernels: GemmF32Kernels; a: Float32Array; b: Float32Arra
 export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Float32Array | Float64Array, bOff: number, c: Float32Array | Float64Array, cOff: number, m: number, n: number, k: number): boolean {
   if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) return false;
   if (m * n * k < MIN_WORK || k === 0 || 4 * k > A_FLOATS || 2 * k > B_FLOATS) return false;
+  // A·bᵀ for a single row b (W·xᵀ) is bᵀ's row times Aᵀ laid out alike ([m, 1] and [1, m] share a
+  // layout), each output the same products in the same order: the one-row kernel, not 4 × 2 blocks
+  // whose second column is padding.
+  if (n === 1 && m > 1) return simdGemmNT(b, bOff, a, aOff, c, cOff, 1, m, k);
   const simd = gemmAreas();
   if (!simd) return false;
   const address = (view: Float32Array) => view.byteOffset;
