@@ -54,7 +54,7 @@ export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Floa
     for (let i0 = 0; i0 < m; i0 += aRows) {
       const height = Math.min(aRows, m - i0);
       simd.a.set(a.subarray(aOff + i0 * k, aOff + (i0 + height) * k));
-      // Blocks of four rows; a last single row (x·Wᵀ for one x) by the one-row kernel, 1.3× faster
+      // Blocks of four rows; a last single row (x·Wᵀ for one x) by the one-row kernel, ≈ 2× faster
       // than a block padded with three zero rows; two or three last rows padded to a block, which
       // beats one pass over B per row. The same values either way.
       const single = height % 4 === 1;
