@@ -65,8 +65,8 @@ const evenValues = (values: number) => values + (values & 1);
 export function rowScores(q: Float64Array, rows: number, d: number, active: Uint8Array, k: Float32Array, kOff: number, count: number, out: Float64Array, stride: number): void {
   const qValues = evenValues(rows * d);
   const kValues = f32Values(count * d);
-  const at = arenaViews(qValues + kValues + rows * count);
-  if (!at) {
+  const memory = arenaViews(qValues + kValues + rows * count);
+  if (!memory) {
     forEachRowBlock(
       rows,
       active,
@@ -76,7 +76,7 @@ export function rowScores(q: Float64Array, rows: number, d: number, active: Uint
     );
     return;
   }
-  const { arena, f64, f32 } = at;
+  const { arena, f64, f32 } = memory;
   const base = f64.byteOffset;
   const kAt = qValues; // in float64 values from the arena's start; the scores follow the keys
   const sAt = qValues + kValues;
@@ -108,8 +108,8 @@ let transposed = new Float64Array(0);
 export function rowAccumulate(p: Float64Array, stride: number, rows: number, active: Uint8Array, v: Float32Array, vOff: number, dv: number, count: number, acc: Float64Array): void {
   const pValues = evenValues(rows * count);
   const vValues = f32Values(count * dv);
-  const at = arenaViews(pValues + vValues + evenValues(rows * dv));
-  if (!at) {
+  const memory = arenaViews(pValues + vValues + evenValues(rows * dv));
+  if (!memory) {
     if (transposed.length < 4 * count) transposed = new Float64Array(4 * count);
     forEachRowBlock(
       rows,
@@ -123,7 +123,7 @@ export function rowAccumulate(p: Float64Array, stride: number, rows: number, act
     );
     return;
   }
-  const { arena, f64, f32 } = at;
+  const { arena, f64, f32 } = memory;
   const base = f64.byteOffset;
   const vAt = pValues; // in float64 values from the arena's start; the accumulators follow the values
   const aAt = pValues + vValues;
