@@ -17,15 +17,29 @@ const C_FLOATS = 2 ** 20;
 /** Below this many multiply-adds the copies cost more than the SIMD loop saves. */
 const MIN_WORK = 4096;
 
+interface GemmAreas {
+  arena: object;
+  kernels: GemmF32Kernels;
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
+}
+
+/** The views of the kept arena, made once per arena rather than on every product. */
+let areas: GemmAreas | null = null;
+
 /** The arena's f32 areas for A's rows, B's rows and the product, one after another. */
-function gemmAreas(): { kernels: GemmF32Kernels; a: Float32Array; b: Float32Array; c: Float32Array } | null {
+function gemmAreas(): GemmAreas | null {
   const arena = keptModuleArena<GemmF32Kernels>(gemmF32Wasm, 4 * (A_FLOATS + B_FLOATS + C_FLOATS));
   if (!arena) return null;
-  const { buffer, byteOffset } = arena.arrays[0];
-  const a = new Float32Array(buffer, byteOffset, A_FLOATS);
-  const b = new Float32Array(buffer, a.byteOffset + 4 * A_FLOATS, B_FLOATS);
-  const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, C_FLOATS);
-  return { kernels: arena.kernels, a, b, c };
+  if (areas?.arena !== arena) {
+    const { buffer, byteOffset } = arena.arrays[0];
+    const a = new Float32Array(buffer, byteOffset, A_FLOATS);
+    const b = new Float32Array(buffer, a.byteOffset + 4 * A_FLOATS, B_FLOATS);
+    const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, C_FLOATS);
+    areas = { arena, kernels: arena.kernels, a, b, c };
+  }
+  return areas;
 }
 
 /**
