@@ -77,6 +77,12 @@ function withTiesAndNaN(rng: Rng, shape: number[], dtype: DType): Tensor {
   return tensor(values, shape, { dtype });
 }
 
+/** `result`, after disposing the views an op made on the way (each holds its storage until disposed). */
+function released<T>(result: T, ...views: Tensor[]): T {
+  for (const v of views) v.dispose();
+  return result;
+}
+
 export function parityCases(): ParityCase[] {
   const cases: ParityCase[] = [];
   const add = (c: ParityCase): void => void cases.push(c);
@@ -99,6 +105,38 @@ export function parityCases(): ParityCase[] {
         const copy = contiguous(target);
         assign(slice(copy, [1, 2], [4, 8]), transpose(slice(source, [0, 0], [6, 3])));
         return copy;
+      },
+    });
+    // Copies that transpose at least a tile (32) along both axes take the tiled kernel: edges that
+    // cut tiles, batches with offsets, a destination strided along its rows. Copies are exact.
+    add({
+      name: `contiguous(transpose) of 70 × 45 (tiled) ${dtype}`,
+      tolerance: 0,
+      inputs: (r) => [make(r, [70, 45])],
+      op: (x) => {
+        const t = transpose(x);
+        return released(contiguous(t), t);
+      },
+    });
+    add({
+      name: `contiguous of a batched, sliced transpose (tiled, offsets) ${dtype}`,
+      tolerance: 0,
+      inputs: (r) => [make(r, [3, 41, 2, 67])],
+      op: (x) => {
+        const s = slice(x, [1, 3, 1, 2], [3, 41, 2, 66]);
+        const t = transpose(s, [3, 0, 2, 1]);
+        return released(contiguous(t), s, t);
+      },
+    });
+    add({
+      name: `assign a transposed block into a strided target (tiled) ${dtype}`,
+      tolerance: 0,
+      inputs: (r) => [make(r, [40, 90]), make(r, [33, 36])],
+      op: (target, source) => {
+        const copy = contiguous(target);
+        const [into, t] = [slice(copy, [2, 50], [38, 83]), transpose(source)];
+        assign(into, t);
+        return released(copy, into, t);
       },
     });
     add({ name: `gather axis 1 ${dtype}`, tolerance: tol(dtype), inputs: (r) => [make(r, [3, 10, 4]), ints(r, [13], 0, 10, 'i32')], op: (x, i) => gather(x, i, 1) });

@@ -12,7 +12,8 @@ export const layoutModule = defineCudaModule({ name: 'kvkit-layout', source });
 /**
  * Copies the elements of view `src` (base `srcBase`) into view `dst` (base `dstBase`), both of
  * `shape`, element by element in row-major order. Contiguous-to-contiguous copies go to the copy
- * engine; everything else to the strided copy kernel of the element's width.
+ * engine, transposing ones (tileTranspose) to the tiled kernel, everything else to the strided copy
+ * kernel of the element's width.
  */
 export function stridedCopy(backend: CudaBackend, dtype: DType, shape: readonly number[], dstBase: number, dst: StridedView, srcBase: number, src: StridedView): void {
   const n = sizeOf(shape);
@@ -25,6 +26,23 @@ export function stridedCopy(backend: CudaBackend, dtype: DType, shape: readonly 
     backend.runtime.copy(dstBase + d.offset * width, srcBase + s.offset * width, n * width);
     return;
   }
+  const transposing = tileTranspose(collapsed.shape, d, s);
+  if (transposing) {
+    const { a, b, dstBatch, srcBatch, batches } = transposing;
+    const tiles = batches * Math.ceil(collapsed.shape[a] / TILE) * Math.ceil(collapsed.shape[b] / TILE);
+    backend.launch(layoutModule, `kv_transpose_copy_b${width}`, { grid: gridFor(tiles * BLOCK, backend), block: BLOCK }, [
+      arg.ptr(dstBase),
+      arg.ptr(srcBase),
+      layoutArg(dstBatch),
+      layoutArg(srcBatch),
+      arg.i64(collapsed.shape[a]),
+      arg.i64(collapsed.shape[b]),
+      arg.i64(d.strides[a]),
+      arg.i64(s.strides[b]),
+      arg.i64(batches),
+    ]);
+    return;
+  }
   backend.launch(layoutModule, `kv_strided_copy_b${width}`, { grid: gridFor(n, backend), block: BLOCK }, [
     arg.ptr(dstBase),
     arg.ptr(srcBase),
@@ -32,6 +50,29 @@ export function stridedCopy(backend: CudaBackend, dtype: DType, shape: readonly 
     layoutArg(s),
     arg.i64(n),
   ]);
+}
+
+/** KV_TILE in layout.cu: the transposing copy moves tiles of TILE × TILE elements. */
+const TILE = 32;
+
+/**
+ * How the tiled transposing copy (kv_transpose_copy_b*) serves a copy of collapsed views `dst` and
+ * `src` (shape `shape`): an axis `a` along which only the source is contiguous and an axis `b`
+ * along which only the destination is, both at least a tile wide (narrower, most of each tile would
+ * be empty: the strided kernel does better), and the remaining axes as batches (views of those axes
+ * that carry the offsets). Undefined when the copy is not such a transpose.
+ */
+function tileTranspose(
+  shape: readonly number[],
+  dst: StridedView,
+  src: StridedView,
+): { a: number; b: number; dstBatch: StridedView; srcBatch: StridedView; batches: number } | undefined {
+  const a = src.strides.findIndex((stride, i) => stride === 1 && dst.strides[i] !== 1);
+  const b = dst.strides.findIndex((stride, i) => stride === 1 && src.strides[i] !== 1);
+  if (a < 0 || b < 0 || shape[a] < TILE || shape[b] < TILE) return undefined;
+  const rest = [...shape.keys()].filter((i) => i !== a && i !== b);
+  const batchOf = (v: StridedView): StridedView => ({ shape: rest.map((i) => shape[i]), strides: rest.map((i) => v.strides[i]), offset: v.offset });
+  return { a, b, dstBatch: batchOf(dst), srcBatch: batchOf(src), batches: rest.reduce((p, i) => p * shape[i], 1) };
 }
 
 /** The view of a tensor as (shape, strides, offset). */
