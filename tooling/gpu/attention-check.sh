@@ -13,7 +13,7 @@
 #       builds the packages, packs Node + Vulkan loader + Dawn (shared gpu-carry tool) and the glvnd
 #       libraries NVIDIA's Vulkan ICD needs, bundles tooling/gpu/attention-check.ts into
 #       .gpu-carry/attention-check.mjs and copies the CUDA addon next to it.
-#   There (device tool, carry [".gpu-carry"], timeout_s ≥ 240):   bash tooling/gpu/attention-check.sh run [--quick]
+#   There (device tool, carry [".gpu-carry"], timeout_s ≥ 240):   bash tooling/gpu/attention-check.sh run [--quick | --partition-sweep]
 #       writes $OUT/attention/attention.json (+ attention-cuda.json, attention-webgpu.json,
 #       torch-attention.json) and prints a markdown table last. Every step is time-bounded and one
 #       failing step (or backend) does not stop the others.
@@ -46,6 +46,12 @@ run() {
   set +e # from here on every step reports its own failure and the next one runs
   local quick=()
   [ "${1:-}" = "--quick" ] && quick=(--quick)
+  # decode and KIVI only, at every partition size (attention-check.ts); ATTENTION_PARTITION_SWEEP=1 inside session.sh
+  if [ "${1:-}" = "--partition-sweep" ] || [ "${ATTENTION_PARTITION_SWEEP:-0}" = 1 ]; then
+    timeout -k 5 "${ATTENTION_CUDA_S:-240}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" --partition-sweep || echo "cuda sweep ended with status $?"
+    timeout -k 5 "${ATTENTION_WEBGPU_S:-75}" node .gpu-carry/attention-check.mjs --backend webgpu --out "$out" --partition-sweep || echo "webgpu sweep ended with status $?"
+    return
+  fi
   # Hard limits per step (seconds; override with ATTENTION_TORCH_S / _CUDA_S / _WEBGPU_S): at most 225 s
   # in all (about 50 s measured on an H100/H200 before the prefix-shared timing, the statistics
   # kernels and the prefill rows were added; not re-measured since). Prefill adds up to ~20 s per

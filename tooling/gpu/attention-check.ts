@@ -71,6 +71,12 @@ const PREFILL_BUDGET_MS = 20_000;
 /** Queries at each end of the prompt whose outputs are checked against the CPU kernel. */
 const PREFILL_SPOT = 32;
 const PARTITION = 512;
+/**
+ * --partition-sweep: only decode and KIVI, timed at each of these partition sizes (keys per split-K
+ * block) at 32k keys (CUDA also 128k), to see how the split count moves the bandwidth.
+ */
+const partitionSweep = args.includes('--partition-sweep');
+const SWEEP_PARTITIONS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 mkdirSync(outDir, { recursive: true });
 const log = (line: string): void => console.log(line);
@@ -113,6 +119,8 @@ interface BackendReport {
   prefill?: Record<string, PrefillEntry>;
   /** Fused 2-bit KIVI decode on the same shapes: GB/s of the compressed bytes read, and speed-up over the f16 decode. */
   kivi?: Record<string, TimingEntry & { speedupOverF16?: number; bytesPerToken?: number }>;
+  /** --partition-sweep: ms of the f16 decode and the KIVI decode per key count and partition size. */
+  partitionSweep?: Record<string, Record<string, { decodeMs?: number; kiviMs?: number; decodeGBps?: number; error?: string }>>;
   /** Two-phase prefix-shared decode over a shared prompt of n tokens (+ PREFIX_OWN each): ms, and batched paged attention over the same sequences. */
   prefix?: Record<string, TimingEntry & { pagedMs?: number; speedupOverPaged?: number; statisticsMs?: number; statisticsSpotCheckError?: number }>;
   fatal?: string;
@@ -203,7 +211,7 @@ async function copyBandwidth(device: Device): Promise<number> {
  * Decode over n keys: q [batch·qHeads, 1, d], k/v [batch·kvHeads, n, d] (every KV head holds the
  * same random block, uploaded once and concatenated on the device: no gigabyte of host data).
  */
-async function decodeAt(device: Device, n: number, copyGBps: number | undefined): Promise<TimingEntry> {
+async function decodeAt(device: Device, n: number, copyGBps: number | undefined, partition = PARTITION, timingOnly = false): Promise<TimingEntry> {
   const cpu = getBackend('cpu');
   const rng = createRng(n);
   const { batch, qHeads, kvHeads, d } = dims;
@@ -225,12 +233,13 @@ async function decodeAt(device: Device, n: number, copyGBps: number | undefined)
       devicePositions(device, 0, n),
     ]);
     live.push(...positions);
-    const options = { partitionSize: PARTITION, queryPositions: positions[0], keyPositions: positions[1] };
+    const options = { partitionSize: partition, queryPositions: positions[0], keyPositions: positions[1] };
     const call = () => decodeAttention(q, k, v, options).output.dispose();
     const ms = await device.time(dims.reps, call);
-    const vecMs = await timeWithOverride(device, 'vec', dims.reps, call);
     const kvBytes = 2 * batch * kvHeads * n * d * 2;
     const kvGBps = kvBytes / (ms / 1000) / 1e9;
+    if (timingOnly) return { ms, kvGBps, fractionOfCopy: copyGBps ? kvGBps / copyGBps : undefined };
+    const vecMs = await timeWithOverride(device, 'vec', dims.reps, call);
     // The first KV head's query heads against the CPU kernel over the same block.
     const out = decodeAttention(q, k, v, options).output;
     live.push(out);
@@ -363,7 +372,7 @@ function kiviBlock(rng: Rng, n: number, d: number): KiviCacheView {
 }
 
 /** Fused 2-bit KIVI decode at the decode shapes (every KV head holds the same block, as in decodeAt). */
-async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f16Ms: number | undefined): Promise<NonNullable<BackendReport['kivi']>[string]> {
+async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f16Ms: number | undefined, partition = PARTITION, timingOnly = false): Promise<NonNullable<BackendReport['kivi']>[string]> {
   const cpu = getBackend('cpu');
   const rng = createRng(n + 1);
   const { batch, qHeads, kvHeads, d } = dims;
@@ -386,9 +395,10 @@ async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f
     live.push(view.positions);
     const queryPosition = await devicePositions(device, n - 1, 1);
     live.push(queryPosition);
-    const options = { partitionSize: PARTITION, queryPositions: queryPosition };
+    const options = { partitionSize: partition, queryPositions: queryPosition };
     const call = () => kiviDecodeAttention(q, view, options).output.dispose();
     const ms = await device.time(dims.reps, call);
+    if (timingOnly) return { ms };
     const vecMs = await timeWithOverride(device, 'vec', dims.reps, call);
     const bytes = names.reduce((sum, name) => sum + view[name].size * (view[name].dtype === 'u32' ? 4 : 2), 0);
     const kvGBps = bytes / (ms / 1000) / 1e9;
@@ -474,6 +484,26 @@ async function prefixAt(device: Device, n: number): Promise<NonNullable<BackendR
   }
 }
 
+/** --partition-sweep: the f16 and KIVI decodes at 32k keys (CUDA also 128k) for every SWEEP_PARTITIONS size. */
+async function sweepPartitions(device: Device, report: BackendReport, save: () => void): Promise<void> {
+  report.partitionSweep = {};
+  for (const n of decodeLengths(device.name).filter((n) => n >= 32768 || tiny)) {
+    const row: NonNullable<BackendReport['partitionSweep']>[string] = (report.partitionSweep[n] = {});
+    for (const partition of SWEEP_PARTITIONS) {
+      try {
+        const decode = await within(30_000, `decode n=${n} partition ${partition}`, decodeAt(device, n, report.copyGBps, partition, true));
+        const kivi = await within(30_000, `kivi n=${n} partition ${partition}`, kiviAt(device, n, undefined, undefined, partition, true));
+        row[partition] = { decodeMs: decode.ms, decodeGBps: decode.kvGBps, kiviMs: kivi.ms };
+        log(`${device.name} n=${n} partition ${partition}: decode ${decode.ms?.toFixed(3)} ms (${decode.kvGBps?.toFixed(0)} GB/s), kivi ${kivi.ms?.toFixed(3)} ms`);
+      } catch (error) {
+        row[partition] = { error: (error as Error).message };
+        log(`${device.name} n=${n} partition ${partition} failed: ${(error as Error).message}`);
+      }
+      save();
+    }
+  }
+}
+
 const vecNote = (r: TimingEntry): string => (r.vecMs === undefined ? '' : ` (16-byte pass forced: ${r.vecMs.toFixed(3)} ms)`);
 
 async function runBackend(name: string): Promise<void> {
@@ -491,6 +521,10 @@ async function runBackend(name: string): Promise<void> {
       log(`${name} copy: ${report.copyGBps.toFixed(0)} GB/s (read + write)`);
     } catch (error) {
       log(`${name} copy bandwidth failed: ${(error as Error).message}`);
+    }
+    if (partitionSweep) {
+      await sweepPartitions(device, report, save);
+      return;
     }
     report.decode = {};
     for (const n of decodeLengths(name)) {

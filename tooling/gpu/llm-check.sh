@@ -35,13 +35,13 @@ run() {
   gpu_require_bundle llm-bench.mjs tooling/gpu/llm-check.sh
   gpu_enter
   set +e # from here on every step reports its own failure and the next one runs
-  # LLM_TORCH=0 skips the transformers steps, LLM_BACKENDS picks the kvkit backends (a re-run of one).
+  # LLM_TORCH=0 skips the transformers steps, LLM_BACKENDS and LLM_DTYPES pick the kvkit runs (a re-run of one).
   if [ "${LLM_TORCH:-1}" != 0 ]; then
     timeout -k 5 60 python3 tooling/gpu/kvkit-tiny-transformers.py --out "$out/llm/kvkit-tiny-transformers.json" 2>&1 | tail -n 5
     timeout -k 5 60 python3 tooling/gpu/llm_torch_baseline.py --model models/kvkit-tiny --out "$out/llm" 2>&1 | tail -n 14
   fi
   for backend in ${LLM_BACKENDS:-cuda webgpu}; do
-    for dtype in f32 f16; do
+    for dtype in ${LLM_DTYPES:-f32 f16}; do
       timeout -k 5 "${LLM_BENCH_S:-45}" node .gpu-carry/llm-bench.mjs --backend "$backend" --model-dtype "$dtype" --model models/kvkit-tiny \
         --no-random --dtype "$dtype" --cache paged --json "$out/llm/llm-$backend-$dtype.json" 2>&1 | tail -n 9 || echo "llm bench on $backend $dtype ended with status $?"
     done
