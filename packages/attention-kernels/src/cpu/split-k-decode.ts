@@ -5,7 +5,11 @@ import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kern
 import { accumulateRange, type MaskAttrs, statisticsRange } from './tile-loop.js';
 import { type DenseWorkspace, denseWorkspace } from './workspace.js';
 
-export type SplitKAttrs = KernelAttrs & { partitionSize: number };
+/**
+ * partitionAuto: the caller gave no partition size, so `partitionSize` is the default (512) and a
+ * backend may choose its own (CUDA sizes partitions to fill the device; cuda/auto-partition.ts).
+ */
+export type SplitKAttrs = KernelAttrs & { partitionSize: number; partitionAuto?: boolean };
 
 /**
  * Flash-decoding for the rows in `ws.block` over keys [0, n) of the bound source: the key range is

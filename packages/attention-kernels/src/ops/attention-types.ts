@@ -83,6 +83,8 @@ export interface KernelAttrs {
 /** A `KiviCacheView`'s layout numbers, as the fused KIVI decode kernels receive them. */
 export interface KiviKernelAttrs extends KernelAttrs {
   partitionSize: number;
+  /** The caller gave no partition size: a backend may choose its own (as SplitKAttrs.partitionAuto). */
+  partitionAuto?: boolean;
   bits: number;
   groupSize: number;
   valueGroupSize: number;

@@ -11,7 +11,10 @@ export interface DecodeAttentionOptions extends KernelOptions, KeyLogWeightsOpti
   queryPositions?: Tensor | Int32Array;
   /** i32 [n]: absolute positions of the keys; default 0 … n − 1. */
   keyPositions?: Tensor | Int32Array;
-  /** Keys per split-K partition (default 512); partial results merge by log-sum-exp. */
+  /**
+   * Keys per split-K partition; partial results merge by log-sum-exp. Default: 512, except on CUDA,
+   * which sizes partitions so that one wave of blocks fills the GPU (up to 8192 keys each).
+   */
   partitionSize?: number;
 }
 
@@ -24,7 +27,7 @@ export interface DecodeAttentionOptions extends KernelOptions, KeyLogWeightsOpti
 export function decodeAttention(q: Tensor, k: Tensor | TokenCodesInput, v: Tensor | TokenCodesInput, options: DecodeAttentionOptions = {}): KernelResult {
   const where = 'decodeAttention';
   if (isTokenCodesInput(k) || isTokenCodesInput(v)) return tokenCodesAttention(q, k, v, options, where, 'decode');
-  const extra = () => ({ partitionSize: positiveInteger(options.partitionSize, 512, where, 'partitionSize') });
+  const extra = () => ({ partitionSize: positiveInteger(options.partitionSize, 512, where, 'partitionSize'), partitionAuto: options.partitionSize === undefined });
   return denseCall(q, k, v, options, where, extra, (attrs, qPos, kPos, logWeights) => runKernel('decodeAttention', [q, k, v, qPos, kPos, logWeights], attrs));
 }
 

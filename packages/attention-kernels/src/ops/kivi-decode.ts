@@ -7,7 +7,7 @@ import { assertFloatTensor, assertGroups, assertShape, checkStatisticsFor, posit
 export interface KiviDecodeOptions extends KernelOptions {
   /** i32 [m]: positions of the queries; default: the positions of the last m held tokens. */
   queryPositions?: Tensor | Int32Array;
-  /** Tokens per split-K partition, rounded up to whole key groups (default 512). */
+  /** Tokens per split-K partition, rounded up to whole key groups (default as `decodeAttention`'s: 512, CUDA sizes its own). */
   partitionSize?: number;
 }
 
@@ -32,6 +32,7 @@ export function kiviDecodeAttention(q: Tensor, view: KiviCacheView, options: Kiv
   const attrs = {
     ...resolveKernelAttrs(options, d, where),
     partitionSize: Math.ceil(partitionTokens / view.groupSize) * view.groupSize,
+    partitionAuto: options.partitionSize === undefined,
     bits: view.bits,
     groupSize: view.groupSize,
     valueGroupSize: view.valueGroupSize,
