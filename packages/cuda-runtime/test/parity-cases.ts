@@ -110,9 +110,9 @@ export function parityCases(): ParityCase[] {
     // Copies that transpose at least a tile (32) along both axes take the tiled kernel: edges that
     // cut tiles, batches with offsets, a destination strided along its rows. Copies are exact.
     add({
-      name: `contiguous(transpose) of 70 × 45 (tiled) ${dtype}`,
+      name: `contiguous(transpose) of 150 × 70 (tiled) ${dtype}`,
       tolerance: 0,
-      inputs: (r) => [make(r, [70, 45])],
+      inputs: (r) => [make(r, [150, 70])],
       op: (x) => {
         const t = transpose(x);
         return released(contiguous(t), t);

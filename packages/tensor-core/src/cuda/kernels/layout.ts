@@ -30,7 +30,7 @@ export function stridedCopy(backend: CudaBackend, dtype: DType, shape: readonly 
   if (transposing) {
     const { a, b, dstBatch, srcBatch, batches } = transposing;
     const tiles = batches * Math.ceil(collapsed.shape[a] / TILE) * Math.ceil(collapsed.shape[b] / TILE);
-    backend.launch(layoutModule, `kv_transpose_copy_b${width}`, { grid: gridFor(tiles * BLOCK, backend), block: BLOCK }, [
+    backend.launch(layoutModule, `kv_transpose_copy_b${width}`, { grid: gridFor(tiles * TILE_THREADS, backend, TILE_THREADS), block: TILE_THREADS }, [
       arg.ptr(dstBase),
       arg.ptr(srcBase),
       layoutArg(dstBatch),
@@ -52,14 +52,16 @@ export function stridedCopy(backend: CudaBackend, dtype: DType, shape: readonly 
   ]);
 }
 
-/** KV_TILE in layout.cu: the transposing copy moves tiles of TILE × TILE elements. */
-const TILE = 32;
+/** KV_TILE and KV_TILE_THREADS in layout.cu: the transposing copy moves tiles of TILE × TILE elements with blocks of TILE_THREADS. */
+const TILE = 64;
+const TILE_THREADS = 256;
+/** Axes narrower than this leave most of each tile empty: the strided kernel does better. */
+const TILE_MIN = 32;
 
 /**
  * How the tiled transposing copy (kv_transpose_copy_b*) serves a copy of collapsed views `dst` and
  * `src` (shape `shape`): an axis `a` along which only the source is contiguous and an axis `b`
- * along which only the destination is, both at least a tile wide (narrower, most of each tile would
- * be empty: the strided kernel does better), and the remaining axes as batches (views of those axes
+ * along which only the destination is, both at least TILE_MIN wide, and the remaining axes as batches (views of those axes
  * that carry the offsets). Undefined when the copy is not such a transpose.
  */
 function tileTranspose(
@@ -69,7 +71,7 @@ function tileTranspose(
 ): { a: number; b: number; dstBatch: StridedView; srcBatch: StridedView; batches: number } | undefined {
   const a = src.strides.findIndex((stride, i) => stride === 1 && dst.strides[i] !== 1);
   const b = dst.strides.findIndex((stride, i) => stride === 1 && src.strides[i] !== 1);
-  if (a < 0 || b < 0 || shape[a] < TILE || shape[b] < TILE) return undefined;
+  if (a < 0 || b < 0 || shape[a] < TILE_MIN || shape[b] < TILE_MIN) return undefined;
   const rest = [...shape.keys()].filter((i) => i !== a && i !== b);
   const batchOf = (v: StridedView): StridedView => ({ shape: rest.map((i) => shape[i]), strides: rest.map((i) => v.strides[i]), offset: v.offset });
   return { a, b, dstBatch: batchOf(dst), srcBatch: batchOf(src), batches: rest.reduce((p, i) => p * shape[i], 1) };
