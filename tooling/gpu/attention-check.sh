@@ -13,7 +13,7 @@
 #       builds the packages, packs Node + Vulkan loader + Dawn (shared gpu-carry tool) and the glvnd
 #       libraries NVIDIA's Vulkan ICD needs, bundles tooling/gpu/attention-check.ts into
 #       .gpu-carry/attention-check.mjs and copies the CUDA addon next to it.
-#   There (device tool, carry [".gpu-carry"], timeout_s ≥ 240):   bash tooling/gpu/attention-check.sh run [--quick | --partition-sweep]
+#   There (device tool, carry [".gpu-carry"], timeout_s ≥ 240):   bash tooling/gpu/attention-check.sh run [--quick | --partition-sweep | --profile]
 #       writes $OUT/attention/attention.json (+ attention-cuda.json, attention-webgpu.json,
 #       torch-attention.json) and prints a markdown table last. Every step is time-bounded and one
 #       failing step (or backend) does not stop the others.
@@ -46,6 +46,19 @@ run() {
   set +e # from here on every step reports its own failure and the next one runs
   local quick=()
   [ "${1:-}" = "--quick" ] && quick=(--quick)
+  # Nsight Compute over one f16 decode pass 1 (32k keys, partition ATTENTION_PROFILE_PARTITION): where
+  # its time goes (memory throughput, occupancy, warp stalls); ATTENTION_PROFILE=1 inside session.sh.
+  if [ "${1:-}" = "--profile" ] || [ "${ATTENTION_PROFILE:-0}" = 1 ]; then
+    local ncu
+    ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+    if [ -z "$ncu" ]; then echo "no ncu on this machine" | tee "$out/attention/decode-profile.txt"; return; fi
+    timeout -k 5 "${ATTENTION_CUDA_S:-240}" "$ncu" --kernel-name regex:decode_mma_partial --launch-skip 2 --launch-count 1 \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats \
+      node .gpu-carry/attention-check.mjs --backend cuda --out "$out" --partition-sweep --sweep-lengths 32768 --partitions "${ATTENTION_PROFILE_PARTITION:-8192}" \
+      > "$out/attention/decode-profile.txt" 2>&1 || echo "ncu ended with status $?"
+    tail -n 120 "$out/attention/decode-profile.txt"
+    return
+  fi
   # decode and KIVI only, at every partition size (attention-check.ts); ATTENTION_PARTITION_SWEEP=1 inside session.sh
   if [ "${1:-}" = "--partition-sweep" ] || [ "${ATTENTION_PARTITION_SWEEP:-0}" = 1 ]; then
     timeout -k 5 "${ATTENTION_CUDA_S:-240}" node .gpu-carry/attention-check.mjs --backend cuda --out "$out" --partition-sweep || echo "cuda sweep ended with status $?"

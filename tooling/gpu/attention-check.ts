@@ -70,13 +70,18 @@ const PREFILL_DTYPE = 'f16' as const;
 const PREFILL_BUDGET_MS = 20_000;
 /** Queries at each end of the prompt whose outputs are checked against the CPU kernel. */
 const PREFILL_SPOT = 32;
-const PARTITION = 512;
+/** The headline decode and KIVI timings take the default partition size (512; CUDA sizes its own to fill the GPU). */
+const PARTITION: number | undefined = undefined;
 /**
  * --partition-sweep: only decode and KIVI, timed at each of these partition sizes (keys per split-K
  * block) at 32k keys (CUDA also 128k), to see how the split count moves the bandwidth.
  */
 const partitionSweep = args.includes('--partition-sweep');
-const SWEEP_PARTITIONS = [256, 512, 1024, 2048, 4096, 8192, 16384];
+/** --partitions a,b,… and --sweep-lengths n,… narrow the sweep (a profiler run wants one launch shape). */
+const listOption = (name: string): string[] | undefined => option(name)?.split(',');
+/** 'auto': no partitionSize, the backend's default. */
+const SWEEP_PARTITIONS: (number | 'auto')[] = listOption('--partitions')?.map((p) => (p === 'auto' ? p : Number(p))) ?? ['auto', 256, 512, 1024, 2048, 4096, 8192, 16384];
+const sweepLengths = (backend: string): number[] => listOption('--sweep-lengths')?.map(Number) ?? decodeLengths(backend).filter((n) => n >= 32768 || tiny);
 
 mkdirSync(outDir, { recursive: true });
 const log = (line: string): void => console.log(line);
@@ -211,7 +216,7 @@ async function copyBandwidth(device: Device): Promise<number> {
  * Decode over n keys: q [batch·qHeads, 1, d], k/v [batch·kvHeads, n, d] (every KV head holds the
  * same random block, uploaded once and concatenated on the device: no gigabyte of host data).
  */
-async function decodeAt(device: Device, n: number, copyGBps: number | undefined, partition = PARTITION, timingOnly = false): Promise<TimingEntry> {
+async function decodeAt(device: Device, n: number, copyGBps: number | undefined, partition: number | undefined = PARTITION, timingOnly = false): Promise<TimingEntry> {
   const cpu = getBackend('cpu');
   const rng = createRng(n);
   const { batch, qHeads, kvHeads, d } = dims;
@@ -372,7 +377,7 @@ function kiviBlock(rng: Rng, n: number, d: number): KiviCacheView {
 }
 
 /** Fused 2-bit KIVI decode at the decode shapes (every KV head holds the same block, as in decodeAt). */
-async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f16Ms: number | undefined, partition = PARTITION, timingOnly = false): Promise<NonNullable<BackendReport['kivi']>[string]> {
+async function kiviAt(device: Device, n: number, copyGBps: number | undefined, f16Ms: number | undefined, partition: number | undefined = PARTITION, timingOnly = false): Promise<NonNullable<BackendReport['kivi']>[string]> {
   const cpu = getBackend('cpu');
   const rng = createRng(n + 1);
   const { batch, qHeads, kvHeads, d } = dims;
@@ -487,12 +492,13 @@ async function prefixAt(device: Device, n: number): Promise<NonNullable<BackendR
 /** --partition-sweep: the f16 and KIVI decodes at 32k keys (CUDA also 128k) for every SWEEP_PARTITIONS size. */
 async function sweepPartitions(device: Device, report: BackendReport, save: () => void): Promise<void> {
   report.partitionSweep = {};
-  for (const n of decodeLengths(device.name).filter((n) => n >= 32768 || tiny)) {
+  for (const n of sweepLengths(device.name)) {
     const row: NonNullable<BackendReport['partitionSweep']>[string] = (report.partitionSweep[n] = {});
     for (const partition of SWEEP_PARTITIONS) {
+      const size = partition === 'auto' ? undefined : partition;
       try {
-        const decode = await within(30_000, `decode n=${n} partition ${partition}`, decodeAt(device, n, report.copyGBps, partition, true));
-        const kivi = await within(30_000, `kivi n=${n} partition ${partition}`, kiviAt(device, n, undefined, undefined, partition, true));
+        const decode = await within(30_000, `decode n=${n} partition ${partition}`, decodeAt(device, n, report.copyGBps, size, true));
+        const kivi = await within(30_000, `kivi n=${n} partition ${partition}`, kiviAt(device, n, undefined, undefined, size, true));
         row[partition] = { decodeMs: decode.ms, decodeGBps: decode.kvGBps, kiviMs: kivi.ms };
         log(`${device.name} n=${n} partition ${partition}: decode ${decode.ms?.toFixed(3)} ms (${decode.kvGBps?.toFixed(0)} GB/s), kivi ${kivi.ms?.toFixed(3)} ms`);
       } catch (error) {
