@@ -4,7 +4,7 @@
 import { createRng } from '@kvkit/tensor-core';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { autoPartition, withAutoPartition } from '../src/cuda/auto-partition.js';
+import { autoPartition, partitionGranule, withAutoPartition } from '../src/cuda/auto-partition.js';
 
 const H200_SMS = 132;
 
@@ -47,6 +47,12 @@ describe('autoPartition', () => {
       // each wave's partitions further (then they hold over 4096 keys)
       if (blocks > 2 * sms) expect(blocksPerPartition > sms || p > 4096 - shape.granule, where).toBe(true);
     }
+  });
+});
+
+describe('partitionGranule', () => {
+  it('is the least common multiple of 64 keys and the unit (key group or page)', () => {
+    expect([1, 16, 32, 48, 64, 100, 128].map((u) => partitionGranule(u))).toEqual([64, 64, 64, 192, 64, 1600, 128]);
   });
 });
 

@@ -31,6 +31,11 @@ export function autoPartition(multiprocessors: number, shape: { n: number; kvRow
   return Math.max(granule, Math.ceil(n / parts / granule) * granule);
 }
 
+/** The unit partitions come in: whole 64-key rounds of the tensor-core pass's four warps, and whole `unit`s (key groups, pages). */
+export function partitionGranule(unit = 1): number {
+  return (64 * unit) / gcd(64, unit);
+}
+
 /** `attrs` with the CUDA partition size when the caller left it to the backend (partitionAuto). */
 export function withAutoPartition<A extends { partitionSize: number; partitionAuto?: boolean }>(
   backend: CudaBackend,
@@ -38,7 +43,5 @@ export function withAutoPartition<A extends { partitionSize: number; partitionAu
   shape: { n: number; kvRows: number; rowsPerKvRow: number; groupSize?: number },
 ): A {
   if (!attrs.partitionAuto) return attrs;
-  // Whole 64-key rounds of the tensor-core pass's four warps, and whole key groups for KIVI.
-  const granule = shape.groupSize ? (64 * shape.groupSize) / gcd(64, shape.groupSize) : 64;
-  return { ...attrs, partitionSize: autoPartition(backend.device.multiprocessors, { ...shape, granule }) };
+  return { ...attrs, partitionSize: autoPartition(backend.device.multiprocessors, { ...shape, granule: partitionGranule(shape.groupSize) }) };
 }

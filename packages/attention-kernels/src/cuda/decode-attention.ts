@@ -4,6 +4,7 @@ import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
+import { autoPartition, partitionGranule } from './auto-partition.js';
 import { forcedCudaPass, mmaDecodeLaunch, mmaDecodeServes, mmaPrefillLaunch, mmaPrefillServes } from './mma-decode-plan.js';
 import { decodeAttentionModule, maskArgs, type PartialLaunch, splitKDecode } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
@@ -100,7 +101,8 @@ export function pagedAttentionCuda(backend: CudaBackend, inputs: readonly Tensor
   const [, kvHeads, maxPages] = table.shape;
   const folded = reshape(q, [batch * qHeads, m, d]);
   try {
-    const partition = Math.max(pageSize, Math.ceil(512 / pageSize) * pageSize);
+    // Whole pages, as many as fill one wave of blocks (auto-partition.ts; the runtime's cache takes this path).
+    const partition = autoPartition(backend.device.multiprocessors, { n: attrs.maxLength, kvRows: batch * kvHeads, rowsPerKvRow: (qHeads / kvHeads) * m, granule: partitionGranule(pageSize) });
     const attention = (a: KernelAttrs) => splitKDecode(backend, folded, { kvHeads: batch * kvHeads, n: attrs.maxLength, dv, partition, valueBytes: bytesPerElement(poolKeys.dtype) }, a, (launch, staging) => {
       const [qs, ks, vs, pos, tab, len, qp] = [folded, poolKeys, poolValues, poolPositions, table, lengths, qPos].map((t) => staging.rowMajor(t));
       const { acc, stat } = launch;
