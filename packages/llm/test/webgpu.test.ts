@@ -1,12 +1,11 @@
 // The runtime on a real WebGPU device (Dawn in Node; SwiftShader on machines without a GPU): every
 // architecture variant against the independent float64 PyTorch reference, prefill and cached decode,
 // and the shipped model against the CPU backend. tooling/gpu runs the same on an NVIDIA GPU.
-import { join } from 'node:path';
-import { PagedCacheLayer } from '@kvkit/attention-kernels';
 import { assertClose, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate, loadModel } from '../src/index.js';
-import { KVKIT_TINY, readReference, rows, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
+import { KVKIT_TINY, torchFixtures } from './helpers/fixtures.js';
+import { expectTorchReferenceOn } from './helpers/reference-parity.js';
 
 const gpu = await openWebGpuForTests('llm');
 
@@ -16,29 +15,8 @@ describe.skipIf(!gpu)('the runtime on WebGPU', () => {
   for (const name of torchFixtures()) {
     for (const dtype of ['f32', 'f16'] as const) {
       const tolerance = dtype === 'f32' ? 1e-5 : 1e-2;
-      it(`${name}: ${dtype} prefill and decode on the default (paged) cache match the PyTorch reference within ${tolerance}`, async () => {
-        const dir = join(TORCH_REFERENCE, name);
-        const ref = readReference(dir);
-        const model = await loadModel(dir, { backend: gpu!, dtype });
-        const cache = model.createCache();
-        try {
-          expect(cache.layers.every((layer) => layer instanceof PagedCacheLayer)).toBe(true);
-          const ids = Int32Array.from(ref.ids);
-          const p = ref.prompt_tokens;
-          const prefill = model.forward(ids.subarray(0, p), cache, { logits: 'all' });
-          expect(prefill.backend.name).toBe('webgpu');
-          assertClose(await prefill.readFloat32(), rows(ref.logits, 0, p), tolerance, `${name} prefill`);
-          prefill.dispose();
-          for (let t = p; t < ids.length; t++) {
-            const step = model.forward(ids.subarray(t, t + 1), cache, { logits: 'last' });
-            assertClose(await step.readFloat32(), rows(ref.logits, t, t + 1), tolerance, `${name} decode position ${t}`);
-            step.dispose();
-          }
-        } finally {
-          cache.dispose();
-          model.dispose();
-        }
-      });
+      it(`${name}: ${dtype} prefill and decode on the default (paged) cache match the PyTorch reference within ${tolerance}`, () =>
+        expectTorchReferenceOn(gpu!, name, dtype, tolerance));
     }
   }
 
