@@ -3,7 +3,7 @@
 // operands copied into a kept arena for each call: copies are O(rows·count + count·d), the loops
 // O(rows·count·d)) or, where SIMD is off or unavailable, in JavaScript (`dense-math.ts`). Both sum
 // in the same order, so they give the same float64 values.
-import { keptModuleArena, type SimdArena } from '@kvkit/tensor-core';
+import { keptModuleViews, type SimdArena } from '@kvkit/tensor-core';
 import { accumulate1, accumulate2, accumulate4, scores1, scores2, scores4, transpose4 } from './dense-math.js';
 import denseRowsWasm from './dense-rows.wat';
 
@@ -34,25 +34,20 @@ export function forEachRowBlock(rows: number, active: Uint8Array, four: (r: numb
   if (r < rows && active[r]) one(r);
 }
 
-/** The arena's one float64 array and a float32 view of the same bytes, kept while the arena is. */
+/** The kept arena's kernels, its one float64 array and a float32 view of the same bytes. */
 interface ArenaViews {
   arena: SimdArena<DenseRowKernels>;
   f64: Float64Array;
   f32: Float32Array;
 }
 
-let views: ArenaViews | null = null;
-
-/** The kept arena with at least `values` float64 values, or null (SIMD off or unavailable). */
-function arenaViews(values: number): ArenaViews | null {
-  const arena = keptModuleArena<DenseRowKernels>(denseRowsWasm, values * 8);
-  if (!arena) return null;
-  if (views?.arena !== arena) {
-    const f64 = arena.arrays[0];
-    views = { arena, f64, f32: new Float32Array(f64.buffer, f64.byteOffset, f64.length * 2) };
-  }
-  return views;
+function viewsOf(arena: SimdArena<DenseRowKernels>): ArenaViews {
+  const f64 = arena.arrays[0];
+  return { arena, f64, f32: new Float32Array(f64.buffer, f64.byteOffset, f64.length * 2) };
 }
+
+/** The kept arena's views with at least `values` float64 values, or null (SIMD off or unavailable). */
+const arenaViews = (values: number): ArenaViews | null => keptModuleViews(denseRowsWasm, values * 8, viewsOf);
 
 /** Float64 values holding `floats` f32 values, rounded up to an even count (16-byte boundaries). */
 const f32Values = (floats: number) => 2 * Math.ceil(floats / 4);

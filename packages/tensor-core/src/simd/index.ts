@@ -2,4 +2,4 @@ export { addressOf, type DenseSimdKernels, SimdArena, setSimdKernels } from './s
 export { type SimdThreads, setSimdThreads, simdThreadCount, startSimdThreads } from './simd-threads.js';
 export { balancedRanges } from './work-split.js';
 export { type RowBlocksJob, runRowBlocks } from './row-blocks.js';
-export { keptModuleArena } from './scratch-arena.js';
+export { keptModuleArena, keptModuleViews } from './scratch-arena.js';

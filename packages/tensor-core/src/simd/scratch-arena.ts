@@ -76,3 +76,22 @@ export function keptModuleArena<Extra extends object>(module: Uint8Array, bytes:
   if (arena) keptByModule.set(module, arena);
   return arena;
 }
+
+/** The views `keptModuleViews` made, by the function that made them, with the arena they view. */
+const madeViews = new WeakMap<object, { arena: SimdArena<object>; views: unknown }>();
+
+/**
+ * `makeViews(arena)` for `keptModuleArena(module, bytes)`, made once per kept arena (again only when
+ * a larger arena replaces it), so a caller that copies operands into fixed places of the arena on
+ * every call does not rebuild its typed-array views each time. `makeViews` is the cache key: pass
+ * the same function (a module-level one) on every call. Null where SIMD is off or unavailable.
+ */
+export function keptModuleViews<Extra extends object, V>(module: Uint8Array, bytes: number, makeViews: (arena: SimdArena<Extra>) => V): V | null {
+  const arena = keptModuleArena<Extra>(module, bytes);
+  if (!arena) return null;
+  const made = madeViews.get(makeViews);
+  if (made?.arena === arena) return made.views as V;
+  const views = makeViews(arena);
+  madeViews.set(makeViews, { arena, views });
+  return views;
+}

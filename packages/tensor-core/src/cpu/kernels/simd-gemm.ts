@@ -1,6 +1,7 @@
 // The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD (`gemm-f32.wat`): operands copied into a
 // kept arena a chunk at a time (whole rows: one copy each), float64 sums in gemm.ts's order.
-import { keptModuleArena } from '../../simd/scratch-arena.js';
+import type { SimdArena } from '../../simd/simd-arena.js';
+import { keptModuleViews } from '../../simd/scratch-arena.js';
 import gemmF32Wasm from './gemm-f32.wat';
 
 interface GemmF32Kernels {
@@ -18,28 +19,19 @@ const C_FLOATS = 2 ** 20;
 const MIN_WORK = 4096;
 
 interface GemmAreas {
-  arena: object;
   kernels: GemmF32Kernels;
   a: Float32Array;
   b: Float32Array;
   c: Float32Array;
 }
 
-/** The views of the kept arena, made once per arena rather than on every product. */
-let areas: GemmAreas | null = null;
-
-/** The arena's f32 areas for A's rows, B's rows and the product, one after another. */
-function gemmAreas(): GemmAreas | null {
-  const arena = keptModuleArena<GemmF32Kernels>(gemmF32Wasm, 4 * (A_FLOATS + B_FLOATS + C_FLOATS));
-  if (!arena) return null;
-  if (areas?.arena !== arena) {
-    const { buffer, byteOffset } = arena.arrays[0];
-    const a = new Float32Array(buffer, byteOffset, A_FLOATS);
-    const b = new Float32Array(buffer, a.byteOffset + 4 * A_FLOATS, B_FLOATS);
-    const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, C_FLOATS);
-    areas = { arena, kernels: arena.kernels, a, b, c };
-  }
-  return areas;
+/** The kept arena's f32 areas for A's rows, B's rows and the product, one after another. */
+function gemmAreas(arena: SimdArena<GemmF32Kernels>): GemmAreas {
+  const { buffer, byteOffset } = arena.arrays[0];
+  const a = new Float32Array(buffer, byteOffset, A_FLOATS);
+  const b = new Float32Array(buffer, a.byteOffset + 4 * A_FLOATS, B_FLOATS);
+  const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, C_FLOATS);
+  return { kernels: arena.kernels, a, b, c };
 }
 
 /**
@@ -53,7 +45,7 @@ export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Floa
   // layout), each output the same products in the same order: the one-row kernel, not 4 × 2 blocks
   // whose second column is padding.
   if (n === 1 && m > 1) return simdGemmNT(b, bOff, a, aOff, c, cOff, 1, m, k);
-  const simd = gemmAreas();
+  const simd = keptModuleViews(gemmF32Wasm, 4 * (A_FLOATS + B_FLOATS + C_FLOATS), gemmAreas);
   if (!simd) return false;
   const address = (view: Float32Array) => view.byteOffset;
   // Chunks: B's rows (an even count) as many as fit, then A's (a multiple of four) within A's and C's areas.
