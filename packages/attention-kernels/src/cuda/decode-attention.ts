@@ -4,18 +4,19 @@ import type { SplitKAttrs } from '../cpu/split-k-decode.js';
 import { unfoldBatch } from '../gpu/unfold-batch.js';
 import { statisticsOnly, withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelAttrs, KernelResult, KeyStatistics } from '../ops/attention-types.js';
-import { autoPartition, partitionGranule } from './auto-partition.js';
+import { autoPartition, partitionGranule, withAutoPartition } from './auto-partition.js';
 import { forcedCudaPass, mmaDecodeLaunch, mmaDecodeServes, mmaPrefillLaunch, mmaPrefillServes } from './mma-decode-plan.js';
 import { decodeAttentionModule, maskArgs, type PartialLaunch, splitKDecode } from './split-k.js';
 import { keyStatisticsCuda } from './statistics.js';
 
-/** Split-K decode attention over dense K/V [kvHeads, n, ·] (decode-attention.cu), with per-key statistics from a second pass when asked for. */
+/** Split-K decode attention over dense K/V [kvHeads, n, ·] (decode-attention.cu; partitions sized to fill the GPU when the caller gave none), with per-key statistics from a second pass when asked for. */
 export function decodeAttentionCuda(
   backend: CudaBackend,
   inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?],
-  attrs: SplitKAttrs,
+  given: SplitKAttrs,
 ): KernelResult {
   const [q, k, , qPos, kPos, logWeights] = inputs;
+  const attrs = withAutoPartition(backend, given, { n: k.shape[1], kvRows: k.shape[0], rowsPerKvRow: (q.shape[0] / k.shape[0]) * q.shape[1] });
   return withKeyStatistics(attrs, (a) => denseSplitK(backend, inputs, a), (lse) => denseStatistics(backend, [q, k, qPos, kPos, logWeights], attrs, lse));
 }
 

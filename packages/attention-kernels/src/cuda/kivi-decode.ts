@@ -2,6 +2,7 @@ import { cast, type Tensor } from '@kvkit/tensor-core';
 import { arg, type CudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda';
 import { withKeyStatistics } from '../gpu/with-statistics.js';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
+import { withAutoPartition } from './auto-partition.js';
 import source from './kivi-decode.cu';
 import mmaPassHeader from './kivi-mma-pass.cuh';
 import { kiviMmaPlan } from './kivi-mma-plan.js';
@@ -33,11 +34,12 @@ function commonDtype(tensors: readonly Tensor[]): 'f16' | 'f32' {
  * the `kiviDecodeAttention` kernel signature lists them. Per-key
  * statistics, when asked for, take a second pass over the keys from the rows' lse.
  */
-export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], attrs: KiviKernelAttrs): KernelResult {
+export function kiviDecodeAttentionCuda(backend: CudaBackend, inputs: readonly Tensor[], given: KiviKernelAttrs): KernelResult {
   const [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, kPos, qPos] = inputs;
   const [qHeads, m, d] = q.shape;
   const kvHeads = keyCodes.shape[0];
-  const n = attrs.length;
+  const n = given.length;
+  const attrs = withAutoPartition(backend, given, { n, kvRows: kvHeads, rowsPerKvRow: (qHeads / kvHeads) * m, groupSize: given.groupSize });
   const scaleType = commonDtype([keyScale, keyMin, valueScale, valueMin]);
   const residualType = commonDtype([residualKeys, residualValues]);
   const as = (staging: Staging, t: Tensor, dtype: 'f16' | 'f32') => staging.rowMajor(t.dtype === dtype ? t : staging.keep(cast(t, dtype)));

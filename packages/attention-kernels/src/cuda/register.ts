@@ -1,6 +1,5 @@
 import { registerCudaKernel } from '@kvkit/tensor-core/cuda';
 import { flashPartitionSize } from '../gpu/flash-partition.js';
-import { withAutoPartition } from './auto-partition.js';
 import { attentionStatisticsCuda, batchedDecodeAttentionCuda, decodeAttentionCuda, pagedAttentionCuda } from './decode-attention.js';
 import { kiviDecodeAttentionCuda } from './kivi-decode.js';
 import { poolKeyScoresCuda } from './key-pooling.js';
@@ -14,17 +13,9 @@ let registered = false;
 export function registerCudaAttentionKernels(): void {
   if (registered) return;
   registered = true;
-  registerCudaKernel('decodeAttention', (backend, inputs, attrs) => {
-    const [q, k] = inputs;
-    const shape = { n: k.shape[1], kvRows: k.shape[0], rowsPerKvRow: (q.shape[0] / k.shape[0]) * q.shape[1] };
-    return decodeAttentionCuda(backend, inputs, withAutoPartition(backend, attrs, shape));
-  });
+  registerCudaKernel('decodeAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('batchedDecodeAttention', (backend, inputs, attrs) => batchedDecodeAttentionCuda(backend, inputs, attrs));
-  registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => {
-    const [q, keyCodes] = inputs;
-    const shape = { n: attrs.length, kvRows: keyCodes.shape[0], rowsPerKvRow: (q.shape[0] / keyCodes.shape[0]) * q.shape[1], groupSize: attrs.groupSize };
-    return kiviDecodeAttentionCuda(backend, inputs, withAutoPartition(backend, attrs, shape));
-  });
+  registerCudaKernel('kiviDecodeAttention', (backend, inputs, attrs) => kiviDecodeAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('flashAttention', (backend, inputs, attrs) => decodeAttentionCuda(backend, inputs, { ...attrs, partitionSize: flashPartitionSize(inputs[0], inputs[1], inputs[2]) }));
   registerCudaKernel('pagedAttention', (backend, inputs, attrs) => pagedAttentionCuda(backend, inputs, attrs));
   registerCudaKernel('attentionStatistics', (backend, inputs, attrs) => attentionStatisticsCuda(backend, inputs, attrs));
