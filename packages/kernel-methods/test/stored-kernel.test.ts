@@ -93,6 +93,33 @@ describe('stored (packed) kernel matrices', () => {
         expect(mean).toBeCloseTo(reference.mean, 14);
       }
     }));
+
+  it('block products in WebAssembly (productColumns) equal the dense formula: panels, chunks, odd and multi-pass widths, threads', () =>
+    withSeed((rng) => {
+      // n spans the kernel's 32-row panels and 64-column chunks, and the threaded order (512).
+      for (const [n, width, productColumns] of [
+        [1, 3, 2],
+        [7, 2, 2],
+        [37, 5, 4],
+        [130, 20, 32],
+        [200, 70, 32],
+        [517, 9, 8],
+      ]) {
+        const x = randomPoints(rng, n, 4);
+        const kernel = rbf({ gamma: 0.3 });
+        const packed = materializeKernel(kernel, x, { productColumns });
+        try {
+          const v = matrix(n, width, Array.from({ length: n * width }, () => rng.normal()));
+          assertClose(packedMultiply(packed, v).data, product(kernelBlock(kernel, x, x), v), 1e-13, `K·V, n ${n}, ${width} columns, ${productColumns} per pass`);
+          // The matrix–vector product still reads the first n values of the wider slots.
+          const column = matrix(n, 1, Array.from({ length: n }, () => rng.normal()));
+          assertClose(packedMatvec(packed, column.data, new Float64Array(n)), product(kernelBlock(kernel, x, x), column), 1e-13, `K·v, n ${n}`);
+        } finally {
+          packed.simd?.arena.release();
+        }
+      }
+      expect(() => materializeKernel(rbf(), randomPoints(rng, 3, 2), { productColumns: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    }));
 });
 
 describe('thick-restart Lanczos', () => {

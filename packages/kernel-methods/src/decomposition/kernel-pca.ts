@@ -5,7 +5,6 @@ import { centeredOperator, centerGram } from '../operator/centered.js';
 import { type StoredGram, storedGram } from '../operator/stored-gram.js';
 import {
   centeredPackedMatvec,
-  DEFAULT_MAX_MEMORY_BYTES,
   materializeKernel,
   packedKernelFits,
   packedRowMeans,
@@ -31,9 +30,9 @@ export interface KernelPCAOptions extends KernelMatrixOptions, StoredKernelOptio
    * 'lanczos': the centered Gram computed once into packed storage (n(n+1)/2 float64, within
    * `maxMemoryBytes`), then thick-restart Lanczos with full reorthogonalization (ARPACK's
    * approach): a few dozen O(n²) products; BudgetTooSmallError when K does not fit;
-   * 'randomized': Halko–Martinsson–Tropp on the centered operator: K stored whole (n² float64,
-   * SIMD matrix products) while it fits `maxMemoryBytes`, above it lazy (no n×n storage; every
-   * product evaluates the kernel again);
+   * 'randomized': Halko–Martinsson–Tropp on the centered operator: K stored once as its packed
+   * triangle (n(n+1)/2 float64, SIMD block products) while it fits `maxMemoryBytes`, above it lazy
+   * (no n×n storage; every product evaluates the kernel again);
    * 'dual': the gradient-based dual solver with Moreau-envelope losses (see `dual`), on the same operator;
    * 'auto' (default): exact up to 200 points, lanczos while K fits `maxMemoryBytes`, randomized above.
    */
@@ -209,14 +208,15 @@ export class KernelPCA {
   }
 
   /**
-   * What the randomized and dual solvers multiply by: on the host engine, K stored whole (n²
-   * float64 in WebAssembly memory, each product on the worker threads; `storedGram`) while that
-   * fits `maxMemoryBytes`; otherwise the lazy operator, which evaluates the kernel in every product.
+   * What the randomized and dual solvers multiply by: on the host engine, K stored once as its
+   * packed triangle (n(n+1)/2 float64 in WebAssembly memory, each product on the worker threads;
+   * `storedGram`) while that fits `maxMemoryBytes`; otherwise the lazy operator, which evaluates
+   * the kernel in every product.
    */
   private productOperator(x: Matrix): StoredGram {
-    const lazy = new KernelMatrix(this.kernel, x, undefined, this.options);
     const n = x.rows;
-    if (isHostEngine(this.options.engine) && n * n * Float64Array.BYTES_PER_ELEMENT <= (this.options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES)) return storedGram(lazy);
+    if (isHostEngine(this.options.engine) && packedKernelFits(n, this.options.maxMemoryBytes)) return storedGram(this.kernel, x);
+    const lazy = new KernelMatrix(this.kernel, x, undefined, this.options);
     return Object.assign(lazy, { rowMeans: lazy.rowSums().map((s) => s / n), release: () => lazy.dispose() });
   }
 

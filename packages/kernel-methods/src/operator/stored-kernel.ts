@@ -1,4 +1,4 @@
-import { balancedRanges, BudgetTooSmallError, type Matrix } from '@kvkit/tensor-core';
+import { balancedRanges, BudgetTooSmallError, InvalidConfigError, type Matrix } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena, simdThreadCount, type StoredKernelExports } from '../wasm/simd-arena.js';
 import { dot, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
@@ -37,12 +37,23 @@ export interface PackedSymmetric {
 /**
  * The arena holding a packed matrix (its kernels and, where attached, its worker threads; call
  * `arena.release()` when done with the matrix), and its product's slots: v, and one out per thread
- * for the partial products (outs[0] the caller's).
+ * for the partial products (outs[0] the caller's), each n × `columns` (a block product takes that
+ * many columns of V per pass).
  */
 export interface PackedSimd {
   readonly arena: SimdArena;
+  readonly columns: number;
   readonly v: Float64Array;
   readonly outs: Float64Array[];
+}
+
+export interface MaterializeOptions {
+  /**
+   * Columns of V a product takes per pass (default 1: matrix–vector products). Solvers that multiply
+   * blocks of vectors ask for their block width (even; at most 32 is useful): the arena then holds
+   * (1 + threads)·n·columns more float64 values for V and the partial products.
+   */
+  productColumns?: number;
 }
 
 /** Where row i (its diagonal entry) starts in a packed upper triangle of order n. */
@@ -72,6 +83,11 @@ export function requirePackedKernelFits(n: number, maxMemoryBytes: number | unde
   }
 }
 
+/** The `productColumns` for products with blocks of `width` columns: 1 for vectors, else width rounded up to even, at most 32. */
+export function productColumnsFor(width: number): number {
+  return width === 1 ? 1 : Math.min(32, width + (width % 2));
+}
+
 /**
  * K(x, x) computed once into packed storage. Radial kernels take the Gram route:
  * ‖xᵢ − xⱼ‖² = ‖xᵢ‖² + ‖xⱼ‖² − 2xᵢ·xⱼ with the dot products four rows at a time (each xⱼ read once
@@ -81,12 +97,16 @@ export function requirePackedKernelFits(n: number, maxMemoryBytes: number | unde
  * `kernel.evaluate`. Where WebAssembly SIMD is available the matrix lives in WebAssembly memory
  * and the dot products and later matrix–vector products run there (same float64 sums).
  */
-export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
+export function materializeKernel(kernel: Kernel, x: Matrix, options: MaterializeOptions = {}): PackedSymmetric {
   const n = x.rows;
   const radial = isRadialKernel(kernel);
   const length = (n * (n + 1)) / 2;
+  const productColumns = options.productColumns ?? 1;
+  if (productColumns !== 1 && !(Number.isInteger(productColumns) && productColumns >= 2 && productColumns % 2 === 0)) {
+    throw new InvalidConfigError(`materializeKernel: productColumns must be 1 or an even integer >= 2, got ${productColumns}`, { productColumns });
+  }
   // One product out per thread (partial products, summed afterwards).
-  const lengths = [length, n, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n, ...new Array<number>(simdThreadCount()).fill(n)];
+  const lengths = [length, n * productColumns, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n, ...new Array<number>(simdThreadCount()).fill(n * productColumns)];
   const arena = SimdArena.create(lengths, { threads: n >= THREADED_MIN_ORDER });
   if (!arena) {
     const packed = { n, data: new Float64Array(length) };
@@ -95,7 +115,7 @@ export function materializeKernel(kernel: Kernel, x: Matrix): PackedSymmetric {
     return packed;
   }
   const [data, v, rows, columns, norms, ...outs] = arena.arrays;
-  const packed = { n, data, simd: { arena, v, outs: outs.slice(0, arena.threadCount) } };
+  const packed = { n, data, simd: { arena, columns: productColumns, v, outs: outs.slice(0, arena.threadCount) } };
   // Fresh pages cost most of a fill on some machines (the first touch): threads take their share.
   arena.touchInParallel(data);
   if (!radial) tiledGram(kernel, x, packed);
@@ -239,11 +259,11 @@ export function packedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Ar
     // Each thread its rows (about equal entries) into its own out; the partial products summed here.
     const { arena, outs } = simd;
     simd.v.set(v.subarray(0, n));
-    for (const partial of outs) partial.fill(0);
+    for (const partial of outs) partial.fill(0, 0, n);
     const ranges = triangleRowRanges(n, outs.length);
     arena.run('packedMatvecRows', ranges.map(([from, to], t) => [addressOf(data), n, addressOf(simd.v), addressOf(outs[t]), from, to]));
     addPartials(outs, n);
-    out.set(outs[0]);
+    out.set(outs[0].subarray(0, n));
     return out;
   }
   out.fill(0);
@@ -298,11 +318,16 @@ export function packedMatvec(a: PackedSymmetric, v: Float64Array, out: Float64Ar
   return out;
 }
 
-/** A·V for an n×k row-major block V. */
+/**
+ * A·V for an n×k row-major block V. Where the matrix lives in WebAssembly memory with room for a
+ * block (`productColumns` ≥ 2), `packedBlockRows` on the worker threads, up to that many columns
+ * per pass over A; else four-row matrix–vector products (one column) or the loop below.
+ */
 export function packedMultiply(a: PackedSymmetric, v: Matrix): Matrix {
-  const { n, data } = a;
+  const { n, data, simd } = a;
   const k = v.cols;
   if (k === 1) return { rows: n, cols: 1, data: packedMatvec(a, v.data, new Float64Array(n)) };
+  if (simd && simd.columns >= 2) return packedBlockMultiply(a, simd, v);
   const vd = v.data;
   const out = new Float64Array(n * k);
   for (let i = 0; i < n; i++) {
@@ -318,6 +343,33 @@ export function packedMultiply(a: PackedSymmetric, v: Matrix): Matrix {
         out[oj + l] += w * vd[oi + l];
       }
     }
+  }
+  return { rows: n, cols: k, data: out };
+}
+
+/**
+ * packedMultiply in WebAssembly: passes of up to `simd.columns` columns (an odd last one padded with
+ * zeros). Its sums run in another order than the loop's, so the two agree to rounding, not bit for bit.
+ */
+function packedBlockMultiply(a: PackedSymmetric, simd: PackedSimd, v: Matrix): Matrix {
+  const { n, data } = a;
+  const { arena, outs, columns } = simd;
+  const k = v.cols;
+  const out = new Float64Array(n * k);
+  const ranges = triangleRowRanges(n, outs.length);
+  for (let c0 = 0; c0 < k; c0 += columns) {
+    const width = Math.min(columns, k - c0);
+    const padded = width + (width % 2);
+    const block = simd.v.subarray(0, n * padded);
+    for (let i = 0; i < n; i++) {
+      block.set(v.data.subarray(i * k + c0, i * k + c0 + width), i * padded);
+      if (padded > width) block[i * padded + width] = 0;
+    }
+    for (const partial of outs) partial.fill(0, 0, n * padded);
+    arena.run('packedBlockRows', ranges.map(([from, to], t) => (to > from ? [addressOf(data), n, addressOf(block), padded, addressOf(outs[t]), from, to] : null)));
+    addPartials(outs, n * padded);
+    const sum = outs[0];
+    for (let i = 0; i < n; i++) out.set(sum.subarray(i * padded, i * padded + width), i * k + c0);
   }
   return { rows: n, cols: k, data: out };
 }

@@ -8,6 +8,7 @@ import {
   packedDiagonal,
   packedKernelFits,
   packedMultiply,
+  productColumnsFor,
   packedRow,
   requirePackedKernelFits,
   rowOffset,
@@ -125,7 +126,7 @@ export class KernelRidge {
       let release: (() => void) | undefined;
       if (solver === 'pcg') {
         requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelRidge.fit (pcg)', "solver 'cg'");
-        const gram = materializeKernel(this.kernel, x);
+        const gram = materializeKernel(this.kernel, x, { productColumns: productColumnsFor(y.cols) });
         release = () => gram.simd?.arena.release();
         diagonal = packedDiagonal(gram);
         // K + αI in place (the solve's matrix); the preconditioner reads K's columns back without α.

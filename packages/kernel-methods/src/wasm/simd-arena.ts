@@ -5,6 +5,8 @@ import storedKernelWasm from './stored-kernel.wat';
 export interface StoredKernelOnly {
   /** Rows [from, to) of the packed product out += A·v (from a multiple of 4; to one too, or n). */
   packedMatvecRows(a: number, n: number, v: number, out: number, from: number, to: number): void;
+  /** Rows [from, to) of the packed block product out += A·V (V and out n × k row-major, k even). */
+  packedBlockRows(a: number, n: number, v: number, k: number, out: number, from: number, to: number): void;
   /** Rows [from, to) of a packed Gram matrix made Gaussian in place (diagonal 1). */
   gaussianRows(a: number, norms: number, n: number, from: number, to: number, gamma: number): void;
   gaussianFromProducts(row: number, norms: number, ni: number, j0: number, j1: number, gamma: number): void;
