@@ -7,7 +7,7 @@ import denseWasm from '../src/simd/dense.wat';
 import { addressOf, balancedRanges, SimdArena, setSimdThreads, simdThreadCount } from '../src/simd/index.js';
 import { withSharedMemoryImport } from '../src/simd/shared-module.js';
 import { threadedScratchAreas } from '../src/simd/scratch-arena.js';
-import { matmulMatrix } from '../src/linalg/index.js';
+import { cholesky, matmulMatrix } from '../src/linalg/index.js';
 import { withSeed } from '../src/testing/index.js';
 import { expectIdentical, randomArray } from './reference.js';
 
@@ -183,6 +183,41 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
       expect(threadedScratchAreas([1])?.arena.threads?.attached).toBe(true); // the products ran there
       setSimdThreads(1);
       cases.forEach((product, index) => expectIdentical(threaded[index], product().data, `case ${index}`));
+    }));
+
+  it.skipIf(!hasWorkers)('splits a large cholesky (L over the kept arena: its own shared arena) among the threads: L Lᵀ = A, the one-thread L bit for bit; a failing pivot lets the threads go', () =>
+    withSeed((rng) => {
+      const n = 1030;
+      const b = { rows: n, cols: n, data: randomArray(rng, n * n) };
+      const a = matmulMatrix(b, b, { transposeB: true });
+      for (let i = 0; i < n; i++) a.data[i * n + i] += n;
+      setSimdThreads(2);
+      const threads = SimdArena.create([1], undefined, { threads: true });
+      const attached = () => threads?.threads?.attached ?? false;
+      threads?.run('touchPages', [[addressOf(threads.arrays[0]), 8], [addressOf(threads.arrays[0]), 8]]);
+      expect(attached()).toBe(true);
+      const l = cholesky(a).data;
+      // The factorization took the workers (from the arena above) and let them go when done.
+      expect(attached()).toBe(false);
+      let diff = 0;
+      let norm = 0;
+      for (let i = 0; i < n; i += 7) {
+        for (let j = 0; j <= i; j += 5) {
+          let s = 0;
+          for (let k = 0; k <= j; k++) s += l[i * n + k] * l[j * n + k];
+          diff = Math.max(diff, Math.abs(s - a.data[i * n + j]));
+          norm = Math.max(norm, Math.abs(a.data[i * n + j]));
+        }
+      }
+      expect(diff / norm).toBeLessThan(1e-13);
+      const broken = { ...a, data: a.data.slice() };
+      broken.data[900 * n + 900] = -1;
+      expect(() => cholesky(broken)).toThrow(expect.objectContaining({ code: 'NOT_POSITIVE_DEFINITE' }));
+      threads?.run('touchPages', [[addressOf(threads.arrays[0]), 8], [addressOf(threads.arrays[0]), 8]]);
+      expect(attached()).toBe(true); // released by the failed factorization, so taken back here
+      threads?.release();
+      setSimdThreads(1);
+      expectIdentical(l, cholesky(a).data, 'one thread');
     }));
 
   it.skipIf(!hasWorkers)('starts its workers in a process run with --input-type=module, where they read their program as an ES module', () => {

@@ -1,8 +1,8 @@
 import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { addressOf } from '../simd/simd-arena.js';
+import { addressOf, type DenseSimdKernels, type SimdArena } from '../simd/simd-arena.js';
 import { runRowBlocks } from '../simd/row-blocks.js';
-import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
+import { scratchAreas, threadedAreas } from '../simd/scratch-arena.js';
 import { dotProduct, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { solveTriangular } from './triangular.js';
 
@@ -58,11 +58,21 @@ function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64
   // L with three spare rows (a last block of four rows may run past row n), the largest panel's
   // rows below it negated (rounded up to whole blocks of four) and the same transposed.
   const lengths = [(n + 3) * n, (n + 3 - ((n + 3) % 4)) * PANEL_WIDTH, PANEL_WIDTH * n];
-  const threaded = threadedScratchAreas(lengths);
+  // Large orders (L over the kept arena: from n ≈ 1020) get a one-off shared arena, so their updates
+  // still split among the worker threads.
+  const threaded = (n * n * n) / 6 >= THREADED_UPDATE_MIN ? threadedAreas(lengths) : null;
   const scratch = threaded ?? scratchAreas(lengths);
   if (!scratch) return null;
-  const [l, panelArea, transposedArea] = scratch.areas;
-  const threads = threaded?.arena ?? null;
+  try {
+    return factorInArena(ad, n, pivot, scratch.kernels, scratch.areas, threaded?.arena ?? null);
+  } finally {
+    threaded?.owned?.release();
+  }
+}
+
+/** blockedCholesky's panels in the arena's areas (L, the negated panel, the transposed panel). */
+function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: DenseSimdKernels, areas: Float64Array[], threads: SimdArena | null): Float64Array {
+  const [l, panelArea, transposedArea] = areas;
   // Only entries on or left of the diagonal are read or written back; the rest is never read.
   for (let i = 0; i < n; i++) l.set(ad.subarray(i * n, i * n + i + 1), i * n);
   for (let c0 = 0; c0 < n; c0 += PANEL_WIDTH) {
@@ -88,7 +98,7 @@ function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64
     }
     // Rows past n (the last block's overrun) land in the spare rows.
     const job = { xa: addressOf(negated), xs: 8 * p, xk: 8, d: p, yt: addressOf(transposed), ld: rest, c: addressOf(l, c1 * n + c1), cs: 8 * n, firstRow: 0, symmetric: false, lower: true, add: true };
-    runRowBlocks(scratch.kernels, (rest * rest * p) / 2 >= THREADED_UPDATE_MIN ? threads : null, job, 0, blocks);
+    runRowBlocks(kernels, (rest * rest * p) / 2 >= THREADED_UPDATE_MIN ? threads : null, job, 0, blocks);
   }
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) out.set(l.subarray(i * n, i * n + i + 1), i * n);

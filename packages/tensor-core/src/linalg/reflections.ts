@@ -1,4 +1,4 @@
-import { scratchAreas, threadedScratchAreas } from '../simd/scratch-arena.js';
+import { scratchAreas, threadedAreas } from '../simd/scratch-arena.js';
 import { addressOf, type DenseSimdKernels, SimdArena } from '../simd/simd-arena.js';
 import { runRowBlocks } from '../simd/row-blocks.js';
 import type { Matrix } from './matrix.js';
@@ -190,24 +190,16 @@ class WyArena {
     // VᵀV's short last block of rows writes up to three rows past it, into (−T)'s area, set right after.
     const lengths = [(rowCount + 4) * cols, cols * BLOCK, PANEL_VALUES, (rowCount + 4) * BLOCK, (rowCount + 4) * BLOCK, BLOCK * BLOCK, BLOCK * BLOCK];
     const threaded = rowCount * cols * BLOCK >= THREADED_MIN_WORK;
-    // Threaded: the kept shared arena where it fits, else a one-off shared one; else the kept plain
-    // arena (or, too large for it, a one-off plain one).
-    const kept = threaded ? threadedScratchAreas(lengths) : null;
-    const scratch = kept ?? (threaded ? null : scratchAreas(lengths));
-    let owned: SimdArena | null = null;
-    let kernels: DenseSimdKernels;
-    let areas: Float64Array[];
-    if (scratch) ({ kernels, areas } = scratch);
-    else {
-      owned = SimdArena.create(lengths, undefined, { threads: true });
-      if (!owned) return null;
-      ({ kernels, arrays: areas } = owned);
-    }
+    // Threaded: the kept shared arena where it fits, else a one-off shared one; else (or with one
+    // thread) the kept plain arena, or, too large for it, a one-off plain one.
+    const shared = threaded ? threadedAreas(lengths) : null;
+    const scratch = shared ?? scratchAreas(lengths);
+    if (!scratch) return null;
+    const { kernels, areas } = scratch;
     const rows = areas[0].subarray(0, rowCount * cols);
     rows.set(target);
     areas[0].fill(0, rowCount * cols); // the padding rows (a kept arena holds an earlier caller's values)
-    const threads = kept?.arena ?? (owned?.threads ? owned : null);
-    return new WyArena(kernels, areas, threads, owned, rows, rowCount, cols);
+    return new WyArena(kernels, areas, shared?.arena ?? null, shared?.owned ?? null, rows, rowCount, cols);
   }
 
   applyBlock(first: number, last: number, lowest: number, reflections: Reflections): void {

@@ -44,6 +44,23 @@ export function threadedScratchAreas(lengths: number[]): { kernels: DenseSimdKer
   return threadedScratch ? { kernels: threadedScratch.kernels, areas: carve(threadedScratch, lengths), arena: threadedScratch } : null;
 }
 
+/**
+ * Areas for a job worth splitting among the worker threads: `threadedScratchAreas` while the
+ * lengths fit the kept arena, else a one-off arena in shared memory with the threads attached
+ * (`owned`: call its `release` when done). Null with one thread, or where shared memory or SIMD is
+ * unavailable: the caller then runs on its own thread.
+ */
+export function threadedAreas(lengths: number[]): { kernels: DenseSimdKernels; areas: Float64Array[]; arena: SimdArena; owned: SimdArena | null } | null {
+  const kept = threadedScratchAreas(lengths);
+  if (kept || !simdKernelsEnabled() || simdThreadCount() < 2) return kept ? { ...kept, owned: null } : null;
+  const owned = SimdArena.create(lengths, undefined, { threads: true });
+  if (!owned?.threads) {
+    owned?.release();
+    return null;
+  }
+  return { kernels: owned.kernels, areas: owned.arrays, arena: owned, owned };
+}
+
 /** An even count, so every area starts on a 16-byte boundary. */
 function even(count: number): number {
   return count + (count % 2);
