@@ -285,15 +285,15 @@ export class KernelMatrix implements LinearOperator {
   }
 }
 
-/**
- * Throws BackendUnavailable when `engine` is an asynchronous backend (WebGPU, CUDA), whose products
- * a synchronous estimator method cannot read back; `instead` names the method to call.
- */
 /** `options.tileSize` (default 256) checked to be an integer in [1, 2²⁰]: memory per tile is O(tileSize²). */
 export function tileSizeOf(options: { tileSize?: number }, where: string): number {
   return requireInteger(options.tileSize ?? 256, 1, 1 << 20, where, 'tileSize');
 }
 
+/**
+ * Throws BackendUnavailable when `engine` is an asynchronous backend (WebGPU, CUDA), whose products
+ * a synchronous estimator method cannot read back; `instead` names the method to call.
+ */
 export function requireSynchronousEngine(engine: KernelMatrixOptions['engine'], where: string, instead: string): void {
   if (engine === undefined || engine === 'host') return;
   const backend = backendOf(engine);
