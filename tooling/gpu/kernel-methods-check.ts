@@ -24,6 +24,9 @@
  *   --sizes a,b,..  --tile N (default 1024)  --reference-max N (default 10000)  --budget-s N (default 200)
  *   --python CMD         run scikit-learn with CMD (the .sh passes python3 when it imports sklearn)
  *   --skip-cuda / --skip-webgpu   leave an engine out
+ *   --profile-falkon     (or KERNEL_METHODS_PROFILE=1) after the timings, one more FALKON fit per engine
+ *                        at the largest size under V8's sampling profiler: <out>/kernel-methods/
+ *                        falkon-profile-<engine>.txt (main-thread self time by function, idle = waiting)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +35,7 @@ import { type Backend, createRng, type Matrix, matmulMatrix } from '@kvkit/tenso
 import { createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { createWebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { profiled } from './cpu-profile.js';
 import { runScikitLearn } from '../../packages/kernel-methods/bench/scikit-learn-runner.js';
 import { KernelPCA, KernelRidge, Nystroem, rbf } from '../../packages/kernel-methods/src/index.js';
 import { deviceEngineCases } from '../../packages/kernel-methods/test/device-engine-cases.js';
@@ -294,6 +298,27 @@ async function main(): Promise<void> {
         return { detail: `${model.iterations} it.`, rmse: rmse(pred, yTest), vsHost: relative(pred, ref?.exact) };
       });
       log(`${name}: n = ${c.n} done`);
+    }
+  }
+  // Where a FALKON fit's time goes on the host (its GPU work is two products an iteration).
+  if (argv.includes('--profile-falkon') || process.env.KERNEL_METHODS_PROFILE === '1') {
+    const c = data[data.length - 1];
+    for (const [name, backend] of open) {
+      if (left() <= 0 || !c) break;
+      try {
+        const { summary } = await bounded(Math.floor(left()), () =>
+          profiled(`FALKON fitAsync, ${name}, n = ${c.trainRows} training rows, m = ${landmarks}`, () =>
+            new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: landmarks, seed: 0, tolerance: 1e-5, maxIterations: 3000, tileSize, engine: backend }).fitAsync(
+              rows(c.x, 0, c.trainRows),
+              c.y.slice(0, c.trainRows),
+            ),
+          ),
+        );
+        writeFileSync(join(outDir, `falkon-profile-${name}.txt`), `${summary}\n`);
+        log(summary.split('\n')[0]);
+      } catch (error) {
+        failures[`${name}: FALKON profile`] = error instanceof Error ? error.message : String(error);
+      }
     }
   }
   if (left() > 0) for (const [, backend] of open) backend.dispose();
