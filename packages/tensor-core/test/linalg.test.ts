@@ -16,6 +16,7 @@ import {
   randomizedSvdAsync,
   type AsyncLinearOperator,
   solveTriangular,
+  lowerTriangularSolver,
   svd,
   transposeMatrix,
   triangularGram,
@@ -841,6 +842,29 @@ describe('solveTriangular', () => {
     expect(solveTriangular(t, matrix(3, 1, [1, 2, 3]), { unitDiagonal: true }).rows).toBe(3);
     expectCode(() => solveTriangular(t, matrix(2, 1)), ShapeMismatchError, 'SHAPE_MISMATCH');
     expectCode(() => solveTriangular(matrix(2, 3), matrix(2, 1)), ShapeMismatchError, 'SHAPE_MISMATCH');
+  });
+
+  it('lowerTriangularSolver (L resident in WebAssembly memory) solves L x = b and Lᵀ x = b, vectors and blocks, many times', () => {
+    withSeed((rng) => {
+      // Orders around the dot kernel's groups of four, and one where the solves run long.
+      for (const n of [1, 2, 5, 8, 130]) {
+        const { stored, clean } = randomTriangular(rng, n, true);
+        const solve = lowerTriangularSolver(stored);
+        for (let repeat = 0; repeat < 3; repeat++) {
+          for (const transpose of [false, true]) {
+            const column = randomMatrix(rng, n, 1);
+            const x = solve(column, transpose);
+            assertClose(product(clean, x, transpose, false).data, column.data, 1e-12, `op(L) x = b, n ${n}, transpose ${transpose}`);
+            assertClose(x.data, solveTriangular(stored, column, { transpose }).data, 1e-12, 'as solveTriangular');
+            const block = randomMatrix(rng, n, 3);
+            assertClose(product(clean, solve(block, transpose), transpose, false).data, block.data, 1e-12, `op(L) X = B, n ${n}`);
+          }
+        }
+      }
+    });
+    expectCode(() => lowerTriangularSolver(matrix(3, 3, [1, 0, 0, 2, 0, 0, 3, 4, 5])), InvalidConfigError, 'INVALID_CONFIG', /singular triangular matrix/);
+    expectCode(() => lowerTriangularSolver(matrix(2, 3)), ShapeMismatchError, 'SHAPE_MISMATCH');
+    expectCode(() => lowerTriangularSolver(matrix(2, 2, [1, 0, 0, 1]))(matrix(3, 1)), ShapeMismatchError, 'SHAPE_MISMATCH');
   });
 });
 

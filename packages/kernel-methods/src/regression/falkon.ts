@@ -1,4 +1,4 @@
-import { cholesky, type Matrix, type ProductSteps, runSteps, runStepsAsync, solveTriangular, triangularGram } from '@kvkit/tensor-core';
+import { cholesky, lowerTriangularSolver, type Matrix, type ProductSteps, runSteps, runStepsAsync, triangularGram } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
 import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
@@ -74,11 +74,13 @@ function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, opt
   const t = cholesky(kmm, { jitter });
   const gram = triangularGram(t);
   for (let i = 0; i < gram.data.length; i++) gram.data[i] *= n / m;
-  const a = cholesky(addToDiagonal(gram, alpha));
+  // Four solves with T or A every iteration: both held in WebAssembly memory for the whole solve.
+  const solveT = lowerTriangularSolver(t);
+  const solveA = lowerTriangularSolver(cholesky(addToDiagonal(gram, alpha)));
   // In u = Pᵀβ coordinates the system is P⁻¹K_mnK_nmP⁻ᵀu + αA⁻¹A⁻ᵀu (the regularizer's T cancels):
   // with w = A⁻ᵀu, β = T⁻ᵀw, the product is A⁻¹(T⁻¹K_mnK_nmβ + αw).
   const kmnY = yield { op: 'transposedTimes', v: y };
-  const rhs = solveTriangular(a, solveTriangular(t, kmnY, { lower: true }), { lower: true });
+  const rhs = solveA(solveT(kmnY));
   const cg = conjugateGradientSteps(rhs, {
     tolerance: options.tolerance ?? 1e-8,
     maxIterations: options.maxIterations ?? 1000,
@@ -86,13 +88,13 @@ function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, opt
   });
   let step = cg.next();
   while (!step.done) {
-    const w = solveTriangular(a, step.value, { lower: true, transpose: true });
-    const beta = solveTriangular(t, w, { lower: true, transpose: true });
-    const z = solveTriangular(t, yield { op: 'apply', v: beta }, { lower: true });
+    const w = solveA(step.value, true);
+    const beta = solveT(w, true);
+    const z = solveT(yield { op: 'apply', v: beta });
     for (let i = 0; i < z.data.length; i++) z.data[i] += alpha * w.data[i];
-    step = cg.next(solveTriangular(a, z, { lower: true }));
+    step = cg.next(solveA(z));
   }
-  const coefficients = solveTriangular(t, solveTriangular(a, step.value.x, { lower: true, transpose: true }), { lower: true, transpose: true });
+  const coefficients = solveT(solveA(step.value.x, true), true);
   return { coefficients, iterations: step.value.iterations };
 }
 

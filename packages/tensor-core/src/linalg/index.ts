@@ -5,7 +5,7 @@ export { type SymmetricMatrixFunctionOptions, symmetricMatrixFunction } from './
 export { type SvdResult, svd } from './svd.js';
 export { type AsyncLinearOperator, type RandomizedSvdOptions, randomizedSvd, randomizedSvdAsync } from './randomized-svd.js';
 export { type CholeskyOptions, cholesky, choleskySolve } from './cholesky.js';
-export { type TriangularSolveOptions, solveTriangular } from './triangular.js';
+export { type LowerTriangularSolver, lowerTriangularSolver, type TriangularSolveOptions, solveTriangular } from './triangular.js';
 export { triangularGram } from './triangular-gram.js';
 export { type QrResult, qr } from './qr.js';
 export { type ProductSteps, runSteps, runStepsAsync } from './product-steps.js';

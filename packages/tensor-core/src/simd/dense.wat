@@ -469,6 +469,34 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $nextBlock))))
 
+  ;; x ← L⁻¹x (transpose 0: top-down, x_i = (x_i − L_i,<i · x_<i) / L_ii, the dot form) or L⁻ᵀx
+  ;; (transpose 1: bottom-up, x_i /= L_ii, then x_<i −= x_i·L_i,<i, the axpy form) for the lower-
+  ;; triangular L (n × n, row-major at l): both read L by rows. lowerTriangularSolver's vector solves.
+  (func (export "lowerSolveVector") (param $l i32) (param $n i32) (param $x i32) (param $transpose i32)
+    (local $i i32) (local $row i32) (local $p i32) (local $xi f64)
+    (if (i32.eqz (local.get $transpose))
+      (then
+        (block $forwardDone (loop $forward
+          (br_if $forwardDone (i32.ge_s (local.get $i) (local.get $n)))
+          (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 3))))
+          (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))
+          (f64.store (local.get $p)
+            (f64.div (f64.sub (f64.load (local.get $p)) (call $dotQuads (local.get $row) (local.get $x) (local.get $i)))
+                     (f64.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $forward))))
+      (else
+        (local.set $i (i32.sub (local.get $n) (i32.const 1)))
+        (block $backwardDone (loop $backward
+          (br_if $backwardDone (i32.lt_s (local.get $i) (i32.const 0)))
+          (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 3))))
+          (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))
+          (local.set $xi (f64.div (f64.load (local.get $p)) (f64.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3))))))
+          (f64.store (local.get $p) (local.get $xi))
+          (call $axpyPairs (f64.neg (local.get $xi)) (local.get $row) (local.get $x) (local.get $i))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $backward))))))
+
   ;; w[j] += c_t·a_t[j] for rows t < height (row t at a + 8·t·ld, j < width) in order of t, skipping
   ;; c_t = 0: w = Aᵀc, row by row (a left Householder reflection's vᵀA in svd's bidiagonalization),
   ;; each entry updated as tensor-core's axpy does.
