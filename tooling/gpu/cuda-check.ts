@@ -6,7 +6,8 @@
  *   4. allocation/free stress: device memory returns to its start value;
  *   5. an out-of-memory request gives OutOfMemoryError and the backend stays usable;
  *   6. benchmarks: matmul f32/f16/bf16 (large f16/bf16 also on the 128×128 tensor-core kernel,
- *      KVKIT_CUDA_MATMUL=mma128), copy and elementwise bandwidth, launch overhead.
+ *      KVKIT_CUDA_MATMUL=mma128), the bandwidth of copy and every memory-bound kernel (element-wise,
+ *      transposing copy, softmax, RMSNorm, row sums, RoPE, cast, gather, bit packing), launch overhead.
  * Writes $OUT/cuda-check.json (or --out DIR); prints a short table last, with the PyTorch numbers
  * of torch_baseline.py (same run) next to ours when $OUT/torch.json exists.
  */
@@ -16,6 +17,7 @@ import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { timeDeviceMs } from './device-timer.js';
 import {
   add,
+  cast,
   contiguous,
   createRng,
   gather,
@@ -25,15 +27,18 @@ import {
   OutOfMemoryError,
   packBits,
   randomUniform,
+  reduce,
   reshape,
   resolveBackend,
   rmsNorm,
+  rope,
   softmax,
   type Tensor,
   tensor,
   toBackend,
   transpose,
   unary,
+  unpackBits,
   zeros,
 } from '@kvkit/tensor-core';
 import { CUDA_MODULES, type CudaBackend, registerCudaBackend } from '@kvkit/tensor-core/cuda';
@@ -205,17 +210,42 @@ async function benchmarks(cuda: CudaBackend, runtime: ReturnType<typeof loadCuda
   bandwidth['add f32'] = gbps(3 * bytes, await timeDeviceMs(runtime, cuda, 10, () => add(big, big2).dispose()));
   bandwidth['exp f32'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 10, () => unary('exp', big).dispose()));
   const square = reshape(big, [elements >> 8, 256]);
-  bandwidth['transpose copy f32 (strided kernel)'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => contiguous(transpose(square)).dispose()));
+  bandwidth['transpose copy f32 (tiled kernel)'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => contiguous(transpose(square)).dispose()));
   square.dispose();
   const rows = reshape(big, [elements / sizes.rows, sizes.rows]);
   bandwidth[`softmax f32 rows of ${sizes.rows}`] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => softmax(rows).dispose()));
   const weight = zeros([sizes.rows], { backend: cuda });
   bandwidth[`rmsNorm f32 rows of ${sizes.rows}`] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => rmsNorm(rows, weight).dispose()));
-  rows.dispose();
   weight.dispose();
+  // The other memory-bound kernels the backend registers, each with the bytes it must move.
+  bandwidth[`sum f32 rows of ${sizes.rows}`] = gbps(bytes, await timeDeviceMs(runtime, cuda, 5, () => reduce('sum', rows, { axis: -1 }).dispose()));
+  const heads = reshape(big, [elements / (8 * 128), 8, 128]); // [tokens, heads, head dim]
+  const positions = tensor(Int32Array.from({ length: 8 }, (_, i) => i), [8], { backend: cuda });
+  const invFreq = tensor(Float32Array.from({ length: 64 }, (_, i) => 10000 ** (-i / 64)), [64], { backend: cuda });
+  bandwidth['rope f32 (head dim 128)'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => rope(heads, positions, invFreq).dispose()));
+  heads.dispose();
+  positions.dispose();
+  invFreq.dispose();
+  bandwidth['cast f32 → f16'] = gbps(bytes + elements * 2, await timeDeviceMs(runtime, cuda, 5, () => cast(big, 'f16').dispose()));
+  const table = reshape(big, [elements >> 8, 256]);
+  const order = tensor(Int32Array.from({ length: elements >> 8 }, (_, i) => (i * 7919) % (elements >> 8)), [elements >> 8], { backend: cuda });
+  bandwidth['gather f32 rows of 256 (a permutation)'] = gbps(2 * bytes, await timeDeviceMs(runtime, cuda, 5, () => gather(table, order).dispose()));
+  table.dispose();
+  order.dispose();
+  const codes = zeros([elements >> 8, 256], { backend: cuda, dtype: 'u8' });
+  const words = packBits(codes, 4, { groupSize: 32 });
+  const wordBytes = (elements / 8) * 4; // 4-bit codes: 8 a word
+  bandwidth['packBits u8 → 4-bit'] = gbps(elements + wordBytes, await timeDeviceMs(runtime, cuda, 5, () => packBits(codes, 4, { groupSize: 32 }).dispose()));
+  bandwidth['unpackBits 4-bit → u8'] = gbps(elements + wordBytes, await timeDeviceMs(runtime, cuda, 5, () => unpackBits(words, 4, 256, { groupSize: 32 }).dispose()));
+  codes.dispose();
+  words.dispose();
   const half = zeros([elements], { backend: cuda, dtype: 'f16' });
   bandwidth['add f16'] = gbps(3 * elements * 2, await timeDeviceMs(runtime, cuda, 10, () => add(half, half).dispose()));
+  const halfSquare = reshape(half, [elements >> 8, 256]);
+  bandwidth['transpose copy f16 (tiled kernel)'] = gbps(2 * elements * 2, await timeDeviceMs(runtime, cuda, 5, () => contiguous(transpose(halfSquare)).dispose()));
+  halfSquare.dispose();
   half.dispose();
+  rows.dispose();
   big.dispose();
   big2.dispose();
   out.bandwidthGBps = bandwidth;

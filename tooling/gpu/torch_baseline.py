@@ -62,6 +62,8 @@ def gbps(total_bytes, ms):
 
 
 h = (torch.rand(elements, device=device) - 0.5).to(torch.float16)
+# The same row permutation as cuda-check.ts's gather: i·7919 mod rows.
+order = (torch.arange(elements >> 8, device=device, dtype=torch.int64) * 7919) % (elements >> 8)
 memory_ops = {
     "copy f32": (2 * nbytes, lambda: x.clone()),
     "add f32": (3 * nbytes, lambda: x + y),
@@ -70,6 +72,10 @@ memory_ops = {
     "softmax f32 rows of 4096": (2 * nbytes, lambda: torch.softmax(x.view(-1, 4096), dim=-1)),
     "rmsNorm f32 rows of 4096": (2 * nbytes, lambda: torch.nn.functional.rms_norm(x.view(-1, 4096), (4096,), torch.ones(4096, device=device))),
     "add f16": (3 * elements * 2, lambda: h + h),
+    "sum f32 rows of 4096": (nbytes, lambda: x.view(-1, 4096).sum(dim=-1)),
+    "cast f32 → f16": (nbytes + elements * 2, lambda: x.half()),
+    "gather f32 rows of 256": (2 * nbytes, lambda: torch.index_select(x.view(elements >> 8, 256), 0, order)),
+    "transpose copy f16": (2 * elements * 2, lambda: h.view(elements >> 8, 256).t().contiguous()),
 }
 bandwidth = {}
 detail = {}
