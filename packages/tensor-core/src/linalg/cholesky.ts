@@ -3,6 +3,7 @@ import type { Matrix } from './matrix.js';
 import { addressOf, type DenseSimdKernels, type SimdArena } from '../simd/simd-arena.js';
 import { runRowBlocks } from '../simd/row-blocks.js';
 import { scratchAreas, threadedAreas } from '../simd/scratch-arena.js';
+import { balancedRanges } from '../simd/work-split.js';
 import { dotProduct, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { solveTriangular } from './triangular.js';
 
@@ -49,15 +50,15 @@ const THREADED_UPDATE_MIN = 2 ** 20;
 
 /**
  * Right-looking blocked Cholesky (Golub & Van Loan §4.2.9) with L in WebAssembly memory: for each
- * panel of PANEL_WIDTH columns, finish those columns of L for every row below (scalar: the
- * recurrence restricted to the panel), then add −L_P L_Pᵀ to the trailing lower triangle in place
- * with the SIMD row-block kernel — the O(n³/6) part — on the worker threads where the update is
- * large enough. Null where SIMD is unavailable.
+ * panel of PANEL_WIDTH columns, factor its diagonal block (scalar), solve the rows below against it
+ * (SIMD, `lowerSolveColumns`), then add −L_P L_Pᵀ to the trailing lower triangle in place with the
+ * SIMD row-block kernel — the O(n³/6) part — on the worker threads where the work is large enough.
+ * Null where SIMD is unavailable.
  */
 function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64Array | null {
-  // L with three spare rows (a last block of four rows may run past row n), the largest panel's
-  // rows below it negated (rounded up to whole blocks of four) and the same transposed.
-  const lengths = [(n + 3) * n, (n + 3 - ((n + 3) % 4)) * PANEL_WIDTH, PANEL_WIDTH * n];
+  // L with three spare rows (a last block of four rows may run past row n), and the largest panel's
+  // rows below it, transposed.
+  const lengths = [(n + 3) * n, PANEL_WIDTH * n];
   // Large orders (L over the kept arena: from n ≈ 1020) get a one-off shared arena, so their updates
   // still split among the worker threads.
   const threaded = (n * n * n) / 6 >= THREADED_UPDATE_MIN ? threadedAreas(lengths) : null;
@@ -70,35 +71,39 @@ function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64
   }
 }
 
-/** blockedCholesky's panels in the arena's areas (L, the negated panel, the transposed panel). */
+/** blockedCholesky's panels in the arena's areas (L, the transposed panel). */
 function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: DenseSimdKernels, areas: Float64Array[], threads: SimdArena | null): Float64Array {
-  const [l, panelArea, transposedArea] = areas;
+  const [l, transposedArea] = areas;
   // Only entries on or left of the diagonal are read or written back; the rest is never read.
   for (let i = 0; i < n; i++) l.set(ad.subarray(i * n, i * n + i + 1), i * n);
   for (let c0 = 0; c0 < n; c0 += PANEL_WIDTH) {
     const c1 = Math.min(n, c0 + PANEL_WIDTH);
     for (let i = c0; i < c1; i++) finishRow(l, l, n, i, c0, i, c0, pivot);
-    let i = c1;
-    for (; i + 3 < n; i += 4) solveFourRows(l, l, n, i, c0, c1, c0);
-    for (; i < n; i++) finishRow(l, l, n, i, c0, c1 - 1, c0, pivot);
     const rest = n - c1;
     if (rest === 0) break;
     const p = c1 - c0;
-    const blocks = Math.ceil(rest / 4);
-    const negated = panelArea.subarray(0, blocks * 4 * p);
+    // The panel's rows below its diagonal block (A less the earlier panels' terms), transposed, are
+    // solved against the block in SIMD, column ranges on the threads: L21ᵀ = L11⁻¹A21ᵀ, each entry
+    // summed in the order of the row-by-row recurrence.
     const transposed = transposedArea.subarray(0, p * rest);
-    negated.fill(0, rest * p);
     for (let r = 0; r < rest; r++) {
       const row = (c1 + r) * n + c0;
-      for (let k = 0; k < p; k++) {
-        const v = l[row + k];
-        negated[r * p + k] = -v;
-        transposed[k * rest + r] = v;
-      }
+      for (let k = 0; k < p; k++) transposed[k * rest + r] = l[row + k];
     }
-    // Rows past n (the last block's overrun) land in the spare rows.
-    const job = { xa: addressOf(negated), xs: 8 * p, xk: 8, d: p, yt: addressOf(transposed), ld: rest, c: addressOf(l, c1 * n + c1), cs: 8 * n, firstRow: 0, symmetric: false, lower: true, add: true };
-    runRowBlocks(kernels, (rest * rest * p) / 2 >= THREADED_UPDATE_MIN ? threads : null, job, 0, blocks);
+    const solve = (from: number, to: number): number[] => [addressOf(transposed), rest, p, addressOf(l, c0 * n + c0), n, from, to];
+    const split = (rest * p * p) / 2 >= THREADED_UPDATE_MIN ? threads : null;
+    if (split) split.run('lowerSolveColumns', balancedRanges(rest, split.threadCount).map(([from, to]) => (to > from ? solve(from, to) : null)));
+    else kernels.lowerSolveColumns(addressOf(transposed), rest, p, addressOf(l, c0 * n + c0), n, 0, rest);
+    // L21 back into L's rows; −L21ᵀ is the update's right factor.
+    for (let r = 0; r < rest; r++) {
+      const row = (c1 + r) * n + c0;
+      for (let k = 0; k < p; k++) l[row + k] = transposed[k * rest + r];
+    }
+    for (let q = 0; q < p * rest; q++) transposed[q] = -transposed[q];
+    // C += L21·(−L21ᵀ) on the trailing lower triangle, L21's rows read in place (a last block of four
+    // rows past n reads and writes the spare rows).
+    const job = { xa: addressOf(l, c1 * n + c0), xs: 8 * n, xk: 8, d: p, yt: addressOf(transposed), ld: rest, c: addressOf(l, c1 * n + c1), cs: 8 * n, firstRow: 0, symmetric: false, lower: true, add: true };
+    runRowBlocks(kernels, (rest * rest * p) / 2 >= THREADED_UPDATE_MIN ? threads : null, job, 0, Math.ceil(rest / 4));
   }
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) out.set(l.subarray(i * n, i * n + i + 1), i * n);

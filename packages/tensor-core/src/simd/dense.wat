@@ -469,6 +469,66 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $nextBlock))))
 
+  ;; Columns [from, to) of T (p rows, row k at t + 8·k·ld) solved in place against the lower-triangular
+  ;; L (row j at l + 8·j·ls, diagonal included): T[j][r] ← (T[j][r] − Σ_{k<j} L[j][k]·T[k][r]) / L[j][j]
+  ;; for j = 0..p−1, so T becomes L⁻¹T. Two columns per f64x2, each pair's whole solve in turn while
+  ;; its p values stay in L1 (an odd last column alone). Blocked Cholesky's panel: T holds the rows
+  ;; below the diagonal block, transposed, so L21ᵀ = L11⁻¹A21ᵀ; threads take ranges of columns.
+  (func (export "lowerSolveColumns") (param $t i32) (param $ld i32) (param $p i32) (param $l i32) (param $ls i32) (param $from i32) (param $to i32)
+    (local $r i32) (local $j i32) (local $k i32) (local $col i32) (local $lj i32) (local $tj i32) (local $step i32) (local $lstep i32)
+    (local $acc v128) (local $one f64)
+    (local.set $step (i32.shl (local.get $ld) (i32.const 3)))
+    (local.set $lstep (i32.shl (local.get $ls) (i32.const 3)))
+    (local.set $r (local.get $from))
+    (block $pairsDone (loop $pairs
+      (br_if $pairsDone (i32.gt_s (i32.add (local.get $r) (i32.const 2)) (local.get $to)))
+      (local.set $col (i32.add (local.get $t) (i32.shl (local.get $r) (i32.const 3))))
+      (local.set $j (i32.const 0))
+      (local.set $lj (local.get $l))
+      (local.set $tj (local.get $col))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_s (local.get $j) (local.get $p)))
+        (local.set $acc (v128.load (local.get $tj)))
+        (local.set $k (i32.const 0))
+        (block $kDone (loop $ks
+          (br_if $kDone (i32.ge_s (local.get $k) (local.get $j)))
+          (local.set $acc (f64x2.sub (local.get $acc)
+            (f64x2.mul (v128.load64_splat (i32.add (local.get $lj) (i32.shl (local.get $k) (i32.const 3))))
+                       (v128.load (i32.add (local.get $col) (i32.mul (local.get $k) (local.get $step)))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $ks)))
+        (v128.store (local.get $tj) (f64x2.div (local.get $acc)
+          (v128.load64_splat (i32.add (local.get $lj) (i32.shl (local.get $j) (i32.const 3))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (local.set $lj (i32.add (local.get $lj) (local.get $lstep)))
+        (local.set $tj (i32.add (local.get $tj) (local.get $step)))
+        (br $rows)))
+      (local.set $r (i32.add (local.get $r) (i32.const 2)))
+      (br $pairs)))
+    ;; an odd last column
+    (if (i32.lt_s (local.get $r) (local.get $to))
+      (then
+        (local.set $col (i32.add (local.get $t) (i32.shl (local.get $r) (i32.const 3))))
+        (local.set $j (i32.const 0))
+        (local.set $lj (local.get $l))
+        (local.set $tj (local.get $col))
+        (block $oddDone (loop $odd
+          (br_if $oddDone (i32.ge_s (local.get $j) (local.get $p)))
+          (local.set $one (f64.load (local.get $tj)))
+          (local.set $k (i32.const 0))
+          (block $okDone (loop $oks
+            (br_if $okDone (i32.ge_s (local.get $k) (local.get $j)))
+            (local.set $one (f64.sub (local.get $one)
+              (f64.mul (f64.load (i32.add (local.get $lj) (i32.shl (local.get $k) (i32.const 3))))
+                       (f64.load (i32.add (local.get $col) (i32.mul (local.get $k) (local.get $step)))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $oks)))
+          (f64.store (local.get $tj) (f64.div (local.get $one) (f64.load (i32.add (local.get $lj) (i32.shl (local.get $j) (i32.const 3))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (local.set $lj (i32.add (local.get $lj) (local.get $lstep)))
+          (local.set $tj (i32.add (local.get $tj) (local.get $step)))
+          (br $odd))))))
+
   ;; x ← L⁻¹x (transpose 0: top-down, x_i = (x_i − L_i,<i · x_<i) / L_ii, the dot form) or L⁻ᵀx
   ;; (transpose 1: bottom-up, x_i /= L_ii, then x_<i −= x_i·L_i,<i, the axpy form) for the lower-
   ;; triangular L (n × n, row-major at l): both read L by rows. lowerTriangularSolver's vector solves.

@@ -44,6 +44,8 @@ export interface DenseSimdKernels {
   rotationChains(vt: number, ld: number, blocks: number, count: number, desc: number, cos: number, sin: number): void;
   /** w[j] += c_t·a_t[j] over rows t < height (row stride ld values) with c_t ≠ 0, in order: w = Aᵀc. */
   rowsAxpyInto(a: number, ld: number, height: number, width: number, coef: number, w: number): void;
+  /** Columns [from, to) of T (p rows of ld values) made L⁻¹T in place, L lower-triangular (row stride ls values): blocked Cholesky's panel solve. */
+  lowerSolveColumns(t: number, ld: number, p: number, l: number, ls: number, from: number, to: number): void;
   /** x ← L⁻¹x (transpose 0) or L⁻ᵀx (transpose 1) for the lower-triangular n × n L at l. */
   lowerSolveVector(l: number, n: number, x: number, transpose: number): void;
   /** a_t += (scale·c_t)·w over rows t < height with c_t ≠ 0: the rank-1 update A += scale·c wᵀ. */
