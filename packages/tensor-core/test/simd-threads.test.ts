@@ -187,7 +187,8 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
 
   it.skipIf(!hasWorkers)('splits a large cholesky (L over the kept arena: its own shared arena) among the threads: L Lᵀ = A, the one-thread L bit for bit; a failing pivot lets the threads go', () =>
     withSeed((rng) => {
-      const n = 1030;
+      // Over 2080 rows the first panels' solves split among the threads too (≥ 2²⁰ multiply-adds).
+      const n = 2100;
       const b = { rows: n, cols: n, data: randomArray(rng, n * n) };
       const a = matmulMatrix(b, b, { transposeB: true });
       for (let i = 0; i < n; i++) a.data[i * n + i] += n;
@@ -211,7 +212,7 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
       }
       expect(diff / norm).toBeLessThan(1e-13);
       const broken = { ...a, data: a.data.slice() };
-      broken.data[900 * n + 900] = -1;
+      broken.data[1900 * n + 1900] = -1;
       expect(() => cholesky(broken)).toThrow(expect.objectContaining({ code: 'NOT_POSITIVE_DEFINITE' }));
       threads?.run('touchPages', [[addressOf(threads.arrays[0]), 8], [addressOf(threads.arrays[0]), 8]]);
       expect(attached()).toBe(true); // released by the failed factorization, so taken back here
