@@ -844,7 +844,7 @@ describe('solveTriangular', () => {
     expectCode(() => solveTriangular(matrix(2, 3), matrix(2, 1)), ShapeMismatchError, 'SHAPE_MISMATCH');
   });
 
-  it('lowerTriangularSolver (L resident in WebAssembly memory) solves L x = b and Lᵀ x = b, vectors and blocks, many times', () => {
+  it('lowerTriangularSolver (L resident in WebAssembly memory) solves L x = b and Lᵀ x = b, vectors and blocks column by column, many times', () => {
     withSeed((rng) => {
       // Orders around the dot kernel's groups of four, and one where the solves run long.
       for (const n of [1, 2, 5, 8, 130]) {

@@ -111,10 +111,10 @@ export type LowerTriangularSolver = (b: Matrix, transpose?: boolean) => Matrix;
 
 /**
  * For an iterative method that solves with the same lower-triangular L every step (a
- * preconditioner's factors): L is checked and copied into WebAssembly memory once, and each
- * one-column solve runs there (`lowerSolveVector`: SIMD dots top-down, or axpys bottom-up for Lᵀ),
- * about 4× solveTriangular's scalar loops at order 500. Several columns, or no SIMD, go to
- * solveTriangular. The dots sum in pairs, so results agree with solveTriangular's to rounding.
+ * preconditioner's factors): L is checked and copied into WebAssembly memory once, and each solve
+ * runs there column by column (`lowerSolveVector`: SIMD dots top-down, or axpys bottom-up for Lᵀ),
+ * about 4× solveTriangular's scalar loops at order 500. Without SIMD it is solveTriangular. The
+ * dots sum in pairs, so results agree with solveTriangular's to rounding.
  */
 export function lowerTriangularSolver(l: Matrix): LowerTriangularSolver {
   requireSquareMatrix(l, 'lowerTriangularSolver');
@@ -125,9 +125,14 @@ export function lowerTriangularSolver(l: Matrix): LowerTriangularSolver {
   const [resident, x] = arena.arrays;
   resident.set(l.data);
   return (b, transpose = false) => {
-    if (b.cols !== 1 || b.rows !== n) return solveTriangular(l, b, { lower: true, transpose });
-    x.set(b.data);
-    arena.kernels.lowerSolveVector(addressOf(resident), n, addressOf(x), transpose ? 1 : 0);
-    return { rows: n, cols: 1, data: x.slice() };
+    if (b.rows !== n) return solveTriangular(l, b, { lower: true, transpose }); // its shape error
+    const k = b.cols;
+    const out = new Float64Array(n * k);
+    for (let c = 0; c < k; c++) {
+      for (let i = 0; i < n; i++) x[i] = b.data[i * k + c];
+      arena.kernels.lowerSolveVector(addressOf(resident), n, addressOf(x), transpose ? 1 : 0);
+      for (let i = 0; i < n; i++) out[i * k + c] = x[i];
+    }
+    return { rows: n, cols: k, data: out };
   };
 }
