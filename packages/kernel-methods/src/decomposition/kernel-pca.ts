@@ -15,7 +15,7 @@ import { crossProduct, crossProductAsync, isHostEngine } from '../operator/cross
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, type PointsInput, requireInteger, requirePositive } from '../points.js';
 import { lanczosLargest, lanczosLargestAsync } from '../util/lanczos.js';
-import { addToDiagonal, centerColumns, scaleColumns } from '../util/linalg.js';
+import { centerColumns, scaleColumns } from '../util/linalg.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 import { type DualKpcaOptions, solveDualKpca } from './dual-kpca.js';
 
@@ -372,7 +372,7 @@ export class KernelPCA {
 
   private fitPreimage(embedding: Matrix, x: Matrix, alpha: number): Matrix {
     const gram = new KernelMatrix(this.kernel, embedding).toMatrix();
-    return choleskySolve(cholesky(addToDiagonal(gram, alpha)), x);
+    return choleskySolve(cholesky(gram, { jitter: alpha }), x);
   }
 }
 

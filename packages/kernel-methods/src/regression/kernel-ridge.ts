@@ -16,7 +16,7 @@ import {
 import { crossProduct, crossProductAsync, isHostEngine } from '../operator/cross-product.js';
 import { KernelMatrix, type KernelMatrixOptions, requireSynchronousEngine } from '../operator/kernel-matrix.js';
 import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive, selectRows } from '../points.js';
-import { addToDiagonal, type ConjugateGradientOptions, conjugateGradient, conjugateGradientAsync } from '../util/linalg.js';
+import { type ConjugateGradientOptions, conjugateGradient, conjugateGradientAsync } from '../util/linalg.js';
 import { lowRankPlusShiftInverse, pivotedCholesky } from '../util/pivoted-cholesky.js';
 import { type FalkonOptions, falkon, falkonAsync } from './falkon.js';
 import { nystroemDirect } from './nystroem-direct.js';
@@ -116,7 +116,8 @@ export class KernelRidge {
     if (solver === 'cg' || solver === 'nystroem-pcg') requireSynchronousEngine(this.options.engine, `KernelRidge.fit (${solver})`, 'fitAsync');
     if (solver === 'cholesky') {
       const gram = new KernelMatrix(this.kernel, x, undefined, this.options).toMatrix();
-      this.coefficients = choleskySolve(cholesky(addToDiagonal(gram, alpha)), y);
+      // α joins each pivot inside the factorization (cholesky's jitter): no n × n copy of K + αI.
+      this.coefficients = choleskySolve(cholesky(gram, { jitter: alpha }), y);
       this.centers = x;
     } else if (solver === 'pcg' || solver === 'cg') {
       const n = x.rows;
