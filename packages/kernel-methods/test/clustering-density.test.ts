@@ -10,7 +10,6 @@ import {
   KernelKMeans,
   type KernelKMeansJSON,
   KernelRidge,
-  linear,
   rbf,
   SpectrallyTransformedKernelRegression,
   KernelMatrix,
@@ -30,13 +29,6 @@ function rings(rng: Rng, perRing: number, noise = 0.1): { x: Matrix; truth: Int3
     }
   }
   return { x: matrix(2 * perRing, 2, rows), truth };
-}
-
-/** Agreement of two 2-cluster labelings up to relabeling. */
-function agreement2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let same = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
-  return Math.max(same, a.length - same) / a.length;
 }
 
 describe('kernel k-means', () => {

@@ -84,7 +84,8 @@ describe('stored (packed) kernel matrices', () => {
         const column = matrix(n, 1, Array.from({ length: n }, () => rng.normal()));
         assertClose(packedMatvec(packed, column.data, new Float64Array(n)), product(dense, column), 1e-13, 'K·v');
         const p = rng.int(n);
-                assertClose(packedDiagonal(packed), Float64Array.from({ length: n }, (_, i) => dense.data[i * n + i]), 0, 'diagonal');
+        assertClose(packedRow(packed, p, new Float64Array(n)), dense.data.subarray(p * n, (p + 1) * n), 1e-14, `row ${p}`);
+        assertClose(packedDiagonal(packed), Float64Array.from({ length: n }, (_, i) => dense.data[i * n + i]), 0, 'diagonal');
         const reference = centerGram(dense);
         const { rowMeans, mean } = packedRowMeans(packed);
         const centered = centeredPackedMatvec(packed, column.data, new Float64Array(n), new Float64Array(n));

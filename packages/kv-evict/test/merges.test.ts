@@ -27,7 +27,6 @@ function context(keys: number[][], values: number[][], scores: number[]): Policy
   return { store, table, scores: Float64Array.from(scores), phase: 'prefill' };
 }
 
-const rows = (flat: Float32Array) => Array.from({ length: flat.length / d }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
 const dist2 = (a: number[], b: number[]) => a.reduce((s, x, c) => s + (x - b[c]) ** 2, 0);
 const combine = (vectors: number[][], weights: number[]) => {
   const total = weights.reduce((a, b) => a + b, 0);

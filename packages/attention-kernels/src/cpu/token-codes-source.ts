@@ -1,4 +1,4 @@
-import { hostFloat32, hostView, type Tensor, type TokenCodes, valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
+import { hostFloat32, hostView, type Tensor, valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
 import { RowTileSource } from './tile-source.js';
 
 /** One `TokenCodes` as host arrays: the packed words in place, scales and zeros as f32 (they are small). */

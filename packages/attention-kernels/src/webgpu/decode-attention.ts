@@ -171,7 +171,7 @@ export function pagedStatisticsWebGpu(backend: WebGpuBackend, folded: Tensor, ls
  */
 export function batchedDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor?], attrs: SplitKAttrs): KernelResult {
   const where = 'batchedDecodeAttention';
-  const [q, , v, , , , logWeights] = inputs;
+  const [q, , v] = inputs;
   const [batch, qHeads, m, d] = q.shape;
   const [kvHeads, total] = inputs[1].shape;
   const folded = reshape(q, [batch * qHeads, m, d]);

@@ -18,7 +18,7 @@ import { FOLDED_TARGET, type KeySource, keyStatisticsWebGpu } from './statistics
 export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readonly Tensor[], attrs: KiviKernelAttrs): KernelResult {
   const where = 'kiviDecodeAttention';
   const [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues, kPos, qPos] = inputs;
-  const [qHeads, m, d] = q.shape;
+  const [qHeads, , d] = q.shape;
   const kvHeads = keyCodes.shape[0];
   const made: Tensor[] = [];
   const keep = (t: Tensor): Tensor => made[made.push(t) - 1];

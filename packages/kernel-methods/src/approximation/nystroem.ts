@@ -1,4 +1,4 @@
-import { cholesky, createRng, eigvalsh, identityMatrix, InvalidConfigError, type Matrix, matmulMatrix, type Rng, solveTriangular, symmetricMatrixFunction } from '@kvkit/tensor-core';
+import { cholesky, createRng, eigvalsh, identityMatrix, InvalidConfigError, type Matrix, type Rng, solveTriangular, symmetricMatrixFunction } from '@kvkit/tensor-core';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
 import { crossProductAsync, crossProduct, isHostEngine } from '../operator/cross-product.js';

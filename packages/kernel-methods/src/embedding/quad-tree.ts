@@ -18,7 +18,7 @@ export class QuadTree {
   private point: Int32Array;
   private size = 0;
 
-  constructor(private readonly y: Float64Array, private readonly n: number) {
+  constructor(private readonly y: Float64Array, n: number) {
     const capacity = Math.max(16, 4 * n + 1);
     this.centerX = new Float64Array(capacity);
     this.centerY = new Float64Array(capacity);
