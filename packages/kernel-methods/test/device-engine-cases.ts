@@ -48,7 +48,7 @@ export function deviceEngineCases(): DeviceEngineCase[] {
   for (const kernel of tensorKernels()) {
     for (const shape of SHAPES) {
       cases.push({
-        name: `${kernel.name} ${JSON.stringify(kernel.params)}: ${shape.label}: K·V, K·1, Kᵀ·V and blocks`,
+        name: `${kernel.name} ${JSON.stringify(kernel.params)}: ${shape.label}: K·V, K·1, Kᵀ·V, Kᵀ(K·V) and blocks`,
         tolerance: 1e-5,
         async run(backend, rng) {
           const d = 5;
@@ -65,6 +65,7 @@ export function deviceEngineCases(): DeviceEngineCase[] {
               relativeError((await device.multiplyAsync(v)).data, host.multiply(v).data),
               relativeError(await device.rowSumsAsync(), host.rowSums()),
               relativeError((await device.multiplyTransposedAsync(w)).data, host.multiplyTransposed(w).data),
+              relativeError((await device.multiplyNormalAsync(v)).data, host.multiplyTransposed(host.multiply(v)).data),
               // Blocks are evaluated on the host whatever the engine: exactly the host's values.
               relativeError(device.block(3, 20, 2, 17).data, host.block(3, 20, 2, 17).data) === 0 ? 0 : Infinity,
             ];
@@ -80,7 +81,7 @@ export function deviceEngineCases(): DeviceEngineCase[] {
   // 8 columns: a product over more than one chunk and group, with a rectangular operator's Kᵀ·W too.
   for (const kernel of [rbf({ gamma: 0.2 }), matern({ nu: 1.5, lengthScale: 2 })]) {
     cases.push({
-      name: `${kernel.name} ${JSON.stringify(kernel.params)}: 150×1100 (two chunks of y), K·V with 11 columns and Kᵀ·W`,
+      name: `${kernel.name} ${JSON.stringify(kernel.params)}: 150×1100 (two chunks of y), K·V with 11 columns, Kᵀ·W and Kᵀ(K·V)`,
       tolerance: 1e-5,
       async run(backend, rng) {
         const x = uniformMatrix(150, 3, rng);
@@ -93,6 +94,7 @@ export function deviceEngineCases(): DeviceEngineCase[] {
           return Math.max(
             relativeError((await device.multiplyAsync(v)).data, host.multiply(v).data),
             relativeError((await device.multiplyTransposedAsync(w)).data, host.multiplyTransposed(w).data),
+            relativeError((await device.multiplyNormalAsync(v)).data, host.multiplyTransposed(host.multiply(v)).data),
           );
         } finally {
           device.dispose();

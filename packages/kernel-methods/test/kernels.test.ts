@@ -119,6 +119,11 @@ describe('lazy kernel matrices', () => {
         expect(device.engine).toBe('cpu');
         assertClose(device.multiply(v).data, host.data, 1e-5, `${kernel.name} sync`);
         assertClose((await device.multiplyAsync(v)).data, host.data, 1e-5, `${kernel.name} async`);
+        // Kᵀ(K·V) chained on the engine, and on the host engine (the same float64 products).
+        const hostOperator = new KernelMatrix(kernel, x, y, { tileSize: 16 });
+        const normal = hostOperator.multiplyTransposed(host);
+        assertClose((await device.multiplyNormalAsync(v)).data, normal.data, 1e-5, `${kernel.name} Kᵀ(K·V)`);
+        expect(Array.from((await hostOperator.multiplyNormalAsync(v)).data)).toEqual(Array.from(normal.data));
         const sym = new KernelMatrix(kernel, x, undefined, { tileSize: 16, engine: 'cpu' });
         assertClose(await sym.rowSumsAsync(), new KernelMatrix(kernel, x).rowSums(), 1e-5, `${kernel.name} row sums`);
         device.dispose();

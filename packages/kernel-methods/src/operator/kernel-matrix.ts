@@ -2,6 +2,7 @@ import {
   add as addTensors,
   type Backend,
   BackendUnavailable,
+  concat,
   backendOf,
   InvalidConfigError,
   type LinearOperator,
@@ -174,6 +175,29 @@ export class KernelMatrix implements LinearOperator {
     return readMatrixAsync(this.deviceProduct(v, true), this.cols, v.cols);
   }
 
+  /**
+   * Kᵀ(K·V) (V: cols × k), e.g. FALKON's K_mn(K_nm·β). On a device backend K·V stays there for the
+   * second product: one upload and one readback instead of two of each.
+   */
+  async multiplyNormalAsync(v: Matrix): Promise<Matrix> {
+    this.checkRhs(v, this.cols, 'multiplyNormalAsync');
+    if (!this.backend) return this.hostProduct(this.hostProduct(v, false), !this.symmetric);
+    const rhs = this.upload(v);
+    let inner: Tensor[];
+    try {
+      inner = this.deviceProductOf(rhs, false, v.cols);
+    } finally {
+      rhs.dispose();
+    }
+    const joined = inner.length === 1 ? inner[0] : concat(inner, 0);
+    if (joined !== inner[0]) for (const tile of inner) tile.dispose();
+    try {
+      return await readMatrixAsync(this.deviceProductOf(joined, !this.symmetric, v.cols), this.cols, v.cols);
+    } finally {
+      joined.dispose();
+    }
+  }
+
   /** K·1 on any backend. */
   async rowSumsAsync(): Promise<Float64Array> {
     return (await this.multiplyAsync({ rows: this.cols, cols: 1, data: new Float64Array(this.cols).fill(1) })).data;
@@ -224,24 +248,33 @@ export class KernelMatrix implements LinearOperator {
    * [rows, k] tensor); otherwise per row tile Σ_c tensorBlock(a_r, b_c)·V_c, one [tile, k] tensor per row tile.
    */
   private deviceProduct(v: Matrix, transposed: boolean): Tensor[] {
+    const rhs = this.upload(v);
+    try {
+      return this.deviceProductOf(rhs, transposed, v.cols);
+    } finally {
+      rhs.dispose();
+    }
+  }
+
+  /** V as an f32 tensor on the backend (the points' copies made there on first use). */
+  private upload(v: Matrix): Tensor {
     const backend = this.backend as Backend;
     this.deviceX ??= tensor(Float32Array.from(this.x.data), [this.x.rows, this.x.cols], { backend });
     this.deviceY ??= this.symmetric ? this.deviceX : tensor(Float32Array.from(this.y.data), [this.y.rows, this.y.cols], { backend });
-    const a = transposed ? this.deviceY : this.deviceX;
-    const b = transposed ? this.deviceX : this.deviceY;
+    return tensor(Float32Array.from(v.data), [v.rows, v.cols], { backend });
+  }
+
+  /** `deviceProduct` of a right-hand side already on the device (`columns` wide; the caller keeps it). */
+  private deviceProductOf(rhs: Tensor, transposed: boolean, columns: number): Tensor[] {
+    const backend = this.backend as Backend;
+    const a = (transposed ? this.deviceY : this.deviceX) as Tensor;
+    const b = (transposed ? this.deviceX : this.deviceY) as Tensor;
     const aRows = a.shape[0];
     const bRows = b.shape[0];
     const kernel = this.kernel as Required<Pick<Kernel, 'tensorBlock'>>;
-    const rhs = tensor(Float32Array.from(v.data), [v.rows, v.cols], { backend });
     const profile = fusedProfile(this.kernel, backend, a.shape[1]);
-    if (profile) {
-      // Radial kernels on CUDA / WebGPU: the whole product in two launches, one tensor to read back.
-      try {
-        return [fusedRadialProduct(backend, profile, a, b, rhs)];
-      } finally {
-        rhs.dispose();
-      }
-    }
+    // Radial kernels on CUDA / WebGPU: the whole product in two launches, one tensor to read back.
+    if (profile) return [fusedRadialProduct(backend, profile, a, b, rhs)];
     const t = this.tileSize;
     const results: Tensor[] = [];
     try {
@@ -255,7 +288,7 @@ export class KernelMatrix implements LinearOperator {
               const c1 = Math.min(c0 + t, bRows);
               const colsTile = track(slice(b, [c0, 0], [c1, b.shape[1]]));
               const kTile = track(kernel.tensorBlock(rowsTile, colsTile));
-              const vTile = track(slice(rhs, [c0, 0], [c1, v.cols]));
+              const vTile = track(slice(rhs, [c0, 0], [c1, columns]));
               const part = track(matmul(kTile, vTile));
               acc = acc ? track(addTensors(acc, part)) : part;
             }
@@ -263,8 +296,9 @@ export class KernelMatrix implements LinearOperator {
           }),
         );
       }
-    } finally {
-      rhs.dispose();
+    } catch (error) {
+      for (const tile of results) tile.dispose();
+      throw error;
     }
     return results;
   }

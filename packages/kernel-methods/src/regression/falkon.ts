@@ -47,13 +47,14 @@ export function falkon(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, op
 
 /**
  * `falkon` with K_nm's products on a device engine (a KernelMatrix on WebGPU / CUDA, read back
- * asynchronously); the preconditioner and the CG vectors stay on the host in float64.
+ * asynchronously; each iteration's K_mn(K_nm β) chained there, one readback); the preconditioner
+ * and the CG vectors stay on the host in float64.
  */
 export async function falkonAsync(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: FalkonOptions): Promise<FalkonResult> {
   const knm = new KernelMatrix(kernel, x, centers, options);
   try {
-    return await runStepsAsync(falkonSteps(kernel, x.rows, y, centers, options), async (request) =>
-      request.op === 'apply' ? knm.multiplyTransposedAsync(await knm.multiplyAsync(request.v)) : knm.multiplyTransposedAsync(request.v),
+    return await runStepsAsync(falkonSteps(kernel, x.rows, y, centers, options), (request) =>
+      request.op === 'apply' ? knm.multiplyNormalAsync(request.v) : knm.multiplyTransposedAsync(request.v),
     );
   } finally {
     knm.dispose();
