@@ -351,11 +351,13 @@ function readMatrixSync(tiles: Tensor[], rows: number, cols: number, backend: Ba
 
 async function readMatrixAsync(tiles: Tensor[], rows: number, cols: number): Promise<Matrix> {
   const out = new Float64Array(rows * cols);
-  let offset = 0;
   try {
-    for (const t of tiles) {
-      out.set(await t.readFloat32(), offset);
-      offset += t.size;
+    // Every tile's readback in flight at once, not one await per tile.
+    const values = await Promise.all(tiles.map((t) => t.readFloat32()));
+    let offset = 0;
+    for (const tile of values) {
+      out.set(tile, offset);
+      offset += tile.length;
     }
   } finally {
     for (const t of tiles) t.dispose();
