@@ -8,37 +8,21 @@
 //
 // The pass rounds the scaled query and the probabilities to the K/V dtype (mma operands), so every
 // case is held to the half-precision tolerance, whatever the query dtype.
-import { createRng, type DType, getBackend, randomNormal, runKernel, type Tensor, tensor, toBackend } from '@kvkit/tensor-core';
-import type { CudaBackend } from '@kvkit/tensor-core/cuda';
+import { createRng, type DType, getBackend, randomNormal, runKernel, tensor } from '@kvkit/tensor-core';
 import { freshSeed } from '@kvkit/tensor-core/testing';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MMA_ROWS, mmaDecodeLaunch, mmaDecodeServes, mmaDecodeSharedBytes } from '../src/cuda/mma-decode-plan.js';
 import { decodeAttentionModule, splitKMergeModule } from '../src/cuda/split-k.js';
 import { batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, ensureAttentionKernels, type KernelResult } from '../src/index.js';
 import { tolerance } from './gpu/parity-cases.js';
-import { emulatedCudaLoggingPassOne, expectPassOne, gappedPositions } from './helpers/emulated-pass-one.js';
+import { expectPassOne, gappedPositions, passOneSuite } from './helpers/emulated-pass-one.js';
 
 const seed = freshSeed();
 const rng = createRng(seed);
 const CASE_TIMEOUT_MS = 240_000;
 const cpu = getBackend('cpu');
-let cuda: CudaBackend;
-/** Pass-1 kernels launched since the case began. */
-const launched: string[] = [];
-
-beforeAll(async () => {
-  cuda = await emulatedCudaLoggingPassOne([decodeAttentionModule, splitKMergeModule], launched);
-}, 600_000);
-
-beforeEach(() => {
-  launched.length = 0;
-});
-
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
-
-const onCuda = (t: Tensor) => toBackend(t, cuda);
+const suite = passOneSuite([decodeAttentionModule, splitKMergeModule]);
+const { launched, onCuda } = suite;
 const ints = (values: Int32Array, shape: number[]) => tensor(values, shape, { dtype: 'i32', backend: cpu });
 
 interface Shape {
@@ -162,7 +146,7 @@ describe(`tensor-core decode pass 1 on the CUDA emulator matches the CPU kernels
         statistics: { enabled: false, window: 0, decay: 1, rowProbabilities: 0, weights: undefined }, maxLength: s.maxLength, queryBlock: 32,
       };
       ensureAttentionKernels(cpu);
-      ensureAttentionKernels(cuda);
+      ensureAttentionKernels(suite.cuda);
       const ref = runKernel('pagedAttention', inputs, attrs);
       const got = runKernel('pagedAttention', await Promise.all(inputs.map(onCuda)), attrs);
       await check(got, ref, s, 'kv_paged_decode_mma_partial_');

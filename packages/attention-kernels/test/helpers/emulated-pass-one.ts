@@ -2,14 +2,14 @@
 // launches (so a case can check dispatch took the kernel it targets), gapped key positions, and the
 // check of a result against the CPU's together with the kernels that produced it.
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
-import type { Rng } from '@kvkit/tensor-core';
+import { type Rng, type Tensor, toBackend } from '@kvkit/tensor-core';
 import { type CudaBackend, type CudaModuleDefinition, createCudaBackend } from '@kvkit/tensor-core/cuda';
-import { expect } from 'vitest';
+import { afterEach, beforeAll, beforeEach, expect, vi } from 'vitest';
 import type { KernelResult } from '../../src/index.js';
 import { compareResults } from '../gpu/parity-cases.js';
 
 /** The emulated backend with `modules` compiled up front; every pass-1 kernel it launches is pushed onto `launched`. */
-export async function emulatedCudaLoggingPassOne(modules: readonly CudaModuleDefinition[], launched: string[]): Promise<CudaBackend> {
+async function emulatedCudaLoggingPassOne(modules: readonly CudaModuleDefinition[], launched: string[]): Promise<CudaBackend> {
   const cuda = await createCudaBackend({ runtime: () => loadCudaRuntime({ emulate: true }) });
   for (const module of modules) cuda.module(module);
   const launch = cuda.launch.bind(cuda);
@@ -18,6 +18,43 @@ export async function emulatedCudaLoggingPassOne(modules: readonly CudaModuleDef
     launch(definition, kernel, config, args);
   };
   return cuda;
+}
+
+/** The emulated backend of a pass test's suite, its pass-1 log (emptied before each case), and `onCuda`. */
+export interface PassOneSuite {
+  readonly cuda: CudaBackend;
+  readonly launched: string[];
+  /** A copy of `t` on the emulated backend. */
+  onCuda(t: Tensor): Promise<Tensor>;
+}
+
+/**
+ * Registers a pass test file's hooks: the emulated backend built once with `modules` (logging its
+ * pass-1 launches), the log emptied before every case, stubbed environment variables undone after.
+ */
+export function passOneSuite(modules: readonly CudaModuleDefinition[]): PassOneSuite {
+  let cuda: CudaBackend | undefined;
+  const launched: string[] = [];
+  beforeAll(async () => {
+    cuda = await emulatedCudaLoggingPassOne(modules, launched);
+  }, 600_000);
+  beforeEach(() => {
+    launched.length = 0;
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+  const backend = (): CudaBackend => {
+    if (!cuda) throw new Error('passOneSuite: the emulated backend is built in beforeAll; use it inside a case');
+    return cuda;
+  };
+  return {
+    get cuda() {
+      return backend();
+    },
+    launched,
+    onCuda: (t) => toBackend(t, backend()),
+  };
 }
 
 /** Strictly increasing key positions with gaps of 1–3. */
