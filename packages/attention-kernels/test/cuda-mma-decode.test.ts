@@ -8,14 +8,14 @@
 //
 // The pass rounds the scaled query and the probabilities to the K/V dtype (mma operands), so every
 // case is held to the half-precision tolerance, whatever the query dtype.
-import { createRng, type DType, getBackend, randomNormal, runKernel, tensor } from '@kvkit/tensor-core';
+import { createRng, type DType, getBackend, randomNormal, runKernel } from '@kvkit/tensor-core';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { MMA_ROWS, mmaDecodeLaunch, mmaDecodeServes, mmaDecodeSharedBytes } from '../src/cuda/mma-decode-plan.js';
 import { decodeAttentionModule, splitKMergeModule } from '../src/cuda/split-k.js';
 import { batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, ensureAttentionKernels, type KernelResult } from '../src/index.js';
 import { tolerance } from './gpu/parity-cases.js';
-import { expectPassOne, gappedPositions, passOneSuite } from './helpers/emulated-pass-one.js';
+import { expectPassOne, gappedPositions, ints, pagedCase, passOneSuite } from './helpers/emulated-pass-one.js';
 
 const seed = freshSeed();
 const rng = createRng(seed);
@@ -23,7 +23,6 @@ const CASE_TIMEOUT_MS = 240_000;
 const cpu = getBackend('cpu');
 const suite = passOneSuite([decodeAttentionModule, splitKMergeModule]);
 const { launched, onCuda } = suite;
-const ints = (values: Int32Array, shape: number[]) => tensor(values, shape, { dtype: 'i32', backend: cpu });
 
 interface Shape {
   kvHeads?: number;
@@ -115,36 +114,7 @@ describe(`tensor-core decode pass 1 on the CUDA emulator matches the CPU kernels
   ];
   for (const { shape: s, window, softcap } of pagedCases) {
     it(`pagedAttention: ${label(s, `batch ${s.batch}, pages of ${s.pageSize}, ragged lengths up to ${s.maxLength}, window ${window ?? 0}, soft-cap ${softcap ?? 0}`)}`, async () => {
-      const kvHeads = 2;
-      const rows = s.batch * kvHeads;
-      const maxPages = Math.ceil(s.maxLength / s.pageSize);
-      const pages = rows * maxPages + 3;
-      const order = Array.from({ length: pages }, (_, i) => i).sort(() => rng.uniform() - 0.5);
-      const lengths = Int32Array.from({ length: rows }, (_, r) => (r === 0 ? s.maxLength : rng.int(s.maxLength + 1)));
-      const positions = new Int32Array(pages * s.pageSize);
-      const table = new Int32Array(rows * maxPages);
-      const last = new Int32Array(rows);
-      for (let r = 0; r < rows; r++) {
-        const keyPositions = gappedPositions(rng, lengths[r]);
-        for (let p = 0; p < maxPages; p++) table[r * maxPages + p] = order[r * maxPages + p];
-        for (let j = 0; j < lengths[r]; j++) positions[table[r * maxPages + Math.floor(j / s.pageSize)] * s.pageSize + (j % s.pageSize)] = keyPositions[j];
-        last[r] = lengths[r] > 0 ? keyPositions[lengths[r] - 1] : 0;
-      }
-      const qPos = new Int32Array(s.batch * s.m);
-      for (let b = 0; b < s.batch; b++) for (let i = 0; i < s.m; i++) qPos[b * s.m + i] = last[b * kvHeads] - (s.m - 1 - i);
-      const inputs = [
-        randomNormal([s.batch, kvHeads * s.group, s.m, s.d], rng, { dtype: s.q, backend: cpu }),
-        randomNormal([pages, s.pageSize, s.d], rng, { dtype: s.kv, backend: cpu }),
-        randomNormal([pages, s.pageSize, s.d], rng, { dtype: s.kv, backend: cpu }),
-        ints(positions, [pages, s.pageSize]),
-        ints(table, [s.batch, kvHeads, maxPages]),
-        ints(lengths, [s.batch, kvHeads]),
-        ints(qPos, [s.batch, s.m]),
-      ];
-      const attrs = {
-        scale: 1 / Math.sqrt(s.d), causal: true, window: window ?? 0, softcap: softcap ?? 0, lse: true, tileSize: 64,
-        statistics: { enabled: false, window: 0, decay: 1, rowProbabilities: 0, weights: undefined }, maxLength: s.maxLength, queryBlock: 32,
-      };
+      const { inputs, attrs } = pagedCase(rng, s, (r) => (r === 0 ? s.maxLength : rng.int(s.maxLength + 1)), window, softcap);
       ensureAttentionKernels(cpu);
       ensureAttentionKernels(suite.cuda);
       const ref = runKernel('pagedAttention', inputs, attrs);
