@@ -11,7 +11,10 @@ import { columnsOf, dot, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 const TILE_ROWS = 512;
 /** Values of V per panel of the product (256 KiB, a core's L2), as matmulMatrix's panels. */
 const PANEL_VALUES = 32768;
-/** From this many multiply-adds (x.rows·m·V.cols) the hand-offs are worth it, as matmulMatrix's threshold. */
+/**
+ * From this many multiply-adds the hand-offs are worth it, as matmulMatrix's threshold: the kernel
+ * rows' x.rows·m·d and the product's x.rows·m·V.cols.
+ */
 const THREADED_MIN_WORK = 2 ** 24;
 /** V is copied into the arena whole: up to this many values (32 MiB, m = 2048 landmarks); a larger one takes the tiles. */
 const MAX_V_VALUES = 2 ** 22;
@@ -28,7 +31,7 @@ export function threadedGaussianCrossProduct(kernel: RadialKernel, x: Matrix, y:
   const d = x.cols;
   const m = y.rows;
   const k = v.cols;
-  if (gamma === undefined || n * m * k < THREADED_MIN_WORK || m * k > MAX_V_VALUES || simdThreadCount() < 2) return null;
+  if (gamma === undefined || n * m * (d + k) < THREADED_MIN_WORK || m * k > MAX_V_VALUES || simdThreadCount() < 2) return null;
   const tileRows = Math.min(TILE_ROWS, ROW_BLOCK * Math.ceil(n / ROW_BLOCK));
   // A short last block of four reads (and writes) up to three rows past the tile: padding rows.
   const arena = SimdArena.create([tileRows * d, d * m, m, tileRows, tileRows * m, m * k, tileRows * k], { threads: true });
