@@ -1,4 +1,5 @@
-import { getBackend, type Matrix, matmulMatrix, matrix } from '@kvkit/tensor-core';
+import { getBackend, type Matrix, matmulMatrix, matrix, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';
+import { threadedGaussianRows } from '../src/operator/threaded-gaussian-cross.js';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -128,6 +129,27 @@ describe('lazy kernel matrices', () => {
         assertClose(await sym.rowSumsAsync(), new KernelMatrix(kernel, x).rowSums(), 1e-5, `${kernel.name} row sums`);
         device.dispose();
         sym.dispose();
+      }
+    }));
+
+  it('toMatrix of a Gaussian kernel on the worker threads: the one-thread values bit for bit, exactly symmetric, the pairwise formula', () =>
+    withSeed((rng) => {
+      // 820² × 25 multiply-adds: past the threaded rows' 2²⁴; 820 rows make a short last tile (820 − 512).
+      const n = 820;
+      const x = matrix(n, 25, Array.from({ length: n * 25 }, () => rng.normal()));
+      const kernel = rbf({ gamma: 0.02 });
+      setSimdThreads(2);
+      const threaded = new KernelMatrix(kernel, x).toMatrix().data;
+      if (simdThreadCount() > 1) expect(threadedGaussianRows(kernel, x, x, new Float64Array(n * n))).toBe(true);
+      setSimdThreads(1);
+      const single = new KernelMatrix(kernel, x).toMatrix().data;
+      setSimdThreads();
+      for (let i = 0; i < single.length; i++) if (!Object.is(threaded[i], single[i])) expect.fail(`entry ${i}: ${threaded[i]} (threads) vs ${single[i]} (one thread)`);
+      for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) if (threaded[i * n + j] !== threaded[j * n + i]) expect.fail(`K[${i}][${j}] ≠ K[${j}][${i}]`);
+      for (const [i, j] of [[0, 1], [17, 803], [819, 400]]) {
+        let s = 0;
+        for (let c = 0; c < 25; c++) s += (x.data[i * 25 + c] - x.data[j * 25 + c]) ** 2;
+        expect(threaded[i * n + j]).toBeCloseTo(Math.exp(-0.02 * s), 14);
       }
     }));
 

@@ -16,6 +16,7 @@ import {
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { hostCrossProduct } from './host-cross-product.js';
 import { radialCrossRows } from './radial-cross.js';
+import { threadedGaussianRows } from './threaded-gaussian-cross.js';
 import { asPoints, type PointsInput, requireInteger } from '../points.js';
 import { fusedProfile, fusedRadialProduct } from './device-radial-product.js';
 import { accumulateProduct, accumulateTransposedProduct } from '../util/tile-products.js';
@@ -119,7 +120,8 @@ export class KernelMatrix implements LinearOperator {
   }
 
   private radialMatrix(kernel: RadialKernel, out: Float64Array): Matrix {
-    radialCrossRows(kernel, this.x, this.y)(0, this.rows, out);
+    // A Gaussian kernel's rows on the worker threads where they pay (the same values).
+    if (!threadedGaussianRows(kernel, this.x, this.y, out)) radialCrossRows(kernel, this.x, this.y)(0, this.rows, out);
     if (this.symmetric) {
       const diagonal = kernel.diagonal(this.x);
       for (let i = 0; i < this.rows; i++) out[i * (this.rows + 1)] = diagonal[i];

@@ -1,7 +1,7 @@
-// K(x, y)·V for a Gaussian kernel and a wide V (Nyström's K_CC^{−1/2}) with every step split among
-// tensor-core's worker threads, in one shared arena: a tile of kernel rows (its dot products by the
-// row-block kernel, then the Gaussian profile), then the tile times V. Before, the kernel rows ran on
-// one thread while the other waited, and each tile's product copied V into matmulMatrix's scratch.
+// K(x, y)·V, or k(x, y) itself, for a Gaussian kernel with every step split among tensor-core's
+// worker threads, in one shared arena: a tile of kernel rows (its dot products by the row-block
+// kernel, then the Gaussian profile), then the tile times V (or copied out). Before, the kernel rows
+// ran on one thread while the other waited, and each tile's product copied V into matmulMatrix's scratch.
 import { balancedRanges, type Matrix, runRowBlocks, simdThreadCount } from '@kvkit/tensor-core';
 import type { RadialKernel } from '../kernels/kernel.js';
 import { addressOf, SimdArena } from '../wasm/simd-arena.js';
@@ -26,42 +26,76 @@ const MAX_V_VALUES = 2 ** 22;
  * summed by one thread in the same order.
  */
 export function threadedGaussianCrossProduct(kernel: RadialKernel, x: Matrix, y: Matrix, v: Matrix): Matrix | null {
+  const m = y.rows;
+  const k = v.cols;
+  if (m * k > MAX_V_VALUES || x.rows * m * (x.cols + k) < THREADED_MIN_WORK) return null;
+  const out = new Float64Array(x.rows * k);
+  const depth = Math.min(m, Math.max(16, Math.floor(PANEL_VALUES / k)));
+  const done = gaussianTiles(kernel, x, y, [m * k, TILE_ROWS * k], ([coefficients]) => coefficients.set(v.data), (arena, tile, r0, height, [coefficients, product]) => {
+    // The tile times V (all of V in the arena: its panels pass in one hand-off).
+    const times = { xa: addressOf(tile), xs: 8 * m, xk: 8, d: m, yt: addressOf(coefficients), ld: k, c: addressOf(product), cs: 8 * k, firstRow: 0, symmetric: false, add: false, panelDepth: depth };
+    runRowBlocks(arena.kernels, arena, times, 0, Math.ceil(height / ROW_BLOCK));
+    out.set(product.subarray(0, height * k), r0 * k);
+  });
+  return done ? { rows: x.rows, cols: k, data: out } : null;
+}
+
+/**
+ * k(x, y) itself (x.rows × y.rows, into `out`) for a Gaussian `kernel` on the worker threads: the
+ * tiles of threadedGaussianCrossProduct copied out instead of multiplied. False where the threads
+ * are not to be had or the work is too small (the caller's loop then runs); the same values as
+ * radialCrossRows.
+ */
+export function threadedGaussianRows(kernel: RadialKernel, x: Matrix, y: Matrix, out: Float64Array): boolean {
+  const m = y.rows;
+  if (x.rows * m * x.cols < THREADED_MIN_WORK) return false;
+  return gaussianTiles(kernel, x, y, [], () => {}, (_arena, tile, r0, height) => out.set(tile.subarray(0, height * m), r0 * m));
+}
+
+/**
+ * Tiles of TILE_ROWS kernel rows of a Gaussian `kernel` in one shared arena, each split among the
+ * worker threads (dot products by the row-block kernel, then the Gaussian profile), handed to
+ * `visit` with the arena and the `extra` areas (filled once by `setup`). False, having visited
+ * nothing, where the threads or SIMD are not to be had or the kernel is not Gaussian.
+ */
+function gaussianTiles(
+  kernel: RadialKernel,
+  x: Matrix,
+  y: Matrix,
+  extra: number[],
+  setup: (areas: Float64Array[]) => void,
+  visit: (arena: SimdArena, tile: Float64Array, r0: number, height: number, areas: Float64Array[]) => void,
+): boolean {
   const gamma = kernel.gaussianGamma;
   const n = x.rows;
   const d = x.cols;
   const m = y.rows;
-  const k = v.cols;
-  if (gamma === undefined || n * m * (d + k) < THREADED_MIN_WORK || m * k > MAX_V_VALUES || simdThreadCount() < 2) return null;
+  if (gamma === undefined || simdThreadCount() < 2) return false;
   const tileRows = Math.min(TILE_ROWS, ROW_BLOCK * Math.ceil(n / ROW_BLOCK));
   // A short last block of four reads (and writes) up to three rows past the tile: padding rows.
-  const arena = SimdArena.create([tileRows * d, d * m, m, tileRows, tileRows * m, m * k, tileRows * k], { threads: true });
+  const arena = SimdArena.create([tileRows * d, d * m, m, tileRows, tileRows * m, ...extra], { threads: true });
   if (!arena?.threads) {
     arena?.release();
-    return null;
+    return false;
   }
   try {
-    const [rows, columns, yNorms, xNorms, tile, coefficients, product] = arena.arrays;
+    const [rows, columns, yNorms, xNorms, tile, ...areas] = arena.arrays;
     columnsOf(y, columns);
     squaredNorms(y, yNorms);
-    coefficients.set(v.data);
-    const depth = Math.min(m, Math.max(16, Math.floor(PANEL_VALUES / k)));
-    const out = new Float64Array(n * k);
+    setup(areas);
     for (let r0 = 0; r0 < n; r0 += tileRows) {
       const height = Math.min(tileRows, n - r0);
       const blocks = Math.ceil(height / ROW_BLOCK);
       rows.fill(0).set(x.data.subarray(r0 * d, (r0 + height) * d));
       for (let r = 0; r < height; r++) xNorms[r] = dot(x.data, (r0 + r) * d, (r0 + r) * d, d);
-      // The tile's dot products x_r·y_j, then their Gaussian profile, then the tile times V (all of V in
-      // the arena: its panels pass in one hand-off).
+      // The tile's dot products x_r·y_j, then their Gaussian profile.
       const dots = { xa: addressOf(rows), xs: 8 * d, xk: 8, d, yt: addressOf(columns), ld: m, c: addressOf(tile), cs: 8 * m, firstRow: 0, symmetric: false, add: false };
       runRowBlocks(arena.kernels, arena, dots, 0, blocks);
       const ranges = balancedRanges(height, arena.threadCount);
       arena.run('gaussianCrossRows', ranges.map(([from, to]) => (to > from ? [addressOf(tile), m, addressOf(xNorms), addressOf(yNorms), m, from, to, gamma] : null)));
-      const times = { xa: addressOf(tile), xs: 8 * m, xk: 8, d: m, yt: addressOf(coefficients), ld: k, c: addressOf(product), cs: 8 * k, firstRow: 0, symmetric: false, add: false, panelDepth: depth };
-      runRowBlocks(arena.kernels, arena, times, 0, blocks);
-      out.set(product.subarray(0, height * k), r0 * k);
+      visit(arena, tile, r0, height, areas);
     }
-    return { rows: n, cols: k, data: out };
+    return true;
   } finally {
     arena.release();
   }
