@@ -15,7 +15,9 @@ import { MMA_ROWS, mmaDecodeLaunch, mmaDecodeServes, mmaDecodeSharedBytes } from
 import { decodeAttentionModule, splitKMergeModule } from '../src/cuda/split-k.js';
 import { batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, ensureAttentionKernels, type KernelResult } from '../src/index.js';
 import { tolerance } from './gpu/parity-cases.js';
-import { expectPassOne, gappedPositions, ints, pagedCase, passOneSuite } from './helpers/emulated-pass-one.js';
+import { pagedInputs } from './gpu/paged-inputs.js';
+import { gappedPositions } from './helpers/reference.js';
+import { expectPassOne, ints, passOneSuite } from './helpers/emulated-pass-one.js';
 
 const seed = freshSeed();
 const rng = createRng(seed);
@@ -114,7 +116,7 @@ describe(`tensor-core decode pass 1 on the CUDA emulator matches the CPU kernels
   ];
   for (const { shape: s, window, softcap } of pagedCases) {
     it(`pagedAttention: ${label(s, `batch ${s.batch}, pages of ${s.pageSize}, ragged lengths up to ${s.maxLength}, window ${window ?? 0}, soft-cap ${softcap ?? 0}`)}`, async () => {
-      const { inputs, attrs } = pagedCase(rng, s, (r) => (r === 0 ? s.maxLength : rng.int(s.maxLength + 1)), window, softcap);
+      const { inputs, attrs } = pagedInputs(rng, { ...s, kvHeads: 2, window, softcap }, (r) => (r === 0 ? s.maxLength : rng.int(s.maxLength + 1)));
       ensureAttentionKernels(cpu);
       ensureAttentionKernels(suite.cuda);
       const ref = runKernel('pagedAttention', inputs, attrs);

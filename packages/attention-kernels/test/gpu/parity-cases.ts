@@ -9,6 +9,8 @@ import { attention, type AttentionMask, type Backend, cast, createRng, type DTyp
 import { relativeError } from '@kvkit/tensor-core/testing';
 import { type AttentionState, attentionStatistics, type AttentionStatisticsOptions, batchedDecodeAttention, decodeAttention, type DecodeAttentionOptions, flashAttention, type FlashAttentionOptions, type KernelResult, type KeyStatistics, type KiviCacheView, type StatisticsOptions, ensureAttentionKernels, kiviDecodeAttention, type KiviDecodeOptions, latentAttention, mergeAttentionStates, pagedAttention, PagedKVPool, PagedSequence, poolKeyScores, PrefixKVTree, prefixSharedAttention } from '../../src/index.js';
 import { randomKiviView } from '../helpers/random-kivi.js';
+import { gappedPositions } from '../helpers/reference.js';
+import { pagedInputs } from './paged-inputs.js';
 
 export interface GpuParityCase {
   name: string;
@@ -59,13 +61,6 @@ async function statisticsError(got: KeyStatistics, ref: KeyStatistics): Promise<
 
 export const tolerance = (dtype: DType): number => (dtype === 'f32' ? 1e-5 : 1e-2);
 
-/** Strictly increasing key positions with gaps of 1–3 (what eviction leaves). */
-function gapped(rng: Rng, n: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let j = 0, p = 0; j < n; j++, p += 1 + rng.int(3)) out[j] = p;
-  return out;
-}
-
 interface DenseShape {
   kvHeads: number;
   group: number;
@@ -84,7 +79,7 @@ function denseInputs(rng: Rng, s: DenseShape) {
   const q = randomNormal([s.kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu });
   const k = randomNormal([s.kvHeads, s.n, s.d], rng, { dtype: s.dtype, backend: cpu });
   const v = randomNormal([s.kvHeads, s.n, s.dv ?? s.d], rng, { dtype: s.dtype, backend: cpu });
-  const kPos = gapped(rng, s.n);
+  const kPos = gappedPositions(rng, s.n);
   const last = s.n > 0 ? kPos[s.n - 1] : 0;
   const start = s.queryStart ?? last - 2 * (s.m - 1);
   const qPos = Int32Array.from({ length: s.m }, (_, i) => start + 2 * i);
@@ -176,7 +171,7 @@ export function kiviCase(
       const kvHeads = 2;
       const { view } = randomKiviView(rng, {
         bits: shape.bits, groupSize: shape.groupSize, valueGroupSize: shape.valueGroupSize, kvHeads, headDim: shape.d, length: shape.n,
-        residual: shape.residual, extraCapacity: shape.capacity, floatDType: shape.floatDType, positions: gapped(rng, shape.n + (shape.capacity ?? 0)),
+        residual: shape.residual, extraCapacity: shape.capacity, floatDType: shape.floatDType, positions: gappedPositions(rng, shape.n + (shape.capacity ?? 0)),
       });
       const q = randomNormal([kvHeads * shape.group, shape.m, shape.d], rng, { dtype: shape.qDType, backend: getBackend('cpu') });
       const { queryPositions, ...rest } = options;
@@ -285,35 +280,7 @@ export function pagedCase(
     tolerance: tolerance(s.dtype),
     async run(gpu, rng) {
       const cpu = getBackend('cpu');
-      const rows = s.batch * s.kvHeads;
-      const maxPages = Math.ceil(s.maxLength / s.pageSize);
-      const pages = rows * maxPages + 3; // a few pages nobody uses
-      const order = Array.from({ length: pages }, (_, i) => i).sort(() => rng.uniform() - 0.5);
-      const lengths = Int32Array.from({ length: rows }, (_, r) => (r === 0 ? s.maxLength : rng.int(s.maxLength + 1)));
-      const positions = new Int32Array(pages * s.pageSize);
-      const table = new Int32Array(rows * maxPages);
-      const lastPosition = new Int32Array(rows);
-      for (let r = 0; r < rows; r++) {
-        const keyPositions = gapped(rng, lengths[r]);
-        for (let p = 0; p < maxPages; p++) table[r * maxPages + p] = order[r * maxPages + p];
-        for (let j = 0; j < lengths[r]; j++) positions[table[r * maxPages + Math.floor(j / s.pageSize)] * s.pageSize + (j % s.pageSize)] = keyPositions[j];
-        lastPosition[r] = lengths[r] > 0 ? keyPositions[lengths[r] - 1] : 0;
-      }
-      const qPos = new Int32Array(s.batch * s.m);
-      for (let b = 0; b < s.batch; b++) for (let i = 0; i < s.m; i++) qPos[b * s.m + i] = lastPosition[b * s.kvHeads] - (s.m - 1 - i);
-      const inputs = [
-        randomNormal([s.batch, s.kvHeads * s.group, s.m, s.d], rng, { dtype: s.dtype, backend: cpu }),
-        randomNormal([pages, s.pageSize, s.d], rng, { dtype: s.dtype, backend: cpu }),
-        randomNormal([pages, s.pageSize, s.d], rng, { dtype: s.dtype, backend: cpu }),
-        tensor(positions, [pages, s.pageSize], { dtype: 'i32', backend: cpu }),
-        tensor(table, [s.batch, s.kvHeads, maxPages], { dtype: 'i32', backend: cpu }),
-        tensor(lengths, [s.batch, s.kvHeads], { dtype: 'i32', backend: cpu }),
-        tensor(qPos, [s.batch, s.m], { dtype: 'i32', backend: cpu }),
-      ];
-      const attrs = {
-        scale: 1 / Math.sqrt(s.d), causal: true, window: s.window ?? 0, softcap: s.softcap ?? 0, lse: true, tileSize: 64,
-        statistics: { enabled: s.statistics !== undefined, window: 0, decay: 1, rowProbabilities: 0, ...s.statistics, weights: undefined }, maxLength: s.maxLength, queryBlock: 32,
-      };
+      const { inputs, attrs } = pagedInputs(rng, { ...s, q: s.dtype, kv: s.dtype }, (r) => (r === 0 ? s.maxLength : rng.int(s.maxLength + 1)));
       ensureAttentionKernels(cpu);
       ensureAttentionKernels(gpu);
       const ref = runKernel('pagedAttention', inputs, attrs);
@@ -426,7 +393,7 @@ export function batchedCase(
       const qPos = new Int32Array(s.lengths.length * s.m);
       let at = 0;
       s.lengths.forEach((n, b) => {
-        kPos.set(gapped(rng, n), at);
+        kPos.set(gappedPositions(rng, n), at);
         const last = n > 0 ? kPos[at + n - 1] : 0;
         for (let i = 0; i < s.m; i++) qPos[b * s.m + i] = last - (s.m - 1 - i);
         at += n;
