@@ -185,7 +185,7 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
       cases.forEach((product, index) => expectIdentical(threaded[index], product().data, `case ${index}`));
     }));
 
-  it.skipIf(!hasWorkers)('splits a large cholesky (L over the kept arena: its own shared arena) among the threads: L Lᵀ = A, the one-thread L bit for bit; a failing pivot lets the threads go', () =>
+  it('splits a large cholesky (L over the kept arena: its own shared arena) among the threads: L Lᵀ = A, the one-thread L bit for bit; a failing pivot lets the threads go', () =>
     withSeed((rng) => {
       // Over 2080 rows the first panels' solves split among the threads too (≥ 2²⁰ multiply-adds).
       const n = 2100;
@@ -221,7 +221,7 @@ describe.skipIf(!hasWorkers)('SimdThreads', () => {
       expectIdentical(l, cholesky(a).data, 'one thread');
     }));
 
-  it.skipIf(!hasWorkers)('starts its workers in a process run with --input-type=module, where they read their program as an ES module', () => {
+  it('starts its workers in a process run with --input-type=module, where they read their program as an ES module', () => {
     // The built package (turbo builds it before the tests), in a child process whose workers inherit the flag.
     const program = [
       "import { matmulMatrix, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';",

@@ -90,16 +90,19 @@ function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: D
       const row = (c1 + r) * n + c0;
       for (let k = 0; k < p; k++) transposed[k * rest + r] = l[row + k];
     }
-    const solve = (from: number, to: number): number[] => [addressOf(transposed), rest, p, addressOf(l, c0 * n + c0), n, from, to];
+    const solve = (from: number, to: number): Parameters<DenseSimdKernels['lowerSolveColumns']> => [addressOf(transposed), rest, p, addressOf(l, c0 * n + c0), n, from, to];
     const split = (rest * p * p) / 2 >= THREADED_UPDATE_MIN ? threads : null;
     if (split) split.run('lowerSolveColumns', balancedRanges(rest, split.threadCount).map(([from, to]) => (to > from ? solve(from, to) : null)));
-    else kernels.lowerSolveColumns(addressOf(transposed), rest, p, addressOf(l, c0 * n + c0), n, 0, rest);
-    // L21 back into L's rows; −L21ᵀ is the update's right factor.
+    else kernels.lowerSolveColumns(...solve(0, rest));
+    // L21 back into L's rows, and −L21ᵀ left in place as the update's right factor (one pass).
     for (let r = 0; r < rest; r++) {
       const row = (c1 + r) * n + c0;
-      for (let k = 0; k < p; k++) l[row + k] = transposed[k * rest + r];
+      for (let k = 0; k < p; k++) {
+        const v = transposed[k * rest + r];
+        l[row + k] = v;
+        transposed[k * rest + r] = -v;
+      }
     }
-    for (let q = 0; q < p * rest; q++) transposed[q] = -transposed[q];
     // C += L21·(−L21ᵀ) on the trailing lower triangle, L21's rows read in place (a last block of four
     // rows past n reads and writes the spare rows).
     const job = { xa: addressOf(l, c1 * n + c0), xs: 8 * n, xk: 8, d: p, yt: addressOf(transposed), ld: rest, c: addressOf(l, c1 * n + c1), cs: 8 * n, firstRow: 0, symmetric: false, lower: true, add: true };

@@ -52,7 +52,8 @@ export function threadedScratchAreas(lengths: number[]): { kernels: DenseSimdKer
  */
 export function threadedAreas(lengths: number[]): { kernels: DenseSimdKernels; areas: Float64Array[]; arena: SimdArena; owned: SimdArena | null } | null {
   const kept = threadedScratchAreas(lengths);
-  if (kept || !simdKernelsEnabled() || simdThreadCount() < 2) return kept ? { ...kept, owned: null } : null;
+  if (kept) return { ...kept, owned: null };
+  if (!simdKernelsEnabled() || simdThreadCount() < 2) return null;
   const owned = SimdArena.create(lengths, undefined, { threads: true });
   if (!owned?.threads) {
     owned?.release();
