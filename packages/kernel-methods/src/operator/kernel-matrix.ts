@@ -183,7 +183,7 @@ export class KernelMatrix implements LinearOperator {
    */
   async multiplyNormalAsync(v: Matrix): Promise<Matrix> {
     this.checkRhs(v, this.cols, 'multiplyNormalAsync');
-    if (!this.backend) return this.hostProduct(this.hostProduct(v, false), !this.symmetric);
+    if (!this.backend) return this.multiplyTransposed(this.multiply(v));
     const rhs = this.upload(v);
     let inner: Tensor[];
     try {
@@ -194,7 +194,8 @@ export class KernelMatrix implements LinearOperator {
     const joined = inner.length === 1 ? inner[0] : concat(inner, 0);
     if (joined !== inner[0]) for (const tile of inner) tile.dispose();
     try {
-      return await readMatrixAsync(this.deviceProductOf(joined, !this.symmetric, v.cols), this.cols, v.cols);
+      // Kᵀ: the transposed product (for a symmetric K the same points on both sides).
+      return await readMatrixAsync(this.deviceProductOf(joined, true, v.cols), this.cols, v.cols);
     } finally {
       joined.dispose();
     }

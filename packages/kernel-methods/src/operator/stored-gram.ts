@@ -6,10 +6,7 @@
 // the speed per product, 1.5–2× faster to store).
 import type { LinearOperator, Matrix } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
-import { materializeKernel, packedMultiply, packedRowMeans } from './stored-kernel.js';
-
-/** Columns of V per pass over K: a randomized sketch of up to 22 components (plus 10 oversampling) in one pass. */
-const PRODUCT_COLUMNS = 32;
+import { MAX_PRODUCT_COLUMNS, materializeKernel, packedMultiply, packedRowMeans } from './stored-kernel.js';
 
 /** The operator K·V of a stored n × n K, its row means, and `release` (let the worker threads go). */
 export interface StoredGram extends LinearOperator {
@@ -19,7 +16,8 @@ export interface StoredGram extends LinearOperator {
 
 /** K(x, x) materialized once (`materializeKernel`, packed) as an operator for blocks of vectors. */
 export function storedGram(kernel: Kernel, x: Matrix): StoredGram {
-  const packed = materializeKernel(kernel, x, { productColumns: PRODUCT_COLUMNS });
+  // The solvers' blocks are at most this wide in one pass (wider ones take several).
+  const packed = materializeKernel(kernel, x, { productColumns: MAX_PRODUCT_COLUMNS });
   const multiply = (v: Matrix): Matrix => packedMultiply(packed, v);
   const n = x.rows;
   return { rows: n, cols: n, multiply, multiplyTransposed: multiply, rowMeans: packedRowMeans(packed).rowMeans, release: () => packed.simd?.arena.release() };

@@ -83,9 +83,12 @@ export function requirePackedKernelFits(n: number, maxMemoryBytes: number | unde
   }
 }
 
-/** The `productColumns` for products with blocks of `width` columns: 1 for vectors, else width rounded up to even, at most 32. */
+/** Most columns of V a block product takes per pass that pay: a randomized sketch of 22 components plus 10 oversampling in one pass. */
+export const MAX_PRODUCT_COLUMNS = 32;
+
+/** The `productColumns` for products with blocks of `width` columns: 1 for vectors, else width rounded up to even, at most MAX_PRODUCT_COLUMNS. */
 export function productColumnsFor(width: number): number {
-  return width === 1 ? 1 : Math.min(32, width + (width % 2));
+  return width === 1 ? 1 : Math.min(MAX_PRODUCT_COLUMNS, width + (width % 2));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { cholesky, lowerTriangularSolver, type Matrix, type ProductSteps, runSteps, runStepsAsync, triangularGram } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { KernelMatrix, type KernelMatrixOptions } from '../operator/kernel-matrix.js';
-import { addToDiagonal, conjugateGradientSteps } from '../util/linalg.js';
+import { conjugateGradientSteps } from '../util/linalg.js';
 import { centerGram } from './nystroem-system.js';
 import { hostKernelRows } from '../operator/radial-cross.js';
 import { accumulateProduct, accumulateTransposedProduct, simdNormalColumns, simdNormalProduct, simdTransposedColumns } from '../util/tile-products.js';
@@ -77,7 +77,7 @@ function* falkonSteps(kernel: Kernel, n: number, y: Matrix, centers: Matrix, opt
   for (let i = 0; i < gram.data.length; i++) gram.data[i] *= n / m;
   // Four solves with T or A every iteration: both held in WebAssembly memory for the whole solve.
   const solveT = lowerTriangularSolver(t);
-  const solveA = lowerTriangularSolver(cholesky(addToDiagonal(gram, alpha)));
+  const solveA = lowerTriangularSolver(cholesky(gram, { jitter: alpha }));
   // In u = Pᵀβ coordinates the system is P⁻¹K_mnK_nmP⁻ᵀu + αA⁻¹A⁻ᵀu (the regularizer's T cancels):
   // with w = A⁻ᵀu, β = T⁻ᵀw, the product is A⁻¹(T⁻¹K_mnK_nmβ + αw).
   const kmnY = yield { op: 'transposedTimes', v: y };
