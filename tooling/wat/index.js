@@ -6,11 +6,16 @@ import wabtFactory from 'wabt';
 
 let wabt;
 
-/** The bytes of the WebAssembly module in a .wat file; a syntax or validation error names the file. */
-export async function compileWat(path) {
-  wabt ??= await wabtFactory();
-  const text = await readFile(path, 'utf8');
-  const module = wabt.parseWat(path, text, { simd: true });
+/**
+ * A multiply-add written `(f64x2.relaxed_madd (local.get $x) (local.get $y) (local.get $acc))`: the
+ * fused variant keeps it (one rounding where the engine fuses), the plain one computes it as
+ * `acc + x·y` with two roundings, the order tensor-core's JavaScript loops use.
+ */
+const RELAXED_MADD = /\(f64x2\.relaxed_madd \(local\.get (\$\w+)\) \(local\.get (\$\w+)\) \(local\.get (\$\w+)\)\)/g;
+
+function compileText(wabt, path, text, relaxed) {
+  // The plain variant is parsed without relaxed SIMD, so a relaxed instruction the rewrite missed fails the build.
+  const module = wabt.parseWat(path, text, { simd: true, relaxed_simd: relaxed });
   try {
     module.validate();
     return Uint8Array.from(module.toBinary({}).buffer);
@@ -19,10 +24,31 @@ export async function compileWat(path) {
   }
 }
 
-/** An ES module whose default export is the compiled module's bytes (a Uint8Array). */
+/**
+ * The module of a .wat file, plain and (where its text has relaxed multiply-adds) fused: `plain`
+ * computes each `f64x2.relaxed_madd` as a multiply then an add, `fused` (null without any) keeps
+ * them, for engines with relaxed SIMD. A syntax or validation error names the file.
+ */
+export async function compileWatVariants(path) {
+  wabt ??= await wabtFactory();
+  const text = await readFile(path, 'utf8');
+  const plainText = text.replace(RELAXED_MADD, '(f64x2.add (local.get $3) (f64x2.mul (local.get $1) (local.get $2)))');
+  return { plain: compileText(wabt, path, plainText, false), fused: plainText === text ? null : compileText(wabt, path, text, true) };
+}
+
+/** The bytes of the (plain) WebAssembly module in a .wat file. */
+export async function compileWat(path) {
+  return (await compileWatVariants(path)).plain;
+}
+
+/**
+ * An ES module whose default export is the plain module's bytes (a Uint8Array) and whose `fused`
+ * export is the fused variant's, or null.
+ */
 export async function watModuleCode(path) {
-  const base64 = Buffer.from(await compileWat(path)).toString('base64');
-  return `const base64 = ${JSON.stringify(base64)};\nexport default Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));\n`;
+  const { plain, fused } = await compileWatVariants(path);
+  const bytes = (module) => (module ? `Uint8Array.from(atob(${JSON.stringify(Buffer.from(module).toString('base64'))}), (c) => c.charCodeAt(0))` : 'null');
+  return `export default ${bytes(plain)};\nexport const fused = ${bytes(fused)};\n`;
 }
 
 /** tsup/esbuild plugin: `.wat` imports become their compiled bytes. */

@@ -14,7 +14,7 @@
 // Data: bench/spam-cases.ts (SpamAssassin paragraphs, 25 standardized text features); the
 // regression target is the e-mail's spam label (0/1).
 import { cpus } from 'node:os';
-import { cholesky, choleskySolve, type Matrix, matmulMatrix, SimdArena, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';
+import { cholesky, choleskySolve, fusedMultiplyAddActive, type Matrix, matmulMatrix, SimdArena, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';
 import { type Kernel, KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
 import { runScikitLearn } from './scikit-learn-runner.js';
 import { benchCases, paragraphs, time } from './spam-cases.js';
@@ -228,7 +228,7 @@ cases.forEach((c, index) => {
   if (exactKrr) console.error(`kvkit: n = ${c.n} KRR done`);
 });
 
-console.log(`\nMachine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, kvkit on ${simdThreadCount()} threads, Node ${process.version}; scikit-learn ${sk.sklearn}, numpy ${sk.numpy}; ${new Date().toISOString().slice(0, 10)}`);
+console.log(`\nMachine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, kvkit on ${simdThreadCount()} threads (fused multiply-adds ${fusedMultiplyAddActive() ? 'on' : 'off'}), Node ${process.version}; scikit-learn ${sk.sklearn}, numpy ${sk.numpy}; ${new Date().toISOString().slice(0, 10)}`);
 console.log(`Data: ${all.x.rows} SpamAssassin paragraphs, 25 standardized text features, rbf γ = 1/25, α = ${ALPHA}, 80/20 split.`);
 console.log(`Eigenvalue accuracy: ‖λ − λ_ARPACK‖/‖λ_ARPACK‖ of the top 10 (ARPACK, float64, as reference where it ran).\n`);
 console.log(lines.join('\n'));

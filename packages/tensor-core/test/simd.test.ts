@@ -1,14 +1,18 @@
 // tensor-core's WebAssembly SIMD kernels (src/simd): matmulMatrix's SIMD path against the direct
 // float64 formula (summed in the same order, so equal to the last bit) and the arena's contract.
-import { afterEach, describe, expect, it } from 'vitest';
+// The plain module's property: products with fused multiply-adds (engines with relaxed SIMD) are
+// checked in fused-multiply-add.test.ts.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Matrix, matmulMatrix } from '../src/linalg/index.js';
 import { dotProduct } from '../src/linalg/matrix-ops.js';
 import { symmetricUpperProduct } from '../src/linalg/tridiagonalize.js';
-import { addressOf, SimdArena, setSimdKernels } from '../src/simd/index.js';
+import { addressOf, SimdArena, setFusedMultiplyAdd, setSimdKernels } from '../src/simd/index.js';
 import { withSeed } from '../src/testing/index.js';
 import type { Rng } from '../src/rng.js';
 import { expectIdentical, naiveMatmul, randomArray } from './reference.js';
 
+beforeAll(() => setFusedMultiplyAdd(false));
+afterAll(() => setFusedMultiplyAdd(true));
 afterEach(() => setSimdKernels(true));
 
 function random(rng: Rng, rows: number, cols: number): Matrix {

@@ -1,9 +1,21 @@
 ;; Dense float64 kernels in WebAssembly SIMD (f64x2), shared by every package's arena: a 4×4
 ;; register-blocked row-block product (the GEMM micro-kernel behind matmulMatrix) and the row-block
 ;; matrix–vector products. Every pointer is a byte address in the imported memory. Each output is
-;; summed over k in order from zero, as tensor-core's JavaScript loops do: the same float64 values.
+;; summed over k in order from zero, as tensor-core's JavaScript loops do. The products accumulate
+;; with f64x2.relaxed_madd: @kvkit/wat builds this text twice, the plain module computing each as
+;; acc + x·y with two roundings (the same float64 values as the JavaScript loops), and a fused one
+;; for engines with relaxed SIMD, which round once where the CPU has FMA (2× the multiply-adds per
+;; cycle of the 128-bit lanes; simd-arena.ts picks it).
 (module
   (import "env" "memory" (memory 1))
+
+  ;; acc + x·y by this module's multiply-add, in lane 0: the plain rounding unless it is fused.
+  (func (export "multiplyAddProbe") (param $x f64) (param $y f64) (param $acc f64) (result f64)
+    (local $vx v128) (local $vy v128) (local $va v128)
+    (local.set $vx (f64x2.splat (local.get $x)))
+    (local.set $vy (f64x2.splat (local.get $y)))
+    (local.set $va (f64x2.splat (local.get $acc)))
+    (f64x2.extract_lane 0 (f64x2.relaxed_madd (local.get $vx) (local.get $vy) (local.get $va))))
 
   ;; out[o_r + 8j] = x_r · y_j for the four rows x_r at xa + 8·d·r and j0 ≤ j < j1, with y stored
   ;; transposed (yt + 8(k·ld + j) holds y_j[k]), so one load gives y_j[k], y_{j+1}[k] and each x_r[k] is
@@ -73,7 +85,6 @@
     (local $y01 v128) (local $y23 v128) (local $x v128)
     (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
     (local $c0 v128) (local $c1 v128) (local $e0 v128) (local $e1 v128)
-    (local $s0 f64) (local $s1 f64) (local $s2 f64) (local $s3 f64) (local $y f64)
     (local.set $step (i32.shl (local.get $ld) (i32.const 3)))
     (local.set $j (local.get $j0))
     ;; four columns at a time
@@ -103,20 +114,20 @@
         (local.set $y01 (v128.load (local.get $p)))
         (local.set $y23 (v128.load offset=16 (local.get $p)))
         (local.set $x (v128.load64_splat (local.get $xr)))
-        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $x) (local.get $y01))))
-        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $x) (local.get $y23))))
+        (local.set $a0 (f64x2.relaxed_madd (local.get $x) (local.get $y01) (local.get $a0)))
+        (local.set $a1 (f64x2.relaxed_madd (local.get $x) (local.get $y23) (local.get $a1)))
         (local.set $q (i32.add (local.get $xr) (local.get $xs)))
         (local.set $x (v128.load64_splat (local.get $q)))
-        (local.set $b0 (f64x2.add (local.get $b0) (f64x2.mul (local.get $x) (local.get $y01))))
-        (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul (local.get $x) (local.get $y23))))
+        (local.set $b0 (f64x2.relaxed_madd (local.get $x) (local.get $y01) (local.get $b0)))
+        (local.set $b1 (f64x2.relaxed_madd (local.get $x) (local.get $y23) (local.get $b1)))
         (local.set $q (i32.add (local.get $q) (local.get $xs)))
         (local.set $x (v128.load64_splat (local.get $q)))
-        (local.set $c0 (f64x2.add (local.get $c0) (f64x2.mul (local.get $x) (local.get $y01))))
-        (local.set $c1 (f64x2.add (local.get $c1) (f64x2.mul (local.get $x) (local.get $y23))))
+        (local.set $c0 (f64x2.relaxed_madd (local.get $x) (local.get $y01) (local.get $c0)))
+        (local.set $c1 (f64x2.relaxed_madd (local.get $x) (local.get $y23) (local.get $c1)))
         (local.set $q (i32.add (local.get $q) (local.get $xs)))
         (local.set $x (v128.load64_splat (local.get $q)))
-        (local.set $e0 (f64x2.add (local.get $e0) (f64x2.mul (local.get $x) (local.get $y01))))
-        (local.set $e1 (f64x2.add (local.get $e1) (f64x2.mul (local.get $x) (local.get $y23))))
+        (local.set $e0 (f64x2.relaxed_madd (local.get $x) (local.get $y01) (local.get $e0)))
+        (local.set $e1 (f64x2.relaxed_madd (local.get $x) (local.get $y23) (local.get $e1)))
         (local.set $p (i32.add (local.get $p) (local.get $step)))
         (local.set $xr (i32.add (local.get $xr) (local.get $xk)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
@@ -132,41 +143,38 @@
       (v128.store offset=16 (i32.add (local.get $o3) (local.get $q)) (local.get $e1))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $cols4)))
-    ;; the last 0–3 columns one at a time
+    ;; the last 0–3 columns one at a time, rows in pairs: the same multiply-adds as the blocks above
+    ;; (so a symmetric product stays symmetric with fused ones)
     (block $done1 (loop $cols1
       (br_if $done1 (i32.ge_s (local.get $j) (local.get $j1)))
       (local.set $q (i32.shl (local.get $j) (i32.const 3)))
       (if (local.get $add)
         (then
-          (local.set $s0 (f64.load (i32.add (local.get $o0) (local.get $q))))
-          (local.set $s1 (f64.load (i32.add (local.get $o1) (local.get $q))))
-          (local.set $s2 (f64.load (i32.add (local.get $o2) (local.get $q))))
-          (local.set $s3 (f64.load (i32.add (local.get $o3) (local.get $q)))))
+          (local.set $a0 (f64x2.replace_lane 1 (v128.load64_splat (i32.add (local.get $o0) (local.get $q))) (f64.load (i32.add (local.get $o1) (local.get $q)))))
+          (local.set $a1 (f64x2.replace_lane 1 (v128.load64_splat (i32.add (local.get $o2) (local.get $q))) (f64.load (i32.add (local.get $o3) (local.get $q))))))
         (else
-          (local.set $s0 (f64.const 0)) (local.set $s1 (f64.const 0)) (local.set $s2 (f64.const 0)) (local.set $s3 (f64.const 0))))
+          (local.set $a0 (v128.const f64x2 0 0)) (local.set $a1 (v128.const f64x2 0 0))))
       (local.set $p (i32.add (local.get $yt) (i32.shl (local.get $j) (i32.const 3))))
       (local.set $xr (local.get $xa))
       (local.set $k (i32.const 0))
       (block $kdone1 (loop $ks1
         (br_if $kdone1 (i32.ge_s (local.get $k) (local.get $d)))
-        (local.set $y (f64.load (local.get $p)))
-        (local.set $q (local.get $xr))
-        (local.set $s0 (f64.add (local.get $s0) (f64.mul (f64.load (local.get $q)) (local.get $y))))
+        (local.set $y01 (v128.load64_splat (local.get $p)))
+        (local.set $q (i32.add (local.get $xr) (local.get $xs)))
+        (local.set $x (f64x2.replace_lane 1 (v128.load64_splat (local.get $xr)) (f64.load (local.get $q))))
+        (local.set $a0 (f64x2.relaxed_madd (local.get $x) (local.get $y01) (local.get $a0)))
         (local.set $q (i32.add (local.get $q) (local.get $xs)))
-        (local.set $s1 (f64.add (local.get $s1) (f64.mul (f64.load (local.get $q)) (local.get $y))))
-        (local.set $q (i32.add (local.get $q) (local.get $xs)))
-        (local.set $s2 (f64.add (local.get $s2) (f64.mul (f64.load (local.get $q)) (local.get $y))))
-        (local.set $q (i32.add (local.get $q) (local.get $xs)))
-        (local.set $s3 (f64.add (local.get $s3) (f64.mul (f64.load (local.get $q)) (local.get $y))))
+        (local.set $x (f64x2.replace_lane 1 (v128.load64_splat (local.get $q)) (f64.load (i32.add (local.get $q) (local.get $xs)))))
+        (local.set $a1 (f64x2.relaxed_madd (local.get $x) (local.get $y01) (local.get $a1)))
         (local.set $p (i32.add (local.get $p) (local.get $step)))
         (local.set $xr (i32.add (local.get $xr) (local.get $xk)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $ks1)))
       (local.set $q (i32.shl (local.get $j) (i32.const 3)))
-      (f64.store (i32.add (local.get $o0) (local.get $q)) (local.get $s0))
-      (f64.store (i32.add (local.get $o1) (local.get $q)) (local.get $s1))
-      (f64.store (i32.add (local.get $o2) (local.get $q)) (local.get $s2))
-      (f64.store (i32.add (local.get $o3) (local.get $q)) (local.get $s3))
+      (f64.store (i32.add (local.get $o0) (local.get $q)) (f64x2.extract_lane 0 (local.get $a0)))
+      (f64.store (i32.add (local.get $o1) (local.get $q)) (f64x2.extract_lane 1 (local.get $a0)))
+      (f64.store (i32.add (local.get $o2) (local.get $q)) (f64x2.extract_lane 0 (local.get $a1)))
+      (f64.store (i32.add (local.get $o3) (local.get $q)) (f64x2.extract_lane 1 (local.get $a1)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $cols1))))
 
@@ -323,10 +331,10 @@
         (local.set $s2 (v128.load (i32.add (local.get $r2) (local.get $q))))
         (local.set $s3 (v128.load (i32.add (local.get $r3) (local.get $q))))
         (local.set $vj (v128.load (i32.add (local.get $v) (local.get $q))))
-        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.mul (local.get $s0) (local.get $vj))))
-        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.mul (local.get $s1) (local.get $vj))))
-        (local.set $acc2 (f64x2.add (local.get $acc2) (f64x2.mul (local.get $s2) (local.get $vj))))
-        (local.set $acc3 (f64x2.add (local.get $acc3) (f64x2.mul (local.get $s3) (local.get $vj))))
+        (local.set $acc0 (f64x2.relaxed_madd (local.get $s0) (local.get $vj) (local.get $acc0)))
+        (local.set $acc1 (f64x2.relaxed_madd (local.get $s1) (local.get $vj) (local.get $acc1)))
+        (local.set $acc2 (f64x2.relaxed_madd (local.get $s2) (local.get $vj) (local.get $acc2)))
+        (local.set $acc3 (f64x2.relaxed_madd (local.get $s3) (local.get $vj) (local.get $acc3)))
         (local.set $o (i32.add (local.get $w) (local.get $q)))
         (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o))
           (f64x2.add

@@ -1,4 +1,4 @@
-export { addressOf, type DenseSimdKernels, SimdArena, setSimdKernels } from './simd-arena.js';
+export { addressOf, type DenseSimdKernels, fusedMultiplyAddActive, SimdArena, setFusedMultiplyAdd, setSimdKernels } from './simd-arena.js';
 export { type SimdThreads, setSimdThreads, simdThreadCount, startSimdThreads } from './simd-threads.js';
 export { balancedRanges } from './work-split.js';
 export { type RowBlocksJob, runRowBlocks } from './row-blocks.js';

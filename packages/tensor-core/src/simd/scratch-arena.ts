@@ -1,4 +1,4 @@
-import { type DenseSimdKernels, SimdArena, simdKernelsEnabled } from './simd-arena.js';
+import { type DenseSimdKernels, fusedMultiplyAddActive, SimdArena, simdKernelsEnabled } from './simd-arena.js';
 import { simdThreadCount } from './simd-threads.js';
 
 // Work areas up to this many float64 values (8 MiB) share one kept scratch arena, so a call does
@@ -14,8 +14,13 @@ let threadedScratch: SimdArena | null | undefined;
 function scratchArena(length: number): SimdArena | null {
   if (length > SCRATCH_VALUES) return SimdArena.create([length]);
   if (!simdKernelsEnabled()) return null;
-  scratch ??= SimdArena.create([SCRATCH_VALUES]);
+  if (!current(scratch)) scratch = SimdArena.create([SCRATCH_VALUES]);
   return scratch;
+}
+
+/** Whether a kept arena still serves: it exists and its products fuse as `setFusedMultiplyAdd` now says. */
+function current(arena: SimdArena<object> | null | undefined): boolean {
+  return !!arena && arena.fused === fusedMultiplyAddActive();
 }
 
 /**
@@ -37,6 +42,10 @@ export function scratchAreas(lengths: number[]): { kernels: DenseSimdKernels; ar
 export function threadedScratchAreas(lengths: number[]): { kernels: DenseSimdKernels; areas: Float64Array[]; arena: SimdArena } | null {
   if (!simdKernelsEnabled() || simdThreadCount() < 2) return null;
   if (lengths.reduce((total, length) => total + even(length), 0) > SCRATCH_VALUES) return null;
+  if (threadedScratch && !current(threadedScratch)) {
+    threadedScratch.release();
+    threadedScratch = undefined;
+  }
   if (threadedScratch === undefined) {
     const arena = SimdArena.create([SCRATCH_VALUES], undefined, { threads: true });
     threadedScratch = arena?.threads ? arena : null;
@@ -89,7 +98,7 @@ const keptByModule = new Map<Uint8Array, SimdArena<object>>();
 export function keptModuleArena<Extra extends object>(module: Uint8Array, bytes: number): SimdArena<Extra> | null {
   if (!simdKernelsEnabled()) return null;
   const kept = keptByModule.get(module) as SimdArena<Extra> | undefined;
-  if (kept && kept.arrays[0].byteLength >= bytes) return kept;
+  if (kept && current(kept) && kept.arrays[0].byteLength >= bytes) return kept;
   const arena = SimdArena.create<Extra>([Math.ceil(Math.max(bytes, 2 ** 20) / 8)], module);
   if (arena) keptByModule.set(module, arena);
   return arena;

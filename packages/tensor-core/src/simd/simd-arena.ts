@@ -1,4 +1,4 @@
-import denseWasm from './dense.wat';
+import denseWasm, { fused as denseFusedWasm } from './dense.wat';
 import { SHARED_MAX_PAGES, withSharedMemoryImport } from './shared-module.js';
 import { SimdThreads, simdThreadCount } from './simd-threads.js';
 
@@ -93,19 +93,62 @@ function compile(bytes: Uint8Array, shared = false): object | null {
 }
 
 let enabled = true;
+let fusedAllowed = true;
+/** Whether the engine compiles the fused dense module and its multiply-add rounds once (probed once). */
+let fusedFuses: boolean | undefined;
 
 /**
  * Turns the WebAssembly SIMD loops of every kvkit package off (false) or back on, for arenas created
  * afterwards: for benchmarks that compare them with the JavaScript loops, and for environments that
- * forbid compiling WebAssembly. Results are the same float64 values either way.
+ * forbid compiling WebAssembly. Results are the same float64 values either way, unless the dense
+ * products fuse their multiply-adds (`setFusedMultiplyAdd`).
  */
 export function setSimdKernels(on: boolean): void {
   enabled = on;
 }
 
+/**
+ * Lets the dense SIMD products (matmulMatrix, cholesky, eigh, … and the packages built on them)
+ * use fused multiply-add, for arenas created afterwards (default on). It takes effect where the
+ * engine has relaxed SIMD (Chrome 114+, Node 22+, Node 20 with --experimental-wasm-relaxed-simd) and
+ * the CPU has FMA: there the products run up to 2× the multiply-adds per cycle and round once per
+ * term, so their values differ from the JavaScript loops' in the last bits. Off, every engine gives
+ * the JavaScript loops' float64 values bit for bit.
+ */
+export function setFusedMultiplyAdd(on: boolean): void {
+  fusedAllowed = on;
+}
+
+/** Whether arenas created now run the dense products with fused multiply-adds (see `setFusedMultiplyAdd`). */
+export function fusedMultiplyAddActive(): boolean {
+  return enabled && fusedAllowed && engineFusesMultiplyAdds();
+}
+
 /** Whether SIMD loops are switched on (`setSimdKernels`); callers holding an arena check it per use. */
 export function simdKernelsEnabled(): boolean {
   return enabled;
+}
+
+/**
+ * Whether the fused dense module compiles here and its multiply-add rounds once: 1 + 2⁻³⁰ times
+ * 1 − 2⁻³⁰ is 1 − 2⁻⁶⁰, which a separate product rounds to 1, so minus 1 it gives 0 unfused and
+ * −2⁻⁶⁰ fused. Relaxed SIMD lets an engine without FMA compute it unfused; then the plain module
+ * serves (the same values).
+ */
+function engineFusesMultiplyAdds(): boolean {
+  fusedFuses ??= probeFusedMultiplyAdd();
+  return fusedFuses;
+}
+
+function probeFusedMultiplyAdd(): boolean {
+  const module = wasm && denseFusedWasm ? compile(denseFusedWasm) : null;
+  if (!wasm || !module) return false;
+  try {
+    const probe = new wasm.Instance(module, { env: { memory: new wasm.Memory({ initial: 1 }) } }).exports as { multiplyAddProbe(x: number, y: number, acc: number): number };
+    return probe.multiplyAddProbe(1 + 2 ** -30, 1 - 2 ** -30, -1) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -124,6 +167,8 @@ export class SimdArena<Extra extends object = object> {
      * `{ threads: true }` where the thread count (`setSimdThreads`) exceeds 1; else null.
      */
     readonly threads: SimdThreads | null = null,
+    /** Whether its dense products fuse their multiply-adds (`fusedMultiplyAddActive` when it was created). */
+    readonly fused = false,
   ) {}
 
   /**
@@ -134,7 +179,8 @@ export class SimdArena<Extra extends object = object> {
   static create<Extra extends object = object>(lengths: number[], extraModule?: Uint8Array, options: { threads?: boolean } = {}): SimdArena<Extra> | null {
     if (!enabled || !wasm) return null;
     const shared = (options.threads ?? false) && simdThreadCount() > 1;
-    const dense = compile(denseWasm, shared);
+    const fused = fusedMultiplyAddActive();
+    const dense = compile(fused && denseFusedWasm ? denseFusedWasm : denseWasm, shared);
     const extra = extraModule ? compile(extraModule, shared) : undefined;
     if (!dense || extra === null) return null;
     // Each array starts on a 16-byte boundary, so two-lane loads of aligned pairs stay aligned.
@@ -160,6 +206,7 @@ export class SimdArena<Extra extends object = object> {
       kernels,
       lengths.map((length, i) => new Float64Array(memory.buffer, starts[i], length)),
       threads,
+      fused,
     );
   }
 

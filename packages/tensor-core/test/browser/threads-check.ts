@@ -5,11 +5,13 @@
  */
 import { matmulMatrix } from '../../src/linalg/index.js';
 import { createRng } from '../../src/rng.js';
-import { setSimdThreads, simdThreadCount, startSimdThreads } from '../../src/simd/index.js';
+import { fusedMultiplyAddActive, setSimdThreads, simdThreadCount, startSimdThreads } from '../../src/simd/index.js';
 import { threadedScratchAreas } from '../../src/simd/scratch-arena.js';
 
 export interface ThreadsRun {
   crossOriginIsolated: boolean;
+  /** Whether the products fused their multiply-adds (Chromium has relaxed SIMD). */
+  fused: boolean;
   /** What startSimdThreads resolved with, and the count arenas got afterwards. */
   started: number;
   count: number;
@@ -60,5 +62,5 @@ export async function threadsCheck(seed: number): Promise<ThreadsRun> {
     return { differing, largest };
   });
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  return { crossOriginIsolated: isolated, started, count, attached, cases, threadedMs, singleMs };
+  return { crossOriginIsolated: isolated, fused: fusedMultiplyAddActive(), started, count, attached, cases, threadedMs, singleMs };
 }

@@ -1,0 +1,45 @@
+// Dense products with fused multiply-adds (dense.wat's fused variant, picked where the engine has
+// relaxed SIMD and the CPU fuses): run in a child Node with relaxed SIMD on (Node 20 needs the flag;
+// Node 22+ and Chrome have it), on the built package. Each fused entry must stay within the
+// classical rounding bound of the exact dot product, differ from the unfused one somewhere (the fused
+// module really served), and come out the same on one thread and two.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { fusedMultiplyAddActive, setFusedMultiplyAdd } from '../src/simd/index.js';
+import { freshSeed } from '../src/testing/index.js';
+
+/** The WebAssembly API's validate (this package's TypeScript library settings do not declare it). */
+const validate = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly.validate;
+
+/** Node's flag for relaxed SIMD where this engine keeps it behind one (V8 before 11.4). */
+function relaxedSimdFlags(): string[] {
+  // f64x2.relaxed_madd in a one-function module: does the engine accept it without the flag?
+  const probe = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 135, 2, 11]);
+  return validate(probe) ? [] : ['--experimental-wasm-relaxed-simd'];
+}
+
+describe('fused multiply-add products', () => {
+  it('stay within the rounding bound of the exact products, differ from the unfused ones, and agree across threads; cholesky and eigh hold', () => {
+    const seed = freshSeed();
+    const output = execFileSync(process.execPath, [...relaxedSimdFlags(), 'fused/fused-check.mjs', String(seed)], { cwd: import.meta.dirname, encoding: 'utf8', timeout: 240_000 });
+    const r = JSON.parse(output.trim().split('\n').pop()!);
+    const label = `seed ${seed}: ${JSON.stringify(r)}`;
+    expect(r.active, label).toBe(true);
+    // Both roundings stay far inside γ_k (ratio 1); fused ones round each term once, so no worse.
+    expect(r.plainBound, label).toBeLessThan(0.25);
+    expect(r.fusedBound, label).toBeLessThan(0.25);
+    expect(r.fusedVersusPlain, label).toBeGreaterThan(r.entries / 10);
+    expect(r.threadsVersusOne, label).toBe(0);
+    expect(r.choleskyResidual, label).toBeLessThan(1e-13);
+    expect(r.eighResidual, label).toBeLessThan(1e-12);
+  });
+
+  it('are off when setFusedMultiplyAdd(false) says so', () => {
+    setFusedMultiplyAdd(false);
+    try {
+      expect(fusedMultiplyAddActive()).toBe(false);
+    } finally {
+      setFusedMultiplyAdd(true);
+    }
+  });
+});
