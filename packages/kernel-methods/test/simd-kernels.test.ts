@@ -140,6 +140,25 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
       }
     }));
 
+  it('FALKON on a cached K_nm past the threads\' threshold (n·m ≥ 2¹⁸) splits its row blocks among the threads, 1–17 outputs: the tiled loops\' fit', () =>
+    withSeed((rng) => {
+      const kernel = rbf({ gamma: 0.3 });
+      for (const [n, k] of [[1030, 1], [1031, 3], [1029, 17]]) {
+        const x = randomPoints(rng, n, 3);
+        const y = matrix(n, k, Array.from({ length: n * k }, (_, e) => Math.sin((1 + (e % k)) * x.data[3 * Math.floor(e / k)]) + 0.1 * rng.normal()));
+        const fit = (cacheBytes: number) =>
+          new KernelRidge({ kernel, alpha: 0.5, solver: 'nystroem-pcg', nCenters: 256, seed: 1, tolerance: 1e-12, kernelCacheBytes: cacheBytes }).fit(x, y);
+        const probe = randomPoints(rng, 5, 3);
+        const expected = fit(0).predict(probe).data;
+        setSimdThreads(2);
+        try {
+          assertClose(fit(2 ** 24).predict(probe).data, expected, 1e-9, `n=${n} k=${k}: threaded SIMD cache vs tiled JavaScript`);
+        } finally {
+          setSimdThreads();
+        }
+      }
+    }));
+
   it('splits a packed triangle into row ranges of about equal entries, on block boundaries', () => {
     for (const [n, parts] of [[600, 2], [603, 3], [5, 2], [4001, 4], [512, 1]]) {
       const ranges = triangleRowRanges(n, parts);

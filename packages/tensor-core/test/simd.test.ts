@@ -185,6 +185,42 @@ describe('rowBlockNormalProduct', () => {
         }
       }
     }));
+
+  it('gives Aᵀ(A·B) for k columns in one pass: rowBlockProducts then rowBlockTransposedAxpy per column, bit for bit, and the float64 formula', () =>
+    withSeed((rng) => {
+      for (const [blocks, m, k] of [[1, 1, 1], [3, 7, 3], [25, 64, 10], [10, 501, 16]]) {
+        const rows = 4 * blocks;
+        const arena = SimdArena.create([rows * m, m * k, rows * k, k * m, rows * k, k * m]) as SimdArena;
+        const [a, b, passRows, passOut, plainRows, plainOut] = arena.arrays;
+        a.set(randomArray(rng, rows * m));
+        b.set(randomArray(rng, m * k));
+        passRows.fill(Number.NaN); // overwritten, not accumulated into
+        arena.kernels.rowBlockNormalColumns(addressOf(a), blocks, m, addressOf(b), k, addressOf(passRows), addressOf(passOut));
+        const at = (r: number) => addressOf(plainRows, r * k);
+        for (let i0 = 0; i0 < rows; i0 += 4) {
+          arena.kernels.rowBlockProducts(addressOf(a, i0 * m), m, addressOf(b), k, 0, k, at(i0), at(i0 + 1), at(i0 + 2), at(i0 + 3));
+          for (let l = 0; l < k; l++) {
+            const c = (r: number) => plainRows[(i0 + r) * k + l];
+            arena.kernels.rowBlockTransposedAxpy(addressOf(a, i0 * m), m, c(0), c(1), c(2), c(3), addressOf(plainOut, l * m));
+          }
+        }
+        const label = `${rows}×${m}, k = ${k}`;
+        expectIdentical(passRows, plainRows, `${label} rows`);
+        expectIdentical(passOut, plainOut, `${label} columns`);
+        const ab = naiveMatmul(a, b, rows, m, k, false, false);
+        const expected = naiveMatmul(a, ab, m, rows, k, true, false);
+        for (let j = 0; j < m; j++)
+          for (let l = 0; l < k; l++) {
+            let magnitude = 0;
+            for (let i = 0; i < rows; i++) {
+              let dotMagnitude = 0;
+              for (let t = 0; t < m; t++) dotMagnitude += Math.abs(a[i * m + t] * b[t * k + l]);
+              magnitude += Math.abs(a[i * m + j]) * dotMagnitude;
+            }
+            expect(Math.abs(passOut[l * m + j] - expected[j * k + l]), `${label} (${j}, ${l})`).toBeLessThanOrEqual(4 * (m + rows) * Number.EPSILON * magnitude);
+          }
+      }
+    }));
 });
 
 describe('symmetricUpperMatvec', () => {

@@ -136,8 +136,8 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
   // A cached K_nm in WebAssembly memory, with slots for up to `width` right-hand columns at a time:
   // the input (m × width), K_nm·B (n × width) and the result (m × width).
   const width = Math.min(columns, MAX_ARENA_COLUMNS);
-  // Each worker thread (single-column products) gets an m-vector for its partial result.
-  const lengths = [n * m, m * width, n * width, m * width, ...new Array<number>(simdThreadCount() - 1).fill(m)];
+  // Each worker thread gets an area for its partial result (m × width).
+  const lengths = [n * m, m * width, n * width, m * width, ...new Array<number>(simdThreadCount() - 1).fill(m * width)];
   const arena = cacheFits ? SimdArena.create(lengths, { threads: n * m >= THREADED_MIN_VALUES }) : null;
   const cache = arena ? arena.arrays[0] : cacheFits ? new Float64Array(n * m) : undefined;
   let cacheFilled = false;
@@ -169,12 +169,12 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
   const simdProduct = (v: Matrix, transposedOnly: boolean): Matrix => {
     const simd = arena as SimdArena;
     const [cached, b, nRows, mOut, ...workerOuts] = simd.arrays;
-    const kernels = simd.kernels;
+    const outs = [mOut, ...workerOuts.slice(0, simd.threadCount - 1)];
     const k = v.cols;
     fillCache(cached);
     if (k === 1 && !transposedOnly) {
       b.set(v.data);
-      simdNormalProduct(simd, cached, n, m, b, nRows, [mOut, ...workerOuts.slice(0, simd.threadCount - 1)]);
+      simdNormalProduct(simd, cached, n, m, b, nRows, outs);
       return { rows: m, cols: 1, data: mOut.slice(0, m) };
     }
     // Up to `width` columns at a time; the result comes back column by column (w × m).
@@ -183,8 +183,8 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
     for (let l0 = 0; l0 < k; l0 += width) {
       const w = Math.min(width, k - l0);
       for (let i = 0; i < inputRows; i++) for (let l = 0; l < w; l++) input[i * w + l] = v.data[i * k + l0 + l];
-      if (transposedOnly) simdTransposedColumns(kernels, cached, n, m, nRows, w, mOut);
-      else simdNormalColumns(kernels, cached, n, m, b, w, nRows, mOut);
+      if (transposedOnly) simdTransposedColumns(simd.kernels, cached, n, m, nRows, w, mOut);
+      else simdNormalColumns(simd, cached, n, m, b, w, nRows, outs);
       for (let l = 0; l < w; l++) for (let j = 0; j < m; j++) out[j * k + l0 + l] = mOut[l * m + j];
     }
     return { rows: m, cols: k, data: out };

@@ -73,10 +73,9 @@ export function addPartials(outs: Float64Array[], length: number): void {
 }
 
 /**
- * Products with k columns for arena-resident A (rows × cols), four rows of A at a time, on the
- * calling thread: `transposedColumns` adds Aᵀ·V (V: rows × k, row-major) and `normalColumns` Aᵀ(A·B)
- * (B: cols × k, row-major; `rowsOut`, rows × k, receives A·B) into `outColumns`, which holds the
- * result column by column (k × cols: column l at l·cols) so each column is one contiguous axpy target.
+ * Aᵀ·V with k columns for arena-resident A (rows × cols), four rows of A at a time, on the calling
+ * thread, added into `outColumns`, which holds the result column by column (k × cols: column l at
+ * l·cols) so each column is one contiguous axpy target.
  */
 export function simdTransposedColumns(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, v: Float64Array, k: number, outColumns: Float64Array): void {
   outColumns.fill(0, 0, k * cols);
@@ -85,19 +84,23 @@ export function simdTransposedColumns(kernels: StoredKernelExports, a: Float64Ar
   addTailColumns(a, blocks, rows, cols, v, k, outColumns);
 }
 
-/** Aᵀ(A·B) for k columns into `outColumns` (k × cols), A·B into `rowsOut`; see simdTransposedColumns. */
-export function simdNormalColumns(kernels: StoredKernelExports, a: Float64Array, rows: number, cols: number, b: Float64Array, k: number, rowsOut: Float64Array, outColumns: Float64Array): void {
-  outColumns.fill(0, 0, k * cols);
+/**
+ * Aᵀ(A·B) for B (cols × k, row-major) into outs[0] (k × cols, column by column as above), A·B into
+ * `rowsOut` (rows × k): one pass over A, its blocks of four rows split among the arena's threads
+ * (`outs` holds one k × cols area per thread; the later ones' partial sums are added into the first).
+ */
+export function simdNormalColumns(arena: SimdArena, a: Float64Array, rows: number, cols: number, b: Float64Array, k: number, rowsOut: Float64Array, outs: Float64Array[]): void {
+  for (const partial of outs) partial.fill(0, 0, k * cols);
   const blocks = rows - (rows % 4);
-  const at = (r: number) => addressOf(rowsOut, r * k);
-  for (let i0 = 0; i0 < blocks; i0 += 4) {
-    kernels.rowBlockProducts(addressOf(a, i0 * cols), cols, addressOf(b), k, 0, k, at(i0), at(i0 + 1), at(i0 + 2), at(i0 + 3));
-    addBlockColumns(kernels, a, i0, cols, rowsOut, k, outColumns);
-  }
+  arena.run(
+    'rowBlockNormalColumns',
+    balancedRanges(blocks / 4, outs.length).map(([first, end], t) => [addressOf(a, 4 * first * cols), end - first, cols, addressOf(b), k, addressOf(rowsOut, 4 * first * k), addressOf(outs[t])]),
+  );
+  addPartials(outs, k * cols);
   if (blocks === rows) return;
   rowsOut.fill(0, blocks * k, rows * k);
   accumulateProduct(a.subarray(blocks * cols), rows - blocks, cols, b, 0, rowsOut.subarray(blocks * k), 0, k);
-  addTailColumns(a, blocks, rows, cols, rowsOut, k, outColumns);
+  addTailColumns(a, blocks, rows, cols, rowsOut, k, outs[0]);
 }
 
 /** Column l of out += Σ_r a_{i0+r}·v[i0 + r, l] for the four rows from i0, every l. */

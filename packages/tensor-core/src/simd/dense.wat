@@ -271,6 +271,38 @@
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $next))))
 
+  ;; rowBlockNormalProduct for k right-hand columns: each block of four rows of A (m columns) gives
+  ;; rows[4·block + r] (k values each, row-major) = a_r · B for B (m × k, row-major at b) by the
+  ;; row-block product, then column l of outColumns (m values at outColumns + 8·m·l) += Σ_r a_r·rows[r][l]
+  ;; for every l, while the block is in cache: out += Aᵀ(A·B) reading A once. kernel-methods' FALKON
+  ;; iterations, a range of blocks per thread.
+  (func (export "rowBlockNormalColumns") (param $a i32) (param $blocks i32) (param $m i32) (param $b i32) (param $k i32) (param $rows i32) (param $outColumns i32)
+    (local $block i32) (local $l i32) (local $stride i32) (local $rowBytes i32) (local $at i32)
+    (local.set $stride (i32.shl (local.get $m) (i32.const 5)))
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const 3)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $block) (local.get $blocks)))
+      (call $rowBlockProductsFrom (local.get $a) (i32.shl (local.get $m) (i32.const 3)) (i32.const 8) (local.get $m)
+        (local.get $b) (local.get $k) (i32.const 0) (local.get $k)
+        (local.get $rows) (i32.add (local.get $rows) (local.get $rowBytes))
+        (i32.add (local.get $rows) (i32.shl (local.get $rowBytes) (i32.const 1))) (i32.add (local.get $rows) (i32.mul (local.get $rowBytes) (i32.const 3)))
+        (i32.const 0))
+      (local.set $l (i32.const 0))
+      (block $columnsDone (loop $columns
+        (br_if $columnsDone (i32.ge_s (local.get $l) (local.get $k)))
+        (local.set $at (i32.add (local.get $rows) (i32.shl (local.get $l) (i32.const 3))))
+        (call $rowBlockTransposedAxpy (local.get $a) (local.get $m)
+          (f64.load (local.get $at)) (f64.load (i32.add (local.get $at) (local.get $rowBytes)))
+          (f64.load (i32.add (local.get $at) (i32.shl (local.get $rowBytes) (i32.const 1))))
+          (f64.load (i32.add (local.get $at) (i32.mul (local.get $rowBytes) (i32.const 3))))
+          (i32.add (local.get $outColumns) (i32.mul (local.get $l) (i32.shl (local.get $m) (i32.const 3)))))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br $columns)))
+      (local.set $a (i32.add (local.get $a) (local.get $stride)))
+      (local.set $rows (i32.add (local.get $rows) (i32.shl (local.get $rowBytes) (i32.const 2))))
+      (local.set $block (i32.add (local.get $block) (i32.const 1)))
+      (br $next))))
+
   ;; The symmetric product p = S·v of a Householder tridiagonalization step, S (length × length,
   ;; row stride ld values, at a) read through its upper triangle only: row t gives its own entry of
   ;; S·v (a dot product over j ≥ t) and, by symmetry, adds s_tj·v_t to w[j] for j > t. w must start

@@ -32,6 +32,11 @@ export interface DenseSimdKernels {
    */
   rowBlockNormalProduct(a: number, blocks: number, m: number, b: number, rows: number, out: number): void;
   /**
+   * `rowBlockNormalProduct` for k columns: rows (4·blocks × k) = A·B for B (m × k), and column l of
+   * outColumns (m values at outColumns + 8·m·l) += Aᵀ·(column l of rows), block by block in one pass.
+   */
+  rowBlockNormalColumns(a: number, blocks: number, m: number, b: number, k: number, rows: number, outColumns: number): void;
+  /**
    * w += S·v for the symmetric S (length × length, row stride ld values, at a) read through its
    * upper triangle: a Householder tridiagonalization step's product (w starts at zero).
    */
