@@ -857,7 +857,7 @@ describe('solveTriangular', () => {
     expectCode(() => solveTriangular(matrix(2, 3), matrix(2, 1)), ShapeMismatchError, 'SHAPE_MISMATCH');
   });
 
-  it('lowerTriangularSolver (L resident in WebAssembly memory) solves L x = b and Lᵀ x = b, vectors and blocks column by column, many times', () => {
+  it('lowerTriangularSolver (L resident in WebAssembly memory) solves L x = b and Lᵀ x = b, vectors and blocks of up to 16 columns a pass, many times', () => {
     withSeed((rng) => {
       // Orders around the dot kernel's groups of four, and one where the solves run long.
       for (const n of [1, 2, 5, 8, 130]) {
@@ -869,8 +869,15 @@ describe('solveTriangular', () => {
             const x = solve(column, transpose);
             assertClose(product(clean, x, transpose, false).data, column.data, 1e-12, `op(L) x = b, n ${n}, transpose ${transpose}`);
             assertClose(x.data, solveTriangular(stored, column, { transpose }).data, 1e-12, 'as solveTriangular');
-            const block = randomMatrix(rng, n, 3);
-            assertClose(product(clean, solve(block, transpose), transpose, false).data, block.data, 1e-12, `op(L) X = B, n ${n}`);
+            // Blocks: eight columns at a time, then pairs, an odd last one, and passes of 16.
+            for (const k of [3, 8, 11, 16, 35]) {
+              const block = randomMatrix(rng, n, k);
+              const solved = solve(block, transpose);
+              assertClose(product(clean, solved, transpose, false).data, block.data, 1e-12, `op(L) X = B, n ${n}, k ${k}`);
+              // Unfused, each entry is solveTriangular's sum bit for bit.
+              const plain = unfused(() => lowerTriangularSolver(stored)(block, transpose));
+              expectIdentical(plain.data, solveTriangular(stored, block, { transpose }).data, `n ${n}, k ${k}, transpose ${transpose}: as solveTriangular`);
+            }
           }
         }
       }

@@ -109,18 +109,23 @@ function requireNonzeroDiagonal(t: Matrix, where: string): void {
 /** Solves with one lower-triangular L: x = L⁻¹b, or L⁻ᵀb with `transpose`. */
 export type LowerTriangularSolver = (b: Matrix, transpose?: boolean) => Matrix;
 
+/** Right-hand columns a multi-column solve takes per pass (its area holds n × this many values). */
+const SOLVE_COLUMNS = 16;
+
 /**
  * For an iterative method that solves with the same lower-triangular L every step (a
  * preconditioner's factors): L is checked and copied into WebAssembly memory once, and each solve
- * runs there column by column (`lowerSolveVector`: SIMD dots top-down, or axpys bottom-up for Lᵀ),
- * about 4× solveTriangular's scalar loops at order 500. Without SIMD it is solveTriangular. The
- * dots sum in pairs, so results agree with solveTriangular's to rounding.
+ * runs there: one column by `lowerSolveVector` (SIMD dots top-down, or axpys bottom-up for Lᵀ),
+ * about 4× solveTriangular's scalar loops at order 500, whose dots sum in pairs (results agree
+ * with solveTriangular's to rounding); several columns by `lowerSolveRows`, up to 16 in one pass
+ * over L, each entry summed as solveTriangular's loop sums it (the same values unless the engine
+ * fuses multiply-adds: `setFusedMultiplyAdd`). Without SIMD it is solveTriangular.
  */
 export function lowerTriangularSolver(l: Matrix): LowerTriangularSolver {
   requireSquareMatrix(l, 'lowerTriangularSolver');
   requireNonzeroDiagonal(l, 'lowerTriangularSolver');
   const n = l.rows;
-  const arena = SimdArena.create([n * n, n]);
+  const arena = SimdArena.create([n * n, n * SOLVE_COLUMNS]);
   if (!arena) return (b, transpose = false) => solveTriangular(l, b, { lower: true, transpose });
   const [resident, x] = arena.arrays;
   resident.set(l.data);
@@ -128,10 +133,17 @@ export function lowerTriangularSolver(l: Matrix): LowerTriangularSolver {
     if (b.rows !== n) return solveTriangular(l, b, { lower: true, transpose }); // its shape error
     const k = b.cols;
     const out = new Float64Array(n * k);
-    for (let c = 0; c < k; c++) {
-      for (let i = 0; i < n; i++) x[i] = b.data[i * k + c];
+    if (k === 1) {
+      x.set(b.data);
       arena.kernels.lowerSolveVector(addressOf(resident), n, addressOf(x), transpose ? 1 : 0);
-      for (let i = 0; i < n; i++) out[i * k + c] = x[i];
+      out.set(x.subarray(0, n));
+      return { rows: n, cols: 1, data: out };
+    }
+    for (let c0 = 0; c0 < k; c0 += SOLVE_COLUMNS) {
+      const w = Math.min(SOLVE_COLUMNS, k - c0);
+      for (let i = 0; i < n; i++) for (let c = 0; c < w; c++) x[i * w + c] = b.data[i * k + c0 + c];
+      arena.kernels.lowerSolveRows(addressOf(resident), n, addressOf(x), w, transpose ? 1 : 0);
+      for (let i = 0; i < n; i++) for (let c = 0; c < w; c++) out[i * k + c0 + c] = x[i * w + c];
     }
     return { rows: n, cols: k, data: out };
   };

@@ -597,6 +597,129 @@
           (local.set $i (i32.sub (local.get $i) (i32.const 1)))
           (br $backward))))))
 
+  ;; lowerSolveVector for k right-hand columns at once: X ← L⁻¹X (transpose 0) or L⁻ᵀX (transpose 1),
+  ;; X (n × k, row-major at x) in place, L lower-triangular (n × n, row-major at l, read by rows).
+  ;; Top-down, row i of X is (x_i − Σ_{j<i} L_ij·x_j) / L_ii, the sum in ascending j with 8 columns
+  ;; in four independent lanes pairs (then pairs, then an odd last column); bottom-up, row i is
+  ;; divided by L_ii and then taken from every row j < i times L_ij. Each entry sums in the order of
+  ;; solveTriangular's loop for that column.
+  (func (export "lowerSolveRows") (param $l i32) (param $n i32) (param $x i32) (param $k i32) (param $transpose i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $row i32) (local $xi i32) (local $xj i32) (local $lj i32) (local $rowBytes i32)
+    (local $neg v128) (local $v v128) (local $pivot v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const 3)))
+    (if (i32.eqz (local.get $transpose))
+      (then
+        (block $forwardDone (loop $forward
+          (br_if $forwardDone (i32.ge_s (local.get $i) (local.get $n)))
+          (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 3))))
+          (local.set $xi (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $rowBytes))))
+          (local.set $pivot (v128.load64_splat (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $c (i32.const 0))
+          ;; eight columns at a time
+          (block $eightsDone (loop $eights
+            (br_if $eightsDone (i32.gt_s (i32.add (local.get $c) (i32.const 8)) (local.get $k)))
+            (local.set $a0 (v128.load (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
+            (local.set $a1 (v128.load offset=16 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
+            (local.set $a2 (v128.load offset=32 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
+            (local.set $a3 (v128.load offset=48 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
+            (local.set $lj (local.get $row))
+            (local.set $xj (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 3))))
+            (local.set $j (i32.const 0))
+            (block $dotsDone (loop $dots
+              (br_if $dotsDone (i32.ge_s (local.get $j) (local.get $i)))
+              (local.set $neg (f64x2.neg (v128.load64_splat (local.get $lj))))
+              (local.set $v (v128.load (local.get $xj)))
+              (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
+              (local.set $v (v128.load offset=16 (local.get $xj)))
+              (local.set $a1 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a1)))
+              (local.set $v (v128.load offset=32 (local.get $xj)))
+              (local.set $a2 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a2)))
+              (local.set $v (v128.load offset=48 (local.get $xj)))
+              (local.set $a3 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a3)))
+              (local.set $lj (i32.add (local.get $lj) (i32.const 8)))
+              (local.set $xj (i32.add (local.get $xj) (local.get $rowBytes)))
+              (local.set $j (i32.add (local.get $j) (i32.const 1)))
+              (br $dots)))
+            (v128.store (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a0) (local.get $pivot)))
+            (v128.store offset=16 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a1) (local.get $pivot)))
+            (v128.store offset=32 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a2) (local.get $pivot)))
+            (v128.store offset=48 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a3) (local.get $pivot)))
+            (local.set $c (i32.add (local.get $c) (i32.const 8)))
+            (br $eights)))
+          ;; then pairs, and an odd last column in lane 0
+          (block $pairsDone (loop $pairs
+            (br_if $pairsDone (i32.ge_s (local.get $c) (local.get $k)))
+            (local.set $a0 (v128.load64_splat (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
+            (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $k))
+              (then (local.set $a0 (v128.load (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))))
+            (local.set $lj (local.get $row))
+            (local.set $xj (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 3))))
+            (local.set $j (i32.const 0))
+            (block $pairDotsDone (loop $pairDots
+              (br_if $pairDotsDone (i32.ge_s (local.get $j) (local.get $i)))
+              (local.set $neg (f64x2.neg (v128.load64_splat (local.get $lj))))
+              ;; an odd last column reads its entry into both lanes (never past the row)
+              (local.set $v (v128.load64_splat (local.get $xj)))
+              (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $k))
+                (then (local.set $v (v128.load (local.get $xj)))))
+              (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
+              (local.set $lj (i32.add (local.get $lj) (i32.const 8)))
+              (local.set $xj (i32.add (local.get $xj) (local.get $rowBytes)))
+              (local.set $j (i32.add (local.get $j) (i32.const 1)))
+              (br $pairDots)))
+            (local.set $a0 (f64x2.div (local.get $a0) (local.get $pivot)))
+            (f64.store (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.extract_lane 0 (local.get $a0)))
+            (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $k))
+              (then (f64.store offset=8 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.extract_lane 1 (local.get $a0)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 2)))
+            (br $pairs)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $forward))))
+      (else
+        (local.set $i (i32.sub (local.get $n) (i32.const 1)))
+        (block $backwardDone (loop $backward
+          (br_if $backwardDone (i32.lt_s (local.get $i) (i32.const 0)))
+          (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 3))))
+          (local.set $xi (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $rowBytes))))
+          (local.set $pivot (v128.load64_splat (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3)))))
+          ;; row i divided by its pivot (pairs, an odd last column alone)
+          (local.set $c (i32.const 0))
+          (block $divDone (loop $div
+            (br_if $divDone (i32.gt_s (i32.add (local.get $c) (i32.const 2)) (local.get $k)))
+            (v128.store (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))
+              (f64x2.div (v128.load (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))) (local.get $pivot)))
+            (local.set $c (i32.add (local.get $c) (i32.const 2)))
+            (br $div)))
+          (if (i32.lt_s (local.get $c) (local.get $k))
+            (then (f64.store (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))
+              (f64.div (f64.load (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))) (f64x2.extract_lane 0 (local.get $pivot))))))
+          ;; every row j < i: x_j −= L_ij·x_i
+          (local.set $j (i32.const 0))
+          (local.set $xj (local.get $x))
+          (block $rowsDone (loop $rows
+            (br_if $rowsDone (i32.ge_s (local.get $j) (local.get $i)))
+            (local.set $neg (f64x2.neg (v128.load64_splat (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 3))))))
+            (local.set $c (i32.const 0))
+            (block $axpyDone (loop $axpy
+              (br_if $axpyDone (i32.gt_s (i32.add (local.get $c) (i32.const 2)) (local.get $k)))
+              (local.set $v (v128.load (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
+              (local.set $a0 (v128.load (i32.add (local.get $xj) (i32.shl (local.get $c) (i32.const 3)))))
+              (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
+              (v128.store (i32.add (local.get $xj) (i32.shl (local.get $c) (i32.const 3))) (local.get $a0))
+              (local.set $c (i32.add (local.get $c) (i32.const 2)))
+              (br $axpy)))
+            (if (i32.lt_s (local.get $c) (local.get $k))
+              (then
+                (local.set $v (v128.load64_splat (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
+                (local.set $a0 (v128.load64_splat (i32.add (local.get $xj) (i32.shl (local.get $c) (i32.const 3)))))
+                (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
+                (f64.store (i32.add (local.get $xj) (i32.shl (local.get $c) (i32.const 3))) (f64x2.extract_lane 0 (local.get $a0)))))
+            (local.set $xj (i32.add (local.get $xj) (local.get $rowBytes)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $rows)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (br $backward))))))
+
   ;; w[j] += c_t·a_t[j] for rows t < height (row t at a + 8·t·ld, j < width) in order of t, skipping
   ;; c_t = 0: w = Aᵀc, row by row (a left Householder reflection's vᵀA in svd's bidiagonalization),
   ;; each entry updated as tensor-core's axpy does.

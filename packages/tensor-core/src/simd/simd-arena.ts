@@ -53,6 +53,8 @@ export interface DenseSimdKernels {
   lowerSolveColumns(t: number, ld: number, p: number, l: number, ls: number, from: number, to: number): void;
   /** x ← L⁻¹x (transpose 0) or L⁻ᵀx (transpose 1) for the lower-triangular n × n L at l. */
   lowerSolveVector(l: number, n: number, x: number, transpose: number): void;
+  /** `lowerSolveVector` for X (n × k, row-major at x) in place: all k columns in one pass over L. */
+  lowerSolveRows(l: number, n: number, x: number, k: number, transpose: number): void;
   /** a_t += (scale·c_t)·w over rows t < height with c_t ≠ 0: the rank-1 update A += scale·c wᵀ. */
   rowsAxpyFrom(a: number, ld: number, height: number, width: number, coef: number, scale: number, w: number): void;
   /** a_t += (scale·(a_t·v))·v for each row t < rows whose dot is non-zero (dotProduct's summation order). */
