@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRng, eigh, type Matrix } from '../src/index.js';
+import { createRng, eigh, fusedMultiplyAddActive, type Matrix } from '../src/index.js';
 import { randomSymmetric, rbfGram } from '../test/random-matrices.js';
 
 const sizes = (process.env.KVKIT_BENCH_SIZES ?? '250,500,1000,2000').split(',').map(Number);
@@ -88,7 +88,7 @@ try {
   const lapack: Array<{ seconds: number; residual: number }> | null = run.status === 0 ? JSON.parse(readFileSync(join(directory, 'out.json'), 'utf8')) : null;
   if (!lapack) console.warn(`LAPACK side skipped: ${python} with NumPy failed (${run.error?.message ?? `exit ${run.status}`})`);
 
-  console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} cores, node ${process.version}; LAPACK: NumPy's eigh (${python})`);
+  console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} cores, node ${process.version}, fused multiply-adds ${fusedMultiplyAddActive() ? 'on' : 'off'}; LAPACK: NumPy's eigh (${python})`);
   console.log('matrix     n     kvkit s   LAPACK s   ratio   kvkit residual   LAPACK residual');
   cases.forEach(({ label, n }, index) => {
     const mine = ours[index];
