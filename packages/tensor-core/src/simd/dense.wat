@@ -511,63 +511,80 @@
 
   ;; Columns [from, to) of T (p rows, row k at t + 8·k·ld) solved in place against the lower-triangular
   ;; L (row j at l + 8·j·ls, diagonal included): T[j][r] ← (T[j][r] − Σ_{k<j} L[j][k]·T[k][r]) / L[j][j]
-  ;; for j = 0..p−1, so T becomes L⁻¹T. Two columns per f64x2, each pair's whole solve in turn while
-  ;; its p values stay in L1 (an odd last column alone). Blocked Cholesky's panel: T holds the rows
-  ;; below the diagonal block, transposed, so L21ᵀ = L11⁻¹A21ᵀ; threads take ranges of columns.
-  (func (export "lowerSolveColumns") (param $t i32) (param $ld i32) (param $p i32) (param $l i32) (param $ls i32) (param $from i32) (param $to i32)
-    (local $r i32) (local $j i32) (local $k i32) (local $col i32) (local $lj i32) (local $tj i32) (local $step i32) (local $lstep i32)
-    (local $acc v128) (local $one f64)
-    (local.set $step (i32.shl (local.get $ld) (i32.const 3)))
-    (local.set $lstep (i32.shl (local.get $ls) (i32.const 3)))
-    (local.set $r (local.get $from))
-    (block $pairsDone (loop $pairs
-      (br_if $pairsDone (i32.gt_s (i32.add (local.get $r) (i32.const 2)) (local.get $to)))
-      (local.set $col (i32.add (local.get $t) (i32.shl (local.get $r) (i32.const 3))))
-      (local.set $j (i32.const 0))
-      (local.set $lj (local.get $l))
-      (local.set $tj (local.get $col))
-      (block $rowsDone (loop $rows
-        (br_if $rowsDone (i32.ge_s (local.get $j) (local.get $p)))
-        (local.set $acc (v128.load (local.get $tj)))
-        (local.set $k (i32.const 0))
-        (block $kDone (loop $ks
-          (br_if $kDone (i32.ge_s (local.get $k) (local.get $j)))
-          (local.set $acc (f64x2.sub (local.get $acc)
-            (f64x2.mul (v128.load64_splat (i32.add (local.get $lj) (i32.shl (local.get $k) (i32.const 3))))
-                       (v128.load (i32.add (local.get $col) (i32.mul (local.get $k) (local.get $step)))))))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $ks)))
-        (v128.store (local.get $tj) (f64x2.div (local.get $acc)
-          (v128.load64_splat (i32.add (local.get $lj) (i32.shl (local.get $j) (i32.const 3))))))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (local.set $lj (i32.add (local.get $lj) (local.get $lstep)))
-        (local.set $tj (i32.add (local.get $tj) (local.get $step)))
-        (br $rows)))
-      (local.set $r (i32.add (local.get $r) (i32.const 2)))
-      (br $pairs)))
-    ;; an odd last column
-    (if (i32.lt_s (local.get $r) (local.get $to))
-      (then
-        (local.set $col (i32.add (local.get $t) (i32.shl (local.get $r) (i32.const 3))))
+  ;; for j = 0..p−1, so T becomes L⁻¹T, each sum in ascending k. Row by row, eight columns at a time
+  ;; in four independent lane pairs, then pairs, then an odd last column in lane 0. Blocked
+  ;; Cholesky's panel (T holds the rows below the diagonal block, transposed, so L21ᵀ = L11⁻¹A21ᵀ;
+  ;; threads take ranges of columns) and lowerSolveRows' top-down solves.
+  (func $lowerSolveColumns (export "lowerSolveColumns") (param $t i32) (param $ld i32) (param $p i32) (param $l i32) (param $ls i32) (param $from i32) (param $to i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $row i32) (local $ti i32) (local $tj i32) (local $lj i32) (local $rowBytes i32)
+    (local $neg v128) (local $v v128) (local $pivot v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $rowBytes (i32.shl (local.get $ld) (i32.const 3)))
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_s (local.get $i) (local.get $p)))
+      (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $ls)) (i32.const 3))))
+      (local.set $ti (i32.add (local.get $t) (i32.mul (local.get $i) (local.get $rowBytes))))
+      (local.set $pivot (v128.load64_splat (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3)))))
+      (local.set $c (local.get $from))
+      ;; eight columns at a time: four independent sums
+      (block $eightsDone (loop $eights
+        (br_if $eightsDone (i32.gt_s (i32.add (local.get $c) (i32.const 8)) (local.get $to)))
+        (local.set $a0 (v128.load (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $a1 (v128.load offset=16 (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $a2 (v128.load offset=32 (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $a3 (v128.load offset=48 (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $lj (local.get $row))
+        (local.set $tj (i32.add (local.get $t) (i32.shl (local.get $c) (i32.const 3))))
         (local.set $j (i32.const 0))
-        (local.set $lj (local.get $l))
-        (local.set $tj (local.get $col))
-        (block $oddDone (loop $odd
-          (br_if $oddDone (i32.ge_s (local.get $j) (local.get $p)))
-          (local.set $one (f64.load (local.get $tj)))
-          (local.set $k (i32.const 0))
-          (block $okDone (loop $oks
-            (br_if $okDone (i32.ge_s (local.get $k) (local.get $j)))
-            (local.set $one (f64.sub (local.get $one)
-              (f64.mul (f64.load (i32.add (local.get $lj) (i32.shl (local.get $k) (i32.const 3))))
-                       (f64.load (i32.add (local.get $col) (i32.mul (local.get $k) (local.get $step)))))))
-            (local.set $k (i32.add (local.get $k) (i32.const 1)))
-            (br $oks)))
-          (f64.store (local.get $tj) (f64.div (local.get $one) (f64.load (i32.add (local.get $lj) (i32.shl (local.get $j) (i32.const 3))))))
+        (block $dotsDone (loop $dots
+          (br_if $dotsDone (i32.ge_s (local.get $j) (local.get $i)))
+          (local.set $neg (f64x2.neg (v128.load64_splat (local.get $lj))))
+          (local.set $v (v128.load (local.get $tj)))
+          (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
+          (local.set $v (v128.load offset=16 (local.get $tj)))
+          (local.set $a1 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a1)))
+          (local.set $v (v128.load offset=32 (local.get $tj)))
+          (local.set $a2 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a2)))
+          (local.set $v (v128.load offset=48 (local.get $tj)))
+          (local.set $a3 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a3)))
+          (local.set $lj (i32.add (local.get $lj) (i32.const 8)))
+          (local.set $tj (i32.add (local.get $tj) (local.get $rowBytes)))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
-          (local.set $lj (i32.add (local.get $lj) (local.get $lstep)))
-          (local.set $tj (i32.add (local.get $tj) (local.get $step)))
-          (br $odd))))))
+          (br $dots)))
+        (v128.store (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a0) (local.get $pivot)))
+        (v128.store offset=16 (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a1) (local.get $pivot)))
+        (v128.store offset=32 (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a2) (local.get $pivot)))
+        (v128.store offset=48 (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a3) (local.get $pivot)))
+        (local.set $c (i32.add (local.get $c) (i32.const 8)))
+        (br $eights)))
+      ;; then pairs, and an odd last column in lane 0
+      (block $pairsDone (loop $pairs
+        (br_if $pairsDone (i32.ge_s (local.get $c) (local.get $to)))
+        (local.set $a0 (v128.load64_splat (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3)))))
+        (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $to))
+          (then (local.set $a0 (v128.load (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3)))))))
+        (local.set $lj (local.get $row))
+        (local.set $tj (i32.add (local.get $t) (i32.shl (local.get $c) (i32.const 3))))
+        (local.set $j (i32.const 0))
+        (block $pairDotsDone (loop $pairDots
+          (br_if $pairDotsDone (i32.ge_s (local.get $j) (local.get $i)))
+          (local.set $neg (f64x2.neg (v128.load64_splat (local.get $lj))))
+          ;; an odd last column reads its entry into both lanes (never past the range)
+          (local.set $v (v128.load64_splat (local.get $tj)))
+          (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $to))
+            (then (local.set $v (v128.load (local.get $tj)))))
+          (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
+          (local.set $lj (i32.add (local.get $lj) (i32.const 8)))
+          (local.set $tj (i32.add (local.get $tj) (local.get $rowBytes)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $pairDots)))
+        (local.set $a0 (f64x2.div (local.get $a0) (local.get $pivot)))
+        (f64.store (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3))) (f64x2.extract_lane 0 (local.get $a0)))
+        (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $to))
+          (then (f64.store offset=8 (i32.add (local.get $ti) (i32.shl (local.get $c) (i32.const 3))) (f64x2.extract_lane 1 (local.get $a0)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br $pairs)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rows))))
 
   ;; x ← L⁻¹x (transpose 0: top-down, x_i = (x_i − L_i,<i · x_<i) / L_ii, the dot form) or L⁻ᵀx
   ;; (transpose 1: bottom-up, x_i /= L_ii, then x_<i −= x_i·L_i,<i, the axpy form) for the lower-
@@ -599,82 +616,16 @@
 
   ;; lowerSolveVector for k right-hand columns at once: X ← L⁻¹X (transpose 0) or L⁻ᵀX (transpose 1),
   ;; X (n × k, row-major at x) in place, L lower-triangular (n × n, row-major at l, read by rows).
-  ;; Top-down, row i of X is (x_i − Σ_{j<i} L_ij·x_j) / L_ii, the sum in ascending j with 8 columns
-  ;; in four independent lanes pairs (then pairs, then an odd last column); bottom-up, row i is
-  ;; divided by L_ii and then taken from every row j < i times L_ij. Each entry sums in the order of
-  ;; solveTriangular's loop for that column.
+  ;; Top-down it is lowerSolveColumns over all k columns; bottom-up, row i is divided by L_ii and
+  ;; then taken from every row j < i times L_ij. Each entry sums in the order of solveTriangular's
+  ;; loop for that column.
   (func (export "lowerSolveRows") (param $l i32) (param $n i32) (param $x i32) (param $k i32) (param $transpose i32)
-    (local $i i32) (local $j i32) (local $c i32) (local $row i32) (local $xi i32) (local $xj i32) (local $lj i32) (local $rowBytes i32)
-    (local $neg v128) (local $v v128) (local $pivot v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $i i32) (local $j i32) (local $c i32) (local $row i32) (local $xi i32) (local $xj i32) (local $rowBytes i32)
+    (local $neg v128) (local $v v128) (local $pivot v128) (local $a0 v128)
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const 3)))
     (if (i32.eqz (local.get $transpose))
       (then
-        (block $forwardDone (loop $forward
-          (br_if $forwardDone (i32.ge_s (local.get $i) (local.get $n)))
-          (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 3))))
-          (local.set $xi (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $rowBytes))))
-          (local.set $pivot (v128.load64_splat (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 3)))))
-          (local.set $c (i32.const 0))
-          ;; eight columns at a time
-          (block $eightsDone (loop $eights
-            (br_if $eightsDone (i32.gt_s (i32.add (local.get $c) (i32.const 8)) (local.get $k)))
-            (local.set $a0 (v128.load (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
-            (local.set $a1 (v128.load offset=16 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
-            (local.set $a2 (v128.load offset=32 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
-            (local.set $a3 (v128.load offset=48 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
-            (local.set $lj (local.get $row))
-            (local.set $xj (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 3))))
-            (local.set $j (i32.const 0))
-            (block $dotsDone (loop $dots
-              (br_if $dotsDone (i32.ge_s (local.get $j) (local.get $i)))
-              (local.set $neg (f64x2.neg (v128.load64_splat (local.get $lj))))
-              (local.set $v (v128.load (local.get $xj)))
-              (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
-              (local.set $v (v128.load offset=16 (local.get $xj)))
-              (local.set $a1 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a1)))
-              (local.set $v (v128.load offset=32 (local.get $xj)))
-              (local.set $a2 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a2)))
-              (local.set $v (v128.load offset=48 (local.get $xj)))
-              (local.set $a3 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a3)))
-              (local.set $lj (i32.add (local.get $lj) (i32.const 8)))
-              (local.set $xj (i32.add (local.get $xj) (local.get $rowBytes)))
-              (local.set $j (i32.add (local.get $j) (i32.const 1)))
-              (br $dots)))
-            (v128.store (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a0) (local.get $pivot)))
-            (v128.store offset=16 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a1) (local.get $pivot)))
-            (v128.store offset=32 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a2) (local.get $pivot)))
-            (v128.store offset=48 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.div (local.get $a3) (local.get $pivot)))
-            (local.set $c (i32.add (local.get $c) (i32.const 8)))
-            (br $eights)))
-          ;; then pairs, and an odd last column in lane 0
-          (block $pairsDone (loop $pairs
-            (br_if $pairsDone (i32.ge_s (local.get $c) (local.get $k)))
-            (local.set $a0 (v128.load64_splat (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))
-            (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $k))
-              (then (local.set $a0 (v128.load (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3)))))))
-            (local.set $lj (local.get $row))
-            (local.set $xj (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 3))))
-            (local.set $j (i32.const 0))
-            (block $pairDotsDone (loop $pairDots
-              (br_if $pairDotsDone (i32.ge_s (local.get $j) (local.get $i)))
-              (local.set $neg (f64x2.neg (v128.load64_splat (local.get $lj))))
-              ;; an odd last column reads its entry into both lanes (never past the row)
-              (local.set $v (v128.load64_splat (local.get $xj)))
-              (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $k))
-                (then (local.set $v (v128.load (local.get $xj)))))
-              (local.set $a0 (f64x2.relaxed_madd (local.get $neg) (local.get $v) (local.get $a0)))
-              (local.set $lj (i32.add (local.get $lj) (i32.const 8)))
-              (local.set $xj (i32.add (local.get $xj) (local.get $rowBytes)))
-              (local.set $j (i32.add (local.get $j) (i32.const 1)))
-              (br $pairDots)))
-            (local.set $a0 (f64x2.div (local.get $a0) (local.get $pivot)))
-            (f64.store (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.extract_lane 0 (local.get $a0)))
-            (if (i32.lt_s (i32.add (local.get $c) (i32.const 1)) (local.get $k))
-              (then (f64.store offset=8 (i32.add (local.get $xi) (i32.shl (local.get $c) (i32.const 3))) (f64x2.extract_lane 1 (local.get $a0)))))
-            (local.set $c (i32.add (local.get $c) (i32.const 2)))
-            (br $pairs)))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $forward))))
+        (call $lowerSolveColumns (local.get $x) (local.get $k) (local.get $n) (local.get $l) (local.get $n) (i32.const 0) (local.get $k)))
       (else
         (local.set $i (i32.sub (local.get $n) (i32.const 1)))
         (block $backwardDone (loop $backward
