@@ -1,7 +1,7 @@
 // The WebAssembly SIMD loops of the stored kernel matrix against direct float64 formulas and the
 // JavaScript loops, at sizes around their blocking (4 rows, pairs of columns, 256-column chunks).
-import { type Matrix, matrix, type Rng, setFusedMultiplyAdd, setSimdThreads } from '@kvkit/tensor-core';
-import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { type Matrix, matrix, type Rng, setSimdThreads } from '@kvkit/tensor-core';
+import { assertClose, withSeed, withUnfusedProducts } from '@kvkit/tensor-core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KernelRidge, kernelBlock, matern, rbf, setSimdKernels } from '../src/index.js';
 import { radialCrossRows } from '../src/operator/radial-cross.js';
@@ -105,14 +105,11 @@ describe('WebAssembly SIMD loops of the stored kernel matrix', () => {
       // The first 50 columns alone (m·50 ≤ 32768) take the four-row path: every entry is the same
       // sum, with tensor-core's matmul panels unfused (fused multiply-adds round once per term).
       const narrow = { rows: m, cols: 50, data: Float64Array.from({ length: m * 50 }, (_, e) => v.data[Math.floor(e / 50) * k + (e % 50)]) };
-      setFusedMultiplyAdd(false);
-      try {
+      withUnfusedProducts(() => {
         const unfused = crossProduct(kernel, x, y, v, {}).data;
         const rows = crossProduct(kernel, x, y, narrow, {}).data;
         expect(Array.from(unfused.filter((_, e) => e % k < 50))).toEqual(Array.from(rows));
-      } finally {
-        setFusedMultiplyAdd(true);
-      }
+      });
       const panels = crossProduct(kernel, x, y, v, {}).data;
       const kxy = kernelBlock(kernel, x, y);
       const expected = new Float64Array(n * k);

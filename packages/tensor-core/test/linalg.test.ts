@@ -21,24 +21,11 @@ import {
   transposeMatrix,
   triangularGram,
 } from '../src/linalg/index.js';
-import { setFusedMultiplyAdd, setSimdKernels } from '../src/simd/index.js';
+import { setSimdKernels } from '../src/simd/index.js';
 import { createRng, type Rng } from '../src/rng.js';
-import { assertClose, freshSeed, withSeed } from '../src/testing/index.js';
+import { assertClose, freshSeed, withSeed, withUnfusedProducts } from '../src/testing/index.js';
 import { bisectionEigenvalues, expectIdentical, naiveMatmul } from './reference.js';
 import { applyReflectionsToRows } from '../src/linalg/reflections.js';
-
-/**
- * `body` with the dense products unfused, for checks that SIMD and JavaScript give the same bits
- * (fused multiply-adds, where the engine has them, round once: fused-multiply-add.test.ts).
- */
-function unfused<T>(body: () => T): T {
-  setFusedMultiplyAdd(false);
-  try {
-    return body();
-  } finally {
-    setFusedMultiplyAdd(true);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Independent references: direct loops over the definitions, none of the code under test.
@@ -272,7 +259,7 @@ describe('eigh', () => {
   }
 
   it('gives the same values and vectors with and without SIMD, bit for bit (tridiagonalization kernels, odd and even orders, in panels from 448)', () =>
-    unfused(() => withSeed((rng) => {
+    withUnfusedProducts(() => withSeed((rng) => {
       for (const n of [31, 32, 33, 64, 151, 449]) {
         const a = randomSymmetric(rng, n);
         const simd = eigh(a);
@@ -875,7 +862,7 @@ describe('solveTriangular', () => {
               const solved = solve(block, transpose);
               assertClose(product(clean, solved, transpose, false).data, block.data, 1e-12, `op(L) X = B, n ${n}, k ${k}`);
               // Unfused, each entry is solveTriangular's sum bit for bit.
-              const plain = unfused(() => lowerTriangularSolver(stored)(block, transpose));
+              const plain = withUnfusedProducts(() => lowerTriangularSolver(stored)(block, transpose));
               expectIdentical(plain.data, solveTriangular(stored, block, { transpose }).data, `n ${n}, k ${k}, transpose ${transpose}: as solveTriangular`);
             }
           }
@@ -903,9 +890,8 @@ describe('triangularGram', () => {
   }
 
   it('equals LᵀL summed in ascending k, bit for bit, with and without SIMD, ignoring the upper triangle', () => {
-    setFusedMultiplyAdd(false);
     try {
-      withSeed((rng) => {
+      withUnfusedProducts(() => withSeed((rng) => {
         for (const n of [0, 1, 5, 31, 32, 33, 70]) {
           const l = randomMatrix(rng, n, n);
           const clean = matrix(n, n);
@@ -918,10 +904,9 @@ describe('triangularGram', () => {
           setSimdKernels(true);
           assertClose(triangularGram(l).data, product(clean, clean, true, false).data, 1e-14, `n = ${n}: LᵀL`);
         }
-      });
+      }));
     } finally {
       setSimdKernels(true);
-      setFusedMultiplyAdd(true);
     }
     expectCode(() => triangularGram(matrix(2, 3)), ShapeMismatchError, 'SHAPE_MISMATCH');
   });

@@ -3,6 +3,7 @@
  * randomness with the seed printed on failure, and relative-error comparison where NaN never passes.
  */
 import { createRng, type Rng } from '../rng.js';
+import { setFusedMultiplyAdd } from '../simd/simd-arena.js';
 
 /** The seed for this run: KVKIT_SEED when set (to reproduce a failure), otherwise fresh. */
 export function freshSeed(): number {
@@ -18,6 +19,20 @@ function annotate(error: unknown, seed: number): never {
     throw error;
   }
   throw new Error(String(error) + note);
+}
+
+/**
+ * Runs `body` with the dense SIMD products unfused (`setFusedMultiplyAdd(false)`, restored to on
+ * afterwards): for checks that SIMD paths give the JavaScript loops' float64 values bit for bit,
+ * which fused multiply-adds (engines with relaxed SIMD) round differently.
+ */
+export function withUnfusedProducts<T>(body: () => T): T {
+  setFusedMultiplyAdd(false);
+  try {
+    return body();
+  } finally {
+    setFusedMultiplyAdd(true);
+  }
 }
 
 /**
