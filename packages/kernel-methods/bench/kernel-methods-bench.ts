@@ -17,7 +17,7 @@ import { cpus } from 'node:os';
 import { cholesky, choleskySolve, fusedMultiplyAddActive, type Matrix, matmulMatrix, SimdArena, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';
 import { type Kernel, KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
 import { runScikitLearn } from './scikit-learn-runner.js';
-import { benchCases, paragraphs, time } from './spam-cases.js';
+import { benchCases, paragraphs, REPEAT_BELOW_SECONDS, time } from './spam-cases.js';
 
 const sizes = (process.env.KVKIT_BENCH_SIZES ?? '2000,5000,10000,20000').split(',').map(Number);
 const COMPONENTS = 10;
@@ -230,5 +230,6 @@ cases.forEach((c, index) => {
 
 console.log(`\nMachine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, kvkit on ${simdThreadCount()} threads (fused multiply-adds ${fusedMultiplyAddActive() ? 'on' : 'off'}), Node ${process.version}; scikit-learn ${sk.sklearn}, numpy ${sk.numpy}; ${new Date().toISOString().slice(0, 10)}`);
 console.log(`Data: ${all.x.rows} SpamAssassin paragraphs, 25 standardized text features, rbf γ = 1/25, α = ${ALPHA}, 80/20 split.`);
-console.log(`Eigenvalue accuracy: ‖λ − λ_ARPACK‖/‖λ_ARPACK‖ of the top 10 (ARPACK, float64, as reference where it ran).\n`);
+console.log(`Eigenvalue accuracy: ‖λ − λ_ARPACK‖/‖λ_ARPACK‖ of the top 10 (ARPACK, float64, as reference where it ran).`);
+console.log(`Times: the median of 3 runs where one run takes under ${REPEAT_BELOW_SECONDS} s, else one run; the same rule on both sides.\n`);
 console.log(lines.join('\n'));
