@@ -7,7 +7,8 @@
  *   2. timings at n = 2000, 5000, 10000, 20000 on the benchmark's SpamAssassin rows
  *      (packages/kernel-methods/bench/spam-cases.ts, exported here by `--export-data` because the
  *      GPU machine has no node_modules): KPCA top 10 (Lanczos on the lazy centered operator), Nyström
- *      KRR (FALKON, m = 500), Nyström features (m = 500: `fitAsync`, then `transformAsync` of the
+ *      KRR (FALKON, and solved directly: on CUDA its normal equations there in float64; m = 500),
+ *      Nyström features (m = 500: `fitAsync`, then `transformAsync` of the
  *      test rows) and exact KRR (CG on the lazy operator), each with the CUDA and the WebGPU
  *      engine (`fitAsync`), with its accuracy next to it: eigenvalue error / prediction or φφᵀ difference
  *      against the float64 host path (run on that machine's CPU for n <= --reference-max; for Nyström
@@ -187,20 +188,23 @@ async function main(): Promise<void> {
 
 
   // The float64 host path (this machine's CPU, one Node thread) as the accuracy reference.
-  const host = new Map<number, { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array; features?: Float64Array }>();
+  const host = new Map<number, { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array; direct?: Float64Array; features?: Float64Array }>();
   for (const c of data) {
     if (c.n > referenceMax || elapsedMs() > sklearnBudgetMs + 0.25 * budgetMs) continue;
     const train = rows(c.x, 0, c.trainRows);
     const test = rows(c.x, c.trainRows, c.n);
     const yTrain = c.y.slice(0, c.trainRows);
     const yTest = c.y.slice(c.trainRows);
-    const ref: { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array; features?: Float64Array } = {};
+    const ref: { eigenvalues?: Float64Array; exact?: Float64Array; falkon?: Float64Array; direct?: Float64Array; features?: Float64Array } = {};
     let t = performance.now();
     ref.eigenvalues = new KernelPCA({ kernel, nComponents: COMPONENTS }).fit(c.x).eigenvalues;
     results.push({ n: c.n, engine: 'host f64', method: 'KPCA top 10 (stored K + Lanczos)', seconds: (performance.now() - t) / 1000 });
     t = performance.now();
     ref.falkon = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: landmarks, seed: 0, tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain).predict(test).data;
     results.push({ n: c.n, engine: 'host f64', method: `Nyström KRR (FALKON, m = ${landmarks})`, seconds: (performance.now() - t) / 1000, rmse: rmse(ref.falkon, yTest) });
+    t = performance.now();
+    ref.direct = new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem', nCenters: landmarks, seed: 0 }).fit(train, yTrain).predict(test).data;
+    results.push({ n: c.n, engine: 'host f64', method: `Nyström KRR (direct, m = ${landmarks})`, seconds: (performance.now() - t) / 1000, rmse: rmse(ref.direct, yTest) });
     t = performance.now();
     ref.features = gram(new Nystroem({ kernel, nComponents: landmarks, seed: 0 }).fit(train).transform(test));
     results.push({ n: c.n, engine: 'host f64', method: `Nyström features (m = ${landmarks}): fit + transform of the test rows`, seconds: (performance.now() - t) / 1000 });
@@ -286,6 +290,12 @@ async function main(): Promise<void> {
         const model = await new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: landmarks, seed: 0, tolerance: 1e-5, maxIterations: 3000, ...options }).fitAsync(train, yTrain);
         const pred = (await model.predictAsync(test)).data;
         return { detail: `${model.iterations} it.`, rmse: rmse(pred, yTest), vsHost: relative(pred, ref?.falkon) };
+      });
+      // CUDA forms the normal equations there in float64; WebGPU (no float64) solves on the host.
+      await timed(`Nyström KRR (direct, m = ${landmarks})`, async () => {
+        const model = await new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem', nCenters: landmarks, seed: 0, ...options }).fitAsync(train, yTrain);
+        const pred = (await model.predictAsync(test)).data;
+        return { rmse: rmse(pred, yTest), vsHost: relative(pred, ref?.direct) };
       });
       await timed(`Nyström features (m = ${landmarks}): fit + transform of the test rows`, async () => {
         const map = await new Nystroem({ kernel, nComponents: landmarks, seed: 0, ...options }).fitAsync(train);

@@ -6,9 +6,10 @@
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { createRng } from '@kvkit/tensor-core';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
-import { freshSeed } from '@kvkit/tensor-core/testing';
+import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { KernelMatrix, laplace, rbf } from '../src/index.js';
+import { KernelMatrix, KernelRidge, laplace, rbf } from '../src/index.js';
+import { cudaNormalEquations, float64NormalProfile } from '../src/regression/device-nystroem-normal.js';
 import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 
@@ -34,6 +35,46 @@ describe(`KernelMatrix on CUDA (emulator) = the float64 host engine within f32 (
       CASE_TIMEOUT_MS,
     );
   }
+});
+
+describe("KernelRidge 'nystroem' on CUDA forms its normal equations there", () => {
+  it('two launches per chunk of rows ([K_nm | Y] in float64, then its Gram matrix), one read-back; the coefficients are the host fit\'s to rounding', async () => {
+    const x = uniformMatrix(300, 5, rng);
+    const y = uniformMatrix(300, 1, rng);
+    const options = { kernel: rbf({ gamma: 0.3 }), alpha: 0.1, solver: 'nystroem', nCenters: 40, seed: 2 } as const;
+    const launches = vi.spyOn(cuda, 'launch');
+    try {
+      const device = await new KernelRidge({ ...options, engine: cuda }).fitAsync(x, y);
+      expect(launches.mock.calls.map((call) => call[1])).toEqual(['km_normal_rows', 'km_normal_gram']);
+      const reference = new KernelRidge(options).fit(x, y);
+      expect(relativeError(device.dualCoef.data, reference.dualCoef.data), `seed ${seed}`).toBeLessThan(1e-9);
+    } finally {
+      launches.mockRestore();
+    }
+  }, CASE_TIMEOUT_MS);
+});
+
+describe('cudaNormalEquations (CUDA, float64) = K_mnK_nm and K_mnY by direct float64 loops', () => {
+  it('over several chunks of rows (the Gram sums carried from one to the next), tiles past the edge and rows not a multiple of the step', async () => {
+    const kernel = rbf({ gamma: 0.7 });
+    const x = uniformMatrix(203, 3, rng);
+    const centers = uniformMatrix(37, 3, rng);
+    const y = uniformMatrix(203, 3, rng);
+    const profile = float64NormalProfile(kernel, cuda);
+    if (!profile) throw new Error('rbf has a device profile');
+    // 40 columns: chunks of 12 rows (500 values), 17 of them.
+    const { normal, rhs } = await cudaNormalEquations(cuda, profile, x, centers, y, 500);
+    const k = new Float64Array(203 * 37);
+    kernel.evaluate(x, centers, k, 0, 203, 0, 37);
+    const expectedNormal = new Float64Array(37 * 37);
+    const expectedRhs = new Float64Array(37 * 3);
+    for (let i = 0; i < 37; i++) {
+      for (let j = 0; j < 37; j++) for (let r = 0; r < 203; r++) expectedNormal[i * 37 + j] += k[r * 37 + i] * k[r * 37 + j];
+      for (let l = 0; l < 3; l++) for (let r = 0; r < 203; r++) expectedRhs[i * 3 + l] += k[r * 37 + i] * y.data[r * 3 + l];
+    }
+    expect(relativeError(normal.data, expectedNormal), `seed ${seed}`).toBeLessThan(1e-13);
+    expect(relativeError(rhs.data, expectedRhs), `seed ${seed}`).toBeLessThan(1e-13);
+  }, CASE_TIMEOUT_MS);
 });
 
 describe('KernelMatrix products on CUDA launch a fixed number of kernels', () => {

@@ -55,6 +55,24 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
       },
     },
     {
+      name: "KernelRidge 'nystroem' (direct) fitAsync on the device = the same fit on the host (n = 70, m = 20, 2 targets; CUDA: normal equations there in float64)",
+      // Float64 on both sides (CUDA's normal equations, or the host's where the engine has no float64):
+      // the coefficients agree to rounding, amplified by the system's condition; the predictions run
+      // through the device's f32 cross product.
+      tolerance: SOLVE_TOLERANCE,
+      async run(backend, rng) {
+        const x = uniformMatrix(70, 4, rng);
+        const y = uniformMatrix(70, 2, rng);
+        const test = uniformMatrix(9, 4, rng);
+        const options = { kernel, alpha: 0.5, solver: 'nystroem', nCenters: 20, seed: 4 } as const;
+        const device = await new KernelRidge({ ...options, engine: backend }).fitAsync(x, y);
+        const reference = new KernelRidge(options).fit(x, y);
+        const coefficients = relativeError(device.dualCoef.data, reference.dualCoef.data);
+        if (!(coefficients <= 1e-9)) throw new Error(`coefficients ${coefficients} apart (float64 on both sides: expected ≤ 1e-9)`);
+        return relativeError((await device.predictAsync(test)).data, reference.predict(test).data);
+      },
+    },
+    {
       name: 'KernelPCA fitAsync (Lanczos on the lazy centered operator) on the device = the exact eigendecomposition in float64 (n = 40, 4 comp.)',
       tolerance: SOLVE_TOLERANCE,
       async run(backend, rng) {

@@ -19,7 +19,7 @@ import { asPoints, asTargets, type PointsInput, requireInteger, requirePositive,
 import { type ConjugateGradientOptions, conjugateGradient, conjugateGradientAsync } from '../util/linalg.js';
 import { lowRankPlusShiftInverse, pivotedCholesky } from '../util/pivoted-cholesky.js';
 import { type FalkonOptions, falkon, falkonAsync } from './falkon.js';
-import { nystroemDirect } from './nystroem-direct.js';
+import { nystroemDirect, nystroemDirectAsync } from './nystroem-direct.js';
 import { type MatrixJSON, matrixFromJSON, matrixToJSON, requireFitted, requireModelTag } from '../util/serialization.js';
 
 export type KrrSolver = 'auto' | 'pcg' | 'cholesky' | 'cg' | 'nystroem-pcg' | 'nystroem';
@@ -163,8 +163,11 @@ export class KernelRidge {
    * `fit` with the kernel products on the `engine` backend (a WebGPU or CUDA backend, whose results
    * are read back asynchronously): the lazy solvers 'cg' and 'nystroem-pcg' build each tile there in
    * f32 and bring back only the products; CG and the FALKON preconditioner stay on the host in
-   * float64. The stored solvers ('pcg', 'cholesky', and 'auto' while K fits the budget) and the direct
-   * 'nystroem' evaluate the kernel on the host whatever the engine, so there it is `fit`.
+   * float64. The direct 'nystroem' forms its normal equations K_mnK_nm and K_mnY on a CUDA engine in
+   * float64 (radial kernels; one read-back of (m + t)² values; the m × m solve on the host), and on
+   * the host elsewhere (WebGPU has no float64; f32 sums make that system indefinite). The stored
+   * solvers ('pcg', 'cholesky', and 'auto' while K fits the budget) evaluate the kernel on the host
+   * whatever the engine, so there it is `fit`.
    */
   async fitAsync(points: PointsInput, targets: ArrayLike<number> | Matrix): Promise<this> {
     const x = asPoints(points, 'KernelRidge.fitAsync', { cols: this.kernel.inputDim });
@@ -174,6 +177,12 @@ export class KernelRidge {
       const centers = this.sampleCenters(x);
       const result = await falkonAsync(this.kernel, x, y, centers, this.falkonOptions('KernelRidge.fitAsync (nystroem-pcg)'));
       this.setFit(centers, result.coefficients, result.iterations, y.cols);
+      return this;
+    }
+    if (solver === 'nystroem') {
+      const centers = this.sampleCenters(x);
+      const { tileSize, engine } = this.options;
+      this.setFit(centers, await nystroemDirectAsync(this.kernel, x, y, centers, { alpha: this.alpha, tileSize, engine }), undefined, y.cols);
       return this;
     }
     if (solver !== 'cg') return this.fit(x, y);
@@ -302,7 +311,7 @@ export class KernelRidge {
     };
   }
 
-  private setFit(centers: Matrix, coefficients: Matrix, iterations: number, targetColumns: number): void {
+  private setFit(centers: Matrix, coefficients: Matrix, iterations: number | undefined, targetColumns: number): void {
     this.centers = centers;
     this.coefficients = coefficients;
     this.iterations = iterations;

@@ -1,15 +1,19 @@
-import { cholesky, choleskySolve, type Matrix, matmulMatrix, matrix } from '@kvkit/tensor-core';
+import { backendOf, cholesky, choleskySolve, type Matrix, matmulMatrix, matrix } from '@kvkit/tensor-core';
+import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { Kernel } from '../kernels/kernel.js';
 import { centerGram } from './nystroem-system.js';
+import { cudaNormalEquations, float64NormalProfile } from './device-nystroem-normal.js';
+import { isHostEngine } from '../operator/cross-product.js';
 import { hostKernelRows } from '../operator/radial-cross.js';
-import { tileSizeOf } from '../operator/kernel-matrix.js';
+import { type KernelMatrixOptions, tileSizeOf } from '../operator/kernel-matrix.js';
 
 export interface NystroemDirectOptions {
   /** Ridge α of ‖K_nm β − y‖² + α βᵀ(K_mm + jI)β. */
   alpha: number;
   /** K_nm is evaluated max(tileSize²/m, m) rows at a time (default tileSize 256): memory O(m² + m·k). */
   tileSize?: number;
-  engine?: unknown;
+  /** 'host' (default) or a backend: on CUDA `nystroemDirectAsync` forms the normal equations there. */
+  engine?: KernelMatrixOptions['engine'];
 }
 
 /**
@@ -36,6 +40,26 @@ export function nystroemDirect(kernel: Kernel, x: Matrix, y: Matrix, centers: Ma
     matmulMatrix(rows, rows, { transposeA: true, accumulate: normal });
     matmulMatrix(rows, { rows: r1 - r0, cols: y.cols, data: y.data.subarray(r0 * y.cols, r1 * y.cols) }, { transposeA: true, accumulate: rhs });
   }
+  return solveNormalEquations(kernel, centers, normal, rhs, options);
+}
+
+/**
+ * `nystroemDirect` with K_mnK_nm and K_mnY formed on the `engine` where it can do so in float64
+ * (CUDA, radial kernels: `cudaNormalEquations`, one read-back of (m + t)² values); elsewhere (the
+ * host, WebGPU, other kernels) `nystroemDirect` on the host. The m × m solve is the host's either way.
+ */
+export async function nystroemDirectAsync(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: NystroemDirectOptions): Promise<Matrix> {
+  const engine = options.engine;
+  const backend = engine === undefined || isHostEngine(engine) ? undefined : backendOf(engine);
+  const profile = backend && float64NormalProfile(kernel, backend);
+  if (!backend || !profile) return nystroemDirect(kernel, x, y, centers, { ...options, engine: 'host' });
+  const { normal, rhs } = await cudaNormalEquations(backend as CudaBackend, profile, x, centers, y);
+  return solveNormalEquations(kernel, centers, normal, rhs, options);
+}
+
+/** (K_mnK_nm + α(K_mm + jI)) β = K_mnY: the regularizer added to `normal` in place, then one Cholesky solve. */
+function solveNormalEquations(kernel: Kernel, centers: Matrix, normal: Matrix, rhs: Matrix, options: NystroemDirectOptions): Matrix {
+  const m = centers.rows;
   const { kmm, jitter } = centerGram(kernel, centers, options.tileSize);
   for (let i = 0; i < m * m; i++) normal.data[i] += options.alpha * kmm.data[i];
   for (let i = 0; i < m; i++) normal.data[i * (m + 1)] += options.alpha * jitter;
