@@ -11,5 +11,5 @@ export default defineConfig({
   treeshake: true,
   // src/wasm/*.wat (the SIMD hot loops) are compiled and inlined as bytes; CUDA C sources ship as text.
   esbuildPlugins: [watEsbuildPlugin()],
-  loader: { '.cu': 'text' },
+  loader: { '.cu': 'text', '.cuh': 'text' },
 });

@@ -9,7 +9,7 @@ import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { KernelMatrix, KernelRidge, laplace, rbf } from '../src/index.js';
-import { cudaNormalEquations, float64NormalProfile } from '../src/regression/device-nystroem-normal.js';
+import { cudaNormalEquations, float64NormalProfile } from '../src/operator/device-nystroem-normal.js';
 import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 

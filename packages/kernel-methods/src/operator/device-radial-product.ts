@@ -5,10 +5,11 @@
 // ever stored. The rows of y are split into chunks (one grid row each, so the device has enough
 // blocks) whose partial products a second launch sums: two launches per product, whatever n is.
 import { type Backend, type Tensor } from '@kvkit/tensor-core';
-import type { CudaBackend, CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
+import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { DeviceProfile } from '../kernels/device-profile.js';
 import type { Kernel } from '../kernels/kernel.js';
+import { arg, kernelMethodsCudaModule } from './cuda-modules.js';
 import radialProductSource from './radial-product.cu';
 
 // Only types come from tensor-core's cuda / webgpu entry points, so importing this package loads neither.
@@ -58,14 +59,7 @@ interface Geometry {
 // The CUDA C source lives in radial-product.cu (compiled by NVRTC at first use); these sizes lead it.
 const CUDA_SOURCE = `#define KM_ROWS ${ROWS}\n#define KM_STAGE ${STAGE}\n#define KM_MAXD ${MAX_FUSED_DIM}\n#define KM_COLS ${COLS}\n${radialProductSource}`;
 
-// What defineCudaModule would make, without importing tensor-core's CUDA entry point (no prelude needed).
-const cudaModule: CudaModuleDefinition = Object.freeze({ name: 'kvkit-kernel-methods-radial-product', source: CUDA_SOURCE, headers: Object.freeze({}), options: [] });
-const arg = {
-  ptr: (value: number) => ({ type: 'ptr' as const, value }),
-  i32: (value: number) => ({ type: 'i32' as const, value }),
-  i64: (value: number) => ({ type: 'i64' as const, value }),
-  f32: (value: number) => ({ type: 'f32' as const, value }),
-};
+const cudaModule = kernelMethodsCudaModule('kvkit-kernel-methods-radial-product', CUDA_SOURCE);
 
 function cudaProduct(backend: CudaBackend, profile: DeviceProfile, g: Geometry, x: Tensor, y: Tensor, v: Tensor): Tensor {
   const out = backend.empty([g.n, g.k], 'f32');

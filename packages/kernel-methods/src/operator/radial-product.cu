@@ -14,16 +14,7 @@
 #define KM_COLS 8
 #endif
 typedef long long kv_i64;
-
-__device__ __forceinline__ float km_profile(int code, float s, float a, float b) {
-  switch (code) {
-    case 0: return expf(-a * s);
-    case 1: return powf(a + s, -b);
-    case 2: return expf(-a * sqrtf(s));
-    case 3: { const float z = a * sqrtf(s); return (1.0f + z) * expf(-z); }
-    default: { const float z = a * sqrtf(s); return (1.0f + z + z * z * (1.0f / 3.0f)) * expf(-z); }
-  }
-}
+#include "radial-profile.cuh"
 
 // partial[p, i, l0 + l] = Σ_{j in chunk p} f(‖x_i − y_j‖²)·v[j, l0 + l] for l < 8; grid (row blocks, chunks, column groups).
 extern "C" __global__ void km_radial_product(float* partial, const float* x, const float* y, const float* v, int n, int m, int d, int k, int chunk, int code, float a, float b) {
@@ -54,7 +45,7 @@ extern "C" __global__ void km_radial_product(float* partial, const float* x, con
         const float q = xi[t] - ys[r * d + t];
         s += q * q;
       }
-      const float f = km_profile(code, s, a, b);
+      const float f = km_profile<float>(code, s, a, b);
 #pragma unroll
       for (int l = 0; l < KM_COLS; l++) acc[l] += f * vs[r * KM_COLS + l];
     }

@@ -2,7 +2,7 @@ import { backendOf, cholesky, choleskySolve, type Matrix, matmulMatrix, matrix }
 import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { Kernel } from '../kernels/kernel.js';
 import { centerGram } from './nystroem-system.js';
-import { cudaNormalEquations, float64NormalProfile } from './device-nystroem-normal.js';
+import { cudaNormalEquations, float64NormalProfile } from '../operator/device-nystroem-normal.js';
 import { isHostEngine } from '../operator/cross-product.js';
 import { hostKernelRows } from '../operator/radial-cross.js';
 import { type KernelMatrixOptions, tileSizeOf } from '../operator/kernel-matrix.js';

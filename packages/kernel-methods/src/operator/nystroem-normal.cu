@@ -9,17 +9,7 @@
 #define KM_STEP 16
 #endif
 typedef long long kv_i64;
-
-// The radial profiles of radial-product.cu, in double.
-__device__ __forceinline__ double km_profile_f64(int code, double s, double a, double b) {
-  switch (code) {
-    case 0: return exp(-a * s);
-    case 1: return pow(a + s, -b);
-    case 2: return exp(-a * sqrt(s));
-    case 3: { const double z = a * sqrt(s); return (1.0 + z) * exp(-z); }
-    default: { const double z = a * sqrt(s); return (1.0 + z + z * z * (1.0 / 3.0)) * exp(-z); }
-  }
-}
+#include "radial-profile.cuh"
 
 // rows[i, j] = f(‖x_i − c_j‖²) for j < m (the squared distance by direct differences: no
 // cancellation), rows[i, m + l] = y[i, l] for l < t; the chunk's rows are x and y (row-major), its
@@ -36,7 +26,7 @@ extern "C" __global__ void km_normal_rows(double* out, const double* x, const do
       const double diff = x[(kv_i64)i * d + q] - c[(kv_i64)j * d + q];
       s += diff * diff;
     }
-    value = km_profile_f64(code, s, a, b);
+    value = km_profile<double>(code, s, a, b);
   } else {
     value = y[(kv_i64)i * t + (j - m)];
   }

@@ -5,12 +5,11 @@
 // (A100/H100/H200) run float64 at a large fraction of their f32 rate. WebGPU has no float64, so
 // there the direct solve stays on the host.
 import { type Backend, type Matrix, type Tensor, tensor } from '@kvkit/tensor-core';
-import type { CudaBackend, CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
+import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { DeviceProfile } from '../kernels/device-profile.js';
 import type { Kernel } from '../kernels/kernel.js';
+import { arg, kernelMethodsCudaModule } from './cuda-modules.js';
 import normalSource from './nystroem-normal.cu';
-
-// Only types come from tensor-core's cuda entry point, so importing this package does not load it.
 
 /** Side of the Gram tiles (a block of 16 × 16 threads, 2 × 2 entries each). */
 const TILE = 32;
@@ -23,13 +22,7 @@ const CHUNK_VALUES = 2 ** 23;
 const MAX_GRID_ROWS = 65535;
 
 const CUDA_SOURCE = `#define KM_TILE ${TILE}\n#define KM_STEP ${STEP}\n${normalSource}`;
-// What defineCudaModule would make, without importing tensor-core's CUDA entry point.
-const cudaModule: CudaModuleDefinition = Object.freeze({ name: 'kvkit-kernel-methods-nystroem-normal', source: CUDA_SOURCE, headers: Object.freeze({}), options: [] });
-const arg = {
-  ptr: (value: number) => ({ type: 'ptr' as const, value }),
-  i32: (value: number) => ({ type: 'i32' as const, value }),
-  f64: (value: number) => ({ type: 'f64' as const, value }),
-};
+const cudaModule = kernelMethodsCudaModule('kvkit-kernel-methods-nystroem-normal', CUDA_SOURCE);
 
 /** The kernel's profile when `backend` can form the normal equations in float64 (CUDA, a radial kernel); else undefined. */
 export function float64NormalProfile(kernel: Kernel, backend: Backend): DeviceProfile | undefined {
