@@ -7,7 +7,7 @@
  *   2. timings at n = 2000, 5000, 10000, 20000 on the benchmark's SpamAssassin rows
  *      (packages/kernel-methods/bench/spam-cases.ts, exported here by `--export-data` because the
  *      GPU machine has no node_modules): KPCA top 10 (Lanczos on the lazy centered operator), Nyström
- *      KRR (FALKON, and solved directly: on CUDA its normal equations there in float64; m = 500),
+ *      KRR (FALKON, and solved directly: its normal equations on the device; m = 500),
  *      Nyström features (m = 500: `fitAsync`, then `transformAsync` of the
  *      test rows) and exact KRR (CG on the lazy operator), each with the CUDA and the WebGPU
  *      engine (`fitAsync`), with its accuracy next to it: eigenvalue error / prediction or φφᵀ difference
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
         const pred = (await model.predictAsync(test)).data;
         return { detail: `${model.iterations} it.`, rmse: rmse(pred, yTest), vsHost: relative(pred, ref?.falkon) };
       });
-      // CUDA forms the normal equations there in float64; WebGPU (no float64) solves on the host.
+      // The normal equations on the device: CUDA in float64, WebGPU f32 kernel values summed exactly.
       await timed(`Nyström KRR (direct, m = ${landmarks})`, async () => {
         const model = await new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem', nCenters: landmarks, seed: 0, ...options }).fitAsync(train, yTrain);
         const pred = (await model.predictAsync(test)).data;

@@ -9,7 +9,7 @@ import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { KernelMatrix, KernelRidge, laplace, rbf } from '../src/index.js';
-import { cudaNormalEquations, float64NormalProfile } from '../src/operator/device-nystroem-normal.js';
+import { cudaNormalEquations, normalEquationsProfile } from '../src/operator/device-nystroem-normal.js';
 import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 
@@ -60,7 +60,7 @@ describe('cudaNormalEquations (CUDA, float64) = K_mnK_nm and K_mnY by direct flo
     const x = uniformMatrix(203, 3, rng);
     const centers = uniformMatrix(37, 3, rng);
     const y = uniformMatrix(203, 3, rng);
-    const profile = float64NormalProfile(kernel, cuda);
+    const profile = normalEquationsProfile(kernel, cuda);
     if (!profile) throw new Error('rbf has a device profile');
     // 40 columns: chunks of 12 rows (500 values), 17 of them.
     const { normal, rhs } = await cudaNormalEquations(cuda, profile, x, centers, y, 500);

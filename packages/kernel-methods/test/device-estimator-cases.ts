@@ -55,10 +55,10 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
       },
     },
     {
-      name: "KernelRidge 'nystroem' (direct) fitAsync on the device = the same fit on the host (n = 70, m = 20, 2 targets; CUDA: normal equations there in float64)",
-      // Float64 on both sides (CUDA's normal equations, or the host's where the engine has no float64):
-      // the coefficients agree to rounding, amplified by the system's condition; the predictions run
-      // through the device's f32 cross product.
+      name: "KernelRidge 'nystroem' (direct) fitAsync on the device = the same fit on the host (n = 70, m = 20, 2 targets; normal equations on the device)",
+      // CUDA sums in float64: the coefficients agree with the host's to rounding. WebGPU sums f32
+      // kernel values exactly: the coefficients move by the f32 rounding of K_nm, amplified by the
+      // system's condition, so there the predictions (through the device's f32 cross product) are compared.
       tolerance: SOLVE_TOLERANCE,
       async run(backend, rng) {
         const x = uniformMatrix(70, 4, rng);
@@ -68,7 +68,7 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
         const device = await new KernelRidge({ ...options, engine: backend }).fitAsync(x, y);
         const reference = new KernelRidge(options).fit(x, y);
         const coefficients = relativeError(device.dualCoef.data, reference.dualCoef.data);
-        if (!(coefficients <= 1e-9)) throw new Error(`coefficients ${coefficients} apart (float64 on both sides: expected ≤ 1e-9)`);
+        if (backend.name === 'cuda' && !(coefficients <= 1e-9)) throw new Error(`coefficients ${coefficients} apart (float64 on both sides: expected ≤ 1e-9)`);
         return relativeError((await device.predictAsync(test)).data, reference.predict(test).data);
       },
     },

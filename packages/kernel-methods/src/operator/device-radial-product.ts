@@ -9,7 +9,7 @@ import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { DeviceProfile } from '../kernels/device-profile.js';
 import type { Kernel } from '../kernels/kernel.js';
-import { arg, kernelMethodsCudaModule } from './cuda-modules.js';
+import { arg, kernelMethodsCudaModule, WGSL_PROFILE } from './device-modules.js';
 import radialProductSource from './radial-product.cu';
 
 // Only types come from tensor-core's cuda / webgpu entry points, so importing this package loads neither.
@@ -80,19 +80,6 @@ function cudaProduct(backend: CudaBackend, profile: DeviceProfile, g: Geometry, 
   }
   return out;
 }
-
-const WGSL_PROFILE = `
-fn km_profile(s: f32) -> f32 {
-  let a = u_a();
-  let b = u_b();
-  let code = u_code();
-  if (code == 0u) { return exp(-a * s); }
-  if (code == 1u) { return pow(a + s, -b); }
-  if (code == 2u) { return exp(-a * sqrt(s)); }
-  let z = a * sqrt(s);
-  if (code == 3u) { return (1.0 + z) * exp(-z); }
-  return (1.0 + z + z * z * (1.0 / 3.0)) * exp(-z);
-}`;
 
 function webGpuProduct(backend: WebGpuBackend, profile: DeviceProfile, g: Geometry, x: Tensor, y: Tensor, v: Tensor): Tensor {
   const out = backend.empty([g.n, g.k], 'f32');

@@ -163,9 +163,9 @@ export class KernelRidge {
    * `fit` with the kernel products on the `engine` backend (a WebGPU or CUDA backend, whose results
    * are read back asynchronously): the lazy solvers 'cg' and 'nystroem-pcg' build each tile there in
    * f32 and bring back only the products; CG and the FALKON preconditioner stay on the host in
-   * float64. The direct 'nystroem' forms its normal equations K_mnK_nm and K_mnY on a CUDA engine in
-   * float64 (radial kernels; one read-back of (m + t)² values; the m × m solve on the host), and on
-   * the host elsewhere (WebGPU has no float64; f32 sums make that system indefinite). The stored
+   * float64. The direct 'nystroem' forms its normal equations K_mnK_nm and K_mnY on the device for
+   * radial kernels (CUDA: in float64; WebGPU: f32 kernel values summed exactly; one read-back of
+   * (m + t)² sums; the m × m solve on the host), and on the host elsewhere. The stored
    * solvers ('pcg', 'cholesky', and 'auto' while K fits the budget) evaluate the kernel on the host
    * whatever the engine, so there it is `fit`.
    */

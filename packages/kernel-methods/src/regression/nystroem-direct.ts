@@ -1,8 +1,7 @@
 import { backendOf, cholesky, choleskySolve, type Matrix, matmulMatrix, matrix } from '@kvkit/tensor-core';
-import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { Kernel } from '../kernels/kernel.js';
 import { centerGram } from './nystroem-system.js';
-import { cudaNormalEquations, float64NormalProfile } from '../operator/device-nystroem-normal.js';
+import { deviceNormalEquations, normalEquationsProfile } from '../operator/device-nystroem-normal.js';
 import { isHostEngine } from '../operator/cross-product.js';
 import { hostKernelRows } from '../operator/radial-cross.js';
 import { type KernelMatrixOptions, tileSizeOf } from '../operator/kernel-matrix.js';
@@ -12,7 +11,7 @@ export interface NystroemDirectOptions {
   alpha: number;
   /** K_nm is evaluated max(tileSize²/m, m) rows at a time (default tileSize 256): memory O(m² + m·k). */
   tileSize?: number;
-  /** 'host' (default) or a backend: on CUDA `nystroemDirectAsync` forms the normal equations there. */
+  /** 'host' (default) or a backend: on CUDA or WebGPU `nystroemDirectAsync` forms the normal equations there. */
   engine?: KernelMatrixOptions['engine'];
 }
 
@@ -44,16 +43,16 @@ export function nystroemDirect(kernel: Kernel, x: Matrix, y: Matrix, centers: Ma
 }
 
 /**
- * `nystroemDirect` with K_mnK_nm and K_mnY formed on the `engine` where it can do so in float64
- * (CUDA, radial kernels: `cudaNormalEquations`, one read-back of (m + t)² values); elsewhere (the
- * host, WebGPU, other kernels) `nystroemDirect` on the host. The m × m solve is the host's either way.
+ * `nystroemDirect` with K_mnK_nm and K_mnY formed on the `engine` (radial kernels on CUDA, in
+ * float64, or WebGPU, f32 kernel values with exact sums: `deviceNormalEquations`, one read-back of
+ * (m + t)² sums); elsewhere `nystroemDirect` on the host. The m × m solve is the host's either way.
  */
 export async function nystroemDirectAsync(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: NystroemDirectOptions): Promise<Matrix> {
   const engine = options.engine;
   const backend = engine === undefined || isHostEngine(engine) ? undefined : backendOf(engine);
-  const profile = backend && float64NormalProfile(kernel, backend);
+  const profile = backend && normalEquationsProfile(kernel, backend);
   if (!backend || !profile) return nystroemDirect(kernel, x, y, centers, { ...options, engine: 'host' });
-  const { normal, rhs } = await cudaNormalEquations(backend as CudaBackend, profile, x, centers, y);
+  const { normal, rhs } = await deviceNormalEquations(backend, profile, x, centers, y);
   return solveNormalEquations(kernel, centers, normal, rhs, options);
 }
 
