@@ -9,7 +9,6 @@ import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
 import { freshSeed, relativeError } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { KernelMatrix, KernelRidge, laplace, rbf } from '../src/index.js';
-import { cudaNormalEquations, normalEquationsProfile } from '../src/operator/device-nystroem-normal.js';
 import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 
@@ -51,29 +50,6 @@ describe("KernelRidge 'nystroem' on CUDA forms its normal equations there", () =
     } finally {
       launches.mockRestore();
     }
-  }, CASE_TIMEOUT_MS);
-});
-
-describe('cudaNormalEquations (CUDA, float64) = K_mnK_nm and K_mnY by direct float64 loops', () => {
-  it('over several chunks of rows (the Gram sums carried from one to the next), tiles past the edge and rows not a multiple of the step', async () => {
-    const kernel = rbf({ gamma: 0.7 });
-    const x = uniformMatrix(203, 3, rng);
-    const centers = uniformMatrix(37, 3, rng);
-    const y = uniformMatrix(203, 3, rng);
-    const profile = normalEquationsProfile(kernel, cuda);
-    if (!profile) throw new Error('rbf has a device profile');
-    // 40 columns: chunks of 12 rows (500 values), 17 of them.
-    const { normal, rhs } = await cudaNormalEquations(cuda, profile, x, centers, y, 500);
-    const k = new Float64Array(203 * 37);
-    kernel.evaluate(x, centers, k, 0, 203, 0, 37);
-    const expectedNormal = new Float64Array(37 * 37);
-    const expectedRhs = new Float64Array(37 * 3);
-    for (let i = 0; i < 37; i++) {
-      for (let j = 0; j < 37; j++) for (let r = 0; r < 203; r++) expectedNormal[i * 37 + j] += k[r * 37 + i] * k[r * 37 + j];
-      for (let l = 0; l < 3; l++) for (let r = 0; r < 203; r++) expectedRhs[i * 3 + l] += k[r * 37 + i] * y.data[r * 3 + l];
-    }
-    expect(relativeError(normal.data, expectedNormal), `seed ${seed}`).toBeLessThan(1e-13);
-    expect(relativeError(rhs.data, expectedRhs), `seed ${seed}`).toBeLessThan(1e-13);
   }, CASE_TIMEOUT_MS);
 });
 

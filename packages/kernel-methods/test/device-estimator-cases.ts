@@ -3,7 +3,9 @@
 // by webgpu-engine.test.ts, cuda-engine.test.ts and tooling/gpu/kernel-methods-check.ts.
 import { relativeError } from '@kvkit/tensor-core/testing';
 import { type Matrix, matmulMatrix } from '@kvkit/tensor-core';
-import { KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
+import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
+import { type Kernel, KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
+import { deviceNormalEquations, normalEquationsProfile, webGpuNormalRows } from '../src/operator/device-nystroem-normal.js';
 import { type DeviceEngineCase, uniformMatrix } from './device-engine-cases.js';
 
 // f32 products perturb the solved systems by ~1e-7 relative; CG stops at 1e-7 relative residual, and
@@ -52,6 +54,24 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
         // Predictions only: β itself is ill-determined along K_mm's near-null directions (up to ~3e-4
         // apart over 200 seeds with f32 products) while the fitted function agrees to < 2e-5.
         return relativeError((await device.predictAsync(test)).data, reference.predict(test).data);
+      },
+    },
+    {
+      name: 'the Nyström normal equations K_mnK_nm, K_mnY summed on the device without loss (17 chunks of rows): CUDA = float64 loops, WebGPU = the float64 Gram of its own f32 rows',
+      // Plain f32 sums are ~1e-7 off (dropping WebGPU's lo half: 7e-8); float64 sums of 203 terms ~1e-16.
+      tolerance: 1e-12,
+      async run(backend, rng) {
+        const nystroemKernel = rbf({ gamma: 0.7 });
+        const x = uniformMatrix(203, 3, rng);
+        const centers = uniformMatrix(37, 3, rng);
+        const y = uniformMatrix(203, 3, rng);
+        const profile = normalEquationsProfile(nystroemKernel, backend);
+        if (!profile) throw new Error(`no normal equations on ${backend.name}`);
+        // 40 columns: chunks of 12 rows (500 values), 17 of them; tiles past the edge; rows not a multiple of the step.
+        const { normal, rhs } = await deviceNormalEquations(backend, profile, x, centers, y, 500);
+        const rows = backend.name === 'webgpu' ? await webGpuNormalRows(backend as WebGpuBackend, profile, x, centers, y) : hostNormalRows(nystroemKernel, x, centers, y);
+        const [expectedNormal, expectedRhs] = gramBlocks(rows, 203, 37, 3);
+        return Math.max(relativeError(normal.data, expectedNormal), relativeError(rhs.data, expectedRhs));
       },
     },
     {
@@ -139,4 +159,32 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
 
 function sameIndices(a: Int32Array | undefined, b: Int32Array | undefined): boolean {
   return !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** [K_nm | Y] (n × (m + t), row-major) in float64 on the host. */
+function hostNormalRows(kernel: Kernel, x: Matrix, centers: Matrix, y: Matrix): Float64Array {
+  const [n, m, t] = [x.rows, centers.rows, y.cols];
+  const k = new Float64Array(n * m);
+  kernel.evaluate(x, centers, k, 0, n, 0, m);
+  const rows = new Float64Array(n * (m + t));
+  for (let r = 0; r < n; r++) {
+    rows.set(k.subarray(r * m, (r + 1) * m), r * (m + t));
+    rows.set(y.data.subarray(r * t, (r + 1) * t), r * (m + t) + m);
+  }
+  return rows;
+}
+
+/** K_mnK_nm and K_mnY from the rows [K_nm | Y] by direct float64 loops. */
+function gramBlocks(rows: ArrayLike<number>, n: number, m: number, t: number): [Float64Array, Float64Array] {
+  const width = m + t;
+  const normal = new Float64Array(m * m);
+  const rhs = new Float64Array(m * t);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < width; j++) {
+      let sum = 0;
+      for (let r = 0; r < n; r++) sum += rows[r * width + i] * rows[r * width + j];
+      if (j < m) normal[i * m + j] = sum;
+      else rhs[i * t + j - m] = sum;
+    }
+  return [normal, rhs];
 }

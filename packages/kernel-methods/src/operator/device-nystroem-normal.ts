@@ -35,9 +35,9 @@ export function normalEquationsProfile(kernel: Kernel, backend: Backend): Device
 }
 
 /** K_mnK_nm and K_mnY on `backend` (see normalEquationsProfile): `cudaNormalEquations` or `webGpuNormalEquations`. */
-export function deviceNormalEquations(backend: Backend, profile: DeviceProfile, x: Matrix, centers: Matrix, y: Matrix): Promise<NormalEquations> {
-  if (backend.name === 'cuda') return cudaNormalEquations(backend as CudaBackend, profile, x, centers, y);
-  return webGpuNormalEquations(backend as WebGpuBackend, profile, x, centers, y);
+export function deviceNormalEquations(backend: Backend, profile: DeviceProfile, x: Matrix, centers: Matrix, y: Matrix, chunkValues = CHUNK_VALUES): Promise<NormalEquations> {
+  if (backend.name === 'cuda') return cudaNormalEquations(backend as CudaBackend, profile, x, centers, y, chunkValues);
+  return webGpuNormalEquations(backend as WebGpuBackend, profile, x, centers, y, chunkValues);
 }
 
 export interface NormalEquations {
