@@ -6,7 +6,8 @@
  *      cases the SwiftShader and CUDA-emulator suites run);
  *   2. timings at n = 2000, 5000, 10000, 20000 on the benchmark's SpamAssassin rows
  *      (packages/kernel-methods/bench/spam-cases.ts, exported here by `--export-data` because the
- *      GPU machine has no node_modules): KPCA top 10 (Lanczos on the lazy centered operator), Nyström
+ *      GPU machine has no node_modules): KPCA top 10 (Lanczos on the lazy centered operator, and
+ *      randomized with its products on the device), Nyström
  *      KRR (FALKON, and solved directly: its normal equations on the device; m = 500),
  *      Nyström features (m = 500: `fitAsync`, then `transformAsync` of the
  *      test rows) and exact KRR (CG on the lazy operator), each with the CUDA and the WebGPU
@@ -285,6 +286,11 @@ async function main(): Promise<void> {
       await timed('KPCA top 10 (Lanczos on the lazy operator)', async () => {
         const model = await new KernelPCA({ kernel, nComponents: COMPONENTS, ...options }).fitAsync(c.x);
         return { detail: `${model.iterations} products`, vsHost: relative(model.eigenvalues as Float64Array, ref?.eigenvalues) };
+      });
+      // Randomized KPCA: a few wide products (one read-back each) instead of Lanczos's ~40 narrow ones.
+      await timed('KPCA top 10 (randomized, products on the device)', async () => {
+        const model = await new KernelPCA({ kernel, nComponents: COMPONENTS, solver: 'randomized', seed: 0, ...options }).fitAsync(c.x);
+        return { vsHost: relative(model.eigenvalues as Float64Array, ref?.eigenvalues) };
       });
       await timed(`Nyström KRR (FALKON, m = ${landmarks})`, async () => {
         const model = await new KernelRidge({ kernel, alpha: ALPHA, solver: 'nystroem-pcg', nCenters: landmarks, seed: 0, tolerance: 1e-5, maxIterations: 3000, ...options }).fitAsync(train, yTrain);
