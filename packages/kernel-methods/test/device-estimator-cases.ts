@@ -5,7 +5,8 @@ import { relativeError } from '@kvkit/tensor-core/testing';
 import { type Matrix, matmulMatrix } from '@kvkit/tensor-core';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { type Kernel, KernelPCA, KernelRidge, Nystroem, rbf } from '../src/index.js';
-import { deviceNormalEquations, normalEquationsProfile, webGpuNormalRows } from '../src/operator/device-nystroem-normal.js';
+import { deviceProfileOn } from '../src/operator/device-modules.js';
+import { deviceNormalEquations, webGpuNormalRows } from '../src/operator/device-nystroem-normal.js';
 import { type DeviceEngineCase, uniformMatrix } from './device-engine-cases.js';
 
 // f32 products perturb the solved systems by ~1e-7 relative; CG stops at 1e-7 relative residual, and
@@ -65,7 +66,7 @@ export function deviceEstimatorCases(): DeviceEngineCase[] {
         const x = uniformMatrix(203, 3, rng);
         const centers = uniformMatrix(37, 3, rng);
         const y = uniformMatrix(203, 3, rng);
-        const profile = normalEquationsProfile(nystroemKernel, backend);
+        const profile = deviceProfileOn(nystroemKernel, backend);
         if (!profile) throw new Error(`no normal equations on ${backend.name}`);
         // 40 columns: chunks of 12 rows (500 values), 17 of them; tiles past the edge; rows not a multiple of the step.
         const { normal, rhs } = await deviceNormalEquations(backend, profile, x, centers, y, 500);

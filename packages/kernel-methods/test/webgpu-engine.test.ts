@@ -7,7 +7,8 @@ import { BackendUnavailable, createRng, InvalidConfigError } from '@kvkit/tensor
 import { freshSeed, openWebGpuForTests, relativeError } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { KernelMatrix, KernelPCA, KernelRidge, laplace, Nystroem, rbf } from '../src/index.js';
-import { normalEquationsProfile, webGpuNormalRows } from '../src/operator/device-nystroem-normal.js';
+import { deviceProfileOn } from '../src/operator/device-modules.js';
+import { webGpuNormalRows } from '../src/operator/device-nystroem-normal.js';
 import { deviceEngineCases, uniformMatrix } from './device-engine-cases.js';
 import { deviceEstimatorCases } from './device-estimator-cases.js';
 
@@ -32,7 +33,7 @@ describe.skipIf(!gpu)(`KernelMatrix on WebGPU = the float64 host engine within f
     const x = uniformMatrix(50, 3, rng);
     const centers = uniformMatrix(37, 3, rng);
     const y = uniformMatrix(50, 1, rng);
-    const rows = await webGpuNormalRows(gpu!, normalEquationsProfile(kernel, gpu!)!, x, centers, y);
+    const rows = await webGpuNormalRows(gpu!, deviceProfileOn(kernel, gpu!)!, x, centers, y);
     const k = new Float64Array(50 * 37);
     kernel.evaluate(x, centers, k, 0, 50, 0, 37);
     expect(relativeError(Float64Array.from({ length: 50 * 37 }, (_, e) => rows[Math.floor(e / 37) * 38 + (e % 37)]), k), `seed ${seed}`).toBeLessThan(1e-6);

@@ -1,9 +1,18 @@
-// What this package's device kernels share: its CUDA modules as defineCudaModule would make them and
-// the launch arguments they take (without importing tensor-core's CUDA entry point: importing
+// What this package's device kernels share: which kernels they run (`deviceProfileOn`), its CUDA
+// modules as defineCudaModule would make them and the launch arguments they take (without importing tensor-core's CUDA entry point: importing
 // kernel-methods loads neither it nor a CUDA prelude), every one with the radial profiles of
 // radial-profile.cuh; and the same profiles in WGSL.
+import type { Backend } from '@kvkit/tensor-core';
 import type { CudaModuleDefinition } from '@kvkit/tensor-core/cuda';
+import type { DeviceProfile } from '../kernels/device-profile.js';
+import type { Kernel } from '../kernels/kernel.js';
 import radialProfileHeader from './radial-profile.cuh';
+
+/** The kernel's radial profile when `backend` is one this package has kernels for (CUDA, WebGPU); else undefined. */
+export function deviceProfileOn(kernel: Kernel, backend: Backend): DeviceProfile | undefined {
+  if (backend.name !== 'cuda' && backend.name !== 'webgpu') return undefined;
+  return (kernel as { deviceProfile?: DeviceProfile }).deviceProfile;
+}
 
 /** A module named `name` from `source` (its sizes' #defines prepended by the caller). */
 export function kernelMethodsCudaModule(name: string, source: string): CudaModuleDefinition {

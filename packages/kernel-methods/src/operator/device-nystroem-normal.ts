@@ -11,7 +11,6 @@ import { type Backend, type Matrix, type Tensor, tensor } from '@kvkit/tensor-co
 import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { DeviceProfile } from '../kernels/device-profile.js';
-import type { Kernel } from '../kernels/kernel.js';
 import { arg, kernelMethodsCudaModule, WGSL_PROFILE } from './device-modules.js';
 import normalSource from './nystroem-normal.cu';
 
@@ -28,13 +27,7 @@ const MAX_GRID_ROWS = 65535;
 const CUDA_SOURCE = `#define KM_TILE ${TILE}\n#define KM_STEP ${STEP}\n${normalSource}`;
 const cudaModule = kernelMethodsCudaModule('kvkit-kernel-methods-nystroem-normal', CUDA_SOURCE);
 
-/** The kernel's profile when `backend` can form the normal equations (CUDA or WebGPU, a radial kernel); else undefined. */
-export function normalEquationsProfile(kernel: Kernel, backend: Backend): DeviceProfile | undefined {
-  if (backend.name !== 'cuda' && backend.name !== 'webgpu') return undefined;
-  return (kernel as { deviceProfile?: DeviceProfile }).deviceProfile;
-}
-
-/** K_mnK_nm and K_mnY on `backend` (see normalEquationsProfile): `cudaNormalEquations` or `webGpuNormalEquations`. */
+/** K_mnK_nm and K_mnY on `backend` (CUDA or WebGPU, with the kernel's `deviceProfileOn` it): `cudaNormalEquations` or `webGpuNormalEquations`. */
 export function deviceNormalEquations(backend: Backend, profile: DeviceProfile, x: Matrix, centers: Matrix, y: Matrix, chunkValues = CHUNK_VALUES): Promise<NormalEquations> {
   if (backend.name === 'cuda') return cudaNormalEquations(backend as CudaBackend, profile, x, centers, y, chunkValues);
   return webGpuNormalEquations(backend as WebGpuBackend, profile, x, centers, y, chunkValues);
@@ -104,30 +97,29 @@ const WGSL_ROW_THREADS = 64;
  */
 export async function webGpuNormalEquations(backend: WebGpuBackend, profile: DeviceProfile, x: Matrix, centers: Matrix, y: Matrix, chunkValues = CHUNK_VALUES): Promise<NormalEquations> {
   const { n, d, m, t, width, chunkRows } = chunkShape(x, centers, y, chunkValues, backend.maxWorkgroupsPerDimension);
-  const [hi, lo] = await withDeviceTensors(async (hold) => {
+  const halves = await withDeviceTensors(async (hold) => {
     const inputs = webGpuInputs(backend, x, centers, y, hold);
     const rows = hold(backend.empty([chunkRows * width], 'f32'));
-    const sumHi = hold(backend.empty([width * width], 'f32'));
-    const sumLo = hold(backend.empty([width * width], 'f32'));
+    // Every hi, then every lo: one buffer, one read-back.
+    const pairs = hold(backend.empty([2 * width * width], 'f32'));
+    const gram = backend.program('kernel-methods:normal-gram-exact', () => ({
+      bindings: [
+        { name: 'a', dtype: 'f32', access: 'read' },
+        { name: 'sums', dtype: 'f32', access: 'write' },
+      ],
+      uniforms: ['rows', 'width', 'add'].map((name) => ({ name, type: 'u32' as const })),
+      code: EXACT_GRAM_WGSL,
+    }));
     const tiles = Math.ceil(width / WGSL_TILE);
     for (let r0 = 0; r0 < n; r0 += chunkRows) {
       const count = Math.min(chunkRows, n - r0);
       dispatchNormalRows(backend, profile, inputs, rows, r0, count, m, t, d);
-      const gram = backend.program('kernel-methods:normal-gram-exact', () => ({
-        bindings: [
-          { name: 'a', dtype: 'f32', access: 'read' },
-          { name: 'hi', dtype: 'f32', access: 'write' },
-          { name: 'lo', dtype: 'f32', access: 'write' },
-        ],
-        uniforms: ['rows', 'width', 'add'].map((name) => ({ name, type: 'u32' as const })),
-        code: EXACT_GRAM_WGSL,
-      }));
-      backend.dispatch(gram, [rows, sumHi, sumLo], { rows: count, width, add: r0 > 0 ? 1 : 0 }, [tiles, tiles]);
+      backend.dispatch(gram, [rows, pairs], { rows: count, width, add: r0 > 0 ? 1 : 0 }, [tiles, tiles]);
     }
-    return Promise.all([sumHi.readFloat32(), sumLo.readFloat32()]);
+    return pairs.readFloat32();
   });
-  const sums = new Float64Array(width * width);
-  for (let e = 0; e < sums.length; e++) sums[e] = hi[e] + lo[e];
+  const area = width * width;
+  const sums = Float64Array.from({ length: area }, (_, e) => halves[e] + halves[area + e]);
   return fromUpperTriangle(sums, m, t);
 }
 
@@ -209,8 +201,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 // One 16 × 16 tile of the upper triangle of AᵀA per workgroup (tiles below the diagonal return at
-// once), the chunk's rows staged 16 at a time. hi + lo holds each sum: two_sum adds p to hi exactly,
-// its rounding error going into lo.
+// once), the chunk's rows staged 16 at a time. Each sum is a pair, hi at sums[e] and lo one width²
+// further: two_sum adds p to hi exactly, its rounding error going into lo.
 const EXACT_GRAM_WGSL = `
 var<workgroup> left: array<f32, ${WGSL_TILE * WGSL_TILE}>;
 var<workgroup> right: array<f32, ${WGSL_TILE * WGSL_TILE}>;
@@ -259,12 +251,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let j = j0 + lid.x;
   if (i < width && j < width) {
     let e = i * width + j;
+    let lo = e + width * width;
     var total = acc;
     if (u_add() != 0u) {
-      total = two_sum(vec2<f32>(hi_load(e), lo_load(e) + acc.y), acc.x);
+      total = two_sum(vec2<f32>(sums_load(e), sums_load(lo) + acc.y), acc.x);
     }
-    hi_store(e, total.x);
-    lo_store(e, total.y);
+    sums_store(e, total.x);
+    sums_store(lo, total.y);
   }
 }`;
 
@@ -274,11 +267,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * that happens to look like a NaN can be rewritten on the way.
  */
 function float64Tensor(backend: CudaBackend, values: Float64Array): Tensor {
-  const copy = values.length > 0 ? values.slice() : new Float64Array(1);
-  return tensor(new Uint32Array(copy.buffer), [2 * copy.length], { dtype: 'u32', backend });
+  const data = values.length > 0 ? values : new Float64Array(1);
+  return tensor(new Uint32Array(data.buffer, data.byteOffset, 2 * data.length), [2 * data.length], { dtype: 'u32', backend });
 }
 
-/** The float64 values held in the bytes of a u32 read-back. */
+/** The float64 values held in the bytes of a u32 read-back (copied only where they do not start on an 8-byte boundary). */
 function float64Of(words: Uint32Array): Float64Array {
-  return new Float64Array(words.slice().buffer);
+  const aligned = words.byteOffset % 8 === 0 ? words : words.slice();
+  return new Float64Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
 }

@@ -9,7 +9,7 @@ import type { CudaBackend } from '@kvkit/tensor-core/cuda';
 import type { WebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import type { DeviceProfile } from '../kernels/device-profile.js';
 import type { Kernel } from '../kernels/kernel.js';
-import { arg, kernelMethodsCudaModule, WGSL_PROFILE } from './device-modules.js';
+import { arg, deviceProfileOn, kernelMethodsCudaModule, WGSL_PROFILE } from './device-modules.js';
 import radialProductSource from './radial-product.cu';
 
 // Only types come from tensor-core's cuda / webgpu entry points, so importing this package loads neither.
@@ -27,9 +27,7 @@ const CHUNK = 1024;
 
 /** The kernel's device profile when the fused product can run it on `backend` for points of `dim` features. */
 export function fusedProfile(kernel: Kernel, backend: Backend, dim: number): DeviceProfile | undefined {
-  const profile = (kernel as { deviceProfile?: DeviceProfile }).deviceProfile;
-  if (!profile || dim < 1 || dim > MAX_FUSED_DIM) return undefined;
-  return backend.name === 'cuda' || backend.name === 'webgpu' ? profile : undefined;
+  return dim >= 1 && dim <= MAX_FUSED_DIM ? deviceProfileOn(kernel, backend) : undefined;
 }
 
 /**

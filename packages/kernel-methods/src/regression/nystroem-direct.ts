@@ -1,7 +1,8 @@
 import { backendOf, cholesky, choleskySolve, type Matrix, matmulMatrix, matrix } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { centerGram } from './nystroem-system.js';
-import { deviceNormalEquations, normalEquationsProfile } from '../operator/device-nystroem-normal.js';
+import { deviceProfileOn } from '../operator/device-modules.js';
+import { deviceNormalEquations } from '../operator/device-nystroem-normal.js';
 import { isHostEngine } from '../operator/cross-product.js';
 import { hostKernelRows } from '../operator/radial-cross.js';
 import { type KernelMatrixOptions, tileSizeOf } from '../operator/kernel-matrix.js';
@@ -48,9 +49,8 @@ export function nystroemDirect(kernel: Kernel, x: Matrix, y: Matrix, centers: Ma
  * (m + t)² sums); elsewhere `nystroemDirect` on the host. The m × m solve is the host's either way.
  */
 export async function nystroemDirectAsync(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, options: NystroemDirectOptions): Promise<Matrix> {
-  const engine = options.engine;
-  const backend = engine === undefined || isHostEngine(engine) ? undefined : backendOf(engine);
-  const profile = backend && normalEquationsProfile(kernel, backend);
+  const backend = isHostEngine(options.engine) ? undefined : backendOf(options.engine);
+  const profile = backend && deviceProfileOn(kernel, backend);
   if (!backend || !profile) return nystroemDirect(kernel, x, y, centers, { ...options, engine: 'host' });
   const { normal, rhs } = await deviceNormalEquations(backend, profile, x, centers, y);
   return solveNormalEquations(kernel, centers, normal, rhs, options);

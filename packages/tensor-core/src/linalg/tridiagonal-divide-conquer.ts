@@ -227,7 +227,9 @@ function secularRoots(delta: Float64Array, w: Float64Array, rho: number): Secula
         low = -(delta[j + 1] - delta[j] - half);
         high = 0;
       }
-      start = twoPoleStart(g, weights[o], weights[o === j ? j + 1 : j], delta[o === j ? j + 1 : j] - delta[o], o === j ? half : low, low, high);
+      // The bracket's other pole, and the midpoint relative to the origin pole.
+      const other = o === j ? j + 1 : j;
+      start = twoPoleStart(g, weights[o], weights[other], delta[other] - delta[o], o === j ? half : low, low, high);
     }
     for (let i = 0; i < k; i++) shifted[i] = delta[i] - delta[o];
     origin[j] = o;
