@@ -56,14 +56,14 @@ export function kiviDecodeAttentionWebGpu(backend: WebGpuBackend, inputs: readon
     const valueNames = ['vcodes', 'vscale', 'vmin'];
     const values: KeyedSourceParts = {
       key: `${staged.slice(3).map((t) => t.dtype).join(':')}:${valueOctets ? 'octets' : 'channels'}`,
-      code: kiviValues(valueOctets),
+      code: kiviValues(valueOctets, attrs.bits),
       bindings: valueNames.map((name, i) => ({ name, dtype: staged[3 + i].dtype, access: 'read' as const })),
       buffers: staged.slice(3),
       uniforms: valueNames.map((name) => ({ name: `${name}_offset`, type: 'u32' as const })),
       values: Object.fromEntries(valueNames.map((name, i) => [`${name}_offset`, staged[3 + i].offset])),
     };
     const tile = keyTile(attrs, d, staged[0].offset, backend.device.limits.maxComputeWorkgroupStorageSize);
-    const splitKKeys = { ...keys, key: `${keys.key}:${tile ? `staged${tile.groups}:${tile.vectors ? 'v' : 's'}` : 'direct'}`, code: keys.code + kiviKeyOctets(tile), stagesKeys: tile !== undefined };
+    const splitKKeys = { ...keys, key: `${keys.key}:${tile ? `staged${tile.groups}:${tile.vectors ? 'v' : 's'}` : 'direct'}`, code: keys.code + kiviKeyOctets(tile, d % 8 === 0), stagesKeys: tile !== undefined };
     return withKeyStatistics(
       attrs,
       (a) =>
@@ -158,9 +158,22 @@ fn length_at(kvh: u32) -> u32 { return u_n(); }`;
  * workgroup memory (\`stage_keys\`), so each is read from storage once per tile, not once per key
  * (codes) or per key and lane (scales); without one, they are read from storage per key.
  */
-function kiviKeyOctets(tile: KeyTile | undefined): string {
+function kiviKeyOctets(tile: KeyTile | undefined, wholeOctets: boolean): string {
   // The octet from its code words (word(i): channel 8o + i's word holding token t = j % KEY_GROUP).
-  const octet = (word: (i: string) => string, scale: string, low: string) => `
+  // Whole octets (d a multiple of 8) gather the 8 words into two vectors and shift them together:
+  // no element of the octet is addressed by a loop index, which GPU compilers may leave in local
+  // memory rather than registers.
+  const octet = (word: (i: string) => string, scale: string, low: string) =>
+    wholeOctets
+      ? `
+  let lo = vec4<u32>(${[0, 1, 2, 3].map((i) => word(`${i}u`)).join(', ')});
+  let hi = vec4<u32>(${[4, 5, 6, 7].map((i) => word(`${i}u`)).join(', ')});
+  let shift = vec4<u32>((t % (32u / KIVI_BITS)) * KIVI_BITS);
+  let mask = vec4<u32>((1u << KIVI_BITS) - 1u);
+  let scale = ${scale};
+  let low = ${low};
+  return mat2x4<f32>(vec4<f32>((lo >> shift) & mask) * scale[0] + low[0], vec4<f32>((hi >> shift) & mask) * scale[1] + low[1]);`
+      : `
   var codes = mat2x4<f32>();
   for (var i = 0u; i < 8u; i = i + 1u) {
     if (8u * o + i < u_d()) { codes[i / 4u][i % 4u] = kivi_code(${word('i')}, t); }
@@ -222,7 +235,9 @@ fn key_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
  * at most two words (exactly one at 2 and 4 bits), dequantized with one scale and minimum;
  * otherwise channel by channel. Residual values are read as they are.
  */
-function kiviValues(octets: boolean): string {
+function kiviValues(octets: boolean, bits: number): string {
+  // 2 and 4 bits: an octet's 8 codes lie in one word (at 8 bits they take two).
+  const oneWord = (32 / bits) % 8 === 0;
   return `
 fn value_at(kvh: u32, j: u32, c: u32) -> f32 {
   let d = u_d();
@@ -249,11 +264,19 @@ fn value_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
     let slot = (kvh * u_value_token_cap() + j) * groups + vg;
     let words = u_vcodes_offset() + slot * group_words;
     let first = vcodes_load(words + i0 / per_word);
-    // At 2 and 4 bits the octet's 8 codes are one word (i0 is a multiple of 8): no second load.
-    var second = first;
-    if (KIVI_BITS > 4u) { second = vcodes_load(words + (i0 + 7u) / per_word); }
     let scale = vscale_load(u_vscale_offset() + slot);
-    let low = vmin_load(u_vmin_offset() + slot);
+    let low = vmin_load(u_vmin_offset() + slot);${
+      oneWord
+        ? `
+    // The octet's 8 codes are one word (i0 is a multiple of 8, and 8 codes divide a word): shifted
+    // as two vectors, no element addressed by a loop index.
+    let shift = vec4<u32>((i0 % per_word) * KIVI_BITS) + vec4<u32>(0u, 1u, 2u, 3u) * KIVI_BITS;
+    let mask = vec4<u32>((1u << KIVI_BITS) - 1u);
+    let codes = vec4<u32>(first);
+    return mat2x4<f32>(vec4<f32>((codes >> shift) & mask) * scale + low, vec4<f32>((codes >> (shift + vec4<u32>(4u * KIVI_BITS))) & mask) * scale + low);
+  }`
+        : `
+    let second = vcodes_load(words + (i0 + 7u) / per_word);
     var x = mat2x4<f32>();
     for (var i = 0u; i < 8u; i = i + 1u) {
       let e = i0 + i;
@@ -261,6 +284,7 @@ fn value_oct(kvh: u32, j: u32, o: u32) -> mat2x4<f32> {
     }
     return x;
   }`
+    }`
       : ''
   }
   ${octByElements((c) => `value_at(kvh, j, ${c})`, 'u_d()')}
