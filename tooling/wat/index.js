@@ -7,11 +7,11 @@ import wabtFactory from 'wabt';
 let wabt;
 
 /**
- * A multiply-add written `(f64x2.relaxed_madd (local.get $x) (local.get $y) (local.get $acc))`: the
- * fused variant keeps it (one rounding where the engine fuses), the plain one computes it as
- * `acc + x·y` with two roundings, the order tensor-core's JavaScript loops use.
+ * A multiply-add written `(f64x2.relaxed_madd (local.get $x) (local.get $y) (local.get $acc))` (or
+ * f32x4): the fused variant keeps it (one rounding where the engine fuses), the plain one computes
+ * it as `acc + x·y` with two roundings, the order tensor-core's JavaScript loops use.
  */
-const RELAXED_MADD = /\(f64x2\.relaxed_madd \(local\.get (\$\w+)\) \(local\.get (\$\w+)\) \(local\.get (\$\w+)\)\)/g;
+const RELAXED_MADD = /\((f64x2|f32x4)\.relaxed_madd \(local\.get (\$\w+)\) \(local\.get (\$\w+)\) \(local\.get (\$\w+)\)\)/g;
 
 function compileText(wabt, path, text, relaxed) {
   // The plain variant is parsed without relaxed SIMD, so a relaxed instruction the rewrite missed fails the build.
@@ -32,7 +32,7 @@ function compileText(wabt, path, text, relaxed) {
 export async function compileWatVariants(path) {
   wabt ??= await wabtFactory();
   const text = await readFile(path, 'utf8');
-  const plainText = text.replace(RELAXED_MADD, '(f64x2.add (local.get $3) (f64x2.mul (local.get $1) (local.get $2)))');
+  const plainText = text.replace(RELAXED_MADD, '($1.add (local.get $4) ($1.mul (local.get $2) (local.get $3)))');
   return { plain: compileText(wabt, path, plainText, false), fused: plainText === text ? null : compileText(wabt, path, text, true) };
 }
 

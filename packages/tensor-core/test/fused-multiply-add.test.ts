@@ -2,7 +2,8 @@
 // relaxed SIMD and the CPU fuses): run in a child Node with relaxed SIMD on (Node 20 needs the flag;
 // Node 22+ and Chrome have it), on the built package. Each fused entry must stay within the
 // classical rounding bound of the exact dot product, differ from the unfused one somewhere (the fused
-// module really served), and come out the same on one thread and two.
+// module really served), and come out the same on one thread and two; the mixed-precision solve refines its fused float32
+// factorization to float64's backward error.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { fused as denseFusedWasm } from '../src/simd/dense.wat';
@@ -18,7 +19,7 @@ function relaxedSimdFlags(): string[] {
 }
 
 describe('fused multiply-add products', () => {
-  it('stay within the rounding bound of the exact products, differ from the unfused ones, and agree across threads; cholesky and eigh hold', () => {
+  it('stay within the rounding bound of the exact products, differ from the unfused ones, and agree across threads; cholesky, eigh and the mixed-precision solve hold', () => {
     const seed = freshSeed();
     const output = execFileSync(process.execPath, [...relaxedSimdFlags(), 'fused/fused-check.mjs', String(seed)], { cwd: import.meta.dirname, encoding: 'utf8', timeout: 240_000 });
     const r = JSON.parse(output.trim().split('\n').pop()!);
@@ -31,6 +32,9 @@ describe('fused multiply-add products', () => {
     expect(r.threadsVersusOne, label).toBe(0);
     expect(r.choleskyResidual, label).toBeLessThan(1e-13);
     expect(r.eighResidual, label).toBeLessThan(1e-12);
+    // The float32 factorization (fused f32x4 products) refined to float64's backward error.
+    expect(r.mixedSolvePrecision, label).toBe('mixed');
+    expect(r.mixedSolveBackwardError, label).toBeLessThan(Number.EPSILON * 40);
   });
 
   it('are off when setFusedMultiplyAdd(false) says so', () => {

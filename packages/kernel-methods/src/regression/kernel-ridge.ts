@@ -1,4 +1,4 @@
-import { cholesky, choleskySolve, createRng, InvalidConfigError, type Matrix } from '@kvkit/tensor-core';
+import { createRng, InvalidConfigError, type Matrix, positiveDefiniteSolve } from '@kvkit/tensor-core';
 import { type LandmarkSampling, ridgeLeverageScores, uniformIndices, weightedWithoutReplacement } from '../approximation/nystroem.js';
 import type { Kernel, KernelSpec } from '../kernels/kernel.js';
 import { kernelFromJSON } from '../kernels/from-json.js';
@@ -34,7 +34,9 @@ export interface KernelRidgeOptions extends KernelMatrixOptions, StoredKernelOpt
    * BudgetTooSmallError), then conjugate gradients on K + αI, one O(n²) product of the stored
    * matrix per iteration (optionally preconditioned, see `preconditionerRank`); at the default
    * tolerance the predictions match the Cholesky solve to ~1e-8 relative;
-   * 'cholesky': the exact solve of scikit-learn, O(n³) with the n×n matrix stored;
+   * 'cholesky': the exact solve of scikit-learn, O(n³) with the n×n matrix stored (from 2000 points
+   * on factored in float32 and refined to float64's accuracy, as LAPACK's dsposv; in float64 where
+   * float32 cannot resolve the system);
    * 'cg': the same CG on the lazy operator K + αI (no n×n storage, every product evaluates the
    * kernel again);
    * 'nystroem-pcg': the Nyström-restricted problem over m centres, solved by CG with the FALKON
@@ -116,8 +118,8 @@ export class KernelRidge {
     if (solver === 'cg' || solver === 'nystroem-pcg') requireSynchronousEngine(this.options.engine, `KernelRidge.fit (${solver})`, 'fitAsync');
     if (solver === 'cholesky') {
       const gram = new KernelMatrix(this.kernel, x, undefined, this.options).toMatrix();
-      // α joins each pivot inside the factorization (cholesky's jitter): no n × n copy of K + αI.
-      this.coefficients = choleskySolve(cholesky(gram, { jitter: alpha }), y);
+      // α joins each pivot inside the factorization (the jitter): no n × n copy of K + αI.
+      this.coefficients = positiveDefiniteSolve(gram, y, { jitter: alpha }).x;
       this.centers = x;
     } else if (solver === 'pcg' || solver === 'cg') {
       const n = x.rows;

@@ -36,7 +36,7 @@ export function cholesky(a: Matrix, options: CholeskyOptions = {}): Matrix {
 }
 
 /** The jitter added to each pivot and the floor a pivot must exceed. */
-interface PivotRule {
+export interface PivotRule {
   jitter: number;
   floor: number;
 }
@@ -49,63 +49,79 @@ const PANEL_WIDTH = 32;
 const THREADED_UPDATE_MIN = 2 ** 20;
 
 /**
+ * Where the blocked factorization keeps L: 'float64', or 'float32' for the mixed-precision solve
+ * (positive-definite-solve.ts): L's entries rounded to float32 as they are written and the trailing
+ * update in float32 SIMD, twice the multiply-adds per instruction; the diagonal blocks and the
+ * panels' triangular solves still compute in float64 from those entries.
+ */
+export type FactorStorage = 'float64' | 'float32';
+
+/**
  * Right-looking blocked Cholesky (Golub & Van Loan §4.2.9) with L in WebAssembly memory: for each
  * panel of PANEL_WIDTH columns, factor its diagonal block (scalar), solve the rows below against it
  * (SIMD, `lowerSolveColumns`), then add −L_P L_Pᵀ to the trailing lower triangle in place with the
  * SIMD row-block kernel — the O(n³/6) part — on the worker threads where the work is large enough.
- * Null where SIMD is unavailable.
+ * Null where SIMD is unavailable. L comes back as float64 whatever the storage.
  */
-function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule): Float64Array | null {
+export function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule, storage: FactorStorage = 'float64'): Float64Array | null {
+  const f32 = storage === 'float32';
   // L with three spare rows (a last block of four rows may run past row n), and the largest panel's
-  // rows below it, transposed.
-  const lengths = [(n + 3) * n, PANEL_WIDTH * n];
+  // rows below it, transposed; float32 storage adds the diagonal block in float64 and the negated
+  // panel in float32 (float64 counts: two floats each).
+  const lengths = f32 ? [Math.ceil(((n + 3) * n) / 2), PANEL_WIDTH * n, PANEL_WIDTH * PANEL_WIDTH, Math.ceil((PANEL_WIDTH * n) / 2)] : [(n + 3) * n, PANEL_WIDTH * n];
   // Large orders (L over the kept arena: from n ≈ 1020) get a one-off shared arena, so their updates
   // still split among the worker threads.
   const threaded = (n * n * n) / 6 >= THREADED_UPDATE_MIN ? threadedAreas(lengths) : null;
   const scratch = threaded ?? scratchAreas(lengths);
   if (!scratch) return null;
   try {
-    return factorInArena(ad, n, pivot, scratch.kernels, scratch.areas, threaded?.arena ?? null);
+    return factorInArena(ad, n, pivot, scratch.kernels, scratch.areas, threaded?.arena ?? null, storage);
   } finally {
     threaded?.owned?.release();
   }
 }
 
-/** blockedCholesky's panels in the arena's areas (L, the transposed panel). */
-function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: DenseSimdKernels, areas: Float64Array[], threads: SimdArena | null): Float64Array {
-  const [l, transposedArea] = areas;
+/** A float32 view of the bytes of an arena area (its byte address is the area's). */
+const float32View = (area: Float64Array, length: number): Float32Array => new Float32Array(area.buffer, area.byteOffset, length);
+
+/** blockedCholesky's panels in the arena's areas (L, the transposed panel; for float32 storage also the diagonal block and the negated panel). */
+function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: DenseSimdKernels, areas: Float64Array[], threads: SimdArena | null, storage: FactorStorage): Float64Array {
+  const f32 = storage === 'float32';
+  const [lArea, transposedArea, diagonal, negatedArea] = areas;
+  const l: Float64Array | Float32Array = f32 ? float32View(lArea, (n + 3) * n) : lArea;
+  const bytes = f32 ? 4 : 8;
+  const at = (index: number) => l.byteOffset + index * bytes;
   // Only entries on or left of the diagonal are read or written back; the rest is never read.
   for (let i = 0; i < n; i++) l.set(ad.subarray(i * n, i * n + i + 1), i * n);
   for (let c0 = 0; c0 < n; c0 += PANEL_WIDTH) {
     const c1 = Math.min(n, c0 + PANEL_WIDTH);
-    for (let i = c0; i < c1; i++) finishRow(l, l, n, i, c0, i, c0, pivot);
+    const p = c1 - c0;
+    // The diagonal block: in place in float64 storage; through a float64 copy (row stride p) in float32.
+    if (f32) {
+      for (let i = 0; i < p; i++) for (let k = 0; k <= i; k++) diagonal[i * p + k] = l[(c0 + i) * n + c0 + k];
+      for (let i = 0; i < p; i++) finishRow(diagonal, diagonal, p, i, 0, i, 0, pivot);
+      for (let i = 0; i < p; i++) for (let k = 0; k <= i; k++) l[(c0 + i) * n + c0 + k] = diagonal[i * p + k];
+    } else {
+      for (let i = c0; i < c1; i++) finishRow(lArea, lArea, n, i, c0, i, c0, pivot);
+    }
     const rest = n - c1;
     if (rest === 0) break;
-    const p = c1 - c0;
     // The panel's rows below its diagonal block (A less the earlier panels' terms), transposed, are
     // solved against the block in SIMD, column ranges on the threads: L21ᵀ = L11⁻¹A21ᵀ, each entry
     // summed in the order of the row-by-row recurrence.
     const transposed = transposedArea.subarray(0, p * rest);
-    for (let r = 0; r < rest; r++) {
-      const row = (c1 + r) * n + c0;
-      for (let k = 0; k < p; k++) transposed[k * rest + r] = l[row + k];
-    }
-    const solve = (from: number, to: number): Parameters<DenseSimdKernels['lowerSolveColumns']> => [addressOf(transposed), rest, p, addressOf(l, c0 * n + c0), n, from, to];
+    kernels.gatherPanel(at(c1 * n + c0), bytes * n, rest, p, addressOf(transposed), f32 ? 1 : 0);
+    const block = f32 ? { address: addressOf(diagonal), stride: p } : { address: addressOf(lArea, c0 * n + c0), stride: n };
+    const solve = (from: number, to: number): Parameters<DenseSimdKernels['lowerSolveColumns']> => [addressOf(transposed), rest, p, block.address, block.stride, from, to];
     const split = (rest * p * p) / 2 >= THREADED_UPDATE_MIN ? threads : null;
     if (split) split.run('lowerSolveColumns', balancedRanges(rest, split.threadCount).map(([from, to]) => (to > from ? solve(from, to) : null)));
     else kernels.lowerSolveColumns(...solve(0, rest));
-    // L21 back into L's rows, and −L21ᵀ left in place as the update's right factor (one pass).
-    for (let r = 0; r < rest; r++) {
-      const row = (c1 + r) * n + c0;
-      for (let k = 0; k < p; k++) {
-        const v = transposed[k * rest + r];
-        l[row + k] = v;
-        transposed[k * rest + r] = -v;
-      }
-    }
+    // L21 back into L's rows, and −L21ᵀ as the update's right factor (in place in float64 storage).
+    const negated = f32 ? addressOf(negatedArea) : addressOf(transposed);
+    kernels.scatterPanel(addressOf(transposed), rest, p, at(c1 * n + c0), bytes * n, negated, f32 ? 1 : 0);
     // C += L21·(−L21ᵀ) on the trailing lower triangle, L21's rows read in place (a last block of four
     // rows past n reads and writes the spare rows).
-    const job = { xa: addressOf(l, c1 * n + c0), xs: 8 * n, xk: 8, d: p, yt: addressOf(transposed), ld: rest, c: addressOf(l, c1 * n + c1), cs: 8 * n, firstRow: 0, symmetric: false, lower: true, add: true };
+    const job = { xa: at(c1 * n + c0), xs: bytes * n, xk: bytes, d: p, yt: negated, ld: rest, c: at(c1 * n + c1), cs: bytes * n, firstRow: 0, symmetric: false, lower: true, add: true, float32: f32 };
     runRowBlocks(kernels, (rest * rest * p) / 2 >= THREADED_UPDATE_MIN ? threads : null, job, 0, Math.ceil(rest / 4));
   }
   const out = new Float64Array(n * n);

@@ -5,6 +5,7 @@ export { type SymmetricMatrixFunctionOptions, symmetricMatrixFunction } from './
 export { type SvdResult, svd } from './svd.js';
 export { type AsyncLinearOperator, type RandomizedSvdOptions, randomizedSvd, randomizedSvdAsync } from './randomized-svd.js';
 export { type CholeskyOptions, cholesky, choleskySolve } from './cholesky.js';
+export { type PositiveDefiniteSolution, type PositiveDefiniteSolveOptions, positiveDefiniteSolve } from './positive-definite-solve.js';
 export { type LowerTriangularSolver, lowerTriangularSolver, type TriangularSolveOptions, solveTriangular } from './triangular.js';
 export { triangularGram } from './triangular-gram.js';
 export { type QrResult, qr } from './qr.js';

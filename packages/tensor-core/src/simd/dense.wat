@@ -8,6 +8,10 @@
 ;; cycle of the 128-bit lanes; simd-arena.ts picks it).
 (module
   (import "env" "memory" (memory 1))
+  ;; The row-block inner kernels by element type (rowBlocksOf picks one: 0 float64, 1 float32).
+  (type $rowBlockKernel (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) $rowBlockProductsFrom $rowBlockProductsFromF32)
 
   ;; acc + x·y by this module's multiply-add, in lane 0: the plain rounding unless it is fused.
   (func (export "multiplyAddProbe") (param $x f64) (param $y f64) (param $acc f64) (result f64)
@@ -36,6 +40,23 @@
   (func $rowBlocksProducts (export "rowBlocksProducts")
     (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
     (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $triangle i32) (param $add i32)
+    (call $rowBlocksOf (local.get $xa) (local.get $xs) (local.get $xk) (local.get $d) (local.get $yt) (local.get $ld)
+      (local.get $c) (local.get $cs) (local.get $b0) (local.get $b1) (local.get $firstRow) (local.get $triangle) (local.get $add) (i32.const 0)))
+
+  ;; rowBlocksProducts on float32 operands and outputs (x, B's panel, C all f32; strides in bytes,
+  ;; B's panel ld floats wide): four rows by eight columns per step of f32x4 multiply-adds, twice the
+  ;; multiply-adds per instruction of the f64x2 kernel. For mixed-precision work (the float32
+  ;; Cholesky factor that positiveDefiniteSolve refines in float64), not for float64 results.
+  (func (export "rowBlocksProductsF32")
+    (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
+    (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $triangle i32) (param $add i32)
+    (call $rowBlocksOf (local.get $xa) (local.get $xs) (local.get $xk) (local.get $d) (local.get $yt) (local.get $ld)
+      (local.get $c) (local.get $cs) (local.get $b0) (local.get $b1) (local.get $firstRow) (local.get $triangle) (local.get $add) (i32.const 1)))
+
+  ;; The row blocks of either kernel: float64 ($f32 = 0) or float32 elements.
+  (func $rowBlocksOf
+    (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
+    (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $triangle i32) (param $add i32) (param $f32 i32)
     (local $b i32) (local $row i32) (local $x i32) (local $o i32) (local $end i32)
     (local.set $b (local.get $b0))
     (block $done (loop $next
@@ -44,13 +65,13 @@
       (local.set $x (i32.add (local.get $xa) (i32.mul (local.get $row) (local.get $xs))))
       (local.set $o (i32.add (local.get $c) (i32.mul (local.get $row) (local.get $cs))))
       (local.set $end (i32.add (i32.add (local.get $firstRow) (local.get $row)) (i32.const 4)))
-      (call $rowBlockProductsFrom (local.get $x) (local.get $xs) (local.get $xk) (local.get $d) (local.get $yt) (local.get $ld)
+      (call_indirect (type $rowBlockKernel) (local.get $x) (local.get $xs) (local.get $xk) (local.get $d) (local.get $yt) (local.get $ld)
         (select (i32.add (local.get $firstRow) (local.get $row)) (i32.const 0) (i32.eq (local.get $triangle) (i32.const 1)))
         (select (local.get $end) (local.get $ld)
           (i32.and (i32.eq (local.get $triangle) (i32.const 2)) (i32.lt_s (local.get $end) (local.get $ld))))
         (local.get $o) (i32.add (local.get $o) (local.get $cs))
         (i32.add (local.get $o) (i32.shl (local.get $cs) (i32.const 1))) (i32.add (local.get $o) (i32.mul (local.get $cs) (i32.const 3)))
-        (local.get $add))
+        (local.get $add) (local.get $f32))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $next))))
 
@@ -176,6 +197,137 @@
       (f64.store (i32.add (local.get $o2) (local.get $q)) (f64x2.extract_lane 0 (local.get $a1)))
       (f64.store (i32.add (local.get $o3) (local.get $q)) (f64x2.extract_lane 1 (local.get $a1)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $cols1))))
+
+  ;; rowBlockProductsFrom on float32: out[o_r + 4j] (+)= Σ_k x_r[k]·y_j[k] for the four rows and
+  ;; j0 ≤ j < j1; eight columns a step (two f32x4 per row), then four, then one at a time.
+  (func $rowBlockProductsFromF32
+    (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32) (param $j0 i32) (param $j1 i32)
+    (param $o0 i32) (param $o1 i32) (param $o2 i32) (param $o3 i32) (param $add i32)
+    (local $j i32) (local $k i32) (local $p i32) (local $q i32) (local $xr i32) (local $step i32)
+    (local $ylo v128) (local $yhi v128) (local $x v128)
+    (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
+    (local $c0 v128) (local $c1 v128) (local $e0 v128) (local $e1 v128)
+    (local.set $step (i32.shl (local.get $ld) (i32.const 2)))
+    (local.set $j (local.get $j0))
+    (block $done8 (loop $cols8
+      (br_if $done8 (i32.gt_s (i32.add (local.get $j) (i32.const 8)) (local.get $j1)))
+      (local.set $q (i32.shl (local.get $j) (i32.const 2)))
+      (if (local.get $add)
+        (then
+          (local.set $a0 (v128.load (i32.add (local.get $o0) (local.get $q))))
+          (local.set $a1 (v128.load offset=16 (i32.add (local.get $o0) (local.get $q))))
+          (local.set $b0 (v128.load (i32.add (local.get $o1) (local.get $q))))
+          (local.set $b1 (v128.load offset=16 (i32.add (local.get $o1) (local.get $q))))
+          (local.set $c0 (v128.load (i32.add (local.get $o2) (local.get $q))))
+          (local.set $c1 (v128.load offset=16 (i32.add (local.get $o2) (local.get $q))))
+          (local.set $e0 (v128.load (i32.add (local.get $o3) (local.get $q))))
+          (local.set $e1 (v128.load offset=16 (i32.add (local.get $o3) (local.get $q)))))
+        (else
+          (local.set $a0 (v128.const f32x4 0 0 0 0)) (local.set $a1 (v128.const f32x4 0 0 0 0))
+          (local.set $b0 (v128.const f32x4 0 0 0 0)) (local.set $b1 (v128.const f32x4 0 0 0 0))
+          (local.set $c0 (v128.const f32x4 0 0 0 0)) (local.set $c1 (v128.const f32x4 0 0 0 0))
+          (local.set $e0 (v128.const f32x4 0 0 0 0)) (local.set $e1 (v128.const f32x4 0 0 0 0))))
+      (local.set $p (i32.add (local.get $yt) (local.get $q)))
+      (local.set $xr (local.get $xa))
+      (local.set $k (i32.const 0))
+      (block $kdone (loop $ks
+        (br_if $kdone (i32.ge_s (local.get $k) (local.get $d)))
+        (local.set $ylo (v128.load (local.get $p)))
+        (local.set $yhi (v128.load offset=16 (local.get $p)))
+        (local.set $x (v128.load32_splat (local.get $xr)))
+        (local.set $a0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $a0)))
+        (local.set $a1 (f32x4.relaxed_madd (local.get $x) (local.get $yhi) (local.get $a1)))
+        (local.set $q (i32.add (local.get $xr) (local.get $xs)))
+        (local.set $x (v128.load32_splat (local.get $q)))
+        (local.set $b0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $b0)))
+        (local.set $b1 (f32x4.relaxed_madd (local.get $x) (local.get $yhi) (local.get $b1)))
+        (local.set $q (i32.add (local.get $q) (local.get $xs)))
+        (local.set $x (v128.load32_splat (local.get $q)))
+        (local.set $c0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $c0)))
+        (local.set $c1 (f32x4.relaxed_madd (local.get $x) (local.get $yhi) (local.get $c1)))
+        (local.set $q (i32.add (local.get $q) (local.get $xs)))
+        (local.set $x (v128.load32_splat (local.get $q)))
+        (local.set $e0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $e0)))
+        (local.set $e1 (f32x4.relaxed_madd (local.get $x) (local.get $yhi) (local.get $e1)))
+        (local.set $p (i32.add (local.get $p) (local.get $step)))
+        (local.set $xr (i32.add (local.get $xr) (local.get $xk)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $ks)))
+      (local.set $q (i32.shl (local.get $j) (i32.const 2)))
+      (v128.store (i32.add (local.get $o0) (local.get $q)) (local.get $a0))
+      (v128.store offset=16 (i32.add (local.get $o0) (local.get $q)) (local.get $a1))
+      (v128.store (i32.add (local.get $o1) (local.get $q)) (local.get $b0))
+      (v128.store offset=16 (i32.add (local.get $o1) (local.get $q)) (local.get $b1))
+      (v128.store (i32.add (local.get $o2) (local.get $q)) (local.get $c0))
+      (v128.store offset=16 (i32.add (local.get $o2) (local.get $q)) (local.get $c1))
+      (v128.store (i32.add (local.get $o3) (local.get $q)) (local.get $e0))
+      (v128.store offset=16 (i32.add (local.get $o3) (local.get $q)) (local.get $e1))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $cols8)))
+    ;; four columns, then the last 0–3 one at a time (lane 0 of the same multiply-adds)
+    (block $done1 (loop $cols1
+      (br_if $done1 (i32.ge_s (local.get $j) (local.get $j1)))
+      (local.set $q (i32.shl (local.get $j) (i32.const 2)))
+      (if (i32.le_s (i32.add (local.get $j) (i32.const 4)) (local.get $j1))
+        (then
+          (if (local.get $add)
+            (then
+              (local.set $a0 (v128.load (i32.add (local.get $o0) (local.get $q))))
+              (local.set $b0 (v128.load (i32.add (local.get $o1) (local.get $q))))
+              (local.set $c0 (v128.load (i32.add (local.get $o2) (local.get $q))))
+              (local.set $e0 (v128.load (i32.add (local.get $o3) (local.get $q)))))
+            (else
+              (local.set $a0 (v128.const f32x4 0 0 0 0)) (local.set $b0 (v128.const f32x4 0 0 0 0))
+              (local.set $c0 (v128.const f32x4 0 0 0 0)) (local.set $e0 (v128.const f32x4 0 0 0 0)))))
+        (else
+          (if (local.get $add)
+            (then
+              (local.set $a0 (v128.load32_zero (i32.add (local.get $o0) (local.get $q))))
+              (local.set $b0 (v128.load32_zero (i32.add (local.get $o1) (local.get $q))))
+              (local.set $c0 (v128.load32_zero (i32.add (local.get $o2) (local.get $q))))
+              (local.set $e0 (v128.load32_zero (i32.add (local.get $o3) (local.get $q)))))
+            (else
+              (local.set $a0 (v128.const f32x4 0 0 0 0)) (local.set $b0 (v128.const f32x4 0 0 0 0))
+              (local.set $c0 (v128.const f32x4 0 0 0 0)) (local.set $e0 (v128.const f32x4 0 0 0 0))))))
+      (local.set $p (i32.add (local.get $yt) (local.get $q)))
+      (local.set $xr (local.get $xa))
+      (local.set $k (i32.const 0))
+      (block $kdone1 (loop $ks1
+        (br_if $kdone1 (i32.ge_s (local.get $k) (local.get $d)))
+        ;; a single column loads only its own float (the panel may end there)
+        (if (i32.le_s (i32.add (local.get $j) (i32.const 4)) (local.get $j1))
+          (then (local.set $ylo (v128.load (local.get $p))))
+          (else (local.set $ylo (v128.load32_zero (local.get $p)))))
+        (local.set $x (v128.load32_splat (local.get $xr)))
+        (local.set $a0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $a0)))
+        (local.set $q (i32.add (local.get $xr) (local.get $xs)))
+        (local.set $x (v128.load32_splat (local.get $q)))
+        (local.set $b0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $b0)))
+        (local.set $q (i32.add (local.get $q) (local.get $xs)))
+        (local.set $x (v128.load32_splat (local.get $q)))
+        (local.set $c0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $c0)))
+        (local.set $q (i32.add (local.get $q) (local.get $xs)))
+        (local.set $x (v128.load32_splat (local.get $q)))
+        (local.set $e0 (f32x4.relaxed_madd (local.get $x) (local.get $ylo) (local.get $e0)))
+        (local.set $p (i32.add (local.get $p) (local.get $step)))
+        (local.set $xr (i32.add (local.get $xr) (local.get $xk)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $ks1)))
+      (local.set $q (i32.shl (local.get $j) (i32.const 2)))
+      (if (i32.le_s (i32.add (local.get $j) (i32.const 4)) (local.get $j1))
+        (then
+          (v128.store (i32.add (local.get $o0) (local.get $q)) (local.get $a0))
+          (v128.store (i32.add (local.get $o1) (local.get $q)) (local.get $b0))
+          (v128.store (i32.add (local.get $o2) (local.get $q)) (local.get $c0))
+          (v128.store (i32.add (local.get $o3) (local.get $q)) (local.get $e0))
+          (local.set $j (i32.add (local.get $j) (i32.const 4))))
+        (else
+          (f32.store (i32.add (local.get $o0) (local.get $q)) (f32x4.extract_lane 0 (local.get $a0)))
+          (f32.store (i32.add (local.get $o1) (local.get $q)) (f32x4.extract_lane 0 (local.get $b0)))
+          (f32.store (i32.add (local.get $o2) (local.get $q)) (f32x4.extract_lane 0 (local.get $c0)))
+          (f32.store (i32.add (local.get $o3) (local.get $q)) (f32x4.extract_lane 0 (local.get $e0)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))))
       (br $cols1))))
 
   ;; Four consecutive rows a_r = a + 8·r·m of a row-major matrix with m columns:
@@ -761,6 +913,53 @@
         (local.set $p (i32.add (local.get $y) (i32.shl (local.get $j) (i32.const 3))))
         (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
           (f64.mul (local.get $alpha) (f64.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3))))))))))
+
+  ;; The blocked Cholesky's panel moves (cholesky.ts). gatherPanel: the rows of L below a diagonal
+  ;; block, transposed for the panel solve: t[k·rows + r] = L_r[k] for r < rows, k < p, with L_r at
+  ;; l + r·ls bytes (float64 entries, or float32 with $f32), t float64.
+  (func (export "gatherPanel") (param $l i32) (param $ls i32) (param $rows i32) (param $p i32) (param $t i32) (param $f32 i32)
+    (local $r i32) (local $k i32) (local $src i32) (local $dst i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $rows) (i32.const 3)))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $src (i32.add (local.get $l) (i32.mul (local.get $r) (local.get $ls))))
+      (local.set $dst (i32.add (local.get $t) (i32.shl (local.get $r) (i32.const 3))))
+      (local.set $k (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_s (local.get $k) (local.get $p)))
+        (if (local.get $f32)
+          (then (f64.store (local.get $dst) (f64.promote_f32 (f32.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2)))))))
+          (else (f64.store (local.get $dst) (f64.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 3)))))))
+        (local.set $dst (i32.add (local.get $dst) (local.get $step)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $next)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+
+  ;; scatterPanel: the solved panel back, L_r[k] = t[k·rows + r] (rounded to float32 with $f32), and
+  ;; −t, the trailing update's right factor: in place in t for float64, into neg (float32, t's
+  ;; layout) with $f32.
+  (func (export "scatterPanel") (param $t i32) (param $rows i32) (param $p i32) (param $l i32) (param $ls i32) (param $neg i32) (param $f32 i32)
+    (local $r i32) (local $k i32) (local $dst i32) (local $at i32) (local $v f64)
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $dst (i32.add (local.get $l) (i32.mul (local.get $r) (local.get $ls))))
+      (local.set $k (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_s (local.get $k) (local.get $p)))
+        (local.set $at (i32.add (i32.mul (local.get $k) (local.get $rows)) (local.get $r)))
+        (local.set $v (f64.load (i32.add (local.get $t) (i32.shl (local.get $at) (i32.const 3)))))
+        (if (local.get $f32)
+          (then
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2))) (f32.demote_f64 (local.get $v)))
+            (f32.store (i32.add (local.get $neg) (i32.shl (local.get $at) (i32.const 2))) (f32.demote_f64 (f64.neg (local.get $v)))))
+          (else
+            (f64.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 3))) (local.get $v))
+            (f64.store (i32.add (local.get $t) (i32.shl (local.get $at) (i32.const 3))) (f64.neg (local.get $v)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $next)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
 
   ;; Rewrites one byte (its own value) every 4096 bytes of [at, at + bytes): the operating system's
   ;; first touch of those pages (the slow part of filling fresh memory), done ahead so threads can

@@ -23,6 +23,8 @@ export interface RowBlocksJob {
   add: boolean;
   /** With a depth below d: B's d rows are a pass of panels this deep, taken one after another (`rowBlocksPanels`). */
   panelDepth?: number;
+  /** Operands and outputs are float32 (`rowBlocksProductsF32`; no panel passes). */
+  float32?: boolean;
 }
 
 /**
@@ -32,13 +34,13 @@ export interface RowBlocksJob {
  */
 export function runRowBlocks(kernels: DenseSimdKernels, threads: SimdArena | null, job: RowBlocksJob, b0: number, b1: number): void {
   if (b1 <= b0) return;
-  const { xa, xs, xk, d, yt, ld, c, cs, firstRow, symmetric, lower, add, panelDepth } = job;
-  const panels = panelDepth !== undefined && panelDepth < d;
+  const { xa, xs, xk, d, yt, ld, c, cs, firstRow, symmetric, lower, add, panelDepth, float32 } = job;
+  const panels = !float32 && panelDepth !== undefined && panelDepth < d;
   const triangle = symmetric ? 1 : lower ? 2 : 0;
   const args = (from: number, to: number) => [xa, xs, xk, d, yt, ld, c, cs, from, to, firstRow, triangle, add ? 1 : 0, ...(panels ? [panelDepth] : [])];
+  const kernel = float32 ? 'rowBlocksProductsF32' : panels ? 'rowBlocksPanels' : 'rowBlocksProducts';
   if (!threads || threads.threadCount === 1) {
-    if (panels) kernels.rowBlocksPanels(xa, xs, xk, d, yt, ld, c, cs, b0, b1, firstRow, triangle, add ? 1 : 0, panelDepth);
-    else kernels.rowBlocksProducts(xa, xs, xk, d, yt, ld, c, cs, b0, b1, firstRow, triangle, add ? 1 : 0);
+    (kernels as unknown as Record<string, (...values: number[]) => void>)[kernel](...args(b0, b1));
     return;
   }
   // Block b covers ld − firstRow − 4b columns of an upper triangle, firstRow + 4b + 4 of a lower one.
@@ -48,5 +50,5 @@ export function runRowBlocks(kernels: DenseSimdKernels, threads: SimdArena | nul
       ? (i: number) => Math.min(firstRow + 4 * (b0 + i) + 4, ld)
       : undefined;
   const ranges = balancedRanges(b1 - b0, threads.threadCount, columns);
-  threads.run(panels ? 'rowBlocksPanels' : 'rowBlocksProducts', ranges.map(([from, to]) => (to > from ? args(b0 + from, b0 + to) : null)));
+  threads.run(kernel, ranges.map(([from, to]) => (to > from ? args(b0 + from, b0 + to) : null)));
 }

@@ -1,7 +1,7 @@
 // Run by fused-multiply-add.test.ts in a Node whose engine has relaxed SIMD: the built package's
 // dense products with fused multiply-adds on and off, measured against exact dot products (in
 // double-double) and against each other. Prints one JSON line of measurements; the test judges them.
-import { cholesky, createRng, eigh, fusedMultiplyAddActive, matmulMatrix, setFusedMultiplyAdd, setSimdThreads } from '@kvkit/tensor-core';
+import { cholesky, createRng, eigh, fusedMultiplyAddActive, matmulMatrix, positiveDefiniteSolve, setFusedMultiplyAdd, setSimdThreads } from '@kvkit/tensor-core';
 
 const seed = Number(process.argv[2]);
 const rng = createRng(seed);
@@ -84,6 +84,30 @@ for (let i = 0; i < 600; i++)
     eighResidual = Math.max(eighResidual, Math.abs(av.data[i * 600 + j] - vectors.data[i * 600 + j] * values[j]) / scale);
   }
 
+// The mixed-precision solve with fused float32 products (order 2100: past its float64 threshold):
+// the backward error of its answer, ‖(A + I)x − b‖∞ / (‖A + I‖∞‖x‖∞), by direct loops.
+setSimdThreads(2);
+const n = 2100;
+const y = random(n, 40);
+const gram = matmulMatrix(y, y, { transposeB: true });
+const rhs = random(n, 1);
+const solved = positiveDefiniteSolve(gram, rhs, { jitter: 1 });
+let normA = 0;
+let normX = 0;
+let normR = 0;
+for (let i = 0; i < n; i++) {
+  let rowSum = 0;
+  let r = -rhs.data[i];
+  for (let j = 0; j < n; j++) {
+    const v = gram.data[i * n + j] + (i === j ? 1 : 0);
+    rowSum += Math.abs(v);
+    r += v * solved.x.data[j];
+  }
+  normA = Math.max(normA, rowSum);
+  normR = Math.max(normR, Math.abs(r));
+  normX = Math.max(normX, Math.abs(solved.x.data[i]));
+}
+
 console.log(JSON.stringify({
   active: fusedMultiplyAddActive(),
   fusedBound: worstBoundRatio(a, b, fusedOne),
@@ -93,4 +117,6 @@ console.log(JSON.stringify({
   entries: fusedOne.data.length,
   choleskyResidual,
   eighResidual,
+  mixedSolvePrecision: solved.precision,
+  mixedSolveBackwardError: normR / (normA * normX),
 }));
