@@ -36,7 +36,7 @@ const LIMITS = {
   krrLimit: exactKrr ? 16000 : 0,
   nystroem: methods.has('nystroem'),
   exactKpcaLimit: 0,
-  choleskyLimit: 4000,
+  choleskyLimit: 8000,
 };
 
 /** The multi-output row's targets, n × OUTPUTS row-major (scikit-learn receives the same values). */
