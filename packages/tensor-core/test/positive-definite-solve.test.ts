@@ -9,19 +9,7 @@ import { blockedCholesky } from '../src/linalg/cholesky.js';
 import { cholesky, choleskySolve, type Matrix, positiveDefiniteSolve } from '../src/linalg/index.js';
 import type { Rng } from '../src/rng.js';
 import { withSeed } from '../src/testing/index.js';
-
-/** The Gaussian kernel matrix exp(−γ‖x_i − x_j‖²) of n random points in `dim` dimensions (symmetric, full). */
-function gaussianGram(rng: Rng, n: number, dim: number, gamma: number): Matrix {
-  const x = Float64Array.from({ length: n * dim }, () => rng.normal());
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = 0; k < dim; k++) s += (x[i * dim + k] - x[j * dim + k]) ** 2;
-      a[i * n + j] = a[j * n + i] = Math.exp(-gamma * s);
-    }
-  return { rows: n, cols: n, data: a };
-}
+import { rbfGram } from './random-matrices.js';
 
 const randomMatrix = (rng: Rng, rows: number, cols: number): Matrix => ({ rows, cols, data: Float64Array.from({ length: rows * cols }, () => rng.normal()) });
 
@@ -67,7 +55,7 @@ describe('positiveDefiniteSolve', () => {
   ]) {
     it(`solves a Gaussian kernel system of order ${n} with ${k} right-hand side(s) in mixed precision, to float64's backward error`, () => {
       withSeed((rng) => {
-        const a = gaussianGram(rng, n, 6, 0.2);
+        const a = rbfGram(rng, n, { dims: 6, gamma: 0.2 });
         const b = randomMatrix(rng, n, k);
         const jitter = 0.1;
         const solution = positiveDefiniteSolve(a, b, { jitter });
@@ -83,7 +71,7 @@ describe('positiveDefiniteSolve', () => {
   it('reads only the lower triangle, as cholesky does', () => {
     withSeed((rng) => {
       const n = 2000;
-      const a = gaussianGram(rng, n, 4, 0.3);
+      const a = rbfGram(rng, n, { dims: 4, gamma: 0.3 });
       const b = randomMatrix(rng, n, 1);
       const upperScrambled = Float64Array.from(a.data);
       for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) upperScrambled[i * n + j] = rng.normal();
@@ -112,10 +100,10 @@ describe('positiveDefiniteSolve', () => {
 
   it('takes the float64 factorization when asked, and below order 2000', () => {
     withSeed((rng) => {
-      const a = gaussianGram(rng, 2000, 3, 0.5);
+      const a = rbfGram(rng, 2000, { dims: 3, gamma: 0.5 });
       const b = randomMatrix(rng, 2000, 2);
       expect(positiveDefiniteSolve(a, b, { jitter: 0.2, precision: 'float64' })).toMatchObject({ precision: 'float64', refinements: 0 });
-      const small = gaussianGram(rng, 100, 3, 0.5);
+      const small = rbfGram(rng, 100, { dims: 3, gamma: 0.5 });
       expect(positiveDefiniteSolve(small, randomMatrix(rng, 100, 1), { jitter: 0.2 }).precision).toBe('float64');
     });
   });
@@ -143,7 +131,7 @@ describe('blockedCholesky with float32 storage', () => {
   for (const n of [257, 331]) {
     it(`L Lᵀ = A + jI to float32's level at order ${n} (every column tail of the float32 update)`, () => {
       withSeed((rng) => {
-        const a = gaussianGram(rng, n, 5, 0.25);
+        const a = rbfGram(rng, n, { dims: 5, gamma: 0.25 });
         const jitter = 0.5;
         const l = blockedCholesky(a.data, n, { jitter, floor: 0 }, 'float32');
         if (!l) return; // WebAssembly SIMD unavailable: nothing to check
