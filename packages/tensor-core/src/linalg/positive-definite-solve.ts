@@ -103,18 +103,36 @@ function residual(a: Matrix, b: Matrix, x: Matrix, jitter: number): Matrix {
   const ad = a.data;
   const xd = x.data;
   const r = Float64Array.from(b.data);
+  if (k === 1) {
+    for (let i = 0; i < n; i++) {
+      const row = i * n;
+      const xi = xd[i];
+      let sum = (ad[row + i] + jitter) * xi;
+      for (let j = 0; j < i; j++) {
+        const aij = ad[row + j];
+        sum += aij * xd[j];
+        r[j] -= aij * xi;
+      }
+      r[i] -= sum;
+    }
+    return { rows: n, cols: 1, data: r };
+  }
+  // Several columns: one pass over A, each entry applied to every column (rows of x are contiguous).
+  const sums = new Float64Array(k);
   for (let i = 0; i < n; i++) {
     const row = i * n;
-    for (let c = 0; c < k; c++) {
-      const xi = xd[i * k + c];
-      let sum = (ad[row + i] + jitter) * xi;
-      for (let j = 0, at = c; j < i; j++, at += k) {
-        const aij = ad[row + j];
-        sum += aij * xd[at];
-        r[at] -= aij * xi;
+    const xi = i * k;
+    const diagonal = ad[row + i] + jitter;
+    for (let c = 0; c < k; c++) sums[c] = diagonal * xd[xi + c];
+    for (let j = 0; j < i; j++) {
+      const aij = ad[row + j];
+      const xj = j * k;
+      for (let c = 0; c < k; c++) {
+        sums[c] += aij * xd[xj + c];
+        r[xj + c] -= aij * xd[xi + c];
       }
-      r[i * k + c] -= sum;
     }
+    for (let c = 0; c < k; c++) r[xi + c] -= sums[c];
   }
   return { rows: n, cols: k, data: r };
 }
