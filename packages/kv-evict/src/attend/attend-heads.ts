@@ -109,17 +109,8 @@ function attendGroup(
   scope: TensorScope,
 ): GroupResult {
   const [group, m] = q.shape;
-  const n = head.positions.length;
-  const common = {
-    ...mask,
-    queryPositions: positions,
-    keyPositions: head.positions,
-    ...(head.logWeights ? { keyLogWeights: scope.track(tensor(head.logWeights, [1, n], { dtype: 'f32', backend: q.backend })) } : {}),
-  };
-  const observed: StatisticsOptions | undefined =
-    observe && observe.rows > 0
-      ? { window: observe.rows, ...(observe.rowWeights ? { weights: observe.rowWeights } : {}), ...(observe.perRow ? { rowProbabilities: observe.perRow } : {}) }
-      : undefined;
+  const common = keyOptions(q, head, positions, mask, scope);
+  const observed = observe ? observedStatistics(observe) : undefined;
   const attend = m <= DECODE_QUERIES ? decodeAttention : flashAttention;
   const keys = readCodes ? { codes: head.codes!.keys } : head.keys;
   const values = readCodes ? { codes: head.codes!.values } : head.values;
@@ -129,16 +120,65 @@ function attendGroup(
   const statistics = wantStatistics && fromKernel ? { keySum: fromKernel.keySum.readFloat32Sync(), keyMax: fromKernel.keyMax.readFloat32Sync() } : undefined;
   let observation: HeadObservation | undefined;
   if (observe) {
-    const perRowCount = observe.perRow ?? 0;
-    observation = { rows: observe.rows, sum: new Float32Array(group * n), max: new Float32Array(group * n), perRowCount };
-    if (observed) {
-      const stats = wantStatistics ? tracked(scope, attentionStatistics(q, keys, { ...common, statistics: observed })) : fromKernel!;
-      observation.sum = stats.keySum.readFloat32Sync();
-      observation.max = stats.keyMax.readFloat32Sync();
-      if (stats.rowProbabilities) observation.perRow = stats.rowProbabilities.readFloat32Sync();
-    }
+    const stats = observed && (wantStatistics ? tracked(scope, attentionStatistics(q, keys, { ...common, statistics: observed })) : fromKernel!);
+    observation = readObservation(stats, observe, group, head.positions.length);
   }
   return { output: result.output, statistics, observation };
+}
+
+/**
+ * The scorer's observation alone, without an attention output: per KV head, what its query group
+ * paid each of its keys over the observed rows (the last `observe.rows` of q's m queries), from
+ * `attentionStatistics`, which never reads V. For re-scoring a kept query window against the keys a
+ * layer holds (SnapKV's sliding window) and for profiling heads: `attendHeads` with an observation
+ * would also compute the outputs, the products with V, only to drop them.
+ */
+export function observeHeads(q: Tensor, heads: readonly HeadKeys[], options: AttentionMask & { positions: Int32Array; observe: ObservationRequest }): HeadObservation[] {
+  const [qHeads, m, d] = q.shape;
+  const group = qHeads / heads.length;
+  const { positions, observe: request, ...mask } = options;
+  const observe = clampRequest(request, m);
+  const observed = observedStatistics(observe);
+  const readCodes = heads.every((head) => head.codes !== undefined) && readsTokenCodes(q.backend);
+  const scope = new TensorScope();
+  try {
+    return heads.map((head, h) => {
+      const qh = heads.length === 1 ? q : scope.track(slice(q, [h * group, 0, 0], [(h + 1) * group, m, d]));
+      const keys = readCodes ? { codes: head.codes!.keys } : head.keys;
+      const stats = observed && tracked(scope, attentionStatistics(qh, keys, { ...keyOptions(qh, head, positions, mask, scope), statistics: observed }));
+      return readObservation(stats, observe, group, head.positions.length);
+    });
+  } finally {
+    scope.dispose();
+  }
+}
+
+/** The kernels' options for one head's keys: the mask, query and key positions, and its per-key log weights. */
+function keyOptions(q: Tensor, head: HeadKeys, positions: Int32Array, mask: AttentionMask, scope: TensorScope) {
+  const n = head.positions.length;
+  return {
+    ...mask,
+    queryPositions: positions,
+    keyPositions: head.positions,
+    ...(head.logWeights ? { keyLogWeights: scope.track(tensor(head.logWeights, [1, n], { dtype: 'f32', backend: q.backend })) } : {}),
+  };
+}
+
+/** The kernels' statistics options for an observation (undefined when it observes no row). */
+function observedStatistics(observe: ObservationRequest): StatisticsOptions | undefined {
+  if (observe.rows <= 0) return undefined;
+  return { window: observe.rows, ...(observe.rowWeights ? { weights: observe.rowWeights } : {}), ...(observe.perRow ? { rowProbabilities: observe.perRow } : {}) };
+}
+
+/** A head's observation from the kernel's statistics over the observed rows (zeros when none were observed). */
+function readObservation(stats: KeyStatistics | undefined, observe: ObservationRequest, group: number, n: number): HeadObservation {
+  const observation: HeadObservation = { rows: observe.rows, sum: new Float32Array(group * n), max: new Float32Array(group * n), perRowCount: observe.perRow ?? 0 };
+  if (stats) {
+    observation.sum = stats.keySum.readFloat32Sync();
+    observation.max = stats.keyMax.readFloat32Sync();
+    if (stats.rowProbabilities) observation.perRow = stats.rowProbabilities.readFloat32Sync();
+  }
+  return observation;
 }
 
 /** Clamps the observed rows to the call's queries; per-row rows to the observed ones; checks weights. */

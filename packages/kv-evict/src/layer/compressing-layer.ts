@@ -18,7 +18,7 @@ import {
   validateAttend,
 } from '@kvkit/tensor-core';
 import type { LayerSignal } from '../allocators/allocator.js';
-import { attendHeads } from '../attend/attend-heads.js';
+import { attendHeads, type HeadObservation, observeHeads } from '../attend/attend-heads.js';
 import { type HeadKeys, headKeysOf } from '../attend/head-keys.js';
 import { type Budget, resolveBudget, validateBudget } from '../budget.js';
 import type { CoordinatedLayer, CrossLayerState } from '../cross-layer/cross-layer-state.js';
@@ -309,14 +309,13 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     const heads = this.headKeys();
     const { queries, positions } = this.queryWindow.read(this.backend); // not a head's keys: reading them could dequantize a store
     try {
-      const result = attendHeads(
+      const observations = observeHeads(
         queries,
         heads.map((h) => h.keys),
         { ...this.mask, positions, observe: { rows: positions.length } },
       );
-      result.output.dispose();
       const group = queries.shape[0] / this.kvHeads;
-      return result.observations!.map((observation, h) => this.reduceObservation(observation, group, h).sum);
+      return observations.map((observation, h) => this.reduceObservation(observation, group, h).sum);
     } finally {
       queries.dispose();
       for (const h of heads) h.dispose();
@@ -343,7 +342,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     return out;
   }
 
-  private reduceObservation(observation: NonNullable<ReturnType<typeof attendHeads>['observations']>[number], group: number, head: number): KeyObservation {
+  private reduceObservation(observation: HeadObservation, group: number, head: number): KeyObservation {
     // Extra keys (compensation, demoted) come after the stored ones; scorers see stored tokens only.
     const stored = this.store.count(head);
     const n = observation.sum.length / group;

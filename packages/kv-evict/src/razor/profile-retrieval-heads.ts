@@ -1,5 +1,5 @@
 import { createRng, InvalidConfigError, slice, type Tensor } from '@kvkit/tensor-core';
-import { attendHeads } from '../attend/attend-heads.js';
+import { observeHeads } from '../attend/attend-heads.js';
 import { type GqaReduce, reduceGroup } from '../gqa.js';
 import { echoInduction, type RetrievalHeadProfile } from './retrieval-heads.js';
 
@@ -57,12 +57,11 @@ export async function profileRetrievalHeads(options: RetrievalProbeOptions): Pro
     });
     const queries = slice(event.q, [0, start, 0], [qHeads, n, d]);
     try {
-      const result = attendHeads(queries, heads, { positions: positions.subarray(start), observe: { rows: n - start, perRow: n - start } });
-      result.output.dispose();
+      const observations = observeHeads(queries, heads, { positions: positions.subarray(start), observe: { rows: n - start, perRow: n - start } });
       const queryIndex = positions.subarray(start);
       profile.echo[event.layerIndex] = [];
       profile.induction[event.layerIndex] = [];
-      result.observations!.forEach((obs) => {
+      observations.forEach((obs) => {
         const rows = reduceGroup(obs.perRow!, group, n, options.gqa ?? 'max', obs.perRowCount);
         const scores = echoInduction(rows, obs.perRowCount, n, queryIndex, ids);
         profile.echo[event.layerIndex].push(scores.echo);
