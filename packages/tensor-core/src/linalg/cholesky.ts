@@ -22,23 +22,33 @@ export interface CholeskyOptions {
 export function cholesky(a: Matrix, options: CholeskyOptions = {}): Matrix {
   requireSquareMatrix(a, 'cholesky');
   requireFiniteMatrix(a, 'cholesky');
-  const jitter = options.jitter ?? 0;
-  if (!Number.isFinite(jitter) || jitter < 0) {
-    throw new InvalidConfigError(`cholesky: jitter must be a finite number >= 0, got ${jitter}`, { jitter });
-  }
+  const jitter = requireJitter(options.jitter, 'cholesky');
   const n = a.rows;
   const ad = a.data;
-  let maxDiagonal = 0;
-  for (let i = 0; i < n; i++) maxDiagonal = Math.max(maxDiagonal, Math.abs(ad[i * n + i] + jitter));
-  const pivot = { jitter, floor: Number.EPSILON * maxDiagonal };
+  const pivot = pivotRule(a, jitter, Number.EPSILON);
   const l = (n >= BLOCKED_MIN_ORDER ? blockedCholesky(ad, n, pivot) : null) ?? rowCholesky(ad, n, pivot);
   return { rows: n, cols: n, data: l };
+}
+
+/** A diagonal shift as the factorizations take it: finite and ≥ 0 (default 0), else INVALID_CONFIG naming `where`. */
+export function requireJitter(jitter: number | undefined, where: string): number {
+  const value = jitter ?? 0;
+  if (!Number.isFinite(value) || value < 0) throw new InvalidConfigError(`${where}: jitter must be a finite number >= 0, got ${value}`, { jitter: value });
+  return value;
 }
 
 /** The jitter added to each pivot and the floor a pivot must exceed. */
 export interface PivotRule {
   jitter: number;
   floor: number;
+}
+
+/** The pivot rule of A + jitter·I at a working precision's rounding level `epsilon`: pivots must exceed epsilon·max |diagonal|. */
+export function pivotRule(a: Matrix, jitter: number, epsilon: number): PivotRule {
+  const n = a.rows;
+  let maxDiagonal = 0;
+  for (let i = 0; i < n; i++) maxDiagonal = Math.max(maxDiagonal, Math.abs(a.data[i * n + i] + jitter));
+  return { jitter, floor: epsilon * maxDiagonal };
 }
 
 // Below this order the panel bookkeeping costs more than the SIMD update saves.

@@ -1,6 +1,6 @@
 import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { blockedCholesky, cholesky, choleskySolve } from './cholesky.js';
+import { blockedCholesky, cholesky, choleskySolve, pivotRule, requireJitter } from './cholesky.js';
 import { requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 import { lowerTriangularSolver } from './triangular.js';
 
@@ -48,8 +48,7 @@ export function positiveDefiniteSolve(a: Matrix, b: Matrix, options: PositiveDef
   if (b.rows !== a.rows) {
     throw new ShapeMismatchError(`${where}: A is ${a.rows}×${a.cols} but B has ${b.rows} rows; they must agree`, { a: [a.rows, a.cols], b: [b.rows, b.cols] });
   }
-  const jitter = options.jitter ?? 0;
-  if (!Number.isFinite(jitter) || jitter < 0) throw new InvalidConfigError(`${where}: jitter must be a finite number >= 0, got ${jitter}`, { jitter });
+  const jitter = requireJitter(options.jitter, where);
   const precision = options.precision ?? 'mixed';
   if (precision !== 'mixed' && precision !== 'float64') throw new InvalidConfigError(`${where}: precision must be 'mixed' or 'float64', got ${String(precision)}`);
   const maxRefinements = options.maxRefinements ?? 30;
@@ -63,13 +62,10 @@ export function positiveDefiniteSolve(a: Matrix, b: Matrix, options: PositiveDef
 /** The mixed-precision solve, or null where it cannot reach float64 accuracy (the caller falls back). */
 function refinedSolve(a: Matrix, b: Matrix, jitter: number, maxRefinements: number): PositiveDefiniteSolution | null {
   const n = a.rows;
-  const ad = a.data;
-  let maxDiagonal = 0;
-  for (let i = 0; i < n; i++) maxDiagonal = Math.max(maxDiagonal, Math.abs(ad[i * n + i] + jitter));
   let factor: Float64Array | null;
   try {
     // A pivot below float32's rounding level carries no information in float32: fall back.
-    factor = blockedCholesky(ad, n, { jitter, floor: FLOAT32_EPSILON * maxDiagonal }, 'float32');
+    factor = blockedCholesky(a.data, n, pivotRule(a, jitter, FLOAT32_EPSILON), 'float32');
   } catch (error) {
     if (error instanceof NotPositiveDefiniteError) return null;
     throw error;

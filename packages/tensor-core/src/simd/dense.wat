@@ -937,8 +937,8 @@
       (br $eachRow))))
 
   ;; scatterPanel: the solved panel back, L_r[k] = t[k·rows + r] (rounded to float32 with $f32), and
-  ;; −t, the trailing update's right factor: in place in t for float64, into neg (float32, t's
-  ;; layout) with $f32.
+  ;; −t, the trailing update's right factor, into neg in t's layout (float64, or float32 with $f32;
+  ;; for float64 neg may be t itself: each entry is read before it is overwritten).
   (func (export "scatterPanel") (param $t i32) (param $rows i32) (param $p i32) (param $l i32) (param $ls i32) (param $neg i32) (param $f32 i32)
     (local $r i32) (local $k i32) (local $dst i32) (local $at i32) (local $v f64)
     (block $rowsDone (loop $eachRow
@@ -955,7 +955,7 @@
             (f32.store (i32.add (local.get $neg) (i32.shl (local.get $at) (i32.const 2))) (f32.demote_f64 (f64.neg (local.get $v)))))
           (else
             (f64.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 3))) (local.get $v))
-            (f64.store (i32.add (local.get $t) (i32.shl (local.get $at) (i32.const 3))) (f64.neg (local.get $v)))))
+            (f64.store (i32.add (local.get $neg) (i32.shl (local.get $at) (i32.const 3))) (f64.neg (local.get $v)))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $next)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))

@@ -18,7 +18,7 @@ export interface DenseSimdKernels {
   rowBlocksProducts(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, triangle: number, add: number): void;
   /** t[k·rows + r] = L_r[k] (r < rows, k < p; L_r at l + r·ls bytes, float64 or with f32 1 float32; t float64): the Cholesky panel, transposed. */
   gatherPanel(l: number, ls: number, rows: number, p: number, t: number, f32: number): void;
-  /** L_r[k] = t[k·rows + r] (rounded to float32 with f32 1), and −t in place (float64) or into neg (float32, t's layout). */
+  /** L_r[k] = t[k·rows + r] (rounded to float32 with f32 1), and −t into neg in t's layout (float64, or float32 with f32 1; a float64 neg may be t). */
   scatterPanel(t: number, rows: number, p: number, l: number, ls: number, neg: number, f32: number): void;
   /** `rowBlocksProducts` on float32 operands and outputs (strides in bytes, B's panel ld floats wide): mixed-precision work only. */
   rowBlocksProductsF32(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, triangle: number, add: number): void;
