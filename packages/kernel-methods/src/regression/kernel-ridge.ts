@@ -34,7 +34,7 @@ export interface KernelRidgeOptions extends KernelMatrixOptions, StoredKernelOpt
    * BudgetTooSmallError), then conjugate gradients on K + αI, one O(n²) product of the stored
    * matrix per iteration (optionally preconditioned, see `preconditionerRank`); at the default
    * tolerance the predictions match the Cholesky solve to ~1e-8 relative;
-   * 'cholesky': the exact solve of scikit-learn, O(n³) with the n×n matrix stored (from 2000 points
+   * 'cholesky': the exact solve of scikit-learn, O(n³) with the n×n matrix stored (from 128 points
    * on factored in float32 and refined to float64's accuracy, as LAPACK's dsposv; in float64 where
    * float32 cannot resolve the system);
    * 'cg': the same CG on the lazy operator K + αI (no n×n storage, every product evaluates the

@@ -74,18 +74,61 @@ export type FactorStorage = 'float64' | 'float32';
  * Null where SIMD is unavailable. L comes back as float64 whatever the storage.
  */
 export function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule, storage: FactorStorage = 'float64'): Float64Array | null {
+  return withFactorInArena(ad, n, pivot, storage, [], (l) => {
+    const out = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) out.set(l.subarray(i * n, i * n + i + 1), i * n);
+    return out;
+  });
+}
+
+/** A float32 Cholesky factor where `withFloat32Cholesky` left it, while its callback runs. */
+export interface ResidentFactor {
+  /** Byte address of L: row i's entries (float32) from address + 4·i·n. */
+  address: number;
+  /** The dense kernels of the memory L is in. */
+  kernels: DenseSimdKernels;
+  /** The float64 areas asked for, in that memory. */
+  areas: Float64Array[];
+}
+
+/**
+ * `blockedCholesky` in float32 storage with L left where the factorization wrote it, and float64
+ * areas of the given lengths beside it: `use` gets them, its result is returned, and the memory is
+ * released after. Null where SIMD is unavailable. For the mixed-precision refinement, which solves
+ * a few times with the factor: copying L out as float64 and into a solver's memory (two n² arrays
+ * written, their pages first touched) took about 30% of the whole solve at order 1600.
+ */
+export function withFloat32Cholesky<T>(ad: Float64Array, n: number, pivot: PivotRule, areaLengths: number[], use: (factor: ResidentFactor) => T): T | null {
+  return withFactorInArena(ad, n, pivot, 'float32', areaLengths, (l, kernels, areas) => use({ address: l.byteOffset, kernels, areas }));
+}
+
+/**
+ * The blocked factorization in an arena with `extra` float64 areas beside its own, then `use` of L
+ * (row i at i·n: float64, or a float32 view), the kernels and the extra areas; the arena is released
+ * after. Null where SIMD is unavailable.
+ */
+function withFactorInArena<T>(
+  ad: Float64Array,
+  n: number,
+  pivot: PivotRule,
+  storage: FactorStorage,
+  extra: number[],
+  use: (l: Float64Array | Float32Array, kernels: DenseSimdKernels, extraAreas: Float64Array[]) => T,
+): T | null {
   const f32 = storage === 'float32';
   // L with three spare rows (a last block of four rows may run past row n), and the largest panel's
   // rows below it, transposed; float32 storage adds the diagonal block in float64 and the negated
   // panel in float32 (float64 counts: two floats each).
-  const lengths = f32 ? [Math.ceil(((n + 3) * n) / 2), PANEL_WIDTH * n, PANEL_WIDTH * PANEL_WIDTH, Math.ceil((PANEL_WIDTH * n) / 2)] : [(n + 3) * n, PANEL_WIDTH * n];
+  const own = f32 ? [Math.ceil(((n + 3) * n) / 2), PANEL_WIDTH * n, PANEL_WIDTH * PANEL_WIDTH, Math.ceil((PANEL_WIDTH * n) / 2)] : [(n + 3) * n, PANEL_WIDTH * n];
+  const lengths = [...own, ...extra];
   // Large orders (L over the kept arena: from n ≈ 1020) get a one-off shared arena, so their updates
   // still split among the worker threads.
   const threaded = (n * n * n) / 6 >= THREADED_UPDATE_MIN ? threadedAreas(lengths) : null;
   const scratch = threaded ?? scratchAreas(lengths);
   if (!scratch) return null;
   try {
-    return factorInArena(ad, n, pivot, scratch.kernels, scratch.areas, threaded?.arena ?? null, storage);
+    const l = factorInArena(ad, n, pivot, scratch.kernels, scratch.areas, threaded?.arena ?? null, storage);
+    return use(l, scratch.kernels, scratch.areas.slice(own.length));
   } finally {
     threaded?.owned?.release();
   }
@@ -94,8 +137,11 @@ export function blockedCholesky(ad: Float64Array, n: number, pivot: PivotRule, s
 /** A float32 view of the bytes of an arena area (its byte address is the area's). */
 const float32View = (area: Float64Array, length: number): Float32Array => new Float32Array(area.buffer, area.byteOffset, length);
 
-/** blockedCholesky's panels in the arena's areas (L, the transposed panel; for float32 storage also the diagonal block and the negated panel). */
-function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: DenseSimdKernels, areas: Float64Array[], threads: SimdArena | null, storage: FactorStorage): Float64Array {
+/**
+ * blockedCholesky's panels in the arena's areas (L, the transposed panel; for float32 storage also the
+ * diagonal block and the negated panel): L in its area (row i at i·n), as float64 or a float32 view.
+ */
+function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: DenseSimdKernels, areas: Float64Array[], threads: SimdArena | null, storage: FactorStorage): Float64Array | Float32Array {
   const f32 = storage === 'float32';
   const [lArea, transposedArea, diagonal, negatedArea] = areas;
   const l: Float64Array | Float32Array = f32 ? float32View(lArea, (n + 3) * n) : lArea;
@@ -134,9 +180,7 @@ function factorInArena(ad: Float64Array, n: number, pivot: PivotRule, kernels: D
     const job = { xa: at(c1 * n + c0), xs: bytes * n, xk: bytes, d: p, yt: negated, ld: rest, c: at(c1 * n + c1), cs: bytes * n, firstRow: 0, symmetric: false, lower: true, add: true, float32: f32 };
     runRowBlocks(kernels, (rest * rest * p) / 2 >= THREADED_UPDATE_MIN ? threads : null, job, 0, Math.ceil(rest / 4));
   }
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) out.set(l.subarray(i * n, i * n + i + 1), i * n);
-  return out;
+  return l;
 }
 
 /**

@@ -1,14 +1,14 @@
 import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { blockedCholesky, cholesky, choleskySolve, pivotRule, requireJitter } from './cholesky.js';
+import { addressOf } from '../simd/simd-arena.js';
+import { cholesky, choleskySolve, pivotRule, requireJitter, type ResidentFactor, withFloat32Cholesky } from './cholesky.js';
 import { requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
-import { lowerTriangularSolver } from './triangular.js';
 
 export interface PositiveDefiniteSolveOptions {
   /** Added to every diagonal entry of A (default 0), as `cholesky`'s jitter: solves (A + jitter·I) X = B. */
   jitter?: number;
   /**
-   * 'mixed' (default): factor in float32 and refine in float64 (below), from order 2000 on (smaller
+   * 'mixed' (default): factor in float32 and refine in float64 (below), from order 128 on (smaller
    * systems take the float64 path); 'float64': `cholesky` then `choleskySolve`.
    */
   precision?: 'mixed' | 'float64';
@@ -24,9 +24,10 @@ export interface PositiveDefiniteSolution {
   refinements: number;
 }
 
-// Below this order the refinement's passes over A and L and the arenas cost what float32 saves
-// (break-even near 1600 on 2 vCPUs with and without fused multiply-adds; 1.15× at 2500, 1.4× at 4000).
-const MIXED_MIN_ORDER = 2000;
+// Four panels of the blocked factorization: below, both paths take a fraction of a millisecond. On
+// 2 vCPUs the mixed solve (one refinement step) measured 1.2× faster than the float64 path at
+// orders 150–500 and 1.4–1.5× at 600–3000.
+const MIXED_MIN_ORDER = 128;
 const FLOAT32_EPSILON = 2 ** -23;
 
 /**
@@ -62,91 +63,77 @@ export function positiveDefiniteSolve(a: Matrix, b: Matrix, options: PositiveDef
 /** The mixed-precision solve, or null where it cannot reach float64 accuracy (the caller falls back). */
 function refinedSolve(a: Matrix, b: Matrix, jitter: number, maxRefinements: number): PositiveDefiniteSolution | null {
   const n = a.rows;
-  let factor: Float64Array | null;
+  const k = b.cols;
   try {
-    // A pivot below float32's rounding level carries no information in float32: fall back.
-    factor = blockedCholesky(a.data, n, pivotRule(a, jitter, FLOAT32_EPSILON), 'float32');
+    // A pivot below float32's rounding level carries no information in float32: fall back. Beside
+    // L: X and the residual R (k columns each), and a row of A.
+    const pivot = pivotRule(a, jitter, FLOAT32_EPSILON);
+    return withFloat32Cholesky(a.data, n, pivot, [k * n, k * n, n], (factor) => refine(a, b, jitter, maxRefinements, factor));
   } catch (error) {
     if (error instanceof NotPositiveDefiniteError) return null;
     throw error;
   }
-  if (!factor) return null;
-  const solveTriangular = lowerTriangularSolver({ rows: n, cols: n, data: factor });
-  const solve = (r: Matrix): Matrix => solveTriangular(solveTriangular(r), true);
+}
+
+/**
+ * X from the float32 factor's solves, refined in float64 until dsposv's test passes; null where it
+ * stalls or runs out of steps. X and the residuals live beside the factor in WebAssembly memory as
+ * columns one after another (each a contiguous vector for the solves and the residual's rows).
+ */
+function refine(a: Matrix, b: Matrix, jitter: number, maxRefinements: number, factor: ResidentFactor): PositiveDefiniteSolution | null {
+  const n = a.rows;
+  const k = b.cols;
+  const { kernels, address } = factor;
+  const [x, r, row] = factor.areas;
+  const solve = (columns: Float64Array): void => {
+    kernels.lowerSolveColumnsF32(address, n, addressOf(columns), k, 0);
+    kernels.lowerSolveColumnsF32(address, n, addressOf(columns), k, 1);
+  };
+  const bColumns = transposed(b.data, n, k);
+  // R = B − (A + jitter·I)X, A read once through its lower triangle: each row copied beside X and R.
+  const residual = (): void => {
+    r.set(bColumns);
+    for (let i = 0; i < n; i++) {
+      row.set(a.data.subarray(i * n, i * n + i));
+      kernels.symmetricResidualRow(addressOf(row), i, a.data[i * n + i] + jitter, addressOf(x), addressOf(r), n, k);
+    }
+  };
   const tolerance = symmetricInfinityNorm(a, jitter) * Number.EPSILON * Math.sqrt(n);
-  const x = solve(b);
+  x.set(bColumns);
+  solve(x);
   let previous = Infinity;
   for (let step = 0; ; step++) {
-    const r = residual(a, b, x, jitter);
-    const { converged, size } = residualTest(r, x, tolerance);
-    if (converged) return { x, precision: 'mixed', refinements: step };
+    residual();
+    const { converged, size } = residualTest(r, x, n, k, tolerance);
+    if (converged) return { x: { rows: n, cols: k, data: transposed(x, k, n) }, precision: 'mixed', refinements: step };
     // Each step shrinks the error by about κ·ε₃₂; where it does not halve it, float32 is not enough.
     if (step === maxRefinements || !(size <= previous / 2)) return null;
     previous = size;
-    const correction = solve(r).data;
-    for (let i = 0; i < x.data.length; i++) x.data[i] += correction[i];
+    solve(r);
+    for (let i = 0; i < k * n; i++) x[i] += r[i];
   }
 }
 
-/**
- * B − (A + jitter·I)X for the symmetric A whose lower triangle is A's, read once: each entry below
- * the diagonal serves its row and, mirrored, its column (no copy of A into WebAssembly memory,
- * which would cost more than the product).
- */
-function residual(a: Matrix, b: Matrix, x: Matrix, jitter: number): Matrix {
-  const n = a.rows;
-  const k = b.cols;
-  const ad = a.data;
-  const xd = x.data;
-  const r = Float64Array.from(b.data);
-  if (k === 1) {
-    for (let i = 0; i < n; i++) {
-      const row = i * n;
-      const xi = xd[i];
-      let sum = (ad[row + i] + jitter) * xi;
-      for (let j = 0; j < i; j++) {
-        const aij = ad[row + j];
-        sum += aij * xd[j];
-        r[j] -= aij * xi;
-      }
-      r[i] -= sum;
-    }
-    return { rows: n, cols: 1, data: r };
-  }
-  // Several columns: one pass over A, each entry applied to every column (rows of x are contiguous).
-  const sums = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    const row = i * n;
-    const xi = i * k;
-    const diagonal = ad[row + i] + jitter;
-    for (let c = 0; c < k; c++) sums[c] = diagonal * xd[xi + c];
-    for (let j = 0; j < i; j++) {
-      const aij = ad[row + j];
-      const xj = j * k;
-      for (let c = 0; c < k; c++) {
-        sums[c] += aij * xd[xj + c];
-        r[xj + c] -= aij * xd[xi + c];
-      }
-    }
-    for (let c = 0; c < k; c++) r[xi + c] -= sums[c];
-  }
-  return { rows: n, cols: k, data: r };
+/** The rows × cols row-major `values` transposed (cols × rows row-major): columns one after another, or back. */
+function transposed(values: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = values[i * cols + j];
+  return out;
 }
 
 /**
- * dsposv's stopping test, per column c: ‖r_c‖∞ ≤ ‖x_c‖∞·tolerance. `size` is the largest ratio
- * ‖r_c‖∞ / ‖x_c‖∞ (what each refinement step must keep shrinking).
+ * dsposv's stopping test, per column c (n values at c·n): ‖r_c‖∞ ≤ ‖x_c‖∞·tolerance. `size` is the
+ * largest ratio ‖r_c‖∞ / ‖x_c‖∞ (what each refinement step must keep shrinking).
  */
-function residualTest(r: Matrix, x: Matrix, tolerance: number): { converged: boolean; size: number } {
-  const k = r.cols;
+function residualTest(r: Float64Array, x: Float64Array, n: number, k: number, tolerance: number): { converged: boolean; size: number } {
   let converged = true;
   let size = 0;
   for (let c = 0; c < k; c++) {
     let rn = 0;
     let xn = 0;
-    for (let i = 0; i < r.rows; i++) {
-      rn = Math.max(rn, Math.abs(r.data[i * k + c]));
-      xn = Math.max(xn, Math.abs(x.data[i * k + c]));
+    for (let i = c * n; i < (c + 1) * n; i++) {
+      rn = Math.max(rn, Math.abs(r[i]));
+      xn = Math.max(xn, Math.abs(x[i]));
     }
     if (rn > xn * tolerance) converged = false;
     size = Math.max(size, xn > 0 ? rn / xn : rn > 0 ? Infinity : 0);

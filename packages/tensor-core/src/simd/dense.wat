@@ -823,6 +823,122 @@
           (local.set $i (i32.sub (local.get $i) (i32.const 1)))
           (br $backward))))))
 
+  ;; X ← L⁻¹X (transpose 0) or L⁻ᵀX (transpose 1) for k columns of n float64 values stored one
+  ;; after another at x, in place, with L lower-triangular in float32 (row i at l + 4·i·n bytes), its
+  ;; entries promoted exactly and every sum in float64: the solves of the mixed-precision refinement
+  ;; (positiveDefiniteSolve) against the factor where the factorization left it. Column by column,
+  ;; reading L by rows: top-down, x_i = (x_i − L_i,<i · x_<i) / L_ii by dots over four entries a
+  ;; step; bottom-up, x_i /= L_ii, then x_<i −= x_i·L_i,<i by axpys over pairs.
+  (func (export "lowerSolveColumnsF32") (param $l i32) (param $n i32) (param $x i32) (param $k i32) (param $transpose i32)
+    (local $c i32) (local $i i32) (local $j i32) (local $row i32) (local $xi i32) (local $xj i32)
+    (local $low v128) (local $high v128) (local $neg v128) (local $lPair v128) (local $xPair v128) (local $sum f64) (local $value f64)
+    (block $columnsDone (loop $columns
+      (br_if $columnsDone (i32.ge_s (local.get $c) (local.get $k)))
+      (if (i32.eqz (local.get $transpose))
+        (then
+          (local.set $i (i32.const 0))
+          (block $forwardDone (loop $forward
+            (br_if $forwardDone (i32.ge_s (local.get $i) (local.get $n)))
+            (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 2))))
+            (local.set $low (f64x2.splat (f64.const 0)))
+            (local.set $high (f64x2.splat (f64.const 0)))
+            (local.set $j (i32.const 0))
+            (block $quadsDone (loop $quads
+              (br_if $quadsDone (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $i)))
+              (local.set $xj (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3))))
+              (local.set $lPair (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+              (local.set $xPair (v128.load (local.get $xj)))
+              (local.set $low (f64x2.relaxed_madd (local.get $lPair) (local.get $xPair) (local.get $low)))
+              (local.set $lPair (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+              (local.set $xPair (v128.load offset=16 (local.get $xj)))
+              (local.set $high (f64x2.relaxed_madd (local.get $lPair) (local.get $xPair) (local.get $high)))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $quads)))
+            (local.set $low (f64x2.add (local.get $low) (local.get $high)))
+            (local.set $sum (f64.add (f64x2.extract_lane 0 (local.get $low)) (f64x2.extract_lane 1 (local.get $low))))
+            (block $tailDone (loop $tail
+              (br_if $tailDone (i32.ge_s (local.get $j) (local.get $i)))
+              (local.set $sum (f64.add (local.get $sum)
+                (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))))
+                         (f64.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3)))))))
+              (local.set $j (i32.add (local.get $j) (i32.const 1)))
+              (br $tail)))
+            (local.set $xi (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))
+            (f64.store (local.get $xi) (f64.div (f64.sub (f64.load (local.get $xi)) (local.get $sum))
+              (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2)))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $forward))))
+        (else
+          (local.set $i (i32.sub (local.get $n) (i32.const 1)))
+          (block $backwardDone (loop $backward
+            (br_if $backwardDone (i32.lt_s (local.get $i) (i32.const 0)))
+            (local.set $row (i32.add (local.get $l) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 2))))
+            (local.set $xi (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))
+            (local.set $value (f64.div (f64.load (local.get $xi))
+              (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2)))))))
+            (f64.store (local.get $xi) (local.get $value))
+            (local.set $neg (f64x2.splat (f64.neg (local.get $value))))
+            (local.set $j (i32.const 0))
+            (block $pairsDone (loop $pairs
+              (br_if $pairsDone (i32.gt_s (i32.add (local.get $j) (i32.const 2)) (local.get $i)))
+              (local.set $xj (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3))))
+              (local.set $lPair (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+              (local.set $xPair (v128.load (local.get $xj)))
+              (v128.store (local.get $xj) (f64x2.relaxed_madd (local.get $neg) (local.get $lPair) (local.get $xPair)))
+              (local.set $j (i32.add (local.get $j) (i32.const 2)))
+              (br $pairs)))
+            (if (i32.lt_s (local.get $j) (local.get $i))
+              (then
+                (local.set $xj (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 3))))
+                (f64.store (local.get $xj) (f64.sub (f64.load (local.get $xj))
+                  (f64.mul (local.get $value) (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))))))
+            (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+            (br $backward)))))
+      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $columns))))
+
+  ;; One row of the residual R = B − A·X for a symmetric A read through its lower triangle, with X and
+  ;; R as k columns of n float64 values one after another (column c at x + 8·c·n, r + 8·c·n): row i's
+  ;; entries a_i,<i (at a) and its diagonal serve r_i (the row) and, mirrored, r_<i (the column):
+  ;; r_i −= diagonal·x_i + a_i,<i · x_<i and r_<i −= x_i·a_i,<i, for every column while the row is in
+  ;; cache. The mixed-precision refinement's float64 residual (positiveDefiniteSolve), two entries a step.
+  (func (export "symmetricResidualRow") (param $a i32) (param $i i32) (param $diagonal f64) (param $x i32) (param $r i32) (param $n i32) (param $k i32)
+    (local $c i32) (local $j i32) (local $xc i32) (local $rc i32) (local $xi f64) (local $sum f64)
+    (local $acc v128) (local $neg v128) (local $aPair v128) (local $xPair v128) (local $rPair v128)
+    (block $columnsDone (loop $columns
+      (br_if $columnsDone (i32.ge_s (local.get $c) (local.get $k)))
+      (local.set $xc (i32.add (local.get $x) (i32.shl (i32.mul (local.get $c) (local.get $n)) (i32.const 3))))
+      (local.set $rc (i32.add (local.get $r) (i32.shl (i32.mul (local.get $c) (local.get $n)) (i32.const 3))))
+      (local.set $xi (f64.load (i32.add (local.get $xc) (i32.shl (local.get $i) (i32.const 3)))))
+      (local.set $neg (f64x2.splat (f64.neg (local.get $xi))))
+      (local.set $acc (f64x2.splat (f64.const 0)))
+      (local.set $j (i32.const 0))
+      (block $pairsDone (loop $pairs
+        (br_if $pairsDone (i32.gt_s (i32.add (local.get $j) (i32.const 2)) (local.get $i)))
+        (local.set $aPair (v128.load (i32.add (local.get $a) (i32.shl (local.get $j) (i32.const 3)))))
+        (local.set $xPair (v128.load (i32.add (local.get $xc) (i32.shl (local.get $j) (i32.const 3)))))
+        (local.set $rPair (v128.load (i32.add (local.get $rc) (i32.shl (local.get $j) (i32.const 3)))))
+        (local.set $acc (f64x2.relaxed_madd (local.get $aPair) (local.get $xPair) (local.get $acc)))
+        (v128.store (i32.add (local.get $rc) (i32.shl (local.get $j) (i32.const 3)))
+          (f64x2.relaxed_madd (local.get $neg) (local.get $aPair) (local.get $rPair)))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $pairs)))
+      (local.set $sum (f64.add (f64.mul (local.get $diagonal) (local.get $xi))
+        (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc)))))
+      (if (i32.lt_s (local.get $j) (local.get $i))
+        (then
+          (local.set $sum (f64.add (local.get $sum)
+            (f64.mul (f64.load (i32.add (local.get $a) (i32.shl (local.get $j) (i32.const 3))))
+                     (f64.load (i32.add (local.get $xc) (i32.shl (local.get $j) (i32.const 3)))))))
+          (f64.store (i32.add (local.get $rc) (i32.shl (local.get $j) (i32.const 3)))
+            (f64.sub (f64.load (i32.add (local.get $rc) (i32.shl (local.get $j) (i32.const 3))))
+              (f64.mul (local.get $xi) (f64.load (i32.add (local.get $a) (i32.shl (local.get $j) (i32.const 3)))))))))
+      (f64.store (i32.add (local.get $rc) (i32.shl (local.get $i) (i32.const 3)))
+        (f64.sub (f64.load (i32.add (local.get $rc) (i32.shl (local.get $i) (i32.const 3)))) (local.get $sum)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $columns))))
+
   ;; w[j] += c_t·a_t[j] for rows t < height (row t at a + 8·t·ld, j < width) in order of t, skipping
   ;; c_t = 0: w = Aᵀc, row by row (a left Householder reflection's vᵀA in svd's bidiagonalization),
   ;; each entry updated as tensor-core's axpy does.

@@ -61,6 +61,18 @@ export interface DenseSimdKernels {
   lowerSolveVector(l: number, n: number, x: number, transpose: number): void;
   /** `lowerSolveVector` for X (n × k, row-major at x) in place: all k columns in one pass over L. */
   lowerSolveRows(l: number, n: number, x: number, k: number, transpose: number): void;
+  /**
+   * X ← L⁻¹X (transpose 0) or L⁻ᵀX (transpose 1) for k float64 columns of n values one after another
+   * at x, with L lower-triangular in float32 (row stride n floats), its entries promoted and every
+   * sum in float64: the mixed-precision refinement's solves.
+   */
+  lowerSolveColumnsF32(l: number, n: number, x: number, k: number, transpose: number): void;
+  /**
+   * Row i of R −= A·X for the symmetric A read through its lower triangle (row i's entries below the
+   * diagonal at a, the diagonal given), X and R as k float64 columns of n values one after another:
+   * r_i by the row, r_<i by its mirror, every column while the row is in cache.
+   */
+  symmetricResidualRow(a: number, i: number, diagonal: number, x: number, r: number, n: number, k: number): void;
   /** a_t += (scale·c_t)·w over rows t < height with c_t ≠ 0: the rank-1 update A += scale·c wᵀ. */
   rowsAxpyFrom(a: number, ld: number, height: number, width: number, coef: number, scale: number, w: number): void;
   /** a_t += (scale·(a_t·v))·v for each row t < rows whose dot is non-zero (dotProduct's summation order). */

@@ -84,7 +84,7 @@ for (let i = 0; i < 600; i++)
     eighResidual = Math.max(eighResidual, Math.abs(av.data[i * 600 + j] - vectors.data[i * 600 + j] * values[j]) / scale);
   }
 
-// The mixed-precision solve with fused float32 products (order 2100: past its float64 threshold):
+// The mixed-precision solve with fused float32 products (order 2100: L in a memory of its own):
 // the backward error of its answer, ‖(A + I)x − b‖∞ / (‖A + I‖∞‖x‖∞), by direct loops.
 setSimdThreads(2);
 const n = 2100;
