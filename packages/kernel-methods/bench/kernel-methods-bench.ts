@@ -8,7 +8,7 @@
 //
 // KVKIT_BENCH_THREADS=1 keeps kvkit on one thread. KVKIT_BENCH_METHODS picks rows (default all): kpca-lanczos (the default KernelPCA: stored K,
 // Lanczos), kpca-randomized, kpca-dual, nystroem, nystroem-multi (10 target columns), krr-pcg (the default KernelRidge: stored K,
-// preconditioned CG), krr (Cholesky and CG on the lazy operator); the scikit-learn side skips
+// preconditioned CG), krr (Cholesky and CG on the lazy operator), krr-cholesky (Cholesky alone); the scikit-learn side skips
 // KPCA / Nystroem / exact KernelRidge too when their rows are not picked.
 //
 // Data: bench/spam-cases.ts (SpamAssassin paragraphs, 25 standardized text features); the
@@ -27,7 +27,8 @@ const OUTPUTS = 10;
 const ALPHA = 1;
 const methods = new Set((process.env.KVKIT_BENCH_METHODS ?? 'kpca-lanczos,kpca-randomized,kpca-dual,nystroem,nystroem-multi,krr-pcg,krr').split(','));
 const kpca = methods.has('kpca-lanczos') || methods.has('kpca-randomized') || methods.has('kpca-dual');
-const exactKrr = methods.has('krr') || methods.has('krr-pcg');
+const choleskyKrr = methods.has('krr') || methods.has('krr-cholesky');
+const exactKrr = choleskyKrr || methods.has('krr-pcg');
 // scikit-learn's exact KPCA (ARPACK) and KernelRidge hold the full n×n K (3.2 GB at n = 20000,
 // plus a centered copy for KPCA): every size of the default run fits this machine's 24 GiB.
 const LIMITS = {
@@ -212,11 +213,11 @@ cases.forEach((c, index) => {
       `| ${c.n} | KRR default: stored K + PCG (${model.iterations} it.${budgetNote(c.trainRows)}) | ${fmt(pcg)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(pcg.value, yTest).toFixed(4)}; pred. vs sklearn ${relativeDifference(pcg.value, skPredictions)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`,
     );
   }
+  if (choleskyKrr && c.trainRows <= LIMITS.choleskyLimit) {
+    const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA, solver: 'cholesky' }).fit(train, yTrain).predict(test).data);
+    lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
+  }
   if (methods.has('krr')) {
-    if (c.trainRows <= LIMITS.choleskyLimit) {
-      const chol = time(() => new KernelRidge({ kernel, alpha: ALPHA, solver: 'cholesky' }).fit(train, yTrain).predict(test).data);
-      lines.push(`| ${c.n} | KRR exact (Cholesky) | ${fmt(chol)} | ${fmt(ref.kernelRidge)} | RMSE ${rmse(chol.value, yTest).toFixed(4)} | RMSE ${ref.kernelRidge?.rmse?.toFixed(4) ?? '–'} |`);
-    }
     const cg = time(() => {
       const model = new KernelRidge({ kernel, alpha: ALPHA, solver: 'cg', tolerance: 1e-5, maxIterations: 3000 }).fit(train, yTrain);
       return { pred: model.predict(test).data, iterations: model.iterations };
