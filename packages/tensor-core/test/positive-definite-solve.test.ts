@@ -8,6 +8,7 @@ import { NotPositiveDefiniteError } from '../src/errors.js';
 import { blockedCholesky } from '../src/linalg/cholesky.js';
 import { cholesky, choleskySolve, type Matrix, positiveDefiniteSolve } from '../src/linalg/index.js';
 import type { Rng } from '../src/rng.js';
+import { setSimdKernels } from '../src/simd/index.js';
 import { withSeed } from '../src/testing/index.js';
 import { rbfGram } from './random-matrices.js';
 
@@ -109,6 +110,21 @@ describe('positiveDefiniteSolve', () => {
       expect(positiveDefiniteSolve(a, b, { jitter: 0.2, precision: 'float64' })).toMatchObject({ precision: 'float64', refinements: 0 });
       const small = rbfGram(rng, 100, { dims: 3, gamma: 0.5 });
       expect(positiveDefiniteSolve(small, randomMatrix(rng, 100, 1), { jitter: 0.2 }).precision).toBe('float64');
+    });
+  });
+
+  it('takes the float64 path where the SIMD kernels are off (the float32 factor lives in WebAssembly memory)', () => {
+    withSeed((rng) => {
+      const a = rbfGram(rng, 200, { dims: 3, gamma: 0.5 });
+      const b = randomMatrix(rng, 200, 2);
+      setSimdKernels(false);
+      try {
+        const solution = positiveDefiniteSolve(a, b, { jitter: 0.2 });
+        expect(solution.precision).toBe('float64');
+        expect(solution.x.data).toEqual(choleskySolve(cholesky(a, { jitter: 0.2 }), b).data);
+      } finally {
+        setSimdKernels(true);
+      }
     });
   });
 
