@@ -1,5 +1,5 @@
 import { getBackend, type Matrix, matmulMatrix, matrix, setSimdThreads, simdThreadCount } from '@kvkit/tensor-core';
-import { threadedGaussianRows } from '../src/operator/threaded-gaussian-cross.js';
+import { threadedGaussianLowerRows, threadedGaussianRows } from '../src/operator/threaded-gaussian-cross.js';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -150,6 +150,31 @@ describe('lazy kernel matrices', () => {
         let s = 0;
         for (let c = 0; c < 25; c++) s += (x.data[i * 25 + c] - x.data[j * 25 + c]) ** 2;
         expect(threaded[i * n + j]).toBeCloseTo(Math.exp(-0.02 * s), 14);
+      }
+    }));
+
+  it('lowerTriangleMatrix: toMatrix\'s lower triangle bit for bit (a Gaussian kernel computes only it, zeros above), the whole matrix for other kernels', () =>
+    withSeed((rng) => {
+      // 1203² × 25 / 2 multiply-adds: past the threaded rows' 2²⁴; tiles of 512, 512 and 179 rows.
+      const n = 1203;
+      const x = matrix(n, 25, Array.from({ length: n * 25 }, () => rng.normal()));
+      const kernel = rbf({ gamma: 0.02 });
+      setSimdThreads(2);
+      try {
+        if (simdThreadCount() > 1) expect(threadedGaussianLowerRows(kernel, x, new Float64Array(n * n))).toBe(true);
+        const lower = new KernelMatrix(kernel, x).lowerTriangleMatrix().data;
+        const full = new KernelMatrix(kernel, x).toMatrix().data;
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j <= i; j++) if (!Object.is(lower[i * n + j], full[i * n + j])) expect.fail(`K[${i}][${j}]: ${lower[i * n + j]} vs toMatrix's ${full[i * n + j]}`);
+          expect(lower[i * n + i]).toBe(1);
+        }
+        if (simdThreadCount() > 1) for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (lower[i * n + j] !== 0) expect.fail(`K[${i}][${j}] above the diagonal is ${lower[i * n + j]}`);
+        const other = laplace({ gamma: 0.1 });
+        const small = matrix(40, 3, Array.from({ length: 120 }, () => rng.normal()));
+        expect(new KernelMatrix(other, small).lowerTriangleMatrix().data).toEqual(new KernelMatrix(other, small).toMatrix().data);
+        expect(() => new KernelMatrix(kernel, small, x).lowerTriangleMatrix()).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
+      } finally {
+        setSimdThreads();
       }
     }));
 

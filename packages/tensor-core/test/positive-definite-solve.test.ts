@@ -78,8 +78,10 @@ describe('positiveDefiniteSolve', () => {
       const n = 700;
       const a = rbfGram(rng, n, { dims: 4, gamma: 0.3 });
       const b = randomMatrix(rng, n, 1);
+      // Random values above the diagonal, and a NaN there: never read, so not refused either.
       const upperScrambled = Float64Array.from(a.data);
       for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) upperScrambled[i * n + j] = rng.normal();
+      upperScrambled[1] = Number.NaN;
       const solution = positiveDefiniteSolve({ rows: n, cols: n, data: upperScrambled }, b, { jitter: 0.05 });
       expect(solution.precision).toBe('mixed');
       expect(relativeDifference(solution.x.data, positiveDefiniteSolve(a, b, { jitter: 0.05 }).x.data)).toBeLessThan(1e-12);
@@ -141,6 +143,15 @@ describe('positiveDefiniteSolve', () => {
     expect(() => positiveDefiniteSolve(a, { rows: 2, cols: 1, data: Float64Array.of(1, 1) })).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
     expect(() => positiveDefiniteSolve({ rows: 3, cols: 2, data: new Float64Array(6) }, b)).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH' }));
     expect(() => positiveDefiniteSolve(a, { rows: 3, cols: 1, data: Float64Array.of(1, Number.NaN, 1) })).toThrow(/finite/);
+    // A non-finite entry in the triangle that is read, for the solve and for cholesky alike.
+    const nanBelow = { rows: 3, cols: 3, data: Float64Array.of(2, 0, 0, 0, 2, 0, Number.NaN, 0, 2) };
+    expect(() => positiveDefiniteSolve(nanBelow, b)).toThrow(/entry \(2, 0\) is NaN/);
+    expect(() => cholesky(nanBelow)).toThrow(/entry \(2, 0\) is NaN/);
+    // At an order the mixed path takes, where its norm of A is the check.
+    const large = new Float64Array(300 * 300);
+    for (let i = 0; i < 300; i++) large[i * 301] = 2;
+    large[299 * 300 + 7] = Number.POSITIVE_INFINITY;
+    expect(() => positiveDefiniteSolve({ rows: 300, cols: 300, data: large }, { rows: 300, cols: 1, data: new Float64Array(300) })).toThrow(/entry \(299, 7\) is Infinity/);
     expect(() => positiveDefiniteSolve(a, b, { jitter: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => positiveDefiniteSolve(a, b, { precision: 'half' as 'mixed' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => positiveDefiniteSolve(a, b, { maxRefinements: 1.5 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));

@@ -16,7 +16,7 @@ import {
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
 import { hostCrossProduct } from './host-cross-product.js';
 import { radialCrossRows } from './radial-cross.js';
-import { threadedGaussianRows } from './threaded-gaussian-cross.js';
+import { threadedGaussianLowerRows, threadedGaussianRows } from './threaded-gaussian-cross.js';
 import { asPoints, type PointsInput, requireInteger } from '../points.js';
 import { fusedProfile, fusedRadialProduct } from './device-radial-product.js';
 import { accumulateProduct, accumulateTransposedProduct } from '../util/tile-products.js';
@@ -116,6 +116,22 @@ export class KernelMatrix implements LinearOperator {
         }
       }
     });
+    return { rows: n, cols: n, data: out };
+  }
+
+  /**
+   * The symmetric K(x, x) for a solver that reads only its lower triangle (a Cholesky
+   * factorization): the lower triangle and the diagonal are K's; for a Gaussian kernel on the worker
+   * threads only those are computed (half of `toMatrix`'s work, the same values) and the entries
+   * above the diagonal are zero, for other kernels they are K's too.
+   */
+  lowerTriangleMatrix(): Matrix {
+    if (!this.symmetric) throw new ShapeMismatchError('KernelMatrix.lowerTriangleMatrix: only the symmetric K(x, x) has one');
+    const n = this.rows;
+    const out = new Float64Array(n * n);
+    if (!isRadialKernel(this.kernel) || !threadedGaussianLowerRows(this.kernel, this.x, out)) return this.toMatrix(out);
+    const diagonal = this.kernel.diagonal(this.x);
+    for (let i = 0; i < n; i++) out[i * (n + 1)] = diagonal[i];
     return { rows: n, cols: n, data: out };
   }
 

@@ -31,7 +31,7 @@ export function threadedGaussianCrossProduct(kernel: RadialKernel, x: Matrix, y:
   if (m * k > MAX_V_VALUES || x.rows * m * (x.cols + k) < THREADED_MIN_WORK) return null;
   const out = new Float64Array(x.rows * k);
   const depth = Math.min(m, Math.max(16, Math.floor(PANEL_VALUES / k)));
-  const done = gaussianTiles(kernel, x, y, [m * k, TILE_ROWS * k], ([coefficients]) => coefficients.set(v.data), (arena, tile, r0, height, [coefficients, product]) => {
+  const done = gaussianTiles(kernel, x, y, false, [m * k, TILE_ROWS * k], ([coefficients]) => coefficients.set(v.data), (arena, tile, r0, height, [coefficients, product]) => {
     // The tile times V (all of V in the arena: its panels pass in one hand-off).
     const times = { xa: addressOf(tile), xs: 8 * m, xk: 8, d: m, yt: addressOf(coefficients), ld: k, c: addressOf(product), cs: 8 * k, firstRow: 0, symmetric: false, add: false, panelDepth: depth };
     runRowBlocks(arena.kernels, arena, times, 0, Math.ceil(height / ROW_BLOCK));
@@ -49,19 +49,35 @@ export function threadedGaussianCrossProduct(kernel: RadialKernel, x: Matrix, y:
 export function threadedGaussianRows(kernel: RadialKernel, x: Matrix, y: Matrix, out: Float64Array): boolean {
   const m = y.rows;
   if (x.rows * m * x.cols < THREADED_MIN_WORK) return false;
-  return gaussianTiles(kernel, x, y, [], () => {}, (_arena, tile, r0, height) => out.set(tile.subarray(0, height * m), r0 * m));
+  return gaussianTiles(kernel, x, y, false, [], () => {}, (_arena, tile, r0, height) => out.set(tile.subarray(0, height * m), r0 * m));
+}
+
+/**
+ * The lower triangle of K(x, x) (diagonal included) into the n × n `out`, the entries above the
+ * diagonal left as they are: what a Cholesky factorization reads, at half the dot products and
+ * Gaussian profiles of `threadedGaussianRows`. False where the threads are not to be had or the work
+ * is too small (the caller's loop then runs).
+ */
+export function threadedGaussianLowerRows(kernel: RadialKernel, x: Matrix, out: Float64Array): boolean {
+  const n = x.rows;
+  if ((n * n * x.cols) / 2 < THREADED_MIN_WORK) return false;
+  return gaussianTiles(kernel, x, x, true, [], () => {}, (_arena, tile, r0, height) => {
+    for (let r = 0; r < height; r++) out.set(tile.subarray(r * n, r * n + r0 + r + 1), (r0 + r) * n);
+  });
 }
 
 /**
  * Tiles of TILE_ROWS kernel rows of a Gaussian `kernel` in one shared arena, each split among the
  * worker threads (dot products by the row-block kernel, then the Gaussian profile), handed to
- * `visit` with the arena and the `extra` areas (filled once by `setup`). False, having visited
- * nothing, where the threads or SIMD are not to be had or the kernel is not Gaussian.
+ * `visit` with the arena and the `extra` areas (filled once by `setup`); with `lower` (y is x) only
+ * each row's entries up to the diagonal are computed. False, having visited nothing, where the
+ * threads or SIMD are not to be had or the kernel is not Gaussian.
  */
 function gaussianTiles(
   kernel: RadialKernel,
   x: Matrix,
   y: Matrix,
+  lower: boolean,
   extra: number[],
   setup: (areas: Float64Array[]) => void,
   visit: (arena: SimdArena, tile: Float64Array, r0: number, height: number, areas: Float64Array[]) => void,
@@ -88,11 +104,13 @@ function gaussianTiles(
       const blocks = Math.ceil(height / ROW_BLOCK);
       rows.fill(0).set(x.data.subarray(r0 * d, (r0 + height) * d));
       for (let r = 0; r < height; r++) xNorms[r] = dot(x.data, (r0 + r) * d, (r0 + r) * d, d);
-      // The tile's dot products x_r·y_j, then their Gaussian profile.
-      const dots = { xa: addressOf(rows), xs: 8 * d, xk: 8, d, yt: addressOf(columns), ld: m, c: addressOf(tile), cs: 8 * m, firstRow: 0, symmetric: false, add: false };
+      // The tile's dot products x_r·y_j (a lower triangle: block b up to column r0 + 4b + 4), then
+      // their Gaussian profile (a lower triangle: row r up to column r0 + r).
+      const dots = { xa: addressOf(rows), xs: 8 * d, xk: 8, d, yt: addressOf(columns), ld: m, c: addressOf(tile), cs: 8 * m, firstRow: lower ? r0 : 0, symmetric: false, lower, add: false };
       runRowBlocks(arena.kernels, arena, dots, 0, blocks);
       const ranges = balancedRanges(height, arena.threadCount);
-      arena.run('gaussianCrossRows', ranges.map(([from, to]) => (to > from ? [addressOf(tile), m, addressOf(xNorms), addressOf(yNorms), m, from, to, gamma] : null)));
+      const profile = (from: number, to: number) => [addressOf(tile), m, addressOf(xNorms), addressOf(yNorms), lower ? r0 : m, from, to, gamma];
+      arena.run(lower ? 'gaussianLowerRows' : 'gaussianCrossRows', ranges.map(([from, to]) => (to > from ? profile(from, to) : null)));
       visit(arena, tile, r0, height, areas);
     }
     return true;

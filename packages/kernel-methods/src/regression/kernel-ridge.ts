@@ -117,7 +117,8 @@ export class KernelRidge {
     const solver = this.resolveSolver(x.rows);
     if (solver === 'cg' || solver === 'nystroem-pcg') requireSynchronousEngine(this.options.engine, `KernelRidge.fit (${solver})`, 'fitAsync');
     if (solver === 'cholesky') {
-      const gram = new KernelMatrix(this.kernel, x, undefined, this.options).toMatrix();
+      // The lower triangle is all the factorization reads (for a Gaussian kernel, all that is computed).
+      const gram = new KernelMatrix(this.kernel, x, undefined, this.options).lowerTriangleMatrix();
       // α joins each pivot inside the factorization (the jitter): no n × n copy of K + αI.
       this.coefficients = positiveDefiniteSolve(gram, y, { jitter: alpha }).x;
       this.centers = x;

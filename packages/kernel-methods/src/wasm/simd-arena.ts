@@ -12,6 +12,8 @@ export interface StoredKernelOnly {
   gaussianFromProducts(row: number, norms: number, ni: number, j0: number, j1: number, gamma: number): void;
   /** Rows [from, to) of a block of cross dot products (row i at a + 8·i·ld, m columns) made Gaussian in place (rowNorms: the rows' squared norms). */
   gaussianCrossRows(a: number, ld: number, rowNorms: number, norms: number, m: number, from: number, to: number, gamma: number): void;
+  /** `gaussianCrossRows` on a lower triangle: row i (global row firstRow + i) on columns 0 … firstRow + i only. */
+  gaussianLowerRows(a: number, ld: number, rowNorms: number, norms: number, firstRow: number, from: number, to: number, gamma: number): void;
 }
 
 /** tensor-core's dense SIMD kernels plus this package's stored-kernel loops, on one memory. */

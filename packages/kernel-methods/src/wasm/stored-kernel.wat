@@ -330,6 +330,19 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next))))
 
+  ;; gaussianCrossRows on the lower triangle of a block of K(x, x)'s rows: row i (global row
+  ;; firstRow + i) turned Gaussian on columns 0 … firstRow + i only, the rest left as it is.
+  (func (export "gaussianLowerRows") (param $a i32) (param $ld i32) (param $rowNorms i32) (param $norms i32) (param $firstRow i32) (param $from i32) (param $to i32) (param $gamma f64)
+    (local $i i32)
+    (local.set $i (local.get $from))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $to)))
+      (call $gaussianFromProducts (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $ld)) (i32.const 3)))
+        (local.get $norms) (f64.load (i32.add (local.get $rowNorms) (i32.shl (local.get $i) (i32.const 3))))
+        (i32.const 0) (i32.add (i32.add (local.get $firstRow) (local.get $i)) (i32.const 1)) (local.get $gamma))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
     ;; Rows [from, to) of a packed Gram matrix turned Gaussian in place: the diagonal set to 1 and
   ;; gaussianFromProducts on the rest of each row (norms: the squared norms of the points).
   (func (export "gaussianRows") (param $a i32) (param $norms i32) (param $n i32) (param $from i32) (param $to i32) (param $gamma f64)

@@ -4,7 +4,7 @@ import { addressOf, type DenseSimdKernels, type SimdArena } from '../simd/simd-a
 import { runRowBlocks } from '../simd/row-blocks.js';
 import { scratchAreas, threadedAreas } from '../simd/scratch-arena.js';
 import { balancedRanges } from '../simd/work-split.js';
-import { dotProduct, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
+import { dotProduct, requireFiniteLowerTriangle, requireSquareMatrix } from './matrix-ops.js';
 import { solveTriangular } from './triangular.js';
 
 export interface CholeskyOptions {
@@ -21,7 +21,7 @@ export interface CholeskyOptions {
  */
 export function cholesky(a: Matrix, options: CholeskyOptions = {}): Matrix {
   requireSquareMatrix(a, 'cholesky');
-  requireFiniteMatrix(a, 'cholesky');
+  requireFiniteLowerTriangle(a, 'cholesky');
   const jitter = requireJitter(options.jitter, 'cholesky');
   const n = a.rows;
   const ad = a.data;

@@ -222,6 +222,19 @@ export function requireFiniteMatrix(a: Matrix, where: string): void {
   }
 }
 
+/** `requireFiniteMatrix` for a square matrix read only through its lower triangle (diagonal included): the entries above it are never read, so not checked. */
+export function requireFiniteLowerTriangle(a: Matrix, where: string): void {
+  const { data, cols } = a;
+  for (let row = 0; row < a.rows; row++) {
+    for (let col = 0; col <= row; col++) {
+      const value = data[row * cols + col];
+      if (!Number.isFinite(value)) {
+        throw new InvalidConfigError(`${where}: entry (${row}, ${col}) is ${value}; the matrix must be finite`, { row, col, value });
+      }
+    }
+  }
+}
+
 /**
  * Throws ShapeMismatchError unless `a` is square.
  * @internal

@@ -2,7 +2,7 @@ import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from
 import type { Matrix } from './matrix.js';
 import { addressOf } from '../simd/simd-arena.js';
 import { cholesky, choleskySolve, pivotRule, requireJitter, type ResidentFactor, withFloat32Cholesky } from './cholesky.js';
-import { requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
+import { requireFiniteLowerTriangle, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
 
 export interface PositiveDefiniteSolveOptions {
   /** Added to every diagonal entry of A (default 0), as `cholesky`'s jitter: solves (A + jitter·I) X = B. */
@@ -44,7 +44,6 @@ const FLOAT32_EPSILON = 2 ** -23;
 export function positiveDefiniteSolve(a: Matrix, b: Matrix, options: PositiveDefiniteSolveOptions = {}): PositiveDefiniteSolution {
   const where = 'positiveDefiniteSolve';
   requireSquareMatrix(a, where);
-  requireFiniteMatrix(a, where);
   requireFiniteMatrix(b, where);
   if (b.rows !== a.rows) {
     throw new ShapeMismatchError(`${where}: A is ${a.rows}×${a.cols} but B has ${b.rows} rows; they must agree`, { a: [a.rows, a.cols], b: [b.rows, b.cols] });
@@ -56,19 +55,26 @@ export function positiveDefiniteSolve(a: Matrix, b: Matrix, options: PositiveDef
   if (!Number.isInteger(maxRefinements) || maxRefinements < 0) {
     throw new InvalidConfigError(`${where}: maxRefinements must be an integer >= 0, got ${maxRefinements}`, { maxRefinements });
   }
-  const mixed = precision === 'mixed' && a.rows >= MIXED_MIN_ORDER ? refinedSolve(a, b, jitter, maxRefinements) : null;
-  return mixed ?? { x: choleskySolve(cholesky(a, { jitter }), b), precision: 'float64', refinements: 0 };
+  const mixed = precision === 'mixed' && a.rows >= MIXED_MIN_ORDER;
+  // The mixed path's ‖A + jitter·I‖∞ doubles as the check that A's lower triangle is finite (one
+  // pass over it, not two); where it is not finite, the check names the entry (or, for a sum past
+  // 10³⁰⁸, passes, and the float64 path solves).
+  const norm = mixed ? symmetricInfinityNorm(a, jitter) : Number.NaN;
+  if (!Number.isFinite(norm)) requireFiniteLowerTriangle(a, where);
+  const refined = mixed && Number.isFinite(norm) ? refinedSolve(a, b, jitter, norm, maxRefinements) : null;
+  return refined ?? { x: choleskySolve(cholesky(a, { jitter }), b), precision: 'float64', refinements: 0 };
 }
 
 /** The mixed-precision solve, or null where it cannot reach float64 accuracy (the caller falls back). */
-function refinedSolve(a: Matrix, b: Matrix, jitter: number, maxRefinements: number): PositiveDefiniteSolution | null {
+function refinedSolve(a: Matrix, b: Matrix, jitter: number, norm: number, maxRefinements: number): PositiveDefiniteSolution | null {
   const n = a.rows;
   const k = b.cols;
   try {
     // A pivot below float32's rounding level carries no information in float32: fall back. Beside
     // L: X and the residual R (k columns each), and a row of A.
     const pivot = pivotRule(a, jitter, FLOAT32_EPSILON);
-    return withFloat32Cholesky(a.data, n, pivot, [k * n, k * n, n], (factor) => refine(a, b, jitter, maxRefinements, factor));
+    const tolerance = norm * Number.EPSILON * Math.sqrt(n);
+    return withFloat32Cholesky(a.data, n, pivot, [k * n, k * n, n], (factor) => refine(a, b, jitter, tolerance, maxRefinements, factor));
   } catch (error) {
     if (error instanceof NotPositiveDefiniteError) return null;
     throw error;
@@ -80,7 +86,7 @@ function refinedSolve(a: Matrix, b: Matrix, jitter: number, maxRefinements: numb
  * stalls or runs out of steps. X and the residuals live beside the factor in WebAssembly memory as
  * columns one after another (each a contiguous vector for the solves and the residual's rows).
  */
-function refine(a: Matrix, b: Matrix, jitter: number, maxRefinements: number, factor: ResidentFactor): PositiveDefiniteSolution | null {
+function refine(a: Matrix, b: Matrix, jitter: number, tolerance: number, maxRefinements: number, factor: ResidentFactor): PositiveDefiniteSolution | null {
   const n = a.rows;
   const k = b.cols;
   const { kernels, address } = factor;
@@ -98,7 +104,6 @@ function refine(a: Matrix, b: Matrix, jitter: number, maxRefinements: number, fa
       kernels.symmetricResidualRow(addressOf(row), i, a.data[i * n + i] + jitter, addressOf(x), addressOf(r), n, k);
     }
   };
-  const tolerance = symmetricInfinityNorm(a, jitter) * Number.EPSILON * Math.sqrt(n);
   x.set(bColumns);
   solve(x);
   let previous = Infinity;
@@ -147,12 +152,14 @@ function symmetricInfinityNorm(a: Matrix, jitter: number): number {
   const ad = a.data;
   const sums = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    sums[i] += Math.abs(ad[i * n + i] + jitter);
+    const row = i * n;
+    let rowSum = Math.abs(ad[row + i] + jitter);
     for (let j = 0; j < i; j++) {
-      const v = Math.abs(ad[i * n + j]);
-      sums[i] += v;
+      const v = Math.abs(ad[row + j]);
+      rowSum += v;
       sums[j] += v;
     }
+    sums[i] += rowSum;
   }
   let norm = 0;
   for (const s of sums) norm = Math.max(norm, s);
