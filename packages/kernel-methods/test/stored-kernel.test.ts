@@ -1,4 +1,4 @@
-import { cholesky, choleskySolve, eigh, type Matrix, matmulMatrix, matrix, type Rng } from '@kvkit/tensor-core';
+import { cholesky, choleskySolve, eigh, type Matrix, matmulMatrix, matrix, type Rng, setSimdThreads } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { centerGram } from '../src/operator/centered.js';
@@ -54,6 +54,26 @@ describe('stored (packed) kernel matrices', () => {
       for (const kernel of [rbf({ gamma: 0.3 }), matern({ nu: 0.5, lengthScale: 2 }), matern({ nu: 2.5 }), laplace({ gamma: 0.2 }), poly({ degree: 2 })]) {
         const full = unpack(materializeKernel(kernel, x));
         assertClose(full.data, kernelBlock(kernel, x, x).data, 1e-14, `${kernel.name} K`);
+      }
+    }));
+
+  it('store a Gaussian K of 523 points in 70 dimensions as pair by pair: the packed dot products on the threads in passes of 32 columns, one thread\'s values bit for bit', () =>
+    withSeed((rng) => {
+      // 523 = 4·130 + 3: a last n mod 4 rows; 70 columns: passes of 32, 32 and 6 adding on.
+      const x = randomPoints(rng, 523, 70);
+      const kernel = rbf({ gamma: 0.01 });
+      setSimdThreads(2);
+      try {
+        const threaded = materializeKernel(kernel, x);
+        const values = Float64Array.from(threaded.data);
+        threaded.simd?.arena.release();
+        assertClose(unpack({ n: 523, data: values }).data, kernelBlock(kernel, x, x).data, 1e-14, 'K');
+        setSimdThreads(1);
+        const single = materializeKernel(kernel, x);
+        for (let i = 0; i < values.length; i++) if (!Object.is(values[i], single.data[i])) expect.fail(`packed entry ${i}: ${values[i]} (threads) vs ${single.data[i]} (one thread)`);
+        single.simd?.arena.release();
+      } finally {
+        setSimdThreads();
       }
     }));
 

@@ -1,6 +1,6 @@
-import { balancedRanges, BudgetTooSmallError, InvalidConfigError, type Matrix } from '@kvkit/tensor-core';
+import { balancedRanges, BudgetTooSmallError, InvalidConfigError, type Matrix, runRowBlocks } from '@kvkit/tensor-core';
 import { isRadialKernel, type Kernel, type RadialKernel } from '../kernels/kernel.js';
-import { addressOf, SimdArena, simdThreadCount, type StoredKernelExports } from '../wasm/simd-arena.js';
+import { addressOf, SimdArena, simdThreadCount } from '../wasm/simd-arena.js';
 import { dot, fourRowProducts, radialProfileFromProducts, ROW_BLOCK, squaredNorms } from './gram-loops.js';
 import { addPartials } from '../util/tile-products.js';
 
@@ -109,7 +109,8 @@ export function materializeKernel(kernel: Kernel, x: Matrix, options: Materializ
     throw new InvalidConfigError(`materializeKernel: productColumns must be 1 or an even integer >= 2, got ${productColumns}`, { productColumns });
   }
   // One product out per thread (partial products, summed afterwards).
-  const lengths = [length, n * productColumns, ROW_BLOCK * x.cols, x.cols * COLUMN_CHUNK, n, ...new Array<number>(simdThreadCount()).fill(n * productColumns)];
+  const depth = Math.min(GRAM_DEPTH, x.cols);
+  const lengths = [length, n * productColumns, n * depth, depth * n, n, ...new Array<number>(simdThreadCount()).fill(n * productColumns)];
   const arena = SimdArena.create(lengths, { threads: n >= THREADED_MIN_ORDER });
   if (!arena) {
     const packed = { n, data: new Float64Array(length) };
@@ -117,13 +118,13 @@ export function materializeKernel(kernel: Kernel, x: Matrix, options: Materializ
     else tiledGram(kernel, x, packed);
     return packed;
   }
-  const [data, v, rows, columns, norms, ...outs] = arena.arrays;
+  const [data, v, xPanel, xtPanel, norms, ...outs] = arena.arrays;
   const packed = { n, data, simd: { arena, columns: productColumns, v, outs: outs.slice(0, arena.threadCount) } };
   // Fresh pages cost most of a fill on some machines (the first touch): threads take their share.
   arena.touchInParallel(data);
   if (!radial) tiledGram(kernel, x, packed);
   else {
-    simdUpperGramProducts(arena.kernels, x, packed, rows, columns);
+    simdUpperGramProducts(arena, x, packed, xPanel, xtPanel);
     if (kernel.gaussianGamma === undefined) radialGram(kernel, x, packed, () => {});
     else simdGaussianProfile(arena, kernel.gaussianGamma, x, packed, norms);
   }
@@ -169,28 +170,32 @@ function simdGaussianProfile(arena: SimdArena, gamma: number, x: Matrix, packed:
   arena.run('gaussianRows', triangleRowRanges(n, arena.threadCount).map(([from, to]) => [addressOf(data), addressOf(norms), n, from, to, gamma]));
 }
 
-// Columns of x transposed at a time for the SIMD Gram products (d × 256 float64 of scratch).
-const COLUMN_CHUNK = 256;
+// Columns of x per pass of the SIMD Gram products: x's rows and columns over them (n × 32 and 32 × n
+// float64) sit in the arena for a pass.
+const GRAM_DEPTH = 32;
 
 /**
- * Every packed entry xᵢ·xⱼ (j ≥ i) with the SIMD row-block kernel: column chunks of x transposed
- * into `columns`, then each four-row block's products with the chunk (its rows copied into `rows`).
- * The entries left of a block's diagonal corner and the last n mod 4 rows go entry by entry.
+ * Every packed entry xᵢ·xⱼ (j ≥ i) by the row-block kernel writing the packed triangle itself: each
+ * block of four rows from its corner on, the blocks split among the arena's worker threads
+ * (balanced by their entries); x's columns GRAM_DEPTH at a time, each pass adding on to the sums the
+ * pass before left (the same sums, in order). Each block's corner (i ≤ j < i0 + 3) and the last
+ * n mod 4 rows go entry by entry.
  */
-function simdUpperGramProducts(kernels: StoredKernelExports, x: Matrix, packed: PackedSymmetric, rows: Float64Array, columns: Float64Array): void {
+function simdUpperGramProducts(arena: SimdArena, x: Matrix, packed: PackedSymmetric, xPanel: Float64Array, xtPanel: Float64Array): void {
   const { rows: n, cols: d, data: xd } = x;
   const out = packed.data;
   const blocks = n - (n % ROW_BLOCK);
-  for (let c0 = 0; c0 < n; c0 += COLUMN_CHUNK) {
-    const c1 = Math.min(c0 + COLUMN_CHUNK, n);
-    const width = c1 - c0;
-    for (let j = c0; j < c1; j++) for (let k = 0; k < d; k++) columns[k * width + j - c0] = xd[j * d + k];
-    for (let i0 = 0; i0 < blocks && i0 + ROW_BLOCK - 1 < c1; i0 += ROW_BLOCK) {
-      const from = Math.max(c0, i0 + ROW_BLOCK - 1);
-      rows.set(xd.subarray(i0 * d, (i0 + ROW_BLOCK) * d));
-      const base = (r: number) => addressOf(out, rowOffset(n, i0 + r) - i0 - r + c0);
-      kernels.rowBlockProducts(addressOf(rows), d, addressOf(columns), width, from - c0, width, base(0), base(1), base(2), base(3));
+  for (let k0 = 0; k0 < d; k0 += GRAM_DEPTH) {
+    const depth = Math.min(GRAM_DEPTH, d - k0);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < depth; k++) {
+        const value = xd[i * d + k0 + k];
+        xPanel[i * depth + k] = value;
+        xtPanel[k * n + i] = value;
+      }
     }
+    const job = { xa: addressOf(xPanel), xs: 8 * depth, xk: 8, d: depth, yt: addressOf(xtPanel), ld: n, c: addressOf(out), cs: 0, firstRow: 0, symmetric: false, packed: true, add: k0 > 0 };
+    runRowBlocks(arena.kernels, arena, job, 0, blocks / ROW_BLOCK);
   }
   for (let i0 = 0; i0 < blocks; i0 += ROW_BLOCK) {
     for (let i = i0; i < i0 + ROW_BLOCK; i++) {

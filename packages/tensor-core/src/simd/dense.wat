@@ -35,7 +35,8 @@
   ;; op(A) times a panel of B: x_i[k] at xa + i·xs + k·xk bytes (A's rows or, transposed, its
   ;; columns), B's panel (d rows, ld wide) at yt. $triangle picks the columns of block b: 0 all
   ;; (0..ld), 1 from column firstRow + 4b on (a symmetric product's upper triangle), 2 up to column
-  ;; firstRow + 4b + 4 (a lower triangle, its diagonal blocks whole). The kernel of matmulMatrix's
+  ;; firstRow + 4b + 4 (a lower triangle, its diagonal blocks whole), 3 a packed upper triangle (see
+  ;; $rowBlocksOf). The kernel of matmulMatrix's
   ;; panels, so that worker threads each take a range of blocks of the same panel in one call.
   (func $rowBlocksProducts (export "rowBlocksProducts")
     (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
@@ -53,24 +54,42 @@
     (call $rowBlocksOf (local.get $xa) (local.get $xs) (local.get $xk) (local.get $d) (local.get $yt) (local.get $ld)
       (local.get $c) (local.get $cs) (local.get $b0) (local.get $b1) (local.get $firstRow) (local.get $triangle) (local.get $add) (i32.const 1)))
 
-  ;; The row blocks of either kernel: float64 ($f32 = 0) or float32 elements.
+  ;; The row blocks of either kernel: float64 ($f32 = 0) or float32 elements. $triangle 3 (float64
+  ;; only) writes a packed upper triangle of order ld: row i's entry j ≥ i at c + 8·(i·ld − i(i+1)/2 + j)
+  ;; (global row i = firstRow + 4b + r), block b from column firstRow + 4b + 3 on (its rows' entries
+  ;; left of that, the block's corner, are the caller's), $cs unused.
   (func $rowBlocksOf
     (param $xa i32) (param $xs i32) (param $xk i32) (param $d i32) (param $yt i32) (param $ld i32)
     (param $c i32) (param $cs i32) (param $b0 i32) (param $b1 i32) (param $firstRow i32) (param $triangle i32) (param $add i32) (param $f32 i32)
-    (local $b i32) (local $row i32) (local $x i32) (local $o i32) (local $end i32)
+    (local $b i32) (local $row i32) (local $x i32) (local $end i32) (local $j0 i32) (local $i i32)
+    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
     (local.set $b (local.get $b0))
     (block $done (loop $next
       (br_if $done (i32.ge_s (local.get $b) (local.get $b1)))
       (local.set $row (i32.shl (local.get $b) (i32.const 2)))
       (local.set $x (i32.add (local.get $xa) (i32.mul (local.get $row) (local.get $xs))))
-      (local.set $o (i32.add (local.get $c) (i32.mul (local.get $row) (local.get $cs))))
       (local.set $end (i32.add (i32.add (local.get $firstRow) (local.get $row)) (i32.const 4)))
+      (local.set $j0 (select (i32.add (local.get $firstRow) (local.get $row)) (i32.const 0) (i32.eq (local.get $triangle) (i32.const 1))))
+      (local.set $o0 (i32.add (local.get $c) (i32.mul (local.get $row) (local.get $cs))))
+      (local.set $o1 (i32.add (local.get $o0) (local.get $cs)))
+      (local.set $o2 (i32.add (local.get $o1) (local.get $cs)))
+      (local.set $o3 (i32.add (local.get $o2) (local.get $cs)))
+      (if (i32.eq (local.get $triangle) (i32.const 3))
+        (then
+          (local.set $i (i32.add (local.get $firstRow) (local.get $row)))
+          (local.set $j0 (i32.sub (local.get $end) (i32.const 1)))
+          ;; base(i) = c + 8·(i·ld − i(i+1)/2); base(i + 1) − base(i) = 8·(ld − i − 1)
+          (local.set $o0 (i32.add (local.get $c) (i32.shl
+            (i32.sub (i32.mul (local.get $i) (local.get $ld)) (i32.shr_u (i32.mul (local.get $i) (i32.add (local.get $i) (i32.const 1))) (i32.const 1)))
+            (i32.const 3))))
+          (local.set $o1 (i32.add (local.get $o0) (i32.shl (i32.sub (i32.sub (local.get $ld) (local.get $i)) (i32.const 1)) (i32.const 3))))
+          (local.set $o2 (i32.add (local.get $o1) (i32.shl (i32.sub (i32.sub (local.get $ld) (local.get $i)) (i32.const 2)) (i32.const 3))))
+          (local.set $o3 (i32.add (local.get $o2) (i32.shl (i32.sub (i32.sub (local.get $ld) (local.get $i)) (i32.const 3)) (i32.const 3))))))
       (call_indirect (type $rowBlockKernel) (local.get $x) (local.get $xs) (local.get $xk) (local.get $d) (local.get $yt) (local.get $ld)
-        (select (i32.add (local.get $firstRow) (local.get $row)) (i32.const 0) (i32.eq (local.get $triangle) (i32.const 1)))
+        (local.get $j0)
         (select (local.get $end) (local.get $ld)
           (i32.and (i32.eq (local.get $triangle) (i32.const 2)) (i32.lt_s (local.get $end) (local.get $ld))))
-        (local.get $o) (i32.add (local.get $o) (local.get $cs))
-        (i32.add (local.get $o) (i32.shl (local.get $cs) (i32.const 1))) (i32.add (local.get $o) (i32.mul (local.get $cs) (i32.const 3)))
+        (local.get $o0) (local.get $o1) (local.get $o2) (local.get $o3)
         (local.get $add) (local.get $f32))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $next))))

@@ -13,7 +13,8 @@ export interface DenseSimdKernels {
    * Row blocks b0 ≤ b < b1 (rows 4b..4b+3) of C (row r at c + r·cs bytes) = or (add 1) += op(A)'s
    * rows times a panel of B (d rows, ld wide, at yt), with x_i[k] at xa + i·xs + k·xk bytes; block
    * b's columns by `triangle`: 0 all, 1 from column firstRow + 4b on (upper), 2 below column
-   * firstRow + 4b + 4 (lower, diagonal blocks whole). matmulMatrix's panel step.
+   * firstRow + 4b + 4 (lower, diagonal blocks whole), 3 a packed upper triangle of order ld (row i's
+   * entry j at c + 8·(i·ld − i(i+1)/2 + j), from column firstRow + 4b + 3; float64). matmulMatrix's panel step.
    */
   rowBlocksProducts(xa: number, xs: number, xk: number, d: number, yt: number, ld: number, c: number, cs: number, b0: number, b1: number, firstRow: number, triangle: number, add: number): void;
   /** t[k·rows + r] = L_r[k] (r < rows, k < p; L_r at l + r·ls bytes, float64 or with f32 1 float32; t float64): the Cholesky panel, transposed. */
