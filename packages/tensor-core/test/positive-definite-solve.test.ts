@@ -51,7 +51,7 @@ const relativeDifference = (x: Float64Array, y: Float64Array): number => {
 
 describe('positiveDefiniteSolve', () => {
   // 301 and 517: L and the columns in the kept scratch memory, every tail of the solves' and the
-  // residual's steps; 1503: a memory of its own. 40 columns: passes longer than a panel.
+  // residual's steps; 1503: a memory of its own. 40 columns: each solved in turn, one residual pass for all.
   for (const [n, k] of [
     [301, 1],
     [517, 40],

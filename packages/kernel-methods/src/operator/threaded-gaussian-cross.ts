@@ -109,8 +109,8 @@ function gaussianTiles(
       const dots = { xa: addressOf(rows), xs: 8 * d, xk: 8, d, yt: addressOf(columns), ld: m, c: addressOf(tile), cs: 8 * m, firstRow: lower ? r0 : 0, symmetric: false, lower, add: false };
       runRowBlocks(arena.kernels, arena, dots, 0, blocks);
       const ranges = balancedRanges(height, arena.threadCount);
-      const profile = (from: number, to: number) => [addressOf(tile), m, addressOf(xNorms), addressOf(yNorms), lower ? r0 : m, from, to, gamma];
-      arena.run(lower ? 'gaussianLowerRows' : 'gaussianCrossRows', ranges.map(([from, to]) => (to > from ? profile(from, to) : null)));
+      const diagonal = lower ? r0 : m;
+      arena.run('gaussianCrossRows', ranges.map(([from, to]) => (to > from ? [addressOf(tile), m, addressOf(xNorms), addressOf(yNorms), m, diagonal, from, to, gamma] : null)));
       visit(arena, tile, r0, height, areas);
     }
     return true;

@@ -10,10 +10,12 @@ export interface StoredKernelOnly {
   /** Rows [from, to) of a packed Gram matrix made Gaussian in place (diagonal 1). */
   gaussianRows(a: number, norms: number, n: number, from: number, to: number, gamma: number): void;
   gaussianFromProducts(row: number, norms: number, ni: number, j0: number, j1: number, gamma: number): void;
-  /** Rows [from, to) of a block of cross dot products (row i at a + 8·i·ld, m columns) made Gaussian in place (rowNorms: the rows' squared norms). */
-  gaussianCrossRows(a: number, ld: number, rowNorms: number, norms: number, m: number, from: number, to: number, gamma: number): void;
-  /** `gaussianCrossRows` on a lower triangle: row i (global row firstRow + i) on columns 0 … firstRow + i only. */
-  gaussianLowerRows(a: number, ld: number, rowNorms: number, norms: number, firstRow: number, from: number, to: number, gamma: number): void;
+  /**
+   * Rows [from, to) of a block of cross dot products (row i at a + 8·i·ld, m columns) made Gaussian in
+   * place (rowNorms: the rows' squared norms), row i on columns j < min(m, diagonal + i + 1): all m
+   * for diagonal ≥ m, a lower triangle of K(x, x) for the block's first row `diagonal`.
+   */
+  gaussianCrossRows(a: number, ld: number, rowNorms: number, norms: number, m: number, diagonal: number, from: number, to: number, gamma: number): void;
 }
 
 /** tensor-core's dense SIMD kernels plus this package's stored-kernel loops, on one memory. */

@@ -317,29 +317,19 @@
       (br $panels))))
 
 ;; Rows [from, to) of a block of cross dot products xᵢ·yⱼ (row i at a + 8·i·ld, m of them) turned
-  ;; Gaussian in place: gaussianFromProducts with rowNorms[i] = ‖xᵢ‖² and norms[j] = ‖yⱼ‖². A
-  ;; thread's share of a block of kernel rows (Nyström's transform).
-  (func (export "gaussianCrossRows") (param $a i32) (param $ld i32) (param $rowNorms i32) (param $norms i32) (param $m i32) (param $from i32) (param $to i32) (param $gamma f64)
-    (local $i i32)
+  ;; Gaussian in place: gaussianFromProducts with rowNorms[i] = ‖xᵢ‖² and norms[j] = ‖yⱼ‖², row i on
+  ;; columns j < min(m, diagonal + i + 1) (diagonal ≥ m: all m; a block of K(x, x)'s rows from row
+  ;; `diagonal` on: its lower triangle, the rest left as it is). A thread's share of a block of kernel
+  ;; rows (Nyström's transform, a Cholesky's lower triangle).
+  (func (export "gaussianCrossRows") (param $a i32) (param $ld i32) (param $rowNorms i32) (param $norms i32) (param $m i32) (param $diagonal i32) (param $from i32) (param $to i32) (param $gamma f64)
+    (local $i i32) (local $end i32)
     (local.set $i (local.get $from))
     (block $done (loop $next
       (br_if $done (i32.ge_s (local.get $i) (local.get $to)))
+      (local.set $end (i32.add (i32.add (local.get $diagonal) (local.get $i)) (i32.const 1)))
       (call $gaussianFromProducts (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $ld)) (i32.const 3)))
         (local.get $norms) (f64.load (i32.add (local.get $rowNorms) (i32.shl (local.get $i) (i32.const 3))))
-        (i32.const 0) (local.get $m) (local.get $gamma))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $next))))
-
-  ;; gaussianCrossRows on the lower triangle of a block of K(x, x)'s rows: row i (global row
-  ;; firstRow + i) turned Gaussian on columns 0 … firstRow + i only, the rest left as it is.
-  (func (export "gaussianLowerRows") (param $a i32) (param $ld i32) (param $rowNorms i32) (param $norms i32) (param $firstRow i32) (param $from i32) (param $to i32) (param $gamma f64)
-    (local $i i32)
-    (local.set $i (local.get $from))
-    (block $done (loop $next
-      (br_if $done (i32.ge_s (local.get $i) (local.get $to)))
-      (call $gaussianFromProducts (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $ld)) (i32.const 3)))
-        (local.get $norms) (f64.load (i32.add (local.get $rowNorms) (i32.shl (local.get $i) (i32.const 3))))
-        (i32.const 0) (i32.add (i32.add (local.get $firstRow) (local.get $i)) (i32.const 1)) (local.get $gamma))
+        (i32.const 0) (select (local.get $end) (local.get $m) (i32.lt_s (local.get $end) (local.get $m))) (local.get $gamma))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next))))
 

@@ -208,25 +208,20 @@ export function operatorFromMatrix(a: Matrix): LinearOperator {
  * @internal
  */
 export function requireFiniteMatrix(a: Matrix, where: string): void {
-  const { data, cols } = a;
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      const row = Math.floor(i / cols);
-      const col = i - row * cols;
-      throw new InvalidConfigError(`${where}: entry (${row}, ${col}) is ${data[i]}; the matrix must be finite`, {
-        row,
-        col,
-        value: data[i],
-      });
-    }
-  }
+  requireFiniteEntries(a, where, () => a.cols);
 }
 
 /** `requireFiniteMatrix` for a square matrix read only through its lower triangle (diagonal included): the entries above it are never read, so not checked. */
 export function requireFiniteLowerTriangle(a: Matrix, where: string): void {
+  requireFiniteEntries(a, where, (row) => row + 1);
+}
+
+/** The check of both: row by row, columns 0 … columns(row) − 1. */
+function requireFiniteEntries(a: Matrix, where: string, columns: (row: number) => number): void {
   const { data, cols } = a;
   for (let row = 0; row < a.rows; row++) {
-    for (let col = 0; col <= row; col++) {
+    const end = columns(row);
+    for (let col = 0; col < end; col++) {
       const value = data[row * cols + col];
       if (!Number.isFinite(value)) {
         throw new InvalidConfigError(`${where}: entry (${row}, ${col}) is ${value}; the matrix must be finite`, { row, col, value });

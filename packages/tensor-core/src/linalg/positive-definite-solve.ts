@@ -2,7 +2,7 @@ import { InvalidConfigError, NotPositiveDefiniteError, ShapeMismatchError } from
 import type { Matrix } from './matrix.js';
 import { addressOf } from '../simd/simd-arena.js';
 import { cholesky, choleskySolve, pivotRule, requireJitter, type ResidentFactor, withFloat32Cholesky } from './cholesky.js';
-import { requireFiniteLowerTriangle, requireFiniteMatrix, requireSquareMatrix } from './matrix-ops.js';
+import { requireFiniteLowerTriangle, requireFiniteMatrix, requireSquareMatrix, transposeMatrix } from './matrix-ops.js';
 
 export interface PositiveDefiniteSolveOptions {
   /** Added to every diagonal entry of A (default 0), as `cholesky`'s jitter: solves (A + jitter·I) X = B. */
@@ -95,7 +95,7 @@ function refine(a: Matrix, b: Matrix, jitter: number, tolerance: number, maxRefi
     kernels.lowerSolveColumnsF32(address, n, addressOf(columns), k, 0);
     kernels.lowerSolveColumnsF32(address, n, addressOf(columns), k, 1);
   };
-  const bColumns = transposed(b.data, n, k);
+  const bColumns = transposeMatrix(b).data;
   // R = B − (A + jitter·I)X, A read once through its lower triangle: each row copied beside X and R.
   const residual = (): void => {
     r.set(bColumns);
@@ -110,20 +110,13 @@ function refine(a: Matrix, b: Matrix, jitter: number, tolerance: number, maxRefi
   for (let step = 0; ; step++) {
     residual();
     const { converged, size } = residualTest(r, x, n, k, tolerance);
-    if (converged) return { x: { rows: n, cols: k, data: transposed(x, k, n) }, precision: 'mixed', refinements: step };
+    if (converged) return { x: transposeMatrix({ rows: k, cols: n, data: x }), precision: 'mixed', refinements: step };
     // Each step shrinks the error by about κ·ε₃₂; where it does not halve it, float32 is not enough.
     if (step === maxRefinements || !(size <= previous / 2)) return null;
     previous = size;
     solve(r);
     for (let i = 0; i < k * n; i++) x[i] += r[i];
   }
-}
-
-/** The rows × cols row-major `values` transposed (cols × rows row-major): columns one after another, or back. */
-function transposed(values: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = values[i * cols + j];
-  return out;
 }
 
 /**
