@@ -3,7 +3,7 @@ import { bf16ArrayToF32, f16ArrayToF32, numberToBf16Bits, numberToF16Bits } from
 import { SharedStorage, Tensor } from '../tensor.js';
 import type { Shape } from '../shape.js';
 import { type CpuBackend, CpuStorage } from './cpu-backend.js';
-import { forEachRun } from './strided-runs.js';
+import { copyStrided, forEachRun, unitStrideRun } from './strided-runs.js';
 
 /** Numbers as the CPU kernels read them: f16/bf16 decoded, everything else as stored. */
 export type NumberArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int32Array | Uint32Array;
@@ -20,19 +20,7 @@ export function gatherStrided<T extends { length: number; [i: number]: number }>
   offset: number,
   dst: T,
 ): T {
-  const rank = shape.length;
-  const n = dst.length;
-  if (n === 0) return dst;
-  if (rank === 0) {
-    dst[0] = src[offset];
-    return dst;
-  }
-  const last = rank - 1;
-  const inner = shape[last];
-  const innerStride = strides[last];
-  forEachRun(shape, strides, offset, last, inner, n, (base, o) => {
-    for (let i = 0, p = base; i < inner; i++, p += innerStride) dst[o + i] = src[p];
-  });
+  copyStrided(src as { length: number; [i: number]: number }, dst, shape, strides, offset, true);
   return dst;
 }
 
@@ -74,10 +62,8 @@ export function readFloat32Into(t: Tensor, dst: Float32Array): void {
   }
   // The trailing axes laid out row-major form one contiguous run; the leading ones are walked.
   const { shape, strides } = t;
-  let axis = shape.length;
-  let run = 1;
-  while (axis > 0 && (shape[axis - 1] === 1 || strides[axis - 1] === run)) run *= shape[--axis];
-  forEachRun(shape, strides, t.offset, axis, run, t.size, (base, at) => decode(base, run, at));
+  const { outerAxes, run } = unitStrideRun(shape, strides);
+  forEachRun(shape, strides, t.offset, outerAxes, run, t.size, (base, at) => decode(base, run, at));
 }
 
 /** Integer indices of an i32/u32 tensor, row-major. */

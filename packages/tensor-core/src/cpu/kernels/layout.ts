@@ -3,30 +3,7 @@ import { registerKernel } from '../../kernel-registry.js';
 import { sizeOf } from '../../shape.js';
 import type { CpuBackend } from '../cpu-backend.js';
 import { outputBuffer, readNumbers, readRaw, wrapOutput, wrapRaw, writableData } from '../host-data.js';
-import { forEachRun } from '../strided-runs.js';
-
-/** Writes row-major `src` into the strided positions of a view (the inverse of gatherStrided). */
-function scatterStrided(
-  src: ArrayLike<number>,
-  dst: { [i: number]: number },
-  shape: readonly number[],
-  strides: readonly number[],
-  offset: number,
-): void {
-  const rank = shape.length;
-  const n = src.length;
-  if (n === 0) return;
-  if (rank === 0) {
-    dst[offset] = src[0];
-    return;
-  }
-  const last = rank - 1;
-  const inner = shape[last];
-  const innerStride = strides[last];
-  forEachRun(shape, strides, offset, last, inner, n, (base, o) => {
-    for (let i = 0, p = base; i < inner; i++, p += innerStride) dst[p] = src[o + i];
-  });
-}
+import { copyStrided } from '../strided-runs.js';
 
 /** Float → integer casts truncate toward zero and saturate to the target range; NaN becomes 0. */
 function castValues(values: ArrayLike<number>, from: DType, to: DType): ReturnType<typeof outputBuffer> {
@@ -79,7 +56,7 @@ export function registerLayoutKernels(): void {
     const src = readRaw(source).slice();
     const dst = writableData(target);
     if (target.isContiguous()) dst.set(src, target.offset);
-    else scatterStrided(src, dst, target.shape, target.strides, target.offset);
+    else copyStrided(dst, src, target.shape, target.strides, target.offset, false); // the inverse of gatherStrided
   });
 
   registerKernel<'fill', CpuBackend>('fill', 'cpu', (backend, _inputs, { shape, dtype, value }) => {
