@@ -1,4 +1,4 @@
-import { attention, randomNormal, slice, tensor } from '@kvkit/tensor-core';
+import { attention, randomNormal, setSimdKernels, slice, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { dequantizeKivi, kiviDecodeAttention } from '../src/index.js';
@@ -37,6 +37,35 @@ describe('kiviDecodeAttention (fused dequantization)', () => {
         }));
     }
   }
+
+  it('codes read in SIMD and tiles dequantized in JavaScript both match: tiles across key groups, off 4-token boundaries, odd value groups', () =>
+    withSeed((rng) => {
+      const cases = [
+        { bits: 2, groupSize: 10, valueGroupSize: 6, d: 24, n: 93, residual: 20, tileSize: 7, partitionSize: 30, group: 3 },
+        { bits: 4, groupSize: 12, valueGroupSize: 8, d: 16, n: 150, residual: 24, tileSize: 37, partitionSize: 64, group: 2 },
+        { bits: 8, groupSize: 6, valueGroupSize: 4, d: 20, n: 61, residual: 6, tileSize: 13, partitionSize: 1000, group: 1 },
+        { bits: 2, groupSize: 32, valueGroupSize: 32, d: 64, n: 300, residual: 64, tileSize: 64, partitionSize: 96, group: 5 },
+      ] as const;
+      for (const c of cases) {
+        const kvHeads = 2;
+        const { view } = randomKiviView(rng, { bits: c.bits, groupSize: c.groupSize, valueGroupSize: c.valueGroupSize, kvHeads, headDim: c.d, length: c.n, residual: c.residual, extraCapacity: 1 });
+        const q = randomNormal([kvHeads * c.group, 2, c.d], rng);
+        const { keys, values } = dequantizeKivi(view);
+        const qPos = slice(view.positions, [c.n - 2], [c.n]);
+        const ref = attention(q, keys, values, { keyPositions: slice(view.positions, [0], [c.n]), queryPositions: qPos, statistics: true });
+        for (const simd of [true, false]) {
+          setSimdKernels(simd);
+          try {
+            const got = kiviDecodeAttention(q, view, { statistics: true, tileSize: c.tileSize, partitionSize: c.partitionSize });
+            const label = `${JSON.stringify(c)} simd ${simd}`;
+            assertClose(got.output.readSync(), ref.output.readSync(), 1e-5, `output ${label}`);
+            assertClose(got.statistics!.keySum.readSync(), ref.statistics!.keySum.readSync(), 1e-5, `keySum ${label}`);
+          } finally {
+            setSimdKernels(true);
+          }
+        }
+      }
+    }));
 
   it('window, soft-cap, f16 queries and explicit query positions', () =>
     withSeed((rng) => {

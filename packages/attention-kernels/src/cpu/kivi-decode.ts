@@ -8,18 +8,18 @@ import { accumulateRange, statisticsRange, TileScratch } from './tile-loop.js';
 import { createQueryBlock } from './tile-source.js';
 
 /**
- * Token ranges that a tile may not straddle: every key group, the end of the quantized keys, the
- * end of the quantized values, the end of the cache.
+ * The split-K partitions: tokens cut every `partitionSize` and at the ends of the quantized keys and
+ * of the quantized values (a tile never straddles those: its keys or values change format there).
  */
-export function kiviSegments(attrs: Pick<KiviKernelAttrs, 'groupSize' | 'length' | 'keyGroups' | 'valueTokens'>): number[] {
+export function kiviSegments(attrs: Pick<KiviKernelAttrs, 'groupSize' | 'length' | 'keyGroups' | 'valueTokens' | 'partitionSize'>): number[] {
   const cuts = new Set<number>([0, attrs.keyGroups * attrs.groupSize, attrs.valueTokens, attrs.length]);
-  for (let g = 1; g < attrs.keyGroups; g++) cuts.add(g * attrs.groupSize);
+  for (let t = attrs.partitionSize; t < attrs.length; t += attrs.partitionSize) cuts.add(t);
   return [...cuts].sort((x, y) => x - y);
 }
 
 /**
- * Fused decode over a KIVI cache: split-K over the tokens (partitions cut at key-group boundaries),
- * each tile dequantized in scratch as it is read, partials merged by log-sum-exp. Inputs:
+ * Fused decode over a KIVI cache: split-K over the tokens (`kiviSegments`), each tile read from
+ * its codes (or dequantized in scratch, kivi-source.ts), partials merged by log-sum-exp. Inputs:
  * [q, keyCodes, keyScale, keyMin, valueCodes, valueScale, valueMin, residualKeys, residualValues,
  * keyPositions, queryPositions].
  */
@@ -71,15 +71,10 @@ export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs)
     fillBlock(block, { qs, qBase: 0, m, qPos, posBase: 0, headBase: 0, stats: attrs.statistics }, kvh, group, 0, m);
     total.reset(rows);
     partial.reset(rows);
-    let inPartition = 0;
     for (let s = 0; s + 1 < cuts.length; s++) {
       accumulateRange(source, block, partial, attrs, cuts[s], cuts[s + 1], scratch);
-      inPartition += cuts[s + 1] - cuts[s];
-      if (inPartition >= attrs.partitionSize || s + 2 === cuts.length) {
-        total.merge(partial);
-        partial.reset(rows);
-        inPartition = 0;
-      }
+      total.merge(partial);
+      partial.reset(rows);
     }
     writeBlock(total, block, m, out, 0, lse, 0);
     if (stats) for (let s = 0; s + 1 < cuts.length; s++) statisticsRange(source, block, total, attrs, cuts[s], cuts[s + 1], 0, stats, scratch);

@@ -1,6 +1,7 @@
 import { valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
 import type { HostFloats } from './host-data.js';
-import { RowTileSource, rowsOf } from './tile-source.js';
+import { codeKeyScores, codeValueAccumulate, kiviCodeLoopsAvailable, type QuantizedKeys, type QuantizedValues } from './kivi-code-loops.js';
+import { type QueryBlock, RowTileSource, rowsOf } from './tile-source.js';
 
 /** The view's layout numbers a tile loader needs (see `KiviCacheView`). */
 export interface KiviLayout {
@@ -31,11 +32,13 @@ export interface KiviBuffers {
 }
 
 /**
- * One KV head of a KIVI cache, read a tile at a time: `load` unpacks and dequantizes just that tile
- * (keys per channel: code · scale[g, c] + min[g, c]; values per token and channel group), or points
- * at the full-precision residual rows, and the shared dense loops score and accumulate it. No full
- * dequantized copy exists at any time. A tile never straddles a key group or the quantized/residual
- * boundaries (the kernel cuts the token range there).
+ * One KV head of a KIVI cache, read a tile at a time. Quantized keys and values are scored and
+ * summed straight from their codes in WebAssembly SIMD (kivi-code-loops.ts); where that does not
+ * run (SIMD off, or value groups that are not a multiple of 4 channels), `load` unpacks and
+ * dequantizes just that tile (keys per channel: code · scale[g, c] + min[g, c]; values per token
+ * and channel group) for the shared dense loops. Full-precision residual rows go to the dense
+ * loops in place. No full dequantized copy exists at any time. A tile may span key groups but never
+ * the quantized/residual boundaries (the kernel cuts the token range there).
  */
 export class KiviRowSource extends RowTileSource {
   private head = 0;
@@ -44,6 +47,13 @@ export class KiviRowSource extends RowTileSource {
   private readonly keyWords: number;
   private readonly valueWords: number;
   private readonly valueWordsPerGroup: number;
+  /** The bound head's quantized keys and values as the code loops read them. */
+  private readonly keys: QuantizedKeys;
+  private readonly values: QuantizedValues;
+  /** The loaded tile: its first token, and whether its keys / values are read from their codes. */
+  private tileStart = 0;
+  private keysFromCodes = false;
+  private valuesFromCodes = false;
 
   constructor(
     private readonly layout: KiviLayout,
@@ -52,16 +62,35 @@ export class KiviRowSource extends RowTileSource {
     tileCapacity: number,
   ) {
     super(layout.d, layout.d, tileCapacity);
+    const { bits, d, groupSize, valueGroupSize } = layout;
     this.positions = positions;
-    this.mask = 2 ** layout.bits - 1;
-    this.vpw = valuesPerWord(layout.bits);
-    this.keyWords = wordsPerRow(layout.groupSize, layout.bits);
-    this.valueWords = wordsPerRow(layout.d, layout.bits, layout.valueGroupSize);
-    this.valueWordsPerGroup = wordsPerGroup(layout.valueGroupSize, layout.bits);
+    this.mask = 2 ** bits - 1;
+    this.vpw = valuesPerWord(bits);
+    this.keyWords = wordsPerRow(groupSize, bits);
+    this.valueWords = wordsPerRow(d, bits, valueGroupSize);
+    this.valueWordsPerGroup = wordsPerGroup(valueGroupSize, bits);
+    this.keys = { bits, d, groupSize, codes: buffers.keyCodes, codeStart: 0, groupWords: this.keyWords, scale: buffers.keyScale, min: buffers.keyMin, scaleStart: 0 };
+    this.values = {
+      bits,
+      groups: d / valueGroupSize,
+      groupSize: valueGroupSize,
+      codes: buffers.valueCodes,
+      codeStart: 0,
+      rowWords: this.valueWords,
+      groupWords: this.valueWordsPerGroup,
+      scale: buffers.valueScale,
+      min: buffers.valueMin,
+      scaleStart: 0,
+    };
   }
 
   bindHead(h: number): this {
+    const { d, keyGroupCapacity, valueTokenCapacity } = this.layout;
     this.head = h;
+    this.keys.scaleStart = h * keyGroupCapacity * d;
+    this.keys.codeStart = this.keys.scaleStart * this.keyWords;
+    this.values.codeStart = h * valueTokenCapacity * this.valueWords;
+    this.values.scaleStart = h * valueTokenCapacity * this.values.groups;
     return this;
   }
 
@@ -69,14 +98,22 @@ export class KiviRowSource extends RowTileSource {
     const L = this.layout;
     const { d } = L;
     const count = b - a;
-    if (b <= L.keyTokens) {
+    const fromCodes = kiviCodeLoopsAvailable();
+    this.tileStart = a;
+    this.keysFromCodes = fromCodes && b <= L.keyTokens;
+    this.valuesFromCodes = fromCodes && b <= L.valueTokens && L.valueGroupSize % 4 === 0;
+    if (this.keysFromCodes) {
+      // scored from the codes
+    } else if (b <= L.keyTokens) {
       this.unpackKeys(a, b);
       this.kTile = this.kScratch;
       this.kOff = 0;
     } else {
       [this.kTile, this.kOff] = rowsOf(this.buffers.residualKeys, (this.head * L.residualKeyCapacity + a - L.keyTokens) * d, count * d, this.kScratch);
     }
-    if (b <= L.valueTokens) {
+    if (this.valuesFromCodes) {
+      // summed from the codes
+    } else if (b <= L.valueTokens) {
       this.unpackValues(a, b);
       this.vTile = this.vScratch;
       this.vOff = 0;
@@ -85,26 +122,39 @@ export class KiviRowSource extends RowTileSource {
     }
   }
 
-  /** Keys of tokens [a, b) inside one group: channel rows of packed codes → token-major f32 scratch. */
+  override scores(block: QueryBlock, active: Uint8Array, count: number, out: Float64Array, stride: number): void {
+    if (this.keysFromCodes && codeKeyScores(block.q, block.rows, active, this.keys, this.tileStart, count, out, stride)) return;
+    super.scores(block, active, count, out, stride);
+  }
+
+  override accumulate(block: QueryBlock, active: Uint8Array, count: number, p: Float64Array, stride: number, acc: Float64Array): void {
+    if (this.valuesFromCodes && codeValueAccumulate(p, stride, block.rows, active, this.values, this.tileStart, count, acc)) return;
+    super.accumulate(block, active, count, p, stride, acc);
+  }
+
+  /** Keys of tokens [a, b): each group's channel rows of packed codes → token-major f32 scratch. */
   private unpackKeys(a: number, b: number): void {
     const { groupSize, d, bits, keyGroupCapacity } = this.layout;
     const { keyCodes, keyScale, keyMin } = this.buffers;
     const { mask, vpw, keyWords } = this;
     const out = this.kScratch;
-    const g = Math.floor(a / groupSize);
-    const u0 = a - g * groupSize;
-    const u1 = b - g * groupSize;
-    for (let c = 0; c < d; c++) {
-      const row = (this.head * keyGroupCapacity + g) * d + c;
-      const scale = keyScale[row];
-      const min = keyMin[row];
-      const wordBase = row * keyWords;
-      let u = u0;
-      while (u < u1) {
-        const wi = Math.floor(u / vpw);
-        let word = keyCodes[wordBase + wi] >>> ((u - wi * vpw) * bits);
-        const end = Math.min(u1, (wi + 1) * vpw);
-        for (; u < end; u++, word >>>= bits) out[(u - u0) * d + c] = (word & mask) * scale + min;
+    for (let g = Math.floor(a / groupSize); g * groupSize < b; g++) {
+      const start = g * groupSize;
+      const u0 = Math.max(a, start) - start;
+      const u1 = Math.min(b, start + groupSize) - start;
+      const at = start - a; // token u of the group is row at + u of the tile
+      for (let c = 0; c < d; c++) {
+        const row = (this.head * keyGroupCapacity + g) * d + c;
+        const scale = keyScale[row];
+        const min = keyMin[row];
+        const wordBase = row * keyWords;
+        let u = u0;
+        while (u < u1) {
+          const wi = Math.floor(u / vpw);
+          let word = keyCodes[wordBase + wi] >>> ((u - wi * vpw) * bits);
+          const end = Math.min(u1, (wi + 1) * vpw);
+          for (; u < end; u++, word >>>= bits) out[(at + u) * d + c] = (word & mask) * scale + min;
+        }
       }
     }
   }
