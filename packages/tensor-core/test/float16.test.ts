@@ -9,6 +9,7 @@ import {
   numberToBf16Bits,
   numberToF16Bits,
 } from '../src/float16.js';
+import { SimdArena, stageFloat32 } from '../src/simd/index.js';
 import { withSeed } from '../src/testing/index.js';
 
 /** IEEE binary16 decoded straight from its definition, independent of the code under test. */
@@ -116,6 +117,44 @@ describe('bulk conversions', () => {
       for (let i = 0; i < 200; i++) {
         if (!Number.isNaN(hBack[i])) expect(hBack[i]).toBe(decodeF16(h[i]));
         if (!Number.isNaN(bBack[i])) expect(bBack[i]).toBe(decodeBf16(b[i]));
+      }
+    }));
+});
+
+describe('SIMD f16 → f32 staging (the dense module’s f16ToF32)', () => {
+  const arena = SimdArena.create([65536 * 2]);
+
+  it('runs here (so the comparisons below test the SIMD conversion)', () => {
+    expect(arena).not.toBeNull();
+  });
+
+  it('decodes all 65,536 bit patterns exactly, converted in place over their own upper half', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, b) => b);
+    const at = arena!.arrays[0].byteOffset;
+    stageFloat32(arena!, all, 0, all.length, at);
+    const got = new Float32Array(arena!.arrays[0].buffer, at, all.length);
+    for (let b = 0; b < 65536; b++) {
+      const expected = decodeF16(b);
+      if (Number.isNaN(expected)) expect(Number.isNaN(got[b]), `bits ${b}`).toBe(true);
+      else expect(Object.is(got[b], expected), `bits ${b}: ${got[b]} ≠ ${expected}`).toBe(true);
+    }
+  });
+
+  it('converts every short length and offset (the partial last four) and copies f32 rows as they are', () =>
+    withSeed((rng) => {
+      const at = arena!.arrays[0].byteOffset + 64;
+      for (let length = 0; length <= 13; length++) {
+        const start = rng.int(5);
+        const bits = Uint16Array.from({ length: start + length + 3 }, () => rng.int(65536));
+        const after = new Float32Array(arena!.arrays[0].buffer, at + 4 * length, 4).fill(7.5);
+        stageFloat32(arena!, bits, start, length, at);
+        const got = new Float32Array(arena!.arrays[0].buffer, at, length);
+        const expected = f16ArrayToF32(bits.subarray(start, start + length));
+        for (let i = 0; i < length; i++) expect(Object.is(got[i], expected[i]) || (Number.isNaN(got[i]) && Number.isNaN(expected[i])), `length ${length} i ${i}`).toBe(true);
+        expect(Array.from(after), `nothing written past length ${length}`).toEqual([7.5, 7.5, 7.5, 7.5]);
+        const floats = Float32Array.from({ length: start + length }, () => rng.normal());
+        stageFloat32(arena!, floats, start, length, at);
+        expect(Array.from(new Float32Array(arena!.arrays[0].buffer, at, length))).toEqual(Array.from(floats.subarray(start, start + length)));
       }
     }));
 });

@@ -34,6 +34,13 @@ export function readRaw(t: Tensor): HostArray {
   return gatherStrided(data, t.shape, t.strides, t.offset, allocateHostArray(t.dtype, t.size));
 }
 
+/** The tensor's elements in their host representation, row-major, copied into `dst` (same element type). */
+export function readRawInto(t: Tensor, dst: HostArray): void {
+  const data = storageData(t);
+  if (t.isContiguous()) dst.set(data.subarray(t.offset, t.offset + t.size) as never);
+  else gatherStrided(data, t.shape, t.strides, t.offset, dst);
+}
+
 /** The tensor's elements as numbers (f16/bf16 decoded to f32), row-major; no copy when possible. */
 export function readNumbers(t: Tensor): NumberArray {
   const raw = readRaw(t);

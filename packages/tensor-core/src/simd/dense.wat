@@ -1096,6 +1096,41 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $eachRow))))
 
+  ;; dst[i] = the f16 bit pattern src[i] as an f32, exactly, for i < n (u16 at src, f32 at dst). dst
+  ;; may be src − 2n, the output laid over the input's own lower half: values go front to back and
+  ;; each four are read before they are written, so no unread input is overwritten. Per lane: the
+  ;; exponent and mantissa shifted into an f32 pattern and multiplied by 2¹¹² (renormalizes the
+  ;; f16 subnormals, exactly), the all-ones exponent (inf, NaN) mapped to the f32 one, the sign or-ed.
+  (func (export "f16ToF32") (param $src i32) (param $dst i32) (param $n i32)
+    (local $i i32) (local $left i32) (local $at i32) (local $x v128) (local $bits v128) (local $y v128)
+    (block $done (loop $next
+      (local.set $left (i32.sub (local.get $n) (local.get $i)))
+      (br_if $done (i32.le_s (local.get $left) (i32.const 0)))
+      (if (i32.ge_s (local.get $left) (i32.const 4))
+        (then (local.set $x (i32x4.extend_low_i16x8_u (v128.load64_zero (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))))
+        (else
+          (local.set $x (i32x4.splat (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))
+          (if (i32.ge_s (local.get $left) (i32.const 2))
+            (then (local.set $x (i32x4.replace_lane 1 (local.get $x) (i32.load16_u offset=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))))
+          (if (i32.ge_s (local.get $left) (i32.const 3))
+            (then (local.set $x (i32x4.replace_lane 2 (local.get $x) (i32.load16_u offset=4 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))))))
+      (local.set $bits (i32x4.shl (v128.and (local.get $x) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13)))
+      (local.set $y (v128.or
+        (i32x4.shl (v128.and (local.get $x) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))
+        (v128.bitselect
+          (v128.or (local.get $bits) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+          (f32x4.mul (local.get $bits) (v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000))
+          (i32x4.ge_u (local.get $bits) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)))))
+      (local.set $at (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+      (if (i32.ge_s (local.get $left) (i32.const 4))
+        (then (v128.store (local.get $at) (local.get $y)))
+        (else
+          (v128.store32_lane 0 (local.get $at) (local.get $y))
+          (if (i32.ge_s (local.get $left) (i32.const 2)) (then (v128.store32_lane offset=4 1 (local.get $at) (local.get $y))))
+          (if (i32.ge_s (local.get $left) (i32.const 3)) (then (v128.store32_lane offset=8 2 (local.get $at) (local.get $y))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next))))
+
   ;; Rewrites one byte (its own value) every 4096 bytes of [at, at + bytes): the operating system's
   ;; first touch of those pages (the slow part of filling fresh memory), done ahead so threads can
   ;; share it; the contents stay as they were.

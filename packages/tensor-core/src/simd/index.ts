@@ -3,3 +3,4 @@ export { type SimdThreads, setSimdThreads, simdThreadCount, startSimdThreads } f
 export { balancedRanges } from './work-split.js';
 export { type RowBlocksJob, runRowBlocks } from './row-blocks.js';
 export { keptModuleArena, keptModuleViews } from './scratch-arena.js';
+export { stageFloat32 } from './float32-staging.js';

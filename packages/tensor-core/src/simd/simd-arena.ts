@@ -74,6 +74,11 @@ export interface DenseSimdKernels {
    * r_i by the row, r_<i by its mirror, every column while the row is in cache.
    */
   symmetricResidualRow(a: number, i: number, diagonal: number, x: number, r: number, n: number, k: number): void;
+  /**
+   * dst[i] = the f16 bit pattern src[i] as an f32, exactly (u16 at src, f32 at dst, i < n). dst may
+   * be src − 2n: f16 rows copied into the upper half of their f32 place convert in place.
+   */
+  f16ToF32(src: number, dst: number, n: number): void;
   /** a_t += (scale·c_t)·w over rows t < height with c_t ≠ 0: the rank-1 update A += scale·c wᵀ. */
   rowsAxpyFrom(a: number, ld: number, height: number, width: number, coef: number, scale: number, w: number): void;
   /** a_t += (scale·(a_t·v))·v for each row t < rows whose dot is non-zero (dotProduct's summation order). */

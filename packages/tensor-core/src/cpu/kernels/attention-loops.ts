@@ -1,10 +1,12 @@
 // The two O(n·d) loops of the CPU attention kernel — a query row's scores against a range of keys,
 // and the probability-weighted sum of value rows — in WebAssembly SIMD for f32 operands
-// (`attention-f32.wat`, operands decoded into a kept arena once per call) or in JavaScript. Both sum
+// (`attention-f32.wat`, operands decoded into a kept arena once per call: f16 ones by the SIMD
+// `f16ToF32`) or in JavaScript. Both sum
 // in the same order, so they give the same float64 values.
 import { keptModuleArena } from '../../simd/scratch-arena.js';
 import type { Tensor } from '../../tensor.js';
-import { readFloat32Into, readNumbers } from '../host-data.js';
+import type { SimdArena } from '../../simd/simd-arena.js';
+import { readFloat32Into, readNumbers, readRawInto } from '../host-data.js';
 import attentionF32Wasm from './attention-f32.wat';
 import type { FloatArray } from './gemm.js';
 
@@ -99,9 +101,9 @@ function simdLoops(q: Tensor, k: Tensor, v: Tensor, { queryRows, kvHeads, n, d, 
   const { kernels } = arena;
   const { buffer, byteOffset: base } = arena.arrays[0];
   const starts = sizes.map((_, i) => base + sizes.slice(0, i).reduce((a, b) => a + b, 0));
-  readFloat32Into(q, new Float32Array(buffer, starts[0], q.size));
-  readFloat32Into(k, new Float32Array(buffer, starts[1], k.size));
-  readFloat32Into(v, new Float32Array(buffer, starts[2], v.size));
+  readIntoArena(q, arena, starts[0]);
+  readIntoArena(k, arena, starts[1]);
+  readIntoArena(v, arena, starts[2]);
   const scores = new Float64Array(buffer, starts[3], n);
   const acc = new Float64Array(buffer, starts[4], dv);
   const keys = new Int32Array(buffer, starts[5], n);
@@ -112,4 +114,19 @@ function simdLoops(q: Tensor, k: Tensor, v: Tensor, { queryRows, kvHeads, n, d, 
     dots: (row, kvHead, from, to) => kernels.rowDots(starts[0] + row * d * 4, starts[1] + kvHead * n * d * 4, d, from, to, starts[3]),
     weighted: (kvHead, count) => kernels.weightedRows(starts[2] + kvHead * n * dv * 4, dv, starts[5], starts[3], count, starts[4]),
   };
+}
+
+/**
+ * `t`'s elements as f32 at byte `at` of the arena: f16 ones gathered raw into the upper half of
+ * their place, then converted there in SIMD (`f16ToF32`, as `stageFloat32` does).
+ */
+function readIntoArena(t: Tensor, arena: SimdArena<AttentionF32Kernels>, at: number): void {
+  const { buffer } = arena.arrays[0];
+  if (t.dtype !== 'f16') {
+    readFloat32Into(t, new Float32Array(buffer, at, t.size));
+    return;
+  }
+  const staged = at + 2 * t.size;
+  readRawInto(t, new Uint16Array(buffer, staged, t.size));
+  arena.kernels.f16ToF32(staged, at, t.size);
 }
