@@ -1096,39 +1096,61 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $eachRow))))
 
-  ;; dst[i] = the f16 bit pattern src[i] as an f32, exactly, for i < n (u16 at src, f32 at dst). dst
-  ;; may be src − 2n, the output laid over the input's own lower half: values go front to back and
-  ;; each four are read before they are written, so no unread input is overwritten. Per lane: the
-  ;; exponent and mantissa shifted into an f32 pattern and multiplied by 2¹¹² (renormalizes the
-  ;; f16 subnormals, exactly), the all-ones exponent (inf, NaN) mapped to the f32 one, the sign or-ed.
-  (func (export "f16ToF32") (param $src i32) (param $dst i32) (param $n i32)
-    (local $i i32) (local $left i32) (local $at i32) (local $x v128) (local $bits v128) (local $y v128)
-    (block $done (loop $next
-      (local.set $left (i32.sub (local.get $n) (local.get $i)))
-      (br_if $done (i32.le_s (local.get $left) (i32.const 0)))
-      (if (i32.ge_s (local.get $left) (i32.const 4))
-        (then (local.set $x (i32x4.extend_low_i16x8_u (v128.load64_zero (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))))
-        (else
-          (local.set $x (i32x4.splat (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))
-          (if (i32.ge_s (local.get $left) (i32.const 2))
-            (then (local.set $x (i32x4.replace_lane 1 (local.get $x) (i32.load16_u offset=2 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))))
-          (if (i32.ge_s (local.get $left) (i32.const 3))
-            (then (local.set $x (i32x4.replace_lane 2 (local.get $x) (i32.load16_u offset=4 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))))))
-      (local.set $bits (i32x4.shl (v128.and (local.get $x) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13)))
-      (local.set $y (v128.or
-        (i32x4.shl (v128.and (local.get $x) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))
+  ;; Four f16 bit patterns (the low 16 bits of each lane) as f32, exactly. By the magnitude bits m:
+  ;; normal numbers get their exponent rebiased (m·2¹³ + 112·2²³, integer arithmetic), subnormals
+  ;; and zeros are m·2⁻²⁴ (an exact float product of normal operands: no denormal arithmetic, which
+  ;; costs a microcode assist per value on x86), the all-ones exponent (inf, NaN) maps to the f32
+  ;; one; the sign is or-ed in. Signed compares and conversion (m < 2¹⁵): the unsigned ones take
+  ;; several SSE instructions each.
+  (func $halvesToSingles (param $x v128) (result v128)
+    (local $m v128) (local $bits v128)
+    (local.set $m (v128.and (local.get $x) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)))
+    (local.set $bits (i32x4.shl (local.get $m) (i32.const 13)))
+    (v128.or
+      (i32x4.shl (v128.and (local.get $x) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))
+      (v128.bitselect
+        (f32x4.mul (f32x4.convert_i32x4_s (local.get $m)) (v128.const i32x4 0x33800000 0x33800000 0x33800000 0x33800000))
         (v128.bitselect
           (v128.or (local.get $bits) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
-          (f32x4.mul (local.get $bits) (v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000))
-          (i32x4.ge_u (local.get $bits) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)))))
+          (i32x4.add (local.get $bits) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+          (i32x4.gt_s (local.get $m) (v128.const i32x4 0x7bff 0x7bff 0x7bff 0x7bff)))
+        (i32x4.lt_s (local.get $m) (v128.const i32x4 0x400 0x400 0x400 0x400)))))
+
+  ;; dst[i] = the f16 bit pattern src[i] as an f32, exactly, for i < n (u16 at src, f32 at dst). dst
+  ;; may be src − 2n, the output laid over the input's own lower half: values go front to back and
+  ;; each eight are read before they are written, so no unread input is overwritten. Eight at a
+  ;; time: when all eight are normal numbers (the usual case) only the rebiasing runs, else the
+  ;; whole case analysis of $halvesToSingles; the last n mod 8 one by one.
+  (func (export "f16ToF32") (param $src i32) (param $dst i32) (param $n i32)
+    (local $i i32) (local $h v128) (local $m v128) (local $sign v128) (local $at i32)
+    (block $blocksDone (loop $blocks
+      (br_if $blocksDone (i32.gt_s (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
+      (local.set $h (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+      (local.set $m (v128.and (local.get $h) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
       (local.set $at (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
-      (if (i32.ge_s (local.get $left) (i32.const 4))
-        (then (v128.store (local.get $at) (local.get $y)))
+      (if (v128.any_true (v128.or
+            (i16x8.lt_s (local.get $m) (v128.const i16x8 0x400 0x400 0x400 0x400 0x400 0x400 0x400 0x400))
+            (i16x8.gt_s (local.get $m) (v128.const i16x8 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff))))
+        (then
+          (v128.store (local.get $at) (call $halvesToSingles (i32x4.extend_low_i16x8_u (local.get $h))))
+          (v128.store offset=16 (local.get $at) (call $halvesToSingles (i32x4.extend_high_i16x8_u (local.get $h)))))
         (else
-          (v128.store32_lane 0 (local.get $at) (local.get $y))
-          (if (i32.ge_s (local.get $left) (i32.const 2)) (then (v128.store32_lane offset=4 1 (local.get $at) (local.get $y))))
-          (if (i32.ge_s (local.get $left) (i32.const 3)) (then (v128.store32_lane offset=8 2 (local.get $at) (local.get $y))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          ;; all normal: m·2¹³ + 112·2²³ rebiases the exponent, the sign moves from bit 15 to 31
+          ;; (written inline: a call here costs as much as the conversion)
+          (local.set $sign (v128.and (local.get $h) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000)))
+          (v128.store (local.get $at) (v128.or
+            (i32x4.add (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $m)) (i32.const 13)) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+            (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $sign)) (i32.const 16))))
+          (v128.store offset=16 (local.get $at) (v128.or
+            (i32x4.add (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $m)) (i32.const 13)) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+            (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $sign)) (i32.const 16))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $blocks)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      (v128.store32_lane 0 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $halvesToSingles (i32x4.splat (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next))))
 
   ;; Rewrites one byte (its own value) every 4096 bytes of [at, at + bytes): the operating system's

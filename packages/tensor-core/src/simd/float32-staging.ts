@@ -1,5 +1,17 @@
 import type { SimdArena } from './simd-arena.js';
 
+/** f32 and u16 views of a whole arena buffer, made once per buffer (a view costs more than a small copy). */
+const viewsByBuffer = new WeakMap<ArrayBufferLike, { f32: Float32Array; u16: Uint16Array }>();
+
+function viewsOf(buffer: ArrayBufferLike): { f32: Float32Array; u16: Uint16Array } {
+  let views = viewsByBuffer.get(buffer);
+  if (!views) {
+    views = { f32: new Float32Array(buffer, 0, buffer.byteLength >> 2), u16: new Uint16Array(buffer, 0, buffer.byteLength >> 1) };
+    viewsByBuffer.set(buffer, views);
+  }
+  return views;
+}
+
 /**
  * Writes `length` floats of `rows` from element `start` into `arena`'s memory as f32 at byte `at`
  * (4-byte aligned): f32 rows copied as they are, f16 rows (their bit patterns, a Uint16Array)
@@ -7,12 +19,12 @@ import type { SimdArena } from './simd-arena.js';
  * `f16ToF32` — one block copy and a SIMD pass instead of a table lookup per value.
  */
 export function stageFloat32(arena: SimdArena<object>, rows: Float32Array | Uint16Array, start: number, length: number, at: number): void {
-  const { buffer } = arena.arrays[0];
+  const { f32, u16 } = viewsOf(arena.arrays[0].buffer);
   if (rows instanceof Float32Array) {
-    new Float32Array(buffer, at, length).set(rows.subarray(start, start + length));
+    f32.set(rows.subarray(start, start + length), at >> 2);
     return;
   }
   const staged = at + 2 * length;
-  new Uint16Array(buffer, staged, length).set(rows.subarray(start, start + length));
+  u16.set(rows.subarray(start, start + length), staged >> 1);
   arena.kernels.f16ToF32(staged, at, length);
 }
