@@ -1,6 +1,6 @@
 // The dense CPU kernels' inner loops: the WebAssembly SIMD loops give exactly the values of the
 // JavaScript loops (same float64 sums in the same order), and both match the float64 definition.
-import { keptModuleArena, type Rng, setSimdKernels } from '@kvkit/tensor-core';
+import { f16ArrayToF32, f32ArrayToF16, keptModuleArena, type Rng, setSimdKernels } from '@kvkit/tensor-core';
 import { withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { rowAccumulate, rowScores } from '../src/cpu/dense-row-loops.js';
@@ -29,6 +29,14 @@ function randomCase(rng: Rng): Case {
 const doubles = (rng: Rng, n: number) => Float64Array.from({ length: n }, () => rng.normal());
 const floats = (rng: Rng, n: number) => Float32Array.from({ length: n }, () => rng.normal());
 
+/** Tile rows as the loops take them, f32 or (every other trial) f16 bit patterns, and their values as f32. */
+function tileRows(rng: Rng, n: number, f16: boolean): { rows: Float32Array | Uint16Array; values: Float32Array } {
+  const values = floats(rng, n);
+  if (!f16) return { rows: values, values };
+  const rows = f32ArrayToF16(values);
+  return { rows, values: f16ArrayToF32(rows) };
+}
+
 /** Runs `body` with the SIMD loops switched on or off (the JavaScript loops). */
 function withSimd<T>(on: boolean, body: () => T): T {
   setSimdKernels(on);
@@ -44,15 +52,15 @@ describe('dense CPU row loops', () => {
     expect(keptModuleArena(denseRowsWasm, 8)).not.toBeNull();
   });
 
-  it('scores: SIMD = JavaScript exactly, and = q·k in float64 for every active row', () =>
+  it('scores: SIMD = JavaScript exactly, and = q·k in float64 for every active row (f32 and f16 keys)', () =>
     withSeed((rng) => {
       for (let trial = 0; trial < 40; trial++) {
         const c = randomCase(rng);
         const q = doubles(rng, c.rows * c.d);
-        const k = floats(rng, c.offset + c.count * c.d);
+        const { rows: keys, values: k } = tileRows(rng, c.offset + c.count * c.d, trial % 2 === 1);
         const run = (simd: boolean) => {
           const out = new Float64Array(c.rows * c.stride).fill(Number.NaN);
-          withSimd(simd, () => rowScores(q, c.rows, c.d, c.active, k, c.offset, c.count, out, c.stride));
+          withSimd(simd, () => rowScores(q, c.rows, c.d, c.active, keys, c.offset, c.count, out, c.stride));
           return out;
         };
         const [simd, script] = [run(true), run(false)];
@@ -69,16 +77,16 @@ describe('dense CPU row loops', () => {
       }
     }));
 
-  it('accumulate: SIMD = JavaScript exactly, and acc + Σ p·v in float64; inactive rows keep their accumulators', () =>
+  it('accumulate: SIMD = JavaScript exactly, and acc + Σ p·v in float64 (f32 and f16 values); inactive rows keep their accumulators', () =>
     withSeed((rng) => {
       for (let trial = 0; trial < 40; trial++) {
         const c = randomCase(rng);
         const p = doubles(rng, c.rows * c.stride).map(Math.abs);
-        const v = floats(rng, c.offset + c.count * c.dv);
+        const { rows: values, values: v } = tileRows(rng, c.offset + c.count * c.dv, trial % 2 === 1);
         const start = doubles(rng, c.rows * c.dv);
         const run = (simd: boolean) => {
           const acc = start.slice();
-          withSimd(simd, () => rowAccumulate(p, c.stride, c.rows, c.active, v, c.offset, c.dv, c.count, acc));
+          withSimd(simd, () => rowAccumulate(p, c.stride, c.rows, c.active, values, c.offset, c.dv, c.count, acc));
           return acc;
         };
         const [simd, script] = [run(true), run(false)];

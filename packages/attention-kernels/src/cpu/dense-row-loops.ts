@@ -1,9 +1,10 @@
-// The dense CPU kernels' two O(rows·count·d) loops over a tile of f32 key/value rows — the query
-// rows' scores and the probability-weighted sum of values — in WebAssembly SIMD (`dense-rows.wat`,
-// operands copied into a kept arena for each call: copies are O(rows·count + count·d), the loops
-// O(rows·count·d)) or, where SIMD is off or unavailable, in JavaScript (`dense-math.ts`). Both sum
-// in the same order, so they give the same float64 values.
-import { keptModuleViews, type SimdArena } from '@kvkit/tensor-core';
+// The dense CPU kernels' two O(rows·count·d) loops over a tile of key/value rows (f32, or f16 bit
+// patterns) — the query rows' scores and the probability-weighted sum of values — in WebAssembly
+// SIMD (`dense-rows.wat`, operands copied into a kept arena for each call, f16 rows converted there
+// by tensor-core's `stageFloat32`: copies are O(rows·count + count·d), the loops O(rows·count·d))
+// or, where SIMD is off or unavailable, in JavaScript (`dense-math.ts`, f16 rows decoded into
+// scratch first). Both sum in the same order, so they give the same float64 values.
+import { f16ArrayToF32, keptModuleViews, type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
 import { accumulate1, accumulate2, accumulate4, scores1, scores2, scores4, transpose4 } from './dense-math.js';
 import denseRowsWasm from './dense-rows.wat';
 
@@ -34,20 +35,32 @@ export function forEachRowBlock(rows: number, active: Uint8Array, four: (r: numb
   if (r < rows && active[r]) one(r);
 }
 
-/** The kept arena's kernels, its one float64 array and a float32 view of the same bytes. */
+/** The kept arena's kernels and its one float64 array. */
 interface ArenaViews {
   arena: SimdArena<DenseRowKernels>;
   f64: Float64Array;
-  f32: Float32Array;
 }
 
 function viewsOf(arena: SimdArena<DenseRowKernels>): ArenaViews {
-  const f64 = arena.arrays[0];
-  return { arena, f64, f32: new Float32Array(f64.buffer, f64.byteOffset, f64.length * 2) };
+  return { arena, f64: arena.arrays[0] };
 }
 
 /** The kept arena's views with at least `values` float64 values, or null (SIMD off or unavailable). */
 const arenaViews = (values: number): ArenaViews | null => keptModuleViews(denseRowsWasm, values * 8, viewsOf);
+
+/** A tile's rows: f32 values, or f16 bit patterns. */
+export type TileRows = Float32Array | Uint16Array;
+
+/** f16 rows decoded for the JavaScript loops (grown as needed). */
+let decoded = new Float32Array(0);
+
+/** `length` values of `rows` from `start` as f32 for the JavaScript loops: in place, or f16 decoded into scratch. */
+function f32Rows(rows: TileRows, start: number, length: number): [Float32Array, number] {
+  if (rows instanceof Float32Array) return [rows, start];
+  if (decoded.length < length) decoded = new Float32Array(length);
+  f16ArrayToF32(rows.subarray(start, start + length), decoded);
+  return [decoded, 0];
+}
 
 /** Float64 values holding `floats` f32 values, rounded up to an even count (16-byte boundaries). */
 const f32Values = (floats: number) => 2 * Math.ceil(floats / 4);
@@ -55,13 +68,14 @@ const evenValues = (values: number) => values + (values & 1);
 
 /**
  * out[r·stride + t] = q_r · k_t for every active row r < rows (q row-major, d wide) and t < count,
- * keys k_t at kOff + t·d of `k`. Blocks of four rows also score their inactive rows.
+ * keys k_t at keyStart + t·d of `keys`. Blocks of four rows also score their inactive rows.
  */
-export function rowScores(q: Float64Array, rows: number, d: number, active: Uint8Array, k: Float32Array, kOff: number, count: number, out: Float64Array, stride: number): void {
+export function rowScores(q: Float64Array, rows: number, d: number, active: Uint8Array, keys: TileRows, keyStart: number, count: number, out: Float64Array, stride: number): void {
   const qValues = evenValues(rows * d);
   const kValues = f32Values(count * d);
   const memory = arenaViews(qValues + kValues + rows * count);
   if (!memory) {
+    const [k, kOff] = f32Rows(keys, keyStart, count * d);
     forEachRowBlock(
       rows,
       active,
@@ -71,12 +85,12 @@ export function rowScores(q: Float64Array, rows: number, d: number, active: Uint
     );
     return;
   }
-  const { arena, f64, f32 } = memory;
+  const { arena, f64 } = memory;
   const base = f64.byteOffset;
   const kAt = qValues; // in float64 values from the arena's start; the scores follow the keys
   const sAt = qValues + kValues;
   f64.set(q.subarray(0, rows * d), 0);
-  f32.set(k.subarray(kOff, kOff + count * d), 2 * kAt);
+  stageFloat32(arena, keys, keyStart, count * d, base + 8 * kAt);
   const { kernels } = arena;
   const rowBytes = 8 * count;
   const qRow = (r: number) => base + 8 * r * d;
@@ -98,13 +112,14 @@ let transposed = new Float64Array(0);
 
 /**
  * acc[r·dv + c] += Σ_t p[r·stride + t] · v_t[c] for every active row r < rows and t < count, values
- * v_t at vOff + t·dv of `v`. Blocks of four rows treat their inactive rows' probabilities as zeros.
+ * v_t at valueStart + t·dv of `values`. Blocks of four rows treat their inactive rows' probabilities as zeros.
  */
-export function rowAccumulate(p: Float64Array, stride: number, rows: number, active: Uint8Array, v: Float32Array, vOff: number, dv: number, count: number, acc: Float64Array): void {
+export function rowAccumulate(p: Float64Array, stride: number, rows: number, active: Uint8Array, values: TileRows, valueStart: number, dv: number, count: number, acc: Float64Array): void {
   const pValues = evenValues(rows * count);
   const vValues = f32Values(count * dv);
   const memory = arenaViews(pValues + vValues + evenValues(rows * dv));
   if (!memory) {
+    const [v, vOff] = f32Rows(values, valueStart, count * dv);
     if (transposed.length < 4 * count) transposed = new Float64Array(4 * count);
     forEachRowBlock(
       rows,
@@ -118,7 +133,7 @@ export function rowAccumulate(p: Float64Array, stride: number, rows: number, act
     );
     return;
   }
-  const { arena, f64, f32 } = memory;
+  const { arena, f64 } = memory;
   const base = f64.byteOffset;
   const vAt = pValues; // in float64 values from the arena's start; the accumulators follow the values
   const aAt = pValues + vValues;
@@ -126,7 +141,7 @@ export function rowAccumulate(p: Float64Array, stride: number, rows: number, act
     if (active[r]) f64.set(p.subarray(r * stride, r * stride + count), r * count);
     else f64.fill(0, r * count, (r + 1) * count);
   }
-  f32.set(v.subarray(vOff, vOff + count * dv), 2 * vAt);
+  stageFloat32(arena, values, valueStart, count * dv, base + 8 * vAt);
   f64.set(acc.subarray(0, rows * dv), aAt);
   const { kernels } = arena;
   const pRow = (r: number) => base + 8 * r * count;

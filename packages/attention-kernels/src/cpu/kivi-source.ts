@@ -1,7 +1,7 @@
 import { valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
 import type { HostFloats } from './host-data.js';
 import { codeKeyScores, codeValueAccumulate, kiviCodeLoopsAvailable, type QuantizedKeys, type QuantizedValues } from './kivi-code-loops.js';
-import { type QueryBlock, RowTileSource, rowsOf } from './tile-source.js';
+import { type QueryBlock, RowTileSource } from './tile-source.js';
 
 /** The view's layout numbers a tile loader needs (see `KiviCacheView`). */
 export interface KiviLayout {
@@ -97,7 +97,6 @@ export class KiviRowSource extends RowTileSource {
   load(a: number, b: number): void {
     const L = this.layout;
     const { d } = L;
-    const count = b - a;
     const fromCodes = kiviCodeLoopsAvailable();
     this.tileStart = a;
     this.keysFromCodes = fromCodes && b <= L.keyTokens;
@@ -109,7 +108,8 @@ export class KiviRowSource extends RowTileSource {
       this.kTile = this.kScratch;
       this.kOff = 0;
     } else {
-      [this.kTile, this.kOff] = rowsOf(this.buffers.residualKeys, (this.head * L.residualKeyCapacity + a - L.keyTokens) * d, count * d, this.kScratch);
+      this.kTile = this.buffers.residualKeys.data;
+      this.kOff = (this.head * L.residualKeyCapacity + a - L.keyTokens) * d;
     }
     if (this.valuesFromCodes) {
       // summed from the codes
@@ -118,7 +118,8 @@ export class KiviRowSource extends RowTileSource {
       this.vTile = this.vScratch;
       this.vOff = 0;
     } else {
-      [this.vTile, this.vOff] = rowsOf(this.buffers.residualValues, (this.head * L.residualValueCapacity + a - L.valueTokens) * d, count * d, this.vScratch);
+      this.vTile = this.buffers.residualValues.data;
+      this.vOff = (this.head * L.residualValueCapacity + a - L.valueTokens) * d;
     }
   }
 

@@ -1,5 +1,4 @@
-import { f16ArrayToF32 } from '@kvkit/tensor-core';
-import { rowAccumulate, rowScores } from './dense-row-loops.js';
+import { rowAccumulate, rowScores, type TileRows } from './dense-row-loops.js';
 import type { HostFloats } from './host-data.js';
 
 /** The query rows that read one KV head: (query head in the group) × (query), pre-scaled. */
@@ -58,16 +57,17 @@ export interface TileSource {
 }
 
 /**
- * A source whose tiles end up as f32 rows (keys [count, d], values [count, dv]) — read in place or
- * decoded into tile-sized scratch by `load` — scored and accumulated by the shared dense loops.
+ * A source whose tiles end up as f32 or f16 rows (keys [count, d], values [count, dv]) — read in
+ * place or decoded into tile-sized f32 scratch by `load` — scored and accumulated by the shared
+ * dense loops (which convert f16 rows themselves).
  */
 export abstract class RowTileSource implements TileSource {
   positions: Int32Array = new Int32Array(0);
   positionBase = 0;
   logWeights: Float32Array | undefined = undefined;
   logWeightBase = 0;
-  protected kTile: Float32Array = new Float32Array(0);
-  protected vTile: Float32Array = new Float32Array(0);
+  protected kTile: TileRows = new Float32Array(0);
+  protected vTile: TileRows = new Float32Array(0);
   protected kOff = 0;
   protected vOff = 0;
   protected readonly kScratch: Float32Array;
@@ -94,7 +94,7 @@ export abstract class RowTileSource implements TileSource {
 }
 
 /**
- * Dense K/V rows (f32 read in place, f16 decoded one tile at a time into scratch). `bind` points
+ * Dense K/V rows (f32 or f16, read in place). `bind` points
  * the source at a run of consecutive rows: a KV head of a dense tensor, a page of a paged pool, ...
  */
 export class DenseRowSource extends RowTileSource {
@@ -119,16 +119,14 @@ export class DenseRowSource extends RowTileSource {
     return this;
   }
 
-  load(a: number, b: number): void {
+  load(a: number, _b: number): void {
     const { d, dv } = this;
-    [this.kTile, this.kOff] = rowsOf(this.keys, this.keyBase + a * d, (b - a) * d, this.kScratch);
-    if (dv > 0) [this.vTile, this.vOff] = rowsOf(this.values, this.valueBase + a * dv, (b - a) * dv, this.vScratch); // dv 0: statistics only
+    this.kTile = this.keys.data;
+    this.kOff = this.keyBase + a * d;
+    if (dv > 0) {
+      // dv 0: statistics only
+      this.vTile = this.values.data;
+      this.vOff = this.valueBase + a * dv;
+    }
   }
-}
-
-/** `length` f32 elements from `start` of `rows`: in place for f32, decoded into `scratch` for f16. */
-export function rowsOf(rows: HostFloats, start: number, length: number, scratch: Float32Array): [Float32Array, number] {
-  if (!rows.f16) return [rows.data as Float32Array, start];
-  f16ArrayToF32((rows.data as Uint16Array).subarray(start, start + length), scratch);
-  return [scratch, 0];
 }
