@@ -10,6 +10,8 @@ import {
   safetensorsHeaderLength,
   type Tensor,
   tensor,
+  tensorFromHost,
+  WeightPool,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { type ModelFiles, requireFile } from './model-source.js';
@@ -95,6 +97,7 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
 export async function loadWeights(files: ModelFiles, config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16'): Promise<LlamaWeights> {
   const target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] } = { layers: [] };
   const expected = expectedTensors(config, target);
+  const pool = cpuWeightPool(backend, dtype, expected);
   const loaded: Tensor[] = [];
   try {
     const indexBytes = await files.read(SHARD_INDEX_FILE);
@@ -111,7 +114,12 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
           }
           assertShape(shardName, entry, item.shape);
           const values = decodeSafetensorsFloat32(await shard.read(entry), entry, shardName);
-          const t = dtype === 'f16' ? tensor(f32ArrayToF16(values), item.shape, { dtype: 'f16', backend }) : tensor(values, item.shape, { dtype: 'f32', backend });
+          const t =
+            dtype === 'f16'
+              ? tensor(f32ArrayToF16(values), item.shape, { dtype: 'f16', backend })
+              : pool && item.shape.length === 2
+                ? tensorFromHost(placeIn(pool, values), item.shape, { backend })
+                : tensor(values, item.shape, { dtype: 'f32', backend });
           loaded.push(t);
           item.assign(t);
         }
@@ -126,6 +134,23 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
   if (config.tieWordEmbeddings) target.lmHead = target.embed;
   const bytes = loaded.reduce((sum, t) => sum + t.size * (dtype === 'f32' ? 4 : 2), 0);
   return { ...(target as LlamaWeights), bytes };
+}
+
+/**
+ * On the CPU in f32, one WeightPool (tensor-core) for the matrices: the SIMD products read a
+ * pooled weight in place instead of copying it in on every call (a decode step multiplies by every
+ * weight once). Null elsewhere, or where the pool cannot be had (then plain arrays, as before).
+ */
+function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[]): WeightPool | null {
+  if (backend.name !== 'cpu' || dtype !== 'f32') return null;
+  const floats = expected.filter((e) => e.shape.length === 2).reduce((sum, e) => sum + Math.ceil((e.shape[0] * e.shape[1]) / 4) * 4, 0);
+  return WeightPool.create(floats);
+}
+
+function placeIn(pool: WeightPool, values: Float32Array): Float32Array {
+  const view = pool.allocate(values.length);
+  view.set(values);
+  return view;
 }
 
 /** Which tensors to read from which shard, refusing tensors the index does not place. */

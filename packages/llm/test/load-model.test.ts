@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getBackend } from '@kvkit/tensor-core';
+import { getBackend, hostView } from '@kvkit/tensor-core';
 import { assertClose } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { type LlamaModel, loadModel, type ModelSource, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
@@ -91,6 +91,19 @@ describe('loadModel', () => {
       'CORRUPT_MODEL_FILE',
       /^model\.safetensors\.index\.json: weight_map has no entry for tensor "model\.norm\.weight" \(config\.json implies shape \[32\]\)/,
     );
+  });
+
+  it('keeps CPU f32 matrices in one WebAssembly weight pool (products read them in place); f16 weights stay plain arrays', async () => {
+    const f32 = await loadModel(LLAMA);
+    const [w0, w1] = [f32.attentionWeights(0), f32.attentionWeights(1)];
+    const buffers = new Set([w0.q, w0.k, w0.v, w0.o, w1.q].map((t) => hostView(t).buffer));
+    expect(buffers.size).toBe(1);
+    expect(hostView(w0.q).buffer).toBeInstanceOf(ArrayBuffer);
+    expect(hostView(w0.q).byteOffset % 16).toBe(0);
+    expectReferenceLogits(f32);
+    const f16 = await loadModel(LLAMA, { dtype: 'f16' });
+    expect(hostView(f16.attentionWeights(0).q).buffer).not.toBe(hostView(f16.attentionWeights(0).k).buffer);
+    f16.dispose();
   });
 
   it('names the missing file', async () => {

@@ -1,10 +1,13 @@
 // The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD (`gemm-f32.wat`): operands copied into a
-// kept arena a chunk at a time (whole rows: one copy each), float64 sums in gemm.ts's order.
-import type { SimdArena } from '../../simd/simd-arena.js';
+// kept arena a chunk at a time (whole rows: one copy each), or B read in place where it lives in a
+// WeightPool (resident-weights.ts); float64 sums in gemm.ts's order.
+import { type SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
 import { keptModuleViews } from '../../simd/scratch-arena.js';
-import gemmF32Wasm from './gemm-f32.wat';
+import gemmF32Module from './gemm-f32.wat';
 
-interface GemmF32Kernels {
+export const gemmF32Wasm = gemmF32Module;
+
+export interface GemmF32Kernels {
   /** C (row stride ldc) = A·Bᵀ for f32 A (m × k, m a multiple of 4), B (n × k, n even); byte addresses. */
   gemmNTf32(a: number, b: number, c: number, m: number, n: number, k: number, ldc: number): void;
   /** C[j] = A·B[j] for one f32 row A (k floats) and n rows of B (n even), in gemmNTf32's order. */
@@ -12,9 +15,24 @@ interface GemmF32Kernels {
 }
 
 /** Floats of the arena's areas for A's rows, B's rows and the product (2, 4 and 4 MiB). */
-const A_FLOATS = 2 ** 19;
+export const GEMM_A_FLOATS = 2 ** 19;
 const B_FLOATS = 2 ** 20;
-const C_FLOATS = 2 ** 20;
+export const GEMM_C_FLOATS = 2 ** 20;
+
+/** Where a product with a resident B runs: its pool's kernels and scratch areas for A's rows and the product. */
+export interface ResidentPlace {
+  kernels: GemmF32Kernels;
+  a: Float32Array;
+  c: Float32Array;
+}
+
+/** Resident places by the WebAssembly memory buffer of their pool's weights. */
+const residentPlaces = new WeakMap<ArrayBufferLike, ResidentPlace>();
+
+/** Lets products find a WeightPool's kernels from the buffer its arrays view. */
+export function registerResidentPlace(buffer: ArrayBufferLike, place: ResidentPlace): void {
+  residentPlaces.set(buffer, place);
+}
 /** Below this many multiply-adds the copies cost more than the SIMD loop saves. */
 const MIN_WORK = 4096;
 
@@ -28,47 +46,57 @@ interface GemmAreas {
 /** The kept arena's f32 areas for A's rows, B's rows and the product, one after another. */
 function gemmAreas(arena: SimdArena<GemmF32Kernels>): GemmAreas {
   const { buffer, byteOffset } = arena.arrays[0];
-  const a = new Float32Array(buffer, byteOffset, A_FLOATS);
-  const b = new Float32Array(buffer, a.byteOffset + 4 * A_FLOATS, B_FLOATS);
-  const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, C_FLOATS);
+  const a = new Float32Array(buffer, byteOffset, GEMM_A_FLOATS);
+  const b = new Float32Array(buffer, a.byteOffset + 4 * GEMM_A_FLOATS, B_FLOATS);
+  const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, GEMM_C_FLOATS);
   return { kernels: arena.kernels, a, b, c };
 }
 
 /**
  * C[m,n] = A[m,k]·B[n,k]ᵀ for f32 A, B and C by the SIMD kernel; false (C untouched) where it does
  * not apply: other array types, tiny products, rows longer than the areas, SIMD off or unavailable.
+ * A B in a WeightPool with an even row count is read in place; any other B is copied into the kept
+ * arena a chunk of rows at a time.
  */
 export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Float32Array | Float64Array, bOff: number, c: Float32Array | Float64Array, cOff: number, m: number, n: number, k: number): boolean {
   if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) return false;
-  if (m * n * k < MIN_WORK || k === 0 || 4 * k > A_FLOATS || 2 * k > B_FLOATS) return false;
+  if (m * n * k < MIN_WORK || k === 0 || 4 * k > GEMM_A_FLOATS || 2 * k > B_FLOATS) return false;
   // A·bᵀ for a single row b (W·xᵀ) is bᵀ's row times Aᵀ laid out alike ([m, 1] and [1, m] share a
   // layout), each output the same products in the same order: the one-row kernel, not 4 × 2 blocks
   // whose second column is padding.
   if (n === 1 && m > 1) return simdGemmNT(b, bOff, a, aOff, c, cOff, 1, m, k);
-  const simd = keptModuleViews(gemmF32Wasm, 4 * (A_FLOATS + B_FLOATS + C_FLOATS), gemmAreas);
-  if (!simd) return false;
+  // in place only when C's area holds four rows of n (a whole B per chunk)
+  const resident = n % 2 === 0 && 4 * n <= GEMM_C_FLOATS && simdKernelsEnabled() ? residentPlaces.get(b.buffer) : undefined;
+  const copied = resident ? null : keptModuleViews(gemmF32Wasm, 4 * (GEMM_A_FLOATS + B_FLOATS + GEMM_C_FLOATS), gemmAreas);
+  const place = resident ?? copied;
+  if (!place) return false;
   const address = (view: Float32Array) => view.byteOffset;
-  // Chunks: B's rows (an even count) as many as fit, then A's (a multiple of four) within A's and C's areas.
-  const bRows = Math.min(2 * Math.ceil(n / 2), 2 * Math.floor(B_FLOATS / (2 * k)));
-  const aRows = Math.min(4 * Math.ceil(m / 4), 4 * Math.floor(Math.min(A_FLOATS / k, C_FLOATS / bRows) / 4));
+  // Chunks: B's rows (an even count; all of a resident B) as many as fit, then A's (a multiple of
+  // four) within A's and C's areas.
+  const bRows = resident ? n : Math.min(2 * Math.ceil(n / 2), 2 * Math.floor(B_FLOATS / (2 * k)));
+  const aRows = Math.min(4 * Math.ceil(m / 4), 4 * Math.floor(Math.min(GEMM_A_FLOATS / k, GEMM_C_FLOATS / bRows) / 4));
   if (aRows === 0) return false;
   for (let j0 = 0; j0 < n; j0 += bRows) {
     const width = Math.min(bRows, n - j0);
     const even = width + (width % 2);
-    simd.b.set(b.subarray(bOff + j0 * k, bOff + (j0 + width) * k));
-    if (even > width) simd.b.fill(0, width * k, even * k);
+    let bAt = b.byteOffset + 4 * (bOff + j0 * k);
+    if (copied) {
+      copied.b.set(b.subarray(bOff + j0 * k, bOff + (j0 + width) * k));
+      if (even > width) copied.b.fill(0, width * k, even * k);
+      bAt = address(copied.b);
+    }
     for (let i0 = 0; i0 < m; i0 += aRows) {
       const height = Math.min(aRows, m - i0);
-      simd.a.set(a.subarray(aOff + i0 * k, aOff + (i0 + height) * k));
+      place.a.set(a.subarray(aOff + i0 * k, aOff + (i0 + height) * k));
       // Blocks of four rows; a last single row (x·Wᵀ for one x) by the one-row kernel, ≈ 2× faster
       // than a block padded with three zero rows; two or three last rows padded to a block, which
       // beats one pass over B per row. The same values either way.
       const single = height % 4 === 1;
       const blocked = single ? height - 1 : 4 * Math.ceil(height / 4);
-      if (blocked > height) simd.a.fill(0, height * k, blocked * k);
-      if (blocked > 0) simd.kernels.gemmNTf32(address(simd.a), address(simd.b), address(simd.c), blocked, even, k, even);
-      if (single) simd.kernels.gemvNTf32(address(simd.a) + 4 * blocked * k, address(simd.b), address(simd.c) + 4 * blocked * even, even, k);
-      const product = simd.c;
+      if (blocked > height) place.a.fill(0, height * k, blocked * k);
+      if (blocked > 0) place.kernels.gemmNTf32(address(place.a), bAt, address(place.c), blocked, even, k, even);
+      if (single) place.kernels.gemvNTf32(address(place.a) + 4 * blocked * k, bAt, address(place.c) + 4 * blocked * even, even, k);
+      const product = place.c;
       if (width === 1) {
         for (let i = 0; i < height; i++) c[cOff + (i0 + i) * n + j0] = product[i * even];
       } else {

@@ -1,0 +1,54 @@
+// f32 matrices that live in WebAssembly memory for their whole life, so the SIMD products read them
+// in place. The general path copies B into its arena on every call, which for a model's weights in
+// decode (one token: every weight read once per step) costs as much as the product itself.
+import { SimdArena } from '../../simd/simd-arena.js';
+import { GEMM_A_FLOATS, GEMM_C_FLOATS, type GemmF32Kernels, gemmF32Wasm, type ResidentPlace, registerResidentPlace } from './simd-gemm.js';
+
+/**
+ * A fixed block of WebAssembly memory for f32 weights (sized once: it never grows, so the arrays it
+ * hands out stay valid) plus the scratch a product needs beside them (6 MiB). `allocate` gives
+ * plain Float32Arrays: wrap them in CPU tensors (`tensorFromHost`) and every kernel reads them as
+ * usual, while f32 products A·Bᵀ with such a B skip copying it.
+ */
+export class WeightPool {
+  private used = 0;
+
+  private constructor(
+    /** Held so the memory lives as long as the pool (the arrays keep it alive too). */
+    private readonly arena: SimdArena<GemmF32Kernels>,
+    private readonly weights: Float32Array,
+    readonly place: ResidentPlace,
+  ) {}
+
+  /**
+   * A pool for `floats` f32 values (each array rounded up to 16 bytes), or null where SIMD is off
+   * or unavailable, or the memory cannot be had (above 4 GiB with the scratch): use plain arrays then.
+   */
+  static create(floats: number): WeightPool | null {
+    const weightValues = Math.ceil(floats / 4) * 2; // float64 values: each array starts on 16 bytes
+    const arena = SimdArena.create<GemmF32Kernels>([weightValues, GEMM_A_FLOATS / 2, GEMM_C_FLOATS / 2], gemmF32Wasm);
+    if (!arena) return null;
+    const [w, a, c] = arena.arrays.map((array) => new Float32Array(array.buffer, array.byteOffset, array.length * 2));
+    const place: ResidentPlace = { kernels: arena.kernels, a, c };
+    registerResidentPlace(w.buffer, place);
+    return new WeightPool(arena, w, place);
+  }
+
+  /** Floats the pool holds for weights, and those still free. */
+  get capacity(): number {
+    return this.weights.length;
+  }
+
+  get free(): number {
+    return this.weights.length - this.used;
+  }
+
+  /** The next `length` floats (zeroed) as a Float32Array; throws a RangeError when the pool is full. */
+  allocate(length: number): Float32Array {
+    const rounded = Math.ceil(length / 4) * 4;
+    if (rounded > this.free) throw new RangeError(`WeightPool: ${length} floats do not fit (${this.free} of ${this.capacity} free)`);
+    const view = this.weights.subarray(this.used, this.used + length);
+    this.used += rounded;
+    return view;
+  }
+}

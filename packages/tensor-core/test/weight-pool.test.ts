@@ -1,0 +1,47 @@
+// WeightPool: f32 matrices kept in WebAssembly memory, read in place by the SIMD products. A product
+// with a pooled B must equal the same product with a plain copy of B, bit for bit (the same
+// kernel and summation order, only without the copy), with SIMD on or off.
+import { afterEach, describe, expect, it } from 'vitest';
+import { matmul, setSimdKernels, type Tensor, tensor, tensorFromHost, WeightPool } from '../src/index.js';
+import { withSeed } from '../src/testing/index.js';
+
+afterEach(() => setSimdKernels(true));
+
+describe('WeightPool', () => {
+  it('exists here (WebAssembly SIMD available), so the comparisons below test the in-place path', () => {
+    expect(WeightPool.create(16)).not.toBeNull();
+  });
+
+  it('hands out zeroed, 16-byte aligned arrays until full, then refuses with a RangeError', () => {
+    const pool = WeightPool.create(10)!;
+    expect(pool.capacity).toBe(12);
+    const a = pool.allocate(3);
+    const b = pool.allocate(4);
+    expect([a.length, b.length, a.byteOffset % 16, b.byteOffset % 16]).toEqual([3, 4, 0, 0]);
+    expect(b.byteOffset - a.byteOffset).toBe(16);
+    expect(Array.from(b)).toEqual([0, 0, 0, 0]);
+    expect(pool.free).toBe(4);
+    expect(() => pool.allocate(5)).toThrow(RangeError);
+    expect(pool.allocate(4).length).toBe(4);
+  });
+
+  it('x·Wᵀ with a pooled W equals the plain product bit for bit: one row (decode), blocks of rows, odd row counts of W', () =>
+    withSeed((rng) => {
+      const shapes: Array<[number, number, number]> = [[1, 64, 256], [1, 250, 96], [3, 64, 130], [9, 48, 70], [5, 33, 17], [17, 128, 100]];
+      const pool = WeightPool.create(shapes.reduce((sum, [, n, k]) => sum + Math.ceil((n * k) / 4) * 4, 0))!;
+      for (const [m, n, k] of shapes) {
+        const w = Float32Array.from({ length: n * k }, () => rng.normal());
+        const x = tensor(Float32Array.from({ length: m * k }, () => rng.normal()), [m, k]);
+        const view = pool.allocate(w.length);
+        view.set(w);
+        const pooled = tensorFromHost(view, [n, k]);
+        const plain = tensor(w, [n, k]);
+        const product = (b: Tensor) => matmul(x, b, { transposeB: true }).readSync();
+        for (const simd of [true, false]) {
+          setSimdKernels(simd);
+          expect(Array.from(product(pooled)), `${m}×${n}×${k} simd ${simd}`).toEqual(Array.from(product(plain)));
+        }
+        setSimdKernels(true);
+      }
+    }));
+});
