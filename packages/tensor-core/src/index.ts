@@ -39,7 +39,7 @@ export { type KernelSignatures, type KernelName, type KernelImpl, registerKernel
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
 export { keyVisible } from './cpu/kernels/attention.js';
 export { hostView, hostFloat32, tensorFromHost } from './cpu/host-view.js';
-export { WeightPool } from './cpu/kernels/resident-weights.js';
+export { WeightPool } from './cpu/kernels/weight-pool.js';
 
 // Operations
 export * from './ops/creation.js';

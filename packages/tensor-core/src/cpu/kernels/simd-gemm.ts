@@ -1,6 +1,6 @@
 // The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD (`gemm-f32.wat`): operands copied into a
 // kept arena a chunk at a time (whole rows: one copy each), or B read in place where it lives in a
-// WeightPool (resident-weights.ts); float64 sums in gemm.ts's order.
+// WeightPool (weight-pool.ts); float64 sums in gemm.ts's order.
 import { type SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
 import { keptModuleViews } from '../../simd/scratch-arena.js';
 import gemmF32Module from './gemm-f32.wat';
