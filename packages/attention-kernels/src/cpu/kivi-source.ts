@@ -50,8 +50,9 @@ export class KiviRowSource extends RowTileSource {
   /** The bound head's quantized keys and values as the code loops read them. */
   private readonly keys: QuantizedKeys;
   private readonly values: QuantizedValues;
-  /** The loaded tile: its first token, and whether its keys / values are read from their codes. */
+  /** The loaded tile: its tokens, and whether its keys / values are read from their codes. */
   private tileStart = 0;
+  private tileEnd = 0;
   private keysFromCodes = false;
   private valuesFromCodes = false;
 
@@ -99,38 +100,47 @@ export class KiviRowSource extends RowTileSource {
     const { d } = L;
     const fromCodes = kiviCodeLoopsAvailable();
     this.tileStart = a;
+    this.tileEnd = b;
     this.keysFromCodes = fromCodes && b <= L.keyTokens;
     this.valuesFromCodes = fromCodes && b <= L.valueTokens && L.valueGroupSize % 4 === 0;
-    if (this.keysFromCodes) {
-      // scored from the codes
-    } else if (b <= L.keyTokens) {
-      this.unpackKeys(a, b);
-      this.kTile = this.kScratch;
-      this.kOff = 0;
-    } else {
+    if (b > L.keyTokens) {
       this.kTile = this.buffers.residualKeys.data;
       this.kOff = (this.head * L.residualKeyCapacity + a - L.keyTokens) * d;
-    }
-    if (this.valuesFromCodes) {
-      // summed from the codes
-    } else if (b <= L.valueTokens) {
-      this.unpackValues(a, b);
-      this.vTile = this.vScratch;
-      this.vOff = 0;
-    } else {
+    } else if (!this.keysFromCodes) this.dequantizeKeys();
+    if (b > L.valueTokens) {
       this.vTile = this.buffers.residualValues.data;
       this.vOff = (this.head * L.residualValueCapacity + a - L.valueTokens) * d;
-    }
+    } else if (!this.valuesFromCodes) this.dequantizeValues();
   }
 
   override scores(block: QueryBlock, active: Uint8Array, count: number, out: Float64Array, stride: number): void {
-    if (this.keysFromCodes && codeKeyScores(block.q, block.rows, active, this.keys, this.tileStart, count, out, stride)) return;
+    if (this.keysFromCodes) {
+      if (codeKeyScores(block.q, block.rows, active, this.keys, this.tileStart, count, out, stride)) return;
+      this.keysFromCodes = false; // no arena that large could be had: dequantize after all
+      this.dequantizeKeys();
+    }
     super.scores(block, active, count, out, stride);
   }
 
   override accumulate(block: QueryBlock, active: Uint8Array, count: number, p: Float64Array, stride: number, acc: Float64Array): void {
-    if (this.valuesFromCodes && codeValueAccumulate(p, stride, block.rows, active, this.values, this.tileStart, count, acc)) return;
+    if (this.valuesFromCodes) {
+      if (codeValueAccumulate(p, stride, block.rows, active, this.values, this.tileStart, count, acc)) return;
+      this.valuesFromCodes = false;
+      this.dequantizeValues();
+    }
     super.accumulate(block, active, count, p, stride, acc);
+  }
+
+  private dequantizeKeys(): void {
+    this.unpackKeys(this.tileStart, this.tileEnd);
+    this.kTile = this.kScratch;
+    this.kOff = 0;
+  }
+
+  private dequantizeValues(): void {
+    this.unpackValues(this.tileStart, this.tileEnd);
+    this.vTile = this.vScratch;
+    this.vOff = 0;
   }
 
   /** Keys of tokens [a, b): each group's channel rows of packed codes → token-major f32 scratch. */
