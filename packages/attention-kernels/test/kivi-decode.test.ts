@@ -38,7 +38,7 @@ describe('kiviDecodeAttention (fused dequantization)', () => {
     }
   }
 
-  it('codes read in SIMD and tiles dequantized in JavaScript both match: tiles across key groups, off 4-token boundaries, odd value groups', () =>
+  it('codes read in SIMD and tiles dequantized in JavaScript both match: tiles across key groups, off 4-token boundaries, odd value groups, f16 and f32 scales', () =>
     withSeed((rng) => {
       const cases = [
         { bits: 2, groupSize: 10, valueGroupSize: 6, d: 24, n: 93, residual: 20, tileSize: 7, partitionSize: 30, group: 3 },
@@ -46,9 +46,10 @@ describe('kiviDecodeAttention (fused dequantization)', () => {
         { bits: 8, groupSize: 6, valueGroupSize: 4, d: 20, n: 61, residual: 6, tileSize: 13, partitionSize: 1000, group: 1 },
         { bits: 2, groupSize: 32, valueGroupSize: 32, d: 64, n: 300, residual: 64, tileSize: 64, partitionSize: 96, group: 5 },
       ] as const;
-      for (const c of cases) {
+      for (const [index, c] of cases.entries()) {
         const kvHeads = 2;
-        const { view } = randomKiviView(rng, { bits: c.bits, groupSize: c.groupSize, valueGroupSize: c.valueGroupSize, kvHeads, headDim: c.d, length: c.n, residual: c.residual, extraCapacity: 1 });
+        const floatDType = index % 2 === 0 ? 'f16' : 'f32';
+        const { view } = randomKiviView(rng, { bits: c.bits, groupSize: c.groupSize, valueGroupSize: c.valueGroupSize, kvHeads, headDim: c.d, length: c.n, residual: c.residual, extraCapacity: 1, floatDType });
         const q = randomNormal([kvHeads * c.group, 2, c.d], rng);
         const { keys, values } = dequantizeKivi(view);
         const qPos = slice(view.positions, [c.n - 2], [c.n]);
@@ -57,7 +58,7 @@ describe('kiviDecodeAttention (fused dequantization)', () => {
           setSimdKernels(simd);
           try {
             const got = kiviDecodeAttention(q, view, { statistics: true, tileSize: c.tileSize, partitionSize: c.partitionSize });
-            const label = `${JSON.stringify(c)} simd ${simd}`;
+            const label = `${JSON.stringify(c)} ${floatDType} simd ${simd}`;
             assertClose(got.output.readSync(), ref.output.readSync(), 1e-5, `output ${label}`);
             assertClose(got.statistics!.keySum.readSync(), ref.statistics!.keySum.readSync(), 1e-5, `keySum ${label}`);
           } finally {

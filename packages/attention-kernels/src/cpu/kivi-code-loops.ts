@@ -3,7 +3,8 @@
 // probability rows are copied into a kept arena, the loops (O(rows·count·d)) read codes, not
 // dequantized rows. Where SIMD is off or unavailable, the KIVI source dequantizes each tile in
 // JavaScript and runs the dense loops instead (kivi-source.ts).
-import { keptModuleViews, type SimdArena } from '@kvkit/tensor-core';
+import { keptModuleViews, type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
+import type { TileRows } from './dense-row-loops.js';
 import kiviCodesWasm from './kivi-codes.wat';
 
 interface KiviCodeKernels {
@@ -40,19 +41,19 @@ interface KiviCodeKernels {
   ): void;
 }
 
-/** The kept arena's kernels and three views of its bytes. */
+/** The kept arena, its kernels and two views of its bytes. */
 interface ArenaViews {
+  arena: SimdArena<KiviCodeKernels>;
   kernels: KiviCodeKernels;
   base: number;
   f64: Float64Array;
-  f32: Float32Array;
   u32: Uint32Array;
 }
 
 function viewsOf(arena: SimdArena<KiviCodeKernels>): ArenaViews {
   const f64 = arena.arrays[0];
   const { buffer, byteOffset, length } = f64;
-  return { kernels: arena.kernels, base: byteOffset, f64, f32: new Float32Array(buffer, byteOffset, 2 * length), u32: new Uint32Array(buffer, byteOffset, 2 * length) };
+  return { arena, kernels: arena.kernels, base: byteOffset, f64, u32: new Uint32Array(buffer, byteOffset, 2 * length) };
 }
 
 const arenaViews = (values: number): ArenaViews | null => keptModuleViews(kiviCodesWasm, values * 8, viewsOf);
@@ -97,9 +98,9 @@ export interface QuantizedKeys {
   codes: Uint32Array;
   codeStart: number;
   groupWords: number;
-  /** Group g's channel c: scale and minimum at `scaleStart + g·d + c`. */
-  scale: Float32Array;
-  min: Float32Array;
+  /** Group g's channel c: scale and minimum at `scaleStart + g·d + c` (f32, or f16 bit patterns). */
+  scale: TileRows;
+  min: TileRows;
   scaleStart: number;
 }
 
@@ -125,11 +126,11 @@ export function codeKeyScores(q: Float64Array, rows: number, active: Uint8Array,
   const outAt = layout.f64((rows + 1) * span);
   const memory = arenaViews(layout.size);
   if (!memory) return false;
-  const { kernels, base, f64, f32, u32 } = memory;
+  const { arena, kernels, base, f64, u32 } = memory;
   f64.set(q.subarray(0, rows * d), qAt);
   const scaleFrom = keys.scaleStart + g0 * d;
-  f32.set(keys.scale.subarray(scaleFrom, scaleFrom + groups * d), 2 * scaleAt);
-  f32.set(keys.min.subarray(scaleFrom, scaleFrom + groups * d), 2 * minAt);
+  stageFloat32(arena, keys.scale, scaleFrom, groups * d, base + 8 * scaleAt);
+  stageFloat32(arena, keys.min, scaleFrom, groups * d, base + 8 * minAt);
   const codeFrom = keys.codeStart + g0 * d * groupWords;
   u32.set(keys.codes.subarray(codeFrom, codeFrom + groups * d * groupWords), 2 * codesAt);
   const qRow = (r: number) => base + 8 * (qAt + r * d);
@@ -166,9 +167,9 @@ export interface QuantizedValues {
   codeStart: number;
   rowWords: number;
   groupWords: number;
-  /** Token t's group g: scale and minimum at `scaleStart + t·groups + g`. */
-  scale: Float32Array;
-  min: Float32Array;
+  /** Token t's group g: scale and minimum at `scaleStart + t·groups + g` (f32, or f16 bit patterns). */
+  scale: TileRows;
+  min: TileRows;
   scaleStart: number;
 }
 
@@ -189,7 +190,7 @@ export function codeValueAccumulate(p: Float64Array, stride: number, rows: numbe
   const accAt = layout.f64((rows + 1) * dv);
   const memory = arenaViews(layout.size);
   if (!memory) return false;
-  const { kernels, base, f64, f32, u32 } = memory;
+  const { arena, kernels, base, f64, u32 } = memory;
   for (let r = 0; r < rows; r++) {
     if (active[r]) f64.set(p.subarray(r * stride, r * stride + count), pAt + r * count);
     else f64.fill(0, pAt + r * count, pAt + (r + 1) * count);
@@ -197,8 +198,8 @@ export function codeValueAccumulate(p: Float64Array, stride: number, rows: numbe
   const codeFrom = values.codeStart + a * rowWords;
   u32.set(values.codes.subarray(codeFrom, codeFrom + count * rowWords), 2 * codesAt);
   const scaleFrom = values.scaleStart + a * groups;
-  f32.set(values.scale.subarray(scaleFrom, scaleFrom + count * groups), 2 * scaleAt);
-  f32.set(values.min.subarray(scaleFrom, scaleFrom + count * groups), 2 * minAt);
+  stageFloat32(arena, values.scale, scaleFrom, count * groups, base + 8 * scaleAt);
+  stageFloat32(arena, values.min, scaleFrom, count * groups, base + 8 * minAt);
   f64.set(acc.subarray(0, rows * dv), accAt);
   const pRow = (r: number) => base + 8 * (pAt + r * count);
   const accRow = (r: number) => base + 8 * (accAt + r * dv);

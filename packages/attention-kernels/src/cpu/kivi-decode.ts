@@ -1,4 +1,4 @@
-import { hostFloat32, hostView, type Tensor } from '@kvkit/tensor-core';
+import { hostView, type Tensor } from '@kvkit/tensor-core';
 import type { KernelResult, KiviKernelAttrs } from '../ops/attention-types.js';
 import { hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
@@ -44,11 +44,11 @@ export function kiviDecodeAttentionCpu(inputs: Tensor[], attrs: KiviKernelAttrs)
     },
     {
       keyCodes: hostView(keyCodes) as Uint32Array,
-      keyScale: hostFloat32(keyScale),
-      keyMin: hostFloat32(keyMin),
+      keyScale: hostFloats(keyScale).data,
+      keyMin: hostFloats(keyMin).data,
       valueCodes: hostView(valueCodes) as Uint32Array,
-      valueScale: hostFloat32(valueScale),
-      valueMin: hostFloat32(valueMin),
+      valueScale: hostFloats(valueScale).data,
+      valueMin: hostFloats(valueMin).data,
       residualKeys: hostFloats(residualKeys),
       residualValues: hostFloats(residualValues),
     },

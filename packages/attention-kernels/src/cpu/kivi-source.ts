@@ -1,4 +1,5 @@
-import { valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
+import { f16BitsToNumber, valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
+import type { TileRows } from './dense-row-loops.js';
 import type { HostFloats } from './host-data.js';
 import { codeKeyScores, codeValueAccumulate, kiviCodeLoopsAvailable, type QuantizedKeys, type QuantizedValues } from './kivi-code-loops.js';
 import { type QueryBlock, RowTileSource } from './tile-source.js';
@@ -19,14 +20,14 @@ export interface KiviLayout {
   residualValueCapacity: number;
 }
 
-/** The view's buffers as host arrays (scales and mins decoded to f32 once per call: they are small). */
+/** The view's buffers as host arrays, in place: scales and minimums f32, or f16 bit patterns. */
 export interface KiviBuffers {
   keyCodes: Uint32Array;
-  keyScale: Float32Array;
-  keyMin: Float32Array;
+  keyScale: TileRows;
+  keyMin: TileRows;
   valueCodes: Uint32Array;
-  valueScale: Float32Array;
-  valueMin: Float32Array;
+  valueScale: TileRows;
+  valueMin: TileRows;
   residualKeys: HostFloats;
   residualValues: HostFloats;
 }
@@ -156,8 +157,8 @@ export class KiviRowSource extends RowTileSource {
       const at = start - a; // token u of the group is row at + u of the tile
       for (let c = 0; c < d; c++) {
         const row = (this.head * keyGroupCapacity + g) * d + c;
-        const scale = keyScale[row];
-        const min = keyMin[row];
+        const scale = floatAt(keyScale, row);
+        const min = floatAt(keyMin, row);
         const wordBase = row * keyWords;
         let u = u0;
         while (u < u1) {
@@ -181,8 +182,8 @@ export class KiviRowSource extends RowTileSource {
       const row = this.head * valueTokenCapacity + t;
       const o = (t - a) * d;
       for (let gi = 0; gi < groups; gi++) {
-        const scale = valueScale[row * groups + gi];
-        const min = valueMin[row * groups + gi];
+        const scale = floatAt(valueScale, row * groups + gi);
+        const min = floatAt(valueMin, row * groups + gi);
         const wordBase = row * valueWords + gi * valueWordsPerGroup;
         const c0 = o + gi * valueGroupSize;
         for (let j = 0; j < valueGroupSize; j += vpw) {
@@ -193,4 +194,9 @@ export class KiviRowSource extends RowTileSource {
       }
     }
   }
+}
+
+/** Element i of f32 values or f16 bit patterns, as a number. */
+function floatAt(values: TileRows, i: number): number {
+  return values instanceof Float32Array ? values[i] : f16BitsToNumber(values[i]);
 }
