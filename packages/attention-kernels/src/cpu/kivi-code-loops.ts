@@ -80,8 +80,8 @@ class ArenaLayout {
 }
 
 /**
- * Calls `pair(r0, r1, out1)` for the row pairs that have an active row; an odd last row is paired
- * with itself and its twin's results go to the spare row `rows`.
+ * Calls `pair(r0, r1, spare)` for the row pairs that have an active row; an odd last row is paired
+ * with itself (`spare` true: the caller sends its twin's results to the spare row `rows`).
  */
 function forEachRowPair(rows: number, active: Uint8Array, pair: (r0: number, r1: number, spare: boolean) => void): void {
   let r = 0;
