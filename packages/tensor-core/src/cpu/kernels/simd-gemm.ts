@@ -3,9 +3,9 @@
 // WeightPool (weight-pool.ts); float64 sums in gemm.ts's order.
 import { type SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
 import { keptModuleViews } from '../../simd/scratch-arena.js';
-import gemmF32Module from './gemm-f32.wat';
+import gemmF32Wasm from './gemm-f32.wat';
 
-export const gemmF32Wasm = gemmF32Module;
+export { gemmF32Wasm };
 
 export interface GemmF32Kernels {
   /** C (row stride ldc) = A·Bᵀ for f32 A (m × k, m a multiple of 4), B (n × k, n even); byte addresses. */
@@ -33,6 +33,7 @@ const residentPlaces = new WeakMap<ArrayBufferLike, ResidentPlace>();
 export function registerResidentPlace(buffer: ArrayBufferLike, place: ResidentPlace): void {
   residentPlaces.set(buffer, place);
 }
+
 /** Below this many multiply-adds the copies cost more than the SIMD loop saves. */
 const MIN_WORK = 4096;
 

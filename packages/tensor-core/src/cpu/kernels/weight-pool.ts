@@ -17,7 +17,6 @@ export class WeightPool {
     /** Held so the memory lives as long as the pool (the arrays keep it alive too). */
     private readonly arena: SimdArena<GemmF32Kernels>,
     private readonly weights: Float32Array,
-    readonly place: ResidentPlace,
   ) {}
 
   /**
@@ -31,7 +30,7 @@ export class WeightPool {
     const [w, a, c] = arena.arrays.map((array) => new Float32Array(array.buffer, array.byteOffset, array.length * 2));
     const place: ResidentPlace = { kernels: arena.kernels, a, c };
     registerResidentPlace(w.buffer, place);
-    return new WeightPool(arena, w, place);
+    return new WeightPool(arena, w);
   }
 
   /** Floats the pool holds for weights, and those still free. */
