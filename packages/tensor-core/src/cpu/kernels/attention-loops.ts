@@ -1,10 +1,10 @@
 // The two O(n·d) loops of the CPU attention kernel — a query row's scores against a range of keys,
 // and the probability-weighted sum of value rows — in WebAssembly SIMD for f32 operands
 // (`attention-f32.wat`, operands decoded into a kept arena once per call: f16 ones by the SIMD
-// `f16ToF32`) or in JavaScript. Both sum
-// in the same order, so they give the same float64 values.
+// `stageF16`) or in JavaScript. Both sum in the same order, so they give the same float64 values.
 import { keptModuleArena } from '../../simd/scratch-arena.js';
 import type { Tensor } from '../../tensor.js';
+import { stageF16 } from '../../simd/float32-staging.js';
 import type { SimdArena } from '../../simd/simd-arena.js';
 import { readFloat32Into, readNumbers, readRawInto } from '../host-data.js';
 import attentionF32Wasm from './attention-f32.wat';
@@ -116,17 +116,8 @@ function simdLoops(q: Tensor, k: Tensor, v: Tensor, { queryRows, kvHeads, n, d, 
   };
 }
 
-/**
- * `t`'s elements as f32 at byte `at` of the arena: f16 ones gathered raw into the upper half of
- * their place, then converted there in SIMD (`f16ToF32`, as `stageFloat32` does).
- */
+/** `t`'s elements as f32 at byte `at` of the arena: f16 ones gathered raw, then converted in SIMD (`stageF16`). */
 function readIntoArena(t: Tensor, arena: SimdArena<AttentionF32Kernels>, at: number): void {
-  const { buffer } = arena.arrays[0];
-  if (t.dtype !== 'f16') {
-    readFloat32Into(t, new Float32Array(buffer, at, t.size));
-    return;
-  }
-  const staged = at + 2 * t.size;
-  readRawInto(t, new Uint16Array(buffer, staged, t.size));
-  arena.kernels.f16ToF32(staged, at, t.size);
+  if (t.dtype === 'f16') stageF16(arena, t.size, at, (staging, index) => readRawInto(t, staging.subarray(index, index + t.size)));
+  else readFloat32Into(t, new Float32Array(arena.arrays[0].buffer, at, t.size));
 }
