@@ -91,20 +91,23 @@
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $rows))))
 
-  ;; One row of A (k floats at a) times n rows of B (n even): C[j] (f32 at c + 4j) = A·B[j], four
-  ;; rows of B a step (two for a last pair), each output's sum in gemmNTf32's two lanes and order:
-  ;; the same values as a row of a four-row block, without computing three padding rows (a decode
-  ;; step's product). Four independent sums keep the adds' latency hidden, and each two floats of A
-  ;; are loaded once for four rows.
+  ;; One row of A (k floats at a) times n rows of B (n ≥ 4): C[j] (f32 at c + 4j) = A·B[j], four
+  ;; rows of B a step (the last step on rows n − 4 … n − 1, recomputing up to three outputs with the
+  ;; same values), each output's sum in gemmNTf32's two lanes and order: the same values as a row of
+  ;; a four-row block, without computing three padding rows (a decode step's product). Four
+  ;; independent sums keep the adds' latency hidden, and each two floats of A are loaded once for
+  ;; four rows.
   (func (export "gemvNTf32") (param $a i32) (param $b i32) (param $c i32) (param $n i32) (param $k i32)
     (local $j i32) (local $p i32) (local $pairs i32) (local $rowBytes i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
-    (local $x v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $quads i32)
+    (local $x v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $out i32)
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const 2)))
     (local.set $pairs (i32.shl (i32.and (local.get $k) (i32.const -2)) (i32.const 2)))
-    (local.set $quads (i32.and (local.get $n) (i32.const -4)))
-    (local.set $b0 (local.get $b))
     (block $quadsDone (loop $quadCols
-      (br_if $quadsDone (i32.ge_s (local.get $j) (local.get $quads)))
+      (br_if $quadsDone (i32.ge_s (local.get $j) (local.get $n)))
+      ;; a last step past n moves back to rows n − 4 … n − 1
+      (if (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $n)) (then (local.set $j (i32.sub (local.get $n) (i32.const 4)))))
+      (local.set $b0 (i32.add (local.get $b) (i32.mul (local.get $j) (local.get $rowBytes))))
+      (local.set $out (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))
       (local.set $b1 (i32.add (local.get $b0) (local.get $rowBytes)))
       (local.set $b2 (i32.add (local.get $b1) (local.get $rowBytes)))
       (local.set $b3 (i32.add (local.get $b2) (local.get $rowBytes)))
@@ -138,37 +141,10 @@
             (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $b2) (local.get $p)))))))
           (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $x)
             (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $b3) (local.get $p)))))))))
-      (f32.store (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0)))))
-      (f32.store offset=4 (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s1)) (f64x2.extract_lane 1 (local.get $s1)))))
-      (f32.store offset=8 (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s2)) (f64x2.extract_lane 1 (local.get $s2)))))
-      (f32.store offset=12 (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s3)) (f64x2.extract_lane 1 (local.get $s3)))))
-      (local.set $c (i32.add (local.get $c) (i32.const 16)))
-      (local.set $b0 (i32.add (local.get $b3) (local.get $rowBytes)))
+      (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0)))))
+      (f32.store offset=4 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s1)) (f64x2.extract_lane 1 (local.get $s1)))))
+      (f32.store offset=8 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s2)) (f64x2.extract_lane 1 (local.get $s2)))))
+      (f32.store offset=12 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s3)) (f64x2.extract_lane 1 (local.get $s3)))))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
-      (br $quadCols)))
-    ;; a last pair of rows (n ≡ 2 mod 4)
-    (if (i32.lt_s (local.get $j) (local.get $n))
-      (then
-        (local.set $b1 (i32.add (local.get $b0) (local.get $rowBytes)))
-        (local.set $s0 (v128.const f64x2 0 0))
-        (local.set $s1 (v128.const f64x2 0 0))
-        (local.set $p (i32.const 0))
-        (block $pairsDone (loop $steps
-          (br_if $pairsDone (i32.ge_s (local.get $p) (local.get $pairs)))
-          (local.set $x (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $a) (local.get $p)))))
-          (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x)
-            (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $b0) (local.get $p)))))))
-          (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x)
-            (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $b1) (local.get $p)))))))
-          (local.set $p (i32.add (local.get $p) (i32.const 8)))
-          (br $steps)))
-        (if (i32.lt_s (local.get $p) (local.get $rowBytes))
-          (then
-            (local.set $x (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $a) (local.get $p)))))
-            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x)
-              (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $b0) (local.get $p)))))))
-            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x)
-              (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $b1) (local.get $p)))))))))
-        (f32.store (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0)))))
-        (f32.store offset=4 (local.get $c) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s1)) (f64x2.extract_lane 1 (local.get $s1))))))))
+      (br $quadCols))))
 )

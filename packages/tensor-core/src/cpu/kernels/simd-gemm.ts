@@ -10,7 +10,7 @@ export { gemmF32Wasm };
 export interface GemmF32Kernels {
   /** C (row stride ldc) = A·Bᵀ for f32 A (m × k, m a multiple of 4), B (n × k, n even); byte addresses. */
   gemmNTf32(a: number, b: number, c: number, m: number, n: number, k: number, ldc: number): void;
-  /** C[j] = A·B[j] for one f32 row A (k floats) and n rows of B (n even), in gemmNTf32's order. */
+  /** C[j] = A·B[j] for one f32 row A (k floats) and n rows of B (n ≥ 4), in gemmNTf32's order. */
   gemvNTf32(a: number, b: number, c: number, n: number, k: number): void;
 }
 
@@ -89,10 +89,10 @@ export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Floa
     for (let i0 = 0; i0 < m; i0 += aRows) {
       const height = Math.min(aRows, m - i0);
       place.a.set(a.subarray(aOff + i0 * k, aOff + (i0 + height) * k));
-      // Blocks of four rows; a last single row (x·Wᵀ for one x) by the one-row kernel, ≈ 2× faster
-      // than a block padded with three zero rows; two or three last rows padded to a block, which
-      // beats one pass over B per row. The same values either way.
-      const single = height % 4 === 1;
+      // Blocks of four rows; a last single row (x·Wᵀ for one x) by the one-row kernel (four or more
+      // rows of B), ≈ 2× faster than a block padded with three zero rows; two or three last rows
+      // padded to a block, which beats one pass over B per row. The same values either way.
+      const single = height % 4 === 1 && even >= 4;
       const blocked = single ? height - 1 : 4 * Math.ceil(height / 4);
       if (blocked > height) place.a.fill(0, height * k, blocked * k);
       if (blocked > 0) place.kernels.gemmNTf32(address(place.a), bAt, address(place.c), blocked, even, k, even);
