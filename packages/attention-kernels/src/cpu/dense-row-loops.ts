@@ -7,6 +7,7 @@
 import { f16ArrayToF32, keptModuleViews, type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
 import { accumulate1, accumulate2, accumulate4, scores1, scores2, scores4, transpose4 } from './dense-math.js';
 import denseRowsWasm from './dense-rows.wat';
+import type { HostFloats } from './host-data.js';
 
 interface DenseRowKernels {
   scores4(q: number, d: number, k: number, count: number, out: number, stride: number): void;
@@ -48,14 +49,11 @@ function viewsOf(arena: SimdArena<DenseRowKernels>): ArenaViews {
 /** The kept arena's views with at least `values` float64 values, or null (SIMD off or unavailable). */
 const arenaViews = (values: number): ArenaViews | null => keptModuleViews(denseRowsWasm, values * 8, viewsOf);
 
-/** A tile's rows: f32 values, or f16 bit patterns. */
-export type TileRows = Float32Array | Uint16Array;
-
 /** f16 rows decoded for the JavaScript loops (grown as needed). */
 let decoded = new Float32Array(0);
 
 /** `length` values of `rows` from `start` as f32 for the JavaScript loops: in place, or f16 decoded into scratch. */
-function f32Rows(rows: TileRows, start: number, length: number): [Float32Array, number] {
+function f32Rows(rows: HostFloats, start: number, length: number): [Float32Array, number] {
   if (rows instanceof Float32Array) return [rows, start];
   if (decoded.length < length) decoded = new Float32Array(length);
   f16ArrayToF32(rows.subarray(start, start + length), decoded);
@@ -70,7 +68,7 @@ const evenValues = (values: number) => values + (values & 1);
  * out[r·stride + t] = q_r · k_t for every active row r < rows (q row-major, d wide) and t < count,
  * keys k_t at keyStart + t·d of `keys`. Blocks of four rows also score their inactive rows.
  */
-export function rowScores(q: Float64Array, rows: number, d: number, active: Uint8Array, keys: TileRows, keyStart: number, count: number, out: Float64Array, stride: number): void {
+export function rowScores(q: Float64Array, rows: number, d: number, active: Uint8Array, keys: HostFloats, keyStart: number, count: number, out: Float64Array, stride: number): void {
   const qValues = evenValues(rows * d);
   const kValues = f32Values(count * d);
   const memory = arenaViews(qValues + kValues + rows * count);
@@ -114,7 +112,7 @@ let transposed = new Float64Array(0);
  * acc[r·dv + c] += Σ_t p[r·stride + t] · v_t[c] for every active row r < rows and t < count, values
  * v_t at valueStart + t·dv of `values`. Blocks of four rows treat their inactive rows' probabilities as zeros.
  */
-export function rowAccumulate(p: Float64Array, stride: number, rows: number, active: Uint8Array, values: TileRows, valueStart: number, dv: number, count: number, acc: Float64Array): void {
+export function rowAccumulate(p: Float64Array, stride: number, rows: number, active: Uint8Array, values: HostFloats, valueStart: number, dv: number, count: number, acc: Float64Array): void {
   const pValues = evenValues(rows * count);
   const vValues = f32Values(count * dv);
   const memory = arenaViews(pValues + vValues + evenValues(rows * dv));

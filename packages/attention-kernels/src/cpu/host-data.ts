@@ -1,18 +1,15 @@
 import { hostFloat32, hostView, type Tensor, tensor } from '@kvkit/tensor-core';
 
 /**
- * Float rows as the CPU kernels read them, without a full decoded copy: f32 data as is, f16 data as
- * bit patterns (decoded a tile at a time into scratch). bf16 is decoded up front (rare here).
+ * Float rows as the CPU kernels read them, without a full decoded copy: f32 values as they are, f16
+ * values as their bit patterns (a Uint16Array; converted a tile at a time where they are read).
+ * bf16 is decoded up front (rare here).
  */
-export interface HostFloats {
-  data: Float32Array | Uint16Array;
-  f16: boolean;
-}
+export type HostFloats = Float32Array | Uint16Array;
 
 /** A float tensor's rows (tensor-core's `hostView`: the CPU storage itself when contiguous, no copy). */
 export function hostFloats(t: Tensor): HostFloats {
-  if (t.dtype === 'f16') return { data: hostView(t) as Uint16Array, f16: true };
-  return { data: hostFloat32(t), f16: false };
+  return t.dtype === 'f16' ? (hostView(t) as Uint16Array) : hostFloat32(t);
 }
 
 export function hostInts(t: Tensor): Int32Array {

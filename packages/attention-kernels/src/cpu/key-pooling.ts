@@ -4,8 +4,8 @@ import { hostFloats, outputTensor } from './host-data.js';
 
 /** Neighbourhood max/avg pooling of every row of `scores` along its last axis (stride 1, same length). */
 export function poolKeyScoresCpu(scores: Tensor, attrs: { kernelSize: number; mode: 'max' | 'avg' }): Tensor {
-  const { data, f16 } = hostFloats(scores);
-  const x = f16 ? f16ArrayToF32(data as Uint16Array) : data;
+  const data = hostFloats(scores);
+  const x = data instanceof Uint16Array ? f16ArrayToF32(data) : data;
   const n = scores.shape[scores.rank - 1];
   const rows = n === 0 ? 0 : x.length / n;
   const half = (attrs.kernelSize - 1) / 2;

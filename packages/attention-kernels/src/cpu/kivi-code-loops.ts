@@ -4,7 +4,7 @@
 // dequantized rows. Where SIMD is off or unavailable, the KIVI source dequantizes each tile in
 // JavaScript and runs the dense loops instead (kivi-source.ts).
 import { keptModuleViews, type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
-import type { TileRows } from './dense-row-loops.js';
+import type { HostFloats } from './host-data.js';
 import kiviCodesWasm from './kivi-codes.wat';
 
 interface KiviCodeKernels {
@@ -99,8 +99,8 @@ export interface QuantizedKeys {
   codeStart: number;
   groupWords: number;
   /** Group g's channel c: scale and minimum at `scaleStart + g·d + c` (f32, or f16 bit patterns). */
-  scale: TileRows;
-  min: TileRows;
+  scale: HostFloats;
+  min: HostFloats;
   scaleStart: number;
 }
 
@@ -168,8 +168,8 @@ export interface QuantizedValues {
   rowWords: number;
   groupWords: number;
   /** Token t's group g: scale and minimum at `scaleStart + t·groups + g` (f32, or f16 bit patterns). */
-  scale: TileRows;
-  min: TileRows;
+  scale: HostFloats;
+  min: HostFloats;
   scaleStart: number;
 }
 

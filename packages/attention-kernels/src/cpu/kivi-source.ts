@@ -1,5 +1,4 @@
 import { f16BitsToNumber, valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
-import type { TileRows } from './dense-row-loops.js';
 import type { HostFloats } from './host-data.js';
 import { codeKeyScores, codeValueAccumulate, kiviCodeLoopsAvailable, type QuantizedKeys, type QuantizedValues } from './kivi-code-loops.js';
 import { type QueryBlock, RowTileSource } from './tile-source.js';
@@ -23,11 +22,11 @@ export interface KiviLayout {
 /** The view's buffers as host arrays, in place: scales and minimums f32, or f16 bit patterns. */
 export interface KiviBuffers {
   keyCodes: Uint32Array;
-  keyScale: TileRows;
-  keyMin: TileRows;
+  keyScale: HostFloats;
+  keyMin: HostFloats;
   valueCodes: Uint32Array;
-  valueScale: TileRows;
-  valueMin: TileRows;
+  valueScale: HostFloats;
+  valueMin: HostFloats;
   residualKeys: HostFloats;
   residualValues: HostFloats;
 }
@@ -51,6 +50,9 @@ export class KiviRowSource extends RowTileSource {
   /** The bound head's quantized keys and values as the code loops read them. */
   private readonly keys: QuantizedKeys;
   private readonly values: QuantizedValues;
+  /** Whether quantized keys / values are read from their codes here (decided once per kernel call). */
+  private readonly codeKeys: boolean;
+  private readonly codeValues: boolean;
   /** The loaded tile: its tokens, and whether its keys / values are read from their codes. */
   private tileStart = 0;
   private tileEnd = 0;
@@ -71,6 +73,8 @@ export class KiviRowSource extends RowTileSource {
     this.keyWords = wordsPerRow(groupSize, bits);
     this.valueWords = wordsPerRow(d, bits, valueGroupSize);
     this.valueWordsPerGroup = wordsPerGroup(valueGroupSize, bits);
+    this.codeKeys = kiviCodeLoopsAvailable();
+    this.codeValues = this.codeKeys && valueGroupSize % 4 === 0;
     this.keys = { bits, d, groupSize, codes: buffers.keyCodes, codeStart: 0, groupWords: this.keyWords, scale: buffers.keyScale, min: buffers.keyMin, scaleStart: 0 };
     this.values = {
       bits,
@@ -99,17 +103,16 @@ export class KiviRowSource extends RowTileSource {
   load(a: number, b: number): void {
     const L = this.layout;
     const { d } = L;
-    const fromCodes = kiviCodeLoopsAvailable();
     this.tileStart = a;
     this.tileEnd = b;
-    this.keysFromCodes = fromCodes && b <= L.keyTokens;
-    this.valuesFromCodes = fromCodes && b <= L.valueTokens && L.valueGroupSize % 4 === 0;
+    this.keysFromCodes = this.codeKeys && b <= L.keyTokens;
+    this.valuesFromCodes = this.codeValues && b <= L.valueTokens;
     if (b > L.keyTokens) {
-      this.kTile = this.buffers.residualKeys.data;
+      this.kTile = this.buffers.residualKeys;
       this.kOff = (this.head * L.residualKeyCapacity + a - L.keyTokens) * d;
     } else if (!this.keysFromCodes) this.dequantizeKeys();
     if (b > L.valueTokens) {
-      this.vTile = this.buffers.residualValues.data;
+      this.vTile = this.buffers.residualValues;
       this.vOff = (this.head * L.residualValueCapacity + a - L.valueTokens) * d;
     } else if (!this.valuesFromCodes) this.dequantizeValues();
   }
@@ -197,6 +200,6 @@ export class KiviRowSource extends RowTileSource {
 }
 
 /** Element i of f32 values or f16 bit patterns, as a number. */
-function floatAt(values: TileRows, i: number): number {
+function floatAt(values: HostFloats, i: number): number {
   return values instanceof Float32Array ? values[i] : f16BitsToNumber(values[i]);
 }

@@ -1,4 +1,4 @@
-import { rowAccumulate, rowScores, type TileRows } from './dense-row-loops.js';
+import { rowAccumulate, rowScores } from './dense-row-loops.js';
 import type { HostFloats } from './host-data.js';
 
 /** The query rows that read one KV head: (query head in the group) × (query), pre-scaled. */
@@ -66,8 +66,8 @@ export abstract class RowTileSource implements TileSource {
   positionBase = 0;
   logWeights: Float32Array | undefined = undefined;
   logWeightBase = 0;
-  protected kTile: TileRows = new Float32Array(0);
-  protected vTile: TileRows = new Float32Array(0);
+  protected kTile: HostFloats = new Float32Array(0);
+  protected vTile: HostFloats = new Float32Array(0);
   protected kOff = 0;
   protected vOff = 0;
   protected readonly kScratch: Float32Array;
@@ -121,11 +121,11 @@ export class DenseRowSource extends RowTileSource {
 
   load(a: number, _b: number): void {
     const { d, dv } = this;
-    this.kTile = this.keys.data;
+    this.kTile = this.keys;
     this.kOff = this.keyBase + a * d;
     if (dv > 0) {
       // dv 0: statistics only
-      this.vTile = this.values.data;
+      this.vTile = this.values;
       this.vOff = this.valueBase + a * dv;
     }
   }
