@@ -94,7 +94,7 @@ export interface ResidentFactor {
 /**
  * `blockedCholesky` in float32 storage with L left where the factorization wrote it, and float64
  * areas of the given lengths beside it: `use` gets them, its result is returned, and the memory is
- * released after. Null where SIMD is unavailable. For the mixed-precision refinement, which solves
+ * disposed of after (`use` returns nothing that views it). Null where SIMD is unavailable. For the mixed-precision refinement, which solves
  * a few times with the factor: copying L out as float64 and into a solver's memory (two n² arrays
  * written, their pages first touched) took about 30% of the whole solve at order 1600.
  */
@@ -104,8 +104,8 @@ export function withFloat32Cholesky<T>(ad: Float64Array, n: number, pivot: Pivot
 
 /**
  * The blocked factorization in an arena with `extra` float64 areas beside its own, then `use` of L
- * (row i at i·n: float64, or a float32 view), the kernels and the extra areas; the arena is released
- * after. Null where SIMD is unavailable.
+ * (row i at i·n: float64, or a float32 view), the kernels and the extra areas; the arena is disposed
+ * of after. Null where SIMD is unavailable.
  */
 function withFactorInArena<T>(
   ad: Float64Array,
@@ -130,7 +130,7 @@ function withFactorInArena<T>(
     const l = factorInArena(ad, n, pivot, scratch.kernels, scratch.areas, threaded?.arena ?? null, storage);
     return use(l, scratch.kernels, scratch.areas.slice(own.length));
   } finally {
-    threaded?.owned?.release();
+    threaded?.owned?.dispose();
   }
 }
 

@@ -179,7 +179,7 @@ class WyArena {
     private readonly areas: Float64Array[],
     /** The arena to split the large products among its threads, or null (one thread). */
     private readonly threads: SimdArena | null,
-    /** A one-off arena to release at the end. */
+    /** A one-off arena to dispose of at the end. */
     private readonly owned: SimdArena | null,
     readonly target: Float64Array,
     private readonly rowCount: number,
@@ -234,10 +234,10 @@ class WyArena {
     }
   }
 
-  /** Writes the result back (and lets a one-off arena's threads go). */
+  /** Writes the result back (and disposes of a one-off arena: its memory goes back for reuse). */
   finish(target: Float64Array): void {
     target.set(this.target);
-    this.owned?.release();
+    this.owned?.dispose();
   }
 }
 

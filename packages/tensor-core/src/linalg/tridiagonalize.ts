@@ -91,7 +91,6 @@ export function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Fl
     }
     updateTrailing(kernels, split, work, n, panelEnd, panelEnd - panelStart, panelV, panelW, left, right);
   }
-  arena?.release();
   if (n >= 2) {
     diagonal[n - 2] = work[(n - 2) * n + n - 2];
     offDiagonal[n - 2] = work[(n - 2) * n + n - 1];
@@ -99,6 +98,7 @@ export function tridiagonalize(matrixWork: Float64Array, n: number, diagonal: Fl
   diagonal[n - 1] = work[(n - 1) * n + n - 1];
   offDiagonal[n - 1] = 0;
   matrixWork.set(work); // the reflection vectors, for the accumulation of Q
+  arena?.dispose(); // nothing reads its arrays from here on
   return taus;
 }
 

@@ -1,4 +1,5 @@
 export { addressOf, type DenseSimdKernels, fusedMultiplyAddActive, SimdArena, setFusedMultiplyAdd, setSimdKernels } from './simd-arena.js';
+export { recycledArenaBytes, setArenaRecycling } from './recycled-memory.js';
 export { type SimdThreads, setSimdThreads, simdThreadCount, startSimdThreads } from './simd-threads.js';
 export { balancedRanges } from './work-split.js';
 export { type RowBlocksJob, runRowBlocks } from './row-blocks.js';

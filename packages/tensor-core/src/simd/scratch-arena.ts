@@ -56,7 +56,7 @@ export function threadedScratchAreas(lengths: number[]): { kernels: DenseSimdKer
 /**
  * Areas for a job worth splitting among the worker threads: `threadedScratchAreas` while the
  * lengths fit the kept arena, else a one-off arena in shared memory with the threads attached
- * (`owned`: call its `release` when done). Null with one thread, or where shared memory or SIMD is
+ * (`owned`: call its `dispose` when done with the areas). Null with one thread, or where shared memory or SIMD is
  * unavailable: the caller then runs on its own thread.
  */
 export function threadedAreas(lengths: number[]): { kernels: DenseSimdKernels; areas: Float64Array[]; arena: SimdArena; owned: SimdArena | null } | null {
@@ -65,7 +65,7 @@ export function threadedAreas(lengths: number[]): { kernels: DenseSimdKernels; a
   if (!simdKernelsEnabled() || simdThreadCount() < 2) return null;
   const owned = SimdArena.create(lengths, undefined, { threads: true });
   if (!owned?.threads) {
-    owned?.release();
+    owned?.dispose();
     return null;
   }
   return { kernels: owned.kernels, areas: owned.arrays, arena: owned, owned };

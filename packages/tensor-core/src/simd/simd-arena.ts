@@ -1,4 +1,5 @@
 import denseWasm, { fused as denseFusedWasm } from './dense.wat';
+import { recycleMemory, takeRecycledMemory } from './recycled-memory.js';
 import { SHARED_MAX_PAGES, withSharedMemoryImport } from './shared-module.js';
 import { SimdThreads, simdThreadCount } from './simd-threads.js';
 
@@ -190,6 +191,8 @@ function probeFusedMultiplyAdd(): boolean {
  * cannot be had: callers then run their JavaScript loops.
  */
 export class SimdArena<Extra extends object = object> {
+  private disposed = false;
+
   private constructor(
     readonly kernels: DenseSimdKernels & Extra,
     readonly arrays: Float64Array[],
@@ -199,7 +202,12 @@ export class SimdArena<Extra extends object = object> {
      */
     readonly threads: SimdThreads | null = null,
     /** Whether its dense products fuse their multiply-adds (`fusedMultiplyAddActive` when it was created). */
-    readonly fused = false,
+    readonly fused: boolean,
+    private readonly memory: { readonly buffer: ArrayBufferLike },
+    /** Whether the memory is shared (what recycling matches it on). */
+    private readonly shared: boolean,
+    /** Whether its pages are new (not yet touched) rather than a disposed arena's, reused. */
+    private readonly fresh: boolean,
   ) {}
 
   /**
@@ -223,9 +231,10 @@ export class SimdArena<Extra extends object = object> {
     }
     const pages = Math.max(1, Math.ceil(bytes / PAGE_BYTES));
     if (pages > MAX_PAGES) return null;
-    let memory: { readonly buffer: ArrayBufferLike };
+    let memory: { readonly buffer: ArrayBufferLike } | undefined = takeRecycledMemory(pages * PAGE_BYTES, shared);
+    const fresh = !memory;
     try {
-      memory = new wasm.Memory(shared ? { initial: pages, maximum: Math.min(pages, SHARED_MAX_PAGES), shared: true } : { initial: pages });
+      memory ??= new wasm.Memory(shared ? { initial: pages, maximum: Math.min(pages, SHARED_MAX_PAGES), shared: true } : { initial: pages });
     } catch {
       return null; // out of address space or memory: the JavaScript path needs the same bytes, as plain arrays
     }
@@ -238,6 +247,9 @@ export class SimdArena<Extra extends object = object> {
       lengths.map((length, i) => new Float64Array(memory.buffer, starts[i], length)),
       threads,
       fused,
+      memory,
+      shared,
+      fresh,
     );
   }
 
@@ -253,6 +265,7 @@ export class SimdArena<Extra extends object = object> {
    * once, for `threadCount` parts, whatever that count is.
    */
   run(name: string, args: Array<number[] | null>): void {
+    if (this.disposed) throw new Error(`SimdArena.run('${name}'): the arena was disposed`);
     if (this.threads) {
       this.threads.run(name, args);
       return;
@@ -268,7 +281,7 @@ export class SimdArena<Extra extends object = object> {
    */
   touchInParallel(array: Float64Array): void {
     const count = this.threadCount;
-    if (count === 1) return;
+    if (count === 1 || !this.fresh) return;
     const bytes = array.length * 8;
     const page = 4096;
     const boundary = (t: number) => (t === count ? bytes : Math.floor((bytes * t) / count / page) * page);
@@ -278,6 +291,18 @@ export class SimdArena<Extra extends object = object> {
   /** Lets the worker threads go (they keep the memory alive while attached); a later `run` takes them back. */
   release(): void {
     this.threads?.detach();
+  }
+
+  /**
+   * `release`, and the memory goes back for the next arena of about its size to reuse (its pages
+   * already touched; see `setArenaRecycling`). Call it only when no view of the arena's arrays
+   * will be read or written again: they become another arena's memory. `run` throws afterwards.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.release();
+    recycleMemory(this.memory, this.shared);
   }
 }
 
