@@ -134,7 +134,7 @@ export class KernelPCA {
           where: 'KernelPCA.fit (lanczos)',
         });
       } finally {
-        gram.simd?.arena.release();
+        gram.simd?.arena.dispose();
       }
       vectors = signByLargest(result.vectors);
       values = result.values;
@@ -156,7 +156,7 @@ export class KernelPCA {
           this.iterations = result.iterations;
         }
       } finally {
-        operator.release();
+        operator.dispose();
       }
     }
     return this.setFit(x, vectors, values, rowMeans, mean);
@@ -217,7 +217,7 @@ export class KernelPCA {
     const n = x.rows;
     if (isHostEngine(this.options.engine) && packedKernelFits(n, this.options.maxMemoryBytes)) return storedGram(this.kernel, x);
     const lazy = new KernelMatrix(this.kernel, x, undefined, this.options);
-    return Object.assign(lazy, { rowMeans: lazy.rowSums().map((s) => s / n), release: () => lazy.dispose() });
+    return Object.assign(lazy, { rowMeans: lazy.rowSums().map((s) => s / n) });
   }
 
   /** The randomized solver's settings (oversample default 10, power iterations default 4, seed default 0), checked. */

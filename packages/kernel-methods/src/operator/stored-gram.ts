@@ -8,10 +8,10 @@ import type { LinearOperator, Matrix } from '@kvkit/tensor-core';
 import type { Kernel } from '../kernels/kernel.js';
 import { MAX_PRODUCT_COLUMNS, materializeKernel, packedMultiply, packedRowMeans } from './stored-kernel.js';
 
-/** The operator K·V of a stored n × n K, its row means, and `release` (let the worker threads go). */
+/** The operator K·V of a stored n × n K, its row means, and `dispose` (done with it: its memory goes back for reuse). */
 export interface StoredGram extends LinearOperator {
   readonly rowMeans: Float64Array;
-  release(): void;
+  dispose(): void;
 }
 
 /** K(x, x) materialized once (`materializeKernel`, packed) as an operator for blocks of vectors. */
@@ -20,5 +20,5 @@ export function storedGram(kernel: Kernel, x: Matrix): StoredGram {
   const packed = materializeKernel(kernel, x, { productColumns: MAX_PRODUCT_COLUMNS });
   const multiply = (v: Matrix): Matrix => packedMultiply(packed, v);
   const n = x.rows;
-  return { rows: n, cols: n, multiply, multiplyTransposed: multiply, rowMeans: packedRowMeans(packed).rowMeans, release: () => packed.simd?.arena.release() };
+  return { rows: n, cols: n, multiply, multiplyTransposed: multiply, rowMeans: packedRowMeans(packed).rowMeans, dispose: () => packed.simd?.arena.dispose() };
 }

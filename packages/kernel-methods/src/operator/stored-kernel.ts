@@ -36,7 +36,7 @@ export interface PackedSymmetric {
 
 /**
  * The arena holding a packed matrix (its kernels and, where attached, its worker threads; call
- * `arena.release()` when done with the matrix), and its product's slots: v, and one out per thread
+ * `arena.dispose()` when done with the matrix: its memory goes back for reuse), and its product's slots: v, and one out per thread
  * for the partial products (outs[0] the caller's), each n × `columns` (a block product takes that
  * many columns of V per pass).
  */

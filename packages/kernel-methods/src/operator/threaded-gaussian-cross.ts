@@ -91,7 +91,7 @@ function gaussianTiles(
   // A short last block of four reads (and writes) up to three rows past the tile: padding rows.
   const arena = SimdArena.create([tileRows * d, d * m, m, tileRows, tileRows * m, ...extra], { threads: true });
   if (!arena?.threads) {
-    arena?.release();
+    arena?.dispose();
     return false;
   }
   try {
@@ -115,6 +115,6 @@ function gaussianTiles(
     }
     return true;
   } finally {
-    arena.release();
+    arena.dispose();
   }
 }

@@ -41,7 +41,7 @@ export function falkon(kernel: Kernel, x: Matrix, y: Matrix, centers: Matrix, op
       request.op === 'apply' ? normal.apply(request.v) : normal.transposedTimes(request.v),
     );
   } finally {
-    normal.release();
+    normal.dispose();
   }
 }
 
@@ -110,8 +110,8 @@ interface NormalProduct {
   apply(b: Matrix): Matrix;
   /** K_mn Y for Y (n × k). */
   transposedTimes(y: Matrix): Matrix;
-  /** Lets the worker threads of the cache's arena go. */
-  release(): void;
+  /** Done with the products: the cache's arena is disposed of (its memory goes back for reuse). */
+  dispose(): void;
 }
 
 /**
@@ -126,7 +126,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
     return {
       apply: (b) => knm.multiplyTransposed(knm.multiply(b)),
       transposedTimes: (y) => knm.multiplyTransposed(y),
-      release: () => {},
+      dispose: () => {},
     };
   }
   const n = x.rows;
@@ -203,7 +203,7 @@ function normalProduct(kernel: Kernel, x: Matrix, centers: Matrix, columns: numb
       });
       return { rows: m, cols: k, data: out };
     },
-    release: () => arena?.release(),
+    dispose: () => arena?.dispose(),
     transposedTimes(y) {
       const k = y.cols;
       if (arena) return simdProduct(y, true);

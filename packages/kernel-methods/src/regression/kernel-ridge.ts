@@ -131,7 +131,7 @@ export class KernelRidge {
       if (solver === 'pcg') {
         requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelRidge.fit (pcg)', "solver 'cg'");
         const gram = materializeKernel(this.kernel, x, { productColumns: productColumnsFor(y.cols) });
-        release = () => gram.simd?.arena.release();
+        release = () => gram.simd?.arena.dispose();
         diagonal = packedDiagonal(gram);
         // K + αI in place (the solve's matrix); the preconditioner reads K's columns back without α.
         for (let i = 0; i < n; i++) gram.data[rowOffset(n, i)] += alpha;
