@@ -1,9 +1,10 @@
-import { cholesky, choleskySolve, eigh, type Matrix, matmulMatrix, matrix, type Rng, recycledArenaBytes, setArenaRecycling, setSimdThreads } from '@kvkit/tensor-core';
+import { cholesky, choleskySolve, eigh, type Matrix, matmulMatrix, matrix, type Rng, recycledArenaBytes, setArenaRecycling, setSimdKernels, setSimdThreads } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { centerGram } from '../src/operator/centered.js';
 import { centeredPackedMatvec, materializeKernel, packedRowMeans, radialCrossProduct, type PackedSymmetric, packedDiagonal, packedMatvec, packedMultiply, packedRow } from '../src/operator/stored-kernel.js';
 import { KernelPCA, KernelRidge, kernelBlock, laplace, matern, poly, rbf } from '../src/index.js';
+import { KrylovBasis } from '../src/util/krylov-basis.js';
 import { lanczosLargest } from '../src/util/lanczos.js';
 import { lowRankPlusShiftInverse, pivotedCholesky } from '../src/util/pivoted-cholesky.js';
 
@@ -151,14 +152,80 @@ describe('thick-restart Lanczos', () => {
       const a = matmulMatrix(g, g, { transposeB: true });
       const reference = eigh(a, { order: 'descending' });
       const apply = (v: Float64Array, out: Float64Array) => out.set(product(a, { rows: n, cols: 1, data: v }));
-      for (const basisSize of [undefined, 12]) {
-        const k = 5;
-        const result = lanczosLargest(apply, n, k, { basisSize, tolerance: 1e-12, seed: rng.int(1000) });
-        assertClose(result.values, reference.values.subarray(0, k), 1e-12, `eigenvalues (basis ${basisSize})`);
-        const expected = leading(reference.vectors, k);
-        assertClose(alignSigns(result.vectors, expected), expected.data, 1e-8, `eigenvectors (basis ${basisSize})`);
-        if (basisSize === 12) expect(result.restarts).toBeGreaterThan(0);
+      // The basis in WebAssembly memory (SIMD orthogonalization) and in JavaScript arrays.
+      for (const simd of [true, false]) {
+        setSimdKernels(simd);
+        try {
+          for (const basisSize of [undefined, 12]) {
+            const k = 5;
+            const result = lanczosLargest(apply, n, k, { basisSize, tolerance: 1e-12, seed: rng.int(1000) });
+            assertClose(result.values, reference.values.subarray(0, k), 1e-12, `eigenvalues (basis ${basisSize}, SIMD ${simd})`);
+            const expected = leading(reference.vectors, k);
+            assertClose(alignSigns(result.vectors, expected), expected.data, 1e-8, `eigenvectors (basis ${basisSize}, SIMD ${simd})`);
+            if (basisSize === 12) expect(result.restarts).toBeGreaterThan(0);
+          }
+        } finally {
+          setSimdKernels(true);
+        }
       }
+    }));
+
+  it('orthogonalizes against its first vectors twice (w ⟂ them, h = their products with w), the same in SIMD and JavaScript, and restarts from Ritz vectors', () =>
+    withSeed((rng) => {
+      const n = 37;
+      const count = 6;
+      const unit = (v: Float64Array) => {
+        const s = Math.hypot(...v);
+        for (let i = 0; i < n; i++) v[i] /= s;
+      };
+      const results = [true, false].map((simd) => {
+        setSimdKernels(simd);
+        const basis = KrylovBasis.create(n, count + 2);
+        setSimdKernels(true);
+        return basis;
+      });
+      const start = Array.from({ length: (count + 1) * n }, () => rng.normal());
+      const w0 = Float64Array.from({ length: n }, () => rng.normal());
+      const outcomes = results.map((basis) => {
+        // Orthonormal vectors 0..count−1, built with the basis itself.
+        for (let i = 0; i < count; i++) {
+          basis.w.set(start.slice(i * n, (i + 1) * n));
+          basis.orthogonalize(i, new Float64Array(count));
+          unit(basis.w);
+          basis.vector(i).set(basis.w);
+        }
+        basis.vector(count).set(start.slice(count * n));
+        basis.w.set(w0);
+        const h = new Float64Array(count);
+        basis.orthogonalize(count, h);
+        for (let i = 0; i < count; i++) {
+          let direct = 0;
+          let residual = 0;
+          for (let r = 0; r < n; r++) {
+            direct += basis.vector(i)[r] * w0[r];
+            residual += basis.vector(i)[r] * basis.w[r];
+          }
+          expect(Math.abs(h[i] - direct)).toBeLessThan(1e-13);
+          expect(Math.abs(residual)).toBeLessThan(1e-14);
+        }
+        const w = Float64Array.from(basis.w);
+        // A restart keeps two Ritz vectors (columns of Y) and moves vector `count` after them.
+        const s = new Float64Array(count * count);
+        for (let i = 0; i < count * count; i++) s[i] = rng.normal();
+        const y = basis.ritzVectors(s, count, 2);
+        for (let r = 0; r < n; r++) {
+          let expected = 0;
+          for (let l = 0; l < count; l++) expected += basis.vector(l)[r] * s[l * count + 1];
+          expect(Math.abs(y.data[r * 2 + 1] - expected)).toBeLessThan(1e-13);
+        }
+        const last = Float64Array.from(basis.vector(count));
+        basis.restart(y, count);
+        expect(Array.from(basis.vector(1))).toEqual(Array.from({ length: n }, (_, r) => y.data[r * 2 + 1]));
+        expect(Array.from(basis.vector(2))).toEqual(Array.from(last));
+        basis.dispose();
+        return w;
+      });
+      assertClose(outcomes[0], outcomes[1], 1e-13, 'SIMD against JavaScript');
     }));
 
   it('handles an invariant subspace (a rank-3 matrix) and the whole space (k = n)', () =>

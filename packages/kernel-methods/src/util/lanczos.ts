@@ -1,4 +1,5 @@
 import { createRng, eigh, InvalidConfigError, type Matrix, NotConvergedError, type ProductSteps, type Rng, runSteps, runStepsAsync } from '@kvkit/tensor-core';
+import { KrylovBasis } from './krylov-basis.js';
 
 export interface LanczosOptions {
   /** Stop when every wanted Ritz pair has ‖A y − θ y‖ ≤ tolerance·|θ_max| (default 1e-10). */
@@ -27,7 +28,7 @@ const CHECK_EVERY = 4;
 
 /**
  * The k largest eigenpairs of a symmetric n×n matrix given by its product, by thick-restart Lanczos
- * (Wu & Simon 2000) with full reorthogonalization (classical Gram–Schmidt, twice). The basis grows
+ * (Wu & Simon 2000) with full reorthogonalization (classical Gram–Schmidt, twice; `KrylovBasis`). The basis grows
  * to `basisSize` vectors; if the wanted Ritz pairs have not converged by then, it restarts from the
  * best Ritz vectors plus the last Lanczos vector, which keeps the Krylov information (ARPACK's
  * implicit restart does the same in exact arithmetic). Each step costs one product and O(n·basis)
@@ -57,87 +58,72 @@ function* lanczosSteps(n: number, k: number, options: LanczosOptions): ProductSt
   const rng = createRng(options.seed ?? 0);
   const stride = m + 1;
   const t = new Float64Array(stride * stride); // the projected matrix Vᵀ A V, plus the row of the next vector
-  const basis: Float64Array[] = [randomUnitVector(n, rng, [])];
-  const w = new Float64Array(n);
-  const h = new Float64Array(m);
-  let size = 0;
-  let kept = 0;
-  let products = 0;
-  let restarts = 0;
-  let scale = 0;
-  for (;;) {
-    const j = size;
-    w.set(yield basis[j]);
-    products++;
-    h.fill(0, 0, j + 1);
-    orthogonalize(w, basis, j + 1, h);
-    for (let i = 0; i <= j; i++) {
-      t[i * stride + j] = h[i];
-      t[j * stride + i] = h[i];
-    }
-    scale = Math.max(scale, Math.abs(h[j]));
-    let beta = norm(w);
-    size = j + 1;
-    if (size < n) {
-      if (beta <= 1e-14 * scale) {
-        // An invariant subspace: continue from a fresh direction, with no coupling to the old one.
-        basis[size] = randomUnitVector(n, rng, basis.slice(0, size));
-        beta = 0;
-      } else {
-        const next = basis[size] ?? new Float64Array(n);
-        for (let i = 0; i < n; i++) next[i] = w[i] / beta;
-        basis[size] = next;
+  const basis = KrylovBasis.create(n, m + 1);
+  const { w } = basis;
+  const h = new Float64Array(m + 1);
+  try {
+    randomUnitVector(basis, 0, rng);
+    let size = 0;
+    let kept = 0;
+    let products = 0;
+    let restarts = 0;
+    let scale = 0;
+    for (;;) {
+      const j = size;
+      w.set(yield basis.vector(j));
+      products++;
+      h.fill(0, 0, j + 1);
+      basis.orthogonalize(j + 1, h);
+      for (let i = 0; i <= j; i++) {
+        t[i * stride + j] = h[i];
+        t[j * stride + i] = h[i];
       }
-    } else beta = 0; // the basis spans Rⁿ: the projection is exact
-    t[size * stride + j] = beta;
-    t[j * stride + size] = beta;
-    if (size < k || (size !== m && (size - kept) % CHECK_EVERY !== 0)) continue;
+      scale = Math.max(scale, Math.abs(h[j]));
+      let beta = norm(w);
+      size = j + 1;
+      if (size < n) {
+        if (beta <= 1e-14 * scale) {
+          // An invariant subspace: continue from a fresh direction, with no coupling to the old one.
+          randomUnitVector(basis, size, rng);
+          beta = 0;
+        } else {
+          const next = basis.vector(size);
+          for (let i = 0; i < n; i++) next[i] = w[i] / beta;
+        }
+      } else beta = 0; // the basis spans Rⁿ: the projection is exact
+      t[size * stride + j] = beta;
+      t[j * stride + size] = beta;
+      if (size < k || (size !== m && (size - kept) % CHECK_EVERY !== 0)) continue;
 
-    const { values, vectors } = eigh(projected(t, stride, size), { order: 'descending' });
-    const s = vectors.data; // size×size, eigenvectors as columns
-    let converged = true;
-    const bound = tolerance * Math.max(Math.abs(values[0]), Number.MIN_VALUE);
-    for (let i = 0; i < k; i++) if (!(Math.abs(beta * s[(size - 1) * size + i]) <= bound)) converged = false;
-    if (converged) return { values: values.slice(0, k), vectors: ritzVectors(basis, s, size, k, n), products, restarts };
-    if (size < m) continue;
-    if (restarts >= maxRestarts) {
-      throw new NotConvergedError(`${where}: Lanczos did not reach tolerance ${tolerance} in ${products} products (${restarts} restarts); raise basisSize or loosen tolerance`, {
-        products,
-        restarts,
-      });
+      const { values, vectors } = eigh(projected(t, stride, size), { order: 'descending' });
+      const s = vectors.data; // size×size, eigenvectors as columns
+      let converged = true;
+      const bound = tolerance * Math.max(Math.abs(values[0]), Number.MIN_VALUE);
+      for (let i = 0; i < k; i++) if (!(Math.abs(beta * s[(size - 1) * size + i]) <= bound)) converged = false;
+      if (converged) return { values: values.slice(0, k), vectors: basis.ritzVectors(s, size, k), products, restarts };
+      if (size < m) continue;
+      if (restarts >= maxRestarts) {
+        throw new NotConvergedError(`${where}: Lanczos did not reach tolerance ${tolerance} in ${products} products (${restarts} restarts); raise basisSize or loosen tolerance`, {
+          products,
+          restarts,
+        });
+      }
+      // Thick restart: the best `kept` Ritz vectors, then the last Lanczos vector; the projected
+      // matrix becomes diag(θ) bordered by the residual couplings β·s_last.
+      kept = Math.min(m - 1, k + Math.ceil((m - k) / 3));
+      basis.restart(basis.ritzVectors(s, size, kept), size);
+      t.fill(0);
+      for (let i = 0; i < kept; i++) {
+        t[i * stride + i] = values[i];
+        const coupling = beta * s[(size - 1) * size + i];
+        t[kept * stride + i] = coupling;
+        t[i * stride + kept] = coupling;
+      }
+      size = kept;
+      restarts++;
     }
-    // Thick restart: the best `kept` Ritz vectors, then the last Lanczos vector; the projected
-    // matrix becomes diag(θ) bordered by the residual couplings β·s_last.
-    kept = Math.min(m - 1, k + Math.ceil((m - k) / 3));
-    const ritz = ritzVectors(basis, s, size, kept, n);
-    const last = basis[size];
-    t.fill(0);
-    for (let i = 0; i < kept; i++) {
-      const column = basis[i];
-      for (let r = 0; r < n; r++) column[r] = ritz.data[r * kept + i];
-      t[i * stride + i] = values[i];
-      const coupling = beta * s[(size - 1) * size + i];
-      t[kept * stride + i] = coupling;
-      t[i * stride + kept] = coupling;
-    }
-    basis[size] = basis[kept];
-    basis[kept] = last;
-    size = kept;
-    restarts++;
-  }
-}
-
-/** w ← w − V Vᵀ w over the first `count` basis vectors, twice (CGS2), accumulating the coefficients in h. */
-function orthogonalize(w: Float64Array, basis: Float64Array[], count: number, h: Float64Array): void {
-  const n = w.length;
-  for (let pass = 0; pass < 2; pass++) {
-    for (let i = 0; i < count; i++) {
-      const v = basis[i];
-      let c = 0;
-      for (let r = 0; r < n; r++) c += v[r] * w[r];
-      h[i] += c;
-      for (let r = 0; r < n; r++) w[r] -= c * v[r];
-    }
+  } finally {
+    basis.dispose();
   }
 }
 
@@ -147,31 +133,18 @@ function norm(v: Float64Array): number {
   return Math.sqrt(s);
 }
 
-function randomUnitVector(n: number, rng: Rng, against: Float64Array[]): Float64Array {
-  const v = new Float64Array(n);
-  for (let i = 0; i < n; i++) v[i] = rng.normal();
-  orthogonalize(v, against, against.length, new Float64Array(against.length));
-  const s = norm(v);
-  for (let i = 0; i < n; i++) v[i] /= s;
-  return v;
+/** Basis vector `index`: a random unit vector orthogonal to the vectors before it. */
+function randomUnitVector(basis: KrylovBasis, index: number, rng: Rng): void {
+  const { w, n } = basis;
+  for (let i = 0; i < n; i++) w[i] = rng.normal();
+  basis.orthogonalize(index, new Float64Array(index));
+  const s = norm(w);
+  const v = basis.vector(index);
+  for (let i = 0; i < n; i++) v[i] = w[i] / s;
 }
 
 function projected(t: Float64Array, stride: number, size: number): Matrix {
   const out = new Float64Array(size * size);
   for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) out[i * size + j] = t[i * stride + j];
   return { rows: size, cols: size, data: out };
-}
-
-/** Y = V·S[:, :count] (n×count, row-major). */
-function ritzVectors(basis: Float64Array[], s: Float64Array, size: number, count: number, n: number): Matrix {
-  const out = new Float64Array(n * count);
-  for (let l = 0; l < size; l++) {
-    const v = basis[l];
-    for (let i = 0; i < count; i++) {
-      const c = s[l * size + i];
-      if (c === 0) continue;
-      for (let r = 0; r < n; r++) out[r * count + i] += c * v[r];
-    }
-  }
-  return { rows: n, cols: count, data: out };
 }
