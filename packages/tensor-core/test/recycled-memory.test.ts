@@ -82,13 +82,16 @@ describe('recycled arena memory', () => {
       setArenaRecycling(0);
       setArenaRecycling(8 * MiB);
       // (A shared memory's buffer is a new object at every read: what is kept tells.)
-      arenaOf(MiB, true).dispose();
+      const threaded = arenaOf(MiB, true);
+      threaded.arrays[0].fill(7.25);
+      threaded.dispose();
       expect(recycledArenaBytes()).toBe(MiB);
       arenaOf(MiB); // not shared: a fresh memory
       expect(recycledArenaBytes()).toBe(MiB);
       const m = 37;
       const again = SimdArena.create([8 * m, m, 8, 8, MiB / 8 - 10 * m], undefined, { threads: true }) as SimdArena;
       expect(recycledArenaBytes()).toBe(0);
+      for (const array of again.arrays) expect(array.every((value) => value === 0)).toBe(true);
       expect(again.threadCount).toBe(2);
       const [a, b, parallel, single] = again.arrays;
       a.set(randomArray(rng, 8 * m));

@@ -1164,4 +1164,9 @@
       (i32.store8 (local.get $at) (i32.load8_u (local.get $at)))
       (local.set $at (i32.add (local.get $at) (i32.const 4096)))
       (br $next))))
+
+  ;; Zeroes [at, at + bytes) at memset speed: a recycled arena's memory (a typed array's fill on a
+  ;; shared buffer stores value by value, 4–17× slower).
+  (func (export "zeroBytes") (param $at i32) (param $bytes i32)
+    (memory.fill (local.get $at) (i32.const 0) (local.get $bytes)))
 )
