@@ -1,6 +1,14 @@
+import { addressOf, type DenseSimdKernels } from '../simd/simd-arena.js';
+import { scratchAreas } from '../simd/scratch-arena.js';
 import type { Matrix } from './matrix.js';
 import { axpy, requireFiniteMatrix } from './matrix-ops.js';
 import { householder } from './reflections.js';
+
+// From this many entries of A the reflections' row loops run in the SIMD kernels, in the kept
+// scratch arena: the same operations in the same order, so the same float64 values. A tall, thin
+// A (randomizedSvd's range finder: 2000 × 20) has rows of a few entries, where a JavaScript axpy
+// call per row cost more than its arithmetic.
+const SIMD_MIN_ENTRIES = 1024;
 
 export interface QrResult {
   /** m×k with orthonormal columns, k = min(m, n). */
@@ -19,10 +27,13 @@ export function qr(a: Matrix): QrResult {
   requireFiniteMatrix(a, 'qr');
   const { rows: m, cols: n } = a;
   const k = Math.min(m, n);
-  const work = Float64Array.from(a.data);
+  const lengths = [m * n, m * k, m, n];
+  const simd = m * n >= SIMD_MIN_ENTRIES ? scratchAreas(lengths) : null;
+  const [work, q, v, w] = simd ? simd.areas : lengths.map((length) => new Float64Array(length));
+  const kernels = simd?.kernels ?? null;
+  work.set(a.data);
   const taus = new Float64Array(k);
   const heads = new Float64Array(k);
-  const w = new Float64Array(n);
   for (let j = 0; j < k; j++) {
     // Reflect column j, rows j..m-1, onto a multiple of e_j; v is kept in place of the zeroed part.
     let sumSquares = 0;
@@ -33,16 +44,8 @@ export function qr(a: Matrix): QrResult {
     work[j * n + j] = x0 - alpha;
     taus[j] = tau;
     // Trailing columns: A ← A − τ v (vᵀA), vᵀA gathered row by row so access stays contiguous.
-    const width = n - j - 1;
-    w.fill(0, 0, width);
-    for (let i = j; i < m; i++) {
-      const vi = work[i * n + j];
-      if (vi !== 0) axpy(vi, work, i * n + j + 1, w, 0, width);
-    }
-    for (let i = j; i < m; i++) {
-      const vi = work[i * n + j];
-      if (vi !== 0) axpy(-tau * vi, w, 0, work, i * n + j + 1, width);
-    }
+    for (let i = j; i < m; i++) v[i - j] = work[i * n + j];
+    reflectRows(kernels, work, j * n + j + 1, n, m - j, n - j - 1, v, w, tau);
     // R needs α in the diagonal slot, so the reflection vector's head moves to a side array.
     heads[j] = x0 - alpha;
     work[j * n + j] = alpha;
@@ -54,26 +57,38 @@ export function qr(a: Matrix): QrResult {
 
   // Q = H_0 ⋯ H_{k-1} [I_k; 0], applied from the left in reverse: when H_j is applied only
   // columns j..k-1 (rows j..m-1) differ from the identity's.
-  const q = new Float64Array(m * k);
+  q.fill(0);
   for (let i = 0; i < k; i++) q[i * k + i] = 1;
-  const v = new Float64Array(m);
-  const t = new Float64Array(k);
   for (let j = k - 1; j >= 0; j--) {
     const tau = taus[j];
     if (tau === 0) continue;
-    v[j] = heads[j];
-    for (let i = j + 1; i < m; i++) v[i] = work[i * n + j];
-    const width = k - j;
-    t.fill(0, 0, width);
-    for (let i = j; i < m; i++) if (v[i] !== 0) axpy(v[i], q, i * k + j, t, 0, width);
-    for (let i = j; i < m; i++) if (v[i] !== 0) axpy(-tau * v[i], t, 0, q, i * k + j, width);
+    v[0] = heads[j];
+    for (let i = j + 1; i < m; i++) v[i - j] = work[i * n + j];
+    reflectRows(kernels, q, j * k + j, k, m - j, k - j, v, w, tau);
   }
 
   // Non-negative diagonal of R: flip row i of R together with column i of Q.
+  const qOut = q.slice(0, m * k);
   for (let i = 0; i < k; i++) {
     if (r[i * n + i] >= 0) continue;
     for (let c = i; c < n; c++) r[i * n + c] = -r[i * n + c];
-    for (let row = 0; row < m; row++) q[row * k + i] = -q[row * k + i];
+    for (let row = 0; row < m; row++) qOut[row * k + i] = -qOut[row * k + i];
   }
-  return { q: { rows: m, cols: k, data: q }, r: { rows: k, cols: n, data: r } };
+  return { q: { rows: m, cols: k, data: qOut }, r: { rows: k, cols: n, data: r } };
+}
+
+/**
+ * B ← B − τ v (vᵀB) for the height × width block B at `at` (row stride ld) of `target`, with
+ * vᵀB gathered row by row into w (rows whose v is 0 skipped): the SIMD kernels or the same loops.
+ */
+function reflectRows(kernels: DenseSimdKernels | null, target: Float64Array, at: number, ld: number, height: number, width: number, v: Float64Array, w: Float64Array, tau: number): void {
+  if (width === 0) return;
+  w.fill(0, 0, width);
+  if (kernels) {
+    kernels.rowsAxpyInto(addressOf(target, at), ld, height, width, addressOf(v), addressOf(w));
+    kernels.rowsAxpyFrom(addressOf(target, at), ld, height, width, addressOf(v), -tau, addressOf(w));
+    return;
+  }
+  for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(v[t], target, at + t * ld, w, 0, width);
+  for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(-tau * v[t], w, 0, target, at + t * ld, width);
 }
