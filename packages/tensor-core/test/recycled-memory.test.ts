@@ -1,7 +1,8 @@
 // Disposed arenas' memory reused by later arenas (src/simd/recycled-memory.ts): a reused memory comes
 // back zeroed, goes only to an arena of about its size and kind, the kept bytes stay under the
-// limit, and a disposed arena refuses work. The decompositions that dispose of their one-off arenas
-// give the same values on a reused memory as on a fresh one.
+// limit, kept memory reads as NaN until taken, and a disposed arena refuses work. The
+// decompositions that dispose of their one-off arenas give the same values on a reused memory as
+// on a fresh one.
 import { afterEach, describe, expect, it } from 'vitest';
 import { addressOf, recycledArenaBytes, SimdArena, setArenaRecycling, setSimdThreads } from '../src/simd/index.js';
 import { eigh } from '../src/linalg/index.js';
@@ -28,6 +29,8 @@ describe('recycled arena memory', () => {
     const firstBuffer = first.arrays[0].buffer;
     first.dispose();
     expect(recycledArenaBytes()).toBe(2 * MiB);
+    // A view read after dispose gives NaNs (the kept memory is poisoned), not stale values.
+    expect(first.arrays[0].every((value) => Number.isNaN(value))).toBe(true);
     // Half the size or less would hold the kept memory hostage: a fresh one.
     const small = arenaOf(MiB / 2);
     expect(small.arrays[0].buffer).not.toBe(firstBuffer);
@@ -56,8 +59,11 @@ describe('recycled arena memory', () => {
     const taken = [arenaOf(2 * MiB), arenaOf(2 * MiB)].map((arena) => arena.arrays[0].buffer);
     expect(taken).not.toContain(bufferA);
     expect(taken).toContain(bufferC);
-    arenaOf(6 * MiB).dispose(); // over the limit alone
+    const large = arenaOf(6 * MiB);
+    large.arrays[0][0] = 2.5;
+    large.dispose(); // over the limit alone: not kept (nor poisoned)
     expect(recycledArenaBytes()).toBe(0);
+    expect(large.arrays[0][0]).toBe(2.5);
     arenaOf(MiB).dispose();
     expect(recycledArenaBytes()).toBe(MiB);
     setArenaRecycling(0);

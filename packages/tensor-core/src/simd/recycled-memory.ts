@@ -53,11 +53,15 @@ export function takeRecycledMemory(bytes: number, shared: boolean): RecyclableMe
   return kept.splice(best, 1)[0].memory;
 }
 
-/** Keeps `memory` for a later arena (the oldest kept ones go first past the limit; one over the limit alone is not kept). */
-export function recycleMemory(memory: RecyclableMemory, shared: boolean): void {
-  if (memory.buffer.byteLength > limitBytes) return;
+/**
+ * Keeps `memory` for a later arena (the oldest kept ones go first past the limit); false when it is
+ * not kept (alone over the limit).
+ */
+export function recycleMemory(memory: RecyclableMemory, shared: boolean): boolean {
+  if (memory.buffer.byteLength > limitBytes) return false;
   kept.push({ memory, shared });
   trimTo(limitBytes);
+  return true;
 }
 
 function trimTo(bytes: number): void {

@@ -88,8 +88,8 @@ export interface DenseSimdKernels {
   rowsDots(a: number, ld: number, height: number, width: number, x: number, scale: number, out: number): void;
   /** One byte rewritten with its own value every 4096 bytes of [at, at + bytes): the pages' first touch. */
   touchPages(at: number, bytes: number): void;
-  /** [at, at + bytes) set to zero (memset speed, shared memory too). */
-  zeroBytes(at: number, bytes: number): void;
+  /** Every byte of [at, at + bytes) set to `value` (memset speed, shared memory too). */
+  fillBytes(at: number, value: number, bytes: number): void;
 }
 
 /** The part of the WebAssembly JS API used here (the ES library types do not declare it). */
@@ -243,7 +243,7 @@ export class SimdArena<Extra extends object = object> {
     const imports = { env: { memory } };
     const instances = [new wasm.Instance(dense, imports), ...(extra ? [new wasm.Instance(extra, imports)] : [])];
     const kernels = Object.assign({}, ...instances.map((instance) => instance.exports)) as DenseSimdKernels & Extra;
-    if (!fresh) kernels.zeroBytes(0, bytes); // a disposed arena's memory: its old contents go
+    if (!fresh) kernels.fillBytes(0, 0, bytes); // a disposed arena's memory: its old contents go
     const threads = shared ? SimdThreads.attach(memory, extra ? [dense, extra] : [dense], kernels as unknown as Record<string, (...args: number[]) => void>) : null;
     return new SimdArena(
       kernels,
@@ -299,13 +299,16 @@ export class SimdArena<Extra extends object = object> {
   /**
    * `release`, and the memory goes back for the next arena of about its size to reuse (its pages
    * already touched; see `setArenaRecycling`). Call it only when no view of the arena's arrays
-   * will be read or written again: they become another arena's memory. `run` throws afterwards.
+   * will be read or written again: they become another arena's memory (kept memory reads as NaN
+   * until then). `run` throws afterwards.
    */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.release();
-    recycleMemory(this.memory, this.shared);
+    // Kept memory is poisoned (every float64 a NaN) until it is taken: a view read after its
+    // arena's dispose gives NaNs at once instead of values that go stale only when reused.
+    if (recycleMemory(this.memory, this.shared)) this.kernels.fillBytes(0, 0xff, this.memory.buffer.byteLength);
   }
 }
 
