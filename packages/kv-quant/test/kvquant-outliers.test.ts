@@ -32,7 +32,7 @@ function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
 }
 
 describe('kvquant outliers (dense-and-sparse) on heavy-tailed keys', () => {
-  it('more exact outliers never make 8-bit keys or attention worse', () =>
+  it('more exact outliers never make 8-bit keys worse, nor attention on average', () =>
     withSeed((rng) => {
       const calibration = KVCalibration.fromSamples({
         kvHeads: H,
@@ -43,23 +43,29 @@ describe('kvquant outliers (dense-and-sparse) on heavy-tailed keys', () => {
       });
       const n = 96;
       const pos = positions(0, n);
-      const k = heavyTailedKeys(rng, n);
-      const v = randomArray(rng, H * n * d);
-      const q = randomArray(rng, 4 * 4 * d);
       const qPos = Int32Array.of(n - 4, n - 3, n - 2, n - 1);
-      const exact = referenceAttention(q, ropeHalf(k, H, n, d, pos, spec.rope.invFreq), v, { qHeads: 4, kvHeads: H, m: 4, n, d }, qPos, pos).out;
-      const run = (layer: QuantizedCacheLayer) => {
-        layer.append(tensor(k, [H, n, d]), tensor(v, [H, n, d]), { positions: pos, phase: 'prefill' });
-        const keys = layer.keys.decode().readFloat32Sync();
-        const out = layer.attend(tensor(q, [4, 4, d]), { positions: qPos }).output.readFloat32Sync();
-        layer.dispose();
-        return { keys: relativeError(keys, k), out: relativeError(out, exact) };
-      };
       const shares = [0, 0.01, 0.1];
-      const errors = shares.map((outliers) => run(kvquant({ calibration, bits: 8, outliers, dtype: 'f32' })(spec) as QuantizedCacheLayer));
-      for (let i = 1; i < errors.length; i++) {
-        expect(errors[i].keys, `keys, outliers ${shares[i - 1]} → ${shares[i]}`).toBeLessThanOrEqual(errors[i - 1].keys);
-        expect(errors[i].out, `attention, outliers ${shares[i - 1]} → ${shares[i]}`).toBeLessThanOrEqual(errors[i - 1].out * 1.05);
+      // The attention output's error is not monotone draw by draw (key errors of either sign can
+      // cancel in the softmax: seed 3890103108's draw had 1% outliers 25% worse than none), so it
+      // is compared as a mean over draws; the keys' own error must fall in every draw.
+      const draws = 6;
+      const meanOut = new Float64Array(shares.length);
+      for (let draw = 0; draw < draws; draw++) {
+        const k = heavyTailedKeys(rng, n);
+        const v = randomArray(rng, H * n * d);
+        const q = randomArray(rng, 4 * 4 * d);
+        const exact = referenceAttention(q, ropeHalf(k, H, n, d, pos, spec.rope.invFreq), v, { qHeads: 4, kvHeads: H, m: 4, n, d }, qPos, pos).out;
+        const run = (layer: QuantizedCacheLayer) => {
+          layer.append(tensor(k, [H, n, d]), tensor(v, [H, n, d]), { positions: pos, phase: 'prefill' });
+          const keys = layer.keys.decode().readFloat32Sync();
+          const out = layer.attend(tensor(q, [4, 4, d]), { positions: qPos }).output.readFloat32Sync();
+          layer.dispose();
+          return { keys: relativeError(keys, k), out: relativeError(out, exact) };
+        };
+        const errors = shares.map((outliers) => run(kvquant({ calibration, bits: 8, outliers, dtype: 'f32' })(spec) as QuantizedCacheLayer));
+        for (let i = 1; i < errors.length; i++) expect(errors[i].keys, `draw ${draw}: keys, outliers ${shares[i - 1]} → ${shares[i]}`).toBeLessThanOrEqual(errors[i - 1].keys);
+        errors.forEach((error, i) => (meanOut[i] += error.out / draws));
       }
+      for (let i = 1; i < shares.length; i++) expect(meanOut[i], `mean attention error, outliers ${shares[i - 1]} → ${shares[i]}`).toBeLessThanOrEqual(meanOut[i - 1] * 1.05);
     }));
 });
