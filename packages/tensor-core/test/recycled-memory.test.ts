@@ -10,7 +10,6 @@ import { withSeed } from '../src/testing/index.js';
 import { expectIdentical, randomArray } from './reference.js';
 
 const MiB = 2 ** 20;
-const hasWorkers = typeof (globalThis as { process?: { getBuiltinModule?: unknown } }).process?.getBuiltinModule === 'function';
 
 afterEach(() => {
   setArenaRecycling();
@@ -82,7 +81,7 @@ describe('recycled arena memory', () => {
     expect(() => arena.run('touchPages', [[0, 0]])).toThrow(/disposed/);
   });
 
-  it.skipIf(!hasWorkers)('matches shared memory to threaded arenas only, and a reused one serves the worker threads', () =>
+  it('matches shared memory to threaded arenas only, and a reused one serves the worker threads', () =>
     withSeed((rng) => {
       setSimdThreads(2);
       setArenaRecycling(0);

@@ -1,4 +1,5 @@
 import { addressOf, type DenseSimdKernels, SimdArena, type Matrix } from '@kvkit/tensor-core';
+import { dotBetween } from '../operator/gram-loops.js';
 
 /**
  * A Krylov basis of up to `capacity` vectors of length n, stored as consecutive rows so its
@@ -9,7 +10,6 @@ import { addressOf, type DenseSimdKernels, SimdArena, type Matrix } from '@kvkit
 export class KrylovBasis {
   private constructor(
     readonly n: number,
-    readonly capacity: number,
     private readonly rows: Float64Array,
     /** The vector being orthogonalized (in the arena, so the kernels can read it). */
     readonly w: Float64Array,
@@ -22,7 +22,7 @@ export class KrylovBasis {
     const lengths = [capacity * n, n, capacity];
     const arena = SimdArena.create(lengths);
     const [rows, w, coefficients] = arena ? arena.arrays : lengths.map((length) => new Float64Array(length));
-    return new KrylovBasis(n, capacity, rows, w, coefficients, arena?.kernels ?? null, arena);
+    return new KrylovBasis(n, rows, w, coefficients, arena?.kernels ?? null, arena);
   }
 
   /** Basis vector i (a view: valid until the basis is disposed). */
@@ -35,7 +35,7 @@ export class KrylovBasis {
     const { n, w, coefficients: c, kernels } = this;
     for (let pass = 0; pass < 2; pass++) {
       if (kernels) kernels.rowsDots(addressOf(this.rows), n, count, n, addressOf(w), -1, addressOf(c));
-      else for (let i = 0; i < count; i++) c[i] = -dot(this.rows, i * n, w, n);
+      else for (let i = 0; i < count; i++) c[i] = -dotBetween(this.rows, i * n, w, 0, n);
       for (let i = 0; i < count; i++) h[i] -= c[i];
       if (kernels) kernels.rowsAxpyInto(addressOf(this.rows), n, count, n, addressOf(c), addressOf(w));
       else for (let i = 0; i < count; i++) if (c[i] !== 0) for (let r = 0; r < n; r++) w[r] += c[i] * this.rows[i * n + r];
@@ -68,10 +68,4 @@ export class KrylovBasis {
   dispose(): void {
     this.arena?.dispose();
   }
-}
-
-function dot(rows: Float64Array, offset: number, w: Float64Array, n: number): number {
-  let s = 0;
-  for (let r = 0; r < n; r++) s += rows[offset + r] * w[r];
-  return s;
 }

@@ -1,8 +1,7 @@
-import { addressOf, type DenseSimdKernels } from '../simd/simd-arena.js';
 import { scratchAreas } from '../simd/scratch-arena.js';
 import type { Matrix } from './matrix.js';
-import { axpy, requireFiniteMatrix } from './matrix-ops.js';
-import { householder } from './reflections.js';
+import { requireFiniteMatrix } from './matrix-ops.js';
+import { householder, reflectRows } from './reflections.js';
 
 // From this many entries of A the reflections' row loops run in the SIMD kernels, in the kept
 // scratch arena: the same operations in the same order, so the same float64 values. A tall, thin
@@ -77,18 +76,3 @@ export function qr(a: Matrix): QrResult {
   return { q: { rows: m, cols: k, data: qOut }, r: { rows: k, cols: n, data: r } };
 }
 
-/**
- * B ← B − τ v (vᵀB) for the height × width block B at `at` (row stride ld) of `target`, with
- * vᵀB gathered row by row into w (rows whose v is 0 skipped): the SIMD kernels or the same loops.
- */
-function reflectRows(kernels: DenseSimdKernels | null, target: Float64Array, at: number, ld: number, height: number, width: number, v: Float64Array, w: Float64Array, tau: number): void {
-  if (width === 0) return;
-  w.fill(0, 0, width);
-  if (kernels) {
-    kernels.rowsAxpyInto(addressOf(target, at), ld, height, width, addressOf(v), addressOf(w));
-    kernels.rowsAxpyFrom(addressOf(target, at), ld, height, width, addressOf(v), -tau, addressOf(w));
-    return;
-  }
-  for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(v[t], target, at + t * ld, w, 0, width);
-  for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(-tau * v[t], w, 0, target, at + t * ld, width);
-}

@@ -259,3 +259,21 @@ function upperTriangularFactor(gram: Float64Array, taus: ArrayLike<number>, firs
   }
   return t;
 }
+
+/**
+ * B ← B − τ v (vᵀB) for the height × width block B at `at` (row stride ld) of `target`: a left
+ * Householder reflection with v contiguous, vᵀB gathered row by row into w (rows whose v is 0
+ * skipped), then the rank-1 update; the SIMD kernels (v, w and target in their memory) or the same
+ * loops, with the same values.
+ */
+export function reflectRows(kernels: DenseSimdKernels | null, target: Float64Array, at: number, ld: number, height: number, width: number, v: Float64Array, w: Float64Array, tau: number): void {
+  if (width === 0) return;
+  w.fill(0, 0, width);
+  if (kernels) {
+    kernels.rowsAxpyInto(addressOf(target, at), ld, height, width, addressOf(v), addressOf(w));
+    kernels.rowsAxpyFrom(addressOf(target, at), ld, height, width, addressOf(v), -tau, addressOf(w));
+    return;
+  }
+  for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(v[t], target, at + t * ld, w, 0, width);
+  for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(-tau * v[t], w, 0, target, at + t * ld, width);
+}

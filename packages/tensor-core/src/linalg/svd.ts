@@ -1,7 +1,7 @@
 import { NotConvergedError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { axpy, dotProduct, maxAbsEntry, requireFiniteMatrix, transposeMatrix } from './matrix-ops.js';
-import { applyReflectionsToRows, householder, reflectInPlace } from './reflections.js';
+import { applyReflectionsToRows, householder, reflectInPlace, reflectRows } from './reflections.js';
 import { deferredRotationBatch, deferredRotationBatchOfTransposed } from './transposed-rotation-batch.js';
 import { addressOf, SimdArena } from '../simd/simd-arena.js';
 
@@ -109,15 +109,7 @@ function bidiagonalize(
       leftTaus[k] = tau;
       // Columns k+1..n-1: A ← A − τ v (vᵀA), with vᵀA gathered row by row.
       for (let t = 0; t < height; t++) v[t] = work[(k + t) * n + k];
-      w.fill(0, 0, width);
-      if (simd) {
-        const block = addressOf(work, k * n + k + 1);
-        simd.kernels.rowsAxpyInto(block, n, height, width, addressOf(v), addressOf(w));
-        simd.kernels.rowsAxpyFrom(block, n, height, width, addressOf(v), -tau, addressOf(w));
-      } else {
-        for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(v[t], work, (k + t) * n + k + 1, w, 0, width);
-        for (let t = 0; t < height; t++) if (v[t] !== 0) axpy(-tau * v[t], w, 0, work, (k + t) * n + k + 1, width);
-      }
+      reflectRows(simd?.kernels ?? null, work, k * n + k + 1, n, height, width, v, w, tau);
     }
     // Right reflection on row k, columns k+1..n-1 (v stored in place, contiguous).
     if (width === 0) continue;
