@@ -1,8 +1,10 @@
-import { ShapeMismatchError } from '../errors.js';
+import type { DType } from '../dtype.js';
+import { DTypeMismatchError, ShapeMismatchError } from '../errors.js';
 import { runKernel } from '../kernel-registry.js';
 import { broadcastShapes, formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { assertFloat, assertMinRank, assertSameDType } from './validate.js';
+import { cast } from './layout.js';
+import { assertFloat, assertMinRank } from './validate.js';
 
 export interface MatmulOptions {
   /** Use a's last two axes swapped ([..., k, m] instead of [..., m, k]). */
@@ -27,14 +29,35 @@ declare module '../kernel-registry.js' {
   }
 }
 
+/** Backends whose matmul kernel takes an f16/bf16 operand beside an f32 one; elsewhere the half operand is widened first. */
+const MIXED_MATMUL_BACKENDS = new Set(['cpu']);
+
+/**
+ * The dtype of a product of these operands: theirs when they match; f32 for f32 beside f16 or
+ * bf16 (half-precision weights with f32 activations: the half operand's values widened exactly).
+ */
+function productDType(a: Tensor, b: Tensor): DType {
+  if (a.dtype === b.dtype) return a.dtype;
+  const half = (d: DType) => d === 'f16' || d === 'bf16';
+  if ((a.dtype === 'f32' && half(b.dtype)) || (b.dtype === 'f32' && half(a.dtype))) return 'f32';
+  throw new DTypeMismatchError(`matmul: dtypes differ (${a.dtype} vs ${b.dtype}); only f32 beside f16 or bf16 mixes, cast one of them first`, {
+    a: a.dtype,
+    b: b.dtype,
+  });
+}
+
 /**
  * Batched matrix product over the last two axes, batch axes broadcast: [..., m, k] × [..., k, n] →
- * [..., m, n] in the operands' dtype (accumulation in float64 on the CPU).
+ * [..., m, n] in the operands' dtype (accumulation in float64 on the CPU). One operand may be f16
+ * or bf16 beside an f32 other (weights kept in half precision): the product is then f32, of the
+ * half operand's values widened exactly. The CPU reads such an operand in place (a WeightPool's
+ * with one row of f32 on the other side: half the bytes of f32 weights); other backends widen it
+ * to a temporary first.
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   assertFloat(a, 'matmul', 'a');
   assertFloat(b, 'matmul', 'b');
-  assertSameDType(a, b, 'matmul');
+  const dtype = productDType(a, b);
   assertMinRank(a, 2, 'matmul', 'a');
   assertMinRank(b, 2, 'matmul', 'b');
   const transposeA = options.transposeA ?? false;
@@ -52,5 +75,12 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     );
   }
   const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
-  return runKernel('matmul', [a, b], { transposeA, transposeB, batchShape, m, n, k });
+  const attrs = { transposeA, transposeB, batchShape, m, n, k };
+  if ((a.dtype === dtype && b.dtype === dtype) || MIXED_MATMUL_BACKENDS.has(a.backend.name)) return runKernel('matmul', [a, b], attrs);
+  const widened = a.dtype === dtype ? cast(b, dtype) : cast(a, dtype);
+  try {
+    return a.dtype === dtype ? runKernel('matmul', [a, widened], attrs) : runKernel('matmul', [widened, b], attrs);
+  } finally {
+    widened.dispose();
+  }
 }

@@ -345,6 +345,13 @@ export const PARITY_CASES: ParityCase[] = [
         const [cb, gb] = both(gpu, normals(rng, b.reduce((x, y) => x * y)), b, dtype);
         await expectClose(`matmul ${label}`, matmul(ca, cb, { transposeA: ta, transposeB: tb }), matmul(ga, gb, { transposeA: ta, transposeB: tb }));
       }
+      // f32 activations beside half-precision weights (widened on the device first), both sides.
+      for (const dtype of ['f16', 'bf16'] as const) {
+        const [cx, gx] = both(gpu, normals(rng, 3 * 40), [3, 40]);
+        const [cw, gw] = both(gpu, normals(rng, 33 * 40), [33, 40], dtype);
+        await expectClose(`matmul f32 · ${dtype}ᵀ`, matmul(cx, cw, { transposeB: true }), matmul(gx, gw, { transposeB: true }));
+        await expectClose(`matmul ${dtype} · f32ᵀ`, matmul(cw, cx, { transposeB: true }), matmul(gw, gx, { transposeB: true }));
+      }
       // Views with odd offsets and strides (scalar loads), and a k = 0 product.
       const [cx, gx] = both(gpu, normals(rng, 30 * 41), [30, 41]);
       const view = (t: Tensor) => slice(t, [1, 3], [30, 40]);

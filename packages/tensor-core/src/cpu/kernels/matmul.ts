@@ -1,8 +1,10 @@
 import { registerKernel } from '../../kernel-registry.js';
 import { broadcastStrides, contiguousStrides, sizeOf } from '../../shape.js';
 import type { CpuBackend } from '../cpu-backend.js';
-import { outputBuffer, readNumbers, wrapOutput } from '../host-data.js';
+import type { Tensor } from '../../tensor.js';
+import { outputBuffer, readNumbers, readRaw, wrapOutput } from '../host-data.js';
 import { type FloatArray, gemmNN, gemmNT, transposeMatrix } from './gemm.js';
+import { type ProductOperand, simdGemmNT } from './simd-gemm.js';
 
 /** Element offsets of each broadcast batch entry into an operand with batch shape `shape`. */
 function batchOffsets(shape: readonly number[], batchShape: readonly number[], matrixSize: number): number[] {
@@ -22,14 +24,32 @@ function batchOffsets(shape: readonly number[], batchShape: readonly number[], m
   return offsets;
 }
 
+/** A half-precision operand of a mixed product as the SIMD kernels take it (its bits, read in place where contiguous). */
+function halfOperand(t: Tensor): ProductOperand {
+  return { bits: readRaw(t) as Uint16Array, dtype: t.dtype as 'f16' | 'bf16' };
+}
+
 export function registerMatmulKernel(): void {
   registerKernel<'matmul', CpuBackend>('matmul', 'cpu', (backend, [a, b], { transposeA, transposeB, batchShape, m, n, k }) => {
-    const av = readNumbers(a) as FloatArray;
-    const bv = readNumbers(b) as FloatArray;
-    const out = outputBuffer(a.dtype, sizeOf(batchShape) * m * n) as FloatArray;
+    // f32 beside f16/bf16 (half-precision weights): an f32 product of the half operand's exact values.
+    const dtype = a.dtype === b.dtype ? a.dtype : 'f32';
+    const out = outputBuffer(dtype, sizeOf(batchShape) * m * n) as FloatArray;
     const aOffsets = batchOffsets(a.shape.slice(0, -2), batchShape, m * k);
     const bOffsets = batchOffsets(b.shape.slice(0, -2), batchShape, k * n);
-    for (let batch = 0; batch < aOffsets.length; batch++) {
+    // A mixed A·Bᵀ goes to the SIMD kernels with the half operand's bits (a WeightPool's read in
+    // place); where they do not take it, both operands are read as f32 below, as for one dtype.
+    let batch = 0;
+    if (dtype !== a.dtype || dtype !== b.dtype) {
+      if (transposeB && !transposeA) {
+        const aOp = a.dtype === dtype ? (readNumbers(a) as Float32Array) : halfOperand(a);
+        const bOp = b.dtype === dtype ? (readNumbers(b) as Float32Array) : halfOperand(b);
+        while (batch < aOffsets.length && simdGemmNT(aOp, aOffsets[batch], bOp, bOffsets[batch], out, batch * m * n, m, n, k)) batch++;
+      }
+      if (batch === aOffsets.length) return wrapOutput(backend, [...batchShape, m, n], dtype, out);
+    }
+    const av = readNumbers(a) as FloatArray;
+    const bv = readNumbers(b) as FloatArray;
+    for (; batch < aOffsets.length; batch++) {
       // Bring A to [m, k]; B stays in whichever layout makes the inner loop contiguous.
       let aData: FloatArray = av;
       let aOff = aOffsets[batch];
@@ -43,6 +63,6 @@ export function registerMatmulKernel(): void {
       else if (m >= 8) gemmNT(aData, aOff, transposeMatrix(bv, bOffsets[batch], k, n), 0, out, cOff, m, n, k);
       else gemmNN(aData, aOff, bv, bOffsets[batch], out, cOff, m, n, k);
     }
-    return wrapOutput(backend, [...batchShape, m, n], a.dtype, out);
+    return wrapOutput(backend, [...batchShape, m, n], dtype, out);
   });
 }

@@ -1,6 +1,9 @@
 // The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD (`gemm-f32.wat`): operands copied into a
 // kept arena a chunk at a time (whole rows: one copy each), or B read in place where it lives in a
-// WeightPool (weight-pool.ts); float64 sums in gemm.ts's order.
+// WeightPool (weight-pool.ts); float64 sums in gemm.ts's order. Either operand may be f16 or bf16
+// (half-precision weights beside f32 activations): widened exactly where it is copied, or read in
+// place by the one-row kernel from a WeightPool.
+import { bf16ArrayToF32, f16ArrayToF32 } from '../../float16.js';
 import { type SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
 import { keptModuleViews } from '../../simd/scratch-arena.js';
 import gemmF32Wasm from './gemm-f32.wat';
@@ -12,6 +15,47 @@ export interface GemmF32Kernels {
   gemmNTf32(a: number, b: number, c: number, m: number, n: number, k: number, ldc: number): void;
   /** C[j] = A·B[j] for one f32 row A (k floats) and n rows of B (n ≥ 4), in gemmNTf32's order. */
   gemvNTf32(a: number, b: number, c: number, n: number, k: number): void;
+  /**
+   * gemvNTf32 for n rows of half-precision B (bit patterns): its values for B widened to f32. A half
+   * becomes an f32 pattern by (sign-extended bits << shift) & mask, A's row is scaled by `scale` into
+   * the float64 scratch `xs` (8·(k + 1) bytes), and halves matching `special` are infinities or NaNs.
+   */
+  gemvNTHalf(a: number, xs: number, b: number, c: number, n: number, k: number, shift: number, mask: number, special: number, scale: number): void;
+  /** `count` half-precision bit patterns at `src` widened exactly to f32 at `dst` (gemvNTHalf's pattern times `scale`). */
+  widenHalf(src: number, dst: number, count: number, shift: number, mask: number, special: number, scale: number): void;
+}
+
+/** The bit patterns of an f16 or bf16 operand (row-major, as its tensor stores them). */
+export interface HalfRows {
+  bits: Uint16Array;
+  dtype: 'f16' | 'bf16';
+}
+
+/** An operand of the SIMD products: f32 values or half-precision bits. */
+export type ProductOperand = Float32Array | HalfRows;
+
+/** gemvNTHalf's widening of each half-precision dtype (see gemm-f32.wat): bf16 is f32's top half; f16 is placed with its exponent 112 short, made up on A. */
+const HALF_LAYOUT = {
+  bf16: { shift: 16, mask: 0xffff0000 | 0, special: 0, scale: 1 },
+  f16: { shift: 13, mask: 0x8fffe000 | 0, special: 0x7c00, scale: 2 ** 112 },
+} as const;
+
+/** `count` values of `src` from element `from`, as f32 into `dst` at `at` (half precision widened exactly, in JavaScript). */
+function copyRows(src: ProductOperand, from: number, count: number, dst: Float32Array, at: number): void {
+  if (src instanceof Float32Array) dst.set(src.subarray(from, from + count), at);
+  else (src.dtype === 'f16' ? f16ArrayToF32 : bf16ArrayToF32)(src.bits.subarray(from, from + count), dst.subarray(at, at + count));
+}
+
+/**
+ * copyRows into the kept arena's B area, half precision widened by the kernels: its bits copied
+ * (a plain byte copy) just past the `count` floats, into C's area, which is free while B is copied.
+ */
+function copyRowsToB(src: ProductOperand, from: number, count: number, areas: GemmAreas): void {
+  if (src instanceof Float32Array) return copyRows(src, from, count, areas.b, 0);
+  const staging = areas.b.byteOffset + 4 * count;
+  new Uint8Array(areas.b.buffer, staging, 2 * count).set(new Uint8Array(src.bits.buffer, src.bits.byteOffset + 2 * from, 2 * count));
+  const layout = HALF_LAYOUT[src.dtype];
+  areas.kernels.widenHalf(staging, areas.b.byteOffset, count, layout.shift, layout.mask, layout.special, layout.scale);
 }
 
 /** Floats of the arena's areas for A's rows, B's rows and the product (2, 4 and 4 MiB). */
@@ -54,20 +98,24 @@ function gemmAreas(arena: SimdArena<GemmF32Kernels>): GemmAreas {
 }
 
 /**
- * C[m,n] = A[m,k]·B[n,k]ᵀ for f32 A, B and C by the SIMD kernel; false (C untouched) where it does
- * not apply: other array types, tiny products, rows longer than the areas, SIMD off or unavailable.
- * A B in a WeightPool with an even row count is read in place; any other B is copied into the kept
- * arena a chunk of rows at a time.
+ * C[m,n] = A[m,k]·B[n,k]ᵀ for f32 (or half-precision, see ProductOperand) A and B and f32 C by the
+ * SIMD kernel; false (C untouched) where it does not apply: other array types, tiny products, rows
+ * longer than the areas, SIMD off or unavailable. A B in a WeightPool is read in place (an f32 one
+ * with an even row count; a half-precision one for a single row of A); any other B is copied (and
+ * widened) into the kept arena a chunk of rows at a time.
  */
-export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Float32Array | Float64Array, bOff: number, c: Float32Array | Float64Array, cOff: number, m: number, n: number, k: number): boolean {
-  if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) return false;
+export function simdGemmNT(a: ProductOperand | Float64Array, aOff: number, b: ProductOperand | Float64Array, bOff: number, c: Float32Array | Float64Array, cOff: number, m: number, n: number, k: number): boolean {
+  if (a instanceof Float64Array || b instanceof Float64Array || !(c instanceof Float32Array)) return false;
   if (m * n * k < MIN_WORK || k === 0 || 4 * k > GEMM_A_FLOATS || 2 * k > B_FLOATS) return false;
   // A·bᵀ for a single row b (W·xᵀ) is bᵀ's row times Aᵀ laid out alike ([m, 1] and [1, m] share a
   // layout), each output the same products in the same order: the one-row kernel, not 4 × 2 blocks
   // whose second column is padding.
   if (n === 1 && m > 1) return simdGemmNT(b, bOff, a, aOff, c, cOff, 1, m, k);
+  if (!(b instanceof Float32Array)) {
+    if (m === 1 && residentHalfRow(a, aOff, b, bOff, c, cOff, n, k)) return true;
+  }
   // in place only when C's area holds four rows of n (a whole B per chunk)
-  const resident = n % 2 === 0 && 4 * n <= GEMM_C_FLOATS && simdKernelsEnabled() ? residentPlaces.get(b.buffer) : undefined;
+  const resident = b instanceof Float32Array && n % 2 === 0 && 4 * n <= GEMM_C_FLOATS && simdKernelsEnabled() ? residentPlaces.get(b.buffer) : undefined;
   const copied = resident ? null : keptModuleViews(gemmF32Wasm, 4 * (GEMM_A_FLOATS + B_FLOATS + GEMM_C_FLOATS), gemmAreas);
   const place = resident ?? copied;
   if (!place) return false;
@@ -80,15 +128,15 @@ export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Floa
   for (let j0 = 0; j0 < n; j0 += bRows) {
     const width = Math.min(bRows, n - j0);
     const even = width + (width % 2);
-    let bAt = b.byteOffset + 4 * (bOff + j0 * k);
+    let bAt = resident ? (b as Float32Array).byteOffset + 4 * (bOff + j0 * k) : 0;
     if (copied) {
-      copied.b.set(b.subarray(bOff + j0 * k, bOff + (j0 + width) * k));
+      copyRowsToB(b, bOff + j0 * k, width * k, copied);
       if (even > width) copied.b.fill(0, width * k, even * k);
       bAt = address(copied.b);
     }
     for (let i0 = 0; i0 < m; i0 += aRows) {
       const height = Math.min(aRows, m - i0);
-      place.a.set(a.subarray(aOff + i0 * k, aOff + (i0 + height) * k));
+      copyRows(a, aOff + i0 * k, height * k, place.a, 0);
       // Blocks of four rows; a last single row (x·Wᵀ for one x) by the one-row kernel (four or more
       // rows of B), ≈ 2× faster than a block padded with three zero rows; two or three last rows
       // padded to a block, which beats one pass over B per row. The same values either way.
@@ -105,5 +153,23 @@ export function simdGemmNT(a: Float32Array | Float64Array, aOff: number, b: Floa
       }
     }
   }
+  return true;
+}
+
+/**
+ * One row of A times a half-precision B that lives in a WeightPool, read in place by gemvNTHalf
+ * (its values are gemvNTf32's on B widened); false where B is elsewhere or the areas are too small.
+ */
+function residentHalfRow(a: ProductOperand, aOff: number, b: HalfRows, bOff: number, c: Float32Array, cOff: number, n: number, k: number): boolean {
+  // A's row, then its float64 copy on 16 bytes, in A's area; four outputs at least, all in C's area.
+  const xsFloats = 4 * Math.ceil(k / 4);
+  if (n < 4 || n > GEMM_C_FLOATS || xsFloats + 2 * (k + 1) > GEMM_A_FLOATS || !simdKernelsEnabled()) return false;
+  const place = residentPlaces.get(b.bits.buffer);
+  if (!place) return false;
+  copyRows(a, aOff, k, place.a, 0);
+  const layout = HALF_LAYOUT[b.dtype];
+  const xs = place.a.byteOffset + 4 * xsFloats;
+  place.kernels.gemvNTHalf(place.a.byteOffset, xs, b.bits.byteOffset + 2 * bOff, place.c.byteOffset, n, k, layout.shift, layout.mask, layout.special, layout.scale);
+  c.set(place.c.subarray(0, n), cOff);
   return true;
 }

@@ -8,7 +8,9 @@ import { GEMM_A_FLOATS, GEMM_C_FLOATS, type GemmF32Kernels, gemmF32Wasm, type Re
  * A fixed block of WebAssembly memory for f32 weights (sized once: it never grows, so the arrays it
  * hands out stay valid) plus the scratch a product needs beside them (6 MiB). `allocate` gives
  * plain Float32Arrays: wrap them in CPU tensors (`tensorFromHost`) and every kernel reads them as
- * usual, while f32 products A·Bᵀ with such a B skip copying it.
+ * usual, while f32 products A·Bᵀ with such a B skip copying it. `allocateHalf` gives room for f16
+ * or bf16 bit patterns (half the bytes): a product of one f32 row with such a B reads it in place,
+ * with the values of B widened to f32.
  */
 export class WeightPool {
   private used = 0;
@@ -44,10 +46,25 @@ export class WeightPool {
 
   /** The next `length` floats (zeroed) as a Float32Array; throws a RangeError when the pool is full. */
   allocate(length: number): Float32Array {
-    const rounded = Math.ceil(length / 4) * 4;
-    if (rounded > this.free) throw new RangeError(`WeightPool: ${length} floats do not fit (${this.free} of ${this.capacity} free)`);
-    const view = this.weights.subarray(this.used, this.used + length);
-    this.used += rounded;
-    return view;
+    const start = this.take(length, Math.ceil(length / 4) * 4, 'floats');
+    return this.weights.subarray(start, start + length);
+  }
+
+  /**
+   * Room for `length` f16 or bf16 values (zeroed bit patterns, two to a float of the pool's
+   * capacity) as a Uint16Array: wrap it in a CPU tensor of that dtype (`tensorFromHost`) and use it
+   * as B of `matmul` beside f32 activations. Throws a RangeError when the pool is full.
+   */
+  allocateHalf(length: number): Uint16Array {
+    const start = this.take(length, Math.ceil(length / 8) * 4, 'half-precision values');
+    return new Uint16Array(this.weights.buffer, this.weights.byteOffset + 4 * start, length);
+  }
+
+  /** Reserves `floats` of the pool (a multiple of four: each array starts on 16 bytes); returns where they start. */
+  private take(length: number, floats: number, what: string): number {
+    if (floats > this.free) throw new RangeError(`WeightPool: ${length} ${what} do not fit (${this.free} of ${this.capacity} floats free)`);
+    const start = this.used;
+    this.used += floats;
+    return start;
   }
 }
