@@ -9,7 +9,8 @@
  *                                           --cache dense|paged the KV cache measured, default dense;
  *                                           --dtype f32|f16 one cache dtype only; --no-random skips the random model;
  *                                           --backend cpu|webgpu|cuda where the model runs, default cpu;
- *                                           --model-dtype f32|f16 its weights and activations, default f32)
+ *                                           --model-dtype f32|f16 its weights and activations, default f32;
+ *                                           --half-weights keeps an f16/bf16 checkpoint's matrices as stored, loadModel's halfWeights)
  *
  * On a device backend every timed call ends with its logits read back to the host (what generation
  * does), so the wall time covers the queued GPU work; CPU-time columns are then not meaningful.
@@ -132,6 +133,7 @@ const onDevice = backend.name !== 'cpu';
 const dtypeArg = process.argv.includes('--model-dtype') ? process.argv[process.argv.indexOf('--model-dtype') + 1] : 'f32';
 if (dtypeArg !== 'f32' && dtypeArg !== 'f16') throw new Error(`--model-dtype must be f32 or f16, got ${dtypeArg}`);
 const modelDtype: 'f32' | 'f16' = dtypeArg;
+const halfWeights = process.argv.includes('--half-weights');
 
 /** The KV cache measured: tensor-core's dense cache or attention-kernels' paged cache (the model's default). */
 const cacheKind = process.argv.includes('--cache') ? process.argv[process.argv.indexOf('--cache') + 1] : 'dense';
@@ -220,8 +222,8 @@ async function main(): Promise<void> {
   const modelAt = process.argv.indexOf('--model');
   const realDir = modelAt > 0 ? process.argv[modelAt + 1] : TINY_DIR;
   if (existsSync(join(realDir, 'model.safetensors')) || existsSync(join(realDir, 'model.safetensors.index.json'))) {
-    const real = await loadModel(realDir, { backend, dtype: modelDtype });
-    await benchModel(modelAt > 0 ? realDir : 'models/kvkit-tiny', real, rows);
+    const real = await loadModel(realDir, { backend, dtype: modelDtype, halfWeights });
+    await benchModel(`${modelAt > 0 ? realDir : 'models/kvkit-tiny'}${halfWeights ? ' (matrices as stored)' : ''}`, real, rows);
     real.dispose();
   } else {
     console.log(`${realDir} has no weights: only the random model was measured`);

@@ -8,8 +8,16 @@ import { loadWeights } from './weights.js';
 export interface LoadModelOptions {
   /** A backend, or the name of a registered one (initialized here); default: the default backend (CPU). */
   backend?: Backend | string;
-  /** Weight and compute dtype on the backend; default f32 (f16/bf16 checkpoints are widened at load). */
+  /** Weight and compute dtype on the backend; default f32 (f16/bf16 checkpoints are widened at load, but see `halfWeights`). */
   dtype?: 'f32' | 'f16';
+  /**
+   * On the CPU with dtype f32, keep the matrices of an f16 or bf16 checkpoint as stored instead of
+   * widening them at load (default false): half the memory for the same values (matmul widens them
+   * exactly as it reads them, so outputs equal those of f32 copies bit for bit). A decode step's
+   * products read them in place; prefill and batched steps widen each matrix per call, a few
+   * percent slower (BENCHMARKS.md, llm section).
+   */
+  halfWeights?: boolean;
   /** Load tokenizer.json too (default true); false for weights-only directories. */
   tokenizer?: boolean;
 }
@@ -29,6 +37,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
     throw new InvalidConfigError(`tokenizer.json has ${tokenizer.vocabSize} tokens, more than config.json's vocab_size ${config.vocabSize}`);
   }
-  const weights = await loadWeights(files, config, backend, dtype);
+  if (options.halfWeights !== undefined && typeof options.halfWeights !== 'boolean') {
+    throw new InvalidConfigError(`loadModel: halfWeights must be true or false, got ${JSON.stringify(options.halfWeights)}`);
+  }
+  const weights = await loadWeights(files, config, backend, dtype, options.halfWeights ?? false);
   return new LlamaModel(config, weights, backend, dtype, tokenizer);
 }

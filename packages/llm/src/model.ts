@@ -185,6 +185,8 @@ export class LlamaModel {
       const positions = scope.track(tensor(allPositions, [allPositions.length], { dtype: 'i32', backend: this.backend }));
       const idTensor = scope.track(tensor(allIds, [allIds.length], { dtype: 'i32', backend: this.backend }));
       let x = scope.track(gather(this.weights.embed, idTensor, 0));
+      // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
+      if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       const ctx = { config: this.config, invFreq: this.invFreq, positions, segments, onLayer };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));

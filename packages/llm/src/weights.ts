@@ -1,5 +1,6 @@
 import {
   type Backend,
+  bytesPerElement,
   CorruptModelFileError,
   decodeSafetensorsFloat32,
   f32ArrayToF16,
@@ -89,22 +90,25 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
 }
 
 /**
- * Loads the weights of a single-file or sharded safetensors checkpoint onto `backend` in `dtype`
- * (f16 and bf16 checkpoints are widened to f32 at load for f32 compute). Every tensor the config
- * implies must be present with the implied shape; a mismatch names the file and the tensor. One
- * shard is held in memory at a time. On failure, tensors already uploaded are released.
+ * Loads the weights of a single-file or sharded safetensors checkpoint onto `backend` in `dtype`.
+ * For f32 compute, f16 and bf16 checkpoints are widened to f32 at load, except the matrices on the
+ * CPU with `halfWeights` (see `cpuWeightPool`). Every tensor the config implies must be present
+ * with the implied shape; a mismatch names the file and the tensor. One shard is held in memory at
+ * a time. On failure, tensors already uploaded are released.
  */
-export async function loadWeights(files: ModelFiles, config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16'): Promise<LlamaWeights> {
+export async function loadWeights(files: ModelFiles, config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16', halfWeights = false): Promise<LlamaWeights> {
   const target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] } = { layers: [] };
   const expected = expectedTensors(config, target);
-  const pool = cpuWeightPool(backend, dtype, expected);
   const loaded: Tensor[] = [];
+  // Sized at the first shard's header, whose matrices say whether the checkpoint is half precision.
+  let pool: WeightPool | null | undefined;
   try {
     const indexBytes = await files.read(SHARD_INDEX_FILE);
     const plan = indexBytes ? shardPlan(parseShardIndex(indexBytes), expected) : new Map([[SINGLE_FILE, expected]]);
     for (const [shardName, wanted] of plan) {
       const shard = await openShard(files, shardName);
       try {
+        pool ??= cpuWeightPool(backend, dtype, expected, halfWeights && storesHalfMatrices(shard.header, wanted));
         for (const item of wanted) {
           const entry = shard.header.tensors.get(item.name);
           if (!entry) {
@@ -113,13 +117,10 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
             });
           }
           assertShape(shardName, entry, item.shape);
-          const values = decodeSafetensorsFloat32(await shard.read(entry), entry, shardName);
+          const bytes = await shard.read(entry);
           const t =
-            dtype === 'f16'
-              ? tensor(f32ArrayToF16(values), item.shape, { dtype: 'f16', backend })
-              : pool && item.shape.length === 2
-                ? tensorFromHost(placeIn(pool, values), item.shape, { backend })
-                : tensor(values, item.shape, { dtype: 'f32', backend });
+            (pool && item.shape.length === 2 && pooledTensor(pool, bytes, entry, item.shape, halfWeights, shardName, backend)) ||
+            floatTensor(decodeSafetensorsFloat32(bytes, entry, shardName), item.shape, dtype, backend);
           loaded.push(t);
           item.assign(t);
         }
@@ -132,25 +133,54 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
     throw error;
   }
   if (config.tieWordEmbeddings) target.lmHead = target.embed;
-  const bytes = loaded.reduce((sum, t) => sum + t.size * (dtype === 'f32' ? 4 : 2), 0);
+  const bytes = loaded.reduce((sum, t) => sum + t.size * bytesPerElement(t.dtype), 0);
   return { ...(target as LlamaWeights), bytes };
+}
+
+function floatTensor(values: Float32Array, shape: number[], dtype: 'f32' | 'f16', backend: Backend): Tensor {
+  return dtype === 'f16' ? tensor(f32ArrayToF16(values), shape, { dtype: 'f16', backend }) : tensor(values, shape, { dtype: 'f32', backend });
+}
+
+const HALF_DTYPES = { F16: 'f16', BF16: 'bf16' } as const;
+
+/** Whether the first matrix of `wanted` in this shard is stored in f16 or bf16 (a checkpoint keeps its matrices in one dtype). */
+function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[]): boolean {
+  const first = wanted.find((item) => item.shape.length === 2);
+  const dtype = first && header.tensors.get(first.name)?.dtype;
+  return dtype === 'F16' || dtype === 'BF16';
 }
 
 /**
  * On the CPU in f32, one WeightPool (tensor-core) for the matrices: the SIMD products read a
  * pooled weight in place instead of copying it in on every call (a decode step multiplies by every
- * weight once). Null elsewhere, or where the pool cannot be had (then plain arrays, as before).
+ * weight once). With `half` (an f16 or bf16 checkpoint and `halfWeights`), it holds the matrices
+ * as stored: half the memory, and matmul takes them beside f32 activations with their values
+ * widened exactly, so the model computes the same numbers as with f32 copies. Null elsewhere, or
+ * where the pool cannot be had (then plain arrays, as before).
  */
-function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[]): WeightPool | null {
+function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[], half: boolean): WeightPool | null {
   if (backend.name !== 'cpu' || dtype !== 'f32') return null;
-  const floats = expected.filter((e) => e.shape.length === 2).reduce((sum, e) => sum + Math.ceil((e.shape[0] * e.shape[1]) / 4) * 4, 0);
+  const floats = expected.filter((e) => e.shape.length === 2).reduce((sum, e) => sum + (half ? Math.ceil((e.shape[0] * e.shape[1]) / 8) * 4 : Math.ceil((e.shape[0] * e.shape[1]) / 4) * 4), 0);
   return WeightPool.create(floats);
 }
 
-function placeIn(pool: WeightPool, values: Float32Array): Float32Array {
-  const view = pool.allocate(values.length);
-  view.set(values);
-  return view;
+/**
+ * A matrix placed in the pool: its f16/bf16 bits as stored (with `halfWeights`), else its values
+ * as f32; null when the pool is full (a checkpoint mixing dtypes), for a plain tensor instead.
+ */
+function pooledTensor(pool: WeightPool, bytes: Uint8Array, entry: SafetensorsEntry, shape: number[], halfWeights: boolean, shardName: string, backend: Backend): Tensor | null {
+  const half = halfWeights ? HALF_DTYPES[entry.dtype as keyof typeof HALF_DTYPES] : undefined;
+  const length = shape[0] * shape[1];
+  const room = half ? 4 * Math.ceil(length / 8) : 4 * Math.ceil(length / 4);
+  if (room > pool.free) return null;
+  if (half) {
+    const view = pool.allocateHalf(length);
+    new Uint8Array(view.buffer, view.byteOffset, 2 * length).set(bytes);
+    return tensorFromHost(view, shape, { dtype: half, backend });
+  }
+  const view = pool.allocate(length);
+  view.set(decodeSafetensorsFloat32(bytes, entry, shardName));
+  return tensorFromHost(view, shape, { backend });
 }
 
 /** Which tensors to read from which shard, refusing tensors the index does not place. */

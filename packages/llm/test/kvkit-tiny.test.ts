@@ -55,6 +55,29 @@ describe('models/kvkit-tiny', () => {
     model.dispose();
   });
 
+  // Its checkpoint is f16: with halfWeights the matrices stay as stored and the one-row products of
+  // decode read them in place (tensor-core's half-precision kernel), with the values of f32 copies.
+  it.runIf(present)('with halfWeights: half the matrices\' bytes, the same logits bit for bit in prefill and decode, the reference met', async () => {
+    const half = await loadModel(KVKIT_TINY, { halfWeights: true });
+    const widened = await loadModel(KVKIT_TINY);
+    expect(half.attentionWeights(2).v.dtype).toBe('f16');
+    expect(widened.weightBytes - half.weightBytes).toBe((widened.weightBytes - 4 * 256 * (2 * 6 + 1)) / 2);
+    const ids = half.tokenizer.encode(mobyDick()[1].text.slice(0, 1200)).subarray(0, 80);
+    const [c1, c2] = [half.createCache(), widened.createCache()];
+    for (let end = 64; end <= ids.length; end += end < 72 ? 8 : 1) {
+      const chunk = ids.subarray(end === 64 ? 0 : end - (end <= 72 ? 8 : 1), end);
+      const [a, b] = [half.forward(chunk, c1), widened.forward(chunk, c2)];
+      expect(Array.from(a.readFloat32Sync()), `tokens ${end - chunk.length}…${end}`).toEqual(Array.from(b.readFloat32Sync()));
+      a.dispose();
+      b.dispose();
+    }
+    c1.dispose();
+    c2.dispose();
+    widened.dispose();
+    expectReferenceLogits(half, readFixture('kvkit-tiny-reference.json'));
+    half.dispose();
+  });
+
   // tooling/gpu/kvkit-tiny-transformers.py, run on the GPU machine: transformers loads the shipped
   // directory as saved (AutoModelForCausalLM + AutoTokenizer) and its tokens and logits are the reference.
   const transformersFixture = join(FIXTURES, 'kvkit-tiny-transformers.json');

@@ -191,6 +191,36 @@ describe('loadModel', () => {
     await loadFails(42 as unknown as ModelSource, 'INVALID_CONFIG', /model source must be/);
   });
 
+  it('keeps the matrices of f16 and bf16 checkpoints as stored with halfWeights: half their bytes, the same logits bit for bit', async () => {
+    for (const [name, dtype] of [['llama-f16', 'f16'], ['qwen2-bf16-tied', 'bf16']] as const) {
+      const dir = join(TORCH_REFERENCE, name);
+      const widened = await loadModel(dir);
+      const half = await loadModel(dir, { halfWeights: true });
+      const [w, wide] = [half.attentionWeights(0), widened.attentionWeights(0)];
+      expect([w.q.dtype, w.o.dtype, wide.q.dtype]).toEqual([dtype, dtype, 'f32']);
+      // One pool for the matrices, as with f32 ones; the norms stay f32.
+      expect(new Set([w.q, w.k, w.o, half.attentionWeights(1).v].map((t) => hostView(t).buffer)).size).toBe(1);
+      const matrixElements = [...parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), 'model.safetensors').tensors.values()]
+        .filter((e) => e.shape.length === 2)
+        .reduce((n, e) => n + e.shape[0] * e.shape[1], 0);
+      expect(widened.weightBytes - half.weightBytes).toBe(2 * matrixElements);
+      const ids = Int32Array.from({ length: 12 }, (_, i) => (i * 7 + 3) % half.config.vocabSize);
+      const [c1, c2] = [half.createCache(), widened.createCache()];
+      for (const chunk of [ids.subarray(0, 9), ids.subarray(9, 10), ids.subarray(10, 11)]) {
+        const [a, b] = [half.forward(chunk, c1), widened.forward(chunk, c2)];
+        expect(a.dtype).toBe('f32');
+        expect(Array.from(a.readFloat32Sync()), `${name}: ${chunk.length} token(s)`).toEqual(Array.from(b.readFloat32Sync()));
+        a.dispose();
+        b.dispose();
+      }
+      c1.dispose();
+      c2.dispose();
+      half.dispose();
+      widened.dispose();
+    }
+    await loadFails(LLAMA, 'INVALID_CONFIG', /halfWeights must be true or false/, { halfWeights: 'yes' as unknown as boolean });
+  });
+
   it('reads weights stored in f16 and bf16 into f32', async () => {
     for (const [name, dtype] of [['llama-f16', 'F16'], ['qwen2-bf16-tied', 'BF16']]) {
       const dir = join(TORCH_REFERENCE, name);
