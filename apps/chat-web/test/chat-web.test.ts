@@ -26,6 +26,9 @@ if (!available) {
 
 
 /** Fills the form, clicks Generate and waits for the page to finish; the status line and stats. */
+/** Elements of an f32 model's weight matrices: its bytes over 4, less the norms' (two a layer and the final one). */
+const matrixElements = (m: LlamaModel) => m.weightBytes / 4 - m.config.hiddenSize * (2 * m.config.numLayers + 1);
+
 async function runInPage(page: Page, backend: string, method: string, tokens: number, weights = 'f32'): Promise<{ status: string; state: string; stats?: RunStats; output: string }> {
   await page.selectOption('#backend', backend);
   await page.selectOption('#dtype', weights);
@@ -104,6 +107,9 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     expect(run.stats!.ids).toEqual(Array.from(reference.ids));
     expect(run.output).toBe(PROMPT + reference.text);
     expect(run.stats!.parts).toEqual(reference.memory.parts);
+    // The page keeps the checkpoint's f16 matrices as stored (Node's model here widened them): half the bytes, the same tokens.
+    expect(run.stats).toMatchObject({ weights: 'f32', matrices: 'f16', weightBytes: model.weightBytes - 2 * matrixElements(model) });
+    expect(await page.textContent('#stats')).toMatch(/f32 weights \(f16 matrices as stored\)/);
   });
 
   it('holds the same bytes by part as Node for a 2-bit KIVI cache (codes, scales, window, reserved …)', async () => {

@@ -5,6 +5,7 @@ import {
   cast,
   createCache,
   DisposedError,
+  type DType,
   gather,
   IndexOutOfRangeError,
   InvalidConfigError,
@@ -61,6 +62,8 @@ export interface BatchForwardOptions {
 export class LlamaModel {
   /** Bytes the weights occupy on the backend. */
   readonly weightBytes: number;
+  /** The dtype the weight matrices are kept in: `dtype`, or f16/bf16 as the checkpoint stores them (loadModel's `halfWeights`). */
+  readonly matrixDtype: DType;
   private readonly invFreqHost: Float32Array;
   private readonly invFreq: Tensor;
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
@@ -76,6 +79,7 @@ export class LlamaModel {
     private readonly tokenizerInstance?: LlamaTokenizer,
   ) {
     this.weightBytes = weights.bytes;
+    this.matrixDtype = weights.layers[0]?.q.weight.dtype ?? dtype;
     this.invFreqHost = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
     this.invFreq = tensor(this.invFreqHost, [this.invFreqHost.length], { dtype: 'f32', backend });
   }

@@ -198,6 +198,7 @@ describe('loadModel', () => {
       const half = await loadModel(dir, { halfWeights: true });
       const [w, wide] = [half.attentionWeights(0), widened.attentionWeights(0)];
       expect([w.q.dtype, w.o.dtype, wide.q.dtype]).toEqual([dtype, dtype, 'f32']);
+      expect([half.dtype, half.matrixDtype, widened.matrixDtype]).toEqual(['f32', dtype, 'f32']);
       // One pool for the matrices, as with f32 ones; the norms stay f32.
       expect(new Set([w.q, w.k, w.o, half.attentionWeights(1).v].map((t) => hostView(t).buffer)).size).toBe(1);
       const matrixElements = [...parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), 'model.safetensors').tensors.values()]

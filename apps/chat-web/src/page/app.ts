@@ -33,7 +33,11 @@ function setRunning(on: boolean): void {
 function showStats(stats: RunStats): void {
   view.stats.dataset.json = JSON.stringify(stats);
   const rows: [string, string][] = [
-    ['backend', `${stats.backend}${stats.backend === 'cpu' ? ` (${stats.threads} thread${stats.threads > 1 ? 's' : ''})` : ''}, ${stats.weights} weights (${formatBytes(stats.weightBytes)})`],
+    [
+      'backend',
+      `${stats.backend}${stats.backend === 'cpu' ? ` (${stats.threads} thread${stats.threads > 1 ? 's' : ''})` : ''}, ${stats.weights} weights` +
+        `${stats.matrices === stats.weights ? '' : ` (${stats.matrices} matrices as stored)`} (${formatBytes(stats.weightBytes)})`,
+    ],
     ['cache', stats.method],
     ['tokens', `${stats.promptTokens} prompt + ${stats.generatedTokens} generated (${stats.stopReason})`],
     ['prefill', `${stats.prefillTokensPerSec.toFixed(0)} tokens/s`],

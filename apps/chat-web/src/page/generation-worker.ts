@@ -27,12 +27,15 @@ function backendNamed(name: 'cpu' | 'webgpu'): Promise<Backend> {
   return backend;
 }
 
-/** The model on a backend with its weights in `dtype`, loaded once per pair. */
+/**
+ * The model on a backend with its weights in `dtype`, loaded once per pair. On the CPU in f32 the
+ * checkpoint's f16 matrices stay as stored (halfWeights): half the tab's memory, the same tokens.
+ */
 function modelOn(backendName: 'cpu' | 'webgpu', dtype: 'f32' | 'f16'): Promise<LlamaModel> {
   const key = `${backendName}/${dtype}`;
   let model = models.get(key);
   if (!model) {
-    model = backendNamed(backendName).then((backend) => loadModel({ baseUrl: '/model/' }, { backend, dtype }));
+    model = backendNamed(backendName).then((backend) => loadModel({ baseUrl: '/model/' }, { backend, dtype, halfWeights: backendName === 'cpu' }));
     model.catch(() => models.delete(key)); // a failed load is retried next time
     models.set(key, model);
   }
@@ -46,6 +49,7 @@ function statsOf(model: LlamaModel, method: string, result: GenerateResult): Run
     backend: model.backend.name,
     threads: model.backend.name === 'cpu' ? simdThreadCount() : 1,
     weights: model.dtype,
+    matrices: model.matrixDtype,
     weightBytes: model.weightBytes,
     method,
     promptTokens: result.promptTokens,

@@ -9,6 +9,8 @@ export interface RunStats {
   /** Threads the CPU backend's SIMD kernels use (1 on WebGPU, whose work is on the device). */
   threads: number;
   weights: 'f32' | 'f16';
+  /** The dtype the weight matrices are kept in (f16 on the CPU in f32: the checkpoint's, read as stored). */
+  matrices: string;
   weightBytes: number;
   method: string;
   promptTokens: number;
