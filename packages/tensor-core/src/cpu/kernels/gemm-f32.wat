@@ -150,18 +150,18 @@
 
   ;; gemvNTf32 for B stored in half precision (f16 or bf16 bit patterns, 2 bytes an element, at b):
   ;; the same sums in the same order, so the same values as gemvNTf32 on B widened to f32, reading
-  ;; half the bytes. A half h becomes an f32 bit pattern by (sign-extended h << $shift) & $mask:
-  ;; bf16 (16, 0xffff0000) is its f32 exactly; f16 (13, 0x8fffe000) puts sign, exponent and mantissa
-  ;; in place with the exponent 112 short, and A's row is multiplied by $scale = 2^112 to make up
-  ;; for it (exact in float64; so is every product, subnormal f16 included). f16 infinities and NaNs
-  ;; ($special = 0x7c00: all exponent bits set; 0 for bf16, which needs no check) are found eight at
-  ;; a time and their chunk is taken pair by pair with those lanes set exactly. $xs: 8·(k + 1) bytes
-  ;; of scratch on 16 bytes, for A's row in float64 (times $scale) and a zero after it.
+  ;; half the bytes. bf16 ($f16 = 0) shifted into the top half of a lane is its f32 exactly. An f16
+  ;; h ($f16 = 1) becomes the f32 pattern (sign-extended h << 13) & 0x8fffe000: sign, exponent and
+  ;; mantissa in place with the exponent 112 short, made up by $scale = 2^112 on A's row (exact in
+  ;; float64; so is every product, subnormal f16 included). f16 infinities and NaNs (exponent bits
+  ;; all set) are found eight at a time and their chunk is taken pair by pair with those lanes set
+  ;; exactly. $xs: 8·(k + 1) bytes of scratch on 16 bytes, for A's row in float64 (times $scale) and
+  ;; a zero after it.
   (func (export "gemvNTHalf") (param $a i32) (param $xs i32) (param $b i32) (param $c i32) (param $n i32) (param $k i32)
-    (param $shift i32) (param $mask i32) (param $special i32) (param $scale f64)
+    (param $f16 i32) (param $scale f64)
     (local $j i32) (local $p i32) (local $q i32) (local $xq i32) (local $rowBytes i32) (local $chunkBytes i32)
     (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $out i32)
-    (local $m v128) (local $cm v128) (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local $cm v128) (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $lo v128) (local $hi v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (block $widened (loop $widen
@@ -171,8 +171,7 @@
       (local.set $p (i32.add (local.get $p) (i32.const 1)))
       (br $widen)))
     (f64.store (i32.add (local.get $xs) (i32.shl (local.get $k) (i32.const 3))) (f64.const 0))
-    (local.set $m (i32x4.splat (local.get $mask)))
-    (local.set $cm (i16x8.splat (local.get $special)))
+    (local.set $cm (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const 1)))
     (local.set $chunkBytes (i32.shl (i32.and (local.get $k) (i32.const -8)) (i32.const 1)))
     (block $quadsDone (loop $quadCols
@@ -195,15 +194,15 @@
         (local.set $h1 (v128.load (i32.add (local.get $b1) (local.get $q))))
         (local.set $h2 (v128.load (i32.add (local.get $b2) (local.get $q))))
         (local.set $h3 (v128.load (i32.add (local.get $b3) (local.get $q))))
-        (if (local.get $special) (then
+        (if (local.get $f16) (then
           (if (v128.any_true (v128.or
                 (v128.or (i16x8.eq (v128.and (local.get $h0) (local.get $cm)) (local.get $cm)) (i16x8.eq (v128.and (local.get $h1) (local.get $cm)) (local.get $cm)))
                 (v128.or (i16x8.eq (v128.and (local.get $h2) (local.get $cm)) (local.get $cm)) (i16x8.eq (v128.and (local.get $h3) (local.get $cm)) (local.get $cm)))))
             (then
-              (local.set $s0 (call $halfPairs (local.get $s0) (i32.add (local.get $b0) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $shift) (local.get $mask) (local.get $special)))
-              (local.set $s1 (call $halfPairs (local.get $s1) (i32.add (local.get $b1) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $shift) (local.get $mask) (local.get $special)))
-              (local.set $s2 (call $halfPairs (local.get $s2) (i32.add (local.get $b2) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $shift) (local.get $mask) (local.get $special)))
-              (local.set $s3 (call $halfPairs (local.get $s3) (i32.add (local.get $b3) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $shift) (local.get $mask) (local.get $special)))
+              (local.set $s0 (call $halfPairs (local.get $s0) (i32.add (local.get $b0) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $f16)))
+              (local.set $s1 (call $halfPairs (local.get $s1) (i32.add (local.get $b1) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $f16)))
+              (local.set $s2 (call $halfPairs (local.get $s2) (i32.add (local.get $b2) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $f16)))
+              (local.set $s3 (call $halfPairs (local.get $s3) (i32.add (local.get $b3) (local.get $q)) (local.get $xq) (i32.const 8) (local.get $f16)))
               (local.set $q (i32.add (local.get $q) (i32.const 16)))
               (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
               (br $chunks)))))
@@ -211,26 +210,28 @@
         (local.set $x1 (v128.load offset=16 (local.get $xq)))
         (local.set $x2 (v128.load offset=32 (local.get $xq)))
         (local.set $x3 (v128.load offset=48 (local.get $xq)))
-        (local.set $lo (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h0)) (local.get $shift)) (local.get $m)))
-        (local.set $hi (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h0)) (local.get $shift)) (local.get $m)))
+        ;; the widening written out in the loop: V8 does not inline calls between WebAssembly functions,
+        ;; and a call a row here made the kernel 2.7× slower
+        (local.set $lo (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h0)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $h0)) (i32.const 16)))))
+        (local.set $hi (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h0)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $h0)) (i32.const 16)))))
         (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x0) (f64x2.promote_low_f32x4 (local.get $lo)))))
         (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $lo) (local.get $lo))))))
         (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x2) (f64x2.promote_low_f32x4 (local.get $hi)))))
         (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x3) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hi) (local.get $hi))))))
-        (local.set $lo (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h1)) (local.get $shift)) (local.get $m)))
-        (local.set $hi (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h1)) (local.get $shift)) (local.get $m)))
+        (local.set $lo (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h1)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $h1)) (i32.const 16)))))
+        (local.set $hi (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h1)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $h1)) (i32.const 16)))))
         (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x0) (f64x2.promote_low_f32x4 (local.get $lo)))))
         (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $lo) (local.get $lo))))))
         (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x2) (f64x2.promote_low_f32x4 (local.get $hi)))))
         (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $x3) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hi) (local.get $hi))))))
-        (local.set $lo (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h2)) (local.get $shift)) (local.get $m)))
-        (local.set $hi (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h2)) (local.get $shift)) (local.get $m)))
+        (local.set $lo (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h2)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $h2)) (i32.const 16)))))
+        (local.set $hi (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h2)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $h2)) (i32.const 16)))))
         (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $x0) (f64x2.promote_low_f32x4 (local.get $lo)))))
         (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $x1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $lo) (local.get $lo))))))
         (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $x2) (f64x2.promote_low_f32x4 (local.get $hi)))))
         (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $x3) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hi) (local.get $hi))))))
-        (local.set $lo (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h3)) (local.get $shift)) (local.get $m)))
-        (local.set $hi (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h3)) (local.get $shift)) (local.get $m)))
+        (local.set $lo (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h3)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $h3)) (i32.const 16)))))
+        (local.set $hi (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h3)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $h3)) (i32.const 16)))))
         (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $x0) (f64x2.promote_low_f32x4 (local.get $lo)))))
         (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $x1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $lo) (local.get $lo))))))
         (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $x2) (f64x2.promote_low_f32x4 (local.get $hi)))))
@@ -241,10 +242,10 @@
       ;; the last k mod 8 halves, pair by pair (an odd last one in the even lane, as gemvNTf32)
       (if (i32.lt_s (local.get $q) (local.get $rowBytes))
         (then
-          (local.set $s0 (call $halfPairs (local.get $s0) (i32.add (local.get $b0) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $shift) (local.get $mask) (local.get $special)))
-          (local.set $s1 (call $halfPairs (local.get $s1) (i32.add (local.get $b1) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $shift) (local.get $mask) (local.get $special)))
-          (local.set $s2 (call $halfPairs (local.get $s2) (i32.add (local.get $b2) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $shift) (local.get $mask) (local.get $special)))
-          (local.set $s3 (call $halfPairs (local.get $s3) (i32.add (local.get $b3) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $shift) (local.get $mask) (local.get $special)))))
+          (local.set $s0 (call $halfPairs (local.get $s0) (i32.add (local.get $b0) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $f16)))
+          (local.set $s1 (call $halfPairs (local.get $s1) (i32.add (local.get $b1) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $f16)))
+          (local.set $s2 (call $halfPairs (local.get $s2) (i32.add (local.get $b2) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $f16)))
+          (local.set $s3 (call $halfPairs (local.get $s3) (i32.add (local.get $b3) (local.get $q)) (local.get $xq) (i32.sub (local.get $k) (i32.and (local.get $k) (i32.const -8))) (local.get $f16)))))
       (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0)))))
       (f32.store offset=4 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s1)) (f64x2.extract_lane 1 (local.get $s1)))))
       (f32.store offset=8 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $s2)) (f64x2.extract_lane 1 (local.get $s2)))))
@@ -252,44 +253,49 @@
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $quadCols))))
 
+  ;; The f32 bit patterns of halves 0 … 3 of h: bf16 shifted into the top half; f16 placed with its
+  ;; exponent 112 short (see gemvNTHalf), infinities and NaNs aside. For the pair-by-pair and
+  ;; one-by-one paths; the eight-at-a-time loops write the same two expressions out.
+  (func $halfBitsLow (param $h v128) (param $f16 i32) (result v128)
+    (if (result v128) (local.get $f16)
+      (then (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000)))
+      (else (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $h)) (i32.const 16)))))
+
   ;; $count half-precision values at $src (bit patterns) widened to f32 at $dst, exactly: the
-  ;; pattern of gemvNTHalf times $scale in f32 (exact: an f16 subnormal's pattern is an exact f32
-  ;; subnormal), eight a step; a step with an f16 infinity or NaN ($special) sets those lanes after.
-  ;; $dst must not overlap what is still to be read.
-  (func (export "widenHalf") (param $src i32) (param $dst i32) (param $count i32)
-    (param $shift i32) (param $mask i32) (param $special i32) (param $scale f32)
-    (local $i i32) (local $h v128) (local $m v128) (local $cm v128) (local $f v128) (local $at i32) (local $bits i32)
-    (local.set $m (i32x4.splat (local.get $mask)))
-    (local.set $cm (i16x8.splat (local.get $special)))
+  ;; patterns of gemvNTHalf times $scale in f32 (exact: an f16 subnormal's pattern is an exact f32
+  ;; subnormal), eight a step; a step with an f16 infinity or NaN sets those lanes after. $dst must
+  ;; not overlap what is still to be read.
+  (func (export "widenHalf") (param $src i32) (param $dst i32) (param $count i32) (param $f16 i32) (param $scale f32)
+    (local $i i32) (local $h v128) (local $f v128) (local $at i32)
     (local.set $f (f32x4.splat (local.get $scale)))
     (block $done (loop $steps
       (br_if $done (i32.gt_s (i32.add (local.get $i) (i32.const 8)) (local.get $count)))
       (local.set $h (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
       (local.set $at (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
-      (v128.store (local.get $at) (f32x4.mul (local.get $f) (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h)) (local.get $shift)) (local.get $m))))
-      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $f) (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h)) (local.get $shift)) (local.get $m))))
-      (if (local.get $special) (then
-        (if (v128.any_true (i16x8.eq (v128.and (local.get $h) (local.get $cm)) (local.get $cm))) (then
-          (call $widenSpecials (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))) (local.get $at) (i32.const 8) (local.get $special))))))
+      (v128.store (local.get $at) (f32x4.mul (local.get $f) (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $h)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $h)) (i32.const 16))))))
+      (v128.store offset=16 (local.get $at) (f32x4.mul (local.get $f) (if (result v128) (local.get $f16) (then (v128.and (i32x4.shl (i32x4.extend_high_i16x8_s (local.get $h)) (i32.const 13)) (v128.const i32x4 0x8fffe000 0x8fffe000 0x8fffe000 0x8fffe000))) (else (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $h)) (i32.const 16))))))
+      (if (local.get $f16) (then
+        (if (v128.any_true (i16x8.eq (v128.and (local.get $h) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00)) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00))) (then
+          (call $widenSpecials (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))) (local.get $at) (i32.const 8))))))
       (local.set $i (i32.add (local.get $i) (i32.const 8)))
       (br $steps)))
     ;; the last count mod 8, one at a time
     (block $tailDone (loop $tail
       (br_if $tailDone (i32.ge_s (local.get $i) (local.get $count)))
-      (local.set $bits (i32.load16_s (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
       (local.set $at (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
-      (f32.store (local.get $at) (f32.mul (local.get $scale) (f32.reinterpret_i32 (i32.and (i32.shl (local.get $bits) (local.get $shift)) (local.get $mask)))))
-      (if (local.get $special) (then (call $widenSpecials (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))) (local.get $at) (i32.const 1) (local.get $special))))
+      (f32.store (local.get $at) (f32.mul (local.get $scale) (f32x4.extract_lane 0
+        (call $halfBitsLow (i16x8.replace_lane 0 (v128.const i32x4 0 0 0 0) (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))) (local.get $f16)))))
+      (if (local.get $f16) (then (call $widenSpecials (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))) (local.get $at) (i32.const 1))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $tail))))
 
   ;; The f16 infinities and NaNs among $count halves at $src, written as f32 at $dst.
-  (func $widenSpecials (param $src i32) (param $dst i32) (param $count i32) (param $special i32)
+  (func $widenSpecials (param $src i32) (param $dst i32) (param $count i32)
     (local $i i32) (local $h i32)
     (block $done (loop $lanes
       (br_if $done (i32.ge_s (local.get $i) (local.get $count)))
       (local.set $h (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
-      (if (i32.eq (i32.and (local.get $h) (local.get $special)) (local.get $special))
+      (if (i32.eq (i32.and (local.get $h) (i32.const 0x7c00)) (i32.const 0x7c00))
         (then (f32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))) (f32.demote_f64 (call $specialHalf (local.get $h))))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $lanes))))
@@ -297,11 +303,11 @@
   ;; $s plus the products of $count halves at $at (one row of gemvNTHalf's B) with A's float64 row
   ;; at $xq, a pair a step (a last single half in the even lane, the odd lane's zero times zero):
   ;; the same additions as the eight-at-a-time loop, each lane exact, infinities and NaNs included.
-  (func $halfPairs (param $s v128) (param $at i32) (param $xq i32) (param $count i32) (param $shift i32) (param $mask i32) (param $special i32) (result v128)
+  (func $halfPairs (param $s v128) (param $at i32) (param $xq i32) (param $count i32) (param $f16 i32) (result v128)
     (block $done (loop $pairs
       (br_if $done (i32.le_s (local.get $count) (i32.const 0)))
       (local.set $s (f64x2.add (local.get $s) (f64x2.mul (v128.load (local.get $xq))
-        (call $halfPair (local.get $at) (i32.ge_s (local.get $count) (i32.const 2)) (local.get $shift) (local.get $mask) (local.get $special)))))
+        (call $halfPair (local.get $at) (i32.ge_s (local.get $count) (i32.const 2)) (local.get $f16)))))
       (local.set $at (i32.add (local.get $at) (i32.const 4)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 16)))
       (local.set $count (i32.sub (local.get $count) (i32.const 2)))
@@ -309,23 +315,23 @@
     (local.get $s))
 
   ;; Two halves at $at (or one, with $two = 0: the odd lane zero) as float64 values scaled as in
-  ;; gemvNTHalf; a lane whose half matches $special (an f16 infinity or NaN) set to that value.
-  (func $halfPair (param $at i32) (param $two i32) (param $shift i32) (param $mask i32) (param $special i32) (result v128)
+  ;; gemvNTHalf; an f16 infinity or NaN set to that value.
+  (func $halfPair (param $at i32) (param $two i32) (param $f16 i32) (result v128)
     (local $bits v128) (local $raw v128) (local $h i32)
     (local.set $bits (if (result v128) (local.get $two)
       (then (v128.load32_zero (local.get $at)))
       (else (i16x8.replace_lane 0 (v128.const i32x4 0 0 0 0) (i32.load16_u (local.get $at))))))
-    (local.set $raw (f64x2.promote_low_f32x4 (v128.and (i32x4.shl (i32x4.extend_low_i16x8_s (local.get $bits)) (local.get $shift)) (i32x4.splat (local.get $mask)))))
-    (if (local.get $special) (then
+    (local.set $raw (f64x2.promote_low_f32x4 (call $halfBitsLow (local.get $bits) (local.get $f16))))
+    (if (local.get $f16) (then
       (local.set $h (i16x8.extract_lane_u 0 (local.get $bits)))
-      (if (i32.eq (i32.and (local.get $h) (local.get $special)) (local.get $special))
+      (if (i32.eq (i32.and (local.get $h) (i32.const 0x7c00)) (i32.const 0x7c00))
         (then (local.set $raw (f64x2.replace_lane 0 (local.get $raw) (call $specialHalf (local.get $h))))))
       (local.set $h (i16x8.extract_lane_u 1 (local.get $bits)))
-      (if (i32.and (local.get $two) (i32.eq (i32.and (local.get $h) (local.get $special)) (local.get $special)))
+      (if (i32.and (local.get $two) (i32.eq (i32.and (local.get $h) (i32.const 0x7c00)) (i32.const 0x7c00)))
         (then (local.set $raw (f64x2.replace_lane 1 (local.get $raw) (call $specialHalf (local.get $h))))))))
     (local.get $raw))
 
-  ;; An f16 infinity (mantissa zero) or NaN, with its sign.
+    ;; An f16 infinity (mantissa zero) or NaN, with its sign.
   (func $specialHalf (param $h i32) (result f64)
     (local $v f64)
     (local.set $v (select (f64.const inf) (f64.const nan) (i32.eqz (i32.and (local.get $h) (i32.const 0x3ff)))))

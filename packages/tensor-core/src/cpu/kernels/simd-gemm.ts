@@ -16,13 +16,12 @@ export interface GemmF32Kernels {
   /** C[j] = A·B[j] for one f32 row A (k floats) and n rows of B (n ≥ 4), in gemmNTf32's order. */
   gemvNTf32(a: number, b: number, c: number, n: number, k: number): void;
   /**
-   * gemvNTf32 for n rows of half-precision B (bit patterns): its values for B widened to f32. A half
-   * becomes an f32 pattern by (sign-extended bits << shift) & mask, A's row is scaled by `scale` into
-   * the float64 scratch `xs` (8·(k + 1) bytes), and halves matching `special` are infinities or NaNs.
+   * gemvNTf32 for n rows of half-precision B (bit patterns; f16 = 1 for f16, 0 for bf16): its values
+   * for B widened to f32. A's row goes times `scale` into the float64 scratch `xs` (8·(k + 1) bytes).
    */
-  gemvNTHalf(a: number, xs: number, b: number, c: number, n: number, k: number, shift: number, mask: number, special: number, scale: number): void;
-  /** `count` half-precision bit patterns at `src` widened exactly to f32 at `dst` (gemvNTHalf's pattern times `scale`). */
-  widenHalf(src: number, dst: number, count: number, shift: number, mask: number, special: number, scale: number): void;
+  gemvNTHalf(a: number, xs: number, b: number, c: number, n: number, k: number, f16: number, scale: number): void;
+  /** `count` half-precision bit patterns at `src` widened exactly to f32 at `dst` (f16 = 1 for f16, 0 for bf16). */
+  widenHalf(src: number, dst: number, count: number, f16: number, scale: number): void;
 }
 
 /** The bit patterns of an f16 or bf16 operand (row-major, as its tensor stores them). */
@@ -34,10 +33,13 @@ export interface HalfRows {
 /** An operand of the SIMD products: f32 values or half-precision bits. */
 export type ProductOperand = Float32Array | HalfRows;
 
-/** gemvNTHalf's widening of each half-precision dtype (see gemm-f32.wat): bf16 is f32's top half; f16 is placed with its exponent 112 short, made up on A. */
+/**
+ * The kernels' flag and scale for each half-precision dtype (see gemm-f32.wat): bf16 is f32's top
+ * half; f16 is placed with its exponent 112 short, which the scale makes up.
+ */
 const HALF_LAYOUT = {
-  bf16: { shift: 16, mask: 0xffff0000 | 0, special: 0, scale: 1 },
-  f16: { shift: 13, mask: 0x8fffe000 | 0, special: 0x7c00, scale: 2 ** 112 },
+  bf16: { f16: 0, scale: 1 },
+  f16: { f16: 1, scale: 2 ** 112 },
 } as const;
 
 /** `count` values of `src` from element `from`, as f32 into `dst` at `at` (half precision widened exactly, in JavaScript). */
@@ -55,7 +57,7 @@ function copyRowsToB(src: ProductOperand, from: number, count: number, areas: Ge
   const staging = areas.b.byteOffset + 4 * count;
   new Uint8Array(areas.b.buffer, staging, 2 * count).set(new Uint8Array(src.bits.buffer, src.bits.byteOffset + 2 * from, 2 * count));
   const layout = HALF_LAYOUT[src.dtype];
-  areas.kernels.widenHalf(staging, areas.b.byteOffset, count, layout.shift, layout.mask, layout.special, layout.scale);
+  areas.kernels.widenHalf(staging, areas.b.byteOffset, count, layout.f16, layout.scale);
 }
 
 /** Floats of the arena's areas for A's rows, B's rows and the product (2, 4 and 4 MiB). */
@@ -169,7 +171,7 @@ function residentHalfRow(a: ProductOperand, aOff: number, b: HalfRows, bOff: num
   copyRows(a, aOff, k, place.a, 0);
   const layout = HALF_LAYOUT[b.dtype];
   const xs = place.a.byteOffset + 4 * xsFloats;
-  place.kernels.gemvNTHalf(place.a.byteOffset, xs, b.bits.byteOffset + 2 * bOff, place.c.byteOffset, n, k, layout.shift, layout.mask, layout.special, layout.scale);
+  place.kernels.gemvNTHalf(place.a.byteOffset, xs, b.bits.byteOffset + 2 * bOff, place.c.byteOffset, n, k, layout.f16, layout.scale);
   c.set(place.c.subarray(0, n), cOff);
   return true;
 }
