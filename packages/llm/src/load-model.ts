@@ -14,8 +14,9 @@ export interface LoadModelOptions {
    * On the CPU with dtype f32, keep the matrices of an f16 or bf16 checkpoint as stored instead of
    * widening them at load (default false): half the memory for the same values (matmul widens them
    * exactly as it reads them, so outputs equal those of f32 copies bit for bit). A decode step's
-   * products read them in place; prefill and batched steps widen each matrix per call, a few
-   * percent slower (BENCHMARKS.md, llm section).
+   * products read them in place; prefill and batched steps widen each matrix per call in SIMD
+   * (BENCHMARKS.md, llm section). Without WebAssembly SIMD (no WeightPool) they are widened at load
+   * as before; `model.matrixDtype` says which.
    */
   halfWeights?: boolean;
   /** Load tokenizer.json too (default true); false for weights-only directories. */
