@@ -19,7 +19,7 @@ const reference = new Promise<Float32Array[][]>((resolve) => {
 });
 
 async function start(): Promise<void> {
-  const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend) });
+  const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend), halfWeights: setup.halfWeights });
   const methods = await availableMethods();
   const stores = await availableStores();
   const contexts = await withTokenClasses(await calibrationContexts(setup.calibration), model);

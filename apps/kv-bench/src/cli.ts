@@ -25,7 +25,7 @@ const USAGE = `kv-bench — what KV-cache compression costs in quality and saves
 usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--text FILE]
                 [--json FILE] [--html FILE] [--list] [--windows N] [--window-tokens N]
                 [--passkey-lengths 256,512,...] [--passkey-per-cell N] [--seed N] [--workers N]
-                [--calibration FILE]
+                [--calibration FILE] [--half-weights]
 
   --model DIR       a Hugging Face model directory (default: the shipped models/kvkit-tiny)
   --backend NAME    cpu (default), webgpu, cuda
@@ -38,7 +38,9 @@ usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--te
   --list            every available method with its parameters
   --calibration FILE  text the calibrated methods fit on (default: <model>/eval/calibration.txt)
   --workers N       rows measured in parallel, one model copy per worker thread (default: one per
-                    core on the CPU backend, 1 on a GPU backend)`;
+                    core on the CPU backend, 1 on a GPU backend)
+  --half-weights    keep an f16/bf16 checkpoint's matrices as stored on the CPU (@kvkit/llm's
+                    halfWeights): half the memory per model copy, the same records`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '20261126' },
       workers: { type: 'string' },
       calibration: { type: 'string' },
+      'half-weights': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -79,7 +82,8 @@ async function main(): Promise<void> {
   const modelDir = resolve(values.model ?? DEFAULT_MODEL);
   const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
   const backend = await openBackend(values.backend!);
-  const model = await loadModel(modelDir, { backend });
+  const halfWeights = values['half-weights'];
+  const model = await loadModel(modelDir, { backend, halfWeights });
   if (!existsSync(textFile)) {
     throw new InvalidConfigError(
       values.text ? `--text ${textFile} does not exist` : `no --text given and the model has no held-out text at ${textFile}; pass --text FILE`,
@@ -129,19 +133,19 @@ async function main(): Promise<void> {
   const workers = workerCount(values.workers, backend.name, runs.length);
   const records =
     workers > 1
-      ? await runBenchParallel({ modelDir, backend: backend.name, text, methods: runs, settings, calibration, workers, onProgress })
+      ? await runBenchParallel({ modelDir, halfWeights, backend: backend.name, text, methods: runs, settings, calibration, workers, onProgress })
       : await runBench({ model, text, methods: runs, settings, onProgress });
   progress.finish();
 
   console.log(
-    `kv-bench: model ${modelDir}, text ${textFile}, backend ${backend.name}, ${cpus().length} cores, ${workers} worker${workers > 1 ? 's' : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `kv-bench: model ${modelDir}${model.matrixDtype === model.dtype ? '' : ` (${model.matrixDtype} matrices as stored)`}, text ${textFile}, backend ${backend.name}, ${cpus().length} cores, ${workers} worker${workers > 1 ? 's' : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
   );
   console.log(`windows: ${settings.windows} × ${settings.windowTokens} tokens (first ${settings.prefillFraction * 100}% prefilled, the rest decoded token by token); passkey prompts of ${settings.passkeyLengths.join('/')} tokens`);
   console.log(formatTable(records));
   const date = new Date().toISOString();
   if (values.json) {
     mkdirSync(dirname(resolve(values.json)), { recursive: true });
-    writeFileSync(values.json, JSON.stringify({ model: modelDir, text: textFile, backend: backend.name, date, settings, records }, null, 2));
+    writeFileSync(values.json, JSON.stringify({ model: modelDir, matrixDtype: model.matrixDtype, text: textFile, backend: backend.name, date, settings, records }, null, 2));
   }
   if (values.html) {
     mkdirSync(dirname(resolve(values.html)), { recursive: true });

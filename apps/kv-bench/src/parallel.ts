@@ -8,6 +8,8 @@ import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
 export interface ParallelBenchInput {
   modelDir: string;
+  /** Each worker's model keeps an f16/bf16 checkpoint's matrices as stored (loadModel's halfWeights). */
+  halfWeights?: boolean;
   backend: string;
   text: string;
   /** Rows, already validated in this thread (parseMethodList), so bad input fails before any worker starts. */
@@ -34,9 +36,9 @@ export class BenchWorkerError extends Error {
  * whichever worker is free, the reference row first; its log-probabilities are broadcast to every
  * worker (the other rows need them for KL only at the end of their run). Same records as runBench.
  */
-export async function runBenchParallel({ modelDir, backend, text, methods, settings, calibration, workers, onProgress }: ParallelBenchInput): Promise<BenchRecord[]> {
+export async function runBenchParallel({ modelDir, halfWeights = false, backend, text, methods, settings, calibration, workers, onProgress }: ParallelBenchInput): Promise<BenchRecord[]> {
   const ordered = referenceFirst(methods);
-  const setup: WorkerSetup = { modelDir, backend, text, settings, calibration };
+  const setup: WorkerSetup = { modelDir, halfWeights, backend, text, settings, calibration };
   const count = Math.max(1, Math.min(workers, ordered.length));
   const results: MethodMeasurement[] = [];
   let next = 0;

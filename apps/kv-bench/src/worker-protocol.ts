@@ -5,6 +5,7 @@ import type { BenchSettings } from './settings.js';
 /** What a bench worker is started with (its workerData). */
 export interface WorkerSetup {
   modelDir: string;
+  halfWeights: boolean;
   backend: string;
   text: string;
   settings: BenchSettings;

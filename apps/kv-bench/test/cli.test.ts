@@ -85,6 +85,22 @@ describe('kv-bench CLI', { timeout: 180_000 }, () => {
     expect(bad.stderr).toMatch(/--workers must be a positive integer, got 0 \[INVALID_CONFIG\]/);
   });
 
+  it('--half-weights keeps the shipped f16 checkpoint\'s matrices as stored in every worker and gives the same records', () => {
+    const textFile = join(out, 'text-half.txt');
+    writeFileSync(textFile, readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8').slice(0, 20000));
+    const run = (extra: string[]) => {
+      const json = join(out, `half${extra.length}.json`);
+      const args = ['--text', textFile, '--methods', 'dense,kivi:bits=2', '--windows', '1', '--window-tokens', '64', '--passkey-lengths', '96', '--passkey-per-cell', '1'];
+      const stdout = execFileSync('node', [cli, ...args, '--workers', '2', '--json', json, ...extra], { encoding: 'utf8' });
+      const report = JSON.parse(readFileSync(json, 'utf8'));
+      return { stdout, matrixDtype: report.matrixDtype, records: report.records.map((r: Record<string, unknown>) => ({ ...r, tokensPerSec: 0, prefillTokensPerSec: 0 })) };
+    };
+    const [widened, half] = [run([]), run(['--half-weights'])];
+    expect([widened.matrixDtype, half.matrixDtype]).toEqual(['f32', 'f16']);
+    expect(half.stdout).toMatch(/kvkit-tiny \(f16 matrices as stored\)/);
+    expect(half.records).toEqual(widened.records);
+  });
+
   it('runs method+store rows (evict + quantize) on worker threads, and refuses a store on a method that takes none', () => {
     const textFile = join(out, 'text-store.txt');
     writeFileSync(textFile, readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8').slice(0, 20000));
