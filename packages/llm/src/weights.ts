@@ -143,11 +143,13 @@ function floatTensor(values: Float32Array, shape: number[], dtype: 'f32' | 'f16'
 
 const HALF_DTYPES = { F16: 'f16', BF16: 'bf16' } as const;
 
+/** The tensor dtype a safetensors dtype keeps as stored with `halfWeights`; undefined for the others. */
+const halfDTypeOf = (stored: string | undefined) => HALF_DTYPES[stored as keyof typeof HALF_DTYPES];
+
 /** Whether the first matrix of `wanted` in this shard is stored in f16 or bf16 (a checkpoint keeps its matrices in one dtype). */
 function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[]): boolean {
   const first = wanted.find((item) => item.shape.length === 2);
-  const dtype = first && header.tensors.get(first.name)?.dtype;
-  return dtype === 'F16' || dtype === 'BF16';
+  return first !== undefined && halfDTypeOf(header.tensors.get(first.name)?.dtype) !== undefined;
 }
 
 /**
@@ -160,7 +162,7 @@ function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[])
  */
 function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[], half: boolean): WeightPool | null {
   if (backend.name !== 'cpu' || dtype !== 'f32') return null;
-  const floats = expected.filter((e) => e.shape.length === 2).reduce((sum, e) => sum + (half ? Math.ceil((e.shape[0] * e.shape[1]) / 8) * 4 : Math.ceil((e.shape[0] * e.shape[1]) / 4) * 4), 0);
+  const floats = expected.filter((e) => e.shape.length === 2).reduce((sum, e) => sum + WeightPool.floatsFor(e.shape[0] * e.shape[1], half), 0);
   return WeightPool.create(floats);
 }
 
@@ -169,10 +171,9 @@ function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: Expecte
  * as f32; null when the pool is full (a checkpoint mixing dtypes), for a plain tensor instead.
  */
 function pooledTensor(pool: WeightPool, bytes: Uint8Array, entry: SafetensorsEntry, shape: number[], halfWeights: boolean, shardName: string, backend: Backend): Tensor | null {
-  const half = halfWeights ? HALF_DTYPES[entry.dtype as keyof typeof HALF_DTYPES] : undefined;
+  const half = halfWeights ? halfDTypeOf(entry.dtype) : undefined;
   const length = shape[0] * shape[1];
-  const room = half ? 4 * Math.ceil(length / 8) : 4 * Math.ceil(length / 4);
-  if (room > pool.free) return null;
+  if (WeightPool.floatsFor(length, half !== undefined) > pool.free) return null;
   if (half) {
     const view = pool.allocateHalf(length);
     new Uint8Array(view.buffer, view.byteOffset, 2 * length).set(bytes);

@@ -127,11 +127,11 @@ export class KernelRidge {
       let apply: (v: Matrix) => Matrix;
       let diagonal: Float64Array;
       let column: (pivot: number, out: Float64Array) => void;
-      let release: (() => void) | undefined;
+      let dispose: (() => void) | undefined;
       if (solver === 'pcg') {
         requirePackedKernelFits(n, this.options.maxMemoryBytes, 'KernelRidge.fit (pcg)', "solver 'cg'");
         const gram = materializeKernel(this.kernel, x, { productColumns: productColumnsFor(y.cols) });
-        release = () => gram.simd?.arena.dispose();
+        dispose = () => gram.simd?.arena.dispose();
         diagonal = packedDiagonal(gram);
         // K + αI in place (the solve's matrix); the preconditioner reads K's columns back without α.
         for (let i = 0; i < n; i++) gram.data[rowOffset(n, i)] += alpha;
@@ -150,7 +150,7 @@ export class KernelRidge {
       try {
         result = conjugateGradient(apply, y, this.cgOptions(diagonal, column, `KernelRidge.fit (${solver})`));
       } finally {
-        release?.();
+        dispose?.();
       }
       this.coefficients = result.x;
       this.iterations = result.iterations;

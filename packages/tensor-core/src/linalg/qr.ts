@@ -75,4 +75,3 @@ export function qr(a: Matrix): QrResult {
   }
   return { q: { rows: m, cols: k, data: qOut }, r: { rows: k, cols: n, data: r } };
 }
-

@@ -44,9 +44,17 @@ export class WeightPool {
     return this.weights.length - this.used;
   }
 
+  /**
+   * Floats of a pool's capacity that `length` f32 values take (`allocate`), or `length` f16/bf16
+   * values (`allocateHalf`, two to a float): each array starts on 16 bytes. For sizing a pool.
+   */
+  static floatsFor(length: number, half = false): number {
+    return half ? Math.ceil(length / 8) * 4 : Math.ceil(length / 4) * 4;
+  }
+
   /** The next `length` floats (zeroed) as a Float32Array; throws a RangeError when the pool is full. */
   allocate(length: number): Float32Array {
-    const start = this.take(length, Math.ceil(length / 4) * 4, 'floats');
+    const start = this.take(length, WeightPool.floatsFor(length), 'floats');
     return this.weights.subarray(start, start + length);
   }
 
@@ -56,11 +64,11 @@ export class WeightPool {
    * as B of `matmul` beside f32 activations. Throws a RangeError when the pool is full.
    */
   allocateHalf(length: number): Uint16Array {
-    const start = this.take(length, Math.ceil(length / 8) * 4, 'half-precision values');
+    const start = this.take(length, WeightPool.floatsFor(length, true), 'half-precision values');
     return new Uint16Array(this.weights.buffer, this.weights.byteOffset + 4 * start, length);
   }
 
-  /** Reserves `floats` of the pool (a multiple of four: each array starts on 16 bytes); returns where they start. */
+  /** Reserves `floats` of the pool (`floatsFor`); returns where they start. */
   private take(length: number, floats: number, what: string): number {
     if (floats > this.free) throw new RangeError(`WeightPool: ${length} ${what} do not fit (${this.free} of ${this.capacity} floats free)`);
     const start = this.used;
