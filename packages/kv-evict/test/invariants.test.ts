@@ -203,6 +203,7 @@ describe('statistics for the caller', () => {
       const qPos = tensor(positions(0, n), [n], { backend, dtype: 'i32' });
       const ref = attention(tensor(q, [4, n, d], { backend }), tensor(k, [2, n, d], { backend }), tensor(v, [2, n, d], { backend }), { statistics: true, queryPositions: qPos, keyPositions: qPos });
       expect(result.statistics!.keySum.shape).toEqual([4, n]);
-      expect([...f32(result.statistics!.keySum)]).toEqual([...f32(ref.statistics!.keySum)]);
+      // The kernel scores in float32 SIMD (attention-kernels' row kernel), the reference in float64.
+      assertClose(f32(result.statistics!.keySum), f32(ref.statistics!.keySum), 1e-5, 'keySum');
     }));
 });

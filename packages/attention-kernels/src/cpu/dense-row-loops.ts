@@ -1,5 +1,7 @@
-// The dense CPU kernels' two O(rows·count·d) loops over a tile of key/value rows (f32, or f16 bit
-// patterns) — the query rows' scores and the probability-weighted sum of values — in WebAssembly
+// The general tile loop's two O(rows·count·d) loops over a tile of key/value rows (f32, or f16 bit
+// patterns), for what the fused row kernel (row-attention.ts) leaves to it: soft-capped scores, head
+// dims that are not a multiple of 4, the statistics pass, SIMD off. The query rows' scores and the
+// probability-weighted sum of values, in WebAssembly
 // SIMD (`dense-rows.wat`, operands copied into a kept arena for each call, f16 rows converted there
 // by tensor-core's `stageFloat32`: copies are O(rows·count + count·d), the loops O(rows·count·d))
 // or, where SIMD is off or unavailable, in JavaScript (`dense-math.ts`, f16 rows decoded into

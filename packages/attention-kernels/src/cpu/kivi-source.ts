@@ -41,6 +41,7 @@ export interface KiviBuffers {
  * the quantized/residual boundaries (the kernel cuts the token range there).
  */
 export class KiviRowSource extends RowTileSource {
+  override readonly rowTiles = false;
   private head = 0;
   private readonly mask: number;
   private readonly vpw: number;

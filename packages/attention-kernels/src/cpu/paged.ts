@@ -3,7 +3,7 @@ import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import { hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
 import { PageWalker } from './page-walk.js';
-import { accumulateRange } from './tile-loop.js';
+import { accumulateRanges } from './tile-loop.js';
 import { denseWorkspace } from './workspace.js';
 
 export type PagedAttrs = KernelAttrs & { maxLength: number; queryBlock: number };
@@ -40,7 +40,7 @@ export function pagedAttentionCpu(inputs: Tensor[], attrs: PagedAttrs): KernelRe
       for (let i0 = 0; i0 < m; i0 += bq) {
         fillBlock(block, request, kvh, group, i0, Math.min(m, i0 + bq));
         state.reset(block.rows);
-        pages.walk(row, len, (_start, count) => accumulateRange(source, block, state, attrs, 0, count, scratch));
+        accumulateRanges(source, block, state, attrs, scratch, (visit) => pages.walk(row, len, (_start, count) => visit(0, count)));
         writeBlock(state, block, m, out, 0, lse, 0);
         if (stats) pages.statistics(row, len, block, state, attrs, stats, scratch);
       }

@@ -4,7 +4,7 @@ import { hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, type RequestQueries, StatisticsCollector, writeBlock } from './kernel-io.js';
 import { SoftmaxState } from './online-softmax.js';
 import { PageWalker } from './page-walk.js';
-import { accumulateRange, TileScratch } from './tile-loop.js';
+import { accumulateRange, accumulateRanges, TileScratch } from './tile-loop.js';
 import { createQueryBlock, DenseRowSource } from './tile-source.js';
 
 /**
@@ -68,7 +68,7 @@ export function prefixSharedAttentionCpu(inputs: Tensor[], attrs: KernelAttrs & 
       const row = b * kvHeads + kvh;
       fillBlock(block, request(b), kvh, group, 0, m);
       own.reset(rowsPer);
-      ownPages.walk(row, ownLengths[b], (_start, count) => accumulateRange(source, block, own, attrs, 0, count, scratch));
+      accumulateRanges(source, block, own, attrs, scratch, (visit) => ownPages.walk(row, ownLengths[b], (_start, count) => visit(0, count)));
       shared[b].merge(own);
       writeBlock(shared[b], block, m, out, 0, lse, 0);
       if (path) {

@@ -2,7 +2,8 @@ import { hostFloat32, type Tensor } from '@kvkit/tensor-core';
 import type { KernelAttrs, KernelResult } from '../ops/attention-types.js';
 import { hostFloats, hostInts, scaledQueries } from './host-data.js';
 import { fillBlock, kernelResult, StatisticsCollector, writeBlock } from './kernel-io.js';
-import { accumulateRange, type MaskAttrs, statisticsRange } from './tile-loop.js';
+import type { MaskAttrs } from './row-visibility.js';
+import { accumulateRange, statisticsRange } from './tile-loop.js';
 import { type DenseWorkspace, denseWorkspace } from './workspace.js';
 
 /**

@@ -1,17 +1,8 @@
 import { keyVisible } from '@kvkit/tensor-core';
 import type { SoftmaxState } from './online-softmax.js';
+import { RowAttentionRun } from './row-attention.js';
+import { classifyRows, HIDDEN, type MaskAttrs, PARTIAL, positionRange } from './row-visibility.js';
 import type { QueryBlock, TileSource } from './tile-source.js';
-
-/** Mask attributes, as resolved by tensor-core's `resolveAttentionMask`. */
-export interface MaskAttrs {
-  causal: boolean;
-  window: number;
-  softcap: number;
-}
-
-const HIDDEN = 0;
-const FULL = 1;
-const PARTIAL = 2;
 
 /** Per-call scratch of the tile loop: scores/probabilities of a tile and the per-row visibility class. */
 export class TileScratch {
@@ -32,30 +23,6 @@ export class TileScratch {
       this.active = new Uint8Array(rows);
     }
   }
-}
-
-/**
- * Classifies every row against the tile's position range: hidden (skip), fully visible (no per-key
- * test) or partial. Returns whether any row sees the tile. `onlyStatRows` skips rows outside the
- * statistics' observation window.
- */
-function classifyRows(block: QueryBlock, mask: MaskAttrs, pMin: number, pMax: number, active: Uint8Array, onlyStatRows: boolean): boolean {
-  const { causal, window } = mask;
-  let any = false;
-  for (let r = 0; r < block.rows; r++) {
-    if (onlyStatRows && block.contributes[r] === 0) {
-      active[r] = HIDDEN;
-      continue;
-    }
-    const qp = block.pos[r];
-    let cls: number;
-    if ((causal && pMin > qp) || (window > 0 && qp - pMax >= window)) cls = HIDDEN;
-    else if ((!causal || pMax <= qp) && (window === 0 || qp - pMin < window)) cls = FULL;
-    else cls = PARTIAL;
-    active[r] = cls;
-    if (cls !== HIDDEN) any = true;
-  }
-  return any;
 }
 
 /**
@@ -82,17 +49,6 @@ function finishScores(s: Float64Array, o: number, count: number, cls: number, qp
     if (x > max || x !== x) max = x;
   }
   return max;
-}
-
-function positionRange(positions: Int32Array, from: number, count: number): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let t = 0; t < count; t++) {
-    const p = positions[from + t];
-    if (p < lo) lo = p;
-    if (p > hi) hi = p;
-  }
-  return [lo, hi];
 }
 
 /**
@@ -125,6 +81,38 @@ export function accumulateRange(
   scratch: TileScratch,
   withValues = true,
 ): void {
+  if (withValues) accumulateRanges(source, block, state, mask, scratch, (visit) => visit(a, b));
+  else foldTiles(source, block, state, mask, a, b, scratch, false);
+}
+
+/**
+ * Pass 1 over several ranges of one block's keys: `walk(visit)` calls visit(a, b) for each, with
+ * `source` bound to that range's rows (a paged cache's pages, a request's own chunks). Where the
+ * fused row kernel serves (row-attention.ts), the block's queries and state stay in its arena
+ * across every range.
+ */
+export function accumulateRanges(
+  source: TileSource,
+  block: QueryBlock,
+  state: SoftmaxState,
+  mask: MaskAttrs,
+  scratch: TileScratch,
+  walk: (visit: (a: number, b: number) => void) => void,
+): void {
+  const run = RowAttentionRun.open(source, block, state, mask, scratch);
+  if (!run) {
+    walk((a, b) => foldTiles(source, block, state, mask, a, b, scratch, true));
+    return;
+  }
+  try {
+    walk((a, b) => run.range(source, a, b));
+  } finally {
+    run.close();
+  }
+}
+
+/** The generic tile loop of pass 1: scores through the source, the online softmax here, values through the source. */
+function foldTiles(source: TileSource, block: QueryBlock, state: SoftmaxState, mask: MaskAttrs, a: number, b: number, scratch: TileScratch, withValues: boolean): void {
   const { tile } = scratch;
   const s = scratch.scores;
   const active = scratch.active;

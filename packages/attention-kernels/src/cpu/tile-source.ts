@@ -66,10 +66,16 @@ export abstract class RowTileSource implements TileSource {
   positionBase = 0;
   logWeights: Float32Array | undefined = undefined;
   logWeightBase = 0;
-  protected kTile: HostFloats = new Float32Array(0);
-  protected vTile: HostFloats = new Float32Array(0);
-  protected kOff = 0;
-  protected vOff = 0;
+  /**
+   * Whether every tile `load` leaves is rows in kTile/vTile (so row-attention.ts may read them);
+   * false for sources that score some tiles another way (KIVI's codes).
+   */
+  readonly rowTiles: boolean = true;
+  /** Where `load` left the tile: token t's key at kTile[kOff + t·d], its value at vTile[vOff + t·dv] (f32, or f16 bit patterns). */
+  kTile: HostFloats = new Float32Array(0);
+  vTile: HostFloats = new Float32Array(0);
+  kOff = 0;
+  vOff = 0;
   protected readonly kScratch: Float32Array;
   protected readonly vScratch: Float32Array;
 

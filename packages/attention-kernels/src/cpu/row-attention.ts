@@ -1,0 +1,213 @@
+// The tile loop of row sources (dense, paged and prefix pages, per-token codes) in one WebAssembly
+// call per tile (`row-attention.wat`): scores, mask, online softmax and the weighted values of every
+// row of the block, in float32 SIMD. The generic loop (tile-loop.ts) runs the scores and values in
+// float64 and the softmax in JavaScript, a round trip per tile; at decode shapes that round trip and
+// the float64 products were most of the time. A run keeps the block's queries and softmax state in
+// the arena across every range it is given (a paged cache's pages), so they cross once per block.
+// Soft-capped scores (tanh), head dims that are not a multiple of 4 and KIVI's codes take the
+// generic loop.
+import { fusedMultiplyAddActive, keptModuleViews, type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
+import type { SoftmaxState } from './online-softmax.js';
+import rowAttentionWasm, { fused as rowAttentionFusedWasm } from './row-attention.wat';
+import { classifyRows, type MaskAttrs, positionRange } from './row-visibility.js';
+import type { TileScratch } from './tile-loop.js';
+import { type QueryBlock, RowTileSource, type TileSource } from './tile-source.js';
+
+interface RowAttentionKernels {
+  attendRows(
+    rows: number,
+    q: number,
+    d: number,
+    info: number,
+    k: number,
+    count: number,
+    v: number,
+    dv: number,
+    kpos: number,
+    causal: number,
+    window: number,
+    logWeights: number,
+    p: number,
+    state: number,
+  ): void;
+}
+
+/** The kept arena, its kernels, where its bytes start and three views of them. */
+interface ArenaViews {
+  arena: SimdArena<RowAttentionKernels>;
+  kernels: RowAttentionKernels;
+  base: number;
+  f64: Float64Array;
+  f32: Float32Array;
+  i32: Int32Array;
+}
+
+function viewsOf(arena: SimdArena<RowAttentionKernels>): ArenaViews {
+  const f64 = arena.arrays[0];
+  const { buffer, byteOffset, length } = f64;
+  return { arena, kernels: arena.kernels, base: byteOffset, f64, f32: new Float32Array(buffer, byteOffset, 2 * length), i32: new Int32Array(buffer, byteOffset, 2 * length) };
+}
+
+/** Byte places (from the arena's start, each on a 16-byte boundary) of one run's operands, as row-attention.wat reads them. */
+class RunLayout {
+  readonly q: number;
+  readonly info: number;
+  readonly state: number;
+  readonly kpos: number;
+  readonly logWeights: number;
+  readonly p: number;
+  readonly k: number;
+  readonly v: number;
+  readonly bytes: number;
+
+  constructor(rows: number, d: number, dv: number, tile: number) {
+    // Scores are computed four keys at a time: the key tile and its per-key arrays hold `tile` rounded up to 4.
+    const keys = Math.ceil(tile / 4) * 4;
+    let at = 0;
+    const take = (bytes: number) => {
+      const here = at;
+      at += Math.ceil(bytes / 16) * 16;
+      return here;
+    };
+    this.q = take(rows * d * 4);
+    this.info = take(rows * 8);
+    this.state = take(rows * (2 + dv) * 8);
+    this.kpos = take(keys * 4);
+    this.logWeights = take(keys * 4);
+    this.p = take((keys + 4) * 4); // a row's scores, then four floats of scratch for its rescaling factor
+    this.k = take(keys * d * 4);
+    this.v = take(tile * dv * 4);
+    this.bytes = at;
+  }
+}
+
+/** The module a run uses: the one with fused multiply-adds where the dense products fuse theirs (tensor-core's `setFusedMultiplyAdd`). */
+const rowAttentionModule = (): Uint8Array => (fusedMultiplyAddActive() && rowAttentionFusedWasm ? rowAttentionFusedWasm : rowAttentionWasm);
+
+/** Whether a run is open: the kept arena holds its state, so a second one waits for the generic loop. */
+let running = false;
+
+/**
+ * One block of query rows folding ranges of keys into its softmax state through row-attention.wat.
+ * `open` stages the queries and the state (null where the kernel does not serve); `range` folds
+ * tokens [a, b) of a row source as it is bound at the time; `close` writes the state back.
+ */
+export class RowAttentionRun {
+  /** Keys staged for the next kernel call (a tile fills from several short ranges: a paged cache's pages), and their position range. */
+  private pending = 0;
+  private pMin = Infinity;
+  private pMax = -Infinity;
+  /** Whether a staged key came with a log weight (keys without one then stage 0). */
+  private weighted = false;
+
+  private constructor(
+    private readonly views: ArenaViews,
+    private readonly layout: RunLayout,
+    private readonly block: QueryBlock,
+    private readonly state: SoftmaxState,
+    private readonly mask: MaskAttrs,
+    private readonly scratch: TileScratch,
+    private readonly dv: number,
+  ) {}
+
+  static open(source: TileSource, block: QueryBlock, state: SoftmaxState, mask: MaskAttrs, scratch: TileScratch): RowAttentionRun | null {
+    if (running || mask.softcap !== 0 || !(source instanceof RowTileSource) || !source.rowTiles) return null;
+    const { d, dv } = source;
+    if (d % 4 !== 0 || dv % 4 !== 0 || dv === 0 || block.d !== d) return null;
+    const layout = new RunLayout(block.rows, d, dv, scratch.tile);
+    const views = keptModuleViews(rowAttentionModule(), layout.bytes, viewsOf);
+    if (!views) return null;
+    running = true;
+    const { f32, f64 } = views;
+    f32.set(block.q.subarray(0, block.rows * d), layout.q >> 2);
+    for (let r = 0, st = layout.state >> 3; r < block.rows; r++, st += 2 + dv) {
+      f64[st] = state.max[r];
+      f64[st + 1] = state.sum[r];
+      f64.set(state.acc.subarray(r * dv, (r + 1) * dv), st + 2);
+    }
+    return new RowAttentionRun(views, layout, block, state, mask, scratch, dv);
+  }
+
+  /**
+   * Folds tokens [a, b) of `source` (the row source the run was opened for, rebound as the caller
+   * walks) into the staged state: their rows join the tile being filled, and each full tile goes to
+   * the kernel. Keys no row of the block can see are never loaded.
+   */
+  range(source: TileSource, a: number, b: number): void {
+    if (!(source instanceof RowTileSource)) throw new Error('RowAttentionRun.range: the run reads row sources only');
+    const { views, layout, block, mask, dv } = this;
+    const { arena, base, f32, i32 } = views;
+    const { d } = source;
+    const { tile, active } = this.scratch;
+    for (let t0 = a; t0 < b; ) {
+      const count = Math.min(tile - this.pending, b - t0);
+      const pBase = source.positionBase + t0;
+      const [pMin, pMax] = positionRange(source.positions, pBase, count);
+      if (classifyRows(block, mask, pMin, pMax, active, false)) {
+        const at = this.pending;
+        source.load(t0, t0 + count);
+        stageFloat32(arena, source.kTile, source.kOff, count * d, base + layout.k + 4 * at * d);
+        stageFloat32(arena, source.vTile, source.vOff, count * dv, base + layout.v + 4 * at * dv);
+        i32.set(source.positions.subarray(pBase, pBase + count), (layout.kpos >> 2) + at);
+        const lw = source.logWeights;
+        const lwAt = (layout.logWeights >> 2) + at;
+        if (lw && !this.weighted) f32.fill(0, layout.logWeights >> 2, lwAt);
+        if (lw) f32.set(lw.subarray(source.logWeightBase + t0, source.logWeightBase + t0 + count), lwAt);
+        else if (this.weighted) f32.fill(0, lwAt, lwAt + count);
+        this.weighted ||= lw !== undefined;
+        this.pending += count;
+        this.pMin = Math.min(this.pMin, pMin);
+        this.pMax = Math.max(this.pMax, pMax);
+        if (this.pending === tile) this.flush();
+      }
+      t0 += count;
+    }
+  }
+
+  /** Runs the kernel over the staged keys. */
+  private flush(): void {
+    const count = this.pending;
+    if (count === 0) return;
+    const { views, layout, block, mask, dv } = this;
+    const { kernels, base, i32 } = views;
+    const { active } = this.scratch;
+    classifyRows(block, mask, this.pMin, this.pMax, active, false);
+    for (let r = 0, at = layout.info >> 2; r < block.rows; r++, at += 2) {
+      i32[at] = active[r];
+      i32[at + 1] = block.pos[r];
+    }
+    kernels.attendRows(
+      block.rows,
+      base + layout.q,
+      block.d,
+      base + layout.info,
+      base + layout.k,
+      count,
+      base + layout.v,
+      dv,
+      base + layout.kpos,
+      mask.causal ? 1 : 0,
+      mask.window,
+      this.weighted ? base + layout.logWeights : 0,
+      base + layout.p,
+      base + layout.state,
+    );
+    this.pending = 0;
+    this.pMin = Infinity;
+    this.pMax = -Infinity;
+    this.weighted = false;
+  }
+
+  /** Writes the staged state back into the run's SoftmaxState and frees the arena for the next run. */
+  close(): void {
+    this.flush();
+    const { f64 } = this.views;
+    const { state, dv } = this;
+    for (let r = 0, st = this.layout.state >> 3; r < this.block.rows; r++, st += 2 + dv) {
+      state.max[r] = f64[st];
+      state.sum[r] = f64[st + 1];
+      state.acc.set(f64.subarray(st + 2, st + 2 + dv), r * dv);
+    }
+    running = false;
+  }
+}
