@@ -1,4 +1,4 @@
-export { addressOf, type DenseSimdKernels, fusedMultiplyAddActive, SimdArena, setFusedMultiplyAdd, setSimdKernels } from './simd-arena.js';
+export { addressOf, type DenseSimdKernels, type ExtraModules, fusedMultiplyAddActive, SimdArena, setFusedMultiplyAdd, setSimdKernels } from './simd-arena.js';
 export { recycledArenaBytes, setArenaRecycling } from './recycled-memory.js';
 export { type SimdThreads, setSimdThreads, simdThreadCount, startSimdThreads } from './simd-threads.js';
 export { balancedRanges } from './work-split.js';

@@ -1,4 +1,4 @@
-import { type DenseSimdKernels, fusedMultiplyAddActive, SimdArena, simdKernelsEnabled } from './simd-arena.js';
+import { type DenseSimdKernels, type ExtraModules, fusedMultiplyAddActive, SimdArena, simdKernelsEnabled } from './simd-arena.js';
 import { simdThreadCount } from './simd-threads.js';
 
 // Work areas up to this many float64 values (8 MiB) share one kept scratch arena, so a call does
@@ -86,8 +86,8 @@ function carve(arena: SimdArena, lengths: number[]): Float64Array[] {
   });
 }
 
-/** One kept arena per extra module (`keptModuleArena`). */
-const keptByModule = new Map<Uint8Array, SimdArena<object>>();
+/** One kept arena per extra module, or per list of modules (the same array each time: it is the key). */
+const keptByModule = new Map<ExtraModules, SimdArena<object>>();
 
 /**
  * A kept arena (one float64 array of at least `bytes`, 1 MiB at least) with `module`'s kernels bound
@@ -95,7 +95,7 @@ const keptByModule = new Map<Uint8Array, SimdArena<object>>();
  * is replaced by a larger one (views into the old one go stale). Null where SIMD is off or
  * unavailable. For kernels whose operands are copied in for each call (the CPU backend's f32 loops).
  */
-export function keptModuleArena<Extra extends object>(module: Uint8Array, bytes: number): SimdArena<Extra> | null {
+export function keptModuleArena<Extra extends object>(module: ExtraModules, bytes: number): SimdArena<Extra> | null {
   if (!simdKernelsEnabled()) return null;
   const kept = keptByModule.get(module) as SimdArena<Extra> | undefined;
   if (kept && current(kept) && kept.arrays[0].byteLength >= bytes) return kept;
@@ -113,7 +113,7 @@ const madeViews = new WeakMap<object, { arena: SimdArena<object>; views: unknown
  * every call does not rebuild its typed-array views each time. `makeViews` is the cache key: pass
  * the same function (a module-level one) on every call. Null where SIMD is off or unavailable.
  */
-export function keptModuleViews<Extra extends object, V>(module: Uint8Array, bytes: number, makeViews: (arena: SimdArena<Extra>) => V): V | null {
+export function keptModuleViews<Extra extends object, V>(module: ExtraModules, bytes: number, makeViews: (arena: SimdArena<Extra>) => V): V | null {
   const arena = keptModuleArena<Extra>(module, bytes);
   if (!arena) return null;
   const made = madeViews.get(makeViews);

@@ -186,9 +186,21 @@ function probeFusedMultiplyAdd(): boolean {
 }
 
 /**
+ * A package's own module(s) bound beside the dense kernels in an arena (their text compiled to
+ * bytes, each importing `env.memory`): several share the one memory, so one module's kernel can read
+ * what another's wrote there. Their export names must differ.
+ */
+export type ExtraModules = Uint8Array | readonly Uint8Array[];
+
+function extraModulesOf(extra: ExtraModules | undefined): readonly Uint8Array[] {
+  if (extra === undefined) return [];
+  return extra instanceof Uint8Array ? [extra] : extra;
+}
+
+/**
  * float64 arrays in one WebAssembly memory sized once for them, with SIMD kernels bound to it:
- * tensor-core's dense kernels plus, optionally, a package's own module (text compiled to `bytes`,
- * importing `env.memory`). The memory never grows, so the views stay valid for the arena's life
+ * tensor-core's dense kernels plus, optionally, a package's own module or modules (`ExtraModules`).
+ * The memory never grows, so the views stay valid for the arena's life
  * (growing would detach every view). `create` returns null where SIMD is unavailable or the memory
  * cannot be had: callers then run their JavaScript loops.
  */
@@ -217,13 +229,14 @@ export class SimdArena<Extra extends object = object> {
    * With `threads`, its memory is shared and worker threads are attached to it (see `threads`);
    * call `release` when done so they let go of the memory.
    */
-  static create<Extra extends object = object>(lengths: number[], extraModule?: Uint8Array, options: { threads?: boolean } = {}): SimdArena<Extra> | null {
+  static create<Extra extends object = object>(lengths: number[], extraModule?: ExtraModules, options: { threads?: boolean } = {}): SimdArena<Extra> | null {
     if (!enabled || !wasm) return null;
     const shared = (options.threads ?? false) && simdThreadCount() > 1;
     const fused = fusedMultiplyAddActive();
     const dense = compile(fused && denseFusedWasm ? denseFusedWasm : denseWasm, shared);
-    const extra = extraModule ? compile(extraModule, shared) : undefined;
-    if (!dense || extra === null) return null;
+    const extras = extraModulesOf(extraModule).map((bytes) => compile(bytes, shared));
+    if (!dense || extras.includes(null)) return null;
+    const modules = [dense, ...(extras as object[])];
     // Each array starts on a 16-byte boundary, so two-lane loads of aligned pairs stay aligned.
     const starts: number[] = [];
     let bytes = 0;
@@ -241,10 +254,10 @@ export class SimdArena<Extra extends object = object> {
       return null; // out of address space or memory: the JavaScript path needs the same bytes, as plain arrays
     }
     const imports = { env: { memory } };
-    const instances = [new wasm.Instance(dense, imports), ...(extra ? [new wasm.Instance(extra, imports)] : [])];
+    const instances = modules.map((module) => new wasm.Instance(module, imports));
     const kernels = Object.assign({}, ...instances.map((instance) => instance.exports)) as DenseSimdKernels & Extra;
     if (!fresh) kernels.fillBytes(0, 0, bytes); // a disposed arena's memory: its old contents go
-    const threads = shared ? SimdThreads.attach(memory, extra ? [dense, extra] : [dense], kernels as unknown as Record<string, (...args: number[]) => void>) : null;
+    const threads = shared ? SimdThreads.attach(memory, modules, kernels as unknown as Record<string, (...args: number[]) => void>) : null;
     return new SimdArena(
       kernels,
       lengths.map((length, i) => new Float64Array(memory.buffer, starts[i], length)),
