@@ -1,7 +1,13 @@
-import { f16BitsToNumber, valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
+import { f16BitsToNumber, stageFloat32, valuesPerWord, wordsPerGroup, wordsPerRow } from '@kvkit/tensor-core';
 import type { HostFloats } from './host-data.js';
 import { codeKeyScores, codeValueAccumulate, kiviCodeLoopsAvailable, type QuantizedKeys, type QuantizedValues } from './kivi-code-loops.js';
-import { type QueryBlock, RowTileSource } from './tile-source.js';
+import { type QueryBlock, RowTileSource, type TileStaging } from './tile-source.js';
+
+/** kivi-rows.wat's kernels, bound in row-attention.ts's arena. */
+export interface KiviRowKernels {
+  kiviKeyRows(codes: number, words: number, bits: number, d: number, scales: number, mins: number, u0: number, u1: number, out: number): void;
+  kiviValueRows(codes: number, rowWords: number, groupWords: number, group: number, bits: number, d: number, scales: number, mins: number, count: number, out: number): void;
+}
 
 /** The view's layout numbers a tile loader needs (see `KiviCacheView`). */
 export interface KiviLayout {
@@ -41,7 +47,6 @@ export interface KiviBuffers {
  * the quantized/residual boundaries (the kernel cuts the token range there).
  */
 export class KiviRowSource extends RowTileSource {
-  override readonly rowTiles = false;
   private head = 0;
   private readonly mask: number;
   private readonly vpw: number;
@@ -134,6 +139,59 @@ export class KiviRowSource extends RowTileSource {
       this.dequantizeValues();
     }
     super.accumulate(block, active, count, p, stride, acc);
+  }
+
+  /**
+   * The row kernel's tile (row-attention.ts): quantized keys and values dequantized into it in SIMD
+   * (kivi-rows.wat, from their codes, scales and minimums copied into the scratch first: a few bytes
+   * a token), residual rows copied in as they are. Value groups that are not a multiple of 4
+   * channels are dequantized in JavaScript.
+   */
+  override stageRows(staging: TileStaging, a: number, count: number): void {
+    const L = this.layout;
+    const { d, groupSize: G, bits } = L;
+    const { arena, f32, u32, scratch } = staging;
+    const { kernels } = arena;
+    const b = a + count;
+    if (b > L.keyTokens) {
+      stageFloat32(arena, this.buffers.residualKeys, (this.head * L.residualKeyCapacity + a - L.keyTokens) * d, count * d, staging.keys);
+    } else {
+      // One key group at a time: its d code rows, then its d scales and d minimums, in the scratch.
+      const codes = scratch;
+      const scales = codes + 4 * d * this.keyWords;
+      const mins = scales + 4 * d;
+      for (let g = Math.floor(a / G); g * G < b; g++) {
+        const row = (this.head * L.keyGroupCapacity + g) * d;
+        u32.set(this.buffers.keyCodes.subarray(row * this.keyWords, (row + d) * this.keyWords), codes >> 2);
+        stageFloat32(arena, this.buffers.keyScale, row, d, scales);
+        stageFloat32(arena, this.buffers.keyMin, row, d, mins);
+        const u0 = Math.max(a, g * G) - g * G;
+        const u1 = Math.min(b, (g + 1) * G) - g * G;
+        kernels.kiviKeyRows(codes, this.keyWords, bits, d, scales, mins, u0, u1, staging.keys + 4 * (g * G + u0 - a) * d);
+      }
+    }
+    if (b > L.valueTokens) {
+      stageFloat32(arena, this.buffers.residualValues, (this.head * L.residualValueCapacity + a - L.valueTokens) * d, count * d, staging.values);
+    } else if (L.valueGroupSize % 4 === 0) {
+      const groups = d / L.valueGroupSize;
+      const codes = scratch;
+      const scales = codes + 4 * count * this.valueWords;
+      const mins = scales + 4 * count * groups;
+      const row = this.head * L.valueTokenCapacity + a;
+      u32.set(this.buffers.valueCodes.subarray(row * this.valueWords, (row + count) * this.valueWords), codes >> 2);
+      stageFloat32(arena, this.buffers.valueScale, row * groups, count * groups, scales);
+      stageFloat32(arena, this.buffers.valueMin, row * groups, count * groups, mins);
+      kernels.kiviValueRows(codes, this.valueWords, this.valueWordsPerGroup, L.valueGroupSize, bits, d, scales, mins, count, staging.values);
+    } else {
+      this.unpackValues(a, b);
+      f32.set(this.vScratch.subarray(0, count * d), staging.values >> 2);
+    }
+  }
+
+  /** The larger of one key group's codes, scales and minimums and a tile's value codes, scales and minimums. */
+  override stagingScratchBytes(tile: number): number {
+    const { d, valueGroupSize } = this.layout;
+    return 4 * Math.max(d * this.keyWords + 2 * d, tile * (this.valueWords + 2 * (d / valueGroupSize)));
   }
 
   private dequantizeKeys(): void {

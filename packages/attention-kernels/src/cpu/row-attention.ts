@@ -1,19 +1,22 @@
-// The tile loop of row sources (dense, paged and prefix pages, per-token codes) in one WebAssembly
+// The tile loop of row sources (dense, paged and prefix pages, per-token codes, KIVI) in one WebAssembly
 // call per tile (`row-attention.wat`): scores, mask, online softmax and the weighted values of every
 // row of the block, in float32 SIMD. The generic loop (tile-loop.ts) runs the scores and values in
 // float64 and the softmax in JavaScript, a round trip per tile; at decode shapes that round trip and
 // the float64 products were most of the time. A run keeps the block's queries and softmax state in
 // the arena across every range it is given (a paged cache's pages), so they cross once per block.
-// Soft-capped scores (tanh), head dims that are not a multiple of 4 and KIVI's codes take the
-// generic loop.
-import { fusedMultiplyAddActive, keptModuleViews, type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
+// Sources write their tiles into the arena as f32 rows (`RowTileSource.stageRows`: copied, f16
+// converted, KIVI's codes dequantized by kivi-rows.wat, bound in the same memory). Soft-capped
+// scores (tanh) and head dims that are not a multiple of 4 take the generic loop.
+import { fusedMultiplyAddActive, keptModuleViews, type SimdArena } from '@kvkit/tensor-core';
 import type { SoftmaxState } from './online-softmax.js';
+import type { KiviRowKernels } from './kivi-source.js';
+import kiviRowsWasm from './kivi-rows.wat';
 import rowAttentionWasm, { fused as rowAttentionFusedWasm } from './row-attention.wat';
 import { classifyRows, type MaskAttrs, positionRange } from './row-visibility.js';
 import type { TileScratch } from './tile-loop.js';
-import { type QueryBlock, RowTileSource, type TileSource } from './tile-source.js';
+import { type QueryBlock, RowTileSource, type TileSource, type TileStaging } from './tile-source.js';
 
-interface RowAttentionKernels {
+interface RowAttentionKernels extends KiviRowKernels {
   attendRows(
     rows: number,
     q: number,
@@ -32,7 +35,7 @@ interface RowAttentionKernels {
   ): void;
 }
 
-/** The kept arena, its kernels, where its bytes start and three views of them. */
+/** The kept arena, its kernels, where its bytes start, three views of them and two of its whole memory (for `TileStaging`). */
 interface ArenaViews {
   arena: SimdArena<RowAttentionKernels>;
   kernels: RowAttentionKernels;
@@ -40,12 +43,23 @@ interface ArenaViews {
   f64: Float64Array;
   f32: Float32Array;
   i32: Int32Array;
+  memoryF32: Float32Array;
+  memoryU32: Uint32Array;
 }
 
 function viewsOf(arena: SimdArena<RowAttentionKernels>): ArenaViews {
   const f64 = arena.arrays[0];
   const { buffer, byteOffset, length } = f64;
-  return { arena, kernels: arena.kernels, base: byteOffset, f64, f32: new Float32Array(buffer, byteOffset, 2 * length), i32: new Int32Array(buffer, byteOffset, 2 * length) };
+  return {
+    arena,
+    kernels: arena.kernels,
+    base: byteOffset,
+    f64,
+    f32: new Float32Array(buffer, byteOffset, 2 * length),
+    i32: new Int32Array(buffer, byteOffset, 2 * length),
+    memoryF32: new Float32Array(buffer),
+    memoryU32: new Uint32Array(buffer),
+  };
 }
 
 /** Byte places (from the arena's start, each on a 16-byte boundary) of one run's operands, as row-attention.wat reads them. */
@@ -58,9 +72,10 @@ class RunLayout {
   readonly p: number;
   readonly k: number;
   readonly v: number;
+  readonly scratch: number;
   readonly bytes: number;
 
-  constructor(rows: number, d: number, dv: number, tile: number) {
+  constructor(rows: number, d: number, dv: number, tile: number, scratchBytes: number) {
     // Scores are computed four keys at a time: the key tile and its per-key arrays hold `tile` rounded up to 4.
     const keys = Math.ceil(tile / 4) * 4;
     let at = 0;
@@ -77,12 +92,15 @@ class RunLayout {
     this.p = take((keys + 4) * 4); // a row's scores, then four floats of scratch for its rescaling factor
     this.k = take(keys * d * 4);
     this.v = take(tile * dv * 4);
+    this.scratch = take(scratchBytes);
     this.bytes = at;
   }
 }
 
-/** The module a run uses: the one with fused multiply-adds where the dense products fuse theirs (tensor-core's `setFusedMultiplyAdd`). */
-const rowAttentionModule = (): Uint8Array => (fusedMultiplyAddActive() && rowAttentionFusedWasm ? rowAttentionFusedWasm : rowAttentionWasm);
+/** The modules a run binds (the lists are the kept arenas' keys): the row kernel with fused multiply-adds where the dense products fuse theirs (tensor-core's `setFusedMultiplyAdd`), and KIVI's staging. */
+const PLAIN_MODULES = [rowAttentionWasm, kiviRowsWasm];
+const FUSED_MODULES = rowAttentionFusedWasm ? [rowAttentionFusedWasm, kiviRowsWasm] : PLAIN_MODULES;
+const rowAttentionModules = (): readonly Uint8Array[] => (fusedMultiplyAddActive() ? FUSED_MODULES : PLAIN_MODULES);
 
 /** Whether a run is open: the kept arena holds its state, so a second one waits for the generic loop. */
 let running = false;
@@ -111,11 +129,11 @@ export class RowAttentionRun {
   ) {}
 
   static open(source: TileSource, block: QueryBlock, state: SoftmaxState, mask: MaskAttrs, scratch: TileScratch): RowAttentionRun | null {
-    if (running || mask.softcap !== 0 || !(source instanceof RowTileSource) || !source.rowTiles) return null;
+    if (running || mask.softcap !== 0 || !(source instanceof RowTileSource)) return null;
     const { d, dv } = source;
     if (d % 4 !== 0 || dv % 4 !== 0 || dv === 0 || block.d !== d) return null;
-    const layout = new RunLayout(block.rows, d, dv, scratch.tile);
-    const views = keptModuleViews(rowAttentionModule(), layout.bytes, viewsOf);
+    const layout = new RunLayout(block.rows, d, dv, scratch.tile, source.stagingScratchBytes(scratch.tile));
+    const views = keptModuleViews(rowAttentionModules(), layout.bytes, viewsOf);
     if (!views) return null;
     running = true;
     const { f32, f64 } = views;
@@ -139,15 +157,16 @@ export class RowAttentionRun {
     const { arena, base, f32, i32 } = views;
     const { d } = source;
     const { tile, active } = this.scratch;
+    const staging: TileStaging = { arena, keys: 0, values: 0, scratch: base + layout.scratch, f32: views.memoryF32, u32: views.memoryU32 };
     for (let t0 = a; t0 < b; ) {
       const count = Math.min(tile - this.pending, b - t0);
       const pBase = source.positionBase + t0;
       const [pMin, pMax] = positionRange(source.positions, pBase, count);
       if (classifyRows(block, mask, pMin, pMax, active, false)) {
         const at = this.pending;
-        source.load(t0, t0 + count);
-        stageFloat32(arena, source.kTile, source.kOff, count * d, base + layout.k + 4 * at * d);
-        stageFloat32(arena, source.vTile, source.vOff, count * dv, base + layout.v + 4 * at * dv);
+        staging.keys = base + layout.k + 4 * at * d;
+        staging.values = base + layout.v + 4 * at * dv;
+        source.stageRows(staging, t0, count);
         i32.set(source.positions.subarray(pBase, pBase + count), (layout.kpos >> 2) + at);
         const lw = source.logWeights;
         const lwAt = (layout.logWeights >> 2) + at;

@@ -1,5 +1,7 @@
+import { type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
 import { rowAccumulate, rowScores } from './dense-row-loops.js';
 import type { HostFloats } from './host-data.js';
+import type { KiviRowKernels } from './kivi-source.js';
 
 /** The query rows that read one KV head: (query head in the group) × (query), pre-scaled. */
 export interface QueryBlock {
@@ -57,6 +59,20 @@ export interface TileSource {
 }
 
 /**
+ * Where row-attention.ts stages a tile: byte addresses in the memory of `arena` (whose kernels include
+ * kivi-rows.wat's) for its key rows and value rows, scratch bytes a source may use on the way, and
+ * views of that whole memory (index = address / 4).
+ */
+export interface TileStaging {
+  arena: SimdArena<KiviRowKernels>;
+  keys: number;
+  values: number;
+  scratch: number;
+  f32: Float32Array;
+  u32: Uint32Array;
+}
+
+/**
  * A source whose tiles end up as f32 or f16 rows (keys [count, d], values [count, dv]) — read in
  * place or decoded into tile-sized f32 scratch by `load` — scored and accumulated by the shared
  * dense loops (which convert f16 rows themselves).
@@ -66,11 +82,6 @@ export abstract class RowTileSource implements TileSource {
   positionBase = 0;
   logWeights: Float32Array | undefined = undefined;
   logWeightBase = 0;
-  /**
-   * Whether every tile `load` leaves is rows in kTile/vTile (so row-attention.ts may read them);
-   * false for sources that score some tiles another way (KIVI's codes).
-   */
-  readonly rowTiles: boolean = true;
   /** Where `load` left the tile: token t's key at kTile[kOff + t·d], its value at vTile[vOff + t·dv] (f32, or f16 bit patterns). */
   kTile: HostFloats = new Float32Array(0);
   vTile: HostFloats = new Float32Array(0);
@@ -89,6 +100,22 @@ export abstract class RowTileSource implements TileSource {
   }
 
   abstract load(a: number, b: number): void;
+
+  /**
+   * Writes the keys and values of tokens [a, a + count) as f32 rows where row-attention.ts wants
+   * them (`staging`): `load`, then the rows copied in (f16 converted in SIMD). Sources whose tiles
+   * are not rows in storage (KIVI's codes) write their own.
+   */
+  stageRows(staging: TileStaging, a: number, count: number): void {
+    this.load(a, a + count);
+    stageFloat32(staging.arena, this.kTile, this.kOff, count * this.d, staging.keys);
+    stageFloat32(staging.arena, this.vTile, this.vOff, count * this.dv, staging.values);
+  }
+
+  /** Bytes of `staging.scratch` that `stageRows` needs for a tile of `tile` tokens. */
+  stagingScratchBytes(_tile: number): number {
+    return 0;
+  }
 
   scores(block: QueryBlock, active: Uint8Array, count: number, out: Float64Array, stride: number): void {
     rowScores(block.q, block.rows, this.d, active, this.kTile, this.kOff, count, out, stride);
