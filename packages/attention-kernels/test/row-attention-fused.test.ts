@@ -4,22 +4,14 @@
 // meet the float64 reference as the plain module does, and differ from the plain module's values
 // somewhere (the fused module really served).
 import { execFileSync } from 'node:child_process';
-import { freshSeed } from '@kvkit/tensor-core/testing';
+import { freshSeed, relaxedSimdFlags } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { fused as rowAttentionFusedWasm } from '../src/cpu/row-attention.wat';
-
-/** The WebAssembly API's validate (this package's TypeScript library settings do not declare it). */
-const validate = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly.validate;
-
-/** Node's flag for relaxed SIMD where this engine keeps it behind one (V8 before 11.4). */
-function relaxedSimdFlags(): string[] {
-  return rowAttentionFusedWasm && validate(rowAttentionFusedWasm) ? [] : ['--experimental-wasm-relaxed-simd'];
-}
 
 describe('fused row attention with fused multiply-adds', () => {
   it('meets the float64 reference in decode and causal prefill, and its values are not the plain module’s', () => {
     const seed = freshSeed();
-    const output = execFileSync(process.execPath, [...relaxedSimdFlags(), 'fused/row-attention-check.mjs', String(seed)], { cwd: import.meta.dirname, encoding: 'utf8', timeout: 120_000 });
+    const output = execFileSync(process.execPath, [...relaxedSimdFlags(rowAttentionFusedWasm), 'fused/row-attention-check.mjs', String(seed)], { cwd: import.meta.dirname, encoding: 'utf8', timeout: 120_000 });
     const r = JSON.parse(output.trim().split('\n').pop()!);
     const label = `seed ${seed}: ${JSON.stringify(r)}`;
     expect(r.active, label).toBe(true);

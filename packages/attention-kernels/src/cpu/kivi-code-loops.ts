@@ -4,6 +4,7 @@
 // dequantized rows. Where SIMD is off or unavailable, the KIVI source dequantizes each tile in
 // JavaScript and runs the dense loops instead (kivi-source.ts).
 import { keptModuleViews, type SimdArena, stageFloat32 } from '@kvkit/tensor-core';
+import { type ArenaViews, arenaViews } from './arena-views.js';
 import type { HostFloats } from './host-data.js';
 import kiviCodesWasm from './kivi-codes.wat';
 
@@ -41,26 +42,13 @@ interface KiviCodeKernels {
   ): void;
 }
 
-/** The kept arena, its kernels and two views of its bytes. */
-interface ArenaViews {
-  arena: SimdArena<KiviCodeKernels>;
-  kernels: KiviCodeKernels;
-  base: number;
-  f64: Float64Array;
-  u32: Uint32Array;
-}
-
-function viewsOf(arena: SimdArena<KiviCodeKernels>): ArenaViews {
-  const f64 = arena.arrays[0];
-  const { buffer, byteOffset, length } = f64;
-  return { arena, kernels: arena.kernels, base: byteOffset, f64, u32: new Uint32Array(buffer, byteOffset, 2 * length) };
-}
-
-const arenaViews = (values: number): ArenaViews | null => keptModuleViews(kiviCodesWasm, values * 8, viewsOf);
+/** This module's own view maker: `keptModuleViews` keys its cache by the function. */
+const viewsOf = (arena: SimdArena<KiviCodeKernels>): ArenaViews<KiviCodeKernels> => arenaViews(arena);
+const codeArena = (values: number): ArenaViews<KiviCodeKernels> | null => keptModuleViews(kiviCodesWasm, values * 8, viewsOf);
 
 /** Whether the code loops run here (WebAssembly SIMD on and available). */
 export function kiviCodeLoopsAvailable(): boolean {
-  return arenaViews(1) !== null;
+  return codeArena(1) !== null;
 }
 
 /**
@@ -124,7 +112,7 @@ export function codeKeyScores(q: Float64Array, rows: number, active: Uint8Array,
   const codesAt = layout.words(groups * d * groupWords);
   const qsAt = layout.f64(2 * d);
   const outAt = layout.f64((rows + 1) * span);
-  const memory = arenaViews(layout.size);
+  const memory = codeArena(layout.size);
   if (!memory) return false;
   const { arena, kernels, base, f64, u32 } = memory;
   f64.set(q.subarray(0, rows * d), qAt);
@@ -188,7 +176,7 @@ export function codeValueAccumulate(p: Float64Array, stride: number, rows: numbe
   const minAt = layout.words(count * groups);
   const wAt = layout.f64(2 * count);
   const accAt = layout.f64((rows + 1) * dv);
-  const memory = arenaViews(layout.size);
+  const memory = codeArena(layout.size);
   if (!memory) return false;
   const { arena, kernels, base, f64, u32 } = memory;
   for (let r = 0; r < rows; r++) {

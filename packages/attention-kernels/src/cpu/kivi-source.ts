@@ -150,7 +150,7 @@ export class KiviRowSource extends RowTileSource {
   override stageRows(staging: TileStaging, a: number, count: number): void {
     const L = this.layout;
     const { d, groupSize: G, bits } = L;
-    const { arena, f32, u32, scratch } = staging;
+    const { arena, base, f32, u32, scratch } = staging;
     const { kernels } = arena;
     const b = a + count;
     if (b > L.keyTokens) {
@@ -162,7 +162,7 @@ export class KiviRowSource extends RowTileSource {
       const mins = scales + 4 * d;
       for (let g = Math.floor(a / G); g * G < b; g++) {
         const row = (this.head * L.keyGroupCapacity + g) * d;
-        u32.set(this.buffers.keyCodes.subarray(row * this.keyWords, (row + d) * this.keyWords), codes >> 2);
+        u32.set(this.buffers.keyCodes.subarray(row * this.keyWords, (row + d) * this.keyWords), (codes - base) >> 2);
         stageFloat32(arena, this.buffers.keyScale, row, d, scales);
         stageFloat32(arena, this.buffers.keyMin, row, d, mins);
         const u0 = Math.max(a, g * G) - g * G;
@@ -178,13 +178,13 @@ export class KiviRowSource extends RowTileSource {
       const scales = codes + 4 * count * this.valueWords;
       const mins = scales + 4 * count * groups;
       const row = this.head * L.valueTokenCapacity + a;
-      u32.set(this.buffers.valueCodes.subarray(row * this.valueWords, (row + count) * this.valueWords), codes >> 2);
+      u32.set(this.buffers.valueCodes.subarray(row * this.valueWords, (row + count) * this.valueWords), (codes - base) >> 2);
       stageFloat32(arena, this.buffers.valueScale, row * groups, count * groups, scales);
       stageFloat32(arena, this.buffers.valueMin, row * groups, count * groups, mins);
       kernels.kiviValueRows(codes, this.valueWords, this.valueWordsPerGroup, L.valueGroupSize, bits, d, scales, mins, count, staging.values);
     } else {
       this.unpackValues(a, b);
-      f32.set(this.vScratch.subarray(0, count * d), staging.values >> 2);
+      f32.set(this.vScratch.subarray(0, count * d), (staging.values - base) >> 2);
     }
   }
 

@@ -9,6 +9,7 @@
 // scores (tanh) and head dims that are not a multiple of 4 take the generic loop.
 import { fusedMultiplyAddActive, keptModuleViews, type SimdArena } from '@kvkit/tensor-core';
 import type { SoftmaxState } from './online-softmax.js';
+import { type ArenaViews, arenaViews } from './arena-views.js';
 import type { KiviRowKernels } from './kivi-source.js';
 import kiviRowsWasm from './kivi-rows.wat';
 import rowAttentionWasm, { fused as rowAttentionFusedWasm } from './row-attention.wat';
@@ -35,32 +36,8 @@ interface RowAttentionKernels extends KiviRowKernels {
   ): void;
 }
 
-/** The kept arena, its kernels, where its bytes start, three views of them and two of its whole memory (for `TileStaging`). */
-interface ArenaViews {
-  arena: SimdArena<RowAttentionKernels>;
-  kernels: RowAttentionKernels;
-  base: number;
-  f64: Float64Array;
-  f32: Float32Array;
-  i32: Int32Array;
-  memoryF32: Float32Array;
-  memoryU32: Uint32Array;
-}
-
-function viewsOf(arena: SimdArena<RowAttentionKernels>): ArenaViews {
-  const f64 = arena.arrays[0];
-  const { buffer, byteOffset, length } = f64;
-  return {
-    arena,
-    kernels: arena.kernels,
-    base: byteOffset,
-    f64,
-    f32: new Float32Array(buffer, byteOffset, 2 * length),
-    i32: new Int32Array(buffer, byteOffset, 2 * length),
-    memoryF32: new Float32Array(buffer),
-    memoryU32: new Uint32Array(buffer),
-  };
-}
+/** This module's own view maker: `keptModuleViews` keys its cache by the function. */
+const viewsOf = (arena: SimdArena<RowAttentionKernels>): ArenaViews<RowAttentionKernels> => arenaViews(arena);
 
 /** Byte places (from the arena's start, each on a 16-byte boundary) of one run's operands, as row-attention.wat reads them. */
 class RunLayout {
@@ -119,7 +96,7 @@ export class RowAttentionRun {
   private weighted = false;
 
   private constructor(
-    private readonly views: ArenaViews,
+    private readonly views: ArenaViews<RowAttentionKernels>,
     private readonly layout: RunLayout,
     private readonly block: QueryBlock,
     private readonly state: SoftmaxState,
@@ -157,7 +134,7 @@ export class RowAttentionRun {
     const { arena, base, f32, i32 } = views;
     const { d } = source;
     const { tile, active } = this.scratch;
-    const staging: TileStaging = { arena, keys: 0, values: 0, scratch: base + layout.scratch, f32: views.memoryF32, u32: views.memoryU32 };
+    const staging: TileStaging = { arena, base, keys: 0, values: 0, scratch: base + layout.scratch, f32, u32: views.u32 };
     for (let t0 = a; t0 < b; ) {
       const count = Math.min(tile - this.pending, b - t0);
       const pBase = source.positionBase + t0;

@@ -61,10 +61,11 @@ export interface TileSource {
 /**
  * Where row-attention.ts stages a tile: byte addresses in the memory of `arena` (whose kernels include
  * kivi-rows.wat's) for its key rows and value rows, scratch bytes a source may use on the way, and
- * views of that whole memory (index = address / 4).
+ * views of the arena's bytes from `base` (the value at address a is f32[(a − base) / 4]).
  */
 export interface TileStaging {
   arena: SimdArena<KiviRowKernels>;
+  base: number;
   keys: number;
   values: number;
   scratch: number;

@@ -97,3 +97,12 @@ export { openWebGpuForTests, TEST_DAWN_FEATURES, webgpuRequired } from './webgpu
 export { prepareSwiftShaderEnvironment } from './swiftshader-env.js';
 export { testCacheSpec, consecutivePositions } from './cache-spec.js';
 export { asAsynchronousBackend } from './asynchronous-backend.js';
+
+/**
+ * Node's flags for a child process that must run a module's relaxed-SIMD variant (`fused` of a .wat
+ * import): none where this engine already compiles it (Node 22+), else V8's flag (Node 20).
+ */
+export function relaxedSimdFlags(fusedModule: Uint8Array | null): string[] {
+  const { validate } = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
+  return fusedModule && validate(fusedModule) ? [] : ['--experimental-wasm-relaxed-simd'];
+}
