@@ -170,6 +170,7 @@ export class KiviRowSource extends RowTileSource {
         kernels.kiviKeyRows(codes, this.keyWords, bits, d, scales, mins, u0, u1, staging.keys + 4 * (g * G + u0 - a) * d);
       }
     }
+    if (!staging.withValues) return;
     if (b > L.valueTokens) {
       stageFloat32(arena, this.buffers.residualValues, (this.head * L.residualValueCapacity + a - L.valueTokens) * d, count * d, staging.values);
     } else if (L.valueGroupSize % 4 === 0) {

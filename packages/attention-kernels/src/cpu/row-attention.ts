@@ -13,8 +13,8 @@ import { type ArenaViews, arenaViews } from './arena-views.js';
 import type { KiviRowKernels } from './kivi-source.js';
 import kiviRowsWasm from './kivi-rows.wat';
 import rowAttentionWasm, { fused as rowAttentionFusedWasm } from './row-attention.wat';
-import { classifyRows, type MaskAttrs, positionRange } from './row-visibility.js';
-import type { TileScratch } from './tile-loop.js';
+import { classifyRows, HIDDEN, type MaskAttrs, positionRange } from './row-visibility.js';
+import type { KeyStatisticArrays, TileScratch } from './tile-loop.js';
 import { type QueryBlock, RowTileSource, type TileSource, type TileStaging } from './tile-source.js';
 
 interface RowAttentionKernels extends KiviRowKernels {
@@ -34,6 +34,24 @@ interface RowAttentionKernels extends KiviRowKernels {
     p: number,
     state: number,
   ): void;
+  rowStatistics(
+    rows: number,
+    q: number,
+    d: number,
+    info: number,
+    k: number,
+    count: number,
+    kpos: number,
+    causal: number,
+    window: number,
+    logWeights: number,
+    p: number,
+    state: number,
+    rowStats: number,
+    sums: number,
+    maxes: number,
+    probs: number,
+  ): void;
 }
 
 /** This module's own view maker: `keptModuleViews` keys its cache by the function. */
@@ -50,9 +68,14 @@ class RunLayout {
   readonly k: number;
   readonly v: number;
   readonly scratch: number;
+  /** The statistics pass's: per row its weight, slot and whether it returns probabilities; per slot (a query head) sums and maxima of the tile's keys; per row probabilities. */
+  readonly rowStats: number;
+  readonly sums: number;
+  readonly maxes: number;
+  readonly probs: number;
   readonly bytes: number;
 
-  constructor(rows: number, d: number, dv: number, tile: number, scratchBytes: number) {
+  constructor(rows: number, d: number, dv: number, tile: number, scratchBytes: number, statistics: boolean) {
     // Scores are computed four keys at a time: the key tile and its per-key arrays hold `tile` rounded up to 4.
     const keys = Math.ceil(tile / 4) * 4;
     let at = 0;
@@ -70,6 +93,11 @@ class RunLayout {
     this.k = take(keys * d * 4);
     this.v = take(tile * dv * 4);
     this.scratch = take(scratchBytes);
+    const statisticRows = statistics ? rows : 0;
+    this.rowStats = take(statisticRows * 16);
+    this.sums = take(statisticRows * keys * 8);
+    this.maxes = take(statisticRows * keys * 8);
+    this.probs = take(statisticRows * keys * 8);
     this.bytes = at;
   }
 }
@@ -105,11 +133,23 @@ export class RowAttentionRun {
     private readonly dv: number,
   ) {}
 
-  static open(source: TileSource, block: QueryBlock, state: SoftmaxState, mask: MaskAttrs, scratch: TileScratch): RowAttentionRun | null {
+  /**
+   * `use.values` false (statistics-only passes): the run keeps each row's maximum and sum only.
+   * `use.statistics`: room for `statistics` (the pass after pass 1, given the final state).
+   */
+  static open(
+    source: TileSource,
+    block: QueryBlock,
+    state: SoftmaxState,
+    mask: MaskAttrs,
+    scratch: TileScratch,
+    use: { values: boolean; statistics: boolean } = { values: true, statistics: false },
+  ): RowAttentionRun | null {
     if (running || mask.softcap !== 0 || !(source instanceof RowTileSource)) return null;
-    const { d, dv } = source;
-    if (d % 4 !== 0 || dv % 4 !== 0 || dv === 0 || block.d !== d) return null;
-    const layout = new RunLayout(block.rows, d, dv, scratch.tile, source.stagingScratchBytes(scratch.tile));
+    const { d } = source;
+    const dv = use.values ? source.dv : 0;
+    if (d % 4 !== 0 || dv % 4 !== 0 || block.d !== d) return null;
+    const layout = new RunLayout(block.rows, d, dv, scratch.tile, source.stagingScratchBytes(scratch.tile), use.statistics);
     const views = keptModuleViews(rowAttentionModules(), layout.bytes, viewsOf);
     if (!views) return null;
     running = true;
@@ -134,7 +174,7 @@ export class RowAttentionRun {
     const { arena, base, f32, i32 } = views;
     const { d } = source;
     const { tile, active } = this.scratch;
-    const staging: TileStaging = { arena, base, keys: 0, values: 0, scratch: base + layout.scratch, f32, u32: views.u32 };
+    const staging: TileStaging = { arena, base, keys: 0, values: 0, withValues: dv > 0, scratch: base + layout.scratch, f32, u32: views.u32 };
     for (let t0 = a; t0 < b; ) {
       const count = Math.min(tile - this.pending, b - t0);
       const pBase = source.positionBase + t0;
@@ -192,6 +232,83 @@ export class RowAttentionRun {
     this.pMin = Infinity;
     this.pMax = -Infinity;
     this.weighted = false;
+  }
+
+  /**
+   * The statistics pass (tile-loop.ts's `statisticsRange`) over tokens [a, b) of `source`, for a run
+   * opened without values and with statistics, on the final state of pass 1: token t's statistics
+   * go to key index keyBase + t of `stats`. Rows outside the observation window, and rows that saw
+   * no key in pass 1, take no part.
+   */
+  statistics(source: TileSource, a: number, b: number, keyBase: number, stats: KeyStatisticArrays): void {
+    if (!(source instanceof RowTileSource)) throw new Error('RowAttentionRun.statistics: the run reads row sources only');
+    const { views, layout, block, mask, state } = this;
+    const { arena, kernels, base, f32, f64, i32 } = views;
+    const { tile, active } = this.scratch;
+    const { keySum, keyMax, n, rowProbs, probRows } = stats;
+    // One slot per query head among the block's rows: its sums and maxima are staged once per tile.
+    const slotHeads: number[] = [];
+    for (let r = 0; r < block.rows; r++) {
+      let slot = slotHeads.indexOf(block.head[r]);
+      if (slot < 0) slot = slotHeads.push(block.head[r]) - 1;
+      f64[(layout.rowStats >> 3) + 2 * r] = block.statWeight[r];
+      i32[(layout.rowStats >> 2) + 4 * r + 2] = slot;
+      i32[(layout.rowStats >> 2) + 4 * r + 3] = rowProbs && block.probRow[r] >= 0 ? 1 : 0;
+    }
+    const staging: TileStaging = { arena, base, keys: base + layout.k, values: 0, withValues: false, scratch: base + layout.scratch, f32, u32: views.u32 };
+    for (let t0 = a; t0 < b; t0 += tile) {
+      const count = Math.min(tile, b - t0);
+      const pBase = source.positionBase + t0;
+      const [pMin, pMax] = positionRange(source.positions, pBase, count);
+      if (!classifyRows(block, mask, pMin, pMax, active, true)) continue;
+      let any = false;
+      for (let r = 0, at = layout.info >> 2; r < block.rows; r++, at += 2) {
+        if (state.sum[r] === 0) active[r] = HIDDEN;
+        i32[at] = active[r];
+        i32[at + 1] = block.pos[r];
+        any ||= active[r] !== HIDDEN;
+      }
+      if (!any) continue;
+      source.stageRows(staging, t0, count);
+      i32.set(source.positions.subarray(pBase, pBase + count), layout.kpos >> 2);
+      const lw = source.logWeights;
+      if (lw) f32.set(lw.subarray(source.logWeightBase + t0, source.logWeightBase + t0 + count), layout.logWeights >> 2);
+      const at = keyBase + t0;
+      // The kernel's rows of sums, maxima and probabilities are the tile's keys rounded up to 4 apart.
+      const keys = Math.ceil(count / 4) * 4;
+      slotHeads.forEach((head, slot) => {
+        f64.set(keySum.subarray(head * n + at, head * n + at + count), (layout.sums >> 3) + slot * keys);
+        f64.set(keyMax.subarray(head * n + at, head * n + at + count), (layout.maxes >> 3) + slot * keys);
+      });
+      kernels.rowStatistics(
+        block.rows,
+        base + layout.q,
+        block.d,
+        base + layout.info,
+        base + layout.k,
+        count,
+        base + layout.kpos,
+        mask.causal ? 1 : 0,
+        mask.window,
+        lw ? base + layout.logWeights : 0,
+        base + layout.p,
+        base + layout.state,
+        base + layout.rowStats,
+        base + layout.sums,
+        base + layout.maxes,
+        base + layout.probs,
+      );
+      slotHeads.forEach((head, slot) => {
+        keySum.set(f64.subarray((layout.sums >> 3) + slot * keys, (layout.sums >> 3) + slot * keys + count), head * n + at);
+        keyMax.set(f64.subarray((layout.maxes >> 3) + slot * keys, (layout.maxes >> 3) + slot * keys + count), head * n + at);
+      });
+      if (!rowProbs) continue;
+      for (let r = 0; r < block.rows; r++) {
+        if (active[r] === HIDDEN || block.probRow[r] < 0) continue;
+        const from = (layout.probs >> 3) + r * keys;
+        rowProbs.set(f64.subarray(from, from + count), (block.head[r] * probRows + block.probRow[r]) * n + at);
+      }
+    }
   }
 
   /** Writes the staged state back into the run's SoftmaxState and frees the arena for the next run. */

@@ -218,4 +218,50 @@
       (local.set $info (i32.add (local.get $info) (i32.const 8)))
       (local.set $state (i32.add (local.get $state) (i32.shl (i32.add (local.get $dv) (i32.const 2)) (i32.const 3))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $each))))
+
+  ;; The statistics pass over one staged tile, for every row r < rows whose class is not 0, given its
+  ;; final max and sum from pass 1 (state, float64 [max, sum] 16 bytes apart): p_t = e^(s_t − max) / sum,
+  ;; and into its head's slot (per row at rowStats + 16r: f64 weight, i32 slot, i32 whether it returns
+  ;; its probabilities) sums[t] += weight · p_t and maxes[t] = p_t where larger (a NaN p changes no
+  ;; maximum), both float64 [slot][keys]; rows that return probabilities write them to probs [r][keys].
+  (func (export "rowStatistics") (param $rows i32) (param $q i32) (param $d i32) (param $info i32) (param $k i32) (param $count i32)
+    (param $kpos i32) (param $causal i32) (param $window i32) (param $lw i32) (param $p i32) (param $state i32)
+    (param $rowStats i32) (param $sums i32) (param $maxes i32) (param $probs i32)
+    (local $r i32) (local $class i32) (local $keys i32) (local $t i32) (local $rowBytes i32) (local $sumRow i32) (local $maxRow i32)
+    (local $probRow i32) (local $wants i32) (local $inv v128) (local $w v128) (local $x v128) (local $at i32)
+    (local.set $keys (i32.and (i32.add (local.get $count) (i32.const 3)) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $keys) (i32.const 3)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $class (i32.load (local.get $info)))
+      (if (local.get $class)
+        (then
+          (drop (call $scores (local.get $q) (local.get $d) (local.get $k) (local.get $keys) (local.get $count)
+            (i32.eq (local.get $class) (i32.const 2)) (i32.load offset=4 (local.get $info))
+            (local.get $kpos) (local.get $causal) (local.get $window) (local.get $lw) (local.get $p)))
+          (drop (call $expShifted (local.get $p) (local.get $keys) (f32x4.splat (f32.demote_f64 (f64.load (local.get $state))))))
+          (local.set $inv (f64x2.splat (f64.div (f64.const 1) (f64.load offset=8 (local.get $state)))))
+          (local.set $w (f64x2.splat (f64.load (local.get $rowStats))))
+          (local.set $sumRow (i32.add (local.get $sums) (i32.mul (i32.load offset=8 (local.get $rowStats)) (local.get $rowBytes))))
+          (local.set $maxRow (i32.add (local.get $maxes) (i32.mul (i32.load offset=8 (local.get $rowStats)) (local.get $rowBytes))))
+          (local.set $wants (i32.load offset=12 (local.get $rowStats)))
+          (local.set $probRow (i32.add (local.get $probs) (i32.mul (local.get $r) (local.get $rowBytes))))
+          ;; two keys at a time (keys is a multiple of 4; past count p is 0)
+          (local.set $t (i32.const 0))
+          (block $keysDone (loop $pairs
+            (br_if $keysDone (i32.ge_u (local.get $t) (local.get $count)))
+            (local.set $x (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $p) (i32.shl (local.get $t) (i32.const 2))))) (local.get $inv)))
+            (local.set $at (i32.shl (local.get $t) (i32.const 3)))
+            (v128.store (i32.add (local.get $sumRow) (local.get $at))
+              (f64x2.add (v128.load (i32.add (local.get $sumRow) (local.get $at))) (f64x2.mul (local.get $w) (local.get $x))))
+            (v128.store (i32.add (local.get $maxRow) (local.get $at)) (f64x2.pmax (v128.load (i32.add (local.get $maxRow) (local.get $at))) (local.get $x)))
+            (if (local.get $wants) (then (v128.store (i32.add (local.get $probRow) (local.get $at)) (local.get $x))))
+            (local.set $t (i32.add (local.get $t) (i32.const 2)))
+            (br $pairs)))))
+      (local.set $q (i32.add (local.get $q) (i32.shl (local.get $d) (i32.const 2))))
+      (local.set $info (i32.add (local.get $info) (i32.const 8)))
+      (local.set $state (i32.add (local.get $state) (i32.const 16)))
+      (local.set $rowStats (i32.add (local.get $rowStats) (i32.const 16)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $each)))))

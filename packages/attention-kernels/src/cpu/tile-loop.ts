@@ -81,15 +81,14 @@ export function accumulateRange(
   scratch: TileScratch,
   withValues = true,
 ): void {
-  if (withValues) accumulateRanges(source, block, state, mask, scratch, (visit) => visit(a, b));
-  else foldTiles(source, block, state, mask, a, b, scratch, false);
+  accumulateRanges(source, block, state, mask, scratch, (visit) => visit(a, b), withValues);
 }
 
 /**
  * Pass 1 over several ranges of one block's keys: `walk(visit)` calls visit(a, b) for each, with
  * `source` bound to that range's rows (a paged cache's pages, a request's own chunks). Where the
  * fused row kernel serves (row-attention.ts), the block's queries and state stay in its arena
- * across every range.
+ * across every range. Without values only the row maxima and sums are kept.
  */
 export function accumulateRanges(
   source: TileSource,
@@ -98,10 +97,11 @@ export function accumulateRanges(
   mask: MaskAttrs,
   scratch: TileScratch,
   walk: (visit: (a: number, b: number) => void) => void,
+  withValues = true,
 ): void {
-  const run = RowAttentionRun.open(source, block, state, mask, scratch);
+  const run = RowAttentionRun.open(source, block, state, mask, scratch, { values: withValues, statistics: false });
   if (!run) {
-    walk((a, b) => foldTiles(source, block, state, mask, a, b, scratch, true));
+    walk((a, b) => foldTiles(source, block, state, mask, a, b, scratch, withValues));
     return;
   }
   try {
@@ -170,6 +170,15 @@ export function statisticsRange(
   stats: KeyStatisticArrays,
   scratch: TileScratch,
 ): void {
+  const run = RowAttentionRun.open(source, block, state, mask, scratch, { values: false, statistics: true });
+  if (run) {
+    try {
+      run.statistics(source, a, b, keyBase, stats);
+    } finally {
+      run.close();
+    }
+    return;
+  }
   const { tile } = scratch;
   const s = scratch.scores;
   const active = scratch.active;

@@ -68,6 +68,8 @@ export interface TileStaging {
   base: number;
   keys: number;
   values: number;
+  /** false: a statistics-only pass, which stages keys alone. */
+  withValues: boolean;
   scratch: number;
   f32: Float32Array;
   u32: Uint32Array;
@@ -110,7 +112,7 @@ export abstract class RowTileSource implements TileSource {
   stageRows(staging: TileStaging, a: number, count: number): void {
     this.load(a, a + count);
     stageFloat32(staging.arena, this.kTile, this.kOff, count * this.d, staging.keys);
-    stageFloat32(staging.arena, this.vTile, this.vOff, count * this.dv, staging.values);
+    if (staging.withValues) stageFloat32(staging.arena, this.vTile, this.vOff, count * this.dv, staging.values);
   }
 
   /** Bytes of `staging.scratch` that `stageRows` needs for a tile of `tile` tokens. */
