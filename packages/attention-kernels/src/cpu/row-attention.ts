@@ -17,41 +17,14 @@ import { classifyRows, HIDDEN, type MaskAttrs, positionRange } from './row-visib
 import type { KeyStatisticArrays, TileScratch } from './tile-loop.js';
 import { type QueryBlock, RowTileSource, type TileSource, type TileStaging } from './tile-source.js';
 
+/** Both kernels' leading parameters (byte addresses): the block's rows and the staged tile of `count` keys. */
+type TileParams = [rows: number, q: number, d: number, info: number, k: number, count: number];
+/** And the mask's, the log weights', the scores' scratch and the rows' state. */
+type MaskParams = [kpos: number, causal: number, window: number, logWeights: number, p: number, state: number];
+
 interface RowAttentionKernels extends KiviRowKernels {
-  attendRows(
-    rows: number,
-    q: number,
-    d: number,
-    info: number,
-    k: number,
-    count: number,
-    v: number,
-    dv: number,
-    kpos: number,
-    causal: number,
-    window: number,
-    logWeights: number,
-    p: number,
-    state: number,
-  ): void;
-  rowStatistics(
-    rows: number,
-    q: number,
-    d: number,
-    info: number,
-    k: number,
-    count: number,
-    kpos: number,
-    causal: number,
-    window: number,
-    logWeights: number,
-    p: number,
-    state: number,
-    rowStats: number,
-    sums: number,
-    maxes: number,
-    probs: number,
-  ): void;
+  attendRows(...params: [...TileParams, v: number, dv: number, ...MaskParams]): void;
+  rowStatistics(...params: [...TileParams, ...MaskParams, rowStats: number, sums: number, maxes: number, probs: number]): void;
 }
 
 /** This module's own view maker: `keptModuleViews` keys its cache by the function. */
@@ -212,22 +185,7 @@ export class RowAttentionRun {
       i32[at] = active[r];
       i32[at + 1] = block.pos[r];
     }
-    kernels.attendRows(
-      block.rows,
-      base + layout.q,
-      block.d,
-      base + layout.info,
-      base + layout.k,
-      count,
-      base + layout.v,
-      dv,
-      base + layout.kpos,
-      mask.causal ? 1 : 0,
-      mask.window,
-      this.weighted ? base + layout.logWeights : 0,
-      base + layout.p,
-      base + layout.state,
-    );
+    kernels.attendRows(...this.tileParams(count), base + layout.v, dv, ...this.maskParams(this.weighted));
     this.pending = 0;
     this.pMin = Infinity;
     this.pMax = -Infinity;
@@ -280,24 +238,7 @@ export class RowAttentionRun {
         f64.set(keySum.subarray(head * n + at, head * n + at + count), (layout.sums >> 3) + slot * keys);
         f64.set(keyMax.subarray(head * n + at, head * n + at + count), (layout.maxes >> 3) + slot * keys);
       });
-      kernels.rowStatistics(
-        block.rows,
-        base + layout.q,
-        block.d,
-        base + layout.info,
-        base + layout.k,
-        count,
-        base + layout.kpos,
-        mask.causal ? 1 : 0,
-        mask.window,
-        lw ? base + layout.logWeights : 0,
-        base + layout.p,
-        base + layout.state,
-        base + layout.rowStats,
-        base + layout.sums,
-        base + layout.maxes,
-        base + layout.probs,
-      );
+      kernels.rowStatistics(...this.tileParams(count), ...this.maskParams(lw !== undefined), base + layout.rowStats, base + layout.sums, base + layout.maxes, base + layout.probs);
       slotHeads.forEach((head, slot) => {
         keySum.set(f64.subarray((layout.sums >> 3) + slot * keys, (layout.sums >> 3) + slot * keys + count), head * n + at);
         keyMax.set(f64.subarray((layout.maxes >> 3) + slot * keys, (layout.maxes >> 3) + slot * keys + count), head * n + at);
@@ -309,6 +250,18 @@ export class RowAttentionRun {
         rowProbs.set(f64.subarray(from, from + count), (block.head[r] * probRows + block.probRow[r]) * n + at);
       }
     }
+  }
+
+  private tileParams(count: number): TileParams {
+    const { base } = this.views;
+    const { layout } = this;
+    return [this.block.rows, base + layout.q, this.block.d, base + layout.info, base + layout.k, count];
+  }
+
+  private maskParams(weighted: boolean): MaskParams {
+    const { base } = this.views;
+    const { layout, mask } = this;
+    return [base + layout.kpos, mask.causal ? 1 : 0, mask.window, weighted ? base + layout.logWeights : 0, base + layout.p, base + layout.state];
   }
 
   /** Writes the staged state back into the run's SoftmaxState and frees the arena for the next run. */
