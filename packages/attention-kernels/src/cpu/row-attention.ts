@@ -5,13 +5,14 @@
 // the float64 products were most of the time. A run keeps the block's queries and softmax state in
 // the arena across every range it is given (a paged cache's pages), so they cross once per block.
 // Sources write their tiles into the arena as f32 rows (`RowTileSource.stageRows`: copied, f16
-// converted, KIVI's codes dequantized by kivi-rows.wat, bound in the same memory). Soft-capped
-// scores (tanh) and head dims that are not a multiple of 4 take the generic loop.
+// converted, KIVI's codes dequantized by kivi-rows.wat, bound in the same memory). The statistics
+// pass after pass 1 (per-key sums and maxima of the probabilities) runs here too (`rowStatistics`).
+// Soft-capped scores (tanh) and head dims that are not a multiple of 4 take the generic loop.
 import { fusedMultiplyAddActive, keptModuleViews, type SimdArena } from '@kvkit/tensor-core';
-import type { SoftmaxState } from './online-softmax.js';
 import { type ArenaViews, arenaViews } from './arena-views.js';
 import type { KiviRowKernels } from './kivi-source.js';
 import kiviRowsWasm from './kivi-rows.wat';
+import type { SoftmaxState } from './online-softmax.js';
 import rowAttentionWasm, { fused as rowAttentionFusedWasm } from './row-attention.wat';
 import { classifyRows, HIDDEN, type MaskAttrs, positionRange } from './row-visibility.js';
 import type { KeyStatisticArrays, TileScratch } from './tile-loop.js';
@@ -86,7 +87,8 @@ let running = false;
 /**
  * One block of query rows folding ranges of keys into its softmax state through row-attention.wat.
  * `open` stages the queries and the state (null where the kernel does not serve); `range` folds
- * tokens [a, b) of a row source as it is bound at the time; `close` writes the state back.
+ * tokens [a, b) of a row source as it is bound at the time, or `statistics` adds their per-key
+ * statistics given the final state; `close` writes the state back.
  */
 export class RowAttentionRun {
   /** Keys staged for the next kernel call (a tile fills from several short ranges: a paged cache's pages), and their position range. */
