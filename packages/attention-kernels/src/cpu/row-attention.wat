@@ -8,6 +8,8 @@
 ;; state is float64 [max, sum, acc[dv]], `8(2 + dv)` bytes apart; row r's class and query position
 ;; are the i32 pair at info + 8r (0: it sees no key of the tile, 1: every key, 2: test each key's
 ;; position). Products and sums within the tile are float32; the state stays float64.
+;; `rowStatistics`, at the end, is the statistics pass over a staged tile (per-key sums and maxima of
+;; the probabilities, given each row's final state), with the same scores and exponentials.
 (module
   (import "env" "memory" (memory 1))
 
