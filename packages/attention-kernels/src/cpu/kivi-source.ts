@@ -108,18 +108,17 @@ export class KiviRowSource extends RowTileSource {
 
   load(a: number, b: number): void {
     const L = this.layout;
-    const { d } = L;
     this.tileStart = a;
     this.tileEnd = b;
     this.keysFromCodes = this.codeKeys && b <= L.keyTokens;
     this.valuesFromCodes = this.codeValues && b <= L.valueTokens;
     if (b > L.keyTokens) {
       this.kTile = this.buffers.residualKeys;
-      this.kOff = (this.head * L.residualKeyCapacity + a - L.keyTokens) * d;
+      this.kOff = this.residualKeyOffset(a);
     } else if (!this.keysFromCodes) this.dequantizeKeys();
     if (b > L.valueTokens) {
       this.vTile = this.buffers.residualValues;
-      this.vOff = (this.head * L.residualValueCapacity + a - L.valueTokens) * d;
+      this.vOff = this.residualValueOffset(a);
     } else if (!this.valuesFromCodes) this.dequantizeValues();
   }
 
@@ -154,7 +153,7 @@ export class KiviRowSource extends RowTileSource {
     const { kernels } = arena;
     const b = a + count;
     if (b > L.keyTokens) {
-      stageFloat32(arena, this.buffers.residualKeys, (this.head * L.residualKeyCapacity + a - L.keyTokens) * d, count * d, staging.keys);
+      stageFloat32(arena, this.buffers.residualKeys, this.residualKeyOffset(a), count * d, staging.keys);
     } else {
       // One key group at a time: its d code rows, then its d scales and d minimums, in the scratch.
       const codes = scratch;
@@ -172,7 +171,7 @@ export class KiviRowSource extends RowTileSource {
     }
     if (!staging.withValues) return;
     if (b > L.valueTokens) {
-      stageFloat32(arena, this.buffers.residualValues, (this.head * L.residualValueCapacity + a - L.valueTokens) * d, count * d, staging.values);
+      stageFloat32(arena, this.buffers.residualValues, this.residualValueOffset(a), count * d, staging.values);
     } else if (L.valueGroupSize % 4 === 0) {
       const groups = d / L.valueGroupSize;
       const codes = scratch;
@@ -193,6 +192,17 @@ export class KiviRowSource extends RowTileSource {
   override stagingScratchBytes(tile: number): number {
     const { d, valueGroupSize } = this.layout;
     return 4 * Math.max(d * this.keyWords + 2 * d, tile * (this.valueWords + 2 * (d / valueGroupSize)));
+  }
+
+  /** Where residual key / value row of token a (past the quantized ones) starts in its buffer, in elements. */
+  private residualKeyOffset(a: number): number {
+    const L = this.layout;
+    return (this.head * L.residualKeyCapacity + a - L.keyTokens) * L.d;
+  }
+
+  private residualValueOffset(a: number): number {
+    const L = this.layout;
+    return (this.head * L.residualValueCapacity + a - L.valueTokens) * L.d;
   }
 
   private dequantizeKeys(): void {

@@ -3,7 +3,7 @@ import type { KernelAttrs } from '../ops/attention-types.js';
 import { type HostFloats, hostFloats, hostInts } from './host-data.js';
 import type { StatisticsCollector } from './kernel-io.js';
 import type { SoftmaxState } from './online-softmax.js';
-import { statisticsRange, type TileScratch } from './tile-loop.js';
+import { statisticsRanges, type TileScratch } from './tile-loop.js';
 import type { DenseRowSource, QueryBlock } from './tile-source.js';
 
 /**
@@ -61,7 +61,7 @@ export class PageWalker {
    * state (every key of the row already folded in): key j of the row goes to statistics column j.
    */
   statistics(row: number, length: number, block: QueryBlock, state: SoftmaxState, attrs: KernelAttrs, stats: StatisticsCollector, scratch: TileScratch): void {
-    this.walk(row, length, (start, count) => statisticsRange(this.source, block, state, attrs, 0, count, start, stats, scratch));
+    statisticsRanges(this.source, block, state, attrs, stats, scratch, (visit) => this.walk(row, length, (start, count) => visit(0, count, start)));
   }
 
   /** How many of the request's contributing queries (positions `qPos[posBase …]`, m of them) see each key of KV row `row`. */

@@ -48,6 +48,8 @@ class RunLayout {
   readonly maxes: number;
   readonly probs: number;
   readonly bytes: number;
+  /** Whether the statistics areas are there (a statistics run's layout). */
+  readonly statistics: boolean;
 
   constructor(rows: number, d: number, dv: number, tile: number, scratchBytes: number, statistics: boolean) {
     // Scores are computed four keys at a time: the key tile and its per-key arrays hold `tile` rounded up to 4.
@@ -73,6 +75,7 @@ class RunLayout {
     this.maxes = take(statisticRows * keys * 8);
     this.probs = take(statisticRows * keys * 8);
     this.bytes = at;
+    this.statistics = statistics;
   }
 }
 
@@ -106,11 +109,37 @@ export class RowAttentionRun {
     private readonly mask: MaskAttrs,
     private readonly scratch: TileScratch,
     private readonly dv: number,
+    /** The query head of each statistics slot (a statistics run's; its rows' slots are staged at open). */
+    private readonly slotHeads: readonly number[],
   ) {}
 
   /**
+   * `body(run)` with a run open (see `open`), closed after it even when it throws; false, and no
+   * call, where the kernel does not serve.
+   */
+  static within(
+    source: TileSource,
+    block: QueryBlock,
+    state: SoftmaxState,
+    mask: MaskAttrs,
+    scratch: TileScratch,
+    use: { values: boolean; statistics: boolean },
+    body: (run: RowAttentionRun) => void,
+  ): boolean {
+    const run = RowAttentionRun.open(source, block, state, mask, scratch, use);
+    if (!run) return false;
+    try {
+      body(run);
+    } finally {
+      run.close();
+    }
+    return true;
+  }
+
+  /**
    * `use.values` false (statistics-only passes): the run keeps each row's maximum and sum only.
-   * `use.statistics`: room for `statistics` (the pass after pass 1, given the final state).
+   * `use.statistics`: for `statistics` (the pass after pass 1, given the final state, which the
+   * run only reads): its rows' weights and head slots are staged once here.
    */
   static open(
     source: TileSource,
@@ -128,14 +157,25 @@ export class RowAttentionRun {
     const views = keptModuleViews(rowAttentionModules(), layout.bytes, viewsOf);
     if (!views) return null;
     running = true;
-    const { f32, f64 } = views;
+    const { f32, f64, i32 } = views;
     f32.set(block.q.subarray(0, block.rows * d), layout.q >> 2);
     for (let r = 0, st = layout.state >> 3; r < block.rows; r++, st += 2 + dv) {
       f64[st] = state.max[r];
       f64[st + 1] = state.sum[r];
       f64.set(state.acc.subarray(r * dv, (r + 1) * dv), st + 2);
     }
-    return new RowAttentionRun(views, layout, block, state, mask, scratch, dv);
+    // One slot per query head among the block's rows: its sums and maxima are staged once per tile.
+    const slotHeads: number[] = [];
+    if (use.statistics) {
+      for (let r = 0; r < block.rows; r++) {
+        let slot = slotHeads.indexOf(block.head[r]);
+        if (slot < 0) slot = slotHeads.push(block.head[r]) - 1;
+        f64[(layout.rowStats >> 3) + 2 * r] = block.statWeight[r];
+        i32[(layout.rowStats >> 2) + 4 * r + 2] = slot;
+        i32[(layout.rowStats >> 2) + 4 * r + 3] = block.probRow[r] >= 0 ? 1 : 0;
+      }
+    }
+    return new RowAttentionRun(views, layout, block, state, mask, scratch, dv, slotHeads);
   }
 
   /**
@@ -202,19 +242,10 @@ export class RowAttentionRun {
    */
   statistics(source: TileSource, a: number, b: number, keyBase: number, stats: KeyStatisticArrays): void {
     if (!(source instanceof RowTileSource)) throw new Error('RowAttentionRun.statistics: the run reads row sources only');
-    const { views, layout, block, mask, state } = this;
+    const { views, layout, block, mask, state, slotHeads } = this;
     const { arena, kernels, base, f32, f64, i32 } = views;
     const { tile, active } = this.scratch;
     const { keySum, keyMax, n, rowProbs, probRows } = stats;
-    // One slot per query head among the block's rows: its sums and maxima are staged once per tile.
-    const slotHeads: number[] = [];
-    for (let r = 0; r < block.rows; r++) {
-      let slot = slotHeads.indexOf(block.head[r]);
-      if (slot < 0) slot = slotHeads.push(block.head[r]) - 1;
-      f64[(layout.rowStats >> 3) + 2 * r] = block.statWeight[r];
-      i32[(layout.rowStats >> 2) + 4 * r + 2] = slot;
-      i32[(layout.rowStats >> 2) + 4 * r + 3] = rowProbs && block.probRow[r] >= 0 ? 1 : 0;
-    }
     const staging: TileStaging = { arena, base, keys: base + layout.k, values: 0, withValues: false, scratch: base + layout.scratch, f32, u32: views.u32 };
     for (let t0 = a; t0 < b; t0 += tile) {
       const count = Math.min(tile, b - t0);
@@ -266,8 +297,10 @@ export class RowAttentionRun {
     return [base + layout.kpos, mask.causal ? 1 : 0, mask.window, weighted ? base + layout.logWeights : 0, base + layout.p, base + layout.state];
   }
 
-  /** Writes the staged state back into the run's SoftmaxState and frees the arena for the next run. */
+  /** Writes the staged state back into the run's SoftmaxState (a statistics run only read it) and frees the arena for the next run. */
   close(): void {
+    running = false;
+    if (this.layout.statistics) return;
     this.flush();
     const { f64 } = this.views;
     const { state, dv } = this;
@@ -276,6 +309,5 @@ export class RowAttentionRun {
       state.sum[r] = f64[st + 1];
       state.acc.set(f64.subarray(st + 2, st + 2 + dv), r * dv);
     }
-    running = false;
   }
 }

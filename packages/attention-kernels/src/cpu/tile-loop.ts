@@ -99,16 +99,8 @@ export function accumulateRanges(
   walk: (visit: (a: number, b: number) => void) => void,
   withValues = true,
 ): void {
-  const run = RowAttentionRun.open(source, block, state, mask, scratch, { values: withValues, statistics: false });
-  if (!run) {
-    walk((a, b) => foldTiles(source, block, state, mask, a, b, scratch, withValues));
-    return;
-  }
-  try {
-    walk((a, b) => run.range(source, a, b));
-  } finally {
-    run.close();
-  }
+  const fused = RowAttentionRun.within(source, block, state, mask, scratch, { values: withValues, statistics: false }, (run) => walk((a, b) => run.range(source, a, b)));
+  if (!fused) walk((a, b) => foldTiles(source, block, state, mask, a, b, scratch, withValues));
 }
 
 /** The generic tile loop of pass 1: scores through the source, the online softmax here, values through the source. */
@@ -170,15 +162,31 @@ export function statisticsRange(
   stats: KeyStatisticArrays,
   scratch: TileScratch,
 ): void {
-  const run = RowAttentionRun.open(source, block, state, mask, scratch, { values: false, statistics: true });
-  if (run) {
-    try {
-      run.statistics(source, a, b, keyBase, stats);
-    } finally {
-      run.close();
-    }
-    return;
-  }
+  statisticsRanges(source, block, state, mask, stats, scratch, (visit) => visit(a, b, keyBase));
+}
+
+/**
+ * Pass 2 over several ranges of one block's keys: `walk(visit)` calls visit(a, b, keyBase) for
+ * each, with `source` bound to that range's rows (a paged cache's pages); tokens [a, b) go to key
+ * indices keyBase + t. Where the row kernel serves, one run stages the block once for every range.
+ */
+export function statisticsRanges(
+  source: TileSource,
+  block: QueryBlock,
+  state: SoftmaxState,
+  mask: MaskAttrs,
+  stats: KeyStatisticArrays,
+  scratch: TileScratch,
+  walk: (visit: (a: number, b: number, keyBase: number) => void) => void,
+): void {
+  const fused = RowAttentionRun.within(source, block, state, mask, scratch, { values: false, statistics: true }, (run) =>
+    walk((a, b, keyBase) => run.statistics(source, a, b, keyBase, stats)),
+  );
+  if (!fused) walk((a, b, keyBase) => statisticTiles(source, block, state, mask, a, b, keyBase, stats, scratch));
+}
+
+/** The generic tile loop of pass 2: scores through the source, the probabilities and statistics here. */
+function statisticTiles(source: TileSource, block: QueryBlock, state: SoftmaxState, mask: MaskAttrs, a: number, b: number, keyBase: number, stats: KeyStatisticArrays, scratch: TileScratch): void {
   const { tile } = scratch;
   const s = scratch.scores;
   const active = scratch.active;

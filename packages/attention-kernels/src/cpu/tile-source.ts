@@ -86,10 +86,10 @@ export abstract class RowTileSource implements TileSource {
   logWeights: Float32Array | undefined = undefined;
   logWeightBase = 0;
   /** Where `load` left the tile: token t's key at kTile[kOff + t·d], its value at vTile[vOff + t·dv] (f32, or f16 bit patterns). */
-  kTile: HostFloats = new Float32Array(0);
-  vTile: HostFloats = new Float32Array(0);
-  kOff = 0;
-  vOff = 0;
+  protected kTile: HostFloats = new Float32Array(0);
+  protected vTile: HostFloats = new Float32Array(0);
+  protected kOff = 0;
+  protected vOff = 0;
   protected readonly kScratch: Float32Array;
   protected readonly vScratch: Float32Array;
 
