@@ -1,8 +1,8 @@
 // matmul with one operand in f16 or bf16 beside an f32 other (weights kept in half precision): the
 // result is f32 and must equal, bit for bit, the product with the half operand widened to f32
 // first (the same kernels and summation order, only without the copy), whether the half operand
-// lives in a WeightPool (read in place by the one-row kernel) or not, with SIMD on or off; and it
-// must agree with a direct float64 sum of the widened values.
+// lives in a WeightPool (read in place by the one-row kernel) or not, with SIMD on or off, summed
+// in float64 or in f32 lanes; and it must agree with a direct float64 sum of the widened values.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   bf16BitsToNumber,
@@ -47,11 +47,16 @@ function widenedValue(bits: number, dtype: Half): number {
   return dtype === 'f16' ? f16BitsToNumber(bits) : bf16BitsToNumber(bits);
 }
 
-/** Σ_p a[i,p]·w[j,p] in float64, one output. */
-function direct(a: Float32Array, i: number, w: Uint16Array, j: number, k: number, dtype: Half): number {
+/** Σ_p a[i,p]·w[j,p] in float64, one output, and Σ_p |a[i,p]·w[j,p]|. */
+function direct(a: Float32Array, i: number, w: Uint16Array, j: number, k: number, dtype: Half): { sum: number; abs: number } {
   let sum = 0;
-  for (let p = 0; p < k; p++) sum += a[i * k + p] * widenedValue(w[j * k + p], dtype);
-  return sum;
+  let abs = 0;
+  for (let p = 0; p < k; p++) {
+    const term = a[i * k + p] * widenedValue(w[j * k + p], dtype);
+    sum += term;
+    abs += Math.abs(term);
+  }
+  return { sum, abs };
 }
 
 function sameValues(actual: Float32Array, expected: Float32Array, label: string): void {
@@ -69,8 +74,8 @@ describe('matmul of f32 activations with half-precision weights', () => {
   // number of values, widened in SIMD eight at a time and then one by one).
   const shapes: Array<[number, number, number]> = [[1, 64, 256], [1, 250, 96], [1, 70, 101], [1, 130, 42], [1, 37, 43], [1, 3, 2000], [3, 64, 130], [6, 45, 31], [9, 48, 70], [17, 128, 100]];
 
-  for (const dtype of ['f16', 'bf16'] as const) {
-    it(`x·Wᵀ with W in ${dtype} equals x·(W widened to f32)ᵀ bit for bit, pooled or not, SIMD on or off, specials included`, () =>
+  for (const [dtype, accumulate] of [['f16', 'f64'], ['bf16', 'f64'], ['f16', 'f32'], ['bf16', 'f32']] as const) {
+    it(`x·Wᵀ with W in ${dtype} equals x·(W widened to f32)ᵀ bit for bit, pooled or not, SIMD on or off, specials included, ${accumulate} sums`, () =>
       withSeed((rng) => {
         const pool = WeightPool.create(2 * shapes.reduce((sum, [, n, k]) => sum + Math.ceil((n * k) / 8) * 4, 0))!;
         for (const [m, n, k] of shapes) {
@@ -87,9 +92,9 @@ describe('matmul of f32 activations with half-precision weights', () => {
               setSimdKernels(simd);
               const label = `${dtype} ${m}×${n}×${k} specials ${specials} simd ${simd}`;
               // The half products first: scratch the widened product leaves behind must not stand in for them.
-              const products = [pooled, plain].map((w) => matmul(x, w, { transposeB: true }));
-              const transposed = m === 1 ? [pooled, plain].map((w) => matmul(w, x, { transposeB: true }).readSync() as Float32Array) : [];
-              const expected = matmul(x, widened, { transposeB: true }).readSync() as Float32Array;
+              const products = [pooled, plain].map((w) => matmul(x, w, { transposeB: true, accumulate }));
+              const transposed = m === 1 ? [pooled, plain].map((w) => matmul(w, x, { transposeB: true, accumulate }).readSync() as Float32Array) : [];
+              const expected = matmul(x, widened, { transposeB: true, accumulate }).readSync() as Float32Array;
               for (const [index, product] of products.entries()) {
                 expect(product.dtype, label).toBe('f32');
                 sameValues(product.readSync() as Float32Array, expected, `${label} ${index === 0 ? 'pooled' : 'plain'}`);
@@ -99,7 +104,9 @@ describe('matmul of f32 activations with half-precision weights', () => {
               if (!specials) {
                 for (const [i, j] of [[0, 0], [m - 1, n - 1], [m >> 1, n >> 1]]) {
                   const exact = direct(xs, i, bits, j, k, dtype);
-                  expect(Math.abs(expected[i * n + j] - exact), label).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(exact)));
+                  // float64 sums: one rounding at the end; f32 lanes: a rounding per product and per addition
+                  const bound = accumulate === 'f64' ? 1e-6 * Math.max(1, Math.abs(exact.sum)) : (k + 4) * 2 ** -24 * exact.abs;
+                  expect(Math.abs(expected[i * n + j] - exact.sum), label).toBeLessThanOrEqual(bound);
                 }
               }
             }

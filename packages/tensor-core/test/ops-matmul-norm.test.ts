@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { layerNorm, matmul, rmsNorm, setSimdKernels, tensor, transpose } from '../src/index.js';
+import { cast, layerNorm, matmul, rmsNorm, setSimdKernels, tensor, transpose } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, naiveMatmul, randomArray } from './reference.js';
 
@@ -59,6 +59,73 @@ describe('matmul', () => {
       } finally {
         setSimdKernels(true);
       }
+    }));
+
+  // accumulate: 'f32': each product rounded to f32, summed in four f32 lanes (p mod 4, in order of
+  // p; a last k mod 4 terms in the low lanes, 0 in the others), combined as (l0 + l2) + (l1 + l3),
+  // written here with Float32Array cells doing each rounding.
+  it("gives the four-lane f32 sums exactly with accumulate: 'f32', with SIMD and without, independent of the number of rows", () =>
+    withSeed((rng) => {
+      const lanes = (a: Float32Array, b: Float32Array, m: number, k: number, n: number, tb: boolean) => {
+        const c = new Float32Array(m * n);
+        const lane = new Float32Array(4);
+        const term = new Float32Array(1);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            lane.fill(0);
+            for (let p = 0; p < 4 * Math.ceil(k / 4); p++) {
+              term[0] = p < k ? a[i * k + p] * (tb ? b[j * k + p] : b[p * n + j]) : 0;
+              lane[p % 4] += term[0];
+            }
+            const even = Math.fround(lane[0] + lane[2]);
+            const odd = Math.fround(lane[1] + lane[3]);
+            c[i * n + j] = even + odd;
+          }
+        return c;
+      };
+      let differs = false;
+      try {
+        for (const [m, k, n] of [[1, 256, 1], [704, 256, 1], [9, 33, 70], [13, 17, 4097], [4, 1, 3], [67, 130, 5], [3, 4099, 3], [2, 258, 64], [5, 7, 9]]) {
+          for (const tb of [true, false]) {
+            const a = f32Values(randomArray(rng, m * k));
+            const b = f32Values(randomArray(rng, k * n));
+            const expected = lanes(a, b, m, k, n, tb);
+            const bt = tensor(b, tb ? [n, k] : [k, n]);
+            const product = (rows: Float32Array, count: number) => matmul(tensor(rows, [count, k]), bt, { transposeB: tb, accumulate: 'f32' }).readSync();
+            setSimdKernels(true);
+            const simd = product(a, m);
+            // Row 0 alone (the single-row SIMD kernel where the product is large enough): the same values as in the whole product.
+            const first = product(a.subarray(0, k), 1);
+            setSimdKernels(false);
+            const loops = product(a, m);
+            const label = `${m}×${k}×${n} tb=${tb}`;
+            expect(Array.from(simd), `${label}, SIMD`).toEqual(Array.from(expected));
+            expect(Array.from(loops), `${label}, loops`).toEqual(Array.from(expected));
+            expect(Array.from(first), `${label}, first row`).toEqual(Array.from(expected.subarray(0, n)));
+            const reference = matmul(tensor(a, [m, k]), bt, { transposeB: tb }).readSync();
+            differs ||= reference.some((value, i) => value !== simd[i]);
+          }
+        }
+      } finally {
+        setSimdKernels(true);
+      }
+      // the float64 sums are another order: somewhere over these products they round differently
+      expect(differs).toBe(true);
+    }));
+
+  it("sums f16 and bf16 products in f32 lanes too, and refuses another accumulate with an InvalidConfigError", () =>
+    withSeed((rng) => {
+      const a = randomArray(rng, 6 * 9);
+      const b = randomArray(rng, 5 * 9);
+      for (const dtype of ['f16', 'bf16'] as const) {
+        const [ta, tb] = [tensor(a, [6, 9], { dtype }), tensor(b, [5, 9], { dtype })];
+        const summed = matmul(ta, tb, { transposeB: true, accumulate: 'f32' });
+        expect(summed.dtype).toBe(dtype);
+        const widened = matmul(cast(ta, 'f32'), cast(tb, 'f32'), { transposeB: true, accumulate: 'f32' });
+        expect(Array.from(summed.readFloat32Sync()), dtype).toEqual(Array.from(cast(widened, dtype).readFloat32Sync()));
+      }
+      const [x, y] = [tensor(a, [6, 9]), tensor(b, [9, 5])];
+      expect(() => matmul(x, y, { accumulate: 'f16' as 'f32' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/accumulate must be 'f64' or 'f32', got f16/) }));
     }));
 
   it('broadcasts batch dimensions', () =>

@@ -1,16 +1,27 @@
 import type { DType } from '../dtype.js';
-import { DTypeMismatchError, ShapeMismatchError } from '../errors.js';
+import { DTypeMismatchError, InvalidConfigError, ShapeMismatchError } from '../errors.js';
 import { runKernel } from '../kernel-registry.js';
 import { broadcastShapes, formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './layout.js';
 import { assertFloat, assertMinRank } from './validate.js';
 
+/** How a product's terms are summed (MatmulOptions.accumulate). */
+export type ProductSums = 'f64' | 'f32';
+
 export interface MatmulOptions {
   /** Use a's last two axes swapped ([..., k, m] instead of [..., m, k]). */
   transposeA?: boolean;
   /** Use b's last two axes swapped ([..., n, k] instead of [..., k, n]); the layout of HF linear weights. */
   transposeB?: boolean;
+  /**
+   * How the CPU sums an f32 (or f16/bf16) product: 'f64' (default) adds the exact products in
+   * float64 and rounds once, the reference other backends are tested against; 'f32' adds f32
+   * products in four f32 lanes (see `gemm-f32-sums.wat`), as GPUs and BLAS do, about twice as fast
+   * on several rows. Either way the values do not depend on the number of rows or on SIMD being on.
+   * Other backends always sum in f32; f64 operands always in float64.
+   */
+  accumulate?: ProductSums;
 }
 
 export interface MatmulAttrs {
@@ -21,6 +32,7 @@ export interface MatmulAttrs {
   m: number;
   n: number;
   k: number;
+  accumulate: ProductSums;
 }
 
 declare module '../kernel-registry.js' {
@@ -62,6 +74,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   assertMinRank(b, 2, 'matmul', 'b');
   const transposeA = options.transposeA ?? false;
   const transposeB = options.transposeB ?? false;
+  const accumulate = options.accumulate ?? 'f64';
+  if (accumulate !== 'f64' && accumulate !== 'f32') throw new InvalidConfigError(`matmul: accumulate must be 'f64' or 'f32', got ${String(accumulate)}`);
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
   const m = transposeA ? ac : ar;
@@ -75,7 +89,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     );
   }
   const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
-  const attrs = { transposeA, transposeB, batchShape, m, n, k };
+  const attrs = { transposeA, transposeB, batchShape, m, n, k, accumulate };
   if ((a.dtype === dtype && b.dtype === dtype) || MIXED_MATMUL_BACKENDS.has(a.backend.name)) return runKernel('matmul', [a, b], attrs);
   const widened = a.dtype === dtype ? cast(b, dtype) : cast(a, dtype);
   try {

@@ -1,8 +1,10 @@
 /**
  * Cache-blocked GEMM on host arrays, accumulating in float64 (JavaScript numbers, or WebAssembly
- * SIMD for f32 operands: `simd-gemm.ts`). Row-major operands with element offsets, so batched
- * callers pass views without copying.
+ * SIMD for f32 operands: `simd-gemm.ts`), or for f32 outputs in f32 lanes where the caller asks
+ * (`sums = 'f32'`). Row-major operands with element offsets, so batched callers pass views without
+ * copying.
  */
+import type { ProductSums } from '../../ops/matmul.js';
 import { simdGemmNT } from './simd-gemm.js';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -15,10 +17,11 @@ const N_BLOCK = 64;
  * lanes (even p and odd p, each in order of p) added at the end — the order of the WebAssembly SIMD
  * kernel (`gemm-f32.wat`), which runs it for f32 operands where available: the same values either
  * way, and whatever the blocking, so results do not depend on m. Register blocks of 2 rows of A × 2
- * rows of B here (8 accumulators).
+ * rows of B here (8 accumulators). With `sums = 'f32'` an f32 C gets gemmNTF32Sums's values instead.
  */
-export function gemmNT(a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number, m: number, n: number, k: number): void {
-  if (simdGemmNT(a, aOff, b, bOff, c, cOff, m, n, k)) return;
+export function gemmNT(a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number, m: number, n: number, k: number, sums: ProductSums = 'f64'): void {
+  if (simdGemmNT(a, aOff, b, bOff, c, cOff, m, n, k, sums)) return;
+  if (sums === 'f32' && c instanceof Float32Array) return gemmNTF32Sums(a, aOff, b, bOff, c, cOff, m, n, k);
   for (let j0 = 0; j0 < n; j0 += N_BLOCK) {
     const j1 = Math.min(n, j0 + N_BLOCK);
     for (let i = 0; i < m; i += 2) {
@@ -69,6 +72,42 @@ export function gemmNT(a: FloatArray, aOff: number, b: FloatArray, bOff: number,
           if (j + 1 < j1) c[cj + n + 1] = e11 + o11;
         }
       }
+    }
+  }
+}
+
+/**
+ * C[m,n] = A[m,k] · B[n,k]ᵀ summed in f32 (gemm-f32-sums.wat's order, so the same values as its
+ * kernels): each product rounded to f32, added in four lanes (p mod 4, each in order of p; a last
+ * k mod 4 terms fill the low lanes and the others add 0), combined as (lane 0 + lane 2) + (lane 1 +
+ * lane 3). Math.fround of a float64 sum or product of f32 values is the f32 operation's result
+ * (float64 carries more than twice f32's digits, so rounding twice changes nothing).
+ */
+function gemmNTF32Sums(a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: Float32Array, cOff: number, m: number, n: number, k: number): void {
+  const f = Math.fround;
+  const quads = k - (k % 4);
+  for (let i = 0; i < m; i++) {
+    const ai = aOff + i * k;
+    for (let j = 0; j < n; j++) {
+      const bj = bOff + j * k;
+      let l0 = 0;
+      let l1 = 0;
+      let l2 = 0;
+      let l3 = 0;
+      for (let p = 0; p < quads; p += 4) {
+        l0 = f(l0 + f(a[ai + p] * b[bj + p]));
+        l1 = f(l1 + f(a[ai + p + 1] * b[bj + p + 1]));
+        l2 = f(l2 + f(a[ai + p + 2] * b[bj + p + 2]));
+        l3 = f(l3 + f(a[ai + p + 3] * b[bj + p + 3]));
+      }
+      if (quads < k) {
+        const term = (lane: number) => (quads + lane < k ? f(a[ai + quads + lane] * b[bj + quads + lane]) : 0);
+        l0 = f(l0 + term(0));
+        l1 = f(l1 + term(1));
+        l2 = f(l2 + term(2));
+        l3 = f(l3 + term(3));
+      }
+      c[cOff + i * n + j] = f(l0 + l2) + f(l1 + l3);
     }
   }
 }

@@ -30,7 +30,7 @@ function halfOperand(t: Tensor): ProductOperand {
 }
 
 export function registerMatmulKernel(): void {
-  registerKernel<'matmul', CpuBackend>('matmul', 'cpu', (backend, [a, b], { transposeA, transposeB, batchShape, m, n, k }) => {
+  registerKernel<'matmul', CpuBackend>('matmul', 'cpu', (backend, [a, b], { transposeA, transposeB, batchShape, m, n, k, accumulate }) => {
     // f32 beside f16/bf16 (half-precision weights): an f32 product of the half operand's exact values.
     const dtype = a.dtype === b.dtype ? a.dtype : 'f32';
     const out = outputBuffer(dtype, sizeOf(batchShape) * m * n) as FloatArray;
@@ -43,7 +43,7 @@ export function registerMatmulKernel(): void {
       if (transposeB && !transposeA) {
         const aOp = a.dtype === dtype ? (readNumbers(a) as Float32Array) : halfOperand(a);
         const bOp = b.dtype === dtype ? (readNumbers(b) as Float32Array) : halfOperand(b);
-        while (batch < aOffsets.length && simdGemmNT(aOp, aOffsets[batch], bOp, bOffsets[batch], out, batch * m * n, m, n, k)) batch++;
+        while (batch < aOffsets.length && simdGemmNT(aOp, aOffsets[batch], bOp, bOffsets[batch], out, batch * m * n, m, n, k, accumulate)) batch++;
       }
       if (batch === aOffsets.length) return wrapOutput(backend, [...batchShape, m, n], dtype, out);
     }
@@ -58,9 +58,10 @@ export function registerMatmulKernel(): void {
         aOff = 0;
       }
       const cOff = batch * m * n;
-      if (transposeB) gemmNT(aData, aOff, bv, bOffsets[batch], out, cOff, m, n, k);
-      // With several rows of A, transposing B once (k·n copies) buys the faster dot-product kernel.
-      else if (m >= 8) gemmNT(aData, aOff, transposeMatrix(bv, bOffsets[batch], k, n), 0, out, cOff, m, n, k);
+      if (transposeB) gemmNT(aData, aOff, bv, bOffsets[batch], out, cOff, m, n, k, accumulate);
+      // With several rows of A, transposing B once (k·n copies) buys the faster dot-product kernel;
+      // f32 sums have only the dot-product order.
+      else if (m >= 8 || accumulate === 'f32') gemmNT(aData, aOff, transposeMatrix(bv, bOffsets[batch], k, n), 0, out, cOff, m, n, k, accumulate);
       else gemmNN(aData, aOff, bv, bOffsets[batch], out, cOff, m, n, k);
     }
     return wrapOutput(backend, [...batchShape, m, n], dtype, out);

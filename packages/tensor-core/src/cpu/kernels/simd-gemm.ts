@@ -1,14 +1,18 @@
-// The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD (`gemm-f32.wat`): operands copied into a
-// kept arena a chunk at a time (whole rows: one copy each), or B read in place where it lives in a
-// WeightPool (weight-pool.ts); float64 sums in gemm.ts's order. Either operand may be f16 or bf16
-// (half-precision weights beside f32 activations): widened exactly where it is copied, or read in
-// place by the one-row kernel from a WeightPool.
+// The CPU backend's f32 products A·Bᵀ in WebAssembly SIMD: operands copied into a kept arena a chunk
+// at a time (whole rows: one copy each), or B read in place where it lives in a WeightPool
+// (weight-pool.ts); float64 sums (`gemm-f32.wat`) or f32 sums (`gemm-f32-sums.wat`, matmul's
+// `accumulate: 'f32'`), each in gemm.ts's order. Either operand may be f16 or bf16 (half-precision
+// weights beside f32 activations): widened exactly where it is copied, or read in place by the
+// one-row kernel from a WeightPool.
 import { bf16ArrayToF32, f16ArrayToF32 } from '../../float16.js';
+import type { ProductSums } from '../../ops/matmul.js';
 import { type SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
 import { keptModuleViews } from '../../simd/scratch-arena.js';
 import gemmF32Wasm from './gemm-f32.wat';
+import gemmF32SumsWasm from './gemm-f32-sums.wat';
 
-export { gemmF32Wasm };
+/** Both product modules, bound on one memory (the kept arena's and every WeightPool's). */
+export const GEMM_MODULES: readonly Uint8Array[] = [gemmF32Wasm, gemmF32SumsWasm];
 
 export interface GemmF32Kernels {
   /** C (row stride ldc) = A·Bᵀ for f32 A (m × k, m a multiple of 4), B (n × k, n even); byte addresses. */
@@ -22,6 +26,12 @@ export interface GemmF32Kernels {
   gemvNTHalf(a: number, xs: number, b: number, c: number, n: number, k: number, f16: number, scale: number): void;
   /** `count` half-precision bit patterns at `src` widened exactly to f32 at `dst` (f16 = 1 for f16, 0 for bf16). */
   widenHalf(src: number, dst: number, count: number, f16: number, scale: number): void;
+  /** gemmNTf32 summed in four f32 lanes (gemm-f32-sums.wat). */
+  gemmNTF32Sums(a: number, b: number, c: number, m: number, n: number, k: number, ldc: number): void;
+  /** gemvNTf32 summed in four f32 lanes: a row of gemmNTF32Sums's values. */
+  gemvNTF32Sums(a: number, b: number, c: number, n: number, k: number): void;
+  /** gemvNTF32Sums for n rows of half-precision B read in place (f16 and scale as for gemvNTHalf; no scratch). */
+  gemvNTHalfF32Sums(a: number, b: number, c: number, n: number, k: number, f16: number, scale: number): void;
 }
 
 /** The bit patterns of an f16 or bf16 operand (row-major, as its tensor stores them). */
@@ -106,21 +116,34 @@ function gemmAreas(arena: SimdArena<GemmF32Kernels>): GemmAreas {
  * with an even row count; a half-precision one for a single row of A); any other B is copied (and
  * widened) into the kept arena a chunk of rows at a time.
  */
-export function simdGemmNT(a: ProductOperand | Float64Array, aOff: number, b: ProductOperand | Float64Array, bOff: number, c: Float32Array | Float64Array, cOff: number, m: number, n: number, k: number): boolean {
+export function simdGemmNT(
+  a: ProductOperand | Float64Array,
+  aOff: number,
+  b: ProductOperand | Float64Array,
+  bOff: number,
+  c: Float32Array | Float64Array,
+  cOff: number,
+  m: number,
+  n: number,
+  k: number,
+  sums: ProductSums = 'f64',
+): boolean {
   if (a instanceof Float64Array || b instanceof Float64Array || !(c instanceof Float32Array)) return false;
   if (m * n * k < MIN_WORK || k === 0 || 4 * k > GEMM_A_FLOATS || 2 * k > B_FLOATS) return false;
   // A·bᵀ for a single row b (W·xᵀ) is bᵀ's row times Aᵀ laid out alike ([m, 1] and [1, m] share a
   // layout), each output the same products in the same order: the one-row kernel, not 4 × 2 blocks
   // whose second column is padding.
-  if (n === 1 && m > 1) return simdGemmNT(b, bOff, a, aOff, c, cOff, 1, m, k);
+  if (n === 1 && m > 1) return simdGemmNT(b, bOff, a, aOff, c, cOff, 1, m, k, sums);
   if (!(b instanceof Float32Array)) {
-    if (m === 1 && residentHalfRow(a, aOff, b, bOff, c, cOff, n, k)) return true;
+    if (m === 1 && residentHalfRow(a, aOff, b, bOff, c, cOff, n, k, sums)) return true;
   }
   // in place only when C's area holds four rows of n (a whole B per chunk)
   const resident = b instanceof Float32Array && n % 2 === 0 && 4 * n <= GEMM_C_FLOATS && simdKernelsEnabled() ? residentPlaces.get(b.buffer) : undefined;
-  const copied = resident ? null : keptModuleViews(gemmF32Wasm, 4 * (GEMM_A_FLOATS + B_FLOATS + GEMM_C_FLOATS), gemmAreas);
+  const copied = resident ? null : keptModuleViews(GEMM_MODULES, 4 * (GEMM_A_FLOATS + B_FLOATS + GEMM_C_FLOATS), gemmAreas);
   const place = resident ?? copied;
   if (!place) return false;
+  const { kernels } = place;
+  const [gemm, gemv] = sums === 'f32' ? [kernels.gemmNTF32Sums, kernels.gemvNTF32Sums] : [kernels.gemmNTf32, kernels.gemvNTf32];
   const address = (view: Float32Array) => view.byteOffset;
   // Chunks: B's rows (an even count; all of a resident B) as many as fit, then A's (a multiple of
   // four) within A's and C's areas.
@@ -145,8 +168,8 @@ export function simdGemmNT(a: ProductOperand | Float64Array, aOff: number, b: Pr
       const single = height % 4 === 1 && even >= 4;
       const blocked = single ? height - 1 : 4 * Math.ceil(height / 4);
       if (blocked > height) place.a.fill(0, height * k, blocked * k);
-      if (blocked > 0) place.kernels.gemmNTf32(address(place.a), bAt, address(place.c), blocked, even, k, even);
-      if (single) place.kernels.gemvNTf32(address(place.a) + 4 * blocked * k, bAt, address(place.c) + 4 * blocked * even, even, k);
+      if (blocked > 0) gemm(address(place.a), bAt, address(place.c), blocked, even, k, even);
+      if (single) gemv(address(place.a) + 4 * blocked * k, bAt, address(place.c) + 4 * blocked * even, even, k);
       const product = place.c;
       if (width === 1) {
         for (let i = 0; i < height; i++) c[cOff + (i0 + i) * n + j0] = product[i * even];
@@ -159,10 +182,11 @@ export function simdGemmNT(a: ProductOperand | Float64Array, aOff: number, b: Pr
 }
 
 /**
- * One row of A times a half-precision B that lives in a WeightPool, read in place by gemvNTHalf
- * (its values are gemvNTf32's on B widened); false where B is elsewhere or the areas are too small.
+ * One row of A times a half-precision B that lives in a WeightPool, read in place by gemvNTHalf or
+ * gemvNTHalfF32Sums (their values are gemvNTf32's or gemvNTF32Sums's on B widened); false where B
+ * is elsewhere or the areas are too small.
  */
-function residentHalfRow(a: ProductOperand, aOff: number, b: HalfRows, bOff: number, c: Float32Array, cOff: number, n: number, k: number): boolean {
+function residentHalfRow(a: ProductOperand, aOff: number, b: HalfRows, bOff: number, c: Float32Array, cOff: number, n: number, k: number, sums: ProductSums): boolean {
   // A's row, then its float64 copy on 16 bytes, in A's area; four outputs at least, all in C's area.
   const xsFloats = 4 * Math.ceil(k / 4);
   if (n < 4 || n > GEMM_C_FLOATS || xsFloats + 2 * (k + 1) > GEMM_A_FLOATS || !simdKernelsEnabled()) return false;
@@ -170,8 +194,9 @@ function residentHalfRow(a: ProductOperand, aOff: number, b: HalfRows, bOff: num
   if (!place) return false;
   copyRows(a, aOff, k, place.a, 0);
   const layout = HALF_LAYOUT[b.dtype];
-  const xs = place.a.byteOffset + 4 * xsFloats;
-  place.kernels.gemvNTHalf(place.a.byteOffset, xs, b.bits.byteOffset + 2 * bOff, place.c.byteOffset, n, k, layout.f16, layout.scale);
+  const bAt = b.bits.byteOffset + 2 * bOff;
+  if (sums === 'f32') place.kernels.gemvNTHalfF32Sums(place.a.byteOffset, bAt, place.c.byteOffset, n, k, layout.f16, layout.scale);
+  else place.kernels.gemvNTHalf(place.a.byteOffset, place.a.byteOffset + 4 * xsFloats, bAt, place.c.byteOffset, n, k, layout.f16, layout.scale);
   c.set(place.c.subarray(0, n), cOff);
   return true;
 }

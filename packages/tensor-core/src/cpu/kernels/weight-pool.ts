@@ -2,7 +2,7 @@
 // in place. The general path copies B into its arena on every call, which for a model's weights in
 // decode (one token: every weight read once per step) costs as much as the product itself.
 import { SimdArena } from '../../simd/simd-arena.js';
-import { GEMM_A_FLOATS, GEMM_C_FLOATS, type GemmF32Kernels, gemmF32Wasm, type ResidentPlace, registerResidentPlace } from './simd-gemm.js';
+import { GEMM_A_FLOATS, GEMM_C_FLOATS, GEMM_MODULES, type GemmF32Kernels, type ResidentPlace, registerResidentPlace } from './simd-gemm.js';
 
 /**
  * A fixed block of WebAssembly memory for f32 weights (sized once: it never grows, so the arrays it
@@ -27,7 +27,7 @@ export class WeightPool {
    */
   static create(floats: number): WeightPool | null {
     const weightValues = Math.ceil(floats / 4) * 2; // float64 values: each array starts on 16 bytes
-    const arena = SimdArena.create<GemmF32Kernels>([weightValues, GEMM_A_FLOATS / 2, GEMM_C_FLOATS / 2], gemmF32Wasm);
+    const arena = SimdArena.create<GemmF32Kernels>([weightValues, GEMM_A_FLOATS / 2, GEMM_C_FLOATS / 2], GEMM_MODULES);
     if (!arena) return null;
     const [w, a, c] = arena.arrays.map((array) => new Float32Array(array.buffer, array.byteOffset, array.length * 2));
     const place: ResidentPlace = { kernels: arena.kernels, a, c };
