@@ -2,7 +2,7 @@
 // hands it (see parallel.ts). Rows are independent, so they run on separate cores.
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '@kvkit/llm';
-import { openBackend } from '@kvkit/tensor-core';
+import { openBackend, setSimdThreads } from '@kvkit/tensor-core';
 import { calibrationContexts } from './calibration.js';
 import { withTokenClasses } from './token-classes.js';
 import { measureMethod, prepareInputs } from './measure.js';
@@ -19,6 +19,7 @@ const reference = new Promise<Float32Array[][]>((resolve) => {
 });
 
 async function start(): Promise<void> {
+  setSimdThreads(setup.threads);
   const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend), halfWeights: setup.halfWeights });
   const methods = await availableMethods();
   const stores = await availableStores();

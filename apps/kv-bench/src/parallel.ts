@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CalibrationData } from './calibration.js';
 import { type MethodMeasurement, referenceFirst, toRecord } from './measure.js';
@@ -38,8 +39,9 @@ export class BenchWorkerError extends Error {
  */
 export async function runBenchParallel({ modelDir, halfWeights = false, backend, text, methods, settings, calibration, workers, onProgress }: ParallelBenchInput): Promise<BenchRecord[]> {
   const ordered = referenceFirst(methods);
-  const setup: WorkerSetup = { modelDir, halfWeights, backend, text, settings, calibration };
   const count = Math.max(1, Math.min(workers, ordered.length));
+  // Workers already fill the cores: a worker's products take threads only from the cores left over.
+  const setup: WorkerSetup = { modelDir, halfWeights, backend, text, settings, calibration, threads: Math.max(1, Math.floor(availableParallelism() / count)) };
   const results: MethodMeasurement[] = [];
   let next = 0;
   let finished = 0;

@@ -11,6 +11,8 @@ export interface WorkerSetup {
   settings: BenchSettings;
   /** Collected once in the main thread; each worker loads it into its methods' contexts. */
   calibration: CalibrationData;
+  /** Threads each worker's matrix products may use (tensor-core's setSimdThreads): the cores the workers leave over. */
+  threads: number;
 }
 
 /** Main thread → worker. */

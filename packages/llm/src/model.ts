@@ -176,6 +176,7 @@ export class LlamaModel {
       }
     }
     this.invFreq.dispose();
+    this.weights.pool?.release();
   }
 
   private run(items: readonly BatchItem[], options: BatchForwardOptions, onLayer?: (event: LayerActivations) => void): Tensor {

@@ -45,6 +45,8 @@ export interface LlamaWeights {
   lmHead: Tensor;
   /** Bytes the weights occupy on the backend. */
   bytes: number;
+  /** The CPU's WeightPool holding the matrices (released with the model: its threads let go of its memory). */
+  pool?: WeightPool;
 }
 
 export const SINGLE_FILE = 'model.safetensors';
@@ -134,7 +136,7 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
   }
   if (config.tieWordEmbeddings) target.lmHead = target.embed;
   const bytes = loaded.reduce((sum, t) => sum + t.size * bytesPerElement(t.dtype), 0);
-  return { ...(target as LlamaWeights), bytes };
+  return { ...(target as LlamaWeights), bytes, ...(pool ? { pool } : {}) };
 }
 
 function floatTensor(values: Float32Array, shape: number[], dtype: 'f32' | 'f16', backend: Backend): Tensor {

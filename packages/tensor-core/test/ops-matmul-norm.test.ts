@@ -66,7 +66,7 @@ describe('matmul', () => {
   // written here with Float32Array cells doing each rounding.
   it("gives the four-lane f32 sums exactly with accumulate: 'f32', with SIMD and without, independent of the number of rows", () =>
     withSeed((rng) => {
-      const lanes = (a: Float32Array, b: Float32Array, m: number, k: number, n: number, tb: boolean) => {
+      const lanes = (a: Float64Array, b: Float64Array, m: number, k: number, n: number, tb: boolean) => {
         const c = new Float32Array(m * n);
         const lane = new Float32Array(4);
         const term = new Float32Array(1);
@@ -91,7 +91,7 @@ describe('matmul', () => {
             const b = f32Values(randomArray(rng, k * n));
             const expected = lanes(a, b, m, k, n, tb);
             const bt = tensor(b, tb ? [n, k] : [k, n]);
-            const product = (rows: Float32Array, count: number) => matmul(tensor(rows, [count, k]), bt, { transposeB: tb, accumulate: 'f32' }).readSync();
+            const product = (rows: Float64Array, count: number) => matmul(tensor(rows, [count, k]), bt, { transposeB: tb, accumulate: 'f32' }).readSync();
             setSimdKernels(true);
             const simd = product(a, m);
             // Row 0 alone (the single-row SIMD kernel where the product is large enough): the same values as in the whole product.

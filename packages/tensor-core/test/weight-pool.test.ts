@@ -2,10 +2,13 @@
 // with a pooled B must equal the same product with a plain copy of B, bit for bit (the same
 // kernel and summation order, only without the copy), with SIMD on or off.
 import { afterEach, describe, expect, it } from 'vitest';
-import { matmul, setSimdKernels, type Tensor, tensor, tensorFromHost, WeightPool } from '../src/index.js';
+import { matmul, numberToF16Bits, setSimdKernels, setSimdThreads, simdThreadCount, type Tensor, tensor, tensorFromHost, WeightPool } from '../src/index.js';
 import { withSeed } from '../src/testing/index.js';
 
-afterEach(() => setSimdKernels(true));
+afterEach(() => {
+  setSimdKernels(true);
+  setSimdThreads(undefined);
+});
 
 describe('WeightPool', () => {
   it('exists here (WebAssembly SIMD available), so the comparisons below test the in-place path', () => {
@@ -43,5 +46,48 @@ describe('WeightPool', () => {
         }
         setSimdKernels(true);
       }
+    }));
+
+  // Products with enough work split B's rows among the pool's threads (whole 4-row blocks, the last
+  // part taking the rest): the values must not depend on the split, for f32 and half-precision B,
+  // float64 and f32 sums, one row (decode) and blocks of rows with a single last row.
+  it('splits large products among its threads with the same values as one thread and as a plain B', () =>
+    withSeed((rng) => {
+      expect(simdThreadCount()).toBeGreaterThan(1); // this machine runs threads, so the split below is exercised
+      const shapes: Array<[number, number, number]> = [[1, 1030, 300], [1, 4096, 64], [6, 1026, 260], [5, 1024, 257]];
+      const floats = shapes.reduce((sum, [, n, k]) => sum + WeightPool.floatsFor(n * k) + WeightPool.floatsFor(n * k, true), 0);
+      const threaded = WeightPool.create(floats)!;
+      setSimdThreads(1);
+      const single = WeightPool.create(floats)!;
+      setSimdThreads(undefined);
+      expect([threaded.threads, single.threads]).toEqual([simdThreadCount(), 1]);
+      for (const [m, n, k] of shapes) {
+        const w = Float32Array.from({ length: n * k }, () => rng.normal() * 0.1);
+        const bits = Uint16Array.from(w, (value) => numberToF16Bits(value));
+        const x = tensor(Float32Array.from({ length: m * k }, () => rng.normal()), [m, k]);
+        const pooled = (pool: WeightPool, half: boolean) => {
+          if (half) {
+            const view = pool.allocateHalf(bits.length);
+            view.set(bits);
+            return tensorFromHost(view, [n, k], { dtype: 'f16' });
+          }
+          const view = pool.allocate(w.length);
+          view.set(w);
+          return tensorFromHost(view, [n, k]);
+        };
+        for (const half of [false, true]) {
+          const [many, one] = [pooled(threaded, half), pooled(single, half)];
+          const plain = half ? tensor(bits, [n, k], { dtype: 'f16' }) : tensor(w, [n, k]);
+          for (const accumulate of ['f64', 'f32'] as const) {
+            const product = (b: Tensor) => Array.from(matmul(x, b, { transposeB: true, accumulate }).readSync());
+            const label = `${m}×${n}×${k} ${half ? 'f16' : 'f32'} B, ${accumulate} sums`;
+            const expected = product(plain);
+            expect(product(many), `${label}, ${threaded.threads} threads`).toEqual(expected);
+            expect(product(one), `${label}, one thread`).toEqual(expected);
+          }
+        }
+      }
+      threaded.release();
+      single.release();
     }));
 });

@@ -7,6 +7,7 @@
 import { bf16ArrayToF32, f16ArrayToF32 } from '../../float16.js';
 import type { ProductSums } from '../../ops/matmul.js';
 import { type SimdArena, simdKernelsEnabled } from '../../simd/simd-arena.js';
+import { balancedRanges } from '../../simd/work-split.js';
 import { keptModuleViews } from '../../simd/scratch-arena.js';
 import gemmF32Wasm from './gemm-f32.wat';
 import gemmF32SumsWasm from './gemm-f32-sums.wat';
@@ -75,11 +76,47 @@ export const GEMM_A_FLOATS = 2 ** 19;
 const B_FLOATS = 2 ** 20;
 export const GEMM_C_FLOATS = 2 ** 20;
 
-/** Where a product with a resident B runs: its pool's kernels and scratch areas for A's rows and the product. */
-export interface ResidentPlace {
+/** The product kernels by export name (what a thread is told to run). */
+type GemmKernelName = keyof GemmF32Kernels;
+
+/**
+ * Where a product runs: kernels and scratch areas for A's rows and the product, and, for a threaded
+ * WeightPool, its threads: `run` calls one kernel per thread at once, thread t with args[t] (null:
+ * it sits out), as `SimdArena.run` does; `threads` counts them (1 elsewhere).
+ */
+export interface ProductPlace {
   kernels: GemmF32Kernels;
   a: Float32Array;
   c: Float32Array;
+  threads: number;
+  run?(name: GemmKernelName, args: Array<number[] | null>): void;
+}
+
+/** Where a product with a resident B runs: its WeightPool's place. */
+export type ResidentPlace = ProductPlace;
+
+/**
+ * Fewest multiply-adds worth a thread: a hand-off to a polling worker costs a few microseconds,
+ * about what a one-row product of 2^15 takes (2^15 and 2^17 measured no better on kvkit-tiny).
+ */
+const MIN_THREAD_WORK = 2 ** 16;
+
+/**
+ * Kernel `name` over B's rows [0, n), split among the place's threads in parts of whole 4-row
+ * blocks (the last part takes what is left, so every part has four rows at least: what the one-row
+ * kernels need); `args(j0, width, part)` are the kernel's arguments for rows [j0, j0 + width).
+ * Each output is one kernel's sum whatever the split: the same values on any number of threads.
+ */
+function overRowParts(place: ProductPlace, name: GemmKernelName, n: number, work: number, args: (j0: number, width: number, part: number) => number[]): void {
+  const blocks = Math.floor(n / 4);
+  const parts = Math.min(place.threads, blocks, Math.floor(work / MIN_THREAD_WORK));
+  if (parts <= 1 || !place.run) return (place.kernels[name] as (...values: number[]) => void)(...args(0, n, 0));
+  const lists: Array<number[] | null> = balancedRanges(blocks, place.threads).map(([from, to], part) => {
+    if (from === to || part >= parts) return null;
+    const end = to === blocks ? n : 4 * to;
+    return args(4 * from, end - 4 * from, part);
+  });
+  place.run(name, lists);
 }
 
 /** Resident places by the WebAssembly memory buffer of their pool's weights. */
@@ -93,11 +130,8 @@ export function registerResidentPlace(buffer: ArrayBufferLike, place: ResidentPl
 /** Below this many multiply-adds the copies cost more than the SIMD loop saves. */
 const MIN_WORK = 4096;
 
-interface GemmAreas {
-  kernels: GemmF32Kernels;
-  a: Float32Array;
+interface GemmAreas extends ProductPlace {
   b: Float32Array;
-  c: Float32Array;
 }
 
 /** The kept arena's f32 areas for A's rows, B's rows and the product, one after another. */
@@ -106,7 +140,7 @@ function gemmAreas(arena: SimdArena<GemmF32Kernels>): GemmAreas {
   const a = new Float32Array(buffer, byteOffset, GEMM_A_FLOATS);
   const b = new Float32Array(buffer, a.byteOffset + 4 * GEMM_A_FLOATS, B_FLOATS);
   const c = new Float32Array(buffer, b.byteOffset + 4 * B_FLOATS, GEMM_C_FLOATS);
-  return { kernels: arena.kernels, a, b, c };
+  return { kernels: arena.kernels, a, b, c, threads: 1 };
 }
 
 /**
@@ -142,8 +176,7 @@ export function simdGemmNT(
   const copied = resident ? null : keptModuleViews(GEMM_MODULES, 4 * (GEMM_A_FLOATS + B_FLOATS + GEMM_C_FLOATS), gemmAreas);
   const place = resident ?? copied;
   if (!place) return false;
-  const { kernels } = place;
-  const [gemm, gemv] = sums === 'f32' ? [kernels.gemmNTF32Sums, kernels.gemvNTF32Sums] : [kernels.gemmNTf32, kernels.gemvNTf32];
+  const [gemm, gemv]: GemmKernelName[] = sums === 'f32' ? ['gemmNTF32Sums', 'gemvNTF32Sums'] : ['gemmNTf32', 'gemvNTf32'];
   const address = (view: Float32Array) => view.byteOffset;
   // Chunks: B's rows (an even count; all of a resident B) as many as fit, then A's (a multiple of
   // four) within A's and C's areas.
@@ -168,8 +201,9 @@ export function simdGemmNT(
       const single = height % 4 === 1 && even >= 4;
       const blocked = single ? height - 1 : 4 * Math.ceil(height / 4);
       if (blocked > height) place.a.fill(0, height * k, blocked * k);
-      if (blocked > 0) gemm(address(place.a), bAt, address(place.c), blocked, even, k, even);
-      if (single) gemv(address(place.a) + 4 * blocked * k, bAt, address(place.c) + 4 * blocked * even, even, k);
+      const [aAt, cAt] = [address(place.a), address(place.c)];
+      if (blocked > 0) overRowParts(place, gemm, even, blocked * even * k, (j0, w) => [aAt, bAt + 4 * j0 * k, cAt + 4 * j0, blocked, w, k, even]);
+      if (single) overRowParts(place, gemv, even, even * k, (j0, w) => [aAt + 4 * blocked * k, bAt + 4 * j0 * k, cAt + 4 * (blocked * even + j0), w, k]);
       const product = place.c;
       if (width === 1) {
         for (let i = 0; i < height; i++) c[cOff + (i0 + i) * n + j0] = product[i * even];
@@ -187,16 +221,20 @@ export function simdGemmNT(
  * is elsewhere or the areas are too small.
  */
 function residentHalfRow(a: ProductOperand, aOff: number, b: HalfRows, bOff: number, c: Float32Array, cOff: number, n: number, k: number, sums: ProductSums): boolean {
-  // A's row, then its float64 copy on 16 bytes, in A's area; four outputs at least, all in C's area.
+  // A's row, then (float64 sums) each thread's float64 copy of it on 16 bytes, in A's area; four
+  // outputs at least, all in C's area.
+  const place = n < 4 || n > GEMM_C_FLOATS || !simdKernelsEnabled() ? undefined : residentPlaces.get(b.bits.buffer);
   const xsFloats = 4 * Math.ceil(k / 4);
-  if (n < 4 || n > GEMM_C_FLOATS || xsFloats + 2 * (k + 1) > GEMM_A_FLOATS || !simdKernelsEnabled()) return false;
-  const place = residentPlaces.get(b.bits.buffer);
-  if (!place) return false;
+  const xsStride = 4 * Math.ceil((2 * (k + 1)) / 4);
+  if (!place || xsFloats + place.threads * xsStride > GEMM_A_FLOATS) return false;
   copyRows(a, aOff, k, place.a, 0);
   const layout = HALF_LAYOUT[b.dtype];
-  const bAt = b.bits.byteOffset + 2 * bOff;
-  if (sums === 'f32') place.kernels.gemvNTHalfF32Sums(place.a.byteOffset, bAt, place.c.byteOffset, n, k, layout.f16, layout.scale);
-  else place.kernels.gemvNTHalf(place.a.byteOffset, place.a.byteOffset + 4 * xsFloats, bAt, place.c.byteOffset, n, k, layout.f16, layout.scale);
+  const [aAt, bAt, cAt] = [place.a.byteOffset, b.bits.byteOffset + 2 * bOff, place.c.byteOffset];
+  if (sums === 'f32') {
+    overRowParts(place, 'gemvNTHalfF32Sums', n, n * k, (j0, w) => [aAt, bAt + 2 * j0 * k, cAt + 4 * j0, w, k, layout.f16, layout.scale]);
+  } else {
+    overRowParts(place, 'gemvNTHalf', n, n * k, (j0, w, part) => [aAt, aAt + 4 * (xsFloats + part * xsStride), bAt + 2 * j0 * k, cAt + 4 * j0, w, k, layout.f16, layout.scale]);
+  }
   c.set(place.c.subarray(0, n), cOff);
   return true;
 }

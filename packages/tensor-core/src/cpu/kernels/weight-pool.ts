@@ -27,12 +27,30 @@ export class WeightPool {
    */
   static create(floats: number): WeightPool | null {
     const weightValues = Math.ceil(floats / 4) * 2; // float64 values: each array starts on 16 bytes
-    const arena = SimdArena.create<GemmF32Kernels>([weightValues, GEMM_A_FLOATS / 2, GEMM_C_FLOATS / 2], GEMM_MODULES);
+    const arena = SimdArena.create<GemmF32Kernels>([weightValues, GEMM_A_FLOATS / 2, GEMM_C_FLOATS / 2], GEMM_MODULES, { threads: true });
     if (!arena) return null;
     const [w, a, c] = arena.arrays.map((array) => new Float32Array(array.buffer, array.byteOffset, array.length * 2));
-    const place: ResidentPlace = { kernels: arena.kernels, a, c };
+    const place: ResidentPlace = { kernels: arena.kernels, a, c, threads: arena.threadCount, run: arena.threads ? (name, args) => arena.run(name, args) : undefined };
     registerResidentPlace(w.buffer, place);
     return new WeightPool(arena, w);
+  }
+
+  /**
+   * Threads its products split among, the caller's included: with `setSimdThreads` above 1 (Node's
+   * default: up to 4), a pool's memory is shared with worker threads, and a product with a pooled B
+   * of enough work (a decode step's larger projections, any prefill) gives each thread whole 4-row
+   * blocks of B: the same values on any number of threads. 1 where threads are unavailable.
+   */
+  get threads(): number {
+    return this.arena.threadCount;
+  }
+
+  /**
+   * Lets the worker threads go (they keep the pool's memory alive while they serve it); the next
+   * product takes them back. Call it when done with the pool's matrices (a model's `dispose`).
+   */
+  release(): void {
+    this.arena.release();
   }
 
   /** Floats the pool holds for weights, and those still free. */
