@@ -4,6 +4,7 @@ import { broadcastStrides, contiguousStrides, shapesEqual, sizeOf } from '../../
 import { erf } from '../../special-functions.js';
 import type { CpuBackend } from '../cpu-backend.js';
 import { type NumberArray, outputBuffer, readNumbers, wrapOutput } from '../host-data.js';
+import { simdSilu } from './simd-silu.js';
 
 const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
@@ -109,9 +110,11 @@ export function registerElementwiseKernels(): void {
   });
 
   registerKernel<'unary', CpuBackend>('unary', 'cpu', (backend, [x], attrs) => {
-    const f = unaryFunction(attrs);
     const xv = readNumbers(x);
     const out = outputBuffer(x.dtype, x.size);
+    // SiLU on f32 values (a Llama MLP's gate) in SIMD: the float64 loop's Math.exp per value took 11% of a prefill
+    if (attrs.op === 'silu' && xv instanceof Float32Array && out instanceof Float32Array && simdSilu(xv, out)) return wrapOutput(backend, x.shape, x.dtype, out);
+    const f = unaryFunction(attrs);
     for (let i = 0; i < out.length; i++) out[i] = f(xv[i]);
     return wrapOutput(backend, x.shape, x.dtype, out);
   });
