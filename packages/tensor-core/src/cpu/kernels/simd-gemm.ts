@@ -96,26 +96,25 @@ export interface ProductPlace {
 export type ResidentPlace = ProductPlace;
 
 /**
- * Fewest multiply-adds worth a thread: a hand-off to a polling worker costs a few microseconds,
- * about what a one-row product of 2^15 takes (2^15 and 2^17 measured no better on kvkit-tiny).
+ * Fewest multiply-adds worth a thread (2^16 and 2^17 measured alike on kvkit-tiny's prefill). Only
+ * products of several rows (prefill) split: a one-row product (a decode step) is bound by reading
+ * its matrix, and splitting those made kvkit-tiny's decode 5–13% slower on 2 vCPUs.
  */
-const MIN_THREAD_WORK = 2 ** 16;
+const MIN_THREAD_WORK = 2 ** 17;
 
 /**
  * Kernel `name` over B's rows [0, n), split among the place's threads in parts of whole 4-row
- * blocks (the last part takes what is left, so every part has four rows at least: what the one-row
- * kernels need); `args(j0, width, part)` are the kernel's arguments for rows [j0, j0 + width).
- * Each output is one kernel's sum whatever the split: the same values on any number of threads.
+ * blocks (the last part takes what is left); `args(j0, width)` are the kernel's arguments for rows
+ * [j0, j0 + width). Each output is one kernel's sum whatever the split: the same values on any
+ * number of threads.
  */
-function overRowParts(place: ProductPlace, name: GemmKernelName, n: number, work: number, args: (j0: number, width: number, part: number) => number[]): void {
+function overRowParts(place: ProductPlace, name: GemmKernelName, n: number, work: number, args: (j0: number, width: number) => number[]): void {
   const blocks = Math.floor(n / 4);
   const parts = Math.min(place.threads, blocks, Math.floor(work / MIN_THREAD_WORK));
-  if (parts <= 1 || !place.run) return (place.kernels[name] as (...values: number[]) => void)(...args(0, n, 0));
-  const lists: Array<number[] | null> = balancedRanges(blocks, place.threads).map(([from, to], part) => {
-    if (from === to || part >= parts) return null;
-    const end = to === blocks ? n : 4 * to;
-    return args(4 * from, end - 4 * from, part);
-  });
+  if (parts <= 1 || !place.run) return (place.kernels[name] as (...values: number[]) => void)(...args(0, n));
+  // `parts` ranges for the first threads; the others sit this product out
+  const lists: Array<number[] | null> = balancedRanges(blocks, parts).map(([from, to]) => args(4 * from, (to === blocks ? n : 4 * to) - 4 * from));
+  while (lists.length < place.threads) lists.push(null);
   place.run(name, lists);
 }
 
@@ -176,7 +175,8 @@ export function simdGemmNT(
   const copied = resident ? null : keptModuleViews(GEMM_MODULES, 4 * (GEMM_A_FLOATS + B_FLOATS + GEMM_C_FLOATS), gemmAreas);
   const place = resident ?? copied;
   if (!place) return false;
-  const [gemm, gemv]: GemmKernelName[] = sums === 'f32' ? ['gemmNTF32Sums', 'gemvNTF32Sums'] : ['gemmNTf32', 'gemvNTf32'];
+  const gemm: GemmKernelName = sums === 'f32' ? 'gemmNTF32Sums' : 'gemmNTf32';
+  const gemv = sums === 'f32' ? place.kernels.gemvNTF32Sums : place.kernels.gemvNTf32;
   const address = (view: Float32Array) => view.byteOffset;
   // Chunks: B's rows (an even count; all of a resident B) as many as fit, then A's (a multiple of
   // four) within A's and C's areas.
@@ -203,7 +203,7 @@ export function simdGemmNT(
       if (blocked > height) place.a.fill(0, height * k, blocked * k);
       const [aAt, cAt] = [address(place.a), address(place.c)];
       if (blocked > 0) overRowParts(place, gemm, even, blocked * even * k, (j0, w) => [aAt, bAt + 4 * j0 * k, cAt + 4 * j0, blocked, w, k, even]);
-      if (single) overRowParts(place, gemv, even, even * k, (j0, w) => [aAt + 4 * blocked * k, bAt + 4 * j0 * k, cAt + 4 * (blocked * even + j0), w, k]);
+      if (single) gemv(aAt + 4 * blocked * k, bAt, cAt + 4 * blocked * even, even, k);
       const product = place.c;
       if (width === 1) {
         for (let i = 0; i < height; i++) c[cOff + (i0 + i) * n + j0] = product[i * even];
@@ -221,20 +221,16 @@ export function simdGemmNT(
  * is elsewhere or the areas are too small.
  */
 function residentHalfRow(a: ProductOperand, aOff: number, b: HalfRows, bOff: number, c: Float32Array, cOff: number, n: number, k: number, sums: ProductSums): boolean {
-  // A's row, then (float64 sums) each thread's float64 copy of it on 16 bytes, in A's area; four
-  // outputs at least, all in C's area.
-  const place = n < 4 || n > GEMM_C_FLOATS || !simdKernelsEnabled() ? undefined : residentPlaces.get(b.bits.buffer);
+  // A's row, then its float64 copy on 16 bytes, in A's area; four outputs at least, all in C's area.
   const xsFloats = 4 * Math.ceil(k / 4);
-  const xsStride = 4 * Math.ceil((2 * (k + 1)) / 4);
-  if (!place || xsFloats + place.threads * xsStride > GEMM_A_FLOATS) return false;
+  if (n < 4 || n > GEMM_C_FLOATS || xsFloats + 2 * (k + 1) > GEMM_A_FLOATS || !simdKernelsEnabled()) return false;
+  const place = residentPlaces.get(b.bits.buffer);
+  if (!place) return false;
   copyRows(a, aOff, k, place.a, 0);
   const layout = HALF_LAYOUT[b.dtype];
-  const [aAt, bAt, cAt] = [place.a.byteOffset, b.bits.byteOffset + 2 * bOff, place.c.byteOffset];
-  if (sums === 'f32') {
-    overRowParts(place, 'gemvNTHalfF32Sums', n, n * k, (j0, w) => [aAt, bAt + 2 * j0 * k, cAt + 4 * j0, w, k, layout.f16, layout.scale]);
-  } else {
-    overRowParts(place, 'gemvNTHalf', n, n * k, (j0, w, part) => [aAt, aAt + 4 * (xsFloats + part * xsStride), bAt + 2 * j0 * k, cAt + 4 * j0, w, k, layout.f16, layout.scale]);
-  }
+  const bAt = b.bits.byteOffset + 2 * bOff;
+  if (sums === 'f32') place.kernels.gemvNTHalfF32Sums(place.a.byteOffset, bAt, place.c.byteOffset, n, k, layout.f16, layout.scale);
+  else place.kernels.gemvNTHalf(place.a.byteOffset, place.a.byteOffset + 4 * xsFloats, bAt, place.c.byteOffset, n, k, layout.f16, layout.scale);
   c.set(place.c.subarray(0, n), cOff);
   return true;
 }
