@@ -92,9 +92,6 @@ export interface ProductPlace {
   run?(name: GemmKernelName, args: Array<number[] | null>): void;
 }
 
-/** Where a product with a resident B runs: its WeightPool's place. */
-export type ResidentPlace = ProductPlace;
-
 /**
  * Fewest multiply-adds worth a thread (2^16 and 2^17 measured alike on kvkit-tiny's prefill). Only
  * products of several rows (prefill) split: a one-row product (a decode step) is bound by reading
@@ -119,10 +116,10 @@ function overRowParts(place: ProductPlace, name: GemmKernelName, n: number, work
 }
 
 /** Resident places by the WebAssembly memory buffer of their pool's weights. */
-const residentPlaces = new WeakMap<ArrayBufferLike, ResidentPlace>();
+const residentPlaces = new WeakMap<ArrayBufferLike, ProductPlace>();
 
 /** Lets products find a WeightPool's kernels from the buffer its arrays view. */
-export function registerResidentPlace(buffer: ArrayBufferLike, place: ResidentPlace): void {
+export function registerResidentPlace(buffer: ArrayBufferLike, place: ProductPlace): void {
   residentPlaces.set(buffer, place);
 }
 

@@ -2,7 +2,7 @@
 // in place. The general path copies B into its arena on every call, which for a model's weights in
 // decode (one token: every weight read once per step) costs as much as the product itself.
 import { SimdArena } from '../../simd/simd-arena.js';
-import { GEMM_A_FLOATS, GEMM_C_FLOATS, GEMM_MODULES, type GemmF32Kernels, type ResidentPlace, registerResidentPlace } from './simd-gemm.js';
+import { GEMM_A_FLOATS, GEMM_C_FLOATS, GEMM_MODULES, type GemmF32Kernels, type ProductPlace, registerResidentPlace } from './simd-gemm.js';
 
 /**
  * A fixed block of WebAssembly memory for f32 weights (sized once: it never grows, so the arrays it
@@ -30,7 +30,7 @@ export class WeightPool {
     const arena = SimdArena.create<GemmF32Kernels>([weightValues, GEMM_A_FLOATS / 2, GEMM_C_FLOATS / 2], GEMM_MODULES, { threads: true });
     if (!arena) return null;
     const [w, a, c] = arena.arrays.map((array) => new Float32Array(array.buffer, array.byteOffset, array.length * 2));
-    const place: ResidentPlace = { kernels: arena.kernels, a, c, threads: arena.threadCount, run: arena.threads ? (name, args) => arena.run(name, args) : undefined };
+    const place: ProductPlace = { kernels: arena.kernels, a, c, threads: arena.threadCount, run: arena.threads ? (name, args) => arena.run(name, args) : undefined };
     registerResidentPlace(w.buffer, place);
     return new WeightPool(arena, w);
   }
