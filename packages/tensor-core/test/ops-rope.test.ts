@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRopeScaling, rope, ropeInverseFrequencies, tensor } from '../src/index.js';
+import { assign, parseRopeScaling, rope, ropeInverseFrequencies, tensor } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, randomArray } from './reference.js';
 
@@ -35,6 +35,27 @@ describe('rope', () => {
           assertClose(out.readSync(), ropeRef(x, heads, n, d, pos, inv, layout), 1e-6, `${layout} d=${d} r=${rot}`);
         }
       }
+    }));
+
+  // The CPU keeps its last cos/sin table while positions and frequencies stay the same (every layer
+  // rotates at the same positions): a call after another at other positions, or after the positions
+  // tensor was written in place, or with other frequencies, must give that call's rotation.
+  it('gives each call its own rotation when calls alternate positions, frequencies, and positions written in place', () =>
+    withSeed((rng) => {
+      const [heads, n, d] = [2, 6, 16];
+      const x = f32Values(randomArray(rng, heads * n * d));
+      const inv = [ropeInverseFrequencies(d, 10000), ropeInverseFrequencies(d, 500000)];
+      const positions = [[0, 1, 2, 3, 4, 5], [10, 11, 12, 13, 14, 15], [0, 1, 2, 3, 4, 6]];
+      const held = tensor(positions[0], [n], { dtype: 'i32' });
+      for (const [p, f] of [[0, 0], [0, 0], [1, 0], [0, 0], [2, 0], [2, 1], [0, 1], [0, 0]]) {
+        const pos = positions[p];
+        const out = rope(tensor(x, [heads, n, d]), tensor(pos, [n], { dtype: 'i32' }), tensor(inv[f], [d / 2]), 'half');
+        expect(Array.from(out.readSync()), `positions ${p}, frequencies ${f}`).toEqual(Array.from(Float32Array.from(ropeRef(x, heads, n, d, pos, inv[f], 'half'))));
+      }
+      const rotate = () => rope(tensor(x, [heads, n, d]), held, tensor(inv[0], [d / 2]), 'half').readSync();
+      expect(Array.from(rotate())).toEqual(Array.from(Float32Array.from(ropeRef(x, heads, n, d, positions[0], inv[0], 'half'))));
+      assign(held, tensor(positions[1], [n], { dtype: 'i32' }));
+      expect(Array.from(rotate())).toEqual(Array.from(Float32Array.from(ropeRef(x, heads, n, d, positions[1], inv[0], 'half'))));
     }));
 
   it('preserves norms of each rotated pair and is the identity at position 0', () =>
