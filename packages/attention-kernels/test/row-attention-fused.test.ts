@@ -3,17 +3,22 @@
 // needs the flag; Node 22+ and Chrome have it), on the built package. Decode and causal prefill must
 // meet the float64 reference as the plain module does, and differ from the plain module's values
 // somewhere (the fused module really served).
-import { execFileSync } from 'node:child_process';
-import { freshSeed, relaxedSimdFlags } from '@kvkit/tensor-core/testing';
+import { runRelaxedSimdCheck } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { fused as rowAttentionFusedWasm } from '../src/cpu/row-attention.wat';
 
+/** What fused/row-attention-check.mjs prints. */
+interface RowCheck {
+  active: boolean;
+  fusedDecodeError: number;
+  fusedPrefillError: number;
+  plainDecodeError: number;
+  differ: number;
+}
+
 describe('fused row attention with fused multiply-adds', () => {
   it('meets the float64 reference in decode and causal prefill, and its values are not the plain module’s', () => {
-    const seed = freshSeed();
-    const output = execFileSync(process.execPath, [...relaxedSimdFlags(rowAttentionFusedWasm), 'fused/row-attention-check.mjs', String(seed)], { cwd: import.meta.dirname, encoding: 'utf8', timeout: 120_000 });
-    const r = JSON.parse(output.trim().split('\n').pop()!);
-    const label = `seed ${seed}: ${JSON.stringify(r)}`;
+    const { result: r, label } = runRelaxedSimdCheck<RowCheck>(rowAttentionFusedWasm, 'fused/row-attention-check.mjs', import.meta.dirname, 120_000);
     expect(r.active, label).toBe(true);
     expect(r.fusedDecodeError, label).toBeLessThan(2e-6);
     expect(r.fusedPrefillError, label).toBeLessThan(2e-6);

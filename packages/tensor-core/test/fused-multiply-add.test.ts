@@ -4,18 +4,28 @@
 // classical rounding bound of the exact dot product, differ from the unfused one somewhere (the fused
 // module really served), and come out the same on one thread and two; the mixed-precision solve refines its fused float32
 // factorization to float64's backward error.
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { fused as denseFusedWasm } from '../src/simd/dense.wat';
 import { fusedMultiplyAddActive, setFusedMultiplyAdd } from '../src/simd/index.js';
-import { freshSeed, relaxedSimdFlags } from '../src/testing/index.js';
+import { runRelaxedSimdCheck } from '../src/testing/index.js';
+
+/** What fused/fused-check.mjs prints. */
+interface FusedCheck {
+  active: boolean;
+  entries: number;
+  plainBound: number;
+  fusedBound: number;
+  fusedVersusPlain: number;
+  threadsVersusOne: number;
+  choleskyResidual: number;
+  eighResidual: number;
+  mixedSolvePrecision: string;
+  mixedSolveBackwardError: number;
+}
 
 describe('fused multiply-add products', () => {
   it('stay within the rounding bound of the exact products, differ from the unfused ones, and agree across threads; cholesky, eigh and the mixed-precision solve hold', () => {
-    const seed = freshSeed();
-    const output = execFileSync(process.execPath, [...relaxedSimdFlags(denseFusedWasm), 'fused/fused-check.mjs', String(seed)], { cwd: import.meta.dirname, encoding: 'utf8', timeout: 240_000 });
-    const r = JSON.parse(output.trim().split('\n').pop()!);
-    const label = `seed ${seed}: ${JSON.stringify(r)}`;
+    const { result: r, label } = runRelaxedSimdCheck<FusedCheck>(denseFusedWasm, 'fused/fused-check.mjs', import.meta.dirname, 240_000);
     expect(r.active, label).toBe(true);
     // Both roundings stay far inside γ_k (ratio 1); fused ones round each term once, so no worse.
     expect(r.plainBound, label).toBeLessThan(0.25);
