@@ -37,9 +37,9 @@ export class WeightPool {
 
   /**
    * Threads its products split among, the caller's included: with `setSimdThreads` above 1 (Node's
-   * default: up to 4), a pool's memory is shared with worker threads, and a product with a pooled B
-   * of enough work (a decode step's larger projections, any prefill) gives each thread whole 4-row
-   * blocks of B: the same values on any number of threads. 1 where threads are unavailable.
+   * default: up to 4), a pool's memory is shared with worker threads, and a product of several rows
+   * with a pooled B (a prefill's) gives each thread whole 4-row blocks of B: the same values on any
+   * number of threads. One-row products stay on the calling thread. 1 where threads are unavailable.
    */
   get threads(): number {
     return this.arena.threadCount;
