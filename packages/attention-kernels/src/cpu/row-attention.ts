@@ -186,20 +186,18 @@ export class RowAttentionRun {
   range(source: TileSource, a: number, b: number): void {
     if (!(source instanceof RowTileSource)) throw new Error('RowAttentionRun.range: the run reads row sources only');
     const { views, layout, block, mask, dv } = this;
-    const { arena, base, f32, i32 } = views;
+    const { base, f32 } = views;
     const { d } = source;
     const { tile, active } = this.scratch;
-    const staging: TileStaging = { arena, base, keys: 0, values: 0, withValues: dv > 0, scratch: base + layout.scratch, f32, u32: views.u32 };
+    const staging = this.staging(dv > 0);
     for (let t0 = a; t0 < b; ) {
       const count = Math.min(tile - this.pending, b - t0);
-      const pBase = source.positionBase + t0;
-      const [pMin, pMax] = positionRange(source.positions, pBase, count);
+      const [pMin, pMax] = positionRange(source.positions, source.positionBase + t0, count);
       if (classifyRows(block, mask, pMin, pMax, active, false)) {
         const at = this.pending;
         staging.keys = base + layout.k + 4 * at * d;
         staging.values = base + layout.v + 4 * at * dv;
-        source.stageRows(staging, t0, count);
-        i32.set(source.positions.subarray(pBase, pBase + count), (layout.kpos >> 2) + at);
+        this.stageTokens(source, staging, t0, count, at);
         const lw = source.logWeights;
         const lwAt = (layout.logWeights >> 2) + at;
         if (lw && !this.weighted) f32.fill(0, layout.logWeights >> 2, lwAt);
@@ -243,14 +241,14 @@ export class RowAttentionRun {
   statistics(source: TileSource, a: number, b: number, keyBase: number, stats: KeyStatisticArrays): void {
     if (!(source instanceof RowTileSource)) throw new Error('RowAttentionRun.statistics: the run reads row sources only');
     const { views, layout, block, mask, state, slotHeads } = this;
-    const { arena, kernels, base, f32, f64, i32 } = views;
+    const { kernels, base, f32, f64, i32 } = views;
     const { tile, active } = this.scratch;
     const { keySum, keyMax, n, rowProbs, probRows } = stats;
-    const staging: TileStaging = { arena, base, keys: base + layout.k, values: 0, withValues: false, scratch: base + layout.scratch, f32, u32: views.u32 };
+    const staging = this.staging(false);
+    staging.keys = base + layout.k;
     for (let t0 = a; t0 < b; t0 += tile) {
       const count = Math.min(tile, b - t0);
-      const pBase = source.positionBase + t0;
-      const [pMin, pMax] = positionRange(source.positions, pBase, count);
+      const [pMin, pMax] = positionRange(source.positions, source.positionBase + t0, count);
       if (!classifyRows(block, mask, pMin, pMax, active, true)) continue;
       let any = false;
       for (let r = 0, at = layout.info >> 2; r < block.rows; r++, at += 2) {
@@ -260,8 +258,7 @@ export class RowAttentionRun {
         any ||= active[r] !== HIDDEN;
       }
       if (!any) continue;
-      source.stageRows(staging, t0, count);
-      i32.set(source.positions.subarray(pBase, pBase + count), layout.kpos >> 2);
+      this.stageTokens(source, staging, t0, count, 0);
       const lw = source.logWeights;
       if (lw) f32.set(lw.subarray(source.logWeightBase + t0, source.logWeightBase + t0 + count), layout.logWeights >> 2);
       const at = keyBase + t0;
@@ -283,6 +280,19 @@ export class RowAttentionRun {
         rowProbs.set(f64.subarray(from, from + count), (block.head[r] * probRows + block.probRow[r]) * n + at);
       }
     }
+  }
+
+  /** Where a source writes its tile's rows (keys and values filled in by the caller) and its scratch. */
+  private staging(withValues: boolean): TileStaging {
+    const { arena, base, f32, u32 } = this.views;
+    return { arena, base, keys: 0, values: 0, withValues, scratch: base + this.layout.scratch, f32, u32 };
+  }
+
+  /** Tokens [t0, t0 + count) of `source` into the tile from its slot `at`: their rows (through the source) and their positions. */
+  private stageTokens(source: RowTileSource, staging: TileStaging, t0: number, count: number, at: number): void {
+    source.stageRows(staging, t0, count);
+    const from = source.positionBase + t0;
+    this.views.i32.set(source.positions.subarray(from, from + count), (this.layout.kpos >> 2) + at);
   }
 
   private tileParams(count: number): TileParams {
