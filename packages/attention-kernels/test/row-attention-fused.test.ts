@@ -7,18 +7,9 @@ import { runRelaxedSimdCheck } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { fused as rowAttentionFusedWasm } from '../src/cpu/row-attention.wat';
 
-/** What fused/row-attention-check.mjs prints. */
-interface RowCheck {
-  active: boolean;
-  fusedDecodeError: number;
-  fusedPrefillError: number;
-  plainDecodeError: number;
-  differ: number;
-}
-
 describe('fused row attention with fused multiply-adds', () => {
   it('meets the float64 reference in decode and causal prefill, and its values are not the plain module’s', () => {
-    const { result: r, label } = runRelaxedSimdCheck<RowCheck>(rowAttentionFusedWasm, 'fused/row-attention-check.mjs', import.meta.dirname, 120_000);
+    const { result: r, label } = runRelaxedSimdCheck(rowAttentionFusedWasm, 'fused/row-attention-check.mjs', import.meta.dirname, 120_000);
     expect(r.active, label).toBe(true);
     expect(r.fusedDecodeError, label).toBeLessThan(2e-6);
     expect(r.fusedPrefillError, label).toBeLessThan(2e-6);

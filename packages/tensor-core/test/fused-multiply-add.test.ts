@@ -9,23 +9,9 @@ import { fused as denseFusedWasm } from '../src/simd/dense.wat';
 import { fusedMultiplyAddActive, setFusedMultiplyAdd } from '../src/simd/index.js';
 import { runRelaxedSimdCheck } from '../src/testing/index.js';
 
-/** What fused/fused-check.mjs prints. */
-interface FusedCheck {
-  active: boolean;
-  entries: number;
-  plainBound: number;
-  fusedBound: number;
-  fusedVersusPlain: number;
-  threadsVersusOne: number;
-  choleskyResidual: number;
-  eighResidual: number;
-  mixedSolvePrecision: string;
-  mixedSolveBackwardError: number;
-}
-
 describe('fused multiply-add products', () => {
   it('stay within the rounding bound of the exact products, differ from the unfused ones, and agree across threads; cholesky, eigh and the mixed-precision solve hold', () => {
-    const { result: r, label } = runRelaxedSimdCheck<FusedCheck>(denseFusedWasm, 'fused/fused-check.mjs', import.meta.dirname, 240_000);
+    const { result: r, label } = runRelaxedSimdCheck(denseFusedWasm, 'fused/fused-check.mjs', import.meta.dirname, 240_000);
     expect(r.active, label).toBe(true);
     // Both roundings stay far inside γ_k (ratio 1); fused ones round each term once, so no worse.
     expect(r.plainBound, label).toBeLessThan(0.25);

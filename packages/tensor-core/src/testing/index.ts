@@ -109,11 +109,11 @@ export function relaxedSimdFlags(fusedModule: Uint8Array | null): string[] {
 
 /**
  * Runs `script` (relative to `cwd`) in a child Node that can run `fusedModule` (relaxedSimdFlags),
- * passing a fresh seed as its argument, and returns the JSON its last line printed (as `Result`), with a label
+ * passing a fresh seed as its argument, and returns the JSON its last line printed (numbers, unless `Result` says otherwise), with a label
  * naming the seed and the result for assertion messages. How the fused-variant suites check their
  * module where this process cannot turn relaxed SIMD on itself.
  */
-export function runRelaxedSimdCheck<Result extends object>(fusedModule: Uint8Array | null, script: string, cwd: string, timeoutMs: number): { result: Result; label: string } {
+export function runRelaxedSimdCheck<Result extends object = Record<string, number>>(fusedModule: Uint8Array | null, script: string, cwd: string, timeoutMs: number): { result: Result; label: string } {
   const { execFileSync } = (globalThis as unknown as { process: { getBuiltinModule(name: 'node:child_process'): typeof import('node:child_process') } }).process.getBuiltinModule('node:child_process');
   const seed = freshSeed();
   const output = execFileSync(process.execPath, [...relaxedSimdFlags(fusedModule), script, String(seed)], { cwd, encoding: 'utf8', timeout: timeoutMs });
