@@ -88,6 +88,39 @@ describe('pagedAttention', () => {
       expect(() => pagedAttention(q, seq, {} as never)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     }));
 
+  it('pages in a row (a prefill) are read as one run, later pages one by one: the same values', () =>
+    withSeed((rng) => {
+      const [d, group, P] = [64, 2, 4];
+      const pool = new PagedKVPool({ headDim: d, pageSize: P, dtype: 'f32', initialPages: 4 });
+      const other = new PagedSequence(pool, 2);
+      other.append(randomNormal([2, 3, d], rng), randomNormal([2, 3, d], rng), Int32Array.of(0, 1, 2));
+      const seq = new PagedSequence(pool, 2);
+      // One append of 23 tokens: each head takes 6 pages in a row (the pool grows on the way); then
+      // single tokens interleave the heads' pages, and pages freed by `other` are handed out again.
+      const n0 = 23;
+      const k = randomNormal([2, n0 + 11, d], rng);
+      const v = randomNormal([2, n0 + 11, d], rng);
+      const positions = gappedPositions(rng, n0 + 11);
+      seq.append(slice(k, [0, 0], [2, n0]), slice(v, [0, 0], [2, n0]), positions.slice(0, n0));
+      for (let t = n0; t < n0 + 11; t++) {
+        if (t === n0 + 4) other.release();
+        seq.append(slice(k, [0, t], [2, t + 1]), slice(v, [0, t], [2, t + 1]), positions.slice(t, t + 1));
+      }
+      const runs = (pages: readonly number[]) => pages.filter((p, i) => i === 0 || p !== pages[i - 1] + 1).length;
+      expect(runs(seq.headPages(0))).toBeLessThan(seq.headPages(0).length);
+      expect(runs(seq.headPages(0))).toBeGreaterThan(1);
+      const n = n0 + 11;
+      const q = randomNormal([2 * group, 3, d], rng);
+      const qPos = Int32Array.of(positions[n - 9], positions[n - 1], positions[n - 1] + 1);
+      for (const window of [0, 13]) {
+        const ref = attention(q, k, v, { queryPositions: i32(qPos), keyPositions: i32(positions), statistics: true, window });
+        const got = pagedAttention(q, seq, { queryPositions: qPos, statistics: true, window, tileSize: 8 });
+        assertClose(got.output.readSync(), ref.output.readSync(), 1e-5, `output, window ${window}`);
+        assertClose(got.statistics!.keySum.readSync(), ref.statistics!.keySum.readSync(), 1e-5, `keySum, window ${window}`);
+        assertClose(got.statistics!.keyMax.readSync(), ref.statistics!.keyMax.readSync(), 1e-5, `keyMax, window ${window}`);
+      }
+    }));
+
   it('batched: requests of different lengths in one pool, one call', () =>
     withSeed((rng) => {
       const d = 64;

@@ -45,14 +45,22 @@ export class PageWalker {
   }
 
   /**
-   * Calls `body(start, count)` for each page of KV row `row` (b · kvHeads + head) holding `length`
-   * tokens, with the source bound to that page: its tokens are keys [start, start + count) of the row.
+   * Calls `body(start, count)` for each run of consecutive pool pages of KV row `row` (b · kvHeads +
+   * head) holding `length` tokens, with the source bound to the run's first page: its tokens are
+   * keys [start, start + count) of the row.
    */
   walk(row: number, length: number, body: (start: number, count: number) => void): void {
     const P = this.pageSize;
-    for (let p = 0; p * P < length; p++) {
-      this.bindPage(this.table[row * this.maxPages + p]);
-      body(p * P, Math.min(P, length - p * P));
+    const pages = Math.ceil(length / P);
+    const at = row * this.maxPages;
+    // Pages that follow each other in the pool (a prefill's, allocated together) are one run of rows: one call for them all.
+    for (let p = 0; p < pages; ) {
+      const first = this.table[at + p];
+      let next = p + 1;
+      while (next < pages && this.table[at + next] === first + (next - p)) next++;
+      this.bindPage(first);
+      body(p * P, Math.min(next * P, length) - p * P);
+      p = next;
     }
   }
 
