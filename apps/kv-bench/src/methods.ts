@@ -14,8 +14,8 @@ import {
   type StoreDescriptor,
 } from '@kvkit/tensor-core';
 
-/** Packages that publish compression methods through `listMethods()`; each is optional. */
-export const METHOD_PACKAGES = ['@kvkit/kv-quant', '@kvkit/kv-evict', '@kvkit/kv-lowrank'] as const;
+/** Packages that publish methods through `listMethods()` (attention-kernels: the fused paged cache); each is optional. */
+export const METHOD_PACKAGES = ['@kvkit/attention-kernels', '@kvkit/kv-quant', '@kvkit/kv-evict', '@kvkit/kv-lowrank'] as const;
 
 interface KvPackage {
   listMethods?: () => MethodDescriptor[];

@@ -102,6 +102,35 @@ describe('method+store rows (evict + quantize)', () => {
   });
 });
 
+describe('the paged row (attention-kernels)', () => {
+  it('is listed, and attends like the dense row on the same tokens: the fused kernel against the reference', () =>
+    withSeed(async (rng) => {
+      const methods = await availableMethods();
+      expect(methods.find((m) => m.name === 'paged')?.package).toBe('@kvkit/attention-kernels');
+      const runs = parseMethodList('dense:dtype=f32,paged:dtype=f32:pageSize=5', methods);
+      expect(runs.map((r) => r.params)).toEqual([{ dtype: 'f32' }, { dtype: 'f32', pageSize: 5 }]);
+      const n = 23;
+      const k = Float32Array.from({ length: 2 * n * d }, () => rng.normal());
+      const v = Float32Array.from({ length: 2 * n * d }, () => rng.normal());
+      const q = Float32Array.from({ length: 4 * n * d }, () => rng.normal());
+      const positions = Int32Array.from({ length: n }, (_, i) => i);
+      const [dense, paged] = runs.map((run) => {
+        const layer = run.factory(spec);
+        layer.append(tensor(k, [2, n, d]), tensor(v, [2, n, d]), { positions, phase: 'prefill' });
+        const out = layer.attend(tensor(q, [4, n, d]), { positions }).output.readFloat32Sync();
+        const bytes = layer.memory().parts;
+        layer.dispose();
+        return { out, bytes };
+      });
+      for (let i = 0; i < dense.out.length; i++) expect(Math.abs(paged.out[i] - dense.out[i])).toBeLessThan(1e-5);
+      // The same token bytes; the pages add their tables and the unused slots of the last page.
+      expect([paged.bytes.keys, paged.bytes.values]).toEqual([dense.bytes.keys, dense.bytes.values]);
+      expect(paged.bytes.indices).toBeGreaterThan(0);
+      expect(() => parseMethodList('paged:dtype=f8', methods)).toThrow(InvalidConfigError);
+      expect(() => parseMethodList('paged:pageSize=0', methods)).toThrow(InvalidConfigError);
+    }));
+});
+
 describe('rowsThatCannotRunOn', () => {
   it('names the rows an asynchronous backend refuses, with the reason, and passes the others', async () => {
     const methods = await availableMethods();

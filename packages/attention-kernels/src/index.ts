@@ -19,6 +19,7 @@ export type { BlockTableView } from './paged/block-table.js';
 export { PagedSequence } from './paged/paged-sequence.js';
 export { type PagedAttentionOptions, batchedPagedAttention, pagedAttention } from './ops/paged-attention.js';
 export { type PagedCacheOptions, PagedCacheLayer, pagedCache } from './paged/paged-cache.js';
+export { listMethods, pagedMethod } from './paged/paged-method.js';
 
 // Prefix sharing (ChunkAttention)
 export { type PrefixTreeOptions, ChunkNode, PrefixKVTree } from './prefix/prefix-tree.js';
