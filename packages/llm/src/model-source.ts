@@ -57,14 +57,23 @@ export async function readJsonFile(files: ModelFiles, name: string): Promise<unk
   return parseJson(bytes, name);
 }
 
-/** Parses UTF-8 JSON bytes, naming the file when they are not valid JSON. */
-export function parseJson(bytes: Uint8Array, name: string): unknown {
-  let text: string;
+/** A UTF-8 text file, or undefined when absent; bytes that are not UTF-8 name the file. */
+export async function readTextFile(files: ModelFiles, name: string): Promise<string | undefined> {
+  const bytes = await files.read(name);
+  return bytes && decodeText(bytes, name);
+}
+
+function decodeText(bytes: Uint8Array, name: string): string {
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new CorruptModelFileError(name, 'is not valid UTF-8 text');
   }
+}
+
+/** Parses UTF-8 JSON bytes, naming the file when they are not valid JSON. */
+export function parseJson(bytes: Uint8Array, name: string): unknown {
+  const text = decodeText(bytes, name);
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -1,7 +1,8 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CorruptModelFileError, IndexOutOfRangeError } from '@kvkit/tensor-core';
+import { type ChatMessage, type ChatTemplateOptions, ChatTemplates } from './chat-template.js';
 import { tokenIdList } from './config.js';
-import { type ModelFiles, type ModelSource, openModelSource, readJsonFile, requireFile, parseJson } from './model-source.js';
+import { type ModelFiles, type ModelSource, openModelSource, readJsonFile, readTextFile, requireFile, parseJson } from './model-source.js';
 
 export interface EncodeOptions {
   /** Add the special tokens the tokenizer's post-processor adds (a BOS token for Llama); default true, as in HF. */
@@ -16,19 +17,23 @@ export interface DecodeOptions {
 /**
  * A Hugging Face tokenizer (tokenizer.json through `@huggingface/tokenizers`) with the token ids
  * generation needs: EOS ids come from generation_config.json, else config.json, else the
- * tokenizer config's `eos_token`.
+ * tokenizer config's `eos_token`. Instruct models' conversations go through the chat template
+ * (`applyChatTemplate`, `encodeChat`).
  */
 export class LlamaTokenizer {
   readonly eosTokenIds: readonly number[];
   readonly bosTokenId: number | undefined;
   /** One more than the largest id the tokenizer can produce (vocabulary plus added tokens). */
   readonly vocabSize: number;
+  /** The chat templates: tokenizer_config.json's `chat_template`, or chat_template.jinja. */
+  readonly chatTemplates: ChatTemplates;
   private readonly tokenizer: Tokenizer;
 
+  /** `ids.chatTemplate`: the text of chat_template.jinja, which replaces the config's default template. */
   constructor(
     tokenizerJson: object,
     tokenizerConfig: Record<string, unknown> = {},
-    ids: { eosTokenIds?: readonly number[]; bosTokenId?: number } = {},
+    ids: { eosTokenIds?: readonly number[]; bosTokenId?: number; chatTemplate?: string } = {},
   ) {
     try {
       this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
@@ -41,6 +46,31 @@ export class LlamaTokenizer {
     const eosFromConfig = this.tokenId(tokenizerConfig.eos_token);
     this.eosTokenIds = ids.eosTokenIds && ids.eosTokenIds.length > 0 ? [...ids.eosTokenIds] : eosFromConfig === undefined ? [] : [eosFromConfig];
     this.bosTokenId = ids.bosTokenId ?? this.tokenId(tokenizerConfig.bos_token);
+    this.chatTemplates = ChatTemplates.fromConfig(tokenizerConfig, ids.chatTemplate);
+  }
+
+  /** Whether the tokenizer carries a chat template (an instruct model's). */
+  get hasChatTemplate(): boolean {
+    return this.chatTemplates.names.length > 0;
+  }
+
+  /**
+   * The conversation as text, written by the chat template the way transformers'
+   * `apply_chat_template(messages, tokenize=False)` writes it. `addGenerationPrompt: true` ends with
+   * the opening of the assistant's turn, what a generation continues. A conversation the template
+   * refuses (its `raise_exception`, e.g. roles that do not alternate) is an InvalidConfigError with
+   * the template's message.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
+    return this.chatTemplates.render(messages, options);
+  }
+
+  /**
+   * `applyChatTemplate`'s text as token ids, without adding special tokens (the template writes
+   * them), as transformers' `apply_chat_template(messages, tokenize=True)`: a prompt for `generate`.
+   */
+  encodeChat(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): Int32Array {
+    return this.encode(this.applyChatTemplate(messages, options), { addSpecialTokens: false });
   }
 
   encode(text: string, options: EncodeOptions = {}): Int32Array {
@@ -80,7 +110,7 @@ export class LlamaTokenizer {
   }
 }
 
-/** Reads tokenizer.json (required) and tokenizer_config.json, generation_config.json, config.json (optional). */
+/** Reads tokenizer.json (required) and tokenizer_config.json, chat_template.jinja, generation_config.json, config.json (optional). */
 export async function loadTokenizer(source: ModelSource | ModelFiles): Promise<LlamaTokenizer> {
   const files = openModelSource(source);
   const tokenizerJson = parseJson(await requireFile(files, 'tokenizer.json'), 'tokenizer.json');
@@ -93,5 +123,6 @@ export async function loadTokenizer(source: ModelSource | ModelFiles): Promise<L
   const eosFromGeneration = tokenIdList(generation.eos_token_id);
   const eosTokenIds = eosFromGeneration.length > 0 ? eosFromGeneration : tokenIdList(model.eos_token_id);
   const bos = generation.bos_token_id ?? model.bos_token_id;
-  return new LlamaTokenizer(tokenizerJson, tokenizerConfig, { eosTokenIds, bosTokenId: typeof bos === 'number' ? bos : undefined });
+  const chatTemplate = await readTextFile(files, 'chat_template.jinja');
+  return new LlamaTokenizer(tokenizerJson, tokenizerConfig, { eosTokenIds, bosTokenId: typeof bos === 'number' ? bos : undefined, chatTemplate });
 }
