@@ -5,6 +5,7 @@ export const SUPPORTED_MODEL_TYPES = {
   llama: 'Llama 2, Llama 3.x, SmolLM/SmolLM2, TinyLlama (LlamaForCausalLM)',
   mistral: 'Mistral 7B and other MistralForCausalLM checkpoints (sliding-window attention)',
   qwen2: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)',
+  qwen3: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
 } as const;
 
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
@@ -30,7 +31,9 @@ export interface LlamaConfig {
   slidingWindow?: number;
   rmsNormEps: number;
   tieWordEmbeddings: boolean;
-  /** Which projections carry a bias (Qwen2: q, k, v; Llama with attention_bias: all four). */
+  /** Qwen3: each head's queries and keys go through an RMSNorm over head_dim (q_norm, k_norm) before RoPE. */
+  qkNorm: boolean;
+  /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
   mlpBias: boolean;
   bosTokenId?: number;
@@ -43,6 +46,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   llama: 'LlamaForCausalLM',
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -50,6 +54,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   llama: { maxPositions: 2048, slidingWindow: null },
   mistral: { maxPositions: 4096 * 32, slidingWindow: 4096 },
   qwen2: { maxPositions: 32768, slidingWindow: null },
+  qwen3: { maxPositions: 32768, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -132,6 +137,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ropeScaling,
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     rmsNormEps,
+    qkNorm: type === 'qwen3',
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: Boolean(c.mlp_bias ?? false),
@@ -176,7 +182,7 @@ function parseRope(
 }
 
 /**
- * Mistral: `sliding_window` (null: none). Qwen2 declares a window but uses it only with
+ * Mistral: `sliding_window` (null: none). Qwen2 and Qwen3 declare a window but use it only with
  * `use_sliding_window` (never set by released checkpoints; its per-layer variant is not supported).
  * transformers 5.x may list `layer_types`; a mix of full and sliding layers is not supported.
  */
@@ -193,8 +199,8 @@ function parseSlidingWindow(
     if (kinds.size > 1) unsupported('layer_types', 'a mix of full_attention and sliding_attention layers', 'the same attention type on every layer');
   }
   let uses: boolean;
-  if (type === 'qwen2') {
-    if (c.use_sliding_window === true) unsupported('use_sliding_window', true, 'false (Qwen2 per-layer sliding windows are not implemented)');
+  if (type === 'qwen2' || type === 'qwen3') {
+    if (c.use_sliding_window === true) unsupported('use_sliding_window', true, 'false (per-layer sliding windows of Qwen2 and Qwen3 are not implemented)');
     uses = false;
   } else if (type === 'mistral') {
     uses = c.sliding_window !== null && !(Array.isArray(layerTypes) && layerTypes[0] === 'full_attention');

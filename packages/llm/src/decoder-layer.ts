@@ -44,7 +44,7 @@ export interface LayerActivations {
   hidden: Tensor;
   /** [qHeads, n, headDim]: queries after RoPE. */
   q: Tensor;
-  /** [kvHeads, n, headDim]: keys before RoPE. */
+  /** [kvHeads, n, headDim]: keys before RoPE (after Qwen3's k_norm). */
   keyPreRope: Tensor;
   /** [kvHeads, n, headDim]: keys after RoPE. */
   key: Tensor;
@@ -84,10 +84,15 @@ export function linear(x: Tensor, w: LinearWeights, scope: TensorScope): Tensor 
   return w.bias ? scope.track(add(y, w.bias)) : y;
 }
 
-/** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
-function splitHeads(x: Tensor, heads: number, headDim: number, scope: TensorScope): Tensor {
+/**
+ * [rows, heads·headDim] → [heads, rows, headDim] (a view), each head's vector first RMS-normalized
+ * with `norm` [headDim] where given (Qwen3's q_norm / k_norm, before RoPE).
+ */
+function splitHeads(x: Tensor, heads: number, headDim: number, scope: TensorScope, norm: Tensor | undefined, eps: number): Tensor {
   const rows = x.shape[0];
-  return scope.track(transpose(scope.track(reshape(x, [rows, heads, headDim])), [1, 0, 2]));
+  let perHead = scope.track(reshape(x, [rows, heads, headDim]));
+  if (norm) perHead = scope.track(rmsNorm(perHead, norm, eps));
+  return scope.track(transpose(perHead, [1, 0, 2]));
 }
 
 /** Rows [start, start + length) of a [heads, rows, headDim] tensor, contiguous. */
@@ -110,10 +115,11 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   const scope = new TensorScope();
   try {
     const h = scope.track(rmsNorm(x, w.inputNorm, config.rmsNormEps));
-    const q = scope.track(rope(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope), ctx.positions, ctx.invFreq, 'half'));
-    const keyPreRope = scope.track(contiguous(splitHeads(linear(h, w.k, scope), numKvHeads, headDim, scope)));
+    const eps = config.rmsNormEps;
+    const q = scope.track(rope(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope, w.qNorm, eps), ctx.positions, ctx.invFreq, 'half'));
+    const keyPreRope = scope.track(contiguous(splitHeads(linear(h, w.k, scope), numKvHeads, headDim, scope, w.kNorm, eps)));
     const key = scope.track(rope(keyPreRope, ctx.positions, ctx.invFreq, 'half'));
-    const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope)));
+    const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope, undefined, eps)));
 
     const whole = segments.length === 1;
     const outputs: Tensor[] = [];

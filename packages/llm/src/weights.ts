@@ -30,6 +30,9 @@ export interface LayerWeights {
   k: LinearWeights;
   v: LinearWeights;
   o: LinearWeights;
+  /** Qwen3's RMSNorm weights [headDim] over each head's queries and keys (`config.qkNorm`). */
+  qNorm?: Tensor;
+  kNorm?: Tensor;
   postAttentionNorm: Tensor;
   gate: LinearWeights;
   up: LinearWeights;
@@ -81,6 +84,10 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
     linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
     linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
     linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+    if (config.qkNorm) {
+      list.push({ name: `${p}.self_attn.q_norm.weight`, shape: [headDim], assign: (t) => (layer.qNorm = t) });
+      list.push({ name: `${p}.self_attn.k_norm.weight`, shape: [headDim], assign: (t) => (layer.kNorm = t) });
+    }
     list.push({ name: `${p}.post_attention_layernorm.weight`, shape: [d], assign: (t) => (layer.postAttentionNorm = t) });
     linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
     linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));

@@ -74,6 +74,32 @@ const QWEN25_05B = {
   eos_token_id: 151643,
 };
 
+/** The fields of a Qwen3-0.6B config.json: head_dim 128 with 16 heads of a 1024-wide model. */
+const QWEN3_06B = {
+  architectures: ['Qwen3ForCausalLM'],
+  model_type: 'qwen3',
+  attention_bias: false,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
+  head_dim: 128,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  intermediate_size: 3072,
+  max_position_embeddings: 40960,
+  max_window_layers: 28,
+  num_attention_heads: 16,
+  num_hidden_layers: 28,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: null,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
 describe('config.json', () => {
   it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
     const c = parseModelConfig(LLAMA_32_1B);
@@ -110,11 +136,24 @@ describe('config.json', () => {
     expect(qwen.slidingWindow).toBeUndefined();
   });
 
+  it('normalizes Qwen3 (RMSNorm on queries and keys, head_dim larger than hidden / heads, biases only with attention_bias)', () => {
+    const qwen3 = parseModelConfig(QWEN3_06B);
+    expect(qwen3).toMatchObject({ modelType: 'qwen3', qkNorm: true, headDim: 128, numHeads: 16, numKvHeads: 8, maxPositions: 40960, tieWordEmbeddings: true, eosTokenIds: [151645] });
+    expect(qwen3.attentionBias).toEqual({ q: false, k: false, v: false, o: false });
+    expect(qwen3.slidingWindow).toBeUndefined();
+    expect(parseModelConfig({ ...QWEN3_06B, attention_bias: true }).attentionBias).toEqual({ q: true, k: true, v: true, o: true });
+    for (const other of [LLAMA_32_1B, MISTRAL_7B_V01, QWEN25_05B]) expect(parseModelConfig(other).qkNorm).toBe(false);
+    rejects({ ...QWEN3_06B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported; supported: false \(per-layer sliding windows of Qwen2 and Qwen3/);
+    rejects({ ...QWEN3_06B, model_type: 'qwen3_moe', architectures: ['Qwen3MoeForCausalLM'] }, 'UNSUPPORTED_MODEL', /model_type "qwen3_moe" is not supported; supported: .*qwen3 \(Qwen3 dense models/);
+    rejects({ ...QWEN3_06B, architectures: ['Qwen2ForCausalLM'] }, 'UNSUPPORTED_MODEL', /supported: Qwen3ForCausalLM for model_type qwen3/);
+  });
+
   it('reads the fixtures’ configs as the reference script meant them', () => {
     expect(parseModelConfig(fixtureConfig('mistral-sliding'))).toMatchObject({ slidingWindow: 4, headDim: 16, numHeads: 4, hiddenSize: 32 });
     expect(parseModelConfig(fixtureConfig('qwen2-bias')).slidingWindow).toBeUndefined();
     expect(parseModelConfig(fixtureConfig('llama-mqa-bias'))).toMatchObject({ numKvHeads: 1, attentionBias: { q: true, k: true, v: true, o: true }, mlpBias: true });
     expect(parseModelConfig(fixtureConfig('smollm-tied'))).toMatchObject({ tieWordEmbeddings: true, numHeads: 6, numKvHeads: 2, headDim: 8 });
+    expect(parseModelConfig(fixtureConfig('qwen3-qk-norm'))).toMatchObject({ modelType: 'qwen3', qkNorm: true, headDim: 16, hiddenSize: 32, tieWordEmbeddings: true });
   });
 
   it('reads transformers 5 configs (rope_parameters, dtype, layer_types)', () => {

@@ -165,6 +165,12 @@ describe('loadModel', () => {
     );
     await loadFails({ files: withConfig(files, { num_hidden_layers: 3 }) }, 'CORRUPT_MODEL_FILE', /tensor "model\.layers\.2\.input_layernorm\.weight" is missing \(config\.json implies shape \[32\]\)/);
     await loadFails({ files: withConfig(files, { attention_bias: true }) }, 'CORRUPT_MODEL_FILE', /tensor "model\.layers\.0\.self_attn\.q_proj\.bias" is missing/);
+    // A Llama checkpoint read as Qwen3 lacks the per-head norms of its queries and keys.
+    await loadFails(
+      { files: withConfig(files, { model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'] }) },
+      'CORRUPT_MODEL_FILE',
+      /tensor "model\.layers\.0\.self_attn\.q_norm\.weight" is missing \(config\.json implies shape \[8\]\)/,
+    );
     await loadFails({ files: withConfig(files, { model_type: 'phi3' }) }, 'UNSUPPORTED_MODEL', /model_type "phi3" is not supported; supported: llama/);
     await loadFails({ files: withConfig(files, { vocab_size: 90 }) }, 'INVALID_CONFIG', /tokenizer\.json has 96 tokens, more than config\.json's vocab_size 90/);
   });
