@@ -208,7 +208,7 @@ async function readAndDispose(logits: Tensor): Promise<Float32Array> {
 
 /** Samples the request's next token from `row`, streams its text, and decides whether it stops. */
 function accept(r: Request, row: Float32Array, model: LlamaModel, stop: StopCriteria, maxNewTokens: number, options: GenerateOptions): void {
-  const id = r.sampler.sample(row);
+  const id = r.sampler.sample(row, [r.prompt, r.generated]);
   r.generated.push(id);
   let text = model.hasTokenizer ? model.tokenizer.decode(r.generated, { skipSpecialTokens: true }) : '';
   let reason: StopReason | undefined;

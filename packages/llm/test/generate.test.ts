@@ -29,6 +29,31 @@ describe('generate', () => {
     }
   });
 
+  it('repetitionPenalty penalizes the prompt and the generated tokens: greedy equals a step-by-step loop over the reference logits', async () => {
+    // This fixture's greedy continuation repeats the prompt's last token: the penalty must reach the prompt.
+    const name = 'qwen3-qk-norm';
+    const reference = readReference(dir(name));
+    const m = await loadModel(dir(name));
+    const start = Int32Array.from(reference.ids.slice(0, reference.prompt_tokens));
+    expect(reference.greedy.ids[0]).toBe(start[start.length - 1]);
+    const penalty = 3;
+    const result = await generate(m, start, { maxNewTokens: 8, ignoreEos: true, repetitionPenalty: penalty });
+    // The same steps by hand: full forward passes, each distinct context id penalized once, argmax.
+    const ids = Array.from(start);
+    for (let step = 0; step < 8; step++) {
+      const cache = m.createCache();
+      const logits = m.forward(Int32Array.from(ids), cache, { logits: 'last' });
+      const row = Array.from(logits.readFloat32Sync());
+      logits.dispose();
+      cache.dispose();
+      for (const id of new Set(ids)) row[id] = row[id] < 0 ? row[id] * penalty : row[id] / penalty;
+      ids.push(row.indexOf(Math.max(...row)));
+    }
+    expect(Array.from(result.ids)).toEqual(ids.slice(start.length));
+    expect(result.ids[0]).not.toBe(reference.greedy.ids[0]);
+    m.dispose();
+  });
+
   it('tokenizes a text prompt, streams the text, and reports timings and memory', async () => {
     const events: TokenEvent[] = [];
     const result = await generate(model, 'Call me Ishmael', { maxNewTokens: 8, ignoreEos: true, onToken: (e) => events.push(e) });

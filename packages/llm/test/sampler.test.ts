@@ -81,6 +81,45 @@ describe('sampler', () => {
       expect(new Sampler({ temperature: 1, topP: 0.5 }, createRng(seed)).sample(Float32Array.of(0, 10, 0))).toBe(1);
     }));
 
+  it('keeps what min-p keeps: tokens at least min-p times as likely as the best, after top-k', () =>
+    withSeed((rng, seed) => {
+      for (const [minP, topK] of [[0.05, 0], [0.3, 0], [0.3, 4]] as const) {
+        const logits = Float32Array.from({ length: 12 }, () => rng.normal() * 1.5);
+        // HF's MinPLogitsWarper from its definition: softmax of the surviving scores, drop p < min_p · max p.
+        const top = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, topK || logits.length);
+        const probs = softmax([...logits], 0.9).map((p, i) => (top.includes(i) ? p : 0));
+        const best = Math.max(...probs);
+        const masked = probs.map((p) => (p >= minP * best ? p : 0));
+        const total = masked.reduce((a, b) => a + b, 0);
+        const draws = 20000;
+        const sampler = new Sampler({ temperature: 0.9, minP, topK }, createRng(seed));
+        expectDistribution(frequencies(sampler, logits, draws), masked.map((p) => p / total), draws);
+      }
+      // min-p 1 keeps the best token alone.
+      expect(new Sampler({ temperature: 5, minP: 1 }, createRng(seed)).sample(Float32Array.of(0.5, 0.6, 0.4))).toBe(1);
+    }));
+
+  it('penalizes the context’s tokens as HF’s repetition penalty: ÷ where positive, × where negative, once per id', () =>
+    withSeed((rng, seed) => {
+      const logits = Float32Array.from({ length: 10 }, () => rng.normal() * 2);
+      const context = [Int32Array.of(1, 4, 4, 7), [4, 9]];
+      const penalty = 1.7;
+      const expected = [...logits].map((x, i) => ([1, 4, 7, 9].includes(i) ? Math.fround(x < 0 ? x * penalty : x / penalty) : x));
+      const draws = 20000;
+      expectDistribution(frequencies(new Sampler({ temperature: 1, repetitionPenalty: penalty }, createRng(seed)), logits, draws), softmax([...logits], 1), draws);
+      const before = Float32Array.from(logits);
+      const withContext = new Sampler({ temperature: 1, repetitionPenalty: penalty }, createRng(seed));
+      const counts = new Array<number>(logits.length).fill(0);
+      for (let i = 0; i < draws; i++) counts[withContext.sample(logits, context)] += 1;
+      expectDistribution(counts.map((c) => c / draws), softmax(expected, 1), draws);
+      // Greedy too: the best token, once penalized, loses to the runner-up.
+      const greedy = new Sampler({ repetitionPenalty: 2 }, createRng(seed));
+      expect(greedy.sample(Float32Array.of(1, 3, 2), [[1]])).toBe(2);
+      expect(greedy.sample(Float32Array.of(-1, -3, -2), [[0]])).toBe(0); // −1 · 2 = −2 ties the runner-up: the first wins
+      expect(greedy.sample(Float32Array.of(-1, -3, -1.5), [[0]])).toBe(2);
+      expect(Array.from(logits)).toEqual(Array.from(before)); // the caller's logits are not changed
+    }));
+
   it('repeats itself for the same seed and differs for another', () => {
     const logits = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i));
     const run = (seed: number) => Array.from({ length: 40 }, ((s) => () => s.sample(logits))(new Sampler({ temperature: 1, topK: 20, topP: 0.9 }, createRng(seed))));
@@ -96,6 +135,10 @@ describe('sampler', () => {
     bad({ topK: 1.5 }, /topK must be an integer >= 0/);
     bad({ topP: 0 }, /topP must be in \(0, 1\]/);
     bad({ topP: 1.2 }, /topP must be in \(0, 1\]/);
+    bad({ minP: -0.1 }, /minP must be in \[0, 1\]/);
+    bad({ minP: 1.5 }, /minP must be in \[0, 1\]/);
+    bad({ repetitionPenalty: 0 }, /repetitionPenalty must be a finite number > 0/);
+    bad({ repetitionPenalty: Number.POSITIVE_INFINITY }, /repetitionPenalty/);
   });
 });
 
