@@ -31,8 +31,9 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/worker.js': { file: join(packageDir, 'dist', 'page', 'worker.js'), type: 'text/javascript; charset=utf-8' },
   '/worker.js.map': { file: join(packageDir, 'dist', 'page', 'worker.js.map'), type: 'application/json' },
 };
-/** What a model directory may serve: its JSON files and safetensors (shards included), nothing else. */
-const MODEL_FILE = /^[\w.-]+\.(json|safetensors)$/;
+/** What a model directory may serve: its JSON files, safetensors (shards included) and chat template (chat_template.jinja), nothing else. */
+const MODEL_FILE = /^([\w.-]+\.(json|safetensors)|chat_template\.jinja)$/;
+const MODEL_FILE_TYPES: Record<string, string> = { json: 'application/json', jinja: 'text/plain; charset=utf-8', safetensors: 'application/octet-stream' };
 
 /** Serves the chat page and `modelDir` on localhost; resolves once it listens. */
 export async function startChatServer({ modelDir, port = 0, host = '127.0.0.1' }: ChatServerOptions): Promise<ChatServer> {
@@ -60,7 +61,7 @@ function respond(request: IncomingMessage, response: ServerResponse, modelDir: s
   const name = path.startsWith('/model/') ? decodedName(path.slice('/model/'.length)) : undefined;
   // A file the model does not have is a 404, which @kvkit/llm reads as "absent" (optional files).
   if (name !== undefined && modelFiles.has(name)) {
-    return sendFile(response, join(modelDir, name), name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    return sendFile(response, join(modelDir, name), MODEL_FILE_TYPES[name.slice(name.lastIndexOf('.') + 1)]);
   }
   response.writeHead(404, { ...ISOLATION, 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
 }

@@ -1,9 +1,9 @@
 // The sample app end to end: its server on localhost, the built page in headless Chromium (the
 // system's chromium through playwright-core; WebGPU on SwiftShader without a GPU), driven as a user
 // would, and what the page generates checked against @kvkit/llm run in Node on the same model.
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { CHROMIUM, openPage } from '@kvkit/browser-test';
 import { kivi } from '@kvkit/kv-quant';
 import { generate, type LlamaModel, loadModel } from '@kvkit/llm';
@@ -14,8 +14,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunStats } from '../src/page/protocol.js';
 import { type ChatServer, startChatServer } from '../src/server.js';
 
-const modelDir = resolve(import.meta.dirname, '..', '..', '..', 'models', 'kvkit-tiny');
+const tinyDir = resolve(import.meta.dirname, '..', '..', '..', 'models', 'kvkit-tiny');
 const PROMPT = 'Call me Ishmael. Some years ago';
+/** A chat template for kvkit-tiny (a base model, which has none): a role marker before each turn. */
+const CHAT_TEMPLATE = "{% for m in messages %}{{ '<|' + m.role + '|>\\n' + m.content + eos_token + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
+
+/** kvkit-tiny's files (links) plus a chat_template.jinja: the model the page and Node both load. */
+function modelWithChatTemplate(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-web-model-'));
+  for (const name of readdirSync(tinyDir)) symlinkSync(join(tinyDir, name), join(dir, name));
+  writeFileSync(join(dir, 'chat_template.jinja'), CHAT_TEMPLATE);
+  return dir;
+}
+const modelDir = modelWithChatTemplate();
+afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
 
 const available = existsSync(CHROMIUM);
 if (!available) {
@@ -29,7 +41,8 @@ if (!available) {
 /** Elements of an f32 model's weight matrices: its bytes over 4, less the norms' (two a layer and the final one). */
 const matrixElements = (m: LlamaModel) => m.weightBytes / 4 - m.config.hiddenSize * (2 * m.config.numLayers + 1);
 
-async function runInPage(page: Page, backend: string, method: string, tokens: number, weights = 'f32'): Promise<{ status: string; state: string; stats?: RunStats; output: string }> {
+async function runInPage(page: Page, backend: string, method: string, tokens: number, weights = 'f32', chat = false): Promise<{ status: string; state: string; stats?: RunStats; output: string }> {
+  await page.setChecked('#chat', chat);
   await page.selectOption('#backend', backend);
   await page.selectOption('#dtype', weights);
   await page.fill('#method', method);
@@ -54,7 +67,7 @@ describe('chat-web server', () => {
   afterAll(() => server?.close());
 
   it('serves the page, its two scripts and the model files, cross-origin isolated; nothing else', async () => {
-    for (const path of ['', 'app.js', 'worker.js', 'model/config.json', 'model/tokenizer.json', 'model/model.safetensors']) {
+    for (const path of ['', 'app.js', 'worker.js', 'model/config.json', 'model/tokenizer.json', 'model/model.safetensors', 'model/chat_template.jinja']) {
       const response = await fetch(server.url + path);
       expect(response.status, path).toBe(200);
       expect(response.headers.get('cross-origin-embedder-policy'), path).toBe('require-corp');
@@ -65,6 +78,10 @@ describe('chat-web server', () => {
       expect((await fetch(server.url + path)).status, path).toBe(404);
     }
     expect((await fetch(`${server.url}model/config.json`)).status).toBe(200); // still serving after a malformed name
+    expect(await (await fetch(`${server.url}model/chat_template.jinja`)).text()).toBe(CHAT_TEMPLATE);
+    const tiny = await startChatServer({ modelDir: tinyDir });
+    expect((await fetch(`${tiny.url}model/chat_template.jinja`)).status).toBe(404); // a base model has none: llm reads that as absent
+    await tiny.close();
   });
 
   it('refuses a directory that is not a model', async () => {
@@ -146,7 +163,21 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     }
   });
 
+  it("sends the text as a user turn through the model's chat template, as encodeChat does in Node", async () => {
+    const run = await runInPage(page, 'cpu', 'default', 12, 'f32', true);
+    expect(run.state, run.status).toBe('done');
+    const prompt = model.tokenizer.encodeChat([{ role: 'user', content: PROMPT }], { addGenerationPrompt: true });
+    const reference = await generate(model, prompt, { maxNewTokens: 12, seed: 1 });
+    expect(run.stats).toMatchObject({ promptFormat: 'chat template', promptTokens: prompt.length });
+    expect(run.stats!.ids).toEqual(Array.from(reference.ids));
+    expect(await page.textContent('#stats')).toMatch(/a user turn, written by the model's chat template/);
+    // Unchecked, the text is the prompt as is.
+    const plain = await runInPage(page, 'cpu', 'default', 4);
+    expect(plain.stats).toMatchObject({ promptFormat: 'text', promptTokens: model.tokenizer.encode(PROMPT).length });
+  });
+
   it('streams tokens while it generates on the CPU, and Stop ends the run (aborted)', async () => {
+    await page.setChecked('#chat', false);
     await page.selectOption('#backend', 'cpu');
     await page.fill('#method', 'dense');
     await page.fill('#tokens', '1500');

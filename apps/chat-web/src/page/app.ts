@@ -12,6 +12,7 @@ const form = {
   methods: $<HTMLDataListElement>('methods'),
   tokens: $<HTMLInputElement>('tokens'),
   temperature: $<HTMLInputElement>('temperature'),
+  chat: $<HTMLInputElement>('chat'),
   run: $<HTMLButtonElement>('run'),
   stop: $<HTMLButtonElement>('stop'),
 };
@@ -39,6 +40,7 @@ function showStats(stats: RunStats): void {
         `${stats.matrices === stats.weights ? '' : ` (${stats.matrices} matrices as stored)`} (${formatBytes(stats.weightBytes)})`,
     ],
     ['cache', stats.method],
+    ['prompt', stats.promptFormat === 'chat template' ? "a user turn, written by the model's chat template" : 'the text as is'],
     ['tokens', `${stats.promptTokens} prompt + ${stats.generatedTokens} generated (${stats.stopReason})`],
     ['prefill', `${stats.prefillTokensPerSec.toFixed(0)} tokens/s`],
     ['decode', `${stats.decodeTokensPerSec.toFixed(1)} tokens/s`],
@@ -87,6 +89,7 @@ function run(): void {
     dtype: form.dtype.value as 'f32' | 'f16',
     method: form.method.value.trim() || 'default',
     prompt: form.prompt.value,
+    chat: form.chat.checked,
     maxNewTokens: Number(form.tokens.value),
     temperature: Number(form.temperature.value),
   });

@@ -42,7 +42,17 @@ function modelOn(backendName: 'cpu' | 'webgpu', dtype: 'f32' | 'f16'): Promise<L
   return model;
 }
 
-function statsOf(model: LlamaModel, method: string, result: GenerateResult): RunStats {
+/**
+ * The prompt of a run: with `chat`, the text as a user turn through the model's chat template
+ * (an instruct checkpoint's; the opening of the assistant's turn last), else the text as is.
+ */
+function promptOf(model: LlamaModel, request: Extract<PageRequest, { type: 'run' }>): { prompt: string | Int32Array; format: RunStats['promptFormat'] } {
+  if (!request.chat || !model.tokenizer.hasChatTemplate) return { prompt: request.prompt, format: 'text' };
+  const prompt = model.tokenizer.encodeChat([{ role: 'user', content: request.prompt }], { addGenerationPrompt: true });
+  return { prompt, format: 'chat template' };
+}
+
+function statsOf(model: LlamaModel, method: string, format: RunStats['promptFormat'], result: GenerateResult): RunStats {
   const { numLayers, numKvHeads, headDim } = model.config;
   const tokensHeld = result.promptTokens + Math.max(result.generatedTokens - 1, 0);
   return {
@@ -52,6 +62,7 @@ function statsOf(model: LlamaModel, method: string, result: GenerateResult): Run
     matrices: model.matrixDtype,
     weightBytes: model.weightBytes,
     method,
+    promptFormat: format,
     promptTokens: result.promptTokens,
     generatedTokens: result.generatedTokens,
     stopReason: result.stopReason,
@@ -70,8 +81,9 @@ async function run(request: Extract<PageRequest, { type: 'run' }>): Promise<void
     const cache = methodFromPageSpec(request.method); // a bad spec fails here, before any loading
     post({ type: 'status', text: `loading the model on ${request.backend} (${request.dtype} weights)…` });
     const model = await modelOn(request.backend, request.dtype);
+    const { prompt, format } = promptOf(model, request);
     post({ type: 'status', text: 'generating…' });
-    const result = await generate(model, request.prompt, {
+    const result = await generate(model, prompt, {
       maxNewTokens: request.maxNewTokens,
       temperature: request.temperature,
       seed: 1,
@@ -79,7 +91,7 @@ async function run(request: Extract<PageRequest, { type: 'run' }>): Promise<void
       signal: running.signal, // generate yields a task per token, so a 'stop' message gets through
       onToken: ({ text }) => post({ type: 'token', text }),
     });
-    post({ type: 'done', stats: statsOf(model, request.method, result) });
+    post({ type: 'done', stats: statsOf(model, request.method, format, result) });
   } catch (error) {
     const e = error as Error & { code?: string };
     post({ type: 'error', code: e.code ?? e.name, message: e.message });

@@ -1,6 +1,16 @@
 /** What the page asks the generation worker for. */
 export type PageRequest =
-  | { type: 'run'; backend: 'cpu' | 'webgpu'; dtype: 'f32' | 'f16'; method: string; prompt: string; maxNewTokens: number; temperature: number }
+  | {
+      type: 'run';
+      backend: 'cpu' | 'webgpu';
+      dtype: 'f32' | 'f16';
+      method: string;
+      prompt: string;
+      /** Send the text as a user turn through the model's chat template (where it has one). */
+      chat: boolean;
+      maxNewTokens: number;
+      temperature: number;
+    }
   | { type: 'stop' };
 
 /** What a run measured: shown as a table, and kept as JSON on the page for scripts and tests. */
@@ -13,6 +23,8 @@ export interface RunStats {
   matrices: string;
   weightBytes: number;
   method: string;
+  /** How the text became the prompt: as is, or as a user turn written by the model's chat template. */
+  promptFormat: 'text' | 'chat template';
   promptTokens: number;
   generatedTokens: number;
   stopReason: string;
