@@ -6,6 +6,7 @@ export const SUPPORTED_MODEL_TYPES = {
   mistral: 'Mistral 7B and other MistralForCausalLM checkpoints (sliding-window attention)',
   qwen2: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)',
   qwen3: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
+  smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
 } as const;
 
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
@@ -33,6 +34,8 @@ export interface LlamaConfig {
   tieWordEmbeddings: boolean;
   /** Qwen3: each head's queries and keys go through an RMSNorm over head_dim (q_norm, k_norm) before RoPE. */
   qkNorm: boolean;
+  /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`); empty elsewhere. */
+  noRopeLayers: number[];
   /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
   mlpBias: boolean;
@@ -47,6 +50,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
   qwen3: 'Qwen3ForCausalLM',
+  smollm3: 'SmolLM3ForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -55,6 +59,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   mistral: { maxPositions: 4096 * 32, slidingWindow: 4096 },
   qwen2: { maxPositions: 32768, slidingWindow: null },
   qwen3: { maxPositions: 32768, slidingWindow: null },
+  smollm3: { maxPositions: 32768, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -121,11 +126,13 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const { ropeTheta, ropeScaling } = parseRope(c, fileName, unsupported, positiveNumber);
   const slidingWindow = parseSlidingWindow(c, type, unsupported, positiveInt);
 
+  const numLayers = positiveInt('num_hidden_layers');
+  const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
   const attentionBias = Boolean(c.attention_bias ?? false);
   const rmsNormEps = positiveNumber(c.rms_norm_eps ?? 1e-6, 'rms_norm_eps');
   return {
     modelType: type,
-    numLayers: positiveInt('num_hidden_layers'),
+    numLayers,
     hiddenSize,
     intermediateSize: positiveInt('intermediate_size'),
     numHeads,
@@ -138,6 +145,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     rmsNormEps,
     qkNorm: type === 'qwen3',
+    noRopeLayers,
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: Boolean(c.mlp_bias ?? false),
@@ -182,7 +190,7 @@ function parseRope(
 }
 
 /**
- * Mistral: `sliding_window` (null: none). Qwen2 and Qwen3 declare a window but use it only with
+ * Mistral: `sliding_window` (null: none). Qwen2, Qwen3 and SmolLM3 declare a window but use it only with
  * `use_sliding_window` (never set by released checkpoints; its per-layer variant is not supported).
  * transformers 5.x may list `layer_types`; a mix of full and sliding layers is not supported.
  */
@@ -199,8 +207,8 @@ function parseSlidingWindow(
     if (kinds.size > 1) unsupported('layer_types', 'a mix of full_attention and sliding_attention layers', 'the same attention type on every layer');
   }
   let uses: boolean;
-  if (type === 'qwen2' || type === 'qwen3') {
-    if (c.use_sliding_window === true) unsupported('use_sliding_window', true, 'false (per-layer sliding windows of Qwen2 and Qwen3 are not implemented)');
+  if (type === 'qwen2' || type === 'qwen3' || type === 'smollm3') {
+    if (c.use_sliding_window === true) unsupported('use_sliding_window', true, 'false (per-layer sliding windows of Qwen2, Qwen3 and SmolLM3 are not implemented)');
     uses = false;
   } else if (type === 'mistral') {
     uses = c.sliding_window !== null && !(Array.isArray(layerTypes) && layerTypes[0] === 'full_attention');
@@ -209,4 +217,26 @@ function parseSlidingWindow(
   }
   if (!uses) return undefined;
   return positiveInt('sliding_window', DEFAULTS[type].slidingWindow ?? undefined);
+}
+
+/**
+ * SmolLM3's NoPE layers: `no_rope_layers` holds one flag per layer, 1 where the layer uses RoPE and
+ * 0 where it does not; without it, every `no_rope_layer_interval`-th layer (default 4) goes without.
+ * Returns the indices of the layers without RoPE.
+ */
+function parseNoRopeLayers(
+  c: Record<string, unknown>,
+  numLayers: number,
+  invalid: (field: string, problem: string) => never,
+  positiveInt: (field: string, fallback?: number) => number,
+): number[] {
+  const flags = c.no_rope_layers;
+  if (flags === undefined || flags === null) {
+    const interval = positiveInt('no_rope_layer_interval', 4);
+    return Array.from({ length: numLayers }, (_, i) => i).filter((i) => (i + 1) % interval === 0);
+  }
+  if (!Array.isArray(flags) || flags.length !== numLayers || !flags.every((f) => f === 0 || f === 1 || f === true || f === false)) {
+    return invalid('no_rope_layers', `must list one 0/1 flag per layer (${numLayers}), got ${JSON.stringify(flags)}`);
+  }
+  return flags.flatMap((f, i) => (f === 0 || f === false ? [i] : []));
 }

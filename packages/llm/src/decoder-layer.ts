@@ -116,9 +116,12 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   try {
     const h = scope.track(rmsNorm(x, w.inputNorm, config.rmsNormEps));
     const eps = config.rmsNormEps;
-    const q = scope.track(rope(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope, w.qNorm, eps), ctx.positions, ctx.invFreq, 'half'));
+    // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
+    const rotary = !config.noRopeLayers.includes(layerIndex);
+    const rotate = (t: Tensor) => (rotary ? rope(t, ctx.positions, ctx.invFreq, 'half') : contiguous(t));
+    const q = scope.track(rotate(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope, w.qNorm, eps)));
     const keyPreRope = scope.track(contiguous(splitHeads(linear(h, w.k, scope), numKvHeads, headDim, scope, w.kNorm, eps)));
-    const key = scope.track(rope(keyPreRope, ctx.positions, ctx.invFreq, 'half'));
+    const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, ctx.invFreq, 'half')) : keyPreRope;
     const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope, undefined, eps)));
 
     const whole = segments.length === 1;

@@ -95,7 +95,7 @@ export class LlamaModel {
 
   /** What a cache factory needs to know about this model. */
   cacheSpec(): CacheSpec {
-    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingWindow } = this.config;
+    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingWindow, noRopeLayers } = this.config;
     return {
       numLayers,
       qHeads: numHeads,
@@ -105,6 +105,7 @@ export class LlamaModel {
       backend: this.backend,
       rope: { invFreq: this.invFreqHost.slice(), layout: 'half' },
       ...(slidingWindow !== undefined ? { slidingWindow } : {}),
+      ...(noRopeLayers.length > 0 ? { noRopeLayers: [...noRopeLayers] } : {}),
     };
   }
 

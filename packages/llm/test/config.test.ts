@@ -100,6 +100,32 @@ const QWEN3_06B = {
   vocab_size: 151936,
 };
 
+/** The fields of a SmolLM3-3B config.json: every fourth layer without RoPE. */
+const SMOLLM3_3B = {
+  architectures: ['SmolLM3ForCausalLM'],
+  model_type: 'smollm3',
+  attention_bias: false,
+  eos_token_id: 128012,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  intermediate_size: 11008,
+  max_position_embeddings: 65536,
+  mlp_bias: false,
+  no_rope_layer_interval: 4,
+  no_rope_layers: Array.from({ length: 36 }, (_, i) => ((i + 1) % 4 === 0 ? 0 : 1)),
+  num_attention_heads: 16,
+  num_hidden_layers: 36,
+  num_key_value_heads: 4,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 5000000.0,
+  sliding_window: null,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  use_sliding_window: false,
+  vocab_size: 128256,
+};
+
 describe('config.json', () => {
   it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
     const c = parseModelConfig(LLAMA_32_1B);
@@ -143,9 +169,21 @@ describe('config.json', () => {
     expect(qwen3.slidingWindow).toBeUndefined();
     expect(parseModelConfig({ ...QWEN3_06B, attention_bias: true }).attentionBias).toEqual({ q: true, k: true, v: true, o: true });
     for (const other of [LLAMA_32_1B, MISTRAL_7B_V01, QWEN25_05B]) expect(parseModelConfig(other).qkNorm).toBe(false);
-    rejects({ ...QWEN3_06B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported; supported: false \(per-layer sliding windows of Qwen2 and Qwen3/);
+    rejects({ ...QWEN3_06B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported; supported: false \(per-layer sliding windows of Qwen2, Qwen3 and SmolLM3/);
     rejects({ ...QWEN3_06B, model_type: 'qwen3_moe', architectures: ['Qwen3MoeForCausalLM'] }, 'UNSUPPORTED_MODEL', /model_type "qwen3_moe" is not supported; supported: .*qwen3 \(Qwen3 dense models/);
     rejects({ ...QWEN3_06B, architectures: ['Qwen2ForCausalLM'] }, 'UNSUPPORTED_MODEL', /supported: Qwen3ForCausalLM for model_type qwen3/);
+  });
+
+  it('normalizes SmolLM3 (no RoPE on the layers no_rope_layers marks 0, or every fourth by default)', () => {
+    const nope = [3, 7, 11, 15, 19, 23, 27, 31, 35];
+    expect(parseModelConfig(SMOLLM3_3B)).toMatchObject({ modelType: 'smollm3', noRopeLayers: nope, headDim: 128, numKvHeads: 4, ropeTheta: 5e6, qkNorm: false });
+    const { no_rope_layers: _flags, ...byInterval } = SMOLLM3_3B;
+    expect(parseModelConfig(byInterval).noRopeLayers).toEqual(nope);
+    expect(parseModelConfig({ ...byInterval, no_rope_layer_interval: 6 }).noRopeLayers).toEqual([5, 11, 17, 23, 29, 35]);
+    for (const other of [LLAMA_32_1B, QWEN3_06B]) expect(parseModelConfig(other).noRopeLayers).toEqual([]);
+    rejects({ ...SMOLLM3_3B, no_rope_layers: [1, 0, 1] }, 'INVALID_CONFIG', /no_rope_layers must list one 0\/1 flag per layer \(36\)/);
+    rejects({ ...SMOLLM3_3B, no_rope_layers: SMOLLM3_3B.no_rope_layers.map((f) => f * 2) }, 'INVALID_CONFIG', /no_rope_layers/);
+    rejects({ ...SMOLLM3_3B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported/);
   });
 
   it('reads the fixtures’ configs as the reference script meant them', () => {

@@ -55,6 +55,26 @@ describe('forward', () => {
     cache.dispose();
   });
 
+  it('gives a NoPE layer (SmolLM3) a rope of zero frequencies: a pre-RoPE cache rotates nothing there, and the logits hold', async () => {
+    const dir3 = dir('smollm3-nope');
+    const ref = readReference(dir3);
+    const smollm3 = await loadModel(dir3);
+    const spec = smollm3.cacheSpec();
+    expect(spec.noRopeLayers).toEqual([1]);
+    const cache = smollm3.createCache(preRopeDenseCache());
+    const ids = Int32Array.from(ref.ids);
+    const prefill = smollm3.forward(ids.subarray(0, 7), cache);
+    assertClose(prefill.readFloat32Sync(), rows(ref.logits, 0, 7), 1e-5, 'NoPE pre-rope prefill');
+    for (let t = 7; t < ids.length; t++) {
+      const step = smollm3.forward(ids.subarray(t, t + 1), cache);
+      assertClose(step.readFloat32Sync(), rows(ref.logits, t, t + 1), 1e-5, `NoPE pre-rope decode ${t}`);
+      step.dispose();
+    }
+    prefill.dispose();
+    cache.dispose();
+    smollm3.dispose();
+  });
+
   it('passes un-rotated keys to a pre-RoPE cache layer and gets the same logits', () => {
     const ref = readReference(dir('llama'));
     const ids = Int32Array.from(ref.ids);

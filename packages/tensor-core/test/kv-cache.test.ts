@@ -127,6 +127,22 @@ describe('dense cache', () => {
   });
 });
 
+describe('createCache', () => {
+  it("gives each layer the model's rope, and a NoPE layer (noRopeLayers) zero frequencies: a rotation by nothing", () => {
+    const seen: CacheSpec['rope'][] = [];
+    const model = spec({ numLayers: 4, noRopeLayers: [1, 3] });
+    const cache = createCache(model, (layerSpec) => {
+      seen[layerSpec.layerIndex] = layerSpec.rope;
+      return denseCache({ dtype: 'f32' })(layerSpec);
+    });
+    const invFreq = Array.from(ropeInverseFrequencies(8, 10000));
+    expect(seen.map((r) => Array.from(r.invFreq))).toEqual([invFreq, [0, 0, 0, 0], invFreq, [0, 0, 0, 0]]);
+    expect(seen.every((r) => r.layout === 'half')).toBe(true);
+    expect(Array.from(model.rope.invFreq)).toEqual(invFreq); // the model's own spec is left as it was
+    cache.dispose();
+  });
+});
+
 describe('formatBytes', () => {
   it('writes bytes in binary units', () => {
     expect([0, 1023, 1024, 1536, (1 << 20) - 1, 3.2e6].map(formatBytes)).toEqual(['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '1024.0 KiB', '3.05 MiB']);

@@ -97,8 +97,13 @@ export interface CacheSpec {
   /** The model's context length (max_position_embeddings). */
   maxPositions: number;
   backend: Backend;
-  /** The model's rotary embedding, for layers that store pre-RoPE keys. */
+  /**
+   * The model's rotary embedding, for layers that store pre-RoPE keys. In a layer's own spec it is
+   * that layer's: zero frequencies (a rotation by nothing) on the layers in `noRopeLayers`.
+   */
   rope: { invFreq: Float32Array; layout: RopeLayout };
+  /** Layers whose queries and keys are not rotated at all (NoPE layers: SmolLM3 leaves out every fourth). */
+  noRopeLayers?: readonly number[];
   /** Sliding-window attention of the model (Mistral), if any. */
   slidingWindow?: number;
 }

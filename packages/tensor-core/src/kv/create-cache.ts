@@ -21,7 +21,9 @@ export function createCache(spec: CacheSpec, method: CacheMethod = denseCache())
   try {
     for (let layerIndex = 0; layerIndex < spec.numLayers; layerIndex++) {
       const factory = typeof method === 'function' ? method : method.perLayer(layerIndex);
-      layers.push(factory({ ...spec, layerIndex }));
+      // A NoPE layer's keys are never rotated: a pre-RoPE layer that rotates with its spec's rope then rotates by zero.
+      const rope = spec.noRopeLayers?.includes(layerIndex) ? { ...spec.rope, invFreq: new Float32Array(spec.rope.invFreq.length) } : spec.rope;
+      layers.push(factory({ ...spec, rope, layerIndex }));
     }
   } catch (error) {
     for (const layer of layers) layer.dispose();
