@@ -32,6 +32,8 @@ export interface KVCalibrationInit {
   qHeads?: number;
   /** The model's rotary embedding: needed to derive post-RoPE keys, or pre-RoPE keys from post-RoPE ones. */
   rope?: { invFreq: Float32Array; layout: RopeLayout };
+  /** Layers that rotate nothing (NoPE: `CacheSpec.noRopeLayers`): their keys and queries are the same before and after RoPE. */
+  noRopeLayers?: readonly number[];
   /** One entry per model layer (undefined for layers without samples). */
   layers: readonly (LayerSamplesInput | undefined)[];
 }
@@ -46,6 +48,7 @@ export interface KVCalibrationJSON {
   qHeads?: number;
   headDim: number;
   rope?: { invFreq: string; layout: RopeLayout };
+  noRopeLayers?: number[];
   layers: ({ tokens: number; keys: string; values: string; positions: string; queries?: string } | null)[];
 }
 
@@ -115,7 +118,9 @@ export class KVCalibration {
     readonly headDim: number,
     readonly qHeads: number | undefined,
     readonly rope: { invFreq: Float32Array; layout: RopeLayout } | undefined,
-    private readonly samples: readonly (LayerSamples | undefined)[]
+    private readonly samples: readonly (LayerSamples | undefined)[],
+    /** Layers without RoPE (NoPE), where post-RoPE keys are the pre-RoPE ones. */
+    readonly noRopeLayers: readonly number[] = []
   ) {}
 
   static fromSamples(init: KVCalibrationInit): KVCalibration {
@@ -128,6 +133,12 @@ export class KVCalibration {
     }
     if (qHeads !== undefined && (!Number.isInteger(qHeads) || qHeads % kvHeads !== 0)) {
       throw new InvalidConfigError(`KVCalibration: qHeads (${qHeads}) must be a multiple of kvHeads (${kvHeads})`);
+    }
+    const noRope = new Set(init.noRopeLayers ?? []);
+    for (const layer of noRope) {
+      if (!Number.isInteger(layer) || layer < 0 || layer >= init.layers.length) {
+        throw new InvalidConfigError(`KVCalibration: noRopeLayers holds ${layer}, not a layer in [0, ${init.layers.length})`);
+      }
     }
     const layers = init.layers.map((input, layer) => {
       if (!input) return undefined;
@@ -147,7 +158,7 @@ export class KVCalibration {
       if (queries && (qHeads === undefined || queries.length !== qHeads * n * headDim)) {
         throw new ShapeMismatchError(`${where}: queries need qHeads and must be [qHeads, ${n}, ${headDim}]`);
       }
-      if (input.keyInput === 'post-rope') {
+      if (input.keyInput === 'post-rope' && !noRope.has(layer)) {
         if (!init.rope) throw new InvalidConfigError(`${where}: post-RoPE keys need the model's rope to recover pre-RoPE keys`);
         return {
           tokens: n,
@@ -170,7 +181,8 @@ export class KVCalibration {
       headDim,
       qHeads,
       init.rope && { invFreq: Float32Array.from(init.rope.invFreq), layout: init.rope.layout },
-      layers
+      layers,
+      [...noRope].sort((a, b) => a - b)
     );
   }
 
@@ -202,7 +214,7 @@ export class KVCalibration {
   /** Keys of `layer` before or after RoPE ([kvHeads, tokens, headDim]). */
   keys(layer: number, keyInput: 'pre-rope' | 'post-rope', method = 'calibration'): Float32Array {
     const s = this.layer(layer, method);
-    if (keyInput === 'pre-rope') return s.keys;
+    if (keyInput === 'pre-rope' || this.noRopeLayers.includes(layer)) return s.keys;
     if (!this.rope) throw new CalibrationRequiredError(method, 'post-RoPE keys need the rope of the model in the calibration');
     return rotate(s.keys, this.kvHeads, s.tokens, this.headDim, s.positions, this.rope, 1);
   }
@@ -225,7 +237,8 @@ export class KVCalibration {
       }
     }
     for (let i = 0; i < energy.length; i++) energy[i] /= group * s.tokens;
-    if (!this.rope) return energy;
+    // RoPE rotates channel pairs, so an error weighs the pair's mean energy; a NoPE layer keeps each channel's own.
+    if (!this.rope || this.noRopeLayers.includes(layer)) return energy;
     const paired = Float64Array.from(energy);
     const half = this.rope.invFreq.length;
     for (let h = 0; h < kvHeads; h++) {
@@ -247,6 +260,7 @@ export class KVCalibration {
       ...(this.qHeads !== undefined ? { qHeads: this.qHeads } : {}),
       headDim: this.headDim,
       ...(this.rope ? { rope: { invFreq: toBase64(this.rope.invFreq), layout: this.rope.layout } } : {}),
+      ...(this.noRopeLayers.length > 0 ? { noRopeLayers: [...this.noRopeLayers] } : {}),
       layers: this.samples.map((s) =>
         s
           ? {
@@ -274,6 +288,7 @@ export class KVCalibration {
       headDim: raw.headDim,
       qHeads: raw.qHeads,
       rope: raw.rope && { invFreq: fromBase64(raw.rope.invFreq, f32, 'rope.invFreq'), layout: raw.rope.layout },
+      noRopeLayers: raw.noRopeLayers,
       layers: raw.layers.map((l, i) =>
         l
           ? {
