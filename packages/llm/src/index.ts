@@ -5,6 +5,7 @@ export type { LayerActivations } from './decoder-layer.js';
 export { type LlamaConfig, type ModelType, SUPPORTED_MODEL_TYPES, SUPPORTED_ROPE_TYPES, parseModelConfig } from './config.js';
 export { LlamaTokenizer, loadTokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer.js';
 export { ChatTemplates, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
+export { ChatSession, type ChatSessionOptions, type ChatReply } from './chat-session.js';
 export { type ModelSource, type ModelFiles, type RandomAccessFile, openModelSource } from './model-source.js';
 // The safetensors format lives in @kvkit/tensor-core (kv-lowrank writes it too); re-exported under llm's names.
 export {
