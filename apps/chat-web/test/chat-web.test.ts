@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CHROMIUM, openPage } from '@kvkit/browser-test';
 import { kivi } from '@kvkit/kv-quant';
-import { generate, type LlamaModel, loadModel } from '@kvkit/llm';
+import { ChatSession, generate, type LlamaModel, loadModel } from '@kvkit/llm';
 import { denseCache, type CacheLayerFactory } from '@kvkit/tensor-core';
 import { TEST_DAWN_FEATURES, webgpuRequired } from '@kvkit/tensor-core/testing';
 import type { Page } from 'playwright-core';
@@ -170,10 +170,36 @@ describe.skipIf(!available)('chat-web in headless Chromium', () => {
     const reference = await generate(model, prompt, { maxNewTokens: 12, seed: 1 });
     expect(run.stats).toMatchObject({ promptFormat: 'chat template', promptTokens: prompt.length });
     expect(run.stats!.ids).toEqual(Array.from(reference.ids));
-    expect(await page.textContent('#stats')).toMatch(/a user turn, written by the model's chat template/);
+    expect(await page.textContent('#stats')).toMatch(/turn 1, a user turn written by the model's chat template: 0 tokens from the conversation's cache/);
     // Unchecked, the text is the prompt as is.
     const plain = await runInPage(page, 'cpu', 'default', 4);
     expect(plain.stats).toMatchObject({ promptFormat: 'text', promptTokens: model.tokenizer.encode(PROMPT).length });
+  });
+
+  it("holds a conversation: each turn reuses the conversation's cache, as ChatSession does in Node", async () => {
+    await page.click('#new-conversation');
+    const session = new ChatSession(model);
+    const turns = ['Call me Ishmael.', 'Where is the whale?'];
+    let output = '';
+    for (const [i, text] of turns.entries()) {
+      await page.fill('#prompt', text);
+      const run = await runInPage(page, 'cpu', 'default', 10, 'f32', true);
+      expect(run.state, run.status).toBe('done');
+      const reply = await session.send(text, { maxNewTokens: 10, seed: 1 });
+      expect(run.stats, `turn ${i + 1}`).toMatchObject({ turn: i + 1, reusedTokens: reply.reusedTokens, promptTokens: reply.promptTokens, kvBytes: reply.memory.bytes });
+      expect(run.stats!.ids).toEqual(Array.from(reply.ids));
+      output += `${output ? '\n\n' : ''}› ${text}\n${reply.text}`;
+      expect(run.output).toBe(output);
+    }
+    expect(session.messages).toHaveLength(4);
+    expect((await runInPage(page, 'cpu', 'default', 2, 'f32', true)).stats!.turn).toBe(3);
+    // Another cache method starts a new conversation, as does the button.
+    expect((await runInPage(page, 'cpu', 'dense', 2, 'f32', true)).stats).toMatchObject({ turn: 1, reusedTokens: 0 });
+    await page.click('#new-conversation');
+    expect(await page.textContent('#output')).toBe('');
+    expect((await runInPage(page, 'cpu', 'dense', 2, 'f32', true)).stats!.turn).toBe(1);
+    session.dispose();
+    await page.fill('#prompt', PROMPT);
   });
 
   it('streams tokens while it generates on the CPU, and Stop ends the run (aborted)', async () => {

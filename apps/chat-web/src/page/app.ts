@@ -13,6 +13,7 @@ const form = {
   tokens: $<HTMLInputElement>('tokens'),
   temperature: $<HTMLInputElement>('temperature'),
   chat: $<HTMLInputElement>('chat'),
+  newConversation: $<HTMLButtonElement>('new-conversation'),
   run: $<HTMLButtonElement>('run'),
   stop: $<HTMLButtonElement>('stop'),
 };
@@ -20,6 +21,8 @@ const view = { status: $('status'), output: $('output'), stats: $('stats'), help
 const worker = new Worker('/worker.js', { type: 'module' });
 const ask = (request: PageRequest) => worker.postMessage(request);
 let methods: MethodHelp[] = [];
+/** The conversation's turns so far as the output shows them (empty outside a conversation). */
+let transcript = '';
 
 function setStatus(text: string, state: 'busy' | 'done' | 'error' | 'ready'): void {
   view.status.textContent = text;
@@ -40,7 +43,12 @@ function showStats(stats: RunStats): void {
         `${stats.matrices === stats.weights ? '' : ` (${stats.matrices} matrices as stored)`} (${formatBytes(stats.weightBytes)})`,
     ],
     ['cache', stats.method],
-    ['prompt', stats.promptFormat === 'chat template' ? "a user turn, written by the model's chat template" : 'the text as is'],
+    [
+      'prompt',
+      stats.promptFormat === 'chat template'
+        ? `turn ${stats.turn}, a user turn written by the model's chat template: ${stats.reusedTokens} tokens from the conversation's cache, ${stats.promptTokens} computed`
+        : 'the text as is',
+    ],
     ['tokens', `${stats.promptTokens} prompt + ${stats.generatedTokens} generated (${stats.stopReason})`],
     ['prefill', `${stats.prefillTokensPerSec.toFixed(0)} tokens/s`],
     ['decode', `${stats.decodeTokensPerSec.toFixed(1)} tokens/s`],
@@ -66,6 +74,7 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
   } else if (message.type === 'status') setStatus(message.text, 'busy');
   else if (message.type === 'token') view.output.append(message.text);
   else if (message.type === 'done') {
+    transcript = message.stats.promptFormat === 'chat template' ? (view.output.textContent ?? '') : '';
     showStats(message.stats);
     setStatus('done', 'done');
     setRunning(false);
@@ -81,7 +90,8 @@ worker.onerror = (event) => {
 
 function run(): void {
   setRunning(true);
-  view.output.textContent = form.prompt.value;
+  // A chat turn is shown below the conversation's earlier ones; a text prompt alone.
+  view.output.textContent = form.chat.checked ? `${transcript}${transcript ? '\n\n' : ''}› ${form.prompt.value}\n` : form.prompt.value;
   setStatus('starting…', 'busy');
   ask({
     type: 'run',
@@ -104,4 +114,9 @@ function showMethodHelp(): void {
 form.method.addEventListener('input', showMethodHelp);
 form.run.addEventListener('click', run);
 form.stop.addEventListener('click', () => ask({ type: 'stop' }));
+form.newConversation.addEventListener('click', () => {
+  ask({ type: 'new-conversation' });
+  transcript = '';
+  view.output.textContent = '';
+});
 if (!('gpu' in navigator)) form.backend.querySelector<HTMLOptionElement>('option[value=webgpu]')!.disabled = true;

@@ -1,8 +1,8 @@
 // The generation worker: the model, the backends and the generation loop live here, off the page's
 // main thread, so the page stays responsive during prefill and decode, and the CPU backend's SIMD
 // threads block in Atomics.wait instead of polling (a page's main thread may not block).
-import { type GenerateResult, type LlamaModel, generate, loadModel } from '@kvkit/llm';
-import { type Backend, cpuBackend, denseF16Bytes, simdThreadCount, startSimdThreads } from '@kvkit/tensor-core';
+import { ChatSession, type GenerateOptions, type GenerateResult, type LlamaModel, generate, loadModel } from '@kvkit/llm';
+import { type Backend, type CacheMethod, cpuBackend, denseF16Bytes, simdThreadCount, startSimdThreads } from '@kvkit/tensor-core';
 import { createWebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { methodFromPageSpec, methodHelp } from './methods.js';
 import type { PageRequest, RunStats, WorkerMessage } from './protocol.js';
@@ -12,6 +12,13 @@ const post = (message: WorkerMessage) => (self as unknown as { postMessage(messa
 const backends = new Map<string, Promise<Backend>>();
 const models = new Map<string, Promise<LlamaModel>>();
 let running: AbortController | undefined;
+/** The conversation of chat turns, with the model and cache method it runs on (a change of either starts a new one). */
+let conversation: { session: ChatSession; model: LlamaModel; method: string; turns: number } | undefined;
+
+function forgetConversation(): void {
+  conversation?.session.dispose();
+  conversation = undefined;
+}
 
 /** One backend per name for the worker's life (a WebGPU device serves the f32 and the f16 model). */
 function backendNamed(name: 'cpu' | 'webgpu'): Promise<Backend> {
@@ -42,19 +49,36 @@ function modelOn(backendName: 'cpu' | 'webgpu', dtype: 'f32' | 'f16'): Promise<L
   return model;
 }
 
-/**
- * The prompt of a run: with `chat`, the text as a user turn through the model's chat template
- * (an instruct checkpoint's; the opening of the assistant's turn last), else the text as is.
- */
-function promptOf(model: LlamaModel, request: Extract<PageRequest, { type: 'run' }>): { prompt: string | Int32Array; format: RunStats['promptFormat'] } {
-  if (!request.chat || !model.tokenizer.hasChatTemplate) return { prompt: request.prompt, format: 'text' };
-  const prompt = model.tokenizer.encodeChat([{ role: 'user', content: request.prompt }], { addGenerationPrompt: true });
-  return { prompt, format: 'chat template' };
+/** How a run was prompted: as is, or as turn `turn` of the conversation, with the prompt tokens its cache held. */
+interface PromptedRun {
+  format: RunStats['promptFormat'];
+  turn: number;
+  reusedTokens: number;
+  result: GenerateResult;
 }
 
-function statsOf(model: LlamaModel, method: string, format: RunStats['promptFormat'], result: GenerateResult): RunStats {
+/**
+ * With `chat` and a model that has a chat template (an instruct checkpoint's), the text is the next
+ * user turn of the conversation (@kvkit/llm's ChatSession: one cache for all turns, only new tokens
+ * computed); otherwise the text is the prompt as is.
+ */
+async function prompted(model: LlamaModel, request: Extract<PageRequest, { type: 'run' }>, options: GenerateOptions): Promise<PromptedRun> {
+  if (!request.chat || !model.tokenizer.hasChatTemplate) {
+    forgetConversation(); // a text prompt is no turn of it
+    return { format: 'text', turn: 0, reusedTokens: 0, result: await generate(model, request.prompt, options) };
+  }
+  if (conversation && (conversation.model !== model || conversation.method !== request.method)) forgetConversation();
+  conversation ??= { session: new ChatSession(model, { cache: options.cache as CacheMethod | undefined }), model, method: request.method, turns: 0 };
+  const { cache: _cache, ...turnOptions } = options;
+  const reply = await conversation.session.send(request.prompt, turnOptions);
+  conversation.turns += 1;
+  return { format: 'chat template', turn: conversation.turns, reusedTokens: reply.reusedTokens, result: reply };
+}
+
+function statsOf(model: LlamaModel, method: string, run: PromptedRun): RunStats {
+  const { result } = run;
   const { numLayers, numKvHeads, headDim } = model.config;
-  const tokensHeld = result.promptTokens + Math.max(result.generatedTokens - 1, 0);
+  const tokensHeld = run.reusedTokens + result.promptTokens + Math.max(result.generatedTokens - 1, 0);
   return {
     backend: model.backend.name,
     threads: model.backend.name === 'cpu' ? simdThreadCount() : 1,
@@ -62,7 +86,9 @@ function statsOf(model: LlamaModel, method: string, format: RunStats['promptForm
     matrices: model.matrixDtype,
     weightBytes: model.weightBytes,
     method,
-    promptFormat: format,
+    promptFormat: run.format,
+    turn: run.turn,
+    reusedTokens: run.reusedTokens,
     promptTokens: result.promptTokens,
     generatedTokens: result.generatedTokens,
     stopReason: result.stopReason,
@@ -81,9 +107,8 @@ async function run(request: Extract<PageRequest, { type: 'run' }>): Promise<void
     const cache = methodFromPageSpec(request.method); // a bad spec fails here, before any loading
     post({ type: 'status', text: `loading the model on ${request.backend} (${request.dtype} weights)…` });
     const model = await modelOn(request.backend, request.dtype);
-    const { prompt, format } = promptOf(model, request);
     post({ type: 'status', text: 'generating…' });
-    const result = await generate(model, prompt, {
+    const run = await prompted(model, request, {
       maxNewTokens: request.maxNewTokens,
       temperature: request.temperature,
       seed: 1,
@@ -91,7 +116,7 @@ async function run(request: Extract<PageRequest, { type: 'run' }>): Promise<void
       signal: running.signal, // generate yields a task per token, so a 'stop' message gets through
       onToken: ({ text }) => post({ type: 'token', text }),
     });
-    post({ type: 'done', stats: statsOf(model, request.method, format, result) });
+    post({ type: 'done', stats: statsOf(model, request.method, run) });
   } catch (error) {
     const e = error as Error & { code?: string };
     post({ type: 'error', code: e.code ?? e.name, message: e.message });
@@ -102,6 +127,7 @@ async function run(request: Extract<PageRequest, { type: 'run' }>): Promise<void
 
 self.onmessage = (event: MessageEvent<PageRequest>) => {
   if (event.data.type === 'stop') running?.abort();
+  else if (event.data.type === 'new-conversation') forgetConversation();
   else void run(event.data);
 };
 post({ type: 'methods', methods: methodHelp() });

@@ -6,12 +6,14 @@ export type PageRequest =
       dtype: 'f32' | 'f16';
       method: string;
       prompt: string;
-      /** Send the text as a user turn through the model's chat template (where it has one). */
+      /** Send the text as the next user turn of the conversation, through the model's chat template (where it has one). */
       chat: boolean;
       maxNewTokens: number;
       temperature: number;
     }
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /** Forget the conversation (and its cache): the next chat turn starts a new one. */
+  | { type: 'new-conversation' };
 
 /** What a run measured: shown as a table, and kept as JSON on the page for scripts and tests. */
 export interface RunStats {
@@ -25,6 +27,10 @@ export interface RunStats {
   method: string;
   /** How the text became the prompt: as is, or as a user turn written by the model's chat template. */
   promptFormat: 'text' | 'chat template';
+  /** The turn's number in its conversation (1 for the first; 0 for a text prompt). */
+  turn: number;
+  /** Prompt tokens read from the conversation's cache instead of computed (`promptTokens` counts those computed). */
+  reusedTokens: number;
   promptTokens: number;
   generatedTokens: number;
   stopReason: string;
