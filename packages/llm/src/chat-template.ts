@@ -121,13 +121,18 @@ function parseTemplate(source: string, file: string | null): Template {
   }
 }
 
-/** The special tokens of tokenizer_config.json (`bos_token` … as strings or `{ content }` objects) as strings, as transformers passes them. */
+/** A special token of tokenizer_config.json as its text: the config writes a string or an added-token `{ content, … }` object. */
+export function specialTokenText(value: unknown): string | undefined {
+  const content = typeof value === 'string' ? value : (value as { content?: unknown } | null)?.content;
+  return typeof content === 'string' ? content : undefined;
+}
+
+/** The special tokens of tokenizer_config.json (`bos_token` …) as strings, as transformers passes them. */
 function specialTokenStrings(config: Record<string, unknown>): Record<string, string> {
   const tokens: Record<string, string> = {};
   for (const name of ['bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token']) {
-    const value = config[name];
-    const content = typeof value === 'string' ? value : (value as { content?: unknown } | null)?.content;
-    if (typeof content === 'string') tokens[name] = content;
+    const text = specialTokenText(config[name]);
+    if (text !== undefined) tokens[name] = text;
   }
   return tokens;
 }

@@ -42,7 +42,7 @@ export interface LayerActivations {
   positions: Int32Array;
   /** [n, hidden]: the layer's input (the residual stream before input_layernorm). */
   hidden: Tensor;
-  /** [qHeads, n, headDim]: queries after RoPE. */
+  /** [qHeads, n, headDim]: queries after RoPE (on a NoPE layer, `config.noRopeLayers`, not rotated). */
   q: Tensor;
   /** [kvHeads, n, headDim]: keys before RoPE (after Qwen3's k_norm). */
   keyPreRope: Tensor;

@@ -1,6 +1,6 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CorruptModelFileError, IndexOutOfRangeError } from '@kvkit/tensor-core';
-import { type ChatMessage, type ChatTemplateOptions, ChatTemplates } from './chat-template.js';
+import { type ChatMessage, type ChatTemplateOptions, ChatTemplates, specialTokenText } from './chat-template.js';
 import { tokenIdList } from './config.js';
 import { type ModelFiles, type ModelSource, openModelSource, readJsonFile, readTextFile, requireFile, parseJson } from './model-source.js';
 
@@ -105,8 +105,8 @@ export class LlamaTokenizer {
   }
 
   private tokenId(token: unknown): number | undefined {
-    const content = typeof token === 'string' ? token : (token as { content?: unknown } | null)?.content;
-    return typeof content === 'string' ? this.tokenizer.token_to_id(content) : undefined;
+    const text = specialTokenText(token);
+    return text === undefined ? undefined : this.tokenizer.token_to_id(text);
   }
 }
 

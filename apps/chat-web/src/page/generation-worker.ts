@@ -62,15 +62,19 @@ interface PromptedRun {
  * user turn of the conversation (@kvkit/llm's ChatSession: one cache for all turns, only new tokens
  * computed); otherwise the text is the prompt as is.
  */
-async function prompted(model: LlamaModel, request: Extract<PageRequest, { type: 'run' }>, options: GenerateOptions): Promise<PromptedRun> {
+async function prompted(
+  model: LlamaModel,
+  request: Extract<PageRequest, { type: 'run' }>,
+  cache: CacheMethod | undefined,
+  options: Omit<GenerateOptions, 'cache'>,
+): Promise<PromptedRun> {
   if (!request.chat || !model.tokenizer.hasChatTemplate) {
     forgetConversation(); // a text prompt is no turn of it
-    return { format: 'text', turn: 0, reusedTokens: 0, result: await generate(model, request.prompt, options) };
+    return { format: 'text', turn: 0, reusedTokens: 0, result: await generate(model, request.prompt, { ...options, cache }) };
   }
   if (conversation && (conversation.model !== model || conversation.method !== request.method)) forgetConversation();
-  conversation ??= { session: new ChatSession(model, { cache: options.cache as CacheMethod | undefined }), model, method: request.method, turns: 0 };
-  const { cache: _cache, ...turnOptions } = options;
-  const reply = await conversation.session.send(request.prompt, turnOptions);
+  conversation ??= { session: new ChatSession(model, { cache }), model, method: request.method, turns: 0 };
+  const reply = await conversation.session.send(request.prompt, options);
   conversation.turns += 1;
   return { format: 'chat template', turn: conversation.turns, reusedTokens: reply.reusedTokens, result: reply };
 }
@@ -108,11 +112,10 @@ async function run(request: Extract<PageRequest, { type: 'run' }>): Promise<void
     post({ type: 'status', text: `loading the model on ${request.backend} (${request.dtype} weights)…` });
     const model = await modelOn(request.backend, request.dtype);
     post({ type: 'status', text: 'generating…' });
-    const run = await prompted(model, request, {
+    const run = await prompted(model, request, cache, {
       maxNewTokens: request.maxNewTokens,
       temperature: request.temperature,
       seed: 1,
-      cache,
       signal: running.signal, // generate yields a task per token, so a 'stop' message gets through
       onToken: ({ text }) => post({ type: 'token', text }),
     });
