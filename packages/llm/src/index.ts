@@ -23,5 +23,6 @@ export {
 } from '@kvkit/tensor-core';
 export { parseShardIndex, type ShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 export { generate, generateBatch, type GenerateOptions, type GenerateResult, type StopReason, type TokenEvent } from './generate.js';
+export { streamGenerate, type GenerationStream } from './generation-stream.js';
 export { Sampler, argmax, type SamplingOptions } from './sampler.js';
 export { StopCriteria } from './stop-criteria.js';
