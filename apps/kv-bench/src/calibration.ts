@@ -21,13 +21,13 @@ export function packagesNeedingCalibration(descriptors: readonly MethodDescripto
 export async function collectCalibration(model: LlamaModel, text: string, packages: readonly CalibratedPackage[], tokens = 2048): Promise<CalibrationData> {
   if (packages.length === 0) return {};
   const { numLayers, numHeads, numKvHeads, headDim, maxPositions } = model.config;
-  const { rope: rope0, noRopeLayers } = model.cacheSpec();
+  const { rope: rope0, layerRopes } = model.cacheSpec();
   const observers: ((event: LayerActivations) => void)[] = [];
   const finishers: [CalibratedPackage, () => unknown][] = [];
 
   if (packages.includes('@kvkit/kv-quant')) {
     const { KVCalibrationCollector } = await import('@kvkit/kv-quant');
-    const collector = new KVCalibrationCollector({ numLayers, kvHeads: numKvHeads, headDim, qHeads: numHeads, rope: rope0, noRopeLayers, maxTokens: tokens });
+    const collector = new KVCalibrationCollector({ numLayers, kvHeads: numKvHeads, headDim, qHeads: numHeads, rope: rope0, layerRopes, maxTokens: tokens });
     observers.push((event) => collector.add(event));
     finishers.push(['@kvkit/kv-quant', () => collector.finish().toJSON()]);
   }

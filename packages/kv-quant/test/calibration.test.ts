@@ -153,35 +153,38 @@ describe('KVCalibrationCollector', () => {
       expect(withoutRope.tokens(1)).toBe(0);
     }));
 
-  it('a NoPE layer (noRopeLayers) keeps its queries as they come, its post-RoPE keys are its keys, its query energy unpaired; JSON keeps the list', () =>
+  it('each layer rotates with its own rope (layerRopes): a NoPE layer, zero frequencies, keeps its queries and keys as they are and its query energy unpaired; JSON keeps them', () =>
     withSeed((rng) => {
       const n = 5;
       const k = randomArray(rng, 2 * n * d);
       const q = randomArray(rng, 4 * n * d);
       const pos = Int32Array.from({ length: n }, (_, i) => 11 + 2 * i);
-      const collector = new KVCalibrationCollector({ numLayers: 2, kvHeads: 2, headDim: d, qHeads: 4, rope, noRopeLayers: [1] });
+      const none = { invFreq: new Float32Array(d / 2), layout: rope!.layout };
+      const layerRopes = [rope!, none];
+      const collector = new KVCalibrationCollector({ numLayers: 2, kvHeads: 2, headDim: d, qHeads: 4, rope, layerRopes });
       for (const layerIndex of [0, 1]) collector.add({ layerIndex, positions: pos, keyPreRope: tensor(k, [2, n, d]), value: tensor(k, [2, n, d]), q: tensor(q, [4, n, d]) });
       const calibration = collector.finish();
-      expect(calibration.noRopeLayers).toEqual([1]);
-      expect(Array.from(calibration.layer(1).queries!)).toEqual(Array.from(q)); // not rotated back
+      expect(calibration.ropeOf(1)).toEqual(none);
+      expect(Array.from(calibration.layer(1).queries!)).toEqual(Array.from(q)); // rotated back by nothing
       const rotatedBack = calibration.layer(0).queries!;
       expect(Math.max(...Array.from(rotatedBack, (x, i) => Math.abs(x - q[i])))).toBeGreaterThan(1e-3); // layer 0's were
       expect(Array.from(calibration.keys(1, 'post-rope'))).toEqual(Array.from(k));
       expect(Math.max(...Array.from(calibration.keys(0, 'post-rope'), (x, i) => Math.abs(x - k[i])))).toBeGreaterThan(1e-3);
-      // Query energy per channel, E[q_c²] over the group's query heads: paired over RoPE pairs on layer 0 only.
+      // Query energy per channel, E[q_c²] over the group's query heads: paired over rotating pairs on layer 0 only.
       const energy = new Float64Array(2 * d);
       for (let h = 0; h < 4; h++) for (let t = 0; t < n; t++) for (let c = 0; c < d; c++) energy[Math.floor(h / 2) * d + c] += q[(h * n + t) * d + c] ** 2 / (2 * n);
       assertClose(calibration.queryEnergy(1)!, energy, 1e-6, 'unpaired energy');
       const paired = calibration.queryEnergy(0)!;
       expect(paired[0]).toBeCloseTo(paired[d / 2], 12);
       const again = KVCalibration.load(JSON.stringify(calibration.toJSON()));
-      expect(again.noRopeLayers).toEqual([1]);
+      expect(again.ropeOf(1)).toEqual(none);
+      expect(again.ropeOf(0)).toEqual(rope);
       expect(Array.from(again.keys(1, 'post-rope'))).toEqual(Array.from(k));
-      // Post-RoPE input on a NoPE layer needs no rope: it is already pre-RoPE.
-      const noRope = KVCalibration.fromSamples({ kvHeads: 2, headDim: d, noRopeLayers: [0], layers: [{ keys: k, values: k, positions: pos, keyInput: 'post-rope' }] });
-      expect(Array.from(noRope.keys(0, 'pre-rope'))).toEqual(Array.from(k));
-      expect(() => KVCalibration.fromSamples({ kvHeads: 2, headDim: d, noRopeLayers: [2], layers: [undefined, undefined] })).toThrow(
-        expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('noRopeLayers holds 2') }),
+      // Post-RoPE input on a NoPE layer comes back as it is.
+      const post = KVCalibration.fromSamples({ kvHeads: 2, headDim: d, layerRopes: [none], layers: [{ keys: k, values: k, positions: pos, keyInput: 'post-rope' }] });
+      expect(Array.from(post.keys(0, 'pre-rope'))).toEqual(Array.from(k));
+      expect(() => KVCalibration.fromSamples({ kvHeads: 2, headDim: d, layerRopes: [none], layers: [undefined, undefined] })).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('layerRopes holds 1 ropes for 2 layers') }),
       );
     }));
 });

@@ -96,6 +96,12 @@ export class LlamaModel {
   /** What a cache factory needs to know about this model. */
   cacheSpec(): CacheSpec {
     const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingWindow, noRopeLayers } = this.config;
+    const rope = { invFreq: this.invFreqHost.slice(), layout: 'half' as const };
+    // A NoPE layer's rope rotates by nothing: zero frequencies.
+    const layerRopes =
+      noRopeLayers.length > 0
+        ? Array.from({ length: numLayers }, (_, i) => (noRopeLayers.includes(i) ? { invFreq: new Float32Array(rope.invFreq.length), layout: 'half' as const } : rope))
+        : undefined;
     return {
       numLayers,
       qHeads: numHeads,
@@ -103,9 +109,9 @@ export class LlamaModel {
       headDim,
       maxPositions,
       backend: this.backend,
-      rope: { invFreq: this.invFreqHost.slice(), layout: 'half' },
+      rope,
       ...(slidingWindow !== undefined ? { slidingWindow } : {}),
-      ...(noRopeLayers.length > 0 ? { noRopeLayers: [...noRopeLayers] } : {}),
+      ...(layerRopes ? { layerRopes } : {}),
     };
   }
 

@@ -60,7 +60,7 @@ describe('forward', () => {
     const ref = readReference(dir3);
     const smollm3 = await loadModel(dir3);
     const spec = smollm3.cacheSpec();
-    expect(spec.noRopeLayers).toEqual([1]);
+    expect(spec.layerRopes?.map((r) => Array.from(r.invFreq))).toEqual([Array.from(spec.rope.invFreq), [0, 0, 0, 0]]);
     const cache = smollm3.createCache(preRopeDenseCache());
     const ids = Int32Array.from(ref.ids);
     const prefill = smollm3.forward(ids.subarray(0, 7), cache);

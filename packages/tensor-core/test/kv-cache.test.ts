@@ -128,18 +128,20 @@ describe('dense cache', () => {
 });
 
 describe('createCache', () => {
-  it("gives each layer the model's rope, and a NoPE layer (noRopeLayers) zero frequencies: a rotation by nothing", () => {
+  it("gives each layer its own rope where the spec lists one per layer (layerRopes), else the model's", () => {
     const seen: CacheSpec['rope'][] = [];
-    const model = spec({ numLayers: 4, noRopeLayers: [1, 3] });
-    const cache = createCache(model, (layerSpec) => {
+    const collect = (layerSpec: Parameters<ReturnType<typeof denseCache>>[0]) => {
       seen[layerSpec.layerIndex] = layerSpec.rope;
       return denseCache({ dtype: 'f32' })(layerSpec);
-    });
-    const invFreq = Array.from(ropeInverseFrequencies(8, 10000));
-    expect(seen.map((r) => Array.from(r.invFreq))).toEqual([invFreq, [0, 0, 0, 0], invFreq, [0, 0, 0, 0]]);
-    expect(seen.every((r) => r.layout === 'half')).toBe(true);
-    expect(Array.from(model.rope.invFreq)).toEqual(invFreq); // the model's own spec is left as it was
-    cache.dispose();
+    };
+    const global = spec().rope;
+    const local = { invFreq: ropeInverseFrequencies(8, 100), layout: 'half' as const };
+    const none = { invFreq: new Float32Array(4), layout: 'half' as const };
+    createCache(spec({ numLayers: 3, layerRopes: [local, none, global] }), collect).dispose();
+    expect(seen).toEqual([local, none, global]);
+    createCache(spec({ numLayers: 2 }), collect).dispose();
+    expect(seen.slice(0, 2)).toEqual([global, global]);
+    expect(() => createCache(spec({ numLayers: 2, layerRopes: [local] }), collect)).toThrow(/layerRopes holds 1 ropes for 2 layers/);
   });
 });
 

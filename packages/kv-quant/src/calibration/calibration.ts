@@ -32,8 +32,8 @@ export interface KVCalibrationInit {
   qHeads?: number;
   /** The model's rotary embedding: needed to derive post-RoPE keys, or pre-RoPE keys from post-RoPE ones. */
   rope?: { invFreq: Float32Array; layout: RopeLayout };
-  /** Layers that rotate nothing (NoPE: `CacheSpec.noRopeLayers`): their keys and queries are the same before and after RoPE. */
-  noRopeLayers?: readonly number[];
+  /** One rope per layer where the layers' differ (`CacheSpec.layerRopes`; a NoPE layer's has zero frequencies); else `rope` for all. */
+  layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[];
   /** One entry per model layer (undefined for layers without samples). */
   layers: readonly (LayerSamplesInput | undefined)[];
 }
@@ -48,7 +48,7 @@ export interface KVCalibrationJSON {
   qHeads?: number;
   headDim: number;
   rope?: { invFreq: string; layout: RopeLayout };
-  noRopeLayers?: number[];
+  layerRopes?: { invFreq: string; layout: RopeLayout }[];
   layers: ({ tokens: number; keys: string; values: string; positions: string; queries?: string } | null)[];
 }
 
@@ -119,9 +119,14 @@ export class KVCalibration {
     readonly qHeads: number | undefined,
     readonly rope: { invFreq: Float32Array; layout: RopeLayout } | undefined,
     private readonly samples: readonly (LayerSamples | undefined)[],
-    /** Layers without RoPE (NoPE), where post-RoPE keys are the pre-RoPE ones. */
-    readonly noRopeLayers: readonly number[] = []
+    /** Each layer's rope where the layers' differ (see `KVCalibrationInit.layerRopes`). */
+    readonly layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[]
   ) {}
+
+  /** The rope of `layer`: its own where the layers' differ, else the model's. */
+  ropeOf(layer: number): { invFreq: Float32Array; layout: RopeLayout } | undefined {
+    return this.layerRopes?.[layer] ?? this.rope;
+  }
 
   static fromSamples(init: KVCalibrationInit): KVCalibration {
     const { kvHeads, headDim, qHeads } = init;
@@ -134,11 +139,8 @@ export class KVCalibration {
     if (qHeads !== undefined && (!Number.isInteger(qHeads) || qHeads % kvHeads !== 0)) {
       throw new InvalidConfigError(`KVCalibration: qHeads (${qHeads}) must be a multiple of kvHeads (${kvHeads})`);
     }
-    const noRope = new Set(init.noRopeLayers ?? []);
-    for (const layer of noRope) {
-      if (!Number.isInteger(layer) || layer < 0 || layer >= init.layers.length) {
-        throw new InvalidConfigError(`KVCalibration: noRopeLayers holds ${layer}, not a layer in [0, ${init.layers.length})`);
-      }
+    if (init.layerRopes && init.layerRopes.length !== init.layers.length) {
+      throw new InvalidConfigError(`KVCalibration: layerRopes holds ${init.layerRopes.length} ropes for ${init.layers.length} layers`);
     }
     const layers = init.layers.map((input, layer) => {
       if (!input) return undefined;
@@ -158,14 +160,15 @@ export class KVCalibration {
       if (queries && (qHeads === undefined || queries.length !== qHeads * n * headDim)) {
         throw new ShapeMismatchError(`${where}: queries need qHeads and must be [qHeads, ${n}, ${headDim}]`);
       }
-      if (input.keyInput === 'post-rope' && !noRope.has(layer)) {
-        if (!init.rope) throw new InvalidConfigError(`${where}: post-RoPE keys need the model's rope to recover pre-RoPE keys`);
+      if (input.keyInput === 'post-rope') {
+        const layerRope = init.layerRopes?.[layer] ?? init.rope;
+        if (!layerRope) throw new InvalidConfigError(`${where}: post-RoPE keys need the model's rope to recover pre-RoPE keys`);
         return {
           tokens: n,
-          keys: rotate(keys, kvHeads, n, headDim, input.positions, init.rope, -1),
+          keys: rotate(keys, kvHeads, n, headDim, input.positions, layerRope, -1),
           values: Float32Array.from(values),
           positions: Int32Array.from(input.positions),
-          queries: queries && rotate(queries, qHeads!, n, headDim, input.positions, init.rope, -1),
+          queries: queries && rotate(queries, qHeads!, n, headDim, input.positions, layerRope, -1),
         };
       }
       return {
@@ -182,7 +185,7 @@ export class KVCalibration {
       qHeads,
       init.rope && { invFreq: Float32Array.from(init.rope.invFreq), layout: init.rope.layout },
       layers,
-      [...noRope].sort((a, b) => a - b)
+      init.layerRopes?.map((r) => ({ invFreq: Float32Array.from(r.invFreq), layout: r.layout }))
     );
   }
 
@@ -214,9 +217,10 @@ export class KVCalibration {
   /** Keys of `layer` before or after RoPE ([kvHeads, tokens, headDim]). */
   keys(layer: number, keyInput: 'pre-rope' | 'post-rope', method = 'calibration'): Float32Array {
     const s = this.layer(layer, method);
-    if (keyInput === 'pre-rope' || this.noRopeLayers.includes(layer)) return s.keys;
-    if (!this.rope) throw new CalibrationRequiredError(method, 'post-RoPE keys need the rope of the model in the calibration');
-    return rotate(s.keys, this.kvHeads, s.tokens, this.headDim, s.positions, this.rope, 1);
+    if (keyInput === 'pre-rope') return s.keys;
+    const layerRope = this.ropeOf(layer);
+    if (!layerRope) throw new CalibrationRequiredError(method, 'post-RoPE keys need the rope of the model in the calibration');
+    return rotate(s.keys, this.kvHeads, s.tokens, this.headDim, s.positions, layerRope, 1);
   }
 
   /**
@@ -237,13 +241,16 @@ export class KVCalibration {
       }
     }
     for (let i = 0; i < energy.length; i++) energy[i] /= group * s.tokens;
-    // RoPE rotates channel pairs, so an error weighs the pair's mean energy; a NoPE layer keeps each channel's own.
-    if (!this.rope || this.noRopeLayers.includes(layer)) return energy;
+    const layerRope = this.ropeOf(layer);
+    if (!layerRope) return energy;
+    // RoPE rotates channel pairs, so an error weighs its pair's mean energy; a pair that does not
+    // rotate (a zero frequency: a NoPE layer's) keeps each channel's own.
     const paired = Float64Array.from(energy);
-    const half = this.rope.invFreq.length;
+    const half = layerRope.invFreq.length;
     for (let h = 0; h < kvHeads; h++) {
       for (let i = 0; i < half; i++) {
-        const [a, b] = this.rope.layout === 'half' ? [i, i + half] : [2 * i, 2 * i + 1];
+        if (layerRope.invFreq[i] === 0) continue;
+        const [a, b] = layerRope.layout === 'half' ? [i, i + half] : [2 * i, 2 * i + 1];
         const mean = (energy[h * d + a] + energy[h * d + b]) / 2;
         paired[h * d + a] = mean;
         paired[h * d + b] = mean;
@@ -260,7 +267,7 @@ export class KVCalibration {
       ...(this.qHeads !== undefined ? { qHeads: this.qHeads } : {}),
       headDim: this.headDim,
       ...(this.rope ? { rope: { invFreq: toBase64(this.rope.invFreq), layout: this.rope.layout } } : {}),
-      ...(this.noRopeLayers.length > 0 ? { noRopeLayers: [...this.noRopeLayers] } : {}),
+      ...(this.layerRopes ? { layerRopes: this.layerRopes.map((r) => ({ invFreq: toBase64(r.invFreq), layout: r.layout })) } : {}),
       layers: this.samples.map((s) =>
         s
           ? {
@@ -288,7 +295,7 @@ export class KVCalibration {
       headDim: raw.headDim,
       qHeads: raw.qHeads,
       rope: raw.rope && { invFreq: fromBase64(raw.rope.invFreq, f32, 'rope.invFreq'), layout: raw.rope.layout },
-      noRopeLayers: raw.noRopeLayers,
+      layerRopes: raw.layerRopes?.map((r, i) => ({ invFreq: fromBase64(r.invFreq, f32, `layerRopes[${i}].invFreq`), layout: r.layout })),
       layers: raw.layers.map((l, i) =>
         l
           ? {

@@ -7,8 +7,8 @@ export interface CollectorOptions {
   headDim: number;
   qHeads?: number;
   rope?: { invFreq: Float32Array; layout: RopeLayout };
-  /** Layers whose queries are not rotated (NoPE: `CacheSpec.noRopeLayers`): kept as they come. */
-  noRopeLayers?: readonly number[];
+  /** One rope per layer where the layers' differ (`CacheSpec.layerRopes`: Gemma 3's local layers, NoPE layers' zero frequencies). */
+  layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[];
   /** Tokens kept per layer (default 2048); later tokens are ignored. */
   maxTokens?: number;
   /** Keep a stride of tokens: 1 = every token until the cap (default), k = every k-th token. */
@@ -81,18 +81,14 @@ export class KVCalibrationCollector {
 
   /**
    * Adds a model's per-layer event as it comes (`model.forward(ids, cache, { onLayer: (e) => collector.add(e) })`).
-   * Queries are rotated back to pre-RoPE with the collector's `rope`, which KVQuant's sensitivity
-   * weights need (those of `noRopeLayers` were never rotated and are kept as they come); without
-   * `qHeads` the event's queries are ignored.
+   * Queries are rotated back to pre-RoPE with the layer's rope (`layerRopes`, else `rope`), which
+   * KVQuant's sensitivity weights need; without `qHeads` the event's queries are ignored.
    */
   add(event: ModelLayerEvent): void {
-    const { qHeads, rope: modelRope } = this.options;
+    const { qHeads } = this.options;
+    const modelRope = this.options.layerRopes?.[event.layerIndex] ?? this.options.rope;
     if (!qHeads || !event.q) {
       this.observe(event.layerIndex, { keys: event.keyPreRope, values: event.value, positions: event.positions });
-      return;
-    }
-    if (this.options.noRopeLayers?.includes(event.layerIndex)) {
-      this.observe(event.layerIndex, { keys: event.keyPreRope, values: event.value, positions: event.positions, queries: event.q });
       return;
     }
     if (!modelRope) {
@@ -151,7 +147,7 @@ export class KVCalibrationCollector {
       headDim: this.options.headDim,
       qHeads: this.options.qHeads,
       rope: this.options.rope,
-      noRopeLayers: this.options.noRopeLayers,
+      layerRopes: this.options.layerRopes,
       layers: this.positions.map((positions, layer) =>
         positions.length === 0
           ? undefined

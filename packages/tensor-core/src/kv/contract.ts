@@ -98,12 +98,16 @@ export interface CacheSpec {
   maxPositions: number;
   backend: Backend;
   /**
-   * The model's rotary embedding, for layers that store pre-RoPE keys. In a layer's own spec it is
-   * that layer's: zero frequencies (a rotation by nothing) on the layers in `noRopeLayers`.
+   * The model's rotary embedding, for layers that store pre-RoPE keys. In a layer's own spec
+   * (`LayerSpec`) it is that layer's (see `layerRopes`).
    */
   rope: { invFreq: Float32Array; layout: RopeLayout };
-  /** Layers whose queries and keys are not rotated at all (NoPE layers: SmolLM3 leaves out every fourth). */
-  noRopeLayers?: readonly number[];
+  /**
+   * One rotary embedding per layer, where the layers' differ: Gemma 3's sliding-window layers
+   * rotate with their own base, and a layer without RoPE (SmolLM3's NoPE layers) has zero
+   * frequencies, a rotation by nothing. `createCache` gives each layer its own as `rope`.
+   */
+  layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[];
   /** Sliding-window attention of the model (Mistral), if any. */
   slidingWindow?: number;
 }

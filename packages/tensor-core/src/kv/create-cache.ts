@@ -17,13 +17,15 @@ export function createCache(spec: CacheSpec, method: CacheMethod = denseCache())
   if (spec.qHeads % spec.kvHeads !== 0) {
     throw new InvalidConfigError(`createCache: ${spec.qHeads} query heads are not a multiple of ${spec.kvHeads} KV heads`);
   }
+  if (spec.layerRopes && spec.layerRopes.length !== spec.numLayers) {
+    throw new InvalidConfigError(`createCache: spec.layerRopes holds ${spec.layerRopes.length} ropes for ${spec.numLayers} layers`);
+  }
   const layers: KVCacheLayer[] = [];
   try {
     for (let layerIndex = 0; layerIndex < spec.numLayers; layerIndex++) {
       const factory = typeof method === 'function' ? method : method.perLayer(layerIndex);
-      // A NoPE layer's keys are never rotated: a pre-RoPE layer that rotates with its spec's rope then rotates by zero.
-      const rope = spec.noRopeLayers?.includes(layerIndex) ? { ...spec.rope, invFreq: new Float32Array(spec.rope.invFreq.length) } : spec.rope;
-      layers.push(factory({ ...spec, rope, layerIndex }));
+      // Each layer's own rope: a pre-RoPE layer rotates with it (by nothing on a NoPE layer).
+      layers.push(factory({ ...spec, rope: spec.layerRopes?.[layerIndex] ?? spec.rope, layerIndex }));
     }
   } catch (error) {
     for (const layer of layers) layer.dispose();
