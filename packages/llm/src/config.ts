@@ -7,6 +7,7 @@ export const SUPPORTED_MODEL_TYPES = {
   qwen2: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)',
   qwen3: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
   smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
+  gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
 } as const;
 
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
@@ -36,6 +37,20 @@ export interface LlamaConfig {
   qkNorm: boolean;
   /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`); empty elsewhere. */
   noRopeLayers: number[];
+  /** The MLP's gate activation: SwiGLU's SiLU, or Gemma's GeGLU with the tanh-approximated GELU. */
+  mlpActivation: 'silu' | 'gelu_tanh';
+  /** Gemma: every RMSNorm scales by 1 + weight (checkpoints store weight − 1); 0 elsewhere. */
+  normWeightOffset: number;
+  /** Gemma 2/3: RMSNorms on the attention's and the MLP's outputs too, before each joins the residual stream. */
+  sandwichNorms: boolean;
+  /** Factor on the token embeddings (Gemma: √hidden_size); 1 elsewhere. */
+  embedScale: number;
+  /** The attention's score scale where it is not 1/√head_dim (Gemma: query_pre_attn_scalar^−½). */
+  attentionScale?: number;
+  /** The layers that use `slidingWindow` where not all do (Gemma 3: five of every six); absent: all. */
+  slidingLayers?: number[];
+  /** The rotary base of the sliding-window layers where it differs from `ropeTheta` (Gemma 3's rope_local_base_freq; default scaling). */
+  localRopeTheta?: number;
   /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
   mlpBias: boolean;
@@ -51,6 +66,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   qwen2: 'Qwen2ForCausalLM',
   qwen3: 'Qwen3ForCausalLM',
   smollm3: 'SmolLM3ForCausalLM',
+  gemma3_text: 'Gemma3ForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -60,6 +76,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   qwen2: { maxPositions: 32768, slidingWindow: null },
   qwen3: { maxPositions: 32768, slidingWindow: null },
   smollm3: { maxPositions: 32768, slidingWindow: null },
+  gemma3_text: { maxPositions: 131072, slidingWindow: 4096 },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -104,8 +121,11 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(CAUSAL_LM_ARCHITECTURES[type])) {
     unsupported('architectures', architectures, `${CAUSAL_LM_ARCHITECTURES[type]} for model_type ${type}`);
   }
-  const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
-  if (act !== 'silu' && act !== 'swish') unsupported('hidden_act', act, 'silu (SwiGLU MLP)');
+  const gemma = type === 'gemma3_text';
+  const act = gemma ? (c.hidden_activation ?? c.hidden_act ?? 'gelu_pytorch_tanh') : (c.hidden_act ?? c.hidden_activation ?? 'silu');
+  if (gemma ? act !== 'gelu_pytorch_tanh' : act !== 'silu' && act !== 'swish') {
+    unsupported(gemma ? 'hidden_activation' : 'hidden_act', act, gemma ? 'gelu_pytorch_tanh (GeGLU MLP)' : 'silu (SwiGLU MLP)');
+  }
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
     unsupported('quantization_config', method ?? c.quantization_config, 'unquantized f32, f16 or bf16 checkpoints');
@@ -123,10 +143,11 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const headDim = c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim');
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
 
-  const { ropeTheta, ropeScaling } = parseRope(c, fileName, unsupported, positiveNumber);
-  const slidingWindow = parseSlidingWindow(c, type, unsupported, positiveInt);
-
   const numLayers = positiveInt('num_hidden_layers');
+  const gemmaFields = gemma ? parseGemma3(c, numLayers, fileName, unsupported, invalid, positiveInt, positiveNumber) : undefined;
+  const { ropeTheta, ropeScaling } = gemmaFields?.rope ?? parseRope(c, fileName, unsupported, positiveNumber);
+  const slidingWindow = gemmaFields ? gemmaFields.slidingWindow : parseSlidingWindow(c, type, unsupported, positiveInt);
+
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
   const attentionBias = Boolean(c.attention_bias ?? false);
   const rmsNormEps = positiveNumber(c.rms_norm_eps ?? 1e-6, 'rms_norm_eps');
@@ -144,8 +165,13 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ropeScaling,
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     rmsNormEps,
-    qkNorm: type === 'qwen3',
+    qkNorm: type === 'qwen3' || gemma,
     noRopeLayers,
+    mlpActivation: gemma ? 'gelu_tanh' : 'silu',
+    normWeightOffset: gemma ? 1 : 0,
+    sandwichNorms: gemma,
+    embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
+    ...(gemmaFields ? { attentionScale: gemmaFields.attentionScale, slidingLayers: gemmaFields.slidingLayers, localRopeTheta: gemmaFields.localRopeTheta } : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: Boolean(c.mlp_bias ?? false),
@@ -239,4 +265,59 @@ function parseNoRopeLayers(
     return invalid('no_rope_layers', `must list one 0/1 flag per layer (${numLayers}), got ${JSON.stringify(flags)}`);
   }
   return flags.flatMap((f, i) => (f === 0 || f === false ? [i] : []));
+}
+
+/**
+ * Gemma 3's fields: which layers slide (`layer_types`, else every `sliding_window_pattern`-th layer
+ * is global, default 6), the window (`sliding_window`), the global layers' rope (`rope_theta`,
+ * `rope_scaling`; transformers 5: `rope_parameters.full_attention`) and the sliding layers' base
+ * (`rope_local_base_freq`; `rope_parameters.sliding_attention`), and the score scale
+ * `query_pre_attn_scalar`^−½. Soft-capped logits (Gemma 2's) and bidirectional attention are refused.
+ */
+function parseGemma3(
+  c: Record<string, unknown>,
+  numLayers: number,
+  fileName: string,
+  unsupported: (field: string, value: unknown, supported: string) => never,
+  invalid: (field: string, problem: string) => never,
+  positiveInt: (field: string, fallback?: number) => number,
+  positiveNumber: (value: unknown, field: string) => number,
+): { rope: { ropeTheta: number; ropeScaling: RopeScaling }; slidingWindow: number; slidingLayers: number[]; localRopeTheta: number; attentionScale: number } {
+  for (const field of ['attn_logit_softcapping', 'final_logit_softcapping'] as const) {
+    if (c[field] !== undefined && c[field] !== null) unsupported(field, c[field], 'null (Gemma 3 caps no logits)');
+  }
+  if (c.use_bidirectional_attention === true) unsupported('use_bidirectional_attention', true, 'false (causal attention)');
+  const layerTypes = c.layer_types;
+  let sliding: boolean[];
+  if (Array.isArray(layerTypes)) {
+    if (layerTypes.length !== numLayers || !layerTypes.every((t) => t === 'sliding_attention' || t === 'full_attention')) {
+      return invalid('layer_types', `must list sliding_attention or full_attention for each of the ${numLayers} layers`);
+    }
+    sliding = layerTypes.map((t) => t === 'sliding_attention');
+  } else {
+    const pattern = positiveInt('sliding_window_pattern', 6);
+    sliding = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
+  }
+  const params = c.rope_parameters as Record<string, Record<string, unknown> | undefined> | null | undefined;
+  const nested = params !== undefined && params !== null && typeof params.full_attention === 'object';
+  // HF's Gemma3TextConfig defaults rope_theta to 1e6.
+  const global = nested
+    ? parseRope({ rope_parameters: { rope_theta: 1_000_000, ...params.full_attention } }, fileName, unsupported, positiveNumber)
+    : parseRope({ ...c, rope_theta: c.rope_theta ?? 1_000_000 }, fileName, unsupported, positiveNumber);
+  const local = nested ? params.sliding_attention : undefined;
+  if (local && (local.rope_type ?? 'default') !== 'default') unsupported('rope_parameters.sliding_attention.rope_type', local.rope_type, 'default');
+  const localRopeTheta = positiveNumber(local ? (local.rope_theta ?? 10000) : (c.rope_local_base_freq ?? 10000), 'rope_local_base_freq');
+  return {
+    rope: global,
+    slidingWindow: positiveInt('sliding_window', 4096),
+    slidingLayers: sliding.flatMap((s, i) => (s ? [i] : [])),
+    localRopeTheta,
+    attentionScale: positiveNumber(c.query_pre_attn_scalar ?? 256, 'query_pre_attn_scalar') ** -0.5,
+  };
+}
+
+/** The sliding window layer `layer` attends through, if any (Mistral: every layer; Gemma 3: its sliding layers). */
+export function layerWindow(config: LlamaConfig, layer: number): number | undefined {
+  if (config.slidingWindow === undefined) return undefined;
+  return config.slidingLayers === undefined || config.slidingLayers.includes(layer) ? config.slidingWindow : undefined;
 }

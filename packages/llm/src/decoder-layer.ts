@@ -3,6 +3,7 @@ import {
   cast,
   concat,
   contiguous,
+  geluTanh,
   type KVCache,
   matmul,
   maximum,
@@ -18,7 +19,7 @@ import {
   TensorScope,
   transpose,
 } from '@kvkit/tensor-core';
-import type { LlamaConfig } from './config.js';
+import { type LlamaConfig, layerWindow } from './config.js';
 import type { LayerWeights, LinearWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
@@ -56,8 +57,8 @@ export interface LayerActivations {
 
 export interface LayerContext {
   config: LlamaConfig;
-  /** f32 [headDim / 2]. */
-  invFreq: Tensor;
+  /** f32 [headDim / 2]: the rotary frequencies of a layer (Gemma 3's sliding layers have their own). */
+  layerInvFreq: (layer: number) => Tensor;
   /** i32 [rows]: positions of every row of the batch. */
   positions: Tensor;
   segments: readonly Segment[];
@@ -118,10 +119,11 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     const eps = config.rmsNormEps;
     // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
     const rotary = !config.noRopeLayers.includes(layerIndex);
-    const rotate = (t: Tensor) => (rotary ? rope(t, ctx.positions, ctx.invFreq, 'half') : contiguous(t));
+    const invFreq = ctx.layerInvFreq(layerIndex);
+    const rotate = (t: Tensor) => (rotary ? rope(t, ctx.positions, invFreq, 'half') : contiguous(t));
     const q = scope.track(rotate(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope, w.qNorm, eps)));
     const keyPreRope = scope.track(contiguous(splitHeads(linear(h, w.k, scope), numKvHeads, headDim, scope, w.kNorm, eps)));
-    const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, ctx.invFreq, 'half')) : keyPreRope;
+    const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, 'half')) : keyPreRope;
     const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope, undefined, eps)));
 
     const whole = segments.length === 1;
@@ -134,8 +136,9 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
         phase: segment.phase,
         tokenIds: segment.tokenIds,
       });
-      const window = config.slidingWindow;
-      const result = layer.attend(rowsOf(q, segment, whole, scope), { positions: segment.positions, ...(window ? { window } : {}) });
+      const window = layerWindow(config, layerIndex);
+      const scale = config.attentionScale;
+      const result = layer.attend(rowsOf(q, segment, whole, scope), { positions: segment.positions, ...(window ? { window } : {}), ...(scale !== undefined ? { scale } : {}) });
       outputs.push(scope.track(result.output));
       if (result.statistics) {
         result.statistics.keySum.dispose();
@@ -148,12 +151,16 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
       ctx.onLayer({ layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
     }
     const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [rows, numHeads * headDim]));
-    const afterAttention = scope.track(add(x, linear(merged, w.o, scope)));
+    const attended = linear(merged, w.o, scope);
+    // Gemma normalizes each block's output before it joins the residual stream.
+    const afterAttention = scope.track(add(x, w.attentionOutputNorm ? scope.track(rmsNorm(attended, w.attentionOutputNorm, config.rmsNormEps)) : attended));
     reportToLayers(x, afterAttention, layerIndex, segments, scope);
 
     const h2 = scope.track(rmsNorm(afterAttention, w.postAttentionNorm, config.rmsNormEps));
-    const gated = scope.track(mul(scope.track(silu(linear(h2, w.gate, scope))), linear(h2, w.up, scope)));
-    return add(afterAttention, linear(gated, w.down, scope));
+    const activation = config.mlpActivation === 'gelu_tanh' ? geluTanh : silu;
+    const gated = scope.track(mul(scope.track(activation(linear(h2, w.gate, scope))), linear(h2, w.up, scope)));
+    const mlp = linear(gated, w.down, scope);
+    return add(afterAttention, w.mlpOutputNorm ? scope.track(rmsNorm(mlp, w.mlpOutputNorm, config.rmsNormEps)) : mlp);
   } finally {
     scope.dispose();
   }

@@ -7,6 +7,7 @@ import {
   DisposedError,
   type DType,
   gather,
+  mul,
   IndexOutOfRangeError,
   InvalidConfigError,
   type KVCache,
@@ -18,7 +19,7 @@ import {
   tensor,
   UnsupportedModelError,
 } from '@kvkit/tensor-core';
-import type { LlamaConfig } from './config.js';
+import { type LlamaConfig, layerWindow } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
 import { decoderLayer, type LayerActivations, linear, type Segment } from './decoder-layer.js';
 import type { LlamaTokenizer } from './tokenizer.js';
@@ -66,6 +67,9 @@ export class LlamaModel {
   readonly matrixDtype: DType;
   private readonly invFreqHost: Float32Array;
   private readonly invFreq: Tensor;
+  /** The sliding layers' rotary frequencies where their base differs (Gemma 3's rope_local_base_freq). */
+  private readonly localInvFreqHost: Float32Array | undefined;
+  private readonly localInvFreq: Tensor | undefined;
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
   private readonly nextPositions = new WeakMap<KVCache, number>();
   private disposed = false;
@@ -82,6 +86,15 @@ export class LlamaModel {
     this.matrixDtype = weights.layers[0]?.q.weight.dtype ?? dtype;
     this.invFreqHost = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
     this.invFreq = tensor(this.invFreqHost, [this.invFreqHost.length], { dtype: 'f32', backend });
+    if (config.localRopeTheta !== undefined) {
+      this.localInvFreqHost = ropeInverseFrequencies(config.headDim, config.localRopeTheta, { type: 'default' });
+      this.localInvFreq = tensor(this.localInvFreqHost, [this.localInvFreqHost.length], { dtype: 'f32', backend });
+    }
+  }
+
+  /** Whether layer `layer` rotates with the local base (a sliding layer of a model that has one). */
+  private usesLocalRope(layer: number): boolean {
+    return this.localInvFreqHost !== undefined && layerWindow(this.config, layer) !== undefined;
   }
 
   get tokenizer(): LlamaTokenizer {
@@ -95,13 +108,18 @@ export class LlamaModel {
 
   /** What a cache factory needs to know about this model. */
   cacheSpec(): CacheSpec {
-    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingWindow, noRopeLayers } = this.config;
+    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, noRopeLayers, slidingLayers } = this.config;
     const rope = { invFreq: this.invFreqHost.slice(), layout: 'half' as const };
-    // A NoPE layer's rope rotates by nothing: zero frequencies.
+    const local = this.localInvFreqHost && { invFreq: this.localInvFreqHost.slice(), layout: 'half' as const };
+    // Each layer's own where they differ: a NoPE layer rotates by nothing (zero frequencies), Gemma 3's sliding layers with their base.
     const layerRopes =
-      noRopeLayers.length > 0
-        ? Array.from({ length: numLayers }, (_, i) => (noRopeLayers.includes(i) ? { invFreq: new Float32Array(rope.invFreq.length), layout: 'half' as const } : rope))
+      noRopeLayers.length > 0 || local
+        ? Array.from({ length: numLayers }, (_, i) =>
+            noRopeLayers.includes(i) ? { invFreq: new Float32Array(rope.invFreq.length), layout: 'half' as const } : local && this.usesLocalRope(i) ? local : rope,
+          )
         : undefined;
+    // A window every layer uses (Mistral's); Gemma 3's per-layer windows reach the layers as they attend.
+    const slidingWindow = slidingLayers === undefined ? this.config.slidingWindow : undefined;
     return {
       numLayers,
       qHeads: numHeads,
@@ -175,14 +193,14 @@ export class LlamaModel {
     release(this.weights.lmHead);
     release(this.weights.finalNorm);
     for (const layer of this.weights.layers) {
-      release(layer.inputNorm);
-      release(layer.postAttentionNorm);
+      for (const norm of [layer.inputNorm, layer.postAttentionNorm, layer.qNorm, layer.kNorm, layer.attentionOutputNorm, layer.mlpOutputNorm]) release(norm);
       for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]) {
         release(lin.weight);
         release(lin.bias);
       }
     }
     this.invFreq.dispose();
+    this.localInvFreq?.dispose();
     this.weights.pool?.release();
   }
 
@@ -199,7 +217,9 @@ export class LlamaModel {
       let x = scope.track(gather(this.weights.embed, idTensor, 0));
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
-      const ctx = { config: this.config, invFreq: this.invFreq, positions, segments, onLayer };
+      if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
+      const layerInvFreq = (layer: number) => (this.usesLocalRope(layer) ? (this.localInvFreq as Tensor) : this.invFreq);
+      const ctx = { config: this.config, layerInvFreq, positions, segments, onLayer };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
       if (options.logits === 'last') {

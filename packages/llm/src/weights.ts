@@ -30,9 +30,13 @@ export interface LayerWeights {
   k: LinearWeights;
   v: LinearWeights;
   o: LinearWeights;
-  /** Qwen3's RMSNorm weights [headDim] over each head's queries and keys (`config.qkNorm`). */
+  /** Qwen3's and Gemma 3's RMSNorm weights [headDim] over each head's queries and keys (`config.qkNorm`). */
   qNorm?: Tensor;
   kNorm?: Tensor;
+  /** Gemma's norms on the attention's and the MLP's outputs (`config.sandwichNorms`). */
+  attentionOutputNorm?: Tensor;
+  mlpOutputNorm?: Tensor;
+  /** The norm before the MLP (HF's post_attention_layernorm; Gemma's pre_feedforward_layernorm). */
   postAttentionNorm: Tensor;
   gate: LinearWeights;
   up: LinearWeights;
@@ -59,6 +63,8 @@ interface ExpectedTensor {
   shape: number[];
   /** Where the loaded tensor goes. */
   assign: (t: Tensor) => void;
+  /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
+  offset?: number;
 }
 
 /**
@@ -79,21 +85,27 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
     target.layers.push(layer);
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
-    list.push({ name: `${p}.input_layernorm.weight`, shape: [d], assign: (t) => (layer.inputNorm = t) });
+    const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push({ name, shape: [size], assign: set, offset: config.normWeightOffset });
+    norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
     linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
     linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
     linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
     linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
     if (config.qkNorm) {
-      list.push({ name: `${p}.self_attn.q_norm.weight`, shape: [headDim], assign: (t) => (layer.qNorm = t) });
-      list.push({ name: `${p}.self_attn.k_norm.weight`, shape: [headDim], assign: (t) => (layer.kNorm = t) });
+      norm(`${p}.self_attn.q_norm.weight`, headDim, (t) => (layer.qNorm = t));
+      norm(`${p}.self_attn.k_norm.weight`, headDim, (t) => (layer.kNorm = t));
     }
-    list.push({ name: `${p}.post_attention_layernorm.weight`, shape: [d], assign: (t) => (layer.postAttentionNorm = t) });
+    if (config.sandwichNorms) {
+      // Gemma: post_attention_layernorm is on the attention's output; the norm before the MLP is pre_feedforward_layernorm.
+      norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.attentionOutputNorm = t));
+      norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
+      norm(`${p}.post_feedforward_layernorm.weight`, d, (t) => (layer.mlpOutputNorm = t));
+    } else norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
     linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
     linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
     linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
-  list.push({ name: 'model.norm.weight', shape: [d], assign: (t) => (target.finalNorm = t) });
+  list.push({ name: 'model.norm.weight', shape: [d], assign: (t) => (target.finalNorm = t), offset: config.normWeightOffset });
   if (!config.tieWordEmbeddings) list.push({ name: 'lm_head.weight', shape: [vocabSize, d], assign: (t) => (target.lmHead = t) });
   return list;
 }
@@ -129,7 +141,7 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
           const bytes = await shard.read(entry);
           const t =
             (pool && item.shape.length === 2 && pooledTensor(pool, bytes, entry, item.shape, halfWeights, shardName, backend)) ||
-            floatTensor(decodeSafetensorsFloat32(bytes, entry, shardName), item.shape, dtype, backend);
+            floatTensor(withOffset(decodeSafetensorsFloat32(bytes, entry, shardName), item.offset), item.shape, dtype, backend);
           loaded.push(t);
           item.assign(t);
         }
@@ -144,6 +156,12 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
   if (config.tieWordEmbeddings) target.lmHead = target.embed;
   const bytes = loaded.reduce((sum, t) => sum + t.size * bytesPerElement(t.dtype), 0);
   return { ...(target as LlamaWeights), bytes, ...(pool ? { pool } : {}) };
+}
+
+/** `values` + `offset` in f32, in place (no offset: as they are). */
+function withOffset(values: Float32Array, offset = 0): Float32Array {
+  if (offset !== 0) for (let i = 0; i < values.length; i++) values[i] += offset;
+  return values;
 }
 
 function floatTensor(values: Float32Array, shape: number[], dtype: 'f32' | 'f16', backend: Backend): Tensor {

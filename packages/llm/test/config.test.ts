@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseModelConfig } from '../src/index.js';
+import { layerWindow, parseModelConfig } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
 import { TORCH_REFERENCE } from './helpers/fixtures.js';
 
@@ -126,6 +126,34 @@ const SMOLLM3_3B = {
   vocab_size: 128256,
 };
 
+/** The fields of a Gemma 3 1B config.json (transformers 4.5x): five sliding layers to each global one. */
+const GEMMA3_1B = {
+  architectures: ['Gemma3ForCausalLM'],
+  model_type: 'gemma3_text',
+  attention_bias: false,
+  attn_logit_softcapping: null,
+  bos_token_id: 2,
+  eos_token_id: [1, 106],
+  final_logit_softcapping: null,
+  head_dim: 256,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 1152,
+  intermediate_size: 6912,
+  max_position_embeddings: 32768,
+  num_attention_heads: 4,
+  num_hidden_layers: 26,
+  num_key_value_heads: 1,
+  query_pre_attn_scalar: 256,
+  rms_norm_eps: 1e-6,
+  rope_local_base_freq: 10000,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: 512,
+  sliding_window_pattern: 6,
+  torch_dtype: 'bfloat16',
+  vocab_size: 262144,
+};
+
 describe('config.json', () => {
   it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
     const c = parseModelConfig(LLAMA_32_1B);
@@ -184,6 +212,45 @@ describe('config.json', () => {
     rejects({ ...SMOLLM3_3B, no_rope_layers: [1, 0, 1] }, 'INVALID_CONFIG', /no_rope_layers must list one 0\/1 flag per layer \(36\)/);
     rejects({ ...SMOLLM3_3B, no_rope_layers: SMOLLM3_3B.no_rope_layers.map((f) => f * 2) }, 'INVALID_CONFIG', /no_rope_layers/);
     rejects({ ...SMOLLM3_3B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported/);
+  });
+
+  it('normalizes Gemma 3 (sliding and global layers, their two rope bases, GeGLU, norms around both blocks, the query scale)', () => {
+    const sliding = Array.from({ length: 26 }, (_, i) => i).filter((i) => (i + 1) % 6 !== 0);
+    const gemma = parseModelConfig(GEMMA3_1B);
+    expect(gemma).toMatchObject({
+      modelType: 'gemma3_text',
+      headDim: 256,
+      numKvHeads: 1,
+      qkNorm: true,
+      mlpActivation: 'gelu_tanh',
+      normWeightOffset: 1,
+      sandwichNorms: true,
+      embedScale: Math.sqrt(1152),
+      attentionScale: 1 / 16,
+      slidingWindow: 512,
+      slidingLayers: sliding,
+      ropeTheta: 1e6,
+      localRopeTheta: 10000,
+      eosTokenIds: [1, 106],
+    });
+    expect([layerWindow(gemma, 0), layerWindow(gemma, 5), layerWindow(gemma, 6)]).toEqual([512, undefined, 512]);
+    // transformers 5: layer_types and per-type rope_parameters.
+    const { rope_theta: _t, rope_local_base_freq: _l, sliding_window_pattern: _p, ...rest } = GEMMA3_1B;
+    const layerTypes = Array.from({ length: 26 }, (_, i) => (i % 3 === 2 ? 'full_attention' : 'sliding_attention'));
+    const v5 = parseModelConfig({
+      ...rest,
+      layer_types: layerTypes,
+      rope_parameters: { full_attention: { rope_type: 'linear', rope_theta: 1e6, factor: 8 }, sliding_attention: { rope_type: 'default', rope_theta: 10000 } },
+    });
+    expect(v5).toMatchObject({ ropeTheta: 1e6, ropeScaling: { type: 'linear', factor: 8 }, localRopeTheta: 10000, slidingLayers: layerTypes.flatMap((t, i) => (t === 'sliding_attention' ? [i] : [])) });
+    for (const other of [LLAMA_32_1B, QWEN3_06B]) expect(parseModelConfig(other)).toMatchObject({ mlpActivation: 'silu', normWeightOffset: 0, sandwichNorms: false, embedScale: 1 });
+    expect(layerWindow(parseModelConfig(MISTRAL_7B_V01), 17)).toBe(4096);
+    rejects({ ...GEMMA3_1B, final_logit_softcapping: 30 }, 'UNSUPPORTED_MODEL', /final_logit_softcapping = 30 is not supported; supported: null/);
+    rejects({ ...GEMMA3_1B, attn_logit_softcapping: 50 }, 'UNSUPPORTED_MODEL', /attn_logit_softcapping/);
+    rejects({ ...GEMMA3_1B, use_bidirectional_attention: true }, 'UNSUPPORTED_MODEL', /use_bidirectional_attention/);
+    rejects({ ...GEMMA3_1B, hidden_activation: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_activation = "gelu" is not supported; supported: gelu_pytorch_tanh/);
+    rejects({ ...GEMMA3_1B, layer_types: ['sliding_attention'] }, 'INVALID_CONFIG', /layer_types must list sliding_attention or full_attention for each of the 26 layers/);
+    rejects({ ...GEMMA3_1B, model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }, 'UNSUPPORTED_MODEL', /model_type "gemma3" is not supported/);
   });
 
   it('reads the fixtures’ configs as the reference script meant them', () => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { PagedCacheLayer } from '@kvkit/attention-kernels';
-import { denseCache, gather, rope, tensor } from '@kvkit/tensor-core';
+import { denseCache, gather, rope, ropeInverseFrequencies, tensor } from '@kvkit/tensor-core';
 import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LayerActivations, type LlamaModel, loadModel } from '../src/index.js';
@@ -55,24 +55,30 @@ describe('forward', () => {
     cache.dispose();
   });
 
-  it('gives a NoPE layer (SmolLM3) a rope of zero frequencies: a pre-RoPE cache rotates nothing there, and the logits hold', async () => {
-    const dir3 = dir('smollm3-nope');
-    const ref = readReference(dir3);
-    const smollm3 = await loadModel(dir3);
-    const spec = smollm3.cacheSpec();
-    expect(spec.layerRopes?.map((r) => Array.from(r.invFreq))).toEqual([Array.from(spec.rope.invFreq), [0, 0, 0, 0]]);
-    const cache = smollm3.createCache(preRopeDenseCache());
-    const ids = Int32Array.from(ref.ids);
-    const prefill = smollm3.forward(ids.subarray(0, 7), cache);
-    assertClose(prefill.readFloat32Sync(), rows(ref.logits, 0, 7), 1e-5, 'NoPE pre-rope prefill');
-    for (let t = 7; t < ids.length; t++) {
-      const step = smollm3.forward(ids.subarray(t, t + 1), cache);
-      assertClose(step.readFloat32Sync(), rows(ref.logits, t, t + 1), 1e-5, `NoPE pre-rope decode ${t}`);
-      step.dispose();
+  it("gives each layer's cache its own rope (SmolLM3's NoPE layer: zero frequencies; Gemma 3's sliding layer: its base): a pre-RoPE cache rotates right, and the logits hold", async () => {
+    for (const [name, layerFrequencies] of [
+      ['smollm3-nope', (spec: ReturnType<LlamaModel['cacheSpec']>) => [Array.from(spec.rope.invFreq), [0, 0, 0, 0]]],
+      ['gemma3-sliding', (spec: ReturnType<LlamaModel['cacheSpec']>) => [Array.from(ropeInverseFrequencies(16, 100)), Array.from(spec.rope.invFreq)]],
+    ] as const) {
+      const fixture = dir(name);
+      const ref = readReference(fixture);
+      const model = await loadModel(fixture);
+      const spec = model.cacheSpec();
+      expect(spec.layerRopes?.map((r) => Array.from(r.invFreq)), name).toEqual(layerFrequencies(spec));
+      expect(spec.slidingWindow, name).toBeUndefined(); // Gemma 3's window is per layer: it reaches the layers as they attend
+      const cache = model.createCache(preRopeDenseCache());
+      const ids = Int32Array.from(ref.ids);
+      const prefill = model.forward(ids.subarray(0, 7), cache);
+      assertClose(prefill.readFloat32Sync(), rows(ref.logits, 0, 7), 1e-5, `${name} pre-rope prefill`);
+      for (let t = 7; t < ids.length; t++) {
+        const step = model.forward(ids.subarray(t, t + 1), cache);
+        assertClose(step.readFloat32Sync(), rows(ref.logits, t, t + 1), 1e-5, `${name} pre-rope decode ${t}`);
+        step.dispose();
+      }
+      prefill.dispose();
+      cache.dispose();
+      model.dispose();
     }
-    prefill.dispose();
-    cache.dispose();
-    smollm3.dispose();
   });
 
   it('passes un-rotated keys to a pre-RoPE cache layer and gets the same logits', () => {

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
+    expect(fixtures).toEqual(['gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
   });
 
   for (const name of fixtures) {
@@ -55,6 +55,9 @@ describe('parity with the independent PyTorch reference', () => {
     // As a Llama checkpoint the same weights run without q_norm / k_norm (their tensors left unread).
     ['qwen3-qk-norm', { model_type: 'llama', architectures: ['LlamaForCausalLM'] }],
     ['smollm3-nope', { no_rope_layers: [1, 1] }],
+    ['gemma3-sliding', { sliding_window_pattern: 1 }],
+    ['gemma3-sliding', { rope_local_base_freq: 1000000 }],
+    ['gemma3-sliding', { query_pre_attn_scalar: 16 }],
   ] as const) {
     it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
       const dir = join(TORCH_REFERENCE, name);
