@@ -8,6 +8,7 @@ export const SUPPORTED_MODEL_TYPES = {
   qwen3: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
   smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
+  gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
 } as const;
 
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
@@ -51,6 +52,10 @@ export interface LlamaConfig {
   slidingLayers?: number[];
   /** The rotary base of the sliding-window layers where it differs from `ropeTheta` (Gemma 3's rope_local_base_freq; default scaling). */
   localRopeTheta?: number;
+  /** Gemma 2: scores soft-capped to ±cap (cap · tanh(s / cap)) before the softmax. */
+  attentionSoftcap?: number;
+  /** Gemma 2: logits soft-capped to ±cap. */
+  finalLogitSoftcap?: number;
   /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
   mlpBias: boolean;
@@ -67,6 +72,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   qwen3: 'Qwen3ForCausalLM',
   smollm3: 'SmolLM3ForCausalLM',
   gemma3_text: 'Gemma3ForCausalLM',
+  gemma2: 'Gemma2ForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -77,6 +83,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   qwen3: { maxPositions: 32768, slidingWindow: null },
   smollm3: { maxPositions: 32768, slidingWindow: null },
   gemma3_text: { maxPositions: 131072, slidingWindow: 4096 },
+  gemma2: { maxPositions: 8192, slidingWindow: 4096 },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -121,7 +128,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(CAUSAL_LM_ARCHITECTURES[type])) {
     unsupported('architectures', architectures, `${CAUSAL_LM_ARCHITECTURES[type]} for model_type ${type}`);
   }
-  const gemma = type === 'gemma3_text';
+  const gemma = type === 'gemma3_text' || type === 'gemma2';
   const act = gemma ? (c.hidden_activation ?? c.hidden_act ?? 'gelu_pytorch_tanh') : (c.hidden_act ?? c.hidden_activation ?? 'silu');
   if (gemma ? act !== 'gelu_pytorch_tanh' : act !== 'silu' && act !== 'swish') {
     unsupported(gemma ? 'hidden_activation' : 'hidden_act', act, gemma ? 'gelu_pytorch_tanh (GeGLU MLP)' : 'silu (SwiGLU MLP)');
@@ -144,7 +151,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
 
   const numLayers = positiveInt('num_hidden_layers');
-  const gemmaFields = gemma ? parseGemma3(c, numLayers, fileName, unsupported, invalid, positiveInt, positiveNumber) : undefined;
+  const gemmaFields = gemma ? parseGemma(c, type, numLayers, fileName, unsupported, invalid, positiveInt, positiveNumber) : undefined;
   const { ropeTheta, ropeScaling } = gemmaFields?.rope ?? parseRope(c, fileName, unsupported, positiveNumber);
   const slidingWindow = gemmaFields ? gemmaFields.slidingWindow : parseSlidingWindow(c, type, unsupported, positiveInt);
 
@@ -165,13 +172,13 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ropeScaling,
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     rmsNormEps,
-    qkNorm: type === 'qwen3' || gemma,
+    qkNorm: type === 'qwen3' || type === 'gemma3_text',
     noRopeLayers,
     mlpActivation: gemma ? 'gelu_tanh' : 'silu',
     normWeightOffset: gemma ? 1 : 0,
     sandwichNorms: gemma,
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
-    ...(gemmaFields ? { attentionScale: gemmaFields.attentionScale, slidingLayers: gemmaFields.slidingLayers, localRopeTheta: gemmaFields.localRopeTheta } : {}),
+    ...(gemmaFields?.fields ?? {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: Boolean(c.mlp_bias ?? false),
@@ -268,24 +275,34 @@ function parseNoRopeLayers(
 }
 
 /**
- * Gemma 3's fields: which layers slide (`layer_types`, else every `sliding_window_pattern`-th layer
- * is global, default 6), the window (`sliding_window`), the global layers' rope (`rope_theta`,
- * `rope_scaling`; transformers 5: `rope_parameters.full_attention`) and the sliding layers' base
- * (`rope_local_base_freq`; `rope_parameters.sliding_attention`), and the score scale
- * `query_pre_attn_scalar`^−½. Soft-capped logits (Gemma 2's) and bidirectional attention are refused.
+ * Gemma 2's and 3's fields: which layers slide (`layer_types`, else every `sliding_window_pattern`-th
+ * layer is global: 2 for Gemma 2, 6 for Gemma 3), the window (`sliding_window`), the score scale
+ * `query_pre_attn_scalar`^−½, and the rope: Gemma 3's global layers have `rope_theta` and
+ * `rope_scaling` (transformers 5: `rope_parameters.full_attention`), its sliding ones their own base
+ * (`rope_local_base_freq`; `rope_parameters.sliding_attention`); Gemma 2 has one. Gemma 2 soft-caps
+ * scores and logits (`attn_logit_softcapping`, `final_logit_softcapping`); Gemma 3 caps none, and
+ * refuses caps. Bidirectional attention is refused.
  */
-function parseGemma3(
+function parseGemma(
   c: Record<string, unknown>,
+  type: 'gemma2' | 'gemma3_text',
   numLayers: number,
   fileName: string,
   unsupported: (field: string, value: unknown, supported: string) => never,
   invalid: (field: string, problem: string) => never,
   positiveInt: (field: string, fallback?: number) => number,
   positiveNumber: (value: unknown, field: string) => number,
-): { rope: { ropeTheta: number; ropeScaling: RopeScaling }; slidingWindow: number; slidingLayers: number[]; localRopeTheta: number; attentionScale: number } {
-  for (const field of ['attn_logit_softcapping', 'final_logit_softcapping'] as const) {
-    if (c[field] !== undefined && c[field] !== null) unsupported(field, c[field], 'null (Gemma 3 caps no logits)');
-  }
+): { rope: { ropeTheta: number; ropeScaling: RopeScaling }; slidingWindow: number; fields: Partial<LlamaConfig> } {
+  const gemma3 = type === 'gemma3_text';
+  // HF's Gemma2Config caps scores at 50 and logits at 30 unless told otherwise; null turns a cap off.
+  const softcap = (field: 'attn_logit_softcapping' | 'final_logit_softcapping', gemma2Default: number): number | undefined => {
+    const value = c[field] === undefined ? (gemma3 ? null : gemma2Default) : c[field];
+    if (value === null) return undefined;
+    if (gemma3) return unsupported(field, value, 'null (Gemma 3 caps no logits)');
+    return positiveNumber(value, field);
+  };
+  const attentionSoftcap = softcap('attn_logit_softcapping', 50);
+  const finalLogitSoftcap = softcap('final_logit_softcapping', 30);
   if (c.use_bidirectional_attention === true) unsupported('use_bidirectional_attention', true, 'false (causal attention)');
   const layerTypes = c.layer_types;
   let sliding: boolean[];
@@ -295,25 +312,28 @@ function parseGemma3(
     }
     sliding = layerTypes.map((t) => t === 'sliding_attention');
   } else {
-    const pattern = positiveInt('sliding_window_pattern', 6);
+    const pattern = positiveInt('sliding_window_pattern', gemma3 ? 6 : 2);
     sliding = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
   }
   const params = c.rope_parameters as Record<string, Record<string, unknown> | undefined> | null | undefined;
   const nested = params !== undefined && params !== null && typeof params.full_attention === 'object';
-  // HF's Gemma3TextConfig defaults rope_theta to 1e6.
+  // HF's defaults: rope_theta 1e6 for Gemma 3, 1e4 for Gemma 2.
+  const theta = gemma3 ? 1_000_000 : 10_000;
   const global = nested
-    ? parseRope({ rope_parameters: { rope_theta: 1_000_000, ...params.full_attention } }, fileName, unsupported, positiveNumber)
-    : parseRope({ ...c, rope_theta: c.rope_theta ?? 1_000_000 }, fileName, unsupported, positiveNumber);
+    ? parseRope({ rope_parameters: { rope_theta: theta, ...params.full_attention } }, fileName, unsupported, positiveNumber)
+    : parseRope({ ...c, rope_theta: c.rope_theta ?? theta }, fileName, unsupported, positiveNumber);
   const local = nested ? params.sliding_attention : undefined;
   if (local && (local.rope_type ?? 'default') !== 'default') unsupported('rope_parameters.sliding_attention.rope_type', local.rope_type, 'default');
-  const localRopeTheta = positiveNumber(local ? (local.rope_theta ?? 10000) : (c.rope_local_base_freq ?? 10000), 'rope_local_base_freq');
-  return {
-    rope: global,
-    slidingWindow: positiveInt('sliding_window', 4096),
+  const localBase = local ? local.rope_theta : c.rope_local_base_freq;
+  const localRopeTheta = gemma3 || localBase !== undefined ? positiveNumber(localBase ?? 10000, 'rope_local_base_freq') : undefined;
+  const fields: Partial<LlamaConfig> = {
     slidingLayers: sliding.flatMap((s, i) => (s ? [i] : [])),
-    localRopeTheta,
     attentionScale: positiveNumber(c.query_pre_attn_scalar ?? 256, 'query_pre_attn_scalar') ** -0.5,
+    ...(localRopeTheta !== undefined ? { localRopeTheta } : {}),
+    ...(attentionSoftcap !== undefined ? { attentionSoftcap } : {}),
+    ...(finalLogitSoftcap !== undefined ? { finalLogitSoftcap } : {}),
   };
+  return { rope: global, slidingWindow: positiveInt('sliding_window', 4096), fields };
 }
 
 /** The sliding window layer `layer` attends through, if any (Mistral: every layer; Gemma 3: its sliding layers). */

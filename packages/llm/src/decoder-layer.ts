@@ -137,8 +137,13 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
         tokenIds: segment.tokenIds,
       });
       const window = layerWindow(config, layerIndex);
-      const scale = config.attentionScale;
-      const result = layer.attend(rowsOf(q, segment, whole, scope), { positions: segment.positions, ...(window ? { window } : {}), ...(scale !== undefined ? { scale } : {}) });
+      const { attentionScale: scale, attentionSoftcap: softcap } = config;
+      const result = layer.attend(rowsOf(q, segment, whole, scope), {
+        positions: segment.positions,
+        ...(window ? { window } : {}),
+        ...(scale !== undefined ? { scale } : {}),
+        ...(softcap !== undefined ? { softcap } : {}),
+      });
       outputs.push(scope.track(result.output));
       if (result.statistics) {
         result.statistics.keySum.dispose();

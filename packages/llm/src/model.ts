@@ -6,8 +6,10 @@ import {
   createCache,
   DisposedError,
   type DType,
+  div,
   gather,
   mul,
+  tanh,
   IndexOutOfRangeError,
   InvalidConfigError,
   type KVCache,
@@ -227,7 +229,10 @@ export class LlamaModel {
         x = scope.track(gather(x, scope.track(tensor(lastRows, [lastRows.length], { dtype: 'i32', backend: this.backend })), 0));
       }
       const normed = scope.track(rmsNorm(x, this.weights.finalNorm, this.config.rmsNormEps));
-      const logits = linear(normed, { weight: this.weights.lmHead }, scope);
+      let logits = linear(normed, { weight: this.weights.lmHead }, scope);
+      const cap = this.config.finalLogitSoftcap;
+      // Gemma 2: logits held within ±cap, as cap · tanh(logits / cap).
+      if (cap !== undefined) logits = scope.track(mul(scope.track(tanh(scope.track(div(logits, cap)))), cap));
       return logits.dtype === 'f32' ? scope.untrack(logits) : cast(logits, 'f32');
     } finally {
       scope.dispose();

@@ -154,6 +154,28 @@ const GEMMA3_1B = {
   vocab_size: 262144,
 };
 
+/** The fields of a Gemma 2 2B config.json: every other layer slides, scores and logits soft-capped. */
+const GEMMA2_2B = {
+  architectures: ['Gemma2ForCausalLM'],
+  model_type: 'gemma2',
+  attn_logit_softcapping: 50.0,
+  final_logit_softcapping: 30.0,
+  head_dim: 256,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 2304,
+  intermediate_size: 9216,
+  max_position_embeddings: 8192,
+  num_attention_heads: 8,
+  num_hidden_layers: 26,
+  num_key_value_heads: 4,
+  query_pre_attn_scalar: 256,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000.0,
+  sliding_window: 4096,
+  torch_dtype: 'float32',
+  vocab_size: 256000,
+};
+
 describe('config.json', () => {
   it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
     const c = parseModelConfig(LLAMA_32_1B);
@@ -251,6 +273,31 @@ describe('config.json', () => {
     rejects({ ...GEMMA3_1B, hidden_activation: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_activation = "gelu" is not supported; supported: gelu_pytorch_tanh/);
     rejects({ ...GEMMA3_1B, layer_types: ['sliding_attention'] }, 'INVALID_CONFIG', /layer_types must list sliding_attention or full_attention for each of the 26 layers/);
     rejects({ ...GEMMA3_1B, model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }, 'UNSUPPORTED_MODEL', /model_type "gemma3" is not supported/);
+  });
+
+  it('normalizes Gemma 2 (every other layer slides, one rope base, soft-capped scores and logits, no query/key norms)', () => {
+    const gemma2 = parseModelConfig(GEMMA2_2B);
+    expect(gemma2).toMatchObject({
+      modelType: 'gemma2',
+      qkNorm: false,
+      mlpActivation: 'gelu_tanh',
+      normWeightOffset: 1,
+      sandwichNorms: true,
+      embedScale: Math.sqrt(2304),
+      attentionScale: 1 / 16,
+      attentionSoftcap: 50,
+      finalLogitSoftcap: 30,
+      slidingWindow: 4096,
+      slidingLayers: Array.from({ length: 13 }, (_, i) => 2 * i),
+      ropeTheta: 10000,
+    });
+    expect(gemma2.localRopeTheta).toBeUndefined();
+    // HF's Gemma2Config defaults cap both; null turns a cap off.
+    const { attn_logit_softcapping: _a, final_logit_softcapping: _f, ...uncapped } = GEMMA2_2B;
+    expect(parseModelConfig(uncapped)).toMatchObject({ attentionSoftcap: 50, finalLogitSoftcap: 30 });
+    const noCaps = parseModelConfig({ ...GEMMA2_2B, attn_logit_softcapping: null, final_logit_softcapping: null });
+    expect([noCaps.attentionSoftcap, noCaps.finalLogitSoftcap]).toEqual([undefined, undefined]);
+    rejects({ ...GEMMA2_2B, attn_logit_softcapping: -1 }, 'INVALID_CONFIG', /attn_logit_softcapping must be a positive number/);
   });
 
   it('reads the fixtures’ configs as the reference script meant them', () => {

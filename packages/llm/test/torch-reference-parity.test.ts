@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
+    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
   });
 
   for (const name of fixtures) {
@@ -58,6 +58,9 @@ describe('parity with the independent PyTorch reference', () => {
     ['gemma3-sliding', { sliding_window_pattern: 1 }],
     ['gemma3-sliding', { rope_local_base_freq: 1000000 }],
     ['gemma3-sliding', { query_pre_attn_scalar: 16 }],
+    ['gemma2-softcap', { attn_logit_softcapping: null }],
+    ['gemma2-softcap', { final_logit_softcapping: null }],
+    ['gemma2-softcap', { layer_types: ['full_attention', 'full_attention'] }],
   ] as const) {
     it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
       const dir = join(TORCH_REFERENCE, name);
