@@ -23,7 +23,8 @@ export interface ChatReply extends GenerateResult {
  * user turn, and what closes the previous reply). The cache is reused only when what it holds is
  * exactly the start of the new prompt's tokens; otherwise (a template that rewrites earlier turns,
  * a reply cut at a stop string, text that tokenizes differently once written back) the turn starts
- * a fresh cache, so the model always sees the prompt a fresh `generate` would.
+ * a fresh cache. With an exact cache every turn so generates what a fresh `generate` over the
+ * whole conversation would; a compressing cache carries its memory of earlier turns forward.
  */
 export class ChatSession {
   /** The conversation so far: the system message, then user and assistant turns. */
