@@ -1,4 +1,4 @@
-export { loadModel, type LoadModelOptions } from './load-model.js';
+export { loadModel, type LoadModelOptions, type LoadProgress } from './load-model.js';
 export { LlamaModel, type ForwardOptions, type BatchItem, type BatchForwardOptions } from './model.js';
 export { defaultCacheMethod } from './default-cache.js';
 export type { LayerActivations } from './decoder-layer.js';

@@ -21,6 +21,15 @@ export interface LoadModelOptions {
   halfWeights?: boolean;
   /** Load tokenizer.json too (default true); false for weights-only directories. */
   tokenizer?: boolean;
+  /** Called after each weight tensor is on the backend: how many of the model's parameters are loaded (a page's progress bar). */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** How far `loadModel` is: parameters on the backend so far of the model's total (from config.json), and the tensor just loaded. */
+export interface LoadProgress {
+  loadedParameters: number;
+  totalParameters: number;
+  tensor: string;
 }
 
 /**
@@ -41,6 +50,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   if (options.halfWeights !== undefined && typeof options.halfWeights !== 'boolean') {
     throw new InvalidConfigError(`loadModel: halfWeights must be true or false, got ${JSON.stringify(options.halfWeights)}`);
   }
-  const weights = await loadWeights(files, config, backend, dtype, options.halfWeights ?? false);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new InvalidConfigError('loadModel: onProgress must be a function');
+  }
+  const weights = await loadWeights(files, config, backend, dtype, options.halfWeights ?? false, options.onProgress);
   return new LlamaModel(config, weights, backend, dtype, tokenizer);
 }

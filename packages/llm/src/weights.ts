@@ -9,12 +9,14 @@ import {
   type SafetensorsEntry,
   type SafetensorsHeader,
   safetensorsHeaderLength,
+  sizeOf,
   type Tensor,
   tensor,
   tensorFromHost,
   WeightPool,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
+import type { LoadProgress } from './load-model.js';
 import { type ModelFiles, requireFile } from './model-source.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 
@@ -117,9 +119,18 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
  * with the implied shape; a mismatch names the file and the tensor. One shard is held in memory at
  * a time. On failure, tensors already uploaded are released.
  */
-export async function loadWeights(files: ModelFiles, config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16', halfWeights = false): Promise<LlamaWeights> {
+export async function loadWeights(
+  files: ModelFiles,
+  config: LlamaConfig,
+  backend: Backend,
+  dtype: 'f32' | 'f16',
+  halfWeights = false,
+  onProgress?: (progress: LoadProgress) => void,
+): Promise<LlamaWeights> {
   const target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] } = { layers: [] };
   const expected = expectedTensors(config, target);
+  const totalParameters = expected.reduce((sum, e) => sum + sizeOf(e.shape), 0);
+  let loadedParameters = 0;
   const loaded: Tensor[] = [];
   // Sized at the first shard's header, whose matrices say whether the checkpoint is half precision.
   let pool: WeightPool | null | undefined;
@@ -144,6 +155,8 @@ export async function loadWeights(files: ModelFiles, config: LlamaConfig, backen
             floatTensor(withOffset(decodeSafetensorsFloat32(bytes, entry, shardName), item.offset), item.shape, dtype, backend);
           loaded.push(t);
           item.assign(t);
+          loadedParameters += sizeOf(item.shape);
+          onProgress?.({ loadedParameters, totalParameters, tensor: item.name });
         }
       } finally {
         await shard.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { getBackend, hostView, simdThreadCount } from '@kvkit/tensor-core';
 import { assertClose } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { type LlamaModel, loadModel, type ModelSource, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
+import { type LlamaModel, type LoadProgress, loadModel, type ModelSource, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
 import { expectKvkitErrorAsync } from './helpers/errors.js';
 import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
 
@@ -91,6 +91,22 @@ describe('loadModel', () => {
       'CORRUPT_MODEL_FILE',
       /^model\.safetensors\.index\.json: weight_map has no entry for tensor "model\.norm\.weight" \(config\.json implies shape \[32\]\)/,
     );
+  });
+
+  it('reports its progress after each tensor, in parameters, up to every parameter the checkpoint holds (sharded too)', async () => {
+    for (const files of [filesOf(LLAMA), shardedFiles()]) {
+      // The total, counted from the checkpoint's own headers: every tensor in every shard.
+      const shards = Object.keys(files).filter((name) => name.endsWith('.safetensors'));
+      const held = shards.flatMap((name) => [...parseSafetensors(files[name], name).tensors.values()]);
+      const total = held.reduce((sum, t) => sum + t.shape.reduce((a: number, b: number) => a * b, 1), 0);
+      const seen: LoadProgress[] = [];
+      (await loadModel({ files }, { onProgress: (p) => seen.push(p) })).dispose();
+      expect(seen).toHaveLength(held.length);
+      expect(seen.every((p, i) => p.totalParameters === total && (i === 0 || p.loadedParameters > seen[i - 1].loadedParameters))).toBe(true);
+      expect(seen.at(-1)!.loadedParameters).toBe(total);
+      expect(new Set(seen.map((p) => p.tensor)).size).toBe(held.length);
+    }
+    await loadFails({ files: filesOf(LLAMA) }, 'INVALID_CONFIG', /onProgress must be a function/, { onProgress: 'yes' as never });
   });
 
   it('keeps CPU f32 matrices in one WebAssembly weight pool (products read them in place); f16 weights stay plain arrays', async () => {

@@ -1,7 +1,7 @@
 // The generation worker: the model, the backends and the generation loop live here, off the page's
 // main thread, so the page stays responsive during prefill and decode, and the CPU backend's SIMD
 // threads block in Atomics.wait instead of polling (a page's main thread may not block).
-import { ChatSession, type GenerateOptions, type GenerateResult, type LlamaModel, generate, loadModel } from '@kvkit/llm';
+import { ChatSession, type GenerateOptions, type GenerateResult, type LlamaModel, type LoadProgress, generate, loadModel } from '@kvkit/llm';
 import { type Backend, type CacheMethod, cpuBackend, denseF16Bytes, simdThreadCount, startSimdThreads } from '@kvkit/tensor-core';
 import { createWebGpuBackend } from '@kvkit/tensor-core/webgpu';
 import { methodFromPageSpec, methodHelp } from './methods.js';
@@ -42,7 +42,9 @@ function modelOn(backendName: 'cpu' | 'webgpu', dtype: 'f32' | 'f16'): Promise<L
   const key = `${backendName}/${dtype}`;
   let model = models.get(key);
   if (!model) {
-    model = backendNamed(backendName).then((backend) => loadModel({ baseUrl: '/model/' }, { backend, dtype, halfWeights: backendName === 'cpu' }));
+    const onProgress = ({ loadedParameters, totalParameters }: LoadProgress) =>
+      post({ type: 'status', text: `loading the model on ${backendName} (${dtype} weights): ${Math.floor((100 * loadedParameters) / totalParameters)}%` });
+    model = backendNamed(backendName).then((backend) => loadModel({ baseUrl: '/model/' }, { backend, dtype, halfWeights: backendName === 'cpu', onProgress }));
     model.catch(() => models.delete(key)); // a failed load is retried next time
     models.set(key, model);
   }
