@@ -2,6 +2,7 @@ import { type CacheMemoryReport, type CacheMethod, createRng, InvalidConfigError
 import type { LlamaModel } from './model.js';
 import { checkSamplingOptions, Sampler, type SamplingOptions } from './sampler.js';
 import { StopCriteria } from './stop-criteria.js';
+import { type TokenLogprob, tokenLogprob } from './token-logprobs.js';
 
 export interface TokenEvent {
   /** Which request (always 0 for `generate`). */
@@ -11,6 +12,8 @@ export interface TokenEvent {
   id: number;
   /** Newly settled text (may be empty while a character or a possible stop string is incomplete). */
   text: string;
+  /** The token's log-probability and alternatives, with `logprobs`. */
+  logprob?: TokenLogprob;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -32,6 +35,10 @@ export interface GenerateOptions extends SamplingOptions {
   allowBeyondContext?: boolean;
   /** Stops generation between tokens (stopReason 'aborted'). */
   signal?: AbortSignal;
+  /** Return each generated token's log-probability under the model (`result.logprobs`, and on each token event). */
+  logprobs?: boolean;
+  /** With `logprobs`, also the this many most likely tokens at each step (0–20, default 0). */
+  topLogprobs?: number;
 }
 
 export type StopReason = 'eos' | 'stop' | 'length' | 'context' | 'aborted';
@@ -47,6 +54,8 @@ export interface GenerateResult {
   timings: { prefillMs: number; decodeMs: number };
   /** The cache's resident memory when generation ended. */
   memory: CacheMemoryReport;
+  /** Each generated token's log-probability and alternatives, with `logprobs`. */
+  logprobs?: TokenLogprob[];
 }
 
 /** Generates a continuation of `prompt` (text, tokenized with the model's tokenizer, or token ids). */
@@ -74,6 +83,7 @@ function isCache(value: CacheMethod | KVCache): value is KVCache {
 /** One request's state during generation. */
 class Request {
   readonly generated: number[] = [];
+  readonly logprobs: TokenLogprob[] = [];
   stopReason: StopReason | undefined;
   text = '';
   /** Characters of `text` already passed to onToken. */
@@ -97,6 +107,9 @@ async function runRequests(model: LlamaModel, prompts: ReadonlyArray<string | In
   if (!(chunk === Infinity || (Number.isInteger(chunk) && chunk > 0))) throw new InvalidConfigError(`prefillChunk must be a positive integer, got ${chunk}`);
   if (prompts.length === 0) throw new InvalidConfigError('generateBatch: needs at least one prompt');
   checkSamplingOptions(options);
+  const topLogprobs = options.topLogprobs ?? 0;
+  if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > 20) throw new InvalidConfigError(`topLogprobs must be an integer in [0, 20], got ${topLogprobs}`);
+  if (topLogprobs > 0 && !options.logprobs) throw new InvalidConfigError('topLogprobs needs logprobs: true');
   const eos = options.ignoreEos ? [] : model.hasTokenizer ? model.tokenizer.eosTokenIds : model.config.eosTokenIds;
   const stop = new StopCriteria(options.stop, eos);
   const seed = options.seed ?? 0;
@@ -167,6 +180,7 @@ async function runRequests(model: LlamaModel, prompts: ReadonlyArray<string | In
       stopReason: r.stopReason as StopReason,
       timings: { prefillMs: r.prefillMs, decodeMs: r.decodeMs },
       memory: r.cache.memory(),
+      ...(options.logprobs ? { logprobs: r.logprobs } : {}),
     }));
   } finally {
     for (const r of requests) if (r.ownsCache) r.cache.dispose();
@@ -210,6 +224,8 @@ async function readAndDispose(logits: Tensor): Promise<Float32Array> {
 function accept(r: Request, row: Float32Array, model: LlamaModel, stop: StopCriteria, maxNewTokens: number, options: GenerateOptions): void {
   const id = r.sampler.sample(row, [r.prompt, r.generated]);
   r.generated.push(id);
+  const logprob = options.logprobs ? tokenLogprob(row, id, options.topLogprobs ?? 0) : undefined;
+  if (logprob) r.logprobs.push(logprob);
   let text = model.hasTokenizer ? model.tokenizer.decode(r.generated, { skipSpecialTokens: true }) : '';
   let reason: StopReason | undefined;
   const at = stop.findStopString(text);
@@ -226,5 +242,5 @@ function accept(r: Request, row: Float32Array, model: LlamaModel, stop: StopCrit
   r.streamed = Math.max(r.streamed, settled);
   r.text = text;
   r.stopReason = reason;
-  options.onToken?.({ request: r.index, index: r.generated.length - 1, id, text: delta });
+  options.onToken?.({ request: r.index, index: r.generated.length - 1, id, text: delta, ...(logprob ? { logprob } : {}) });
 }

@@ -24,5 +24,6 @@ export {
 export { parseShardIndex, type ShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 export { generate, generateBatch, type GenerateOptions, type GenerateResult, type StopReason, type TokenEvent } from './generate.js';
 export { streamGenerate, type GenerationStream } from './generation-stream.js';
+export { type TokenLogprob, tokenLogprob } from './token-logprobs.js';
 export { Sampler, argmax, type SamplingOptions } from './sampler.js';
 export { StopCriteria } from './stop-criteria.js';
