@@ -51,12 +51,12 @@ describe('WeightPool', () => {
   // Products of several rows with enough work split B's rows among the pool's threads (whole 4-row
   // blocks, the last part taking the rest; with less work than the threads, the first threads
   // only): the values must not depend on the split, for float64 and f32 sums, blocks of rows with a
-  // single last row. One-row products (decode) stay on the calling thread.
+  // single last row. One-row products (decode) split too from 3·2^20 multiply-adds (an f32 B).
   it('splits large products among its threads with the same values as one thread and as a plain B', () =>
     withSeed((rng) => {
       setSimdThreads(3);
       expect(simdThreadCount()).toBe(3); // Node runs this many whatever the cores: the split below is exercised
-      const shapes: Array<[number, number, number]> = [[4, 300, 256], [6, 1026, 260], [5, 1024, 257], [9, 130, 70], [1, 1030, 300]];
+      const shapes: Array<[number, number, number]> = [[4, 300, 256], [6, 1026, 260], [5, 1024, 257], [9, 130, 70], [1, 1030, 300], [1, 3076, 1024], [5, 3074, 1025]];
       const floats = shapes.reduce((sum, [, n, k]) => sum + WeightPool.floatsFor(n * k) + WeightPool.floatsFor(n * k, true), 0);
       const threaded = WeightPool.create(floats)!;
       setSimdThreads(1);

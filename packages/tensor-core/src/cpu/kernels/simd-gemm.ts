@@ -92,12 +92,17 @@ export interface ProductPlace {
   run?(name: GemmKernelName, args: Array<number[] | null>): void;
 }
 
-/**
- * Fewest multiply-adds worth a thread (2^16 and 2^17 measured alike on kvkit-tiny's prefill). Only
- * products of several rows (prefill) split: a one-row product (a decode step) is bound by reading
- * its matrix, and splitting those made kvkit-tiny's decode 5–13% slower on 2 vCPUs.
- */
+/** Fewest multiply-adds worth a thread (2^16 and 2^17 measured alike on kvkit-tiny's prefill). */
 const MIN_THREAD_WORK = 2 ** 17;
+
+/**
+ * Fewest multiply-adds for which a one-row product (a decode step's) splits among the threads. It is
+ * bound by reading its matrix, and below this the hand-off costs more than a second thread's reads
+ * gain: on 2 vCPUs 1024 × 1024 ran at 0.45–0.55× and 2048 × 1024 at 0.8–1.04× split, 3072 × 1024 at
+ * 1.24–1.46× and a 151,936 × 1024 LM head at 1.7× (kvkit-tiny's products are all below: decode split
+ * them at 5–13% slower).
+ */
+const MIN_ROW_SPLIT_WORK = 3 * 2 ** 20;
 
 /**
  * Kernel `name` over B's rows [0, n), split among the place's threads in parts of whole 4-row
@@ -173,7 +178,8 @@ export function simdGemmNT(
   const place = resident ?? copied;
   if (!place) return false;
   const gemm: GemmKernelName = sums === 'f32' ? 'gemmNTF32Sums' : 'gemmNTf32';
-  const gemv = sums === 'f32' ? place.kernels.gemvNTF32Sums : place.kernels.gemvNTf32;
+  const gemvName: GemmKernelName = sums === 'f32' ? 'gemvNTF32Sums' : 'gemvNTf32';
+  const gemv = place.kernels[gemvName];
   const address = (view: Float32Array) => view.byteOffset;
   // Chunks: B's rows (an even count; all of a resident B) as many as fit, then A's (a multiple of
   // four) within A's and C's areas.
@@ -200,7 +206,11 @@ export function simdGemmNT(
       if (blocked > height) place.a.fill(0, height * k, blocked * k);
       const [aAt, cAt] = [address(place.a), address(place.c)];
       if (blocked > 0) overRowParts(place, gemm, even, blocked * even * k, (j0, w) => [aAt, bAt + 4 * j0 * k, cAt + 4 * j0, blocked, w, k, even]);
-      if (single) gemv(aAt + 4 * blocked * k, bAt, cAt + 4 * blocked * even, even, k);
+      if (single) {
+        const [x, out] = [aAt + 4 * blocked * k, cAt + 4 * blocked * even];
+        if (even * k >= MIN_ROW_SPLIT_WORK) overRowParts(place, gemvName, even, even * k, (j0, w) => [x, bAt + 4 * j0 * k, out + 4 * j0, w, k]);
+        else gemv(x, bAt, out, even, k);
+      }
       const product = place.c;
       if (width === 1) {
         for (let i = 0; i < height; i++) c[cOff + (i0 + i) * n + j0] = product[i * even];

@@ -39,7 +39,8 @@ export class WeightPool {
    * Threads its products split among, the caller's included: with `setSimdThreads` above 1 (Node's
    * default: up to 4), a pool's memory is shared with worker threads, and a product of several rows
    * with a pooled B (a prefill's) gives each thread whole 4-row blocks of B: the same values on any
-   * number of threads. One-row products stay on the calling thread. 1 where threads are unavailable.
+   * number of threads. One-row products split only from 3·2^20 multiply-adds (smaller ones, bound
+   * by reading B, stay on the calling thread). 1 where threads are unavailable.
    */
   get threads(): number {
     return this.arena.threadCount;
