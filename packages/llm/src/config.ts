@@ -9,6 +9,7 @@ export const SUPPORTED_MODEL_TYPES = {
   smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
+  phi3: 'Phi-3 and Phi-4 without long-context rope scaling (Phi3ForCausalLM: q/k/v and gate/up stored fused)',
 } as const;
 
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
@@ -56,6 +57,8 @@ export interface LlamaConfig {
   attentionSoftcap?: number;
   /** Gemma 2: logits soft-capped to ±cap. */
   finalLogitSoftcap?: number;
+  /** Phi-3: the checkpoint stores q/k/v as one `qkv_proj` and gate/up as one `gate_up_proj` (split at load). */
+  fusedProjections: boolean;
   /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
   mlpBias: boolean;
@@ -73,6 +76,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   smollm3: 'SmolLM3ForCausalLM',
   gemma3_text: 'Gemma3ForCausalLM',
   gemma2: 'Gemma2ForCausalLM',
+  phi3: 'Phi3ForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -84,6 +88,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   smollm3: { maxPositions: 32768, slidingWindow: null },
   gemma3_text: { maxPositions: 131072, slidingWindow: 4096 },
   gemma2: { maxPositions: 8192, slidingWindow: 4096 },
+  phi3: { maxPositions: 4096, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -178,6 +183,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     normWeightOffset: gemma ? 1 : 0,
     sandwichNorms: gemma,
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
+    fusedProjections: type === 'phi3',
     ...(gemmaFields?.fields ?? {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
@@ -245,6 +251,8 @@ function parseSlidingWindow(
     uses = false;
   } else if (type === 'mistral') {
     uses = c.sliding_window !== null && !(Array.isArray(layerTypes) && layerTypes[0] === 'full_attention');
+  } else if (type === 'phi3') {
+    uses = c.sliding_window !== null && c.sliding_window !== undefined; // Phi-3-mini-4k's 2047, on every layer
   } else {
     uses = Array.isArray(layerTypes) && layerTypes[0] === 'sliding_attention';
   }

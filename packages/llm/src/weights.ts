@@ -67,6 +67,11 @@ interface ExpectedTensor {
   assign: (t: Tensor) => void;
   /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
   offset?: number;
+  /**
+   * A matrix the checkpoint stores fused (Phi-3's qkv_proj, gate_up_proj): consecutive row ranges
+   * of it become these tensors, each loaded as a matrix of its own (`assign` is not called).
+   */
+  parts?: { rows: number; assign: (t: Tensor) => void }[];
 }
 
 /**
@@ -82,6 +87,13 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
     list.push({ name: `${prefix}.weight`, shape: [out, inDim], assign: (t) => (weights.weight = t) });
     if (bias) list.push({ name: `${prefix}.bias`, shape: [out], assign: (t) => (weights.bias = t) });
   };
+  /** A fused matrix whose row ranges become the weights of several linear layers (no biases: Phi-3 has none). */
+  const fused = (name: string, inDim: number, layers: [rows: number, weights: LinearWeights][]): ExpectedTensor => ({
+    name,
+    shape: [layers.reduce((sum, [rows]) => sum + rows, 0), inDim],
+    assign: () => {},
+    parts: layers.map(([rows, weights]) => ({ rows, assign: (t: Tensor) => (weights.weight = t) })),
+  });
   for (let i = 0; i < config.numLayers; i++) {
     const layer: Partial<LayerWeights> = {};
     target.layers.push(layer);
@@ -89,9 +101,16 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
     const bias = config.attentionBias;
     const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push({ name, shape: [size], assign: set, offset: config.normWeightOffset });
     norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
-    linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
-    linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
-    linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
+    if (config.fusedProjections) {
+      // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
+      const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
+      [layer.q, layer.k, layer.v] = [q, k, v];
+      list.push(fused(`${p}.self_attn.qkv_proj.weight`, d, [[numHeads * headDim, q], [numKvHeads * headDim, k], [numKvHeads * headDim, v]]));
+    } else {
+      linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
+      linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
+      linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
+    }
     linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
     if (config.qkNorm) {
       norm(`${p}.self_attn.q_norm.weight`, headDim, (t) => (layer.qNorm = t));
@@ -103,8 +122,15 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
       norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
       norm(`${p}.post_feedforward_layernorm.weight`, d, (t) => (layer.mlpOutputNorm = t));
     } else norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
-    linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
-    linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
+    if (config.fusedProjections) {
+      // Phi-3: gate and up are the two halves of gate_up_proj's rows.
+      const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
+      [layer.gate, layer.up] = [gate, up];
+      list.push(fused(`${p}.mlp.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));
+    } else {
+      linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
+      linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
+    }
     linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
   list.push({ name: 'model.norm.weight', shape: [d], assign: (t) => (target.finalNorm = t), offset: config.normWeightOffset });
@@ -150,11 +176,24 @@ export async function loadWeights(
           }
           assertShape(shardName, entry, item.shape);
           const bytes = await shard.read(entry);
-          const t =
-            (pool && item.shape.length === 2 && pooledTensor(pool, bytes, entry, item.shape, halfWeights, shardName, backend)) ||
-            floatTensor(withOffset(decodeSafetensorsFloat32(bytes, entry, shardName), item.offset), item.shape, dtype, backend);
-          loaded.push(t);
-          item.assign(t);
+          const load = (data: Uint8Array, shape: number[]) =>
+            (pool && shape.length === 2 && pooledTensor(pool, data, entry, shape, halfWeights, shardName, backend)) ||
+            floatTensor(withOffset(decodeSafetensorsFloat32(data, entry, shardName), item.offset), shape, dtype, backend);
+          if (item.parts) {
+            // Each row range of a fused matrix, loaded as its own matrix (pooled like any other).
+            const rowBytes = bytes.length / item.shape[0];
+            let row = 0;
+            for (const part of item.parts) {
+              const t = load(bytes.subarray(row * rowBytes, (row + part.rows) * rowBytes), [part.rows, item.shape[1]]);
+              loaded.push(t);
+              part.assign(t);
+              row += part.rows;
+            }
+          } else {
+            const t = load(bytes, item.shape);
+            loaded.push(t);
+            item.assign(t);
+          }
           loadedParameters += sizeOf(item.shape);
           onProgress?.({ loadedParameters, totalParameters, tensor: item.name });
         }
@@ -202,7 +241,9 @@ function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[])
  */
 function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[], half: boolean): WeightPool | null {
   if (backend.name !== 'cpu' || dtype !== 'f32') return null;
-  const floats = expected.filter((e) => e.shape.length === 2).reduce((sum, e) => sum + WeightPool.floatsFor(e.shape[0] * e.shape[1], half), 0);
+  // A fused matrix takes the room of its parts, each a matrix of its own.
+  const matrices = expected.filter((e) => e.shape.length === 2).flatMap((e) => (e.parts ?? [{ rows: e.shape[0] }]).map((part) => part.rows * e.shape[1]));
+  const floats = matrices.reduce((sum, length) => sum + WeightPool.floatsFor(length, half), 0);
   return WeightPool.create(floats);
 }
 

@@ -176,6 +176,29 @@ const GEMMA2_2B = {
   vocab_size: 256000,
 };
 
+/** The fields of a Phi-3-mini-4k-instruct config.json: a 2047-token window on every layer, fused projections in the checkpoint. */
+const PHI3_MINI_4K = {
+  architectures: ['Phi3ForCausalLM'],
+  model_type: 'phi3',
+  attention_bias: false,
+  bos_token_id: 1,
+  eos_token_id: 32000,
+  hidden_act: 'silu',
+  hidden_size: 3072,
+  intermediate_size: 8192,
+  max_position_embeddings: 4096,
+  num_attention_heads: 32,
+  num_hidden_layers: 32,
+  num_key_value_heads: 32,
+  original_max_position_embeddings: 4096,
+  rms_norm_eps: 1e-5,
+  rope_scaling: null,
+  rope_theta: 10000.0,
+  sliding_window: 2047,
+  tie_word_embeddings: false,
+  vocab_size: 32064,
+};
+
 describe('config.json', () => {
   it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
     const c = parseModelConfig(LLAMA_32_1B);
@@ -298,6 +321,15 @@ describe('config.json', () => {
     const noCaps = parseModelConfig({ ...GEMMA2_2B, attn_logit_softcapping: null, final_logit_softcapping: null });
     expect([noCaps.attentionSoftcap, noCaps.finalLogitSoftcap]).toEqual([undefined, undefined]);
     rejects({ ...GEMMA2_2B, attn_logit_softcapping: -1 }, 'INVALID_CONFIG', /attn_logit_softcapping must be a positive number/);
+  });
+
+  it('normalizes Phi-3 (fused projections in the checkpoint, a window on every layer) and refuses its long-context rope', () => {
+    expect(parseModelConfig(PHI3_MINI_4K)).toMatchObject({ modelType: 'phi3', fusedProjections: true, slidingWindow: 2047, headDim: 96, tieWordEmbeddings: false, eosTokenIds: [32000] });
+    expect(parseModelConfig({ ...PHI3_MINI_4K, sliding_window: null }).slidingWindow).toBeUndefined();
+    expect(parseModelConfig(LLAMA_32_1B).fusedProjections).toBe(false);
+    const longrope = { type: 'longrope', long_factor: [1, 2], short_factor: [1, 1] };
+    rejects({ ...PHI3_MINI_4K, rope_scaling: longrope }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "longrope" is not supported/);
+    rejects({ ...PHI3_MINI_4K, partial_rotary_factor: 0.75 }, 'UNSUPPORTED_MODEL', /partial_rotary_factor = 0\.75/);
   });
 
   it('reads the fixtures’ configs as the reference script meant them', () => {

@@ -109,6 +109,28 @@ describe('loadModel', () => {
     await loadFails({ files: filesOf(LLAMA) }, 'INVALID_CONFIG', /onProgress must be a function/, { onProgress: 'yes' as never });
   });
 
+  it("splits a checkpoint's fused matrices (Phi-3's qkv_proj, gate_up_proj) into pooled matrices of their own, and names a missing one", async () => {
+    const dir = join(TORCH_REFERENCE, 'phi3-fused');
+    const files = filesOf(dir);
+    const model = await loadModel({ files });
+    const weights = model.attentionWeights(0);
+    expect([weights.q.shape, weights.k.shape, weights.v.shape]).toEqual([[32, 32], [16, 32], [16, 32]]);
+    const pooled = new Set([weights.q, weights.k, weights.v, weights.o].map((t) => hostView(t).buffer));
+    expect(pooled.size).toBe(1); // one WeightPool for every matrix, the fused ones' parts included
+    // The parts are the fused matrix's row blocks: q first, then k, then v.
+    const fused = parseSafetensors(files['model.safetensors'], 'model.safetensors');
+    const entry = fused.tensors.get('model.layers.0.self_attn.qkv_proj.weight')!;
+    const rowsOf = readFloat32(fused, entry);
+    expect(Array.from(hostView(weights.k))).toEqual(Array.from(rowsOf.subarray(32 * 32, 48 * 32)));
+    expect(Array.from(hostView(weights.v))).toEqual(Array.from(rowsOf.subarray(48 * 32)));
+    model.dispose();
+    // The header names layer 1's gate_up_proj otherwise (one byte changed in place: the same header length).
+    const renamed = files['model.safetensors'].slice();
+    const at = Buffer.from(renamed.buffer).indexOf('layers.1.mlp.gate_up_proj') + 'layers.1.mlp.gate_up_pro'.length;
+    renamed[at] = 'x'.charCodeAt(0);
+    await loadFails({ files: { ...files, 'model.safetensors': renamed } }, 'CORRUPT_MODEL_FILE', /tensor "model\.layers\.1\.mlp\.gate_up_proj\.weight" is missing \(config\.json implies shape \[128, 32\]\)/);
+  });
+
   it('keeps CPU f32 matrices in one WebAssembly weight pool (products read them in place); f16 weights stay plain arrays', async () => {
     const f32 = await loadModel(LLAMA);
     const [w0, w1] = [f32.attentionWeights(0), f32.attentionWeights(1)];
@@ -187,7 +209,7 @@ describe('loadModel', () => {
       'CORRUPT_MODEL_FILE',
       /tensor "model\.layers\.0\.self_attn\.q_norm\.weight" is missing \(config\.json implies shape \[8\]\)/,
     );
-    await loadFails({ files: withConfig(files, { model_type: 'phi3' }) }, 'UNSUPPORTED_MODEL', /model_type "phi3" is not supported; supported: llama/);
+    await loadFails({ files: withConfig(files, { model_type: 'gpt_neox' }) }, 'UNSUPPORTED_MODEL', /model_type "gpt_neox" is not supported; supported: llama/);
     await loadFails({ files: withConfig(files, { vocab_size: 90 }) }, 'INVALID_CONFIG', /tokenizer\.json has 96 tokens, more than config\.json's vocab_size 90/);
   });
 

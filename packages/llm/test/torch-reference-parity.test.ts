@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
+    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
   });
 
   for (const name of fixtures) {
@@ -61,6 +61,7 @@ describe('parity with the independent PyTorch reference', () => {
     ['gemma2-softcap', { attn_logit_softcapping: null }],
     ['gemma2-softcap', { final_logit_softcapping: null }],
     ['gemma2-softcap', { layer_types: ['full_attention', 'full_attention'] }],
+    ['phi3-fused', { sliding_window: null }],
   ] as const) {
     it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
       const dir = join(TORCH_REFERENCE, name);
