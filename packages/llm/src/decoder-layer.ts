@@ -115,8 +115,10 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   const rows = x.shape[0];
   const scope = new TensorScope();
   try {
-    const h = scope.track(rmsNorm(x, w.inputNorm, config.rmsNormEps));
     const eps = config.rmsNormEps;
+    // Gemma normalizes each block's output before it joins the residual stream; other models have no such norm.
+    const normedOutput = (t: Tensor, weight: Tensor | undefined) => (weight ? scope.track(rmsNorm(t, weight, eps)) : t);
+    const h = scope.track(rmsNorm(x, w.inputNorm, eps));
     // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
     const rotary = !config.noRopeLayers.includes(layerIndex);
     const invFreq = ctx.layerInvFreq(layerIndex);
@@ -128,6 +130,8 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
 
     const whole = segments.length === 1;
     const outputs: Tensor[] = [];
+    const window = layerWindow(config, layerIndex);
+    const { attentionScale: scale, attentionSoftcap: softcap } = config;
     for (const segment of segments) {
       const layer = segment.cache.layers[layerIndex];
       const keys = layer.keyInput === 'pre-rope' ? keyPreRope : key;
@@ -136,8 +140,6 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
         phase: segment.phase,
         tokenIds: segment.tokenIds,
       });
-      const window = layerWindow(config, layerIndex);
-      const { attentionScale: scale, attentionSoftcap: softcap } = config;
       const result = layer.attend(rowsOf(q, segment, whole, scope), {
         positions: segment.positions,
         ...(window ? { window } : {}),
@@ -156,16 +158,13 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
       ctx.onLayer({ layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
     }
     const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [rows, numHeads * headDim]));
-    const attended = linear(merged, w.o, scope);
-    // Gemma normalizes each block's output before it joins the residual stream.
-    const afterAttention = scope.track(add(x, w.attentionOutputNorm ? scope.track(rmsNorm(attended, w.attentionOutputNorm, config.rmsNormEps)) : attended));
+    const afterAttention = scope.track(add(x, normedOutput(linear(merged, w.o, scope), w.attentionOutputNorm)));
     reportToLayers(x, afterAttention, layerIndex, segments, scope);
 
-    const h2 = scope.track(rmsNorm(afterAttention, w.postAttentionNorm, config.rmsNormEps));
+    const h2 = scope.track(rmsNorm(afterAttention, w.postAttentionNorm, eps));
     const activation = config.mlpActivation === 'gelu_tanh' ? geluTanh : silu;
     const gated = scope.track(mul(scope.track(activation(linear(h2, w.gate, scope))), linear(h2, w.up, scope)));
-    const mlp = linear(gated, w.down, scope);
-    return add(afterAttention, w.mlpOutputNorm ? scope.track(rmsNorm(mlp, w.mlpOutputNorm, config.rmsNormEps)) : mlp);
+    return add(afterAttention, normedOutput(linear(gated, w.down, scope), w.mlpOutputNorm));
   } finally {
     scope.dispose();
   }
