@@ -63,16 +63,22 @@ export const SINGLE_FILE = 'model.safetensors';
 interface ExpectedTensor {
   name: string;
   shape: number[];
-  /** Where the loaded tensor goes. */
-  assign: (t: Tensor) => void;
+  /**
+   * Where the loaded rows go: one part for the whole tensor, or, for a matrix the checkpoint stores
+   * fused (Phi-3's qkv_proj, gate_up_proj), consecutive row ranges loaded as matrices of their own.
+   */
+  parts: { rows: number; assign: (t: Tensor) => void }[];
   /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
   offset?: number;
-  /**
-   * A matrix the checkpoint stores fused (Phi-3's qkv_proj, gate_up_proj): consecutive row ranges
-   * of it become these tensors, each loaded as a matrix of its own (`assign` is not called).
-   */
-  parts?: { rows: number; assign: (t: Tensor) => void }[];
 }
+
+/** A tensor loaded whole into `assign`. */
+const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offset?: number): ExpectedTensor => ({
+  name,
+  shape,
+  parts: [{ rows: shape[0], assign }],
+  ...(offset ? { offset } : {}),
+});
 
 /**
  * Every tensor the config implies, with its shape. Names follow HF's `LlamaForCausalLM` (shared by
@@ -80,18 +86,17 @@ interface ExpectedTensor {
  */
 function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] }): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
-  const list: ExpectedTensor[] = [{ name: 'model.embed_tokens.weight', shape: [vocabSize, d], assign: (t) => (target.embed = t) }];
+  const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void): void => {
     const weights: LinearWeights = {} as LinearWeights;
     set(weights);
-    list.push({ name: `${prefix}.weight`, shape: [out, inDim], assign: (t) => (weights.weight = t) });
-    if (bias) list.push({ name: `${prefix}.bias`, shape: [out], assign: (t) => (weights.bias = t) });
+    list.push(whole(`${prefix}.weight`, [out, inDim], (t) => (weights.weight = t)));
+    if (bias) list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
   };
   /** A fused matrix whose row ranges become the weights of several linear layers (no biases: Phi-3 has none). */
   const fused = (name: string, inDim: number, layers: [rows: number, weights: LinearWeights][]): ExpectedTensor => ({
     name,
     shape: [layers.reduce((sum, [rows]) => sum + rows, 0), inDim],
-    assign: () => {},
     parts: layers.map(([rows, weights]) => ({ rows, assign: (t: Tensor) => (weights.weight = t) })),
   });
   for (let i = 0; i < config.numLayers; i++) {
@@ -99,7 +104,7 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
     target.layers.push(layer);
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
-    const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push({ name, shape: [size], assign: set, offset: config.normWeightOffset });
+    const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push(whole(name, [size], set, config.normWeightOffset));
     norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
     if (config.fusedProjections) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
@@ -133,8 +138,8 @@ function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { 
     }
     linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
-  list.push({ name: 'model.norm.weight', shape: [d], assign: (t) => (target.finalNorm = t), offset: config.normWeightOffset });
-  if (!config.tieWordEmbeddings) list.push({ name: 'lm_head.weight', shape: [vocabSize, d], assign: (t) => (target.lmHead = t) });
+  list.push(whole('model.norm.weight', [d], (t) => (target.finalNorm = t), config.normWeightOffset));
+  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
 }
 
@@ -179,20 +184,14 @@ export async function loadWeights(
           const load = (data: Uint8Array, shape: number[]) =>
             (pool && shape.length === 2 && pooledTensor(pool, data, entry, shape, halfWeights, shardName, backend)) ||
             floatTensor(withOffset(decodeSafetensorsFloat32(data, entry, shardName), item.offset), shape, dtype, backend);
-          if (item.parts) {
-            // Each row range of a fused matrix, loaded as its own matrix (pooled like any other).
-            const rowBytes = bytes.length / item.shape[0];
-            let row = 0;
-            for (const part of item.parts) {
-              const t = load(bytes.subarray(row * rowBytes, (row + part.rows) * rowBytes), [part.rows, item.shape[1]]);
-              loaded.push(t);
-              part.assign(t);
-              row += part.rows;
-            }
-          } else {
-            const t = load(bytes, item.shape);
+          // Each part (a fused matrix's row range) loaded as a tensor of its own, pooled like any other.
+          const rowBytes = bytes.length / item.shape[0];
+          let row = 0;
+          for (const part of item.parts) {
+            const t = load(bytes.subarray(row * rowBytes, (row + part.rows) * rowBytes), [part.rows, ...item.shape.slice(1)]);
             loaded.push(t);
-            item.assign(t);
+            part.assign(t);
+            row += part.rows;
           }
           loadedParameters += sizeOf(item.shape);
           onProgress?.({ loadedParameters, totalParameters, tensor: item.name });
@@ -242,7 +241,7 @@ function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[])
 function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[], half: boolean): WeightPool | null {
   if (backend.name !== 'cpu' || dtype !== 'f32') return null;
   // A fused matrix takes the room of its parts, each a matrix of its own.
-  const matrices = expected.filter((e) => e.shape.length === 2).flatMap((e) => (e.parts ?? [{ rows: e.shape[0] }]).map((part) => part.rows * e.shape[1]));
+  const matrices = expected.filter((e) => e.shape.length === 2).flatMap((e) => e.parts.map((part) => part.rows * e.shape[1]));
   const floats = matrices.reduce((sum, length) => sum + WeightPool.floatsFor(length, half), 0);
   return WeightPool.create(floats);
 }
