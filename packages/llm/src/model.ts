@@ -67,11 +67,15 @@ export class LlamaModel {
   readonly weightBytes: number;
   /** The dtype the weight matrices are kept in: `dtype`, or f16/bf16 as the checkpoint stores them (loadModel's `halfWeights`). */
   readonly matrixDtype: DType;
+  /** The model's rotary frequencies (its global layers'). */
   private readonly invFreqHost: Float32Array;
-  private readonly invFreq: Tensor;
-  /** The sliding layers' rotary frequencies where their base differs (Gemma 3's rope_local_base_freq). */
-  private readonly localInvFreqHost: Float32Array | undefined;
-  private readonly localInvFreq: Tensor | undefined;
+  /**
+   * Each layer's rotary frequencies: the model's, Gemma 3's sliding layers' own base, or zeros on a
+   * NoPE layer (SmolLM3's: a rotation by nothing). Layers of one kind share one array.
+   */
+  private readonly layerFrequencies: Float32Array[];
+  /** The frequencies on the backend, one tensor per distinct array of `layerFrequencies`. */
+  private readonly frequencyTensors = new Map<Float32Array, Tensor>();
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
   private readonly nextPositions = new WeakMap<KVCache, number>();
   private disposed = false;
@@ -86,17 +90,16 @@ export class LlamaModel {
   ) {
     this.weightBytes = weights.bytes;
     this.matrixDtype = weights.layers[0]?.q.weight.dtype ?? dtype;
-    this.invFreqHost = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
-    this.invFreq = tensor(this.invFreqHost, [this.invFreqHost.length], { dtype: 'f32', backend });
-    if (config.localRopeTheta !== undefined) {
-      this.localInvFreqHost = ropeInverseFrequencies(config.headDim, config.localRopeTheta, { type: 'default' });
-      this.localInvFreq = tensor(this.localInvFreqHost, [this.localInvFreqHost.length], { dtype: 'f32', backend });
+    const global = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
+    const local = config.localRopeTheta === undefined ? undefined : ropeInverseFrequencies(config.headDim, config.localRopeTheta, { type: 'default' });
+    const none = new Float32Array(global.length);
+    this.invFreqHost = global;
+    this.layerFrequencies = Array.from({ length: config.numLayers }, (_, i) =>
+      config.noRopeLayers.includes(i) ? none : local && layerWindow(config, i) !== undefined ? local : global,
+    );
+    for (const frequencies of new Set([global, ...this.layerFrequencies])) {
+      this.frequencyTensors.set(frequencies, tensor(frequencies, [frequencies.length], { dtype: 'f32', backend }));
     }
-  }
-
-  /** Whether layer `layer` rotates with the local base (a sliding layer of a model that has one). */
-  private usesLocalRope(layer: number): boolean {
-    return this.localInvFreqHost !== undefined && layerWindow(this.config, layer) !== undefined;
   }
 
   get tokenizer(): LlamaTokenizer {
@@ -110,16 +113,12 @@ export class LlamaModel {
 
   /** What a cache factory needs to know about this model. */
   cacheSpec(): CacheSpec {
-    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, noRopeLayers, slidingLayers } = this.config;
+    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingLayers } = this.config;
     const rope = { invFreq: this.invFreqHost.slice(), layout: 'half' as const };
-    const local = this.localInvFreqHost && { invFreq: this.localInvFreqHost.slice(), layout: 'half' as const };
-    // Each layer's own where they differ: a NoPE layer rotates by nothing (zero frequencies), Gemma 3's sliding layers with their base.
-    const layerRopes =
-      noRopeLayers.length > 0 || local
-        ? Array.from({ length: numLayers }, (_, i) =>
-            noRopeLayers.includes(i) ? { invFreq: new Float32Array(rope.invFreq.length), layout: 'half' as const } : local && this.usesLocalRope(i) ? local : rope,
-          )
-        : undefined;
+    // Each layer's own, where the layers' differ.
+    const layerRopes = this.layerFrequencies.some((f) => f !== this.invFreqHost)
+      ? this.layerFrequencies.map((f) => ({ invFreq: f.slice(), layout: 'half' as const }))
+      : undefined;
     // A window every layer uses (Mistral's); Gemma 3's per-layer windows reach the layers as they attend.
     const slidingWindow = slidingLayers === undefined ? this.config.slidingWindow : undefined;
     return {
@@ -201,8 +200,7 @@ export class LlamaModel {
         release(lin.bias);
       }
     }
-    this.invFreq.dispose();
-    this.localInvFreq?.dispose();
+    for (const t of this.frequencyTensors.values()) t.dispose();
     this.weights.pool?.release();
   }
 
@@ -220,7 +218,7 @@ export class LlamaModel {
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
-      const layerInvFreq = (layer: number) => (this.usesLocalRope(layer) ? (this.localInvFreq as Tensor) : this.invFreq);
+      const layerInvFreq = (layer: number) => this.frequencyTensors.get(this.layerFrequencies[layer]) as Tensor;
       const ctx = { config: this.config, layerInvFreq, positions, segments, onLayer };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
