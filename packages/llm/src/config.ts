@@ -31,7 +31,7 @@ export interface LlamaConfig {
   maxPositions: number;
   ropeTheta: number;
   ropeScaling: RopeScaling;
-  /** Sliding-window attention span (Mistral): a query sees keys with queryPos − keyPos < slidingWindow. */
+  /** Sliding-window attention span (Mistral, Gemma, Qwen with use_sliding_window): a query sees keys with queryPos − keyPos < slidingWindow. */
   slidingWindow?: number;
   rmsNormEps: number;
   tieWordEmbeddings: boolean;
@@ -49,7 +49,7 @@ export interface LlamaConfig {
   embedScale: number;
   /** The attention's score scale where it is not 1/√head_dim (Gemma: query_pre_attn_scalar^−½). */
   attentionScale?: number;
-  /** The layers that use `slidingWindow` where not all do (Gemma 3: five of every six); absent: all. */
+  /** The layers that use `slidingWindow` where not all do (Gemma 3: five of every six; Qwen: those from max_window_layers on); absent: all. */
   slidingLayers?: number[];
   /** The rotary base of the sliding-window layers where it differs from `ropeTheta` (Gemma 3's rope_local_base_freq; default scaling). */
   localRopeTheta?: number;
@@ -83,8 +83,8 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
 const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number | null }> = {
   llama: { maxPositions: 2048, slidingWindow: null },
   mistral: { maxPositions: 4096 * 32, slidingWindow: 4096 },
-  qwen2: { maxPositions: 32768, slidingWindow: null },
-  qwen3: { maxPositions: 32768, slidingWindow: null },
+  qwen2: { maxPositions: 32768, slidingWindow: 4096 },
+  qwen3: { maxPositions: 32768, slidingWindow: 4096 },
   smollm3: { maxPositions: 32768, slidingWindow: null },
   gemma3_text: { maxPositions: 131072, slidingWindow: 4096 },
   gemma2: { maxPositions: 8192, slidingWindow: 4096 },
@@ -156,9 +156,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
 
   const numLayers = positiveInt('num_hidden_layers');
-  const gemmaFields = gemma ? parseGemma(c, type, numLayers, fileName, unsupported, invalid, positiveInt, positiveNumber) : undefined;
+  const gemmaFields = gemma ? parseGemma(c, type, fileName, unsupported, positiveNumber) : undefined;
   const { ropeTheta, ropeScaling } = gemmaFields?.rope ?? parseRope(c, fileName, unsupported, positiveNumber);
-  const slidingWindow = gemmaFields ? gemmaFields.slidingWindow : parseSlidingWindow(c, type, unsupported, positiveInt);
+  const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
   const attentionBias = Boolean(c.attention_bias ?? false);
@@ -176,6 +176,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ropeTheta,
     ropeScaling,
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
+    ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     rmsNormEps,
     qkNorm: type === 'qwen3' || type === 'gemma3_text',
     noRopeLayers,
@@ -229,35 +230,46 @@ function parseRope(
 }
 
 /**
- * Mistral: `sliding_window` (null: none). Qwen2, Qwen3 and SmolLM3 declare a window but use it only with
- * `use_sliding_window` (never set by released checkpoints; its per-layer variant is not supported).
- * transformers 5.x may list `layer_types`; a mix of full and sliding layers is not supported.
+ * Which layers attend through a sliding window, and its size. transformers lists the layers in
+ * `layer_types` (4.5x and 5; sliding_attention or full_attention per layer); without that list:
+ * Mistral's and Phi-3's `sliding_window` (null: none) covers every layer; Gemma's global layers are
+ * every `sliding_window_pattern`-th (6 for Gemma 3, 2 for Gemma 2), the others slide; Qwen2, Qwen3
+ * and SmolLM3 use a window only with `use_sliding_window`, on the layers from `max_window_layers`
+ * (default 28) on. `slidingLayers` is absent when every layer slides.
  */
 function parseSlidingWindow(
   c: Record<string, unknown>,
   type: ModelType,
+  numLayers: number,
   unsupported: (field: string, value: unknown, supported: string) => never,
+  invalid: (field: string, problem: string) => never,
   positiveInt: (field: string, fallback?: number) => number,
-): number | undefined {
+): { slidingWindow?: number; slidingLayers?: number[] } {
+  const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3';
+  const gemma = type === 'gemma2' || type === 'gemma3_text';
+  // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
+  if (qwenFamily && c.use_sliding_window !== true) return {};
+  if ((qwenFamily || type === 'mistral' || type === 'phi3') && c.sliding_window === null) return {};
+  if (type === 'phi3' && c.sliding_window === undefined) return {};
   const layerTypes = c.layer_types;
+  let sliding: boolean[];
   if (Array.isArray(layerTypes)) {
-    const kinds = new Set(layerTypes);
-    for (const kind of kinds) if (kind !== 'full_attention' && kind !== 'sliding_attention') unsupported('layer_types', kind, 'full_attention, sliding_attention');
-    if (kinds.size > 1) unsupported('layer_types', 'a mix of full_attention and sliding_attention layers', 'the same attention type on every layer');
-  }
-  let uses: boolean;
-  if (type === 'qwen2' || type === 'qwen3' || type === 'smollm3') {
-    if (c.use_sliding_window === true) unsupported('use_sliding_window', true, 'false (per-layer sliding windows of Qwen2, Qwen3 and SmolLM3 are not implemented)');
-    uses = false;
-  } else if (type === 'mistral') {
-    uses = c.sliding_window !== null && !(Array.isArray(layerTypes) && layerTypes[0] === 'full_attention');
-  } else if (type === 'phi3') {
-    uses = c.sliding_window !== null && c.sliding_window !== undefined; // Phi-3-mini-4k's 2047, on every layer
+    for (const kind of new Set(layerTypes)) if (kind !== 'full_attention' && kind !== 'sliding_attention') unsupported('layer_types', kind, 'full_attention, sliding_attention');
+    if (layerTypes.length !== numLayers) return invalid('layer_types', `must list sliding_attention or full_attention for each of the ${numLayers} layers`);
+    sliding = layerTypes.map((t) => t === 'sliding_attention');
+  } else if (gemma) {
+    const pattern = positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : 2);
+    sliding = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
+  } else if (qwenFamily) {
+    const fullLayers = c.max_window_layers ?? 28;
+    if (!Number.isInteger(fullLayers) || (fullLayers as number) < 0) return invalid('max_window_layers', `must be an integer >= 0, got ${JSON.stringify(fullLayers)}`);
+    sliding = Array.from({ length: numLayers }, (_, i) => i >= (fullLayers as number));
   } else {
-    uses = Array.isArray(layerTypes) && layerTypes[0] === 'sliding_attention';
+    sliding = Array.from({ length: numLayers }, () => type === 'mistral' || type === 'phi3');
   }
-  if (!uses) return undefined;
-  return positiveInt('sliding_window', DEFAULTS[type].slidingWindow ?? undefined);
+  if (!sliding.includes(true)) return {};
+  const slidingWindow = positiveInt('sliding_window', DEFAULTS[type].slidingWindow ?? undefined);
+  return sliding.every(Boolean) ? { slidingWindow } : { slidingWindow, slidingLayers: sliding.flatMap((s, i) => (s ? [i] : [])) };
 }
 
 /**
@@ -283,8 +295,7 @@ function parseNoRopeLayers(
 }
 
 /**
- * Gemma 2's and 3's fields: which layers slide (`layer_types`, else every `sliding_window_pattern`-th
- * layer is global: 2 for Gemma 2, 6 for Gemma 3), the window (`sliding_window`), the score scale
+ * Gemma 2's and 3's fields (their sliding layers: `parseSlidingWindow`): the score scale
  * `query_pre_attn_scalar`^−½, and the rope: Gemma 3's global layers have `rope_theta` and
  * `rope_scaling` (transformers 5: `rope_parameters.full_attention`), its sliding ones their own base
  * (`rope_local_base_freq`; `rope_parameters.sliding_attention`); Gemma 2 has one. Gemma 2 soft-caps
@@ -294,13 +305,10 @@ function parseNoRopeLayers(
 function parseGemma(
   c: Record<string, unknown>,
   type: 'gemma2' | 'gemma3_text',
-  numLayers: number,
   fileName: string,
   unsupported: (field: string, value: unknown, supported: string) => never,
-  invalid: (field: string, problem: string) => never,
-  positiveInt: (field: string, fallback?: number) => number,
   positiveNumber: (value: unknown, field: string) => number,
-): { rope: { ropeTheta: number; ropeScaling: RopeScaling }; slidingWindow: number; fields: Partial<LlamaConfig> } {
+): { rope: { ropeTheta: number; ropeScaling: RopeScaling }; fields: Partial<LlamaConfig> } {
   const gemma3 = type === 'gemma3_text';
   // HF's Gemma2Config caps scores at 50 and logits at 30 unless told otherwise; null turns a cap off.
   const softcap = (field: 'attn_logit_softcapping' | 'final_logit_softcapping', gemma2Default: number): number | undefined => {
@@ -312,17 +320,6 @@ function parseGemma(
   const attentionSoftcap = softcap('attn_logit_softcapping', 50);
   const finalLogitSoftcap = softcap('final_logit_softcapping', 30);
   if (c.use_bidirectional_attention === true) unsupported('use_bidirectional_attention', true, 'false (causal attention)');
-  const layerTypes = c.layer_types;
-  let sliding: boolean[];
-  if (Array.isArray(layerTypes)) {
-    if (layerTypes.length !== numLayers || !layerTypes.every((t) => t === 'sliding_attention' || t === 'full_attention')) {
-      return invalid('layer_types', `must list sliding_attention or full_attention for each of the ${numLayers} layers`);
-    }
-    sliding = layerTypes.map((t) => t === 'sliding_attention');
-  } else {
-    const pattern = positiveInt('sliding_window_pattern', gemma3 ? 6 : 2);
-    sliding = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
-  }
   const params = c.rope_parameters as Record<string, Record<string, unknown> | undefined> | null | undefined;
   const nested = params !== undefined && params !== null && typeof params.full_attention === 'object';
   // HF's defaults: rope_theta 1e6 for Gemma 3, 1e4 for Gemma 2.
@@ -335,13 +332,12 @@ function parseGemma(
   const localBase = local ? local.rope_theta : c.rope_local_base_freq;
   const localRopeTheta = gemma3 || localBase !== undefined ? positiveNumber(localBase ?? 10000, 'rope_local_base_freq') : undefined;
   const fields: Partial<LlamaConfig> = {
-    slidingLayers: sliding.flatMap((s, i) => (s ? [i] : [])),
     attentionScale: positiveNumber(c.query_pre_attn_scalar ?? 256, 'query_pre_attn_scalar') ** -0.5,
     ...(localRopeTheta !== undefined ? { localRopeTheta } : {}),
     ...(attentionSoftcap !== undefined ? { attentionSoftcap } : {}),
     ...(finalLogitSoftcap !== undefined ? { finalLogitSoftcap } : {}),
   };
-  return { rope: global, slidingWindow: positiveInt('sliding_window', 4096), fields };
+  return { rope: global, fields };
 }
 
 /** The sliding window layer `layer` attends through, if any (Mistral: every layer; Gemma 3: its sliding layers). */

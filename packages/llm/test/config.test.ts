@@ -242,7 +242,12 @@ describe('config.json', () => {
     expect(qwen3.slidingWindow).toBeUndefined();
     expect(parseModelConfig({ ...QWEN3_06B, attention_bias: true }).attentionBias).toEqual({ q: true, k: true, v: true, o: true });
     for (const other of [LLAMA_32_1B, MISTRAL_7B_V01, QWEN25_05B]) expect(parseModelConfig(other).qkNorm).toBe(false);
-    rejects({ ...QWEN3_06B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported; supported: false \(per-layer sliding windows of Qwen2, Qwen3 and SmolLM3/);
+    // use_sliding_window: a window on the layers from max_window_layers on (none where sliding_window is null, as HF reads it).
+    expect(parseModelConfig({ ...QWEN3_06B, use_sliding_window: true, sliding_window: 4096, max_window_layers: 20 })).toMatchObject({
+      slidingWindow: 4096,
+      slidingLayers: Array.from({ length: 8 }, (_, i) => 20 + i),
+    });
+    expect(parseModelConfig({ ...QWEN3_06B, use_sliding_window: true }).slidingWindow).toBeUndefined();
     rejects({ ...QWEN3_06B, model_type: 'qwen3_moe', architectures: ['Qwen3MoeForCausalLM'] }, 'UNSUPPORTED_MODEL', /model_type "qwen3_moe" is not supported; supported: .*qwen3 \(Qwen3 dense models/);
     rejects({ ...QWEN3_06B, architectures: ['Qwen2ForCausalLM'] }, 'UNSUPPORTED_MODEL', /supported: Qwen3ForCausalLM for model_type qwen3/);
   });
@@ -256,7 +261,7 @@ describe('config.json', () => {
     for (const other of [LLAMA_32_1B, QWEN3_06B]) expect(parseModelConfig(other).noRopeLayers).toEqual([]);
     rejects({ ...SMOLLM3_3B, no_rope_layers: [1, 0, 1] }, 'INVALID_CONFIG', /no_rope_layers must list one 0\/1 flag per layer \(36\)/);
     rejects({ ...SMOLLM3_3B, no_rope_layers: SMOLLM3_3B.no_rope_layers.map((f) => f * 2) }, 'INVALID_CONFIG', /no_rope_layers/);
-    rejects({ ...SMOLLM3_3B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported/);
+    expect(parseModelConfig({ ...SMOLLM3_3B, use_sliding_window: true, sliding_window: 2048, max_window_layers: 0 })).toMatchObject({ slidingWindow: 2048 });
   });
 
   it('normalizes Gemma 3 (sliding and global layers, their two rope bases, GeGLU, norms around both blocks, the query scale)', () => {
@@ -361,15 +366,19 @@ describe('config.json', () => {
     rejects({ ...LLAMA_32_1B, hidden_act: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_act = "gelu" is not supported; supported: silu/);
     rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "yarn" is not supported; supported: default, linear, llama3/);
     rejects({ ...LLAMA_32_1B, rope_scaling: { type: 'dynamic', factor: 2 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "dynamic"/);
-    rejects({ ...QWEN25_05B, use_sliding_window: true }, 'UNSUPPORTED_MODEL', /use_sliding_window = true is not supported/);
     rejects({ ...LLAMA_32_1B, quantization_config: { quant_method: 'gptq', bits: 4 } }, 'UNSUPPORTED_MODEL', /quantization_config = "gptq" is not supported; supported: unquantized f32, f16 or bf16/);
     rejects({ ...LLAMA_32_1B, architectures: ['LlamaForSequenceClassification'] }, 'UNSUPPORTED_MODEL', /architectures = \["LlamaForSequenceClassification"\] is not supported; supported: LlamaForCausalLM/);
     rejects({ ...LLAMA_32_1B, partial_rotary_factor: 0.5 }, 'UNSUPPORTED_MODEL', /partial_rotary_factor = 0\.5/);
-    rejects(
-      { ...MISTRAL_7B_V01, layer_types: ['sliding_attention', 'full_attention'] },
-      'UNSUPPORTED_MODEL',
-      /layer_types = "a mix of full_attention and sliding_attention layers" is not supported/,
-    );
+    rejects({ ...MISTRAL_7B_V01, layer_types: ['sliding_attention', 'chunked_attention'] }, 'UNSUPPORTED_MODEL', /layer_types = "chunked_attention" is not supported/);
+  });
+
+  it('reads which layers slide: layer_types for any model, Qwen2.5 from max_window_layers on', () => {
+    const qwen = parseModelConfig({ ...QWEN25_05B, use_sliding_window: true });
+    expect(qwen).toMatchObject({ slidingWindow: 32768, slidingLayers: [21, 22, 23] });
+    expect([layerWindow(qwen, 20), layerWindow(qwen, 21)]).toEqual([undefined, 32768]);
+    const mixed = Array.from({ length: 32 }, (_, i) => (i % 2 ? 'full_attention' : 'sliding_attention'));
+    expect(parseModelConfig({ ...MISTRAL_7B_V01, layer_types: mixed })).toMatchObject({ slidingWindow: 4096, slidingLayers: Array.from({ length: 16 }, (_, i) => 2 * i) });
+    rejects({ ...MISTRAL_7B_V01, layer_types: ['sliding_attention', 'full_attention'] }, 'INVALID_CONFIG', /layer_types must list sliding_attention or full_attention for each of the 32 layers/);
   });
 
   it('refuses invalid values, naming the field', () => {

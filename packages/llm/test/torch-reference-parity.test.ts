@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
+    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
   });
 
   for (const name of fixtures) {
@@ -54,6 +54,7 @@ describe('parity with the independent PyTorch reference', () => {
     ['qwen2-bias', { rope_theta: 10000 }],
     // As a Llama checkpoint the same weights run without q_norm / k_norm (their tensors left unread).
     ['qwen3-qk-norm', { model_type: 'llama', architectures: ['LlamaForCausalLM'] }],
+    ['qwen2-sliding', { use_sliding_window: false }],
     ['smollm3-nope', { no_rope_layers: [1, 1] }],
     ['gemma3-sliding', { sliding_window_pattern: 1 }],
     ['gemma3-sliding', { rope_local_base_freq: 1000000 }],
