@@ -19,7 +19,15 @@ export {
   bf16ArrayToF32,
 } from './float16.js';
 export { SUPPORTED_BITS, valuesPerWord, wordsPerGroup, wordsPerRow, codeLocation, packCodes, unpackCodes } from './packing.js';
-export { type RopeScaling, type RopeLayout, SUPPORTED_ROPE_SCALING, parseRopeScaling, ropeInverseFrequencies } from './rope-config.js';
+export {
+  type RopeScaling,
+  type RopeScalingContext,
+  type RopeLayout,
+  SUPPORTED_ROPE_SCALING,
+  parseRopeScaling,
+  ropeAttentionFactor,
+  ropeInverseFrequencies,
+} from './rope-config.js';
 
 // Backends and kernels
 export type { Backend, Storage } from './backend.js';

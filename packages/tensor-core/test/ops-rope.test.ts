@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assign, parseRopeScaling, rope, ropeInverseFrequencies, tensor } from '../src/index.js';
+import { assign, parseRopeScaling, rope, ropeAttentionFactor, ropeInverseFrequencies, tensor } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, randomArray } from './reference.js';
 
@@ -93,12 +93,57 @@ describe('rope', () => {
     });
   });
 
+  // YaRN as transformers, vLLM and TGI discretize the paper's ramp: over frequency indices between
+  // the dims that turn beta_fast and beta_slow times over the original context, rounded outwards.
+  it('computes YaRN frequencies and attention factor from their definition', () => {
+    const [d, theta, factor, original] = [128, 1e6, 4, 32768];
+    const dimFor = (rotations: number) => (d * Math.log(original / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
+    const [low, high] = [Math.max(0, Math.floor(dimFor(32))), Math.min(d - 1, Math.ceil(dimFor(1)))];
+    expect(low).toBeGreaterThan(0);
+    expect(high).toBeLessThan(d / 2);
+    const expected = Array.from({ length: d / 2 }, (_, i) => {
+      const kept = 1 - Math.min(1, Math.max(0, (i - low) / (high - low)));
+      const f = theta ** (-(2 * i) / d);
+      return (f / factor) * (1 - kept) + f * kept;
+    });
+    const scaling = parseRopeScaling({ rope_type: 'yarn', factor, original_max_position_embeddings: original });
+    expect(scaling).toMatchObject({ type: 'yarn', betaFast: 32, betaSlow: 1, truncate: true });
+    assertClose(ropeInverseFrequencies(d, theta, scaling), expected, 1e-6, 'yarn');
+    expect(ropeAttentionFactor(scaling)).toBeCloseTo(0.1 * Math.log(4) + 1, 12);
+    // The original context defaults to max_position_embeddings; DeepSeek's mscale pair is a ratio.
+    expect(parseRopeScaling({ type: 'yarn', factor: 2 }, { maxPositionEmbeddings: 4096 })).toMatchObject({ originalMaxPositionEmbeddings: 4096 });
+    const deepseek = parseRopeScaling({ type: 'yarn', factor: 40, mscale: 1, mscale_all_dim: 0.5, original_max_position_embeddings: 4096 });
+    expect(ropeAttentionFactor(deepseek)).toBeCloseTo((0.1 * Math.log(40) + 1) / (0.05 * Math.log(40) + 1), 12);
+    expect(ropeAttentionFactor(parseRopeScaling({ type: 'yarn', factor: 4, attention_factor: 1.25, original_max_position_embeddings: 64 }))).toBe(1.25);
+    expect(() => parseRopeScaling({ type: 'yarn', factor: 4 })).toThrow(/original_max_position_embeddings/);
+  });
+
+  it('computes LongRoPE frequencies, short within the original context and long beyond it, and its attention factor', () => {
+    const [d, theta] = [12, 10000];
+    const shortFactor = [1, 1.5, 2, 3, 5, 8];
+    const longFactor = [1, 2, 4, 8, 16, 32];
+    // Phi-3 keeps original_max_position_embeddings beside max_position_embeddings, outside rope_scaling.
+    const scaling = parseRopeScaling({ type: 'longrope', short_factor: shortFactor, long_factor: longFactor }, { maxPositionEmbeddings: 131072, originalMaxPositionEmbeddings: 4096 });
+    expect(ropeAttentionFactor(scaling)).toBeCloseTo(Math.sqrt(1 + Math.log(32) / Math.log(4096)), 12);
+    const expected = (factors: number[]) => factors.map((f, i) => 1 / (f * theta ** ((2 * i) / d)));
+    assertClose(ropeInverseFrequencies(d, theta, scaling), expected(shortFactor), 1e-6, 'no length: short');
+    assertClose(ropeInverseFrequencies(d, theta, scaling, 4096), expected(shortFactor), 1e-6, 'at the original context: short');
+    assertClose(ropeInverseFrequencies(d, theta, scaling, 4097), expected(longFactor), 1e-6, 'beyond: long');
+    // Without the two lengths, rope_scaling's own factor (default 1: no attention scaling).
+    expect(ropeAttentionFactor(parseRopeScaling({ type: 'longrope', short_factor: [1], long_factor: [2], original_max_position_embeddings: 64 }))).toBe(1);
+    expect(() => ropeInverseFrequencies(8, theta, scaling)).toThrow(/short_factor has 6 entries; a rotary dimension of 8 needs 4/);
+    expect(() => parseRopeScaling({ type: 'longrope', short_factor: [1, 'x'], long_factor: [1, 2] }, { maxPositionEmbeddings: 64 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/short_factor/) }),
+    );
+  });
+
   it('parses HF rope_scaling and refuses unknown types with the supported list', () => {
     expect(parseRopeScaling(null)).toEqual({ type: 'default' });
     expect(parseRopeScaling({ type: 'linear', factor: 2 })).toEqual({ type: 'linear', factor: 2 });
     expect(parseRopeScaling({ rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 }).type).toBe('llama3');
-    expect(() => parseRopeScaling({ rope_type: 'yarn', factor: 4 })).toThrow(/not supported; supported: default, linear, ntk, llama3/);
+    expect(() => parseRopeScaling({ rope_type: 'dynamic', factor: 4 })).toThrow(/not supported; supported: default, linear, ntk, llama3, yarn, longrope/);
     expect(() => parseRopeScaling({ rope_type: 'linear' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => parseRopeScaling({ rope_type: 'yarn', factor: -1, original_max_position_embeddings: 64 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
   });
 
   it('rejects bad positions, frequencies and dtypes', () => {
