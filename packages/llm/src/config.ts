@@ -1,4 +1,4 @@
-import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, UnsupportedModelError } from '@kvkit/tensor-core';
+import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
 export const SUPPORTED_MODEL_TYPES = {
@@ -9,13 +9,13 @@ export const SUPPORTED_MODEL_TYPES = {
   smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
-  phi3: 'Phi-3 and Phi-4 without long-context rope scaling (Phi3ForCausalLM: q/k/v and gate/up stored fused)',
+  phi3: 'Phi-3, Phi-3.5 and Phi-4 (Phi3ForCausalLM: q/k/v and gate/up stored fused; LongRoPE; partial rotary as Phi-4-mini)',
 } as const;
 
 export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
 
 /** `rope_scaling` types implemented (HF names). */
-export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3'] as const;
+export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3', 'yarn', 'longrope'] as const;
 
 /** A Llama-family config, normalized from an HF config.json. */
 export interface LlamaConfig {
@@ -31,6 +31,8 @@ export interface LlamaConfig {
   maxPositions: number;
   ropeTheta: number;
   ropeScaling: RopeScaling;
+  /** Channels of each head that rotate: the first `rotaryDim` (head_dim × partial_rotary_factor; Phi-4-mini: 3/4); the rest pass through. */
+  rotaryDim: number;
   /** Sliding-window attention span (Mistral, Gemma, Qwen with use_sliding_window): a query sees keys with queryPos − keyPos < slidingWindow. */
   slidingWindow?: number;
   rmsNormEps: number;
@@ -142,9 +144,6 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
     unsupported('quantization_config', method ?? c.quantization_config, 'unquantized f32, f16 or bf16 checkpoints');
   }
-  const partialRotary = c.partial_rotary_factor ?? 1;
-  if (partialRotary !== 1) unsupported('partial_rotary_factor', partialRotary, '1 (full rotary embedding)');
-
   const hiddenSize = positiveInt('hidden_size');
   const numHeads = positiveInt('num_attention_heads');
   const numKvHeads = positiveInt('num_key_value_heads', type === 'mistral' && c.num_key_value_heads === undefined ? 8 : numHeads);
@@ -154,10 +153,23 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   }
   const headDim = c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim');
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
+  const partialRotary = c.partial_rotary_factor ?? 1;
+  if (typeof partialRotary !== 'number' || !(partialRotary > 0 && partialRotary <= 1)) invalid('partial_rotary_factor', `must be a number in (0, 1], got ${JSON.stringify(partialRotary)}`);
+  // HF: int(head_dim · partial_rotary_factor) channels rotate.
+  const rotaryDim = Math.floor(headDim * (partialRotary as number));
+  if (rotaryDim === 0 || rotaryDim % 2 !== 0) invalid('partial_rotary_factor', `must leave an even, nonzero number of rotary channels; ${partialRotary} of head_dim ${headDim} gives ${rotaryDim}`);
 
   const numLayers = positiveInt('num_hidden_layers');
-  const gemmaFields = gemma ? parseGemma(c, type, fileName, unsupported, positiveNumber) : undefined;
-  const { ropeTheta, ropeScaling } = gemmaFields?.rope ?? parseRope(c, fileName, unsupported, positiveNumber);
+  const maxPositions = positiveInt('max_position_embeddings', DEFAULTS[type].maxPositions);
+  const original = c.original_max_position_embeddings;
+  const ropeContext: RopeScalingContext = { maxPositionEmbeddings: maxPositions, ...(typeof original === 'number' ? { originalMaxPositionEmbeddings: original } : {}) };
+  const gemmaFields = gemma ? parseGemma(c, type, fileName, ropeContext, unsupported, positiveNumber) : undefined;
+  const { ropeTheta, ropeScaling } = gemmaFields?.rope ?? parseRope(c, fileName, ropeContext, unsupported, positiveNumber);
+  if (ropeScaling.type === 'longrope') {
+    for (const [key, factors] of [['short_factor', ropeScaling.shortFactor], ['long_factor', ropeScaling.longFactor]] as const) {
+      if (factors.length !== rotaryDim / 2) invalid(c.rope_parameters ? 'rope_parameters' : 'rope_scaling', `${key} has ${factors.length} entries; ${rotaryDim} rotary channels need ${rotaryDim / 2}`);
+    }
+  }
   const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
@@ -172,9 +184,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     numKvHeads,
     headDim,
     vocabSize: positiveInt('vocab_size'),
-    maxPositions: positiveInt('max_position_embeddings', DEFAULTS[type].maxPositions),
+    maxPositions,
     ropeTheta,
     ropeScaling,
+    rotaryDim,
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     rmsNormEps,
@@ -209,6 +222,7 @@ export function tokenIdList(value: unknown): number[] {
 function parseRope(
   c: Record<string, unknown>,
   fileName: string,
+  context: RopeScalingContext,
   unsupported: (field: string, value: unknown, supported: string) => never,
   positiveNumber: (value: unknown, field: string) => number,
 ): { ropeTheta: number; ropeScaling: RopeScaling } {
@@ -223,7 +237,7 @@ function parseRope(
     unsupported(`${field}.rope_type`, ropeType, `${SUPPORTED_ROPE_TYPES.join(', ')} (or no ${field})`);
   }
   try {
-    return { ropeTheta, ropeScaling: parseRopeScaling({ ...scaling, rope_type: ropeType }) };
+    return { ropeTheta, ropeScaling: parseRopeScaling({ ...scaling, rope_type: ropeType }, context) };
   } catch (error) {
     throw new InvalidConfigError(`${fileName}: ${field}: ${(error as Error).message}`, { file: fileName, field });
   }
@@ -306,6 +320,7 @@ function parseGemma(
   c: Record<string, unknown>,
   type: 'gemma2' | 'gemma3_text',
   fileName: string,
+  ropeContext: RopeScalingContext,
   unsupported: (field: string, value: unknown, supported: string) => never,
   positiveNumber: (value: unknown, field: string) => number,
 ): { rope: { ropeTheta: number; ropeScaling: RopeScaling }; fields: Partial<LlamaConfig> } {
@@ -325,8 +340,8 @@ function parseGemma(
   // HF's defaults: rope_theta 1e6 for Gemma 3, 1e4 for Gemma 2.
   const theta = gemma3 ? 1_000_000 : 10_000;
   const global = nested
-    ? parseRope({ rope_parameters: { rope_theta: theta, ...params.full_attention } }, fileName, unsupported, positiveNumber)
-    : parseRope({ ...c, rope_theta: c.rope_theta ?? theta }, fileName, unsupported, positiveNumber);
+    ? parseRope({ rope_parameters: { rope_theta: theta, ...params.full_attention } }, fileName, ropeContext, unsupported, positiveNumber)
+    : parseRope({ ...c, rope_theta: c.rope_theta ?? theta }, fileName, ropeContext, unsupported, positiveNumber);
   const local = nested ? params.sliding_attention : undefined;
   if (local && (local.rope_type ?? 'default') !== 'default') unsupported('rope_parameters.sliding_attention.rope_type', local.rope_type, 'default');
   const localBase = local ? local.rope_theta : c.rope_local_base_freq;

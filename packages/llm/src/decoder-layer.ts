@@ -20,6 +20,7 @@ import {
   transpose,
 } from '@kvkit/tensor-core';
 import { type LlamaConfig, layerWindow } from './config.js';
+import type { LayerRope } from './layer-ropes.js';
 import type { LayerWeights, LinearWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
@@ -43,7 +44,7 @@ export interface LayerActivations {
   positions: Int32Array;
   /** [n, hidden]: the layer's input (the residual stream before input_layernorm). */
   hidden: Tensor;
-  /** [qHeads, n, headDim]: queries after RoPE (on a NoPE layer, `config.noRopeLayers`, not rotated). */
+  /** [qHeads, n, headDim]: queries as attention reads them: after RoPE (on a NoPE layer, `config.noRopeLayers`, not rotated), with YaRN's or LongRoPE's factor squared on the rotated channels. */
   q: Tensor;
   /** [kvHeads, n, headDim]: keys before RoPE (after Qwen3's k_norm). */
   keyPreRope: Tensor;
@@ -57,8 +58,8 @@ export interface LayerActivations {
 
 export interface LayerContext {
   config: LlamaConfig;
-  /** f32 [headDim / 2]: the rotary frequencies of a layer (Gemma 3's sliding layers have their own). */
-  layerInvFreq: (layer: number) => Tensor;
+  /** How a layer rotates its queries and keys in this pass (Gemma 3's sliding layers have their own frequencies). */
+  layerRope: (layer: number) => LayerRope;
   /** i32 [rows]: positions of every row of the batch. */
   positions: Tensor;
   segments: readonly Segment[];
@@ -121,9 +122,10 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     const h = scope.track(rmsNorm(x, w.inputNorm, eps));
     // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
     const rotary = !config.noRopeLayers.includes(layerIndex);
-    const invFreq = ctx.layerInvFreq(layerIndex);
+    const { invFreq, queryGain } = ctx.layerRope(layerIndex);
     const rotate = (t: Tensor) => (rotary ? rope(t, ctx.positions, invFreq, 'half') : contiguous(t));
-    const q = scope.track(rotate(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope, w.qNorm, eps)));
+    let q = scope.track(rotate(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope, w.qNorm, eps)));
+    if (queryGain) q = scope.track(mul(q, queryGain));
     const keyPreRope = scope.track(contiguous(splitHeads(linear(h, w.k, scope), numKvHeads, headDim, scope, w.kNorm, eps)));
     const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, 'half')) : keyPreRope;
     const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope, undefined, eps)));

@@ -14,7 +14,6 @@ import {
   InvalidConfigError,
   type KVCache,
   rmsNorm,
-  ropeInverseFrequencies,
   ShapeMismatchError,
   type Tensor,
   TensorScope,
@@ -23,6 +22,7 @@ import {
 } from '@kvkit/tensor-core';
 import { type LlamaConfig, layerWindow } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
+import { LayerRopes } from './layer-ropes.js';
 import { decoderLayer, type LayerActivations, linear, type Segment } from './decoder-layer.js';
 import type { LlamaTokenizer } from './tokenizer.js';
 import type { LlamaWeights } from './weights.js';
@@ -67,15 +67,8 @@ export class LlamaModel {
   readonly weightBytes: number;
   /** The dtype the weight matrices are kept in: `dtype`, or f16/bf16 as the checkpoint stores them (loadModel's `halfWeights`). */
   readonly matrixDtype: DType;
-  /** The model's rotary frequencies (its global layers'). */
-  private readonly invFreqHost: Float32Array;
-  /**
-   * Each layer's rotary frequencies: the model's, Gemma 3's sliding layers' own base, or zeros on a
-   * NoPE layer (SmolLM3's: a rotation by nothing). Layers of one kind share one array.
-   */
-  private readonly layerFrequencies: Float32Array[];
-  /** The frequencies on the backend, one tensor per distinct array of `layerFrequencies`. */
-  private readonly frequencyTensors = new Map<Float32Array, Tensor>();
+  /** Each layer's rotary embedding (frequencies, and YaRN's or LongRoPE's factor on the queries). */
+  private readonly ropes: LayerRopes;
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
   private readonly nextPositions = new WeakMap<KVCache, number>();
   private disposed = false;
@@ -90,16 +83,7 @@ export class LlamaModel {
   ) {
     this.weightBytes = weights.bytes;
     this.matrixDtype = weights.layers[0]?.q.weight.dtype ?? dtype;
-    const global = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
-    const local = config.localRopeTheta === undefined ? undefined : ropeInverseFrequencies(config.headDim, config.localRopeTheta, { type: 'default' });
-    const none = new Float32Array(global.length);
-    this.invFreqHost = global;
-    this.layerFrequencies = Array.from({ length: config.numLayers }, (_, i) =>
-      config.noRopeLayers.includes(i) ? none : local && layerWindow(config, i) !== undefined ? local : global,
-    );
-    for (const frequencies of new Set([global, ...this.layerFrequencies])) {
-      this.frequencyTensors.set(frequencies, tensor(frequencies, [frequencies.length], { dtype: 'f32', backend }));
-    }
+    this.ropes = new LayerRopes(config, backend, dtype);
   }
 
   get tokenizer(): LlamaTokenizer {
@@ -114,10 +98,11 @@ export class LlamaModel {
   /** What a cache factory needs to know about this model. */
   cacheSpec(): CacheSpec {
     const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingLayers } = this.config;
-    const rope = { invFreq: this.invFreqHost.slice(), layout: 'half' as const };
+    const { globalFrequencies, layerFrequencies } = this.ropes;
+    const rope = { invFreq: globalFrequencies.slice(), layout: 'half' as const };
     // Each layer's own, where the layers' differ.
-    const layerRopes = this.layerFrequencies.some((f) => f !== this.invFreqHost)
-      ? this.layerFrequencies.map((f) => ({ invFreq: f.slice(), layout: 'half' as const }))
+    const layerRopes = layerFrequencies.some((f) => f !== globalFrequencies)
+      ? layerFrequencies.map((f) => ({ invFreq: f.slice(), layout: 'half' as const }))
       : undefined;
     // A window every layer uses (Mistral's); Gemma 3's per-layer windows reach the layers as they attend.
     const slidingWindow = slidingLayers === undefined ? this.config.slidingWindow : undefined;
@@ -200,7 +185,7 @@ export class LlamaModel {
         release(lin.bias);
       }
     }
-    for (const t of this.frequencyTensors.values()) t.dispose();
+    this.ropes.dispose();
     this.weights.pool?.release();
   }
 
@@ -210,6 +195,9 @@ export class LlamaModel {
     const segments = this.plan(items, options);
     const allIds = concatInt32(items.map((item) => item.ids));
     const allPositions = concatInt32(segments.map((s) => s.positions));
+    const reach = maxOf(allPositions) + 1;
+    if (this.ropes.beyondOriginalContext(reach)) this.assertRotatedKeys(segments, reach);
+    const layerRope = this.ropes.forPass(reach);
     const scope = new TensorScope();
     try {
       const positions = scope.track(tensor(allPositions, [allPositions.length], { dtype: 'i32', backend: this.backend }));
@@ -218,8 +206,7 @@ export class LlamaModel {
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
-      const layerInvFreq = (layer: number) => this.frequencyTensors.get(this.layerFrequencies[layer]) as Tensor;
-      const ctx = { config: this.config, layerInvFreq, positions, segments, onLayer };
+      const ctx = { config: this.config, layerRope, positions, segments, onLayer };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
       if (options.logits === 'last') {
@@ -280,6 +267,20 @@ export class LlamaModel {
       start += ids.length;
     });
     return segments;
+  }
+
+  /**
+   * A cache that keeps keys before RoPE rotates them with one set of frequencies (the spec's), but
+   * LongRoPE switches to its long factors for a pass beyond the original context: such a cache
+   * would read those keys rotated wrongly, so it is refused before anything is written.
+   */
+  private assertRotatedKeys(segments: readonly Segment[], reach: number): void {
+    if (!segments.some((s) => s.cache.layers.some((layer) => layer.keyInput === 'pre-rope'))) return;
+    throw new UnsupportedModelError(
+      `forward: this pass reaches ${reach} tokens, beyond the original context of ${this.ropes.originalContext} ` +
+        "where LongRoPE rotates with its long factors; a cache that keeps keys before RoPE rotates them with one set of frequencies and cannot follow. Use a cache that stores rotated keys",
+      { reach },
+    );
   }
 
   private assertAlive(): void {

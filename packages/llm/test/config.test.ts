@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ropeAttentionFactor } from '@kvkit/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { layerWindow, parseModelConfig } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
@@ -199,6 +200,44 @@ const PHI3_MINI_4K = {
   vocab_size: 32064,
 };
 
+// Phi-3.5-mini-instruct's and Phi-4-mini-instruct's config.json (long_factor / short_factor shortened
+// to made-up values of the released length: one per rotated channel pair).
+const factors = (n: number, top: number) => Array.from({ length: n }, (_, i) => 1 + ((top - 1) * i) / (n - 1));
+const PHI35_MINI = {
+  ...PHI3_MINI_4K,
+  max_position_embeddings: 131072,
+  rope_scaling: { long_factor: factors(48, 60), short_factor: factors(48, 1.2), type: 'longrope' },
+  sliding_window: 262144,
+};
+const PHI4_MINI = {
+  architectures: ['Phi3ForCausalLM'],
+  model_type: 'phi3',
+  attention_bias: false,
+  bos_token_id: 199999,
+  eos_token_id: 199999,
+  full_attn_mod: 1,
+  hidden_act: 'silu',
+  hidden_size: 3072,
+  intermediate_size: 8192,
+  interpolate_factor: 1,
+  lm_head_bias: false,
+  max_position_embeddings: 131072,
+  mlp_bias: false,
+  num_attention_heads: 24,
+  num_hidden_layers: 32,
+  num_key_value_heads: 8,
+  original_max_position_embeddings: 4096,
+  pad_token_id: 199999,
+  partial_rotary_factor: 0.75,
+  rms_norm_eps: 1e-5,
+  rope_scaling: { long_factor: factors(48, 60), short_factor: factors(48, 1.2), type: 'longrope' },
+  rope_theta: 10000.0,
+  sliding_window: 262144,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  vocab_size: 200064,
+};
+
 describe('config.json', () => {
   it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
     const c = parseModelConfig(LLAMA_32_1B);
@@ -328,13 +367,32 @@ describe('config.json', () => {
     rejects({ ...GEMMA2_2B, attn_logit_softcapping: -1 }, 'INVALID_CONFIG', /attn_logit_softcapping must be a positive number/);
   });
 
-  it('normalizes Phi-3 (fused projections in the checkpoint, a window on every layer) and refuses its long-context rope', () => {
-    expect(parseModelConfig(PHI3_MINI_4K)).toMatchObject({ modelType: 'phi3', fusedProjections: true, slidingWindow: 2047, headDim: 96, tieWordEmbeddings: false, eosTokenIds: [32000] });
+  it('normalizes Phi-3 (fused projections in the checkpoint, a window on every layer)', () => {
+    expect(parseModelConfig(PHI3_MINI_4K)).toMatchObject({ modelType: 'phi3', fusedProjections: true, slidingWindow: 2047, headDim: 96, rotaryDim: 96, tieWordEmbeddings: false, eosTokenIds: [32000] });
     expect(parseModelConfig({ ...PHI3_MINI_4K, sliding_window: null }).slidingWindow).toBeUndefined();
     expect(parseModelConfig(LLAMA_32_1B).fusedProjections).toBe(false);
-    const longrope = { type: 'longrope', long_factor: [1, 2], short_factor: [1, 1] };
-    rejects({ ...PHI3_MINI_4K, rope_scaling: longrope }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "longrope" is not supported/);
-    rejects({ ...PHI3_MINI_4K, partial_rotary_factor: 0.75 }, 'UNSUPPORTED_MODEL', /partial_rotary_factor = 0\.75/);
+  });
+
+  it('reads Phi-3.5-mini and Phi-4-mini: LongRoPE over the original 4k context, Phi-4-mini rotating 3/4 of each head', () => {
+    const phi35 = parseModelConfig(PHI35_MINI);
+    expect(phi35).toMatchObject({ rotaryDim: 96, maxPositions: 131072, ropeScaling: { type: 'longrope', originalMaxPositionEmbeddings: 4096 } });
+    // transformers' default: √(1 + ln(131072 / 4096) / ln 4096).
+    expect(ropeAttentionFactor(phi35.ropeScaling)).toBeCloseTo(Math.sqrt(1 + Math.log(32) / Math.log(4096)), 12);
+    const phi4 = parseModelConfig(PHI4_MINI);
+    expect(phi4).toMatchObject({ headDim: 128, rotaryDim: 96, numKvHeads: 8, tieWordEmbeddings: true, slidingWindow: 262144, ropeScaling: { type: 'longrope' } });
+    rejects({ ...PHI4_MINI, partial_rotary_factor: 1.5 }, 'INVALID_CONFIG', /partial_rotary_factor must be a number in \(0, 1\], got 1\.5/);
+    rejects({ ...PHI4_MINI, partial_rotary_factor: 0.01 }, 'INVALID_CONFIG', /0\.01 of head_dim 128 gives 1/);
+    rejects({ ...PHI4_MINI, rope_scaling: { ...PHI4_MINI.rope_scaling, short_factor: 'x' } }, 'INVALID_CONFIG', /config\.json: rope_scaling: .*short_factor/);
+    // 48 factors fit the 96 rotated channels of 0.75 × 128, not the 64 of 0.5 × 128.
+    rejects({ ...PHI4_MINI, partial_rotary_factor: 0.5 }, 'INVALID_CONFIG', /rope_scaling short_factor has 48 entries; 64 rotary channels need 32/);
+  });
+
+  it('reads YaRN rope scaling (Qwen2.5 and Qwen3 past 32k tokens)', () => {
+    const yarn = { rope_type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 };
+    const qwen = parseModelConfig({ ...QWEN25_05B, rope_scaling: yarn });
+    expect(qwen.ropeScaling).toMatchObject({ type: 'yarn', factor: 4, originalMaxPositionEmbeddings: 32768, betaFast: 32, betaSlow: 1 });
+    expect(ropeAttentionFactor(qwen.ropeScaling)).toBeCloseTo(0.1 * Math.log(4) + 1, 12);
+    rejects({ ...QWEN25_05B, rope_scaling: { rope_type: 'yarn' } }, 'INVALID_CONFIG', /rope_scaling: rope_scaling of type "yarn" needs a numeric "factor"/);
   });
 
   it('reads the fixtures’ configs as the reference script meant them', () => {
@@ -364,11 +422,10 @@ describe('config.json', () => {
     rejects({ ...LLAMA_32_1B, model_type: 'gpt2' }, 'UNSUPPORTED_MODEL', /config\.json: model_type "gpt2" is not supported; supported: llama \(.*\); mistral \(.*\); qwen2 \(/);
     rejects({ hidden_size: 8 }, 'UNSUPPORTED_MODEL', /model_type undefined is not supported; supported: llama/);
     rejects({ ...LLAMA_32_1B, hidden_act: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_act = "gelu" is not supported; supported: silu/);
-    rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "yarn" is not supported; supported: default, linear, llama3/);
+    rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'su', factor: 4 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "su" is not supported; supported: default, linear, llama3, yarn, longrope/);
     rejects({ ...LLAMA_32_1B, rope_scaling: { type: 'dynamic', factor: 2 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "dynamic"/);
     rejects({ ...LLAMA_32_1B, quantization_config: { quant_method: 'gptq', bits: 4 } }, 'UNSUPPORTED_MODEL', /quantization_config = "gptq" is not supported; supported: unquantized f32, f16 or bf16/);
     rejects({ ...LLAMA_32_1B, architectures: ['LlamaForSequenceClassification'] }, 'UNSUPPORTED_MODEL', /architectures = \["LlamaForSequenceClassification"\] is not supported; supported: LlamaForCausalLM/);
-    rejects({ ...LLAMA_32_1B, partial_rotary_factor: 0.5 }, 'UNSUPPORTED_MODEL', /partial_rotary_factor = 0\.5/);
     rejects({ ...MISTRAL_7B_V01, layer_types: ['sliding_attention', 'chunked_attention'] }, 'UNSUPPORTED_MODEL', /layer_types = "chunked_attention" is not supported/);
   });
 

@@ -81,6 +81,32 @@ describe('forward', () => {
     }
   });
 
+  it('serves YaRN and LongRoPE to a pre-RoPE cache within the original context, and refuses a LongRoPE pass beyond it before writing', async () => {
+    for (const [name, within] of [['smollm3-yarn', 12], ['phi4-longrope', 8]] as const) {
+      const fixture = dir(name);
+      const ref = readReference(fixture);
+      const model = await loadModel(fixture);
+      // Partial rotary: the spec's rope has one frequency per rotated pair (Phi-4-mini style: 12 of 16 channels).
+      expect(model.cacheSpec().rope.invFreq.length, name).toBe(model.config.rotaryDim / 2);
+      const cache = model.createCache(preRopeDenseCache());
+      const ids = Int32Array.from(ref.ids);
+      const prefill = model.forward(ids.subarray(0, 7), cache);
+      assertClose(prefill.readFloat32Sync(), rows(ref.logits, 0, 7), 1e-5, `${name} pre-rope prefill`);
+      prefill.dispose();
+      for (let t = 7; t < within; t++) {
+        const step = model.forward(ids.subarray(t, t + 1), cache);
+        assertClose(step.readFloat32Sync(), rows(ref.logits, t, t + 1), 1e-5, `${name} pre-rope decode ${t}`);
+        step.dispose();
+      }
+      if (within < ids.length) {
+        expectKvkitError(() => model.forward(ids.subarray(within, within + 1), cache), 'UNSUPPORTED_MODEL', /reaches 9 tokens, beyond the original context of 8 where LongRoPE/);
+        expect(cache.layers.map((layer) => layer.length)).toEqual([within, within]);
+      }
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
   it('passes un-rotated keys to a pre-RoPE cache layer and gets the same logits', () => {
     const ref = readReference(dir('llama'));
     const ids = Int32Array.from(ref.ids);

@@ -1,5 +1,5 @@
 // Parity with an independent plain-PyTorch re-implementation of each architecture's Hugging Face
-// semantics (tooling/fixtures/llm_reference.py, float64, full recomputation without a cache) —
+// semantics (tooling/fixtures/llm_reference.py, float64, in the passes generate makes: the prompt, then one token per pass) —
 // NOT transformers; the transformers fixtures are in transformers-parity.test.ts.
 import { join } from 'node:path';
 import { denseCache } from '@kvkit/tensor-core';
@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope']);
+    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'phi4-longrope', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn']);
   });
 
   for (const name of fixtures) {
@@ -63,6 +63,11 @@ describe('parity with the independent PyTorch reference', () => {
     ['gemma2-softcap', { final_logit_softcapping: null }],
     ['gemma2-softcap', { layer_types: ['full_attention', 'full_attention'] }],
     ['phi3-fused', { sliding_window: null }],
+    // The attention factor (√2 here) and the frequencies' scaling each matter.
+    ['phi4-longrope', { original_max_position_embeddings: 64 }],
+    ['phi4-longrope', { rope_scaling: { type: 'longrope', short_factor: [1, 1.1, 1.3, 1.6, 2, 2.5], long_factor: [1, 2, 4, 8, 16, 32], attention_factor: 1 } }],
+    ['smollm3-yarn', { rope_scaling: null }],
+    ['smollm3-yarn', { rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 256, attention_factor: 1 } }],
   ] as const) {
     it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
       const dir = join(TORCH_REFERENCE, name);

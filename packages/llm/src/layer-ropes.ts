@@ -1,0 +1,82 @@
+import { type Backend, cast, ropeAttentionFactor, ropeInverseFrequencies, type Tensor, tensor } from '@kvkit/tensor-core';
+import { type LlamaConfig, layerWindow } from './config.js';
+
+/** How one layer rotates its queries and keys in a forward pass. */
+export interface LayerRope {
+  /** f32 [rotaryDim / 2]: the layer's inverse frequencies (zeros on a NoPE layer). */
+  invFreq: Tensor;
+  /**
+   * [headDim] in the model's dtype: YaRN's or LongRoPE's attention factor squared on the rotated
+   * channels, 1 on the others; absent where there is no such factor. HF scales the rotated
+   * channels of queries and keys by the factor each; scores only see their product, so the
+   * queries take it twice and the cached keys stay as RoPE leaves them.
+   */
+  queryGain?: Tensor;
+}
+
+/**
+ * Each layer's rotary embedding, decided once from the config: the model's frequencies (scaled as
+ * rope_scaling says; partial rotary rotates the first `rotaryDim` channels), Gemma 3's sliding
+ * layers' own base (no scaling, no factor), zeros on a NoPE layer. LongRoPE takes its long factors
+ * for a pass that reaches beyond the original context, as transformers decides per pass.
+ */
+export class LayerRopes {
+  /** Each layer's frequencies within the original context (layers of one kind share one array). */
+  readonly layerFrequencies: Float32Array[];
+  /** The model's own frequencies (its global layers'). */
+  readonly globalFrequencies: Float32Array;
+  /** LongRoPE's per-layer frequencies beyond the original context; absent for other scalings. */
+  private readonly longLayerFrequencies?: Float32Array[];
+  /** LongRoPE's original context (max_position_embeddings before the extension); Infinity for other scalings. */
+  readonly originalContext: number = Infinity;
+  /** The frequencies on the backend, one tensor per distinct array. */
+  private readonly tensors = new Map<Float32Array, Tensor>();
+  private readonly queryGain?: Tensor;
+  /** The layers the scaling (and its attention factor) applies to: those on the model's frequencies. */
+  private readonly scaledLayers: boolean[];
+
+  constructor(config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16') {
+    const { rotaryDim, ropeTheta, ropeScaling, numLayers } = config;
+    const global = ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling);
+    const local = config.localRopeTheta === undefined ? undefined : ropeInverseFrequencies(rotaryDim, config.localRopeTheta);
+    const none = new Float32Array(global.length);
+    const kind = (i: number) => (config.noRopeLayers.includes(i) ? 'none' : local && layerWindow(config, i) !== undefined ? 'local' : 'global');
+    const perLayer = (model: Float32Array) => Array.from({ length: numLayers }, (_, i) => ({ none, local, global: model })[kind(i)] as Float32Array);
+    this.globalFrequencies = global;
+    this.layerFrequencies = perLayer(global);
+    this.scaledLayers = Array.from({ length: numLayers }, (_, i) => kind(i) === 'global');
+    if (ropeScaling.type === 'longrope') {
+      this.originalContext = ropeScaling.originalMaxPositionEmbeddings;
+      this.longLayerFrequencies = perLayer(ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling, this.originalContext + 1));
+    }
+    for (const frequencies of new Set([global, ...this.layerFrequencies, ...(this.longLayerFrequencies ?? [])])) {
+      this.tensors.set(frequencies, tensor(frequencies, [frequencies.length], { dtype: 'f32', backend }));
+    }
+    const factor = ropeAttentionFactor(ropeScaling);
+    if (factor !== 1) {
+      const gain = new Float32Array(config.headDim).fill(1).fill(factor * factor, 0, rotaryDim);
+      const f32 = tensor(gain, [config.headDim], { dtype: 'f32', backend });
+      this.queryGain = dtype === 'f32' ? f32 : cast(f32, dtype);
+      if (this.queryGain !== f32) f32.dispose();
+    }
+  }
+
+  /** Whether a pass reaching `sequenceLength` (its largest position + 1) rotates with other frequencies than `layerFrequencies`. */
+  beyondOriginalContext(sequenceLength: number): boolean {
+    return this.longLayerFrequencies !== undefined && sequenceLength > this.originalContext;
+  }
+
+  /** Each layer's rope for a pass reaching `sequenceLength`. */
+  forPass(sequenceLength: number): (layer: number) => LayerRope {
+    const frequencies = this.beyondOriginalContext(sequenceLength) ? (this.longLayerFrequencies as Float32Array[]) : this.layerFrequencies;
+    return (layer) => ({
+      invFreq: this.tensors.get(frequencies[layer]) as Tensor,
+      ...(this.queryGain && this.scaledLayers[layer] ? { queryGain: this.queryGain } : {}),
+    });
+  }
+
+  dispose(): void {
+    for (const t of this.tensors.values()) t.dispose();
+    this.queryGain?.dispose();
+  }
+}
