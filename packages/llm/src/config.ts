@@ -232,7 +232,9 @@ function parseRope(
   const theta = (field === 'rope_parameters' ? (scaling?.rope_theta ?? c.rope_theta) : c.rope_theta) ?? 10000;
   const ropeTheta = positiveNumber(theta, 'rope_theta');
   if (scaling === undefined || scaling === null) return { ropeTheta, ropeScaling: { type: 'default' } };
-  const ropeType = scaling.rope_type ?? scaling.type ?? 'default';
+  // Phi-3's early 128k configs name LongRoPE "su" (or "yarn") under `type`; transformers' Phi3Config renames them.
+  const phi3Alias = c.model_type === 'phi3' && scaling.rope_type === undefined && (scaling.type === 'su' || scaling.type === 'yarn');
+  const ropeType = phi3Alias ? 'longrope' : (scaling.rope_type ?? scaling.type ?? 'default');
   if (!(SUPPORTED_ROPE_TYPES as readonly unknown[]).includes(ropeType)) {
     unsupported(`${field}.rope_type`, ropeType, `${SUPPORTED_ROPE_TYPES.join(', ')} (or no ${field})`);
   }

@@ -378,6 +378,8 @@ describe('config.json', () => {
     expect(phi35).toMatchObject({ rotaryDim: 96, maxPositions: 131072, ropeScaling: { type: 'longrope', originalMaxPositionEmbeddings: 4096 } });
     // transformers' default: √(1 + ln(131072 / 4096) / ln 4096).
     expect(ropeAttentionFactor(phi35.ropeScaling)).toBeCloseTo(Math.sqrt(1 + Math.log(32) / Math.log(4096)), 12);
+    // Phi-3-128k's first configs called it "su"; transformers reads that (and "yarn") as LongRoPE for Phi-3.
+    expect(parseModelConfig({ ...PHI35_MINI, rope_scaling: { ...PHI35_MINI.rope_scaling, type: 'su' } }).ropeScaling.type).toBe('longrope');
     const phi4 = parseModelConfig(PHI4_MINI);
     expect(phi4).toMatchObject({ headDim: 128, rotaryDim: 96, numKvHeads: 8, tieWordEmbeddings: true, slidingWindow: 262144, ropeScaling: { type: 'longrope' } });
     rejects({ ...PHI4_MINI, partial_rotary_factor: 1.5 }, 'INVALID_CONFIG', /partial_rotary_factor must be a number in \(0, 1\], got 1\.5/);
