@@ -9,6 +9,7 @@ export const SUPPORTED_MODEL_TYPES = {
   smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
+  granite: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
   phi3: 'Phi-3, Phi-3.5 and Phi-4 (Phi3ForCausalLM: q/k/v and gate/up stored fused; LongRoPE; partial rotary as Phi-4-mini)',
 } as const;
 
@@ -47,9 +48,13 @@ export interface LlamaConfig {
   normWeightOffset: number;
   /** Gemma 2/3: RMSNorms on the attention's and the MLP's outputs too, before each joins the residual stream. */
   sandwichNorms: boolean;
-  /** Factor on the token embeddings (Gemma: √hidden_size); 1 elsewhere. */
+  /** Factor on the token embeddings (Gemma: √hidden_size; Granite: embedding_multiplier); 1 elsewhere. */
   embedScale: number;
-  /** The attention's score scale where it is not 1/√head_dim (Gemma: query_pre_attn_scalar^−½). */
+  /** Granite: factor on each block's output before it joins the residual stream (residual_multiplier); 1 elsewhere. */
+  residualScale: number;
+  /** Granite: the logits are divided by this (logits_scaling); 1 elsewhere. */
+  logitsDivisor: number;
+  /** The attention's score scale where it is not 1/√head_dim (Gemma: query_pre_attn_scalar^−½; Granite: attention_multiplier). */
   attentionScale?: number;
   /** The layers that use `slidingWindow` where not all do (Gemma 3: five of every six; Qwen: those from max_window_layers on); absent: all. */
   slidingLayers?: number[];
@@ -79,6 +84,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   gemma3_text: 'Gemma3ForCausalLM',
   gemma2: 'Gemma2ForCausalLM',
   phi3: 'Phi3ForCausalLM',
+  granite: 'GraniteForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -91,6 +97,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   gemma3_text: { maxPositions: 131072, slidingWindow: 4096 },
   gemma2: { maxPositions: 8192, slidingWindow: 4096 },
   phi3: { maxPositions: 4096, slidingWindow: null },
+  granite: { maxPositions: 2048, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -197,8 +204,11 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     normWeightOffset: gemma ? 1 : 0,
     sandwichNorms: gemma,
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
+    residualScale: 1,
+    logitsDivisor: 1,
     fusedProjections: type === 'phi3',
     ...(gemmaFields?.fields ?? {}),
+    ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: Boolean(c.mlp_bias ?? false),
@@ -355,6 +365,19 @@ function parseGemma(
     ...(finalLogitSoftcap !== undefined ? { finalLogitSoftcap } : {}),
   };
   return { rope: global, fields };
+}
+
+/**
+ * Granite's four multipliers (GraniteConfig's defaults are 1, the score scale included: a config
+ * without attention_multiplier scales scores by 1, not 1/√head_dim).
+ */
+function graniteFields(c: Record<string, unknown>, positiveNumber: (value: unknown, field: string) => number): Partial<LlamaConfig> {
+  return {
+    embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'),
+    attentionScale: positiveNumber(c.attention_multiplier ?? 1, 'attention_multiplier'),
+    residualScale: positiveNumber(c.residual_multiplier ?? 1, 'residual_multiplier'),
+    logitsDivisor: positiveNumber(c.logits_scaling ?? 1, 'logits_scaling'),
+  };
 }
 
 /** The sliding window layer `layer` attends through, if any (Mistral: every layer; Gemma 3: its sliding layers). */

@@ -117,8 +117,11 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   const scope = new TensorScope();
   try {
     const eps = config.rmsNormEps;
-    // Gemma normalizes each block's output before it joins the residual stream; other models have no such norm.
-    const normedOutput = (t: Tensor, weight: Tensor | undefined) => (weight ? scope.track(rmsNorm(t, weight, eps)) : t);
+    // What a block adds to the residual stream: Gemma normalizes it first, Granite scales it (residual_multiplier).
+    const residualBranch = (t: Tensor, weight: Tensor | undefined) => {
+      const normed = weight ? scope.track(rmsNorm(t, weight, eps)) : t;
+      return config.residualScale === 1 ? normed : scope.track(mul(normed, config.residualScale));
+    };
     const h = scope.track(rmsNorm(x, w.inputNorm, eps));
     // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
     const rotary = !config.noRopeLayers.includes(layerIndex);
@@ -160,13 +163,13 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
       ctx.onLayer({ layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
     }
     const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [rows, numHeads * headDim]));
-    const afterAttention = scope.track(add(x, normedOutput(linear(merged, w.o, scope), w.attentionOutputNorm)));
+    const afterAttention = scope.track(add(x, residualBranch(linear(merged, w.o, scope), w.attentionOutputNorm)));
     reportToLayers(x, afterAttention, layerIndex, segments, scope);
 
     const h2 = scope.track(rmsNorm(afterAttention, w.postAttentionNorm, eps));
     const activation = config.mlpActivation === 'gelu_tanh' ? geluTanh : silu;
     const gated = scope.track(mul(scope.track(activation(linear(h2, w.gate, scope))), linear(h2, w.up, scope)));
-    return add(afterAttention, normedOutput(linear(gated, w.down, scope), w.mlpOutputNorm));
+    return add(afterAttention, residualBranch(linear(gated, w.down, scope), w.mlpOutputNorm));
   } finally {
     scope.dispose();
   }

@@ -215,6 +215,8 @@ export class LlamaModel {
       }
       const normed = scope.track(rmsNorm(x, this.weights.finalNorm, this.config.rmsNormEps));
       let logits = linear(normed, { weight: this.weights.lmHead }, scope);
+      // Granite: logits / logits_scaling.
+      if (this.config.logitsDivisor !== 1) logits = scope.track(div(logits, this.config.logitsDivisor));
       const cap = this.config.finalLogitSoftcap;
       // Gemma 2: logits held within ±cap, as cap · tanh(logits / cap).
       if (cap !== undefined) logits = scope.track(mul(scope.track(tanh(scope.track(div(logits, cap)))), cap));

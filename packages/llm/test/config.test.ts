@@ -238,6 +238,34 @@ const PHI4_MINI = {
   vocab_size: 200064,
 };
 
+// A Granite 3.x 2B config.json (GraniteForCausalLM).
+const GRANITE_3_2B = {
+  architectures: ['GraniteForCausalLM'],
+  model_type: 'granite',
+  attention_bias: false,
+  attention_multiplier: 0.015625,
+  bos_token_id: 0,
+  embedding_multiplier: 12.0,
+  eos_token_id: 0,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  intermediate_size: 8192,
+  logits_scaling: 8.0,
+  max_position_embeddings: 131072,
+  mlp_bias: false,
+  num_attention_heads: 32,
+  num_hidden_layers: 40,
+  num_key_value_heads: 8,
+  pad_token_id: 0,
+  residual_multiplier: 0.22,
+  rms_norm_eps: 1e-5,
+  rope_scaling: null,
+  rope_theta: 10000000.0,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  vocab_size: 49159,
+};
+
 describe('config.json', () => {
   it('normalizes Llama 3.2 (llama3 rope scaling, explicit head_dim, tied, several EOS ids)', () => {
     const c = parseModelConfig(LLAMA_32_1B);
@@ -387,6 +415,17 @@ describe('config.json', () => {
     rejects({ ...PHI4_MINI, rope_scaling: { ...PHI4_MINI.rope_scaling, short_factor: 'x' } }, 'INVALID_CONFIG', /config\.json: rope_scaling: .*short_factor/);
     // 48 factors fit the 96 rotated channels of 0.75 × 128, not the 64 of 0.5 × 128.
     rejects({ ...PHI4_MINI, partial_rotary_factor: 0.5 }, 'INVALID_CONFIG', /rope_scaling short_factor has 48 entries; 64 rotary channels need 32/);
+  });
+
+  it('reads Granite 3 (Llama with multipliers on embeddings, scores, residual branches and logits)', () => {
+    const granite = parseModelConfig(GRANITE_3_2B);
+    expect(granite).toMatchObject({ modelType: 'granite', embedScale: 12, attentionScale: 0.015625, residualScale: 0.22, logitsDivisor: 8, headDim: 64, tieWordEmbeddings: true, ropeTheta: 10000000 });
+    // GraniteConfig's defaults are all 1, the score scale included.
+    const bare = parseModelConfig({ model_type: 'granite', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: 10 });
+    expect(bare).toMatchObject({ embedScale: 1, attentionScale: 1, residualScale: 1, logitsDivisor: 1 });
+    expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ residualScale: 1, logitsDivisor: 1 });
+    expect(parseModelConfig(LLAMA_32_1B).attentionScale).toBeUndefined();
+    rejects({ ...GRANITE_3_2B, logits_scaling: 0 }, 'INVALID_CONFIG', /logits_scaling must be a positive number, got 0/);
   });
 
   it('reads YaRN rope scaling (Qwen2.5 and Qwen3 past 32k tokens)', () => {
