@@ -9,6 +9,7 @@ export const SUPPORTED_MODEL_TYPES = {
   smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
+  gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
   granite: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
   phi3: 'Phi-3, Phi-3.5 and Phi-4 (Phi3ForCausalLM: q/k/v and gate/up stored fused; LongRoPE; partial rotary as Phi-4-mini)',
 } as const;
@@ -36,14 +37,21 @@ export interface LlamaConfig {
   rotaryDim: number;
   /** Sliding-window attention span (Mistral, Gemma, Qwen with use_sliding_window): a query sees keys with queryPos − keyPos < slidingWindow. */
   slidingWindow?: number;
-  rmsNormEps: number;
+  /** The norms' epsilon (rms_norm_eps; GPT-NeoX's layer_norm_eps). */
+  normEps: number;
+  /** RMSNorm (Llama and the others), or LayerNorm with a bias (GPT-NeoX). */
+  normKind: 'rms' | 'layer';
+  /** GPT-NeoX's use_parallel_residual: x + attn(norm₁(x)) + mlp(norm₂(x)) instead of one block after the other. */
+  parallelResidual: boolean;
+  /** A gated MLP (down(act(gate(x)) · up(x)): SwiGLU, GeGLU), or a plain one (down(act(up(x))): GPT-NeoX). */
+  gatedMlp: boolean;
   tieWordEmbeddings: boolean;
   /** Qwen3: each head's queries and keys go through an RMSNorm over head_dim (q_norm, k_norm) before RoPE. */
   qkNorm: boolean;
   /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`); empty elsewhere. */
   noRopeLayers: number[];
-  /** The MLP's gate activation: SwiGLU's SiLU, or Gemma's GeGLU with the tanh-approximated GELU. */
-  mlpActivation: 'silu' | 'gelu_tanh';
+  /** The MLP's activation: SwiGLU's SiLU, the tanh-approximated GELU (Gemma's GeGLU), or the exact GELU (GPT-NeoX). */
+  mlpActivation: 'silu' | 'gelu_tanh' | 'gelu';
   /** Gemma: every RMSNorm scales by 1 + weight (checkpoints store weight − 1); 0 elsewhere. */
   normWeightOffset: number;
   /** Gemma 2/3: RMSNorms on the attention's and the MLP's outputs too, before each joins the residual stream. */
@@ -85,6 +93,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   gemma2: 'Gemma2ForCausalLM',
   phi3: 'Phi3ForCausalLM',
   granite: 'GraniteForCausalLM',
+  gpt_neox: 'GPTNeoXForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -98,12 +107,13 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   gemma2: { maxPositions: 8192, slidingWindow: 4096 },
   phi3: { maxPositions: 4096, slidingWindow: null },
   granite: { maxPositions: 2048, slidingWindow: null },
+  gpt_neox: { maxPositions: 2048, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
 export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptModelFileError(fileName, 'must hold a JSON object');
-  const c = raw as Record<string, unknown>;
+  const c = withCommonNames(raw as Record<string, unknown>);
   const supportedList = Object.entries(SUPPORTED_MODEL_TYPES)
     .map(([type, what]) => `${type} (${what})`)
     .join('; ');
@@ -143,10 +153,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     unsupported('architectures', architectures, `${CAUSAL_LM_ARCHITECTURES[type]} for model_type ${type}`);
   }
   const gemma = type === 'gemma3_text' || type === 'gemma2';
-  const act = gemma ? (c.hidden_activation ?? c.hidden_act ?? 'gelu_pytorch_tanh') : (c.hidden_act ?? c.hidden_activation ?? 'silu');
-  if (gemma ? act !== 'gelu_pytorch_tanh' : act !== 'silu' && act !== 'swish') {
-    unsupported(gemma ? 'hidden_activation' : 'hidden_act', act, gemma ? 'gelu_pytorch_tanh (GeGLU MLP)' : 'silu (SwiGLU MLP)');
-  }
+  const neox = type === 'gpt_neox';
+  const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
     unsupported('quantization_config', method ?? c.quantization_config, 'unquantized f32, f16 or bf16 checkpoints');
@@ -180,8 +188,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
-  const attentionBias = Boolean(c.attention_bias ?? false);
-  const rmsNormEps = positiveNumber(c.rms_norm_eps ?? 1e-6, 'rms_norm_eps');
+  // GPT-NeoX's linear layers all carry biases unless attention_bias says otherwise.
+  const attentionBias = Boolean(c.attention_bias ?? neox);
+  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, neox ? 'layer_norm_eps' : 'rms_norm_eps');
   return {
     modelType: type,
     numLayers,
@@ -197,10 +206,13 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     rotaryDim,
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingLayers !== undefined ? { slidingLayers } : {}),
-    rmsNormEps,
+    normEps,
+    normKind: neox ? 'layer' : 'rms',
+    parallelResidual: neox && c.use_parallel_residual !== false,
+    gatedMlp: !neox,
     qkNorm: type === 'qwen3' || type === 'gemma3_text',
     noRopeLayers,
-    mlpActivation: gemma ? 'gelu_tanh' : 'silu',
+    mlpActivation,
     normWeightOffset: gemma ? 1 : 0,
     sandwichNorms: gemma,
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
@@ -211,7 +223,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
-    mlpBias: Boolean(c.mlp_bias ?? false),
+    mlpBias: neox || Boolean(c.mlp_bias ?? false),
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
@@ -223,6 +235,39 @@ export function tokenIdList(value: unknown): number[] {
   if (typeof value === 'number' && Number.isInteger(value)) return [value];
   if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number' && Number.isInteger(v));
   return [];
+}
+
+/**
+ * GPT-NeoX's config names for what the other configs call rope_theta, partial_rotary_factor and
+ * rms_norm_eps (the norm's epsilon), with GPTNeoXConfig's defaults (a quarter of each head rotates);
+ * other configs as they are.
+ */
+function withCommonNames(c: Record<string, unknown>): Record<string, unknown> {
+  if (c.model_type !== 'gpt_neox') return c;
+  return {
+    ...c,
+    rope_theta: c.rope_theta ?? c.rotary_emb_base ?? 10000,
+    partial_rotary_factor: c.partial_rotary_factor ?? c.rotary_pct ?? 0.25,
+    rms_norm_eps: c.layer_norm_eps ?? 1e-5,
+    hidden_act: c.hidden_act ?? 'gelu',
+  };
+}
+
+/**
+ * The MLP's activation: Gemma's `hidden_activation` (tanh GELU), GPT-NeoX's exact or tanh GELU, the
+ * others' SiLU (SwiGLU).
+ */
+function parseActivation(c: Record<string, unknown>, type: ModelType, unsupported: (field: string, value: unknown, supported: string) => never): LlamaConfig['mlpActivation'] {
+  if (type === 'gemma3_text' || type === 'gemma2') {
+    const act = c.hidden_activation ?? c.hidden_act ?? 'gelu_pytorch_tanh';
+    return act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : unsupported('hidden_activation', act, 'gelu_pytorch_tanh (GeGLU MLP)');
+  }
+  const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
+  if (type === 'gpt_neox') {
+    if (act === 'gelu') return 'gelu';
+    return act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast' ? 'gelu_tanh' : unsupported('hidden_act', act, 'gelu, gelu_new, gelu_pytorch_tanh, gelu_fast');
+  }
+  return act === 'silu' || act === 'swish' ? 'silu' : unsupported('hidden_act', act, 'silu (SwiGLU MLP)');
 }
 
 /**

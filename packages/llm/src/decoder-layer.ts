@@ -3,7 +3,9 @@ import {
   cast,
   concat,
   contiguous,
+  gelu,
   geluTanh,
+  layerNorm,
   type KVCache,
   matmul,
   maximum,
@@ -116,13 +118,13 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   const rows = x.shape[0];
   const scope = new TensorScope();
   try {
-    const eps = config.rmsNormEps;
+    const eps = config.normEps;
     // What a block adds to the residual stream: Gemma normalizes it first, Granite scales it (residual_multiplier).
     const residualBranch = (t: Tensor, weight: Tensor | undefined) => {
       const normed = weight ? scope.track(rmsNorm(t, weight, eps)) : t;
       return config.residualScale === 1 ? normed : scope.track(mul(normed, config.residualScale));
     };
-    const h = scope.track(rmsNorm(x, w.inputNorm, eps));
+    const h = scope.track(normalize(x, w.inputNorm, w.inputNormBias, config));
     // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
     const rotary = !config.noRopeLayers.includes(layerIndex);
     const { invFreq, queryGain } = ctx.layerRope(layerIndex);
@@ -166,13 +168,27 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     const afterAttention = scope.track(add(x, residualBranch(linear(merged, w.o, scope), w.attentionOutputNorm)));
     reportToLayers(x, afterAttention, layerIndex, segments, scope);
 
-    const h2 = scope.track(rmsNorm(afterAttention, w.postAttentionNorm, eps));
-    const activation = config.mlpActivation === 'gelu_tanh' ? geluTanh : silu;
-    const gated = scope.track(mul(scope.track(activation(linear(h2, w.gate, scope))), linear(h2, w.up, scope)));
-    return add(afterAttention, residualBranch(linear(gated, w.down, scope), w.mlpOutputNorm));
+    // GPT-NeoX's parallel residual: the MLP reads the layer's input, not the attention's result.
+    const h2 = scope.track(normalize(config.parallelResidual ? x : afterAttention, w.postAttentionNorm, w.postAttentionNormBias, config));
+    return add(afterAttention, residualBranch(mlp(h2, w, config, scope), w.mlpOutputNorm));
   } finally {
     scope.dispose();
   }
+}
+
+const ACTIVATIONS = { silu, gelu_tanh: geluTanh, gelu } as const;
+
+/** The MLP: down(act(gate(h)) · up(h)) where it is gated (SwiGLU, GeGLU), else down(act(up(h))) (GPT-NeoX). */
+function mlp(h: Tensor, w: LayerWeights, config: LlamaConfig, scope: TensorScope): Tensor {
+  const activation = ACTIVATIONS[config.mlpActivation];
+  const up = linear(h, w.up, scope);
+  const hidden = w.gate ? mul(scope.track(activation(linear(h, w.gate, scope))), up) : activation(up);
+  return linear(scope.track(hidden), w.down, scope);
+}
+
+/** The model's norm of x: RMSNorm, or LayerNorm with its bias (GPT-NeoX). */
+export function normalize(x: Tensor, weight: Tensor, bias: Tensor | undefined, config: LlamaConfig): Tensor {
+  return config.normKind === 'layer' ? layerNorm(x, weight, bias, config.normEps) : rmsNorm(x, weight, config.normEps);
 }
 
 /**

@@ -13,7 +13,6 @@ import {
   IndexOutOfRangeError,
   InvalidConfigError,
   type KVCache,
-  rmsNorm,
   ShapeMismatchError,
   type Tensor,
   TensorScope,
@@ -23,7 +22,7 @@ import {
 import { type LlamaConfig, layerWindow } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
 import { LayerRopes } from './layer-ropes.js';
-import { decoderLayer, type LayerActivations, linear, type Segment } from './decoder-layer.js';
+import { decoderLayer, type LayerActivations, linear, normalize, type Segment } from './decoder-layer.js';
 import type { LlamaTokenizer } from './tokenizer.js';
 import type { LlamaWeights } from './weights.js';
 
@@ -178,11 +177,13 @@ export class LlamaModel {
     release(this.weights.embed);
     release(this.weights.lmHead);
     release(this.weights.finalNorm);
+    release(this.weights.finalNormBias);
     for (const layer of this.weights.layers) {
-      for (const norm of [layer.inputNorm, layer.postAttentionNorm, layer.qNorm, layer.kNorm, layer.attentionOutputNorm, layer.mlpOutputNorm]) release(norm);
+      const norms = [layer.inputNorm, layer.inputNormBias, layer.postAttentionNorm, layer.postAttentionNormBias, layer.qNorm, layer.kNorm, layer.attentionOutputNorm, layer.mlpOutputNorm];
+      for (const norm of norms) release(norm);
       for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]) {
-        release(lin.weight);
-        release(lin.bias);
+        release(lin?.weight);
+        release(lin?.bias);
       }
     }
     this.ropes.dispose();
@@ -213,7 +214,7 @@ export class LlamaModel {
         const lastRows = Int32Array.from(segments, (s) => s.start + s.length - 1);
         x = scope.track(gather(x, scope.track(tensor(lastRows, [lastRows.length], { dtype: 'i32', backend: this.backend })), 0));
       }
-      const normed = scope.track(rmsNorm(x, this.weights.finalNorm, this.config.rmsNormEps));
+      const normed = scope.track(normalize(x, this.weights.finalNorm, this.weights.finalNormBias, this.config));
       let logits = linear(normed, { weight: this.weights.lmHead }, scope);
       // Granite: logits / logits_scaling.
       if (this.config.logitsDivisor !== 1) logits = scope.track(div(logits, this.config.logitsDivisor));

@@ -18,6 +18,7 @@ import {
 import type { LlamaConfig } from './config.js';
 import type { LoadProgress } from './load-model.js';
 import { type ModelFiles, requireFile } from './model-source.js';
+import { type ExpectedTensor, expectedTensors, type RowRange, rowsOf, type WeightTarget } from './checkpoint-tensors.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 
 /** A linear layer in HF layout: weight [out, in], optional bias [out]. */
@@ -28,6 +29,9 @@ export interface LinearWeights {
 
 export interface LayerWeights {
   inputNorm: Tensor;
+  /** LayerNorm's biases (GPT-NeoX: `config.normKind` 'layer'). */
+  inputNormBias?: Tensor;
+  postAttentionNormBias?: Tensor;
   q: LinearWeights;
   k: LinearWeights;
   v: LinearWeights;
@@ -40,7 +44,8 @@ export interface LayerWeights {
   mlpOutputNorm?: Tensor;
   /** The norm before the MLP (HF's post_attention_layernorm; Gemma's pre_feedforward_layernorm). */
   postAttentionNorm: Tensor;
-  gate: LinearWeights;
+  /** The gated MLP's gate (absent in a plain MLP: GPT-NeoX's, `config.gatedMlp` false). */
+  gate?: LinearWeights;
   up: LinearWeights;
   down: LinearWeights;
 }
@@ -50,6 +55,8 @@ export interface LlamaWeights {
   embed: Tensor;
   layers: LayerWeights[];
   finalNorm: Tensor;
+  /** The final LayerNorm's bias (GPT-NeoX). */
+  finalNormBias?: Tensor;
   /** [vocab, hidden]; the embedding itself when the embeddings are tied. */
   lmHead: Tensor;
   /** Bytes the weights occupy on the backend. */
@@ -59,89 +66,6 @@ export interface LlamaWeights {
 }
 
 export const SINGLE_FILE = 'model.safetensors';
-
-interface ExpectedTensor {
-  name: string;
-  shape: number[];
-  /**
-   * Where the loaded rows go: one part for the whole tensor, or, for a matrix the checkpoint stores
-   * fused (Phi-3's qkv_proj, gate_up_proj), consecutive row ranges loaded as matrices of their own.
-   */
-  parts: { rows: number; assign: (t: Tensor) => void }[];
-  /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
-  offset?: number;
-}
-
-/** A tensor loaded whole into `assign`. */
-const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offset?: number): ExpectedTensor => ({
-  name,
-  shape,
-  parts: [{ rows: shape[0], assign }],
-  ...(offset ? { offset } : {}),
-});
-
-/**
- * Every tensor the config implies, with its shape. Names follow HF's `LlamaForCausalLM` (shared by
- * Mistral and Qwen2).
- */
-function expectedTensors(config: LlamaConfig, target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] }): ExpectedTensor[] {
-  const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
-  const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
-  const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void): void => {
-    const weights: LinearWeights = {} as LinearWeights;
-    set(weights);
-    list.push(whole(`${prefix}.weight`, [out, inDim], (t) => (weights.weight = t)));
-    if (bias) list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
-  };
-  /** A fused matrix whose row ranges become the weights of several linear layers (no biases: Phi-3 has none). */
-  const fused = (name: string, inDim: number, layers: [rows: number, weights: LinearWeights][]): ExpectedTensor => ({
-    name,
-    shape: [layers.reduce((sum, [rows]) => sum + rows, 0), inDim],
-    parts: layers.map(([rows, weights]) => ({ rows, assign: (t: Tensor) => (weights.weight = t) })),
-  });
-  for (let i = 0; i < config.numLayers; i++) {
-    const layer: Partial<LayerWeights> = {};
-    target.layers.push(layer);
-    const p = `model.layers.${i}`;
-    const bias = config.attentionBias;
-    const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push(whole(name, [size], set, config.normWeightOffset));
-    norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
-    if (config.fusedProjections) {
-      // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
-      const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
-      [layer.q, layer.k, layer.v] = [q, k, v];
-      list.push(fused(`${p}.self_attn.qkv_proj.weight`, d, [[numHeads * headDim, q], [numKvHeads * headDim, k], [numKvHeads * headDim, v]]));
-    } else {
-      linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
-      linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
-      linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
-    }
-    linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
-    if (config.qkNorm) {
-      norm(`${p}.self_attn.q_norm.weight`, headDim, (t) => (layer.qNorm = t));
-      norm(`${p}.self_attn.k_norm.weight`, headDim, (t) => (layer.kNorm = t));
-    }
-    if (config.sandwichNorms) {
-      // Gemma: post_attention_layernorm is on the attention's output; the norm before the MLP is pre_feedforward_layernorm.
-      norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.attentionOutputNorm = t));
-      norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
-      norm(`${p}.post_feedforward_layernorm.weight`, d, (t) => (layer.mlpOutputNorm = t));
-    } else norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
-    if (config.fusedProjections) {
-      // Phi-3: gate and up are the two halves of gate_up_proj's rows.
-      const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
-      [layer.gate, layer.up] = [gate, up];
-      list.push(fused(`${p}.mlp.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));
-    } else {
-      linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
-      linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
-    }
-    linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
-  }
-  list.push(whole('model.norm.weight', [d], (t) => (target.finalNorm = t), config.normWeightOffset));
-  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
-  return list;
-}
 
 /**
  * Loads the weights of a single-file or sharded safetensors checkpoint onto `backend` in `dtype`.
@@ -158,7 +82,7 @@ export async function loadWeights(
   halfWeights = false,
   onProgress?: (progress: LoadProgress) => void,
 ): Promise<LlamaWeights> {
-  const target: Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] } = { layers: [] };
+  const target: WeightTarget = { layers: [] };
   const expected = expectedTensors(config, target);
   const totalParameters = expected.reduce((sum, e) => sum + sizeOf(e.shape), 0);
   let loadedParameters = 0;
@@ -184,14 +108,12 @@ export async function loadWeights(
           const load = (data: Uint8Array, shape: number[]) =>
             (pool && shape.length === 2 && pooledTensor(pool, data, entry, shape, halfWeights, shardName, backend)) ||
             floatTensor(withOffset(decodeSafetensorsFloat32(data, entry, shardName), item.offset), shape, dtype, backend);
-          // Each part (a fused matrix's row range) loaded as a tensor of its own, pooled like any other.
+          // Each part (a fused matrix's rows for one layer) loaded as a tensor of its own, pooled like any other.
           const rowBytes = bytes.length / item.shape[0];
-          let row = 0;
           for (const part of item.parts) {
-            const t = load(bytes.subarray(row * rowBytes, (row + part.rows) * rowBytes), [part.rows, ...item.shape.slice(1)]);
+            const t = load(rowsFrom(bytes, rowBytes, part.ranges), [rowsOf(part), ...item.shape.slice(1)]);
             loaded.push(t);
             part.assign(t);
-            row += part.rows;
           }
           loadedParameters += sizeOf(item.shape);
           onProgress?.({ loadedParameters, totalParameters, tensor: item.name });
@@ -207,6 +129,18 @@ export async function loadWeights(
   if (config.tieWordEmbeddings) target.lmHead = target.embed;
   const bytes = loaded.reduce((sum, t) => sum + t.size * bytesPerElement(t.dtype), 0);
   return { ...(target as LlamaWeights), bytes, ...(pool ? { pool } : {}) };
+}
+
+/** The bytes of rows `ranges` of a tensor's `bytes`, in that order (one range: a view, no copy). */
+function rowsFrom(bytes: Uint8Array, rowBytes: number, ranges: readonly RowRange[]): Uint8Array {
+  if (ranges.length === 1) return bytes.subarray(ranges[0][0] * rowBytes, (ranges[0][0] + ranges[0][1]) * rowBytes);
+  const out = new Uint8Array(ranges.reduce((sum, [, count]) => sum + count * rowBytes, 0));
+  let at = 0;
+  for (const [start, count] of ranges) {
+    out.set(bytes.subarray(start * rowBytes, (start + count) * rowBytes), at);
+    at += count * rowBytes;
+  }
+  return out;
 }
 
 /** `values` + `offset` in f32, in place (no offset: as they are). */
@@ -241,7 +175,7 @@ function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[])
 function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[], half: boolean): WeightPool | null {
   if (backend.name !== 'cpu' || dtype !== 'f32') return null;
   // A fused matrix takes the room of its parts, each a matrix of its own.
-  const matrices = expected.filter((e) => e.shape.length === 2).flatMap((e) => e.parts.map((part) => part.rows * e.shape[1]));
+  const matrices = expected.filter((e) => e.shape.length === 2).flatMap((e) => e.parts.map((part) => rowsOf(part) * e.shape[1]));
   const floats = matrices.reduce((sum, length) => sum + WeightPool.floatsFor(length, half), 0);
   return WeightPool.create(floats);
 }

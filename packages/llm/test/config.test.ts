@@ -238,6 +238,29 @@ const PHI4_MINI = {
   vocab_size: 200064,
 };
 
+// EleutherAI's pythia-160m config.json (GPTNeoXForCausalLM).
+const PYTHIA_160M = {
+  architectures: ['GPTNeoXForCausalLM'],
+  bos_token_id: 0,
+  eos_token_id: 0,
+  hidden_act: 'gelu',
+  hidden_size: 768,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  layer_norm_eps: 1e-5,
+  max_position_embeddings: 2048,
+  model_type: 'gpt_neox',
+  num_attention_heads: 12,
+  num_hidden_layers: 12,
+  rotary_emb_base: 10000,
+  rotary_pct: 0.25,
+  tie_word_embeddings: false,
+  torch_dtype: 'float16',
+  use_cache: true,
+  use_parallel_residual: true,
+  vocab_size: 50304,
+};
+
 // A Granite 3.x 2B config.json (GraniteForCausalLM).
 const GRANITE_3_2B = {
   architectures: ['GraniteForCausalLM'],
@@ -281,7 +304,7 @@ describe('config.json', () => {
       maxPositions: 131072,
       ropeTheta: 500000,
       ropeScaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
-      rmsNormEps: 1e-5,
+      normEps: 1e-5,
       tieWordEmbeddings: true,
       attentionBias: { q: false, k: false, v: false, o: false },
       mlpBias: false,
@@ -428,6 +451,33 @@ describe('config.json', () => {
     rejects({ ...GRANITE_3_2B, logits_scaling: 0 }, 'INVALID_CONFIG', /logits_scaling must be a positive number, got 0/);
   });
 
+  it('reads GPT-NeoX / Pythia under its own names (rotary_pct, rotary_emb_base, layer_norm_eps): LayerNorm, parallel residual, plain GELU MLP, biases', () => {
+    const pythia = parseModelConfig(PYTHIA_160M);
+    expect(pythia).toMatchObject({
+      modelType: 'gpt_neox',
+      numKvHeads: 12,
+      headDim: 64,
+      rotaryDim: 16,
+      ropeTheta: 10000,
+      normEps: 1e-5,
+      normKind: 'layer',
+      parallelResidual: true,
+      gatedMlp: false,
+      mlpActivation: 'gelu',
+      attentionBias: { q: true, k: true, v: true, o: true },
+      mlpBias: true,
+      tieWordEmbeddings: false,
+    });
+    expect(parseModelConfig({ ...PYTHIA_160M, use_parallel_residual: false }).parallelResidual).toBe(false);
+    expect(parseModelConfig({ ...PYTHIA_160M, hidden_act: 'gelu_new' }).mlpActivation).toBe('gelu_tanh');
+    // transformers 5's names for the same fields.
+    const { rotary_pct: _p, rotary_emb_base: _b, ...v5 } = PYTHIA_160M;
+    expect(parseModelConfig({ ...v5, partial_rotary_factor: 0.5, rope_theta: 20000 })).toMatchObject({ rotaryDim: 32, ropeTheta: 20000 });
+    expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ normKind: 'rms', parallelResidual: false, gatedMlp: true });
+    rejects({ ...PYTHIA_160M, hidden_act: 'relu' }, 'UNSUPPORTED_MODEL', /hidden_act = "relu" is not supported; supported: gelu, gelu_new/);
+    rejects({ ...PYTHIA_160M, layer_norm_eps: -1 }, 'INVALID_CONFIG', /layer_norm_eps must be a positive number/);
+  });
+
   it('reads YaRN rope scaling (Qwen2.5 and Qwen3 past 32k tokens)', () => {
     const yarn = { rope_type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 };
     const qwen = parseModelConfig({ ...QWEN25_05B, rope_scaling: yarn });
@@ -456,7 +506,7 @@ describe('config.json', () => {
 
   it('defaults what HF defaults (KV heads, eps, theta, context)', () => {
     const c = parseModelConfig({ model_type: 'llama', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, vocab_size: 10 });
-    expect(c).toMatchObject({ numKvHeads: 4, headDim: 16, rmsNormEps: 1e-6, ropeTheta: 10000, maxPositions: 2048, tieWordEmbeddings: false, eosTokenIds: [] });
+    expect(c).toMatchObject({ numKvHeads: 4, headDim: 16, normEps: 1e-6, ropeTheta: 10000, maxPositions: 2048, tieWordEmbeddings: false, eosTokenIds: [] });
   });
 
   it('refuses unsupported architectures, naming the field and listing what is supported', () => {

@@ -209,7 +209,13 @@ describe('loadModel', () => {
       'CORRUPT_MODEL_FILE',
       /tensor "model\.layers\.0\.self_attn\.q_norm\.weight" is missing \(config\.json implies shape \[8\]\)/,
     );
-    await loadFails({ files: withConfig(files, { model_type: 'gpt_neox' }) }, 'UNSUPPORTED_MODEL', /model_type "gpt_neox" is not supported; supported: llama/);
+    await loadFails({ files: withConfig(files, { model_type: 'gpt2' }) }, 'UNSUPPORTED_MODEL', /model_type "gpt2" is not supported; supported: llama/);
+    // Read as GPT-NeoX, the same checkpoint lacks GPT-NeoX's names.
+    await loadFails(
+      { files: withConfig(files, { model_type: 'gpt_neox', architectures: ['GPTNeoXForCausalLM'], hidden_act: 'gelu' }) },
+      'CORRUPT_MODEL_FILE',
+      /tensor "gpt_neox\.embed_in\.weight" is missing \(config\.json implies shape \[96, 32\]\)/,
+    );
     await loadFails({ files: withConfig(files, { vocab_size: 90 }) }, 'INVALID_CONFIG', /tokenizer\.json has 96 tokens, more than config\.json's vocab_size 90/);
   });
 

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'granite-multipliers', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'phi4-longrope', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn']);
+    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'granite-multipliers', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn']);
   });
 
   for (const name of fixtures) {
@@ -71,6 +71,8 @@ describe('parity with the independent PyTorch reference', () => {
     ['granite-multipliers', { attention_multiplier: Math.SQRT1_2 / 2 }],
     ['granite-multipliers', { residual_multiplier: 1 }],
     ['granite-multipliers', { logits_scaling: 1 }],
+    ['pythia-neox', { use_parallel_residual: false }],
+    ['pythia-neox', { rotary_pct: 1 }],
     ['smollm3-yarn', { rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 256, attention_factor: 1 } }],
   ] as const) {
     it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {

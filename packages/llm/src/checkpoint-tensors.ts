@@ -1,0 +1,146 @@
+import type { Tensor } from '@kvkit/tensor-core';
+import type { LlamaConfig } from './config.js';
+import type { LayerWeights, LinearWeights, LlamaWeights } from './weights.js';
+
+/** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
+export interface ExpectedTensor {
+  name: string;
+  shape: number[];
+  /**
+   * Where the loaded rows go: one part for the whole tensor, or, for a matrix the checkpoint stores
+   * fused, row ranges loaded as matrices of their own (Phi-3's qkv_proj and gate_up_proj: one
+   * consecutive range each; GPT-NeoX's query_key_value: one range per head for each of q, k, v).
+   */
+  parts: { ranges: RowRange[]; assign: (t: Tensor) => void }[];
+  /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
+  offset?: number;
+}
+
+/** Rows [start, start + count) of a checkpoint tensor (elements, for a vector). */
+export type RowRange = [start: number, count: number];
+
+/** The weights being filled in as the tensors load. */
+export type WeightTarget = Partial<LlamaWeights> & { layers: Partial<LayerWeights>[] };
+
+/** Rows a part takes. */
+export const rowsOf = (part: ExpectedTensor['parts'][number]): number => part.ranges.reduce((sum, [, count]) => sum + count, 0);
+
+/** A tensor loaded whole into `assign`. */
+const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offset?: number): ExpectedTensor => ({
+  name,
+  shape,
+  parts: [{ ranges: [[0, shape[0]]], assign }],
+  ...(offset ? { offset } : {}),
+});
+
+/** Every tensor the config implies, with its shape, in the naming of the model's family. */
+export function expectedTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  return config.modelType === 'gpt_neox' ? gptNeoxTensors(config, target) : llamaTensors(config, target);
+}
+
+/** A linear layer's weight (and bias) under `prefix`, filled into a new LinearWeights handed to `set`. */
+function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void): void {
+  const weights: LinearWeights = {} as LinearWeights;
+  set(weights);
+  list.push(whole(`${prefix}.weight`, [out, inDim], (t) => (weights.weight = t)));
+  if (bias) list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
+}
+
+/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite and (fused) Phi-3. */
+function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
+  const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
+  const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, bias, set);
+  /** A fused matrix whose consecutive row blocks become the weights of several linear layers (no biases: Phi-3 has none). */
+  const fused = (name: string, inDim: number, layers: [rows: number, weights: LinearWeights][]): ExpectedTensor => {
+    let start = 0;
+    const parts = layers.map(([rows, weights]) => {
+      const ranges: RowRange[] = [[start, rows]];
+      start += rows;
+      return { ranges, assign: (t: Tensor) => (weights.weight = t) };
+    });
+    return { name, shape: [start, inDim], parts };
+  };
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `model.layers.${i}`;
+    const bias = config.attentionBias;
+    const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push(whole(name, [size], set, config.normWeightOffset));
+    norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
+    if (config.fusedProjections) {
+      // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
+      const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
+      [layer.q, layer.k, layer.v] = [q, k, v];
+      list.push(fused(`${p}.self_attn.qkv_proj.weight`, d, [[numHeads * headDim, q], [numKvHeads * headDim, k], [numKvHeads * headDim, v]]));
+    } else {
+      linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
+      linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
+      linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
+    }
+    linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+    if (config.qkNorm) {
+      norm(`${p}.self_attn.q_norm.weight`, headDim, (t) => (layer.qNorm = t));
+      norm(`${p}.self_attn.k_norm.weight`, headDim, (t) => (layer.kNorm = t));
+    }
+    if (config.sandwichNorms) {
+      // Gemma: post_attention_layernorm is on the attention's output; the norm before the MLP is pre_feedforward_layernorm.
+      norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.attentionOutputNorm = t));
+      norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
+      norm(`${p}.post_feedforward_layernorm.weight`, d, (t) => (layer.mlpOutputNorm = t));
+    } else norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
+    if (config.fusedProjections) {
+      // Phi-3: gate and up are the two halves of gate_up_proj's rows.
+      const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
+      [layer.gate, layer.up] = [gate, up];
+      list.push(fused(`${p}.mlp.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));
+    } else {
+      linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
+      linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
+    }
+    linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
+  }
+  list.push(whole('model.norm.weight', [d], (t) => (target.finalNorm = t), config.normWeightOffset));
+  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  return list;
+}
+
+/**
+ * Names of HF's `GPTNeoXForCausalLM` (Pythia): LayerNorms with biases, one query_key_value matrix
+ * whose rows hold each head's q, k and v in turn (split per head at load), a plain MLP
+ * (dense_h_to_4h, dense_4h_to_h), biases on every linear layer (the attention's unless
+ * attention_bias is false), and a separate embed_out.
+ */
+function gptNeoxTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  const { hiddenSize: d, numHeads, headDim, intermediateSize: ff, vocabSize } = config;
+  const list: ExpectedTensor[] = [whole('gpt_neox.embed_in.weight', [vocabSize, d], (t) => (target.embed = t))];
+  const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, bias, set);
+  const attentionBias = config.attentionBias.q;
+  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => {
+    list.push(whole(`${prefix}.weight`, [d], setWeight), whole(`${prefix}.bias`, [d], setBias));
+  };
+  // Head h's rows of query_key_value: q at 3·h·headDim, then k, then v.
+  const perHead = (which: number): RowRange[] => Array.from({ length: numHeads }, (_, h): RowRange => [(3 * h + which) * headDim, headDim]);
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `gpt_neox.layers.${i}`;
+    layerNorm(`${p}.input_layernorm`, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
+    layerNorm(`${p}.post_attention_layernorm`, (t) => (layer.postAttentionNorm = t), (t) => (layer.postAttentionNormBias = t));
+    const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
+    [layer.q, layer.k, layer.v] = [q, k, v];
+    const split = (name: string, shape: number[], field: 'weight' | 'bias'): ExpectedTensor => ({
+      name,
+      shape,
+      parts: [q, k, v].map((weights, which) => ({ ranges: perHead(which), assign: (t: Tensor) => (weights[field] = t) })),
+    });
+    list.push(split(`${p}.attention.query_key_value.weight`, [3 * d, d], 'weight'));
+    if (attentionBias) list.push(split(`${p}.attention.query_key_value.bias`, [3 * d], 'bias'));
+    linear(`${p}.attention.dense`, d, numHeads * headDim, attentionBias, (w) => (layer.o = w));
+    linear(`${p}.mlp.dense_h_to_4h`, ff, d, true, (w) => (layer.up = w));
+    linear(`${p}.mlp.dense_4h_to_h`, d, ff, true, (w) => (layer.down = w));
+  }
+  layerNorm('gpt_neox.final_layer_norm', (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
+  if (!config.tieWordEmbeddings) list.push(whole('embed_out.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  return list;
+}
