@@ -8,6 +8,7 @@ export const SUPPORTED_MODEL_TYPES = {
   qwen3: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
   smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
+  gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
   gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
   granite: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
@@ -90,6 +91,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   qwen3: 'Qwen3ForCausalLM',
   smollm3: 'SmolLM3ForCausalLM',
   gemma3_text: 'Gemma3ForCausalLM',
+  gemma3: 'Gemma3ForConditionalGeneration',
   gemma2: 'Gemma2ForCausalLM',
   phi3: 'Phi3ForCausalLM',
   granite: 'GraniteForCausalLM',
@@ -104,6 +106,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   qwen3: { maxPositions: 32768, slidingWindow: 4096 },
   smollm3: { maxPositions: 32768, slidingWindow: null },
   gemma3_text: { maxPositions: 131072, slidingWindow: 4096 },
+  gemma3: { maxPositions: 131072, slidingWindow: 4096 },
   gemma2: { maxPositions: 8192, slidingWindow: 4096 },
   phi3: { maxPositions: 4096, slidingWindow: null },
   granite: { maxPositions: 2048, slidingWindow: null },
@@ -113,7 +116,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
 export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptModelFileError(fileName, 'must hold a JSON object');
-  const c = withCommonNames(raw as Record<string, unknown>);
+  const c = withCommonNames(textModelOf(raw as Record<string, unknown>, fileName));
   const supportedList = Object.entries(SUPPORTED_MODEL_TYPES)
     .map(([type, what]) => `${type} (${what})`)
     .join('; ');
@@ -235,6 +238,40 @@ export function tokenIdList(value: unknown): number[] {
   if (typeof value === 'number' && Number.isInteger(value)) return [value];
   if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number' && Number.isInteger(v));
   return [];
+}
+
+/** Gemma3TextConfig's defaults for what a Gemma 3 config may leave out (the released 4B+ configs' text_config does): sizes, tied embeddings. */
+const GEMMA3_TEXT_DEFAULTS = {
+  vocab_size: 262_208,
+  hidden_size: 2304,
+  intermediate_size: 9216,
+  num_hidden_layers: 26,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  head_dim: 256,
+  tie_word_embeddings: true,
+};
+
+/**
+ * The config of the text model: a Gemma 3 multimodal config's `text_config` (as a Gemma3ForCausalLM
+ * with Gemma3TextConfig's defaults, the token ids and dtype of the outer config), a gemma3_text
+ * config with those defaults filled in, any other as it is. The architecture check happens first.
+ */
+function textModelOf(c: Record<string, unknown>, fileName: string): Record<string, unknown> {
+  if (c.model_type === 'gemma3_text') return { ...GEMMA3_TEXT_DEFAULTS, ...c };
+  if (c.model_type !== 'gemma3') return c;
+  const architectures = c.architectures;
+  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes('Gemma3ForConditionalGeneration')) {
+    throw new UnsupportedModelError(`${fileName}: architectures = ${JSON.stringify(architectures)} is not supported; supported: Gemma3ForConditionalGeneration for model_type gemma3`, {
+      file: fileName,
+      field: 'architectures',
+      value: architectures,
+    });
+  }
+  const text = c.text_config ?? {};
+  if (typeof text !== 'object' || text === null || Array.isArray(text)) throw new CorruptModelFileError(fileName, 'text_config must be an object');
+  const outer = Object.fromEntries(['bos_token_id', 'eos_token_id', 'torch_dtype', 'dtype'].filter((key) => c[key] !== undefined).map((key) => [key, c[key]]));
+  return { ...GEMMA3_TEXT_DEFAULTS, ...(text as Record<string, unknown>), ...outer, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'] };
 }
 
 /**

@@ -97,7 +97,7 @@ export async function loadWeights(
       try {
         pool ??= cpuWeightPool(backend, dtype, expected, halfWeights && storesHalfMatrices(shard.header, wanted));
         for (const item of wanted) {
-          const entry = shard.header.tensors.get(item.name);
+          const entry = entryOf(shard.header, item.name);
           if (!entry) {
             throw new CorruptModelFileError(shardName, `tensor "${item.name}" is missing (config.json implies shape [${item.shape.join(', ')}])`, {
               tensor: item.name,
@@ -161,7 +161,7 @@ const halfDTypeOf = (stored: string | undefined) => HALF_DTYPES[stored as keyof 
 /** Whether the first matrix of `wanted` in this shard is stored in f16 or bf16 (a checkpoint keeps its matrices in one dtype). */
 function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[]): boolean {
   const first = wanted.find((item) => item.shape.length === 2);
-  return first !== undefined && halfDTypeOf(header.tensors.get(first.name)?.dtype) !== undefined;
+  return first !== undefined && halfDTypeOf(entryOf(header, first.name)?.dtype) !== undefined;
 }
 
 /**
@@ -198,11 +198,25 @@ function pooledTensor(pool: WeightPool, bytes: Uint8Array, entry: SafetensorsEnt
   return tensorFromHost(view, shape, { backend });
 }
 
+/**
+ * The name a checkpoint stores a tensor under: its own, or inside a multimodal model's language
+ * model (Gemma 3 4B+: `language_model.model.…` as released, `model.language_model.…` as
+ * transformers 5 saves it). The text model's name where none is there (the error names it).
+ */
+function storedName(name: string, has: (name: string) => boolean): string {
+  if (has(name)) return name;
+  const wrapped = [`language_model.${name}`, ...(name.startsWith('model.') ? [`model.language_model.${name.slice('model.'.length)}`] : [])];
+  return wrapped.find(has) ?? name;
+}
+
+/** A header's entry of the tensor the config calls `name` (see `storedName`). */
+const entryOf = (header: SafetensorsHeader, name: string): SafetensorsEntry | undefined => header.tensors.get(storedName(name, (n) => header.tensors.has(n)));
+
 /** Which tensors to read from which shard, refusing tensors the index does not place. */
 function shardPlan(index: ReturnType<typeof parseShardIndex>, expected: ExpectedTensor[]): Map<string, ExpectedTensor[]> {
   const plan = new Map<string, ExpectedTensor[]>();
   for (const item of expected) {
-    const shard = index.weightMap.get(item.name);
+    const shard = index.weightMap.get(storedName(item.name, (name) => index.weightMap.has(name)));
     if (!shard) {
       throw new CorruptModelFileError(index.fileName, `weight_map has no entry for tensor "${item.name}" (config.json implies shape [${item.shape.join(', ')}])`, {
         tensor: item.name,

@@ -238,6 +238,29 @@ const PHI4_MINI = {
   vocab_size: 200064,
 };
 
+// google/gemma-3-4b-it's config.json without its vision_config (Gemma3ForConditionalGeneration).
+const GEMMA3_4B_IT = {
+  architectures: ['Gemma3ForConditionalGeneration'],
+  boi_token_index: 255999,
+  eoi_token_index: 256000,
+  eos_token_id: [1, 106],
+  image_token_index: 262144,
+  initializer_range: 0.02,
+  mm_tokens_per_image: 256,
+  model_type: 'gemma3',
+  text_config: {
+    hidden_size: 2560,
+    intermediate_size: 10240,
+    model_type: 'gemma3_text',
+    num_hidden_layers: 34,
+    rope_scaling: { factor: 8.0, rope_type: 'linear' },
+    sliding_window: 1024,
+  },
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.50.0.dev0',
+  vision_config: { model_type: 'siglip_vision_model' },
+};
+
 // EleutherAI's pythia-160m config.json (GPTNeoXForCausalLM).
 const PYTHIA_160M = {
   architectures: ['GPTNeoXForCausalLM'],
@@ -390,7 +413,31 @@ describe('config.json', () => {
     rejects({ ...GEMMA3_1B, use_bidirectional_attention: true }, 'UNSUPPORTED_MODEL', /use_bidirectional_attention/);
     rejects({ ...GEMMA3_1B, hidden_activation: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_activation = "gelu" is not supported; supported: gelu_pytorch_tanh/);
     rejects({ ...GEMMA3_1B, layer_types: ['sliding_attention'] }, 'INVALID_CONFIG', /layer_types must list sliding_attention or full_attention for each of the 26 layers/);
-    rejects({ ...GEMMA3_1B, model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }, 'UNSUPPORTED_MODEL', /model_type "gemma3" is not supported/);
+    rejects({ ...GEMMA3_1B, model_type: 'gemma3', architectures: ['Gemma3ForCausalLM'] }, 'UNSUPPORTED_MODEL', /supported: Gemma3ForConditionalGeneration for model_type gemma3/);
+    rejects({ model_type: 'gemma3', text_config: 'x' }, 'CORRUPT_MODEL_FILE', /text_config must be an object/);
+  });
+
+  it("reads Gemma 3 4B's multimodal config as its text model: text_config over Gemma3TextConfig's defaults, the outer token ids and dtype", () => {
+    const gemma4b = parseModelConfig(GEMMA3_4B_IT);
+    expect(gemma4b).toMatchObject({
+      modelType: 'gemma3_text',
+      hiddenSize: 2560,
+      intermediateSize: 10240,
+      numLayers: 34,
+      numHeads: 8,
+      numKvHeads: 4,
+      headDim: 256,
+      vocabSize: 262208,
+      slidingWindow: 1024,
+      ropeScaling: { type: 'linear', factor: 8 },
+      ropeTheta: 1_000_000,
+      localRopeTheta: 10000,
+      attentionScale: 1 / 16,
+      eosTokenIds: [1, 106],
+      torchDtype: 'bfloat16',
+      tieWordEmbeddings: true,
+    });
+    expect(gemma4b.slidingLayers).toHaveLength(34 - 5);
   });
 
   it('normalizes Gemma 2 (every other layer slides, one rope base, soft-capped scores and logits, no query/key norms)', () => {
