@@ -46,7 +46,7 @@ function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDi
   if (bias) list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
 }
 
-/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite and (fused) Phi-3. */
+/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2 and (fused) Phi-3. */
 function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
@@ -67,7 +67,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
     const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push(whole(name, [size], set, config.normWeightOffset));
-    norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
+    if (config.blockNorms !== 'post') norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
     if (config.fusedProjections) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
@@ -79,16 +79,19 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
     }
     linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
-    if (config.qkNorm) {
-      norm(`${p}.self_attn.q_norm.weight`, headDim, (t) => (layer.qNorm = t));
-      norm(`${p}.self_attn.k_norm.weight`, headDim, (t) => (layer.kNorm = t));
+    if (config.qkNorm !== 'none') {
+      // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
+      const whole = config.qkNorm === 'projection';
+      norm(`${p}.self_attn.q_norm.weight`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
+      norm(`${p}.self_attn.k_norm.weight`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
     }
-    if (config.sandwichNorms) {
-      // Gemma: post_attention_layernorm is on the attention's output; the norm before the MLP is pre_feedforward_layernorm.
+    if (config.blockNorms === 'pre') norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
+    else {
+      // Gemma and OLMo 2: post_attention_layernorm is on the attention's output; Gemma's norm before the MLP is pre_feedforward_layernorm.
       norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.attentionOutputNorm = t));
-      norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
+      if (config.blockNorms === 'sandwich') norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
       norm(`${p}.post_feedforward_layernorm.weight`, d, (t) => (layer.mlpOutputNorm = t));
-    } else norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
+    }
     if (config.fusedProjections) {
       // Phi-3: gate and up are the two halves of gate_up_proj's rows.
       const [gate, up] = [{} as LinearWeights, {} as LinearWeights];

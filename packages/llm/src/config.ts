@@ -11,6 +11,7 @@ export const SUPPORTED_MODEL_TYPES = {
   gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
   gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
+  olmo2: 'OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block\'s output instead of its input, and over the whole query and key projections)',
   granite: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
   phi3: 'Phi-3, Phi-3.5 and Phi-4 (Phi3ForCausalLM: q/k/v and gate/up stored fused; LongRoPE; partial rotary as Phi-4-mini)',
 } as const;
@@ -47,16 +48,22 @@ export interface LlamaConfig {
   /** A gated MLP (down(act(gate(x)) · up(x)): SwiGLU, GeGLU), or a plain one (down(act(up(x))): GPT-NeoX). */
   gatedMlp: boolean;
   tieWordEmbeddings: boolean;
-  /** Qwen3: each head's queries and keys go through an RMSNorm over head_dim (q_norm, k_norm) before RoPE. */
-  qkNorm: boolean;
+  /**
+   * An RMSNorm on queries and keys before RoPE (q_norm, k_norm): over each head's vector (Qwen3,
+   * Gemma 3), over the whole projection (OLMo 2), or none.
+   */
+  qkNorm: 'none' | 'head' | 'projection';
   /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`); empty elsewhere. */
   noRopeLayers: number[];
   /** The MLP's activation: SwiGLU's SiLU, the tanh-approximated GELU (Gemma's GeGLU), or the exact GELU (GPT-NeoX). */
   mlpActivation: 'silu' | 'gelu_tanh' | 'gelu';
   /** Gemma: every RMSNorm scales by 1 + weight (checkpoints store weight − 1); 0 elsewhere. */
   normWeightOffset: number;
-  /** Gemma 2/3: RMSNorms on the attention's and the MLP's outputs too, before each joins the residual stream. */
-  sandwichNorms: boolean;
+  /**
+   * Where each block's norms sit: before the block ('pre': Llama and most), before and on its output
+   * before it joins the residual stream ('sandwich': Gemma 2/3), or only on its output ('post': OLMo 2).
+   */
+  blockNorms: 'pre' | 'sandwich' | 'post';
   /** Factor on the token embeddings (Gemma: √hidden_size; Granite: embedding_multiplier); 1 elsewhere. */
   embedScale: number;
   /** Granite: factor on each block's output before it joins the residual stream (residual_multiplier); 1 elsewhere. */
@@ -95,6 +102,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   gemma2: 'Gemma2ForCausalLM',
   phi3: 'Phi3ForCausalLM',
   granite: 'GraniteForCausalLM',
+  olmo2: 'Olmo2ForCausalLM',
   gpt_neox: 'GPTNeoXForCausalLM',
 };
 
@@ -110,6 +118,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   gemma2: { maxPositions: 8192, slidingWindow: 4096 },
   phi3: { maxPositions: 4096, slidingWindow: null },
   granite: { maxPositions: 2048, slidingWindow: null },
+  olmo2: { maxPositions: 2048, slidingWindow: null },
   gpt_neox: { maxPositions: 2048, slidingWindow: null },
 };
 
@@ -213,11 +222,11 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     normKind: neox ? 'layer' : 'rms',
     parallelResidual: neox && c.use_parallel_residual !== false,
     gatedMlp: !neox,
-    qkNorm: type === 'qwen3' || type === 'gemma3_text',
+    qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : type === 'olmo2' ? 'projection' : 'none',
     noRopeLayers,
     mlpActivation,
     normWeightOffset: gemma ? 1 : 0,
-    sandwichNorms: gemma,
+    blockNorms: gemma ? 'sandwich' : type === 'olmo2' ? 'post' : 'pre',
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
     residualScale: 1,
     logitsDivisor: 1,

@@ -88,15 +88,22 @@ export function linear(x: Tensor, w: LinearWeights, scope: TensorScope): Tensor 
   return w.bias ? scope.track(add(y, w.bias)) : y;
 }
 
+/** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
+function splitHeads(x: Tensor, heads: number, headDim: number, scope: TensorScope): Tensor {
+  return scope.track(transpose(scope.track(reshape(x, [x.shape[0], heads, headDim])), [1, 0, 2]));
+}
+
 /**
- * [rows, heads·headDim] → [heads, rows, headDim] (a view), each head's vector first RMS-normalized
- * with `norm` [headDim] where given (Qwen3's q_norm / k_norm, before RoPE).
+ * q_norm / k_norm before RoPE ([rows, heads·headDim] in and out): an RMSNorm over each head's
+ * vector (Qwen3, Gemma 3: `weight` [headDim]) or over each row's whole projection (OLMo 2:
+ * `weight` [heads · headDim]); x itself where the model has none.
  */
-function splitHeads(x: Tensor, heads: number, headDim: number, scope: TensorScope, norm: Tensor | undefined, eps: number): Tensor {
-  const rows = x.shape[0];
-  let perHead = scope.track(reshape(x, [rows, heads, headDim]));
-  if (norm) perHead = scope.track(rmsNorm(perHead, norm, eps));
-  return scope.track(transpose(perHead, [1, 0, 2]));
+function queryKeyNorm(x: Tensor, weight: Tensor | undefined, heads: number, config: LlamaConfig, scope: TensorScope): Tensor {
+  if (!weight) return x;
+  if (config.qkNorm === 'projection') return scope.track(rmsNorm(x, weight, config.normEps));
+  const [rows, width] = x.shape;
+  const perHead = scope.track(rmsNorm(scope.track(reshape(x, [rows, heads, width / heads])), weight, config.normEps));
+  return scope.track(reshape(perHead, [rows, width]));
 }
 
 /** Rows [start, start + length) of a [heads, rows, headDim] tensor, contiguous. */
@@ -124,16 +131,17 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
       const normed = weight ? scope.track(rmsNorm(t, weight, eps)) : t;
       return config.residualScale === 1 ? normed : scope.track(mul(normed, config.residualScale));
     };
-    const h = scope.track(normalize(x, w.inputNorm, w.inputNormBias, config));
+    // OLMo 2 normalizes the blocks' outputs only: attention reads the residual stream itself.
+    const h = w.inputNorm ? scope.track(normalize(x, w.inputNorm, w.inputNormBias, config)) : x;
     // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
     const rotary = !config.noRopeLayers.includes(layerIndex);
     const { invFreq, queryGain } = ctx.layerRope(layerIndex);
     const rotate = (t: Tensor) => (rotary ? rope(t, ctx.positions, invFreq, 'half') : contiguous(t));
-    let q = scope.track(rotate(splitHeads(linear(h, w.q, scope), numHeads, headDim, scope, w.qNorm, eps)));
+    let q = scope.track(rotate(splitHeads(queryKeyNorm(linear(h, w.q, scope), w.qNorm, numHeads, config, scope), numHeads, headDim, scope)));
     if (queryGain) q = scope.track(mul(q, queryGain));
-    const keyPreRope = scope.track(contiguous(splitHeads(linear(h, w.k, scope), numKvHeads, headDim, scope, w.kNorm, eps)));
+    const keyPreRope = scope.track(contiguous(splitHeads(queryKeyNorm(linear(h, w.k, scope), w.kNorm, numKvHeads, config, scope), numKvHeads, headDim, scope)));
     const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, 'half')) : keyPreRope;
-    const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope, undefined, eps)));
+    const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope)));
 
     const whole = segments.length === 1;
     const outputs: Tensor[] = [];
@@ -169,7 +177,8 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     reportToLayers(x, afterAttention, layerIndex, segments, scope);
 
     // GPT-NeoX's parallel residual: the MLP reads the layer's input, not the attention's result.
-    const h2 = scope.track(normalize(config.parallelResidual ? x : afterAttention, w.postAttentionNorm, w.postAttentionNormBias, config));
+    const mlpInput = config.parallelResidual ? x : afterAttention;
+    const h2 = w.postAttentionNorm ? scope.track(normalize(mlpInput, w.postAttentionNorm, w.postAttentionNormBias, config)) : mlpInput;
     return add(afterAttention, residualBranch(mlp(h2, w, config, scope), w.mlpOutputNorm));
   } finally {
     scope.dispose();

@@ -28,7 +28,8 @@ export interface LinearWeights {
 }
 
 export interface LayerWeights {
-  inputNorm: Tensor;
+  /** The norm before attention (absent where the norms sit on the blocks' outputs only: OLMo 2). */
+  inputNorm?: Tensor;
   /** LayerNorm's biases (GPT-NeoX: `config.normKind` 'layer'). */
   inputNormBias?: Tensor;
   postAttentionNormBias?: Tensor;
@@ -36,14 +37,14 @@ export interface LayerWeights {
   k: LinearWeights;
   v: LinearWeights;
   o: LinearWeights;
-  /** Qwen3's and Gemma 3's RMSNorm weights [headDim] over each head's queries and keys (`config.qkNorm`). */
+  /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
   kNorm?: Tensor;
-  /** Gemma's norms on the attention's and the MLP's outputs (`config.sandwichNorms`). */
+  /** Norms on the attention's and the MLP's outputs (`config.blockNorms` 'sandwich': Gemma; 'post': OLMo 2). */
   attentionOutputNorm?: Tensor;
   mlpOutputNorm?: Tensor;
-  /** The norm before the MLP (HF's post_attention_layernorm; Gemma's pre_feedforward_layernorm). */
-  postAttentionNorm: Tensor;
+  /** The norm before the MLP (HF's post_attention_layernorm; Gemma's pre_feedforward_layernorm; absent in OLMo 2). */
+  postAttentionNorm?: Tensor;
   /** The gated MLP's gate (absent in a plain MLP: GPT-NeoX's, `config.gatedMlp` false). */
   gate?: LinearWeights;
   up: LinearWeights;

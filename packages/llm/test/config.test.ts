@@ -261,6 +261,31 @@ const GEMMA3_4B_IT = {
   vision_config: { model_type: 'siglip_vision_model' },
 };
 
+// allenai/OLMo-2-0425-1B's config.json (Olmo2ForCausalLM).
+const OLMO2_1B = {
+  architectures: ['Olmo2ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  eos_token_id: 100257,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  initializer_range: 0.02,
+  intermediate_size: 8192,
+  max_position_embeddings: 4096,
+  model_type: 'olmo2',
+  num_attention_heads: 16,
+  num_hidden_layers: 16,
+  num_key_value_heads: 16,
+  pad_token_id: 100277,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 500000,
+  tie_word_embeddings: false,
+  torch_dtype: 'float32',
+  use_cache: true,
+  vocab_size: 100352,
+};
+
 // EleutherAI's pythia-160m config.json (GPTNeoXForCausalLM).
 const PYTHIA_160M = {
   architectures: ['GPTNeoXForCausalLM'],
@@ -350,11 +375,11 @@ describe('config.json', () => {
 
   it('normalizes Qwen3 (RMSNorm on queries and keys, head_dim larger than hidden / heads, biases only with attention_bias)', () => {
     const qwen3 = parseModelConfig(QWEN3_06B);
-    expect(qwen3).toMatchObject({ modelType: 'qwen3', qkNorm: true, headDim: 128, numHeads: 16, numKvHeads: 8, maxPositions: 40960, tieWordEmbeddings: true, eosTokenIds: [151645] });
+    expect(qwen3).toMatchObject({ modelType: 'qwen3', qkNorm: 'head', headDim: 128, numHeads: 16, numKvHeads: 8, maxPositions: 40960, tieWordEmbeddings: true, eosTokenIds: [151645] });
     expect(qwen3.attentionBias).toEqual({ q: false, k: false, v: false, o: false });
     expect(qwen3.slidingWindow).toBeUndefined();
     expect(parseModelConfig({ ...QWEN3_06B, attention_bias: true }).attentionBias).toEqual({ q: true, k: true, v: true, o: true });
-    for (const other of [LLAMA_32_1B, MISTRAL_7B_V01, QWEN25_05B]) expect(parseModelConfig(other).qkNorm).toBe(false);
+    for (const other of [LLAMA_32_1B, MISTRAL_7B_V01, QWEN25_05B]) expect(parseModelConfig(other).qkNorm).toBe('none');
     // use_sliding_window: a window on the layers from max_window_layers on (none where sliding_window is null, as HF reads it).
     expect(parseModelConfig({ ...QWEN3_06B, use_sliding_window: true, sliding_window: 4096, max_window_layers: 20 })).toMatchObject({
       slidingWindow: 4096,
@@ -367,7 +392,7 @@ describe('config.json', () => {
 
   it('normalizes SmolLM3 (no RoPE on the layers no_rope_layers marks 0, or every fourth by default)', () => {
     const nope = [3, 7, 11, 15, 19, 23, 27, 31, 35];
-    expect(parseModelConfig(SMOLLM3_3B)).toMatchObject({ modelType: 'smollm3', noRopeLayers: nope, headDim: 128, numKvHeads: 4, ropeTheta: 5e6, qkNorm: false });
+    expect(parseModelConfig(SMOLLM3_3B)).toMatchObject({ modelType: 'smollm3', noRopeLayers: nope, headDim: 128, numKvHeads: 4, ropeTheta: 5e6, qkNorm: 'none' });
     const { no_rope_layers: _flags, ...byInterval } = SMOLLM3_3B;
     expect(parseModelConfig(byInterval).noRopeLayers).toEqual(nope);
     expect(parseModelConfig({ ...byInterval, no_rope_layer_interval: 6 }).noRopeLayers).toEqual([5, 11, 17, 23, 29, 35]);
@@ -384,10 +409,10 @@ describe('config.json', () => {
       modelType: 'gemma3_text',
       headDim: 256,
       numKvHeads: 1,
-      qkNorm: true,
+      qkNorm: 'head',
       mlpActivation: 'gelu_tanh',
       normWeightOffset: 1,
-      sandwichNorms: true,
+      blockNorms: 'sandwich',
       embedScale: Math.sqrt(1152),
       attentionScale: 1 / 16,
       slidingWindow: 512,
@@ -406,7 +431,7 @@ describe('config.json', () => {
       rope_parameters: { full_attention: { rope_type: 'linear', rope_theta: 1e6, factor: 8 }, sliding_attention: { rope_type: 'default', rope_theta: 10000 } },
     });
     expect(v5).toMatchObject({ ropeTheta: 1e6, ropeScaling: { type: 'linear', factor: 8 }, localRopeTheta: 10000, slidingLayers: layerTypes.flatMap((t, i) => (t === 'sliding_attention' ? [i] : [])) });
-    for (const other of [LLAMA_32_1B, QWEN3_06B]) expect(parseModelConfig(other)).toMatchObject({ mlpActivation: 'silu', normWeightOffset: 0, sandwichNorms: false, embedScale: 1 });
+    for (const other of [LLAMA_32_1B, QWEN3_06B]) expect(parseModelConfig(other)).toMatchObject({ mlpActivation: 'silu', normWeightOffset: 0, blockNorms: 'pre', embedScale: 1 });
     expect(layerWindow(parseModelConfig(MISTRAL_7B_V01), 17)).toBe(4096);
     rejects({ ...GEMMA3_1B, final_logit_softcapping: 30 }, 'UNSUPPORTED_MODEL', /final_logit_softcapping = 30 is not supported; supported: null/);
     rejects({ ...GEMMA3_1B, attn_logit_softcapping: 50 }, 'UNSUPPORTED_MODEL', /attn_logit_softcapping/);
@@ -444,10 +469,10 @@ describe('config.json', () => {
     const gemma2 = parseModelConfig(GEMMA2_2B);
     expect(gemma2).toMatchObject({
       modelType: 'gemma2',
-      qkNorm: false,
+      qkNorm: 'none',
       mlpActivation: 'gelu_tanh',
       normWeightOffset: 1,
-      sandwichNorms: true,
+      blockNorms: 'sandwich',
       embedScale: Math.sqrt(2304),
       attentionScale: 1 / 16,
       attentionSoftcap: 50,
@@ -525,6 +550,11 @@ describe('config.json', () => {
     rejects({ ...PYTHIA_160M, layer_norm_eps: -1 }, 'INVALID_CONFIG', /layer_norm_eps must be a positive number/);
   });
 
+  it('reads OLMo 2 (norms on the blocks\' outputs only, q/k norms over the whole projections)', () => {
+    expect(parseModelConfig(OLMO2_1B)).toMatchObject({ modelType: 'olmo2', blockNorms: 'post', qkNorm: 'projection', numKvHeads: 16, headDim: 128, ropeTheta: 500000, normEps: 1e-6, tieWordEmbeddings: false });
+    expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ blockNorms: 'pre', qkNorm: 'none' });
+  });
+
   it('reads YaRN rope scaling (Qwen2.5 and Qwen3 past 32k tokens)', () => {
     const yarn = { rope_type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 };
     const qwen = parseModelConfig({ ...QWEN25_05B, rope_scaling: yarn });
@@ -538,7 +568,7 @@ describe('config.json', () => {
     expect(parseModelConfig(fixtureConfig('qwen2-bias')).slidingWindow).toBeUndefined();
     expect(parseModelConfig(fixtureConfig('llama-mqa-bias'))).toMatchObject({ numKvHeads: 1, attentionBias: { q: true, k: true, v: true, o: true }, mlpBias: true });
     expect(parseModelConfig(fixtureConfig('smollm-tied'))).toMatchObject({ tieWordEmbeddings: true, numHeads: 6, numKvHeads: 2, headDim: 8 });
-    expect(parseModelConfig(fixtureConfig('qwen3-qk-norm'))).toMatchObject({ modelType: 'qwen3', qkNorm: true, headDim: 16, hiddenSize: 32, tieWordEmbeddings: true });
+    expect(parseModelConfig(fixtureConfig('qwen3-qk-norm'))).toMatchObject({ modelType: 'qwen3', qkNorm: 'head', headDim: 16, hiddenSize: 32, tieWordEmbeddings: true });
   });
 
   it('reads transformers 5 configs (rope_parameters, dtype, layer_types)', () => {

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'granite-multipliers', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn']);
+    expect(fixtures).toEqual(['gemma2-softcap', 'gemma3-sliding', 'granite-multipliers', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'olmo2-post-norm', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn']);
   });
 
   for (const name of fixtures) {
