@@ -121,7 +121,7 @@ function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope)
  */
 export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx: LayerContext): Tensor {
   const { config, segments } = ctx;
-  const { numHeads, numKvHeads, headDim } = config;
+  const { numHeads, headDim } = config;
   const rows = x.shape[0];
   const scope = new TensorScope();
   try {
@@ -133,41 +133,8 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     };
     // OLMo 2 normalizes the blocks' outputs only: attention reads the residual stream itself.
     const h = w.inputNorm ? scope.track(normalize(x, w.inputNorm, w.inputNormBias, config)) : x;
-    // NoPE layers (SmolLM3) rotate nothing: their keys are the same before and after.
-    const rotary = !config.noRopeLayers.includes(layerIndex);
-    const { invFreq, queryGain } = ctx.layerRope(layerIndex);
-    const rotate = (t: Tensor) => (rotary ? rope(t, ctx.positions, invFreq, 'half') : contiguous(t));
-    let q = scope.track(rotate(splitHeads(queryKeyNorm(linear(h, w.q, scope), w.qNorm, numHeads, config, scope), numHeads, headDim, scope)));
-    if (queryGain) q = scope.track(mul(q, queryGain));
-    const keyPreRope = scope.track(contiguous(splitHeads(queryKeyNorm(linear(h, w.k, scope), w.kNorm, numKvHeads, config, scope), numKvHeads, headDim, scope)));
-    const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, 'half')) : keyPreRope;
-    const value = scope.track(contiguous(splitHeads(linear(h, w.v, scope), numKvHeads, headDim, scope)));
-
-    const whole = segments.length === 1;
-    const outputs: Tensor[] = [];
-    const window = layerWindow(config, layerIndex);
-    const { attentionScale: scale, attentionSoftcap: softcap } = config;
-    for (const segment of segments) {
-      const layer = segment.cache.layers[layerIndex];
-      const keys = layer.keyInput === 'pre-rope' ? keyPreRope : key;
-      layer.append(rowsOf(keys, segment, whole, scope), rowsOf(value, segment, whole, scope), {
-        positions: segment.positions,
-        phase: segment.phase,
-        tokenIds: segment.tokenIds,
-      });
-      const result = layer.attend(rowsOf(q, segment, whole, scope), {
-        positions: segment.positions,
-        ...(window ? { window } : {}),
-        ...(scale !== undefined ? { scale } : {}),
-        ...(softcap !== undefined ? { softcap } : {}),
-      });
-      outputs.push(scope.track(result.output));
-      if (result.statistics) {
-        result.statistics.keySum.dispose();
-        result.statistics.keyMax.dispose();
-      }
-    }
-    const attention = whole ? outputs[0] : scope.track(concat(outputs, 1));
+    const { q, keyPreRope, key, value } = projectQueryKeyValue(h, w, layerIndex, ctx, scope);
+    const attention = attendThroughCaches(q, keyPreRope, key, value, layerIndex, ctx, scope);
     if (ctx.onLayer) {
       const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
       ctx.onLayer({ layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
@@ -183,6 +150,59 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   } finally {
     scope.dispose();
   }
+}
+
+/**
+ * The layer's queries (rotated, with YaRN's or LongRoPE's gain), keys before and after RoPE, and
+ * values, each [heads, rows, headDim] (NoPE layers, SmolLM3's, rotate nothing: their keys are the
+ * same before and after).
+ */
+function projectQueryKeyValue(h: Tensor, w: LayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope) {
+  const { config } = ctx;
+  const { numHeads, numKvHeads, headDim } = config;
+  const rotary = !config.noRopeLayers.includes(layerIndex);
+  const { invFreq, queryGain } = ctx.layerRope(layerIndex);
+  // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
+  const rotate = (t: Tensor) => scope.track(rotary ? rope(t, ctx.positions, invFreq, 'half') : contiguous(t));
+  const heads = (weights: LinearWeights, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(linear(h, weights, scope), norm, count, config, scope), count, headDim, scope);
+  let q = rotate(heads(w.q, numHeads, w.qNorm));
+  if (queryGain) q = scope.track(mul(q, queryGain));
+  const keyPreRope = scope.track(contiguous(heads(w.k, numKvHeads, w.kNorm)));
+  const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, 'half')) : keyPreRope;
+  const value = scope.track(contiguous(heads(w.v, numKvHeads)));
+  return { q, keyPreRope, key, value };
+}
+
+/**
+ * Each segment's K/V into its cache layer (keys before or after RoPE, as the layer asks), then its
+ * queries' attention through that layer; [qHeads, rows, headDim] for the whole batch.
+ */
+function attendThroughCaches(q: Tensor, keyPreRope: Tensor, key: Tensor, value: Tensor, layerIndex: number, ctx: LayerContext, scope: TensorScope): Tensor {
+  const { config, segments } = ctx;
+  const whole = segments.length === 1;
+  const window = layerWindow(config, layerIndex);
+  const { attentionScale: scale, attentionSoftcap: softcap } = config;
+  const outputs = segments.map((segment) => {
+    const layer = segment.cache.layers[layerIndex];
+    const keys = layer.keyInput === 'pre-rope' ? keyPreRope : key;
+    layer.append(rowsOf(keys, segment, whole, scope), rowsOf(value, segment, whole, scope), {
+      positions: segment.positions,
+      phase: segment.phase,
+      tokenIds: segment.tokenIds,
+    });
+    const result = layer.attend(rowsOf(q, segment, whole, scope), {
+      positions: segment.positions,
+      ...(window ? { window } : {}),
+      ...(scale !== undefined ? { scale } : {}),
+      ...(softcap !== undefined ? { softcap } : {}),
+    });
+    if (result.statistics) {
+      result.statistics.keySum.dispose();
+      result.statistics.keyMax.dispose();
+    }
+    return scope.track(result.output);
+  });
+  return whole ? outputs[0] : scope.track(concat(outputs, 1));
 }
 
 const ACTIVATIONS = { silu, gelu_tanh: geluTanh, gelu } as const;
