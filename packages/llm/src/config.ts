@@ -12,6 +12,7 @@ export const SUPPORTED_MODEL_TYPES = {
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
   gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
   olmo2: 'OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block\'s output instead of its input, and over the whole query and key projections)',
+  olmo3: 'OLMo 3 (Olmo3ForCausalLM: OLMo 2 with three of every four layers sliding, their rope unscaled)',
   granite: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
   phi3: 'Phi-3, Phi-3.5 and Phi-4 (Phi3ForCausalLM: q/k/v and gate/up stored fused; LongRoPE; partial rotary as Phi-4-mini)',
 } as const;
@@ -74,7 +75,7 @@ export interface LlamaConfig {
   attentionScale?: number;
   /** The layers that use `slidingWindow` where not all do (Gemma 3: five of every six; Qwen: those from max_window_layers on); absent: all. */
   slidingLayers?: number[];
-  /** The rotary base of the sliding-window layers where it differs from `ropeTheta` (Gemma 3's rope_local_base_freq; default scaling). */
+  /** The rotary base of the sliding-window layers where they have their own rope, without rope_scaling (Gemma 3's rope_local_base_freq; OLMo 3's rope_theta). */
   localRopeTheta?: number;
   /** Gemma 2: scores soft-capped to ±cap (cap · tanh(s / cap)) before the softmax. */
   attentionSoftcap?: number;
@@ -103,6 +104,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   phi3: 'Phi3ForCausalLM',
   granite: 'GraniteForCausalLM',
   olmo2: 'Olmo2ForCausalLM',
+  olmo3: 'Olmo3ForCausalLM',
   gpt_neox: 'GPTNeoXForCausalLM',
 };
 
@@ -119,6 +121,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   phi3: { maxPositions: 4096, slidingWindow: null },
   granite: { maxPositions: 2048, slidingWindow: null },
   olmo2: { maxPositions: 2048, slidingWindow: null },
+  olmo3: { maxPositions: 2048, slidingWindow: 4096 },
   gpt_neox: { maxPositions: 2048, slidingWindow: null },
 };
 
@@ -166,6 +169,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   }
   const gemma = type === 'gemma3_text' || type === 'gemma2';
   const neox = type === 'gpt_neox';
+  const olmo = type === 'olmo2' || type === 'olmo3';
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
@@ -222,11 +226,13 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     normKind: neox ? 'layer' : 'rms',
     parallelResidual: neox && c.use_parallel_residual !== false,
     gatedMlp: !neox,
-    qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : type === 'olmo2' ? 'projection' : 'none',
+    qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : olmo ? 'projection' : 'none',
     noRopeLayers,
     mlpActivation,
     normWeightOffset: gemma ? 1 : 0,
-    blockNorms: gemma ? 'sandwich' : type === 'olmo2' ? 'post' : 'pre',
+    blockNorms: gemma ? 'sandwich' : olmo ? 'post' : 'pre',
+    // OLMo 3's sliding layers rotate at the same base without rope_scaling (its attention factor included).
+    ...(type === 'olmo3' ? { localRopeTheta: ropeTheta } : {}),
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
     residualScale: 1,
     logitsDivisor: 1,
@@ -350,7 +356,7 @@ function parseRope(
  * Which layers attend through a sliding window, and its size. transformers lists the layers in
  * `layer_types` (4.5x and 5; sliding_attention or full_attention per layer); without that list:
  * Mistral's and Phi-3's `sliding_window` (null: none) covers every layer; Gemma's global layers are
- * every `sliding_window_pattern`-th (6 for Gemma 3, 2 for Gemma 2), the others slide; Qwen2, Qwen3
+ * every `sliding_window_pattern`-th (6 for Gemma 3, 2 for Gemma 2), OLMo 3's every fourth, the others slide; Qwen2, Qwen3
  * and SmolLM3 use a window only with `use_sliding_window`, on the layers from `max_window_layers`
  * (default 28) on. `slidingLayers` is absent when every layer slides.
  */
@@ -374,8 +380,9 @@ function parseSlidingWindow(
     for (const kind of new Set(layerTypes)) if (kind !== 'full_attention' && kind !== 'sliding_attention') unsupported('layer_types', kind, 'full_attention, sliding_attention');
     if (layerTypes.length !== numLayers) return invalid('layer_types', `must list sliding_attention or full_attention for each of the ${numLayers} layers`);
     sliding = layerTypes.map((t) => t === 'sliding_attention');
-  } else if (gemma) {
-    const pattern = positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : 2);
+  } else if (gemma || type === 'olmo3') {
+    // Olmo3Config's default pattern: every fourth layer global.
+    const pattern = type === 'olmo3' ? 4 : positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : 2);
     sliding = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
   } else if (qwenFamily) {
     const fullLayers = c.max_window_layers ?? 28;

@@ -16,8 +16,9 @@ export interface LayerRope {
 
 /**
  * Each layer's rotary embedding, decided once from the config: the model's frequencies (scaled as
- * rope_scaling says; partial rotary rotates the first `rotaryDim` channels), Gemma 3's sliding
- * layers' own base (no scaling, no factor), zeros on a NoPE layer. LongRoPE takes its long factors
+ * rope_scaling says; partial rotary rotates the first `rotaryDim` channels), the sliding layers'
+ * own rope where the model gives them one (Gemma 3's base, OLMo 3's; no scaling, no factor), zeros
+ * on a NoPE layer. LongRoPE takes its long factors
  * for a pass that reaches beyond the original context, as transformers decides per pass.
  */
 export class LayerRopes {

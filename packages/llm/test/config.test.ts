@@ -553,6 +553,16 @@ describe('config.json', () => {
   it('reads OLMo 2 (norms on the blocks\' outputs only, q/k norms over the whole projections)', () => {
     expect(parseModelConfig(OLMO2_1B)).toMatchObject({ modelType: 'olmo2', blockNorms: 'post', qkNorm: 'projection', numKvHeads: 16, headDim: 128, ropeTheta: 500000, normEps: 1e-6, tieWordEmbeddings: false });
     expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ blockNorms: 'pre', qkNorm: 'none' });
+    expect(parseModelConfig(OLMO2_1B).slidingWindow).toBeUndefined();
+  });
+
+  it('reads OLMo 3 (OLMo 2 with three of four layers sliding; their rope unscaled)', () => {
+    const yarn = { rope_type: 'yarn', factor: 8.0, original_max_position_embeddings: 8192 };
+    const olmo3 = parseModelConfig({ ...OLMO2_1B, model_type: 'olmo3', architectures: ['Olmo3ForCausalLM'], rope_scaling: yarn, max_position_embeddings: 65536 });
+    expect(olmo3).toMatchObject({ blockNorms: 'post', qkNorm: 'projection', slidingWindow: 4096, localRopeTheta: 500000, ropeScaling: { type: 'yarn', factor: 8 } });
+    expect(olmo3.slidingLayers).toEqual([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]);
+    const listed = Array.from({ length: 16 }, (_, i) => (i % 2 ? 'full_attention' : 'sliding_attention'));
+    expect(parseModelConfig({ ...OLMO2_1B, model_type: 'olmo3', architectures: ['Olmo3ForCausalLM'], layer_types: listed, sliding_window: 1024 })).toMatchObject({ slidingWindow: 1024, slidingLayers: [0, 2, 4, 6, 8, 10, 12, 14] });
   });
 
   it('reads YaRN rope scaling (Qwen2.5 and Qwen3 past 32k tokens)', () => {
