@@ -35,7 +35,8 @@ const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offse
 
 /** Every tensor the config implies, with its shape, in the naming of the model's family. */
 export function expectedTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
-  return config.modelType === 'gpt_neox' ? gptNeoxTensors(config, target) : llamaTensors(config, target);
+  if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
+  return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target);
 }
 
 /** A linear layer's weight (and bias) under `prefix`, filled into a new LinearWeights handed to `set`. */
@@ -145,5 +146,35 @@ function gptNeoxTensors(config: LlamaConfig, target: WeightTarget): ExpectedTens
   }
   layerNorm('gpt_neox.final_layer_norm', (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   if (!config.tieWordEmbeddings) list.push(whole('embed_out.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  return list;
+}
+
+/**
+ * Names of HF's `PhiForCausalLM` (Phi-1, 1.5, 2): one input_layernorm (with a bias) per layer feeding
+ * attention and MLP, q/k/v projections and `dense` (the output) with biases, a plain MLP (fc1, fc2),
+ * `final_layernorm`, and an LM head with a bias.
+ */
+function phiTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
+  const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
+  const linear = (prefix: string, out: number, inDim: number, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, true, set);
+  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => {
+    list.push(whole(`${prefix}.weight`, [d], setWeight), whole(`${prefix}.bias`, [d], setBias));
+  };
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `model.layers.${i}`;
+    layerNorm(`${p}.input_layernorm`, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
+    linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, (w) => (layer.q = w));
+    linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, (w) => (layer.k = w));
+    linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, (w) => (layer.v = w));
+    linear(`${p}.self_attn.dense`, d, numHeads * headDim, (w) => (layer.o = w));
+    linear(`${p}.mlp.fc1`, ff, d, (w) => (layer.up = w));
+    linear(`${p}.mlp.fc2`, d, ff, (w) => (layer.down = w));
+  }
+  layerNorm('model.final_layernorm', (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
+  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  if (config.lmHeadBias) list.push(whole('lm_head.bias', [vocabSize], (t) => (target.lmHeadBias = t)));
   return list;
 }

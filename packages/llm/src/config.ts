@@ -10,6 +10,7 @@ export const SUPPORTED_MODEL_TYPES = {
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
   gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
+  phi: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
   gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
   olmo2: 'OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block\'s output instead of its input, and over the whole query and key projections)',
   olmo3: 'OLMo 3 (Olmo3ForCausalLM: OLMo 2 with three of every four layers sliding, their rope unscaled)',
@@ -44,7 +45,10 @@ export interface LlamaConfig {
   normEps: number;
   /** RMSNorm (Llama and the others), or LayerNorm with a bias (GPT-NeoX). */
   normKind: 'rms' | 'layer';
-  /** GPT-NeoX's use_parallel_residual: x + attn(norm₁(x)) + mlp(norm₂(x)) instead of one block after the other. */
+  /**
+   * Attention and MLP side by side on the layer's input instead of one after the other: GPT-NeoX's
+   * use_parallel_residual, x + attn(norm₁(x)) + mlp(norm₂(x)); Phi's, x + attn(norm(x)) + mlp(norm(x)).
+   */
   parallelResidual: boolean;
   /** A gated MLP (down(act(gate(x)) · up(x)): SwiGLU, GeGLU), or a plain one (down(act(up(x))): GPT-NeoX). */
   gatedMlp: boolean;
@@ -86,6 +90,8 @@ export interface LlamaConfig {
   /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
   mlpBias: boolean;
+  /** Phi: the LM head carries a bias. */
+  lmHeadBias: boolean;
   bosTokenId?: number;
   eosTokenIds: number[];
   /** The dtype the checkpoint was saved in, as the config states it (informational). */
@@ -106,6 +112,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   olmo2: 'Olmo2ForCausalLM',
   olmo3: 'Olmo3ForCausalLM',
   gpt_neox: 'GPTNeoXForCausalLM',
+  phi: 'PhiForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -123,6 +130,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   olmo2: { maxPositions: 2048, slidingWindow: null },
   olmo3: { maxPositions: 2048, slidingWindow: 4096 },
   gpt_neox: { maxPositions: 2048, slidingWindow: null },
+  phi: { maxPositions: 2048, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -169,6 +177,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   }
   const gemma = type === 'gemma3_text' || type === 'gemma2';
   const neox = type === 'gpt_neox';
+  // Phi-1/1.5/2 and GPT-NeoX share the LayerNorm, parallel, plain-MLP, biased layer.
+  const phi = type === 'phi';
+  const parallelFamily = neox || phi;
+  if (phi && c.qk_layernorm === true) unsupported('qk_layernorm', true, 'false (Phi-1, Phi-1.5, Phi-2)');
   const olmo = type === 'olmo2' || type === 'olmo3';
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
@@ -205,8 +217,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
 
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
   // GPT-NeoX's linear layers all carry biases unless attention_bias says otherwise.
-  const attentionBias = Boolean(c.attention_bias ?? neox);
-  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, neox ? 'layer_norm_eps' : 'rms_norm_eps');
+  const attentionBias = phi || Boolean(c.attention_bias ?? neox);
+  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily ? 'layer_norm_eps' : 'rms_norm_eps');
   return {
     modelType: type,
     numLayers,
@@ -223,9 +235,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     normEps,
-    normKind: neox ? 'layer' : 'rms',
-    parallelResidual: neox && c.use_parallel_residual !== false,
-    gatedMlp: !neox,
+    normKind: parallelFamily ? 'layer' : 'rms',
+    parallelResidual: phi || (neox && c.use_parallel_residual !== false),
+    gatedMlp: !parallelFamily,
     qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : olmo ? 'projection' : 'none',
     noRopeLayers,
     mlpActivation,
@@ -241,7 +253,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
-    mlpBias: neox || Boolean(c.mlp_bias ?? false),
+    mlpBias: parallelFamily || Boolean(c.mlp_bias ?? false),
+    lmHeadBias: phi,
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
@@ -290,11 +303,15 @@ function textModelOf(c: Record<string, unknown>, fileName: string): Record<strin
 }
 
 /**
- * GPT-NeoX's config names for what the other configs call rope_theta, partial_rotary_factor and
- * rms_norm_eps (the norm's epsilon), with GPTNeoXConfig's defaults (a quarter of each head rotates);
- * other configs as they are.
+ * GPT-NeoX's and Phi's config names for what the other configs call rope_theta,
+ * partial_rotary_factor and rms_norm_eps (the norm's epsilon), with their classes' defaults (a
+ * quarter of each head rotates in GPT-NeoX, half in Phi); other configs as they are.
  */
 function withCommonNames(c: Record<string, unknown>): Record<string, unknown> {
+  // PhiConfig: layer_norm_eps, half of each head rotating, the tanh GELU by default.
+  if (c.model_type === 'phi') {
+    return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, partial_rotary_factor: c.partial_rotary_factor ?? 0.5, hidden_act: c.hidden_act ?? 'gelu_new' };
+  }
   if (c.model_type !== 'gpt_neox') return c;
   return {
     ...c,
@@ -306,7 +323,7 @@ function withCommonNames(c: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * The MLP's activation: Gemma's `hidden_activation` (tanh GELU), GPT-NeoX's exact or tanh GELU, the
+ * The MLP's activation: Gemma's `hidden_activation` (tanh GELU), GPT-NeoX's and Phi's exact or tanh GELU, the
  * others' SiLU (SwiGLU).
  */
 function parseActivation(c: Record<string, unknown>, type: ModelType, unsupported: (field: string, value: unknown, supported: string) => never): LlamaConfig['mlpActivation'] {
@@ -315,7 +332,7 @@ function parseActivation(c: Record<string, unknown>, type: ModelType, unsupporte
     return act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : unsupported('hidden_activation', act, 'gelu_pytorch_tanh (GeGLU MLP)');
   }
   const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
-  if (type === 'gpt_neox') {
+  if (type === 'gpt_neox' || type === 'phi') {
     if (act === 'gelu') return 'gelu';
     return act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast' ? 'gelu_tanh' : unsupported('hidden_act', act, 'gelu, gelu_new, gelu_pytorch_tanh, gelu_fast');
   }

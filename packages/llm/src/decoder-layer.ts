@@ -143,9 +143,9 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     const afterAttention = scope.track(add(x, residualBranch(linear(merged, w.o, scope), w.attentionOutputNorm)));
     reportToLayers(x, afterAttention, layerIndex, segments, scope);
 
-    // GPT-NeoX's parallel residual: the MLP reads the layer's input, not the attention's result.
+    // In parallel the MLP reads the layer's input (GPT-NeoX: through its own norm; Phi: the attention's normalized input), else the attention's result.
     const mlpInput = config.parallelResidual ? x : afterAttention;
-    const h2 = w.postAttentionNorm ? scope.track(normalize(mlpInput, w.postAttentionNorm, w.postAttentionNormBias, config)) : mlpInput;
+    const h2 = w.postAttentionNorm ? scope.track(normalize(mlpInput, w.postAttentionNorm, w.postAttentionNormBias, config)) : config.parallelResidual ? h : mlpInput;
     return add(afterAttention, residualBranch(mlp(h2, w, config, scope), w.mlpOutputNorm));
   } finally {
     scope.dispose();

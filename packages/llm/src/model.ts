@@ -176,6 +176,7 @@ export class LlamaModel {
     };
     release(this.weights.embed);
     release(this.weights.lmHead);
+    release(this.weights.lmHeadBias);
     release(this.weights.finalNorm);
     release(this.weights.finalNormBias);
     for (const layer of this.weights.layers) {
@@ -215,7 +216,7 @@ export class LlamaModel {
         x = scope.track(gather(x, scope.track(tensor(lastRows, [lastRows.length], { dtype: 'i32', backend: this.backend })), 0));
       }
       const normed = scope.track(normalize(x, this.weights.finalNorm, this.weights.finalNormBias, this.config));
-      let logits = linear(normed, { weight: this.weights.lmHead }, scope);
+      let logits = linear(normed, { weight: this.weights.lmHead, ...(this.weights.lmHeadBias ? { bias: this.weights.lmHeadBias } : {}) }, scope);
       // Granite: logits / logits_scaling.
       if (this.config.logitsDivisor !== 1) logits = scope.track(div(logits, this.config.logitsDivisor));
       const cap = this.config.finalLogitSoftcap;

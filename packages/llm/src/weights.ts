@@ -60,6 +60,8 @@ export interface LlamaWeights {
   finalNormBias?: Tensor;
   /** [vocab, hidden]; the embedding itself when the embeddings are tied. */
   lmHead: Tensor;
+  /** Phi's LM head bias [vocab]. */
+  lmHeadBias?: Tensor;
   /** Bytes the weights occupy on the backend. */
   bytes: number;
   /** The CPU's WeightPool holding the matrices (released with the model: its threads let go of its memory). */

@@ -286,6 +286,34 @@ const OLMO2_1B = {
   vocab_size: 100352,
 };
 
+// microsoft/phi-2's config.json (PhiForCausalLM).
+const PHI_2 = {
+  architectures: ['PhiForCausalLM'],
+  attention_dropout: 0.0,
+  bos_token_id: 50256,
+  embd_pdrop: 0.0,
+  eos_token_id: 50256,
+  hidden_act: 'gelu_new',
+  hidden_size: 2560,
+  initializer_range: 0.02,
+  intermediate_size: 10240,
+  layer_norm_eps: 1e-5,
+  max_position_embeddings: 2048,
+  model_type: 'phi',
+  num_attention_heads: 32,
+  num_hidden_layers: 32,
+  num_key_value_heads: 32,
+  partial_rotary_factor: 0.4,
+  qk_layernorm: false,
+  resid_pdrop: 0.1,
+  rope_scaling: null,
+  rope_theta: 10000.0,
+  tie_word_embeddings: false,
+  torch_dtype: 'float16',
+  use_cache: true,
+  vocab_size: 51200,
+};
+
 // EleutherAI's pythia-160m config.json (GPTNeoXForCausalLM).
 const PYTHIA_160M = {
   architectures: ['GPTNeoXForCausalLM'],
@@ -548,6 +576,24 @@ describe('config.json', () => {
     expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ normKind: 'rms', parallelResidual: false, gatedMlp: true });
     rejects({ ...PYTHIA_160M, hidden_act: 'relu' }, 'UNSUPPORTED_MODEL', /hidden_act = "relu" is not supported; supported: gelu, gelu_new/);
     rejects({ ...PYTHIA_160M, layer_norm_eps: -1 }, 'INVALID_CONFIG', /layer_norm_eps must be a positive number/);
+  });
+
+  it('reads Phi-2 (one LayerNorm feeding attention and MLP in parallel, 0.4 of each head rotating, biases, LM head bias)', () => {
+    expect(parseModelConfig(PHI_2)).toMatchObject({
+      modelType: 'phi',
+      headDim: 80,
+      rotaryDim: 32,
+      normKind: 'layer',
+      normEps: 1e-5,
+      parallelResidual: true,
+      gatedMlp: false,
+      mlpActivation: 'gelu_tanh',
+      attentionBias: { q: true, k: true, v: true, o: true },
+      mlpBias: true,
+      lmHeadBias: true,
+    });
+    expect(parseModelConfig(LLAMA_32_1B).lmHeadBias).toBe(false);
+    rejects({ ...PHI_2, qk_layernorm: true }, 'UNSUPPORTED_MODEL', /qk_layernorm = true is not supported/);
   });
 
   it('reads OLMo 2 (norms on the blocks\' outputs only, q/k norms over the whole projections)', () => {
