@@ -47,7 +47,7 @@ function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDi
   if (bias) list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
 }
 
-/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2 and (fused) Phi-3. */
+/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM and (fused) Phi-3. */
 function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
@@ -68,7 +68,14 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
     const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push(whole(name, [size], set, config.normWeightOffset));
-    if (config.blockNorms !== 'post') norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
+    // StableLM's LayerNorms carry biases beside their weights.
+    const normBias = (name: string, set: (t: Tensor) => void) => {
+      if (config.normKind === 'layer') list.push(whole(name, [d], set));
+    };
+    if (config.blockNorms !== 'post') {
+      norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
+      normBias(`${p}.input_layernorm.bias`, (t) => (layer.inputNormBias = t));
+    }
     if (config.fusedProjections) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
@@ -86,8 +93,13 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       norm(`${p}.self_attn.q_norm.weight`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
       norm(`${p}.self_attn.k_norm.weight`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
     }
-    if (config.blockNorms === 'pre') norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
-    else {
+    if (config.blockNorms === 'pre') {
+      // A parallel layer (StableLM's use_parallel_residual) feeds its MLP from the input norm: it has no second one.
+      if (!config.parallelResidual) {
+        norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
+        normBias(`${p}.post_attention_layernorm.bias`, (t) => (layer.postAttentionNormBias = t));
+      }
+    } else {
       // Gemma and OLMo 2: post_attention_layernorm is on the attention's output; Gemma's norm before the MLP is pre_feedforward_layernorm.
       norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.attentionOutputNorm = t));
       if (config.blockNorms === 'sandwich') norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
@@ -105,6 +117,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
   list.push(whole('model.norm.weight', [d], (t) => (target.finalNorm = t), config.normWeightOffset));
+  if (config.normKind === 'layer') list.push(whole('model.norm.bias', [d], (t) => (target.finalNormBias = t)));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
 }

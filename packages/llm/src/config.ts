@@ -10,6 +10,7 @@ export const SUPPORTED_MODEL_TYPES = {
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
   gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
+  stablelm: 'StableLM 2 and StableLM-3B-4E1T (StableLmForCausalLM: LayerNorms with biases, a quarter of each head rotating, optional q/k/v biases and parallel layer)',
   phi: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
   gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
   olmo2: 'OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block\'s output instead of its input, and over the whole query and key projections)',
@@ -113,6 +114,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   olmo3: 'Olmo3ForCausalLM',
   gpt_neox: 'GPTNeoXForCausalLM',
   phi: 'PhiForCausalLM',
+  stablelm: 'StableLmForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -131,6 +133,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   olmo3: { maxPositions: 2048, slidingWindow: 4096 },
   gpt_neox: { maxPositions: 2048, slidingWindow: null },
   phi: { maxPositions: 2048, slidingWindow: null },
+  stablelm: { maxPositions: 4096, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -179,8 +182,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const neox = type === 'gpt_neox';
   // Phi-1/1.5/2 and GPT-NeoX share the LayerNorm, parallel, plain-MLP, biased layer.
   const phi = type === 'phi';
+  const stablelm = type === 'stablelm';
   const parallelFamily = neox || phi;
-  if (phi && c.qk_layernorm === true) unsupported('qk_layernorm', true, 'false (Phi-1, Phi-1.5, Phi-2)');
+  if ((phi || stablelm) && c.qk_layernorm === true) unsupported('qk_layernorm', true, phi ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
   const olmo = type === 'olmo2' || type === 'olmo3';
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
@@ -218,7 +222,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
   // GPT-NeoX's linear layers all carry biases unless attention_bias says otherwise.
   const attentionBias = phi || Boolean(c.attention_bias ?? neox);
-  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily ? 'layer_norm_eps' : 'rms_norm_eps');
+  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily || stablelm ? 'layer_norm_eps' : 'rms_norm_eps');
   return {
     modelType: type,
     numLayers,
@@ -235,8 +239,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     normEps,
-    normKind: parallelFamily ? 'layer' : 'rms',
-    parallelResidual: phi || (neox && c.use_parallel_residual !== false),
+    normKind: parallelFamily || stablelm ? 'layer' : 'rms',
+    parallelResidual: phi || (neox && c.use_parallel_residual !== false) || (stablelm && c.use_parallel_residual === true),
     gatedMlp: !parallelFamily,
     qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : olmo ? 'projection' : 'none',
     noRopeLayers,
@@ -252,7 +256,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(gemmaFields?.fields ?? {}),
     ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
-    attentionBias: type === 'qwen2' ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
+    attentionBias: type === 'qwen2' || (stablelm && c.use_qkv_bias === true) ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: parallelFamily || Boolean(c.mlp_bias ?? false),
     lmHeadBias: phi,
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
@@ -303,7 +307,7 @@ function textModelOf(c: Record<string, unknown>, fileName: string): Record<strin
 }
 
 /**
- * GPT-NeoX's and Phi's config names for what the other configs call rope_theta,
+ * GPT-NeoX's, Phi's and StableLM's config names for what the other configs call rope_theta,
  * partial_rotary_factor and rms_norm_eps (the norm's epsilon), with their classes' defaults (a
  * quarter of each head rotates in GPT-NeoX, half in Phi); other configs as they are.
  */
@@ -312,6 +316,8 @@ function withCommonNames(c: Record<string, unknown>): Record<string, unknown> {
   if (c.model_type === 'phi') {
     return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, partial_rotary_factor: c.partial_rotary_factor ?? 0.5, hidden_act: c.hidden_act ?? 'gelu_new' };
   }
+  // StableLmConfig: layer_norm_eps, a quarter of each head rotating.
+  if (c.model_type === 'stablelm') return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, partial_rotary_factor: c.partial_rotary_factor ?? 0.25 };
   if (c.model_type !== 'gpt_neox') return c;
   return {
     ...c,

@@ -286,6 +286,31 @@ const OLMO2_1B = {
   vocab_size: 100352,
 };
 
+// stabilityai/stablelm-2-1_6b's config.json (StableLmForCausalLM).
+const STABLELM_2_16B = {
+  architectures: ['StableLmForCausalLM'],
+  bos_token_id: 100257,
+  eos_token_id: 100257,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  initializer_range: 0.02,
+  intermediate_size: 5632,
+  layer_norm_eps: 1e-5,
+  max_position_embeddings: 4096,
+  model_type: 'stablelm',
+  num_attention_heads: 32,
+  num_hidden_layers: 24,
+  num_key_value_heads: 32,
+  partial_rotary_factor: 0.25,
+  qk_layernorm: false,
+  rope_theta: 10000,
+  tie_word_embeddings: false,
+  torch_dtype: 'float16',
+  use_parallel_residual: false,
+  use_qkv_bias: true,
+  vocab_size: 100352,
+};
+
 // microsoft/phi-2's config.json (PhiForCausalLM).
 const PHI_2 = {
   architectures: ['PhiForCausalLM'],
@@ -594,6 +619,24 @@ describe('config.json', () => {
     });
     expect(parseModelConfig(LLAMA_32_1B).lmHeadBias).toBe(false);
     rejects({ ...PHI_2, qk_layernorm: true }, 'UNSUPPORTED_MODEL', /qk_layernorm = true is not supported/);
+  });
+
+  it('reads StableLM 2 (LayerNorms with biases, a quarter of each head rotating, q/k/v biases; the 12B\'s parallel layer; its per-head q/k LayerNorms refused)', () => {
+    expect(parseModelConfig(STABLELM_2_16B)).toMatchObject({
+      modelType: 'stablelm',
+      headDim: 64,
+      rotaryDim: 16,
+      normKind: 'layer',
+      normEps: 1e-5,
+      parallelResidual: false,
+      gatedMlp: true,
+      mlpActivation: 'silu',
+      attentionBias: { q: true, k: true, v: true, o: false },
+      mlpBias: false,
+    });
+    expect(parseModelConfig({ ...STABLELM_2_16B, use_parallel_residual: true }).parallelResidual).toBe(true);
+    expect(parseModelConfig({ ...STABLELM_2_16B, use_qkv_bias: false }).attentionBias).toEqual({ q: false, k: false, v: false, o: false });
+    rejects({ ...STABLELM_2_16B, qk_layernorm: true }, 'UNSUPPORTED_MODEL', /qk_layernorm = true is not supported; supported: false \(StableLM 2 1\.6B/);
   });
 
   it('reads OLMo 2 (norms on the blocks\' outputs only, q/k norms over the whole projections)', () => {
