@@ -47,6 +47,11 @@ function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDi
   if (bias) list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
 }
 
+/** A LayerNorm's weight and bias under `prefix`. */
+function layerNormTensors(list: ExpectedTensor[], prefix: string, size: number, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void): void {
+  list.push(whole(`${prefix}.weight`, [size], setWeight), whole(`${prefix}.bias`, [size], setBias));
+}
+
 /** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM and (fused) Phi-3. */
 function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
@@ -133,9 +138,7 @@ function gptNeoxTensors(config: LlamaConfig, target: WeightTarget): ExpectedTens
   const list: ExpectedTensor[] = [whole('gpt_neox.embed_in.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, bias, set);
   const attentionBias = config.attentionBias.q;
-  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => {
-    list.push(whole(`${prefix}.weight`, [d], setWeight), whole(`${prefix}.bias`, [d], setBias));
-  };
+  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => layerNormTensors(list, prefix, d, setWeight, setBias);
   // Head h's rows of query_key_value: q at 3·h·headDim, then k, then v.
   const perHead = (which: number): RowRange[] => Array.from({ length: numHeads }, (_, h): RowRange => [(3 * h + which) * headDim, headDim]);
   for (let i = 0; i < config.numLayers; i++) {
@@ -171,9 +174,7 @@ function phiTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[]
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, true, set);
-  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => {
-    list.push(whole(`${prefix}.weight`, [d], setWeight), whole(`${prefix}.bias`, [d], setBias));
-  };
+  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => layerNormTensors(list, prefix, d, setWeight, setBias);
   for (let i = 0; i < config.numLayers; i++) {
     const layer: Partial<LayerWeights> = {};
     target.layers.push(layer);
