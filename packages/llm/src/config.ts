@@ -1,4 +1,5 @@
 import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
+import { inCommonNames } from './config-names.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
 export const SUPPORTED_MODEL_TYPES = {
@@ -139,7 +140,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
 export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorruptModelFileError(fileName, 'must hold a JSON object');
-  const c = withCommonNames(textModelOf(raw as Record<string, unknown>, fileName));
+  const c = inCommonNames(raw as Record<string, unknown>, fileName);
   const supportedList = Object.entries(SUPPORTED_MODEL_TYPES)
     .map(([type, what]) => `${type} (${what})`)
     .join('; ');
@@ -270,62 +271,6 @@ export function tokenIdList(value: unknown): number[] {
   if (typeof value === 'number' && Number.isInteger(value)) return [value];
   if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number' && Number.isInteger(v));
   return [];
-}
-
-/** Gemma3TextConfig's defaults for what a Gemma 3 config may leave out (the released 4B+ configs' text_config does): sizes, tied embeddings. */
-const GEMMA3_TEXT_DEFAULTS = {
-  vocab_size: 262_208,
-  hidden_size: 2304,
-  intermediate_size: 9216,
-  num_hidden_layers: 26,
-  num_attention_heads: 8,
-  num_key_value_heads: 4,
-  head_dim: 256,
-  tie_word_embeddings: true,
-};
-
-/**
- * The config of the text model: a Gemma 3 multimodal config's `text_config` (as a Gemma3ForCausalLM
- * with Gemma3TextConfig's defaults, the token ids and dtype of the outer config), a gemma3_text
- * config with those defaults filled in, any other as it is. The architecture check happens first.
- */
-function textModelOf(c: Record<string, unknown>, fileName: string): Record<string, unknown> {
-  if (c.model_type === 'gemma3_text') return { ...GEMMA3_TEXT_DEFAULTS, ...c };
-  if (c.model_type !== 'gemma3') return c;
-  const architectures = c.architectures;
-  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes('Gemma3ForConditionalGeneration')) {
-    throw new UnsupportedModelError(`${fileName}: architectures = ${JSON.stringify(architectures)} is not supported; supported: Gemma3ForConditionalGeneration for model_type gemma3`, {
-      file: fileName,
-      field: 'architectures',
-      value: architectures,
-    });
-  }
-  const text = c.text_config ?? {};
-  if (typeof text !== 'object' || text === null || Array.isArray(text)) throw new CorruptModelFileError(fileName, 'text_config must be an object');
-  const outer = Object.fromEntries(['bos_token_id', 'eos_token_id', 'torch_dtype', 'dtype'].filter((key) => c[key] !== undefined).map((key) => [key, c[key]]));
-  return { ...GEMMA3_TEXT_DEFAULTS, ...(text as Record<string, unknown>), ...outer, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'] };
-}
-
-/**
- * GPT-NeoX's, Phi's and StableLM's config names for what the other configs call rope_theta,
- * partial_rotary_factor and rms_norm_eps (the norm's epsilon), with their classes' defaults (a
- * quarter of each head rotates in GPT-NeoX, half in Phi); other configs as they are.
- */
-function withCommonNames(c: Record<string, unknown>): Record<string, unknown> {
-  // PhiConfig: layer_norm_eps, half of each head rotating, the tanh GELU by default.
-  if (c.model_type === 'phi') {
-    return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, partial_rotary_factor: c.partial_rotary_factor ?? 0.5, hidden_act: c.hidden_act ?? 'gelu_new' };
-  }
-  // StableLmConfig: layer_norm_eps, a quarter of each head rotating.
-  if (c.model_type === 'stablelm') return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, partial_rotary_factor: c.partial_rotary_factor ?? 0.25 };
-  if (c.model_type !== 'gpt_neox') return c;
-  return {
-    ...c,
-    rope_theta: c.rope_theta ?? c.rotary_emb_base ?? 10000,
-    partial_rotary_factor: c.partial_rotary_factor ?? c.rotary_pct ?? 0.25,
-    rms_norm_eps: c.layer_norm_eps ?? 1e-5,
-    hidden_act: c.hidden_act ?? 'gelu',
-  };
 }
 
 /**
