@@ -35,7 +35,7 @@ export interface LlamaConfig {
   numKvHeads: number;
   headDim: number;
   vocabSize: number;
-  /** The context length (max_position_embeddings). */
+  /** The context length (max_position_embeddings; with YaRN at least its original context × factor). */
   maxPositions: number;
   ropeTheta: number;
   ropeScaling: RopeScaling;
@@ -218,6 +218,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
       if (factors.length !== rotaryDim / 2) invalid(c.rope_parameters ? 'rope_parameters' : 'rope_scaling', `${key} has ${factors.length} entries; ${rotaryDim} rotary channels need ${rotaryDim / 2}`);
     }
   }
+  // YaRN stretches the original context by its factor (vLLM's reading; Qwen's configs keep
+  // max_position_embeddings at the original length).
+  const context = ropeScaling.type === 'yarn' ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
   const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
@@ -233,7 +236,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     numKvHeads,
     headDim,
     vocabSize: positiveInt('vocab_size'),
-    maxPositions,
+    maxPositions: context,
     ropeTheta,
     ropeScaling,
     rotaryDim,

@@ -21,6 +21,13 @@ export interface LoadModelOptions {
   halfWeights?: boolean;
   /** Load tokenizer.json too (default true); false for weights-only directories. */
   tokenizer?: boolean;
+  /**
+   * config.json fields to replace before it is read, as transformers' `from_pretrained(…, **kwargs)`
+   * or vLLM's `--hf-overrides` do: e.g. `{ rope_scaling: { rope_type: 'yarn', factor: 4,
+   * original_max_position_embeddings: 32768 } }` for Qwen2.5 or Qwen3 past 32k tokens. Top-level
+   * fields are replaced whole.
+   */
+  configOverrides?: Record<string, unknown>;
   /** Called after each weight tensor is on the backend: how many of the model's parameters are loaded (a page's progress bar). */
   onProgress?: (progress: LoadProgress) => void;
 }
@@ -42,7 +49,12 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   if (dtype !== 'f32' && dtype !== 'f16') throw new InvalidConfigError(`loadModel: dtype must be 'f32' or 'f16', got ${JSON.stringify(dtype)}`);
   const backend = typeof options.backend === 'string' ? await resolveBackend(options.backend) : backendOf(options.backend);
   const files = openModelSource(source);
-  const config = parseModelConfig(parseJson(await requireFile(files, 'config.json'), 'config.json'));
+  const overrides = options.configOverrides ?? {};
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new InvalidConfigError(`loadModel: configOverrides must be an object of config.json fields, got ${JSON.stringify(overrides)}`);
+  }
+  const raw = parseJson(await requireFile(files, 'config.json'), 'config.json') as Record<string, unknown>;
+  const config = parseModelConfig(typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, ...overrides } : raw);
   const tokenizer = options.tokenizer === false ? undefined : await loadTokenizer(files);
   if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
     throw new InvalidConfigError(`tokenizer.json has ${tokenizer.vocabSize} tokens, more than config.json's vocab_size ${config.vocabSize}`);

@@ -659,6 +659,9 @@ describe('config.json', () => {
     const qwen = parseModelConfig({ ...QWEN25_05B, rope_scaling: yarn });
     expect(qwen.ropeScaling).toMatchObject({ type: 'yarn', factor: 4, originalMaxPositionEmbeddings: 32768, betaFast: 32, betaSlow: 1 });
     expect(ropeAttentionFactor(qwen.ropeScaling)).toBeCloseTo(0.1 * Math.log(4) + 1, 12);
+    // Qwen2.5-0.5B states 32768 positions; YaRN's factor 4 over them makes the context 131072.
+    expect(qwen.maxPositions).toBe(131072);
+    expect(parseModelConfig({ ...QWEN25_05B, max_position_embeddings: 200000, rope_scaling: yarn }).maxPositions).toBe(200000);
     rejects({ ...QWEN25_05B, rope_scaling: { rope_type: 'yarn' } }, 'INVALID_CONFIG', /rope_scaling: rope_scaling of type "yarn" needs a numeric "factor"/);
   });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getBackend, hostView, simdThreadCount } from '@kvkit/tensor-core';
-import { assertClose } from '@kvkit/tensor-core/testing';
+import { assertClose, relativeError } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { type LlamaModel, type LoadProgress, loadModel, type ModelSource, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
 import { expectKvkitErrorAsync } from './helpers/errors.js';
@@ -239,6 +239,20 @@ describe('loadModel', () => {
       /tensor "gpt_neox\.embed_in\.weight" is missing \(config\.json implies shape \[96, 32\]\)/,
     );
     await loadFails({ files: withConfig(files, { vocab_size: 90 }) }, 'INVALID_CONFIG', /tokenizer\.json has 96 tokens, more than config\.json's vocab_size 90/);
+  });
+
+  it('reads config.json with configOverrides replacing its fields (YaRN on a model whose config has none)', async () => {
+    const yarn = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16 };
+    const model = await loadModel(LLAMA, { configOverrides: { rope_scaling: yarn } });
+    expect(model.config).toMatchObject({ ropeScaling: { type: 'yarn', factor: 4, originalMaxPositionEmbeddings: 16 }, maxPositions: 64 });
+    const cache = model.createCache();
+    const logits = model.forward(Int32Array.from(ref.ids), cache);
+    // The same weights rotated otherwise: not the reference's logits.
+    expect(relativeError(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length))).toBeGreaterThan(1e-3);
+    cache.dispose();
+    model.dispose();
+    await loadFails(LLAMA, 'INVALID_CONFIG', /configOverrides must be an object of config\.json fields/, { configOverrides: ['x'] as never });
+    await loadFails(LLAMA, 'INVALID_CONFIG', /rope_scaling of type "yarn" needs a numeric "factor"/, { configOverrides: { rope_scaling: { rope_type: 'yarn' } } });
   });
 
   it('releases what it uploaded when loading fails', async () => {
