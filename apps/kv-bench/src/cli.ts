@@ -117,9 +117,13 @@ async function main(): Promise<void> {
     windows: Number(values.windows),
     prefillFraction: 0.5,
     recallProbes: 2,
-    recallPassageTokens: 64,
-    recallFillerTokens: Math.min(Math.round(windowTokens * 0.6), context - 160),
-    passkeyLengths: (values['passkey-lengths'] ?? [256, 512, 1024].filter((l) => l <= context - 16).join(',')).split(',').map(Number),
+    // A passage, filler, the passage again: all within the context (a short one shrinks the passage, then the filler).
+    recallPassageTokens: Math.min(64, Math.floor(context / 4)),
+    recallFillerTokens: Math.max(0, Math.min(Math.round(windowTokens * 0.6), context - 2 * Math.min(64, Math.floor(context / 4)) - 32)),
+    passkeyLengths: (values['passkey-lengths'] ?? [256, 512, 1024].filter((l) => l <= context - 16).join(','))
+      .split(',')
+      .filter((l) => l !== '')
+      .map(Number),
     passkeyDepths: [0.1, 0.5, 0.9],
     passkeyPerCell: Number(values['passkey-per-cell']),
     seed: Number(values.seed),

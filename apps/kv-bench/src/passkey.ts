@@ -1,6 +1,6 @@
 import type { LlamaModel } from '@kvkit/llm';
 import { passkeyDocument, randomPasskey } from '@kvkit/model-recipe/passkey';
-import type { CacheMethod, Rng } from '@kvkit/tensor-core';
+import { type CacheMethod, InvalidConfigError, type Rng } from '@kvkit/tensor-core';
 import { argmax } from './log-probs.js';
 import { logitsRow } from './text-eval.js';
 
@@ -37,7 +37,15 @@ export function makePasskeyPrompts(
         const filler = fillerText.slice(start, start + chars);
         const cut = Math.round(depth * filler.length);
         const doc = passkeyDocument({ key, fillerBefore: filler.slice(0, cut), fillerAfter: filler.slice(cut) });
-        prompts.push({ ids: model.tokenizer.encode(doc.prompt), answer: model.tokenizer.encode(doc.answer), length, depth });
+        const ids = model.tokenizer.encode(doc.prompt);
+        const answer = model.tokenizer.encode(doc.answer);
+        const context = model.config.maxPositions;
+        if (ids.length + answer.length > context) {
+          throw new InvalidConfigError(
+            `passkey prompts of ${length} tokens do not fit the model's context of ${context}: the template alone takes ${overhead} tokens and a prompt with its answer ${ids.length + answer.length}; pass shorter --passkey-lengths, or --passkey-per-cell 0`,
+          );
+        }
+        prompts.push({ ids, answer, length, depth });
       }
     }
   }

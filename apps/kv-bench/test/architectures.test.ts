@@ -1,0 +1,73 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './random-model.js';
+
+const cli = join(import.meta.dirname, '..', 'dist', 'cli.js');
+const fixture = (name: string) => join(REPO_ROOT, 'packages', 'llm', 'test', 'fixtures', 'torch-reference', name);
+
+// One method of each kind (post-RoPE quantization, pre-RoPE quantization with calibration,
+// observation-window eviction, pre-RoPE low rank, partial-RoPE latent attention, cross-layer sharing
+// and merging) on @kvkit/llm's PyTorch-reference fixtures of architectures unlike kvkit-tiny's.
+const METHODS = 'kivi:group=16:residual=16,kvquant,snapkv,palu,mha2mla,cla,minicache';
+
+describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
+  let out: string;
+  let text: string;
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'kvbench-arch-'));
+    text = join(out, 'text.txt');
+    // The fixtures' tokenizer holds the printable ASCII characters only.
+    const ascii = readFileSync(join(REPO_ROOT, 'models', 'kvkit-tiny', 'eval', 'test.txt'), 'utf8').replace(/[^\x20-\x7e]/g, ' ');
+    writeFileSync(text, ascii.slice(0, 4000));
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  const bench = (model: string, json: string) =>
+    spawnSync('node', [cli, '--model', model, '--text', text, '--calibration', text, '--methods', METHODS, '--windows', '1', '--window-tokens', '48', '--passkey-per-cell', '0', '--workers', '1', '--json', json], {
+      encoding: 'utf8',
+    });
+
+  // GPT-NeoX: LayerNorms, parallel attention and MLP, a quarter of each head rotating; OLMo 3: per-layer
+  // windows with their own rope, q/k norms over the projections, YaRN; Phi-2: one norm for both
+  // blocks, 0.4 rotary; StableLM 2: LayerNorms around a SwiGLU MLP, q/k/v biases.
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm']) {
+    it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
+      const json = join(out, `${name}.json`);
+      const run = bench(fixture(name), json);
+      expect(run.status, run.stderr).toBe(0);
+      const { records } = JSON.parse(readFileSync(json, 'utf8'));
+      expect(records.map((r: { method: string }) => r.method)).toEqual(['dense', 'kivi', 'kvquant', 'snapkv', 'palu', 'mha2mla', 'cla', 'minicache']);
+      for (const r of records) {
+        expect(Number.isFinite(r.ppl) && r.ppl > 1, `${name} ${r.method} ppl ${r.ppl}`).toBe(true);
+        expect(Number.isFinite(r.kl) && r.kl >= 0, `${name} ${r.method} KL ${r.kl}`).toBe(true);
+        expect(r.kvBytes).toBeGreaterThan(0);
+      }
+      // The compressed rows hold fewer bytes than the dense baseline.
+      for (const r of records.slice(1)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThan(records[0].kvBytes);
+    });
+  }
+
+  it('refuses a pre-RoPE cache where LongRoPE switches to its long factors (Phi-4-mini style), naming why', () => {
+    const run = bench(fixture('phi4-longrope'), join(out, 'phi4.json'));
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/beyond the original context of 8 where LongRoPE rotates with its long factors; a cache that keeps keys before RoPE/);
+    // Post-RoPE caches run there.
+    const post = execFileSync(
+      'node',
+      [cli, '--model', fixture('phi4-longrope'), '--text', text, '--methods', 'kivi:group=16:residual=16,snapkv', '--windows', '1', '--window-tokens', '48', '--passkey-per-cell', '0', '--workers', '1'],
+      { encoding: 'utf8' },
+    );
+    expect(post).toMatch(/^snapkv\s+\d/m);
+  });
+
+  it('refuses passkey prompts that do not fit a short context, saying how long the template is', () => {
+    const run = spawnSync('node', [cli, '--model', fixture('pythia-neox'), '--text', text, '--methods', 'dense', '--windows', '1', '--window-tokens', '32', '--passkey-lengths', '32', '--workers', '1'], {
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/passkey prompts of 32 tokens do not fit the model's context of 64: the template alone takes \d+ tokens/);
+  });
+});
