@@ -52,7 +52,7 @@ function layerNormTensors(list: ExpectedTensor[], prefix: string, size: number, 
   list.push(whole(`${prefix}.weight`, [size], setWeight), whole(`${prefix}.bias`, [size], setBias));
 }
 
-/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM and (fused) Phi-3. */
+/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere and (fused) Phi-3. */
 function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
@@ -73,9 +73,9 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
     const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push(whole(name, [size], set, config.normWeightOffset));
-    // StableLM's LayerNorms carry biases beside their weights.
+    // StableLM's LayerNorms carry biases beside their weights (Cohere's do not).
     const normBias = (name: string, set: (t: Tensor) => void) => {
-      if (config.normKind === 'layer') list.push(whole(name, [d], set));
+      if (config.normKind === 'layer' && config.normBias) list.push(whole(name, [d], set));
     };
     if (config.blockNorms !== 'post') {
       norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
@@ -122,7 +122,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
   list.push(whole('model.norm.weight', [d], (t) => (target.finalNorm = t), config.normWeightOffset));
-  if (config.normKind === 'layer') list.push(whole('model.norm.bias', [d], (t) => (target.finalNormBias = t)));
+  if (config.normKind === 'layer' && config.normBias) list.push(whole('model.norm.bias', [d], (t) => (target.finalNormBias = t)));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
 }

@@ -44,7 +44,7 @@ function textModelOf(c: Record<string, unknown>, fileName: string): Record<strin
 }
 
 /**
- * GPT-NeoX's, Phi's and StableLM's config names for what the other configs call rope_theta,
+ * GPT-NeoX's, Phi's, StableLM's and Cohere's config names for what the other configs call rope_theta,
  * partial_rotary_factor and rms_norm_eps (the norm's epsilon), with their classes' defaults (a
  * quarter of each head rotates in GPT-NeoX, half in Phi); other configs as they are.
  */
@@ -55,6 +55,8 @@ function withCommonNames(c: Record<string, unknown>): Record<string, unknown> {
   }
   // StableLmConfig: layer_norm_eps, a quarter of each head rotating.
   if (c.model_type === 'stablelm') return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, partial_rotary_factor: c.partial_rotary_factor ?? 0.25 };
+  // CohereConfig: layer_norm_eps, tied embeddings by default.
+  if (c.model_type === 'cohere') return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, tie_word_embeddings: c.tie_word_embeddings ?? true };
   if (c.model_type !== 'gpt_neox') return c;
   return {
     ...c,

@@ -1,4 +1,4 @@
-import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
+import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeLayout, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 import { inCommonNames } from './config-names.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
@@ -11,6 +11,7 @@ export const SUPPORTED_MODEL_TYPES = {
   gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
   gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
+  cohere: 'Command R, Aya 23 and Aya Expanse (CohereForCausalLM: one bias-free LayerNorm feeding attention and MLP in parallel, rotary pairs of neighbouring channels, scaled logits)',
   stablelm: 'StableLM 2 and StableLM-3B-4E1T (StableLmForCausalLM: LayerNorms with biases, a quarter of each head rotating, optional q/k/v biases and parallel layer)',
   phi: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
   gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
@@ -39,14 +40,18 @@ export interface LlamaConfig {
   maxPositions: number;
   ropeTheta: number;
   ropeScaling: RopeScaling;
+  /** Which channels rotate together: HF's `rotate_half` (channel i with i + rotaryDim/2), or pairs 2i, 2i+1 (Cohere). */
+  ropeLayout: RopeLayout;
   /** Channels of each head that rotate: the first `rotaryDim` (head_dim × partial_rotary_factor; Phi-4-mini: 3/4); the rest pass through. */
   rotaryDim: number;
   /** Sliding-window attention span (Mistral, Gemma, Qwen with use_sliding_window): a query sees keys with queryPos − keyPos < slidingWindow. */
   slidingWindow?: number;
   /** The norms' epsilon (rms_norm_eps; GPT-NeoX's layer_norm_eps). */
   normEps: number;
-  /** RMSNorm (Llama and the others), or LayerNorm with a bias (GPT-NeoX). */
+  /** RMSNorm (Llama and the others), or LayerNorm (GPT-NeoX, Phi, StableLM, Cohere). */
   normKind: 'rms' | 'layer';
+  /** Whether the LayerNorms carry biases (all but Cohere's). */
+  normBias: boolean;
   /**
    * Attention and MLP side by side on the layer's input instead of one after the other: GPT-NeoX's
    * use_parallel_residual, x + attn(norm₁(x)) + mlp(norm₂(x)); Phi's, x + attn(norm(x)) + mlp(norm(x)).
@@ -116,6 +121,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   gpt_neox: 'GPTNeoXForCausalLM',
   phi: 'PhiForCausalLM',
   stablelm: 'StableLmForCausalLM',
+  cohere: 'CohereForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -135,6 +141,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   gpt_neox: { maxPositions: 2048, slidingWindow: null },
   phi: { maxPositions: 2048, slidingWindow: null },
   stablelm: { maxPositions: 4096, slidingWindow: null },
+  cohere: { maxPositions: 8192, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -184,8 +191,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // Phi-1/1.5/2 and GPT-NeoX share the LayerNorm, parallel, plain-MLP, biased layer.
   const phi = type === 'phi';
   const stablelm = type === 'stablelm';
+  const cohere = type === 'cohere';
   const parallelFamily = neox || phi;
   if ((phi || stablelm) && c.qk_layernorm === true) unsupported('qk_layernorm', true, phi ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
+  if (cohere && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
   const olmo = type === 'olmo2' || type === 'olmo3';
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
@@ -226,7 +235,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
   // GPT-NeoX's linear layers all carry biases unless attention_bias says otherwise.
   const attentionBias = phi || Boolean(c.attention_bias ?? neox);
-  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily || stablelm ? 'layer_norm_eps' : 'rms_norm_eps');
+  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily || stablelm || cohere ? 'layer_norm_eps' : 'rms_norm_eps');
   return {
     modelType: type,
     numLayers,
@@ -243,8 +252,11 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     normEps,
-    normKind: parallelFamily || stablelm ? 'layer' : 'rms',
-    parallelResidual: phi || (neox && c.use_parallel_residual !== false) || (stablelm && c.use_parallel_residual === true),
+    normKind: parallelFamily || stablelm || cohere ? 'layer' : 'rms',
+    // Cohere's LayerNorms scale without a bias.
+    normBias: parallelFamily || stablelm,
+    parallelResidual: phi || cohere || (neox && c.use_parallel_residual !== false) || (stablelm && c.use_parallel_residual === true),
+    ropeLayout: cohere ? 'interleaved' : 'half',
     gatedMlp: !parallelFamily,
     qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : olmo ? 'projection' : 'none',
     noRopeLayers,
@@ -259,6 +271,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     fusedProjections: type === 'phi3',
     ...(gemmaFields?.fields ?? {}),
     ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
+    // Cohere multiplies its logits by logit_scale.
+    ...(cohere ? { logitsDivisor: 1 / positiveNumber(c.logit_scale ?? 0.0625, 'logit_scale') } : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     attentionBias: type === 'qwen2' || (stablelm && c.use_qkv_bias === true) ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: parallelFamily || Boolean(c.mlp_bias ?? false),

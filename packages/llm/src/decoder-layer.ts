@@ -163,12 +163,12 @@ function projectQueryKeyValue(h: Tensor, w: LayerWeights, layerIndex: number, ct
   const rotary = !config.noRopeLayers.includes(layerIndex);
   const { invFreq, queryGain } = ctx.layerRope(layerIndex);
   // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
-  const rotate = (t: Tensor) => scope.track(rotary ? rope(t, ctx.positions, invFreq, 'half') : contiguous(t));
+  const rotate = (t: Tensor) => scope.track(rotary ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
   const heads = (weights: LinearWeights, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(linear(h, weights, scope), norm, count, config, scope), count, headDim, scope);
   let q = rotate(heads(w.q, numHeads, w.qNorm));
   if (queryGain) q = scope.track(mul(q, queryGain));
   const keyPreRope = scope.track(contiguous(heads(w.k, numKvHeads, w.kNorm)));
-  const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, 'half')) : keyPreRope;
+  const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
   const value = scope.track(contiguous(heads(w.v, numKvHeads)));
   return { q, keyPreRope, key, value };
 }

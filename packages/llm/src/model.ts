@@ -98,10 +98,11 @@ export class LlamaModel {
   cacheSpec(): CacheSpec {
     const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingLayers } = this.config;
     const { globalFrequencies, layerFrequencies } = this.ropes;
-    const rope = { invFreq: globalFrequencies.slice(), layout: 'half' as const };
+    const layout = this.config.ropeLayout;
+    const rope = { invFreq: globalFrequencies.slice(), layout };
     // Each layer's own, where the layers' differ.
     const layerRopes = layerFrequencies.some((f) => f !== globalFrequencies)
-      ? layerFrequencies.map((f) => ({ invFreq: f.slice(), layout: 'half' as const }))
+      ? layerFrequencies.map((f) => ({ invFreq: f.slice(), layout }))
       : undefined;
     // A window every layer uses (Mistral's); Gemma 3's per-layer windows reach the layers as they attend.
     const slidingWindow = slidingLayers === undefined ? this.config.slidingWindow : undefined;

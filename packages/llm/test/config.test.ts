@@ -311,6 +311,29 @@ const STABLELM_2_16B = {
   vocab_size: 100352,
 };
 
+// CohereForAI/aya-expanse-8b's config.json (CohereForCausalLM).
+const AYA_EXPANSE_8B = {
+  architectures: ['CohereForCausalLM'],
+  attention_bias: false,
+  bos_token_id: 5,
+  eos_token_id: 255001,
+  hidden_act: 'silu',
+  hidden_size: 4096,
+  intermediate_size: 14336,
+  layer_norm_eps: 1e-5,
+  logit_scale: 0.125,
+  max_position_embeddings: 8192,
+  model_type: 'cohere',
+  num_attention_heads: 32,
+  num_hidden_layers: 32,
+  num_key_value_heads: 8,
+  pad_token_id: 0,
+  rope_theta: 10000,
+  torch_dtype: 'float16',
+  use_qk_norm: false,
+  vocab_size: 256000,
+};
+
 // microsoft/phi-2's config.json (PhiForCausalLM).
 const PHI_2 = {
   architectures: ['PhiForCausalLM'],
@@ -637,6 +660,23 @@ describe('config.json', () => {
     expect(parseModelConfig({ ...STABLELM_2_16B, use_parallel_residual: true }).parallelResidual).toBe(true);
     expect(parseModelConfig({ ...STABLELM_2_16B, use_qkv_bias: false }).attentionBias).toEqual({ q: false, k: false, v: false, o: false });
     rejects({ ...STABLELM_2_16B, qk_layernorm: true }, 'UNSUPPORTED_MODEL', /qk_layernorm = true is not supported; supported: false \(StableLM 2 1\.6B/);
+  });
+
+  it('reads Cohere / Aya (one bias-free LayerNorm feeding both blocks in parallel, interleaved rotary pairs, scaled logits, tied embeddings)', () => {
+    expect(parseModelConfig(AYA_EXPANSE_8B)).toMatchObject({
+      modelType: 'cohere',
+      normKind: 'layer',
+      normBias: false,
+      parallelResidual: true,
+      gatedMlp: true,
+      ropeLayout: 'interleaved',
+      logitsDivisor: 8,
+      tieWordEmbeddings: true,
+      numKvHeads: 8,
+    });
+    expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ ropeLayout: 'half', normBias: false });
+    expect(parseModelConfig(PYTHIA_160M).normBias).toBe(true);
+    rejects({ ...AYA_EXPANSE_8B, use_qk_norm: true }, 'UNSUPPORTED_MODEL', /use_qk_norm = true is not supported/);
   });
 
   it('reads OLMo 2 (norms on the blocks\' outputs only, q/k norms over the whole projections)', () => {
