@@ -20,7 +20,7 @@ const reference = new Promise<Float32Array[][]>((resolve) => {
 
 async function start(): Promise<void> {
   setSimdThreads(setup.threads);
-  const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend), halfWeights: setup.halfWeights });
+  const model = await loadModel(setup.modelDir, { backend: await openBackend(setup.backend), halfWeights: setup.halfWeights, configOverrides: setup.configOverrides });
   const methods = await availableMethods();
   const stores = await availableStores();
   const contexts = await withTokenClasses(await calibrationContexts(setup.calibration), model);

@@ -40,7 +40,9 @@ usage: kv-bench [--model DIR] [--backend cpu|webgpu|cuda] [--methods LIST] [--te
   --workers N       rows measured in parallel, one model copy per worker thread (default: one per
                     core on the CPU backend, 1 on a GPU backend)
   --half-weights    keep an f16/bf16 checkpoint's matrices as stored on the CPU (@kvkit/llm's
-                    halfWeights): half the memory per model copy, the same records`;
+                    halfWeights): half the memory per model copy, the same records
+  --config-overrides JSON  config.json fields to replace (@kvkit/llm's configOverrides), e.g.
+                    '{"rope_scaling":{"rope_type":"yarn","factor":4,"original_max_position_embeddings":32768}}'`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
       workers: { type: 'string' },
       calibration: { type: 'string' },
       'half-weights': { type: 'boolean', default: false },
+      'config-overrides': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -83,7 +86,8 @@ async function main(): Promise<void> {
   const textFile = values.text ? resolve(values.text) : resolve(modelDir, 'eval', 'test.txt');
   const backend = await openBackend(values.backend!);
   const halfWeights = values['half-weights'];
-  const model = await loadModel(modelDir, { backend, halfWeights });
+  const configOverrides = parseConfigOverrides(values['config-overrides']);
+  const model = await loadModel(modelDir, { backend, halfWeights, configOverrides });
   if (!existsSync(textFile)) {
     throw new InvalidConfigError(
       values.text ? `--text ${textFile} does not exist` : `no --text given and the model has no held-out text at ${textFile}; pass --text FILE`,
@@ -137,7 +141,7 @@ async function main(): Promise<void> {
   const workers = workerCount(values.workers, backend.name, runs.length);
   const records =
     workers > 1
-      ? await runBenchParallel({ modelDir, halfWeights, backend: backend.name, text, methods: runs, settings, calibration, workers, onProgress })
+      ? await runBenchParallel({ modelDir, halfWeights, configOverrides, backend: backend.name, text, methods: runs, settings, calibration, workers, onProgress })
       : await runBench({ model, text, methods: runs, settings, onProgress });
   progress.finish();
 
@@ -149,7 +153,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   if (values.json) {
     mkdirSync(dirname(resolve(values.json)), { recursive: true });
-    writeFileSync(values.json, JSON.stringify({ model: modelDir, matrixDtype: model.matrixDtype, text: textFile, backend: backend.name, date, settings, records }, null, 2));
+    writeFileSync(values.json, JSON.stringify({ model: modelDir, configOverrides, matrixDtype: model.matrixDtype, text: textFile, backend: backend.name, date, settings, records }, null, 2));
   }
   if (values.html) {
     mkdirSync(dirname(resolve(values.html)), { recursive: true });
@@ -166,6 +170,19 @@ function workerCount(given: string | undefined, backend: string, rows: number): 
     return Math.min(n, rows);
   }
   return backend === 'cpu' ? Math.min(availableParallelism(), rows) : 1;
+}
+
+/** --config-overrides: a JSON object of config.json fields (none: {}). */
+function parseConfigOverrides(json: string | undefined): Record<string, unknown> {
+  if (json === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new InvalidConfigError(`--config-overrides must be a JSON object of config.json fields: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidConfigError(`--config-overrides must be a JSON object of config.json fields, got ${json}`);
+  return value as Record<string, unknown>;
 }
 
 main().catch((error: unknown) => {

@@ -11,6 +11,8 @@ export interface ParallelBenchInput {
   modelDir: string;
   /** Each worker's model keeps an f16/bf16 checkpoint's matrices as stored (loadModel's halfWeights). */
   halfWeights?: boolean;
+  /** config.json fields each worker's model replaces (loadModel's configOverrides). */
+  configOverrides?: Record<string, unknown>;
   backend: string;
   text: string;
   /** Rows, already validated in this thread (parseMethodList), so bad input fails before any worker starts. */
@@ -37,11 +39,11 @@ export class BenchWorkerError extends Error {
  * whichever worker is free, the reference row first; its log-probabilities are broadcast to every
  * worker (the other rows need them for KL only at the end of their run). Same records as runBench.
  */
-export async function runBenchParallel({ modelDir, halfWeights = false, backend, text, methods, settings, calibration, workers, onProgress }: ParallelBenchInput): Promise<BenchRecord[]> {
+export async function runBenchParallel({ modelDir, halfWeights = false, configOverrides = {}, backend, text, methods, settings, calibration, workers, onProgress }: ParallelBenchInput): Promise<BenchRecord[]> {
   const ordered = referenceFirst(methods);
   const count = Math.max(1, Math.min(workers, ordered.length));
   // Workers already fill the cores: a worker's products take threads only from the cores left over.
-  const setup: WorkerSetup = { modelDir, halfWeights, backend, text, settings, calibration, threads: Math.max(1, Math.floor(availableParallelism() / count)) };
+  const setup: WorkerSetup = { modelDir, halfWeights, configOverrides, backend, text, settings, calibration, threads: Math.max(1, Math.floor(availableParallelism() / count)) };
   const results: MethodMeasurement[] = [];
   let next = 0;
   let finished = 0;

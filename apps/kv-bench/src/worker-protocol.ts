@@ -6,6 +6,8 @@ import type { BenchSettings } from './settings.js';
 export interface WorkerSetup {
   modelDir: string;
   halfWeights: boolean;
+  /** config.json fields replaced before it is read (loadModel's configOverrides). */
+  configOverrides: Record<string, unknown>;
   backend: string;
   text: string;
   settings: BenchSettings;

@@ -64,6 +64,22 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
     expect(post).toMatch(/^snapkv\s+\d/m);
   });
 
+  it('--config-overrides replaces config.json fields in the main thread and every worker (YaRN off here), and refuses what is not a JSON object', () => {
+    const run = (extra: string[]) => {
+      const json = join(out, `overrides${extra.length}.json`);
+      const args = ['--model', fixture('smollm3-yarn'), '--text', text, '--methods', 'dense,snapkv', '--windows', '1', '--window-tokens', '48', '--passkey-per-cell', '0'];
+      execFileSync('node', [cli, ...args, '--workers', '2', '--json', json, ...extra], { encoding: 'utf8' });
+      return JSON.parse(readFileSync(json, 'utf8'));
+    };
+    const [asIs, noYarn] = [run([]), run(['--config-overrides', '{"rope_scaling":null}'])];
+    expect([asIs.configOverrides, noYarn.configOverrides]).toEqual([{}, { rope_scaling: null }]);
+    // Both rows of each run came from a model with the same rope: the workers read the override too.
+    for (const i of [0, 1]) expect(noYarn.records[i].ppl, asIs.records[i].method).not.toBeCloseTo(asIs.records[i].ppl, 6);
+    const bad = spawnSync('node', [cli, '--model', fixture('smollm3-yarn'), '--methods', 'dense', '--config-overrides', '[1]'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--config-overrides must be a JSON object of config\.json fields/);
+  });
+
   it('refuses passkey prompts that do not fit a short context, saying how long the template is', () => {
     const run = spawnSync('node', [cli, '--model', fixture('pythia-neox'), '--text', text, '--methods', 'dense', '--windows', '1', '--window-tokens', '32', '--passkey-lengths', '32', '--workers', '1'], {
       encoding: 'utf8',
