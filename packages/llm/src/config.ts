@@ -12,6 +12,7 @@ export const SUPPORTED_MODEL_TYPES = {
   gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
   cohere: 'Command R, Aya 23 and Aya Expanse (CohereForCausalLM: one bias-free LayerNorm feeding attention and MLP in parallel, rotary pairs of neighbouring channels, scaled logits)',
+  cohere2: 'Command R7B (Cohere2ForCausalLM: Cohere with three of every four layers sliding and rotating, the global ones without position embedding)',
   stablelm: 'StableLM 2 and StableLM-3B-4E1T (StableLmForCausalLM: LayerNorms with biases, a quarter of each head rotating, optional q/k/v biases and parallel layer)',
   phi: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
   gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
@@ -65,7 +66,7 @@ export interface LlamaConfig {
    * Gemma 3), over the whole projection (OLMo 2), or none.
    */
   qkNorm: 'none' | 'head' | 'projection';
-  /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`); empty elsewhere. */
+  /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`; Command R7B's global layers); empty elsewhere. */
   noRopeLayers: number[];
   /** The MLP's activation: SwiGLU's SiLU, the tanh-approximated GELU (Gemma's GeGLU), or the exact GELU (GPT-NeoX). */
   mlpActivation: 'silu' | 'gelu_tanh' | 'gelu';
@@ -122,6 +123,7 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   phi: 'PhiForCausalLM',
   stablelm: 'StableLmForCausalLM',
   cohere: 'CohereForCausalLM',
+  cohere2: 'Cohere2ForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -142,6 +144,7 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   phi: { maxPositions: 2048, slidingWindow: null },
   stablelm: { maxPositions: 4096, slidingWindow: null },
   cohere: { maxPositions: 8192, slidingWindow: null },
+  cohere2: { maxPositions: 8192, slidingWindow: 4096 },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -191,7 +194,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // Phi-1/1.5/2 and GPT-NeoX share the LayerNorm, parallel, plain-MLP, biased layer.
   const phi = type === 'phi';
   const stablelm = type === 'stablelm';
-  const cohere = type === 'cohere';
+  // Cohere 2 is Cohere with sliding layers that rotate and global ones that do not.
+  const cohere = type === 'cohere' || type === 'cohere2';
   const parallelFamily = neox || phi;
   if ((phi || stablelm) && c.qk_layernorm === true) unsupported('qk_layernorm', true, phi ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
   if (cohere && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
@@ -232,7 +236,12 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const context = ropeScaling.type === 'yarn' ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
   const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
-  const noRopeLayers = type === 'smollm3' ? parseNoRopeLayers(c, numLayers, invalid, positiveInt) : [];
+  const noRopeLayers =
+    type === 'smollm3'
+      ? parseNoRopeLayers(c, numLayers, invalid, positiveInt)
+      : type === 'cohere2'
+        ? Array.from({ length: numLayers }, (_, i) => i).filter((i) => slidingWindow === undefined || (slidingLayers !== undefined && !slidingLayers.includes(i)))
+        : [];
   // GPT-NeoX's linear layers all carry biases unless attention_bias says otherwise.
   const attentionBias = phi || Boolean(c.attention_bias ?? neox);
   const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily || stablelm || cohere ? 'layer_norm_eps' : 'rms_norm_eps');
@@ -341,7 +350,7 @@ function parseRope(
  * Which layers attend through a sliding window, and its size. transformers lists the layers in
  * `layer_types` (4.5x and 5; sliding_attention or full_attention per layer); without that list:
  * Mistral's and Phi-3's `sliding_window` (null: none) covers every layer; Gemma's global layers are
- * every `sliding_window_pattern`-th (6 for Gemma 3, 2 for Gemma 2), OLMo 3's every fourth, the others slide; Qwen2, Qwen3
+ * every `sliding_window_pattern`-th (6 for Gemma 3, 2 for Gemma 2, 4 for Command R7B), OLMo 3's every fourth, the others slide; Qwen2, Qwen3
  * and SmolLM3 use a window only with `use_sliding_window`, on the layers from `max_window_layers`
  * (default 28) on. `slidingLayers` is absent when every layer slides.
  */
@@ -365,9 +374,9 @@ function parseSlidingWindow(
     for (const kind of new Set(layerTypes)) if (kind !== 'full_attention' && kind !== 'sliding_attention') unsupported('layer_types', kind, 'full_attention, sliding_attention');
     if (layerTypes.length !== numLayers) return invalid('layer_types', `must list sliding_attention or full_attention for each of the ${numLayers} layers`);
     sliding = layerTypes.map((t) => t === 'sliding_attention');
-  } else if (gemma || type === 'olmo3') {
-    // Olmo3Config's default pattern: every fourth layer global.
-    const pattern = type === 'olmo3' ? 4 : positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : 2);
+  } else if (gemma || type === 'olmo3' || type === 'cohere2') {
+    // Olmo3Config's pattern and Cohere2Config's default: every fourth layer global.
+    const pattern = type === 'olmo3' ? 4 : positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : type === 'cohere2' ? 4 : 2);
     sliding = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
   } else if (qwenFamily) {
     const fullLayers = c.max_window_layers ?? 28;

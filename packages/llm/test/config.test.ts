@@ -679,6 +679,13 @@ describe('config.json', () => {
     rejects({ ...AYA_EXPANSE_8B, use_qk_norm: true }, 'UNSUPPORTED_MODEL', /use_qk_norm = true is not supported/);
   });
 
+  it('reads Command R7B (Cohere 2: three of four layers sliding and rotating, every fourth global without rotation)', () => {
+    const r7b = parseModelConfig({ ...AYA_EXPANSE_8B, model_type: 'cohere2', architectures: ['Cohere2ForCausalLM'], sliding_window: 4096, sliding_window_pattern: 4, rope_theta: 50000 });
+    expect(r7b).toMatchObject({ modelType: 'cohere2', ropeLayout: 'interleaved', parallelResidual: true, slidingWindow: 4096, noRopeLayers: [3, 7, 11, 15, 19, 23, 27, 31] });
+    expect(r7b.slidingLayers).toHaveLength(24);
+    expect(parseModelConfig(AYA_EXPANSE_8B).noRopeLayers).toEqual([]);
+  });
+
   it('reads OLMo 2 (norms on the blocks\' outputs only, q/k norms over the whole projections)', () => {
     expect(parseModelConfig(OLMO2_1B)).toMatchObject({ modelType: 'olmo2', blockNorms: 'post', qkNorm: 'projection', numKvHeads: 16, headDim: 128, ropeTheta: 500000, normEps: 1e-6, tieWordEmbeddings: false });
     expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ blockNorms: 'pre', qkNorm: 'none' });
