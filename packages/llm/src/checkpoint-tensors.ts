@@ -52,7 +52,11 @@ function layerNormTensors(list: ExpectedTensor[], prefix: string, size: number, 
   list.push(whole(`${prefix}.weight`, [size], setWeight), whole(`${prefix}.bias`, [size], setBias));
 }
 
-/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere and (fused) Phi-3. */
+/** The norms around the blocks where they sit on the outputs too (Gemma's and OLMo 2's names; GLM-4-0414's). */
+const SANDWICH_NORMS = { attentionOutput: 'post_attention_layernorm', beforeMlp: 'pre_feedforward_layernorm', mlpOutput: 'post_feedforward_layernorm' };
+const GLM4_SANDWICH_NORMS = { attentionOutput: 'post_self_attn_layernorm', beforeMlp: 'post_attention_layernorm', mlpOutput: 'post_mlp_layernorm' };
+
+/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere, GLM and (fused) Phi-3. */
 function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
@@ -81,7 +85,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
       normBias(`${p}.input_layernorm.bias`, (t) => (layer.inputNormBias = t));
     }
-    if (config.fusedProjections) {
+    if (config.fusedProjections.qkv) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
       [layer.q, layer.k, layer.v] = [q, k, v];
@@ -106,12 +110,14 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       }
     } else {
       // Gemma and OLMo 2: post_attention_layernorm is on the attention's output; Gemma's norm before the MLP is pre_feedforward_layernorm.
-      norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.attentionOutputNorm = t));
-      if (config.blockNorms === 'sandwich') norm(`${p}.pre_feedforward_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
-      norm(`${p}.post_feedforward_layernorm.weight`, d, (t) => (layer.mlpOutputNorm = t));
+      // GLM-4-0414 names them post_self_attn_layernorm, post_attention_layernorm, post_mlp_layernorm.
+      const names = config.modelType === 'glm4' ? GLM4_SANDWICH_NORMS : SANDWICH_NORMS;
+      norm(`${p}.${names.attentionOutput}.weight`, d, (t) => (layer.attentionOutputNorm = t));
+      if (config.blockNorms === 'sandwich') norm(`${p}.${names.beforeMlp}.weight`, d, (t) => (layer.postAttentionNorm = t));
+      norm(`${p}.${names.mlpOutput}.weight`, d, (t) => (layer.mlpOutputNorm = t));
     }
-    if (config.fusedProjections) {
-      // Phi-3: gate and up are the two halves of gate_up_proj's rows.
+    if (config.fusedProjections.gateUp) {
+      // Phi-3 and GLM: gate and up are the two halves of gate_up_proj's rows.
       const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
       [layer.gate, layer.up] = [gate, up];
       list.push(fused(`${p}.mlp.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));

@@ -56,6 +56,8 @@ function withCommonNames(c: Record<string, unknown>): Record<string, unknown> {
   // StableLmConfig: layer_norm_eps, a quarter of each head rotating.
   if (c.model_type === 'stablelm') return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, partial_rotary_factor: c.partial_rotary_factor ?? 0.25 };
   // CohereConfig: layer_norm_eps, tied embeddings by default.
+  // GlmConfig: half of each head rotating.
+  if (c.model_type === 'glm' || c.model_type === 'glm4') return { ...c, partial_rotary_factor: c.partial_rotary_factor ?? 0.5 };
   if (c.model_type === 'cohere' || c.model_type === 'cohere2') return { ...c, rms_norm_eps: c.layer_norm_eps ?? 1e-5, tie_word_embeddings: c.tie_word_embeddings ?? true };
   if (c.model_type !== 'gpt_neox') return c;
   return {

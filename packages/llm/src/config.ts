@@ -12,6 +12,8 @@ export const SUPPORTED_MODEL_TYPES = {
   gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
   gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
   cohere: 'Command R, Aya 23 and Aya Expanse (CohereForCausalLM: one bias-free LayerNorm feeding attention and MLP in parallel, rotary pairs of neighbouring channels, scaled logits)',
+  glm: 'GLM-4 and GLM-Edge (GlmForCausalLM: half of each head rotating in pairs of neighbouring channels, q/k/v biases, gate/up stored fused)',
+  glm4: 'GLM-4-0414 (Glm4ForCausalLM: GLM with norms on the attention\'s and the MLP\'s outputs too)',
   cohere2: 'Command R7B (Cohere2ForCausalLM: Cohere with three of every four layers sliding and rotating, the global ones without position embedding)',
   stablelm: 'StableLM 2 and StableLM-3B-4E1T (StableLmForCausalLM: LayerNorms with biases, a quarter of each head rotating, optional q/k/v biases and parallel layer)',
   phi: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
@@ -93,8 +95,8 @@ export interface LlamaConfig {
   attentionSoftcap?: number;
   /** Gemma 2: logits soft-capped to ±cap. */
   finalLogitSoftcap?: number;
-  /** Phi-3: the checkpoint stores q/k/v as one `qkv_proj` and gate/up as one `gate_up_proj` (split at load). */
-  fusedProjections: boolean;
+  /** Matrices the checkpoint stores fused (split at load): q/k/v as one `qkv_proj` (Phi-3), gate/up as one `gate_up_proj` (Phi-3, GLM). */
+  fusedProjections: { qkv: boolean; gateUp: boolean };
   /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
   mlpBias: boolean;
@@ -124,6 +126,8 @@ const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
   stablelm: 'StableLmForCausalLM',
   cohere: 'CohereForCausalLM',
   cohere2: 'Cohere2ForCausalLM',
+  glm: 'GlmForCausalLM',
+  glm4: 'Glm4ForCausalLM',
 };
 
 /** HF class defaults for fields a config.json may leave out. */
@@ -145,6 +149,8 @@ const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number 
   stablelm: { maxPositions: 4096, slidingWindow: null },
   cohere: { maxPositions: 8192, slidingWindow: null },
   cohere2: { maxPositions: 8192, slidingWindow: 4096 },
+  glm: { maxPositions: 131072, slidingWindow: null },
+  glm4: { maxPositions: 131072, slidingWindow: null },
 };
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -196,6 +202,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const stablelm = type === 'stablelm';
   // Cohere 2 is Cohere with sliding layers that rotate and global ones that do not.
   const cohere = type === 'cohere' || type === 'cohere2';
+  // GLM-4: rotary pairs of neighbouring channels over half of each head; GLM-4-0414 adds output norms.
+  const glm = type === 'glm' || type === 'glm4';
   const parallelFamily = neox || phi;
   if ((phi || stablelm) && c.qk_layernorm === true) unsupported('qk_layernorm', true, phi ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
   if (cohere && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
@@ -243,7 +251,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
         ? Array.from({ length: numLayers }, (_, i) => i).filter((i) => slidingWindow === undefined || (slidingLayers !== undefined && !slidingLayers.includes(i)))
         : [];
   // GPT-NeoX's linear layers all carry biases unless attention_bias says otherwise.
-  const attentionBias = phi || Boolean(c.attention_bias ?? neox);
+  const attentionBias = phi || Boolean(c.attention_bias ?? (neox || glm));
   const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily || stablelm || cohere ? 'layer_norm_eps' : 'rms_norm_eps');
   return {
     modelType: type,
@@ -265,25 +273,29 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     // Cohere's LayerNorms scale without a bias.
     normBias: parallelFamily || stablelm,
     parallelResidual: phi || cohere || (neox && c.use_parallel_residual !== false) || (stablelm && c.use_parallel_residual === true),
-    ropeLayout: cohere ? 'interleaved' : 'half',
+    ropeLayout: cohere || glm ? 'interleaved' : 'half',
     gatedMlp: !parallelFamily,
     qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : olmo ? 'projection' : 'none',
     noRopeLayers,
     mlpActivation,
     normWeightOffset: gemma ? 1 : 0,
-    blockNorms: gemma ? 'sandwich' : olmo ? 'post' : 'pre',
+    blockNorms: gemma || type === 'glm4' ? 'sandwich' : olmo ? 'post' : 'pre',
     // OLMo 3's sliding layers rotate at the same base without rope_scaling (its attention factor included).
     ...(type === 'olmo3' ? { localRopeTheta: ropeTheta } : {}),
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
     residualScale: 1,
     logitsDivisor: 1,
-    fusedProjections: type === 'phi3',
+    fusedProjections: { qkv: type === 'phi3', gateUp: type === 'phi3' || glm },
     ...(gemmaFields?.fields ?? {}),
     ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
     // Cohere multiplies its logits by logit_scale.
     ...(cohere ? { logitsDivisor: 1 / positiveNumber(c.logit_scale ?? 0.0625, 'logit_scale') } : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
-    attentionBias: type === 'qwen2' || (stablelm && c.use_qkv_bias === true) ? { q: true, k: true, v: true, o: false } : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
+    // Qwen2, StableLM's use_qkv_bias and GLM's attention_bias put biases on q, k and v only.
+    attentionBias:
+      type === 'qwen2' || (stablelm && c.use_qkv_bias === true) || (glm && attentionBias)
+        ? { q: true, k: true, v: true, o: false }
+        : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: parallelFamily || Boolean(c.mlp_bias ?? false),
     lmHeadBias: phi,
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,

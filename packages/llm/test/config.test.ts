@@ -567,9 +567,9 @@ describe('config.json', () => {
   });
 
   it('normalizes Phi-3 (fused projections in the checkpoint, a window on every layer)', () => {
-    expect(parseModelConfig(PHI3_MINI_4K)).toMatchObject({ modelType: 'phi3', fusedProjections: true, slidingWindow: 2047, headDim: 96, rotaryDim: 96, tieWordEmbeddings: false, eosTokenIds: [32000] });
+    expect(parseModelConfig(PHI3_MINI_4K)).toMatchObject({ modelType: 'phi3', fusedProjections: { qkv: true, gateUp: true }, slidingWindow: 2047, headDim: 96, rotaryDim: 96, tieWordEmbeddings: false, eosTokenIds: [32000] });
     expect(parseModelConfig({ ...PHI3_MINI_4K, sliding_window: null }).slidingWindow).toBeUndefined();
-    expect(parseModelConfig(LLAMA_32_1B).fusedProjections).toBe(false);
+    expect(parseModelConfig(LLAMA_32_1B).fusedProjections).toEqual({ qkv: false, gateUp: false });
   });
 
   it('reads Phi-3.5-mini and Phi-4-mini: LongRoPE over the original 4k context, Phi-4-mini rotating 3/4 of each head', () => {
@@ -677,6 +677,12 @@ describe('config.json', () => {
     expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ ropeLayout: 'half', normBias: false });
     expect(parseModelConfig(PYTHIA_160M).normBias).toBe(true);
     rejects({ ...AYA_EXPANSE_8B, use_qk_norm: true }, 'UNSUPPORTED_MODEL', /use_qk_norm = true is not supported/);
+  });
+
+  it('reads GLM-4 and GLM-4-0414 (half of each head rotating in neighbouring pairs, q/k/v biases, fused gate/up; 0414: output norms too)', () => {
+    const glm = { architectures: ['GlmForCausalLM'], model_type: 'glm', attention_bias: true, head_dim: 128, hidden_act: 'silu', hidden_size: 4096, intermediate_size: 13696, max_position_embeddings: 131072, num_attention_heads: 32, num_hidden_layers: 40, num_key_value_heads: 2, partial_rotary_factor: 0.5, rms_norm_eps: 1.5625e-7, rope_theta: 10000.0, tie_word_embeddings: false, vocab_size: 151552, eos_token_id: [151329, 151336, 151338] };
+    expect(parseModelConfig(glm)).toMatchObject({ ropeLayout: 'interleaved', rotaryDim: 64, attentionBias: { q: true, k: true, v: true, o: false }, fusedProjections: { qkv: false, gateUp: true }, blockNorms: 'pre', eosTokenIds: [151329, 151336, 151338] });
+    expect(parseModelConfig({ ...glm, model_type: 'glm4', architectures: ['Glm4ForCausalLM'] })).toMatchObject({ blockNorms: 'sandwich', normWeightOffset: 0, ropeLayout: 'interleaved' });
   });
 
   it('reads Command R7B (Cohere 2: three of four layers sliding and rotating, every fourth global without rotation)', () => {

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma2-softcap', 'gemma3-sliding', 'granite-multipliers', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
+    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'llama', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-sliding', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
   });
 
   for (const name of fixtures) {
@@ -77,6 +77,7 @@ describe('parity with the independent PyTorch reference', () => {
     ['phi2-parallel', { partial_rotary_factor: 1 }],
     ['stablelm2-layernorm', { use_qkv_bias: false }],
     ['cohere-parallel', { logit_scale: 1 }],
+    ['glm-partial-pairs', { partial_rotary_factor: 1 }],
     // Both layers sliding and rotating: the global layer's missing rotation (and window) matter.
     ['cohere2-sliding-nope', { layer_types: ['sliding_attention', 'sliding_attention'] }],
     ['stablelm2-layernorm', { use_parallel_residual: true }],
