@@ -1,36 +1,17 @@
 import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeLayout, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 import { inCommonNames } from './config-names.js';
+import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
-export const SUPPORTED_MODEL_TYPES = {
-  llama: 'Llama 2, Llama 3.x, SmolLM/SmolLM2, TinyLlama (LlamaForCausalLM)',
-  mistral: 'Mistral 7B and other MistralForCausalLM checkpoints (sliding-window attention)',
-  qwen2: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)',
-  qwen3: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
-  smollm3: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
-  gemma3_text: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
-  gemma3: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
-  gemma2: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
-  cohere: 'Command R, Aya 23 and Aya Expanse (CohereForCausalLM: one bias-free LayerNorm feeding attention and MLP in parallel, rotary pairs of neighbouring channels, scaled logits)',
-  glm: 'GLM-4 and GLM-Edge (GlmForCausalLM: half of each head rotating in pairs of neighbouring channels, q/k/v biases, gate/up stored fused)',
-  glm4: 'GLM-4-0414 (Glm4ForCausalLM: GLM with norms on the attention\'s and the MLP\'s outputs too)',
-  cohere2: 'Command R7B (Cohere2ForCausalLM: Cohere with three of every four layers sliding and rotating, the global ones without position embedding)',
-  stablelm: 'StableLM 2 and StableLM-3B-4E1T (StableLmForCausalLM: LayerNorms with biases, a quarter of each head rotating, optional q/k/v biases and parallel layer)',
-  phi: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
-  gpt_neox: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
-  olmo2: 'OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block\'s output instead of its input, and over the whole query and key projections)',
-  olmo3: 'OLMo 3 (Olmo3ForCausalLM: OLMo 2 with three of every four layers sliding, their rope unscaled)',
-  granite: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
-  phi3: 'Phi-3, Phi-3.5 and Phi-4 (Phi3ForCausalLM: q/k/v and gate/up stored fused; LongRoPE; partial rotary as Phi-4-mini)',
-} as const;
+export const SUPPORTED_MODEL_TYPES = Object.fromEntries(Object.entries(MODEL_FAMILIES).map(([type, family]) => [type, family.covers])) as Record<ModelType, string>;
 
-export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
+export type { ModelType };
 
 /** `rope_scaling` types implemented (HF names). */
 export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3', 'yarn', 'longrope'] as const;
 
 /** A Llama-family config, normalized from an HF config.json. */
-export interface LlamaConfig {
+export interface LlamaConfig extends LayerTraits {
   modelType: ModelType;
   numLayers: number;
   hiddenSize: number;
@@ -43,42 +24,17 @@ export interface LlamaConfig {
   maxPositions: number;
   ropeTheta: number;
   ropeScaling: RopeScaling;
-  /** Which channels rotate together: HF's `rotate_half` (channel i with i + rotaryDim/2), or pairs 2i, 2i+1 (Cohere). */
-  ropeLayout: RopeLayout;
   /** Channels of each head that rotate: the first `rotaryDim` (head_dim × partial_rotary_factor; Phi-4-mini: 3/4); the rest pass through. */
   rotaryDim: number;
   /** Sliding-window attention span (Mistral, Gemma, Qwen with use_sliding_window): a query sees keys with queryPos − keyPos < slidingWindow. */
   slidingWindow?: number;
   /** The norms' epsilon (rms_norm_eps; GPT-NeoX's layer_norm_eps). */
   normEps: number;
-  /** RMSNorm (Llama and the others), or LayerNorm (GPT-NeoX, Phi, StableLM, Cohere). */
-  normKind: 'rms' | 'layer';
-  /** Whether the LayerNorms carry biases (all but Cohere's). */
-  normBias: boolean;
-  /**
-   * Attention and MLP side by side on the layer's input instead of one after the other: GPT-NeoX's
-   * use_parallel_residual, x + attn(norm₁(x)) + mlp(norm₂(x)); Phi's, x + attn(norm(x)) + mlp(norm(x)).
-   */
-  parallelResidual: boolean;
-  /** A gated MLP (down(act(gate(x)) · up(x)): SwiGLU, GeGLU), or a plain one (down(act(up(x))): GPT-NeoX). */
-  gatedMlp: boolean;
   tieWordEmbeddings: boolean;
-  /**
-   * An RMSNorm on queries and keys before RoPE (q_norm, k_norm): over each head's vector (Qwen3,
-   * Gemma 3), over the whole projection (OLMo 2), or none.
-   */
-  qkNorm: 'none' | 'head' | 'projection';
   /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`; Command R7B's global layers); empty elsewhere. */
   noRopeLayers: number[];
   /** The MLP's activation: SwiGLU's SiLU, the tanh-approximated GELU (Gemma's GeGLU), or the exact GELU (GPT-NeoX). */
   mlpActivation: 'silu' | 'gelu_tanh' | 'gelu';
-  /** Gemma: every RMSNorm scales by 1 + weight (checkpoints store weight − 1); 0 elsewhere. */
-  normWeightOffset: number;
-  /**
-   * Where each block's norms sit: before the block ('pre': Llama and most), before and on its output
-   * before it joins the residual stream ('sandwich': Gemma 2/3), or only on its output ('post': OLMo 2).
-   */
-  blockNorms: 'pre' | 'sandwich' | 'post';
   /** Factor on the token embeddings (Gemma: √hidden_size; Granite: embedding_multiplier); 1 elsewhere. */
   embedScale: number;
   /** Granite: factor on each block's output before it joins the residual stream (residual_multiplier); 1 elsewhere. */
@@ -95,63 +51,13 @@ export interface LlamaConfig {
   attentionSoftcap?: number;
   /** Gemma 2: logits soft-capped to ±cap. */
   finalLogitSoftcap?: number;
-  /** Matrices the checkpoint stores fused (split at load): q/k/v as one `qkv_proj` (Phi-3), gate/up as one `gate_up_proj` (Phi-3, GLM). */
-  fusedProjections: { qkv: boolean; gateUp: boolean };
   /** Which projections carry a bias (Qwen2: q, k, v; Llama and Qwen3 with attention_bias: all four). */
   attentionBias: { q: boolean; k: boolean; v: boolean; o: boolean };
-  mlpBias: boolean;
-  /** Phi: the LM head carries a bias. */
-  lmHeadBias: boolean;
   bosTokenId?: number;
   eosTokenIds: number[];
   /** The dtype the checkpoint was saved in, as the config states it (informational). */
   torchDtype?: string;
 }
-
-const CAUSAL_LM_ARCHITECTURES: Record<ModelType, string> = {
-  llama: 'LlamaForCausalLM',
-  mistral: 'MistralForCausalLM',
-  qwen2: 'Qwen2ForCausalLM',
-  qwen3: 'Qwen3ForCausalLM',
-  smollm3: 'SmolLM3ForCausalLM',
-  gemma3_text: 'Gemma3ForCausalLM',
-  gemma3: 'Gemma3ForConditionalGeneration',
-  gemma2: 'Gemma2ForCausalLM',
-  phi3: 'Phi3ForCausalLM',
-  granite: 'GraniteForCausalLM',
-  olmo2: 'Olmo2ForCausalLM',
-  olmo3: 'Olmo3ForCausalLM',
-  gpt_neox: 'GPTNeoXForCausalLM',
-  phi: 'PhiForCausalLM',
-  stablelm: 'StableLmForCausalLM',
-  cohere: 'CohereForCausalLM',
-  cohere2: 'Cohere2ForCausalLM',
-  glm: 'GlmForCausalLM',
-  glm4: 'Glm4ForCausalLM',
-};
-
-/** HF class defaults for fields a config.json may leave out. */
-const DEFAULTS: Record<ModelType, { maxPositions: number; slidingWindow: number | null }> = {
-  llama: { maxPositions: 2048, slidingWindow: null },
-  mistral: { maxPositions: 4096 * 32, slidingWindow: 4096 },
-  qwen2: { maxPositions: 32768, slidingWindow: 4096 },
-  qwen3: { maxPositions: 32768, slidingWindow: 4096 },
-  smollm3: { maxPositions: 32768, slidingWindow: null },
-  gemma3_text: { maxPositions: 131072, slidingWindow: 4096 },
-  gemma3: { maxPositions: 131072, slidingWindow: 4096 },
-  gemma2: { maxPositions: 8192, slidingWindow: 4096 },
-  phi3: { maxPositions: 4096, slidingWindow: null },
-  granite: { maxPositions: 2048, slidingWindow: null },
-  olmo2: { maxPositions: 2048, slidingWindow: null },
-  olmo3: { maxPositions: 2048, slidingWindow: 4096 },
-  gpt_neox: { maxPositions: 2048, slidingWindow: null },
-  phi: { maxPositions: 2048, slidingWindow: null },
-  stablelm: { maxPositions: 4096, slidingWindow: null },
-  cohere: { maxPositions: 8192, slidingWindow: null },
-  cohere2: { maxPositions: 8192, slidingWindow: 4096 },
-  glm: { maxPositions: 131072, slidingWindow: null },
-  glm4: { maxPositions: 131072, slidingWindow: null },
-};
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
 export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaConfig {
@@ -192,22 +98,15 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   };
 
   const architectures = c.architectures;
-  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(CAUSAL_LM_ARCHITECTURES[type])) {
-    unsupported('architectures', architectures, `${CAUSAL_LM_ARCHITECTURES[type]} for model_type ${type}`);
+  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(MODEL_FAMILIES[type].architecture)) {
+    unsupported('architectures', architectures, `${MODEL_FAMILIES[type].architecture} for model_type ${type}`);
   }
   const gemma = type === 'gemma3_text' || type === 'gemma2';
-  const neox = type === 'gpt_neox';
-  // Phi-1/1.5/2 and GPT-NeoX share the LayerNorm, parallel, plain-MLP, biased layer.
-  const phi = type === 'phi';
-  const stablelm = type === 'stablelm';
-  // Cohere 2 is Cohere with sliding layers that rotate and global ones that do not.
-  const cohere = type === 'cohere' || type === 'cohere2';
-  // GLM-4: rotary pairs of neighbouring channels over half of each head; GLM-4-0414 adds output norms.
-  const glm = type === 'glm' || type === 'glm4';
-  const parallelFamily = neox || phi;
-  if ((phi || stablelm) && c.qk_layernorm === true) unsupported('qk_layernorm', true, phi ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
-  if (cohere && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
-  const olmo = type === 'olmo2' || type === 'olmo3';
+  const traits = layerTraits(type);
+  if ((type === 'phi' || type === 'stablelm') && c.qk_layernorm === true) {
+    unsupported('qk_layernorm', true, type === 'phi' ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
+  }
+  if ((type === 'cohere' || type === 'cohere2') && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
@@ -229,7 +128,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   if (rotaryDim === 0 || rotaryDim % 2 !== 0) invalid('partial_rotary_factor', `must leave an even, nonzero number of rotary channels; ${partialRotary} of head_dim ${headDim} gives ${rotaryDim}`);
 
   const numLayers = positiveInt('num_hidden_layers');
-  const maxPositions = positiveInt('max_position_embeddings', DEFAULTS[type].maxPositions);
+  const maxPositions = positiveInt('max_position_embeddings', MODEL_FAMILIES[type].maxPositions);
   const original = c.original_max_position_embeddings;
   const ropeContext: RopeScalingContext = { maxPositionEmbeddings: maxPositions, ...(typeof original === 'number' ? { originalMaxPositionEmbeddings: original } : {}) };
   const gemmaFields = gemma ? parseGemma(c, type, fileName, ropeContext, unsupported, positiveNumber) : undefined;
@@ -250,9 +149,12 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
       : type === 'cohere2'
         ? Array.from({ length: numLayers }, (_, i) => i).filter((i) => slidingWindow === undefined || (slidingLayers !== undefined && !slidingLayers.includes(i)))
         : [];
-  // GPT-NeoX's linear layers all carry biases unless attention_bias says otherwise.
-  const attentionBias = phi || Boolean(c.attention_bias ?? (neox || glm));
-  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, parallelFamily || stablelm || cohere ? 'layer_norm_eps' : 'rms_norm_eps');
+  // GPT-NeoX's and GLM's attention carries biases unless attention_bias says otherwise; Phi's always does.
+  const attentionBias = type === 'phi' || Boolean(c.attention_bias ?? (type === 'gpt_neox' || type === 'glm' || type === 'glm4'));
+  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, traits.normKind === 'layer' ? 'layer_norm_eps' : 'rms_norm_eps');
+  // GPT-NeoX and StableLM read use_parallel_residual (defaults: true and false).
+  const readsParallel = type === 'gpt_neox' || type === 'stablelm';
+  const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
   return {
     modelType: type,
     numLayers,
@@ -269,35 +171,26 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
     ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     normEps,
-    normKind: parallelFamily || stablelm || cohere ? 'layer' : 'rms',
-    // Cohere's LayerNorms scale without a bias.
-    normBias: parallelFamily || stablelm,
-    parallelResidual: phi || cohere || (neox && c.use_parallel_residual !== false) || (stablelm && c.use_parallel_residual === true),
-    ropeLayout: cohere || glm ? 'interleaved' : 'half',
-    gatedMlp: !parallelFamily,
-    qkNorm: type === 'qwen3' || type === 'gemma3_text' ? 'head' : olmo ? 'projection' : 'none',
+    ...traits,
+    parallelResidual,
     noRopeLayers,
     mlpActivation,
-    normWeightOffset: gemma ? 1 : 0,
-    blockNorms: gemma || type === 'glm4' ? 'sandwich' : olmo ? 'post' : 'pre',
     // OLMo 3's sliding layers rotate at the same base without rope_scaling (its attention factor included).
     ...(type === 'olmo3' ? { localRopeTheta: ropeTheta } : {}),
     embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
     residualScale: 1,
     logitsDivisor: 1,
-    fusedProjections: { qkv: type === 'phi3', gateUp: type === 'phi3' || glm },
     ...(gemmaFields?.fields ?? {}),
     ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
     // Cohere multiplies its logits by logit_scale.
-    ...(cohere ? { logitsDivisor: 1 / positiveNumber(c.logit_scale ?? 0.0625, 'logit_scale') } : {}),
+    ...(type === 'cohere' || type === 'cohere2' ? { logitsDivisor: 1 / positiveNumber(c.logit_scale ?? 0.0625, 'logit_scale') } : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
     // Qwen2, StableLM's use_qkv_bias and GLM's attention_bias put biases on q, k and v only.
     attentionBias:
-      type === 'qwen2' || (stablelm && c.use_qkv_bias === true) || (glm && attentionBias)
+      type === 'qwen2' || (type === 'stablelm' && c.use_qkv_bias === true) || ((type === 'glm' || type === 'glm4') && attentionBias)
         ? { q: true, k: true, v: true, o: false }
         : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
-    mlpBias: parallelFamily || Boolean(c.mlp_bias ?? false),
-    lmHeadBias: phi,
+    mlpBias: traits.mlpBias || Boolean(c.mlp_bias ?? false),
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
@@ -398,7 +291,7 @@ function parseSlidingWindow(
     sliding = Array.from({ length: numLayers }, () => type === 'mistral' || type === 'phi3');
   }
   if (!sliding.includes(true)) return {};
-  const slidingWindow = positiveInt('sliding_window', DEFAULTS[type].slidingWindow ?? undefined);
+  const slidingWindow = positiveInt('sliding_window', MODEL_FAMILIES[type].slidingWindow ?? undefined);
   return sliding.every(Boolean) ? { slidingWindow } : { slidingWindow, slidingLayers: sliding.flatMap((s, i) => (s ? [i] : [])) };
 }
 

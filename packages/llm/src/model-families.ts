@@ -1,0 +1,185 @@
+import type { RopeLayout } from '@kvkit/tensor-core';
+
+/** How a family's decoder layer is built, beyond what its config.json states. */
+export interface LayerTraits {
+  /** RMSNorm, or LayerNorm (with biases where `normBias`). */
+  normKind: 'rms' | 'layer';
+  normBias: boolean;
+  /** Norms before each block ('pre'), before and on its output ('sandwich'), or on its output only ('post'). */
+  blockNorms: 'pre' | 'sandwich' | 'post';
+  /** An RMSNorm on queries and keys before RoPE: per head, over the whole projection, or none. */
+  qkNorm: 'none' | 'head' | 'projection';
+  /** HF's rotate_half pairs (i, i + r/2), or neighbouring channels (2i, 2i + 1). */
+  ropeLayout: RopeLayout;
+  /** Attention and MLP side by side on the layer's input (a config's use_parallel_residual may say otherwise where the family reads one). */
+  parallelResidual: boolean;
+  /** down(act(gate(x)) · up(x)), or down(act(up(x))). */
+  gatedMlp: boolean;
+  /** Biases on the MLP's projections (GPT-NeoX's and Phi's always; the others' as mlp_bias says). */
+  mlpBias: boolean;
+  /** A bias on the LM head (Phi). */
+  lmHeadBias: boolean;
+  /** Matrices the checkpoint stores fused, split at load. */
+  fusedProjections: { qkv: boolean; gateUp: boolean };
+  /** Added to norm weights at load (Gemma stores scale − 1). */
+  normWeightOffset: number;
+}
+
+/** A `model_type` this runtime runs. */
+export interface ModelFamily {
+  /** The checkpoints it covers and what sets them apart (messages and docs). */
+  covers: string;
+  /** Its `architectures` entry. */
+  architecture: string;
+  /** The transformers class defaults for a config that leaves them out. */
+  maxPositions: number;
+  slidingWindow: number | null;
+  /** Where its layer differs from Llama's. */
+  layer?: Partial<LayerTraits>;
+}
+
+const LLAMA_LAYER: LayerTraits = {
+  normKind: 'rms',
+  normBias: false,
+  blockNorms: 'pre',
+  qkNorm: 'none',
+  ropeLayout: 'half',
+  parallelResidual: false,
+  gatedMlp: true,
+  mlpBias: false,
+  lmHeadBias: false,
+  fusedProjections: { qkv: false, gateUp: false },
+  normWeightOffset: 0,
+};
+
+const GEMMA_LAYER: Partial<LayerTraits> = { blockNorms: 'sandwich', normWeightOffset: 1 };
+const OLMO_LAYER: Partial<LayerTraits> = { blockNorms: 'post', qkNorm: 'projection' };
+const COHERE_LAYER: Partial<LayerTraits> = { normKind: 'layer', ropeLayout: 'interleaved', parallelResidual: true };
+const GLM_LAYER: Partial<LayerTraits> = { ropeLayout: 'interleaved', fusedProjections: { qkv: false, gateUp: true } };
+
+export const MODEL_FAMILIES = {
+  llama: { covers: 'Llama 2, Llama 3.x, SmolLM/SmolLM2, TinyLlama (LlamaForCausalLM)', architecture: 'LlamaForCausalLM', maxPositions: 2048, slidingWindow: null },
+  mistral: {
+    covers: 'Mistral 7B and other MistralForCausalLM checkpoints (sliding-window attention)',
+    architecture: 'MistralForCausalLM',
+    maxPositions: 4096 * 32,
+    slidingWindow: 4096,
+  },
+  qwen2: { covers: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)', architecture: 'Qwen2ForCausalLM', maxPositions: 32768, slidingWindow: 4096 },
+  qwen3: {
+    covers: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
+    architecture: 'Qwen3ForCausalLM',
+    maxPositions: 32768,
+    slidingWindow: 4096,
+    layer: { qkNorm: 'head' },
+  },
+  smollm3: {
+    covers: 'SmolLM3 (SmolLM3ForCausalLM, no rotary embedding on every fourth layer: NoPE)',
+    architecture: 'SmolLM3ForCausalLM',
+    maxPositions: 32768,
+    slidingWindow: null,
+  },
+  gemma3_text: {
+    covers: 'Gemma 3 text models (Gemma3ForCausalLM: 270M, 1B; sliding-window and global layers, GeGLU, norms around both blocks)',
+    architecture: 'Gemma3ForCausalLM',
+    maxPositions: 131072,
+    slidingWindow: 4096,
+    layer: { ...GEMMA_LAYER, qkNorm: 'head' },
+  },
+  gemma3: {
+    covers: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
+    architecture: 'Gemma3ForConditionalGeneration',
+    maxPositions: 131072,
+    slidingWindow: 4096,
+  },
+  gemma2: {
+    covers: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
+    architecture: 'Gemma2ForCausalLM',
+    maxPositions: 8192,
+    slidingWindow: 4096,
+    layer: GEMMA_LAYER,
+  },
+  phi3: {
+    covers: 'Phi-3, Phi-3.5 and Phi-4 (Phi3ForCausalLM: q/k/v and gate/up stored fused; LongRoPE; partial rotary as Phi-4-mini)',
+    architecture: 'Phi3ForCausalLM',
+    maxPositions: 4096,
+    slidingWindow: null,
+    layer: { fusedProjections: { qkv: true, gateUp: true } },
+  },
+  phi: {
+    covers: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
+    architecture: 'PhiForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+    layer: { normKind: 'layer', normBias: true, parallelResidual: true, gatedMlp: false, mlpBias: true, lmHeadBias: true },
+  },
+  gpt_neox: {
+    covers: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
+    architecture: 'GPTNeoXForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+    layer: { normKind: 'layer', normBias: true, parallelResidual: true, gatedMlp: false, mlpBias: true },
+  },
+  stablelm: {
+    covers: 'StableLM 2 and StableLM-3B-4E1T (StableLmForCausalLM: LayerNorms with biases, a quarter of each head rotating, optional q/k/v biases and parallel layer)',
+    architecture: 'StableLmForCausalLM',
+    maxPositions: 4096,
+    slidingWindow: null,
+    layer: { normKind: 'layer', normBias: true },
+  },
+  cohere: {
+    covers: 'Command R, Aya 23 and Aya Expanse (CohereForCausalLM: one bias-free LayerNorm feeding attention and MLP in parallel, rotary pairs of neighbouring channels, scaled logits)',
+    architecture: 'CohereForCausalLM',
+    maxPositions: 8192,
+    slidingWindow: null,
+    layer: COHERE_LAYER,
+  },
+  cohere2: {
+    covers: 'Command R7B (Cohere2ForCausalLM: Cohere with three of every four layers sliding and rotating, the global ones without position embedding)',
+    architecture: 'Cohere2ForCausalLM',
+    maxPositions: 8192,
+    slidingWindow: 4096,
+    layer: COHERE_LAYER,
+  },
+  glm: {
+    covers: 'GLM-4 and GLM-Edge (GlmForCausalLM: half of each head rotating in pairs of neighbouring channels, q/k/v biases, gate/up stored fused)',
+    architecture: 'GlmForCausalLM',
+    maxPositions: 131072,
+    slidingWindow: null,
+    layer: GLM_LAYER,
+  },
+  glm4: {
+    covers: "GLM-4-0414 (Glm4ForCausalLM: GLM with norms on the attention's and the MLP's outputs too)",
+    architecture: 'Glm4ForCausalLM',
+    maxPositions: 131072,
+    slidingWindow: null,
+    layer: { ...GLM_LAYER, blockNorms: 'sandwich' },
+  },
+  olmo2: {
+    covers: "OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block's output instead of its input, and over the whole query and key projections)",
+    architecture: 'Olmo2ForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+    layer: OLMO_LAYER,
+  },
+  olmo3: {
+    covers: 'OLMo 3 (Olmo3ForCausalLM: OLMo 2 with three of every four layers sliding, their rope unscaled)',
+    architecture: 'Olmo3ForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: 4096,
+    layer: OLMO_LAYER,
+  },
+  granite: {
+    covers: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
+    architecture: 'GraniteForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+  },
+} satisfies Record<string, ModelFamily>;
+
+export type ModelType = keyof typeof MODEL_FAMILIES;
+
+/** The family's layer: Llama's, with what the family changes. */
+export function layerTraits(type: ModelType): LayerTraits {
+  return { ...LLAMA_LAYER, ...(MODEL_FAMILIES[type] as ModelFamily).layer };
+}
