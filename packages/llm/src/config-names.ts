@@ -21,17 +21,25 @@ const GEMMA3_TEXT_DEFAULTS = {
   tie_word_embeddings: true,
 };
 
+/** Multimodal checkpoints whose text model this runtime runs: their architecture, and the text model's type and class defaults. */
+const MULTIMODAL: Record<string, { architecture: string; textType: string; textArchitecture: string; defaults: Record<string, unknown> }> = {
+  gemma3: { architecture: 'Gemma3ForConditionalGeneration', textType: 'gemma3_text', textArchitecture: 'Gemma3ForCausalLM', defaults: GEMMA3_TEXT_DEFAULTS },
+  mistral3: { architecture: 'Mistral3ForConditionalGeneration', textType: 'mistral', textArchitecture: 'MistralForCausalLM', defaults: {} },
+};
+
 /**
- * The config of the text model: a Gemma 3 multimodal config's `text_config` (as a Gemma3ForCausalLM
- * with Gemma3TextConfig's defaults, the token ids and dtype of the outer config), a gemma3_text
- * config with those defaults filled in, any other as it is. The architecture check happens first.
+ * The config of the text model: a multimodal config's `text_config` (Gemma 3's over
+ * Gemma3TextConfig's defaults; Mistral 3's as it is) with the token ids and dtype of the outer
+ * config, a gemma3_text config with Gemma3TextConfig's defaults filled in, any other as it is. The
+ * outer architecture is checked first.
  */
 function textModelOf(c: Record<string, unknown>, fileName: string): Record<string, unknown> {
   if (c.model_type === 'gemma3_text') return { ...GEMMA3_TEXT_DEFAULTS, ...c };
-  if (c.model_type !== 'gemma3') return c;
+  const wrapper = typeof c.model_type === 'string' ? MULTIMODAL[c.model_type] : undefined;
+  if (!wrapper) return c;
   const architectures = c.architectures;
-  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes('Gemma3ForConditionalGeneration')) {
-    throw new UnsupportedModelError(`${fileName}: architectures = ${JSON.stringify(architectures)} is not supported; supported: Gemma3ForConditionalGeneration for model_type gemma3`, {
+  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(wrapper.architecture)) {
+    throw new UnsupportedModelError(`${fileName}: architectures = ${JSON.stringify(architectures)} is not supported; supported: ${wrapper.architecture} for model_type ${c.model_type}`, {
       file: fileName,
       field: 'architectures',
       value: architectures,
@@ -40,7 +48,7 @@ function textModelOf(c: Record<string, unknown>, fileName: string): Record<strin
   const text = c.text_config ?? {};
   if (typeof text !== 'object' || text === null || Array.isArray(text)) throw new CorruptModelFileError(fileName, 'text_config must be an object');
   const outer = Object.fromEntries(['bos_token_id', 'eos_token_id', 'torch_dtype', 'dtype'].filter((key) => c[key] !== undefined).map((key) => [key, c[key]]));
-  return { ...GEMMA3_TEXT_DEFAULTS, ...(text as Record<string, unknown>), ...outer, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'] };
+  return { ...wrapper.defaults, ...(text as Record<string, unknown>), ...outer, model_type: wrapper.textType, architectures: [wrapper.textArchitecture] };
 }
 
 /**

@@ -92,6 +92,12 @@ export const MODEL_FAMILIES = {
     maxPositions: 131072,
     slidingWindow: 4096,
   },
+  mistral3: {
+    covers: 'Mistral Small 3.1 and 3.2 (Mistral3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
+    architecture: 'Mistral3ForConditionalGeneration',
+    maxPositions: 131072,
+    slidingWindow: null,
+  },
   gemma2: {
     covers: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
     architecture: 'Gemma2ForCausalLM',

@@ -203,7 +203,7 @@ function pooledTensor(pool: WeightPool, bytes: Uint8Array, entry: SafetensorsEnt
 
 /**
  * The name a checkpoint stores a tensor under: its own, or inside a multimodal model's language
- * model (Gemma 3 4B+: `language_model.model.…` as released, `model.language_model.…` as
+ * model (Gemma 3 4B+, Mistral 3: `language_model.model.…` as released, `model.language_model.…` as
  * transformers 5 saves it). The text model's name where none is there (the error names it).
  */
 function storedName(name: string, has: (name: string) => boolean): string {

@@ -131,27 +131,34 @@ describe('loadModel', () => {
     await loadFails({ files: { ...files, 'model.safetensors': renamed } }, 'CORRUPT_MODEL_FILE', /tensor "model\.layers\.1\.mlp\.gate_up_proj\.weight" is missing \(config\.json implies shape \[128, 32\]\)/);
   });
 
-  it("loads Gemma 3's text model out of a multimodal checkpoint (text_config, language_model weights under either naming), ignoring the vision tower", async () => {
-    const dir = join(TORCH_REFERENCE, 'gemma3-sliding');
-    const reference = readReference(dir);
-    const files = filesOf(dir);
-    const { model_type: _type, architectures: _arch, torch_dtype, eos_token_id, bos_token_id, ...text } = JSON.parse(new TextDecoder().decode(files['config.json']));
-    const config = { model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'], text_config: text, vision_config: { model_type: 'siglip_vision_model' }, torch_dtype, eos_token_id, bos_token_id };
-    const plain = parseSafetensors(files['model.safetensors'], 'model.safetensors');
-    for (const rename of [(name: string) => `language_model.${name}`, (name: string) => name.replace(/^model\./, 'model.language_model.')]) {
-      const tensors: Parameters<typeof serializeSafetensors>[0] = { 'vision_tower.vision_model.post_layernorm.weight': { dtype: 'F32', shape: [4], data: new Float32Array(4) } };
-      for (const [name, entry] of plain.tensors) tensors[rename(name)] = { dtype: 'F32', shape: entry.shape, data: readFloat32(plain, entry) };
-      const wrapped = { ...files, 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
-      const model = await loadModel({ files: wrapped });
-      expect(model.config).toMatchObject({ modelType: 'gemma3_text', headDim: 16, numKvHeads: 1, slidingLayers: [0] });
-      const cache = model.createCache();
-      const logits = model.forward(Int32Array.from(reference.ids), cache);
-      assertClose(logits.readFloat32Sync(), rows(reference.logits, 0, reference.ids.length), 1e-5, rename('model.x'));
-      cache.dispose();
-      model.dispose();
-    }
-    await loadFails({ files: { ...files, 'config.json': new TextEncoder().encode(JSON.stringify({ ...config, architectures: ['Gemma3ForCausalLM'] })) } }, 'UNSUPPORTED_MODEL', /supported: Gemma3ForConditionalGeneration/);
-  });
+  // Gemma 3 4B+ and Mistral Small 3.x are multimodal checkpoints; the text model is what runs.
+  for (const [fixture, outer, architecture] of [
+    ['gemma3-sliding', 'gemma3', 'Gemma3ForConditionalGeneration'],
+    ['mistral-sliding', 'mistral3', 'Mistral3ForConditionalGeneration'],
+  ] as const) {
+    it(`loads the text model out of a ${outer} checkpoint (text_config, language_model weights under either naming), ignoring the vision tower`, async () => {
+      const dir = join(TORCH_REFERENCE, fixture);
+      const reference = readReference(dir);
+      const files = filesOf(dir);
+      const { architectures: _arch, torch_dtype, eos_token_id, bos_token_id, ...text } = JSON.parse(new TextDecoder().decode(files['config.json']));
+      const config = { model_type: outer, architectures: [architecture], text_config: text, vision_config: { model_type: 'siglip_vision_model' }, torch_dtype, eos_token_id, bos_token_id };
+      const plain = parseSafetensors(files['model.safetensors'], 'model.safetensors');
+      for (const rename of [(name: string) => `language_model.${name}`, (name: string) => name.replace(/^model\./, 'model.language_model.')]) {
+        const tensors: Parameters<typeof serializeSafetensors>[0] = { 'vision_tower.vision_model.post_layernorm.weight': { dtype: 'F32', shape: [4], data: new Float32Array(4) } };
+        for (const [name, entry] of plain.tensors) tensors[rename(name)] = { dtype: 'F32', shape: entry.shape, data: readFloat32(plain, entry) };
+        const wrapped = { ...files, 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
+        const model = await loadModel({ files: wrapped });
+        expect(model.config.modelType).toBe(text.model_type);
+        expect(model.config.slidingWindow).toBe(4);
+        const cache = model.createCache();
+        const logits = model.forward(Int32Array.from(reference.ids), cache);
+        assertClose(logits.readFloat32Sync(), rows(reference.logits, 0, reference.ids.length), 1e-5, rename('model.x'));
+        cache.dispose();
+        model.dispose();
+      }
+      await loadFails({ files: { ...files, 'config.json': new TextEncoder().encode(JSON.stringify({ ...config, architectures: ['SomethingElse'] })) } }, 'UNSUPPORTED_MODEL', new RegExp(`supported: ${architecture}`));
+    });
+  }
 
   it('keeps CPU f32 matrices in one WebAssembly weight pool (products read them in place); f16 weights stay plain arrays', async () => {
     const f32 = await loadModel(LLAMA);
