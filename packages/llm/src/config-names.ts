@@ -35,20 +35,55 @@ const MULTIMODAL: Record<string, { architecture: string; textType: string; textA
  */
 function textModelOf(c: Record<string, unknown>, fileName: string): Record<string, unknown> {
   if (c.model_type === 'gemma3_text') return { ...GEMMA3_TEXT_DEFAULTS, ...c };
+  if (typeof c.model_type === 'string' && c.model_type in QWEN_VL) return qwenVlText(c, fileName);
   const wrapper = typeof c.model_type === 'string' ? MULTIMODAL[c.model_type] : undefined;
   if (!wrapper) return c;
+  assertArchitecture(c, wrapper.architecture, fileName);
+  const text = c.text_config ?? {};
+  if (typeof text !== 'object' || text === null || Array.isArray(text)) throw new CorruptModelFileError(fileName, 'text_config must be an object');
+  const outer = Object.fromEntries(['bos_token_id', 'eos_token_id', 'torch_dtype', 'dtype'].filter((key) => c[key] !== undefined).map((key) => [key, c[key]]));
+  return { ...wrapper.defaults, ...(text as Record<string, unknown>), ...outer, model_type: wrapper.textType, architectures: [wrapper.textArchitecture] };
+}
+
+/** A wrapper checkpoint must name its own architecture (a text model's would be read differently). */
+function assertArchitecture(c: Record<string, unknown>, architecture: string, fileName: string): void {
   const architectures = c.architectures;
-  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(wrapper.architecture)) {
-    throw new UnsupportedModelError(`${fileName}: architectures = ${JSON.stringify(architectures)} is not supported; supported: ${wrapper.architecture} for model_type ${c.model_type}`, {
+  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(architecture)) {
+    throw new UnsupportedModelError(`${fileName}: architectures = ${JSON.stringify(architectures)} is not supported; supported: ${architecture} for model_type ${c.model_type}`, {
       file: fileName,
       field: 'architectures',
       value: architectures,
     });
   }
-  const text = c.text_config ?? {};
-  if (typeof text !== 'object' || text === null || Array.isArray(text)) throw new CorruptModelFileError(fileName, 'text_config must be an object');
-  const outer = Object.fromEntries(['bos_token_id', 'eos_token_id', 'torch_dtype', 'dtype'].filter((key) => c[key] !== undefined).map((key) => [key, c[key]]));
-  return { ...wrapper.defaults, ...(text as Record<string, unknown>), ...outer, model_type: wrapper.textType, architectures: [wrapper.textArchitecture] };
+}
+
+/** Qwen's vision-language models, whose language model is a Qwen2. */
+const QWEN_VL: Record<string, string> = { qwen2_vl: 'Qwen2VLForConditionalGeneration', qwen2_5_vl: 'Qwen2_5_VLForConditionalGeneration' };
+
+/**
+ * Qwen2-VL and Qwen2.5-VL on text: a Qwen2 (transformers 4 keeps its fields at the top, 5 in
+ * `text_config`). Their multimodal rope gives each token three position ids, one per section of the
+ * frequencies; text tokens have the three equal, which is the plain rope, so `mrope` reads as none.
+ */
+function qwenVlText(c: Record<string, unknown>, fileName: string): Record<string, unknown> {
+  assertArchitecture(c, QWEN_VL[c.model_type as string], fileName);
+  const text = { ...c, ...(typeof c.text_config === 'object' && c.text_config !== null ? (c.text_config as Record<string, unknown>) : {}) };
+  const isMrope = (rope: Record<string, unknown>) => (rope.rope_type ?? rope.type) === 'mrope';
+  const scaling = text.rope_scaling as Record<string, unknown> | null | undefined;
+  const params = text.rope_parameters as Record<string, unknown> | null | undefined;
+  // transformers 4: rope_scaling { type: 'mrope', mrope_section }; 5: rope_parameters { rope_type, rope_theta, mrope_section }.
+  let plainParams: Record<string, unknown> | undefined;
+  if (params) {
+    const { mrope_section: _sections, ...rest } = params;
+    plainParams = { ...rest, rope_type: isMrope(params) ? 'default' : rest.rope_type };
+  }
+  return {
+    ...text,
+    model_type: 'qwen2',
+    architectures: ['Qwen2ForCausalLM'],
+    rope_scaling: scaling && isMrope(scaling) ? null : scaling,
+    ...(plainParams ? { rope_parameters: plainParams } : {}),
+  };
 }
 
 /**

@@ -66,6 +66,18 @@ export const MODEL_FAMILIES = {
     slidingWindow: 4096,
   },
   qwen2: { covers: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)', architecture: 'Qwen2ForCausalLM', maxPositions: 32768, slidingWindow: 4096 },
+  qwen2_vl: {
+    covers: 'Qwen2-VL (Qwen2VLForConditionalGeneration): its language model on text (the multimodal rope is the plain one there); images are not read',
+    architecture: 'Qwen2VLForConditionalGeneration',
+    maxPositions: 32768,
+    slidingWindow: 4096,
+  },
+  qwen2_5_vl: {
+    covers: 'Qwen2.5-VL (Qwen2_5_VLForConditionalGeneration): its language model on text, as Qwen2-VL',
+    architecture: 'Qwen2_5_VLForConditionalGeneration',
+    maxPositions: 128000,
+    slidingWindow: 4096,
+  },
   qwen3: {
     covers: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
     architecture: 'Qwen3ForCausalLM',

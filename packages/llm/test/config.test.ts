@@ -685,6 +685,35 @@ describe('config.json', () => {
     expect(parseModelConfig({ ...glm, model_type: 'glm4', architectures: ['Glm4ForCausalLM'] })).toMatchObject({ blockNorms: 'sandwich', normWeightOffset: 0, ropeLayout: 'interleaved' });
   });
 
+  it("reads Qwen2.5-VL-3B's config as its Qwen2 language model (the multimodal rope is the plain one on text)", () => {
+    const vl = {
+      architectures: ['Qwen2_5_VLForConditionalGeneration'],
+      bos_token_id: 151643,
+      eos_token_id: 151645,
+      hidden_act: 'silu',
+      hidden_size: 2048,
+      intermediate_size: 11008,
+      max_position_embeddings: 128000,
+      max_window_layers: 70,
+      model_type: 'qwen2_5_vl',
+      num_attention_heads: 16,
+      num_hidden_layers: 36,
+      num_key_value_heads: 2,
+      rms_norm_eps: 1e-6,
+      rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
+      rope_theta: 1000000.0,
+      sliding_window: 32768,
+      tie_word_embeddings: true,
+      torch_dtype: 'bfloat16',
+      use_sliding_window: false,
+      vision_config: { depth: 32 },
+      vocab_size: 151936,
+    };
+    expect(parseModelConfig(vl)).toMatchObject({ modelType: 'qwen2', headDim: 128, numKvHeads: 2, ropeScaling: { type: 'default' }, attentionBias: { q: true, k: true, v: true, o: false }, tieWordEmbeddings: true });
+    expect(parseModelConfig(vl).slidingWindow).toBeUndefined();
+    rejects({ ...vl, architectures: ['Qwen2ForCausalLM'] }, 'UNSUPPORTED_MODEL', /supported: Qwen2_5_VLForConditionalGeneration for model_type qwen2_5_vl/);
+  });
+
   it('reads Command R7B (Cohere 2: three of four layers sliding and rotating, every fourth global without rotation)', () => {
     const r7b = parseModelConfig({ ...AYA_EXPANSE_8B, model_type: 'cohere2', architectures: ['Cohere2ForCausalLM'], sliding_window: 4096, sliding_window_pattern: 4, rope_theta: 50000 });
     expect(r7b).toMatchObject({ modelType: 'cohere2', ropeLayout: 'interleaved', parallelResidual: true, slidingWindow: 4096, noRopeLayers: [3, 7, 11, 15, 19, 23, 27, 31] });

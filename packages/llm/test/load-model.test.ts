@@ -160,6 +160,32 @@ describe('loadModel', () => {
     });
   }
 
+  it("runs Qwen2.5-VL's language model on text: transformers 4's config (fields at the top, rope_scaling mrope) and 5's (text_config, rope_parameters), either weight naming", async () => {
+    const dir = join(TORCH_REFERENCE, 'qwen2-bias');
+    const reference = readReference(dir);
+    const files = filesOf(dir);
+    const { model_type: _type, architectures: _arch, rope_theta, ...fields } = JSON.parse(new TextDecoder().decode(files['config.json']));
+    const outer = { model_type: 'qwen2_5_vl', architectures: ['Qwen2_5_VLForConditionalGeneration'], vision_config: { depth: 1 } };
+    const sections = [2, 3, 3]; // the frequencies of one 16-channel head split in three
+    const v4 = { ...outer, ...fields, rope_theta, rope_scaling: { type: 'mrope', mrope_section: sections } };
+    const v5 = { ...outer, text_config: { ...fields, rope_parameters: { rope_type: 'default', rope_theta, mrope_section: sections } } };
+    const plain = parseSafetensors(files['model.safetensors'], 'model.safetensors');
+    for (const [config, rename] of [
+      [v4, (name: string) => name],
+      [v5, (name: string) => name.replace(/^model\./, 'model.language_model.')],
+    ] as const) {
+      const tensors: Parameters<typeof serializeSafetensors>[0] = { 'visual.patch_embed.proj.weight': { dtype: 'F32', shape: [4], data: new Float32Array(4) } };
+      for (const [name, entry] of plain.tensors) tensors[rename(name)] = { dtype: 'F32', shape: entry.shape, data: readFloat32(plain, entry) };
+      const model = await loadModel({ files: { ...files, 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) } });
+      expect(model.config).toMatchObject({ modelType: 'qwen2', ropeTheta: rope_theta, ropeScaling: { type: 'default' } });
+      const cache = model.createCache();
+      const logits = model.forward(Int32Array.from(reference.ids), cache);
+      assertClose(logits.readFloat32Sync(), rows(reference.logits, 0, reference.ids.length), 1e-5, config === v4 ? 'transformers 4' : 'transformers 5');
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
   it('keeps CPU f32 matrices in one WebAssembly weight pool (products read them in place); f16 weights stay plain arrays', async () => {
     const f32 = await loadModel(LLAMA);
     const [w0, w1] = [f32.attentionWeights(0), f32.attentionWeights(1)];
