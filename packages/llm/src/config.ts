@@ -1,4 +1,4 @@
-import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeLayout, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
+import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 import { inCommonNames } from './config-names.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
 
@@ -151,7 +151,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
         : [];
   // GPT-NeoX's and GLM's attention carries biases unless attention_bias says otherwise; Phi's always does.
   const attentionBias = type === 'phi' || Boolean(c.attention_bias ?? (type === 'gpt_neox' || type === 'glm' || type === 'glm4'));
-  const normEps = positiveNumber(c.rms_norm_eps ?? 1e-6, traits.normKind === 'layer' ? 'layer_norm_eps' : 'rms_norm_eps');
+  // LayerNorm families name their epsilon layer_norm_eps (default 1e-5), RMSNorm ones rms_norm_eps.
+  const epsField = traits.normKind === 'layer' ? 'layer_norm_eps' : 'rms_norm_eps';
+  const normEps = positiveNumber(c[epsField] ?? (traits.normKind === 'layer' ? 1e-5 : 1e-6), epsField);
   // GPT-NeoX and StableLM read use_parallel_residual (defaults: true and false).
   const readsParallel = type === 'gpt_neox' || type === 'stablelm';
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;

@@ -36,6 +36,12 @@ export interface ModelFamily {
   slidingWindow: number | null;
   /** Where its layer differs from Llama's. */
   layer?: Partial<LayerTraits>;
+  /** Its class's defaults for other fields its config.json may leave out (in the common names). */
+  configDefaults?: Record<string, unknown>;
+  /** Its config's own names for common fields (own name → common name). */
+  configNames?: Record<string, string>;
+  /** A multimodal checkpoint: the `model_type` of the text model this runtime runs (images are not read). */
+  textModel?: string;
 }
 
 const LLAMA_LAYER: LayerTraits = {
@@ -50,6 +56,18 @@ const LLAMA_LAYER: LayerTraits = {
   lmHeadBias: false,
   fusedProjections: { qkv: false, gateUp: false },
   normWeightOffset: 0,
+};
+
+/** Gemma3TextConfig's defaults for what a Gemma 3 config may leave out (the released 4B+ configs' text_config does): sizes, tied embeddings. */
+const GEMMA3_TEXT_DEFAULTS = {
+  vocab_size: 262_208,
+  hidden_size: 2304,
+  intermediate_size: 9216,
+  num_hidden_layers: 26,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  head_dim: 256,
+  tie_word_embeddings: true,
 };
 
 const GEMMA_LAYER: Partial<LayerTraits> = { blockNorms: 'sandwich', normWeightOffset: 1 };
@@ -71,12 +89,14 @@ export const MODEL_FAMILIES = {
     architecture: 'Qwen2VLForConditionalGeneration',
     maxPositions: 32768,
     slidingWindow: 4096,
+    textModel: 'qwen2',
   },
   qwen2_5_vl: {
     covers: 'Qwen2.5-VL (Qwen2_5_VLForConditionalGeneration): its language model on text, as Qwen2-VL',
     architecture: 'Qwen2_5_VLForConditionalGeneration',
     maxPositions: 128000,
     slidingWindow: 4096,
+    textModel: 'qwen2',
   },
   qwen3: {
     covers: "Qwen3 dense models (Qwen3ForCausalLM, RMSNorm over each head's queries and keys)",
@@ -97,18 +117,21 @@ export const MODEL_FAMILIES = {
     maxPositions: 131072,
     slidingWindow: 4096,
     layer: { ...GEMMA_LAYER, qkNorm: 'head' },
+    configDefaults: GEMMA3_TEXT_DEFAULTS,
   },
   gemma3: {
     covers: 'Gemma 3 4B, 12B and 27B (Gemma3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
     architecture: 'Gemma3ForConditionalGeneration',
     maxPositions: 131072,
     slidingWindow: 4096,
+    textModel: 'gemma3_text',
   },
   mistral3: {
     covers: 'Mistral Small 3.1 and 3.2 (Mistral3ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
     architecture: 'Mistral3ForConditionalGeneration',
     maxPositions: 131072,
     slidingWindow: null,
+    textModel: 'mistral',
   },
   gemma2: {
     covers: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
@@ -130,6 +153,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 2048,
     slidingWindow: null,
     layer: { normKind: 'layer', normBias: true, parallelResidual: true, gatedMlp: false, mlpBias: true, lmHeadBias: true },
+    configDefaults: { partial_rotary_factor: 0.5, hidden_act: 'gelu_new' },
   },
   gpt_neox: {
     covers: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
@@ -137,6 +161,8 @@ export const MODEL_FAMILIES = {
     maxPositions: 2048,
     slidingWindow: null,
     layer: { normKind: 'layer', normBias: true, parallelResidual: true, gatedMlp: false, mlpBias: true },
+    configDefaults: { partial_rotary_factor: 0.25, rope_theta: 10000, hidden_act: 'gelu' },
+    configNames: { rotary_pct: 'partial_rotary_factor', rotary_emb_base: 'rope_theta' },
   },
   stablelm: {
     covers: 'StableLM 2 and StableLM-3B-4E1T (StableLmForCausalLM: LayerNorms with biases, a quarter of each head rotating, optional q/k/v biases and parallel layer)',
@@ -144,6 +170,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 4096,
     slidingWindow: null,
     layer: { normKind: 'layer', normBias: true },
+    configDefaults: { partial_rotary_factor: 0.25 },
   },
   cohere: {
     covers: 'Command R, Aya 23 and Aya Expanse (CohereForCausalLM: one bias-free LayerNorm feeding attention and MLP in parallel, rotary pairs of neighbouring channels, scaled logits)',
@@ -151,6 +178,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 8192,
     slidingWindow: null,
     layer: COHERE_LAYER,
+    configDefaults: { tie_word_embeddings: true },
   },
   cohere2: {
     covers: 'Command R7B (Cohere2ForCausalLM: Cohere with three of every four layers sliding and rotating, the global ones without position embedding)',
@@ -158,6 +186,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 8192,
     slidingWindow: 4096,
     layer: COHERE_LAYER,
+    configDefaults: { tie_word_embeddings: true },
   },
   glm: {
     covers: 'GLM-4 and GLM-Edge (GlmForCausalLM: half of each head rotating in pairs of neighbouring channels, q/k/v biases, gate/up stored fused)',
@@ -165,6 +194,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 131072,
     slidingWindow: null,
     layer: GLM_LAYER,
+    configDefaults: { partial_rotary_factor: 0.5 },
   },
   glm4: {
     covers: "GLM-4-0414 (Glm4ForCausalLM: GLM with norms on the attention's and the MLP's outputs too)",
@@ -172,6 +202,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 131072,
     slidingWindow: null,
     layer: { ...GLM_LAYER, blockNorms: 'sandwich' },
+    configDefaults: { partial_rotary_factor: 0.5 },
   },
   olmo2: {
     covers: "OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block's output instead of its input, and over the whole query and key projections)",

@@ -19,7 +19,7 @@ import {
   tensor,
   UnsupportedModelError,
 } from '@kvkit/tensor-core';
-import { type LlamaConfig, layerWindow } from './config.js';
+import type { LlamaConfig } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
 import { LayerRopes } from './layer-ropes.js';
 import { decoderLayer, type LayerActivations, linear, normalize, type Segment } from './decoder-layer.js';
