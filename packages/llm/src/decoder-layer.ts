@@ -160,15 +160,14 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
 function projectQueryKeyValue(h: Tensor, w: LayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope) {
   const { config } = ctx;
   const { numHeads, numKvHeads, headDim } = config;
-  const rotary = !config.noRopeLayers.includes(layerIndex);
   const { invFreq, queryGain } = ctx.layerRope(layerIndex);
   // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
-  const rotate = (t: Tensor) => scope.track(rotary ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
+  const rotate = (t: Tensor) => scope.track(invFreq ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
   const heads = (weights: LinearWeights, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(linear(h, weights, scope), norm, count, config, scope), count, headDim, scope);
   let q = rotate(heads(w.q, numHeads, w.qNorm));
   if (queryGain) q = scope.track(mul(q, queryGain));
   const keyPreRope = scope.track(contiguous(heads(w.k, numKvHeads, w.kNorm)));
-  const key = rotary ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
+  const key = invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
   const value = scope.track(contiguous(heads(w.v, numKvHeads)));
   return { q, keyPreRope, key, value };
 }

@@ -3,8 +3,8 @@ import { type LlamaConfig, layerWindow } from './config.js';
 
 /** How one layer rotates its queries and keys in a forward pass. */
 export interface LayerRope {
-  /** f32 [rotaryDim / 2]: the layer's inverse frequencies (zeros on a NoPE layer). */
-  invFreq: Tensor;
+  /** f32 [rotaryDim / 2]: the layer's inverse frequencies; absent on a NoPE layer, which rotates nothing. */
+  invFreq?: Tensor;
   /**
    * [headDim] in the model's dtype: YaRN's or LongRoPE's attention factor squared on the rotated
    * channels, 1 on the others; absent where there is no such factor. HF scales the rotated
@@ -50,8 +50,9 @@ export class LayerRopes {
       this.originalContext = ropeScaling.originalMaxPositionEmbeddings;
       this.longLayerFrequencies = perLayer(ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling, this.originalContext + 1));
     }
+    // NoPE layers' zeros stay on the host (for cache specs): those layers do not rotate at all.
     for (const frequencies of new Set([global, ...this.layerFrequencies, ...(this.longLayerFrequencies ?? [])])) {
-      this.tensors.set(frequencies, tensor(frequencies, [frequencies.length], { dtype: 'f32', backend }));
+      if (frequencies !== none) this.tensors.set(frequencies, tensor(frequencies, [frequencies.length], { dtype: 'f32', backend }));
     }
     const factor = ropeAttentionFactor(ropeScaling);
     if (factor !== 1) {
@@ -70,10 +71,10 @@ export class LayerRopes {
   /** Each layer's rope for a pass reaching `sequenceLength`. */
   forPass(sequenceLength: number): (layer: number) => LayerRope {
     const frequencies = this.beyondOriginalContext(sequenceLength) ? (this.longLayerFrequencies as Float32Array[]) : this.layerFrequencies;
-    return (layer) => ({
-      invFreq: this.tensors.get(frequencies[layer]) as Tensor,
-      ...(this.queryGain && this.scaledLayers[layer] ? { queryGain: this.queryGain } : {}),
-    });
+    return (layer) => {
+      const invFreq = this.tensors.get(frequencies[layer]);
+      return { ...(invFreq ? { invFreq } : {}), ...(this.queryGain && this.scaledLayers[layer] ? { queryGain: this.queryGain } : {}) };
+    };
   }
 
   dispose(): void {

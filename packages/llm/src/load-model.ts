@@ -53,7 +53,8 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
     throw new InvalidConfigError(`loadModel: configOverrides must be an object of config.json fields, got ${JSON.stringify(overrides)}`);
   }
-  const raw = parseJson(await requireFile(files, 'config.json'), 'config.json') as Record<string, unknown>;
+  const raw = parseJson(await requireFile(files, 'config.json'), 'config.json');
+  // A config.json that is not an object is left for parseModelConfig to refuse.
   const config = parseModelConfig(typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, ...overrides } : raw);
   const tokenizer = options.tokenizer === false ? undefined : await loadTokenizer(files);
   if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
