@@ -47,9 +47,13 @@ function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDi
   if (bias) list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
 }
 
-/** A LayerNorm's weight and bias under `prefix`. */
-function layerNormTensors(list: ExpectedTensor[], prefix: string, size: number, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void): void {
-  list.push(whole(`${prefix}.weight`, [size], setWeight), whole(`${prefix}.bias`, [size], setBias));
+/**
+ * A norm's weight under `prefix` (plus the family's offset: Gemma's), and its bias where given a
+ * place for one and the family's LayerNorms carry biases (GPT-NeoX, Phi, StableLM; not Cohere).
+ */
+function normTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, size: number, setWeight: (t: Tensor) => void, setBias?: (t: Tensor) => void): void {
+  list.push(whole(`${prefix}.weight`, [size], setWeight, config.normWeightOffset));
+  if (setBias && config.normKind === 'layer' && config.normBias) list.push(whole(`${prefix}.bias`, [size], setBias));
 }
 
 /** The norms around the blocks where they sit on the outputs too (Gemma's and OLMo 2's names; GLM-4-0414's). */
@@ -76,15 +80,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     target.layers.push(layer);
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
-    const norm = (name: string, size: number, set: (t: Tensor) => void) => list.push(whole(name, [size], set, config.normWeightOffset));
-    // StableLM's LayerNorms carry biases beside their weights (Cohere's do not).
-    const normBias = (name: string, set: (t: Tensor) => void) => {
-      if (config.normKind === 'layer' && config.normBias) list.push(whole(name, [d], set));
-    };
-    if (config.blockNorms !== 'post') {
-      norm(`${p}.input_layernorm.weight`, d, (t) => (layer.inputNorm = t));
-      normBias(`${p}.input_layernorm.bias`, (t) => (layer.inputNormBias = t));
-    }
+    const norm = (prefix: string, size: number, set: (t: Tensor) => void, setBias?: (t: Tensor) => void) => normTensors(list, config, prefix, size, set, setBias);
+    if (config.blockNorms !== 'post') norm(`${p}.input_layernorm`, d, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
     if (config.fusedProjections.qkv) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
@@ -99,22 +96,19 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     if (config.qkNorm !== 'none') {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
       const whole = config.qkNorm === 'projection';
-      norm(`${p}.self_attn.q_norm.weight`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
-      norm(`${p}.self_attn.k_norm.weight`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
+      norm(`${p}.self_attn.q_norm`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
+      norm(`${p}.self_attn.k_norm`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
     }
     if (config.blockNorms === 'pre') {
       // A parallel layer (StableLM's use_parallel_residual) feeds its MLP from the input norm: it has no second one.
-      if (!config.parallelResidual) {
-        norm(`${p}.post_attention_layernorm.weight`, d, (t) => (layer.postAttentionNorm = t));
-        normBias(`${p}.post_attention_layernorm.bias`, (t) => (layer.postAttentionNormBias = t));
-      }
+      if (!config.parallelResidual) norm(`${p}.post_attention_layernorm`, d, (t) => (layer.postAttentionNorm = t), (t) => (layer.postAttentionNormBias = t));
     } else {
       // Gemma and OLMo 2: post_attention_layernorm is on the attention's output; Gemma's norm before the MLP is pre_feedforward_layernorm.
       // GLM-4-0414 names them post_self_attn_layernorm, post_attention_layernorm, post_mlp_layernorm.
       const names = config.modelType === 'glm4' ? GLM4_SANDWICH_NORMS : SANDWICH_NORMS;
-      norm(`${p}.${names.attentionOutput}.weight`, d, (t) => (layer.attentionOutputNorm = t));
-      if (config.blockNorms === 'sandwich') norm(`${p}.${names.beforeMlp}.weight`, d, (t) => (layer.postAttentionNorm = t));
-      norm(`${p}.${names.mlpOutput}.weight`, d, (t) => (layer.mlpOutputNorm = t));
+      norm(`${p}.${names.attentionOutput}`, d, (t) => (layer.attentionOutputNorm = t));
+      if (config.blockNorms === 'sandwich') norm(`${p}.${names.beforeMlp}`, d, (t) => (layer.postAttentionNorm = t));
+      norm(`${p}.${names.mlpOutput}`, d, (t) => (layer.mlpOutputNorm = t));
     }
     if (config.fusedProjections.gateUp) {
       // Phi-3 and GLM: gate and up are the two halves of gate_up_proj's rows.
@@ -127,8 +121,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     }
     linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
-  list.push(whole('model.norm.weight', [d], (t) => (target.finalNorm = t), config.normWeightOffset));
-  if (config.normKind === 'layer' && config.normBias) list.push(whole('model.norm.bias', [d], (t) => (target.finalNormBias = t)));
+  normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
 }
@@ -144,7 +137,7 @@ function gptNeoxTensors(config: LlamaConfig, target: WeightTarget): ExpectedTens
   const list: ExpectedTensor[] = [whole('gpt_neox.embed_in.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, bias, set);
   const attentionBias = config.attentionBias.q;
-  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => layerNormTensors(list, prefix, d, setWeight, setBias);
+  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => normTensors(list, config, prefix, d, setWeight, setBias);
   // Head h's rows of query_key_value: q at 3·h·headDim, then k, then v.
   const perHead = (which: number): RowRange[] => Array.from({ length: numHeads }, (_, h): RowRange => [(3 * h + which) * headDim, headDim]);
   for (let i = 0; i < config.numLayers; i++) {
@@ -180,7 +173,7 @@ function phiTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[]
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, true, set);
-  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => layerNormTensors(list, prefix, d, setWeight, setBias);
+  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => normTensors(list, config, prefix, d, setWeight, setBias);
   for (let i = 0; i < config.numLayers; i++) {
     const layer: Partial<LayerWeights> = {};
     target.layers.push(layer);
