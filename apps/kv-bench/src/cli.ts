@@ -116,14 +116,15 @@ async function main(): Promise<void> {
 
   const context = model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);
+  // The recall probe (a passage, filler, the passage again) fits the context: a short one shrinks the passage, then the filler.
+  const passage = Math.min(64, Math.floor(context / 4));
   const settings: BenchSettings = {
     windowTokens,
     windows: Number(values.windows),
     prefillFraction: 0.5,
     recallProbes: 2,
-    // A passage, filler, the passage again: all within the context (a short one shrinks the passage, then the filler).
-    recallPassageTokens: Math.min(64, Math.floor(context / 4)),
-    recallFillerTokens: Math.max(0, Math.min(Math.round(windowTokens * 0.6), context - 2 * Math.min(64, Math.floor(context / 4)) - 32)),
+    recallPassageTokens: passage,
+    recallFillerTokens: Math.max(0, Math.min(Math.round(windowTokens * 0.6), context - 2 * passage - 32)),
     passkeyLengths: (values['passkey-lengths'] ?? [256, 512, 1024].filter((l) => l <= context - 16).join(','))
       .split(',')
       .filter((l) => l !== '')
