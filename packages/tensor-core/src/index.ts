@@ -23,6 +23,7 @@ export {
   type RopeScaling,
   type RopeScalingContext,
   type RopeLayout,
+  type RotaryEmbedding,
   SUPPORTED_ROPE_SCALING,
   parseRopeScaling,
   ropeAttentionFactor,

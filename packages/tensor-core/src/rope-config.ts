@@ -60,6 +60,12 @@ export type RopeLayout =
   /** GPT-J / Meta's original Llama: channel 2i pairs with 2i+1. */
   | 'interleaved';
 
+/** A rotary embedding as caches and calibrations carry it: inverse frequencies and which channels pair. */
+export interface RotaryEmbedding {
+  invFreq: Float32Array;
+  layout: RopeLayout;
+}
+
 /**
  * Reads an HF `rope_scaling` object (or null) into a `RopeScaling`, refusing types it does not know
  * with the list of supported ones. YaRN and LongRoPE also read `context`: their original context

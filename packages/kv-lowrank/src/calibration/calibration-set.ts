@@ -5,6 +5,7 @@ import {
   type Matrix,
   matrix,
   type RopeLayout,
+  type RotaryEmbedding,
   ShapeMismatchError,
   Tensor,
   formatShape,
@@ -63,7 +64,7 @@ export interface ModelShape {
   kvHeads: number;
   headDim: number;
   /** The model's rotary embedding (needed by RoPE-aware fits: head merging, MHA2MLA). */
-  rope?: { invFreq: Float32Array; layout: RopeLayout };
+  rope?: RotaryEmbedding;
 }
 
 export interface KVCalibrationOptions extends ModelShape {
@@ -99,7 +100,7 @@ export class KVCalibrationSet {
   readonly headDim: number;
   readonly maxTokens: number;
   readonly keepHidden: boolean;
-  readonly rope?: { invFreq: Float32Array; layout: RopeLayout };
+  readonly rope?: RotaryEmbedding;
   private readonly layers: LayerSamples[];
   /** The kinds every event must carry, fixed by the first event. */
   private kinds?: ActivationKind[];

@@ -1,4 +1,4 @@
-import { type CacheLayerFactory, InvalidConfigError, type Matrix, type RopeLayout, ShapeMismatchError, eigh, matmulMatrix, matrix } from '@kvkit/tensor-core';
+import { type CacheLayerFactory, InvalidConfigError, type Matrix, type RotaryEmbedding, ShapeMismatchError, eigh, matmulMatrix, matrix } from '@kvkit/tensor-core';
 import type { KVCalibrationSet, ProjectionWeights } from '../calibration/calibration-set.js';
 import { groupSamples } from '../fit/fit-projections.js';
 import { principalDirections, secondMoment } from '../fit/principal-directions.js';
@@ -12,7 +12,7 @@ export interface HeadMergeFitOptions {
   /** KV heads merged into one (default 2: MHA → GQA with half the KV heads). */
   groupSize?: number;
   /** The model's RoPE (default: the calibration set's). */
-  rope?: { invFreq: Float32Array; layout: RopeLayout };
+  rope?: RotaryEmbedding;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidConfigError, type Matrix, type RopeLayout, ShapeMismatchError, matrix } from '@kvkit/tensor-core';
+import { InvalidConfigError, type Matrix, type RotaryEmbedding, ShapeMismatchError, matrix } from '@kvkit/tensor-core';
 import type { KVCalibrationSet, ProjectionWeights } from '../calibration/calibration-set.js';
 import { leftSingularDirections, principalDirections, secondMoment } from '../fit/principal-directions.js';
 import type { GroupBasis } from '../fit/projection-set.js';
@@ -15,7 +15,7 @@ export interface Mha2MlaFitOptions {
   /** Joint latent basis from 'activations' (PCA of [k_nope; v], default) or 'weights' (SVD of [W_k,nope; W_v]). */
   source?: 'activations' | 'weights';
   /** The model's RoPE (default: the calibration set's). */
-  rope?: { invFreq: Float32Array; layout: RopeLayout };
+  rope?: RotaryEmbedding;
   /** Keep only the leading directions of the joint basis. */
   maxRank?: number;
   seed?: number;
@@ -36,7 +36,7 @@ export interface MlaConversion {
   numLayers: number;
   kvHeads: number;
   headDim: number;
-  rope: { invFreq: Float32Array; layout: RopeLayout };
+  rope: RotaryEmbedding;
   ropeFrequencies: number;
   layers: MlaLayerFit[];
 }

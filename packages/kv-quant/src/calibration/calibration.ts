@@ -1,4 +1,4 @@
-import { InvalidConfigError, type RopeLayout, rope, ShapeMismatchError, type Tensor, tensor } from '@kvkit/tensor-core';
+import { InvalidConfigError, type RopeLayout, type RotaryEmbedding, rope, ShapeMismatchError, type Tensor, tensor } from '@kvkit/tensor-core';
 import { CalibrationRequiredError } from '../errors.js';
 
 /** One layer's calibration activations, row-major host arrays. */
@@ -31,9 +31,9 @@ export interface KVCalibrationInit {
   /** Query heads (needed with queries). */
   qHeads?: number;
   /** The model's rotary embedding: needed to derive post-RoPE keys, or pre-RoPE keys from post-RoPE ones. */
-  rope?: { invFreq: Float32Array; layout: RopeLayout };
+  rope?: RotaryEmbedding;
   /** One rope per layer where the layers' differ (`CacheSpec.layerRopes`; a NoPE layer's has zero frequencies); else `rope` for all. */
-  layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[];
+  layerRopes?: readonly RotaryEmbedding[];
   /** One entry per model layer (undefined for layers without samples). */
   layers: readonly (LayerSamplesInput | undefined)[];
 }
@@ -62,7 +62,7 @@ function rotate(
   n: number,
   d: number,
   positions: Int32Array,
-  r: { invFreq: Float32Array; layout: RopeLayout },
+  r: RotaryEmbedding,
   sign: 1 | -1
 ): Float32Array {
   const x = tensor(values, [heads, n, d]);
@@ -117,14 +117,14 @@ export class KVCalibration {
     readonly kvHeads: number,
     readonly headDim: number,
     readonly qHeads: number | undefined,
-    readonly rope: { invFreq: Float32Array; layout: RopeLayout } | undefined,
+    readonly rope: RotaryEmbedding | undefined,
     private readonly samples: readonly (LayerSamples | undefined)[],
     /** Each layer's rope where the layers' differ (see `KVCalibrationInit.layerRopes`). */
-    readonly layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[]
+    readonly layerRopes?: readonly RotaryEmbedding[]
   ) {}
 
   /** The rope of `layer`: its own where the layers' differ, else the model's. */
-  ropeOf(layer: number): { invFreq: Float32Array; layout: RopeLayout } | undefined {
+  ropeOf(layer: number): RotaryEmbedding | undefined {
     return this.layerRopes?.[layer] ?? this.rope;
   }
 

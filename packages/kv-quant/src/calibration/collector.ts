@@ -1,4 +1,4 @@
-import { InvalidConfigError, type RopeLayout, ShapeMismatchError, type Tensor, rope, tensor } from '@kvkit/tensor-core';
+import { InvalidConfigError, type RotaryEmbedding, ShapeMismatchError, type Tensor, rope, tensor } from '@kvkit/tensor-core';
 import { KVCalibration } from './calibration.js';
 
 export interface CollectorOptions {
@@ -6,9 +6,9 @@ export interface CollectorOptions {
   kvHeads: number;
   headDim: number;
   qHeads?: number;
-  rope?: { invFreq: Float32Array; layout: RopeLayout };
+  rope?: RotaryEmbedding;
   /** One rope per layer where the layers' differ (`CacheSpec.layerRopes`: Gemma 3's local layers, NoPE layers' zero frequencies). */
-  layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[];
+  layerRopes?: readonly RotaryEmbedding[];
   /** Tokens kept per layer (default 2048); later tokens are ignored. */
   maxTokens?: number;
   /** Keep a stride of tokens: 1 = every token until the cap (default), k = every k-th token. */

@@ -1,6 +1,6 @@
 import type { Backend } from '../backend.js';
 import type { AttentionMask, AttentionStatistics } from '../ops/attention.js';
-import type { RopeLayout } from '../rope-config.js';
+import type { RotaryEmbedding } from '../rope-config.js';
 import type { Tensor } from '../tensor.js';
 import type { CacheMemoryReport, MemoryReport } from './memory-report.js';
 
@@ -101,13 +101,13 @@ export interface CacheSpec {
    * The model's rotary embedding, for layers that store pre-RoPE keys. In a layer's own spec
    * (`LayerSpec`) it is that layer's (see `layerRopes`).
    */
-  rope: { invFreq: Float32Array; layout: RopeLayout };
+  rope: RotaryEmbedding;
   /**
    * One rotary embedding per layer, where the layers' differ: Gemma 3's sliding-window layers
    * rotate with their own base, and a layer without RoPE (SmolLM3's NoPE layers) has zero
    * frequencies, a rotation by nothing. `createCache` gives each layer its own as `rope`.
    */
-  layerRopes?: readonly { invFreq: Float32Array; layout: RopeLayout }[];
+  layerRopes?: readonly RotaryEmbedding[];
   /** Sliding-window attention of the model (Mistral), if any. */
   slidingWindow?: number;
 }
