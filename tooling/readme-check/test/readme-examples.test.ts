@@ -12,12 +12,17 @@ const packages = workspacesIn('packages');
 const workspaces = [...packages, ...workspacesIn('apps')];
 const readmes = [join(root, 'README.md'), ...workspaces.map((dir) => join(dir, 'README.md')).filter(existsSync)];
 
-// Dawn needs a Vulkan loader; on a machine without one (CI), it takes the copy Debian's chromium ships
-// beside SwiftShader (VK_ICD_FILENAMES, set by .ci/run).
+// On a machine without a GPU the WebGPU examples run on SwiftShader, which Debian's chromium ships
+// with a Vulkan loader: each example process gets them as the test suites' own processes do
+// (tensor-core's prepareSwiftShaderEnvironment), so a plain `npm test` runs them as .ci/run does.
 const CHROMIUM_VULKAN = '/usr/lib/chromium';
-const env = existsSync(join(CHROMIUM_VULKAN, 'libvulkan.so.1'))
-  ? { ...process.env, LD_LIBRARY_PATH: [process.env.LD_LIBRARY_PATH, CHROMIUM_VULKAN].filter(Boolean).join(':') }
-  : process.env;
+const SWIFTSHADER_ICD = join(CHROMIUM_VULKAN, 'vk_swiftshader_icd.json');
+const env = {
+  ...process.env,
+  XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+  ...(!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) ? { VK_ICD_FILENAMES: SWIFTSHADER_ICD } : {}),
+  ...(existsSync(join(CHROMIUM_VULKAN, 'libvulkan.so.1')) ? { LD_LIBRARY_PATH: [process.env.LD_LIBRARY_PATH, CHROMIUM_VULKAN].filter(Boolean).join(':') } : {}),
+};
 
 interface Run {
   status: number | null;
