@@ -1,5 +1,6 @@
 import { registerAttentionKernel } from './kernels/attention.js';
 import { registerElementwiseKernels } from './kernels/elementwise.js';
+import { registerIndexedMatmulKernel } from './kernels/indexed-matmul.js';
 import { registerIndexingKernels } from './kernels/indexing.js';
 import { registerLayoutKernels } from './kernels/layout.js';
 import { registerMatmulKernel } from './kernels/matmul.js';
@@ -15,6 +16,7 @@ export function registerCpuKernels(): void {
   registerReduceKernels();
   registerSoftmaxNormKernels();
   registerMatmulKernel();
+  registerIndexedMatmulKernel();
   registerRopeKernel();
   registerIndexingKernels();
   registerPackingKernels();

@@ -1,25 +1,13 @@
-import { IndexOutOfRangeError, ShapeMismatchError } from '../errors.js';
+import { ShapeMismatchError } from '../errors.js';
 import { runKernel } from '../kernel-registry.js';
 import { formatShape, normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { assertDTypeIn, assertSameDType } from './validate.js';
+import { assertDTypeIn, assertIndicesInRange, assertSameDType } from './validate.js';
 
 declare module '../kernel-registry.js' {
   interface KernelSignatures {
     gather: { inputs: [Tensor, Tensor]; attrs: { axis: number }; output: Tensor };
     scatter: { inputs: [Tensor, Tensor, Tensor]; attrs: { axis: number; mode: 'replace' | 'add' }; output: Tensor };
-  }
-}
-
-/** Checks indices against `size` where they can be read synchronously (device backends check nothing). */
-function assertIndicesInRange(indices: Tensor, size: number, where: string): void {
-  if (!indices.backend.synchronous) return;
-  const values = indices.readSync();
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v < 0 || v >= size) {
-      throw new IndexOutOfRangeError(`${where}: index ${v} at position ${i} is out of range [0, ${size})`, { index: v, position: i, size });
-    }
   }
 }
 

@@ -48,14 +48,28 @@ const MIXED_MATMUL_BACKENDS = new Set(['cpu']);
  * The dtype of a product of these operands: theirs when they match; f32 for f32 beside f16 or
  * bf16 (half-precision weights with f32 activations: the half operand's values widened exactly).
  */
-function productDType(a: Tensor, b: Tensor): DType {
+export function productDType(a: Tensor, b: Tensor, where = 'matmul'): DType {
   if (a.dtype === b.dtype) return a.dtype;
   const half = (d: DType) => d === 'f16' || d === 'bf16';
   if ((a.dtype === 'f32' && half(b.dtype)) || (b.dtype === 'f32' && half(a.dtype))) return 'f32';
-  throw new DTypeMismatchError(`matmul: dtypes differ (${a.dtype} vs ${b.dtype}); only f32 beside f16 or bf16 mixes, cast one of them first`, {
+  throw new DTypeMismatchError(`${where}: dtypes differ (${a.dtype} vs ${b.dtype}); only f32 beside f16 or bf16 mixes, cast one of them first`, {
     a: a.dtype,
     b: b.dtype,
   });
+}
+
+/**
+ * Runs a product kernel on operands of `dtype`: as given where they match or the backend's kernel
+ * takes a half operand beside an f32 one (the CPU); otherwise the half operand widened to a temporary.
+ */
+export function withProductOperands<T>(a: Tensor, b: Tensor, dtype: DType, run: (a: Tensor, b: Tensor) => T): T {
+  if ((a.dtype === dtype && b.dtype === dtype) || MIXED_MATMUL_BACKENDS.has(a.backend.name)) return run(a, b);
+  const widened = a.dtype === dtype ? cast(b, dtype) : cast(a, dtype);
+  try {
+    return a.dtype === dtype ? run(a, widened) : run(widened, b);
+  } finally {
+    widened.dispose();
+  }
 }
 
 /**
@@ -90,11 +104,5 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
   const attrs = { transposeA, transposeB, batchShape, m, n, k, accumulate };
-  if ((a.dtype === dtype && b.dtype === dtype) || MIXED_MATMUL_BACKENDS.has(a.backend.name)) return runKernel('matmul', [a, b], attrs);
-  const widened = a.dtype === dtype ? cast(b, dtype) : cast(a, dtype);
-  try {
-    return a.dtype === dtype ? runKernel('matmul', [a, widened], attrs) : runKernel('matmul', [widened, b], attrs);
-  } finally {
-    widened.dispose();
-  }
+  return withProductOperands(a, b, dtype, (x, y) => runKernel('matmul', [x, y], attrs));
 }

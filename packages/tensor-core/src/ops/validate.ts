@@ -1,5 +1,5 @@
 import { type DType, isFloatDType } from '../dtype.js';
-import { DTypeMismatchError, ShapeMismatchError, UnsupportedDTypeError } from '../errors.js';
+import { DTypeMismatchError, IndexOutOfRangeError, ShapeMismatchError, UnsupportedDTypeError } from '../errors.js';
 import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
@@ -39,5 +39,17 @@ export function assertRank(t: Tensor, ranks: number | readonly number[], where: 
 export function assertMinRank(t: Tensor, min: number, where: string, name = 'input'): void {
   if (t.rank < min) {
     throw new ShapeMismatchError(`${where}: ${name} must have rank >= ${min}, got shape ${formatShape(t.shape)}`, { shape: t.shape });
+  }
+}
+
+/** Checks indices against `size` where they can be read synchronously (device backends check nothing). */
+export function assertIndicesInRange(indices: Tensor, size: number, where: string): void {
+  if (!indices.backend.synchronous) return;
+  const values = indices.readSync();
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < 0 || v >= size) {
+      throw new IndexOutOfRangeError(`${where}: index ${v} at position ${i} is out of range [0, ${size})`, { index: v, position: i, size });
+    }
   }
 }

@@ -1,0 +1,45 @@
+import { bf16ArrayToF32, f16ArrayToF32 } from '../../float16.js';
+import { registerKernel } from '../../kernel-registry.js';
+import type { CpuBackend } from '../cpu-backend.js';
+import { outputBuffer, readIndices, readNumbers, readRaw, wrapOutput } from '../host-data.js';
+import { type FloatArray, gemmNT } from './gemm.js';
+import { simdGemmNT } from './simd-gemm.js';
+
+/** The rows that use each matrix, in ascending order. */
+function rowsByMatrix(indices: Int32Array | Uint32Array, count: number): number[][] {
+  const groups = Array.from({ length: count }, () => [] as number[]);
+  for (let row = 0; row < indices.length; row++) groups[indices[row]].push(row);
+  return groups;
+}
+
+/**
+ * indexedMatmul on the host: the rows are grouped by the matrix they use, and each group is one
+ * product with that matrix read in place (its offset in the stack), half-precision bits included,
+ * by the kernels `matmul` uses, so each row gets matmul's values. A mixture-of-experts prefill thus
+ * reads each chosen expert once for all its tokens.
+ */
+export function registerIndexedMatmulKernel(): void {
+  registerKernel<'indexedMatmul', CpuBackend>('indexedMatmul', 'cpu', (backend, [x, weights, indices], { rows, n, k, count, accumulate }) => {
+    const dtype = x.dtype === weights.dtype ? x.dtype : 'f32';
+    const out = outputBuffer(dtype, rows * n) as FloatArray;
+    const xs = readNumbers(x) as FloatArray;
+    const half = weights.dtype === 'f16' || weights.dtype === 'bf16' ? (weights.dtype as 'f16' | 'bf16') : null;
+    const stack = half ? (readRaw(weights) as Uint16Array) : (readNumbers(weights) as FloatArray);
+    const matrixSize = n * k;
+    rowsByMatrix(readIndices(indices), count).forEach((group, matrix) => {
+      if (group.length === 0) return;
+      const m = group.length;
+      const a = xs instanceof Float64Array ? new Float64Array(m * k) : new Float32Array(m * k);
+      group.forEach((row, i) => a.set(xs.subarray(row * k, row * k + k), i * k));
+      const c = out instanceof Float32Array ? new Float32Array(m * n) : new Float64Array(m * n);
+      const at = matrix * matrixSize;
+      if (!half) gemmNT(a, 0, stack as FloatArray, at, c, 0, m, n, k, accumulate);
+      else if (!(a instanceof Float32Array && c instanceof Float32Array && simdGemmNT(a, 0, { bits: stack as Uint16Array, dtype: half }, at, c, 0, m, n, k, accumulate))) {
+        const bits = (stack as Uint16Array).subarray(at, at + matrixSize);
+        gemmNT(a, 0, half === 'f16' ? f16ArrayToF32(bits) : bf16ArrayToF32(bits), 0, c, 0, m, n, k, accumulate);
+      }
+      group.forEach((row, i) => out.set(c.subarray(i * n, i * n + n), row * n));
+    });
+    return wrapOutput(backend, [rows, n], dtype, out);
+  });
+}
