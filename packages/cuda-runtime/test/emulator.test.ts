@@ -2,7 +2,7 @@
 // per CUDA thread; barriers, shuffles, ldmatrix and mma by their documented semantics) against the
 // CPU backend on fresh random inputs. This checks kernel logic and the launchers on machines
 // without a GPU; tooling/gpu/cuda-check.sh runs the same cases on a real device.
-import { createRng, DeviceLostError, gather, IndexOutOfRangeError, InvalidConfigError, packBits, tensor, zeros } from '@kvkit/tensor-core';
+import { createRng, DeviceLostError, gather, IndexOutOfRangeError, indexedMatmul, InvalidConfigError, packBits, randomNormal, tensor, toBackend, zeros } from '@kvkit/tensor-core';
 import { arg, CUDA_MODULES, type CudaBackend, createCudaBackend, defineCudaModule } from '@kvkit/tensor-core/cuda';
 import { freshSeed } from '@kvkit/tensor-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,17 @@ describe('the emulated runtime', () => {
     await expect(gather(x, tensor([0, 4], [2], { dtype: 'i32', backend: cuda }), 0).read()).rejects.toBeInstanceOf(IndexOutOfRangeError);
     await expect(packBits(tensor(Uint8Array.of(1, 8), [2], { backend: cuda }), 3).read()).rejects.toBeInstanceOf(InvalidConfigError);
     expect([...(await gather(x, tensor([3, 0], [2], { dtype: 'i32', backend: cuda }), 0).read())]).toEqual([4, 1]);
+  });
+
+  it('indexedMatmul gives zeros for a row whose index is outside the stack (checked on the CPU only), reading nothing', async () => {
+    const r = createRng(seed + 2);
+    const x = randomNormal([3, 40], r);
+    const w = randomNormal([2, 29, 40], r);
+    const expected = await indexedMatmul(x, w, tensor([1, 0, 0], [3], { dtype: 'i32' })).readFloat32();
+    const [cx, cw] = await Promise.all([toBackend(x, cuda), toBackend(w, cuda)]);
+    const got = await indexedMatmul(cx, cw, tensor([1, 2, -1], [3], { dtype: 'i32', backend: cuda })).readFloat32();
+    expect([...got.subarray(0, 29)].map((v, i) => Math.abs(v - expected[i]) <= 1e-4 * (1 + Math.abs(expected[i])))).not.toContain(false);
+    expect([...got.subarray(29)]).toEqual(new Array(58).fill(0));
   });
 
   it('allocating and freeing many tensors leaves nothing resident', async () => {

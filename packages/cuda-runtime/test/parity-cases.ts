@@ -17,6 +17,7 @@ import {
   type DType,
   full,
   gather,
+  indexedMatmul,
   layerNorm,
   logSoftmax,
   matmul,
@@ -32,6 +33,7 @@ import {
   scatter,
   slice,
   softmax,
+  squeeze,
   tensor,
   type Tensor,
   toBackend,
@@ -286,6 +288,38 @@ export function parityCases(): ParityCase[] {
     tolerance: tol('bf16'),
     inputs: (r) => [normal(r, [96, 32, 16], 'bf16'), normal(r, [96, 16, 264], 'bf16')],
     op: (a, b) => expectLaunch(a.backend, 'kv_gemm_mma256_bf16_kn', () => matmul(a, b)),
+  });
+
+  // indexedMatmul (the MoE expert product): [rows, count, n, k] with rows = 1, rows > count, matrices
+  // no row uses, n and k off the 8-column blocks and the 16-byte vectors (element loads), and
+  // vector-aligned k (16-byte loads; k = 300 is aligned for f32 only).
+  const im = (name: string, [rows, count, n, k]: number[], dtype: DType, stackDType: DType = dtype, indexDType: DType = 'i32') =>
+    add({
+      name: `indexedMatmul ${name} [${rows},${count},${n},${k}] ${dtype}`,
+      tolerance: tol(dtype),
+      inputs: (r) => [normal(r, [rows, k], dtype), normal(r, [count, n, k], stackDType), ints(r, [rows], 0, count, indexDType)],
+      op: (x, w, i) => indexedMatmul(x, w, i),
+    });
+  for (const dtype of FLOATS) {
+    for (const shape of [[1, 4, 29, 37], [7, 3, 29, 37], [5, 8, 96, 200], [3, 2, 13, 300]]) im('', shape, dtype);
+  }
+  im('u32 indices', [6, 5, 29, 40], 'f32', 'f32', 'u32');
+  for (const half of ['f16', 'bf16'] as DType[]) im(`f32 · ${half} stack`, [4, 3, 29, 40], 'f32', half);
+  add({
+    name: 'indexedMatmul of views: sliced x, sliced and transposed stacks, strided indices',
+    tolerance: tol('f32'),
+    inputs: (r) => [normal(r, [9, 41]), normal(r, [5, 31, 40]), normal(r, [4, 37, 29]), tensor([7, 2, 7, 0, 7, 3, 7, 2], [4, 2], { dtype: 'i32' })],
+    op: (x, w, t, i) => {
+      const [xs, ws, wt, column] = [slice(x, [2, 1], [6, 38]), slice(w, [1, 2, 3], [5, 31, 40]), transpose(t, [0, 2, 1]), slice(i, [0, 1], [4, 2])];
+      const is = squeeze(column, [1]);
+      return released([indexedMatmul(xs, ws, is), indexedMatmul(xs, wt, is)], xs, ws, wt, column, is);
+    },
+  });
+  add({
+    name: 'indexedMatmul reads aligned f16 rows 16 bytes at a time',
+    tolerance: tol('f16'),
+    inputs: (r) => [normal(r, [3, 64], 'f16'), normal(r, [4, 24, 64], 'f16'), ints(r, [3], 0, 4, 'i32')],
+    op: (x, w, i) => expectLaunch(x.backend, 'kv_indexed_matmul_v_f16', () => indexedMatmul(x, w, i)),
   });
 
   for (const bits of [1, 2, 3, 4, 8]) {

@@ -4,6 +4,7 @@
 import type * as attention from '../ops/attention.js';
 import type * as creation from '../ops/creation.js';
 import type * as elementwise from '../ops/elementwise.js';
+import type * as indexedMatmul from '../ops/indexed-matmul.js';
 import type * as indexing from '../ops/indexing.js';
 import type * as layout from '../ops/layout.js';
 import type * as matmul from '../ops/matmul.js';
@@ -17,6 +18,7 @@ export type TensorCoreOps = [
   typeof attention,
   typeof creation,
   typeof elementwise,
+  typeof indexedMatmul,
   typeof indexing,
   typeof layout,
   typeof matmul,

@@ -1,6 +1,7 @@
 import type { CudaModuleDefinition } from './kernel-api.js';
 import { attentionModule } from './kernels/attention.js';
 import { elementwiseModule } from './kernels/elementwise.js';
+import { indexedMatmulModule } from './kernels/indexed-matmul.js';
 import { indexingModule } from './kernels/indexing.js';
 import { layoutModule } from './kernels/layout.js';
 import { matmulMma256Module, matmulModule } from './kernels/matmul.js';
@@ -17,6 +18,7 @@ export const CUDA_MODULES: readonly CudaModuleDefinition[] = [
   softmaxNormModule,
   matmulModule,
   matmulMma256Module,
+  indexedMatmulModule,
   ropeModule,
   indexingModule,
   packingModule,

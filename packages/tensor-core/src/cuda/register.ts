@@ -3,6 +3,7 @@ import { BackendUnavailable } from '../errors.js';
 import { CudaBackend } from './cuda-backend.js';
 import { registerCudaAttentionKernel } from './kernels/attention.js';
 import { registerCudaElementwiseKernels } from './kernels/elementwise.js';
+import { registerCudaIndexedMatmulKernel } from './kernels/indexed-matmul.js';
 import { registerCudaIndexingKernels } from './kernels/indexing.js';
 import { registerCudaLayoutKernels } from './kernels/layout.js';
 import { registerCudaMatmulKernel } from './kernels/matmul.js';
@@ -23,6 +24,7 @@ export function registerCudaKernels(): void {
   registerCudaReduceKernels();
   registerCudaSoftmaxNormKernels();
   registerCudaMatmulKernel();
+  registerCudaIndexedMatmulKernel();
   registerCudaRopeKernel();
   registerCudaIndexingKernels();
   registerCudaPackingKernels();

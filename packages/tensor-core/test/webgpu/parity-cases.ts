@@ -7,7 +7,7 @@
 import {
   type Backend, type DType, type Rng, type Tensor,
   argmax, argmin, assign, attention, binary, cast, concat, contiguous, createCache, createRng, denseCache, expandDims, full, gather, getBackend,
-  layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, slice, softmax, tensor, topk,
+  indexedMatmul, layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, slice, softmax, squeeze, tensor, topk,
   transpose, unary, unpackBits,
 } from '../../src/index.js';
 import { assertClose } from '../../src/testing/index.js';
@@ -362,6 +362,43 @@ export const PARITY_CASES: ParityCase[] = [
     },
   },
   {
+    name: 'indexedMatmul: rows = 1, rows > count, unused matrices, edge tiles, k past one x chunk, views, u32 indices, f32 · half stacks',
+    async run(gpu, rng, scope) {
+      // [rows, count, n, k]: k = 37 and n = 29 cut every tile; k = 300 takes two x chunks of 256.
+      const shapes = [[1, 4, 29, 37], [7, 3, 29, 37], [5, 8, 96, 200], [3, 2, 13, 300]];
+      const product = (label: string, [rows, count, n, k]: number[], dtype: DType, stackDType: DType = dtype, indexDType: DType = 'i32') => {
+        const [cx, gx] = both(gpu, normals(rng, rows * k), [rows, k], dtype);
+        const [cw, gw] = both(gpu, normals(rng, count * n * k), [count, n, k], stackDType);
+        const [ci, gi] = both(gpu, ints(rng, rows, 0, count), [rows], indexDType);
+        return expectClose(`indexedMatmul ${label}`, indexedMatmul(cx, cw, ci), indexedMatmul(gx, gw, gi));
+      };
+      for (const dtype of scope.floats) {
+        for (const shape of shapes) await product(`${dtype} [${shape}]`, shape, dtype);
+      }
+      await product('u32 indices', [6, 5, 29, 37], 'f32', 'f32', 'u32');
+      for (const half of ['f16', 'bf16'] as const) await product(`f32 · ${half} stack`, [4, 3, 29, 40], 'f32', half);
+      // Views: x a slice (offset, row stride), stacks sliced from a larger one or transposed (k not
+      // contiguous), indices every other entry of a buffer (offset, stride 2).
+      const [cx, gx] = both(gpu, normals(rng, 9 * 41), [9, 41]);
+      const [cw, gw] = both(gpu, normals(rng, 5 * 31 * 40), [5, 31, 40]);
+      const [ct, gt] = both(gpu, normals(rng, 4 * 37 * 29), [4, 37, 29]);
+      const [ci, gi] = both(gpu, [7, 2, 7, 0, 7, 3, 7, 2], [4, 2], 'i32');
+      const xs = (t: Tensor) => slice(t, [2, 1], [6, 38]);
+      const ws = (t: Tensor) => slice(t, [1, 2, 3], [5, 31, 40]);
+      const wt = (t: Tensor) => transpose(t, [0, 2, 1]);
+      const is = (t: Tensor) => squeeze(slice(t, [0, 1], [4, 2]), [1]);
+      await expectClose('indexedMatmul of sliced views', indexedMatmul(xs(cx), ws(cw), is(ci)), indexedMatmul(xs(gx), ws(gw), is(gi)));
+      await expectClose('indexedMatmul of a transposed stack', indexedMatmul(xs(cx), wt(ct), is(ci)), indexedMatmul(xs(gx), wt(gt), is(gi)));
+      // An index outside the stack (checked on the CPU only) reads nothing and gives a row of zeros.
+      const [cv, gv] = both(gpu, normals(rng, 3 * 37), [3, 37]);
+      const [cs, gs] = both(gpu, normals(rng, 2 * 29 * 37), [2, 29, 37]);
+      const bad = await indexedMatmul(gv, gs, tensor([1, 2, -1], [3], { dtype: 'i32', backend: gpu })).readFloat32();
+      const good = await indexedMatmul(cv, cs, tensor([1, 0, 0], [3], { dtype: 'i32' })).readFloat32();
+      assertClose(bad.subarray(0, 29), good.subarray(0, 29), TOLERANCE.f32, 'indexedMatmul row with a valid index');
+      if (bad.subarray(29).some((v) => v !== 0)) fail('indexedMatmul', 'rows with an index outside the stack must be zeros');
+    },
+  },
+  {
     name: 'rope: half and interleaved layouts, partial rotary, large positions, views',
     async run(gpu, rng, scope) {
       for (const dtype of scope.floats) {
@@ -513,5 +550,5 @@ export async function runParityCases(gpu: Backend, seed: number, scope: ParitySc
 /** Kernels the cases above exercise (the suite checks this covers every kernel registered for webgpu). */
 export const COVERED_KERNELS = [
   'contiguous', 'cast', 'concat', 'assign', 'fill', 'binary', 'unary', 'reduce', 'argReduce', 'topk', 'softmax', 'rmsNorm',
-  'layerNorm', 'matmul', 'rope', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
+  'layerNorm', 'matmul', 'indexedMatmul', 'rope', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
 ];

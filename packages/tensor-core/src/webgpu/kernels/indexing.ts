@@ -9,9 +9,9 @@ import { fillTensor } from './layout.js';
 import { runMap } from './map.js';
 
 /** Index tensors are 1-D i32/u32 views: `idx_get(q)` reads entry q as i32 (u32 above 2^31 turn negative: out of range). */
-const INDEX_ACCESS = `fn idx_get(q: u32) -> i32 { return i32(idx_load(u_idx_offset() + q * u_idx_stride())); }`;
+export const INDEX_ACCESS = `fn idx_get(q: u32) -> i32 { return i32(idx_load(u_idx_offset() + q * u_idx_stride())); }`;
 
-function indexUniforms(indices: Tensor): { fields: UniformField[]; values: UniformValues } {
+export function indexUniforms(indices: Tensor): { fields: UniformField[]; values: UniformValues } {
   return {
     fields: [
       { name: 'idx_offset', type: 'u32' },

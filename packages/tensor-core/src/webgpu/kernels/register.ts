@@ -4,6 +4,7 @@ import { type KernelImpl, type KernelName, registerKernel } from '../../kernel-r
 import type { WebGpuBackend } from '../backend.js';
 import { attentionTensor } from './attention.js';
 import { binaryOp, unaryOp } from './elementwise.js';
+import { indexedMatmulTensor } from './indexed-matmul.js';
 import { gatherTensor, scatterTensor } from './indexing.js';
 import { assignInto, castTensor, concatTensors, contiguousCopy, fillTensor } from './layout.js';
 import { matmulTensor } from './matmul.js';
@@ -31,6 +32,7 @@ const KERNELS: { [K in KernelName]?: Impl<K> } = {
   rmsNorm: (b, [x, weight], { eps }) => rmsNormTensor(b, x, weight, eps),
   layerNorm: (b, [x, weight, bias], { eps }) => layerNormTensor(b, x, weight, bias, eps),
   matmul: (b, [x, y], attrs) => matmulTensor(b, x, y, attrs),
+  indexedMatmul: (b, [x, weights, indices], attrs) => indexedMatmulTensor(b, x, weights, indices, attrs),
   rope: (b, [x, positions, invFreq], { layout }) => ropeTensor(b, x, positions, invFreq, layout),
   gather: (b, [x, indices], { axis }) => gatherTensor(b, x, indices, axis),
   scatter: (b, [x, indices, updates], { axis, mode }) => scatterTensor(b, x, indices, updates, axis, mode),
