@@ -1,6 +1,7 @@
 import type { Tensor } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import type { LayerWeights, LinearWeights, LlamaWeights } from './weights.js';
+import { type MoeConfig, routesLayer } from './moe-config.js';
+import type { LayerWeights, LinearWeights, LlamaWeights, MlpWeights, MoeWeights } from './weights.js';
 
 /** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
 export interface ExpectedTensor {
@@ -11,9 +12,23 @@ export interface ExpectedTensor {
    * fused, row ranges loaded as matrices of their own (Phi-3's qkv_proj and gate_up_proj: one
    * consecutive range each; GPT-NeoX's query_key_value: one range per head for each of q, k, v).
    */
-  parts: { ranges: RowRange[]; assign: (t: Tensor) => void }[];
+  parts: TensorPart[];
   /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
   offset?: number;
+}
+
+/** Rows of a checkpoint tensor loaded as a tensor of their own, or placed in a stack of matrices at row `row`. */
+export type TensorPart = { ranges: RowRange[]; assign: (t: Tensor) => void } | { ranges: RowRange[]; stack: MatrixStack; row: number };
+
+/**
+ * Matrices the checkpoint stores one by one but the runtime keeps as one tensor [count, rows, cols]
+ * (a mixture's experts, for `indexedMatmul`): filled as its parts arrive, then loaded once.
+ */
+export interface MatrixStack {
+  /** How messages name it. */
+  name: string;
+  shape: [count: number, rows: number, cols: number];
+  assign: (t: Tensor) => void;
 }
 
 /** Rows [start, start + count) of a checkpoint tensor (elements, for a vector). */
@@ -60,7 +75,7 @@ function normTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string
 const SANDWICH_NORMS = { attentionOutput: 'post_attention_layernorm', beforeMlp: 'pre_feedforward_layernorm', mlpOutput: 'post_feedforward_layernorm' };
 const GLM4_SANDWICH_NORMS = { attentionOutput: 'post_self_attn_layernorm', beforeMlp: 'post_attention_layernorm', mlpOutput: 'post_mlp_layernorm' };
 
-/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere, GLM and (fused) Phi-3. */
+/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere, GLM, (fused) Phi-3 and, around their experts, Mixtral, Qwen-MoE and OLMoE. */
 function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
@@ -110,7 +125,9 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       if (config.blockNorms === 'sandwich') norm(`${p}.${names.beforeMlp}`, d, (t) => (layer.postAttentionNorm = t));
       norm(`${p}.${names.mlpOutput}`, d, (t) => (layer.mlpOutputNorm = t));
     }
-    if (config.fusedProjections.gateUp) {
+    if (routesLayer(config.moe, i)) {
+      expertTensors(list, config, config.moe, p, layer);
+    } else if (config.fusedProjections.gateUp) {
       // Phi-3 and GLM: gate and up are the two halves of gate_up_proj's rows.
       const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
       [layer.gate, layer.up] = [gate, up];
@@ -119,11 +136,45 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
       linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
     }
-    linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
+    if (!layer.moe) linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
   normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
+}
+
+/**
+ * A routing layer's tensors: the router (`gate`), each expert's gate, up and down matrices stacked
+ * into two tensors (`MoeWeights`), and Qwen2-MoE's shared expert with its gate. Mixtral names them
+ * block_sparse_moe.gate and experts.e.w1 / w3 / w2; Qwen and OLMoE mlp.gate and
+ * experts.e.gate_proj / up_proj / down_proj.
+ */
+function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConfig, p: string, layer: Partial<LayerWeights>): void {
+  const { hiddenSize: d } = config;
+  const { experts, expertSize: ff } = moe;
+  const mixtral = config.modelType === 'mixtral';
+  const block = `${p}.${mixtral ? 'block_sparse_moe' : 'mlp'}`;
+  const [gateName, upName, downName] = mixtral ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
+  const weights = {} as MoeWeights;
+  layer.moe = weights;
+  linearTensors(list, `${block}.gate`, experts, d, false, (w) => (weights.router = w));
+  const gateUp: MatrixStack = { name: `${block}.experts.*.${gateName}/${upName}`, shape: [experts, 2 * ff, d], assign: (t) => (weights.gateUp = t) };
+  const down: MatrixStack = { name: `${block}.experts.*.${downName}`, shape: [experts, d, ff], assign: (t) => (weights.down = t) };
+  const stacked = (name: string, shape: number[], stack: MatrixStack, row: number): ExpectedTensor => ({ name, shape, parts: [{ ranges: [[0, shape[0]]], stack, row }] });
+  for (let e = 0; e < experts; e++) {
+    const expert = `${block}.experts.${e}`;
+    list.push(stacked(`${expert}.${gateName}.weight`, [ff, d], gateUp, 2 * e * ff));
+    list.push(stacked(`${expert}.${upName}.weight`, [ff, d], gateUp, (2 * e + 1) * ff));
+    list.push(stacked(`${expert}.${downName}.weight`, [d, ff], down, e * d));
+  }
+  if (moe.sharedExpertSize === undefined) return;
+  const shared = {} as MlpWeights;
+  weights.shared = shared;
+  const size = moe.sharedExpertSize;
+  linearTensors(list, `${block}.shared_expert.gate_proj`, size, d, false, (w) => (shared.gate = w));
+  linearTensors(list, `${block}.shared_expert.up_proj`, size, d, false, (w) => (shared.up = w));
+  linearTensors(list, `${block}.shared_expert.down_proj`, d, size, false, (w) => (shared.down = w));
+  linearTensors(list, `${block}.shared_expert_gate`, 1, d, false, (w) => (weights.sharedGate = w));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 import { inCommonNames } from './config-names.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
+import { type MoeConfig, parseMoeConfig } from './moe-config.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
 export const SUPPORTED_MODEL_TYPES = Object.fromEntries(Object.entries(MODEL_FAMILIES).map(([type, family]) => [type, family.covers])) as Record<ModelType, string>;
@@ -57,6 +58,8 @@ export interface LlamaConfig extends LayerTraits {
   eosTokenIds: number[];
   /** The dtype the checkpoint was saved in, as the config states it (informational). */
   torchDtype?: string;
+  /** The mixture-of-experts MLP (Mixtral, Qwen-MoE, OLMoE); absent: every layer's MLP is dense. */
+  moe?: MoeConfig;
 }
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -107,6 +110,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     unsupported('qk_layernorm', true, type === 'phi' ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
   }
   if ((type === 'cohere' || type === 'cohere2') && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
+  if (type === 'olmoe' && c.clip_qkv !== undefined && c.clip_qkv !== null) unsupported('clip_qkv', c.clip_qkv, 'null (the released OLMoE checkpoints clip nothing)');
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
@@ -157,11 +161,13 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // GPT-NeoX and StableLM read use_parallel_residual (defaults: true and false).
   const readsParallel = type === 'gpt_neox' || type === 'stablelm';
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
+  const moe = parseMoeConfig(c, type, numLayers, positiveInt, invalid);
   return {
     modelType: type,
     numLayers,
     hiddenSize,
-    intermediateSize: positiveInt('intermediate_size'),
+    // The dense MLP's width; a config whose every layer routes may leave it out.
+    intermediateSize: positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined),
     numHeads,
     numKvHeads,
     headDim,
@@ -187,15 +193,17 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     // Cohere multiplies its logits by logit_scale.
     ...(type === 'cohere' || type === 'cohere2' ? { logitsDivisor: 1 / positiveNumber(c.logit_scale ?? 0.0625, 'logit_scale') } : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
-    // Qwen2, StableLM's use_qkv_bias and GLM's attention_bias put biases on q, k and v only.
+    // Qwen2 (and Qwen2-MoE's qkv_bias), StableLM's use_qkv_bias and GLM's attention_bias put biases on q, k and v only.
     attentionBias:
-      type === 'qwen2' || (type === 'stablelm' && c.use_qkv_bias === true) || ((type === 'glm' || type === 'glm4') && attentionBias)
+      type === 'qwen2' ||
+      (type === 'qwen2_moe' && c.qkv_bias !== false) || (type === 'stablelm' && c.use_qkv_bias === true) || ((type === 'glm' || type === 'glm4') && attentionBias)
         ? { q: true, k: true, v: true, o: false }
         : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: traits.mlpBias || Boolean(c.mlp_bias ?? false),
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
+    ...(moe ? { moe } : {}),
   };
 }
 
@@ -269,12 +277,13 @@ function parseSlidingWindow(
   invalid: (field: string, problem: string) => never,
   positiveInt: (field: string, fallback?: number) => number,
 ): { slidingWindow?: number; slidingLayers?: number[] } {
-  const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3';
+  const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
-  if ((qwenFamily || type === 'mistral' || type === 'phi3') && c.sliding_window === null) return {};
-  if (type === 'phi3' && c.sliding_window === undefined) return {};
+  if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};
+  // Phi3Config and MixtralConfig default to no window.
+  if ((type === 'phi3' || type === 'mixtral') && c.sliding_window === undefined) return {};
   const layerTypes = c.layer_types;
   let sliding: boolean[];
   if (Array.isArray(layerTypes)) {
@@ -290,7 +299,7 @@ function parseSlidingWindow(
     if (!Number.isInteger(fullLayers) || (fullLayers as number) < 0) return invalid('max_window_layers', `must be an integer >= 0, got ${JSON.stringify(fullLayers)}`);
     sliding = Array.from({ length: numLayers }, (_, i) => i >= (fullLayers as number));
   } else {
-    sliding = Array.from({ length: numLayers }, () => type === 'mistral' || type === 'phi3');
+    sliding = Array.from({ length: numLayers }, () => type === 'mistral' || type === 'phi3' || type === 'mixtral');
   }
   if (!sliding.includes(true)) return {};
   const slidingWindow = positiveInt('sliding_window', MODEL_FAMILIES[type].slidingWindow ?? undefined);

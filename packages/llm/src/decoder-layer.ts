@@ -3,18 +3,14 @@ import {
   cast,
   concat,
   contiguous,
-  gelu,
-  geluTanh,
   layerNorm,
   type KVCache,
-  matmul,
   maximum,
   mul,
   reshape,
   rmsNorm,
   rope,
   rsqrt,
-  silu,
   slice,
   sum,
   type Tensor,
@@ -22,7 +18,9 @@ import {
   transpose,
 } from '@kvkit/tensor-core';
 import { type LlamaConfig, layerWindow } from './config.js';
+import { feedForward } from './feed-forward.js';
 import type { LayerRope } from './layer-ropes.js';
+import { linear } from './linear.js';
 import type { LayerWeights, LinearWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
@@ -66,26 +64,6 @@ export interface LayerContext {
   positions: Tensor;
   segments: readonly Segment[];
   onLayer?: (event: LayerActivations) => void;
-}
-
-/**
- * The model's products sum in f32, as PyTorch and the GPU backends do: on the CPU that is about
- * twice the float64 sums' speed over several rows (prefill), and the values still do not depend on
- * the number of rows (tensor-core's `accumulate`).
- */
-const PRODUCT = { transposeB: true, accumulate: 'f32' } as const;
-
-/**
- * x · Wᵀ (+ b), HF `nn.Linear`. A single row (decode) is computed as W · xᵀ instead: the same dot
- * products, but each loaded x value then feeds several weight rows at once, which doubles the CPU
- * matmul rate for matrix-vector products; [out, 1] and [1, out] share one memory layout.
- */
-export function linear(x: Tensor, w: LinearWeights, scope: TensorScope): Tensor {
-  const y =
-    x.shape[0] === 1
-      ? scope.track(reshape(scope.track(matmul(w.weight, x, PRODUCT)), [1, w.weight.shape[0]]))
-      : scope.track(matmul(x, w.weight, PRODUCT));
-  return w.bias ? scope.track(add(y, w.bias)) : y;
 }
 
 /** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
@@ -146,7 +124,7 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     // In parallel the MLP reads the layer's input (GPT-NeoX: through its own norm; Phi: the attention's normalized input), else the attention's result.
     const mlpInput = config.parallelResidual ? x : afterAttention;
     const h2 = w.postAttentionNorm ? scope.track(normalize(mlpInput, w.postAttentionNorm, w.postAttentionNormBias, config)) : config.parallelResidual ? h : mlpInput;
-    return add(afterAttention, residualBranch(mlp(h2, w, config, scope), w.mlpOutputNorm));
+    return add(afterAttention, residualBranch(feedForward(h2, w, layerIndex, config, scope), w.mlpOutputNorm));
   } finally {
     scope.dispose();
   }
@@ -202,16 +180,6 @@ function attendThroughCaches(q: Tensor, keyPreRope: Tensor, key: Tensor, value: 
     return scope.track(result.output);
   });
   return whole ? outputs[0] : scope.track(concat(outputs, 1));
-}
-
-const ACTIVATIONS = { silu, gelu_tanh: geluTanh, gelu } as const;
-
-/** The MLP: down(act(gate(h)) · up(h)) where it is gated (SwiGLU, GeGLU), else down(act(up(h))) (GPT-NeoX). */
-function mlp(h: Tensor, w: LayerWeights, config: LlamaConfig, scope: TensorScope): Tensor {
-  const activation = ACTIVATIONS[config.mlpActivation];
-  const up = linear(h, w.up, scope);
-  const hidden = w.gate ? mul(scope.track(activation(linear(h, w.gate, scope))), up) : activation(up);
-  return linear(scope.track(hidden), w.down, scope);
 }
 
 /** The model's norm of x: RMSNorm, or LayerNorm with its bias (GPT-NeoX). */

@@ -3,6 +3,7 @@ export { LlamaModel, type ForwardOptions, type BatchItem, type BatchForwardOptio
 export { defaultCacheMethod } from './default-cache.js';
 export type { LayerActivations } from './decoder-layer.js';
 export { type LlamaConfig, type ModelType, SUPPORTED_MODEL_TYPES, SUPPORTED_ROPE_TYPES, layerWindow, parseModelConfig } from './config.js';
+export type { MoeConfig } from './moe-config.js';
 export { LlamaTokenizer, loadTokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer.js';
 export { ChatTemplates, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
 export { ChatSession, type ChatSessionOptions, type ChatReply } from './chat-session.js';

@@ -218,6 +218,32 @@ export const MODEL_FAMILIES = {
     slidingWindow: 4096,
     layer: OLMO_LAYER,
   },
+  mixtral: {
+    covers: 'Mixtral 8x7B and 8x22B (MixtralForCausalLM: a router sending each token to 2 of 8 SwiGLU experts, their weights renormalized)',
+    architecture: 'MixtralForCausalLM',
+    maxPositions: 4096 * 32,
+    slidingWindow: null,
+  },
+  qwen2_moe: {
+    covers: 'Qwen1.5-MoE and Qwen2-57B-A14B (Qwen2MoeForCausalLM: routed experts beside a shared expert gated per token, q/k/v biases)',
+    architecture: 'Qwen2MoeForCausalLM',
+    maxPositions: 32768,
+    slidingWindow: 4096,
+  },
+  qwen3_moe: {
+    covers: "Qwen3 mixture-of-experts models (Qwen3MoeForCausalLM: Qwen3-30B-A3B, Qwen3-235B-A22B; RMSNorm over each head's queries and keys)",
+    architecture: 'Qwen3MoeForCausalLM',
+    maxPositions: 32768,
+    slidingWindow: 4096,
+    layer: { qkNorm: 'head' },
+  },
+  olmoe: {
+    covers: 'OLMoE (OlmoeForCausalLM: 8 of 64 experts per token, RMSNorm over the whole query and key projections)',
+    architecture: 'OlmoeForCausalLM',
+    maxPositions: 4096,
+    slidingWindow: null,
+    layer: { qkNorm: 'projection' },
+  },
   granite: {
     covers: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
     architecture: 'GraniteForCausalLM',

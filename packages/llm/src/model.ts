@@ -22,7 +22,8 @@ import {
 import type { LlamaConfig } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
 import { LayerRopes } from './layer-ropes.js';
-import { decoderLayer, type LayerActivations, linear, normalize, type Segment } from './decoder-layer.js';
+import { decoderLayer, type LayerActivations, normalize, type Segment } from './decoder-layer.js';
+import { linear } from './linear.js';
 import type { LlamaTokenizer } from './tokenizer.js';
 import type { LlamaWeights } from './weights.js';
 
@@ -134,6 +135,20 @@ export class LlamaModel {
   }
 
   /**
+   * A routing layer's experts (`config.moe`), as stacked at load: the router [experts, hidden], each
+   * expert's gate rows then up rows [experts, 2 · expertSize, hidden], and down [experts, hidden,
+   * expertSize]; undefined on a dense layer. The model owns them (do not dispose).
+   */
+  expertWeights(layer: number): { router: Tensor; gateUp: Tensor; down: Tensor } | undefined {
+    this.assertAlive();
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.config.numLayers) {
+      throw new IndexOutOfRangeError(`expertWeights: layer ${layer} is outside 0…${this.config.numLayers - 1}`, { layer });
+    }
+    const moe = this.weights.layers[layer].moe;
+    return moe && { router: moe.router.weight, gateUp: moe.gateUp, down: moe.down };
+  }
+
+  /**
    * A cache for one request; default: attention-kernels' paged cache in the model's dtype (the dense
    * cache on backends without its kernels, see `defaultCacheMethod`).
    */
@@ -183,10 +198,14 @@ export class LlamaModel {
     for (const layer of this.weights.layers) {
       const norms = [layer.inputNorm, layer.inputNormBias, layer.postAttentionNorm, layer.postAttentionNormBias, layer.qNorm, layer.kNorm, layer.attentionOutputNorm, layer.mlpOutputNorm];
       for (const norm of norms) release(norm);
-      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]) {
+      const moe = layer.moe;
+      const shared = moe?.shared;
+      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
         release(lin?.weight);
         release(lin?.bias);
       }
+      release(moe?.gateUp);
+      release(moe?.down);
     }
     this.ropes.dispose();
     this.weights.pool?.release();

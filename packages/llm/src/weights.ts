@@ -6,6 +6,7 @@ import {
   f32ArrayToF16,
   parseSafetensors,
   parseSafetensorsHeader,
+  reshape,
   type SafetensorsEntry,
   type SafetensorsHeader,
   safetensorsHeaderLength,
@@ -19,6 +20,7 @@ import type { LlamaConfig } from './config.js';
 import type { LoadProgress } from './load-model.js';
 import { type ModelFiles, requireFile } from './model-source.js';
 import { type ExpectedTensor, expectedTensors, type RowRange, rowsOf, type WeightTarget } from './checkpoint-tensors.js';
+import { StackFiller } from './matrix-stacks.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 
 /** A linear layer in HF layout: weight [out, in], optional bias [out]. */
@@ -45,10 +47,32 @@ export interface LayerWeights {
   mlpOutputNorm?: Tensor;
   /** The norm before the MLP (HF's post_attention_layernorm; Gemma's pre_feedforward_layernorm; absent in OLMo 2). */
   postAttentionNorm?: Tensor;
-  /** The gated MLP's gate (absent in a plain MLP: GPT-NeoX's, `config.gatedMlp` false). */
+  /** The dense MLP's (`MlpWeights`; absent on a layer that routes through experts: `moe`). */
+  gate?: LinearWeights;
+  up?: LinearWeights;
+  down?: LinearWeights;
+  /** The mixture of experts of a layer that routes (`config.moe`). */
+  moe?: MoeWeights;
+}
+
+/** A dense MLP: down(act(gate(x)) · up(x)), or down(act(up(x))) without a gate (GPT-NeoX's, `config.gatedMlp` false). */
+export interface MlpWeights {
   gate?: LinearWeights;
   up: LinearWeights;
   down: LinearWeights;
+}
+
+/** A mixture-of-experts MLP (`config.moe`), its experts' matrices stacked for `indexedMatmul`. */
+export interface MoeWeights {
+  /** [experts, hidden]: the router's logits. */
+  router: LinearWeights;
+  /** [experts, 2 · expertSize, hidden]: each expert's gate rows, then its up rows. */
+  gateUp: Tensor;
+  /** [experts, hidden, expertSize]. */
+  down: Tensor;
+  /** Qwen2-MoE's shared expert and its gate ([1, hidden]: sigmoid of it scales the shared expert's output). */
+  shared?: MlpWeights;
+  sharedGate?: LinearWeights;
 }
 
 export interface LlamaWeights {
@@ -92,6 +116,7 @@ export async function loadWeights(
   const loaded: Tensor[] = [];
   // Sized at the first shard's header, whose matrices say whether the checkpoint is half precision.
   let pool: WeightPool | null | undefined;
+  const stacks = new StackFiller();
   try {
     const indexBytes = await files.read(SHARD_INDEX_FILE);
     const plan = indexBytes ? shardPlan(parseShardIndex(indexBytes), expected) : new Map([[SINGLE_FILE, expected]]);
@@ -108,13 +133,25 @@ export async function loadWeights(
           }
           assertShape(shardName, entry, item.shape);
           const bytes = await shard.read(entry);
-          const load = (data: Uint8Array, shape: number[]) =>
-            (pool && shape.length === 2 && pooledTensor(pool, data, entry, shape, halfWeights, shardName, backend)) ||
-            floatTensor(withOffset(decodeSafetensorsFloat32(data, entry, shardName), item.offset), shape, dtype, backend);
-          // Each part (a fused matrix's rows for one layer) loaded as a tensor of its own, pooled like any other.
+          const load = (data: Uint8Array, shape: number[], from: SafetensorsEntry) =>
+            (pool && shape.length === 2 && pooledTensor(pool, data, from, shape, halfWeights, shardName, backend)) ||
+            floatTensor(withOffset(decodeSafetensorsFloat32(data, from, shardName), item.offset), shape, dtype, backend);
+          // Each part (a fused matrix's rows for one layer) loaded as a tensor of its own, pooled like any
+          // other; an expert's matrix goes into its stack, loaded as one matrix once complete.
           const rowBytes = bytes.length / item.shape[0];
           for (const part of item.parts) {
-            const t = load(rowsFrom(bytes, rowBytes, part.ranges), [rowsOf(part), ...item.shape.slice(1)]);
+            const data = rowsFrom(bytes, rowBytes, part.ranges);
+            if ('stack' in part) {
+              const whole = stacks.place(part.stack, part.row, rowsOf(part), data, entry, shardName);
+              if (!whole) continue;
+              const matrix = load(whole.bytes, whole.entry.shape, whole.entry);
+              const t = reshape(matrix, part.stack.shape);
+              matrix.dispose();
+              loaded.push(t);
+              part.stack.assign(t);
+              continue;
+            }
+            const t = load(data, [rowsOf(part), ...item.shape.slice(1)], entry);
             loaded.push(t);
             part.assign(t);
           }

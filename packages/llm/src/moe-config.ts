@@ -1,0 +1,63 @@
+import type { ModelType } from './model-families.js';
+
+/** A mixture-of-experts MLP: a router picks `expertsPerToken` of `experts` SwiGLU experts for each token. */
+export interface MoeConfig {
+  experts: number;
+  expertsPerToken: number;
+  /** Each expert's intermediate width. */
+  expertSize: number;
+  /** The chosen experts' router probabilities rescaled to sum to 1 (Mixtral always; Qwen and OLMoE as `norm_topk_prob` says). */
+  normalizeTopK: boolean;
+  /** Layers whose MLP is the dense one of `intermediate_size` (Qwen's `mlp_only_layers` and `decoder_sparse_step`); the others route. */
+  denseLayers: number[];
+  /** Qwen2-MoE: the width of a shared expert every token passes through, scaled by sigmoid(shared_expert_gate(x)). */
+  sharedExpertSize?: number;
+}
+
+/** Where each family keeps its experts' settings, and its transformers class defaults. */
+const MOE_FAMILIES: Partial<Record<ModelType, { expertsField: string; expertSizeField: string; experts: number; perToken: number; normalize: boolean | 'config'; shared?: boolean }>> = {
+  mixtral: { expertsField: 'num_local_experts', expertSizeField: 'intermediate_size', experts: 8, perToken: 2, normalize: true },
+  qwen2_moe: { expertsField: 'num_experts', expertSizeField: 'moe_intermediate_size', experts: 60, perToken: 4, normalize: 'config', shared: true },
+  qwen3_moe: { expertsField: 'num_experts', expertSizeField: 'moe_intermediate_size', experts: 128, perToken: 8, normalize: 'config' },
+  olmoe: { expertsField: 'num_experts', expertSizeField: 'intermediate_size', experts: 64, perToken: 8, normalize: 'config' },
+};
+
+/** Whether `type` routes its MLP through experts. */
+export const isMoeFamily = (type: ModelType): boolean => MOE_FAMILIES[type] !== undefined;
+
+/**
+ * The MoE settings of a config.json, or undefined for a dense family. Qwen's layers route where
+ * transformers' Qwen2MoeDecoderLayer does: not listed in `mlp_only_layers`, and (index + 1) a
+ * multiple of `decoder_sparse_step`.
+ */
+export function parseMoeConfig(
+  c: Record<string, unknown>,
+  type: ModelType,
+  numLayers: number,
+  positiveInt: (field: string, fallback?: number) => number,
+  invalid: (field: string, problem: string) => never,
+): MoeConfig | undefined {
+  const family = MOE_FAMILIES[type];
+  if (!family) return undefined;
+  const experts = positiveInt(family.expertsField, family.experts);
+  const expertsPerToken = positiveInt('num_experts_per_tok', family.perToken);
+  if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);
+  const normalizeTopK = family.normalize === 'config' ? c.norm_topk_prob === true : family.normalize;
+  const step = positiveInt('decoder_sparse_step', 1);
+  const only = c.mlp_only_layers ?? [];
+  if (!Array.isArray(only) || !only.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
+    invalid('mlp_only_layers', `must list layer indices below ${numLayers}, got ${JSON.stringify(only)}`);
+  }
+  const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) => (only as number[]).includes(i) || (i + 1) % step !== 0);
+  return {
+    experts,
+    expertsPerToken,
+    expertSize: positiveInt(family.expertSizeField),
+    normalizeTopK,
+    denseLayers,
+    ...(family.shared ? { sharedExpertSize: positiveInt('shared_expert_intermediate_size') } : {}),
+  };
+}
+
+/** Whether layer `layer` routes through experts. */
+export const routesLayer = (moe: MoeConfig | undefined, layer: number): moe is MoeConfig => moe !== undefined && !moe.denseLayers.includes(layer);
