@@ -34,8 +34,9 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // windows with their own rope, q/k norms over the projections, YaRN; Phi-2: one norm for both
   // blocks, 0.4 rotary; StableLM 2: LayerNorms around a SwiGLU MLP, q/k/v biases; Cohere: rotary
   // pairs of neighbouring channels (the interleaved layout through every pre-RoPE cache); GLM-4-0414: the
-  // same layout over half of each head, norms around both blocks.
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich']) {
+  // same layout over half of each head, norms around both blocks; Qwen3-MoE: a mixture of experts
+  // (3 of 8 per token) in place of the MLP.
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);
