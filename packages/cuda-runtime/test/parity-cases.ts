@@ -321,6 +321,16 @@ export function parityCases(): ParityCase[] {
     inputs: (r) => [normal(r, [3, 64], 'f16'), normal(r, [4, 24, 64], 'f16'), ints(r, [3], 0, 4, 'i32')],
     op: (x, w, i) => expectLaunch(x.backend, 'kv_indexed_matmul_v_f16', () => indexedMatmul(x, w, i)),
   });
+  // A decode step's single row, a view of a wider x: its row stride (65) is never stepped along.
+  add({
+    name: 'indexedMatmul reads one row of a wider f16 x 16 bytes at a time',
+    tolerance: tol('f16'),
+    inputs: (r) => [normal(r, [3, 65], 'f16'), normal(r, [4, 24, 64], 'f16'), ints(r, [1], 0, 4, 'i32')],
+    op: (x, w, i) => {
+      const row = slice(x, [0, 0], [1, 64]);
+      return released([expectLaunch(x.backend, 'kv_indexed_matmul_v_f16', () => indexedMatmul(row, w, i))], row);
+    },
+  });
 
   for (const bits of [1, 2, 3, 4, 8]) {
     add({

@@ -11,12 +11,14 @@ const COLUMNS = BLOCK / 32;
 
 /**
  * Whether x's and the stack's rows can be read 16 bytes at a time: contiguous along k, and every row
- * (and matrix) start 16-byte aligned.
+ * (and matrix) start 16-byte aligned. Axes of size 1 are never stepped along, so their strides (a
+ * decode step's single row of x, a view's) do not count.
  */
 function vectorRows(backend: CudaBackend, x: Tensor, weights: Tensor, k: number): boolean {
   const perVector = 16 / bytesPerElement(x.dtype);
-  const aligned = (t: Tensor, rowStrides: readonly number[]) => backend.address(t) % 16 === 0 && rowStrides.every((s) => s % perVector === 0);
-  return k % perVector === 0 && x.strides[1] === 1 && weights.strides[2] === 1 && aligned(x, [x.strides[0]]) && aligned(weights, weights.strides.slice(0, 2));
+  const aligned = (t: Tensor, rowAxes: readonly number[]) =>
+    backend.address(t) % 16 === 0 && rowAxes.every((axis) => t.shape[axis] === 1 || t.strides[axis] % perVector === 0);
+  return k % perVector === 0 && x.strides[1] === 1 && weights.strides[2] === 1 && aligned(x, [0]) && aligned(weights, [0, 1]);
 }
 
 export function registerCudaIndexedMatmulKernel(): void {
