@@ -71,25 +71,26 @@ function normTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string
   if (setBias && config.normKind === 'layer' && config.normBias) list.push(whole(`${prefix}.bias`, [size], setBias));
 }
 
+/** A fused matrix whose consecutive row blocks become the weights of several linear layers (no biases: Phi-3, GLM and Granite's shared MLP have none). */
+function fused(name: string, inDim: number, layers: [rows: number, weights: LinearWeights][]): ExpectedTensor {
+  let start = 0;
+  const parts = layers.map(([rows, weights]) => {
+    const ranges: RowRange[] = [[start, rows]];
+    start += rows;
+    return { ranges, assign: (t: Tensor) => (weights.weight = t) };
+  });
+  return { name, shape: [start, inDim], parts };
+}
+
 /** The norms around the blocks where they sit on the outputs too (Gemma's and OLMo 2's names; GLM-4-0414's). */
 const SANDWICH_NORMS = { attentionOutput: 'post_attention_layernorm', beforeMlp: 'pre_feedforward_layernorm', mlpOutput: 'post_feedforward_layernorm' };
 const GLM4_SANDWICH_NORMS = { attentionOutput: 'post_self_attn_layernorm', beforeMlp: 'post_attention_layernorm', mlpOutput: 'post_mlp_layernorm' };
 
-/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere, GLM, (fused) Phi-3 and, around their experts, Mixtral, Qwen-MoE and OLMoE. */
+/** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere, GLM, (fused) Phi-3 and, around their experts, Mixtral, Qwen-MoE, OLMoE and Granite MoE. */
 function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, bias, set);
-  /** A fused matrix whose consecutive row blocks become the weights of several linear layers (no biases: Phi-3 has none). */
-  const fused = (name: string, inDim: number, layers: [rows: number, weights: LinearWeights][]): ExpectedTensor => {
-    let start = 0;
-    const parts = layers.map(([rows, weights]) => {
-      const ranges: RowRange[] = [[start, rows]];
-      start += rows;
-      return { ranges, assign: (t: Tensor) => (weights.weight = t) };
-    });
-    return { name, shape: [start, inDim], parts };
-  };
   for (let i = 0; i < config.numLayers; i++) {
     const layer: Partial<LayerWeights> = {};
     target.layers.push(layer);
@@ -144,33 +145,50 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
 }
 
 /**
- * A routing layer's tensors: the router (`gate`), each expert's gate, up and down matrices stacked
- * into two tensors (`MoeWeights`), and Qwen2-MoE's shared expert with its gate. Mixtral names them
+ * A routing layer's tensors: the router, each expert's gate, up and down matrices stacked into two
+ * tensors (`MoeWeights`), and a shared expert where the family has one. Mixtral names them
  * block_sparse_moe.gate and experts.e.w1 / w3 / w2; Qwen and OLMoE mlp.gate and
- * experts.e.gate_proj / up_proj / down_proj.
+ * experts.e.gate_proj / up_proj / down_proj (Qwen2-MoE's shared_expert and shared_expert_gate
+ * beside them); Granite stores them stacked already: block_sparse_moe.router.layer, input_linear
+ * [experts, 2 · size, hidden] (gate rows, then up rows) and output_linear, with shared_mlp's fused
+ * input_linear and output_linear on the layer.
  */
 function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConfig, p: string, layer: Partial<LayerWeights>): void {
   const { hiddenSize: d } = config;
   const { experts, expertSize: ff } = moe;
+  const weights = {} as MoeWeights;
+  layer.moe = weights;
+  const stack = (name: string, shape: MatrixStack['shape'], assign: (t: Tensor) => void): MatrixStack => ({ name, shape, assign });
+  const into = (name: string, shape: number[], target: MatrixStack, row: number): ExpectedTensor => ({ name, shape, parts: [{ ranges: [[0, shape[0]]], stack: target, row }] });
+  const shared = moe.sharedExpert && ({} as MlpWeights);
+  if (shared) weights.shared = shared;
+  if (config.modelType === 'granitemoe' || config.modelType === 'granitemoeshared') {
+    const block = `${p}.block_sparse_moe`;
+    linearTensors(list, `${block}.router.layer`, experts, d, false, (w) => (weights.router = w));
+    const gateUp = stack(`${block}.input_linear`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
+    const down = stack(`${block}.output_linear`, [experts, d, ff], (t) => (weights.down = t));
+    list.push(into(`${gateUp.name}.weight`, gateUp.shape, gateUp, 0), into(`${down.name}.weight`, down.shape, down, 0));
+    if (!shared) return;
+    const size = moe.sharedExpert!.size;
+    [shared.gate, shared.up] = [{} as LinearWeights, {} as LinearWeights];
+    list.push(fused(`${p}.shared_mlp.input_linear.weight`, d, [[size, shared.gate], [size, shared.up]]));
+    linearTensors(list, `${p}.shared_mlp.output_linear`, d, size, false, (w) => (shared.down = w));
+    return;
+  }
   const mixtral = config.modelType === 'mixtral';
   const block = `${p}.${mixtral ? 'block_sparse_moe' : 'mlp'}`;
   const [gateName, upName, downName] = mixtral ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
-  const weights = {} as MoeWeights;
-  layer.moe = weights;
   linearTensors(list, `${block}.gate`, experts, d, false, (w) => (weights.router = w));
-  const gateUp: MatrixStack = { name: `${block}.experts.*.${gateName}/${upName}`, shape: [experts, 2 * ff, d], assign: (t) => (weights.gateUp = t) };
-  const down: MatrixStack = { name: `${block}.experts.*.${downName}`, shape: [experts, d, ff], assign: (t) => (weights.down = t) };
-  const stacked = (name: string, shape: number[], stack: MatrixStack, row: number): ExpectedTensor => ({ name, shape, parts: [{ ranges: [[0, shape[0]]], stack, row }] });
+  const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
+  const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
   for (let e = 0; e < experts; e++) {
     const expert = `${block}.experts.${e}`;
-    list.push(stacked(`${expert}.${gateName}.weight`, [ff, d], gateUp, 2 * e * ff));
-    list.push(stacked(`${expert}.${upName}.weight`, [ff, d], gateUp, (2 * e + 1) * ff));
-    list.push(stacked(`${expert}.${downName}.weight`, [d, ff], down, e * d));
+    list.push(into(`${expert}.${gateName}.weight`, [ff, d], gateUp, 2 * e * ff));
+    list.push(into(`${expert}.${upName}.weight`, [ff, d], gateUp, (2 * e + 1) * ff));
+    list.push(into(`${expert}.${downName}.weight`, [d, ff], down, e * d));
   }
-  if (moe.sharedExpertSize === undefined) return;
-  const shared = {} as MlpWeights;
-  weights.shared = shared;
-  const size = moe.sharedExpertSize;
+  if (!shared) return;
+  const size = moe.sharedExpert!.size;
   linearTensors(list, `${block}.shared_expert.gate_proj`, size, d, false, (w) => (shared.gate = w));
   linearTensors(list, `${block}.shared_expert.up_proj`, size, d, false, (w) => (shared.up = w));
   linearTensors(list, `${block}.shared_expert.down_proj`, d, size, false, (w) => (shared.down = w));

@@ -189,7 +189,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     residualScale: 1,
     logitsDivisor: 1,
     ...(gemmaFields?.fields ?? {}),
-    ...(type === 'granite' ? graniteFields(c, positiveNumber) : {}),
+    ...(type === 'granite' || type === 'granitemoe' || type === 'granitemoeshared' ? graniteFields(c, positiveNumber) : {}),
     // Cohere multiplies its logits by logit_scale.
     ...(type === 'cohere' || type === 'cohere2' ? { logitsDivisor: 1 / positiveNumber(c.logit_scale ?? 0.0625, 'logit_scale') } : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),

@@ -24,7 +24,8 @@ function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope):
  * A mixture-of-experts MLP on rows h [n, hidden], as transformers computes it: the router's
  * softmax in f32, the top `expertsPerToken` experts of each row (their probabilities renormalized
  * where the family does), each row through its chosen SwiGLU experts, and their outputs summed
- * with those weights; Qwen2-MoE adds its shared expert scaled by sigmoid(shared_expert_gate(h)).
+ * with those weights; Qwen2-MoE adds its shared expert scaled by sigmoid(shared_expert_gate(h)),
+ * Granite's shared MLP is added as it is.
  * The choice stays on the device: each (row, expert) pair is a row of `indexedMatmul`, which reads
  * only the chosen experts' matrices (stacked at load: gate and up rows together, then down).
  */
@@ -53,6 +54,6 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   const routed = scope.track(sum(scope.track(reshape(weighted, [n, k, hidden])), { axes: [1] }));
   if (!w.shared) return routed;
   const shared = mlp(h, w.shared, config, scope);
-  const sharedGate = scope.track(sigmoid(linear(h, w.sharedGate!, scope)));
-  return scope.track(add(routed, scope.track(mul(shared, sharedGate))));
+  const scaled = w.sharedGate ? scope.track(mul(shared, scope.track(sigmoid(linear(h, w.sharedGate, scope))))) : shared;
+  return scope.track(add(routed, scaled));
 }

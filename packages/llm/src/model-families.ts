@@ -250,6 +250,18 @@ export const MODEL_FAMILIES = {
     maxPositions: 2048,
     slidingWindow: null,
   },
+  granitemoe: {
+    covers: "IBM Granite 3.x mixture-of-experts models (GraniteMoeForCausalLM: 1B-A400M, 3B-A800M; Granite's multipliers, experts stored stacked)",
+    architecture: 'GraniteMoeForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+  },
+  granitemoeshared: {
+    covers: 'Granite mixture-of-experts models with a shared expert beside the routed ones (GraniteMoeSharedForCausalLM)',
+    architecture: 'GraniteMoeSharedForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+  },
 } satisfies Record<string, ModelFamily>;
 
 export type ModelType = keyof typeof MODEL_FAMILIES;

@@ -10,16 +10,38 @@ export interface MoeConfig {
   normalizeTopK: boolean;
   /** Layers whose MLP is the dense one of `intermediate_size` (Qwen's `mlp_only_layers` and `decoder_sparse_step`); the others route. */
   denseLayers: number[];
-  /** Qwen2-MoE: the width of a shared expert every token passes through, scaled by sigmoid(shared_expert_gate(x)). */
-  sharedExpertSize?: number;
+  /**
+   * A shared expert every token passes through beside the routed ones: its width, and whether its
+   * output is scaled by sigmoid(shared_expert_gate(x)) (Qwen2-MoE) or added as it is (Granite's shared_mlp).
+   */
+  sharedExpert?: { size: number; gated: boolean };
 }
 
 /** Where each family keeps its experts' settings, and its transformers class defaults. */
-const MOE_FAMILIES: Partial<Record<ModelType, { expertsField: string; expertSizeField: string; experts: number; perToken: number; normalize: boolean | 'config'; shared?: boolean }>> = {
+const MOE_FAMILIES: Partial<
+  Record<ModelType, { expertsField: string; expertSizeField: string; experts: number; perToken: number; normalize: boolean | 'config'; shared?: { field: string; gated: boolean } }>
+> = {
   mixtral: { expertsField: 'num_local_experts', expertSizeField: 'intermediate_size', experts: 8, perToken: 2, normalize: true },
-  qwen2_moe: { expertsField: 'num_experts', expertSizeField: 'moe_intermediate_size', experts: 60, perToken: 4, normalize: 'config', shared: true },
+  qwen2_moe: {
+    expertsField: 'num_experts',
+    expertSizeField: 'moe_intermediate_size',
+    experts: 60,
+    perToken: 4,
+    normalize: 'config',
+    shared: { field: 'shared_expert_intermediate_size', gated: true },
+  },
   qwen3_moe: { expertsField: 'num_experts', expertSizeField: 'moe_intermediate_size', experts: 128, perToken: 8, normalize: 'config' },
   olmoe: { expertsField: 'num_experts', expertSizeField: 'intermediate_size', experts: 64, perToken: 8, normalize: 'config' },
+  // Granite's router takes the softmax of the top-k logits: the chosen probabilities renormalized.
+  granitemoe: { expertsField: 'num_local_experts', expertSizeField: 'intermediate_size', experts: 8, perToken: 2, normalize: true },
+  granitemoeshared: {
+    expertsField: 'num_local_experts',
+    expertSizeField: 'intermediate_size',
+    experts: 8,
+    perToken: 2,
+    normalize: true,
+    shared: { field: 'shared_intermediate_size', gated: false },
+  },
 };
 
 /** Whether `type` routes its MLP through experts. */
@@ -48,6 +70,8 @@ export function parseMoeConfig(
   if (!Array.isArray(only) || !only.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
     invalid('mlp_only_layers', `must list layer indices below ${numLayers}, got ${JSON.stringify(only)}`);
   }
+  // GraniteMoeSharedConfig's shared_intermediate_size defaults to 0: no shared expert.
+  const sharedSize = family.shared && (type === 'granitemoeshared' && !c[family.shared.field] ? 0 : positiveInt(family.shared.field));
   const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) => (only as number[]).includes(i) || (i + 1) % step !== 0);
   return {
     experts,
@@ -55,7 +79,7 @@ export function parseMoeConfig(
     expertSize: positiveInt(family.expertSizeField),
     normalizeTopK,
     denseLayers,
-    ...(family.shared ? { sharedExpertSize: positiveInt('shared_expert_intermediate_size') } : {}),
+    ...(sharedSize ? { sharedExpert: { size: sharedSize, gated: family.shared!.gated } } : {}),
   };
 }
 

@@ -70,7 +70,7 @@ export interface MoeWeights {
   gateUp: Tensor;
   /** [experts, hidden, expertSize]. */
   down: Tensor;
-  /** Qwen2-MoE's shared expert and its gate ([1, hidden]: sigmoid of it scales the shared expert's output). */
+  /** A shared expert (Qwen2-MoE's, Granite's shared_mlp) and Qwen2-MoE's gate on it ([1, hidden]: sigmoid of it scales the shared expert's output). */
   shared?: MlpWeights;
   sharedGate?: LinearWeights;
 }
@@ -142,7 +142,8 @@ export async function loadWeights(
           for (const part of item.parts) {
             const data = rowsFrom(bytes, rowBytes, part.ranges);
             if ('stack' in part) {
-              const whole = stacks.place(part.stack, part.row, rowsOf(part), data, entry, shardName);
+              // A stored stack (Granite's [experts, rows, cols]) counts its matrices' rows.
+              const whole = stacks.place(part.stack, part.row, rowsOf(part) * sizeOf(item.shape.slice(1, -1)), data, entry, shardName);
               if (!whole) continue;
               const matrix = load(whole.bytes, whole.entry.shape, whole.entry);
               const t = reshape(matrix, part.stack.shape);
@@ -214,8 +215,9 @@ function storesHalfMatrices(header: SafetensorsHeader, wanted: ExpectedTensor[])
  */
 function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: ExpectedTensor[], half: boolean): WeightPool | null {
   if (backend.name !== 'cpu' || dtype !== 'f32') return null;
-  // A fused matrix takes the room of its parts, each a matrix of its own.
-  const matrices = expected.filter((e) => e.shape.length === 2).flatMap((e) => e.parts.map((part) => rowsOf(part) * e.shape[1]));
+  // A fused matrix takes the room of its parts, each a matrix of its own; a stack of experts (one
+  // allocation) the room of its matrices, stored one by one or stacked already (Granite's).
+  const matrices = expected.filter((e) => e.shape.length >= 2).flatMap((e) => e.parts.map((part) => rowsOf(part) * sizeOf(e.shape.slice(1))));
   const floats = matrices.reduce((sum, length) => sum + WeightPool.floatsFor(length, half), 0);
   return WeightPool.create(floats);
 }

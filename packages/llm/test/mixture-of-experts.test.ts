@@ -1,4 +1,4 @@
-// Mixture-of-experts families: their released configs as the runtime reads them, the experts'
+// Mixture-of-experts families (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, Granite MoE): their released configs as the runtime reads them, the experts'
 // matrices stacked at load (sharded, by part, in the checkpoint's dtype, counted in the weights'
 // bytes), and the typed errors of configs and checkpoints it cannot run. Their logits are checked
 // against the PyTorch reference in torch-reference-parity.test.ts (CPU), webgpu.test.ts and
@@ -139,6 +139,33 @@ const OLMOE_1B_7B = {
   vocab_size: 50304,
 };
 
+// A config of the shape of ibm-granite/granite-3.0-1b-a400m-base's (GraniteMoeForCausalLM).
+const GRANITE_MOE_1B = {
+  architectures: ['GraniteMoeForCausalLM'],
+  attention_bias: false,
+  attention_multiplier: 0.015625,
+  bos_token_id: 0,
+  embedding_multiplier: 12.0,
+  eos_token_id: 0,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  intermediate_size: 512,
+  logits_scaling: 6.0,
+  max_position_embeddings: 4096,
+  model_type: 'granitemoe',
+  num_attention_heads: 16,
+  num_experts_per_tok: 8,
+  num_hidden_layers: 24,
+  num_key_value_heads: 8,
+  num_local_experts: 32,
+  residual_multiplier: 0.22,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  vocab_size: 49155,
+};
+
 describe('mixture-of-experts configs', () => {
   it('reads Mixtral 8x7B: 2 of 8 experts of intermediate_size, renormalized; no window', () => {
     const c = parseModelConfig(MIXTRAL_8X7B);
@@ -150,7 +177,7 @@ describe('mixture-of-experts configs', () => {
 
   it('reads Qwen1.5-MoE-A2.7B: 4 of 60 experts not renormalized, a shared expert, q/k/v biases', () => {
     const c = parseModelConfig(QWEN15_MOE);
-    expect(c.moe).toEqual({ experts: 60, expertsPerToken: 4, expertSize: 1408, normalizeTopK: false, denseLayers: [], sharedExpertSize: 5632 });
+    expect(c.moe).toEqual({ experts: 60, expertsPerToken: 4, expertSize: 1408, normalizeTopK: false, denseLayers: [], sharedExpert: { size: 5632, gated: true } });
     expect(c.attentionBias).toEqual({ q: true, k: true, v: true, o: false });
     expect(c.slidingWindow).toBeUndefined();
     // Dense MLPs where Qwen2MoeDecoderLayer keeps them: mlp_only_layers, and off the sparse step.
@@ -172,6 +199,17 @@ describe('mixture-of-experts configs', () => {
     expect(c.qkNorm).toBe('projection');
     expect(c.blockNorms).toBe('pre');
     expect(c.normEps).toBe(1e-5);
+  });
+
+  it("reads Granite MoE: Granite's multipliers around 8 of 32 experts (the softmax over the top-k logits is the renormalized one); GraniteMoeShared's shared MLP", () => {
+    const c = parseModelConfig(GRANITE_MOE_1B);
+    expect(c.moe).toEqual({ experts: 32, expertsPerToken: 8, expertSize: 512, normalizeTopK: true, denseLayers: [] });
+    expect(c).toMatchObject({ embedScale: 12, attentionScale: 0.015625, residualScale: 0.22, logitsDivisor: 6, tieWordEmbeddings: true });
+    const shared = { ...GRANITE_MOE_1B, model_type: 'granitemoeshared', architectures: ['GraniteMoeSharedForCausalLM'] };
+    expect(parseModelConfig({ ...shared, shared_intermediate_size: 1024 }).moe?.sharedExpert).toEqual({ size: 1024, gated: false });
+    // GraniteMoeSharedConfig's default, 0, means no shared MLP.
+    expect(parseModelConfig(shared).moe?.sharedExpert).toBeUndefined();
+    expect(parseModelConfig({ ...shared, shared_intermediate_size: 0 }).moe?.sharedExpert).toBeUndefined();
   });
 
   it('refuses what it cannot run, naming the field', () => {
@@ -209,6 +247,25 @@ describe('mixture-of-experts checkpoints', () => {
       model.dispose();
     }
   });
+
+  for (const name of ['qwen2-moe-shared', 'granitemoe-shared']) {
+    it(`${name}: bf16 experts kept as stored (halfWeights) give the widened copies' logits bit for bit`, async () => {
+      const dir = join(TORCH_REFERENCE, name);
+      const ids = Int32Array.from(readReference(dir).ids);
+      const logitsOf = async (halfWeights: boolean) => {
+        const model = await loadModel(dir, { halfWeights });
+        const cache = model.createCache();
+        try {
+          if (halfWeights) expect(model.expertWeights(0)!.gateUp.dtype).toBe('bf16');
+          return model.forward(ids, cache, { logits: 'all' }).readFloat32Sync();
+        } finally {
+          cache.dispose();
+          model.dispose();
+        }
+      };
+      expect(await logitsOf(true)).toEqual(await logitsOf(false));
+    });
+  }
 
   it("loads experts split across shards (and a router's in another shard) to the same logits", async () => {
     const dir = join(TORCH_REFERENCE, 'mixtral-experts');
