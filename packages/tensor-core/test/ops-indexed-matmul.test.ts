@@ -8,17 +8,24 @@ import {
   IndexOutOfRangeError,
   indexedMatmul,
   matmul,
+  numberToF16Bits,
   reshape,
   setSimdKernels,
+  setSimdThreads,
   ShapeMismatchError,
   slice,
   tensor,
   type Tensor,
+  tensorFromHost,
   UnsupportedDTypeError,
+  WeightPool,
 } from '../src/index.js';
 import { withSeed } from '../src/testing/index.js';
 
-afterEach(() => setSimdKernels(true));
+afterEach(() => {
+  setSimdKernels(true);
+  setSimdThreads(undefined);
+});
 
 /** Row i of x times its matrix through matmul: the values indexedMatmul must reproduce. */
 function rowByRow(x: Tensor, weights: Tensor, indices: Int32Array, accumulate: 'f64' | 'f32'): Float32Array {
@@ -101,6 +108,37 @@ describe('indexedMatmul', () => {
       });
     });
   }
+
+  // A decode step (at most one row per matrix) with the stack in a threaded WeightPool runs its
+  // products side by side on the threads (several rounds when they outnumber the threads); each must
+  // keep the values of the plain stack's product, for f32 and f16 stacks and both summations, and odd
+  // row counts (which that path does not take) too.
+  it('keeps the values of a plain stack when a pooled stack runs one-row products side by side on the threads', () =>
+    withSeed((rng) => {
+      setSimdThreads(3);
+      const shapes = [[4, 6, 96, 200], [5, 5, 30, 37], [2, 3, 1026, 64], [3, 4, 29, 40]] as const;
+      const pool = WeightPool.create(shapes.reduce((sum, [, count, n, k]) => sum + WeightPool.floatsFor(count * n * k) + WeightPool.floatsFor(count * n * k, true), 0))!;
+      expect(pool.threads).toBe(3);
+      for (const [rows, count, n, k] of shapes) {
+        const w = Float32Array.from({ length: count * n * k }, () => rng.normal() * 0.1);
+        const bits = Uint16Array.from(w, (value) => numberToF16Bits(value));
+        const x = tensor(Float32Array.from({ length: rows * k }, () => rng.normal()), [rows, k]);
+        // Distinct matrices, in a shuffled order.
+        const order = Array.from({ length: count }, (_, i) => i).sort(() => rng.uniform() - 0.5);
+        const indices = tensor(Int32Array.from(order.slice(0, rows)), [rows], { dtype: 'i32' });
+        for (const half of [false, true]) {
+          const view = half ? pool.allocateHalf(bits.length) : pool.allocate(w.length);
+          view.set(half ? bits : w);
+          const pooled = tensorFromHost(view, [count, n, k], half ? { dtype: 'f16' } : {});
+          const plain = half ? tensor(bits, [count, n, k], { dtype: 'f16' }) : tensor(w, [count, n, k]);
+          for (const accumulate of ['f64', 'f32'] as const) {
+            const product = (stack: Tensor) => indexedMatmul(x, stack, indices, { accumulate }).readSync() as Float32Array;
+            expectSameValues(product(pooled), product(plain), `${rows} rows, ${count} × ${n}×${k} ${half ? 'f16' : 'f32'}, ${accumulate} sums`);
+          }
+        }
+      }
+      pool.release();
+    }));
 
   it('refuses mismatched shapes, out-of-range or non-integer indices and mixed dtypes, with typed errors', () => {
     const x = tensor(new Float32Array(12), [3, 4]);

@@ -3,7 +3,7 @@ import { registerKernel } from '../../kernel-registry.js';
 import type { CpuBackend } from '../cpu-backend.js';
 import { outputBuffer, readIndices, readNumbers, readRaw, wrapOutput } from '../host-data.js';
 import { type FloatArray, gemmNT } from './gemm.js';
-import { simdGemmNT } from './simd-gemm.js';
+import { simdGemmNT, simdGemvEach } from './simd-gemm.js';
 
 /** The rows that use each matrix, in ascending order. */
 function rowsByMatrix(indices: Int32Array | Uint32Array, count: number): number[][] {
@@ -16,7 +16,8 @@ function rowsByMatrix(indices: Int32Array | Uint32Array, count: number): number[
  * indexedMatmul on the host: the rows are grouped by the matrix they use, and each group is one
  * product with that matrix read in place (its offset in the stack), half-precision bits included,
  * by the kernels `matmul` uses, so each row gets matmul's values. A mixture-of-experts prefill thus
- * reads each chosen expert once for all its tokens.
+ * reads each chosen expert once for all its tokens; a decode step's products (one row each) run side
+ * by side on a WeightPool's threads.
  */
 export function registerIndexedMatmulKernel(): void {
   registerKernel<'indexedMatmul', CpuBackend>('indexedMatmul', 'cpu', (backend, [x, weights, indices], { rows, n, k, count, accumulate }) => {
@@ -26,7 +27,14 @@ export function registerIndexedMatmulKernel(): void {
     const half = weights.dtype === 'f16' || weights.dtype === 'bf16' ? (weights.dtype as 'f16' | 'bf16') : null;
     const stack = half ? (readRaw(weights) as Uint16Array) : (readNumbers(weights) as FloatArray);
     const matrixSize = n * k;
-    rowsByMatrix(readIndices(indices), count).forEach((group, matrix) => {
+    const groups = rowsByMatrix(readIndices(indices), count);
+    // A decode step (one row per chosen matrix): the products side by side on a pool's threads.
+    if (xs instanceof Float32Array && out instanceof Float32Array && (half || stack instanceof Float32Array) && groups.every((g) => g.length <= 1)) {
+      const products = groups.flatMap((g, matrix) => g.map((row) => ({ aOff: row * k, bOff: matrix * matrixSize, n, cOff: row * n })));
+      const operand = half ? { bits: stack as Uint16Array, dtype: half } : (stack as Float32Array);
+      if (simdGemvEach(xs, operand, k, products, out, accumulate)) return wrapOutput(backend, [rows, n], dtype, out);
+    }
+    groups.forEach((group, matrix) => {
       if (group.length === 0) return;
       const m = group.length;
       const a = xs instanceof Float64Array ? new Float64Array(m * k) : new Float32Array(m * k);

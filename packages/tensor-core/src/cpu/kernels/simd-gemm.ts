@@ -222,6 +222,54 @@ export function simdGemmNT(
   return true;
 }
 
+/** One row times one matrix of a stack: c[cOff..cOff+n) = a[aOff..aOff+k) · B[bOff + j·k ..]ᵀ for the n rows of B from bOff. */
+export interface RowProduct {
+  aOff: number;
+  bOff: number;
+  n: number;
+  cOff: number;
+}
+
+/**
+ * Several one-row products against matrices of one operand B that lives in a threaded WeightPool
+ * (a decode step's chosen experts), run side by side on the pool's threads, one product per thread
+ * per hand-off, each by the one-row kernel over all its rows: the values `simdGemmNT` gives each
+ * product alone (its row splits never change a sum). A product alone is split by rows only from
+ * 3·2^20 multiply-adds (MIN_ROW_SPLIT_WORK); side by side, products below that use every thread
+ * too, with one hand-off for all. False (C untouched) where B is not in such a pool, or a product
+ * does not fit the areas: the caller runs them one at a time.
+ */
+export function simdGemvEach(a: Float32Array, b: ProductOperand, k: number, products: readonly RowProduct[], c: Float32Array, sums: ProductSums = 'f64'): boolean {
+  if (!simdKernelsEnabled() || products.length < 2 || k === 0) return false;
+  const half = b instanceof Float32Array ? undefined : b;
+  const place = residentPlaces.get(half ? half.bits.buffer : (b as Float32Array).buffer);
+  if (!place?.run || place.threads < 2) return false;
+  // A's row and (half precision, float64 sums) its float64 copy on 16 bytes; f32 rows come in even counts.
+  const rowFloats = 4 * Math.ceil(k / 4);
+  const aFloats = 4 * Math.ceil((rowFloats + (half && sums === 'f64' ? 2 * (k + 1) : 0)) / 4);
+  const threads = place.threads;
+  if (threads * aFloats > GEMM_A_FLOATS || products.some((p) => p.n < 4 || (!half && p.n % 2 !== 0))) return false;
+  const widest = Math.max(...products.map((p) => p.n));
+  if (threads * widest > GEMM_C_FLOATS) return false;
+  const name: GemmKernelName = half ? (sums === 'f32' ? 'gemvNTHalfF32Sums' : 'gemvNTHalf') : sums === 'f32' ? 'gemvNTF32Sums' : 'gemvNTf32';
+  const layout = half && HALF_LAYOUT[half.dtype];
+  const bBase = half ? half.bits.byteOffset : (b as Float32Array).byteOffset;
+  const bytes = half ? 2 : 4;
+  for (let first = 0; first < products.length; first += threads) {
+    const round = products.slice(first, first + threads);
+    const args = round.map((p, t): number[] => {
+      const aAt = place.a.byteOffset + 4 * t * aFloats;
+      copyRows(a, p.aOff, k, place.a, t * aFloats);
+      const [bAt, cAt] = [bBase + bytes * p.bOff, place.c.byteOffset + 4 * t * widest];
+      if (!layout) return [aAt, bAt, cAt, p.n, k];
+      return sums === 'f32' ? [aAt, bAt, cAt, p.n, k, layout.f16, layout.scale] : [aAt, aAt + 4 * rowFloats, bAt, cAt, p.n, k, layout.f16, layout.scale];
+    });
+    place.run(name, [...args, ...Array<null>(threads - round.length).fill(null)]);
+    round.forEach((p, t) => c.set(place.c.subarray(t * widest, t * widest + p.n), p.cOff));
+  }
+  return true;
+}
+
 /**
  * One row of A times a half-precision B that lives in a WeightPool, read in place by gemvNTHalf or
  * gemvNTHalfF32Sums (their values are gemvNTf32's or gemvNTF32Sums's on B widened); false where B
