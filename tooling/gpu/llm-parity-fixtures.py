@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Hugging Face transformers parity fixtures for @kvkit/llm (run where transformers is installed).
 
-For each supported architecture this builds a tiny random-initialized model with transformers'
-own classes (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM), saves it with
+For each architecture variant of the independent PyTorch reference (tooling/fixtures/llm_reference.py)
+this builds a tiny random-initialized model with transformers' own classes (the config.json the
+reference writes, read by AutoConfig as a Hub config is), saves it with
 save_pretrained(safe_serialization=True), reloads it from disk in float32 with eager attention and
 writes reference.json with:
 
@@ -19,8 +20,10 @@ It also encodes a few texts with the Rust `tokenizers` library and models/kvkit-
 (tokenizer-kvkit-tiny.json), for a parity check of @huggingface/tokenizers.
 
 No weights are downloaded: everything is random-initialized here. Each fixture stays well under
-300 KB. The script checks that transformers applied what the config asks for (RoPE inverse
-frequencies, sliding window, biases, tying), so a config field silently ignored fails loudly.
+300 KB. For Llama, Mistral and Qwen2 the script checks that transformers applied what the config asks
+for (RoPE inverse frequencies, sliding window, biases, tying), so a config field silently ignored fails
+loudly. A variant whose family the installed transformers lacks (or that fails) is reported and
+skipped; the others are still written, and the run ends with the list of those skipped.
 
     python3 tooling/gpu/llm-parity-fixtures.py --out /tmp/fixtures/transformers
 """
@@ -28,11 +31,12 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
+from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 
 # The variants, their dimensions and token counts are those of the independent PyTorch reference, so
 # both fixture sets cover the same cases.
@@ -59,10 +63,10 @@ def variants():
     """name → (config dict without rope fields, rope_theta, rope scaling, saved dtype, save options)."""
     out = {}
     for name, spec in shared.ARCHITECTURES.items():
-        cfg = dict(shared.BASE)
-        cfg.update(spec["config"])
+        cfg = shared.fixture_config(spec)
         cfg.pop("architectures", None)
-        theta = cfg.pop("rope_theta")
+        cfg.pop("torch_dtype", None)
+        theta = cfg.pop("rope_theta", None)
         scaling = cfg.pop("rope_scaling", None)
         out[name] = (cfg, theta, scaling, TORCH_DTYPE[spec["dtype"]], {})
     # A sharded checkpoint as save_pretrained writes it (model.safetensors.index.json + shards).
@@ -72,6 +76,10 @@ def variants():
 
 def make_config(cfg, theta, scaling):
     kwargs = dict(cfg)
+    if kwargs["model_type"] not in CONFIG_CLASSES:
+        # Any other family: its config.json fields as a Hub checkpoint's, through AutoConfig.
+        rope = {} if theta is None else {"rope_theta": theta}
+        return AutoConfig.for_model(**kwargs, **rope, **({"rope_scaling": scaling} if scaling else {}))
     cls = CONFIG_CLASSES[kwargs.pop("model_type")]
     if V5:
         params = {"rope_type": "default", "rope_theta": theta}
@@ -82,17 +90,20 @@ def make_config(cfg, theta, scaling):
 
 
 def reinitialize(model, gen):
-    """HF's std 0.02 init gives near-uniform logits; larger weights make attention and the MLP matter."""
+    """HF's std 0.02 init gives near-uniform logits; larger weights make attention and the MLP matter.
+    Routers are scaled up so that each token's choice of experts is clear-cut; experts stored stacked
+    ([experts, out, in]) are initialized per matrix."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("embed_tokens.weight"):
+            if name.endswith(("embed_tokens.weight", "embed_in.weight")):
                 p.copy_(torch.randn(p.shape, generator=gen))
-            elif name.endswith("norm.weight"):
-                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=gen))
             elif name.endswith(".bias"):
                 p.copy_(0.2 * torch.randn(p.shape, generator=gen))
-            elif p.dim() == 2:
-                p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(p.shape[1]))
+            elif p.dim() == 1:  # norm weights (Gemma's are stored as scale − 1 and read as 1 + weight)
+                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=gen))
+            elif p.dim() in (2, 3):
+                router = name.endswith(("mlp.gate.weight", "block_sparse_moe.gate.weight", "router.layer.weight", "router.weight"))
+                p.copy_((4 if router else 1) * torch.randn(p.shape, generator=gen) / math.sqrt(p.shape[-1]))
             else:
                 raise RuntimeError(f"unexpected parameter {name}")
     model.tie_weights()
@@ -105,7 +116,10 @@ def load(directory, dtype, device="cpu"):
 
 
 def check_semantics(model, cfg, theta, scaling, name):
-    """Fails when transformers did not apply a config field the fixture is about."""
+    """Fails when transformers did not apply a config field the fixture is about (Llama, Mistral, Qwen2;
+    the other families are checked by the runtime's parity with both references)."""
+    if cfg["model_type"] not in CONFIG_CLASSES:
+        return
     config = model.config
     inv = model.model.rotary_emb.inv_freq.double().cpu()
     want = shared.inverse_frequencies({**cfg, "rope_theta": theta, "rope_scaling": scaling}).double()
@@ -210,10 +224,17 @@ def main():
     torch.set_num_threads(4)
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, cuda {torch.cuda.is_available()}", flush=True)
     os.makedirs(args.out, exist_ok=True)
+    skipped = []
     for i, (name, spec) in enumerate(variants().items()):
-        build(name, spec, args.out, args.seed + i)
+        try:
+            build(name, spec, args.out, args.seed + i)
+        except Exception as error:  # a family this transformers lacks, or one that fails: the others still run
+            skipped.append(name)
+            shutil.rmtree(os.path.join(args.out, name), ignore_errors=True)
+            print(f"{name}: SKIPPED ({type(error).__name__}: {error})", flush=True)
     if os.path.exists(args.tokenizer):
         tokenizer_reference(args.tokenizer, args.out)
+    print(f"skipped: {skipped}" if skipped else "every variant written", flush=True)
 
 
 if __name__ == "__main__":
