@@ -4,7 +4,7 @@
 #
 #   Here:   bash tooling/gpu/session.sh prepare [CHECK...]
 #   There (device tool, carry [".gpu-carry"], timeout_s 600):   bash tooling/gpu/session.sh run [CHECK...]
-#       CHECK: llm, attention, kv-quant, cuda, webgpu, kernel-methods (default: all, in that order; each keeps its own
+#       CHECK: llm, attention, kv-quant, cuda, webgpu, kernel-methods, llm-parity (default: all but llm-parity, in that order; each keeps its own
 #       time bounds, SESSION_S (default 540) stops starting new ones late, and SESSION_LIMIT_S (default 580)
 #       stops a check still running then, so the archive is always written before the device call's limit).
 #       writes $OUT/session.log (everything printed) and $OUT/results.tar.gz (each check's files).
