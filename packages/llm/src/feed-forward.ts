@@ -41,8 +41,8 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   const chosen = moe.normalizeTopK ? scope.track(div(top.values, scope.track(sum(top.values, { axes: [-1], keepDims: true })))) : top.values;
   const experts = scope.track(reshape(top.indices, [pairs]));
   // Row r of h once for each of its k experts, in the order topk lists them.
-  const owners = scope.track(tensor(Int32Array.from({ length: pairs }, (_, i) => Math.floor(i / k)), [pairs], { dtype: 'i32', backend: h.backend }));
-  const rows = k === 1 ? h : scope.track(gather(h, owners, 0));
+  const owners = () => scope.track(tensor(Int32Array.from({ length: pairs }, (_, i) => Math.floor(i / k)), [pairs], { dtype: 'i32', backend: h.backend }));
+  const rows = k === 1 ? h : scope.track(gather(h, owners(), 0));
   const size = moe.expertSize;
   const gateUp = scope.track(indexedMatmul(rows, w.gateUp, experts, { accumulate: PRODUCT_SUMS }));
   const gate = scope.track(slice(gateUp, [0, 0], [pairs, size]));
