@@ -7,6 +7,11 @@ export type RopeScaling =
   | { type: 'linear'; factor: number }
   /** Static NTK-aware scaling: base multiplied by factor^(d/(d−2)). */
   | { type: 'ntk'; factor: number }
+  /**
+   * Dynamic NTK scaling (HF `dynamic`): within the original context the plain frequencies; a pass
+   * reaching L > original tokens rotates with base·(factor·L/original − (factor − 1))^(d/(d−2)).
+   */
+  | { type: 'dynamic'; factor: number; originalMaxPositionEmbeddings: number }
   /** Llama 3.1: low frequencies divided by `factor`, high ones kept, a smooth ramp between. */
   | {
       type: 'llama3';
@@ -43,7 +48,7 @@ export type RopeScaling =
       attentionFactor: number;
     };
 
-export const SUPPORTED_ROPE_SCALING = ['default', 'linear', 'ntk', 'llama3', 'yarn', 'longrope'] as const;
+export const SUPPORTED_ROPE_SCALING = ['default', 'linear', 'ntk', 'dynamic', 'llama3', 'yarn', 'longrope'] as const;
 
 /** The model-level config fields some scalings read beside their own object. */
 export interface RopeScalingContext {
@@ -99,6 +104,9 @@ export function parseRopeScaling(raw: unknown, context: RopeScalingContext = {})
       return { type: 'linear', factor: num('factor') };
     case 'ntk':
       return { type: 'ntk', factor: num('factor') };
+    case 'dynamic':
+      // transformers' dynamic NTK grows from max_position_embeddings (or the scaling's own original context).
+      return { type: 'dynamic', factor: positive('factor'), originalMaxPositionEmbeddings: original(context.maxPositionEmbeddings) };
     case 'llama3':
       return {
         type: 'llama3',
@@ -165,7 +173,8 @@ export function ropeAttentionFactor(scaling: RopeScaling): number {
  * The inverse frequencies θ_i (length rotaryDim/2) for base `theta`, scaled as `scaling` says.
  * Computed in float64 with each step rounded to f32, like the f32 buffers of HF implementations.
  * `sequenceLength` is the length a forward pass reaches (its largest position + 1): LongRoPE takes
- * its long factors beyond the original context, as transformers decides per pass.
+ * its long factors beyond the original context, and dynamic NTK grows its base with it, as
+ * transformers decides per pass.
  */
 export function ropeInverseFrequencies(rotaryDim: number, theta: number, scaling: RopeScaling = { type: 'default' }, sequenceLength = 0): Float32Array {
   if (!Number.isInteger(rotaryDim) || rotaryDim <= 0 || rotaryDim % 2 !== 0) {
@@ -175,6 +184,10 @@ export function ropeInverseFrequencies(rotaryDim: number, theta: number, scaling
   const half = rotaryDim / 2;
   let base = theta;
   if (scaling.type === 'ntk') base = theta * scaling.factor ** (rotaryDim / (rotaryDim - 2));
+  if (scaling.type === 'dynamic' && sequenceLength > scaling.originalMaxPositionEmbeddings) {
+    const { factor, originalMaxPositionEmbeddings: original } = scaling;
+    base = theta * ((factor * sequenceLength) / original - (factor - 1)) ** (rotaryDim / (rotaryDim - 2));
+  }
   // base^(2i/d) as f32, the denominator of every frequency.
   const power = Float64Array.from({ length: half }, (_, i) => Math.fround(base ** Math.fround((2 * i) / rotaryDim)));
   const inv = power.map((p) => Math.fround(1 / p));

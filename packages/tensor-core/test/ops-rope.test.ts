@@ -137,11 +137,29 @@ describe('rope', () => {
     );
   });
 
+  it('computes dynamic NTK frequencies: plain within the original context, the base grown with the length a pass reaches beyond it', () => {
+    const [d, theta, factor, original] = [16, 10000, 4, 64];
+    const scaling = parseRopeScaling({ rope_type: 'dynamic', factor }, { maxPositionEmbeddings: original });
+    expect(scaling).toEqual({ type: 'dynamic', factor, originalMaxPositionEmbeddings: original });
+    expect(ropeAttentionFactor(scaling)).toBe(1);
+    // transformers' _compute_dynamic_ntk_parameters, in float64.
+    const expected = (length: number) => {
+      const base = length > original ? theta * ((factor * length) / original - (factor - 1)) ** (d / (d - 2)) : theta;
+      return Array.from({ length: d / 2 }, (_, i) => 1 / base ** ((2 * i) / d));
+    };
+    for (const length of [0, 1, 64]) assertClose(ropeInverseFrequencies(d, theta, scaling, length), expected(length), 1e-6, `length ${length}: plain`);
+    for (const length of [65, 100, 1000]) assertClose(ropeInverseFrequencies(d, theta, scaling, length), expected(length), 1e-6, `length ${length}: grown`);
+    // A scaling's own original context wins over max_position_embeddings.
+    expect(parseRopeScaling({ type: 'dynamic', factor: 2, original_max_position_embeddings: 32 }, { maxPositionEmbeddings: 64 })).toMatchObject({ originalMaxPositionEmbeddings: 32 });
+    expect(() => parseRopeScaling({ type: 'dynamic', factor: 0 }, { maxPositionEmbeddings: 64 })).toThrow(/factor/);
+    expect(() => parseRopeScaling({ type: 'dynamic', factor: 2 })).toThrow(/original_max_position_embeddings/);
+  });
+
   it('parses HF rope_scaling and refuses unknown types with the supported list', () => {
     expect(parseRopeScaling(null)).toEqual({ type: 'default' });
     expect(parseRopeScaling({ type: 'linear', factor: 2 })).toEqual({ type: 'linear', factor: 2 });
     expect(parseRopeScaling({ rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 }).type).toBe('llama3');
-    expect(() => parseRopeScaling({ rope_type: 'dynamic', factor: 4 })).toThrow(/not supported; supported: default, linear, ntk, llama3, yarn, longrope/);
+    expect(() => parseRopeScaling({ rope_type: 'mrope', factor: 4 })).toThrow(/not supported; supported: default, linear, ntk, dynamic, llama3, yarn, longrope/);
     expect(() => parseRopeScaling({ rope_type: 'linear' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => parseRopeScaling({ rope_type: 'yarn', factor: -1, original_max_position_embeddings: 64 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
   });
