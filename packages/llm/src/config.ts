@@ -9,7 +9,7 @@ export const SUPPORTED_MODEL_TYPES = Object.fromEntries(Object.entries(MODEL_FAM
 export type { ModelType };
 
 /** `rope_scaling` types implemented (HF names). */
-export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3', 'yarn', 'longrope'] as const;
+export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'dynamic', 'llama3', 'yarn', 'longrope'] as const;
 
 /** A Llama-family config, normalized from an HF config.json. */
 export interface LlamaConfig extends LayerTraits {
@@ -142,9 +142,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
       if (factors.length !== rotaryDim / 2) invalid(c.rope_parameters ? 'rope_parameters' : 'rope_scaling', `${key} has ${factors.length} entries; ${rotaryDim} rotary channels need ${rotaryDim / 2}`);
     }
   }
-  // YaRN stretches the original context by its factor (vLLM's reading; Qwen's configs keep
-  // max_position_embeddings at the original length).
-  const context = ropeScaling.type === 'yarn' ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
+  // YaRN and dynamic NTK stretch the original context by their factor (vLLM's reading; Qwen's
+  // configs keep max_position_embeddings at the original length).
+  const stretched = ropeScaling.type === 'yarn' || ropeScaling.type === 'dynamic';
+  const context = stretched ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
   const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
   const noRopeLayers =

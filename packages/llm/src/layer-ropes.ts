@@ -18,8 +18,9 @@ export interface LayerRope {
  * Each layer's rotary embedding, decided once from the config: the model's frequencies (scaled as
  * rope_scaling says; partial rotary rotates the first `rotaryDim` channels), the sliding layers'
  * own rope where the model gives them one (Gemma 3's base, OLMo 3's; no scaling, no factor), zeros
- * on a NoPE layer. LongRoPE takes its long factors
- * for a pass that reaches beyond the original context, as transformers decides per pass.
+ * on a NoPE layer. LongRoPE takes its long factors for a pass that reaches beyond the original
+ * context, and dynamic NTK a base grown for the length such a pass reaches, as transformers decides
+ * per pass.
  */
 export class LayerRopes {
   /** Each layer's frequencies within the original context (layers of one kind share one array). */
@@ -28,13 +29,22 @@ export class LayerRopes {
   readonly globalFrequencies: Float32Array;
   /** LongRoPE's per-layer frequencies beyond the original context; absent for other scalings. */
   private readonly longLayerFrequencies?: Float32Array[];
-  /** LongRoPE's original context (max_position_embeddings before the extension); Infinity for other scalings. */
+  /** The context beyond which the frequencies change per pass (LongRoPE's, dynamic NTK's original one); Infinity for other scalings. */
   readonly originalContext: number = Infinity;
+  /** What changes beyond `originalContext` (for messages). */
+  readonly beyondOriginal?: string;
+  /** Dynamic NTK: the frequencies of the last length reached beyond the original context, on the backend. */
+  private grown?: { sequenceLength: number; model: Float32Array; perLayer: Float32Array[]; tensor: Tensor };
   /** The frequencies on the backend, one tensor per distinct array. */
   private readonly tensors = new Map<Float32Array, Tensor>();
   private readonly queryGain?: Tensor;
   /** The layers the scaling (and its attention factor) applies to: those on the model's frequencies. */
   private readonly scaledLayers: boolean[];
+  /** Each layer's frequencies with `model` as the model's own (local and NoPE layers keep theirs). */
+  private readonly perLayer: (model: Float32Array) => Float32Array[];
+  private readonly backend: Backend;
+  /** Dynamic NTK's model frequencies for a pass reaching a length beyond the original context. */
+  private readonly grow?: (sequenceLength: number) => Float32Array;
 
   constructor(config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16') {
     const { rotaryDim, ropeTheta, ropeScaling, numLayers } = config;
@@ -45,10 +55,18 @@ export class LayerRopes {
     const perLayer = (model: Float32Array) => Array.from({ length: numLayers }, (_, i) => ({ none, local, global: model })[kind(i)] as Float32Array);
     this.globalFrequencies = global;
     this.layerFrequencies = perLayer(global);
+    this.perLayer = perLayer;
+    this.backend = backend;
     this.scaledLayers = Array.from({ length: numLayers }, (_, i) => kind(i) === 'global');
     if (ropeScaling.type === 'longrope') {
       this.originalContext = ropeScaling.originalMaxPositionEmbeddings;
+      this.beyondOriginal = 'LongRoPE rotates with its long factors';
       this.longLayerFrequencies = perLayer(ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling, this.originalContext + 1));
+    }
+    if (ropeScaling.type === 'dynamic') {
+      this.originalContext = ropeScaling.originalMaxPositionEmbeddings;
+      this.beyondOriginal = 'dynamic NTK rotates with a base grown for each length';
+      this.grow = (sequenceLength) => ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling, sequenceLength);
     }
     // NoPE layers' zeros stay on the host (for cache specs): those layers do not rotate at all.
     for (const frequencies of new Set([global, ...this.layerFrequencies, ...(this.longLayerFrequencies ?? [])])) {
@@ -65,20 +83,33 @@ export class LayerRopes {
 
   /** Whether a pass reaching `sequenceLength` (its largest position + 1) rotates with other frequencies than `layerFrequencies`. */
   beyondOriginalContext(sequenceLength: number): boolean {
-    return this.longLayerFrequencies !== undefined && sequenceLength > this.originalContext;
+    return sequenceLength > this.originalContext;
   }
 
   /** Each layer's rope for a pass reaching `sequenceLength`. */
   forPass(sequenceLength: number): (layer: number) => LayerRope {
-    const frequencies = this.beyondOriginalContext(sequenceLength) ? (this.longLayerFrequencies as Float32Array[]) : this.layerFrequencies;
+    const beyond = this.beyondOriginalContext(sequenceLength);
+    const grown = beyond && this.grow ? this.grownFor(sequenceLength) : undefined;
+    const frequencies = grown?.perLayer ?? (beyond && this.longLayerFrequencies ? this.longLayerFrequencies : this.layerFrequencies);
+    const tensorOf = (f: Float32Array) => (f === grown?.model ? grown.tensor : this.tensors.get(f));
     return (layer) => {
-      const invFreq = this.tensors.get(frequencies[layer]);
+      const invFreq = tensorOf(frequencies[layer]);
       return { ...(invFreq ? { invFreq } : {}), ...(this.queryGain && this.scaledLayers[layer] ? { queryGain: this.queryGain } : {}) };
     };
   }
 
+  /** Dynamic NTK's frequencies for `sequenceLength`, uploaded once per length (the previous length's released). */
+  private grownFor(sequenceLength: number): { model: Float32Array; perLayer: Float32Array[]; tensor: Tensor } {
+    if (this.grown?.sequenceLength === sequenceLength) return this.grown;
+    const model = this.grow!(sequenceLength);
+    this.grown?.tensor.dispose();
+    this.grown = { sequenceLength, model, perLayer: this.perLayer(model), tensor: tensor(model, [model.length], { dtype: 'f32', backend: this.backend }) };
+    return this.grown;
+  }
+
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
+    this.grown?.tensor.dispose();
     this.queryGain?.dispose();
   }
 }

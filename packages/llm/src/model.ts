@@ -295,14 +295,15 @@ export class LlamaModel {
 
   /**
    * A cache that keeps keys before RoPE rotates them with one set of frequencies (the spec's), but
-   * LongRoPE switches to its long factors for a pass beyond the original context: such a cache
+   * LongRoPE switches to its long factors for a pass beyond the original context (dynamic NTK to a
+   * grown base): such a cache
    * would read those keys rotated wrongly, so it is refused before anything is written.
    */
   private assertRotatedKeys(segments: readonly Segment[], reach: number): void {
     if (!segments.some((s) => s.cache.layers.some((layer) => layer.keyInput === 'pre-rope'))) return;
     throw new UnsupportedModelError(
       `forward: this pass reaches ${reach} tokens, beyond the original context of ${this.ropes.originalContext} ` +
-        "where LongRoPE rotates with its long factors; a cache that keeps keys before RoPE rotates them with one set of frequencies and cannot follow. Use a cache that stores rotated keys",
+        `where ${this.ropes.beyondOriginal}; a cache that keeps keys before RoPE rotates them with one set of frequencies and cannot follow. Use a cache that stores rotated keys`,
       { reach },
     );
   }

@@ -747,6 +747,13 @@ describe('config.json', () => {
     rejects({ ...QWEN25_05B, rope_scaling: { rope_type: 'yarn' } }, 'INVALID_CONFIG', /rope_scaling: rope_scaling of type "yarn" needs a numeric "factor"/);
   });
 
+  it('reads dynamic NTK rope scaling: growing from max_position_embeddings, the context stretched by its factor', () => {
+    const c = parseModelConfig({ ...LLAMA_32_1B, rope_scaling: { type: 'dynamic', factor: 2 } });
+    expect(c.ropeScaling).toEqual({ type: 'dynamic', factor: 2, originalMaxPositionEmbeddings: LLAMA_32_1B.max_position_embeddings });
+    expect(c.maxPositions).toBe(2 * LLAMA_32_1B.max_position_embeddings);
+    rejects({ ...LLAMA_32_1B, rope_scaling: { type: 'dynamic' } }, 'INVALID_CONFIG', /rope_scaling of type "dynamic" needs a numeric "factor"/);
+  });
+
   it('reads the fixtures’ configs as the reference script meant them', () => {
     expect(parseModelConfig(fixtureConfig('mistral-sliding'))).toMatchObject({ slidingWindow: 4, headDim: 16, numHeads: 4, hiddenSize: 32 });
     expect(parseModelConfig(fixtureConfig('qwen2-bias')).slidingWindow).toBeUndefined();
@@ -774,8 +781,8 @@ describe('config.json', () => {
     rejects({ ...LLAMA_32_1B, model_type: 'gpt2' }, 'UNSUPPORTED_MODEL', /config\.json: model_type "gpt2" is not supported; supported: llama \(.*\); mistral \(.*\); qwen2 \(/);
     rejects({ hidden_size: 8 }, 'UNSUPPORTED_MODEL', /model_type undefined is not supported; supported: llama/);
     rejects({ ...LLAMA_32_1B, hidden_act: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_act = "gelu" is not supported; supported: silu/);
-    rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'su', factor: 4 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "su" is not supported; supported: default, linear, llama3, yarn, longrope/);
-    rejects({ ...LLAMA_32_1B, rope_scaling: { type: 'dynamic', factor: 2 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "dynamic"/);
+    rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'su', factor: 4 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "su" is not supported; supported: default, linear, dynamic, llama3, yarn, longrope/);
+    rejects({ ...LLAMA_32_1B, rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "mrope"/);
     rejects({ ...LLAMA_32_1B, quantization_config: { quant_method: 'gptq', bits: 4 } }, 'UNSUPPORTED_MODEL', /quantization_config = "gptq" is not supported; supported: unquantized f32, f16 or bf16/);
     rejects({ ...LLAMA_32_1B, architectures: ['LlamaForSequenceClassification'] }, 'UNSUPPORTED_MODEL', /architectures = \["LlamaForSequenceClassification"\] is not supported; supported: LlamaForCausalLM/);
     rejects({ ...MISTRAL_7B_V01, layer_types: ['sliding_attention', 'chunked_attention'] }, 'UNSUPPORTED_MODEL', /layer_types = "chunked_attention" is not supported/);

@@ -107,6 +107,19 @@ describe('forward', () => {
     }
   });
 
+  it('refuses a pre-RoPE cache for a dynamic NTK pass beyond the original context before writing, and serves it within', async () => {
+    const fixture = dir('llama-dynamic-ntk');
+    const ids = Int32Array.from(readReference(fixture).ids);
+    // max_position_embeddings 4: a pass within it rotates plainly (a pre-RoPE cache follows); beyond it, not.
+    const model = await loadModel(fixture);
+    const cache = model.createCache(preRopeDenseCache());
+    model.forward(ids.subarray(0, 4), cache).dispose();
+    expectKvkitError(() => model.forward(ids.subarray(4, 5), cache), 'UNSUPPORTED_MODEL', /reaches 5 tokens, beyond the original context of 4 where dynamic NTK rotates with a base grown/);
+    expect(cache.layers.map((layer) => layer.length)).toEqual([4, 4]);
+    cache.dispose();
+    model.dispose();
+  });
+
   it('passes un-rotated keys to a pre-RoPE cache layer and gets the same logits', () => {
     const ref = readReference(dir('llama'));
     const ids = Int32Array.from(ref.ids);
