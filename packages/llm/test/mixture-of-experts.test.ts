@@ -267,6 +267,34 @@ describe('mixture-of-experts checkpoints', () => {
     });
   }
 
+  it('routes each request of a batched pass as it routes it alone (decode steps sharing experts, mixed-length prefills)', async () => {
+    const model = await loadModel(QWEN_MOE);
+    const ids = Int32Array.from(readReference(QWEN_MOE).ids);
+    const prompts = [ids.subarray(0, 5), ids.subarray(2, 9), ids.subarray(4, 7)];
+    const next = [ids.subarray(5, 6), ids.subarray(9, 10), ids.subarray(7, 8)];
+    const vocab = model.config.vocabSize;
+    try {
+      const alone = prompts.map((prompt, i) => {
+        const cache = model.createCache();
+        model.forward(prompt, cache).dispose();
+        const logits = model.forward(next[i], cache, { logits: 'last' });
+        const values = logits.readFloat32Sync();
+        logits.dispose();
+        cache.dispose();
+        return values;
+      });
+      const caches = prompts.map(() => model.createCache());
+      model.forwardBatch(prompts.map((prompt, i) => ({ ids: prompt, cache: caches[i] }))).dispose();
+      const batched = model.forwardBatch(caches.map((cache, i) => ({ ids: next[i], cache })), { logits: 'last' });
+      const values = batched.readFloat32Sync();
+      alone.forEach((a, i) => assertClose(values.subarray(i * vocab, (i + 1) * vocab), a, 1e-6, `request ${i}`));
+      batched.dispose();
+      for (const cache of caches) cache.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
+
   it("loads experts split across shards (and a router's in another shard) to the same logits", async () => {
     const dir = join(TORCH_REFERENCE, 'mixtral-experts');
     const ref = readReference(dir);
