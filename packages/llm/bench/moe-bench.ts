@@ -3,7 +3,8 @@
  * (8 experts, 2 per token) with random weights, next to two dense Llamas of its shape measured in
  * the same run: one whose MLP has the MoE's active parameters (the same bytes read per token: the
  * speed routing can reach) and one with its total parameters (what computing every expert would
- * cost). Each model decodes `--tokens` tokens after a 64-token prefill, median of three rounds.
+ * cost). Each model decodes `--tokens` tokens after a 64-token prefill, median of three rounds, and
+ * prefills 256 tokens into a fresh cache (median of three).
  *
  *   npm run bench:moe -w @kvkit/llm     (--hidden N --expert-size N --layers N --tokens N)
  */
@@ -78,6 +79,20 @@ async function buildModel(moe: boolean, ff: number): Promise<LlamaModel> {
   return loadModel({ files }, { tokenizer: false });
 }
 
+/** Median ms of a 256-token prefill into a fresh cache, over three rounds. */
+function prefillMs(model: LlamaModel): number {
+  const prompt = Int32Array.from({ length: 256 }, (_, i) => (i * 53) % VOCAB);
+  const rounds = [0, 1, 2].map(() => {
+    const cache = model.createCache();
+    const start = performance.now();
+    model.forward(prompt, cache, { logits: 'last' }).dispose();
+    const ms = performance.now() - start;
+    cache.dispose();
+    return ms;
+  });
+  return rounds.sort((a, b) => a - b)[1];
+}
+
 /** Median ms per decoded token over three rounds, after a 64-token prefill. */
 function decodeMs(model: LlamaModel): number {
   const cache = model.createCache();
@@ -97,7 +112,7 @@ function decodeMs(model: LlamaModel): number {
 /** Bytes of matrices a decode step reads: attention, LM head, and `mlpRows` rows of width HIDDEN per layer. */
 const bytesPerToken = (mlpRows: number) => 4 * (LAYERS * (2 * HIDDEN * HIDDEN + 2 * KV_HEADS * (HIDDEN / HEADS) * HIDDEN + mlpRows * HIDDEN) + VOCAB * HIDDEN);
 
-const measured: { label: string; mib: number; ms: number; gbs: number }[] = [];
+const measured: { label: string; mib: number; ms: number; gbs: number; prefill: number }[] = [];
 for (const [label, moe, ff, mlpRows] of [
   [`MoE: ${EXPERTS} experts of ${EXPERT}, ${PER_TOKEN} per token`, true, EXPERT, 3 * PER_TOKEN * EXPERT],
   [`dense, the MoE's active MLP (${PER_TOKEN * EXPERT})`, false, PER_TOKEN * EXPERT, 3 * PER_TOKEN * EXPERT],
@@ -106,14 +121,14 @@ for (const [label, moe, ff, mlpRows] of [
   const model = await buildModel(moe, ff);
   try {
     const ms = decodeMs(model);
-    measured.push({ label, mib: model.weightBytes / 2 ** 20, ms, gbs: bytesPerToken(mlpRows) / ms / 1e6 });
+    measured.push({ label, mib: model.weightBytes / 2 ** 20, ms, gbs: bytesPerToken(mlpRows) / ms / 1e6, prefill: 256 / (prefillMs(model) / 1000) });
   } finally {
     model.dispose();
   }
 }
 const [routed, sameActive] = measured;
-console.log(`hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS}/${KV_HEADS} heads, vocab ${VOCAB}, f32 weights, CPU; decode after 64 tokens, ${TOKENS} tokens × 3 rounds (median)`);
-console.log('| model | weights | ms/token | GB/s of weights read per token |');
-console.log('|---|---:|---:|---:|');
-for (const m of measured) console.log(`| ${m.label} | ${m.mib.toFixed(0)} MiB | ${m.ms.toFixed(2)} | ${m.gbs.toFixed(1)} |`);
+console.log(`hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS}/${KV_HEADS} heads, vocab ${VOCAB}, f32 weights, CPU; decode after 64 tokens, ${TOKENS} tokens × 3 rounds (median); prefill of 256 tokens × 3 (median)`);
+console.log('| model | weights | decode ms/token | GB/s of weights read per token | prefill tokens/s |');
+console.log('|---|---:|---:|---:|---:|');
+for (const m of measured) console.log(`| ${m.label} | ${m.mib.toFixed(0)} MiB | ${m.ms.toFixed(2)} | ${m.gbs.toFixed(1)} | ${m.prefill.toFixed(0)} |`);
 console.log(`MoE decode at ${((100 * sameActive.ms) / routed.ms).toFixed(0)}% of the speed of the dense model reading the same bytes`);
