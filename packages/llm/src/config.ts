@@ -186,7 +186,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     mlpActivation,
     // OLMo 3's sliding layers rotate at the same base without rope_scaling (its attention factor included).
     ...(type === 'olmo3' ? { localRopeTheta: ropeTheta } : {}),
-    embedScale: gemma ? Math.sqrt(hiddenSize) : 1,
+    embedScale: gemma || type === 'gemma' ? Math.sqrt(hiddenSize) : 1,
     residualScale: 1,
     logitsDivisor: 1,
     ...(gemmaFields?.fields ?? {}),
@@ -220,8 +220,10 @@ export function tokenIdList(value: unknown): number[] {
  * others' SiLU (SwiGLU).
  */
 function parseActivation(c: Record<string, unknown>, type: ModelType, unsupported: (field: string, value: unknown, supported: string) => never): LlamaConfig['mlpActivation'] {
-  if (type === 'gemma3_text' || type === 'gemma2') {
-    const act = c.hidden_activation ?? c.hidden_act ?? 'gelu_pytorch_tanh';
+  if (type === 'gemma3_text' || type === 'gemma2' || type === 'gemma') {
+    // Gemma 1's config.json says hidden_act "gelu", which transformers' GemmaMLP never reads: it takes
+    // hidden_activation, the tanh GELU where that is unset.
+    const act = c.hidden_activation ?? (type === 'gemma' ? undefined : c.hidden_act) ?? 'gelu_pytorch_tanh';
     return act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : unsupported('hidden_activation', act, 'gelu_pytorch_tanh (GeGLU MLP)');
   }
   const act = c.hidden_act ?? c.hidden_activation ?? 'silu';

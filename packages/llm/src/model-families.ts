@@ -133,6 +133,14 @@ export const MODEL_FAMILIES = {
     slidingWindow: null,
     textModel: 'mistral',
   },
+  gemma: {
+    covers: 'Gemma 1 (GemmaForCausalLM: 2B, 7B, CodeGemma; GeGLU, RMSNorms scaling by 1 + weight, embeddings × √hidden)',
+    architecture: 'GemmaForCausalLM',
+    maxPositions: 8192,
+    slidingWindow: null,
+    layer: { normWeightOffset: 1 },
+    configDefaults: { tie_word_embeddings: true, head_dim: 256 },
+  },
   gemma2: {
     covers: 'Gemma 2 (Gemma2ForCausalLM; sliding-window and global layers in turn, soft-capped scores and logits, GeGLU)',
     architecture: 'Gemma2ForCausalLM',

@@ -541,6 +541,39 @@ describe('config.json', () => {
     expect(gemma4b.slidingLayers).toHaveLength(34 - 5);
   });
 
+  it("reads Gemma 1 (GeGLU from hidden_activation whatever hidden_act says, norms scaling by 1 + weight, embeddings × √hidden, tied, scores × 1/√head_dim)", () => {
+    // google/gemma-2b's config.json (its first revision had no hidden_activation).
+    const gemma2b = {
+      architectures: ['GemmaForCausalLM'],
+      attention_bias: false,
+      bos_token_id: 2,
+      eos_token_id: 1,
+      head_dim: 256,
+      hidden_act: 'gelu',
+      hidden_activation: 'gelu_pytorch_tanh',
+      hidden_size: 2048,
+      intermediate_size: 16384,
+      max_position_embeddings: 8192,
+      model_type: 'gemma',
+      num_attention_heads: 8,
+      num_hidden_layers: 18,
+      num_key_value_heads: 1,
+      pad_token_id: 0,
+      rms_norm_eps: 1e-6,
+      rope_scaling: null,
+      rope_theta: 10000.0,
+      torch_dtype: 'bfloat16',
+      vocab_size: 256000,
+    };
+    const c = parseModelConfig(gemma2b);
+    expect(c).toMatchObject({ modelType: 'gemma', mlpActivation: 'gelu_tanh', normWeightOffset: 1, embedScale: Math.sqrt(2048), tieWordEmbeddings: true, headDim: 256, numKvHeads: 1, blockNorms: 'pre' });
+    expect(c.attentionScale).toBeUndefined();
+    expect(c.slidingWindow).toBeUndefined();
+    const { hidden_activation: _unset, ...firstRevision } = gemma2b;
+    expect(parseModelConfig(firstRevision).mlpActivation).toBe('gelu_tanh');
+    rejects({ ...gemma2b, hidden_activation: 'relu' }, 'UNSUPPORTED_MODEL', /hidden_activation = "relu" is not supported; supported: gelu_pytorch_tanh/);
+  });
+
   it('normalizes Gemma 2 (every other layer slides, one rope base, soft-capped scores and logits, no query/key norms)', () => {
     const gemma2 = parseModelConfig(GEMMA2_2B);
     expect(gemma2).toMatchObject({

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granitemoe-shared', 'granitemoe-stacked', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
+    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granitemoe-shared', 'granitemoe-stacked', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
   });
 
   for (const name of fixtures) {
@@ -94,6 +94,8 @@ describe('parity with the independent PyTorch reference', () => {
     ['granitemoe-shared', { residual_multiplier: 1 }],
     // Every pass reaches past max_position_embeddings (4): each rotates with a grown base.
     ['llama-dynamic-ntk', { rope_scaling: null, max_position_embeddings: 64 }],
+    // As a Llama the same weights run with SiLU, norms scaling by their weight and unscaled embeddings.
+    ['gemma-geglu', { model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_act: 'silu' }],
   ] as const) {
     it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
       const dir = join(TORCH_REFERENCE, name);
