@@ -27,14 +27,17 @@ export class LayerRopes {
   readonly layerFrequencies: Float32Array[];
   /** The model's own frequencies (its global layers'). */
   readonly globalFrequencies: Float32Array;
-  /** LongRoPE's per-layer frequencies beyond the original context; absent for other scalings. */
-  private readonly longLayerFrequencies?: Float32Array[];
-  /** The context beyond which the frequencies change per pass (LongRoPE's, dynamic NTK's original one); Infinity for other scalings. */
+  /** The context beyond which the model's frequencies change per pass (LongRoPE's, dynamic NTK's original one); Infinity for other scalings. */
   readonly originalContext: number = Infinity;
   /** What changes beyond `originalContext` (for messages). */
   readonly beyondOriginal?: string;
-  /** Dynamic NTK: the frequencies of the last length reached beyond the original context, on the backend. */
-  private grown?: { sequenceLength: number; model: Float32Array; perLayer: Float32Array[]; tensor: Tensor };
+  /**
+   * Beyond the original context: the model's frequencies for a pass reaching a length, and the key
+   * they change with (LongRoPE's long factors: never; dynamic NTK's base: with the length).
+   */
+  private readonly beyond?: { frequencies: (sequenceLength: number) => Float32Array; key: (sequenceLength: number) => number };
+  /** The last frequencies used beyond the original context, on the backend. */
+  private current?: { key: number; model: Float32Array; perLayer: Float32Array[]; tensor: Tensor };
   /** The frequencies on the backend, one tensor per distinct array. */
   private readonly tensors = new Map<Float32Array, Tensor>();
   private readonly queryGain?: Tensor;
@@ -43,8 +46,6 @@ export class LayerRopes {
   /** Each layer's frequencies with `model` as the model's own (local and NoPE layers keep theirs). */
   private readonly perLayer: (model: Float32Array) => Float32Array[];
   private readonly backend: Backend;
-  /** Dynamic NTK's model frequencies for a pass reaching a length beyond the original context. */
-  private readonly grow?: (sequenceLength: number) => Float32Array;
 
   constructor(config: LlamaConfig, backend: Backend, dtype: 'f32' | 'f16') {
     const { rotaryDim, ropeTheta, ropeScaling, numLayers } = config;
@@ -52,24 +53,22 @@ export class LayerRopes {
     const local = config.localRopeTheta === undefined ? undefined : ropeInverseFrequencies(rotaryDim, config.localRopeTheta);
     const none = new Float32Array(global.length);
     const kind = (i: number) => (config.noRopeLayers.includes(i) ? 'none' : local && layerWindow(config, i) !== undefined ? 'local' : 'global');
-    const perLayer = (model: Float32Array) => Array.from({ length: numLayers }, (_, i) => ({ none, local, global: model })[kind(i)] as Float32Array);
+    this.perLayer = (model) => Array.from({ length: numLayers }, (_, i) => ({ none, local, global: model })[kind(i)] as Float32Array);
     this.globalFrequencies = global;
-    this.layerFrequencies = perLayer(global);
-    this.perLayer = perLayer;
+    this.layerFrequencies = this.perLayer(global);
     this.backend = backend;
     this.scaledLayers = Array.from({ length: numLayers }, (_, i) => kind(i) === 'global');
-    if (ropeScaling.type === 'longrope') {
+    if (ropeScaling.type === 'longrope' || ropeScaling.type === 'dynamic') {
+      const longrope = ropeScaling.type === 'longrope';
       this.originalContext = ropeScaling.originalMaxPositionEmbeddings;
-      this.beyondOriginal = 'LongRoPE rotates with its long factors';
-      this.longLayerFrequencies = perLayer(ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling, this.originalContext + 1));
-    }
-    if (ropeScaling.type === 'dynamic') {
-      this.originalContext = ropeScaling.originalMaxPositionEmbeddings;
-      this.beyondOriginal = 'dynamic NTK rotates with a base grown for each length';
-      this.grow = (sequenceLength) => ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling, sequenceLength);
+      this.beyondOriginal = longrope ? 'LongRoPE rotates with its long factors' : 'dynamic NTK rotates with a base grown for each length';
+      this.beyond = {
+        frequencies: (sequenceLength) => ropeInverseFrequencies(rotaryDim, ropeTheta, ropeScaling, sequenceLength),
+        key: (sequenceLength) => (longrope ? 0 : sequenceLength),
+      };
     }
     // NoPE layers' zeros stay on the host (for cache specs): those layers do not rotate at all.
-    for (const frequencies of new Set([global, ...this.layerFrequencies, ...(this.longLayerFrequencies ?? [])])) {
+    for (const frequencies of new Set([global, ...this.layerFrequencies])) {
       if (frequencies !== none) this.tensors.set(frequencies, tensor(frequencies, [frequencies.length], { dtype: 'f32', backend }));
     }
     const factor = ropeAttentionFactor(ropeScaling);
@@ -88,28 +87,28 @@ export class LayerRopes {
 
   /** Each layer's rope for a pass reaching `sequenceLength`. */
   forPass(sequenceLength: number): (layer: number) => LayerRope {
-    const beyond = this.beyondOriginalContext(sequenceLength);
-    const grown = beyond && this.grow ? this.grownFor(sequenceLength) : undefined;
-    const frequencies = grown?.perLayer ?? (beyond && this.longLayerFrequencies ? this.longLayerFrequencies : this.layerFrequencies);
-    const tensorOf = (f: Float32Array) => (f === grown?.model ? grown.tensor : this.tensors.get(f));
+    const beyond = this.beyondOriginalContext(sequenceLength) ? this.beyondFor(sequenceLength) : undefined;
+    const frequencies = beyond?.perLayer ?? this.layerFrequencies;
+    const tensorOf = (f: Float32Array) => (f === beyond?.model ? beyond.tensor : this.tensors.get(f));
     return (layer) => {
       const invFreq = tensorOf(frequencies[layer]);
       return { ...(invFreq ? { invFreq } : {}), ...(this.queryGain && this.scaledLayers[layer] ? { queryGain: this.queryGain } : {}) };
     };
   }
 
-  /** Dynamic NTK's frequencies for `sequenceLength`, uploaded once per length (the previous length's released). */
-  private grownFor(sequenceLength: number): { model: Float32Array; perLayer: Float32Array[]; tensor: Tensor } {
-    if (this.grown?.sequenceLength === sequenceLength) return this.grown;
-    const model = this.grow!(sequenceLength);
-    this.grown?.tensor.dispose();
-    this.grown = { sequenceLength, model, perLayer: this.perLayer(model), tensor: tensor(model, [model.length], { dtype: 'f32', backend: this.backend }) };
-    return this.grown;
+  /** The model's frequencies beyond the original context, uploaded once per key (the previous key's released). */
+  private beyondFor(sequenceLength: number): { model: Float32Array; perLayer: Float32Array[]; tensor: Tensor } {
+    const key = this.beyond!.key(sequenceLength);
+    if (this.current?.key === key) return this.current;
+    const model = this.beyond!.frequencies(sequenceLength);
+    this.current?.tensor.dispose();
+    this.current = { key, model, perLayer: this.perLayer(model), tensor: tensor(model, [model.length], { dtype: 'f32', backend: this.backend }) };
+    return this.current;
   }
 
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
-    this.grown?.tensor.dispose();
+    this.current?.tensor.dispose();
     this.queryGain?.dispose();
   }
 }
