@@ -3,7 +3,7 @@ import { registerKernel } from '../../kernel-registry.js';
 import type { CpuBackend } from '../cpu-backend.js';
 import { outputBuffer, readIndices, readNumbers, readRaw, wrapOutput } from '../host-data.js';
 import { type FloatArray, gemmNT } from './gemm.js';
-import { simdGemmNT, simdGemvEach } from './simd-gemm.js';
+import { type HalfRows, simdGemmNT, simdGemvEach } from './simd-gemm.js';
 
 /** The rows that use each matrix, in ascending order. */
 function rowsByMatrix(indices: Int32Array | Uint32Array, count: number): number[][] {
@@ -24,15 +24,16 @@ export function registerIndexedMatmulKernel(): void {
     const dtype = x.dtype === weights.dtype ? x.dtype : 'f32';
     const out = outputBuffer(dtype, rows * n) as FloatArray;
     const xs = readNumbers(x) as FloatArray;
-    const half = weights.dtype === 'f16' || weights.dtype === 'bf16' ? (weights.dtype as 'f16' | 'bf16') : null;
-    const stack = half ? (readRaw(weights) as Uint16Array) : (readNumbers(weights) as FloatArray);
+    // A half-precision stack as its bits, read in place; any other as numbers.
+    const half: HalfRows | undefined = weights.dtype === 'f16' || weights.dtype === 'bf16' ? { bits: readRaw(weights) as Uint16Array, dtype: weights.dtype } : undefined;
+    const stack = half ? undefined : (readNumbers(weights) as FloatArray);
     const matrixSize = n * k;
     const groups = rowsByMatrix(readIndices(indices), count);
     // A decode step (one row per chosen matrix): the products side by side on a pool's threads.
-    if (xs instanceof Float32Array && out instanceof Float32Array && (half || stack instanceof Float32Array) && groups.every((g) => g.length <= 1)) {
-      const products = groups.flatMap((g, matrix) => g.map((row) => ({ aOff: row * k, bOff: matrix * matrixSize, n, cOff: row * n })));
-      const operand = half ? { bits: stack as Uint16Array, dtype: half } : (stack as Float32Array);
-      if (simdGemvEach(xs, operand, k, products, out, accumulate)) return wrapOutput(backend, [rows, n], dtype, out);
+    const operand = half ?? (stack instanceof Float32Array ? stack : undefined);
+    if (operand && xs instanceof Float32Array && out instanceof Float32Array && groups.every((g) => g.length <= 1)) {
+      const products = groups.flatMap((g, matrix) => g.map((row) => ({ aOff: row * k, bOff: matrix * matrixSize, cOff: row * n })));
+      if (simdGemvEach(xs, operand, n, k, products, out, accumulate)) return wrapOutput(backend, [rows, n], dtype, out);
     }
     groups.forEach((group, matrix) => {
       if (group.length === 0) return;
@@ -41,10 +42,10 @@ export function registerIndexedMatmulKernel(): void {
       group.forEach((row, i) => a.set(xs.subarray(row * k, row * k + k), i * k));
       const c = out instanceof Float32Array ? new Float32Array(m * n) : new Float64Array(m * n);
       const at = matrix * matrixSize;
-      if (!half) gemmNT(a, 0, stack as FloatArray, at, c, 0, m, n, k, accumulate);
-      else if (!(a instanceof Float32Array && c instanceof Float32Array && simdGemmNT(a, 0, { bits: stack as Uint16Array, dtype: half }, at, c, 0, m, n, k, accumulate))) {
-        const bits = (stack as Uint16Array).subarray(at, at + matrixSize);
-        gemmNT(a, 0, half === 'f16' ? f16ArrayToF32(bits) : bf16ArrayToF32(bits), 0, c, 0, m, n, k, accumulate);
+      if (stack) gemmNT(a, 0, stack, at, c, 0, m, n, k, accumulate);
+      else if (!(a instanceof Float32Array && c instanceof Float32Array && simdGemmNT(a, 0, half!, at, c, 0, m, n, k, accumulate))) {
+        const bits = half!.bits.subarray(at, at + matrixSize);
+        gemmNT(a, 0, half!.dtype === 'f16' ? f16ArrayToF32(bits) : bf16ArrayToF32(bits), 0, c, 0, m, n, k, accumulate);
       }
       group.forEach((row, i) => out.set(c.subarray(i * n, i * n + n), row * n));
     });

@@ -226,21 +226,20 @@ export function simdGemmNT(
 export interface RowProduct {
   aOff: number;
   bOff: number;
-  n: number;
   cOff: number;
 }
 
 /**
- * Several one-row products against matrices of one operand B that lives in a threaded WeightPool
- * (a decode step's chosen experts), run side by side on the pool's threads, one product per thread
- * per hand-off, each by the one-row kernel over all its rows: the values `simdGemmNT` gives each
- * product alone (its row splits never change a sum). A product alone is split by rows only from
- * 3·2^20 multiply-adds (MIN_ROW_SPLIT_WORK); side by side, products below that use every thread
- * too, with one hand-off for all. False (C untouched) where B is not in such a pool, or a product
- * does not fit the areas: the caller runs them one at a time.
+ * Several one-row products, each against n rows of one operand B that lives in a threaded
+ * WeightPool (a decode step's chosen experts), run side by side on the pool's threads, one product
+ * per thread per hand-off, each by the one-row kernel over all its rows: the values `simdGemmNT`
+ * gives each product alone (its row splits never change a sum). A product alone is split by rows
+ * only from 3·2^20 multiply-adds (MIN_ROW_SPLIT_WORK); side by side, products below that use every
+ * thread too, with one hand-off for all. False (C untouched) where B is not in such a pool, or a
+ * product does not fit the areas: the caller runs them one at a time.
  */
-export function simdGemvEach(a: Float32Array, b: ProductOperand, k: number, products: readonly RowProduct[], c: Float32Array, sums: ProductSums = 'f64'): boolean {
-  if (!simdKernelsEnabled() || products.length < 2 || k === 0) return false;
+export function simdGemvEach(a: Float32Array, b: ProductOperand, n: number, k: number, products: readonly RowProduct[], c: Float32Array, sums: ProductSums = 'f64'): boolean {
+  if (!simdKernelsEnabled() || products.length < 2 || k === 0 || n < 4) return false;
   const half = b instanceof Float32Array ? undefined : b;
   const place = residentPlaces.get(half ? half.bits.buffer : (b as Float32Array).buffer);
   if (!place?.run || place.threads < 2) return false;
@@ -248,9 +247,7 @@ export function simdGemvEach(a: Float32Array, b: ProductOperand, k: number, prod
   const rowFloats = 4 * Math.ceil(k / 4);
   const aFloats = 4 * Math.ceil((rowFloats + (half && sums === 'f64' ? 2 * (k + 1) : 0)) / 4);
   const threads = place.threads;
-  if (threads * aFloats > GEMM_A_FLOATS || products.some((p) => p.n < 4 || (!half && p.n % 2 !== 0))) return false;
-  const widest = Math.max(...products.map((p) => p.n));
-  if (threads * widest > GEMM_C_FLOATS) return false;
+  if (threads * aFloats > GEMM_A_FLOATS || threads * n > GEMM_C_FLOATS || (!half && n % 2 !== 0)) return false;
   const name: GemmKernelName = half ? (sums === 'f32' ? 'gemvNTHalfF32Sums' : 'gemvNTHalf') : sums === 'f32' ? 'gemvNTF32Sums' : 'gemvNTf32';
   const layout = half && HALF_LAYOUT[half.dtype];
   const bBase = half ? half.bits.byteOffset : (b as Float32Array).byteOffset;
@@ -260,12 +257,12 @@ export function simdGemvEach(a: Float32Array, b: ProductOperand, k: number, prod
     const args = round.map((p, t): number[] => {
       const aAt = place.a.byteOffset + 4 * t * aFloats;
       copyRows(a, p.aOff, k, place.a, t * aFloats);
-      const [bAt, cAt] = [bBase + bytes * p.bOff, place.c.byteOffset + 4 * t * widest];
-      if (!layout) return [aAt, bAt, cAt, p.n, k];
-      return sums === 'f32' ? [aAt, bAt, cAt, p.n, k, layout.f16, layout.scale] : [aAt, aAt + 4 * rowFloats, bAt, cAt, p.n, k, layout.f16, layout.scale];
+      const [bAt, cAt] = [bBase + bytes * p.bOff, place.c.byteOffset + 4 * t * n];
+      if (!layout) return [aAt, bAt, cAt, n, k];
+      return sums === 'f32' ? [aAt, bAt, cAt, n, k, layout.f16, layout.scale] : [aAt, aAt + 4 * rowFloats, bAt, cAt, n, k, layout.f16, layout.scale];
     });
     place.run(name, [...args, ...Array<null>(threads - round.length).fill(null)]);
-    round.forEach((p, t) => c.set(place.c.subarray(t * widest, t * widest + p.n), p.cOff));
+    round.forEach((p, t) => c.set(place.c.subarray(t * n, t * n + n), p.cOff));
   }
   return true;
 }
