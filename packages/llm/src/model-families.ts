@@ -42,6 +42,14 @@ export interface ModelFamily {
   configNames?: Record<string, string>;
   /** A multimodal checkpoint: the `model_type` of the text model this runtime runs (images are not read). */
   textModel?: string;
+  /**
+   * A mixture of experts in place of the MLP (counts in the common names num_experts and
+   * num_experts_per_tok): the field holding each expert's width, whether the chosen experts'
+   * probabilities are renormalized (always, or as norm_topk_prob says), and a shared expert beside
+   * them (shared_expert_intermediate_size wide; its output scaled by sigmoid(shared_expert_gate) or
+   * added as it is).
+   */
+  moe?: { expertSizeField: 'intermediate_size' | 'moe_intermediate_size'; normalize: boolean | 'config'; sharedExpert?: 'gated' | 'ungated' };
 }
 
 const LLAMA_LAYER: LayerTraits = {
@@ -231,12 +239,17 @@ export const MODEL_FAMILIES = {
     architecture: 'MixtralForCausalLM',
     maxPositions: 4096 * 32,
     slidingWindow: null,
+    moe: { expertSizeField: 'intermediate_size', normalize: true },
+    configDefaults: { num_experts: 8, num_experts_per_tok: 2 },
+    configNames: { num_local_experts: 'num_experts' },
   },
   qwen2_moe: {
     covers: 'Qwen1.5-MoE and Qwen2-57B-A14B (Qwen2MoeForCausalLM: routed experts beside a shared expert gated per token, q/k/v biases)',
     architecture: 'Qwen2MoeForCausalLM',
     maxPositions: 32768,
     slidingWindow: 4096,
+    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sharedExpert: 'gated' },
+    configDefaults: { num_experts: 60, num_experts_per_tok: 4 },
   },
   qwen3_moe: {
     covers: "Qwen3 mixture-of-experts models (Qwen3MoeForCausalLM: Qwen3-30B-A3B, Qwen3-235B-A22B; RMSNorm over each head's queries and keys)",
@@ -244,6 +257,8 @@ export const MODEL_FAMILIES = {
     maxPositions: 32768,
     slidingWindow: 4096,
     layer: { qkNorm: 'head' },
+    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config' },
+    configDefaults: { num_experts: 128, num_experts_per_tok: 8 },
   },
   olmoe: {
     covers: 'OLMoE (OlmoeForCausalLM: 8 of 64 experts per token, RMSNorm over the whole query and key projections)',
@@ -251,6 +266,8 @@ export const MODEL_FAMILIES = {
     maxPositions: 4096,
     slidingWindow: null,
     layer: { qkNorm: 'projection' },
+    moe: { expertSizeField: 'intermediate_size', normalize: 'config' },
+    configDefaults: { num_experts: 64, num_experts_per_tok: 8 },
   },
   granite: {
     covers: 'IBM Granite 3.x dense models (GraniteForCausalLM: Llama with multipliers on embeddings, scores, residual branches and logits)',
@@ -263,12 +280,20 @@ export const MODEL_FAMILIES = {
     architecture: 'GraniteMoeForCausalLM',
     maxPositions: 2048,
     slidingWindow: null,
+    // Granite's router takes the softmax of the top-k logits: the chosen probabilities renormalized.
+    moe: { expertSizeField: 'intermediate_size', normalize: true },
+    configDefaults: { num_experts: 8, num_experts_per_tok: 2 },
+    configNames: { num_local_experts: 'num_experts' },
   },
   granitemoeshared: {
     covers: 'Granite mixture-of-experts models with a shared expert beside the routed ones (GraniteMoeSharedForCausalLM)',
     architecture: 'GraniteMoeSharedForCausalLM',
     maxPositions: 2048,
     slidingWindow: null,
+    moe: { expertSizeField: 'intermediate_size', normalize: true, sharedExpert: 'ungated' },
+    // GraniteMoeSharedConfig's shared_intermediate_size defaults to 0: no shared MLP.
+    configDefaults: { num_experts: 8, num_experts_per_tok: 2, shared_expert_intermediate_size: 0 },
+    configNames: { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' },
   },
 } satisfies Record<string, ModelFamily>;
 

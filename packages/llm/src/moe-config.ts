@@ -1,4 +1,4 @@
-import type { ModelType } from './model-families.js';
+import { MODEL_FAMILIES, type ModelFamily, type ModelType } from './model-families.js';
 
 /** A mixture-of-experts MLP: a router picks `expertsPerToken` of `experts` SwiGLU experts for each token. */
 export interface MoeConfig {
@@ -17,36 +17,6 @@ export interface MoeConfig {
   sharedExpert?: { size: number; gated: boolean };
 }
 
-/** Where each family keeps its experts' settings, and its transformers class defaults. */
-const MOE_FAMILIES: Partial<
-  Record<ModelType, { expertsField: string; expertSizeField: string; experts: number; perToken: number; normalize: boolean | 'config'; shared?: { field: string; gated: boolean } }>
-> = {
-  mixtral: { expertsField: 'num_local_experts', expertSizeField: 'intermediate_size', experts: 8, perToken: 2, normalize: true },
-  qwen2_moe: {
-    expertsField: 'num_experts',
-    expertSizeField: 'moe_intermediate_size',
-    experts: 60,
-    perToken: 4,
-    normalize: 'config',
-    shared: { field: 'shared_expert_intermediate_size', gated: true },
-  },
-  qwen3_moe: { expertsField: 'num_experts', expertSizeField: 'moe_intermediate_size', experts: 128, perToken: 8, normalize: 'config' },
-  olmoe: { expertsField: 'num_experts', expertSizeField: 'intermediate_size', experts: 64, perToken: 8, normalize: 'config' },
-  // Granite's router takes the softmax of the top-k logits: the chosen probabilities renormalized.
-  granitemoe: { expertsField: 'num_local_experts', expertSizeField: 'intermediate_size', experts: 8, perToken: 2, normalize: true },
-  granitemoeshared: {
-    expertsField: 'num_local_experts',
-    expertSizeField: 'intermediate_size',
-    experts: 8,
-    perToken: 2,
-    normalize: true,
-    shared: { field: 'shared_intermediate_size', gated: false },
-  },
-};
-
-/** Whether `type` routes its MLP through experts. */
-export const isMoeFamily = (type: ModelType): boolean => MOE_FAMILIES[type] !== undefined;
-
 /**
  * The MoE settings of a config.json, or undefined for a dense family. Qwen's layers route where
  * transformers' Qwen2MoeDecoderLayer does: not listed in `mlp_only_layers`, and (index + 1) a
@@ -59,10 +29,10 @@ export function parseMoeConfig(
   positiveInt: (field: string, fallback?: number) => number,
   invalid: (field: string, problem: string) => never,
 ): MoeConfig | undefined {
-  const family = MOE_FAMILIES[type];
+  const family = (MODEL_FAMILIES[type] as ModelFamily).moe;
   if (!family) return undefined;
-  const experts = positiveInt(family.expertsField, family.experts);
-  const expertsPerToken = positiveInt('num_experts_per_tok', family.perToken);
+  const experts = positiveInt('num_experts');
+  const expertsPerToken = positiveInt('num_experts_per_tok');
   if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);
   const normalizeTopK = family.normalize === 'config' ? c.norm_topk_prob === true : family.normalize;
   const step = positiveInt('decoder_sparse_step', 1);
@@ -70,8 +40,9 @@ export function parseMoeConfig(
   if (!Array.isArray(only) || !only.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
     invalid('mlp_only_layers', `must list layer indices below ${numLayers}, got ${JSON.stringify(only)}`);
   }
-  // GraniteMoeSharedConfig's shared_intermediate_size defaults to 0: no shared expert.
-  const sharedSize = family.shared && (type === 'granitemoeshared' && !c[family.shared.field] ? 0 : positiveInt(family.shared.field));
+  // Qwen2-MoE's gated shared expert is always there; Granite's shared MLP only where its width is not 0.
+  const shared = family.sharedExpert === 'gated' || (family.sharedExpert === 'ungated' && Boolean(c.shared_expert_intermediate_size));
+  const sharedSize = shared ? positiveInt('shared_expert_intermediate_size') : 0;
   const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) => (only as number[]).includes(i) || (i + 1) % step !== 0);
   return {
     experts,
@@ -79,7 +50,7 @@ export function parseMoeConfig(
     expertSize: positiveInt(family.expertSizeField),
     normalizeTopK,
     denseLayers,
-    ...(sharedSize ? { sharedExpert: { size: sharedSize, gated: family.shared!.gated } } : {}),
+    ...(shared ? { sharedExpert: { size: sharedSize, gated: family.sharedExpert === 'gated' } } : {}),
   };
 }
 
