@@ -14,7 +14,10 @@ export class StackFiller {
     const [count, stackRows, cols] = stack.shape;
     const totalRows = count * stackRows;
     const rowBytes = data.length / rows;
+    const stackEntry = (bytes: Uint8Array, dtype: string): SafetensorsEntry => ({ name: stack.name, dtype, shape: [totalRows, cols], begin: 0, end: bytes.length });
     let state = this.pending.get(stack);
+    // A stack stored whole (Granite's [experts, rows, cols]) is already in place: no copy.
+    if (!state && rows === totalRows) return { bytes: data, entry: stackEntry(data, entry.dtype) };
     if (!state) {
       state = { bytes: new Uint8Array(totalRows * rowBytes), dtype: entry.dtype, filledRows: 0 };
       this.pending.set(stack, state);
@@ -29,6 +32,6 @@ export class StackFiller {
     state.filledRows += rows;
     if (state.filledRows < totalRows) return undefined;
     this.pending.delete(stack);
-    return { bytes: state.bytes, entry: { name: stack.name, dtype: state.dtype, shape: [totalRows, cols], begin: 0, end: state.bytes.length } };
+    return { bytes: state.bytes, entry: stackEntry(state.bytes, state.dtype) };
   }
 }
