@@ -1,4 +1,4 @@
-import { add, cast, div, gather, gelu, geluTanh, indexedMatmul, mul, reshape, sigmoid, silu, slice, softmax, sum, type Tensor, tensor, type TensorScope, topk } from '@kvkit/tensor-core';
+import { add, cast, concat, div, expandDims, gelu, geluTanh, indexedMatmul, mul, reshape, sigmoid, silu, slice, softmax, sum, type Tensor, type TensorScope, topk } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { linear, PRODUCT_SUMS } from './linear.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
@@ -40,9 +40,9 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   scope.track(top.indices);
   const chosen = moe.normalizeTopK ? scope.track(div(top.values, scope.track(sum(top.values, { axes: [-1], keepDims: true })))) : top.values;
   const experts = scope.track(reshape(top.indices, [pairs]));
-  // Row r of h once for each of its k experts, in the order topk lists them.
-  const owners = () => scope.track(tensor(Int32Array.from({ length: pairs }, (_, i) => Math.floor(i / k)), [pairs], { dtype: 'i32', backend: h.backend }));
-  const rows = k === 1 ? h : scope.track(gather(h, owners(), 0));
+  // Row r of h once for each of its k experts, in the order topk lists them (a copy on the device: nothing uploaded per layer).
+  const repeated = () => scope.track(reshape(scope.track(concat(Array<Tensor>(k).fill(scope.track(expandDims(h, 1))), 1)), [pairs, hidden]));
+  const rows = k === 1 ? h : repeated();
   const size = moe.expertSize;
   const gateUp = scope.track(indexedMatmul(rows, w.gateUp, experts, { accumulate: PRODUCT_SUMS }));
   const gate = scope.track(slice(gateUp, [0, 0], [pairs, size]));
