@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type CacheSpec, attention, cpuBackend, createCache, denseCache, denseF16Bytes, formatBytes, ropeInverseFrequencies, slice, tensor,
+  type CacheSpec, attention, cpuBackend, createCache, denseCache, denseF16Bytes, DisposedError, DTypeMismatchError, formatBytes, IndexOutOfRangeError,
+  ropeInverseFrequencies, ShapeMismatchError, slice, tensor,
 } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, naiveAttention, randomArray } from './reference.js';
@@ -142,6 +143,47 @@ describe('createCache', () => {
     createCache(spec({ numLayers: 2 }), collect).dispose();
     expect(seen.slice(0, 2)).toEqual([global, global]);
     expect(() => createCache(spec({ numLayers: 2, layerRopes: [local] }), collect)).toThrow(/layerRopes holds 1 ropes for 2 layers/);
+  });
+});
+
+describe('recurrent state (CacheSpec.recurrentState)', () => {
+  it('gives the cache zeroed slots, counts them as the part "recurrent", and replaces a slot whole on write', () => {
+    const cache = createCache(spec({ recurrentState: { slots: 3, shape: [2, 5], dtype: 'f32' } }), denseCache({ dtype: 'f32', initialCapacity: 4 }));
+    const state = cache.recurrentState!;
+    expect(state.read(2).readSync()).toEqual(new Float32Array(10));
+    const layersOnly = cache.layers.reduce((sum, layer) => sum + layer.memory().bytes, 0);
+    const report = cache.memory();
+    expect(report.parts.recurrent).toBe(3 * 10 * 4);
+    expect(report.bytes).toBe(layersOnly + 3 * 10 * 4);
+    expect(report.layers).toHaveLength(2);
+    const before = state.read(1);
+    const next = tensor(Float32Array.from({ length: 10 }, (_, i) => i), [2, 5]);
+    state.write(1, next);
+    expect(state.read(1)).toBe(next);
+    expect(before.isDisposed).toBe(true);
+    expect(state.read(0).readSync()).toEqual(new Float32Array(10));
+    cache.dispose();
+    expect(next.isDisposed).toBe(true);
+    expect(() => state.read(0)).toThrow(DisposedError);
+  });
+
+  it('refuses a slot out of range, another shape or dtype, and leaves the slot as it was', () => {
+    const cache = createCache(spec({ recurrentState: { slots: 2, shape: [2, 5], dtype: 'f32' } }), denseCache({ dtype: 'f32' }));
+    const state = cache.recurrentState!;
+    const held = state.read(0);
+    expect(() => state.write(2, tensor(new Float32Array(10), [2, 5]))).toThrow(IndexOutOfRangeError);
+    expect(() => state.write(0, tensor(new Float32Array(10), [5, 2]))).toThrow(ShapeMismatchError);
+    expect(() => state.write(0, tensor(new Float32Array(10), [2, 5], { dtype: 'f16' }))).toThrow(DTypeMismatchError);
+    expect(state.read(0)).toBe(held);
+    expect(held.isDisposed).toBe(false);
+    expect(() => state.read(-1)).toThrow(IndexOutOfRangeError);
+    cache.dispose();
+  });
+
+  it('is absent where the spec asks for none', () => {
+    const cache = createCache(spec(), denseCache());
+    expect(cache.recurrentState).toBeUndefined();
+    expect(cache.memory().parts.recurrent).toBeUndefined();
   });
 });
 

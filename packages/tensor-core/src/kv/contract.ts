@@ -3,6 +3,7 @@ import type { AttentionMask, AttentionStatistics } from '../ops/attention.js';
 import type { RotaryEmbedding } from '../rope-config.js';
 import type { Tensor } from '../tensor.js';
 import type { CacheMemoryReport, MemoryReport } from './memory-report.js';
+import type { RecurrentState, RecurrentStateSpec } from './recurrent-state.js';
 
 /** What the model says about the tokens it appends. */
 export interface StepInfo {
@@ -84,6 +85,8 @@ export interface KVCacheLayer {
 export interface KVCache {
   readonly layers: readonly KVCacheLayer[];
   readonly spec: CacheSpec;
+  /** The model's per-request state beside K/V, where its spec asks for one (`CacheSpec.recurrentState`). */
+  readonly recurrentState?: RecurrentState;
   memory(): CacheMemoryReport;
   dispose(): void;
 }
@@ -110,6 +113,11 @@ export interface CacheSpec {
   layerRopes?: readonly RotaryEmbedding[];
   /** Sliding-window attention of the model (Mistral), if any. */
   slidingWindow?: number;
+  /**
+   * State the model keeps per request outside attention (LFM2's convolution windows): `createCache`
+   * gives the cache one (`KVCache.recurrentState`), which no compression method touches.
+   */
+  recurrentState?: RecurrentStateSpec;
 }
 
 export interface LayerSpec extends CacheSpec {

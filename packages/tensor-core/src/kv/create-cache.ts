@@ -1,7 +1,8 @@
 import { InvalidConfigError } from '../errors.js';
 import type { CacheLayerFactory, CacheSpec, KVCache, KVCacheLayer } from './contract.js';
 import { denseCache } from './dense-cache.js';
-import { type CacheMemoryReport, combineReports } from './memory-report.js';
+import { type CacheMemoryReport, combineReports, memoryReport } from './memory-report.js';
+import { RecurrentState } from './recurrent-state.js';
 
 /** One factory for every layer, or a choice per layer (layer-wise methods, mixed policies). */
 export type CacheMethod = CacheLayerFactory | { perLayer: (layerIndex: number) => CacheLayerFactory };
@@ -21,30 +22,38 @@ export function createCache(spec: CacheSpec, method: CacheMethod = denseCache())
     throw new InvalidConfigError(`createCache: spec.layerRopes holds ${spec.layerRopes.length} ropes for ${spec.numLayers} layers`);
   }
   const layers: KVCacheLayer[] = [];
+  let recurrentState: RecurrentState | undefined;
   try {
     for (let layerIndex = 0; layerIndex < spec.numLayers; layerIndex++) {
       const factory = typeof method === 'function' ? method : method.perLayer(layerIndex);
       // Each layer's own rope: a pre-RoPE layer rotates with it (by nothing on a NoPE layer).
       layers.push(factory({ ...spec, rope: spec.layerRopes?.[layerIndex] ?? spec.rope, layerIndex }));
     }
+    if (spec.recurrentState) recurrentState = new RecurrentState(spec.recurrentState, spec.backend);
   } catch (error) {
     for (const layer of layers) layer.dispose();
     throw error;
   }
-  return new LayeredCache(spec, layers);
+  return new LayeredCache(spec, layers, recurrentState);
 }
 
 class LayeredCache implements KVCache {
   constructor(
     readonly spec: CacheSpec,
     readonly layers: readonly KVCacheLayer[],
+    readonly recurrentState?: RecurrentState,
   ) {}
 
   memory(): CacheMemoryReport {
-    return combineReports(this.layers.map((layer) => layer.memory()));
+    const report = combineReports(this.layers.map((layer) => layer.memory()));
+    if (!this.recurrentState) return report;
+    // The model's own state counts as a part of the cache's total, beside the layers' parts.
+    const total = memoryReport({ ...report.parts, recurrent: this.recurrentState.bytes }, report.tokens);
+    return { ...total, layers: report.layers };
   }
 
   dispose(): void {
     for (const layer of this.layers) layer.dispose();
+    this.recurrentState?.dispose();
   }
 }

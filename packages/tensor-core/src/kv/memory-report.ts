@@ -9,7 +9,8 @@ export interface MemoryReport {
    * Resident bytes by part. Conventional names: keys, values (dense storage), codes, scales, zeros
    * (quantized storage), window (full-precision residual window), outliers (sparse side store),
    * positions, indices (page tables, kept-token maps), latents, projections, statistics (scorer
-   * state), reserved (allocated capacity not holding tokens yet).
+   * state), reserved (allocated capacity not holding tokens yet), recurrent (a model's per-request
+   * state beside K/V: `CacheSpec.recurrentState`).
    */
   parts: Record<string, number>;
   /** Tokens stored, summed over KV heads and divided by the KV head count (ragged heads may differ). */
