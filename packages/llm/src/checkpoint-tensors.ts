@@ -1,7 +1,7 @@
 import type { Tensor } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
-import type { LayerWeights, LinearWeights, LlamaWeights, MlpWeights, MoeWeights } from './weights.js';
+import type { LayerWeights, LinearWeights, LlamaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
 
 /** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
 export interface ExpectedTensor {
@@ -51,6 +51,7 @@ const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offse
 /** Every tensor the config implies, with its shape, in the naming of the model's family. */
 export function expectedTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
+  if (config.modelType === 'lfm2') return lfm2Tensors(config, target);
   return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target);
 }
 
@@ -258,5 +259,47 @@ function phiTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[]
   layerNorm('model.final_layernorm', (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   if (config.lmHeadBias) list.push(whole('lm_head.bias', [vocabSize], (t) => (target.lmHeadBias = t)));
+  return list;
+}
+
+/**
+ * Names of HF's `Lfm2ForCausalLM`: operator_norm before the layer's mixer and ffn_norm before its
+ * SwiGLU feed_forward (w1 gate, w3 up, w2 down); an attention layer's q/k/v_proj, out_proj and
+ * per-head q_layernorm / k_layernorm; a convolution layer's conv.in_proj, the depthwise conv.conv
+ * [hidden, 1, taps] and conv.out_proj (biases where conv_bias); embedding_norm as the final norm.
+ */
+function lfm2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
+  const { kernel: taps, bias } = config.shortConv!;
+  const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
+  const linear = (prefix: string, out: number, inDim: number, set: (w: LinearWeights) => void, withBias = false) => linearTensors(list, prefix, out, inDim, withBias, set);
+  const norm = (name: string, size: number, set: (t: Tensor) => void) => normTensors(list, config, name, size, set);
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `model.layers.${i}`;
+    norm(`${p}.operator_norm`, d, (t) => (layer.inputNorm = t));
+    if (config.shortConv!.layers.includes(i)) {
+      const conv = {} as ShortConvWeights;
+      layer.conv = conv;
+      linear(`${p}.conv.in_proj`, 3 * d, d, (w) => (conv.inProj = w), bias);
+      list.push(whole(`${p}.conv.conv.weight`, [d, 1, taps], (t) => (conv.kernel = t)));
+      if (bias) list.push(whole(`${p}.conv.conv.bias`, [d], (t) => (conv.kernelBias = t)));
+      linear(`${p}.conv.out_proj`, d, d, (w) => (conv.outProj = w), bias);
+    } else {
+      linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, (w) => (layer.q = w));
+      linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, (w) => (layer.k = w));
+      linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, (w) => (layer.v = w));
+      linear(`${p}.self_attn.out_proj`, d, numHeads * headDim, (w) => (layer.o = w));
+      norm(`${p}.self_attn.q_layernorm`, headDim, (t) => (layer.qNorm = t));
+      norm(`${p}.self_attn.k_layernorm`, headDim, (t) => (layer.kNorm = t));
+    }
+    norm(`${p}.ffn_norm`, d, (t) => (layer.postAttentionNorm = t));
+    linear(`${p}.feed_forward.w1`, ff, d, (w) => (layer.gate = w));
+    linear(`${p}.feed_forward.w3`, ff, d, (w) => (layer.up = w));
+    linear(`${p}.feed_forward.w2`, d, ff, (w) => (layer.down = w));
+  }
+  norm('model.embedding_norm', d, (t) => (target.finalNorm = t));
+  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
 }

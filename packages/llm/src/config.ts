@@ -2,6 +2,7 @@ import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeS
 import { inCommonNames } from './config-names.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
+import { lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
 export const SUPPORTED_MODEL_TYPES = Object.fromEntries(Object.entries(MODEL_FAMILIES).map(([type, family]) => [type, family.covers])) as Record<ModelType, string>;
@@ -60,6 +61,13 @@ export interface LlamaConfig extends LayerTraits {
   torchDtype?: string;
   /** The mixture-of-experts MLP (Mixtral, Qwen-MoE, OLMoE); absent: every layer's MLP is dense. */
   moe?: MoeConfig;
+  /** LFM2's gated short convolutions in place of attention on some layers; absent: every layer attends. */
+  shortConv?: ShortConvConfig;
+  /**
+   * The layers that attend, in order: the KV cache has one layer per entry (cache layer i is decoder
+   * layer attentionLayers[i]). Every layer, except in a hybrid model (`shortConv`).
+   */
+  attentionLayers: number[];
 }
 
 /** Reads an HF config.json (already parsed) into a `LlamaConfig`, refusing what this runtime cannot run. */
@@ -163,12 +171,14 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const readsParallel = type === 'gpt_neox' || type === 'stablelm';
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
   const moe = parseMoeConfig(c, type, numLayers, positiveInt, invalid);
+  const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
+  // The dense MLP's width; a config whose every layer routes may leave it out.
+  const intermediateSize = positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
   return {
     modelType: type,
     numLayers,
     hiddenSize,
-    // The dense MLP's width; a config whose every layer routes may leave it out.
-    intermediateSize: positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined),
+    intermediateSize: type === 'lfm2' ? lfm2FeedForwardSize(c, intermediateSize, positiveInt, invalid) : intermediateSize,
     numHeads,
     numKvHeads,
     headDim,
@@ -205,6 +215,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
     ...(moe ? { moe } : {}),
+    ...(shortConv ? { shortConv } : {}),
+    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i)),
   };
 }
 
@@ -282,6 +294,8 @@ function parseSlidingWindow(
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
+  // LFM2's layer_types name its convolution layers; it has no window.
+  if (type === 'lfm2') return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

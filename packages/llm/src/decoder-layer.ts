@@ -21,7 +21,8 @@ import { type LlamaConfig, layerWindow } from './config.js';
 import { feedForward } from './feed-forward.js';
 import type { LayerRope } from './layer-ropes.js';
 import { linear } from './linear.js';
-import type { LayerWeights, LinearWeights } from './weights.js';
+import { shortConvBlock } from './short-conv.js';
+import { type AttentionLayerWeights, attends, type LayerWeights, type LinearWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
 export interface Segment {
@@ -39,7 +40,10 @@ export interface Segment {
  * kv-lowrank) and inspection. The tensors are released when the callback returns: copy what you keep.
  */
 export interface LayerActivations {
+  /** The KV-cache layer (the decoder layer itself, except in a hybrid model, whose convolution layers fire no event). */
   layerIndex: number;
+  /** The decoder layer (`config.attentionLayers[layerIndex]`). */
+  decoderLayer: number;
   /** Absolute positions of the rows. */
   positions: Int32Array;
   /** [n, hidden]: the layer's input (the residual stream before input_layernorm). */
@@ -92,15 +96,14 @@ function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope)
 }
 
 /**
- * One pre-norm decoder block: x + attn(norm(x)), then + mlp(norm(·)). Attention goes through each
- * segment's cache layer: the layer receives K/V ([kvHeads, n, headDim], never repeated per query
- * head; keys before or after RoPE as its `keyInput` asks) and computes attention over what it holds.
- * Returns the new residual stream (the caller owns it).
+ * One pre-norm decoder block: x + mixer(norm(x)), then + mlp(norm(·)). The mixer is attention, or on
+ * a hybrid model's convolution layers (LFM2's) the gated short convolution (`shortConvBlock`).
+ * Attention goes through each segment's cache layer: the layer receives K/V ([kvHeads, n, headDim],
+ * never repeated per query head; keys before or after RoPE as its `keyInput` asks) and computes
+ * attention over what it holds. Returns the new residual stream (the caller owns it).
  */
 export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx: LayerContext): Tensor {
   const { config, segments } = ctx;
-  const { numHeads, headDim } = config;
-  const rows = x.shape[0];
   const scope = new TensorScope();
   try {
     const eps = config.normEps;
@@ -111,15 +114,11 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     };
     // OLMo 2 normalizes the blocks' outputs only: attention reads the residual stream itself.
     const h = w.inputNorm ? scope.track(normalize(x, w.inputNorm, w.inputNormBias, config)) : x;
-    const { q, keyPreRope, key, value } = projectQueryKeyValue(h, w, layerIndex, ctx, scope);
-    const attention = attendThroughCaches(q, keyPreRope, key, value, layerIndex, ctx, scope);
-    if (ctx.onLayer) {
-      const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
-      ctx.onLayer({ layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
-    }
-    const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [rows, numHeads * headDim]));
-    const afterAttention = scope.track(add(x, residualBranch(linear(merged, w.o, scope), w.attentionOutputNorm)));
-    reportToLayers(x, afterAttention, layerIndex, segments, scope);
+    const mixed = attends(w)
+      ? attentionBlock(x, h, w, layerIndex, ctx, scope)
+      : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
+    const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
+    if (attends(w)) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
 
     // In parallel the MLP reads the layer's input (GPT-NeoX: through its own norm; Phi: the attention's normalized input), else the attention's result.
     const mlpInput = config.parallelResidual ? x : afterAttention;
@@ -130,12 +129,30 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   }
 }
 
+/** The KV-cache layer decoder layer `layer` attends through (the same index, except in a hybrid model). */
+export const cacheLayerOf = (config: LlamaConfig, layer: number): number => (config.shortConv ? config.attentionLayers.indexOf(layer) : layer);
+
+/** The attention of one layer, through each segment's cache, projected by o_proj: [rows, hidden]. */
+function attentionBlock(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope): Tensor {
+  const { config, segments } = ctx;
+  const { numHeads, headDim } = config;
+  const cacheLayer = cacheLayerOf(config, layerIndex);
+  const { q, keyPreRope, key, value } = projectQueryKeyValue(h, w, layerIndex, ctx, scope);
+  const attention = attendThroughCaches(q, keyPreRope, key, value, layerIndex, cacheLayer, ctx, scope);
+  if (ctx.onLayer) {
+    const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
+    ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
+  }
+  const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [x.shape[0], numHeads * headDim]));
+  return linear(merged, w.o, scope);
+}
+
 /**
  * The layer's queries (rotated, with YaRN's or LongRoPE's gain), keys before and after RoPE, and
  * values, each [heads, rows, headDim] (NoPE layers, SmolLM3's, rotate nothing: their keys are the
  * same before and after).
  */
-function projectQueryKeyValue(h: Tensor, w: LayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope) {
+function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope) {
   const { config } = ctx;
   const { numHeads, numKvHeads, headDim } = config;
   const { invFreq, queryGain } = ctx.layerRope(layerIndex);
@@ -154,13 +171,22 @@ function projectQueryKeyValue(h: Tensor, w: LayerWeights, layerIndex: number, ct
  * Each segment's K/V into its cache layer (keys before or after RoPE, as the layer asks), then its
  * queries' attention through that layer; [qHeads, rows, headDim] for the whole batch.
  */
-function attendThroughCaches(q: Tensor, keyPreRope: Tensor, key: Tensor, value: Tensor, layerIndex: number, ctx: LayerContext, scope: TensorScope): Tensor {
+function attendThroughCaches(
+  q: Tensor,
+  keyPreRope: Tensor,
+  key: Tensor,
+  value: Tensor,
+  layerIndex: number,
+  cacheLayer: number,
+  ctx: LayerContext,
+  scope: TensorScope,
+): Tensor {
   const { config, segments } = ctx;
   const whole = segments.length === 1;
   const window = layerWindow(config, layerIndex);
   const { attentionScale: scale, attentionSoftcap: softcap } = config;
   const outputs = segments.map((segment) => {
-    const layer = segment.cache.layers[layerIndex];
+    const layer = segment.cache.layers[cacheLayer];
     const keys = layer.keyInput === 'pre-rope' ? keyPreRope : key;
     layer.append(rowsOf(keys, segment, whole, scope), rowsOf(value, segment, whole, scope), {
       positions: segment.positions,
@@ -192,8 +218,8 @@ export function normalize(x: Tensor, weight: Tensor, bias: Tensor | undefined, c
  * contract) with the layer's hidden state before and after attention and their per-row cosine,
  * computed with tensor ops so nothing is read back here.
  */
-function reportToLayers(before: Tensor, after: Tensor, layerIndex: number, segments: readonly Segment[], scope: TensorScope): void {
-  const observers = segments.filter((s) => s.cache.layers[layerIndex].observeLayer);
+function reportToLayers(before: Tensor, after: Tensor, cacheLayer: number, segments: readonly Segment[], scope: TensorScope): void {
+  const observers = segments.filter((s) => s.cache.layers[cacheLayer].observeLayer);
   if (observers.length === 0) return;
   // In f32 even for 16-bit models: squared norms of hidden states overflow f16.
   const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
@@ -206,7 +232,7 @@ function reportToLayers(before: Tensor, after: Tensor, layerIndex: number, segme
   const whole = segments.length === 1;
   for (const segment of observers) {
     const rows = (t: Tensor) => (whole ? t : scope.track(slice(t, [segment.start, ...t.shape.slice(1).map(() => 0)], [segment.start + segment.length, ...t.shape.slice(1)])));
-    segment.cache.layers[layerIndex].observeLayer!({
+    segment.cache.layers[cacheLayer].observeLayer!({
       positions: segment.positions,
       phase: segment.phase,
       hiddenIn: rows(before),

@@ -295,6 +295,26 @@ export const MODEL_FAMILIES = {
     configDefaults: { num_experts: 8, num_experts_per_tok: 2, shared_expert_intermediate_size: 0 },
     configNames: { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' },
   },
+  lfm2: {
+    covers: 'LFM2 (Lfm2ForCausalLM: 350M, 700M, 1.2B, 2.6B): gated short-convolution layers beside grouped-query attention layers with per-head q/k norms',
+    architecture: 'Lfm2ForCausalLM',
+    maxPositions: 128000,
+    slidingWindow: null,
+    layer: { qkNorm: 'head' },
+    // Lfm2Config's defaults (the 2.6B's sizes) and its names from the original LFM2 configs.
+    configDefaults: {
+      vocab_size: 65536,
+      hidden_size: 2560,
+      intermediate_size: 12288,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      rms_norm_eps: 1e-5,
+      rope_theta: 1_000_000,
+      tie_word_embeddings: true,
+    },
+    configNames: { norm_eps: 'rms_norm_eps', block_ff_dim: 'intermediate_size', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' },
+  },
 } satisfies Record<string, ModelFamily>;
 
 export type ModelType = keyof typeof MODEL_FAMILIES;

@@ -25,7 +25,7 @@ import { LayerRopes } from './layer-ropes.js';
 import { decoderLayer, type LayerActivations, normalize, type Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { LlamaTokenizer } from './tokenizer.js';
-import type { LlamaWeights } from './weights.js';
+import { type AttentionLayerWeights, attends, type LlamaWeights } from './weights.js';
 
 export interface ForwardOptions {
   /** Absolute positions of the tokens; default: continuing from where this cache left off. */
@@ -82,7 +82,7 @@ export class LlamaModel {
     private readonly tokenizerInstance?: LlamaTokenizer,
   ) {
     this.weightBytes = weights.bytes;
-    this.matrixDtype = weights.layers[0]?.q.weight.dtype ?? dtype;
+    this.matrixDtype = weights.layers.find(attends)?.q.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
   }
 
@@ -97,18 +97,18 @@ export class LlamaModel {
 
   /** What a cache factory needs to know about this model. */
   cacheSpec(): CacheSpec {
-    const { numLayers, numHeads, numKvHeads, headDim, maxPositions, slidingLayers } = this.config;
+    const { numHeads, numKvHeads, headDim, maxPositions, slidingLayers, attentionLayers, shortConv, hiddenSize } = this.config;
     const { globalFrequencies, layerFrequencies } = this.ropes;
     const layout = this.config.ropeLayout;
     const rope = { invFreq: globalFrequencies.slice(), layout };
-    // Each layer's own, where the layers' differ.
+    // Each attention layer's own, where the layers' differ.
     const layerRopes = layerFrequencies.some((f) => f !== globalFrequencies)
-      ? layerFrequencies.map((f) => ({ invFreq: f.slice(), layout }))
+      ? attentionLayers.map((layer) => ({ invFreq: layerFrequencies[layer].slice(), layout }))
       : undefined;
     // A window every layer uses (Mistral's); Gemma 3's per-layer windows reach the layers as they attend.
     const slidingWindow = slidingLayers === undefined ? this.config.slidingWindow : undefined;
     return {
-      numLayers,
+      numLayers: attentionLayers.length,
       qHeads: numHeads,
       kvHeads: numKvHeads,
       headDim,
@@ -117,20 +117,25 @@ export class LlamaModel {
       rope,
       ...(slidingWindow !== undefined ? { slidingWindow } : {}),
       ...(layerRopes ? { layerRopes } : {}),
+      // LFM2: each convolution layer keeps its last kernel − 1 inputs per request.
+      ...(shortConv ? { recurrentState: { slots: shortConv.layers.length, shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype } } : {}),
     };
   }
 
   /**
-   * Layer `layer`'s attention projection weights in Hugging Face layout [out, in] (the model's own
-   * tensors, on its backend: read them, do not dispose them), for calibration fits that start from
-   * the weights (Palu's low-rank W_k / W_v, MHA2MLA).
+   * The attention projection weights of KV-cache layer `layer` (the decoder layer of that index,
+   * or in a hybrid model `config.attentionLayers[layer]`) in Hugging Face layout [out, in] (the
+   * model's own tensors, on its backend: read them, do not dispose them), for calibration fits that
+   * start from the weights (Palu's low-rank W_k / W_v, MHA2MLA).
    */
   attentionWeights(layer: number): { q: Tensor; k: Tensor; v: Tensor; o: Tensor } {
     this.assertAlive();
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.config.numLayers) {
-      throw new IndexOutOfRangeError(`attentionWeights: layer ${layer} is outside 0…${this.config.numLayers - 1}`, { layer });
+    const { attentionLayers } = this.config;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= attentionLayers.length) {
+      const counted = this.config.shortConv ? ' (the layers that attend, as the KV cache counts them)' : '';
+      throw new IndexOutOfRangeError(`attentionWeights: layer ${layer} is outside 0…${attentionLayers.length - 1}${counted}`, { layer });
     }
-    const w = this.weights.layers[layer];
+    const w = this.weights.layers[attentionLayers[layer]] as AttentionLayerWeights;
     return { q: w.q.weight, k: w.k.weight, v: w.v.weight, o: w.o.weight };
   }
 
@@ -200,7 +205,9 @@ export class LlamaModel {
       for (const norm of norms) release(norm);
       const moe = layer.moe;
       const shared = moe?.shared;
-      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
+      release(layer.conv?.kernel);
+      release(layer.conv?.kernelBias);
+      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.conv?.inProj, layer.conv?.outProj, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
         release(lin?.weight);
         release(lin?.bias);
       }
@@ -250,7 +257,8 @@ export class LlamaModel {
 
   /** Checks every item before any cache is written, and lays the rows out as segments. */
   private plan(items: readonly BatchItem[], options: BatchForwardOptions): Segment[] {
-    const { vocabSize, maxPositions, numLayers, numKvHeads, headDim } = this.config;
+    const { vocabSize, maxPositions, attentionLayers, numKvHeads, headDim, shortConv } = this.config;
+    const numLayers = attentionLayers.length;
     const segments: Segment[] = [];
     const caches = new Set<KVCache>();
     let start = 0;
@@ -264,10 +272,11 @@ export class LlamaModel {
         }
       }
       const spec = cache?.spec;
-      if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim) {
-        throw new ShapeMismatchError(
-          `${where}: the cache does not fit this model (needs ${numLayers} layers of ${numKvHeads} KV heads × ${headDim}); make it with model.createCache()`,
-        );
+      const state = cache?.recurrentState?.spec;
+      const stateFits = !shortConv || (state?.slots === shortConv.layers.length && state.shape[0] === shortConv.kernel - 1 && state.shape[1] === this.config.hiddenSize && state.dtype === this.dtype);
+      if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim || !stateFits) {
+        const needs = `${numLayers} layers of ${numKvHeads} KV heads × ${headDim}${shortConv ? `, and the convolution state of ${shortConv.layers.length} layers` : ''}`;
+        throw new ShapeMismatchError(`${where}: the cache does not fit this model (needs ${needs}); make it with model.createCache()`);
       }
       if (caches.has(cache)) throw new InvalidConfigError(`${where}: the same cache appears twice in one batch`);
       caches.add(cache);

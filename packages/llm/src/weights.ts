@@ -35,10 +35,13 @@ export interface LayerWeights {
   /** LayerNorm's biases (GPT-NeoX: `config.normKind` 'layer'). */
   inputNormBias?: Tensor;
   postAttentionNormBias?: Tensor;
-  q: LinearWeights;
-  k: LinearWeights;
-  v: LinearWeights;
-  o: LinearWeights;
+  /** The attention's projections (absent on a short-convolution layer: `conv`). */
+  q?: LinearWeights;
+  k?: LinearWeights;
+  v?: LinearWeights;
+  o?: LinearWeights;
+  /** LFM2's gated short convolution in place of attention (`config.shortConv`). */
+  conv?: ShortConvWeights;
   /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
   kNorm?: Tensor;
@@ -53,6 +56,20 @@ export interface LayerWeights {
   down?: LinearWeights;
   /** The mixture of experts of a layer that routes (`config.moe`). */
   moe?: MoeWeights;
+}
+
+/** A layer that attends: its four projections are there. */
+export type AttentionLayerWeights = LayerWeights & Required<Pick<LayerWeights, 'q' | 'k' | 'v' | 'o'>>;
+
+/** Whether the layer attends (else it convolves: `conv`). */
+export const attends = (w: LayerWeights): w is AttentionLayerWeights => w.conv === undefined;
+
+/** LFM2's short convolution: in_proj [3 · hidden, hidden] (B, C, x), the depthwise kernel as stored [hidden, 1, taps] with its bias, out_proj. */
+export interface ShortConvWeights {
+  inProj: LinearWeights;
+  kernel: Tensor;
+  kernelBias?: Tensor;
+  outProj: LinearWeights;
 }
 
 /** A dense MLP: down(act(gate(x)) · up(x)), or down(act(up(x))) without a gate (GPT-NeoX's, `config.gatedMlp` false). */
@@ -217,7 +234,8 @@ function cpuWeightPool(backend: Backend, dtype: 'f32' | 'f16', expected: Expecte
   if (backend.name !== 'cpu' || dtype !== 'f32') return null;
   // A fused matrix takes the room of its parts, each a matrix of its own; a stack of experts (one
   // allocation) the room of its matrices, stored one by one or stacked already (Granite's).
-  const matrices = expected.filter((e) => e.shape.length >= 2).flatMap((e) => e.parts.map((part) => rowsOf(part) * sizeOf(e.shape.slice(1))));
+  // (A convolution kernel [hidden, 1, taps] is no matrix: it loads as a plain tensor.)
+  const matrices = expected.filter((e) => e.shape.length === 2 || e.parts.some((part) => 'stack' in part)).flatMap((e) => e.parts.map((part) => rowsOf(part) * sizeOf(e.shape.slice(1))));
   const floats = matrices.reduce((sum, length) => sum + WeightPool.floatsFor(length, half), 0);
   return WeightPool.create(floats);
 }

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granitemoe-shared', 'granitemoe-stacked', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
+    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granitemoe-shared', 'granitemoe-stacked', 'lfm2-conv-bias', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
   });
 
   for (const name of fixtures) {

@@ -1,0 +1,184 @@
+// LFM2's hybrid of gated short convolutions and attention: its configs as the runtime reads them,
+// the KV cache holding the attention layers only with the convolutions' state beside them, and
+// the convolution continuing across passes, chunks and batched requests. The logits of both
+// fixtures are checked against the PyTorch reference in torch-reference-parity.test.ts (CPU),
+// webgpu.test.ts and cuda-emulator.test.ts.
+import { join } from 'node:path';
+import { createCache, denseCache, type Tensor } from '@kvkit/tensor-core';
+import { assertClose } from '@kvkit/tensor-core/testing';
+import { describe, expect, it } from 'vitest';
+import { type LayerActivations, loadModel, parseModelConfig } from '../src/index.js';
+import { expectKvkitError } from './helpers/errors.js';
+import { readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+
+// An LFM2-350M-shaped config.json in the original names (block_ff_dim, norm_eps) beside transformers' (layer_types).
+const LFM2_350M = {
+  architectures: ['Lfm2ForCausalLM'],
+  block_auto_adjust_ff_dim: true,
+  block_ff_dim: 6656,
+  block_ffn_dim_multiplier: 1.0,
+  block_multiple_of: 256,
+  bos_token_id: 1,
+  conv_L_cache: 3,
+  conv_bias: false,
+  eos_token_id: 7,
+  hidden_size: 1024,
+  intermediate_size: 6656,
+  layer_types: ['conv', 'conv', 'full_attention', 'conv', 'conv', 'full_attention', 'conv', 'conv', 'full_attention', 'conv', 'full_attention', 'conv', 'full_attention', 'conv', 'full_attention', 'conv'],
+  max_position_embeddings: 128000,
+  model_type: 'lfm2',
+  norm_eps: 1e-5,
+  num_attention_heads: 16,
+  num_hidden_layers: 16,
+  num_key_value_heads: 8,
+  rope_theta: 1000000.0,
+  torch_dtype: 'bfloat16',
+  vocab_size: 65536,
+};
+
+const FIXTURE = join(TORCH_REFERENCE, 'lfm2-conv-bias');
+
+describe('LFM2 configs', () => {
+  it('reads which layers attend, the convolution and the MLP width as transformers computes them', () => {
+    const config = parseModelConfig(LFM2_350M);
+    expect(config.attentionLayers).toEqual([2, 5, 8, 10, 12, 14]);
+    expect(config.shortConv).toEqual({ layers: [0, 1, 3, 4, 6, 7, 9, 11, 13, 15], kernel: 3, bias: false });
+    // int(2 · 6656 / 3) = 4437, rounded up to a multiple of 256.
+    expect(config.intermediateSize).toBe(4608);
+    expect(config).toMatchObject({ numLayers: 16, headDim: 64, qkNorm: 'head', normEps: 1e-5, ropeTheta: 1e6, tieWordEmbeddings: true, maxPositions: 128000 });
+    // The original configs' full_attn_idxs say the same; without either list every layer attends.
+    const { layer_types: _types, ...original } = LFM2_350M;
+    expect(parseModelConfig({ ...original, full_attn_idxs: [2, 5, 8, 10, 12, 14] }).attentionLayers).toEqual([2, 5, 8, 10, 12, 14]);
+    expect(parseModelConfig(original).shortConv!.layers).toEqual([]);
+    // Without auto-adjustment the width is taken as given; a multiplier scales it before rounding.
+    expect(parseModelConfig({ ...LFM2_350M, block_auto_adjust_ff_dim: false }).intermediateSize).toBe(6656);
+    // int(1.5 · 4437) = 6655, rounded up to 6656; a multiplier of null skips the rounding too.
+    expect(parseModelConfig({ ...LFM2_350M, block_ffn_dim_multiplier: 1.5 }).intermediateSize).toBe(6656);
+    expect(parseModelConfig({ ...LFM2_350M, block_ffn_dim_multiplier: null }).intermediateSize).toBe(4437);
+  });
+
+  it('refuses what it cannot run with a typed error naming the field', () => {
+    expectKvkitError(() => parseModelConfig({ ...LFM2_350M, layer_types: [...LFM2_350M.layer_types.slice(0, 15), 'mamba'] }), 'UNSUPPORTED_MODEL', /layer_types = "mamba" is not supported; supported: full_attention, conv/);
+    expectKvkitError(() => parseModelConfig({ ...LFM2_350M, layer_types: LFM2_350M.layer_types.slice(1) }), 'INVALID_CONFIG', /layer_types must list full_attention or conv for each of the 16 layers/);
+    expectKvkitError(() => parseModelConfig({ ...LFM2_350M, layer_types: undefined, full_attn_idxs: [2, 16] }), 'INVALID_CONFIG', /full_attn_idxs must list layer indices below 16/);
+    expectKvkitError(() => parseModelConfig({ ...LFM2_350M, layer_types: new Array(16).fill('conv') }), 'INVALID_CONFIG', /at least one attention layer/);
+    expectKvkitError(() => parseModelConfig({ ...LFM2_350M, conv_L_cache: 1 }), 'INVALID_CONFIG', /conv_L_cache must be at least 2/);
+    expectKvkitError(() => parseModelConfig({ ...LFM2_350M, conv_bias: 'yes' }), 'INVALID_CONFIG', /conv_bias must be true or false/);
+    expectKvkitError(() => parseModelConfig({ ...LFM2_350M, block_ffn_dim_multiplier: -1 }), 'INVALID_CONFIG', /block_ffn_dim_multiplier must be a positive number/);
+  });
+});
+
+describe('LFM2 on the CPU (lfm2-conv-bias: attention on layers 0 and 3, convolutions of 4 taps on 1 and 2)', () => {
+  const ref = readReference(FIXTURE);
+  const ids = Int32Array.from(ref.ids);
+  const p = ref.prompt_tokens;
+
+  it('holds two cache layers and the convolutions\u2019 last 3 inputs, counted as the part "recurrent"', async () => {
+    const model = await loadModel(FIXTURE, { dtype: 'f32' });
+    const cache = model.createCache(denseCache({ dtype: 'f32' }));
+    try {
+      expect(model.cacheSpec()).toMatchObject({ numLayers: 2, recurrentState: { slots: 2, shape: [3, 32], dtype: 'f32' } });
+      model.forward(ids.subarray(0, p), cache).dispose();
+      const report = cache.memory();
+      expect(report.parts.recurrent).toBe(2 * 3 * 32 * 4);
+      expect(report.layers).toHaveLength(2);
+      expect(report.bytes).toBe(report.layers.reduce((sum, layer) => sum + layer.bytes, 0) + 2 * 3 * 32 * 4);
+    } finally {
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
+  it('continues the convolution across passes: a prompt fed in chunks of 3, 1 and 3 tokens gives the one-pass logits', async () => {
+    const model = await loadModel(FIXTURE, { dtype: 'f32' });
+    const cache = model.createCache(denseCache({ dtype: 'f32' }));
+    try {
+      let start = 0;
+      for (const n of [3, 1, 3]) {
+        const logits = model.forward(ids.subarray(start, start + n), cache);
+        assertClose(logits.readFloat32Sync(), rows(ref.logits, start, start + n), 1e-5, `chunk at ${start}`);
+        logits.dispose();
+        start += n;
+      }
+      const next = model.forward(ids.subarray(p, p + 1), cache);
+      assertClose(next.readFloat32Sync(), rows(ref.logits, p, p + 1), 1e-5, 'decode after the chunks');
+      next.dispose();
+    } finally {
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
+  it('keeps each request\u2019s convolution state in its own cache: a batched pass gives every request its solo logits', async () => {
+    const model = await loadModel(FIXTURE, { dtype: 'f32' });
+    const solo = (tokens: Int32Array[]) => {
+      const cache = model.createCache(denseCache({ dtype: 'f32' }));
+      const out = tokens.map((t) => {
+        const logits = model.forward(t, cache, { logits: 'last' });
+        const values = logits.readFloat32Sync();
+        logits.dispose();
+        return values;
+      });
+      cache.dispose();
+      return out;
+    };
+    const a = [ids.subarray(0, 5), ids.subarray(5, 6), ids.subarray(6, 7)];
+    const b = [ids.subarray(3, 10), ids.subarray(1, 2), ids.subarray(2, 3)];
+    const [aSolo, bSolo] = [solo(a), solo(b)];
+    const caches = [model.createCache(denseCache({ dtype: 'f32' })), model.createCache(denseCache({ dtype: 'f32' }))];
+    try {
+      for (let step = 0; step < 3; step++) {
+        const logits = model.forwardBatch([{ ids: a[step], cache: caches[0] }, { ids: b[step], cache: caches[1] }], { logits: 'last' });
+        const values = logits.readFloat32Sync();
+        logits.dispose();
+        const vocab = model.config.vocabSize;
+        assertClose(values.subarray(0, vocab), aSolo[step], 1e-6, `request a, step ${step}`);
+        assertClose(values.subarray(vocab), bSolo[step], 1e-6, `request b, step ${step}`);
+      }
+    } finally {
+      for (const cache of caches) cache.dispose();
+      model.dispose();
+    }
+  });
+
+  it('numbers layer events, attention weights and cache layers alike: by the layers that attend', async () => {
+    const model = await loadModel(FIXTURE, { dtype: 'f32' });
+    const cache = model.createCache(denseCache({ dtype: 'f32' }));
+    try {
+      const events: Pick<LayerActivations, 'layerIndex' | 'decoderLayer'>[] = [];
+      const keys: number[][] = [];
+      model.forward(ids.subarray(0, p), cache, { onLayer: (e) => {
+        events.push({ layerIndex: e.layerIndex, decoderLayer: e.decoderLayer });
+        keys.push(Array.from(e.key.readFloat32Sync()));
+      } }).dispose();
+      expect(events).toEqual([{ layerIndex: 0, decoderLayer: 0 }, { layerIndex: 1, decoderLayer: 3 }]);
+      // Cache layer 1 holds decoder layer 3's keys.
+      expect(cache.layers[1].length).toBe(p);
+      expect(model.attentionWeights(1).q.shape).toEqual([32, 32]);
+      expectKvkitError(() => model.attentionWeights(2), 'INDEX_OUT_OF_RANGE', /layer 2 is outside 0…1 \(the layers that attend, as the KV cache counts them\)/);
+      expect(keys).toHaveLength(2);
+    } finally {
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
+  it('refuses a cache without the convolution state before writing anything', async () => {
+    const model = await loadModel(FIXTURE, { dtype: 'f32' });
+    const { recurrentState: _state, ...attentionOnly } = model.cacheSpec();
+    const cache = createCache(attentionOnly, denseCache({ dtype: 'f32' }));
+    const f16State = createCache({ ...model.cacheSpec(), recurrentState: { slots: 2, shape: [3, 32], dtype: 'f16' } }, denseCache({ dtype: 'f32' }));
+    try {
+      for (const c of [cache, f16State]) {
+        expectKvkitError(() => model.forward(ids.subarray(0, 3), c), 'SHAPE_MISMATCH', /the convolution state of 2 layers\); make it with model.createCache\(\)/);
+        expect(c.layers.map((layer) => layer.length)).toEqual([0, 0]);
+      }
+      const state: Tensor = f16State.recurrentState!.read(0);
+      expect(state.isDisposed).toBe(false);
+    } finally {
+      cache.dispose();
+      f16State.dispose();
+      model.dispose();
+    }
+  });
+});
