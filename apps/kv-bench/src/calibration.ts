@@ -20,7 +20,9 @@ export function packagesNeedingCalibration(descriptors: readonly MethodDescripto
 /** Runs the model over `text` until `tokens` tokens per layer are collected for each package. */
 export async function collectCalibration(model: LlamaModel, text: string, packages: readonly CalibratedPackage[], tokens = 2048): Promise<CalibrationData> {
   if (packages.length === 0) return {};
-  const { numLayers, numHeads, numKvHeads, headDim, maxPositions } = model.config;
+  const { numHeads, numKvHeads, headDim, maxPositions, attentionLayers } = model.config;
+  // One calibration layer per KV-cache layer (a hybrid model's convolution layers have none).
+  const numLayers = attentionLayers.length;
   const { rope: rope0, layerRopes } = model.cacheSpec();
   const observers: ((event: LayerActivations) => void)[] = [];
   const finishers: [CalibratedPackage, () => unknown][] = [];

@@ -73,7 +73,8 @@ export async function evaluateText(
   let decodeTokens = 0;
   let memory: MemorySnapshot = { kvBytes: 0, kvBytesF16: 0, parts: {}, layerBytes: [] };
   const logProbs: Float32Array[][] = [];
-  const { numLayers, numKvHeads, headDim } = model.config;
+  const { numKvHeads, headDim } = model.config;
+  const numLayers = model.config.attentionLayers.length; // the layers that hold K/V
   for (let w = 0; w < windows.length; w++) {
     const { ids, prefill } = windows[w];
     const cache = model.createCache(method);

@@ -83,7 +83,8 @@ async function prompted(
 
 function statsOf(model: LlamaModel, method: string, run: PromptedRun): RunStats {
   const { result } = run;
-  const { numLayers, numKvHeads, headDim } = model.config;
+  const { numKvHeads, headDim } = model.config;
+  const numLayers = model.config.attentionLayers.length; // the layers that hold K/V
   const tokensHeld = run.reusedTokens + result.promptTokens + Math.max(result.generatedTokens - 1, 0);
   return {
     backend: model.backend.name,
