@@ -51,7 +51,7 @@ const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offse
 /** Every tensor the config implies, with its shape, in the naming of the model's family. */
 export function expectedTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
-  if (config.modelType === 'lfm2') return lfm2Tensors(config, target);
+  if (config.shortConv) return lfm2Tensors(config, target);
   return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target);
 }
 
@@ -152,7 +152,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
  * experts.e.gate_proj / up_proj / down_proj (Qwen2-MoE's shared_expert and shared_expert_gate
  * beside them); Granite stores them stacked already: block_sparse_moe.router.layer, input_linear
  * [experts, 2 · size, hidden] (gate rows, then up rows) and output_linear, with shared_mlp's fused
- * input_linear and output_linear on the layer.
+ * input_linear and output_linear on the layer. LFM2-MoE names them feed_forward.gate and
+ * feed_forward.experts.e.w1 / w3 / w2, with its selection bias feed_forward.expert_bias.
  */
 function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConfig, p: string, layer: Partial<LayerWeights>): void {
   const { hiddenSize: d } = config;
@@ -177,9 +178,11 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
     return;
   }
   const mixtral = config.modelType === 'mixtral';
-  const block = `${p}.${mixtral ? 'block_sparse_moe' : 'mlp'}`;
-  const [gateName, upName, downName] = mixtral ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
+  const lfm2 = config.modelType === 'lfm2_moe';
+  const block = `${p}.${mixtral ? 'block_sparse_moe' : lfm2 ? 'feed_forward' : 'mlp'}`;
+  const [gateName, upName, downName] = mixtral || lfm2 ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
   linearTensors(list, `${block}.gate`, experts, d, false, (w) => (weights.router = w));
+  if (moe.selectionBias) list.push(whole(`${block}.expert_bias`, [experts], (t) => (weights.selectionBias = t)));
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
   for (let e = 0; e < experts; e++) {
@@ -295,6 +298,10 @@ function lfm2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[
       norm(`${p}.self_attn.k_layernorm`, headDim, (t) => (layer.kNorm = t));
     }
     norm(`${p}.ffn_norm`, d, (t) => (layer.postAttentionNorm = t));
+    if (routesLayer(config.moe, i)) {
+      expertTensors(list, config, config.moe, p, layer);
+      continue;
+    }
     linear(`${p}.feed_forward.w1`, ff, d, (w) => (layer.gate = w));
     linear(`${p}.feed_forward.w3`, ff, d, (w) => (layer.up = w));
     linear(`${p}.feed_forward.w2`, d, ff, (w) => (layer.down = w));

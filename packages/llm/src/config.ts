@@ -2,7 +2,7 @@ import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeS
 import { inCommonNames } from './config-names.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
-import { lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
+import { hasShortConvolutions, lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
 export const SUPPORTED_MODEL_TYPES = Object.fromEntries(Object.entries(MODEL_FAMILIES).map(([type, family]) => [type, family.covers])) as Record<ModelType, string>;
@@ -295,7 +295,7 @@ function parseSlidingWindow(
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
   // LFM2's layer_types name its convolution layers; it has no window.
-  if (type === 'lfm2') return {};
+  if (hasShortConvolutions(type)) return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

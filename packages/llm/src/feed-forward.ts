@@ -1,4 +1,25 @@
-import { add, cast, concat, div, expandDims, gelu, geluTanh, indexedMatmul, mul, reshape, sigmoid, silu, slice, softmax, sum, type Tensor, type TensorScope, topk } from '@kvkit/tensor-core';
+import {
+  add,
+  arange,
+  cast,
+  concat,
+  div,
+  expandDims,
+  gather,
+  gelu,
+  geluTanh,
+  indexedMatmul,
+  mul,
+  reshape,
+  sigmoid,
+  silu,
+  slice,
+  softmax,
+  sum,
+  type Tensor,
+  type TensorScope,
+  topk,
+} from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { linear, PRODUCT_SUMS } from './linear.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
@@ -12,6 +33,37 @@ export function feedForward(h: Tensor, w: LayerWeights, layerIndex: number, conf
   return mlp(h, w as MlpWeights, config, scope);
 }
 
+/**
+ * Each row's experts ([n · k] indices, row-major) and their weights ([n, k], f32): the router's
+ * scores (a softmax over the experts in f32, or LFM2-MoE's sigmoid of each), the top k of each row
+ * (LFM2-MoE chooses by score + expert_bias but weighs by the score), renormalized where the family
+ * does (over their sum, + 1e-6 for LFM2-MoE), times routed_scaling_factor.
+ */
+function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope): { chosen: Tensor; experts: Tensor } {
+  const n = h.shape[0];
+  const k = moe.expertsPerToken;
+  const logits = linear(h, w.router, scope);
+  const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
+  const scores = scope.track(moe.scoring === 'sigmoid' ? sigmoid(f32(logits)) : softmax(f32(logits), -1));
+  const top = topk(w.selectionBias ? scope.track(add(scores, f32(w.selectionBias))) : scores, k);
+  scope.track(top.values);
+  scope.track(top.indices);
+  const experts = scope.track(reshape(top.indices, [n * k]));
+  let chosen = top.values;
+  if (w.selectionBias) {
+    // The scores themselves at the chosen experts: entry (row, expert) of the flattened [n · experts] scores.
+    const rowStarts = scope.track(reshape(scope.track(arange(0, n * moe.experts, moe.experts, { backend: h.backend })), [n, 1]));
+    const flat = scope.track(reshape(scope.track(add(top.indices, rowStarts)), [n * k]));
+    chosen = scope.track(reshape(scope.track(gather(scope.track(reshape(scores, [n * moe.experts])), flat, 0)), [n, k]));
+  }
+  if (moe.normalizeTopK) {
+    const total = scope.track(sum(chosen, { axes: [-1], keepDims: true }));
+    chosen = scope.track(div(chosen, moe.normalizeEpsilon ? scope.track(add(total, moe.normalizeEpsilon)) : total));
+  }
+  if (moe.routedScale !== 1) chosen = scope.track(mul(chosen, moe.routedScale));
+  return { chosen, experts };
+}
+
 /** The MLP: down(act(gate(h)) · up(h)) where it is gated (SwiGLU, GeGLU), else down(act(up(h))) (GPT-NeoX). */
 function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope): Tensor {
   const activation = ACTIVATIONS[config.mlpActivation];
@@ -22,9 +74,8 @@ function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope):
 
 /**
  * A mixture-of-experts MLP on rows h [n, hidden], as transformers computes it: the router's
- * softmax in f32, the top `expertsPerToken` experts of each row (their probabilities renormalized
- * where the family does), each row through its chosen SwiGLU experts, and their outputs summed
- * with those weights; Qwen2-MoE adds its shared expert scaled by sigmoid(shared_expert_gate(h)),
+ * scores in f32 (`routeRows`), each row through its chosen SwiGLU experts, and their outputs summed
+ * with the chosen weights; Qwen2-MoE adds its shared expert scaled by sigmoid(shared_expert_gate(h)),
  * Granite's shared MLP is added as it is.
  * The choice stays on the device: each (row, expert) pair is a row of `indexedMatmul`, which reads
  * only the chosen experts' matrices (stacked at load: gate and up rows together, then down).
@@ -33,13 +84,7 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   const [n, hidden] = h.shape;
   const k = moe.expertsPerToken;
   const pairs = n * k;
-  const logits = linear(h, w.router, scope);
-  const probabilities = scope.track(softmax(logits.dtype === 'f32' ? logits : scope.track(cast(logits, 'f32')), -1));
-  const top = topk(probabilities, k);
-  scope.track(top.values);
-  scope.track(top.indices);
-  const chosen = moe.normalizeTopK ? scope.track(div(top.values, scope.track(sum(top.values, { axes: [-1], keepDims: true })))) : top.values;
-  const experts = scope.track(reshape(top.indices, [pairs]));
+  const { chosen, experts } = routeRows(h, w, moe, scope);
   // Row r of h once for each of its k experts, in the order topk lists them (a copy on the device: nothing uploaded per layer).
   const repeated = () => scope.track(reshape(scope.track(concat(Array<Tensor>(k).fill(scope.track(expandDims(h, 1))), 1)), [pairs, hidden]));
   const rows = k === 1 ? h : repeated();

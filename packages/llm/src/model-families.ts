@@ -49,7 +49,17 @@ export interface ModelFamily {
    * them (shared_expert_intermediate_size wide; its output scaled by sigmoid(shared_expert_gate) or
    * added as it is).
    */
-  moe?: { expertSizeField: 'intermediate_size' | 'moe_intermediate_size'; normalize: boolean | 'config'; sharedExpert?: 'gated' | 'ungated' };
+  moe?: {
+    expertSizeField: 'intermediate_size' | 'moe_intermediate_size';
+    normalize: boolean | 'config';
+    sharedExpert?: 'gated' | 'ungated';
+    /**
+     * LFM2-MoE's router: each expert's sigmoid instead of a softmax over them, a learned bias
+     * (expert_bias, with use_expert_bias) added to the scores only to choose the experts, and the
+     * chosen scores renormalized over their sum + 1e-6.
+     */
+    sigmoidRouter?: true;
+  };
 }
 
 const LLAMA_LAYER: LayerTraits = {
@@ -314,6 +324,41 @@ export const MODEL_FAMILIES = {
       tie_word_embeddings: true,
     },
     configNames: { norm_eps: 'rms_norm_eps', block_ff_dim: 'intermediate_size', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' },
+  },
+  lfm2_moe: {
+    covers: 'LFM2-MoE (Lfm2MoeForCausalLM: LFM2-8B-A1B): LFM2\'s hybrid of short convolutions and attention with a mixture of experts after the first dense layers, routed by sigmoid scores with a selection bias',
+    architecture: 'Lfm2MoeForCausalLM',
+    maxPositions: 128000,
+    slidingWindow: null,
+    layer: { qkNorm: 'head' },
+    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sigmoidRouter: true },
+    // Lfm2MoeConfig's defaults (LFM2-8B-A1B's sizes) and the original configs' names.
+    configDefaults: {
+      vocab_size: 65536,
+      hidden_size: 2048,
+      intermediate_size: 7168,
+      moe_intermediate_size: 1792,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      rms_norm_eps: 1e-5,
+      rope_theta: 1_000_000,
+      tie_word_embeddings: true,
+      num_experts: 32,
+      num_experts_per_tok: 4,
+      num_dense_layers: 2,
+      norm_topk_prob: true,
+      use_expert_bias: true,
+      routed_scaling_factor: 1,
+    },
+    configNames: { norm_eps: 'rms_norm_eps', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' },
+  },
+  lfm2_vl: {
+    covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',
+    architecture: 'Lfm2VlForConditionalGeneration',
+    maxPositions: 128000,
+    slidingWindow: null,
+    textModel: 'lfm2',
   },
 } satisfies Record<string, ModelFamily>;
 

@@ -212,6 +212,7 @@ export class LlamaModel {
         release(lin?.bias);
       }
       release(moe?.gateUp);
+      release(moe?.selectionBias);
       release(moe?.down);
     }
     this.ropes.dispose();

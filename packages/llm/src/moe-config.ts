@@ -15,6 +15,14 @@ export interface MoeConfig {
    * output is scaled by sigmoid(shared_expert_gate(x)) (Qwen2-MoE) or added as it is (Granite's shared_mlp).
    */
   sharedExpert?: { size: number; gated: boolean };
+  /** How router logits become the experts' scores: a softmax over them, or each one's sigmoid (LFM2-MoE). */
+  scoring: 'softmax' | 'sigmoid';
+  /** LFM2-MoE's learned per-expert bias (expert_bias), added to the scores only to choose the experts. */
+  selectionBias: boolean;
+  /** Added to the chosen scores' sum before renormalizing them (LFM2-MoE: 1e-6; 0 elsewhere). */
+  normalizeEpsilon: number;
+  /** Factor on the chosen experts' weights (routed_scaling_factor; 1 where a family has none). */
+  routedScale: number;
 }
 
 /**
@@ -43,7 +51,13 @@ export function parseMoeConfig(
   // Qwen2-MoE's gated shared expert is always there; Granite's shared MLP only where its width is not 0.
   const shared = family.sharedExpert === 'gated' || (family.sharedExpert === 'ungated' && Boolean(c.shared_expert_intermediate_size));
   const sharedSize = shared ? positiveInt('shared_expert_intermediate_size') : 0;
-  const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) => (only as number[]).includes(i) || (i + 1) % step !== 0);
+  // LFM2-MoE: the first num_dense_layers layers have a dense MLP.
+  const firstDense = c.num_dense_layers ?? 0;
+  if (!Number.isInteger(firstDense) || (firstDense as number) < 0 || (firstDense as number) > numLayers) invalid('num_dense_layers', `must be an integer in 0…${numLayers}, got ${JSON.stringify(firstDense)}`);
+  const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) => i < (firstDense as number) || (only as number[]).includes(i) || (i + 1) % step !== 0);
+  const routedScale = c.routed_scaling_factor ?? 1;
+  if (typeof routedScale !== 'number' || !(routedScale > 0) || !Number.isFinite(routedScale)) invalid('routed_scaling_factor', `must be a positive number, got ${JSON.stringify(routedScale)}`);
+  const sigmoid = family.sigmoidRouter === true;
   return {
     experts,
     expertsPerToken,
@@ -51,6 +65,10 @@ export function parseMoeConfig(
     normalizeTopK,
     denseLayers,
     ...(shared ? { sharedExpert: { size: sharedSize, gated: family.sharedExpert === 'gated' } } : {}),
+    scoring: sigmoid ? 'sigmoid' : 'softmax',
+    selectionBias: sigmoid && c.use_expert_bias === true,
+    normalizeEpsilon: sigmoid ? 1e-6 : 0,
+    routedScale: routedScale as number,
   };
 }
 

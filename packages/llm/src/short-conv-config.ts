@@ -12,6 +12,9 @@ export interface ShortConvConfig {
   bias: boolean;
 }
 
+/** The families whose layers may convolve instead of attending (LFM2 and LFM2-MoE). */
+export const hasShortConvolutions = (type: ModelType): boolean => type === 'lfm2' || type === 'lfm2_moe';
+
 /**
  * Which layers attend and which convolve (transformers' `layer_types`, 'full_attention' or 'conv'
  * per layer; without it the original configs' `full_attn_idxs`, and without either every layer
@@ -25,7 +28,7 @@ export function parseShortConv(
   invalid: (field: string, problem: string) => never,
   unsupported: (field: string, value: unknown, supported: string) => never,
 ): ShortConvConfig | undefined {
-  if (type !== 'lfm2') return undefined;
+  if (!hasShortConvolutions(type)) return undefined;
   let attends: boolean[];
   if (Array.isArray(c.layer_types)) {
     for (const kind of new Set(c.layer_types)) if (kind !== 'full_attention' && kind !== 'conv') unsupported('layer_types', kind, 'full_attention, conv');

@@ -87,6 +87,8 @@ export interface MoeWeights {
   gateUp: Tensor;
   /** [experts, hidden, expertSize]. */
   down: Tensor;
+  /** LFM2-MoE's expert_bias [experts]: added to the router's scores to choose the experts, not to weigh them. */
+  selectionBias?: Tensor;
   /** A shared expert (Qwen2-MoE's, Granite's shared_mlp) and Qwen2-MoE's gate on it ([1, hidden]: sigmoid of it scales the shared expert's output). */
   shared?: MlpWeights;
   sharedGate?: LinearWeights;

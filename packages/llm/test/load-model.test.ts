@@ -131,10 +131,12 @@ describe('loadModel', () => {
     await loadFails({ files: { ...files, 'model.safetensors': renamed } }, 'CORRUPT_MODEL_FILE', /tensor "model\.layers\.1\.mlp\.gate_up_proj\.weight" is missing \(config\.json implies shape \[128, 32\]\)/);
   });
 
-  // Gemma 3 4B+ and Mistral Small 3.x are multimodal checkpoints; the text model is what runs.
-  for (const [fixture, outer, architecture] of [
-    ['gemma3-sliding', 'gemma3', 'Gemma3ForConditionalGeneration'],
-    ['mistral-sliding', 'mistral3', 'Mistral3ForConditionalGeneration'],
+  // Gemma 3 4B+, Mistral Small 3.x and LFM2-VL are multimodal checkpoints; the text model is what runs.
+  // LFM2-VL's language model is a hybrid (attention on layers 0 and 3 of lfm2-conv-bias, no window).
+  for (const [fixture, outer, architecture, window] of [
+    ['gemma3-sliding', 'gemma3', 'Gemma3ForConditionalGeneration', 4],
+    ['mistral-sliding', 'mistral3', 'Mistral3ForConditionalGeneration', 4],
+    ['lfm2-conv-bias', 'lfm2_vl', 'Lfm2VlForConditionalGeneration', undefined],
   ] as const) {
     it(`loads the text model out of a ${outer} checkpoint (text_config, language_model weights under either naming), ignoring the vision tower`, async () => {
       const dir = join(TORCH_REFERENCE, fixture);
@@ -149,7 +151,7 @@ describe('loadModel', () => {
         const wrapped = { ...files, 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
         const model = await loadModel({ files: wrapped });
         expect(model.config.modelType).toBe(text.model_type);
-        expect(model.config.slidingWindow).toBe(4);
+        expect(model.config.slidingWindow).toBe(window);
         const cache = model.createCache();
         const logits = model.forward(Int32Array.from(reference.ids), cache);
         assertClose(logits.readFloat32Sync(), rows(reference.logits, 0, reference.ids.length), 1e-5, rename('model.x'));

@@ -166,10 +166,24 @@ const GRANITE_MOE_1B = {
   vocab_size: 49155,
 };
 
+// How every family but LFM2-MoE routes: a softmax over the experts, no selection bias or scaling.
+const SOFTMAX_ROUTER = { scoring: 'softmax', selectionBias: false, normalizeEpsilon: 0, routedScale: 1 } as const;
+
+// An LFM2-MoE config as LFM2-8B-A1B's names it, its sizes left to Lfm2MoeConfig's defaults (hidden 2048, 32 of
+// 4 experts of 1792, the first 2 layers dense), attention on every fourth of 32 layers.
+const LFM2_MOE = {
+  architectures: ['Lfm2MoeForCausalLM'],
+  model_type: 'lfm2_moe',
+  layer_types: Array.from({ length: 32 }, (_, i) => (i % 4 === 2 ? 'full_attention' : 'conv')),
+  norm_eps: 1e-5,
+  tie_embedding: true,
+  torch_dtype: 'bfloat16',
+};
+
 describe('mixture-of-experts configs', () => {
   it('reads Mixtral 8x7B: 2 of 8 experts of intermediate_size, renormalized; no window', () => {
     const c = parseModelConfig(MIXTRAL_8X7B);
-    expect(c.moe).toEqual({ experts: 8, expertsPerToken: 2, expertSize: 14336, normalizeTopK: true, denseLayers: [] });
+    expect(c.moe).toEqual({ experts: 8, expertsPerToken: 2, expertSize: 14336, normalizeTopK: true, denseLayers: [], ...SOFTMAX_ROUTER });
     expect(c.slidingWindow).toBeUndefined();
     expect(c.attentionBias).toEqual({ q: false, k: false, v: false, o: false });
     expect(parseModelConfig({ ...MIXTRAL_8X7B, sliding_window: 4096 }).slidingWindow).toBe(4096);
@@ -177,7 +191,7 @@ describe('mixture-of-experts configs', () => {
 
   it('reads Qwen1.5-MoE-A2.7B: 4 of 60 experts not renormalized, a shared expert, q/k/v biases', () => {
     const c = parseModelConfig(QWEN15_MOE);
-    expect(c.moe).toEqual({ experts: 60, expertsPerToken: 4, expertSize: 1408, normalizeTopK: false, denseLayers: [], sharedExpert: { size: 5632, gated: true } });
+    expect(c.moe).toEqual({ experts: 60, expertsPerToken: 4, expertSize: 1408, normalizeTopK: false, denseLayers: [], sharedExpert: { size: 5632, gated: true }, ...SOFTMAX_ROUTER });
     expect(c.attentionBias).toEqual({ q: true, k: true, v: true, o: false });
     expect(c.slidingWindow).toBeUndefined();
     // Dense MLPs where Qwen2MoeDecoderLayer keeps them: mlp_only_layers, and off the sparse step.
@@ -187,7 +201,7 @@ describe('mixture-of-experts configs', () => {
 
   it('reads Qwen3-30B-A3B: 8 of 128 experts renormalized, per-head q/k norms, no biases', () => {
     const c = parseModelConfig(QWEN3_30B_A3B);
-    expect(c.moe).toEqual({ experts: 128, expertsPerToken: 8, expertSize: 768, normalizeTopK: true, denseLayers: [] });
+    expect(c.moe).toEqual({ experts: 128, expertsPerToken: 8, expertSize: 768, normalizeTopK: true, denseLayers: [], ...SOFTMAX_ROUTER });
     expect(c.qkNorm).toBe('head');
     expect(c.headDim).toBe(128);
     expect(c.attentionBias.q).toBe(false);
@@ -195,7 +209,7 @@ describe('mixture-of-experts configs', () => {
 
   it('reads OLMoE-1B-7B: 8 of 64 experts not renormalized, q/k norms over the whole projections before the blocks', () => {
     const c = parseModelConfig(OLMOE_1B_7B);
-    expect(c.moe).toEqual({ experts: 64, expertsPerToken: 8, expertSize: 1024, normalizeTopK: false, denseLayers: [] });
+    expect(c.moe).toEqual({ experts: 64, expertsPerToken: 8, expertSize: 1024, normalizeTopK: false, denseLayers: [], ...SOFTMAX_ROUTER });
     expect(c.qkNorm).toBe('projection');
     expect(c.blockNorms).toBe('pre');
     expect(c.normEps).toBe(1e-5);
@@ -203,13 +217,34 @@ describe('mixture-of-experts configs', () => {
 
   it("reads Granite MoE: Granite's multipliers around 8 of 32 experts (the softmax over the top-k logits is the renormalized one); GraniteMoeShared's shared MLP", () => {
     const c = parseModelConfig(GRANITE_MOE_1B);
-    expect(c.moe).toEqual({ experts: 32, expertsPerToken: 8, expertSize: 512, normalizeTopK: true, denseLayers: [] });
+    expect(c.moe).toEqual({ experts: 32, expertsPerToken: 8, expertSize: 512, normalizeTopK: true, denseLayers: [], ...SOFTMAX_ROUTER });
     expect(c).toMatchObject({ embedScale: 12, attentionScale: 0.015625, residualScale: 0.22, logitsDivisor: 6, tieWordEmbeddings: true });
     const shared = { ...GRANITE_MOE_1B, model_type: 'granitemoeshared', architectures: ['GraniteMoeSharedForCausalLM'] };
     expect(parseModelConfig({ ...shared, shared_intermediate_size: 1024 }).moe?.sharedExpert).toEqual({ size: 1024, gated: false });
     // GraniteMoeSharedConfig's default, 0, means no shared MLP.
     expect(parseModelConfig(shared).moe?.sharedExpert).toBeUndefined();
     expect(parseModelConfig({ ...shared, shared_intermediate_size: 0 }).moe?.sharedExpert).toBeUndefined();
+  });
+
+  it('reads LFM2-MoE: sigmoid scores, 4 of 32 experts chosen with expert_bias, renormalized over the sum + 1e-6, after 2 dense layers; short convolutions between the attention layers', () => {
+    const c = parseModelConfig(LFM2_MOE);
+    expect(c.moe).toEqual({
+      experts: 32,
+      expertsPerToken: 4,
+      expertSize: 1792,
+      normalizeTopK: true,
+      denseLayers: [0, 1],
+      scoring: 'sigmoid',
+      selectionBias: true,
+      normalizeEpsilon: 1e-6,
+      routedScale: 1,
+    });
+    expect(c).toMatchObject({ hiddenSize: 2048, intermediateSize: 7168, numHeads: 32, numKvHeads: 8, qkNorm: 'head', tieWordEmbeddings: true, ropeTheta: 1e6 });
+    expect(c.attentionLayers).toEqual([2, 6, 10, 14, 18, 22, 26, 30]);
+    expect(c.shortConv).toMatchObject({ kernel: 3, bias: false });
+    expect(parseModelConfig({ ...LFM2_MOE, use_expert_bias: false, routed_scaling_factor: 2.5, num_dense_layers: 0 }).moe).toMatchObject({ selectionBias: false, routedScale: 2.5, denseLayers: [] });
+    expectKvkitError(() => parseModelConfig({ ...LFM2_MOE, num_dense_layers: 33 }), 'INVALID_CONFIG', /num_dense_layers must be an integer in 0…32/);
+    expectKvkitError(() => parseModelConfig({ ...LFM2_MOE, routed_scaling_factor: 0 }), 'INVALID_CONFIG', /routed_scaling_factor must be a positive number/);
   });
 
   it('refuses what it cannot run, naming the field', () => {
