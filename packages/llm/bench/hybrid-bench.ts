@@ -1,0 +1,135 @@
+/**
+ * @kvkit/llm hybrid-model benchmark (not a test): an LFM2-350M-shaped model (16 layers of hidden
+ * 1024, attention on 6 of them, gated short convolutions of 3 taps on the other 10, MLP 4608) with
+ * random f32 weights, next to the Llama of the same shape whose every layer attends, measured in the
+ * same run on the CPU: weights, resident cache bytes, prefill tokens/s and decode ms/token at a
+ * short and a long context. The hybrid's cache holds 6 layers of K/V plus a few rows of convolution
+ * state; its decode reads fewer cache bytes per token as the context grows.
+ *
+ *   npm run bench:hybrid -w @kvkit/llm     (--contexts 64,2048 --tokens N --rounds N --vocab N)
+ */
+import { parseArgs } from 'node:util';
+import { createRng } from '@kvkit/tensor-core';
+import { type LlamaModel, loadModel, type SafetensorsInput, serializeSafetensors } from '../src/index.js';
+
+const { values } = parseArgs({
+  options: {
+    contexts: { type: 'string', default: '64,2048' },
+    tokens: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    vocab: { type: 'string', default: '4096' },
+  },
+});
+const CONTEXTS = values.contexts.split(',').map(Number);
+const TOKENS = Number(values.tokens);
+const ROUNDS = Number(values.rounds);
+const VOCAB = Number(values.vocab);
+const [HIDDEN, LAYERS, HEADS, KV_HEADS, FF, TAPS] = [1024, 16, 16, 8, 4608, 3];
+const ATTENTION = [2, 5, 8, 10, 12, 14];
+const HEAD_DIM = HIDDEN / HEADS;
+
+/** LFM2's names (`hybrid`) or a Llama's, every layer attending, as an in-memory HF directory. */
+async function buildModel(hybrid: boolean): Promise<LlamaModel> {
+  const rng = createRng(13);
+  const tensors: Record<string, SafetensorsInput> = {};
+  const put = (name: string, shape: number[], scale: number) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => rng.normal() * scale) };
+  };
+  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
+  const ones = (name: string, size = HIDDEN) => (tensors[name] = { dtype: 'F32', shape: [size], data: new Float32Array(size).fill(1) });
+  matrix('model.embed_tokens.weight', VOCAB, HIDDEN);
+  matrix('lm_head.weight', VOCAB, HIDDEN);
+  ones(hybrid ? 'model.embedding_norm.weight' : 'model.norm.weight');
+  for (let i = 0; i < LAYERS; i++) {
+    const p = `model.layers.${i}`;
+    const [attention, mlp] = hybrid ? ['self_attn', 'feed_forward'] : ['self_attn', 'mlp'];
+    ones(`${p}.${hybrid ? 'operator_norm' : 'input_layernorm'}.weight`);
+    ones(`${p}.${hybrid ? 'ffn_norm' : 'post_attention_layernorm'}.weight`);
+    if (hybrid && !ATTENTION.includes(i)) {
+      matrix(`${p}.conv.in_proj.weight`, 3 * HIDDEN, HIDDEN);
+      put(`${p}.conv.conv.weight`, [HIDDEN, 1, TAPS], TAPS ** -0.5);
+      matrix(`${p}.conv.out_proj.weight`, HIDDEN, HIDDEN);
+    } else {
+      matrix(`${p}.${attention}.q_proj.weight`, HIDDEN, HIDDEN);
+      matrix(`${p}.${attention}.k_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.${attention}.v_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.${attention}.${hybrid ? 'out_proj' : 'o_proj'}.weight`, HIDDEN, HIDDEN);
+      if (hybrid) {
+        ones(`${p}.self_attn.q_layernorm.weight`, HEAD_DIM);
+        ones(`${p}.self_attn.k_layernorm.weight`, HEAD_DIM);
+      }
+    }
+    const [gate, up, down] = hybrid ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
+    matrix(`${p}.${mlp}.${gate}.weight`, FF, HIDDEN);
+    matrix(`${p}.${mlp}.${up}.weight`, FF, HIDDEN);
+    matrix(`${p}.${mlp}.${down}.weight`, HIDDEN, FF);
+  }
+  const common = { hidden_size: HIDDEN, num_hidden_layers: LAYERS, num_attention_heads: HEADS, num_key_value_heads: KV_HEADS, vocab_size: VOCAB, max_position_embeddings: 8192 };
+  const config = hybrid
+    ? { ...common, model_type: 'lfm2', architectures: ['Lfm2ForCausalLM'], intermediate_size: FF, block_auto_adjust_ff_dim: false, conv_L_cache: TAPS, full_attn_idxs: ATTENTION, norm_eps: 1e-5, rope_theta: 1e6, tie_embedding: false }
+    : { ...common, model_type: 'llama', architectures: ['LlamaForCausalLM'], intermediate_size: FF, rms_norm_eps: 1e-5, rope_theta: 1e6, tie_word_embeddings: false };
+  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
+  return loadModel({ files }, { tokenizer: false });
+}
+
+interface Row {
+  context: number;
+  cacheBytes: number;
+  prefillTokensPerSecond: number;
+  decodeMs: number;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * For each model: `context` tokens prefilled into a fresh default cache (timed once); then ROUNDS
+ * rounds of TOKENS decode steps, the models taking turns round by round (so a slow minute of the
+ * machine falls on both), the median ms per token of each.
+ */
+function measure(models: readonly LlamaModel[], context: number): Row[] {
+  const caches = models.map((model) => model.createCache());
+  try {
+    const prefill = models.map((model, m) => {
+      const start = performance.now();
+      model.forward(Int32Array.from({ length: context }, (_, i) => (i * 37) % VOCAB), caches[m], { logits: 'last' }).dispose();
+      return context / ((performance.now() - start) / 1000);
+    });
+    const rounds: number[][] = models.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      models.forEach((model, m) => {
+        const begin = performance.now();
+        for (let i = 0; i < TOKENS; i++) model.forward(Int32Array.of((i * 11) % VOCAB), caches[m], { logits: 'last' }).dispose();
+        rounds[m].push((performance.now() - begin) / TOKENS);
+      });
+    }
+    return models.map((_, m) => ({ context, cacheBytes: caches[m].memory().bytes, prefillTokensPerSecond: prefill[m], decodeMs: median(rounds[m]) }));
+  } finally {
+    for (const cache of caches) cache.dispose();
+  }
+}
+
+const labels = [`LFM2-shaped: attention on ${ATTENTION.length} of ${LAYERS} layers, convolutions of ${TAPS} taps on the rest`, 'Llama of the same shape: attention on every layer'];
+const models = [await buildModel(true), await buildModel(false)];
+// A short prefill and a few decode steps first, so that no timing includes V8 compiling the path.
+for (const model of models) {
+  const cache = model.createCache();
+  model.forward(Int32Array.from({ length: 16 }, (_, i) => i), cache).dispose();
+  for (let i = 0; i < 3; i++) model.forward(Int32Array.of(i), cache, { logits: 'last' }).dispose();
+  cache.dispose();
+}
+const rows = CONTEXTS.map((context) => measure(models, context));
+console.log(`hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS}/${KV_HEADS} heads of ${HEAD_DIM}, MLP ${FF}, vocab ${VOCAB}, f32 weights, CPU, default (paged f32) cache; decode: ${ROUNDS} rounds of ${TOKENS} tokens after the prefill, the models alternating (median)`);
+console.log('| model | weights | context | cache bytes | prefill tokens/s | decode ms/token |');
+console.log('|---|---:|---:|---:|---:|---:|');
+models.forEach((model, m) => {
+  for (const contextRows of rows) {
+    const row = contextRows[m];
+    console.log(`| ${labels[m]} | ${(model.weightBytes / 2 ** 20).toFixed(0)} MiB | ${row.context} | ${(row.cacheBytes / 2 ** 20).toFixed(2)} MiB | ${row.prefillTokensPerSecond.toFixed(0)} | ${row.decodeMs.toFixed(1)} |`);
+  }
+});
+for (const [hybrid, dense] of rows) {
+  const speed = dense.decodeMs / hybrid.decodeMs;
+  console.log(`context ${hybrid.context}: the hybrid decodes at ${speed.toFixed(2)}× the dense model's speed, holding ${((100 * hybrid.cacheBytes) / dense.cacheBytes).toFixed(0)}% of its cache bytes`);
+}
+for (const model of models) model.dispose();
