@@ -504,6 +504,7 @@ inline unsigned __float_as_uint(float f) {
   return x;
 }
 inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __double2float_rz(double d) {
   float f = float(d);
   if (std::isfinite(d) && std::fabs(double(f)) > std::fabs(d)) f = std::nextafter(f, 0.0f);

@@ -12,6 +12,7 @@ import {
   binary,
   type BinaryOp,
   cast,
+  causalConv1d,
   concat,
   contiguous,
   type DType,
@@ -247,6 +248,28 @@ export function parityCases(): ParityCase[] {
       });
     }
   }
+
+  // causalConv1d (LFM2's short convolution): one row (decode) or many, 2–4 taps, with and without a bias.
+  for (const dtype of FLOATS) {
+    for (const [n, channels, taps] of [[1, 33, 3], [7, 40, 4], [5, 9, 2]]) {
+      const rows = n + taps - 1;
+      add({
+        name: `causalConv1d [${n},${channels},${taps}] ${dtype}`,
+        tolerance: tol(dtype),
+        inputs: (r) => [normal(r, [rows, channels], dtype), normal(r, [channels, taps], dtype), normal(r, [channels], dtype)],
+        op: (x, w, b) => [causalConv1d(x, w), causalConv1d(x, w, b)],
+      });
+    }
+  }
+  add({
+    name: 'causalConv1d of views: a sliced window, a Conv1d weight [channels, 1, taps], a transposed weight',
+    tolerance: tol('f32'),
+    inputs: (r) => [normal(r, [12, 21]), normal(r, [17, 1, 3]), normal(r, [3, 17])],
+    op: (x, w, t) => {
+      const [window, weight, byTap] = [slice(x, [2, 3], [11, 20]), squeeze(w, [1]), transpose(t, [1, 0])];
+      return released([causalConv1d(window, weight), causalConv1d(window, byTap)], window, weight, byTap);
+    },
+  });
 
   // matmul: batch broadcast, transposes, the tensor-core and SIMT paths.
   const mm = (name: string, dtype: DType, aShape: number[], bShape: number[], options: { transposeA?: boolean; transposeB?: boolean } = {}) =>

@@ -1,4 +1,5 @@
 import { registerAttentionKernel } from './kernels/attention.js';
+import { registerCausalConvKernel } from './kernels/causal-conv.js';
 import { registerElementwiseKernels } from './kernels/elementwise.js';
 import { registerIndexedMatmulKernel } from './kernels/indexed-matmul.js';
 import { registerIndexingKernels } from './kernels/indexing.js';
@@ -18,6 +19,7 @@ export function registerCpuKernels(): void {
   registerMatmulKernel();
   registerIndexedMatmulKernel();
   registerRopeKernel();
+  registerCausalConvKernel();
   registerIndexingKernels();
   registerPackingKernels();
   registerAttentionKernel();

@@ -2,6 +2,7 @@
 // These type-only imports put every op module into the cuda entry's type graph, so the CUDA
 // implementations type-check (and their .d.ts build) on their own. Nothing is imported at run time.
 import type * as attention from '../ops/attention.js';
+import type * as causalConv from '../ops/causal-conv.js';
 import type * as creation from '../ops/creation.js';
 import type * as elementwise from '../ops/elementwise.js';
 import type * as indexedMatmul from '../ops/indexed-matmul.js';
@@ -16,6 +17,7 @@ import type * as softmax from '../ops/softmax.js';
 
 export type TensorCoreOps = [
   typeof attention,
+  typeof causalConv,
   typeof creation,
   typeof elementwise,
   typeof indexedMatmul,

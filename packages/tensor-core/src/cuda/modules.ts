@@ -8,6 +8,7 @@ import { matmulMma256Module, matmulModule } from './kernels/matmul.js';
 import { packingModule } from './kernels/packing.js';
 import { reduceModule } from './kernels/reduce.js';
 import { ropeModule } from './kernels/rope.js';
+import { causalConvModule } from './kernels/causal-conv.js';
 import { softmaxNormModule } from './kernels/softmax-norm.js';
 
 /** Every CUDA module of tensor-core, e.g. to compile them all ahead of use (warm the disk cache). */
@@ -20,6 +21,7 @@ export const CUDA_MODULES: readonly CudaModuleDefinition[] = [
   matmulMma256Module,
   indexedMatmulModule,
   ropeModule,
+  causalConvModule,
   indexingModule,
   packingModule,
   attentionModule,

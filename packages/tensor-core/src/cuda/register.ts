@@ -10,6 +10,7 @@ import { registerCudaMatmulKernel } from './kernels/matmul.js';
 import { registerCudaPackingKernels } from './kernels/packing.js';
 import { registerCudaReduceKernels } from './kernels/reduce.js';
 import { registerCudaRopeKernel } from './kernels/rope.js';
+import { registerCudaCausalConvKernel } from './kernels/causal-conv.js';
 import { registerCudaSoftmaxNormKernels } from './kernels/softmax-norm.js';
 import type { CudaRuntimeLike, CudaRuntimeModule } from './runtime-contract.js';
 
@@ -26,6 +27,7 @@ export function registerCudaKernels(): void {
   registerCudaMatmulKernel();
   registerCudaIndexedMatmulKernel();
   registerCudaRopeKernel();
+  registerCudaCausalConvKernel();
   registerCudaIndexingKernels();
   registerCudaPackingKernels();
   registerCudaAttentionKernel();

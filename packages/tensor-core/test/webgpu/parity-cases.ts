@@ -6,7 +6,7 @@
  */
 import {
   type Backend, type DType, type Rng, type Tensor,
-  argmax, argmin, assign, attention, binary, cast, concat, contiguous, createCache, createRng, denseCache, expandDims, full, gather, getBackend,
+  argmax, argmin, assign, attention, binary, cast, causalConv1d, concat, contiguous, createCache, createRng, denseCache, expandDims, full, gather, getBackend,
   indexedMatmul, layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, slice, softmax, squeeze, tensor, topk,
   transpose, unary, unpackBits,
 } from '../../src/index.js';
@@ -362,6 +362,29 @@ export const PARITY_CASES: ParityCase[] = [
     },
   },
   {
+    name: 'causalConv1d: one row or many, 2–4 taps, with and without a bias, every float dtype, views (a sliced window, a reshaped or transposed weight)',
+    async run(gpu, rng, scope) {
+      for (const dtype of scope.floats) {
+        for (const [n, channels, taps] of [[1, 33, 3], [7, 40, 4], [5, 9, 2]]) {
+          const rows = n + taps - 1;
+          const [cx, gx] = both(gpu, normals(rng, rows * channels), [rows, channels], dtype);
+          const [cw, gw] = both(gpu, normals(rng, channels * taps), [channels, taps], dtype);
+          const [cb, gb] = both(gpu, normals(rng, channels), [channels], dtype);
+          await expectClose(`causalConv1d ${dtype} [${n}, ${channels}, ${taps}]`, causalConv1d(cx, cw), causalConv1d(gx, gw));
+          await expectClose(`causalConv1d ${dtype} [${n}, ${channels}, ${taps}] + bias`, causalConv1d(cx, cw, cb), causalConv1d(gx, gw, gb));
+        }
+      }
+      const [cx, gx] = both(gpu, normals(rng, 12 * 21), [12, 21]);
+      const [cw, gw] = both(gpu, normals(rng, 17 * 3), [17, 1, 3]);
+      const [ct, gt] = both(gpu, normals(rng, 3 * 17), [3, 17]);
+      const window = (t: Tensor) => slice(t, [2, 3], [11, 20]);
+      const reshaped = (t: Tensor) => squeeze(t, [1]);
+      const transposed = (t: Tensor) => transpose(t, [1, 0]);
+      await expectClose('causalConv1d of a sliced window and a Conv1d weight', causalConv1d(window(cx), reshaped(cw)), causalConv1d(window(gx), reshaped(gw)));
+      await expectClose('causalConv1d with a transposed weight', causalConv1d(window(cx), transposed(ct)), causalConv1d(window(gx), transposed(gt)));
+    },
+  },
+  {
     name: 'indexedMatmul: rows = 1, rows > count, unused matrices, edge tiles, k past one x chunk, views, u32 indices, f32 · half stacks',
     async run(gpu, rng, scope) {
       // [rows, count, n, k]: k = 37 and n = 29 cut every tile; k = 300 takes two x chunks of 256.
@@ -550,5 +573,5 @@ export async function runParityCases(gpu: Backend, seed: number, scope: ParitySc
 /** Kernels the cases above exercise (the suite checks this covers every kernel registered for webgpu). */
 export const COVERED_KERNELS = [
   'contiguous', 'cast', 'concat', 'assign', 'fill', 'binary', 'unary', 'reduce', 'argReduce', 'topk', 'softmax', 'rmsNorm',
-  'layerNorm', 'matmul', 'indexedMatmul', 'rope', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
+  'layerNorm', 'matmul', 'indexedMatmul', 'rope', 'causalConv1d', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
 ];

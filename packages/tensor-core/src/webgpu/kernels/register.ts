@@ -3,6 +3,7 @@ import type {} from '../../index.js';
 import { type KernelImpl, type KernelName, registerKernel } from '../../kernel-registry.js';
 import type { WebGpuBackend } from '../backend.js';
 import { attentionTensor } from './attention.js';
+import { causalConvTensor } from './causal-conv.js';
 import { binaryOp, unaryOp } from './elementwise.js';
 import { indexedMatmulTensor } from './indexed-matmul.js';
 import { gatherTensor, scatterTensor } from './indexing.js';
@@ -34,6 +35,7 @@ const KERNELS: { [K in KernelName]?: Impl<K> } = {
   matmul: (b, [x, y], attrs) => matmulTensor(b, x, y, attrs),
   indexedMatmul: (b, [x, weights, indices], attrs) => indexedMatmulTensor(b, x, weights, indices, attrs),
   rope: (b, [x, positions, invFreq], { layout }) => ropeTensor(b, x, positions, invFreq, layout),
+  causalConv1d: (b, [window, weight, bias]) => causalConvTensor(b, window, weight, bias),
   gather: (b, [x, indices], { axis }) => gatherTensor(b, x, indices, axis),
   scatter: (b, [x, indices, updates], { axis, mode }) => scatterTensor(b, x, indices, updates, axis, mode),
   packBits: (b, [codes], { bits, groupSize }) => packBitsTensor(b, codes, bits, groupSize),
