@@ -1,4 +1,4 @@
-import { add, concat, contiguous, mul, reshape, slice, type Tensor, type TensorScope, transpose } from '@kvkit/tensor-core';
+import { causalConv1d, concat, contiguous, mul, reshape, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
@@ -10,7 +10,7 @@ import type { ShortConvWeights } from './weights.js';
  * gated by C and projected by out_proj. Each segment continues its own sequence: its rows follow
  * the last kernel − 1 inputs kept in its cache's recurrent state (slot `slot`; zeros before the
  * first token), which the pass then replaces with its own last ones. Prefill, decode and a prompt
- * fed in chunks all compute the same convolution.
+ * fed in chunks all compute the same convolution (tensor-core's `causalConv1d`, on every backend).
  */
 export function shortConvBlock(h: Tensor, w: ShortConvWeights, slot: number, config: LlamaConfig, segments: readonly Segment[], scope: TensorScope): Tensor {
   const d = config.hiddenSize;
@@ -19,8 +19,8 @@ export function shortConvBlock(h: Tensor, w: ShortConvWeights, slot: number, con
   const projected = linear(h, w.inProj, scope);
   const third = (i: number) => scope.track(slice(projected, [0, i * d], [rows, (i + 1) * d]));
   const gated = scope.track(mul(third(0), third(2)));
-  // The stored kernel [hidden, 1, taps] seen as [taps, hidden]: tap j of every channel is one row (a strided view, no copy).
-  const byTap = scope.track(transpose(scope.track(reshape(w.kernel, [d, taps])), [1, 0]));
+  // The stored depthwise kernel [hidden, 1, taps] as causalConv1d's [hidden, taps] (a view).
+  const kernel = scope.track(reshape(w.kernel, [d, taps]));
   const whole = segments.length === 1;
   const outputs = segments.map((segment) => {
     const state = segment.cache.recurrentState!;
@@ -28,14 +28,9 @@ export function shortConvBlock(h: Tensor, w: ShortConvWeights, slot: number, con
     // The kept inputs, then this pass's: output t reads rows t … t + taps − 1 of it.
     const window = scope.track(concat([state.read(slot), own], 0));
     const n = segment.length;
-    let sum: Tensor | undefined;
-    for (let j = 0; j < taps; j++) {
-      const term = scope.track(mul(scope.track(slice(window, [j, 0], [j + n, d])), scope.track(slice(byTap, [j, 0], [j + 1, d]))));
-      sum = sum ? scope.track(add(sum, term)) : term;
-    }
-    if (w.kernelBias) sum = scope.track(add(sum!, w.kernelBias));
+    const convolved = scope.track(causalConv1d(window, kernel, w.kernelBias));
     state.write(slot, contiguous(scope.track(slice(window, [n, 0], [n + taps - 1, d]))));
-    return sum!;
+    return convolved;
   });
   const convolved = whole ? outputs[0] : scope.track(concat(outputs, 0));
   return linear(scope.track(mul(third(1), convolved)), w.outProj, scope);
