@@ -93,6 +93,18 @@ const OLMO_LAYER: Partial<LayerTraits> = { blockNorms: 'post', qkNorm: 'projecti
 const COHERE_LAYER: Partial<LayerTraits> = { normKind: 'layer', ropeLayout: 'interleaved', parallelResidual: true };
 const GLM_LAYER: Partial<LayerTraits> = { ropeLayout: 'interleaved', fusedProjections: { qkv: false, gateUp: true } };
 
+/** What Lfm2Config and Lfm2MoeConfig default alike, and the names of the original LFM2 configs. */
+const LFM2_DEFAULTS = {
+  vocab_size: 65536,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-5,
+  rope_theta: 1_000_000,
+  tie_word_embeddings: true,
+};
+const LFM2_NAMES = { norm_eps: 'rms_norm_eps', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' };
+
 export const MODEL_FAMILIES = {
   llama: { covers: 'Llama 2, Llama 3.x, SmolLM/SmolLM2, TinyLlama (LlamaForCausalLM)', architecture: 'LlamaForCausalLM', maxPositions: 2048, slidingWindow: null },
   mistral: {
@@ -311,19 +323,9 @@ export const MODEL_FAMILIES = {
     maxPositions: 128000,
     slidingWindow: null,
     layer: { qkNorm: 'head' },
-    // Lfm2Config's defaults (the 2.6B's sizes) and its names from the original LFM2 configs.
-    configDefaults: {
-      vocab_size: 65536,
-      hidden_size: 2560,
-      intermediate_size: 12288,
-      num_hidden_layers: 32,
-      num_attention_heads: 32,
-      num_key_value_heads: 8,
-      rms_norm_eps: 1e-5,
-      rope_theta: 1_000_000,
-      tie_word_embeddings: true,
-    },
-    configNames: { norm_eps: 'rms_norm_eps', block_ff_dim: 'intermediate_size', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' },
+    // Lfm2Config's defaults are the 2.6B's sizes.
+    configDefaults: { ...LFM2_DEFAULTS, hidden_size: 2560, intermediate_size: 12288 },
+    configNames: { ...LFM2_NAMES, block_ff_dim: 'intermediate_size' },
   },
   lfm2_moe: {
     covers: 'LFM2-MoE (Lfm2MoeForCausalLM: LFM2-8B-A1B): LFM2\'s hybrid of short convolutions and attention with a mixture of experts after the first dense layers, routed by sigmoid scores with a selection bias',
@@ -332,18 +334,12 @@ export const MODEL_FAMILIES = {
     slidingWindow: null,
     layer: { qkNorm: 'head' },
     moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sigmoidRouter: true },
-    // Lfm2MoeConfig's defaults (LFM2-8B-A1B's sizes) and the original configs' names.
+    // Lfm2MoeConfig's defaults are LFM2-8B-A1B's sizes.
     configDefaults: {
-      vocab_size: 65536,
+      ...LFM2_DEFAULTS,
       hidden_size: 2048,
       intermediate_size: 7168,
       moe_intermediate_size: 1792,
-      num_hidden_layers: 32,
-      num_attention_heads: 32,
-      num_key_value_heads: 8,
-      rms_norm_eps: 1e-5,
-      rope_theta: 1_000_000,
-      tie_word_embeddings: true,
       num_experts: 32,
       num_experts_per_tok: 4,
       num_dense_layers: 2,
@@ -351,7 +347,7 @@ export const MODEL_FAMILIES = {
       use_expert_bias: true,
       routed_scaling_factor: 1,
     },
-    configNames: { norm_eps: 'rms_norm_eps', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' },
+    configNames: LFM2_NAMES,
   },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',
