@@ -92,7 +92,7 @@ def make_config(cfg, theta, scaling):
 def reinitialize(model, gen):
     """HF's std 0.02 init gives near-uniform logits; larger weights make attention and the MLP matter.
     Routers are scaled up so that each token's choice of experts is clear-cut; experts stored stacked
-    ([experts, out, in]) are initialized per matrix."""
+    ([experts, out, in]) are initialized per matrix; LFM2-MoE's expert_bias buffer is drawn too."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith(("embed_tokens.weight", "embed_in.weight")):
@@ -103,9 +103,13 @@ def reinitialize(model, gen):
                 p.copy_(1 + 0.1 * torch.randn(p.shape, generator=gen))
             elif p.dim() in (2, 3):
                 router = name.endswith(("mlp.gate.weight", "block_sparse_moe.gate.weight", "router.layer.weight", "router.weight"))
-                p.copy_((4 if router else 1) * torch.randn(p.shape, generator=gen) / math.sqrt(p.shape[-1]))
+                sigmoid_router = name.endswith("feed_forward.gate.weight")  # LFM2-MoE scores by sigmoid: ×2, as the PyTorch reference
+                p.copy_((4 if router else 2 if sigmoid_router else 1) * torch.randn(p.shape, generator=gen) / math.sqrt(p.shape[-1]))
             else:
                 raise RuntimeError(f"unexpected parameter {name}")
+        for name, b in model.named_buffers():
+            if name.endswith("expert_bias"):  # LFM2-MoE's selection bias is a buffer (zeros at init): make it move choices
+                b.copy_(0.3 * torch.randn(b.shape, generator=gen))
     model.tie_weights()
 
 
