@@ -23,6 +23,7 @@ export interface BenchRecord {
   passkeyByDepth: Record<string, number>;
   /** Resident KV bytes at the end of the largest window, and by part. */
   kvBytes: number;
+  /** What an uncompressed f16 cache would hold for the same tokens: their K and V in f16, plus a hybrid model's recurrent state. */
   kvBytesF16: number;
   /** kvBytesF16 / kvBytes. */
   compression: number;

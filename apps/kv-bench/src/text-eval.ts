@@ -111,7 +111,8 @@ export async function evaluateText(
       if (report.bytes >= memory.kvBytes) {
         memory = {
           kvBytes: report.bytes,
-          kvBytesF16: denseF16Bytes(ids.length, numKvHeads, headDim, numLayers),
+          // A hybrid model's recurrent state (LFM2's convolutions), which no method compresses, counts on both sides.
+          kvBytesF16: denseF16Bytes(ids.length, numKvHeads, headDim, numLayers) + (report.parts.recurrent ?? 0),
           parts: report.parts,
           layerBytes: report.layers.map((l) => l.bytes),
         };

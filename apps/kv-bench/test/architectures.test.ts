@@ -51,6 +51,10 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
       }
       // The compressed rows hold fewer bytes than the dense baseline.
       for (const r of records.slice(1)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThan(records[0].kvBytes);
+      // LFM2's convolution state sits beside every method's K/V, the same bytes each time, and counts in the f16 baseline too.
+      const recurrent = records.map((r: { kvParts: Record<string, number> }) => r.kvParts.recurrent ?? 0);
+      expect(new Set(recurrent).size, `${name} recurrent bytes ${recurrent}`).toBe(1);
+      expect(recurrent[0] > 0).toBe(name.startsWith('lfm2'));
     });
   }
 

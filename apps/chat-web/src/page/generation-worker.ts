@@ -102,7 +102,8 @@ function statsOf(model: LlamaModel, method: string, run: PromptedRun): RunStats 
     prefillTokensPerSec: result.promptTokens / (result.timings.prefillMs / 1000),
     decodeTokensPerSec: result.generatedTokens > 1 ? (result.generatedTokens - 1) / (result.timings.decodeMs / 1000) : 0,
     kvBytes: result.memory.bytes,
-    kvBytesF16: denseF16Bytes(tokensHeld, numKvHeads, headDim, numLayers),
+    // A hybrid model's recurrent state (LFM2's convolutions), which no method compresses, counts on both sides.
+    kvBytesF16: denseF16Bytes(tokensHeld, numKvHeads, headDim, numLayers) + (result.memory.parts.recurrent ?? 0),
     parts: result.memory.parts,
     ids: Array.from(result.ids),
   };

@@ -37,7 +37,7 @@ export interface RunStats {
   prefillTokensPerSec: number;
   decodeTokensPerSec: number;
   kvBytes: number;
-  /** K and V of the same tokens in f16, every token kept. */
+  /** K and V of the same tokens in f16, every token kept (plus a hybrid model's recurrent state, which nothing compresses). */
   kvBytesF16: number;
   parts: Record<string, number>;
   ids: number[];
