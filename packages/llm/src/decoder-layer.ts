@@ -114,11 +114,12 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     };
     // OLMo 2 normalizes the blocks' outputs only: attention reads the residual stream itself.
     const h = w.inputNorm ? scope.track(normalize(x, w.inputNorm, w.inputNormBias, config)) : x;
-    const mixed = attends(w)
+    const attending = attends(w);
+    const mixed = attending
       ? attentionBlock(x, h, w, layerIndex, ctx, scope)
       : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
-    if (attends(w)) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
+    if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
 
     // In parallel the MLP reads the layer's input (GPT-NeoX: through its own norm; Phi: the attention's normalized input), else the attention's result.
     const mlpInput = config.parallelResidual ? x : afterAttention;

@@ -13,6 +13,7 @@ import {
   IndexOutOfRangeError,
   InvalidConfigError,
   type KVCache,
+  type RecurrentStateSpec,
   ShapeMismatchError,
   type Tensor,
   TensorScope,
@@ -97,7 +98,7 @@ export class LlamaModel {
 
   /** What a cache factory needs to know about this model. */
   cacheSpec(): CacheSpec {
-    const { numHeads, numKvHeads, headDim, maxPositions, slidingLayers, attentionLayers, shortConv, hiddenSize } = this.config;
+    const { numHeads, numKvHeads, headDim, maxPositions, slidingLayers, attentionLayers } = this.config;
     const { globalFrequencies, layerFrequencies } = this.ropes;
     const layout = this.config.ropeLayout;
     const rope = { invFreq: globalFrequencies.slice(), layout };
@@ -117,9 +118,14 @@ export class LlamaModel {
       rope,
       ...(slidingWindow !== undefined ? { slidingWindow } : {}),
       ...(layerRopes ? { layerRopes } : {}),
-      // LFM2: each convolution layer keeps its last kernel − 1 inputs per request.
-      ...(shortConv ? { recurrentState: { slots: shortConv.layers.length, shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype } } : {}),
+      ...(this.recurrentStateSpec ? { recurrentState: this.recurrentStateSpec } : {}),
     };
+  }
+
+  /** LFM2: each convolution layer keeps its last kernel − 1 inputs per request, in the model's dtype. */
+  private get recurrentStateSpec(): RecurrentStateSpec | undefined {
+    const { shortConv, hiddenSize } = this.config;
+    return shortConv && { slots: shortConv.layers.length, shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype };
   }
 
   /**
@@ -273,8 +279,8 @@ export class LlamaModel {
         }
       }
       const spec = cache?.spec;
-      const state = cache?.recurrentState?.spec;
-      const stateFits = !shortConv || (state?.slots === shortConv.layers.length && state.shape[0] === shortConv.kernel - 1 && state.shape[1] === this.config.hiddenSize && state.dtype === this.dtype);
+      const [held, wanted] = [cache?.recurrentState?.spec, this.recurrentStateSpec];
+      const stateFits = !wanted || (held?.slots === wanted.slots && held.dtype === wanted.dtype && held.shape.join() === wanted.shape.join());
       if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim || !stateFits) {
         const needs = `${numLayers} layers of ${numKvHeads} KV heads × ${headDim}${shortConv ? `, and the convolution state of ${shortConv.layers.length} layers` : ''}`;
         throw new ShapeMismatchError(`${where}: the cache does not fit this model (needs ${needs}); make it with model.createCache()`);
