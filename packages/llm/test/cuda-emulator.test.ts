@@ -5,8 +5,10 @@
 // machines without a GPU. (The emulator is slow: the shipped model stays with the WebGPU suite.)
 import { loadCudaRuntime } from '@kvkit/cuda-runtime';
 import { type CudaBackend, createCudaBackend } from '@kvkit/tensor-core/cuda';
-import { beforeAll, describe, it } from 'vitest';
-import { torchFixtures } from './helpers/fixtures.js';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../src/index.js';
+import { readReference, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
 import { expectTorchReferenceOn } from './helpers/reference-parity.js';
 
 let cuda: CudaBackend;
@@ -24,4 +26,23 @@ describe('the runtime on CUDA (the emulator)', () => {
         expectTorchReferenceOn(cuda, name, dtype, tolerance), 600_000);
     }
   }
+
+  // LFM2's convolution state lives on the device beside the paged K/V; each decode step replaces it.
+  it('a hybrid model’s cache, K/V and convolution state, leaves nothing resident once disposed; so does the model', async () => {
+    const dir = join(TORCH_REFERENCE, 'lfm2-conv-bias');
+    const ids = Int32Array.from(readReference(dir).ids);
+    const start = cuda.bytesInUse();
+    const model = await loadModel(dir, { backend: cuda, dtype: 'f32' });
+    const loaded = cuda.bytesInUse();
+    for (let round = 0; round < 2; round++) {
+      const cache = model.createCache();
+      model.forward(ids.subarray(0, 7), cache).dispose();
+      for (let t = 7; t < ids.length; t++) model.forward(ids.subarray(t, t + 1), cache, { logits: 'last' }).dispose();
+      expect(cache.memory().parts.recurrent).toBe(2 * 3 * 32 * 4);
+      cache.dispose();
+      expect(cuda.bytesInUse(), `after cache ${round}`).toBe(loaded);
+    }
+    model.dispose();
+    expect(cuda.bytesInUse()).toBe(start);
+  }, 600_000);
 });
