@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createCache, denseCache, type Tensor } from '@kvkit/tensor-core';
 import { assertClose } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { type LayerActivations, loadModel, parseModelConfig } from '../src/index.js';
+import { readFileSync } from 'node:fs';
+import { type LayerActivations, loadModel, parseModelConfig, parseSafetensors } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
 import { readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
 
@@ -179,6 +180,31 @@ describe('LFM2 on the CPU (lfm2-conv-bias: attention on layers 0 and 3, convolut
       cache.dispose();
       f16State.dispose();
       model.dispose();
+    }
+  });
+
+  it('keeps a bf16 LFM2 checkpoint\u2019s matrices as stored with halfWeights (the convolution kernels widened): the same logits bit for bit', async () => {
+    const dir = join(TORCH_REFERENCE, 'lfm2-shortconv');
+    const [half, widened] = [await loadModel(dir, { halfWeights: true }), await loadModel(dir)];
+    try {
+      expect([half.matrixDtype, widened.matrixDtype]).toEqual(['bf16', 'f32']);
+      // Every 2-D tensor (in_proj and out_proj included) is kept at 2 bytes; the [hidden, 1, taps] kernels are not matrices.
+      const matrices = [...parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), 'model.safetensors').tensors.values()].filter((e) => e.shape.length === 2);
+      expect(matrices.some((e) => e.name.endsWith('conv.in_proj.weight'))).toBe(true);
+      expect(widened.weightBytes - half.weightBytes).toBe(2 * matrices.reduce((n, e) => n + e.shape[0] * e.shape[1], 0));
+      const tokens = Int32Array.from(readReference(dir).ids);
+      const [c1, c2] = [half.createCache(), widened.createCache()];
+      for (const chunk of [tokens.subarray(0, 7), tokens.subarray(7, 8), tokens.subarray(8, 9)]) {
+        const [a, b] = [half.forward(chunk, c1), widened.forward(chunk, c2)];
+        expect(Array.from(a.readFloat32Sync()), `${chunk.length} token(s)`).toEqual(Array.from(b.readFloat32Sync()));
+        a.dispose();
+        b.dispose();
+      }
+      c1.dispose();
+      c2.dispose();
+    } finally {
+      half.dispose();
+      widened.dispose();
     }
   });
 });
