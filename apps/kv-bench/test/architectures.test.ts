@@ -36,8 +36,9 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // pairs of neighbouring channels (the interleaved layout through every pre-RoPE cache); GLM-4-0414: the
   // same layout over half of each head, norms around both blocks; Qwen3-MoE: a mixture of experts
   // (3 of 8 per token) in place of the MLP; LFM2: attention on two of four layers, gated short
-  // convolutions on the others (the cache holds two layers and the convolutions' state).
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias']) {
+  // convolutions on the others (the cache holds two layers and the convolutions' state); LFM2-MoE: the
+  // same with sigmoid-routed experts chosen with a selection bias.
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);
