@@ -4,7 +4,8 @@
 import { assertClose, openWebGpuForTests } from '@kvkit/tensor-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate, loadModel } from '../src/index.js';
-import { KVKIT_TINY, torchFixtures } from './helpers/fixtures.js';
+import { join } from 'node:path';
+import { KVKIT_TINY, readReference, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
 import { expectTorchReferenceOn } from './helpers/reference-parity.js';
 
 const gpu = await openWebGpuForTests('llm');
@@ -19,6 +20,30 @@ describe.skipIf(!gpu)('the runtime on WebGPU', () => {
         expectTorchReferenceOn(gpu!, name, dtype, tolerance));
     }
   }
+
+  // LFM2's convolution state lives in device buffers beside the paged K/V; each step replaces it.
+  it('a hybrid model’s cache, K/V and convolution state, leaves no buffer live once disposed; so does the model', async () => {
+    const dir = join(TORCH_REFERENCE, 'lfm2-conv-bias');
+    const ids = Int32Array.from(readReference(dir).ids);
+    const live = () => gpu!.memoryStats().liveBytes;
+    const start = live();
+    const model = await loadModel(dir, { backend: gpu! });
+    const loaded = live();
+    for (let round = 0; round < 2; round++) {
+      const cache = model.createCache();
+      for (let t = 7; t <= ids.length; t++) {
+        // The prompt in one pass, then one token per pass; each pass's logits read back, then released.
+        const logits = t === 7 ? model.forward(ids.subarray(0, 7), cache) : model.forward(ids.subarray(t - 1, t), cache, { logits: 'last' });
+        await logits.readFloat32();
+        logits.dispose();
+      }
+      expect(cache.memory().parts.recurrent).toBe(2 * 3 * 32 * 4);
+      cache.dispose();
+      expect(live(), `after cache ${round}`).toBe(loaded);
+    }
+    model.dispose();
+    expect(live()).toBe(start);
+  });
 
   it('kvkit-tiny: the same logits and the same greedy continuation as on the CPU', async () => {
     const onGpu = await loadModel(KVKIT_TINY, { backend: gpu! });
