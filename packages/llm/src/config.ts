@@ -248,7 +248,11 @@ function parseActivation(c: Record<string, unknown>, type: ModelType, unsupporte
 
 /**
  * transformers 4.x writes `rope_theta` and `rope_scaling`; 5.x writes one `rope_parameters`
- * object holding both. Either is read.
+ * object holding both, nested by layer type where the layer types may differ (LFM2's
+ * `{ full_attention: {…}, conv: null }`, OLMo 3's `{ full_attention, sliding_attention }`). Any
+ * of them is read; a nested one gives the attention layers' `full_attention` entry, and a
+ * `sliding_attention` entry must rotate as the runtime rotates those layers (OLMo 3: the same base
+ * without scaling; elsewhere: the same rope). Gemma's own local rope is read by `parseGemma`.
  */
 function parseRope(
   c: Record<string, unknown>,
@@ -257,6 +261,19 @@ function parseRope(
   unsupported: (field: string, value: unknown, supported: string) => never,
   positiveNumber: (value: unknown, field: string) => number,
 ): { ropeTheta: number; ropeScaling: RopeScaling } {
+  const byLayerType = ropeParametersByLayerType(c.rope_parameters);
+  if (byLayerType) {
+    const { full_attention: full, sliding_attention: sliding } = byLayerType;
+    const global = parseRope({ ...c, rope_parameters: full }, fileName, context, unsupported, positiveNumber);
+    if (sliding) {
+      const local = parseRope({ ...c, rope_parameters: sliding }, fileName, context, unsupported, positiveNumber);
+      const expected = c.model_type === 'olmo3' ? { ropeTheta: global.ropeTheta, ropeScaling: { type: 'default' } } : global;
+      if (JSON.stringify(local) !== JSON.stringify(expected)) {
+        unsupported('rope_parameters.sliding_attention', sliding, `the rope of the attention layers${c.model_type === 'olmo3' ? ' without scaling' : ''} (${JSON.stringify(full)})`);
+      }
+    }
+    return global;
+  }
   const params = c.rope_parameters;
   const field = params !== undefined && params !== null ? 'rope_parameters' : 'rope_scaling';
   const scaling = (field === 'rope_parameters' ? params : c.rope_scaling) as Record<string, unknown> | null | undefined;
@@ -274,6 +291,19 @@ function parseRope(
   } catch (error) {
     throw new InvalidConfigError(`${fileName}: ${field}: ${(error as Error).message}`, { file: fileName, field });
   }
+}
+
+/**
+ * transformers 5's `rope_parameters` nested by layer type (its keys layer types, `full_attention`
+ * among them, each an object or null), or undefined for a flat one.
+ */
+function ropeParametersByLayerType(params: unknown): { full_attention: Record<string, unknown>; sliding_attention?: Record<string, unknown> } | undefined {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return undefined;
+  const entries = params as Record<string, unknown>;
+  const full = entries.full_attention;
+  if (typeof full !== 'object' || full === null) return undefined;
+  const sliding = entries.sliding_attention;
+  return { full_attention: full as Record<string, unknown>, ...(typeof sliding === 'object' && sliding !== null ? { sliding_attention: sliding as Record<string, unknown> } : {}) };
 }
 
 /**

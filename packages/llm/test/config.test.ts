@@ -767,6 +767,11 @@ describe('config.json', () => {
     expect(olmo3.slidingLayers).toEqual([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]);
     const listed = Array.from({ length: 16 }, (_, i) => (i % 2 ? 'full_attention' : 'sliding_attention'));
     expect(parseModelConfig({ ...OLMO2_1B, model_type: 'olmo3', architectures: ['Olmo3ForCausalLM'], layer_types: listed, sliding_window: 1024 })).toMatchObject({ slidingWindow: 1024, slidingLayers: [0, 2, 4, 6, 8, 10, 12, 14] });
+    // transformers 5 nests the two ropes by layer type: YaRN on the global layers, the same base unscaled on the sliding ones.
+    const { rope_theta: theta, ...noTheta } = OLMO2_1B;
+    const nested = { full_attention: { ...yarn, rope_theta: theta }, sliding_attention: { rope_type: 'default', rope_theta: theta } };
+    const v5 = parseModelConfig({ ...noTheta, model_type: 'olmo3', architectures: ['Olmo3ForCausalLM'], rope_parameters: nested, max_position_embeddings: 65536 });
+    expect(v5).toMatchObject({ ropeTheta: theta, localRopeTheta: theta, ropeScaling: { type: 'yarn', factor: 8 } });
   });
 
   it('reads YaRN rope scaling (Qwen2.5 and Qwen3 past 32k tokens)', () => {
@@ -803,6 +808,14 @@ describe('config.json', () => {
     const layerTypes = (kind: string) => Array.from({ length: 32 }, () => kind);
     expect(parseModelConfig({ ...MISTRAL_7B_V01, layer_types: layerTypes('sliding_attention') }).slidingWindow).toBe(4096);
     expect(parseModelConfig({ ...QWEN25_05B, layer_types: layerTypes('full_attention').slice(0, 24) }).slidingWindow).toBeUndefined();
+    // rope_parameters nested by layer type: the attention layers' entry, without a top-level rope_theta to fall back on.
+    const llama3 = v5.rope_parameters;
+    expect(parseModelConfig({ ...rest, rope_parameters: { full_attention: llama3 } })).toMatchObject({ ropeTheta: 500000, ropeScaling: { type: 'llama3', factor: 32 } });
+    expect(parseModelConfig({ ...rest, rope_parameters: { full_attention: llama3, sliding_attention: llama3 } }).ropeTheta).toBe(500000);
+    // A sliding entry that rotates otherwise than the runtime rotates those layers is refused, not ignored.
+    expect(() => parseModelConfig({ ...rest, rope_parameters: { full_attention: llama3, sliding_attention: { rope_type: 'default', rope_theta: 10000 } } })).toThrow(
+      /rope_parameters\.sliding_attention = .* is not supported; supported: the rope of the attention layers/,
+    );
   });
 
   it('defaults what HF defaults (KV heads, eps, theta, context)', () => {

@@ -58,6 +58,14 @@ describe('LFM2 configs', () => {
     expect(parseModelConfig({ ...LFM2_350M, block_ffn_dim_multiplier: null }).intermediateSize).toBe(4437);
   });
 
+  it('reads transformers 5\u2019s rope_parameters nested by layer type (the attention layers\u2019 entry; the convolutions have none)', () => {
+    const { rope_theta: _theta, ...v5 } = LFM2_350M;
+    const config = parseModelConfig({ ...v5, rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 1000000.0 }, conv: null } });
+    expect(config).toMatchObject({ ropeTheta: 1e6, ropeScaling: { type: 'default' } });
+    // Flat, as transformers 4.5x writes it, the same.
+    expect(parseModelConfig({ ...v5, rope_parameters: { rope_type: 'default', rope_theta: 1000000.0 } }).ropeTheta).toBe(1e6);
+  });
+
   it('refuses what it cannot run with a typed error naming the field', () => {
     expectKvkitError(() => parseModelConfig({ ...LFM2_350M, layer_types: [...LFM2_350M.layer_types.slice(0, 15), 'mamba'] }), 'UNSUPPORTED_MODEL', /layer_types = "mamba" is not supported; supported: full_attention, conv/);
     expectKvkitError(() => parseModelConfig({ ...LFM2_350M, layer_types: LFM2_350M.layer_types.slice(1) }), 'INVALID_CONFIG', /layer_types must list full_attention or conv for each of the 16 layers/);
