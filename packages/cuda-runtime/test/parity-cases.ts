@@ -32,6 +32,7 @@ import {
   ropeInverseFrequencies,
   type Rng,
   scatter,
+  selectiveScan,
   slice,
   softmax,
   squeeze,
@@ -270,6 +271,28 @@ export function parityCases(): ParityCase[] {
       return released([causalConv1d(window, weight), causalConv1d(window, byTap)], window, weight, byTap);
     },
   });
+
+  // selectiveScan (Mamba-2's recurrence): one row or many, grouped B and C, dState off the warp's 32 lanes.
+  for (const dtype of FLOATS) {
+    for (const [n, heads, headDim, groups, dState] of [[1, 4, 3, 1, 16], [7, 6, 5, 3, 70], [4, 2, 2, 2, 1]]) {
+      add({
+        name: `selectiveScan [${n},${heads},${headDim},${groups},${dState}] ${dtype}`,
+        tolerance: tol(dtype),
+        inputs: (r) => [
+          normal(r, [n, heads, headDim], dtype),
+          tensor(Array.from({ length: n * heads }, () => 0.05 + r.uniform()), [n, heads], { dtype }),
+          tensor(Array.from({ length: heads }, () => -0.1 - 2 * r.uniform()), [heads]),
+          normal(r, [n, groups, dState], dtype),
+          normal(r, [n, groups, dState], dtype),
+          normal(r, [heads, headDim, dState]),
+        ],
+        op: (x, dt, a, b, c, state) => {
+          const { y, state: next } = selectiveScan(x, dt, a, b, c, state);
+          return [y, next];
+        },
+      });
+    }
+  }
 
   // matmul: batch broadcast, transposes, the tensor-core and SIMT paths.
   const mm = (name: string, dtype: DType, aShape: number[], bShape: number[], options: { transposeA?: boolean; transposeB?: boolean } = {}) =>

@@ -8,6 +8,7 @@ import { registerMatmulKernel } from './kernels/matmul.js';
 import { registerPackingKernels } from './kernels/packing.js';
 import { registerReduceKernels } from './kernels/reduce.js';
 import { registerRopeKernel } from './kernels/rope.js';
+import { registerSelectiveScanKernel } from './kernels/selective-scan.js';
 import { registerSoftmaxNormKernels } from './kernels/softmax-norm.js';
 
 /** Registers every CPU kernel of tensor-core (called once, when the CPU backend is created). */
@@ -20,6 +21,7 @@ export function registerCpuKernels(): void {
   registerIndexedMatmulKernel();
   registerRopeKernel();
   registerCausalConvKernel();
+  registerSelectiveScanKernel();
   registerIndexingKernels();
   registerPackingKernels();
   registerAttentionKernel();

@@ -13,6 +13,7 @@ import type * as norm from '../ops/norm.js';
 import type * as packing from '../ops/packing.js';
 import type * as reduce from '../ops/reduce.js';
 import type * as rope from '../ops/rope.js';
+import type * as selectiveScan from '../ops/selective-scan.js';
 import type * as softmax from '../ops/softmax.js';
 
 export type TensorCoreOps = [
@@ -28,5 +29,6 @@ export type TensorCoreOps = [
   typeof packing,
   typeof reduce,
   typeof rope,
+  typeof selectiveScan,
   typeof softmax,
 ];

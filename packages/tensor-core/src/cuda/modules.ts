@@ -9,6 +9,7 @@ import { packingModule } from './kernels/packing.js';
 import { reduceModule } from './kernels/reduce.js';
 import { ropeModule } from './kernels/rope.js';
 import { causalConvModule } from './kernels/causal-conv.js';
+import { selectiveScanModule } from './kernels/selective-scan.js';
 import { softmaxNormModule } from './kernels/softmax-norm.js';
 
 /** Every CUDA module of tensor-core, e.g. to compile them all ahead of use (warm the disk cache). */
@@ -22,6 +23,7 @@ export const CUDA_MODULES: readonly CudaModuleDefinition[] = [
   indexedMatmulModule,
   ropeModule,
   causalConvModule,
+  selectiveScanModule,
   indexingModule,
   packingModule,
   attentionModule,

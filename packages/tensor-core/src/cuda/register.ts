@@ -11,6 +11,7 @@ import { registerCudaPackingKernels } from './kernels/packing.js';
 import { registerCudaReduceKernels } from './kernels/reduce.js';
 import { registerCudaRopeKernel } from './kernels/rope.js';
 import { registerCudaCausalConvKernel } from './kernels/causal-conv.js';
+import { registerCudaSelectiveScanKernel } from './kernels/selective-scan.js';
 import { registerCudaSoftmaxNormKernels } from './kernels/softmax-norm.js';
 import type { CudaRuntimeLike, CudaRuntimeModule } from './runtime-contract.js';
 
@@ -28,6 +29,7 @@ export function registerCudaKernels(): void {
   registerCudaIndexedMatmulKernel();
   registerCudaRopeKernel();
   registerCudaCausalConvKernel();
+  registerCudaSelectiveScanKernel();
   registerCudaIndexingKernels();
   registerCudaPackingKernels();
   registerCudaAttentionKernel();

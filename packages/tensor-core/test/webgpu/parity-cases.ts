@@ -7,7 +7,7 @@
 import {
   type Backend, type DType, type Rng, type Tensor,
   argmax, argmin, assign, attention, binary, cast, causalConv1d, concat, contiguous, createCache, createRng, denseCache, expandDims, full, gather, getBackend,
-  indexedMatmul, layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, slice, softmax, squeeze, tensor, topk,
+  indexedMatmul, layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, selectiveScan, slice, softmax, squeeze, tensor, topk,
   transpose, unary, unpackBits,
 } from '../../src/index.js';
 import { assertClose } from '../../src/testing/index.js';
@@ -385,6 +385,30 @@ export const PARITY_CASES: ParityCase[] = [
     },
   },
   {
+    name: 'selectiveScan: one row or many, grouped B and C, dState off the lane count, every float dtype, a row-sliced view; the state continues',
+    async run(gpu, rng, scope) {
+      const scan = async (label: string, [n, heads, headDim, groups, dState]: number[], dtype: DType) => {
+        const [cx, gx] = both(gpu, normals(rng, n * heads * headDim), [n, heads, headDim], dtype);
+        const [cdt, gdt] = both(gpu, normals(rng, n * heads).map((v) => 0.05 + Math.abs(v)), [n, heads], dtype);
+        const [ca, ga] = both(gpu, normals(rng, heads).map((v) => -0.1 - Math.abs(v)), [heads]);
+        const [cb, gb] = both(gpu, normals(rng, n * groups * dState), [n, groups, dState], dtype);
+        const [cc, gc] = both(gpu, normals(rng, n * groups * dState), [n, groups, dState], dtype);
+        const [cs, gs] = both(gpu, normals(rng, heads * headDim * dState), [heads, headDim, dState]);
+        const want = selectiveScan(cx, cdt, ca, cb, cc, cs);
+        const got = selectiveScan(gx, gdt, ga, gb, gc, gs);
+        await expectClose(`selectiveScan ${label} y`, want.y, got.y);
+        await expectClose(`selectiveScan ${label} state`, want.state, got.state);
+        // The next row from the state each backend left.
+        const rows = (t: Tensor) => slice(t, [n - 1], [n]);
+        const [w2, g2] = [selectiveScan(rows(cx), rows(cdt), ca, rows(cb), rows(cc), want.state), selectiveScan(rows(gx), rows(gdt), ga, rows(gb), rows(gc), got.state)];
+        await expectClose(`selectiveScan ${label} continued`, w2.y, g2.y);
+      };
+      for (const dtype of scope.floats) {
+        for (const shape of [[1, 4, 3, 1, 16], [7, 6, 5, 3, 130], [4, 2, 2, 2, 1]]) await scan(`${dtype} [${shape}]`, shape, dtype);
+      }
+    },
+  },
+  {
     name: 'indexedMatmul: rows = 1, rows > count, unused matrices, edge tiles, k past one x chunk, views, u32 indices, f32 · half stacks',
     async run(gpu, rng, scope) {
       // [rows, count, n, k]: k = 37 and n = 29 cut every tile; k = 300 takes two x chunks of 256.
@@ -573,5 +597,5 @@ export async function runParityCases(gpu: Backend, seed: number, scope: ParitySc
 /** Kernels the cases above exercise (the suite checks this covers every kernel registered for webgpu). */
 export const COVERED_KERNELS = [
   'contiguous', 'cast', 'concat', 'assign', 'fill', 'binary', 'unary', 'reduce', 'argReduce', 'topk', 'softmax', 'rmsNorm',
-  'layerNorm', 'matmul', 'indexedMatmul', 'rope', 'causalConv1d', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
+  'layerNorm', 'matmul', 'indexedMatmul', 'rope', 'causalConv1d', 'selectiveScan', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
 ];

@@ -12,6 +12,7 @@ import { matmulTensor } from './matmul.js';
 import { packBitsTensor, unpackBitsTensor } from './packing.js';
 import { argReduceTensor, reduceTensor } from './reduce.js';
 import { ropeTensor } from './rope.js';
+import { selectiveScanTensor } from './selective-scan.js';
 import { layerNormTensor, rmsNormTensor, softmaxTensor } from './softmax-norm.js';
 import { topkTensor } from './topk.js';
 
@@ -36,6 +37,7 @@ const KERNELS: { [K in KernelName]?: Impl<K> } = {
   indexedMatmul: (b, [x, weights, indices], attrs) => indexedMatmulTensor(b, x, weights, indices, attrs),
   rope: (b, [x, positions, invFreq], { layout }) => ropeTensor(b, x, positions, invFreq, layout),
   causalConv1d: (b, [window, weight, bias]) => causalConvTensor(b, window, weight, bias),
+  selectiveScan: (b, inputs) => selectiveScanTensor(b, inputs),
   gather: (b, [x, indices], { axis }) => gatherTensor(b, x, indices, axis),
   scatter: (b, [x, indices, updates], { axis, mode }) => scatterTensor(b, x, indices, updates, axis, mode),
   packBits: (b, [codes], { bits, groupSize }) => packBitsTensor(b, codes, bits, groupSize),

@@ -1,0 +1,35 @@
+import { registerKernel } from '../../kernel-registry.js';
+import type { CpuBackend } from '../cpu-backend.js';
+import { outputBuffer, readNumbers, wrapOutput } from '../host-data.js';
+
+export function registerSelectiveScanKernel(): void {
+  registerKernel<'selectiveScan', CpuBackend>('selectiveScan', 'cpu', (backend, [xIn, dtIn, aIn, bIn, cIn, stateIn]) => {
+    const [n, heads, headDim] = xIn.shape;
+    const [, groups, dState] = bIn.shape;
+    const [x, dt, a, b, c] = [xIn, dtIn, aIn, bIn, cIn].map(readNumbers);
+    const state = Float32Array.from(readNumbers(stateIn));
+    const y = outputBuffer(xIn.dtype, n * heads * headDim);
+    const perGroup = heads / groups;
+    const f = Math.fround;
+    // In f32, step by step, in the order the GPU kernels take.
+    for (let t = 0; t < n; t++) {
+      for (let h = 0; h < heads; h++) {
+        const step = dt[t * heads + h];
+        const decay = f(Math.exp(f(step * a[h])));
+        const bc = (t * groups + Math.floor(h / perGroup)) * dState;
+        for (let p = 0; p < headDim; p++) {
+          const input = f(step * x[(t * heads + h) * headDim + p]);
+          const s0 = (h * headDim + p) * dState;
+          let sum = 0;
+          for (let s = 0; s < dState; s++) {
+            const next = f(f(decay * state[s0 + s]) + f(input * b[bc + s]));
+            state[s0 + s] = next;
+            sum = f(sum + f(next * c[bc + s]));
+          }
+          y[(t * heads + h) * headDim + p] = sum;
+        }
+      }
+    }
+    return [wrapOutput(backend, [n, heads, headDim], xIn.dtype, y), wrapOutput(backend, [heads, headDim, dState], 'f32', state)];
+  });
+}
