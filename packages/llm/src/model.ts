@@ -125,7 +125,7 @@ export class LlamaModel {
   /** LFM2: each convolution layer keeps its last kernel − 1 inputs per request, in the model's dtype. */
   private get recurrentStateSpec(): RecurrentStateSpec | undefined {
     const { shortConv, hiddenSize } = this.config;
-    return shortConv && { slots: shortConv.layers.length, shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype };
+    return shortConv && { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype })) };
   }
 
   /**
@@ -280,7 +280,7 @@ export class LlamaModel {
       }
       const spec = cache?.spec;
       const [held, wanted] = [cache?.recurrentState?.spec, this.recurrentStateSpec];
-      const stateFits = !wanted || (held?.slots === wanted.slots && held.dtype === wanted.dtype && held.shape.join() === wanted.shape.join());
+      const stateFits = !wanted || JSON.stringify(held?.slots) === JSON.stringify(wanted.slots);
       if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim || !stateFits) {
         const needs = `${numLayers} layers of ${numKvHeads} KV heads × ${headDim}${shortConv ? `, and the convolution state of ${shortConv.layers.length} layers` : ''}`;
         throw new ShapeMismatchError(`${where}: the cache does not fit this model (needs ${needs}); make it with model.createCache()`);

@@ -86,7 +86,8 @@ describe('LFM2 on the CPU (lfm2-conv-bias: attention on layers 0 and 3, convolut
     const model = await loadModel(FIXTURE, { dtype: 'f32' });
     const cache = model.createCache(denseCache({ dtype: 'f32' }));
     try {
-      expect(model.cacheSpec()).toMatchObject({ numLayers: 2, recurrentState: { slots: 2, shape: [3, 32], dtype: 'f32' } });
+      const slot = { shape: [3, 32], dtype: 'f32' };
+      expect(model.cacheSpec()).toMatchObject({ numLayers: 2, recurrentState: { slots: [slot, slot] } });
       model.forward(ids.subarray(0, p), cache).dispose();
       const report = cache.memory();
       expect(report.parts.recurrent).toBe(2 * 3 * 32 * 4);
@@ -176,7 +177,8 @@ describe('LFM2 on the CPU (lfm2-conv-bias: attention on layers 0 and 3, convolut
     const model = await loadModel(FIXTURE, { dtype: 'f32' });
     const { recurrentState: _state, ...attentionOnly } = model.cacheSpec();
     const cache = createCache(attentionOnly, denseCache({ dtype: 'f32' }));
-    const f16State = createCache({ ...model.cacheSpec(), recurrentState: { slots: 2, shape: [3, 32], dtype: 'f16' } }, denseCache({ dtype: 'f32' }));
+    const f16Slot = { shape: [3, 32], dtype: 'f16' } as const;
+    const f16State = createCache({ ...model.cacheSpec(), recurrentState: { slots: [f16Slot, f16Slot] } }, denseCache({ dtype: 'f32' }));
     try {
       for (const c of [cache, f16State]) {
         expectKvkitError(() => model.forward(ids.subarray(0, 3), c), 'SHAPE_MISMATCH', /the convolution state of 2 layers\); make it with model.createCache\(\)/);

@@ -79,7 +79,7 @@ export { type MemoryReport, type CacheMemoryReport, memoryReport, combineReports
 export { validateAppend, validateAttend } from './kv/validate.js';
 export { type DenseCacheOptions, DenseCacheLayer, denseCache, denseMethod } from './kv/dense-cache.js';
 export { type CacheMethod, createCache } from './kv/create-cache.js';
-export { type RecurrentStateSpec, RecurrentState } from './kv/recurrent-state.js';
+export { type RecurrentSlotSpec, type RecurrentStateSpec, RecurrentState } from './kv/recurrent-state.js';
 export { type StoreSpec, type HeadView, type TokenCodes, type TokenStore, type TokenStoreFactory, validateKeepIndices } from './kv/token-store.js';
 export {
   type ParamSpec,

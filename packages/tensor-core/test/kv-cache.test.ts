@@ -148,13 +148,16 @@ describe('createCache', () => {
 
 describe('recurrent state (CacheSpec.recurrentState)', () => {
   it('gives the cache zeroed slots, counts them as the part "recurrent", and replaces a slot whole on write', () => {
-    const cache = createCache(spec({ recurrentState: { slots: 3, shape: [2, 5], dtype: 'f32' } }), denseCache({ dtype: 'f32', initialCapacity: 4 }));
+    // Slots of their own shapes and dtypes (a state-space layer's f16 convolution rows beside its f32 scan state).
+    const slots = [{ shape: [2, 5], dtype: 'f32' }, { shape: [2, 5], dtype: 'f32' }, { shape: [3, 4, 2], dtype: 'f16' }] as const;
+    const cache = createCache(spec({ recurrentState: { slots } }), denseCache({ dtype: 'f32', initialCapacity: 4 }));
     const state = cache.recurrentState!;
-    expect(state.read(2).readSync()).toEqual(new Float32Array(10));
+    expect(state.read(0).readSync()).toEqual(new Float32Array(10));
+    expect([state.read(2).shape, state.read(2).dtype]).toEqual([[3, 4, 2], 'f16']);
     const layersOnly = cache.layers.reduce((sum, layer) => sum + layer.memory().bytes, 0);
     const report = cache.memory();
-    expect(report.parts.recurrent).toBe(3 * 10 * 4);
-    expect(report.bytes).toBe(layersOnly + 3 * 10 * 4);
+    expect(report.parts.recurrent).toBe(2 * 10 * 4 + 24 * 2);
+    expect(report.bytes).toBe(layersOnly + 2 * 10 * 4 + 24 * 2);
     expect(report.layers).toHaveLength(2);
     const before = state.read(1);
     const next = tensor(Float32Array.from({ length: 10 }, (_, i) => i), [2, 5]);
@@ -168,7 +171,7 @@ describe('recurrent state (CacheSpec.recurrentState)', () => {
   });
 
   it('refuses a slot out of range, another shape or dtype, and leaves the slot as it was', () => {
-    const cache = createCache(spec({ recurrentState: { slots: 2, shape: [2, 5], dtype: 'f32' } }), denseCache({ dtype: 'f32' }));
+    const cache = createCache(spec({ recurrentState: { slots: [{ shape: [2, 5], dtype: 'f32' }, { shape: [2, 5], dtype: 'f32' }] } }), denseCache({ dtype: 'f32' }));
     const state = cache.recurrentState!;
     const held = state.read(0);
     expect(() => state.write(2, tensor(new Float32Array(10), [2, 5]))).toThrow(IndexOutOfRangeError);

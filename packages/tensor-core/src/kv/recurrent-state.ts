@@ -1,19 +1,23 @@
+import type { Backend } from '../backend.js';
 import { type DType, bytesPerElement } from '../dtype.js';
 import { DisposedError, DTypeMismatchError, IndexOutOfRangeError, InvalidConfigError, ShapeMismatchError } from '../errors.js';
-import type { Backend } from '../backend.js';
 import { full } from '../ops/creation.js';
 import { formatShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
-/**
- * What a model keeps per request beside its keys and values: `slots` tensors of one `shape` and
- * `dtype`, zeros at first. LFM2's short-convolution layers keep the last inputs of their
- * convolution here (one slot per such layer), so that decoding continues the sequence.
- */
-export interface RecurrentStateSpec {
-  slots: number;
+/** One tensor of a recurrent state: its shape and dtype. */
+export interface RecurrentSlotSpec {
   shape: readonly number[];
   dtype: DType;
+}
+
+/**
+ * What a model keeps per request beside its keys and values: one tensor per slot, zeros at first.
+ * LFM2's short-convolution layers keep the last inputs of their convolution here (a slot per such
+ * layer); a state-space layer would keep its convolution rows and its f32 scan state (two slots).
+ */
+export interface RecurrentStateSpec {
+  slots: readonly RecurrentSlotSpec[];
 }
 
 /**
@@ -29,14 +33,15 @@ export class RecurrentState {
     readonly spec: RecurrentStateSpec,
     backend: Backend,
   ) {
-    const { slots, shape, dtype } = spec;
-    if (!Number.isInteger(slots) || slots <= 0) throw new InvalidConfigError(`RecurrentState: slots must be a positive integer, got ${slots}`);
-    if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
-      throw new InvalidConfigError(`RecurrentState: shape must list positive integers, got ${formatShape(shape)}`);
-    }
+    if (spec.slots.length === 0) throw new InvalidConfigError('RecurrentState: slots must list at least one slot');
+    spec.slots.forEach(({ shape }, i) => {
+      if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+        throw new InvalidConfigError(`RecurrentState: slot ${i}'s shape must list positive integers, got ${formatShape(shape)}`);
+      }
+    });
     this.tensors = [];
     try {
-      for (let i = 0; i < slots; i++) this.tensors.push(full([...shape], 0, { dtype, backend }));
+      for (const { shape, dtype } of spec.slots) this.tensors.push(full([...shape], 0, { dtype, backend }));
     } catch (error) {
       for (const t of this.tensors) t.dispose();
       throw error;
@@ -53,7 +58,7 @@ export class RecurrentState {
   write(slot: number, value: Tensor): void {
     this.assertAlive();
     const index = this.checkedSlot(slot, 'write');
-    const { shape, dtype } = this.spec;
+    const { shape, dtype } = this.spec.slots[index];
     if (value.shape.length !== shape.length || value.shape.some((d, i) => d !== shape[i])) {
       throw new ShapeMismatchError(`RecurrentState.write: slot ${slot} holds ${formatShape(shape)}, got ${formatShape(value.shape)}`);
     }
@@ -65,7 +70,8 @@ export class RecurrentState {
 
   /** Bytes resident: every slot's tensor. */
   get bytes(): number {
-    return this.disposed ? 0 : this.spec.slots * sizeOf([...this.spec.shape]) * bytesPerElement(this.spec.dtype);
+    if (this.disposed) return 0;
+    return this.spec.slots.reduce((sum, { shape, dtype }) => sum + sizeOf([...shape]) * bytesPerElement(dtype), 0);
   }
 
   dispose(): void {
@@ -75,8 +81,8 @@ export class RecurrentState {
   }
 
   private checkedSlot(slot: number, where: string): number {
-    if (!Number.isInteger(slot) || slot < 0 || slot >= this.spec.slots) {
-      throw new IndexOutOfRangeError(`RecurrentState.${where}: slot ${slot} is outside 0…${this.spec.slots - 1}`, { slot });
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.spec.slots.length) {
+      throw new IndexOutOfRangeError(`RecurrentState.${where}: slot ${slot} is outside 0…${this.spec.slots.length - 1}`, { slot });
     }
     return slot;
   }
