@@ -37,8 +37,9 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // same layout over half of each head, norms around both blocks; Qwen3-MoE: a mixture of experts
   // (3 of 8 per token) in place of the MLP; LFM2: attention on two of four layers, gated short
   // convolutions on the others (the cache holds two layers and the convolutions' state); LFM2-MoE: the
-  // same with sigmoid-routed experts chosen with a selection bias.
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe']) {
+  // same with sigmoid-routed experts chosen with a selection bias; Granite 4.0-H: Mamba-2 mixers on three of four
+  // layers (the cache holds one layer, and each Mamba layer's rows and scan state).
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);
@@ -50,12 +51,17 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
         expect(Number.isFinite(r.kl) && r.kl >= 0, `${name} ${r.method} KL ${r.kl}`).toBe(true);
         expect(r.kvBytes).toBeGreaterThan(0);
       }
-      // The compressed rows hold fewer bytes than the dense baseline.
-      for (const r of records.slice(1)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThan(records[0].kvBytes);
+      // The compressed rows hold fewer bytes than the dense baseline; with a single attention layer
+      // (granite4-hybrid-moe) the cross-layer methods have nothing to share and hold what it holds.
+      const single = name === 'granite4-hybrid-moe';
+      for (const r of records.slice(1)) {
+        if (single && ['cla', 'minicache'].includes(r.method)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThanOrEqual(records[0].kvBytes);
+        else expect(r.kvBytes, `${name} ${r.method}`).toBeLessThan(records[0].kvBytes);
+      }
       // LFM2's convolution state sits beside every method's K/V, the same bytes each time, and counts in the f16 baseline too.
       const recurrent = records.map((r: { kvParts: Record<string, number> }) => r.kvParts.recurrent ?? 0);
       expect(new Set(recurrent).size, `${name} recurrent bytes ${recurrent}`).toBe(1);
-      expect(recurrent[0] > 0).toBe(name.startsWith('lfm2'));
+      expect(recurrent[0] > 0).toBe(name.startsWith('lfm2') || name.startsWith('granite4'));
     });
   }
 

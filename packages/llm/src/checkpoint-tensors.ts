@@ -1,7 +1,8 @@
 import type { Tensor } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
-import type { LayerWeights, LinearWeights, LlamaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
+import type { MambaConfig } from './mamba-config.js';
+import type { LayerWeights, LinearWeights, LlamaWeights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
 
 /** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
 export interface ExpectedTensor {
@@ -99,7 +100,9 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     const bias = config.attentionBias;
     const norm = (prefix: string, size: number, set: (t: Tensor) => void, setBias?: (t: Tensor) => void) => normTensors(list, config, prefix, size, set, setBias);
     if (config.blockNorms !== 'post') norm(`${p}.input_layernorm`, d, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
-    if (config.fusedProjections.qkv) {
+    if (config.mamba?.layers.includes(i)) {
+      mambaTensors(list, config, config.mamba, p, layer);
+    } else if (config.fusedProjections.qkv) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
       [layer.q, layer.k, layer.v] = [q, k, v];
@@ -109,7 +112,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
       linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
     }
-    linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+    if (!layer.mamba) linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
     if (config.qkNorm !== 'none') {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
       const whole = config.qkNorm === 'projection';
@@ -129,6 +132,12 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     }
     if (routesLayer(config.moe, i)) {
       expertTensors(list, config, config.moe, p, layer);
+    } else if (config.modelType === 'granitemoehybrid') {
+      // Granite 4.0-H without experts: the MLP is shared_mlp alone (its gate and up rows fused in input_linear).
+      const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
+      [layer.gate, layer.up] = [gate, up];
+      list.push(fused(`${p}.shared_mlp.input_linear.weight`, d, [[ff, gate], [ff, up]]));
+      linear(`${p}.shared_mlp.output_linear`, d, ff, false, (w) => (layer.down = w));
     } else if (config.fusedProjections.gateUp) {
       // Phi-3 and GLM: gate and up are the two halves of gate_up_proj's rows.
       const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
@@ -138,11 +147,28 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
       linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
     }
-    if (!layer.moe) linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
+    if (!layer.moe && !layer.down) linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
   normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
+}
+
+/** A Mamba-2 mixer's tensors under `${p}.mamba` (Bamba's names): in_proj, conv1d, dt_bias, A_log, D, norm, out_proj. */
+function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaConfig, p: string, layer: Partial<LayerWeights>): void {
+  const { hiddenSize: d } = config;
+  const { inner, convDim, heads, convKernel, convBias, projBias } = mamba;
+  const weights = {} as MambaWeights;
+  layer.mamba = weights;
+  const m = `${p}.mamba`;
+  linearTensors(list, `${m}.in_proj`, inner + convDim + heads, d, projBias, (w) => (weights.inProj = w));
+  list.push(whole(`${m}.conv1d.weight`, [convDim, 1, convKernel], (t) => (weights.kernel = t)));
+  if (convBias) list.push(whole(`${m}.conv1d.bias`, [convDim], (t) => (weights.kernelBias = t)));
+  list.push(whole(`${m}.dt_bias`, [heads], (t) => (weights.dtBias = t)));
+  list.push(whole(`${m}.A_log`, [heads], (t) => (weights.aLog = t)));
+  list.push(whole(`${m}.D`, [heads], (t) => (weights.d = t)));
+  list.push(whole(`${m}.norm.weight`, [inner], (t) => (weights.norm = t)));
+  linearTensors(list, `${m}.out_proj`, d, inner, projBias, (w) => (weights.outProj = w));
 }
 
 /**
@@ -164,7 +190,7 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   const into = (name: string, shape: number[], target: MatrixStack, row: number): ExpectedTensor => ({ name, shape, parts: [{ ranges: [[0, shape[0]]], stack: target, row }] });
   const shared = moe.sharedExpert && ({} as MlpWeights);
   if (shared) weights.shared = shared;
-  if (config.modelType === 'granitemoe' || config.modelType === 'granitemoeshared') {
+  if (config.modelType === 'granitemoe' || config.modelType === 'granitemoeshared' || config.modelType === 'granitemoehybrid') {
     const block = `${p}.block_sparse_moe`;
     linearTensors(list, `${block}.router.layer`, experts, d, false, (w) => (weights.router = w));
     const gateUp = stack(`${block}.input_linear`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));

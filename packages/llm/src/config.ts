@@ -1,6 +1,7 @@
 import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 import { inCommonNames } from './config-names.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
+import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { hasShortConvolutions, lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
 
@@ -63,6 +64,8 @@ export interface LlamaConfig extends LayerTraits {
   moe?: MoeConfig;
   /** LFM2's gated short convolutions in place of attention on some layers; absent: every layer attends. */
   shortConv?: ShortConvConfig;
+  /** Granite 4.0-H's Mamba-2 mixers in place of attention on some layers. */
+  mamba?: MambaConfig;
   /**
    * The layers that attend, in order: the KV cache has one layer per entry (cache layer i is decoder
    * layer attentionLayers[i]). Every layer, except in a hybrid model (`shortConv`).
@@ -172,8 +175,15 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
   const moe = parseMoeConfig(c, type, numLayers, positiveInt, invalid);
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
-  // The dense MLP's width; a config whose every layer routes may leave it out.
-  const intermediateSize = positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
+  const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, positiveInt, invalid, unsupported);
+  // The dense MLP's width; a config whose every layer routes may leave it out. Granite 4.0-H's dense MLP is its shared one.
+  const intermediateSize =
+    type === 'granitemoehybrid' && !moe ? positiveInt('shared_expert_intermediate_size') : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
+  // Granite 4.0-H's attention rotates only with position_embedding_type "rope".
+  const noPositions = type === 'granitemoehybrid' && c.position_embedding_type !== 'rope';
+  if (type === 'granitemoehybrid' && ![undefined, null, 'nope', 'rope'].includes(c.position_embedding_type as string)) {
+    unsupported('position_embedding_type', c.position_embedding_type, '"rope", or "nope" / none (no rotary embedding)');
+  }
   return {
     modelType: type,
     numLayers,
@@ -192,7 +202,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     normEps,
     ...traits,
     parallelResidual,
-    noRopeLayers,
+    noRopeLayers: noPositions ? Array.from({ length: numLayers }, (_, i) => i) : noRopeLayers,
     mlpActivation,
     // OLMo 3's sliding layers rotate at the same base without rope_scaling (its attention factor included).
     ...(type === 'olmo3' ? { localRopeTheta: ropeTheta } : {}),
@@ -200,7 +210,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     residualScale: 1,
     logitsDivisor: 1,
     ...(gemmaFields?.fields ?? {}),
-    ...(type === 'granite' || type === 'granitemoe' || type === 'granitemoeshared' ? graniteFields(c, positiveNumber) : {}),
+    ...(type === 'granite' || type === 'granitemoe' || type === 'granitemoeshared' || type === 'granitemoehybrid' ? graniteFields(c, positiveNumber) : {}),
     // Cohere multiplies its logits by logit_scale.
     ...(type === 'cohere' || type === 'cohere2' ? { logitsDivisor: 1 / positiveNumber(c.logit_scale ?? 0.0625, 'logit_scale') } : {}),
     tieWordEmbeddings: Boolean(c.tie_word_embeddings ?? false),
@@ -216,7 +226,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
     ...(moe ? { moe } : {}),
     ...(shortConv ? { shortConv } : {}),
-    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i)),
+    ...(mamba ? { mamba } : {}),
+    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i) && !mamba?.layers.includes(i)),
   };
 }
 
@@ -324,8 +335,8 @@ function parseSlidingWindow(
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
-  // LFM2's layer_types name its convolution layers; it has no window.
-  if (hasShortConvolutions(type)) return {};
+  // LFM2's and Granite 4.0-H's layer_types name their convolution and Mamba layers; they have no window.
+  if (hasShortConvolutions(type) || type === 'granitemoehybrid') return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

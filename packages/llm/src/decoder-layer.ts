@@ -21,6 +21,7 @@ import { type LlamaConfig, layerWindow } from './config.js';
 import { feedForward } from './feed-forward.js';
 import type { LayerRope } from './layer-ropes.js';
 import { linear } from './linear.js';
+import { mambaBlock } from './mamba-mixer.js';
 import { shortConvBlock } from './short-conv.js';
 import { type AttentionLayerWeights, attends, type LayerWeights, type LinearWeights } from './weights.js';
 
@@ -117,7 +118,9 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     const attending = attends(w);
     const mixed = attending
       ? attentionBlock(x, h, w, layerIndex, ctx, scope)
-      : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
+      : w.mamba
+        ? mambaBlock(h, w.mamba, config.mamba!.layers.indexOf(layerIndex), config, segments, scope)
+        : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
     if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
 
@@ -131,7 +134,7 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
 }
 
 /** The KV-cache layer decoder layer `layer` attends through (the same index, except in a hybrid model). */
-export const cacheLayerOf = (config: LlamaConfig, layer: number): number => (config.shortConv ? config.attentionLayers.indexOf(layer) : layer);
+export const cacheLayerOf = (config: LlamaConfig, layer: number): number => (config.attentionLayers.length === config.numLayers ? layer : config.attentionLayers.indexOf(layer));
 
 /** The attention of one layer, through each segment's cache, projected by o_proj: [rows, hidden]. */
 function attentionBlock(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope): Tensor {

@@ -59,6 +59,8 @@ export interface ModelFamily {
      * chosen scores renormalized over their sum + 1e-6.
      */
     sigmoidRouter?: true;
+    /** Granite 4.0-H: num_experts 0 means no experts (the layer's MLP is the shared one alone). */
+    optional?: true;
   };
 }
 
@@ -348,6 +350,16 @@ export const MODEL_FAMILIES = {
       routed_scaling_factor: 1,
     },
     configNames: LFM2_NAMES,
+  },
+  granitemoehybrid: {
+    covers: 'Granite 4.0-H (GraniteMoeHybridForCausalLM: H-Micro, H-Tiny, H-Small): Mamba-2 mixers beside attention layers (NoPE unless position_embedding_type is "rope"), Granite\'s multipliers, shared_mlp with or without stacked experts',
+    architecture: 'GraniteMoeHybridForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+    moe: { expertSizeField: 'intermediate_size', normalize: true, sharedExpert: 'ungated', optional: true },
+    // GraniteMoeHybridConfig's defaults: 8 experts (0: none, shared_mlp alone), a shared MLP of 1024.
+    configDefaults: { num_experts: 8, num_experts_per_tok: 2, shared_expert_intermediate_size: 1024 },
+    configNames: { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' },
   },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',

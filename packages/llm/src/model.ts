@@ -122,10 +122,17 @@ export class LlamaModel {
     };
   }
 
-  /** LFM2: each convolution layer keeps its last kernel − 1 inputs per request, in the model's dtype. */
+  /**
+   * What a hybrid keeps per request: LFM2's convolution layers their last kernel − 1 inputs (in the
+   * model's dtype); Granite 4.0-H's Mamba layers their convolution rows and their f32 scan state.
+   */
   private get recurrentStateSpec(): RecurrentStateSpec | undefined {
-    const { shortConv, hiddenSize } = this.config;
-    return shortConv && { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype })) };
+    const { shortConv, mamba, hiddenSize } = this.config;
+    if (shortConv) return { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype })) };
+    if (!mamba) return undefined;
+    const conv = { shape: [mamba.convKernel - 1, mamba.convDim], dtype: this.dtype };
+    const scan = { shape: [mamba.heads, mamba.headDim, mamba.dState], dtype: 'f32' as const };
+    return { slots: mamba.layers.flatMap(() => [conv, scan]) };
   }
 
   /**
@@ -138,7 +145,7 @@ export class LlamaModel {
     this.assertAlive();
     const { attentionLayers } = this.config;
     if (!Number.isInteger(layer) || layer < 0 || layer >= attentionLayers.length) {
-      const counted = this.config.shortConv ? ' (the layers that attend, as the KV cache counts them)' : '';
+      const counted = attentionLayers.length < this.config.numLayers ? ' (the layers that attend, as the KV cache counts them)' : '';
       throw new IndexOutOfRangeError(`attentionWeights: layer ${layer} is outside 0…${attentionLayers.length - 1}${counted}`, { layer });
     }
     const w = this.weights.layers[attentionLayers[layer]] as AttentionLayerWeights;
@@ -213,7 +220,8 @@ export class LlamaModel {
       const shared = moe?.shared;
       release(layer.conv?.kernel);
       release(layer.conv?.kernelBias);
-      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.conv?.inProj, layer.conv?.outProj, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
+      for (const t of [layer.mamba?.kernel, layer.mamba?.kernelBias, layer.mamba?.dtBias, layer.mamba?.aLog, layer.mamba?.d, layer.mamba?.norm]) release(t);
+      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.conv?.inProj, layer.conv?.outProj, layer.mamba?.inProj, layer.mamba?.outProj, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
         release(lin?.weight);
         release(lin?.bias);
       }
@@ -282,7 +290,8 @@ export class LlamaModel {
       const [held, wanted] = [cache?.recurrentState?.spec, this.recurrentStateSpec];
       const stateFits = !wanted || JSON.stringify(held?.slots) === JSON.stringify(wanted.slots);
       if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim || !stateFits) {
-        const needs = `${numLayers} layers of ${numKvHeads} KV heads × ${headDim}${shortConv ? `, and the convolution state of ${shortConv.layers.length} layers` : ''}`;
+        const hybrid = shortConv ? `, and the convolution state of ${shortConv.layers.length} layers` : this.config.mamba ? `, and the state of ${this.config.mamba.layers.length} Mamba layers` : '';
+        const needs = `${numLayers} layers of ${numKvHeads} KV heads × ${headDim}${hybrid}`;
         throw new ShapeMismatchError(`${where}: the cache does not fit this model (needs ${needs}); make it with model.createCache()`);
       }
       if (caches.has(cache)) throw new InvalidConfigError(`${where}: the same cache appears twice in one batch`);

@@ -38,7 +38,7 @@ export function parseMoeConfig(
   invalid: (field: string, problem: string) => never,
 ): MoeConfig | undefined {
   const family = (MODEL_FAMILIES[type] as ModelFamily).moe;
-  if (!family) return undefined;
+  if (!family || (family.optional && c.num_experts === 0)) return undefined;
   const experts = positiveInt('num_experts');
   const expertsPerToken = positiveInt('num_experts_per_tok');
   if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);

@@ -42,6 +42,8 @@ export interface LayerWeights {
   o?: LinearWeights;
   /** LFM2's gated short convolution in place of attention (`config.shortConv`). */
   conv?: ShortConvWeights;
+  /** Granite 4.0-H's Mamba-2 mixer in place of attention (`config.mamba`). */
+  mamba?: MambaWeights;
   /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
   kNorm?: Tensor;
@@ -61,8 +63,24 @@ export interface LayerWeights {
 /** A layer that attends: its four projections are there. */
 export type AttentionLayerWeights = LayerWeights & Required<Pick<LayerWeights, 'q' | 'k' | 'v' | 'o'>>;
 
-/** Whether the layer attends (else it convolves: `conv`). */
-export const attends = (w: LayerWeights): w is AttentionLayerWeights => w.conv === undefined;
+/** Whether the layer attends (else it convolves, `conv`, or runs a Mamba mixer, `mamba`). */
+export const attends = (w: LayerWeights): w is AttentionLayerWeights => w.conv === undefined && w.mamba === undefined;
+
+/**
+ * Bamba's Mamba-2 mixer: in_proj [d_inner + convDim + heads, hidden] (z, then x/B/C, then dt), the
+ * depthwise kernel as stored [convDim, 1, taps] with its bias, dt_bias, A_log and D [heads], the
+ * gated norm's weight [d_inner], out_proj.
+ */
+export interface MambaWeights {
+  inProj: LinearWeights;
+  kernel: Tensor;
+  kernelBias?: Tensor;
+  dtBias: Tensor;
+  aLog: Tensor;
+  d: Tensor;
+  norm: Tensor;
+  outProj: LinearWeights;
+}
 
 /** LFM2's short convolution: in_proj [3 · hidden, hidden] (B, C, x), the depthwise kernel as stored [hidden, 1, taps] with its bias, out_proj. */
 export interface ShortConvWeights {

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granitemoe-shared', 'granitemoe-stacked', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
+    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granite4-hybrid-dense', 'granite4-hybrid-moe', 'granitemoe-shared', 'granitemoe-stacked', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
   });
 
   for (const name of fixtures) {
@@ -88,6 +88,9 @@ describe('parity with the independent PyTorch reference', () => {
     ['mixtral-experts', { num_experts_per_tok: 1 }],
     ['qwen2-moe-shared', { norm_topk_prob: true }],
     ['qwen3-moe', { norm_topk_prob: false }],
+    // Granite 4.0-H: RoPE where position_embedding_type says so; the multipliers around the Mamba layers.
+    ['granite4-hybrid-dense', { position_embedding_type: null }],
+    ['granite4-hybrid-moe', { residual_multiplier: 1 }],
     // LFM2-MoE's selection bias, its scaling and its renormalization each matter.
     ['lfm2-moe', { use_expert_bias: false }],
     ['lfm2-moe', { routed_scaling_factor: 1 }],

@@ -1,0 +1,74 @@
+import {
+  abs,
+  add,
+  affine,
+  cast,
+  causalConv1d,
+  concat,
+  contiguous,
+  exp,
+  log,
+  mul,
+  neg,
+  relu,
+  reshape,
+  rmsNorm,
+  selectiveScan,
+  silu,
+  slice,
+  type Tensor,
+  type TensorScope,
+} from '@kvkit/tensor-core';
+import type { LlamaConfig } from './config.js';
+import type { Segment } from './decoder-layer.js';
+import { linear } from './linear.js';
+import type { MambaConfig } from './mamba-config.js';
+import type { MambaWeights } from './weights.js';
+
+/** softplus(v) = log(1 + eᵛ), as max(v, 0) + log(1 + e^−|v|) so that no step overflows. */
+function softplus(v: Tensor, scope: TensorScope): Tensor {
+  const tail = scope.track(log(scope.track(affine(scope.track(exp(scope.track(neg(scope.track(abs(v)))))), 1, 1))));
+  return scope.track(add(scope.track(relu(v)), tail));
+}
+
+/**
+ * Bamba's Mamba-2 mixer (Granite 4.0-H) over the normalized rows `h` ([rows, hidden]): in_proj gives
+ * z, xBC and dt; xBC goes through the causal depthwise convolution (`causalConv1d`) and SiLU and
+ * splits into x, B and C; dt = softplus(dt + dt_bias), a = −exp(A_log); the state-space recurrence
+ * (`selectiveScan`) gives y, plus D · x; RMSNorm(y ⊙ silu(z)) and out_proj. Each segment continues
+ * its own sequence from its cache's recurrent state: the convolution's last taps − 1 rows in slot
+ * `2j` and the f32 scan state in slot `2j + 1`, for the layer's index j among the Mamba layers.
+ */
+export function mambaBlock(h: Tensor, w: MambaWeights, j: number, config: LlamaConfig, segments: readonly Segment[], scope: TensorScope): Tensor {
+  const m = config.mamba as MambaConfig;
+  const { inner, convDim, heads, headDim, dState, groups, convKernel: taps } = m;
+  const projected = linear(h, w.inProj, scope);
+  const columns = (from: number, to: number, t = projected) => scope.track(slice(t, [0, from], [t.shape[0], to]));
+  const z = columns(0, inner);
+  const xbc = columns(inner, inner + convDim);
+  const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
+  const dt = softplus(scope.track(add(columns(inner + convDim, inner + convDim + heads), w.dtBias)), scope);
+  const a = scope.track(neg(scope.track(exp(f32(w.aLog)))));
+  const kernel = scope.track(reshape(w.kernel, [convDim, taps]));
+  const whole = segments.length === 1;
+  const outputs = segments.map((segment) => {
+    const state = segment.cache.recurrentState!;
+    const own = (t: Tensor) => (whole ? t : scope.track(slice(t, [segment.start, 0], [segment.start + segment.length, t.shape[1]])));
+    const n = segment.length;
+    const window = scope.track(concat([state.read(2 * j), own(xbc)], 0));
+    const activated = scope.track(silu(scope.track(causalConv1d(window, kernel, w.kernelBias))));
+    state.write(2 * j, contiguous(scope.track(slice(window, [n, 0], [n + taps - 1, convDim]))));
+    const part = (from: number, size: number, shape: number[]) => scope.track(reshape(scope.track(contiguous(columns(from, from + size, activated))), shape));
+    const x = part(0, inner, [n, heads, headDim]);
+    const b = part(inner, groups * dState, [n, groups, dState]);
+    const c = part(inner + groups * dState, groups * dState, [n, groups, dState]);
+    const scan = selectiveScan(x, scope.track(contiguous(own(dt))), a, b, c, state.read(2 * j + 1));
+    scope.track(scan.y);
+    state.write(2 * j + 1, scan.state);
+    const skip = scope.track(mul(x, scope.track(reshape(w.d, [heads, 1]))));
+    return scope.track(reshape(scope.track(add(scan.y, skip)), [n, inner]));
+  });
+  const y = whole ? outputs[0] : scope.track(concat(outputs, 0));
+  const gated = scope.track(mul(y, scope.track(silu(z))));
+  return linear(scope.track(rmsNorm(gated, w.norm, config.normEps)), w.outProj, scope);
+}
