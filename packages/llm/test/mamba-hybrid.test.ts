@@ -5,11 +5,11 @@
 // torch-reference-parity.test.ts (CPU), webgpu.test.ts and cuda-emulator.test.ts.
 import { join } from 'node:path';
 import { denseCache } from '@kvkit/tensor-core';
-import { assertClose } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { loadModel, parseModelConfig } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { readReference, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { expectBatchMatchesSolo, expectChunkedPrefill } from './helpers/recurrent-continuity.js';
 
 // A Granite-4.0-H-Tiny-shaped config.json (sizes as its model card gives them; attention on 4 of 40 layers).
 const GRANITE_4_H = {
@@ -94,52 +94,8 @@ describe('Granite 4.0-H on the CPU (granite4-hybrid-moe: Mamba on layers 0, 2, 3
     }
   });
 
-  it('continues the state across passes: a prompt fed in chunks of 2, 1 and 4 tokens gives the one-pass logits', async () => {
-    const model = await loadModel(FIXTURE, { dtype: 'f32' });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      let start = 0;
-      for (const n of [2, 1, 4, 1]) {
-        const logits = model.forward(ids.subarray(start, start + n), cache);
-        assertClose(logits.readFloat32Sync(), rows(ref.logits, start, start + n), 1e-5, `chunk at ${start}`);
-        logits.dispose();
-        start += n;
-      }
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
-  });
+  it('continues the state across passes: a prompt fed in chunks of 2, 1 and 4 tokens gives the one-pass logits', () => expectChunkedPrefill(FIXTURE, [2, 1, 4]));
 
-  it('keeps each request’s state in its own cache: a batched pass gives every request its solo logits', async () => {
-    const model = await loadModel(FIXTURE, { dtype: 'f32' });
-    const solo = (tokens: Int32Array[]) => {
-      const cache = model.createCache(denseCache({ dtype: 'f32' }));
-      const out = tokens.map((t) => {
-        const logits = model.forward(t, cache, { logits: 'last' });
-        const values = logits.readFloat32Sync();
-        logits.dispose();
-        return values;
-      });
-      cache.dispose();
-      return out;
-    };
-    const a = [ids.subarray(0, 5), ids.subarray(5, 6), ids.subarray(6, 7)];
-    const b = [ids.subarray(3, 10), ids.subarray(1, 2), ids.subarray(2, 3)];
-    const [aSolo, bSolo] = [solo(a), solo(b)];
-    const caches = [model.createCache(denseCache({ dtype: 'f32' })), model.createCache(denseCache({ dtype: 'f32' }))];
-    try {
-      for (let step = 0; step < 3; step++) {
-        const logits = model.forwardBatch([{ ids: a[step], cache: caches[0] }, { ids: b[step], cache: caches[1] }], { logits: 'last' });
-        const values = logits.readFloat32Sync();
-        logits.dispose();
-        const vocab = model.config.vocabSize;
-        assertClose(values.subarray(0, vocab), aSolo[step], 1e-6, `request a, step ${step}`);
-        assertClose(values.subarray(vocab), bSolo[step], 1e-6, `request b, step ${step}`);
-      }
-    } finally {
-      for (const cache of caches) cache.dispose();
-      model.dispose();
-    }
-  });
+  it('keeps each request’s state in its own cache: a batched pass gives every request its solo logits', () => expectBatchMatchesSolo(FIXTURE));
+
 });

@@ -5,12 +5,12 @@
 // webgpu.test.ts and cuda-emulator.test.ts.
 import { join } from 'node:path';
 import { createCache, denseCache, type Tensor } from '@kvkit/tensor-core';
-import { assertClose } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { type LayerActivations, loadModel, parseModelConfig, parseSafetensors } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { readReference, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { expectBatchMatchesSolo, expectChunkedPrefill } from './helpers/recurrent-continuity.js';
 
 // An LFM2-350M-shaped config.json in the original names (block_ff_dim, norm_eps) beside transformers' (layer_types).
 const LFM2_350M = {
@@ -99,57 +99,9 @@ describe('LFM2 on the CPU (lfm2-conv-bias: attention on layers 0 and 3, convolut
     }
   });
 
-  it('continues the convolution across passes: a prompt fed in chunks of 3, 1 and 3 tokens gives the one-pass logits', async () => {
-    const model = await loadModel(FIXTURE, { dtype: 'f32' });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      let start = 0;
-      for (const n of [3, 1, 3]) {
-        const logits = model.forward(ids.subarray(start, start + n), cache);
-        assertClose(logits.readFloat32Sync(), rows(ref.logits, start, start + n), 1e-5, `chunk at ${start}`);
-        logits.dispose();
-        start += n;
-      }
-      const next = model.forward(ids.subarray(p, p + 1), cache);
-      assertClose(next.readFloat32Sync(), rows(ref.logits, p, p + 1), 1e-5, 'decode after the chunks');
-      next.dispose();
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
-  });
+  it('continues the convolution across passes: a prompt fed in chunks of 3, 1 and 3 tokens gives the one-pass logits', () => expectChunkedPrefill(FIXTURE, [3, 1, 3]));
 
-  it('keeps each request\u2019s convolution state in its own cache: a batched pass gives every request its solo logits', async () => {
-    const model = await loadModel(FIXTURE, { dtype: 'f32' });
-    const solo = (tokens: Int32Array[]) => {
-      const cache = model.createCache(denseCache({ dtype: 'f32' }));
-      const out = tokens.map((t) => {
-        const logits = model.forward(t, cache, { logits: 'last' });
-        const values = logits.readFloat32Sync();
-        logits.dispose();
-        return values;
-      });
-      cache.dispose();
-      return out;
-    };
-    const a = [ids.subarray(0, 5), ids.subarray(5, 6), ids.subarray(6, 7)];
-    const b = [ids.subarray(3, 10), ids.subarray(1, 2), ids.subarray(2, 3)];
-    const [aSolo, bSolo] = [solo(a), solo(b)];
-    const caches = [model.createCache(denseCache({ dtype: 'f32' })), model.createCache(denseCache({ dtype: 'f32' }))];
-    try {
-      for (let step = 0; step < 3; step++) {
-        const logits = model.forwardBatch([{ ids: a[step], cache: caches[0] }, { ids: b[step], cache: caches[1] }], { logits: 'last' });
-        const values = logits.readFloat32Sync();
-        logits.dispose();
-        const vocab = model.config.vocabSize;
-        assertClose(values.subarray(0, vocab), aSolo[step], 1e-6, `request a, step ${step}`);
-        assertClose(values.subarray(vocab), bSolo[step], 1e-6, `request b, step ${step}`);
-      }
-    } finally {
-      for (const cache of caches) cache.dispose();
-      model.dispose();
-    }
-  });
+  it('keeps each request\u2019s convolution state in its own cache: a batched pass gives every request its solo logits', () => expectBatchMatchesSolo(FIXTURE));
 
   it('numbers layer events, attention weights and cache layers alike: by the layers that attend', async () => {
     const model = await loadModel(FIXTURE, { dtype: 'f32' });
