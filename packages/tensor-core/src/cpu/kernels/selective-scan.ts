@@ -10,21 +10,20 @@ export function registerSelectiveScanKernel(): void {
     const state = Float32Array.from(readNumbers(stateIn));
     const y = outputBuffer(xIn.dtype, n * heads * headDim);
     const perGroup = heads / groups;
-    const f = Math.fround;
-    // In f32, step by step, in the order the GPU kernels take.
+    // The state is stored in f32 (each update rounded there, as on the GPUs); products and each
+    // output's sum over the state are taken in float64 and rounded once.
     for (let t = 0; t < n; t++) {
       for (let h = 0; h < heads; h++) {
         const step = dt[t * heads + h];
-        const decay = f(Math.exp(f(step * a[h])));
+        const decay = Math.fround(Math.exp(Math.fround(step * a[h])));
         const bc = (t * groups + Math.floor(h / perGroup)) * dState;
         for (let p = 0; p < headDim; p++) {
-          const input = f(step * x[(t * heads + h) * headDim + p]);
+          const drive = step * x[(t * heads + h) * headDim + p];
           const s0 = (h * headDim + p) * dState;
           let sum = 0;
           for (let s = 0; s < dState; s++) {
-            const next = f(f(decay * state[s0 + s]) + f(input * b[bc + s]));
-            state[s0 + s] = next;
-            sum = f(sum + f(next * c[bc + s]));
+            state[s0 + s] = decay * state[s0 + s] + drive * b[bc + s];
+            sum += state[s0 + s] * c[bc + s];
           }
           y[(t * heads + h) * headDim + p] = sum;
         }
