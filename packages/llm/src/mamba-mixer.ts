@@ -3,7 +3,6 @@ import {
   add,
   affine,
   cast,
-  causalConv1d,
   concat,
   contiguous,
   exp,
@@ -20,6 +19,7 @@ import {
   type TensorScope,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
+import { convolveContinuing, segmentRows } from './continued-convolution.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { MambaConfig } from './mamba-config.js';
@@ -53,11 +53,9 @@ export function mambaBlock(h: Tensor, w: MambaWeights, j: number, config: LlamaC
   const whole = segments.length === 1;
   const outputs = segments.map((segment) => {
     const state = segment.cache.recurrentState!;
-    const own = (t: Tensor) => (whole ? t : scope.track(slice(t, [segment.start, 0], [segment.start + segment.length, t.shape[1]])));
+    const own = (t: Tensor) => segmentRows(t, segment, whole, scope);
     const n = segment.length;
-    const window = scope.track(concat([state.read(2 * j), own(xbc)], 0));
-    const activated = scope.track(silu(scope.track(causalConv1d(window, kernel, w.kernelBias))));
-    state.write(2 * j, contiguous(scope.track(slice(window, [n, 0], [n + taps - 1, convDim]))));
+    const activated = scope.track(silu(convolveContinuing(own(xbc), kernel, w.kernelBias, state, 2 * j, scope)));
     const part = (from: number, size: number, shape: number[]) => scope.track(reshape(scope.track(contiguous(columns(from, from + size, activated))), shape));
     const x = part(0, inner, [n, heads, headDim]);
     const b = part(inner, groups * dState, [n, groups, dState]);

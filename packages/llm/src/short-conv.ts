@@ -1,5 +1,6 @@
-import { causalConv1d, concat, contiguous, mul, reshape, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
+import { concat, mul, reshape, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
+import { convolveContinuing, segmentRows } from './continued-convolution.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { ShortConvWeights } from './weights.js';
@@ -7,10 +8,8 @@ import type { ShortConvWeights } from './weights.js';
 /**
  * LFM2's gated short convolution over the normalized rows `h` ([rows, hidden]): B, C and x are the
  * thirds of in_proj(h); the causal depthwise convolution of B ⊙ x over the last `kernel` tokens is
- * gated by C and projected by out_proj. Each segment continues its own sequence: its rows follow
- * the last kernel − 1 inputs kept in its cache's recurrent state (slot `slot`; zeros before the
- * first token), which the pass then replaces with its own last ones. Prefill, decode and a prompt
- * fed in chunks all compute the same convolution (tensor-core's `causalConv1d`, on every backend).
+ * gated by C and projected by out_proj. Each segment continues its own sequence from its cache's
+ * recurrent state, slot `slot` (`convolveContinuing`).
  */
 export function shortConvBlock(h: Tensor, w: ShortConvWeights, slot: number, config: LlamaConfig, segments: readonly Segment[], scope: TensorScope): Tensor {
   const d = config.hiddenSize;
@@ -22,16 +21,9 @@ export function shortConvBlock(h: Tensor, w: ShortConvWeights, slot: number, con
   // The stored depthwise kernel [hidden, 1, taps] as causalConv1d's [hidden, taps] (a view).
   const kernel = scope.track(reshape(w.kernel, [d, taps]));
   const whole = segments.length === 1;
-  const outputs = segments.map((segment) => {
-    const state = segment.cache.recurrentState!;
-    const own = whole ? gated : scope.track(slice(gated, [segment.start, 0], [segment.start + segment.length, d]));
-    // The kept inputs, then this pass's: output t reads rows t … t + taps − 1 of it.
-    const window = scope.track(concat([state.read(slot), own], 0));
-    const n = segment.length;
-    const convolved = scope.track(causalConv1d(window, kernel, w.kernelBias));
-    state.write(slot, contiguous(scope.track(slice(window, [n, 0], [n + taps - 1, d]))));
-    return convolved;
-  });
+  const outputs = segments.map((segment) =>
+    convolveContinuing(segmentRows(gated, segment, whole, scope), kernel, w.kernelBias, segment.cache.recurrentState!, slot, scope),
+  );
   const convolved = whole ? outputs[0] : scope.track(concat(outputs, 0));
   return linear(scope.track(mul(third(1), convolved)), w.outProj, scope);
 }

@@ -1,0 +1,23 @@
+import { causalConv1d, concat, contiguous, type RecurrentState, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
+import type { Segment } from './decoder-layer.js';
+
+/** A segment's rows of a [rows, width] tensor of the whole batch (the tensor itself when the batch is that segment). */
+export function segmentRows(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope): Tensor {
+  return whole ? t : scope.track(slice(t, [segment.start, 0], [segment.start + segment.length, t.shape[1]]));
+}
+
+/**
+ * The causal depthwise convolution (`kernel` [channels, taps], optional bias) of a segment's new
+ * `rows` [n, channels], continuing the sequence from the last taps − 1 inputs kept in recurrent
+ * state slot `slot` (zeros before the first token), which are then replaced by the window's own
+ * last ones: a prefill, a chunk and a decode step compute the same convolution.
+ */
+export function convolveContinuing(rows: Tensor, kernel: Tensor, bias: Tensor | undefined, state: RecurrentState, slot: number, scope: TensorScope): Tensor {
+  const [n, channels] = rows.shape;
+  const taps = kernel.shape[1];
+  // The kept inputs, then this pass's: output t reads rows t … t + taps − 1 of it.
+  const window = scope.track(concat([state.read(slot), rows], 0));
+  const convolved = scope.track(causalConv1d(window, kernel, bias));
+  state.write(slot, contiguous(scope.track(slice(window, [n, 0], [n + taps - 1, channels]))));
+  return convolved;
+}
