@@ -133,11 +133,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     if (routesLayer(config.moe, i)) {
       expertTensors(list, config, config.moe, p, layer);
     } else if (config.modelType === 'granitemoehybrid') {
-      // Granite 4.0-H without experts: the MLP is shared_mlp alone (its gate and up rows fused in input_linear).
-      const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
-      [layer.gate, layer.up] = [gate, up];
-      list.push(fused(`${p}.shared_mlp.input_linear.weight`, d, [[ff, gate], [ff, up]]));
-      linear(`${p}.shared_mlp.output_linear`, d, ff, false, (w) => (layer.down = w));
+      // Granite 4.0-H without experts: the MLP is shared_mlp alone.
+      graniteSharedMlpTensors(list, p, d, ff, layer);
     } else if (config.fusedProjections.gateUp) {
       // Phi-3 and GLM: gate and up are the two halves of gate_up_proj's rows.
       const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
@@ -152,6 +149,14 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
   normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
+}
+
+/** Granite's shared_mlp of width `size` into `target`: its gate and up rows fused in input_linear, then output_linear (no biases). */
+function graniteSharedMlpTensors(list: ExpectedTensor[], p: string, d: number, size: number, target: Partial<MlpWeights>): void {
+  const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
+  [target.gate, target.up] = [gate, up];
+  list.push(fused(`${p}.shared_mlp.input_linear.weight`, d, [[size, gate], [size, up]]));
+  linearTensors(list, `${p}.shared_mlp.output_linear`, d, size, false, (w) => (target.down = w));
 }
 
 /** A Mamba-2 mixer's tensors under `${p}.mamba` (Bamba's names): in_proj, conv1d, dt_bias, A_log, D, norm, out_proj. */
@@ -196,11 +201,7 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
     const gateUp = stack(`${block}.input_linear`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
     const down = stack(`${block}.output_linear`, [experts, d, ff], (t) => (weights.down = t));
     list.push(into(`${gateUp.name}.weight`, gateUp.shape, gateUp, 0), into(`${down.name}.weight`, down.shape, down, 0));
-    if (!shared) return;
-    const size = moe.sharedExpert!.size;
-    [shared.gate, shared.up] = [{} as LinearWeights, {} as LinearWeights];
-    list.push(fused(`${p}.shared_mlp.input_linear.weight`, d, [[size, shared.gate], [size, shared.up]]));
-    linearTensors(list, `${p}.shared_mlp.output_linear`, d, size, false, (w) => (shared.down = w));
+    if (shared) graniteSharedMlpTensors(list, p, d, moe.sharedExpert!.size, shared);
     return;
   }
   const mixtral = config.modelType === 'mixtral';

@@ -106,6 +106,10 @@ const LFM2_DEFAULTS = {
   tie_word_embeddings: true,
 };
 const LFM2_NAMES = { norm_eps: 'rms_norm_eps', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' };
+/** What the LFM2 families share beyond their configs: a 128k context, no window, per-head q/k norms. */
+const LFM2_FAMILY = { maxPositions: 128000, slidingWindow: null, layer: { qkNorm: 'head' } } as const;
+/** Granite's MoE configs' own names for the experts' count and the shared MLP's width. */
+const GRANITE_SHARED_NAMES = { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' };
 
 export const MODEL_FAMILIES = {
   llama: { covers: 'Llama 2, Llama 3.x, SmolLM/SmolLM2, TinyLlama (LlamaForCausalLM)', architecture: 'LlamaForCausalLM', maxPositions: 2048, slidingWindow: null },
@@ -317,14 +321,12 @@ export const MODEL_FAMILIES = {
     moe: { expertSizeField: 'intermediate_size', normalize: true, sharedExpert: 'ungated' },
     // GraniteMoeSharedConfig's shared_intermediate_size defaults to 0: no shared MLP.
     configDefaults: { num_experts: 8, num_experts_per_tok: 2, shared_expert_intermediate_size: 0 },
-    configNames: { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' },
+    configNames: GRANITE_SHARED_NAMES,
   },
   lfm2: {
     covers: 'LFM2 (Lfm2ForCausalLM: 350M, 700M, 1.2B, 2.6B): gated short-convolution layers beside grouped-query attention layers with per-head q/k norms',
     architecture: 'Lfm2ForCausalLM',
-    maxPositions: 128000,
-    slidingWindow: null,
-    layer: { qkNorm: 'head' },
+    ...LFM2_FAMILY,
     // Lfm2Config's defaults are the 2.6B's sizes.
     configDefaults: { ...LFM2_DEFAULTS, hidden_size: 2560, intermediate_size: 12288 },
     configNames: { ...LFM2_NAMES, block_ff_dim: 'intermediate_size' },
@@ -332,9 +334,7 @@ export const MODEL_FAMILIES = {
   lfm2_moe: {
     covers: 'LFM2-MoE (Lfm2MoeForCausalLM: LFM2-8B-A1B): LFM2\'s hybrid of short convolutions and attention with a mixture of experts after the first dense layers, routed by sigmoid scores with a selection bias',
     architecture: 'Lfm2MoeForCausalLM',
-    maxPositions: 128000,
-    slidingWindow: null,
-    layer: { qkNorm: 'head' },
+    ...LFM2_FAMILY,
     moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sigmoidRouter: true },
     // Lfm2MoeConfig's defaults are LFM2-8B-A1B's sizes.
     configDefaults: {
@@ -359,7 +359,7 @@ export const MODEL_FAMILIES = {
     moe: { expertSizeField: 'intermediate_size', normalize: true, sharedExpert: 'ungated', optional: true },
     // GraniteMoeHybridConfig's defaults: 8 experts (0: none, shared_mlp alone), a shared MLP of 1024.
     configDefaults: { num_experts: 8, num_experts_per_tok: 2, shared_expert_intermediate_size: 1024 },
-    configNames: { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' },
+    configNames: GRANITE_SHARED_NAMES,
   },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',
