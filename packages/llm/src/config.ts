@@ -1,5 +1,6 @@
 import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 import { inCommonNames } from './config-names.js';
+import { readLayerTypes } from './layer-types.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
@@ -345,9 +346,7 @@ function parseSlidingWindow(
   const layerTypes = c.layer_types;
   let sliding: boolean[];
   if (Array.isArray(layerTypes)) {
-    for (const kind of new Set(layerTypes)) if (kind !== 'full_attention' && kind !== 'sliding_attention') unsupported('layer_types', kind, 'full_attention, sliding_attention');
-    if (layerTypes.length !== numLayers) return invalid('layer_types', `must list sliding_attention or full_attention for each of the ${numLayers} layers`);
-    sliding = layerTypes.map((t) => t === 'sliding_attention');
+    sliding = readLayerTypes(layerTypes, numLayers, ['sliding_attention', 'full_attention'], invalid, unsupported).map((t) => t === 'sliding_attention');
   } else if (gemma || type === 'olmo3' || type === 'cohere2') {
     // Olmo3Config's pattern and Cohere2Config's default: every fourth layer global.
     const pattern = type === 'olmo3' ? 4 : positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : type === 'cohere2' ? 4 : 2);

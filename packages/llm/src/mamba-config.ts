@@ -1,3 +1,4 @@
+import { readLayerTypes, requireAttentionLayer } from './layer-types.js';
 import type { ModelType } from './model-families.js';
 
 /**
@@ -36,9 +37,8 @@ export function parseMambaConfig(
   if (type !== 'granitemoehybrid') return undefined;
   const kinds = c.layer_types ?? c.layers_block_type;
   if (!Array.isArray(kinds)) return invalid('layer_types', 'must list mamba or attention for each layer (with no attention layer there is no KV cache)');
-  for (const kind of new Set(kinds)) if (kind !== 'mamba' && kind !== 'attention') unsupported('layer_types', kind, 'mamba, attention');
-  if (kinds.length !== numLayers) invalid('layer_types', `must list mamba or attention for each of the ${numLayers} layers`);
-  if (!kinds.includes('attention')) invalid('layer_types', 'must give at least one attention layer (the KV cache needs one)');
+  readLayerTypes(kinds, numLayers, ['mamba', 'attention'], invalid, unsupported);
+  requireAttentionLayer(kinds.map((kind) => kind === 'attention'), 'layer_types', invalid);
   const heads = positiveInt('mamba_n_heads', 128);
   const inner = positiveInt('mamba_expand', 2) * hiddenSize;
   const headField = c.mamba_d_head ?? 'auto';

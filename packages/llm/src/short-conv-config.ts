@@ -1,3 +1,4 @@
+import { readLayerTypes, requireAttentionLayer } from './layer-types.js';
 import type { ModelType } from './model-families.js';
 
 /**
@@ -31,9 +32,7 @@ export function parseShortConv(
   if (!hasShortConvolutions(type)) return undefined;
   let attends: boolean[];
   if (Array.isArray(c.layer_types)) {
-    for (const kind of new Set(c.layer_types)) if (kind !== 'full_attention' && kind !== 'conv') unsupported('layer_types', kind, 'full_attention, conv');
-    if (c.layer_types.length !== numLayers) invalid('layer_types', `must list full_attention or conv for each of the ${numLayers} layers`);
-    attends = c.layer_types.map((kind) => kind === 'full_attention');
+    attends = readLayerTypes(c.layer_types, numLayers, ['full_attention', 'conv'], invalid, unsupported).map((kind) => kind === 'full_attention');
   } else if (c.full_attn_idxs !== undefined && c.full_attn_idxs !== null) {
     const indices = c.full_attn_idxs;
     if (!Array.isArray(indices) || !indices.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
@@ -43,7 +42,7 @@ export function parseShortConv(
   } else {
     attends = new Array(numLayers).fill(true);
   }
-  if (!attends.includes(true)) invalid(Array.isArray(c.layer_types) ? 'layer_types' : 'full_attn_idxs', 'must give at least one attention layer (the KV cache needs one)');
+  requireAttentionLayer(attends, Array.isArray(c.layer_types) ? 'layer_types' : 'full_attn_idxs', invalid);
   const bias = c.conv_bias ?? false;
   if (typeof bias !== 'boolean') invalid('conv_bias', `must be true or false, got ${JSON.stringify(bias)}`);
   const kernel = positiveInt('conv_L_cache', 3);
