@@ -69,6 +69,8 @@ export interface LayerContext {
   positions: Tensor;
   segments: readonly Segment[];
   onLayer?: (event: LayerActivations) => void;
+  /** Each Mamba layer's decay rates −exp(A_log) (f32), derived once when the model was built. */
+  mambaRates?: ReadonlyMap<number, Tensor>;
 }
 
 /** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
@@ -119,7 +121,7 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     const mixed = attending
       ? attentionBlock(x, h, w, layerIndex, ctx, scope)
       : w.mamba
-        ? mambaBlock(h, w.mamba, config.mamba!.layers.indexOf(layerIndex), config, segments, scope)
+        ? mambaBlock(h, w.mamba, ctx.mambaRates!.get(layerIndex)!, config.mamba!.layers.indexOf(layerIndex), config, segments, scope)
         : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
     if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);

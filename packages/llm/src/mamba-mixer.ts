@@ -31,24 +31,32 @@ function softplus(v: Tensor, scope: TensorScope): Tensor {
   return scope.track(add(scope.track(relu(v)), tail));
 }
 
+/** A Mamba layer's decay rates a = −exp(A_log) in f32: constant, so derived once per model, not per pass. */
+export function mambaDecayRates(w: MambaWeights): Tensor {
+  const aLog = w.aLog.dtype === 'f32' ? w.aLog : cast(w.aLog, 'f32');
+  const rates = exp(aLog);
+  if (aLog !== w.aLog) aLog.dispose();
+  const negative = neg(rates);
+  rates.dispose();
+  return negative;
+}
+
 /**
  * Bamba's Mamba-2 mixer (Granite 4.0-H) over the normalized rows `h` ([rows, hidden]): in_proj gives
  * z, xBC and dt; xBC goes through the causal depthwise convolution (`causalConv1d`) and SiLU and
- * splits into x, B and C; dt = softplus(dt + dt_bias), a = −exp(A_log); the state-space recurrence
+ * splits into x, B and C; dt = softplus(dt + dt_bias), with `a` = −exp(A_log) (`mambaDecayRates`); the state-space recurrence
  * (`selectiveScan`) gives y, plus D · x; RMSNorm(y ⊙ silu(z)) and out_proj. Each segment continues
  * its own sequence from its cache's recurrent state: the convolution's last taps − 1 rows in slot
  * `2j` and the f32 scan state in slot `2j + 1`, for the layer's index j among the Mamba layers.
  */
-export function mambaBlock(h: Tensor, w: MambaWeights, j: number, config: LlamaConfig, segments: readonly Segment[], scope: TensorScope): Tensor {
+export function mambaBlock(h: Tensor, w: MambaWeights, a: Tensor, j: number, config: LlamaConfig, segments: readonly Segment[], scope: TensorScope): Tensor {
   const m = config.mamba as MambaConfig;
   const { inner, convDim, heads, headDim, dState, groups, convKernel: taps } = m;
   const projected = linear(h, w.inProj, scope);
   const columns = (from: number, to: number, t = projected) => scope.track(slice(t, [0, from], [t.shape[0], to]));
   const z = columns(0, inner);
   const xbc = columns(inner, inner + convDim);
-  const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
   const dt = softplus(scope.track(add(columns(inner + convDim, inner + convDim + heads), w.dtBias)), scope);
-  const a = scope.track(neg(scope.track(exp(f32(w.aLog)))));
   const kernel = scope.track(reshape(w.kernel, [convDim, taps]));
   const whole = segments.length === 1;
   const outputs = segments.map((segment) => {

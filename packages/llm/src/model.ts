@@ -23,6 +23,7 @@ import {
 import type { LlamaConfig } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
 import { LayerRopes } from './layer-ropes.js';
+import { mambaDecayRates } from './mamba-mixer.js';
 import { decoderLayer, type LayerActivations, normalize, type Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { LlamaTokenizer } from './tokenizer.js';
@@ -70,6 +71,8 @@ export class LlamaModel {
   readonly matrixDtype: DType;
   /** Each layer's rotary embedding (frequencies, and YaRN's or LongRoPE's factor on the queries). */
   private readonly ropes: LayerRopes;
+  /** Each Mamba layer's decay rates (`mambaDecayRates`), by decoder layer. */
+  private readonly mambaRates: ReadonlyMap<number, Tensor>;
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
   private readonly nextPositions = new WeakMap<KVCache, number>();
   private disposed = false;
@@ -85,6 +88,7 @@ export class LlamaModel {
     this.weightBytes = weights.bytes;
     this.matrixDtype = weights.layers.find(attends)?.q.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
+    this.mambaRates = new Map(weights.layers.flatMap((layer, i) => (layer.mamba ? [[i, mambaDecayRates(layer.mamba)] as const] : [])));
   }
 
   get tokenizer(): LlamaTokenizer {
@@ -230,6 +234,7 @@ export class LlamaModel {
       release(moe?.down);
     }
     this.ropes.dispose();
+    for (const rates of this.mambaRates.values()) rates.dispose();
     this.weights.pool?.release();
   }
 
@@ -250,7 +255,7 @@ export class LlamaModel {
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
-      const ctx = { config: this.config, layerRope, positions, segments, onLayer };
+      const ctx = { config: this.config, layerRope, positions, segments, onLayer, mambaRates: this.mambaRates };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
       if (options.logits === 'last') {
