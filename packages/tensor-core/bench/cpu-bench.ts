@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { attention, createRng, matmul, randomNormal, type Tensor } from '../src/index.js';
+import { attention, createRng, matmul, randomNormal, randomUniform, selectiveScan, setSimdKernels, type Tensor } from '../src/index.js';
 
 function timeIt(run: () => void, minSeconds = 0.5): number {
   run(); // warm-up (JIT, caches)
@@ -74,6 +74,34 @@ for (const n of [1024, 4096, 16384]) {
     const gbs = bytes / seconds / 1e9;
     console.log(`${String(n).padStart(9)}  ${dtype.padEnd(5)} ${gbs.toFixed(2).padStart(13)}   ${((100 * gbs) / bandwidth.readGBs).toFixed(1).padStart(20)}%   ${(seconds * 1e3).toFixed(2)}`);
     results.push({ bench: 'decode-attention', kvTokens: n, dtype, gbs, fractionOfReadBandwidth: gbs / bandwidth.readGBs, ms: seconds * 1e3 });
+  }
+}
+
+// One Mamba-2 layer of Granite-4.0-H-Tiny's shape: 48 heads of 64 channels, d_state 128, one group.
+// A decode step reads and writes the whole f32 state (1.5 MiB), so its ceiling is the copy bandwidth.
+console.log('\nselective scan (Mamba-2, 48 heads × 64 channels × d_state 128, f32)');
+console.log('rows  kernel      ms per call   ms per row   GB/s of state read+written   % of copy bandwidth');
+{
+  const [heads, headDim, dState] = [48, 64, 128];
+  const state = randomNormal([heads, headDim, dState], rng);
+  const a = randomUniform([heads], rng, { low: -2, high: -0.1 });
+  for (const rows of [1, 64]) {
+    const x = randomNormal([rows, heads, headDim], rng);
+    const dt = randomUniform([rows, heads], rng, { low: 0.05, high: 1 });
+    const b = randomNormal([rows, 1, dState], rng);
+    const c = randomNormal([rows, 1, dState], rng);
+    for (const kernel of ['simd', 'js loop'] as const) {
+      setSimdKernels(kernel === 'simd');
+      const seconds = timeIt(() => {
+        const out = selectiveScan(x, dt, a, b, c, state);
+        out.y.dispose();
+        out.state.dispose();
+      });
+      setSimdKernels(true);
+      const gbs = (2 * 4 * heads * headDim * dState) / seconds / 1e9;
+      console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
+      results.push({ bench: 'selective-scan', rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
+    }
   }
 }
 

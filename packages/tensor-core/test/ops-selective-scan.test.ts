@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { DTypeMismatchError, selectiveScan, ShapeMismatchError, slice, tensor, UnsupportedDTypeError } from '../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DTypeMismatchError, selectiveScan, setSimdKernels, ShapeMismatchError, slice, tensor, UnsupportedDTypeError } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, randomArray } from './reference.js';
 
@@ -45,6 +45,8 @@ function inputs(rng: Parameters<Parameters<typeof withSeed>[0]>[0], shape: Scan)
   };
 }
 
+afterEach(() => setSimdKernels(true));
+
 describe('selectiveScan', () => {
   it('matches the float64 recurrence: one row or many, grouped B and C, state in and out', () =>
     withSeed((rng) => {
@@ -67,10 +69,27 @@ describe('selectiveScan', () => {
       }
     }));
 
-  it('continues a sequence: scanning it in pieces, each from the state the last one left, gives the whole scan bit for bit', () =>
+  it('runs in SIMD where dState is a multiple of 4 and in JavaScript otherwise or with SIMD off, each matching the float64 recurrence over many rows (several chunks) and an odd channel count', () =>
     withSeed((rng) => {
-      const shape = { n: 10, heads: 4, headDim: 3, groups: 2, dState: 6 };
+      const shape = { n: 900, heads: 8, headDim: 65, groups: 2, dState: 64 };
       const { n, heads, headDim, groups, dState } = shape;
+      const v = inputs(rng, shape);
+      const ref = scanRef(v.x, v.dt, v.a, v.b, v.c, v.state, shape);
+      for (const simd of [true, false]) {
+        setSimdKernels(simd);
+        const out = selectiveScan(
+          tensor(v.x, [n, heads, headDim]), tensor(v.dt, [n, heads]), tensor(v.a, [heads]), tensor(v.b, [n, groups, dState]), tensor(v.c, [n, groups, dState]),
+          tensor(v.state, [heads, headDim, dState]),
+        );
+        assertClose(out.y.readSync(), ref.y, 1e-5, `y, SIMD ${simd}`);
+        assertClose(out.state.readSync(), ref.state, 1e-5, `state, SIMD ${simd}`);
+      }
+    }));
+
+  it.each([6, 8])('continues a sequence: scanning it in pieces, each from the state the last one left, gives the whole scan bit for bit (dState %i)', (dState) =>
+    withSeed((rng) => {
+      const shape = { n: 10, heads: 4, headDim: 3, groups: 2, dState };
+      const { n, heads, headDim, groups } = shape;
       const v = inputs(rng, shape);
       const [x, dt, b, c] = [tensor(v.x, [n, heads, headDim]), tensor(v.dt, [n, heads]), tensor(v.b, [n, groups, dState]), tensor(v.c, [n, groups, dState])];
       const a = tensor(v.a, [heads]);

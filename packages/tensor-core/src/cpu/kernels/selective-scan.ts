@@ -1,34 +1,44 @@
 import { registerKernel } from '../../kernel-registry.js';
 import type { CpuBackend } from '../cpu-backend.js';
-import { outputBuffer, readNumbers, wrapOutput } from '../host-data.js';
+import { type NumberArray, outputBuffer, readNumbers, wrapOutput } from '../host-data.js';
+import { type ScanShape, simdSelectiveScan } from './simd-selective-scan.js';
 
 export function registerSelectiveScanKernel(): void {
   registerKernel<'selectiveScan', CpuBackend>('selectiveScan', 'cpu', (backend, [xIn, dtIn, aIn, bIn, cIn, stateIn]) => {
     const [n, heads, headDim] = xIn.shape;
     const [, groups, dState] = bIn.shape;
+    const shape = { n, heads, headDim, groups, dState };
     const [x, dt, a, b, c] = [xIn, dtIn, aIn, bIn, cIn].map(readNumbers);
-    const state = Float32Array.from(readNumbers(stateIn));
     const y = outputBuffer(xIn.dtype, n * heads * headDim);
-    const perGroup = heads / groups;
-    // The state is stored in f32 (each update rounded there, as on the GPUs); products and each
-    // output's sum over the state are taken in float64 and rounded once.
-    for (let t = 0; t < n; t++) {
-      for (let h = 0; h < heads; h++) {
-        const step = dt[t * heads + h];
-        const decay = Math.fround(Math.exp(Math.fround(step * a[h])));
-        const bc = (t * groups + Math.floor(h / perGroup)) * dState;
-        for (let p = 0; p < headDim; p++) {
-          const drive = step * x[(t * heads + h) * headDim + p];
-          const s0 = (h * headDim + p) * dState;
-          let sum = 0;
-          for (let s = 0; s < dState; s++) {
-            state[s0 + s] = decay * state[s0 + s] + drive * b[bc + s];
-            sum += state[s0 + s] * c[bc + s];
-          }
-          y[(t * heads + h) * headDim + p] = sum;
-        }
-      }
-    }
+    const state = simdSelectiveScan({ x, dt, a, b, c, state: stateIn }, shape, y) ?? scanLoop(x, dt, a, b, c, Float32Array.from(readNumbers(stateIn)), y, shape);
     return [wrapOutput(backend, [n, heads, headDim], xIn.dtype, y), wrapOutput(backend, [heads, headDim, dState], 'f32', state)];
   });
+}
+
+/**
+ * The scan in JavaScript, where SIMD is off or dState is not a multiple of 4: the state is stored
+ * in f32 (each update rounded there, as on the GPUs); products and each output's sum over the
+ * state are taken in float64 and rounded once. Updates `state` in place and returns it.
+ */
+function scanLoop(x: NumberArray, dt: NumberArray, a: NumberArray, b: NumberArray, c: NumberArray, state: Float32Array, y: NumberArray, shape: ScanShape): Float32Array {
+  const { n, heads, headDim, groups, dState } = shape;
+  const perGroup = heads / groups;
+  for (let t = 0; t < n; t++) {
+    for (let h = 0; h < heads; h++) {
+      const step = dt[t * heads + h];
+      const decay = Math.fround(Math.exp(Math.fround(step * a[h])));
+      const bc = (t * groups + Math.floor(h / perGroup)) * dState;
+      for (let p = 0; p < headDim; p++) {
+        const drive = step * x[(t * heads + h) * headDim + p];
+        const s0 = (h * headDim + p) * dState;
+        let sum = 0;
+        for (let s = 0; s < dState; s++) {
+          state[s0 + s] = decay * state[s0 + s] + drive * b[bc + s];
+          sum += state[s0 + s] * c[bc + s];
+        }
+        y[(t * heads + h) * headDim + p] = sum;
+      }
+    }
+  }
+  return state;
 }
