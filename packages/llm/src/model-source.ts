@@ -1,4 +1,5 @@
 import { CorruptModelFileError, InvalidConfigError } from '@kvkit/tensor-core';
+import { parsePythonJson } from './python-json.js';
 
 /**
  * Where a Hugging Face model directory lives: a directory path (Node), files already in memory
@@ -71,11 +72,11 @@ function decodeText(bytes: Uint8Array, name: string): string {
   }
 }
 
-/** Parses UTF-8 JSON bytes, naming the file when they are not valid JSON. */
+/** Parses UTF-8 JSON bytes (with Python's NaN and Infinity: `parsePythonJson`), naming the file when they are not valid JSON. */
 export function parseJson(bytes: Uint8Array, name: string): unknown {
   const text = decodeText(bytes, name);
   try {
-    return JSON.parse(text);
+    return parsePythonJson(text);
   } catch (error) {
     throw new CorruptModelFileError(name, `is not valid JSON (${(error as Error).message})`);
   }
