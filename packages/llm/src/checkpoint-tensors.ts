@@ -53,6 +53,7 @@ const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offse
 export function expectedTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
   if (config.shortConv) return lfm2Tensors(config, target);
+  if (config.singleBlocks) return nemotronHTensors(config, target);
   return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target);
 }
 
@@ -101,7 +102,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
     const norm = (prefix: string, size: number, set: (t: Tensor) => void, setBias?: (t: Tensor) => void) => normTensors(list, config, prefix, size, set, setBias);
     if (config.blockNorms !== 'post') norm(`${p}.input_layernorm`, d, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
     if (config.mamba?.layers.includes(i)) {
-      mambaTensors(list, config, config.mamba, p, layer);
+      mambaTensors(list, config, config.mamba, `${p}.mamba`, layer);
     } else if (config.fusedProjections.qkv) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
@@ -159,13 +160,12 @@ function graniteSharedMlpTensors(list: ExpectedTensor[], p: string, d: number, s
   linearTensors(list, `${p}.shared_mlp.output_linear`, d, size, false, (w) => (target.down = w));
 }
 
-/** A Mamba-2 mixer's tensors under `${p}.mamba` (Bamba's names): in_proj, conv1d, dt_bias, A_log, D, norm, out_proj. */
-function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaConfig, p: string, layer: Partial<LayerWeights>): void {
+/** A Mamba-2 mixer's tensors under `m` (Bamba's names: Granite 4.0-H's `….mamba`, Nemotron-H's `….mixer`): in_proj, conv1d, dt_bias, A_log, D, norm, out_proj. */
+function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaConfig, m: string, layer: Partial<LayerWeights>): void {
   const { hiddenSize: d } = config;
   const { inner, convDim, heads, convKernel, convBias, projBias } = mamba;
   const weights = {} as MambaWeights;
   layer.mamba = weights;
-  const m = `${p}.mamba`;
   linearTensors(list, `${m}.in_proj`, inner + convDim + heads, d, projBias, (w) => (weights.inProj = w));
   list.push(whole(`${m}.conv1d.weight`, [convDim, 1, convKernel], (t) => (weights.kernel = t)));
   if (convBias) list.push(whole(`${m}.conv1d.bias`, [convDim], (t) => (weights.kernelBias = t)));
@@ -174,6 +174,46 @@ function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaC
   list.push(whole(`${m}.D`, [heads], (t) => (weights.d = t)));
   list.push(whole(`${m}.norm.weight`, [inner], (t) => (weights.norm = t)));
   linearTensors(list, `${m}.out_proj`, d, inner, projBias, (w) => (weights.outProj = w));
+}
+
+const NO_BIASES = { q: false, k: false, v: false, o: false };
+
+/** An attention block's four projections under `prefix` (q_proj, k_proj, v_proj and the output's `outName`), with the biases `bias` says. */
+function attentionTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, outName: string, bias: LlamaConfig['attentionBias'], layer: Partial<LayerWeights>): void {
+  const { hiddenSize: d, numHeads, numKvHeads, headDim } = config;
+  linearTensors(list, `${prefix}.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
+  linearTensors(list, `${prefix}.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
+  linearTensors(list, `${prefix}.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
+  linearTensors(list, `${prefix}.${outName}`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+}
+
+/**
+ * Nemotron-H's tensors (NemotronHForCausalLM, as transformers 5 names them; the released checkpoints'
+ * `backbone.` prefix is read as `model.`): model.embeddings, then per layer its norm and its one
+ * mixer under `mixer` (a Mamba-2 mixer; q/k/v/o_proj; or the MLP's up_proj and down_proj), then
+ * model.norm_f and lm_head.
+ */
+function nemotronHTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  const { hiddenSize: d, intermediateSize: ff, vocabSize, attentionBias: bias, mlpBias } = config;
+  const list: ExpectedTensor[] = [whole('model.embeddings.weight', [vocabSize, d], (t) => (target.embed = t))];
+  const linear = (prefix: string, out: number, inDim: number, hasBias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, hasBias, set);
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `model.layers.${i}`;
+    normTensors(list, config, `${p}.norm`, d, (t) => (layer.inputNorm = t));
+    if (config.mamba?.layers.includes(i)) {
+      mambaTensors(list, config, config.mamba, `${p}.mixer`, layer);
+    } else if (config.singleBlocks?.mlpLayers.includes(i)) {
+      linear(`${p}.mixer.up_proj`, ff, d, mlpBias, (w) => (layer.up = w));
+      linear(`${p}.mixer.down_proj`, d, ff, mlpBias, (w) => (layer.down = w));
+    } else {
+      attentionTensors(list, config, `${p}.mixer`, 'o_proj', bias, layer);
+    }
+  }
+  normTensors(list, config, 'model.norm_f', d, (t) => (target.finalNorm = t));
+  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  return list;
 }
 
 /**
@@ -299,7 +339,7 @@ function phiTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[]
  * [hidden, 1, taps] and conv.out_proj (biases where conv_bias); embedding_norm as the final norm.
  */
 function lfm2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
-  const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
+  const { hiddenSize: d, headDim, intermediateSize: ff, vocabSize } = config;
   const { kernel: taps, bias } = config.shortConv!;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, set: (w: LinearWeights) => void, withBias = false) => linearTensors(list, prefix, out, inDim, withBias, set);
@@ -317,10 +357,7 @@ function lfm2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[
       if (bias) list.push(whole(`${p}.conv.conv.bias`, [d], (t) => (conv.kernelBias = t)));
       linear(`${p}.conv.out_proj`, d, d, (w) => (conv.outProj = w), bias);
     } else {
-      linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, (w) => (layer.q = w));
-      linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, (w) => (layer.k = w));
-      linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, (w) => (layer.v = w));
-      linear(`${p}.self_attn.out_proj`, d, numHeads * headDim, (w) => (layer.o = w));
+      attentionTensors(list, config, `${p}.self_attn`, 'out_proj', NO_BIASES, layer);
       norm(`${p}.self_attn.q_layernorm`, headDim, (t) => (layer.qNorm = t));
       norm(`${p}.self_attn.k_layernorm`, headDim, (t) => (layer.kNorm = t));
     }

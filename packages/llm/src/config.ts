@@ -4,6 +4,7 @@ import { readLayerTypes } from './layer-types.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
+import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { hasShortConvolutions, lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
@@ -37,8 +38,8 @@ export interface LlamaConfig extends LayerTraits {
   tieWordEmbeddings: boolean;
   /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`; Command R7B's global layers); empty elsewhere. */
   noRopeLayers: number[];
-  /** The MLP's activation: SwiGLU's SiLU, the tanh-approximated GELU (Gemma's GeGLU), or the exact GELU (GPT-NeoX). */
-  mlpActivation: 'silu' | 'gelu_tanh' | 'gelu';
+  /** The MLP's activation: SwiGLU's SiLU, the tanh-approximated GELU (Gemma's GeGLU), the exact GELU (GPT-NeoX), or ReLU² (Nemotron-H). */
+  mlpActivation: 'silu' | 'gelu_tanh' | 'gelu' | 'relu2';
   /** Factor on the token embeddings (Gemma: √hidden_size; Granite: embedding_multiplier); 1 elsewhere. */
   embedScale: number;
   /** Granite: factor on each block's output before it joins the residual stream (residual_multiplier); 1 elsewhere. */
@@ -65,11 +66,16 @@ export interface LlamaConfig extends LayerTraits {
   moe?: MoeConfig;
   /** LFM2's gated short convolutions in place of attention on some layers; absent: every layer attends. */
   shortConv?: ShortConvConfig;
-  /** Granite 4.0-H's Mamba-2 mixers in place of attention on some layers. */
+  /** Granite 4.0-H's and Nemotron-H's Mamba-2 mixers in place of attention on some layers. */
   mamba?: MambaConfig;
   /**
+   * Nemotron-H: each layer is one block, x + mixer(norm(x)), with no MLP after the mixer; the
+   * layers in `mlpLayers` are an MLP alone (neither attention nor Mamba).
+   */
+  singleBlocks?: { mlpLayers: number[] };
+  /**
    * The layers that attend, in order: the KV cache has one layer per entry (cache layer i is decoder
-   * layer attentionLayers[i]). Every layer, except in a hybrid model (`shortConv`).
+   * layer attentionLayers[i]). Every layer, except in a hybrid model (`shortConv`, `mamba`, `singleBlocks`).
    */
   attentionLayers: number[];
 }
@@ -143,7 +149,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const rotaryDim = Math.floor(headDim * (partialRotary as number));
   if (rotaryDim === 0 || rotaryDim % 2 !== 0) invalid('partial_rotary_factor', `must leave an even, nonzero number of rotary channels; ${partialRotary} of head_dim ${headDim} gives ${rotaryDim}`);
 
-  const numLayers = positiveInt('num_hidden_layers');
+  // Nemotron-H lists its layers (num_hidden_layers, where given, must count them).
+  const nemotronKinds = nemotronLayerKinds(c, type, invalid, unsupported);
+  const numLayers = positiveInt('num_hidden_layers', nemotronKinds?.length);
+  if (nemotronKinds && nemotronKinds.length !== numLayers) invalid('num_hidden_layers', `(${numLayers}) must equal the ${nemotronKinds.length} layers hybrid_override_pattern or layers_block_type gives`);
   const maxPositions = positiveInt('max_position_embeddings', MODEL_FAMILIES[type].maxPositions);
   const original = c.original_max_position_embeddings;
   const ropeContext: RopeScalingContext = { maxPositionEmbeddings: maxPositions, ...(typeof original === 'number' ? { originalMaxPositionEmbeddings: original } : {}) };
@@ -176,12 +185,13 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
   const moe = parseMoeConfig(c, type, numLayers, positiveInt, invalid);
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
-  const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, positiveInt, invalid, unsupported);
+  const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);
+  const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' ? [i] : []));
   // The dense MLP's width; a config whose every layer routes may leave it out. Granite 4.0-H's dense MLP is its shared one.
   const intermediateSize =
     type === 'granitemoehybrid' && !moe ? positiveInt('shared_expert_intermediate_size') : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
-  // Granite 4.0-H's attention rotates only with position_embedding_type "rope".
-  const noPositions = type === 'granitemoehybrid' && c.position_embedding_type !== 'rope';
+  // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's never.
+  const noPositions = (type === 'granitemoehybrid' && c.position_embedding_type !== 'rope') || type === 'nemotron_h';
   if (type === 'granitemoehybrid' && ![undefined, null, 'nope', 'rope'].includes(c.position_embedding_type as string)) {
     unsupported('position_embedding_type', c.position_embedding_type, '"rope", or "nope" / none (no rotary embedding)');
   }
@@ -228,7 +238,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(moe ? { moe } : {}),
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
-    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i) && !mamba?.layers.includes(i)),
+    ...(mlpLayers ? { singleBlocks: { mlpLayers } } : {}),
+    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i) && !mamba?.layers.includes(i) && !mlpLayers?.includes(i)),
   };
 }
 
@@ -251,6 +262,8 @@ function parseActivation(c: Record<string, unknown>, type: ModelType, unsupporte
     return act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : unsupported('hidden_activation', act, 'gelu_pytorch_tanh (GeGLU MLP)');
   }
   const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
+  // Nemotron-H's mlp_hidden_act (read as hidden_act).
+  if (type === 'nemotron_h') return act === 'relu2' ? 'relu2' : unsupported('mlp_hidden_act', act, 'relu2 (the squared ReLU MLP)');
   if (type === 'gpt_neox' || type === 'phi') {
     if (act === 'gelu') return 'gelu';
     return act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast' ? 'gelu_tanh' : unsupported('hidden_act', act, 'gelu, gelu_new, gelu_pytorch_tanh, gelu_fast');
@@ -336,8 +349,8 @@ function parseSlidingWindow(
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
-  // LFM2's and Granite 4.0-H's layer_types name their convolution and Mamba layers; they have no window.
-  if (hasShortConvolutions(type) || type === 'granitemoehybrid') return {};
+  // LFM2's, Granite 4.0-H's and Nemotron-H's layer lists name their convolution, Mamba and MLP layers; they have no window.
+  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h') return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

@@ -71,6 +71,8 @@ export interface LayerContext {
   onLayer?: (event: LayerActivations) => void;
   /** Each Mamba layer's decay rates −exp(A_log) (f32), derived once when the model was built. */
   mambaRates?: ReadonlyMap<number, Tensor>;
+  /** Ones [normGroupSize] in the model's dtype, for a Mamba mixer's norm over groups of its channels (Nemotron-H's; built once). */
+  mambaUnitNorm?: Tensor;
 }
 
 /** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
@@ -100,7 +102,9 @@ function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope)
 
 /**
  * One pre-norm decoder block: x + mixer(norm(x)), then + mlp(norm(·)). The mixer is attention, or on
- * a hybrid model's convolution layers (LFM2's) the gated short convolution (`shortConvBlock`).
+ * a hybrid model's convolution layers (LFM2's) the gated short convolution (`shortConvBlock`), or
+ * on its Mamba layers the Mamba-2 mixer (`mambaBlock`). Nemotron-H's layers are one block each
+ * (`config.singleBlocks`): x + mixer(norm(x)) without the MLP, or x + mlp(norm(x)) alone.
  * Attention goes through each segment's cache layer: the layer receives K/V ([kvHeads, n, headDim],
  * never repeated per query head; keys before or after RoPE as its `keyInput` asks) and computes
  * attention over what it holds. Returns the new residual stream (the caller owns it).
@@ -117,14 +121,16 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     };
     // OLMo 2 normalizes the blocks' outputs only: attention reads the residual stream itself.
     const h = w.inputNorm ? scope.track(normalize(x, w.inputNorm, w.inputNormBias, config)) : x;
+    if (config.singleBlocks?.mlpLayers.includes(layerIndex)) return add(x, residualBranch(feedForward(h, w, layerIndex, config, scope), w.mlpOutputNorm));
     const attending = attends(w);
     const mixed = attending
       ? attentionBlock(x, h, w, layerIndex, ctx, scope)
       : w.mamba
-        ? mambaBlock(h, w.mamba, ctx.mambaRates!.get(layerIndex)!, config.mamba!.layers.indexOf(layerIndex), config, segments, scope)
+        ? mambaBlock(h, w.mamba, ctx.mambaRates!.get(layerIndex)!, config.mamba!.layers.indexOf(layerIndex), config, segments, scope, ctx.mambaUnitNorm)
         : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
     if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
+    if (config.singleBlocks) return scope.untrack(afterAttention);
 
     // In parallel the MLP reads the layer's input (GPT-NeoX: through its own norm; Phi: the attention's normalized input), else the attention's result.
     const mlpInput = config.parallelResidual ? x : afterAttention;

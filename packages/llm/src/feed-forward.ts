@@ -10,11 +10,13 @@ import {
   geluTanh,
   indexedMatmul,
   mul,
+  relu,
   reshape,
   sigmoid,
   silu,
   slice,
   softmax,
+  square,
   sum,
   type Tensor,
   type TensorScope,
@@ -25,7 +27,17 @@ import { linear, PRODUCT_SUMS } from './linear.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
 import type { LayerWeights, MlpWeights, MoeWeights } from './weights.js';
 
-const ACTIVATIONS = { silu, gelu_tanh: geluTanh, gelu } as const;
+/** ReLU² (Nemotron-H's MLP): relu(x)². */
+function relu2(x: Tensor): Tensor {
+  const rectified = relu(x);
+  try {
+    return square(rectified);
+  } finally {
+    rectified.dispose();
+  }
+}
+
+const ACTIVATIONS = { silu, gelu_tanh: geluTanh, gelu, relu2 } as const;
 
 /** The layer's feed-forward block on its normalized rows: the mixture of experts where the layer routes, else the dense MLP. */
 export function feedForward(h: Tensor, w: LayerWeights, layerIndex: number, config: LlamaConfig, scope: TensorScope): Tensor {
@@ -64,7 +76,7 @@ function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope)
   return { chosen, experts };
 }
 
-/** The MLP: down(act(gate(h)) · up(h)) where it is gated (SwiGLU, GeGLU), else down(act(up(h))) (GPT-NeoX). */
+/** The MLP: down(act(gate(h)) · up(h)) where it is gated (SwiGLU, GeGLU), else down(act(up(h))) (GPT-NeoX, Nemotron-H). */
 function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope): Tensor {
   const activation = ACTIVATIONS[config.mlpActivation];
   const up = linear(h, w.up, scope);

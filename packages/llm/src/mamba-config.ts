@@ -1,11 +1,14 @@
 import { readLayerTypes, requireAttentionLayer } from './layer-types.js';
 import type { ModelType } from './model-families.js';
+import type { NemotronLayerKind } from './nemotron-h-layers.js';
 
 /**
- * The Mamba-2 mixers of a hybrid (Granite 4.0-H's `granitemoehybrid`): on the layers listed in
- * `layers` the block before the MLP is Bamba's mixer instead of attention. d_inner = expand ·
- * hidden splits into `heads` heads of `headDim`; B and C have `groups` groups of `dState`; the
- * causal convolution runs over x, B and C (`convDim` channels, `convKernel` taps).
+ * The Mamba-2 mixers of a hybrid (Granite 4.0-H's `granitemoehybrid`, Nemotron-H's `nemotron_h`):
+ * on the layers listed in `layers` the mixer is Mamba-2 instead of attention. d_inner splits into
+ * `heads` heads of `headDim`; B and C have `groups` groups of `dState`; the causal convolution
+ * runs over x, B and C (`convDim` channels, `convKernel` taps); the gated RMSNorm before out_proj
+ * normalizes groups of `normGroupSize` channels (all of d_inner for Granite, d_inner / groups for
+ * Nemotron-H).
  */
 export interface MambaConfig {
   layers: number[];
@@ -18,22 +21,50 @@ export interface MambaConfig {
   projBias: boolean;
   inner: number;
   convDim: number;
+  normGroupSize: number;
 }
 
 /**
  * GraniteMoeHybridConfig's mamba_* fields and `layer_types` ('mamba' or 'attention' per layer;
  * the old name `layers_block_type`; without either every layer is a Mamba layer, which this
- * runtime refuses: the KV cache needs an attention layer). Undefined for other families.
+ * runtime refuses: the KV cache needs an attention layer), or NemotronHConfig's (its layers read
+ * by `nemotronLayerKinds`). Undefined for other families.
  */
 export function parseMambaConfig(
   c: Record<string, unknown>,
   type: ModelType,
   numLayers: number,
   hiddenSize: number,
+  nemotronKinds: readonly NemotronLayerKind[] | undefined,
   positiveInt: (field: string, fallback?: number) => number,
   invalid: (field: string, problem: string) => never,
   unsupported: (field: string, value: unknown, supported: string) => never,
 ): MambaConfig | undefined {
+  const flag = (field: string, fallback: boolean): boolean => {
+    const value = c[field] ?? fallback;
+    return typeof value === 'boolean' ? value : invalid(field, `must be true or false, got ${JSON.stringify(value)}`);
+  };
+  const sizes = (heads: number, headDim: number, groups: number, dState: number, convKernel: number) => {
+    if (convKernel < 2) invalid(type === 'nemotron_h' ? 'conv_kernel' : 'mamba_d_conv', `must be at least 2, got ${convKernel}`);
+    const inner = heads * headDim;
+    return { heads, headDim, dState, groups, convKernel, inner, convDim: inner + 2 * groups * dState };
+  };
+  if (nemotronKinds) {
+    requireAttentionLayer(nemotronKinds.map((kind) => kind === 'attention'), 'hybrid_override_pattern', invalid);
+    if ((c.mamba_hidden_act ?? 'silu') !== 'silu') unsupported('mamba_hidden_act', c.mamba_hidden_act, 'silu');
+    assertNoTimeStepClamp(c.time_step_limit, unsupported);
+    const heads = positiveInt('mamba_num_heads', 128);
+    const groups = positiveInt('n_groups', 8);
+    if (heads % groups !== 0) invalid('n_groups', `(${groups}) must divide mamba_num_heads (${heads})`);
+    const shape = sizes(heads, positiveInt('mamba_head_dim', 64), groups, positiveInt('ssm_state_size', 128), positiveInt('conv_kernel', 4));
+    return {
+      layers: nemotronKinds.flatMap((kind, i) => (kind === 'mamba' ? [i] : [])),
+      ...shape,
+      convBias: flag('use_conv_bias', true),
+      projBias: flag('use_bias', false),
+      normGroupSize: shape.inner / groups,
+    };
+  }
   if (type !== 'granitemoehybrid') return undefined;
   const kinds = c.layer_types ?? c.layers_block_type;
   if (!Array.isArray(kinds)) return invalid('layer_types', 'must list mamba or attention for each layer (with no attention layer there is no KV cache)');
@@ -45,25 +76,25 @@ export function parseMambaConfig(
   const headDim = headField === 'auto' ? inner / heads : positiveInt('mamba_d_head');
   if (!Number.isInteger(headDim) || headDim * heads !== inner) invalid('mamba_n_heads', `(${heads}) heads of ${headDim} must make d_inner = mamba_expand · hidden_size = ${inner}`);
   const groups = positiveInt('mamba_n_groups', 1);
-  // Bamba's gated RMSNorm spans all of d_inner; with several groups implementations differ on whether it is per group.
+  // Bamba's gated RMSNorm spans all of d_inner in transformers but one group in mamba_ssm's kernels: with several groups they differ.
   if (groups !== 1) unsupported('mamba_n_groups', groups, '1 (Granite 4.0-H)');
-  const dState = positiveInt('mamba_d_state', 256);
-  const convKernel = positiveInt('mamba_d_conv', 4);
-  if (convKernel < 2) invalid('mamba_d_conv', `must be at least 2, got ${convKernel}`);
-  const flag = (field: string, fallback: boolean): boolean => {
-    const value = c[field] ?? fallback;
-    return typeof value === 'boolean' ? value : invalid(field, `must be true or false, got ${JSON.stringify(value)}`);
-  };
+  const shape = sizes(heads, headDim, groups, positiveInt('mamba_d_state', 256), positiveInt('mamba_d_conv', 4));
   return {
     layers: kinds.flatMap((kind, i) => (kind === 'mamba' ? [i] : [])),
-    heads,
-    headDim,
-    dState,
-    groups,
-    convKernel,
+    ...shape,
     convBias: flag('mamba_conv_bias', true),
     projBias: flag('mamba_proj_bias', false),
-    inner,
-    convDim: inner + 2 * groups * dState,
+    normGroupSize: shape.inner,
   };
+}
+
+/**
+ * Nemotron-H's `time_step_limit` (lower, upper): mamba_ssm's kernels clamp each step size to it,
+ * and the released configs give (0, ∞), which clamps nothing (a softplus is positive). Any other
+ * limit is refused rather than ignored.
+ */
+function assertNoTimeStepClamp(limit: unknown, unsupported: (field: string, value: unknown, supported: string) => never): void {
+  if (limit === undefined || limit === null) return;
+  const clampsNothing = Array.isArray(limit) && limit.length === 2 && typeof limit[0] === 'number' && limit[0] <= 0 && limit[1] === Infinity;
+  if (!clampsNothing) unsupported('time_step_limit', limit, '[0.0, Infinity] (no clamp on the step sizes)');
 }

@@ -42,14 +42,35 @@ export function mambaDecayRates(w: MambaWeights): Tensor {
 }
 
 /**
- * Bamba's Mamba-2 mixer (Granite 4.0-H) over the normalized rows `h` ([rows, hidden]): in_proj gives
+ * The mixer's gated RMSNorm over groups of `normGroupSize` channels (Nemotron-H: d_inner / n_groups;
+ * Granite 4.0-H: one group, all of d_inner), times the norm's weight [d_inner]. `unitNorm` holds
+ * ones [normGroupSize] (only read with several groups).
+ */
+function gatedNorm(gated: Tensor, weight: Tensor, unitNorm: Tensor | undefined, m: MambaConfig, eps: number, scope: TensorScope): Tensor {
+  if (m.normGroupSize === m.inner) return scope.track(rmsNorm(gated, weight, eps));
+  const rows = gated.shape[0];
+  const grouped = scope.track(rmsNorm(scope.track(reshape(gated, [rows, m.inner / m.normGroupSize, m.normGroupSize])), unitNorm!, eps));
+  return scope.track(mul(scope.track(reshape(grouped, [rows, m.inner])), weight));
+}
+
+/**
+ * Bamba's Mamba-2 mixer (Granite 4.0-H, Nemotron-H) over the normalized rows `h` ([rows, hidden]): in_proj gives
  * z, xBC and dt; xBC goes through the causal depthwise convolution (`causalConv1d`) and SiLU and
  * splits into x, B and C; dt = softplus(dt + dt_bias), with `a` = −exp(A_log) (`mambaDecayRates`); the state-space recurrence
- * (`selectiveScan`) gives y, plus D · x; RMSNorm(y ⊙ silu(z)) and out_proj. Each segment continues
+ * (`selectiveScan`) gives y, plus D · x; RMSNorm(y ⊙ silu(z)) (over groups of channels: `gatedNorm`) and out_proj. Each segment continues
  * its own sequence from its cache's recurrent state: the convolution's last taps − 1 rows in slot
  * `2j` and the f32 scan state in slot `2j + 1`, for the layer's index j among the Mamba layers.
  */
-export function mambaBlock(h: Tensor, w: MambaWeights, a: Tensor, j: number, config: LlamaConfig, segments: readonly Segment[], scope: TensorScope): Tensor {
+export function mambaBlock(
+  h: Tensor,
+  w: MambaWeights,
+  a: Tensor,
+  j: number,
+  config: LlamaConfig,
+  segments: readonly Segment[],
+  scope: TensorScope,
+  unitNorm?: Tensor,
+): Tensor {
   const m = config.mamba as MambaConfig;
   const { inner, convDim, heads, headDim, dState, groups, convKernel: taps } = m;
   const projected = linear(h, w.inProj, scope);
@@ -76,5 +97,5 @@ export function mambaBlock(h: Tensor, w: MambaWeights, a: Tensor, j: number, con
   });
   const y = whole ? outputs[0] : scope.track(concat(outputs, 0));
   const gated = scope.track(mul(y, scope.track(silu(z))));
-  return linear(scope.track(rmsNorm(gated, w.norm, config.normEps)), w.outProj, scope);
+  return linear(gatedNorm(gated, w.norm, unitNorm, m, config.normEps, scope), w.outProj, scope);
 }

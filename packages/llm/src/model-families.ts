@@ -361,6 +361,25 @@ export const MODEL_FAMILIES = {
     configDefaults: { num_experts: 8, num_experts_per_tok: 2, shared_expert_intermediate_size: 1024 },
     configNames: GRANITE_SHARED_NAMES,
   },
+  nemotron_h: {
+    covers: 'NVIDIA Nemotron-H (NemotronHForCausalLM: Nemotron-H 4B/8B/47B/56B, Nemotron Nano 2 9B/12B): one block per layer, a Mamba-2 mixer (grouped gated norm), NoPE attention or a ReLU² MLP',
+    architecture: 'NemotronHForCausalLM',
+    maxPositions: 4096,
+    slidingWindow: null,
+    layer: { gatedMlp: false },
+    // NemotronHConfig's defaults (Nemotron-H-8B's sizes); its attention has no rotary embedding.
+    configDefaults: { vocab_size: 131072, hidden_size: 4096, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, intermediate_size: 21504, rms_norm_eps: 1e-5, hidden_act: 'relu2' },
+    configNames: {
+      layer_norm_epsilon: 'rms_norm_eps',
+      mlp_hidden_act: 'hidden_act',
+      attention_head_dim: 'head_dim',
+      // The older names NemotronHConfig still reads.
+      mamba_n_groups: 'n_groups',
+      mamba_d_conv: 'conv_kernel',
+      mamba_conv_bias: 'use_conv_bias',
+      mamba_dt_limit: 'time_step_limit',
+    },
+  },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',
     architecture: 'Lfm2VlForConditionalGeneration',

@@ -9,6 +9,7 @@ import {
   div,
   gather,
   mul,
+  ones,
   tanh,
   IndexOutOfRangeError,
   InvalidConfigError,
@@ -73,6 +74,8 @@ export class LlamaModel {
   private readonly ropes: LayerRopes;
   /** Each Mamba layer's decay rates (`mambaDecayRates`), by decoder layer. */
   private readonly mambaRates: ReadonlyMap<number, Tensor>;
+  /** Ones for a Mamba norm over groups of channels (Nemotron-H's), built once; undefined elsewhere. */
+  private readonly mambaUnitNorm: Tensor | undefined;
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
   private readonly nextPositions = new WeakMap<KVCache, number>();
   private disposed = false;
@@ -89,6 +92,8 @@ export class LlamaModel {
     this.matrixDtype = weights.layers.find(attends)?.q.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
     this.mambaRates = new Map(weights.layers.flatMap((layer, i) => (layer.mamba ? [[i, mambaDecayRates(layer.mamba)] as const] : [])));
+    const mamba = config.mamba;
+    this.mambaUnitNorm = mamba && mamba.normGroupSize < mamba.inner ? ones([mamba.normGroupSize], { dtype, backend }) : undefined;
   }
 
   get tokenizer(): LlamaTokenizer {
@@ -128,7 +133,7 @@ export class LlamaModel {
 
   /**
    * What a hybrid keeps per request: LFM2's convolution layers their last kernel − 1 inputs (in the
-   * model's dtype); Granite 4.0-H's Mamba layers their convolution rows and their f32 scan state.
+   * model's dtype); Granite 4.0-H's and Nemotron-H's Mamba layers their convolution rows and their f32 scan state.
    */
   private get recurrentStateSpec(): RecurrentStateSpec | undefined {
     const { shortConv, mamba, hiddenSize } = this.config;
@@ -235,6 +240,7 @@ export class LlamaModel {
     }
     this.ropes.dispose();
     for (const rates of this.mambaRates.values()) rates.dispose();
+    this.mambaUnitNorm?.dispose();
     this.weights.pool?.release();
   }
 
@@ -255,7 +261,7 @@ export class LlamaModel {
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
-      const ctx = { config: this.config, layerRope, positions, segments, onLayer, mambaRates: this.mambaRates };
+      const ctx = { config: this.config, layerRope, positions, segments, onLayer, mambaRates: this.mambaRates, mambaUnitNorm: this.mambaUnitNorm };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
       if (options.logits === 'last') {

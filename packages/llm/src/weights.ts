@@ -42,7 +42,7 @@ export interface LayerWeights {
   o?: LinearWeights;
   /** LFM2's gated short convolution in place of attention (`config.shortConv`). */
   conv?: ShortConvWeights;
-  /** Granite 4.0-H's Mamba-2 mixer in place of attention (`config.mamba`). */
+  /** Granite 4.0-H's and Nemotron-H's Mamba-2 mixer in place of attention (`config.mamba`). */
   mamba?: MambaWeights;
   /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
@@ -63,8 +63,8 @@ export interface LayerWeights {
 /** A layer that attends: its four projections are there. */
 export type AttentionLayerWeights = LayerWeights & Required<Pick<LayerWeights, 'q' | 'k' | 'v' | 'o'>>;
 
-/** Whether the layer attends (else it convolves, `conv`, or runs a Mamba mixer, `mamba`). */
-export const attends = (w: LayerWeights): w is AttentionLayerWeights => w.conv === undefined && w.mamba === undefined;
+/** Whether the layer attends (else it convolves, `conv`, runs a Mamba mixer, `mamba`, or is an MLP alone: Nemotron-H's). */
+export const attends = (w: LayerWeights): w is AttentionLayerWeights => w.q !== undefined;
 
 /**
  * Bamba's Mamba-2 mixer: in_proj [d_inner + convDim + heads, hidden] (z, then x/B/C, then dt), the
@@ -279,13 +279,15 @@ function pooledTensor(pool: WeightPool, bytes: Uint8Array, entry: SafetensorsEnt
 }
 
 /**
- * The name a checkpoint stores a tensor under: its own, or inside a multimodal model's language
+ * The name a checkpoint stores a tensor under: its own, inside a multimodal model's language
  * model (Gemma 3 4B+, Mistral 3: `language_model.model.…` as released, `model.language_model.…` as
- * transformers 5 saves it). The text model's name where none is there (the error names it).
+ * transformers 5 saves it), or with the base model named `backbone` (Nemotron-H as released). The
+ * text model's name where none is there (the error names it).
  */
 function storedName(name: string, has: (name: string) => boolean): string {
   if (has(name)) return name;
-  const wrapped = [`language_model.${name}`, ...(name.startsWith('model.') ? [`model.language_model.${name.slice('model.'.length)}`] : [])];
+  const inner = name.startsWith('model.') ? name.slice('model.'.length) : undefined;
+  const wrapped = [`language_model.${name}`, ...(inner !== undefined ? [`model.language_model.${inner}`, `backbone.${inner}`] : [])];
   return wrapped.find(has) ?? name;
 }
 

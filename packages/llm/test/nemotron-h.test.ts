@@ -1,0 +1,137 @@
+// NVIDIA Nemotron-H: one block per layer (a Mamba-2 mixer whose gated norm runs per group of
+// channels, NoPE attention, or a ReLU² MLP), its configs as released (hybrid_override_pattern, the
+// bare Infinity of time_step_limit) and as transformers 5 writes them (layers_block_type), the KV
+// cache holding the attention layers only, and the recurrent state continuing across passes and
+// batched requests. The logits of both fixtures are checked against the PyTorch reference in
+// torch-reference-parity.test.ts (CPU), webgpu.test.ts and cuda-emulator.test.ts.
+import { join } from 'node:path';
+import { denseCache } from '@kvkit/tensor-core';
+import { relativeError } from '@kvkit/tensor-core/testing';
+import { describe, expect, it } from 'vitest';
+import { loadModel, parseModelConfig } from '../src/index.js';
+import { parsePythonJson } from '../src/python-json.js';
+import { expectKvkitError, expectKvkitErrorAsync } from './helpers/errors.js';
+import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { expectBatchMatchesSolo, expectChunkedPrefill } from './helpers/recurrent-continuity.js';
+
+// A Nemotron-H-8B-sized config.json (NemotronHConfig's default sizes): 52 layers, attention on 4 of
+// them, the rest alternating Mamba-2 mixers and MLPs.
+const PATTERN = Array.from({ length: 52 }, (_, i) => ([7, 18, 29, 40].includes(i) ? '*' : i % 2 === 0 ? 'M' : '-')).join('');
+const NEMOTRON_H_8B = {
+  architectures: ['NemotronHForCausalLM'],
+  model_type: 'nemotron_h',
+  hidden_size: 4096,
+  intermediate_size: 21504,
+  num_hidden_layers: 52,
+  hybrid_override_pattern: PATTERN,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  head_dim: 128,
+  mamba_num_heads: 128,
+  mamba_head_dim: 64,
+  n_groups: 8,
+  ssm_state_size: 128,
+  conv_kernel: 4,
+  use_conv_bias: true,
+  use_bias: false,
+  mlp_hidden_act: 'relu2',
+  mamba_hidden_act: 'silu',
+  layer_norm_epsilon: 1e-5,
+  time_step_limit: [0, Infinity],
+  max_position_embeddings: 8192,
+  vocab_size: 131072,
+};
+
+const FIXTURE = join(TORCH_REFERENCE, 'nemotron-h');
+
+describe('Nemotron-H configs', () => {
+  it('reads the blocks from hybrid_override_pattern: Mamba layers, NoPE attention layers, ReLU² MLP layers', () => {
+    const c = parseModelConfig(NEMOTRON_H_8B);
+    expect(c.attentionLayers).toEqual([7, 18, 29, 40]);
+    expect(c.mamba!.layers).toHaveLength(24);
+    expect(c.singleBlocks!.mlpLayers).toHaveLength(24);
+    // d_inner = heads · head dim (not expand · hidden); the gated norm over each of the 8 groups.
+    expect(c.mamba).toMatchObject({ heads: 128, headDim: 64, dState: 128, groups: 8, convKernel: 4, convBias: true, projBias: false, inner: 8192, convDim: 8192 + 2048, normGroupSize: 1024 });
+    expect(c.noRopeLayers).toHaveLength(52);
+    expect(c).toMatchObject({ mlpActivation: 'relu2', gatedMlp: false, normEps: 1e-5, headDim: 128 });
+  });
+
+  it('reads transformers 5’s layers_block_type, the older mamba_* names, and counts the layers when num_hidden_layers is left out', () => {
+    const { hybrid_override_pattern: _pattern, num_hidden_layers: _count, n_groups: _groups, conv_kernel: _taps, ...rest } = NEMOTRON_H_8B;
+    const names = { M: 'linear_attention', '*': 'full_attention', '-': 'mlp' } as const;
+    const c = parseModelConfig({ ...rest, layers_block_type: [...PATTERN].map((letter) => names[letter as keyof typeof names]), mamba_n_groups: 4, mamba_d_conv: 3 });
+    expect(c.numLayers).toBe(52);
+    expect(c.attentionLayers).toEqual([7, 18, 29, 40]);
+    expect(c.mamba).toMatchObject({ groups: 4, convKernel: 3, normGroupSize: 2048 });
+  });
+
+  it('refuses what it cannot run with a typed error naming the field', () => {
+    const patterned = (pattern: string) => ({ ...NEMOTRON_H_8B, hybrid_override_pattern: pattern, num_hidden_layers: pattern.length });
+    expectKvkitError(() => parseModelConfig(patterned('M-*E')), 'UNSUPPORTED_MODEL', /hybrid_override_pattern = "E" is not supported/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, hybrid_override_pattern: undefined, layers_block_type: ['mamba', 'attention', 'moe'] }), 'UNSUPPORTED_MODEL', /layers_block_type = "moe"/);
+    expectKvkitError(() => parseModelConfig(patterned('M-M-')), 'INVALID_CONFIG', /at least one attention layer/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, num_hidden_layers: 50 }), 'INVALID_CONFIG', /num_hidden_layers \(50\) must equal the 52 layers/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, hybrid_override_pattern: undefined }), 'INVALID_CONFIG', /hybrid_override_pattern must give each layer/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, time_step_limit: [0.001, 0.1] }), 'UNSUPPORTED_MODEL', /time_step_limit = \[0.001,0.1\]/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, mlp_hidden_act: 'silu' }), 'UNSUPPORTED_MODEL', /mlp_hidden_act = "silu"/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, mamba_hidden_act: 'relu' }), 'UNSUPPORTED_MODEL', /mamba_hidden_act = "relu"/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, n_groups: 3 }), 'INVALID_CONFIG', /n_groups \(3\) must divide mamba_num_heads/);
+  });
+
+  it('reads Python’s JSON: bare NaN and ±Infinity outside strings are numbers, strings stay as written, other errors still throw', () => {
+    expect(parsePythonJson('{"limit": [0.0, Infinity], "low": -Infinity, "x": NaN, "s": "Infinity \\" NaN", "t": "-Infinity"}')).toEqual({
+      limit: [0, Infinity],
+      low: -Infinity,
+      x: NaN,
+      s: 'Infinity " NaN',
+      t: '-Infinity',
+    });
+    expect(() => parsePythonJson('{"limit": [0.0, Infinity')).toThrow(SyntaxError);
+    expect(() => parsePythonJson('{"a": Inf}')).toThrow(SyntaxError);
+  });
+});
+
+describe('Nemotron-H on the CPU (nemotron-h: Mamba on layers 0 and 3, attention on 2, MLPs on 1 and 4)', () => {
+  const ref = readReference(FIXTURE);
+  const ids = Int32Array.from(ref.ids);
+  const p = ref.prompt_tokens;
+
+  it('reads the released checkpoint’s backbone.* names, holds one cache layer, and per Mamba layer its convolution rows and f32 scan state', async () => {
+    const model = await loadModel(FIXTURE, { dtype: 'f32' });
+    const cache = model.createCache(denseCache({ dtype: 'f32' }));
+    try {
+      expect(cache.layers).toHaveLength(1);
+      model.forward(ids.subarray(0, p), cache).dispose();
+      // d_inner 32 (4 heads of 8), 2 groups of d_state 8: conv rows [3, 32 + 32], scan state [4, 8, 8].
+      expect(cache.memory().parts.recurrent).toBe(2 * (3 * 64 + 4 * 8 * 8) * 4);
+    } finally {
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
+  it('normalizes the gated output per group of channels: one norm over all of d_inner gives other logits', async () => {
+    const model = await loadModel(FIXTURE, { dtype: 'f32' });
+    const cache = model.createCache(denseCache({ dtype: 'f32' }));
+    try {
+      const mamba = model.config.mamba!;
+      mamba.normGroupSize = mamba.inner;
+      const logits = model.forward(ids, cache);
+      expect(relativeError(logits.readFloat32Sync(), rows(ref.logits, 0, ids.length))).toBeGreaterThan(1e-2);
+      logits.dispose();
+    } finally {
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
+  it('refuses a corrupt config.json with a typed error naming the file', async () => {
+    const files = filesOf(FIXTURE);
+    files['config.json'] = new TextEncoder().encode('{"model_type": "nemotron_h", "time_step_limit": [0.0, Inf]}');
+    await expectKvkitErrorAsync(loadModel({ files }), 'CORRUPT_MODEL_FILE', /config\.json.*is not valid JSON/);
+  });
+
+  it('continues the state across passes: a prompt fed in chunks of 2, 1 and 4 tokens gives the one-pass logits', () => expectChunkedPrefill(FIXTURE, [2, 1, 4]));
+
+  it('keeps each request’s state in its own cache: a batched pass gives every request its solo logits', () => expectBatchMatchesSolo(FIXTURE));
+});
