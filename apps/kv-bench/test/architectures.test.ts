@@ -38,8 +38,9 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // (3 of 8 per token) in place of the MLP; LFM2: attention on two of four layers, gated short
   // convolutions on the others (the cache holds two layers and the convolutions' state); LFM2-MoE: the
   // same with sigmoid-routed experts chosen with a selection bias; Granite 4.0-H: Mamba-2 mixers on three of four
-  // layers (the cache holds one layer, and each Mamba layer's rows and scan state).
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe']) {
+  // layers (the cache holds one layer, and each Mamba layer's rows and scan state); Nemotron-H: one block per
+  // layer, two Mamba-2 mixers, one attention layer and two MLP layers.
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);
@@ -52,16 +53,16 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
         expect(r.kvBytes).toBeGreaterThan(0);
       }
       // The compressed rows hold fewer bytes than the dense baseline; with a single attention layer
-      // (granite4-hybrid-moe) the cross-layer methods have nothing to share and hold what it holds.
-      const single = name === 'granite4-hybrid-moe';
+      // (granite4-hybrid-moe, nemotron-h) the cross-layer methods have nothing to share and hold what it holds.
+      const single = name === 'granite4-hybrid-moe' || name === 'nemotron-h';
       for (const r of records.slice(1)) {
         if (single && ['cla', 'minicache'].includes(r.method)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThanOrEqual(records[0].kvBytes);
         else expect(r.kvBytes, `${name} ${r.method}`).toBeLessThan(records[0].kvBytes);
       }
-      // LFM2's convolution state sits beside every method's K/V, the same bytes each time, and counts in the f16 baseline too.
+      // A hybrid's recurrent state sits beside every method's K/V, the same bytes each time, and counts in the f16 baseline too.
       const recurrent = records.map((r: { kvParts: Record<string, number> }) => r.kvParts.recurrent ?? 0);
       expect(new Set(recurrent).size, `${name} recurrent bytes ${recurrent}`).toBe(1);
-      expect(recurrent[0] > 0).toBe(name.startsWith('lfm2') || name.startsWith('granite4'));
+      expect(recurrent[0] > 0).toBe(name.startsWith('lfm2') || name.startsWith('granite4') || name.startsWith('nemotron'));
     });
   }
 
