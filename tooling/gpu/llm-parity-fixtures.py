@@ -95,7 +95,7 @@ def reinitialize(model, gen):
     ([experts, out, in]) are initialized per matrix; LFM2-MoE's expert_bias buffer is drawn too."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith(("embed_tokens.weight", "embed_in.weight")):
+            if name.endswith(("embed_tokens.weight", "embed_in.weight", "embeddings.weight")):  # (Nemotron-H: backbone.embeddings)
                 p.copy_(torch.randn(p.shape, generator=gen))
             elif name.endswith(".bias"):
                 p.copy_(0.2 * torch.randn(p.shape, generator=gen))
