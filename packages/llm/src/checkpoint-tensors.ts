@@ -54,6 +54,7 @@ export function expectedTensors(config: LlamaConfig, target: WeightTarget): Expe
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
   if (config.shortConv) return lfm2Tensors(config, target);
   if (config.singleBlocks) return nemotronHTensors(config, target);
+  if (config.falconH1) return falconH1Tensors(config, target);
   return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target);
 }
 
@@ -163,7 +164,7 @@ function graniteSharedMlpTensors(list: ExpectedTensor[], p: string, d: number, s
 /** A Mamba-2 mixer's tensors under `m` (Bamba's names: Granite 4.0-H's `….mamba`, Nemotron-H's `….mixer`): in_proj, conv1d, dt_bias, A_log, D, norm, out_proj. */
 function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaConfig, m: string, layer: Partial<LayerWeights>): void {
   const { hiddenSize: d } = config;
-  const { inner, convDim, heads, convKernel, convBias, projBias } = mamba;
+  const { inner, convDim, heads, convKernel, convBias, projBias, outBias, gate } = mamba;
   const weights = {} as MambaWeights;
   layer.mamba = weights;
   linearTensors(list, `${m}.in_proj`, inner + convDim + heads, d, projBias, (w) => (weights.inProj = w));
@@ -172,11 +173,36 @@ function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaC
   list.push(whole(`${m}.dt_bias`, [heads], (t) => (weights.dtBias = t)));
   list.push(whole(`${m}.A_log`, [heads], (t) => (weights.aLog = t)));
   list.push(whole(`${m}.D`, [heads], (t) => (weights.d = t)));
-  list.push(whole(`${m}.norm.weight`, [inner], (t) => (weights.norm = t)));
-  linearTensors(list, `${m}.out_proj`, d, inner, projBias, (w) => (weights.outProj = w));
+  if (gate !== 'no-norm') list.push(whole(`${m}.norm.weight`, [inner], (t) => (weights.norm = t)));
+  linearTensors(list, `${m}.out_proj`, d, inner, outBias, (w) => (weights.outProj = w));
 }
 
 const NO_BIASES = { q: false, k: false, v: false, o: false };
+
+/**
+ * Falcon-H1's tensors (FalconH1ForCausalLM): model.embed_tokens, then per layer input_layernorm,
+ * self_attn's projections and the Mamba-2 mixer under `mamba` side by side, pre_ff_layernorm and the
+ * SwiGLU feed_forward (gate_proj, up_proj, down_proj), then model.final_layernorm and lm_head.
+ */
+function falconH1Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  const { hiddenSize: d, intermediateSize: ff, vocabSize, mlpBias } = config;
+  const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `model.layers.${i}`;
+    normTensors(list, config, `${p}.input_layernorm`, d, (t) => (layer.inputNorm = t));
+    attentionTensors(list, config, `${p}.self_attn`, 'o_proj', config.attentionBias, layer);
+    mambaTensors(list, config, config.mamba!, `${p}.mamba`, layer);
+    normTensors(list, config, `${p}.pre_ff_layernorm`, d, (t) => (layer.postAttentionNorm = t));
+    linearTensors(list, `${p}.feed_forward.gate_proj`, ff, d, mlpBias, (w) => (layer.gate = w));
+    linearTensors(list, `${p}.feed_forward.up_proj`, ff, d, mlpBias, (w) => (layer.up = w));
+    linearTensors(list, `${p}.feed_forward.down_proj`, d, ff, mlpBias, (w) => (layer.down = w));
+  }
+  normTensors(list, config, 'model.final_layernorm', d, (t) => (target.finalNorm = t));
+  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  return list;
+}
 
 /** An attention block's four projections under `prefix` (q_proj, k_proj, v_proj and the output's `outName`), with the biases `bias` says. */
 function attentionTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, outName: string, bias: LlamaConfig['attentionBias'], layer: Partial<LayerWeights>): void {

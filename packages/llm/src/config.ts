@@ -5,6 +5,7 @@ import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from '.
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
+import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
 import { hasShortConvolutions, lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
@@ -66,8 +67,10 @@ export interface LlamaConfig extends LayerTraits {
   moe?: MoeConfig;
   /** LFM2's gated short convolutions in place of attention on some layers; absent: every layer attends. */
   shortConv?: ShortConvConfig;
-  /** Granite 4.0-H's and Nemotron-H's Mamba-2 mixers in place of attention on some layers. */
+  /** Granite 4.0-H's and Nemotron-H's Mamba-2 mixers in place of attention on some layers (Falcon-H1's beside it on every layer: `falconH1`). */
   mamba?: MambaConfig;
+  /** Falcon-H1: attention and the Mamba-2 mixer side by side on every layer, and their μP multipliers. */
+  falconH1?: FalconH1Multipliers;
   /**
    * Nemotron-H: each layer is one block, x + mixer(norm(x)), with no MLP after the mixer; the
    * layers in `mlpLayers` are an MLP alone (neither attention nor Mamba).
@@ -187,6 +190,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
   const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);
   const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' ? [i] : []));
+  const falconH1 = parseFalconH1Multipliers(c, type, positiveNumber, invalid);
+  // Falcon-H1's layers attend beside their mixers; elsewhere a Mamba layer does not attend.
+  const mixerOnly = falconH1 ? [] : (mamba?.layers ?? []);
   // The dense MLP's width; a config whose every layer routes may leave it out. Granite 4.0-H's dense MLP is its shared one.
   const intermediateSize =
     type === 'granitemoehybrid' && !moe ? positiveInt('shared_expert_intermediate_size') : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
@@ -239,7 +245,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
     ...(mlpLayers ? { singleBlocks: { mlpLayers } } : {}),
-    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i) && !mamba?.layers.includes(i) && !mlpLayers?.includes(i)),
+    ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
+    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i) && !mixerOnly.includes(i) && !mlpLayers?.includes(i)),
   };
 }
 
@@ -349,8 +356,8 @@ function parseSlidingWindow(
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
-  // LFM2's, Granite 4.0-H's and Nemotron-H's layer lists name their convolution, Mamba and MLP layers; they have no window.
-  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h') return {};
+  // LFM2's, Granite 4.0-H's and Nemotron-H's layer lists name their convolution, Mamba and MLP layers; they have no window (nor has Falcon-H1).
+  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h' || type === 'falcon_h1') return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

@@ -21,9 +21,9 @@ import { type LlamaConfig, layerWindow } from './config.js';
 import { feedForward } from './feed-forward.js';
 import type { LayerRope } from './layer-ropes.js';
 import { linear } from './linear.js';
-import { mambaBlock } from './mamba-mixer.js';
+import { mambaBlock, type MambaShared } from './mamba-mixer.js';
 import { shortConvBlock } from './short-conv.js';
-import { type AttentionLayerWeights, attends, type LayerWeights, type LinearWeights } from './weights.js';
+import { type AttentionLayerWeights, attends, type LayerWeights, type LinearWeights, type MambaWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
 export interface Segment {
@@ -71,8 +71,8 @@ export interface LayerContext {
   onLayer?: (event: LayerActivations) => void;
   /** Each Mamba layer's decay rates −exp(A_log) (f32), derived once when the model was built. */
   mambaRates?: ReadonlyMap<number, Tensor>;
-  /** Ones [normGroupSize] in the model's dtype, for a Mamba mixer's norm over groups of its channels (Nemotron-H's; built once). */
-  mambaUnitNorm?: Tensor;
+  /** What the Mamba layers share (`MambaShared`: ones for a grouped norm, Falcon-H1's in_proj factors), built once. */
+  mambaShared?: MambaShared;
 }
 
 /** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
@@ -103,8 +103,9 @@ function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope)
 /**
  * One pre-norm decoder block: x + mixer(norm(x)), then + mlp(norm(·)). The mixer is attention, or on
  * a hybrid model's convolution layers (LFM2's) the gated short convolution (`shortConvBlock`), or
- * on its Mamba layers the Mamba-2 mixer (`mambaBlock`). Nemotron-H's layers are one block each
- * (`config.singleBlocks`): x + mixer(norm(x)) without the MLP, or x + mlp(norm(x)) alone.
+ * on its Mamba layers the Mamba-2 mixer (`mambaBlock`), or on Falcon-H1's both side by side
+ * (`parallelMixers`). Nemotron-H's layers are one block each (`config.singleBlocks`):
+ * x + mixer(norm(x)) without the MLP, or x + mlp(norm(x)) alone.
  * Attention goes through each segment's cache layer: the layer receives K/V ([kvHeads, n, headDim],
  * never repeated per query head; keys before or after RoPE as its `keyInput` asks) and computes
  * attention over what it holds. Returns the new residual stream (the caller owns it).
@@ -124,9 +125,11 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     if (config.singleBlocks?.mlpLayers.includes(layerIndex)) return add(x, residualBranch(feedForward(h, w, layerIndex, config, scope), w.mlpOutputNorm));
     const attending = attends(w);
     const mixed = attending
-      ? attentionBlock(x, h, w, layerIndex, ctx, scope)
+      ? w.mamba
+        ? parallelMixers(x, h, w, layerIndex, ctx, scope)
+        : attentionBlock(x, h, w, layerIndex, ctx, scope)
       : w.mamba
-        ? mambaBlock(h, w.mamba, ctx.mambaRates!.get(layerIndex)!, config.mamba!.layers.indexOf(layerIndex), config, segments, scope, ctx.mambaUnitNorm)
+        ? mambaMixer(h, layerIndex, w.mamba, ctx, scope)
         : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
     if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
@@ -139,6 +142,24 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
   } finally {
     scope.dispose();
   }
+}
+
+/** Decoder layer `layerIndex`'s Mamba-2 mixer over `h`, with its decay rates and recurrent slots. */
+function mambaMixer(h: Tensor, layerIndex: number, w: MambaWeights, ctx: LayerContext, scope: TensorScope): Tensor {
+  const { config } = ctx;
+  return mambaBlock(h, w, ctx.mambaRates!.get(layerIndex)!, config.mamba!.layers.indexOf(layerIndex), config, ctx.segments, scope, ctx.mambaShared);
+}
+
+/**
+ * Falcon-H1's layer: attention and the Mamba-2 mixer side by side on the normalized input, each
+ * input and output scaled by its μP multiplier, their outputs summed.
+ */
+function parallelMixers(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope): Tensor {
+  const f = ctx.config.falconH1!;
+  const scaled = (t: Tensor, factor: number) => (factor === 1 ? t : scope.track(mul(t, factor)));
+  const mixer = mambaMixer(scaled(h, f.ssmIn), layerIndex, w.mamba!, ctx, scope);
+  const attention = attentionBlock(x, scaled(h, f.attentionIn), w, layerIndex, ctx, scope);
+  return scope.track(add(scaled(mixer, f.ssmOut), scaled(attention, f.attentionOut)));
 }
 
 /** The KV-cache layer decoder layer `layer` attends through (the same index, except in a hybrid model). */
@@ -173,7 +194,10 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const heads = (weights: LinearWeights, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(linear(h, weights, scope), norm, count, config, scope), count, headDim, scope);
   let q = rotate(heads(w.q, numHeads, w.qNorm));
   if (queryGain) q = scope.track(mul(q, queryGain));
-  const keyPreRope = scope.track(contiguous(heads(w.k, numKvHeads, w.kNorm)));
+  // Falcon-H1 scales the keys (key_multiplier) before RoPE.
+  const keyScale = config.falconH1?.key ?? 1;
+  const keyHeads = heads(w.k, numKvHeads, w.kNorm);
+  const keyPreRope = scope.track(keyScale === 1 ? contiguous(keyHeads) : mul(keyHeads, keyScale));
   const key = invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
   const value = scope.track(contiguous(heads(w.v, numKvHeads)));
   return { q, keyPreRope, key, value };

@@ -76,12 +76,19 @@ function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope)
   return { chosen, experts };
 }
 
-/** The MLP: down(act(gate(h)) · up(h)) where it is gated (SwiGLU, GeGLU), else down(act(up(h))) (GPT-NeoX, Nemotron-H). */
+/**
+ * The MLP: down(act(gate(h)) · up(h)) where it is gated (SwiGLU, GeGLU), else down(act(up(h)))
+ * (GPT-NeoX, Nemotron-H); Falcon-H1 scales gate(h) before the activation and the output by its
+ * mlp_multipliers.
+ */
 function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope): Tensor {
   const activation = ACTIVATIONS[config.mlpActivation];
+  const { mlpGate = 1, mlpDown = 1 } = config.falconH1 ?? {};
+  const scaled = (t: Tensor, factor: number) => (factor === 1 ? t : scope.track(mul(t, factor)));
   const up = linear(h, w.up, scope);
-  const hidden = w.gate ? mul(scope.track(activation(linear(h, w.gate, scope))), up) : activation(up);
-  return linear(scope.track(hidden), w.down, scope);
+  const hidden = w.gate ? mul(scope.track(activation(scaled(linear(h, w.gate, scope), mlpGate))), up) : activation(up);
+  const down = linear(scope.track(hidden), w.down, scope);
+  return mlpDown === 1 ? down : scope.track(mul(down, mlpDown));
 }
 
 /**

@@ -3,12 +3,21 @@ import type { ModelType } from './model-families.js';
 import type { NemotronLayerKind } from './nemotron-h-layers.js';
 
 /**
- * The Mamba-2 mixers of a hybrid (Granite 4.0-H's `granitemoehybrid`, Nemotron-H's `nemotron_h`):
- * on the layers listed in `layers` the mixer is Mamba-2 instead of attention. d_inner splits into
- * `heads` heads of `headDim`; B and C have `groups` groups of `dState`; the causal convolution
- * runs over x, B and C (`convDim` channels, `convKernel` taps); the gated RMSNorm before out_proj
- * normalizes groups of `normGroupSize` channels (all of d_inner for Granite, d_inner / groups for
- * Nemotron-H).
+ * How the mixer's output y meets its gate z before out_proj: RMSNorm(y ⊙ silu(z)) (Bamba's, Granite
+ * 4.0-H's, Nemotron-H's; Falcon-H1 with mamba_rms_norm and not mamba_norm_before_gate),
+ * RMSNorm(y) ⊙ silu(z) (Falcon-H1 with mamba_norm_before_gate), or y ⊙ silu(z) with no norm
+ * (Falcon-H1 without mamba_rms_norm).
+ */
+export type MambaGate = 'norm-after-gate' | 'norm-before-gate' | 'no-norm';
+
+/**
+ * The Mamba-2 mixers of a hybrid (Granite 4.0-H's `granitemoehybrid`, Nemotron-H's `nemotron_h`,
+ * Falcon-H1's `falcon_h1`): on the layers listed in `layers` the mixer is Mamba-2 instead of
+ * attention (Falcon-H1: beside it, on every layer). d_inner splits into `heads` heads of `headDim`;
+ * B and C have `groups` groups of `dState`; the causal convolution runs over x, B and C (`convDim`
+ * channels, `convKernel` taps); in_proj carries a bias with `projBias`, out_proj with `outBias`;
+ * the gated RMSNorm (`gate`) normalizes groups of `normGroupSize` channels (all of d_inner for
+ * Granite, d_inner / groups for Nemotron-H and Falcon-H1).
  */
 export interface MambaConfig {
   layers: number[];
@@ -19,16 +28,18 @@ export interface MambaConfig {
   convKernel: number;
   convBias: boolean;
   projBias: boolean;
+  outBias: boolean;
   inner: number;
   convDim: number;
+  gate: MambaGate;
   normGroupSize: number;
 }
 
 /**
  * GraniteMoeHybridConfig's mamba_* fields and `layer_types` ('mamba' or 'attention' per layer;
  * the old name `layers_block_type`; without either every layer is a Mamba layer, which this
- * runtime refuses: the KV cache needs an attention layer), or NemotronHConfig's (its layers read
- * by `nemotronLayerKinds`). Undefined for other families.
+ * runtime refuses: the KV cache needs an attention layer), NemotronHConfig's (its layers read
+ * by `nemotronLayerKinds`), or FalconH1Config's (a mixer on every layer). Undefined for other families.
  */
 export function parseMambaConfig(
   c: Record<string, unknown>,
@@ -49,6 +60,7 @@ export function parseMambaConfig(
     const inner = heads * headDim;
     return { heads, headDim, dState, groups, convKernel, inner, convDim: inner + 2 * groups * dState };
   };
+  if (type === 'falcon_h1') return falconMixers(c, numLayers, hiddenSize, flag, sizes, positiveInt, invalid, unsupported);
   if (nemotronKinds) {
     requireAttentionLayer(nemotronKinds.map((kind) => kind === 'attention'), 'hybrid_override_pattern', invalid);
     if ((c.mamba_hidden_act ?? 'silu') !== 'silu') unsupported('mamba_hidden_act', c.mamba_hidden_act, 'silu');
@@ -62,6 +74,8 @@ export function parseMambaConfig(
       ...shape,
       convBias: flag('use_conv_bias', true),
       projBias: flag('use_bias', false),
+      outBias: flag('use_bias', false),
+      gate: 'norm-after-gate',
       normGroupSize: shape.inner / groups,
     };
   }
@@ -84,7 +98,46 @@ export function parseMambaConfig(
     ...shape,
     convBias: flag('mamba_conv_bias', true),
     projBias: flag('mamba_proj_bias', false),
+    outBias: flag('mamba_proj_bias', false),
+    gate: 'norm-after-gate',
     normGroupSize: shape.inner,
+  };
+}
+
+/**
+ * Falcon-H1's mixers, one on every layer beside its attention: d_inner = mamba_d_ssm (1024 by
+ * default; null: mamba_expand · hidden), mamba_n_heads heads of mamba_d_head ("auto": d_inner /
+ * heads), in_proj's bias with mamba_proj_bias, out_proj's with projectors_bias, the output gated
+ * as mamba_rms_norm and mamba_norm_before_gate say (the norm per group of d_inner / mamba_n_groups).
+ */
+function falconMixers(
+  c: Record<string, unknown>,
+  numLayers: number,
+  hiddenSize: number,
+  flag: (field: string, fallback: boolean) => boolean,
+  sizes: (heads: number, headDim: number, groups: number, dState: number, convKernel: number) => Omit<MambaConfig, 'layers' | 'convBias' | 'projBias' | 'outBias' | 'gate' | 'normGroupSize'>,
+  positiveInt: (field: string, fallback?: number) => number,
+  invalid: (field: string, problem: string) => never,
+  unsupported: (field: string, value: unknown, supported: string) => never,
+): MambaConfig {
+  assertNoTimeStepClamp(c.time_step_limit, unsupported);
+  const inner = c.mamba_d_ssm === null ? positiveInt('mamba_expand', 2) * hiddenSize : positiveInt('mamba_d_ssm', 1024);
+  const heads = positiveInt('mamba_n_heads', 128);
+  const headField = c.mamba_d_head ?? 'auto';
+  const headDim = headField === 'auto' ? inner / heads : positiveInt('mamba_d_head');
+  if (!Number.isInteger(headDim) || headDim * heads !== inner) invalid('mamba_n_heads', `(${heads}) heads of ${headDim} must make d_inner (mamba_d_ssm, or mamba_expand · hidden_size) = ${inner}`);
+  const groups = positiveInt('mamba_n_groups', 1);
+  if (heads % groups !== 0) invalid('mamba_n_groups', `(${groups}) must divide mamba_n_heads (${heads})`);
+  const shape = sizes(heads, headDim, groups, positiveInt('mamba_d_state', 256), positiveInt('mamba_d_conv', 4));
+  const gate: MambaGate = !flag('mamba_rms_norm', false) ? 'no-norm' : flag('mamba_norm_before_gate', true) ? 'norm-before-gate' : 'norm-after-gate';
+  return {
+    layers: Array.from({ length: numLayers }, (_, i) => i),
+    ...shape,
+    convBias: flag('mamba_conv_bias', true),
+    projBias: flag('mamba_proj_bias', false),
+    outBias: flag('projectors_bias', false),
+    gate,
+    normGroupSize: inner / groups,
   };
 }
 

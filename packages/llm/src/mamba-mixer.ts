@@ -42,22 +42,49 @@ export function mambaDecayRates(w: MambaWeights): Tensor {
 }
 
 /**
- * The mixer's gated RMSNorm over groups of `normGroupSize` channels (Nemotron-H: d_inner / n_groups;
- * Granite 4.0-H: one group, all of d_inner), times the norm's weight [d_inner]. `unitNorm` holds
- * ones [normGroupSize] (only read with several groups).
+ * What a model computes once for all its Mamba layers: ones [normGroupSize] for a norm over groups
+ * of channels (Nemotron-H's, Falcon-H1's), and Falcon-H1's factors on the sections of in_proj's
+ * output ([d_inner + convDim + heads]: its ssm_multipliers spread over z, x, B, C and dt).
  */
-function gatedNorm(gated: Tensor, weight: Tensor, unitNorm: Tensor | undefined, m: MambaConfig, eps: number, scope: TensorScope): Tensor {
-  if (m.normGroupSize === m.inner) return scope.track(rmsNorm(gated, weight, eps));
-  const rows = gated.shape[0];
-  const grouped = scope.track(rmsNorm(scope.track(reshape(gated, [rows, m.inner / m.normGroupSize, m.normGroupSize])), unitNorm!, eps));
+export interface MambaShared {
+  unitNorm?: Tensor;
+  projectionScale?: Tensor;
+}
+
+/** Falcon-H1's ssm_multipliers spread over in_proj's output sections (z, x, B, C, dt), or undefined where all are 1. */
+export function projectionScaleOf(config: LlamaConfig): Float32Array | undefined {
+  const m = config.mamba;
+  const sections = config.falconH1?.ssmSections;
+  if (!m || !sections || sections.every((f) => f === 1)) return undefined;
+  const widths = [m.inner, m.inner, m.groups * m.dState, m.groups * m.dState, m.heads];
+  return Float32Array.from(widths.flatMap((width, i) => new Array<number>(width).fill(sections[i])));
+}
+
+/** RMSNorm over groups of `normGroupSize` channels times the weight [d_inner] (one group: a plain RMSNorm). */
+function groupedRmsNorm(x: Tensor, weight: Tensor, unitNorm: Tensor | undefined, m: MambaConfig, eps: number, scope: TensorScope): Tensor {
+  if (m.normGroupSize === m.inner) return scope.track(rmsNorm(x, weight, eps));
+  const rows = x.shape[0];
+  const grouped = scope.track(rmsNorm(scope.track(reshape(x, [rows, m.inner / m.normGroupSize, m.normGroupSize])), unitNorm!, eps));
   return scope.track(mul(scope.track(reshape(grouped, [rows, m.inner])), weight));
 }
 
 /**
- * Bamba's Mamba-2 mixer (Granite 4.0-H, Nemotron-H) over the normalized rows `h` ([rows, hidden]): in_proj gives
- * z, xBC and dt; xBC goes through the causal depthwise convolution (`causalConv1d`) and SiLU and
+ * The mixer's output y meeting its gate z (`MambaConfig.gate`): RMSNorm(y ⊙ silu(z)), RMSNorm(y) ⊙
+ * silu(z), or y ⊙ silu(z); the norm over groups of `normGroupSize` channels (Nemotron-H, Falcon-H1:
+ * d_inner / n_groups; Granite 4.0-H: all of d_inner).
+ */
+function gatedOutput(y: Tensor, z: Tensor, norm: Tensor | undefined, unitNorm: Tensor | undefined, m: MambaConfig, eps: number, scope: TensorScope): Tensor {
+  const gate = scope.track(silu(z));
+  if (m.gate === 'no-norm') return scope.track(mul(y, gate));
+  if (m.gate === 'norm-before-gate') return scope.track(mul(groupedRmsNorm(y, norm!, unitNorm, m, eps, scope), gate));
+  return groupedRmsNorm(scope.track(mul(y, gate)), norm!, unitNorm, m, eps, scope);
+}
+
+/**
+ * Bamba's Mamba-2 mixer (Granite 4.0-H, Nemotron-H, Falcon-H1) over the normalized rows `h` ([rows, hidden]): in_proj gives
+ * z, xBC and dt (Falcon-H1: each section scaled, `MambaShared.projectionScale`); xBC goes through the causal depthwise convolution (`causalConv1d`) and SiLU and
  * splits into x, B and C; dt = softplus(dt + dt_bias), with `a` = −exp(A_log) (`mambaDecayRates`); the state-space recurrence
- * (`selectiveScan`) gives y, plus D · x; RMSNorm(y ⊙ silu(z)) (over groups of channels: `gatedNorm`) and out_proj. Each segment continues
+ * (`selectiveScan`) gives y, plus D · x; y gated by z (`gatedOutput`) and out_proj. Each segment continues
  * its own sequence from its cache's recurrent state: the convolution's last taps − 1 rows in slot
  * `2j` and the f32 scan state in slot `2j + 1`, for the layer's index j among the Mamba layers.
  */
@@ -69,11 +96,12 @@ export function mambaBlock(
   config: LlamaConfig,
   segments: readonly Segment[],
   scope: TensorScope,
-  unitNorm?: Tensor,
+  shared: MambaShared = {},
 ): Tensor {
   const m = config.mamba as MambaConfig;
   const { inner, convDim, heads, headDim, dState, groups, convKernel: taps } = m;
-  const projected = linear(h, w.inProj, scope);
+  const inProjected = linear(h, w.inProj, scope);
+  const projected = shared.projectionScale ? scope.track(mul(inProjected, shared.projectionScale)) : inProjected;
   const columns = (from: number, to: number, t = projected) => scope.track(slice(t, [0, from], [t.shape[0], to]));
   const z = columns(0, inner);
   const xbc = columns(inner, inner + convDim);
@@ -96,6 +124,5 @@ export function mambaBlock(
     return scope.track(reshape(scope.track(add(scan.y, skip)), [n, inner]));
   });
   const y = whole ? outputs[0] : scope.track(concat(outputs, 0));
-  const gated = scope.track(mul(y, scope.track(silu(z))));
-  return linear(gatedNorm(gated, w.norm, unitNorm, m, config.normEps, scope), w.outProj, scope);
+  return linear(gatedOutput(y, z, w.norm, shared.unitNorm, m, config.normEps, scope), w.outProj, scope);
 }

@@ -380,6 +380,14 @@ export const MODEL_FAMILIES = {
       mamba_dt_limit: 'time_step_limit',
     },
   },
+  falcon_h1: {
+    covers: 'TII Falcon-H1 (FalconH1ForCausalLM: 0.5B, 1.5B, 1.5B-Deep, 3B, 7B, 34B; Falcon-H1R): a parallel hybrid, attention and a Mamba-2 mixer side by side on every layer, with μP multipliers',
+    architecture: 'FalconH1ForCausalLM',
+    maxPositions: 8192,
+    slidingWindow: null,
+    // FalconH1Config's defaults for the common fields.
+    configDefaults: { vocab_size: 128000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5 },
+  },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',
     architecture: 'Lfm2VlForConditionalGeneration',

@@ -24,7 +24,7 @@ import {
 import type { LlamaConfig } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
 import { LayerRopes } from './layer-ropes.js';
-import { mambaDecayRates } from './mamba-mixer.js';
+import { type MambaShared, mambaDecayRates, projectionScaleOf } from './mamba-mixer.js';
 import { decoderLayer, type LayerActivations, normalize, type Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { LlamaTokenizer } from './tokenizer.js';
@@ -74,8 +74,8 @@ export class LlamaModel {
   private readonly ropes: LayerRopes;
   /** Each Mamba layer's decay rates (`mambaDecayRates`), by decoder layer. */
   private readonly mambaRates: ReadonlyMap<number, Tensor>;
-  /** Ones for a Mamba norm over groups of channels (Nemotron-H's), built once; undefined elsewhere. */
-  private readonly mambaUnitNorm: Tensor | undefined;
+  /** What the Mamba layers share (`MambaShared`), built once. */
+  private readonly mambaShared: MambaShared;
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
   private readonly nextPositions = new WeakMap<KVCache, number>();
   private disposed = false;
@@ -93,7 +93,11 @@ export class LlamaModel {
     this.ropes = new LayerRopes(config, backend, dtype);
     this.mambaRates = new Map(weights.layers.flatMap((layer, i) => (layer.mamba ? [[i, mambaDecayRates(layer.mamba)] as const] : [])));
     const mamba = config.mamba;
-    this.mambaUnitNorm = mamba && mamba.normGroupSize < mamba.inner ? ones([mamba.normGroupSize], { dtype, backend }) : undefined;
+    const projectionScale = projectionScaleOf(config);
+    this.mambaShared = {
+      ...(mamba && mamba.normGroupSize < mamba.inner ? { unitNorm: ones([mamba.normGroupSize], { dtype, backend }) } : {}),
+      ...(projectionScale ? { projectionScale: tensor(projectionScale, [projectionScale.length], { dtype, backend }) } : {}),
+    };
   }
 
   get tokenizer(): LlamaTokenizer {
@@ -133,7 +137,7 @@ export class LlamaModel {
 
   /**
    * What a hybrid keeps per request: LFM2's convolution layers their last kernel − 1 inputs (in the
-   * model's dtype); Granite 4.0-H's and Nemotron-H's Mamba layers their convolution rows and their f32 scan state.
+   * model's dtype); Granite 4.0-H's, Nemotron-H's and Falcon-H1's Mamba layers their convolution rows and their f32 scan state.
    */
   private get recurrentStateSpec(): RecurrentStateSpec | undefined {
     const { shortConv, mamba, hiddenSize } = this.config;
@@ -240,7 +244,8 @@ export class LlamaModel {
     }
     this.ropes.dispose();
     for (const rates of this.mambaRates.values()) rates.dispose();
-    this.mambaUnitNorm?.dispose();
+    this.mambaShared.unitNorm?.dispose();
+    this.mambaShared.projectionScale?.dispose();
     this.weights.pool?.release();
   }
 
@@ -261,7 +266,7 @@ export class LlamaModel {
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
-      const ctx = { config: this.config, layerRope, positions, segments, onLayer, mambaRates: this.mambaRates, mambaUnitNorm: this.mambaUnitNorm };
+      const ctx = { config: this.config, layerRope, positions, segments, onLayer, mambaRates: this.mambaRates, mambaShared: this.mambaShared };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
       if (options.logits === 'last') {

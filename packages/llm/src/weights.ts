@@ -78,7 +78,8 @@ export interface MambaWeights {
   dtBias: Tensor;
   aLog: Tensor;
   d: Tensor;
-  norm: Tensor;
+  /** The gated norm's weight [d_inner] (absent where the mixer has no norm: Falcon-H1 without mamba_rms_norm). */
+  norm?: Tensor;
   outProj: LinearWeights;
 }
 
