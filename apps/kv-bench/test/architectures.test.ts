@@ -39,8 +39,9 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // convolutions on the others (the cache holds two layers and the convolutions' state); LFM2-MoE: the
   // same with sigmoid-routed experts chosen with a selection bias; Granite 4.0-H: Mamba-2 mixers on three of four
   // layers (the cache holds one layer, and each Mamba layer's rows and scan state); Nemotron-H: one block per
-  // layer, two Mamba-2 mixers, one attention layer and two MLP layers.
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h']) {
+  // layer, two Mamba-2 mixers, one attention layer and two MLP layers; Falcon-H1: attention and a Mamba-2 mixer
+  // side by side on both layers (the cache holds both, and each layer's state).
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);
@@ -62,7 +63,7 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
       // A hybrid's recurrent state sits beside every method's K/V, the same bytes each time, and counts in the f16 baseline too.
       const recurrent = records.map((r: { kvParts: Record<string, number> }) => r.kvParts.recurrent ?? 0);
       expect(new Set(recurrent).size, `${name} recurrent bytes ${recurrent}`).toBe(1);
-      expect(recurrent[0] > 0).toBe(name.startsWith('lfm2') || name.startsWith('granite4') || name.startsWith('nemotron'));
+      expect(recurrent[0] > 0).toBe(['lfm2', 'granite4', 'nemotron', 'falcon'].some((family) => name.startsWith(family)));
     });
   }
 
