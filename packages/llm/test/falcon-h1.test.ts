@@ -5,12 +5,11 @@
 // are checked against the PyTorch reference in torch-reference-parity.test.ts (CPU, with each
 // multiplier shown to matter), webgpu.test.ts and cuda-emulator.test.ts.
 import { join } from 'node:path';
-import { denseCache } from '@kvkit/tensor-core';
 import { describe, expect, it } from 'vitest';
-import { loadModel, parseModelConfig } from '../src/index.js';
+import { parseModelConfig } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { readReference, TORCH_REFERENCE } from './helpers/fixtures.js';
-import { expectBatchMatchesSolo, expectChunkedPrefill } from './helpers/recurrent-continuity.js';
+import { TORCH_REFERENCE } from './helpers/fixtures.js';
+import { expectBatchMatchesSolo, expectChunkedPrefill, expectStateAfterPrompt } from './helpers/recurrent-continuity.js';
 
 // A config.json of Falcon-H1-0.5B's kind (sizes of that order; multipliers as such configs give them).
 const FALCON_H1 = {
@@ -76,24 +75,8 @@ describe('Falcon-H1 configs', () => {
 });
 
 describe('Falcon-H1 on the CPU (falcon-h1: two parallel layers, d_inner 24 in 4 heads of 6)', () => {
-  const ref = readReference(FIXTURE);
-  const ids = Int32Array.from(ref.ids);
-  const p = ref.prompt_tokens;
-
-  it('holds a cache layer per layer, and per layer its convolution rows and f32 scan state', async () => {
-    const model = await loadModel(FIXTURE, { dtype: 'f32' });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      expect(cache.layers).toHaveLength(2);
-      model.forward(ids.subarray(0, p), cache).dispose();
-      // 2 groups of d_state 8: conv rows [3, 24 + 32], scan state [4, 6, 8].
-      expect(cache.memory().parts.recurrent).toBe(2 * (3 * 56 + 4 * 6 * 8) * 4);
-      expect(cache.layers.every((layer) => layer.length === p)).toBe(true);
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
-  });
+  // 2 groups of d_state 8: per layer conv rows [3, 24 + 32] and scan state [4, 6, 8].
+  it('holds a cache layer per layer, and per layer its convolution rows and f32 scan state', () => expectStateAfterPrompt(FIXTURE, 2, 2 * (3 * 56 + 4 * 6 * 8) * 4));
 
   it('continues the state across passes: a prompt fed in chunks of 2, 1 and 4 tokens gives the one-pass logits', () => expectChunkedPrefill(FIXTURE, [2, 1, 4]));
 

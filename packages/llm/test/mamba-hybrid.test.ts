@@ -4,12 +4,11 @@
 // logits of both fixtures are checked against the PyTorch reference in
 // torch-reference-parity.test.ts (CPU), webgpu.test.ts and cuda-emulator.test.ts.
 import { join } from 'node:path';
-import { denseCache } from '@kvkit/tensor-core';
 import { describe, expect, it } from 'vitest';
-import { loadModel, parseModelConfig } from '../src/index.js';
+import { parseModelConfig } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { readReference, TORCH_REFERENCE } from './helpers/fixtures.js';
-import { expectBatchMatchesSolo, expectChunkedPrefill } from './helpers/recurrent-continuity.js';
+import { TORCH_REFERENCE } from './helpers/fixtures.js';
+import { expectBatchMatchesSolo, expectChunkedPrefill, expectStateAfterPrompt } from './helpers/recurrent-continuity.js';
 
 // A Granite-4.0-H-Tiny-shaped config.json (sizes as its model card gives them; attention on 4 of 40 layers).
 const GRANITE_4_H = {
@@ -76,23 +75,9 @@ describe('Granite 4.0-H configs', () => {
 });
 
 describe('Granite 4.0-H on the CPU (granite4-hybrid-moe: Mamba on layers 0, 2, 3; NoPE attention on 1)', () => {
-  const ref = readReference(FIXTURE);
-  const ids = Int32Array.from(ref.ids);
-  const p = ref.prompt_tokens;
-
-  it('holds one cache layer, and per Mamba layer its convolution rows and f32 scan state as the part "recurrent"', async () => {
-    const model = await loadModel(FIXTURE, { dtype: 'f32' });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      // d_inner 64 (4 heads of 16), d_state 8: conv rows [3, 64 + 16], scan state [4, 16, 8].
-      expect(cache.layers).toHaveLength(1);
-      model.forward(ids.subarray(0, p), cache).dispose();
-      expect(cache.memory().parts.recurrent).toBe(3 * (3 * 80 + 4 * 16 * 8) * 4);
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
-  });
+  // d_inner 64 (4 heads of 16), d_state 8: per Mamba layer conv rows [3, 64 + 16] and scan state [4, 16, 8].
+  it('holds one cache layer, and per Mamba layer its convolution rows and f32 scan state as the part "recurrent"', () =>
+    expectStateAfterPrompt(FIXTURE, 1, 3 * (3 * 80 + 4 * 16 * 8) * 4));
 
   it('continues the state across passes: a prompt fed in chunks of 2, 1 and 4 tokens gives the one-pass logits', () => expectChunkedPrefill(FIXTURE, [2, 1, 4]));
 

@@ -12,7 +12,7 @@ import { loadModel, parseModelConfig } from '../src/index.js';
 import { parsePythonJson } from '../src/python-json.js';
 import { expectKvkitError, expectKvkitErrorAsync } from './helpers/errors.js';
 import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
-import { expectBatchMatchesSolo, expectChunkedPrefill } from './helpers/recurrent-continuity.js';
+import { expectBatchMatchesSolo, expectChunkedPrefill, expectStateAfterPrompt } from './helpers/recurrent-continuity.js';
 
 // A Nemotron-H-8B-sized config.json (NemotronHConfig's default sizes): 52 layers, attention on 4 of
 // them, the rest alternating Mamba-2 mixers and MLPs.
@@ -94,21 +94,10 @@ describe('Nemotron-H configs', () => {
 describe('Nemotron-H on the CPU (nemotron-h: Mamba on layers 0 and 3, attention on 2, MLPs on 1 and 4)', () => {
   const ref = readReference(FIXTURE);
   const ids = Int32Array.from(ref.ids);
-  const p = ref.prompt_tokens;
 
-  it('reads the released checkpoint’s backbone.* names, holds one cache layer, and per Mamba layer its convolution rows and f32 scan state', async () => {
-    const model = await loadModel(FIXTURE, { dtype: 'f32' });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      expect(cache.layers).toHaveLength(1);
-      model.forward(ids.subarray(0, p), cache).dispose();
-      // d_inner 32 (4 heads of 8), 2 groups of d_state 8: conv rows [3, 32 + 32], scan state [4, 8, 8].
-      expect(cache.memory().parts.recurrent).toBe(2 * (3 * 64 + 4 * 8 * 8) * 4);
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
-  });
+  // d_inner 32 (4 heads of 8), 2 groups of d_state 8: per Mamba layer conv rows [3, 32 + 32] and scan state [4, 8, 8].
+  it('reads the released checkpoint’s backbone.* names, holds one cache layer, and per Mamba layer its convolution rows and f32 scan state', () =>
+    expectStateAfterPrompt(FIXTURE, 1, 2 * (3 * 64 + 4 * 8 * 8) * 4));
 
   it('normalizes the gated output per group of channels: one norm over all of d_inner gives other logits', async () => {
     const model = await loadModel(FIXTURE, { dtype: 'f32' });

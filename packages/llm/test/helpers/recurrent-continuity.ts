@@ -1,7 +1,30 @@
 import { denseCache } from '@kvkit/tensor-core';
 import { assertClose } from '@kvkit/tensor-core/testing';
+import { expect } from 'vitest';
 import { type LlamaModel, loadModel } from '../../src/index.js';
 import { readReference, rows } from './fixtures.js';
+
+/**
+ * A hybrid fixture's prompt run through a fresh cache: the cache has `cacheLayers` layers, each
+ * holding the prompt, and beside them `recurrentBytes` of recurrent state (the part "recurrent"),
+ * which the report's total includes.
+ */
+export async function expectStateAfterPrompt(dir: string, cacheLayers: number, recurrentBytes: number): Promise<void> {
+  const ref = readReference(dir);
+  const model = await loadModel(dir, { dtype: 'f32' });
+  const cache = model.createCache(denseCache({ dtype: 'f32' }));
+  try {
+    expect(cache.layers).toHaveLength(cacheLayers);
+    model.forward(Int32Array.from(ref.ids).subarray(0, ref.prompt_tokens), cache).dispose();
+    const report = cache.memory();
+    expect(report.parts.recurrent).toBe(recurrentBytes);
+    expect(report.bytes).toBe(report.layers.reduce((sum, layer) => sum + layer.bytes, 0) + recurrentBytes);
+    expect(cache.layers.every((layer) => layer.length === ref.prompt_tokens)).toBe(true);
+  } finally {
+    cache.dispose();
+    model.dispose();
+  }
+}
 
 /**
  * A hybrid fixture's prompt fed in `chunks` (token counts), then one more token, each pass's
