@@ -230,6 +230,8 @@ function nemotronHTensors(config: LlamaConfig, target: WeightTarget): ExpectedTe
     normTensors(list, config, `${p}.norm`, d, (t) => (layer.inputNorm = t));
     if (config.mamba?.layers.includes(i)) {
       mambaTensors(list, config, config.mamba, `${p}.mixer`, layer);
+    } else if (routesLayer(config.moe, i)) {
+      expertTensors(list, config, config.moe, p, layer);
     } else if (config.singleBlocks?.mlpLayers.includes(i)) {
       linear(`${p}.mixer.up_proj`, ff, d, mlpBias, (w) => (layer.up = w));
       linear(`${p}.mixer.down_proj`, d, ff, mlpBias, (w) => (layer.down = w));
@@ -250,7 +252,9 @@ function nemotronHTensors(config: LlamaConfig, target: WeightTarget): ExpectedTe
  * beside them); Granite stores them stacked already: block_sparse_moe.router.layer, input_linear
  * [experts, 2 · size, hidden] (gate rows, then up rows) and output_linear, with shared_mlp's fused
  * input_linear and output_linear on the layer. LFM2-MoE names them feed_forward.gate and
- * feed_forward.experts.e.w1 / w3 / w2, with its selection bias feed_forward.expert_bias.
+ * feed_forward.experts.e.w1 / w3 / w2, with its selection bias feed_forward.expert_bias; Nemotron-H
+ * mixer.gate with its e_score_correction_bias, its ungated experts mixer.experts.e.up_proj /
+ * down_proj and mixer.shared_experts.up_proj / down_proj.
  */
 function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConfig, p: string, layer: Partial<LayerWeights>): void {
   const { hiddenSize: d } = config;
@@ -268,6 +272,21 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
     const down = stack(`${block}.output_linear`, [experts, d, ff], (t) => (weights.down = t));
     list.push(into(`${gateUp.name}.weight`, gateUp.shape, gateUp, 0), into(`${down.name}.weight`, down.shape, down, 0));
     if (shared) graniteSharedMlpTensors(list, p, d, moe.sharedExpert!.size, shared);
+    return;
+  }
+  if (config.modelType === 'nemotron_h') {
+    const block = `${p}.mixer`;
+    linearTensors(list, `${block}.gate`, experts, d, false, (w) => (weights.router = w));
+    list.push(whole(`${block}.gate.e_score_correction_bias`, [experts], (t) => (weights.selectionBias = t)));
+    const up = stack(`${block}.experts.*.up_proj`, [experts, ff, d], (t) => (weights.up = t));
+    const down = stack(`${block}.experts.*.down_proj`, [experts, d, ff], (t) => (weights.down = t));
+    for (let e = 0; e < experts; e++) {
+      list.push(into(`${block}.experts.${e}.up_proj.weight`, [ff, d], up, e * ff));
+      list.push(into(`${block}.experts.${e}.down_proj.weight`, [d, ff], down, e * d));
+    }
+    const size = moe.sharedExpert!.size;
+    linearTensors(list, `${block}.shared_experts.up_proj`, size, d, config.mlpBias, (w) => (shared!.up = w));
+    linearTensors(list, `${block}.shared_experts.down_proj`, d, size, config.mlpBias, (w) => (shared!.down = w));
     return;
   }
   const mixtral = config.modelType === 'mixtral';

@@ -73,7 +73,8 @@ export interface LlamaConfig extends LayerTraits {
   falconH1?: FalconH1Multipliers;
   /**
    * Nemotron-H: each layer is one block, x + mixer(norm(x)), with no MLP after the mixer; the
-   * layers in `mlpLayers` are an MLP alone (neither attention nor Mamba).
+   * layers in `mlpLayers` are an MLP alone (neither attention nor Mamba: a dense one, or a mixture
+   * of experts where `moe` routes the layer).
    */
   singleBlocks?: { mlpLayers: number[] };
   /**
@@ -186,10 +187,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // GPT-NeoX and StableLM read use_parallel_residual (defaults: true and false).
   const readsParallel = type === 'gpt_neox' || type === 'stablelm';
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
-  const moe = parseMoeConfig(c, type, numLayers, positiveInt, invalid);
+  const moe = parseMoeConfig(c, type, numLayers, nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])), positiveInt, invalid, unsupported);
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
   const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);
-  const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' ? [i] : []));
+  const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' || kind === 'moe' ? [i] : []));
   const falconH1 = parseFalconH1Multipliers(c, type, positiveNumber, invalid);
   // Falcon-H1's layers attend beside their mixers; elsewhere a Mamba layer does not attend.
   const mixerOnly = falconH1 ? [] : (mamba?.layers ?? []);

@@ -92,8 +92,23 @@ function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope):
 }
 
 /**
+ * Each (row, expert) pair's hidden activations [pairs, expertSize]: act(gate) · up for gated experts
+ * (their gate and up rows in one product), act(up) for ungated ones.
+ */
+function expertHidden(rows: Tensor, w: MoeWeights, experts: Tensor, config: LlamaConfig, moe: MoeConfig, scope: TensorScope): Tensor {
+  const activation = ACTIVATIONS[config.mlpActivation];
+  const product = (stack: Tensor) => scope.track(indexedMatmul(rows, stack, experts, { accumulate: PRODUCT_SUMS }));
+  if (!w.gateUp) return scope.track(activation(product(w.up!)));
+  const [pairs, size] = [rows.shape[0], moe.expertSize];
+  const gateUp = product(w.gateUp);
+  const gate = scope.track(slice(gateUp, [0, 0], [pairs, size]));
+  const up = scope.track(slice(gateUp, [0, size], [pairs, 2 * size]));
+  return scope.track(mul(scope.track(activation(gate)), up));
+}
+
+/**
  * A mixture-of-experts MLP on rows h [n, hidden], as transformers computes it: the router's
- * scores in f32 (`routeRows`), each row through its chosen SwiGLU experts, and their outputs summed
+ * scores in f32 (`routeRows`), each row through its chosen experts (SwiGLU, or ungated: `expertHidden`), and their outputs summed
  * with the chosen weights; Qwen2-MoE adds its shared expert scaled by sigmoid(shared_expert_gate(h)),
  * Granite's shared MLP is added as it is.
  * The choice stays on the device: each (row, expert) pair is a row of `indexedMatmul`, which reads
@@ -107,11 +122,7 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   // Row r of h once for each of its k experts, in the order topk lists them (a copy on the device: nothing uploaded per layer).
   const repeated = () => scope.track(reshape(scope.track(concat(Array<Tensor>(k).fill(scope.track(expandDims(h, 1))), 1)), [pairs, hidden]));
   const rows = k === 1 ? h : repeated();
-  const size = moe.expertSize;
-  const gateUp = scope.track(indexedMatmul(rows, w.gateUp, experts, { accumulate: PRODUCT_SUMS }));
-  const gate = scope.track(slice(gateUp, [0, 0], [pairs, size]));
-  const up = scope.track(slice(gateUp, [0, size], [pairs, 2 * size]));
-  const activated = scope.track(mul(scope.track(ACTIVATIONS[config.mlpActivation](gate)), up));
+  const activated = expertHidden(rows, w, experts, config, moe, scope);
   const outputs = scope.track(indexedMatmul(activated, w.down, experts, { accumulate: PRODUCT_SUMS }));
   const routeWeights = scope.track(reshape(chosen.dtype === h.dtype ? chosen : scope.track(cast(chosen, h.dtype)), [pairs, 1]));
   const weighted = scope.track(mul(outputs, routeWeights));

@@ -54,11 +54,14 @@ export interface ModelFamily {
     normalize: boolean | 'config';
     sharedExpert?: 'gated' | 'ungated';
     /**
-     * LFM2-MoE's router: each expert's sigmoid instead of a softmax over them, a learned bias
-     * (expert_bias, with use_expert_bias) added to the scores only to choose the experts, and the
-     * chosen scores renormalized over their sum + 1e-6.
+     * A router scoring each expert by its sigmoid instead of a softmax over them, a learned bias
+     * added to the scores only to choose the experts (LFM2-MoE's expert_bias with use_expert_bias;
+     * Nemotron-H's e_score_correction_bias, always), and the chosen scores renormalized over their
+     * sum + `normalizeEpsilon` (LFM2-MoE: 1e-6; DeepSeek-V3's routing in Nemotron-H: 1e-20).
      */
-    sigmoidRouter?: true;
+    sigmoidRouter?: { selectionBias: 'use_expert_bias' | 'always'; normalizeEpsilon: number };
+    /** Experts that are down(act(up(x))) without a gate (Nemotron-H's ReLU² experts). */
+    ungatedExperts?: true;
     /** Granite 4.0-H: num_experts 0 means no experts (the layer's MLP is the shared one alone). */
     optional?: true;
   };
@@ -335,7 +338,7 @@ export const MODEL_FAMILIES = {
     covers: 'LFM2-MoE (Lfm2MoeForCausalLM: LFM2-8B-A1B): LFM2\'s hybrid of short convolutions and attention with a mixture of experts after the first dense layers, routed by sigmoid scores with a selection bias',
     architecture: 'Lfm2MoeForCausalLM',
     ...LFM2_FAMILY,
-    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sigmoidRouter: true },
+    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sigmoidRouter: { selectionBias: 'use_expert_bias', normalizeEpsilon: 1e-6 } },
     // Lfm2MoeConfig's defaults are LFM2-8B-A1B's sizes.
     configDefaults: {
       ...LFM2_DEFAULTS,
@@ -362,14 +365,39 @@ export const MODEL_FAMILIES = {
     configNames: GRANITE_SHARED_NAMES,
   },
   nemotron_h: {
-    covers: 'NVIDIA Nemotron-H (NemotronHForCausalLM: Nemotron-H 4B/8B/47B/56B, Nemotron Nano 2 9B/12B): one block per layer, a Mamba-2 mixer (grouped gated norm), NoPE attention or a ReLU² MLP',
+    covers: 'NVIDIA Nemotron-H (NemotronHForCausalLM: Nemotron-H 4B/8B/47B/56B, Nemotron Nano 2 9B/12B, Nemotron 3 Nano 30B-A3B): one block per layer, a Mamba-2 mixer (grouped gated norm), NoPE attention, a ReLU² MLP or a mixture of ReLU² experts',
     architecture: 'NemotronHForCausalLM',
     maxPositions: 4096,
     slidingWindow: null,
     layer: { gatedMlp: false },
+    // Nemotron 3's 'E' layers: DeepSeek-V3's sigmoid routing (one group), ReLU² experts and a shared one.
+    moe: {
+      expertSizeField: 'moe_intermediate_size',
+      normalize: 'config',
+      sharedExpert: 'ungated',
+      sigmoidRouter: { selectionBias: 'always', normalizeEpsilon: 1e-20 },
+      ungatedExperts: true,
+    },
     // NemotronHConfig's defaults (Nemotron-H-8B's sizes); its attention has no rotary embedding.
-    configDefaults: { vocab_size: 131072, hidden_size: 4096, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, intermediate_size: 21504, rms_norm_eps: 1e-5, hidden_act: 'relu2' },
+    configDefaults: {
+      vocab_size: 131072,
+      hidden_size: 4096,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      intermediate_size: 21504,
+      rms_norm_eps: 1e-5,
+      hidden_act: 'relu2',
+      num_experts: 8,
+      num_experts_per_tok: 2,
+      moe_intermediate_size: 7688,
+      shared_expert_intermediate_size: 7688,
+      norm_topk_prob: true,
+      routed_scaling_factor: 1,
+    },
     configNames: {
+      n_routed_experts: 'num_experts',
+      moe_shared_expert_intermediate_size: 'shared_expert_intermediate_size',
       layer_norm_epsilon: 'rms_norm_eps',
       mlp_hidden_act: 'hidden_act',
       attention_head_dim: 'head_dim',

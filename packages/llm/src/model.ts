@@ -167,16 +167,17 @@ export class LlamaModel {
 
   /**
    * A routing layer's experts (`config.moe`), as stacked at load: the router [experts, hidden], each
-   * expert's gate rows then up rows [experts, 2 · expertSize, hidden], and down [experts, hidden,
+   * expert's gate rows then up rows [experts, 2 · expertSize, hidden] (`gateUp`; for ungated experts,
+   * Nemotron-H's, their up rows [experts, expertSize, hidden] as `up`), and down [experts, hidden,
    * expertSize]; undefined on a dense layer. The model owns them (do not dispose).
    */
-  expertWeights(layer: number): { router: Tensor; gateUp: Tensor; down: Tensor } | undefined {
+  expertWeights(layer: number): { router: Tensor; gateUp?: Tensor; up?: Tensor; down: Tensor } | undefined {
     this.assertAlive();
     if (!Number.isInteger(layer) || layer < 0 || layer >= this.config.numLayers) {
       throw new IndexOutOfRangeError(`expertWeights: layer ${layer} is outside 0…${this.config.numLayers - 1}`, { layer });
     }
     const moe = this.weights.layers[layer].moe;
-    return moe && { router: moe.router.weight, gateUp: moe.gateUp, down: moe.down };
+    return moe && { router: moe.router.weight, ...(moe.gateUp ? { gateUp: moe.gateUp } : { up: moe.up }), down: moe.down };
   }
 
   /**
@@ -239,6 +240,7 @@ export class LlamaModel {
         release(lin?.bias);
       }
       release(moe?.gateUp);
+      release(moe?.up);
       release(moe?.selectionBias);
       release(moe?.down);
     }

@@ -1,6 +1,6 @@
 import { MODEL_FAMILIES, type ModelFamily, type ModelType } from './model-families.js';
 
-/** A mixture-of-experts MLP: a router picks `expertsPerToken` of `experts` SwiGLU experts for each token. */
+/** A mixture-of-experts MLP: a router picks `expertsPerToken` of `experts` experts (SwiGLU, or ungated: `gatedExperts`) for each token. */
 export interface MoeConfig {
   experts: number;
   expertsPerToken: number;
@@ -23,22 +23,28 @@ export interface MoeConfig {
   normalizeEpsilon: number;
   /** Factor on the chosen experts' weights (routed_scaling_factor; 1 where a family has none). */
   routedScale: number;
+  /** down(act(gate(x)) · up(x)) experts (stacked gate and up rows), or down(act(up(x))) ones (Nemotron-H's ReLU² experts). */
+  gatedExperts: boolean;
 }
 
 /**
  * The MoE settings of a config.json, or undefined for a dense family. Qwen's layers route where
  * transformers' Qwen2MoeDecoderLayer does: not listed in `mlp_only_layers`, and (index + 1) a
- * multiple of `decoder_sparse_step`.
+ * multiple of `decoder_sparse_step`; where the layer kinds name them (`routedLayers`: Nemotron-H's
+ * 'E' layers) those route and no others (none: undefined).
  */
 export function parseMoeConfig(
   c: Record<string, unknown>,
   type: ModelType,
   numLayers: number,
+  routedLayers: readonly number[] | undefined,
   positiveInt: (field: string, fallback?: number) => number,
   invalid: (field: string, problem: string) => never,
+  unsupported: (field: string, value: unknown, supported: string) => never,
 ): MoeConfig | undefined {
   const family = (MODEL_FAMILIES[type] as ModelFamily).moe;
-  if (!family || (family.optional && c.num_experts === 0)) return undefined;
+  if (!family || (family.optional && c.num_experts === 0) || routedLayers?.length === 0) return undefined;
+  if (routedLayers) assertOneRoutingGroup(c, unsupported);
   const experts = positiveInt('num_experts');
   const expertsPerToken = positiveInt('num_experts_per_tok');
   if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);
@@ -54,10 +60,12 @@ export function parseMoeConfig(
   // LFM2-MoE: the first num_dense_layers layers have a dense MLP.
   const firstDense = c.num_dense_layers ?? 0;
   if (!Number.isInteger(firstDense) || (firstDense as number) < 0 || (firstDense as number) > numLayers) invalid('num_dense_layers', `must be an integer in 0…${numLayers}, got ${JSON.stringify(firstDense)}`);
-  const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) => i < (firstDense as number) || (only as number[]).includes(i) || (i + 1) % step !== 0);
+  const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) =>
+    routedLayers ? !routedLayers.includes(i) : i < (firstDense as number) || (only as number[]).includes(i) || (i + 1) % step !== 0,
+  );
   const routedScale = c.routed_scaling_factor ?? 1;
   if (typeof routedScale !== 'number' || !(routedScale > 0) || !Number.isFinite(routedScale)) invalid('routed_scaling_factor', `must be a positive number, got ${JSON.stringify(routedScale)}`);
-  const sigmoid = family.sigmoidRouter === true;
+  const sigmoid = family.sigmoidRouter;
   return {
     experts,
     expertsPerToken,
@@ -66,10 +74,21 @@ export function parseMoeConfig(
     denseLayers,
     ...(shared ? { sharedExpert: { size: sharedSize, gated: family.sharedExpert === 'gated' } } : {}),
     scoring: sigmoid ? 'sigmoid' : 'softmax',
-    selectionBias: sigmoid && c.use_expert_bias === true,
-    normalizeEpsilon: sigmoid ? 1e-6 : 0,
+    selectionBias: sigmoid !== undefined && (sigmoid.selectionBias === 'always' || c.use_expert_bias === true),
+    normalizeEpsilon: sigmoid?.normalizeEpsilon ?? 0,
     routedScale: routedScale as number,
+    gatedExperts: !family.ungatedExperts,
   };
+}
+
+/**
+ * DeepSeek-V3's routing as Nemotron-H uses it: one group of experts (n_group 1, or every group
+ * kept: topk_group = n_group) and no latent projection (moe_latent_size null); anything else is refused.
+ */
+function assertOneRoutingGroup(c: Record<string, unknown>, unsupported: (field: string, value: unknown, supported: string) => never): void {
+  const groups = c.n_group ?? 1;
+  if (c.topk_group !== undefined && c.topk_group !== groups) unsupported('topk_group', c.topk_group, `n_group (${JSON.stringify(groups)}): every group of experts kept`);
+  if (c.moe_latent_size !== undefined && c.moe_latent_size !== null) unsupported('moe_latent_size', c.moe_latent_size, 'null (no latent projection)');
 }
 
 /** Whether layer `layer` routes through experts. */

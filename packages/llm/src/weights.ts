@@ -102,11 +102,13 @@ export interface MlpWeights {
 export interface MoeWeights {
   /** [experts, hidden]: the router's logits. */
   router: LinearWeights;
-  /** [experts, 2 · expertSize, hidden]: each expert's gate rows, then its up rows. */
-  gateUp: Tensor;
+  /** [experts, 2 · expertSize, hidden]: each gated expert's gate rows, then its up rows (`MoeConfig.gatedExperts`). */
+  gateUp?: Tensor;
+  /** [experts, expertSize, hidden]: each ungated expert's up rows (Nemotron-H's). */
+  up?: Tensor;
   /** [experts, hidden, expertSize]. */
   down: Tensor;
-  /** LFM2-MoE's expert_bias [experts]: added to the router's scores to choose the experts, not to weigh them. */
+  /** LFM2-MoE's expert_bias, Nemotron-H's e_score_correction_bias [experts]: added to the router's scores to choose the experts, not to weigh them. */
   selectionBias?: Tensor;
   /** A shared expert (Qwen2-MoE's, Granite's shared_mlp) and Qwen2-MoE's gate on it ([1, hidden]: sigmoid of it scales the shared expert's output). */
   shared?: MlpWeights;

@@ -167,7 +167,7 @@ const GRANITE_MOE_1B = {
 };
 
 // How every family but LFM2-MoE routes: a softmax over the experts, no selection bias or scaling.
-const SOFTMAX_ROUTER = { scoring: 'softmax', selectionBias: false, normalizeEpsilon: 0, routedScale: 1 } as const;
+const SOFTMAX_ROUTER = { scoring: 'softmax', selectionBias: false, normalizeEpsilon: 0, routedScale: 1, gatedExperts: true } as const;
 
 // An LFM2-MoE config as LFM2-8B-A1B's names it, its sizes left to Lfm2MoeConfig's defaults (hidden 2048, 32 of
 // 4 experts of 1792, the first 2 layers dense), attention on every fourth of 32 layers.
@@ -238,6 +238,7 @@ describe('mixture-of-experts configs', () => {
       selectionBias: true,
       normalizeEpsilon: 1e-6,
       routedScale: 1,
+      gatedExperts: true,
     });
     expect(c).toMatchObject({ hiddenSize: 2048, intermediateSize: 7168, numHeads: 32, numKvHeads: 8, qkNorm: 'head', tieWordEmbeddings: true, ropeTheta: 1e6 });
     expect(c.attentionLayers).toEqual([2, 6, 10, 14, 18, 22, 26, 30]);
@@ -266,14 +267,14 @@ describe('mixture-of-experts checkpoints', () => {
       const hidden = model.config.hiddenSize;
       const moe = model.expertWeights(0)!;
       expect(moe.router.shape).toEqual([experts, hidden]);
-      expect(moe.gateUp.shape).toEqual([experts, 2 * expertSize, hidden]);
+      expect(moe.gateUp!.shape).toEqual([experts, 2 * expertSize, hidden]);
       expect(moe.down.shape).toEqual([experts, hidden, expertSize]);
       // Layer 1 is dense (mlp_only_layers): no experts there.
       expect(model.expertWeights(1)).toBeUndefined();
       // Expert 3's up rows are the second half of its block, as stored.
       const file = parseSafetensors(filesOf(QWEN_MOE)['model.safetensors'], 'model.safetensors');
       const stored = readFloat32(file, file.tensors.get('model.layers.0.mlp.experts.3.up_proj.weight')!);
-      const gateUp = moe.gateUp.readFloat32Sync();
+      const gateUp = moe.gateUp!.readFloat32Sync();
       const block = 2 * expertSize * hidden;
       expect(gateUp.subarray(3 * block + expertSize * hidden, 4 * block)).toEqual(stored);
       const storedBytes = [...file.tensors.values()].reduce((sum, e) => sum + e.shape.reduce((a, b) => a * b, 1), 0) * 4;
@@ -291,7 +292,7 @@ describe('mixture-of-experts checkpoints', () => {
         const model = await loadModel(dir, { halfWeights });
         const cache = model.createCache();
         try {
-          if (halfWeights) expect(model.expertWeights(0)!.gateUp.dtype).toBe('bf16');
+          if (halfWeights) expect(model.expertWeights(0)!.gateUp!.dtype).toBe('bf16');
           return model.forward(ids, cache, { logits: 'all' }).readFloat32Sync();
         } finally {
           cache.dispose();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { denseCache } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { loadModel, parseModelConfig } from '../src/index.js';
+import { loadModel, parseModelConfig, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
 import { parsePythonJson } from '../src/python-json.js';
 import { expectKvkitError, expectKvkitErrorAsync } from './helpers/errors.js';
 import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
@@ -42,7 +42,27 @@ const NEMOTRON_H_8B = {
   vocab_size: 131072,
 };
 
+// A config.json of Nemotron 3 Nano's kind (30B-A3B): 'E' layers route through 6 of 128 ReLU² experts beside a shared one.
+const NANO_PATTERN = 'MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME';
+const NEMOTRON_3_NANO = {
+  ...NEMOTRON_H_8B,
+  hidden_size: 2688,
+  hybrid_override_pattern: NANO_PATTERN,
+  num_hidden_layers: NANO_PATTERN.length,
+  n_routed_experts: 128,
+  num_experts_per_tok: 6,
+  moe_intermediate_size: 1856,
+  moe_shared_expert_intermediate_size: 3712,
+  n_shared_experts: 1,
+  routed_scaling_factor: 2.5,
+  norm_topk_prob: true,
+  n_group: 1,
+  topk_group: 1,
+  moe_latent_size: null,
+};
+
 const FIXTURE = join(TORCH_REFERENCE, 'nemotron-h');
+const MOE_FIXTURE = join(TORCH_REFERENCE, 'nemotron-h-moe');
 
 describe('Nemotron-H configs', () => {
   it('reads the blocks from hybrid_override_pattern: Mamba layers, NoPE attention layers, ReLU² MLP layers', () => {
@@ -56,6 +76,18 @@ describe('Nemotron-H configs', () => {
     expect(c).toMatchObject({ mlpActivation: 'relu2', gatedMlp: false, normEps: 1e-5, headDim: 128 });
   });
 
+  it('reads Nemotron 3’s mixture-of-experts layers: sigmoid scores chosen with the correction bias, renormalized, scaled, ReLU² experts beside a shared one', () => {
+    const c = parseModelConfig(NEMOTRON_3_NANO);
+    const routed = [...NANO_PATTERN].flatMap((letter, i) => (letter === 'E' ? [i] : []));
+    expect(c.moe).toMatchObject({ experts: 128, expertsPerToken: 6, expertSize: 1856, normalizeTopK: true, scoring: 'sigmoid', selectionBias: true, normalizeEpsilon: 1e-20, routedScale: 2.5, gatedExperts: false, sharedExpert: { size: 3712, gated: false } });
+    expect(c.moe!.denseLayers.filter((i) => routed.includes(i))).toEqual([]);
+    expect(c.moe!.denseLayers).toHaveLength(NANO_PATTERN.length - routed.length);
+    expect(c.singleBlocks!.mlpLayers).toEqual(routed);
+    expect(c.attentionLayers).toHaveLength(6);
+    // Without 'E' layers there is no mixture.
+    expect(parseModelConfig(NEMOTRON_H_8B).moe).toBeUndefined();
+  });
+
   it('reads transformers 5’s layers_block_type, the older mamba_* names, and counts the layers when num_hidden_layers is left out', () => {
     const { hybrid_override_pattern: _pattern, num_hidden_layers: _count, n_groups: _groups, conv_kernel: _taps, ...rest } = NEMOTRON_H_8B;
     const names = { M: 'linear_attention', '*': 'full_attention', '-': 'mlp' } as const;
@@ -67,8 +99,11 @@ describe('Nemotron-H configs', () => {
 
   it('refuses what it cannot run with a typed error naming the field', () => {
     const patterned = (pattern: string) => ({ ...NEMOTRON_H_8B, hybrid_override_pattern: pattern, num_hidden_layers: pattern.length });
-    expectKvkitError(() => parseModelConfig(patterned('M-*E')), 'UNSUPPORTED_MODEL', /hybrid_override_pattern = "E" is not supported/);
-    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, hybrid_override_pattern: undefined, layers_block_type: ['mamba', 'attention', 'moe'] }), 'UNSUPPORTED_MODEL', /layers_block_type = "moe"/);
+    expectKvkitError(() => parseModelConfig(patterned('M-*X')), 'UNSUPPORTED_MODEL', /hybrid_override_pattern = "X" is not supported/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, hybrid_override_pattern: undefined, layers_block_type: ['mamba', 'attention', 'hybrid'] }), 'UNSUPPORTED_MODEL', /layers_block_type = "hybrid"/);
+    // Nemotron 3's experts with DeepSeek-V3's group-limited routing or a latent projection.
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_3_NANO, n_group: 8, topk_group: 4 }), 'UNSUPPORTED_MODEL', /topk_group = 4 is not supported/);
+    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_3_NANO, moe_latent_size: 1024 }), 'UNSUPPORTED_MODEL', /moe_latent_size = 1024/);
     expectKvkitError(() => parseModelConfig(patterned('M-M-')), 'INVALID_CONFIG', /at least one attention layer/);
     expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, num_hidden_layers: 50 }), 'INVALID_CONFIG', /num_hidden_layers \(50\) must equal the 52 layers/);
     expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, hybrid_override_pattern: undefined }), 'INVALID_CONFIG', /hybrid_override_pattern must give each layer/);
@@ -114,6 +149,28 @@ describe('Nemotron-H on the CPU (nemotron-h: Mamba on layers 0 and 3, attention 
     }
   });
 
+  it('routes the experts with the correction bias: zeroed, it changes the choices and the logits (nemotron-h-moe)', async () => {
+    const moeRef = readReference(MOE_FIXTURE);
+    const files = filesOf(MOE_FIXTURE);
+    const file = parseSafetensors(files['model.safetensors'], 'model.safetensors');
+    const tensors: Parameters<typeof serializeSafetensors>[0] = {};
+    for (const [name, entry] of file.tensors) {
+      const data = readFloat32(file, entry);
+      tensors[name] = { dtype: 'F32', shape: entry.shape, data: name.endsWith('e_score_correction_bias') ? data.fill(0) : data };
+    }
+    files['model.safetensors'] = serializeSafetensors(tensors);
+    const model = await loadModel({ files });
+    const cache = model.createCache();
+    try {
+      const logits = model.forward(Int32Array.from(moeRef.ids), cache);
+      expect(relativeError(logits.readFloat32Sync(), rows(moeRef.logits, 0, moeRef.ids.length))).toBeGreaterThan(1e-2);
+      logits.dispose();
+    } finally {
+      cache.dispose();
+      model.dispose();
+    }
+  });
+
   it('refuses a corrupt config.json with a typed error naming the file', async () => {
     const files = filesOf(FIXTURE);
     files['config.json'] = new TextEncoder().encode('{"model_type": "nemotron_h", "time_step_limit": [0.0, Inf]}');
@@ -123,4 +180,9 @@ describe('Nemotron-H on the CPU (nemotron-h: Mamba on layers 0 and 3, attention 
   it('continues the state across passes: a prompt fed in chunks of 2, 1 and 4 tokens gives the one-pass logits', () => expectChunkedPrefill(FIXTURE, [2, 1, 4]));
 
   it('keeps each request’s state in its own cache: a batched pass gives every request its solo logits', () => expectBatchMatchesSolo(FIXTURE));
+
+  it('with experts too (nemotron-h-moe): chunked prefill and batched requests give the one-pass and solo logits', async () => {
+    await expectChunkedPrefill(MOE_FIXTURE, [3, 4]);
+    await expectBatchMatchesSolo(MOE_FIXTURE);
+  });
 });

@@ -13,7 +13,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'falcon-h1', 'falcon-h1-bf16', 'falcon-h1-norm', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granite4-hybrid-dense', 'granite4-hybrid-moe', 'granitemoe-shared', 'granitemoe-stacked', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'nemotron-h', 'nemotron-h-bf16', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
+    expect(fixtures).toEqual(['cohere-parallel', 'cohere2-sliding-nope', 'falcon-h1', 'falcon-h1-bf16', 'falcon-h1-norm', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-sandwich', 'granite-multipliers', 'granite4-hybrid-dense', 'granite4-hybrid-moe', 'granitemoe-shared', 'granitemoe-stacked', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'nemotron-h', 'nemotron-h-bf16', 'nemotron-h-moe', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-qk-norm', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm']);
   });
 
   for (const name of fixtures) {
@@ -113,6 +113,9 @@ describe('parity with the independent PyTorch reference', () => {
     ...(['key_multiplier', 'attention_in_multiplier', 'attention_out_multiplier', 'ssm_in_multiplier', 'ssm_out_multiplier', 'embedding_multiplier', 'lm_head_multiplier'] as const).map(
       (field) => ['falcon-h1', { [field]: 1, time_step_limit: null }] as const,
     ),
+    // Nemotron 3's experts: the routed scaling and the renormalization each matter (the selection bias is checked in nemotron-h.test.ts).
+    ['nemotron-h-moe', { routed_scaling_factor: 1, time_step_limit: null }],
+    ['nemotron-h-moe', { norm_topk_prob: false, time_step_limit: null }],
     ['falcon-h1', { mlp_multipliers: [1, 1], time_step_limit: null }],
     ['falcon-h1', { ssm_multipliers: [1, 1, 1, 1, 1], time_step_limit: null }],
     ['falcon-h1-norm', { mamba_rms_norm: false, time_step_limit: null }],
