@@ -1,12 +1,17 @@
 /**
- * @kvkit/llm hybrid-model benchmark (not a test): an LFM2-350M-shaped model (16 layers of hidden
- * 1024, attention on 6 of them, gated short convolutions of 3 taps on the other 10, MLP 4608) with
- * random f32 weights, next to the Llama of the same shape whose every layer attends, measured in the
- * same run on the CPU: weights, resident cache bytes, prefill tokens/s and decode ms/token at a
- * short and a long context. The hybrid's cache holds 6 layers of K/V plus a few rows of convolution
- * state; its decode reads fewer cache bytes per token as the context grows.
+ * @kvkit/llm hybrid-model benchmark (not a test), random f32 weights, measured in the same run on
+ * the CPU next to a model of the same shape whose mixers all attend: weights, resident cache bytes,
+ * prefill tokens/s and decode ms/token at a short and a long context.
  *
- *   npm run bench:hybrid -w @kvkit/llm     (--contexts 64,2048 --tokens N --rounds N --vocab N)
+ * - `--family lfm2` (default): an LFM2-350M-shaped model (16 layers of hidden 1024, attention on 6
+ *   of them, gated short convolutions of 3 taps on the other 10, MLP 4608) beside the Llama of its
+ *   shape. The hybrid's cache holds 6 layers of K/V plus a few rows of convolution state.
+ * - `--family nemotron_h`: a Nemotron-H-shaped model (16 one-block layers of hidden 1024: 7 Mamba-2
+ *   mixers of 32 heads × 64 with 8 groups of d_state 128, 2 attention layers, 7 ReLU² MLPs of 4096)
+ *   beside the same model with attention in place of every Mamba mixer. The hybrid's cache holds 2
+ *   layers of K/V plus each mixer's 1 MiB of scan state.
+ *
+ *   npm run bench:hybrid -w @kvkit/llm     (--family lfm2|nemotron_h --contexts 64,2048 --tokens N --rounds N --vocab N)
  */
 import { parseArgs } from 'node:util';
 import { createRng } from '@kvkit/tensor-core';
@@ -18,8 +23,10 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '5' },
     vocab: { type: 'string', default: '4096' },
+    family: { type: 'string', default: 'lfm2' },
   },
 });
+if (values.family !== 'lfm2' && values.family !== 'nemotron_h') throw new Error(`--family must be lfm2 or nemotron_h, got ${values.family}`);
 const CONTEXTS = values.contexts.split(',').map(Number);
 const TOKENS = Number(values.tokens);
 const ROUNDS = Number(values.rounds);
@@ -27,6 +34,9 @@ const VOCAB = Number(values.vocab);
 const [HIDDEN, LAYERS, HEADS, KV_HEADS, FF, TAPS] = [1024, 16, 16, 8, 4608, 3];
 const ATTENTION = [2, 5, 8, 10, 12, 14];
 const HEAD_DIM = HIDDEN / HEADS;
+// The Nemotron-H-shaped model's blocks (M: Mamba-2, *: attention, -: ReLU² MLP) and sizes.
+const NEMOTRON_PATTERN = 'M-M-M-M*-M-M-M*-';
+const [MAMBA_HEADS, MAMBA_HEAD_DIM, MAMBA_GROUPS, D_STATE, CONV_TAPS, RELU2_FF] = [32, 64, 8, 128, 4, 4096];
 
 /** LFM2's names (`hybrid`) or a Llama's, every layer attending, as an in-memory HF directory. */
 async function buildModel(hybrid: boolean): Promise<LlamaModel> {
@@ -109,8 +119,69 @@ function measure(models: readonly LlamaModel[], context: number): Row[] {
   }
 }
 
-const labels = [`LFM2-shaped: attention on ${ATTENTION.length} of ${LAYERS} layers, convolutions of ${TAPS} taps on the rest`, 'Llama of the same shape: attention on every layer'];
-const models = [await buildModel(true), await buildModel(false)];
+/** A Nemotron-H of `pattern`'s blocks with random weights, as an in-memory HF directory (the released `backbone.` names). */
+async function buildNemotron(pattern: string): Promise<LlamaModel> {
+  const rng = createRng(17);
+  const tensors: Record<string, SafetensorsInput> = {};
+  const put = (name: string, shape: number[], scale: number, offset = 0) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => offset + rng.normal() * scale) };
+  };
+  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
+  const inner = MAMBA_HEADS * MAMBA_HEAD_DIM;
+  const convDim = inner + 2 * MAMBA_GROUPS * D_STATE;
+  matrix('backbone.embeddings.weight', VOCAB, HIDDEN);
+  matrix('lm_head.weight', VOCAB, HIDDEN);
+  put('backbone.norm_f.weight', [HIDDEN], 0, 1);
+  [...pattern].forEach((block, i) => {
+    const p = `backbone.layers.${i}`;
+    put(`${p}.norm.weight`, [HIDDEN], 0, 1);
+    if (block === 'M') {
+      matrix(`${p}.mixer.in_proj.weight`, inner + convDim + MAMBA_HEADS, HIDDEN);
+      put(`${p}.mixer.conv1d.weight`, [convDim, 1, CONV_TAPS], CONV_TAPS ** -0.5);
+      put(`${p}.mixer.conv1d.bias`, [convDim], 0.1);
+      put(`${p}.mixer.dt_bias`, [MAMBA_HEADS], 0.3);
+      put(`${p}.mixer.A_log`, [MAMBA_HEADS], 0.3);
+      put(`${p}.mixer.D`, [MAMBA_HEADS], 0.1, 1);
+      put(`${p}.mixer.norm.weight`, [inner], 0, 1);
+      matrix(`${p}.mixer.out_proj.weight`, HIDDEN, inner);
+    } else if (block === '*') {
+      matrix(`${p}.mixer.q_proj.weight`, HIDDEN, HIDDEN);
+      matrix(`${p}.mixer.k_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.mixer.v_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.mixer.o_proj.weight`, HIDDEN, HIDDEN);
+    } else {
+      matrix(`${p}.mixer.up_proj.weight`, RELU2_FF, HIDDEN);
+      matrix(`${p}.mixer.down_proj.weight`, HIDDEN, RELU2_FF);
+    }
+  });
+  const config = {
+    model_type: 'nemotron_h',
+    architectures: ['NemotronHForCausalLM'],
+    hidden_size: HIDDEN,
+    hybrid_override_pattern: pattern,
+    num_attention_heads: HEADS,
+    num_key_value_heads: KV_HEADS,
+    head_dim: HEAD_DIM,
+    intermediate_size: RELU2_FF,
+    mamba_num_heads: MAMBA_HEADS,
+    mamba_head_dim: MAMBA_HEAD_DIM,
+    n_groups: MAMBA_GROUPS,
+    ssm_state_size: D_STATE,
+    conv_kernel: CONV_TAPS,
+    vocab_size: VOCAB,
+    max_position_embeddings: 8192,
+  };
+  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
+  return loadModel({ files }, { tokenizer: false });
+}
+
+const nemotron = values.family === 'nemotron_h';
+const attentionEverywhere = NEMOTRON_PATTERN.replaceAll('M', '*');
+const labels = nemotron
+  ? [`Nemotron-H-shaped (${NEMOTRON_PATTERN}): Mamba-2 on 7 of 16 layers, attention on 2`, `the same with attention in place of each Mamba mixer (${attentionEverywhere})`]
+  : [`LFM2-shaped: attention on ${ATTENTION.length} of ${LAYERS} layers, convolutions of ${TAPS} taps on the rest`, 'Llama of the same shape: attention on every layer'];
+const models = nemotron ? [await buildNemotron(NEMOTRON_PATTERN), await buildNemotron(attentionEverywhere)] : [await buildModel(true), await buildModel(false)];
 // A short prefill and a few decode steps first, so that no timing includes V8 compiling the path.
 for (const model of models) {
   const cache = model.createCache();
@@ -119,7 +190,8 @@ for (const model of models) {
   cache.dispose();
 }
 const rows = CONTEXTS.map((context) => measure(models, context));
-console.log(`hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS}/${KV_HEADS} heads of ${HEAD_DIM}, MLP ${FF}, vocab ${VOCAB}, f32 weights, CPU, default (paged f32) cache; decode: ${ROUNDS} rounds of ${TOKENS} tokens after the prefill, the models alternating (median)`);
+const shape = nemotron ? `ReLU² MLP ${RELU2_FF}, Mamba-2 ${MAMBA_HEADS}×${MAMBA_HEAD_DIM}, ${MAMBA_GROUPS} groups of d_state ${D_STATE}` : `MLP ${FF}`;
+console.log(`hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS}/${KV_HEADS} heads of ${HEAD_DIM}, ${shape}, vocab ${VOCAB}, f32 weights, CPU, default (paged f32) cache; decode: ${ROUNDS} rounds of ${TOKENS} tokens after the prefill, the models alternating (median)`);
 console.log('| model | weights | context | cache bytes | prefill tokens/s | decode ms/token |');
 console.log('|---|---:|---:|---:|---:|---:|');
 models.forEach((model, m) => {

@@ -63,6 +63,8 @@ export function parseMambaConfig(
   if (type === 'falcon_h1') return falconMixers(c, numLayers, hiddenSize, flag, sizes, positiveInt, invalid, unsupported);
   if (nemotronKinds) {
     requireAttentionLayer(nemotronKinds.map((kind) => kind === 'attention'), 'hybrid_override_pattern', invalid);
+    // A pattern without Mamba layers (attention and MLPs only) keeps no recurrent state.
+    if (!nemotronKinds.includes('mamba')) return undefined;
     if ((c.mamba_hidden_act ?? 'silu') !== 'silu') unsupported('mamba_hidden_act', c.mamba_hidden_act, 'silu');
     assertNoTimeStepClamp(c.time_step_limit, unsupported);
     const heads = positiveInt('mamba_num_heads', 128);

@@ -84,8 +84,10 @@ describe('Nemotron-H configs', () => {
     expect(c.moe!.denseLayers).toHaveLength(NANO_PATTERN.length - routed.length);
     expect(c.singleBlocks!.mlpLayers).toEqual(routed);
     expect(c.attentionLayers).toHaveLength(6);
-    // Without 'E' layers there is no mixture.
+    // Without 'E' layers there is no mixture; without 'M' layers no Mamba mixers (and no recurrent state).
     expect(parseModelConfig(NEMOTRON_H_8B).moe).toBeUndefined();
+    const noMamba = parseModelConfig({ ...NEMOTRON_H_8B, hybrid_override_pattern: PATTERN.replaceAll('M', '*') });
+    expect([noMamba.mamba, noMamba.attentionLayers.length]).toEqual([undefined, 28]);
   });
 
   it('reads transformers 5’s layers_block_type, the older mamba_* names, and counts the layers when num_hidden_layers is left out', () => {
