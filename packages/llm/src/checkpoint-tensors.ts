@@ -49,13 +49,20 @@ const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offse
   ...(offset ? { offset } : {}),
 });
 
-/** Every tensor the config implies, with its shape, in the naming of the model's family. */
-export function expectedTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+/** Whether the checkpoint holds a tensor of this name (under any name the loader reads it by). */
+export type StoredNames = (name: string) => boolean;
+
+/**
+ * Every tensor the config implies, with its shape, in the naming of the model's family; where a
+ * family's checkpoints come in two layouts (a mixture's experts one by one as released, or fused
+ * as transformers 5 saves them), the one `stored` holds.
+ */
+export function expectedTensors(config: LlamaConfig, target: WeightTarget, stored: StoredNames = () => false): ExpectedTensor[] {
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
-  if (config.shortConv) return lfm2Tensors(config, target);
-  if (config.singleBlocks) return nemotronHTensors(config, target);
+  if (config.shortConv) return lfm2Tensors(config, target, stored);
+  if (config.singleBlocks) return nemotronHTensors(config, target, stored);
   if (config.falconH1) return falconH1Tensors(config, target);
-  return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target);
+  return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target, stored);
 }
 
 /** A linear layer's weight (and bias) under `prefix`, filled into a new LinearWeights handed to `set`. */
@@ -91,7 +98,7 @@ const SANDWICH_NORMS = { attentionOutput: 'post_attention_layernorm', beforeMlp:
 const GLM4_SANDWICH_NORMS = { attentionOutput: 'post_self_attn_layernorm', beforeMlp: 'post_attention_layernorm', mlpOutput: 'post_mlp_layernorm' };
 
 /** Names of HF's `LlamaForCausalLM`, shared by Mistral, Qwen2/3, Gemma 2/3, SmolLM3, Granite, OLMo 2/3, StableLM, Cohere, GLM, (fused) Phi-3 and, around their experts, Mixtral, Qwen-MoE, OLMoE and Granite MoE. */
-function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredNames): ExpectedTensor[] {
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, bias, set);
@@ -133,7 +140,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor
       norm(`${p}.${names.mlpOutput}`, d, (t) => (layer.mlpOutputNorm = t));
     }
     if (routesLayer(config.moe, i)) {
-      expertTensors(list, config, config.moe, p, layer);
+      expertTensors(list, config, config.moe, p, layer, stored);
     } else if (config.modelType === 'granitemoehybrid') {
       // Granite 4.0-H without experts: the MLP is shared_mlp alone.
       graniteSharedMlpTensors(list, p, d, ff, layer);
@@ -219,7 +226,7 @@ function attentionTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: s
  * mixer under `mixer` (a Mamba-2 mixer; q/k/v/o_proj; or the MLP's up_proj and down_proj), then
  * model.norm_f and lm_head.
  */
-function nemotronHTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+function nemotronHTensors(config: LlamaConfig, target: WeightTarget, stored: StoredNames): ExpectedTensor[] {
   const { hiddenSize: d, intermediateSize: ff, vocabSize, attentionBias: bias, mlpBias } = config;
   const list: ExpectedTensor[] = [whole('model.embeddings.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, hasBias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, hasBias, set);
@@ -231,7 +238,7 @@ function nemotronHTensors(config: LlamaConfig, target: WeightTarget): ExpectedTe
     if (config.mamba?.layers.includes(i)) {
       mambaTensors(list, config, config.mamba, `${p}.mixer`, layer);
     } else if (routesLayer(config.moe, i)) {
-      expertTensors(list, config, config.moe, p, layer);
+      expertTensors(list, config, config.moe, p, layer, stored);
     } else if (config.singleBlocks?.mlpLayers.includes(i)) {
       linear(`${p}.mixer.up_proj`, ff, d, mlpBias, (w) => (layer.up = w));
       linear(`${p}.mixer.down_proj`, d, ff, mlpBias, (w) => (layer.down = w));
@@ -256,7 +263,7 @@ function nemotronHTensors(config: LlamaConfig, target: WeightTarget): ExpectedTe
  * mixer.gate with its e_score_correction_bias, its ungated experts mixer.experts.e.up_proj /
  * down_proj and mixer.shared_experts.up_proj / down_proj.
  */
-function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConfig, p: string, layer: Partial<LayerWeights>): void {
+function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConfig, p: string, layer: Partial<LayerWeights>, stored: StoredNames): void {
   const { hiddenSize: d } = config;
   const { experts, expertSize: ff } = moe;
   const weights = {} as MoeWeights;
@@ -280,9 +287,14 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
     list.push(whole(`${block}.gate.e_score_correction_bias`, [experts], (t) => (weights.selectionBias = t)));
     const up = stack(`${block}.experts.*.up_proj`, [experts, ff, d], (t) => (weights.up = t));
     const down = stack(`${block}.experts.*.down_proj`, [experts, d, ff], (t) => (weights.down = t));
-    for (let e = 0; e < experts; e++) {
-      list.push(into(`${block}.experts.${e}.up_proj.weight`, [ff, d], up, e * ff));
-      list.push(into(`${block}.experts.${e}.down_proj.weight`, [d, ff], down, e * d));
+    if (stored(`${block}.experts.up_proj`)) {
+      // transformers 5: the experts fused, [experts, size, hidden] and [experts, hidden, size].
+      list.push(into(`${block}.experts.up_proj`, up.shape, up, 0), into(`${block}.experts.down_proj`, down.shape, down, 0));
+    } else {
+      for (let e = 0; e < experts; e++) {
+        list.push(into(`${block}.experts.${e}.up_proj.weight`, [ff, d], up, e * ff));
+        list.push(into(`${block}.experts.${e}.down_proj.weight`, [d, ff], down, e * d));
+      }
     }
     const size = moe.sharedExpert!.size;
     linearTensors(list, `${block}.shared_experts.up_proj`, size, d, config.mlpBias, (w) => (shared!.up = w));
@@ -291,17 +303,26 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   }
   const mixtral = config.modelType === 'mixtral';
   const lfm2 = config.modelType === 'lfm2_moe';
-  const block = `${p}.${mixtral ? 'block_sparse_moe' : lfm2 ? 'feed_forward' : 'mlp'}`;
+  const released = `${p}.${mixtral ? 'block_sparse_moe' : lfm2 ? 'feed_forward' : 'mlp'}`;
+  // transformers 5 saves the experts fused: gate_up_proj [experts, 2 · size, hidden] (each expert's
+  // gate rows, then its up rows, as the stack holds them) and down_proj; Mixtral's block is then `mlp`.
+  const fusedBlock = mixtral ? `${p}.mlp` : released;
+  const fused = stored(`${fusedBlock}.experts.gate_up_proj`);
+  const block = fused ? fusedBlock : released;
   const [gateName, upName, downName] = mixtral || lfm2 ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
   linearTensors(list, `${block}.gate`, experts, d, false, (w) => (weights.router = w));
   if (moe.selectionBias) list.push(whole(`${block}.expert_bias`, [experts], (t) => (weights.selectionBias = t)));
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
-  for (let e = 0; e < experts; e++) {
-    const expert = `${block}.experts.${e}`;
-    list.push(into(`${expert}.${gateName}.weight`, [ff, d], gateUp, 2 * e * ff));
-    list.push(into(`${expert}.${upName}.weight`, [ff, d], gateUp, (2 * e + 1) * ff));
-    list.push(into(`${expert}.${downName}.weight`, [d, ff], down, e * d));
+  if (fused) {
+    list.push(into(`${block}.experts.gate_up_proj`, gateUp.shape, gateUp, 0), into(`${block}.experts.down_proj`, down.shape, down, 0));
+  } else {
+    for (let e = 0; e < experts; e++) {
+      const expert = `${block}.experts.${e}`;
+      list.push(into(`${expert}.${gateName}.weight`, [ff, d], gateUp, 2 * e * ff));
+      list.push(into(`${expert}.${upName}.weight`, [ff, d], gateUp, (2 * e + 1) * ff));
+      list.push(into(`${expert}.${downName}.weight`, [d, ff], down, e * d));
+    }
   }
   if (!shared) return;
   const size = moe.sharedExpert!.size;
@@ -383,7 +404,7 @@ function phiTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[]
  * per-head q_layernorm / k_layernorm; a convolution layer's conv.in_proj, the depthwise conv.conv
  * [hidden, 1, taps] and conv.out_proj (biases where conv_bias); embedding_norm as the final norm.
  */
-function lfm2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+function lfm2Tensors(config: LlamaConfig, target: WeightTarget, stored: StoredNames): ExpectedTensor[] {
   const { hiddenSize: d, headDim, intermediateSize: ff, vocabSize } = config;
   const { kernel: taps, bias } = config.shortConv!;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
@@ -408,7 +429,7 @@ function lfm2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[
     }
     norm(`${p}.ffn_norm`, d, (t) => (layer.postAttentionNorm = t));
     if (routesLayer(config.moe, i)) {
-      expertTensors(list, config, config.moe, p, layer);
+      expertTensors(list, config, config.moe, p, layer, stored);
       continue;
     }
     linear(`${p}.feed_forward.w1`, ff, d, (w) => (layer.gate = w));

@@ -150,18 +150,24 @@ export async function loadWeights(
   onProgress?: (progress: LoadProgress) => void,
 ): Promise<LlamaWeights> {
   const target: WeightTarget = { layers: [] };
-  const expected = expectedTensors(config, target);
-  const totalParameters = expected.reduce((sum, e) => sum + sizeOf(e.shape), 0);
-  let loadedParameters = 0;
   const loaded: Tensor[] = [];
   // Sized at the first shard's header, whose matrices say whether the checkpoint is half precision.
   let pool: WeightPool | null | undefined;
   const stacks = new StackFiller();
+  // The names the checkpoint holds (the index's, or the single file's header), so that the expected
+  // tensors follow the layout it was saved in (a mixture's experts one by one, or fused as transformers 5 saves them).
+  const indexBytes = await files.read(SHARD_INDEX_FILE);
+  const index = indexBytes ? parseShardIndex(indexBytes) : undefined;
+  let single = index ? undefined : await openShard(files, SINGLE_FILE);
   try {
-    const indexBytes = await files.read(SHARD_INDEX_FILE);
-    const plan = indexBytes ? shardPlan(parseShardIndex(indexBytes), expected) : new Map([[SINGLE_FILE, expected]]);
+    const names = index ? index.weightMap : single!.header.tensors;
+    const expected = expectedTensors(config, target, (name) => names.has(storedName(name, (n) => names.has(n))));
+    const totalParameters = expected.reduce((sum, e) => sum + sizeOf(e.shape), 0);
+    let loadedParameters = 0;
+    const plan = index ? shardPlan(index, expected) : new Map([[SINGLE_FILE, expected]]);
     for (const [shardName, wanted] of plan) {
-      const shard = await openShard(files, shardName);
+      const shard = single ?? (await openShard(files, shardName));
+      single = undefined;
       try {
         pool ??= cpuWeightPool(backend, dtype, expected, halfWeights && storesHalfMatrices(shard.header, wanted));
         for (const item of wanted) {
@@ -206,6 +212,8 @@ export async function loadWeights(
   } catch (error) {
     for (const t of loaded) t.dispose();
     throw error;
+  } finally {
+    await single?.close();
   }
   if (config.tieWordEmbeddings) target.lmHead = target.embed;
   const bytes = loaded.reduce((sum, t) => sum + t.size * bytesPerElement(t.dtype), 0);

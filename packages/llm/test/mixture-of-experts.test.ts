@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel, parseModelConfig, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
 import { expectKvkitError, expectKvkitErrorAsync } from './helpers/errors.js';
 import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { fuseExperts } from './helpers/fused-experts.js';
 
 // mistralai/Mixtral-8x7B-v0.1's config.json.
 const MIXTRAL_8X7B = {
@@ -283,6 +284,28 @@ describe('mixture-of-experts checkpoints', () => {
       model.dispose();
     }
   });
+
+  // transformers 5 saves a mixture's experts fused (gate_up_proj, down_proj; Mixtral's block renamed mlp):
+  // such a checkpoint loads into the same stacks and gives the reference logits.
+  for (const [name, ungated] of [['mixtral-experts', false], ['qwen2-moe-shared', false], ['qwen3-moe', false], ['olmoe-experts', false], ['lfm2-moe', false], ['nemotron-h-moe', true]] as const) {
+    it(`${name}: the experts fused as transformers 5 saves them give the reference logits`, async () => {
+      const dir = join(TORCH_REFERENCE, name);
+      const ref = readReference(dir);
+      const files = filesOf(dir);
+      files['model.safetensors'] = fuseExperts(files['model.safetensors'], ungated);
+      expect([...parseSafetensors(files['model.safetensors'], 'model.safetensors').tensors.keys()].some((key) => /experts\.\d/.test(key))).toBe(false);
+      const model = await loadModel({ files });
+      const cache = model.createCache();
+      try {
+        const logits = model.forward(Int32Array.from(ref.ids), cache, { logits: 'all' });
+        assertClose(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length), 1e-5, name);
+        logits.dispose();
+      } finally {
+        cache.dispose();
+        model.dispose();
+      }
+    });
+  }
 
   for (const name of ['qwen2-moe-shared', 'granitemoe-shared']) {
     it(`${name}: bf16 experts kept as stored (halfWeights) give the widened copies' logits bit for bit`, async () => {
