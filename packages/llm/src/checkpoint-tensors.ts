@@ -61,7 +61,7 @@ export function expectedTensors(config: LlamaConfig, target: WeightTarget, store
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
   if (config.shortConv) return lfm2Tensors(config, target, stored);
   if (config.singleBlocks) return nemotronHTensors(config, target, stored);
-  if (config.falconH1) return falconH1Tensors(config, target);
+  if (config.falconH1 || config.modelType === 'bamba') return bambaLayoutTensors(config, target);
   return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target, stored);
 }
 
@@ -187,11 +187,13 @@ function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaC
 const NO_BIASES = { q: false, k: false, v: false, o: false };
 
 /**
- * Falcon-H1's tensors (FalconH1ForCausalLM): model.embed_tokens, then per layer input_layernorm,
- * self_attn's projections and the Mamba-2 mixer under `mamba` side by side, pre_ff_layernorm and the
- * SwiGLU feed_forward (gate_proj, up_proj, down_proj), then model.final_layernorm and lm_head.
+ * The tensors of Bamba (BambaForCausalLM) and Falcon-H1 (FalconH1ForCausalLM), named alike:
+ * model.embed_tokens, then per layer input_layernorm, self_attn's projections where the layer
+ * attends and the Mamba-2 mixer under `mamba` where it has one (Falcon-H1: both on every layer),
+ * pre_ff_layernorm and the SwiGLU feed_forward (gate_proj, up_proj, down_proj), then
+ * model.final_layernorm and lm_head.
  */
-function falconH1Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+function bambaLayoutTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
   const { hiddenSize: d, intermediateSize: ff, vocabSize, mlpBias } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   for (let i = 0; i < config.numLayers; i++) {
@@ -199,8 +201,8 @@ function falconH1Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTen
     target.layers.push(layer);
     const p = `model.layers.${i}`;
     normTensors(list, config, `${p}.input_layernorm`, d, (t) => (layer.inputNorm = t));
-    attentionTensors(list, config, `${p}.self_attn`, 'o_proj', config.attentionBias, layer);
-    mambaTensors(list, config, config.mamba!, `${p}.mamba`, layer);
+    if (config.attentionLayers.includes(i)) attentionTensors(list, config, `${p}.self_attn`, 'o_proj', config.attentionBias, layer);
+    if (config.mamba?.layers.includes(i)) mambaTensors(list, config, config.mamba, `${p}.mamba`, layer);
     normTensors(list, config, `${p}.pre_ff_layernorm`, d, (t) => (layer.postAttentionNorm = t));
     linearTensors(list, `${p}.feed_forward.gate_proj`, ff, d, mlpBias, (w) => (layer.gate = w));
     linearTensors(list, `${p}.feed_forward.up_proj`, ff, d, mlpBias, (w) => (layer.up = w));

@@ -147,7 +147,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   }
   const headDim = c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim');
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
-  const partialRotary = c.partial_rotary_factor ?? 1;
+  // BambaConfig hard-codes half of each head rotating, whatever its config.json says.
+  const partialRotary = type === 'bamba' ? 0.5 : (c.partial_rotary_factor ?? 1);
   if (typeof partialRotary !== 'number' || !(partialRotary > 0 && partialRotary <= 1)) invalid('partial_rotary_factor', `must be a number in (0, 1], got ${JSON.stringify(partialRotary)}`);
   // HF: int(head_dim · partial_rotary_factor) channels rotate.
   const rotaryDim = Math.floor(headDim * (partialRotary as number));
@@ -358,7 +359,7 @@ function parseSlidingWindow(
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
   // LFM2's, Granite 4.0-H's and Nemotron-H's layer lists name their convolution, Mamba and MLP layers; they have no window (nor has Falcon-H1).
-  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h' || type === 'falcon_h1') return {};
+  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h' || type === 'falcon_h1' || type === 'bamba') return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

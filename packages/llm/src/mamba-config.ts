@@ -81,11 +81,11 @@ export function parseMambaConfig(
       normGroupSize: shape.inner / groups,
     };
   }
-  if (type !== 'granitemoehybrid') return undefined;
-  const kinds = c.layer_types ?? c.layers_block_type;
+  if (type !== 'granitemoehybrid' && type !== 'bamba') return undefined;
+  const kinds = type === 'bamba' ? bambaLayerKinds(c, numLayers, invalid) : (c.layer_types ?? c.layers_block_type);
   if (!Array.isArray(kinds)) return invalid('layer_types', 'must list mamba or attention for each layer (with no attention layer there is no KV cache)');
   readLayerTypes(kinds, numLayers, ['mamba', 'attention'], invalid, unsupported);
-  requireAttentionLayer(kinds.map((kind) => kind === 'attention'), 'layer_types', invalid);
+  requireAttentionLayer(kinds.map((kind) => kind === 'attention'), type === 'bamba' ? 'attn_layer_indices' : 'layer_types', invalid);
   const heads = positiveInt('mamba_n_heads', 128);
   const inner = positiveInt('mamba_expand', 2) * hiddenSize;
   const headField = c.mamba_d_head ?? 'auto';
@@ -93,7 +93,7 @@ export function parseMambaConfig(
   if (!Number.isInteger(headDim) || headDim * heads !== inner) invalid('mamba_n_heads', `(${heads}) heads of ${headDim} must make d_inner = mamba_expand · hidden_size = ${inner}`);
   const groups = positiveInt('mamba_n_groups', 1);
   // Bamba's gated RMSNorm spans all of d_inner in transformers but one group in mamba_ssm's kernels: with several groups they differ.
-  if (groups !== 1) unsupported('mamba_n_groups', groups, '1 (Granite 4.0-H)');
+  if (groups !== 1) unsupported('mamba_n_groups', groups, '1 (Granite 4.0-H, Bamba)');
   const shape = sizes(heads, headDim, groups, positiveInt('mamba_d_state', 256), positiveInt('mamba_d_conv', 4));
   return {
     layers: kinds.flatMap((kind, i) => (kind === 'mamba' ? [i] : [])),
@@ -104,6 +104,15 @@ export function parseMambaConfig(
     gate: 'norm-after-gate',
     normGroupSize: shape.inner,
   };
+}
+
+/** Bamba's layers: attention on those `attn_layer_indices` lists, a Mamba-2 mixer on the others. */
+function bambaLayerKinds(c: Record<string, unknown>, numLayers: number, invalid: (field: string, problem: string) => never): string[] {
+  const indices = c.attn_layer_indices ?? [];
+  if (!Array.isArray(indices) || !indices.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
+    return invalid('attn_layer_indices', `must list layer indices below ${numLayers}, got ${JSON.stringify(indices)}`);
+  }
+  return Array.from({ length: numLayers }, (_, i) => (indices.includes(i) ? 'attention' : 'mamba'));
 }
 
 /**

@@ -408,6 +408,14 @@ export const MODEL_FAMILIES = {
       mamba_dt_limit: 'time_step_limit',
     },
   },
+  bamba: {
+    covers: "IBM Bamba (BambaForCausalLM: Bamba-9B v1, v2): Granite 4.0-H's Mamba-2 mixers beside attention on the layers attn_layer_indices lists (half of each head rotating), a SwiGLU MLP",
+    architecture: 'BambaForCausalLM',
+    maxPositions: 262144,
+    slidingWindow: null,
+    // BambaConfig's defaults for the common fields.
+    configDefaults: { vocab_size: 128000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5 },
+  },
   falcon_h1: {
     covers: 'TII Falcon-H1 (FalconH1ForCausalLM: 0.5B, 1.5B, 1.5B-Deep, 3B, 7B, 34B; Falcon-H1R): a parallel hybrid, attention and a Mamba-2 mixer side by side on every layer, with μP multipliers',
     architecture: 'FalconH1ForCausalLM',
