@@ -18,6 +18,7 @@ import {
   type DType,
   full,
   gather,
+  gatedDeltaRule,
   indexedMatmul,
   layerNorm,
   logSoftmax,
@@ -289,6 +290,28 @@ export function parityCases(): ParityCase[] {
         op: (x, dt, a, b, c, state) => {
           const { y, state: next } = selectiveScan(x, dt, a, b, c, state);
           return [y, next];
+        },
+      });
+    }
+  }
+
+  // gatedDeltaRule (Gated DeltaNet's recurrence): one row or many, grouped keys, columns off the block of 128.
+  for (const dtype of FLOATS) {
+    for (const [n, keyHeads, heads, dk, dv] of [[1, 2, 4, 16, 16], [7, 1, 3, 9, 70], [4, 2, 2, 1, 1]]) {
+      add({
+        name: `gatedDeltaRule [${n},${keyHeads},${heads},${dk},${dv}] ${dtype}`,
+        tolerance: tol(dtype),
+        inputs: (r) => [
+          tensor(Array.from({ length: n * keyHeads * dk }, () => r.normal() / Math.sqrt(dk)), [n, keyHeads, dk], { dtype }),
+          tensor(Array.from({ length: n * keyHeads * dk }, () => r.normal() / Math.sqrt(dk)), [n, keyHeads, dk], { dtype }),
+          normal(r, [n, heads, dv], dtype),
+          tensor(Array.from({ length: n * heads }, () => -0.02 - 0.5 * r.uniform()), [n, heads], { dtype }),
+          tensor(Array.from({ length: n * heads }, () => 0.05 + 0.9 * r.uniform()), [n, heads], { dtype }),
+          normal(r, [heads, dk, dv]),
+        ],
+        op: (q, k, v, g, beta, state) => {
+          const { output, state: next } = gatedDeltaRule(q, k, v, g, beta, state);
+          return [output, next];
         },
       });
     }

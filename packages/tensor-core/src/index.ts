@@ -61,6 +61,7 @@ export * from './ops/matmul.js';
 export * from './ops/indexed-matmul.js';
 export * from './ops/causal-conv.js';
 export * from './ops/selective-scan.js';
+export * from './ops/gated-delta-rule.js';
 export * from './ops/rope.js';
 export * from './ops/indexing.js';
 export * from './ops/packing.js';

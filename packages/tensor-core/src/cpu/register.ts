@@ -9,6 +9,7 @@ import { registerPackingKernels } from './kernels/packing.js';
 import { registerReduceKernels } from './kernels/reduce.js';
 import { registerRopeKernel } from './kernels/rope.js';
 import { registerSelectiveScanKernel } from './kernels/selective-scan.js';
+import { registerGatedDeltaRuleKernel } from './kernels/gated-delta-rule.js';
 import { registerSoftmaxNormKernels } from './kernels/softmax-norm.js';
 
 /** Registers every CPU kernel of tensor-core (called once, when the CPU backend is created). */
@@ -22,6 +23,7 @@ export function registerCpuKernels(): void {
   registerRopeKernel();
   registerCausalConvKernel();
   registerSelectiveScanKernel();
+  registerGatedDeltaRuleKernel();
   registerIndexingKernels();
   registerPackingKernels();
   registerAttentionKernel();

@@ -5,6 +5,7 @@ import type * as attention from '../ops/attention.js';
 import type * as causalConv from '../ops/causal-conv.js';
 import type * as creation from '../ops/creation.js';
 import type * as elementwise from '../ops/elementwise.js';
+import type * as gatedDeltaRule from '../ops/gated-delta-rule.js';
 import type * as indexedMatmul from '../ops/indexed-matmul.js';
 import type * as indexing from '../ops/indexing.js';
 import type * as layout from '../ops/layout.js';
@@ -21,6 +22,7 @@ export type TensorCoreOps = [
   typeof causalConv,
   typeof creation,
   typeof elementwise,
+  typeof gatedDeltaRule,
   typeof indexedMatmul,
   typeof indexing,
   typeof layout,

@@ -10,6 +10,7 @@ import { reduceModule } from './kernels/reduce.js';
 import { ropeModule } from './kernels/rope.js';
 import { causalConvModule } from './kernels/causal-conv.js';
 import { selectiveScanModule } from './kernels/selective-scan.js';
+import { gatedDeltaRuleModule } from './kernels/gated-delta-rule.js';
 import { softmaxNormModule } from './kernels/softmax-norm.js';
 
 /** Every CUDA module of tensor-core, e.g. to compile them all ahead of use (warm the disk cache). */
@@ -24,6 +25,7 @@ export const CUDA_MODULES: readonly CudaModuleDefinition[] = [
   ropeModule,
   causalConvModule,
   selectiveScanModule,
+  gatedDeltaRuleModule,
   indexingModule,
   packingModule,
   attentionModule,

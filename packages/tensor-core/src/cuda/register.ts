@@ -12,6 +12,7 @@ import { registerCudaReduceKernels } from './kernels/reduce.js';
 import { registerCudaRopeKernel } from './kernels/rope.js';
 import { registerCudaCausalConvKernel } from './kernels/causal-conv.js';
 import { registerCudaSelectiveScanKernel } from './kernels/selective-scan.js';
+import { registerCudaGatedDeltaRuleKernel } from './kernels/gated-delta-rule.js';
 import { registerCudaSoftmaxNormKernels } from './kernels/softmax-norm.js';
 import type { CudaRuntimeLike, CudaRuntimeModule } from './runtime-contract.js';
 
@@ -30,6 +31,7 @@ export function registerCudaKernels(): void {
   registerCudaRopeKernel();
   registerCudaCausalConvKernel();
   registerCudaSelectiveScanKernel();
+  registerCudaGatedDeltaRuleKernel();
   registerCudaIndexingKernels();
   registerCudaPackingKernels();
   registerCudaAttentionKernel();

@@ -7,7 +7,7 @@
 import {
   type Backend, type DType, type Rng, type Tensor,
   argmax, argmin, assign, attention, binary, cast, causalConv1d, concat, contiguous, createCache, createRng, denseCache, expandDims, full, gather, getBackend,
-  indexedMatmul, layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, selectiveScan, slice, softmax, squeeze, tensor, topk,
+  gatedDeltaRule, indexedMatmul, layerNorm, logSoftmax, matmul, packBits, reduce, rmsNorm, rope, ropeInverseFrequencies, scatter, selectiveScan, slice, softmax, squeeze, tensor, topk,
   transpose, unary, unpackBits,
 } from '../../src/index.js';
 import { assertClose } from '../../src/testing/index.js';
@@ -385,6 +385,30 @@ export const PARITY_CASES: ParityCase[] = [
     },
   },
   {
+    name: 'gatedDeltaRule: one row or many, grouped keys, head sizes off the workgroup, every float dtype, a row-sliced view; the state continues',
+    async run(gpu, rng, scope) {
+      const rule = async (label: string, [n, keyHeads, heads, dk, dv]: number[], dtype: DType) => {
+        const [cq, gq] = both(gpu, normals(rng, n * keyHeads * dk, dk ** -0.5), [n, keyHeads, dk], dtype);
+        const [ck, gk] = both(gpu, normals(rng, n * keyHeads * dk, dk ** -0.5), [n, keyHeads, dk], dtype);
+        const [cv, gv] = both(gpu, normals(rng, n * heads * dv), [n, heads, dv], dtype);
+        const [cg, gg] = both(gpu, normals(rng, n * heads).map((v) => -0.02 - 0.3 * Math.abs(v)), [n, heads], dtype);
+        const [cb, gb] = both(gpu, normals(rng, n * heads).map((v) => 1 / (1 + Math.exp(-v))), [n, heads], dtype);
+        const [cs, gs] = both(gpu, normals(rng, heads * dk * dv), [heads, dk, dv]);
+        const want = gatedDeltaRule(cq, ck, cv, cg, cb, cs);
+        const got = gatedDeltaRule(gq, gk, gv, gg, gb, gs);
+        await expectClose(`gatedDeltaRule ${label} output`, want.output, got.output);
+        await expectClose(`gatedDeltaRule ${label} state`, want.state, got.state);
+        // The next row from the state each backend left.
+        const rows = (t: Tensor) => slice(t, [n - 1], [n]);
+        const [w2, g2] = [gatedDeltaRule(rows(cq), rows(ck), rows(cv), rows(cg), rows(cb), want.state), gatedDeltaRule(rows(gq), rows(gk), rows(gv), rows(gg), rows(gb), got.state)];
+        await expectClose(`gatedDeltaRule ${label} continued`, w2.output, g2.output);
+      };
+      for (const dtype of scope.floats) {
+        for (const shape of [[1, 2, 4, 16, 16], [7, 1, 3, 9, 70], [4, 2, 2, 1, 1]]) await rule(`${dtype} [${shape}]`, shape, dtype);
+      }
+    },
+  },
+  {
     name: 'selectiveScan: one row or many, grouped B and C, dState off the lane count, every float dtype, a row-sliced view; the state continues',
     async run(gpu, rng, scope) {
       const scan = async (label: string, [n, heads, headDim, groups, dState]: number[], dtype: DType) => {
@@ -597,5 +621,5 @@ export async function runParityCases(gpu: Backend, seed: number, scope: ParitySc
 /** Kernels the cases above exercise (the suite checks this covers every kernel registered for webgpu). */
 export const COVERED_KERNELS = [
   'contiguous', 'cast', 'concat', 'assign', 'fill', 'binary', 'unary', 'reduce', 'argReduce', 'topk', 'softmax', 'rmsNorm',
-  'layerNorm', 'matmul', 'indexedMatmul', 'rope', 'causalConv1d', 'selectiveScan', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
+  'layerNorm', 'matmul', 'indexedMatmul', 'rope', 'causalConv1d', 'selectiveScan', 'gatedDeltaRule', 'gather', 'scatter', 'packBits', 'unpackBits', 'attention',
 ];

@@ -13,6 +13,7 @@ import { packBitsTensor, unpackBitsTensor } from './packing.js';
 import { argReduceTensor, reduceTensor } from './reduce.js';
 import { ropeTensor } from './rope.js';
 import { selectiveScanTensor } from './selective-scan.js';
+import { gatedDeltaRuleTensor } from './gated-delta-rule.js';
 import { layerNormTensor, rmsNormTensor, softmaxTensor } from './softmax-norm.js';
 import { topkTensor } from './topk.js';
 
@@ -38,6 +39,7 @@ const KERNELS: { [K in KernelName]?: Impl<K> } = {
   rope: (b, [x, positions, invFreq], { layout }) => ropeTensor(b, x, positions, invFreq, layout),
   causalConv1d: (b, [window, weight, bias]) => causalConvTensor(b, window, weight, bias),
   selectiveScan: (b, inputs) => selectiveScanTensor(b, inputs),
+  gatedDeltaRule: (b, inputs) => gatedDeltaRuleTensor(b, inputs),
   gather: (b, [x, indices], { axis }) => gatherTensor(b, x, indices, axis),
   scatter: (b, [x, indices, updates], { axis, mode }) => scatterTensor(b, x, indices, updates, axis, mode),
   packBits: (b, [codes], { bits, groupSize }) => packBitsTensor(b, codes, bits, groupSize),
