@@ -305,7 +305,7 @@ export function parityCases(): ParityCase[] {
           tensor(Array.from({ length: n * keyHeads * dk }, () => r.normal() / Math.sqrt(dk)), [n, keyHeads, dk], { dtype }),
           tensor(Array.from({ length: n * keyHeads * dk }, () => r.normal() / Math.sqrt(dk)), [n, keyHeads, dk], { dtype }),
           normal(r, [n, heads, dv], dtype),
-          tensor(Array.from({ length: n * heads }, () => -0.02 - 0.5 * r.uniform()), [n, heads], { dtype }),
+          tensor(Array.from({ length: n * heads }, () => -0.02 - 0.5 * r.uniform()), [n, heads]),
           tensor(Array.from({ length: n * heads }, () => 0.05 + 0.9 * r.uniform()), [n, heads], { dtype }),
           normal(r, [heads, dk, dv]),
         ],

@@ -58,7 +58,7 @@ function inputs(rng: Parameters<Parameters<typeof withSeed>[0]>[0], { n, keyHead
 const run = (x: ReturnType<typeof inputs>, { n, keyHeads, heads, dk, dv }: Shape, dtype: 'f32' | 'f16' | 'bf16' = 'f32') =>
   gatedDeltaRule(
     tensor(x.q, [n, keyHeads, dk], { dtype }), tensor(x.k, [n, keyHeads, dk], { dtype }), tensor(x.v, [n, heads, dv], { dtype }),
-    tensor(x.g, [n, heads], { dtype }), tensor(x.beta, [n, heads], { dtype }), tensor(x.state, [heads, dk, dv]),
+    tensor(x.g, [n, heads]), tensor(x.beta, [n, heads], { dtype }), tensor(x.state, [heads, dk, dv]),
   );
 
 describe('gatedDeltaRule', () => {
@@ -109,7 +109,7 @@ describe('gatedDeltaRule', () => {
       expect(Array.from(state.readSync())).toEqual(Array.from(whole.state.readSync()));
     }));
 
-  it('takes f16 and bf16 inputs, keeping the output in their dtype and the state in f32', () =>
+  it('takes f16 and bf16 inputs (the log decays in f32), keeping the output in their dtype and the state in f32', () =>
     withSeed((rng) => {
       const shape = { n: 5, keyHeads: 1, heads: 2, dk: 8, dv: 4 };
       for (const dtype of ['f16', 'bf16'] as const) {
@@ -118,7 +118,7 @@ describe('gatedDeltaRule', () => {
         expect([got.output.dtype, got.state.dtype]).toEqual([dtype, 'f32']);
         const half = (values: Float64Array, dims: number[]) => tensor(values, dims, { dtype }).readFloat32Sync();
         const { n, keyHeads, heads, dk, dv } = shape;
-        const want = deltaRuleRef(half(x.q, [n, keyHeads, dk]), half(x.k, [n, keyHeads, dk]), half(x.v, [n, heads, dv]), half(x.g, [n, heads]), half(x.beta, [n, heads]), x.state, shape);
+        const want = deltaRuleRef(half(x.q, [n, keyHeads, dk]), half(x.k, [n, keyHeads, dk]), half(x.v, [n, heads, dv]), x.g, half(x.beta, [n, heads]), x.state, shape);
         assertClose(got.output.readFloat32Sync(), want.out, dtype === 'f16' ? 2e-3 : 1e-2, dtype);
         assertClose(got.state.readSync(), want.state, 1e-5, `${dtype} state`);
       }
@@ -139,7 +139,8 @@ describe('gatedDeltaRule', () => {
     refused(() => gatedDeltaRule(q, q, v, tensor(new Float32Array(n), [n, 1]), g, state), ShapeMismatchError, /g must be \[2, 4\]/);
     refused(() => gatedDeltaRule(q, q, v, g, tensor(new Float32Array(heads), [1, heads]), state), ShapeMismatchError, /beta must be \[2, 4\]/);
     refused(() => gatedDeltaRule(q, q, v, g, g, tensor(new Float32Array(heads * dk * 4), [heads, dk, 4])), ShapeMismatchError, /state must be \[4, 3, 5\]/);
-    refused(() => gatedDeltaRule(q, q, v, tensor(new Float32Array(n * heads), [n, heads], { dtype: 'f16' }), g, state), DTypeMismatchError, /dtypes differ/);
+    refused(() => gatedDeltaRule(q, q, v, g, tensor(new Float32Array(n * heads), [n, heads], { dtype: 'f16' }), state), DTypeMismatchError, /dtypes differ/);
+    refused(() => gatedDeltaRule(q, q, v, tensor(new Float32Array(n * heads), [n, heads], { dtype: 'f16' }), g, state), UnsupportedDTypeError, /g/);
     refused(() => gatedDeltaRule(q, q, v, g, g, tensor(new Float32Array(heads * dk * dv), [heads, dk, dv], { dtype: 'f16' })), UnsupportedDTypeError, /state/);
     refused(() => gatedDeltaRule(tensor(new Float32Array(6), [2, 3]), q, v, g, g, state), ShapeMismatchError, /q must have rank 3/);
   });

@@ -27,8 +27,9 @@ export interface GatedDeltaRuleResult {
  *   S   ← S + k_t[kh] ⊗ δ
  *   o_t[h] = Sᵀ q_t[kh]
  *
- * q and k [n, keyHeads, dk] (already normalized and scaled as the model does it), v [n, heads, dv],
- * g (log decay) and beta [n, heads] share a float dtype; the initial `state` is f32. Everything is
+ * q and k [n, keyHeads, dk] (already normalized and scaled as the model does it), v [n, heads, dv]
+ * and beta [n, heads] share a float dtype; the log decays g [n, heads] are f32 (as models compute
+ * them: a decay rounded to f16 compounds over the sequence), and so is the initial `state`. Everything is
  * computed in f32, row after row, so a prefill, a chunk and a decode step continue one sequence.
  * Like Mamba-2's scan the state is the layer's whole memory: its size does not grow with the sequence.
  */
@@ -36,7 +37,8 @@ export function gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta:
   const where = 'gatedDeltaRule';
   assertFloat(q, where, 'q');
   for (const [t, name, rank] of [[q, 'q', 3], [k, 'k', 3], [v, 'v', 3], [g, 'g', 2], [beta, 'beta', 2], [state, 'state', 3]] as const) assertRank(t, rank, where, name);
-  for (const t of [k, v, g, beta]) assertSameDType(q, t, where);
+  for (const t of [k, v, beta]) assertSameDType(q, t, where);
+  assertDTypeIn(g, ['f32'], where, 'g');
   assertDTypeIn(state, ['f32'], where, 'state');
   const [n, keyHeads, dk] = q.shape;
   const [, heads, dv] = v.shape;

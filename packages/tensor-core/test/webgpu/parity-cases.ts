@@ -391,7 +391,7 @@ export const PARITY_CASES: ParityCase[] = [
         const [cq, gq] = both(gpu, normals(rng, n * keyHeads * dk, dk ** -0.5), [n, keyHeads, dk], dtype);
         const [ck, gk] = both(gpu, normals(rng, n * keyHeads * dk, dk ** -0.5), [n, keyHeads, dk], dtype);
         const [cv, gv] = both(gpu, normals(rng, n * heads * dv), [n, heads, dv], dtype);
-        const [cg, gg] = both(gpu, normals(rng, n * heads).map((v) => -0.02 - 0.3 * Math.abs(v)), [n, heads], dtype);
+        const [cg, gg] = both(gpu, normals(rng, n * heads).map((v) => -0.02 - 0.3 * Math.abs(v)), [n, heads]);
         const [cb, gb] = both(gpu, normals(rng, n * heads).map((v) => 1 / (1 + Math.exp(-v))), [n, heads], dtype);
         const [cs, gs] = both(gpu, normals(rng, heads * dk * dv), [heads, dk, dv]);
         const want = gatedDeltaRule(cq, ck, cv, cg, cb, cs);

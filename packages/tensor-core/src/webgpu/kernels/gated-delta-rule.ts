@@ -10,7 +10,7 @@ const WORKGROUP = 64;
  * the state, S[h, :, j], is all that column's update and read need (Sᵀk and Sᵀq are per column),
  * so no invocation waits on another; neighbouring invocations take neighbouring columns, so each
  * pass over the state reads it in whole rows. f32 throughout (the state read and written in the
- * state output, first copied from the input); the output is stored in q's dtype. Views are
+ * state output, first copied from the input; g is f32); the output is stored in q's dtype. Views are
  * copied to row-major first.
  */
 export function gatedDeltaRuleTensor(backend: WebGpuBackend, inputs: readonly Tensor[]): [Tensor, Tensor] {
@@ -28,7 +28,7 @@ export function gatedDeltaRuleTensor(backend: WebGpuBackend, inputs: readonly Te
         { name: 'q', dtype: q.dtype, access: 'read' },
         { name: 'k', dtype: q.dtype, access: 'read' },
         { name: 'v', dtype: q.dtype, access: 'read' },
-        { name: 'g', dtype: q.dtype, access: 'read' },
+        { name: 'g', dtype: 'f32', access: 'read' },
         { name: 'beta', dtype: q.dtype, access: 'read' },
         { name: 'st', dtype: 'f32', access: 'read' },
         { name: 'o', dtype: q.dtype, access: 'write' },
@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var i = 0u; i < u_dk(); i = i + 1u) { next_store(base + i * u_dv(), st_load(u_st_offset() + base + i * u_dv())); }
   for (var t = 0u; t < u_n(); t = t + 1u) {
     let th = t * u_heads() + h;
-    let decay = exp(f32(g_load(u_g_offset() + th)));
+    let decay = exp(g_load(u_g_offset() + th));
     let key = (t * u_key_heads() + kh) * u_dk();
     var recalled = 0.0;
     for (var i = 0u; i < u_dk(); i = i + 1u) {
