@@ -2,7 +2,7 @@ import type { Tensor } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
 import type { MambaConfig } from './mamba-config.js';
-import type { LayerWeights, LinearWeights, LlamaWeights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
+import type { DeltaNetWeights, LayerWeights, LinearWeights, LlamaWeights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
 
 /** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
 export interface ExpectedTensor {
@@ -111,18 +111,22 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     if (config.blockNorms !== 'post') norm(`${p}.input_layernorm`, d, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
     if (config.mamba?.layers.includes(i)) {
       mambaTensors(list, config, config.mamba, `${p}.mamba`, layer);
+    } else if (config.deltaNet?.layers.includes(i)) {
+      deltaNetTensors(list, config, `${p}.linear_attn`, layer);
     } else if (config.fusedProjections.qkv) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
       [layer.q, layer.k, layer.v] = [q, k, v];
       list.push(fused(`${p}.self_attn.qkv_proj.weight`, d, [[numHeads * headDim, q], [numKvHeads * headDim, k], [numKvHeads * headDim, v]]));
     } else {
-      linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
+      // Qwen3.5's q_proj gives each head its query and its output gate side by side.
+      linear(`${p}.self_attn.q_proj`, numHeads * headDim * (config.attentionOutputGate ? 2 : 1), d, bias.q, (w) => (layer.q = w));
       linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
       linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
     }
-    if (!layer.mamba) linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
-    if (config.qkNorm !== 'none') {
+    const attending = !layer.mamba && !layer.deltaNet;
+    if (attending) linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+    if (config.qkNorm !== 'none' && attending) {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
       const whole = config.qkNorm === 'projection';
       norm(`${p}.self_attn.q_norm`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
@@ -251,6 +255,24 @@ function nemotronHTensors(config: LlamaConfig, target: WeightTarget, stored: Sto
   normTensors(list, config, 'model.norm_f', d, (t) => (target.finalNorm = t));
   if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
   return list;
+}
+
+/** Qwen3.5's Gated DeltaNet under `m`: in_proj_qkv, in_proj_z, in_proj_b, in_proj_a, conv1d (no bias), dt_bias, A_log, norm (a plain weight), out_proj. */
+function deltaNetTensors(list: ExpectedTensor[], config: LlamaConfig, m: string, layer: Partial<LayerWeights>): void {
+  const { hiddenSize: d } = config;
+  const { keyHeads, valueHeads, keyDim, valueDim, convKernel, convDim } = config.deltaNet!;
+  const weights = {} as DeltaNetWeights;
+  layer.deltaNet = weights;
+  linearTensors(list, `${m}.in_proj_qkv`, 2 * keyHeads * keyDim + valueHeads * valueDim, d, false, (w) => (weights.qkv = w));
+  linearTensors(list, `${m}.in_proj_z`, valueHeads * valueDim, d, false, (w) => (weights.z = w));
+  linearTensors(list, `${m}.in_proj_b`, valueHeads, d, false, (w) => (weights.b = w));
+  linearTensors(list, `${m}.in_proj_a`, valueHeads, d, false, (w) => (weights.a = w));
+  list.push(whole(`${m}.conv1d.weight`, [convDim, 1, convKernel], (t) => (weights.kernel = t)));
+  list.push(whole(`${m}.dt_bias`, [valueHeads], (t) => (weights.dtBias = t)));
+  list.push(whole(`${m}.A_log`, [valueHeads], (t) => (weights.aLog = t)));
+  // A plain weight: the zero-centred offset of the model's other norms does not apply.
+  list.push(whole(`${m}.norm.weight`, [valueDim], (t) => (weights.norm = t)));
+  linearTensors(list, `${m}.out_proj`, d, valueHeads * valueDim, false, (w) => (weights.outProj = w));
 }
 
 /**

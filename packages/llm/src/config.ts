@@ -6,6 +6,7 @@ import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
+import { type DeltaNetConfig, parseDeltaNetConfig } from './delta-net-config.js';
 import { hasShortConvolutions, lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
@@ -71,6 +72,8 @@ export interface LlamaConfig extends LayerTraits {
   mamba?: MambaConfig;
   /** Falcon-H1: attention and the Mamba-2 mixer side by side on every layer, and their μP multipliers. */
   falconH1?: FalconH1Multipliers;
+  /** Qwen3.5's Gated DeltaNet (linear attention) layers in place of attention on some layers. */
+  deltaNet?: DeltaNetConfig;
   /**
    * Nemotron-H: each layer is one block, x + mixer(norm(x)), with no MLP after the mixer; the
    * layers in `mlpLayers` are an MLP alone (neither attention nor Mamba: a dense one, or a mixture
@@ -147,8 +150,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   }
   const headDim = c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim');
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
-  // BambaConfig hard-codes half of each head rotating, whatever its config.json says.
-  const partialRotary = type === 'bamba' ? 0.5 : (c.partial_rotary_factor ?? 1);
+  // BambaConfig hard-codes half of each head rotating, whatever its config.json says; transformers 5 may keep the factor in rope_parameters.
+  const ropeParameters = typeof c.rope_parameters === 'object' && c.rope_parameters !== null ? (c.rope_parameters as Record<string, unknown>) : {};
+  const partialRotary = type === 'bamba' ? 0.5 : (c.partial_rotary_factor ?? ropeParameters.partial_rotary_factor ?? 1);
   if (typeof partialRotary !== 'number' || !(partialRotary > 0 && partialRotary <= 1)) invalid('partial_rotary_factor', `must be a number in (0, 1], got ${JSON.stringify(partialRotary)}`);
   // HF: int(head_dim · partial_rotary_factor) channels rotate.
   const rotaryDim = Math.floor(headDim * (partialRotary as number));
@@ -193,8 +197,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);
   const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' || kind === 'moe' ? [i] : []));
   const falconH1 = parseFalconH1Multipliers(c, type, positiveNumber, invalid);
+  const deltaNet = parseDeltaNetConfig(c, type, numLayers, positiveInt, invalid, unsupported);
   // Falcon-H1's layers attend beside their mixers; elsewhere a Mamba layer does not attend.
-  const mixerOnly = falconH1 ? [] : (mamba?.layers ?? []);
+  const mixerOnly = [...(falconH1 ? [] : (mamba?.layers ?? [])), ...(deltaNet?.layers ?? [])];
   // The dense MLP's width; a config whose every layer routes may leave it out. Granite 4.0-H's dense MLP is its shared one.
   const intermediateSize =
     type === 'granitemoehybrid' && !moe ? positiveInt('shared_expert_intermediate_size') : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
@@ -247,6 +252,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
     ...(mlpLayers ? { singleBlocks: { mlpLayers } } : {}),
+    ...(deltaNet ? { deltaNet } : {}),
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
     attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i) && !mixerOnly.includes(i) && !mlpLayers?.includes(i)),
   };
@@ -359,7 +365,7 @@ function parseSlidingWindow(
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
   // LFM2's, Granite 4.0-H's and Nemotron-H's layer lists name their convolution, Mamba and MLP layers; they have no window (nor has Falcon-H1).
-  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h' || type === 'falcon_h1' || type === 'bamba') return {};
+  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h' || type === 'falcon_h1' || type === 'bamba' || type === 'qwen3_5_text') return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

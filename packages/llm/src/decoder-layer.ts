@@ -11,6 +11,7 @@ import {
   rmsNorm,
   rope,
   rsqrt,
+  sigmoid,
   slice,
   sum,
   type Tensor,
@@ -21,9 +22,10 @@ import { type LlamaConfig, layerWindow } from './config.js';
 import { feedForward } from './feed-forward.js';
 import type { LayerRope } from './layer-ropes.js';
 import { linear } from './linear.js';
+import { deltaNetBlock } from './delta-net.js';
 import { mambaBlock, type MambaShared } from './mamba-mixer.js';
 import { shortConvBlock } from './short-conv.js';
-import { type AttentionLayerWeights, attends, type LayerWeights, type LinearWeights, type MambaWeights } from './weights.js';
+import { type AttentionLayerWeights, attends, type LayerWeights, type MambaWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
 export interface Segment {
@@ -130,7 +132,9 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
         : attentionBlock(x, h, w, layerIndex, ctx, scope)
       : w.mamba
         ? mambaMixer(h, layerIndex, w.mamba, ctx, scope)
-        : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
+        : w.deltaNet
+          ? deltaNetBlock(h, w.deltaNet, ctx.mambaRates!.get(layerIndex)!, config.deltaNet!.layers.indexOf(layerIndex), config, segments, scope)
+          : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
     if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
     if (config.singleBlocks) return scope.untrack(afterAttention);
@@ -170,14 +174,16 @@ function attentionBlock(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerInd
   const { config, segments } = ctx;
   const { numHeads, headDim } = config;
   const cacheLayer = cacheLayerOf(config, layerIndex);
-  const { q, keyPreRope, key, value } = projectQueryKeyValue(h, w, layerIndex, ctx, scope);
+  const { q, keyPreRope, key, value, outputGate } = projectQueryKeyValue(h, w, layerIndex, ctx, scope);
   const attention = attendThroughCaches(q, keyPreRope, key, value, layerIndex, cacheLayer, ctx, scope);
   if (ctx.onLayer) {
     const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
     ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
   }
   const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [x.shape[0], numHeads * headDim]));
-  return linear(merged, w.o, scope);
+  // Qwen3.5 gates each head's output by sigmoid of its gate before o_proj.
+  const gated = outputGate ? scope.track(mul(merged, scope.track(sigmoid(outputGate)))) : merged;
+  return linear(gated, w.o, scope);
 }
 
 /**
@@ -191,16 +197,31 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const { invFreq, queryGain } = ctx.layerRope(layerIndex);
   // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
   const rotate = (t: Tensor) => scope.track(invFreq ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
-  const heads = (weights: LinearWeights, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(linear(h, weights, scope), norm, count, config, scope), count, headDim, scope);
-  let q = rotate(heads(w.q, numHeads, w.qNorm));
+  const heads = (projected: Tensor, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(projected, norm, count, config, scope), count, headDim, scope);
+  const { query, outputGate } = splitQueryGate(linear(h, w.q, scope), config, scope);
+  let q = rotate(heads(query, numHeads, w.qNorm));
   if (queryGain) q = scope.track(mul(q, queryGain));
   // Falcon-H1 scales the keys (key_multiplier) before RoPE.
   const keyScale = config.falconH1?.key ?? 1;
-  const keyHeads = heads(w.k, numKvHeads, w.kNorm);
+  const keyHeads = heads(linear(h, w.k, scope), numKvHeads, w.kNorm);
   const keyPreRope = scope.track(keyScale === 1 ? contiguous(keyHeads) : mul(keyHeads, keyScale));
   const key = invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
-  const value = scope.track(contiguous(heads(w.v, numKvHeads)));
-  return { q, keyPreRope, key, value };
+  const value = scope.track(contiguous(heads(linear(h, w.v, scope), numKvHeads)));
+  return { q, keyPreRope, key, value, outputGate };
+}
+
+/**
+ * q_proj's output [rows, heads · headDim], or with an output gate (Qwen3.5: [rows, heads · 2 ·
+ * headDim], each head's query then its gate) the queries and the gates, each [rows, heads · headDim].
+ */
+function splitQueryGate(projected: Tensor, config: LlamaConfig, scope: TensorScope): { query: Tensor; outputGate?: Tensor } {
+  if (!config.attentionOutputGate) return { query: projected };
+  const { numHeads, headDim } = config;
+  const rows = projected.shape[0];
+  const perHead = scope.track(reshape(projected, [rows, numHeads, 2 * headDim]));
+  const half = (from: number) =>
+    scope.track(reshape(scope.track(contiguous(scope.track(slice(perHead, [0, 0, from], [rows, numHeads, from + headDim])))), [rows, numHeads * headDim]));
+  return { query: half(0), outputGate: half(headDim) };
 }
 
 /**

@@ -26,13 +26,13 @@ import type { MambaConfig } from './mamba-config.js';
 import type { MambaWeights } from './weights.js';
 
 /** softplus(v) = log(1 + eᵛ), as max(v, 0) + log(1 + e^−|v|) so that no step overflows. */
-function softplus(v: Tensor, scope: TensorScope): Tensor {
+export function softplus(v: Tensor, scope: TensorScope): Tensor {
   const tail = scope.track(log(scope.track(affine(scope.track(exp(scope.track(neg(scope.track(abs(v)))))), 1, 1))));
   return scope.track(add(scope.track(relu(v)), tail));
 }
 
-/** A Mamba layer's decay rates a = −exp(A_log) in f32: constant, so derived once per model, not per pass. */
-export function mambaDecayRates(w: MambaWeights): Tensor {
+/** A Mamba (or Gated DeltaNet) layer's decay rates a = −exp(A_log) in f32: constant, so derived once per model, not per pass. */
+export function mambaDecayRates(w: { aLog: Tensor }): Tensor {
   const aLog = w.aLog.dtype === 'f32' ? w.aLog : cast(w.aLog, 'f32');
   const rates = exp(aLog);
   if (aLog !== w.aLog) aLog.dispose();

@@ -23,6 +23,8 @@ export interface LayerTraits {
   fusedProjections: { qkv: boolean; gateUp: boolean };
   /** Added to norm weights at load (Gemma stores scale − 1). */
   normWeightOffset: number;
+  /** Attention's output times sigmoid of a gate q_proj also gives, per head (Qwen3.5, Qwen3-Next). */
+  attentionOutputGate: boolean;
 }
 
 /** A `model_type` this runtime runs. */
@@ -79,6 +81,7 @@ const LLAMA_LAYER: LayerTraits = {
   lmHeadBias: false,
   fusedProjections: { qkv: false, gateUp: false },
   normWeightOffset: 0,
+  attentionOutputGate: false,
 };
 
 /** Gemma3TextConfig's defaults for what a Gemma 3 config may leave out (the released 4B+ configs' text_config does): sizes, tied embeddings. */
@@ -407,6 +410,22 @@ export const MODEL_FAMILIES = {
       mamba_conv_bias: 'use_conv_bias',
       mamba_dt_limit: 'time_step_limit',
     },
+  },
+  qwen3_5_text: {
+    covers: "Qwen3.5's text models (Qwen3_5ForCausalLM): Gated DeltaNet linear attention on most layers, gated full attention (partial rotary, per-head q/k norms) on the others, zero-centred norms",
+    architecture: 'Qwen3_5ForCausalLM',
+    maxPositions: 262144,
+    slidingWindow: null,
+    layer: { qkNorm: 'head', normWeightOffset: 1, attentionOutputGate: true },
+    // Qwen3_5TextConfig's defaults for what a config may leave out.
+    configDefaults: { vocab_size: 248320, hidden_size: 4096, intermediate_size: 12288, num_hidden_layers: 32, num_attention_heads: 16, num_key_value_heads: 4, head_dim: 256, rms_norm_eps: 1e-6 },
+  },
+  qwen3_5: {
+    covers: "Qwen3.5 (Qwen3_5ForConditionalGeneration: 0.8B to 27B): its text model (text_config, the language_model weights); images are not read",
+    architecture: 'Qwen3_5ForConditionalGeneration',
+    maxPositions: 262144,
+    slidingWindow: null,
+    textModel: 'qwen3_5_text',
   },
   bamba: {
     covers: "IBM Bamba (BambaForCausalLM: Bamba-9B v1, v2): Granite 4.0-H's Mamba-2 mixers beside attention on the layers attn_layer_indices lists (half of each head rotating), a SwiGLU MLP",

@@ -91,7 +91,8 @@ export class LlamaModel {
     this.weightBytes = weights.bytes;
     this.matrixDtype = weights.layers.find(attends)?.q.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
-    this.mambaRates = new Map(weights.layers.flatMap((layer, i) => (layer.mamba ? [[i, mambaDecayRates(layer.mamba)] as const] : [])));
+    const decaying = (i: number) => weights.layers[i].mamba ?? weights.layers[i].deltaNet;
+    this.mambaRates = new Map(weights.layers.flatMap((_, i) => (decaying(i) ? [[i, mambaDecayRates(decaying(i)!)] as const] : [])));
     const mamba = config.mamba;
     const projectionScale = projectionScaleOf(config);
     this.mambaShared = {
@@ -140,8 +141,13 @@ export class LlamaModel {
    * model's dtype); Granite 4.0-H's, Nemotron-H's and Falcon-H1's Mamba layers their convolution rows and their f32 scan state.
    */
   private get recurrentStateSpec(): RecurrentStateSpec | undefined {
-    const { shortConv, mamba, hiddenSize } = this.config;
+    const { shortConv, mamba, deltaNet, hiddenSize } = this.config;
     if (shortConv) return { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype })) };
+    if (deltaNet) {
+      const conv = { shape: [deltaNet.convKernel - 1, deltaNet.convDim], dtype: this.dtype };
+      const rule = { shape: [deltaNet.valueHeads, deltaNet.keyDim, deltaNet.valueDim], dtype: 'f32' as const };
+      return { slots: deltaNet.layers.flatMap(() => [conv, rule]) };
+    }
     if (!mamba) return undefined;
     const conv = { shape: [mamba.convKernel - 1, mamba.convDim], dtype: this.dtype };
     const scan = { shape: [mamba.heads, mamba.headDim, mamba.dState], dtype: 'f32' as const };
@@ -235,6 +241,12 @@ export class LlamaModel {
       release(layer.conv?.kernel);
       release(layer.conv?.kernelBias);
       for (const t of [layer.mamba?.kernel, layer.mamba?.kernelBias, layer.mamba?.dtBias, layer.mamba?.aLog, layer.mamba?.d, layer.mamba?.norm]) release(t);
+      const dn = layer.deltaNet;
+      for (const t of [dn?.kernel, dn?.dtBias, dn?.aLog, dn?.norm]) release(t);
+      for (const lin of [dn?.qkv, dn?.z, dn?.b, dn?.a, dn?.outProj]) {
+        release(lin?.weight);
+        release(lin?.bias);
+      }
       for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.conv?.inProj, layer.conv?.outProj, layer.mamba?.inProj, layer.mamba?.outProj, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
         release(lin?.weight);
         release(lin?.bias);
@@ -308,7 +320,14 @@ export class LlamaModel {
       const [held, wanted] = [cache?.recurrentState?.spec, this.recurrentStateSpec];
       const stateFits = !wanted || JSON.stringify(held?.slots) === JSON.stringify(wanted.slots);
       if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim || !stateFits) {
-        const hybrid = shortConv ? `, and the convolution state of ${shortConv.layers.length} layers` : this.config.mamba ? `, and the state of ${this.config.mamba.layers.length} Mamba layers` : '';
+        const { mamba, deltaNet } = this.config;
+        const hybrid = shortConv
+          ? `, and the convolution state of ${shortConv.layers.length} layers`
+          : mamba
+            ? `, and the state of ${mamba.layers.length} Mamba layers`
+            : deltaNet
+              ? `, and the state of ${deltaNet.layers.length} Gated DeltaNet layers`
+              : '';
         const needs = `${numLayers} layers of ${numKvHeads} KV heads × ${headDim}${hybrid}`;
         throw new ShapeMismatchError(`${where}: the cache does not fit this model (needs ${needs}); make it with model.createCache()`);
       }

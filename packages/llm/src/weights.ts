@@ -44,6 +44,8 @@ export interface LayerWeights {
   conv?: ShortConvWeights;
   /** Granite 4.0-H's and Nemotron-H's Mamba-2 mixer in place of attention (`config.mamba`). */
   mamba?: MambaWeights;
+  /** Qwen3.5's Gated DeltaNet in place of attention (`config.deltaNet`). */
+  deltaNet?: DeltaNetWeights;
   /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
   kNorm?: Tensor;
@@ -80,6 +82,23 @@ export interface MambaWeights {
   d: Tensor;
   /** The gated norm's weight [d_inner] (absent where the mixer has no norm: Falcon-H1 without mamba_rms_norm). */
   norm?: Tensor;
+  outProj: LinearWeights;
+}
+
+/**
+ * Qwen3.5's Gated DeltaNet: in_proj_qkv [2 · keyHeads · dk + valueHeads · dv, hidden], in_proj_z
+ * [valueHeads · dv, hidden], in_proj_b and in_proj_a [valueHeads, hidden], the depthwise kernel as
+ * stored [convDim, 1, taps], dt_bias and A_log [valueHeads], the gated norm's weight [dv], out_proj.
+ */
+export interface DeltaNetWeights {
+  qkv: LinearWeights;
+  z: LinearWeights;
+  b: LinearWeights;
+  a: LinearWeights;
+  kernel: Tensor;
+  dtBias: Tensor;
+  aLog: Tensor;
+  norm: Tensor;
   outProj: LinearWeights;
 }
 
