@@ -40,8 +40,11 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // same with sigmoid-routed experts chosen with a selection bias; Granite 4.0-H: Mamba-2 mixers on three of four
   // layers (the cache holds one layer, and each Mamba layer's rows and scan state); Nemotron-H: one block per
   // layer, two Mamba-2 mixers, one attention layer and two MLP layers; Falcon-H1: attention and a Mamba-2 mixer
-  // side by side on both layers (the cache holds both, and each layer's state).
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1']) {
+  // side by side on both layers (the cache holds both, and each layer's state); Qwen3.5: Gated DeltaNet on three
+  // layers, gated full attention on the fourth.
+  const hybrids = ['lfm2', 'granite4', 'nemotron', 'falcon', 'qwen3_5'];
+  const oneAttentionLayer = ['granite4-hybrid-moe', 'nemotron-h', 'qwen3_5-hybrid'];
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1', 'qwen3_5-hybrid']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);
@@ -54,8 +57,8 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
         expect(r.kvBytes).toBeGreaterThan(0);
       }
       // The compressed rows hold fewer bytes than the dense baseline; with a single attention layer
-      // (granite4-hybrid-moe, nemotron-h) the cross-layer methods have nothing to share and hold what it holds.
-      const single = name === 'granite4-hybrid-moe' || name === 'nemotron-h';
+      // (granite4-hybrid-moe, nemotron-h, qwen3_5-hybrid) the cross-layer methods have nothing to share and hold what it holds.
+      const single = oneAttentionLayer.includes(name);
       for (const r of records.slice(1)) {
         if (single && ['cla', 'minicache'].includes(r.method)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThanOrEqual(records[0].kvBytes);
         else expect(r.kvBytes, `${name} ${r.method}`).toBeLessThan(records[0].kvBytes);
@@ -63,7 +66,7 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
       // A hybrid's recurrent state sits beside every method's K/V, the same bytes each time, and counts in the f16 baseline too.
       const recurrent = records.map((r: { kvParts: Record<string, number> }) => r.kvParts.recurrent ?? 0);
       expect(new Set(recurrent).size, `${name} recurrent bytes ${recurrent}`).toBe(1);
-      expect(recurrent[0] > 0).toBe(['lfm2', 'granite4', 'nemotron', 'falcon'].some((family) => name.startsWith(family)));
+      expect(recurrent[0] > 0).toBe(hybrids.some((family) => name.startsWith(family)));
     });
   }
 

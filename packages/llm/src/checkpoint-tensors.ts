@@ -119,8 +119,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
       [layer.q, layer.k, layer.v] = [q, k, v];
       list.push(fused(`${p}.self_attn.qkv_proj.weight`, d, [[numHeads * headDim, q], [numKvHeads * headDim, k], [numKvHeads * headDim, v]]));
     } else {
-      // Qwen3.5's q_proj gives each head its query and its output gate side by side.
-      linear(`${p}.self_attn.q_proj`, numHeads * headDim * (config.attentionOutputGate ? 2 : 1), d, bias.q, (w) => (layer.q = w));
+      if (config.attentionOutputGate) gatedQueryTensors(list, config, `${p}.self_attn.q_proj`, layer);
+      else linear(`${p}.self_attn.q_proj`, numHeads * headDim, d, bias.q, (w) => (layer.q = w));
       linear(`${p}.self_attn.k_proj`, numKvHeads * headDim, d, bias.k, (w) => (layer.k = w));
       linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
     }
@@ -189,6 +189,24 @@ function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaC
 }
 
 const NO_BIASES = { q: false, k: false, v: false, o: false };
+
+/**
+ * Qwen3.5's q_proj, whose rows give each head its query and then its output gate: loaded as two
+ * matrices (and biases), the queries' rows and the gates' rows, each in head order.
+ */
+function gatedQueryTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, layer: Partial<LayerWeights>): void {
+  const { hiddenSize: d, numHeads, headDim } = config;
+  const [q, gate] = [{} as LinearWeights, {} as LinearWeights];
+  [layer.q, layer.qGate] = [q, gate];
+  const rows = (which: number): RowRange[] => Array.from({ length: numHeads }, (_, h): RowRange => [(2 * h + which) * headDim, headDim]);
+  const split = (name: string, shape: number[], field: 'weight' | 'bias'): ExpectedTensor => ({
+    name,
+    shape,
+    parts: [q, gate].map((weights, which) => ({ ranges: rows(which), assign: (t: Tensor) => (weights[field] = t) })),
+  });
+  list.push(split(`${prefix}.weight`, [2 * numHeads * headDim, d], 'weight'));
+  if (config.attentionBias.q) list.push(split(`${prefix}.bias`, [2 * numHeads * headDim], 'bias'));
+}
 
 /**
  * The tensors of Bamba (BambaForCausalLM) and Falcon-H1 (FalconH1ForCausalLM), named alike:

@@ -198,8 +198,8 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
   const rotate = (t: Tensor) => scope.track(invFreq ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
   const heads = (projected: Tensor, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(projected, norm, count, config, scope), count, headDim, scope);
-  const { query, outputGate } = splitQueryGate(linear(h, w.q, scope), config, scope);
-  let q = rotate(heads(query, numHeads, w.qNorm));
+  let q = rotate(heads(linear(h, w.q, scope), numHeads, w.qNorm));
+  const outputGate = w.qGate && linear(h, w.qGate, scope);
   if (queryGain) q = scope.track(mul(q, queryGain));
   // Falcon-H1 scales the keys (key_multiplier) before RoPE.
   const keyScale = config.falconH1?.key ?? 1;
@@ -208,20 +208,6 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const key = invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
   const value = scope.track(contiguous(heads(linear(h, w.v, scope), numKvHeads)));
   return { q, keyPreRope, key, value, outputGate };
-}
-
-/**
- * q_proj's output [rows, heads · headDim], or with an output gate (Qwen3.5: [rows, heads · 2 ·
- * headDim], each head's query then its gate) the queries and the gates, each [rows, heads · headDim].
- */
-function splitQueryGate(projected: Tensor, config: LlamaConfig, scope: TensorScope): { query: Tensor; outputGate?: Tensor } {
-  if (!config.attentionOutputGate) return { query: projected };
-  const { numHeads, headDim } = config;
-  const rows = projected.shape[0];
-  const perHead = scope.track(reshape(projected, [rows, numHeads, 2 * headDim]));
-  const half = (from: number) =>
-    scope.track(reshape(scope.track(contiguous(scope.track(slice(perHead, [0, 0, from], [rows, numHeads, from + headDim])))), [rows, numHeads * headDim]));
-  return { query: half(0), outputGate: half(headDim) };
 }
 
 /**

@@ -247,7 +247,7 @@ export class LlamaModel {
         release(lin?.weight);
         release(lin?.bias);
       }
-      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.conv?.inProj, layer.conv?.outProj, layer.mamba?.inProj, layer.mamba?.outProj, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
+      for (const lin of [layer.q, layer.qGate, layer.k, layer.v, layer.o, layer.conv?.inProj, layer.conv?.outProj, layer.mamba?.inProj, layer.mamba?.outProj, layer.gate, layer.up, layer.down, moe?.router, shared?.gate, shared?.up, shared?.down, moe?.sharedGate]) {
         release(lin?.weight);
         release(lin?.bias);
       }

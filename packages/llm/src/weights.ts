@@ -46,6 +46,8 @@ export interface LayerWeights {
   mamba?: MambaWeights;
   /** Qwen3.5's Gated DeltaNet in place of attention (`config.deltaNet`). */
   deltaNet?: DeltaNetWeights;
+  /** Qwen3.5's output gate: the rows of q_proj that give each head's gate beside its query (`config.attentionOutputGate`). */
+  qGate?: LinearWeights;
   /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
   kNorm?: Tensor;

@@ -7,9 +7,9 @@
 // webgpu.test.ts and cuda-emulator.test.ts.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseModelConfig } from '../src/index.js';
+import { loadModel, parseModelConfig, parseSafetensors, readFloat32 } from '../src/index.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { TORCH_REFERENCE } from './helpers/fixtures.js';
+import { filesOf, TORCH_REFERENCE } from './helpers/fixtures.js';
 import { expectBatchMatchesSolo, expectChunkedPrefill, expectStateAfterPrompt } from './helpers/recurrent-continuity.js';
 
 // The text_config of a Qwen3.5-9B-like release (full attention on every fourth layer).
@@ -58,6 +58,20 @@ describe('Qwen3.5 on the CPU (qwen3_5-hybrid: Gated DeltaNet on layers 0–2, fu
   // 2 key heads of 8, 4 value heads of 6: per linear layer conv rows [3, 2·16 + 24] and delta-rule state [4, 8, 6].
   it('holds a cache layer for the full-attention layer, and per linear layer its convolution rows and f32 state', () =>
     expectStateAfterPrompt(FIXTURE, 1, 3 * (3 * 56 + 4 * 8 * 6) * 4));
+
+  it('loads q_proj as the queries and the output gates, each head’s rows in turn: attentionWeights gives the queries alone', async () => {
+    const model = await loadModel(FIXTURE);
+    try {
+      const { q } = model.attentionWeights(0);
+      expect(q.shape).toEqual([4 * 8, 32]);
+      const file = parseSafetensors(filesOf(FIXTURE)['model.safetensors'], 'model.safetensors');
+      const stored = readFloat32(file, file.tensors.get('model.layers.3.self_attn.q_proj.weight')!);
+      // Head 1's query rows are stored rows 16–23 (after head 0's query and gate rows).
+      expect(q.readFloat32Sync().subarray(8 * 32, 16 * 32)).toEqual(stored.subarray(16 * 32, 24 * 32));
+    } finally {
+      model.dispose();
+    }
+  });
 
   it('continues the state across passes: a prompt fed in chunks of 2, 1 and 4 tokens gives the one-pass logits', () => expectChunkedPrefill(FIXTURE, [2, 1, 4]));
 
