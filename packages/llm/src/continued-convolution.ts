@@ -1,4 +1,4 @@
-import { causalConv1d, concat, contiguous, type RecurrentState, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
+import { causalConv1d, concat, contiguous, type RecurrentState, reshape, silu, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
 import type { Segment } from './decoder-layer.js';
 
 /** A segment's rows of a [rows, width] tensor of the whole batch (the tensor itself when the batch is that segment). */
@@ -20,4 +20,16 @@ export function convolveContinuing(rows: Tensor, kernel: Tensor, bias: Tensor | 
   const convolved = scope.track(causalConv1d(window, kernel, bias));
   state.write(slot, contiguous(scope.track(slice(window, [n, 0], [n + taps - 1, channels]))));
   return convolved;
+}
+
+/**
+ * A segment's rows through the continued convolution (`convolveContinuing`) and SiLU, as the Mamba-2
+ * and Gated DeltaNet mixers take them, and a reader of its column ranges: `columns(from, size, shape)`
+ * is columns [from, from + size) as a contiguous tensor of `shape`.
+ */
+export function convolvedColumns(rows: Tensor, kernel: Tensor, bias: Tensor | undefined, state: RecurrentState, slot: number, scope: TensorScope) {
+  const activated = scope.track(silu(convolveContinuing(rows, kernel, bias, state, slot, scope)));
+  const n = activated.shape[0];
+  return (from: number, size: number, shape: number[]): Tensor =>
+    scope.track(reshape(scope.track(contiguous(scope.track(slice(activated, [0, from], [n, from + size])))), shape));
 }

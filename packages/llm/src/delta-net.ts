@@ -1,6 +1,6 @@
-import { add, affine, cast, concat, contiguous, gatedDeltaRule, mul, reshape, rmsNorm, rsqrt, sigmoid, silu, slice, sum, type Tensor, type TensorScope } from '@kvkit/tensor-core';
+import { add, affine, cast, concat, contiguous, gatedDeltaRule, mul, reshape, rmsNorm, rsqrt, sigmoid, silu, sum, type Tensor, type TensorScope } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { convolveContinuing, segmentRows } from './continued-convolution.js';
+import { convolvedColumns, segmentRows } from './continued-convolution.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import { softplus } from './mamba-mixer.js';
@@ -40,8 +40,7 @@ export function deltaNetBlock(h: Tensor, w: DeltaNetWeights, rates: Tensor, j: n
     const state = segment.cache.recurrentState!;
     const own = (t: Tensor) => segmentRows(t, segment, whole, scope);
     const n = segment.length;
-    const mixed = scope.track(silu(convolveContinuing(own(qkv), kernel, undefined, state, 2 * j, scope)));
-    const part = (from: number, size: number, shape: number[]) => scope.track(reshape(scope.track(contiguous(scope.track(slice(mixed, [0, from], [n, from + size])))), shape));
+    const part = convolvedColumns(own(qkv), kernel, undefined, state, 2 * j, scope);
     const q = scope.track(mul(l2Normalize(part(0, keyHeads * dk, [n, keyHeads, dk]), scope), dk ** -0.5));
     const k = l2Normalize(part(keyHeads * dk, keyHeads * dk, [n, keyHeads, dk]), scope);
     const v = part(2 * keyHeads * dk, valueHeads * dv, [n, valueHeads, dv]);

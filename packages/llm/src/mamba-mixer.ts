@@ -19,7 +19,7 @@ import {
   type TensorScope,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { convolveContinuing, segmentRows } from './continued-convolution.js';
+import { convolvedColumns, segmentRows } from './continued-convolution.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { MambaConfig } from './mamba-config.js';
@@ -102,7 +102,7 @@ export function mambaBlock(
   const { inner, convDim, heads, headDim, dState, groups, convKernel: taps } = m;
   const inProjected = linear(h, w.inProj, scope);
   const projected = shared.projectionScale ? scope.track(mul(inProjected, shared.projectionScale)) : inProjected;
-  const columns = (from: number, to: number, t = projected) => scope.track(slice(t, [0, from], [t.shape[0], to]));
+  const columns = (from: number, to: number) => scope.track(slice(projected, [0, from], [projected.shape[0], to]));
   const z = columns(0, inner);
   const xbc = columns(inner, inner + convDim);
   const dt = softplus(scope.track(add(columns(inner + convDim, inner + convDim + heads), w.dtBias)), scope);
@@ -112,8 +112,7 @@ export function mambaBlock(
     const state = segment.cache.recurrentState!;
     const own = (t: Tensor) => segmentRows(t, segment, whole, scope);
     const n = segment.length;
-    const activated = scope.track(silu(convolveContinuing(own(xbc), kernel, w.kernelBias, state, 2 * j, scope)));
-    const part = (from: number, size: number, shape: number[]) => scope.track(reshape(scope.track(contiguous(columns(from, from + size, activated))), shape));
+    const part = convolvedColumns(own(xbc), kernel, w.kernelBias, state, 2 * j, scope);
     const x = part(0, inner, [n, heads, headDim]);
     const b = part(inner, groups * dState, [n, groups, dState]);
     const c = part(inner + groups * dState, groups * dState, [n, groups, dState]);
