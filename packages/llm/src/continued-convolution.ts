@@ -2,8 +2,19 @@ import { causalConv1d, concat, contiguous, type RecurrentState, reshape, silu, s
 import type { Segment } from './decoder-layer.js';
 
 /** A segment's rows of a [rows, width] tensor of the whole batch (the tensor itself when the batch is that segment). */
-export function segmentRows(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope): Tensor {
+function segmentRows(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope): Tensor {
   return whole ? t : scope.track(slice(t, [segment.start, 0], [segment.start + segment.length, t.shape[1]]));
+}
+
+/**
+ * A recurrent mixer's `step` run for each request of the batch in turn, on its own rows (`own(t)`:
+ * its rows of a [rows, width] batch tensor), its cache's recurrent state and its row count; the
+ * steps' results [n, …] stacked in batch order.
+ */
+export function eachRequest(segments: readonly Segment[], scope: TensorScope, step: (own: (t: Tensor) => Tensor, state: RecurrentState, n: number) => Tensor): Tensor {
+  const whole = segments.length === 1;
+  const outputs = segments.map((segment) => step((t) => segmentRows(t, segment, whole, scope), segment.cache.recurrentState!, segment.length));
+  return whole ? outputs[0] : scope.track(concat(outputs, 0));
 }
 
 /**

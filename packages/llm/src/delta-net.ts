@@ -1,6 +1,6 @@
-import { add, affine, cast, concat, contiguous, gatedDeltaRule, mul, reshape, rmsNorm, rsqrt, sigmoid, silu, sum, type Tensor, type TensorScope } from '@kvkit/tensor-core';
+import { add, affine, cast, contiguous, gatedDeltaRule, mul, reshape, rmsNorm, rsqrt, sigmoid, silu, sum, type Tensor, type TensorScope } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { convolvedColumns, segmentRows } from './continued-convolution.js';
+import { convolvedColumns, eachRequest } from './continued-convolution.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import { softplus } from './mamba-mixer.js';
@@ -35,11 +35,7 @@ export function deltaNetBlock(h: Tensor, w: DeltaNetWeights, rates: Tensor, j: n
   const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
   const g = scope.track(mul(softplus(scope.track(add(f32(linear(h, w.a, scope)), f32(w.dtBias))), scope), rates));
   const kernel = scope.track(reshape(w.kernel, [convDim, taps]));
-  const whole = segments.length === 1;
-  const outputs = segments.map((segment) => {
-    const state = segment.cache.recurrentState!;
-    const own = (t: Tensor) => segmentRows(t, segment, whole, scope);
-    const n = segment.length;
+  const o = eachRequest(segments, scope, (own, state, n) => {
     const part = convolvedColumns(own(qkv), kernel, undefined, state, 2 * j, scope);
     const q = scope.track(mul(l2Normalize(part(0, keyHeads * dk, [n, keyHeads, dk]), scope), dk ** -0.5));
     const k = l2Normalize(part(keyHeads * dk, keyHeads * dk, [n, keyHeads, dk]), scope);
@@ -48,7 +44,6 @@ export function deltaNetBlock(h: Tensor, w: DeltaNetWeights, rates: Tensor, j: n
     state.write(2 * j + 1, result.state);
     return scope.track(result.output);
   });
-  const o = whole ? outputs[0] : scope.track(concat(outputs, 0));
   const gate = scope.track(silu(scope.track(reshape(linear(h, w.z, scope), [rows, valueHeads, dv]))));
   const gated = scope.track(mul(scope.track(rmsNorm(o, w.norm, config.normEps)), gate));
   return linear(scope.track(reshape(gated, [rows, valueHeads * dv])), w.outProj, scope);

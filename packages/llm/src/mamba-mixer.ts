@@ -3,7 +3,6 @@ import {
   add,
   affine,
   cast,
-  concat,
   contiguous,
   exp,
   log,
@@ -19,7 +18,7 @@ import {
   type TensorScope,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { convolvedColumns, segmentRows } from './continued-convolution.js';
+import { convolvedColumns, eachRequest } from './continued-convolution.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { MambaConfig } from './mamba-config.js';
@@ -107,11 +106,7 @@ export function mambaBlock(
   const xbc = columns(inner, inner + convDim);
   const dt = softplus(scope.track(add(columns(inner + convDim, inner + convDim + heads), w.dtBias)), scope);
   const kernel = scope.track(reshape(w.kernel, [convDim, taps]));
-  const whole = segments.length === 1;
-  const outputs = segments.map((segment) => {
-    const state = segment.cache.recurrentState!;
-    const own = (t: Tensor) => segmentRows(t, segment, whole, scope);
-    const n = segment.length;
+  const y = eachRequest(segments, scope, (own, state, n) => {
     const part = convolvedColumns(own(xbc), kernel, w.kernelBias, state, 2 * j, scope);
     const x = part(0, inner, [n, heads, headDim]);
     const b = part(inner, groups * dState, [n, groups, dState]);
@@ -122,6 +117,5 @@ export function mambaBlock(
     const skip = scope.track(mul(x, scope.track(reshape(w.d, [heads, 1]))));
     return scope.track(reshape(scope.track(add(scan.y, skip)), [n, inner]));
   });
-  const y = whole ? outputs[0] : scope.track(concat(outputs, 0));
   return linear(gatedOutput(y, z, w.norm, shared.unitNorm, m, config.normEps, scope), w.outProj, scope);
 }

@@ -1,6 +1,6 @@
-import { concat, mul, reshape, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
+import { mul, reshape, slice, type Tensor, type TensorScope } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
-import { convolveContinuing, segmentRows } from './continued-convolution.js';
+import { convolveContinuing, eachRequest } from './continued-convolution.js';
 import type { Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { ShortConvWeights } from './weights.js';
@@ -20,10 +20,6 @@ export function shortConvBlock(h: Tensor, w: ShortConvWeights, slot: number, con
   const gated = scope.track(mul(third(0), third(2)));
   // The stored depthwise kernel [hidden, 1, taps] as causalConv1d's [hidden, taps] (a view).
   const kernel = scope.track(reshape(w.kernel, [d, taps]));
-  const whole = segments.length === 1;
-  const outputs = segments.map((segment) =>
-    convolveContinuing(segmentRows(gated, segment, whole, scope), kernel, w.kernelBias, segment.cache.recurrentState!, slot, scope),
-  );
-  const convolved = whole ? outputs[0] : scope.track(concat(outputs, 0));
+  const convolved = eachRequest(segments, scope, (own, state) => convolveContinuing(own(gated), kernel, w.kernelBias, state, slot, scope));
   return linear(scope.track(mul(third(1), convolved)), w.outProj, scope);
 }
