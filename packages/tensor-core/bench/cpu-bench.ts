@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { attention, createRng, matmul, randomNormal, randomUniform, selectiveScan, setSimdKernels, type Tensor } from '../src/index.js';
+import { attention, createRng, gatedDeltaRule, matmul, randomNormal, randomUniform, selectiveScan, setSimdKernels, type Tensor } from '../src/index.js';
 
 function timeIt(run: () => void, minSeconds = 0.5): number {
   run(); // warm-up (JIT, caches)
@@ -101,6 +101,35 @@ console.log('rows  kernel      ms per call   ms per row   GB/s of state read+wri
       const gbs = (2 * 4 * heads * headDim * dState) / seconds / 1e9;
       console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
       results.push({ bench: 'selective-scan', rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
+    }
+  }
+}
+
+// One Gated DeltaNet layer of Qwen3.5-9B's shape: 32 value heads over 16 key heads, dk = dv = 128.
+// A call reads and writes the whole f32 state (2 MiB) at least once (each row passes over it twice: decay and
+// Sᵀk, then the update and Sᵀq; a head's 64 KiB stays in cache between them), so its ceiling is the copy bandwidth.
+console.log('\ngated delta rule (Qwen3.5, 32 value heads / 16 key heads, dk = dv = 128, f32)');
+console.log('rows  kernel      ms per call   ms per row   GB/s of state read+written   % of copy bandwidth');
+{
+  const [keyHeads, heads, dk, dv] = [16, 32, 128, 128];
+  const state = randomNormal([heads, dk, dv], rng);
+  for (const rows of [1, 64]) {
+    const q = randomNormal([rows, keyHeads, dk], rng, { std: dk ** -0.5 });
+    const k = randomNormal([rows, keyHeads, dk], rng, { std: dk ** -0.5 });
+    const v = randomNormal([rows, heads, dv], rng);
+    const g = randomUniform([rows, heads], rng, { low: -1, high: -0.01 });
+    const beta = randomUniform([rows, heads], rng, { low: 0.05, high: 0.95 });
+    for (const kernel of ['simd', 'js loop'] as const) {
+      setSimdKernels(kernel === 'simd');
+      const seconds = timeIt(() => {
+        const out = gatedDeltaRule(q, k, v, g, beta, state);
+        out.output.dispose();
+        out.state.dispose();
+      });
+      setSimdKernels(true);
+      const gbs = (2 * 4 * heads * dk * dv) / seconds / 1e9;
+      console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
+      results.push({ bench: 'gated-delta-rule', rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
     }
   }
 }

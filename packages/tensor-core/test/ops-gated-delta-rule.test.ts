@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { DTypeMismatchError, gatedDeltaRule, ShapeMismatchError, slice, tensor, UnsupportedDTypeError } from '../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DTypeMismatchError, gatedDeltaRule, setSimdKernels, ShapeMismatchError, slice, tensor, UnsupportedDTypeError } from '../src/index.js';
 import { assertClose, withSeed } from '../src/testing/index.js';
 import { f32Values, randomArray } from './reference.js';
 
@@ -61,6 +61,8 @@ const run = (x: ReturnType<typeof inputs>, { n, keyHeads, heads, dk, dv }: Shape
     tensor(x.g, [n, heads]), tensor(x.beta, [n, heads], { dtype }), tensor(x.state, [heads, dk, dv]),
   );
 
+afterEach(() => setSimdKernels(true));
+
 describe('gatedDeltaRule', () => {
   it('matches the float64 definition: one row or many, grouped keys, state in and out', () =>
     withSeed((rng) => {
@@ -79,6 +81,19 @@ describe('gatedDeltaRule', () => {
       }
     }));
 
+  it('runs in SIMD where dv is a multiple of 4 and in JavaScript otherwise or with SIMD off, each matching the float64 definition over many rows (several chunks)', () =>
+    withSeed((rng) => {
+      const shape = { n: 1000, keyHeads: 2, heads: 8, dk: 33, dv: 64 };
+      const x = inputs(rng, shape);
+      const want = deltaRuleRef(x.q, x.k, x.v, x.g, x.beta, x.state, shape);
+      for (const simd of [true, false]) {
+        setSimdKernels(simd);
+        const got = run(x, shape);
+        assertClose(got.output.readSync(), want.out, 1e-5, `output, SIMD ${simd}`);
+        assertClose(got.state.readSync(), want.state, 1e-5, `state, SIMD ${simd}`);
+      }
+    }));
+
   it('writes what it is given to remember: with β = 1 and no decay, reading with the key returns the value', () => {
     const [dk, dv] = [4, 3];
     const key = [0, 1, 0, 0];
@@ -90,12 +105,12 @@ describe('gatedDeltaRule', () => {
     assertClose(output.readSync(), value, 1e-6, 'recalled value');
   });
 
-  it('continues a sequence: run in pieces, each from the state the last left, it gives the whole run bit for bit', () =>
+  it.each([5, 8])('continues a sequence: run in pieces, each from the state the last left, it gives the whole run bit for bit (dv %i)', (dv) =>
     withSeed((rng) => {
-      const shape = { n: 10, keyHeads: 2, heads: 4, dk: 6, dv: 5 };
+      const shape = { n: 10, keyHeads: 2, heads: 4, dk: 6, dv };
       const x = inputs(rng, shape);
       const whole = run(x, shape);
-      const { n, keyHeads, heads, dk, dv } = shape;
+      const { n, keyHeads, heads, dk } = shape;
       const all = { q: tensor(x.q, [n, keyHeads, dk]), k: tensor(x.k, [n, keyHeads, dk]), v: tensor(x.v, [n, heads, dv]), g: tensor(x.g, [n, heads]), beta: tensor(x.beta, [n, heads]) };
       let state = tensor(x.state, [heads, dk, dv]);
       const outs: number[] = [];

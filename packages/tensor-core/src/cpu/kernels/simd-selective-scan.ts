@@ -2,10 +2,10 @@
 // copied into a kept arena once per call, the rows pass through it a chunk at a time, and the
 // state is copied back out. f32 throughout, as on the GPUs (the JavaScript loop it replaces takes
 // its products in float64).
-import type { SimdArena } from '../../simd/simd-arena.js';
 import { keptModuleArena } from '../../simd/scratch-arena.js';
 import type { Tensor } from '../../tensor.js';
 import { type NumberArray, readFloat32Into } from '../host-data.js';
+import { f32AreaBytes, f32Areas } from './f32-areas.js';
 import selectiveScanF32Wasm from './selective-scan-f32.wat';
 
 interface SelectiveScanKernels {
@@ -42,14 +42,12 @@ export interface ScanShape {
 export function simdSelectiveScan(inputs: ScanInputs, shape: ScanShape, y: NumberArray): Float32Array | null {
   const { n, heads, headDim, groups, dState } = shape;
   if (dState % 4 !== 0) return null;
-  const quads = (count: number) => Math.ceil(count / 4) * 4;
-  const stateLength = heads * headDim * dState;
-  const perRow = 2 * quads(heads * headDim) + 2 * quads(heads) + 2 * quads(groups * dState);
+  const perRow = 2 * heads * headDim + 2 * heads + 2 * groups * dState;
   const rows = Math.max(1, Math.min(n, Math.floor(CHUNK_VALUES / perRow)));
-  const arena = keptModuleArena<SelectiveScanKernels>(selectiveScanF32Wasm, 4 * (stateLength + rows * perRow));
+  const lengths = [heads * headDim * dState, ...[heads * headDim, heads, heads, groups * dState, groups * dState, heads * headDim].map((count) => rows * count)];
+  const arena = keptModuleArena<SelectiveScanKernels>(selectiveScanF32Wasm, f32AreaBytes(lengths));
   if (!arena) return null;
-  const area = carve(arena, [stateLength, ...[heads * headDim, heads, heads, groups * dState, groups * dState, heads * headDim].map((count) => quads(rows * count))]);
-  const [state, x, steps, decays, b, c, yRows] = area;
+  const [state, x, steps, decays, b, c, yRows] = f32Areas(arena, lengths);
   readFloat32Into(inputs.state, state);
   for (let t0 = 0; t0 < n; t0 += rows) {
     const count = Math.min(rows, n - t0);
@@ -66,15 +64,4 @@ export function simdSelectiveScan(inputs: ScanInputs, shape: ScanShape, y: Numbe
     y.set(yRows.subarray(0, count * heads * headDim), t0 * heads * headDim);
   }
   return state.slice();
-}
-
-/** Consecutive f32 views of the arena's memory, one per length, each starting on a 16-byte boundary (lengths are multiples of 4). */
-function carve(arena: SimdArena<SelectiveScanKernels>, lengths: number[]): Float32Array[] {
-  const { buffer, byteOffset } = arena.arrays[0];
-  let at = byteOffset;
-  return lengths.map((length) => {
-    const view = new Float32Array(buffer, at, length);
-    at += 4 * length;
-    return view;
-  });
 }
