@@ -33,7 +33,9 @@ export function registerMatmulKernel(): void {
   registerKernel<'matmul', CpuBackend>('matmul', 'cpu', (backend, [a, b], { transposeA, transposeB, batchShape, m, n, k, accumulate }) => {
     // f32 beside f16/bf16 (half-precision weights): an f32 product of the half operand's exact values.
     const dtype = a.dtype === b.dtype ? a.dtype : 'f32';
-    const out = outputBuffer(dtype, sizeOf(batchShape) * m * n) as FloatArray;
+    // f32 sums land in f32 (then rounded once to f16/bf16): the kernels keep f32 sums only there.
+    const length = sizeOf(batchShape) * m * n;
+    const out = (accumulate === 'f32' ? new Float32Array(length) : outputBuffer(dtype, length)) as FloatArray;
     const aOffsets = batchOffsets(a.shape.slice(0, -2), batchShape, m * k);
     const bOffsets = batchOffsets(b.shape.slice(0, -2), batchShape, k * n);
     // A mixed A·Bᵀ goes to the SIMD kernels with the half operand's bits (a WeightPool's read in
