@@ -77,10 +77,29 @@ for (const n of [1024, 4096, 16384]) {
   }
 }
 
+/**
+ * A recurrent kernel (one call over `rows` rows from an f32 state of `stateValues` values) timed in
+ * WebAssembly SIMD and as the JavaScript loop, one table row each: ms per call and per row, and the
+ * state read and written once per call against the copy bandwidth (a decode step's ceiling).
+ */
+function simdAgainstLoop(bench: string, rows: number, stateValues: number, call: () => Tensor[]): void {
+  for (const kernel of ['simd', 'js loop'] as const) {
+    setSimdKernels(kernel === 'simd');
+    const seconds = timeIt(() => {
+      for (const t of call()) t.dispose();
+    });
+    setSimdKernels(true);
+    const gbs = (2 * 4 * stateValues) / seconds / 1e9;
+    console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
+    results.push({ bench, rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
+  }
+}
+const RECURRENT_HEADER = 'rows  kernel      ms per call   ms per row   GB/s of state read+written   % of copy bandwidth';
+
 // One Mamba-2 layer of Granite-4.0-H-Tiny's shape: 48 heads of 64 channels, d_state 128, one group.
 // A decode step reads and writes the whole f32 state (1.5 MiB), so its ceiling is the copy bandwidth.
 console.log('\nselective scan (Mamba-2, 48 heads × 64 channels × d_state 128, f32)');
-console.log('rows  kernel      ms per call   ms per row   GB/s of state read+written   % of copy bandwidth');
+console.log(RECURRENT_HEADER);
 {
   const [heads, headDim, dState] = [48, 64, 128];
   const state = randomNormal([heads, headDim, dState], rng);
@@ -90,18 +109,7 @@ console.log('rows  kernel      ms per call   ms per row   GB/s of state read+wri
     const dt = randomUniform([rows, heads], rng, { low: 0.05, high: 1 });
     const b = randomNormal([rows, 1, dState], rng);
     const c = randomNormal([rows, 1, dState], rng);
-    for (const kernel of ['simd', 'js loop'] as const) {
-      setSimdKernels(kernel === 'simd');
-      const seconds = timeIt(() => {
-        const out = selectiveScan(x, dt, a, b, c, state);
-        out.y.dispose();
-        out.state.dispose();
-      });
-      setSimdKernels(true);
-      const gbs = (2 * 4 * heads * headDim * dState) / seconds / 1e9;
-      console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
-      results.push({ bench: 'selective-scan', rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
-    }
+    simdAgainstLoop('selective-scan', rows, heads * headDim * dState, () => Object.values(selectiveScan(x, dt, a, b, c, state)));
   }
 }
 
@@ -109,7 +117,7 @@ console.log('rows  kernel      ms per call   ms per row   GB/s of state read+wri
 // A call reads and writes the whole f32 state (2 MiB) at least once (each row passes over it twice: decay and
 // Sᵀk, then the update and Sᵀq; a head's 64 KiB stays in cache between them), so its ceiling is the copy bandwidth.
 console.log('\ngated delta rule (Qwen3.5, 32 value heads / 16 key heads, dk = dv = 128, f32)');
-console.log('rows  kernel      ms per call   ms per row   GB/s of state read+written   % of copy bandwidth');
+console.log(RECURRENT_HEADER);
 {
   const [keyHeads, heads, dk, dv] = [16, 32, 128, 128];
   const state = randomNormal([heads, dk, dv], rng);
@@ -119,18 +127,7 @@ console.log('rows  kernel      ms per call   ms per row   GB/s of state read+wri
     const v = randomNormal([rows, heads, dv], rng);
     const g = randomUniform([rows, heads], rng, { low: -1, high: -0.01 });
     const beta = randomUniform([rows, heads], rng, { low: 0.05, high: 0.95 });
-    for (const kernel of ['simd', 'js loop'] as const) {
-      setSimdKernels(kernel === 'simd');
-      const seconds = timeIt(() => {
-        const out = gatedDeltaRule(q, k, v, g, beta, state);
-        out.output.dispose();
-        out.state.dispose();
-      });
-      setSimdKernels(true);
-      const gbs = (2 * 4 * heads * dk * dv) / seconds / 1e9;
-      console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
-      results.push({ bench: 'gated-delta-rule', rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
-    }
+    simdAgainstLoop('gated-delta-rule', rows, heads * dk * dv, () => Object.values(gatedDeltaRule(q, k, v, g, beta, state)));
   }
 }
 
