@@ -41,6 +41,9 @@ export type WeightTarget = Partial<LlamaWeights> & { layers: Partial<LayerWeight
 /** Rows a part takes. */
 export const rowsOf = (part: ExpectedTensor['parts'][number]): number => part.ranges.reduce((sum, [, count]) => sum + count, 0);
 
+/** A checkpoint tensor loaded into `target`, a stack of matrices, from its row `row` on. */
+const into = (name: string, shape: number[], target: MatrixStack, row: number): ExpectedTensor => ({ name, shape, parts: [{ ranges: [[0, shape[0]]], stack: target, row }] });
+
 /** A tensor loaded whole into `assign`. */
 const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offset?: number): ExpectedTensor => ({
   name,
@@ -311,7 +314,6 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   const weights = {} as MoeWeights;
   layer.moe = weights;
   const stack = (name: string, shape: MatrixStack['shape'], assign: (t: Tensor) => void): MatrixStack => ({ name, shape, assign });
-  const into = (name: string, shape: number[], target: MatrixStack, row: number): ExpectedTensor => ({ name, shape, parts: [{ ranges: [[0, shape[0]]], stack: target, row }] });
   const shared = moe.sharedExpert && ({} as MlpWeights);
   if (shared) weights.shared = shared;
   if (config.modelType === 'granitemoe' || config.modelType === 'granitemoeshared' || config.modelType === 'granitemoehybrid') {
@@ -329,15 +331,7 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
     list.push(whole(`${block}.gate.e_score_correction_bias`, [experts], (t) => (weights.selectionBias = t)));
     const up = stack(`${block}.experts.*.up_proj`, [experts, ff, d], (t) => (weights.up = t));
     const down = stack(`${block}.experts.*.down_proj`, [experts, d, ff], (t) => (weights.down = t));
-    if (stored(`${block}.experts.up_proj`)) {
-      // transformers 5: the experts fused, [experts, size, hidden] and [experts, hidden, size].
-      list.push(into(`${block}.experts.up_proj`, up.shape, up, 0), into(`${block}.experts.down_proj`, down.shape, down, 0));
-    } else {
-      for (let e = 0; e < experts; e++) {
-        list.push(into(`${block}.experts.${e}.up_proj.weight`, [ff, d], up, e * ff));
-        list.push(into(`${block}.experts.${e}.down_proj.weight`, [d, ff], down, e * d));
-      }
-    }
+    list.push(...expertStackTensors(block, stored(`${block}.experts.up_proj`) ? 'up_proj' : undefined, ['up_proj'], 'down_proj', up, down));
     const size = moe.sharedExpert!.size;
     linearTensors(list, `${block}.shared_experts.up_proj`, size, d, config.mlpBias, (w) => (shared!.up = w));
     linearTensors(list, `${block}.shared_experts.down_proj`, d, size, config.mlpBias, (w) => (shared!.down = w));
@@ -356,22 +350,29 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   if (moe.selectionBias) list.push(whole(`${block}.expert_bias`, [experts], (t) => (weights.selectionBias = t)));
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
-  if (fused) {
-    list.push(into(`${block}.experts.gate_up_proj`, gateUp.shape, gateUp, 0), into(`${block}.experts.down_proj`, down.shape, down, 0));
-  } else {
-    for (let e = 0; e < experts; e++) {
-      const expert = `${block}.experts.${e}`;
-      list.push(into(`${expert}.${gateName}.weight`, [ff, d], gateUp, 2 * e * ff));
-      list.push(into(`${expert}.${upName}.weight`, [ff, d], gateUp, (2 * e + 1) * ff));
-      list.push(into(`${expert}.${downName}.weight`, [d, ff], down, e * d));
-    }
-  }
+  list.push(...expertStackTensors(block, fused ? 'gate_up_proj' : undefined, [gateName, upName], fused ? 'down_proj' : downName, gateUp, down));
   if (!shared) return;
   const size = moe.sharedExpert!.size;
   linearTensors(list, `${block}.shared_expert.gate_proj`, size, d, false, (w) => (shared.gate = w));
   linearTensors(list, `${block}.shared_expert.up_proj`, size, d, false, (w) => (shared.up = w));
   linearTensors(list, `${block}.shared_expert.down_proj`, d, size, false, (w) => (shared.down = w));
   linearTensors(list, `${block}.shared_expert_gate`, 1, d, false, (w) => (weights.sharedGate = w));
+}
+
+/**
+ * A mixture's experts into their two stacks, `input` (each expert's input rows: gate then up, or up
+ * alone) and `down`: fused as transformers 5 saves them (`experts.<fusedInput>` [experts, rows,
+ * hidden] and `experts.down_proj`) where `fusedInput` is given, else one matrix per expert and
+ * projection as released (`experts.e.<inputNames[i]>.weight`, `experts.e.<downName>.weight`).
+ */
+function expertStackTensors(block: string, fusedInput: string | undefined, inputNames: string[], downName: string, input: MatrixStack, down: MatrixStack): ExpectedTensor[] {
+  if (fusedInput) return [into(`${block}.experts.${fusedInput}`, input.shape, input, 0), into(`${block}.experts.${downName}`, down.shape, down, 0)];
+  const [experts, rows, d] = input.shape;
+  const size = rows / inputNames.length;
+  return Array.from({ length: experts }, (_, e) => [
+    ...inputNames.map((name, i) => into(`${block}.experts.${e}.${name}.weight`, [size, d], input, (e * inputNames.length + i) * size)),
+    into(`${block}.experts.${e}.${downName}.weight`, down.shape.slice(1), down, e * down.shape[1]),
+  ]).flat();
 }
 
 /**
