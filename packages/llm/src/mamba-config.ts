@@ -88,9 +88,7 @@ export function parseMambaConfig(
   requireAttentionLayer(kinds.map((kind) => kind === 'attention'), type === 'bamba' ? 'attn_layer_indices' : 'layer_types', invalid);
   const heads = positiveInt('mamba_n_heads', 128);
   const inner = positiveInt('mamba_expand', 2) * hiddenSize;
-  const headField = c.mamba_d_head ?? 'auto';
-  const headDim = headField === 'auto' ? inner / heads : positiveInt('mamba_d_head');
-  if (!Number.isInteger(headDim) || headDim * heads !== inner) invalid('mamba_n_heads', `(${heads}) heads of ${headDim} must make d_inner = mamba_expand · hidden_size = ${inner}`);
+  const headDim = mambaHeadDim(c, heads, inner, 'd_inner = mamba_expand · hidden_size', positiveInt, invalid);
   const groups = positiveInt('mamba_n_groups', 1);
   // Bamba's gated RMSNorm spans all of d_inner in transformers but one group in mamba_ssm's kernels: with several groups they differ.
   if (groups !== 1) unsupported('mamba_n_groups', groups, '1 (Granite 4.0-H, Bamba)');
@@ -134,9 +132,7 @@ function falconMixers(
   assertNoTimeStepClamp(c.time_step_limit, unsupported);
   const inner = c.mamba_d_ssm === null ? positiveInt('mamba_expand', 2) * hiddenSize : positiveInt('mamba_d_ssm', 1024);
   const heads = positiveInt('mamba_n_heads', 128);
-  const headField = c.mamba_d_head ?? 'auto';
-  const headDim = headField === 'auto' ? inner / heads : positiveInt('mamba_d_head');
-  if (!Number.isInteger(headDim) || headDim * heads !== inner) invalid('mamba_n_heads', `(${heads}) heads of ${headDim} must make d_inner (mamba_d_ssm, or mamba_expand · hidden_size) = ${inner}`);
+  const headDim = mambaHeadDim(c, heads, inner, 'd_inner (mamba_d_ssm, or mamba_expand · hidden_size)', positiveInt, invalid);
   const groups = positiveInt('mamba_n_groups', 1);
   if (heads % groups !== 0) invalid('mamba_n_groups', `(${groups}) must divide mamba_n_heads (${heads})`);
   const shape = sizes(heads, headDim, groups, positiveInt('mamba_d_state', 256), positiveInt('mamba_d_conv', 4));
@@ -152,8 +148,22 @@ function falconMixers(
   };
 }
 
+/** `mamba_d_head` (its default "auto": d_inner / heads), which with `heads` heads must make d_inner (`what` names how the config gives it). */
+function mambaHeadDim(
+  c: Record<string, unknown>,
+  heads: number,
+  inner: number,
+  what: string,
+  positiveInt: (field: string, fallback?: number) => number,
+  invalid: (field: string, problem: string) => never,
+): number {
+  const headDim = (c.mamba_d_head ?? 'auto') === 'auto' ? inner / heads : positiveInt('mamba_d_head');
+  if (!Number.isInteger(headDim) || headDim * heads !== inner) invalid('mamba_n_heads', `(${heads}) heads of ${headDim} must make ${what} = ${inner}`);
+  return headDim;
+}
+
 /**
- * Nemotron-H's `time_step_limit` (lower, upper): mamba_ssm's kernels clamp each step size to it,
+ * Nemotron-H's and Falcon-H1's `time_step_limit` (lower, upper): mamba_ssm's kernels clamp each step size to it,
  * and the released configs give (0, ∞), which clamps nothing (a softplus is positive). Any other
  * limit is refused rather than ignored.
  */
