@@ -71,8 +71,8 @@ export interface LayerContext {
   positions: Tensor;
   segments: readonly Segment[];
   onLayer?: (event: LayerActivations) => void;
-  /** Each Mamba layer's decay rates −exp(A_log) (f32), derived once when the model was built. */
-  mambaRates?: ReadonlyMap<number, Tensor>;
+  /** Each Mamba or Gated DeltaNet layer's decay rates −exp(A_log) (f32), derived once when the model was built. */
+  decayRates?: ReadonlyMap<number, Tensor>;
   /** What the Mamba layers share (`MambaShared`: ones for a grouped norm, Falcon-H1's in_proj factors), built once. */
   mambaShared?: MambaShared;
 }
@@ -133,7 +133,7 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
       : w.mamba
         ? mambaMixer(h, layerIndex, w.mamba, ctx, scope)
         : w.deltaNet
-          ? deltaNetBlock(h, w.deltaNet, ctx.mambaRates!.get(layerIndex)!, config.deltaNet!.layers.indexOf(layerIndex), config, segments, scope)
+          ? deltaNetBlock(h, w.deltaNet, ctx.decayRates!.get(layerIndex)!, config.deltaNet!.layers.indexOf(layerIndex), config, segments, scope)
           : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
     if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
@@ -151,7 +151,7 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
 /** Decoder layer `layerIndex`'s Mamba-2 mixer over `h`, with its decay rates and recurrent slots. */
 function mambaMixer(h: Tensor, layerIndex: number, w: MambaWeights, ctx: LayerContext, scope: TensorScope): Tensor {
   const { config } = ctx;
-  return mambaBlock(h, w, ctx.mambaRates!.get(layerIndex)!, config.mamba!.layers.indexOf(layerIndex), config, ctx.segments, scope, ctx.mambaShared);
+  return mambaBlock(h, w, ctx.decayRates!.get(layerIndex)!, config.mamba!.layers.indexOf(layerIndex), config, ctx.segments, scope, ctx.mambaShared);
 }
 
 /**

@@ -72,8 +72,12 @@ export class LlamaModel {
   readonly matrixDtype: DType;
   /** Each layer's rotary embedding (frequencies, and YaRN's or LongRoPE's factor on the queries). */
   private readonly ropes: LayerRopes;
-  /** Each Mamba layer's decay rates (`mambaDecayRates`), by decoder layer. */
-  private readonly mambaRates: ReadonlyMap<number, Tensor>;
+  /** Each Mamba or Gated DeltaNet layer's decay rates −exp(A_log) (`mambaDecayRates`), by decoder layer. */
+  private readonly decayRates: ReadonlyMap<number, Tensor>;
+  /** What each request's cache keeps beside its K/V (a hybrid's recurrent state), derived once from the config. */
+  private readonly recurrentStateSpec: RecurrentStateSpec | undefined;
+  /** `recurrentStateSpec`'s slots as a string, to compare a cache's against. */
+  private readonly recurrentSlotsKey: string;
   /** What the Mamba layers share (`MambaShared`), built once. */
   private readonly mambaShared: MambaShared;
   /** Next position of each cache this model has written to (positions survive eviction; lengths do not). */
@@ -92,7 +96,9 @@ export class LlamaModel {
     this.matrixDtype = weights.layers.find(attends)?.q.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
     const decaying = (i: number) => weights.layers[i].mamba ?? weights.layers[i].deltaNet;
-    this.mambaRates = new Map(weights.layers.flatMap((_, i) => (decaying(i) ? [[i, mambaDecayRates(decaying(i)!)] as const] : [])));
+    this.decayRates = new Map(weights.layers.flatMap((_, i) => (decaying(i) ? [[i, mambaDecayRates(decaying(i)!)] as const] : [])));
+    this.recurrentStateSpec = recurrentStateOf(config, dtype);
+    this.recurrentSlotsKey = JSON.stringify(this.recurrentStateSpec?.slots);
     const mamba = config.mamba;
     const projectionScale = projectionScaleOf(config);
     this.mambaShared = {
@@ -134,24 +140,6 @@ export class LlamaModel {
       ...(layerRopes ? { layerRopes } : {}),
       ...(this.recurrentStateSpec ? { recurrentState: this.recurrentStateSpec } : {}),
     };
-  }
-
-  /**
-   * What a hybrid keeps per request: LFM2's convolution layers their last kernel − 1 inputs (in the
-   * model's dtype); Granite 4.0-H's, Nemotron-H's and Falcon-H1's Mamba layers their convolution rows and their f32 scan state.
-   */
-  private get recurrentStateSpec(): RecurrentStateSpec | undefined {
-    const { shortConv, mamba, deltaNet, hiddenSize } = this.config;
-    if (shortConv) return { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype: this.dtype })) };
-    if (deltaNet) {
-      const conv = { shape: [deltaNet.convKernel - 1, deltaNet.convDim], dtype: this.dtype };
-      const rule = { shape: [deltaNet.valueHeads, deltaNet.keyDim, deltaNet.valueDim], dtype: 'f32' as const };
-      return { slots: deltaNet.layers.flatMap(() => [conv, rule]) };
-    }
-    if (!mamba) return undefined;
-    const conv = { shape: [mamba.convKernel - 1, mamba.convDim], dtype: this.dtype };
-    const scan = { shape: [mamba.heads, mamba.headDim, mamba.dState], dtype: 'f32' as const };
-    return { slots: mamba.layers.flatMap(() => [conv, scan]) };
   }
 
   /**
@@ -257,7 +245,7 @@ export class LlamaModel {
       release(moe?.down);
     }
     this.ropes.dispose();
-    for (const rates of this.mambaRates.values()) rates.dispose();
+    for (const rates of this.decayRates.values()) rates.dispose();
     this.mambaShared.unitNorm?.dispose();
     this.mambaShared.projectionScale?.dispose();
     this.weights.pool?.release();
@@ -280,7 +268,7 @@ export class LlamaModel {
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
-      const ctx = { config: this.config, layerRope, positions, segments, onLayer, mambaRates: this.mambaRates, mambaShared: this.mambaShared };
+      const ctx = { config: this.config, layerRope, positions, segments, onLayer, decayRates: this.decayRates, mambaShared: this.mambaShared };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
       if (options.logits === 'last') {
@@ -317,8 +305,7 @@ export class LlamaModel {
         }
       }
       const spec = cache?.spec;
-      const [held, wanted] = [cache?.recurrentState?.spec, this.recurrentStateSpec];
-      const stateFits = !wanted || JSON.stringify(held?.slots) === JSON.stringify(wanted.slots);
+      const stateFits = !this.recurrentStateSpec || JSON.stringify(cache?.recurrentState?.spec.slots) === this.recurrentSlotsKey;
       if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim || !stateFits) {
         const { mamba, deltaNet } = this.config;
         const hybrid = shortConv
@@ -390,4 +377,21 @@ function maxOf(values: Int32Array): number {
   let m = -1;
   for (const v of values) if (v > m) m = v;
   return m;
+}
+
+/**
+ * What a hybrid keeps per request: LFM2's convolution layers their last kernel − 1 inputs (in the
+ * model's dtype); the Mamba layers (Granite 4.0-H, Nemotron-H, Falcon-H1, Bamba) their convolution
+ * rows and f32 scan state; Qwen3.5's Gated DeltaNet layers their convolution rows and f32 state.
+ */
+function recurrentStateOf(config: LlamaConfig, dtype: DType): RecurrentStateSpec | undefined {
+  const { shortConv, mamba, deltaNet, hiddenSize } = config;
+  if (shortConv) return { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype })) };
+  // Two slots per layer: its convolution rows, then its f32 state.
+  const pairs = (layers: number[], convRows: number[], state: number[]): RecurrentStateSpec => ({
+    slots: layers.flatMap(() => [{ shape: convRows, dtype }, { shape: state, dtype: 'f32' as const }]),
+  });
+  if (deltaNet) return pairs(deltaNet.layers, [deltaNet.convKernel - 1, deltaNet.convDim], [deltaNet.valueHeads, deltaNet.keyDim, deltaNet.valueDim]);
+  if (mamba) return pairs(mamba.layers, [mamba.convKernel - 1, mamba.convDim], [mamba.heads, mamba.headDim, mamba.dState]);
+  return undefined;
 }
