@@ -1,13 +1,13 @@
 import { CorruptModelFileError, InvalidConfigError, parseRopeScaling, type RopeScaling, type RopeScalingContext, UnsupportedModelError } from '@kvkit/tensor-core';
 import { inCommonNames } from './config-names.js';
 import { readLayerTypes } from './layer-types.js';
-import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelType } from './model-families.js';
+import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelFamily, type ModelType } from './model-families.js';
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
 import { type DeltaNetConfig, parseDeltaNetConfig } from './delta-net-config.js';
-import { hasShortConvolutions, lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
+import { lfm2FeedForwardSize, parseShortConv, type ShortConvConfig } from './short-conv-config.js';
 
 /** The `model_type`s this runtime runs, with the checkpoints each covers. */
 export const SUPPORTED_MODEL_TYPES = Object.fromEntries(Object.entries(MODEL_FAMILIES).map(([type, family]) => [type, family.covers])) as Record<ModelType, string>;
@@ -198,8 +198,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' || kind === 'moe' ? [i] : []));
   const falconH1 = parseFalconH1Multipliers(c, type, positiveNumber, invalid);
   const deltaNet = parseDeltaNetConfig(c, type, numLayers, positiveInt, invalid, unsupported);
-  // Falcon-H1's layers attend beside their mixers; elsewhere a Mamba layer does not attend.
-  const mixerOnly = [...(falconH1 ? [] : (mamba?.layers ?? [])), ...(deltaNet?.layers ?? [])];
+  // The layers that do not attend (Falcon-H1's attend beside their Mamba mixers).
+  const nonAttending = new Set([...(shortConv?.layers ?? []), ...(falconH1 ? [] : (mamba?.layers ?? [])), ...(deltaNet?.layers ?? []), ...(mlpLayers ?? [])]);
   // The dense MLP's width; a config whose every layer routes may leave it out. Granite 4.0-H's dense MLP is its shared one.
   const intermediateSize =
     type === 'granitemoehybrid' && !moe ? positiveInt('shared_expert_intermediate_size') : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
@@ -254,7 +254,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(mlpLayers ? { singleBlocks: { mlpLayers } } : {}),
     ...(deltaNet ? { deltaNet } : {}),
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
-    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !shortConv?.layers.includes(i) && !mixerOnly.includes(i) && !mlpLayers?.includes(i)),
+    attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !nonAttending.has(i)),
   };
 }
 
@@ -364,8 +364,8 @@ function parseSlidingWindow(
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
-  // LFM2's, Granite 4.0-H's and Nemotron-H's layer lists name their convolution, Mamba and MLP layers; they have no window (nor has Falcon-H1).
-  if (hasShortConvolutions(type) || type === 'granitemoehybrid' || type === 'nemotron_h' || type === 'falcon_h1' || type === 'bamba' || type === 'qwen3_5_text') return {};
+  // A hybrid's layer lists name its mixers; it attends without a window.
+  if ((MODEL_FAMILIES[type] as ModelFamily).hybrid) return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};

@@ -45,6 +45,11 @@ export interface ModelFamily {
   /** A multimodal checkpoint: the `model_type` of the text model this runtime runs (images are not read). */
   textModel?: string;
   /**
+   * A hybrid: recurrent mixers (short convolutions, Mamba-2, Gated DeltaNet) on some or all layers.
+   * Its layer lists name those mixers, not sliding windows: it attends without a window.
+   */
+  hybrid?: true;
+  /**
    * A mixture of experts in place of the MLP (counts in the common names num_experts and
    * num_experts_per_tok): the field holding each expert's width, whether the chosen experts'
    * probabilities are renormalized (always, or as norm_topk_prob says), and a shared expert beside
@@ -330,6 +335,7 @@ export const MODEL_FAMILIES = {
     configNames: GRANITE_SHARED_NAMES,
   },
   lfm2: {
+    hybrid: true,
     covers: 'LFM2 (Lfm2ForCausalLM: 350M, 700M, 1.2B, 2.6B): gated short-convolution layers beside grouped-query attention layers with per-head q/k norms',
     architecture: 'Lfm2ForCausalLM',
     ...LFM2_FAMILY,
@@ -338,6 +344,7 @@ export const MODEL_FAMILIES = {
     configNames: { ...LFM2_NAMES, block_ff_dim: 'intermediate_size' },
   },
   lfm2_moe: {
+    hybrid: true,
     covers: 'LFM2-MoE (Lfm2MoeForCausalLM: LFM2-8B-A1B): LFM2\'s hybrid of short convolutions and attention with a mixture of experts after the first dense layers, routed by sigmoid scores with a selection bias',
     architecture: 'Lfm2MoeForCausalLM',
     ...LFM2_FAMILY,
@@ -358,6 +365,7 @@ export const MODEL_FAMILIES = {
     configNames: LFM2_NAMES,
   },
   granitemoehybrid: {
+    hybrid: true,
     covers: 'Granite 4.0-H (GraniteMoeHybridForCausalLM: H-Micro, H-Tiny, H-Small): Mamba-2 mixers beside attention layers (NoPE unless position_embedding_type is "rope"), Granite\'s multipliers, shared_mlp with or without stacked experts',
     architecture: 'GraniteMoeHybridForCausalLM',
     maxPositions: 2048,
@@ -368,6 +376,7 @@ export const MODEL_FAMILIES = {
     configNames: GRANITE_SHARED_NAMES,
   },
   nemotron_h: {
+    hybrid: true,
     covers: 'NVIDIA Nemotron-H (NemotronHForCausalLM: Nemotron-H 4B/8B/47B/56B, Nemotron Nano 2 9B/12B, Nemotron 3 Nano 30B-A3B): one block per layer, a Mamba-2 mixer (grouped gated norm), NoPE attention, a ReLU² MLP or a mixture of ReLU² experts',
     architecture: 'NemotronHForCausalLM',
     maxPositions: 4096,
@@ -412,6 +421,7 @@ export const MODEL_FAMILIES = {
     },
   },
   qwen3_5_text: {
+    hybrid: true,
     covers: "Qwen3.5's text models (Qwen3_5ForCausalLM): Gated DeltaNet linear attention on most layers, gated full attention (partial rotary, per-head q/k norms) on the others, zero-centred norms",
     architecture: 'Qwen3_5ForCausalLM',
     maxPositions: 262144,
@@ -428,6 +438,7 @@ export const MODEL_FAMILIES = {
     textModel: 'qwen3_5_text',
   },
   bamba: {
+    hybrid: true,
     covers: "IBM Bamba (BambaForCausalLM: Bamba-9B v1, v2): Granite 4.0-H's Mamba-2 mixers beside attention on the layers attn_layer_indices lists (half of each head rotating), a SwiGLU MLP",
     architecture: 'BambaForCausalLM',
     maxPositions: 262144,
@@ -436,6 +447,7 @@ export const MODEL_FAMILIES = {
     configDefaults: { vocab_size: 128000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5 },
   },
   falcon_h1: {
+    hybrid: true,
     covers: 'TII Falcon-H1 (FalconH1ForCausalLM: 0.5B, 1.5B, 1.5B-Deep, 3B, 7B, 34B; Falcon-H1R): a parallel hybrid, attention and a Mamba-2 mixer side by side on every layer, with μP multipliers',
     architecture: 'FalconH1ForCausalLM',
     maxPositions: 8192,
