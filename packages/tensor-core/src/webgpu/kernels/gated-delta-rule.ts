@@ -1,6 +1,6 @@
 import type { Tensor } from '../../tensor.js';
 import type { WebGpuBackend } from '../backend.js';
-import { contiguousCopy } from './layout.js';
+import { withContiguous } from './layout.js';
 
 /** Invocations per workgroup: each owns one (head, value column) of the state. */
 const WORKGROUP = 64;
@@ -14,8 +14,7 @@ const WORKGROUP = 64;
  * copied to row-major first.
  */
 export function gatedDeltaRuleTensor(backend: WebGpuBackend, inputs: readonly Tensor[]): [Tensor, Tensor] {
-  const staged = inputs.map((t) => (t.isContiguous() ? t : contiguousCopy(backend, t)));
-  try {
+  return withContiguous(backend, inputs, (staged) => {
     const [q, k, v, g, beta, state] = staged;
     const [n, keyHeads, dk] = q.shape;
     const [, heads, dv] = v.shape;
@@ -91,9 +90,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       backend.grid(Math.ceil(columns / WORKGROUP)),
     );
     return [output, next];
-  } finally {
-    staged.forEach((t, i) => {
-      if (t !== inputs[i]) t.dispose();
-    });
-  }
+  });
 }

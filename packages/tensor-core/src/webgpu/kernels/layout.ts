@@ -50,6 +50,21 @@ function i32Literal(n: number): string {
   return n === -0x80000000 ? '(-2147483647i - 1i)' : `${n}i`;
 }
 
+/**
+ * `body` on `inputs` with every view among them copied to a row-major tensor first (the
+ * contiguous ones as they are); the copies are released when `body` returns.
+ */
+export function withContiguous<T>(backend: WebGpuBackend, inputs: readonly Tensor[], body: (staged: Tensor[]) => T): T {
+  const staged = inputs.map((t) => (t.isContiguous() ? t : contiguousCopy(backend, t)));
+  try {
+    return body(staged);
+  } finally {
+    staged.forEach((t, i) => {
+      if (t !== inputs[i]) t.dispose();
+    });
+  }
+}
+
 /** `x` converted to `dtype` with the CPU backend's rules (round to nearest even; float → int truncates and saturates; NaN → 0). */
 export function castTensor(backend: WebGpuBackend, x: Tensor, dtype: DType): Tensor {
   if (dtype === x.dtype) return contiguousCopy(backend, x);

@@ -1,6 +1,6 @@
 import type { Tensor } from '../../tensor.js';
 import type { WebGpuBackend } from '../backend.js';
-import { contiguousCopy } from './layout.js';
+import { withContiguous } from './layout.js';
 
 /** Invocations sharing one (head, channel) pair's state entries. */
 const LANES = 64;
@@ -12,8 +12,7 @@ const LANES = 64;
  * memory. f32 throughout; y is stored in x's dtype. Views are copied to row-major first.
  */
 export function selectiveScanTensor(backend: WebGpuBackend, inputs: readonly Tensor[]): [Tensor, Tensor] {
-  const staged = inputs.map((t) => (t.isContiguous() ? t : contiguousCopy(backend, t)));
-  try {
+  return withContiguous(backend, inputs, (staged) => {
     const [x, dt, a, b, c, state] = staged;
     const [n, heads, headDim] = x.shape;
     const [, groups, dState] = b.shape;
@@ -92,9 +91,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       backend.grid(pairs),
     );
     return [y, next];
-  } finally {
-    staged.forEach((t, i) => {
-      if (t !== inputs[i]) t.dispose();
-    });
-  }
+  });
 }
