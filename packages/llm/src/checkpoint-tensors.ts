@@ -194,7 +194,7 @@ function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaC
 const NO_BIASES = { q: false, k: false, v: false, o: false };
 
 /**
- * Qwen3.5's q_proj, whose rows give each head its query and then its output gate: loaded as two
+ * Qwen3.5's and Qwen3-Next's q_proj, whose rows give each head its query and then its output gate: loaded as two
  * matrices (and biases), the queries' rows and the gates' rows, each in head order.
  */
 function gatedQueryTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, layer: Partial<LayerWeights>): void {
@@ -278,22 +278,57 @@ function nemotronHTensors(config: LlamaConfig, target: WeightTarget, stored: Sto
   return list;
 }
 
-/** Qwen3.5's Gated DeltaNet under `m`: in_proj_qkv, in_proj_z, in_proj_b, in_proj_a, conv1d (no bias), dt_bias, A_log, norm (a plain weight), out_proj. */
+/**
+ * Gated DeltaNet's tensors under `m`: the input projections (`deltaNetInputTensors`), conv1d (no
+ * bias), dt_bias, A_log, norm (a plain weight), out_proj.
+ */
 function deltaNetTensors(list: ExpectedTensor[], config: LlamaConfig, m: string, layer: Partial<LayerWeights>): void {
   const { hiddenSize: d } = config;
-  const { keyHeads, valueHeads, keyDim, valueDim, convKernel, convDim } = config.deltaNet!;
+  const { valueHeads, valueDim, convKernel, convDim } = config.deltaNet!;
   const weights = {} as DeltaNetWeights;
   layer.deltaNet = weights;
-  linearTensors(list, `${m}.in_proj_qkv`, 2 * keyHeads * keyDim + valueHeads * valueDim, d, false, (w) => (weights.qkv = w));
-  linearTensors(list, `${m}.in_proj_z`, valueHeads * valueDim, d, false, (w) => (weights.z = w));
-  linearTensors(list, `${m}.in_proj_b`, valueHeads, d, false, (w) => (weights.b = w));
-  linearTensors(list, `${m}.in_proj_a`, valueHeads, d, false, (w) => (weights.a = w));
+  deltaNetInputTensors(list, config, m, weights);
   list.push(whole(`${m}.conv1d.weight`, [convDim, 1, convKernel], (t) => (weights.kernel = t)));
   list.push(whole(`${m}.dt_bias`, [valueHeads], (t) => (weights.dtBias = t)));
   list.push(whole(`${m}.A_log`, [valueHeads], (t) => (weights.aLog = t)));
   // A plain weight: the zero-centred offset of the model's other norms does not apply.
   list.push(whole(`${m}.norm.weight`, [valueDim], (t) => (weights.norm = t)));
   linearTensors(list, `${m}.out_proj`, d, valueHeads * valueDim, false, (w) => (weights.outProj = w));
+}
+
+/**
+ * Gated DeltaNet's input projections into `weights`: Qwen3.5's in_proj_qkv (all queries, all keys,
+ * all values: the convolution's channel order), in_proj_z, in_proj_b and in_proj_a; or Qwen3-Next's
+ * fused ones, split at load into the same four. Its in_proj_qkvz holds per key head its query, its
+ * key, then the values and the z rows of the value heads that read that key head; in_proj_ba per
+ * key head those value heads' b rows, then their a rows.
+ */
+function deltaNetInputTensors(list: ExpectedTensor[], config: LlamaConfig, m: string, weights: DeltaNetWeights): void {
+  const { hiddenSize: d } = config;
+  const { keyHeads, valueHeads, keyDim: dk, valueDim: dv, fusedInputs } = config.deltaNet!;
+  if (!fusedInputs) {
+    linearTensors(list, `${m}.in_proj_qkv`, 2 * keyHeads * dk + valueHeads * dv, d, false, (w) => (weights.qkv = w));
+    linearTensors(list, `${m}.in_proj_z`, valueHeads * dv, d, false, (w) => (weights.z = w));
+    linearTensors(list, `${m}.in_proj_b`, valueHeads, d, false, (w) => (weights.b = w));
+    linearTensors(list, `${m}.in_proj_a`, valueHeads, d, false, (w) => (weights.a = w));
+    return;
+  }
+  const [qkv, z, b, a] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
+  Object.assign(weights, { qkv, z, b, a });
+  // Each key head's block of rows: [start within the block, count] of the section wanted.
+  const perKeyHead = (block: number, start: number, count: number): RowRange[] => Array.from({ length: keyHeads }, (_, h): RowRange => [h * block + start, count]);
+  const group = valueHeads / keyHeads;
+  const qkvz = 2 * dk + 2 * group * dv;
+  const part = (ranges: RowRange[], into: LinearWeights) => ({ ranges, assign: (t: Tensor) => (into.weight = t) });
+  list.push({
+    name: `${m}.in_proj_qkvz.weight`,
+    shape: [keyHeads * qkvz, d],
+    parts: [
+      part([...perKeyHead(qkvz, 0, dk), ...perKeyHead(qkvz, dk, dk), ...perKeyHead(qkvz, 2 * dk, group * dv)], qkv),
+      part(perKeyHead(qkvz, 2 * dk + group * dv, group * dv), z),
+    ],
+  });
+  list.push({ name: `${m}.in_proj_ba.weight`, shape: [2 * valueHeads, d], parts: [part(perKeyHead(2 * group, 0, group), b), part(perKeyHead(2 * group, group, group), a)] });
 }
 
 /**

@@ -72,7 +72,7 @@ export interface LlamaConfig extends LayerTraits {
   mamba?: MambaConfig;
   /** Falcon-H1: attention and the Mamba-2 mixer side by side on every layer, and their μP multipliers. */
   falconH1?: FalconH1Multipliers;
-  /** Qwen3.5's Gated DeltaNet (linear attention) layers in place of attention on some layers. */
+  /** Qwen3.5's and Qwen3-Next's Gated DeltaNet (linear attention) layers in place of attention on some layers. */
   deltaNet?: DeltaNetConfig;
   /**
    * Nemotron-H: each layer is one block, x + mixer(norm(x)), with no MLP after the mixer; the
@@ -150,9 +150,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   }
   const headDim = c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim');
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
-  // BambaConfig hard-codes half of each head rotating, whatever its config.json says; transformers 5 may keep the factor in rope_parameters.
+  // BambaConfig hard-codes half of each head rotating, whatever its config.json says; transformers 5 may keep the factor in
+  // rope_parameters; Qwen3-Next's and Qwen3.5's classes default it to a quarter.
   const ropeParameters = typeof c.rope_parameters === 'object' && c.rope_parameters !== null ? (c.rope_parameters as Record<string, unknown>) : {};
-  const partialRotary = type === 'bamba' ? 0.5 : (c.partial_rotary_factor ?? ropeParameters.partial_rotary_factor ?? 1);
+  const partialRotary = type === 'bamba' ? 0.5 : (c.partial_rotary_factor ?? ropeParameters.partial_rotary_factor ?? (MODEL_FAMILIES[type] as ModelFamily).partialRotaryDefault ?? 1);
   if (typeof partialRotary !== 'number' || !(partialRotary > 0 && partialRotary <= 1)) invalid('partial_rotary_factor', `must be a number in (0, 1], got ${JSON.stringify(partialRotary)}`);
   // HF: int(head_dim · partial_rotary_factor) channels rotate.
   const rotaryDim = Math.floor(headDim * (partialRotary as number));

@@ -181,7 +181,7 @@ function attentionBlock(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerInd
     ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
   }
   const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [x.shape[0], numHeads * headDim]));
-  // Qwen3.5 gates each head's output by sigmoid of its gate before o_proj.
+  // Qwen3.5 and Qwen3-Next gate each head's output by sigmoid of its gate before o_proj.
   const gated = outputGate ? scope.track(mul(merged, scope.track(sigmoid(outputGate)))) : merged;
   return linear(gated, w.o, scope);
 }

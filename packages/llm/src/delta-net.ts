@@ -18,7 +18,7 @@ function l2Normalize(x: Tensor, scope: TensorScope): Tensor {
 }
 
 /**
- * Qwen3.5's Gated DeltaNet over the normalized rows `h` ([rows, hidden]): in_proj_qkv's queries,
+ * Gated DeltaNet (Qwen3.5, Qwen3-Next) over the normalized rows `h` ([rows, hidden]): in_proj_qkv's queries,
  * keys and values go through the causal depthwise convolution (`causalConv1d`, continuing from the
  * cache's slot `2j`) and SiLU; queries and keys are L2-normalized per head (queries also scaled by
  * dk^−½); β = sigmoid(in_proj_b), the log decay g = −exp(A_log) · softplus(in_proj_a + dt_bias)

@@ -50,6 +50,15 @@ export interface ModelFamily {
    */
   hybrid?: true;
   /**
+   * Gated DeltaNet layers (those `layer_types` marks linear_attention; without that list every
+   * `full_attention_interval`-th layer attends): their input projections stored as Qwen3.5 stores
+   * them (in_proj_qkv, in_proj_z, in_proj_b, in_proj_a) or fused per key head as Qwen3-Next does
+   * (in_proj_qkvz, in_proj_ba; split at load).
+   */
+  gatedDeltaNet?: 'separate' | 'fused';
+  /** partial_rotary_factor where the config gives none (Qwen3-Next's and Qwen3.5's classes: 0.25). */
+  partialRotaryDefault?: number;
+  /**
    * A mixture of experts in place of the MLP (counts in the common names num_experts and
    * num_experts_per_tok): the field holding each expert's width, whether the chosen experts'
    * probabilities are renormalized (always, or as norm_topk_prob says), and a shared expert beside
@@ -71,6 +80,8 @@ export interface ModelFamily {
     ungatedExperts?: true;
     /** Granite 4.0-H: num_experts 0 means no experts (the layer's MLP is the shared one alone). */
     optional?: true;
+    /** Every layer routes (Qwen3.5-MoE: its config class drops mlp_only_layers and decoder_sparse_step). */
+    everyLayer?: true;
   };
 }
 
@@ -105,6 +116,10 @@ const GEMMA_LAYER: Partial<LayerTraits> = { blockNorms: 'sandwich', normWeightOf
 const OLMO_LAYER: Partial<LayerTraits> = { blockNorms: 'post', qkNorm: 'projection' };
 const COHERE_LAYER: Partial<LayerTraits> = { normKind: 'layer', ropeLayout: 'interleaved', parallelResidual: true };
 const GLM_LAYER: Partial<LayerTraits> = { ropeLayout: 'interleaved', fusedProjections: { qkv: false, gateUp: true } };
+/** Qwen3-Next's and Qwen3.5's layer: zero-centred norms, per-head q/k norms, attention output gated. */
+const QWEN_GATED_LAYER: Partial<LayerTraits> = { qkNorm: 'head', normWeightOffset: 1, attentionOutputGate: true };
+/** Qwen2-MoE's experts as Qwen3-Next and Qwen3.5-MoE keep them: a shared expert scaled by sigmoid(shared_expert_gate) beside the routed ones. */
+const QWEN_SHARED_MOE = { expertSizeField: 'moe_intermediate_size', sharedExpert: 'gated' } as const;
 
 /** What Lfm2Config and Lfm2MoeConfig default alike, and the names of the original LFM2 configs. */
 const LFM2_DEFAULTS = {
@@ -287,7 +302,7 @@ export const MODEL_FAMILIES = {
     architecture: 'Qwen2MoeForCausalLM',
     maxPositions: 32768,
     slidingWindow: 4096,
-    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sharedExpert: 'gated' },
+    moe: { ...QWEN_SHARED_MOE, normalize: 'config' },
     configDefaults: { num_experts: 60, num_experts_per_tok: 4 },
   },
   qwen3_moe: {
@@ -426,7 +441,9 @@ export const MODEL_FAMILIES = {
     architecture: 'Qwen3_5ForCausalLM',
     maxPositions: 262144,
     slidingWindow: null,
-    layer: { qkNorm: 'head', normWeightOffset: 1, attentionOutputGate: true },
+    layer: QWEN_GATED_LAYER,
+    gatedDeltaNet: 'separate',
+    partialRotaryDefault: 0.25,
     // Qwen3_5TextConfig's defaults for what a config may leave out.
     configDefaults: { vocab_size: 248320, hidden_size: 4096, intermediate_size: 12288, num_hidden_layers: 32, num_attention_heads: 16, num_key_value_heads: 4, head_dim: 256, rms_norm_eps: 1e-6 },
   },
@@ -436,6 +453,66 @@ export const MODEL_FAMILIES = {
     maxPositions: 262144,
     slidingWindow: null,
     textModel: 'qwen3_5_text',
+  },
+  qwen3_5_moe_text: {
+    hybrid: true,
+    covers: "Qwen3.5's mixture-of-experts text models (Qwen3_5MoeForCausalLM): Qwen3.5's layers with experts in every MLP, a gated shared expert beside them",
+    architecture: 'Qwen3_5MoeForCausalLM',
+    maxPositions: 32768,
+    slidingWindow: null,
+    layer: QWEN_GATED_LAYER,
+    gatedDeltaNet: 'separate',
+    partialRotaryDefault: 0.25,
+    // Its router renormalizes the chosen experts' probabilities whatever norm_topk_prob says.
+    moe: { ...QWEN_SHARED_MOE, normalize: true, everyLayer: true },
+    // Qwen3_5MoeTextConfig's defaults (Qwen3.5-35B-A3B's sizes); it has no dense MLP.
+    configDefaults: {
+      vocab_size: 248320,
+      hidden_size: 2048,
+      num_hidden_layers: 40,
+      num_attention_heads: 16,
+      num_key_value_heads: 2,
+      head_dim: 256,
+      rms_norm_eps: 1e-6,
+      num_experts: 256,
+      num_experts_per_tok: 8,
+      moe_intermediate_size: 512,
+      shared_expert_intermediate_size: 512,
+    },
+  },
+  qwen3_5_moe: {
+    covers: "Qwen3.5's mixture-of-experts releases (Qwen3_5MoeForConditionalGeneration: 35B-A3B, 122B-A10B, 397B-A17B): their text model (text_config, the language_model weights); images are not read",
+    architecture: 'Qwen3_5MoeForConditionalGeneration',
+    maxPositions: 32768,
+    slidingWindow: null,
+    textModel: 'qwen3_5_moe_text',
+  },
+  qwen3_next: {
+    hybrid: true,
+    covers: "Qwen3-Next (Qwen3NextForCausalLM: Qwen3-Next-80B-A3B Instruct and Thinking): Qwen3.5's layers with Gated DeltaNet's projections fused per key head, Qwen2-MoE's experts with a gated shared expert",
+    architecture: 'Qwen3NextForCausalLM',
+    maxPositions: 32768,
+    slidingWindow: null,
+    layer: QWEN_GATED_LAYER,
+    gatedDeltaNet: 'fused',
+    partialRotaryDefault: 0.25,
+    moe: { ...QWEN_SHARED_MOE, normalize: 'config' },
+    // Qwen3NextConfig's defaults.
+    configDefaults: {
+      vocab_size: 151936,
+      hidden_size: 2048,
+      intermediate_size: 5632,
+      num_hidden_layers: 48,
+      num_attention_heads: 16,
+      num_key_value_heads: 2,
+      head_dim: 256,
+      rms_norm_eps: 1e-6,
+      num_experts: 512,
+      num_experts_per_tok: 10,
+      moe_intermediate_size: 512,
+      shared_expert_intermediate_size: 512,
+      norm_topk_prob: true,
+    },
   },
   bamba: {
     hybrid: true,

@@ -382,7 +382,7 @@ function maxOf(values: Int32Array): number {
 /**
  * What a hybrid keeps per request: LFM2's convolution layers their last kernel − 1 inputs (in the
  * model's dtype); the Mamba layers (Granite 4.0-H, Nemotron-H, Falcon-H1, Bamba) their convolution
- * rows and f32 scan state; Qwen3.5's Gated DeltaNet layers their convolution rows and f32 state.
+ * rows and f32 scan state; Gated DeltaNet layers their convolution rows and f32 state.
  */
 function recurrentStateOf(config: LlamaConfig, dtype: DType): RecurrentStateSpec | undefined {
   const { shortConv, mamba, deltaNet, hiddenSize } = config;

@@ -49,8 +49,8 @@ export function parseMoeConfig(
   const expertsPerToken = positiveInt('num_experts_per_tok');
   if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);
   const normalizeTopK = family.normalize === 'config' ? c.norm_topk_prob === true : family.normalize;
-  const step = positiveInt('decoder_sparse_step', 1);
-  const only = c.mlp_only_layers ?? [];
+  const step = family.everyLayer ? 1 : positiveInt('decoder_sparse_step', 1);
+  const only = family.everyLayer ? [] : (c.mlp_only_layers ?? []);
   if (!Array.isArray(only) || !only.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
     invalid('mlp_only_layers', `must list layer indices below ${numLayers}, got ${JSON.stringify(only)}`);
   }

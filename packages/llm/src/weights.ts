@@ -44,9 +44,9 @@ export interface LayerWeights {
   conv?: ShortConvWeights;
   /** Granite 4.0-H's and Nemotron-H's Mamba-2 mixer in place of attention (`config.mamba`). */
   mamba?: MambaWeights;
-  /** Qwen3.5's Gated DeltaNet in place of attention (`config.deltaNet`). */
+  /** Qwen3.5's and Qwen3-Next's Gated DeltaNet in place of attention (`config.deltaNet`). */
   deltaNet?: DeltaNetWeights;
-  /** Qwen3.5's output gate: the rows of q_proj that give each head's gate beside its query (`config.attentionOutputGate`). */
+  /** Qwen3.5's and Qwen3-Next's output gate: the rows of q_proj that give each head's gate beside its query (`config.attentionOutputGate`). */
   qGate?: LinearWeights;
   /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
@@ -88,9 +88,10 @@ export interface MambaWeights {
 }
 
 /**
- * Qwen3.5's Gated DeltaNet: in_proj_qkv [2 · keyHeads · dk + valueHeads · dv, hidden], in_proj_z
- * [valueHeads · dv, hidden], in_proj_b and in_proj_a [valueHeads, hidden], the depthwise kernel as
- * stored [convDim, 1, taps], dt_bias and A_log [valueHeads], the gated norm's weight [dv], out_proj.
+ * Gated DeltaNet: in_proj_qkv [2 · keyHeads · dk + valueHeads · dv, hidden], in_proj_z
+ * [valueHeads · dv, hidden], in_proj_b and in_proj_a [valueHeads, hidden] (as Qwen3.5 stores them;
+ * Qwen3-Next's fused in_proj_qkvz and in_proj_ba are split into these at load), the depthwise kernel
+ * as stored [convDim, 1, taps], dt_bias and A_log [valueHeads], the gated norm's weight [dv], out_proj.
  */
 export interface DeltaNetWeights {
   qkv: LinearWeights;
