@@ -273,16 +273,18 @@ export function parityCases(): ParityCase[] {
     },
   });
 
-  // selectiveScan (Mamba-2's recurrence): one row or many, grouped B and C, dState off the warp's 32 lanes.
+  // selectiveScan (Mamba's recurrence): one row or many, grouped B and C, dState off the warp's 32 lanes, a rate
+  // per head (Mamba-2) or per state entry (1: Mamba-1's).
   for (const dtype of FLOATS) {
-    for (const [n, heads, headDim, groups, dState] of [[1, 4, 3, 1, 16], [7, 6, 5, 3, 70], [4, 2, 2, 2, 1]]) {
+    for (const [n, heads, headDim, groups, dState, perState = 0] of [[1, 4, 3, 1, 16], [7, 6, 5, 3, 70], [4, 2, 2, 2, 1], [5, 24, 1, 1, 16, 1], [3, 4, 3, 2, 70, 1]]) {
+      const rates = perState ? [heads, dState] : [heads];
       add({
-        name: `selectiveScan [${n},${heads},${headDim},${groups},${dState}] ${dtype}`,
+        name: `selectiveScan [${n},${heads},${headDim},${groups},${dState}]${perState ? ' per state entry' : ''} ${dtype}`,
         tolerance: tol(dtype),
         inputs: (r) => [
           normal(r, [n, heads, headDim], dtype),
           tensor(Array.from({ length: n * heads }, () => 0.05 + r.uniform()), [n, heads], { dtype }),
-          tensor(Array.from({ length: heads }, () => -0.1 - 2 * r.uniform()), [heads]),
+          tensor(Array.from({ length: rates[0] * (rates[1] ?? 1) }, () => -0.1 - 2 * r.uniform()), rates),
           normal(r, [n, groups, dState], dtype),
           normal(r, [n, groups, dState], dtype),
           normal(r, [heads, headDim, dState]),

@@ -11,18 +11,22 @@ interface Scan {
   dState: number;
 }
 
-/** Mamba-2's recurrence straight from its definition, in float64. */
+/**
+ * Mamba's recurrence straight from its definition, in float64: the decay rate a[h] per head
+ * (Mamba-2), or a[h, s] per state entry where a holds heads · dState rates (Mamba-1).
+ */
 function scanRef(x: ArrayLike<number>, dt: ArrayLike<number>, a: ArrayLike<number>, b: ArrayLike<number>, c: ArrayLike<number>, state0: ArrayLike<number>, { n, heads, headDim, groups, dState }: Scan) {
   const state = Float64Array.from(state0);
   const y = new Float64Array(n * heads * headDim);
+  const rate = (h: number, s: number) => (a.length === heads ? a[h] : a[h * dState + s]);
   for (let t = 0; t < n; t++)
     for (let h = 0; h < heads; h++) {
       const g = Math.floor(h / (heads / groups));
-      const decay = Math.exp(dt[t * heads + h] * a[h]);
       for (let p = 0; p < headDim; p++) {
         let sum = 0;
         for (let s = 0; s < dState; s++) {
           const i = (h * headDim + p) * dState + s;
+          const decay = Math.exp(dt[t * heads + h] * rate(h, s));
           state[i] = decay * state[i] + dt[t * heads + h] * x[(t * heads + h) * headDim + p] * b[(t * groups + g) * dState + s];
           sum += state[i] * c[(t * groups + g) * dState + s];
         }
@@ -32,13 +36,13 @@ function scanRef(x: ArrayLike<number>, dt: ArrayLike<number>, a: ArrayLike<numbe
   return { y, state };
 }
 
-/** Random inputs of a scan: positive step sizes, negative decay rates. */
-function inputs(rng: Parameters<Parameters<typeof withSeed>[0]>[0], shape: Scan) {
+/** Random inputs of a scan: positive step sizes, negative decay rates (per state entry with `perState`, as Mamba-1's). */
+function inputs(rng: Parameters<Parameters<typeof withSeed>[0]>[0], shape: Scan, perState = false) {
   const { n, heads, headDim, groups, dState } = shape;
   return {
     x: f32Values(randomArray(rng, n * heads * headDim)),
     dt: f32Values(Array.from({ length: n * heads }, () => 0.05 + rng.uniform())),
-    a: f32Values(Array.from({ length: heads }, () => -0.1 - 2 * rng.uniform())),
+    a: f32Values(Array.from({ length: perState ? heads * dState : heads }, () => -0.1 - 2 * rng.uniform())),
     b: f32Values(randomArray(rng, n * groups * dState)),
     c: f32Values(randomArray(rng, n * groups * dState)),
     state: f32Values(randomArray(rng, heads * headDim * dState)),
@@ -83,6 +87,31 @@ describe('selectiveScan', () => {
         );
         assertClose(out.y.readSync(), ref.y, 1e-5, `y, SIMD ${simd}`);
         assertClose(out.state.readSync(), ref.state, 1e-5, `state, SIMD ${simd}`);
+      }
+    }));
+
+  it('takes Mamba-1\u2019s decay rates per state entry (a [heads, dState]), SIMD on or off, matching the float64 recurrence', () =>
+    withSeed((rng) => {
+      for (const shape of [
+        { n: 7, heads: 24, headDim: 1, groups: 1, dState: 16 },
+        { n: 5, heads: 4, headDim: 3, groups: 2, dState: 6 },
+      ]) {
+        const { n, heads, headDim, groups, dState } = shape;
+        const v = inputs(rng, shape, true);
+        const ref = scanRef(v.x, v.dt, v.a, v.b, v.c, v.state, shape);
+        for (const simd of [true, false]) {
+          setSimdKernels(simd);
+          const out = selectiveScan(
+            tensor(v.x, [n, heads, headDim]), tensor(v.dt, [n, heads]), tensor(v.a, [heads, dState]), tensor(v.b, [n, groups, dState]), tensor(v.c, [n, groups, dState]),
+            tensor(v.state, [heads, headDim, dState]),
+          );
+          assertClose(out.y.readSync(), ref.y, 1e-5, `y ${JSON.stringify(shape)}, SIMD ${simd}`);
+          assertClose(out.state.readSync(), ref.state, 1e-5, `state ${JSON.stringify(shape)}, SIMD ${simd}`);
+        }
+        // Read as one rate per head (its first), the scan differs: the per-entry rates are used.
+        const perHead = Array.from({ length: heads }, (_, h) => v.a[h * dState]);
+        const wrong = scanRef(v.x, v.dt, perHead, v.b, v.c, v.state, shape);
+        expect(Math.max(...wrong.y.map((value, i) => Math.abs(value - ref.y[i])))).toBeGreaterThan(1e-3);
       }
     }));
 
@@ -134,7 +163,9 @@ describe('selectiveScan', () => {
       expect(fn).toThrow(message);
     };
     refused(() => selectiveScan(x, tensor(new Float32Array(heads), [1, heads]), a, b, b, state), ShapeMismatchError, /dt must be \[2, 4\]/);
-    refused(() => selectiveScan(x, dt, tensor(new Float32Array(3), [3]), b, b, state), ShapeMismatchError, /a must be \[4\]/);
+    refused(() => selectiveScan(x, dt, tensor(new Float32Array(3), [3]), b, b, state), ShapeMismatchError, /a must be \[4\] or \[4, 5\]/);
+    refused(() => selectiveScan(x, dt, tensor(new Float32Array(heads * 4), [heads, 4]), b, b, state), ShapeMismatchError, /a must be \[4\] or \[4, 5\]/);
+    refused(() => selectiveScan(x, dt, tensor(new Float32Array(heads * dState), [heads, dState, 1]), b, b, state), ShapeMismatchError, /a must be/);
     refused(() => selectiveScan(x, dt, a, tensor(new Float32Array(n * 3 * dState), [n, 3, dState]), b, state), ShapeMismatchError, /groups dividing the 4 heads/);
     refused(() => selectiveScan(x, dt, a, b, tensor(new Float32Array(n * groups * 4), [n, groups, 4]), state), ShapeMismatchError, /c must have b.s shape/);
     refused(() => selectiveScan(x, dt, a, b, b, tensor(new Float32Array(heads * headDim * 4), [heads, headDim, 4])), ShapeMismatchError, /state must be \[4, 3, 5\]/);

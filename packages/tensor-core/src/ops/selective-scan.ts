@@ -18,24 +18,25 @@ export interface SelectiveScanResult {
 }
 
 /**
- * The selective state-space recurrence of Mamba-2 (the scalar-decay SSD form), run over n rows
- * from `state`: for each head h (in group g = h / (heads / groups)) and channel p,
+ * The selective state-space recurrence of Mamba, run over n rows from `state`: for each head h
+ * (in group g = h / (heads / groups)), channel p and state entry s,
  *
- *   S_t[h, p, :] = exp(dt_t[h] · a[h]) · S_{t−1}[h, p, :] + dt_t[h] · x_t[h, p] · b_t[g, :]
+ *   S_t[h, p, s] = exp(dt_t[h] · a[h, s]) · S_{t−1}[h, p, s] + dt_t[h] · x_t[h, p] · b_t[g, s]
  *   y_t[h, p]    = Σ_s S_t[h, p, s] · c_t[g, s]
  *
  * x [n, heads, headDim], dt [n, heads] (the step sizes, softplus already applied), b and c
- * [n, groups, dState] share x's float dtype; a [heads] (the decay rates, negative) and the initial
- * `state` [heads, headDim, dState] are f32. Everything is computed in f32, row after row, so a
- * prefill, a chunk of one and a decode step continue the same sequence. The state is the whole
- * memory of such a layer: its size does not grow with the sequence.
+ * [n, groups, dState] share x's float dtype; the decay rates a (negative) and the initial `state`
+ * [heads, headDim, dState] are f32. a is [heads] for Mamba-2's scalar decay per head (a[h, s] =
+ * a[h]), or [heads, dState] for Mamba-1's rate per state entry (there each channel is a head of
+ * headDim 1). Everything is computed in f32, row after row, so a prefill, a chunk of one and a
+ * decode step continue the same sequence. The state is the whole memory of such a layer: its size
+ * does not grow with the sequence.
  */
 export function selectiveScan(x: Tensor, dt: Tensor, a: Tensor, b: Tensor, c: Tensor, state: Tensor): SelectiveScanResult {
   const where = 'selectiveScan';
   assertFloat(x, where, 'x');
   assertRank(x, 3, where, 'x');
   assertRank(dt, 2, where, 'dt');
-  assertRank(a, 1, where, 'a');
   assertRank(b, 3, where, 'b');
   assertRank(c, 3, where, 'c');
   assertRank(state, 3, where, 'state');
@@ -50,7 +51,7 @@ export function selectiveScan(x: Tensor, dt: Tensor, a: Tensor, b: Tensor, c: Te
     );
   };
   if (dt.shape[0] !== n || dt.shape[1] !== heads) mismatch(`dt must be [${n}, ${heads}]`);
-  if (a.shape[0] !== heads) mismatch(`a must be [${heads}]`);
+  if (a.shape[0] !== heads || a.rank > 2 || (a.rank === 2 && a.shape[1] !== dState)) mismatch(`a must be [${heads}] or [${heads}, ${dState}]`);
   if (b.shape[0] !== n || groups === 0 || heads % groups !== 0) mismatch(`b must be [${n}, groups, dState] with groups dividing the ${heads} heads`);
   if (c.shape.some((d, i) => d !== b.shape[i])) mismatch('c must have b\u2019s shape');
   if (state.shape[0] !== heads || state.shape[1] !== headDim || state.shape[2] !== dState) mismatch(`state must be [${heads}, ${headDim}, ${dState}]`);

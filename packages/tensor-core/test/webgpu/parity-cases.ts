@@ -409,12 +409,13 @@ export const PARITY_CASES: ParityCase[] = [
     },
   },
   {
-    name: 'selectiveScan: one row or many, grouped B and C, dState off the lane count, every float dtype, a row-sliced view; the state continues',
+    name: 'selectiveScan: one row or many, grouped B and C, dState off the lane count, rates per head or per state entry (Mamba-1), every float dtype, a row-sliced view; the state continues',
     async run(gpu, rng, scope) {
-      const scan = async (label: string, [n, heads, headDim, groups, dState]: number[], dtype: DType) => {
+      const scan = async (label: string, [n, heads, headDim, groups, dState, perState = 0]: number[], dtype: DType) => {
         const [cx, gx] = both(gpu, normals(rng, n * heads * headDim), [n, heads, headDim], dtype);
         const [cdt, gdt] = both(gpu, normals(rng, n * heads).map((v) => 0.05 + Math.abs(v)), [n, heads], dtype);
-        const [ca, ga] = both(gpu, normals(rng, heads).map((v) => -0.1 - Math.abs(v)), [heads]);
+        const rates = perState ? [heads, dState] : [heads];
+        const [ca, ga] = both(gpu, normals(rng, heads * (perState ? dState : 1)).map((v) => -0.1 - Math.abs(v)), rates);
         const [cb, gb] = both(gpu, normals(rng, n * groups * dState), [n, groups, dState], dtype);
         const [cc, gc] = both(gpu, normals(rng, n * groups * dState), [n, groups, dState], dtype);
         const [cs, gs] = both(gpu, normals(rng, heads * headDim * dState), [heads, headDim, dState]);
@@ -428,7 +429,7 @@ export const PARITY_CASES: ParityCase[] = [
         await expectClose(`selectiveScan ${label} continued`, w2.y, g2.y);
       };
       for (const dtype of scope.floats) {
-        for (const shape of [[1, 4, 3, 1, 16], [7, 6, 5, 3, 130], [4, 2, 2, 2, 1]]) await scan(`${dtype} [${shape}]`, shape, dtype);
+        for (const shape of [[1, 4, 3, 1, 16], [7, 6, 5, 3, 130], [4, 2, 2, 2, 1], [5, 24, 1, 1, 16, 1], [3, 4, 3, 2, 70, 1]]) await scan(`${dtype} [${shape}]`, shape, dtype);
       }
     },
   },

@@ -21,7 +21,7 @@ export function registerCudaSelectiveScanKernel(): void {
       backend.launch(selectiveScanModule, `kv_selective_scan_${x.dtype}`, { grid, block: 32 }, [
         arg.ptr(backend.address(y)), arg.ptr(backend.address(next)), arg.ptr(backend.address(x)), arg.ptr(backend.address(dt)), arg.ptr(backend.address(a)),
         arg.ptr(backend.address(b)), arg.ptr(backend.address(c)), arg.ptr(backend.address(state)),
-        arg.i64(n), arg.i64(heads), arg.i64(headDim), arg.i64(groups), arg.i64(dState),
+        arg.i64(n), arg.i64(heads), arg.i64(headDim), arg.i64(groups), arg.i64(dState), arg.i32(a.rank === 2 ? 1 : 0),
       ]);
       return [y, next];
     });

@@ -9,7 +9,8 @@ const LANES = 64;
  * selectiveScan: a workgroup per (head, channel) pair walks the rows in order; its LANES
  * invocations each update every LANES-th state entry (read and written in the state output, first
  * copied from the input) and the row's output is their partial sums reduced through workgroup
- * memory. f32 throughout; y is stored in x's dtype. Views are copied to row-major first.
+ * memory. The decay is the head's (a [heads]) or each state entry's (a [heads, dState], Mamba-1).
+ * f32 throughout; y is stored in x's dtype. Views are copied to row-major first.
  */
 export function selectiveScanTensor(backend: WebGpuBackend, inputs: readonly Tensor[]): [Tensor, Tensor] {
   return withContiguous(backend, inputs, (staged) => {
@@ -37,6 +38,7 @@ export function selectiveScanTensor(backend: WebGpuBackend, inputs: readonly Ten
         { name: 'head_dim', type: 'u32' },
         { name: 'groups', type: 'u32' },
         { name: 'd_state', type: 'u32' },
+        { name: 'per_state', type: 'u32' },
         ...['x', 'dt', 'a', 'b', 'c', 'st'].map((name) => ({ name: `${name}_offset`, type: 'u32' as const })),
       ],
       code: `var<workgroup> partial: array<f32, ${LANES}>;
@@ -49,14 +51,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = h / (u_heads() / u_groups());
   let base = pair * u_d_state();
   for (var s = lid; s < u_d_state(); s = s + ${LANES}u) { next_store(base + s, st_load(u_st_offset() + base + s)); }
-  let rate = a_load(u_a_offset() + h);
+  let rates = u_a_offset() + h * select(1u, u_d_state(), u_per_state() == 1u);
   for (var t = 0u; t < u_n(); t = t + 1u) {
     let step = f32(dt_load(u_dt_offset() + t * u_heads() + h));
-    let decay = exp(step * rate);
+    var decay = exp(step * a_load(rates));
     let drive = step * f32(x_load(u_x_offset() + (t * u_heads() + h) * u_head_dim() + p));
     let bc = (t * u_groups() + g) * u_d_state();
     var sum = 0.0;
     for (var s = lid; s < u_d_state(); s = s + ${LANES}u) {
+      if (u_per_state() == 1u) { decay = exp(step * a_load(rates + s)); }
       let v = decay * next_load(base + s) + drive * f32(b_load(u_b_offset() + bc + s));
       next_store(base + s, v);
       sum = sum + v * f32(c_load(u_c_offset() + bc + s));
@@ -81,6 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         head_dim: headDim,
         groups,
         d_state: dState,
+        per_state: a.rank === 2 ? 1 : 0,
         x_offset: x.offset,
         dt_offset: dt.offset,
         a_offset: a.offset,
