@@ -2,7 +2,7 @@ import type { Tensor } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
 import type { MambaConfig } from './mamba-config.js';
-import type { DeltaNetWeights, LayerWeights, LinearWeights, LlamaWeights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
+import type { DeltaNetWeights, LayerWeights, LinearWeights, LlamaWeights, Mamba1Weights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
 
 /** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
 export interface ExpectedTensor {
@@ -64,7 +64,7 @@ export function expectedTensors(config: LlamaConfig, target: WeightTarget, store
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
   if (config.shortConv) return lfm2Tensors(config, target, stored);
   if (config.singleBlocks) return nemotronHTensors(config, target, stored);
-  if (config.falconH1 || config.modelType === 'bamba') return bambaLayoutTensors(config, target);
+  if (config.falconH1 || config.modelType === 'bamba' || config.modelType === 'jamba') return bambaLayoutTensors(config, target, stored);
   return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target, stored);
 }
 
@@ -191,6 +191,28 @@ function mambaTensors(list: ExpectedTensor[], config: LlamaConfig, mamba: MambaC
   linearTensors(list, `${m}.out_proj`, d, inner, outBias, (w) => (weights.outProj = w));
 }
 
+/**
+ * Jamba's Mamba-1 mixer under `m`: in_proj, conv1d, x_proj, dt_layernorm / b_layernorm /
+ * c_layernorm (plain weights), dt_proj (with its bias), A_log, D, out_proj.
+ */
+function mamba1Tensors(list: ExpectedTensor[], config: LlamaConfig, m: string, layer: Partial<LayerWeights>): void {
+  const { hiddenSize: d } = config;
+  const { inner, dState, convKernel, dtRank, convBias, projBias } = config.mamba1!;
+  const weights = {} as Mamba1Weights;
+  layer.mamba1 = weights;
+  linearTensors(list, `${m}.in_proj`, 2 * inner, d, projBias, (w) => (weights.inProj = w));
+  list.push(whole(`${m}.conv1d.weight`, [inner, 1, convKernel], (t) => (weights.kernel = t)));
+  if (convBias) list.push(whole(`${m}.conv1d.bias`, [inner], (t) => (weights.kernelBias = t)));
+  linearTensors(list, `${m}.x_proj`, dtRank + 2 * dState, inner, false, (w) => (weights.xProj = w));
+  list.push(whole(`${m}.dt_layernorm.weight`, [dtRank], (t) => (weights.dtNorm = t)));
+  list.push(whole(`${m}.b_layernorm.weight`, [dState], (t) => (weights.bNorm = t)));
+  list.push(whole(`${m}.c_layernorm.weight`, [dState], (t) => (weights.cNorm = t)));
+  linearTensors(list, `${m}.dt_proj`, inner, dtRank, true, (w) => (weights.dtProj = w));
+  list.push(whole(`${m}.A_log`, [inner, dState], (t) => (weights.aLog = t)));
+  list.push(whole(`${m}.D`, [inner], (t) => (weights.d = t)));
+  linearTensors(list, `${m}.out_proj`, d, inner, projBias, (w) => (weights.outProj = w));
+}
+
 const NO_BIASES = { q: false, k: false, v: false, o: false };
 
 /**
@@ -212,13 +234,13 @@ function gatedQueryTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: 
 }
 
 /**
- * The tensors of Bamba (BambaForCausalLM) and Falcon-H1 (FalconH1ForCausalLM), named alike:
- * model.embed_tokens, then per layer input_layernorm, self_attn's projections where the layer
- * attends and the Mamba-2 mixer under `mamba` where it has one (Falcon-H1: both on every layer),
- * pre_ff_layernorm and the SwiGLU feed_forward (gate_proj, up_proj, down_proj), then
- * model.final_layernorm and lm_head.
+ * The tensors of Bamba (BambaForCausalLM), Falcon-H1 (FalconH1ForCausalLM) and Jamba
+ * (JambaForCausalLM), named alike: model.embed_tokens, then per layer input_layernorm, self_attn's
+ * projections where the layer attends and the Mamba mixer under `mamba` where it has one (Falcon-H1:
+ * both on every layer; Jamba's Mamba-1), pre_ff_layernorm and the SwiGLU feed_forward (gate_proj,
+ * up_proj, down_proj; Jamba's experts where the layer routes), then model.final_layernorm and lm_head.
  */
-function bambaLayoutTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+function bambaLayoutTensors(config: LlamaConfig, target: WeightTarget, stored: StoredNames): ExpectedTensor[] {
   const { hiddenSize: d, intermediateSize: ff, vocabSize, mlpBias } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   for (let i = 0; i < config.numLayers; i++) {
@@ -228,7 +250,12 @@ function bambaLayoutTensors(config: LlamaConfig, target: WeightTarget): Expected
     normTensors(list, config, `${p}.input_layernorm`, d, (t) => (layer.inputNorm = t));
     if (config.attentionLayers.includes(i)) attentionTensors(list, config, `${p}.self_attn`, 'o_proj', config.attentionBias, layer);
     if (config.mamba?.layers.includes(i)) mambaTensors(list, config, config.mamba, `${p}.mamba`, layer);
+    if (config.mamba1?.layers.includes(i)) mamba1Tensors(list, config, `${p}.mamba`, layer);
     normTensors(list, config, `${p}.pre_ff_layernorm`, d, (t) => (layer.postAttentionNorm = t));
+    if (routesLayer(config.moe, i)) {
+      expertTensors(list, config, config.moe, p, layer, stored);
+      continue;
+    }
     linearTensors(list, `${p}.feed_forward.gate_proj`, ff, d, mlpBias, (w) => (layer.gate = w));
     linearTensors(list, `${p}.feed_forward.up_proj`, ff, d, mlpBias, (w) => (layer.up = w));
     linearTensors(list, `${p}.feed_forward.down_proj`, d, ff, mlpBias, (w) => (layer.down = w));
@@ -339,7 +366,8 @@ function deltaNetInputTensors(list: ExpectedTensor[], config: LlamaConfig, m: st
  * beside them); Granite stores them stacked already: block_sparse_moe.router.layer, input_linear
  * [experts, 2 · size, hidden] (gate rows, then up rows) and output_linear, with shared_mlp's fused
  * input_linear and output_linear on the layer. LFM2-MoE names them feed_forward.gate and
- * feed_forward.experts.e.w1 / w3 / w2, with its selection bias feed_forward.expert_bias; Nemotron-H
+ * feed_forward.experts.e.w1 / w3 / w2, with its selection bias feed_forward.expert_bias; Jamba
+ * feed_forward.router and feed_forward.experts.e.gate_proj / up_proj / down_proj; Nemotron-H
  * mixer.gate with its e_score_correction_bias, its ungated experts mixer.experts.e.up_proj /
  * down_proj and mixer.shared_experts.up_proj / down_proj.
  */
@@ -374,14 +402,15 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   }
   const mixtral = config.modelType === 'mixtral';
   const lfm2 = config.modelType === 'lfm2_moe';
-  const released = `${p}.${mixtral ? 'block_sparse_moe' : lfm2 ? 'feed_forward' : 'mlp'}`;
+  const jamba = config.modelType === 'jamba';
+  const released = `${p}.${mixtral ? 'block_sparse_moe' : lfm2 || jamba ? 'feed_forward' : 'mlp'}`;
   // transformers 5 saves the experts fused: gate_up_proj [experts, 2 · size, hidden] (each expert's
   // gate rows, then its up rows, as the stack holds them) and down_proj; Mixtral's block is then `mlp`.
   const fusedBlock = mixtral ? `${p}.mlp` : released;
   const fused = stored(`${fusedBlock}.experts.gate_up_proj`);
   const block = fused ? fusedBlock : released;
   const [gateName, upName, downName] = mixtral || lfm2 ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
-  linearTensors(list, `${block}.gate`, experts, d, false, (w) => (weights.router = w));
+  linearTensors(list, `${block}.${jamba ? 'router' : 'gate'}`, experts, d, false, (w) => (weights.router = w));
   if (moe.selectionBias) list.push(whole(`${block}.expert_bias`, [experts], (t) => (weights.selectionBias = t)));
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));

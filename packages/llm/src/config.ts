@@ -3,6 +3,7 @@ import { inCommonNames } from './config-names.js';
 import { readLayerTypes } from './layer-types.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelFamily, type ModelType } from './model-families.js';
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
+import { type Mamba1Config, parseJambaLayers } from './mamba1-config.js';
 import { type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
@@ -72,6 +73,8 @@ export interface LlamaConfig extends LayerTraits {
   mamba?: MambaConfig;
   /** Falcon-H1: attention and the Mamba-2 mixer side by side on every layer, and their μP multipliers. */
   falconH1?: FalconH1Multipliers;
+  /** Jamba's Mamba-1 mixers in place of attention on some layers. */
+  mamba1?: Mamba1Config;
   /** Qwen3.5's and Qwen3-Next's Gated DeltaNet (linear attention) layers in place of attention on some layers. */
   deltaNet?: DeltaNetConfig;
   /**
@@ -193,19 +196,22 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // GPT-NeoX and StableLM read use_parallel_residual (defaults: true and false).
   const readsParallel = type === 'gpt_neox' || type === 'stablelm';
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
-  const moe = parseMoeConfig(c, type, numLayers, nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])), positiveInt, invalid, unsupported);
+  const jamba = parseJambaLayers(c, type, numLayers, hiddenSize, positiveInt, invalid, unsupported);
+  const routedLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])) ?? jamba?.routedLayers;
+  const moe = parseMoeConfig(c, type, numLayers, routedLayers, positiveInt, invalid, unsupported);
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
   const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);
   const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' || kind === 'moe' ? [i] : []));
   const falconH1 = parseFalconH1Multipliers(c, type, positiveNumber, invalid);
   const deltaNet = parseDeltaNetConfig(c, type, numLayers, positiveInt, invalid, unsupported);
   // The layers that do not attend (Falcon-H1's attend beside their Mamba mixers).
-  const nonAttending = new Set([...(shortConv?.layers ?? []), ...(falconH1 ? [] : (mamba?.layers ?? [])), ...(deltaNet?.layers ?? []), ...(mlpLayers ?? [])]);
+  const mamba1 = jamba?.mamba1;
+  const nonAttending = new Set([...(shortConv?.layers ?? []), ...(falconH1 ? [] : (mamba?.layers ?? [])), ...(mamba1?.layers ?? []), ...(deltaNet?.layers ?? []), ...(mlpLayers ?? [])]);
   // The dense MLP's width; a config whose every layer routes may leave it out. Granite 4.0-H's dense MLP is its shared one.
   const intermediateSize =
     type === 'granitemoehybrid' && !moe ? positiveInt('shared_expert_intermediate_size') : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
-  // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's never.
-  const noPositions = (type === 'granitemoehybrid' && c.position_embedding_type !== 'rope') || type === 'nemotron_h';
+  // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's and Jamba's never.
+  const noPositions = (type === 'granitemoehybrid' && c.position_embedding_type !== 'rope') || type === 'nemotron_h' || type === 'jamba';
   if (type === 'granitemoehybrid' && ![undefined, null, 'nope', 'rope'].includes(c.position_embedding_type as string)) {
     unsupported('position_embedding_type', c.position_embedding_type, '"rope", or "nope" / none (no rotary embedding)');
   }
@@ -252,6 +258,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(moe ? { moe } : {}),
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
+    ...(mamba1 ? { mamba1 } : {}),
     ...(mlpLayers ? { singleBlocks: { mlpLayers } } : {}),
     ...(deltaNet ? { deltaNet } : {}),
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),

@@ -23,6 +23,7 @@ import { feedForward } from './feed-forward.js';
 import type { LayerRope } from './layer-ropes.js';
 import { linear } from './linear.js';
 import { deltaNetBlock } from './delta-net.js';
+import { mamba1Block } from './mamba1-mixer.js';
 import { mambaBlock, type MambaShared } from './mamba-mixer.js';
 import { shortConvBlock } from './short-conv.js';
 import { type AttentionLayerWeights, attends, type LayerWeights, type MambaWeights } from './weights.js';
@@ -71,7 +72,7 @@ export interface LayerContext {
   positions: Tensor;
   segments: readonly Segment[];
   onLayer?: (event: LayerActivations) => void;
-  /** Each Mamba or Gated DeltaNet layer's decay rates −exp(A_log) (f32), derived once when the model was built. */
+  /** Each Mamba (2 or 1) or Gated DeltaNet layer's decay rates −exp(A_log) (f32), derived once when the model was built. */
   decayRates?: ReadonlyMap<number, Tensor>;
   /** What the Mamba layers share (`MambaShared`: ones for a grouped norm, Falcon-H1's in_proj factors), built once. */
   mambaShared?: MambaShared;
@@ -105,7 +106,8 @@ function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope)
 /**
  * One pre-norm decoder block: x + mixer(norm(x)), then + mlp(norm(·)). The mixer is attention, or on
  * a hybrid model's convolution layers (LFM2's) the gated short convolution (`shortConvBlock`), or
- * on its Mamba layers the Mamba-2 mixer (`mambaBlock`), or on Falcon-H1's both side by side
+ * on its Mamba layers the Mamba-2 mixer (`mambaBlock`; Jamba's Mamba-1: `mamba1Block`), on its
+ * linear-attention layers Gated DeltaNet (`deltaNetBlock`), or on Falcon-H1's both side by side
  * (`parallelMixers`). Nemotron-H's layers are one block each (`config.singleBlocks`):
  * x + mixer(norm(x)) without the MLP, or x + mlp(norm(x)) alone.
  * Attention goes through each segment's cache layer: the layer receives K/V ([kvHeads, n, headDim],
@@ -132,9 +134,11 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
         : attentionBlock(x, h, w, layerIndex, ctx, scope)
       : w.mamba
         ? mambaMixer(h, layerIndex, w.mamba, ctx, scope)
-        : w.deltaNet
-          ? deltaNetBlock(h, w.deltaNet, ctx.decayRates!.get(layerIndex)!, config.deltaNet!.layers.indexOf(layerIndex), config, segments, scope)
-          : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
+        : w.mamba1
+          ? mamba1Block(h, w.mamba1, ctx.decayRates!.get(layerIndex)!, config.mamba1!.layers.indexOf(layerIndex), config, segments, scope)
+          : w.deltaNet
+            ? deltaNetBlock(h, w.deltaNet, ctx.decayRates!.get(layerIndex)!, config.deltaNet!.layers.indexOf(layerIndex), config, segments, scope)
+            : shortConvBlock(h, w.conv!, config.shortConv!.layers.indexOf(layerIndex), config, segments, scope);
     const afterAttention = scope.track(add(x, residualBranch(mixed, w.attentionOutputNorm)));
     if (attending) reportToLayers(x, afterAttention, cacheLayerOf(config, layerIndex), segments, scope);
     if (config.singleBlocks) return scope.untrack(afterAttention);

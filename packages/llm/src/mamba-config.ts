@@ -35,6 +35,14 @@ export interface MambaConfig {
   normGroupSize: number;
 }
 
+/** A reader of a config's boolean fields: `flag(field, fallback)`, a typed error for anything but true or false. */
+export function booleanField(c: Record<string, unknown>, invalid: (field: string, problem: string) => never) {
+  return (field: string, fallback: boolean): boolean => {
+    const value = c[field] ?? fallback;
+    return typeof value === 'boolean' ? value : invalid(field, `must be true or false, got ${JSON.stringify(value)}`);
+  };
+}
+
 /**
  * GraniteMoeHybridConfig's mamba_* fields and `layer_types` ('mamba' or 'attention' per layer;
  * the old name `layers_block_type`; without either every layer is a Mamba layer, which this
@@ -51,10 +59,7 @@ export function parseMambaConfig(
   invalid: (field: string, problem: string) => never,
   unsupported: (field: string, value: unknown, supported: string) => never,
 ): MambaConfig | undefined {
-  const flag = (field: string, fallback: boolean): boolean => {
-    const value = c[field] ?? fallback;
-    return typeof value === 'boolean' ? value : invalid(field, `must be true or false, got ${JSON.stringify(value)}`);
-  };
+  const flag = booleanField(c, invalid);
   const sizes = (heads: number, headDim: number, groups: number, dState: number, convKernel: number) => {
     if (convKernel < 2) invalid(type === 'nemotron_h' ? 'conv_kernel' : 'mamba_d_conv', `must be at least 2, got ${convKernel}`);
     const inner = heads * headDim;

@@ -532,6 +532,17 @@ export const MODEL_FAMILIES = {
     // FalconH1Config's defaults for the common fields.
     configDefaults: { vocab_size: 128000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5 },
   },
+  jamba: {
+    hybrid: true,
+    covers: 'AI21 Jamba (JambaForCausalLM: Jamba-v0.1, Jamba 1.5 / 1.6 / 1.7 Mini and Large): Mamba-1 mixers (RMSNorms on dt, B and C) on most layers, attention without positional encoding on every attn_layer_period-th, a mixture of experts in every expert_layer_period-th MLP',
+    architecture: 'JambaForCausalLM',
+    maxPositions: 262144,
+    slidingWindow: null,
+    // Its router's top-k probabilities are not renormalized; each expert is a SwiGLU MLP of intermediate_size.
+    moe: { expertSizeField: 'intermediate_size', normalize: false },
+    // JambaConfig's defaults (Jamba-v0.1's sizes).
+    configDefaults: { vocab_size: 65536, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-6, num_experts: 16, num_experts_per_tok: 2 },
+  },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',
     architecture: 'Lfm2VlForConditionalGeneration',

@@ -95,7 +95,7 @@ export class LlamaModel {
     this.weightBytes = weights.bytes;
     this.matrixDtype = weights.layers.find(attends)?.q.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
-    const decaying = (i: number) => weights.layers[i].mamba ?? weights.layers[i].deltaNet;
+    const decaying = (i: number) => weights.layers[i].mamba ?? weights.layers[i].mamba1 ?? weights.layers[i].deltaNet;
     this.decayRates = new Map(weights.layers.flatMap((_, i) => (decaying(i) ? [[i, mambaDecayRates(decaying(i)!)] as const] : [])));
     this.recurrentStateSpec = recurrentStateOf(config, dtype);
     this.recurrentSlotsKey = JSON.stringify(this.recurrentStateSpec?.slots);
@@ -230,8 +230,9 @@ export class LlamaModel {
       release(layer.conv?.kernelBias);
       for (const t of [layer.mamba?.kernel, layer.mamba?.kernelBias, layer.mamba?.dtBias, layer.mamba?.aLog, layer.mamba?.d, layer.mamba?.norm]) release(t);
       const dn = layer.deltaNet;
-      for (const t of [dn?.kernel, dn?.dtBias, dn?.aLog, dn?.norm]) release(t);
-      for (const lin of [dn?.qkv, dn?.z, dn?.b, dn?.a, dn?.outProj]) {
+      const m1 = layer.mamba1;
+      for (const t of [dn?.kernel, dn?.dtBias, dn?.aLog, dn?.norm, m1?.kernel, m1?.kernelBias, m1?.dtNorm, m1?.bNorm, m1?.cNorm, m1?.aLog, m1?.d]) release(t);
+      for (const lin of [dn?.qkv, dn?.z, dn?.b, dn?.a, dn?.outProj, m1?.inProj, m1?.xProj, m1?.dtProj, m1?.outProj]) {
         release(lin?.weight);
         release(lin?.bias);
       }
@@ -307,7 +308,8 @@ export class LlamaModel {
       const spec = cache?.spec;
       const stateFits = !this.recurrentStateSpec || JSON.stringify(cache?.recurrentState?.spec.slots) === this.recurrentSlotsKey;
       if (!spec || cache.layers.length !== numLayers || spec.kvHeads !== numKvHeads || spec.headDim !== headDim || !stateFits) {
-        const { mamba, deltaNet } = this.config;
+        const { deltaNet } = this.config;
+        const mamba = this.config.mamba ?? this.config.mamba1;
         const hybrid = shortConv
           ? `, and the convolution state of ${shortConv.layers.length} layers`
           : mamba
@@ -381,11 +383,11 @@ function maxOf(values: Int32Array): number {
 
 /**
  * What a hybrid keeps per request: LFM2's convolution layers their last kernel − 1 inputs (in the
- * model's dtype); the Mamba layers (Granite 4.0-H, Nemotron-H, Falcon-H1, Bamba) their convolution
+ * model's dtype); the Mamba layers (Granite 4.0-H, Nemotron-H, Falcon-H1, Bamba; Jamba's Mamba-1) their convolution
  * rows and f32 scan state; Gated DeltaNet layers their convolution rows and f32 state.
  */
 function recurrentStateOf(config: LlamaConfig, dtype: DType): RecurrentStateSpec | undefined {
-  const { shortConv, mamba, deltaNet, hiddenSize } = config;
+  const { shortConv, mamba, mamba1, deltaNet, hiddenSize } = config;
   if (shortConv) return { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype })) };
   // Two slots per layer: its convolution rows, then its f32 state.
   const pairs = (layers: number[], convRows: number[], state: number[]): RecurrentStateSpec => ({
@@ -393,5 +395,7 @@ function recurrentStateOf(config: LlamaConfig, dtype: DType): RecurrentStateSpec
   });
   if (deltaNet) return pairs(deltaNet.layers, [deltaNet.convKernel - 1, deltaNet.convDim], [deltaNet.valueHeads, deltaNet.keyDim, deltaNet.valueDim]);
   if (mamba) return pairs(mamba.layers, [mamba.convKernel - 1, mamba.convDim], [mamba.heads, mamba.headDim, mamba.dState]);
+  // Mamba-1: each channel a head of one.
+  if (mamba1) return pairs(mamba1.layers, [mamba1.convKernel - 1, mamba1.inner], [mamba1.inner, 1, mamba1.dState]);
   return undefined;
 }

@@ -31,7 +31,7 @@ export interface MoeConfig {
  * The MoE settings of a config.json, or undefined for a dense family. Qwen's layers route where
  * transformers' Qwen2MoeDecoderLayer does: not listed in `mlp_only_layers`, and (index + 1) a
  * multiple of `decoder_sparse_step`; where the layer kinds name them (`routedLayers`: Nemotron-H's
- * 'E' layers) those route and no others (none: undefined).
+ * 'E' layers, Jamba's every expert_layer_period-th) those route and no others (none: undefined).
  */
 export function parseMoeConfig(
   c: Record<string, unknown>,

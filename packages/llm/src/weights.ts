@@ -44,6 +44,8 @@ export interface LayerWeights {
   conv?: ShortConvWeights;
   /** Granite 4.0-H's and Nemotron-H's Mamba-2 mixer in place of attention (`config.mamba`). */
   mamba?: MambaWeights;
+  /** Jamba's Mamba-1 mixer in place of attention (`config.mamba1`). */
+  mamba1?: Mamba1Weights;
   /** Qwen3.5's and Qwen3-Next's Gated DeltaNet in place of attention (`config.deltaNet`). */
   deltaNet?: DeltaNetWeights;
   /** Qwen3.5's and Qwen3-Next's output gate: the rows of q_proj that give each head's gate beside its query (`config.attentionOutputGate`). */
@@ -67,8 +69,28 @@ export interface LayerWeights {
 /** A layer that attends: its four projections are there. */
 export type AttentionLayerWeights = LayerWeights & Required<Pick<LayerWeights, 'q' | 'k' | 'v' | 'o'>>;
 
-/** Whether the layer attends (else it convolves, `conv`, runs a Mamba mixer, `mamba`, or is an MLP alone: Nemotron-H's). */
+/** Whether the layer attends (else it convolves, `conv`, runs a Mamba mixer, `mamba` or `mamba1`, or Gated DeltaNet, `deltaNet`, or is an MLP alone: Nemotron-H's). */
 export const attends = (w: LayerWeights): w is AttentionLayerWeights => w.q !== undefined;
+
+/**
+ * Jamba's Mamba-1 mixer: in_proj [2 · d_inner, hidden] (x, then z), the depthwise kernel as stored
+ * [d_inner, 1, taps] with its bias, x_proj [dtRank + 2 · dState, d_inner] (the step's inputs, B, C),
+ * their RMSNorms' weights (dt_layernorm [dtRank], b_layernorm and c_layernorm [dState]), dt_proj
+ * [d_inner, dtRank] with its bias, A_log [d_inner, dState], D [d_inner], out_proj.
+ */
+export interface Mamba1Weights {
+  inProj: LinearWeights;
+  kernel: Tensor;
+  kernelBias?: Tensor;
+  xProj: LinearWeights;
+  dtNorm: Tensor;
+  bNorm: Tensor;
+  cNorm: Tensor;
+  dtProj: LinearWeights;
+  aLog: Tensor;
+  d: Tensor;
+  outProj: LinearWeights;
+}
 
 /**
  * Bamba's Mamba-2 mixer: in_proj [d_inner + convDim + heads, hidden] (z, then x/B/C, then dt), the
