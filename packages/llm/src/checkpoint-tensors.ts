@@ -367,7 +367,8 @@ function deltaNetInputTensors(list: ExpectedTensor[], config: LlamaConfig, m: st
  * [experts, 2 · size, hidden] (gate rows, then up rows) and output_linear, with shared_mlp's fused
  * input_linear and output_linear on the layer. LFM2-MoE names them feed_forward.gate and
  * feed_forward.experts.e.w1 / w3 / w2, with its selection bias feed_forward.expert_bias; Jamba
- * feed_forward.router and feed_forward.experts.e.gate_proj / up_proj / down_proj; Nemotron-H
+ * feed_forward.router and feed_forward.experts.e.gate_proj / up_proj / down_proj; GLM-4.5 mlp.gate
+ * with its e_score_correction_bias and mlp.shared_experts.gate_proj / up_proj / down_proj; Nemotron-H
  * mixer.gate with its e_score_correction_bias, its ungated experts mixer.experts.e.up_proj /
  * down_proj and mixer.shared_experts.up_proj / down_proj.
  */
@@ -411,16 +412,20 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   const block = fused ? fusedBlock : released;
   const [gateName, upName, downName] = mixtral || lfm2 ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
   linearTensors(list, `${block}.${jamba ? 'router' : 'gate'}`, experts, d, false, (w) => (weights.router = w));
-  if (moe.selectionBias) list.push(whole(`${block}.expert_bias`, [experts], (t) => (weights.selectionBias = t)));
+  // LFM2-MoE's selection bias beside its router; GLM-4.5's (DeepSeek-V3's) is the router's own e_score_correction_bias.
+  const glm = config.modelType === 'glm4_moe';
+  if (moe.selectionBias) list.push(whole(glm ? `${block}.gate.e_score_correction_bias` : `${block}.expert_bias`, [experts], (t) => (weights.selectionBias = t)));
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
   list.push(...expertStackTensors(block, fused ? 'gate_up_proj' : undefined, [gateName, upName], fused ? 'down_proj' : downName, gateUp, down));
   if (!shared) return;
-  const size = moe.sharedExpert!.size;
-  linearTensors(list, `${block}.shared_expert.gate_proj`, size, d, false, (w) => (shared.gate = w));
-  linearTensors(list, `${block}.shared_expert.up_proj`, size, d, false, (w) => (shared.up = w));
-  linearTensors(list, `${block}.shared_expert.down_proj`, d, size, false, (w) => (shared.down = w));
-  linearTensors(list, `${block}.shared_expert_gate`, 1, d, false, (w) => (weights.sharedGate = w));
+  const { size, gated } = moe.sharedExpert!;
+  // Qwen2-MoE's shared_expert (scaled by shared_expert_gate); GLM-4.5's shared_experts, added as they are.
+  const sharedBlock = `${block}.${glm ? 'shared_experts' : 'shared_expert'}`;
+  linearTensors(list, `${sharedBlock}.gate_proj`, size, d, false, (w) => (shared.gate = w));
+  linearTensors(list, `${sharedBlock}.up_proj`, size, d, false, (w) => (shared.up = w));
+  linearTensors(list, `${sharedBlock}.down_proj`, d, size, false, (w) => (shared.down = w));
+  if (gated) linearTensors(list, `${block}.shared_expert_gate`, 1, d, false, (w) => (weights.sharedGate = w));
 }
 
 /**

@@ -188,7 +188,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
       : type === 'cohere2'
         ? Array.from({ length: numLayers }, (_, i) => i).filter((i) => slidingWindow === undefined || (slidingLayers !== undefined && !slidingLayers.includes(i)))
         : [];
-  // GPT-NeoX's and GLM's attention carries biases unless attention_bias says otherwise; Phi's always does.
+  // GPT-NeoX's and GLM's attention carries biases unless attention_bias says otherwise (GLM-4.5's: as it says); Phi's always does.
   const attentionBias = type === 'phi' || Boolean(c.attention_bias ?? (type === 'gpt_neox' || type === 'glm' || type === 'glm4'));
   // LayerNorm families name their epsilon layer_norm_eps (default 1e-5), RMSNorm ones rms_norm_eps.
   const epsField = traits.normKind === 'layer' ? 'layer_norm_eps' : 'rms_norm_eps';
@@ -232,6 +232,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     normEps,
     ...traits,
+    // GLM-4.5's per-head q/k norms are there with use_qk_norm (GLM-4.5, GLM-4.6), not without (GLM-4.5-Air).
+    ...(type === 'glm4_moe' ? { qkNorm: c.use_qk_norm === true ? ('head' as const) : ('none' as const) } : {}),
     parallelResidual,
     noRopeLayers: noPositions ? Array.from({ length: numLayers }, (_, i) => i) : noRopeLayers,
     mlpActivation,
@@ -248,7 +250,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     // Qwen2 (and Qwen2-MoE's qkv_bias), StableLM's use_qkv_bias and GLM's attention_bias put biases on q, k and v only.
     attentionBias:
       type === 'qwen2' ||
-      (type === 'qwen2_moe' && c.qkv_bias !== false) || (type === 'stablelm' && c.use_qkv_bias === true) || ((type === 'glm' || type === 'glm4') && attentionBias)
+      (type === 'qwen2_moe' && c.qkv_bias !== false) || (type === 'stablelm' && c.use_qkv_bias === true) || ((type === 'glm' || type === 'glm4' || type === 'glm4_moe') && attentionBias)
         ? { q: true, k: true, v: true, o: false }
         : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
     mlpBias: traits.mlpBias || Boolean(c.mlp_bias ?? false),

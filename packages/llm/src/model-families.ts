@@ -80,8 +80,8 @@ export interface ModelFamily {
     ungatedExperts?: true;
     /** Granite 4.0-H: num_experts 0 means no experts (the layer's MLP is the shared one alone). */
     optional?: true;
-    /** Every layer routes (Qwen3.5-MoE: its config class drops mlp_only_layers and decoder_sparse_step). */
-    everyLayer?: true;
+    /** mlp_only_layers and decoder_sparse_step are not read (Qwen3.5-MoE's config class drops them; GLM-4.5's model ignores them). */
+    ignoresSparseStep?: true;
   };
 }
 
@@ -274,6 +274,39 @@ export const MODEL_FAMILIES = {
     layer: { ...GLM_LAYER, blockNorms: 'sandwich' },
     configDefaults: { partial_rotary_factor: 0.5 },
   },
+  glm4_moe: {
+    covers: 'Zhipu GLM-4.5, GLM-4.5-Air, GLM-4.6, GLM-4.7 (Glm4MoeForCausalLM): half of each head rotating, q/k/v biases, optional per-head q/k norms, DeepSeek-V3-routed experts beside shared ones after the first dense layers',
+    architecture: 'Glm4MoeForCausalLM',
+    maxPositions: 131072,
+    slidingWindow: null,
+    partialRotaryDefault: 0.5,
+    // DeepSeek-V3's routing with one group (sigmoid scores chosen by score + e_score_correction_bias), SwiGLU experts, shared ones added as they are.
+    moe: {
+      expertSizeField: 'moe_intermediate_size',
+      normalize: 'config',
+      sharedExpert: 'ungated',
+      sigmoidRouter: { selectionBias: 'always', normalizeEpsilon: 1e-20 },
+      ignoresSparseStep: true,
+    },
+    // Glm4MoeConfig's defaults.
+    configDefaults: {
+      vocab_size: 151552,
+      hidden_size: 4096,
+      intermediate_size: 10944,
+      num_hidden_layers: 46,
+      num_attention_heads: 96,
+      num_key_value_heads: 8,
+      rms_norm_eps: 1e-5,
+      moe_intermediate_size: 1408,
+      num_experts_per_tok: 8,
+      num_experts: 128,
+      n_shared_experts: 1,
+      num_dense_layers: 1,
+      norm_topk_prob: true,
+      routed_scaling_factor: 1,
+    },
+    configNames: { n_routed_experts: 'num_experts', first_k_dense_replace: 'num_dense_layers' },
+  },
   olmo2: {
     covers: "OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block's output instead of its input, and over the whole query and key projections)",
     architecture: 'Olmo2ForCausalLM',
@@ -464,7 +497,7 @@ export const MODEL_FAMILIES = {
     gatedDeltaNet: 'separate',
     partialRotaryDefault: 0.25,
     // Its router renormalizes the chosen experts' probabilities whatever norm_topk_prob says.
-    moe: { ...QWEN_SHARED_MOE, normalize: true, everyLayer: true },
+    moe: { ...QWEN_SHARED_MOE, normalize: true, ignoresSparseStep: true },
     // Qwen3_5MoeTextConfig's defaults (Qwen3.5-35B-A3B's sizes); it has no dense MLP.
     configDefaults: {
       vocab_size: 248320,

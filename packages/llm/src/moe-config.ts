@@ -44,19 +44,23 @@ export function parseMoeConfig(
 ): MoeConfig | undefined {
   const family = (MODEL_FAMILIES[type] as ModelFamily).moe;
   if (!family || (family.optional && c.num_experts === 0) || routedLayers?.length === 0) return undefined;
-  if (routedLayers) assertOneRoutingGroup(c, unsupported);
+  if (family.sigmoidRouter?.selectionBias === 'always') assertOneRoutingGroup(c, unsupported);
   const experts = positiveInt('num_experts');
   const expertsPerToken = positiveInt('num_experts_per_tok');
   if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);
   const normalizeTopK = family.normalize === 'config' ? c.norm_topk_prob === true : family.normalize;
-  const step = family.everyLayer ? 1 : positiveInt('decoder_sparse_step', 1);
-  const only = family.everyLayer ? [] : (c.mlp_only_layers ?? []);
+  const step = family.ignoresSparseStep ? 1 : positiveInt('decoder_sparse_step', 1);
+  const only = family.ignoresSparseStep ? [] : (c.mlp_only_layers ?? []);
   if (!Array.isArray(only) || !only.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
     invalid('mlp_only_layers', `must list layer indices below ${numLayers}, got ${JSON.stringify(only)}`);
   }
-  // Qwen2-MoE's gated shared expert is always there; Granite's shared MLP only where its width is not 0.
-  const shared = family.sharedExpert === 'gated' || (family.sharedExpert === 'ungated' && Boolean(c.shared_expert_intermediate_size));
-  const sharedSize = shared ? positiveInt('shared_expert_intermediate_size') : 0;
+  const expertSize = positiveInt(family.expertSizeField);
+  // Qwen2-MoE's gated shared expert is always there; Granite's shared MLP only where its width is not 0; GLM-4.5
+  // gives its shared experts' count (n_shared_experts, each of an expert's width) instead of their width.
+  const sharedCount = c.shared_expert_intermediate_size === undefined ? c.n_shared_experts : undefined;
+  if (sharedCount !== undefined && !(Number.isInteger(sharedCount) && (sharedCount as number) >= 0)) invalid('n_shared_experts', `must be a whole number, got ${JSON.stringify(sharedCount)}`);
+  const shared = family.sharedExpert === 'gated' || (family.sharedExpert === 'ungated' && Boolean(c.shared_expert_intermediate_size ?? sharedCount));
+  const sharedSize = !shared ? 0 : sharedCount !== undefined ? (sharedCount as number) * expertSize : positiveInt('shared_expert_intermediate_size');
   // LFM2-MoE: the first num_dense_layers layers have a dense MLP.
   const firstDense = c.num_dense_layers ?? 0;
   if (!Number.isInteger(firstDense) || (firstDense as number) < 0 || (firstDense as number) > numLayers) invalid('num_dense_layers', `must be an integer in 0…${numLayers}, got ${JSON.stringify(firstDense)}`);
@@ -69,7 +73,7 @@ export function parseMoeConfig(
   return {
     experts,
     expertsPerToken,
-    expertSize: positiveInt(family.expertSizeField),
+    expertSize,
     normalizeTopK,
     denseLayers,
     ...(shared ? { sharedExpert: { size: sharedSize, gated: family.sharedExpert === 'gated' } } : {}),
@@ -82,8 +86,8 @@ export function parseMoeConfig(
 }
 
 /**
- * DeepSeek-V3's routing as Nemotron-H uses it: one group of experts (n_group 1, or every group
- * kept: topk_group = n_group) and no latent projection (moe_latent_size null); anything else is refused.
+ * DeepSeek-V3's routing as Nemotron-H and GLM-4.5 use it: one group of experts (n_group 1, or every
+ * group kept: topk_group = n_group) and no latent projection (moe_latent_size null); anything else is refused.
  */
 function assertOneRoutingGroup(c: Record<string, unknown>, unsupported: (field: string, value: unknown, supported: string) => never): void {
   const groups = c.n_group ?? 1;
