@@ -16,6 +16,11 @@ export interface ExpectedTensor {
   parts: TensorPart[];
   /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
   offset?: number;
+  /**
+   * The checkpoint stores the matrix transposed, input-major (GPT-2's Conv1D: [in, out]); `shape`
+   * and the parts' rows are those of the [out, in] matrix the runtime multiplies by.
+   */
+  transposed?: true;
 }
 
 /** Rows of a checkpoint tensor loaded as a tensor of their own, or placed in a stack of matrices at row `row`. */
@@ -62,6 +67,7 @@ export type StoredNames = (name: string) => boolean;
  */
 export function expectedTensors(config: LlamaConfig, target: WeightTarget, stored: StoredNames = () => false): ExpectedTensor[] {
   if (config.modelType === 'gpt_neox') return gptNeoxTensors(config, target);
+  if (config.modelType === 'gpt2') return gpt2Tensors(config, target);
   if (config.shortConv) return lfm2Tensors(config, target, stored);
   if (config.singleBlocks) return nemotronHTensors(config, target, stored);
   if (config.falconH1 || config.modelType === 'bamba' || config.modelType === 'jamba') return bambaLayoutTensors(config, target, stored);
@@ -156,6 +162,10 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
       const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
       [layer.gate, layer.up] = [gate, up];
       list.push(fused(`${p}.mlp.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));
+    } else if (!config.gatedMlp) {
+      // StarCoder2's plain MLP: c_fc, then c_proj.
+      linear(`${p}.mlp.c_fc`, ff, d, config.mlpBias, (w) => (layer.up = w));
+      linear(`${p}.mlp.c_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
     } else {
       linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
       linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
@@ -442,6 +452,48 @@ function expertStackTensors(block: string, fusedInput: string | undefined, input
     ...inputNames.map((name, i) => into(`${block}.experts.${e}.${name}.weight`, [size, d], input, (e * inputNames.length + i) * size)),
     into(`${block}.experts.${e}.${downName}.weight`, down.shape.slice(1), down, e * down.shape[1]),
   ]).flat();
+}
+
+/**
+ * Names of HF's `GPT2LMHeadModel` (`transformer.` as save_pretrained writes them; the released
+ * checkpoints' bare names are read too): wte and wpe (learned position embeddings), per block ln_1,
+ * attn.c_attn (q, k and v: consecutive thirds of its outputs), attn.c_proj, ln_2, mlp.c_fc,
+ * mlp.c_proj, each projection a Conv1D stored input-major (transposed at load) with a bias, then
+ * ln_f; the LM head is wte. The causal-mask buffers some files carry (attn.bias) are not read.
+ */
+function gpt2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[] {
+  const { hiddenSize: d, intermediateSize: ff, vocabSize, maxPositions } = config;
+  const list: ExpectedTensor[] = [
+    whole('transformer.wte.weight', [vocabSize, d], (t) => (target.embed = t)),
+    whole('transformer.wpe.weight', [maxPositions, d], (t) => (target.positionEmbed = t)),
+  ];
+  const conv1d = (prefix: string, out: number, inDim: number, set: (w: LinearWeights) => void) => {
+    const weights = {} as LinearWeights;
+    set(weights);
+    list.push({ ...whole(`${prefix}.weight`, [out, inDim], (t) => (weights.weight = t)), transposed: true });
+    list.push(whole(`${prefix}.bias`, [out], (t) => (weights.bias = t)));
+  };
+  const layerNorm = (prefix: string, setWeight: (t: Tensor) => void, setBias: (t: Tensor) => void) => normTensors(list, config, prefix, d, setWeight, setBias);
+  for (let i = 0; i < config.numLayers; i++) {
+    const layer: Partial<LayerWeights> = {};
+    target.layers.push(layer);
+    const p = `transformer.h.${i}`;
+    layerNorm(`${p}.ln_1`, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
+    const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
+    [layer.q, layer.k, layer.v] = [q, k, v];
+    list.push({ ...fused(`${p}.attn.c_attn.weight`, d, [[d, q], [d, k], [d, v]]), transposed: true });
+    list.push({
+      name: `${p}.attn.c_attn.bias`,
+      shape: [3 * d],
+      parts: [q, k, v].map((weights, which) => ({ ranges: [[which * d, d]], assign: (t: Tensor) => (weights.bias = t) })),
+    });
+    conv1d(`${p}.attn.c_proj`, d, d, (w) => (layer.o = w));
+    layerNorm(`${p}.ln_2`, (t) => (layer.postAttentionNorm = t), (t) => (layer.postAttentionNormBias = t));
+    conv1d(`${p}.mlp.c_fc`, ff, d, (w) => (layer.up = w));
+    conv1d(`${p}.mlp.c_proj`, d, ff, (w) => (layer.down = w));
+  }
+  layerNorm('transformer.ln_f', (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
+  return list;
 }
 
 /**

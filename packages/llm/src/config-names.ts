@@ -11,8 +11,8 @@ export function inCommonNames(raw: Record<string, unknown>, fileName: string): R
   const family = familyOf(c);
   if (!family) return c;
   const renamed = { ...c };
-  for (const [own, common] of Object.entries(family.configNames ?? {})) {
-    if (renamed[common] === undefined && c[own] !== undefined) renamed[common] = c[own];
+  for (const [own, commons] of Object.entries(family.configNames ?? {})) {
+    for (const common of [commons].flat()) if (renamed[common] === undefined && c[own] !== undefined) renamed[common] = c[own];
   }
   return { ...family.configDefaults, ...renamed };
 }

@@ -73,6 +73,8 @@ export interface LlamaConfig extends LayerTraits {
   mamba?: MambaConfig;
   /** Falcon-H1: attention and the Mamba-2 mixer side by side on every layer, and their μP multipliers. */
   falconH1?: FalconH1Multipliers;
+  /** GPT-2: learned absolute position embeddings added to the token embeddings (none beyond maxPositions). */
+  learnedPositions?: true;
   /** Jamba's Mamba-1 mixers in place of attention on some layers. */
   mamba1?: Mamba1Config;
   /** Qwen3.5's and Qwen3-Next's Gated DeltaNet (linear attention) layers in place of attention on some layers. */
@@ -138,6 +140,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     unsupported('qk_layernorm', true, type === 'phi' ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
   }
   if ((type === 'cohere' || type === 'cohere2') && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
+  if (type === 'gpt2' && c.scale_attn_by_inverse_layer_idx === true) unsupported('scale_attn_by_inverse_layer_idx', true, 'false (GPT-2, DistilGPT2)');
   if (type === 'olmoe' && c.clip_qkv !== undefined && c.clip_qkv !== null) unsupported('clip_qkv', c.clip_qkv, 'null (the released OLMoE checkpoints clip nothing)');
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
@@ -209,9 +212,12 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const nonAttending = new Set([...(shortConv?.layers ?? []), ...(falconH1 ? [] : (mamba?.layers ?? [])), ...(mamba1?.layers ?? []), ...(deltaNet?.layers ?? []), ...(mlpLayers ?? [])]);
   // The dense MLP's width; a config whose every layer routes may leave it out. Granite 4.0-H's dense MLP is its shared one.
   const intermediateSize =
-    type === 'granitemoehybrid' && !moe ? positiveInt('shared_expert_intermediate_size') : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : undefined);
-  // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's and Jamba's never.
-  const noPositions = (type === 'granitemoehybrid' && c.position_embedding_type !== 'rope') || type === 'nemotron_h' || type === 'jamba';
+    type === 'granitemoehybrid' && !moe
+      ? positiveInt('shared_expert_intermediate_size')
+      : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : type === 'gpt2' ? 4 * hiddenSize : undefined);
+  // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's and Jamba's never; GPT-2 adds
+  // learned position embeddings to its token embeddings instead (`learnedPositions`).
+  const noPositions = (type === 'granitemoehybrid' && c.position_embedding_type !== 'rope') || type === 'nemotron_h' || type === 'jamba' || type === 'gpt2';
   if (type === 'granitemoehybrid' && ![undefined, null, 'nope', 'rope'].includes(c.position_embedding_type as string)) {
     unsupported('position_embedding_type', c.position_embedding_type, '"rope", or "nope" / none (no rotary embedding)');
   }
@@ -261,6 +267,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
     ...(mamba1 ? { mamba1 } : {}),
+    ...(type === 'gpt2' ? { learnedPositions: true as const } : {}),
     ...(mlpLayers ? { singleBlocks: { mlpLayers } } : {}),
     ...(deltaNet ? { deltaNet } : {}),
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
@@ -289,7 +296,7 @@ function parseActivation(c: Record<string, unknown>, type: ModelType, unsupporte
   const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
   // Nemotron-H's mlp_hidden_act (read as hidden_act).
   if (type === 'nemotron_h') return act === 'relu2' ? 'relu2' : unsupported('mlp_hidden_act', act, 'relu2 (the squared ReLU MLP)');
-  if (type === 'gpt_neox' || type === 'phi') {
+  if (type === 'gpt_neox' || type === 'phi' || type === 'starcoder2' || type === 'gpt2') {
     if (act === 'gelu') return 'gelu';
     return act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast' ? 'gelu_tanh' : unsupported('hidden_act', act, 'gelu, gelu_new, gelu_pytorch_tanh, gelu_fast');
   }
@@ -373,14 +380,16 @@ function parseSlidingWindow(
   positiveInt: (field: string, fallback?: number) => number,
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
+  // A window on every layer, where the config gives one.
+  const everyLayer = type === 'mistral' || type === 'phi3' || type === 'mixtral' || type === 'starcoder2';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
   // A hybrid's layer lists name its mixers; it attends without a window.
   if ((MODEL_FAMILIES[type] as ModelFamily).hybrid) return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
-  if ((qwenFamily || type === 'mistral' || type === 'phi3' || type === 'mixtral') && c.sliding_window === null) return {};
-  // Phi3Config and MixtralConfig default to no window.
-  if ((type === 'phi3' || type === 'mixtral') && c.sliding_window === undefined) return {};
+  if ((qwenFamily || everyLayer) && c.sliding_window === null) return {};
+  // Phi3Config, MixtralConfig and Starcoder2Config default to no window.
+  if ((type === 'phi3' || type === 'mixtral' || type === 'starcoder2') && c.sliding_window === undefined) return {};
   const layerTypes = c.layer_types;
   let sliding: boolean[];
   if (Array.isArray(layerTypes)) {
@@ -394,7 +403,7 @@ function parseSlidingWindow(
     if (!Number.isInteger(fullLayers) || (fullLayers as number) < 0) return invalid('max_window_layers', `must be an integer >= 0, got ${JSON.stringify(fullLayers)}`);
     sliding = Array.from({ length: numLayers }, (_, i) => i >= (fullLayers as number));
   } else {
-    sliding = Array.from({ length: numLayers }, () => type === 'mistral' || type === 'phi3' || type === 'mixtral');
+    sliding = Array.from({ length: numLayers }, () => everyLayer);
   }
   if (!sliding.includes(true)) return {};
   const slidingWindow = positiveInt('sliding_window', MODEL_FAMILIES[type].slidingWindow ?? undefined);

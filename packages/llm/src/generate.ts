@@ -31,7 +31,7 @@ export interface GenerateOptions extends SamplingOptions {
   cache?: CacheMethod | KVCache;
   /** Tokens per prefill forward pass (default: the whole prompt in one pass). */
   prefillChunk?: number;
-  /** Let generation run past the model's context (see `ForwardOptions.allowBeyondContext`). */
+  /** Let generation run past the model's context (see `ForwardOptions.allowBeyondContext`; never past GPT-2's learned position embeddings). */
   allowBeyondContext?: boolean;
   /** Stops generation between tokens (stopReason 'aborted'). */
   signal?: AbortSignal;
@@ -114,6 +114,8 @@ async function runRequests(model: LlamaModel, prompts: ReadonlyArray<string | In
   const stop = new StopCriteria(options.stop, eos);
   const seed = options.seed ?? 0;
   const { maxPositions } = model.config;
+  // Learned position embeddings (GPT-2) end at the context: nothing lets a sequence run past it.
+  const beyondContext = Boolean(options.allowBeyondContext) && !model.config.learnedPositions;
 
   // Tokenize and check every prompt before any cache exists.
   const promptIds = prompts.map((p, i) => {
@@ -124,7 +126,7 @@ async function runRequests(model: LlamaModel, prompts: ReadonlyArray<string | In
   const existing = options.cache && isCache(options.cache) ? options.cache : undefined;
   promptIds.forEach((ids, i) => {
     const start = existing ? model.nextPosition(existing) : 0;
-    if (start + ids.length > maxPositions && !options.allowBeyondContext) {
+    if (start + ids.length > maxPositions && !beyondContext) {
       throw new IndexOutOfRangeError(
         `prompt ${i} has ${ids.length} tokens${start ? ` after ${start} already cached` : ''}, more than the model's context of ${maxPositions} tokens (max_position_embeddings)`,
         { promptTokens: ids.length, start, maxPositions },
@@ -234,7 +236,7 @@ function accept(r: Request, row: Float32Array, model: LlamaModel, stop: StopCrit
     reason = 'stop';
     text = text.slice(0, at);
   } else if (r.generated.length >= maxNewTokens) reason = 'length';
-  else if (model.nextPosition(r.cache) >= model.config.maxPositions && !options.allowBeyondContext) reason = 'context';
+  else if (model.nextPosition(r.cache) >= model.config.maxPositions && (!options.allowBeyondContext || model.config.learnedPositions)) reason = 'context';
   else if (options.signal?.aborted) reason = 'aborted';
   // While generating, hold back what may still change; at the end, flush everything.
   const settled = reason ? text.length : text.length - stop.pendingTail(text);

@@ -40,8 +40,8 @@ export interface ModelFamily {
   layer?: Partial<LayerTraits>;
   /** Its class's defaults for other fields its config.json may leave out (in the common names). */
   configDefaults?: Record<string, unknown>;
-  /** Its config's own names for common fields (own name → common name). */
-  configNames?: Record<string, string>;
+  /** Its config's own names for common fields (own name → common name, or names: StarCoder2's use_bias is both biases). */
+  configNames?: Record<string, string | string[]>;
   /** A multimodal checkpoint: the `model_type` of the text model this runtime runs (images are not read). */
   textModel?: string;
   /**
@@ -306,6 +306,47 @@ export const MODEL_FAMILIES = {
       routed_scaling_factor: 1,
     },
     configNames: { n_routed_experts: 'num_experts', first_k_dense_replace: 'num_dense_layers' },
+  },
+  starcoder2: {
+    covers: 'BigCode StarCoder2 3B, 7B, 15B (Starcoder2ForCausalLM: LayerNorms with biases, biases on every projection, a GELU MLP c_fc / c_proj, an optional window on every layer)',
+    architecture: 'Starcoder2ForCausalLM',
+    maxPositions: 4096,
+    slidingWindow: null,
+    layer: { normKind: 'layer', normBias: true, gatedMlp: false },
+    // Starcoder2Config's defaults (StarCoder2-7B's sizes).
+    configDefaults: {
+      vocab_size: 49152,
+      hidden_size: 3072,
+      intermediate_size: 12288,
+      num_hidden_layers: 30,
+      num_attention_heads: 24,
+      num_key_value_heads: 2,
+      hidden_act: 'gelu_pytorch_tanh',
+      layer_norm_eps: 1e-5,
+      attention_bias: true,
+      mlp_bias: true,
+      // PretrainedConfig's default: the embeddings serve as the LM head unless the config says otherwise.
+      tie_word_embeddings: true,
+    },
+    configNames: { norm_epsilon: 'layer_norm_eps', use_bias: ['attention_bias', 'mlp_bias'] },
+  },
+  gpt2: {
+    covers: 'OpenAI GPT-2 (small to XL) and DistilGPT2 (GPT2LMHeadModel: learned absolute position embeddings, LayerNorms with biases, Conv1D projections stored input-major, a tanh-GELU MLP, tied embeddings)',
+    architecture: 'GPT2LMHeadModel',
+    maxPositions: 1024,
+    slidingWindow: null,
+    layer: { normKind: 'layer', normBias: true, gatedMlp: false, mlpBias: true },
+    // GPT2Config's defaults (GPT-2 small).
+    configDefaults: { vocab_size: 50257, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, layer_norm_eps: 1e-5, hidden_act: 'gelu_new', attention_bias: true, tie_word_embeddings: true },
+    configNames: {
+      n_embd: 'hidden_size',
+      n_layer: 'num_hidden_layers',
+      n_head: 'num_attention_heads',
+      n_positions: 'max_position_embeddings',
+      n_inner: 'intermediate_size',
+      layer_norm_epsilon: 'layer_norm_eps',
+      activation_function: 'hidden_act',
+    },
   },
   olmo2: {
     covers: "OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block's output instead of its input, and over the whole query and key projections)",

@@ -1,4 +1,5 @@
 import {
+  add,
   type Backend,
   type CacheMethod,
   type CacheSpec,
@@ -42,7 +43,8 @@ export interface ForwardOptions {
   /**
    * Let positions run past the model's context (max_position_embeddings). Off by default: such
    * positions were never trained on. Turn it on when the cache policy (eviction with re-indexed
-   * positions, a sliding window) makes it meaningful.
+   * positions, a sliding window) makes it meaningful. Learned position embeddings (GPT-2) have no
+   * entry there: such a model refuses those positions regardless.
    */
   allowBeyondContext?: boolean;
 }
@@ -217,6 +219,7 @@ export class LlamaModel {
       }
     };
     release(this.weights.embed);
+    release(this.weights.positionEmbed);
     release(this.weights.lmHead);
     release(this.weights.lmHeadBias);
     release(this.weights.finalNorm);
@@ -269,6 +272,12 @@ export class LlamaModel {
       // Embeddings kept in half precision (loadModel's halfWeights) are widened row by row as looked up.
       if (x.dtype !== this.dtype) x = scope.track(cast(x, this.dtype));
       if (this.config.embedScale !== 1) x = scope.track(mul(x, this.config.embedScale));
+      // GPT-2: each row's learned position embedding added.
+      const { positionEmbed } = this.weights;
+      if (positionEmbed) {
+        const placed = scope.track(gather(positionEmbed, positions, 0));
+        x = scope.track(add(x, placed.dtype === x.dtype ? placed : scope.track(cast(placed, x.dtype))));
+      }
       const ctx = { config: this.config, layerRope, positions, segments, onLayer, decayRates: this.decayRates, mambaShared: this.mambaShared };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
@@ -329,6 +338,12 @@ export class LlamaModel {
       }
       for (let i = 0; i < positions.length; i++) {
         if (positions[i] < 0) throw new InvalidConfigError(`${where}: position ${positions[i]} at index ${i} is negative`);
+        if (positions[i] >= maxPositions && this.config.learnedPositions) {
+          throw new IndexOutOfRangeError(`${where}: position ${positions[i]} is beyond the ${maxPositions} learned position embeddings (n_positions); there is nothing to add there`, {
+            position: positions[i],
+            maxPositions,
+          });
+        }
         if (positions[i] >= maxPositions && !options.allowBeyondContext) {
           throw new IndexOutOfRangeError(
             `${where}: position ${positions[i]} is beyond the model's context of ${maxPositions} tokens (max_position_embeddings); ` +

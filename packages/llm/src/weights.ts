@@ -168,6 +168,8 @@ export interface LlamaWeights {
   finalNormBias?: Tensor;
   /** [vocab, hidden]; the embedding itself when the embeddings are tied. */
   lmHead: Tensor;
+  /** GPT-2's learned position embeddings [maxPositions, hidden] (`config.learnedPositions`). */
+  positionEmbed?: Tensor;
   /** Phi's LM head bias [vocab]. */
   lmHeadBias?: Tensor;
   /** Bytes the weights occupy on the backend. */
@@ -221,8 +223,9 @@ export async function loadWeights(
               tensor: item.name,
             });
           }
-          assertShape(shardName, entry, item.shape);
-          const bytes = await shard.read(entry);
+          assertShape(shardName, entry, item.transposed ? [item.shape[1], item.shape[0]] : item.shape);
+          const stored = await shard.read(entry);
+          const bytes = item.transposed ? transposedBytes(stored, entry.shape[0], entry.shape[1]) : stored;
           const load = (data: Uint8Array, shape: number[], from: SafetensorsEntry) =>
             (pool && shape.length === 2 && pooledTensor(pool, data, from, shape, halfWeights, shardName, backend)) ||
             floatTensor(withOffset(decodeSafetensorsFloat32(data, from, shardName), item.offset), shape, dtype, backend);
@@ -262,6 +265,19 @@ export async function loadWeights(
   if (config.tieWordEmbeddings) target.lmHead = target.embed;
   const bytes = loaded.reduce((sum, t) => sum + t.size * bytesPerElement(t.dtype), 0);
   return { ...(target as LlamaWeights), bytes, ...(pool ? { pool } : {}) };
+}
+
+/** The bytes of a [rows, cols] matrix stored row-major, rearranged as its transpose [cols, rows] (whatever its element size). */
+function transposedBytes(bytes: Uint8Array, rows: number, cols: number): Uint8Array {
+  const width = bytes.length / (rows * cols);
+  const View = ({ 1: Uint8Array, 2: Uint16Array, 4: Uint32Array } as const)[width as 1 | 2 | 4];
+  if (!View) throw new CorruptModelFileError('model.safetensors', `a ${width}-byte element type cannot be transposed at load`);
+  // Element views need an aligned start: a tensor's bytes inside a shard may begin anywhere.
+  const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
+  const source = new View(aligned.buffer as ArrayBuffer, aligned.byteOffset, rows * cols);
+  const out = new View(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = source[r * cols + c];
+  return new Uint8Array(out.buffer);
 }
 
 /** The bytes of rows `ranges` of a tensor's `bytes`, in that order (one range: a view, no copy). */
@@ -336,13 +352,16 @@ function pooledTensor(pool: WeightPool, bytes: Uint8Array, entry: SafetensorsEnt
 /**
  * The name a checkpoint stores a tensor under: its own, inside a multimodal model's language
  * model (Gemma 3 4B+, Mistral 3: `language_model.model.…` as released, `model.language_model.…` as
- * transformers 5 saves it), or with the base model named `backbone` (Nemotron-H as released). The
+ * transformers 5 saves it), with the base model named `backbone` (Nemotron-H as released), or
+ * without the base model's name (GPT-2 as released: `h.0.…` for `transformer.h.0.…`). The
  * text model's name where none is there (the error names it).
  */
 function storedName(name: string, has: (name: string) => boolean): string {
   if (has(name)) return name;
   const inner = name.startsWith('model.') ? name.slice('model.'.length) : undefined;
   const wrapped = [`language_model.${name}`, ...(inner !== undefined ? [`model.language_model.${inner}`, `backbone.${inner}`] : [])];
+  // GPT-2 as released: its base model's names without `transformer.`.
+  if (name.startsWith('transformer.')) wrapped.push(name.slice('transformer.'.length));
   return wrapped.find(has) ?? name;
 }
 

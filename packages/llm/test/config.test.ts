@@ -462,7 +462,7 @@ describe('config.json', () => {
       slidingLayers: Array.from({ length: 8 }, (_, i) => 20 + i),
     });
     expect(parseModelConfig({ ...QWEN3_06B, use_sliding_window: true }).slidingWindow).toBeUndefined();
-    rejects({ ...QWEN3_06B, model_type: 'qwen3_next', architectures: ['Qwen3NextForCausalLM'] }, 'UNSUPPORTED_MODEL', /model_type "qwen3_next" is not supported; supported: .*qwen3 \(Qwen3 dense models/);
+    rejects({ ...QWEN3_06B, model_type: 'ernie4_5', architectures: ['Ernie4_5ForCausalLM'] }, 'UNSUPPORTED_MODEL', /model_type "ernie4_5" is not supported; supported: .*qwen3 \(Qwen3 dense models/);
     rejects({ ...QWEN3_06B, architectures: ['Qwen2ForCausalLM'] }, 'UNSUPPORTED_MODEL', /supported: Qwen3ForCausalLM for model_type qwen3/);
   });
 
@@ -630,6 +630,49 @@ describe('config.json', () => {
     expect(parseModelConfig(LLAMA_32_1B)).toMatchObject({ residualScale: 1, logitsDivisor: 1 });
     expect(parseModelConfig(LLAMA_32_1B).attentionScale).toBeUndefined();
     rejects({ ...GRANITE_3_2B, logits_scaling: 0 }, 'INVALID_CONFIG', /logits_scaling must be a positive number, got 0/);
+  });
+
+  it('reads StarCoder2 under its own names (norm_epsilon, use_bias for every projection): LayerNorms with biases, a GELU MLP, a window on every layer where one is set', () => {
+    // A StarCoder2-3B-like config.json.
+    const starcoder2 = {
+      architectures: ['Starcoder2ForCausalLM'],
+      model_type: 'starcoder2',
+      hidden_size: 3072,
+      intermediate_size: 12288,
+      num_hidden_layers: 30,
+      num_attention_heads: 24,
+      num_key_value_heads: 2,
+      hidden_act: 'gelu_pytorch_tanh',
+      max_position_embeddings: 16384,
+      norm_epsilon: 1e-5,
+      rope_theta: 999999.4420358813,
+      sliding_window: 4096,
+      use_bias: true,
+      attention_dropout: 0.1,
+      residual_dropout: 0.1,
+      embedding_dropout: 0.1,
+      vocab_size: 49152,
+      torch_dtype: 'bfloat16',
+    };
+    const c = parseModelConfig(starcoder2);
+    expect(c).toMatchObject({
+      headDim: 128,
+      normKind: 'layer',
+      normBias: true,
+      normEps: 1e-5,
+      gatedMlp: false,
+      mlpActivation: 'gelu_tanh',
+      mlpBias: true,
+      attentionBias: { q: true, k: true, v: true, o: true },
+      slidingWindow: 4096,
+      ropeTheta: 999999.4420358813,
+      tieWordEmbeddings: true,
+    });
+    expect(c.slidingLayers).toBeUndefined();
+    const plain = parseModelConfig({ ...starcoder2, use_bias: false, sliding_window: null });
+    expect([plain.mlpBias, plain.attentionBias.o, plain.slidingWindow]).toEqual([false, false, undefined]);
+    expect(parseModelConfig({ model_type: 'starcoder2' })).toMatchObject({ hiddenSize: 3072, numKvHeads: 2, mlpBias: true });
+    expect(parseModelConfig({ ...starcoder2, tie_word_embeddings: false }).tieWordEmbeddings).toBe(false);
   });
 
   it('reads GPT-NeoX / Pythia under its own names (rotary_pct, rotary_emb_base, layer_norm_eps): LayerNorm, parallel residual, plain GELU MLP, biases', () => {
@@ -824,7 +867,7 @@ describe('config.json', () => {
   });
 
   it('refuses unsupported architectures, naming the field and listing what is supported', () => {
-    rejects({ ...LLAMA_32_1B, model_type: 'gpt2' }, 'UNSUPPORTED_MODEL', /config\.json: model_type "gpt2" is not supported; supported: llama \(.*\); mistral \(.*\); qwen2 \(/);
+    rejects({ ...LLAMA_32_1B, model_type: 'bloom' }, 'UNSUPPORTED_MODEL', /config\.json: model_type "bloom" is not supported; supported: llama \(.*\); mistral \(.*\); qwen2 \(/);
     rejects({ hidden_size: 8 }, 'UNSUPPORTED_MODEL', /model_type undefined is not supported; supported: llama/);
     rejects({ ...LLAMA_32_1B, hidden_act: 'gelu' }, 'UNSUPPORTED_MODEL', /hidden_act = "gelu" is not supported; supported: silu/);
     rejects({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'su', factor: 4 } }, 'UNSUPPORTED_MODEL', /rope_scaling\.rope_type = "su" is not supported; supported: default, linear, dynamic, llama3, yarn, longrope/);

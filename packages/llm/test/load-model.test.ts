@@ -266,7 +266,7 @@ describe('loadModel', () => {
       'CORRUPT_MODEL_FILE',
       /tensor "model\.layers\.0\.self_attn\.q_norm\.weight" is missing \(config\.json implies shape \[8\]\)/,
     );
-    await loadFails({ files: withConfig(files, { model_type: 'gpt2' }) }, 'UNSUPPORTED_MODEL', /model_type "gpt2" is not supported; supported: llama/);
+    await loadFails({ files: withConfig(files, { model_type: 'bloom' }) }, 'UNSUPPORTED_MODEL', /model_type "bloom" is not supported; supported: llama/);
     // Read as GPT-NeoX, the same checkpoint lacks GPT-NeoX's names.
     await loadFails(
       { files: withConfig(files, { model_type: 'gpt_neox', architectures: ['GPTNeoXForCausalLM'], hidden_act: 'gelu' }) },
