@@ -190,7 +190,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
       ? parseNoRopeLayers(c, numLayers, invalid, positiveInt)
       : type === 'cohere2'
         ? Array.from({ length: numLayers }, (_, i) => i).filter((i) => slidingWindow === undefined || (slidingLayers !== undefined && !slidingLayers.includes(i)))
-        : [];
+        : type === 'exaone4' && c.sliding_window !== null
+          ? // EXAONE 4.0 with a window: its global layers go without position embedding (without one, every layer rotates).
+            Array.from({ length: numLayers }, (_, i) => i).filter((i) => slidingWindow === undefined || (slidingLayers !== undefined && !slidingLayers.includes(i)))
+          : [];
   // GPT-NeoX's and GLM's attention carries biases unless attention_bias says otherwise (GLM-4.5's: as it says); Phi's always does.
   const attentionBias = type === 'phi' || Boolean(c.attention_bias ?? (type === 'gpt_neox' || type === 'glm' || type === 'glm4'));
   // LayerNorm families name their epsilon layer_norm_eps (default 1e-5), RMSNorm ones rms_norm_eps.
@@ -387,13 +390,15 @@ function parseSlidingWindow(
   if ((MODEL_FAMILIES[type] as ModelFamily).hybrid) return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
-  if ((qwenFamily || everyLayer) && c.sliding_window === null) return {};
+  if ((qwenFamily || everyLayer || type === 'exaone4') && c.sliding_window === null) return {};
   // Phi3Config, MixtralConfig and Starcoder2Config default to no window.
   if ((type === 'phi3' || type === 'mixtral' || type === 'starcoder2') && c.sliding_window === undefined) return {};
   const layerTypes = c.layer_types;
   let sliding: boolean[];
   if (Array.isArray(layerTypes)) {
     sliding = readLayerTypes(layerTypes, numLayers, ['sliding_attention', 'full_attention'], invalid, unsupported).map((t) => t === 'sliding_attention');
+  } else if (type === 'exaone4') {
+    sliding = exaoneSlidingLayers(c.sliding_window_pattern, numLayers, invalid);
   } else if (gemma || type === 'olmo3' || type === 'cohere2') {
     // Olmo3Config's pattern and Cohere2Config's default: every fourth layer global.
     const pattern = type === 'olmo3' ? 4 : positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : type === 'cohere2' ? 4 : 2);
@@ -408,6 +413,19 @@ function parseSlidingWindow(
   if (!sliding.includes(true)) return {};
   const slidingWindow = positiveInt('sliding_window', MODEL_FAMILIES[type].slidingWindow ?? undefined);
   return sliding.every(Boolean) ? { slidingWindow } : { slidingWindow, slidingLayers: sliding.flatMap((s, i) => (s ? [i] : [])) };
+}
+
+/**
+ * EXAONE 4.0's sliding layers without `layer_types`, from `sliding_window_pattern` (4 by default): a
+ * number n slides every layer but each n-th; a string of L (local) and G (global) repeats over the
+ * layers, the last layer global whatever it says.
+ */
+function exaoneSlidingLayers(pattern: unknown, numLayers: number, invalid: (field: string, problem: string) => never): boolean[] {
+  const layers = Array.from({ length: numLayers }, (_, i) => i);
+  if (pattern === undefined || pattern === null) pattern = 4;
+  if (typeof pattern === 'number' && Number.isInteger(pattern) && pattern > 0) return layers.map((i) => (i + 1) % pattern !== 0);
+  if (typeof pattern === 'string' && /^[LG]+$/.test(pattern)) return layers.map((i) => i < numLayers - 1 && pattern[i % pattern.length] === 'L');
+  return invalid('sliding_window_pattern', `must be a positive integer or a string of L and G, got ${JSON.stringify(pattern)}`);
 }
 
 /**

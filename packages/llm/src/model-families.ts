@@ -362,6 +362,15 @@ export const MODEL_FAMILIES = {
     slidingWindow: 4096,
     layer: OLMO_LAYER,
   },
+  exaone4: {
+    covers: "LG EXAONE 4.0 (Exaone4ForCausalLM: 1.2B, 32B): OLMo 2's norms on the blocks' outputs, per-head q/k norms, sliding layers that rotate beside global ones without position embedding",
+    architecture: 'Exaone4ForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: 4096,
+    layer: { blockNorms: 'post', qkNorm: 'head' },
+    // Exaone4Config's defaults.
+    configDefaults: { vocab_size: 102400, hidden_size: 4096, intermediate_size: 16384, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, rms_norm_eps: 1e-5 },
+  },
   mixtral: {
     covers: 'Mixtral 8x7B and 8x22B (MixtralForCausalLM: a router sending each token to 2 of 8 SwiGLU experts, their weights renormalized)',
     architecture: 'MixtralForCausalLM',
