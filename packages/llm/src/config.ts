@@ -384,7 +384,7 @@ function parseSlidingWindow(
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   // A window on every layer, where the config gives one.
-  const everyLayer = type === 'mistral' || type === 'phi3' || type === 'mixtral' || type === 'starcoder2';
+  const everyLayer = type === 'mistral' || type === 'ministral' || type === 'phi3' || type === 'mixtral' || type === 'starcoder2';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
   // A hybrid's layer lists name its mixers; it attends without a window.
   if ((MODEL_FAMILIES[type] as ModelFamily).hybrid) return {};

@@ -145,6 +145,12 @@ export const MODEL_FAMILIES = {
     maxPositions: 4096 * 32,
     slidingWindow: 4096,
   },
+  ministral: {
+    covers: 'Ministral 8B (MinistralForCausalLM: Mistral with the window on the layers layer_types marks sliding_attention, every layer without that list)',
+    architecture: 'MinistralForCausalLM',
+    maxPositions: 4096 * 32,
+    slidingWindow: 4096,
+  },
   qwen2: { covers: 'Qwen2 and Qwen2.5 (Qwen2ForCausalLM, q/k/v biases)', architecture: 'Qwen2ForCausalLM', maxPositions: 32768, slidingWindow: 4096 },
   qwen2_vl: {
     covers: 'Qwen2-VL (Qwen2VLForConditionalGeneration): its language model on text (the multimodal rope is the plain one there); images are not read',

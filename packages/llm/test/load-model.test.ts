@@ -162,6 +162,29 @@ describe('loadModel', () => {
     });
   }
 
+  it('runs a Ministral checkpoint as Mistral with its window where layer_types puts it (every layer without the list)', async () => {
+    const dir = join(TORCH_REFERENCE, 'mistral-sliding');
+    const reference = readReference(dir);
+    const files = filesOf(dir);
+    const config = JSON.parse(new TextDecoder().decode(files['config.json']));
+    const logitsAs = async (patch: Record<string, unknown>) => {
+      const ministral = { ...config, model_type: 'ministral', architectures: ['MinistralForCausalLM'], ...patch };
+      const model = await loadModel({ files: { ...files, 'config.json': new TextEncoder().encode(JSON.stringify(ministral)) } });
+      const cache = model.createCache();
+      try {
+        return model.forward(Int32Array.from(reference.ids), cache).readFloat32Sync();
+      } finally {
+        cache.dispose();
+        model.dispose();
+      }
+    };
+    const want = rows(reference.logits, 0, reference.ids.length);
+    assertClose(await logitsAs({}), want, 1e-5, 'ministral, no layer_types');
+    assertClose(await logitsAs({ layer_types: ['sliding_attention', 'sliding_attention'] }), want, 1e-5, 'ministral, both sliding');
+    // The second layer attending globally changes the logits.
+    expect(relativeError(await logitsAs({ layer_types: ['sliding_attention', 'full_attention'] }), want)).toBeGreaterThan(1e-2);
+  });
+
   it("runs Qwen2.5-VL's language model on text: transformers 4's config (fields at the top, rope_scaling mrope) and 5's (text_config, rope_parameters), either weight naming", async () => {
     const dir = join(TORCH_REFERENCE, 'qwen2-bias');
     const reference = readReference(dir);
