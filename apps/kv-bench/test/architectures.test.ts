@@ -37,7 +37,8 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // same layout over half of each head, norms around both blocks; Qwen3-MoE: a mixture of experts
   // (3 of 8 per token) in place of the MLP; GPT-2: learned positions, no rotation; StarCoder2: LayerNorms,
   // biases and a window on every layer; EXAONE 4.0: norms after the blocks, sliding layers rotating beside
-  // global ones without rotation; GLM-4.5: half of each head rotating, sigmoid-routed experts
+  // global ones without rotation; ERNIE 4.5 MoE: rotary pairs over the whole head, softmax experts chosen with a
+  // correction bias; GLM-4.5: half of each head rotating, sigmoid-routed experts
   // after a dense layer; LFM2: attention on two of four layers, gated short convolutions on the others (the cache holds two layers and the convolutions' state); LFM2-MoE: the
   // same with sigmoid-routed experts chosen with a selection bias; Granite 4.0-H: Mamba-2 mixers on three of four
   // layers (the cache holds one layer, and each Mamba layer's rows and scan state); Nemotron-H: one block per
@@ -47,7 +48,7 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // mixers and attention without rotation on alternate layers, experts on two.
   const hybrids = ['lfm2', 'granite4', 'nemotron', 'falcon', 'qwen3_5', 'qwen3-next', 'jamba'];
   const oneAttentionLayer = ['granite4-hybrid-moe', 'nemotron-h', 'qwen3_5-hybrid'];
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'gpt2', 'starcoder2', 'exaone4-hybrid', 'glm4-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1', 'qwen3_5-hybrid', 'qwen3-next', 'jamba']) {
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'gpt2', 'starcoder2', 'exaone4-hybrid', 'ernie4_5-moe', 'glm4-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1', 'qwen3_5-hybrid', 'qwen3-next', 'jamba']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);

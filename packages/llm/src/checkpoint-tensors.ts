@@ -422,19 +422,24 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   const block = fused ? fusedBlock : released;
   const [gateName, upName, downName] = mixtral || lfm2 ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
   linearTensors(list, `${block}.${jamba ? 'router' : 'gate'}`, experts, d, false, (w) => (weights.router = w));
-  // LFM2-MoE's selection bias beside its router; GLM-4.5's (DeepSeek-V3's) is the router's own e_score_correction_bias.
+  // LFM2-MoE's selection bias beside its router; GLM-4.5's (DeepSeek-V3's) is the router's own e_score_correction_bias,
+  // ERNIE 4.5's its moe_statics' (one row per group of experts: one group).
   const glm = config.modelType === 'glm4_moe';
-  if (moe.selectionBias) list.push(whole(glm ? `${block}.gate.e_score_correction_bias` : `${block}.expert_bias`, [experts], (t) => (weights.selectionBias = t)));
+  const ernie = config.modelType === 'ernie4_5_moe';
+  if (moe.selectionBias) {
+    const [name, shape] = glm ? [`${block}.gate.e_score_correction_bias`, [experts]] : ernie ? [`${block}.moe_statics.e_score_correction_bias`, [1, experts]] : [`${block}.expert_bias`, [experts]];
+    list.push(whole(name, shape, (t) => (weights.selectionBias = t)));
+  }
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
   list.push(...expertStackTensors(block, fused ? 'gate_up_proj' : undefined, [gateName, upName], fused ? 'down_proj' : downName, gateUp, down));
   if (!shared) return;
   const { size, gated } = moe.sharedExpert!;
-  // Qwen2-MoE's shared_expert (scaled by shared_expert_gate); GLM-4.5's shared_experts, added as they are.
-  const sharedBlock = `${block}.${glm ? 'shared_experts' : 'shared_expert'}`;
-  linearTensors(list, `${sharedBlock}.gate_proj`, size, d, false, (w) => (shared.gate = w));
-  linearTensors(list, `${sharedBlock}.up_proj`, size, d, false, (w) => (shared.up = w));
-  linearTensors(list, `${sharedBlock}.down_proj`, d, size, false, (w) => (shared.down = w));
+  // Qwen2-MoE's shared_expert (scaled by shared_expert_gate); GLM-4.5's and ERNIE 4.5's shared_experts, added as they are.
+  const sharedBlock = `${block}.${glm || ernie ? 'shared_experts' : 'shared_expert'}`;
+  linearTensors(list, `${sharedBlock}.gate_proj`, size, d, config.mlpBias, (w) => (shared.gate = w));
+  linearTensors(list, `${sharedBlock}.up_proj`, size, d, config.mlpBias, (w) => (shared.up = w));
+  linearTensors(list, `${sharedBlock}.down_proj`, d, size, config.mlpBias, (w) => (shared.down = w));
   if (gated) linearTensors(list, `${block}.shared_expert_gate`, 1, d, false, (w) => (weights.sharedGate = w));
 }
 

@@ -4,7 +4,7 @@ import { readLayerTypes } from './layer-types.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelFamily, type ModelType } from './model-families.js';
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type Mamba1Config, parseJambaLayers } from './mamba1-config.js';
-import { type MoeConfig, parseMoeConfig } from './moe-config.js';
+import { ernieRoutedLayers, type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
 import { type DeltaNetConfig, parseDeltaNetConfig } from './delta-net-config.js';
@@ -140,6 +140,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     unsupported('qk_layernorm', true, type === 'phi' ? 'false (Phi-1, Phi-1.5, Phi-2)' : 'false (StableLM 2 1.6B, StableLM-3B)');
   }
   if ((type === 'cohere' || type === 'cohere2') && c.use_qk_norm === true) unsupported('use_qk_norm', true, 'false (Command R, Aya)');
+  // With use_bias ERNIE 4.5's experts carry biases too, which the stacked experts do not hold (the released MoE checkpoints have none).
+  if (type === 'ernie4_5_moe' && c.use_bias === true) unsupported('use_bias', true, 'false (ERNIE-4.5-21B-A3B, 300B-A47B)');
   if (type === 'gpt2' && c.scale_attn_by_inverse_layer_idx === true) unsupported('scale_attn_by_inverse_layer_idx', true, 'false (GPT-2, DistilGPT2)');
   if (type === 'olmoe' && c.clip_qkv !== undefined && c.clip_qkv !== null) unsupported('clip_qkv', c.clip_qkv, 'null (the released OLMoE checkpoints clip nothing)');
   const mlpActivation = parseActivation(c, type, unsupported);
@@ -203,7 +205,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const readsParallel = type === 'gpt_neox' || type === 'stablelm';
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
   const jamba = parseJambaLayers(c, type, numLayers, hiddenSize, positiveInt, invalid, unsupported);
-  const routedLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])) ?? jamba?.routedLayers;
+  const routedLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])) ?? jamba?.routedLayers ?? ernieRoutedLayers(c, type, numLayers, positiveInt, invalid);
   const moe = parseMoeConfig(c, type, numLayers, routedLayers, positiveInt, invalid, unsupported);
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
   const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);

@@ -78,6 +78,8 @@ export interface ModelFamily {
     sigmoidRouter?: { selectionBias: 'use_expert_bias' | 'always'; normalizeEpsilon: number };
     /** Experts that are down(act(up(x))) without a gate (Nemotron-H's ReLU² experts). */
     ungatedExperts?: true;
+    /** A softmax router whose choice is made on the probabilities + a learned correction bias, the weights the probabilities alone (ERNIE 4.5). */
+    correctionBias?: true;
     /** Granite 4.0-H: num_experts 0 means no experts (the layer's MLP is the shared one alone). */
     optional?: true;
     /** mlp_only_layers and decoder_sparse_step are not read (Qwen3.5-MoE's config class drops them; GLM-4.5's model ignores them). */
@@ -353,6 +355,52 @@ export const MODEL_FAMILIES = {
       layer_norm_epsilon: 'layer_norm_eps',
       activation_function: 'hidden_act',
     },
+  },
+  ernie4_5: {
+    covers: 'Baidu ERNIE 4.5 dense models (Ernie4_5ForCausalLM: ERNIE-4.5-0.3B): Llama with rotary pairs of neighbouring channels and, with use_bias, biases on every projection',
+    architecture: 'Ernie4_5ForCausalLM',
+    maxPositions: 131072,
+    slidingWindow: null,
+    layer: { ropeLayout: 'interleaved' },
+    // Ernie4_5Config's defaults (ERNIE-4.5-0.3B's sizes).
+    configDefaults: {
+      vocab_size: 103424,
+      hidden_size: 1024,
+      intermediate_size: 3072,
+      num_hidden_layers: 18,
+      num_attention_heads: 16,
+      num_key_value_heads: 2,
+      head_dim: 128,
+      rms_norm_eps: 1e-5,
+      rope_theta: 500000,
+      tie_word_embeddings: true,
+    },
+    configNames: { use_bias: ['attention_bias', 'mlp_bias'] },
+  },
+  ernie4_5_moe: {
+    covers: 'Baidu ERNIE 4.5 mixture-of-experts models (Ernie4_5_MoeForCausalLM: ERNIE-4.5-21B-A3B, 300B-A47B): ERNIE 4.5 with softmax-routed experts chosen with a correction bias, beside shared experts',
+    architecture: 'Ernie4_5_MoeForCausalLM',
+    maxPositions: 131072,
+    slidingWindow: null,
+    layer: { ropeLayout: 'interleaved' },
+    moe: { expertSizeField: 'moe_intermediate_size', normalize: true, sharedExpert: 'ungated', correctionBias: true, ignoresSparseStep: true },
+    // Ernie4_5_MoeConfig's defaults (ERNIE-4.5-21B-A3B's sizes).
+    configDefaults: {
+      vocab_size: 103424,
+      hidden_size: 2560,
+      intermediate_size: 12288,
+      num_hidden_layers: 28,
+      num_attention_heads: 20,
+      num_key_value_heads: 4,
+      rms_norm_eps: 1e-5,
+      rope_theta: 500000,
+      tie_word_embeddings: true,
+      moe_intermediate_size: 1536,
+      num_experts_per_tok: 6,
+      num_experts: 64,
+      n_shared_experts: 2,
+    },
+    configNames: { use_bias: ['attention_bias', 'mlp_bias'], moe_num_experts: 'num_experts', moe_k: 'num_experts_per_tok', moe_num_shared_experts: 'n_shared_experts' },
   },
   olmo2: {
     covers: "OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block's output instead of its input, and over the whole query and key projections)",

@@ -17,7 +17,7 @@ export interface MoeConfig {
   sharedExpert?: { size: number; gated: boolean };
   /** How router logits become the experts' scores: a softmax over them, or each one's sigmoid (LFM2-MoE). */
   scoring: 'softmax' | 'sigmoid';
-  /** LFM2-MoE's learned per-expert bias (expert_bias), added to the scores only to choose the experts. */
+  /** A learned per-expert bias added to the scores only to choose the experts (LFM2-MoE's expert_bias, DeepSeek-V3's and ERNIE 4.5's e_score_correction_bias). */
   selectionBias: boolean;
   /** Added to the chosen scores' sum before renormalizing them (LFM2-MoE: 1e-6; 0 elsewhere). */
   normalizeEpsilon: number;
@@ -78,7 +78,7 @@ export function parseMoeConfig(
     denseLayers,
     ...(shared ? { sharedExpert: { size: sharedSize, gated: family.sharedExpert === 'gated' } } : {}),
     scoring: sigmoid ? 'sigmoid' : 'softmax',
-    selectionBias: sigmoid !== undefined && (sigmoid.selectionBias === 'always' || c.use_expert_bias === true),
+    selectionBias: family.correctionBias === true || (sigmoid !== undefined && (sigmoid.selectionBias === 'always' || c.use_expert_bias === true)),
     normalizeEpsilon: sigmoid?.normalizeEpsilon ?? 0,
     routedScale: routedScale as number,
     gatedExperts: !family.ungatedExperts,
@@ -97,3 +97,19 @@ function assertOneRoutingGroup(c: Record<string, unknown>, unsupported: (field: 
 
 /** Whether layer `layer` routes through experts. */
 export const routesLayer = (moe: MoeConfig | undefined, layer: number): moe is MoeConfig => moe !== undefined && !moe.denseLayers.includes(layer);
+
+/**
+ * ERNIE 4.5's routing layers: (index + 1) a multiple of moe_layer_interval, from moe_layer_start_index
+ * to moe_layer_end_index (−1: the last layer). Undefined for other families.
+ */
+export function ernieRoutedLayers(c: Record<string, unknown>, type: ModelType, numLayers: number, positiveInt: (field: string, fallback?: number) => number, invalid: (field: string, problem: string) => never): number[] | undefined {
+  if (type !== 'ernie4_5_moe') return undefined;
+  const interval = positiveInt('moe_layer_interval', 1);
+  const index = (field: string, fallback: number): number => {
+    const value = c[field] ?? fallback;
+    if (!Number.isInteger(value) || (value as number) < -1 || (value as number) >= numLayers) invalid(field, `must be a layer index below ${numLayers} (or −1 for the last), got ${JSON.stringify(value)}`);
+    return value === -1 ? numLayers - 1 : (value as number);
+  };
+  const [start, end] = [index('moe_layer_start_index', 1), index('moe_layer_end_index', -1)];
+  return Array.from({ length: numLayers }, (_, i) => i).filter((i) => (i + 1) % interval === 0 && i >= start && i <= end);
+}

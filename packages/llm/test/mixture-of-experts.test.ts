@@ -287,7 +287,7 @@ describe('mixture-of-experts checkpoints', () => {
 
   // transformers 5 saves a mixture's experts fused (gate_up_proj, down_proj; Mixtral's block renamed mlp):
   // such a checkpoint loads into the same stacks and gives the reference logits.
-  for (const [name, ungated] of [['mixtral-experts', false], ['qwen2-moe-shared', false], ['qwen3-moe', false], ['olmoe-experts', false], ['lfm2-moe', false], ['nemotron-h-moe', true], ['qwen3-next', false], ['qwen3_5-moe', false], ['jamba', false], ['glm4-moe', false]] as const) {
+  for (const [name, ungated] of [['mixtral-experts', false], ['qwen2-moe-shared', false], ['qwen3-moe', false], ['olmoe-experts', false], ['lfm2-moe', false], ['nemotron-h-moe', true], ['qwen3-next', false], ['qwen3_5-moe', false], ['jamba', false], ['glm4-moe', false], ['ernie4_5-moe', false]] as const) {
     it(`${name}: the experts fused as transformers 5 saves them give the reference logits`, async () => {
       const dir = join(TORCH_REFERENCE, name);
       const ref = readReference(dir);
