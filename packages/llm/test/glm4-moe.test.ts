@@ -4,12 +4,12 @@
 // configs as released and what it refuses; logits against the PyTorch reference are checked in
 // torch-reference-parity.test.ts (CPU), webgpu.test.ts and cuda-emulator.test.ts.
 import { join } from 'node:path';
-import { denseCache } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { loadModel, parseModelConfig, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
+import { parseModelConfig } from '../src/index.js';
+import { editedCheckpoint, referenceIdLogits, zeroing } from './helpers/edited-checkpoint.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
 
 // zai-org/GLM-4.5-Air's config.json.
 const GLM_45_AIR = {
@@ -89,42 +89,17 @@ describe('GLM-4.5 configs', () => {
 describe('GLM-4.5 on the CPU (glm4-moe: layer 0 dense, then 2 of 4 routed experts and a shared one)', () => {
   it('chooses experts by score + e_score_correction_bias: zeroed, the bias changes the logits', async () => {
     const ref = readReference(FIXTURE);
-    const files = filesOf(FIXTURE);
-    const file = parseSafetensors(files['model.safetensors'], 'model.safetensors');
-    const tensors = Object.fromEntries([...file.tensors].map(([name, entry]) => [name, { dtype: 'F32' as const, shape: entry.shape, data: readFloat32(file, entry) }]));
-    for (const [name, t] of Object.entries(tensors)) if (name.endsWith('e_score_correction_bias')) t.data.fill(0);
-    files['model.safetensors'] = serializeSafetensors(tensors);
-    const model = await loadModel({ files });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      const logits = model.forward(Int32Array.from(ref.ids), cache, { logits: 'all' });
-      expect(relativeError(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length))).toBeGreaterThan(1e-2);
-      logits.dispose();
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
+    const unbiased = editedCheckpoint(FIXTURE, zeroing('e_score_correction_bias'));
+    expect(relativeError(await referenceIdLogits(FIXTURE, unbiased), rows(ref.logits, 0, ref.ids.length))).toBeGreaterThan(1e-2);
   });
 
   it('leaves the multi-token-prediction layer (model.layers.<num_hidden_layers>.*) of a released checkpoint unread', async () => {
     const ref = readReference(FIXTURE);
-    const files = filesOf(FIXTURE);
-    const file = parseSafetensors(files['model.safetensors'], 'model.safetensors');
-    const tensors = Object.fromEntries([...file.tensors].map(([name, entry]) => [name, { dtype: 'F32' as const, shape: entry.shape, data: readFloat32(file, entry) }]));
-    // As released: the MTP layer is one more decoder layer, with its own projections.
-    for (const [name, t] of Object.entries(tensors)) if (name.startsWith('model.layers.2.')) tensors[name.replace('model.layers.2.', 'model.layers.3.')] = t;
-    tensors['model.layers.3.eh_proj.weight'] = { dtype: 'F32', shape: [32, 64], data: new Float32Array(32 * 64).fill(0.25) };
-    files['model.safetensors'] = serializeSafetensors(tensors);
-    const model = await loadModel({ files });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    try {
-      expect(model.config.numLayers).toBe(3);
-      const logits = model.forward(Int32Array.from(ref.ids), cache, { logits: 'all' });
-      expect(relativeError(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length))).toBeLessThan(1e-5);
-      logits.dispose();
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
+    const released = editedCheckpoint(FIXTURE, (tensors) => {
+      // As released: the MTP layer is one more decoder layer, with its own projections.
+      for (const [name, t] of Object.entries(tensors)) if (name.startsWith('model.layers.2.')) tensors[name.replace('model.layers.2.', 'model.layers.3.')] = t;
+      tensors['model.layers.3.eh_proj.weight'] = { dtype: 'F32', shape: [32, 64], data: new Float32Array(32 * 64).fill(0.25) };
+    });
+    expect(relativeError(await referenceIdLogits(FIXTURE, released), rows(ref.logits, 0, ref.ids.length))).toBeLessThan(1e-5);
   });
 });

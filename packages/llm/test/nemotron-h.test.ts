@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { denseCache } from '@kvkit/tensor-core';
 import { relativeError } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
-import { loadModel, parseModelConfig, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
+import { loadModel, parseModelConfig } from '../src/index.js';
 import { parsePythonJson } from '../src/python-json.js';
+import { editedCheckpoint, referenceIdLogits, zeroing } from './helpers/edited-checkpoint.js';
 import { expectKvkitError, expectKvkitErrorAsync } from './helpers/errors.js';
 import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
 import { expectBatchMatchesSolo, expectChunkedPrefill, expectStateAfterPrompt } from './helpers/recurrent-continuity.js';
@@ -153,24 +154,8 @@ describe('Nemotron-H on the CPU (nemotron-h: Mamba on layers 0 and 3, attention 
 
   it('routes the experts with the correction bias: zeroed, it changes the choices and the logits (nemotron-h-moe)', async () => {
     const moeRef = readReference(MOE_FIXTURE);
-    const files = filesOf(MOE_FIXTURE);
-    const file = parseSafetensors(files['model.safetensors'], 'model.safetensors');
-    const tensors: Parameters<typeof serializeSafetensors>[0] = {};
-    for (const [name, entry] of file.tensors) {
-      const data = readFloat32(file, entry);
-      tensors[name] = { dtype: 'F32', shape: entry.shape, data: name.endsWith('e_score_correction_bias') ? data.fill(0) : data };
-    }
-    files['model.safetensors'] = serializeSafetensors(tensors);
-    const model = await loadModel({ files });
-    const cache = model.createCache();
-    try {
-      const logits = model.forward(Int32Array.from(moeRef.ids), cache);
-      expect(relativeError(logits.readFloat32Sync(), rows(moeRef.logits, 0, moeRef.ids.length))).toBeGreaterThan(1e-2);
-      logits.dispose();
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
+    const unbiased = editedCheckpoint(MOE_FIXTURE, zeroing('e_score_correction_bias'));
+    expect(relativeError(await referenceIdLogits(MOE_FIXTURE, unbiased), rows(moeRef.logits, 0, moeRef.ids.length))).toBeGreaterThan(1e-2);
   });
 
   it('refuses a corrupt config.json with a typed error naming the file', async () => {

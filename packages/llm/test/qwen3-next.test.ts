@@ -6,9 +6,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertClose } from '@kvkit/tensor-core/testing';
-import { loadModel, parseModelConfig, parseSafetensors, readFloat32, serializeSafetensors } from '../src/index.js';
+import { loadModel, parseModelConfig } from '../src/index.js';
+import { editedCheckpoint, referenceIdLogits } from './helpers/edited-checkpoint.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
 import { expectBatchMatchesSolo, expectChunkedPrefill, expectStateAfterPrompt } from './helpers/recurrent-continuity.js';
 
 // Qwen/Qwen3-Next-80B-A3B-Instruct's config.json.
@@ -138,24 +139,13 @@ describe('Qwen3-Next on the CPU (qwen3-next: Gated DeltaNet on layers 0 and 2, f
 
   it('leaves the multi-token-prediction weights (mtp.*) of a released checkpoint unread', async () => {
     const ref = readReference(NEXT_FIXTURE);
-    const files = filesOf(NEXT_FIXTURE);
-    const file = parseSafetensors(files['model.safetensors'], 'model.safetensors');
-    const tensors = Object.fromEntries([...file.tensors].map(([name, entry]) => [name, { dtype: 'F32' as const, shape: entry.shape, data: readFloat32(file, entry) }]));
-    const embed = tensors['model.embed_tokens.weight'];
-    // The MTP module as released: its own layer, norms and a projection of the concatenated embedding and hidden state.
-    tensors['mtp.fc.weight'] = { dtype: 'F32', shape: [embed.shape[1], 2 * embed.shape[1]], data: new Float32Array(2 * embed.shape[1] ** 2).fill(0.5) };
-    tensors['mtp.layers.0.self_attn.q_proj.weight'] = tensors['model.layers.1.self_attn.q_proj.weight'];
-    files['model.safetensors'] = serializeSafetensors(tensors);
-    const model = await loadModel({ files });
-    const cache = model.createCache();
-    try {
-      const logits = model.forward(Int32Array.from(ref.ids), cache, { logits: 'all' });
-      assertClose(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length), 1e-5, 'with mtp.* tensors');
-      logits.dispose();
-    } finally {
-      cache.dispose();
-      model.dispose();
-    }
+    const released = editedCheckpoint(NEXT_FIXTURE, (tensors) => {
+      const hidden = tensors['model.embed_tokens.weight'].shape[1];
+      // The MTP module as released: its own layer, norms and a projection of the concatenated embedding and hidden state.
+      tensors['mtp.fc.weight'] = { dtype: 'F32', shape: [hidden, 2 * hidden], data: new Float32Array(2 * hidden ** 2).fill(0.5) };
+      tensors['mtp.layers.0.self_attn.q_proj.weight'] = tensors['model.layers.1.self_attn.q_proj.weight'];
+    });
+    assertClose(await referenceIdLogits(NEXT_FIXTURE, released), rows(ref.logits, 0, ref.ids.length), 1e-5, 'with mtp.* tensors');
   });
 
   it('continues the state across passes: a prompt fed in chunks of 3, 1 and 3 tokens gives the one-pass logits', () => expectChunkedPrefill(NEXT_FIXTURE, [3, 1, 3]));
