@@ -85,14 +85,19 @@ for (const n of [1024, 4096, 16384]) {
 function simdAgainstLoop(bench: string, rows: number, stateValues: number, call: () => Tensor[]): void {
   for (const kernel of ['simd', 'js loop'] as const) {
     setSimdKernels(kernel === 'simd');
-    const seconds = timeIt(() => {
-      for (const t of call()) t.dispose();
-    });
+    timeRecurrent(bench, rows, kernel, stateValues, call);
     setSimdKernels(true);
-    const gbs = (2 * 4 * stateValues) / seconds / 1e9;
-    console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
-    results.push({ bench, rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
   }
+}
+
+/** One table row of a recurrent kernel's timing (see `simdAgainstLoop`), with the path it took named `kernel`. */
+function timeRecurrent(bench: string, rows: number, kernel: string, stateValues: number, call: () => Tensor[]): void {
+  const seconds = timeIt(() => {
+    for (const t of call()) t.dispose();
+  });
+  const gbs = (2 * 4 * stateValues) / seconds / 1e9;
+  console.log(`${String(rows).padStart(4)}  ${kernel.padEnd(9)} ${(seconds * 1e3).toFixed(3).padStart(12)} ${((seconds * 1e3) / rows).toFixed(3).padStart(12)} ${gbs.toFixed(2).padStart(28)} ${((100 * gbs) / bandwidth.copyGBs).toFixed(1).padStart(21)}%`);
+  results.push({ bench, rows, kernel, ms: seconds * 1e3, stateGBs: gbs, fractionOfCopyBandwidth: gbs / bandwidth.copyGBs });
 }
 const RECURRENT_HEADER = 'rows  kernel      ms per call   ms per row   GB/s of state read+written   % of copy bandwidth';
 
@@ -110,6 +115,24 @@ console.log(RECURRENT_HEADER);
     const b = randomNormal([rows, 1, dState], rng);
     const c = randomNormal([rows, 1, dState], rng);
     simdAgainstLoop('selective-scan', rows, heads * headDim * dState, () => Object.values(selectiveScan(x, dt, a, b, c, state)));
+  }
+}
+
+// One Mamba-1 layer of Jamba 1.5 Mini's shape: d_inner 8192 channels (each a head of one), d_state 16, a decay
+// rate per channel and state entry. These rates run in the JavaScript loop (no SIMD path yet): one exp per state
+// entry and row.
+console.log('\nselective scan (Mamba-1, 8192 channels × d_state 16, rates per state entry, f32)');
+console.log(RECURRENT_HEADER);
+{
+  const [channels, dState] = [8192, 16];
+  const state = randomNormal([channels, 1, dState], rng);
+  const a = randomUniform([channels, dState], rng, { low: -2, high: -0.1 });
+  for (const rows of [1, 64]) {
+    const x = randomNormal([rows, channels, 1], rng);
+    const dt = randomUniform([rows, channels], rng, { low: 0.01, high: 0.5 });
+    const b = randomNormal([rows, 1, dState], rng);
+    const c = randomNormal([rows, 1, dState], rng);
+    timeRecurrent('selective-scan-mamba1', rows, 'js loop', channels * dState, () => Object.values(selectiveScan(x, dt, a, b, c, state)));
   }
 }
 
