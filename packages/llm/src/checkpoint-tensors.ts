@@ -163,9 +163,10 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
       [layer.gate, layer.up] = [gate, up];
       list.push(fused(`${p}.mlp.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));
     } else if (!config.gatedMlp) {
-      // StarCoder2's plain MLP: c_fc, then c_proj.
-      linear(`${p}.mlp.c_fc`, ff, d, config.mlpBias, (w) => (layer.up = w));
-      linear(`${p}.mlp.c_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
+      // A plain MLP: StarCoder2's c_fc, then c_proj; Arcee's up_proj, then down_proj.
+      const [upName, downName] = config.modelType === 'starcoder2' ? ['c_fc', 'c_proj'] : ['up_proj', 'down_proj'];
+      linear(`${p}.mlp.${upName}`, ff, d, config.mlpBias, (w) => (layer.up = w));
+      linear(`${p}.mlp.${downName}`, d, ff, config.mlpBias, (w) => (layer.down = w));
     } else {
       linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
       linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));

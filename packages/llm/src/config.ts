@@ -263,7 +263,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
       type === 'qwen2' ||
       (type === 'qwen2_moe' && c.qkv_bias !== false) || (type === 'stablelm' && c.use_qkv_bias === true) || ((type === 'glm' || type === 'glm4' || type === 'glm4_moe') && attentionBias)
         ? { q: true, k: true, v: true, o: false }
-        : { q: attentionBias, k: attentionBias, v: attentionBias, o: attentionBias },
+        : // Seed-OSS gives o_proj a bias of its own (attention_out_bias).
+          { q: attentionBias, k: attentionBias, v: attentionBias, o: type === 'seed_oss' ? c.attention_out_bias === true : attentionBias },
     mlpBias: traits.mlpBias || Boolean(c.mlp_bias ?? false),
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosTokenIds: tokenIdList(c.eos_token_id),
@@ -301,6 +302,7 @@ function parseActivation(c: Record<string, unknown>, type: ModelType, unsupporte
   const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
   // Nemotron-H's mlp_hidden_act (read as hidden_act).
   if (type === 'nemotron_h') return act === 'relu2' ? 'relu2' : unsupported('mlp_hidden_act', act, 'relu2 (the squared ReLU MLP)');
+  if (type === 'arcee') return act === 'relu2' ? 'relu2' : unsupported('hidden_act', act, 'relu2 (the squared ReLU MLP)');
   if (type === 'gpt_neox' || type === 'phi' || type === 'starcoder2' || type === 'gpt2') {
     if (act === 'gelu') return 'gelu';
     return act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast' ? 'gelu_tanh' : unsupported('hidden_act', act, 'gelu, gelu_new, gelu_pytorch_tanh, gelu_fast');

@@ -402,6 +402,23 @@ export const MODEL_FAMILIES = {
     },
     configNames: { use_bias: ['attention_bias', 'mlp_bias'], moe_num_experts: 'num_experts', moe_k: 'num_experts_per_tok', moe_num_shared_experts: 'n_shared_experts' },
   },
+  arcee: {
+    covers: 'Arcee AFM (ArceeForCausalLM: AFM-4.5B): Llama with an ungated squared-ReLU MLP, down(relu(up(x))²)',
+    architecture: 'ArceeForCausalLM',
+    maxPositions: 4096,
+    slidingWindow: null,
+    layer: { gatedMlp: false },
+    // ArceeConfig's defaults.
+    configDefaults: { vocab_size: 32000, hidden_size: 2560, intermediate_size: 18432, num_hidden_layers: 32, num_attention_heads: 32, rms_norm_eps: 1e-5, hidden_act: 'relu2' },
+  },
+  seed_oss: {
+    covers: 'ByteDance Seed-OSS (SeedOssForCausalLM: Seed-OSS-36B): Llama with q/k/v biases (attention_bias), an o_proj bias of its own (attention_out_bias) and MLP biases (mlp_bias)',
+    architecture: 'SeedOssForCausalLM',
+    maxPositions: 524288,
+    slidingWindow: null,
+    // SeedOssConfig's defaults for the fields its configs may leave out.
+    configDefaults: { attention_bias: true, head_dim: 128, rms_norm_eps: 1e-6 },
+  },
   olmo2: {
     covers: "OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block's output instead of its input, and over the whole query and key projections)",
     architecture: 'Olmo2ForCausalLM',

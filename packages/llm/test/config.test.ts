@@ -675,6 +675,15 @@ describe('config.json', () => {
     expect(parseModelConfig({ ...starcoder2, tie_word_embeddings: false }).tieWordEmbeddings).toBe(false);
   });
 
+  it('reads Arcee AFM (an ungated relu² MLP) and Seed-OSS (q/k/v biases by default, o_proj’s its own, head_dim 128 unless given)', () => {
+    const arcee = parseModelConfig({ model_type: 'arcee', architectures: ['ArceeForCausalLM'], hidden_size: 2560, num_attention_heads: 20, num_key_value_heads: 4, vocab_size: 128004 });
+    expect(arcee).toMatchObject({ gatedMlp: false, mlpActivation: 'relu2', headDim: 128, attentionBias: { q: false, o: false } });
+    expect(() => parseModelConfig({ model_type: 'arcee', hidden_act: 'silu' })).toThrow(/hidden_act = "silu" is not supported; supported: relu2/);
+    const seed = parseModelConfig({ model_type: 'seed_oss', architectures: ['SeedOssForCausalLM'], hidden_size: 5120, num_attention_heads: 80, num_key_value_heads: 8, num_hidden_layers: 64, intermediate_size: 27648, vocab_size: 155136 });
+    expect(seed).toMatchObject({ headDim: 128, attentionBias: { q: true, k: true, v: true, o: false }, mlpBias: false, normEps: 1e-6 });
+    expect(parseModelConfig({ model_type: 'seed_oss', attention_out_bias: true, attention_bias: false, hidden_size: 64, num_attention_heads: 4, vocab_size: 10, intermediate_size: 8, num_hidden_layers: 1 }).attentionBias).toEqual({ q: false, k: false, v: false, o: true });
+  });
+
   it('reads GPT-NeoX / Pythia under its own names (rotary_pct, rotary_emb_base, layer_norm_eps): LayerNorm, parallel residual, plain GELU MLP, biases', () => {
     const pythia = parseModelConfig(PYTHIA_160M);
     expect(pythia).toMatchObject({
