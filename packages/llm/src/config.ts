@@ -220,9 +220,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     type === 'granitemoehybrid' && !moe
       ? positiveInt('shared_expert_intermediate_size')
       : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : type === 'gpt2' ? 4 * hiddenSize : undefined);
-  // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's and Jamba's never; GPT-2 adds
-  // learned position embeddings to its token embeddings instead (`learnedPositions`).
-  const noPositions = (type === 'granitemoehybrid' && c.position_embedding_type !== 'rope') || type === 'nemotron_h' || type === 'jamba' || type === 'gpt2';
+  // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's and Jamba's never (`positions`
+  // 'none'); GPT-2 adds learned position embeddings to its token embeddings instead ('learned': `learnedPositions`).
+  const positions = (MODEL_FAMILIES[type] as ModelFamily).positions ?? 'rope';
+  const noPositions = (type === 'granitemoehybrid' && c.position_embedding_type !== 'rope') || positions !== 'rope';
   if (type === 'granitemoehybrid' && ![undefined, null, 'nope', 'rope'].includes(c.position_embedding_type as string)) {
     unsupported('position_embedding_type', c.position_embedding_type, '"rope", or "nope" / none (no rotary embedding)');
   }
@@ -273,7 +274,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
     ...(mamba1 ? { mamba1 } : {}),
-    ...(type === 'gpt2' ? { learnedPositions: true as const } : {}),
+    ...(positions === 'learned' ? { learnedPositions: true as const } : {}),
     ...(mlpLayers ? { singleBlocks: { mlpLayers } } : {}),
     ...(deltaNet ? { deltaNet } : {}),
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
@@ -289,8 +290,9 @@ export function tokenIdList(value: unknown): number[] {
 }
 
 /**
- * The MLP's activation: Gemma's `hidden_activation` (tanh GELU), GPT-NeoX's and Phi's exact or tanh GELU, the
- * others' SiLU (SwiGLU).
+ * The MLP's activation: Gemma's `hidden_activation` (tanh GELU); elsewhere `hidden_act` among those the
+ * family takes (`ModelFamily.activations`: GPT-NeoX's, Phi's, StarCoder2's and GPT-2's exact or tanh
+ * GELU, Nemotron-H's and Arcee's squared ReLU, the others' SiLU).
  */
 function parseActivation(c: Record<string, unknown>, type: ModelType, unsupported: (field: string, value: unknown, supported: string) => never): LlamaConfig['mlpActivation'] {
   if (type === 'gemma3_text' || type === 'gemma2' || type === 'gemma') {
@@ -299,16 +301,17 @@ function parseActivation(c: Record<string, unknown>, type: ModelType, unsupporte
     const act = c.hidden_activation ?? (type === 'gemma' ? undefined : c.hidden_act) ?? 'gelu_pytorch_tanh';
     return act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : unsupported('hidden_activation', act, 'gelu_pytorch_tanh (GeGLU MLP)');
   }
-  const act = c.hidden_act ?? c.hidden_activation ?? 'silu';
-  // Nemotron-H's mlp_hidden_act (read as hidden_act).
-  if (type === 'nemotron_h') return act === 'relu2' ? 'relu2' : unsupported('mlp_hidden_act', act, 'relu2 (the squared ReLU MLP)');
-  if (type === 'arcee') return act === 'relu2' ? 'relu2' : unsupported('hidden_act', act, 'relu2 (the squared ReLU MLP)');
-  if (type === 'gpt_neox' || type === 'phi' || type === 'starcoder2' || type === 'gpt2') {
-    if (act === 'gelu') return 'gelu';
-    return act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast' ? 'gelu_tanh' : unsupported('hidden_act', act, 'gelu, gelu_new, gelu_pytorch_tanh, gelu_fast');
-  }
-  return act === 'silu' || act === 'swish' ? 'silu' : unsupported('hidden_act', act, 'silu (SwiGLU MLP)');
+  const family = MODEL_FAMILIES[type] as ModelFamily;
+  const activations: Readonly<Record<string, LlamaConfig['mlpActivation']>> = family.activations ?? SILU_ACTIVATIONS;
+  const act = c.hidden_act ?? c.hidden_activation ?? Object.keys(activations)[0];
+  if (Object.hasOwn(activations, act as string)) return activations[act as string];
+  // A refusal names the field as the config spells it (Nemotron-H's mlp_hidden_act, GPT-2's activation_function).
+  const own = Object.entries(family.configNames ?? {}).find(([name, common]) => [common].flat().includes('hidden_act') && c[name] !== undefined);
+  return unsupported(own?.[0] ?? 'hidden_act', act, Object.keys(activations).join(', '));
 }
+
+/** The SwiGLU MLP's activation, under both its names: what a family takes unless it says otherwise. */
+const SILU_ACTIVATIONS = { silu: 'silu', swish: 'silu' } as const;
 
 /**
  * transformers 4.x writes `rope_theta` and `rope_scaling`; 5.x writes one `rope_parameters`

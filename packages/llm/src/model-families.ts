@@ -59,6 +59,13 @@ export interface ModelFamily {
   /** partial_rotary_factor where the config gives none (Qwen3-Next's and Qwen3.5's classes: 0.25). */
   partialRotaryDefault?: number;
   /**
+   * The `hidden_act` values its MLP takes, and the activation each means (default: SiLU's names, a
+   * SwiGLU MLP); the first listed names the family's in messages.
+   */
+  activations?: Readonly<Record<string, 'silu' | 'gelu_tanh' | 'gelu' | 'relu2'>>;
+  /** How its attention knows positions: rotary embeddings (default), none at all, or learned embeddings added to the tokens'. */
+  positions?: 'rope' | 'none' | 'learned';
+  /**
    * A mixture of experts in place of the MLP (counts in the common names num_experts and
    * num_experts_per_tok): the field holding each expert's width, whether the chosen experts'
    * probabilities are renormalized (always, or as norm_topk_prob says), and a shared expert beside
@@ -118,6 +125,11 @@ const GEMMA_LAYER: Partial<LayerTraits> = { blockNorms: 'sandwich', normWeightOf
 const OLMO_LAYER: Partial<LayerTraits> = { blockNorms: 'post', qkNorm: 'projection' };
 const COHERE_LAYER: Partial<LayerTraits> = { normKind: 'layer', ropeLayout: 'interleaved', parallelResidual: true };
 const GLM_LAYER: Partial<LayerTraits> = { ropeLayout: 'interleaved', fusedProjections: { qkv: false, gateUp: true } };
+/** The GELUs of the plain MLPs (GPT-NeoX, Phi, StarCoder2, GPT-2): exact, or one of the tanh approximation's names. */
+const GELU_ACTIVATIONS = { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu_fast: 'gelu_tanh' } as const;
+/** The squared ReLU of Nemotron-H's and Arcee's MLPs. */
+const RELU2_ACTIVATION = { relu2: 'relu2' } as const;
+
 /** Qwen3-Next's and Qwen3.5's layer: zero-centred norms, per-head q/k norms, attention output gated. */
 const QWEN_GATED_LAYER: Partial<LayerTraits> = { qkNorm: 'head', normWeightOffset: 1, attentionOutputGate: true };
 /** Qwen2-MoE's experts as Qwen3-Next and Qwen3.5-MoE keep them: a shared expert scaled by sigmoid(shared_expert_gate) beside the routed ones. */
@@ -228,6 +240,7 @@ export const MODEL_FAMILIES = {
   phi: {
     covers: 'Phi-1, Phi-1.5 and Phi-2 (PhiForCausalLM: one LayerNorm feeding attention and MLP in parallel, partial rotary, GELU MLP, biases everywhere, lm_head included)',
     architecture: 'PhiForCausalLM',
+    activations: GELU_ACTIVATIONS,
     maxPositions: 2048,
     slidingWindow: null,
     layer: { normKind: 'layer', normBias: true, parallelResidual: true, gatedMlp: false, mlpBias: true, lmHeadBias: true },
@@ -236,6 +249,7 @@ export const MODEL_FAMILIES = {
   gpt_neox: {
     covers: 'GPT-NeoX and Pythia (GPTNeoXForCausalLM: LayerNorm, attention and MLP in parallel, a quarter of each head rotating, fused per-head q/k/v, GELU MLP)',
     architecture: 'GPTNeoXForCausalLM',
+    activations: GELU_ACTIVATIONS,
     maxPositions: 2048,
     slidingWindow: null,
     layer: { normKind: 'layer', normBias: true, parallelResidual: true, gatedMlp: false, mlpBias: true },
@@ -318,6 +332,7 @@ export const MODEL_FAMILIES = {
   starcoder2: {
     covers: 'BigCode StarCoder2 3B, 7B, 15B (Starcoder2ForCausalLM: LayerNorms with biases, biases on every projection, a GELU MLP c_fc / c_proj, an optional window on every layer)',
     architecture: 'Starcoder2ForCausalLM',
+    activations: GELU_ACTIVATIONS,
     maxPositions: 4096,
     slidingWindow: null,
     layer: { normKind: 'layer', normBias: true, gatedMlp: false },
@@ -341,6 +356,8 @@ export const MODEL_FAMILIES = {
   gpt2: {
     covers: 'OpenAI GPT-2 (small to XL) and DistilGPT2 (GPT2LMHeadModel: learned absolute position embeddings, LayerNorms with biases, Conv1D projections stored input-major, a tanh-GELU MLP, tied embeddings)',
     architecture: 'GPT2LMHeadModel',
+    positions: 'learned',
+    activations: GELU_ACTIVATIONS,
     maxPositions: 1024,
     slidingWindow: null,
     layer: { normKind: 'layer', normBias: true, gatedMlp: false, mlpBias: true },
@@ -405,6 +422,7 @@ export const MODEL_FAMILIES = {
   arcee: {
     covers: 'Arcee AFM (ArceeForCausalLM: AFM-4.5B): Llama with an ungated squared-ReLU MLP, down(relu(up(x))²)',
     architecture: 'ArceeForCausalLM',
+    activations: RELU2_ACTIVATION,
     maxPositions: 4096,
     slidingWindow: null,
     layer: { gatedMlp: false },
@@ -548,6 +566,8 @@ export const MODEL_FAMILIES = {
     hybrid: true,
     covers: 'NVIDIA Nemotron-H (NemotronHForCausalLM: Nemotron-H 4B/8B/47B/56B, Nemotron Nano 2 9B/12B, Nemotron 3 Nano 30B-A3B): one block per layer, a Mamba-2 mixer (grouped gated norm), NoPE attention, a ReLU² MLP or a mixture of ReLU² experts',
     architecture: 'NemotronHForCausalLM',
+    positions: 'none',
+    activations: RELU2_ACTIVATION,
     maxPositions: 4096,
     slidingWindow: null,
     layer: { gatedMlp: false },
@@ -690,6 +710,7 @@ export const MODEL_FAMILIES = {
     hybrid: true,
     covers: 'AI21 Jamba (JambaForCausalLM: Jamba-v0.1, Jamba 1.5 / 1.6 / 1.7 Mini and Large): Mamba-1 mixers (RMSNorms on dt, B and C) on most layers, attention without positional encoding on every attn_layer_period-th, a mixture of experts in every expert_layer_period-th MLP',
     architecture: 'JambaForCausalLM',
+    positions: 'none',
     maxPositions: 262144,
     slidingWindow: null,
     // Its router's top-k probabilities are not renormalized; each expert is a SwiGLU MLP of intermediate_size.

@@ -66,7 +66,7 @@ describe('GPT-2 configs', () => {
 
   it('refuses what it cannot run with a typed error naming the field', () => {
     expectKvkitError(() => parseModelConfig({ ...GPT2_SMALL, scale_attn_by_inverse_layer_idx: true }), 'UNSUPPORTED_MODEL', /scale_attn_by_inverse_layer_idx = true/);
-    expectKvkitError(() => parseModelConfig({ ...GPT2_SMALL, activation_function: 'relu' }), 'UNSUPPORTED_MODEL', /hidden_act = "relu"/);
+    expectKvkitError(() => parseModelConfig({ ...GPT2_SMALL, activation_function: 'relu' }), 'UNSUPPORTED_MODEL', /activation_function = "relu" is not supported; supported: gelu, gelu_new/);
   });
 });
 
