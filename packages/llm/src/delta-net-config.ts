@@ -26,7 +26,7 @@ const KINDS = ['linear_attention', 'full_attention'];
  * The linear_* fields of Qwen3_5TextConfig, Qwen3_5MoeTextConfig and Qwen3NextConfig, and the
  * layers' kinds: `layer_types` ('linear_attention' or 'full_attention' per layer) or, without that
  * list, full attention on every `full_attention_interval`-th layer (4 by default), as their classes
- * derive it. Undefined for other families.
+ * derive it. Undefined for other families, and where every layer attends.
  */
 export function parseDeltaNetConfig(
   c: Record<string, unknown>,
@@ -46,6 +46,8 @@ export function parseDeltaNetConfig(
   if (!Array.isArray(kinds)) return invalid('layer_types', 'must list linear_attention or full_attention for each layer');
   readLayerTypes(kinds, numLayers, KINDS, invalid, unsupported);
   requireAttentionLayer(kinds.map((kind) => kind === 'full_attention'), c.layer_types ? 'layer_types' : 'full_attention_interval', invalid);
+  // Every layer attending: no recurrent state to keep.
+  if (!kinds.includes('linear_attention')) return undefined;
   const keyHeads = positiveInt('linear_num_key_heads', 16);
   const valueHeads = positiveInt('linear_num_value_heads', 32);
   if (valueHeads % keyHeads !== 0) invalid('linear_num_key_heads', `(${keyHeads}) must divide linear_num_value_heads (${valueHeads})`);

@@ -97,6 +97,8 @@ export function parseMambaConfig(
   const groups = positiveInt('mamba_n_groups', 1);
   // Bamba's gated RMSNorm spans all of d_inner in transformers but one group in mamba_ssm's kernels: with several groups they differ.
   if (groups !== 1) unsupported('mamba_n_groups', groups, '1 (Granite 4.0-H, Bamba)');
+  // Every layer attending: no recurrent state to keep.
+  if (!kinds.includes('mamba')) return undefined;
   const shape = sizes(heads, headDim, groups, positiveInt('mamba_d_state', 256), positiveInt('mamba_d_conv', 4));
   return {
     layers: kinds.flatMap((kind, i) => (kind === 'mamba' ? [i] : [])),

@@ -403,7 +403,8 @@ function maxOf(values: Int32Array): number {
  */
 function recurrentStateOf(config: LlamaConfig, dtype: DType): RecurrentStateSpec | undefined {
   const { shortConv, mamba, mamba1, deltaNet, hiddenSize } = config;
-  if (shortConv) return { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype })) };
+  // An LFM2 config whose every layer attends keeps nothing.
+  if (shortConv) return shortConv.layers.length > 0 ? { slots: shortConv.layers.map(() => ({ shape: [shortConv.kernel - 1, hiddenSize], dtype })) } : undefined;
   // Two slots per layer: its convolution rows, then its f32 state.
   const pairs = (layers: number[], convRows: number[], state: number[]): RecurrentStateSpec => ({
     slots: layers.flatMap(() => [{ shape: convRows, dtype }, { shape: state, dtype: 'f32' as const }]),

@@ -55,6 +55,8 @@ describe('Granite 4.0-H configs', () => {
       expect(c.moe).toMatchObject({ experts: 64, expertsPerToken: 6, expertSize: 512, sharedExpert: { size: 1024, gated: false } });
       expect(c).toMatchObject({ embedScale: 12, attentionScale: 0.0078125, residualScale: 0.22, logitsDivisor: 6, tieWordEmbeddings: true });
     }
+    // Every layer attending: no Mamba mixer, so no recurrent state for the cache to keep.
+    expect(parseModelConfig({ ...noneGiven, layer_types: noneGiven.layer_types.map(() => 'attention') }).mamba).toBeUndefined();
     // RoPE where position_embedding_type asks for it; no experts: the shared MLP is the layer's MLP.
     expect(parseModelConfig({ ...noneGiven, position_embedding_type: 'rope' }).noRopeLayers).toEqual([]);
     const dense = parseModelConfig({ ...noneGiven, num_local_experts: 0 });

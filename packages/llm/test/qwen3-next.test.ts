@@ -101,6 +101,8 @@ describe('Qwen3-Next and Qwen3.5-MoE configs', () => {
       expect(c.rotaryDim).toBe(c.headDim / 4);
     }
     expect(parseModelConfig({ ...QWEN3_NEXT_80B, full_attention_interval: 2 }).attentionLayers).toHaveLength(24);
+    // Every layer attending (interval 1): a plain transformer, no recurrent state to keep.
+    expect(parseModelConfig({ ...QWEN3_NEXT_80B, full_attention_interval: 1 }).deltaNet).toBeUndefined();
   });
 
   it('reads Qwen3.5-35B-A3B’s text model: experts in every layer, always renormalized, no dense MLP width needed', () => {

@@ -8,6 +8,7 @@ import { createCache, denseCache, type Tensor } from '@kvkit/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { type LayerActivations, loadModel, parseModelConfig, parseSafetensors } from '../src/index.js';
+import { editedCheckpoint } from './helpers/edited-checkpoint.js';
 import { expectKvkitError } from './helpers/errors.js';
 import { readReference, TORCH_REFERENCE } from './helpers/fixtures.js';
 import { expectBatchMatchesSolo, expectChunkedPrefill } from './helpers/recurrent-continuity.js';
@@ -74,6 +75,31 @@ describe('LFM2 configs', () => {
     expectKvkitError(() => parseModelConfig({ ...LFM2_350M, conv_L_cache: 1 }), 'INVALID_CONFIG', /conv_L_cache must be at least 2/);
     expectKvkitError(() => parseModelConfig({ ...LFM2_350M, conv_bias: 'yes' }), 'INVALID_CONFIG', /conv_bias must be true or false/);
     expectKvkitError(() => parseModelConfig({ ...LFM2_350M, block_ffn_dim_multiplier: -1 }), 'INVALID_CONFIG', /block_ffn_dim_multiplier must be a positive number/);
+  });
+});
+
+describe('LFM2 with attention on every layer', () => {
+  it('runs as a transformer: its cache keeps K/V for every layer and no convolution state', async () => {
+    const dir = join(TORCH_REFERENCE, 'lfm2-shortconv');
+    // Layer 1's attention put on layers 0 and 2 too.
+    const files = editedCheckpoint(dir, (tensors) => {
+      for (const [name, t] of Object.entries(tensors)) {
+        if (name.startsWith('model.layers.1.self_attn.')) for (const layer of [0, 2]) tensors[name.replace('layers.1.', `layers.${layer}.`)] = t;
+      }
+    });
+    const config = JSON.parse(new TextDecoder().decode(files['config.json']));
+    files['config.json'] = new TextEncoder().encode(JSON.stringify({ ...config, full_attn_idxs: [0, 1, 2] }));
+    const model = await loadModel({ files });
+    const cache = model.createCache();
+    try {
+      const logits = model.forward(Int32Array.from(readReference(dir).ids), cache).readFloat32Sync();
+      expect(logits.every(Number.isFinite)).toBe(true);
+      expect(cache.layers).toHaveLength(3);
+      expect(cache.recurrentState).toBeUndefined();
+    } finally {
+      cache.dispose();
+      model.dispose();
+    }
   });
 });
 
