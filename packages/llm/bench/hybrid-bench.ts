@@ -11,7 +11,12 @@
  *   beside the same model with attention in place of every Mamba mixer. The hybrid's cache holds 2
  *   layers of K/V plus each mixer's 1 MiB of scan state.
  *
- *   npm run bench:hybrid -w @kvkit/llm     (--family lfm2|nemotron_h --contexts 64,2048 --tokens N --rounds N --vocab N)
+ * - `--family qwen3_5`: a Qwen3.5-shaped model (16 layers of hidden 1024: Gated DeltaNet on 12, 4 key
+ *   heads of 128 read by 8 value heads of 128, gated full attention on every fourth, SwiGLU MLP 4608)
+ *   beside the same model with gated attention on every layer. The hybrid's cache holds 4 layers of
+ *   K/V plus each DeltaNet layer's 512 KiB of f32 state and its convolution rows.
+ *
+ *   npm run bench:hybrid -w @kvkit/llm     (--family lfm2|nemotron_h|qwen3_5 --contexts 64,2048 --tokens N --rounds N --vocab N)
  */
 import { parseArgs } from 'node:util';
 import { createRng } from '@kvkit/tensor-core';
@@ -26,7 +31,8 @@ const { values } = parseArgs({
     family: { type: 'string', default: 'lfm2' },
   },
 });
-if (values.family !== 'lfm2' && values.family !== 'nemotron_h') throw new Error(`--family must be lfm2 or nemotron_h, got ${values.family}`);
+const FAMILIES = ['lfm2', 'nemotron_h', 'qwen3_5'];
+if (!FAMILIES.includes(values.family)) throw new Error(`--family must be one of ${FAMILIES.join(', ')}, got ${values.family}`);
 const CONTEXTS = values.contexts.split(',').map(Number);
 const TOKENS = Number(values.tokens);
 const ROUNDS = Number(values.rounds);
@@ -176,12 +182,87 @@ async function buildNemotron(pattern: string): Promise<LlamaModel> {
   return loadModel({ files }, { tokenizer: false });
 }
 
+// The Qwen3.5-shaped model's Gated DeltaNet sizes: key heads, value heads, their width, the convolution's taps.
+const [DN_KEY_HEADS, DN_VALUE_HEADS, DN_HEAD_DIM, DN_TAPS] = [4, 8, 128, 4];
+
+/** A Qwen3.5 text model with `kinds` ('linear_attention' or 'full_attention' per layer) and random weights, as an in-memory HF directory. */
+async function buildQwen35(kinds: readonly string[]): Promise<LlamaModel> {
+  const rng = createRng(19);
+  const tensors: Record<string, SafetensorsInput> = {};
+  const put = (name: string, shape: number[], scale: number, offset = 0) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => offset + rng.normal() * scale) };
+  };
+  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
+  // Zero-centred norms (scale 1 + weight): zeros.
+  const norm = (name: string, size = HIDDEN) => put(name, [size], 0);
+  const [keyDim, valueDim] = [DN_KEY_HEADS * DN_HEAD_DIM, DN_VALUE_HEADS * DN_HEAD_DIM];
+  matrix('model.embed_tokens.weight', VOCAB, HIDDEN);
+  matrix('lm_head.weight', VOCAB, HIDDEN);
+  norm('model.norm.weight');
+  kinds.forEach((kind, i) => {
+    const p = `model.layers.${i}`;
+    norm(`${p}.input_layernorm.weight`);
+    norm(`${p}.post_attention_layernorm.weight`);
+    if (kind === 'linear_attention') {
+      matrix(`${p}.linear_attn.in_proj_qkv.weight`, 2 * keyDim + valueDim, HIDDEN);
+      matrix(`${p}.linear_attn.in_proj_z.weight`, valueDim, HIDDEN);
+      matrix(`${p}.linear_attn.in_proj_b.weight`, DN_VALUE_HEADS, HIDDEN);
+      matrix(`${p}.linear_attn.in_proj_a.weight`, DN_VALUE_HEADS, HIDDEN);
+      put(`${p}.linear_attn.conv1d.weight`, [2 * keyDim + valueDim, 1, DN_TAPS], DN_TAPS ** -0.5);
+      put(`${p}.linear_attn.dt_bias`, [DN_VALUE_HEADS], 0.3);
+      put(`${p}.linear_attn.A_log`, [DN_VALUE_HEADS], 0.3);
+      put(`${p}.linear_attn.norm.weight`, [DN_HEAD_DIM], 0, 1);
+      matrix(`${p}.linear_attn.out_proj.weight`, HIDDEN, valueDim);
+    } else {
+      matrix(`${p}.self_attn.q_proj.weight`, 2 * HIDDEN, HIDDEN);
+      matrix(`${p}.self_attn.k_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.self_attn.v_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.self_attn.o_proj.weight`, HIDDEN, HIDDEN);
+      norm(`${p}.self_attn.q_norm.weight`, HEAD_DIM);
+      norm(`${p}.self_attn.k_norm.weight`, HEAD_DIM);
+    }
+    matrix(`${p}.mlp.gate_proj.weight`, FF, HIDDEN);
+    matrix(`${p}.mlp.up_proj.weight`, FF, HIDDEN);
+    matrix(`${p}.mlp.down_proj.weight`, HIDDEN, FF);
+  });
+  const config = {
+    model_type: 'qwen3_5_text',
+    architectures: ['Qwen3_5ForCausalLM'],
+    hidden_size: HIDDEN,
+    intermediate_size: FF,
+    num_hidden_layers: kinds.length,
+    num_attention_heads: HEADS,
+    num_key_value_heads: KV_HEADS,
+    head_dim: HEAD_DIM,
+    layer_types: kinds,
+    linear_num_key_heads: DN_KEY_HEADS,
+    linear_num_value_heads: DN_VALUE_HEADS,
+    linear_key_head_dim: DN_HEAD_DIM,
+    linear_value_head_dim: DN_HEAD_DIM,
+    linear_conv_kernel_dim: DN_TAPS,
+    rope_parameters: { rope_type: 'default', rope_theta: 1e7, partial_rotary_factor: 0.25 },
+    vocab_size: VOCAB,
+    max_position_embeddings: 8192,
+  };
+  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
+  return loadModel({ files }, { tokenizer: false });
+}
+
 const nemotron = values.family === 'nemotron_h';
+const qwen35 = values.family === 'qwen3_5';
 const attentionEverywhere = NEMOTRON_PATTERN.replaceAll('M', '*');
+const qwenKinds = Array.from({ length: LAYERS }, (_, i) => (i % 4 === 3 ? 'full_attention' : 'linear_attention'));
 const labels = nemotron
   ? [`Nemotron-H-shaped (${NEMOTRON_PATTERN}): Mamba-2 on 7 of 16 layers, attention on 2`, `the same with attention in place of each Mamba mixer (${attentionEverywhere})`]
-  : [`LFM2-shaped: attention on ${ATTENTION.length} of ${LAYERS} layers, convolutions of ${TAPS} taps on the rest`, 'Llama of the same shape: attention on every layer'];
-const models = nemotron ? [await buildNemotron(NEMOTRON_PATTERN), await buildNemotron(attentionEverywhere)] : [await buildModel(true), await buildModel(false)];
+  : qwen35
+    ? ['Qwen3.5-shaped: Gated DeltaNet on 12 of 16 layers, gated attention on every fourth', 'the same with gated attention on every layer']
+    : [`LFM2-shaped: attention on ${ATTENTION.length} of ${LAYERS} layers, convolutions of ${TAPS} taps on the rest`, 'Llama of the same shape: attention on every layer'];
+const models = nemotron
+  ? [await buildNemotron(NEMOTRON_PATTERN), await buildNemotron(attentionEverywhere)]
+  : qwen35
+    ? [await buildQwen35(qwenKinds), await buildQwen35(qwenKinds.map(() => 'full_attention'))]
+    : [await buildModel(true), await buildModel(false)];
 // A short prefill and a few decode steps first, so that no timing includes V8 compiling the path.
 for (const model of models) {
   const cache = model.createCache();
@@ -190,7 +271,11 @@ for (const model of models) {
   cache.dispose();
 }
 const rows = CONTEXTS.map((context) => measure(models, context));
-const shape = nemotron ? `ReLU² MLP ${RELU2_FF}, Mamba-2 ${MAMBA_HEADS}×${MAMBA_HEAD_DIM}, ${MAMBA_GROUPS} groups of d_state ${D_STATE}` : `MLP ${FF}`;
+const shape = nemotron
+  ? `ReLU² MLP ${RELU2_FF}, Mamba-2 ${MAMBA_HEADS}×${MAMBA_HEAD_DIM}, ${MAMBA_GROUPS} groups of d_state ${D_STATE}`
+  : qwen35
+    ? `MLP ${FF}, Gated DeltaNet ${DN_KEY_HEADS} key / ${DN_VALUE_HEADS} value heads of ${DN_HEAD_DIM}`
+    : `MLP ${FF}`;
 console.log(`hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS}/${KV_HEADS} heads of ${HEAD_DIM}, ${shape}, vocab ${VOCAB}, f32 weights, CPU, default (paged f32) cache; decode: ${ROUNDS} rounds of ${TOKENS} tokens after the prefill, the models alternating (median)`);
 console.log('| model | weights | context | cache bytes | prefill tokens/s | decode ms/token |');
 console.log('|---|---:|---:|---:|---:|---:|');
