@@ -16,7 +16,12 @@
  *   beside the same model with gated attention on every layer. The hybrid's cache holds 4 layers of
  *   K/V plus each DeltaNet layer's 512 KiB of f32 state and its convolution rows.
  *
- *   npm run bench:hybrid -w @kvkit/llm     (--family lfm2|nemotron_h|qwen3_5 --contexts 64,2048 --tokens N --rounds N --vocab N)
+ * - `--family jamba`: a Jamba-shaped model (16 layers of hidden 1024: Mamba-1 mixers of d_inner 2048 and
+ *   d_state 16 on 14, attention on every eighth from layer 4, SwiGLU MLP 4608, no experts) beside the
+ *   same model with attention on every layer. The hybrid's cache holds 2 layers of K/V plus each
+ *   mixer's 128 KiB of scan state and its convolution rows.
+ *
+ *   npm run bench:hybrid -w @kvkit/llm     (--family lfm2|nemotron_h|qwen3_5|jamba --contexts 64,2048 --tokens N --rounds N --vocab N)
  */
 import { parseArgs } from 'node:util';
 import { createRng } from '@kvkit/tensor-core';
@@ -31,7 +36,7 @@ const { values } = parseArgs({
     family: { type: 'string', default: 'lfm2' },
   },
 });
-const FAMILIES = ['lfm2', 'nemotron_h', 'qwen3_5'];
+const FAMILIES = ['lfm2', 'nemotron_h', 'qwen3_5', 'jamba'];
 if (!FAMILIES.includes(values.family)) throw new Error(`--family must be one of ${FAMILIES.join(', ')}, got ${values.family}`);
 const CONTEXTS = values.contexts.split(',').map(Number);
 const TOKENS = Number(values.tokens);
@@ -249,20 +254,90 @@ async function buildQwen35(kinds: readonly string[]): Promise<LlamaModel> {
   return loadModel({ files }, { tokenizer: false });
 }
 
+// The Jamba-shaped model's Mamba-1 sizes: d_inner, d_state, dt_rank, the convolution's taps.
+const [M1_INNER, M1_STATE, M1_RANK, M1_TAPS] = [2 * HIDDEN, 16, HIDDEN / 16, 4];
+
+/** A Jamba with attention every `attnPeriod` layers from `attnOffset` (Mamba-1 mixers elsewhere), no experts, random weights, as an in-memory HF directory. */
+async function buildJamba(attnPeriod: number, attnOffset: number): Promise<LlamaModel> {
+  const rng = createRng(23);
+  const tensors: Record<string, SafetensorsInput> = {};
+  const put = (name: string, shape: number[], scale: number, offset = 0) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => offset + rng.normal() * scale) };
+  };
+  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
+  const ones = (name: string, size = HIDDEN) => put(name, [size], 0, 1);
+  matrix('model.embed_tokens.weight', VOCAB, HIDDEN);
+  matrix('lm_head.weight', VOCAB, HIDDEN);
+  ones('model.final_layernorm.weight');
+  for (let i = 0; i < LAYERS; i++) {
+    const p = `model.layers.${i}`;
+    ones(`${p}.input_layernorm.weight`);
+    ones(`${p}.pre_ff_layernorm.weight`);
+    if (i % attnPeriod === attnOffset) {
+      matrix(`${p}.self_attn.q_proj.weight`, HIDDEN, HIDDEN);
+      matrix(`${p}.self_attn.k_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.self_attn.v_proj.weight`, KV_HEADS * HEAD_DIM, HIDDEN);
+      matrix(`${p}.self_attn.o_proj.weight`, HIDDEN, HIDDEN);
+    } else {
+      matrix(`${p}.mamba.in_proj.weight`, 2 * M1_INNER, HIDDEN);
+      put(`${p}.mamba.conv1d.weight`, [M1_INNER, 1, M1_TAPS], M1_TAPS ** -0.5);
+      put(`${p}.mamba.conv1d.bias`, [M1_INNER], 0.1);
+      matrix(`${p}.mamba.x_proj.weight`, M1_RANK + 2 * M1_STATE, M1_INNER);
+      ones(`${p}.mamba.dt_layernorm.weight`, M1_RANK);
+      ones(`${p}.mamba.b_layernorm.weight`, M1_STATE);
+      ones(`${p}.mamba.c_layernorm.weight`, M1_STATE);
+      put(`${p}.mamba.dt_proj.weight`, [M1_INNER, M1_RANK], 0.5 * M1_RANK ** -0.5);
+      put(`${p}.mamba.dt_proj.bias`, [M1_INNER], 0.3, -2.5);
+      put(`${p}.mamba.A_log`, [M1_INNER, M1_STATE], 0.3);
+      put(`${p}.mamba.D`, [M1_INNER], 0.1, 1);
+      matrix(`${p}.mamba.out_proj.weight`, HIDDEN, M1_INNER);
+    }
+    matrix(`${p}.feed_forward.gate_proj.weight`, FF, HIDDEN);
+    matrix(`${p}.feed_forward.up_proj.weight`, FF, HIDDEN);
+    matrix(`${p}.feed_forward.down_proj.weight`, HIDDEN, FF);
+  }
+  const config = {
+    model_type: 'jamba',
+    architectures: ['JambaForCausalLM'],
+    hidden_size: HIDDEN,
+    intermediate_size: FF,
+    num_hidden_layers: LAYERS,
+    num_attention_heads: HEADS,
+    num_key_value_heads: KV_HEADS,
+    attn_layer_period: attnPeriod,
+    attn_layer_offset: attnOffset,
+    num_experts: 1,
+    mamba_d_state: M1_STATE,
+    mamba_d_conv: M1_TAPS,
+    mamba_expand: M1_INNER / HIDDEN,
+    mamba_dt_rank: M1_RANK,
+    vocab_size: VOCAB,
+    max_position_embeddings: 8192,
+  };
+  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
+  return loadModel({ files }, { tokenizer: false });
+}
+
 const nemotron = values.family === 'nemotron_h';
 const qwen35 = values.family === 'qwen3_5';
+const jamba = values.family === 'jamba';
 const attentionEverywhere = NEMOTRON_PATTERN.replaceAll('M', '*');
 const qwenKinds = Array.from({ length: LAYERS }, (_, i) => (i % 4 === 3 ? 'full_attention' : 'linear_attention'));
 const labels = nemotron
   ? [`Nemotron-H-shaped (${NEMOTRON_PATTERN}): Mamba-2 on 7 of 16 layers, attention on 2`, `the same with attention in place of each Mamba mixer (${attentionEverywhere})`]
   : qwen35
     ? ['Qwen3.5-shaped: Gated DeltaNet on 12 of 16 layers, gated attention on every fourth', 'the same with gated attention on every layer']
-    : [`LFM2-shaped: attention on ${ATTENTION.length} of ${LAYERS} layers, convolutions of ${TAPS} taps on the rest`, 'Llama of the same shape: attention on every layer'];
+    : jamba
+      ? ['Jamba-shaped: Mamba-1 on 14 of 16 layers, attention on layers 4 and 12', 'the same with attention on every layer']
+      : [`LFM2-shaped: attention on ${ATTENTION.length} of ${LAYERS} layers, convolutions of ${TAPS} taps on the rest`, 'Llama of the same shape: attention on every layer'];
 const models = nemotron
   ? [await buildNemotron(NEMOTRON_PATTERN), await buildNemotron(attentionEverywhere)]
   : qwen35
     ? [await buildQwen35(qwenKinds), await buildQwen35(qwenKinds.map(() => 'full_attention'))]
-    : [await buildModel(true), await buildModel(false)];
+    : jamba
+      ? [await buildJamba(8, 4), await buildJamba(1, 0)]
+      : [await buildModel(true), await buildModel(false)];
 // A short prefill and a few decode steps first, so that no timing includes V8 compiling the path.
 for (const model of models) {
   const cache = model.createCache();
@@ -275,7 +350,9 @@ const shape = nemotron
   ? `ReLU² MLP ${RELU2_FF}, Mamba-2 ${MAMBA_HEADS}×${MAMBA_HEAD_DIM}, ${MAMBA_GROUPS} groups of d_state ${D_STATE}`
   : qwen35
     ? `MLP ${FF}, Gated DeltaNet ${DN_KEY_HEADS} key / ${DN_VALUE_HEADS} value heads of ${DN_HEAD_DIM}`
-    : `MLP ${FF}`;
+    : jamba
+      ? `MLP ${FF}, Mamba-1 d_inner ${M1_INNER}, d_state ${M1_STATE}, dt_rank ${M1_RANK}`
+      : `MLP ${FF}`;
 console.log(`hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS}/${KV_HEADS} heads of ${HEAD_DIM}, ${shape}, vocab ${VOCAB}, f32 weights, CPU, default (paged f32) cache; decode: ${ROUNDS} rounds of ${TOKENS} tokens after the prefill, the models alternating (median)`);
 console.log('| model | weights | context | cache bytes | prefill tokens/s | decode ms/token |');
 console.log('|---|---:|---:|---:|---:|---:|');
