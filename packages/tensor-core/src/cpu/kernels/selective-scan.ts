@@ -10,17 +10,17 @@ export function registerSelectiveScanKernel(): void {
     const shape = { n, heads, headDim, groups, dState };
     const [x, dt, a, b, c] = [xIn, dtIn, aIn, bIn, cIn].map(readNumbers);
     const y = outputBuffer(xIn.dtype, n * heads * headDim);
-    // Mamba-1's rates per state entry run in JavaScript; Mamba-2's rate per head in SIMD where it can.
+    // Mamba-1's rates per state entry (a [heads, dState]) or Mamba-2's rate per head, in SIMD where it can.
     const perState = aIn.rank === 2;
-    const simd = perState ? null : simdSelectiveScan({ x, dt, a, b, c, state: stateIn }, shape, y);
+    const simd = simdSelectiveScan({ x, dt, a, b, c, state: stateIn }, shape, y, perState);
     const state = simd ?? scanLoop(x, dt, a, perState, b, c, Float32Array.from(readNumbers(stateIn)), y, shape);
     return [wrapOutput(backend, [n, heads, headDim], xIn.dtype, y), wrapOutput(backend, [heads, headDim, dState], 'f32', state)];
   });
 }
 
 /**
- * The scan in JavaScript, where SIMD is off, dState is not a multiple of 4 or the rates are per
- * state entry (`perState`: a [heads, dState], Mamba-1): the state is stored in f32 (each update
+ * The scan in JavaScript, where SIMD is off or dState is not a multiple of 4 (`perState`: Mamba-1's
+ * rates a [heads, dState], else Mamba-2's a [heads]): the state is stored in f32 (each update
  * rounded there, as on the GPUs); products and each output's sum over the state are taken in
  * float64 and rounded once. Updates `state` in place and returns it.
  */

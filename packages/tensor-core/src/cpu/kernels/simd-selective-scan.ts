@@ -10,7 +10,7 @@ import selectiveScanF32Wasm from './selective-scan-f32.wat';
 interface SelectiveScanKernels {
   selectiveScanF32(
     x: number, steps: number, decays: number, b: number, c: number, state: number, y: number,
-    n: number, heads: number, headDim: number, groups: number, dState: number, h0: number, h1: number,
+    n: number, heads: number, headDim: number, groups: number, dState: number, h0: number, h1: number, rates: number,
   ): void;
 }
 
@@ -34,22 +34,29 @@ export interface ScanShape {
 /**
  * The scan by the SIMD kernel: y written into `y` ([n, heads, headDim]) and the new state
  * returned; null (y untouched) where SIMD is off or unavailable, or dState is not a multiple of 4.
+ * `perState`: Mamba-1's rates a [heads, dState], their decays computed in the kernel; else
+ * Mamba-2's a [heads], one decay per head and row computed here.
  */
-export function simdSelectiveScan(inputs: ScanInputs, shape: ScanShape, y: NumberArray): Float32Array | null {
+export function simdSelectiveScan(inputs: ScanInputs, shape: ScanShape, y: NumberArray, perState: boolean): Float32Array | null {
   const { n, heads, headDim, groups, dState } = shape;
   if (dState % 4 !== 0) return null;
-  // Per row: x, the step sizes, their decays, B, C, then y.
-  const rowWidths = [heads * headDim, heads, heads, groups * dState, groups * dState, heads * headDim];
-  return runRecurrentRows<SelectiveScanKernels>({ module: selectiveScanF32Wasm, fixed: [heads * headDim * dState], rowWidths, n }, inputs.state, y, (kernels, chunk) => {
-    const [state, x, steps, decays, b, c, yRows] = chunk.areas;
+  // The state, then Mamba-1's rates; per row: x, the step sizes, their decays (Mamba-2), B, C, then y.
+  const fixed = [heads * headDim * dState, perState ? heads * dState : 0];
+  const rowWidths = [heads * headDim, heads, perState ? 0 : heads, groups * dState, groups * dState, heads * headDim];
+  return runRecurrentRows<SelectiveScanKernels>({ module: selectiveScanF32Wasm, fixed, rowWidths, n }, inputs.state, y, (kernels, chunk) => {
+    const [state, rates, x, steps, decays, b, c, yRows] = chunk.areas;
     chunk.take(inputs.x, 0);
     chunk.take(inputs.dt, 1);
     chunk.take(inputs.b, 3);
     chunk.take(inputs.c, 4);
-    for (let i = 0; i < chunk.count * heads; i++) decays[i] = Math.exp(Math.fround(steps[i] * inputs.a[i % heads]));
+    if (perState) {
+      if (chunk.start === 0) rates.set(inputs.a);
+    } else {
+      for (let i = 0; i < chunk.count * heads; i++) decays[i] = Math.exp(Math.fround(steps[i] * inputs.a[i % heads]));
+    }
     kernels.selectiveScanF32(
       x.byteOffset, steps.byteOffset, decays.byteOffset, b.byteOffset, c.byteOffset, state.byteOffset, yRows.byteOffset,
-      chunk.count, heads, headDim, groups, dState, 0, heads,
+      chunk.count, heads, headDim, groups, dState, 0, heads, perState ? rates.byteOffset : 0,
     );
   });
 }
