@@ -49,16 +49,31 @@ const HEAD_DIM = HIDDEN / HEADS;
 const NEMOTRON_PATTERN = 'M-M-M-M*-M-M-M*-';
 const [MAMBA_HEADS, MAMBA_HEAD_DIM, MAMBA_GROUPS, D_STATE, CONV_TAPS, RELU2_FF] = [32, 64, 8, 128, 4, 4096];
 
+/**
+ * A random f32 checkpoint being written (`put`: values of `scale` around `offset`; `matrix`: a
+ * projection at unit gain; `constant`: a vector of one value) and the model loaded from it with its
+ * config.json (`load`), all in memory.
+ */
+function randomCheckpoint(seed: number) {
+  const rng = createRng(seed);
+  const tensors: Record<string, SafetensorsInput> = {};
+  const put = (name: string, shape: number[], scale: number, offset = 0) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => offset + rng.normal() * scale) };
+  };
+  return {
+    put,
+    matrix: (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5),
+    constant: (name: string, size: number, value: number) => (tensors[name] = { dtype: 'F32', shape: [size], data: new Float32Array(size).fill(value) }),
+    load: (config: Record<string, unknown>): Promise<LlamaModel> =>
+      loadModel({ files: { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) } }, { tokenizer: false }),
+  };
+}
+
 /** LFM2's names (`hybrid`) or a Llama's, every layer attending, as an in-memory HF directory. */
 async function buildModel(hybrid: boolean): Promise<LlamaModel> {
-  const rng = createRng(13);
-  const tensors: Record<string, SafetensorsInput> = {};
-  const put = (name: string, shape: number[], scale: number) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => rng.normal() * scale) };
-  };
-  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
-  const ones = (name: string, size = HIDDEN) => (tensors[name] = { dtype: 'F32', shape: [size], data: new Float32Array(size).fill(1) });
+  const { put, matrix, constant, load } = randomCheckpoint(13);
+  const ones = (name: string, size = HIDDEN) => constant(name, size, 1);
   matrix('model.embed_tokens.weight', VOCAB, HIDDEN);
   matrix('lm_head.weight', VOCAB, HIDDEN);
   ones(hybrid ? 'model.embedding_norm.weight' : 'model.norm.weight');
@@ -90,8 +105,7 @@ async function buildModel(hybrid: boolean): Promise<LlamaModel> {
   const config = hybrid
     ? { ...common, model_type: 'lfm2', architectures: ['Lfm2ForCausalLM'], intermediate_size: FF, block_auto_adjust_ff_dim: false, conv_L_cache: TAPS, full_attn_idxs: ATTENTION, norm_eps: 1e-5, rope_theta: 1e6, tie_embedding: false }
     : { ...common, model_type: 'llama', architectures: ['LlamaForCausalLM'], intermediate_size: FF, rms_norm_eps: 1e-5, rope_theta: 1e6, tie_word_embeddings: false };
-  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
-  return loadModel({ files }, { tokenizer: false });
+  return load(config);
 }
 
 interface Row {
@@ -132,13 +146,7 @@ function measure(models: readonly LlamaModel[], context: number): Row[] {
 
 /** A Nemotron-H of `pattern`'s blocks with random weights, as an in-memory HF directory (the released `backbone.` names). */
 async function buildNemotron(pattern: string): Promise<LlamaModel> {
-  const rng = createRng(17);
-  const tensors: Record<string, SafetensorsInput> = {};
-  const put = (name: string, shape: number[], scale: number, offset = 0) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => offset + rng.normal() * scale) };
-  };
-  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
+  const { put, matrix, load } = randomCheckpoint(17);
   const inner = MAMBA_HEADS * MAMBA_HEAD_DIM;
   const convDim = inner + 2 * MAMBA_GROUPS * D_STATE;
   matrix('backbone.embeddings.weight', VOCAB, HIDDEN);
@@ -183,8 +191,7 @@ async function buildNemotron(pattern: string): Promise<LlamaModel> {
     vocab_size: VOCAB,
     max_position_embeddings: 8192,
   };
-  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
-  return loadModel({ files }, { tokenizer: false });
+  return load(config);
 }
 
 // The Qwen3.5-shaped model's Gated DeltaNet sizes: key heads, value heads, their width, the convolution's taps.
@@ -192,13 +199,7 @@ const [DN_KEY_HEADS, DN_VALUE_HEADS, DN_HEAD_DIM, DN_TAPS] = [4, 8, 128, 4];
 
 /** A Qwen3.5 text model with `kinds` ('linear_attention' or 'full_attention' per layer) and random weights, as an in-memory HF directory. */
 async function buildQwen35(kinds: readonly string[]): Promise<LlamaModel> {
-  const rng = createRng(19);
-  const tensors: Record<string, SafetensorsInput> = {};
-  const put = (name: string, shape: number[], scale: number, offset = 0) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => offset + rng.normal() * scale) };
-  };
-  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
+  const { put, matrix, load } = randomCheckpoint(19);
   // Zero-centred norms (scale 1 + weight): zeros.
   const norm = (name: string, size = HIDDEN) => put(name, [size], 0);
   const [keyDim, valueDim] = [DN_KEY_HEADS * DN_HEAD_DIM, DN_VALUE_HEADS * DN_HEAD_DIM];
@@ -250,8 +251,7 @@ async function buildQwen35(kinds: readonly string[]): Promise<LlamaModel> {
     vocab_size: VOCAB,
     max_position_embeddings: 8192,
   };
-  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
-  return loadModel({ files }, { tokenizer: false });
+  return load(config);
 }
 
 // The Jamba-shaped model's Mamba-1 sizes: d_inner, d_state, dt_rank, the convolution's taps.
@@ -259,14 +259,8 @@ const [M1_INNER, M1_STATE, M1_RANK, M1_TAPS] = [2 * HIDDEN, 16, HIDDEN / 16, 4];
 
 /** A Jamba with attention every `attnPeriod` layers from `attnOffset` (Mamba-1 mixers elsewhere), no experts, random weights, as an in-memory HF directory. */
 async function buildJamba(attnPeriod: number, attnOffset: number): Promise<LlamaModel> {
-  const rng = createRng(23);
-  const tensors: Record<string, SafetensorsInput> = {};
-  const put = (name: string, shape: number[], scale: number, offset = 0) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { dtype: 'F32', shape, data: Float32Array.from({ length: size }, () => offset + rng.normal() * scale) };
-  };
-  const matrix = (name: string, rows: number, cols: number) => put(name, [rows, cols], cols ** -0.5);
-  const ones = (name: string, size = HIDDEN) => put(name, [size], 0, 1);
+  const { put, matrix, constant, load } = randomCheckpoint(23);
+  const ones = (name: string, size = HIDDEN) => constant(name, size, 1);
   matrix('model.embed_tokens.weight', VOCAB, HIDDEN);
   matrix('lm_head.weight', VOCAB, HIDDEN);
   ones('model.final_layernorm.weight');
@@ -315,8 +309,7 @@ async function buildJamba(attnPeriod: number, attnOffset: number): Promise<Llama
     vocab_size: VOCAB,
     max_position_embeddings: 8192,
   };
-  const files = { 'config.json': new TextEncoder().encode(JSON.stringify(config)), 'model.safetensors': serializeSafetensors(tensors) };
-  return loadModel({ files }, { tokenizer: false });
+  return load(config);
 }
 
 const nemotron = values.family === 'nemotron_h';
