@@ -1,5 +1,6 @@
 import type { Tensor } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
+import { MODEL_FAMILIES, type ModelFamily, QWEN_EXPERT_NAMES } from './model-families.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
 import type { MambaConfig } from './mamba-config.js';
 import type { DeltaNetWeights, LayerWeights, LinearWeights, LlamaWeights, Mamba1Weights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
@@ -91,15 +92,30 @@ function normTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string
   if (setBias && config.normKind === 'layer' && config.normBias) list.push(whole(`${prefix}.bias`, [size], setBias));
 }
 
+/**
+ * A checkpoint tensor whose rows feed several linear layers: each part's ranges (taken in that
+ * order) become `field` (weight or bias) of its layer. The fused and interleaved layouts (Phi-3's
+ * qkv_proj, GPT-NeoX's heads, Qwen3-Next's key-head blocks, GPT-2's c_attn…) all load this way.
+ */
+function splitRows(name: string, shape: number[], field: 'weight' | 'bias', parts: [ranges: RowRange[], weights: LinearWeights][]): ExpectedTensor {
+  return { name, shape, parts: parts.map(([ranges, weights]) => ({ ranges, assign: (t: Tensor) => (weights[field] = t) })) };
+}
+
+/** Consecutive blocks of `rows` rows each, from row 0: the ranges of a matrix fused by stacking. */
+function consecutive(rows: number[]): RowRange[][] {
+  let start = 0;
+  return rows.map((count) => {
+    const ranges: RowRange[] = [[start, count]];
+    start += count;
+    return ranges;
+  });
+}
+
 /** A fused matrix whose consecutive row blocks become the weights of several linear layers (no biases: Phi-3, GLM and Granite's shared MLP have none). */
 function fused(name: string, inDim: number, layers: [rows: number, weights: LinearWeights][]): ExpectedTensor {
-  let start = 0;
-  const parts = layers.map(([rows, weights]) => {
-    const ranges: RowRange[] = [[start, rows]];
-    start += rows;
-    return { ranges, assign: (t: Tensor) => (weights.weight = t) };
-  });
-  return { name, shape: [start, inDim], parts };
+  const blocks = consecutive(layers.map(([rows]) => rows));
+  const total = layers.reduce((sum, [rows]) => sum + rows, 0);
+  return splitRows(name, [total, inDim], 'weight', layers.map(([, weights], i) => [blocks[i], weights]));
 }
 
 /** The norms around the blocks where they sit on the outputs too (Gemma's and OLMo 2's names; GLM-4-0414's). */
@@ -235,13 +251,9 @@ function gatedQueryTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: 
   const [q, gate] = [{} as LinearWeights, {} as LinearWeights];
   [layer.q, layer.qGate] = [q, gate];
   const rows = (which: number): RowRange[] => Array.from({ length: numHeads }, (_, h): RowRange => [(2 * h + which) * headDim, headDim]);
-  const split = (name: string, shape: number[], field: 'weight' | 'bias'): ExpectedTensor => ({
-    name,
-    shape,
-    parts: [q, gate].map((weights, which) => ({ ranges: rows(which), assign: (t: Tensor) => (weights[field] = t) })),
-  });
-  list.push(split(`${prefix}.weight`, [2 * numHeads * headDim, d], 'weight'));
-  if (config.attentionBias.q) list.push(split(`${prefix}.bias`, [2 * numHeads * headDim], 'bias'));
+  const parts: [RowRange[], LinearWeights][] = [[rows(0), q], [rows(1), gate]];
+  list.push(splitRows(`${prefix}.weight`, [2 * numHeads * headDim, d], 'weight', parts));
+  if (config.attentionBias.q) list.push(splitRows(`${prefix}.bias`, [2 * numHeads * headDim], 'bias', parts));
 }
 
 /**
@@ -357,16 +369,13 @@ function deltaNetInputTensors(list: ExpectedTensor[], config: LlamaConfig, m: st
   const perKeyHead = (block: number, start: number, count: number): RowRange[] => Array.from({ length: keyHeads }, (_, h): RowRange => [h * block + start, count]);
   const group = valueHeads / keyHeads;
   const qkvz = 2 * dk + 2 * group * dv;
-  const part = (ranges: RowRange[], into: LinearWeights) => ({ ranges, assign: (t: Tensor) => (into.weight = t) });
-  list.push({
-    name: `${m}.in_proj_qkvz.weight`,
-    shape: [keyHeads * qkvz, d],
-    parts: [
-      part([...perKeyHead(qkvz, 0, dk), ...perKeyHead(qkvz, dk, dk), ...perKeyHead(qkvz, 2 * dk, group * dv)], qkv),
-      part(perKeyHead(qkvz, 2 * dk + group * dv, group * dv), z),
-    ],
-  });
-  list.push({ name: `${m}.in_proj_ba.weight`, shape: [2 * valueHeads, d], parts: [part(perKeyHead(2 * group, 0, group), b), part(perKeyHead(2 * group, group, group), a)] });
+  list.push(
+    splitRows(`${m}.in_proj_qkvz.weight`, [keyHeads * qkvz, d], 'weight', [
+      [[...perKeyHead(qkvz, 0, dk), ...perKeyHead(qkvz, dk, dk), ...perKeyHead(qkvz, 2 * dk, group * dv)], qkv],
+      [perKeyHead(qkvz, 2 * dk + group * dv, group * dv), z],
+    ]),
+  );
+  list.push(splitRows(`${m}.in_proj_ba.weight`, [2 * valueHeads, d], 'weight', [[perKeyHead(2 * group, 0, group), b], [perKeyHead(2 * group, group, group), a]]));
 }
 
 /**
@@ -412,32 +421,21 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
     linearTensors(list, `${block}.shared_experts.down_proj`, d, size, config.mlpBias, (w) => (shared!.down = w));
     return;
   }
-  const mixtral = config.modelType === 'mixtral';
-  const lfm2 = config.modelType === 'lfm2_moe';
-  const jamba = config.modelType === 'jamba';
-  const released = `${p}.${mixtral ? 'block_sparse_moe' : lfm2 || jamba ? 'feed_forward' : 'mlp'}`;
+  const names = { ...QWEN_EXPERT_NAMES, ...(MODEL_FAMILIES[config.modelType] as ModelFamily).moe?.names };
   // transformers 5 saves the experts fused: gate_up_proj [experts, 2 · size, hidden] (each expert's
-  // gate rows, then its up rows, as the stack holds them) and down_proj; Mixtral's block is then `mlp`.
-  const fusedBlock = mixtral ? `${p}.mlp` : released;
-  const fused = stored(`${fusedBlock}.experts.gate_up_proj`);
-  const block = fused ? fusedBlock : released;
-  const [gateName, upName, downName] = mixtral || lfm2 ? ['w1', 'w3', 'w2'] : ['gate_proj', 'up_proj', 'down_proj'];
-  linearTensors(list, `${block}.${jamba ? 'router' : 'gate'}`, experts, d, false, (w) => (weights.router = w));
-  // LFM2-MoE's selection bias beside its router; GLM-4.5's (DeepSeek-V3's) is the router's own e_score_correction_bias,
-  // ERNIE 4.5's its moe_statics' (one row per group of experts: one group).
-  const glm = config.modelType === 'glm4_moe';
-  const ernie = config.modelType === 'ernie4_5_moe';
-  if (moe.selectionBias) {
-    const [name, shape] = glm ? [`${block}.gate.e_score_correction_bias`, [experts]] : ernie ? [`${block}.moe_statics.e_score_correction_bias`, [1, experts]] : [`${block}.expert_bias`, [experts]];
-    list.push(whole(name, shape, (t) => (weights.selectionBias = t)));
-  }
+  // gate rows, then its up rows, as the stack holds them) and down_proj, under `fusedBlock` (Mixtral's: `mlp`).
+  const fused = stored(`${p}.${names.fusedBlock}.experts.gate_up_proj`);
+  const block = `${p}.${fused ? names.fusedBlock : names.block}`;
+  const [gateName, upName, downName] = names.projections;
+  linearTensors(list, `${block}.${names.router}`, experts, d, false, (w) => (weights.router = w));
+  if (moe.selectionBias) list.push(whole(`${block}.${names.selectionBias}`, names.groupedBias ? [1, experts] : [experts], (t) => (weights.selectionBias = t)));
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
   list.push(...expertStackTensors(block, fused ? 'gate_up_proj' : undefined, [gateName, upName], fused ? 'down_proj' : downName, gateUp, down));
   if (!shared) return;
   const { size, gated } = moe.sharedExpert!;
   // Qwen2-MoE's shared_expert (scaled by shared_expert_gate); GLM-4.5's and ERNIE 4.5's shared_experts, added as they are.
-  const sharedBlock = `${block}.${glm || ernie ? 'shared_experts' : 'shared_expert'}`;
+  const sharedBlock = `${block}.${names.shared}`;
   linearTensors(list, `${sharedBlock}.gate_proj`, size, d, config.mlpBias, (w) => (shared.gate = w));
   linearTensors(list, `${sharedBlock}.up_proj`, size, d, config.mlpBias, (w) => (shared.up = w));
   linearTensors(list, `${sharedBlock}.down_proj`, d, size, config.mlpBias, (w) => (shared.down = w));
@@ -488,11 +486,8 @@ function gpt2Tensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[
     const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
     [layer.q, layer.k, layer.v] = [q, k, v];
     list.push({ ...fused(`${p}.attn.c_attn.weight`, d, [[d, q], [d, k], [d, v]]), transposed: true });
-    list.push({
-      name: `${p}.attn.c_attn.bias`,
-      shape: [3 * d],
-      parts: [q, k, v].map((weights, which) => ({ ranges: [[which * d, d]], assign: (t: Tensor) => (weights.bias = t) })),
-    });
+    const thirds = consecutive([d, d, d]);
+    list.push(splitRows(`${p}.attn.c_attn.bias`, [3 * d], 'bias', [[thirds[0], q], [thirds[1], k], [thirds[2], v]]));
     conv1d(`${p}.attn.c_proj`, d, d, (w) => (layer.o = w));
     layerNorm(`${p}.ln_2`, (t) => (layer.postAttentionNorm = t), (t) => (layer.postAttentionNormBias = t));
     conv1d(`${p}.mlp.c_fc`, ff, d, (w) => (layer.up = w));
@@ -524,13 +519,9 @@ function gptNeoxTensors(config: LlamaConfig, target: WeightTarget): ExpectedTens
     layerNorm(`${p}.post_attention_layernorm`, (t) => (layer.postAttentionNorm = t), (t) => (layer.postAttentionNormBias = t));
     const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
     [layer.q, layer.k, layer.v] = [q, k, v];
-    const split = (name: string, shape: number[], field: 'weight' | 'bias'): ExpectedTensor => ({
-      name,
-      shape,
-      parts: [q, k, v].map((weights, which) => ({ ranges: perHead(which), assign: (t: Tensor) => (weights[field] = t) })),
-    });
-    list.push(split(`${p}.attention.query_key_value.weight`, [3 * d, d], 'weight'));
-    if (attentionBias) list.push(split(`${p}.attention.query_key_value.bias`, [3 * d], 'bias'));
+    const parts: [RowRange[], LinearWeights][] = [q, k, v].map((weights, which) => [perHead(which), weights]);
+    list.push(splitRows(`${p}.attention.query_key_value.weight`, [3 * d, d], 'weight', parts));
+    if (attentionBias) list.push(splitRows(`${p}.attention.query_key_value.bias`, [3 * d], 'bias', parts));
     linear(`${p}.attention.dense`, d, numHeads * headDim, attentionBias, (w) => (layer.o = w));
     linear(`${p}.mlp.dense_h_to_4h`, ff, d, true, (w) => (layer.up = w));
     linear(`${p}.mlp.dense_4h_to_h`, d, ff, true, (w) => (layer.down = w));

@@ -89,10 +89,38 @@ export interface ModelFamily {
     correctionBias?: true;
     /** Granite 4.0-H: num_experts 0 means no experts (the layer's MLP is the shared one alone). */
     optional?: true;
+    /** Where the checkpoint keeps the experts, where it differs from Qwen2-MoE's names (`ExpertNames`). */
+    names?: Partial<ExpertNames>;
     /** mlp_only_layers and decoder_sparse_step are not read (Qwen3.5-MoE's config class drops them; GLM-4.5's model ignores them). */
     ignoresSparseStep?: true;
   };
 }
+
+/**
+ * A mixture's names in the checkpoint, relative to the layer: the block (and the one transformers 5
+ * saves fused experts under), each expert's gate, up and down projections, the router, the selection
+ * bias (with `groupedBias`: stored [1, experts]) and the shared expert's block.
+ */
+export interface ExpertNames {
+  block: string;
+  fusedBlock: string;
+  projections: [gate: string, up: string, down: string];
+  router: string;
+  selectionBias: string;
+  groupedBias: boolean;
+  shared: string;
+}
+
+/** Qwen2-MoE's names, which Qwen3-MoE, OLMoE, Qwen3-Next and Qwen3.5-MoE share. */
+export const QWEN_EXPERT_NAMES: ExpertNames = {
+  block: 'mlp',
+  fusedBlock: 'mlp',
+  projections: ['gate_proj', 'up_proj', 'down_proj'],
+  router: 'gate',
+  selectionBias: 'expert_bias',
+  groupedBias: false,
+  shared: 'shared_expert',
+};
 
 const LLAMA_LAYER: LayerTraits = {
   normKind: 'rms',
@@ -309,6 +337,8 @@ export const MODEL_FAMILIES = {
       sharedExpert: 'ungated',
       sigmoidRouter: { selectionBias: 'always', normalizeEpsilon: 1e-20 },
       ignoresSparseStep: true,
+      // DeepSeek-V3's names: the router's own correction bias, the shared experts' block.
+      names: { selectionBias: 'gate.e_score_correction_bias', shared: 'shared_experts' },
     },
     // Glm4MoeConfig's defaults.
     configDefaults: {
@@ -400,7 +430,15 @@ export const MODEL_FAMILIES = {
     maxPositions: 131072,
     slidingWindow: null,
     layer: { ropeLayout: 'interleaved' },
-    moe: { expertSizeField: 'moe_intermediate_size', normalize: true, sharedExpert: 'ungated', correctionBias: true, ignoresSparseStep: true },
+    moe: {
+      expertSizeField: 'moe_intermediate_size',
+      normalize: true,
+      sharedExpert: 'ungated',
+      correctionBias: true,
+      ignoresSparseStep: true,
+      // The correction bias sits in moe_statics, one row per group of experts (one group).
+      names: { selectionBias: 'moe_statics.e_score_correction_bias', groupedBias: true, shared: 'shared_experts' },
+    },
     // Ernie4_5_MoeConfig's defaults (ERNIE-4.5-21B-A3B's sizes).
     configDefaults: {
       vocab_size: 103424,
@@ -465,7 +503,7 @@ export const MODEL_FAMILIES = {
     architecture: 'MixtralForCausalLM',
     maxPositions: 4096 * 32,
     slidingWindow: null,
-    moe: { expertSizeField: 'intermediate_size', normalize: true },
+    moe: { expertSizeField: 'intermediate_size', normalize: true, names: { block: 'block_sparse_moe', projections: ['w1', 'w3', 'w2'] } },
     configDefaults: { num_experts: 8, num_experts_per_tok: 2 },
     configNames: { num_local_experts: 'num_experts' },
   },
@@ -535,7 +573,9 @@ export const MODEL_FAMILIES = {
     covers: 'LFM2-MoE (Lfm2MoeForCausalLM: LFM2-8B-A1B): LFM2\'s hybrid of short convolutions and attention with a mixture of experts after the first dense layers, routed by sigmoid scores with a selection bias',
     architecture: 'Lfm2MoeForCausalLM',
     ...LFM2_FAMILY,
-    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sigmoidRouter: { selectionBias: 'use_expert_bias', normalizeEpsilon: 1e-6 } },
+    moe: { expertSizeField: 'moe_intermediate_size', normalize: 'config', sigmoidRouter: { selectionBias: 'use_expert_bias', normalizeEpsilon: 1e-6 },
+      names: { block: 'feed_forward', fusedBlock: 'feed_forward', projections: ['w1', 'w3', 'w2'] },
+    },
     // Lfm2MoeConfig's defaults are LFM2-8B-A1B's sizes.
     configDefaults: {
       ...LFM2_DEFAULTS,
@@ -714,7 +754,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 262144,
     slidingWindow: null,
     // Its router's top-k probabilities are not renormalized; each expert is a SwiGLU MLP of intermediate_size.
-    moe: { expertSizeField: 'intermediate_size', normalize: false },
+    moe: { expertSizeField: 'intermediate_size', normalize: false, names: { block: 'feed_forward', fusedBlock: 'feed_forward', router: 'router' } },
     // JambaConfig's defaults (Jamba-v0.1's sizes).
     configDefaults: { vocab_size: 65536, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-6, num_experts: 16, num_experts_per_tok: 2 },
   },
