@@ -76,6 +76,9 @@ export async function generateBatch(model: LlamaModel, prompts: ReadonlyArray<st
   return runRequests(model, prompts, options);
 }
 
+/** Whether generation may run past the context: asked for, and not ended by learned position embeddings (GPT-2's). */
+const mayPassContext = (model: LlamaModel, options: GenerateOptions): boolean => Boolean(options.allowBeyondContext) && !model.config.learnedPositions;
+
 function isCache(value: CacheMethod | KVCache): value is KVCache {
   return typeof value === 'object' && value !== null && 'layers' in value && 'memory' in value;
 }
@@ -114,8 +117,7 @@ async function runRequests(model: LlamaModel, prompts: ReadonlyArray<string | In
   const stop = new StopCriteria(options.stop, eos);
   const seed = options.seed ?? 0;
   const { maxPositions } = model.config;
-  // Learned position embeddings (GPT-2) end at the context: nothing lets a sequence run past it.
-  const beyondContext = Boolean(options.allowBeyondContext) && !model.config.learnedPositions;
+  const beyondContext = mayPassContext(model, options);
 
   // Tokenize and check every prompt before any cache exists.
   const promptIds = prompts.map((p, i) => {
@@ -236,7 +238,7 @@ function accept(r: Request, row: Float32Array, model: LlamaModel, stop: StopCrit
     reason = 'stop';
     text = text.slice(0, at);
   } else if (r.generated.length >= maxNewTokens) reason = 'length';
-  else if (model.nextPosition(r.cache) >= model.config.maxPositions && (!options.allowBeyondContext || model.config.learnedPositions)) reason = 'context';
+  else if (model.nextPosition(r.cache) >= model.config.maxPositions && !mayPassContext(model, options)) reason = 'context';
   else if (options.signal?.aborted) reason = 'aborted';
   // While generating, hold back what may still change; at the end, flush everything.
   const settled = reason ? text.length : text.length - stop.pendingTail(text);
