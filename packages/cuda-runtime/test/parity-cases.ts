@@ -418,12 +418,12 @@ export function parityCases(): ParityCase[] {
 
   for (const [qd, kvd] of [['f32', 'f32'], ['f16', 'f16'], ['bf16', 'bf16'], ['f32', 'f16']] as [DType, DType][]) {
     add({
-      name: `attention GQA 8/2, causal, statistics q=${qd} kv=${kvd}`,
+      name: `attention GQA 8/2, causal, statistics, log-sum-exp q=${qd} kv=${kvd}`,
       tolerance: Math.max(tol(qd), tol(kvd)),
       inputs: (r) => [normal(r, [8, 5, 64], qd), normal(r, [2, 70, 64], kvd), normal(r, [2, 70, 48], kvd)],
       op: (q, k, v) => {
-        const { output, statistics } = attention(q, k, v, { statistics: true });
-        return [output, statistics!.keySum, statistics!.keyMax];
+        const { output, statistics, lse } = attention(q, k, v, { statistics: true, returnLse: true });
+        return [output, statistics!.keySum, statistics!.keyMax, lse!];
       },
     });
     add({
@@ -434,8 +434,8 @@ export function parityCases(): ParityCase[] {
         tensor([3, 40, 41], [3], { dtype: 'i32' }), tensor(Array.from({ length: 20 }, (_, j) => 2 * j + (j > 10 ? 5 : 0)), [20], { dtype: 'i32' }),
       ],
       op: (q, k, v, qp, kp) => {
-        const { output, statistics } = attention(q, k, v, { queryPositions: qp, keyPositions: kp, window: 9, softcap: 5, statistics: true });
-        return [output, statistics!.keySum, statistics!.keyMax];
+        const { output, statistics, lse } = attention(q, k, v, { queryPositions: qp, keyPositions: kp, window: 9, softcap: 5, statistics: true, returnLse: true });
+        return [output, statistics!.keySum, statistics!.keyMax, lse!];
       },
     });
   }

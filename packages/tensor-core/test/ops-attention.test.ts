@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attention, contiguous, setSimdKernels, slice, tensor, transpose } from '../src/index.js';
-import { assertClose, withSeed } from '../src/testing/index.js';
+import { assertClose, referenceLogSumExp, withSeed } from '../src/testing/index.js';
 import { f32Values, naiveAttention, randomArray } from './reference.js';
 
 describe('reference attention', () => {
@@ -32,9 +32,12 @@ describe('reference attention', () => {
             window: mask.window || undefined,
             softcap: mask.softcap || undefined,
             statistics: true,
+            returnLse: true,
           });
           const label = JSON.stringify(mask);
           assertClose(res.output.readSync(), ref.out, 1e-6, `output ${label}`);
+          const lse = referenceLogSumExp(q, k, { qHeads, kvHeads, m, n, d }, qPos, kPos, mask);
+          assertClose(res.lse!.readSync(), lse, 1e-6, `lse ${label}`);
           assertClose(res.statistics!.keySum.readSync(), ref.keySum, 1e-6, `keySum ${label}`);
           assertClose(res.statistics!.keyMax.readSync(), ref.keyMax, 1e-6, `keyMax ${label}`);
         }
@@ -96,8 +99,10 @@ describe('reference attention', () => {
       const none = attention(tensor(q.subarray(0, 8), [1, 1, 8]), tensor(k, [1, 4, 8]), tensor(v, [1, 4, 8]), {
         queryPositions: tensor([2], [1], { dtype: 'i32' }),
         keyPositions: tensor([5, 6, 7, 8], [4], { dtype: 'i32' }),
-      }).output.readSync();
-      expect(Array.from(none)).toEqual(new Array(8).fill(0));
+        returnLse: true,
+      });
+      expect(Array.from(none.output.readSync())).toEqual(new Array(8).fill(0));
+      expect(Array.from(none.lse!.readSync())).toEqual([-Infinity]);
     }));
 
   it('reads f16 K/V with f32 queries', () =>

@@ -20,6 +20,12 @@ export interface AttendOptions extends AttentionMask {
   positions: Int32Array;
   /** Also return per-key attention statistics over the stored keys. */
   statistics?: boolean;
+  /**
+   * Also return each row's log-sum-exp (`AttendResult.lse`), so the caller can merge the result
+   * with attention over other keys, or over a learned sink logit (gpt-oss). A layer whose kernel
+   * cannot give it leaves `lse` out; callers that need it check.
+   */
+  returnLse?: boolean;
 }
 
 export interface AttendResult {
@@ -27,6 +33,8 @@ export interface AttendResult {
   output: Tensor;
   /** Per stored key, per query head (see `AttentionStatistics`), when asked for. */
   statistics?: AttentionStatistics;
+  /** f32 [qHeads, m]: log Σ exp(score) over the keys each row saw (−∞ for none), when `returnLse` asked and the layer can. */
+  lse?: Tensor;
 }
 
 /**
@@ -69,6 +77,11 @@ export interface KVCacheLayer {
    * ShadowKV, Palu) apply RoPE themselves, from the stored positions and `CacheSpec.rope`.
    */
   readonly keyInput: 'post-rope' | 'pre-rope';
+  /**
+   * Whether `attend` gives `lse` when asked (`AttendOptions.returnLse`). Runtimes that need it
+   * (attention sinks) check this before a pass writes anything; absent means no.
+   */
+  readonly returnsLse?: boolean;
   append(k: Tensor, v: Tensor, step: StepInfo): void;
   /** q: [qHeads, m, headDim] at `options.positions` → attention over what the layer holds. */
   attend(q: Tensor, options: AttendOptions): AttendResult;

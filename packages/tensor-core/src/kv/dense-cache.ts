@@ -45,6 +45,8 @@ export class DenseCacheLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'post-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   private readonly backend: Backend;
   private keys: Tensor;
   private values: Tensor;

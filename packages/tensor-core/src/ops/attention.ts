@@ -24,6 +24,8 @@ export interface AttentionOptions extends AttentionMask {
   keyPositions?: Tensor;
   /** Also return per-key attention statistics (for eviction scorers). */
   statistics?: boolean;
+  /** Also return each row's log-sum-exp (`AttentionResult.lse`), to merge with attention over other keys or a sink logit. */
+  returnLse?: boolean;
 }
 
 /** Per-key statistics of the attention probabilities, without materializing the m×n matrix. */
@@ -38,6 +40,8 @@ export interface AttentionResult {
   /** [qHeads, m, headDimV] in q's dtype. */
   output: Tensor;
   statistics?: AttentionStatistics;
+  /** f32 [qHeads, m]: log Σ exp(score) over the keys each row sees; −∞ for a row that sees none (with `returnLse`). */
+  lse?: Tensor;
 }
 
 export interface AttentionAttrs {
@@ -46,6 +50,7 @@ export interface AttentionAttrs {
   window: number;
   softcap: number;
   statistics: boolean;
+  lse: boolean;
 }
 
 declare module '../kernel-registry.js' {
@@ -55,7 +60,7 @@ declare module '../kernel-registry.js' {
 }
 
 /** Validates the mask options and fills their defaults. */
-export function resolveAttentionMask(mask: AttentionMask, headDim: number, where: string): Omit<AttentionAttrs, 'statistics'> {
+export function resolveAttentionMask(mask: AttentionMask, headDim: number, where: string): Omit<AttentionAttrs, 'statistics' | 'lse'> {
   const scale = mask.scale ?? 1 / Math.sqrt(headDim);
   const window = mask.window ?? 0;
   const softcap = mask.softcap ?? 0;
@@ -98,7 +103,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
       assertDTypeIn(t, ['i32'], where, name);
       if (t.rank !== 1 || t.shape[0] !== len) throw new ShapeMismatchError(`${where}: ${name} must have shape [${len}], got ${formatShape(t.shape)}`);
     }
-    return runKernel('attention', [q, k, v, qPos, kPos], { ...mask, statistics: options.statistics ?? false });
+    return runKernel('attention', [q, k, v, qPos, kPos], { ...mask, statistics: options.statistics ?? false, lse: options.returnLse ?? false });
   } finally {
     if (qPos !== options.queryPositions) qPos.dispose();
     if (kPos !== options.keyPositions) kPos.dispose();

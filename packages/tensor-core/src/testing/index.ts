@@ -97,6 +97,7 @@ export { openWebGpuForTests, TEST_DAWN_FEATURES, webgpuRequired } from './webgpu
 export { prepareSwiftShaderEnvironment } from './swiftshader-env.js';
 export { testCacheSpec, consecutivePositions } from './cache-spec.js';
 export { asAsynchronousBackend } from './asynchronous-backend.js';
+export { type LseMask, referenceLogSumExp } from './reference-lse.js';
 
 /**
  * Node's flags for a child process that must run a module's relaxed-SIMD variant (`fused` of a .wat

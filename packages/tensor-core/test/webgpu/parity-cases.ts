@@ -533,12 +533,12 @@ export const PARITY_CASES: ParityCase[] = [
     },
   },
   {
-    name: 'attention: grouped heads, causal, window, soft-cap, gapped positions, statistics, strided K/V, f16',
+    name: 'attention: grouped heads, causal, window, soft-cap, gapped positions, statistics, log-sum-exp, strided K/V, f16',
     async run(gpu, rng, scope) {
       const settings = [
         { qHeads: 4, kvHeads: 2, m: 5, n: 9, d: 8, dv: 8, options: {} },
-        { qHeads: 6, kvHeads: 3, m: 3, n: 150, d: 16, dv: 12, options: { window: 40, softcap: 5, statistics: true } },
-        { qHeads: 2, kvHeads: 1, m: 4, n: 6, d: 4, dv: 600, options: { causal: false, scale: 0.3 } },
+        { qHeads: 6, kvHeads: 3, m: 3, n: 150, d: 16, dv: 12, options: { window: 40, softcap: 5, statistics: true, returnLse: true } },
+        { qHeads: 2, kvHeads: 1, m: 4, n: 6, d: 4, dv: 600, options: { causal: false, scale: 0.3, returnLse: true } },
         { qHeads: 2, kvHeads: 2, m: 3, n: 5, d: 8, dv: 8, options: { statistics: true }, positions: true },
       ];
       for (const dtype of ['f32', 'f16'] as DType[]) {
@@ -565,6 +565,10 @@ export const PARITY_CASES: ParityCase[] = [
             if (!actual.statistics) fail(label, 'statistics missing');
             await expectClose(`${label} keySum`, expected.statistics.keySum, actual.statistics.keySum, 1e-5);
             await expectClose(`${label} keyMax`, expected.statistics.keyMax, actual.statistics.keyMax, 1e-5);
+          }
+          if (expected.lse) {
+            if (!actual.lse) fail(label, 'lse missing');
+            await expectClose(`${label} lse`, expected.lse, actual.lse, 1e-5);
           }
         }
       }

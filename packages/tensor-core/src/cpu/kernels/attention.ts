@@ -21,6 +21,8 @@ export function registerAttentionKernel(): void {
     const dv = v.shape[2];
     const group = qHeads / kvHeads;
     const out = outputBuffer(q.dtype, qHeads * m * dv);
+    // Each row's log-sum-exp where asked; −∞ stays for a row that sees no key.
+    const lse = attrs.lse ? new Float32Array(qHeads * m).fill(-Infinity) : undefined;
     const keySum = statistics ? new Float32Array(qHeads * n) : undefined;
     const keyMax = statistics ? new Float32Array(qHeads * n) : undefined;
     const sumRow = new Float64Array(n);
@@ -55,6 +57,7 @@ export function registerAttentionKernel(): void {
           scores[t] = p;
           total += p;
         }
+        if (lse) lse[h * m + i] = maxScore + Math.log(total);
         for (let t = 0; t < visible; t++) scores[t] /= total;
         acc.fill(0);
         loops.weighted(kvh, visible);
@@ -72,9 +75,11 @@ export function registerAttentionKernel(): void {
       if (keySum) for (let j = 0; j < n; j++) keySum[h * n + j] = sumRow[j];
     }
     const output = wrapOutput(backend, [qHeads, m, dv], q.dtype, out);
-    if (!keySum || !keyMax) return { output };
+    const rowLse = lse ? { lse: wrapOutput(backend, [qHeads, m], 'f32', lse) } : {};
+    if (!keySum || !keyMax) return { output, ...rowLse };
     return {
       output,
+      ...rowLse,
       statistics: {
         keySum: wrapOutput(backend, [qHeads, n], 'f32', keySum),
         keyMax: wrapOutput(backend, [qHeads, n], 'f32', keyMax),

@@ -27,7 +27,7 @@ __device__ __forceinline__ float score(const float* q, const TK* kRow, int d, fl
 }
 
 template <class TQ, class TK>
-__device__ void attention(TQ* out, float* keySum, float* keyMax, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos,
+__device__ void attention(TQ* out, float* keySum, float* keyMax, float* lse, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos,
                           int H, int Hkv, int m, int n, int d, int dv, float scale, int causal, int window, float softcap) {
   KV_DYNAMIC_SHARED(kv_attention_smem);
   float* q = reinterpret_cast<float*>(kv_attention_smem);  // [d]
@@ -84,6 +84,8 @@ __device__ void attention(TQ* out, float* keySum, float* keyMax, const TQ* Q, co
     anyNaN |= warpNaN[w];
   }
   for (int w = 0; w < ATT_WARPS; w++) total += warpSum[w] * expf(warpMax[w] - globalMax);
+  // The row's log-sum-exp where asked: −∞ for a row that sees no key, NaN where a score was.
+  if (lse && threadIdx.x == 0) lse[(kv_i64)h * m + i] = anyNaN ? KV_NAN : globalMax == -KV_INF ? -KV_INF : globalMax + logf(total);
   TQ* o = out + ((kv_i64)h * m + i) * dv;
   for (int c = threadIdx.x; c < dv; c += blockDim.x) {
     float value;
@@ -114,9 +116,9 @@ __device__ void attention(TQ* out, float* keySum, float* keyMax, const TQ* Q, co
 
 #define KV_ATTENTION(qn, TQ, kn, TK)                                                                                              \
   extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) kv_attention_##qn##_##kn(                                        \
-      TQ* out, float* keySum, float* keyMax, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, int H, \
-      int Hkv, int m, int n, int d, int dv, float scale, int causal, int window, float softcap) {                                \
-    attention<TQ, TK>(out, keySum, keyMax, Q, K, V, qPos, kPos, H, Hkv, m, n, d, dv, scale, causal, window, softcap);          \
+      TQ* out, float* keySum, float* keyMax, float* lse, const TQ* Q, const TK* K, const TK* V, const kv_i32* qPos, const kv_i32* kPos, \
+      int H, int Hkv, int m, int n, int d, int dv, float scale, int causal, int window, float softcap) {                         \
+    attention<TQ, TK>(out, keySum, keyMax, lse, Q, K, V, qPos, kPos, H, Hkv, m, n, d, dv, scale, causal, window, softcap);     \
   }
 #define KV_ATTENTION_KV(qn, TQ) KV_ATTENTION(qn, TQ, f32, float) KV_ATTENTION(qn, TQ, f16, kv_f16) KV_ATTENTION(qn, TQ, bf16, kv_bf16)
 KV_FOR_FLOAT_DTYPES(KV_ATTENTION_KV)

@@ -23,6 +23,7 @@ export function attentionTensor(backend: WebGpuBackend, inputs: readonly [Tensor
   const dv = v.shape[2];
   const output = backend.empty([qHeads, m, dv], q.dtype);
   const rowStats = attrs.statistics ? backend.empty([qHeads * m * 2], 'f32') : undefined;
+  const lse = attrs.lse ? backend.empty([qHeads, m], 'f32') : undefined;
   const fields: UniformField[] = [
     { name: 'm', type: 'u32' },
     { name: 'n', type: 'u32' },
@@ -81,7 +82,7 @@ fn score(qb: u32, kb: u32) -> f32 {
 }`;
   if (qHeads * m > 0) {
     const stats = rowStats !== undefined;
-    const rows = backend.program(`attention:rows:${q.dtype}:${k.dtype}:${stats ? 'stats' : 'plain'}`, () => ({
+    const rows = backend.program(`attention:rows:${q.dtype}:${k.dtype}:${stats ? 'stats' : 'plain'}${lse ? ':lse' : ''}`, () => ({
       bindings: [
         { name: 'q', dtype: q.dtype, access: 'read' },
         { name: 'k', dtype: k.dtype, access: 'read' },
@@ -90,6 +91,7 @@ fn score(qb: u32, kb: u32) -> f32 {
         { name: 'kpos', dtype: 'i32', access: 'read' },
         { name: 'out', dtype: q.dtype, access: 'write' },
         ...(stats ? [{ name: 'rowstat', dtype: 'f32' as const, access: 'write' as const }] : []),
+        ...(lse ? [{ name: 'lse', dtype: 'f32' as const, access: 'write' as const }] : []),
       ],
       uniforms: fields,
       code: `${common}
@@ -137,6 +139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row_sum = run_sum[0];
   ${stats ? 'if (lid == 0u) { rowstat_store(2u * g, row_max); rowstat_store(2u * g + 1u, row_sum); }' : ''}
   let none = row_max == -inf_f32();
+  ${lse ? 'if (lid == 0u) { lse_store(g, select(row_max + log(row_sum), row_max, none)); } // the log-sum-exp; −∞ where no key is seen' : ''}
   let ob = g * u_dv();
   for (var c0 = 0u; c0 < u_dv(); c0 = c0 + ${WORKGROUP * CHANNELS}u) {
     var acc = array<f32, ${CHANNELS}>(${Array(CHANNELS).fill('0.0').join(', ')});
@@ -164,9 +167,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }`,
     }));
-    backend.dispatch(rows, [q, k, v, qPos, kPos, output, ...(rowStats ? [rowStats] : [])], values, backend.grid(qHeads * m));
+    backend.dispatch(rows, [q, k, v, qPos, kPos, output, ...(rowStats ? [rowStats] : []), ...(lse ? [lse] : [])], values, backend.grid(qHeads * m));
   }
-  if (!rowStats) return { output };
+  const rowLse = lse ? { lse } : {};
+  if (!rowStats) return { output, ...rowLse };
   const keySum = backend.empty([qHeads, n], 'f32');
   const keyMax = backend.empty([qHeads, n], 'f32');
   try {
@@ -204,7 +208,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`,
     }));
     backend.dispatch(perKey, [q, k, qPos, kPos, rowStats, keySum, keyMax], values, backend.grid(Math.ceil((qHeads * n) / WORKGROUP)));
-    return { output, statistics: { keySum, keyMax } };
+    return { output, ...rowLse, statistics: { keySum, keyMax } };
   } finally {
     rowStats.dispose();
   }
