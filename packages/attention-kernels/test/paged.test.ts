@@ -1,5 +1,5 @@
 import { attention, cast, cpuBackend, createCache, denseCache, randomNormal, type Rng, slice, type Tensor, tensor } from '@kvkit/tensor-core';
-import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { assertClose, referenceLogSumExp, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { batchedPagedAttention, pagedAttention, pagedCache, PagedCacheLayer, PagedKVPool, PagedSequence } from '../src/index.js';
 import { gappedPositions, i32 } from './helpers/reference.js';
@@ -241,6 +241,27 @@ describe('pagedCache (KVCacheLayer)', () => {
       expect(report.parts.reserved).toBeGreaterThan(0);
       paged.dispose();
       dense.dispose();
+    }));
+
+  it("returns each row's log-sum-exp when asked (the float64 definition, a window included), and none otherwise", () =>
+    withSeed((rng) => {
+      const cache = createCache(spec, pagedCache({ pageSize: 8, dtype: 'f32' }));
+      const layer = cache.layers[0];
+      expect(layer.returnsLse).toBe(true);
+      const n = 29;
+      const positions = gappedPositions(rng, n);
+      const k = randomNormal([2, n, 32], rng);
+      layer.append(k, randomNormal([2, n, 32], rng), { positions, phase: 'prefill' });
+      for (const [m, window] of [[1, undefined], [5, 7]] as const) {
+        const queryPositions = positions.slice(n - m);
+        const q = randomNormal([8, m, 32], rng);
+        const result = layer.attend(q, { positions: queryPositions, returnLse: true, ...(window ? { window } : {}) });
+        const expected = referenceLogSumExp(q.readSync(), k.readSync(), { qHeads: 8, kvHeads: 2, m, n, d: 32 }, queryPositions, positions, { window });
+        expect(result.lse!.shape).toEqual([8, m]);
+        assertClose(result.lse!.readSync(), expected, 1e-6, `lse, ${m} queries, window ${window}`);
+        expect(layer.attend(q, { positions: queryPositions }).lse).toBeUndefined();
+      }
+      cache.dispose();
     }));
 
   it('a failed append leaves the layer unchanged; retain frees pages and memory drops', () =>

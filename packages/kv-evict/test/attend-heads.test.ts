@@ -1,6 +1,6 @@
 import { decodeAttention } from '@kvkit/attention-kernels';
 import { attention, tensor } from '@kvkit/tensor-core';
-import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { assertClose, referenceLogSumExp, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { attendHeads, type HeadKeys } from '../src/index.js';
 import { backend, f32, positions, randomArray, referenceAttention } from './helpers.js';
@@ -37,6 +37,29 @@ describe('attendHeads (the attention seam)', () => {
           assertClose(result.statistics![h].keySum.subarray(g * ns[h], (g + 1) * ns[h]), sum, 1e-5, 'keySum');
           assertClose(result.statistics![h].keyMax.subarray(g * ns[h], (g + 1) * ns[h]), max, 1e-5, 'keyMax');
         }
+      }
+    }));
+
+  it("returns each row's log-sum-exp over its own head's keys when asked (decode and flash paths, a window included)", () =>
+    withSeed((rng) => {
+      const [qHeads, group] = [4, 2];
+      const ns = [13, 6];
+      // Each head keeps its own tokens: positions with gaps of 2 and of 3.
+      const hostHeads = ns.map((n, h) => ({ keys: randomArray(rng, n * d), values: randomArray(rng, n * d), positions: Int32Array.from({ length: n }, (_, j) => j * (h + 2)) }));
+      for (const [m, window] of [[3, undefined], [12, 5]] as const) {
+        const q = randomArray(rng, qHeads * m * d);
+        const last = Math.max(...hostHeads.map((h) => h.positions[h.positions.length - 1]));
+        const qPos = Int32Array.from({ length: m }, (_, i) => last - m + 1 + i);
+        const heads = hostHeads.map((h) => head(h.keys, h.values, h.positions));
+        const result = attendHeads(tensor(q, [qHeads, m, d], { backend }), heads, { positions: qPos, returnLse: true, ...(window ? { window } : {}) });
+        expect(result.lse!.shape).toEqual([qHeads, m]);
+        const lse = f32(result.lse!);
+        hostHeads.forEach((h, kv) => {
+          const qGroup = q.subarray(kv * group * m * d, (kv + 1) * group * m * d);
+          const expected = referenceLogSumExp(qGroup, h.keys, { qHeads: group, kvHeads: 1, m, n: ns[kv], d }, qPos, h.positions, { window });
+          assertClose(lse.subarray(kv * group * m, (kv + 1) * group * m), expected, 1e-5, `lse of KV head ${kv}, ${m} queries`);
+        });
+        expect(attendHeads(tensor(q, [qHeads, m, d], { backend }), heads, { positions: qPos }).lse).toBeUndefined();
       }
     }));
 

@@ -1,19 +1,22 @@
 import { tensor } from '@kvkit/tensor-core';
-import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { assertClose, referenceLogSumExp, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { lowRankHeadAttention } from '../src/index.js';
 import { backend, positions, randomValues } from './helpers.js';
 
+/** Rows Z·Bᵀ (n × d, float64) of latents Z (n × r) and a basis B (d × r). */
+function rebuild(z: Float32Array, basis: Float32Array, n: number, d: number, r: number): Float64Array {
+  return Float64Array.from({ length: n * d }, (_, i) => {
+    let s = 0;
+    for (let k = 0; k < r; k++) s += z[Math.floor(i / d) * r + k] * basis[(i % d) * r + k];
+    return s;
+  });
+}
+
 /** Causal attention written out in float64 over keys K = Z_k·Bᵀ and values V = Z_v·Cᵀ rebuilt explicitly. */
 function float64Reference(q: Float32Array, zk: Float32Array, b: Float32Array, zv: Float32Array, c: Float32Array, g: number, m: number, n: number, d: number, r: number, scale: number, qPos: Int32Array): Float64Array {
-  const rebuild = (z: Float32Array, basis: Float32Array) =>
-    Float64Array.from({ length: n * d }, (_, i) => {
-      let s = 0;
-      for (let k = 0; k < r; k++) s += z[Math.floor(i / d) * r + k] * basis[(i % d) * r + k];
-      return s;
-    });
-  const keys = rebuild(zk, b);
-  const values = rebuild(zv, c);
+  const keys = rebuild(zk, b, n, d, r);
+  const values = rebuild(zv, c, n, d, r);
   const out = new Float64Array(g * m * d);
   for (let row = 0; row < g * m; row++) {
     const visible = Array.from({ length: n }, (_, j) => j).filter((j) => j <= qPos[row % m]);
@@ -46,9 +49,12 @@ describe('lowRankHeadAttention (the attention seam, on attention-kernels)', () =
         queryPositions: tensor(qPos, [m], { dtype: 'i32', backend }),
         keyPositions: tensor(positions(0, n), [n], { dtype: 'i32', backend }),
         statistics: true,
+        returnLse: true,
       });
       expect(result.output.shape).toEqual([g, m, d]);
       assertClose(result.output.readFloat32Sync(), float64Reference(q, zk, b, zv, c, g, m, n, d, r, scale, qPos), 1e-5, 'output');
+      const lse = referenceLogSumExp(q, rebuild(zk, b, n, d, r), { qHeads: g, kvHeads: 1, m, n, d }, qPos, positions(0, n), { scale });
+      assertClose(result.lse!.readFloat32Sync(), lse, 1e-5, 'log-sum-exp');
       expect(result.statistics?.keySum.shape).toEqual([g, n]);
     }));
 });

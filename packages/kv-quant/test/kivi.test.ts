@@ -1,6 +1,6 @@
 import { dequantizeKivi, validateKiviView } from '@kvkit/attention-kernels';
 import { slice, tensor, type Tensor, unpackCodes, wordsPerRow } from '@kvkit/tensor-core';
-import { assertClose, withSeed } from '@kvkit/tensor-core/testing';
+import { assertClose, referenceLogSumExp, withSeed } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { kivi, type KiviLayer, QuantizedCacheLayer } from '../src/index.js';
 import { cpu, f16, layerSpec, positions, randomArray, referenceAttention } from './helpers.js';
@@ -123,7 +123,7 @@ describe('kivi', () => {
       }));
   }
 
-  it('attends like attention over the dequantized cache (fused-kernel seam and generic path agree)', () =>
+  it('attends like attention over the dequantized cache, its log-sum-exp too (fused-kernel seam and generic path agree)', () =>
     withSeed((rng) => {
       const total = 45;
       const k = randomArray(rng, H * total * D);
@@ -133,7 +133,7 @@ describe('kivi', () => {
       for (let t = 40; t < total; t++) appendRange(layer, k, v, total, t, t + 1);
       const q = randomArray(rng, 4 * 3 * D);
       const qPos = positions(total - 3, 3);
-      const got = layer.attend(tensor(q, [4, 3, D]), { positions: qPos, statistics: true });
+      const got = layer.attend(tensor(q, [4, 3, D]), { positions: qPos, statistics: true, returnLse: true });
       // Independent dequantization from the stored codes with the KIVI formulas.
       const view = layer.view();
       const kd = new Float64Array(H * total * D);
@@ -174,8 +174,11 @@ describe('kivi', () => {
       const ref = referenceAttention(q, kd, vd, { qHeads: 4, kvHeads: H, m: 3, n: total, d: D }, qPos, positions(0, total));
       assertClose(got.output.readSync(), ref.out, 1e-5, 'kivi attend vs float64 reference');
       assertClose(got.statistics!.keySum.readSync(), ref.keySum, 1e-5, 'statistics');
-      const generic = QuantizedCacheLayer.prototype.attend.call(layer, tensor(q, [4, 3, D]), { positions: qPos });
+      const lse = referenceLogSumExp(q, kd, { qHeads: 4, kvHeads: H, m: 3, n: total, d: D }, qPos, positions(0, total));
+      assertClose(got.lse!.readSync(), lse, 1e-5, 'log-sum-exp');
+      const generic = QuantizedCacheLayer.prototype.attend.call(layer, tensor(q, [4, 3, D]), { positions: qPos, returnLse: true });
       assertClose(generic.output.readSync(), got.output.readSync(), 1e-6, 'generic path');
+      assertClose(generic.lse!.readSync(), got.lse!.readSync(), 1e-6, 'generic path log-sum-exp');
     }));
 
   it('memory() counts codes, scales, zeros, residual, positions and reserved capacity byte for byte (and matches the backend)', () =>

@@ -7,5 +7,5 @@ export function attendThroughTable(layer: Pick<KVCacheLayer, 'headDim' | 'kvHead
   validateAttend(layer, q, options);
   const { positions, ...rest } = options;
   const r = pagedAttention(q, table, { ...rest, queryPositions: positions });
-  return r.statistics ? { output: r.output, statistics: r.statistics } : { output: r.output };
+  return { output: r.output, ...(r.statistics ? { statistics: r.statistics } : {}), ...(r.lse ? { lse: r.lse } : {}) };
 }

@@ -62,6 +62,8 @@ export class PagedCacheLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'post-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   readonly sequence: PagedSequence;
   private disposed = false;
 

@@ -56,6 +56,8 @@ export class PrefixCacheLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'post-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   private disposed = false;
 
   constructor(

@@ -32,6 +32,8 @@ export interface AttendHeadsOptions extends AttentionMask {
   statistics?: boolean;
   /** Statistics over the last rows, for the scorer. */
   observe?: ObservationRequest;
+  /** Also return each row's log-sum-exp (`AttendOptions.returnLse`). */
+  returnLse?: boolean;
 }
 
 export interface AttendHeadsResult {
@@ -41,6 +43,8 @@ export interface AttendHeadsResult {
   statistics?: { keySum: Float32Array; keyMax: Float32Array }[];
   /** Per KV head (with `observe`). */
   observations?: HeadObservation[];
+  /** f32 [qHeads, m]: each row's log-sum-exp over the keys it saw (with `returnLse`). */
+  lse?: Tensor;
 }
 
 /** Up to this many queries per call attend with the split-K decode kernel, more with the flash kernel. */
@@ -64,25 +68,29 @@ const DECODE_QUERIES = 8;
 export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: AttendHeadsOptions): AttendHeadsResult {
   const [qHeads, m, d] = q.shape;
   const group = qHeads / heads.length;
-  const { positions, statistics: wantStatistics = false, observe: request, ...mask } = options;
+  const { positions, statistics: wantStatistics = false, observe: request, returnLse = false, ...mask } = options;
   const observe = request ? clampRequest(request, m) : undefined;
   const scope = new TensorScope();
   try {
     const outputs: Tensor[] = [];
+    const lses: Tensor[] = [];
     const statistics: { keySum: Float32Array; keyMax: Float32Array }[] = [];
     const observations: HeadObservation[] = [];
     const readCodes = heads.every((head) => head.codes !== undefined) && readsTokenCodes(q.backend);
     for (let h = 0; h < heads.length; h++) {
       const qh = heads.length === 1 ? q : scope.track(slice(q, [h * group, 0, 0], [(h + 1) * group, m, d]));
-      const result = attendGroup(qh, heads[h], readCodes, positions, mask, wantStatistics, observe, scope);
+      const result = attendGroup(qh, heads[h], readCodes, positions, mask, wantStatistics, observe, returnLse, scope);
       outputs.push(result.output);
+      if (result.lse) lses.push(result.lse);
       if (result.statistics) statistics.push(result.statistics);
       if (result.observation) observations.push(result.observation);
     }
     // The parts stay in the scope (released after the concat); a single part goes to the caller.
     const output = outputs.length === 1 ? scope.untrack(outputs[0]) : concat(outputs, 0);
+    const lse = !returnLse ? undefined : lses.length === 1 ? scope.untrack(lses[0]) : concat(lses, 0);
     return {
       output,
+      ...(lse ? { lse } : {}),
       ...(wantStatistics ? { statistics } : {}),
       ...(observe ? { observations } : {}),
     };
@@ -92,8 +100,9 @@ export function attendHeads(q: Tensor, heads: readonly HeadKeys[], options: Atte
 }
 
 interface GroupResult {
-  /** Tracked by the scope. */
+  /** Tracked by the scope (as `lse`). */
   output: Tensor;
+  lse?: Tensor;
   statistics?: { keySum: Float32Array; keyMax: Float32Array };
   observation?: HeadObservation;
 }
@@ -106,6 +115,7 @@ function attendGroup(
   mask: AttentionMask,
   wantStatistics: boolean,
   observe: ObservationRequest | undefined,
+  returnLse: boolean,
   scope: TensorScope,
 ): GroupResult {
   const [group, m] = q.shape;
@@ -114,8 +124,9 @@ function attendGroup(
   const attend = m <= DECODE_QUERIES ? decodeAttention : flashAttention;
   const keys = readCodes ? { codes: head.codes!.keys } : head.keys;
   const values = readCodes ? { codes: head.codes!.values } : head.values;
-  const result = attend(q, keys, values, { ...common, statistics: wantStatistics ? true : (observed ?? false) });
+  const result = attend(q, keys, values, { ...common, statistics: wantStatistics ? true : (observed ?? false), returnLse });
   scope.track(result.output);
+  if (result.lse) scope.track(result.lse);
   const fromKernel = result.statistics && tracked(scope, result.statistics);
   const statistics = wantStatistics && fromKernel ? { keySum: fromKernel.keySum.readFloat32Sync(), keyMax: fromKernel.keyMax.readFloat32Sync() } : undefined;
   let observation: HeadObservation | undefined;
@@ -123,7 +134,7 @@ function attendGroup(
     const stats = observed && (wantStatistics ? tracked(scope, attentionStatistics(q, keys, { ...common, statistics: observed })) : fromKernel!);
     observation = readObservation(stats, observe, group, head.positions.length);
   }
-  return { output: result.output, statistics, observation };
+  return { output: result.output, statistics, observation, ...(result.lse ? { lse: result.lse } : {}) };
 }
 
 /**

@@ -60,6 +60,8 @@ export class ClusterKVLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'post-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   readonly store: TokenStore;
   private readonly heads: HeadClusters[];
   private readonly rng: Rng;
@@ -139,9 +141,10 @@ export class ClusterKVLayer implements KVCacheLayer {
         window: options.window,
         softcap: options.softcap,
         scale: options.scale,
+        returnLse: options.returnLse,
       });
       this.clusterOldTokens();
-      return { output: result.output };
+      return { output: result.output, ...(result.lse ? { lse: result.lse } : {}) };
     } finally {
       for (const t of temporaries) t.dispose();
       for (const view of views) view.dispose();

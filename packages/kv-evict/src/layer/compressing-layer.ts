@@ -76,6 +76,8 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'post-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   readonly store: TokenStore;
   private readonly backend: Backend;
   readonly table: TokenTable;
@@ -179,7 +181,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
       result = attendHeads(
         q,
         heads.map((h) => h.keys),
-        { ...this.mask, positions: options.positions, statistics: options.statistics, observe: request },
+        { ...this.mask, positions: options.positions, statistics: options.statistics, observe: request, returnLse: options.returnLse },
       );
     } finally {
       for (const h of heads) h.dispose();
@@ -195,7 +197,7 @@ export class CompressingLayer implements KVCacheLayer, CoordinatedLayer {
     const statistics = result.statistics ? this.paddedStatistics(result.statistics, group, q) : undefined;
     if (this.state) this.state.attended(this, this.phase);
     else this.maybeCompress(this.phase);
-    return statistics ? { output: result.output, statistics } : { output: result.output };
+    return { output: result.output, ...(statistics ? { statistics } : {}), ...(result.lse ? { lse: result.lse } : {}) };
   }
 
   maybeCompress(phase: 'prefill' | 'decode'): void {

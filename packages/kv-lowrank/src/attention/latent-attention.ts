@@ -35,15 +35,15 @@ export function lowRankHeadAttention(q: Tensor, keys: LatentOperand | DirectOper
   const keyTensor = keys.kind === 'latent' ? keys.latents : keys.tensor;
   const valueTensor = values.kind === 'latent' ? values.latents : values.tensor;
   try {
-    const { output, statistics } = latentAttention(projected, keyTensor, valueTensor, options);
+    const { output, statistics, lse } = latentAttention(projected, keyTensor, valueTensor, options);
     // The kernel also counts the queries that see each key; the cache contract reports sum and max only.
     statistics?.queryCount.dispose();
     statistics?.rowProbabilities?.dispose();
-    const reported = statistics ? { keySum: statistics.keySum, keyMax: statistics.keyMax } : undefined;
-    if (values.kind === 'direct') return { output, ...(reported ? { statistics: reported } : {}) };
+    const reported = { ...(statistics ? { statistics: { keySum: statistics.keySum, keyMax: statistics.keyMax } } : {}), ...(lse ? { lse } : {}) };
+    if (values.kind === 'direct') return { output, ...reported };
     const lifted = matmul(output, values.basis, { transposeB: true });
     output.dispose();
-    return { output: lifted, ...(reported ? { statistics: reported } : {}) };
+    return { output: lifted, ...reported };
   } finally {
     if (projected !== q) projected.dispose();
   }

@@ -20,6 +20,7 @@ import {
   tensor,
   validateAppend,
   validateAttend,
+  full,
   zeros,
   TensorScope,
 } from '@kvkit/tensor-core';
@@ -63,6 +64,8 @@ export class LowRankCacheLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput: 'post-rope' | 'pre-rope';
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   private readonly backend: Backend;
   private readonly plan: LowRankLayerPlan;
   private readonly keyBasis: Tensor[];
@@ -146,7 +149,7 @@ export class LowRankCacheLayer implements KVCacheLayer {
     const perKv = qHeads / this.kvHeads;
     const stored = this.positions.length;
     const held = this.window?.positions.length ?? 0;
-    if (stored + held === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
+    if (stored + held === 0) return emptyAttention(q, this.headDim, options);
     const absorbKeys = this.plan.attend !== 'reconstruct' && this.keyInput === 'post-rope' && held === 0;
     const absorbValues = this.plan.attend !== 'reconstruct' && held === 0;
     const scope = new TensorScope();
@@ -261,19 +264,21 @@ function checkBases(where: string, part: string, bases: readonly Matrix[], group
 }
 
 /** The mask options of an attend call, with the model's score scale made explicit (latent keys have fewer dimensions). */
-export function maskOf(options: AttendOptions, headDim: number): AttentionMask & { scale: number; statistics?: boolean } {
+export function maskOf(options: AttendOptions, headDim: number): AttentionMask & { scale: number; statistics?: boolean; returnLse?: boolean } {
   return {
     causal: options.causal,
     window: options.window,
     softcap: options.softcap,
     scale: options.scale ?? 1 / Math.sqrt(headDim),
     statistics: options.statistics,
+    returnLse: options.returnLse,
   };
 }
 
 /** Registers a head's result tensors in `scope` (they are copied out by `joinHeadResults`). */
 export function trackResult(result: AttendResult, scope: TensorScope): AttendResult {
   scope.track(result.output);
+  if (result.lse) scope.track(result.lse);
   if (result.statistics) {
     scope.track(result.statistics.keySum);
     scope.track(result.statistics.keyMax);
@@ -281,13 +286,15 @@ export function trackResult(result: AttendResult, scope: TensorScope): AttendRes
   return result;
 }
 
-/** Attention over an empty cache: every query sees no key and outputs zeros. */
-export function emptyAttention(q: Tensor, headDim: number, statistics: boolean): AttendResult {
+/** Attention over an empty cache: every query sees no key and outputs zeros (its log-sum-exp −∞, where asked). */
+export function emptyAttention(q: Tensor, headDim: number, options: AttendOptions): AttendResult {
   const [qHeads, m] = q.shape;
   const output = zeros([qHeads, m, headDim], { dtype: q.dtype, backend: q.backend });
-  if (!statistics) return { output };
+  const lse = options.returnLse ? { lse: full([qHeads, m], -Infinity, { dtype: 'f32', backend: q.backend }) } : {};
+  if (!options.statistics) return { output, ...lse };
   return {
     output,
+    ...lse,
     statistics: {
       keySum: zeros([qHeads, 0], { dtype: 'f32', backend: q.backend }),
       keyMax: zeros([qHeads, 0], { dtype: 'f32', backend: q.backend }),

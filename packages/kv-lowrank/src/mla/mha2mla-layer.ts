@@ -53,6 +53,8 @@ export class Mha2MlaCacheLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'pre-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   private readonly backend: Backend;
   private readonly layout: LayerSpec['rope']['layout'];
   private readonly invFreq: Tensor;
@@ -124,7 +126,7 @@ export class Mha2MlaCacheLayer implements KVCacheLayer {
     this.assertAlive();
     validateAttend(this, q, options);
     const [qHeads, m] = q.shape;
-    if (this.length === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
+    if (this.length === 0) return emptyAttention(q, this.headDim, options);
     const perKv = qHeads / this.kvHeads;
     const scope = new TensorScope();
     try {

@@ -80,6 +80,8 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'pre-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   private readonly backend: Backend;
   private readonly plan: ShadowKVPlan;
   private readonly invFreq: Tensor;
@@ -169,7 +171,7 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
     validateAttend(this, q, options);
     const [qHeads, m] = q.shape;
     const n = this.length;
-    if (n === 0) return emptyAttention(q, this.headDim, options.statistics ?? false);
+    if (n === 0) return emptyAttention(q, this.headDim, options);
     const perKv = qHeads / this.kvHeads;
     const stored = this.positions.length;
     const chunks = stored / this.plan.chunk;
@@ -218,17 +220,18 @@ export class ShadowKVCacheLayer implements KVCacheLayer {
           ),
           scope,
         );
-        results.push({ output: result.output });
+        results.push({ output: result.output, ...(result.lse ? { lse: result.lse } : {}) });
         if (result.statistics) {
           // Keys that were not selected got no attention: scatter the selected ones into storage order.
           sums.push(scatterColumns(result.statistics.keySum.readFloat32Sync(), perKv, storageIndex, n));
           maxes.push(scatterColumns(result.statistics.keyMax.readFloat32Sync(), perKv, storageIndex, n));
         }
       }
-      const { output } = joinHeadResults(results, q.dtype);
-      if (!options.statistics) return { output };
+      const { output, lse } = joinHeadResults(results, q.dtype);
+      const rowLse = lse ? { lse } : {};
+      if (!options.statistics) return { output, ...rowLse };
       const stat = (rows: Float32Array[]) => tensor(concatArrays(rows, Float32Array), [qHeads, n], { dtype: 'f32', backend: this.backend });
-      return { output, statistics: { keySum: stat(sums), keyMax: stat(maxes) } };
+      return { output, statistics: { keySum: stat(sums), keyMax: stat(maxes) }, ...rowLse };
     } finally {
       scope.dispose();
     }

@@ -88,6 +88,11 @@ export class SharedKVLayer implements KVCacheLayer {
     return this.source.keyInput;
   }
 
+  /** As the source layer, whose `attend` this one is. */
+  get returnsLse(): boolean {
+    return this.source.returnsLse ?? false;
+  }
+
   /** The tokens this layer attends over: its source's. */
   get length(): number {
     return this.source.length;

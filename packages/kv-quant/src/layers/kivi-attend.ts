@@ -10,10 +10,11 @@ import type { AttendOptions, AttendResult, Tensor } from '@kvkit/tensor-core';
 export function kiviAttend(view: KiviCacheView, q: Tensor, options: AttendOptions): AttendResult {
   const { positions, statistics, ...mask } = options;
   const result = kiviDecodeAttention(q, view, { ...mask, queryPositions: positions, statistics: statistics ?? false });
-  if (!result.statistics) return { output: result.output };
+  const lse = result.lse ? { lse: result.lse } : {};
+  if (!result.statistics) return { output: result.output, ...lse };
   // The contract's statistics are keySum and keyMax; the kernel's extras are released here.
   const { keySum, keyMax, queryCount, rowProbabilities } = result.statistics;
   queryCount.dispose();
   rowProbabilities?.dispose();
-  return { output: result.output, statistics: { keySum, keyMax } };
+  return { output: result.output, statistics: { keySum, keyMax }, ...lse };
 }

@@ -108,6 +108,8 @@ export class MixedPrecisionLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput = 'post-rope' as const;
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   readonly high: Tier;
   readonly low: Tier;
   private readonly window: RecordStore;
@@ -203,10 +205,11 @@ export class MixedPrecisionLayer implements KVCacheLayer {
       output = result.output;
       const stats = result.statistics!;
       this.accumulate(stats.keySum.readFloat32Sync(), q.shape[0], positions, options);
-      if (wanted) return { output, statistics: stats };
+      const lse = result.lse ? { lse: result.lse } : {};
+      if (wanted) return { output, statistics: stats, ...lse };
       stats.keySum.dispose();
       stats.keyMax.dispose();
-      return { output };
+      return { output, ...lse };
     } finally {
       if (output) scope.dispose(output);
       else scope.dispose();

@@ -53,6 +53,8 @@ export class QuantizedCacheLayer implements KVCacheLayer {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly keyInput: 'post-rope' | 'pre-rope';
+  /** `attend` gives each row's log-sum-exp when asked (`returnLse`). */
+  readonly returnsLse = true;
   protected readonly backend: Backend;
   protected readonly positionBuffer: RowBuffer;
   private readonly invFreq: Tensor | undefined;
@@ -130,7 +132,8 @@ export class QuantizedCacheLayer implements KVCacheLayer {
       output = result.output;
       if (valueRotation) output = scope.track(valueRotation.forQueryHeads(scope.track(output), 'inverse'));
       if (output.dtype !== q.dtype) output = cast(scope.track(output), q.dtype);
-      return { output, ...(result.statistics ? { statistics: result.statistics } : {}) };
+      // A rotation of the keys (orthogonal) leaves every score, so the log-sum-exp, as it is.
+      return { output, ...(result.statistics ? { statistics: result.statistics } : {}), ...(result.lse ? { lse: result.lse } : {}) };
     } finally {
       if (output) scope.dispose(output);
       else scope.dispose();
