@@ -18,10 +18,21 @@ export interface ExpectedTensor {
   /** Added to every value at load, in f32 (Gemma's RMSNorm weights are stored as scale − 1). */
   offset?: number;
   /**
-   * The checkpoint stores the matrix transposed, input-major (GPT-2's Conv1D: [in, out]); `shape`
-   * and the parts' rows are those of the [out, in] matrix the runtime multiplies by.
+   * The checkpoint stores the matrix transposed, input-major (GPT-2's Conv1D: [in, out]; each
+   * matrix of gpt-oss's dequantized expert stacks: [experts, in, out]); `shape` and the parts'
+   * rows are those of the [out, in] matrices the runtime multiplies by.
    */
   transposed?: true;
+  /**
+   * The checkpoint stores it in MXFP4 (gpt-oss's experts as released): `name` holds the blocks, U8
+   * [...rows, cols / 32, 16], and this tensor the scales, U8 [...rows, cols / 32]; decoded to bf16 at load.
+   */
+  mxfp4Scales?: string;
+  /**
+   * The entries along axis 1 come in interleaved pairs (gpt-oss's gate_up_proj and its bias: each
+   * expert's gate and up rows alternate); loaded as the even ones, then the odd ones.
+   */
+  interleavedRows?: true;
 }
 
 /** Rows of a checkpoint tensor loaded as a tensor of their own, or placed in a stack of matrices at row `row`. */
@@ -151,6 +162,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     }
     const attending = !layer.mamba && !layer.deltaNet;
     if (attending) linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+    if (attending && config.attentionSinks) list.push(whole(`${p}.self_attn.sinks`, [numHeads], (t) => (layer.sinks = t)));
     if (config.qkNorm !== 'none' && attending) {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
       const whole = config.qkNorm === 'projection';
@@ -421,6 +433,10 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
     linearTensors(list, `${block}.shared_experts.down_proj`, d, size, config.mlpBias, (w) => (shared!.down = w));
     return;
   }
+  if (moe.clampedSwiglu) {
+    gptOssExpertTensors(list, config, moe, `${p}.mlp`, weights, stored);
+    return;
+  }
   const names = { ...QWEN_EXPERT_NAMES, ...(MODEL_FAMILIES[config.modelType] as ModelFamily).moe?.names };
   // transformers 5 saves the experts fused: gate_up_proj [experts, 2 · size, hidden] (each expert's
   // gate rows, then its up rows, as the stack holds them) and down_proj, under `fusedBlock` (Mixtral's: `mlp`).
@@ -440,6 +456,32 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   linearTensors(list, `${sharedBlock}.up_proj`, size, d, config.mlpBias, (w) => (shared.up = w));
   linearTensors(list, `${sharedBlock}.down_proj`, d, size, config.mlpBias, (w) => (shared.down = w));
   if (gated) linearTensors(list, `${block}.shared_expert_gate`, 1, d, false, (w) => (weights.sharedGate = w));
+}
+
+/**
+ * gpt-oss's mixture under `block` (`mlp`): router.weight and router.bias, then the experts as one
+ * stack each with their biases: experts.gate_up_proj (each expert's gate and up outputs interleaved)
+ * and experts.down_proj, either in MXFP4 as released (`…_blocks` and `…_scales`, output-major) or
+ * dequantized as transformers saves them (bf16, input-major: [experts, in, out]); the biases
+ * gate_up_proj_bias [experts, 2 · size] (interleaved alike) and down_proj_bias [experts, hidden].
+ */
+function gptOssExpertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConfig, block: string, weights: MoeWeights, stored: StoredNames): void {
+  const { hiddenSize: d } = config;
+  const { experts, expertSize: ff } = moe;
+  linearTensors(list, `${block}.router`, experts, d, true, (w) => (weights.router = w));
+  const e = `${block}.experts`;
+  const mxfp4 = stored(`${e}.gate_up_proj_blocks`);
+  const matrices: [name: string, shape: MatrixStack['shape'], assign: (t: Tensor) => void, interleaved: boolean][] = [
+    ['gate_up_proj', [experts, 2 * ff, d], (t) => (weights.gateUp = t), true],
+    ['down_proj', [experts, d, ff], (t) => (weights.down = t), false],
+  ];
+  for (const [name, shape, assign, interleaved] of matrices) {
+    const stack: MatrixStack = { name: `${e}.${name}`, shape, assign };
+    const layout = mxfp4 ? { name: `${e}.${name}_blocks`, mxfp4Scales: `${e}.${name}_scales` } : { name: `${e}.${name}`, transposed: true as const };
+    list.push({ ...into(layout.name, shape, stack, 0), ...layout, ...(interleaved ? { interleavedRows: true as const } : {}) });
+  }
+  list.push({ ...whole(`${e}.gate_up_proj_bias`, [experts, 2 * ff], (t) => (weights.gateUpBias = t)), interleavedRows: true });
+  list.push(whole(`${e}.down_proj_bias`, [experts, d], (t) => (weights.downBias = t)));
 }
 
 /**

@@ -55,6 +55,8 @@ export interface LlamaConfig extends LayerTraits {
   slidingLayers?: number[];
   /** The rotary base of the sliding-window layers where they have their own rope, without rope_scaling (Gemma 3's rope_local_base_freq; OLMo 3's rope_theta). */
   localRopeTheta?: number;
+  /** gpt-oss: a learned logit per query head (each layer's `sinks`) joins every row's softmax, weighing no value. */
+  attentionSinks?: true;
   /** Gemma 2: scores soft-capped to ±cap (cap · tanh(s / cap)) before the softmax. */
   attentionSoftcap?: number;
   /** Gemma 2: logits soft-capped to ±cap. */
@@ -147,7 +149,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
-    unsupported('quantization_config', method ?? c.quantization_config, 'unquantized f32, f16 or bf16 checkpoints');
+    // gpt-oss's released checkpoints store the experts in MXFP4 (the loader dequantizes them).
+    if (!(type === 'gpt_oss' && method === 'mxfp4')) unsupported('quantization_config', method ?? c.quantization_config, "unquantized f32, f16 or bf16 checkpoints (and gpt-oss's MXFP4 experts)");
   }
   const hiddenSize = positiveInt('hidden_size');
   const numHeads = positiveInt('num_attention_heads');
@@ -271,6 +274,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
     ...(moe ? { moe } : {}),
+    ...((MODEL_FAMILIES[type] as ModelFamily).attentionSinks ? { attentionSinks: true as const } : {}),
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
     ...(mamba1 ? { mamba1 } : {}),
@@ -397,7 +401,7 @@ function parseSlidingWindow(
   if ((MODEL_FAMILIES[type] as ModelFamily).hybrid) return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
-  if ((qwenFamily || everyLayer || type === 'exaone4') && c.sliding_window === null) return {};
+  if ((qwenFamily || everyLayer || type === 'exaone4' || type === 'gpt_oss') && c.sliding_window === null) return {};
   // Phi3Config, MixtralConfig and Starcoder2Config default to no window.
   if ((type === 'phi3' || type === 'mixtral' || type === 'starcoder2') && c.sliding_window === undefined) return {};
   const layerTypes = c.layer_types;
@@ -406,6 +410,9 @@ function parseSlidingWindow(
     sliding = readLayerTypes(layerTypes, numLayers, ['sliding_attention', 'full_attention'], invalid, unsupported).map((t) => t === 'sliding_attention');
   } else if (type === 'exaone4') {
     sliding = exaoneSlidingLayers(c.sliding_window_pattern, numLayers, invalid);
+  } else if (type === 'gpt_oss') {
+    // GptOssConfig's default: layers 0, 2, 4… slide, the others attend globally.
+    sliding = Array.from({ length: numLayers }, (_, i) => i % 2 === 0);
   } else if (gemma || type === 'olmo3' || type === 'cohere2') {
     // Olmo3Config's pattern and Cohere2Config's default: every fourth layer global.
     const pattern = type === 'olmo3' ? 4 : positiveInt('sliding_window_pattern', type === 'gemma3_text' ? 6 : type === 'cohere2' ? 4 : 2);

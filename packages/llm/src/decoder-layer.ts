@@ -1,5 +1,6 @@
 import {
   add,
+  InvalidConfigError,
   cast,
   concat,
   contiguous,
@@ -13,6 +14,7 @@ import {
   rsqrt,
   sigmoid,
   slice,
+  sub,
   sum,
   type Tensor,
   TensorScope,
@@ -179,7 +181,7 @@ function attentionBlock(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerInd
   const { numHeads, headDim } = config;
   const cacheLayer = cacheLayerOf(config, layerIndex);
   const { q, keyPreRope, key, value, outputGate } = projectQueryKeyValue(h, w, layerIndex, ctx, scope);
-  const attention = attendThroughCaches(q, keyPreRope, key, value, layerIndex, cacheLayer, ctx, scope);
+  const attention = attendThroughCaches(q, keyPreRope, key, value, layerIndex, cacheLayer, w.sinks, ctx, scope);
   if (ctx.onLayer) {
     const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
     ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
@@ -216,7 +218,8 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
 
 /**
  * Each segment's K/V into its cache layer (keys before or after RoPE, as the layer asks), then its
- * queries' attention through that layer; [qHeads, rows, headDim] for the whole batch.
+ * queries' attention through that layer, with gpt-oss's sinks where the layer has them;
+ * [qHeads, rows, headDim] for the whole batch.
  */
 function attendThroughCaches(
   q: Tensor,
@@ -225,6 +228,7 @@ function attendThroughCaches(
   value: Tensor,
   layerIndex: number,
   cacheLayer: number,
+  sinks: Tensor | undefined,
   ctx: LayerContext,
   scope: TensorScope,
 ): Tensor {
@@ -245,14 +249,35 @@ function attendThroughCaches(
       ...(window ? { window } : {}),
       ...(scale !== undefined ? { scale } : {}),
       ...(softcap !== undefined ? { softcap } : {}),
+      ...(sinks ? { returnLse: true } : {}),
     });
     if (result.statistics) {
       result.statistics.keySum.dispose();
       result.statistics.keyMax.dispose();
     }
-    return scope.track(result.output);
+    const output = scope.track(result.output);
+    if (!sinks) return output;
+    return withSinks(output, scope.track(requireLse(result.lse, cacheLayer)), sinks, scope);
   });
   return whole ? outputs[0] : scope.track(concat(outputs, 1));
+}
+
+/**
+ * Attention whose softmax also spans a learned logit per head that weighs no value (gpt-oss's
+ * sinks): each row's output over its keys, times Σ e^s / (Σ e^s + e^sink) = σ(lse − sink), from the
+ * layer's log-sum-exp. A row that saw no key stays zero.
+ */
+function withSinks(output: Tensor, lse: Tensor, sinks: Tensor, scope: TensorScope): Tensor {
+  const [heads, rows] = lse.shape;
+  const sinkColumn = scope.track(reshape(sinks.dtype === 'f32' ? sinks : scope.track(cast(sinks, 'f32')), [heads, 1]));
+  const share = scope.track(reshape(scope.track(sigmoid(scope.track(sub(lse, sinkColumn)))), [heads, rows, 1]));
+  return scope.track(mul(output, share.dtype === output.dtype ? share : scope.track(cast(share, output.dtype))));
+}
+
+/** The layer's log-sum-exp, which every cache layer of a model with sinks must give (`assertCacheGivesLse` checks before the pass). */
+function requireLse(lse: Tensor | undefined, cacheLayer: number): Tensor {
+  if (!lse) throw new InvalidConfigError(`cache layer ${cacheLayer} returned no log-sum-exp, which the model's attention sinks need`, { layer: cacheLayer });
+  return lse;
 }
 
 /** The model's norm of x: RMSNorm, or LayerNorm with its bias (GPT-NeoX). */

@@ -9,6 +9,8 @@ import {
   gelu,
   geluTanh,
   indexedMatmul,
+  maximum,
+  minimum,
   mul,
   relu,
   reshape,
@@ -93,17 +95,31 @@ function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope):
 
 /**
  * Each (row, expert) pair's hidden activations [pairs, expertSize]: act(gate) · up for gated experts
- * (their gate and up rows in one product), act(up) for ungated ones.
+ * (their gate and up rows in one product, plus gpt-oss's biases), act(up) for ungated ones;
+ * gpt-oss's clamped SwiGLU where the mixture has one.
  */
 function expertHidden(rows: Tensor, w: MoeWeights, experts: Tensor, config: LlamaConfig, moe: MoeConfig, scope: TensorScope): Tensor {
   const activation = ACTIVATIONS[config.mlpActivation];
   const product = (stack: Tensor) => scope.track(indexedMatmul(rows, stack, experts, { accumulate: PRODUCT_SUMS }));
   if (!w.gateUp) return scope.track(activation(product(w.up!)));
   const [pairs, size] = [rows.shape[0], moe.expertSize];
-  const gateUp = product(w.gateUp);
+  const gateUp = withExpertBias(product(w.gateUp), w.gateUpBias, experts, scope);
   const gate = scope.track(slice(gateUp, [0, 0], [pairs, size]));
   const up = scope.track(slice(gateUp, [0, size], [pairs, 2 * size]));
-  return scope.track(mul(scope.track(activation(gate)), up));
+  if (!moe.clampedSwiglu) return scope.track(mul(scope.track(activation(gate)), up));
+  // gpt-oss: (clamp(up, ±limit) + 1) · g · σ(alpha · g), with g = min(gate, limit).
+  const { alpha, limit } = moe.clampedSwiglu;
+  const g = scope.track(minimum(gate, limit));
+  const glu = scope.track(mul(g, scope.track(sigmoid(scope.track(mul(g, alpha))))));
+  const shifted = scope.track(add(scope.track(minimum(scope.track(maximum(up, -limit)), limit)), 1));
+  return scope.track(mul(glu, shifted));
+}
+
+/** Each (row, expert) pair's product plus its expert's bias row (gpt-oss's); the product itself where the experts have none. */
+function withExpertBias(product: Tensor, bias: Tensor | undefined, experts: Tensor, scope: TensorScope): Tensor {
+  if (!bias) return product;
+  const rows = scope.track(gather(bias, experts, 0));
+  return scope.track(add(product, rows.dtype === product.dtype ? rows : scope.track(cast(rows, product.dtype))));
 }
 
 /**
@@ -123,7 +139,7 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   const repeated = () => scope.track(reshape(scope.track(concat(Array<Tensor>(k).fill(scope.track(expandDims(h, 1))), 1)), [pairs, hidden]));
   const rows = k === 1 ? h : repeated();
   const activated = expertHidden(rows, w, experts, config, moe, scope);
-  const outputs = scope.track(indexedMatmul(activated, w.down, experts, { accumulate: PRODUCT_SUMS }));
+  const outputs = withExpertBias(scope.track(indexedMatmul(activated, w.down, experts, { accumulate: PRODUCT_SUMS })), w.downBias, experts, scope);
   const routeWeights = scope.track(reshape(chosen.dtype === h.dtype ? chosen : scope.track(cast(chosen, h.dtype)), [pairs, 1]));
   const weighted = scope.track(mul(outputs, routeWeights));
   const routed = scope.track(sum(scope.track(reshape(weighted, [n, k, hidden])), { axes: [1] }));

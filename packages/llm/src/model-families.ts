@@ -93,7 +93,14 @@ export interface ModelFamily {
     names?: Partial<ExpertNames>;
     /** mlp_only_layers and decoder_sparse_step are not read (Qwen3.5-MoE's config class drops them; GLM-4.5's model ignores them). */
     ignoresSparseStep?: true;
+    /**
+     * gpt-oss's experts: biases on the router and on every expert's projections, and the clamped
+     * SwiGLU (swiglu_alpha, swiglu_limit) in place of the plain one.
+     */
+    gptOssExperts?: true;
   };
+  /** A learned logit per query head that joins every row's softmax and takes its share of the weight on no value (gpt-oss's `sinks`). */
+  attentionSinks?: true;
 }
 
 /**
@@ -757,6 +764,33 @@ export const MODEL_FAMILIES = {
     moe: { expertSizeField: 'intermediate_size', normalize: false, names: { block: 'feed_forward', fusedBlock: 'feed_forward', router: 'router' } },
     // JambaConfig's defaults (Jamba-v0.1's sizes).
     configDefaults: { vocab_size: 65536, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-6, num_experts: 16, num_experts_per_tok: 2 },
+  },
+  gpt_oss: {
+    covers:
+      "OpenAI gpt-oss (GptOssForCausalLM: gpt-oss-20b, gpt-oss-120b): sliding-window and global layers in turn, a learned attention sink per head, biases on every projection, 4 of 32 or 128 experts per token with a clamped SwiGLU; MXFP4 experts are dequantized to bf16 at load",
+    architecture: 'GptOssForCausalLM',
+    maxPositions: 131072,
+    slidingWindow: 128,
+    attentionSinks: true,
+    // The router's top-k logits through a softmax: the top-k of the softmax, renormalized.
+    moe: { expertSizeField: 'intermediate_size', normalize: true, gptOssExperts: true },
+    configNames: { num_local_experts: 'num_experts' },
+    // GptOssConfig's defaults (gpt-oss-20b's sizes) and its default rope: YaRN ×32 from 4096 positions, not truncated.
+    configDefaults: {
+      vocab_size: 201088,
+      hidden_size: 2880,
+      intermediate_size: 2880,
+      num_hidden_layers: 36,
+      num_attention_heads: 64,
+      num_key_value_heads: 8,
+      head_dim: 64,
+      num_experts: 128,
+      num_experts_per_tok: 4,
+      rms_norm_eps: 1e-5,
+      attention_bias: true,
+      rope_theta: 150000,
+      rope_scaling: { rope_type: 'yarn', factor: 32, beta_fast: 32, beta_slow: 1, truncate: false, original_max_position_embeddings: 4096 },
+    },
   },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',

@@ -263,6 +263,7 @@ export class LlamaModel {
     const allPositions = concatInt32(segments.map((s) => s.positions));
     const reach = maxOf(allPositions) + 1;
     if (this.ropes.beyondOriginalContext(reach)) this.assertRotatedKeys(segments, reach);
+    if (this.config.attentionSinks) assertLseLayers(segments);
     const layerRope = this.ropes.forPass(reach);
     const scope = new TensorScope();
     try {
@@ -376,6 +377,22 @@ export class LlamaModel {
 
   private assertAlive(): void {
     if (this.disposed) throw new DisposedError('LlamaModel');
+  }
+}
+
+/**
+ * Attention sinks (gpt-oss) scale each row by its log-sum-exp, which only some cache layers give
+ * (`KVCacheLayer.returnsLse`): any other is refused before anything is written.
+ */
+function assertLseLayers(segments: readonly Segment[]): void {
+  for (const { cache } of segments) {
+    const layer = cache.layers.find((l) => !l.returnsLse);
+    if (!layer) continue;
+    throw new InvalidConfigError(
+      `forward: cache layer ${layer.layerIndex} (${layer.constructor.name}) gives no log-sum-exp, which this model's attention sinks need; ` +
+        'use a cache whose layers do (KVCacheLayer.returnsLse: every kvkit cache)',
+      { layer: layer.layerIndex },
+    );
   }
 }
 

@@ -25,6 +25,12 @@ export interface MoeConfig {
   routedScale: number;
   /** down(act(gate(x)) · up(x)) experts (stacked gate and up rows), or down(act(up(x))) ones (Nemotron-H's ReLU² experts). */
   gatedExperts: boolean;
+  /**
+   * gpt-oss's experts: biases on the router's logits and on each expert's gate/up and down
+   * projections, and a clamped SwiGLU, (clamp(up, ±limit) + 1) · g · σ(alpha · g) with
+   * g = min(gate, limit) (swiglu_alpha, swiglu_limit).
+   */
+  clampedSwiglu?: { alpha: number; limit: number };
 }
 
 /**
@@ -67,8 +73,7 @@ export function parseMoeConfig(
   const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) =>
     routedLayers ? !routedLayers.includes(i) : i < (firstDense as number) || (only as number[]).includes(i) || (i + 1) % step !== 0,
   );
-  const routedScale = c.routed_scaling_factor ?? 1;
-  if (typeof routedScale !== 'number' || !(routedScale > 0) || !Number.isFinite(routedScale)) invalid('routed_scaling_factor', `must be a positive number, got ${JSON.stringify(routedScale)}`);
+  const routedScale = positiveNumber(c, 'routed_scaling_factor', 1, invalid);
   const sigmoid = family.sigmoidRouter;
   return {
     experts,
@@ -80,9 +85,17 @@ export function parseMoeConfig(
     scoring: sigmoid ? 'sigmoid' : 'softmax',
     selectionBias: family.correctionBias === true || (sigmoid !== undefined && (sigmoid.selectionBias === 'always' || c.use_expert_bias === true)),
     normalizeEpsilon: sigmoid?.normalizeEpsilon ?? 0,
-    routedScale: routedScale as number,
+    routedScale,
     gatedExperts: !family.ungatedExperts,
+    ...(family.gptOssExperts ? { clampedSwiglu: { alpha: positiveNumber(c, 'swiglu_alpha', 1.702, invalid), limit: positiveNumber(c, 'swiglu_limit', 7, invalid) } } : {}),
   };
+}
+
+/** A positive finite number field of the config, or its default. */
+function positiveNumber(c: Record<string, unknown>, field: string, fallback: number, invalid: (field: string, problem: string) => never): number {
+  const value = c[field] ?? fallback;
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) return invalid(field, `must be a positive number, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /**

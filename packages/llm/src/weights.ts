@@ -21,6 +21,7 @@ import type { LoadProgress } from './load-model.js';
 import { type ModelFiles, requireFile } from './model-source.js';
 import { type ExpectedTensor, expectedTensors, type RowRange, rowsOf, type WeightTarget } from './checkpoint-tensors.js';
 import { StackFiller } from './matrix-stacks.js';
+import { mxfp4ScalesShape, runtimeLayout, storedShape } from './stored-layouts.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 
 /** A linear layer in HF layout: weight [out, in], optional bias [out]. */
@@ -50,6 +51,8 @@ export interface LayerWeights {
   deltaNet?: DeltaNetWeights;
   /** Qwen3.5's and Qwen3-Next's output gate: the rows of q_proj that give each head's gate beside its query (`config.attentionOutputGate`). */
   qGate?: LinearWeights;
+  /** gpt-oss's attention sinks [heads]: each query head's learned logit in every row's softmax (`config.attentionSinks`). */
+  sinks?: Tensor;
   /** RMSNorm weights of queries and keys (`config.qkNorm`): [headDim] per head (Qwen3, Gemma 3) or [heads · headDim] (OLMo 2). */
   qNorm?: Tensor;
   kNorm?: Tensor;
@@ -152,6 +155,9 @@ export interface MoeWeights {
   up?: Tensor;
   /** [experts, hidden, expertSize]. */
   down: Tensor;
+  /** gpt-oss: each expert's gate/up bias [experts, 2 · expertSize] (gate's, then up's, as `gateUp` stacks them) and down bias [experts, hidden]. */
+  gateUpBias?: Tensor;
+  downBias?: Tensor;
   /** LFM2-MoE's expert_bias, Nemotron-H's e_score_correction_bias [experts]: added to the router's scores to choose the experts, not to weigh them. */
   selectionBias?: Tensor;
   /** A shared expert (Qwen2-MoE's, Granite's shared_mlp) and Qwen2-MoE's gate on it ([1, hidden]: sigmoid of it scales the shared expert's output). */
@@ -223,9 +229,9 @@ export async function loadWeights(
               tensor: item.name,
             });
           }
-          assertShape(shardName, entry, item.transposed ? [item.shape[1], item.shape[0]] : item.shape);
-          const stored = await shard.read(entry);
-          const bytes = item.transposed ? transposedBytes(stored, entry.shape[0], entry.shape[1]) : stored;
+          assertShape(shardName, entry, storedShape(item));
+          const scales = item.mxfp4Scales === undefined ? undefined : await readMxfp4Scales(files, index, shard, shardName, item);
+          const { bytes, entry: laidOut } = runtimeLayout(item, entry, await shard.read(entry), scales, shardName);
           const load = (data: Uint8Array, shape: number[], from: SafetensorsEntry) =>
             (pool && shape.length === 2 && pooledTensor(pool, data, from, shape, halfWeights, shardName, backend)) ||
             floatTensor(withOffset(decodeSafetensorsFloat32(data, from, shardName), item.offset), shape, dtype, backend);
@@ -236,7 +242,7 @@ export async function loadWeights(
             const data = rowsFrom(bytes, rowBytes, part.ranges);
             if ('stack' in part) {
               // A stored stack (Granite's [experts, rows, cols]) counts its matrices' rows.
-              const whole = stacks.place(part.stack, part.row, rowsOf(part) * sizeOf(item.shape.slice(1, -1)), data, entry, shardName);
+              const whole = stacks.place(part.stack, part.row, rowsOf(part) * sizeOf(item.shape.slice(1, -1)), data, laidOut, shardName);
               if (!whole) continue;
               const matrix = load(whole.bytes, whole.entry.shape, whole.entry);
               const t = reshape(matrix, part.stack.shape);
@@ -245,7 +251,7 @@ export async function loadWeights(
               part.stack.assign(t);
               continue;
             }
-            const t = load(data, [rowsOf(part), ...item.shape.slice(1)], entry);
+            const t = load(data, [rowsOf(part), ...item.shape.slice(1)], laidOut);
             loaded.push(t);
             part.assign(t);
           }
@@ -267,17 +273,27 @@ export async function loadWeights(
   return { ...(target as LlamaWeights), bytes, ...(pool ? { pool } : {}) };
 }
 
-/** The bytes of a [rows, cols] matrix stored row-major, rearranged as its transpose [cols, rows] (whatever its element size). */
-function transposedBytes(bytes: Uint8Array, rows: number, cols: number): Uint8Array {
-  const width = bytes.length / (rows * cols);
-  const View = ({ 1: Uint8Array, 2: Uint16Array, 4: Uint32Array } as const)[width as 1 | 2 | 4];
-  if (!View) throw new CorruptModelFileError('model.safetensors', `a ${width}-byte element type cannot be transposed at load`);
-  // Element views need an aligned start: a tensor's bytes inside a shard may begin anywhere.
-  const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
-  const source = new View(aligned.buffer as ArrayBuffer, aligned.byteOffset, rows * cols);
-  const out = new View(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = source[r * cols + c];
-  return new Uint8Array(out.buffer);
+/**
+ * The scales of an MXFP4 tensor (`ExpectedTensor.mxfp4Scales`), U8 with one per block: from the
+ * shard being read, or from the shard the index places them in.
+ */
+async function readMxfp4Scales(files: ModelFiles, index: ReturnType<typeof parseShardIndex> | undefined, shard: ShardReader, shardName: string, item: ExpectedTensor): Promise<Uint8Array> {
+  const name = item.mxfp4Scales!;
+  const check = (fileName: string, entry: SafetensorsEntry | undefined): SafetensorsEntry => {
+    if (!entry) throw new CorruptModelFileError(fileName, `tensor "${name}" is missing (the scales of ${item.name})`, { tensor: name });
+    assertShape(fileName, entry, mxfp4ScalesShape(item));
+    if (entry.dtype !== 'U8') throw new CorruptModelFileError(fileName, `tensor "${name}" must be U8 MXFP4 scales, got ${entry.dtype}`, { tensor: name });
+    return entry;
+  };
+  const here = entryOf(shard.header, name);
+  const other = here || !index ? undefined : index.weightMap.get(storedName(name, (n) => index.weightMap.has(n)));
+  if (!other) return shard.read(check(shardName, here));
+  const reader = await openShard(files, other);
+  try {
+    return await reader.read(check(other, entryOf(reader.header, name)));
+  } finally {
+    await reader.close();
+  }
 }
 
 /** The bytes of rows `ranges` of a tensor's `bytes`, in that order (one range: a view, no copy). */

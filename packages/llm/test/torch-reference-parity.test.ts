@@ -13,7 +13,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['arcee-relu2', 'bamba', 'cohere-parallel', 'cohere2-sliding-nope', 'ernie4_5-bias', 'ernie4_5-moe', 'exaone4-bf16', 'exaone4-hybrid', 'falcon-h1', 'falcon-h1-bf16', 'falcon-h1-norm', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-moe', 'glm4-moe-qknorm', 'glm4-sandwich', 'gpt2', 'gpt2-f16', 'granite-multipliers', 'granite4-hybrid-dense', 'granite4-hybrid-moe', 'granitemoe-shared', 'granitemoe-stacked', 'jamba', 'jamba-bf16', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'nemotron-h', 'nemotron-h-bf16', 'nemotron-h-moe', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-next', 'qwen3-qk-norm', 'qwen3_5-bf16', 'qwen3_5-hybrid', 'qwen3_5-moe', 'seed-oss-bias', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm', 'starcoder2']);
+    expect(fixtures).toEqual(['arcee-relu2', 'bamba', 'cohere-parallel', 'cohere2-sliding-nope', 'ernie4_5-bias', 'ernie4_5-moe', 'exaone4-bf16', 'exaone4-hybrid', 'falcon-h1', 'falcon-h1-bf16', 'falcon-h1-norm', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-moe', 'glm4-moe-qknorm', 'glm4-sandwich', 'gpt-oss', 'gpt-oss-bf16', 'gpt2', 'gpt2-f16', 'granite-multipliers', 'granite4-hybrid-dense', 'granite4-hybrid-moe', 'granitemoe-shared', 'granitemoe-stacked', 'jamba', 'jamba-bf16', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'nemotron-h', 'nemotron-h-bf16', 'nemotron-h-moe', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-next', 'qwen3-qk-norm', 'qwen3_5-bf16', 'qwen3_5-hybrid', 'qwen3_5-moe', 'seed-oss-bias', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm', 'starcoder2']);
   });
 
   for (const name of fixtures) {
@@ -133,6 +133,10 @@ describe('parity with the independent PyTorch reference', () => {
     // Arcee's YaRN and Seed-OSS's q/k/v biases each matter (Arcee's relu² MLP: the parity itself).
     ['arcee-relu2', { rope_scaling: null }],
     ['seed-oss-bias', { attention_bias: false }],
+    // gpt-oss: the window, which layers slide, and YaRN untruncated each matter (sinks, biases and the clamp: gpt-oss.test.ts).
+    ['gpt-oss', { sliding_window: null }],
+    ['gpt-oss-bf16', { layer_types: ['sliding_attention', 'full_attention', 'full_attention'] }],
+    ['gpt-oss-bf16', { rope_scaling: { rope_type: 'yarn', factor: 4, beta_fast: 32, beta_slow: 1, truncate: true, original_max_position_embeddings: 32 } }],
     // Each of Falcon-H1's μP multipliers matters, and so does how its mixer gates and normalizes.
     ...(['key_multiplier', 'attention_in_multiplier', 'attention_out_multiplier', 'ssm_in_multiplier', 'ssm_out_multiplier', 'embedding_multiplier', 'lm_head_multiplier'] as const).map(
       (field) => ['falcon-h1', { [field]: 1, time_step_limit: null }] as const,
