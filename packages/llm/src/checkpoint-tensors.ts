@@ -86,6 +86,12 @@ export function expectedTensors(config: LlamaConfig, target: WeightTarget, store
   return config.modelType === 'phi' ? phiTensors(config, target) : llamaTensors(config, target, stored);
 }
 
+/** The LM head: lm_head.weight unless the embeddings are tied, and its bias where the family has one (Phi's; Phi-3.5-MoE's with lm_head_bias). */
+function lmHeadTensors(list: ExpectedTensor[], config: LlamaConfig, target: WeightTarget): void {
+  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [config.vocabSize, config.hiddenSize], (t) => (target.lmHead = t)));
+  if (config.lmHeadBias) list.push(whole('lm_head.bias', [config.vocabSize], (t) => (target.lmHeadBias = t)));
+}
+
 /** A linear layer's weight (and bias) under `prefix`, filled into a new LinearWeights handed to `set`. */
 function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void): void {
   const weights: LinearWeights = {} as LinearWeights;
@@ -202,7 +208,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     if (!layer.moe && !layer.down) linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
   }
   normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
-  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  lmHeadTensors(list, config, target);
   return list;
 }
 
@@ -296,7 +302,7 @@ function bambaLayoutTensors(config: LlamaConfig, target: WeightTarget, stored: S
     linearTensors(list, `${p}.feed_forward.down_proj`, d, ff, mlpBias, (w) => (layer.down = w));
   }
   normTensors(list, config, 'model.final_layernorm', d, (t) => (target.finalNorm = t));
-  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  lmHeadTensors(list, config, target);
   return list;
 }
 
@@ -336,7 +342,7 @@ function nemotronHTensors(config: LlamaConfig, target: WeightTarget, stored: Sto
     }
   }
   normTensors(list, config, 'model.norm_f', d, (t) => (target.finalNorm = t));
-  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  lmHeadTensors(list, config, target);
   return list;
 }
 
@@ -596,8 +602,7 @@ function phiTensors(config: LlamaConfig, target: WeightTarget): ExpectedTensor[]
     linear(`${p}.mlp.fc2`, d, ff, (w) => (layer.down = w));
   }
   layerNorm('model.final_layernorm', (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
-  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
-  if (config.lmHeadBias) list.push(whole('lm_head.bias', [vocabSize], (t) => (target.lmHeadBias = t)));
+  lmHeadTensors(list, config, target);
   return list;
 }
 
@@ -640,6 +645,6 @@ function lfm2Tensors(config: LlamaConfig, target: WeightTarget, stored: StoredNa
     linear(`${p}.feed_forward.w2`, d, ff, (w) => (layer.down = w));
   }
   norm('model.embedding_norm', d, (t) => (target.finalNorm = t));
-  if (!config.tieWordEmbeddings) list.push(whole('lm_head.weight', [vocabSize, d], (t) => (target.lmHead = t)));
+  lmHeadTensors(list, config, target);
   return list;
 }

@@ -133,8 +133,10 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   };
 
   const architectures = c.architectures;
-  if (Array.isArray(architectures) && architectures.length > 0 && !architectures.includes(MODEL_FAMILIES[type].architecture)) {
-    unsupported('architectures', architectures, `${MODEL_FAMILIES[type].architecture} for model_type ${type}`);
+  const family = MODEL_FAMILIES[type] as ModelFamily;
+  const known = [family.architecture, ...(family.releasedArchitectures ?? [])];
+  if (Array.isArray(architectures) && architectures.length > 0 && !known.some((name) => architectures.includes(name))) {
+    unsupported('architectures', architectures, `${known.join(' or ')} for model_type ${type}`);
   }
   const gemma = type === 'gemma3_text' || type === 'gemma2';
   const traits = layerTraits(type);
@@ -178,7 +180,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const original = c.original_max_position_embeddings;
   const ropeContext: RopeScalingContext = { maxPositionEmbeddings: maxPositions, ...(typeof original === 'number' ? { originalMaxPositionEmbeddings: original } : {}) };
   const gemmaFields = gemma ? parseGemma(c, type, fileName, ropeContext, unsupported, positiveNumber) : undefined;
-  const { ropeTheta, ropeScaling } = gemmaFields?.rope ?? parseRope(c, fileName, ropeContext, unsupported, positiveNumber);
+  const rope = gemmaFields?.rope ?? parseRope(c, fileName, ropeContext, unsupported, positiveNumber);
+  const { ropeTheta } = rope;
+  const ropeScaling = type === 'phimoe' ? withPhimoeMscales(rope.ropeScaling, c, positiveNumber) : rope.ropeScaling;
   if (ropeScaling.type === 'longrope') {
     for (const [key, factors] of [['short_factor', ropeScaling.shortFactor], ['long_factor', ropeScaling.longFactor]] as const) {
       if (factors.length !== rotaryDim / 2) invalid(c.rope_parameters ? 'rope_parameters' : 'rope_scaling', `${key} has ${factors.length} entries; ${rotaryDim} rotary channels need ${rotaryDim / 2}`);
@@ -273,6 +277,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
+    // Phi-3.5-MoE's LM head carries a bias with lm_head_bias.
+    ...(type === 'phimoe' ? { lmHeadBias: c.lm_head_bias === true } : {}),
     ...(moe ? { moe } : {}),
     ...((MODEL_FAMILIES[type] as ModelFamily).attentionSinks ? { attentionSinks: true as const } : {}),
     ...(shortConv ? { shortConv } : {}),
@@ -284,6 +290,18 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
     attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !nonAttending.has(i)),
   };
+}
+
+/**
+ * Phi-3.5-MoE's LongRoPE scales queries and keys by its own factors, short_mscale within the
+ * original context and long_mscale beyond it (PhimoeRotaryEmbedding), in place of LongRoPE's
+ * attention factor, which stands in for either one its rope_scaling leaves out.
+ */
+function withPhimoeMscales(scaling: RopeScaling, c: Record<string, unknown>, positiveNumber: (value: unknown, field: string) => number): RopeScaling {
+  if (scaling.type !== 'longrope') return scaling;
+  const raw = (c.rope_parameters ?? c.rope_scaling) as Record<string, unknown>;
+  const mscale = (key: string) => (raw[key] === undefined || raw[key] === null ? scaling.attentionFactor : positiveNumber(raw[key], `rope_scaling.${key}`));
+  return { ...scaling, attentionFactor: mscale('short_mscale'), longAttentionFactor: mscale('long_mscale') };
 }
 
 /** `eos_token_id` may be a number, a list, or absent. */
@@ -395,15 +413,15 @@ function parseSlidingWindow(
 ): { slidingWindow?: number; slidingLayers?: number[] } {
   const qwenFamily = type === 'qwen2' || type === 'qwen3' || type === 'smollm3' || type === 'qwen2_moe' || type === 'qwen3_moe';
   // A window on every layer, where the config gives one.
-  const everyLayer = type === 'mistral' || type === 'ministral' || type === 'phi3' || type === 'mixtral' || type === 'starcoder2';
+  const everyLayer = type === 'mistral' || type === 'ministral' || type === 'phi3' || type === 'mixtral' || type === 'starcoder2' || type === 'phimoe';
   const gemma = type === 'gemma2' || type === 'gemma3_text';
   // A hybrid's layer lists name its mixers; it attends without a window.
   if ((MODEL_FAMILIES[type] as ModelFamily).hybrid) return {};
   // Qwen's window exists only with use_sliding_window; Mistral's and Phi-3's unless null.
   if (qwenFamily && c.use_sliding_window !== true) return {};
   if ((qwenFamily || everyLayer || type === 'exaone4' || type === 'gpt_oss') && c.sliding_window === null) return {};
-  // Phi3Config, MixtralConfig and Starcoder2Config default to no window.
-  if ((type === 'phi3' || type === 'mixtral' || type === 'starcoder2') && c.sliding_window === undefined) return {};
+  // Phi3Config, MixtralConfig, Starcoder2Config and PhimoeConfig default to no window.
+  if ((type === 'phi3' || type === 'mixtral' || type === 'starcoder2' || type === 'phimoe') && c.sliding_window === undefined) return {};
   const layerTypes = c.layer_types;
   let sliding: boolean[];
   if (Array.isArray(layerTypes)) {

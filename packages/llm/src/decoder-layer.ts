@@ -200,7 +200,7 @@ function attentionBlock(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerInd
 function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: number, ctx: LayerContext, scope: TensorScope) {
   const { config } = ctx;
   const { numHeads, numKvHeads, headDim } = config;
-  const { invFreq, queryGain } = ctx.layerRope(layerIndex);
+  const { invFreq, queryGain, keyGain } = ctx.layerRope(layerIndex);
   // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
   const rotate = (t: Tensor) => scope.track(invFreq ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
   const heads = (projected: Tensor, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(projected, norm, count, config, scope), count, headDim, scope);
@@ -211,7 +211,8 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const keyScale = config.falconH1?.key ?? 1;
   const keyHeads = heads(linear(h, w.k, scope), numKvHeads, w.kNorm);
   const keyPreRope = scope.track(keyScale === 1 ? contiguous(keyHeads) : mul(keyHeads, keyScale));
-  const key = invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
+  const rotated = invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
+  const key = keyGain ? scope.track(mul(rotated, keyGain)) : rotated;
   const value = scope.track(contiguous(heads(linear(h, w.v, scope), numKvHeads)));
   return { q, keyPreRope, key, value, outputGate };
 }

@@ -27,6 +27,7 @@ import {
 import type { LlamaConfig } from './config.js';
 import { linear, PRODUCT_SUMS } from './linear.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
+import { sparseMixerRoute } from './sparse-mixer.js';
 import type { LayerWeights, MlpWeights, MoeWeights } from './weights.js';
 
 /** ReLU² (Nemotron-H's MLP): relu(x)². */
@@ -56,9 +57,9 @@ export function feedForward(h: Tensor, w: LayerWeights, layerIndex: number, conf
 function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope): { chosen: Tensor; experts: Tensor } {
   const n = h.shape[0];
   const k = moe.expertsPerToken;
-  const logits = linear(h, w.router, scope);
+  const logits = f32Logits(h, w, scope);
   const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
-  const scores = scope.track(moe.scoring === 'sigmoid' ? sigmoid(f32(logits)) : softmax(f32(logits), -1));
+  const scores = scope.track(moe.scoring === 'sigmoid' ? sigmoid(logits) : softmax(logits, -1));
   const top = topk(w.selectionBias ? scope.track(add(scores, f32(w.selectionBias))) : scores, k);
   scope.track(top.values);
   scope.track(top.indices);
@@ -76,6 +77,12 @@ function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope)
   }
   if (moe.routedScale !== 1) chosen = scope.track(mul(chosen, moe.routedScale));
   return { chosen, experts };
+}
+
+/** The router's logits [n, experts] in f32 (the routing's arithmetic is f32 whatever the model's dtype). */
+function f32Logits(h: Tensor, w: MoeWeights, scope: TensorScope): Tensor {
+  const logits = linear(h, w.router, scope);
+  return logits.dtype === 'f32' ? logits : scope.track(cast(logits, 'f32'));
 }
 
 /**
@@ -134,7 +141,7 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   const [n, hidden] = h.shape;
   const k = moe.expertsPerToken;
   const pairs = n * k;
-  const { chosen, experts } = routeRows(h, w, moe, scope);
+  const { chosen, experts } = moe.sparseMixer ? sparseMixerRoute(f32Logits(h, w, scope), moe.sparseMixer.jitter, scope) : routeRows(h, w, moe, scope);
   // Row r of h once for each of its k experts, in the order topk lists them (a copy on the device: nothing uploaded per layer).
   const repeated = () => scope.track(reshape(scope.track(concat(Array<Tensor>(k).fill(scope.track(expandDims(h, 1))), 1)), [pairs, hidden]));
   const rows = k === 1 ? h : repeated();

@@ -12,6 +12,13 @@ export interface LayerRope {
    * queries take it twice and the cached keys stay as RoPE leaves them.
    */
   queryGain?: Tensor;
+  /**
+   * [headDim]: a gain on the rotated channels of this pass's keys, where the factor differs by pass
+   * (Phi-3.5-MoE's long_mscale beyond the original context, its short_mscale within): HF scales each
+   * pass's keys by that pass's factor, so cached keys keep the factor of the pass that wrote them.
+   * Keys of passes within the original context take none; `queryGain` then carries the rest.
+   */
+  keyGain?: Tensor;
 }
 
 /**
@@ -41,6 +48,11 @@ export class LayerRopes {
   /** The frequencies on the backend, one tensor per distinct array. */
   private readonly tensors = new Map<Float32Array, Tensor>();
   private readonly queryGain?: Tensor;
+  /**
+   * Beyond the original context where the factor changes there (long m against short s): queries
+   * take m·s and keys m/s, so that a score takes m_query · m_key whichever passes wrote its keys.
+   */
+  private readonly longGains?: { query: Tensor; key: Tensor };
   /** The layers the scaling (and its attention factor) applies to: those on the model's frequencies. */
   private readonly scaledLayers: boolean[];
   /** Each layer's frequencies with `model` as the model's own (local and NoPE layers keep theirs). */
@@ -71,13 +83,18 @@ export class LayerRopes {
     for (const frequencies of new Set([global, ...this.layerFrequencies])) {
       if (frequencies !== none) this.tensors.set(frequencies, tensor(frequencies, [frequencies.length], { dtype: 'f32', backend }));
     }
+    // The rotated channels times `factor`, the others as they are, in the model's dtype.
+    const gain = (factor: number): Tensor => {
+      const f32 = tensor(new Float32Array(config.headDim).fill(1).fill(factor, 0, rotaryDim), [config.headDim], { dtype: 'f32', backend });
+      if (dtype === 'f32') return f32;
+      const cast16 = cast(f32, dtype);
+      f32.dispose();
+      return cast16;
+    };
     const factor = ropeAttentionFactor(ropeScaling);
-    if (factor !== 1) {
-      const gain = new Float32Array(config.headDim).fill(1).fill(factor * factor, 0, rotaryDim);
-      const f32 = tensor(gain, [config.headDim], { dtype: 'f32', backend });
-      this.queryGain = dtype === 'f32' ? f32 : cast(f32, dtype);
-      if (this.queryGain !== f32) f32.dispose();
-    }
+    if (factor !== 1) this.queryGain = gain(factor * factor);
+    const long = ropeScaling.type === 'longrope' ? ropeScaling.longAttentionFactor : undefined;
+    if (long !== undefined && long !== factor) this.longGains = { query: gain(long * factor), key: gain(long / factor) };
   }
 
   /** Whether a pass reaching `sequenceLength` (its largest position + 1) rotates with other frequencies than `layerFrequencies`. */
@@ -90,9 +107,10 @@ export class LayerRopes {
     const beyond = this.beyondOriginalContext(sequenceLength) ? this.beyondFor(sequenceLength) : undefined;
     const frequencies = beyond?.perLayer ?? this.layerFrequencies;
     const tensorOf = (f: Float32Array) => (f === beyond?.model ? beyond.tensor : this.tensors.get(f));
+    const gains = beyond && this.longGains ? { queryGain: this.longGains.query, keyGain: this.longGains.key } : this.queryGain ? { queryGain: this.queryGain } : {};
     return (layer) => {
       const invFreq = tensorOf(frequencies[layer]);
-      return { ...(invFreq ? { invFreq } : {}), ...(this.queryGain && this.scaledLayers[layer] ? { queryGain: this.queryGain } : {}) };
+      return { ...(invFreq ? { invFreq } : {}), ...(this.scaledLayers[layer] ? gains : {}) };
     };
   }
 
@@ -110,5 +128,7 @@ export class LayerRopes {
     for (const t of this.tensors.values()) t.dispose();
     this.current?.tensor.dispose();
     this.queryGain?.dispose();
+    this.longGains?.query.dispose();
+    this.longGains?.key.dispose();
   }
 }

@@ -33,6 +33,8 @@ export interface ModelFamily {
   covers: string;
   /** Its `architectures` entry. */
   architecture: string;
+  /** Other `architectures` entries its released configs carry (the remote-code class a checkpoint was first published with). */
+  releasedArchitectures?: readonly string[];
   /** The transformers class defaults for a config that leaves them out. */
   maxPositions: number;
   slidingWindow: number | null;
@@ -98,6 +100,8 @@ export interface ModelFamily {
      * SwiGLU (swiglu_alpha, swiglu_limit) in place of the plain one.
      */
     gptOssExperts?: true;
+    /** Phi-3.5-MoE's SparseMixer routing (two experts, each from a softmax over the logits near its own; router_jitter_noise). */
+    sparseMixer?: true;
   };
   /** A learned logit per query head that joins every row's softmax and takes its share of the weight on no value (gpt-oss's `sinks`). */
   attentionSinks?: true;
@@ -764,6 +768,21 @@ export const MODEL_FAMILIES = {
     moe: { expertSizeField: 'intermediate_size', normalize: false, names: { block: 'feed_forward', fusedBlock: 'feed_forward', router: 'router' } },
     // JambaConfig's defaults (Jamba-v0.1's sizes).
     configDefaults: { vocab_size: 65536, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, rms_norm_eps: 1e-6, num_experts: 16, num_experts_per_tok: 2 },
+  },
+  phimoe: {
+    covers:
+      'Microsoft Phi-3.5-MoE (PhimoeForCausalLM: 2 of 16 experts per token chosen by SparseMixer, LayerNorms with biases, biases on q/k/v/o and the LM head, LongRoPE with its own attention factors)',
+    architecture: 'PhimoeForCausalLM',
+    // As published, before transformers had the class: the remote code's name.
+    releasedArchitectures: ['PhiMoEForCausalLM'],
+    maxPositions: 4096 * 32,
+    slidingWindow: null,
+    layer: { normKind: 'layer', normBias: true },
+    moe: { expertSizeField: 'intermediate_size', normalize: false, sparseMixer: true, names: { block: 'block_sparse_moe', projections: ['w1', 'w3', 'w2'] } },
+    // Its LayerNorms' epsilon is named rms_norm_eps.
+    configNames: { num_local_experts: 'num_experts', rms_norm_eps: 'layer_norm_eps' },
+    // PhimoeConfig's defaults.
+    configDefaults: { vocab_size: 32064, hidden_size: 4096, intermediate_size: 6400, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, num_experts: 16, num_experts_per_tok: 2, rms_norm_eps: 1e-5, router_jitter_noise: 0.01 },
   },
   gpt_oss: {
     covers:

@@ -31,6 +31,12 @@ export interface MoeConfig {
    * g = min(gate, limit) (swiglu_alpha, swiglu_limit).
    */
   clampedSwiglu?: { alpha: number; limit: number };
+  /**
+   * Phi-3.5-MoE's SparseMixer (inference): the top expert, weighed by its softmax over the logits
+   * s with (max − s) / max(|s|, max) ≤ 2·jitter, then the best of the rest, weighed likewise
+   * against the second max; two experts, not renormalized (router_jitter_noise).
+   */
+  sparseMixer?: { jitter: number };
 }
 
 /**
@@ -55,6 +61,8 @@ export function parseMoeConfig(
   const expertsPerToken = positiveInt('num_experts_per_tok');
   if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);
   const normalizeTopK = family.normalize === 'config' ? c.norm_topk_prob === true : family.normalize;
+  // SparseMixer picks exactly two experts (transformers raises otherwise).
+  if (family.sparseMixer && expertsPerToken !== 2) unsupported('num_experts_per_tok', expertsPerToken, '2 (SparseMixer routes each token to two experts)');
   const step = family.ignoresSparseStep ? 1 : positiveInt('decoder_sparse_step', 1);
   const only = family.ignoresSparseStep ? [] : (c.mlp_only_layers ?? []);
   if (!Array.isArray(only) || !only.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) {
@@ -87,8 +95,17 @@ export function parseMoeConfig(
     normalizeEpsilon: sigmoid?.normalizeEpsilon ?? 0,
     routedScale,
     gatedExperts: !family.ungatedExperts,
+    ...(family.sparseMixer ? { sparseMixer: { jitter: sparseMixerJitter(c, invalid, unsupported) } } : {}),
     ...(family.gptOssExperts ? { clampedSwiglu: { alpha: positiveNumber(c, 'swiglu_alpha', 1.702, invalid), limit: positiveNumber(c, 'swiglu_limit', 7, invalid) } } : {}),
   };
+}
+
+/** SparseMixer's router_jitter_noise ε, below 0.5: from there on 2ε ≥ 1 keeps every logit, which `sparseMixerRoute`'s threshold form does not cover. */
+function sparseMixerJitter(c: Record<string, unknown>, invalid: (field: string, problem: string) => never, unsupported: (field: string, value: unknown, supported: string) => never): number {
+  const value = c.router_jitter_noise;
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) return invalid('router_jitter_noise', `must be a number >= 0, got ${JSON.stringify(value)}`);
+  if (value >= 0.5) unsupported('router_jitter_noise', value, 'below 0.5 (Phi-3.5-MoE: 0.01)');
+  return value;
 }
 
 /** A positive finite number field of the config, or its default. */

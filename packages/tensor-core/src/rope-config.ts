@@ -38,7 +38,8 @@ export type RopeScaling =
   /**
    * LongRoPE (Phi-3, Phi-4): each frequency divided by its own searched factor, `shortFactor`
    * within the original context and `longFactor` beyond it; queries and keys are scaled by
-   * `attentionFactor`.
+   * `attentionFactor`, or by `longAttentionFactor` in a pass beyond the original context where
+   * one is given (Phi-3.5-MoE's short_mscale and long_mscale).
    */
   | {
       type: 'longrope';
@@ -46,6 +47,7 @@ export type RopeScaling =
       longFactor: number[];
       originalMaxPositionEmbeddings: number;
       attentionFactor: number;
+      longAttentionFactor?: number;
     };
 
 export const SUPPORTED_ROPE_SCALING = ['default', 'linear', 'ntk', 'dynamic', 'llama3', 'yarn', 'longrope'] as const;
