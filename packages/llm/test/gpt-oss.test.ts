@@ -11,7 +11,7 @@ import { loadModel, parseModelConfig } from '../src/index.js';
 import { dequantizeMxfp4 } from '../src/mxfp4.js';
 import { editedCheckpoint, referenceIdLogits, zeroing } from './helpers/edited-checkpoint.js';
 import { expectKvkitError, expectKvkitErrorAsync } from './helpers/errors.js';
-import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { filesOf, readReference, rows, TORCH_REFERENCE, withConfigPatch } from './helpers/fixtures.js';
 
 // The fields of openai/gpt-oss-20b's config.json.
 const GPT_OSS_20B = {
@@ -161,11 +161,7 @@ describe('gpt-oss on the CPU (gpt-oss-bf16: 3 layers, 2 of 6 experts per token)'
     // Sinks far below every score take no weight: the plain softmax.
     expect(await differs(editedCheckpoint(BF16_FIXTURE, (t) => Object.entries(t).forEach(([name, x]) => name.endsWith('.sinks') && x.data.fill(-1e4))))).toBeGreaterThan(1e-2);
     for (const suffix of ['router.bias', 'gate_up_proj_bias', 'down_proj_bias']) expect(await differs(editedCheckpoint(BF16_FIXTURE, zeroing(suffix)))).toBeGreaterThan(1e-2);
-    const withConfig = (patch: Record<string, unknown>) => {
-      const files = filesOf(BF16_FIXTURE);
-      files['config.json'] = new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(files['config.json'])), ...patch }));
-      return files;
-    };
+    const withConfig = (patch: Record<string, unknown>) => withConfigPatch(BF16_FIXTURE, patch);
     expect(await differs(withConfig({ swiglu_limit: 1e6 }))).toBeGreaterThan(1e-2);
     expect(await differs(withConfig({ sliding_window: null }))).toBeGreaterThan(1e-2);
   });

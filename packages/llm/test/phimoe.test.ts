@@ -10,7 +10,7 @@ import { loadModel, parseModelConfig } from '../src/index.js';
 import { sparseMixerRoute } from '../src/sparse-mixer.js';
 import { editedCheckpoint, zeroing } from './helpers/edited-checkpoint.js';
 import { expectKvkitError } from './helpers/errors.js';
-import { filesOf, readReference, rows, TORCH_REFERENCE } from './helpers/fixtures.js';
+import { filesOf, readReference, rows, TORCH_REFERENCE, withConfigPatch } from './helpers/fixtures.js';
 
 // The fields of microsoft/Phi-3.5-MoE-instruct's config.json (rope_scaling's factor lists shortened to their first and last entries).
 const PHI_35_MOE = {
@@ -116,11 +116,7 @@ describe('Phi-3.5-MoE on the CPU (phimoe: 2 of 6 experts, a 7-token original con
     }
   };
   const differs = async (files: Record<string, Uint8Array>) => relativeError(await passLogits(files), rows(ref.logits, 0, ref.ids.length));
-  const withConfig = (patch: Record<string, unknown>) => {
-    const files = filesOf(FIXTURE);
-    files['config.json'] = new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(files['config.json'])), ...patch }));
-    return files;
-  };
+  const withConfig = (patch: Record<string, unknown>) => withConfigPatch(FIXTURE, patch);
 
   it('each part matters: the norms\' and the LM head\'s biases, the mask width, each mscale', async () => {
     expect(await differs(filesOf(FIXTURE)), 'as it is').toBeLessThan(1e-5);

@@ -6,8 +6,7 @@ import { denseCache } from '@kvkit/tensor-core';
 import { assertClose, relativeError } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
-import { parsePythonJson } from '../src/python-json.js';
-import { filesOf, readReference, rows, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
+import { readReference, rows, TORCH_REFERENCE, torchFixtures, withConfigPatch } from './helpers/fixtures.js';
 
 const fixtures = torchFixtures();
 
@@ -152,10 +151,7 @@ describe('parity with the independent PyTorch reference', () => {
     it(`${name}: the fixture depends on ${Object.keys(patch)[0]}`, async () => {
       const dir = join(TORCH_REFERENCE, name);
       const ref = readReference(dir);
-      const files = filesOf(dir);
-      const config = parsePythonJson(new TextDecoder().decode(files['config.json'])) as Record<string, unknown>;
-      files['config.json'] = new TextEncoder().encode(JSON.stringify({ ...config, ...patch }));
-      const model = await loadModel({ files });
+      const model = await loadModel({ files: withConfigPatch(dir, patch) });
       const cache = model.createCache();
       const logits = model.forward(Int32Array.from(ref.ids), cache);
       expect(relativeError(logits.readFloat32Sync(), rows(ref.logits, 0, ref.ids.length))).toBeGreaterThan(1e-2);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parsePythonJson } from '../../src/python-json.js';
 
 /** Fixture folders, resolved from this file so tests run from any working directory. */
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -34,6 +35,14 @@ export function readReference(dir: string): Reference {
 export function filesOf(dir: string): Record<string, Uint8Array> {
   const files: Record<string, Uint8Array> = {};
   for (const name of readdirSync(dir)) files[name] = new Uint8Array(readFileSync(join(dir, name)));
+  return files;
+}
+
+/** A fixture's files with fields of its config.json replaced by `patch` (read as Python writes JSON: Infinity too). */
+export function withConfigPatch(dir: string, patch: Record<string, unknown>): Record<string, Uint8Array> {
+  const files = filesOf(dir);
+  const config = parsePythonJson(new TextDecoder().decode(files['config.json'])) as Record<string, unknown>;
+  files['config.json'] = new TextEncoder().encode(JSON.stringify({ ...config, ...patch }));
   return files;
 }
 
