@@ -3,6 +3,7 @@ import type { LlamaConfig } from './config.js';
 import { MODEL_FAMILIES, type ModelFamily, QWEN_EXPERT_NAMES } from './model-families.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
 import type { MambaConfig } from './mamba-config.js';
+import type { XieluParameters } from './xielu.js';
 import type { DeltaNetWeights, LayerWeights, LinearWeights, LlamaWeights, Mamba1Weights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
 
 /** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
@@ -33,6 +34,8 @@ export interface ExpectedTensor {
    * expert's gate and up rows alternate); loaded as the even ones, then the odd ones.
    */
   interleavedRows?: true;
+  /** Values the runtime keeps on the host, handed over as f32 instead of loaded as a tensor (`parts` empty). */
+  host?: (values: Float32Array) => void;
 }
 
 /** Rows of a checkpoint tensor loaded as a tensor of their own, or placed in a stack of matrices at row `row`. */
@@ -150,7 +153,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
     const norm = (prefix: string, size: number, set: (t: Tensor) => void, setBias?: (t: Tensor) => void) => normTensors(list, config, prefix, size, set, setBias);
-    if (config.blockNorms !== 'post') norm(`${p}.input_layernorm`, d, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
+    const normNames = (MODEL_FAMILIES[config.modelType] as ModelFamily).normNames ?? { beforeAttention: 'input_layernorm', beforeMlp: 'post_attention_layernorm' };
+    if (config.blockNorms !== 'post') norm(`${p}.${normNames.beforeAttention}`, d, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
     if (config.mamba?.layers.includes(i)) {
       mambaTensors(list, config, config.mamba, `${p}.mamba`, layer);
     } else if (config.deltaNet?.layers.includes(i)) {
@@ -177,7 +181,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     }
     if (config.blockNorms === 'pre') {
       // A parallel layer (StableLM's use_parallel_residual) feeds its MLP from the input norm: it has no second one.
-      if (!config.parallelResidual) norm(`${p}.post_attention_layernorm`, d, (t) => (layer.postAttentionNorm = t), (t) => (layer.postAttentionNormBias = t));
+      if (!config.parallelResidual) norm(`${p}.${normNames.beforeMlp}`, d, (t) => (layer.postAttentionNorm = t), (t) => (layer.postAttentionNormBias = t));
     } else {
       // Gemma and OLMo 2: post_attention_layernorm is on the attention's output; Gemma's norm before the MLP is pre_feedforward_layernorm.
       // GLM-4-0414 names them post_self_attn_layernorm, post_attention_layernorm, post_mlp_layernorm.
@@ -206,10 +210,23 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
       linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
     }
     if (!layer.moe && !layer.down) linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
+    if (config.mlpActivation === 'xielu') xieluTensors(list, `${p}.mlp.act_fn`, layer, stored);
   }
   normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   lmHeadTensors(list, config, target);
   return list;
+}
+
+/**
+ * Apertus's xIELU parameters under `prefix` (mlp.act_fn), onto the host: alpha_p and alpha_n [1];
+ * beta and eps, scalar buffers, where the checkpoint saved them (else transformers' 0.5 and −1e-6).
+ */
+function xieluTensors(list: ExpectedTensor[], prefix: string, layer: Partial<LayerWeights>, stored: StoredNames): void {
+  const parameters: XieluParameters = { alphaP: 0, alphaN: 0, beta: 0.5, eps: -1e-6 };
+  layer.xielu = parameters;
+  const scalar = (name: string, shape: number[], field: keyof XieluParameters) => ({ name: `${prefix}.${name}`, shape, parts: [], host: (values: Float32Array) => (parameters[field] = values[0]) });
+  list.push(scalar('alpha_p', [1], 'alphaP'), scalar('alpha_n', [1], 'alphaN'));
+  for (const [name, field] of [['beta', 'beta'], ['eps', 'eps']] as const) if (stored(`${prefix}.${name}`)) list.push(scalar(name, [], field));
 }
 
 /** Granite's shared_mlp of width `size` into `target`: its gate and up rows fused in input_linear, then output_linear (no biases). */

@@ -42,7 +42,7 @@ export interface LlamaConfig extends LayerTraits {
   /** Layers whose queries and keys are not rotated (SmolLM3's NoPE layers, from `no_rope_layers`; Command R7B's global layers); empty elsewhere. */
   noRopeLayers: number[];
   /** The MLP's activation: SwiGLU's SiLU, the tanh-approximated GELU (Gemma's GeGLU), the exact GELU (GPT-NeoX), or ReLU² (Nemotron-H). */
-  mlpActivation: 'silu' | 'gelu_tanh' | 'gelu' | 'relu2';
+  mlpActivation: 'silu' | 'gelu_tanh' | 'gelu' | 'relu2' | 'xielu';
   /** Factor on the token embeddings (Gemma: √hidden_size; Granite: embedding_multiplier); 1 elsewhere. */
   embedScale: number;
   /** Granite: factor on each block's output before it joins the residual stream (residual_multiplier); 1 elsewhere. */

@@ -28,6 +28,7 @@ import type { LlamaConfig } from './config.js';
 import { linear, PRODUCT_SUMS } from './linear.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
 import { sparseMixerRoute } from './sparse-mixer.js';
+import { type XieluParameters, xielu } from './xielu.js';
 import type { LayerWeights, MlpWeights, MoeWeights } from './weights.js';
 
 /** ReLU² (Nemotron-H's MLP): relu(x)². */
@@ -90,8 +91,9 @@ function f32Logits(h: Tensor, w: MoeWeights, scope: TensorScope): Tensor {
  * (GPT-NeoX, Nemotron-H); Falcon-H1 scales gate(h) before the activation and the output by its
  * mlp_multipliers.
  */
-function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope): Tensor {
-  const activation = ACTIVATIONS[config.mlpActivation];
+function mlp(h: Tensor, w: MlpWeights & { xielu?: XieluParameters }, config: LlamaConfig, scope: TensorScope): Tensor {
+  // Apertus's xIELU takes each layer's own parameters.
+  const activation = config.mlpActivation === 'xielu' ? (x: Tensor) => xielu(x, w.xielu!, scope) : ACTIVATIONS[config.mlpActivation];
   const { mlpGate = 1, mlpDown = 1 } = config.falconH1 ?? {};
   const scaled = (t: Tensor, factor: number) => (factor === 1 ? t : scope.track(mul(t, factor)));
   const up = linear(h, w.up, scope);
@@ -106,7 +108,8 @@ function mlp(h: Tensor, w: MlpWeights, config: LlamaConfig, scope: TensorScope):
  * gpt-oss's clamped SwiGLU where the mixture has one.
  */
 function expertHidden(rows: Tensor, w: MoeWeights, experts: Tensor, config: LlamaConfig, moe: MoeConfig, scope: TensorScope): Tensor {
-  const activation = ACTIVATIONS[config.mlpActivation];
+  // No family routes through xIELU experts (Apertus is dense).
+  const activation = ACTIVATIONS[config.mlpActivation as keyof typeof ACTIVATIONS];
   const product = (stack: Tensor) => scope.track(indexedMatmul(rows, stack, experts, { accumulate: PRODUCT_SUMS }));
   if (!w.gateUp) return scope.track(activation(product(w.up!)));
   const [pairs, size] = [rows.shape[0], moe.expertSize];

@@ -64,7 +64,9 @@ export interface ModelFamily {
    * The `hidden_act` values its MLP takes, and the activation each means (default: SiLU's names, a
    * SwiGLU MLP); the first listed names the family's in messages.
    */
-  activations?: Readonly<Record<string, 'silu' | 'gelu_tanh' | 'gelu' | 'relu2'>>;
+  activations?: Readonly<Record<string, 'silu' | 'gelu_tanh' | 'gelu' | 'relu2' | 'xielu'>>;
+  /** Its pre-norms' names where they are not Llama's input_layernorm and post_attention_layernorm (Apertus's). */
+  normNames?: { beforeAttention: string; beforeMlp: string };
   /** How its attention knows positions: rotary embeddings (default), none at all, or learned embeddings added to the tokens'. */
   positions?: 'rope' | 'none' | 'learned';
   /**
@@ -783,6 +785,26 @@ export const MODEL_FAMILIES = {
     configNames: { num_local_experts: 'num_experts', rms_norm_eps: 'layer_norm_eps' },
     // PhimoeConfig's defaults.
     configDefaults: { vocab_size: 32064, hidden_size: 4096, intermediate_size: 6400, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, num_experts: 16, num_experts_per_tok: 2, rms_norm_eps: 1e-5, router_jitter_noise: 0.01 },
+  },
+  apertus: {
+    covers: 'Swiss AI Apertus (ApertusForCausalLM: 8B, 70B): Llama with per-head q/k norms, pre-norms named attention_layernorm and feedforward_layernorm, and an ungated MLP with the learned xIELU activation',
+    architecture: 'ApertusForCausalLM',
+    maxPositions: 65536,
+    slidingWindow: null,
+    layer: { qkNorm: 'head', gatedMlp: false },
+    activations: { xielu: 'xielu' },
+    normNames: { beforeAttention: 'attention_layernorm', beforeMlp: 'feedforward_layernorm' },
+    // ApertusConfig's defaults, its rope among them (llama3 ×8 from 8192 positions at base 12e6).
+    configDefaults: {
+      vocab_size: 131072,
+      hidden_size: 4096,
+      intermediate_size: 14336,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      rms_norm_eps: 1e-5,
+      rope_theta: 12_000_000,
+      rope_scaling: { rope_type: 'llama3', factor: 8, original_max_position_embeddings: 8192, low_freq_factor: 1, high_freq_factor: 4 },
+    },
   },
   gpt_oss: {
     covers:

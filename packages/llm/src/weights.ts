@@ -23,6 +23,7 @@ import { type ExpectedTensor, expectedTensors, type RowRange, rowsOf, type Weigh
 import { StackFiller } from './matrix-stacks.js';
 import { mxfp4ScalesShape, runtimeLayout, storedShape } from './stored-layouts.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
+import type { XieluParameters } from './xielu.js';
 
 /** A linear layer in HF layout: weight [out, in], optional bias [out]. */
 export interface LinearWeights {
@@ -61,6 +62,8 @@ export interface LayerWeights {
   mlpOutputNorm?: Tensor;
   /** The norm before the MLP (HF's post_attention_layernorm; Gemma's pre_feedforward_layernorm; absent in OLMo 2). */
   postAttentionNorm?: Tensor;
+  /** Apertus's xIELU parameters for the dense MLP's activation (host numbers, `config.mlpActivation` 'xielu'). */
+  xielu?: XieluParameters;
   /** The dense MLP's (`MlpWeights`; absent on a layer that routes through experts: `moe`). */
   gate?: LinearWeights;
   up?: LinearWeights;
@@ -232,6 +235,12 @@ export async function loadWeights(
           assertShape(shardName, entry, storedShape(item));
           const scales = item.mxfp4Scales === undefined ? undefined : await readMxfp4Scales(files, index, shard, shardName, item);
           const { bytes, entry: laidOut } = runtimeLayout(item, entry, await shard.read(entry), scales, shardName);
+          if (item.host) {
+            // A few numbers the runtime keeps on the host (Apertus's xIELU parameters): no tensor.
+            item.host(decodeSafetensorsFloat32(bytes, laidOut, shardName));
+            loadedParameters += sizeOf(item.shape);
+            continue;
+          }
           const load = (data: Uint8Array, shape: number[], from: SafetensorsEntry) =>
             (pool && shape.length === 2 && pooledTensor(pool, data, from, shape, halfWeights, shardName, backend)) ||
             floatTensor(withOffset(decodeSafetensorsFloat32(data, from, shardName), item.offset), shape, dtype, backend);
