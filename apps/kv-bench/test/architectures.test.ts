@@ -47,10 +47,11 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // layers, gated full attention on the fourth; Qwen3-Next: the same on alternate layers, with experts; Jamba: Mamba-1
   // mixers and attention without rotation on alternate layers, experts on two; gpt-oss: a learned sink in every head's softmax
   // (each method's log-sum-exp scales its output), sliding and global layers in turn, MXFP4 experts with a clamped SwiGLU;
-  // Apertus: per-head q/k norms and an ungated MLP with the learned xIELU activation.
+  // Apertus: per-head q/k norms and an ungated MLP with the learned xIELU activation; OLMo 1: LayerNorms without
+  // parameters, q/k/v clamped by clip_qkv.
   const hybrids = ['lfm2', 'granite4', 'nemotron', 'falcon', 'qwen3_5', 'qwen3-next', 'jamba'];
   const oneAttentionLayer = ['granite4-hybrid-moe', 'nemotron-h', 'qwen3_5-hybrid'];
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'gpt2', 'starcoder2', 'exaone4-hybrid', 'ernie4_5-moe', 'glm4-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1', 'qwen3_5-hybrid', 'qwen3-next', 'jamba', 'gpt-oss', 'apertus-xielu']) {
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'gpt2', 'starcoder2', 'exaone4-hybrid', 'ernie4_5-moe', 'glm4-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1', 'qwen3_5-hybrid', 'qwen3-next', 'jamba', 'gpt-oss', 'apertus-xielu', 'olmo-clip']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);

@@ -36,6 +36,8 @@ export interface ExpectedTensor {
   interleavedRows?: true;
   /** Values the runtime keeps on the host, handed over as f32 instead of loaded as a tensor (`parts` empty). */
   host?: (values: Float32Array) => void;
+  /** Not in the checkpoint: ones of `shape`, the weight of a norm without parameters (OLMo 1's LayerNorms). */
+  ones?: true;
 }
 
 /** Rows of a checkpoint tensor loaded as a tensor of their own, or placed in a stack of matrices at row `row`. */
@@ -108,6 +110,11 @@ function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDi
  * place for one and the family's LayerNorms carry biases (GPT-NeoX, Phi, StableLM; not Cohere).
  */
 function normTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, size: number, setWeight: (t: Tensor) => void, setBias?: (t: Tensor) => void): void {
+  if (config.parameterlessNorms) {
+    // OLMo 1: a LayerNorm without weight or bias is one with a weight of ones.
+    list.push({ ...whole(`${prefix}.weight`, [size], setWeight), ones: true });
+    return;
+  }
   list.push(whole(`${prefix}.weight`, [size], setWeight, config.normWeightOffset));
   if (setBias && config.normKind === 'layer' && config.normBias) list.push(whole(`${prefix}.bias`, [size], setBias));
 }

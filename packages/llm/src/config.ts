@@ -55,6 +55,8 @@ export interface LlamaConfig extends LayerTraits {
   slidingLayers?: number[];
   /** The rotary base of the sliding-window layers where they have their own rope, without rope_scaling (Gemma 3's rope_local_base_freq; OLMo 3's rope_theta). */
   localRopeTheta?: number;
+  /** OLMo and OLMoE: q, k and v clamped to ±clipQkv after their projections (and OLMoE's q/k norms), before RoPE (clip_qkv). */
+  clipQkv?: number;
   /** gpt-oss: a learned logit per query head (each layer's `sinks`) joins every row's softmax, weighing no value. */
   attentionSinks?: true;
   /** Gemma 2: scores soft-capped to ±cap (cap · tanh(s / cap)) before the softmax. */
@@ -147,7 +149,6 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // With use_bias ERNIE 4.5's experts carry biases too, which the stacked experts do not hold (the released MoE checkpoints have none).
   if (type === 'ernie4_5_moe' && c.use_bias === true) unsupported('use_bias', true, 'false (ERNIE-4.5-21B-A3B, 300B-A47B)');
   if (type === 'gpt2' && c.scale_attn_by_inverse_layer_idx === true) unsupported('scale_attn_by_inverse_layer_idx', true, 'false (GPT-2, DistilGPT2)');
-  if (type === 'olmoe' && c.clip_qkv !== undefined && c.clip_qkv !== null) unsupported('clip_qkv', c.clip_qkv, 'null (the released OLMoE checkpoints clip nothing)');
   const mlpActivation = parseActivation(c, type, unsupported);
   if (c.quantization_config !== undefined && c.quantization_config !== null) {
     const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
@@ -277,6 +278,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined,
     eosTokenIds: tokenIdList(c.eos_token_id),
     torchDtype: typeof (c.torch_dtype ?? c.dtype) === 'string' ? ((c.torch_dtype ?? c.dtype) as string) : undefined,
+    // OLMo 1 and OLMoE clamp q, k and v with clip_qkv.
+    ...((type === 'olmo' || type === 'olmoe') && c.clip_qkv !== undefined && c.clip_qkv !== null ? { clipQkv: positiveNumber(c.clip_qkv, 'clip_qkv') } : {}),
     // Phi-3.5-MoE's LM head carries a bias with lm_head_bias.
     ...(type === 'phimoe' ? { lmHeadBias: c.lm_head_bias === true } : {}),
     ...(moe ? { moe } : {}),

@@ -7,6 +7,7 @@ import {
   layerNorm,
   type KVCache,
   maximum,
+  minimum,
   mul,
   reshape,
   rmsNorm,
@@ -96,6 +97,12 @@ function queryKeyNorm(x: Tensor, weight: Tensor | undefined, heads: number, conf
   const [rows, width] = x.shape;
   const perHead = scope.track(rmsNorm(scope.track(reshape(x, [rows, heads, width / heads])), weight, config.normEps));
   return scope.track(reshape(perHead, [rows, width]));
+}
+
+/** A projection clamped to ±clip_qkv where the model clips (OLMo, OLMoE); the projection itself elsewhere. */
+function clipped(x: Tensor, config: LlamaConfig, scope: TensorScope): Tensor {
+  const clip = config.clipQkv;
+  return clip === undefined ? x : scope.track(minimum(scope.track(maximum(x, -clip)), clip));
 }
 
 /** Rows [start, start + length) of a [heads, rows, headDim] tensor, contiguous. */
@@ -203,7 +210,7 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const { invFreq, queryGain, keyGain } = ctx.layerRope(layerIndex);
   // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
   const rotate = (t: Tensor) => scope.track(invFreq ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
-  const heads = (projected: Tensor, count: number, norm?: Tensor) => splitHeads(queryKeyNorm(projected, norm, count, config, scope), count, headDim, scope);
+  const heads = (projected: Tensor, count: number, norm?: Tensor) => splitHeads(clipped(queryKeyNorm(projected, norm, count, config, scope), config, scope), count, headDim, scope);
   let q = rotate(heads(linear(h, w.q, scope), numHeads, w.qNorm));
   const outputGate = w.qGate && linear(h, w.qGate, scope);
   if (queryGain) q = scope.track(mul(q, queryGain));

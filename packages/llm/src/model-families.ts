@@ -25,6 +25,8 @@ export interface LayerTraits {
   normWeightOffset: number;
   /** Attention's output times sigmoid of a gate q_proj also gives, per head (Qwen3.5, Qwen3-Next). */
   attentionOutputGate: boolean;
+  /** LayerNorms without weight or bias (OLMo 1): the checkpoint holds no norm tensors. */
+  parameterlessNorms: boolean;
 }
 
 /** A `model_type` this runtime runs. */
@@ -148,6 +150,7 @@ const LLAMA_LAYER: LayerTraits = {
   fusedProjections: { qkv: false, gateUp: false },
   normWeightOffset: 0,
   attentionOutputGate: false,
+  parameterlessNorms: false,
 };
 
 /** Gemma3TextConfig's defaults for what a Gemma 3 config may leave out (the released 4B+ configs' text_config does): sizes, tied embeddings. */
@@ -487,6 +490,15 @@ export const MODEL_FAMILIES = {
     slidingWindow: null,
     // SeedOssConfig's defaults for the fields its configs may leave out.
     configDefaults: { attention_bias: true, head_dim: 128, rms_norm_eps: 1e-6 },
+  },
+  olmo: {
+    covers: 'OLMo 1 (OlmoForCausalLM: OLMo-1B, OLMo-7B, OLMo-7B-0424, OLMo-1.7-7B): Llama with LayerNorms without any parameters and q/k/v clamped by clip_qkv',
+    architecture: 'OlmoForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+    layer: { normKind: 'layer', parameterlessNorms: true },
+    // OlmoConfig's defaults; its LayerNorm's epsilon is fixed at 1e-5.
+    configDefaults: { vocab_size: 50304, hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, layer_norm_eps: 1e-5 },
   },
   olmo2: {
     covers: "OLMo 2 (Olmo2ForCausalLM: RMSNorms on each block's output instead of its input, and over the whole query and key projections)",

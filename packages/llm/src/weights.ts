@@ -216,7 +216,19 @@ export async function loadWeights(
   let single = index ? undefined : await openShard(files, SINGLE_FILE);
   try {
     const names = index ? index.weightMap : single!.header.tensors;
-    const expected = expectedTensors(config, target, (name) => names.has(storedName(name, (n) => names.has(n))));
+    const implied = expectedTensors(config, target, (name) => names.has(storedName(name, (n) => names.has(n))));
+    // Norm weights of ones (OLMo 1's parameterless LayerNorms): one tensor per size, none read.
+    const ones = new Map<number, Tensor>();
+    for (const item of implied.filter((e) => e.ones)) {
+      const size = sizeOf(item.shape);
+      if (!ones.has(size)) {
+        const t = floatTensor(new Float32Array(size).fill(1), item.shape, dtype, backend);
+        ones.set(size, t);
+        loaded.push(t);
+      }
+      for (const part of item.parts) if ('assign' in part) part.assign(ones.get(size)!);
+    }
+    const expected = implied.filter((e) => !e.ones);
     const totalParameters = expected.reduce((sum, e) => sum + sizeOf(e.shape), 0);
     let loadedParameters = 0;
     const plan = index ? shardPlan(index, expected) : new Map([[SINGLE_FILE, expected]]);

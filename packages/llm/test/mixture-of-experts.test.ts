@@ -250,7 +250,7 @@ describe('mixture-of-experts configs', () => {
   });
 
   it('refuses what it cannot run, naming the field', () => {
-    expectKvkitError(() => parseModelConfig({ ...OLMOE_1B_7B, clip_qkv: 8 }), 'UNSUPPORTED_MODEL', /clip_qkv = 8 is not supported/);
+    expectKvkitError(() => parseModelConfig({ ...OLMOE_1B_7B, clip_qkv: 0 }), 'INVALID_CONFIG', /clip_qkv must be a positive number/);
     expectKvkitError(() => parseModelConfig({ ...MIXTRAL_8X7B, num_experts_per_tok: 9 }), 'INVALID_CONFIG', /num_experts_per_tok \(9\) must not exceed the number of experts \(8\)/);
     expectKvkitError(() => parseModelConfig({ ...QWEN15_MOE, mlp_only_layers: [24] }), 'INVALID_CONFIG', /mlp_only_layers must list layer indices below 24/);
     expectKvkitError(() => parseModelConfig({ ...QWEN3_30B_A3B, num_experts: 0 }), 'INVALID_CONFIG', /num_experts must be a positive integer/);
