@@ -133,6 +133,18 @@ describe('MXFP4', () => {
     expect(relativeError(b, a)).toBeLessThan(1e-6);
   });
 
+  it('keeps the decoded experts as bf16 with halfWeights on the CPU: the same logits bit for bit as widened to f32', async () => {
+    const [half, widened] = [await loadModel(MXFP4_FIXTURE, { halfWeights: true }), await loadModel(MXFP4_FIXTURE)];
+    expect([half.expertWeights(0)?.gateUp?.dtype, widened.expertWeights(0)?.gateUp?.dtype]).toEqual(['bf16', 'f32']);
+    expect(half.weightBytes).toBeLessThan(widened.weightBytes);
+    const ids = Int32Array.from(readReference(MXFP4_FIXTURE).ids);
+    const [c1, c2] = [half.createCache(), widened.createCache()];
+    for (const chunk of [ids.subarray(0, 7), ids.subarray(7, 8), ids.subarray(8, 9)]) {
+      expect(Array.from(half.forward(chunk, c1).readFloat32Sync()), `${chunk.length} token(s)`).toEqual(Array.from(widened.forward(chunk, c2).readFloat32Sync()));
+    }
+    for (const x of [c1, c2, half, widened]) x.dispose();
+  });
+
   it("names the tensor when an MXFP4 expert's scales are missing or not U8", async () => {
     const files = filesOf(MXFP4_FIXTURE);
     const file = parseSafetensors(files['model.safetensors'], 'model.safetensors');
