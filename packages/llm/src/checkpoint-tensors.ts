@@ -183,8 +183,9 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     if (config.qkNorm !== 'none' && attending) {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
       const whole = config.qkNorm === 'projection';
-      norm(`${p}.self_attn.q_norm`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
-      norm(`${p}.self_attn.k_norm`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
+      const names = (MODEL_FAMILIES[config.modelType] as ModelFamily).qkNormNames ?? { query: 'q_norm', key: 'k_norm' };
+      norm(`${p}.self_attn.${names.query}`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
+      norm(`${p}.self_attn.${names.key}`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
     }
     if (config.blockNorms === 'pre') {
       // A parallel layer (StableLM's use_parallel_residual) feeds its MLP from the input norm: it has no second one.

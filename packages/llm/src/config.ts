@@ -181,7 +181,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const original = c.original_max_position_embeddings;
   const ropeContext: RopeScalingContext = { maxPositionEmbeddings: maxPositions, ...(typeof original === 'number' ? { originalMaxPositionEmbeddings: original } : {}) };
   const gemmaFields = gemma ? parseGemma(c, type, fileName, ropeContext, unsupported, positiveNumber) : undefined;
-  const rope = gemmaFields?.rope ?? parseRope(c, fileName, ropeContext, unsupported, positiveNumber);
+  const rope = gemmaFields?.rope ?? hunyuanAlphaRope(c, type, headDim, positiveNumber) ?? parseRope(c, fileName, ropeContext, unsupported, positiveNumber);
   const { ropeTheta } = rope;
   const ropeScaling = type === 'phimoe' ? withPhimoeMscales(rope.ropeScaling, c, positiveNumber) : rope.ropeScaling;
   if (ropeScaling.type === 'longrope') {
@@ -293,6 +293,20 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
     attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !nonAttending.has(i)),
   };
+}
+
+/**
+ * Hunyuan's NTK-alpha RoPE (rope_scaling `{ type: 'dynamic', alpha }`): one fixed base,
+ * rope_theta · alpha^(d / (d − 2)) over head_dim d, and no attention factor (its rotary embedding
+ * sets the base at construction); undefined for other models or without alpha.
+ */
+function hunyuanAlphaRope(c: Record<string, unknown>, type: ModelType, headDim: number, positiveNumber: (value: unknown, field: string) => number): { ropeTheta: number; ropeScaling: RopeScaling } | undefined {
+  if (type !== 'hunyuan_v1_dense') return undefined;
+  const raw = (c.rope_parameters ?? c.rope_scaling) as Record<string, unknown> | null | undefined;
+  if (!raw || raw.alpha === undefined || raw.alpha === null) return undefined;
+  const alpha = positiveNumber(raw.alpha, 'rope_scaling.alpha');
+  const theta = positiveNumber(raw.rope_theta ?? c.rope_theta ?? 10000, 'rope_theta');
+  return { ropeTheta: theta * alpha ** (headDim / (headDim - 2)), ropeScaling: { type: 'default' } };
 }
 
 /**

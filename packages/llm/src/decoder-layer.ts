@@ -211,14 +211,17 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   // Contiguous either way: rope writes a new tensor, a NoPE layer copies the heads' view.
   const rotate = (t: Tensor) => scope.track(invFreq ? rope(t, ctx.positions, invFreq, config.ropeLayout) : contiguous(t));
   const heads = (projected: Tensor, count: number, norm?: Tensor) => splitHeads(clipped(queryKeyNorm(projected, norm, count, config, scope), config, scope), count, headDim, scope);
-  let q = rotate(heads(linear(h, w.q, scope), numHeads, w.qNorm));
+  // Hunyuan normalizes each head's queries and keys after RoPE, the others before it.
+  const after = config.qkNormAfterRope;
+  const normedAfter = (t: Tensor, norm: Tensor | undefined) => (after && norm ? scope.track(rmsNorm(t, norm, config.normEps)) : t);
+  let q = normedAfter(rotate(heads(linear(h, w.q, scope), numHeads, after ? undefined : w.qNorm)), w.qNorm);
   const outputGate = w.qGate && linear(h, w.qGate, scope);
   if (queryGain) q = scope.track(mul(q, queryGain));
   // Falcon-H1 scales the keys (key_multiplier) before RoPE.
   const keyScale = config.falconH1?.key ?? 1;
-  const keyHeads = heads(linear(h, w.k, scope), numKvHeads, w.kNorm);
+  const keyHeads = heads(linear(h, w.k, scope), numKvHeads, after ? undefined : w.kNorm);
   const keyPreRope = scope.track(keyScale === 1 ? contiguous(keyHeads) : mul(keyHeads, keyScale));
-  const rotated = invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope;
+  const rotated = normedAfter(invFreq ? scope.track(rope(keyPreRope, ctx.positions, invFreq, config.ropeLayout)) : keyPreRope, w.kNorm);
   const key = keyGain ? scope.track(mul(rotated, keyGain)) : rotated;
   const value = scope.track(contiguous(heads(linear(h, w.v, scope), numKvHeads)));
   return { q, keyPreRope, key, value, outputGate };

@@ -27,6 +27,8 @@ export interface LayerTraits {
   attentionOutputGate: boolean;
   /** LayerNorms without weight or bias (OLMo 1): the checkpoint holds no norm tensors. */
   parameterlessNorms: boolean;
+  /** The per-head q/k norms (`qkNorm` 'head') on the rotated queries and keys instead of before RoPE (Hunyuan). */
+  qkNormAfterRope: boolean;
 }
 
 /** A `model_type` this runtime runs. */
@@ -69,6 +71,8 @@ export interface ModelFamily {
   activations?: Readonly<Record<string, 'silu' | 'gelu_tanh' | 'gelu' | 'relu2' | 'xielu'>>;
   /** Its pre-norms' names where they are not Llama's input_layernorm and post_attention_layernorm (Apertus's). */
   normNames?: { beforeAttention: string; beforeMlp: string };
+  /** Its q/k norms' names under self_attn where they are not q_norm and k_norm (Hunyuan's). */
+  qkNormNames?: { query: string; key: string };
   /** How its attention knows positions: rotary embeddings (default), none at all, or learned embeddings added to the tokens'. */
   positions?: 'rope' | 'none' | 'learned';
   /**
@@ -151,6 +155,7 @@ const LLAMA_LAYER: LayerTraits = {
   normWeightOffset: 0,
   attentionOutputGate: false,
   parameterlessNorms: false,
+  qkNormAfterRope: false,
 };
 
 /** Gemma3TextConfig's defaults for what a Gemma 3 config may leave out (the released 4B+ configs' text_config does): sizes, tied embeddings. */
@@ -797,6 +802,16 @@ export const MODEL_FAMILIES = {
     configNames: { num_local_experts: 'num_experts', rms_norm_eps: 'layer_norm_eps' },
     // PhimoeConfig's defaults.
     configDefaults: { vocab_size: 32064, hidden_size: 4096, intermediate_size: 6400, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, num_experts: 16, num_experts_per_tok: 2, rms_norm_eps: 1e-5, router_jitter_noise: 0.01 },
+  },
+  hunyuan_v1_dense: {
+    covers: "Tencent Hunyuan dense models (HunYuanDenseV1ForCausalLM: Hunyuan-0.5B, 1.8B, 4B, 7B): Llama with per-head q/k norms after RoPE and NTK-alpha RoPE (the base times alpha^(d/(d−2)))",
+    architecture: 'HunYuanDenseV1ForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+    layer: { qkNorm: 'head', qkNormAfterRope: true },
+    qkNormNames: { query: 'query_layernorm', key: 'key_layernorm' },
+    // HunYuanDenseV1Config's defaults (Hunyuan-7B's sizes).
+    configDefaults: { vocab_size: 290943, hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, rms_norm_eps: 1e-5 },
   },
   apertus: {
     covers: 'Swiss AI Apertus (ApertusForCausalLM: 8B, 70B): Llama with per-head q/k norms, pre-norms named attention_layernorm and feedforward_layernorm, and an ungated MLP with the learned xIELU activation',

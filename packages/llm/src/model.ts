@@ -263,6 +263,7 @@ export class LlamaModel {
     const allPositions = concatInt32(segments.map((s) => s.positions));
     const reach = maxOf(allPositions) + 1;
     if (this.ropes.beyondOriginalContext(reach)) this.assertRotatedKeys(segments, reach);
+    if (this.config.qkNormAfterRope) assertRotatedKeysAfterNorm(segments);
     if (this.config.attentionSinks) assertLseLayers(segments);
     const layerRope = this.ropes.forPass(reach);
     const scope = new TensorScope();
@@ -378,6 +379,18 @@ export class LlamaModel {
   private assertAlive(): void {
     if (this.disposed) throw new DisposedError('LlamaModel');
   }
+}
+
+/**
+ * Hunyuan normalizes its keys after rotating them (a weight per channel, which a rotation does not
+ * commute with): a cache that keeps keys before RoPE could not rebuild them, so it is refused
+ * before anything is written.
+ */
+function assertRotatedKeysAfterNorm(segments: readonly Segment[]): void {
+  if (!segments.some((s) => s.cache.layers.some((layer) => layer.keyInput === 'pre-rope'))) return;
+  throw new UnsupportedModelError(
+    "forward: this model normalizes each head's keys after RoPE, which a cache that keeps keys before RoPE cannot reproduce; use a cache that stores rotated keys",
+  );
 }
 
 /**
