@@ -154,13 +154,16 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
   const { hiddenSize: d, numHeads, numKvHeads, headDim, intermediateSize: ff, vocabSize } = config;
   const list: ExpectedTensor[] = [whole('model.embed_tokens.weight', [vocabSize, d], (t) => (target.embed = t))];
   const linear = (prefix: string, out: number, inDim: number, bias: boolean, set: (w: LinearWeights) => void) => linearTensors(list, prefix, out, inDim, bias, set);
+  // The family's own names for its pre-norms and its q/k norms (Apertus's, Hunyuan's), else Llama's.
+  const family = MODEL_FAMILIES[config.modelType] as ModelFamily;
+  const normNames = family.normNames ?? { beforeAttention: 'input_layernorm', beforeMlp: 'post_attention_layernorm' };
+  const qkNormNames = family.qkNormNames ?? { query: 'q_norm', key: 'k_norm' };
   for (let i = 0; i < config.numLayers; i++) {
     const layer: Partial<LayerWeights> = {};
     target.layers.push(layer);
     const p = `model.layers.${i}`;
     const bias = config.attentionBias;
     const norm = (prefix: string, size: number, set: (t: Tensor) => void, setBias?: (t: Tensor) => void) => normTensors(list, config, prefix, size, set, setBias);
-    const normNames = (MODEL_FAMILIES[config.modelType] as ModelFamily).normNames ?? { beforeAttention: 'input_layernorm', beforeMlp: 'post_attention_layernorm' };
     if (config.blockNorms !== 'post') norm(`${p}.${normNames.beforeAttention}`, d, (t) => (layer.inputNorm = t), (t) => (layer.inputNormBias = t));
     if (config.mamba?.layers.includes(i)) {
       mambaTensors(list, config, config.mamba, `${p}.mamba`, layer);
@@ -183,9 +186,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     if (config.qkNorm !== 'none' && attending) {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
       const whole = config.qkNorm === 'projection';
-      const names = (MODEL_FAMILIES[config.modelType] as ModelFamily).qkNormNames ?? { query: 'q_norm', key: 'k_norm' };
-      norm(`${p}.self_attn.${names.query}`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
-      norm(`${p}.self_attn.${names.key}`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
+      norm(`${p}.self_attn.${qkNormNames.query}`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
+      norm(`${p}.self_attn.${qkNormNames.key}`, whole ? numKvHeads * headDim : headDim, (t) => (layer.kNorm = t));
     }
     if (config.blockNorms === 'pre') {
       // A parallel layer (StableLM's use_parallel_residual) feeds its MLP from the input norm: it has no second one.

@@ -214,7 +214,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
   const jamba = parseJambaLayers(c, type, numLayers, hiddenSize, positiveInt, invalid, unsupported);
   const routedLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])) ?? jamba?.routedLayers ?? ernieRoutedLayers(c, type, numLayers, positiveInt, invalid);
-  const moe = parseMoeConfig(c, type, numLayers, routedLayers, positiveInt, invalid, unsupported);
+  const moe = parseMoeConfig(c, type, numLayers, routedLayers, positiveInt, positiveNumber, invalid, unsupported);
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
   const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);
   const mlpLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'mlp' || kind === 'moe' ? [i] : []));

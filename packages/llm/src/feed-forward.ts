@@ -1,6 +1,5 @@
 import {
   add,
-  arange,
   cast,
   concat,
   div,
@@ -27,6 +26,7 @@ import {
 import type { LlamaConfig } from './config.js';
 import { linear, PRODUCT_SUMS } from './linear.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
+import { flatRowEntries } from './row-entries.js';
 import { sparseMixerRoute } from './sparse-mixer.js';
 import { type XieluParameters, xielu } from './xielu.js';
 import type { LayerWeights, MlpWeights, MoeWeights } from './weights.js';
@@ -68,8 +68,7 @@ function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope)
   let chosen = top.values;
   if (w.selectionBias) {
     // The scores themselves at the chosen experts: entry (row, expert) of the flattened [n · experts] scores.
-    const rowStarts = scope.track(reshape(scope.track(arange(0, n * moe.experts, moe.experts, { backend: h.backend })), [n, 1]));
-    const flat = scope.track(reshape(scope.track(add(top.indices, rowStarts)), [n * k]));
+    const flat = flatRowEntries(top.indices, moe.experts, scope);
     chosen = scope.track(reshape(scope.track(gather(scope.track(reshape(scores, [n * moe.experts])), flat, 0)), [n, k]));
   }
   if (moe.normalizeTopK) {

@@ -262,8 +262,15 @@ export class LlamaModel {
     const allIds = concatInt32(items.map((item) => item.ids));
     const allPositions = concatInt32(segments.map((s) => s.positions));
     const reach = maxOf(allPositions) + 1;
-    if (this.ropes.beyondOriginalContext(reach)) this.assertRotatedKeys(segments, reach);
-    if (this.config.qkNormAfterRope) assertRotatedKeysAfterNorm(segments);
+    if (this.ropes.beyondOriginalContext(reach)) {
+      refusePreRopeCaches(
+        segments,
+        `this pass reaches ${reach} tokens, beyond the original context of ${this.ropes.originalContext} where ${this.ropes.beyondOriginal}; ` +
+          'a cache that keeps keys before RoPE rotates them with one set of frequencies and cannot follow',
+        { reach },
+      );
+    }
+    if (this.config.qkNormAfterRope) refusePreRopeCaches(segments, "this model normalizes each head's keys after RoPE, which a cache that keeps keys before RoPE cannot reproduce");
     if (this.config.attentionSinks) assertLseLayers(segments);
     const layerRope = this.ropes.forPass(reach);
     const scope = new TensorScope();
@@ -361,36 +368,20 @@ export class LlamaModel {
     return segments;
   }
 
-  /**
-   * A cache that keeps keys before RoPE rotates them with one set of frequencies (the spec's), but
-   * LongRoPE switches to its long factors for a pass beyond the original context (dynamic NTK to a
-   * grown base): such a cache
-   * would read those keys rotated wrongly, so it is refused before anything is written.
-   */
-  private assertRotatedKeys(segments: readonly Segment[], reach: number): void {
-    if (!segments.some((s) => s.cache.layers.some((layer) => layer.keyInput === 'pre-rope'))) return;
-    throw new UnsupportedModelError(
-      `forward: this pass reaches ${reach} tokens, beyond the original context of ${this.ropes.originalContext} ` +
-        `where ${this.ropes.beyondOriginal}; a cache that keeps keys before RoPE rotates them with one set of frequencies and cannot follow. Use a cache that stores rotated keys`,
-      { reach },
-    );
-  }
-
   private assertAlive(): void {
     if (this.disposed) throw new DisposedError('LlamaModel');
   }
 }
 
 /**
- * Hunyuan normalizes its keys after rotating them (a weight per channel, which a rotation does not
- * commute with): a cache that keeps keys before RoPE could not rebuild them, so it is refused
- * before anything is written.
+ * Refuses, before anything is written, caches that keep keys before RoPE for a pass whose keys they
+ * could not rebuild: LongRoPE's long factors or dynamic NTK's grown base beyond the original context
+ * (such a cache rotates with one set of frequencies, the spec's), or Hunyuan's keys normalized after
+ * RoPE (a weight per channel, which a rotation does not commute with).
  */
-function assertRotatedKeysAfterNorm(segments: readonly Segment[]): void {
+function refusePreRopeCaches(segments: readonly Segment[], why: string, details?: Record<string, unknown>): void {
   if (!segments.some((s) => s.cache.layers.some((layer) => layer.keyInput === 'pre-rope'))) return;
-  throw new UnsupportedModelError(
-    "forward: this model normalizes each head's keys after RoPE, which a cache that keeps keys before RoPE cannot reproduce; use a cache that stores rotated keys",
-  );
+  throw new UnsupportedModelError(`forward: ${why}. Use a cache that stores rotated keys`, details);
 }
 
 /**

@@ -51,6 +51,7 @@ export function parseMoeConfig(
   numLayers: number,
   routedLayers: readonly number[] | undefined,
   positiveInt: (field: string, fallback?: number) => number,
+  positiveNumber: (value: unknown, field: string) => number,
   invalid: (field: string, problem: string) => never,
   unsupported: (field: string, value: unknown, supported: string) => never,
 ): MoeConfig | undefined {
@@ -81,7 +82,7 @@ export function parseMoeConfig(
   const denseLayers = Array.from({ length: numLayers }, (_, i) => i).filter((i) =>
     routedLayers ? !routedLayers.includes(i) : i < (firstDense as number) || (only as number[]).includes(i) || (i + 1) % step !== 0,
   );
-  const routedScale = positiveNumber(c, 'routed_scaling_factor', 1, invalid);
+  const routedScale = positiveNumber(c.routed_scaling_factor ?? 1, 'routed_scaling_factor');
   const sigmoid = family.sigmoidRouter;
   return {
     experts,
@@ -96,7 +97,7 @@ export function parseMoeConfig(
     routedScale,
     gatedExperts: !family.ungatedExperts,
     ...(family.sparseMixer ? { sparseMixer: { jitter: sparseMixerJitter(c, invalid, unsupported) } } : {}),
-    ...(family.gptOssExperts ? { clampedSwiglu: { alpha: positiveNumber(c, 'swiglu_alpha', 1.702, invalid), limit: positiveNumber(c, 'swiglu_limit', 7, invalid) } } : {}),
+    ...(family.gptOssExperts ? { clampedSwiglu: { alpha: positiveNumber(c.swiglu_alpha ?? 1.702, 'swiglu_alpha'), limit: positiveNumber(c.swiglu_limit ?? 7, 'swiglu_limit') } } : {}),
   };
 }
 
@@ -105,13 +106,6 @@ function sparseMixerJitter(c: Record<string, unknown>, invalid: (field: string, 
   const value = c.router_jitter_noise;
   if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) return invalid('router_jitter_noise', `must be a number >= 0, got ${JSON.stringify(value)}`);
   if (value >= 0.5) unsupported('router_jitter_noise', value, 'below 0.5 (Phi-3.5-MoE: 0.01)');
-  return value;
-}
-
-/** A positive finite number field of the config, or its default. */
-function positiveNumber(c: Record<string, unknown>, field: string, fallback: number, invalid: (field: string, problem: string) => never): number {
-  const value = c[field] ?? fallback;
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) return invalid(field, `must be a positive number, got ${JSON.stringify(value)}`);
   return value;
 }
 

@@ -40,7 +40,8 @@ export function dequantizeMxfp4(blocks: Uint8Array, scales: Uint8Array, rows: nu
     const check = scale >= 253;
     for (let i = 0, at = g * MXFP4_BLOCK, from = g * (MXFP4_BLOCK / 2); i < MXFP4_BLOCK / 2; i++, at += 2) {
       const byte = blocks[from + i];
-      const [low, high] = [byte & 0x0f, byte >> 4];
+      const low = byte & 0x0f;
+      const high = byte >> 4;
       if (check && (scale === 255 || !finite(row[low]) || !finite(row[high]))) {
         throw new CorruptModelFileError(fileName, `${tensor}: block ${g} has scale ${scale}, which makes its values non-finite`, { tensor });
       }

@@ -1,4 +1,5 @@
-import { add, arange, concat, exp, full, mul, neg, reciprocal, relu, reshape, scatter, slice, sub, sum, type Tensor, type TensorScope, topk } from '@kvkit/tensor-core';
+import { concat, exp, full, mul, neg, reciprocal, relu, reshape, scatter, slice, sub, sum, type Tensor, type TensorScope, topk } from '@kvkit/tensor-core';
+import { flatRowEntries } from './row-entries.js';
 
 /** Far enough below every kept logit that exp() of a dropped one is exactly 0 in f32. */
 const DROPPED = 1e30;
@@ -30,9 +31,8 @@ export function sparseMixerRoute(logits: Tensor, jitter: number, scope: TensorSc
     return t(reciprocal(t(sum(t(exp(t(sub(t(sub(scores, m)), penalty)))), { axes: [-1], keepDims: true }))));
   };
   const first = weight(logits, column(top.values, 0));
-  // The first expert out (−∞) before the second pick: entry row · experts + i₁ of the flattened logits.
-  const rowStarts = t(reshape(t(arange(0, rows * experts, experts, { backend: logits.backend })), [rows, 1]));
-  const firstAt = t(reshape(t(add(column(top.indices, 0), rowStarts)), [rows]));
+  // The first expert out (−∞) before the second pick: its entry of the flattened logits.
+  const firstAt = flatRowEntries(column(top.indices, 0), experts, scope);
   const others = t(reshape(t(scatter(t(reshape(logits, [rows * experts])), firstAt, t(full([rows], -Infinity, { dtype: 'f32', backend: logits.backend })), 0)), [rows, experts]));
   const second = weight(others, column(top.values, 1));
   return { chosen: t(concat([first, second], 1)), experts: t(reshape(top.indices, [rows * 2])) };
