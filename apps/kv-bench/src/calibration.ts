@@ -36,7 +36,8 @@ export async function collectCalibration(model: LlamaModel, text: string, packag
   if (packages.includes('@kvkit/kv-lowrank')) {
     const { KVCalibrationSet } = await import('@kvkit/kv-lowrank');
     const set = new KVCalibrationSet({ numLayers, qHeads: numHeads, kvHeads: numKvHeads, headDim, maxTokens: tokens, rope: rope0 });
-    for (let layer = 0; layer < numLayers; layer++) set.setWeights(layer, model.attentionWeights(layer));
+    // DeepSeek's latent attention has no per-head W_k / W_v: its fits come from activations alone.
+    if (!model.config.latentAttention) for (let layer = 0; layer < numLayers; layer++) set.setWeights(layer, model.attentionWeights(layer));
     observers.push((event) => void set.add(event));
     finishers.push(['@kvkit/kv-lowrank', () => set.toJSON()]);
   }

@@ -4,7 +4,7 @@ import { MODEL_FAMILIES, type ModelFamily, QWEN_EXPERT_NAMES } from './model-fam
 import { type MoeConfig, routesLayer } from './moe-config.js';
 import type { MambaConfig } from './mamba-config.js';
 import type { XieluParameters } from './xielu.js';
-import type { DeltaNetWeights, LayerWeights, LinearWeights, LlamaWeights, Mamba1Weights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
+import type { DeltaNetWeights, LatentAttentionWeights, LayerWeights, LinearWeights, LlamaWeights, Mamba1Weights, MambaWeights, MlpWeights, MoeWeights, ShortConvWeights } from './weights.js';
 
 /** One tensor of the checkpoint as the config implies it, and where its loaded rows go. */
 export interface ExpectedTensor {
@@ -169,6 +169,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
       mambaTensors(list, config, config.mamba, `${p}.mamba`, layer);
     } else if (config.deltaNet?.layers.includes(i)) {
       deltaNetTensors(list, config, `${p}.linear_attn`, layer);
+    } else if (config.latentAttention) {
+      latentAttentionTensors(list, config, `${p}.self_attn`, layer);
     } else if (config.fusedProjections.qkv) {
       // Phi-3: q, k and v are the rows of one qkv_proj, in that order.
       const [q, k, v] = [{} as LinearWeights, {} as LinearWeights, {} as LinearWeights];
@@ -181,7 +183,8 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
       linear(`${p}.self_attn.v_proj`, numKvHeads * headDim, d, bias.v, (w) => (layer.v = w));
     }
     const attending = !layer.mamba && !layer.deltaNet;
-    if (attending) linear(`${p}.self_attn.o_proj`, d, numHeads * headDim, bias.o, (w) => (layer.o = w));
+    // MLA's heads give valueDim channels each.
+    if (attending) linear(`${p}.self_attn.o_proj`, d, numHeads * (config.latentAttention?.valueDim ?? headDim), bias.o, (w) => (layer.o = w));
     if (attending && config.attentionSinks) list.push(whole(`${p}.self_attn.sinks`, [numHeads], (t) => (layer.sinks = t)));
     if (config.qkNorm !== 'none' && attending) {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
@@ -225,6 +228,36 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
   normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
   lmHeadTensors(list, config, target);
   return list;
+}
+
+/**
+ * DeepSeek's MLA projections under `prefix` (self_attn): q_proj or q_a_proj / q_a_layernorm /
+ * q_b_proj, kv_a_proj_with_mqa, kv_a_layernorm, and kv_b_proj, whose rows ([heads · (nope + value), rank],
+ * each head's key rows then its value rows) load as the heads' key rows and their value rows.
+ */
+function latentAttentionTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, layer: Partial<LayerWeights>): void {
+  const { hiddenSize: d, numHeads, attentionBias: bias } = config;
+  const { queryRank, rank, nopeDim, ropeDim, valueDim } = config.latentAttention!;
+  const latent = {} as LatentAttentionWeights;
+  layer.latent = latent;
+  const queryWidth = numHeads * (nopeDim + ropeDim);
+  if (queryRank === undefined) {
+    linearTensors(list, `${prefix}.q_proj`, queryWidth, d, false, (w) => (latent.query = w));
+  } else {
+    linearTensors(list, `${prefix}.q_a_proj`, queryRank, d, bias.q, (w) => (latent.queryDown = w));
+    list.push(whole(`${prefix}.q_a_layernorm.weight`, [queryRank], (t) => (latent.queryDownNorm = t)));
+    linearTensors(list, `${prefix}.q_b_proj`, queryWidth, queryRank, false, (w) => (latent.query = w));
+  }
+  linearTensors(list, `${prefix}.kv_a_proj_with_mqa`, rank + ropeDim, d, bias.k, (w) => (latent.keyValueDown = w));
+  list.push(whole(`${prefix}.kv_a_layernorm.weight`, [rank], (t) => (latent.latentNorm = t)));
+  [latent.keyUp, latent.valueUp] = [{} as LinearWeights, {} as LinearWeights];
+  const heads = Array.from({ length: numHeads }, (_, h) => h * (nopeDim + valueDim));
+  list.push(
+    splitRows(`${prefix}.kv_b_proj.weight`, [numHeads * (nopeDim + valueDim), rank], 'weight', [
+      [heads.map((start): RowRange => [start, nopeDim]), latent.keyUp],
+      [heads.map((start): RowRange => [start + nopeDim, valueDim]), latent.valueUp],
+    ]),
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import { readLayerTypes } from './layer-types.js';
 import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelFamily, type ModelType } from './model-families.js';
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type Mamba1Config, parseJambaLayers } from './mamba1-config.js';
+import { type LatentAttentionConfig, parseLatentAttention } from './latent-attention-config.js';
 import { ernieRoutedLayers, type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
@@ -57,6 +58,11 @@ export interface LlamaConfig extends LayerTraits {
   localRopeTheta?: number;
   /** OLMo and OLMoE: q, k and v clamped to ±clipQkv after their projections (and OLMoE's q/k norms), before RoPE (clip_qkv). */
   clipQkv?: number;
+  /**
+   * DeepSeek's multi-head latent attention: the cache holds one shared head per token (`numKvHeads`
+   * 1, `headDim` = ropeDim + rank: the rotated key, then the latent), which every query head reads.
+   */
+  latentAttention?: LatentAttentionConfig;
   /** gpt-oss: a learned logit per query head (each layer's `sinks`) joins every row's softmax, weighing no value. */
   attentionSinks?: true;
   /** Gemma 2: scores soft-capped to ±cap (cap · tanh(s / cap)) before the softmax. */
@@ -159,10 +165,12 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const numHeads = positiveInt('num_attention_heads');
   const numKvHeads = positiveInt('num_key_value_heads', type === 'mistral' && c.num_key_value_heads === undefined ? 8 : numHeads);
   if (numHeads % numKvHeads !== 0) invalid('num_key_value_heads', `(${numKvHeads}) must divide num_attention_heads (${numHeads})`);
-  if (c.head_dim === undefined || c.head_dim === null) {
+  // DeepSeek's MLA: its own head sizes, one shared latent head in the cache.
+  const latent = parseLatentAttention(c, type, positiveInt, positiveNumber, invalid);
+  if (!latent && (c.head_dim === undefined || c.head_dim === null)) {
     if (hiddenSize % numHeads !== 0) invalid('hidden_size', `(${hiddenSize}) must be a multiple of num_attention_heads (${numHeads}) when head_dim is not given`);
   }
-  const headDim = c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim');
+  const headDim = latent?.headDim ?? (c.head_dim === undefined || c.head_dim === null ? hiddenSize / numHeads : positiveInt('head_dim'));
   if (headDim % 2 !== 0) invalid('head_dim', `must be even for rotary embeddings, got ${headDim}`);
   // BambaConfig hard-codes half of each head rotating, whatever its config.json says; transformers 5 may keep the factor in
   // rope_parameters; Qwen3-Next's and Qwen3.5's classes default it to a quarter.
@@ -170,7 +178,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const partialRotary = type === 'bamba' ? 0.5 : (c.partial_rotary_factor ?? ropeParameters.partial_rotary_factor ?? (MODEL_FAMILIES[type] as ModelFamily).partialRotaryDefault ?? 1);
   if (typeof partialRotary !== 'number' || !(partialRotary > 0 && partialRotary <= 1)) invalid('partial_rotary_factor', `must be a number in (0, 1], got ${JSON.stringify(partialRotary)}`);
   // HF: int(head_dim · partial_rotary_factor) channels rotate.
-  const rotaryDim = Math.floor(headDim * (partialRotary as number));
+  const rotaryDim = latent?.rotaryDim ?? Math.floor(headDim * (partialRotary as number));
   if (rotaryDim === 0 || rotaryDim % 2 !== 0) invalid('partial_rotary_factor', `must leave an even, nonzero number of rotary channels; ${partialRotary} of head_dim ${headDim} gives ${rotaryDim}`);
 
   // Nemotron-H lists its layers (num_hidden_layers, where given, must count them).
@@ -284,6 +292,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(type === 'phimoe' ? { lmHeadBias: c.lm_head_bias === true } : {}),
     ...(moe ? { moe } : {}),
     ...((MODEL_FAMILIES[type] as ModelFamily).attentionSinks ? { attentionSinks: true as const } : {}),
+    ...(latent ? latentFields(latent, c, attentionBias) : {}),
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
     ...(mamba1 ? { mamba1 } : {}),
@@ -292,6 +301,21 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(deltaNet ? { deltaNet } : {}),
     ...(falconH1 ? { falconH1, embedScale: positiveNumber(c.embedding_multiplier ?? 1, 'embedding_multiplier'), logitsDivisor: 1 / positiveNumber(c.lm_head_multiplier ?? 1, 'lm_head_multiplier') } : {}),
     attentionLayers: Array.from({ length: numLayers }, (_, i) => i).filter((i) => !nonAttending.has(i)),
+  };
+}
+
+/**
+ * What MLA overrides: one shared cache head, its softmax scale, its projections' biases
+ * (attention_bias puts them on q_a_proj, kv_a_proj_with_mqa and o_proj only), and DeepSeek-V3's
+ * rope_interleave false pairing channels as rotate_half does.
+ */
+function latentFields(latent: NonNullable<ReturnType<typeof parseLatentAttention>>, c: Record<string, unknown>, bias: boolean): Partial<LlamaConfig> {
+  return {
+    latentAttention: latent.latentAttention,
+    numKvHeads: latent.numKvHeads,
+    attentionScale: latent.attentionScale,
+    attentionBias: { q: bias && latent.latentAttention.queryRank !== undefined, k: bias, v: false, o: bias },
+    ...(c.model_type === 'deepseek_v3' && c.rope_interleave === false ? { ropeLayout: 'half' as const } : {}),
   };
 }
 

@@ -1,8 +1,6 @@
 import {
   add,
-  InvalidConfigError,
   cast,
-  concat,
   contiguous,
   layerNorm,
   type KVCache,
@@ -15,13 +13,12 @@ import {
   rsqrt,
   sigmoid,
   slice,
-  sub,
   sum,
   type Tensor,
   TensorScope,
   transpose,
 } from '@kvkit/tensor-core';
-import { type LlamaConfig, layerWindow } from './config.js';
+import type { LlamaConfig } from './config.js';
 import { feedForward } from './feed-forward.js';
 import type { LayerRope } from './layer-ropes.js';
 import { linear } from './linear.js';
@@ -29,6 +26,8 @@ import { deltaNetBlock } from './delta-net.js';
 import { mamba1Block } from './mamba1-mixer.js';
 import { mambaBlock, type MambaShared } from './mamba-mixer.js';
 import { shortConvBlock } from './short-conv.js';
+import { attendThroughCaches } from './cache-attention.js';
+import { latentAttentionBlock } from './latent-attention.js';
 import { type AttentionLayerWeights, attends, type LayerWeights, type MambaWeights } from './weights.js';
 
 /** A run of consecutive rows of the batch that belongs to one request and its cache. */
@@ -55,7 +54,7 @@ export interface LayerActivations {
   positions: Int32Array;
   /** [n, hidden]: the layer's input (the residual stream before input_layernorm). */
   hidden: Tensor;
-  /** [qHeads, n, headDim]: queries as attention reads them: after RoPE (on a NoPE layer, `config.noRopeLayers`, not rotated), with YaRN's or LongRoPE's factor squared on the rotated channels. */
+  /** [qHeads, n, headDim] (with DeepSeek's latent attention the cache's head: the rotated channels, then the latent): queries as attention reads them: after RoPE (on a NoPE layer, `config.noRopeLayers`, not rotated), with YaRN's or LongRoPE's factor squared on the rotated channels. */
   q: Tensor;
   /** [kvHeads, n, headDim]: keys before RoPE (after Qwen3's k_norm). */
   keyPreRope: Tensor;
@@ -105,15 +104,9 @@ function clipped(x: Tensor, config: LlamaConfig, scope: TensorScope): Tensor {
   return clip === undefined ? x : scope.track(minimum(scope.track(maximum(x, -clip)), clip));
 }
 
-/** Rows [start, start + length) of a [heads, rows, headDim] tensor, contiguous. */
-function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope): Tensor {
-  if (whole) return t;
-  const view = scope.track(slice(t, [0, segment.start, 0], [t.shape[0], segment.start + segment.length, t.shape[2]]));
-  return scope.track(contiguous(view));
-}
-
 /**
- * One pre-norm decoder block: x + mixer(norm(x)), then + mlp(norm(·)). The mixer is attention, or on
+ * One pre-norm decoder block: x + mixer(norm(x)), then + mlp(norm(·)). The mixer is attention
+ * (DeepSeek's latent attention: `latentAttentionBlock`), or on
  * a hybrid model's convolution layers (LFM2's) the gated short convolution (`shortConvBlock`), or
  * on its Mamba layers the Mamba-2 mixer (`mambaBlock`; Jamba's Mamba-1: `mamba1Block`), on its
  * linear-attention layers Gated DeltaNet (`deltaNetBlock`), or on Falcon-H1's both side by side
@@ -136,8 +129,10 @@ export function decoderLayer(x: Tensor, w: LayerWeights, layerIndex: number, ctx
     // OLMo 2 normalizes the blocks' outputs only: attention reads the residual stream itself.
     const h = w.inputNorm ? scope.track(normalize(x, w.inputNorm, w.inputNormBias, config)) : x;
     if (config.singleBlocks?.mlpLayers.includes(layerIndex)) return add(x, residualBranch(feedForward(h, w, layerIndex, config, scope), w.mlpOutputNorm));
-    const attending = attends(w);
-    const mixed = attending
+    const attending = attends(w) || w.latent !== undefined;
+    const mixed = w.latent
+      ? latentAttentionBlock(x, h, w.latent, w.o!, layerIndex, cacheLayerOf(config, layerIndex), ctx, scope)
+      : attends(w)
       ? w.mamba
         ? parallelMixers(x, h, w, layerIndex, ctx, scope)
         : attentionBlock(x, h, w, layerIndex, ctx, scope)
@@ -225,70 +220,6 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const key = keyGain ? scope.track(mul(rotated, keyGain)) : rotated;
   const value = scope.track(contiguous(heads(linear(h, w.v, scope), numKvHeads)));
   return { q, keyPreRope, key, value, outputGate };
-}
-
-/**
- * Each segment's K/V into its cache layer (keys before or after RoPE, as the layer asks), then its
- * queries' attention through that layer, with gpt-oss's sinks where the layer has them;
- * [qHeads, rows, headDim] for the whole batch.
- */
-function attendThroughCaches(
-  q: Tensor,
-  keyPreRope: Tensor,
-  key: Tensor,
-  value: Tensor,
-  layerIndex: number,
-  cacheLayer: number,
-  sinks: Tensor | undefined,
-  ctx: LayerContext,
-  scope: TensorScope,
-): Tensor {
-  const { config, segments } = ctx;
-  const whole = segments.length === 1;
-  const window = layerWindow(config, layerIndex);
-  const { attentionScale: scale, attentionSoftcap: softcap } = config;
-  const outputs = segments.map((segment) => {
-    const layer = segment.cache.layers[cacheLayer];
-    const keys = layer.keyInput === 'pre-rope' ? keyPreRope : key;
-    layer.append(rowsOf(keys, segment, whole, scope), rowsOf(value, segment, whole, scope), {
-      positions: segment.positions,
-      phase: segment.phase,
-      tokenIds: segment.tokenIds,
-    });
-    const result = layer.attend(rowsOf(q, segment, whole, scope), {
-      positions: segment.positions,
-      ...(window ? { window } : {}),
-      ...(scale !== undefined ? { scale } : {}),
-      ...(softcap !== undefined ? { softcap } : {}),
-      ...(sinks ? { returnLse: true } : {}),
-    });
-    if (result.statistics) {
-      result.statistics.keySum.dispose();
-      result.statistics.keyMax.dispose();
-    }
-    const output = scope.track(result.output);
-    if (!sinks) return output;
-    return withSinks(output, scope.track(requireLse(result.lse, cacheLayer)), sinks, scope);
-  });
-  return whole ? outputs[0] : scope.track(concat(outputs, 1));
-}
-
-/**
- * Attention whose softmax also spans a learned logit per head that weighs no value (gpt-oss's
- * sinks): each row's output over its keys, times Σ e^s / (Σ e^s + e^sink) = σ(lse − sink), from the
- * layer's log-sum-exp. A row that saw no key stays zero.
- */
-function withSinks(output: Tensor, lse: Tensor, sinks: Tensor, scope: TensorScope): Tensor {
-  const [heads, rows] = lse.shape;
-  const sinkColumn = scope.track(reshape(sinks.dtype === 'f32' ? sinks : scope.track(cast(sinks, 'f32')), [heads, 1]));
-  const share = scope.track(reshape(scope.track(sigmoid(scope.track(sub(lse, sinkColumn)))), [heads, rows, 1]));
-  return scope.track(mul(output, share.dtype === output.dtype ? share : scope.track(cast(share, output.dtype))));
-}
-
-/** The layer's log-sum-exp, which every cache layer of a model with sinks must give (`assertCacheGivesLse` checks before the pass). */
-function requireLse(lse: Tensor | undefined, cacheLayer: number): Tensor {
-  if (!lse) throw new InvalidConfigError(`cache layer ${cacheLayer} returned no log-sum-exp, which the model's attention sinks need`, { layer: cacheLayer });
-  return lse;
 }
 
 /** The model's norm of x: RMSNorm, or LayerNorm with its bias (GPT-NeoX). */

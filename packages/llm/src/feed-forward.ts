@@ -26,6 +26,7 @@ import {
 import type { LlamaConfig } from './config.js';
 import { linear, PRODUCT_SUMS } from './linear.js';
 import { type MoeConfig, routesLayer } from './moe-config.js';
+import { keepBestGroups } from './grouped-routing.js';
 import { flatRowEntries } from './row-entries.js';
 import { sparseMixerRoute } from './sparse-mixer.js';
 import { type XieluParameters, xielu } from './xielu.js';
@@ -52,7 +53,8 @@ export function feedForward(h: Tensor, w: LayerWeights, layerIndex: number, conf
 /**
  * Each row's experts ([n · k] indices, row-major) and their weights ([n, k], f32): the router's
  * scores (a softmax over the experts in f32, or LFM2-MoE's sigmoid of each), the top k of each row
- * (LFM2-MoE chooses by score + expert_bias but weighs by the score), renormalized where the family
+ * (LFM2-MoE chooses by score + expert_bias but weighs by the score; DeepSeek within each row's best
+ * groups of experts), renormalized where the family
  * does (over their sum, + 1e-6 for LFM2-MoE), times routed_scaling_factor.
  */
 function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope): { chosen: Tensor; experts: Tensor } {
@@ -61,7 +63,8 @@ function routeRows(h: Tensor, w: MoeWeights, moe: MoeConfig, scope: TensorScope)
   const logits = f32Logits(h, w, scope);
   const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : scope.track(cast(t, 'f32')));
   const scores = scope.track(moe.scoring === 'sigmoid' ? sigmoid(logits) : softmax(logits, -1));
-  const top = topk(w.selectionBias ? scope.track(add(scores, f32(w.selectionBias))) : scores, k);
+  const choice = w.selectionBias ? scope.track(add(scores, f32(w.selectionBias))) : scores;
+  const top = topk(moe.routingGroups ? keepBestGroups(choice, moe.routingGroups, scope) : choice, k);
   scope.track(top.values);
   scope.track(top.indices);
   const experts = scope.track(reshape(top.indices, [n * k]));

@@ -110,7 +110,11 @@ export interface ModelFamily {
     gptOssExperts?: true;
     /** Phi-3.5-MoE's SparseMixer routing (two experts, each from a softmax over the logits near its own; router_jitter_noise). */
     sparseMixer?: true;
+    /** DeepSeek's router settings, checked (`assertDeepseekRouting`); V2's topk_method group_limited_greedy limits the choice to groups. */
+    deepseekRouting?: 'v2' | 'v3';
   };
+  /** DeepSeek's multi-head latent attention (MLA) in place of q/k/v projections (`LatentAttentionConfig`). */
+  latentAttention?: true;
   /** A learned logit per query head that joins every row's softmax and takes its share of the weight on no value (gpt-oss's `sinks`). */
   attentionSinks?: true;
 }
@@ -197,6 +201,18 @@ const LFM2_DEFAULTS = {
 const LFM2_NAMES = { norm_eps: 'rms_norm_eps', tie_embedding: 'tie_word_embeddings', theta: 'rope_theta' };
 /** What the LFM2 families share beyond their configs: a 128k context, no window, per-head q/k norms. */
 const LFM2_FAMILY = { maxPositions: 128000, slidingWindow: null, layer: { qkNorm: 'head' } } as const;
+/** DeepSeek's experts: per expert as released, an ungated shared MLP of n_shared_experts experts' width, the router's correction bias (V3). */
+const DEEPSEEK_MOE = {
+  expertSizeField: 'moe_intermediate_size',
+  sharedExpert: 'ungated',
+  ignoresSparseStep: true,
+  names: { selectionBias: 'gate.e_score_correction_bias', shared: 'shared_experts' },
+} as const;
+/** What DeepseekV2Config and DeepseekV3Config default alike: the released models' latent attention. */
+const DEEPSEEK_ATTENTION_DEFAULTS = { rms_norm_eps: 1e-6, kv_lora_rank: 512, q_lora_rank: 1536, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128 };
+/** DeepSeek's configs' own names for the experts' count and the leading dense layers. */
+const DEEPSEEK_NAMES = { n_routed_experts: 'num_experts', first_k_dense_replace: 'num_dense_layers' };
+
 /** Granite's MoE configs' own names for the experts' count and the shared MLP's width. */
 const GRANITE_SHARED_NAMES = { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' };
 
@@ -351,7 +367,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 131072,
     slidingWindow: null,
     partialRotaryDefault: 0.5,
-    // DeepSeek-V3's routing with one group (sigmoid scores chosen by score + e_score_correction_bias), SwiGLU experts, shared ones added as they are.
+    // DeepSeek-V3's routing (sigmoid scores chosen by score + e_score_correction_bias), SwiGLU experts, shared ones added as they are.
     moe: {
       expertSizeField: 'moe_intermediate_size',
       normalize: 'config',
@@ -641,7 +657,7 @@ export const MODEL_FAMILIES = {
     maxPositions: 4096,
     slidingWindow: null,
     layer: { gatedMlp: false },
-    // Nemotron 3's 'E' layers: DeepSeek-V3's sigmoid routing (one group), ReLU² experts and a shared one.
+    // Nemotron 3's 'E' layers: DeepSeek-V3's sigmoid routing, ReLU² experts and a shared one.
     moe: {
       expertSizeField: 'moe_intermediate_size',
       normalize: 'config',
@@ -858,6 +874,62 @@ export const MODEL_FAMILIES = {
       attention_bias: true,
       rope_theta: 150000,
       rope_scaling: { rope_type: 'yarn', factor: 32, beta_fast: 32, beta_slow: 1, truncate: false, original_max_position_embeddings: 4096 },
+    },
+  },
+  deepseek_v2: {
+    covers:
+      'DeepSeek-V2, V2-Lite, V2.5 and DeepSeek-Coder-V2 (DeepseekV2ForCausalLM): multi-head latent attention (each token cached as one compressed latent and one rotated key), experts chosen by softmax (optionally within the best groups) beside shared ones after the first dense layers',
+    architecture: 'DeepseekV2ForCausalLM',
+    maxPositions: 2048,
+    slidingWindow: null,
+    latentAttention: true,
+    layer: { ropeLayout: 'interleaved' },
+    moe: { ...DEEPSEEK_MOE, normalize: false, deepseekRouting: 'v2' },
+    configNames: DEEPSEEK_NAMES,
+    // DeepseekV2Config's defaults.
+    configDefaults: {
+      vocab_size: 32000,
+      hidden_size: 4096,
+      intermediate_size: 11008,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      ...DEEPSEEK_ATTENTION_DEFAULTS,
+      num_experts: 64,
+      n_shared_experts: 2,
+      moe_intermediate_size: 1407,
+      num_dense_layers: 0,
+      routed_scaling_factor: 1,
+      topk_method: 'greedy',
+    },
+  },
+  deepseek_v3: {
+    covers:
+      'DeepSeek-V3, R1 and V3.1 as bf16 checkpoints, Moonlight, Kimi K2 (DeepseekV3ForCausalLM): multi-head latent attention, sigmoid-scored experts chosen with a correction bias within the best groups, beside a shared one after the first dense layers; FP8-quantized releases are refused',
+    architecture: 'DeepseekV3ForCausalLM',
+    maxPositions: 4096,
+    slidingWindow: null,
+    latentAttention: true,
+    // rope_interleave (default true) pairs neighbouring channels; false: rotate_half.
+    layer: { ropeLayout: 'interleaved' },
+    moe: { ...DEEPSEEK_MOE, normalize: 'config', sigmoidRouter: { selectionBias: 'always', normalizeEpsilon: 1e-20 }, deepseekRouting: 'v3' },
+    configNames: DEEPSEEK_NAMES,
+    // DeepseekV3Config's defaults (DeepSeek-V3's sizes).
+    configDefaults: {
+      vocab_size: 129280,
+      hidden_size: 7168,
+      intermediate_size: 18432,
+      num_hidden_layers: 61,
+      num_attention_heads: 128,
+      ...DEEPSEEK_ATTENTION_DEFAULTS,
+      num_experts: 256,
+      num_experts_per_tok: 8,
+      n_shared_experts: 1,
+      moe_intermediate_size: 2048,
+      num_dense_layers: 3,
+      n_group: 8,
+      topk_group: 4,
+      norm_topk_prob: true,
+      routed_scaling_factor: 2.5,
     },
   },
   lfm2_vl: {

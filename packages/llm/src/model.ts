@@ -95,7 +95,7 @@ export class LlamaModel {
     private readonly tokenizerInstance?: LlamaTokenizer,
   ) {
     this.weightBytes = weights.bytes;
-    this.matrixDtype = weights.layers.find(attends)?.q.weight.dtype ?? dtype;
+    this.matrixDtype = (weights.layers.find(attends)?.q ?? weights.layers.find((layer) => layer.latent)?.latent?.query)?.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
     const decaying = (i: number) => weights.layers[i].mamba ?? weights.layers[i].mamba1 ?? weights.layers[i].deltaNet;
     this.decayRates = new Map(weights.layers.flatMap((_, i) => (decaying(i) ? [[i, mambaDecayRates(decaying(i)!)] as const] : [])));
@@ -158,6 +158,12 @@ export class LlamaModel {
       throw new IndexOutOfRangeError(`attentionWeights: layer ${layer} is outside 0…${attentionLayers.length - 1}${counted}`, { layer });
     }
     const w = this.weights.layers[attentionLayers[layer]] as AttentionLayerWeights;
+    if (this.config.latentAttention) {
+      throw new UnsupportedModelError(
+        `attentionWeights: ${this.config.modelType}'s latent attention (MLA) has no per-head key and value projections: its keys come through an RMSNorm of the latent, which the cache already holds as one compressed head; fit from activations (onLayer) instead`,
+        { layer, modelType: this.config.modelType },
+      );
+    }
     return { q: w.q.weight, k: w.k.weight, v: w.v.weight, o: w.o.weight };
   }
 

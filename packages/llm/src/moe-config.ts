@@ -37,6 +37,20 @@ export interface MoeConfig {
    * against the second max; two experts, not renormalized (router_jitter_noise).
    */
   sparseMixer?: { jitter: number };
+  /** Group-limited routing (DeepSeek's n_group / topk_group): only the experts of each row's `kept` best groups are chosen from. */
+  routingGroups?: RoutingGroups;
+}
+
+/**
+ * DeepSeek's group-limited routing: the experts in `count` consecutive groups, each row choosing
+ * only among the `kept` groups whose score is highest — a group's best score (DeepSeek-V2's
+ * group_limited_greedy) or the sum of its two best scores + bias (DeepSeek-V3's, GLM-4.5's and
+ * Nemotron-H's routing).
+ */
+export interface RoutingGroups {
+  count: number;
+  kept: number;
+  score: 'max' | 'top-two-sum';
 }
 
 /**
@@ -57,11 +71,13 @@ export function parseMoeConfig(
 ): MoeConfig | undefined {
   const family = (MODEL_FAMILIES[type] as ModelFamily).moe;
   if (!family || (family.optional && c.num_experts === 0) || routedLayers?.length === 0) return undefined;
-  if (family.sigmoidRouter?.selectionBias === 'always') assertOneRoutingGroup(c, unsupported);
+  if (c.moe_latent_size !== undefined && c.moe_latent_size !== null) unsupported('moe_latent_size', c.moe_latent_size, 'null (no latent projection)');
+  if (family.deepseekRouting) assertDeepseekRouting(c, family.deepseekRouting, unsupported);
   const experts = positiveInt('num_experts');
   const expertsPerToken = positiveInt('num_experts_per_tok');
   if (expertsPerToken > experts) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the number of experts (${experts})`);
   const normalizeTopK = family.normalize === 'config' ? c.norm_topk_prob === true : family.normalize;
+  const routingGroups = parseRoutingGroups(c, family, experts, expertsPerToken, positiveInt, invalid, unsupported);
   // SparseMixer picks exactly two experts (transformers raises otherwise).
   if (family.sparseMixer && expertsPerToken !== 2) unsupported('num_experts_per_tok', expertsPerToken, '2 (SparseMixer routes each token to two experts)');
   const step = family.ignoresSparseStep ? 1 : positiveInt('decoder_sparse_step', 1);
@@ -97,6 +113,7 @@ export function parseMoeConfig(
     routedScale,
     gatedExperts: !family.ungatedExperts,
     ...(family.sparseMixer ? { sparseMixer: { jitter: sparseMixerJitter(c, invalid, unsupported) } } : {}),
+    ...(routingGroups ? { routingGroups } : {}),
     ...(family.gptOssExperts ? { clampedSwiglu: { alpha: positiveNumber(c.swiglu_alpha ?? 1.702, 'swiglu_alpha'), limit: positiveNumber(c.swiglu_limit ?? 7, 'swiglu_limit') } } : {}),
   };
 }
@@ -110,13 +127,51 @@ function sparseMixerJitter(c: Record<string, unknown>, invalid: (field: string, 
 }
 
 /**
- * DeepSeek-V3's routing as Nemotron-H and GLM-4.5 use it: one group of experts (n_group 1, or every
- * group kept: topk_group = n_group) and no latent projection (moe_latent_size null); anything else is refused.
+ * The groups a config's router limits its choice to, or undefined where every group is kept (one
+ * group, or topk_group = n_group). DeepSeek-V3's routing (`sigmoidRouter` 'always': DeepSeek-V3,
+ * GLM-4.5, Nemotron-H) scores a group by its two best score + bias; DeepSeek-V2 limits groups only
+ * with topk_method group_limited_greedy, scoring a group by its best probability.
  */
-function assertOneRoutingGroup(c: Record<string, unknown>, unsupported: (field: string, value: unknown, supported: string) => never): void {
-  const groups = c.n_group ?? 1;
-  if (c.topk_group !== undefined && c.topk_group !== groups) unsupported('topk_group', c.topk_group, `n_group (${JSON.stringify(groups)}): every group of experts kept`);
-  if (c.moe_latent_size !== undefined && c.moe_latent_size !== null) unsupported('moe_latent_size', c.moe_latent_size, 'null (no latent projection)');
+function parseRoutingGroups(
+  c: Record<string, unknown>,
+  family: NonNullable<ModelFamily['moe']>,
+  experts: number,
+  expertsPerToken: number,
+  positiveInt: (field: string, fallback?: number) => number,
+  invalid: (field: string, problem: string) => never,
+  unsupported: (field: string, value: unknown, supported: string) => never,
+): RoutingGroups | undefined {
+  const v2 = family.deepseekRouting === 'v2';
+  if (family.sigmoidRouter?.selectionBias !== 'always' && !v2) return undefined;
+  if (v2) {
+    const method = c.topk_method ?? 'greedy';
+    if (method === 'greedy') return undefined;
+    if (method !== 'group_limited_greedy') unsupported('topk_method', method, 'greedy or group_limited_greedy (DeepSeek-V2)');
+  }
+  const count = positiveInt('n_group', 1);
+  const kept = positiveInt('topk_group', count);
+  if (experts % count !== 0) invalid('n_group', `(${count}) must divide the number of experts (${experts})`);
+  if (kept > count) invalid('topk_group', `(${kept}) must not exceed n_group (${count})`);
+  if (kept === count) return undefined;
+  // V3's group score sums a group's two best experts.
+  if (!v2 && experts / count < 2) invalid('n_group', `(${count}) must leave at least two experts a group (${experts} experts), whose two best score it`);
+  const choosable = (kept * experts) / count;
+  if (expertsPerToken > choosable) invalid('num_experts_per_tok', `(${expertsPerToken}) must not exceed the ${choosable} experts of the topk_group (${kept}) groups a token chooses from`);
+  return { count, kept, score: v2 ? 'max' : 'top-two-sum' };
+}
+
+/**
+ * DeepSeek's router settings this runtime runs: V2's softmax without renormalization (its own code
+ * renormalizes with norm_topk_prob but then skips routed_scaling_factor, transformers' port ignores
+ * the flag: no released V2 sets it), V3's sigmoid with noaux_tc; an MoE on every layer from
+ * first_k_dense_replace on (moe_layer_freq 1).
+ */
+function assertDeepseekRouting(c: Record<string, unknown>, version: 'v2' | 'v3', unsupported: (field: string, value: unknown, supported: string) => never): void {
+  const scoring = version === 'v2' ? 'softmax' : 'sigmoid';
+  if (c.scoring_func !== undefined && c.scoring_func !== scoring) unsupported('scoring_func', c.scoring_func, `${scoring} (DeepSeek-${version.toUpperCase()})`);
+  if (version === 'v2' && c.norm_topk_prob === true) unsupported('norm_topk_prob', true, 'false (DeepSeek-V2, V2-Lite, V2.5)');
+  if (version === 'v3' && c.topk_method !== undefined && c.topk_method !== 'noaux_tc') unsupported('topk_method', c.topk_method, 'noaux_tc (DeepSeek-V3)');
+  if (c.moe_layer_freq !== undefined && c.moe_layer_freq !== 1) unsupported('moe_layer_freq', c.moe_layer_freq, '1 (experts on every layer from first_k_dense_replace on)');
 }
 
 /** Whether layer `layer` routes through experts. */

@@ -50,6 +50,8 @@ export interface LayerWeights {
   mamba1?: Mamba1Weights;
   /** Qwen3.5's and Qwen3-Next's Gated DeltaNet in place of attention (`config.deltaNet`). */
   deltaNet?: DeltaNetWeights;
+  /** DeepSeek's multi-head latent attention in place of q/k/v (`config.latentAttention`; o_proj stays `o`). */
+  latent?: LatentAttentionWeights;
   /** Qwen3.5's and Qwen3-Next's output gate: the rows of q_proj that give each head's gate beside its query (`config.attentionOutputGate`). */
   qGate?: LinearWeights;
   /** gpt-oss's attention sinks [heads]: each query head's learned logit in every row's softmax (`config.attentionSinks`). */
@@ -77,6 +79,23 @@ export type AttentionLayerWeights = LayerWeights & Required<Pick<LayerWeights, '
 
 /** Whether the layer attends (else it convolves, `conv`, runs a Mamba mixer, `mamba` or `mamba1`, or Gated DeltaNet, `deltaNet`, or is an MLP alone: Nemotron-H's). */
 export const attends = (w: LayerWeights): w is AttentionLayerWeights => w.q !== undefined;
+
+/**
+ * DeepSeek's MLA projections: the queries (q_proj, or q_b_proj after q_a_proj and its RMSNorm
+ * q_a_layernorm), kv_a_proj_with_mqa [rank + ropeDim, hidden] (the latent, then the shared rotated
+ * key) with the latent's RMSNorm kv_a_layernorm, and kv_b_proj's rows split by head at load: each
+ * head's key rows [heads · nopeDim, rank] and value rows [heads · valueDim, rank], which the
+ * queries and the attention's output are multiplied by instead of expanding every cached latent.
+ */
+export interface LatentAttentionWeights {
+  queryDown?: LinearWeights;
+  queryDownNorm?: Tensor;
+  query: LinearWeights;
+  keyValueDown: LinearWeights;
+  latentNorm: Tensor;
+  keyUp: LinearWeights;
+  valueUp: LinearWeights;
+}
 
 /**
  * Jamba's Mamba-1 mixer: in_proj [2 · d_inner, hidden] (x, then z), the depthwise kernel as stored

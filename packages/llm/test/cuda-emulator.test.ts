@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/index.js';
 import { readReference, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
 import { expectTorchReferenceOn } from './helpers/reference-parity.js';
+import { expectReleasedWidthLatentOn } from './helpers/latent-model.js';
 
 let cuda: CudaBackend;
 
@@ -26,6 +27,9 @@ describe('the runtime on CUDA (the emulator)', () => {
         expectTorchReferenceOn(cuda, name, dtype, tolerance), 600_000);
     }
   }
+
+  // The reference fixtures' latent head is 24 channels wide; the released models' is 576 (kv_lora_rank 512 + 64 rotated).
+  it('DeepSeek’s latent attention at the released width (one cached head of 576 channels): the same logits as the CPU through the paged cache', () => expectReleasedWidthLatentOn(cuda, 1e-4), 600_000);
 
   // LFM2's convolution state lives on the device beside the paged K/V; each decode step replaces it.
   it('a hybrid model’s cache, K/V and convolution state, leaves nothing resident once disposed; so does the model', async () => {

@@ -80,7 +80,8 @@ describe('GLM-4.5 configs', () => {
   });
 
   it('refuses what it cannot run with a typed error naming the field', () => {
-    expectKvkitError(() => parseModelConfig({ ...GLM_45_AIR, n_group: 8, topk_group: 4 }), 'UNSUPPORTED_MODEL', /topk_group = 4/);
+    expectKvkitError(() => parseModelConfig({ ...GLM_45_AIR, n_group: 3, topk_group: 2 }), 'INVALID_CONFIG', /n_group \(3\) must divide the number of experts \(128\)/);
+    expectKvkitError(() => parseModelConfig({ ...GLM_45_AIR, n_group: 8, topk_group: 9 }), 'INVALID_CONFIG', /topk_group \(9\) must not exceed n_group \(8\)/);
     expectKvkitError(() => parseModelConfig({ ...GLM_45_AIR, n_shared_experts: 1.5 }), 'INVALID_CONFIG', /n_shared_experts must be a whole number/);
     expectKvkitError(() => parseModelConfig({ ...GLM_45_AIR, first_k_dense_replace: 47 }), 'INVALID_CONFIG', /num_dense_layers must be an integer in 0…46/);
   });

@@ -104,8 +104,8 @@ describe('Nemotron-H configs', () => {
     const patterned = (pattern: string) => ({ ...NEMOTRON_H_8B, hybrid_override_pattern: pattern, num_hidden_layers: pattern.length });
     expectKvkitError(() => parseModelConfig(patterned('M-*X')), 'UNSUPPORTED_MODEL', /hybrid_override_pattern = "X" is not supported/);
     expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, hybrid_override_pattern: undefined, layers_block_type: ['mamba', 'attention', 'hybrid'] }), 'UNSUPPORTED_MODEL', /layers_block_type = "hybrid"/);
-    // Nemotron 3's experts with DeepSeek-V3's group-limited routing or a latent projection.
-    expectKvkitError(() => parseModelConfig({ ...NEMOTRON_3_NANO, n_group: 8, topk_group: 4 }), 'UNSUPPORTED_MODEL', /topk_group = 4 is not supported/);
+    // Nemotron 3's experts with a latent projection (DeepSeek-V3's group-limited routing runs: deepseek.test.ts).
+    expect(parseModelConfig({ ...NEMOTRON_3_NANO, n_group: 8, topk_group: 4 }).moe!.routingGroups).toEqual({ count: 8, kept: 4, score: 'top-two-sum' });
     expectKvkitError(() => parseModelConfig({ ...NEMOTRON_3_NANO, moe_latent_size: 1024 }), 'UNSUPPORTED_MODEL', /moe_latent_size = 1024/);
     expectKvkitError(() => parseModelConfig(patterned('M-M-')), 'INVALID_CONFIG', /at least one attention layer/);
     expectKvkitError(() => parseModelConfig({ ...NEMOTRON_H_8B, num_hidden_layers: 50 }), 'INVALID_CONFIG', /num_hidden_layers \(50\) must equal the 52 layers/);

@@ -12,7 +12,7 @@ const fixtures = torchFixtures();
 
 describe('parity with the independent PyTorch reference', () => {
   it('has a fixture for every architecture variant', () => {
-    expect(fixtures).toEqual(['apertus-bf16', 'apertus-xielu', 'arcee-relu2', 'bamba', 'cohere-parallel', 'cohere2-sliding-nope', 'ernie4_5-bias', 'ernie4_5-moe', 'exaone4-bf16', 'exaone4-hybrid', 'falcon-h1', 'falcon-h1-bf16', 'falcon-h1-norm', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-moe', 'glm4-moe-qknorm', 'glm4-sandwich', 'gpt-oss', 'gpt-oss-bf16', 'gpt2', 'gpt2-f16', 'granite-multipliers', 'granite4-hybrid-dense', 'granite4-hybrid-moe', 'granitemoe-shared', 'granitemoe-stacked', 'hunyuan-alpha', 'hunyuan-bf16', 'jamba', 'jamba-bf16', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'nemotron-h', 'nemotron-h-bf16', 'nemotron-h-moe', 'olmo-bf16', 'olmo-clip', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-clip', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'phimoe', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-next', 'qwen3-qk-norm', 'qwen3_5-bf16', 'qwen3_5-hybrid', 'qwen3_5-moe', 'seed-oss-bias', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm', 'starcoder2']);
+    expect(fixtures).toEqual(['apertus-bf16', 'apertus-xielu', 'arcee-relu2', 'bamba', 'cohere-parallel', 'cohere2-sliding-nope', 'deepseek-v2-group', 'deepseek-v2-lite', 'deepseek-v3', 'deepseek-v3-bias', 'ernie4_5-bias', 'ernie4_5-moe', 'exaone4-bf16', 'exaone4-hybrid', 'falcon-h1', 'falcon-h1-bf16', 'falcon-h1-norm', 'gemma-geglu', 'gemma2-softcap', 'gemma3-sliding', 'glm-partial-pairs', 'glm4-moe', 'glm4-moe-qknorm', 'glm4-sandwich', 'gpt-oss', 'gpt-oss-bf16', 'gpt2', 'gpt2-f16', 'granite-multipliers', 'granite4-hybrid-dense', 'granite4-hybrid-moe', 'granitemoe-shared', 'granitemoe-stacked', 'hunyuan-alpha', 'hunyuan-bf16', 'jamba', 'jamba-bf16', 'lfm2-conv-bias', 'lfm2-moe', 'lfm2-shortconv', 'llama', 'llama-dynamic-ntk', 'llama-f16', 'llama-mqa-bias', 'llama3-rope', 'mistral-sliding', 'mixtral-experts', 'nemotron-h', 'nemotron-h-bf16', 'nemotron-h-moe', 'olmo-bf16', 'olmo-clip', 'olmo2-post-norm', 'olmo3-sliding-yarn', 'olmoe-clip', 'olmoe-experts', 'phi2-parallel', 'phi3-fused', 'phi4-longrope', 'phimoe', 'pythia-neox', 'qwen2-bf16-tied', 'qwen2-bias', 'qwen2-moe-shared', 'qwen2-sliding', 'qwen3-moe', 'qwen3-next', 'qwen3-qk-norm', 'qwen3_5-bf16', 'qwen3_5-hybrid', 'qwen3_5-moe', 'seed-oss-bias', 'smollm-tied', 'smollm3-nope', 'smollm3-yarn', 'stablelm2-layernorm', 'starcoder2']);
   });
 
   for (const name of fixtures) {
@@ -149,6 +149,13 @@ describe('parity with the independent PyTorch reference', () => {
     // Nemotron 3's experts: the routed scaling and the renormalization each matter (the selection bias is checked in nemotron-h.test.ts).
     ['nemotron-h-moe', { routed_scaling_factor: 1, time_step_limit: null }],
     ['nemotron-h-moe', { norm_topk_prob: false, time_step_limit: null }],
+    // DeepSeek: YaRN's mscale² in the softmax scale, the group limit, the routed scaling, which channels pair, the attention biases.
+    ['deepseek-v2-lite', { rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 8, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0 } }],
+    ['deepseek-v2-group', { topk_method: 'greedy' }],
+    ['deepseek-v2-group', { routed_scaling_factor: 1 }],
+    ['deepseek-v3', { topk_group: 4 }],
+    ['deepseek-v3', { rope_interleave: false }],
+    ['deepseek-v3-bias', { attention_bias: false }],
     ['falcon-h1', { mlp_multipliers: [1, 1], time_step_limit: null }],
     ['falcon-h1', { ssm_multipliers: [1, 1, 1, 1, 1], time_step_limit: null }],
     ['falcon-h1-norm', { mamba_rms_norm: false, time_step_limit: null }],

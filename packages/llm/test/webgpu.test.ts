@@ -7,6 +7,7 @@ import { generate, loadModel } from '../src/index.js';
 import { join } from 'node:path';
 import { KVKIT_TINY, readReference, TORCH_REFERENCE, torchFixtures } from './helpers/fixtures.js';
 import { expectTorchReferenceOn } from './helpers/reference-parity.js';
+import { expectReleasedWidthLatentOn } from './helpers/latent-model.js';
 
 const gpu = await openWebGpuForTests('llm');
 
@@ -20,6 +21,9 @@ describe.skipIf(!gpu)('the runtime on WebGPU', () => {
         expectTorchReferenceOn(gpu!, name, dtype, tolerance));
     }
   }
+
+  // The reference fixtures' latent head is 24 channels wide; the released models' is 576 (kv_lora_rank 512 + 64 rotated).
+  it('DeepSeek’s latent attention at the released width (one cached head of 576 channels): the same logits as the CPU through the paged cache', () => expectReleasedWidthLatentOn(gpu!, 1e-4));
 
   // LFM2's convolution state lives in device buffers beside the paged K/V; each step replaces it.
   it('a hybrid model’s cache, K/V and convolution state, leaves no buffer live once disposed; so does the model', async () => {

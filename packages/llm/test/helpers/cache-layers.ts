@@ -7,6 +7,7 @@ import {
   type LayerSpec,
   type MemoryReport,
   rope,
+  type RopeLayout,
   type StepInfo,
   type Tensor,
   tensor,
@@ -28,6 +29,7 @@ class PreRopeLayer implements KVCacheLayer {
   readonly headDim: number;
   private readonly inner: DenseCacheLayer;
   private readonly invFreq: Tensor;
+  private readonly layout: RopeLayout;
 
   constructor(spec: LayerSpec) {
     this.layerIndex = spec.layerIndex;
@@ -35,6 +37,7 @@ class PreRopeLayer implements KVCacheLayer {
     this.headDim = spec.headDim;
     this.inner = new DenseCacheLayer(spec, 'f32', 8);
     this.invFreq = tensor(spec.rope.invFreq, [spec.rope.invFreq.length], { dtype: 'f32', backend: spec.backend });
+    this.layout = spec.rope.layout;
   }
 
   get length(): number {
@@ -43,7 +46,7 @@ class PreRopeLayer implements KVCacheLayer {
 
   append(k: Tensor, v: Tensor, step: StepInfo): void {
     const positions = tensor(step.positions, [step.positions.length], { dtype: 'i32', backend: k.backend });
-    const rotated = rope(k, positions, this.invFreq, 'half');
+    const rotated = rope(k, positions, this.invFreq, this.layout);
     try {
       this.inner.append(rotated, v, step);
     } finally {
