@@ -243,6 +243,41 @@ describe('pagedCache (KVCacheLayer)', () => {
       dense.dispose();
     }));
 
+  it('stores values that are the keys once (valuesAreKeys): the same attention and log-sum-exp as two copies through growth and retain, no value bytes, another v refused', () =>
+    withSeed((rng) => {
+      const mqa = { ...spec, kvHeads: 1, qHeads: 4 };
+      const shared = createCache({ ...mqa, valuesAreKeys: true }, pagedCache({ pageSize: 4, dtype: 'f32', initialPages: 2 }));
+      const both = createCache(mqa, pagedCache({ pageSize: 4, dtype: 'f32', initialPages: 2 }));
+      let pos = 0;
+      const step = (n: number) => {
+        const positions = Int32Array.from({ length: n }, (_, i) => pos + i);
+        pos += n;
+        const k = randomNormal([1, n, 32], rng);
+        for (const cache of [shared, both]) cache.layers[0].append(k, k, { positions, phase: n > 1 ? 'prefill' : 'decode' });
+        const q = randomNormal([4, n, 32], rng);
+        const [a, b] = [shared, both].map((cache) => cache.layers[0].attend(q, { positions, returnLse: true, statistics: true }));
+        expect(Array.from(a.output.readSync())).toEqual(Array.from(b.output.readSync()));
+        expect(Array.from(a.lse!.readSync())).toEqual(Array.from(b.lse!.readSync()));
+      };
+      for (const n of [13, 1, 1]) step(n);
+      // Head-wise retain moves the kept tokens down (pagedMove), then more tokens land in the freed slots.
+      const keep = Int32Array.from({ length: 15 }, (_, i) => i).filter((i) => i % 3 !== 1);
+      for (const cache of [shared, both]) (cache.layers[0] as PagedCacheLayer).retain(keep);
+      for (const n of [6, 1]) step(n);
+      const [a, b] = [shared.layers[0].memory(), both.layers[0].memory()];
+      expect(a.parts.values ?? 0).toBe(0);
+      expect(a.parts.keys).toBe(b.parts.keys);
+      expect(b.parts.values).toBe(b.parts.keys);
+      const pool = (shared.layers[0] as PagedCacheLayer).pool;
+      expect(pool.pageBytes).toBe(4 * (32 * 4 + 4));
+      const k = randomNormal([1, 1, 32], rng);
+      expect(() => shared.layers[0].append(k, randomNormal([1, 1, 32], rng), { positions: Int32Array.of(pos), phase: 'decode' })).toThrow(/valuesAreKeys/);
+      // A pool keeping one copy is refused for a model whose values are not its keys.
+      expect(() => pagedCache({ pool })({ ...mqa, layerIndex: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+      shared.dispose();
+      both.dispose();
+    }));
+
   it("returns each row's log-sum-exp when asked (the float64 definition, a window included), and none otherwise", () =>
     withSeed((rng) => {
       const cache = createCache(spec, pagedCache({ pageSize: 8, dtype: 'f32' }));

@@ -31,8 +31,9 @@ export function attendThroughCaches(
   const { attentionScale: scale, attentionSoftcap: softcap } = config;
   const outputs = segments.map((segment) => {
     const layer = segment.cache.layers[cacheLayer];
-    const keys = layer.keyInput === 'pre-rope' ? keyPreRope : key;
-    layer.append(rowsOf(keys, segment, whole, scope), rowsOf(value, segment, whole, scope), {
+    const keys = rowsOf(layer.keyInput === 'pre-rope' ? keyPreRope : key, segment, whole, scope);
+    // Values that are the keys (DeepSeek's latent head, `CacheSpec.valuesAreKeys`) go in as the keys' own tensor.
+    layer.append(keys, value === key ? keys : rowsOf(value, segment, whole, scope), {
       positions: segment.positions,
       phase: segment.phase,
       tokenIds: segment.tokenIds,

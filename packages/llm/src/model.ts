@@ -140,6 +140,8 @@ export class LlamaModel {
       rope,
       ...(slidingWindow !== undefined ? { slidingWindow } : {}),
       ...(layerRopes ? { layerRopes } : {}),
+      // DeepSeek's latent head is read as keys and as values: a layer may keep one copy.
+      ...(this.config.latentAttention ? { valuesAreKeys: true } : {}),
       ...(this.recurrentStateSpec ? { recurrentState: this.recurrentStateSpec } : {}),
     };
   }

@@ -174,12 +174,20 @@ describe('DeepSeek on the CPU (deepseek-v3: queries through q_lora_rank, 3 of 8 
     expect(appended.vShape).toEqual([1, 7, ropeDim + rank]);
     expect(log[0].attended[0].qShape).toEqual([model.config.numHeads, 7, ropeDim + rank]);
     expect(log[0].attended[0].options.scale).toBeCloseTo(model.config.attentionScale!, 14);
-    // Resident bytes: one head of ropeDim + rank per token (as K and as V), not every head's expanded keys and values.
+    // Resident bytes: one head of ropeDim + rank per token, kept once (the spec says the values are the keys), not every
+    // head's expanded keys and values.
+    expect(model.cacheSpec().valuesAreKeys).toBe(true);
     const { nopeDim, valueDim } = model.config.latentAttention!;
     const { keys, values } = cache.memory().layers[0].parts;
     expect(keys).toBe(7 * (ropeDim + rank) * 4);
-    expect(values).toBe(keys);
-    expect(keys + values).toBeLessThan(7 * model.config.numHeads * (nopeDim + ropeDim + valueDim) * 4);
+    expect(values).toBeUndefined();
+    expect(keys).toBeLessThan((7 * model.config.numHeads * (nopeDim + ropeDim + valueDim) * 4) / 4);
+    // So does the default (paged) cache.
+    const paged = model.createCache();
+    model.forward(ids.subarray(0, 7), paged).dispose();
+    expect(paged.memory().parts.values).toBeUndefined();
+    expect(paged.memory().parts.keys).toBe(model.config.numLayers * 7 * (ropeDim + rank) * 4);
+    paged.dispose();
     cache.dispose();
     model.dispose();
   });

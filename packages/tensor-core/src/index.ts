@@ -77,7 +77,7 @@ export * from './simd/index.js';
 // The KV-cache contract
 export type { StepInfo, AttendOptions, AttendResult, LayerObservation, KVCacheLayer, KVCache, CacheSpec, LayerSpec, CacheLayerFactory } from './kv/contract.js';
 export { type MemoryReport, type CacheMemoryReport, memoryReport, combineReports, denseF16Bytes, formatBytes } from './kv/memory-report.js';
-export { validateAppend, validateAttend } from './kv/validate.js';
+export { assertValuesAreKeys, validateAppend, validateAttend } from './kv/validate.js';
 export { type DenseCacheOptions, DenseCacheLayer, denseCache, denseMethod } from './kv/dense-cache.js';
 export { type CacheMethod, createCache } from './kv/create-cache.js';
 export { type RecurrentSlotSpec, type RecurrentStateSpec, RecurrentState } from './kv/recurrent-state.js';

@@ -47,6 +47,31 @@ describe('dense cache', () => {
       expect(layer.length).toBe(15);
     }));
 
+  it('stores the values once where they are the keys (valuesAreKeys): the same attention over K as V, half the bytes, another v refused', () =>
+    withSeed((rng) => {
+      const shared = createCache(spec({ kvHeads: 1, valuesAreKeys: true }), denseCache({ dtype: 'f32', initialCapacity: 4 })).layers[0];
+      const both = createCache(spec({ kvHeads: 1 }), denseCache({ dtype: 'f32', initialCapacity: 4 })).layers[0];
+      let t = 0;
+      for (const n of [5, 1, 1]) {
+        const k = tensor(randomArray(rng, n * 8), [1, n, 8]);
+        const step = { positions: positions(t, n), phase: t === 0 ? ('prefill' as const) : ('decode' as const) };
+        shared.append(k, k, step);
+        both.append(k, k, step);
+        t += n;
+        const q = tensor(randomArray(rng, 4 * n * 8), [4, n, 8]);
+        const options = { positions: positions(t - n, n), statistics: true, returnLse: true };
+        const [a, b] = [shared.attend(q, options), both.attend(q, options)];
+        expect(Array.from(a.output.readSync())).toEqual(Array.from(b.output.readSync()));
+        expect(Array.from(a.lse!.readSync())).toEqual(Array.from(b.lse!.readSync()));
+      }
+      // Capacity 8 after growing: one copy of 8 tokens (7 stored, 1 reserved) against two.
+      expect(shared.memory().parts).toEqual({ keys: 7 * 8 * 4, positions: 7 * 8, reserved: 8 * 4 + 8 });
+      expect(both.memory().parts.values).toBe(7 * 8 * 4);
+      const k = tensor(randomArray(rng, 8), [1, 1, 8]);
+      expect(() => shared.append(k, tensor(k.readFloat32Sync(), [1, 1, 8]), { positions: positions(7, 1), phase: 'decode' })).toThrow(/valuesAreKeys/);
+      expect(shared.length).toBe(7);
+    }));
+
   it('f16 storage matches attention over f16-rounded K/V', () =>
     withSeed((rng) => {
       const layer = createCache(spec(), denseCache({ dtype: 'f16' })).layers[0];

@@ -22,6 +22,11 @@ export interface PagedKVPoolOptions {
   headDim: number;
   /** Value dimension (default headDim). */
   valueDim?: number;
+  /**
+   * The values are the keys (DeepSeek's latent attention, `LayerSpec.valuesAreKeys`): the pool keeps
+   * one copy, `storage()` hands the key pages out as the values too, and `write` ignores its v.
+   */
+  valuesAreKeys?: boolean;
   /** Tokens per page (default 16). */
   pageSize?: number;
   /** Storage dtype (default f16, what a GPU runtime keeps; f32 for exact runs). */
@@ -51,8 +56,10 @@ export class PagedKVPool {
   readonly maxPages: number;
   readonly autoTrim: boolean;
   readonly backend: Backend;
+  readonly valuesAreKeys: boolean;
   private readonly initialPages: number;
   private keyPages: Tensor;
+  /** Zero channels wide where the values are the keys: the kernels then write and move none. */
   private valuePages: Tensor;
   private positionPages: Tensor;
   private readonly free = new MinHeap();
@@ -69,6 +76,8 @@ export class PagedKVPool {
     };
     this.headDim = int(options.headDim, 0, 'headDim');
     this.valueDim = int(options.valueDim, this.headDim, 'valueDim');
+    this.valuesAreKeys = options.valuesAreKeys === true;
+    if (this.valuesAreKeys && this.valueDim !== this.headDim) throw new InvalidConfigError(`${where}: values that are the keys need valueDim = headDim (${this.headDim}), got ${this.valueDim}`);
     this.pageSize = int(options.pageSize, 16, 'pageSize');
     this.initialPages = int(options.initialPages, 64, 'initialPages');
     this.maxPages = options.maxPages === undefined ? Infinity : int(options.maxPages, 1, 'maxPages');
@@ -95,15 +104,20 @@ export class PagedKVPool {
     return this.capacity - this.inUse;
   }
 
-  /** Bytes of one page: keys, values and positions of `pageSize` tokens. */
+  /** Bytes of one page: keys, values (none of their own where they are the keys) and positions of `pageSize` tokens. */
   get pageBytes(): number {
-    return this.pageSize * ((this.headDim + this.valueDim) * bytesPerElement(this.dtype) + 4);
+    return this.pageSize * ((this.headDim + this.storedValueDim) * bytesPerElement(this.dtype) + 4);
+  }
+
+  /** The value channels the pool stores itself: 0 where the values are the keys. */
+  private get storedValueDim(): number {
+    return this.valuesAreKeys ? 0 : this.valueDim;
   }
 
   /** The storage tensors, for kernels: keys [capacity, P, d], values [capacity, P, dv], positions i32 [capacity, P]. */
   storage(): { keys: Tensor; values: Tensor; positions: Tensor } {
     this.assertAlive();
-    return { keys: this.keyPages, values: this.valuePages, positions: this.positionPages };
+    return { keys: this.keyPages, values: this.valuesAreKeys ? this.keyPages : this.valuePages, positions: this.positionPages };
   }
 
   /**
@@ -186,7 +200,7 @@ export class PagedKVPool {
     return memoryReport(
       {
         keys: this.inUse * b * this.headDim,
-        values: this.inUse * b * this.valueDim,
+        values: this.inUse * b * this.storedValueDim,
         positions: this.inUse * this.pageSize * 4,
         reserved: this.freePages * this.pageBytes,
       },
@@ -210,7 +224,7 @@ export class PagedKVPool {
     const options = { dtype: this.dtype, backend: this.backend };
     return [
       zeros([capacity, this.pageSize, this.headDim], options),
-      zeros([capacity, this.pageSize, this.valueDim], options),
+      zeros([capacity, this.pageSize, this.storedValueDim], options),
       zeros([capacity, this.pageSize], { dtype: 'i32', backend: this.backend }),
     ];
   }
@@ -221,6 +235,11 @@ export class PagedKVPool {
     const keep = Math.min(capacity, this.capacity);
     const old = [this.keyPages, this.valuePages, this.positionPages];
     for (let i = 0; i < 3; i++) {
+      // A zero-width value buffer (values that are the keys) has nothing to copy.
+      if (old[i].size === 0 || next[i].size === 0) {
+        old[i].dispose();
+        continue;
+      }
       const src = slice(old[i], [0], [keep]);
       const dst = slice(next[i], [0], [keep]);
       assign(dst, src);

@@ -12,6 +12,7 @@ import {
   type StepInfo,
   type Tensor,
   validateAppend,
+  assertValuesAreKeys,
 } from '@kvkit/tensor-core';
 import { attendThroughTable } from './attend-table.js';
 import { PagedKVPool } from './page-pool.js';
@@ -50,9 +51,19 @@ export function pagedCache(options: PagedCacheOptions = {}): CacheLayerFactory {
     if (shared && (shared.headDim !== spec.headDim || shared.valueDim !== spec.headDim || shared.backend !== spec.backend)) {
       throw new InvalidConfigError(`pagedCache: the shared pool holds rows of ${shared.headDim} on "${shared.backend.name}", the model needs ${spec.headDim} on "${spec.backend.name}"`);
     }
+    // A pool keeping one copy for keys and values would drop the values of a model whose values differ.
+    if (shared?.valuesAreKeys && !spec.valuesAreKeys) throw new InvalidConfigError('pagedCache: the shared pool stores the values as the keys (valuesAreKeys), which this model’s values are not');
     const pool =
       shared ??
-      new PagedKVPool({ headDim: spec.headDim, pageSize, dtype, backend: spec.backend, initialPages: options.initialPages ?? 16, maxPages: options.maxPages });
+      new PagedKVPool({
+        headDim: spec.headDim,
+        pageSize,
+        dtype,
+        backend: spec.backend,
+        initialPages: options.initialPages ?? 16,
+        maxPages: options.maxPages,
+        valuesAreKeys: spec.valuesAreKeys === true,
+      });
     return new PagedCacheLayer(spec, pool, !shared);
   };
 }
@@ -95,6 +106,7 @@ export class PagedCacheLayer implements KVCacheLayer {
   append(k: Tensor, v: Tensor, step: StepInfo): void {
     this.assertAlive();
     validateAppend(this, k, v, step);
+    assertValuesAreKeys(this.pool.valuesAreKeys, k, v, `cache layer ${this.layerIndex} append`);
     this.sequence.append(k, v, step.positions);
   }
 
@@ -132,7 +144,7 @@ export class PagedCacheLayer implements KVCacheLayer {
     return memoryReport(
       {
         keys: tokens * pool.headDim * elem,
-        values: tokens * pool.valueDim * elem,
+        values: pool.valuesAreKeys ? 0 : tokens * pool.valueDim * elem,
         positions: tokens * 4 * 2, // pool copy + host copy
         indices: this.sequence.pageCount * 4 + this.kvHeads * 4,
         reserved: unusedSlots * slotBytes + (this.ownsPool ? pool.freePages * pool.pageBytes : 0),

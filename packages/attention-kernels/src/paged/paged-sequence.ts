@@ -94,8 +94,10 @@ export class PagedSequence implements BlockTableView {
     const temps: Tensor[] = [];
     try {
       const kRows = reshape(k.dtype === pool.dtype ? k : track(temps, cast(k, pool.dtype)), [kvHeads * n, pool.headDim]);
-      const vRows = reshape(v.dtype === pool.dtype ? v : track(temps, cast(v, pool.dtype)), [kvHeads * n, pool.valueDim]);
-      temps.push(kRows, vRows);
+      // Values that are the keys are not written (the pool's value pages are the key pages).
+      const vRows = pool.valuesAreKeys ? kRows : reshape(v.dtype === pool.dtype ? v : track(temps, cast(v, pool.dtype)), [kvHeads * n, pool.valueDim]);
+      temps.push(kRows);
+      if (vRows !== kRows) temps.push(vRows);
       const posT = track(temps, tensor(headPos, [kvHeads * n], { dtype: 'i32', backend: pool.backend }));
       const slotT = track(temps, tensor(slots, [kvHeads * n], { dtype: 'i32', backend: pool.backend }));
       pool.write(kRows, vRows, posT, slotT);

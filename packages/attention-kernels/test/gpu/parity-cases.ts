@@ -304,25 +304,28 @@ export function pagedAttentionCases(): GpuParityCase[] {
 /**
  * A paged cache used end to end on the GPU: appends in chunks (pagedWrite; the pool starts with 2
  * pages and grows), head-wise retain (pagedMove compacts in order), more appends into the freed
- * slots, then pagedAttention; the same calls on a CPU pool are the reference.
+ * slots, then pagedAttention; the same calls on a CPU pool are the reference. With `valuesAreKeys`
+ * the GPU pool keeps one copy (zero-width value pages, the key pages read as values), the CPU
+ * reference pool two.
  */
-function pagedCacheCase(dtype: 'f32' | 'f16'): GpuParityCase {
+function pagedCacheCase(dtype: 'f32' | 'f16', valuesAreKeys = false): GpuParityCase {
   return {
-    name: `pagedWrite + pagedMove + pagedAttention: a ${dtype} paged cache filled, compacted and refilled`,
+    name: `pagedWrite + pagedMove + pagedAttention: a ${dtype} paged cache filled, compacted and refilled${valuesAreKeys ? ', its values the keys (one copy)' : ''}`,
     kernel: 'pagedWrite',
     tolerance: tolerance(dtype),
     async run(gpu, rng) {
       const cpu = getBackend('cpu');
       const [kvHeads, group, d, pageSize] = [2, 4, 32, 5];
-      const pools = [cpu, gpu].map((backend) => new PagedKVPool({ headDim: d, pageSize, dtype, initialPages: 2, backend }));
+      const pools = [cpu, gpu].map((backend) => new PagedKVPool({ headDim: d, pageSize, dtype, initialPages: 2, backend, valuesAreKeys: valuesAreKeys && backend === gpu }));
       const seqs = pools.map((pool) => new PagedSequence(pool, kvHeads));
       let position = 0;
       const append = async (n: number) => {
         const k = randomNormal([kvHeads, n, d], rng, { backend: cpu });
-        const v = randomNormal([kvHeads, n, d], rng, { backend: cpu });
+        const v = valuesAreKeys ? k : randomNormal([kvHeads, n, d], rng, { backend: cpu });
         const positions = Int32Array.from({ length: n }, () => (position += 1 + rng.int(2)));
         seqs[0].append(k, v, positions);
-        seqs[1].append(await onGpu(gpu, k), await onGpu(gpu, v), positions);
+        const gk = await onGpu(gpu, k);
+        seqs[1].append(gk, valuesAreKeys ? gk : await onGpu(gpu, v), positions);
       };
       for (const n of [7, 1, 12, 3]) await append(n);
       const keep = (length: number) => Int32Array.from({ length }, (_, i) => i).filter(() => rng.uniform() < 0.6);
@@ -597,5 +600,5 @@ export function latentAttentionCases(): GpuParityCase[] {
 
 /** Every GPU parity case of this package. */
 export function gpuParityCases(): GpuParityCase[] {
-  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), ...prefixSharedAttentionCases(), ...latentAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
+  return [...decodeAttentionCases(), ...kiviDecodeAttentionCases(), ...flashAttentionCases(), ...mergeAttentionStatesCases(), ...pagedAttentionCases(), pagedCacheCase('f32'), pagedCacheCase('f16'), pagedCacheCase('f16', true), ...attentionStatisticsCases(), ...batchedDecodeAttentionCases(), ...prefixSharedAttentionCases(), ...latentAttentionCases(), poolingCase('f32', 'max', 7), poolingCase('f32', 'avg', 5), poolingCase('f16', 'max', 3)];
 }

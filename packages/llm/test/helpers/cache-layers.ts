@@ -35,7 +35,8 @@ class PreRopeLayer implements KVCacheLayer {
     this.layerIndex = spec.layerIndex;
     this.kvHeads = spec.kvHeads;
     this.headDim = spec.headDim;
-    this.inner = new DenseCacheLayer(spec, 'f32', 8);
+    // It stores the rotated keys beside the values it is given: two copies, even where the values are the keys.
+    this.inner = new DenseCacheLayer({ ...spec, valuesAreKeys: false }, 'f32', 8);
     this.invFreq = tensor(spec.rope.invFreq, [spec.rope.invFreq.length], { dtype: 'f32', backend: spec.backend });
     this.layout = spec.rope.layout;
   }

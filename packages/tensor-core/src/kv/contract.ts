@@ -127,6 +127,12 @@ export interface CacheSpec {
   /** Sliding-window attention of the model (Mistral), if any. */
   slidingWindow?: number;
   /**
+   * The model appends one tensor as both keys and values (DeepSeek's latent attention, whose one
+   * cached head is read as keys and as values): a layer may store it once — `append` then gets
+   * v === k — and report no separate value bytes. Layers that ignore it store both, as for any model.
+   */
+  valuesAreKeys?: boolean;
+  /**
    * State the model keeps per request outside attention (LFM2's convolution windows): `createCache`
    * gives the cache one (`KVCache.recurrentState`), which no compression method touches.
    */

@@ -8,7 +8,7 @@ import type { Tensor } from '../tensor.js';
 import type { AttendOptions, AttendResult, CacheLayerFactory, KVCacheLayer, LayerSpec, StepInfo } from './contract.js';
 import type { MethodDescriptor } from './method-descriptor.js';
 import { type MemoryReport, memoryReport } from './memory-report.js';
-import { validateAppend, validateAttend } from './validate.js';
+import { assertValuesAreKeys, validateAppend, validateAttend } from './validate.js';
 
 export interface DenseCacheOptions {
   /** Storage dtype of K and V; default f16 (what a GPU runtime keeps), f32 for exact reference runs. */
@@ -28,7 +28,8 @@ export const denseMethod: MethodDescriptor = {
 
 /**
  * The uncompressed reference cache: K/V in one preallocated buffer per layer that grows by doubling
- * (so decode does not reallocate per token), positions kept per token.
+ * (so decode does not reallocate per token), positions kept per token. Where the model's values are
+ * its keys (`LayerSpec.valuesAreKeys`: DeepSeek's latent attention) it stores them once.
  */
 export function denseCache(options: DenseCacheOptions = {}): CacheLayerFactory {
   const dtype = options.dtype ?? 'f16';
@@ -49,7 +50,8 @@ export class DenseCacheLayer implements KVCacheLayer {
   readonly returnsLse = true;
   private readonly backend: Backend;
   private keys: Tensor;
-  private values: Tensor;
+  /** Absent where the values are the keys (`spec.valuesAreKeys`). */
+  private values?: Tensor;
   private positions: Int32Array;
   private devicePositions: Tensor;
   private stored = 0;
@@ -65,7 +67,7 @@ export class DenseCacheLayer implements KVCacheLayer {
     this.headDim = spec.headDim;
     this.backend = spec.backend;
     this.keys = zeros([this.kvHeads, initialCapacity, this.headDim], { dtype, backend: this.backend });
-    this.values = zeros([this.kvHeads, initialCapacity, this.headDim], { dtype, backend: this.backend });
+    if (!spec.valuesAreKeys) this.values = zeros([this.kvHeads, initialCapacity, this.headDim], { dtype, backend: this.backend });
     this.positions = new Int32Array(initialCapacity);
     this.devicePositions = zeros([initialCapacity], { dtype: 'i32', backend: this.backend });
   }
@@ -86,21 +88,22 @@ export class DenseCacheLayer implements KVCacheLayer {
   append(k: Tensor, v: Tensor, step: StepInfo): void {
     this.assertAlive();
     const n = validateAppend(this, k, v, step);
+    assertValuesAreKeys(this.values === undefined, k, v, 'DenseCacheLayer.append');
     if (n === 0) return;
     const end = this.stored + n;
     if (end > this.capacity) this.grow(end);
     const kIn = k.dtype === this.dtype ? k : cast(k, this.dtype);
-    const vIn = v.dtype === this.dtype ? v : cast(v, this.dtype);
+    const vIn = this.values === undefined ? kIn : v.dtype === this.dtype ? v : cast(v, this.dtype);
     const newPositions = tensor(step.positions, [n], { dtype: 'i32', backend: this.backend });
     try {
       this.write(this.keys, kIn);
-      this.write(this.values, vIn);
+      if (this.values) this.write(this.values, vIn);
       const posView = slice(this.devicePositions, [this.stored], [end]);
       assign(posView, newPositions);
       posView.dispose();
     } finally {
       if (kIn !== k) kIn.dispose();
-      if (vIn !== v) vIn.dispose();
+      if (vIn !== v && vIn !== kIn) vIn.dispose();
       newPositions.dispose();
     }
     this.positions.set(step.positions, this.stored);
@@ -111,14 +114,14 @@ export class DenseCacheLayer implements KVCacheLayer {
     this.assertAlive();
     validateAttend(this, q, options);
     const k = slice(this.keys, [0, 0, 0], [this.kvHeads, this.stored, this.headDim]);
-    const v = slice(this.values, [0, 0, 0], [this.kvHeads, this.stored, this.headDim]);
+    const v = this.values ? slice(this.values, [0, 0, 0], [this.kvHeads, this.stored, this.headDim]) : k;
     const keyPositions = slice(this.devicePositions, [0], [this.stored]);
     const queryPositions = tensor(options.positions, [options.positions.length], { dtype: 'i32', backend: this.backend });
     try {
       return attention(q, k, v, { ...options, queryPositions, keyPositions });
     } finally {
       k.dispose();
-      v.dispose();
+      if (v !== k) v.dispose();
       keyPositions.dispose();
       queryPositions.dispose();
     }
@@ -127,12 +130,13 @@ export class DenseCacheLayer implements KVCacheLayer {
   memory(): MemoryReport {
     const perToken = this.kvHeads * this.headDim * bytesPerElement(this.dtype);
     const reservedTokens = this.capacity - this.stored;
+    const copies = this.values ? 2 : 1;
     return memoryReport(
       {
         keys: perToken * this.stored,
-        values: perToken * this.stored,
+        values: this.values ? perToken * this.stored : 0,
         positions: 4 * this.stored * 2, // host copy + device copy
-        reserved: 2 * perToken * reservedTokens + 8 * reservedTokens,
+        reserved: copies * perToken * reservedTokens + 8 * reservedTokens,
       },
       this.stored,
     );
@@ -142,7 +146,7 @@ export class DenseCacheLayer implements KVCacheLayer {
     if (this.disposed) return;
     this.disposed = true;
     this.keys.dispose();
-    this.values.dispose();
+    this.values?.dispose();
     this.devicePositions.dispose();
   }
 
@@ -160,11 +164,11 @@ export class DenseCacheLayer implements KVCacheLayer {
     let capacity = this.capacity;
     while (capacity < needed) capacity *= 2;
     const keys = zeros([this.kvHeads, capacity, this.headDim], { dtype: this.dtype, backend: this.backend });
-    const values = zeros([this.kvHeads, capacity, this.headDim], { dtype: this.dtype, backend: this.backend });
+    const values = this.values && zeros([this.kvHeads, capacity, this.headDim], { dtype: this.dtype, backend: this.backend });
     const devicePositions = zeros([capacity], { dtype: 'i32', backend: this.backend });
     for (const [from, to] of [
       [this.keys, keys],
-      [this.values, values],
+      ...(this.values && values ? [[this.values, values] as const] : []),
     ] as const) {
       const src = slice(from, [0, 0, 0], [this.kvHeads, this.stored, this.headDim]);
       const dst = slice(to, [0, 0, 0], [this.kvHeads, this.stored, this.headDim]);
@@ -178,7 +182,7 @@ export class DenseCacheLayer implements KVCacheLayer {
     srcPos.dispose();
     dstPos.dispose();
     this.keys.dispose();
-    this.values.dispose();
+    this.values?.dispose();
     this.devicePositions.dispose();
     this.keys = keys;
     this.values = values;

@@ -40,3 +40,11 @@ export function validateAttend(layer: Pick<KVCacheLayer, 'headDim' | 'kvHeads' |
     throw new ShapeMismatchError(`${where}: options.positions must be an Int32Array of length ${q.shape[1]}`);
   }
 }
+
+/**
+ * Where a layer stores the values as the keys (`LayerSpec.valuesAreKeys`), `append` must be given
+ * the keys' own tensor as values: anything else would be dropped without a word.
+ */
+export function assertValuesAreKeys(shared: boolean, k: Tensor, v: Tensor, where: string): void {
+  if (shared && v !== k) throw new InvalidConfigError(`${where}: the spec says the values are the keys (valuesAreKeys), so v must be the keys' tensor itself`);
+}
