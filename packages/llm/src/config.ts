@@ -5,6 +5,7 @@ import { type LayerTraits, layerTraits, MODEL_FAMILIES, type ModelFamily, type M
 import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type Mamba1Config, parseJambaLayers } from './mamba1-config.js';
 import { type LatentAttentionConfig, parseLatentAttention } from './latent-attention-config.js';
+import { parseQuantization } from './quantization-config.js';
 import { ernieRoutedLayers, type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
@@ -63,6 +64,11 @@ export interface LlamaConfig extends LayerTraits {
    * 1, `headDim` = ropeDim + rank: the rotated key, then the latent), which every query head reads.
    */
   latentAttention?: LatentAttentionConfig;
+  /**
+   * Block FP8 weights (quantization_config `fp8`): the rows and columns of each block sharing one
+   * `weight_scale_inv`. The loader dequantizes every F8_E4M3 tensor with its scales.
+   */
+  fp8WeightBlocks?: [number, number];
   /** gpt-oss: a learned logit per query head (each layer's `sinks`) joins every row's softmax, weighing no value. */
   attentionSinks?: true;
   /** Gemma 2: scores soft-capped to ±cap (cap · tanh(s / cap)) before the softmax. */
@@ -156,11 +162,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   if (type === 'ernie4_5_moe' && c.use_bias === true) unsupported('use_bias', true, 'false (ERNIE-4.5-21B-A3B, 300B-A47B)');
   if (type === 'gpt2' && c.scale_attn_by_inverse_layer_idx === true) unsupported('scale_attn_by_inverse_layer_idx', true, 'false (GPT-2, DistilGPT2)');
   const mlpActivation = parseActivation(c, type, unsupported);
-  if (c.quantization_config !== undefined && c.quantization_config !== null) {
-    const method = (c.quantization_config as { quant_method?: unknown }).quant_method;
-    // gpt-oss's released checkpoints store the experts in MXFP4 (the loader dequantizes them).
-    if (!(type === 'gpt_oss' && method === 'mxfp4')) unsupported('quantization_config', method ?? c.quantization_config, "unquantized f32, f16 or bf16 checkpoints (and gpt-oss's MXFP4 experts)");
-  }
+  const quantization = parseQuantization(c, type, unsupported, invalid);
   const hiddenSize = positiveInt('hidden_size');
   const numHeads = positiveInt('num_attention_heads');
   const numKvHeads = positiveInt('num_key_value_heads', type === 'mistral' && c.num_key_value_heads === undefined ? 8 : numHeads);
@@ -293,6 +295,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...(moe ? { moe } : {}),
     ...((MODEL_FAMILIES[type] as ModelFamily).attentionSinks ? { attentionSinks: true as const } : {}),
     ...(latent ? latentFields(latent, c, attentionBias) : {}),
+    ...quantization,
     ...(shortConv ? { shortConv } : {}),
     ...(mamba ? { mamba } : {}),
     ...(mamba1 ? { mamba1 } : {}),

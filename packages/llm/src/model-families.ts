@@ -904,7 +904,7 @@ export const MODEL_FAMILIES = {
   },
   deepseek_v3: {
     covers:
-      'DeepSeek-V3, R1 and V3.1 as bf16 checkpoints, Moonlight, Kimi K2 (DeepseekV3ForCausalLM): multi-head latent attention, sigmoid-scored experts chosen with a correction bias within the best groups, beside a shared one after the first dense layers; FP8-quantized releases are refused',
+      'DeepSeek-V3, R1 and V3.1, Moonlight, Kimi K2 (DeepseekV3ForCausalLM): multi-head latent attention, sigmoid-scored experts chosen with a correction bias within the best groups, beside a shared one after the first dense layers; block-FP8 releases dequantized at load',
     architecture: 'DeepseekV3ForCausalLM',
     maxPositions: 4096,
     slidingWindow: null,

@@ -1,10 +1,11 @@
 import { CorruptModelFileError, type SafetensorsEntry, sizeOf } from '@kvkit/tensor-core';
 import type { ExpectedTensor } from './checkpoint-tensors.js';
+import { dequantizeFp8Blocks } from './fp8.js';
 import { dequantizeMxfp4, MXFP4_BLOCK } from './mxfp4.js';
 
 // A checkpoint may store a tensor in another layout than the row-major [out, in] matrices the
 // runtime multiplies by: input-major (GPT-2's Conv1D, gpt-oss's dequantized experts), MXFP4
-// blocks (gpt-oss as released), or with the rows of two projections interleaved (gpt-oss's
+// blocks (gpt-oss as released), block FP8 (DeepSeek-V3's, Qwen3's FP8 releases), or with the rows of two projections interleaved (gpt-oss's
 // gate_up_proj). Each is rearranged here once, at load, into `ExpectedTensor.shape`.
 
 /** The shape the checkpoint's tensor has (for MXFP4, its blocks'), for the shape check. */
@@ -18,14 +19,42 @@ export function storedShape(item: ExpectedTensor): number[] {
 /** The shape an MXFP4 tensor's scales have: one per block of 32 values. */
 export const mxfp4ScalesShape = (item: ExpectedTensor): number[] => storedShape(item).slice(0, -1);
 
+/** A block-FP8 tensor's scales (f32, its `weight_scale_inv`) and the rows and columns each block spans. */
+export interface Fp8Scales {
+  scales: Float32Array;
+  blocks: [number, number];
+}
+
+/** The shape a block-FP8 tensor's `weight_scale_inv` has: one per block of each stored matrix (the last two axes). */
+export function fp8ScalesShape(item: ExpectedTensor, [rowsPerBlock, colsPerBlock]: readonly [number, number]): number[] {
+  const shape = storedShape(item);
+  const [rows, cols] = shape.slice(-2);
+  return [...shape.slice(0, -2), Math.ceil(rows / rowsPerBlock), Math.ceil(cols / colsPerBlock)];
+}
+
 /**
- * The stored bytes of `item` (its `entry`; with `scales` for MXFP4) in the runtime's layout,
- * `item.shape` row-major, with the entry describing them (bf16 where MXFP4 was decoded).
+ * The stored bytes of `item` (its `entry`; with `scales` for MXFP4, `fp8` for block FP8) in the
+ * runtime's layout, `item.shape` row-major, with the entry describing them (bf16 where MXFP4 was
+ * decoded, f32 where FP8 was).
  */
-export function runtimeLayout(item: ExpectedTensor, entry: SafetensorsEntry, stored: Uint8Array, scales: Uint8Array | undefined, fileName: string): { bytes: Uint8Array; entry: SafetensorsEntry } {
+export function runtimeLayout(
+  item: ExpectedTensor,
+  entry: SafetensorsEntry,
+  stored: Uint8Array,
+  scales: Uint8Array | undefined,
+  fileName: string,
+  fp8?: Fp8Scales,
+): { bytes: Uint8Array; entry: SafetensorsEntry } {
   let bytes = stored;
   let dtype = entry.dtype;
   const cols = item.shape[item.shape.length - 1];
+  if (fp8) {
+    // Dequantized in the stored layout (the blocks tile its last two axes), before any rearranging.
+    if (entry.shape.length < 2) throw new CorruptModelFileError(fileName, `tensor "${entry.name}" is F8_E4M3 but not a matrix`, { tensor: entry.name });
+    const [rows, width] = entry.shape.slice(-2);
+    bytes = new Uint8Array(dequantizeFp8Blocks(stored, fp8.scales, sizeOf(entry.shape.slice(0, -2)), rows, width, fp8.blocks, fileName, entry.name).buffer);
+    dtype = 'F32';
+  }
   if (item.mxfp4Scales !== undefined) {
     if (entry.dtype !== 'U8' || !scales) throw new CorruptModelFileError(fileName, `tensor "${entry.name}" must be U8 MXFP4 blocks with its scales, got ${entry.dtype}`, { tensor: entry.name });
     const decoded = dequantizeMxfp4(stored, scales, sizeOf(item.shape) / cols, cols, fileName, entry.name);

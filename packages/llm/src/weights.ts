@@ -21,7 +21,7 @@ import type { LoadProgress } from './load-model.js';
 import { type ModelFiles, requireFile } from './model-source.js';
 import { type ExpectedTensor, expectedTensors, type RowRange, rowsOf, type WeightTarget } from './checkpoint-tensors.js';
 import { StackFiller } from './matrix-stacks.js';
-import { mxfp4ScalesShape, runtimeLayout, storedShape } from './stored-layouts.js';
+import { type Fp8Scales, fp8ScalesShape, mxfp4ScalesShape, runtimeLayout, storedShape } from './stored-layouts.js';
 import { parseShardIndex, SHARD_INDEX_FILE } from './safetensors-index.js';
 import type { XieluParameters } from './xielu.js';
 
@@ -265,7 +265,8 @@ export async function loadWeights(
           }
           assertShape(shardName, entry, storedShape(item));
           const scales = item.mxfp4Scales === undefined ? undefined : await readMxfp4Scales(files, index, shard, shardName, item);
-          const { bytes, entry: laidOut } = runtimeLayout(item, entry, await shard.read(entry), scales, shardName);
+          const fp8 = entry.dtype === 'F8_E4M3' ? await readFp8Scales(files, index, shard, shardName, item, config) : undefined;
+          const { bytes, entry: laidOut } = runtimeLayout(item, entry, await shard.read(entry), scales, shardName, fp8);
           if (item.host) {
             // A few numbers the runtime keeps on the host (Apertus's xIELU parameters): no tensor.
             item.host(decodeSafetensorsFloat32(bytes, laidOut, shardName));
@@ -314,26 +315,66 @@ export async function loadWeights(
 }
 
 /**
- * The scales of an MXFP4 tensor (`ExpectedTensor.mxfp4Scales`), U8 with one per block: from the
- * shard being read, or from the shard the index places them in.
+ * A tensor stored beside `item` (its quantization scales): from the shard being read, or from the
+ * shard the index places it in; `check` refuses a missing or malformed one, naming the file.
  */
+async function readCompanion(
+  files: ModelFiles,
+  index: ReturnType<typeof parseShardIndex> | undefined,
+  shard: ShardReader,
+  shardName: string,
+  name: string,
+  check: (fileName: string, entry: SafetensorsEntry | undefined) => SafetensorsEntry,
+): Promise<{ bytes: Uint8Array; entry: SafetensorsEntry; fileName: string }> {
+  const here = entryOf(shard.header, name);
+  const other = here || !index ? undefined : index.weightMap.get(storedName(name, (n) => index.weightMap.has(n)));
+  if (!other) {
+    const entry = check(shardName, here);
+    return { bytes: await shard.read(entry), entry, fileName: shardName };
+  }
+  const reader = await openShard(files, other);
+  try {
+    const entry = check(other, entryOf(reader.header, name));
+    return { bytes: await reader.read(entry), entry, fileName: other };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The scales of an MXFP4 tensor (`ExpectedTensor.mxfp4Scales`), U8 with one per block. */
 async function readMxfp4Scales(files: ModelFiles, index: ReturnType<typeof parseShardIndex> | undefined, shard: ShardReader, shardName: string, item: ExpectedTensor): Promise<Uint8Array> {
   const name = item.mxfp4Scales!;
-  const check = (fileName: string, entry: SafetensorsEntry | undefined): SafetensorsEntry => {
+  const { bytes } = await readCompanion(files, index, shard, shardName, name, (fileName, entry) => {
     if (!entry) throw new CorruptModelFileError(fileName, `tensor "${name}" is missing (the scales of ${item.name})`, { tensor: name });
     assertShape(fileName, entry, mxfp4ScalesShape(item));
     if (entry.dtype !== 'U8') throw new CorruptModelFileError(fileName, `tensor "${name}" must be U8 MXFP4 scales, got ${entry.dtype}`, { tensor: name });
     return entry;
-  };
-  const here = entryOf(shard.header, name);
-  const other = here || !index ? undefined : index.weightMap.get(storedName(name, (n) => index.weightMap.has(n)));
-  if (!other) return shard.read(check(shardName, here));
-  const reader = await openShard(files, other);
-  try {
-    return await reader.read(check(other, entryOf(reader.header, name)));
-  } finally {
-    await reader.close();
-  }
+  });
+  return bytes;
+}
+
+/**
+ * A block-FP8 tensor's `weight_scale_inv` (f32 or bf16, one per block of the config's
+ * `weight_block_size`) as f32, with the block size; an F8_E4M3 tensor in a checkpoint whose config
+ * names no FP8 quantization is refused.
+ */
+async function readFp8Scales(
+  files: ModelFiles,
+  index: ReturnType<typeof parseShardIndex> | undefined,
+  shard: ShardReader,
+  shardName: string,
+  item: ExpectedTensor,
+  config: LlamaConfig,
+): Promise<Fp8Scales> {
+  const blocks = config.fp8WeightBlocks;
+  if (!blocks) throw new CorruptModelFileError(shardName, `tensor "${item.name}" is F8_E4M3, but config.json has no FP8 quantization_config (quant_method fp8, weight_block_size)`, { tensor: item.name });
+  const name = `${item.name}_scale_inv`;
+  const { bytes, entry, fileName } = await readCompanion(files, index, shard, shardName, name, (file, found) => {
+    if (!found) throw new CorruptModelFileError(file, `tensor "${name}" is missing (the FP8 scales of ${item.name})`, { tensor: name });
+    assertShape(file, found, fp8ScalesShape(item, blocks));
+    return found;
+  });
+  return { scales: decodeSafetensorsFloat32(bytes, entry, fileName), blocks };
 }
 
 /** The bytes of rows `ranges` of a tensor's `bytes`, in that order (one range: a view, no copy). */

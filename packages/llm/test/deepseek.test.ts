@@ -54,7 +54,7 @@ const DEEPSEEK_V2_LITE = {
   vocab_size: 102400,
 };
 
-// deepseek-ai/DeepSeek-V3's config.json, as a bf16 conversion saves it (the release's FP8 quantization_config left out).
+// deepseek-ai/DeepSeek-V3's config.json, without the release's FP8 quantization_config (a bf16 conversion's).
 const DEEPSEEK_V3 = {
   architectures: ['DeepseekV3ForCausalLM'],
   attention_bias: false,
@@ -126,6 +126,9 @@ describe('DeepSeek configs', () => {
       sharedExpert: { size: 2048, gated: false },
       routingGroups: { count: 8, kept: 4, score: 'top-two-sum' },
     });
+    // The release's FP8 quantization: dequantized at load, block by block (fp8.test.ts).
+    const released = { ...DEEPSEEK_V3, quantization_config: { activation_scheme: 'dynamic', fmt: 'e4m3', quant_method: 'fp8', weight_block_size: [128, 128] } };
+    expect(parseModelConfig(released).fp8WeightBlocks).toEqual([128, 128]);
     // rope_interleave false rotates as rotate_half; a plain rope leaves the scale at 1/√192.
     expect(parseModelConfig({ ...DEEPSEEK_V3, rope_interleave: false }).ropeLayout).toBe('half');
     expect(parseModelConfig({ ...DEEPSEEK_V3, rope_scaling: null }).attentionScale).toBeCloseTo(1 / Math.sqrt(192), 14);
@@ -144,7 +147,6 @@ describe('DeepSeek configs', () => {
   });
 
   it('refuses what it cannot run with a typed error naming the field', () => {
-    expectKvkitError(() => parseModelConfig({ ...DEEPSEEK_V3, quantization_config: { quant_method: 'fp8', fmt: 'e4m3', weight_block_size: [128, 128] } }), 'UNSUPPORTED_MODEL', /quantization_config = "fp8"/);
     expectKvkitError(() => parseModelConfig({ ...DEEPSEEK_V2_LITE, norm_topk_prob: true }), 'UNSUPPORTED_MODEL', /norm_topk_prob = true/);
     expectKvkitError(() => parseModelConfig({ ...DEEPSEEK_V2_LITE, topk_method: 'noaux_tc' }), 'UNSUPPORTED_MODEL', /topk_method = "noaux_tc"/);
     expectKvkitError(() => parseModelConfig({ ...DEEPSEEK_V3, scoring_func: 'softmax' }), 'UNSUPPORTED_MODEL', /scoring_func = "softmax"/);

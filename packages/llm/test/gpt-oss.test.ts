@@ -72,7 +72,7 @@ describe('gpt-oss configs', () => {
 
   it('refuses what it cannot run, and MXFP4 on any other family, with a typed error naming the field', () => {
     expectKvkitError(() => parseModelConfig({ ...GPT_OSS_20B, swiglu_limit: -1 }), 'INVALID_CONFIG', /swiglu_limit must be a positive number/);
-    expectKvkitError(() => parseModelConfig({ ...GPT_OSS_20B, quantization_config: { quant_method: 'fp8' } }), 'UNSUPPORTED_MODEL', /quantization_config = "fp8"/);
+    expectKvkitError(() => parseModelConfig({ ...GPT_OSS_20B, quantization_config: { quant_method: 'bitsandbytes' } }), 'UNSUPPORTED_MODEL', /quantization_config = "bitsandbytes"/);
     const llama = { model_type: 'llama', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 96 };
     expectKvkitError(() => parseModelConfig({ ...llama, quantization_config: { quant_method: 'mxfp4' } }), 'UNSUPPORTED_MODEL', /quantization_config = "mxfp4"/);
   });

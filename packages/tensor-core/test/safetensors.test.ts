@@ -191,6 +191,14 @@ describe('safetensors', () => {
     expect(noArray.message).toMatch(/wide\.safetensors: tensor "n" has dtype I64; readable dtypes: F64, F32/);
   });
 
+  it('writes and reads float8 codes raw (F8_E4M3, F8_E5M2), which no float reader decodes without their scales', () => {
+    const codes = Uint8Array.of(0x00, 0x38, 0x7e, 0xfe, 0x01);
+    const file = parseSafetensors(serializeSafetensors({ q: { dtype: 'F8_E4M3', shape: [5], data: codes }, r: { dtype: 'F8_E5M2', shape: [1], data: Uint8Array.of(0x3c) } }), 'fp8.safetensors');
+    expect(Array.from(readSafetensorsData(file, file.tensors.get('q')!))).toEqual(Array.from(codes));
+    expect(file.tensors.get('r')!.dtype).toBe('F8_E5M2');
+    expect(caught(() => readSafetensorsFloat32(file, file.tensors.get('q')!)).code).toBe('UNSUPPORTED_DTYPE');
+  });
+
   it('refuses to write data that does not hold the declared dtype or fill the shape', () => {
     const wrongArray = caught(() => serializeSafetensors({ w: { dtype: 'I32', shape: [2], data: Float32Array.of(1, 2) as unknown as Int32Array } }));
     expect(wrongArray.code).toBe('DTYPE_MISMATCH');

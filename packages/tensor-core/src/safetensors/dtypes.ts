@@ -32,6 +32,9 @@ export interface SafetensorsArrayOf {
   U16: Uint16Array;
   I8: Int8Array;
   U8: Uint8Array;
+  /** float8 codes, raw (a loader decodes them with their scales: @kvkit/llm's block FP8). */
+  F8_E4M3: Uint8Array;
+  F8_E5M2: Uint8Array;
 }
 
 /** The dtypes `serializeSafetensors` writes and `readSafetensorsData` reads. */
@@ -53,6 +56,8 @@ export const SAFETENSORS_ARRAYS: Readonly<Record<SafetensorsDType, ArrayConstruc
   U16: Uint16Array,
   I8: Int8Array,
   U8: Uint8Array,
+  F8_E4M3: Uint8Array,
+  F8_E5M2: Uint8Array,
 };
 
 export function isSafetensorsDType(dtype: string): dtype is SafetensorsDType {
