@@ -112,7 +112,7 @@ export async function evaluateText(
         memory = {
           kvBytes: report.bytes,
           // A hybrid model's recurrent state (LFM2's convolutions), which no method compresses, counts on both sides.
-          kvBytesF16: denseF16Bytes(ids.length, numKvHeads, headDim, numLayers) + (report.parts.recurrent ?? 0),
+          kvBytesF16: denseF16Bytes(ids.length, numKvHeads, headDim, numLayers, model.cacheSpec().valuesAreKeys) + (report.parts.recurrent ?? 0),
           parts: report.parts,
           layerBytes: report.layers.map((l) => l.bytes),
         };

@@ -67,6 +67,8 @@ describe('dense cache', () => {
       // Capacity 8 after growing: one copy of 8 tokens (7 stored, 1 reserved) against two.
       expect(shared.memory().parts).toEqual({ keys: 7 * 8 * 4, positions: 7 * 8, reserved: 8 * 4 + 8 });
       expect(both.memory().parts.values).toBe(7 * 8 * 4);
+      // The f16 baseline of compression ratios counts one copy too.
+      expect(denseF16Bytes(7, 1, 8, 1, true)).toBe(denseF16Bytes(7, 1, 8, 1) / 2);
       const k = tensor(randomArray(rng, 8), [1, 1, 8]);
       expect(() => shared.append(k, tensor(k.readFloat32Sync(), [1, 1, 8]), { positions: positions(7, 1), phase: 'decode' })).toThrow(/valuesAreKeys/);
       expect(shared.length).toBe(7);

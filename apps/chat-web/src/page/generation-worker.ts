@@ -103,7 +103,7 @@ function statsOf(model: LlamaModel, method: string, run: PromptedRun): RunStats 
     decodeTokensPerSec: result.generatedTokens > 1 ? (result.generatedTokens - 1) / (result.timings.decodeMs / 1000) : 0,
     kvBytes: result.memory.bytes,
     // A hybrid model's recurrent state (LFM2's convolutions), which no method compresses, counts on both sides.
-    kvBytesF16: denseF16Bytes(tokensHeld, numKvHeads, headDim, numLayers) + (result.memory.parts.recurrent ?? 0),
+    kvBytesF16: denseF16Bytes(tokensHeld, numKvHeads, headDim, numLayers, model.cacheSpec().valuesAreKeys) + (result.memory.parts.recurrent ?? 0),
     parts: result.memory.parts,
     ids: Array.from(result.ids),
   };

@@ -45,9 +45,12 @@ export function combineReports(layers: readonly MemoryReport[]): CacheMemoryRepo
   return { ...total, layers: [...layers] };
 }
 
-/** Bytes an uncompressed f16 cache would hold for `tokens` tokens: the baseline of compression ratios. */
-export function denseF16Bytes(tokens: number, kvHeads: number, headDim: number, layers: number): number {
-  return tokens * kvHeads * headDim * 2 /* K and V */ * 2 /* bytes per f16 */ * layers;
+/**
+ * Bytes an uncompressed f16 cache would hold for `tokens` tokens: the baseline of compression
+ * ratios. K and V, or one copy where the values are the keys (`CacheSpec.valuesAreKeys`).
+ */
+export function denseF16Bytes(tokens: number, kvHeads: number, headDim: number, layers: number, valuesAreKeys = false): number {
+  return tokens * kvHeads * headDim * (valuesAreKeys ? 1 : 2) /* K and V */ * 2 /* bytes per f16 */ * layers;
 }
 
 /** Bytes for a memory report: `512 B`, `1.5 KiB`, `3.05 MiB` (binary units). */
