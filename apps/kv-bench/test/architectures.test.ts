@@ -49,10 +49,11 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
   // (each method's log-sum-exp scales its output), sliding and global layers in turn, MXFP4 experts with a clamped SwiGLU;
   // Apertus: per-head q/k norms and an ungated MLP with the learned xIELU activation; OLMo 1: LayerNorms without
   // parameters, q/k/v clamped by clip_qkv; DeepSeek-V3: latent attention (one cached head of rotated key + latent, which
-  // every method compresses; Palu and MHA2MLA fitted from activations), experts within the best groups.
+  // every method compresses; MHA2MLA fitted from activations), experts within the best groups; Llama 4 (Maverick as
+  // released): layers without rotation, experts whose router scales their input, interleaved with dense layers.
   const hybrids = ['lfm2', 'granite4', 'nemotron', 'falcon', 'qwen3_5', 'qwen3-next', 'jamba'];
   const oneAttentionLayer = ['granite4-hybrid-moe', 'nemotron-h', 'qwen3_5-hybrid'];
-  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'gpt2', 'starcoder2', 'exaone4-hybrid', 'ernie4_5-moe', 'glm4-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1', 'qwen3_5-hybrid', 'qwen3-next', 'jamba', 'gpt-oss', 'apertus-xielu', 'olmo-clip', 'deepseek-v3']) {
+  for (const name of ['pythia-neox', 'olmo3-sliding-yarn', 'phi2-parallel', 'stablelm2-layernorm', 'cohere-parallel', 'glm4-sandwich', 'qwen3-moe', 'gpt2', 'starcoder2', 'exaone4-hybrid', 'ernie4_5-moe', 'glm4-moe', 'lfm2-conv-bias', 'lfm2-moe', 'granite4-hybrid-moe', 'nemotron-h', 'falcon-h1', 'qwen3_5-hybrid', 'qwen3-next', 'jamba', 'gpt-oss', 'apertus-xielu', 'olmo-clip', 'deepseek-v3', 'llama4-maverick']) {
     it(`${name}: every kind of method runs and reports finite quality and resident bytes`, () => {
       const json = join(out, `${name}.json`);
       const run = bench(fixture(name), json);
@@ -71,7 +72,9 @@ describe('kv-bench on other architectures', { timeout: 120_000 }, () => {
       // (granite4-hybrid-moe, nemotron-h, qwen3_5-hybrid) the cross-layer methods have nothing to share and hold what it holds.
       const single = oneAttentionLayer.includes(name);
       for (const r of records.slice(1)) {
-        if (single && ['cla', 'minicache'].includes(r.method)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThanOrEqual(records[0].kvBytes);
+        // MHA2MLA's own K and V projections cannot beat DeepSeek's latent, cached once already: it holds more.
+        if (latent && r.method === 'mha2mla') expect(r.kvBytes, `${name} ${r.method}`).toBeGreaterThan(records[0].kvBytes);
+        else if (single && ['cla', 'minicache'].includes(r.method)) expect(r.kvBytes, `${name} ${r.method}`).toBeLessThanOrEqual(records[0].kvBytes);
         else expect(r.kvBytes, `${name} ${r.method}`).toBeLessThan(records[0].kvBytes);
       }
       // A hybrid's recurrent state sits beside every method's K/V, the same bytes each time, and counts in the f16 baseline too.

@@ -158,6 +158,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
   const family = MODEL_FAMILIES[config.modelType] as ModelFamily;
   const normNames = family.normNames ?? { beforeAttention: 'input_layernorm', beforeMlp: 'post_attention_layernorm' };
   const qkNormNames = family.qkNormNames ?? { query: 'q_norm', key: 'k_norm' };
+  const mlpName = family.mlpName ?? 'mlp';
   for (let i = 0; i < config.numLayers; i++) {
     const layer: Partial<LayerWeights> = {};
     target.layers.push(layer);
@@ -186,7 +187,12 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     // MLA's heads give valueDim channels each.
     if (attending) linear(`${p}.self_attn.o_proj`, d, numHeads * (config.latentAttention?.valueDim ?? headDim), bias.o, (w) => (layer.o = w));
     if (attending && config.attentionSinks) list.push(whole(`${p}.self_attn.sinks`, [numHeads], (t) => (layer.sinks = t)));
-    if (config.qkNorm !== 'none' && attending) {
+    if (config.l2QkNorm) {
+      // Llama 4: L2 norms without weights (of ones, not in the checkpoint), on its rotating layers only.
+      if (attending && !config.noRopeLayers.includes(i)) {
+        for (const [name, set] of [['q_norm', (t: Tensor) => (layer.qNorm = t)], ['k_norm', (t: Tensor) => (layer.kNorm = t)]] as const) list.push({ ...whole(`${p}.self_attn.${name}.weight`, [headDim], set), ones: true });
+      }
+    } else if (config.qkNorm !== 'none' && attending) {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).
       const whole = config.qkNorm === 'projection';
       norm(`${p}.self_attn.${qkNormNames.query}`, whole ? numHeads * headDim : headDim, (t) => (layer.qNorm = t));
@@ -212,17 +218,17 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
       // Phi-3 and GLM: gate and up are the two halves of gate_up_proj's rows.
       const [gate, up] = [{} as LinearWeights, {} as LinearWeights];
       [layer.gate, layer.up] = [gate, up];
-      list.push(fused(`${p}.mlp.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));
+      list.push(fused(`${p}.${mlpName}.gate_up_proj.weight`, d, [[ff, gate], [ff, up]]));
     } else if (!config.gatedMlp) {
       // A plain MLP: StarCoder2's c_fc, then c_proj; Arcee's up_proj, then down_proj.
       const [upName, downName] = config.modelType === 'starcoder2' ? ['c_fc', 'c_proj'] : ['up_proj', 'down_proj'];
-      linear(`${p}.mlp.${upName}`, ff, d, config.mlpBias, (w) => (layer.up = w));
-      linear(`${p}.mlp.${downName}`, d, ff, config.mlpBias, (w) => (layer.down = w));
+      linear(`${p}.${mlpName}.${upName}`, ff, d, config.mlpBias, (w) => (layer.up = w));
+      linear(`${p}.${mlpName}.${downName}`, d, ff, config.mlpBias, (w) => (layer.down = w));
     } else {
-      linear(`${p}.mlp.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
-      linear(`${p}.mlp.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
+      linear(`${p}.${mlpName}.gate_proj`, ff, d, config.mlpBias, (w) => (layer.gate = w));
+      linear(`${p}.${mlpName}.up_proj`, ff, d, config.mlpBias, (w) => (layer.up = w));
     }
-    if (!layer.moe && !layer.down) linear(`${p}.mlp.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
+    if (!layer.moe && !layer.down) linear(`${p}.${mlpName}.down_proj`, d, ff, config.mlpBias, (w) => (layer.down = w));
     if (config.mlpActivation === 'xielu') xieluTensors(list, `${p}.mlp.act_fn`, layer, stored);
   }
   normTensors(list, config, 'model.norm', d, (t) => (target.finalNorm = t), (t) => (target.finalNormBias = t));
@@ -513,7 +519,10 @@ function expertTensors(list: ExpectedTensor[], config: LlamaConfig, moe: MoeConf
   if (moe.selectionBias) list.push(whole(`${block}.${names.selectionBias}`, names.groupedBias ? [1, experts] : [experts], (t) => (weights.selectionBias = t)));
   const gateUp = stack(`${block}.experts.*.${gateName}/${upName}`, [experts, 2 * ff, d], (t) => (weights.gateUp = t));
   const down = stack(`${block}.experts.*.${downName}`, [experts, d, ff], (t) => (weights.down = t));
-  list.push(...expertStackTensors(block, fused ? 'gate_up_proj' : undefined, [gateName, upName], fused ? 'down_proj' : downName, gateUp, down));
+  const stacked = expertStackTensors(block, fused ? 'gate_up_proj' : undefined, [gateName, upName], fused ? 'down_proj' : downName, gateUp, down);
+  // Llama 4 stores its fused experts input-major ([experts, in, out]: gate's outputs, then up's).
+  const inputMajor = fused && (MODEL_FAMILIES[config.modelType] as ModelFamily).moe?.inputMajorExperts;
+  list.push(...(inputMajor ? stacked.map((item) => ({ ...item, transposed: true as const })) : stacked));
   if (!shared) return;
   const { size, gated } = moe.sharedExpert!;
   // Qwen2-MoE's shared_expert (scaled by shared_expert_gate); GLM-4.5's and ERNIE 4.5's shared_experts, added as they are.

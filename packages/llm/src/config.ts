@@ -6,7 +6,7 @@ import { type MambaConfig, parseMambaConfig } from './mamba-config.js';
 import { type Mamba1Config, parseJambaLayers } from './mamba1-config.js';
 import { type LatentAttentionConfig, parseLatentAttention } from './latent-attention-config.js';
 import { parseQuantization } from './quantization-config.js';
-import { ernieRoutedLayers, type MoeConfig, parseMoeConfig } from './moe-config.js';
+import { ernieRoutedLayers, llama4RoutedLayers, type MoeConfig, parseMoeConfig } from './moe-config.js';
 import { nemotronLayerKinds } from './nemotron-h-layers.js';
 import { type FalconH1Multipliers, parseFalconH1Multipliers } from './falcon-h1-config.js';
 import { type DeltaNetConfig, parseDeltaNetConfig } from './delta-net-config.js';
@@ -57,6 +57,15 @@ export interface LlamaConfig extends LayerTraits {
   slidingLayers?: number[];
   /** The rotary base of the sliding-window layers where they have their own rope, without rope_scaling (Gemma 3's rope_local_base_freq; OLMo 3's rope_theta). */
   localRopeTheta?: number;
+  /** Llama 4: its rotating layers attend within chunks of this many tokens (attention_chunk_size); the context is the first one. */
+  attentionChunk?: number;
+  /** Llama 4: the per-head q/k norms carry no weights (an L2 norm: x · rsqrt(mean(x²) + eps)) and sit on the rotating layers only. */
+  l2QkNorm?: true;
+  /**
+   * Llama 4's NoPE layers: the queries of the token at position p times
+   * log1p(floor((p + 1) / floorScale)) · scale + 1 (attn_temperature_tuning, floor_scale, attn_scale).
+   */
+  queryTemperature?: { floorScale: number; scale: number };
   /** OLMo and OLMoE: q, k and v clamped to ±clipQkv after their projections (and OLMoE's q/k norms), before RoPE (clip_qkv). */
   clipQkv?: number;
   /**
@@ -202,11 +211,14 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // YaRN and dynamic NTK stretch the original context by their factor (vLLM's reading; Qwen's
   // configs keep max_position_embeddings at the original length).
   const stretched = ropeScaling.type === 'yarn' || ropeScaling.type === 'dynamic';
-  const context = stretched ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
+  const stretchedContext = stretched ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
+  // Llama 4's rotating layers attend within chunks of attention_chunk_size: up to one chunk that is causal attention, the context this runtime runs.
+  const chunk = type === 'llama4_text' && c.attention_chunk_size !== null ? positiveInt('attention_chunk_size') : undefined;
+  const context = chunk === undefined ? stretchedContext : Math.min(stretchedContext, chunk);
   const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
   const noRopeLayers =
-    type === 'smollm3'
+    type === 'smollm3' || type === 'llama4_text'
       ? parseNoRopeLayers(c, numLayers, invalid, positiveInt)
       : type === 'cohere2'
         ? Array.from({ length: numLayers }, (_, i) => i).filter((i) => slidingWindow === undefined || (slidingLayers !== undefined && !slidingLayers.includes(i)))
@@ -223,7 +235,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const readsParallel = type === 'gpt_neox' || type === 'stablelm';
   const parallelResidual = readsParallel && typeof c.use_parallel_residual === 'boolean' ? c.use_parallel_residual : traits.parallelResidual;
   const jamba = parseJambaLayers(c, type, numLayers, hiddenSize, positiveInt, invalid, unsupported);
-  const routedLayers = nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])) ?? jamba?.routedLayers ?? ernieRoutedLayers(c, type, numLayers, positiveInt, invalid);
+  const routedLayers =
+    nemotronKinds?.flatMap((kind, i) => (kind === 'moe' ? [i] : [])) ?? jamba?.routedLayers ?? ernieRoutedLayers(c, type, numLayers, positiveInt, invalid) ?? llama4RoutedLayers(c, type, numLayers, positiveInt, invalid);
   const moe = parseMoeConfig(c, type, numLayers, routedLayers, positiveInt, positiveNumber, invalid, unsupported);
   const shortConv = parseShortConv(c, type, numLayers, positiveInt, invalid, unsupported);
   const mamba = parseMambaConfig(c, type, numLayers, hiddenSize, nemotronKinds, positiveInt, invalid, unsupported);
@@ -237,6 +250,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   const intermediateSize =
     type === 'granitemoehybrid' && !moe
       ? positiveInt('shared_expert_intermediate_size')
+      : type === 'llama4_text'
+        ? positiveInt('intermediate_size_mlp')
       : positiveInt('intermediate_size', moe && moe.denseLayers.length === 0 ? moe.expertSize : type === 'gpt2' ? 4 * hiddenSize : undefined);
   // Granite 4.0-H's attention rotates only with position_embedding_type "rope"; Nemotron-H's and Jamba's never (`positions`
   // 'none'); GPT-2 adds learned position embeddings to its token embeddings instead ('learned': `learnedPositions`).
@@ -264,6 +279,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     ...traits,
     // GLM-4.5's per-head q/k norms are there with use_qk_norm (GLM-4.5, GLM-4.6), not without (GLM-4.5-Air).
     ...(type === 'glm4_moe' ? { qkNorm: c.use_qk_norm === true ? ('head' as const) : ('none' as const) } : {}),
+    ...(type === 'llama4_text' ? llama4Fields(c, positiveNumber) : {}),
+    ...(chunk !== undefined && chunk < stretchedContext ? { attentionChunk: chunk } : {}),
     parallelResidual,
     noRopeLayers: noPositions ? Array.from({ length: numLayers }, (_, i) => i) : noRopeLayers,
     mlpActivation,
@@ -319,6 +336,19 @@ function latentFields(latent: NonNullable<ReturnType<typeof parseLatentAttention
     attentionScale: latent.attentionScale,
     attentionBias: { q: bias && latent.latentAttention.queryRank !== undefined, k: bias, v: false, o: bias },
     ...(c.model_type === 'deepseek_v3' && c.rope_interleave === false ? { ropeLayout: 'half' as const } : {}),
+  };
+}
+
+/**
+ * Llama 4's own attention: per-head L2 norms (RMSNorms without weights, after RoPE) on its rotating
+ * layers with use_qk_norm, and its NoPE layers' query temperature (attn_temperature_tuning).
+ */
+function llama4Fields(c: Record<string, unknown>, positiveNumber: (value: unknown, field: string) => number): Partial<LlamaConfig> {
+  const l2 = Boolean(c.use_qk_norm);
+  return {
+    qkNorm: l2 ? 'head' : 'none',
+    ...(l2 ? { l2QkNorm: true as const } : {}),
+    ...(c.attn_temperature_tuning ? { queryTemperature: { floorScale: positiveNumber(c.floor_scale, 'floor_scale'), scale: positiveNumber(c.attn_scale, 'attn_scale') } } : {}),
   };
 }
 
@@ -516,14 +546,16 @@ function parseNoRopeLayers(
   positiveInt: (field: string, fallback?: number) => number,
 ): number[] {
   const flags = c.no_rope_layers;
-  if (flags === undefined || flags === null) {
+  // An empty list is no list (Llama 4's released configs give []: the interval decides).
+  if (flags === undefined || flags === null || (Array.isArray(flags) && flags.length === 0)) {
     const interval = positiveInt('no_rope_layer_interval', 4);
     return Array.from({ length: numLayers }, (_, i) => i).filter((i) => (i + 1) % interval === 0);
   }
-  if (!Array.isArray(flags) || flags.length !== numLayers || !flags.every((f) => f === 0 || f === 1 || f === true || f === false)) {
+  // At least one flag per layer (Llama4TextConfig reads the first num_hidden_layers).
+  if (!Array.isArray(flags) || flags.length < numLayers || !flags.every((f) => f === 0 || f === 1 || f === true || f === false)) {
     return invalid('no_rope_layers', `must list one 0/1 flag per layer (${numLayers}), got ${JSON.stringify(flags)}`);
   }
-  return flags.flatMap((f, i) => (f === 0 || f === false ? [i] : []));
+  return flags.slice(0, numLayers).flatMap((f, i) => (f === 0 || f === false ? [i] : []));
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   sum,
   type Tensor,
   TensorScope,
+  tensor,
   transpose,
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
@@ -212,6 +213,8 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   let q = normedAfter(rotate(heads(linear(h, w.q, scope), numHeads, after ? undefined : w.qNorm)), w.qNorm);
   const outputGate = w.qGate && linear(h, w.qGate, scope);
   if (queryGain) q = scope.track(mul(q, queryGain));
+  // Llama 4's layers without rotation tune each query's temperature to its position.
+  if (!invFreq && config.queryTemperature) q = scope.track(mul(q, queryTemperatures(config.queryTemperature, ctx.segments, q, scope)));
   // Falcon-H1 scales the keys (key_multiplier) before RoPE.
   const keyScale = config.falconH1?.key ?? 1;
   const keyHeads = heads(linear(h, w.k, scope), numKvHeads, after ? undefined : w.kNorm);
@@ -220,6 +223,17 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const key = keyGain ? scope.track(mul(rotated, keyGain)) : rotated;
   const value = scope.track(contiguous(heads(linear(h, w.v, scope), numKvHeads)));
   return { q, keyPreRope, key, value, outputGate };
+}
+
+/**
+ * Llama 4's query temperature of each row of the batch, [1, rows, 1] in the queries' dtype:
+ * log1p(floor((p + 1) / floorScale)) · scale + 1 at the row's absolute position p.
+ */
+function queryTemperatures({ floorScale, scale }: NonNullable<LlamaConfig['queryTemperature']>, segments: readonly Segment[], q: Tensor, scope: TensorScope): Tensor {
+  const positions = segments.flatMap((segment) => [...segment.positions]);
+  const values = Float32Array.from(positions, (p) => Math.log1p(Math.floor((p + 1) / floorScale)) * scale + 1);
+  const f32 = scope.track(tensor(values, [1, values.length, 1], { dtype: 'f32', backend: q.backend }));
+  return q.dtype === 'f32' ? f32 : scope.track(cast(f32, q.dtype));
 }
 
 /** The model's norm of x: RMSNorm, or LayerNorm with its bias (GPT-NeoX). */

@@ -137,7 +137,7 @@ function withExpertBias(product: Tensor, bias: Tensor | undefined, experts: Tens
 /**
  * A mixture-of-experts MLP on rows h [n, hidden], as transformers computes it: the router's
  * scores in f32 (`routeRows`), each row through its chosen experts (SwiGLU, or ungated: `expertHidden`), and their outputs summed
- * with the chosen weights; Qwen2-MoE adds its shared expert scaled by sigmoid(shared_expert_gate(h)),
+ * with the chosen weights (Llama 4: each expert's input scaled by its weight, the outputs summed as they are); Qwen2-MoE adds its shared expert scaled by sigmoid(shared_expert_gate(h)),
  * Granite's shared MLP is added as it is.
  * The choice stays on the device: each (row, expert) pair is a row of `indexedMatmul`, which reads
  * only the chosen experts' matrices (stacked at load: gate and up rows together, then down).
@@ -149,11 +149,12 @@ function mixtureOfExperts(h: Tensor, w: MoeWeights, config: LlamaConfig, moe: Mo
   const { chosen, experts } = moe.sparseMixer ? sparseMixerRoute(f32Logits(h, w, scope), moe.sparseMixer.jitter, scope) : routeRows(h, w, moe, scope);
   // Row r of h once for each of its k experts, in the order topk lists them (a copy on the device: nothing uploaded per layer).
   const repeated = () => scope.track(reshape(scope.track(concat(Array<Tensor>(k).fill(scope.track(expandDims(h, 1))), 1)), [pairs, hidden]));
-  const rows = k === 1 ? h : repeated();
-  const activated = expertHidden(rows, w, experts, config, moe, scope);
-  const outputs = withExpertBias(scope.track(indexedMatmul(activated, w.down, experts, { accumulate: PRODUCT_SUMS })), w.downBias, experts, scope);
   const routeWeights = scope.track(reshape(chosen.dtype === h.dtype ? chosen : scope.track(cast(chosen, h.dtype)), [pairs, 1]));
-  const weighted = scope.track(mul(outputs, routeWeights));
+  const rows = k === 1 ? h : repeated();
+  // Llama 4 scales each expert's input by its weight; the others its output.
+  const activated = expertHidden(moe.weighsInputs ? scope.track(mul(rows, routeWeights)) : rows, w, experts, config, moe, scope);
+  const outputs = withExpertBias(scope.track(indexedMatmul(activated, w.down, experts, { accumulate: PRODUCT_SUMS })), w.downBias, experts, scope);
+  const weighted = moe.weighsInputs ? outputs : scope.track(mul(outputs, routeWeights));
   const routed = scope.track(sum(scope.track(reshape(weighted, [n, k, hidden])), { axes: [1] }));
   if (!w.shared) return routed;
   const shared = mlp(h, w.shared, config, scope);

@@ -69,6 +69,8 @@ export interface ModelFamily {
    * SwiGLU MLP); the first listed names the family's in messages.
    */
   activations?: Readonly<Record<string, 'silu' | 'gelu_tanh' | 'gelu' | 'relu2' | 'xielu'>>;
+  /** Its MLP's block name where it is not `mlp` (Llama 4's feed_forward). */
+  mlpName?: string;
   /** Its pre-norms' names where they are not Llama's input_layernorm and post_attention_layernorm (Apertus's). */
   normNames?: { beforeAttention: string; beforeMlp: string };
   /** Its q/k norms' names under self_attn where they are not q_norm and k_norm (Hunyuan's). */
@@ -79,13 +81,13 @@ export interface ModelFamily {
    * A mixture of experts in place of the MLP (counts in the common names num_experts and
    * num_experts_per_tok): the field holding each expert's width, whether the chosen experts'
    * probabilities are renormalized (always, or as norm_topk_prob says), and a shared expert beside
-   * them (shared_expert_intermediate_size wide; its output scaled by sigmoid(shared_expert_gate) or
-   * added as it is).
+   * them (shared_expert_intermediate_size wide, or one expert's width with 'expert-width': Llama 4's;
+   * its output scaled by sigmoid(shared_expert_gate) or added as it is).
    */
   moe?: {
     expertSizeField: 'intermediate_size' | 'moe_intermediate_size';
     normalize: boolean | 'config';
-    sharedExpert?: 'gated' | 'ungated';
+    sharedExpert?: 'gated' | 'ungated' | 'expert-width';
     /**
      * A router scoring each expert by its sigmoid instead of a softmax over them, a learned bias
      * added to the scores only to choose the experts (LFM2-MoE's expert_bias with use_expert_bias;
@@ -112,6 +114,10 @@ export interface ModelFamily {
     sparseMixer?: true;
     /** DeepSeek's router settings, checked (`assertDeepseekRouting`); V2's topk_method group_limited_greedy limits the choice to groups. */
     deepseekRouting?: 'v2' | 'v3';
+    /** The chosen experts' weights scale each expert's input instead of its output (Llama 4). */
+    weighsInputs?: true;
+    /** The fused experts are stored input-major, [experts, in, out] (Llama 4 as released): transposed at load. */
+    inputMajorExperts?: true;
   };
   /** DeepSeek's multi-head latent attention (MLA) in place of q/k/v projections (`LatentAttentionConfig`). */
   latentAttention?: true;
@@ -931,6 +937,53 @@ export const MODEL_FAMILIES = {
       norm_topk_prob: true,
       routed_scaling_factor: 2.5,
     },
+  },
+  llama4_text: {
+    covers:
+      "Meta Llama 4 Scout and Maverick (Llama4ForCausalLM): three of every four layers rotating neighbouring pairs with per-head L2-normalized queries and keys, the fourth without rotation and with its queries' temperature tuned by position, a mixture of experts whose router's sigmoid scores scale each expert's input, beside a shared expert; the context is attention_chunk_size (8192), within which its chunked attention is causal attention",
+    architecture: 'Llama4ForCausalLM',
+    maxPositions: 4096 * 32,
+    slidingWindow: null,
+    layer: { ropeLayout: 'interleaved', qkNormAfterRope: true },
+    mlpName: 'feed_forward',
+    // The top-k logits' sigmoids scale each chosen expert's input; a shared expert of one expert's width beside them.
+    moe: {
+      expertSizeField: 'intermediate_size',
+      normalize: false,
+      sharedExpert: 'expert-width',
+      sigmoidRouter: { selectionBias: 'use_expert_bias', normalizeEpsilon: 0 },
+      weighsInputs: true,
+      inputMajorExperts: true,
+      names: { block: 'feed_forward', fusedBlock: 'feed_forward', router: 'router', shared: 'shared_expert' },
+    },
+    configNames: { num_local_experts: 'num_experts' },
+    // Llama4TextConfig's defaults (Llama 4 Scout's sizes).
+    configDefaults: {
+      vocab_size: 202048,
+      hidden_size: 5120,
+      intermediate_size: 8192,
+      intermediate_size_mlp: 16384,
+      num_hidden_layers: 48,
+      num_attention_heads: 40,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      rms_norm_eps: 1e-5,
+      num_experts: 16,
+      num_experts_per_tok: 1,
+      rope_theta: 500000,
+      use_qk_norm: true,
+      attention_chunk_size: 8192,
+      attn_temperature_tuning: true,
+      floor_scale: 8192,
+      attn_scale: 0.1,
+    },
+  },
+  llama4: {
+    covers: 'Meta Llama 4 Scout and Maverick as released (Llama4ForConditionalGeneration): its text model (text_config, the language_model weights); images are not read',
+    architecture: 'Llama4ForConditionalGeneration',
+    maxPositions: 4096 * 32,
+    slidingWindow: null,
+    textModel: 'llama4_text',
   },
   lfm2_vl: {
     covers: 'LFM2-VL (Lfm2VlForConditionalGeneration: 450M, 1.6B, 3B): its LFM2 language model (text_config, the language_model weights); images are not read',

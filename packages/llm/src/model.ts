@@ -278,7 +278,7 @@ export class LlamaModel {
         { reach },
       );
     }
-    if (this.config.qkNormAfterRope) refusePreRopeCaches(segments, "this model normalizes each head's keys after RoPE, which a cache that keeps keys before RoPE cannot reproduce");
+    if (this.config.qkNormAfterRope && this.config.qkNorm !== 'none') refusePreRopeCaches(segments, "this model normalizes each head's keys after RoPE, which a cache that keeps keys before RoPE cannot reproduce");
     if (this.config.attentionSinks) assertLseLayers(segments);
     const layerRope = this.ropes.forPass(reach);
     const scope = new TensorScope();
@@ -360,6 +360,13 @@ export class LlamaModel {
             position: positions[i],
             maxPositions,
           });
+        }
+        // Beyond Llama 4's first attention chunk its rotating layers would attend to a new chunk only, which no cache here does.
+        if (positions[i] >= maxPositions && this.config.attentionChunk !== undefined) {
+          throw new IndexOutOfRangeError(
+            `${where}: position ${positions[i]} is beyond the first attention chunk (${this.config.attentionChunk} tokens, attention_chunk_size); past it this model's rotating layers attend within later chunks only, which this runtime does not run`,
+            { position: positions[i], maxPositions },
+          );
         }
         if (positions[i] >= maxPositions && !options.allowBeyondContext) {
           throw new IndexOutOfRangeError(

@@ -39,6 +39,8 @@ export interface MoeConfig {
   sparseMixer?: { jitter: number };
   /** Group-limited routing (DeepSeek's n_group / topk_group): only the experts of each row's `kept` best groups are chosen from. */
   routingGroups?: RoutingGroups;
+  /** The chosen weights scale each expert's input rows instead of its outputs (Llama 4: expert(score · x)). */
+  weighsInputs?: true;
 }
 
 /**
@@ -90,8 +92,8 @@ export function parseMoeConfig(
   // gives its shared experts' count (n_shared_experts, each of an expert's width) instead of their width.
   const sharedCount = c.shared_expert_intermediate_size === undefined ? c.n_shared_experts : undefined;
   if (sharedCount !== undefined && !(Number.isInteger(sharedCount) && (sharedCount as number) >= 0)) invalid('n_shared_experts', `must be a whole number, got ${JSON.stringify(sharedCount)}`);
-  const shared = family.sharedExpert === 'gated' || (family.sharedExpert === 'ungated' && Boolean(c.shared_expert_intermediate_size ?? sharedCount));
-  const sharedSize = !shared ? 0 : sharedCount !== undefined ? (sharedCount as number) * expertSize : positiveInt('shared_expert_intermediate_size');
+  const shared = family.sharedExpert === 'gated' || family.sharedExpert === 'expert-width' || (family.sharedExpert === 'ungated' && Boolean(c.shared_expert_intermediate_size ?? sharedCount));
+  const sharedSize = !shared ? 0 : family.sharedExpert === 'expert-width' ? expertSize : sharedCount !== undefined ? (sharedCount as number) * expertSize : positiveInt('shared_expert_intermediate_size');
   // LFM2-MoE: the first num_dense_layers layers have a dense MLP.
   const firstDense = c.num_dense_layers ?? 0;
   if (!Number.isInteger(firstDense) || (firstDense as number) < 0 || (firstDense as number) > numLayers) invalid('num_dense_layers', `must be an integer in 0…${numLayers}, got ${JSON.stringify(firstDense)}`);
@@ -114,6 +116,7 @@ export function parseMoeConfig(
     gatedExperts: !family.ungatedExperts,
     ...(family.sparseMixer ? { sparseMixer: { jitter: sparseMixerJitter(c, invalid, unsupported) } } : {}),
     ...(routingGroups ? { routingGroups } : {}),
+    ...(family.weighsInputs ? { weighsInputs: true as const } : {}),
     ...(family.gptOssExperts ? { clampedSwiglu: { alpha: positiveNumber(c.swiglu_alpha ?? 1.702, 'swiglu_alpha'), limit: positiveNumber(c.swiglu_limit ?? 7, 'swiglu_limit') } } : {}),
   };
 }
@@ -176,6 +179,21 @@ function assertDeepseekRouting(c: Record<string, unknown>, version: 'v2' | 'v3',
 
 /** Whether layer `layer` routes through experts. */
 export const routesLayer = (moe: MoeConfig | undefined, layer: number): moe is MoeConfig => moe !== undefined && !moe.denseLayers.includes(layer);
+
+/**
+ * Llama 4's routing layers: `moe_layers` where given, else every interleave_moe_layer_step-th
+ * (from step − 1); undefined for other families.
+ */
+export function llama4RoutedLayers(c: Record<string, unknown>, type: ModelType, numLayers: number, positiveInt: (field: string, fallback?: number) => number, invalid: (field: string, problem: string) => never): number[] | undefined {
+  if (type !== 'llama4_text') return undefined;
+  const listed = c.moe_layers;
+  if (listed !== undefined && listed !== null) {
+    if (!Array.isArray(listed) || !listed.every((i) => Number.isInteger(i) && i >= 0 && i < numLayers)) invalid('moe_layers', `must list layer indices below ${numLayers}, got ${JSON.stringify(listed)}`);
+    return [...new Set(listed as number[])].sort((a, b) => a - b);
+  }
+  const step = positiveInt('interleave_moe_layer_step', 1);
+  return Array.from({ length: numLayers }, (_, i) => i).filter((i) => (i + 1) % step === 0);
+}
 
 /**
  * ERNIE 4.5's routing layers: (index + 1) a multiple of moe_layer_interval, from moe_layer_start_index

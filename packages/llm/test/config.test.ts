@@ -462,7 +462,7 @@ describe('config.json', () => {
       slidingLayers: Array.from({ length: 8 }, (_, i) => 20 + i),
     });
     expect(parseModelConfig({ ...QWEN3_06B, use_sliding_window: true }).slidingWindow).toBeUndefined();
-    rejects({ ...QWEN3_06B, model_type: 'llama4_text', architectures: ['Llama4ForCausalLM'] }, 'UNSUPPORTED_MODEL', /model_type "llama4_text" is not supported; supported: .*qwen3 \(Qwen3 dense models/);
+    rejects({ ...QWEN3_06B, model_type: 'zamba2', architectures: ['Zamba2ForCausalLM'] }, 'UNSUPPORTED_MODEL', /model_type "zamba2" is not supported; supported: .*qwen3 \(Qwen3 dense models/);
     rejects({ ...QWEN3_06B, architectures: ['Qwen2ForCausalLM'] }, 'UNSUPPORTED_MODEL', /supported: Qwen3ForCausalLM for model_type qwen3/);
   });
 
