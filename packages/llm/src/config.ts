@@ -335,7 +335,8 @@ function latentFields(latent: NonNullable<ReturnType<typeof parseLatentAttention
     numKvHeads: latent.numKvHeads,
     attentionScale: latent.attentionScale,
     attentionBias: { q: bias && latent.latentAttention.queryRank !== undefined, k: bias, v: false, o: bias },
-    ...(c.model_type === 'deepseek_v3' && c.rope_interleave === false ? { ropeLayout: 'half' as const } : {}),
+    // DeepSeek-V2 always pairs neighbours; V3's (and Kimi K2's) rope_interleave false pairs as rotate_half.
+    ...(c.model_type !== 'deepseek_v2' && c.rope_interleave === false ? { ropeLayout: 'half' as const } : {}),
   };
 }
 

@@ -219,6 +219,38 @@ const DEEPSEEK_ATTENTION_DEFAULTS = { rms_norm_eps: 1e-6, kv_lora_rank: 512, q_l
 /** DeepSeek's configs' own names for the experts' count and the leading dense layers. */
 const DEEPSEEK_NAMES = { n_routed_experts: 'num_experts', first_k_dense_replace: 'num_dense_layers' };
 
+/** DeepSeek-V3's family, which Kimi K2's configs name kimi_k2. */
+const DEEPSEEK_V3 = {
+  covers:
+    'DeepSeek-V3, R1 and V3.1, Moonlight (DeepseekV3ForCausalLM): multi-head latent attention, sigmoid-scored experts chosen with a correction bias within the best groups, beside a shared one after the first dense layers; block-FP8 releases dequantized at load',
+  architecture: 'DeepseekV3ForCausalLM',
+  maxPositions: 4096,
+  slidingWindow: null,
+  latentAttention: true,
+  // rope_interleave (default true) pairs neighbouring channels; false: rotate_half.
+  layer: { ropeLayout: 'interleaved' },
+  moe: { ...DEEPSEEK_MOE, normalize: 'config', sigmoidRouter: { selectionBias: 'always', normalizeEpsilon: 1e-20 }, deepseekRouting: 'v3' },
+  configNames: DEEPSEEK_NAMES,
+  // DeepseekV3Config's defaults (DeepSeek-V3's sizes).
+  configDefaults: {
+    vocab_size: 129280,
+    hidden_size: 7168,
+    intermediate_size: 18432,
+    num_hidden_layers: 61,
+    num_attention_heads: 128,
+    ...DEEPSEEK_ATTENTION_DEFAULTS,
+    num_experts: 256,
+    num_experts_per_tok: 8,
+    n_shared_experts: 1,
+    moe_intermediate_size: 2048,
+    num_dense_layers: 3,
+    n_group: 8,
+    topk_group: 4,
+    norm_topk_prob: true,
+    routed_scaling_factor: 2.5,
+  },
+} satisfies ModelFamily;
+
 /** Granite's MoE configs' own names for the experts' count and the shared MLP's width. */
 const GRANITE_SHARED_NAMES = { num_local_experts: 'num_experts', shared_intermediate_size: 'shared_expert_intermediate_size' };
 
@@ -908,35 +940,10 @@ export const MODEL_FAMILIES = {
       topk_method: 'greedy',
     },
   },
-  deepseek_v3: {
-    covers:
-      'DeepSeek-V3, R1 and V3.1, Moonlight, Kimi K2 (DeepseekV3ForCausalLM): multi-head latent attention, sigmoid-scored experts chosen with a correction bias within the best groups, beside a shared one after the first dense layers; block-FP8 releases dequantized at load',
-    architecture: 'DeepseekV3ForCausalLM',
-    maxPositions: 4096,
-    slidingWindow: null,
-    latentAttention: true,
-    // rope_interleave (default true) pairs neighbouring channels; false: rotate_half.
-    layer: { ropeLayout: 'interleaved' },
-    moe: { ...DEEPSEEK_MOE, normalize: 'config', sigmoidRouter: { selectionBias: 'always', normalizeEpsilon: 1e-20 }, deepseekRouting: 'v3' },
-    configNames: DEEPSEEK_NAMES,
-    // DeepseekV3Config's defaults (DeepSeek-V3's sizes).
-    configDefaults: {
-      vocab_size: 129280,
-      hidden_size: 7168,
-      intermediate_size: 18432,
-      num_hidden_layers: 61,
-      num_attention_heads: 128,
-      ...DEEPSEEK_ATTENTION_DEFAULTS,
-      num_experts: 256,
-      num_experts_per_tok: 8,
-      n_shared_experts: 1,
-      moe_intermediate_size: 2048,
-      num_dense_layers: 3,
-      n_group: 8,
-      topk_group: 4,
-      norm_topk_prob: true,
-      routed_scaling_factor: 2.5,
-    },
+  deepseek_v3: DEEPSEEK_V3,
+  kimi_k2: {
+    ...DEEPSEEK_V3,
+    covers: "Moonshot Kimi K2 (its config names model_type kimi_k2 for DeepseekV3ForCausalLM): DeepSeek-V3's architecture, with its own sizes (384 experts, one group)",
   },
   llama4_text: {
     covers:

@@ -146,6 +146,29 @@ describe('DeepSeek configs', () => {
     expect(parseModelConfig(unstated).moe).toMatchObject({ experts: 256, routingGroups: { count: 8, kept: 4 } });
   });
 
+  it('reads Kimi K2, whose config names model_type kimi_k2: DeepSeek-V3 with 384 experts in one group and its FP8 release', () => {
+    const kimi = parseModelConfig({
+      ...DEEPSEEK_V3,
+      model_type: 'kimi_k2',
+      num_attention_heads: 64,
+      num_key_value_heads: 64,
+      n_routed_experts: 384,
+      n_group: 1,
+      topk_group: 1,
+      first_k_dense_replace: 1,
+      routed_scaling_factor: 2.827,
+      rope_theta: 50000,
+      rope_scaling: { beta_fast: 1, beta_slow: 1, factor: 32, mscale: 1, mscale_all_dim: 1, original_max_position_embeddings: 4096, type: 'yarn' },
+      vocab_size: 163840,
+      quantization_config: { activation_scheme: 'dynamic', fmt: 'e4m3', quant_method: 'fp8', weight_block_size: [128, 128] },
+    });
+    expect(kimi).toMatchObject({ modelType: 'kimi_k2', numHeads: 64, numKvHeads: 1, headDim: 576, ropeLayout: 'interleaved', fp8WeightBlocks: [128, 128] });
+    expect(kimi.moe).toMatchObject({ experts: 384, expertsPerToken: 8, denseLayers: [0], routedScale: 2.827, scoring: 'sigmoid', selectionBias: true });
+    expect(kimi.moe!.routingGroups).toBeUndefined();
+    expect(kimi.attentionScale).toBeCloseTo(yarnMscale(32, 1) ** 2 / Math.sqrt(192), 12);
+    expect(parseModelConfig({ ...DEEPSEEK_V3, model_type: 'kimi_k2', rope_interleave: false }).ropeLayout).toBe('half');
+  });
+
   it('refuses what it cannot run with a typed error naming the field', () => {
     expectKvkitError(() => parseModelConfig({ ...DEEPSEEK_V2_LITE, norm_topk_prob: true }), 'UNSUPPORTED_MODEL', /norm_topk_prob = true/);
     expectKvkitError(() => parseModelConfig({ ...DEEPSEEK_V2_LITE, topk_method: 'noaux_tc' }), 'UNSUPPORTED_MODEL', /topk_method = "noaux_tc"/);
@@ -218,6 +241,11 @@ describe('DeepSeek on the CPU (deepseek-v3: queries through q_lora_rank, 3 of 8 
     const expected = rows(ref.logits, 0, ref.ids.length);
     expect(relativeError(await referenceIdLogits(V3, editedCheckpoint(V3, zeroing('e_score_correction_bias'))), expected)).toBeGreaterThan(1e-2);
     expect(relativeError(await referenceIdLogits(V3, withConfigPatch(V3, { topk_group: 4 })), expected)).toBeGreaterThan(1e-2);
+  });
+
+  it('runs a checkpoint whose config names it kimi_k2 as DeepSeek-V3: the same logits', async () => {
+    const ref = readReference(V3);
+    expect(relativeError(await referenceIdLogits(V3, withConfigPatch(V3, { model_type: 'kimi_k2' })), rows(ref.logits, 0, ref.ids.length))).toBeLessThan(1e-5);
   });
 
   it('refuses the per-head projections calibrations ask for (there are none), with a typed error', async () => {
