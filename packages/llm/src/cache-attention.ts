@@ -2,6 +2,11 @@ import { cast, concat, contiguous, InvalidConfigError, reshape, sigmoid, slice, 
 import { layerWindow } from './config.js';
 import type { LayerContext, Segment } from './decoder-layer.js';
 
+/** The absolute position of every row of the batch, in row order. */
+export function batchPositions(segments: readonly Segment[]): Int32Array {
+  return segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
+}
+
 /** Rows [start, start + length) of a [heads, rows, headDim] tensor, contiguous. */
 function rowsOf(t: Tensor, segment: Segment, whole: boolean, scope: TensorScope): Tensor {
   if (whole) return t;

@@ -27,7 +27,7 @@ import { deltaNetBlock } from './delta-net.js';
 import { mamba1Block } from './mamba1-mixer.js';
 import { mambaBlock, type MambaShared } from './mamba-mixer.js';
 import { shortConvBlock } from './short-conv.js';
-import { attendThroughCaches } from './cache-attention.js';
+import { attendThroughCaches, batchPositions } from './cache-attention.js';
 import { latentAttentionBlock } from './latent-attention.js';
 import { type AttentionLayerWeights, attends, type LayerWeights, type MambaWeights } from './weights.js';
 
@@ -186,8 +186,7 @@ function attentionBlock(x: Tensor, h: Tensor, w: AttentionLayerWeights, layerInd
   const { q, keyPreRope, key, value, outputGate } = projectQueryKeyValue(h, w, layerIndex, ctx, scope);
   const attention = attendThroughCaches(q, keyPreRope, key, value, layerIndex, cacheLayer, w.sinks, ctx, scope);
   if (ctx.onLayer) {
-    const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
-    ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions, hidden: x, q, keyPreRope, key, value, attention });
+    ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions: batchPositions(segments), hidden: x, q, keyPreRope, key, value, attention });
   }
   const merged = scope.track(reshape(scope.track(transpose(attention, [1, 0, 2])), [x.shape[0], numHeads * headDim]));
   // Qwen3.5 and Qwen3-Next gate each head's output by sigmoid of its gate before o_proj.
@@ -230,8 +229,7 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
  * log1p(floor((p + 1) / floorScale)) · scale + 1 at the row's absolute position p.
  */
 function queryTemperatures({ floorScale, scale }: NonNullable<LlamaConfig['queryTemperature']>, segments: readonly Segment[], q: Tensor, scope: TensorScope): Tensor {
-  const positions = segments.flatMap((segment) => [...segment.positions]);
-  const values = Float32Array.from(positions, (p) => Math.log1p(Math.floor((p + 1) / floorScale)) * scale + 1);
+  const values = Float32Array.from(batchPositions(segments), (p) => Math.log1p(Math.floor((p + 1) / floorScale)) * scale + 1);
   const f32 = scope.track(tensor(values, [1, values.length, 1], { dtype: 'f32', backend: q.backend }));
   return q.dtype === 'f32' ? f32 : scope.track(cast(f32, q.dtype));
 }

@@ -1,5 +1,5 @@
 import { concat, contiguous, matmul, mul, reshape, rmsNorm, rope, slice, type Tensor, type TensorScope, transpose } from '@kvkit/tensor-core';
-import { attendThroughCaches } from './cache-attention.js';
+import { attendThroughCaches, batchPositions } from './cache-attention.js';
 import type { LayerContext } from './decoder-layer.js';
 import { LATENT_NORM_EPS } from './latent-attention-config.js';
 import { linear, PRODUCT_SUMS } from './linear.js';
@@ -23,14 +23,14 @@ export function latentAttentionBlock(x: Tensor, h: Tensor, w: LatentAttentionWei
   const n = h.shape[0];
   const { numHeads } = config;
   const { rank, nopeDim, ropeDim, valueDim } = config.latentAttention!;
-  const t = <T extends Tensor>(x: T): T => scope.track(x);
+  const t = <T extends Tensor>(made: T): T => scope.track(made);
   const { invFreq, queryGain, keyGain } = ctx.layerRope(layerIndex);
-  const rotate = (x: Tensor) => t(invFreq ? rope(x, ctx.positions, invFreq, config.ropeLayout) : contiguous(x));
+  const rotate = (rows: Tensor) => t(invFreq ? rope(rows, ctx.positions, invFreq, config.ropeLayout) : contiguous(rows));
 
   // Queries [heads, n, ropeDim + rank]: each head's rotated channels, then its nope channels taken into the latent space.
   const compressed = w.queryDown ? t(rmsNorm(linear(h, w.queryDown, scope), w.queryDownNorm!, LATENT_NORM_EPS)) : h;
   const perHead = t(transpose(t(reshape(linear(compressed, w.query, scope), [n, numHeads, nopeDim + ropeDim])), [1, 0, 2]));
-  const part = (x: Tensor, from: number, width: number) => t(contiguous(t(slice(x, [0, 0, from], [x.shape[0], x.shape[1], from + width]))));
+  const part = (whole: Tensor, from: number, width: number) => t(contiguous(t(slice(whole, [0, 0, from], [whole.shape[0], whole.shape[1], from + width]))));
   const keyUp = t(reshape(w.keyUp.weight, [numHeads, nopeDim, rank]));
   const queryLatent = t(matmul(part(perHead, 0, nopeDim), keyUp, { accumulate: PRODUCT_SUMS }));
   let q = rotate(t(concat([part(perHead, nopeDim, ropeDim), queryLatent], 2)));
@@ -45,8 +45,7 @@ export function latentAttentionBlock(x: Tensor, h: Tensor, w: LatentAttentionWei
 
   const attention = attendThroughCaches(q, keyPreRope, key, key, layerIndex, cacheLayer, undefined, ctx, scope);
   if (ctx.onLayer) {
-    const positions = segments.length === 1 ? segments[0].positions : Int32Array.from(segments.flatMap((s) => [...s.positions]));
-    ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions, hidden: x, q, keyPreRope, key, value: key, attention });
+    ctx.onLayer({ layerIndex: cacheLayer, decoderLayer: layerIndex, positions: batchPositions(segments), hidden: x, q, keyPreRope, key, value: key, attention });
   }
   // Each head's latent output times its value rows: [heads, n, valueDim].
   const valueUp = t(reshape(w.valueUp.weight, [numHeads, valueDim, rank]));
