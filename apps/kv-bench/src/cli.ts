@@ -114,7 +114,8 @@ async function main(): Promise<void> {
     runs = runs.filter((run) => !unavailable.some((u) => u.run === run));
   }
 
-  const context = model.config.maxPositions;
+  // Llama 4's windows stay within one attention chunk: beyond it only caches that can be emptied (dense, paged) run, and every row must.
+  const context = model.config.attentionChunk ?? model.config.maxPositions;
   const windowTokens = Math.min(Number(values['window-tokens'] ?? Math.min(context, 1024)), context);
   // The recall probe (a passage, filler, the passage again) fits the context: a short one shrinks the passage, then the filler.
   const passage = Math.min(64, Math.floor(context / 4));

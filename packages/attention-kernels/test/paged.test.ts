@@ -278,6 +278,21 @@ describe('pagedCache (KVCacheLayer)', () => {
       both.dispose();
     }));
 
+  it('clear() gives every page back: what it holds next attends like a fresh layer', () =>
+    withSeed((rng) => {
+      const [used, fresh] = [0, 1].map(() => createCache(spec, pagedCache({ pageSize: 4, dtype: 'f32' })).layers[0] as PagedCacheLayer);
+      used.append(randomNormal([2, 11, 32], rng), randomNormal([2, 11, 32], rng), { positions: Int32Array.from({ length: 11 }, (_, i) => i), phase: 'prefill' });
+      used.clear();
+      expect([used.length, used.pool.pagesInUse]).toEqual([0, 0]);
+      const [k, v] = [randomNormal([2, 3, 32], rng), randomNormal([2, 3, 32], rng)];
+      const positions = Int32Array.of(11, 12, 13);
+      for (const layer of [used, fresh]) layer.append(k, v, { positions, phase: 'prefill' });
+      const q = randomNormal([8, 3, 32], rng);
+      const [a, b] = [used, fresh].map((layer) => layer.attend(q, { positions }).output.readSync());
+      expect(Array.from(a)).toEqual(Array.from(b));
+      expect(used.memory().parts.keys).toBe(fresh.memory().parts.keys);
+    }));
+
   it("returns each row's log-sum-exp when asked (the float64 definition, a window included), and none otherwise", () =>
     withSeed((rng) => {
       const cache = createCache(spec, pagedCache({ pageSize: 8, dtype: 'f32' }));

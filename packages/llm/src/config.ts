@@ -57,7 +57,7 @@ export interface LlamaConfig extends LayerTraits {
   slidingLayers?: number[];
   /** The rotary base of the sliding-window layers where they have their own rope, without rope_scaling (Gemma 3's rope_local_base_freq; OLMo 3's rope_theta). */
   localRopeTheta?: number;
-  /** Llama 4: its rotating layers attend within chunks of this many tokens (attention_chunk_size); the context is the first one. */
+  /** Llama 4: its rotating layers attend within chunks of this many tokens (attention_chunk_size), each token to the earlier ones of its own chunk. */
   attentionChunk?: number;
   /** Llama 4: the per-head q/k norms carry no weights (an L2 norm: x · rsqrt(mean(x²) + eps)) and sit on the rotating layers only. */
   l2QkNorm?: true;
@@ -211,10 +211,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
   // YaRN and dynamic NTK stretch the original context by their factor (vLLM's reading; Qwen's
   // configs keep max_position_embeddings at the original length).
   const stretched = ropeScaling.type === 'yarn' || ropeScaling.type === 'dynamic';
-  const stretchedContext = stretched ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
-  // Llama 4's rotating layers attend within chunks of attention_chunk_size: up to one chunk that is causal attention, the context this runtime runs.
+  const context = stretched ? Math.max(maxPositions, Math.floor(ropeScaling.originalMaxPositionEmbeddings * ropeScaling.factor)) : maxPositions;
+  // Llama 4's rotating layers attend within chunks of attention_chunk_size (`AttentionChunks`).
   const chunk = type === 'llama4_text' && c.attention_chunk_size !== null ? positiveInt('attention_chunk_size') : undefined;
-  const context = chunk === undefined ? stretchedContext : Math.min(stretchedContext, chunk);
   const { slidingWindow, slidingLayers } = parseSlidingWindow(c, type, numLayers, unsupported, invalid, positiveInt);
 
   const noRopeLayers =
@@ -280,7 +279,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): LlamaC
     // GLM-4.5's per-head q/k norms are there with use_qk_norm (GLM-4.5, GLM-4.6), not without (GLM-4.5-Air).
     ...(type === 'glm4_moe' ? { qkNorm: c.use_qk_norm === true ? ('head' as const) : ('none' as const) } : {}),
     ...(type === 'llama4_text' ? llama4Fields(c, positiveNumber) : {}),
-    ...(chunk !== undefined && chunk < stretchedContext ? { attentionChunk: chunk } : {}),
+    ...(chunk !== undefined && chunk < context ? { attentionChunk: chunk } : {}),
     parallelResidual,
     noRopeLayers: noPositions ? Array.from({ length: numLayers }, (_, i) => i) : noRopeLayers,
     mlpActivation,

@@ -4,6 +4,7 @@ import {
   type CacheMethod,
   type CacheSpec,
   cast,
+  concat,
   createCache,
   DisposedError,
   type DType,
@@ -24,6 +25,7 @@ import {
 } from '@kvkit/tensor-core';
 import type { LlamaConfig } from './config.js';
 import { defaultCacheMethod } from './default-cache.js';
+import { AttentionChunks } from './attention-chunks.js';
 import { LayerRopes } from './layer-ropes.js';
 import { type MambaShared, mambaDecayRates, projectionScaleOf } from './mamba-mixer.js';
 import { decoderLayer, type LayerActivations, normalize, type Segment } from './decoder-layer.js';
@@ -72,6 +74,8 @@ export class LlamaModel {
   readonly weightBytes: number;
   /** The dtype the weight matrices are kept in: `dtype`, or f16/bf16 as the checkpoint stores them (loadModel's `halfWeights`). */
   readonly matrixDtype: DType;
+  /** Llama 4's attention chunks: each pass within one, its rotating layers' caches emptied at each new one. */
+  private readonly chunks?: AttentionChunks;
   /** Each layer's rotary embedding (frequencies, and YaRN's or LongRoPE's factor on the queries). */
   private readonly ropes: LayerRopes;
   /** Each Mamba or Gated DeltaNet layer's decay rates −exp(A_log) (`mambaDecayRates`), by decoder layer. */
@@ -95,6 +99,9 @@ export class LlamaModel {
     private readonly tokenizerInstance?: LlamaTokenizer,
   ) {
     this.weightBytes = weights.bytes;
+    const { attentionChunk, attentionLayers, noRopeLayers } = config;
+    // Llama 4's rotating layers attend within chunks; its NoPE layers to everything.
+    if (attentionChunk !== undefined) this.chunks = new AttentionChunks(attentionChunk, attentionLayers.flatMap((layer, i) => (noRopeLayers.includes(layer) ? [] : [i])));
     this.matrixDtype = (weights.layers.find(attends)?.q ?? weights.layers.find((layer) => layer.latent)?.latent?.query)?.weight.dtype ?? dtype;
     this.ropes = new LayerRopes(config, backend, dtype);
     const decaying = (i: number) => weights.layers[i].mamba ?? weights.layers[i].mamba1 ?? weights.layers[i].deltaNet;
@@ -204,7 +211,21 @@ export class LlamaModel {
    */
   forward(ids: Int32Array, cache: KVCache, options: ForwardOptions = {}): Tensor {
     const { onLayer, ...rest } = options;
-    return this.run([{ ids, cache, positions: options.positions }], rest, onLayer);
+    const runs = this.chunks && !options.positions ? this.chunks.runs(this.nextPosition(cache), ids.length) : [];
+    if (runs.length <= 1) return this.run([{ ids, cache, positions: options.positions }], rest, onLayer);
+    // Llama 4: ids spanning attention chunks run as one pass per chunk, all checked before the first writes.
+    this.plan([{ ids, cache }], rest);
+    this.chunks!.assertClearable(cache, this.nextPosition(cache) + runs[1][0]);
+    const parts = runs.map(([from, to]) => this.run([{ ids: ids.subarray(from, to), cache }], rest, onLayer));
+    if (options.logits === 'last') {
+      for (const part of parts.slice(0, -1)) part.dispose();
+      return parts[parts.length - 1];
+    }
+    try {
+      return concat(parts, 0);
+    } finally {
+      for (const part of parts) part.dispose();
+    }
   }
 
   /**
@@ -280,6 +301,9 @@ export class LlamaModel {
     }
     if (this.config.qkNormAfterRope && this.config.qkNorm !== 'none') refusePreRopeCaches(segments, "this model normalizes each head's keys after RoPE, which a cache that keeps keys before RoPE cannot reproduce");
     if (this.config.attentionSinks) assertLseLayers(segments);
+    const entering = this.chunks?.entering(segments, (cache) => this.nextPosition(cache)) ?? [];
+    // Checked: from here on the caches are written, first by emptying the chunked layers of those entering a new chunk.
+    this.chunks?.clear(entering);
     const layerRope = this.ropes.forPass(reach);
     const scope = new TensorScope();
     try {
@@ -360,13 +384,6 @@ export class LlamaModel {
             position: positions[i],
             maxPositions,
           });
-        }
-        // Beyond Llama 4's first attention chunk its rotating layers would attend to a new chunk only, which no cache here does.
-        if (positions[i] >= maxPositions && this.config.attentionChunk !== undefined) {
-          throw new IndexOutOfRangeError(
-            `${where}: position ${positions[i]} is beyond the first attention chunk (${this.config.attentionChunk} tokens, attention_chunk_size); past it this model's rotating layers attend within later chunks only, which this runtime does not run`,
-            { position: positions[i], maxPositions },
-          );
         }
         if (positions[i] >= maxPositions && !options.allowBeyondContext) {
           throw new IndexOutOfRangeError(

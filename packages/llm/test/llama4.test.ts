@@ -1,14 +1,16 @@
 // Meta Llama 4 (Scout, Maverick): three of every four layers rotate neighbouring pairs and
 // L2-normalize each head's queries and keys after RoPE; every fourth layer has no rotation and
 // tunes its queries' temperature to their position; experts chosen by the sigmoid of their top-k
-// logits, which scales each expert's input, beside a shared expert. The context is one attention
-// chunk, where chunked attention is causal attention. Configs as released and what they refuse;
+// logits, which scales each expert's input, beside a shared expert. The rotating layers attend
+// within chunks of attention_chunk_size. Configs as released and what they refuse;
 // logits against the PyTorch reference are checked in torch-reference-parity.test.ts (CPU),
 // webgpu.test.ts and cuda-emulator.test.ts.
 import { join } from 'node:path';
 import { denseCache } from '@kvkit/tensor-core';
+import { relativeError } from '@kvkit/tensor-core/testing';
 import { describe, expect, it } from 'vitest';
 import { loadModel, parseModelConfig } from '../src/index.js';
+import { type Recorded, recordingCache } from './helpers/cache-layers.js';
 import { expectKvkitError } from './helpers/errors.js';
 import { readReference, TORCH_REFERENCE } from './helpers/fixtures.js';
 
@@ -56,7 +58,7 @@ describe('Llama 4 configs', () => {
     const c = parseModelConfig(SCOUT);
     expect(c).toMatchObject({ modelType: 'llama4_text', numHeads: 40, numKvHeads: 8, headDim: 128, intermediateSize: 16384, ropeLayout: 'interleaved', qkNorm: 'head', qkNormAfterRope: true, l2QkNorm: true });
     expect(c.noRopeLayers).toEqual(Array.from({ length: 12 }, (_, i) => 4 * i + 3));
-    expect(c.maxPositions).toBe(8192);
+    expect(c).toMatchObject({ maxPositions: 10485760, attentionChunk: 8192 });
     expect(c.queryTemperature).toEqual({ floorScale: 8192, scale: 0.1 });
     expect(c.ropeScaling).toMatchObject({ type: 'llama3', factor: 16, originalMaxPositionEmbeddings: 8192 });
     expect(c.moe).toMatchObject({ experts: 16, expertsPerToken: 1, expertSize: 8192, denseLayers: [], scoring: 'sigmoid', selectionBias: false, normalizeTopK: false, weighsInputs: true, sharedExpert: { size: 8192, gated: false } });
@@ -72,8 +74,8 @@ describe('Llama 4 configs', () => {
     const listed = parseModelConfig({ ...SCOUT_TEXT, num_hidden_layers: 4, no_rope_layers: [1, 0, 1, 1], moe_layers: [3, 1] });
     expect(listed.noRopeLayers).toEqual([1]);
     expect(listed.moe!.denseLayers).toEqual([0, 2]);
-    // No chunking at all: the whole context.
-    expect(parseModelConfig({ ...SCOUT_TEXT, attention_chunk_size: null }).maxPositions).toBe(10485760);
+    // No chunking at all.
+    expect(parseModelConfig({ ...SCOUT_TEXT, attention_chunk_size: null }).attentionChunk).toBeUndefined();
   });
 
   it('refuses what it cannot read with a typed error naming the field', () => {
@@ -85,18 +87,44 @@ describe('Llama 4 configs', () => {
   });
 });
 
-describe('Llama 4 on the CPU (llama4-maverick: the released multimodal layout, a chunk of 16 tokens)', () => {
-  it('refuses a pass beyond the first attention chunk before writing anything, even with allowBeyondContext', async () => {
+describe('Llama 4 on the CPU: chunked attention (llama4-maverick, chunks of 16)', () => {
+  it('passes chunk boundaries with the dense cache, emptying the rotating layers’ caches: ids spanning chunks in one forward give the logits of token-by-token passes', async () => {
     const dir = join(TORCH_REFERENCE, 'llama4-maverick');
     const model = await loadModel(dir);
-    expect(model.config).toMatchObject({ maxPositions: 16, attentionChunk: 16 });
-    const cache = model.createCache(denseCache({ dtype: 'f32' }));
-    const ids = Int32Array.from(readReference(dir).ids);
-    const prompt = Int32Array.from({ length: 16 }, (_, i) => ids[i % ids.length]);
-    model.forward(prompt, cache).dispose();
-    expectKvkitError(() => model.forward(ids.subarray(0, 1), cache, { allowBeyondContext: true }), 'INDEX_OUT_OF_RANGE', /position 16 is beyond the first attention chunk \(16 tokens, attention_chunk_size\)/);
-    expect(cache.layers[0].length).toBe(16);
-    cache.dispose();
+    expect(model.config).toMatchObject({ maxPositions: 64, attentionChunk: 16 });
+    const ids = Int32Array.from({ length: 20 }, (_, i) => readReference(dir).ids[i % 12]);
+    // One forward over 20 ids runs as two passes (0…15, 16…19); token by token gives the same logits.
+    const whole = model.createCache(denseCache({ dtype: 'f32' }));
+    const split = model.forward(ids, whole, { logits: 'all' });
+    expect(split.shape).toEqual([20, model.config.vocabSize]);
+    const stepwise = model.createCache(denseCache({ dtype: 'f32' }));
+    const rows: number[] = [];
+    for (let t = 0; t < 20; t++) {
+      const logits = model.forward(ids.subarray(t, t + 1), stepwise);
+      rows.push(...logits.readFloat32Sync());
+      logits.dispose();
+    }
+    expect(relativeError(split.readFloat32Sync(), Float32Array.from(rows))).toBeLessThan(1e-5);
+    // The rotating layers hold the current chunk's 4 tokens, the NoPE layer (3) all 20.
+    expect(whole.layers.map((layer) => layer.length)).toEqual([4, 4, 4, 20]);
+    for (const t of [split, whole, stepwise]) t.dispose();
+    model.dispose();
+  });
+
+  it('refuses, before writing, a cache whose rotating layers cannot be emptied at a chunk boundary, and a batch pass spanning two chunks', async () => {
+    const dir = join(TORCH_REFERENCE, 'llama4-maverick');
+    const model = await loadModel(dir);
+    const ids = Int32Array.from({ length: 16 }, (_, i) => readReference(dir).ids[i % 12]);
+    const log: Recorded[] = [];
+    const recording = model.createCache(recordingCache(log));
+    model.forward(ids, recording).dispose();
+    expectKvkitError(() => model.forward(ids.subarray(0, 1), recording), 'UNSUPPORTED_MODEL', /position 16 begins a new attention chunk .* cannot \(KVCacheLayer.clear\)/);
+    expect(recording.layers.map((layer) => layer.length)).toEqual([16, 16, 16, 16]);
+    const dense = model.createCache(denseCache({ dtype: 'f32' }));
+    model.forward(ids.subarray(0, 14), dense).dispose();
+    expectKvkitError(() => model.forwardBatch([{ ids: ids.subarray(0, 4), cache: dense }]), 'INDEX_OUT_OF_RANGE', /positions 14…16 span two attention chunks/);
+    expect(dense.layers[0].length).toBe(14);
+    for (const t of [recording, dense]) t.dispose();
     model.dispose();
   });
 });

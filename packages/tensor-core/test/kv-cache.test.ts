@@ -74,6 +74,20 @@ describe('dense cache', () => {
       expect(shared.length).toBe(7);
     }));
 
+  it('clear() drops every token: what it holds next attends like a fresh layer, its buffers kept as reserved', () =>
+    withSeed((rng) => {
+      const [used, fresh] = [0, 1].map(() => createCache(spec(), denseCache({ dtype: 'f32', initialCapacity: 4 })).layers[0]);
+      used.append(tensor(randomArray(rng, 2 * 9 * 8), [2, 9, 8]), tensor(randomArray(rng, 2 * 9 * 8), [2, 9, 8]), { positions: positions(0, 9), phase: 'prefill' });
+      used.clear!();
+      expect(used.length).toBe(0);
+      expect(used.memory().parts).toEqual({ reserved: 16 * (2 * 2 * 8 * 4 + 8) });
+      const [k, v] = [tensor(randomArray(rng, 2 * 3 * 8), [2, 3, 8]), tensor(randomArray(rng, 2 * 3 * 8), [2, 3, 8])];
+      for (const layer of [used, fresh]) layer.append(k, v, { positions: positions(9, 3), phase: 'prefill' });
+      const q = tensor(randomArray(rng, 4 * 3 * 8), [4, 3, 8]);
+      const [a, b] = [used, fresh].map((layer) => layer.attend(q, { positions: positions(9, 3) }).output.readSync());
+      expect(Array.from(a)).toEqual(Array.from(b));
+    }));
+
   it('f16 storage matches attention over f16-rounded K/V', () =>
     withSeed((rng) => {
       const layer = createCache(spec(), denseCache({ dtype: 'f16' })).layers[0];

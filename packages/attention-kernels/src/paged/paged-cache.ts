@@ -135,6 +135,11 @@ export class PagedCacheLayer implements KVCacheLayer {
     this.sequence.retain(head, keep);
   }
 
+  /** Drops every token of every head; their pages go back to the pool. */
+  clear(): void {
+    this.retain(new Int32Array(0));
+  }
+
   memory(): MemoryReport {
     const pool = this.pool;
     const tokens = this.sequence.tokenCount;

@@ -91,6 +91,12 @@ export interface KVCacheLayer {
    * not call it leave such methods on their fallback; layers that do not need it leave it out.
    */
   observeLayer?(observation: LayerObservation): void;
+  /**
+   * Optional: drops every token the layer holds and frees their storage (Llama 4's chunked layers
+   * at the first pass of each new chunk: its earlier tokens are never seen again). Runtimes that
+   * need it refuse layers without it before writing anything.
+   */
+  clear?(): void;
   memory(): MemoryReport;
   dispose(): void;
 }

@@ -127,6 +127,12 @@ export class DenseCacheLayer implements KVCacheLayer {
     }
   }
 
+  /** Drops every token (the buffers stay, as reserved capacity for the next ones). */
+  clear(): void {
+    this.assertAlive();
+    this.stored = 0;
+  }
+
   memory(): MemoryReport {
     const perToken = this.kvHeads * this.headDim * bytesPerElement(this.dtype);
     const reservedTokens = this.capacity - this.stored;
