@@ -947,7 +947,7 @@ export const MODEL_FAMILIES = {
   },
   llama4_text: {
     covers:
-      "Meta Llama 4 Scout and Maverick (Llama4ForCausalLM): three of every four layers rotating neighbouring pairs with per-head L2-normalized queries and keys, the fourth without rotation and with its queries' temperature tuned by position, a mixture of experts whose router's sigmoid scores scale each expert's input, beside a shared expert; the context is attention_chunk_size (8192), within which its chunked attention is causal attention",
+      "Meta Llama 4 Scout and Maverick (Llama4ForCausalLM): three of every four layers rotating neighbouring pairs with per-head L2-normalized queries and keys, the fourth without rotation and with its queries' temperature tuned by position, a mixture of experts whose router's sigmoid scores scale each expert's input, beside a shared expert; the rotating layers attend within chunks of attention_chunk_size (8192), their caches emptied at each new chunk",
     architecture: 'Llama4ForCausalLM',
     maxPositions: 4096 * 32,
     slidingWindow: null,
