@@ -74,6 +74,9 @@ const whole = (name: string, shape: number[], assign: (t: Tensor) => void, offse
   ...(offset ? { offset } : {}),
 });
 
+/** A norm's weight of ones the checkpoint does not hold (a norm without parameters): made at load, never read. */
+const onesNorm = (name: string, size: number, assign: (t: Tensor) => void): ExpectedTensor => ({ ...whole(name, [size], assign), ones: true });
+
 /** Whether the checkpoint holds a tensor of this name (under any name the loader reads it by). */
 export type StoredNames = (name: string) => boolean;
 
@@ -112,7 +115,7 @@ function linearTensors(list: ExpectedTensor[], prefix: string, out: number, inDi
 function normTensors(list: ExpectedTensor[], config: LlamaConfig, prefix: string, size: number, setWeight: (t: Tensor) => void, setBias?: (t: Tensor) => void): void {
   if (config.parameterlessNorms) {
     // OLMo 1: a LayerNorm without weight or bias is one with a weight of ones.
-    list.push({ ...whole(`${prefix}.weight`, [size], setWeight), ones: true });
+    list.push(onesNorm(`${prefix}.weight`, size, setWeight));
     return;
   }
   list.push(whole(`${prefix}.weight`, [size], setWeight, config.normWeightOffset));
@@ -190,7 +193,7 @@ function llamaTensors(config: LlamaConfig, target: WeightTarget, stored: StoredN
     if (config.l2QkNorm) {
       // Llama 4: L2 norms without weights (of ones, not in the checkpoint), on its rotating layers only.
       if (attending && !config.noRopeLayers.includes(i)) {
-        for (const [name, set] of [['q_norm', (t: Tensor) => (layer.qNorm = t)], ['k_norm', (t: Tensor) => (layer.kNorm = t)]] as const) list.push({ ...whole(`${p}.self_attn.${name}.weight`, [headDim], set), ones: true });
+        list.push(onesNorm(`${p}.self_attn.q_norm.weight`, headDim, (t) => (layer.qNorm = t)), onesNorm(`${p}.self_attn.k_norm.weight`, headDim, (t) => (layer.kNorm = t)));
       }
     } else if (config.qkNorm !== 'none' && attending) {
       // Per head (Qwen3, Gemma 3: [headDim]) or over the whole projection (OLMo 2: [heads · headDim]).

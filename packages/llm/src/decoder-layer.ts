@@ -1,5 +1,6 @@
 import {
   add,
+  type Backend,
   cast,
   contiguous,
   layerNorm,
@@ -79,6 +80,8 @@ export interface LayerContext {
   decayRates?: ReadonlyMap<number, Tensor>;
   /** What the Mamba layers share (`MambaShared`: ones for a grouped norm, Falcon-H1's in_proj factors), built once. */
   mambaShared?: MambaShared;
+  /** Llama 4: each row's query temperature for the layers without rotation (`queryTemperatures`), built once per pass. */
+  queryTemperature?: Tensor;
 }
 
 /** [rows, heads·headDim] → [heads, rows, headDim] (a view). */
@@ -213,7 +216,7 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
   const outputGate = w.qGate && linear(h, w.qGate, scope);
   if (queryGain) q = scope.track(mul(q, queryGain));
   // Llama 4's layers without rotation tune each query's temperature to its position.
-  if (!invFreq && config.queryTemperature) q = scope.track(mul(q, queryTemperatures(config.queryTemperature, ctx.segments, q, scope)));
+  if (!invFreq && ctx.queryTemperature) q = scope.track(mul(q, ctx.queryTemperature));
   // Falcon-H1 scales the keys (key_multiplier) before RoPE.
   const keyScale = config.falconH1?.key ?? 1;
   const keyHeads = heads(linear(h, w.k, scope), numKvHeads, after ? undefined : w.kNorm);
@@ -225,13 +228,13 @@ function projectQueryKeyValue(h: Tensor, w: AttentionLayerWeights, layerIndex: n
 }
 
 /**
- * Llama 4's query temperature of each row of the batch, [1, rows, 1] in the queries' dtype:
+ * Llama 4's query temperature of each row of the batch, [1, rows, 1] in `dtype` (the queries'):
  * log1p(floor((p + 1) / floorScale)) · scale + 1 at the row's absolute position p.
  */
-function queryTemperatures({ floorScale, scale }: NonNullable<LlamaConfig['queryTemperature']>, segments: readonly Segment[], q: Tensor, scope: TensorScope): Tensor {
+export function queryTemperatures({ floorScale, scale }: NonNullable<LlamaConfig['queryTemperature']>, segments: readonly Segment[], dtype: 'f32' | 'f16', backend: Backend, scope: TensorScope): Tensor {
   const values = Float32Array.from(batchPositions(segments), (p) => Math.log1p(Math.floor((p + 1) / floorScale)) * scale + 1);
-  const f32 = scope.track(tensor(values, [1, values.length, 1], { dtype: 'f32', backend: q.backend }));
-  return q.dtype === 'f32' ? f32 : scope.track(cast(f32, q.dtype));
+  const f32 = scope.track(tensor(values, [1, values.length, 1], { dtype: 'f32', backend }));
+  return dtype === 'f32' ? f32 : scope.track(cast(f32, dtype));
 }
 
 /** The model's norm of x: RMSNorm, or LayerNorm with its bias (GPT-NeoX). */

@@ -28,7 +28,7 @@ import { defaultCacheMethod } from './default-cache.js';
 import { AttentionChunks } from './attention-chunks.js';
 import { LayerRopes } from './layer-ropes.js';
 import { type MambaShared, mambaDecayRates, projectionScaleOf } from './mamba-mixer.js';
-import { decoderLayer, type LayerActivations, normalize, type Segment } from './decoder-layer.js';
+import { decoderLayer, type LayerActivations, normalize, queryTemperatures, type Segment } from './decoder-layer.js';
 import { linear } from './linear.js';
 import type { LlamaTokenizer } from './tokenizer.js';
 import { type AttentionLayerWeights, attends, type LlamaWeights } from './weights.js';
@@ -319,7 +319,17 @@ export class LlamaModel {
         const placed = scope.track(gather(positionEmbed, positions, 0));
         x = scope.track(add(x, placed.dtype === x.dtype ? placed : scope.track(cast(placed, x.dtype))));
       }
-      const ctx = { config: this.config, layerRope, positions, segments, onLayer, decayRates: this.decayRates, mambaShared: this.mambaShared };
+      const { queryTemperature } = this.config;
+      const ctx = {
+        config: this.config,
+        layerRope,
+        positions,
+        segments,
+        onLayer,
+        decayRates: this.decayRates,
+        mambaShared: this.mambaShared,
+        ...(queryTemperature ? { queryTemperature: queryTemperatures(queryTemperature, segments, this.dtype, this.backend, scope) } : {}),
+      };
       for (let i = 0; i < this.config.numLayers; i++) x = scope.track(decoderLayer(x, this.weights.layers[i], i, ctx));
       for (const s of segments) this.nextPositions.set(s.cache, Math.max(this.nextPosition(s.cache), maxOf(s.positions) + 1));
       if (options.logits === 'last') {
